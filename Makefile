@@ -1,0 +1,90 @@
+# authcore - one Makefile for every build and test.
+#   make          build everything (native lib + CLI, wasm builds, nginx module)
+#   make test     install deps, build, run every test; ends with "N passed, N failed"
+#   make demo     Envoy + the filter in front of a demo upstream, with curl commands
+#   make deps     install what the builds and tests need (idempotent)
+#   make install PREFIX=/usr/local
+.DEFAULT_GOAL := all
+SHELL := /bin/bash
+B := build
+TP := $(B)/third_party
+PREFIX ?= /usr/local
+
+CC := cc
+WARN := -Wall -Wextra -Wconversion -Wshadow -Wstrict-prototypes -Werror
+CFLAGS ?= -O2 -g
+CORE_CFLAGS := -std=c11 $(WARN) -fPIC -Icore
+
+CORE_SRCS := $(wildcard core/*.c)
+CORE_HDRS := $(wildcard core/*.h)
+CORE_OBJS := $(patsubst core/%.c,$(B)/obj/core/%.o,$(CORE_SRCS))
+NATIVE_LIBS := -lbearssl -lcjson
+
+# --- deps ---------------------------------------------------------------
+.PHONY: deps
+deps:
+	@bash tools/deps.sh
+
+# --- native library -----------------------------------------------------
+$(B)/obj/core/%.o: core/%.c $(CORE_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CORE_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(B)/lib/libauthcore.a: $(CORE_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/lib/libauthcore.so.0: $(CORE_OBJS)
+	@mkdir -p $(@D)
+	$(CC) -shared -Wl,-soname,libauthcore.so.0 -o $@ $^ $(NATIVE_LIBS)
+	ln -sf libauthcore.so.0 $(B)/lib/libauthcore.so
+
+$(B)/lib/pkgconfig/authcore.pc: tools/authcore.pc.in Makefile
+	@mkdir -p $(@D)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell sed -n 's/^#define AC_VERSION "\(.*\)"/\1/p' core/authcore.h)|' $< > $@
+
+.PHONY: lib
+lib: $(B)/lib/libauthcore.a $(B)/lib/libauthcore.so.0 $(B)/lib/pkgconfig/authcore.pc
+
+# --- CLI ----------------------------------------------------------------
+$(B)/bin/authcore: tools/authcore.c $(B)/lib/libauthcore.a
+	@mkdir -p $(@D)
+	$(CC) -std=c11 $(WARN) $(CFLAGS) -Icore $< -o $@ $(B)/lib/libauthcore.a $(NATIVE_LIBS)
+
+.PHONY: cli
+cli: $(B)/bin/authcore
+
+# --- wasm builds (wasm/wasm.mk: BearSSL + cJSON + core for WASI and Emscripten)
+include wasm/wasm.mk
+# --- hosts (each folder owns its build fragment) -------------------------
+-include $(wildcard hosts/*/build.mk)
+
+.PHONY: all
+all: lib cli $(ALL_WASM) $(ALL_HOSTS)
+
+# --- tests ----------------------------------------------------------------
+include tests/tests.mk
+
+.PHONY: test
+test: deps
+	@$(MAKE) --no-print-directory all test-bins
+	@bash tests/run.sh
+
+.PHONY: demo
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@bash tools/demo.sh
+
+.PHONY: install
+install: lib cli
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin
+	install -m 644 $(B)/lib/libauthcore.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(B)/lib/libauthcore.so.0 $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libauthcore.so.0 $(DESTDIR)$(PREFIX)/lib/libauthcore.so
+	install -m 644 core/authcore.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(B)/lib/pkgconfig/authcore.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	install -m 755 $(B)/bin/authcore $(DESTDIR)$(PREFIX)/bin/
+
+.PHONY: clean
+clean:
+	rm -rf $(B)/obj $(B)/lib $(B)/bin $(B)/wasm $(B)/*.wasm $(B)/edge $(B)/nginx $(B)/tests

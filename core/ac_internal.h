@@ -1,0 +1,85 @@
+/* Internal helpers shared by core files. Not part of the public API. */
+#ifndef AC_INTERNAL_H
+#define AC_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "authcore.h"
+
+/* ASCII case-insensitive equality (header names, auth schemes). */
+int ac_ascii_ieq(const char *a, size_t alen, const char *b, size_t blen);
+int ac_str_eq(ac_str a, const char *b, size_t blen);
+
+/* ---- JSON scanner (ac_json.c): validates and walks JSON in place, with no
+ * allocation; used for token headers and payloads on the request path. */
+typedef enum {
+	AJ_STRING, AJ_NUMBER, AJ_OBJECT, AJ_ARRAY, AJ_TRUE, AJ_FALSE, AJ_NULL
+} aj_type;
+
+typedef struct {
+	ac_str key; /* raw key between the quotes (escapes not resolved) */
+	aj_type type;
+	ac_str raw; /* raw value text (strings without their quotes) */
+} aj_member;
+
+/* Parses a whole document that MUST be one JSON object (whitespace around
+ * allowed) into its top-level members. Fails (-1) on any syntax error,
+ * nesting deeper than AC_JSON_DEPTH_MAX, more than `cap` members, or a
+ * duplicate member name (compared after resolving escapes). */
+int aj_object(const char *p, size_t n, aj_member *m, size_t cap,
+    size_t *count);
+
+/* 1 if the raw JSON string `raw` (escapes unresolved) decodes to exactly the
+ * bytes s[0..len). */
+int aj_str_eq(ac_str raw, const char *s, size_t len);
+
+/* Decodes a raw JSON string into dst; -1 if it does not fit. */
+int aj_str_decode(ac_str raw, char *dst, size_t cap, size_t *len);
+
+/* A JSON integer (no fraction, no exponent) in int64 range; -1 if not. */
+int aj_int64(ac_str raw, int64_t *out);
+
+/* Iterates the elements of a validated array value `raw` ("[...]").
+ * *pos starts at 0. Returns 1 with the element, 0 at the end. */
+int aj_array_next(ac_str raw, size_t *pos, aj_type *type, ac_str *elem);
+
+/* ---- JSON writer: never overflows; `overflow` is set instead. */
+typedef struct {
+	char *p;
+	size_t cap, len;
+	int overflow;
+} aj_writer;
+
+void aj_w_raw(aj_writer *w, const char *s, size_t n);
+void aj_w_lit(aj_writer *w, const char *s); /* NUL-terminated literal */
+void aj_w_str(aj_writer *w, const char *s, size_t n); /* quoted, escaped */
+void aj_w_int(aj_writer *w, int64_t v);
+
+/* ---- Policy internals (ac_policy.c), read by ac_decide.c */
+#define AC_METHODS_MAX 16
+typedef struct {
+	ac_str methods[AC_METHODS_MAX]; /* empty: any method */
+	size_t n_methods;
+	ac_str path;                    /* glob: '*' matches any run */
+	ac_str role;                    /* ptr NULL: any valid token */
+} ac_rule;
+
+struct ac_policy {
+	ac_jwt_key keys[AC_KEYS_MAX];
+	size_t n_keys;
+	ac_jwt_checks checks;
+	ac_str realm;
+	ac_str user_header, roles_header;
+	ac_str public_paths[AC_PUBLIC_MAX];
+	size_t n_public;
+	ac_rule *rules;
+	size_t n_rules;
+	int default_deny;
+};
+
+/* '*' matches any run of bytes (including '/'); everything else literally. */
+int ac_glob_match(ac_str pat, const char *s, size_t n);
+
+#endif

@@ -1,0 +1,392 @@
+/*
+ * JWT (RFC 7519) over compact JWS (RFC 7515), HMAC algorithms.
+ *
+ * Order of work is chosen so that an attacker pays before we do: sizes and
+ * structure first, then the header, the key (bound to one algorithm when it
+ * was made; the header never picks the key type), the signature in constant
+ * time, and only then the payload and its claims.
+ */
+#include <bearssl.h>
+
+#include "ac_internal.h"
+
+_Static_assert(sizeof(br_hmac_key_context) <= sizeof(((ac_jwt_key *)0)->hmac_state),
+    "ac_jwt_key.hmac_state too small for br_hmac_key_context");
+
+static const br_hash_class *alg_hash(ac_alg alg)
+{
+	switch (alg) {
+	case AC_ALG_HS256: return &br_sha256_vtable;
+	case AC_ALG_HS384: return &br_sha384_vtable;
+	case AC_ALG_HS512: return &br_sha512_vtable;
+	default: return NULL;
+	}
+}
+
+static size_t alg_mac_len(ac_alg alg)
+{
+	switch (alg) {
+	case AC_ALG_HS256: return 32;
+	case AC_ALG_HS384: return 48;
+	case AC_ALG_HS512: return 64;
+	default: return 0;
+	}
+}
+
+ac_alg ac_alg_from_name(const char *name, size_t len)
+{
+	/* exact, case-sensitive: "none", "None", "hs256" are all refused */
+	if (len == 5 && memcmp(name, "HS256", 5) == 0)
+		return AC_ALG_HS256;
+	if (len == 5 && memcmp(name, "HS384", 5) == 0)
+		return AC_ALG_HS384;
+	if (len == 5 && memcmp(name, "HS512", 5) == 0)
+		return AC_ALG_HS512;
+	return AC_ALG_NONE;
+}
+
+const char *ac_alg_name(ac_alg alg)
+{
+	switch (alg) {
+	case AC_ALG_HS256: return "HS256";
+	case AC_ALG_HS384: return "HS384";
+	case AC_ALG_HS512: return "HS512";
+	default: return "none";
+	}
+}
+
+int ac_jwt_key_hmac(ac_jwt_key *key, ac_alg alg, const uint8_t *secret,
+    size_t secret_len, const char *kid, size_t kid_len)
+{
+	const br_hash_class *h = alg_hash(alg);
+
+	memset(key, 0, sizeof *key);
+	if (h == NULL || secret_len < alg_mac_len(alg) || secret_len > 4096)
+		return -1;
+	if (kid != NULL) {
+		if (kid_len > sizeof key->kid)
+			return -1;
+		memcpy(key->kid, kid, kid_len);
+		key->kid_len = kid_len;
+		key->has_kid = 1;
+	}
+	key->alg = alg;
+	br_hmac_key_init((br_hmac_key_context *)(void *)key->hmac_state, h,
+	    secret, secret_len);
+	return 0;
+}
+
+static size_t hmac_compute(const br_hmac_key_context *kc, ac_alg alg,
+    const char *msg, size_t len, uint8_t out[64])
+{
+	br_hmac_context hc;
+
+	br_hmac_init(&hc, kc, 0);
+	br_hmac_update(&hc, msg, len);
+	br_hmac_out(&hc, out);
+	return alg_mac_len(alg);
+}
+
+void ac_jwt_checks_init(ac_jwt_checks *c)
+{
+	memset(c, 0, sizeof *c);
+	c->user_claim.ptr = "sub";
+	c->user_claim.len = 3;
+	c->roles_claim.ptr = "roles";
+	c->roles_claim.len = 5;
+}
+
+static int has_ctl(const char *s, size_t n)
+{
+	size_t i;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return 1;
+	return 0;
+}
+
+/* Copies a decoded JSON string into res->text; fails on control chars. */
+static int keep_text(ac_jwt_result *res, ac_str raw, ac_str *out)
+{
+	size_t l;
+	char *dst = res->text + res->text_len;
+
+	if (aj_str_decode(raw, dst, sizeof res->text - res->text_len, &l) < 0)
+		return -1;
+	if (has_ctl(dst, l))
+		return -1;
+	out->ptr = dst;
+	out->len = l;
+	res->text_len += l;
+	return 0;
+}
+
+/* A key without a kid serves any token (as Envoy's jwt_authn does); a key
+ * with one serves tokens naming it, or naming none. */
+static int key_matches_kid(const ac_jwt_key *k, int has_kid, const char *kid,
+    size_t kid_len)
+{
+	if (!has_kid || !k->has_kid)
+		return 1;
+	return k->kid_len == kid_len && memcmp(k->kid, kid, kid_len) == 0;
+}
+
+static ac_reason fail(ac_jwt_result *res, ac_reason r)
+{
+	res->reason = r;
+	return r;
+}
+
+static ac_reason check_claims(const ac_jwt_checks *ck, int64_t now,
+    ac_jwt_result *res)
+{
+	aj_member m[AC_JSON_MEMBERS_MAX];
+	size_t n, i;
+	const aj_member *iss = NULL, *aud = NULL, *user = NULL, *roles = NULL;
+
+	if (aj_object((const char *)res->payload, res->payload_len, m,
+	    AC_JSON_MEMBERS_MAX, &n) < 0)
+		return fail(res, AC_MALFORMED);
+	for (i = 0; i < n; i++) {
+		int64_t *tv = NULL;
+		int *th = NULL;
+		if (aj_str_eq(m[i].key, "exp", 3)) {
+			tv = &res->exp;
+			th = &res->has_exp;
+		} else if (aj_str_eq(m[i].key, "nbf", 3)) {
+			tv = &res->nbf;
+			th = &res->has_nbf;
+		} else if (aj_str_eq(m[i].key, "iat", 3)) {
+			tv = &res->iat;
+			th = &res->has_iat;
+		} else if (aj_str_eq(m[i].key, "iss", 3)) {
+			iss = &m[i];
+		} else if (aj_str_eq(m[i].key, "aud", 3)) {
+			aud = &m[i];
+		}
+		if (aj_str_eq(m[i].key, ck->user_claim.ptr, ck->user_claim.len))
+			user = &m[i];
+		if (aj_str_eq(m[i].key, ck->roles_claim.ptr,
+		    ck->roles_claim.len))
+			roles = &m[i];
+		if (tv != NULL) {
+			/* integers only: "123", 1.5, 1e3 and true are refused */
+			if (m[i].type != AJ_NUMBER || aj_int64(m[i].raw, tv) < 0)
+				return fail(res, AC_BAD_CLAIM);
+			*th = 1;
+		}
+	}
+	if (ck->require_exp && !res->has_exp)
+		return fail(res, AC_MISSING_CLAIM);
+	if (res->has_exp && res->exp <= now - ck->leeway)
+		return fail(res, AC_EXPIRED);
+	if (res->has_nbf && res->nbf > now + ck->leeway)
+		return fail(res, AC_NOT_YET_VALID);
+	if (ck->issuer.ptr != NULL) {
+		if (iss == NULL || iss->type != AJ_STRING ||
+		    !aj_str_eq(iss->raw, ck->issuer.ptr, ck->issuer.len))
+			return fail(res, AC_BAD_ISSUER);
+	}
+	if (ck->n_audiences > 0) {
+		int ok = 0;
+		if (aud == NULL)
+			return fail(res, AC_BAD_AUDIENCE);
+		if (aud->type == AJ_STRING) {
+			for (i = 0; i < ck->n_audiences; i++)
+				ok |= aj_str_eq(aud->raw, ck->audiences[i].ptr,
+				    ck->audiences[i].len);
+		} else if (aud->type == AJ_ARRAY) {
+			size_t pos = 0;
+			aj_type t;
+			ac_str e;
+			while (aj_array_next(aud->raw, &pos, &t, &e)) {
+				if (t != AJ_STRING)
+					return fail(res, AC_BAD_AUDIENCE);
+				for (i = 0; i < ck->n_audiences; i++)
+					ok |= aj_str_eq(e, ck->audiences[i].ptr,
+					    ck->audiences[i].len);
+			}
+		} else {
+			return fail(res, AC_BAD_AUDIENCE);
+		}
+		if (!ok)
+			return fail(res, AC_BAD_AUDIENCE);
+	}
+	if (user != NULL) {
+		if (user->type != AJ_STRING ||
+		    keep_text(res, user->raw, &res->user) < 0)
+			return fail(res, AC_BAD_CLAIM);
+	}
+	if (roles != NULL) {
+		size_t pos = 0;
+		aj_type t;
+		ac_str e;
+		if (roles->type != AJ_ARRAY)
+			return fail(res, AC_BAD_CLAIM);
+		while (aj_array_next(roles->raw, &pos, &t, &e)) {
+			if (t != AJ_STRING || res->n_roles >= AC_ROLES_MAX ||
+			    keep_text(res, e, &res->roles[res->n_roles]) < 0)
+				return fail(res, AC_BAD_CLAIM);
+			res->n_roles++;
+		}
+	}
+	res->reason = AC_OK;
+	return AC_OK;
+}
+
+ac_reason ac_jwt_verify(const ac_jwt_key *keys, size_t n_keys,
+    const ac_jwt_checks *checks, const char *token, size_t token_len,
+    int64_t now, ac_jwt_result *res)
+{
+	uint8_t hdr[AC_JWT_HEADER_MAX], sig[64], mac[64];
+	aj_member m[AC_JSON_MEMBERS_MAX];
+	size_t dot1 = 0, dot2 = 0, dots = 0, i, hlen, slen, nm;
+	char kid[AC_NAME_MAX];
+	size_t kid_len = 0;
+	int has_kid = 0, matched = 0, tried = 0;
+	ac_alg alg = AC_ALG_NONE;
+
+	res->reason = AC_MALFORMED;
+	res->alg = AC_ALG_NONE;
+	res->payload_len = 0;
+	res->has_exp = res->has_nbf = res->has_iat = 0;
+	res->exp = res->nbf = res->iat = 0;
+	res->user.ptr = NULL;
+	res->user.len = 0;
+	res->n_roles = 0;
+	res->text_len = 0;
+
+	if (token_len > AC_TOKEN_MAX)
+		return fail(res, AC_TOKEN_TOO_LARGE);
+	for (i = 0; i < token_len; i++) {
+		if (token[i] == '.') {
+			if (++dots > 2)
+				return fail(res, AC_MALFORMED);
+			if (dots == 1)
+				dot1 = i;
+			else
+				dot2 = i;
+		}
+	}
+	if (dots != 2 || dot1 == 0 || dot2 == dot1 + 1)
+		return fail(res, AC_MALFORMED);
+
+	/* header */
+	if (ac_b64url_decode(hdr, sizeof hdr, &hlen, token, dot1) < 0 ||
+	    aj_object((const char *)hdr, hlen, m, AC_JSON_MEMBERS_MAX, &nm) < 0)
+		return fail(res, AC_MALFORMED);
+	for (i = 0; i < nm; i++) {
+		if (aj_str_eq(m[i].key, "alg", 3)) {
+			char a[16];
+			size_t al;
+			if (m[i].type != AJ_STRING)
+				return fail(res, AC_MALFORMED);
+			if (aj_str_decode(m[i].raw, a, sizeof a, &al) < 0)
+				return fail(res, AC_ALG_NOT_ALLOWED);
+			alg = ac_alg_from_name(a, al);
+		} else if (aj_str_eq(m[i].key, "kid", 3)) {
+			if (m[i].type != AJ_STRING ||
+			    aj_str_decode(m[i].raw, kid, sizeof kid, &kid_len) < 0)
+				return fail(res, AC_MALFORMED);
+			has_kid = 1;
+		} else if (aj_str_eq(m[i].key, "jku", 3) ||
+		    aj_str_eq(m[i].key, "x5u", 3) ||
+		    aj_str_eq(m[i].key, "jwk", 3) ||
+		    aj_str_eq(m[i].key, "x5c", 3)) {
+			return fail(res, AC_HEADER_NOT_ALLOWED);
+		} else if (aj_str_eq(m[i].key, "crit", 4)) {
+			/* no extension is understood, so any crit refuses */
+			return fail(res, AC_CRIT_UNSUPPORTED);
+		}
+	}
+	if (alg == AC_ALG_NONE)
+		return fail(res, AC_ALG_NOT_ALLOWED);
+	res->alg = alg;
+
+	/* keys bound to this alg; by kid when the header names one */
+	for (i = 0; i < n_keys; i++) {
+		if (keys[i].alg != alg)
+			continue;
+		matched = 1;
+		if (!key_matches_kid(&keys[i], has_kid, kid, kid_len))
+			continue;
+		tried++;
+	}
+	if (!matched)
+		return fail(res, AC_ALG_NOT_ALLOWED);
+	if (tried == 0)
+		return fail(res, AC_UNKNOWN_KID);
+
+	if (ac_b64url_decode(sig, sizeof sig, &slen, token + dot2 + 1,
+	    token_len - dot2 - 1) < 0)
+		return fail(res, AC_MALFORMED);
+	if (slen != alg_mac_len(alg))
+		return fail(res, AC_BAD_SIGNATURE);
+	{
+		int ok = 0;
+		for (i = 0; i < n_keys; i++) {
+			if (keys[i].alg != alg)
+				continue;
+			if (!key_matches_kid(&keys[i], has_kid, kid, kid_len))
+				continue;
+			hmac_compute((const br_hmac_key_context *)(const void *)
+			    keys[i].hmac_state, alg, token, dot2, mac);
+			ok |= ac_ct_equal(mac, sig, slen);
+		}
+		memset(mac, 0, sizeof mac);
+		if (!ok)
+			return fail(res, AC_BAD_SIGNATURE);
+	}
+
+	/* payload, only now that the signature holds */
+	if (ac_b64url_decode(res->payload, sizeof res->payload,
+	    &res->payload_len, token + dot1 + 1, dot2 - dot1 - 1) < 0)
+		return fail(res, AC_MALFORMED);
+	return check_claims(checks, now, res);
+}
+
+size_t ac_jwt_sign_hmac(char *out, size_t out_cap, ac_alg alg,
+    const uint8_t *secret, size_t secret_len, const char *kid,
+    size_t kid_len, const char *payload_json, size_t payload_len)
+{
+	ac_jwt_key key;
+	aj_member m[AC_JSON_MEMBERS_MAX];
+	char hdr[AC_JWT_HEADER_MAX];
+	aj_writer w = { hdr, sizeof hdr, 0, 0 };
+	uint8_t mac[64];
+	size_t n, o, l, ml;
+
+	if (ac_jwt_key_hmac(&key, alg, secret, secret_len, NULL, 0) < 0)
+		return 0;
+	if (aj_object(payload_json, payload_len, m, AC_JSON_MEMBERS_MAX, &n) < 0)
+		return 0;
+	aj_w_lit(&w, "{\"alg\":\"");
+	aj_w_lit(&w, ac_alg_name(alg));
+	aj_w_lit(&w, "\",\"typ\":\"JWT\"");
+	if (kid != NULL) {
+		aj_w_lit(&w, ",\"kid\":");
+		aj_w_str(&w, kid, kid_len);
+	}
+	aj_w_lit(&w, "}");
+	if (w.overflow)
+		return 0;
+	o = ac_b64url_encode(out, out_cap, hdr, w.len);
+	if (o == 0 || o >= out_cap)
+		return 0;
+	out[o++] = '.';
+	l = ac_b64url_encode(out + o, out_cap - o, payload_json, payload_len);
+	if (l == 0 && payload_len > 0)
+		return 0;
+	o += l;
+	ml = hmac_compute((const br_hmac_key_context *)(const void *)
+	    key.hmac_state, alg, out, o, mac);
+	if (o >= out_cap)
+		return 0;
+	out[o++] = '.';
+	l = ac_b64url_encode(out + o, out_cap - o, mac, ml);
+	memset(&key, 0, sizeof key);
+	memset(mac, 0, sizeof mac);
+	if (l == 0)
+		return 0;
+	return o + l;
+}

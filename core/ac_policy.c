@@ -1,0 +1,577 @@
+/*
+ * Policy loading: JSON -> compiled ac_policy, in caller memory.
+ *
+ * cJSON parses the document; its allocator hooks are pointed at a bump
+ * arena carved from the top of the caller's buffer while the compiled policy
+ * grows from the bottom. cJSON's hooks are process-global, so they are set
+ * just for the parse and restored right after (the one place that touches
+ * them). Nothing comes from the system heap.
+ *
+ * Every value is validated with its JSON path ("$.jwt.keys[0].secret") and
+ * unknown members are refused, so a typo never silently weakens a policy.
+ */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+
+#include "ac_internal.h"
+
+typedef struct {
+	uint8_t *base;
+	size_t lo;  /* next free byte for the compiled policy */
+	size_t hi;  /* cJSON's arena grows down from here */
+	size_t min_hi;
+	ac_policy_error *err;
+	char path[256];
+	size_t path_len;
+} loader;
+
+/* The only mutable state outside caller memory: the arena cJSON's global
+ * allocator hooks serve during one parse. Thread-local so concurrent loads
+ * on different threads do not share it. */
+static _Thread_local loader *active_loader;
+
+static void *arena_alloc(size_t n)
+{
+	loader *L = active_loader;
+	size_t a = (n + 15u) & ~(size_t)15u;
+
+	if (L == NULL || a < n || L->hi < a || L->hi - a < L->lo)
+		return NULL;
+	L->hi -= a;
+	if (L->hi < L->min_hi)
+		L->min_hi = L->hi;
+	return L->base + L->hi;
+}
+
+static void arena_free(void *p)
+{
+	(void)p; /* the whole arena is dropped after the parse */
+}
+
+static void *take(loader *L, size_t n)
+{
+	size_t start = (L->lo + 15u) & ~(size_t)15u;
+	void *p;
+
+	if (start < L->lo || start > L->hi || L->hi - start < n)
+		return NULL;
+	p = L->base + start;
+	L->lo = start + n;
+	return p;
+}
+
+size_t ac_policy_mem_bound(size_t json_len)
+{
+	/* cJSON: at most one node (<= 64 bytes, +16 alignment) and one
+	 * string copy per input byte, in the worst case; plus the compiled
+	 * policy, whose strings are copies of input strings. */
+	return sizeof(ac_policy) + 160u * json_len + 65536u;
+}
+
+/* ---- error reporting with a JSON path */
+static void path_push_key(loader *L, const char *k, size_t *save)
+{
+	int n;
+	*save = L->path_len;
+	n = snprintf(L->path + L->path_len, sizeof L->path - L->path_len,
+	    ".%s", k);
+	if (n > 0 && (size_t)n < sizeof L->path - L->path_len)
+		L->path_len += (size_t)n;
+}
+
+static void path_push_index(loader *L, int idx, size_t *save)
+{
+	int n;
+	*save = L->path_len;
+	n = snprintf(L->path + L->path_len, sizeof L->path - L->path_len,
+	    "[%d]", idx);
+	if (n > 0 && (size_t)n < sizeof L->path - L->path_len)
+		L->path_len += (size_t)n;
+}
+
+static void path_pop(loader *L, size_t save)
+{
+	L->path_len = save;
+	L->path[save] = 0;
+}
+
+static int bad(loader *L, const char *msg)
+{
+	snprintf(L->err->path, sizeof L->err->path, "%s", L->path);
+	snprintf(L->err->message, sizeof L->err->message, "%s", msg);
+	return -1;
+}
+
+/* Refuses members not in `allowed` (NULL-terminated) and duplicates. */
+static int check_members(loader *L, const cJSON *obj, const char *const *allowed)
+{
+	const cJSON *c, *d;
+	char msg[200];
+
+	if (!cJSON_IsObject(obj))
+		return bad(L, "must be an object");
+	for (c = obj->child; c != NULL; c = c->next) {
+		const char *const *a;
+		int ok = 0;
+		for (a = allowed; *a != NULL; a++)
+			if (strcmp(*a, c->string) == 0)
+				ok = 1;
+		for (d = obj->child; d != c; d = d->next) {
+			if (strcmp(d->string, c->string) == 0) {
+				snprintf(msg, sizeof msg,
+				    "duplicate member \"%.100s\"", c->string);
+				return bad(L, msg);
+			}
+		}
+		if (!ok) {
+			snprintf(msg, sizeof msg, "unknown member \"%.100s\"",
+			    c->string);
+			return bad(L, msg);
+		}
+	}
+	return 0;
+}
+
+/* Copies a JSON string value into the compiled policy. */
+static int get_str(loader *L, const cJSON *v, size_t min, size_t max,
+    ac_str *out)
+{
+	size_t n;
+	char *p;
+
+	if (!cJSON_IsString(v))
+		return bad(L, "must be a string");
+	n = strlen(v->valuestring);
+	if (n < min)
+		return bad(L, min == 1 ? "must not be empty" : "is too short");
+	if (n > max)
+		return bad(L, "is too long");
+	p = take(L, n + 1);
+	if (p == NULL)
+		return bad(L, "policy needs more memory than given");
+	memcpy(p, v->valuestring, n + 1);
+	out->ptr = p;
+	out->len = n;
+	return 0;
+}
+
+/* HTTP token characters (RFC 9110 tchar), for header names and methods. */
+static int is_token(ac_str s)
+{
+	size_t i;
+	if (s.len == 0)
+		return 0;
+	for (i = 0; i < s.len; i++) {
+		unsigned char c = (unsigned char)s.ptr[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || strchr("!#$%&'*+-.^_`|~", c)))
+			return 0;
+	}
+	return 1;
+}
+
+static int get_member_str(loader *L, const cJSON *obj, const char *name,
+    size_t min, size_t max, ac_str *out)
+{
+	size_t save;
+	int r;
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+	if (v == NULL)
+		return 0;
+	path_push_key(L, name, &save);
+	r = get_str(L, v, min, max, out);
+	if (r == 0)
+		path_pop(L, save);
+	return r;
+}
+
+static int load_path_pattern(loader *L, const cJSON *v, ac_str *out)
+{
+	if (get_str(L, v, 1, 512, out) < 0)
+		return -1;
+	if (out->ptr[0] != '/' && !(out->len == 1 && out->ptr[0] == '*'))
+		return bad(L, "must start with '/'");
+	return 0;
+}
+
+static int load_keys(loader *L, ac_policy *P, const cJSON *arr)
+{
+	static const char *const allowed[] = { "kid", "alg", "secret",
+		"secret_base64url", NULL };
+	const cJSON *k;
+	int idx = 0;
+
+	if (!cJSON_IsArray(arr))
+		return bad(L, "must be an array of keys");
+	if (cJSON_GetArraySize(arr) == 0)
+		return bad(L, "must hold at least one key");
+	if (cJSON_GetArraySize(arr) > AC_KEYS_MAX)
+		return bad(L, "more than 16 keys");
+	for (k = arr->child; k != NULL; k = k->next, idx++) {
+		size_t save, s2;
+		ac_str kid = { NULL, 0 }, alg_s;
+		uint8_t raw[4096];
+		const uint8_t *sec;
+		size_t sec_len;
+		ac_alg alg;
+		const cJSON *sv, *bv;
+		size_t j;
+
+		path_push_index(L, idx, &save);
+		if (check_members(L, k, allowed) < 0)
+			return -1;
+		if (get_member_str(L, k, "kid", 1, AC_NAME_MAX, &kid) < 0)
+			return -1;
+		for (j = 0; kid.ptr != NULL && j < P->n_keys; j++) {
+			if (P->keys[j].has_kid && P->keys[j].kid_len == kid.len &&
+			    memcmp(P->keys[j].kid, kid.ptr, kid.len) == 0) {
+				path_push_key(L, "kid", &s2);
+				return bad(L, "duplicate kid");
+			}
+		}
+		if (cJSON_GetObjectItemCaseSensitive(k, "alg") == NULL)
+			return bad(L, "missing \"alg\" (each key is bound to one algorithm)");
+		if (get_member_str(L, k, "alg", 1, 16, &alg_s) < 0)
+			return -1;
+		alg = ac_alg_from_name(alg_s.ptr, alg_s.len);
+		if (alg == AC_ALG_NONE) {
+			path_push_key(L, "alg", &s2);
+			return bad(L, "unsupported algorithm (HS256, HS384, HS512)");
+		}
+		sv = cJSON_GetObjectItemCaseSensitive(k, "secret");
+		bv = cJSON_GetObjectItemCaseSensitive(k, "secret_base64url");
+		if ((sv == NULL) == (bv == NULL))
+			return bad(L, "needs exactly one of \"secret\" or \"secret_base64url\"");
+		if (sv != NULL) {
+			path_push_key(L, "secret", &s2);
+			if (!cJSON_IsString(sv))
+				return bad(L, "must be a string");
+			sec = (const uint8_t *)sv->valuestring;
+			sec_len = strlen(sv->valuestring);
+		} else {
+			path_push_key(L, "secret_base64url", &s2);
+			if (!cJSON_IsString(bv) ||
+			    ac_b64url_decode(raw, sizeof raw, &sec_len,
+			    bv->valuestring, strlen(bv->valuestring)) < 0)
+				return bad(L, "must be strict base64url of at most 4096 bytes");
+			sec = raw;
+		}
+		if (sec_len < (alg == AC_ALG_HS256 ? 32u : alg == AC_ALG_HS384 ? 48u : 64u))
+			return bad(L, alg == AC_ALG_HS256 ?
+			    "secret must be at least 32 bytes for HS256" :
+			    alg == AC_ALG_HS384 ?
+			    "secret must be at least 48 bytes for HS384" :
+			    "secret must be at least 64 bytes for HS512");
+		if (ac_jwt_key_hmac(&P->keys[P->n_keys], alg, sec, sec_len,
+		    kid.ptr, kid.len) < 0)
+			return bad(L, "secret must be at most 4096 bytes");
+		memset(raw, 0, sizeof raw);
+		P->n_keys++;
+		path_pop(L, save);
+	}
+	return 0;
+}
+
+static int load_jwt(loader *L, ac_policy *P, const cJSON *jwt)
+{
+	static const char *const allowed[] = { "keys", "issuer", "audience",
+		"leeway", "require_exp", "user_claim", "roles_claim", NULL };
+	const cJSON *v;
+	size_t save;
+
+	if (check_members(L, jwt, allowed) < 0)
+		return -1;
+	v = cJSON_GetObjectItemCaseSensitive(jwt, "keys");
+	if (v == NULL)
+		return bad(L, "missing \"keys\"");
+	path_push_key(L, "keys", &save);
+	if (load_keys(L, P, v) < 0)
+		return -1;
+	path_pop(L, save);
+	if (get_member_str(L, jwt, "issuer", 1, 1024, &P->checks.issuer) < 0)
+		return -1;
+	v = cJSON_GetObjectItemCaseSensitive(jwt, "audience");
+	if (v != NULL) {
+		path_push_key(L, "audience", &save);
+		if (cJSON_IsString(v)) {
+			if (get_str(L, v, 1, 1024, &P->checks.audiences[0]) < 0)
+				return -1;
+			P->checks.n_audiences = 1;
+		} else if (cJSON_IsArray(v)) {
+			const cJSON *a;
+			int idx = 0;
+			size_t s2;
+			if (cJSON_GetArraySize(v) == 0)
+				return bad(L, "must not be empty");
+			if (cJSON_GetArraySize(v) > AC_AUD_MAX)
+				return bad(L, "more than 8 audiences");
+			for (a = v->child; a != NULL; a = a->next, idx++) {
+				path_push_index(L, idx, &s2);
+				if (get_str(L, a, 1, 1024,
+				    &P->checks.audiences[P->checks.n_audiences]) < 0)
+					return -1;
+				P->checks.n_audiences++;
+				path_pop(L, s2);
+			}
+		} else {
+			return bad(L, "must be a string or an array of strings");
+		}
+		path_pop(L, save);
+	}
+	v = cJSON_GetObjectItemCaseSensitive(jwt, "leeway");
+	if (v != NULL) {
+		path_push_key(L, "leeway", &save);
+		if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble ||
+		    v->valuedouble < 0 || v->valuedouble > 86400)
+			return bad(L, "must be an integer number of seconds from 0 to 86400");
+		P->checks.leeway = (int64_t)v->valuedouble;
+		path_pop(L, save);
+	}
+	v = cJSON_GetObjectItemCaseSensitive(jwt, "require_exp");
+	if (v != NULL) {
+		path_push_key(L, "require_exp", &save);
+		if (!cJSON_IsBool(v))
+			return bad(L, "must be true or false");
+		P->checks.require_exp = cJSON_IsTrue(v);
+		path_pop(L, save);
+	}
+	if (get_member_str(L, jwt, "user_claim", 1, AC_NAME_MAX,
+	    &P->checks.user_claim) < 0)
+		return -1;
+	if (get_member_str(L, jwt, "roles_claim", 1, AC_NAME_MAX,
+	    &P->checks.roles_claim) < 0)
+		return -1;
+	return 0;
+}
+
+static int load_rules(loader *L, ac_policy *P, const cJSON *arr)
+{
+	static const char *const allowed[] = { "methods", "path", "role", NULL };
+	const cJSON *r;
+	int idx = 0, n;
+
+	if (!cJSON_IsArray(arr))
+		return bad(L, "must be an array of rules");
+	n = cJSON_GetArraySize(arr);
+	if (n > AC_RULES_MAX)
+		return bad(L, "more than 256 rules");
+	P->rules = take(L, sizeof(ac_rule) * (size_t)(n ? n : 1));
+	if (P->rules == NULL)
+		return bad(L, "policy needs more memory than given");
+	for (r = arr->child; r != NULL; r = r->next, idx++) {
+		ac_rule *R = &P->rules[P->n_rules];
+		const cJSON *v;
+		size_t save, s2;
+
+		memset(R, 0, sizeof *R);
+		path_push_index(L, idx, &save);
+		if (check_members(L, r, allowed) < 0)
+			return -1;
+		v = cJSON_GetObjectItemCaseSensitive(r, "path");
+		if (v == NULL)
+			return bad(L, "missing \"path\"");
+		path_push_key(L, "path", &s2);
+		if (load_path_pattern(L, v, &R->path) < 0)
+			return -1;
+		path_pop(L, s2);
+		v = cJSON_GetObjectItemCaseSensitive(r, "methods");
+		if (v != NULL) {
+			const cJSON *m;
+			int mi = 0;
+			size_t s3;
+			path_push_key(L, "methods", &s2);
+			if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) == 0)
+				return bad(L, "must be a non-empty array of method names");
+			if (cJSON_GetArraySize(v) > AC_METHODS_MAX)
+				return bad(L, "more than 16 methods");
+			for (m = v->child; m != NULL; m = m->next, mi++) {
+				path_push_index(L, mi, &s3);
+				if (get_str(L, m, 1, 32, &R->methods[R->n_methods]) < 0)
+					return -1;
+				if (!is_token(R->methods[R->n_methods]))
+					return bad(L, "is not an HTTP method token");
+				R->n_methods++;
+				path_pop(L, s3);
+			}
+			path_pop(L, s2);
+		}
+		if (get_member_str(L, r, "role", 1, AC_NAME_MAX, &R->role) < 0)
+			return -1;
+		P->n_rules++;
+		path_pop(L, save);
+	}
+	return 0;
+}
+
+static int load_root(loader *L, ac_policy *P, const cJSON *root)
+{
+	static const char *const allowed[] = { "version", "realm", "jwt",
+		"identity_headers", "public", "rules", "default", NULL };
+	const cJSON *v;
+	size_t save;
+
+	if (check_members(L, root, allowed) < 0)
+		return -1;
+	v = cJSON_GetObjectItemCaseSensitive(root, "version");
+	if (v != NULL) {
+		path_push_key(L, "version", &save);
+		if (!cJSON_IsNumber(v) || v->valuedouble != 1)
+			return bad(L, "must be 1");
+		path_pop(L, save);
+	}
+	P->realm.ptr = "authcore";
+	P->realm.len = 8;
+	if (get_member_str(L, root, "realm", 1, 128, &P->realm) < 0)
+		return -1;
+	{
+		size_t i;
+		for (i = 0; i < P->realm.len; i++) {
+			unsigned char c = (unsigned char)P->realm.ptr[i];
+			if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+				path_push_key(L, "realm", &save);
+				return bad(L, "must be printable ASCII without quotes or backslashes");
+			}
+		}
+	}
+	ac_jwt_checks_init(&P->checks);
+	P->checks.require_exp = 1;
+	v = cJSON_GetObjectItemCaseSensitive(root, "jwt");
+	if (v == NULL)
+		return bad(L, "missing \"jwt\" (the token settings)");
+	path_push_key(L, "jwt", &save);
+	if (load_jwt(L, P, v) < 0)
+		return -1;
+	path_pop(L, save);
+
+	P->user_header.ptr = "x-authcore-user";
+	P->user_header.len = 15;
+	P->roles_header.ptr = "x-authcore-roles";
+	P->roles_header.len = 16;
+	v = cJSON_GetObjectItemCaseSensitive(root, "identity_headers");
+	if (v != NULL) {
+		static const char *const ih[] = { "user", "roles", NULL };
+		path_push_key(L, "identity_headers", &save);
+		if (check_members(L, v, ih) < 0)
+			return -1;
+		if (get_member_str(L, v, "user", 1, AC_NAME_MAX, &P->user_header) < 0 ||
+		    get_member_str(L, v, "roles", 1, AC_NAME_MAX, &P->roles_header) < 0)
+			return -1;
+		if (!is_token(P->user_header) || !is_token(P->roles_header))
+			return bad(L, "header names must be HTTP tokens");
+		path_pop(L, save);
+	}
+
+	v = cJSON_GetObjectItemCaseSensitive(root, "public");
+	if (v != NULL) {
+		const cJSON *p;
+		int idx = 0;
+		size_t s2;
+		path_push_key(L, "public", &save);
+		if (!cJSON_IsArray(v))
+			return bad(L, "must be an array of path patterns");
+		if (cJSON_GetArraySize(v) > AC_PUBLIC_MAX)
+			return bad(L, "more than 64 public paths");
+		for (p = v->child; p != NULL; p = p->next, idx++) {
+			path_push_index(L, idx, &s2);
+			if (load_path_pattern(L, p, &P->public_paths[P->n_public]) < 0)
+				return -1;
+			P->n_public++;
+			path_pop(L, s2);
+		}
+		path_pop(L, save);
+	}
+	v = cJSON_GetObjectItemCaseSensitive(root, "rules");
+	if (v != NULL) {
+		path_push_key(L, "rules", &save);
+		if (load_rules(L, P, v) < 0)
+			return -1;
+		path_pop(L, save);
+	}
+	v = cJSON_GetObjectItemCaseSensitive(root, "default");
+	if (v != NULL) {
+		path_push_key(L, "default", &save);
+		if (cJSON_IsString(v) && strcmp(v->valuestring, "deny") == 0)
+			P->default_deny = 1;
+		else if (!(cJSON_IsString(v) &&
+		    strcmp(v->valuestring, "authenticated") == 0))
+			return bad(L, "must be \"authenticated\" or \"deny\"");
+		path_pop(L, save);
+	}
+	return 0;
+}
+
+static void parse_error_at(loader *L, const char *json, size_t json_len,
+    const char *at)
+{
+	size_t line = 1, col = 1, i, off;
+	char msg[96];
+
+	off = (at != NULL && at >= json && at <= json + json_len) ?
+	    (size_t)(at - json) : json_len;
+	for (i = 0; i < off; i++) {
+		if (json[i] == '\n') {
+			line++;
+			col = 1;
+		} else {
+			col++;
+		}
+	}
+	snprintf(msg, sizeof msg, "invalid JSON at line %zu, column %zu",
+	    line, col);
+	bad(L, msg);
+}
+
+const ac_policy *ac_policy_load(void *mem, size_t mem_len, const char *json,
+    size_t json_len, size_t *used, ac_policy_error *err)
+{
+	loader L;
+	ac_policy *P;
+	cJSON *root;
+	cJSON_Hooks hooks = { arena_alloc, arena_free };
+	const char *end = NULL;
+	int rc;
+
+	memset(&L, 0, sizeof L);
+	memset(err, 0, sizeof *err);
+	L.err = err;
+	L.path[0] = '$';
+	L.path_len = 1;
+	if (mem == NULL || ((uintptr_t)mem & 15u) != 0) {
+		bad(&L, "memory must be 16-byte aligned");
+		return NULL;
+	}
+	L.base = mem;
+	L.hi = L.min_hi = mem_len;
+	if (json_len > AC_POLICY_JSON_MAX) {
+		bad(&L, "policy larger than 1 MiB");
+		return NULL;
+	}
+	P = take(&L, sizeof *P);
+	if (P == NULL) {
+		bad(&L, "policy needs more memory than given");
+		return NULL;
+	}
+	memset(P, 0, sizeof *P);
+
+	active_loader = &L;
+	cJSON_InitHooks(&hooks);
+	root = cJSON_ParseWithLengthOpts(json, json_len, &end, 0);
+	if (root == NULL) {
+		cJSON_InitHooks(NULL);
+		active_loader = NULL;
+		if (L.hi - L.lo < 256)
+			bad(&L, "policy needs more memory than given");
+		else
+			parse_error_at(&L, json, json_len, end);
+		return NULL;
+	}
+	rc = load_root(&L, P, root);
+	cJSON_InitHooks(NULL);
+	active_loader = NULL;
+	/* wipe the parse tree: it held the key secrets */
+	memset(L.base + L.min_hi, 0, mem_len - L.min_hi);
+	if (rc < 0)
+		return NULL;
+	*used = L.lo;
+	return P;
+}

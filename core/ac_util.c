@@ -1,0 +1,84 @@
+/* Version, reason names, constant-time compare, struct sizes. */
+#include "authcore.h"
+#include "ac_internal.h"
+
+const char *ac_version(void)
+{
+	return AC_VERSION;
+}
+
+static const char *const reason_names[AC_REASON_COUNT] = {
+	"ok", "public", "missing_token", "invalid_request", "bad_path",
+	"token_too_large", "malformed", "alg_not_allowed", "unknown_kid",
+	"header_not_allowed", "crit_unsupported", "bad_signature", "expired",
+	"not_yet_valid", "bad_issuer", "bad_audience", "missing_claim",
+	"bad_claim", "insufficient_role", "no_rule",
+};
+
+const char *ac_reason_name(ac_reason r)
+{
+	if ((unsigned)r >= AC_REASON_COUNT)
+		return "unknown";
+	return reason_names[r];
+}
+
+int ac_ct_equal(const void *a, const void *b, size_t len)
+{
+	const volatile unsigned char *x = a, *y = b;
+	unsigned d = 0;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		d |= (unsigned)(x[i] ^ y[i]);
+	/* 1 iff d == 0, without a branch on secret data */
+	return (int)(1u & ((d - 1u) >> 8));
+}
+
+int ac_ascii_ieq(const char *a, size_t alen, const char *b, size_t blen)
+{
+	size_t i;
+
+	if (alen != blen)
+		return 0;
+	for (i = 0; i < alen; i++) {
+		unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+		if (x >= 'A' && x <= 'Z')
+			x = (unsigned char)(x + 32);
+		if (y >= 'A' && y <= 'Z')
+			y = (unsigned char)(y + 32);
+		if (x != y)
+			return 0;
+	}
+	return 1;
+}
+
+int ac_str_eq(ac_str a, const char *b, size_t blen)
+{
+	return a.len == blen && (blen == 0 || memcmp(a.ptr, b, blen) == 0);
+}
+
+size_t ac_const_token_max(void)
+{
+	return AC_TOKEN_MAX;
+}
+
+size_t ac_sizeof_decision(void)
+{
+	return sizeof(ac_decision);
+}
+size_t ac_sizeof_request(void)
+{
+	return sizeof(ac_request);
+}
+size_t ac_sizeof_header(void)
+{
+	return sizeof(ac_header);
+}
+size_t ac_sizeof_jwt_key(void)
+{
+	return sizeof(ac_jwt_key);
+}
+size_t ac_sizeof_jwt_result(void)
+{
+	return sizeof(ac_jwt_result);
+}

@@ -1,0 +1,289 @@
+/*
+ * authcore - allocation-free HTTP authentication and authorization core.
+ *
+ * Contract for every function in this header:
+ *  - No function allocates, performs I/O, reads a clock or keeps global
+ *    mutable state. Time (`now`, unix seconds) and randomness (`entropy`)
+ *    are arguments.
+ *  - Every context is a struct the caller places (stack, static, arena).
+ *    Sizes of every public struct are also available as functions
+ *    (ac_sizeof_*) for FFI and wasm callers that cannot read C headers.
+ *  - Strings are (pointer, length) slices; they need not be NUL-terminated
+ *    unless a parameter says so.
+ *  - Secrets are compared in constant time.
+ *
+ * Licensed under the MIT license (see LICENSE).
+ */
+#ifndef AUTHCORE_H
+#define AUTHCORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define AC_VERSION "0.1.0"
+const char *ac_version(void);
+
+#if defined(__GNUC__) || defined(__clang__)
+#define AC_MUST_CHECK __attribute__((warn_unused_result))
+#else
+#define AC_MUST_CHECK
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Limits. Each input is capped; exceeding a cap is a clear error.     */
+/* ------------------------------------------------------------------ */
+#define AC_TOKEN_MAX 8192         /* bytes of a compact JWS */
+#define AC_JWT_HEADER_MAX 1024    /* decoded JOSE header bytes */
+#define AC_JWT_PAYLOAD_MAX 4096   /* decoded payload bytes */
+#define AC_JSON_DEPTH_MAX 16      /* nesting inside a token header/payload */
+#define AC_JSON_MEMBERS_MAX 64    /* members of a header/payload object */
+#define AC_ROLES_MAX 16           /* roles kept from a token */
+#define AC_KEYS_MAX 16            /* keys in one policy */
+#define AC_RULES_MAX 256          /* route rules in one policy */
+#define AC_PUBLIC_MAX 64          /* public path patterns */
+#define AC_AUD_MAX 8              /* accepted audiences */
+#define AC_HEADERS_MAX 128        /* request headers looked at */
+#define AC_NAME_MAX 128           /* header names, claim names, kid, role */
+#define AC_POLICY_JSON_MAX (1u << 20)
+#define AC_AUDIT_MAX 1024         /* one audit line */
+#define AC_DECISION_HEADERS_MAX 8
+
+size_t ac_const_token_max(void);
+
+/* ------------------------------------------------------------------ */
+/* Reason codes: stable strings for audit events and tests.            */
+/* ------------------------------------------------------------------ */
+typedef enum {
+	AC_OK = 0,            /* "ok": token valid / request allowed */
+	AC_PUBLIC,            /* "public": public path, no token needed */
+	AC_MISSING_TOKEN,     /* "missing_token" */
+	AC_INVALID_REQUEST,   /* "invalid_request": e.g. two Authorization headers */
+	AC_BAD_PATH,          /* "bad_path": dot segments, encoded '/', ... */
+	AC_TOKEN_TOO_LARGE,   /* "token_too_large" */
+	AC_MALFORMED,         /* "malformed": structure, base64url, JSON */
+	AC_ALG_NOT_ALLOWED,   /* "alg_not_allowed": none, or no key for alg */
+	AC_UNKNOWN_KID,       /* "unknown_kid" */
+	AC_HEADER_NOT_ALLOWED,/* "header_not_allowed": jku, x5u, jwk, x5c */
+	AC_CRIT_UNSUPPORTED,  /* "crit_unsupported" */
+	AC_BAD_SIGNATURE,     /* "bad_signature" */
+	AC_EXPIRED,           /* "expired" */
+	AC_NOT_YET_VALID,     /* "not_yet_valid" */
+	AC_BAD_ISSUER,        /* "bad_issuer" */
+	AC_BAD_AUDIENCE,      /* "bad_audience" */
+	AC_MISSING_CLAIM,     /* "missing_claim": a required claim is absent */
+	AC_BAD_CLAIM,         /* "bad_claim": wrong type, bad characters */
+	AC_INSUFFICIENT_ROLE, /* "insufficient_role" */
+	AC_NO_RULE,           /* "no_rule": default deny and no rule matched */
+	AC_REASON_COUNT
+} ac_reason;
+
+/* Stable lower-case name of a reason code ("unknown" if out of range). */
+const char *ac_reason_name(ac_reason r);
+
+/* ------------------------------------------------------------------ */
+/* Slices, constant time, base64url (core/ac_base64.c, core/ac_ct.c)   */
+/* ------------------------------------------------------------------ */
+typedef struct {
+	const char *ptr;
+	size_t len;
+} ac_str;
+
+/* 1 if a and b are equal, 0 otherwise. Time depends only on the lengths. */
+int ac_ct_equal(const void *a, const void *b, size_t len);
+
+/* Bytes needed to encode `len` bytes as base64url without padding. */
+size_t ac_b64url_encoded_len(size_t len);
+
+/* Encodes src into dst (no padding, no NUL). Returns the encoded length, or
+ * 0 if dst_cap is too small (and src_len > 0). */
+size_t ac_b64url_encode(char *dst, size_t dst_cap, const void *src,
+    size_t src_len);
+
+/* Strict base64url decoder: alphabet A-Z a-z 0-9 - _ only, no padding, no
+ * whitespace, length % 4 != 1, unused trailing bits MUST be zero.
+ * Returns 0 and sets *out_len on success; -1 on any violation or if dst_cap
+ * is too small. */
+AC_MUST_CHECK int ac_b64url_decode(uint8_t *dst, size_t dst_cap,
+    size_t *out_len, const char *src, size_t src_len);
+
+/* ------------------------------------------------------------------ */
+/* JWT (core/ac_jwt.c)                                                 */
+/* ------------------------------------------------------------------ */
+typedef enum {
+	AC_ALG_NONE = 0, /* never accepted; present only as "no algorithm" */
+	AC_ALG_HS256,
+	AC_ALG_HS384,
+	AC_ALG_HS512
+} ac_alg;
+
+/* Parses an algorithm name exactly ("HS256"); AC_ALG_NONE if unknown. */
+ac_alg ac_alg_from_name(const char *name, size_t len);
+const char *ac_alg_name(ac_alg alg);
+
+/* One verification key, bound to exactly one algorithm when it is made.
+ * Holds no pointers into caller memory except `kid` (copied inline), so
+ * memcpy clones it. */
+typedef struct {
+	ac_alg alg;
+	char kid[AC_NAME_MAX];
+	size_t kid_len;
+	int has_kid;
+	/* BearSSL HMAC key state (inner/outer hashed pads); opaque. */
+	uint64_t hmac_state[64];
+} ac_jwt_key;
+
+/* Makes an HMAC key for `alg`. The secret MUST be at least as long as the
+ * hash output (32, 48, 64 bytes) and at most 4096 bytes; returns -1 if not
+ * (or alg is not HS*), 0 on success. kid may be NULL. */
+AC_MUST_CHECK int ac_jwt_key_hmac(ac_jwt_key *key, ac_alg alg,
+    const uint8_t *secret, size_t secret_len, const char *kid,
+    size_t kid_len);
+
+/* Claim checks applied after the signature verifies. */
+typedef struct {
+	int64_t leeway;               /* seconds of clock skew allowed */
+	int require_exp;              /* 1: a token without exp is refused */
+	ac_str issuer;                /* ptr NULL: not checked */
+	ac_str audiences[AC_AUD_MAX]; /* accepted audiences (any one matches) */
+	size_t n_audiences;           /* 0: aud not checked */
+	ac_str user_claim;            /* top-level claim naming the user ("sub") */
+	ac_str roles_claim;           /* array-of-strings claim ("roles") */
+} ac_jwt_checks;
+
+/* Sets defaults: leeway 0, require_exp 0, no iss/aud check, user claim
+ * "sub", roles claim "roles". */
+void ac_jwt_checks_init(ac_jwt_checks *c);
+
+/* Result of a verification. The user and roles are decoded (JSON escapes
+ * resolved) into `text`; the slices point into this struct, so it must not
+ * be copied while they are in use. */
+typedef struct {
+	ac_reason reason;
+	ac_alg alg;
+	uint8_t payload[AC_JWT_PAYLOAD_MAX]; /* decoded payload JSON */
+	size_t payload_len;
+	int64_t exp, nbf, iat;
+	int has_exp, has_nbf, has_iat;
+	ac_str user;                   /* ptr NULL if the claim is absent */
+	ac_str roles[AC_ROLES_MAX];
+	size_t n_roles;
+	char text[1024];
+	size_t text_len;
+} ac_jwt_result;
+
+/* Verifies a compact JWS/JWT against `keys` (n_keys <= AC_KEYS_MAX) and
+ * `checks` at time `now` (unix seconds). The token's header never picks the
+ * key type: only keys whose bound alg equals the header's alg are tried,
+ * selected by kid when the header has one. Returns AC_OK or the reason the
+ * token is refused; res->reason holds the same value. On success the user
+ * and roles are filled in (the user claim and roles claim, when present,
+ * MUST be a string and an array of strings without control characters). */
+AC_MUST_CHECK ac_reason ac_jwt_verify(const ac_jwt_key *keys, size_t n_keys,
+    const ac_jwt_checks *checks, const char *token, size_t token_len,
+    int64_t now, ac_jwt_result *res);
+
+/* Signs `payload_json` (which MUST be a JSON object; it is checked) with an
+ * HMAC secret. Writes the compact token (no NUL) to out. Returns its length,
+ * or 0 on error (bad alg, short secret, payload not an object, no room). */
+size_t ac_jwt_sign_hmac(char *out, size_t out_cap, ac_alg alg,
+    const uint8_t *secret, size_t secret_len, const char *kid,
+    size_t kid_len, const char *payload_json, size_t payload_len);
+
+/* ------------------------------------------------------------------ */
+/* Policy (core/ac_policy.c). Parsed with cJSON at load time only; every  */
+/* byte cJSON and the compiled policy use comes from `mem`.             */
+/* ------------------------------------------------------------------ */
+typedef struct ac_policy ac_policy;
+
+typedef struct {
+	char path[256];    /* JSON path of the offending value, e.g. $.rules[2].path */
+	char message[256]; /* what is wrong with it */
+} ac_policy_error;
+
+/* Memory that always suffices to load a policy of json_len bytes. */
+size_t ac_policy_mem_bound(size_t json_len);
+
+/* Compiles a JSON policy into mem (aligned to 16 bytes internally).
+ * On success returns the policy (which lives inside mem: mem MUST stay in
+ * place and unchanged while the policy is used) and sets *used to the bytes
+ * kept. On failure returns NULL and fills err (path + message). Policy load
+ * is not thread-safe with other users of cJSON in the same process (cJSON's
+ * allocator hooks are global; they are set and restored around the parse). */
+const ac_policy *ac_policy_load(void *mem, size_t mem_len, const char *json,
+    size_t json_len, size_t *used, ac_policy_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Requests and decisions (core/ac_decide.c)                           */
+/* ------------------------------------------------------------------ */
+typedef struct {
+	ac_str name;  /* any case */
+	ac_str value;
+} ac_header;
+
+typedef struct {
+	ac_str method;     /* "GET" */
+	ac_str path;       /* raw request target: path with optional ?query */
+	ac_str client_ip;  /* textual address, may be empty */
+	const ac_header *headers;
+	size_t n_headers;
+	int https;         /* 1 if the client connection is TLS */
+	int too_many_headers; /* host had more than AC_HEADERS_MAX headers:
+	                         decided as invalid_request, never truncated */
+} ac_request;
+
+typedef enum {
+	AC_ALLOW = 0,     /* continue upstream with header changes */
+	AC_RESPOND = 1    /* answer locally with status/headers/body */
+} ac_action;
+
+/* The answer for one request. Every slice points into this struct or into
+ * static storage, so hosts copy what they need before reusing it. */
+typedef struct {
+	ac_action action;
+	int status;              /* 200 for allow, else the local status */
+	ac_reason reason;
+	/* upstream request: remove these names (every case), then add these */
+	ac_str remove[AC_DECISION_HEADERS_MAX];
+	size_t n_remove;
+	ac_header add[AC_DECISION_HEADERS_MAX];
+	size_t n_add;
+	/* local response (action == AC_RESPOND) */
+	ac_header resp_headers[AC_DECISION_HEADERS_MAX];
+	size_t n_resp_headers;
+	ac_str body;
+	ac_str user;             /* identity, when a token verified */
+	char audit[AC_AUDIT_MAX];/* one JSON line, no newline */
+	size_t audit_len;
+	char buf[2048];          /* storage for header values */
+	size_t buf_len;
+	ac_jwt_result jwt;       /* scratch for the token check */
+} ac_decision;
+
+/* Decides one request. `now` is unix seconds; entropy (may be NULL/0) is
+ * random bytes for features that need them. Never fails: every outcome,
+ * including bad input, is a decision with a reason code. */
+void ac_decide(const ac_policy *policy, const ac_request *req, int64_t now,
+    const uint8_t *entropy, size_t entropy_len, ac_decision *out);
+
+/* Serializes a decision as one JSON object:
+ * {"action":"allow"|"respond","status":N,"reason":"...",
+ *  "remove":[names],"add":{"name":"value"},"headers":{"name":"value"},
+ *  "body":"...","user":"..."|null,"audit":{...}}
+ * Returns the length written (no NUL), or 0 if cap is too small. */
+size_t ac_decision_json(const ac_decision *d, char *out, size_t cap);
+
+/* Sizes of public structs, for FFI and wasm callers. */
+size_t ac_sizeof_decision(void);
+size_t ac_sizeof_request(void);
+size_t ac_sizeof_header(void);
+size_t ac_sizeof_jwt_key(void);
+size_t ac_sizeof_jwt_result(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,43 @@
+"""Decision vectors through the native core, via `authcore decide`."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import vectors  # noqa: E402
+
+CLI = os.path.join(vectors.ROOT, "build", "bin", "authcore")
+
+
+def main():
+    ok = True
+    now = int(time.time())
+    with tempfile.TemporaryDirectory() as d:
+        for vf in vectors.load_vector_files():
+            pol = os.path.join(d, vf.name + ".json")
+            with open(pol, "w") as f:
+                f.write(vf.policy_json)
+            for case in vf.cases(now):
+                if vectors.skipped(case, "native"):
+                    continue
+                p = subprocess.run([CLI, "decide", "--policy", pol, "--now", str(now)],
+                                   input=json.dumps(vectors.request_json(case)).encode(),
+                                   capture_output=True, timeout=30)
+                if p.returncode != 0:
+                    ok &= vectors.report(case, ["exit %d: %s" % (p.returncode, p.stderr.decode()[:300])], "native")
+                    continue
+                dec = json.loads(p.stdout)
+                hdrs = {k.lower(): v for k, v in dec["headers"].items()}
+                probs = vectors.check(case, dec["status"], hdrs, vectors.apply_decision(case, dec),
+                                      dec["reason"])
+                if dec.get("audit") is None or dec["audit"].get("reason") != dec["reason"]:
+                    probs.append("audit event missing or reason differs")
+                ok &= vectors.report(case, probs, "native")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

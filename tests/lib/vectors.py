@@ -1,0 +1,181 @@
+"""Decision vectors: load, expand into concrete requests, check answers.
+
+A vector file (tests/vectors/decisions/*.json) holds a policy and cases:
+
+  {"description": "...",
+   "keys": {"k1": "<HMAC secret text>"},         # secrets tokens are minted with
+   "policy": { ...authcore policy... },
+   "cases": [{
+     "name": "...",
+     "request": {"method": "GET", "path": "/api/x", "client_ip": "127.0.0.1",
+                 "headers": [["Authorization", "Bearer {token}"]]},
+     "token": {"key": "k1", "alg": "HS256", "kid": "k1",
+               "header": {...extra JOSE header members...},
+               "claims": {"sub": "alice", "exp": "+3600"},
+               "mutate": "flip_signature" | "alg_none" | null},
+     "raw_token": "literal token",             # instead of "token"
+     "skip": {"workerd": "why this host cannot express the case"},
+     "expect": {"status": 200, "reason": "ok",
+                "upstream": {"x-authcore-user": "alice"},   # allow: upstream sees
+                "upstream_absent": ["x-authcore-roles"],     # allow: upstream lacks
+                "headers": {"www-authenticate": "Bearer ..."}}  # response headers
+   }]}
+
+Tokens are minted here with Python's own hmac (an implementation independent
+of authcore), at run time, with "+N"/"-N" time claims relative to `now`, so the
+same file runs against real hosts that read the real clock.
+"""
+import base64
+import glob
+import hashlib
+import hmac
+import json
+import os
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+VECTOR_DIR = os.path.join(ROOT, "tests", "vectors", "decisions")
+_HASH = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
+
+
+def b64url(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def _rel_time(v, now):
+    if isinstance(v, str) and len(v) > 1 and v[0] in "+-" and v[1:].isdigit():
+        return now + int(v)
+    return v
+
+
+def mint(spec, keys, now):
+    """Mints a compact JWS from a case's "token" spec."""
+    alg = spec.get("alg", "HS256")
+    header = {"alg": alg, "typ": "JWT"}
+    if spec.get("kid") is not None:
+        header["kid"] = spec["kid"]
+    header.update(spec.get("header", {}))
+    claims = {k: _rel_time(v, now) for k, v in spec.get("claims", {}).items()}
+    h = b64url(json.dumps(header, separators=(",", ":")).encode())
+    p = b64url(json.dumps(claims, separators=(",", ":")).encode())
+    mutate = spec.get("mutate")
+    if mutate == "alg_none":
+        h = b64url(json.dumps({"alg": "none", "typ": "JWT"}).encode())
+        return h + "." + p + "."
+    secret = keys[spec.get("key", "k1")].encode()
+    sig = hmac.new(secret, (h + "." + p).encode(), _HASH[alg]).digest()
+    if mutate == "flip_signature":
+        sig = bytes([sig[0] ^ 1]) + sig[1:]
+    return h + "." + p + "." + b64url(sig)
+
+
+class Case:
+    def __init__(self, vfile, name, method, path, client_ip, headers, expect, skip=None):
+        self.skip = skip or {}
+        self.file = vfile
+        self.name = name
+        self.method = method
+        self.path = path
+        self.client_ip = client_ip
+        self.headers = headers  # list of (name, value)
+        self.expect = expect
+
+    @property
+    def id(self):
+        return "%s/%s" % (self.file, self.name)
+
+
+class VectorFile:
+    def __init__(self, path):
+        with open(path) as f:
+            self.doc = json.load(f)
+        self.name = os.path.splitext(os.path.basename(path))[0]
+        self.path = path
+        self.policy = self.doc["policy"]
+        self.policy_json = json.dumps(self.policy)
+        self.keys = self.doc.get("keys", {})
+
+    def cases(self, now):
+        """The file's cases made concrete at unix time `now`."""
+        out = []
+        for c in self.doc["cases"]:
+            token = ""
+            if "token" in c:
+                token = mint(c["token"], self.keys, now)
+            elif "raw_token" in c:
+                token = c["raw_token"]
+            r = c["request"]
+            headers = [(n, v.replace("{token}", token)) for n, v in r.get("headers", [])]
+            out.append(Case(self.name, c["name"], r.get("method", "GET"), r.get("path", "/"),
+                            r.get("client_ip", "127.0.0.1"), headers, c["expect"],
+                            c.get("skip")))
+        return out
+
+
+def load_vector_files(pattern="*.json"):
+    return [VectorFile(p) for p in sorted(glob.glob(os.path.join(VECTOR_DIR, pattern)))]
+
+
+def check(case, status, resp_headers, upstream_headers=None, reason=None):
+    """Returns a list of problems (empty if the answer matches).
+
+    status: the HTTP status the client saw (200 when allowed through);
+    resp_headers: response headers, dict with lower-case names;
+    upstream_headers: request headers the upstream saw (dict, lower-case
+    names), or None when the host cannot tell;
+    reason: the decision's reason code when the host exposes it, else None."""
+    e = case.expect
+    probs = []
+    if status != e["status"]:
+        probs.append("status %s, want %s" % (status, e["status"]))
+    if reason is not None and "reason" in e and reason != e["reason"]:
+        probs.append("reason %s, want %s" % (reason, e["reason"]))
+    for n, v in e.get("headers", {}).items():
+        got = resp_headers.get(n.lower())
+        if got != v:
+            probs.append("response header %s = %r, want %r" % (n, got, v))
+    if upstream_headers is not None and e["status"] == status == 200:
+        for n, v in e.get("upstream", {}).items():
+            got = upstream_headers.get(n.lower())
+            if got != v:
+                probs.append("upstream header %s = %r, want %r" % (n, got, v))
+        for n in e.get("upstream_absent", []):
+            if n.lower() in upstream_headers:
+                probs.append("upstream header %s present (%r), want absent"
+                             % (n, upstream_headers[n.lower()]))
+    return probs
+
+
+def skipped(case, host):
+    """Prints a skip line (not counted) when the case says this host cannot
+    express it, e.g. a runtime that normalizes URLs before user code runs."""
+    why = case.skip.get(host)
+    if why:
+        print("skip - %s %s: %s" % (host, case.id, why), flush=True)
+        return True
+    return False
+
+
+def report(case, probs, host):
+    if probs:
+        print("not ok - %s %s: %s" % (host, case.id, "; ".join(probs)), flush=True)
+    else:
+        print("ok - %s %s" % (host, case.id), flush=True)
+    return not probs
+
+
+def apply_decision(case, d):
+    """For in-process runs: the upstream's view of headers after a decision's
+    remove/add lists (what a host would forward)."""
+    rm = {n.lower() for n in d.get("remove", [])}
+    up = {}
+    for n, v in case.headers:
+        if n.lower() not in rm:
+            up[n.lower()] = v
+    for n, v in d.get("add", {}).items():
+        up[n.lower()] = v
+    return up
+
+
+def request_json(case):
+    return {"method": case.method, "path": case.path, "client_ip": case.client_ip,
+            "headers": [[n, v] for n, v in case.headers]}

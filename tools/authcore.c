@@ -1,0 +1,397 @@
+/*
+ * authcore - the command-line tool. Drives the core exactly as hosts do;
+ * the CLI (not the core) reads files, stdin and the clock.
+ *
+ *   authcore jwt sign --alg HS256 --key-file F [--kid K] [--claims JSON]
+ *   authcore jwt verify --key-file F [--alg HS256] [--aud A] [--iss I]
+ *                       [--leeway S] [--now UNIX]          (token on stdin)
+ *   authcore decide --policy F [--now UNIX]               (request JSON on stdin)
+ *   authcore policy check F
+ *   authcore version
+ *
+ * Exit codes: 0 success / valid; 1 invalid token (reason code first line on
+ * stderr); 2 usage, file or key problems.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "authcore.h"
+
+#define EXIT_INVALID 1
+#define EXIT_USAGE 2
+
+static void usage(void)
+{
+	fputs("usage:\n"
+	    "  authcore jwt sign --alg HS256|HS384|HS512 --key-file F [--kid K] [--claims JSON]\n"
+	    "  authcore jwt verify --key-file F [--alg A] [--aud A] [--iss I] [--leeway S] [--now UNIX]\n"
+	    "      (token on stdin; valid: exit 0 + payload on stdout; invalid: exit 1 + reason on stderr)\n"
+	    "  authcore decide --policy F [--now UNIX]   (request JSON on stdin:\n"
+	    "      {\"method\",\"path\",\"headers\":[[name,value],...] or {name:value},\"client_ip\",\"https\"})\n"
+	    "  authcore policy check F\n"
+	    "  authcore version\n", stderr);
+}
+
+/* Reads a whole file (or stdin for "-") into a malloc'd buffer. */
+static char *read_all(const char *path, size_t *len, size_t max)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	char *buf = NULL;
+	size_t n = 0, cap = 0;
+
+	if (f == NULL)
+		return NULL;
+	for (;;) {
+		size_t r;
+		if (cap - n < 4096) {
+			char *nb;
+			cap = cap ? cap * 2 : 8192;
+			nb = realloc(buf, cap + 1);
+			if (nb == NULL)
+				goto fail;
+			buf = nb;
+		}
+		r = fread(buf + n, 1, cap - n, f);
+		n += r;
+		if (n > max)
+			goto fail;
+		if (r == 0)
+			break;
+	}
+	if (ferror(f))
+		goto fail;
+	if (f != stdin)
+		fclose(f);
+	buf[n] = 0;
+	*len = n;
+	return buf;
+fail:
+	if (f != stdin)
+		fclose(f);
+	free(buf);
+	return NULL;
+}
+
+static const char *opt(int argc, char **argv, const char *name)
+{
+	for (int i = 0; i + 1 < argc; i++)
+		if (strcmp(argv[i], name) == 0)
+			return argv[i + 1];
+	return NULL;
+}
+
+/* Every argument must be a known option with a value. */
+static int check_opts(int argc, char **argv, const char *const *known)
+{
+	for (int i = 0; i < argc; i += 2) {
+		int ok = 0;
+		for (const char *const *k = known; *k; k++)
+			if (strcmp(argv[i], *k) == 0)
+				ok = 1;
+		if (!ok || i + 1 >= argc) {
+			fprintf(stderr, "authcore: %s option %s\n",
+			    ok ? "missing value for" : "unknown", argv[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int parse_i64(const char *s, int64_t *out)
+{
+	char *end;
+	long long v;
+	if (s == NULL || *s == 0)
+		return -1;
+	v = strtoll(s, &end, 10);
+	if (*end != 0)
+		return -1;
+	*out = (int64_t)v;
+	return 0;
+}
+
+static int cmd_jwt_sign(int argc, char **argv)
+{
+	static const char *const known[] = { "--alg", "--key-file", "--kid",
+		"--claims", NULL };
+	const char *alg_s, *kf, *kid, *claims;
+	char *key;
+	size_t key_len, n;
+	ac_alg alg;
+	char out[AC_TOKEN_MAX];
+
+	if (check_opts(argc, argv, known) < 0)
+		return EXIT_USAGE;
+	alg_s = opt(argc, argv, "--alg");
+	kf = opt(argc, argv, "--key-file");
+	kid = opt(argc, argv, "--kid");
+	claims = opt(argc, argv, "--claims");
+	if (alg_s == NULL)
+		alg_s = "HS256";
+	if (claims == NULL)
+		claims = "{}";
+	if (kf == NULL) {
+		fputs("authcore: jwt sign needs --key-file\n", stderr);
+		return EXIT_USAGE;
+	}
+	alg = ac_alg_from_name(alg_s, strlen(alg_s));
+	if (alg == AC_ALG_NONE) {
+		fprintf(stderr, "authcore: unsupported --alg %s (HS256, HS384, HS512)\n", alg_s);
+		return EXIT_USAGE;
+	}
+	key = read_all(kf, &key_len, 4096);
+	if (key == NULL) {
+		fprintf(stderr, "authcore: cannot read key file %s (or larger than 4096 bytes)\n", kf);
+		return EXIT_USAGE;
+	}
+	{
+		ac_jwt_key probe;
+		if (ac_jwt_key_hmac(&probe, alg, (const uint8_t *)key, key_len,
+		    NULL, 0) < 0) {
+			fprintf(stderr, "authcore: key in %s is too short for %s (needs at least %d bytes)\n",
+			    kf, alg_s, alg == AC_ALG_HS256 ? 32 : alg == AC_ALG_HS384 ? 48 : 64);
+			free(key);
+			return EXIT_USAGE;
+		}
+	}
+	n = ac_jwt_sign_hmac(out, sizeof out, alg, (const uint8_t *)key,
+	    key_len, kid, kid ? strlen(kid) : 0, claims, strlen(claims));
+	free(key);
+	if (n == 0) {
+		fputs("authcore: --claims must be a JSON object (without duplicate names) and the token at most 8192 bytes\n", stderr);
+		return EXIT_USAGE;
+	}
+	fwrite(out, 1, n, stdout);
+	fputc('\n', stdout);
+	return 0;
+}
+
+static int cmd_jwt_verify(int argc, char **argv)
+{
+	static const char *const known[] = { "--alg", "--key-file", "--aud",
+		"--iss", "--leeway", "--now", NULL };
+	const char *alg_s, *kf, *aud, *iss;
+	char *key, *tok;
+	size_t key_len, tok_len, start = 0;
+	int64_t now = (int64_t)time(NULL), leeway = 0;
+	ac_jwt_key k;
+	ac_jwt_checks ck;
+	static ac_jwt_result res;
+	ac_alg alg;
+	ac_reason r;
+
+	if (check_opts(argc, argv, known) < 0)
+		return EXIT_USAGE;
+	alg_s = opt(argc, argv, "--alg");
+	kf = opt(argc, argv, "--key-file");
+	aud = opt(argc, argv, "--aud");
+	iss = opt(argc, argv, "--iss");
+	if (kf == NULL) {
+		fputs("authcore: jwt verify needs --key-file\n", stderr);
+		return EXIT_USAGE;
+	}
+	if (alg_s == NULL)
+		alg_s = "HS256";
+	alg = ac_alg_from_name(alg_s, strlen(alg_s));
+	if (alg == AC_ALG_NONE) {
+		fprintf(stderr, "authcore: unsupported --alg %s (HS256, HS384, HS512)\n", alg_s);
+		return EXIT_USAGE;
+	}
+	if (opt(argc, argv, "--now") && parse_i64(opt(argc, argv, "--now"), &now) < 0) {
+		fputs("authcore: --now must be an integer (unix seconds)\n", stderr);
+		return EXIT_USAGE;
+	}
+	if (opt(argc, argv, "--leeway") &&
+	    (parse_i64(opt(argc, argv, "--leeway"), &leeway) < 0 || leeway < 0)) {
+		fputs("authcore: --leeway must be a non-negative integer (seconds)\n", stderr);
+		return EXIT_USAGE;
+	}
+	key = read_all(kf, &key_len, 4096);
+	if (key == NULL) {
+		fprintf(stderr, "authcore: cannot read key file %s (or larger than 4096 bytes)\n", kf);
+		return EXIT_USAGE;
+	}
+	if (ac_jwt_key_hmac(&k, alg, (const uint8_t *)key, key_len, NULL, 0) < 0) {
+		fprintf(stderr, "authcore: key in %s is too short for %s\n", kf, alg_s);
+		free(key);
+		return EXIT_USAGE;
+	}
+	free(key);
+	ac_jwt_checks_init(&ck);
+	ck.leeway = leeway;
+	if (iss) {
+		ck.issuer.ptr = iss;
+		ck.issuer.len = strlen(iss);
+	}
+	if (aud) {
+		ck.audiences[0].ptr = aud;
+		ck.audiences[0].len = strlen(aud);
+		ck.n_audiences = 1;
+	}
+	tok = read_all("-", &tok_len, AC_TOKEN_MAX + 1024);
+	if (tok == NULL) {
+		fputs("token_too_large\n", stderr);
+		return EXIT_INVALID;
+	}
+	while (start < tok_len && strchr(" \t\r\n", tok[start]))
+		start++;
+	while (tok_len > start && strchr(" \t\r\n", tok[tok_len - 1]))
+		tok_len--;
+	r = ac_jwt_verify(&k, 1, &ck, tok + start, tok_len - start, now, &res);
+	free(tok);
+	if (r != AC_OK) {
+		fprintf(stderr, "%s\n", ac_reason_name(r));
+		return EXIT_INVALID;
+	}
+	fwrite(res.payload, 1, res.payload_len, stdout);
+	fputc('\n', stdout);
+	return 0;
+}
+
+static const ac_policy *load_policy_file(const char *path, void **mem)
+{
+	size_t len, used;
+	char *json = read_all(path, &len, AC_POLICY_JSON_MAX);
+	ac_policy_error err;
+	const ac_policy *p;
+	size_t mlen;
+
+	if (json == NULL) {
+		fprintf(stderr, "authcore: cannot read policy %s (or larger than 1 MiB)\n", path);
+		return NULL;
+	}
+	mlen = ac_policy_mem_bound(len);
+	*mem = aligned_alloc(16, (mlen + 15) & ~(size_t)15);
+	if (*mem == NULL) {
+		free(json);
+		return NULL;
+	}
+	p = ac_policy_load(*mem, mlen, json, len, &used, &err);
+	free(json);
+	if (p == NULL)
+		fprintf(stderr, "authcore: %s: %s: %s\n", path, err.path, err.message);
+	return p;
+}
+
+static int cmd_decide(int argc, char **argv)
+{
+	static const char *const known[] = { "--policy", "--now", NULL };
+	const char *pf;
+	void *mem = NULL;
+	const ac_policy *p;
+	char *in;
+	size_t in_len, n = 0;
+	cJSON *req, *h;
+	ac_request r;
+	ac_header hdrs[AC_HEADERS_MAX];
+	static ac_decision d;
+	static char out[65536];
+	int64_t now = (int64_t)time(NULL);
+
+	if (check_opts(argc, argv, known) < 0)
+		return EXIT_USAGE;
+	pf = opt(argc, argv, "--policy");
+	if (pf == NULL) {
+		fputs("authcore: decide needs --policy\n", stderr);
+		return EXIT_USAGE;
+	}
+	if (opt(argc, argv, "--now") && parse_i64(opt(argc, argv, "--now"), &now) < 0) {
+		fputs("authcore: --now must be an integer (unix seconds)\n", stderr);
+		return EXIT_USAGE;
+	}
+	p = load_policy_file(pf, &mem);
+	if (p == NULL)
+		return EXIT_USAGE;
+	in = read_all("-", &in_len, 1 << 20);
+	req = in ? cJSON_ParseWithLength(in, in_len) : NULL;
+	if (req == NULL || !cJSON_IsObject(req)) {
+		fputs("authcore: stdin must be a request JSON object\n", stderr);
+		return EXIT_USAGE;
+	}
+	memset(&r, 0, sizeof r);
+#define STRF(field, name, def)                                               \
+	do {                                                                 \
+		cJSON *v_ = cJSON_GetObjectItemCaseSensitive(req, name);     \
+		const char *s_ = cJSON_IsString(v_) ? v_->valuestring : def; \
+		r.field.ptr = s_;                                            \
+		r.field.len = strlen(s_);                                    \
+	} while (0)
+	STRF(method, "method", "GET");
+	STRF(path, "path", "/");
+	STRF(client_ip, "client_ip", "");
+	r.https = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "https"));
+	h = cJSON_GetObjectItemCaseSensitive(req, "headers");
+	for (cJSON *e = h ? h->child : NULL; e != NULL; e = e->next) {
+		const char *nm = NULL, *vl = NULL;
+		if (cJSON_IsArray(e) && cJSON_GetArraySize(e) == 2 &&
+		    cJSON_IsString(cJSON_GetArrayItem(e, 0)) &&
+		    cJSON_IsString(cJSON_GetArrayItem(e, 1))) {
+			nm = cJSON_GetArrayItem(e, 0)->valuestring;
+			vl = cJSON_GetArrayItem(e, 1)->valuestring;
+		} else if (cJSON_IsString(e) && e->string != NULL) {
+			nm = e->string;
+			vl = e->valuestring;
+		}
+		if (nm == NULL) {
+			fputs("authcore: headers must be [[name, value], ...] or {name: value}\n", stderr);
+			return EXIT_USAGE;
+		}
+		if (n == AC_HEADERS_MAX) {
+			r.too_many_headers = 1;
+			break;
+		}
+		hdrs[n].name.ptr = nm;
+		hdrs[n].name.len = strlen(nm);
+		hdrs[n].value.ptr = vl;
+		hdrs[n].value.len = strlen(vl);
+		n++;
+	}
+	r.headers = hdrs;
+	r.n_headers = n;
+	ac_decide(p, &r, now, NULL, 0, &d);
+	n = ac_decision_json(&d, out, sizeof out);
+	fwrite(out, 1, n, stdout);
+	fputc('\n', stdout);
+	cJSON_Delete(req);
+	free(in);
+	free(mem);
+	return 0;
+}
+
+static int cmd_policy_check(int argc, char **argv)
+{
+	void *mem = NULL;
+	const ac_policy *p;
+	if (argc != 1) {
+		usage();
+		return EXIT_USAGE;
+	}
+	p = load_policy_file(argv[0], &mem);
+	free(mem);
+	if (p == NULL)
+		return EXIT_USAGE;
+	printf("%s: ok\n", argv[0]);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 3 && strcmp(argv[1], "jwt") == 0 && strcmp(argv[2], "sign") == 0)
+		return cmd_jwt_sign(argc - 3, argv + 3);
+	if (argc >= 3 && strcmp(argv[1], "jwt") == 0 && strcmp(argv[2], "verify") == 0)
+		return cmd_jwt_verify(argc - 3, argv + 3);
+	if (argc >= 2 && strcmp(argv[1], "decide") == 0)
+		return cmd_decide(argc - 2, argv + 2);
+	if (argc >= 3 && strcmp(argv[1], "policy") == 0 && strcmp(argv[2], "check") == 0)
+		return cmd_policy_check(argc - 3, argv + 3);
+	if (argc == 2 && strcmp(argv[1], "version") == 0) {
+		printf("authcore %s\n", ac_version());
+		return 0;
+	}
+	usage();
+	return EXIT_USAGE;
+}

