@@ -46,6 +46,8 @@ fetch_src() { # $1 source package, $2 marker file inside the tree
 }
 fetch_src bearssl inc/bearssl.h
 fetch_src cjson cJSON.c
+# core includes <cjson/cJSON.h> (Debian's layout); give the source the same
+mkdir -p "$tp/include" && ln -sfn ../cjson "$tp/include/cjson"
 
 # npm packages, exactly as the lock file says
 if [ ! -x node_modules/.bin/workerd ] || [ ! -d node_modules/jose ] || [ package-lock.json -nt node_modules/.stamp ]; then

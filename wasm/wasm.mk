@@ -13,9 +13,9 @@ EM_AR := emar
 EM_CFLAGS := -O2 -std=c11
 
 BR_SRCS := $(shell find $(TP)/bearssl/src -name '*.c' 2>/dev/null | sort)
-BR_INC := -I$(TP)/bearssl/inc -I$(TP)/bearssl/src
+BR_INC := -isystem $(TP)/bearssl/inc -isystem $(TP)/bearssl/src
 CJ_SRC := $(TP)/cjson/cJSON.c
-CJ_INC := -I$(TP)/cjson
+CJ_INC := -isystem $(TP)/include -isystem $(TP)/cjson
 
 # --- WASI -----------------------------------------------------------------
 W := $(B)/wasm/wasi

@@ -1,0 +1,681 @@
+/*
+ * Unit tests for core/. Self-contained (no files, no clock) so the same
+ * program runs natively, under ASan+UBSan, and as WASI wasm under Node.
+ * Prints "ok - name" / "not ok - name: where" per check (tests/run.sh counts).
+ *
+ * Built with -DAC_TEST_COUNT_HEAP natively: malloc and friends are wrapped
+ * (the linker's --wrap) so the run proves that policy loading, signing and
+ * deciding make no heap call at all, not only that core objects lack the
+ * symbols.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "authcore.h"
+
+static int failures;
+static int check_ok;
+static const char *cur;
+
+#define CHECK(cond)                                                            \
+	do {                                                                   \
+		if (!(cond) && check_ok) {                                     \
+			printf("not ok - %s: %s:%d: %s\n", cur, __FILE__,      \
+			    __LINE__, #cond);                                  \
+			check_ok = 0;                                          \
+			failures++;                                            \
+		}                                                              \
+	} while (0)
+
+static void begin(const char *name)
+{
+	cur = name;
+	check_ok = 1;
+}
+
+static void end(void)
+{
+	if (check_ok)
+		printf("ok - %s\n", cur);
+}
+
+#ifdef AC_TEST_COUNT_HEAP
+static size_t heap_calls;
+void *__real_malloc(size_t);
+void *__real_calloc(size_t, size_t);
+void *__real_realloc(void *, size_t);
+void __real_free(void *);
+void *__wrap_malloc(size_t n)
+{
+	heap_calls++;
+	return __real_malloc(n);
+}
+void *__wrap_calloc(size_t a, size_t b)
+{
+	heap_calls++;
+	return __real_calloc(a, b);
+}
+void *__wrap_realloc(void *p, size_t n)
+{
+	heap_calls++;
+	return __real_realloc(p, n);
+}
+void __wrap_free(void *p)
+{
+	if (p != NULL)
+		heap_calls++;
+	__real_free(p);
+}
+#endif
+
+/* ---- helpers ---- */
+static _Alignas(16) uint8_t policy_mem[1 << 20];
+
+static const ac_policy *load(const char *json, ac_policy_error *err)
+{
+	size_t used;
+	return ac_policy_load(policy_mem, sizeof policy_mem, json, strlen(json),
+	    &used, err);
+}
+
+static ac_reason verify_with(const char *secret, ac_alg alg,
+    const ac_jwt_checks *ck, const char *tok, int64_t now)
+{
+	static ac_jwt_result res;
+	ac_jwt_key k;
+	if (ac_jwt_key_hmac(&k, alg, (const uint8_t *)secret, strlen(secret),
+	    NULL, 0) < 0)
+		return AC_REASON_COUNT;
+	return ac_jwt_verify(&k, 1, ck, tok, strlen(tok), now, &res);
+}
+
+static const char SECRET[] = "unit-test-secret-0123456789abcdefghij";
+
+/* Signs a payload with SECRET; returns a static token. */
+static const char *sign(const char *payload)
+{
+	static char tok[AC_TOKEN_MAX];
+	size_t n = ac_jwt_sign_hmac(tok, sizeof tok - 1, AC_ALG_HS256,
+	    (const uint8_t *)SECRET, strlen(SECRET), NULL, 0, payload,
+	    strlen(payload));
+	tok[n] = 0;
+	return tok;
+}
+
+/* Builds header.payload.AA from raw JSON: a token whose signature is wrong,
+ * for checks that are decided before the signature (the header's). */
+static const char *forge(const char *header, const char *payload)
+{
+	static char tok[AC_TOKEN_MAX];
+	size_t o;
+
+	o = ac_b64url_encode(tok, sizeof tok, header, strlen(header));
+	tok[o++] = '.';
+	o += ac_b64url_encode(tok + o, sizeof tok - o, payload, strlen(payload));
+	memcpy(tok + o, ".AA", 4);
+	return tok;
+}
+
+/* ---- tests ---- */
+static void test_base64url(void)
+{
+	static const struct {
+		const char *plain, *enc;
+	} v[] = { { "", "" }, { "f", "Zg" }, { "fo", "Zm8" }, { "foo", "Zm9v" },
+		{ "foob", "Zm9vYg" }, { "fooba", "Zm9vYmE" },
+		{ "foobar", "Zm9vYmFy" }, { "\xfb\xff", "-_8" } };
+	uint8_t buf[64];
+	char enc[64];
+	size_t n, i;
+
+	begin("base64url RFC 4648 vectors round-trip");
+	for (i = 0; i < sizeof v / sizeof v[0]; i++) {
+		size_t pl = strlen(v[i].plain);
+		n = ac_b64url_encode(enc, sizeof enc, v[i].plain, pl);
+		CHECK(n == strlen(v[i].enc) && memcmp(enc, v[i].enc, n) == 0);
+		CHECK(ac_b64url_decode(buf, sizeof buf, &n, v[i].enc,
+		    strlen(v[i].enc)) == 0);
+		CHECK(n == pl && memcmp(buf, v[i].plain, n) == 0);
+	}
+	end();
+
+	begin("base64url decoder is strict");
+	CHECK(ac_b64url_decode(buf, sizeof buf, &n, "Zg==", 4) < 0); /* padding */
+	CHECK(ac_b64url_decode(buf, sizeof buf, &n, "+_8", 3) < 0);  /* '+' */
+	CHECK(ac_b64url_decode(buf, sizeof buf, &n, "/_8", 3) < 0);  /* '/' */
+	CHECK(ac_b64url_decode(buf, sizeof buf, &n, "Zm 9v", 5) < 0); /* space */
+	CHECK(ac_b64url_decode(buf, sizeof buf, &n, "Zm9vY", 5) < 0); /* len%4==1 */
+	CHECK(ac_b64url_decode(buf, sizeof buf, &n, "Zh", 2) < 0); /* trailing bits */
+	CHECK(ac_b64url_decode(buf, sizeof buf, &n, "Zm9", 3) < 0); /* trailing bits */
+	CHECK(ac_b64url_decode(buf, 2, &n, "Zm9v", 4) < 0);          /* no room */
+	end();
+}
+
+static void test_ct_equal(void)
+{
+	begin("constant-time equal");
+	CHECK(ac_ct_equal("abcd", "abcd", 4) == 1);
+	CHECK(ac_ct_equal("abcd", "abce", 4) == 0);
+	CHECK(ac_ct_equal("\x80", "\x00", 1) == 0);
+	CHECK(ac_ct_equal("", "", 0) == 1);
+	end();
+}
+
+static void test_rfc7515_a1(void)
+{
+	/* RFC 7515 Appendix A.1: HS256, key from the JWK "k" */
+	static const char k64[] = "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T"
+	    "-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow";
+	static const char tok[] =
+	    "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9."
+	    "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFt"
+	    "cGxlLmNvbS9pc19yb290Ijp0cnVlfQ."
+	    "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+	static ac_jwt_result res;
+	uint8_t key[64];
+	size_t kl;
+	ac_jwt_key k;
+	ac_jwt_checks ck;
+	char bad[sizeof tok];
+
+	begin("RFC 7515 A.1 HS256 verifies; expiry honoured; tamper fails");
+	CHECK(ac_b64url_decode(key, sizeof key, &kl, k64, strlen(k64)) == 0);
+	CHECK(ac_jwt_key_hmac(&k, AC_ALG_HS256, key, kl, NULL, 0) == 0);
+	ac_jwt_checks_init(&ck);
+	ck.issuer.ptr = "joe";
+	ck.issuer.len = 3;
+	CHECK(ac_jwt_verify(&k, 1, &ck, tok, strlen(tok), 1300819379, &res) ==
+	    AC_OK);
+	CHECK(res.has_exp && res.exp == 1300819380);
+	CHECK(ac_jwt_verify(&k, 1, &ck, tok, strlen(tok), 1300819380, &res) ==
+	    AC_EXPIRED);
+	ck.leeway = 5;
+	CHECK(ac_jwt_verify(&k, 1, &ck, tok, strlen(tok), 1300819384, &res) ==
+	    AC_OK);
+	CHECK(ac_jwt_verify(&k, 1, &ck, tok, strlen(tok), 1300819385, &res) ==
+	    AC_EXPIRED);
+	memcpy(bad, tok, sizeof tok);
+	bad[strlen(bad) - 2] = bad[strlen(bad) - 2] == 'X' ? 'Y' : 'X';
+	CHECK(ac_jwt_verify(&k, 1, &ck, bad, strlen(bad), 1300819379, &res) ==
+	    AC_BAD_SIGNATURE);
+	ck.issuer.ptr = "jim";
+	CHECK(ac_jwt_verify(&k, 1, &ck, tok, strlen(tok), 1300819379, &res) ==
+	    AC_BAD_ISSUER);
+	end();
+}
+
+static void test_rfc7520_4_4(void)
+{
+	/* RFC 7520 section 4.4: HS256 with kid. Its payload is prose, not a
+	 * JSON object, so a JWT verifier must refuse it as malformed AFTER the
+	 * signature holds; a wrong kid or a flipped bit fails earlier. */
+	static const char k64[] = "hJtXIZ2uSN5kbQfbtTNWbpdmhkV8FJG-Onbc6mxCcYg";
+	static const char kid[] = "018c0ae5-4d9b-471b-bfd6-eef314bc7037";
+	static const char tok[] =
+	    "eyJhbGciOiJIUzI1NiIsImtpZCI6IjAxOGMwYWU1LTRkOWItNDcxYi1iZmQ2LWVl"
+	    "ZjMxNGJjNzAzNyJ9."
+	    "SXTigJlzIGEgZGFuZ2Vyb3VzIGJ1c2luZXNzLCBGcm9kbywgZ29pbmcgb3V0IHlvd"
+	    "XIgZG9vci4gWW91IHN0ZXAgb250byB0aGUgcm9hZCwgYW5kIGlmIHlvdSBkb24ndC"
+	    "BrZWVwIHlvdXIgZmVldCwgdGhlcmXigJlzIG5vIGtub3dpbmcgd2hlcmUgeW91IG1"
+	    "pZ2h0IGJlIHN3ZXB0IG9mZiB0by4."
+	    "s0h6KThzkfBBBkLspW1h84VsJZFTsPPqMDA7g1Md7p0";
+	static ac_jwt_result res;
+	uint8_t key[32];
+	size_t kl;
+	ac_jwt_key k;
+	ac_jwt_checks ck;
+	char bad[sizeof tok];
+
+	begin("RFC 7520 4.4 HS256 with kid: signature holds, kid selects");
+	ac_jwt_checks_init(&ck);
+	CHECK(ac_b64url_decode(key, sizeof key, &kl, k64, strlen(k64)) == 0);
+	CHECK(ac_jwt_key_hmac(&k, AC_ALG_HS256, key, kl, kid, strlen(kid)) == 0);
+	CHECK(ac_jwt_verify(&k, 1, &ck, tok, strlen(tok), 0, &res) ==
+	    AC_MALFORMED);
+	memcpy(bad, tok, sizeof tok);
+	bad[strlen(bad) - 3] = bad[strlen(bad) - 3] == 'a' ? 'b' : 'a';
+	CHECK(ac_jwt_verify(&k, 1, &ck, bad, strlen(bad), 0, &res) ==
+	    AC_BAD_SIGNATURE);
+	CHECK(ac_jwt_key_hmac(&k, AC_ALG_HS256, key, kl, "other", 5) == 0);
+	CHECK(ac_jwt_verify(&k, 1, &ck, tok, strlen(tok), 0, &res) ==
+	    AC_UNKNOWN_KID);
+	end();
+}
+
+static void test_sign_verify_roundtrip(void)
+{
+	static const struct {
+		ac_alg alg;
+		const char *secret;
+	} v[] = {
+		{ AC_ALG_HS256, "0123456789abcdef0123456789abcdef" },
+		{ AC_ALG_HS384, "0123456789abcdef0123456789abcdef0123456789abcdef" },
+		{ AC_ALG_HS512, "0123456789abcdef0123456789abcdef0123456789abcdef"
+		    "0123456789abcdef" },
+	};
+	static char tok[AC_TOKEN_MAX];
+	static ac_jwt_result res;
+	ac_jwt_checks ck;
+	ac_jwt_key k[2];
+	size_t i, n;
+	const char *okp = "{\"sub\":\"alice\",\"roles\":[\"r1\",\"r2\"],\"exp\":100}";
+	const char *payload = "{\"sub\":\"al\\u0069ce\",\"roles\":[\"a\",\"b\\n\"],\"exp\":100}";
+
+	begin("sign/verify round trip for HS256, HS384, HS512; alg binding");
+	ac_jwt_checks_init(&ck);
+	for (i = 0; i < 3; i++) {
+		n = ac_jwt_sign_hmac(tok, sizeof tok, v[i].alg,
+		    (const uint8_t *)v[i].secret, strlen(v[i].secret), "kid1", 4,
+		    okp, strlen(okp));
+		CHECK(n > 0);
+		CHECK(ac_jwt_key_hmac(&k[0], v[i].alg, (const uint8_t *)v[i].secret,
+		    strlen(v[i].secret), "kid1", 4) == 0);
+		CHECK(ac_jwt_verify(k, 1, &ck, tok, n, 99, &res) == AC_OK);
+		CHECK(res.alg == v[i].alg);
+		CHECK(res.user.len == 5 && memcmp(res.user.ptr, "alice", 5) == 0);
+		CHECK(res.n_roles == 2 && res.roles[1].len == 2);
+		/* the same secret bound to another alg never verifies it */
+		CHECK(ac_jwt_key_hmac(&k[0], v[(i + 1) % 3].alg,
+		    (const uint8_t *)v[2].secret, strlen(v[2].secret), NULL, 0) == 0);
+		CHECK(ac_jwt_verify(k, 1, &ck, tok, n, 99, &res) ==
+		    AC_ALG_NOT_ALLOWED);
+	}
+	/* short keys are refused for every alg */
+	CHECK(ac_jwt_key_hmac(&k[0], AC_ALG_HS256, (const uint8_t *)"short", 5,
+	    NULL, 0) < 0);
+	CHECK(ac_jwt_key_hmac(&k[0], AC_ALG_HS512, (const uint8_t *)v[0].secret,
+	    32, NULL, 0) < 0);
+	CHECK(ac_jwt_sign_hmac(tok, sizeof tok, AC_ALG_HS256,
+	    (const uint8_t *)"short", 5, NULL, 0, "{}", 2) == 0);
+	/* a payload that is not an object is not signed */
+	CHECK(ac_jwt_sign_hmac(tok, sizeof tok, AC_ALG_HS256,
+	    (const uint8_t *)v[0].secret, 32, NULL, 0, "[1]", 3) == 0);
+	/* escapes resolve; a control character in a role is refused */
+	n = ac_jwt_sign_hmac(tok, sizeof tok, AC_ALG_HS256,
+	    (const uint8_t *)v[0].secret, 32, NULL, 0, payload, strlen(payload));
+	CHECK(ac_jwt_key_hmac(&k[0], AC_ALG_HS256, (const uint8_t *)v[0].secret,
+	    32, NULL, 0) == 0);
+	CHECK(ac_jwt_verify(k, 1, &ck, tok, n, 99, &res) == AC_BAD_CLAIM);
+	end();
+}
+
+static void test_claims(void)
+{
+	ac_jwt_checks ck;
+	static const char *const bad_time[] = {
+		"{\"exp\":\"9999999999\"}", "{\"exp\":1e10}", "{\"exp\":99.5}",
+		"{\"exp\":true}", "{\"exp\":null}", "{\"nbf\":[1]}",
+		"{\"iat\":\"1\"}", "{\"exp\":99999999999999999999}",
+	};
+	size_t i;
+
+	begin("time claims must be 64-bit JSON integers");
+	ac_jwt_checks_init(&ck);
+	for (i = 0; i < sizeof bad_time / sizeof bad_time[0]; i++)
+		CHECK(verify_with(SECRET, AC_ALG_HS256, &ck, sign(bad_time[i]),
+		    100) == AC_BAD_CLAIM);
+	CHECK(verify_with(SECRET, AC_ALG_HS256, &ck,
+	    sign("{\"exp\":9223372036854775807}"), 100) == AC_OK);
+	CHECK(verify_with(SECRET, AC_ALG_HS256, &ck,
+	    sign("{\"exp\":-1}"), 100) == AC_EXPIRED);
+	end();
+
+	begin("exp/nbf boundaries with leeway; require_exp");
+	ac_jwt_checks_init(&ck);
+	CHECK(verify_with(SECRET, AC_ALG_HS256, &ck, sign("{\"exp\":100}"), 99) == AC_OK);
+	CHECK(verify_with(SECRET, AC_ALG_HS256, &ck, sign("{\"exp\":100}"), 100) == AC_EXPIRED);
+	CHECK(verify_with(SECRET, AC_ALG_HS256, &ck, sign("{\"nbf\":100}"), 100) == AC_OK);
+	CHECK(verify_with(SECRET, AC_ALG_HS256, &ck, sign("{\"nbf\":100}"), 99) == AC_NOT_YET_VALID);
+	ck.leeway = 60;
+	CHECK(verify_with(SECRET, AC_ALG_HS256, &ck, sign("{\"exp\":100}"), 159) == AC_OK);
+	CHECK(verify_with(SECRET, AC_ALG_HS256, &ck, sign("{\"exp\":100}"), 160) == AC_EXPIRED);
+	CHECK(verify_with(SECRET, AC_ALG_HS256, &ck, sign("{\"nbf\":100}"), 40) == AC_OK);
+	CHECK(verify_with(SECRET, AC_ALG_HS256, &ck, sign("{\"nbf\":100}"), 39) == AC_NOT_YET_VALID);
+	CHECK(verify_with(SECRET, AC_ALG_HS256, &ck, sign("{}"), 1) == AC_OK);
+	ck.require_exp = 1;
+	CHECK(verify_with(SECRET, AC_ALG_HS256, &ck, sign("{}"), 1) == AC_MISSING_CLAIM);
+	end();
+
+	begin("aud: string or array of strings, any match");
+	ac_jwt_checks_init(&ck);
+	ck.audiences[0].ptr = "api";
+	ck.audiences[0].len = 3;
+	ck.audiences[1].ptr = "web";
+	ck.audiences[1].len = 3;
+	ck.n_audiences = 2;
+	CHECK(verify_with(SECRET, AC_ALG_HS256, &ck, sign("{\"aud\":\"web\"}"), 1) == AC_OK);
+	CHECK(verify_with(SECRET, AC_ALG_HS256, &ck, sign("{\"aud\":[\"x\",\"api\"]}"), 1) == AC_OK);
+	CHECK(verify_with(SECRET, AC_ALG_HS256, &ck, sign("{\"aud\":\"API\"}"), 1) == AC_BAD_AUDIENCE);
+	CHECK(verify_with(SECRET, AC_ALG_HS256, &ck, sign("{\"aud\":[\"api\",1]}"), 1) == AC_BAD_AUDIENCE);
+	CHECK(verify_with(SECRET, AC_ALG_HS256, &ck, sign("{\"aud\":{\"api\":1}}"), 1) == AC_BAD_AUDIENCE);
+	CHECK(verify_with(SECRET, AC_ALG_HS256, &ck, sign("{}"), 1) == AC_BAD_AUDIENCE);
+	CHECK(verify_with(SECRET, AC_ALG_HS256, &ck, sign("{\"aud\":[]}"), 1) == AC_BAD_AUDIENCE);
+	end();
+
+	begin("duplicate claim names are refused, even via escapes");
+	ac_jwt_checks_init(&ck);
+	CHECK(verify_with(SECRET, AC_ALG_HS256, &ck, sign("{\"sub\":\"a\",\"sub\":\"b\"}"), 1) == AC_MALFORMED);
+	CHECK(verify_with(SECRET, AC_ALG_HS256, &ck, sign("{\"sub\":\"a\",\"s\\u0075b\":\"b\"}"), 1) == AC_MALFORMED);
+	/* lookups are case-sensitive: "EXP" is not exp */
+	CHECK(verify_with(SECRET, AC_ALG_HS256, &ck, sign("{\"EXP\":1}"), 100) == AC_OK);
+	end();
+
+	begin("JSON nesting is bounded (header scanned before the signature)");
+	{
+		char deep[128] = "{\"alg\":\"HS256\",\"a\":";
+		static char tok[256];
+		ac_jwt_key k;
+		static ac_jwt_result res;
+		size_t i2, l = strlen(deep);
+		for (i2 = 0; i2 < 20; i2++)
+			deep[l++] = '[';
+		for (i2 = 0; i2 < 20; i2++)
+			deep[l++] = ']';
+		deep[l++] = '}';
+		deep[l] = 0;
+		CHECK(ac_jwt_key_hmac(&k, AC_ALG_HS256, (const uint8_t *)SECRET,
+		    strlen(SECRET), NULL, 0) == 0);
+		CHECK(ac_jwt_verify(&k, 1, &ck, forge(deep, "{}"),
+		    strlen(forge(deep, "{}")), 1, &res) == AC_MALFORMED);
+		/* and the signer refuses to sign such a payload */
+		deep[14] = '{'; /* {"a":[[...]]} */
+		CHECK(ac_jwt_sign_hmac(tok, sizeof tok, AC_ALG_HS256,
+		    (const uint8_t *)SECRET, strlen(SECRET), NULL, 0, deep + 14,
+		    strlen(deep + 14)) == 0);
+		CHECK(ac_jwt_sign_hmac(tok, sizeof tok, AC_ALG_HS256,
+		    (const uint8_t *)SECRET, strlen(SECRET), NULL, 0,
+		    "{\"a\":[[[]]]}", 12) > 0);
+	}
+	end();
+}
+
+static void test_hostile_tokens(void)
+{
+	static ac_jwt_result res;
+	ac_jwt_checks ck;
+	ac_jwt_key k;
+	static char big[AC_TOKEN_MAX + 10];
+	static const struct {
+		const char *hdr;
+		ac_reason want;
+	} h[] = {
+		{ "{\"alg\":\"none\"}", AC_ALG_NOT_ALLOWED },
+		{ "{\"alg\":\"None\"}", AC_ALG_NOT_ALLOWED },
+		{ "{\"alg\":\"NONE\"}", AC_ALG_NOT_ALLOWED },
+		{ "{\"alg\":\"hs256\"}", AC_ALG_NOT_ALLOWED },
+		{ "{\"alg\":\"RS256\"}", AC_ALG_NOT_ALLOWED },
+		{ "{\"alg\":\"HS384\"}", AC_ALG_NOT_ALLOWED },
+		{ "{\"typ\":\"JWT\"}", AC_ALG_NOT_ALLOWED },
+		{ "{\"alg\":256}", AC_MALFORMED },
+		{ "{\"alg\":\"HS256\",\"alg\":\"none\"}", AC_MALFORMED },
+		{ "{\"alg\":\"HS256\",\"jku\":\"https://x\"}", AC_HEADER_NOT_ALLOWED },
+		{ "{\"alg\":\"HS256\",\"x5u\":\"https://x\"}", AC_HEADER_NOT_ALLOWED },
+		{ "{\"alg\":\"HS256\",\"jwk\":{}}", AC_HEADER_NOT_ALLOWED },
+		{ "{\"alg\":\"HS256\",\"x5c\":[]}", AC_HEADER_NOT_ALLOWED },
+		{ "{\"alg\":\"HS256\",\"crit\":[\"exp\"]}", AC_CRIT_UNSUPPORTED },
+		{ "{\"alg\":\"HS256\",\"kid\":7}", AC_MALFORMED },
+		{ "{\"alg\":\"HS256\"", AC_MALFORMED },
+		{ "[\"alg\",\"HS256\"]", AC_MALFORMED },
+		{ "{\"alg\":\"HS256\"} x", AC_MALFORMED },
+		{ "{\"alg\":\"HS256\",}", AC_MALFORMED },
+		{ "{\"alg\":\"HS256\"}", AC_BAD_SIGNATURE }, /* sig "AA" is wrong */
+	};
+	size_t i;
+
+	begin("hostile headers: none, confusion, jku/x5u/jwk/x5c, crit, dups");
+	ac_jwt_checks_init(&ck);
+	CHECK(ac_jwt_key_hmac(&k, AC_ALG_HS256, (const uint8_t *)SECRET,
+	    strlen(SECRET), NULL, 0) == 0);
+	for (i = 0; i < sizeof h / sizeof h[0]; i++) {
+		const char *t = forge(h[i].hdr, "{}");
+		ac_reason r = ac_jwt_verify(&k, 1, &ck, t, strlen(t), 1, &res);
+		if (r != h[i].want)
+			printf("# header %s gave %s\n", h[i].hdr, ac_reason_name(r));
+		CHECK(r == h[i].want);
+	}
+	end();
+
+	begin("hostile structure: dots, empty parts, size cap, bad base64");
+	{
+		const char *good = sign("{}");
+		char t[256];
+		CHECK(ac_jwt_verify(&k, 1, &ck, good, strlen(good), 1, &res) == AC_OK);
+		snprintf(t, sizeof t, "%s.", good);
+		CHECK(ac_jwt_verify(&k, 1, &ck, t, strlen(t), 1, &res) == AC_MALFORMED);
+		CHECK(ac_jwt_verify(&k, 1, &ck, "a.b", 3, 1, &res) == AC_MALFORMED);
+		CHECK(ac_jwt_verify(&k, 1, &ck, "..", 2, 1, &res) == AC_MALFORMED);
+		CHECK(ac_jwt_verify(&k, 1, &ck, "", 0, 1, &res) == AC_MALFORMED);
+		CHECK(ac_jwt_verify(&k, 1, &ck, "a.b.c.d.e", 9, 1, &res) == AC_MALFORMED);
+		/* empty signature (the alg-none shape) with a real alg */
+		snprintf(t, sizeof t, "%s", good);
+		*(strrchr(t, '.') + 1) = 0;
+		CHECK(ac_jwt_verify(&k, 1, &ck, t, strlen(t), 1, &res) == AC_BAD_SIGNATURE);
+		/* padded or '+' signature */
+		snprintf(t, sizeof t, "%s=", good);
+		CHECK(ac_jwt_verify(&k, 1, &ck, t, strlen(t), 1, &res) == AC_MALFORMED);
+		memset(big, 'A', sizeof big);
+		big[10] = '.';
+		big[20] = '.';
+		CHECK(ac_jwt_verify(&k, 1, &ck, big, sizeof big, 1, &res) == AC_TOKEN_TOO_LARGE);
+	}
+	end();
+}
+
+static const char POLICY[] =
+    "{\"realm\":\"unit\",\"jwt\":{\"keys\":[{\"kid\":\"k1\",\"alg\":\"HS256\","
+    "\"secret\":\"unit-test-secret-0123456789abcdefghij\"}],\"audience\":\"api\","
+    "\"leeway\":30},\"public\":[\"/health\",\"/pub/*\"],"
+    "\"rules\":[{\"methods\":[\"POST\"],\"path\":\"/admin/*\",\"role\":\"admin\"},"
+    "{\"path\":\"/api/*\",\"role\":\"reader\"}],\"default\":\"deny\"}";
+
+static void decide_case(const ac_policy *P, const char *method,
+    const char *path, const char *auth, ac_decision *d, int64_t now)
+{
+	ac_header h[2];
+	ac_request r;
+	memset(&r, 0, sizeof r);
+	r.method.ptr = method;
+	r.method.len = strlen(method);
+	r.path.ptr = path;
+	r.path.len = strlen(path);
+	r.client_ip.ptr = "10.0.0.1";
+	r.client_ip.len = 8;
+	h[0].name.ptr = "X-Authcore-User";
+	h[0].name.len = 15;
+	h[0].value.ptr = "mallory";
+	h[0].value.len = 7;
+	r.headers = h;
+	r.n_headers = 1;
+	if (auth != NULL) {
+		h[1].name.ptr = "authorization";
+		h[1].name.len = 13;
+		h[1].value.ptr = auth;
+		h[1].value.len = strlen(auth);
+		r.n_headers = 2;
+	}
+	ac_decide(P, &r, now, NULL, 0, d);
+}
+
+static void test_policy_and_decide(void)
+{
+	static ac_decision d;
+	ac_policy_error err;
+	const ac_policy *P;
+	static char auth[AC_TOKEN_MAX + 16];
+	static char js[8192];
+	size_t n;
+
+	begin("policy loads; decide: public, 401, 403, allow, default deny");
+	P = load(POLICY, &err);
+	CHECK(P != NULL);
+	if (P == NULL) {
+		printf("# %s: %s\n", err.path, err.message);
+		end();
+		return;
+	}
+	decide_case(P, "GET", "/pub/x?y=1", NULL, &d, 1000);
+	CHECK(d.action == AC_ALLOW && d.reason == AC_PUBLIC && d.n_add == 0);
+	CHECK(d.n_remove == 2 && d.remove[0].len == 15);
+	decide_case(P, "GET", "/api/x", NULL, &d, 1000);
+	CHECK(d.action == AC_RESPOND && d.status == 401 && d.reason == AC_MISSING_TOKEN);
+	snprintf(auth, sizeof auth, "Bearer %s",
+	    sign("{\"sub\":\"u1\",\"roles\":[\"reader\"],\"aud\":\"api\",\"exp\":2000}"));
+	decide_case(P, "GET", "/api/x", auth, &d, 1000);
+	CHECK(d.action == AC_ALLOW && d.reason == AC_OK && d.n_add == 2);
+	CHECK(d.add[0].value.len == 2 && memcmp(d.add[0].value.ptr, "u1", 2) == 0);
+	CHECK(d.add[1].value.len == 6);
+	decide_case(P, "POST", "/admin/x", auth, &d, 1000);
+	CHECK(d.status == 403 && d.reason == AC_INSUFFICIENT_ROLE);
+	decide_case(P, "GET", "/other", auth, &d, 1000);
+	CHECK(d.status == 403 && d.reason == AC_NO_RULE);
+	decide_case(P, "GET", "/api/x", auth, &d, 2029);
+	CHECK(d.status == 200);
+	decide_case(P, "GET", "/api/x", auth, &d, 2030);
+	CHECK(d.status == 401 && d.reason == AC_EXPIRED);
+	/* a sub-less token has no identity to forward */
+	snprintf(auth, sizeof auth, "Bearer %s",
+	    sign("{\"roles\":[\"reader\"],\"aud\":\"api\",\"exp\":2000}"));
+	decide_case(P, "GET", "/api/x", auth, &d, 1000);
+	CHECK(d.status == 401 && d.reason == AC_MISSING_CLAIM);
+	/* a comma inside a role would forge a second one downstream */
+	snprintf(auth, sizeof auth, "Bearer %s",
+	    sign("{\"sub\":\"u\",\"roles\":[\"reader,admin\"],\"aud\":\"api\",\"exp\":2000}"));
+	decide_case(P, "GET", "/api/x", auth, &d, 1000);
+	CHECK(d.status == 401 && d.reason == AC_BAD_CLAIM);
+	n = ac_decision_json(&d, js, sizeof js);
+	CHECK(n > 0 && strstr(js, "\"reason\":\"bad_claim\"") != NULL);
+	CHECK(strstr(js, "\"www-authenticate\":\"Bearer realm=\\\"unit\\\", error=\\\"invalid_token\\\"\"") != NULL);
+	CHECK(ac_decision_json(&d, js, 10) == 0);
+	end();
+
+	begin("decide refuses ambiguous paths");
+	{
+		static const char *const bad_paths[] = { "/pub/../api", "/pub/./x",
+			"//api/x", "/pub/%2e%2e/api", "/pub%2Fx", "/pub\\x",
+			"api", "", "/a/..", "/pub/%5cx" };
+		size_t i;
+		for (i = 0; i < sizeof bad_paths / sizeof bad_paths[0]; i++) {
+			decide_case(P, "GET", bad_paths[i], NULL, &d, 1000);
+			CHECK(d.status == 400 && d.reason == AC_BAD_PATH);
+		}
+		decide_case(P, "GET", "/pub/a.b/..x/%41", NULL, &d, 1000);
+		CHECK(d.reason == AC_PUBLIC);
+	}
+	end();
+}
+
+static void test_policy_errors(void)
+{
+	static const struct {
+		const char *json, *path, *msg;
+	} v[] = {
+		{ "{\"jwt\":", "$", "invalid JSON at line 1" },
+		{ "[]", "$", "must be an object" },
+		{ "{}", "$", "missing \"jwt\"" },
+		{ "{\"jwt\":{\"keys\":[]}}", "$.jwt.keys", "at least one key" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"short\"}]}}",
+		    "$.jwt.keys[0].secret", "at least 32 bytes" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"none\",\"secret\":\"x\"}]}}",
+		    "$.jwt.keys[0].alg", "unsupported algorithm" },
+		{ "{\"jwt\":{\"keys\":[{\"secret\":\"0123456789abcdef0123456789abcdef\"}]}}",
+		    "$.jwt.keys[0]", "missing \"alg\"" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"audiance\":\"x\"}}",
+		    "$.jwt", "unknown member \"audiance\"" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"rules\":[{\"path\":\"/a\"},{\"path\":\"b\"}]}",
+		    "$.rules[1].path", "must start with '/'" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"leeway\":\"60\"}}",
+		    "$.jwt.leeway", "integer number of seconds" },
+		{ "{\"realm\":\"a\",\"realm\":\"b\",\"jwt\":{}}", "$", "duplicate member \"realm\"" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"default\":\"allow\"}",
+		    "$.default", "\"authenticated\" or \"deny\"" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"rules\":[{\"path\":\"/a\",\"methods\":[\"GE T\"]}]}",
+		    "$.rules[0].methods[0]", "HTTP method" },
+		{ "{\"jwt\":{\"keys\":[{\"kid\":\"a\",\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"},{\"kid\":\"a\",\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]}}",
+		    "$.jwt.keys[1].kid", "duplicate kid" },
+	};
+	ac_policy_error err;
+	size_t i, used;
+
+	begin("bad policies are refused with a JSON path and a reason");
+	for (i = 0; i < sizeof v / sizeof v[0]; i++) {
+		const ac_policy *P = load(v[i].json, &err);
+		CHECK(P == NULL);
+		if (P == NULL && (strcmp(err.path, v[i].path) != 0 ||
+		    strstr(err.message, v[i].msg) == NULL))
+			printf("# %s -> %s: %s\n", v[i].json, err.path, err.message);
+		CHECK(P == NULL && strcmp(err.path, v[i].path) == 0);
+		CHECK(strstr(err.message, v[i].msg) != NULL);
+	}
+	end();
+
+	begin("policy load with too little memory fails cleanly");
+	{
+		static _Alignas(16) uint8_t small[4096];
+		size_t sz;
+		CHECK(ac_policy_load(small, sizeof small, POLICY, strlen(POLICY),
+		    &used, &err) == NULL);
+		CHECK(strstr(err.message, "more memory") != NULL);
+		/* the documented bound is enough */
+		sz = ac_policy_mem_bound(strlen(POLICY));
+		CHECK(sz <= sizeof policy_mem);
+		CHECK(ac_policy_load(policy_mem, sz, POLICY, strlen(POLICY), &used,
+		    &err) != NULL);
+		CHECK(used <= sz);
+		CHECK(ac_policy_load(policy_mem + 8, sz, POLICY, strlen(POLICY),
+		    &used, &err) == NULL); /* misaligned */
+	}
+	end();
+}
+
+#ifdef AC_TEST_COUNT_HEAP
+static void test_no_heap(void)
+{
+	static ac_decision d;
+	ac_policy_error err;
+	const ac_policy *P;
+	static char auth[AC_TOKEN_MAX + 16];
+	const char *tok;
+	size_t before;
+
+	begin("no heap call while loading policies, signing and deciding");
+	tok = sign("{\"sub\":\"u1\",\"roles\":[\"reader\"],\"aud\":\"api\",\"exp\":2000}");
+	snprintf(auth, sizeof auth, "Bearer %s", tok);
+	before = heap_calls;
+	P = load(POLICY, &err);
+	CHECK(P != NULL);
+	(void)load("{\"jwt\":", &err);
+	(void)sign("{\"a\":[1,2,{\"b\":null}]}");
+	if (P != NULL) {
+		decide_case(P, "GET", "/api/x", auth, &d, 1000);
+		decide_case(P, "GET", "/api/x", "Bearer x.y.z", &d, 1000);
+	}
+	CHECK(heap_calls == before);
+	/* and the wrapper really counts (the test could fail) */
+	{
+		void *volatile p = malloc(16);
+		free(p);
+	}
+	CHECK(heap_calls == before + 2);
+	end();
+}
+#endif
+
+int main(void)
+{
+	test_base64url();
+	test_ct_equal();
+	test_rfc7515_a1();
+	test_rfc7520_4_4();
+	test_sign_verify_roundtrip();
+	test_claims();
+	test_hostile_tokens();
+	test_policy_and_decide();
+	test_policy_errors();
+#ifdef AC_TEST_COUNT_HEAP
+	test_no_heap();
+#endif
+	printf("# %d failed\n", failures);
+	return failures ? 1 : 0;
+}
