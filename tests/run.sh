@@ -21,7 +21,8 @@ for s in tests/suites/*.sh; do
   rc=$?
   p=$(grep -c '^ok ' "$log/$name.out")
   f=$(grep -c '^not ok ' "$log/$name.out")
-  grep -E '^(not ok |# )' "$log/$name.out" | head -40
+  grep -E '^# ' "$log/$name.out" | head -3
+  grep -E '^not ok ' "$log/$name.out" | head -40
   if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
     echo "not ok - $name: suite exited $rc without reporting a failure"
     tail -20 "$log/$name.err" | sed 's/^/#   /'
