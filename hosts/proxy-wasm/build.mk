@@ -1,0 +1,26 @@
+# proxy-wasm filter (hosts/proxy-wasm): plain C against ABI 0.2.1, no SDK.
+# A WASI reactor: the host calls _initialize once, then the proxy_on_*
+# callbacks. `malloc` is exported next to proxy_on_memory_allocate because
+# Envoy looks `malloc` up first. The stack comes first in linear memory so an
+# overflow traps instead of silently overwriting data.
+# -lc-printscan-long-double: wasi-libc's default printf/strtod (used by cJSON
+# and the policy loader) carry a "long double unsupported" message written to
+# stderr, which drags in the stderr FILE and with it the WASI imports fd_close
+# and fd_seek; the full implementation has no such path, so the module
+# imports nothing from WASI but clock_time_get and random_get.
+PXW_SRC := hosts/proxy-wasm/authcore_proxy.c
+PXW_LDFLAGS := -mexec-model=reactor -Wl,--export=malloc -Wl,--stack-first \
+  -Wl,-z,stack-size=1048576
+
+$(B)/authcore-proxy.wasm: $(PXW_SRC) $(WASI_LIBS) $(CORE_HDRS) hosts/proxy-wasm/build.mk
+	@mkdir -p $(@D)
+	$(WASI_CC) $(WASI_CFLAGS) $(WARN) -Icore $(PXW_LDFLAGS) $(PXW_SRC) -o $@ $(WASI_LIBS) \
+	  -lc-printscan-long-double
+
+ALL_WASM += $(B)/authcore-proxy.wasm
+
+# Imports must stay within proxy_* plus WASI clock_time_get, random_get,
+# fd_write, so the module loads in every proxy-wasm host.
+.PHONY: check-proxy-wasm-imports
+check-proxy-wasm-imports: $(B)/authcore-proxy.wasm
+	@python3 hosts/proxy-wasm/check_imports.py $<

