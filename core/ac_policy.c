@@ -170,6 +170,23 @@ static int is_token(ac_str s)
 	return 1;
 }
 
+/* Names whose meaning hosts and proxies own: an identity header must not
+ * overwrite or be confused with them. */
+static int reserved_header(ac_str n)
+{
+	static const char *const names[] = { "host", "authorization",
+		"proxy-authorization", "cookie", "content-length",
+		"content-type", "transfer-encoding", "connection", "keep-alive",
+		"te", "trailer", "upgrade", "expect", "forwarded",
+		"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
+		"x-real-ip", "user-agent", "x-csrf-token", NULL };
+	const char *const *p;
+	for (p = names; *p != NULL; p++)
+		if (ac_ascii_ieq(n.ptr, n.len, *p, strlen(*p)))
+			return 1;
+	return 0;
+}
+
 static int get_member_str(loader *L, const cJSON *obj, const char *name,
     size_t min, size_t max, ac_str *out)
 {
@@ -458,6 +475,12 @@ static int load_root(loader *L, ac_policy *P, const cJSON *root)
 			return -1;
 		if (!is_token(P->user_header) || !is_token(P->roles_header))
 			return bad(L, "header names must be HTTP tokens");
+		if (reserved_header(P->user_header) ||
+		    reserved_header(P->roles_header))
+			return bad(L, "must not name a header HTTP or proxies give a meaning (host, authorization, cookie, content-length, ...)");
+		if (ac_ascii_ieq(P->user_header.ptr, P->user_header.len,
+		    P->roles_header.ptr, P->roles_header.len))
+			return bad(L, "user and roles headers must differ");
 		path_pop(L, save);
 	}
 

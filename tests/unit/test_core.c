@@ -594,6 +594,8 @@ static void test_policy_errors(void)
 		    "$.rules[0].methods[0]", "HTTP method" },
 		{ "{\"jwt\":{\"keys\":[{\"kid\":\"a\",\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"},{\"kid\":\"a\",\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]}}",
 		    "$.jwt.keys[1].kid", "duplicate kid" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"identity_headers\":{\"user\":\"Authorization\"}}",
+		    "$.identity_headers", "must not name a header" },
 	};
 	ac_policy_error err;
 	size_t i, used;

@@ -1,0 +1,42 @@
+# nginx dynamic module (hosts/nginx), built against Debian's nginx-dev tree.
+# Included by the top Makefile; uses B, CORE_HDRS and the native core archive.
+#
+# Binary compatibility with Debian's /usr/sbin/nginx comes from configuring
+# the copied source tree with Debian's own flags (conf_flags, which include
+# --with-compat) and the same compiler options.
+NGX_DEB_SRC := /usr/share/nginx/src
+NGX_DIR := $(B)/nginx
+NGX_SRC := $(NGX_DIR)/src
+NGX_MODULE := $(NGX_DIR)/ngx_http_authcore_module.so
+NGX_CC_OPT := -g -O2 -fstack-protector-strong -Wformat -Werror=format-security -fPIC -Wdate-time -D_FORTIFY_SOURCE=2
+NGX_LD_OPT := -Wl,-z,relro -Wl,-z,now -fPIC
+
+$(NGX_SRC)/configure: $(NGX_DEB_SRC)/configure
+	@mkdir -p $(NGX_DIR)
+	rm -rf $(NGX_SRC) && cp -a $(NGX_DEB_SRC) $(NGX_SRC)
+	@touch $@
+
+# configure reads CFLAGS/LDFLAGS from the environment; keep them out so the
+# module's ABI follows Debian's build, not the caller's (e.g. sanitizer) flags.
+$(NGX_SRC)/objs/Makefile: $(NGX_SRC)/configure hosts/nginx/config hosts/nginx/build.mk
+	cd $(NGX_SRC) && . ./conf_flags && \
+	  env -u CFLAGS -u CPPFLAGS -u LDFLAGS \
+	    AUTHCORE_INC=$(abspath core) AUTHCORE_LIB=$(abspath $(B)/lib/libauthcore.a) \
+	    ./configure "$${NGX_CONF_FLAGS[@]}" \
+	      --with-cc-opt='$(NGX_CC_OPT)' --with-ld-opt='$(NGX_LD_OPT)' \
+	      --add-dynamic-module=$(abspath hosts/nginx) > ../configure.log 2>&1 \
+	  || { tail -30 ../configure.log >&2; exit 1; }
+
+# objs/Makefile does not know about the core archive, so the old module is
+# removed to force a relink. A plain `make` without MAKEFLAGS: variables given
+# on our command line (CFLAGS=...) must not override nginx's own, and
+# `make -n` must not run it.
+$(NGX_MODULE): $(NGX_SRC)/objs/Makefile hosts/nginx/ngx_http_authcore_module.c $(CORE_HDRS) $(B)/lib/libauthcore.a
+	rm -f $(NGX_SRC)/objs/ngx_http_authcore_module.so
+	env -u MAKEFLAGS -u MFLAGS make -s -C $(NGX_SRC) -f objs/Makefile modules
+	cp $(NGX_SRC)/objs/ngx_http_authcore_module.so $@
+
+.PHONY: nginx-module
+nginx-module: $(NGX_MODULE)
+
+ALL_HOSTS += $(NGX_MODULE)

@@ -1,0 +1,455 @@
+"""Decision vectors through Debian's nginx with the authcore dynamic module.
+
+For each vector file: starts /usr/sbin/nginx (foreground, loopback only) with
+the file's policy in front of tests/lib/echo.py, sends every case over HTTP
+exactly as written (raw path, headers in order, duplicates kept) and checks
+status, response headers and the headers the upstream saw. Also checks the
+audit lines in error.log, `authcore_policy off;`, and that `nginx -t` refuses
+bad policies naming the JSON path.
+
+Prints "ok - ...", "not ok - ...: why" or "skip - ...: why" per check.
+Usage: python3 nginx_vectors.py [MODULE.so]
+"""
+import http.client
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+import vectors  # noqa: E402
+
+NGINX = os.environ.get("AUTHCORE_NGINX", "/usr/sbin/nginx")
+MODULE = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else
+                         os.path.join(ROOT, "build", "nginx", "ngx_http_authcore_module.so"))
+ECHO = os.path.join(ROOT, "tests", "lib", "echo.py")
+HOST = "nginx"
+START_TIMEOUT = 10.0
+REQUEST_TIMEOUT = 10.0
+CLIENT_IP_HEADER = "X-Authcore-Test-Client-Ip"
+
+
+class Fail(Exception):
+    pass
+
+
+class Stopped(BaseException):
+    """A stop signal (timeout, ^C): unwinds to main through every finally."""
+
+
+CHILDREN = []  # every process we start, stopped at the end whatever happens
+_STOP_SIGNALS = {signal.SIGTERM, signal.SIGALRM, signal.SIGINT}
+
+
+def spawn(args, **kw):
+    """Popen with our stop signals held off until the child is registered in
+    CHILDREN (the child itself gets the caller's signal mask back)."""
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        p = subprocess.Popen(args, preexec_fn=lambda: signal.pthread_sigmask(
+            signal.SIG_SETMASK, old), **kw)
+        CHILDREN.append(p)
+        return p
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def ok(name):
+    print("ok - %s %s" % (HOST, name), flush=True)
+
+
+def not_ok(name, why):
+    print("not ok - %s %s: %s" % (HOST, name, " ".join(str(why).split())), flush=True)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, timeout=START_TIMEOUT):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def stop(proc, first=signal.SIGTERM):
+    """Stops a child we started, by its pid, with bounded waits: `first`, then
+    SIGTERM (nginx's master stops its workers on it), then SIGKILL."""
+    if proc is None:
+        return
+    for sig in (first, signal.SIGTERM, signal.SIGKILL):
+        if proc.poll() is not None:
+            return
+        try:
+            proc.send_signal(sig)
+            proc.wait(timeout=5)
+        except ProcessLookupError:
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def start_echo():
+    for _ in range(3):
+        port = free_port()
+        proc = spawn([sys.executable, ECHO, str(port)], stdout=subprocess.PIPE)
+        ready, _, _ = select.select([proc.stdout], [], [], START_TIMEOUT)
+        if ready and proc.stdout.readline().strip() == b"ready" and wait_port(port, proc):
+            return proc, port
+        stop(proc)
+    raise Fail("echo upstream did not start")
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def nginx_conf(d, port, echo_port, policy_file, real_ip=False):
+    """An nginx.conf with everything inside d, listening on 127.0.0.1 only."""
+    real = ""
+    if real_ip:
+        # lets a case's client_ip reach the module as the connection address
+        real = "        set_real_ip_from 127.0.0.1;\n        real_ip_header %s;\n" % CLIENT_IP_HEADER
+    return """daemon off;
+master_process on;
+worker_processes 1;
+load_module {module};
+pid {d}/nginx.pid;
+error_log {d}/error.log info;
+events {{ worker_connections 64; }}
+http {{
+    access_log {d}/access.log;
+    client_body_temp_path {d}/client_body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    # room for tokens up to the core's own cap, so the core decides on them
+    large_client_header_buffers 8 64k;
+    authcore_policy {policy};
+    server {{
+        listen 127.0.0.1:{port};
+{real}        location / {{
+            proxy_pass http://127.0.0.1:{echo};
+        }}
+        location /__authcore_off/ {{
+            authcore_policy off;
+            proxy_pass http://127.0.0.1:{echo};
+        }}
+        location /__authcore_any/ {{
+            satisfy any;
+            allow 127.0.0.1;
+            deny all;
+            proxy_pass http://127.0.0.1:{echo};
+        }}
+    }}
+}}
+""".format(module=MODULE, d=d, policy=policy_file, port=port, echo=echo_port, real=real)
+
+
+class Nginx:
+    """One nginx master in the foreground, started and stopped by us."""
+
+    def __init__(self, d, echo_port, policy_json, real_ip=False):
+        self.d = d
+        self.proc = None
+        self.port = None
+        self.policy = os.path.join(d, "policy.json")
+        write(self.policy, policy_json)
+        self.conf = os.path.join(d, "nginx.conf")
+        self.echo_port = echo_port
+        self.real_ip = real_ip
+
+    def start(self):
+        why = ""
+        for _ in range(3):  # a free port can be taken between probe and bind
+            self.port = free_port()
+            write(self.conf, nginx_conf(self.d, self.port, self.echo_port, self.policy,
+                                        self.real_ip))
+            self.out = open(os.path.join(self.d, "nginx.out"), "wb")
+            self.proc = spawn([NGINX, "-p", self.d, "-c", self.conf],
+                              stdout=self.out, stderr=subprocess.STDOUT)
+            if wait_port(self.port, self.proc):
+                return
+            stop(self.proc)
+            self.out.close()
+            why = tail(os.path.join(self.d, "nginx.out")) + tail(os.path.join(self.d, "error.log"))
+            if "Address already in use" not in why:
+                break
+        raise Fail("nginx did not start: " + why)
+
+    def stop(self):
+        stop(self.proc, signal.SIGQUIT)
+        if self.proc is not None:
+            self.out.close()
+
+
+def tail(path, n=5):
+    try:
+        with open(path, errors="replace") as f:
+            return " | ".join(f.read().splitlines()[-n:])
+    except OSError:
+        return ""
+
+
+def send(port, method, path, headers, timeout=REQUEST_TIMEOUT):
+    """Sends the request as given; returns (status, headers lower-cased, body)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        if not any(n.lower() == "host" for n, _ in headers):
+            conn.putheader("Host", "127.0.0.1:%d" % port)
+        for n, v in headers:
+            conn.putheader(n, v)
+        conn.endheaders()
+        resp = conn.getresponse()
+        body = resp.read()
+        hdrs = {}
+        for k, v in resp.getheaders():
+            k = k.lower()
+            hdrs[k] = hdrs[k] + ", " + v if k in hdrs else v
+        return resp.status, hdrs, body
+    finally:
+        conn.close()
+
+
+def upstream_view(status, hdrs, body):
+    """The request headers echo.py saw, when the answer came from it."""
+    if status != 200 or hdrs.get("x-echo") != "1":
+        return None
+    try:
+        return json.loads(body)["headers"]
+    except (ValueError, KeyError):
+        return None
+
+
+def audit_events(path):
+    """The JSON objects logged by the module ("authcore: {...}"), in order."""
+    events = []
+    dec = json.JSONDecoder()
+    try:
+        with open(path, errors="replace") as f:
+            lines = f.readlines()
+    except OSError:
+        return events
+    for line in lines:
+        i = line.find("authcore: {")
+        if i < 0:
+            continue
+        try:
+            obj, _ = dec.raw_decode(line, i + len("authcore: "))
+        except ValueError:
+            obj = {"__unparsed__": line[i:].strip()}
+        events.append(obj)
+    return events
+
+
+def strings_in(obj):
+    if isinstance(obj, str):
+        yield obj
+    elif isinstance(obj, dict):
+        for v in obj.values():
+            yield from strings_in(v)
+    elif isinstance(obj, list):
+        for v in obj:
+            yield from strings_in(v)
+
+
+def run_file(vf, echo_port):
+    now = int(time.time())
+    raw = vf.doc["cases"]
+    cases = vf.cases(now)
+    todo = []
+    for spec, case in zip(raw, cases):
+        why = (spec.get("skip") or {}).get(HOST)
+        if why:
+            print("skip - %s %s: %s" % (HOST, case.id, why), flush=True)
+        else:
+            todo.append(case)
+    if not todo:
+        return
+    real_ip = any(c.client_ip != "127.0.0.1" for c in todo)
+    with tempfile.TemporaryDirectory(prefix="authcore-nginx-") as d:
+        os.chmod(d, 0o755)  # nginx workers may run as another user
+        ngx = Nginx(d, echo_port, vf.policy_json, real_ip)
+        try:
+            try:
+                ngx.start()
+            except Fail as e:
+                for c in todo:
+                    not_ok(c.id, e)
+                return
+            log = os.path.join(d, "error.log")
+            seen = 0
+            audited = []  # (case, its audit events) for cases that passed
+            for c in todo:
+                headers = list(c.headers)
+                if real_ip:
+                    headers.append((CLIENT_IP_HEADER, c.client_ip))
+                try:
+                    status, hdrs, body = send(ngx.port, c.method, c.path, headers)
+                except (OSError, ValueError, http.client.HTTPException) as e:
+                    not_ok(c.id, "request failed: %r" % e)
+                    continue
+                probs = vectors.check(c, status, hdrs, upstream_view(status, hdrs, body))
+                # the module logs before it answers, so the line is there now
+                events = audit_events(log)
+                if vectors.report(c, probs, HOST):
+                    audited.append((c, events[seen:]))
+                seen = len(events)
+
+            # every decision leaves one audit event naming its reason code
+            name = "%s/audit events in error.log" % vf.name
+            probs = []
+            for c, evs in audited:
+                want = c.expect.get("reason")
+                if len(evs) != 1:
+                    probs.append("%s: %d audit events" % (c.name, len(evs)))
+                elif want and want not in set(strings_in(evs[0])):
+                    probs.append("%s: reason %r not in %s"
+                                 % (c.name, want, json.dumps(evs[0])[:200]))
+            if not audited:
+                probs.append("no case passed, nothing to check")
+            if probs:
+                not_ok(name, "; ".join(probs[:3]))
+            else:
+                ok(name + " (%d decisions)" % len(audited))
+
+            # a nested location switches the module off
+            name = "%s/authcore_policy off in a nested location" % vf.name
+            try:
+                status, hdrs, body = send(ngx.port, "GET", "/__authcore_off/x", [])
+                if status == 200 and hdrs.get("x-echo") == "1":
+                    ok(name)
+                else:
+                    not_ok(name, "status %s without a token" % status)
+            except (OSError, ValueError, http.client.HTTPException) as e:
+                not_ok(name, "request failed: %r" % e)
+
+            # "satisfy any": allow grants what authcore refuses, and client-sent
+            # copies of the identity headers still do not reach the upstream
+            spoof = sorted({n.lower() for c in todo for n in c.expect.get("upstream_absent", [])})
+            if spoof:
+                name = "%s/satisfy any strips client identity headers" % vf.name
+                try:
+                    status, hdrs, body = send(ngx.port, "GET", "/__authcore_any/x",
+                                              [(n, "mallory") for n in spoof])
+                    up = upstream_view(status, hdrs, body)
+                    if up is None:
+                        not_ok(name, "status %s, want 200 from the upstream" % status)
+                    elif any(n in up for n in spoof):
+                        not_ok(name, "upstream saw %s" % {n: up[n] for n in spoof if n in up})
+                    else:
+                        ok(name)
+                except (OSError, ValueError, http.client.HTTPException) as e:
+                    not_ok(name, "request failed: %r" % e)
+        finally:
+            ngx.stop()
+
+
+def nginx_t(d, policy_text, echo_port):
+    """Runs nginx -t on a config using policy_text; returns (rc, output, file)."""
+    pol = os.path.join(d, "policy.json")
+    write(pol, policy_text)
+    conf = os.path.join(d, "nginx.conf")
+    write(conf, nginx_conf(d, free_port(), echo_port, pol))
+    p = spawn([NGINX, "-t", "-p", d, "-c", conf], stdout=subprocess.PIPE,
+              stderr=subprocess.STDOUT)
+    try:
+        out, _ = p.communicate(timeout=START_TIMEOUT)
+        return p.returncode, out.decode(errors="replace"), pol
+    except subprocess.TimeoutExpired:
+        stop(p)
+        return None, "nginx -t timed out", pol
+
+
+def config_checks(vfiles, echo_port):
+    base = vfiles[0].policy if vfiles else {"jwt": {"keys": [
+        {"kid": "k1", "alg": "HS256", "secret": "x" * 40}]}}
+    checks = []
+    short = json.loads(json.dumps(base))
+    try:
+        short["jwt"]["keys"][0]["secret"] = "short"
+        checks.append(("nginx -t refuses a short jwt secret", json.dumps(short),
+                       ["$.jwt.keys[0]"]))
+    except (KeyError, IndexError, TypeError):
+        pass
+    checks.append(("nginx -t refuses invalid JSON", '{"jwt": {"keys": [', ["$"]))
+    for name, text, wants in checks:
+        with tempfile.TemporaryDirectory(prefix="authcore-nginx-t-") as d:
+            rc, out, pol = nginx_t(d, text, echo_port)
+            line = [ln for ln in out.splitlines() if "authcore_policy" in ln]
+            probs = []
+            if rc == 0:
+                probs.append("exit 0")
+            elif rc is None:
+                probs.append(out)
+            if not line:
+                probs.append("no authcore_policy error in output: %s" % out.strip()[-300:])
+            else:
+                for w in wants + [pol]:
+                    if w not in line[0]:
+                        probs.append("%r missing from: %s" % (w, line[0][-300:]))
+            if probs:
+                not_ok(name, "; ".join(probs))
+            else:
+                ok(name + " naming the JSON path")
+    if vfiles:
+        with tempfile.TemporaryDirectory(prefix="authcore-nginx-t-") as d:
+            rc, out, _ = nginx_t(d, vfiles[0].policy_json, echo_port)
+            if rc == 0:
+                ok("nginx -t accepts %s's policy" % vfiles[0].name)
+            else:
+                not_ok("nginx -t accepts %s's policy" % vfiles[0].name, out.strip()[-300:])
+
+
+def main():
+    # a hard bound on the whole run: the alarm unwinds through every finally
+    def on_signal(sig, _frame):
+        raise Stopped("suite stopped by signal %d (timed out?)" % sig)
+    for sig in _STOP_SIGNALS:
+        signal.signal(sig, on_signal)
+    signal.alarm(int(os.environ.get("AUTHCORE_NGINX_TIMEOUT", "300")))
+
+    if not os.path.exists(MODULE):
+        not_ok("module", "%s not built (make all)" % MODULE)
+        return 1
+    if not os.access(NGINX, os.X_OK):
+        not_ok("nginx", "%s not found (make deps)" % NGINX)
+        return 1
+    try:
+        vfiles = vectors.load_vector_files()
+        _, echo_port = start_echo()
+        config_checks(vfiles, echo_port)
+        for vf in vfiles:
+            run_file(vf, echo_port)
+    except (Fail, Stopped) as e:
+        not_ok("suite", e)
+        return 1
+    finally:
+        for sig in _STOP_SIGNALS:  # cleanup is bounded; let it finish
+            signal.signal(sig, signal.SIG_IGN)
+        for p in reversed(CHILDREN):
+            stop(p)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
