@@ -22,7 +22,6 @@ import http.client
 import json
 import os
 import re
-import select
 import signal
 import socket
 import subprocess
@@ -33,6 +32,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 import vectors  # noqa: E402
+import hostkit  # noqa: E402
+from hostkit import free_port, start_echo, stop  # noqa: E402
 
 START_TIMEOUT = 30.0   # Envoy compiles the module with V8 before listening
 REQUEST_TIMEOUT = 10.0
@@ -51,12 +52,6 @@ BAD_POLICY = {
     "default": "authenticated",
 }
 BAD_POLICY_LOG = re.compile(r"authcore: bad policy: \$\.rules\[1\]")
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def listener(listen_port, wasm_path, policy_text):
@@ -127,36 +122,6 @@ def bootstrap(admin_port, echo_port, static_listener=None, lds_dir=None):
             "path_config_source": {"path": os.path.join(lds_dir, "lds.json"),
                                    "watched_directory": {"path": lds_dir}}}}
     return b
-
-
-def stop(proc):
-    """Stops a child started in its own session (and anything it started)."""
-    if proc is None or proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait(timeout=5)
-
-
-def start_echo():
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests", "lib", "echo.py"),
-                             str(port)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    ready, _, _ = select.select([proc.stdout], [], [], 10)
-    if not ready or b"ready" not in proc.stdout.readline():
-        stop(proc)
-        raise RuntimeError("echo server did not start")
-    return proc, port
 
 
 class Envoy:
@@ -246,33 +211,14 @@ class Envoy:
 def send(port, case):
     """Sends one case; returns (status, response headers, upstream headers or
     None, problems)."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT)
-    try:
-        conn.putrequest(case.method, case.path, skip_host=True, skip_accept_encoding=True)
-        if not any(n.lower() == "host" for n, _ in case.headers):
-            conn.putheader("Host", "authcore.test")
-        for n, v in case.headers:
-            conn.putheader(n, v)
-        conn.endheaders()
-        resp = conn.getresponse()
-        body = resp.read()
-        headers = {}
-        for n, v in resp.getheaders():
-            n = n.lower()
-            headers[n] = headers[n] + ", " + v if n in headers else v
-    finally:
-        conn.close()
-    upstream, probs = None, []
-    if headers.get("x-echo") == "1":
-        try:
-            upstream = json.loads(body)["headers"]
-        except (ValueError, KeyError):
-            probs.append("echo body is not JSON")
-    elif resp.status == 200:
+    status, headers, body = hostkit.send(port, case.method, case.path, case.headers,
+                                         host="authcore.test", timeout=REQUEST_TIMEOUT)
+    upstream, probs = hostkit.upstream_view(status, headers, body), []
+    if upstream is None and status == 200:
         # an allow that never reached the upstream is not an allow
         probs.append("200 without reaching the upstream")
         upstream = {}
-    return resp.status, headers, upstream, probs
+    return status, headers, upstream, probs
 
 
 def run_file(vf, envoy_bin, workdir, wasm_path, echo_port, reasons):

@@ -13,9 +13,7 @@ Usage: python3 nginx_vectors.py [MODULE.so]
 import http.client
 import json
 import os
-import select
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,6 +23,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 import vectors  # noqa: E402
+from hostkit import free_port, send, stop, upstream_view, wait_port  # noqa: E402
+import hostkit  # noqa: E402
 
 NGINX = os.environ.get("AUTHCORE_NGINX", "/usr/sbin/nginx")
 MODULE = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else
@@ -67,53 +67,6 @@ def ok(name):
 
 def not_ok(name, why):
     print("not ok - %s %s: %s" % (HOST, name, " ".join(str(why).split())), flush=True)
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, proc, timeout=START_TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            return False
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return True
-        except OSError:
-            time.sleep(0.05)
-    return False
-
-
-def stop(proc, first=signal.SIGTERM):
-    """Stops a child we started, by its pid, with bounded waits: `first`, then
-    SIGTERM (nginx's master stops its workers on it), then SIGKILL."""
-    if proc is None:
-        return
-    for sig in (first, signal.SIGTERM, signal.SIGKILL):
-        if proc.poll() is not None:
-            return
-        try:
-            proc.send_signal(sig)
-            proc.wait(timeout=5)
-        except ProcessLookupError:
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
-def start_echo():
-    for _ in range(3):
-        port = free_port()
-        proc = spawn([sys.executable, ECHO, str(port)], stdout=subprocess.PIPE)
-        ready, _, _ = select.select([proc.stdout], [], [], START_TIMEOUT)
-        if ready and proc.stdout.readline().strip() == b"ready" and wait_port(port, proc):
-            return proc, port
-        stop(proc)
-    raise Fail("echo upstream did not start")
 
 
 def write(path, text):
@@ -207,37 +160,6 @@ def tail(path, n=5):
             return " | ".join(f.read().splitlines()[-n:])
     except OSError:
         return ""
-
-
-def send(port, method, path, headers, timeout=REQUEST_TIMEOUT):
-    """Sends the request as given; returns (status, headers lower-cased, body)."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
-        if not any(n.lower() == "host" for n, _ in headers):
-            conn.putheader("Host", "127.0.0.1:%d" % port)
-        for n, v in headers:
-            conn.putheader(n, v)
-        conn.endheaders()
-        resp = conn.getresponse()
-        body = resp.read()
-        hdrs = {}
-        for k, v in resp.getheaders():
-            k = k.lower()
-            hdrs[k] = hdrs[k] + ", " + v if k in hdrs else v
-        return resp.status, hdrs, body
-    finally:
-        conn.close()
-
-
-def upstream_view(status, hdrs, body):
-    """The request headers echo.py saw, when the answer came from it."""
-    if status != 200 or hdrs.get("x-echo") != "1":
-        return None
-    try:
-        return json.loads(body)["headers"]
-    except (ValueError, KeyError):
-        return None
 
 
 def audit_events(path):
@@ -436,7 +358,7 @@ def main():
         return 1
     try:
         vfiles = vectors.load_vector_files()
-        _, echo_port = start_echo()
+        _, echo_port = hostkit.start_echo(spawn)
         config_checks(vfiles, echo_port)
         for vf in vfiles:
             run_file(vf, echo_port)
