@@ -65,7 +65,7 @@ size_t ac_policy_mem_bound(size_t json_len)
 	/* cJSON: at most one node (<= 64 bytes, +16 alignment) and one
 	 * string copy per input byte, in the worst case; plus the compiled
 	 * policy, whose strings are copies of input strings. */
-	return sizeof(ac_policy) + 160u * json_len + 65536u;
+	return 15u + sizeof(ac_policy) + 160u * json_len + 65536u;
 }
 
 /* ---- error reporting with a JSON path */
@@ -559,12 +559,18 @@ const ac_policy *ac_policy_load(void *mem, size_t mem_len, const char *json,
 	L.err = err;
 	L.path[0] = '$';
 	L.path_len = 1;
-	if (mem == NULL || ((uintptr_t)mem & 15u) != 0) {
-		bad(&L, "memory must be 16-byte aligned");
-		return NULL;
+	{
+		/* align the start ourselves: malloc in wasm gives only 8 */
+		size_t skip = (16u - ((uintptr_t)mem & 15u)) & 15u;
+		if (mem == NULL || mem_len < skip) {
+			bad(&L, "policy needs more memory than given");
+			return NULL;
+		}
+		L.base = (uint8_t *)mem + skip;
+		mem_len -= skip;
 	}
-	L.base = mem;
-	L.hi = L.min_hi = mem_len;
+	/* cJSON's arena grows down from an aligned top */
+	L.hi = L.min_hi = mem_len & ~(size_t)15u;
 	if (json_len > AC_POLICY_JSON_MAX) {
 		bad(&L, "policy larger than 1 MiB");
 		return NULL;
@@ -592,9 +598,9 @@ const ac_policy *ac_policy_load(void *mem, size_t mem_len, const char *json,
 	cJSON_InitHooks(NULL);
 	active_loader = NULL;
 	/* wipe the parse tree: it held the key secrets */
-	memset(L.base + L.min_hi, 0, mem_len - L.min_hi);
+	memset(L.base + L.min_hi, 0, (mem_len & ~(size_t)15u) - L.min_hi);
 	if (rc < 0)
 		return NULL;
-	*used = L.lo;
+	*used = (size_t)(L.base - (uint8_t *)mem) + L.lo;
 	return P;
 }

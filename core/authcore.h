@@ -207,7 +207,8 @@ typedef struct {
 /* Memory that always suffices to load a policy of json_len bytes. */
 size_t ac_policy_mem_bound(size_t json_len);
 
-/* Compiles a JSON policy into mem (aligned to 16 bytes internally).
+/* Compiles a JSON policy into mem (any alignment: the start is aligned to
+ * 16 bytes internally, which ac_policy_mem_bound accounts for).
  * On success returns the policy (which lives inside mem: mem MUST stay in
  * place and unchanged while the policy is used) and sets *used to the bytes
  * kept. On failure returns NULL and fills err (path + message). Policy load
