@@ -16,6 +16,8 @@ class Echo(BaseHTTPRequestHandler):
         hdrs = {}
         for k, v in self.headers.items():
             k = k.lower()
+            # http.server decodes header bytes as Latin-1; clients send UTF-8
+            v = v.encode("latin-1", "replace").decode("utf-8", "replace")
             hdrs[k] = hdrs[k] + "," + v if k in hdrs else v
         body = json.dumps({"method": self.command, "path": self.path, "headers": hdrs}).encode()
         self.send_response(200)

@@ -74,7 +74,7 @@ def send(port, method, path, headers, host=None, timeout=10.0):
         if not any(n.lower() == "host" for n, _ in headers):
             conn.putheader("Host", host or "127.0.0.1:%d" % port)
         for n, v in headers:
-            conn.putheader(n, v)
+            conn.putheader(n, v.encode("utf-8"))  # vector text goes out as UTF-8
         conn.endheaders()
         resp = conn.getresponse()
         body = resp.read()

@@ -1,0 +1,44 @@
+# hosts/edge: the ES module package for Cloudflare Workers (workerd), Deno and
+# Node. wasm/acw.c + the core, linked by Emscripten into $(B)/edge/, which is a
+# self-contained package: authcore.mjs (the API), authcore_glue.mjs (the
+# Emscripten factory), authcore.wasm, package.json, README.md, example/.
+#
+# Why these link flags:
+#  - MODULARIZE + EXPORT_ES6 + ENVIRONMENT=web: a factory the API calls with an
+#    instantiateWasm hook, so the caller supplies the WebAssembly.Module
+#    (Workers forbid compiling wasm from bytes at run time).
+#  - DYNAMIC_EXECUTION=0, FILESYSTEM=0: no eval, no fs shims in the glue.
+#  - ALLOW_MEMORY_GROWTH: a policy of up to 1 MiB is compiled into the heap;
+#    authcore.mjs re-reads HEAPU8 after every call that may allocate.
+#  - The link writes authcore.js, renamed to authcore_glue.mjs, so the glue
+#    and the .wasm keep the names the package ships.
+EDGE_OUT := $(B)/edge
+EDGE_SRC := hosts/edge
+EDGE_EXPORTS := _acw_alloc,_acw_free,_acw_load,_acw_unload,_acw_decide
+EDGE_LDFLAGS := -Os -std=c11 $(WARN) -Icore \
+	-sMODULARIZE=1 -sEXPORT_ES6=1 -sEXPORT_NAME=createAuthcoreModule \
+	-sENVIRONMENT=web --no-entry \
+	-sEXPORTED_FUNCTIONS=$(EDGE_EXPORTS) -sEXPORTED_RUNTIME_METHODS=HEAPU8 \
+	-sDYNAMIC_EXECUTION=0 -sFILESYSTEM=0 -sMALLOC=emmalloc \
+	-sALLOW_MEMORY_GROWTH=1 -sINITIAL_MEMORY=4194304 -sTOTAL_STACK=262144 \
+	-sINCOMING_MODULE_JS_API=locateFile,instantiateWasm
+
+$(EDGE_OUT)/authcore.wasm $(EDGE_OUT)/authcore_glue.mjs &: wasm/acw.c $(CORE_HDRS) $(EM_LIBS) $(EDGE_SRC)/build.mk
+	@mkdir -p $(EDGE_OUT)/.link
+	$(EMCC) $(EDGE_LDFLAGS) wasm/acw.c $(EM_LIBS) -o $(EDGE_OUT)/.link/authcore.js
+	mv $(EDGE_OUT)/.link/authcore.wasm $(EDGE_OUT)/authcore.wasm
+	mv $(EDGE_OUT)/.link/authcore.js $(EDGE_OUT)/authcore_glue.mjs
+	@rmdir $(EDGE_OUT)/.link
+	@echo "edge: authcore.wasm $$(stat -c %s $(EDGE_OUT)/authcore.wasm) bytes, authcore_glue.mjs $$(stat -c %s $(EDGE_OUT)/authcore_glue.mjs) bytes"
+
+$(EDGE_OUT)/%: $(EDGE_SRC)/%
+	@mkdir -p $(@D)
+	cp $< $@
+
+EDGE_PKG := $(addprefix $(EDGE_OUT)/,authcore.wasm authcore_glue.mjs authcore.mjs \
+	package.json README.md example/worker.mjs example/config.capnp)
+
+.PHONY: edge
+edge: $(EDGE_PKG)
+
+ALL_WASM += $(EDGE_PKG)

@@ -1,0 +1,40 @@
+// Example Cloudflare Worker: authcore in front of an application's fetch
+// handler. The policy comes from the AUTHCORE_POLICY binding (JSON); the
+// wasm module is imported, as Workers require.
+import wasm from "./authcore.wasm";
+import { createAuth } from "./authcore.mjs";
+
+// The application being protected. In a real deployment this is your own
+// handler, or `fetch(request)` to an origin.
+const app = {
+  async fetch(request, env, ctx, identity) {
+    const url = new URL(request.url);
+    return Response.json({
+      hello: identity.user,
+      path: url.pathname,
+      user_header: request.headers.get("x-authcore-user"),
+    });
+  },
+};
+
+// Compiled once per isolate, on the first request (bindings arrive with it).
+// A policy the core refuses fails every request closed, with a 500.
+let auth;
+
+export default {
+  async fetch(request, env, ctx) {
+    auth ??= createAuth(env.AUTHCORE_POLICY, { module: wasm });
+    let a;
+    try {
+      a = await auth;
+    } catch (e) {
+      console.error(String(e));
+      return new Response("authcore: policy not loaded\n", { status: 500 });
+    }
+    // CF-Connecting-IP is set by Cloudflare's edge, so it is trustworthy
+    // there; behind anything else it is a client-controlled header.
+    const r = a.handle(request, { clientIp: request.headers.get("cf-connecting-ip") ?? "" });
+    if (r.response) return r.response;
+    return app.fetch(r.request, env, ctx, r.identity);
+  },
+};

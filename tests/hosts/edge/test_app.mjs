@@ -1,0 +1,62 @@
+// The app behind authcore in the workerd and Deno tests. In Workers the app
+// is the upstream, so on allow it answers like tests/lib/echo.py: 200 and
+// {"method", "path", "headers"} of the request it was handed (values decoded
+// as UTF-8, where echo.py reads Latin-1; equal for ASCII). Every answer
+// carries the decision's reason and action in x-authcore-test-* headers.
+//
+// The client address a case wants crosses as x-authcore-test-ip; it is
+// removed before authcore sees the request, so the core sees the case's
+// headers exactly.
+import { createAuth } from "./authcore.mjs";
+
+export const TEST_IP = "x-authcore-test-ip";
+
+// The echo reports header values as the UTF-8 text an upstream would read:
+// Deno's Headers hold bytes one char each, workerd's hold decoded text.
+const utf8 = new TextDecoder();
+let textHeaders = true;
+try { new Headers({ x: "\u2603" }); } catch { textHeaders = false; }
+function fromByteString(v) {
+  return textHeaders ? v : utf8.decode(Uint8Array.from(v, (c) => c.charCodeAt(0)));
+}
+
+export function loadAuth(policy, module) {
+  const p = createAuth(policy, { module });
+  p.catch(() => {}); // reported per request below, not as an unhandled rejection
+  return p;
+}
+
+export async function testFetch(authPromise, request, fallbackIp = "") {
+  let auth;
+  try {
+    auth = await authPromise;
+  } catch (e) {
+    return new Response(String(e && e.message), { status: 500, headers: { "x-authcore-test-error": "1" } });
+  }
+  let clientIp = fallbackIp;
+  if (request.headers.has(TEST_IP)) {
+    clientIp = request.headers.get(TEST_IP);
+    const h = new Headers(request.headers);
+    h.delete(TEST_IP);
+    request = new Request(request, { headers: h });
+  }
+  const r = auth.handle(request, { clientIp });
+  if (r.response) {
+    const resp = new Response(r.response.body, r.response);
+    resp.headers.set("x-authcore-test-reason", r.decision.reason);
+    resp.headers.set("x-authcore-test-action", "respond");
+    return resp;
+  }
+  const url = new URL(r.request.url);
+  const headers = {};
+  for (const [n, v] of r.request.headers) headers[n] = fromByteString(v);
+  const body = JSON.stringify({ method: r.request.method, path: url.pathname + url.search, headers });
+  return new Response(body, {
+    headers: {
+      "content-type": "application/json",
+      "x-echo": "1",
+      "x-authcore-test-reason": r.decision.reason,
+      "x-authcore-test-action": "allow",
+    },
+  });
+}
