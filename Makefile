@@ -1,10 +1,10 @@
 # authcore - one Makefile for every build and test.
-#   make          build everything (native lib + CLI, wasm builds, nginx module)
+#   make          install deps, then build everything (make all: build only)
 #   make test     install deps, build, run every test; ends with "N passed, N failed"
 #   make demo     Envoy + the filter in front of a demo upstream, with curl commands
 #   make deps     install what the builds and tests need (idempotent)
 #   make install PREFIX=/usr/local
-.DEFAULT_GOAL := all
+.DEFAULT_GOAL := default
 SHELL := /bin/bash
 B := build
 TP := $(B)/third_party
@@ -59,8 +59,12 @@ include wasm/wasm.mk
 # --- hosts (each folder owns its build fragment) -------------------------
 -include $(wildcard hosts/*/build.mk)
 
-.PHONY: all
+.PHONY: all default
 all: lib cli $(ALL_WASM) $(ALL_HOSTS)
+
+# plain `make`: install what the build needs, then build everything
+default: deps
+	@$(MAKE) --no-print-directory all
 
 # --- tests ----------------------------------------------------------------
 include tests/tests.mk
