@@ -8,8 +8,9 @@
 # stderr, which drags in the stderr FILE and with it the WASI imports fd_close
 # and fd_seek; the full implementation has no such path, so the module
 # imports nothing from WASI but clock_time_get and random_get.
+# --strip-debug: wasi-libc's archives carry DWARF (115 KB of a 205 KB module).
 PXW_SRC := hosts/proxy-wasm/authcore_proxy.c
-PXW_LDFLAGS := -mexec-model=reactor -Wl,--export=malloc -Wl,--stack-first \
+PXW_LDFLAGS := -mexec-model=reactor -Wl,--export=malloc -Wl,--stack-first -Wl,--strip-debug \
   -Wl,-z,stack-size=1048576
 
 $(B)/authcore-proxy.wasm: $(PXW_SRC) $(WASI_LIBS) $(CORE_HDRS) hosts/proxy-wasm/build.mk
