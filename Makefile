@@ -58,6 +58,8 @@ cli: $(B)/bin/authcore
 include wasm/wasm.mk
 # --- hosts (each folder owns its build fragment) -------------------------
 -include $(wildcard hosts/*/build.mk)
+# --- benchmarks (tools/bench) ---------------------------------------------
+-include $(wildcard tools/*/*.mk)
 
 .PHONY: all default
 all: lib cli $(ALL_WASM) $(ALL_HOSTS)

@@ -57,6 +57,27 @@ void aj_w_lit(aj_writer *w, const char *s); /* NUL-terminated literal */
 void aj_w_str(aj_writer *w, const char *s, size_t n); /* quoted, escaped */
 void aj_w_int(aj_writer *w, int64_t v);
 
+/* ---- Key material inside ac_jwt_key.state (ac_keys.c, ac_jws.c) */
+#define AC_RSA_MAX_BYTES 512 /* 4096-bit modulus */
+typedef struct {
+	uint32_t n_len, e_len;
+	uint8_t n[AC_RSA_MAX_BYTES];
+	uint8_t e[4];
+} ac_rsa_pub;
+
+typedef struct {
+	int curve;       /* BR_EC_secp256r1, secp384r1, secp521r1 */
+	uint32_t q_len;  /* uncompressed point: 0x04 || X || Y */
+	uint8_t q[133];
+} ac_ec_pub;
+
+/* Family of an algorithm: 'H'mac, 'R'sa PKCS#1, 'P'SS, 'E'cdsa, 0 none. */
+int ac_alg_family(ac_alg alg);
+/* Hash output length of the algorithm's hash (32, 48, 64). */
+size_t ac_alg_hash_len(ac_alg alg);
+/* BearSSL hash class of the algorithm (opaque here to avoid bearssl.h). */
+const void *ac_alg_hash_class(ac_alg alg);
+
 /* ---- Policy internals (ac_policy.c), read by ac_decide.c */
 #define AC_METHODS_MAX 16
 typedef struct {

@@ -10,58 +10,39 @@
 
 #include "ac_internal.h"
 
-_Static_assert(sizeof(br_hmac_key_context) <= sizeof(((ac_jwt_key *)0)->hmac_state),
-    "ac_jwt_key.hmac_state too small for br_hmac_key_context");
+_Static_assert(sizeof(br_hmac_key_context) <= sizeof(((ac_jwt_key *)0)->state),
+    "ac_jwt_key.state too small for br_hmac_key_context");
 
-static const br_hash_class *alg_hash(ac_alg alg)
-{
-	switch (alg) {
-	case AC_ALG_HS256: return &br_sha256_vtable;
-	case AC_ALG_HS384: return &br_sha384_vtable;
-	case AC_ALG_HS512: return &br_sha512_vtable;
-	default: return NULL;
-	}
-}
-
-static size_t alg_mac_len(ac_alg alg)
-{
-	switch (alg) {
-	case AC_ALG_HS256: return 32;
-	case AC_ALG_HS384: return 48;
-	case AC_ALG_HS512: return 64;
-	default: return 0;
-	}
-}
+static const char *const alg_names[AC_ALG_COUNT] = {
+	"none", "HS256", "HS384", "HS512", "RS256", "RS384", "RS512",
+	"PS256", "PS384", "PS512", "ES256", "ES384", "ES512",
+};
 
 ac_alg ac_alg_from_name(const char *name, size_t len)
 {
+	int i;
 	/* exact, case-sensitive: "none", "None", "hs256" are all refused */
-	if (len == 5 && memcmp(name, "HS256", 5) == 0)
-		return AC_ALG_HS256;
-	if (len == 5 && memcmp(name, "HS384", 5) == 0)
-		return AC_ALG_HS384;
-	if (len == 5 && memcmp(name, "HS512", 5) == 0)
-		return AC_ALG_HS512;
+	for (i = 1; i < AC_ALG_COUNT; i++)
+		if (strlen(alg_names[i]) == len && memcmp(alg_names[i], name, len) == 0)
+			return (ac_alg)i;
 	return AC_ALG_NONE;
 }
 
 const char *ac_alg_name(ac_alg alg)
 {
-	switch (alg) {
-	case AC_ALG_HS256: return "HS256";
-	case AC_ALG_HS384: return "HS384";
-	case AC_ALG_HS512: return "HS512";
-	default: return "none";
-	}
+	if ((unsigned)alg >= AC_ALG_COUNT)
+		return "none";
+	return alg_names[alg];
 }
 
 int ac_jwt_key_hmac(ac_jwt_key *key, ac_alg alg, const uint8_t *secret,
     size_t secret_len, const char *kid, size_t kid_len)
 {
-	const br_hash_class *h = alg_hash(alg);
+	const br_hash_class *h = ac_alg_hash_class(alg);
 
 	memset(key, 0, sizeof *key);
-	if (h == NULL || secret_len < alg_mac_len(alg) || secret_len > 4096)
+	if (ac_alg_family(alg) != 'H' || secret_len < ac_alg_hash_len(alg) ||
+	    secret_len > 4096)
 		return -1;
 	if (kid != NULL) {
 		if (kid_len > sizeof key->kid)
@@ -71,7 +52,7 @@ int ac_jwt_key_hmac(ac_jwt_key *key, ac_alg alg, const uint8_t *secret,
 		key->has_kid = 1;
 	}
 	key->alg = alg;
-	br_hmac_key_init((br_hmac_key_context *)(void *)key->hmac_state, h,
+	br_hmac_key_init((br_hmac_key_context *)(void *)key->state, h,
 	    secret, secret_len);
 	return 0;
 }
@@ -84,7 +65,7 @@ static size_t hmac_compute(const br_hmac_key_context *kc, ac_alg alg,
 	br_hmac_init(&hc, kc, 0);
 	br_hmac_update(&hc, msg, len);
 	br_hmac_out(&hc, out);
-	return alg_mac_len(alg);
+	return ac_alg_hash_len(alg);
 }
 
 void ac_jwt_checks_init(ac_jwt_checks *c)
@@ -118,6 +99,17 @@ static int keep_text(ac_jwt_result *res, ac_str raw, ac_str *out)
 	out->ptr = dst;
 	out->len = l;
 	res->text_len += l;
+	return 0;
+}
+
+static int is_unsupported_alg(const char *a, size_t len)
+{
+	static const char *const names[] = { "EdDSA", "Ed25519", "Ed448",
+		"ES256K", NULL };
+	const char *const *p;
+	for (p = names; *p != NULL; p++)
+		if (strlen(*p) == len && memcmp(*p, a, len) == 0)
+			return 1;
 	return 0;
 }
 
@@ -238,7 +230,7 @@ ac_reason ac_jwt_verify(const ac_jwt_key *keys, size_t n_keys,
     const ac_jwt_checks *checks, const char *token, size_t token_len,
     int64_t now, ac_jwt_result *res)
 {
-	uint8_t hdr[AC_JWT_HEADER_MAX], sig[64], mac[64];
+	uint8_t hdr[AC_JWT_HEADER_MAX], sig[AC_RSA_MAX_BYTES];
 	aj_member m[AC_JSON_MEMBERS_MAX];
 	size_t dot1 = 0, dot2 = 0, dots = 0, i, hlen, slen, nm;
 	char kid[AC_NAME_MAX];
@@ -284,6 +276,10 @@ ac_reason ac_jwt_verify(const ac_jwt_key *keys, size_t n_keys,
 			if (aj_str_decode(m[i].raw, a, sizeof a, &al) < 0)
 				return fail(res, AC_ALG_NOT_ALLOWED);
 			alg = ac_alg_from_name(a, al);
+			/* JWS algorithms BearSSL cannot verify: named so the
+			 * audit says why, never accepted */
+			if (alg == AC_ALG_NONE && is_unsupported_alg(a, al))
+				return fail(res, AC_UNSUPPORTED_ALG);
 		} else if (aj_str_eq(m[i].key, "kid", 3)) {
 			if (m[i].type != AJ_STRING ||
 			    aj_str_decode(m[i].raw, kid, sizeof kid, &kid_len) < 0)
@@ -320,8 +316,6 @@ ac_reason ac_jwt_verify(const ac_jwt_key *keys, size_t n_keys,
 	if (ac_b64url_decode(sig, sizeof sig, &slen, token + dot2 + 1,
 	    token_len - dot2 - 1) < 0)
 		return fail(res, AC_MALFORMED);
-	if (slen != alg_mac_len(alg))
-		return fail(res, AC_BAD_SIGNATURE);
 	{
 		int ok = 0;
 		for (i = 0; i < n_keys; i++) {
@@ -329,11 +323,8 @@ ac_reason ac_jwt_verify(const ac_jwt_key *keys, size_t n_keys,
 				continue;
 			if (!key_matches_kid(&keys[i], has_kid, kid, kid_len))
 				continue;
-			hmac_compute((const br_hmac_key_context *)(const void *)
-			    keys[i].hmac_state, alg, token, dot2, mac);
-			ok |= ac_ct_equal(mac, sig, slen);
+			ok |= ac_jws_check(&keys[i], token, dot2, sig, slen);
 		}
-		memset(mac, 0, sizeof mac);
 		if (!ok)
 			return fail(res, AC_BAD_SIGNATURE);
 	}
@@ -379,7 +370,7 @@ size_t ac_jwt_sign_hmac(char *out, size_t out_cap, ac_alg alg,
 		return 0;
 	o += l;
 	ml = hmac_compute((const br_hmac_key_context *)(const void *)
-	    key.hmac_state, alg, out, o, mac);
+	    key.state, alg, out, o, mac);
 	if (o >= out_cap)
 		return 0;
 	out[o++] = '.';

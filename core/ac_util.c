@@ -12,7 +12,7 @@ static const char *const reason_names[AC_REASON_COUNT] = {
 	"token_too_large", "malformed", "alg_not_allowed", "unknown_kid",
 	"header_not_allowed", "crit_unsupported", "bad_signature", "expired",
 	"not_yet_valid", "bad_issuer", "bad_audience", "missing_claim",
-	"bad_claim", "insufficient_role", "no_rule",
+	"bad_claim", "insufficient_role", "no_rule", "unsupported_alg",
 };
 
 const char *ac_reason_name(ac_reason r)

@@ -78,6 +78,7 @@ typedef enum {
 	AC_BAD_CLAIM,         /* "bad_claim": wrong type, bad characters */
 	AC_INSUFFICIENT_ROLE, /* "insufficient_role" */
 	AC_NO_RULE,           /* "no_rule": default deny and no rule matched */
+	AC_UNSUPPORTED_ALG,   /* "unsupported_alg": EdDSA and others not verifiable here */
 	AC_REASON_COUNT
 } ac_reason;
 
@@ -117,7 +118,17 @@ typedef enum {
 	AC_ALG_NONE = 0, /* never accepted; present only as "no algorithm" */
 	AC_ALG_HS256,
 	AC_ALG_HS384,
-	AC_ALG_HS512
+	AC_ALG_HS512,
+	AC_ALG_RS256, /* RSASSA-PKCS1-v1_5, verify only */
+	AC_ALG_RS384,
+	AC_ALG_RS512,
+	AC_ALG_PS256, /* RSASSA-PSS (MGF1 with the same hash, salt = hash length) */
+	AC_ALG_PS384,
+	AC_ALG_PS512,
+	AC_ALG_ES256, /* ECDSA P-256, 64-byte P1363 signature, verify only */
+	AC_ALG_ES384, /* ECDSA P-384, 96 bytes */
+	AC_ALG_ES512, /* ECDSA P-521, 132 bytes */
+	AC_ALG_COUNT
 } ac_alg;
 
 /* Parses an algorithm name exactly ("HS256"); AC_ALG_NONE if unknown. */
@@ -125,15 +136,15 @@ ac_alg ac_alg_from_name(const char *name, size_t len);
 const char *ac_alg_name(ac_alg alg);
 
 /* One verification key, bound to exactly one algorithm when it is made.
- * Holds no pointers into caller memory except `kid` (copied inline), so
- * memcpy clones it. */
+ * Holds no pointers (kid and key material are inline), so memcpy clones it. */
 typedef struct {
 	ac_alg alg;
 	char kid[AC_NAME_MAX];
 	size_t kid_len;
 	int has_kid;
-	/* BearSSL HMAC key state (inner/outer hashed pads); opaque. */
-	uint64_t hmac_state[64];
+	/* HMAC: BearSSL key state; RSA: modulus and exponent bytes; EC: curve
+	 * and uncompressed point. Opaque. */
+	uint64_t state[80];
 } ac_jwt_key;
 
 /* Makes an HMAC key for `alg`. The secret MUST be at least as long as the
@@ -142,6 +153,37 @@ typedef struct {
 AC_MUST_CHECK int ac_jwt_key_hmac(ac_jwt_key *key, ac_alg alg,
     const uint8_t *secret, size_t secret_len, const char *kid,
     size_t kid_len);
+
+/* Makes an RS*, PS* or ES* verification key from PEM text: SPKI
+ * ("BEGIN PUBLIC KEY") or PKCS#1 ("BEGIN RSA PUBLIC KEY"). The key type and
+ * curve MUST fit alg (RSA 2048..4096 bits for RS/PS; P-256/384/521 for
+ * ES256/384/512). Returns 0, or -1 if the PEM, DER or key does not fit. */
+AC_MUST_CHECK int ac_jwt_key_pem(ac_jwt_key *key, ac_alg alg, const char *pem,
+    size_t pem_len, const char *kid, size_t kid_len);
+
+/* Makes a key from one JWK (a JSON object: kty oct/RSA/EC, kid, alg, use).
+ * The key is bound to `alg` if it is not AC_ALG_NONE, else to the JWK's
+ * "alg", else (EC only) to the algorithm its curve implies; a key that names
+ * no algorithm any of these ways is refused, as is one whose "alg" differs
+ * from `alg`, whose "use" is not "sig", or whose kty does not fit.
+ * Returns 0, or -1 with a short static reason in *why (may be NULL). */
+AC_MUST_CHECK int ac_jwt_key_jwk(ac_jwt_key *key, ac_alg alg,
+    const char *jwk, size_t jwk_len, const char **why);
+
+/* Loads a JWKS document ({"keys":[...]}) into keys[0..cap). Keys whose
+ * bound alg is not in allowed[0..n_allowed) (when n_allowed > 0) are
+ * refused. A JWK without "alg" takes the one allowed alg its type fits, and
+ * is refused when that is ambiguous. Returns the number of keys (>= 1), or
+ * -1 with *bad_index set to the offending key (or -1 for the document) and
+ * a static reason in *why. */
+AC_MUST_CHECK int ac_jwks_load(ac_jwt_key *keys, size_t cap, const char *jwks,
+    size_t jwks_len, const ac_alg *allowed, size_t n_allowed, int *bad_index,
+    const char **why);
+
+/* Checks only a JWS signature: `signing_input` is "header.payload" as sent,
+ * sig the decoded signature. Returns 1 if it verifies under key, else 0. */
+int ac_jws_check(const ac_jwt_key *key, const char *signing_input,
+    size_t input_len, const uint8_t *sig, size_t sig_len);
 
 /* Claim checks applied after the signature verifies. */
 typedef struct {

@@ -1,5 +1,5 @@
 # Test binaries (built by `make test` before tests/run.sh runs the suites).
 TEST_BINS :=
--include tests/unit/unit.mk
+-include $(wildcard tests/*/*.mk)
 .PHONY: test-bins
 test-bins: $(TEST_BINS)

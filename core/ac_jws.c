@@ -1,0 +1,229 @@
+/*
+ * JWS signature checks (RFC 7515, RFC 7518 section 3) over BearSSL.
+ *
+ * HMAC tags are recomputed and compared in constant time over the full
+ * length. RSA PKCS#1 v1.5 uses BearSSL's verifier. RSA-PSS is not in
+ * BearSSL 0.6, so EMSA-PSS-VERIFY (RFC 8017 section 9.1.2) is written here
+ * on top of BearSSL's raw RSA public operation and hashes; JWS fixes the
+ * MGF1 hash to the signature hash and the salt length to the hash length.
+ * ECDSA takes the raw (P1363) r||s form that JWS uses, of exactly twice the
+ * field size; BearSSL refuses r or s outside [1, n-1].
+ */
+#include <bearssl.h>
+
+#include "ac_internal.h"
+
+_Static_assert(sizeof(ac_rsa_pub) <= sizeof(((ac_jwt_key *)0)->state),
+    "ac_jwt_key.state too small for an RSA key");
+_Static_assert(sizeof(ac_ec_pub) <= sizeof(((ac_jwt_key *)0)->state),
+    "ac_jwt_key.state too small for an EC key");
+
+int ac_alg_family(ac_alg alg)
+{
+	switch (alg) {
+	case AC_ALG_HS256: case AC_ALG_HS384: case AC_ALG_HS512: return 'H';
+	case AC_ALG_RS256: case AC_ALG_RS384: case AC_ALG_RS512: return 'R';
+	case AC_ALG_PS256: case AC_ALG_PS384: case AC_ALG_PS512: return 'P';
+	case AC_ALG_ES256: case AC_ALG_ES384: case AC_ALG_ES512: return 'E';
+	default: return 0;
+	}
+}
+
+size_t ac_alg_hash_len(ac_alg alg)
+{
+	switch (alg) {
+	case AC_ALG_HS256: case AC_ALG_RS256: case AC_ALG_PS256: case AC_ALG_ES256:
+		return 32;
+	case AC_ALG_HS384: case AC_ALG_RS384: case AC_ALG_PS384: case AC_ALG_ES384:
+		return 48;
+	case AC_ALG_HS512: case AC_ALG_RS512: case AC_ALG_PS512: case AC_ALG_ES512:
+		return 64;
+	default:
+		return 0;
+	}
+}
+
+const void *ac_alg_hash_class(ac_alg alg)
+{
+	switch (ac_alg_hash_len(alg)) {
+	case 32: return &br_sha256_vtable;
+	case 48: return &br_sha384_vtable;
+	case 64: return &br_sha512_vtable;
+	default: return NULL;
+	}
+}
+
+static void hash_parts(const br_hash_class *h, const void *a, size_t alen,
+    const void *b, size_t blen, uint8_t *out)
+{
+	br_hash_compat_context hc;
+
+	h->init(&hc.vtable);
+	h->update(&hc.vtable, a, alen);
+	if (blen)
+		h->update(&hc.vtable, b, blen);
+	h->out(&hc.vtable, out);
+}
+
+static int check_hmac(const ac_jwt_key *key, const char *in, size_t len,
+    const uint8_t *sig, size_t sig_len)
+{
+	br_hmac_context hc;
+	uint8_t mac[64];
+	size_t ml = ac_alg_hash_len(key->alg);
+	int ok;
+
+	if (sig_len != ml)
+		return 0;
+	br_hmac_init(&hc, (const br_hmac_key_context *)(const void *)key->state,
+	    0);
+	br_hmac_update(&hc, in, len);
+	br_hmac_out(&hc, mac);
+	ok = ac_ct_equal(mac, sig, ml);
+	memset(mac, 0, sizeof mac);
+	return ok;
+}
+
+static br_rsa_public_key rsa_pk(const ac_rsa_pub *k)
+{
+	br_rsa_public_key pk;
+	/* BearSSL's struct is not const-qualified; it only reads these */
+	pk.n = (unsigned char *)(uintptr_t)k->n;
+	pk.nlen = k->n_len;
+	pk.e = (unsigned char *)(uintptr_t)k->e;
+	pk.elen = k->e_len;
+	return pk;
+}
+
+static int check_rsa_pkcs1(const ac_jwt_key *key, const char *in, size_t len,
+    const uint8_t *sig, size_t sig_len)
+{
+	const ac_rsa_pub *k = (const ac_rsa_pub *)(const void *)key->state;
+	br_rsa_public_key pk = rsa_pk(k);
+	uint8_t want[64], got[64];
+	const unsigned char *oid;
+	size_t hl = ac_alg_hash_len(key->alg);
+
+	if (sig_len != k->n_len)
+		return 0;
+	oid = hl == 32 ? (const unsigned char *)BR_HASH_OID_SHA256 :
+	    hl == 48 ? (const unsigned char *)BR_HASH_OID_SHA384 :
+	    (const unsigned char *)BR_HASH_OID_SHA512;
+	hash_parts(ac_alg_hash_class(key->alg), in, len, NULL, 0, want);
+	if (!br_rsa_pkcs1_vrfy_get_default()(sig, sig_len, oid, hl, &pk, got))
+		return 0;
+	return ac_ct_equal(want, got, hl);
+}
+
+/* MGF1 (RFC 8017 B.2.1) XORed into buf. */
+static void mgf1_xor(const br_hash_class *h, size_t hl, const uint8_t *seed,
+    uint8_t *buf, size_t len)
+{
+	uint8_t t[64], ctr[4];
+	uint32_t c;
+	size_t off = 0, i;
+
+	for (c = 0; off < len; c++) {
+		ctr[0] = (uint8_t)(c >> 24);
+		ctr[1] = (uint8_t)(c >> 16);
+		ctr[2] = (uint8_t)(c >> 8);
+		ctr[3] = (uint8_t)c;
+		hash_parts(h, seed, hl, ctr, 4, t);
+		for (i = 0; i < hl && off < len; i++)
+			buf[off++] ^= t[i];
+	}
+}
+
+static unsigned bit_length(const uint8_t *x, size_t len)
+{
+	size_t i;
+	for (i = 0; i < len; i++) {
+		if (x[i]) {
+			unsigned b = 0, v = x[i];
+			while (v) {
+				b++;
+				v >>= 1;
+			}
+			return (unsigned)((len - i - 1) * 8 + b);
+		}
+	}
+	return 0;
+}
+
+static int check_rsa_pss(const ac_jwt_key *key, const char *in, size_t len,
+    const uint8_t *sig, size_t sig_len)
+{
+	const ac_rsa_pub *k = (const ac_rsa_pub *)(const void *)key->state;
+	br_rsa_public_key pk = rsa_pk(k);
+	const br_hash_class *h = ac_alg_hash_class(key->alg);
+	size_t hl = ac_alg_hash_len(key->alg), sl = hl, em_len, db_len, i;
+	unsigned mod_bits = bit_length(k->n, k->n_len), em_bits, top;
+	uint8_t x[AC_RSA_MAX_BYTES], mhash[64], hh[64], zeros[8] = { 0 };
+	uint8_t *em, *db, *hp;
+	br_hash_compat_context hc;
+
+	if (sig_len != k->n_len)
+		return 0;
+	memcpy(x, sig, sig_len);
+	if (!br_rsa_public_get_default()(x, sig_len, &pk))
+		return 0;
+	em_bits = mod_bits - 1;
+	em_len = (em_bits + 7) / 8;
+	em = x + (sig_len - em_len);
+	if (em_len < sig_len && x[0] != 0)
+		return 0; /* emBits a multiple of 8: a leading zero byte */
+	if (em_len < hl + sl + 2 || em[em_len - 1] != 0xbc)
+		return 0;
+	db_len = em_len - hl - 1;
+	db = em;
+	hp = em + db_len;
+	top = 8u * (unsigned)em_len - em_bits; /* bits of db[0] that must be 0 */
+	if (top && (db[0] & (uint8_t)(0xffu << (8 - top))) != 0)
+		return 0;
+	mgf1_xor(h, hl, hp, db, db_len);
+	if (top)
+		db[0] &= (uint8_t)(0xffu >> top);
+	for (i = 0; i < db_len - sl - 1; i++)
+		if (db[i] != 0)
+			return 0;
+	if (db[db_len - sl - 1] != 0x01)
+		return 0;
+	hash_parts(h, in, len, NULL, 0, mhash);
+	h->init(&hc.vtable);
+	h->update(&hc.vtable, zeros, 8);
+	h->update(&hc.vtable, mhash, hl);
+	h->update(&hc.vtable, db + db_len - sl, sl);
+	h->out(&hc.vtable, hh);
+	return ac_ct_equal(hh, hp, hl);
+}
+
+static int check_ecdsa(const ac_jwt_key *key, const char *in, size_t len,
+    const uint8_t *sig, size_t sig_len)
+{
+	const ac_ec_pub *k = (const ac_ec_pub *)(const void *)key->state;
+	br_ec_public_key pk;
+	uint8_t hash[64];
+	size_t want = key->alg == AC_ALG_ES256 ? 64 :
+	    key->alg == AC_ALG_ES384 ? 96 : 132;
+
+	if (sig_len != want)
+		return 0;
+	hash_parts(ac_alg_hash_class(key->alg), in, len, NULL, 0, hash);
+	pk.curve = k->curve;
+	pk.q = (unsigned char *)(uintptr_t)k->q;
+	pk.qlen = k->q_len;
+	return br_ecdsa_vrfy_raw_get_default()(br_ec_get_default(), hash,
+	    ac_alg_hash_len(key->alg), &pk, sig, sig_len) == 1;
+}
+
+int ac_jws_check(const ac_jwt_key *key, const char *signing_input,
+    size_t input_len, const uint8_t *sig, size_t sig_len)
+{
+	switch (ac_alg_family(key->alg)) {
+	case 'H': return check_hmac(key, signing_input, input_len, sig, sig_len);
+	case 'R': return check_rsa_pkcs1(key, signing_input, input_len, sig, sig_len);
+	case 'P': return check_rsa_pss(key, signing_input, input_len, sig, sig_len);
+	case 'E': return check_ecdsa(key, signing_input, input_len, sig, sig_len);
+	default: return 0;
+	}
+}
