@@ -39,9 +39,12 @@ $(B)/lib/libauthcore.so.0: $(CORE_OBJS)
 	$(CC) -shared -Wl,-soname,libauthcore.so.0 -o $@ $^ $(NATIVE_LIBS)
 	ln -sf libauthcore.so.0 $(B)/lib/libauthcore.so
 
+AC_VER = $(shell sed -n 's/^#define AC_VERSION "\(.*\)"/\1/p' core/authcore.h)
+# the in-tree .pc points at the build folder, for use without installing
 $(B)/lib/pkgconfig/authcore.pc: tools/authcore.pc.in Makefile
 	@mkdir -p $(@D)
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell sed -n 's/^#define AC_VERSION "\(.*\)"/\1/p' core/authcore.h)|' $< > $@
+	sed -e 's|@PREFIX@|$(abspath $(B))|' -e 's|@VERSION@|$(AC_VER)|' \
+	  -e 's|^includedir=.*|includedir=$(abspath core)|' $< > $@
 
 .PHONY: lib
 lib: $(B)/lib/libauthcore.a $(B)/lib/libauthcore.so.0 $(B)/lib/pkgconfig/authcore.pc
@@ -83,12 +86,14 @@ demo: deps
 
 .PHONY: install
 install: lib cli
+	@test -n "$(AC_VER)"
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin
 	install -m 644 $(B)/lib/libauthcore.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(B)/lib/libauthcore.so.0 $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libauthcore.so.0 $(DESTDIR)$(PREFIX)/lib/libauthcore.so
 	install -m 644 core/authcore.h $(DESTDIR)$(PREFIX)/include/
-	install -m 644 $(B)/lib/pkgconfig/authcore.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(AC_VER)|' tools/authcore.pc.in \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/authcore.pc
 	install -m 755 $(B)/bin/authcore $(DESTDIR)$(PREFIX)/bin/
 
 .PHONY: clean

@@ -174,6 +174,14 @@ static ac_reason check_claims(const ac_jwt_checks *ck, int64_t now,
 		return fail(res, AC_EXPIRED);
 	if (res->has_nbf && res->nbf > now + ck->leeway)
 		return fail(res, AC_NOT_YET_VALID);
+	if (ck->max_age > 0) {
+		if (!res->has_iat)
+			return fail(res, AC_MISSING_CLAIM);
+		if (res->iat > now + ck->leeway)
+			return fail(res, AC_NOT_YET_VALID);
+		if (now - res->iat > ck->max_age + ck->leeway)
+			return fail(res, AC_TOO_OLD);
+	}
 	if (ck->issuer.ptr != NULL) {
 		if (iss == NULL || iss->type != AJ_STRING ||
 		    !aj_str_eq(iss->raw, ck->issuer.ptr, ck->issuer.len))
@@ -226,17 +234,110 @@ static ac_reason check_claims(const ac_jwt_checks *ck, int64_t now,
 	return AC_OK;
 }
 
-ac_reason ac_jwt_verify(const ac_jwt_key *keys, size_t n_keys,
-    const ac_jwt_checks *checks, const char *token, size_t token_len,
-    int64_t now, ac_jwt_result *res)
+ac_reason ac_jws_verify(const ac_jwt_key *keys, size_t n_keys,
+    const char *token, size_t token_len, ac_jws_header *h, uint8_t *payload,
+    size_t payload_cap, size_t *payload_len)
 {
 	uint8_t hdr[AC_JWT_HEADER_MAX], sig[AC_RSA_MAX_BYTES];
 	aj_member m[AC_JSON_MEMBERS_MAX];
 	size_t dot1 = 0, dot2 = 0, dots = 0, i, hlen, slen, nm;
-	char kid[AC_NAME_MAX];
-	size_t kid_len = 0;
-	int has_kid = 0, matched = 0, tried = 0;
-	ac_alg alg = AC_ALG_NONE;
+	int matched = 0, tried = 0, ok = 0;
+
+	memset(h, 0, sizeof *h);
+	*payload_len = 0;
+	if (token_len > AC_TOKEN_MAX)
+		return AC_TOKEN_TOO_LARGE;
+	/* count every dot before decoding anything (many-dots amplification) */
+	for (i = 0; i < token_len; i++) {
+		if (token[i] == '.') {
+			if (++dots > 2)
+				return AC_MALFORMED;
+			if (dots == 1)
+				dot1 = i;
+			else
+				dot2 = i;
+		}
+	}
+	if (dots != 2 || dot1 == 0 || dot2 == dot1 + 1)
+		return AC_MALFORMED;
+
+	/* header */
+	if (ac_b64url_decode(hdr, sizeof hdr, &hlen, token, dot1) < 0 ||
+	    aj_object((const char *)hdr, hlen, m, AC_JSON_MEMBERS_MAX, &nm) < 0)
+		return AC_MALFORMED;
+	for (i = 0; i < nm; i++) {
+		if (aj_str_eq(m[i].key, "alg", 3)) {
+			char a[16];
+			size_t al;
+			if (m[i].type != AJ_STRING)
+				return AC_MALFORMED;
+			if (aj_str_decode(m[i].raw, a, sizeof a, &al) < 0)
+				return AC_ALG_NOT_ALLOWED;
+			h->alg = ac_alg_from_name(a, al);
+			/* JWS algorithms BearSSL cannot verify: named so the
+			 * audit says why, never accepted */
+			if (h->alg == AC_ALG_NONE && is_unsupported_alg(a, al))
+				return AC_UNSUPPORTED_ALG;
+		} else if (aj_str_eq(m[i].key, "kid", 3)) {
+			if (m[i].type != AJ_STRING || aj_str_decode(m[i].raw,
+			    h->kid, sizeof h->kid, &h->kid_len) < 0)
+				return AC_MALFORMED;
+			h->has_kid = 1;
+		} else if (aj_str_eq(m[i].key, "typ", 3)) {
+			if (m[i].type != AJ_STRING || aj_str_decode(m[i].raw,
+			    h->typ, sizeof h->typ, &h->typ_len) < 0)
+				return AC_MALFORMED;
+			h->has_typ = 1;
+		} else if (aj_str_eq(m[i].key, "jku", 3) ||
+		    aj_str_eq(m[i].key, "x5u", 3) ||
+		    aj_str_eq(m[i].key, "jwk", 3) ||
+		    aj_str_eq(m[i].key, "x5c", 3)) {
+			return AC_HEADER_NOT_ALLOWED;
+		} else if (aj_str_eq(m[i].key, "crit", 4)) {
+			/* no extension is understood, so any crit refuses */
+			return AC_CRIT_UNSUPPORTED;
+		}
+	}
+	if (h->alg == AC_ALG_NONE)
+		return AC_ALG_NOT_ALLOWED;
+
+	/* keys bound to this alg; by kid when the header names one */
+	for (i = 0; i < n_keys; i++) {
+		if (keys[i].alg != h->alg)
+			continue;
+		matched = 1;
+		if (key_matches_kid(&keys[i], h->has_kid, h->kid, h->kid_len))
+			tried++;
+	}
+	if (!matched)
+		return AC_ALG_NOT_ALLOWED;
+	if (tried == 0)
+		return AC_UNKNOWN_KID;
+
+	if (ac_b64url_decode(sig, sizeof sig, &slen, token + dot2 + 1,
+	    token_len - dot2 - 1) < 0)
+		return AC_MALFORMED;
+	for (i = 0; i < n_keys; i++) {
+		if (keys[i].alg == h->alg && key_matches_kid(&keys[i],
+		    h->has_kid, h->kid, h->kid_len))
+			ok |= ac_jws_check(&keys[i], token, dot2, sig, slen);
+	}
+	if (!ok)
+		return AC_BAD_SIGNATURE;
+
+	/* payload, only now that the signature holds */
+	if (ac_b64url_decode(payload, payload_cap, payload_len,
+	    token + dot1 + 1, dot2 - dot1 - 1) < 0)
+		return AC_MALFORMED;
+	return AC_OK;
+}
+
+ac_reason ac_jwt_verify(const ac_jwt_key *keys, size_t n_keys,
+    const ac_jwt_checks *checks, const char *token, size_t token_len,
+    int64_t now, ac_jwt_result *res)
+{
+	ac_jws_header h;
+	ac_reason r;
 
 	res->reason = AC_MALFORMED;
 	res->alg = AC_ALG_NONE;
@@ -248,91 +349,14 @@ ac_reason ac_jwt_verify(const ac_jwt_key *keys, size_t n_keys,
 	res->n_roles = 0;
 	res->text_len = 0;
 
-	if (token_len > AC_TOKEN_MAX)
-		return fail(res, AC_TOKEN_TOO_LARGE);
-	for (i = 0; i < token_len; i++) {
-		if (token[i] == '.') {
-			if (++dots > 2)
-				return fail(res, AC_MALFORMED);
-			if (dots == 1)
-				dot1 = i;
-			else
-				dot2 = i;
-		}
-	}
-	if (dots != 2 || dot1 == 0 || dot2 == dot1 + 1)
-		return fail(res, AC_MALFORMED);
-
-	/* header */
-	if (ac_b64url_decode(hdr, sizeof hdr, &hlen, token, dot1) < 0 ||
-	    aj_object((const char *)hdr, hlen, m, AC_JSON_MEMBERS_MAX, &nm) < 0)
-		return fail(res, AC_MALFORMED);
-	for (i = 0; i < nm; i++) {
-		if (aj_str_eq(m[i].key, "alg", 3)) {
-			char a[16];
-			size_t al;
-			if (m[i].type != AJ_STRING)
-				return fail(res, AC_MALFORMED);
-			if (aj_str_decode(m[i].raw, a, sizeof a, &al) < 0)
-				return fail(res, AC_ALG_NOT_ALLOWED);
-			alg = ac_alg_from_name(a, al);
-			/* JWS algorithms BearSSL cannot verify: named so the
-			 * audit says why, never accepted */
-			if (alg == AC_ALG_NONE && is_unsupported_alg(a, al))
-				return fail(res, AC_UNSUPPORTED_ALG);
-		} else if (aj_str_eq(m[i].key, "kid", 3)) {
-			if (m[i].type != AJ_STRING ||
-			    aj_str_decode(m[i].raw, kid, sizeof kid, &kid_len) < 0)
-				return fail(res, AC_MALFORMED);
-			has_kid = 1;
-		} else if (aj_str_eq(m[i].key, "jku", 3) ||
-		    aj_str_eq(m[i].key, "x5u", 3) ||
-		    aj_str_eq(m[i].key, "jwk", 3) ||
-		    aj_str_eq(m[i].key, "x5c", 3)) {
-			return fail(res, AC_HEADER_NOT_ALLOWED);
-		} else if (aj_str_eq(m[i].key, "crit", 4)) {
-			/* no extension is understood, so any crit refuses */
-			return fail(res, AC_CRIT_UNSUPPORTED);
-		}
-	}
-	if (alg == AC_ALG_NONE)
-		return fail(res, AC_ALG_NOT_ALLOWED);
-	res->alg = alg;
-
-	/* keys bound to this alg; by kid when the header names one */
-	for (i = 0; i < n_keys; i++) {
-		if (keys[i].alg != alg)
-			continue;
-		matched = 1;
-		if (!key_matches_kid(&keys[i], has_kid, kid, kid_len))
-			continue;
-		tried++;
-	}
-	if (!matched)
-		return fail(res, AC_ALG_NOT_ALLOWED);
-	if (tried == 0)
-		return fail(res, AC_UNKNOWN_KID);
-
-	if (ac_b64url_decode(sig, sizeof sig, &slen, token + dot2 + 1,
-	    token_len - dot2 - 1) < 0)
-		return fail(res, AC_MALFORMED);
-	{
-		int ok = 0;
-		for (i = 0; i < n_keys; i++) {
-			if (keys[i].alg != alg)
-				continue;
-			if (!key_matches_kid(&keys[i], has_kid, kid, kid_len))
-				continue;
-			ok |= ac_jws_check(&keys[i], token, dot2, sig, slen);
-		}
-		if (!ok)
-			return fail(res, AC_BAD_SIGNATURE);
-	}
-
-	/* payload, only now that the signature holds */
-	if (ac_b64url_decode(res->payload, sizeof res->payload,
-	    &res->payload_len, token + dot1 + 1, dot2 - dot1 - 1) < 0)
-		return fail(res, AC_MALFORMED);
+	r = ac_jws_verify(keys, n_keys, token, token_len, &h, res->payload,
+	    sizeof res->payload, &res->payload_len);
+	res->alg = h.alg;
+	if (r != AC_OK)
+		return fail(res, r);
+	if (checks->typ.ptr != NULL && (!h.has_typ ||
+	    !ac_ascii_ieq(h.typ, h.typ_len, checks->typ.ptr, checks->typ.len)))
+		return fail(res, AC_BAD_TYP);
 	return check_claims(checks, now, res);
 }
 

@@ -79,6 +79,8 @@ typedef enum {
 	AC_INSUFFICIENT_ROLE, /* "insufficient_role" */
 	AC_NO_RULE,           /* "no_rule": default deny and no rule matched */
 	AC_UNSUPPORTED_ALG,   /* "unsupported_alg": EdDSA and others not verifiable here */
+	AC_BAD_TYP,           /* "bad_typ": header typ is not the one required */
+	AC_TOO_OLD,           /* "too_old": iat older than the policy's max age */
 	AC_REASON_COUNT
 } ac_reason;
 
@@ -180,6 +182,25 @@ AC_MUST_CHECK int ac_jwks_load(ac_jwt_key *keys, size_t cap, const char *jwks,
     size_t jwks_len, const ac_alg *allowed, size_t n_allowed, int *bad_index,
     const char **why);
 
+/* The JOSE header members a JWS verification reports. */
+typedef struct {
+	ac_alg alg;
+	char kid[AC_NAME_MAX];
+	size_t kid_len;
+	int has_kid;
+	char typ[64];
+	size_t typ_len;
+	int has_typ;
+} ac_jws_header;
+
+/* Verifies a compact JWS: structure and caps, header (alg named exactly;
+ * jku/x5u/jwk/x5c and any crit refused; duplicates refused), key by bound
+ * alg and kid, signature. On AC_OK the decoded payload (any bytes) is in
+ * payload[0..*payload_len). No claim is looked at. */
+AC_MUST_CHECK ac_reason ac_jws_verify(const ac_jwt_key *keys, size_t n_keys,
+    const char *token, size_t token_len, ac_jws_header *hdr,
+    uint8_t *payload, size_t payload_cap, size_t *payload_len);
+
 /* Checks only a JWS signature: `signing_input` is "header.payload" as sent,
  * sig the decoded signature. Returns 1 if it verifies under key, else 0. */
 int ac_jws_check(const ac_jwt_key *key, const char *signing_input,
@@ -192,6 +213,9 @@ typedef struct {
 	ac_str issuer;                /* ptr NULL: not checked */
 	ac_str audiences[AC_AUD_MAX]; /* accepted audiences (any one matches) */
 	size_t n_audiences;           /* 0: aud not checked */
+	ac_str typ;                   /* ptr NULL: not checked; else the header
+	                                 typ MUST equal it (ASCII case-insensitive) */
+	int64_t max_age;              /* > 0: iat required, now - iat <= max_age + leeway */
 	ac_str user_claim;            /* top-level claim naming the user ("sub") */
 	ac_str roles_claim;           /* array-of-strings claim ("roles") */
 } ac_jwt_checks;

@@ -3,8 +3,12 @@
  * the CLI (not the core) reads files, stdin and the clock.
  *
  *   authcore jwt sign --alg HS256 --key-file F [--kid K] [--claims JSON]
- *   authcore jwt verify --key-file F [--alg HS256] [--aud A] [--iss I]
+ *   authcore jwt verify (--key-file F | --pem F | --jwks F) [--alg A[,B...]]
+ *                       [--kid K] [--aud A] [--iss I] [--typ T] [--max-age S]
  *                       [--leeway S] [--now UNIX]          (token on stdin)
+ *   authcore jws verify (--key-file F | --pem F | --jwks F) [--alg A[,B...]]
+ *                       (token on stdin; checks only the signature; prints
+ *                        the payload bytes)
  *   authcore decide --policy F [--now UNIX]               (request JSON on stdin)
  *   authcore policy check F
  *   authcore version
@@ -28,8 +32,11 @@ static void usage(void)
 {
 	fputs("usage:\n"
 	    "  authcore jwt sign --alg HS256|HS384|HS512 --key-file F [--kid K] [--claims JSON]\n"
-	    "  authcore jwt verify --key-file F [--alg A] [--aud A] [--iss I] [--leeway S] [--now UNIX]\n"
+	    "  authcore jwt verify (--key-file F|--pem F|--jwks F) [--alg A[,B..]] [--kid K] [--aud A] [--iss I]\n"
+	    "                      [--typ T] [--max-age S] [--leeway S] [--now UNIX]\n"
 	    "      (token on stdin; valid: exit 0 + payload on stdout; invalid: exit 1 + reason on stderr)\n"
+	    "  authcore jws verify (--key-file F|--pem F|--jwks F) [--alg A[,B..]]\n"
+	    "      (token on stdin; signature only; valid: exit 0 + payload bytes on stdout)\n"
 	    "  authcore decide --policy F [--now UNIX]   (request JSON on stdin:\n"
 	    "      {\"method\",\"path\",\"headers\":[[name,value],...] or {name:value},\"client_ip\",\"https\"})\n"
 	    "  authcore policy check F\n"
@@ -170,37 +177,105 @@ static int cmd_jwt_sign(int argc, char **argv)
 	return 0;
 }
 
-static int cmd_jwt_verify(int argc, char **argv)
+/* Keys for verification from exactly one of --key-file (HMAC secret),
+ * --pem (public key) or --jwks, bound to the algorithms in --alg (a comma
+ * list). Returns the number of keys, or -1 after printing why (exit 2). */
+static int load_keys(int argc, char **argv, ac_jwt_key *keys, size_t cap)
 {
-	static const char *const known[] = { "--alg", "--key-file", "--aud",
-		"--iss", "--leeway", "--now", NULL };
-	const char *alg_s, *kf, *aud, *iss;
-	char *key, *tok;
-	size_t key_len, tok_len, start = 0;
-	int64_t now = (int64_t)time(NULL), leeway = 0;
-	ac_jwt_key k;
-	ac_jwt_checks ck;
+	const char *kf = opt(argc, argv, "--key-file");
+	const char *pem = opt(argc, argv, "--pem");
+	const char *jwks = opt(argc, argv, "--jwks");
+	const char *algs = opt(argc, argv, "--alg");
+	const char *kid = opt(argc, argv, "--kid");
+	ac_alg list[AC_ALG_COUNT];
+	size_t n_list = 0, n = 0, len, i;
+	char *text;
+
+	if (!!kf + !!pem + !!jwks != 1) {
+		fputs("authcore: give exactly one of --key-file, --pem, --jwks\n", stderr);
+		return -1;
+	}
+	if (algs != NULL) {
+		const char *p = algs;
+		while (*p) {
+			size_t l = strcspn(p, ",");
+			ac_alg a = ac_alg_from_name(p, l);
+			if (a == AC_ALG_NONE || n_list == AC_ALG_COUNT) {
+				fprintf(stderr, "authcore: unsupported --alg %.*s (HS256/384/512, RS256/384/512, PS256/384/512, ES256/384/512)\n", (int)l, p);
+				return -1;
+			}
+			list[n_list++] = a;
+			p += l + (p[l] == ',');
+		}
+	}
+	text = read_all(kf ? kf : pem ? pem : jwks, &len, 1 << 20);
+	if (text == NULL) {
+		fprintf(stderr, "authcore: cannot read %s\n", kf ? kf : pem ? pem : jwks);
+		return -1;
+	}
+	if (kf != NULL) {
+		if (n_list == 0)
+			list[n_list++] = AC_ALG_HS256;
+		for (i = 0; i < n_list && n < cap; i++) {
+			if (ac_jwt_key_hmac(&keys[n], list[i], (const uint8_t *)text,
+			    len, kid, kid ? strlen(kid) : 0) < 0) {
+				fprintf(stderr, "authcore: key in %s does not fit %s (a key file is an HMAC secret of at least the hash size; use --pem or --jwks for public keys)\n",
+				    kf, ac_alg_name(list[i]));
+				free(text);
+				return -1;
+			}
+			n++;
+		}
+	} else if (pem != NULL) {
+		static const ac_alg ec[] = { AC_ALG_ES256, AC_ALG_ES384, AC_ALG_ES512 };
+		const ac_alg *try = n_list ? list : ec;
+		size_t n_try = n_list ? n_list : 3;
+		for (i = 0; i < n_try && n < cap; i++)
+			if (ac_jwt_key_pem(&keys[n], try[i], text, len, kid,
+			    kid ? strlen(kid) : 0) == 0)
+				n++;
+		if (n == 0)
+			fprintf(stderr, "authcore: %s: not a public key (PEM SPKI or PKCS#1) that fits %s\n",
+			    pem, n_list ? algs : "an EC algorithm (give --alg for RSA keys)");
+	} else {
+		int bad;
+		const char *why = "";
+		int r = ac_jwks_load(keys, cap, text, len, list, n_list, &bad, &why);
+		if (r < 0) {
+			if (bad >= 0)
+				fprintf(stderr, "authcore: %s: keys[%d]: %s\n", jwks, bad, why);
+			else
+				fprintf(stderr, "authcore: %s: %s\n", jwks, why);
+		} else {
+			n = (size_t)r;
+		}
+	}
+	free(text);
+	return n ? (int)n : -1;
+}
+
+static int cmd_verify(int argc, char **argv, int jwt)
+{
+	static const char *const known_jwt[] = { "--alg", "--key-file", "--pem",
+		"--jwks", "--kid", "--aud", "--iss", "--typ", "--max-age",
+		"--leeway", "--now", NULL };
+	static const char *const known_jws[] = { "--alg", "--key-file", "--pem",
+		"--jwks", "--kid", NULL };
+	static ac_jwt_key keys[AC_KEYS_MAX];
 	static ac_jwt_result res;
-	ac_alg alg;
+	static uint8_t payload[AC_TOKEN_MAX];
+	const char *aud = opt(argc, argv, "--aud"), *iss = opt(argc, argv, "--iss");
+	const char *typ = opt(argc, argv, "--typ");
+	char *tok;
+	size_t tok_len, start = 0, plen;
+	int64_t now = (int64_t)time(NULL), leeway = 0, max_age = 0;
+	int n;
+	ac_jwt_checks ck;
+	ac_jws_header h;
 	ac_reason r;
 
-	if (check_opts(argc, argv, known) < 0)
+	if (check_opts(argc, argv, jwt ? known_jwt : known_jws) < 0)
 		return EXIT_USAGE;
-	alg_s = opt(argc, argv, "--alg");
-	kf = opt(argc, argv, "--key-file");
-	aud = opt(argc, argv, "--aud");
-	iss = opt(argc, argv, "--iss");
-	if (kf == NULL) {
-		fputs("authcore: jwt verify needs --key-file\n", stderr);
-		return EXIT_USAGE;
-	}
-	if (alg_s == NULL)
-		alg_s = "HS256";
-	alg = ac_alg_from_name(alg_s, strlen(alg_s));
-	if (alg == AC_ALG_NONE) {
-		fprintf(stderr, "authcore: unsupported --alg %s (HS256, HS384, HS512)\n", alg_s);
-		return EXIT_USAGE;
-	}
 	if (opt(argc, argv, "--now") && parse_i64(opt(argc, argv, "--now"), &now) < 0) {
 		fputs("authcore: --now must be an integer (unix seconds)\n", stderr);
 		return EXIT_USAGE;
@@ -210,19 +285,17 @@ static int cmd_jwt_verify(int argc, char **argv)
 		fputs("authcore: --leeway must be a non-negative integer (seconds)\n", stderr);
 		return EXIT_USAGE;
 	}
-	key = read_all(kf, &key_len, 4096);
-	if (key == NULL) {
-		fprintf(stderr, "authcore: cannot read key file %s (or larger than 4096 bytes)\n", kf);
+	if (opt(argc, argv, "--max-age") &&
+	    (parse_i64(opt(argc, argv, "--max-age"), &max_age) < 0 || max_age <= 0)) {
+		fputs("authcore: --max-age must be a positive integer (seconds)\n", stderr);
 		return EXIT_USAGE;
 	}
-	if (ac_jwt_key_hmac(&k, alg, (const uint8_t *)key, key_len, NULL, 0) < 0) {
-		fprintf(stderr, "authcore: key in %s is too short for %s\n", kf, alg_s);
-		free(key);
+	n = load_keys(argc, argv, keys, AC_KEYS_MAX);
+	if (n < 0)
 		return EXIT_USAGE;
-	}
-	free(key);
 	ac_jwt_checks_init(&ck);
 	ck.leeway = leeway;
+	ck.max_age = max_age;
 	if (iss) {
 		ck.issuer.ptr = iss;
 		ck.issuer.len = strlen(iss);
@@ -231,6 +304,10 @@ static int cmd_jwt_verify(int argc, char **argv)
 		ck.audiences[0].ptr = aud;
 		ck.audiences[0].len = strlen(aud);
 		ck.n_audiences = 1;
+	}
+	if (typ) {
+		ck.typ.ptr = typ;
+		ck.typ.len = strlen(typ);
 	}
 	tok = read_all("-", &tok_len, AC_TOKEN_MAX + 1024);
 	if (tok == NULL) {
@@ -241,14 +318,23 @@ static int cmd_jwt_verify(int argc, char **argv)
 		start++;
 	while (tok_len > start && strchr(" \t\r\n", tok[tok_len - 1]))
 		tok_len--;
-	r = ac_jwt_verify(&k, 1, &ck, tok + start, tok_len - start, now, &res);
+	if (jwt)
+		r = ac_jwt_verify(keys, (size_t)n, &ck, tok + start,
+		    tok_len - start, now, &res);
+	else
+		r = ac_jws_verify(keys, (size_t)n, tok + start, tok_len - start,
+		    &h, payload, sizeof payload, &plen);
 	free(tok);
 	if (r != AC_OK) {
 		fprintf(stderr, "%s\n", ac_reason_name(r));
 		return EXIT_INVALID;
 	}
-	fwrite(res.payload, 1, res.payload_len, stdout);
-	fputc('\n', stdout);
+	if (jwt) {
+		fwrite(res.payload, 1, res.payload_len, stdout);
+		fputc('\n', stdout);
+	} else {
+		fwrite(payload, 1, plen, stdout);
+	}
 	return 0;
 }
 
@@ -383,7 +469,9 @@ int main(int argc, char **argv)
 	if (argc >= 3 && strcmp(argv[1], "jwt") == 0 && strcmp(argv[2], "sign") == 0)
 		return cmd_jwt_sign(argc - 3, argv + 3);
 	if (argc >= 3 && strcmp(argv[1], "jwt") == 0 && strcmp(argv[2], "verify") == 0)
-		return cmd_jwt_verify(argc - 3, argv + 3);
+		return cmd_verify(argc - 3, argv + 3, 1);
+	if (argc >= 3 && strcmp(argv[1], "jws") == 0 && strcmp(argv[2], "verify") == 0)
+		return cmd_verify(argc - 3, argv + 3, 0);
 	if (argc >= 2 && strcmp(argv[1], "decide") == 0)
 		return cmd_decide(argc - 2, argv + 2);
 	if (argc >= 3 && strcmp(argv[1], "policy") == 0 && strcmp(argv[2], "check") == 0)
