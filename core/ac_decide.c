@@ -176,41 +176,148 @@ static int is_b64token_char(unsigned char c)
 	    c == '~' || c == '+' || c == '/' || c == '=';
 }
 
-/* Finds the bearer token. 0: none, 1: found, -1: invalid request. */
-static int find_bearer(const ac_request *req, ac_str *tok)
+static int valid_token_chars(ac_str t)
+{
+	size_t j;
+	if (t.len == 0)
+		return 0;
+	/* RFC 6750 b64token; a comma means two credentials were folded
+	 * into one header line */
+	for (j = 0; j < t.len; j++)
+		if (!is_b64token_char((unsigned char)t.ptr[j]))
+			return 0;
+	return 1;
+}
+
+static ac_str trim(const char *p, size_t n)
+{
+	ac_str s;
+	while (n > 0 && (*p == ' ' || *p == '\t')) {
+		p++;
+		n--;
+	}
+	while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+		n--;
+	s.ptr = p;
+	s.len = n;
+	return s;
+}
+
+/* Header source: 0 none, 1 found, -1 ambiguous or malformed. */
+static int from_header(const ac_request *req, const ac_source *S, ac_str *tok)
+{
+	size_t i, seen = 0;
+	int found = 0;
+
+	for (i = 0; i < req->n_headers; i++) {
+		const ac_header *h = &req->headers[i];
+		ac_str v;
+		if (!ac_ascii_ieq(h->name.ptr, h->name.len, S->name.ptr,
+		    S->name.len))
+			continue;
+		if (++seen > 1)
+			return -1;
+		v = trim(h->value.ptr, h->value.len);
+		if (S->prefix.len > 0) {
+			size_t sp = 0;
+			while (sp < v.len && v.ptr[sp] != ' ')
+				sp++;
+			if (!ac_ascii_ieq(v.ptr, sp, S->prefix.ptr, S->prefix.len))
+				continue; /* another scheme: not this source */
+			v = trim(v.ptr + sp, v.len - sp);
+		}
+		if (!valid_token_chars(v))
+			return -1;
+		*tok = v;
+		found = 1;
+	}
+	return found;
+}
+
+/* Cookie source (RFC 6265 cookie-string, names case-sensitive). */
+static int from_cookie(const ac_request *req, const ac_source *S, ac_str *tok)
 {
 	size_t i, seen = 0;
 
 	for (i = 0; i < req->n_headers; i++) {
 		const ac_header *h = &req->headers[i];
-		size_t j = 0, sp;
-		if (!ac_ascii_ieq(h->name.ptr, h->name.len, "authorization", 13))
+		size_t p = 0;
+		if (!ac_ascii_ieq(h->name.ptr, h->name.len, "cookie", 6))
 			continue;
-		if (++seen > 1)
-			return -1;
-		while (j < h->value.len && h->value.ptr[j] == ' ')
-			j++;
-		sp = j;
-		while (sp < h->value.len && h->value.ptr[sp] != ' ')
-			sp++;
-		if (!ac_ascii_ieq(h->value.ptr + j, sp - j, "bearer", 6))
-			continue; /* another scheme: no bearer token */
-		while (sp < h->value.len && h->value.ptr[sp] == ' ')
-			sp++;
-		tok->ptr = h->value.ptr + sp;
-		tok->len = h->value.len - sp;
-		while (tok->len > 0 && (tok->ptr[tok->len - 1] == ' ' ||
-		    tok->ptr[tok->len - 1] == '\t'))
-			tok->len--;
-		if (tok->len == 0)
-			return -1;
-		/* RFC 6750 b64token; a comma means two credentials were
-		 * folded into one header line */
-		for (j = 0; j < tok->len; j++)
-			if (!is_b64token_char((unsigned char)tok->ptr[j]))
+		while (p < h->value.len) {
+			size_t e = p, eq;
+			ac_str pair, name, val;
+			while (e < h->value.len && h->value.ptr[e] != ';')
+				e++;
+			pair = trim(h->value.ptr + p, e - p);
+			p = e + 1;
+			for (eq = 0; eq < pair.len && pair.ptr[eq] != '='; eq++)
+				;
+			if (eq == pair.len)
+				continue;
+			name = trim(pair.ptr, eq);
+			if (!ac_str_eq(name, S->name.ptr, S->name.len))
+				continue;
+			/* the same cookie twice (path or domain variants) is
+			 * ambiguous: refuse rather than guess */
+			if (++seen > 1)
 				return -1;
+			val = trim(pair.ptr + eq + 1, pair.len - eq - 1);
+			if (val.len >= 2 && val.ptr[0] == '"' &&
+			    val.ptr[val.len - 1] == '"') {
+				val.ptr++;
+				val.len -= 2;
+			}
+			if (!valid_token_chars(val))
+				return -1;
+			*tok = val;
+		}
 	}
-	return seen && tok->ptr != NULL ? 1 : 0;
+	return seen ? 1 : 0;
+}
+
+static int from_query(const ac_request *req, const ac_source *S, ac_str *tok)
+{
+	const char *q = memchr(req->path.ptr, '?', req->path.len);
+	size_t p, n, seen = 0;
+
+	if (q == NULL)
+		return 0;
+	p = (size_t)(q - req->path.ptr) + 1;
+	n = req->path.len;
+	while (p < n) {
+		size_t e = p, eq;
+		while (e < n && req->path.ptr[e] != '&')
+			e++;
+		for (eq = p; eq < e && req->path.ptr[eq] != '='; eq++)
+			;
+		if (eq - p == S->name.len &&
+		    memcmp(req->path.ptr + p, S->name.ptr, S->name.len) == 0) {
+			ac_str v = { req->path.ptr + eq + 1,
+				eq < e ? e - eq - 1 : 0 };
+			if (++seen > 1 || !valid_token_chars(v))
+				return -1;
+			*tok = v;
+		}
+		p = e + 1;
+	}
+	return seen ? 1 : 0;
+}
+
+/* The token from the policy's sources, in order. 0: none, 1: found,
+ * -1: invalid request. */
+static int find_token(const ac_policy *P, const ac_request *req, ac_str *tok)
+{
+	size_t i;
+	for (i = 0; i < P->n_sources; i++) {
+		const ac_source *S = &P->sources[i];
+		int r = S->kind == 'H' ? from_header(req, S, tok) :
+		    S->kind == 'C' ? from_cookie(req, S, tok) :
+		    from_query(req, S, tok);
+		if (r != 0)
+			return r;
+	}
+	return 0;
 }
 
 static void add_header(ac_decision *d, ac_str name, const char *v, size_t n)
@@ -221,6 +328,57 @@ static void add_header(ac_decision *d, ac_str name, const char *v, size_t n)
 	d->add[d->n_add].value.ptr = v;
 	d->add[d->n_add].value.len = n;
 	d->n_add++;
+}
+
+/* Appends one scalar claim value (string decoded, number or boolean as
+ * written) to the decision buffer; -1 if it holds control characters or,
+ * inside an array, a comma (which would forge a second element). */
+static int put_scalar(ac_decision *d, aj_type t, ac_str raw, int in_array)
+{
+	if (t == AJ_STRING) {
+		size_t l, k;
+		char *dst = d->buf + d->buf_len;
+		if (aj_str_decode(raw, dst, sizeof d->buf - d->buf_len, &l) < 0)
+			return -1;
+		for (k = 0; k < l; k++)
+			if ((unsigned char)dst[k] < 0x20 || dst[k] == 0x7f ||
+			    (in_array && dst[k] == ','))
+				return -1;
+		d->buf_len += l;
+		return 0;
+	}
+	if (t == AJ_NUMBER || t == AJ_TRUE || t == AJ_FALSE)
+		return buf_put(d, raw.ptr, raw.len) ? 0 : -1;
+	return -1;
+}
+
+/* Forwards a claim as a header: scalars as text, arrays comma-joined.
+ * Absent claims, nulls and objects add nothing. */
+static int claim_header(ac_decision *d, const ac_claim_header *C)
+{
+	aj_type t;
+	ac_str raw;
+	size_t start = d->buf_len;
+	int r = ac_claim_find(d->jwt.payload, d->jwt.payload_len, C->claim, &t,
+	    &raw);
+
+	if (r <= 0 || t == AJ_NULL || t == AJ_OBJECT)
+		return r < 0 ? -1 : 0;
+	if (t == AJ_ARRAY) {
+		size_t pos = 0, k = 0;
+		aj_type et;
+		ac_str e;
+		while (aj_array_next(raw, &pos, &et, &e)) {
+			if (k++ > 0 && !buf_put(d, ",", 1))
+				return -1;
+			if (put_scalar(d, et, e, 1) < 0)
+				return -1;
+		}
+	} else if (put_scalar(d, t, raw, 0) < 0) {
+		return -1;
+	}
+	add_header(d, C->header, d->buf + start, d->buf_len - start);
+	return 0;
 }
 
 static void decide(const ac_policy *P, const ac_request *req, int64_t now,
@@ -246,7 +404,7 @@ static void decide(const ac_policy *P, const ac_request *req, int64_t now,
 			return;
 		}
 	}
-	fb = find_bearer(req, &tok);
+	fb = find_token(P, req, &tok);
 	if (fb < 0) {
 		www_authenticate(d, P, "invalid_request");
 		respond(d, 400, AC_INVALID_REQUEST);
@@ -311,6 +469,16 @@ static void decide(const ac_policy *P, const ac_request *req, int64_t now,
 		add_header(d, P->roles_header, d->buf + start,
 		    d->buf_len - start);
 	}
+	for (i = 0; i < P->n_claim_headers; i++) {
+		if (claim_header(d, &P->claim_headers[i]) < 0) {
+			d->n_add = 0;
+			d->user.ptr = NULL;
+			d->user.len = 0;
+			www_authenticate(d, P, "invalid_token");
+			respond(d, 401, AC_BAD_CLAIM);
+			return;
+		}
+	}
 }
 
 void ac_decide(const ac_policy *P, const ac_request *req, int64_t now,
@@ -335,6 +503,11 @@ void ac_decide(const ac_policy *P, const ac_request *req, int64_t now,
 	/* identity headers never pass through from the client */
 	d->remove[d->n_remove++] = P->user_header;
 	d->remove[d->n_remove++] = P->roles_header;
+	{
+		size_t i;
+		for (i = 0; i < P->n_claim_headers; i++)
+			d->remove[d->n_remove++] = P->claim_headers[i].header;
+	}
 
 	q = req->path.len ? memchr(req->path.ptr, '?', req->path.len) : NULL;
 	if (q != NULL)

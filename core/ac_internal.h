@@ -45,6 +45,11 @@ int aj_int64(ac_str raw, int64_t *out);
  * *pos starts at 0. Returns 1 with the element, 0 at the end. */
 int aj_array_next(ac_str raw, size_t *pos, aj_type *type, ac_str *elem);
 
+/* Finds a claim by dot path ("realm_access.roles") in a payload object.
+ * 1 found (type and raw value set), 0 absent, -1 malformed JSON. */
+int ac_claim_find(const uint8_t *payload, size_t len, ac_str path,
+    aj_type *type, ac_str *raw);
+
 /* ---- JSON writer: never overflows; `overflow` is set instead. */
 typedef struct {
 	char *p;
@@ -87,9 +92,28 @@ typedef struct {
 	ac_str role;                    /* ptr NULL: any valid token */
 } ac_rule;
 
+/* Where a token is looked for (jwt.sources), in order. */
+#define AC_SOURCES_MAX 8
+typedef struct {
+	int kind;      /* 'H' header, 'C' cookie, 'Q' query parameter */
+	ac_str name;   /* header name (any case), cookie or parameter name */
+	ac_str prefix; /* header scheme, e.g. "Bearer"; empty: whole value */
+} ac_source;
+
+/* A claim forwarded upstream as a header (jwt.claims_to_headers). */
+#define AC_CLAIM_HEADERS_MAX 8
+typedef struct {
+	ac_str claim;  /* dot path */
+	ac_str header;
+} ac_claim_header;
+
 struct ac_policy {
 	ac_jwt_key keys[AC_KEYS_MAX];
 	size_t n_keys;
+	ac_source sources[AC_SOURCES_MAX];
+	size_t n_sources;
+	ac_claim_header claim_headers[AC_CLAIM_HEADERS_MAX];
+	size_t n_claim_headers;
 	ac_jwt_checks checks;
 	ac_str realm;
 	ac_str user_header, roles_header;

@@ -123,6 +123,40 @@ static int key_matches_kid(const ac_jwt_key *k, int has_kid, const char *kid,
 	return k->kid_len == kid_len && memcmp(k->kid, kid, kid_len) == 0;
 }
 
+int ac_claim_find(const uint8_t *payload, size_t len, ac_str path,
+    aj_type *type, ac_str *raw)
+{
+	aj_member m[AC_JSON_MEMBERS_MAX];
+	const char *obj = (const char *)payload;
+	size_t olen = len, n, i, start = 0;
+
+	if (path.len == 0)
+		return 0;
+	for (;;) {
+		size_t end = start;
+		const aj_member *hit = NULL;
+		while (end < path.len && path.ptr[end] != '.')
+			end++;
+		if (aj_object(obj, olen, m, AC_JSON_MEMBERS_MAX, &n) < 0)
+			return -1;
+		for (i = 0; i < n; i++)
+			if (aj_str_eq(m[i].key, path.ptr + start, end - start))
+				hit = &m[i];
+		if (hit == NULL)
+			return 0;
+		if (end == path.len) {
+			*type = hit->type;
+			*raw = hit->raw;
+			return 1;
+		}
+		if (hit->type != AJ_OBJECT)
+			return 0;
+		obj = hit->raw.ptr;
+		olen = hit->raw.len;
+		start = end + 1;
+	}
+}
+
 static ac_reason fail(ac_jwt_result *res, ac_reason r)
 {
 	res->reason = r;
@@ -134,7 +168,10 @@ static ac_reason check_claims(const ac_jwt_checks *ck, int64_t now,
 {
 	aj_member m[AC_JSON_MEMBERS_MAX];
 	size_t n, i;
-	const aj_member *iss = NULL, *aud = NULL, *user = NULL, *roles = NULL;
+	const aj_member *iss = NULL, *aud = NULL;
+	aj_type ut, rt;
+	ac_str uraw, rraw;
+	int has_user, has_roles;
 
 	if (aj_object((const char *)res->payload, res->payload_len, m,
 	    AC_JSON_MEMBERS_MAX, &n) < 0)
@@ -156,11 +193,6 @@ static ac_reason check_claims(const ac_jwt_checks *ck, int64_t now,
 		} else if (aj_str_eq(m[i].key, "aud", 3)) {
 			aud = &m[i];
 		}
-		if (aj_str_eq(m[i].key, ck->user_claim.ptr, ck->user_claim.len))
-			user = &m[i];
-		if (aj_str_eq(m[i].key, ck->roles_claim.ptr,
-		    ck->roles_claim.len))
-			roles = &m[i];
 		if (tv != NULL) {
 			/* integers only: "123", 1.5, 1e3 and true are refused */
 			if (m[i].type != AJ_NUMBER || aj_int64(m[i].raw, tv) < 0)
@@ -212,23 +244,51 @@ static ac_reason check_claims(const ac_jwt_checks *ck, int64_t now,
 		if (!ok)
 			return fail(res, AC_BAD_AUDIENCE);
 	}
-	if (user != NULL) {
-		if (user->type != AJ_STRING ||
-		    keep_text(res, user->raw, &res->user) < 0)
+	has_user = ac_claim_find(res->payload, res->payload_len, ck->user_claim,
+	    &ut, &uraw);
+	if (has_user < 0)
+		return fail(res, AC_MALFORMED);
+	if (has_user) {
+		if (ut != AJ_STRING || keep_text(res, uraw, &res->user) < 0)
 			return fail(res, AC_BAD_CLAIM);
 	}
-	if (roles != NULL) {
+	has_roles = ac_claim_find(res->payload, res->payload_len,
+	    ck->roles_claim, &rt, &rraw);
+	if (has_roles < 0)
+		return fail(res, AC_MALFORMED);
+	if (has_roles && rt == AJ_ARRAY) {
 		size_t pos = 0;
 		aj_type t;
 		ac_str e;
-		if (roles->type != AJ_ARRAY)
-			return fail(res, AC_BAD_CLAIM);
-		while (aj_array_next(roles->raw, &pos, &t, &e)) {
+		while (aj_array_next(rraw, &pos, &t, &e)) {
 			if (t != AJ_STRING || res->n_roles >= AC_ROLES_MAX ||
 			    keep_text(res, e, &res->roles[res->n_roles]) < 0)
 				return fail(res, AC_BAD_CLAIM);
 			res->n_roles++;
 		}
+	} else if (has_roles && rt == AJ_STRING) {
+		/* OAuth "scope" style: one space-delimited string */
+		ac_str all;
+		size_t i2 = 0;
+		if (keep_text(res, rraw, &all) < 0)
+			return fail(res, AC_BAD_CLAIM);
+		while (i2 < all.len) {
+			size_t st;
+			while (i2 < all.len && all.ptr[i2] == ' ')
+				i2++;
+			st = i2;
+			while (i2 < all.len && all.ptr[i2] != ' ')
+				i2++;
+			if (i2 > st) {
+				if (res->n_roles >= AC_ROLES_MAX)
+					return fail(res, AC_BAD_CLAIM);
+				res->roles[res->n_roles].ptr = all.ptr + st;
+				res->roles[res->n_roles].len = i2 - st;
+				res->n_roles++;
+			}
+		}
+	} else if (has_roles) {
+		return fail(res, AC_BAD_CLAIM);
 	}
 	res->reason = AC_OK;
 	return AC_OK;

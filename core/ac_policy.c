@@ -211,17 +211,163 @@ static int load_path_pattern(loader *L, const cJSON *v, ac_str *out)
 	return 0;
 }
 
+/* A cJSON subtree back to text, in the arena (cJSON's hooks serve it). */
+static const char *subtree_text(const cJSON *v)
+{
+	return cJSON_PrintUnformatted(v);
+}
+
+static int load_jwk_entry(loader *L, ac_policy *P, const cJSON *k)
+{
+	const cJSON *jv = cJSON_GetObjectItemCaseSensitive(k, "jwk");
+	const cJSON *av = cJSON_GetObjectItemCaseSensitive(k, "alg");
+	ac_alg alg = AC_ALG_NONE;
+	const char *text, *why = "invalid";
+	char msg[160];
+	size_t s2;
+
+	if (cJSON_GetObjectItemCaseSensitive(k, "secret") ||
+	    cJSON_GetObjectItemCaseSensitive(k, "secret_base64url") ||
+	    cJSON_GetObjectItemCaseSensitive(k, "pem"))
+		return bad(L, "\"jwk\" cannot be combined with \"secret\" or \"pem\"");
+	if (cJSON_GetObjectItemCaseSensitive(k, "kid"))
+		return bad(L, "give the kid inside the JWK");
+	if (av != NULL) {
+		path_push_key(L, "alg", &s2);
+		if (!cJSON_IsString(av) || (alg = ac_alg_from_name(av->valuestring,
+		    strlen(av->valuestring))) == AC_ALG_NONE)
+			return bad(L, "unsupported algorithm");
+		path_pop(L, s2);
+	}
+	path_push_key(L, "jwk", &s2);
+	if (!cJSON_IsObject(jv))
+		return bad(L, "must be a JWK object");
+	text = subtree_text(jv);
+	if (text == NULL)
+		return bad(L, "policy needs more memory than given");
+	if (ac_jwt_key_jwk(&P->keys[P->n_keys], alg, text, strlen(text),
+	    &why) < 0) {
+		snprintf(msg, sizeof msg, "JWK refused: %s", why);
+		return bad(L, msg);
+	}
+	P->n_keys++;
+	path_pop(L, s2);
+	return 0;
+}
+
+static int load_jwks(loader *L, ac_policy *P, const cJSON *jwks,
+    const ac_alg *allowed, size_t n_allowed)
+{
+	const char *text, *why = "invalid";
+	char msg[160];
+	int bad_index, n;
+
+	if (!cJSON_IsObject(jwks))
+		return bad(L, "must be a JWKS object ({\"keys\": [...]})");
+	text = subtree_text(jwks);
+	if (text == NULL)
+		return bad(L, "policy needs more memory than given");
+	n = ac_jwks_load(P->keys + P->n_keys, AC_KEYS_MAX - P->n_keys, text,
+	    strlen(text), allowed, n_allowed, &bad_index, &why);
+	if (n < 0) {
+		size_t s2;
+		if (bad_index >= 0) {
+			path_push_key(L, "keys", &s2);
+			path_push_index(L, bad_index, &s2);
+		}
+		snprintf(msg, sizeof msg, "%s", why);
+		return bad(L, msg);
+	}
+	P->n_keys += (size_t)n;
+	return 0;
+}
+
+static int load_sources(loader *L, ac_policy *P, const cJSON *arr)
+{
+	static const char *const allowed[] = { "header", "prefix", "cookie",
+		"query", NULL };
+	const cJSON *e;
+	int idx = 0;
+
+	if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) == 0)
+		return bad(L, "must be a non-empty array of token sources");
+	if (cJSON_GetArraySize(arr) > AC_SOURCES_MAX)
+		return bad(L, "more than 8 sources");
+	for (e = arr->child; e != NULL; e = e->next, idx++) {
+		ac_source *S = &P->sources[P->n_sources];
+		const cJSON *h, *c, *q;
+		size_t save;
+
+		memset(S, 0, sizeof *S);
+		path_push_index(L, idx, &save);
+		if (check_members(L, e, allowed) < 0)
+			return -1;
+		h = cJSON_GetObjectItemCaseSensitive(e, "header");
+		c = cJSON_GetObjectItemCaseSensitive(e, "cookie");
+		q = cJSON_GetObjectItemCaseSensitive(e, "query");
+		if ((h != NULL) + (c != NULL) + (q != NULL) != 1)
+			return bad(L, "needs exactly one of \"header\", \"cookie\" or \"query\"");
+		S->kind = h ? 'H' : c ? 'C' : 'Q';
+		if (get_member_str(L, e, h ? "header" : c ? "cookie" : "query",
+		    1, AC_NAME_MAX, &S->name) < 0)
+			return -1;
+		if (!is_token(S->name))
+			return bad(L, "name must be an HTTP token");
+		if (get_member_str(L, e, "prefix", 1, 32, &S->prefix) < 0)
+			return -1;
+		if (S->prefix.ptr != NULL && S->kind != 'H')
+			return bad(L, "\"prefix\" applies to headers only");
+		P->n_sources++;
+		path_pop(L, save);
+	}
+	return 0;
+}
+
+static int load_claim_headers(loader *L, ac_policy *P, const cJSON *arr)
+{
+	static const char *const allowed[] = { "claim", "header", NULL };
+	const cJSON *e;
+	int idx = 0;
+
+	if (!cJSON_IsArray(arr))
+		return bad(L, "must be an array of {\"claim\", \"header\"}");
+	if (cJSON_GetArraySize(arr) > AC_CLAIM_HEADERS_MAX)
+		return bad(L, "more than 8 claim headers");
+	for (e = arr->child; e != NULL; e = e->next, idx++) {
+		ac_claim_header *C = &P->claim_headers[P->n_claim_headers];
+		size_t save, j;
+
+		path_push_index(L, idx, &save);
+		if (check_members(L, e, allowed) < 0)
+			return -1;
+		if (!cJSON_GetObjectItemCaseSensitive(e, "claim") ||
+		    !cJSON_GetObjectItemCaseSensitive(e, "header"))
+			return bad(L, "needs \"claim\" and \"header\"");
+		if (get_member_str(L, e, "claim", 1, AC_NAME_MAX, &C->claim) < 0 ||
+		    get_member_str(L, e, "header", 1, AC_NAME_MAX, &C->header) < 0)
+			return -1;
+		if (!is_token(C->header) || reserved_header(C->header))
+			return bad(L, "header must be an HTTP token and not one hosts own (host, authorization, cookie, ...)");
+		for (j = 0; j < P->n_claim_headers; j++)
+			if (ac_ascii_ieq(P->claim_headers[j].header.ptr,
+			    P->claim_headers[j].header.len, C->header.ptr,
+			    C->header.len))
+				return bad(L, "header named twice");
+		P->n_claim_headers++;
+		path_pop(L, save);
+	}
+	return 0;
+}
+
 static int load_keys(loader *L, ac_policy *P, const cJSON *arr)
 {
 	static const char *const allowed[] = { "kid", "alg", "secret",
-		"secret_base64url", NULL };
+		"secret_base64url", "pem", "jwk", NULL };
 	const cJSON *k;
 	int idx = 0;
 
 	if (!cJSON_IsArray(arr))
 		return bad(L, "must be an array of keys");
-	if (cJSON_GetArraySize(arr) == 0)
-		return bad(L, "must hold at least one key");
 	if (cJSON_GetArraySize(arr) > AC_KEYS_MAX)
 		return bad(L, "more than 16 keys");
 	for (k = arr->child; k != NULL; k = k->next, idx++) {
@@ -231,7 +377,7 @@ static int load_keys(loader *L, ac_policy *P, const cJSON *arr)
 		const uint8_t *sec;
 		size_t sec_len;
 		ac_alg alg;
-		const cJSON *sv, *bv;
+		const cJSON *sv, *bv, *pv;
 		size_t j;
 
 		path_push_index(L, idx, &save);
@@ -246,6 +392,14 @@ static int load_keys(loader *L, ac_policy *P, const cJSON *arr)
 				return bad(L, "duplicate kid");
 			}
 		}
+		if (P->n_keys >= AC_KEYS_MAX)
+			return bad(L, "more than 16 keys in all");
+		if (cJSON_GetObjectItemCaseSensitive(k, "jwk") != NULL) {
+			if (load_jwk_entry(L, P, k) < 0)
+				return -1;
+			path_pop(L, save);
+			continue;
+		}
 		if (cJSON_GetObjectItemCaseSensitive(k, "alg") == NULL)
 			return bad(L, "missing \"alg\" (each key is bound to one algorithm)");
 		if (get_member_str(L, k, "alg", 1, 16, &alg_s) < 0)
@@ -253,12 +407,30 @@ static int load_keys(loader *L, ac_policy *P, const cJSON *arr)
 		alg = ac_alg_from_name(alg_s.ptr, alg_s.len);
 		if (alg == AC_ALG_NONE) {
 			path_push_key(L, "alg", &s2);
-			return bad(L, "unsupported algorithm (HS256, HS384, HS512)");
+			return bad(L, "unsupported algorithm (HS256/384/512, RS256/384/512, PS256/384/512, ES256/384/512)");
 		}
 		sv = cJSON_GetObjectItemCaseSensitive(k, "secret");
 		bv = cJSON_GetObjectItemCaseSensitive(k, "secret_base64url");
-		if ((sv == NULL) == (bv == NULL))
-			return bad(L, "needs exactly one of \"secret\" or \"secret_base64url\"");
+		pv = cJSON_GetObjectItemCaseSensitive(k, "pem");
+		if ((sv != NULL) + (bv != NULL) + (pv != NULL) != 1)
+			return bad(L, "needs exactly one of \"secret\", \"secret_base64url\", \"pem\" or \"jwk\"");
+		if (pv != NULL) {
+			path_push_key(L, "pem", &s2);
+			if (!cJSON_IsString(pv))
+				return bad(L, "must be a string");
+			if (ac_alg_family(alg) == 'H')
+				return bad(L, "an HMAC algorithm takes a secret, not a public key");
+			if (ac_jwt_key_pem(&P->keys[P->n_keys], alg, pv->valuestring,
+			    strlen(pv->valuestring), kid.ptr, kid.len) < 0)
+				return bad(L, "not a PEM public key (SPKI or PKCS#1) that fits \"alg\" (RSA 2048-4096 bits; EC P-256/384/521 by alg)");
+			P->n_keys++;
+			path_pop(L, save);
+			continue;
+		}
+		if (ac_alg_family(alg) != 'H') {
+			path_push_key(L, sv != NULL ? "secret" : "secret_base64url", &s2);
+			return bad(L, "a public-key algorithm takes \"pem\" or \"jwk\", not a secret");
+		}
 		if (sv != NULL) {
 			path_push_key(L, "secret", &s2);
 			if (!cJSON_IsString(sv))
@@ -273,7 +445,7 @@ static int load_keys(loader *L, ac_policy *P, const cJSON *arr)
 				return bad(L, "must be strict base64url of at most 4096 bytes");
 			sec = raw;
 		}
-		if (sec_len < (alg == AC_ALG_HS256 ? 32u : alg == AC_ALG_HS384 ? 48u : 64u))
+		if (sec_len < ac_alg_hash_len(alg))
 			return bad(L, alg == AC_ALG_HS256 ?
 			    "secret must be at least 32 bytes for HS256" :
 			    alg == AC_ALG_HS384 ?
@@ -291,20 +463,99 @@ static int load_keys(loader *L, ac_policy *P, const cJSON *arr)
 
 static int load_jwt(loader *L, ac_policy *P, const cJSON *jwt)
 {
-	static const char *const allowed[] = { "keys", "issuer", "audience",
-		"leeway", "require_exp", "user_claim", "roles_claim", NULL };
+	static const char *const allowed[] = { "keys", "jwks", "algorithms",
+		"issuer", "audience", "leeway", "require_exp", "user_claim",
+		"roles_claim", "typ", "max_age", "sources", "claims_to_headers",
+		NULL };
 	const cJSON *v;
 	size_t save;
+	ac_alg algs[AC_ALG_COUNT];
+	size_t n_algs = 0;
 
 	if (check_members(L, jwt, allowed) < 0)
 		return -1;
+	if (!cJSON_GetObjectItemCaseSensitive(jwt, "keys") &&
+	    !cJSON_GetObjectItemCaseSensitive(jwt, "jwks"))
+		return bad(L, "missing \"keys\" or \"jwks\"");
 	v = cJSON_GetObjectItemCaseSensitive(jwt, "keys");
-	if (v == NULL)
-		return bad(L, "missing \"keys\"");
-	path_push_key(L, "keys", &save);
-	if (load_keys(L, P, v) < 0)
+	if (v != NULL) {
+		path_push_key(L, "keys", &save);
+		if (load_keys(L, P, v) < 0)
+			return -1;
+		path_pop(L, save);
+	}
+	v = cJSON_GetObjectItemCaseSensitive(jwt, "algorithms");
+	if (v != NULL) {
+		const cJSON *a;
+		int idx = 0;
+		size_t s2;
+		path_push_key(L, "algorithms", &save);
+		if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) == 0 ||
+		    cJSON_GetArraySize(v) >= AC_ALG_COUNT)
+			return bad(L, "must be a non-empty array of algorithm names");
+		for (a = v->child; a != NULL; a = a->next, idx++) {
+			path_push_index(L, idx, &s2);
+			if (!cJSON_IsString(a) || (algs[n_algs] = ac_alg_from_name(
+			    a->valuestring, strlen(a->valuestring))) == AC_ALG_NONE)
+				return bad(L, "unsupported algorithm");
+			n_algs++;
+			path_pop(L, s2);
+		}
+		path_pop(L, save);
+	}
+	v = cJSON_GetObjectItemCaseSensitive(jwt, "jwks");
+	if (v != NULL) {
+		path_push_key(L, "jwks", &save);
+		if (load_jwks(L, P, v, algs, n_algs) < 0)
+			return -1;
+		path_pop(L, save);
+	}
+	if (P->n_keys == 0)
+		return bad(L, "holds no key (give \"keys\" or \"jwks\")");
+	if (n_algs > 0) {
+		/* "algorithms" also limits keys given one by one */
+		size_t i, j;
+		for (i = 0; i < P->n_keys; i++) {
+			int ok = 0;
+			for (j = 0; j < n_algs; j++)
+				ok |= P->keys[i].alg == algs[j];
+			if (!ok)
+				return bad(L, "a key's algorithm is not in \"algorithms\"");
+		}
+	}
+	v = cJSON_GetObjectItemCaseSensitive(jwt, "sources");
+	if (v != NULL) {
+		path_push_key(L, "sources", &save);
+		if (load_sources(L, P, v) < 0)
+			return -1;
+		path_pop(L, save);
+	} else {
+		/* default, as Envoy's jwt_authn: Authorization: Bearer */
+		P->sources[0].kind = 'H';
+		P->sources[0].name.ptr = "authorization";
+		P->sources[0].name.len = 13;
+		P->sources[0].prefix.ptr = "Bearer";
+		P->sources[0].prefix.len = 6;
+		P->n_sources = 1;
+	}
+	v = cJSON_GetObjectItemCaseSensitive(jwt, "claims_to_headers");
+	if (v != NULL) {
+		path_push_key(L, "claims_to_headers", &save);
+		if (load_claim_headers(L, P, v) < 0)
+			return -1;
+		path_pop(L, save);
+	}
+	if (get_member_str(L, jwt, "typ", 1, 63, &P->checks.typ) < 0)
 		return -1;
-	path_pop(L, save);
+	v = cJSON_GetObjectItemCaseSensitive(jwt, "max_age");
+	if (v != NULL) {
+		path_push_key(L, "max_age", &save);
+		if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int64_t)v->valuedouble ||
+		    v->valuedouble < 1 || v->valuedouble > 31536000)
+			return bad(L, "must be an integer number of seconds from 1 to 31536000");
+		P->checks.max_age = (int64_t)v->valuedouble;
+		path_pop(L, save);
+	}
 	if (get_member_str(L, jwt, "issuer", 1, 1024, &P->checks.issuer) < 0)
 		return -1;
 	v = cJSON_GetObjectItemCaseSensitive(jwt, "audience");

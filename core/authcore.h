@@ -50,7 +50,7 @@ const char *ac_version(void);
 #define AC_NAME_MAX 128           /* header names, claim names, kid, role */
 #define AC_POLICY_JSON_MAX (1u << 20)
 #define AC_AUDIT_MAX 1024         /* one audit line */
-#define AC_DECISION_HEADERS_MAX 8
+#define AC_DECISION_HEADERS_MAX 16
 
 size_t ac_const_token_max(void);
 
@@ -216,8 +216,11 @@ typedef struct {
 	ac_str typ;                   /* ptr NULL: not checked; else the header
 	                                 typ MUST equal it (ASCII case-insensitive) */
 	int64_t max_age;              /* > 0: iat required, now - iat <= max_age + leeway */
-	ac_str user_claim;            /* top-level claim naming the user ("sub") */
-	ac_str roles_claim;           /* array-of-strings claim ("roles") */
+	ac_str user_claim;            /* claim naming the user ("sub"); a dot
+	                                 path reaches into objects ("user.id") */
+	ac_str roles_claim;           /* roles: array of strings, or one
+	                                 space-delimited string ("scope");
+	                                 dot path allowed ("realm_access.roles") */
 } ac_jwt_checks;
 
 /* Sets defaults: leeway 0, require_exp 0, no iss/aud check, user claim

@@ -566,6 +566,132 @@ static void test_policy_and_decide(void)
 	end();
 }
 
+static void decide_hdrs(const ac_policy *P, const char *path,
+    const ac_header *h, size_t n, ac_decision *d)
+{
+	ac_request r;
+	memset(&r, 0, sizeof r);
+	r.method.ptr = "GET";
+	r.method.len = 3;
+	r.path.ptr = path;
+	r.path.len = strlen(path);
+	r.headers = h;
+	r.n_headers = n;
+	ac_decide(P, &r, 1000, NULL, 0, d);
+}
+
+static const char *add_value(const ac_decision *d, const char *name)
+{
+	static char v[512];
+	size_t i;
+	for (i = 0; i < d->n_add; i++) {
+		if (d->add[i].name.len == strlen(name) &&
+		    memcmp(d->add[i].name.ptr, name, d->add[i].name.len) == 0) {
+			memcpy(v, d->add[i].value.ptr, d->add[i].value.len);
+			v[d->add[i].value.len] = 0;
+			return v;
+		}
+	}
+	return NULL;
+}
+
+#define H(n, v) { { n, sizeof n - 1 }, { v, strlen(v) } }
+
+static void test_sources_and_claims(void)
+{
+	static ac_decision d;
+	static char auth[AC_TOKEN_MAX + 16], cookie[AC_TOKEN_MAX + 64],
+	    path[AC_TOKEN_MAX + 64];
+	ac_policy_error err;
+	const ac_policy *P;
+	const char *tok;
+	static const char pol[] =
+	    "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"unit-test-secret-0123456789abcdefghij\"}],"
+	    "\"user_claim\":\"user.id\",\"roles_claim\":\"scope\",\"typ\":\"JWT\",\"max_age\":300,\"require_exp\":false,"
+	    "\"sources\":[{\"header\":\"x-token\"},{\"cookie\":\"jwt\"},{\"query\":\"access_token\"}],"
+	    "\"claims_to_headers\":[{\"claim\":\"email\",\"header\":\"x-email\"},"
+	    "{\"claim\":\"groups\",\"header\":\"x-groups\"},{\"claim\":\"user.n\",\"header\":\"x-n\"}]}}";
+
+	begin("token sources (header, cookie, query), dot paths, scope roles, claim headers");
+	P = load(pol, &err);
+	CHECK(P != NULL);
+	if (P == NULL) {
+		printf("# %s: %s\n", err.path, err.message);
+		end();
+		return;
+	}
+	tok = sign("{\"user\":{\"id\":\"u7\",\"n\":42},\"scope\":\"read  write\",\"iat\":900,"
+	    "\"email\":\"a@b.c\",\"groups\":[\"g1\",2,true]}");
+	{
+		ac_header h[] = { H("X-Token", tok) };
+		decide_hdrs(P, "/x", h, 1, &d);
+		CHECK(d.status == 200 && d.reason == AC_OK);
+		CHECK(add_value(&d, "x-authcore-user") && strcmp(add_value(&d, "x-authcore-user"), "u7") == 0);
+		CHECK(add_value(&d, "x-authcore-roles") && strcmp(add_value(&d, "x-authcore-roles"), "read,write") == 0);
+		CHECK(add_value(&d, "x-email") && strcmp(add_value(&d, "x-email"), "a@b.c") == 0);
+		CHECK(add_value(&d, "x-groups") && strcmp(add_value(&d, "x-groups"), "g1,2,true") == 0);
+		CHECK(add_value(&d, "x-n") && strcmp(add_value(&d, "x-n"), "42") == 0);
+		CHECK(d.n_remove == 5);
+	}
+	snprintf(cookie, sizeof cookie, "a=1; jwt=\"%s\"; b=2", tok);
+	{
+		ac_header h[] = { H("Cookie", cookie) };
+		decide_hdrs(P, "/x", h, 1, &d);
+		CHECK(d.status == 200);
+	}
+	{
+		ac_header h[] = { H("Cookie", cookie), H("cookie", "jwt=x.y.z") };
+		decide_hdrs(P, "/x", h, 2, &d);
+		CHECK(d.status == 400 && d.reason == AC_INVALID_REQUEST);
+	}
+	snprintf(path, sizeof path, "/x?a=1&access_token=%s", tok);
+	decide_hdrs(P, path, NULL, 0, &d);
+	CHECK(d.status == 200);
+	snprintf(path, sizeof path, "/x?access_token=%s&access_token=%s", tok, tok);
+	decide_hdrs(P, path, NULL, 0, &d);
+	CHECK(d.status == 400);
+	/* Authorization is not a source in this policy */
+	snprintf(auth, sizeof auth, "Bearer %s", tok);
+	{
+		ac_header h[] = { H("Authorization", auth) };
+		decide_hdrs(P, "/x", h, 1, &d);
+		CHECK(d.status == 401 && d.reason == AC_MISSING_TOKEN);
+	}
+	/* max_age: iat 900, now 1000, 300 s allowed; too old at iat 600 */
+	{
+		ac_header h[] = { H("X-Token", sign("{\"user\":{\"id\":\"u\"},\"iat\":600}")) };
+		decide_hdrs(P, "/x", h, 1, &d);
+		CHECK(d.status == 401 && d.reason == AC_TOO_OLD);
+	}
+	{
+		ac_header h[] = { H("X-Token", sign("{\"user\":{\"id\":\"u\"}}")) };
+		decide_hdrs(P, "/x", h, 1, &d);
+		CHECK(d.status == 401 && d.reason == AC_MISSING_CLAIM);
+	}
+	/* a comma inside an array claim element would forge another */
+	{
+		ac_header h[] = { H("X-Token", sign("{\"user\":{\"id\":\"u\"},\"iat\":990,\"groups\":[\"a,b\"]}")) };
+		decide_hdrs(P, "/x", h, 1, &d);
+		CHECK(d.status == 401 && d.reason == AC_BAD_CLAIM && d.n_add == 0);
+	}
+	end();
+
+	begin("typ is checked when the policy names one");
+	{
+		/* sign() writes typ "JWT"; a policy asking for at+jwt refuses it */
+		static const char pol2[] =
+		    "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"unit-test-secret-0123456789abcdefghij\"}],\"typ\":\"at+jwt\",\"require_exp\":false,\"sources\":[{\"header\":\"x-token\"}]}}";
+		const ac_policy *P2 = load(pol2, &err);
+		ac_header h[] = { H("X-Token", sign("{\"sub\":\"u\"}")) };
+		CHECK(P2 != NULL);
+		if (P2 != NULL) {
+			decide_hdrs(P2, "/x", h, 1, &d);
+			CHECK(d.status == 401 && d.reason == AC_BAD_TYP);
+		}
+	}
+	end();
+}
+
 static void test_policy_errors(void)
 {
 	static const struct {
@@ -574,7 +700,25 @@ static void test_policy_errors(void)
 		{ "{\"jwt\":", "$", "invalid JSON at line 1" },
 		{ "[]", "$", "must be an object" },
 		{ "{}", "$", "missing \"jwt\"" },
-		{ "{\"jwt\":{\"keys\":[]}}", "$.jwt.keys", "at least one key" },
+		{ "{\"jwt\":{\"keys\":[]}}", "$.jwt", "holds no key" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"RS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]}}",
+		    "$.jwt.keys[0].secret", "public-key algorithm takes" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"pem\":\"x\"}]}}",
+		    "$.jwt.keys[0].pem", "HMAC algorithm takes a secret" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"ES256\",\"pem\":\"-----BEGIN PUBLIC KEY-----\\nAAAA\\n-----END PUBLIC KEY-----\\n\"}]}}",
+		    "$.jwt.keys[0].pem", "not a PEM public key" },
+		{ "{\"jwt\":{\"keys\":[{\"jwk\":{\"kty\":\"RSA\",\"n\":\"AQAB\",\"e\":\"AQAB\"}}]}}",
+		    "$.jwt.keys[0].jwk", "names no algorithm" },
+		{ "{\"jwt\":{\"keys\":[{\"jwk\":{\"kty\":\"oct\",\"alg\":\"HS256\",\"k\":\"c2hvcnQ\"}}]}}",
+		    "$.jwt.keys[0].jwk", "shorter than the hash" },
+		{ "{\"jwt\":{\"jwks\":{\"keys\":[{\"kty\":\"oct\",\"k\":\"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY\"}]}}}",
+		    "$.jwt.jwks.keys[0]", "names no algorithm" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"sources\":[{\"cookie\":\"s\",\"prefix\":\"Bearer\"}]}}",
+		    "$.jwt.sources[0]", "applies to headers only" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"claims_to_headers\":[{\"claim\":\"email\",\"header\":\"Cookie\"}]}}",
+		    "$.jwt.claims_to_headers[0]", "not one hosts own" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"algorithms\":[\"RS256\"]}}",
+		    "$.jwt", "not in \"algorithms\"" },
 		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"short\"}]}}",
 		    "$.jwt.keys[0].secret", "at least 32 bytes" },
 		{ "{\"jwt\":{\"keys\":[{\"alg\":\"none\",\"secret\":\"x\"}]}}",
@@ -677,6 +821,7 @@ int main(void)
 	test_hostile_tokens();
 	test_policy_and_decide();
 	test_policy_errors();
+	test_sources_and_claims();
 #ifdef AC_TEST_COUNT_HEAP
 	test_no_heap();
 #endif
