@@ -4,6 +4,7 @@ A vector file (tests/vectors/decisions/*.json) holds a policy and cases:
 
   {"description": "...",
    "keys": {"k1": "<HMAC secret text>"},         # secrets tokens are minted with
+   "private_keys": {"rsa": "keys/rsa.pem"},      # RS/PS/ES signing keys (test-only)
    "policy": { ...authcore policy... },
    "cases": [{
      "name": "...",
@@ -12,7 +13,9 @@ A vector file (tests/vectors/decisions/*.json) holds a policy and cases:
      "token": {"key": "k1", "alg": "HS256", "kid": "k1",
                "header": {...extra JOSE header members...},
                "claims": {"sub": "alice", "exp": "+3600"},
-               "mutate": "flip_signature" | "alg_none" | null},
+               "mutate": "flip_signature" | "alg_none" | "pss_as_pkcs1" |
+                         "hmac_with_public_pem" | "der_signature" |
+                         "zero_signature" | null},
      "raw_token": "literal token",             # instead of "token"
      "skip": {"workerd": "why this host cannot express the case"},
      "expect": {"status": 200, "reason": "ok",
@@ -21,8 +24,8 @@ A vector file (tests/vectors/decisions/*.json) holds a policy and cases:
                 "headers": {"www-authenticate": "Bearer ..."}}  # response headers
    }]}
 
-Tokens are minted here with Python's own hmac (an implementation independent
-of authcore), at run time, with "+N"/"-N" time claims relative to `now`, so the
+Tokens are minted here with Python's own hmac and, for RS*/PS*/ES*, the
+openssl command (implementations independent of authcore), at run time, with "+N"/"-N" time claims relative to `now`, so the
 same file runs against real hosts that read the real clock.
 """
 import base64
@@ -31,6 +34,7 @@ import hashlib
 import hmac
 import json
 import os
+import subprocess
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VECTOR_DIR = os.path.join(ROOT, "tests", "vectors", "decisions")
@@ -47,22 +51,71 @@ def _rel_time(v, now):
     return v
 
 
-def mint(spec, keys, now):
+def _der_ints(der):
+    """(r, s) from a DER ECDSA signature."""
+    def take(b, i):
+        tag, ln = b[i], b[i + 1]
+        i += 2
+        if ln & 0x80:
+            n = ln & 0x7F
+            ln = int.from_bytes(b[i:i + n], "big")
+            i += n
+        return tag, b[i:i + ln], i + ln
+    _, seq, _ = take(der, 0)
+    _, r, i = take(seq, 0)
+    _, s, _ = take(seq, i)
+    return int.from_bytes(r, "big"), int.from_bytes(s, "big")
+
+
+_EC_SIZE = {"ES256": 32, "ES384": 48, "ES512": 66}
+
+
+def openssl_sign(alg, key_path, data, pss=None):
+    """RS*/PS*/ES* signature over data with the openssl command; ES* come
+    back in the JWS (P1363) form unless der=True is wanted by the caller."""
+    args = ["openssl", "dgst", "-sha" + alg[2:], "-sign", key_path]
+    if pss if pss is not None else alg.startswith("PS"):
+        args += ["-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:digest"]
+    return subprocess.run(args, input=data, capture_output=True, check=True, timeout=30).stdout
+
+
+def mint(spec, keys, now, private_keys=None):
     """Mints a compact JWS from a case's "token" spec."""
     alg = spec.get("alg", "HS256")
     header = {"alg": alg, "typ": "JWT"}
     if spec.get("kid") is not None:
         header["kid"] = spec["kid"]
     header.update(spec.get("header", {}))
-    claims = {k: _rel_time(v, now) for k, v in spec.get("claims", {}).items()}
-    h = b64url(json.dumps(header, separators=(",", ":")).encode())
-    p = b64url(json.dumps(claims, separators=(",", ":")).encode())
     mutate = spec.get("mutate")
+    claims = {k: _rel_time(v, now) for k, v in spec.get("claims", {}).items()}
+    p = b64url(json.dumps(claims, separators=(",", ":")).encode())
     if mutate == "alg_none":
         h = b64url(json.dumps({"alg": "none", "typ": "JWT"}).encode())
         return h + "." + p + "."
-    secret = keys[spec.get("key", "k1")].encode()
-    sig = hmac.new(secret, (h + "." + p).encode(), _HASH[alg]).digest()
+    if mutate == "hmac_with_public_pem":
+        # the classic confusion: HS256 keyed with the verifier's public key
+        header["alg"] = "HS256"
+        pem_path = os.path.join(VECTOR_DIR, "..", private_keys[spec["key"]])
+        pub = subprocess.run(["openssl", "pkey", "-in", pem_path, "-pubout"],
+                             capture_output=True, check=True, timeout=30).stdout
+        h = b64url(json.dumps(header, separators=(",", ":")).encode())
+        sig = hmac.new(pub, (h + "." + p).encode(), hashlib.sha256).digest()
+        return h + "." + p + "." + b64url(sig)
+    h = b64url(json.dumps(header, separators=(",", ":")).encode())
+    signing_input = (h + "." + p).encode()
+    if alg in _HASH:
+        secret = keys[spec.get("key", "k1")].encode()
+        sig = hmac.new(secret, signing_input, _HASH[alg]).digest()
+    else:
+        path = os.path.join(VECTOR_DIR, "..", private_keys[spec["key"]])
+        sig = openssl_sign(alg, path, signing_input,
+                           pss=True if mutate == "pss_as_pkcs1" else None)
+        if alg.startswith("ES") and mutate != "der_signature":
+            r, s = _der_ints(sig)
+            n = _EC_SIZE[alg]
+            sig = r.to_bytes(n, "big") + s.to_bytes(n, "big")
+        if mutate == "zero_signature":
+            sig = bytes(len(sig))
     if mutate == "flip_signature":
         sig = bytes([sig[0] ^ 1]) + sig[1:]
     return h + "." + p + "." + b64url(sig)
@@ -93,6 +146,7 @@ class VectorFile:
         self.policy = self.doc["policy"]
         self.policy_json = json.dumps(self.policy)
         self.keys = self.doc.get("keys", {})
+        self.private_keys = self.doc.get("private_keys", {})
 
     def cases(self, now):
         """The file's cases made concrete at unix time `now`."""
@@ -100,12 +154,13 @@ class VectorFile:
         for c in self.doc["cases"]:
             token = ""
             if "token" in c:
-                token = mint(c["token"], self.keys, now)
+                token = mint(c["token"], self.keys, now, self.private_keys)
             elif "raw_token" in c:
                 token = c["raw_token"]
             r = c["request"]
             headers = [(n, v.replace("{token}", token)) for n, v in r.get("headers", [])]
-            out.append(Case(self.name, c["name"], r.get("method", "GET"), r.get("path", "/"),
+            out.append(Case(self.name, c["name"], r.get("method", "GET"),
+                            r.get("path", "/").replace("{token}", token),
                             r.get("client_ip", "127.0.0.1"), headers, c["expect"],
                             c.get("skip")))
         return out
