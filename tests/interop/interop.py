@@ -1,7 +1,11 @@
-"""Interop: tokens minted by PyJWT and by jose verify in authcore; tokens
-authcore signs verify in both; tampered, expired, wrong-audience and alg-none
-tokens are refused by all three (authcore with the right reason code)."""
+"""Interop: for every algorithm, tokens minted by PyJWT and by jose verify in
+authcore (HMAC secrets by --key-file, public keys by --pem and by --jwks);
+tokens authcore signs (HMAC) verify in both; tampered, expired, wrong-audience,
+alg-none and key-confusion tokens are refused by all three (authcore with the
+right reason code; what PyJWT and jose say is recorded)."""
 import base64
+import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -11,6 +15,8 @@ import tempfile
 import time
 
 import jwt  # PyJWT
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CLI = os.path.join(ROOT, "build", "bin", "authcore")
@@ -32,8 +38,8 @@ def b64url(b):
     return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
 
 
-def ac_verify(tok, alg, keyfile, now=None):
-    args = [CLI, "jwt", "verify", "--key-file", keyfile, "--alg", alg, "--aud", AUD, "--iss", ISS]
+def ac_verify(tok, alg, keyfile, now=None, how="--key-file"):
+    args = [CLI, "jwt", "verify", how, keyfile, "--alg", alg, "--aud", AUD, "--iss", ISS]
     if now is not None:
         args += ["--now", str(now)]
     p = subprocess.run(args, input=tok.encode(), capture_output=True, timeout=20)
@@ -69,6 +75,32 @@ def pyjwt_verify(tok, alg, key):
         return {"ok": True, "payload": jwt.decode(tok, key, algorithms=[alg], audience=AUD, issuer=ISS)}
     except jwt.PyJWTError as e:
         return {"ok": False, "code": type(e).__name__}
+
+
+def asym_keys(d):
+    """Fresh keys per family: {alg: (private PEM path, public PEM path,
+    PyJWT signing key, PyJWT verifying key, JWKS path)}."""
+    out = {}
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ecs = {"ES256": ec.SECP256R1(), "ES384": ec.SECP384R1(), "ES512": ec.SECP521R1()}
+    for alg in ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"):
+        k = rsa_key if alg[0] != "E" else ec.generate_private_key(ecs[alg])
+        priv = k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                               serialization.NoEncryption())
+        pub = k.public_key().public_bytes(serialization.Encoding.PEM,
+                                          serialization.PublicFormat.SubjectPublicKeyInfo)
+        pp, qp, jp = (os.path.join(d, "%s.%s" % (alg, x)) for x in ("key.pem", "pub.pem", "jwks.json"))
+        with open(pp, "wb") as f:
+            f.write(priv)
+        with open(qp, "wb") as f:
+            f.write(pub)
+        algo = jwt.get_algorithm_by_name(alg)
+        jwk = json.loads(algo.to_jwk(k.public_key()))
+        jwk.update({"alg": alg, "kid": "kid-1", "use": "sig"})
+        with open(jp, "w") as f:
+            json.dump({"keys": [jwk]}, f)
+        out[alg] = (pp, qp, priv, pub, jp)
+    return out
 
 
 def main():
@@ -119,6 +151,51 @@ def main():
                 if rc != 1 or reason != want:
                     probs.append("authcore exit %d reason %r, want 1 %r" % (rc, reason, want))
                 pj, jo = pyjwt_verify(tok, alg, key), jose_verify(tok, alg, kf)
+                if pj["ok"]:
+                    probs.append("PyJWT accepted it")
+                if jo["ok"]:
+                    probs.append("jose accepted it")
+                print("# %s %s: authcore=%s PyJWT=%s jose=%s" % (alg, name, reason, pj.get("code"), jo.get("code")))
+                report("%s %s refused by authcore, PyJWT and jose" % (alg, name), probs)
+        # public-key algorithms: peers mint, authcore verifies via PEM and JWKS
+        keys = asym_keys(d)
+        for alg, (priv_path, pub_path, priv, pub, jwks_path) in keys.items():
+            for lib, mint in (("PyJWT", lambda c: pyjwt_sign(alg, priv, c, "kid-1")),
+                              ("jose", lambda c: jose_sign(alg, priv_path, c, "kid-1"))):
+                tok = mint(base)
+                for how, path in (("--pem", pub_path), ("--jwks", jwks_path)):
+                    rc, out, reason = ac_verify(tok, alg, path, how=how)
+                    probs = []
+                    if rc != 0:
+                        probs.append("exit %d reason %s" % (rc, reason))
+                    elif json.loads(out) != base:
+                        probs.append("payload differs: %s" % out)
+                    report("%s %s token verifies in authcore (%s)" % (lib, alg, how[2:]), probs)
+            good = pyjwt_sign(alg, priv, base)
+            h, p, sg = good.split(".")
+            sig = bytearray(base64.urlsafe_b64decode(sg + "=" * (-len(sg) % 4)))
+            sig[len(sig) // 2] ^= 0x01
+            # HS256 keyed with the public key's PEM text: the confusion class
+            ch = b64url(b'{"alg":"HS256","typ":"JWT"}')
+            confused = ch + "." + p + "." + b64url(hmac.new(pub, (ch + "." + p).encode(), hashlib.sha256).digest())
+            hostile = {
+                "tampered signature": (h + "." + p + "." + b64url(bytes(sig)), "bad_signature"),
+                "expired": (pyjwt_sign(alg, priv, dict(base, exp=now - 3600)), "expired"),
+                "wrong audience": (pyjwt_sign(alg, priv, dict(base, aud="billing")), "bad_audience"),
+                "alg none": (b64url(b'{"alg":"none"}') + "." + p + ".", "alg_not_allowed"),
+                "HS256 keyed with the public key": (confused, "alg_not_allowed"),
+            }
+            for name, (tok, want) in hostile.items():
+                probs = []
+                rc, out, reason = ac_verify(tok, alg, pub_path, how="--pem")
+                if rc != 1 or reason != want:
+                    probs.append("authcore exit %d reason %r, want 1 %r" % (rc, reason, want))
+                try:
+                    jwt.decode(tok, pub, algorithms=[alg], audience=AUD, issuer=ISS)
+                    pj = {"ok": True}
+                except jwt.PyJWTError as e:
+                    pj = {"ok": False, "code": type(e).__name__}
+                jo = jose_verify(tok, alg, pub_path)
                 if pj["ok"]:
                     probs.append("PyJWT accepted it")
                 if jo["ok"]:
