@@ -356,4 +356,6 @@ size_t ac_sizeof_jwt_result(void);
 #ifdef __cplusplus
 }
 #endif
+
+#include "authcore_session.h" /* sessions, CSRF tokens, API keys */
 #endif
