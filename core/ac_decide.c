@@ -8,29 +8,6 @@
  */
 #include "ac_internal.h"
 
-int ac_glob_match(ac_str pat, const char *s, size_t n)
-{
-	size_t p = 0, i = 0, star_p = (size_t)-1, star_i = 0;
-
-	while (i < n) {
-		if (p < pat.len && pat.ptr[p] == '*') {
-			star_p = p++;
-			star_i = i;
-		} else if (p < pat.len && pat.ptr[p] == s[i]) {
-			p++;
-			i++;
-		} else if (star_p != (size_t)-1) {
-			p = star_p + 1;
-			i = ++star_i;
-		} else {
-			return 0;
-		}
-	}
-	while (p < pat.len && pat.ptr[p] == '*')
-		p++;
-	return p == pat.len;
-}
-
 /* Paths that different servers would read differently are refused: dot
  * segments, empty segments, encoded '/', '\' or '.', backslashes and control
  * bytes. What remains means the same to us and to the upstream. */
@@ -399,7 +376,8 @@ static void decide(const ac_policy *P, const ac_request *req, int64_t now,
 		return;
 	}
 	for (i = 0; i < P->n_public; i++) {
-		if (ac_glob_match(P->public_paths[i], req->path.ptr, path_len)) {
+		if (ac_wild_match(P->public_paths[i].ptr,
+		    P->public_paths[i].len, req->path.ptr, path_len)) {
 			d->reason = AC_PUBLIC;
 			return;
 		}
@@ -443,7 +421,8 @@ static void decide(const ac_policy *P, const ac_request *req, int64_t now,
 		for (k = 0; k < r->n_methods; k++)
 			mok |= ac_str_eq(r->methods[k], req->method.ptr,
 			    req->method.len);
-		if (mok && ac_glob_match(r->path, req->path.ptr, path_len)) {
+		if (mok && ac_wild_match(r->path.ptr, r->path.len,
+		    req->path.ptr, path_len)) {
 			rule = r;
 			break;
 		}

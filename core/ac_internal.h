@@ -124,7 +124,10 @@ struct ac_policy {
 	int default_deny;
 };
 
-/* '*' matches any run of bytes (including '/'); everything else literally. */
-int ac_glob_match(ac_str pat, const char *s, size_t n);
+/* '*' matches any run of bytes (including '/'); everything else literally.
+ * Linear in plen + n (core/ac_match.c); patterns longer than
+ * AC_WILD_PATTERN_MAX never match (policy loading refuses them). */
+#define AC_WILD_PATTERN_MAX 512
+int ac_wild_match(const char *pat, size_t plen, const char *s, size_t n);
 
 #endif
