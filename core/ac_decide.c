@@ -127,6 +127,11 @@ static void audit(ac_decision *d, const ac_request *req, int64_t now,
 		aj_w_lit(&w, ",\"path_truncated\":true");
 	aj_w_lit(&w, ",\"client_ip\":");
 	aj_w_str(&w, req->client_ip.ptr, ilen);
+	if (d->auth_method.len) {
+		aj_w_lit(&w, ",\"auth\":\"");
+		aj_w_raw(&w, d->auth_method.ptr, d->auth_method.len);
+		aj_w_lit(&w, "\"");
+	}
 	aj_w_lit(&w, ",\"user\":");
 	if (d->user.ptr != NULL)
 		aj_w_str(&w, d->user.ptr, d->user.len > 128 ? 128 : d->user.len);
@@ -134,16 +139,6 @@ static void audit(ac_decision *d, const ac_request *req, int64_t now,
 		aj_w_lit(&w, "null");
 	aj_w_lit(&w, "}");
 	d->audit_len = w.overflow ? 0 : w.len;
-}
-
-static int has_role(const ac_jwt_result *j, ac_str role)
-{
-	size_t i;
-	for (i = 0; i < j->n_roles; i++)
-		if (j->roles[i].len == role.len &&
-		    memcmp(j->roles[i].ptr, role.ptr, role.len) == 0)
-			return 1;
-	return 0;
 }
 
 static int is_b64token_char(unsigned char c)
@@ -358,14 +353,176 @@ static int claim_header(ac_decision *d, const ac_claim_header *C)
 	return 0;
 }
 
+/* Who the request is, however it authenticated. */
+typedef struct {
+	ac_str user;
+	const ac_str *roles;
+	size_t n_roles;
+	const ac_str *perms; /* tokens and sessions: their roles (scopes) */
+	size_t n_perms;
+	int jwt;
+} ac_ident;
+
+static int in_list(const ac_str *l, size_t n, ac_str want)
+{
+	size_t i;
+	for (i = 0; i < n; i++)
+		if (l[i].len == want.len && memcmp(l[i].ptr, want.ptr, want.len) == 0)
+			return 1;
+	return 0;
+}
+
+static void set_method(ac_decision *d, const char *m)
+{
+	d->auth_method.ptr = m;
+	d->auth_method.len = strlen(m);
+}
+
+/* 1: identified (id set), 0: decided already (a refusal is in d). */
+static int by_api_key(const ac_policy *P, const ac_request *req, ac_decision *d,
+    size_t path_len, ac_str key, ac_ident *id)
+{
+	const ac_apikey_entry *e = ac_apikey_lookup(P->api_keys, P->n_api_keys,
+	    key.ptr, key.len);
+
+	set_method(d, "api_key");
+	if (e == NULL) {
+		www_authenticate(d, P, "invalid_token");
+		respond(d, 401, AC_BAD_API_KEY);
+		return 0;
+	}
+	d->user = e->name;
+	if (e->n_resources > 0 &&
+	    !ac_resource_allowed(e, req->path.ptr, path_len)) {
+		respond(d, 403, AC_RESOURCE_NOT_ALLOWED);
+		return 0;
+	}
+	id->user = e->name;
+	id->roles = e->role.ptr ? &e->role : NULL;
+	id->n_roles = e->role.ptr ? 1 : 0;
+	id->perms = e->permissions;
+	id->n_perms = e->n_permissions;
+	return 1;
+}
+
+static int by_jwt(const ac_policy *P, ac_decision *d, ac_str tok, int64_t now,
+    ac_ident *id)
+{
+	ac_jwt_result *j = &d->jwt;
+	size_t i;
+
+	set_method(d, "jwt");
+	if (ac_jwt_verify(P->keys, P->n_keys, &P->checks, tok.ptr, tok.len, now,
+	    j) != AC_OK) {
+		www_authenticate(d, P, "invalid_token");
+		respond(d, 401, j->reason);
+		return 0;
+	}
+	if (j->user.ptr == NULL) {
+		www_authenticate(d, P, "invalid_token");
+		respond(d, 401, AC_MISSING_CLAIM);
+		return 0;
+	}
+	for (i = 0; i < j->n_roles; i++) {
+		/* roles are forwarded comma-joined: a comma inside one would
+		 * forge another */
+		if (memchr(j->roles[i].ptr, ',', j->roles[i].len) != NULL) {
+			www_authenticate(d, P, "invalid_token");
+			respond(d, 401, AC_BAD_CLAIM);
+			return 0;
+		}
+	}
+	id->user = j->user;
+	id->roles = id->perms = j->roles;
+	id->n_roles = id->n_perms = j->n_roles;
+	id->jwt = 1;
+	return 1;
+}
+
+static int by_session(const ac_policy *P, const ac_request *req,
+    ac_decision *d, ac_str tok, int64_t now, ac_ident *id)
+{
+	ac_session *s = &d->session;
+	ac_reason r;
+
+	set_method(d, "session");
+	r = ac_session_verify(P->session_keys, P->n_session_keys, tok.ptr,
+	    tok.len, now, s);
+	if (r != AC_OK) {
+		www_authenticate(d, P, "invalid_token");
+		respond(d, 401, r);
+		return 0;
+	}
+	d->user = s->user;
+	/* a browser sends the cookie on any site's form post: state-changing
+	 * methods must also carry the session's CSRF token, which another
+	 * site cannot read */
+	if (P->csrf && ac_method_is_unsafe(req->method.ptr, req->method.len)) {
+		ac_source src;
+		ac_str h = { NULL, 0 };
+		memset(&src, 0, sizeof src);
+		src.kind = 'H';
+		src.name = P->csrf_header;
+		if (from_header(req, &src, &h) != 1 || !ac_csrf_check(
+		    P->session_keys, P->n_session_keys, tok.ptr, tok.len, h.ptr,
+		    h.len)) {
+			respond(d, 403, AC_CSRF_FAILED);
+			return 0;
+		}
+	}
+	id->user = s->user;
+	id->roles = id->perms = s->roles;
+	id->n_roles = id->n_perms = s->n_roles;
+	return 1;
+}
+
+/* Finds who the request is: API key, then the JWT sources, then the session
+ * cookie. 1: identified; 0: decided already. */
+static int identify(const ac_policy *P, const ac_request *req, int64_t now,
+    ac_decision *d, size_t path_len, ac_ident *id)
+{
+	ac_str tok = { NULL, 0 };
+	ac_source src;
+	int r;
+
+	memset(&src, 0, sizeof src);
+	if (P->api_key_header.ptr != NULL) {
+		src.kind = 'H';
+		src.name = P->api_key_header;
+		r = from_header(req, &src, &tok);
+		if (r != 0)
+			return r < 0 ? (respond(d, 400, AC_INVALID_REQUEST), 0) :
+			    by_api_key(P, req, d, path_len, tok, id);
+	}
+	if (P->has_jwt) {
+		r = find_token(P, req, &tok);
+		if (r < 0) {
+			www_authenticate(d, P, "invalid_request");
+			respond(d, 400, AC_INVALID_REQUEST);
+			return 0;
+		}
+		if (r > 0)
+			return by_jwt(P, d, tok, now, id);
+	}
+	if (P->n_session_keys > 0) {
+		src.kind = 'C';
+		src.name = P->session_cookie;
+		r = from_cookie(req, &src, &tok);
+		if (r != 0)
+			return r < 0 ? (respond(d, 400, AC_INVALID_REQUEST), 0) :
+			    by_session(P, req, d, tok, now, id);
+	}
+	www_authenticate(d, P, NULL);
+	respond(d, 401, AC_MISSING_TOKEN);
+	return 0;
+}
+
 static void decide(const ac_policy *P, const ac_request *req, int64_t now,
     ac_decision *d, size_t path_len)
 {
-	ac_str tok = { NULL, 0 };
 	const ac_rule *rule = NULL;
-	ac_jwt_result *j = &d->jwt;
+	ac_ident id;
 	size_t i;
-	int fb;
 
 	if (req->too_many_headers) {
 		respond(d, 400, AC_INVALID_REQUEST);
@@ -382,38 +539,10 @@ static void decide(const ac_policy *P, const ac_request *req, int64_t now,
 			return;
 		}
 	}
-	fb = find_token(P, req, &tok);
-	if (fb < 0) {
-		www_authenticate(d, P, "invalid_request");
-		respond(d, 400, AC_INVALID_REQUEST);
+	memset(&id, 0, sizeof id);
+	if (!identify(P, req, now, d, path_len, &id))
 		return;
-	}
-	if (fb == 0) {
-		www_authenticate(d, P, NULL);
-		respond(d, 401, AC_MISSING_TOKEN);
-		return;
-	}
-	if (ac_jwt_verify(P->keys, P->n_keys, &P->checks, tok.ptr, tok.len, now,
-	    j) != AC_OK) {
-		www_authenticate(d, P, "invalid_token");
-		respond(d, 401, j->reason);
-		return;
-	}
-	if (j->user.ptr == NULL) {
-		www_authenticate(d, P, "invalid_token");
-		respond(d, 401, AC_MISSING_CLAIM);
-		return;
-	}
-	for (i = 0; i < j->n_roles; i++) {
-		/* roles are forwarded comma-joined: a comma inside one would
-		 * forge another */
-		if (memchr(j->roles[i].ptr, ',', j->roles[i].len) != NULL) {
-			www_authenticate(d, P, "invalid_token");
-			respond(d, 401, AC_BAD_CLAIM);
-			return;
-		}
-	}
-	d->user = j->user;
+	d->user = id.user;
 	for (i = 0; i < P->n_rules; i++) {
 		const ac_rule *r = &P->rules[i];
 		size_t k;
@@ -431,24 +560,31 @@ static void decide(const ac_policy *P, const ac_request *req, int64_t now,
 		respond(d, 403, AC_NO_RULE);
 		return;
 	}
-	if (rule != NULL && rule->role.ptr != NULL && !has_role(j, rule->role)) {
+	if (rule != NULL && rule->role.ptr != NULL &&
+	    !in_list(id.roles, id.n_roles, rule->role)) {
 		www_authenticate(d, P, "insufficient_scope");
 		respond(d, 403, AC_INSUFFICIENT_ROLE);
 		return;
 	}
+	if (rule != NULL && rule->permission.ptr != NULL &&
+	    !in_list(id.perms, id.n_perms, rule->permission)) {
+		www_authenticate(d, P, "insufficient_scope");
+		respond(d, 403, AC_INSUFFICIENT_PERMISSION);
+		return;
+	}
 	d->reason = AC_OK;
-	add_header(d, P->user_header, j->user.ptr, j->user.len);
+	add_header(d, P->user_header, id.user.ptr, id.user.len);
 	{
 		size_t start = d->buf_len;
-		for (i = 0; i < j->n_roles; i++) {
+		for (i = 0; i < id.n_roles; i++) {
 			if (i > 0)
 				buf_put(d, ",", 1);
-			buf_put(d, j->roles[i].ptr, j->roles[i].len);
+			buf_put(d, id.roles[i].ptr, id.roles[i].len);
 		}
 		add_header(d, P->roles_header, d->buf + start,
 		    d->buf_len - start);
 	}
-	for (i = 0; i < P->n_claim_headers; i++) {
+	for (i = 0; id.jwt && i < P->n_claim_headers; i++) {
 		if (claim_header(d, &P->claim_headers[i]) < 0) {
 			d->n_add = 0;
 			d->user.ptr = NULL;
@@ -476,6 +612,8 @@ void ac_decide(const ac_policy *P, const ac_request *req, int64_t now,
 	d->body.len = 0;
 	d->user.ptr = NULL;
 	d->user.len = 0;
+	d->auth_method.ptr = "";
+	d->auth_method.len = 0;
 	d->buf_len = 0;
 	d->audit_len = 0;
 

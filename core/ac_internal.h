@@ -90,6 +90,7 @@ typedef struct {
 	size_t n_methods;
 	ac_str path;                    /* glob: '*' matches any run */
 	ac_str role;                    /* ptr NULL: any valid token */
+	ac_str permission;              /* ptr NULL: none needed */
 } ac_rule;
 
 /* Where a token is looked for (jwt.sources), in order. */
@@ -99,6 +100,8 @@ typedef struct {
 	ac_str name;   /* header name (any case), cookie or parameter name */
 	ac_str prefix; /* header scheme, e.g. "Bearer"; empty: whole value */
 } ac_source;
+
+#define AC_APIKEYS_MAX 256
 
 /* A claim forwarded upstream as a header (jwt.claims_to_headers). */
 #define AC_CLAIM_HEADERS_MAX 8
@@ -122,6 +125,17 @@ struct ac_policy {
 	ac_rule *rules;
 	size_t n_rules;
 	int default_deny;
+	int has_jwt;
+	/* signed sessions ("sessions"): cookie name NULL when off */
+	ac_session_key session_keys[AC_KEYS_MAX];
+	size_t n_session_keys;
+	ac_str session_cookie;
+	int csrf;
+	ac_str csrf_header, csrf_cookie;
+	/* API keys ("api_keys"): header name NULL when off */
+	ac_apikey_entry *api_keys;
+	size_t n_api_keys;
+	ac_str api_key_header;
 };
 
 /* '*' matches any run of bytes (including '/'); everything else literally.

@@ -614,7 +614,8 @@ static int load_jwt(loader *L, ac_policy *P, const cJSON *jwt)
 
 static int load_rules(loader *L, ac_policy *P, const cJSON *arr)
 {
-	static const char *const allowed[] = { "methods", "path", "role", NULL };
+	static const char *const allowed[] = { "methods", "path", "role",
+		"permission", NULL };
 	const cJSON *r;
 	int idx = 0, n;
 
@@ -663,7 +664,9 @@ static int load_rules(loader *L, ac_policy *P, const cJSON *arr)
 			}
 			path_pop(L, s2);
 		}
-		if (get_member_str(L, r, "role", 1, AC_NAME_MAX, &R->role) < 0)
+		if (get_member_str(L, r, "role", 1, AC_NAME_MAX, &R->role) < 0 ||
+		    get_member_str(L, r, "permission", 1, AC_NAME_MAX,
+		    &R->permission) < 0)
 			return -1;
 		P->n_rules++;
 		path_pop(L, save);
@@ -671,10 +674,191 @@ static int load_rules(loader *L, ac_policy *P, const cJSON *arr)
 	return 0;
 }
 
+/* A list of strings into slices (patterns checked by `pattern`). */
+static int load_str_list(loader *L, const cJSON *arr, ac_str *out,
+    size_t cap, size_t max_len, size_t *n)
+{
+	const cJSON *e;
+	int idx = 0;
+	size_t s2;
+
+	if (!cJSON_IsArray(arr))
+		return bad(L, "must be an array of strings");
+	if ((size_t)cJSON_GetArraySize(arr) > cap)
+		return bad(L, "too many entries");
+	for (e = arr->child; e != NULL; e = e->next, idx++) {
+		path_push_index(L, idx, &s2);
+		if (get_str(L, e, 1, max_len, &out[*n]) < 0)
+			return -1;
+		(*n)++;
+		path_pop(L, s2);
+	}
+	return 0;
+}
+
+static int load_sessions(loader *L, ac_policy *P, const cJSON *o)
+{
+	static const char *const allowed[] = { "keys", "cookie", "csrf",
+		"csrf_header", "csrf_cookie", NULL };
+	static const char *const key_allowed[] = { "kid", "secret",
+		"secret_base64url", NULL };
+	const cJSON *v, *k;
+	size_t save, s2;
+	int idx = 0;
+
+	if (check_members(L, o, allowed) < 0)
+		return -1;
+	v = cJSON_GetObjectItemCaseSensitive(o, "keys");
+	path_push_key(L, "keys", &save);
+	if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) == 0)
+		return bad(L, "must be a non-empty array of {\"kid\", \"secret\"} (the first signs, all verify)");
+	if (cJSON_GetArraySize(v) > AC_KEYS_MAX)
+		return bad(L, "more than 16 keys");
+	for (k = v->child; k != NULL; k = k->next, idx++) {
+		ac_str kid = { NULL, 0 };
+		const cJSON *sv, *bv;
+		uint8_t raw[4096];
+		const uint8_t *sec;
+		size_t sl;
+		int r;
+		path_push_index(L, idx, &s2);
+		if (check_members(L, k, key_allowed) < 0 ||
+		    get_member_str(L, k, "kid", 1, 32, &kid) < 0)
+			return -1;
+		if (kid.ptr == NULL)
+			return bad(L, "missing \"kid\" (it travels in the token for rotation)");
+		sv = cJSON_GetObjectItemCaseSensitive(k, "secret");
+		bv = cJSON_GetObjectItemCaseSensitive(k, "secret_base64url");
+		if ((sv != NULL) == (bv != NULL))
+			return bad(L, "needs exactly one of \"secret\" or \"secret_base64url\"");
+		if (sv != NULL) {
+			if (!cJSON_IsString(sv))
+				return bad(L, "\"secret\" must be a string");
+			sec = (const uint8_t *)sv->valuestring;
+			sl = strlen(sv->valuestring);
+		} else {
+			if (!cJSON_IsString(bv) || ac_b64url_decode(raw, sizeof raw,
+			    &sl, bv->valuestring, strlen(bv->valuestring)) < 0)
+				return bad(L, "\"secret_base64url\" must be strict base64url of at most 4096 bytes");
+			sec = raw;
+		}
+		r = ac_session_key_init(&P->session_keys[P->n_session_keys], sec,
+		    sl, kid.ptr, kid.len);
+		memset(raw, 0, sizeof raw);
+		if (r < 0)
+			return bad(L, "secret must be 32 to 4096 bytes and kid 1 to 32 of [A-Za-z0-9_-]");
+		P->n_session_keys++;
+		path_pop(L, s2);
+	}
+	path_pop(L, save);
+	P->session_cookie.ptr = "authcore_session";
+	P->session_cookie.len = 16;
+	P->csrf_header.ptr = "x-csrf-token";
+	P->csrf_header.len = 12;
+	P->csrf_cookie.ptr = "authcore_csrf";
+	P->csrf_cookie.len = 13;
+	P->csrf = 1;
+	if (get_member_str(L, o, "cookie", 1, AC_NAME_MAX, &P->session_cookie) < 0 ||
+	    get_member_str(L, o, "csrf_header", 1, AC_NAME_MAX, &P->csrf_header) < 0 ||
+	    get_member_str(L, o, "csrf_cookie", 1, AC_NAME_MAX, &P->csrf_cookie) < 0)
+		return -1;
+	if (!is_token(P->session_cookie) || !is_token(P->csrf_header) ||
+	    !is_token(P->csrf_cookie))
+		return bad(L, "cookie and header names must be HTTP tokens");
+	v = cJSON_GetObjectItemCaseSensitive(o, "csrf");
+	if (v != NULL) {
+		path_push_key(L, "csrf", &save);
+		if (!cJSON_IsBool(v))
+			return bad(L, "must be true or false");
+		P->csrf = cJSON_IsTrue(v);
+		path_pop(L, save);
+	}
+	return 0;
+}
+
+static int load_api_keys(loader *L, ac_policy *P, const cJSON *o)
+{
+	static const char *const allowed[] = { "header", "keys", NULL };
+	static const char *const key_allowed[] = { "name", "sha256", "role",
+		"permissions", "resources", NULL };
+	const cJSON *v, *k;
+	size_t save, s2, s3;
+	int idx = 0, n;
+
+	if (check_members(L, o, allowed) < 0)
+		return -1;
+	P->api_key_header.ptr = "x-api-key";
+	P->api_key_header.len = 9;
+	if (get_member_str(L, o, "header", 1, AC_NAME_MAX, &P->api_key_header) < 0)
+		return -1;
+	if (!is_token(P->api_key_header) || reserved_header(P->api_key_header)) {
+		path_push_key(L, "header", &save);
+		return bad(L, "must be an HTTP token and not a header hosts own");
+	}
+	v = cJSON_GetObjectItemCaseSensitive(o, "keys");
+	path_push_key(L, "keys", &save);
+	if (!cJSON_IsArray(v))
+		return bad(L, "must be an array of keys");
+	n = cJSON_GetArraySize(v);
+	if (n > AC_APIKEYS_MAX)
+		return bad(L, "more than 256 API keys");
+	P->api_keys = take(L, sizeof(ac_apikey_entry) * (size_t)(n ? n : 1));
+	if (P->api_keys == NULL)
+		return bad(L, "policy needs more memory than given");
+	for (k = v->child; k != NULL; k = k->next, idx++) {
+		ac_apikey_entry *E = &P->api_keys[P->n_api_keys];
+		const cJSON *h;
+		size_t j;
+		memset(E, 0, sizeof *E);
+		path_push_index(L, idx, &s2);
+		if (check_members(L, k, key_allowed) < 0 ||
+		    get_member_str(L, k, "name", 1, AC_NAME_MAX, &E->name) < 0 ||
+		    get_member_str(L, k, "role", 1, AC_NAME_MAX, &E->role) < 0)
+			return -1;
+		if (E->name.ptr == NULL)
+			return bad(L, "missing \"name\" (it becomes the user)");
+		for (j = 0; j < E->name.len; j++)
+			if ((unsigned char)E->name.ptr[j] < 0x20 || E->name.ptr[j] == 0x7f)
+				return bad(L, "\"name\" must not hold control characters");
+		if (E->role.ptr != NULL && memchr(E->role.ptr, ',', E->role.len))
+			return bad(L, "\"role\" must not hold a comma");
+		h = cJSON_GetObjectItemCaseSensitive(k, "sha256");
+		path_push_key(L, "sha256", &s3);
+		if (!cJSON_IsString(h) || ac_apikey_hash_parse(E->hash,
+		    h->valuestring, strlen(h->valuestring)) < 0)
+			return bad(L, "must be the SHA-256 of the key as 64 lowercase hex digits (authcore apikey new prints it)");
+		path_pop(L, s3);
+		for (j = 0; j < P->n_api_keys; j++)
+			if (memcmp(P->api_keys[j].hash, E->hash, 32) == 0)
+				return bad(L, "the same key hash twice");
+		if ((h = cJSON_GetObjectItemCaseSensitive(k, "permissions")) != NULL) {
+			path_push_key(L, "permissions", &s3);
+			if (load_str_list(L, h, E->permissions,
+			    AC_APIKEY_PERMISSIONS_MAX, AC_NAME_MAX,
+			    &E->n_permissions) < 0)
+				return -1;
+			path_pop(L, s3);
+		}
+		if ((h = cJSON_GetObjectItemCaseSensitive(k, "resources")) != NULL) {
+			path_push_key(L, "resources", &s3);
+			if (load_str_list(L, h, E->resources,
+			    AC_APIKEY_RESOURCES_MAX, AC_RESOURCE_PATTERN_MAX,
+			    &E->n_resources) < 0)
+				return -1;
+			path_pop(L, s3);
+		}
+		P->n_api_keys++;
+		path_pop(L, s2);
+	}
+	path_pop(L, save);
+	return 0;
+}
+
 static int load_root(loader *L, ac_policy *P, const cJSON *root)
 {
 	static const char *const allowed[] = { "version", "realm", "jwt",
-		"identity_headers", "public", "rules", "default", NULL };
+		"sessions", "api_keys", "identity_headers", "public", "rules",
+		"default", NULL };
 	const cJSON *v;
 	size_t save;
 
@@ -703,13 +887,32 @@ static int load_root(loader *L, ac_policy *P, const cJSON *root)
 	}
 	ac_jwt_checks_init(&P->checks);
 	P->checks.require_exp = 1;
+	if (!cJSON_GetObjectItemCaseSensitive(root, "jwt") &&
+	    !cJSON_GetObjectItemCaseSensitive(root, "sessions") &&
+	    !cJSON_GetObjectItemCaseSensitive(root, "api_keys"))
+		return bad(L, "missing \"jwt\", \"sessions\" or \"api_keys\" (how clients authenticate)");
 	v = cJSON_GetObjectItemCaseSensitive(root, "jwt");
-	if (v == NULL)
-		return bad(L, "missing \"jwt\" (the token settings)");
-	path_push_key(L, "jwt", &save);
-	if (load_jwt(L, P, v) < 0)
-		return -1;
-	path_pop(L, save);
+	if (v != NULL) {
+		path_push_key(L, "jwt", &save);
+		if (load_jwt(L, P, v) < 0)
+			return -1;
+		path_pop(L, save);
+		P->has_jwt = 1;
+	}
+	v = cJSON_GetObjectItemCaseSensitive(root, "sessions");
+	if (v != NULL) {
+		path_push_key(L, "sessions", &save);
+		if (load_sessions(L, P, v) < 0)
+			return -1;
+		path_pop(L, save);
+	}
+	v = cJSON_GetObjectItemCaseSensitive(root, "api_keys");
+	if (v != NULL) {
+		path_push_key(L, "api_keys", &save);
+		if (load_api_keys(L, P, v) < 0)
+			return -1;
+		path_pop(L, save);
+	}
 
 	P->user_header.ptr = "x-authcore-user";
 	P->user_header.len = 15;

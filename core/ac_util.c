@@ -13,7 +13,8 @@ static const char *const reason_names[AC_REASON_COUNT] = {
 	"header_not_allowed", "crit_unsupported", "bad_signature", "expired",
 	"not_yet_valid", "bad_issuer", "bad_audience", "missing_claim",
 	"bad_claim", "insufficient_role", "no_rule", "unsupported_alg",
-	"bad_typ", "too_old",
+	"bad_typ", "too_old", "bad_api_key", "resource_not_allowed",
+	"insufficient_permission", "csrf_failed",
 };
 
 const char *ac_reason_name(ac_reason r)

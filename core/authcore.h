@@ -81,6 +81,10 @@ typedef enum {
 	AC_UNSUPPORTED_ALG,   /* "unsupported_alg": EdDSA and others not verifiable here */
 	AC_BAD_TYP,           /* "bad_typ": header typ is not the one required */
 	AC_TOO_OLD,           /* "too_old": iat older than the policy's max age */
+	AC_BAD_API_KEY,       /* "bad_api_key": malformed or unknown API key */
+	AC_RESOURCE_NOT_ALLOWED, /* "resource_not_allowed": outside the key's allow-list */
+	AC_INSUFFICIENT_PERMISSION, /* "insufficient_permission" */
+	AC_CSRF_FAILED,       /* "csrf_failed": unsafe method without the session's CSRF token */
 	AC_REASON_COUNT
 } ac_reason;
 
@@ -286,6 +290,14 @@ size_t ac_policy_mem_bound(size_t json_len);
 const ac_policy *ac_policy_load(void *mem, size_t mem_len, const char *json,
     size_t json_len, size_t *used, ac_policy_error *err);
 
+#ifdef __cplusplus
+}
+#endif
+#include "authcore_session.h" /* sessions, CSRF tokens, API keys */
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* ------------------------------------------------------------------ */
 /* Requests and decisions (core/ac_decide.c)                           */
 /* ------------------------------------------------------------------ */
@@ -331,6 +343,8 @@ typedef struct {
 	char buf[2048];          /* storage for header values */
 	size_t buf_len;
 	ac_jwt_result jwt;       /* scratch for the token check */
+	ac_session session;      /* scratch for the session check */
+	ac_str auth_method;      /* "jwt", "session", "api_key"; empty if none */
 } ac_decision;
 
 /* Decides one request. `now` is unix seconds; entropy (may be NULL/0) is
@@ -356,6 +370,4 @@ size_t ac_sizeof_jwt_result(void);
 #ifdef __cplusplus
 }
 #endif
-
-#include "authcore_session.h" /* sessions, CSRF tokens, API keys */
 #endif

@@ -36,6 +36,8 @@ import json
 import os
 import subprocess
 
+import authformats
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VECTOR_DIR = os.path.join(ROOT, "tests", "vectors", "decisions")
 _HASH = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
@@ -148,6 +150,9 @@ class VectorFile:
         self.keys = self.doc.get("keys", {})
         self.private_keys = self.doc.get("private_keys", {})
 
+    def _session(self, spec, now):
+        return _session_tokens(spec, self.doc.get("session_secrets", {}), now)
+
     def cases(self, now):
         """The file's cases made concrete at unix time `now`."""
         out = []
@@ -158,12 +163,40 @@ class VectorFile:
             elif "raw_token" in c:
                 token = c["raw_token"]
             r = c["request"]
-            headers = [(n, v.replace("{token}", token)) for n, v in r.get("headers", [])]
+            subst = {"{token}": token}
+            if "session" in c:
+                subst.update(self._session(c["session"], now))
+            for name, key in self.doc.get("api_keys_raw", {}).items():
+                subst["{apikey:%s}" % name] = key
+
+            def fill(v):
+                for k, x in subst.items():
+                    v = v.replace(k, x)
+                return v
+            headers = [(n, fill(v)) for n, v in r.get("headers", [])]
             out.append(Case(self.name, c["name"], r.get("method", "GET"),
                             r.get("path", "/").replace("{token}", token),
                             r.get("client_ip", "127.0.0.1"), headers, c["expect"],
                             c.get("skip")))
         return out
+
+
+def _session_tokens(spec, secrets, now):
+    """{session}, {csrf} and {csrf_other} for a case's "session" spec:
+    {"key": secret name, "kid": kid written (default: key), "user", "roles",
+     "iat": "+/-N", "ttl": seconds, "mutate": "flip_mac"}."""
+    secret = secrets[spec["key"]].encode()
+    sid = hashlib.sha256(("sid:%s:%s" % (spec.get("user"), now)).encode()).digest()[:16]
+    tok = authformats.session_token(secret, spec.get("kid", spec["key"]), sid,
+                                    _rel_time(spec.get("iat", "+0"), now), spec.get("ttl", 3600),
+                                    spec["user"].encode(), [r.encode() for r in spec.get("roles", [])])
+    other = authformats.session_token(secret, spec.get("kid", spec["key"]), bytes(16), now, 3600,
+                                      b"someone-else", [])
+    if spec.get("mutate") == "flip_mac":
+        last = tok[-2]
+        tok = tok[:-2] + ("A" if last != "A" else "B") + tok[-1]
+    return {"{session}": tok, "{csrf}": authformats.csrf_token(secret, tok),
+            "{csrf_other}": authformats.csrf_token(secret, other)}
 
 
 def load_vector_files(pattern="*.json"):
