@@ -10,6 +10,8 @@
  *                       (token on stdin; checks only the signature; prints
  *                        the payload bytes)
  *   authcore decide --policy F [--now UNIX]               (request JSON on stdin)
+ *   authcore apikey new --name N [--role R] [--permissions a,b]
+ *                       [--resources PATTERN,...] [--prefix ak]
  *   authcore policy check F
  *   authcore version
  *
@@ -39,6 +41,8 @@ static void usage(void)
 	    "      (token on stdin; signature only; valid: exit 0 + payload bytes on stdout)\n"
 	    "  authcore decide --policy F [--now UNIX]   (request JSON on stdin:\n"
 	    "      {\"method\",\"path\",\"headers\":[[name,value],...] or {name:value},\"client_ip\",\"https\"})\n"
+	    "  authcore apikey new --name N [--role R] [--permissions a,b] [--resources /p/*,...] [--prefix ak]\n"
+	    "      (line 1: the key, shown once; line 2: its entry for the policy's api_keys.keys)\n"
 	    "  authcore policy check F\n"
 	    "  authcore version\n", stderr);
 }
@@ -448,6 +452,93 @@ static int cmd_decide(int argc, char **argv)
 	return 0;
 }
 
+/* Random bytes from the kernel (the CLI, not the core, owns I/O). */
+static int random_bytes(uint8_t *out, size_t n)
+{
+	FILE *f = fopen("/dev/urandom", "rb");
+	size_t r = f ? fread(out, 1, n, f) : 0;
+	if (f)
+		fclose(f);
+	return r == n ? 0 : -1;
+}
+
+/* Writes a comma list as a JSON array of strings. */
+static void json_list(const char *list)
+{
+	const char *p = list;
+	int first = 1;
+	fputc('[', stdout);
+	while (p && *p) {
+		size_t l = strcspn(p, ",");
+		fprintf(stdout, "%s\"%.*s\"", first ? "" : ",", (int)l, p);
+		first = 0;
+		p += l + (p[l] == ',');
+	}
+	fputc(']', stdout);
+}
+
+static int plain_list(const char *list)
+{
+	for (const char *p = list; p && *p; p++)
+		if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
+			return 0;
+	return 1;
+}
+
+static int cmd_apikey_new(int argc, char **argv)
+{
+	static const char *const known[] = { "--name", "--role", "--prefix",
+		"--permissions", "--resources", NULL };
+	const char *name, *role, *prefix, *perms, *res;
+	uint8_t ent[AC_APIKEY_ENTROPY_LEN];
+	char key[AC_APIKEY_MAX + 1], hash[65];
+	size_t n;
+
+	if (check_opts(argc, argv, known) < 0)
+		return EXIT_USAGE;
+	name = opt(argc, argv, "--name");
+	role = opt(argc, argv, "--role");
+	prefix = opt(argc, argv, "--prefix");
+	perms = opt(argc, argv, "--permissions");
+	res = opt(argc, argv, "--resources");
+	if (name == NULL) {
+		fputs("authcore: apikey new needs --name (it becomes the user)\n", stderr);
+		return EXIT_USAGE;
+	}
+	if (!plain_list(name) || !plain_list(role) || !plain_list(perms) ||
+	    !plain_list(res)) {
+		fputs("authcore: names, roles, permissions and resources may not hold quotes, backslashes or control characters\n", stderr);
+		return EXIT_USAGE;
+	}
+	if (random_bytes(ent, sizeof ent) < 0) {
+		fputs("authcore: cannot read /dev/urandom\n", stderr);
+		return EXIT_USAGE;
+	}
+	n = ac_apikey_new(key, sizeof key - 1, prefix, prefix ? strlen(prefix) : 0,
+	    ent, hash);
+	memset(ent, 0, sizeof ent);
+	if (n == 0) {
+		fputs("authcore: --prefix must be 1 to 16 of [a-z0-9]\n", stderr);
+		return EXIT_USAGE;
+	}
+	key[n] = 0;
+	/* line 1: the key, shown once; line 2: the entry for api_keys.keys */
+	printf("%s\n{\"name\":\"%s\",\"sha256\":\"%s\"", key, name, hash);
+	if (role)
+		printf(",\"role\":\"%s\"", role);
+	if (perms) {
+		fputs(",\"permissions\":", stdout);
+		json_list(perms);
+	}
+	if (res) {
+		fputs(",\"resources\":", stdout);
+		json_list(res);
+	}
+	fputs("}\n", stdout);
+	memset(key, 0, sizeof key);
+	return 0;
+}
+
 static int cmd_policy_check(int argc, char **argv)
 {
 	void *mem = NULL;
@@ -472,6 +563,8 @@ int main(int argc, char **argv)
 		return cmd_verify(argc - 3, argv + 3, 1);
 	if (argc >= 3 && strcmp(argv[1], "jws") == 0 && strcmp(argv[2], "verify") == 0)
 		return cmd_verify(argc - 3, argv + 3, 0);
+	if (argc >= 3 && strcmp(argv[1], "apikey") == 0 && strcmp(argv[2], "new") == 0)
+		return cmd_apikey_new(argc - 3, argv + 3);
 	if (argc >= 2 && strcmp(argv[1], "decide") == 0)
 		return cmd_decide(argc - 2, argv + 2);
 	if (argc >= 3 && strcmp(argv[1], "policy") == 0 && strcmp(argv[2], "check") == 0)
