@@ -103,13 +103,13 @@ static void respond(ac_decision *d, int status, ac_reason r)
 	}
 }
 
-static void audit(ac_decision *d, const ac_request *req, int64_t now,
-    size_t path_len)
+/* One JSON line per decision. Attacker-chosen fields get output budgets
+ * that fit AC_AUDIT_MAX together whatever they hold, so hostile requests are
+ * always logged (cut short and marked, never dropped). */
+static void audit(ac_decision *d, const ac_request *req, int64_t now)
 {
 	aj_writer w = { d->audit, sizeof d->audit, 0, 0 };
-	size_t plen = path_len > 256 ? 256 : path_len;
-	size_t mlen = req->method.len > 32 ? 32 : req->method.len;
-	size_t ilen = req->client_ip.len > 64 ? 64 : req->client_ip.len;
+	int cut;
 
 	aj_w_lit(&w, "{\"ts\":");
 	aj_w_int(&w, now);
@@ -120,13 +120,13 @@ static void audit(ac_decision *d, const ac_request *req, int64_t now,
 	aj_w_lit(&w, ",\"reason\":\"");
 	aj_w_lit(&w, ac_reason_name(d->reason));
 	aj_w_lit(&w, "\",\"method\":");
-	aj_w_str(&w, req->method.ptr, mlen);
+	(void)aj_w_str_max(&w, req->method.ptr, req->method.len, 32);
 	aj_w_lit(&w, ",\"path\":");
-	aj_w_str(&w, req->path.ptr, plen);
-	if (plen < path_len)
+	cut = aj_w_str_max(&w, req->path.ptr, req->path.len, 400);
+	if (cut)
 		aj_w_lit(&w, ",\"path_truncated\":true");
 	aj_w_lit(&w, ",\"client_ip\":");
-	aj_w_str(&w, req->client_ip.ptr, ilen);
+	(void)aj_w_str_max(&w, req->client_ip.ptr, req->client_ip.len, 64);
 	if (d->auth_method.len) {
 		aj_w_lit(&w, ",\"auth\":\"");
 		aj_w_raw(&w, d->auth_method.ptr, d->auth_method.len);
@@ -134,7 +134,7 @@ static void audit(ac_decision *d, const ac_request *req, int64_t now,
 	}
 	aj_w_lit(&w, ",\"user\":");
 	if (d->user.ptr != NULL)
-		aj_w_str(&w, d->user.ptr, d->user.len > 128 ? 128 : d->user.len);
+		(void)aj_w_str_max(&w, d->user.ptr, d->user.len, 256);
 	else
 		aj_w_lit(&w, "null");
 	aj_w_lit(&w, "}");
@@ -630,7 +630,7 @@ void ac_decide(const ac_policy *P, const ac_request *req, int64_t now,
 	if (q != NULL)
 		path_len = (size_t)(q - req->path.ptr);
 	decide(P, req, now, d, path_len);
-	audit(d, req, now, req->path.len);
+	audit(d, req, now);
 }
 
 static void w_headers_obj(aj_writer *w, const ac_header *h, size_t n)

@@ -60,6 +60,10 @@ typedef struct {
 void aj_w_raw(aj_writer *w, const char *s, size_t n);
 void aj_w_lit(aj_writer *w, const char *s); /* NUL-terminated literal */
 void aj_w_str(aj_writer *w, const char *s, size_t n); /* quoted, escaped */
+/* As aj_w_str, writing at most `max` bytes between the quotes (whole
+ * characters and escapes only); bytes that are not UTF-8 become \ufffd.
+ * Returns 1 if the string was cut short. */
+int aj_w_str_max(aj_writer *w, const char *s, size_t n, size_t max);
 void aj_w_int(aj_writer *w, int64_t v);
 
 /* ---- Key material inside ac_jwt_key.state (ac_keys.c, ac_jws.c) */

@@ -469,26 +469,58 @@ void aj_w_lit(aj_writer *w, const char *s)
 	aj_w_raw(w, s, strlen(s));
 }
 
-void aj_w_str(aj_writer *w, const char *s, size_t n)
+int aj_w_str_max(aj_writer *w, const char *s, size_t n, size_t max)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t i;
+	static const char repl[] = "\\ufffd";
+	size_t i = 0, used = 0;
+	int cut = 0;
 
 	aj_w_raw(w, "\"", 1);
-	for (i = 0; i < n; i++) {
+	while (i < n) {
 		unsigned char ch = (unsigned char)s[i];
+		char e[6];
+		const char *out = e;
+		size_t len, adv = 1;
 		if (ch == '"' || ch == '\\') {
-			char e[2] = { '\\', (char)ch };
-			aj_w_raw(w, e, 2);
+			e[0] = '\\';
+			e[1] = (char)ch;
+			len = 2;
 		} else if (ch < 0x20 || ch == 0x7f) {
-			char e[6] = { '\\', 'u', '0', '0', hex[ch >> 4],
-				hex[ch & 15] };
-			aj_w_raw(w, e, 6);
+			e[0] = '\\';
+			e[1] = 'u';
+			e[2] = '0';
+			e[3] = '0';
+			e[4] = hex[ch >> 4];
+			e[5] = hex[ch & 15];
+			len = 6;
+		} else if (ch < 0x80) {
+			out = s + i;
+			len = 1;
+		} else if ((adv = utf8_len((const unsigned char *)s, n, i)) != 0) {
+			out = s + i;
+			len = adv;
 		} else {
-			aj_w_raw(w, (const char *)&ch, 1);
+			/* not UTF-8: JSON text must be, so say so visibly */
+			out = repl;
+			len = 6;
+			adv = 1;
 		}
+		if (used + len > max) {
+			cut = 1;
+			break;
+		}
+		aj_w_raw(w, out, len);
+		used += len;
+		i += adv;
 	}
 	aj_w_raw(w, "\"", 1);
+	return cut;
+}
+
+void aj_w_str(aj_writer *w, const char *s, size_t n)
+{
+	(void)aj_w_str_max(w, s, n, (size_t)-1);
 }
 
 void aj_w_int(aj_writer *w, int64_t v)

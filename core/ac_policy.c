@@ -211,6 +211,19 @@ static int load_path_pattern(loader *L, const cJSON *v, ac_str *out)
 	return 0;
 }
 
+/* A JSON number that is a whole number in [lo, hi]. The range is checked
+ * before any conversion: casting an out-of-range double is undefined. */
+static int whole_in_range(const cJSON *v, double lo, double hi)
+{
+	double d;
+	if (!cJSON_IsNumber(v))
+		return 0;
+	d = v->valuedouble;
+	if (!(d >= lo && d <= hi)) /* also false for NaN */
+		return 0;
+	return d == (double)(int64_t)d;
+}
+
 /* A cJSON subtree back to text, in the arena (cJSON's hooks serve it). */
 static const char *subtree_text(const cJSON *v)
 {
@@ -550,8 +563,7 @@ static int load_jwt(loader *L, ac_policy *P, const cJSON *jwt)
 	v = cJSON_GetObjectItemCaseSensitive(jwt, "max_age");
 	if (v != NULL) {
 		path_push_key(L, "max_age", &save);
-		if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int64_t)v->valuedouble ||
-		    v->valuedouble < 1 || v->valuedouble > 31536000)
+		if (!whole_in_range(v, 1, 31536000))
 			return bad(L, "must be an integer number of seconds from 1 to 31536000");
 		P->checks.max_age = (int64_t)v->valuedouble;
 		path_pop(L, save);
@@ -589,8 +601,7 @@ static int load_jwt(loader *L, ac_policy *P, const cJSON *jwt)
 	v = cJSON_GetObjectItemCaseSensitive(jwt, "leeway");
 	if (v != NULL) {
 		path_push_key(L, "leeway", &save);
-		if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble ||
-		    v->valuedouble < 0 || v->valuedouble > 86400)
+		if (!whole_in_range(v, 0, 86400))
 			return bad(L, "must be an integer number of seconds from 0 to 86400");
 		P->checks.leeway = (int64_t)v->valuedouble;
 		path_pop(L, save);

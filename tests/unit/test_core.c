@@ -692,6 +692,49 @@ static void test_sources_and_claims(void)
 	end();
 }
 
+static void test_audit_always_logged(void)
+{
+	static ac_decision d;
+	static char path[600], method[64], ip[128];
+	static char js[16384];
+	ac_policy_error err;
+	const ac_policy *P = load(POLICY, &err);
+	ac_request r;
+	size_t i;
+
+	begin("audit line survives hostile fields; JSON out is always UTF-8");
+	CHECK(P != NULL);
+	if (P == NULL) {
+		end();
+		return;
+	}
+	/* worst case for escaping: control bytes everywhere (6 bytes each) */
+	path[0] = '/';
+	for (i = 1; i < sizeof path - 1; i++)
+		path[i] = 1;
+	memset(method, 2, sizeof method - 1);
+	memset(ip, '"', sizeof ip - 1);
+	memset(&r, 0, sizeof r);
+	r.method.ptr = method;
+	r.method.len = sizeof method - 1;
+	r.path.ptr = path;
+	r.path.len = sizeof path - 1;
+	r.client_ip.ptr = ip;
+	r.client_ip.len = sizeof ip - 1;
+	ac_decide(P, &r, 1000, NULL, 0, &d);
+	CHECK(d.status == 400 && d.audit_len > 0);
+	CHECK(strstr(d.audit, "\"path_truncated\":true") != NULL);
+	CHECK(d.audit_len > 0 && d.audit[d.audit_len - 1] == '}');
+	/* bytes that are not UTF-8 are replaced, visibly */
+	decide_case(P, "GET", "/api/\xd5x", NULL, &d, 1000);
+	CHECK(ac_decision_json(&d, js, sizeof js) > 0);
+	CHECK(strstr(js, "/api/\\ufffdx") != NULL);
+	/* and valid multi-byte UTF-8 passes unchanged */
+	decide_case(P, "GET", "/pub/caf\xc3\xa9", NULL, &d, 1000);
+	CHECK(strstr(d.audit, "/pub/caf\xc3\xa9") != NULL);
+	end();
+}
+
 static void test_policy_errors(void)
 {
 	static const struct {
@@ -730,6 +773,13 @@ static void test_policy_errors(void)
 		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"rules\":[{\"path\":\"/a\"},{\"path\":\"b\"}]}",
 		    "$.rules[1].path", "must start with '/'" },
 		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"leeway\":\"60\"}}",
+		    "$.jwt.leeway", "integer number of seconds" },
+		/* found by the fuzzer: out-of-range numbers were cast (UB) */
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"leeway\":1e10}}",
+		    "$.jwt.leeway", "integer number of seconds" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"max_age\":1e19}}",
+		    "$.jwt.max_age", "integer number of seconds" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"leeway\":-1e300}}",
 		    "$.jwt.leeway", "integer number of seconds" },
 		{ "{\"realm\":\"a\",\"realm\":\"b\",\"jwt\":{}}", "$", "duplicate member \"realm\"" },
 		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"default\":\"allow\"}",
@@ -822,6 +872,7 @@ int main(void)
 	test_policy_and_decide();
 	test_policy_errors();
 	test_sources_and_claims();
+	test_audit_always_logged();
 #ifdef AC_TEST_COUNT_HEAP
 	test_no_heap();
 #endif
