@@ -1,0 +1,33 @@
+# make bench: one side-by-side run of authcore and its peers on this machine
+# (tools/bench/run.py prints the table and writes build/bench/results.md).
+# Targets from the design brief are printed next to the measured ratios; the
+# benchmark never fails on them.
+BENCH_OUT := $(B)/bench
+
+# Native driver: the core objects as `make lib` builds them, libjwt (Debian
+# libjwt-dev, OpenSSL flavour) and OpenSSL's libcrypto.
+$(BENCH_OUT)/bench_native: tools/bench/bench_native.c $(CORE_OBJS) $(CORE_HDRS) tools/bench/bench.mk
+	@mkdir -p $(@D)
+	$(CC) -std=c11 $(WARN) $(CFLAGS) -Icore $< $(CORE_OBJS) -o $@ $(NATIVE_LIBS) -ljwt -lcrypto
+
+# The core's verify path as wasm (Emscripten, the edge module's EM_LIBS),
+# exported directly for tools/bench/bench_node.mjs.
+BENCH_EM_EXPORTS := _bw_alloc,_bw_setup,_bw_verify,_bw_verify_loop
+$(BENCH_OUT)/wasm/acbench.mjs $(BENCH_OUT)/wasm/acbench.wasm &: tools/bench/bench_wasm.c $(CORE_HDRS) $(EM_LIBS) tools/bench/bench.mk
+	@mkdir -p $(BENCH_OUT)/wasm/.link
+	$(EMCC) -O2 -std=c11 $(WARN) -Icore \
+	  -sMODULARIZE=1 -sEXPORT_ES6=1 -sEXPORT_NAME=createBench -sENVIRONMENT=web \
+	  --no-entry -sEXPORTED_FUNCTIONS=$(BENCH_EM_EXPORTS) -sEXPORTED_RUNTIME_METHODS=HEAPU8 \
+	  -sDYNAMIC_EXECUTION=0 -sFILESYSTEM=0 -sALLOW_MEMORY_GROWTH=1 \
+	  -sINCOMING_MODULE_JS_API=locateFile,instantiateWasm \
+	  tools/bench/bench_wasm.c $(EM_LIBS) -o $(BENCH_OUT)/wasm/.link/acbench.js
+	mv $(BENCH_OUT)/wasm/.link/acbench.wasm $(BENCH_OUT)/wasm/acbench.wasm
+	mv $(BENCH_OUT)/wasm/.link/acbench.js $(BENCH_OUT)/wasm/acbench.mjs
+	@rmdir $(BENCH_OUT)/wasm/.link
+
+.PHONY: bench bench-bins
+bench-bins: $(BENCH_OUT)/bench_native $(BENCH_OUT)/wasm/acbench.mjs
+
+bench: deps
+	@$(MAKE) --no-print-directory all bench-bins
+	@build/venv/bin/python tools/bench/run.py

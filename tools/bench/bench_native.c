@@ -1,0 +1,321 @@
+/*
+ * Native benchmark driver (make bench runs it through tools/bench/run.py).
+ *
+ *   bench_native TOKEN SECRET ISSUER AUDIENCE NOW
+ *
+ * TOKEN is an HS256 JWT (minted by run.py with Python's hmac) carrying exp,
+ * iss, aud (a string), sub and roles. Measured, each as the median over RUNS
+ * runs of N calls after one warm-up run:
+ *   hs256/authcore   ac_jwt_verify with exp/iss/aud checks, key made once;
+ *                    sub checked present
+ *   hs256/libjwt     jwt_decode (signature) + alg, exp, iss, aud, sub checks
+ *   rs256|es256/...  a fresh OpenSSL key pair; the same claims signed by
+ *                    OpenSSL; authcore ac_jwt_verify (full token) and
+ *                    ac_jws_check (signature only) vs OpenSSL
+ *                    EVP_DigestVerifyInit + EVP_DigestVerify (signature
+ *                    only; ES256 includes the P1363 -> DER conversion a JWT
+ *                    library has to do).
+ * Output, one line each: "RESULT <case> <impl> <ns/op> <N> <RUNS>",
+ * "PENDING <case> <impl> <why>", "VERSION <name> <text>".
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jwt.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/opensslv.h>
+#include <openssl/pem.h>
+
+#include "authcore.h"
+
+/* Asymmetric keys arrive in the core separately: weak references let the
+ * driver build before they do, and report "pending" until then. */
+#pragma weak ac_jwt_key_pem
+#pragma weak ac_jws_check
+
+#define RUNS 7
+
+static const char *tok, *secret, *iss, *aud;
+static int64_t now;
+static volatile uint64_t sink;
+
+static uint64_t ns_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Runs f N times per run; prints the median ns/op over RUNS runs. f returns
+ * 1 on success; a failure stops the case with a message. */
+static void measure(const char *cas, const char *impl, long n, int (*f)(void))
+{
+	double per[RUNS];
+	int r;
+	long i;
+
+	if (!f()) {
+		printf("FAILED %s %s first call refused the token\n", cas, impl);
+		fflush(stdout);
+		return;
+	}
+	for (i = 0; i < n / 4 + 1; i++) /* warm-up */
+		sink += (uint64_t)f();
+	for (r = 0; r < RUNS; r++) {
+		uint64_t t0 = ns_now();
+		int ok = 1;
+		for (i = 0; i < n; i++)
+			ok &= f();
+		per[r] = (double)(ns_now() - t0) / (double)n;
+		if (!ok) {
+			printf("FAILED %s %s a call refused the token\n", cas, impl);
+			fflush(stdout);
+			return;
+		}
+	}
+	qsort(per, RUNS, sizeof per[0], cmp_d);
+	printf("RESULT %s %s %.1f %ld %d\n", cas, impl, per[RUNS / 2], n, RUNS);
+	fflush(stdout);
+}
+
+/* ---- HS256: authcore ------------------------------------------------ */
+static ac_jwt_key hs_key;
+static ac_jwt_checks hs_checks;
+static ac_jwt_result res;
+static size_t tok_len;
+
+static int ac_hs256(void)
+{
+	if (ac_jwt_verify(&hs_key, 1, &hs_checks, tok, tok_len, now, &res) !=
+	    AC_OK)
+		return 0;
+	return res.user.ptr != NULL;
+}
+
+/* ---- HS256: libjwt -------------------------------------------------- */
+static int libjwt_hs256(void)
+{
+	jwt_t *jwt = NULL;
+	const char *s;
+	long exp;
+	int ok = 0;
+
+	if (jwt_decode(&jwt, tok, (const unsigned char *)secret,
+	    (int)strlen(secret)) != 0)
+		return 0;
+	if (jwt_get_alg(jwt) != JWT_ALG_HS256)
+		goto out;
+	errno = 0;
+	exp = jwt_get_grant_int(jwt, "exp");
+	if (errno != 0 || exp + 60 < now)
+		goto out;
+	s = jwt_get_grant(jwt, "iss");
+	if (s == NULL || strcmp(s, iss) != 0)
+		goto out;
+	s = jwt_get_grant(jwt, "aud");
+	if (s == NULL || strcmp(s, aud) != 0)
+		goto out;
+	if (jwt_get_grant(jwt, "sub") == NULL)
+		goto out;
+	ok = 1;
+out:
+	jwt_free(jwt);
+	return ok;
+}
+
+/* ---- RS256 / ES256 -------------------------------------------------- */
+static EVP_PKEY *pub;
+static EVP_MD_CTX *mctx;
+static int is_ec;
+static char atok[4096];
+static size_t atok_len, si_len;
+static uint8_t sig_raw[512];
+static size_t sig_raw_len;
+static ac_jwt_key a_key;
+
+static int ac_asym_full(void)
+{
+	return ac_jwt_verify(&a_key, 1, &hs_checks, atok, atok_len, now,
+	    &res) == AC_OK && res.user.ptr != NULL;
+}
+
+static int ac_asym_sig(void)
+{
+	return ac_jws_check(&a_key, atok, si_len, sig_raw, sig_raw_len);
+}
+
+static int ossl_verify(void)
+{
+	uint8_t der[160];
+	const uint8_t *sig = sig_raw;
+	size_t sig_len = sig_raw_len;
+	int ok;
+
+	if (is_ec) {
+		ECDSA_SIG *es = ECDSA_SIG_new();
+		uint8_t *p = der;
+		int l;
+		ECDSA_SIG_set0(es, BN_bin2bn(sig_raw, 32, NULL),
+		    BN_bin2bn(sig_raw + 32, 32, NULL));
+		l = i2d_ECDSA_SIG(es, &p);
+		ECDSA_SIG_free(es);
+		if (l <= 0)
+			return 0;
+		sig = der;
+		sig_len = (size_t)l;
+	}
+	EVP_MD_CTX_reset(mctx);
+	if (EVP_DigestVerifyInit(mctx, NULL, EVP_sha256(), NULL, pub) != 1)
+		return 0;
+	ok = EVP_DigestVerify(mctx, sig, sig_len, (const uint8_t *)atok,
+	    si_len) == 1;
+	return ok;
+}
+
+static size_t b64url(char *out, const uint8_t *in, size_t n)
+{
+	return ac_b64url_encode(out, 1024, in, n);
+}
+
+static void asym_case(const char *cas, int ec, long n_ac, long n_ossl)
+{
+	EVP_PKEY *priv;
+	EVP_MD_CTX *sctx;
+	BIO *bio;
+	char hdr[64], *pem;
+	uint8_t sig[600];
+	size_t sl = sizeof sig, o;
+	long pem_len;
+	const char *payload = strchr(tok, '.') + 1;
+	size_t payload_len = (size_t)(strrchr(tok, '.') - payload);
+
+	is_ec = ec;
+	priv = ec ? EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")
+	          : EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	/* header.payload: the HS256 token's payload, so the claims match */
+	snprintf(hdr, sizeof hdr, "{\"alg\":\"%s\",\"typ\":\"JWT\"}",
+	    ec ? "ES256" : "RS256");
+	o = b64url(atok, (const uint8_t *)hdr, strlen(hdr));
+	atok[o++] = '.';
+	memcpy(atok + o, payload, payload_len);
+	o += payload_len;
+	si_len = o;
+	sctx = EVP_MD_CTX_new();
+	if (priv == NULL || EVP_DigestSignInit(sctx, NULL, EVP_sha256(), NULL,
+	    priv) != 1 || EVP_DigestSign(sctx, sig, &sl, (uint8_t *)atok, o) != 1) {
+		printf("FAILED %s openssl could not sign\n", cas);
+		return;
+	}
+	EVP_MD_CTX_free(sctx);
+	if (ec) {
+		const uint8_t *p = sig;
+		ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)sl);
+		const BIGNUM *r, *s;
+		ECDSA_SIG_get0(es, &r, &s);
+		BN_bn2binpad(r, sig_raw, 32);
+		BN_bn2binpad(s, sig_raw + 32, 32);
+		sig_raw_len = 64;
+		ECDSA_SIG_free(es);
+	} else {
+		memcpy(sig_raw, sig, sl);
+		sig_raw_len = sl;
+	}
+	atok[o++] = '.';
+	o += b64url(atok + o, sig_raw, sig_raw_len);
+	atok[o] = 0;
+	atok_len = o;
+
+	/* the public key, as PEM (SPKI), read back by both sides */
+	bio = BIO_new(BIO_s_mem());
+	PEM_write_bio_PUBKEY(bio, priv);
+	pem_len = BIO_get_mem_data(bio, &pem);
+	{
+		BIO *b2 = BIO_new_mem_buf(pem, (int)pem_len);
+		pub = PEM_read_bio_PUBKEY(b2, NULL, NULL, NULL);
+		BIO_free(b2);
+	}
+	mctx = EVP_MD_CTX_new();
+	if (pub == NULL || mctx == NULL) {
+		printf("FAILED %s openssl could not read the public key\n", cas);
+		return;
+	}
+
+	if (ac_jwt_key_pem == NULL || ac_jws_check == NULL) {
+		printf("PENDING %s authcore ac_jwt_key_pem not linked\n", cas);
+	} else if (ac_jwt_key_pem(&a_key, ec ? AC_ALG_ES256 : AC_ALG_RS256,
+	    pem, (size_t)pem_len, NULL, 0) != 0) {
+		printf("FAILED %s authcore ac_jwt_key_pem refused the key\n",
+		    cas);
+	} else {
+		measure(cas, "authcore-verify", n_ac, ac_asym_full);
+		measure(cas, "authcore-sig", n_ac, ac_asym_sig);
+	}
+	measure(cas, "openssl", n_ossl, ossl_verify);
+	fflush(stdout);
+	BIO_free(bio);
+	EVP_MD_CTX_free(mctx);
+	EVP_PKEY_free(pub);
+	EVP_PKEY_free(priv);
+}
+
+int main(int argc, char **argv)
+{
+	const char *only = getenv("BENCH_ONLY"); /* debugging: one case */
+	double scale = getenv("BENCH_SCALE") ? atof(getenv("BENCH_SCALE")) : 1;
+
+	if (argc != 6) {
+		fprintf(stderr, "usage: %s TOKEN SECRET ISSUER AUDIENCE NOW\n",
+		    argv[0]);
+		return 2;
+	}
+	tok = argv[1];
+	tok_len = strlen(tok);
+	secret = argv[2];
+	iss = argv[3];
+	aud = argv[4];
+	now = strtoll(argv[5], NULL, 10);
+	if (scale <= 0)
+		scale = 1;
+
+	printf("VERSION authcore %s\n", ac_version());
+	printf("VERSION openssl %s\n", OpenSSL_version(OPENSSL_VERSION));
+	fflush(stdout);
+
+	if (ac_jwt_key_hmac(&hs_key, AC_ALG_HS256, (const uint8_t *)secret,
+	    strlen(secret), NULL, 0) != 0) {
+		printf("FAILED hs256 authcore ac_jwt_key_hmac refused the key\n");
+		return 1;
+	}
+	ac_jwt_checks_init(&hs_checks);
+	hs_checks.leeway = 60;
+	hs_checks.require_exp = 1;
+	hs_checks.issuer.ptr = iss;
+	hs_checks.issuer.len = strlen(iss);
+	hs_checks.audiences[0].ptr = aud;
+	hs_checks.audiences[0].len = strlen(aud);
+	hs_checks.n_audiences = 1;
+
+	if (only == NULL || strcmp(only, "hs256") == 0) {
+		measure("hs256", "authcore", (long)(200000 * scale), ac_hs256);
+		measure("hs256", "libjwt", (long)(20000 * scale), libjwt_hs256);
+	}
+	if (only == NULL || strcmp(only, "rs256") == 0)
+		asym_case("rs256", 0, (long)(5000 * scale), (long)(5000 * scale));
+	if (only == NULL || strcmp(only, "es256") == 0)
+		asym_case("es256", 1, (long)(1000 * scale), (long)(2000 * scale));
+	return 0;
+}
