@@ -105,7 +105,9 @@ static int scan_string(aj_cur *c, ac_str *raw)
 			c->i++;
 			continue;
 		}
-		{
+		if (ch < 0x80) {
+			c->i++;
+		} else {
 			size_t l = utf8_len((const unsigned char *)c->p, c->n,
 			    c->i);
 			if (l == 0)
@@ -376,6 +378,17 @@ int aj_str_eq(ac_str raw, const char *s, size_t len)
 	size_t i = 0;
 	int b;
 
+	/* every escape decodes to fewer bytes than it takes, so a raw text
+	 * shorter than s never matches, one of the same length matches only
+	 * if it is s itself without escapes, and only a longer one needs
+	 * decoding */
+	if (raw.len < len)
+		return 0;
+	if (raw.len == len)
+		return (len == 0 || memcmp(raw.ptr, s, len) == 0) &&
+		    memchr(raw.ptr, '\\', raw.len) == NULL;
+	if (memchr(raw.ptr, '\\', raw.len) == NULL)
+		return 0;
 	memset(&d, 0, sizeof d);
 	d.p = raw.ptr;
 	d.n = raw.len;
@@ -393,6 +406,14 @@ int aj_str_decode(ac_str raw, char *dst, size_t cap, size_t *len)
 	size_t i = 0;
 	int b;
 
+	if (memchr(raw.ptr, '\\', raw.len) == NULL) {
+		if (raw.len > cap)
+			return -1;
+		if (raw.len)
+			memcpy(dst, raw.ptr, raw.len);
+		*len = raw.len;
+		return 0;
+	}
 	memset(&d, 0, sizeof d);
 	d.p = raw.ptr;
 	d.n = raw.len;

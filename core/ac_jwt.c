@@ -163,6 +163,37 @@ static ac_reason fail(ac_jwt_result *res, ac_reason r)
 	return r;
 }
 
+/* A claim by dot path, starting from the already scanned top-level
+ * members (the payload is not scanned again for a top-level name). */
+static int claim_in(const aj_member *m, size_t n, ac_str path, aj_type *type,
+    ac_str *raw)
+{
+	size_t end = 0, i;
+	const aj_member *hit = NULL;
+	ac_str rest;
+
+	if (path.len == 0)
+		return 0;
+	while (end < path.len && path.ptr[end] != '.')
+		end++;
+	for (i = 0; i < n; i++)
+		if (aj_str_eq(m[i].key, path.ptr, end))
+			hit = &m[i];
+	if (hit == NULL)
+		return 0;
+	if (end == path.len) {
+		*type = hit->type;
+		*raw = hit->raw;
+		return 1;
+	}
+	if (hit->type != AJ_OBJECT)
+		return 0;
+	rest.ptr = path.ptr + end + 1;
+	rest.len = path.len - end - 1;
+	return ac_claim_find((const uint8_t *)hit->raw.ptr, hit->raw.len, rest,
+	    type, raw);
+}
+
 static ac_reason check_claims(const ac_jwt_checks *ck, int64_t now,
     ac_jwt_result *res)
 {
@@ -244,16 +275,14 @@ static ac_reason check_claims(const ac_jwt_checks *ck, int64_t now,
 		if (!ok)
 			return fail(res, AC_BAD_AUDIENCE);
 	}
-	has_user = ac_claim_find(res->payload, res->payload_len, ck->user_claim,
-	    &ut, &uraw);
+	has_user = claim_in(m, n, ck->user_claim, &ut, &uraw);
 	if (has_user < 0)
 		return fail(res, AC_MALFORMED);
 	if (has_user) {
 		if (ut != AJ_STRING || keep_text(res, uraw, &res->user) < 0)
 			return fail(res, AC_BAD_CLAIM);
 	}
-	has_roles = ac_claim_find(res->payload, res->payload_len,
-	    ck->roles_claim, &rt, &rraw);
+	has_roles = claim_in(m, n, ck->roles_claim, &rt, &rraw);
 	if (has_roles < 0)
 		return fail(res, AC_MALFORMED);
 	if (has_roles && rt == AJ_ARRAY) {
@@ -300,25 +329,28 @@ ac_reason ac_jws_verify(const ac_jwt_key *keys, size_t n_keys,
 {
 	uint8_t hdr[AC_JWT_HEADER_MAX], sig[AC_RSA_MAX_BYTES];
 	aj_member m[AC_JSON_MEMBERS_MAX];
-	size_t dot1 = 0, dot2 = 0, dots = 0, i, hlen, slen, nm;
+	size_t dot1, dot2, i, hlen, slen, nm;
 	int matched = 0, tried = 0, ok = 0;
 
 	memset(h, 0, sizeof *h);
 	*payload_len = 0;
 	if (token_len > AC_TOKEN_MAX)
 		return AC_TOKEN_TOO_LARGE;
-	/* count every dot before decoding anything (many-dots amplification) */
-	for (i = 0; i < token_len; i++) {
-		if (token[i] == '.') {
-			if (++dots > 2)
-				return AC_MALFORMED;
-			if (dots == 1)
-				dot1 = i;
-			else
-				dot2 = i;
-		}
+	/* exactly two dots, found before decoding anything (many-dots
+	 * amplification) */
+	{
+		const char *a = memchr(token, '.', token_len), *b;
+		if (a == NULL)
+			return AC_MALFORMED;
+		dot1 = (size_t)(a - token);
+		b = memchr(a + 1, '.', token_len - dot1 - 1);
+		if (b == NULL)
+			return AC_MALFORMED;
+		dot2 = (size_t)(b - token);
+		if (memchr(b + 1, '.', token_len - dot2 - 1) != NULL)
+			return AC_MALFORMED;
 	}
-	if (dots != 2 || dot1 == 0 || dot2 == dot1 + 1)
+	if (dot1 == 0 || dot2 == dot1 + 1)
 		return AC_MALFORMED;
 
 	/* header */
