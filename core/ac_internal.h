@@ -86,6 +86,9 @@ int ac_alg_family(ac_alg alg);
 size_t ac_alg_hash_len(ac_alg alg);
 /* BearSSL hash class of the algorithm (opaque here to avoid bearssl.h). */
 const void *ac_alg_hash_class(ac_alg alg);
+/* The fastest SHA-256 class this CPU runs (SHA-NI on x86-64 when present,
+ * BearSSL's otherwise); portable != 0 always gives BearSSL's. */
+const void *ac_sha256_class(int portable);
 
 /* ---- Policy internals (ac_policy.c), read by ac_decide.c */
 #define AC_METHODS_MAX 16

@@ -46,7 +46,7 @@ size_t ac_alg_hash_len(ac_alg alg)
 const void *ac_alg_hash_class(ac_alg alg)
 {
 	switch (ac_alg_hash_len(alg)) {
-	case 32: return &br_sha256_vtable;
+	case 32: return ac_sha256_class(0);
 	case 48: return &br_sha384_vtable;
 	case 64: return &br_sha512_vtable;
 	default: return NULL;
