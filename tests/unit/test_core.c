@@ -166,6 +166,60 @@ static void test_ct_equal(void)
 	end();
 }
 
+static size_t unhex(const char *h, uint8_t *out)
+{
+	size_t n = strlen(h) / 2, i;
+	for (i = 0; i < n; i++) {
+		unsigned v = 0, k;
+		for (k = 0; k < 2; k++) {
+			char c = h[2 * i + k];
+			v = v * 16 + (unsigned)(c <= '9' ? c - '0' : c - 'a' + 10);
+		}
+		out[i] = (uint8_t)v;
+	}
+	return n;
+}
+
+static void test_rfc4231(void)
+{
+	/* RFC 4231 cases 6 and 7 (131-byte key); cases 1-4 use keys shorter
+	 * than any JWS HMAC allows (RFC 7518 3.2), which must be refused */
+	static const char d6[] = "Test Using Larger Than Block-Size Key - Hash Key First";
+	static const char d7[] = "This is a test using a larger than block-size key and "
+	    "a larger than block-size data. The key needs to be hashed before "
+	    "being used by the HMAC algorithm.";
+	static const struct {
+		const char *data;
+		ac_alg alg;
+		const char *mac;
+	} v[] = {
+		{ d6, AC_ALG_HS256, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54" },
+		{ d6, AC_ALG_HS384, "4ece084485813e9088d2c63a041bc5b44f9ef1012a2b588f3cd11f05033ac4c60c2ef6ab4030fe8296248df163f44952" },
+		{ d6, AC_ALG_HS512, "80b24263c7c1a3ebb71493c1dd7be8b49b46d1f41b4aeec1121b013783f8f3526b56d037e05f2598bd0fd2215d6a1e5295e64f73f63f0aec8b915a985d786598" },
+		{ d7, AC_ALG_HS256, "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2" },
+		{ d7, AC_ALG_HS384, "6617178e941f020d351e2f254e8fd32c602420feb0b8fb9adccebb82461e99c5a678cc31e799176d3860e6110c46523e" },
+		{ d7, AC_ALG_HS512, "e37b6a775dc87dbaa4dfa9f96e5e3ffddebd71f8867289865df5a32d20cdc944b6022cac3c4982b10d5eeb55c3e4de15134676fb6de0446065c97440fa8c6a58" },
+	};
+	static const size_t short_keys[] = { 20, 4, 20, 25 };
+	uint8_t key[131], mac[64];
+	ac_jwt_key k;
+	size_t i, ml;
+
+	begin("RFC 4231 HMAC-SHA-256/384/512 (cases 6, 7; short keys of 1-4 refused)");
+	memset(key, 0xaa, sizeof key);
+	for (i = 0; i < sizeof v / sizeof v[0]; i++) {
+		ml = unhex(v[i].mac, mac);
+		CHECK(ac_jwt_key_hmac(&k, v[i].alg, key, sizeof key, NULL, 0) == 0);
+		CHECK(ac_jws_check(&k, v[i].data, strlen(v[i].data), mac, ml) == 1);
+		mac[ml - 1] ^= 1;
+		CHECK(ac_jws_check(&k, v[i].data, strlen(v[i].data), mac, ml) == 0);
+		CHECK(ac_jws_check(&k, v[i].data, strlen(v[i].data), mac, ml - 1) == 0);
+	}
+	for (i = 0; i < 4; i++)
+		CHECK(ac_jwt_key_hmac(&k, AC_ALG_HS256, key, short_keys[i], NULL, 0) < 0);
+	end();
+}
+
 static void test_rfc7515_a1(void)
 {
 	/* RFC 7515 Appendix A.1: HS256, key from the JWK "k" */
@@ -910,6 +964,7 @@ int main(void)
 {
 	test_base64url();
 	test_ct_equal();
+	test_rfc4231();
 	test_rfc7515_a1();
 	test_rfc7520_4_4();
 	test_sign_verify_roundtrip();
