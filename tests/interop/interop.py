@@ -38,8 +38,8 @@ def b64url(b):
     return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
 
 
-def ac_verify(tok, alg, keyfile, now=None, how="--key-file"):
-    args = [CLI, "jwt", "verify", how, keyfile, "--alg", alg, "--aud", AUD, "--iss", ISS]
+def ac_verify(tok, alg, keyfile, now=None, how="--key-file", extra=()):
+    args = [CLI, "jwt", "verify", how, keyfile, "--alg", alg, "--aud", AUD, "--iss", ISS] + list(extra)
     if now is not None:
         args += ["--now", str(now)]
     p = subprocess.run(args, input=tok.encode(), capture_output=True, timeout=20)
@@ -75,6 +75,72 @@ def pyjwt_verify(tok, alg, key):
         return {"ok": True, "payload": jwt.decode(tok, key, algorithms=[alg], audience=AUD, issuer=ISS)}
     except jwt.PyJWTError as e:
         return {"ok": False, "code": type(e).__name__}
+
+
+def hostile_corpus(key, now):
+    """One or more tokens per attack class of ../shared/security.md, each
+    with the reason authcore must give. HS256 with `key` unless noted."""
+    def enc(obj):
+        return b64url(json.dumps(obj, separators=(",", ":")).encode()) if not isinstance(obj, bytes) else b64url(obj)
+
+    def raw(h, p):
+        """Signs exactly the text given (a careless issuer's encoding)."""
+        return h + "." + p + "." + b64url(hmac.new(key, (h + "." + p).encode(), hashlib.sha256).digest())
+
+    def hs(header, payload_bytes):
+        return raw(enc(header), b64url(payload_bytes))
+
+    good = {"sub": "alice", "aud": AUD, "iss": ISS, "exp": now + 600}
+    gp = json.dumps(good).encode()
+    tok = hs({"alg": "HS256"}, gp)
+    h, p, sg = tok.split(".")
+    c = []
+    # alg none, any case, empty signature
+    for a in ("none", "None", "NONE", "nOnE"):
+        c.append(("alg none: %s" % a, enc({"alg": a}) + "." + p + ".", "alg_not_allowed"))
+    c.append(("empty signature with alg HS256", h + "." + p + ".", "bad_signature"))
+    # algorithm confusion is covered per public-key alg in main()
+    # psychic signature: ES256 r = s = 0
+    eh = enc({"alg": "ES256"})
+    c.append(("ES256 r = s = 0 (psychic)", eh + "." + p + "." + b64url(bytes(64)), "alg_not_allowed"))
+    # kid abuse: opaque bytes for lookup only
+    # (verified against a key whose kid is "k1": a foreign kid is only a
+    # failed lookup, never a path or a query)
+    c.append(("kid path traversal", hs({"alg": "HS256", "kid": "../../../../dev/null"}, gp), "unknown_kid"))
+    c.append(("kid SQL", hs({"alg": "HS256", "kid": "x' OR '1'='1"}, gp), "unknown_kid"))
+    # jku / x5u / jwk / x5c
+    for m, v in (("jku", "https://evil.example/jwks"), ("x5u", "https://evil.example/c.pem"),
+                 ("jwk", {"kty": "oct", "k": b64url(key)}), ("x5c", ["MIIB"])):
+        c.append(("%s header" % m, hs({"alg": "HS256", m: v}, gp), "header_not_allowed"))
+    # non-canonical base64
+    c.append(("padding in the payload, signed as sent", raw(h, p + "="), "malformed"))
+    c.append(("'+' and '/' in the header", h.replace("J", "+", 1) + "." + p + "." + sg, "malformed"))
+    last = sg[-1]
+    alt = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    nz = alt[(alt.index(last) | 1)] if alt.index(last) % 2 == 0 else alt[alt.index(last) & ~1]
+    c.append(("non-zero trailing bits in the signature", h + "." + p + "." + sg[:-1] + nz, "malformed"))
+    c.append(("whitespace inside the payload, signed as sent", raw(h, p[:5] + " " + p[5:]), "malformed"))
+    # duplicate names / parser differentials
+    dup = ('{"sub":"alice","aud":"%s","iss":"%s","exp":%d,"sub":"admin"}' % (AUD, ISS, now + 600)).encode()
+    c.append(("duplicate claim (first alice, last admin)", hs({"alg": "HS256"}, dup), "malformed"))
+    c.append(("duplicate alg in the header", hs({"alg": "HS256"}, gp).replace(h, b64url(b'{"alg":"HS256","alg":"none"}'), 1), "malformed"))
+    c.append(("escaped duplicate name", hs({"alg": "HS256"}, ('{"sub":"a","s\u0075b":"b","aud":"%s","iss":"%s","exp":%d}' % (AUD, ISS, now + 600)).encode()), "malformed"))
+    # claim type confusion
+    for name, claims in (("exp as a string", dict(good, exp=str(now + 600))),
+                         ("exp as a float", dict(good, exp=now + 600.5)),
+                         ("nbf as a string", dict(good, nbf="0")),
+                         ("iat as a boolean", dict(good, iat=True))):
+        c.append(("type confusion: " + name, hs({"alg": "HS256"}, json.dumps(claims).encode()), "bad_claim"))
+    c.append(("aud array with a number", hs({"alg": "HS256"}, json.dumps(dict(good, aud=[1, AUD])).encode()), "bad_audience"))
+    c.append(("exp beyond 64 bits", hs({"alg": "HS256"}, ('{"sub":"a","aud":"%s","iss":"%s","exp":99999999999999999999}' % (AUD, ISS)).encode()), "bad_claim"))
+    # crit
+    c.append(("crit with an unknown extension", hs({"alg": "HS256", "crit": ["x-ext"], "x-ext": 1}, gp), "crit_unsupported"))
+    # size and work amplification
+    c.append(("10,000 dots", "a" + "." * 10000, "token_too_large"))
+    c.append(("many dots under the size cap", "." * 4000, "malformed"))
+    c.append(("oversized token", h + "." + b64url(b"x" * 9000) + "." + sg, "token_too_large"))
+    c.append(("JSON nested 100 deep", hs({"alg": "HS256"}, ('{"sub":"a","aud":"%s","iss":"%s","exp":%d,"x":%s%s}' % (AUD, ISS, now + 600, "[" * 100, "]" * 100)).encode()), "malformed"))
+    return c
 
 
 def asym_keys(d):
@@ -157,6 +223,21 @@ def main():
                     probs.append("jose accepted it")
                 print("# %s %s: authcore=%s PyJWT=%s jose=%s" % (alg, name, reason, pj.get("code"), jo.get("code")))
                 report("%s %s refused by authcore, PyJWT and jose" % (alg, name), probs)
+        # hostile corpus: every attack class in security.md (HS256 key)
+        for name, tok, want in hostile_corpus(key[:32], now):
+            k32 = os.path.join(d, "k32")
+            with open(k32, "wb") as f:
+                f.write(key[:32])
+            rc, out, reason = ac_verify(tok, "HS256", k32, extra=["--kid", "k1"] if "kid" in name else [])
+            ok_reasons = (want,)
+            pj = pyjwt_verify(tok, "HS256", key[:32])
+            jo = jose_verify(tok, "HS256", k32)
+            print("# hostile %s: authcore=%s PyJWT=%s jose=%s" % (
+                name, reason or "ACCEPTED", "ACCEPTED" if pj["ok"] else pj.get("code"),
+                "ACCEPTED" if jo["ok"] else jo.get("code")))
+            report("hostile corpus: %s refused by authcore as %s" % (name, "/".join(ok_reasons)),
+                   [] if rc == 1 and reason in ok_reasons else
+                   ["authcore exit %d reason %r" % (rc, reason)])
         # public-key algorithms: peers mint, authcore verifies via PEM and JWKS
         keys = asym_keys(d)
         for alg, (priv_path, pub_path, priv, pub, jwks_path) in keys.items():
