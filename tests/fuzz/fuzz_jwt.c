@@ -657,6 +657,76 @@ static void stage_requests(const char *s, size_t n)
 	}
 }
 
+/* 7. Sessions, CSRF and API keys: the input as a session token, as the
+ *    payload of a correctly MACed session token (so the payload parser is
+ *    reached), as a CSRF header, as an API key, and split into a resource
+ *    pattern and a resource. */
+static void stage_session(const char *s, size_t n)
+{
+	static ac_session_key keys[2];
+	static ac_apikey_entry tab[2];
+	static ac_session sess;
+	static int ready;
+	static char tok[4096], b64[4096];
+	static const char ctx[] = "authcore-session-v1";
+	br_hmac_key_context kc;
+	br_hmac_context hc;
+	unsigned char mac[32];
+	size_t o, half;
+	ac_reason r;
+
+	if (!ready) {
+		static const char k1[] = "fuzz-session-key-one-0123456789abcdef";
+		static const char k2[] = "fuzz-session-key-two-0123456789abcdef";
+		if (ac_session_key_init(&keys[0], (const uint8_t *)k1,
+		    sizeof k1 - 1, "s1", 2) != 0 ||
+		    ac_session_key_init(&keys[1], (const uint8_t *)k2,
+		    sizeof k2 - 1, "s2", 2) != 0 ||
+		    ac_apikey_hash_parse(tab[0].hash, "0000000000000000000000000000000000000000000000000000000000000000", 64) != 0)
+			die("session stage setup");
+		tab[0].name.ptr = "a";
+		tab[0].name.len = 1;
+		tab[0].resources[0].ptr = "/r/*";
+		tab[0].resources[0].len = 4;
+		tab[0].n_resources = 1;
+		tab[1] = tab[0];
+		tab[1].hash[0] = 1;
+		ready = 1;
+	}
+	r = ac_session_verify(keys, 2, s, n, NOW, &sess);
+	if (r == AC_OK) {
+		if (sess.user.len == 0 || sess.user.len > 128 || sess.n_roles > 16)
+			die("session verified with out-of-range fields");
+		(void)ac_csrf_check(keys, 2, s, n, s, n);
+	}
+	/* a MACed token around the input as payload */
+	if (n <= 2000) {
+		o = ac_b64url_encode(b64, sizeof b64, s, n);
+		if (o > 0 || n == 0) {
+			int l = snprintf(tok, sizeof tok, "v1.s1.%.*s", (int)o, b64);
+			if (l > 0 && (size_t)l + 45 < sizeof tok) {
+				br_hmac_key_init(&kc, &br_sha256_vtable,
+				    "fuzz-session-key-one-0123456789abcdef", 37);
+				br_hmac_init(&hc, &kc, 0);
+				br_hmac_update(&hc, ctx, sizeof ctx); /* with its NUL */
+				br_hmac_update(&hc, tok, (size_t)l);
+				br_hmac_out(&hc, mac);
+				tok[l] = '.';
+				o = ac_b64url_encode(tok + l + 1, sizeof tok - (size_t)l - 1,
+				    mac, 32);
+				r = ac_session_verify(keys, 2, tok, (size_t)l + 1 + o,
+				    NOW, &sess);
+				if (r == AC_BAD_SIGNATURE || r == AC_UNKNOWN_KID)
+					die("a correctly MACed session token failed its MAC");
+			}
+		}
+	}
+	(void)ac_apikey_lookup(tab, 2, s, n);
+	half = n / 2;
+	(void)ac_resource_match(s, half, s + half, n - half);
+	(void)ac_resource_allowed(&tab[0], s, n);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -665,9 +735,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	static void (*const stages[])(const char *, size_t) = { stage_b64,
 		stage_token, stage_signed, stage_policy, stage_keys,
-		stage_requests };
+		stage_requests, stage_session };
 	static const char *const names[] = { "base64url", "token", "signed",
-		"policy", "keys", "requests" };
+		"policy", "keys", "requests", "session" };
 	size_t i;
 
 	for (i = 0; i < sizeof stages / sizeof stages[0]; i++) {
