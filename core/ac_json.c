@@ -516,8 +516,25 @@ int aj_w_str_max(aj_writer *w, const char *s, size_t n, size_t max)
 			e[5] = hex[ch & 15];
 			len = 6;
 		} else if (ch < 0x80) {
+			/* a run of plain ASCII goes out in one copy */
+			size_t j = i + 1;
+			while (j < n && (unsigned char)s[j] >= 0x20 &&
+			    (unsigned char)s[j] < 0x7f && s[j] != '"' &&
+			    s[j] != '\\')
+				j++;
 			out = s + i;
-			len = 1;
+			len = adv = j - i;
+			if (used + len > max) {
+				len = adv = max - used; /* cut inside the run */
+				if (len == 0) {
+					cut = 1;
+					break;
+				}
+				aj_w_raw(w, out, len);
+				used += len;
+				cut = 1;
+				break;
+			}
 		} else if ((adv = utf8_len((const unsigned char *)s, n, i)) != 0) {
 			out = s + i;
 			len = adv;

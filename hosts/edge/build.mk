@@ -15,7 +15,7 @@
 EDGE_OUT := $(B)/edge
 EDGE_SRC := hosts/edge
 EDGE_EXPORTS := _acw_alloc,_acw_free,_acw_load,_acw_unload,_acw_decide
-EDGE_LDFLAGS := -Os -std=c11 $(WARN) -Icore \
+EDGE_LDFLAGS := -O2 -std=c11 $(WARN) -Icore \
 	-sMODULARIZE=1 -sEXPORT_ES6=1 -sEXPORT_NAME=createAuthcoreModule \
 	-sENVIRONMENT=web --no-entry \
 	-sEXPORTED_FUNCTIONS=$(EDGE_EXPORTS) -sEXPORTED_RUNTIME_METHODS=HEAPU8 \
