@@ -123,12 +123,16 @@ static int key_matches_kid(const ac_jwt_key *k, int has_kid, const char *kid,
 	return k->kid_len == kid_len && memcmp(k->kid, kid, kid_len) == 0;
 }
 
-int ac_claim_find(const uint8_t *payload, size_t len, ac_str path,
-    aj_type *type, ac_str *raw)
+/* Walks a dot path. `top`/`ntop`, when not NULL, are the already scanned
+ * members of the outermost object (so a top-level name costs no rescan);
+ * otherwise `obj` is scanned. Iterative, with one member array, so a long
+ * path costs no stack per segment. */
+static int claim_walk(const aj_member *top, size_t ntop, const char *obj,
+    size_t olen, ac_str path, aj_type *type, ac_str *raw)
 {
 	aj_member m[AC_JSON_MEMBERS_MAX];
-	const char *obj = (const char *)payload;
-	size_t olen = len, n, i, start = 0;
+	const aj_member *cur = top;
+	size_t n = ntop, i, start = 0;
 
 	if (path.len == 0)
 		return 0;
@@ -137,11 +141,14 @@ int ac_claim_find(const uint8_t *payload, size_t len, ac_str path,
 		const aj_member *hit = NULL;
 		while (end < path.len && path.ptr[end] != '.')
 			end++;
-		if (aj_object(obj, olen, m, AC_JSON_MEMBERS_MAX, &n) < 0)
-			return -1;
+		if (cur == NULL) {
+			if (aj_object(obj, olen, m, AC_JSON_MEMBERS_MAX, &n) < 0)
+				return -1;
+			cur = m;
+		}
 		for (i = 0; i < n; i++)
-			if (aj_str_eq(m[i].key, path.ptr + start, end - start))
-				hit = &m[i];
+			if (aj_str_eq(cur[i].key, path.ptr + start, end - start))
+				hit = &cur[i];
 		if (hit == NULL)
 			return 0;
 		if (end == path.len) {
@@ -153,45 +160,21 @@ int ac_claim_find(const uint8_t *payload, size_t len, ac_str path,
 			return 0;
 		obj = hit->raw.ptr;
 		olen = hit->raw.len;
+		cur = NULL;
 		start = end + 1;
 	}
+}
+
+int ac_claim_find(const uint8_t *payload, size_t len, ac_str path,
+    aj_type *type, ac_str *raw)
+{
+	return claim_walk(NULL, 0, (const char *)payload, len, path, type, raw);
 }
 
 static ac_reason fail(ac_jwt_result *res, ac_reason r)
 {
 	res->reason = r;
 	return r;
-}
-
-/* A claim by dot path, starting from the already scanned top-level
- * members (the payload is not scanned again for a top-level name). */
-static int claim_in(const aj_member *m, size_t n, ac_str path, aj_type *type,
-    ac_str *raw)
-{
-	size_t end = 0, i;
-	const aj_member *hit = NULL;
-	ac_str rest;
-
-	if (path.len == 0)
-		return 0;
-	while (end < path.len && path.ptr[end] != '.')
-		end++;
-	for (i = 0; i < n; i++)
-		if (aj_str_eq(m[i].key, path.ptr, end))
-			hit = &m[i];
-	if (hit == NULL)
-		return 0;
-	if (end == path.len) {
-		*type = hit->type;
-		*raw = hit->raw;
-		return 1;
-	}
-	if (hit->type != AJ_OBJECT)
-		return 0;
-	rest.ptr = path.ptr + end + 1;
-	rest.len = path.len - end - 1;
-	return ac_claim_find((const uint8_t *)hit->raw.ptr, hit->raw.len, rest,
-	    type, raw);
 }
 
 static ac_reason check_claims(const ac_jwt_checks *ck, int64_t now,
@@ -275,14 +258,15 @@ static ac_reason check_claims(const ac_jwt_checks *ck, int64_t now,
 		if (!ok)
 			return fail(res, AC_BAD_AUDIENCE);
 	}
-	has_user = claim_in(m, n, ck->user_claim, &ut, &uraw);
+	has_user = claim_walk(m, n, NULL, 0, ck->user_claim, &ut, &uraw);
 	if (has_user < 0)
 		return fail(res, AC_MALFORMED);
 	if (has_user) {
 		if (ut != AJ_STRING || keep_text(res, uraw, &res->user) < 0)
 			return fail(res, AC_BAD_CLAIM);
 	}
-	has_roles = claim_in(m, n, ck->roles_claim, &rt, &rraw);
+	has_roles = claim_walk(m, n, NULL, 0, ck->roles_claim, &rt,
+	    &rraw);
 	if (has_roles < 0)
 		return fail(res, AC_MALFORMED);
 	if (has_roles && rt == AJ_ARRAY) {
