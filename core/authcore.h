@@ -294,6 +294,7 @@ const ac_policy *ac_policy_load(void *mem, size_t mem_len, const char *json,
 }
 #endif
 #include "authcore_session.h" /* sessions, CSRF tokens, API keys */
+#include "authcore_password.h" /* PBKDF2, password hash strings */
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -12,6 +12,8 @@
  *   authcore decide --policy F [--now UNIX]               (request JSON on stdin)
  *   authcore apikey new --name N [--role R] [--permissions a,b]
  *                       [--resources PATTERN,...] [--prefix ak]
+ *   authcore hash-password [--hash sha256|sha512] [--iterations N]
+ *   authcore verify-password HASH       (password on stdin, never argv)
  *   authcore policy check F
  *   authcore version
  *
@@ -43,6 +45,8 @@ static void usage(void)
 	    "      {\"method\",\"path\",\"headers\":[[name,value],...] or {name:value},\"client_ip\",\"https\"})\n"
 	    "  authcore apikey new --name N [--role R] [--permissions a,b] [--resources /p/*,...] [--prefix ak]\n"
 	    "      (line 1: the key, shown once; line 2: its entry for the policy's api_keys.keys)\n"
+	    "  authcore hash-password [--hash sha256|sha512] [--iterations N]   (password on stdin)\n"
+	    "  authcore verify-password HASH   (password on stdin; 0 match, 1 mismatch, 2 malformed/over limit)\n"
 	    "  authcore policy check F\n"
 	    "  authcore version\n", stderr);
 }
@@ -539,6 +543,95 @@ static int cmd_apikey_new(int argc, char **argv)
 	return 0;
 }
 
+/* The password from stdin: one line, the final newline (LF or CRLF) not part
+ * of it. Never on the command line, where ps and shell history see it. */
+static char *read_password(size_t *len)
+{
+	char *pw = read_all("-", len, AC_PASSWORD_LEN_MAX_DEFAULT + 2);
+	if (pw == NULL)
+		return NULL;
+	if (*len > 0 && pw[*len - 1] == '\n')
+		(*len)--;
+	if (*len > 0 && pw[*len - 1] == '\r')
+		(*len)--;
+	pw[*len] = 0;
+	return pw;
+}
+
+static int cmd_hash_password(int argc, char **argv)
+{
+	static const char *const known[] = { "--hash", "--iterations", NULL };
+	const char *h = opt(argc, argv, "--hash");
+	int64_t it = 0;
+	int hash = AC_PBKDF2_SHA256;
+	uint8_t salt[AC_PASSWORD_SALT_LEN];
+	char out[AC_PASSWORD_STRING_MAX + 1], *pw;
+	size_t plen, n;
+
+	if (check_opts(argc, argv, known) < 0)
+		return EXIT_USAGE;
+	if (h != NULL && strcmp(h, "sha512") == 0)
+		hash = AC_PBKDF2_SHA512;
+	else if (h != NULL && strcmp(h, "sha256") != 0) {
+		fputs("authcore: --hash is sha256 or sha512\n", stderr);
+		return EXIT_USAGE;
+	}
+	it = hash == AC_PBKDF2_SHA256 ? AC_PASSWORD_ITERATIONS_SHA256 :
+	    AC_PASSWORD_ITERATIONS_SHA512;
+	if (opt(argc, argv, "--iterations") &&
+	    (parse_i64(opt(argc, argv, "--iterations"), &it) < 0 || it < 1 ||
+	    it > AC_PASSWORD_ITERATIONS_MAX_DEFAULT)) {
+		fputs("authcore: --iterations must be 1 to 10000000\n", stderr);
+		return EXIT_USAGE;
+	}
+	pw = read_password(&plen);
+	if (pw == NULL || plen == 0 || plen > AC_PASSWORD_LEN_MAX_DEFAULT) {
+		fputs("authcore: give the password on stdin (1 to 1024 bytes)\n", stderr);
+		free(pw);
+		return EXIT_USAGE;
+	}
+	if (random_bytes(salt, sizeof salt) < 0) {
+		fputs("authcore: cannot read /dev/urandom\n", stderr);
+		free(pw);
+		return EXIT_USAGE;
+	}
+	n = ac_password_hash(out, sizeof out - 1, hash, pw, plen, salt,
+	    (uint32_t)it);
+	memset(pw, 0, plen);
+	free(pw);
+	if (n == 0) {
+		fputs("authcore: hashing failed\n", stderr);
+		return EXIT_USAGE;
+	}
+	out[n] = 0;
+	puts(out);
+	return 0;
+}
+
+static int cmd_verify_password(int argc, char **argv)
+{
+	char *pw;
+	size_t plen;
+	ac_password_status st;
+
+	if (argc != 1) {
+		usage();
+		return EXIT_USAGE;
+	}
+	pw = read_password(&plen);
+	if (pw == NULL) {
+		fputs("password_too_long\n", stderr);
+		return EXIT_USAGE;
+	}
+	st = ac_password_verify(argv[0], strlen(argv[0]), pw, plen, NULL);
+	memset(pw, 0, plen);
+	free(pw);
+	if (st == AC_PW_MATCH)
+		return 0;
+	fprintf(stderr, "%s\n", ac_password_status_name(st));
+	return st == AC_PW_MISMATCH ? EXIT_INVALID : EXIT_USAGE;
+}
+
 static int cmd_policy_check(int argc, char **argv)
 {
 	void *mem = NULL;
@@ -565,6 +658,10 @@ int main(int argc, char **argv)
 		return cmd_verify(argc - 3, argv + 3, 0);
 	if (argc >= 3 && strcmp(argv[1], "apikey") == 0 && strcmp(argv[2], "new") == 0)
 		return cmd_apikey_new(argc - 3, argv + 3);
+	if (argc >= 2 && strcmp(argv[1], "hash-password") == 0)
+		return cmd_hash_password(argc - 2, argv + 2);
+	if (argc >= 2 && strcmp(argv[1], "verify-password") == 0)
+		return cmd_verify_password(argc - 2, argv + 2);
 	if (argc >= 2 && strcmp(argv[1], "decide") == 0)
 		return cmd_decide(argc - 2, argv + 2);
 	if (argc >= 3 && strcmp(argv[1], "policy") == 0 && strcmp(argv[2], "check") == 0)

@@ -94,3 +94,22 @@ echo "$tok" | $cli jwt verify --jwks "$t/rfc7520.jwks" --alg HS256 2>"$t/e" >/de
 echo '{"keys":[{"kty":"RSA","n":"AQAB","e":"AQAB"}]}' > "$t/bad.jwks"
 msg=$(echo "$tok" | $cli jws verify --jwks "$t/bad.jwks" 2>&1); rc=$?
 [ $rc -eq 2 ] && echo "$msg" | grep -q 'keys\[0\]' && ok "cli: a JWKS it refuses -> exit 2 naming the key" || no "cli bad jwks" "rc=$rc $msg"
+
+# hash-password / verify-password (password on stdin, never argv)
+h=$(printf 'correct horse\n' | $cli hash-password --iterations 20000); rc=$?
+if [ $rc -eq 0 ] && python3 - "$h" <<'PY'
+import base64, hashlib, sys
+_, alg, it, salt, dk = sys.argv[1].split("$")
+d = lambda s: base64.b64decode(s + "=" * (-len(s) % 4))
+ok = alg == "pbkdf2-sha256" and hashlib.pbkdf2_hmac("sha256", b"correct horse", d(salt), int(it[2:])) == d(dk)
+sys.exit(0 if ok else 1)
+PY
+then ok "cli: hash-password prints a PHC string hashlib agrees with"; else no "cli hash-password" "rc=$rc $h"; fi
+printf 'correct horse' | $cli verify-password "$h"; rc=$?
+[ $rc -eq 0 ] && ok "cli: verify-password -> exit 0 on match" || no "cli verify match" "rc=$rc"
+printf 'wrong horse' | $cli verify-password "$h" 2>"$t/e"; rc=$?
+[ $rc -eq 1 ] && [ "$(cat "$t/e")" = mismatch ] && ok "cli: verify-password -> exit 1 on mismatch" || no "cli verify mismatch" "rc=$rc $(cat "$t/e")"
+printf 'password' | $cli verify-password '$pbkdf2-sha256$6400$0ZrzXitFSGltTQnBWOsdAw$Y11AchqV4b0sUisdZd0Xr97KWoymNE0LNNrnEgY4H9M'; rc=$?
+[ $rc -eq 0 ] && ok "cli: verify-password accepts a passlib hash" || no "cli passlib" "rc=$rc"
+printf 'password' | $cli verify-password 'pbkdf2:sha256:99999999999$salt$00' 2>"$t/e"; rc=$?
+[ $rc -eq 2 ] && ok "cli: over-limit iteration count -> exit 2 ($(cat "$t/e"))" || no "cli over limit" "rc=$rc $(cat "$t/e")"

@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""Independent check of the password hash formats (docs/passwords.md).
+
+Builds strings with nothing but Python's standard library
+(hashlib.pbkdf2_hmac, base64, secrets) and checks authcore both ways:
+  - Python -> C: PHC, Django, Werkzeug and passlib strings written here by
+    hand, to each project's documented syntax (no third-party packages),
+    for random passwords (any bytes, up to the 1024-byte limit), salts and
+    small counts, must verify with `build/tests/password --verify HASH`
+    (password on stdin) and fail with a changed password;
+  - C -> Python: PHC strings made by `--hash` must be exactly what hashlib
+    computes for the same password, salt and count.
+Prints "ok - ..." / "not ok - ...: why" lines, like the other suites.
+
+usage: password_xcheck.py build/tests/password
+"""
+import base64
+import hashlib
+import random
+import subprocess
+import sys
+
+failures = 0
+rng = random.Random(20261122)
+
+
+def report(name, cond, why=""):
+    global failures
+    if cond:
+        print(f"ok - {name}")
+    else:
+        failures += 1
+        print(f"not ok - {name}: {why}")
+
+
+def b64(b: bytes) -> str:  # PHC: standard alphabet, no padding
+    return base64.b64encode(b).decode().rstrip("=")
+
+
+def ab64(b: bytes) -> str:  # passlib's adapted base64
+    return b64(b).replace("+", ".")
+
+
+TEXT_SALT = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+def text_salt(n: int) -> str:
+    return "".join(rng.choice(TEXT_SALT) for _ in range(n))
+
+
+def make(fmt: str, alg: str, pw: bytes, it: int) -> str:
+    if fmt == "phc":
+        salt = rng.randbytes(rng.choice([8, 16, 32]))
+        dk = hashlib.pbkdf2_hmac(alg, pw, salt, it)
+        return f"$pbkdf2-{alg}$i={it}${b64(salt)}${b64(dk)}"
+    if fmt == "phc-l":
+        salt = rng.randbytes(16)
+        n = rng.choice([16, 24, 40, 65, 128])
+        dk = hashlib.pbkdf2_hmac(alg, pw, salt, it, n)
+        return f"$pbkdf2-{alg}$i={it},l={n}${b64(salt)}${b64(dk)}"
+    if fmt == "django":  # django.contrib.auth.hashers.PBKDF2PasswordHasher
+        salt = text_salt(rng.choice([12, 22]))
+        dk = hashlib.pbkdf2_hmac(alg, pw, salt.encode(), it)
+        return f"pbkdf2_{alg}${it}${salt}${base64.b64encode(dk).decode()}"
+    if fmt == "werkzeug":  # werkzeug.security.generate_password_hash
+        salt = text_salt(16)
+        dk = hashlib.pbkdf2_hmac(alg, pw, salt.encode(), it)
+        return f"pbkdf2:{alg}:{it}${salt}${dk.hex()}"
+    if fmt == "passlib":  # passlib.hash.pbkdf2_sha256 / pbkdf2_sha512
+        salt = rng.randbytes(16)
+        dk = hashlib.pbkdf2_hmac(alg, pw, salt, it)
+        return f"$pbkdf2-{alg}${it}${ab64(salt)}${ab64(dk)}"
+    raise ValueError(fmt)
+
+
+def c_verify(binary: str, h: str, pw: bytes) -> str:
+    r = subprocess.run([binary, "--verify", h], input=pw, capture_output=True,
+                       timeout=60)
+    return r.stdout.decode().strip()
+
+
+def random_password() -> bytes:
+    kind = rng.randrange(4)
+    if kind == 0:
+        return b""
+    if kind == 1:
+        return rng.randbytes(rng.randrange(1, 40))  # any bytes, NULs too
+    if kind == 2:
+        return "pässwörd-ключ-🔑".encode()[: rng.randrange(1, 30)]
+    return rng.randbytes(rng.choice([64, 65, 128, 129, 300, 1024]))
+
+
+def main():
+    binary = sys.argv[1] if len(sys.argv) > 1 else "build/tests/password"
+    combos = [("phc", "sha256"), ("phc", "sha512"), ("phc-l", "sha256"),
+              ("phc-l", "sha512"), ("django", "sha256"),
+              ("werkzeug", "sha256"), ("werkzeug", "sha512"),
+              ("passlib", "sha256"), ("passlib", "sha512")]
+    for fmt, alg in combos:
+        bad = []
+        n = 0
+        for _ in range(6):
+            pw = random_password()
+            h = make(fmt, alg, pw, rng.randrange(1, 3000))
+            got = c_verify(binary, h, pw)
+            if got != "match":
+                bad.append(f"{h} with {pw!r}: {got}")
+            wrong = pw[:-1] + bytes([pw[-1] ^ 1]) if pw else b"x"
+            got = c_verify(binary, h, wrong)
+            if got != "mismatch":
+                bad.append(f"{h} with wrong password: {got}")
+            n += 1
+        report(f"python -> C: {n} {fmt} pbkdf2-{alg} strings verify, "
+               "changed passwords do not", not bad, "; ".join(bad[:3]))
+
+    # the examples in ../shared/security.md
+    bad = []
+    for h in ["pbkdf2_sha256$1200000$seasalt0123456789ABCDE$"
+              "y+4YfvOBXPd34wWHSz4Y5Mxgn6WIClbEsBowGsKpjNs=",
+              "$pbkdf2-sha256$6400$0ZrzXitFSGltTQnBWOsdAw$"
+              "Y11AchqV4b0sUisdZd0Xr97KWoymNE0LNNrnEgY4H9M"]:
+        got = c_verify(binary, h, b"password")
+        if got != "match":
+            bad.append(f"{h}: {got}")
+    report("security.md example strings verify with 'password'", not bad,
+           "; ".join(bad))
+
+    # limits: over-limit count and password refused, named as documented
+    h = f"$pbkdf2-sha256$i=10000001${b64(b'0123456789abcdef')}${b64(bytes(32))}"
+    got1 = c_verify(binary, h, b"pw")
+    h2 = make("django", "sha256", b"x" * 1025, 2)
+    got2 = c_verify(binary, h2, b"x" * 1025)
+    report("over-limit count and password refused by name",
+           got1 == "iterations_over_limit" and got2 == "password_too_long",
+           f"{got1}, {got2}")
+
+    # C -> Python
+    bad = []
+    n = 0
+    for alg, code in (("sha256", "256"), ("sha512", "512")):
+        for _ in range(8):
+            pw = random_password()
+            salt = rng.randbytes(16)
+            it = rng.randrange(1, 3000)
+            r = subprocess.run([binary, "--hash", code, str(it), salt.hex()],
+                               input=pw, capture_output=True, timeout=60)
+            got = r.stdout.decode().strip()
+            want = (f"$pbkdf2-{alg}$i={it}${b64(salt)}$"
+                    f"{b64(hashlib.pbkdf2_hmac(alg, pw, salt, it))}")
+            if r.returncode != 0 or got != want:
+                bad.append(f"{pw!r} {it}: C {got!r} != hashlib {want!r}")
+            n += 1
+    report(f"C -> python: {n} PHC strings equal hashlib's", not bad,
+           "; ".join(bad[:3]))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
