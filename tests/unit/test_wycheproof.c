@@ -13,48 +13,9 @@
 #include <string.h>
 
 #include "authcore.h"
+#include "vectorfile.h"
 
 static int failures;
-
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	long n;
-	char *b;
-	if (f == NULL)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	b = malloc((size_t)n + 1);
-	if (b == NULL || fread(b, 1, (size_t)n, f) != (size_t)n) {
-		fclose(f);
-		free(b);
-		return NULL;
-	}
-	b[n] = 0;
-	fclose(f);
-	return b;
-}
-
-static size_t unhex(const char *h, unsigned char *out, size_t cap)
-{
-	size_t n = strlen(h) / 2, i;
-	if (n > cap)
-		return (size_t)-1;
-	for (i = 0; i < n; i++) {
-		unsigned v;
-		sscanf(h + 2 * i, "%2x", &v);
-		out[i] = (unsigned char)v;
-	}
-	return n;
-}
-
-static const char *str(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
 
 typedef struct {
 	int valid, invalid, acceptable_ok, acceptable_no, refused_keys, bad;
