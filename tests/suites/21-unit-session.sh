@@ -5,18 +5,8 @@
 # formats (tests/unit/session_xcheck.py) checks the C code both ways.
 # Each run has a time limit: the wildcard tests include patterns that would
 # never finish under a backtracking matcher.
-cd "$(dirname "$0")/../.."
-rc=0
-run() { # label, command...
-  local label=$1; shift
-  timeout 120 "$@" | sed "s/^\(not \)\?ok - /&$label: /"
-  local st=${PIPESTATUS[0]}
-  if [ "$st" -eq 124 ]; then echo "not ok - $label: timed out after 120 s"; fi
-  [ "$st" -eq 0 ] || rc=1
-}
-for b in build/tests/session build/tests/session-asan build/tests/session.wasm; do
-  [ -e "$b" ] || { echo "not ok - $b is built (make test-bins)"; rc=1; }
-done
+cd "$(dirname "$0")/../.." && . tests/lib/suite.sh
+need build/tests/session build/tests/session-asan build/tests/session.wasm
 [ -x build/tests/session ] && run native build/tests/session
 [ -x build/tests/session-asan ] && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   run asan+ubsan build/tests/session-asan

@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # Wycheproof HMAC, ECDSA (P1363) and RSA PKCS#1 vectors through the core's
 # JWS checks and key loaders, natively and under ASan+UBSan.
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." && . tests/lib/suite.sh
 dir=../shared/vectors/wycheproof
-rc=0
-build/tests/wycheproof "$dir" | sed 's/^\(not \)\?ok - /&native: /' || rc=1
-build/tests/wycheproof-asan "$dir" | sed 's/^\(not \)\?ok - /&asan+ubsan: /'
-[ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+need build/tests/wycheproof build/tests/wycheproof-asan
+run native build/tests/wycheproof "$dir"
+run asan+ubsan build/tests/wycheproof-asan "$dir"
 exit $rc

@@ -5,20 +5,10 @@
 # then tests/unit/password_xcheck.py checks the C code against Python's
 # hashlib both ways. Each run has a time limit: a verifier that did the work
 # of an over-limit count before refusing it would never finish.
-cd "$(dirname "$0")/../.."
-rc=0
-run() { # label, command...
-  local label=$1; shift
-  timeout 120 "$@" | sed "s/^\(not \)\?ok - /&$label: /"
-  local st=${PIPESTATUS[0]}
-  if [ "$st" -eq 124 ]; then echo "not ok - $label: timed out after 120 s"; fi
-  [ "$st" -eq 0 ] || { echo "not ok - $label: exit status $st"; rc=1; }
-}
+cd "$(dirname "$0")/../.." && . tests/lib/suite.sh
 WP=../shared/vectors/wycheproof
-for b in build/tests/password build/tests/password-asan build/tests/password.wasm \
-         build/tests/password-wycheproof build/tests/password-wycheproof-asan; do
-  [ -e "$b" ] || { echo "not ok - $b is built (make test-bins)"; rc=1; }
-done
+need build/tests/password build/tests/password-asan build/tests/password.wasm \
+  build/tests/password-wycheproof build/tests/password-wycheproof-asan
 [ -x build/tests/password ] && run native build/tests/password
 [ -x build/tests/password-asan ] && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   run asan+ubsan build/tests/password-asan

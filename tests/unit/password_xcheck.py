@@ -18,19 +18,13 @@ import base64
 import hashlib
 import random
 import subprocess
+import os
 import sys
 
-failures = 0
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from checks import failed, report  # noqa: E402
+
 rng = random.Random(20261122)
-
-
-def report(name, cond, why=""):
-    global failures
-    if cond:
-        print(f"ok - {name}")
-    else:
-        failures += 1
-        print(f"not ok - {name}: {why}")
 
 
 def b64(b: bytes) -> str:  # PHC: standard alphabet, no padding
@@ -152,7 +146,7 @@ def main():
             n += 1
     report(f"C -> python: {n} PHC strings equal hashlib's", not bad,
            "; ".join(bad[:3]))
-    return 1 if failures else 0
+    return 1 if failed() else 0
 
 
 if __name__ == "__main__":

@@ -22,19 +22,10 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from checks import failed, report  # noqa: E402
 from authformats import (CSRF_CONTEXT, TTL_DEFAULT, apikey, b64d,  # noqa: E402
                          csrf_token, payload, session_token)
 
-failures = 0
-
-
-def report(name, cond, why=""):
-    global failures
-    if cond:
-        print(f"ok - {name}")
-    else:
-        failures += 1
-        print(f"not ok - {name}: {why}")
 
 
 def parse_session(token: str):
@@ -172,7 +163,7 @@ def main():
     key, digest = apikey("ak", bytes(32))
     report("C refuses an API key whose last character is non-canonical even if its hash is stored",
            run("--lookup", key[:-1] + "B", hashlib.sha256((key[:-1] + "B").encode()).hexdigest()) == "miss")
-    return 1 if failures else 0
+    return 1 if failed() else 0
 
 
 if __name__ == "__main__":
