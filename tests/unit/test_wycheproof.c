@@ -62,26 +62,40 @@ static void finish(const char *file, const tally *t, int total)
 	}
 }
 
-static void run_sig(const char *dir, const char *file, ac_alg alg)
+/* The parsed vector file and its test count, or NULL (a failure is
+ * counted and printed). */
+static cJSON *open_vectors(const char *dir, const char *file, int *total)
 {
 	char path[1024];
 	char *text;
+	cJSON *doc, *n;
+
+	snprintf(path, sizeof path, "%s/%s", dir, file);
+	text = slurp(path);
+	doc = text ? cJSON_Parse(text) : NULL;
+	free(text);
+	n = doc ? cJSON_GetObjectItemCaseSensitive(doc, "numberOfTests") : NULL;
+	if (!cJSON_IsNumber(n)) {
+		failures++;
+		printf("not ok - wycheproof %s: cannot read %s\n", file, path);
+		cJSON_Delete(doc);
+		return NULL;
+	}
+	*total = n->valueint;
+	return doc;
+}
+
+static void run_sig(const char *dir, const char *file, ac_alg alg)
+{
 	cJSON *doc, *g, *tc;
 	tally t;
 	static unsigned char msg[65536], sig[1024];
 	int total;
 
 	memset(&t, 0, sizeof t);
-	snprintf(path, sizeof path, "%s/%s", dir, file);
-	text = slurp(path);
-	doc = text ? cJSON_Parse(text) : NULL;
-	if (doc == NULL) {
-		failures++;
-		printf("not ok - wycheproof %s: cannot read %s\n", file, path);
-		free(text);
+	doc = open_vectors(dir, file, &total);
+	if (doc == NULL)
 		return;
-	}
-	total = cJSON_GetObjectItemCaseSensitive(doc, "numberOfTests")->valueint;
 	cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(doc, "testGroups")) {
 		ac_jwt_key k, kj;
 		const char *pem = str(g, "publicKeyPem");
@@ -128,30 +142,20 @@ static void run_sig(const char *dir, const char *file, ac_alg alg)
 	}
 	finish(file, &t, total);
 	cJSON_Delete(doc);
-	free(text);
 }
 
 static void run_hmac(const char *dir, const char *file, ac_alg alg,
     size_t full)
 {
-	char path[1024];
-	char *text;
 	cJSON *doc, *g, *tc;
 	tally t;
 	static unsigned char key[4096], msg[65536], tag[128];
 	int total;
 
 	memset(&t, 0, sizeof t);
-	snprintf(path, sizeof path, "%s/%s", dir, file);
-	text = slurp(path);
-	doc = text ? cJSON_Parse(text) : NULL;
-	if (doc == NULL) {
-		failures++;
-		printf("not ok - wycheproof %s: cannot read %s\n", file, path);
-		free(text);
+	doc = open_vectors(dir, file, &total);
+	if (doc == NULL)
 		return;
-	}
-	total = cJSON_GetObjectItemCaseSensitive(doc, "numberOfTests")->valueint;
 	cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(doc, "testGroups")) {
 		int tag_bits = cJSON_GetObjectItemCaseSensitive(g, "tagSize")->valueint;
 		cJSON_ArrayForEach(tc, cJSON_GetObjectItemCaseSensitive(g, "tests")) {
@@ -187,7 +191,6 @@ static void run_hmac(const char *dir, const char *file, ac_alg alg,
 	}
 	finish(file, &t, total);
 	cJSON_Delete(doc);
-	free(text);
 }
 
 int main(int argc, char **argv)
