@@ -73,8 +73,9 @@ _EC_SIZE = {"ES256": 32, "ES384": 48, "ES512": 66}
 
 
 def openssl_sign(alg, key_path, data, pss=None):
-    """RS*/PS*/ES* signature over data with the openssl command; ES* come
-    back in the JWS (P1363) form unless der=True is wanted by the caller."""
+    """RS*/PS*/ES* signature over data with the openssl command (ES* in
+    openssl's DER form; mint() converts them to JWS's P1363 form). pss
+    overrides whether RSA-PSS padding is used (default: alg is PS*)."""
     args = ["openssl", "dgst", "-sha" + alg[2:], "-sign", key_path]
     if pss if pss is not None else alg.startswith("PS"):
         args += ["-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:digest"]
