@@ -40,7 +40,7 @@ static int path_ok(const char *p, size_t n)
 	return 1;
 }
 
-static const char *buf_put(ac_decision *d, const char *s, size_t n)
+const char *ac_d_put(ac_decision *d, const char *s, size_t n)
 {
 	char *p;
 	if (n > sizeof d->buf - d->buf_len)
@@ -51,7 +51,7 @@ static const char *buf_put(ac_decision *d, const char *s, size_t n)
 	return p;
 }
 
-static void resp_header(ac_decision *d, const char *name, const char *v,
+void ac_d_resp_header(ac_decision *d, const char *name, const char *v,
     size_t vlen)
 {
 	if (d->n_resp_headers >= AC_DECISION_HEADERS_MAX || v == NULL)
@@ -65,41 +65,53 @@ static void resp_header(ac_decision *d, const char *name, const char *v,
 
 /* WWW-Authenticate per RFC 6750 section 3; error NULL when no credentials
  * were presented. */
-static void www_authenticate(ac_decision *d, const ac_policy *P,
+void ac_d_www_authenticate(ac_decision *d, const ac_policy *P,
     const char *error)
 {
 	size_t start = d->buf_len;
-	buf_put(d, "Bearer realm=\"", 14);
-	buf_put(d, P->realm.ptr, P->realm.len);
-	buf_put(d, "\"", 1);
+	ac_d_put(d, "Bearer realm=\"", 14);
+	ac_d_put(d, P->realm.ptr, P->realm.len);
+	ac_d_put(d, "\"", 1);
 	if (error != NULL) {
-		buf_put(d, ", error=\"", 9);
-		buf_put(d, error, strlen(error));
-		buf_put(d, "\"", 1);
+		ac_d_put(d, ", error=\"", 9);
+		ac_d_put(d, error, strlen(error));
+		ac_d_put(d, "\"", 1);
 	}
-	resp_header(d, "www-authenticate", d->buf + start, d->buf_len - start);
+	ac_d_resp_header(d, "www-authenticate", d->buf + start, d->buf_len - start);
 }
 
-static void respond(ac_decision *d, int status, ac_reason r)
+void ac_d_respond(ac_decision *d, int status, ac_reason r)
 {
 	static const char b400[] = "{\"error\":\"bad_request\"}";
 	static const char b401[] = "{\"error\":\"unauthorized\"}";
 	static const char b403[] = "{\"error\":\"forbidden\"}";
+	static const char b413[] = "{\"error\":\"payload_too_large\"}";
+	static const char b429[] = "{\"error\":\"too_many_requests\"}";
+	static const char b500[] = "{\"error\":\"server_error\"}";
 
 	d->action = AC_RESPOND;
 	d->status = status;
 	d->reason = r;
-	resp_header(d, "content-type", "application/json", 16);
-	resp_header(d, "cache-control", "no-store", 8);
+	ac_d_resp_header(d, "content-type", "application/json", 16);
+	ac_d_resp_header(d, "cache-control", "no-store", 8);
 	if (status == 400) {
 		d->body.ptr = b400;
 		d->body.len = sizeof b400 - 1;
 	} else if (status == 401) {
 		d->body.ptr = b401;
 		d->body.len = sizeof b401 - 1;
-	} else {
+	} else if (status == 403) {
 		d->body.ptr = b403;
 		d->body.len = sizeof b403 - 1;
+	} else if (status == 413) {
+		d->body.ptr = b413;
+		d->body.len = sizeof b413 - 1;
+	} else if (status == 429) {
+		d->body.ptr = b429;
+		d->body.len = sizeof b429 - 1;
+	} else {
+		d->body.ptr = b500;
+		d->body.len = sizeof b500 - 1;
 	}
 }
 
@@ -114,7 +126,8 @@ static void audit(ac_decision *d, const ac_request *req, int64_t now)
 	aj_w_lit(&w, "{\"ts\":");
 	aj_w_int(&w, now);
 	aj_w_lit(&w, ",\"event\":\"authcore.decision\",\"action\":");
-	aj_w_lit(&w, d->action == AC_ALLOW ? "\"allow\"" : "\"deny\"");
+	aj_w_lit(&w, d->action == AC_ALLOW ? "\"allow\"" :
+	    d->action == AC_PENDING ? "\"pending\"" : "\"deny\"");
 	aj_w_lit(&w, ",\"status\":");
 	aj_w_int(&w, d->status);
 	aj_w_lit(&w, ",\"reason\":\"");
@@ -137,6 +150,10 @@ static void audit(ac_decision *d, const ac_request *req, int64_t now)
 		(void)aj_w_str_max(&w, d->user.ptr, d->user.len, 256);
 	else
 		aj_w_lit(&w, "null");
+	if (d->login_user.ptr != NULL && d->user.ptr == NULL) {
+		aj_w_lit(&w, ",\"login_user\":");
+		(void)aj_w_str_max(&w, d->login_user.ptr, d->login_user.len, 128);
+	}
 	aj_w_lit(&w, "}");
 	d->audit_len = w.overflow ? 0 : w.len;
 }
@@ -248,6 +265,29 @@ static int from_cookie(const ac_request *req, const ac_source *S, ac_str *tok)
 	return seen ? 1 : 0;
 }
 
+int ac_d_cookie(const ac_request *req, ac_str name, ac_str *val)
+{
+	ac_source src;
+	memset(&src, 0, sizeof src);
+	src.kind = 'C';
+	src.name = name;
+	return from_cookie(req, &src, val);
+}
+
+int ac_d_header(const ac_request *req, const char *name, ac_str *val)
+{
+	size_t i, seen = 0;
+	for (i = 0; i < req->n_headers; i++) {
+		const ac_header *h = &req->headers[i];
+		if (!ac_ascii_ieq(h->name.ptr, h->name.len, name, strlen(name)))
+			continue;
+		if (++seen > 1)
+			return -1;
+		*val = trim(h->value.ptr, h->value.len);
+	}
+	return seen ? 1 : 0;
+}
+
 static int from_query(const ac_request *req, const ac_source *S, ac_str *tok)
 {
 	const char *q = memchr(req->path.ptr, '?', req->path.len);
@@ -320,7 +360,7 @@ static int put_scalar(ac_decision *d, aj_type t, ac_str raw, int in_array)
 		return 0;
 	}
 	if (t == AJ_NUMBER || t == AJ_TRUE || t == AJ_FALSE)
-		return buf_put(d, raw.ptr, raw.len) ? 0 : -1;
+		return ac_d_put(d, raw.ptr, raw.len) ? 0 : -1;
 	return -1;
 }
 
@@ -341,7 +381,7 @@ static int claim_header(ac_decision *d, const ac_claim_header *C)
 		aj_type et;
 		ac_str e;
 		while (aj_array_next(raw, &pos, &et, &e)) {
-			if (k++ > 0 && !buf_put(d, ",", 1))
+			if (k++ > 0 && !ac_d_put(d, ",", 1))
 				return -1;
 			if (put_scalar(d, et, e, 1) < 0)
 				return -1;
@@ -352,16 +392,6 @@ static int claim_header(ac_decision *d, const ac_claim_header *C)
 	add_header(d, C->header, d->buf + start, d->buf_len - start);
 	return 0;
 }
-
-/* Who the request is, however it authenticated. */
-typedef struct {
-	ac_str user;
-	const ac_str *roles;
-	size_t n_roles;
-	const ac_str *perms; /* tokens and sessions: their roles (scopes) */
-	size_t n_perms;
-	int jwt;
-} ac_ident;
 
 static int in_list(const ac_str *l, size_t n, ac_str want)
 {
@@ -387,14 +417,14 @@ static int by_api_key(const ac_policy *P, const ac_request *req, ac_decision *d,
 
 	set_method(d, "api_key");
 	if (e == NULL) {
-		www_authenticate(d, P, "invalid_token");
-		respond(d, 401, AC_BAD_API_KEY);
+		ac_d_www_authenticate(d, P, "invalid_token");
+		ac_d_respond(d, 401, AC_BAD_API_KEY);
 		return 0;
 	}
 	d->user = e->name;
 	if (e->n_resources > 0 &&
 	    !ac_resource_allowed(e, req->path.ptr, path_len)) {
-		respond(d, 403, AC_RESOURCE_NOT_ALLOWED);
+		ac_d_respond(d, 403, AC_RESOURCE_NOT_ALLOWED);
 		return 0;
 	}
 	id->user = e->name;
@@ -414,21 +444,21 @@ static int by_jwt(const ac_policy *P, ac_decision *d, ac_str tok, int64_t now,
 	set_method(d, "jwt");
 	if (ac_jwt_verify(P->keys, P->n_keys, &P->checks, tok.ptr, tok.len, now,
 	    j) != AC_OK) {
-		www_authenticate(d, P, "invalid_token");
-		respond(d, 401, j->reason);
+		ac_d_www_authenticate(d, P, "invalid_token");
+		ac_d_respond(d, 401, j->reason);
 		return 0;
 	}
 	if (j->user.ptr == NULL) {
-		www_authenticate(d, P, "invalid_token");
-		respond(d, 401, AC_MISSING_CLAIM);
+		ac_d_www_authenticate(d, P, "invalid_token");
+		ac_d_respond(d, 401, AC_MISSING_CLAIM);
 		return 0;
 	}
 	for (i = 0; i < j->n_roles; i++) {
 		/* roles are forwarded comma-joined: a comma inside one would
 		 * forge another */
 		if (memchr(j->roles[i].ptr, ',', j->roles[i].len) != NULL) {
-			www_authenticate(d, P, "invalid_token");
-			respond(d, 401, AC_BAD_CLAIM);
+			ac_d_www_authenticate(d, P, "invalid_token");
+			ac_d_respond(d, 401, AC_BAD_CLAIM);
 			return 0;
 		}
 	}
@@ -449,8 +479,8 @@ static int by_session(const ac_policy *P, const ac_request *req,
 	r = ac_session_verify(P->session_keys, P->n_session_keys, tok.ptr,
 	    tok.len, now, s);
 	if (r != AC_OK) {
-		www_authenticate(d, P, "invalid_token");
-		respond(d, 401, r);
+		ac_d_www_authenticate(d, P, "invalid_token");
+		ac_d_respond(d, 401, r);
 		return 0;
 	}
 	d->user = s->user;
@@ -466,7 +496,7 @@ static int by_session(const ac_policy *P, const ac_request *req,
 		if (from_header(req, &src, &h) != 1 || !ac_csrf_check(
 		    P->session_keys, P->n_session_keys, tok.ptr, tok.len, h.ptr,
 		    h.len)) {
-			respond(d, 403, AC_CSRF_FAILED);
+			ac_d_respond(d, 403, AC_CSRF_FAILED);
 			return 0;
 		}
 	}
@@ -476,10 +506,12 @@ static int by_session(const ac_policy *P, const ac_request *req,
 	return 1;
 }
 
-/* Finds who the request is: API key, then the JWT sources, then the session
- * cookie. 1: identified; 0: decided already. */
-static int identify(const ac_policy *P, const ac_request *req, int64_t now,
-    ac_decision *d, size_t path_len, ac_ident *id)
+/* Finds who the request is: API key, Basic credentials (with "login"),
+ * then the JWT sources, then the session cookie. 1: identified; 0: decided
+ * already. */
+static int identify(const ac_policy *P, ac_state *S, const ac_request *req,
+    int64_t now, const ac_verdict *v, ac_decision *d, size_t path_len,
+    ac_ident *id)
 {
 	ac_str tok = { NULL, 0 };
 	ac_source src;
@@ -491,14 +523,19 @@ static int identify(const ac_policy *P, const ac_request *req, int64_t now,
 		src.name = P->api_key_header;
 		r = from_header(req, &src, &tok);
 		if (r != 0)
-			return r < 0 ? (respond(d, 400, AC_INVALID_REQUEST), 0) :
+			return r < 0 ? (ac_d_respond(d, 400, AC_INVALID_REQUEST), 0) :
 			    by_api_key(P, req, d, path_len, tok, id);
+	}
+	if (P->basic) {
+		r = ac_login_basic(P, S, req, now, v, d, id);
+		if (r >= 0)
+			return r;
 	}
 	if (P->has_jwt) {
 		r = find_token(P, req, &tok);
 		if (r < 0) {
-			www_authenticate(d, P, "invalid_request");
-			respond(d, 400, AC_INVALID_REQUEST);
+			ac_d_www_authenticate(d, P, "invalid_request");
+			ac_d_respond(d, 400, AC_INVALID_REQUEST);
 			return 0;
 		}
 		if (r > 0)
@@ -509,28 +546,46 @@ static int identify(const ac_policy *P, const ac_request *req, int64_t now,
 		src.name = P->session_cookie;
 		r = from_cookie(req, &src, &tok);
 		if (r != 0)
-			return r < 0 ? (respond(d, 400, AC_INVALID_REQUEST), 0) :
+			return r < 0 ? (ac_d_respond(d, 400, AC_INVALID_REQUEST), 0) :
 			    by_session(P, req, d, tok, now, id);
 	}
-	www_authenticate(d, P, NULL);
-	respond(d, 401, AC_MISSING_TOKEN);
+	ac_d_www_authenticate(d, P, NULL);
+	ac_d_respond(d, 401, AC_MISSING_TOKEN);
 	return 0;
 }
 
-static void decide(const ac_policy *P, const ac_request *req, int64_t now,
-    ac_decision *d, size_t path_len)
+static void decide(const ac_policy *P, ac_state *S, const ac_request *req,
+    int64_t now, const uint8_t *entropy, size_t entropy_len,
+    const ac_verdict *v, ac_decision *d, size_t path_len)
 {
 	const ac_rule *rule = NULL;
 	ac_ident id;
 	size_t i;
 
 	if (req->too_many_headers) {
-		respond(d, 400, AC_INVALID_REQUEST);
+		ac_d_respond(d, 400, AC_INVALID_REQUEST);
 		return;
 	}
 	if (!path_ok(req->path.ptr, path_len)) {
-		respond(d, 400, AC_BAD_PATH);
+		ac_d_respond(d, 400, AC_BAD_PATH);
 		return;
+	}
+	if (P->login) {
+		int route = ac_login_route(P, req, path_len);
+		if (route == AC_ROUTE_WHOAMI && (ac_str_eq(req->method, "GET", 3) ||
+		    ac_str_eq(req->method, "HEAD", 4))) {
+			memset(&id, 0, sizeof id);
+			if (identify(P, S, req, now, v, d, path_len, &id)) {
+				d->user = id.user;
+				ac_login_whoami(d, &id);
+			}
+			return;
+		}
+		if (route != 0) {
+			ac_login_decide(P, S, req, path_len, now, entropy,
+			    entropy_len, v, d);
+			return;
+		}
 	}
 	for (i = 0; i < P->n_public; i++) {
 		if (ac_wild_match(P->public_paths[i].ptr,
@@ -540,8 +595,11 @@ static void decide(const ac_policy *P, const ac_request *req, int64_t now,
 		}
 	}
 	memset(&id, 0, sizeof id);
-	if (!identify(P, req, now, d, path_len, &id))
+	if (!identify(P, S, req, now, v, d, path_len, &id)) {
+		if (P->login && d->status == 401)
+			ac_login_challenge(P, req, path_len, d);
 		return;
+	}
 	d->user = id.user;
 	for (i = 0; i < P->n_rules; i++) {
 		const ac_rule *r = &P->rules[i];
@@ -557,19 +615,19 @@ static void decide(const ac_policy *P, const ac_request *req, int64_t now,
 		}
 	}
 	if (rule == NULL && P->default_deny) {
-		respond(d, 403, AC_NO_RULE);
+		ac_d_respond(d, 403, AC_NO_RULE);
 		return;
 	}
 	if (rule != NULL && rule->role.ptr != NULL &&
 	    !in_list(id.roles, id.n_roles, rule->role)) {
-		www_authenticate(d, P, "insufficient_scope");
-		respond(d, 403, AC_INSUFFICIENT_ROLE);
+		ac_d_www_authenticate(d, P, "insufficient_scope");
+		ac_d_respond(d, 403, AC_INSUFFICIENT_ROLE);
 		return;
 	}
 	if (rule != NULL && rule->permission.ptr != NULL &&
 	    !in_list(id.perms, id.n_perms, rule->permission)) {
-		www_authenticate(d, P, "insufficient_scope");
-		respond(d, 403, AC_INSUFFICIENT_PERMISSION);
+		ac_d_www_authenticate(d, P, "insufficient_scope");
+		ac_d_respond(d, 403, AC_INSUFFICIENT_PERMISSION);
 		return;
 	}
 	d->reason = AC_OK;
@@ -578,8 +636,8 @@ static void decide(const ac_policy *P, const ac_request *req, int64_t now,
 		size_t start = d->buf_len;
 		for (i = 0; i < id.n_roles; i++) {
 			if (i > 0)
-				buf_put(d, ",", 1);
-			buf_put(d, id.roles[i].ptr, id.roles[i].len);
+				ac_d_put(d, ",", 1);
+			ac_d_put(d, id.roles[i].ptr, id.roles[i].len);
 		}
 		add_header(d, P->roles_header, d->buf + start,
 		    d->buf_len - start);
@@ -589,21 +647,15 @@ static void decide(const ac_policy *P, const ac_request *req, int64_t now,
 			d->n_add = 0;
 			d->user.ptr = NULL;
 			d->user.len = 0;
-			www_authenticate(d, P, "invalid_token");
-			respond(d, 401, AC_BAD_CLAIM);
+			ac_d_www_authenticate(d, P, "invalid_token");
+			ac_d_respond(d, 401, AC_BAD_CLAIM);
 			return;
 		}
 	}
 }
 
-void ac_decide(const ac_policy *P, const ac_request *req, int64_t now,
-    const uint8_t *entropy, size_t entropy_len, ac_decision *d)
+static void reset(ac_decision *d)
 {
-	size_t path_len = req->path.len;
-	const char *q;
-
-	(void)entropy;
-	(void)entropy_len;
 	d->action = AC_ALLOW;
 	d->status = 200;
 	d->reason = AC_OK;
@@ -614,23 +666,72 @@ void ac_decide(const ac_policy *P, const ac_request *req, int64_t now,
 	d->user.len = 0;
 	d->auth_method.ptr = "";
 	d->auth_method.len = 0;
+	d->login_user.ptr = NULL;
+	d->login_user.len = 0;
 	d->buf_len = 0;
 	d->audit_len = 0;
+	memset(&d->work, 0, sizeof d->work);
+}
 
+static void run(const ac_policy *P, ac_state *S, const ac_request *req,
+    int64_t now, const uint8_t *entropy, size_t entropy_len,
+    const ac_verdict *v, ac_decision *d)
+{
+	size_t path_len = req->path.len;
+	const char *q;
+	size_t i;
+
+	reset(d);
 	/* identity headers never pass through from the client */
 	d->remove[d->n_remove++] = P->user_header;
 	d->remove[d->n_remove++] = P->roles_header;
-	{
-		size_t i;
-		for (i = 0; i < P->n_claim_headers; i++)
-			d->remove[d->n_remove++] = P->claim_headers[i].header;
-	}
+	for (i = 0; i < P->n_claim_headers; i++)
+		d->remove[d->n_remove++] = P->claim_headers[i].header;
 
 	q = req->path.len ? memchr(req->path.ptr, '?', req->path.len) : NULL;
 	if (q != NULL)
 		path_len = (size_t)(q - req->path.ptr);
-	decide(P, req, now, d, path_len);
+	decide(P, S, req, now, entropy, entropy_len, v, d, path_len);
+	if (d->action == AC_PENDING) {
+		/* nothing reaches the client or upstream until it resumes */
+		d->status = 0;
+		d->reason = AC_PENDING_REASON;
+		d->n_add = d->n_resp_headers = 0;
+	}
 	audit(d, req, now);
+}
+
+void ac_decide(const ac_policy *P, ac_state *S, const ac_request *req,
+    int64_t now, const uint8_t *entropy, size_t entropy_len, ac_decision *d)
+{
+	run(P, S, req, now, entropy, entropy_len, NULL, d);
+}
+
+size_t ac_decision_step(ac_decision *d, size_t max_iterations)
+{
+	if (d->action != AC_PENDING)
+		return 0;
+	return ac_password_verify_step(&d->work.verify, max_iterations);
+}
+
+void ac_decide_resume(const ac_policy *P, ac_state *S, const ac_request *req,
+    int64_t now, const uint8_t *entropy, size_t entropy_len, ac_decision *d)
+{
+	ac_verdict v;
+	ac_password_status st;
+
+	if (d->action != AC_PENDING) {
+		run(P, S, req, now, entropy, entropy_len, NULL, d);
+		return;
+	}
+	while (ac_password_verify_step(&d->work.verify, 1u << 20) > 0)
+		;
+	st = ac_password_verify_finish(&d->work.verify);
+	memcpy(v.tag, d->work.tag, sizeof v.tag);
+	v.kind = d->work.kind;
+	v.match = st == AC_PW_MATCH && d->work.known;
+	run(P, S, req, now, entropy, entropy_len, &v, d);
+	memset(&v, 0, sizeof v);
 }
 
 static void w_headers_obj(aj_writer *w, const ac_header *h, size_t n)
@@ -653,7 +754,8 @@ size_t ac_decision_json(const ac_decision *d, char *out, size_t cap)
 	size_t i;
 
 	aj_w_lit(&w, "{\"action\":");
-	aj_w_lit(&w, d->action == AC_ALLOW ? "\"allow\"" : "\"respond\"");
+	aj_w_lit(&w, d->action == AC_ALLOW ? "\"allow\"" :
+	    d->action == AC_PENDING ? "\"pending\"" : "\"respond\"");
 	aj_w_lit(&w, ",\"status\":");
 	aj_w_int(&w, d->status);
 	aj_w_lit(&w, ",\"reason\":\"");
@@ -666,8 +768,20 @@ size_t ac_decision_json(const ac_decision *d, char *out, size_t cap)
 	}
 	aj_w_lit(&w, "],\"add\":");
 	w_headers_obj(&w, d->add, d->n_add);
-	aj_w_lit(&w, ",\"headers\":");
-	w_headers_obj(&w, d->resp_headers, d->n_resp_headers);
+	/* response headers as [name, value] pairs: Set-Cookie repeats */
+	aj_w_lit(&w, ",\"headers\":[");
+	for (i = 0; i < d->n_resp_headers; i++) {
+		if (i)
+			aj_w_lit(&w, ",");
+		aj_w_lit(&w, "[");
+		aj_w_str(&w, d->resp_headers[i].name.ptr,
+		    d->resp_headers[i].name.len);
+		aj_w_lit(&w, ",");
+		aj_w_str(&w, d->resp_headers[i].value.ptr,
+		    d->resp_headers[i].value.len);
+		aj_w_lit(&w, "]");
+	}
+	aj_w_lit(&w, "]");
 	aj_w_lit(&w, ",\"body\":");
 	aj_w_str(&w, d->body.ptr, d->body.len);
 	aj_w_lit(&w, ",\"user\":");

@@ -117,6 +117,14 @@ typedef struct {
 	ac_str header;
 } ac_claim_header;
 
+/* A user who logs in with a password ("users", or the environment). */
+typedef struct {
+	ac_str name;
+	ac_str hash;   /* stored password hash string, checked at load */
+	ac_str roles[AC_SESSION_ROLES_MAX];
+	size_t n_roles;
+} ac_user;
+
 struct ac_policy {
 	ac_jwt_key keys[AC_KEYS_MAX];
 	size_t n_keys;
@@ -143,7 +151,90 @@ struct ac_policy {
 	ac_apikey_entry *api_keys;
 	size_t n_api_keys;
 	ac_str api_key_header;
+	int64_t session_ttl;            /* sessions.ttl, seconds */
+	/* users and the login flow ("users", "login", "passwords") */
+	ac_user *users;
+	size_t n_users;
+	int login;                      /* login endpoints served */
+	ac_str prefix;                  /* mount prefix: "" or "/x" (no
+	                                   trailing '/') */
+	ac_str title;                   /* login page title */
+	uint32_t attempts;              /* failures allowed per window */
+	int64_t attempts_window;        /* seconds */
+	int basic;                      /* HTTP Basic against the users */
+	int64_t basic_cache_ttl;        /* seconds a verified pair is kept */
+	ac_password_limits pw_limits;
 };
+
+/* Strict standard base64 (ac_password.c): c62 is character 62 ('+', or
+ * '.' for passlib); padded: '=' as needed, else none. 0 or -1. */
+int ac_b64_decode(uint8_t *dst, size_t cap, size_t *out_len,
+    const char *src, size_t n, char c62, int padded);
+
+/* ---- Decision helpers shared by ac_decide.c and ac_login.c */
+const char *ac_d_put(ac_decision *d, const char *s, size_t n);
+void ac_d_resp_header(ac_decision *d, const char *name, const char *v,
+    size_t vlen);
+void ac_d_respond(ac_decision *d, int status, ac_reason r);
+void ac_d_www_authenticate(ac_decision *d, const ac_policy *P,
+    const char *error);
+/* The first value of a cookie: 0 none, 1 found, -1 ambiguous/malformed. */
+int ac_d_cookie(const ac_request *req, ac_str name, ac_str *val);
+/* The only value of a header: 0 none, 1 found, -1 repeated. Trimmed. */
+int ac_d_header(const ac_request *req, const char *name, ac_str *val);
+
+/* Who the request is, however it authenticated. */
+typedef struct {
+	ac_str user;
+	const ac_str *roles;
+	size_t n_roles;
+	const ac_str *perms; /* tokens and sessions: their roles (scopes) */
+	size_t n_perms;
+	int jwt;
+} ac_ident;
+
+/* ---- Login flow (ac_login.c) */
+/* The verdict of a finished password check, handed back to the decision. */
+typedef struct {
+	uint8_t tag[32];
+	int kind;
+	int match;
+} ac_verdict;
+
+/* Which login endpoint the path (query cut off) is, 0 if none. */
+#define AC_ROUTE_LOGIN 1
+#define AC_ROUTE_LOGOUT 2
+#define AC_ROUTE_WHOAMI 3
+int ac_login_route(const ac_policy *P, const ac_request *req,
+    size_t path_len);
+void ac_login_decide(const ac_policy *P, ac_state *S, const ac_request *req,
+    size_t path_len, int64_t now, const uint8_t *entropy, size_t entropy_len,
+    const ac_verdict *v, ac_decision *d);
+/* Basic credentials in Authorization. 1: identified (id set); 0: decided
+ * (a refusal or AC_PENDING in d); -1: no Basic credentials. */
+int ac_login_basic(const ac_policy *P, ac_state *S, const ac_request *req,
+    int64_t now, const ac_verdict *v, ac_decision *d, ac_ident *id);
+/* A 401 for a request under the login prefix becomes what its client
+ * understands: 302 to the login page (browsers), 401 with HX-Redirect
+ * (htmx), or stays a 401 JSON answer (APIs). */
+void ac_login_challenge(const ac_policy *P, const ac_request *req,
+    size_t path_len, ac_decision *d);
+/* 200 JSON {"user","roles","auth"} for an identified request. */
+void ac_login_whoami(ac_decision *d, const ac_ident *id);
+
+/* ---- State (ac_state.c) */
+int ac_state_ok(const ac_state *S);
+/* Seconds until (client, user) may try again; 0 if it may now. */
+int64_t ac_throttle_check(ac_state *S, const ac_policy *P, ac_str client,
+    ac_str user, int64_t now);
+void ac_throttle_fail(ac_state *S, const ac_policy *P, ac_str client,
+    ac_str user, int64_t now);
+void ac_throttle_clear(ac_state *S, ac_str client, ac_str user);
+/* tag = HMAC-SHA256(secret, "authcore-cred-v1" 0 user 0 password 0 hash) */
+void ac_cred_tag(const ac_state *S, ac_str user, ac_str password,
+    ac_str hash, uint8_t tag[32]);
+int ac_cred_lookup(const ac_state *S, const uint8_t tag[32], int64_t now);
+void ac_cred_insert(ac_state *S, const uint8_t tag[32], int64_t until);
 
 /* '*' matches any run of bytes (including '/'); everything else literally.
  * Linear in plen + n (core/ac_match.c); patterns longer than

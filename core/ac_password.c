@@ -245,7 +245,7 @@ static int b64_val(char c, char c62)
  * passlib) as 62. padded: length a multiple of 4 with the '=' it needs
  * (none otherwise); unpadded: no '=' at all. Unused trailing bits MUST be
  * zero, so each byte string has one spelling. Returns 0 or -1. */
-static int b64_decode(uint8_t *dst, size_t cap, size_t *out_len,
+int ac_b64_decode(uint8_t *dst, size_t cap, size_t *out_len,
     const char *src, size_t n, char c62, int padded)
 {
 	size_t i, o = 0, rem;
@@ -449,9 +449,9 @@ static ac_password_status parse(parsed *p, const char *s, size_t n)
 			return AC_PW_MALFORMED;
 		phc = f[0].len > 0 && f[0].ptr[0] == 'i';
 		p->fmt = phc ? FMT_PHC : FMT_PASSLIB;
-		if (b64_decode(p->salt, sizeof p->salt, &p->salt_len, f[1].ptr,
+		if (ac_b64_decode(p->salt, sizeof p->salt, &p->salt_len, f[1].ptr,
 		    f[1].len, phc ? '+' : '.', 0) != 0 ||
-		    b64_decode(p->dk, sizeof p->dk, &p->dk_len, f[2].ptr,
+		    ac_b64_decode(p->dk, sizeof p->dk, &p->dk_len, f[2].ptr,
 		    f[2].len, phc ? '+' : '.', 0) != 0 || !dk_ok(p))
 			return AC_PW_MALFORMED;
 		if (phc ? phc_params(p, f[0]) != 0 :
@@ -465,7 +465,7 @@ static ac_password_status parse(parsed *p, const char *s, size_t n)
 		if (split(s + 14, n - 14, f, 3) != 0 ||
 		    parse_count(f[0].ptr, f[0].len, &p->iterations) != 0 ||
 		    salt_text(p, f[1]) != 0 ||
-		    b64_decode(p->dk, sizeof p->dk, &p->dk_len, f[2].ptr,
+		    ac_b64_decode(p->dk, sizeof p->dk, &p->dk_len, f[2].ptr,
 		    f[2].len, '+', 1) != 0 || !dk_ok(p))
 			return AC_PW_MALFORMED;
 		return AC_PW_PENDING;

@@ -224,6 +224,39 @@ static int whole_in_range(const cJSON *v, double lo, double hi)
 	return d == (double)(int64_t)d;
 }
 
+/* A whole-number member in [lo, hi]; absent leaves *out as it is. */
+static int get_member_int(loader *L, const cJSON *o, const char *name,
+    double lo, double hi, int64_t *out, const char *msg)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+	size_t save;
+
+	if (v == NULL)
+		return 0;
+	path_push_key(L, name, &save);
+	if (!whole_in_range(v, lo, hi))
+		return bad(L, msg);
+	*out = (int64_t)v->valuedouble;
+	path_pop(L, save);
+	return 0;
+}
+
+static int get_member_bool(loader *L, const cJSON *o, const char *name,
+    int *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+	size_t save;
+
+	if (v == NULL)
+		return 0;
+	path_push_key(L, name, &save);
+	if (!cJSON_IsBool(v))
+		return bad(L, "must be true or false");
+	*out = cJSON_IsTrue(v);
+	path_pop(L, save);
+	return 0;
+}
+
 /* A cJSON subtree back to text, in the arena (cJSON's hooks serve it). */
 static const char *subtree_text(const cJSON *v)
 {
@@ -710,7 +743,7 @@ static int load_str_list(loader *L, const cJSON *arr, ac_str *out,
 static int load_sessions(loader *L, ac_policy *P, const cJSON *o)
 {
 	static const char *const allowed[] = { "keys", "cookie", "csrf",
-		"csrf_header", "csrf_cookie", NULL };
+		"csrf_header", "csrf_cookie", "ttl", NULL };
 	static const char *const key_allowed[] = { "kid", "secret",
 		"secret_base64url", NULL };
 	const cJSON *v, *k;
@@ -769,6 +802,10 @@ static int load_sessions(loader *L, ac_policy *P, const cJSON *o)
 	P->csrf_cookie.ptr = "authcore_csrf";
 	P->csrf_cookie.len = 13;
 	P->csrf = 1;
+	P->session_ttl = AC_SESSION_TTL_DEFAULT;
+	if (get_member_int(L, o, "ttl", 60, AC_SESSION_TTL_MAX, &P->session_ttl,
+	    "must be a whole number of seconds from 60 to 34560000 (400 days)") < 0)
+		return -1;
 	if (get_member_str(L, o, "cookie", 1, AC_NAME_MAX, &P->session_cookie) < 0 ||
 	    get_member_str(L, o, "csrf_header", 1, AC_NAME_MAX, &P->csrf_header) < 0 ||
 	    get_member_str(L, o, "csrf_cookie", 1, AC_NAME_MAX, &P->csrf_cookie) < 0)
@@ -865,11 +902,222 @@ static int load_api_keys(loader *L, ac_policy *P, const cJSON *o)
 	return 0;
 }
 
+/* One rate limit in the grammar of Python's `limits` (security.md):
+ * "<count> (/|per) [<n>] <unit>", units second..year, plurals allowed,
+ * case-insensitive, month = 30 days, year = 360 days. 0 or -1. */
+static int parse_limit(const char *s, uint32_t *count, int64_t *window)
+{
+	static const struct { const char *name; int64_t secs; } units[] = {
+		{ "second", 1 }, { "minute", 60 }, { "hour", 3600 },
+		{ "day", 86400 }, { "month", 2592000 }, { "year", 31104000 },
+	};
+	uint64_t c = 0, n = 1;
+	size_t i, u, ul;
+	int digits = 0;
+
+	for (i = 0; s[i] == ' '; i++)
+		;
+	for (; s[i] >= '0' && s[i] <= '9' && c <= 100000000u; i++, digits++)
+		c = c * 10 + (uint64_t)(s[i] - '0');
+	if (digits == 0 || c == 0 || c > 100000000u)
+		return -1;
+	while (s[i] == ' ')
+		i++;
+	if (s[i] == '/')
+		i++;
+	else if ((s[i] | 0x20) == 'p' && (s[i + 1] | 0x20) == 'e' &&
+	    (s[i + 2] | 0x20) == 'r' && s[i + 3] == ' ')
+		i += 3;
+	else
+		return -1;
+	while (s[i] == ' ')
+		i++;
+	if (s[i] >= '0' && s[i] <= '9') {
+		n = 0;
+		for (digits = 0; s[i] >= '0' && s[i] <= '9' && n <= 1000000u;
+		    i++, digits++)
+			n = n * 10 + (uint64_t)(s[i] - '0');
+		if (n == 0 || n > 1000000u)
+			return -1;
+		while (s[i] == ' ')
+			i++;
+	}
+	for (ul = 0; (s[i + ul] | 0x20) >= 'a' && (s[i + ul] | 0x20) <= 'z'; ul++)
+		;
+	for (u = 0; u < sizeof units / sizeof units[0]; u++) {
+		size_t k = strlen(units[u].name);
+		if ((ul == k || (ul == k + 1 && (s[i + k] | 0x20) == 's')) &&
+		    ac_ascii_ieq(s + i, k, units[u].name, k))
+			break;
+	}
+	if (u == sizeof units / sizeof units[0])
+		return -1;
+	i += ul;
+	while (s[i] == ' ')
+		i++;
+	if (s[i] != 0)
+		return -1;
+	*count = (uint32_t)c;
+	*window = (int64_t)n * units[u].secs;
+	return 0;
+}
+
+/* A stored password hash the verifier will take, within the limits. */
+static int check_hash(loader *L, const ac_policy *P, ac_str h)
+{
+	ac_password_verify_ctx v;
+	ac_password_status st = ac_password_verify_begin(&v, h.ptr, h.len,
+	    NULL, 0, &P->pw_limits);
+	char msg[200];
+
+	ac_password_verify_wipe(&v);
+	if (st == AC_PW_PENDING)
+		return 0;
+	snprintf(msg, sizeof msg, "%s: %s", ac_password_status_name(st),
+	    st == AC_PW_UNSUPPORTED ? "want a PBKDF2 hash in PHC, Django, Werkzeug or passlib form (authcore hash-password makes one)" :
+	    st == AC_PW_ITERATIONS_OVER_LIMIT ? "more iterations than passwords.max_iterations" :
+	    "not a valid PBKDF2 hash string (authcore hash-password makes one)");
+	return bad(L, msg);
+}
+
+/* A user name or role as sessions carry them (ac_session_issue's rules). */
+static int session_text_ok(ac_str s, int role)
+{
+	size_t i;
+	if (s.len == 0 || s.ptr[0] == ' ' || s.ptr[s.len - 1] == ' ')
+		return 0;
+	for (i = 0; i < s.len; i++) {
+		unsigned char c = (unsigned char)s.ptr[i];
+		if (c < 0x20 || c == 0x7f || (role && c == ','))
+			return 0;
+	}
+	return 1;
+}
+
+static int load_users(loader *L, ac_policy *P, const cJSON *arr)
+{
+	static const char *const allowed[] = { "name", "password_hash",
+		"roles", NULL };
+	const cJSON *u;
+	size_t s2, s3, i, j;
+	int idx = 0;
+
+	if (!cJSON_IsArray(arr))
+		return bad(L, "must be an array of {\"name\", \"password_hash\", \"roles\"}");
+	if (cJSON_GetArraySize(arr) >= AC_USERS_MAX)
+		return bad(L, "more than 255 users");
+	for (u = arr->child; u != NULL; u = u->next, idx++) {
+		ac_user *U = &P->users[P->n_users];
+		const cJSON *r;
+		memset(U, 0, sizeof *U);
+		path_push_index(L, idx, &s2);
+		if (check_members(L, u, allowed) < 0 ||
+		    get_member_str(L, u, "name", 1, AC_SESSION_USER_MAX, &U->name) < 0 ||
+		    get_member_str(L, u, "password_hash", 1, AC_PASSWORD_STRING_MAX, &U->hash) < 0)
+			return -1;
+		if (U->name.ptr == NULL)
+			return bad(L, "missing \"name\"");
+		if (U->hash.ptr == NULL)
+			return bad(L, "missing \"password_hash\" (authcore hash-password makes one)");
+		path_push_key(L, "name", &s3);
+		if (!session_text_ok(U->name, 0))
+			return bad(L, "must not hold control characters or start or end with a space");
+		for (j = 0; j < P->n_users; j++)
+			if (ac_str_eq(P->users[j].name, U->name.ptr, U->name.len))
+				return bad(L, "the same user twice");
+		path_pop(L, s3);
+		path_push_key(L, "password_hash", &s3);
+		if (check_hash(L, P, U->hash) < 0)
+			return -1;
+		path_pop(L, s3);
+		if ((r = cJSON_GetObjectItemCaseSensitive(u, "roles")) != NULL) {
+			path_push_key(L, "roles", &s3);
+			if (load_str_list(L, r, U->roles, AC_SESSION_ROLES_MAX,
+			    AC_SESSION_ROLE_MAX, &U->n_roles) < 0)
+				return -1;
+			for (i = 0; i < U->n_roles; i++)
+				if (!session_text_ok(U->roles[i], 1))
+					return bad(L, "a role must not hold a comma or control characters, or start or end with a space");
+			path_pop(L, s3);
+		}
+		P->n_users++;
+		path_pop(L, s2);
+	}
+	return 0;
+}
+
+static int load_login(loader *L, ac_policy *P, const cJSON *o)
+{
+	static const char *const allowed[] = { "prefix", "title", "attempts",
+		"basic", "basic_cache_ttl", NULL };
+	const cJSON *v;
+	size_t save, i;
+
+	if (check_members(L, o, allowed) < 0)
+		return -1;
+	if (P->n_session_keys == 0)
+		return bad(L, "needs \"sessions\" (a login issues a session cookie)");
+	P->login = 1;
+	P->title = P->realm;
+	P->attempts = 5;
+	P->attempts_window = 60;
+	P->basic_cache_ttl = 60;
+	P->prefix.ptr = "";
+	if (get_member_str(L, o, "prefix", 1, AC_PREFIX_MAX, &P->prefix) < 0 ||
+	    get_member_str(L, o, "title", 1, 128, &P->title) < 0 ||
+	    get_member_bool(L, o, "basic", &P->basic) < 0 ||
+	    get_member_int(L, o, "basic_cache_ttl", 0, 3600,
+	    &P->basic_cache_ttl, "must be a whole number of seconds, 0 to 3600") < 0)
+		return -1;
+	path_push_key(L, "prefix", &save);
+	if (P->prefix.len == 1 && P->prefix.ptr[0] == '/')
+		P->prefix.len = 0;
+	if (P->prefix.len > 0 && (P->prefix.ptr[0] != '/' ||
+	    P->prefix.ptr[P->prefix.len - 1] == '/'))
+		return bad(L, "must be \"/\" or start with '/' and not end with one (\"/dashboard\")");
+	for (i = 0; i < P->prefix.len; i++) {
+		char c = P->prefix.ptr[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '/' || c == '-' || c == '_' ||
+		    c == '.' || c == '~') ||
+		    (c == '/' && i > 0 && P->prefix.ptr[i - 1] == '/'))
+			return bad(L, "only letters, digits, '-', '_', '.', '~' and single '/' between segments");
+	}
+	path_pop(L, save);
+	v = cJSON_GetObjectItemCaseSensitive(o, "attempts");
+	if (v != NULL) {
+		path_push_key(L, "attempts", &save);
+		if (!cJSON_IsString(v) || parse_limit(v->valuestring,
+		    &P->attempts, &P->attempts_window) < 0)
+			return bad(L, "must be one limit such as \"5/minute\" or \"10 per 15 minutes\"");
+		path_pop(L, save);
+	}
+	return 0;
+}
+
+static int load_passwords(loader *L, ac_policy *P, const cJSON *o)
+{
+	static const char *const allowed[] = { "max_iterations", "max_length",
+		NULL };
+	int64_t it = AC_PASSWORD_ITERATIONS_MAX_DEFAULT;
+	int64_t len = AC_PASSWORD_LEN_MAX_DEFAULT;
+
+	if (check_members(L, o, allowed) < 0 ||
+	    get_member_int(L, o, "max_iterations", 1, 4294967295.0, &it,
+	    "must be a whole number from 1 to 4294967295") < 0 ||
+	    get_member_int(L, o, "max_length", 1, 4096, &len,
+	    "must be a whole number of bytes from 1 to 4096") < 0)
+		return -1;
+	P->pw_limits.max_iterations = (uint32_t)it;
+	P->pw_limits.max_password_len = (size_t)len;
+	return 0;
+}
+
 static int load_root(loader *L, ac_policy *P, const cJSON *root)
 {
 	static const char *const allowed[] = { "version", "realm", "jwt",
 		"sessions", "api_keys", "identity_headers", "public", "rules",
-		"default", NULL };
+		"default", "users", "login", "passwords", NULL };
 	const cJSON *v;
 	size_t save;
 
@@ -921,6 +1169,36 @@ static int load_root(loader *L, ac_policy *P, const cJSON *root)
 	if (v != NULL) {
 		path_push_key(L, "api_keys", &save);
 		if (load_api_keys(L, P, v) < 0)
+			return -1;
+		path_pop(L, save);
+	}
+	P->pw_limits.max_iterations = AC_PASSWORD_ITERATIONS_MAX_DEFAULT;
+	P->pw_limits.max_password_len = AC_PASSWORD_LEN_MAX_DEFAULT;
+	v = cJSON_GetObjectItemCaseSensitive(root, "passwords");
+	if (v != NULL) {
+		path_push_key(L, "passwords", &save);
+		if (load_passwords(L, P, v) < 0)
+			return -1;
+		path_pop(L, save);
+	}
+	v = cJSON_GetObjectItemCaseSensitive(root, "users");
+	/* one spare slot for the administrator from the environment */
+	P->users = take(L, sizeof(ac_user) *
+	    (size_t)(cJSON_IsArray(v) ? cJSON_GetArraySize(v) + 1 : 1));
+	if (P->users == NULL)
+		return bad(L, "policy needs more memory than given");
+	if (v != NULL) {
+		path_push_key(L, "users", &save);
+		if (!cJSON_GetObjectItemCaseSensitive(root, "login"))
+			return bad(L, "users log in through \"login\": add it");
+		if (load_users(L, P, v) < 0)
+			return -1;
+		path_pop(L, save);
+	}
+	v = cJSON_GetObjectItemCaseSensitive(root, "login");
+	if (v != NULL) {
+		path_push_key(L, "login", &save);
+		if (load_login(L, P, v) < 0)
 			return -1;
 		path_pop(L, save);
 	}
@@ -1009,8 +1287,72 @@ static void parse_error_at(loader *L, const char *json, size_t json_len,
 	bad(L, msg);
 }
 
+/* The administrator from the environment, after the document loaded. */
+static int load_env(loader *L, ac_policy *P, const ac_policy_env *env)
+{
+	static const char admin_role[] = "admin";
+	ac_str u = env ? env->admin_user : (ac_str){ NULL, 0 };
+	ac_str h = env ? env->admin_password_hash : (ac_str){ NULL, 0 };
+	ac_user *U;
+	char *p;
+	size_t i;
+
+	L->path_len = 0;
+	if ((u.ptr == NULL) != (h.ptr == NULL)) {
+		L->path_len = (size_t)snprintf(L->path, sizeof L->path, "$env.%s",
+		    u.ptr == NULL ? "AUTHCORE_ADMIN_USER" :
+		    "AUTHCORE_ADMIN_PASSWORD_HASH");
+		return bad(L, "must be set too: the administrator needs a name and a password hash");
+	}
+	if (u.ptr != NULL) {
+		L->path_len = (size_t)snprintf(L->path, sizeof L->path,
+		    "$env.AUTHCORE_ADMIN_USER");
+		if (!P->login)
+			return bad(L, "the policy has no \"login\" for the administrator to use");
+		if (u.len > AC_SESSION_USER_MAX || !session_text_ok(u, 0))
+			return bad(L, "must be 1 to 128 bytes without control characters or a leading or trailing space");
+		for (i = 0; i < P->n_users; i++)
+			if (ac_str_eq(P->users[i].name, u.ptr, u.len))
+				return bad(L, "names a user the policy already has");
+		L->path_len = (size_t)snprintf(L->path, sizeof L->path,
+		    "$env.AUTHCORE_ADMIN_PASSWORD_HASH");
+		if (h.len > AC_PASSWORD_STRING_MAX)
+			return bad(L, "is too long");
+		if (check_hash(L, P, h) < 0)
+			return -1;
+		U = &P->users[P->n_users];
+		memset(U, 0, sizeof *U);
+		if ((p = take(L, u.len + h.len + 2)) == NULL)
+			return bad(L, "policy needs more memory than given");
+		memcpy(p, u.ptr, u.len);
+		p[u.len] = 0;
+		memcpy(p + u.len + 1, h.ptr, h.len);
+		p[u.len + 1 + h.len] = 0;
+		U->name.ptr = p;
+		U->name.len = u.len;
+		U->hash.ptr = p + u.len + 1;
+		U->hash.len = h.len;
+		U->roles[0].ptr = admin_role;
+		U->roles[0].len = 5;
+		U->n_roles = 1;
+		P->n_users++;
+	}
+	if (P->login && P->n_users == 0) {
+		L->path_len = (size_t)snprintf(L->path, sizeof L->path, "$.users");
+		return bad(L, "the login needs at least one user (in \"users\", or AUTHCORE_ADMIN_USER and AUTHCORE_ADMIN_PASSWORD_HASH)");
+	}
+	return 0;
+}
+
 const ac_policy *ac_policy_load(void *mem, size_t mem_len, const char *json,
     size_t json_len, size_t *used, ac_policy_error *err)
+{
+	return ac_policy_load_env(mem, mem_len, json, json_len, NULL, used, err);
+}
+
+const ac_policy *ac_policy_load_env(void *mem, size_t mem_len,
+    const char *json, size_t json_len, const ac_policy_env *env,
+    size_t *used, ac_policy_error *err)
 {
 	loader L;
 	ac_policy *P;
@@ -1060,6 +1402,8 @@ const ac_policy *ac_policy_load(void *mem, size_t mem_len, const char *json,
 		return NULL;
 	}
 	rc = load_root(&L, P, root);
+	if (rc == 0)
+		rc = load_env(&L, P, env);
 	cJSON_InitHooks(NULL);
 	active_loader = NULL;
 	/* wipe the parse tree: it held the key secrets */

@@ -14,7 +14,9 @@ static const char *const reason_names[AC_REASON_COUNT] = {
 	"not_yet_valid", "bad_issuer", "bad_audience", "missing_claim",
 	"bad_claim", "insufficient_role", "no_rule", "unsupported_alg",
 	"bad_typ", "too_old", "bad_api_key", "resource_not_allowed",
-	"insufficient_permission", "csrf_failed",
+	"insufficient_permission", "csrf_failed", "unknown_user",
+	"bad_password", "too_many_attempts", "pending", "logged_out", "no_state",
+	"body_too_large",
 };
 
 const char *ac_reason_name(ac_reason r)

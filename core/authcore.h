@@ -51,6 +51,10 @@ const char *ac_version(void);
 #define AC_POLICY_JSON_MAX (1u << 20)
 #define AC_AUDIT_MAX 1024         /* one audit line */
 #define AC_DECISION_HEADERS_MAX 16
+#define AC_USERS_MAX 256          /* users in one policy ("users") */
+#define AC_LOGIN_BODY_MAX 8192    /* bytes of a login form or JSON body */
+#define AC_PREFIX_MAX 128         /* bytes of the login mount prefix */
+#define AC_NEXT_MAX 512           /* bytes of a login redirect target */
 
 size_t ac_const_token_max(void);
 
@@ -85,6 +89,13 @@ typedef enum {
 	AC_RESOURCE_NOT_ALLOWED, /* "resource_not_allowed": outside the key's allow-list */
 	AC_INSUFFICIENT_PERMISSION, /* "insufficient_permission" */
 	AC_CSRF_FAILED,       /* "csrf_failed": unsafe method without the session's CSRF token */
+	AC_UNKNOWN_USER,      /* "unknown_user": login or Basic auth for a user not in the policy */
+	AC_BAD_PASSWORD,      /* "bad_password": the password does not match, or is over the length limit */
+	AC_TOO_MANY_ATTEMPTS, /* "too_many_attempts": login failures for this client and user over the limit */
+	AC_PENDING_REASON,    /* "pending": a password check is in progress (action AC_PENDING) */
+	AC_LOGGED_OUT,        /* "logged_out": the logout endpoint cleared the cookies */
+	AC_NO_STATE,          /* "no_state": the policy needs an ac_state and none was given */
+	AC_BODY_TOO_LARGE,    /* "body_too_large": a login body over AC_LOGIN_BODY_MAX */
 	AC_REASON_COUNT
 } ac_reason;
 
@@ -290,6 +301,24 @@ size_t ac_policy_mem_bound(size_t json_len);
 const ac_policy *ac_policy_load(void *mem, size_t mem_len, const char *json,
     size_t json_len, size_t *used, ac_policy_error *err);
 
+/* Settings a host takes from its environment (the core reads none).
+ * Empty slices (ptr NULL) mean "not set". */
+typedef struct {
+	ac_str admin_user;          /* AUTHCORE_ADMIN_USER */
+	ac_str admin_password_hash; /* AUTHCORE_ADMIN_PASSWORD_HASH */
+} ac_policy_env;
+
+/* As ac_policy_load, then the environment's settings: with both admin
+ * variables set, a user with that name, that password hash (any format
+ * ac_password_verify_begin takes, within the policy's limits) and the role
+ * "admin" is added to the users (a policy that already has a user of that
+ * name is refused, as is one variable without the other). Errors name the
+ * variable as the path ("$env.AUTHCORE_ADMIN_PASSWORD_HASH"). env may be
+ * NULL. */
+const ac_policy *ac_policy_load_env(void *mem, size_t mem_len,
+    const char *json, size_t json_len, const ac_policy_env *env,
+    size_t *used, ac_policy_error *err);
+
 #ifdef __cplusplus
 }
 #endif
@@ -316,12 +345,77 @@ typedef struct {
 	int https;         /* 1 if the client connection is TLS */
 	int too_many_headers; /* host had more than AC_HEADERS_MAX headers:
 	                         decided as invalid_request, never truncated */
+	ac_str body;       /* the request body, only for requests that
+	                      ac_wants_body() names (login posts); else empty */
+	int body_too_large; /* the body was over AC_LOGIN_BODY_MAX: decided as
+	                       413 body_too_large, never truncated */
 } ac_request;
 
+/* 1 if the core needs this request's body to decide it (a POST to the
+ * login endpoint), so the host buffers it, at most AC_LOGIN_BODY_MAX
+ * bytes, before calling ac_decide; 0 otherwise (the body is never read). */
+int ac_wants_body(const ac_policy *policy, const char *method,
+    size_t method_len, const char *path, size_t path_len);
+
+/* ------------------------------------------------------------------ */
+/* Mutable state (core/ac_state.c): login attempt counters and the     */
+/* cache of verified Basic credentials. One flat struct with no        */
+/* pointers, so a host can place it anywhere: a static, a wasm         */
+/* instance's memory, a shared-memory zone several processes map (the  */
+/* host then serializes calls that take it). Decisions that need it    */
+/* write to it; every other decision only reads the policy.            */
+/* ------------------------------------------------------------------ */
+#define AC_THROTTLE_SLOTS 2048  /* (client, user) pairs with failures kept */
+#define AC_CREDCACHE_SLOTS 256  /* verified Basic credentials kept */
+#define AC_STATE_SECRET_LEN 32  /* entropy bytes ac_state_init needs */
+
+typedef struct {
+	uint8_t key[16];  /* SHA-256(secret, client, user), cut */
+	int64_t since;    /* window start */
+	uint32_t fails;
+	uint32_t used;
+} ac_throttle_slot;
+
+typedef struct {
+	uint8_t tag[32];  /* HMAC(secret, user, password, stored hash) */
+	int64_t until;
+	uint64_t used;
+} ac_cred_slot;
+
+typedef struct {
+	uint32_t magic;
+	uint32_t pad;
+	uint8_t secret[AC_STATE_SECRET_LEN];
+	ac_throttle_slot throttle[AC_THROTTLE_SLOTS];
+	ac_cred_slot creds[AC_CREDCACHE_SLOTS];
+} ac_state;
+
+/* Clears the state and keys it with AC_STATE_SECRET_LEN bytes from a
+ * CSPRNG (the key makes slot positions and cache tags unpredictable and
+ * keeps passwords out of memory: only keyed MACs of them are stored).
+ * Returns 0, or -1 if entropy_len is short (the state is then unusable,
+ * and decisions that need it answer 500 no_state). */
+AC_MUST_CHECK int ac_state_init(ac_state *s, const uint8_t *entropy,
+    size_t entropy_len);
+
 typedef enum {
-	AC_ALLOW = 0,     /* continue upstream with header changes */
-	AC_RESPOND = 1    /* answer locally with status/headers/body */
+	AC_ALLOW = 0,     /* continue upstream with header changes; add
+	                     resp_headers (Set-Cookie) to the upstream's answer */
+	AC_RESPOND = 1,   /* answer locally with status/headers/body */
+	AC_PENDING = 2    /* a password check is under way: run
+	                     ac_decision_step until it returns 0 (in slices, so
+	                     the host keeps serving), then ac_decide_resume */
 } ac_action;
+
+/* Work a pending decision carries: a resumable PBKDF2 verification and
+ * what binds its verdict to the request's credentials. Opaque. */
+typedef struct {
+	ac_password_verify_ctx verify;
+	uint8_t tag[32];
+	int kind;          /* 'L' login post, 'B' Basic credentials */
+	int known;         /* the user exists (else a decoy hash is run) */
+	int status;        /* ac_password_status after finish */
+} ac_work;
 
 /* The answer for one request. Every slice points into this struct or into
  * static storage, so hosts copy what they need before reusing it. */
@@ -341,22 +435,43 @@ typedef struct {
 	ac_str user;             /* identity, when a token verified */
 	char audit[AC_AUDIT_MAX];/* one JSON line, no newline */
 	size_t audit_len;
-	char buf[2048];          /* storage for header values */
+	char buf[8192];          /* storage for header values and pages */
 	size_t buf_len;
 	ac_jwt_result jwt;       /* scratch for the token check */
 	ac_session session;      /* scratch for the session check */
-	ac_str auth_method;      /* "jwt", "session", "api_key"; empty if none */
+	ac_str auth_method;      /* "jwt", "session", "api_key", "password",
+	                            "basic"; empty if none */
+	ac_str login_user;       /* the user a login or Basic attempt named
+	                            (for the audit line), empty if none */
+	ac_work work;            /* action AC_PENDING: the password check */
 } ac_decision;
 
-/* Decides one request. `now` is unix seconds; entropy (may be NULL/0) is
- * random bytes for features that need them. Never fails: every outcome,
- * including bad input, is a decision with a reason code. */
-void ac_decide(const ac_policy *policy, const ac_request *req, int64_t now,
-    const uint8_t *entropy, size_t entropy_len, ac_decision *out);
+/* Decides one request. `state` (may be NULL for policies without
+ * "login") holds login attempt counters and the Basic credential cache.
+ * `now` is unix seconds; entropy is fresh random bytes (at least
+ * AC_SESSION_ID_LEN for a login to issue a session; may be NULL/0
+ * otherwise). Never fails: every outcome, including bad input, is a
+ * decision with a reason code. When it says AC_PENDING, step and resume. */
+void ac_decide(const ac_policy *policy, ac_state *state,
+    const ac_request *req, int64_t now, const uint8_t *entropy,
+    size_t entropy_len, ac_decision *out);
+
+/* Advances a pending decision's password check by at most max_iterations
+ * PBKDF2 iterations. Returns how many remain (0: resume now). */
+size_t ac_decision_step(ac_decision *d, size_t max_iterations);
+
+/* Finishes a pending decision: the check's verdict, then the decision
+ * for the same request (pass the same policy, state and request as to
+ * ac_decide; now and entropy may be fresh). Iterations still left are run
+ * here. A decision that is not pending is decided afresh. The verdict is
+ * bound to the credentials it checked: another request cannot use it. */
+void ac_decide_resume(const ac_policy *policy, ac_state *state,
+    const ac_request *req, int64_t now, const uint8_t *entropy,
+    size_t entropy_len, ac_decision *d);
 
 /* Serializes a decision as one JSON object:
  * {"action":"allow"|"respond","status":N,"reason":"...",
- *  "remove":[names],"add":{"name":"value"},"headers":{"name":"value"},
+ *  "remove":[names],"add":{"name":"value"},"headers":[["name","value"]],
  *  "body":"...","user":"..."|null,"audit":{...}}
  * Returns the length written (no NUL), or 0 if cap is too small. */
 size_t ac_decision_json(const ac_decision *d, char *out, size_t cap);
@@ -367,6 +482,7 @@ size_t ac_sizeof_request(void);
 size_t ac_sizeof_header(void);
 size_t ac_sizeof_jwt_key(void);
 size_t ac_sizeof_jwt_result(void);
+size_t ac_sizeof_state(void);
 
 #ifdef __cplusplus
 }

@@ -364,17 +364,39 @@ static const ac_policy *load_policy_file(const char *path, void **mem)
 		free(json);
 		return NULL;
 	}
-	p = ac_policy_load(*mem, mlen, json, len, &used, &err);
+	{
+		/* the administrator bootstrap: the CLI, not the core, reads
+		 * the environment */
+		ac_policy_env env;
+		const char *u = getenv("AUTHCORE_ADMIN_USER");
+		const char *h = getenv("AUTHCORE_ADMIN_PASSWORD_HASH");
+		memset(&env, 0, sizeof env);
+		if (u != NULL && *u) {
+			env.admin_user.ptr = u;
+			env.admin_user.len = strlen(u);
+		}
+		if (h != NULL && *h) {
+			env.admin_password_hash.ptr = h;
+			env.admin_password_hash.len = strlen(h);
+		}
+		p = ac_policy_load_env(*mem, mlen, json, len, &env, &used, &err);
+	}
 	free(json);
 	if (p == NULL)
 		fprintf(stderr, "authcore: %s: %s: %s\n", path, err.path, err.message);
 	return p;
 }
 
+static int random_bytes(uint8_t *out, size_t n);
+
 static int cmd_decide(int argc, char **argv)
 {
-	static const char *const known[] = { "--policy", "--now", NULL };
-	const char *pf;
+	static const char *const known[] = { "--policy", "--now", "--state",
+		NULL };
+	const char *pf, *sf;
+	static ac_state state;
+	int have_state = 0;
+	uint8_t entropy[AC_SESSION_ID_LEN];
 	void *mem = NULL;
 	const ac_policy *p;
 	char *in;
@@ -417,6 +439,11 @@ static int cmd_decide(int argc, char **argv)
 	STRF(method, "method", "GET");
 	STRF(path, "path", "/");
 	STRF(client_ip, "client_ip", "");
+	STRF(body, "body", "");
+	if (r.body.len > AC_LOGIN_BODY_MAX) {
+		r.body.len = 0;
+		r.body_too_large = 1;
+	}
 	r.https = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "https"));
 	h = cJSON_GetObjectItemCaseSensitive(req, "headers");
 	for (cJSON *e = h ? h->child : NULL; e != NULL; e = e->next) {
@@ -446,7 +473,48 @@ static int cmd_decide(int argc, char **argv)
 	}
 	r.headers = hdrs;
 	r.n_headers = n;
-	ac_decide(p, &r, now, NULL, 0, &d);
+	/* --state FILE: the ac_state kept between runs (login attempt
+	 * counters, Basic credential cache), made on first use */
+	sf = opt(argc, argv, "--state");
+	if (sf != NULL) {
+		FILE *f = fopen(sf, "rb");
+		have_state = f != NULL && fread(&state, 1, sizeof state, f) ==
+		    sizeof state;
+		if (f != NULL)
+			fclose(f);
+		if (!have_state) {
+			uint8_t seed[AC_STATE_SECRET_LEN];
+			if (random_bytes(seed, sizeof seed) < 0 ||
+			    ac_state_init(&state, seed, sizeof seed) < 0) {
+				fputs("authcore: no randomness for --state\n", stderr);
+				return EXIT_USAGE;
+			}
+			have_state = 1;
+		}
+	}
+	if (random_bytes(entropy, sizeof entropy) < 0) {
+		fputs("authcore: cannot read /dev/urandom\n", stderr);
+		return EXIT_USAGE;
+	}
+	ac_decide(p, have_state ? &state : NULL, &r, now, entropy,
+	    sizeof entropy, &d);
+	if (d.action == AC_PENDING) {
+		/* a CLI may block: run the password check to the end */
+		while (ac_decision_step(&d, 100000) > 0)
+			;
+		ac_decide_resume(p, have_state ? &state : NULL, &r, now,
+		    entropy, sizeof entropy, &d);
+	}
+	if (sf != NULL) {
+		FILE *f = fopen(sf, "wb");
+		if (f == NULL || fwrite(&state, 1, sizeof state, f) != sizeof state) {
+			fprintf(stderr, "authcore: cannot write %s\n", sf);
+			if (f != NULL)
+				fclose(f);
+			return EXIT_USAGE;
+		}
+		fclose(f);
+	}
 	n = ac_decision_json(&d, out, sizeof out);
 	fwrite(out, 1, n, stdout);
 	fputc('\n', stdout);

@@ -133,7 +133,7 @@ ACW_EXPORT const char *acw_decide(acw_ctx *ctx, const char *req,
 	r.too_many_headers = pos < req_len;
 	r.headers = ctx->headers;
 	r.n_headers = n;
-	ac_decide(ctx->policy, &r, (int64_t)now, entropy, entropy_len,
+	ac_decide(ctx->policy, NULL, &r, (int64_t)now, entropy, entropy_len,
 	    &ctx->decision);
 	ctx->out_len = ac_decision_json(&ctx->decision, ctx->out,
 	    sizeof ctx->out);

@@ -232,7 +232,7 @@ function headerValue(s) {
 
 function toResponse(d) {
   const headers = new Headers();
-  for (const [n, v] of Object.entries(d.headers ?? {})) headers.set(n, headerValue(v));
+  for (const [n, v] of d.headers ?? []) headers.append(n, headerValue(v));
   // Bytes, not a string: a string body would make the runtime add its own
   // content-type.
   const body = NULL_BODY.has(d.status) ? null : utf8enc.encode(d.body ?? "");

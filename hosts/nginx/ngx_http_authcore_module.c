@@ -623,7 +623,7 @@ ngx_http_authcore_handler(ngx_http_request_t *r)
 #endif
 
 	entropy_len = ngx_http_authcore_entropy(entropy, sizeof(entropy));
-	ac_decide(alcf->policy, &req, (int64_t) ngx_time(),
+	ac_decide(alcf->policy, NULL, &req, (int64_t) ngx_time(),
 	    entropy_len ? entropy : NULL, entropy_len, d);
 
 	ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "authcore: %*s",

@@ -510,7 +510,7 @@ uint32_t proxy_on_request_headers(uint32_t id, size_t n_headers,
 	if (__wasi_random_get(entropy, sizeof(entropy)) != 0)
 		entropy_len = 0;
 
-	ac_decide(r->policy, &req, (int64_t)(ns / 1000000000ull),
+	ac_decide(r->policy, NULL, &req, (int64_t)(ns / 1000000000ull),
 	    entropy_len ? entropy : NULL, entropy_len, &s->decision);
 	action = apply(&s->decision);
 	if (s->decision.audit_len > 0 && s->decision.audit_len <= AC_AUDIT_MAX)

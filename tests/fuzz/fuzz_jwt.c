@@ -311,7 +311,7 @@ static void decide(const ac_policy *P, const char *method, size_t mlen,
 	r.headers = h;
 	r.n_headers = nh;
 	r.https = (int)(plen & 1);
-	ac_decide(P, &r, NOW, (const uint8_t *)"0123456789abcdef", 16, &dec);
+	ac_decide(P, NULL, &r, NOW, (const uint8_t *)"0123456789abcdef", 16, &dec);
 	check_decision_json();
 }
 
@@ -652,7 +652,7 @@ static void stage_requests(const char *s, size_t n)
 		r.n_headers = nh > AC_HEADERS_MAX ? AC_HEADERS_MAX : nh;
 		r.too_many_headers = nh > AC_HEADERS_MAX;
 		r.https = pi & 1;
-		ac_decide(fixed_policy[pi], &r, NOW, NULL, 0, &dec);
+		ac_decide(fixed_policy[pi], NULL, &r, NOW, NULL, 0, &dec);
 		check_decision_json();
 	}
 }

@@ -20,19 +20,27 @@ def main():
             pol = os.path.join(d, vf.name + ".json")
             with open(pol, "w") as f:
                 f.write(vf.policy_json)
+            state = os.path.join(d, vf.name + ".state")
+            env = dict(os.environ, **vf.env)
             for case in vf.cases(now):
                 if vectors.skipped(case, "native"):
                     continue
-                p = subprocess.run([CLI, "decide", "--policy", pol, "--now", str(now)],
+                # one state file per vector file: cases run in order
+                # against the same login counters, as in a real host
+                p = subprocess.run([CLI, "decide", "--policy", pol, "--now", str(now),
+                                    "--state", state],
                                    input=json.dumps(vectors.request_json(case)).encode(),
-                                   capture_output=True, timeout=30)
+                                   capture_output=True, timeout=60, env=env)
                 if p.returncode != 0:
                     ok &= vectors.report(case, ["exit %d: %s" % (p.returncode, p.stderr.decode()[:300])], "native")
                     continue
                 dec = json.loads(p.stdout)
-                hdrs = {k.lower(): v for k, v in dec["headers"].items()}
+                hdrs = {}
+                for k, v in dec["headers"]:
+                    hdrs.setdefault(k.lower(), v)
+                cookies = [v for k, v in dec["headers"] if k.lower() == "set-cookie"]
                 probs = vectors.check(case, dec["status"], hdrs, vectors.apply_decision(case, dec),
-                                      dec["reason"])
+                                      dec["reason"], cookies, dec["body"])
                 if dec.get("audit") is None or dec["audit"].get("reason") != dec["reason"]:
                     probs.append("audit event missing or reason differs")
                 ok &= vectors.report(case, probs, "native")

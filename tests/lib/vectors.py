@@ -33,6 +33,7 @@ import glob
 import hashlib
 import hmac
 import json
+import re
 import os
 import subprocess
 
@@ -125,8 +126,10 @@ def mint(spec, keys, now, private_keys=None):
 
 
 class Case:
-    def __init__(self, vfile, name, method, path, client_ip, headers, expect, skip=None):
+    def __init__(self, vfile, name, method, path, client_ip, headers, expect, skip=None,
+                 body=None):
         self.skip = skip or {}
+        self.body = body  # request body text (login posts), or None
         self.file = vfile
         self.name = name
         self.method = method
@@ -150,6 +153,9 @@ class VectorFile:
         self.policy_json = json.dumps(self.policy)
         self.keys = self.doc.get("keys", {})
         self.private_keys = self.doc.get("private_keys", {})
+        # environment the host is started with (the administrator
+        # bootstrap); every host passes it to the core its own way
+        self.env = self.doc.get("env", {})
 
     def _session(self, spec, now):
         return _session_tokens(spec, self.doc.get("session_secrets", {}), now)
@@ -178,7 +184,7 @@ class VectorFile:
             out.append(Case(self.name, c["name"], r.get("method", "GET"),
                             r.get("path", "/").replace("{token}", token),
                             r.get("client_ip", "127.0.0.1"), headers, c["expect"],
-                            c.get("skip")))
+                            c.get("skip"), r.get("body")))
         return out
 
 
@@ -204,16 +210,42 @@ def load_vector_files(pattern="*.json"):
     return [VectorFile(p) for p in sorted(glob.glob(os.path.join(VECTOR_DIR, pattern)))]
 
 
-def check(case, status, resp_headers, upstream_headers=None, reason=None):
+def check(case, status, resp_headers, upstream_headers=None, reason=None,
+          set_cookies=None, body=None):
     """Returns a list of problems (empty if the answer matches).
 
     status: the HTTP status the client saw (200 when allowed through);
     resp_headers: response headers, dict with lower-case names;
     upstream_headers: request headers the upstream saw (dict, lower-case
     names), or None when the host cannot tell;
-    reason: the decision's reason code when the host exposes it, else None."""
+    reason: the decision's reason code when the host exposes it, else None;
+    set_cookies: every Set-Cookie value the client got, in order (a list),
+    or None when the host runner cannot collect them;
+    body: the response body text, or None when not collected.
+
+    Expectations beyond status/reason/headers: "headers_match" (name ->
+    regular expression the whole value must match), "set_cookies" (regular
+    expressions, one per Set-Cookie, in order; [] means none at all),
+    "body_contains" (strings the body must hold)."""
     e = case.expect
     probs = []
+    for n, rx in e.get("headers_match", {}).items():
+        got = resp_headers.get(n.lower())
+        if got is None or not re.fullmatch(rx, got):
+            probs.append("response header %s = %r, want /%s/" % (n, got, rx))
+    if "set_cookies" in e:
+        if set_cookies is None:
+            probs.append("runner did not collect Set-Cookie headers")
+        elif len(set_cookies) != len(e["set_cookies"]) or not all(
+                re.fullmatch(rx, v) for rx, v in zip(e["set_cookies"], set_cookies)):
+            probs.append("set-cookie %r, want %r" % (set_cookies, e["set_cookies"]))
+    if "body_contains" in e:
+        if body is None:
+            probs.append("runner did not collect the body")
+        else:
+            for want in e["body_contains"]:
+                if want not in body:
+                    probs.append("body lacks %r (body starts %r)" % (want, body[:120]))
     if status != e["status"]:
         probs.append("status %s, want %s" % (status, e["status"]))
     if reason is not None and "reason" in e and reason != e["reason"]:
@@ -266,5 +298,8 @@ def apply_decision(case, d):
 
 
 def request_json(case):
-    return {"method": case.method, "path": case.path, "client_ip": case.client_ip,
-            "headers": [[n, v] for n, v in case.headers]}
+    r = {"method": case.method, "path": case.path, "client_ip": case.client_ip,
+         "headers": [[n, v] for n, v in case.headers]}
+    if case.body is not None:
+        r["body"] = case.body
+    return r

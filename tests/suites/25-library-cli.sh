@@ -26,7 +26,7 @@ int main(void) {
 	ac_request r; memset(&r, 0, sizeof r);
 	if (!p) { printf("load: %s %s\n", err.path, err.message); return 1; }
 	r.method.ptr = "GET"; r.method.len = 3; r.path.ptr = "/x"; r.path.len = 2;
-	ac_decide(p, &r, 1000, 0, 0, &d);
+	ac_decide(p, NULL, &r, 1000, 0, 0, &d);
 	printf("%d %s %zu\n", d.status, ac_reason_name(d.reason), ac_sizeof_decision() == sizeof d);
 	return 0;
 }

@@ -499,7 +499,7 @@ static void decide_case(const ac_policy *P, const char *method,
 		h[1].value.len = strlen(auth);
 		r.n_headers = 2;
 	}
-	ac_decide(P, &r, now, NULL, 0, d);
+	ac_decide(P, NULL, &r, now, NULL, 0, d);
 }
 
 static void test_policy_and_decide(void)
@@ -550,7 +550,7 @@ static void test_policy_and_decide(void)
 	CHECK(d.status == 401 && d.reason == AC_BAD_CLAIM);
 	n = ac_decision_json(&d, js, sizeof js);
 	CHECK(n > 0 && strstr(js, "\"reason\":\"bad_claim\"") != NULL);
-	CHECK(strstr(js, "\"www-authenticate\":\"Bearer realm=\\\"unit\\\", error=\\\"invalid_token\\\"\"") != NULL);
+	CHECK(strstr(js, "[\"www-authenticate\",\"Bearer realm=\\\"unit\\\", error=\\\"invalid_token\\\"\"]") != NULL);
 	CHECK(ac_decision_json(&d, js, 10) == 0);
 	end();
 
@@ -581,7 +581,7 @@ static void decide_hdrs(const ac_policy *P, const char *path,
 	r.path.len = strlen(path);
 	r.headers = h;
 	r.n_headers = n;
-	ac_decide(P, &r, 1000, NULL, 0, d);
+	ac_decide(P, NULL, &r, 1000, NULL, 0, d);
 }
 
 static const char *add_value(const ac_decision *d, const char *name)
@@ -768,7 +768,7 @@ static void test_audit_always_logged(void)
 	r.path.len = sizeof path - 1;
 	r.client_ip.ptr = ip;
 	r.client_ip.len = sizeof ip - 1;
-	ac_decide(P, &r, 1000, NULL, 0, &d);
+	ac_decide(P, NULL, &r, 1000, NULL, 0, &d);
 	CHECK(d.status == 400 && d.audit_len > 0);
 	CHECK(strstr(d.audit, "\"path_truncated\":true") != NULL);
 	CHECK(d.audit_len > 0 && d.audit[d.audit_len - 1] == '}');
