@@ -21,7 +21,7 @@ $(PASSWORD_OUT)/password-asan: $(PASSWORD_SRC) tests/unit/check.h $(CORE_SRCS) $
 
 $(PASSWORD_OUT)/password.wasm: $(PASSWORD_SRC) tests/unit/check.h $(WASI_LIBS) $(CORE_HDRS)
 	@mkdir -p $(@D)
-	$(WASI_CC) -std=c11 $(WARN) -O2 -DAC_TEST_SKIP_SLOW -Icore $(BR_INC) $< -o $@ $(WASI_LIBS)
+	$(WASI_CC) -std=c11 $(WARN) -O2 -DAC_TEST_SKIP_SLOW -Icore $(BR_INC) $< -o $@ $(WASI_TEST_LDFLAGS) $(WASI_LIBS)
 
 $(PASSWORD_OUT)/password-wycheproof: $(PASSWORD_WP_SRC) $(B)/lib/libauthcore.a $(CORE_HDRS)
 	@mkdir -p $(@D)

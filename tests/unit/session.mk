@@ -19,6 +19,6 @@ $(SESSION_OUT)/session-asan: $(SESSION_SRC) $(CORE_SRCS) $(CORE_HDRS)
 
 $(SESSION_OUT)/session.wasm: $(SESSION_SRC) $(WASI_LIBS) $(CORE_HDRS)
 	@mkdir -p $(@D)
-	$(WASI_CC) -std=c11 $(WARN) -O2 -Icore $(BR_INC) $< -o $@ $(WASI_LIBS)
+	$(WASI_CC) -std=c11 $(WARN) -O2 -Icore $(BR_INC) $< -o $@ $(WASI_TEST_LDFLAGS) $(WASI_LIBS)
 
 TEST_BINS += $(SESSION_OUT)/session $(SESSION_OUT)/session-asan $(SESSION_OUT)/session.wasm

@@ -16,6 +16,6 @@ $(UT)/unit-asan: $(UNIT_SRC) $(CORE_SRCS) $(CORE_HDRS)
 
 $(UT)/unit.wasm: $(UNIT_SRC) $(WASI_LIBS)
 	@mkdir -p $(@D)
-	$(WASI_CC) -std=c11 -O2 -Icore $(BR_INC) $< -o $@ $(WASI_LIBS)
+	$(WASI_CC) -std=c11 -O2 -Icore $(BR_INC) $< -o $@ $(WASI_TEST_LDFLAGS) $(WASI_LIBS)
 
 TEST_BINS += $(UT)/unit $(UT)/unit-asan $(UT)/unit.wasm

@@ -1,0 +1,638 @@
+/*
+ * Unit tests for the login flow (core/ac_login.c), its state
+ * (core/ac_state.c) and the policy sections behind them ("users", "login",
+ * "passwords", sessions.ttl, the administrator from the environment).
+ *
+ * What the decision vectors cannot show is tested here: the pending
+ * decision (no answer until resumed, slices counting down), a verdict that
+ * cannot be replayed for other credentials, Secure cookies under HTTPS, the
+ * Basic cache's expiry and its binding to the stored hash, attempt windows
+ * lapsing, a full throttle table, the session a login issues verifying with
+ * ac_session_verify, and zero heap calls on the whole path.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "authcore.h"
+#include "check.h"
+
+static unsigned char mem[1 << 20];
+static ac_state state;
+static ac_decision d;
+static const uint8_t ENT[32] = "0123456789abcdef0123456789abcdef";
+static char alice_hash[AC_PASSWORD_HASH_MAX + 1];
+static char root_hash[AC_PASSWORD_HASH_MAX + 1];
+static char policy_json[4096];
+
+#define ITER 2000u
+
+static const ac_policy *load(const char *json, const ac_policy_env *env,
+    ac_policy_error *err)
+{
+	size_t used;
+	return ac_policy_load_env(mem, sizeof mem, json, strlen(json), env,
+	    &used, err);
+}
+
+static void make_hash(char *out, const char *pw, uint8_t salt_byte)
+{
+	uint8_t salt[AC_PASSWORD_SALT_LEN];
+	size_t n;
+	memset(salt, salt_byte, sizeof salt);
+	n = ac_password_hash(out, AC_PASSWORD_HASH_MAX, AC_PBKDF2_SHA256, pw,
+	    strlen(pw), salt, ITER);
+	out[n] = 0;
+}
+
+static const char *policy_text(const char *login_extra)
+{
+	snprintf(policy_json, sizeof policy_json,
+	    "{\"realm\":\"t\",\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":"
+	    "\"unit-session-secret-0123456789abcdef\"}],\"ttl\":600},"
+	    "\"users\":[{\"name\":\"alice\",\"password_hash\":\"%s\",\"roles\":"
+	    "[\"admin\",\"ops\"]}],\"login\":{\"prefix\":\"/app\",\"attempts\":"
+	    "\"2/minute\",\"basic\":true%s}}", alice_hash, login_extra);
+	return policy_json;
+}
+
+static ac_header H[8];
+
+static void request(ac_request *r, const char *method, const char *path,
+    const char *body, int n_headers)
+{
+	memset(r, 0, sizeof *r);
+	r->method.ptr = method;
+	r->method.len = strlen(method);
+	r->path.ptr = path;
+	r->path.len = strlen(path);
+	r->client_ip.ptr = "192.0.2.7";
+	r->client_ip.len = 9;
+	r->headers = H;
+	r->n_headers = (size_t)n_headers;
+	if (body != NULL) {
+		r->body.ptr = body;
+		r->body.len = strlen(body);
+	}
+}
+
+static void header(int i, const char *n, const char *v)
+{
+	H[i].name.ptr = n;
+	H[i].name.len = strlen(n);
+	H[i].value.ptr = v;
+	H[i].value.len = strlen(v);
+}
+
+/* The value of the k-th response header called `name`, or NULL. */
+static const char *resp(const char *name, int k, size_t *len)
+{
+	size_t i;
+	for (i = 0; i < d.n_resp_headers; i++) {
+		if (d.resp_headers[i].name.len == strlen(name) &&
+		    memcmp(d.resp_headers[i].name.ptr, name, strlen(name)) == 0 &&
+		    k-- == 0) {
+			*len = d.resp_headers[i].value.len;
+			return d.resp_headers[i].value.ptr;
+		}
+	}
+	return NULL;
+}
+
+static int resp_has(const char *name, int k, const char *needle)
+{
+	size_t len;
+	const char *v = resp(name, k, &len);
+	char tmp[4096];
+	if (v == NULL || len >= sizeof tmp)
+		return 0;
+	memcpy(tmp, v, len);
+	tmp[len] = 0;
+	return strstr(tmp, needle) != NULL;
+}
+
+/* Steps a pending decision to the end in slices, counting them. */
+static int finish(const ac_policy *P, const ac_request *r, int64_t now)
+{
+	int slices = 0;
+	while (ac_decision_step(&d, 500) > 0)
+		slices++;
+	ac_decide_resume(P, &state, r, now, ENT, 16, &d);
+	return slices;
+}
+
+static void test_policy_errors(void)
+{
+	ac_policy_error e;
+	ac_policy_env env;
+	char j[4096];
+	static const struct { const char *json, *path, *msg; } bad[] = {
+		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":\"unit-session-secret-0123456789abcdef\"}]},\"users\":[]}",
+		  "$.users", "login" },
+		{ "{\"jwt\":{\"keys\":[{\"kid\":\"k\",\"alg\":\"HS256\",\"secret\":\"unit-jwt-secret-0123456789abcdef0123\"}]},\"login\":{}}",
+		  "$.login", "sessions" },
+		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":\"unit-session-secret-0123456789abcdef\"}]},\"login\":{}}",
+		  "$.users", "at least one user" },
+		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":\"unit-session-secret-0123456789abcdef\"}],\"ttl\":5},\"login\":{}}",
+		  "$.sessions.ttl", "seconds" },
+		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":\"unit-session-secret-0123456789abcdef\"}]},\"users\":[{\"name\":\"a\",\"password_hash\":\"$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA\"}],\"login\":{}}",
+		  "$.users[0].password_hash", "unsupported" },
+		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":\"unit-session-secret-0123456789abcdef\"}]},\"users\":[{\"name\":\"a\",\"password_hash\":\"pbkdf2_sha256$1000$salt$bad\"}],\"login\":{}}",
+		  "$.users[0].password_hash", "malformed" },
+		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":\"unit-session-secret-0123456789abcdef\"}]},\"users\":[{\"name\":\" a\",\"password_hash\":\"x\"}],\"login\":{}}",
+		  "$.users[0].name", "space" },
+		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":\"unit-session-secret-0123456789abcdef\"}]},\"users\":[{\"name\":\"a\",\"password_hash\":\"x\",\"roles\":[\"a,b\"]}],\"login\":{}}",
+		  "$.users[0].password_hash", "" },
+		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":\"unit-session-secret-0123456789abcdef\"}]},\"login\":{\"prefix\":\"app/\"}}",
+		  "$.login.prefix", "start with '/'" },
+		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":\"unit-session-secret-0123456789abcdef\"}]},\"login\":{\"prefix\":\"/a//b\"}}",
+		  "$.login.prefix", "single '/'" },
+		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":\"unit-session-secret-0123456789abcdef\"}]},\"login\":{\"attempts\":\"10/sec\"}}",
+		  "$.login.attempts", "one limit" },
+		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":\"unit-session-secret-0123456789abcdef\"}]},\"login\":{\"attempts\":\"10/hour;100/day\"}}",
+		  "$.login.attempts", "one limit" },
+		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":\"unit-session-secret-0123456789abcdef\"}]},\"login\":{\"basic_cache_ttl\":7200}}",
+		  "$.login.basic_cache_ttl", "3600" },
+		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":\"unit-session-secret-0123456789abcdef\"}]},\"passwords\":{\"max_length\":0},\"login\":{}}",
+		  "$.passwords.max_length", "4096" },
+		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":\"unit-session-secret-0123456789abcdef\"}]},\"login\":{\"colour\":1}}",
+		  "$.login", "unknown member" },
+	};
+	size_t i;
+
+	begin("policy: users, login, passwords and ttl errors name the JSON path");
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		const ac_policy *P = load(bad[i].json, NULL, &e);
+		CHECK(P == NULL);
+		if (P == NULL && (strcmp(e.path, bad[i].path) != 0 ||
+		    strstr(e.message, bad[i].msg) == NULL)) {
+			printf("# case %zu: %s: %s\n", i, e.path, e.message);
+			CHECK(0 && "path or message");
+		}
+	}
+	/* a hash over the policy's iteration limit */
+	snprintf(j, sizeof j, "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":"
+	    "\"unit-session-secret-0123456789abcdef\"}]},\"passwords\":"
+	    "{\"max_iterations\":1000},\"users\":[{\"name\":\"a\",\"password_hash\":"
+	    "\"%s\"}],\"login\":{}}", alice_hash);
+	CHECK(load(j, NULL, &e) == NULL);
+	CHECK(strcmp(e.path, "$.users[0].password_hash") == 0 &&
+	    strstr(e.message, "iterations_over_limit") != NULL);
+	end();
+
+	begin("policy: attempt limits in the `limits` grammar");
+	{
+		static const char *const ok[] = { "5/minute", "10 per 15 minutes",
+			"100/day", "3 Per 2 Hours", "1/second", "7 / 30 seconds",
+			"2/month", "1 per year" };
+		for (i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+			snprintf(j, sizeof j, "{\"sessions\":{\"keys\":[{\"kid\":\"k\","
+			    "\"secret\":\"unit-session-secret-0123456789abcdef\"}]},"
+			    "\"users\":[{\"name\":\"a\",\"password_hash\":\"%s\"}],"
+			    "\"login\":{\"attempts\":\"%s\"}}", alice_hash, ok[i]);
+			if (load(j, NULL, &e) == NULL) {
+				printf("# %s: %s %s\n", ok[i], e.path, e.message);
+				CHECK(0 && "limit refused");
+			}
+		}
+		static const char *const no[] = { "0/minute", "5", "5/", "5/fortnight",
+			"5 minutes", "-1/minute", "5/0 minutes", "5/minutesx" };
+		for (i = 0; i < sizeof no / sizeof no[0]; i++) {
+			snprintf(j, sizeof j, "{\"sessions\":{\"keys\":[{\"kid\":\"k\","
+			    "\"secret\":\"unit-session-secret-0123456789abcdef\"}]},"
+			    "\"users\":[{\"name\":\"a\",\"password_hash\":\"%s\"}],"
+			    "\"login\":{\"attempts\":\"%s\"}}", alice_hash, no[i]);
+			CHECK(load(j, NULL, &e) == NULL);
+		}
+	}
+	end();
+
+	begin("policy: the administrator from the environment");
+	memset(&env, 0, sizeof env);
+	env.admin_user.ptr = "root";
+	env.admin_user.len = 4;
+	CHECK(load(policy_text(""), &env, &e) == NULL);
+	CHECK(strcmp(e.path, "$env.AUTHCORE_ADMIN_PASSWORD_HASH") == 0);
+	env.admin_password_hash.ptr = "not-a-hash";
+	env.admin_password_hash.len = 10;
+	CHECK(load(policy_text(""), &env, &e) == NULL);
+	CHECK(strcmp(e.path, "$env.AUTHCORE_ADMIN_PASSWORD_HASH") == 0);
+	env.admin_password_hash.ptr = root_hash;
+	env.admin_password_hash.len = strlen(root_hash);
+	env.admin_user.ptr = "alice";
+	env.admin_user.len = 5;
+	CHECK(load(policy_text(""), &env, &e) == NULL);
+	CHECK(strcmp(e.path, "$env.AUTHCORE_ADMIN_USER") == 0 &&
+	    strstr(e.message, "already") != NULL);
+	env.admin_user.ptr = "root";
+	env.admin_user.len = 4;
+	CHECK(load(policy_text(""), &env, &e) != NULL);
+	/* the environment alone can supply the only user */
+	CHECK(load("{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":"
+	    "\"unit-session-secret-0123456789abcdef\"}]},\"login\":{}}", &env,
+	    &e) != NULL);
+	/* without "login" there is nothing for the administrator to use */
+	CHECK(load("{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":"
+	    "\"unit-session-secret-0123456789abcdef\"}]}}", &env, &e) == NULL);
+	CHECK(strcmp(e.path, "$env.AUTHCORE_ADMIN_USER") == 0);
+	end();
+}
+
+static void test_form_login(void)
+{
+	ac_policy_error e;
+	const ac_policy *P = load(policy_text(""), NULL, &e);
+	ac_request r;
+	ac_session s;
+	size_t len;
+	const char *v;
+	int slices;
+
+	begin("login: a form post is pending until stepped and resumed");
+	CHECK(P != NULL);
+	if (P == NULL)
+		return;
+	CHECK(ac_state_init(&state, ENT, sizeof ENT) == 0);
+	header(0, "Content-Type", "application/x-www-form-urlencoded");
+	request(&r, "POST", "/app/auth/login",
+	    "username=alice&password=s3cret+pw&next=%2Fapp%2Fq", 1);
+	CHECK(ac_wants_body(P, "POST", 4, "/app/auth/login?x=1", 19) == 1);
+	CHECK(ac_wants_body(P, "GET", 3, "/app/auth/login", 15) == 0);
+	CHECK(ac_wants_body(P, "POST", 4, "/app/auth/logout", 16) == 0);
+	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
+	CHECK(d.action == AC_PENDING && d.status == 0 &&
+	    d.reason == AC_PENDING_REASON);
+	CHECK(d.n_resp_headers == 0 && d.n_add == 0);
+	CHECK(strstr(d.audit, "\"action\":\"pending\"") != NULL);
+	CHECK(ac_decision_step(&d, 0) == ITER - 1);
+	slices = finish(P, &r, 1001);
+	CHECK(slices == (int)(ITER / 500) - 1);
+	CHECK(d.action == AC_RESPOND && d.status == 303 && d.reason == AC_OK);
+	v = resp("location", 0, &len);
+	CHECK(v != NULL && len == 6 && memcmp(v, "/app/q", 6) == 0);
+	CHECK(resp_has("set-cookie", 0, "authcore_session=v1.k."));
+	CHECK(resp_has("set-cookie", 0, "; Path=/app; Max-Age=600; HttpOnly; SameSite=Strict"));
+	CHECK(!resp_has("set-cookie", 0, "Secure"));
+	CHECK(resp_has("set-cookie", 1, "authcore_csrf="));
+	CHECK(!resp_has("set-cookie", 1, "HttpOnly"));
+	CHECK(strstr(d.audit, "\"auth\":\"password\"") != NULL &&
+	    strstr(d.audit, "\"user\":\"alice\"") != NULL);
+	end();
+
+	begin("login: the issued session verifies and carries the user's roles; its CSRF cookie matches");
+	{
+		char tok[AC_SESSION_TOKEN_MAX], csrf[AC_CSRF_TOKEN_LEN];
+		size_t tl, cl;
+		const char *c0 = resp("set-cookie", 0, &len);
+		const char *c1 = resp("set-cookie", 1, &cl);
+		const char *p = c0 ? memchr(c0, '=', len) : NULL;
+		const char *semi = p ? memchr(p, ';', len - (size_t)(p - c0)) : NULL;
+		CHECK(semi != NULL);
+		if (semi != NULL) {
+			ac_session_key k;
+			static const char sec[] = "unit-session-secret-0123456789abcdef";
+			tl = (size_t)(semi - p - 1);
+			memcpy(tok, p + 1, tl);
+			CHECK(ac_session_key_init(&k, (const uint8_t *)sec,
+			    sizeof sec - 1, "k", 1) == 0);
+			CHECK(ac_session_verify(&k, 1, tok, tl, 1001, &s) == AC_OK);
+			CHECK(s.user.len == 5 && memcmp(s.user.ptr, "alice", 5) == 0);
+			CHECK(s.n_roles == 2 && s.exp - s.iat == 600);
+			CHECK(memcmp(s.sid, ENT, AC_SESSION_ID_LEN) == 0);
+			CHECK(ac_csrf_check(&k, 1, tok, tl, c1 + 14, AC_CSRF_TOKEN_LEN) == 1);
+			p = memchr(c1, '=', cl);
+			memcpy(csrf, p + 1, AC_CSRF_TOKEN_LEN);
+			/* verify through the decision path: whoami and a CSRF POST */
+			{
+				char cookie[AC_SESSION_TOKEN_MAX + 32];
+				char hdr[AC_CSRF_TOKEN_LEN + 1];
+				ac_request w;
+				snprintf(cookie, sizeof cookie, "authcore_session=%.*s", (int)tl, tok);
+				memcpy(hdr, csrf, AC_CSRF_TOKEN_LEN);
+				hdr[AC_CSRF_TOKEN_LEN] = 0;
+				header(0, "Cookie", cookie);
+				request(&w, "GET", "/app/auth/whoami", NULL, 1);
+				ac_decide(P, &state, &w, 1002, ENT, 16, &d);
+				CHECK(d.status == 200 && d.body.len > 0);
+				CHECK(strstr(d.body.ptr, "\"roles\":[\"admin\",\"ops\"]") != NULL);
+				header(1, "X-CSRF-Token", hdr);
+				request(&w, "POST", "/app/jobs", NULL, 2);
+				ac_decide(P, &state, &w, 1002, ENT, 16, &d);
+				CHECK(d.action == AC_ALLOW && d.reason == AC_OK);
+				/* after the session's ttl (600 s) it is over */
+				ac_decide(P, &state, &w, 1001 + 600, ENT, 16, &d);
+				CHECK(d.reason == AC_EXPIRED);
+			}
+		}
+	}
+	end();
+
+	begin("login: Secure cookies under HTTPS");
+	header(0, "Content-Type", "application/x-www-form-urlencoded");
+	request(&r, "POST", "/app/auth/login", "username=alice&password=s3cret+pw", 1);
+	r.https = 1;
+	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
+	finish(P, &r, 1000);
+	CHECK(d.status == 303);
+	CHECK(resp_has("set-cookie", 0, "; SameSite=Strict; Secure"));
+	CHECK(resp_has("set-cookie", 1, "; SameSite=Strict; Secure"));
+	v = resp("location", 0, &len);
+	CHECK(v != NULL && len == 4 && memcmp(v, "/app", 4) == 0);
+	end();
+
+	begin("login: a verdict is bound to the credentials it checked");
+	request(&r, "POST", "/app/auth/login", "username=alice&password=s3cret+pw", 1);
+	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
+	CHECK(d.action == AC_PENDING);
+	while (ac_decision_step(&d, 1000) > 0)
+		;
+	{
+		/* resumed with another password: no reuse of the match, a
+		 * fresh check begins */
+		ac_request r2;
+		request(&r2, "POST", "/app/auth/login", "username=alice&password=guess", 1);
+		ac_decide_resume(P, &state, &r2, 1000, ENT, 16, &d);
+		CHECK(d.action == AC_PENDING);
+		finish(P, &r2, 1000);
+		CHECK(d.status == 401 && d.reason == AC_BAD_PASSWORD);
+		CHECK(resp("set-cookie", 0, &len) == NULL);
+	}
+	end();
+
+	begin("login: no state, no entropy, short entropy are server errors, not logins");
+	request(&r, "POST", "/app/auth/login", "username=alice&password=s3cret+pw", 1);
+	ac_decide(P, NULL, &r, 1000, ENT, 16, &d);
+	CHECK(d.status == 500 && d.reason == AC_NO_STATE);
+	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
+	while (ac_decision_step(&d, 1000) > 0)
+		;
+	ac_decide_resume(P, &state, &r, 1000, ENT, 8, &d);
+	CHECK(d.status == 500 && resp("set-cookie", 0, &len) == NULL);
+	{
+		ac_state dead;
+		CHECK(ac_state_init(&dead, ENT, 8) == -1);
+		ac_decide(P, &dead, &r, 1000, ENT, 16, &d);
+		CHECK(d.status == 500 && d.reason == AC_NO_STATE);
+	}
+	end();
+
+	begin("login: unknown users cost a password check too, and fail the same way");
+	request(&r, "POST", "/app/auth/login", "username=zed&password=s3cret+pw", 1);
+	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
+	CHECK(d.action == AC_PENDING && ac_decision_step(&d, 0) == ITER - 1);
+	finish(P, &r, 1000);
+	CHECK(d.status == 401 && d.reason == AC_UNKNOWN_USER);
+	CHECK(strstr(d.audit, "\"login_user\":\"zed\"") != NULL);
+	end();
+}
+
+static void test_throttle(void)
+{
+	ac_policy_error e;
+	const ac_policy *P = load(policy_text(""), NULL, &e);
+	ac_request r;
+	size_t len;
+	const char *v;
+	int i;
+
+	begin("attempts: 2/minute per client and user, then 429 before hashing, then the window lapses");
+	CHECK(P != NULL && ac_state_init(&state, ENT, sizeof ENT) == 0);
+	if (P == NULL)
+		return;
+	header(0, "Content-Type", "application/x-www-form-urlencoded");
+	for (i = 0; i < 2; i++) {
+		request(&r, "POST", "/app/auth/login", "username=alice&password=no", 1);
+		ac_decide(P, &state, &r, 5000 + i, ENT, 16, &d);
+		finish(P, &r, 5000 + i);
+		CHECK(d.status == 401);
+	}
+	request(&r, "POST", "/app/auth/login", "username=alice&password=s3cret+pw", 1);
+	ac_decide(P, &state, &r, 5010, ENT, 16, &d);
+	CHECK(d.action == AC_RESPOND && d.status == 429 &&
+	    d.reason == AC_TOO_MANY_ATTEMPTS);
+	v = resp("retry-after", 0, &len);
+	CHECK(v != NULL && len == 2 && memcmp(v, "50", 2) == 0);
+	/* another client address is counted apart */
+	r.client_ip.ptr = "192.0.2.8";
+	ac_decide(P, &state, &r, 5010, ENT, 16, &d);
+	CHECK(d.action == AC_PENDING);
+	ac_decision_step(&d, 1u << 30);
+	r.client_ip.ptr = "192.0.2.7";
+	/* the window lapses */
+	ac_decide(P, &state, &r, 5060, ENT, 16, &d);
+	CHECK(d.action == AC_PENDING);
+	finish(P, &r, 5060);
+	CHECK(d.status == 303);
+	end();
+
+	begin("attempts: a success clears the count");
+	for (i = 0; i < 2; i++) {
+		request(&r, "POST", "/app/auth/login",
+		    i ? "username=alice&password=no" : "username=alice&password=s3cret+pw", 1);
+		ac_decide(P, &state, &r, 6000, ENT, 16, &d);
+		finish(P, &r, 6000);
+	}
+	request(&r, "POST", "/app/auth/login", "username=alice&password=no", 1);
+	ac_decide(P, &state, &r, 6000, ENT, 16, &d);
+	CHECK(d.action == AC_PENDING);
+	end();
+
+	begin("attempts: a flood of distinct clients stays in the fixed table and still counts");
+	{
+		/* a one-iteration hash keeps thousands of attempts cheap */
+		char fast[AC_PASSWORD_HASH_MAX + 1], j[4096];
+		const ac_policy *F;
+		char ip[32];
+		int refused = 0;
+		uint8_t salt[AC_PASSWORD_SALT_LEN];
+		size_t n;
+		memset(salt, 7, sizeof salt);
+		n = ac_password_hash(fast, AC_PASSWORD_HASH_MAX, AC_PBKDF2_SHA256,
+		    "pw", 2, salt, 1);
+		fast[n] = 0;
+		snprintf(j, sizeof j, "{\"sessions\":{\"keys\":[{\"kid\":\"k\","
+		    "\"secret\":\"unit-session-secret-0123456789abcdef\"}]},"
+		    "\"users\":[{\"name\":\"alice\",\"password_hash\":\"%s\"}],"
+		    "\"login\":{\"attempts\":\"2/hour\"}}", fast);
+		F = load(j, NULL, &e);
+		CHECK(F != NULL);
+		for (i = 0; F != NULL && i < 3 * AC_THROTTLE_SLOTS + 2; i++) {
+			snprintf(ip, sizeof ip, "10.%d.%d.%d", i / 65536,
+			    (i / 256) % 256, i % 256);
+			if (i >= 3 * AC_THROTTLE_SLOTS)
+				snprintf(ip, sizeof ip, "198.51.100.1");
+			request(&r, "POST", "/auth/login", "username=alice&password=no", 1);
+			r.client_ip.ptr = ip;
+			r.client_ip.len = strlen(ip);
+			ac_decide(F, &state, &r, 7000 + i / 1000, ENT, 16, &d);
+			if (d.action == AC_PENDING)
+				finish(F, &r, 7000 + i / 1000);
+			if (d.status != 401)
+				refused++;
+		}
+		CHECK(refused == 0);
+		/* the newest pair's two failures are still counted */
+		if (F != NULL) {
+			ac_decide(F, &state, &r, 7010, ENT, 16, &d);
+			CHECK(d.status == 429);
+		}
+	}
+	end();
+}
+
+static void test_basic(void)
+{
+	ac_policy_error e;
+	const ac_policy *P = load(policy_text(",\"basic_cache_ttl\":30"), NULL, &e);
+	ac_request r;
+	static const char creds[] = "Basic YWxpY2U6czNjcmV0IHB3"; /* alice:s3cret pw */
+	static const char wrong[] = "Basic YWxpY2U6czNjcmV0IHB4"; /* alice:s3cret px */
+
+	begin("basic: first use is checked (pending), then served from the cache until it lapses");
+	CHECK(P != NULL && ac_state_init(&state, ENT, sizeof ENT) == 0);
+	if (P == NULL)
+		return;
+	header(0, "Authorization", creds);
+	request(&r, "GET", "/app/api/x", NULL, 1);
+	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
+	CHECK(d.action == AC_PENDING);
+	finish(P, &r, 1000);
+	CHECK(d.action == AC_ALLOW && d.reason == AC_OK);
+	CHECK(strstr(d.audit, "\"auth\":\"basic\"") != NULL);
+	ac_decide(P, &state, &r, 1029, ENT, 16, &d);
+	CHECK(d.action == AC_ALLOW);
+	ac_decide(P, &state, &r, 1030, ENT, 16, &d);
+	CHECK(d.action == AC_PENDING);
+	ac_decision_step(&d, 1u << 30);
+	end();
+
+	begin("basic: a wrong password is never cached and gets a Basic challenge");
+	header(0, "Authorization", wrong);
+	request(&r, "GET", "/app/api/x", NULL, 1);
+	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
+	CHECK(d.action == AC_PENDING);
+	finish(P, &r, 1000);
+	CHECK(d.status == 401 && d.reason == AC_BAD_PASSWORD);
+	CHECK(resp_has("www-authenticate", 0, "Basic realm=\"t\", charset=\"UTF-8\""));
+	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
+	CHECK(d.action == AC_PENDING);
+	ac_decision_step(&d, 1u << 30);
+	end();
+
+	begin("basic: the cache is bound to the stored hash (a changed password ends it)");
+	{
+		char j[4096];
+		char other[AC_PASSWORD_HASH_MAX + 1];
+		const ac_policy *P2;
+		header(0, "Authorization", creds);
+		request(&r, "GET", "/app/api/x", NULL, 1);
+		ac_decide(P, &state, &r, 2000, ENT, 16, &d);
+		finish(P, &r, 2000);
+		CHECK(d.action == AC_ALLOW);
+		/* same state, a policy where alice's hash is new (same
+		 * password, other salt) */
+		make_hash(other, "s3cret pw", 0x55);
+		snprintf(j, sizeof j, "{\"realm\":\"t\",\"sessions\":{\"keys\":[{\"kid\":\"k\","
+		    "\"secret\":\"unit-session-secret-0123456789abcdef\"}]},\"users\":"
+		    "[{\"name\":\"alice\",\"password_hash\":\"%s\"}],\"login\":"
+		    "{\"prefix\":\"/app\",\"basic\":true}}", other);
+		P2 = load(j, NULL, &e);
+		CHECK(P2 != NULL);
+		if (P2 != NULL) {
+			ac_decide(P2, &state, &r, 2001, ENT, 16, &d);
+			CHECK(d.action == AC_PENDING);
+			ac_decision_step(&d, 1u << 30);
+		}
+	}
+	end();
+}
+
+static void test_pages(void)
+{
+	ac_policy_error e;
+	const ac_policy *P = load(policy_text(""), NULL, &e);
+	ac_request r;
+	size_t len;
+	const char *v;
+
+	begin("pages: login page, logout, redirects and 405");
+	CHECK(P != NULL);
+	if (P == NULL)
+		return;
+	header(0, "Accept", "text/html");
+	request(&r, "GET", "/app/auth/login?next=/app/x%3Fy%3D%3Cz%3E", NULL, 1);
+	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
+	CHECK(d.status == 200 && d.reason == AC_PUBLIC);
+	CHECK(strstr(d.body.ptr, "value=\"/app/x?y=&lt;z&gt;\"") != NULL);
+	CHECK(resp_has("content-security-policy", 0, "default-src 'none'"));
+	request(&r, "GET", "/app/reports", NULL, 1);
+	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
+	v = resp("location", 0, &len);
+	CHECK(d.status == 302 && v != NULL && len == 33 &&
+	    memcmp(v, "/app/auth/login?next=/app/reports", 33) == 0);
+	request(&r, "GET", "/app", NULL, 1);
+	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
+	CHECK(d.status == 302);
+	request(&r, "GET", "/apple", NULL, 1);
+	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
+	CHECK(d.status == 401);
+	request(&r, "POST", "/app/reports", NULL, 1);
+	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
+	CHECK(d.status == 401); /* only GET/HEAD navigations are redirected */
+	request(&r, "DELETE", "/app/auth/logout", NULL, 0);
+	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
+	CHECK(d.status == 405);
+	request(&r, "POST", "/app/auth/logout", NULL, 0);
+	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
+	CHECK(d.status == 303 && d.reason == AC_LOGGED_OUT);
+	CHECK(resp_has("set-cookie", 0, "authcore_session=; Path=/app; Max-Age=0; HttpOnly"));
+	CHECK(resp_has("set-cookie", 1, "authcore_csrf=; Path=/app; Max-Age=0; SameSite"));
+	request(&r, "POST", "/app/auth/login", NULL, 0);
+	r.body_too_large = 1;
+	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
+	CHECK(d.status == 413 && d.reason == AC_BODY_TOO_LARGE);
+	end();
+}
+
+#ifdef AC_TEST_COUNT_HEAP
+static void test_no_heap(void)
+{
+	ac_policy_error e;
+	const ac_policy *P;
+	ac_request r;
+	size_t before;
+
+	begin("no heap: policy load, login, Basic, pages, state");
+	before = heap_calls;
+	P = load(policy_text(""), NULL, &e);
+	CHECK(P != NULL && ac_state_init(&state, ENT, sizeof ENT) == 0);
+	header(0, "Content-Type", "application/x-www-form-urlencoded");
+	request(&r, "POST", "/app/auth/login", "username=alice&password=s3cret+pw", 1);
+	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
+	finish(P, &r, 1000);
+	header(0, "Authorization", "Basic YWxpY2U6czNjcmV0IHB3");
+	request(&r, "GET", "/app/x", NULL, 1);
+	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
+	finish(P, &r, 1000);
+	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
+	CHECK(d.action == AC_ALLOW);
+	CHECK(heap_calls == before);
+	end();
+}
+#endif
+
+int main(void)
+{
+	make_hash(alice_hash, "s3cret pw", 0x11);
+	make_hash(root_hash, "root pw", 0x22);
+	test_policy_errors();
+	test_form_login();
+	test_throttle();
+	test_basic();
+	test_pages();
+#ifdef AC_TEST_COUNT_HEAP
+	test_no_heap();
+#endif
+	printf("# %d failed\n", failures);
+	return failures ? 1 : 0;
+}
