@@ -19,6 +19,12 @@
  *      Authorization value, method and extra headers, through ac_decide with
  *      fixed valid policies; every decision must serialize as JSON within
  *      the 16 KiB the wasm ABI (wasm/acw.c) gives it.
+ *   7. sessions, CSRF tokens and API keys.
+ *   8. the login flow: form and JSON login bodies, Basic credentials, login
+ *      `next` targets and redirected paths, with pending decisions stepped
+ *      and resumed against a state that persists across inputs.
+ * Every decision: no CR, LF or NUL in any header value; a pending one
+ * carries no answer.
  *
  * No heap: every buffer is static, and a malloc hook aborts if the core
  * calls malloc while the target runs (libFuzzer's own allocations happen
@@ -292,8 +298,28 @@ static void check_decision_json(void)
 		known(KNOWN_AUDIT, "decision JSON", json_out, n);
 	else
 		check_json_object("audit line", dec.audit, dec.audit_len);
-	if ((dec.action == AC_ALLOW) != (dec.status == 200))
-		die("allow without 200 or 200 without allow");
+	if (dec.action == AC_PENDING) {
+		if (dec.status != 0 || dec.n_resp_headers != 0 || dec.n_add != 0)
+			die("a pending decision carries an answer");
+		return;
+	}
+	/* local answers may be 200 too (login page, whoami) */
+	if (dec.action == AC_ALLOW && dec.status != 200)
+		die("allow without 200");
+	if (dec.action != AC_ALLOW && dec.action != AC_RESPOND)
+		die("an action that is neither allow, respond nor pending");
+	{
+		/* no header a client or upstream gets can be split in two */
+		size_t i, k;
+		for (i = 0; i < dec.n_resp_headers + dec.n_add; i++) {
+			const ac_header *h = i < dec.n_resp_headers ?
+			    &dec.resp_headers[i] : &dec.add[i - dec.n_resp_headers];
+			for (k = 0; k < h->value.len; k++)
+				if (h->value.ptr[k] == '\r' || h->value.ptr[k] == '\n' ||
+				    h->value.ptr[k] == 0)
+					die("CR, LF or NUL in a header value");
+		}
+	}
 }
 
 static void decide(const ac_policy *P, const char *method, size_t mlen,
@@ -727,6 +753,130 @@ static void stage_session(const char *s, size_t n)
 	(void)ac_resource_allowed(&tab[0], s, n);
 }
 
+/* 8. The login flow: the input as a form body and as a JSON body of a
+ *    login post, as Basic credentials (encoded and raw), as a login page's
+ *    `next` and as a protected path a browser is redirected from. Pending
+ *    decisions are stepped and resumed. The state persists across inputs,
+ *    so its tables fill and evict. A login may only ever issue a session
+ *    for a user of the policy; a redirect's Location holds only URL-safe
+ *    bytes. */
+static const char LOGIN_POLICY_HEAD[] =
+    "{\"realm\":\"fz\",\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":"
+    "\"fuzz-login-session-secret-0123456789ab\"}]},\"users\":[{\"name\":\"alice\","
+    "\"password_hash\":\"";
+static const char LOGIN_POLICY_TAIL[] =
+    "\",\"roles\":[\"admin\"]}],\"login\":{\"prefix\":\"/app\",\"basic\":true,"
+    "\"attempts\":\"1000/minute\"}}";
+
+static void login_decide(const ac_policy *P, ac_state *S, const char *method,
+    const char *path, size_t plen, const ac_header *h, size_t nh,
+    const char *body, size_t blen)
+{
+	ac_request r;
+	size_t i;
+
+	memset(&r, 0, sizeof r);
+	r.method.ptr = method;
+	r.method.len = strlen(method);
+	r.path.ptr = path;
+	r.path.len = plen;
+	r.client_ip.ptr = "192.0.2.9";
+	r.client_ip.len = 9;
+	r.headers = h;
+	r.n_headers = nh;
+	if (blen > AC_LOGIN_BODY_MAX)
+		r.body_too_large = 1;
+	else {
+		r.body.ptr = body;
+		r.body.len = blen;
+	}
+	ac_decide(P, S, &r, NOW, (const uint8_t *)"0123456789abcdef", 16, &dec);
+	check_decision_json();
+	if (dec.action == AC_PENDING) {
+		while (ac_decision_step(&dec, 1000) > 0)
+			;
+		ac_decide_resume(P, S, &r, NOW, (const uint8_t *)"0123456789abcdef",
+		    16, &dec);
+		check_decision_json();
+		if (dec.action == AC_PENDING)
+			die("a resumed decision is pending again for the same request");
+	}
+	for (i = 0; i < dec.n_resp_headers; i++) {
+		const ac_header *x = &dec.resp_headers[i];
+		size_t k;
+		if (ac_ascii_ieq(x->name.ptr, x->name.len, "set-cookie", 10) &&
+		    x->value.len > 17 && memcmp(x->value.ptr, "authcore_session=v", 18) == 0 &&
+		    !(dec.user.len == 5 && memcmp(dec.user.ptr, "alice", 5) == 0))
+			die("a session was issued for someone not in the policy");
+		if (ac_ascii_ieq(x->name.ptr, x->name.len, "location", 8))
+			for (k = 0; k < x->value.len; k++)
+				if ((unsigned char)x->value.ptr[k] < 0x21 ||
+				    (unsigned char)x->value.ptr[k] >= 0x7f ||
+				    x->value.ptr[k] == '"' || x->value.ptr[k] == '\\' ||
+				    (k == 1 && x->value.ptr[0] == '/' &&
+				    x->value.ptr[1] == '/'))
+					die("an unsafe Location");
+	}
+}
+
+static void stage_login(const char *s, size_t n)
+{
+	static unsigned char mem[1 << 16];
+	static const ac_policy *P;
+	static ac_state S;
+	static char b64[2 * FUZZ_MAX + 16], path[FUZZ_MAX + 64];
+	static int ready;
+	ac_header h[3];
+	size_t o;
+
+	if (!ready) {
+		char hash[AC_PASSWORD_HASH_MAX + 1], pol[1024];
+		uint8_t salt[AC_PASSWORD_SALT_LEN];
+		size_t used, hl;
+		ac_policy_error err;
+		memset(salt, 3, sizeof salt);
+		/* one iteration: the fuzzer should spend its time parsing */
+		hl = ac_password_hash(hash, sizeof hash, AC_PBKDF2_SHA256, "pw", 2,
+		    salt, 1);
+		hash[hl] = 0;
+		snprintf(pol, sizeof pol, "%s%s%s", LOGIN_POLICY_HEAD, hash,
+		    LOGIN_POLICY_TAIL);
+		P = ac_policy_load(mem, sizeof mem, pol, strlen(pol), &used, &err);
+		if (P == NULL || ac_state_init(&S, (const uint8_t *)
+		    "fuzz-state-secret-0123456789abcd", 32) != 0)
+			die("login stage setup");
+		ready = 1;
+	}
+	set_hdr(&h[0], "content-type", "application/x-www-form-urlencoded", 33);
+	login_decide(P, &S, "POST", "/app/auth/login", 15, h, 1, s, n);
+	set_hdr(&h[0], "content-type", "application/json", 16);
+	set_hdr(&h[1], "hx-request", "true", 4);
+	login_decide(P, &S, "POST", "/app/auth/login", 15, h, 2, s, n);
+	memcpy(b64, "Basic ", 6);
+	o = n <= FUZZ_MAX ? ac_b64url_encode(b64 + 6, sizeof b64 - 6, s, n) : 0;
+	/* base64url to standard base64, padded */
+	{
+		size_t k;
+		for (k = 6; k < 6 + o; k++)
+			b64[k] = b64[k] == '-' ? '+' : b64[k] == '_' ? '/' : b64[k];
+		while (o % 4)
+			b64[6 + o++] = '=';
+	}
+	set_hdr(&h[0], "authorization", b64, 6 + o);
+	login_decide(P, &S, "GET", "/app/api", 8, h, 1, NULL, 0);
+	set_hdr(&h[0], "authorization", s, n);
+	login_decide(P, &S, "GET", "/app/api", 8, h, 1, NULL, 0);
+	set_hdr(&h[0], "accept", "text/html", 9);
+	o = (size_t)snprintf(path, sizeof path, "/app/auth/login?next=%.*s",
+	    (int)n, s);
+	login_decide(P, &S, "GET", path, o < sizeof path ? o : sizeof path - 1,
+	    h, 1, NULL, 0);
+	o = (size_t)snprintf(path, sizeof path, "/app/%.*s", (int)n, s);
+	login_decide(P, &S, "GET", path, o < sizeof path ? o : sizeof path - 1,
+	    h, 1, NULL, 0);
+	login_decide(P, &S, "POST", "/app/auth/logout", 16, h, 1, NULL, 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -735,9 +885,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	static void (*const stages[])(const char *, size_t) = { stage_b64,
 		stage_token, stage_signed, stage_policy, stage_keys,
-		stage_requests, stage_session };
+		stage_requests, stage_session, stage_login };
 	static const char *const names[] = { "base64url", "token", "signed",
-		"policy", "keys", "requests", "session" };
+		"policy", "keys", "requests", "session", "login" };
 	size_t i;
 
 	for (i = 0; i < sizeof stages / sizeof stages[0]; i++) {
