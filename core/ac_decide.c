@@ -652,6 +652,10 @@ static void decide(const ac_policy *P, ac_state *S, const ac_request *req,
 			return;
 		}
 	}
+	/* a session under an older key moves to the current one: the
+	 * answer to this request carries the re-signed cookies */
+	if (ac_str_eq(d->auth_method, "session", 7) && d->session.key_index != 0)
+		ac_login_reissue(P, req, now, d);
 }
 
 static void reset(ac_decision *d)

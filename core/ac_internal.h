@@ -164,6 +164,7 @@ struct ac_policy {
 	int basic;                      /* HTTP Basic against the users */
 	int64_t basic_cache_ttl;        /* seconds a verified pair is kept */
 	ac_password_limits pw_limits;
+	const void *sha256;             /* SHA-256 class, chosen at load */
 };
 
 /* Strict standard base64 (ac_password.c): c62 is character 62 ('+', or
@@ -219,6 +220,13 @@ int ac_login_basic(const ac_policy *P, ac_state *S, const ac_request *req,
  * (htmx), or stays a 401 JSON answer (APIs). */
 void ac_login_challenge(const ac_policy *P, const ac_request *req,
     size_t path_len, ac_decision *d);
+/* Set-Cookie for name=val with the login's Path and the flags. */
+void ac_login_cookie(const ac_policy *P, const ac_request *req,
+    ac_decision *d, ac_str name, const char *val, size_t vlen,
+    int64_t max_age, int http_only);
+/* Re-signs d->session (verified under an older key) with the current key. */
+void ac_login_reissue(const ac_policy *P, const ac_request *req,
+    int64_t now, ac_decision *d);
 /* 200 JSON {"user","roles","auth"} for an identified request. */
 void ac_login_whoami(ac_decision *d, const ac_ident *id);
 
@@ -229,10 +237,11 @@ int64_t ac_throttle_check(ac_state *S, const ac_policy *P, ac_str client,
     ac_str user, int64_t now);
 void ac_throttle_fail(ac_state *S, const ac_policy *P, ac_str client,
     ac_str user, int64_t now);
-void ac_throttle_clear(ac_state *S, ac_str client, ac_str user);
+void ac_throttle_clear(ac_state *S, const ac_policy *P, ac_str client,
+    ac_str user);
 /* tag = HMAC-SHA256(secret, "authcore-cred-v1" 0 user 0 password 0 hash) */
-void ac_cred_tag(const ac_state *S, ac_str user, ac_str password,
-    ac_str hash, uint8_t tag[32]);
+void ac_cred_tag(const ac_state *S, const ac_policy *P, ac_str user,
+    ac_str password, ac_str hash, uint8_t tag[32]);
 int ac_cred_lookup(const ac_state *S, const uint8_t tag[32], int64_t now);
 void ac_cred_insert(ac_state *S, const uint8_t tag[32], int64_t until);
 

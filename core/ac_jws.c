@@ -53,6 +53,15 @@ const void *ac_alg_hash_class(ac_alg alg)
 	}
 }
 
+/* The hash of an RSA or ECDSA signature's input. BearSSL's own SHA-256:
+ * the input is a few hundred bytes, so choosing the SHA-NI class (a CPUID
+ * probe, about 1 us under a hypervisor) would cost more than it saves. */
+static const br_hash_class *sig_hash_class(ac_alg alg)
+{
+	return ac_alg_hash_len(alg) == 32 ? &br_sha256_vtable :
+	    (const br_hash_class *)ac_alg_hash_class(alg);
+}
+
 static void hash_parts(const br_hash_class *h, const void *a, size_t alen,
     const void *b, size_t blen, uint8_t *out)
 {
@@ -109,7 +118,7 @@ static int check_rsa_pkcs1(const ac_jwt_key *key, const char *in, size_t len,
 	oid = hl == 32 ? (const unsigned char *)BR_HASH_OID_SHA256 :
 	    hl == 48 ? (const unsigned char *)BR_HASH_OID_SHA384 :
 	    (const unsigned char *)BR_HASH_OID_SHA512;
-	hash_parts(ac_alg_hash_class(key->alg), in, len, NULL, 0, want);
+	hash_parts(sig_hash_class(key->alg), in, len, NULL, 0, want);
 	if (!br_rsa_pkcs1_vrfy_get_default()(sig, sig_len, oid, hl, &pk, got))
 		return 0;
 	return ac_ct_equal(want, got, hl);
@@ -155,7 +164,7 @@ static int check_rsa_pss(const ac_jwt_key *key, const char *in, size_t len,
 {
 	const ac_rsa_pub *k = (const ac_rsa_pub *)(const void *)key->state;
 	br_rsa_public_key pk = rsa_pk(k);
-	const br_hash_class *h = ac_alg_hash_class(key->alg);
+	const br_hash_class *h = sig_hash_class(key->alg);
 	size_t hl = ac_alg_hash_len(key->alg), sl = hl, em_len, db_len, i;
 	unsigned mod_bits = bit_length(k->n, k->n_len), em_bits, top;
 	uint8_t x[AC_RSA_MAX_BYTES], mhash[64], hh[64], zeros[8] = { 0 };
@@ -208,7 +217,7 @@ static int check_ecdsa(const ac_jwt_key *key, const char *in, size_t len,
 
 	if (sig_len != want)
 		return 0;
-	hash_parts(ac_alg_hash_class(key->alg), in, len, NULL, 0, hash);
+	hash_parts(sig_hash_class(key->alg), in, len, NULL, 0, hash);
 	pk.curve = k->curve;
 	pk.q = (unsigned char *)(uintptr_t)k->q;
 	pk.qlen = k->q_len;

@@ -359,8 +359,9 @@ static void json_answer(ac_decision *d, int status, ac_reason r,
 
 /* ---- cookies */
 
-static void cookie(const ac_policy *P, const ac_request *req, ac_decision *d,
-    ac_str name, const char *val, size_t vlen, int64_t max_age, int http_only)
+void ac_login_cookie(const ac_policy *P, const ac_request *req,
+    ac_decision *d, ac_str name, const char *val, size_t vlen,
+    int64_t max_age, int http_only)
 {
 	size_t start = d->buf_len;
 
@@ -409,11 +410,11 @@ static int password_step(const ac_policy *P, ac_state *S,
 	ac_password_status st;
 
 	*who = u;
-	ac_cred_tag(S, name, password, hash, tag);
+	ac_cred_tag(S, P, name, password, hash, tag);
 	if (v != NULL && v->kind == kind && ac_ct_equal(v->tag, tag, 32)) {
 		memset(tag, 0, sizeof tag);
 		if (v->match && u != NULL) {
-			ac_throttle_clear(S, req->client_ip, name);
+			ac_throttle_clear(S, P, req->client_ip, name);
 			return PW_MATCH;
 		}
 		ac_throttle_fail(S, P, req->client_ip, name, now);
@@ -449,6 +450,28 @@ static void retry_after(ac_decision *d, int64_t secs)
 	size_t start = d->buf_len;
 	put_num(d, secs);
 	ac_d_resp_header(d, "retry-after", d->buf + start, d->buf_len - start);
+}
+
+/* A session that verified under an older key, re-signed with the current
+ * one (same id, user, roles and expiry), with its new CSRF token: rotation
+ * moves live sessions to the new key as they are used. */
+void ac_login_reissue(const ac_policy *P, const ac_request *req,
+    int64_t now, ac_decision *d)
+{
+	const ac_session *s = &d->session;
+	char tok[AC_SESSION_TOKEN_MAX];
+	char csrf[AC_CSRF_TOKEN_LEN];
+	size_t tl;
+
+	if (s->exp - now < 1 || (tl = ac_session_issue(tok, sizeof tok,
+	    &P->session_keys[0], s->sid, s->user.ptr, s->user.len, s->roles,
+	    s->n_roles, now, s->exp - now)) == 0)
+		return;
+	ac_login_cookie(P, req, d, P->session_cookie, tok, tl, s->exp - now, 1);
+	if (P->csrf && ac_csrf_token(csrf, &P->session_keys[0], tok, tl) != 0)
+		ac_login_cookie(P, req, d, P->csrf_cookie, csrf, sizeof csrf,
+		    s->exp - now, 0);
+	memset(tok, 0, sizeof tok);
 }
 
 /* ---- POST <prefix>/auth/login */
@@ -574,8 +597,8 @@ static void logged_in(const ac_policy *P, const ac_request *req,
 		return;
 	}
 	d->user = u->name;
-	cookie(P, req, d, P->session_cookie, tok, tl, P->session_ttl, 1);
-	cookie(P, req, d, P->csrf_cookie, csrf, sizeof csrf, P->session_ttl, 0);
+	ac_login_cookie(P, req, d, P->session_cookie, tok, tl, P->session_ttl, 1);
+	ac_login_cookie(P, req, d, P->csrf_cookie, csrf, sizeof csrf, P->session_ttl, 0);
 	memset(tok, 0, sizeof tok);
 	d->action = AC_RESPOND;
 	d->reason = AC_OK;
@@ -678,8 +701,8 @@ static void logout(const ac_policy *P, const ac_request *req, int64_t now,
 		d->auth_method.ptr = "session";
 		d->auth_method.len = 7;
 	}
-	cookie(P, req, d, P->session_cookie, "", 0, 0, 1);
-	cookie(P, req, d, P->csrf_cookie, "", 0, 0, 0);
+	ac_login_cookie(P, req, d, P->session_cookie, "", 0, 0, 1);
+	ac_login_cookie(P, req, d, P->csrf_cookie, "", 0, 0, 0);
 	if (wants_json(req)) {
 		json_answer(d, 200, AC_LOGGED_OUT, "{\"ok\":true}");
 		return;
@@ -771,7 +794,7 @@ int ac_login_basic(const ac_policy *P, ac_state *S, const ac_request *req,
 	if (u != NULL) {
 		uint8_t tag[32];
 		int hit;
-		ac_cred_tag(S, name, pw, u->hash, tag);
+		ac_cred_tag(S, P, name, pw, u->hash, tag);
 		hit = ac_cred_lookup(S, tag, now);
 		memset(tag, 0, sizeof tag);
 		if (hit) {
@@ -782,7 +805,7 @@ int ac_login_basic(const ac_policy *P, ac_state *S, const ac_request *req,
 	r = password_step(P, S, req, now, v, 'B', name, pw, &u, d, &retry);
 	if (r == PW_MATCH) {
 		uint8_t tag[32];
-		ac_cred_tag(S, name, pw, u->hash, tag);
+		ac_cred_tag(S, P, name, pw, u->hash, tag);
 		ac_cred_insert(S, tag, now + P->basic_cache_ttl);
 		memset(tag, 0, sizeof tag);
 	}

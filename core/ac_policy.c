@@ -1388,6 +1388,7 @@ const ac_policy *ac_policy_load_env(void *mem, size_t mem_len,
 		return NULL;
 	}
 	memset(P, 0, sizeof *P);
+	P->sha256 = ac_sha256_class(0);
 
 	active_loader = &L;
 	cJSON_InitHooks(&hooks);

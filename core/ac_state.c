@@ -37,14 +37,15 @@ size_t ac_sizeof_state(void)
 }
 
 /* HMAC-SHA256(secret, label 0 a 0 b 0 c) */
-static void keyed(const ac_state *S, const char *label, ac_str a, ac_str b,
-    ac_str c, uint8_t out[32])
+static void keyed(const ac_state *S, const ac_policy *P, const char *label,
+    ac_str a, ac_str b, ac_str c, uint8_t out[32])
 {
 	br_hmac_key_context kc;
 	br_hmac_context hc;
 	static const uint8_t zero = 0;
 
-	br_hmac_key_init(&kc, ac_sha256_class(0), S->secret, sizeof S->secret);
+	br_hmac_key_init(&kc, (const br_hash_class *)P->sha256, S->secret,
+	    sizeof S->secret);
 	br_hmac_init(&hc, &kc, 32);
 	br_hmac_update(&hc, label, strlen(label) + 1);
 	br_hmac_update(&hc, a.ptr, a.len);
@@ -63,14 +64,14 @@ static size_t group(const uint8_t *k, size_t slots)
 	return (size_t)(h % (slots / AC_STATE_WAYS)) * AC_STATE_WAYS;
 }
 
-static ac_throttle_slot *throttle_find(ac_state *S, ac_str client,
-    ac_str user, int create, int64_t now, int64_t window)
+static ac_throttle_slot *throttle_find(ac_state *S, const ac_policy *P,
+    ac_str client, ac_str user, int create, int64_t now, int64_t window)
 {
 	uint8_t k[32];
 	ac_str none = { "", 0 };
 	size_t g, i, victim;
 
-	keyed(S, "authcore-throttle-v1", client, user, none, k);
+	keyed(S, P, "authcore-throttle-v1", client, user, none, k);
 	g = group(k, AC_THROTTLE_SLOTS);
 	for (i = g; i < g + AC_STATE_WAYS; i++)
 		if (S->throttle[i].used &&
@@ -99,7 +100,7 @@ static ac_throttle_slot *throttle_find(ac_state *S, ac_str client,
 int64_t ac_throttle_check(ac_state *S, const ac_policy *P, ac_str client,
     ac_str user, int64_t now)
 {
-	ac_throttle_slot *t = throttle_find(S, client, user, 0, now,
+	ac_throttle_slot *t = throttle_find(S, P, client, user, 0, now,
 	    P->attempts_window);
 
 	if (t == NULL || now - t->since >= P->attempts_window ||
@@ -111,7 +112,7 @@ int64_t ac_throttle_check(ac_state *S, const ac_policy *P, ac_str client,
 void ac_throttle_fail(ac_state *S, const ac_policy *P, ac_str client,
     ac_str user, int64_t now)
 {
-	ac_throttle_slot *t = throttle_find(S, client, user, 1, now,
+	ac_throttle_slot *t = throttle_find(S, P, client, user, 1, now,
 	    P->attempts_window);
 
 	if (now - t->since >= P->attempts_window) {
@@ -122,18 +123,19 @@ void ac_throttle_fail(ac_state *S, const ac_policy *P, ac_str client,
 		t->fails++;
 }
 
-void ac_throttle_clear(ac_state *S, ac_str client, ac_str user)
+void ac_throttle_clear(ac_state *S, const ac_policy *P, ac_str client,
+    ac_str user)
 {
-	ac_throttle_slot *t = throttle_find(S, client, user, 0, 0, 0);
+	ac_throttle_slot *t = throttle_find(S, P, client, user, 0, 0, 0);
 
 	if (t != NULL)
 		memset(t, 0, sizeof *t);
 }
 
-void ac_cred_tag(const ac_state *S, ac_str user, ac_str password,
-    ac_str hash, uint8_t tag[32])
+void ac_cred_tag(const ac_state *S, const ac_policy *P, ac_str user,
+    ac_str password, ac_str hash, uint8_t tag[32])
 {
-	keyed(S, "authcore-cred-v1", user, password, hash, tag);
+	keyed(S, P, "authcore-cred-v1", user, password, hash, tag);
 }
 
 int ac_cred_lookup(const ac_state *S, const uint8_t tag[32], int64_t now)
