@@ -15,8 +15,27 @@
  *                    EVP_DigestVerifyInit + EVP_DigestVerify (signature
  *                    only; ES256 includes the P1363 -> DER conversion a JWT
  *                    library has to do).
+ *
+ * With ITERATIONS PASSWORD SALT_HEX after NOW (run.py passes 600000), one
+ * PBKDF2-HMAC-SHA256 (dkLen 32) per run, BEST of PBKDF2_RUNS runs (no
+ * warm-up: one derivation is far longer than any start-up effect):
+ *   pbkdf2/authcore           ac_pbkdf2, SHA-256 class chosen by the core at
+ *                             run time (SHA-NI when CPUID reports it)
+ *   pbkdf2/authcore-portable  the same objects and call, with the core's
+ *                             portable class (BearSSL's br_sha256_vtable)
+ *                             forced: bench.mk links this driver with
+ *                             -Wl,--wrap=ac_sha256_class, so the core's
+ *                             calls reach __wrap_ac_sha256_class below,
+ *                             which asks the real function for its portable
+ *                             class while `force_portable` is set. The core
+ *                             objects are not rebuilt or changed.
+ *   pbkdf2/openssl            PKCS5_PBKDF2_HMAC with EVP_sha256()
+ * Each derived key is printed ("DK pbkdf2 <impl> <hex>"); run.py checks it
+ * against Python's hashlib.
+ *
  * Output, one line each: "RESULT <case> <impl> <ns/op> <N> <RUNS>",
- * "PENDING <case> <impl> <why>", "VERSION <name> <text>".
+ * "DK <case> <impl> <hex>", "PENDING <case> <impl> <why>",
+ * "VERSION <name> <text>".
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -34,6 +53,8 @@
 #include <openssl/opensslv.h>
 #include <openssl/pem.h>
 
+#include <bearssl.h>
+
 #include "authcore.h"
 
 /* Asymmetric keys arrive in the core separately: weak references let the
@@ -42,6 +63,7 @@
 #pragma weak ac_jws_check
 
 #define RUNS 7
+#define PBKDF2_RUNS 5
 
 static const char *tok, *secret, *iss, *aud;
 static int64_t now;
@@ -272,14 +294,160 @@ static void asym_case(const char *cas, int ec, long n_ac, long n_ossl)
 	EVP_PKEY_free(priv);
 }
 
+/* ---- PBKDF2-HMAC-SHA256 ---------------------------------------------- */
+
+/* The core's internal SHA-256 class selector (core/ac_internal.h), reached
+ * through the linker's --wrap (see bench.mk): the core's own calls to
+ * ac_sha256_class land here. wrap_calls proves the wrap took effect. */
+const void *__real_ac_sha256_class(int portable);
+const void *__wrap_ac_sha256_class(int portable);
+
+static int force_portable;
+static unsigned long wrap_calls;
+
+const void *__wrap_ac_sha256_class(int portable)
+{
+	wrap_calls++;
+	return __real_ac_sha256_class(portable || force_portable);
+}
+
+static uint8_t pb_pw[256], pb_salt[128], pb_dk[32];
+static size_t pb_pw_len, pb_salt_len;
+static uint32_t pb_iter;
+
+static int ac_pb(void)
+{
+	return ac_pbkdf2(pb_dk, AC_PBKDF2_SHA256, pb_pw, pb_pw_len, pb_salt,
+	    pb_salt_len, pb_iter, sizeof pb_dk) == 0;
+}
+
+static int ossl_pb(void)
+{
+	return PKCS5_PBKDF2_HMAC((const char *)pb_pw, (int)pb_pw_len, pb_salt,
+	    (int)pb_salt_len, (int)pb_iter, EVP_sha256(), (int)sizeof pb_dk,
+	    pb_dk) == 1;
+}
+
+/* The PBKDF2 rows, measured interleaved (run r of every row, then run r+1)
+ * so that a burst of load elsewhere on the machine hits them alike. */
+static const struct {
+	const char *impl;
+	int (*f)(void);
+	int portable;
+} pb_rows[] = {
+	{ "openssl", ossl_pb, 0 },
+	{ "authcore", ac_pb, 0 },
+	{ "authcore-portable", ac_pb, 1 },
+};
+#define PB_NROWS (sizeof pb_rows / sizeof pb_rows[0])
+
+/* One derivation per run; prints, per row, the best of PBKDF2_RUNS (ns per
+ * derivation) and the derived key (the same on every run, or FAILED). */
+static void measure_pb(void)
+{
+	double best[PB_NROWS];
+	uint8_t dk[PB_NROWS][sizeof pb_dk];
+	int failed[PB_NROWS] = { 0 };
+	int r;
+	size_t k, i;
+
+	for (r = 0; r < PBKDF2_RUNS; r++) {
+		for (k = 0; k < PB_NROWS; k++) {
+			uint64_t t0;
+			double dt;
+			int ok;
+			if (failed[k])
+				continue;
+			memset(pb_dk, 0, sizeof pb_dk);
+			force_portable = pb_rows[k].portable;
+			t0 = ns_now();
+			ok = pb_rows[k].f();
+			dt = (double)(ns_now() - t0);
+			force_portable = 0;
+			if (!ok || (r > 0 && memcmp(dk[k], pb_dk, sizeof pb_dk))) {
+				printf("FAILED pbkdf2 %s %s\n", pb_rows[k].impl,
+				    ok ? "derived keys differ between runs"
+				       : "the call failed");
+				failed[k] = 1;
+				continue;
+			}
+			memcpy(dk[k], pb_dk, sizeof pb_dk);
+			if (r == 0 || dt < best[k])
+				best[k] = dt;
+		}
+	}
+	for (k = 0; k < PB_NROWS; k++) {
+		if (failed[k])
+			continue;
+		printf("RESULT pbkdf2 %s %.0f 1 %d\n", pb_rows[k].impl, best[k],
+		    PBKDF2_RUNS);
+		printf("DK pbkdf2 %s ", pb_rows[k].impl);
+		for (i = 0; i < sizeof pb_dk; i++)
+			printf("%02x", dk[k][i]);
+		printf("\n");
+	}
+	fflush(stdout);
+}
+
+static int unhex(uint8_t *out, size_t cap, const char *hex, size_t *len)
+{
+	size_t n = strlen(hex), i;
+	if (n % 2 != 0 || n / 2 > cap)
+		return -1;
+	for (i = 0; i < n / 2; i++) {
+		unsigned v;
+		if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+			return -1;
+		out[i] = (uint8_t)v;
+	}
+	*len = n / 2;
+	return 0;
+}
+
+static void pbkdf2_case(const char *iter, const char *pw, const char *salt)
+{
+	const void *fast = __real_ac_sha256_class(0);
+	const void *port = __real_ac_sha256_class(1);
+	unsigned long before;
+
+	pb_iter = (uint32_t)strtoul(iter, NULL, 10);
+	pb_pw_len = strlen(pw);
+	if (pb_iter == 0 || pb_pw_len > sizeof pb_pw ||
+	    unhex(pb_salt, sizeof pb_salt, salt, &pb_salt_len) != 0) {
+		printf("FAILED pbkdf2 driver bad ITERATIONS/PASSWORD/SALT_HEX\n");
+		return;
+	}
+	memcpy(pb_pw, pw, pb_pw_len);
+	/* which classes this CPU gets: the portable one must be BearSSL's */
+	printf("VERSION sha256_fast %s\n", fast == port ? "portable (no SHA-NI "
+	    "on this CPU)" : "SHA-NI");
+	if (port != (const void *)&br_sha256_vtable) {
+		printf("FAILED pbkdf2 authcore-portable ac_sha256_class(1) is not "
+		    "br_sha256_vtable\n");
+		return;
+	}
+	fflush(stdout);
+
+	/* the wrap must reach the core's own call, or the "portable" row
+	 * would silently measure the fast path */
+	before = wrap_calls;
+	if (ac_pbkdf2(pb_dk, AC_PBKDF2_SHA256, pb_pw, pb_pw_len, pb_salt,
+	    pb_salt_len, 1, sizeof pb_dk) != 0 || wrap_calls == before) {
+		printf("FAILED pbkdf2 authcore-portable --wrap=ac_sha256_class "
+		    "did not reach ac_pbkdf2\n");
+		return;
+	}
+	measure_pb();
+}
+
 int main(int argc, char **argv)
 {
 	const char *only = getenv("BENCH_ONLY"); /* debugging: one case */
 	double scale = getenv("BENCH_SCALE") ? atof(getenv("BENCH_SCALE")) : 1;
 
-	if (argc != 6) {
-		fprintf(stderr, "usage: %s TOKEN SECRET ISSUER AUDIENCE NOW\n",
-		    argv[0]);
+	if (argc != 6 && argc != 9) {
+		fprintf(stderr, "usage: %s TOKEN SECRET ISSUER AUDIENCE NOW "
+		    "[ITERATIONS PASSWORD SALT_HEX]\n", argv[0]);
 		return 2;
 	}
 	tok = argv[1];
@@ -317,5 +485,7 @@ int main(int argc, char **argv)
 		asym_case("rs256", 0, (long)(5000 * scale), (long)(5000 * scale));
 	if (only == NULL || strcmp(only, "es256") == 0)
 		asym_case("es256", 1, (long)(1000 * scale), (long)(2000 * scale));
+	if (argc == 9 && (only == NULL || strcmp(only, "pbkdf2") == 0))
+		pbkdf2_case(argv[6], argv[7], argv[8]);
 	return 0;
 }

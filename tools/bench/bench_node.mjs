@@ -1,6 +1,6 @@
 // Node benchmark driver (make bench runs it through tools/bench/run.py).
 //
-//   node bench_node.mjs TOKEN SECRET ISSUER AUDIENCE NOW
+//   node bench_node.mjs TOKEN SECRET ISSUER AUDIENCE NOW [ITERATIONS PASSWORD SALT_HEX]
 //
 // Same token, same checks (HS256, exp required with 60 s leeway, iss, aud,
 // sub present), each figure the median over RUNS runs of N calls after a
@@ -17,20 +17,27 @@
 //                 per verification
 //   wasm-loop     the same, N verifications inside one wasm call
 //   jose          jose's jwtVerify with a CryptoKey imported once
-// Output: "RESULT <case> <impl> <ns/op> <N> <RUNS>", "VERSION <name> <text>".
+// With ITERATIONS PASSWORD SALT_HEX (run.py passes 600000):
+//   pbkdf2/wasm-node  ac_pbkdf2 (PBKDF2-HMAC-SHA256, dkLen 32) exported from
+//                 the bench wasm build, one derivation per run, BEST of
+//                 PBKDF2_RUNS runs; its derived key printed for run.py to
+//                 check against Python's hashlib
+// Output: "RESULT <case> <impl> <ns/op> <N> <RUNS>", "DK <case> <impl> <hex>",
+// "VERSION <name> <text>".
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const top = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const [token, secret, issuer, audience, nowArg] = process.argv.slice(2);
+const [token, secret, issuer, audience, nowArg, pbIterArg, pbPassword, pbSaltHex] = process.argv.slice(2);
 if (!nowArg) {
-  console.error("usage: node bench_node.mjs TOKEN SECRET ISSUER AUDIENCE NOW");
+  console.error("usage: node bench_node.mjs TOKEN SECRET ISSUER AUDIENCE NOW [ITERATIONS PASSWORD SALT_HEX]");
   process.exit(2);
 }
 const now = Number(nowArg);
 const scale = Number(process.env.BENCH_SCALE || 1);
 const RUNS = 7;
+const PBKDF2_RUNS = 5;
 const enc = new TextEncoder();
 
 function median(xs) {
@@ -163,6 +170,30 @@ await measure("hs256", "edge-decide", 20000, () => auth.decide(request, { now })
   }
   if (okAll) console.log(`RESULT hs256 wasm-loop ${median(per).toFixed(1)} ${loopN} ${RUNS}`);
   else console.log("FAILED hs256 wasm-loop a call refused the token");
+
+  // PBKDF2: one derivation per run, best of PBKDF2_RUNS
+  if (pbSaltHex !== undefined) {
+    const pw = enc.encode(pbPassword), salt = Buffer.from(pbSaltHex, "hex");
+    const iters = Number(pbIterArg);
+    const pwp = put(pw), saltp = put(salt), outp = B._bw_alloc(32) >>> 0;
+    let best = Infinity, dk = null, failed = null;
+    for (let r = 0; r < PBKDF2_RUNS && !failed; r++) {
+      B.HEAPU8.fill(0, outp, outp + 32);
+      const t0 = process.hrtime.bigint();
+      const rc = B._bw_pbkdf2(outp, 32, pwp, pw.length, saltp, salt.length, iters);
+      const dt = Number(process.hrtime.bigint() - t0);
+      const hex = Buffer.from(B.HEAPU8.subarray(outp, outp + 32)).toString("hex");
+      if (rc !== 0) failed = `bw_pbkdf2 returned ${rc}`;
+      else if (dk !== null && hex !== dk) failed = "derived keys differ between runs";
+      dk = hex;
+      best = Math.min(best, dt);
+    }
+    if (failed) console.log(`FAILED pbkdf2 wasm-node ${failed}`);
+    else {
+      console.log(`RESULT pbkdf2 wasm-node ${best.toFixed(0)} 1 ${PBKDF2_RUNS}`);
+      console.log(`DK pbkdf2 wasm-node ${dk}`);
+    }
+  }
 }
 
 // ---- jose -----------------------------------------------------------------

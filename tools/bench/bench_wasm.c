@@ -1,9 +1,10 @@
 /*
- * The core's verify path as wasm, for the Node benchmark (tools/bench/
- * bench_node.mjs): the same library the edge module links (EM_LIBS), with
- * ac_jwt_verify exported directly, so the figure has no request encoding
- * and no decision JSON in it. Built by tools/bench/bench.mk with Debian's
- * emcc; never shipped.
+ * The core's verify path and PBKDF2 as wasm, for the Node benchmark
+ * (tools/bench/bench_node.mjs) and the workerd one (tools/bench/
+ * bench_worker.mjs): the same library the edge module links (EM_LIBS),
+ * with ac_jwt_verify and ac_pbkdf2 exported directly, so the figures have
+ * no request encoding and no decision JSON in them. Built by
+ * tools/bench/bench.mk with Debian's emcc; never shipped.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -59,4 +60,15 @@ EMSCRIPTEN_KEEPALIVE int bw_verify_loop(const char *tok, size_t len,
 	for (int k = 0; k < n; k++)
 		ok += bw_verify(tok, len, now);
 	return ok;
+}
+
+/* One PBKDF2-HMAC-SHA256 (ac_pbkdf2; in wasm the core always uses BearSSL's
+ * portable SHA-256) into out[dk_len]. Returns 0, or -1 if ac_pbkdf2
+ * refused an argument. */
+EMSCRIPTEN_KEEPALIVE int bw_pbkdf2(uint8_t *out, size_t dk_len,
+    const uint8_t *pw, size_t plen, const uint8_t *salt, size_t slen,
+    uint32_t iterations)
+{
+	return ac_pbkdf2(out, AC_PBKDF2_SHA256, pw, plen, salt, slen,
+	    iterations, dk_len);
 }
