@@ -2,13 +2,37 @@
  * acw - the flat ABI that JavaScript hosts call in the wasm builds.
  *
  * JavaScript cannot place C structs, so this layer owns them: a loaded policy
- * lives in one malloc'd block (the wasm module's own heap, not the core's),
- * and a request crosses the boundary as one NUL-separated byte string:
+ * lives in one malloc'd block (the wasm module's own heap, not the core's)
+ * together with the context's ac_state (login attempt counters, the Basic
+ * credential cache) and its decision. A request crosses the boundary as one
+ * byte string of NUL-terminated fields, then an optional body section:
  *
  *   method \0 path \0 client_ip \0 https("0"|"1") \0 (name \0 value \0)*
+ *   [ \0 body_len \0 body ]
+ *
+ * A header name is never empty, so an empty field where a name would start
+ * opens the body section. body_len is the body's byte count in decimal, and
+ * exactly that many bytes (any bytes, NUL included) end the string; "-"
+ * instead of a count says the body was over AC_LOGIN_BODY_MAX (no bytes
+ * follow) and the core answers 413 body_too_large. A count over
+ * AC_LOGIN_BODY_MAX is taken the same way: never truncated. Without the
+ * section the request has no body. Hosts send one only when acw_wants_body
+ * says the core needs it (login posts).
  *
  * The decision comes back as the JSON of ac_decision_json(). One call in,
  * one call out: the host reads the request once and applies the answer once.
+ *
+ * Life of a context: acw_load (policy + environment settings), acw_seed
+ * (keys the state; before the first decision), decisions, acw_unload.
+ *
+ * A password check (login post, Basic credentials) makes the core's decision
+ * pending. acw_decide runs the check to its end inside the call, as a CLI
+ * would. Hosts that want to keep serving while it runs use the stepped path
+ * instead: acw_decision_new, acw_begin, acw_step in slices (yielding between
+ * them), acw_resume with the same request, acw_decision_free.
+ *
+ * Calls on one context MUST be serialized (JavaScript's single thread does
+ * that); the context's state is shared by every decision made on it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -22,11 +46,16 @@
 #define ACW_EXPORT __attribute__((visibility("default")))
 #endif
 
+#define ACW_OUT_MAX 65536 /* decision JSON: every escaped byte of d->buf fits */
+
 typedef struct {
 	const ac_policy *policy;
-	ac_decision decision;
+	int has_state;     /* 0 until acw_seed: login policies then answer
+	                      500 no_state */
+	ac_state state;
+	ac_decision decision; /* acw_decide's */
 	ac_header headers[AC_HEADERS_MAX];
-	char out[16384];
+	char out[ACW_OUT_MAX];
 	size_t out_len;
 	/* the compiled policy follows */
 } acw_ctx;
@@ -41,102 +70,316 @@ ACW_EXPORT void acw_free(void *p)
 	free(p);
 }
 
-/* Loads a policy. Returns a context, or NULL with "path: message" written to
+/* AC_LOGIN_BODY_MAX, for hosts that cannot read the header. */
+ACW_EXPORT size_t acw_body_max(void)
+{
+	return AC_LOGIN_BODY_MAX;
+}
+
+/* Writes a, b and c (b, c may be NULL) to err, NUL-terminated, cut to fit. */
+static void set_err(char *err, size_t err_cap, const char *a, const char *b,
+    const char *c)
+{
+	const char *part[3];
+	size_t n = 0, i;
+
+	if (err == NULL || err_cap == 0)
+		return;
+	part[0] = a;
+	part[1] = b;
+	part[2] = c;
+	for (i = 0; i < 3; i++)
+		for (a = part[i]; a != NULL && *a && n + 1 < err_cap; a++)
+			err[n++] = *a;
+	err[n] = 0;
+}
+
+static int field_is(ac_str f, const char *name)
+{
+	size_t n = strlen(name);
+	return f.len == n && memcmp(f.ptr, name, n) == 0;
+}
+
+/* The settings the core takes from the environment, out of "NAME=value\0"
+ * entries. Unknown names are skipped; an empty value is "not set", as an
+ * empty environment variable is for the native hosts. Returns 0, or -1 if
+ * an entry has no '=' or no NUL. */
+static int parse_env(const char *s, size_t len, ac_policy_env *env)
+{
+	size_t pos = 0;
+
+	memset(env, 0, sizeof *env);
+	while (pos < len) {
+		const char *e = memchr(s + pos, 0, len - pos);
+		const char *eq;
+		ac_str name, value;
+		if (e == NULL)
+			return -1;
+		eq = memchr(s + pos, '=', (size_t)(e - (s + pos)));
+		if (eq == NULL)
+			return -1;
+		name.ptr = s + pos;
+		name.len = (size_t)(eq - name.ptr);
+		value.ptr = eq + 1;
+		value.len = (size_t)(e - value.ptr);
+		pos = (size_t)(e - s) + 1;
+		if (value.len == 0)
+			continue;
+		if (field_is(name, "AUTHCORE_ADMIN_USER"))
+			env->admin_user = value;
+		else if (field_is(name, "AUTHCORE_ADMIN_PASSWORD_HASH"))
+			env->admin_password_hash = value;
+	}
+	return 0;
+}
+
+/* Loads a policy with the settings of an environment. env: "NAME=value\0"
+ * entries (the AUTHCORE_ADMIN_USER / AUTHCORE_ADMIN_PASSWORD_HASH
+ * bootstrap; other names are ignored), may be NULL/0, so a caller passing
+ * only the first four arguments loads the policy alone. The context has no
+ * state until acw_seed keys it (policies with a login answer 500 no_state
+ * until then). Returns a context, or NULL with "path: message" written to
  * err (NUL-terminated, truncated to err_cap). */
 ACW_EXPORT acw_ctx *acw_load(const char *json, size_t json_len, char *err,
-    size_t err_cap)
+    size_t err_cap, const char *env_s, size_t env_len)
 {
 	ac_policy_error pe;
+	ac_policy_env env;
 	size_t mem_len, used;
 	acw_ctx *ctx;
 
 	if (json_len > AC_POLICY_JSON_MAX) {
-		if (err_cap) {
-			strncpy(err, "$: policy larger than 1 MiB", err_cap - 1);
-			err[err_cap - 1] = 0;
-		}
+		set_err(err, err_cap, "$: policy larger than 1 MiB", NULL, NULL);
+		return NULL;
+	}
+	if (parse_env(env_s, env_s == NULL ? 0 : env_len, &env) < 0) {
+		set_err(err, err_cap, "$env: malformed environment entries", NULL,
+		    NULL);
 		return NULL;
 	}
 	mem_len = ac_policy_mem_bound(json_len);
 	ctx = malloc(sizeof *ctx + mem_len);
 	if (ctx == NULL) {
-		if (err_cap) {
-			strncpy(err, "$: out of memory", err_cap - 1);
-			err[err_cap - 1] = 0;
-		}
+		set_err(err, err_cap, "$: out of memory", NULL, NULL);
 		return NULL;
 	}
-	ctx->policy = ac_policy_load(ctx + 1, mem_len, json, json_len, &used,
-	    &pe);
+	ctx->has_state = 0;
+	ctx->policy = ac_policy_load_env(ctx + 1, mem_len, json, json_len,
+	    &env, &used, &pe);
 	if (ctx->policy == NULL) {
-		if (err_cap) {
-			size_t pl = strlen(pe.path), ml = strlen(pe.message);
-			size_t n = 0;
-			for (size_t i = 0; i < pl && n + 1 < err_cap; i++)
-				err[n++] = pe.path[i];
-			if (n + 1 < err_cap)
-				err[n++] = ':';
-			if (n + 1 < err_cap)
-				err[n++] = ' ';
-			for (size_t i = 0; i < ml && n + 1 < err_cap; i++)
-				err[n++] = pe.message[i];
-			err[n] = 0;
-		}
+		set_err(err, err_cap, pe.path, ": ", pe.message);
 		free(ctx);
 		return NULL;
 	}
 	return ctx;
 }
 
+/* Clears the context's state (login attempt counters, verified Basic
+ * credentials) and keys it with AC_STATE_SECRET_LEN (32) bytes from a
+ * CSPRNG. Separate from acw_load because some runtimes (Workers) give
+ * randomness only while a request is handled. Returns 0, or -1 if the
+ * entropy is short (the context then has no state). */
+ACW_EXPORT int acw_seed(acw_ctx *ctx, const uint8_t *entropy,
+    size_t entropy_len)
+{
+	ctx->has_state = entropy != NULL &&
+	    ac_state_init(&ctx->state, entropy, entropy_len) == 0;
+	return ctx->has_state ? 0 : -1;
+}
+
 ACW_EXPORT void acw_unload(acw_ctx *ctx)
 {
+	if (ctx != NULL)
+		memset(&ctx->state, 0, sizeof ctx->state);
 	free(ctx);
 }
 
-static size_t next_field(const char *s, size_t len, size_t *pos, ac_str *out)
+static int next_field(const char *s, size_t len, size_t *pos, ac_str *out)
 {
-	size_t start = *pos;
-	while (*pos < len && s[*pos] != 0)
-		(*pos)++;
+	const char *e;
+
 	if (*pos >= len)
 		return 0;
-	out->ptr = s + start;
-	out->len = *pos - start;
-	(*pos)++;
+	e = memchr(s + *pos, 0, len - *pos);
+	if (e == NULL)
+		return 0;
+	out->ptr = s + *pos;
+	out->len = (size_t)(e - out->ptr);
+	*pos = (size_t)(e - s) + 1;
 	return 1;
 }
 
-/* Decides one request (format above). Returns a pointer to the decision
- * JSON (valid until the next call on this context) and its length in
- * *out_len; NULL if the request bytes are malformed. */
+/* Parses the request bytes (format above) into r, with headers in
+ * ctx->headers. Returns 0, or -1 if the bytes are malformed. */
+static int parse_request(acw_ctx *ctx, const char *req, size_t req_len,
+    ac_request *r)
+{
+	ac_str https, name, value, blen;
+	size_t pos = 0, n = 0, i, count = 0;
+
+	memset(r, 0, sizeof *r);
+	if (!next_field(req, req_len, &pos, &r->method) ||
+	    !next_field(req, req_len, &pos, &r->path) ||
+	    !next_field(req, req_len, &pos, &r->client_ip) ||
+	    !next_field(req, req_len, &pos, &https))
+		return -1;
+	r->https = https.len == 1 && https.ptr[0] == '1';
+	while (pos < req_len) {
+		if (!next_field(req, req_len, &pos, &name))
+			return -1;
+		if (name.len == 0)
+			break; /* the body section */
+		if (!next_field(req, req_len, &pos, &value))
+			return -1;
+		if (n < AC_HEADERS_MAX) {
+			ctx->headers[n].name = name;
+			ctx->headers[n].value = value;
+			n++;
+		} else {
+			r->too_many_headers = 1; /* decided as such, never cut */
+		}
+	}
+	r->headers = ctx->headers;
+	r->n_headers = n;
+	if (pos >= req_len)
+		return 0;
+	/* body section: length, NUL, exactly that many bytes */
+	if (!next_field(req, req_len, &pos, &blen))
+		return -1;
+	if (blen.len == 1 && blen.ptr[0] == '-') {
+		r->body_too_large = 1;
+		return pos == req_len ? 0 : -1;
+	}
+	if (blen.len == 0 || blen.len > 9)
+		return -1;
+	for (i = 0; i < blen.len; i++) {
+		if (blen.ptr[i] < '0' || blen.ptr[i] > '9')
+			return -1;
+		count = count * 10 + (size_t)(blen.ptr[i] - '0');
+	}
+	if (count != req_len - pos)
+		return -1;
+	if (count > AC_LOGIN_BODY_MAX) {
+		r->body_too_large = 1;
+	} else {
+		r->body.ptr = req + pos;
+		r->body.len = count;
+	}
+	return 0;
+}
+
+static const char *json_out(acw_ctx *ctx, const ac_decision *d,
+    size_t *out_len)
+{
+	ctx->out_len = ac_decision_json(d, ctx->out, sizeof ctx->out);
+	*out_len = ctx->out_len;
+	return ctx->out_len ? ctx->out : NULL;
+}
+
+static ac_state *state_of(acw_ctx *ctx)
+{
+	return ctx->has_state ? &ctx->state : NULL;
+}
+
+/* 1 if the core needs the body of this request (a login post), so the
+ * host reads it (at most acw_body_max() bytes) and sends it in the body
+ * section; 0 if the body must not be read. req holds at least the first
+ * two fields of the format above (method \0 path \0). */
+ACW_EXPORT int acw_wants_body(acw_ctx *ctx, const char *req, size_t req_len)
+{
+	ac_str method, path;
+	size_t pos = 0;
+
+	if (!next_field(req, req_len, &pos, &method) ||
+	    !next_field(req, req_len, &pos, &path))
+		return 0;
+	return ac_wants_body(ctx->policy, method.ptr, method.len, path.ptr,
+	    path.len);
+}
+
+/* Decides one request (format above), running a password check to its end
+ * inside the call. Returns a pointer to the decision JSON (valid until the
+ * next call on this context) and its length in *out_len; NULL if the
+ * request bytes are malformed. entropy: >= 16 fresh random bytes. */
 ACW_EXPORT const char *acw_decide(acw_ctx *ctx, const char *req,
     size_t req_len, double now, const uint8_t *entropy, size_t entropy_len,
     size_t *out_len)
 {
 	ac_request r;
-	ac_str https;
-	size_t pos = 0, n = 0;
+	ac_decision *d = &ctx->decision;
 
-	memset(&r, 0, sizeof r);
-	if (!next_field(req, req_len, &pos, &r.method) ||
-	    !next_field(req, req_len, &pos, &r.path) ||
-	    !next_field(req, req_len, &pos, &r.client_ip) ||
-	    !next_field(req, req_len, &pos, &https))
+	*out_len = 0;
+	if (parse_request(ctx, req, req_len, &r) < 0)
 		return NULL;
-	r.https = https.len == 1 && https.ptr[0] == '1';
-	while (pos < req_len && n < AC_HEADERS_MAX) {
-		if (!next_field(req, req_len, &pos, &ctx->headers[n].name) ||
-		    !next_field(req, req_len, &pos, &ctx->headers[n].value))
-			return NULL;
-		n++;
+	ac_decide(ctx->policy, state_of(ctx), &r, (int64_t)now, entropy,
+	    entropy_len, d);
+	if (d->action == AC_PENDING) {
+		/* nothing came out of the pending call: its entropy is unused */
+		while (ac_decision_step(d, 1u << 20) > 0)
+			;
+		ac_decide_resume(ctx->policy, state_of(ctx), &r, (int64_t)now,
+		    entropy, entropy_len, d);
 	}
-	r.too_many_headers = pos < req_len;
-	r.headers = ctx->headers;
-	r.n_headers = n;
-	ac_decide(ctx->policy, NULL, &r, (int64_t)now, entropy, entropy_len,
-	    &ctx->decision);
-	ctx->out_len = ac_decision_json(&ctx->decision, ctx->out,
-	    sizeof ctx->out);
-	*out_len = ctx->out_len;
-	return ctx->out_len ? ctx->out : NULL;
+	return json_out(ctx, d, out_len);
+}
+
+/* ---- the stepped path ------------------------------------------------ */
+
+/* A decision of the caller's own, for one request that may go pending
+ * (it carries the password check between slices). NULL if out of memory. */
+ACW_EXPORT ac_decision *acw_decision_new(void)
+{
+	ac_decision *d = malloc(sizeof *d);
+	if (d != NULL)
+		memset(d, 0, sizeof *d);
+	return d;
+}
+
+/* Wipes the password check a decision may still hold (its key pads are as
+ * good as the password), then frees it. */
+ACW_EXPORT void acw_decision_free(ac_decision *d)
+{
+	if (d == NULL)
+		return;
+	ac_password_verify_wipe(&d->work.verify);
+	free(d);
+}
+
+/* As acw_decide, into d, without running a password check: the JSON's
+ * "action" is "pending" when one is due (then acw_step, acw_resume). */
+ACW_EXPORT const char *acw_begin(acw_ctx *ctx, ac_decision *d,
+    const char *req, size_t req_len, double now, const uint8_t *entropy,
+    size_t entropy_len, size_t *out_len)
+{
+	ac_request r;
+
+	*out_len = 0;
+	if (parse_request(ctx, req, req_len, &r) < 0)
+		return NULL;
+	ac_decide(ctx->policy, state_of(ctx), &r, (int64_t)now, entropy,
+	    entropy_len, d);
+	return json_out(ctx, d, out_len);
+}
+
+/* Runs at most max_iterations PBKDF2 iterations of d's password check;
+ * returns how many remain (0: call acw_resume). */
+ACW_EXPORT size_t acw_step(ac_decision *d, size_t max_iterations)
+{
+	return ac_decision_step(d, max_iterations);
+}
+
+/* Finishes a pending d for the same request bytes as acw_begin (fresh
+ * entropy and now allowed): the final decision's JSON, as acw_decide. */
+ACW_EXPORT const char *acw_resume(acw_ctx *ctx, ac_decision *d,
+    const char *req, size_t req_len, double now, const uint8_t *entropy,
+    size_t entropy_len, size_t *out_len)
+{
+	ac_request r;
+
+	*out_len = 0;
+	if (parse_request(ctx, req, req_len, &r) < 0)
+		return NULL;
+	ac_decide_resume(ctx->policy, state_of(ctx), &r, (int64_t)now,
+	    entropy, entropy_len, d);
+	return json_out(ctx, d, out_len);
 }

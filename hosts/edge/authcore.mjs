@@ -1,16 +1,36 @@
 // authcore for JavaScript runtimes: Cloudflare Workers (workerd), Deno, Node.
 //
 // A thin shim over the wasm core (wasm/acw.c): it serializes a request once,
-// makes one acw_decide call and applies the decision once. Every policy rule
-// lives in the core, so this file decides nothing itself.
+// reads its body only when the core asks for it (login posts), makes one
+// decision call and applies the decision once. Every policy rule lives in
+// the core, so this file decides nothing itself.
 //
-//   const auth = await createAuth(policy, { module });
-//   const r = auth.handle(request, { clientIp, now });
-//   if (r.response) return r.response;          // 401 / 403 / 400 ...
-//   return app(r.request, r.identity);          // allowed, identity headers set
+//   const auth = await createAuth(policy, { module, env });
+//   // env: the caller's own settings, e.g. a Worker's `env`, Deno.env.toObject()
+//   // or process.env; only AUTHCORE_* strings are passed to the core
+//   // (AUTHCORE_ADMIN_USER + AUTHCORE_ADMIN_PASSWORD_HASH: the first admin).
+//
+//   // simplest: the local answer, or next()'s response with the decision's
+//   // response headers (Set-Cookie...) appended
+//   return auth.serve(request, (req, identity) => fetch(req), { clientIp });
+//
+//   // or step by step:
+//   const r = await auth.handle(request, { clientIp, now });
+//   if (r.response) return r.response;       // 401 / 403 / login page, ...
+//   const resp = await app(r.request, r.identity); // identity headers set
+//   return withResponseHeaders(resp, r.responseHeaders); // MUST be applied
+//
+// A login post carries a password check (PBKDF2, often 600,000 iterations).
+// By default it runs to its end inside the decision call; with
+// options.passwordSlice = N, handle() runs N iterations at a time and yields
+// to the event loop in between, so one login does not stall other requests.
 import createAuthcoreModule from "./authcore_glue.mjs";
 
 const ENTROPY_LEN = 16;
+const STATE_SEED_LEN = 32; // AC_STATE_SECRET_LEN
+const SCRATCH_LEN = Math.max(ENTROPY_LEN, STATE_SEED_LEN);
+// A body over the core's cap: sent as "-", never cut.
+const TOO_LARGE = Symbol("too large");
 // Random bytes are drawn in batches: one getRandomValues call costs about as
 // much as the HMAC check itself under Node. Drawn on first use, never at
 // module scope (Workers refuse randomness outside a request).
@@ -44,52 +64,76 @@ function textHeaders() {
  * Compiles `policy` (an object or a JSON string) into a new wasm instance.
  * options.module: a WebAssembly.Module (Workers: `import wasm from
  *   "./authcore.wasm"`) or the bytes of authcore.wasm (Node, Deno).
+ * options.env: an object of settings the caller read from its environment
+ *   (a Worker's env bindings, Deno.env.toObject(), process.env). Entries
+ *   named AUTHCORE_* with string values go to the core; others are ignored.
+ *   This module reads no globals itself. AUTHCORE_ADMIN_USER and
+ *   AUTHCORE_ADMIN_PASSWORD_HASH add the first administrator to the users.
  * options.audit: called with each decision's audit line (JSON text) by
  *   handle(); defaults to console.log; false turns it off.
+ * options.passwordSlice: PBKDF2 iterations handle() runs between yields to
+ *   the event loop during a password check; 0 (default) runs it whole.
  * Rejects with an Error whose message is "<JSON path>: <what is wrong>" when
- * the core refuses the policy.
+ * the core refuses the policy (or "$env.AUTHCORE_...: ..." for the env).
+ * Each instance keeps its own login state (attempt counters, verified Basic
+ * credentials), keyed with 32 random bytes on its first decision.
  */
 export async function createAuth(policy, options = {}) {
-  const { module, audit = console.log } = options;
+  const { module, audit = console.log, env = {}, passwordSlice = 0 } = options;
   if (audit !== false && audit !== null && typeof audit !== "function") {
     throw new TypeError("authcore: options.audit must be a function or false");
+  }
+  if (!Number.isSafeInteger(passwordSlice) || passwordSlice < 0) {
+    throw new TypeError("authcore: options.passwordSlice must be a non-negative integer");
   }
   const json = typeof policy === "string" ? policy : JSON.stringify(policy);
   if (typeof json !== "string") {
     throw new TypeError("authcore: policy must be an object or a JSON string");
   }
+  const envBytes = utf8enc.encode(envText(env));
   const M = await instantiate(module);
   const policyBytes = utf8enc.encode(json);
 
-  // Scratch that lives as long as the instance: entropy, then *out_len.
-  const scratch = M._acw_alloc(ENTROPY_LEN + 4) >>> 0;
+  // Scratch that lives as long as the instance: random bytes (a call's
+  // entropy, or the state's key), then *out_len.
+  const scratch = M._acw_alloc(SCRATCH_LEN + 4) >>> 0;
+  const lenPtr = scratch + SCRATCH_LEN;
   const jsonPtr = M._acw_alloc(policyBytes.length) >>> 0;
   const errPtr = M._acw_alloc(ERR_CAP) >>> 0;
-  if (!scratch || !jsonPtr || !errPtr) throw new Error("authcore: out of wasm memory");
-  M.HEAPU8.set(policyBytes, jsonPtr);
-  const ctx = M._acw_load(jsonPtr, policyBytes.length, errPtr, ERR_CAP) >>> 0;
-  const err = ctx ? "" : cString(M.HEAPU8, errPtr, ERR_CAP);
-  M._acw_free(jsonPtr);
-  M._acw_free(errPtr);
+  const envPtr = M._acw_alloc(envBytes.length) >>> 0;
+  if (!scratch || !jsonPtr || !errPtr || !envPtr) throw new Error("authcore: out of wasm memory");
+  let heap = M.HEAPU8;
+  heap.set(policyBytes, jsonPtr);
+  heap.set(envBytes, envPtr);
+  const ctx = M._acw_load(jsonPtr, policyBytes.length, errPtr, ERR_CAP, envPtr, envBytes.length) >>> 0;
+  heap = M.HEAPU8;
+  heap.fill(0, envPtr, envPtr + envBytes.length);
+  const err = ctx ? "" : cString(heap, errPtr, ERR_CAP);
+  for (const p of [jsonPtr, errPtr, envPtr]) M._acw_free(p);
   if (!ctx) {
     M._acw_free(scratch);
     throw new Error(`authcore: invalid policy: ${err}`);
   }
+  const bodyMax = M._acw_body_max() >>> 0;
 
   let reqPtr = 0;
   let reqCap = 0;
   const pool = new Uint8Array(POOL_LEN);
   let poolPos = POOL_LEN;
 
-  // One call into the core. The request crosses as one NUL-separated string
-  // (wasm/acw.c): byte strings one byte per character, text as UTF-8.
-  function decideFields(fields, now, byteStrings) {
+  // Writes a request into wasm memory in acw's format (wasm/acw.c): fields
+  // NUL-terminated (byte strings one byte per character, text as UTF-8),
+  // then, when body is given, the body section. Returns its length. The
+  // buffer is shared: write it again after any await.
+  function put(fields, body, byteStrings) {
     for (const f of fields) {
       if (f.includes("\0")) throw new TypeError("authcore: a request field contains NUL");
     }
-    const wire = fields.join("\0") + "\0";
+    let wire = fields.join("\0") + "\0";
+    if (body) wire += "\0" + (body === TOO_LARGE ? "-" : String(body.length)) + "\0";
+    const bodyLen = body && body !== TOO_LARGE ? body.length : 0;
     const ascii = ASCII.test(wire);
-    const max = ascii || byteStrings ? wire.length : wire.length * 3;
+    const max = (ascii || byteStrings ? wire.length : wire.length * 3) + bodyLen;
     if (max > reqCap) {
       if (reqPtr) M._acw_free(reqPtr);
       reqCap = Math.max(max, 4096);
@@ -99,37 +143,98 @@ export async function createAuth(policy, options = {}) {
         throw new Error("authcore: out of wasm memory");
       }
     }
-    const heap = M.HEAPU8; // read after the alloc: memory growth replaces it
+    const h = M.HEAPU8; // read after the alloc: memory growth replaces it
     let len = wire.length;
     if (ascii) {
-      utf8enc.encodeInto(wire, heap.subarray(reqPtr, reqPtr + len));
+      utf8enc.encodeInto(wire, h.subarray(reqPtr, reqPtr + len));
     } else if (byteStrings) {
       for (let i = 0; i < len; i++) {
         const c = wire.charCodeAt(i);
         if (c > 0xff) throw new TypeError("authcore: header values must be byte strings");
-        heap[reqPtr + i] = c;
+        h[reqPtr + i] = c;
       }
     } else {
-      len = utf8enc.encodeInto(wire, heap.subarray(reqPtr, reqPtr + max)).written;
+      len = utf8enc.encodeInto(wire, h.subarray(reqPtr, reqPtr + max)).written;
+    }
+    if (bodyLen) {
+      h.set(body, reqPtr + len);
+      len += bodyLen;
+    }
+    return len;
+  }
+
+  // Fresh random bytes for one call, at scratch. The first call also keys
+  // the login state (here, not in createAuth: Workers give randomness only
+  // while a request is handled).
+  let seeded = false;
+  function putEntropy() {
+    if (!seeded) {
+      const h = M.HEAPU8;
+      crypto.getRandomValues(h.subarray(scratch, scratch + STATE_SEED_LEN));
+      const rc = M._acw_seed(ctx, scratch, STATE_SEED_LEN);
+      M.HEAPU8.fill(0, scratch, scratch + STATE_SEED_LEN);
+      if (rc !== 0) throw new Error("authcore: the core refused the state's key");
+      seeded = true;
     }
     if (poolPos + ENTROPY_LEN > POOL_LEN) {
       crypto.getRandomValues(pool);
       poolPos = 0;
     }
-    heap.set(pool.subarray(poolPos, poolPos + ENTROPY_LEN), scratch);
+    M.HEAPU8.set(pool.subarray(poolPos, poolPos + ENTROPY_LEN), scratch);
     pool.fill(0, poolPos, poolPos + ENTROPY_LEN); // each byte is used once
     poolPos += ENTROPY_LEN;
-    const lenPtr = scratch + ENTROPY_LEN;
-    const out = M._acw_decide(ctx, reqPtr, len, now, scratch, ENTROPY_LEN, lenPtr) >>> 0;
+  }
+
+  function result(out) {
     const h = M.HEAPU8;
     const outLen = (h[lenPtr] | (h[lenPtr + 1] << 8) | (h[lenPtr + 2] << 16) | (h[lenPtr + 3] << 24)) >>> 0;
     if (!out || !outLen) throw new Error("authcore: the core returned no decision");
     return JSON.parse(utf8.decode(h.subarray(out, out + outLen)));
   }
 
+  // 1 if the core needs this request's body (a login post).
+  function wantsBody(fields, byteStrings) {
+    const len = put(fields.slice(0, 2), null, byteStrings);
+    return M._acw_wants_body(ctx, reqPtr, len) !== 0;
+  }
+
+  // One call into the core; a password check runs to its end inside it.
+  function decideNow(fields, body, now, byteStrings) {
+    const len = put(fields, body, byteStrings);
+    putEntropy();
+    return result(M._acw_decide(ctx, reqPtr, len, now, scratch, ENTROPY_LEN, lenPtr) >>> 0);
+  }
+
+  // The stepped path: the password check in slices of passwordSlice
+  // iterations, yielding between them; its decision lives in wasm memory
+  // of its own until it resumes.
+  async function decideSliced(fields, body, now, byteStrings) {
+    const d = M._acw_decision_new() >>> 0;
+    if (!d) throw new Error("authcore: out of wasm memory");
+    try {
+      let len = put(fields, body, byteStrings);
+      putEntropy();
+      const first = result(M._acw_begin(ctx, d, reqPtr, len, now, scratch, ENTROPY_LEN, lenPtr) >>> 0);
+      if (first.action !== "pending") return first;
+      while (M._acw_step(d, passwordSlice) !== 0) {
+        await yieldTurn();
+        live();
+      }
+      len = put(fields, body, byteStrings);
+      putEntropy();
+      return result(M._acw_resume(ctx, d, reqPtr, len, now, scratch, ENTROPY_LEN, lenPtr) >>> 0);
+    } finally {
+      M._acw_decision_free(d); // wipes the check's key material
+    }
+  }
+
   function fieldsOf(method, path, clientIp, https, headers) {
     const fields = [String(method), String(path), String(clientIp ?? ""), https ? "1" : "0"];
-    for (const [n, v] of headerPairs(headers)) fields.push(String(n), String(v));
+    for (const [n, v] of headerPairs(headers)) {
+      const name = String(n);
+      if (name === "") throw new TypeError("authcore: a header name is empty");
+      fields.push(name, String(v));
+    }
     return fields;
   }
 
@@ -138,39 +243,76 @@ export async function createAuth(policy, options = {}) {
     if (closed) throw new Error("authcore: used after close()");
   }
 
+  async function handle(request, opts = {}) {
+    live();
+    const url = new URL(request.url);
+    const byteStrings = !textHeaders();
+    const fields = fieldsOf(request.method, url.pathname + url.search, opts.clientIp,
+      url.protocol === "https:", request.headers);
+    const now = nowOf(opts.now);
+    let body = null;
+    if (wantsBody(fields, byteStrings)) {
+      body = await readBody(request, bodyMax);
+      live();
+    }
+    const d = passwordSlice > 0 ? await decideSliced(fields, body, now, byteStrings)
+      : decideNow(fields, body, now, byteStrings);
+    if (audit) audit(JSON.stringify(d.audit));
+    if (d.action !== "allow") return { response: toResponse(d), decision: d };
+    return {
+      identity: { user: d.user ?? null, reason: d.reason },
+      request: forward(request, d),
+      responseHeaders: (d.headers ?? []).map(([n, v]) => [n, headerValue(v)]),
+      decision: d,
+    };
+  }
+
   return {
     /**
-     * Decides a standard Request. options.clientIp: the client address the
-     * host vouches for (never read from headers here); options.now: unix
-     * seconds (default Date.now() / 1000). Returns { response, decision } to
-     * send as is, or { identity, request, decision } where request is the
-     * original with the decision's header removals and additions applied.
+     * Decides a standard Request (async: a login post's body is read, from
+     * a clone, at most acw_body_max() = 8192 bytes; a longer one is refused
+     * as body_too_large, never cut). options.clientIp: the client address
+     * the host vouches for (never read from headers here); options.now:
+     * unix seconds (default Date.now() / 1000). Resolves to
+     * { response, decision } to send as is, or
+     * { identity, request, responseHeaders, decision } where request is the
+     * original with the decision's header removals and additions applied
+     * and responseHeaders ([name, value] pairs, maybe empty) MUST be
+     * appended to the upstream's response (withResponseHeaders does it).
      */
-    handle(request, opts = {}) {
-      live();
-      const url = new URL(request.url);
-      const fields = fieldsOf(request.method, url.pathname + url.search, opts.clientIp,
-        url.protocol === "https:", request.headers);
-      const d = decideFields(fields, nowOf(opts.now), !textHeaders());
-      if (audit) audit(JSON.stringify(d.audit));
-      if (d.action !== "allow") return { response: toResponse(d), decision: d };
-      return { identity: { user: d.user ?? null, reason: d.reason }, request: forward(request, d), decision: d };
+    handle,
+
+    /**
+     * handle(), then on allow `await next(request, identity)` and its
+     * response with the decision's response headers appended.
+     */
+    async serve(request, next, opts = {}) {
+      const r = await handle(request, opts);
+      if (r.response) return r.response;
+      return withResponseHeaders(await next(r.request, r.identity), r.responseHeaders);
     },
 
     /**
      * Decides a plain request object {method, path, client_ip, https,
-     * headers} (headers: [[name, value], ...], a Headers or a plain object)
-     * and returns the core's decision as parsed JSON. Strings are text and
-     * cross as UTF-8, as a client would send them. No audit call.
+     * headers, body} (headers: [[name, value], ...], a Headers or a plain
+     * object; body: a string or bytes, sent only when the core wants it)
+     * and returns the core's decision as parsed JSON. Synchronous: a
+     * password check runs whole. Strings are text and cross as UTF-8, as a
+     * client would send them. No audit call.
      */
     decide(req, opts = {}) {
       live();
       const fields = fieldsOf(req.method ?? "GET", req.path ?? "/", req.client_ip ?? req.clientIp,
         req.https, req.headers ?? []);
-      return decideFields(fields, nowOf(opts.now), false);
+      let body = null;
+      if (req.body != null && wantsBody(fields, false)) {
+        body = typeof req.body === "string" ? utf8enc.encode(req.body) : new Uint8Array(req.body);
+        if (body.length > bodyMax) body = TOO_LARGE;
+      }
+      return decideNow(fields, body, nowOf(opts.now), false);
     },
 
-    /** Frees the wasm-side policy and buffers. */
+    /** Frees the wasm-side policy, state and buffers. */
     close() {
       if (closed) return;
       closed = true;
@@ -179,6 +321,19 @@ export async function createAuth(policy, options = {}) {
       M._acw_free(scratch);
     },
   };
+}
+
+/**
+ * The upstream's response with `headers` ([name, value] pairs, as
+ * handle() gives in responseHeaders) appended, every one (two Set-Cookie
+ * stay two). The response itself when there is nothing to add, else a copy
+ * (responses from fetch() have immutable headers).
+ */
+export function withResponseHeaders(response, headers) {
+  if (!headers || headers.length === 0) return response;
+  const out = new Response(response.body, response);
+  for (const [n, v] of headers) out.headers.append(n, v);
+  return out;
 }
 
 async function instantiate(module) {
@@ -200,6 +355,52 @@ async function instantiate(module) {
       return {};
     },
   })]);
+}
+
+// A turn of the event loop (a macrotask, so I/O gets its chance too).
+function yieldTurn() {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+// "NAME=value\0" for each AUTHCORE_* string entry of the caller's env.
+function envText(env) {
+  if (env === null || env === undefined) return "";
+  if (typeof env !== "object") throw new TypeError("authcore: options.env must be an object");
+  let out = "";
+  for (const [n, v] of Object.entries(env)) {
+    if (!n.startsWith("AUTHCORE_") || typeof v !== "string") continue;
+    if (n.includes("=") || n.includes("\0") || v.includes("\0")) {
+      throw new TypeError(`authcore: options.env.${n} contains "=" in its name or a NUL`);
+    }
+    out += `${n}=${v}\0`;
+  }
+  return out;
+}
+
+// A login post's body, at most max bytes, from a clone (the request keeps
+// its own); TOO_LARGE once more arrive (the rest is not read).
+async function readBody(request, max) {
+  if (request.body === null) return new Uint8Array(0);
+  const reader = request.clone().body.getReader();
+  const chunks = [];
+  let n = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    n += value.byteLength;
+    if (n > max) {
+      reader.cancel().catch(() => {});
+      return TOO_LARGE;
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
 }
 
 function nowOf(now) {

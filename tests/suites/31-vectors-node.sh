@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The wasm core under Node (the edge package in build/edge): auth.decide on
-# every decision vector case, auth.handle on the same cases as Fetch Requests,
-# bad policies rejecting with their JSON path.
+# every decision vector case (bodies, the file's env, one login state per
+# file), auth.handle on the same cases as Fetch Requests (password checks in
+# slices), every Set-Cookie and the body checked; bad policies rejecting with
+# their JSON path; the apply layer (response headers, serve, the body cap).
 # Driver: tests/hosts/edge/edge_suite.py.
 set -u
 cd "$(dirname "$0")/../.."

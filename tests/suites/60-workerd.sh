@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The edge package in real workerd: a Worker that imports authcore.mjs and
-# authcore.wasm, one config per vector file, every case over HTTP on
-# loopback; a bad policy fails closed; the shipped example runs as is.
+# authcore.wasm, one config per vector file (its env as text bindings), every
+# case over HTTP on loopback with its body, every Set-Cookie and the body
+# checked; a bad policy fails closed; the shipped example runs as is.
 # Driver: tests/hosts/edge/edge_suite.py.
 set -u
 cd "$(dirname "$0")/../.."

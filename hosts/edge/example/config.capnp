@@ -20,6 +20,10 @@ const authWorker :Workerd.Worker = (
     (name = "authcore.wasm", wasm = embed "../authcore.wasm"),
   ],
   bindings = [
+    # For a policy with a "login", the first administrator (the Worker passes
+    # env to createAuth; on Cloudflare make these secrets):
+    #   (name = "AUTHCORE_ADMIN_USER", text = "admin"),
+    #   (name = "AUTHCORE_ADMIN_PASSWORD_HASH", text = "<authcore hash-password output>"),
     # The policy as JSON text; `json = embed "policy.json"` reads it from a file.
     (name = "AUTHCORE_POLICY", json = "{\"realm\": \"example\", \"jwt\": {\"keys\": [{\"kid\": \"k1\", \"alg\": \"HS256\", \"secret\": \"example-secret-change-me-0123456789abcdef\"}], \"leeway\": 30}, \"public\": [\"/healthz\"], \"rules\": [{\"path\": \"/api/*\", \"role\": \"reader\"}], \"default\": \"authenticated\"}"),
   ],

@@ -1,5 +1,7 @@
 // Example Cloudflare Worker: authcore in front of an application's fetch
 // handler. The policy comes from the AUTHCORE_POLICY binding (JSON); the
+// first administrator, for a policy with a login, from the AUTHCORE_ADMIN_USER
+// and AUTHCORE_ADMIN_PASSWORD_HASH bindings (secrets) when they are set; the
 // wasm module is imported, as Workers require.
 import wasm from "./authcore.wasm";
 import { createAuth } from "./authcore.mjs";
@@ -23,7 +25,8 @@ let auth;
 
 export default {
   async fetch(request, env, ctx) {
-    auth ??= createAuth(env.AUTHCORE_POLICY, { module: wasm });
+    // env is passed whole: authcore reads only its AUTHCORE_* strings
+    auth ??= createAuth(env.AUTHCORE_POLICY, { module: wasm, env });
     let a;
     try {
       a = await auth;
@@ -33,8 +36,10 @@ export default {
     }
     // CF-Connecting-IP is set by Cloudflare's edge, so it is trustworthy
     // there; behind anything else it is a client-controlled header.
-    const r = a.handle(request, { clientIp: request.headers.get("cf-connecting-ip") ?? "" });
-    if (r.response) return r.response;
-    return app.fetch(r.request, env, ctx, r.identity);
+    // serve() answers locally (401, login page, ...) or calls the app and
+    // adds the decision's response headers (Set-Cookie) to its answer.
+    return a.serve(request, (req, identity) => app.fetch(req, env, ctx, identity), {
+      clientIp: request.headers.get("cf-connecting-ip") ?? "",
+    });
   },
 };

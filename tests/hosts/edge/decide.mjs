@@ -1,26 +1,34 @@
 // Node driver for tests/suites/31-vectors-node.sh (driven by edge_suite.py).
 // Reads one JSON job on stdin:
 //   {"pkg": "<dir of the built package>",
-//    "files": [{"name", "policy_json", "cases": [{"id", "request", "now"}]}],
+//    "files": [{"name", "policy_json", "env", "cases": [{"id", "request", "now"}]}],
 //    "bad": [{"name", "policy_json"}]}
 // and writes one JSON answer on stdout:
 //   {"cases": {id: {"decision": {...}, "handle": {...}}},
 //    "bad": {name: {"rejected": bool, "is_error": bool, "message": "..."}},
 //    "checks": [[name, problem-or-null], ...]}
-// "decision" comes from auth.decide (the request as the vector gives it);
-// "handle" from auth.handle on a real Fetch Request, or {"skip": why} when
-// Fetch cannot carry the request target unchanged (URL parsing removes dot
-// segments, as in every Fetch-based runtime). Repeated headers are joined
-// with ", " by Fetch and still run: the core must decide the same.
+// "decision" comes from auth.decide (the request as the vector gives it,
+// body included; a password check runs whole in one call); "handle" from
+// auth.handle on a real Fetch Request, or {"skip": why} when Fetch cannot
+// carry the request target unchanged (URL parsing removes dot segments, as
+// in every Fetch-based runtime). handle runs on an instance of its own with
+// passwordSlice set, so password checks go the stepped way there. Each
+// instance sees a file's cases in order (one login state per file), loaded
+// with the file's env. Repeated headers are joined with ", " by Fetch and
+// still run: the core must decide the same.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
 const job = JSON.parse(readFileSync(0, "utf8"));
-const { createAuth } = await import(join(job.pkg, "authcore.mjs"));
+const { createAuth, withResponseHeaders } = await import(join(job.pkg, "authcore.mjs"));
 const wasmBytes = readFileSync(join(job.pkg, "authcore.wasm"));
 const wasmModule = new WebAssembly.Module(wasmBytes);
 const out = { cases: {}, bad: {}, checks: [] };
 const check = (name, problem) => out.checks.push([name, problem || null]);
+
+// Iterations per slice for the handle() instances: small, so the vectors'
+// hashes (1000 iterations) take several slices.
+const SLICE = 128;
 
 function fetchRequest(r) {
   const url = "http://127.0.0.1" + r.path;
@@ -28,7 +36,9 @@ function fetchRequest(r) {
   if (u.pathname + u.search !== r.path) return { skip: `Fetch URL parsing turns ${r.path} into ${u.pathname + u.search}` };
   // Vector text goes on the wire as UTF-8; Fetch holds those bytes one per char.
   const headers = r.headers.map(([n, v]) => [n, String.fromCharCode(...new TextEncoder().encode(v))]);
-  return { request: new Request(url, { method: r.method, headers }) };
+  const init = { method: r.method, headers };
+  if (r.body !== undefined) init.body = r.body;
+  return { request: new Request(url, init) };
 }
 
 // Node's Headers hold bytes one char each; compare as the UTF-8 text sent.
@@ -36,10 +46,13 @@ const text = (v) => new TextDecoder().decode(Uint8Array.from(v, (c) => c.charCod
 const lower = (h) => Object.fromEntries([...h].map(([n, v]) => [n.toLowerCase(), text(v)]));
 
 for (const f of job.files) {
-  let auth;
+  let authD, authH;
   const audits = [];
   try {
-    auth = await createAuth(f.policy_json, { module: wasmModule, audit: (l) => audits.push(l) });
+    authD = await createAuth(f.policy_json, { module: wasmModule, env: f.env, audit: false });
+    authH = await createAuth(f.policy_json, {
+      module: wasmModule, env: f.env, audit: (l) => audits.push(l), passwordSlice: SLICE,
+    });
   } catch (e) {
     for (const c of f.cases) out.cases[c.id] = { error: `createAuth: ${e.message}` };
     continue;
@@ -47,7 +60,7 @@ for (const f of job.files) {
   for (const c of f.cases) {
     const res = {};
     try {
-      res.decision = auth.decide(c.request, { now: c.now });
+      res.decision = authD.decide(c.request, { now: c.now });
     } catch (e) {
       res.error = `decide: ${e.message}`;
     }
@@ -57,16 +70,18 @@ for (const f of job.files) {
         res.handle = { skip: fr.skip };
       } else {
         const n = audits.length;
-        const r = auth.handle(fr.request, { clientIp: c.request.client_ip });
+        const r = await authH.handle(fr.request, { clientIp: c.request.client_ip });
         const h = { reason: r.decision.reason, audited: audits.length === n + 1 && audits[n] === JSON.stringify(r.decision.audit) };
         if (r.response) {
           h.status = r.response.status;
           h.headers = lower(r.response.headers);
+          h.set_cookies = r.response.headers.getSetCookie().map(text);
           h.body = await r.response.text();
           h.body_ok = h.body === (r.decision.body ?? "");
         } else {
           h.status = 200;
           h.headers = {};
+          h.set_cookies = r.responseHeaders.filter(([n]) => n.toLowerCase() === "set-cookie").map(([, v]) => text(v));
           h.upstream = lower(r.request.headers);
           h.user = r.identity.user;
           h.same_target = r.request.url === fr.request.url && r.request.method === fr.request.method;
@@ -78,7 +93,8 @@ for (const f of job.files) {
     }
     out.cases[c.id] = res;
   }
-  auth.close();
+  authD.close();
+  authH.close();
 }
 
 for (const b of job.bad) {
@@ -113,7 +129,7 @@ try {
   const orig = new Request("https://example.test/healthz?x=1", {
     method: "POST", body: "payload", headers: { "x-authcore-user": "mallory", "x-keep": "1" },
   });
-  const r = auth.handle(orig, { now: Date.now() / 1000 });
+  const r = await auth.handle(orig, { now: Date.now() / 1000 });
   if (r.response) {
     check("node apply: allowed request keeps body and target", `not allowed (${r.decision.reason}); the first vector policy must make /healthz public`);
   } else {
@@ -139,6 +155,124 @@ try {
   check("node apply: use after close() throws", threw ? null : "no error");
 } catch (e) {
   check("node apply: allowed request keeps body and target", `threw ${e.stack}`);
+}
+
+// Response headers for the upstream's answer: every pair appended, also to
+// a response with immutable headers (as fetch() returns), two Set-Cookie
+// kept as two; nothing to add leaves the response as it is.
+try {
+  const up = Response.redirect("https://example.test/next", 302);
+  const got = withResponseHeaders(up, [["set-cookie", "a=1; Path=/"], ["set-cookie", "b=2; Path=/"], ["x-extra", "1"]]);
+  const probs = [];
+  if (got.status !== 302 || got.headers.get("location") !== "https://example.test/next") probs.push("status or location lost");
+  if (JSON.stringify(got.headers.getSetCookie()) !== JSON.stringify(["a=1; Path=/", "b=2; Path=/"])) probs.push(`set-cookie ${JSON.stringify(got.headers.getSetCookie())}`);
+  if (got.headers.get("x-extra") !== "1") probs.push("x-extra missing");
+  if (withResponseHeaders(up, []) !== up) probs.push("a copy made with nothing to add");
+  check("node apply: withResponseHeaders appends every header", probs.join("; "));
+} catch (e) {
+  check("node apply: withResponseHeaders appends every header", `threw ${e.stack}`);
+}
+
+// serve(): next() only on allow, its response returned; a refusal answered
+// locally without calling next().
+if (job.files.length) {
+  const label = "node apply: serve calls next only on allow";
+  try {
+    const auth = await createAuth(job.files[0].policy_json, { module: wasmModule, audit: false });
+    const calls = [];
+    const next = async (req, identity) => {
+      calls.push([new URL(req.url).pathname, identity.reason]);
+      return new Response("from next", { headers: { "x-next": "1" } });
+    };
+    const probs = [];
+    const a = await auth.serve(new Request("http://127.0.0.1/healthz"), next);
+    if (a.status !== 200 || (await a.text()) !== "from next" || calls.length !== 1) probs.push(`public path: status ${a.status}, ${calls.length} calls`);
+    const want = auth.decide({ method: "GET", path: "/api/x", headers: [] });
+    if (want.action === "allow") probs.push("the first vector policy must refuse GET /api/x without credentials");
+    const b = await auth.serve(new Request("http://127.0.0.1/api/x"), next);
+    if (b.status !== want.status || calls.length !== 1) probs.push(`refused path: status ${b.status} (want ${want.status}), ${calls.length} calls`);
+    auth.close();
+    check(label, probs.join("; "));
+  } catch (e) {
+    check(label, `threw ${e.stack}`);
+  }
+}
+
+// The login policy among the vector files (users and a login section).
+const loginFile = job.files.find((f) => {
+  const p = JSON.parse(f.policy_json);
+  return p.login && Array.isArray(p.users) && p.users.length;
+});
+if (loginFile) {
+  const policy = JSON.parse(loginFile.policy_json);
+  const loginUrl = `http://127.0.0.1${policy.login.prefix ?? ""}/auth/login`;
+  const form = { "content-type": "application/x-www-form-urlencoded" };
+  const user = policy.users[0].name;
+
+  // The stepped path yields to the event loop between slices: a timer
+  // ticks while one password check runs.
+  {
+    const label = "node handle with passwordSlice yields during a password check";
+    try {
+      const auth = await createAuth(policy, { module: wasmModule, env: loginFile.env, audit: false, passwordSlice: 100 });
+      let ticks = 0;
+      const timer = setInterval(() => ticks++, 0);
+      let r;
+      try {
+        r = await auth.handle(new Request(loginUrl, {
+          method: "POST", headers: form, body: `username=${encodeURIComponent(user)}&password=not-the-password`,
+        }), { clientIp: "192.0.2.7" });
+      } finally {
+        clearInterval(timer);
+      }
+      auth.close();
+      check(label, r.decision.reason !== "bad_password" ? `reason ${r.decision.reason}, want bad_password`
+        : ticks === 0 ? "no timer ran while the check was under way" : null);
+    } catch (e) {
+      check(label, `threw ${e.stack}`);
+    }
+  }
+
+  // The body cap: exactly acw's maximum is read whole, one byte more is
+  // body_too_large, through decide() and through handle()'s stream reading.
+  {
+    const label = "node login body: 8192 bytes decided, 8193 refused as body_too_large (decide and handle)";
+    try {
+      const auth = await createAuth(policy, { module: wasmModule, env: loginFile.env, audit: false });
+      const bodyOf = (n) => {
+        const head = "username=nobody&password=";
+        return head + "x".repeat(n - head.length);
+      };
+      const probs = [];
+      for (const [n, tooLarge] of [[8192, false], [8193, true]]) {
+        const d = auth.decide({ method: "POST", path: new URL(loginUrl).pathname, client_ip: `192.0.2.${n & 255}`,
+          headers: [["content-type", form["content-type"]]], body: bodyOf(n) });
+        const r = await auth.handle(new Request(loginUrl, { method: "POST", headers: form, body: bodyOf(n) }),
+          { clientIp: `198.51.100.${n & 255}` });
+        for (const [how, reason, status] of [["decide", d.reason, d.status], ["handle", r.decision.reason, r.decision.status]]) {
+          if ((reason === "body_too_large") !== tooLarge || (tooLarge && status !== 413)) probs.push(`${how} ${n} bytes: ${status} ${reason}`);
+        }
+      }
+      auth.close();
+      check(label, probs.join("; "));
+    } catch (e) {
+      check(label, `threw ${e.stack}`);
+    }
+  }
+
+  // The environment reaches the core: one admin variable without the other
+  // is refused, naming the variable's family.
+  {
+    const label = "node env: an incomplete admin bootstrap is refused naming $env";
+    try {
+      (await createAuth(policy, { module: wasmModule, env: { AUTHCORE_ADMIN_USER: "root" } })).close();
+      check(label, "createAuth resolved");
+    } catch (e) {
+      check(label, String(e.message).includes("$env.AUTHCORE_ADMIN") ? null : `message ${e.message}`);
+    }
+  }
+} else {
+  check("node login checks", "no vector file has a login policy with users");
 }
 
 process.stdout.write(JSON.stringify(out));

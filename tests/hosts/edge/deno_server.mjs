@@ -1,11 +1,19 @@
 // Server for tests/suites/61-deno.sh, run from a folder that holds it, the
-// built package and test_app.mjs:   deno run ... deno_server.mjs <policy.json>
-// Loads authcore.wasm as bytes (the Deno way), serves on 127.0.0.1 at a port
-// the system picks and prints "listening <port>".
+// built package and test_app.mjs:
+//   deno run --allow-env=AUTHCORE_ADMIN_USER,AUTHCORE_ADMIN_PASSWORD_HASH ...
+//     deno_server.mjs <policy.json>
+// Loads authcore.wasm as bytes (the Deno way), passes the administrator
+// bootstrap variables it finds in its environment, serves on 127.0.0.1 at a
+// port the system picks and prints "listening <port>".
 import { loadAuth, testFetch } from "./test_app.mjs";
 
 const wasm = await Deno.readFile(new URL("./authcore.wasm", import.meta.url));
-const auth = loadAuth(await Deno.readTextFile(Deno.args[0]), wasm);
+const env = {};
+for (const name of ["AUTHCORE_ADMIN_USER", "AUTHCORE_ADMIN_PASSWORD_HASH"]) {
+  const v = Deno.env.get(name);
+  if (v !== undefined) env[name] = v;
+}
+const auth = loadAuth(await Deno.readTextFile(Deno.args[0]), wasm, env);
 
 Deno.serve({
   hostname: "127.0.0.1",

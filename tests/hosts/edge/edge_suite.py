@@ -7,6 +7,11 @@
                          and authcore.wasm; every case over HTTP
   edge_suite.py deno     real Deno (Deno.serve); every case over HTTP
 
+Each vector file runs in order against one instance (one login state), with
+the file's "env" passed the host's way (createAuth's env in Node, text
+bindings in workerd, environment variables in Deno), case bodies sent, and
+every Set-Cookie and the response body handed to vectors.check.
+
 Prints "ok - ...", "not ok - ...: why", "skip - ...: why" and "# ..." lines
 (tests/run.sh counts the first two). Servers listen on 127.0.0.1 only, every
 wait is bounded and every server is stopped on the way out.
@@ -27,7 +32,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 import vectors  # noqa: E402
-import hostkit  # noqa: E402
 
 PKG = os.path.join(ROOT, "build", "edge")
 WORK = os.path.join(ROOT, "build", "tests", "edge")
@@ -37,6 +41,8 @@ PKG_FILES = ["authcore.mjs", "authcore_glue.mjs", "authcore.wasm"]
 TEST_IP = "x-authcore-test-ip"
 START_TIMEOUT = 20
 REQUEST_TIMEOUT = 10
+# The variables deno_server.mjs reads (and --allow-env grants).
+DENO_ENV = ["AUTHCORE_ADMIN_USER", "AUTHCORE_ADMIN_PASSWORD_HASH"]
 
 failed = False
 
@@ -102,7 +108,8 @@ def run_node():
             runs.append((case, skips))
             r = vectors.request_json(case)
             jcases.append({"id": case.id, "request": r, "now": now})
-        files.append({"name": vf.name, "policy_json": vf.policy_json, "cases": jcases})
+        files.append({"name": vf.name, "policy_json": vf.policy_json, "env": vf.env,
+                      "cases": jcases})
     bads = bad_policies()
     job = {"pkg": PKG, "files": files,
            "bad": [{"name": n, "policy_json": p} for n, p, _ in bads]}
@@ -125,9 +132,13 @@ def run_node():
             vectors.report(case, [res["error"]], "node")
         else:
             d = res["decision"]
-            hdrs = {k.lower(): v for k, v in d.get("headers", {}).items()}
+            hdrs = {}
+            for k, v in d["headers"]:
+                hdrs.setdefault(k.lower(), v)
+            cookies = [v for k, v in d["headers"] if k.lower() == "set-cookie"]
             up = vectors.apply_decision(case, d) if d.get("action") == "allow" else None
-            vectors.report(case, vectors.check(case, d["status"], hdrs, up, d.get("reason")), "node")
+            vectors.report(case, vectors.check(case, d["status"], hdrs, up, d.get("reason"),
+                                               cookies, d["body"]), "node")
         # handle(): the same case through a Fetch Request and Response
         h = res.get("handle", {"error": "no answer"})
         label = "node-fetch %s" % case.id
@@ -138,7 +149,8 @@ def run_node():
         elif "error" in h:
             vectors.report(case, [h["error"]], "node-fetch")
         else:
-            probs = vectors.check(case, h["status"], h["headers"], h.get("upstream"), h["reason"])
+            probs = vectors.check(case, h["status"], h["headers"], h.get("upstream"), h["reason"],
+                                  h["set_cookies"], h.get("body"))
             if not h["audited"]:
                 probs.append("audit callback not called once with the decision's audit line")
             if h.get("body_ok") is False:
@@ -163,15 +175,40 @@ def run_node():
 
 # --- HTTP hosts ------------------------------------------------------------
 
-def http_send(port, method, path, headers, timeout=REQUEST_TIMEOUT):
-    """One request with exactly these headers (duplicates kept, raw path)."""
-    return hostkit.send(port, method, path, headers, timeout=timeout)
+def http_send(port, method, path, headers, body=None, timeout=REQUEST_TIMEOUT):
+    """One request with exactly these headers (duplicates kept, raw path) and
+    the body text, if any, as UTF-8. Returns (status, headers with lower-case
+    names, repeated ones joined with ", ", body bytes, [every Set-Cookie
+    value in order])."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        if not any(n.lower() == "host" for n, _ in headers):
+            conn.putheader("Host", "127.0.0.1:%d" % port)
+        for n, v in headers:
+            conn.putheader(n, v.encode("utf-8"))  # vector text goes out as UTF-8
+        data = body.encode("utf-8") if body is not None else None
+        if data is not None:
+            conn.putheader("Content-Length", str(len(data)))
+        conn.endheaders(data)
+        resp = conn.getresponse()
+        rbody = resp.read()
+        hdrs, cookies = {}, []
+        for k, v in resp.getheaders():
+            k = k.lower()
+            hdrs[k] = hdrs[k] + ", " + v if k in hdrs else v
+            if k == "set-cookie":
+                cookies.append(v)
+        return resp.status, hdrs, rbody, cookies
+    finally:
+        conn.close()
 
 
 def run_http_case(host, port, case):
     try:
-        status, hdrs, body = http_send(port, case.method, case.path,
-                                       case.headers + [(TEST_IP, case.client_ip)])
+        status, hdrs, body, cookies = http_send(port, case.method, case.path,
+                                                case.headers + [(TEST_IP, case.client_ip)],
+                                                case.body)
     except (OSError, http.client.HTTPException) as e:
         return vectors.report(case, ["request failed: %r" % e], host)
     probs = []
@@ -185,7 +222,8 @@ def run_http_case(host, port, case):
             upstream = {k.lower(): v for k, v in json.loads(body)["headers"].items()}
     elif "x-authcore-test-action" not in hdrs:
         probs.append("answer did not come from the test app (status %d): %r" % (status, body[:200]))
-    probs += vectors.check(case, status, hdrs, upstream, hdrs.get("x-authcore-test-reason"))
+    probs += vectors.check(case, status, hdrs, upstream, hdrs.get("x-authcore-test-reason"),
+                           cookies, body.decode("utf-8", errors="replace"))
     return vectors.report(case, probs, host)
 
 
@@ -250,10 +288,17 @@ const testWorker :Workerd.Worker = (
     (name = "authcore_glue.mjs", esModule = embed "authcore_glue.mjs"),
     (name = "authcore.wasm", wasm = embed "authcore.wasm"),
   ],
-  bindings = [ (name = "POLICY", text = embed "policy.json") ],
+  bindings = [ (name = "POLICY", text = embed "policy.json")%s ],
   compatibilityDate = "2025-01-01",
 );
 """
+
+
+def workerd_config(env):
+    """The test config; each env variable (the vector file's "env") is a text
+    binding read from a file of its own, so no value needs escaping."""
+    extra = "".join(', (name = "%s", text = embed "env-%s.txt")' % (n, n) for n in sorted(env))
+    return WORKERD_CONFIG % extra
 
 
 def workerd_start(config, log_path):
@@ -268,11 +313,18 @@ def workerd_start(config, log_path):
     return srv, port
 
 
-def deno_start(folder, policy_path, log_path):
+def deno_start(folder, policy_path, log_path, vector_env):
+    """Deno with the vector file's env in its environment; the server reads
+    the AUTHCORE_* variables it is allowed (--allow-env) and passes them."""
     env = dict(os.environ, DENO_DIR=os.path.join(WORK, "deno-dir"), DENO_NO_UPDATE_CHECK="1",
                NO_COLOR="1")
+    for n in list(env):
+        if n.startswith("AUTHCORE_"):
+            del env[n]  # only the vector file's settings
+    env.update(vector_env)
     srv = Server([DENO, "run", "--no-config", "--no-lock", "--no-prompt",
                   "--allow-read=" + folder, "--allow-net=127.0.0.1",
+                  "--allow-env=" + ",".join(DENO_ENV),
                   os.path.join(folder, "deno_server.mjs"), policy_path],
                  log_path, cwd=folder, env=env)
     deadline = time.time() + START_TIMEOUT
@@ -286,20 +338,27 @@ def deno_start(folder, policy_path, log_path):
     return srv, None
 
 
-def host_setup(host, folder, policy_text):
-    """Starts one server for one policy; returns (server, port, problem)."""
+def host_setup(host, folder, policy_text, env):
+    """Starts one server for one policy and environment; returns (server,
+    port, problem)."""
     os.makedirs(folder, exist_ok=True)
     policy_path = os.path.join(folder, "policy.json")
     with open(policy_path, "w") as f:
         f.write(policy_text)
     log = os.path.join(folder, "server.log")
     if host == "workerd":
+        for n, v in env.items():
+            with open(os.path.join(folder, "env-%s.txt" % n), "w") as f:
+                f.write(v)
         config = os.path.join(folder, "config.capnp")
         with open(config, "w") as f:
-            f.write(WORKERD_CONFIG)
+            f.write(workerd_config(env))
         srv, port = workerd_start(config, log)
     else:
-        srv, port = deno_start(folder, policy_path, log)
+        unknown = sorted(set(env) - set(DENO_ENV))
+        if unknown:
+            return None, None, "deno_server.mjs reads no %s" % ", ".join(unknown)
+        srv, port = deno_start(folder, policy_path, log, env)
         if port is None:
             return srv, None, "deno did not report a port: %s" % srv.log_text()[-800:]
     problem = wait_ready(srv, port)
@@ -325,7 +384,7 @@ def run_http(host):
     for vf in vectors.load_vector_files():
         folder = os.path.join(base, vf.name)
         stage(folder, extra)
-        srv, port, problem = host_setup(host, folder, vf.policy_json)
+        srv, port, problem = host_setup(host, folder, vf.policy_json, vf.env)
         try:
             label = "%s %s: server starts" % (host, vf.name)
             ok(label, problem)
@@ -337,17 +396,18 @@ def run_http(host):
                 else:
                     run_http_case(host, port, case)
         finally:
-            srv.stop()
+            if srv is not None:
+                srv.stop()
     for i, (name, policy, want) in enumerate(bad_policies()):
         folder = os.path.join(base, "bad-policy-%d" % i)
         stage(folder, extra)
-        srv, port, problem = host_setup(host, folder, policy)
+        srv, port, problem = host_setup(host, folder, policy, {})
         label = "%s bad policy fails closed naming %s (%s)" % (host, want, name)
         try:
             if problem:
                 ok(label, problem)
                 continue
-            status, hdrs, body = http_send(port, "GET", "/healthz", [])
+            status, hdrs, body, _ = http_send(port, "GET", "/healthz", [])
             text = body.decode(errors="replace")
             if status != 500 or not hdrs.get("x-authcore-test-error"):
                 ok(label, "status %d, want a 500 from a rejected createAuth" % status)
@@ -356,7 +416,8 @@ def run_http(host):
             else:
                 ok(label)
         finally:
-            srv.stop()
+            if srv is not None:
+                srv.stop()
     if host == "workerd":
         run_workerd_example()
 
@@ -380,14 +441,14 @@ def run_workerd_example():
         if problem:
             ok(label + " starts", problem)
             return
-        status, hdrs, _ = http_send(port, "GET", "/healthz", [])
+        status, hdrs, _, _ = http_send(port, "GET", "/healthz", [])
         ok(label + ": /healthz is public", None if status == 200 else "status %d" % status)
-        status, hdrs, _ = http_send(port, "GET", "/api/x", [])
+        status, hdrs, _, _ = http_send(port, "GET", "/api/x", [])
         ok(label + ": no token is 401 with WWW-Authenticate",
            None if status == 401 and "www-authenticate" in hdrs else "status %d, %r" % (status, hdrs))
         token = vectors.mint({"kid": kid, "claims": {"sub": "ex", "roles": ["reader"], "exp": "+600"}},
                              {"k1": secret}, int(time.time()))
-        status, hdrs, body = http_send(port, "GET", "/api/x", [("Authorization", "Bearer " + token),
+        status, hdrs, body, _ = http_send(port, "GET", "/api/x", [("Authorization", "Bearer " + token),
                                                                ("X-Authcore-User", "mallory")])
         want = {"hello": "ex", "path": "/api/x", "user_header": "ex"}
         got = json.loads(body) if status == 200 else None

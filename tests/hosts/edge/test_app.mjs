@@ -6,8 +6,9 @@
 //
 // The client address a case wants crosses as x-authcore-test-ip; it is
 // removed before authcore sees the request, so the core sees the case's
-// headers exactly.
-import { createAuth } from "./authcore.mjs";
+// headers exactly. The decision's response headers on allow (Set-Cookie...)
+// are appended to the echo's answer, as an app must.
+import { createAuth, withResponseHeaders } from "./authcore.mjs";
 
 export const TEST_IP = "x-authcore-test-ip";
 
@@ -20,8 +21,11 @@ function fromByteString(v) {
   return textHeaders ? v : utf8.decode(Uint8Array.from(v, (c) => c.charCodeAt(0)));
 }
 
-export function loadAuth(policy, module) {
-  const p = createAuth(policy, { module });
+// env: the host's settings object (a Worker's env, the variables Deno read);
+// passwordSlice: 0 (Deno) runs password checks whole, > 0 (workerd) in
+// slices with a yield between them.
+export function loadAuth(policy, module, env, passwordSlice = 0) {
+  const p = createAuth(policy, { module, env, passwordSlice });
   p.catch(() => {}); // reported per request below, not as an unhandled rejection
   return p;
 }
@@ -40,7 +44,7 @@ export async function testFetch(authPromise, request, fallbackIp = "") {
     h.delete(TEST_IP);
     request = new Request(request, { headers: h });
   }
-  const r = auth.handle(request, { clientIp });
+  const r = await auth.handle(request, { clientIp });
   if (r.response) {
     const resp = new Response(r.response.body, r.response);
     resp.headers.set("x-authcore-test-reason", r.decision.reason);
@@ -51,12 +55,12 @@ export async function testFetch(authPromise, request, fallbackIp = "") {
   const headers = {};
   for (const [n, v] of r.request.headers) headers[n] = fromByteString(v);
   const body = JSON.stringify({ method: r.request.method, path: url.pathname + url.search, headers });
-  return new Response(body, {
+  return withResponseHeaders(new Response(body, {
     headers: {
       "content-type": "application/json",
       "x-echo": "1",
       "x-authcore-test-reason": r.decision.reason,
       "x-authcore-test-action": "allow",
     },
-  });
+  }), r.responseHeaders);
 }
