@@ -417,7 +417,7 @@ static int password_step(const ac_policy *P, ac_state *S,
 			ac_throttle_clear(S, P, req->client_ip, name);
 			return PW_MATCH;
 		}
-		ac_throttle_fail(S, P, req->client_ip, name, now);
+		/* the failure was counted when the check began */
 		d->reason = u == NULL ? AC_UNKNOWN_USER : AC_BAD_PASSWORD;
 		return PW_FAIL;
 	}
@@ -437,6 +437,9 @@ static int password_step(const ac_policy *P, ac_state *S,
 		d->reason = u == NULL ? AC_UNKNOWN_USER : AC_BAD_PASSWORD;
 		return PW_FAIL;
 	}
+	/* counted as a failure now, cleared if it matches: guesses sent
+	 * side by side while checks run cannot get past the limit */
+	ac_throttle_fail(S, P, req->client_ip, name, now);
 	memcpy(d->work.tag, tag, sizeof tag);
 	memset(tag, 0, sizeof tag);
 	d->work.kind = kind;

@@ -1307,6 +1307,8 @@ static int load_env(loader *L, ac_policy *P, const ac_policy_env *env)
 	if (u.ptr != NULL) {
 		L->path_len = (size_t)snprintf(L->path, sizeof L->path,
 		    "$env.AUTHCORE_ADMIN_USER");
+		if (!P->login && env->admin_optional)
+			return 0;
 		if (!P->login)
 			return bad(L, "the policy has no \"login\" for the administrator to use");
 		if (u.len > AC_SESSION_USER_MAX || !session_text_ok(u, 0))

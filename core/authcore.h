@@ -306,13 +306,18 @@ const ac_policy *ac_policy_load(void *mem, size_t mem_len, const char *json,
 typedef struct {
 	ac_str admin_user;          /* AUTHCORE_ADMIN_USER */
 	ac_str admin_password_hash; /* AUTHCORE_ADMIN_PASSWORD_HASH */
+	int admin_optional;         /* 1: a policy without "login" ignores the
+	                               administrator instead of being refused
+	                               (hosts that load several policies from
+	                               one environment) */
 } ac_policy_env;
 
 /* As ac_policy_load, then the environment's settings: with both admin
  * variables set, a user with that name, that password hash (any format
  * ac_password_verify_begin takes, within the policy's limits) and the role
  * "admin" is added to the users (a policy that already has a user of that
- * name is refused, as is one variable without the other). Errors name the
+ * name is refused, as is one variable without the other, and a policy
+ * without "login" unless env->admin_optional). Errors name the
  * variable as the path ("$env.AUTHCORE_ADMIN_PASSWORD_HASH"). env may be
  * NULL. */
 const ac_policy *ac_policy_load_env(void *mem, size_t mem_len,

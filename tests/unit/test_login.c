@@ -231,6 +231,11 @@ static void test_policy_errors(void)
 	CHECK(load("{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":"
 	    "\"unit-session-secret-0123456789abcdef\"}]},\"login\":{}}", &env,
 	    &e) != NULL);
+	/* hosts loading several policies from one environment */
+	env.admin_optional = 1;
+	CHECK(load("{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":"
+	    "\"unit-session-secret-0123456789abcdef\"}]}}", &env, &e) != NULL);
+	env.admin_optional = 0;
 	/* without "login" there is nothing for the administrator to use */
 	CHECK(load("{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":"
 	    "\"unit-session-secret-0123456789abcdef\"}]}}", &env, &e) == NULL);
@@ -360,6 +365,8 @@ static void test_form_login(void)
 	end();
 
 	begin("login: no state, no entropy, short entropy are server errors, not logins");
+	/* a fresh state: earlier checks count as attempts */
+	CHECK(ac_state_init(&state, ENT, sizeof ENT) == 0);
 	request(&r, "POST", "/app/auth/login", "username=alice&password=s3cret+pw", 1);
 	ac_decide(P, NULL, &r, 1000, ENT, 16, &d);
 	CHECK(d.status == 500 && d.reason == AC_NO_STATE);
@@ -377,6 +384,8 @@ static void test_form_login(void)
 	end();
 
 	begin("login: unknown users cost a password check too, and fail the same way");
+	/* a fresh state: earlier checks count as attempts */
+	CHECK(ac_state_init(&state, ENT, sizeof ENT) == 0);
 	request(&r, "POST", "/app/auth/login", "username=zed&password=s3cret+pw", 1);
 	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
 	CHECK(d.action == AC_PENDING && ac_decision_step(&d, 0) == ITER - 1);
@@ -423,6 +432,25 @@ static void test_throttle(void)
 	CHECK(d.action == AC_PENDING);
 	finish(P, &r, 5060);
 	CHECK(d.status == 303);
+	end();
+
+	begin("attempts: guesses sent side by side are counted when their checks begin");
+	{
+		static ac_decision d1, d2;
+		ac_request r1;
+		header(0, "Content-Type", "application/x-www-form-urlencoded");
+		request(&r1, "POST", "/app/auth/login", "username=alice&password=x1", 1);
+		r1.client_ip.ptr = "192.0.2.99";
+		r1.client_ip.len = 10;
+		ac_decide(P, &state, &r1, 8000, ENT, 16, &d1);
+		ac_decide(P, &state, &r1, 8000, ENT, 16, &d2);
+		CHECK(d1.action == AC_PENDING && d2.action == AC_PENDING);
+		/* two checks under way: the limit (2) is reached already */
+		ac_decide(P, &state, &r1, 8000, ENT, 16, &d);
+		CHECK(d.status == 429);
+		ac_password_verify_wipe(&d1.work.verify);
+		ac_password_verify_wipe(&d2.work.verify);
+	}
 	end();
 
 	begin("attempts: a success clears the count");
@@ -507,6 +535,8 @@ static void test_basic(void)
 	end();
 
 	begin("basic: a wrong password is never cached and gets a Basic challenge");
+	/* a fresh state: earlier checks count as attempts */
+	CHECK(ac_state_init(&state, ENT, sizeof ENT) == 0);
 	header(0, "Authorization", wrong);
 	request(&r, "GET", "/app/api/x", NULL, 1);
 	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
@@ -520,6 +550,8 @@ static void test_basic(void)
 	end();
 
 	begin("basic: the cache is bound to the stored hash (a changed password ends it)");
+	/* a fresh state: earlier checks count as attempts */
+	CHECK(ac_state_init(&state, ENT, sizeof ENT) == 0);
 	{
 		char j[4096];
 		char other[AC_PASSWORD_HASH_MAX + 1];
