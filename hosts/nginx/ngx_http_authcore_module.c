@@ -1,8 +1,19 @@
 /*
  * nginx host shim for authcore: an access-phase handler that reads the
- * request once into an ac_request, calls ac_decide once and applies the
+ * request once into an ac_request, calls the core once and applies the
  * decision once. Every policy decision lives in core/; this file only
  * translates between nginx's request structures and the core's.
+ *
+ * Two things make a decision asynchronous, and both come back to the same
+ * handler through the phase engine (ngx_http_core_run_phases):
+ *  - a login post: the core needs the request body (ac_wants_body), so it
+ *    is read first (ngx_http_read_client_request_body);
+ *  - a password check (action AC_PENDING): its PBKDF2 iterations run in
+ *    nginx's thread pool, or in slices on the event loop, and the decision
+ *    is finished with ac_decide_resume back on the event loop.
+ * The core's mutable state (ac_state: login attempt counters, verified
+ * Basic credentials) lives in a shared memory zone that every worker maps;
+ * calls that take it hold the zone's mutex, never while hashing.
  *
  * Licensed under the MIT license (see LICENSE).
  */
@@ -10,13 +21,25 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#if (NGX_THREADS)
+#include <ngx_thread_pool.h>
+#endif
+
 #if (NGX_LINUX)
 #include <sys/random.h>
 #endif
 
 #include "authcore.h"
 
-#define AC_ENTROPY_LEN 16
+#define AC_NGX_ENTROPY_LEN 32
+/* PBKDF2 iterations per event-loop slice when no thread pool is used:
+ * well under a millisecond of SHA-256 on a current x86-64 core. */
+#define AC_NGX_SLICE_ITERATIONS 2000
+/* While a check is under way a timer stays armed (and re-arms itself), so
+ * that a worker shutting down gracefully waits for the check to end. */
+#define AC_NGX_GUARD_MSEC 60000
+
+static ngx_str_t ngx_http_authcore_zone_name = ngx_string("authcore_state");
 
 typedef struct {
 	/* NGX_CONF_UNSET_PTR until configured; NULL for "off". The policy
@@ -24,12 +47,54 @@ typedef struct {
 	const ac_policy *policy;
 } ngx_http_authcore_loc_conf_t;
 
+typedef struct {
+	/* The ac_state zone, added with the first authcore_policy; NULL when
+	 * no policy is configured. shm_zone->data is the ac_state. */
+	ngx_shm_zone_t *zone;
+	/* authcore_thread_pool: a pool name, "off", or unset (data NULL) */
+	ngx_str_t thread_pool_name;
+#if (NGX_THREADS)
+	/* NULL: password checks step in slices on the event loop */
+	ngx_thread_pool_t *thread_pool;
+#endif
+} ngx_http_authcore_main_conf_t;
+
+/* Where a request's decision stands; each state is entered once. */
+typedef enum {
+	AC_NGX_BODY = 1, /* reading the login body */
+	AC_NGX_PENDING,  /* the password check is running */
+	AC_NGX_DECIDED,  /* final decision, not applied yet */
+	AC_NGX_APPLIED   /* applied; rc is the access phase's answer */
+} ngx_http_authcore_step_e;
+
+/*
+ * Per-request context, from r->pool. The request, and so this context, is
+ * kept alive while a check is under way by r->main->blocked: nginx frees
+ * neither the request nor its pool while blocked is non-zero, even when the
+ * client goes away (ngx_http_terminate_request then only marks it).
+ */
+typedef struct {
+	ngx_http_request_t *r;
+	const ac_policy *policy;   /* the policy ac_decide used */
+	ac_request req;            /* points into r (headers, body) */
+	ac_decision *d;            /* ~19 KB; responses point into it */
+	ngx_http_authcore_step_e step;
+	ngx_int_t rc;
+	ngx_event_t slice;         /* slice stepping (no thread pool) */
+	ngx_event_t guard;         /* armed while the check runs */
+	unsigned resp_added:1;     /* allow: resp_headers went out */
+} ngx_http_authcore_ctx_t;
+
 static char *ngx_http_authcore_policy(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static void *ngx_http_authcore_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_authcore_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_authcore_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_authcore_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_http_authcore_init(ngx_conf_t *cf);
+
+static ngx_http_output_header_filter_pt ngx_http_authcore_next_header_filter;
 
 static ngx_command_t ngx_http_authcore_commands[] = {
 
@@ -41,18 +106,25 @@ static ngx_command_t ngx_http_authcore_commands[] = {
 	  0,
 	  NULL },
 
+	{ ngx_string("authcore_thread_pool"),
+	  NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1,
+	  ngx_conf_set_str_slot,
+	  NGX_HTTP_MAIN_CONF_OFFSET,
+	  offsetof(ngx_http_authcore_main_conf_t, thread_pool_name),
+	  NULL },
+
 	ngx_null_command
 };
 
 static ngx_http_module_t ngx_http_authcore_module_ctx = {
-	NULL,                              /* preconfiguration */
-	ngx_http_authcore_init,            /* postconfiguration */
-	NULL,                              /* create main configuration */
-	NULL,                              /* init main configuration */
-	NULL,                              /* create server configuration */
-	NULL,                              /* merge server configuration */
-	ngx_http_authcore_create_loc_conf, /* create location configuration */
-	ngx_http_authcore_merge_loc_conf   /* merge location configuration */
+	NULL,                               /* preconfiguration */
+	ngx_http_authcore_init,             /* postconfiguration */
+	ngx_http_authcore_create_main_conf, /* create main configuration */
+	ngx_http_authcore_init_main_conf,   /* init main configuration */
+	NULL,                               /* create server configuration */
+	NULL,                               /* merge server configuration */
+	ngx_http_authcore_create_loc_conf,  /* create location configuration */
+	ngx_http_authcore_merge_loc_conf    /* merge location configuration */
 };
 
 ngx_module_t ngx_http_authcore_module = {
@@ -71,8 +143,149 @@ ngx_module_t ngx_http_authcore_module = {
 };
 
 /* ------------------------------------------------------------------ */
+/* Randomness                                                          */
+/* ------------------------------------------------------------------ */
+
+/* Fills buf from the kernel CSPRNG; returns len, or 0 if it could not.
+ * wait = 0 never blocks (requests); wait = 1 may block until the kernel
+ * pool is seeded (start-up only). */
+static size_t
+ngx_http_authcore_entropy(uint8_t *buf, size_t len, int wait)
+{
+#if (NGX_LINUX)
+	return getrandom(buf, len, wait ? 0 : GRND_NONBLOCK) == (ssize_t) len
+	    ? len : 0;
+#elif (NGX_FREEBSD || NGX_DARWIN)
+	(void) wait;
+	arc4random_buf(buf, len);
+	return len;
+#else
+	(void) buf;
+	(void) len;
+	(void) wait;
+	return 0;
+#endif
+}
+
+/* ------------------------------------------------------------------ */
+/* Shared state                                                        */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Places the ac_state in the zone's slab pool and keys it, once: on a
+ * reload that keeps the zone (same name, size and module), the running
+ * state (attempt counters, cached credentials) is taken over as it is.
+ */
+static ngx_int_t
+ngx_http_authcore_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+	ngx_slab_pool_t *shpool;
+	ac_state *st;
+	uint8_t seed[AC_STATE_SECRET_LEN];
+	int rc;
+
+	shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+	if (data != NULL) {
+		shm_zone->data = data;
+		return NGX_OK;
+	}
+	if (shm_zone->shm.exists) {
+		shm_zone->data = shpool->data;
+		return NGX_OK;
+	}
+
+	st = ngx_slab_alloc(shpool, sizeof(ac_state));
+	if (st == NULL) {
+		return NGX_ERROR;
+	}
+	if (ngx_http_authcore_entropy(seed, sizeof(seed), 1) != sizeof(seed)) {
+		ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+		    "authcore: no randomness for the shared state");
+		return NGX_ERROR;
+	}
+	rc = ac_state_init(st, seed, sizeof(seed));
+	ngx_explicit_memzero(seed, sizeof(seed));
+	if (rc != 0) {
+		return NGX_ERROR;
+	}
+
+	shpool->data = st;
+	shm_zone->data = st;
+	return NGX_OK;
+}
+
+/* Takes the zone's mutex; every worker's calls into the core that may
+ * use the state are serialized by it. Held for one ac_decide or
+ * ac_decide_resume, never while hashing. */
+static ac_state *
+ngx_http_authcore_lock(ngx_http_authcore_main_conf_t *amcf)
+{
+	ngx_slab_pool_t *shpool = (ngx_slab_pool_t *) amcf->zone->shm.addr;
+
+	ngx_shmtx_lock(&shpool->mutex);
+	return amcf->zone->data;
+}
+
+static void
+ngx_http_authcore_unlock(ngx_http_authcore_main_conf_t *amcf)
+{
+	ngx_slab_pool_t *shpool = (ngx_slab_pool_t *) amcf->zone->shm.addr;
+
+	ngx_shmtx_unlock(&shpool->mutex);
+}
+
+/* ------------------------------------------------------------------ */
 /* Configuration                                                       */
 /* ------------------------------------------------------------------ */
+
+/* The administrator bootstrap variables, as the master sees them when it
+ * reads the configuration; copied, empty counts as unset. */
+static ngx_int_t
+ngx_http_authcore_getenv(ngx_conf_t *cf, const char *name, ac_str *out)
+{
+	const char *v;
+	size_t len;
+	u_char *p;
+
+	out->ptr = NULL;
+	out->len = 0;
+	v = getenv(name);
+	if (v == NULL || *v == '\0') {
+		return NGX_OK;
+	}
+	len = ngx_strlen(v);
+	p = ngx_pnalloc(cf->pool, len);
+	if (p == NULL) {
+		return NGX_ERROR;
+	}
+	ngx_memcpy(p, v, len);
+	out->ptr = (const char *) p;
+	out->len = len;
+	return NGX_OK;
+}
+
+/* The state zone, added with the first policy of the http block. */
+static ngx_int_t
+ngx_http_authcore_add_zone(ngx_conf_t *cf)
+{
+	ngx_http_authcore_main_conf_t *amcf;
+	size_t size;
+
+	amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_authcore_module);
+	if (amcf->zone != NULL) {
+		return NGX_OK;
+	}
+	/* the state, in whole pages, and room for the slab pool's own
+	 * bookkeeping */
+	size = ngx_align(sizeof(ac_state), ngx_pagesize) + 8 * ngx_pagesize;
+	amcf->zone = ngx_shared_memory_add(cf, &ngx_http_authcore_zone_name,
+	    size, &ngx_http_authcore_module);
+	if (amcf->zone == NULL) {
+		return NGX_ERROR;
+	}
+	amcf->zone->init = ngx_http_authcore_init_zone;
+	return NGX_OK;
+}
 
 static char *
 ngx_http_authcore_policy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
@@ -86,6 +299,7 @@ ngx_http_authcore_policy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 	u_char *json;
 	void *mem;
 	const ac_policy *policy;
+	ac_policy_env env;
 	ac_policy_error err;
 
 	(void) cmd;
@@ -154,6 +368,17 @@ ngx_http_authcore_policy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 		    ngx_close_file_n " \"%V\" failed", &name);
 	}
 
+	ngx_memzero(&env, sizeof(env));
+	/* one environment for every authcore_policy: those without a login
+	 * ignore the administrator */
+	env.admin_optional = 1;
+	if (ngx_http_authcore_getenv(cf, "AUTHCORE_ADMIN_USER",
+	        &env.admin_user) != NGX_OK
+	    || ngx_http_authcore_getenv(cf, "AUTHCORE_ADMIN_PASSWORD_HASH",
+	        &env.admin_password_hash) != NGX_OK) {
+		return NGX_CONF_ERROR;
+	}
+
 	mem_len = ac_policy_mem_bound(len);
 	mem = ngx_palloc(cf->pool, mem_len);
 	if (mem == NULL) {
@@ -162,14 +387,18 @@ ngx_http_authcore_policy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 	ngx_memzero(&err, sizeof(err));
 	used = 0;
-	policy = ac_policy_load(mem, mem_len, (const char *) json, len, &used,
-	    &err);
+	policy = ac_policy_load_env(mem, mem_len, (const char *) json, len,
+	    &env, &used, &err);
 	if (policy == NULL) {
 		err.path[sizeof(err.path) - 1] = '\0';
 		err.message[sizeof(err.message) - 1] = '\0';
 		ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
 		    "authcore_policy \"%V\": invalid policy at %s: %s", &name,
 		    err.path[0] ? err.path : "$", err.message);
+		return NGX_CONF_ERROR;
+	}
+
+	if (ngx_http_authcore_add_zone(cf) != NGX_OK) {
 		return NGX_CONF_ERROR;
 	}
 
@@ -182,6 +411,50 @@ failed:
 		    ngx_close_file_n " \"%V\" failed", &name);
 	}
 	return NGX_CONF_ERROR;
+}
+
+static void *
+ngx_http_authcore_create_main_conf(ngx_conf_t *cf)
+{
+	/* zone NULL, thread_pool_name unset, thread_pool NULL */
+	return ngx_pcalloc(cf->pool, sizeof(ngx_http_authcore_main_conf_t));
+}
+
+/*
+ * The pool password checks run in: authcore_thread_pool names one
+ * (declared with thread_pool, or "default", which nginx makes with 32
+ * threads), or "off" for slices on the event loop. Unset: "default" when
+ * nginx has threads, else "off". Only taken when a policy is configured.
+ */
+static char *
+ngx_http_authcore_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+	ngx_http_authcore_main_conf_t *amcf = conf;
+	ngx_str_t *name = &amcf->thread_pool_name;
+
+	if (name->data != NULL && name->len == 3
+	    && ngx_strncmp(name->data, "off", 3) == 0) {
+		return NGX_CONF_OK;
+	}
+	if (amcf->zone == NULL) {
+		return NGX_CONF_OK;
+	}
+#if (NGX_THREADS)
+	amcf->thread_pool = ngx_thread_pool_add(cf,
+	    name->data != NULL ? name : NULL);
+	if (amcf->thread_pool == NULL) {
+		return NGX_CONF_ERROR;
+	}
+	return NGX_CONF_OK;
+#else
+	if (name->data != NULL) {
+		ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+		    "authcore_thread_pool \"%V\": nginx was built without "
+		    "threads (use \"off\")", name);
+		return NGX_CONF_ERROR;
+	}
+	return NGX_CONF_OK;
+#endif
 }
 
 static void *
@@ -547,39 +820,26 @@ ngx_http_authcore_respond(ngx_http_request_t *r, ac_decision *d)
 /* Access phase                                                        */
 /* ------------------------------------------------------------------ */
 
-static size_t
-ngx_http_authcore_entropy(uint8_t *buf, size_t len)
-{
-#if (NGX_LINUX)
-	/* getrandom never blocks once the kernel pool is seeded */
-	return getrandom(buf, len, GRND_NONBLOCK) == (ssize_t) len ? len : 0;
-#elif (NGX_FREEBSD || NGX_DARWIN)
-	arc4random_buf(buf, len);
-	return len;
-#else
-	(void) buf;
-	(void) len;
-	return 0;
+static void ngx_http_authcore_body_handler(ngx_http_request_t *r);
+static void ngx_http_authcore_slice(ngx_event_t *ev);
+static void ngx_http_authcore_guard(ngx_event_t *ev);
+static void ngx_http_authcore_done(ngx_http_authcore_ctx_t *ctx);
+#if (NGX_THREADS)
+static void ngx_http_authcore_thread_step(void *data, ngx_log_t *log);
+static void ngx_http_authcore_thread_done(ngx_event_t *ev);
 #endif
-}
 
-static ngx_int_t
-ngx_http_authcore_handler(ngx_http_request_t *r)
+/* Reads the request into a new context: method, raw target, client
+ * address, TLS, and every header in order (the body comes later). */
+static ngx_http_authcore_ctx_t *
+ngx_http_authcore_create_ctx(ngx_http_request_t *r, const ac_policy *policy)
 {
-	ngx_http_authcore_loc_conf_t *alcf;
+	ngx_http_authcore_ctx_t *ctx;
 	ngx_list_part_t *part;
 	ngx_table_elt_t *h;
 	ngx_uint_t i, total;
 	ac_header *hdrs;
-	ac_request req;
-	ac_decision *d;
-	uint8_t entropy[AC_ENTROPY_LEN];
-	size_t n, entropy_len;
-
-	alcf = ngx_http_get_module_loc_conf(r, ngx_http_authcore_module);
-	if (alcf->policy == NULL) {
-		return NGX_DECLINED;
-	}
+	size_t n;
 
 	total = 0;
 	for (part = &r->headers_in.headers.part; part; part = part->next) {
@@ -587,13 +847,19 @@ ngx_http_authcore_handler(ngx_http_request_t *r)
 	}
 	n = total > AC_HEADERS_MAX ? AC_HEADERS_MAX : total;
 
-	/* ~8 KB decision: from the request pool, not the stack. It must live
-	 * as long as the request: the response and headers point into it. */
-	d = ngx_palloc(r->pool, sizeof(ac_decision));
-	hdrs = ngx_palloc(r->pool, (n ? n : 1) * sizeof(ac_header));
-	if (d == NULL || hdrs == NULL) {
-		return NGX_HTTP_INTERNAL_SERVER_ERROR;
+	ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_authcore_ctx_t));
+	if (ctx == NULL) {
+		return NULL;
 	}
+	/* The decision must live as long as the request: the response and
+	 * headers point into it. */
+	ctx->d = ngx_palloc(r->pool, sizeof(ac_decision));
+	hdrs = ngx_palloc(r->pool, (n ? n : 1) * sizeof(ac_header));
+	if (ctx->d == NULL || hdrs == NULL) {
+		return NULL;
+	}
+	ctx->r = r;
+	ctx->policy = policy;
 
 	n = 0;
 	for (part = &r->headers_in.headers.part; part; part = part->next) {
@@ -606,28 +872,261 @@ ngx_http_authcore_handler(ngx_http_request_t *r)
 		}
 	}
 
-	ngx_memzero(&req, sizeof(req));
-	req.method.ptr = (const char *) r->method_name.data;
-	req.method.len = r->method_name.len;
+	/* ctx->req is zeroed: no body, body_too_large 0 */
+	ctx->req.method.ptr = (const char *) r->method_name.data;
+	ctx->req.method.len = r->method_name.len;
 	/* the raw target: core refuses dot segments and encoded slashes, which
 	 * nginx's own normalization of r->uri would hide */
-	req.path.ptr = (const char *) r->unparsed_uri.data;
-	req.path.len = r->unparsed_uri.len;
-	req.client_ip.ptr = (const char *) r->connection->addr_text.data;
-	req.client_ip.len = r->connection->addr_text.len;
-	req.headers = hdrs;
-	req.n_headers = n;
-	req.too_many_headers = total > AC_HEADERS_MAX;
+	ctx->req.path.ptr = (const char *) r->unparsed_uri.data;
+	ctx->req.path.len = r->unparsed_uri.len;
+	ctx->req.client_ip.ptr = (const char *) r->connection->addr_text.data;
+	ctx->req.client_ip.len = r->connection->addr_text.len;
+	ctx->req.headers = hdrs;
+	ctx->req.n_headers = n;
+	ctx->req.too_many_headers = total > AC_HEADERS_MAX;
 #if (NGX_HTTP_SSL)
-	req.https = r->connection->ssl != NULL;
+	ctx->req.https = r->connection->ssl != NULL;
 #endif
+	return ctx;
+}
 
-	entropy_len = ngx_http_authcore_entropy(entropy, sizeof(entropy));
-	ac_decide(alcf->policy, NULL, &req, (int64_t) ngx_time(),
-	    entropy_len ? entropy : NULL, entropy_len, d);
+/*
+ * Puts the body nginx read into ctx->req.body, as one piece from r->pool.
+ * Over AC_LOGIN_BODY_MAX it is left out and body_too_large set (the core
+ * answers 413). A body nginx wrote to a temporary file (only when
+ * client_body_buffer_size is below the cap) is read back from it.
+ */
+static ngx_int_t
+ngx_http_authcore_take_body(ngx_http_request_t *r,
+    ngx_http_authcore_ctx_t *ctx)
+{
+	ngx_chain_t *cl;
+	ngx_buf_t *b;
+	off_t total;
+	size_t size;
+	ssize_t n;
+	u_char *body, *p;
 
+	if (r->request_body == NULL) {
+		return NGX_OK;
+	}
+	total = 0;
+	for (cl = r->request_body->bufs; cl; cl = cl->next) {
+		total += ngx_buf_size(cl->buf);
+	}
+	if (total > (off_t) AC_LOGIN_BODY_MAX) {
+		ctx->req.body_too_large = 1;
+		return NGX_OK;
+	}
+	if (total == 0) {
+		return NGX_OK;
+	}
+
+	body = ngx_pnalloc(r->pool, (size_t) total);
+	if (body == NULL) {
+		return NGX_ERROR;
+	}
+	p = body;
+	for (cl = r->request_body->bufs; cl; cl = cl->next) {
+		b = cl->buf;
+		if (ngx_buf_in_memory(b)) {
+			p = ngx_cpymem(p, b->pos, b->last - b->pos);
+		} else if (b->in_file) {
+			size = (size_t) (b->file_last - b->file_pos);
+			n = ngx_read_file(b->file, p, size, b->file_pos);
+			if (n != (ssize_t) size) {
+				return NGX_ERROR;
+			}
+			p += size;
+		}
+	}
+	ctx->req.body.ptr = (const char *) body;
+	ctx->req.body.len = (size_t) (p - body);
+	return NGX_OK;
+}
+
+static void
+ngx_http_authcore_audit(ngx_http_request_t *r, const ac_decision *d)
+{
 	ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "authcore: %*s",
 	    d->audit_len, d->audit);
+}
+
+/*
+ * Starts the password check of a pending decision: in the thread pool, or
+ * (no pool, or its queue is full) in slices posted to the event loop. The
+ * request is marked blocked until ngx_http_authcore_done, and a client that
+ * leaves meanwhile is noticed (ngx_http_test_reading) and the request then
+ * ended by nginx once the check is over. Returns NGX_DONE, or an error.
+ */
+static ngx_int_t
+ngx_http_authcore_start(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx)
+{
+	ngx_http_authcore_main_conf_t *amcf;
+#if (NGX_THREADS)
+	ngx_thread_task_t *task;
+#endif
+
+	amcf = ngx_http_get_module_main_conf(r, ngx_http_authcore_module);
+
+	ctx->step = AC_NGX_PENDING;
+	ctx->guard.handler = ngx_http_authcore_guard;
+	ctx->guard.data = ctx;
+	ctx->guard.log = r->connection->log;
+	ctx->slice.handler = ngx_http_authcore_slice;
+	ctx->slice.data = ctx;
+	ctx->slice.log = r->connection->log;
+
+#if (NGX_THREADS)
+	if (amcf->thread_pool != NULL) {
+		task = ngx_thread_task_alloc(r->pool, 0);
+		if (task == NULL) {
+			return NGX_HTTP_INTERNAL_SERVER_ERROR;
+		}
+		/* the thread touches ctx->d only: no nginx structure, no state */
+		task->ctx = ctx;
+		task->handler = ngx_http_authcore_thread_step;
+		task->event.handler = ngx_http_authcore_thread_done;
+		task->event.data = ctx;
+		if (ngx_thread_task_post(amcf->thread_pool, task) != NGX_OK) {
+			/* queue overflow, logged by nginx: step here instead */
+			ngx_post_event(&ctx->slice, &ngx_posted_next_events);
+		}
+	} else {
+		ngx_post_event(&ctx->slice, &ngx_posted_next_events);
+	}
+#else
+	(void) amcf;
+	ngx_post_event(&ctx->slice, &ngx_posted_next_events);
+#endif
+
+	ngx_add_timer(&ctx->guard, AC_NGX_GUARD_MSEC);
+	r->main->blocked++;
+	r->read_event_handler = ngx_http_test_reading;
+	return NGX_DONE;
+}
+
+/*
+ * Decides ctx's request under the state lock. Returns NGX_OK (final
+ * decision, step DECIDED), NGX_DONE (a password check was started; the
+ * phases run again when it is over) or an HTTP error status.
+ */
+static ngx_int_t
+ngx_http_authcore_decide(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx)
+{
+	ngx_http_authcore_main_conf_t *amcf;
+	uint8_t entropy[AC_NGX_ENTROPY_LEN];
+	size_t entropy_len;
+	ac_state *st;
+
+	amcf = ngx_http_get_module_main_conf(r, ngx_http_authcore_module);
+	entropy_len = ngx_http_authcore_entropy(entropy, sizeof(entropy), 0);
+
+	st = ngx_http_authcore_lock(amcf);
+	ac_decide(ctx->policy, st, &ctx->req, (int64_t) ngx_time(),
+	    entropy_len ? entropy : NULL, entropy_len, ctx->d);
+	ngx_http_authcore_unlock(amcf);
+	ngx_explicit_memzero(entropy, sizeof(entropy));
+
+	if (ctx->d->action == AC_PENDING) {
+		return ngx_http_authcore_start(r, ctx);
+	}
+	ngx_http_authcore_audit(r, ctx->d);
+	ctx->step = AC_NGX_DECIDED;
+	return NGX_OK;
+}
+
+/* Slice stepping: a few milliseconds of PBKDF2, then the next slice is
+ * posted behind the events that arrive meanwhile (ngx_posted_next_events
+ * makes the loop poll without waiting, then run it). */
+static void
+ngx_http_authcore_slice(ngx_event_t *ev)
+{
+	ngx_http_authcore_ctx_t *ctx = ev->data;
+
+	if (ac_decision_step(ctx->d, AC_NGX_SLICE_ITERATIONS) > 0) {
+		ngx_post_event(ev, &ngx_posted_next_events);
+		return;
+	}
+	ngx_http_authcore_done(ctx);
+}
+
+/* An exiting worker waits for timers, not for threads or posted events. */
+static void
+ngx_http_authcore_guard(ngx_event_t *ev)
+{
+	ngx_add_timer(ev, AC_NGX_GUARD_MSEC);
+}
+
+#if (NGX_THREADS)
+/* Runs in a pool thread. */
+static void
+ngx_http_authcore_thread_step(void *data, ngx_log_t *log)
+{
+	ngx_http_authcore_ctx_t *ctx = data;
+
+	(void) log;
+	while (ac_decision_step(ctx->d, (size_t) -1) > 0) {
+		/* every iteration left */
+	}
+}
+
+/* Back on the event loop once the thread is done. */
+static void
+ngx_http_authcore_thread_done(ngx_event_t *ev)
+{
+	ngx_http_authcore_done(ev->data);
+}
+#endif
+
+/*
+ * The check is over: finish the decision under the state lock, then run
+ * the phases again, which applies it (ngx_http_authcore_handler). The
+ * verdict is recorded even when the client has left, so that attempt
+ * counters see every guess; nginx then ends the request instead
+ * (ngx_http_terminate_request left r->write_event_handler on its
+ * finalizer, and the request to free once blocked is 0).
+ */
+static void
+ngx_http_authcore_done(ngx_http_authcore_ctx_t *ctx)
+{
+	ngx_http_authcore_main_conf_t *amcf;
+	ngx_http_request_t *r = ctx->r;
+	ngx_connection_t *c = r->connection;
+	uint8_t entropy[AC_NGX_ENTROPY_LEN];
+	size_t entropy_len;
+	ac_state *st;
+
+	ngx_http_set_log_request(c->log, r);
+
+	if (ctx->guard.timer_set) {
+		ngx_del_timer(&ctx->guard);
+	}
+	r->main->blocked--;
+	if (r->read_event_handler == ngx_http_test_reading) {
+		r->read_event_handler = ngx_http_block_reading;
+	}
+
+	amcf = ngx_http_get_module_main_conf(r, ngx_http_authcore_module);
+	entropy_len = ngx_http_authcore_entropy(entropy, sizeof(entropy), 0);
+	st = ngx_http_authcore_lock(amcf);
+	ac_decide_resume(ctx->policy, st, &ctx->req, (int64_t) ngx_time(),
+	    entropy_len ? entropy : NULL, entropy_len, ctx->d);
+	ngx_http_authcore_unlock(amcf);
+	ngx_explicit_memzero(entropy, sizeof(entropy));
+
+	ngx_http_authcore_audit(r, ctx->d);
+	ctx->step = AC_NGX_DECIDED;
+
+	r->write_event_handler(r);
+	ngx_http_run_posted_requests(c);
+}
+
+/* Applies a final decision; returns the access phase's answer. */
+static ngx_int_t
+ngx_http_authcore_apply(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx)
+{
+	ac_decision *d = ctx->d;
 
 	/* Applied whatever the action: under "satisfy any" another module may
 	 * still grant a refused request, and client-sent copies of identity
@@ -641,11 +1140,124 @@ ngx_http_authcore_handler(ngx_http_request_t *r)
 			return NGX_HTTP_INTERNAL_SERVER_ERROR;
 		}
 		/* NGX_OK: granted. Under "satisfy all" the other access modules
-		 * still run; under "satisfy any" this grant suffices. */
+		 * still run; under "satisfy any" this grant suffices. The
+		 * header filter adds d->resp_headers to the response. */
 		return NGX_OK;
 	}
 
 	return ngx_http_authcore_respond(r, d);
+}
+
+/*
+ * The access-phase handler. First call: read the request, then decide
+ * now, or after the body was read, or after the password check; the later
+ * two run the phases again, which calls this handler again to apply the
+ * decision (returning NGX_AGAIN meanwhile, e.g. on a write event).
+ */
+static ngx_int_t
+ngx_http_authcore_handler(ngx_http_request_t *r)
+{
+	ngx_http_authcore_loc_conf_t *alcf;
+	ngx_http_authcore_ctx_t *ctx;
+	ngx_int_t rc;
+
+	alcf = ngx_http_get_module_loc_conf(r, ngx_http_authcore_module);
+	if (alcf->policy == NULL) {
+		return NGX_DECLINED;
+	}
+
+	ctx = ngx_http_get_module_ctx(r, ngx_http_authcore_module);
+	if (ctx != NULL) {
+		switch (ctx->step) {
+		case AC_NGX_DECIDED:
+			ctx->step = AC_NGX_APPLIED;
+			ctx->rc = ngx_http_authcore_apply(r, ctx);
+			return ctx->rc;
+		case AC_NGX_APPLIED:
+			return ctx->rc;
+		default:
+			return NGX_AGAIN;
+		}
+	}
+
+	ctx = ngx_http_authcore_create_ctx(r, alcf->policy);
+	if (ctx == NULL) {
+		return NGX_HTTP_INTERNAL_SERVER_ERROR;
+	}
+	ngx_http_set_ctx(r, ctx, ngx_http_authcore_module);
+
+	if (ac_wants_body(ctx->policy, ctx->req.method.ptr, ctx->req.method.len,
+	        ctx->req.path.ptr, ctx->req.path.len)) {
+		if (r->headers_in.content_length_n > (off_t) AC_LOGIN_BODY_MAX) {
+			/* not read at all; the local answer discards it */
+			ctx->req.body_too_large = 1;
+		} else {
+			ctx->step = AC_NGX_BODY;
+			rc = ngx_http_read_client_request_body(r,
+			    ngx_http_authcore_body_handler);
+			if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+				return rc;
+			}
+			/* balances the count the body reading took */
+			ngx_http_finalize_request(r, NGX_DONE);
+			return NGX_DONE;
+		}
+	}
+
+	rc = ngx_http_authcore_decide(r, ctx);
+	if (rc != NGX_OK) {
+		return rc; /* NGX_DONE: pending, or an error status */
+	}
+	ctx->step = AC_NGX_APPLIED;
+	ctx->rc = ngx_http_authcore_apply(r, ctx);
+	return ctx->rc;
+}
+
+/* The login body is in (maybe before read_client_request_body returned). */
+static void
+ngx_http_authcore_body_handler(ngx_http_request_t *r)
+{
+	ngx_http_authcore_ctx_t *ctx;
+	ngx_int_t rc;
+
+	ctx = ngx_http_get_module_ctx(r, ngx_http_authcore_module);
+	r->write_event_handler = ngx_http_core_run_phases;
+
+	if (ngx_http_authcore_take_body(r, ctx) != NGX_OK) {
+		ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+		return;
+	}
+	rc = ngx_http_authcore_decide(r, ctx);
+	if (rc == NGX_DONE) {
+		return; /* ngx_http_authcore_done runs the phases */
+	}
+	if (rc != NGX_OK) {
+		ngx_http_finalize_request(r, rc);
+		return;
+	}
+	ngx_http_core_run_phases(r);
+}
+
+/* On AC_ALLOW, the decision's response headers (e.g. Set-Cookie) are
+ * appended to the upstream's response, next to its own. */
+static ngx_int_t
+ngx_http_authcore_header_filter(ngx_http_request_t *r)
+{
+	ngx_http_authcore_ctx_t *ctx;
+	size_t i;
+
+	ctx = ngx_http_get_module_ctx(r, ngx_http_authcore_module);
+	if (ctx != NULL && ctx->step == AC_NGX_APPLIED
+	    && ctx->d->action == AC_ALLOW && !ctx->resp_added) {
+		ctx->resp_added = 1;
+		for (i = 0; i < ctx->d->n_resp_headers; i++) {
+			if (ngx_http_authcore_push_header(r,
+			        &ctx->d->resp_headers[i]) != NGX_OK) {
+				return NGX_ERROR;
+			}
+		}
+	}
+	return ngx_http_authcore_next_header_filter(r);
 }
 
 static ngx_int_t
@@ -660,5 +1272,8 @@ ngx_http_authcore_init(ngx_conf_t *cf)
 		return NGX_ERROR;
 	}
 	*h = ngx_http_authcore_handler;
+
+	ngx_http_authcore_next_header_filter = ngx_http_top_header_filter;
+	ngx_http_top_header_filter = ngx_http_authcore_header_filter;
 	return NGX_OK;
 }

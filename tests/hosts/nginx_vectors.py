@@ -1,11 +1,14 @@
 """Decision vectors through Debian's nginx with the authcore dynamic module.
 
 For each vector file: starts /usr/sbin/nginx (foreground, loopback only) with
-the file's policy in front of tests/lib/echo.py, sends every case over HTTP
-exactly as written (raw path, headers in order, duplicates kept) and checks
-status, response headers and the headers the upstream saw. Also checks the
-audit lines in error.log, `authcore_policy off;`, and that `nginx -t` refuses
-bad policies naming the JSON path.
+the file's policy in front of tests/lib/echo.py and the file's environment
+(listed with `env` so nginx keeps it), sends every case over HTTP exactly as
+written (raw path, headers in order, duplicates kept, the body if any) and
+checks status, response headers (every Set-Cookie), the body and the headers
+the upstream saw. The cases of a file run in order against one nginx, so
+against one shared ac_state. Also checks the audit lines in error.log,
+`authcore_policy off;`, and that `nginx -t` refuses bad policies naming the
+JSON path.
 
 Prints "ok - ...", "not ok - ...: why" or "skip - ...: why" per check.
 Usage: python3 nginx_vectors.py [MODULE.so]
@@ -74,7 +77,21 @@ def write(path, text):
         f.write(text)
 
 
-def nginx_conf(d, port, echo_port, policy_file, real_ip=False):
+# the administrator bootstrap variables (VectorFile.env); nginx drops every
+# variable its configuration does not list with `env`
+ENV_NAMES = ("AUTHCORE_ADMIN_USER", "AUTHCORE_ADMIN_PASSWORD_HASH")
+
+
+def nginx_env(file_env):
+    """The environment nginx starts with: ours without the bootstrap
+    variables, plus the vector file's."""
+    env = {k: v for k, v in os.environ.items() if k not in ENV_NAMES}
+    env.update(file_env or {})
+    return env
+
+
+def nginx_conf(d, port, echo_port, policy_file, real_ip=False, main_extra="",
+               http_extra="", workers=1, listen_extra=""):
     """An nginx.conf with everything inside d, listening on 127.0.0.1 only."""
     real = ""
     if real_ip:
@@ -82,13 +99,14 @@ def nginx_conf(d, port, echo_port, policy_file, real_ip=False):
         real = "        set_real_ip_from 127.0.0.1;\n        real_ip_header %s;\n" % CLIENT_IP_HEADER
     return """daemon off;
 master_process on;
-worker_processes 1;
+worker_processes {workers};
 load_module {module};
 pid {d}/nginx.pid;
 error_log {d}/error.log info;
-events {{ worker_connections 64; }}
+{env}{main_extra}events {{ worker_connections 64; }}
 http {{
     access_log {d}/access.log;
+{http_extra}
     client_body_temp_path {d}/client_body;
     proxy_temp_path {d}/proxy;
     fastcgi_temp_path {d}/fastcgi;
@@ -98,7 +116,7 @@ http {{
     large_client_header_buffers 8 64k;
     authcore_policy {policy};
     server {{
-        listen 127.0.0.1:{port};
+        listen 127.0.0.1:{port}{listen_extra};
 {real}        location / {{
             proxy_pass http://127.0.0.1:{echo};
         }}
@@ -114,14 +132,22 @@ http {{
         }}
     }}
 }}
-""".format(module=MODULE, d=d, policy=policy_file, port=port, echo=echo_port, real=real)
+""".format(module=MODULE, d=d, policy=policy_file, port=port, echo=echo_port, real=real,
+           env="".join("env %s;\n" % n for n in ENV_NAMES), main_extra=main_extra,
+           http_extra=http_extra, workers=workers, listen_extra=listen_extra)
 
 
 class Nginx:
     """One nginx master in the foreground, started and stopped by us."""
 
-    def __init__(self, d, echo_port, policy_json, real_ip=False):
+    def __init__(self, d, echo_port, policy_json, real_ip=False, env=None, main_extra="",
+                 http_extra="", workers=1, listen_extra=""):
         self.d = d
+        self.workers = workers
+        self.listen_extra = listen_extra
+        self.env = nginx_env(env)
+        self.main_extra = main_extra
+        self.http_extra = http_extra
         self.proc = None
         self.port = None
         self.policy = os.path.join(d, "policy.json")
@@ -135,10 +161,11 @@ class Nginx:
         for _ in range(3):  # a free port can be taken between probe and bind
             self.port = free_port()
             write(self.conf, nginx_conf(self.d, self.port, self.echo_port, self.policy,
-                                        self.real_ip))
+                                        self.real_ip, self.main_extra, self.http_extra,
+                                        self.workers, self.listen_extra))
             self.out = open(os.path.join(self.d, "nginx.out"), "wb")
             self.proc = spawn([NGINX, "-p", self.d, "-c", self.conf],
-                              stdout=self.out, stderr=subprocess.STDOUT)
+                              stdout=self.out, stderr=subprocess.STDOUT, env=self.env)
             if wait_port(self.port, self.proc):
                 return
             stop(self.proc)
@@ -160,6 +187,37 @@ def tail(path, n=5):
             return " | ".join(f.read().splitlines()[-n:])
     except OSError:
         return ""
+
+
+def send_full(port, method, path, headers, body=None, timeout=REQUEST_TIMEOUT):
+    """Sends one request as given, with body (text, sent as UTF-8 with a
+    Content-Length) when not None. Returns (status, headers with lower-case
+    names and repeated ones joined with ", ", every Set-Cookie value in
+    order, body bytes)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        if not any(n.lower() == "host" for n, _ in headers):
+            conn.putheader("Host", "127.0.0.1:%d" % port)
+        for n, v in headers:
+            conn.putheader(n, v.encode("utf-8"))
+        data = None
+        if body is not None:
+            data = body.encode("utf-8")
+            conn.putheader("Content-Length", str(len(data)))
+        conn.endheaders(data)
+        resp = conn.getresponse()
+        rbody = resp.read()
+        hdrs = {}
+        cookies = []
+        for k, v in resp.getheaders():
+            k = k.lower()
+            hdrs[k] = hdrs[k] + ", " + v if k in hdrs else v
+            if k == "set-cookie":
+                cookies.append(v)
+        return resp.status, hdrs, cookies, rbody
+    finally:
+        conn.close()
 
 
 def audit_events(path):
@@ -210,7 +268,7 @@ def run_file(vf, echo_port):
     real_ip = any(c.client_ip != "127.0.0.1" for c in todo)
     with tempfile.TemporaryDirectory(prefix="authcore-nginx-") as d:
         os.chmod(d, 0o755)  # nginx workers may run as another user
-        ngx = Nginx(d, echo_port, vf.policy_json, real_ip)
+        ngx = Nginx(d, echo_port, vf.policy_json, real_ip, vf.env)
         try:
             try:
                 ngx.start()
@@ -226,11 +284,13 @@ def run_file(vf, echo_port):
                 if real_ip:
                     headers.append((CLIENT_IP_HEADER, c.client_ip))
                 try:
-                    status, hdrs, body = send(ngx.port, c.method, c.path, headers)
+                    status, hdrs, cookies, body = send_full(ngx.port, c.method, c.path,
+                                                            headers, c.body)
                 except (OSError, ValueError, http.client.HTTPException) as e:
                     not_ok(c.id, "request failed: %r" % e)
                     continue
-                probs = vectors.check(c, status, hdrs, upstream_view(status, hdrs, body))
+                probs = vectors.check(c, status, hdrs, upstream_view(status, hdrs, body),
+                                      None, cookies, body.decode("utf-8", "replace"))
                 # the module logs before it answers, so the line is there now
                 events = audit_events(log)
                 if vectors.report(c, probs, HOST):

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # nginx host: the decision vectors through Debian's nginx with the authcore
 # dynamic module (build/nginx/ngx_http_authcore_module.so, built by `make all`)
-# in front of tests/lib/echo.py, plus `nginx -t` checks of bad policies.
-# Loopback only; every wait is bounded (tests/hosts/nginx_vectors.py).
+# in front of tests/lib/echo.py, plus `nginx -t` checks of bad policies
+# (tests/hosts/nginx_vectors.py); then the login machinery: pending password
+# checks that do not stall the worker, clients leaving mid-check, login
+# bodies, attempt counters shared by workers (tests/hosts/nginx_login.py).
+# Loopback only; every wait is bounded.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
@@ -11,4 +14,7 @@ if [ ! -f "$module" ]; then
   echo "not ok - nginx module: $module is not built (run make all)"
   exit 1
 fi
-exec timeout -k 10 600 python3 tests/hosts/nginx_vectors.py "$module"
+rc=0
+timeout -k 10 600 python3 tests/hosts/nginx_vectors.py "$module" || rc=1
+timeout -k 10 300 python3 tests/hosts/nginx_login.py "$module" || rc=1
+exit $rc
