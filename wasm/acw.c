@@ -19,8 +19,11 @@
  * section the request has no body. Hosts send one only when acw_wants_body
  * says the core needs it (login posts).
  *
- * The decision comes back as the JSON of ac_decision_json(). One call in,
- * one call out: the host reads the request once and applies the answer once.
+ * The decision comes back as the JSON of ac_decision_json(), or, after
+ * acw_set_view(ctx, 1), as a view: little-endian u32 words pointing into
+ * the decision and the policy, which JavaScript reads without parsing JSON
+ * (layout at view_out below). One call in, one call out: the host reads the
+ * request once and applies the answer once.
  *
  * Life of a context: acw_load (policy + environment settings), acw_seed
  * (keys the state; before the first decision), decisions, acw_unload.
@@ -57,6 +60,9 @@ typedef struct {
 	ac_header headers[AC_HEADERS_MAX];
 	char out[ACW_OUT_MAX];
 	size_t out_len;
+	int view;             /* acw_set_view: answer with a view, not JSON */
+	uint32_t words[12 + 2 * 2 * AC_DECISION_HEADERS_MAX +
+	    4 * AC_DECISION_HEADERS_MAX * 2];
 	/* the compiled policy follows */
 } acw_ctx;
 
@@ -164,6 +170,7 @@ ACW_EXPORT acw_ctx *acw_load(const char *json, size_t json_len, char *err,
 		return NULL;
 	}
 	ctx->has_state = 0;
+	ctx->view = 0;
 	ctx->policy = ac_policy_load_env(ctx + 1, mem_len, json, json_len,
 	    &env, &used, &pe);
 	if (ctx->policy == NULL) {
@@ -268,9 +275,65 @@ static int parse_request(acw_ctx *ctx, const char *req, size_t req_len,
 	return 0;
 }
 
+/* The view: u32 words, each string as (pointer, length):
+ *   [0] action (0 allow, 1 respond, 2 pending)  [1] status  [2] reason
+ *   [3] n_remove  [4] n_add  [5] n_resp_headers
+ *   [6,7] body  [8,9] user (pointer 0: none)  [10,11] audit line
+ *   then n_remove x (name), n_add x (name, value), n_resp x (name, value).
+ * Names point into the policy or static storage (stable for the context's
+ * life); everything else into the decision (valid until the next call). */
+static const char *view_out(acw_ctx *ctx, const ac_decision *d,
+    size_t *out_len)
+{
+	uint32_t *w = ctx->words;
+	size_t k = 12, i;
+
+#define ACW_PUT(s) (w[k++] = (uint32_t)(uintptr_t)(s).ptr, \
+	w[k++] = (uint32_t)(s).len)
+	w[0] = (uint32_t)d->action;
+	w[1] = (uint32_t)d->status;
+	w[2] = (uint32_t)d->reason;
+	w[3] = (uint32_t)d->n_remove;
+	w[4] = (uint32_t)d->n_add;
+	w[5] = (uint32_t)d->n_resp_headers;
+	w[6] = (uint32_t)(uintptr_t)d->body.ptr;
+	w[7] = (uint32_t)d->body.len;
+	w[8] = (uint32_t)(uintptr_t)d->user.ptr;
+	w[9] = (uint32_t)d->user.len;
+	w[10] = (uint32_t)(uintptr_t)d->audit;
+	w[11] = (uint32_t)d->audit_len;
+	for (i = 0; i < d->n_remove; i++)
+		ACW_PUT(d->remove[i]);
+	for (i = 0; i < d->n_add; i++) {
+		ACW_PUT(d->add[i].name);
+		ACW_PUT(d->add[i].value);
+	}
+	for (i = 0; i < d->n_resp_headers; i++) {
+		ACW_PUT(d->resp_headers[i].name);
+		ACW_PUT(d->resp_headers[i].value);
+	}
+#undef ACW_PUT
+	*out_len = k * sizeof w[0];
+	return (const char *)w;
+}
+
+/* Answers with views (1) or JSON (0, the default) from now on. */
+ACW_EXPORT void acw_set_view(acw_ctx *ctx, int on)
+{
+	ctx->view = on != 0;
+}
+
+/* Stable name of a reason code (a NUL-terminated static string). */
+ACW_EXPORT const char *acw_reason_name(int r)
+{
+	return ac_reason_name((ac_reason)r);
+}
+
 static const char *json_out(acw_ctx *ctx, const ac_decision *d,
     size_t *out_len)
 {
+	if (ctx->view)
+		return view_out(ctx, d, out_len);
 	ctx->out_len = ac_decision_json(d, ctx->out, sizeof ctx->out);
 	*out_len = ctx->out_len;
 	return ctx->out_len ? ctx->out : NULL;

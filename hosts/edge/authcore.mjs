@@ -132,8 +132,7 @@ export async function createAuth(policy, options = {}) {
     let wire = fields.join("\0") + "\0";
     if (body) wire += "\0" + (body === TOO_LARGE ? "-" : String(body.length)) + "\0";
     const bodyLen = body && body !== TOO_LARGE ? body.length : 0;
-    const ascii = ASCII.test(wire);
-    const max = (ascii || byteStrings ? wire.length : wire.length * 3) + bodyLen;
+    const max = wire.length * 3 + bodyLen; // UTF-8 needs at most 3 bytes per UTF-16 unit
     if (max > reqCap) {
       if (reqPtr) M._acw_free(reqPtr);
       reqCap = Math.max(max, 4096);
@@ -144,17 +143,16 @@ export async function createAuth(policy, options = {}) {
       }
     }
     const h = M.HEAPU8; // read after the alloc: memory growth replaces it
-    let len = wire.length;
-    if (ascii) {
-      utf8enc.encodeInto(wire, h.subarray(reqPtr, reqPtr + len));
-    } else if (byteStrings) {
+    let len = utf8enc.encodeInto(wire, h.subarray(reqPtr, reqPtr + max)).written;
+    if (len !== wire.length && byteStrings) {
+      // not all ASCII, and header values are byte strings (one byte per
+      // character) in this runtime: write them as such
+      len = wire.length;
       for (let i = 0; i < len; i++) {
         const c = wire.charCodeAt(i);
         if (c > 0xff) throw new TypeError("authcore: header values must be byte strings");
         h[reqPtr + i] = c;
       }
-    } else {
-      len = utf8enc.encodeInto(wire, h.subarray(reqPtr, reqPtr + max)).written;
     }
     if (bodyLen) {
       h.set(body, reqPtr + len);
@@ -185,11 +183,44 @@ export async function createAuth(policy, options = {}) {
     poolPos += ENTROPY_LEN;
   }
 
+  // Decisions come back as a view (wasm/acw.c, view_out): u32 words with
+  // (pointer, length) strings, read here without any JSON parsing. The
+  // object is the one ac_decision_json describes; `audit` is parsed only
+  // when read.
+  M._acw_set_view(ctx, 1);
+  const REASONS = [];
+  for (let i = 0; i < 256; i++) {
+    const name = cString(M.HEAPU8, M._acw_reason_name(i) >>> 0, 64);
+    if (name === "unknown") break;
+    REASONS.push(name);
+  }
+  // Names (headers to remove or add, response header names) point into the
+  // policy or static storage: decoded once per (pointer, length).
+  const names = new Map();
+  function nameAt(h, p, n) {
+    const key = p * 65536 + n;
+    let s = names.get(key);
+    if (s === undefined) {
+      s = textAt(h, p, n);
+      names.set(key, s);
+    }
+    return s;
+  }
+
   function result(out) {
+    if (!out) throw new Error("authcore: the core returned no decision");
     const h = M.HEAPU8;
-    const outLen = (h[lenPtr] | (h[lenPtr + 1] << 8) | (h[lenPtr + 2] << 16) | (h[lenPtr + 3] << 24)) >>> 0;
-    if (!out || !outLen) throw new Error("authcore: the core returned no decision");
-    return JSON.parse(utf8.decode(h.subarray(out, out + outLen)));
+    const W = M.HEAPU32;
+    let k = out >>> 2;
+    const nr = W[k + 3], na = W[k + 4], nh = W[k + 5];
+    const d = new Decision(ACTIONS[W[k]], W[k + 1], REASONS[W[k + 2]] ?? "unknown",
+      textAt(h, W[k + 6], W[k + 7]), W[k + 8] ? textAt(h, W[k + 8], W[k + 9]) : null,
+      textAt(h, W[k + 10], W[k + 11]));
+    k += 12;
+    for (let i = 0; i < nr; i++, k += 2) d.remove.push(nameAt(h, W[k], W[k + 1]));
+    for (let i = 0; i < na; i++, k += 4) d.add[nameAt(h, W[k], W[k + 1])] = textAt(h, W[k + 2], W[k + 3]);
+    for (let i = 0; i < nh; i++, k += 4) d.headers.push([nameAt(h, W[k], W[k + 1]), textAt(h, W[k + 2], W[k + 3])]);
+    return d;
   }
 
   // 1 if the core needs this request's body (a login post).
@@ -257,7 +288,7 @@ export async function createAuth(policy, options = {}) {
     }
     const d = passwordSlice > 0 ? await decideSliced(fields, body, now, byteStrings)
       : decideNow(fields, body, now, byteStrings);
-    if (audit) audit(JSON.stringify(d.audit));
+    if (audit && d.auditText) audit(d.auditText);
     if (d.action !== "allow") return { response: toResponse(d), decision: d };
     return {
       identity: { user: d.user ?? null, reason: d.reason },
@@ -413,6 +444,59 @@ function* headerPairs(h) {
   if (Array.isArray(h)) yield* h;
   else if (typeof h.entries === "function") yield* h.entries();
   else yield* Object.entries(h);
+}
+
+const ACTIONS = ["allow", "respond", "pending"];
+
+// A decision as ac_decision_json describes it; `audit` (the audit line as
+// an object) is parsed only when read, auditText is the line as the core
+// wrote it.
+class Decision {
+  #text;
+  #parsed;
+
+  constructor(action, status, reason, body, user, auditText) {
+    this.action = action;
+    this.status = status;
+    this.reason = reason;
+    this.remove = [];
+    this.add = {};
+    this.headers = [];
+    this.body = body;
+    this.user = user;
+    this.#text = auditText;
+  }
+
+  get audit() {
+    if (this.#parsed === undefined) this.#parsed = this.#text === "" ? null : JSON.parse(this.#text);
+    return this.#parsed;
+  }
+
+  get auditText() {
+    return this.#text;
+  }
+
+  toJSON() {
+    const { action, status, reason, remove, add, headers, body, user, audit } = this;
+    return { action, status, reason, remove, add, headers, body, user, audit };
+  }
+}
+
+// UTF-8 text at heap[p, p + n): short ASCII (most names and values)
+// without TextDecoder's per-call cost; invalid UTF-8 becomes U+FFFD, as
+// the core's JSON writer does.
+function textAt(h, p, n) {
+  if (n === 0) return "";
+  if (n <= 96) {
+    let s = "";
+    for (let i = p; i < p + n; i++) {
+      const c = h[i];
+      if (c > 0x7f) return utf8.decode(h.subarray(p, p + n));
+      s += String.fromCharCode(c);
+    }
+    return s;
+  }
+  return utf8.decode(h.subarray(p, p + n));
 }
 
 function cString(heap, p, cap) {

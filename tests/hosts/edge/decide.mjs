@@ -71,7 +71,7 @@ for (const f of job.files) {
       } else {
         const n = audits.length;
         const r = await authH.handle(fr.request, { clientIp: c.request.client_ip });
-        const h = { reason: r.decision.reason, audited: audits.length === n + 1 && audits[n] === JSON.stringify(r.decision.audit) };
+        const h = { reason: r.decision.reason, audited: audits.length === n + 1 && JSON.stringify(JSON.parse(audits[n])) === JSON.stringify(r.decision.audit) };
         if (r.response) {
           h.status = r.response.status;
           h.headers = lower(r.response.headers);
