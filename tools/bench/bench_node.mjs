@@ -8,10 +8,12 @@
 //   edge-decide   the shipped edge module (build/edge/authcore.mjs):
 //                 createAuth(policy) once, then auth.decide(request) with
 //                 the token in Authorization (request encoding, the core's
-//                 decision, JSON.parse of the decision)
+//                 decision read back as a view of u32 words, the decision
+//                 object built)
 //   acw-decide    the same wasm through its flat ABI (wasm/acw.c): the
 //                 request bytes written into wasm memory once, then
-//                 _acw_decide per call (decision JSON left unparsed)
+//                 _acw_decide per call with the context's default output,
+//                 the decision's JSON text (written, left unparsed)
 //   wasm-verify   ac_jwt_verify exported from a bench-only build of the
 //                 same Emscripten libraries (build/bench/wasm), one JS call
 //                 per verification

@@ -230,7 +230,7 @@ def main():
     row("1", "", "hs256", "pyjwt", versions.get("pyjwt", "PyJWT") + " jwt.decode", ("hs256", "authcore"))
     # 2. wasm in Node vs jose
     row("2", "HS256 in Node (V8)", "hs256", "edge-decide", "authcore edge module: auth.decide(request) → decision", ("hs256", "edge-decide"))
-    row("2", "", "hs256", "acw-decide", "authcore wasm, flat ABI _acw_decide (no JSON.parse)", ("hs256", "edge-decide"))
+    row("2", "", "hs256", "acw-decide", "authcore wasm, flat ABI _acw_decide writing decision JSON (not parsed)", ("hs256", "edge-decide"))
     row("2", "", "hs256", "wasm-verify", "authcore wasm, ac_jwt_verify export (1 JS call each)", ("hs256", "edge-decide"))
     row("2", "", "hs256", "wasm-loop", "authcore wasm, ac_jwt_verify in a wasm loop", ("hs256", "edge-decide"))
     row("2", "", "hs256", "jose", f"jose {versions.get('jose', '?')} jwtVerify, CryptoKey imported once", ("hs256", "edge-decide"), "authcore ≥ 10x faster")
