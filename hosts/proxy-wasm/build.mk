@@ -7,7 +7,8 @@
 # and the policy loader) carry a "long double unsupported" message written to
 # stderr, which drags in the stderr FILE and with it the WASI imports fd_close
 # and fd_seek; the full implementation has no such path, so the module
-# imports nothing from WASI but clock_time_get and random_get.
+# imports nothing from WASI but clock_time_get, random_get and (called
+# directly, not through getenv) environ_sizes_get / environ_get.
 # --strip-debug: wasi-libc's archives carry DWARF (115 KB of a 205 KB module).
 PXW_SRC := hosts/proxy-wasm/authcore_proxy.c
 PXW_LDFLAGS := -mexec-model=reactor -Wl,--export=malloc -Wl,--stack-first -Wl,--strip-debug \
@@ -21,7 +22,7 @@ $(B)/authcore-proxy.wasm: $(PXW_SRC) $(WASI_LIBS) $(CORE_HDRS) hosts/proxy-wasm/
 ALL_WASM += $(B)/authcore-proxy.wasm
 
 # Imports must stay within proxy_* plus WASI clock_time_get, random_get,
-# fd_write, so the module loads in every proxy-wasm host.
+# environ_sizes_get, environ_get, so the module loads in every proxy-wasm host.
 .PHONY: check-proxy-wasm-imports
 check-proxy-wasm-imports: $(B)/authcore-proxy.wasm
 	@python3 hosts/proxy-wasm/check_imports.py $<

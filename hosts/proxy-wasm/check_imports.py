@@ -2,9 +2,12 @@
 """Checks a proxy-wasm module's import and export sections.
 
 Imports must be proxy_* host functions from module "env", plus at most the
-WASI functions clock_time_get, random_get and fd_write: those are what every
-proxy-wasm host implements (Envoy, Istio, Kong's ngx_wasm_module), so the
-same .wasm loads everywhere. The exports the hosts look up must be present.
+WASI functions the filter needs: clock_time_get (the clock), random_get
+(session ids, the state key), environ_sizes_get and environ_get (the
+administrator from AUTHCORE_ADMIN_USER / AUTHCORE_ADMIN_PASSWORD_HASH).
+Every proxy-wasm host implements those (Envoy and Istio through
+proxy-wasm-cpp-host, Kong's ngx_wasm_module), so the same .wasm loads
+everywhere. The exports the hosts look up must be present.
 
 Reads the binary directly (llvm-objdump-14 cannot dump a linked module's
 imports). Usage: check_imports.py MODULE.wasm; prints one line per import and
@@ -12,11 +15,13 @@ exits 1 on a disallowed import or a missing export, 2 on an unreadable file.
 """
 import sys
 
-ALLOWED_WASI = {"clock_time_get", "random_get", "fd_write"}
+ALLOWED_WASI = {"clock_time_get", "random_get", "environ_sizes_get", "environ_get"}
 REQUIRED_EXPORTS = ["proxy_abi_version_0_2_1", "_initialize", "malloc",
                     "proxy_on_memory_allocate", "proxy_on_context_create",
-                    "proxy_on_configure", "proxy_on_request_headers",
-                    "proxy_on_delete"]
+                    "proxy_on_vm_start", "proxy_on_configure",
+                    "proxy_on_request_headers", "proxy_on_request_body",
+                    "proxy_on_request_trailers", "proxy_on_response_headers",
+                    "proxy_on_tick", "proxy_on_done", "proxy_on_delete"]
 KINDS = {0: "func", 1: "table", 2: "memory", 3: "global", 4: "tag"}
 
 

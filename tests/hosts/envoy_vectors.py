@@ -2,9 +2,12 @@
 """End-to-end test of the proxy-wasm filter in a real Envoy.
 
 For every decision vector file: an Envoy (V8 runtime, the filter configured
-with the file's policy as a StringValue, then the router) in front of
-tests/lib/echo.py, each case sent over HTTP/1.1 exactly as written (duplicate
-headers kept, raw path) and checked with vectors.check(). Then: an audit line
+with the file's policy as a StringValue and the file's environment as VM
+environment variables, then the router) in front of tests/lib/echo.py, each
+case sent over HTTP/1.1 exactly as written (duplicate headers kept, raw path,
+the body with its Content-Length) and checked with vectors.check(), every
+Set-Cookie and the response body included. One Envoy per file, so its cases
+share one VM state (the attempt-limit cases depend on it). Then: an audit line
 with a reason code must be in Envoy's log; Envoy must refuse an invalid
 policy and log its JSON path; a running Envoy must take policy updates (LDS)
 and keep the last good policy when an update is bad; and the shim's own
@@ -54,7 +57,19 @@ BAD_POLICY = {
 BAD_POLICY_LOG = re.compile(r"authcore: bad policy: \$\.rules\[1\]")
 
 
-def listener(listen_port, wasm_path, policy_text):
+def listener(listen_port, wasm_path, policy_text, env=None, stop_iteration=True):
+    """The authcore listener. env: the VM's environment variables (the
+    administrator bootstrap), passed as vm_config key_values.
+    stop_iteration: the PluginConfig's allow_on_headers_stop_iteration,
+    which login posts need (Envoy >= 1.35); False only to test the filter
+    without it."""
+    vm_config = {
+        "vm_id": "authcore",
+        "runtime": "envoy.wasm.runtime.v8",
+        "code": {"local": {"filename": wasm_path}},
+    }
+    if env:
+        vm_config["environment_variables"] = {"key_values": dict(env)}
     wasm_filter = {
         "name": "envoy.filters.http.wasm",
         "typed_config": {
@@ -62,11 +77,10 @@ def listener(listen_port, wasm_path, policy_text):
             "config": {
                 "name": "authcore",
                 "root_id": "authcore",
-                "vm_config": {
-                    "vm_id": "authcore",
-                    "runtime": "envoy.wasm.runtime.v8",
-                    "code": {"local": {"filename": wasm_path}},
-                },
+                "vm_config": vm_config,
+                # login posts: pausing in on_request_headers must still
+                # deliver the body to the filter (Envoy >= 1.35)
+                "allow_on_headers_stop_iteration": stop_iteration,
                 "configuration": {
                     "@type": "type.googleapis.com/google.protobuf.StringValue",
                     "value": policy_text,
@@ -130,9 +144,9 @@ class Envoy:
     and set_policy() reconfigures the running Envoy."""
 
     def __init__(self, envoy_bin, workdir, tag, wasm_path, policy_text, echo_port,
-                 dynamic=False):
+                 dynamic=False, env=None, extra_args=(), stop_iteration=True):
         self.listen_port, self.admin_port = free_port(), free_port()
-        self.wasm_path = wasm_path
+        self.wasm_path, self.env = wasm_path, env
         self.config = os.path.join(workdir, "envoy-%s.json" % tag)
         self.log = os.path.join(workdir, "envoy-%s.log" % tag)
         self.lds_dir, self.version = None, 0
@@ -143,14 +157,15 @@ class Envoy:
             boot = bootstrap(self.admin_port, echo_port, lds_dir=self.lds_dir)
         else:
             boot = bootstrap(self.admin_port, echo_port,
-                             listener(self.listen_port, wasm_path, policy_text))
+                             listener(self.listen_port, wasm_path, policy_text, env,
+                                      stop_iteration))
         with open(self.config, "w") as f:
             json.dump(boot, f, indent=1)
         self.stdio = open(os.path.join(workdir, "envoy-%s.stdio" % tag), "wb")
         self.proc = subprocess.Popen(
             [envoy_bin, "-c", self.config, "--concurrency", "1",
              "--use-dynamic-base-id", "--log-level", "info",
-             "--log-path", self.log],
+             "--log-path", self.log] + list(extra_args),
             stdout=self.stdio, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True)
 
@@ -160,7 +175,7 @@ class Envoy:
         self.version += 1
         doc = {"version_info": str(self.version), "resources": [dict(
             {"@type": "type.googleapis.com/envoy.config.listener.v3.Listener"},
-            **listener(self.listen_port, self.wasm_path, policy_text))]}
+            **listener(self.listen_port, self.wasm_path, policy_text, self.env))]}
         tmp = os.path.join(self.lds_dir, "lds.json.tmp")
         with open(tmp, "w") as f:
             json.dump(doc, f, indent=1)
@@ -208,23 +223,68 @@ class Envoy:
         self.stdio.close()
 
 
-def send(port, case):
+def http_request(port, method, path, headers, body=None, timeout=REQUEST_TIMEOUT):
+    """One request exactly as given (raw path, headers in order, duplicates
+    kept; a body goes with its Content-Length). Returns (status, headers
+    with lower-case names and repeated ones joined with ", ", every
+    Set-Cookie value in order, body bytes)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        if not any(n.lower() == "host" for n, _ in headers):
+            conn.putheader("Host", "authcore.test")
+        for n, v in headers:
+            conn.putheader(n, v.encode("utf-8"))
+        data = None
+        if body is not None:
+            data = body.encode("utf-8")
+            conn.putheader("Content-Length", str(len(data)))
+        conn.endheaders(data)
+        resp = conn.getresponse()
+        text = resp.read()
+        hdrs, cookies = {}, []
+        for k, v in resp.getheaders():
+            k = k.lower()
+            hdrs[k] = hdrs[k] + ", " + v if k in hdrs else v
+            if k == "set-cookie":
+                cookies.append(v)
+        return resp.status, hdrs, cookies, text
+    finally:
+        conn.close()
+
+
+def local_endpoint(policy, path):
+    """True for the login endpoints (<login.prefix>/auth/...), which the
+    filter answers itself, 200 included; everything else that is allowed
+    must reach the upstream."""
+    login = policy.get("login")
+    if not isinstance(login, dict):
+        return False
+    prefix = login.get("prefix", "").rstrip("/")
+    return path.split("?", 1)[0].startswith(prefix + "/auth/")
+
+
+def send(port, case, policy=None):
     """Sends one case; returns (status, response headers, upstream headers or
-    None, problems)."""
-    status, headers, body = hostkit.send(port, case.method, case.path, case.headers,
-                                         host="authcore.test", timeout=REQUEST_TIMEOUT)
+    None, problems, Set-Cookie values, body text)."""
+    status, headers, cookies, body = http_request(port, case.method, case.path,
+                                                  case.headers, case.body)
     upstream, probs = hostkit.upstream_view(status, headers, body), []
-    if upstream is None and status == 200:
+    if policy is not None and local_endpoint(policy, case.path):
+        if upstream is not None:
+            probs.append("a login endpoint reached the upstream")
+    elif upstream is None and status == 200:
         # an allow that never reached the upstream is not an allow
         probs.append("200 without reaching the upstream")
         upstream = {}
-    return status, headers, upstream, probs
+    return status, headers, upstream, probs, cookies, body.decode("utf-8", "replace")
 
 
 def run_file(vf, envoy_bin, workdir, wasm_path, echo_port, reasons):
     """Runs one vector file's cases; adds their expected reasons to `reasons`
     and returns Envoy's log text."""
-    envoy = Envoy(envoy_bin, workdir, vf.name, wasm_path, vf.policy_json, echo_port)
+    envoy = Envoy(envoy_bin, workdir, vf.name, wasm_path, vf.policy_json, echo_port,
+                  env=vf.env)
     try:
         state = envoy.wait()
         cases = vf.cases(int(time.time()))
@@ -239,11 +299,12 @@ def run_file(vf, envoy_bin, workdir, wasm_path, echo_port, reasons):
                 print("skip - envoy %s: %s" % (case.id, skip), flush=True)
                 continue
             try:
-                status, headers, upstream, probs = send(envoy.listen_port, case)
+                status, headers, upstream, probs, cookies, body = send(
+                    envoy.listen_port, case, vf.policy)
             except (OSError, http.client.HTTPException) as e:
                 print("not ok - envoy %s: request failed: %s" % (case.id, e), flush=True)
                 continue
-            probs += vectors.check(case, status, headers, upstream)
+            probs += vectors.check(case, status, headers, upstream, None, cookies, body)
             vectors.report(case, probs, "envoy")
             if "reason" in case.expect:
                 reasons.add(case.expect["reason"])
@@ -284,7 +345,7 @@ def bad_policy(envoy_bin, workdir, wasm_path, echo_port):
             try:
                 case = vectors.Case("bad-policy", "probe", "GET", "/api/x", "127.0.0.1",
                                     [], {"status": 0})
-                status, _, upstream, _ = send(envoy.listen_port, case)
+                status, _, upstream = send(envoy.listen_port, case)[:3]
             except (OSError, http.client.HTTPException) as e:
                 status, upstream = "error %s" % e, None
             if upstream is not None or status == 200:
@@ -386,7 +447,7 @@ def shim_checks(envoy_bin, workdir, wasm_path, echo_port):
         case = vectors.Case("shim", "too many headers", "GET", "/open/x", "127.0.0.1",
                             many, {"status": 400})
         try:
-            status, _, upstream, _ = send(envoy.listen_port, case)
+            status, _, upstream = send(envoy.listen_port, case)[:3]
             if status == 400 and upstream is None:
                 print("ok - %s" % name, flush=True)
             else:
