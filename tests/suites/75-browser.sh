@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The login flow in a real browser: headless Debian Chromium, driven by
+# playwright-core (npm, pinned; the system browser, never a downloaded one),
+# against Envoy, nginx and workerd each in front of the demo dashboard
+# (tools/demo/dashboard.py) with the demo policy and the administrator from
+# the environment: redirect to the login page, a wrong password, login by
+# the labelled fields, a CSRF-protected Retry, a POST without the token
+# refused 403, sign out, redirect again. One "ok - <host>: <step>" per step.
+# Loopback only; every wait is bounded. Driver: tests/browser/run.py.
+set -u
+cd "$(dirname "$0")/../.."
+exec timeout -k 10 600 python3 tests/browser/run.py
