@@ -289,14 +289,16 @@ static const char PAGE_STYLE[] =
     "</style></head><body><main><h1>Sign in to ";
 static const char PAGE_FORM[] =
     "<input type=\"hidden\" name=\"next\" value=\"";
-static const char PAGE_TAIL[] =
+static const char PAGE_USER[] =
     "\"><label for=\"username\">Username</label>"
     "<input id=\"username\" name=\"username\" autocomplete=\"username\" "
-    "autocapitalize=\"none\" spellcheck=\"false\" required autofocus>"
-    "<label for=\"password\">Password</label>"
+    "autocapitalize=\"none\" spellcheck=\"false\" required value=\"";
+static const char PAGE_PASSWORD[] =
+    "><label for=\"password\">Password</label>"
     "<input id=\"password\" name=\"password\" type=\"password\" "
-    "autocomplete=\"current-password\" required>"
-    "<button type=\"submit\">Sign in</button></form></main></body></html>\n";
+    "autocomplete=\"current-password\" required";
+static const char PAGE_TAIL[] =
+    "><button type=\"submit\">Sign in</button></form></main></body></html>\n";
 
 static void page_headers(ac_decision *d)
 {
@@ -310,8 +312,10 @@ static void page_headers(ac_decision *d)
 	ac_d_resp_header(d, "referrer-policy", "same-origin", 11);
 }
 
+/* The page; `user` (may be empty) refills the username field after a
+ * failed attempt, and the password field has the focus. */
 static void login_page(const ac_policy *P, ac_decision *d, int status,
-    ac_reason r, ac_str next, const char *error)
+    ac_reason r, ac_str next, ac_str user, const char *error)
 {
 	size_t start;
 	ac_str action;
@@ -339,6 +343,12 @@ static void login_page(const ac_policy *P, ac_decision *d, int status,
 	}
 	put_lit(d, PAGE_FORM);
 	put_html(d, next.ptr, next.len);
+	put_lit(d, PAGE_USER);
+	put_html(d, user.ptr, user.len);
+	/* the focus goes to the first field still to fill in */
+	put_lit(d, user.len ? "\"" : "\" autofocus");
+	put_lit(d, PAGE_PASSWORD);
+	put_lit(d, user.len ? " autofocus" : "");
 	put_lit(d, PAGE_TAIL);
 	d->body.ptr = d->buf + start;
 	d->body.len = d->buf_len - start;
@@ -570,7 +580,7 @@ static int parse_json(const ac_request *req, ac_decision *d, login_form *f)
 /* A failed login: the generic answer each kind of client reads. */
 static void login_failed(const ac_policy *P, const ac_request *req,
     ac_decision *d, int json, int status, ac_reason r, ac_str next,
-    const char *msg)
+    ac_str user, const char *msg)
 {
 	if (json) {
 		json_answer(d, status, r, status == 429 ?
@@ -578,7 +588,7 @@ static void login_failed(const ac_policy *P, const ac_request *req,
 		    "{\"error\":\"bad_request\"}" :
 		    "{\"error\":\"invalid_credentials\"}");
 	} else {
-		login_page(P, d, status, r, next, msg);
+		login_page(P, d, status, r, next, user, msg);
 	}
 	(void)req;
 }
@@ -663,7 +673,7 @@ static void login_post(const ac_policy *P, ac_state *S, const ac_request *req,
 	if (r < 0 || f.user.len == 0 || f.user.len > AC_SESSION_USER_MAX ||
 	    has_ctl(f.user)) {
 		memset(&f, 0, sizeof f);
-		login_failed(P, req, d, json, 400, AC_INVALID_REQUEST, none,
+		login_failed(P, req, d, json, 400, AC_INVALID_REQUEST, none, none,
 		    "Enter a username and a password.");
 		return;
 	}
@@ -681,11 +691,11 @@ static void login_post(const ac_policy *P, ac_state *S, const ac_request *req,
 		return;
 	case PW_THROTTLED:
 		login_failed(P, req, d, json, 429, AC_TOO_MANY_ATTEMPTS, next,
-		    "Too many failed attempts. Try again later.");
+		    f.user, "Too many failed attempts. Try again later.");
 		retry_after(d, retry);
 		return;
 	default:
-		login_failed(P, req, d, json, 401, d->reason, next,
+		login_failed(P, req, d, json, 401, d->reason, next, f.user,
 		    "Invalid username or password.");
 		return;
 	}
@@ -732,7 +742,7 @@ void ac_login_decide(const ac_policy *P, ac_state *S, const ac_request *req,
 
 	if (route == R_LOGIN && get) {
 		login_page(P, d, 200, AC_PUBLIC, safe_next(P,
-		    query_next(req, d)), NULL);
+		    query_next(req, d)), (ac_str){ NULL, 0 }, NULL);
 	} else if (route == R_LOGIN && ac_str_eq(m, "POST", 4)) {
 		login_post(P, S, req, now, entropy, entropy_len, v, d);
 	} else if (route == R_LOGOUT && (get || ac_str_eq(m, "POST", 4))) {
