@@ -1,7 +1,7 @@
 # authcore - one Makefile for every build and test.
 #   make          install deps, then build everything (make all: build only)
 #   make test     install deps, build, run every test; ends with "N passed, N failed"
-#   make demo     Envoy + the filter in front of a demo upstream, with curl commands
+#   make demo     Envoy + authcore in front of a demo dashboard behind a login page
 #   make deps     install what the builds and tests need (idempotent)
 #   make install PREFIX=/usr/local
 .DEFAULT_GOAL := default
