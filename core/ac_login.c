@@ -182,6 +182,29 @@ static void put_pct(ac_decision *d, const char *s, size_t n)
 	}
 }
 
+/* A redirect target as a header value: bytes a URI may not hold raw
+ * (non-ASCII, spaces, quotes, <>\^`{|}) percent-encoded, everything else
+ * (the path and query structure, '%' escapes already there) as it is. */
+static ac_str put_location(ac_decision *d, ac_str next)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	ac_str out;
+	size_t start = d->buf_len, i;
+
+	for (i = 0; i < next.len; i++) {
+		unsigned char c = (unsigned char)next.ptr[i];
+		if (c < 0x21 || c >= 0x7f || strchr("\"<>\\^`{|}", c) != NULL) {
+			char e[3] = { '%', hex[c >> 4], hex[c & 15] };
+			ac_d_put(d, e, 3);
+		} else {
+			ac_d_put(d, next.ptr + i, 1);
+		}
+	}
+	out.ptr = d->buf + start;
+	out.len = d->buf_len - start;
+	return out;
+}
+
 static void put_num(ac_decision *d, int64_t v)
 {
 	char tmp[24];
@@ -634,10 +657,10 @@ static void logged_in(const ac_policy *P, const ac_request *req,
 		ac_d_resp_header(d, "content-type", "application/json", 16);
 	} else if (is_htmx(req)) {
 		d->status = 200;
-		header_str(d, "hx-redirect", next);
+		header_str(d, "hx-redirect", put_location(d, next));
 	} else {
 		d->status = 303;
-		header_str(d, "location", next);
+		header_str(d, "location", put_location(d, next));
 	}
 	ac_d_resp_header(d, "cache-control", "no-store", 8);
 }
