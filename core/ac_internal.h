@@ -68,11 +68,51 @@ void aj_w_int(aj_writer *w, int64_t v);
 
 /* ---- Key material inside ac_jwt_key.state (ac_keys.c, ac_jws.c) */
 #define AC_RSA_MAX_BYTES 512 /* 4096-bit modulus */
+
+/* Limbs of the RSA public operation's Montgomery arithmetic (ac_rsa.c):
+ * 64-bit with an unsigned __int128 product where the compiler has one,
+ * 32-bit with a uint64_t product elsewhere. wasm32 (WASI SDK and
+ * Emscripten) defines __SIZEOF_INT128__ too, but there the 128-bit product
+ * is a compiler-rt call (__multi3): in Node, an RSA-2048 public operation
+ * took 171 us (WASI) and 177 us (Emscripten) with 64-bit limbs against 109
+ * and 134 us with 32-bit ones, so wasm takes the 32-bit path.
+ * -DAC_RSA_LIMB32 forces that path anywhere (the tests build it natively);
+ * the whole program MUST then be built with it, as it changes ac_rsa_pub. */
+#if defined(__SIZEOF_INT128__) && !defined(__wasm__) && \
+    !defined(AC_RSA_LIMB32)
+typedef uint64_t ac_limb;
+#define AC_LIMB_BITS 64
+#else
+typedef uint32_t ac_limb;
+#define AC_LIMB_BITS 32
+#endif
+#define AC_RSA_MAX_LIMBS (AC_RSA_MAX_BYTES * 8 / AC_LIMB_BITS)
+
+/* An RSA public key as loaded (n, e as sent, leading zeros stripped) and in
+ * Montgomery form, made once by ac_rsa_pub_init so that a verification does
+ * no per-key setup. No pointers: memcpy clones it. */
 typedef struct {
 	uint32_t n_len, e_len;
-	uint8_t n[AC_RSA_MAX_BYTES];
+	uint8_t n[AC_RSA_MAX_BYTES];      /* big-endian, n[0] != 0 */
 	uint8_t e[4];
+	uint32_t e_val;                   /* e as a number: odd, >= 3 */
+	uint32_t limbs;                   /* limbs of n: ceil(8 n_len / w) */
+	ac_limb n0inv;                    /* -n^-1 mod 2^w */
+	ac_limb nw[AC_RSA_MAX_LIMBS];     /* n, least significant limb first */
+	ac_limb rr[AC_RSA_MAX_LIMBS];     /* R^2 mod n, R = 2^(w limbs) */
 } ac_rsa_pub;
+
+/* Completes k from n[0..n_len) and e[0..e_len) (ac_rsa.c): n MUST be odd
+ * with n[0] != 0 and 1 <= n_len <= AC_RSA_MAX_BYTES, e odd and >= 3 in
+ * 1..4 bytes. Returns 0, or -1 (k unusable) if not. */
+int ac_rsa_pub_init(ac_rsa_pub *k);
+
+/* The RSA public operation (RFC 8017 RSAVP1), in place: x = x^e mod n over
+ * big-endian x[0..len). Refuses (returns 0, x untouched) len != n_len and
+ * x >= n; returns 1 otherwise. NOT constant-time: its running time depends
+ * on e, n and x, all public in a signature check. MUST NOT be used for any
+ * operation with secret inputs. */
+int ac_rsa_public(const ac_rsa_pub *k, uint8_t *x, size_t len);
 
 typedef struct {
 	int curve;       /* BR_EC_secp256r1, secp384r1, secp521r1 */

@@ -127,7 +127,7 @@ static int set_rsa(ac_jwt_key *key, const uint8_t *n, size_t nlen,
 	k->n_len = (uint32_t)nlen;
 	memcpy(k->e, e, elen);
 	k->e_len = (uint32_t)elen;
-	return 0;
+	return ac_rsa_pub_init(k); /* Montgomery constants, once per key */
 }
 
 static int set_ec(ac_jwt_key *key, int curve, const uint8_t *q, size_t qlen)

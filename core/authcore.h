@@ -159,9 +159,11 @@ typedef struct {
 	char kid[AC_NAME_MAX];
 	size_t kid_len;
 	int has_kid;
-	/* HMAC: BearSSL key state; RSA: modulus and exponent bytes; EC: curve
-	 * and uncompressed point. Opaque. */
-	uint64_t state[80];
+	/* HMAC: BearSSL key state; RSA: modulus and exponent bytes with the
+	 * Montgomery constants made when the key is loaded (the largest, 1568
+	 * bytes for up to 4096 bits); EC: curve and uncompressed point.
+	 * Opaque. */
+	uint64_t state[196];
 } ac_jwt_key;
 
 /* Makes an HMAC key for `alg`. The secret MUST be at least as long as the
