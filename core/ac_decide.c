@@ -658,6 +658,18 @@ static void decide(const ac_policy *P, ac_state *S, const ac_request *req,
 		ac_login_reissue(P, req, now, d);
 }
 
+ac_reason ac_policy_verify_jwt(const ac_policy *P, const char *token,
+    size_t token_len, int64_t now, ac_jwt_result *res)
+{
+	if (!P->has_jwt) {
+		memset(res, 0, sizeof *res);
+		res->reason = AC_ALG_NOT_ALLOWED;
+		return res->reason;
+	}
+	return ac_jwt_verify(P->keys, P->n_keys, &P->checks, token, token_len,
+	    now, res);
+}
+
 static void reset(ac_decision *d)
 {
 	d->action = AC_ALLOW;

@@ -453,6 +453,13 @@ typedef struct {
 	ac_work work;            /* action AC_PENDING: the password check */
 } ac_decision;
 
+/* Verifies a token with the policy's JWT keys and claim checks only (no
+ * routing, sources or identity headers): for hosts and tools that hold a
+ * token already. AC_ALG_NOT_ALLOWED if the policy has no "jwt". Same
+ * result contract as ac_jwt_verify. */
+AC_MUST_CHECK ac_reason ac_policy_verify_jwt(const ac_policy *policy,
+    const char *token, size_t token_len, int64_t now, ac_jwt_result *res);
+
 /* Decides one request. `state` (may be NULL for policies without
  * "login") holds login attempt counters and the Basic credential cache.
  * `now` is unix seconds; entropy is fresh random bytes (at least

@@ -386,6 +386,32 @@ ACW_EXPORT const char *acw_decide(acw_ctx *ctx, const char *req,
 	return json_out(ctx, d, out_len);
 }
 
+/* Verifies a token with the policy's JWT keys and claim checks only
+ * (ac_policy_verify_jwt). Returns a view of u32 words: [0] reason,
+ * [1, 2] user (pointer 0: none), [3] n_roles, [4, 5] the payload JSON,
+ * then n_roles x (pointer, length); valid until the next call. */
+ACW_EXPORT const uint32_t *acw_jwt_verify(acw_ctx *ctx, const char *token,
+    size_t token_len, double now)
+{
+	ac_jwt_result *j = &ctx->decision.jwt;
+	uint32_t *w = ctx->words;
+	size_t i, k = 6;
+
+	(void)ac_policy_verify_jwt(ctx->policy, token, token_len, (int64_t)now,
+	    j);
+	w[0] = (uint32_t)j->reason;
+	w[1] = (uint32_t)(uintptr_t)j->user.ptr;
+	w[2] = (uint32_t)j->user.len;
+	w[3] = (uint32_t)j->n_roles;
+	w[4] = (uint32_t)(uintptr_t)j->payload;
+	w[5] = j->reason == AC_OK ? (uint32_t)j->payload_len : 0;
+	for (i = 0; i < j->n_roles; i++) {
+		w[k++] = (uint32_t)(uintptr_t)j->roles[i].ptr;
+		w[k++] = (uint32_t)j->roles[i].len;
+	}
+	return w;
+}
+
 /* ---- the stepped path ------------------------------------------------ */
 
 /* A decision of the caller's own, for one request that may go pending

@@ -343,6 +343,40 @@ export async function createAuth(policy, options = {}) {
       return decideNow(fields, body, nowOf(opts.now), false);
     },
 
+    /**
+     * Verifies a compact JWS/JWT with the policy's "jwt" keys and claim
+     * checks only (no routing, token sources or identity headers), for code
+     * that holds a token already. Synchronous. Returns { valid, reason,
+     * user, roles, claims } — claims (the payload, parsed when first read)
+     * and user are null unless valid. options.now: unix seconds.
+     */
+    verify(token, opts = {}) {
+      live();
+      const t = String(token);
+      if (t.length * 3 > reqCap) {
+        if (reqPtr) M._acw_free(reqPtr);
+        reqCap = Math.max(t.length * 3, 4096);
+        reqPtr = M._acw_alloc(reqCap) >>> 0;
+        if (!reqPtr) {
+          reqCap = 0;
+          throw new Error("authcore: out of wasm memory");
+        }
+      }
+      const len = utf8enc.encodeInto(t, M.HEAPU8.subarray(reqPtr, reqPtr + reqCap)).written;
+      let k = M._acw_jwt_verify(ctx, reqPtr, len, nowOf(opts.now)) >>> 2;
+      const h = M.HEAPU8;
+      const W = M.HEAPU32;
+      const reason = REASONS[W[k]] ?? "unknown";
+      const valid = reason === "ok";
+      const roles = [];
+      const n = valid ? W[k + 3] : 0;
+      const payload = valid ? textAt(h, W[k + 4], W[k + 5]) : "";
+      const user = valid && W[k + 1] ? textAt(h, W[k + 1], W[k + 2]) : null;
+      k += 6;
+      for (let i = 0; i < n; i++, k += 2) roles.push(textAt(h, W[k], W[k + 1]));
+      return new Verified(valid, reason, user, roles, payload);
+    },
+
     /** Frees the wasm-side policy, state and buffers. */
     close() {
       if (closed) return;
@@ -447,6 +481,30 @@ function* headerPairs(h) {
 }
 
 const ACTIONS = ["allow", "respond", "pending"];
+
+// A token verification; claims (the payload) parsed when first read.
+class Verified {
+  #payload;
+  #claims;
+
+  constructor(valid, reason, user, roles, payload) {
+    this.valid = valid;
+    this.reason = reason;
+    this.user = user;
+    this.roles = roles;
+    this.#payload = payload;
+  }
+
+  get claims() {
+    if (this.#claims === undefined) this.#claims = this.#payload === "" ? null : JSON.parse(this.#payload);
+    return this.#claims;
+  }
+
+  toJSON() {
+    const { valid, reason, user, roles, claims } = this;
+    return { valid, reason, user, roles, claims };
+  }
+}
 
 // A decision as ac_decision_json describes it; `audit` (the audit line as
 // an object) is parsed only when read, auditText is the line as the core

@@ -10,6 +10,9 @@
 //                 the token in Authorization (request encoding, the core's
 //                 decision read back as a view of u32 words, the decision
 //                 object built)
+//   edge-verify   the same module's auth.verify(token): the policy's JWT
+//                 keys and claim checks only (what jose's jwtVerify does),
+//                 user, roles and payload text read back
 //   acw-decide    the same wasm through its flat ABI (wasm/acw.c): the
 //                 request bytes written into wasm memory once, then
 //                 _acw_decide per call with the context's default output,
@@ -104,6 +107,7 @@ const edgeBytes = readFileSync(join(top, "build/edge/authcore.wasm"));
 const { createAuth } = await import(join(top, "build/edge/authcore.mjs"));
 const auth = await createAuth(policy, { module: edgeBytes, audit: false });
 await measure("hs256", "edge-decide", 20000, () => auth.decide(request, { now }).action === "allow");
+await measure("hs256", "edge-verify", 20000, () => auth.verify(token, { now }).valid);
 
 // ---- the same wasm through the flat ABI -----------------------------------
 {
