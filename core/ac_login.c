@@ -100,6 +100,22 @@ static long form_decode(const char *s, size_t n, char *dst, size_t cap)
 	return (long)o;
 }
 
+/* A form-encoded value, decoded into the decision's buffer. 0, or -1
+ * (bad escape, no room; *out untouched). */
+static int decode_to_buf(ac_decision *d, const char *v, size_t vl,
+    ac_str *out)
+{
+	char *dst = d->buf + d->buf_len;
+	long l = form_decode(v, vl, dst, sizeof d->buf - d->buf_len);
+
+	if (l < 0)
+		return -1;
+	d->buf_len += (size_t)l;
+	out->ptr = dst;
+	out->len = (size_t)l;
+	return 0;
+}
+
 static int has_ctl(ac_str s)
 {
 	size_t i;
@@ -252,14 +268,9 @@ static ac_str query_next(const ac_request *req, ac_decision *d)
 		while (e < n && req->path.ptr[e] != '&')
 			e++;
 		if (e - p > 5 && memcmp(req->path.ptr + p, "next=", 5) == 0) {
-			char *dst = d->buf + d->buf_len;
-			long l = form_decode(req->path.ptr + p + 5, e - p - 5, dst,
-			    sizeof d->buf - d->buf_len);
-			if (l < 0)
-				return out;
-			d->buf_len += (size_t)l;
-			out.ptr = dst;
-			out.len = (size_t)l;
+			if (decode_to_buf(d, req->path.ptr + p + 5, e - p - 5,
+			    &out) < 0)
+				out.len = 0;
 			return out;
 		}
 		p = e + 1;
@@ -537,26 +548,17 @@ static int parse_form(const ac_request *req, ac_decision *d, login_form *f)
 		v = b + eq + 1;
 		vl = eq < e ? e - eq - 1 : 0;
 		if (eq - p == 8 && memcmp(b + p, "username", 8) == 0) {
-			char *dst = d->buf + d->buf_len;
-			if (seen_u++ || (l = form_decode(v, vl, dst,
-			    sizeof d->buf - d->buf_len)) < 0)
+			if (seen_u++ || decode_to_buf(d, v, vl, &f->user) < 0)
 				return -1;
-			d->buf_len += (size_t)l;
-			f->user.ptr = dst;
-			f->user.len = (size_t)l;
 		} else if (eq - p == 8 && memcmp(b + p, "password", 8) == 0) {
+			/* never into the decision: a buffer wiped after use */
 			if (seen_p++ || (l = form_decode(v, vl, f->password,
 			    sizeof f->password)) < 0)
 				return -1;
 			f->password_len = (size_t)l;
 		} else if (eq - p == 4 && memcmp(b + p, "next", 4) == 0) {
-			char *dst = d->buf + d->buf_len;
-			if (seen_n++ || (l = form_decode(v, vl, dst,
-			    sizeof d->buf - d->buf_len)) < 0)
+			if (seen_n++ || decode_to_buf(d, v, vl, &f->next) < 0)
 				return -1;
-			d->buf_len += (size_t)l;
-			f->next.ptr = dst;
-			f->next.len = (size_t)l;
 		}
 		p = e + 1;
 	}

@@ -224,33 +224,8 @@ class Envoy:
 
 
 def http_request(port, method, path, headers, body=None, timeout=REQUEST_TIMEOUT):
-    """One request exactly as given (raw path, headers in order, duplicates
-    kept; a body goes with its Content-Length). Returns (status, headers
-    with lower-case names and repeated ones joined with ", ", every
-    Set-Cookie value in order, body bytes)."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
-        if not any(n.lower() == "host" for n, _ in headers):
-            conn.putheader("Host", "authcore.test")
-        for n, v in headers:
-            conn.putheader(n, v.encode("utf-8"))
-        data = None
-        if body is not None:
-            data = body.encode("utf-8")
-            conn.putheader("Content-Length", str(len(data)))
-        conn.endheaders(data)
-        resp = conn.getresponse()
-        text = resp.read()
-        hdrs, cookies = {}, []
-        for k, v in resp.getheaders():
-            k = k.lower()
-            hdrs[k] = hdrs[k] + ", " + v if k in hdrs else v
-            if k == "set-cookie":
-                cookies.append(v)
-        return resp.status, hdrs, cookies, text
-    finally:
-        conn.close()
+    """hostkit.exchange with the Host the Envoy route expects."""
+    return hostkit.exchange(port, method, path, headers, body, "authcore.test", timeout)
 
 
 def local_endpoint(policy, path):

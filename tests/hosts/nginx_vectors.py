@@ -190,34 +190,8 @@ def tail(path, n=5):
 
 
 def send_full(port, method, path, headers, body=None, timeout=REQUEST_TIMEOUT):
-    """Sends one request as given, with body (text, sent as UTF-8 with a
-    Content-Length) when not None. Returns (status, headers with lower-case
-    names and repeated ones joined with ", ", every Set-Cookie value in
-    order, body bytes)."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
-        if not any(n.lower() == "host" for n, _ in headers):
-            conn.putheader("Host", "127.0.0.1:%d" % port)
-        for n, v in headers:
-            conn.putheader(n, v.encode("utf-8"))
-        data = None
-        if body is not None:
-            data = body.encode("utf-8")
-            conn.putheader("Content-Length", str(len(data)))
-        conn.endheaders(data)
-        resp = conn.getresponse()
-        rbody = resp.read()
-        hdrs = {}
-        cookies = []
-        for k, v in resp.getheaders():
-            k = k.lower()
-            hdrs[k] = hdrs[k] + ", " + v if k in hdrs else v
-            if k == "set-cookie":
-                cookies.append(v)
-        return resp.status, hdrs, cookies, rbody
-    finally:
-        conn.close()
+    """hostkit.exchange: (status, headers, Set-Cookie values, body bytes)."""
+    return hostkit.exchange(port, method, path, headers, body, None, timeout)
 
 
 def audit_events(path):

@@ -65,26 +65,41 @@ def start_echo(spawn=subprocess.Popen, timeout=10.0):
     raise RuntimeError("echo upstream did not start")
 
 
-def send(port, method, path, headers, host=None, timeout=10.0):
-    """Sends one request as given; returns (status, headers with lower-case
-    names, repeated ones joined with ", ", body bytes)."""
+def exchange(port, method, path, headers, body=None, host=None, timeout=10.0):
+    """Sends one request exactly as given (raw path, headers in order,
+    duplicates kept; vector text goes out as UTF-8; a body goes with its
+    Content-Length). Returns (status, headers with lower-case names and
+    repeated ones joined with ", ", every Set-Cookie value in order, body
+    bytes)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
         if not any(n.lower() == "host" for n, _ in headers):
             conn.putheader("Host", host or "127.0.0.1:%d" % port)
         for n, v in headers:
-            conn.putheader(n, v.encode("utf-8"))  # vector text goes out as UTF-8
-        conn.endheaders()
+            conn.putheader(n, v.encode("utf-8"))
+        data = None
+        if body is not None:
+            data = body.encode("utf-8") if isinstance(body, str) else body
+            conn.putheader("Content-Length", str(len(data)))
+        conn.endheaders(data)
         resp = conn.getresponse()
-        body = resp.read()
-        hdrs = {}
+        rbody = resp.read()
+        hdrs, cookies = {}, []
         for k, v in resp.getheaders():
             k = k.lower()
             hdrs[k] = hdrs[k] + ", " + v if k in hdrs else v
-        return resp.status, hdrs, body
+            if k == "set-cookie":
+                cookies.append(v)
+        return resp.status, hdrs, cookies, rbody
     finally:
         conn.close()
+
+
+def send(port, method, path, headers, host=None, timeout=10.0):
+    """exchange() without a body; returns (status, headers, body bytes)."""
+    status, hdrs, _, body = exchange(port, method, path, headers, None, host, timeout)
+    return status, hdrs, body
 
 
 def upstream_view(status, hdrs, body):

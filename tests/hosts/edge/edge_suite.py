@@ -32,6 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 import vectors  # noqa: E402
+import hostkit  # noqa: E402
 
 PKG = os.path.join(ROOT, "build", "edge")
 WORK = os.path.join(ROOT, "build", "tests", "edge")
@@ -176,32 +177,9 @@ def run_node():
 # --- HTTP hosts ------------------------------------------------------------
 
 def http_send(port, method, path, headers, body=None, timeout=REQUEST_TIMEOUT):
-    """One request with exactly these headers (duplicates kept, raw path) and
-    the body text, if any, as UTF-8. Returns (status, headers with lower-case
-    names, repeated ones joined with ", ", body bytes, [every Set-Cookie
-    value in order])."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
-        if not any(n.lower() == "host" for n, _ in headers):
-            conn.putheader("Host", "127.0.0.1:%d" % port)
-        for n, v in headers:
-            conn.putheader(n, v.encode("utf-8"))  # vector text goes out as UTF-8
-        data = body.encode("utf-8") if body is not None else None
-        if data is not None:
-            conn.putheader("Content-Length", str(len(data)))
-        conn.endheaders(data)
-        resp = conn.getresponse()
-        rbody = resp.read()
-        hdrs, cookies = {}, []
-        for k, v in resp.getheaders():
-            k = k.lower()
-            hdrs[k] = hdrs[k] + ", " + v if k in hdrs else v
-            if k == "set-cookie":
-                cookies.append(v)
-        return resp.status, hdrs, rbody, cookies
-    finally:
-        conn.close()
+    """hostkit.exchange, as (status, headers, body bytes, Set-Cookie values)."""
+    status, hdrs, cookies, rbody = hostkit.exchange(port, method, path, headers, body, None, timeout)
+    return status, hdrs, rbody, cookies
 
 
 def run_http_case(host, port, case):
