@@ -221,6 +221,18 @@ static ac_str put_location(ac_decision *d, ac_str next)
 	return out;
 }
 
+/* A JSON writer over the free end of the decision buffer (the caller adds
+ * w.len to buf_len when done). */
+static aj_writer buf_writer(ac_decision *d)
+{
+	aj_writer w;
+	w.p = d->buf + d->buf_len;
+	w.cap = sizeof d->buf - d->buf_len;
+	w.len = 0;
+	w.overflow = 0;
+	return w;
+}
+
 static void put_num(ac_decision *d, int64_t v)
 {
 	char tmp[24];
@@ -641,12 +653,8 @@ static void logged_in(const ac_policy *P, const ac_request *req,
 	d->action = AC_RESPOND;
 	d->reason = AC_OK;
 	if (json) {
-		aj_writer w;
 		size_t start = d->buf_len;
-		w.p = d->buf + start;
-		w.cap = sizeof d->buf - start;
-		w.len = 0;
-		w.overflow = 0;
+		aj_writer w = buf_writer(d);
 		aj_w_lit(&w, "{\"ok\":true,\"user\":");
 		aj_w_str(&w, u->name.ptr, u->name.len);
 		aj_w_lit(&w, ",\"next\":");
@@ -919,13 +927,9 @@ void ac_login_challenge(const ac_policy *P, const ac_request *req,
 
 void ac_login_whoami(ac_decision *d, const ac_ident *id)
 {
-	aj_writer w;
 	size_t start = d->buf_len, i;
+	aj_writer w = buf_writer(d);
 
-	w.p = d->buf + start;
-	w.cap = sizeof d->buf - start;
-	w.len = 0;
-	w.overflow = 0;
 	aj_w_lit(&w, "{\"user\":");
 	aj_w_str(&w, id->user.ptr, id->user.len);
 	aj_w_lit(&w, ",\"roles\":[");

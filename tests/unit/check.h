@@ -9,7 +9,9 @@
 #define AC_TEST_CHECK_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 static int failures;
 static int check_ok;
@@ -29,6 +31,22 @@ static void begin(const char *name)
 {
 	cur = name;
 	check_ok = 1;
+}
+
+/* Hex text (even length) to bytes; the byte count, or 0 if it does not fit
+ * or is not hex. */
+static inline size_t from_hex(uint8_t *out, size_t cap, const char *hex)
+{
+	size_t n = strlen(hex) / 2, i;
+	if (n > cap)
+		return 0;
+	for (i = 0; i < n; i++) {
+		unsigned v;
+		if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+			return 0;
+		out[i] = (uint8_t)v;
+	}
+	return n;
 }
 
 static void end(void)

@@ -271,20 +271,6 @@ static const char SIG_4096_PS512[] =
     "bf67c9f5d7fe32cb395e08e2fb18f1f05d7e0092ec18b4d3f293e84d9c2d06f9";
 
 /* ---- helpers ---- */
-static size_t from_hex(uint8_t *out, size_t cap, const char *hex)
-{
-	size_t n = strlen(hex) / 2, i;
-	if (n > cap)
-		return 0;
-	for (i = 0; i < n; i++) {
-		unsigned v;
-		if (sscanf(hex + 2 * i, "%2x", &v) != 1)
-			return 0;
-		out[i] = (uint8_t)v;
-	}
-	return n;
-}
-
 /* splitmix64: a fixed seed, so every run (and every build) tests the same
  * values */
 static uint64_t rng_state = 0x2545f4914f6cdd1dull;

@@ -1060,20 +1060,6 @@ static void print_hex(const void *p, size_t n)
 		printf("%02x", b[i]);
 }
 
-static size_t from_hex(uint8_t *out, size_t cap, const char *hex)
-{
-	size_t n = strlen(hex) / 2, i;
-	if (n > cap)
-		return 0;
-	for (i = 0; i < n; i++) {
-		unsigned v;
-		if (sscanf(hex + 2 * i, "%2x", &v) != 1)
-			return 0;
-		out[i] = (uint8_t)v;
-	}
-	return n;
-}
-
 /* One line per vector; fields are hex so any byte survives. */
 static int emit(void)
 {
