@@ -2,7 +2,9 @@
 # Installs everything authcore builds and tests with. Idempotent: each step
 # checks for its result first, so a second run costs seconds.
 #   Debian packages  - toolchains, BearSSL, cJSON, nginx (+ nginx-dev),
-#                      chromium (the browser test drives it headless)
+#                      chromium (the browser test drives it headless), the
+#                      aarch64 cross compiler + sysroot and qemu-user (the
+#                      ARMv8 SHA-256 path is tested under qemu-aarch64)
 #   Debian sources   - BearSSL and cJSON sources for the wasm builds,
 #                      unpacked into build/third_party (git-ignored)
 #   npm (lock file)  - workerd, jose, Deno's binary, playwright-core (drives
@@ -17,7 +19,8 @@ mkdir -p "$tp"
 export DEBIAN_FRONTEND=noninteractive
 apt_pkgs="clang lld wasi-libc libclang-rt-14-dev-wasm32 libclang-rt-14-dev emscripten
  libbearssl-dev libcjson-dev nginx nginx-dev python3 python3-pip python3-venv
- pkg-config dpkg-dev curl libjwt-dev libssl-dev openssl chromium"
+ pkg-config dpkg-dev curl libjwt-dev libssl-dev openssl chromium
+ gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user"
 missing=""
 for p in $apt_pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

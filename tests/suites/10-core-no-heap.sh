@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# core/ never touches the heap: no core object file (native, WASI, Emscripten)
+# core/ never touches the heap: no core object file (native, WASI, Emscripten,
+# aarch64 cross build)
 # may reference malloc, calloc, realloc, free (or their aligned/strdup kin),
 # and core/ may not include headers that bring I/O or clocks.
 cd "$(dirname "$0")/../.."
 bad_syms='^(malloc|calloc|realloc|free|aligned_alloc|posix_memalign|memalign|valloc|strdup|strndup|reallocarray)$'
 rc=0
-for dir in build/obj/core build/wasm/wasi/core build/wasm/em/core; do
+for dir in build/obj/core build/wasm/wasi/core build/wasm/em/core build/arm64/core; do
   objs=$(ls $dir/*.o 2>/dev/null)
   if [ -z "$objs" ]; then echo "not ok - heap symbols in $dir: no object files built"; rc=1; continue; fi
   n=$(echo "$objs" | wc -w)

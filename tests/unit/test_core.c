@@ -710,7 +710,13 @@ static void test_sha256_paths(void)
 	uint64_t cnt;
 
 	begin("SHA-256 fast path equals BearSSL's for every length and split");
-	printf("# sha256 fast path: %s\n", fast == port ? "none (BearSSL)" : "SHA-NI");
+	printf("# sha256 fast path: %s\n", fast == port ? "none (BearSSL)" :
+#if defined(__aarch64__)
+	    "ARMv8 SHA2"
+#else
+	    "SHA-NI"
+#endif
+	    );
 	for (len = 0; len < sizeof msg; len++)
 		msg[len] = (unsigned char)(len * 131u + 7u);
 	for (len = 0; len <= sizeof msg; len++) {
