@@ -795,6 +795,17 @@ void ac_login_decide(const ac_policy *P, ac_state *S, const ac_request *req,
 
 /* ---- HTTP Basic */
 
+/* WWW-Authenticate: Basic (RFC 7617), with the UTF-8 charset parameter. */
+static void basic_challenge(const ac_policy *P, ac_decision *d)
+{
+	size_t start = d->buf_len;
+	put_lit(d, "Basic realm=\"");
+	ac_d_put(d, P->realm.ptr, P->realm.len);
+	put_lit(d, "\", charset=\"UTF-8\"");
+	ac_d_resp_header(d, "www-authenticate", d->buf + start,
+	    d->buf_len - start);
+}
+
 int ac_login_basic(const ac_policy *P, ac_state *S, const ac_request *req,
     int64_t now, const ac_verdict *v, ac_decision *d, ac_ident *id)
 {
@@ -864,12 +875,7 @@ int ac_login_basic(const ac_policy *P, ac_state *S, const ac_request *req,
 		return 0;
 	}
 	if (r == PW_FAIL) {
-		size_t start = d->buf_len;
-		put_lit(d, "Basic realm=\"");
-		ac_d_put(d, P->realm.ptr, P->realm.len);
-		put_lit(d, "\", charset=\"UTF-8\"");
-		ac_d_resp_header(d, "www-authenticate", d->buf + start,
-		    d->buf_len - start);
+		basic_challenge(P, d);
 		ac_d_respond(d, 401, d->reason);
 		return 0;
 	}
@@ -896,14 +902,8 @@ void ac_login_challenge(const ac_policy *P, const ac_request *req,
 	if (!under || (d->auth_method.len != 0 &&
 	    !ac_str_eq(d->auth_method, "session", 7)))
 		return;
-	if (P->basic) {
-		size_t start = d->buf_len;
-		put_lit(d, "Basic realm=\"");
-		ac_d_put(d, P->realm.ptr, P->realm.len);
-		put_lit(d, "\", charset=\"UTF-8\"");
-		ac_d_resp_header(d, "www-authenticate", d->buf + start,
-		    d->buf_len - start);
-	}
+	if (P->basic)
+		basic_challenge(P, d);
 	next.ptr = req->path.ptr;
 	next.len = req->path.len;
 	if (is_htmx(req)) {
