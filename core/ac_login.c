@@ -142,6 +142,17 @@ static int is_htmx(const ac_request *req)
 	    ac_str_eq(v, "true", 4);
 }
 
+/* A browser says the request comes from another site (Fetch Metadata:
+ * Sec-Fetch-Site "cross-site"). Clients that send no such header (curl,
+ * older browsers, whose SameSite=Strict cookies still hold) pass. */
+static int cross_site(const ac_request *req)
+{
+	ac_str v;
+	return ac_d_header(req, "sec-fetch-site", &v) != 0 &&
+	    !(v.len > 0 && (ac_str_eq(v, "same-origin", 11) ||
+	    ac_str_eq(v, "same-site", 9) || ac_str_eq(v, "none", 4)));
+}
+
 /* The client reads JSON: a JSON body, or an Accept that names JSON and
  * not HTML. */
 static int wants_json(const ac_request *req)
@@ -688,6 +699,12 @@ static void login_post(const ac_policy *P, ac_state *S, const ac_request *req,
 
 	if (req->body_too_large) {
 		ac_d_respond(d, 413, AC_BODY_TOO_LARGE);
+		return;
+	}
+	if (cross_site(req)) {
+		/* login CSRF: another site's form would sign the victim in
+		 * as the attacker */
+		ac_d_respond(d, 403, AC_CSRF_FAILED);
 		return;
 	}
 	if (!ac_state_ok(S)) {
