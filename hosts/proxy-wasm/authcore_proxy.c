@@ -13,12 +13,13 @@
  *    administrator may come from the VM's environment
  *    (AUTHCORE_ADMIN_USER, AUTHCORE_ADMIN_PASSWORD_HASH; in Envoy
  *    vm_config.environment_variables).
- *  - state: one ac_state per VM (login attempt counters, verified Basic
- *    credentials), keyed with 32 random bytes when the VM starts. Envoy
- *    runs one VM per worker thread, so with --concurrency N each worker
- *    counts on its own (an attacker whose connections land on different
- *    workers gets up to N times the attempt limit). Sharing the counters
- *    through proxy-wasm shared data is future work.
+ *  - state: the ac_state (login attempt counters, verified Basic
+ *    credentials) lives in proxy-wasm shared data, which is process-wide
+ *    per vm_id, so Envoy's workers (one VM each) share it: the first VM
+ *    stores one keyed with 32 random bytes, the others use it. Each core
+ *    call that needs it works on a fresh copy and writes it back with CAS
+ *    if the call changed it (see "Shared state"). A host without shared
+ *    data gets one state per VM.
  *  - one request in, one decision out: all request headers come from one
  *    host call; a login post's body is buffered first (at most
  *    AC_LOGIN_BODY_MAX bytes, only when ac_wants_body says so); the answer
@@ -39,7 +40,8 @@
  * filter answers such a post 500 after APX_BODY_WAIT_NS and logs the fix.
  *
  * Every failure on the request path fails closed (a local 500), never open.
- * Imports: proxy_* from "env", plus WASI clock_time_get, random_get,
+ * Imports: proxy_* from "env" (proxy_get_shared_data and
+ * proxy_set_shared_data among them), plus WASI clock_time_get, random_get,
  * environ_sizes_get and environ_get.
  */
 #include <stdint.h>
@@ -58,7 +60,7 @@
 /* ------------------------------------------------------------------ */
 /* ABI 0.2.1 constants (proxy-wasm/spec abi-versions/v0.2.1)            */
 /* ------------------------------------------------------------------ */
-enum { APX_OK = 0, APX_NOT_FOUND = 1 };
+enum { APX_OK = 0, APX_NOT_FOUND = 1, APX_CAS_MISMATCH = 8 };
 enum { APX_LOG_DEBUG = 1, APX_LOG_INFO = 2, APX_LOG_ERROR = 4 };
 /* Header, body and trailer actions share these numbers: for a body, 1 is
  * StopIterationAndBuffer; 3 is StopIterationNoBuffer. */
@@ -114,6 +116,12 @@ APX_IMPORT(proxy_set_effective_context)
 uint32_t proxy_set_effective_context(uint32_t context_id);
 APX_IMPORT(proxy_continue_stream)
 uint32_t proxy_continue_stream(uint32_t stream_type);
+APX_IMPORT(proxy_get_shared_data)
+uint32_t proxy_get_shared_data(const char *key, size_t klen, uint8_t **ret,
+    size_t *ret_len, uint32_t *cas);
+APX_IMPORT(proxy_set_shared_data)
+uint32_t proxy_set_shared_data(const char *key, size_t klen,
+    const uint8_t *value, size_t vlen, uint32_t cas);
 
 /* ------------------------------------------------------------------ */
 /* Contexts. The host names contexts by number; we keep a small chained */
@@ -171,10 +179,14 @@ typedef struct apx_root {
 static apx_root *apx_roots[APX_BUCKETS];
 static apx_stream *apx_streams[APX_BUCKETS];
 
-/* One per VM: every root context (plugin) of the VM shares it, and calls
- * are serialized because the VM is single-threaded. */
+/* The state (see "Shared state" below). In APX_STATE_SHARED mode the
+ * stored copy in proxy-wasm shared data is the state and apx_state is only
+ * the working copy of one core call; in APX_STATE_LOCAL mode (a host
+ * without shared data) apx_state is this VM's own. Calls are serialized
+ * within a VM because it is single-threaded. */
+enum { APX_STATE_NONE = 0, APX_STATE_LOCAL, APX_STATE_SHARED };
 static ac_state apx_state;
-static int apx_state_ready;
+static int apx_state_mode;
 
 static apx_root *root_find(uint32_t id)
 {
@@ -418,7 +430,102 @@ void proxy_on_context_create(uint32_t id, uint32_t parent)
 	apx_streams[id % APX_BUCKETS] = s;
 }
 
-/* Called once per root context; the state is keyed only the first time,
+/* ------------------------------------------------------------------ */
+/* Shared state. Envoy runs one VM per worker thread, and proxy-wasm    */
+/* shared data is process-wide per vm_id, so the state (a flat struct,  */
+/* no pointers) is stored there whole, under one key, and is the state: */
+/* every core call that needs it works on a fresh copy, read with its   */
+/* CAS value, and writes the copy back with that value if the call      */
+/* changed it. A write that loses to another worker's (CAS mismatch) is */
+/* made good by calling again on a fresh copy: the core's calls are     */
+/* deterministic for a given state, request, time and entropy. After    */
+/* APX_CAS_TRIES conflicts in a row the request fails closed (500).     */
+/* A host without shared data gets APX_STATE_LOCAL: one state per VM.   */
+/* ------------------------------------------------------------------ */
+#define APX_CAS_TRIES 16u
+/* The struct's size is part of the key: a build with another layout
+ * never reads this one's. */
+static char apx_state_key[40];
+static size_t apx_state_key_len;
+
+/* 1 if buf holds an ac_state keyed like the one this VM built. */
+static int state_valid(const uint8_t *buf, size_t len)
+{
+	const ac_state *st = (const ac_state *)(const void *)buf;
+
+	return buf != NULL && len == sizeof(ac_state) &&
+	    st->magic == apx_state.magic;
+}
+
+/* 1 if the call changed the copy. Word by word: wasi-libc's memcmp goes
+ * byte by byte, which made an unchanged round trip ~65 us instead of ~25
+ * in Envoy 1.40's V8. Both are 8-byte aligned (malloc, and the struct
+ * holds int64_t), and the size is a multiple of 8. */
+static int state_changed(const uint8_t *before, const ac_state *after)
+{
+	const uint64_t *a = (const uint64_t *)(const void *)before;
+	const uint64_t *b = (const uint64_t *)(const void *)after;
+	size_t i;
+
+	_Static_assert(sizeof(ac_state) % sizeof(uint64_t) == 0,
+	    "ac_state is compared in 64-bit words");
+	for (i = 0; i < sizeof(ac_state) / sizeof(uint64_t); i++)
+		if (a[i] != b[i])
+			return 1;
+	return 0;
+}
+
+/* At VM start, apx_state is freshly keyed. The first VM to get here
+ * stores it; every other VM finds a stored state and uses that (each call
+ * reads it, so there is nothing to adopt but the key). Shared data has no
+ * atomic create (a set on a missing key succeeds whatever the CAS value),
+ * so VMs starting together may each store theirs: the last write wins,
+ * and from then on every VM uses it, since every call reads the stored
+ * copy. Returns APX_STATE_SHARED, or APX_STATE_LOCAL if the host has no
+ * shared data. */
+static int state_start(int *stored)
+{
+	uint8_t *buf;
+	size_t len;
+	uint32_t cas, st;
+	unsigned i;
+	int n;
+
+	*stored = 0;
+	n = snprintf(apx_state_key, sizeof(apx_state_key),
+	    "authcore.ac_state.%zu", sizeof(ac_state));
+	if (n <= 0 || (size_t)n >= sizeof(apx_state_key))
+		return APX_STATE_LOCAL;
+	apx_state_key_len = (size_t)n;
+	for (i = 0; i < APX_CAS_TRIES; i++) {
+		buf = NULL;
+		len = 0;
+		cas = 0;
+		st = proxy_get_shared_data(apx_state_key, apx_state_key_len,
+		    &buf, &len, &cas);
+		if (st == APX_OK && state_valid(buf, len)) {
+			free(buf);
+			return APX_STATE_SHARED;
+		}
+		free(buf);
+		if (st != APX_OK && st != APX_NOT_FOUND)
+			return APX_STATE_LOCAL;
+		/* missing (or not a state of this build): store ours */
+		st = proxy_set_shared_data(apx_state_key, apx_state_key_len,
+		    (const uint8_t *)&apx_state, sizeof(apx_state),
+		    st == APX_OK ? cas : 0);
+		if (st == APX_OK) {
+			*stored = 1;
+			return APX_STATE_SHARED;
+		}
+		if (st != APX_CAS_MISMATCH)
+			return APX_STATE_LOCAL;
+	}
+	/* others keep writing: a state is there; calls check it */
+	return APX_STATE_SHARED;
+}
+
+/* Called once per root context; the state is set up only the first time,
  * so a new plugin in the same VM keeps the counters. Refusing to start
  * without randomness keeps session ids and the state key unpredictable. */
 APX_EXPORT(proxy_on_vm_start)
@@ -426,11 +533,11 @@ uint32_t proxy_on_vm_start(uint32_t root_id, size_t vm_config_size)
 {
 	uint8_t seed[AC_STATE_SECRET_LEN];
 	char line[200];
-	int n;
+	int n, stored;
 
 	(void)root_id;
 	(void)vm_config_size;
-	if (apx_state_ready)
+	if (apx_state_mode != APX_STATE_NONE)
 		return 1;
 	if (__wasi_random_get(seed, sizeof(seed)) != 0 ||
 	    ac_state_init(&apx_state, seed, sizeof(seed)) != 0) {
@@ -440,7 +547,18 @@ uint32_t proxy_on_vm_start(uint32_t root_id, size_t vm_config_size)
 		return 0;
 	}
 	wipe(seed, sizeof(seed));
-	apx_state_ready = 1;
+	apx_state_mode = state_start(&stored);
+	if (apx_state_mode == APX_STATE_SHARED)
+		n = snprintf(line, sizeof(line), "authcore: login state: %s "
+		    "in proxy-wasm shared data (%s, %zu bytes), shared by "
+		    "every VM with this vm_id", stored ? "stored" : "found",
+		    apx_state_key, sizeof(ac_state));
+	else
+		n = snprintf(line, sizeof(line), "authcore: login state: "
+		    "kept per VM (the host has no proxy-wasm shared data)");
+	if (n > 0)
+		(void)proxy_log(APX_LOG_INFO, line,
+		    (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 	n = snprintf(line, sizeof(line), "authcore: password checks run in "
 	    "slices of %u iterations, one slice per %u ms tick",
 	    APX_SLICE_ITERATIONS, APX_TICK_MS);
@@ -826,16 +944,120 @@ static void log_debug_count(const char *fmt, size_t count)
 		    (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }
 
-static ac_state *vm_state(void)
+/* One core call for s: ac_decide, or ac_decide_resume when resume. In
+ * APX_STATE_SHARED mode:
+ *  - ac_decide runs first without a state: by authcore.h's contract only
+ *    the decisions that need it (login posts, Basic credentials) answer
+ *    500 no_state then, and only those are decided again on the shared
+ *    state; every other request (tokens, sessions, pages) costs nothing
+ *    more than before.
+ *  - a call on the state works on a fresh copy; if it changed the copy,
+ *    the copy is written back with the CAS value it was read with. On a
+ *    conflict the call is made again on a new copy, with the same time
+ *    and entropy. A resume starts each try from a copy of the pending
+ *    decision taken before the first: the check's PBKDF2 iterations are
+ *    done already and are neither lost nor run again.
+ * Returns NULL, or why the request must fail closed. */
+static const char *core_call(apx_stream *s, apx_root *r, int resume,
+    int64_t now, const uint8_t *entropy, size_t entropy_len)
 {
-	/* NULL makes the core answer 500 no_state to what needs it */
-	return apx_state_ready ? &apx_state : NULL;
+	static ac_decision saved; /* resume: the pending decision */
+	uint64_t t0, t1, t2, io_ns = 0, core_ns = 0;
+	const char *fail = "the shared login state is missing";
+	uint8_t *buf;
+	size_t len;
+	uint32_t cas, st;
+	unsigned i;
+	int wrote = 0;
+
+	if (apx_state_mode != APX_STATE_SHARED) {
+		/* NULL makes the core answer 500 no_state to what needs it */
+		ac_state *state = apx_state_mode == APX_STATE_LOCAL ?
+		    &apx_state : NULL;
+
+		if (resume)
+			ac_decide_resume(r->policy, state, &s->req, now,
+			    entropy, entropy_len, &s->decision);
+		else
+			ac_decide(r->policy, state, &s->req, now, entropy,
+			    entropy_len, &s->decision);
+		return NULL;
+	}
+	if (!resume) {
+		ac_decide(r->policy, NULL, &s->req, now, entropy,
+		    entropy_len, &s->decision);
+		if (s->decision.action != AC_RESPOND ||
+		    s->decision.reason != AC_NO_STATE)
+			return NULL;
+	} else {
+		memcpy(&saved, &s->decision, sizeof(saved));
+	}
+	for (i = 0; i < APX_CAS_TRIES; i++) {
+		buf = NULL;
+		len = 0;
+		cas = 0;
+		t0 = mono_ns();
+		st = proxy_get_shared_data(apx_state_key, apx_state_key_len,
+		    &buf, &len, &cas);
+		if (st != APX_OK || !state_valid(buf, len)) {
+			free(buf);
+			break;
+		}
+		memcpy(&apx_state, buf, len);
+		if (resume && i > 0)
+			memcpy(&s->decision, &saved, sizeof(saved));
+		t1 = mono_ns();
+		if (resume)
+			ac_decide_resume(r->policy, &apx_state, &s->req, now,
+			    entropy, entropy_len, &s->decision);
+		else
+			ac_decide(r->policy, &apx_state, &s->req, now, entropy,
+			    entropy_len, &s->decision);
+		t2 = mono_ns();
+		core_ns += t2 - t1;
+		if (!state_changed(buf, &apx_state)) {
+			st = APX_OK;
+		} else {
+			st = proxy_set_shared_data(apx_state_key,
+			    apx_state_key_len, (const uint8_t *)&apx_state,
+			    sizeof(apx_state), cas);
+			wrote = 1;
+		}
+		free(buf);
+		io_ns += (t1 - t0) + (mono_ns() - t2);
+		if (st == APX_OK) {
+			fail = NULL;
+			break;
+		}
+		if (st != APX_CAS_MISMATCH) {
+			fail = "cannot write the shared login state";
+			break;
+		}
+		fail = "the shared login state stayed busy";
+	}
+	if (resume)
+		wipe(&saved, sizeof(saved));
+	if (fail == NULL) {
+		char line[200];
+		int n = snprintf(line, sizeof(line), "authcore: shared state: "
+		    "%zu bytes read, %s, %u CAS conflicts, %llu us copying "
+		    "(core call %llu us)", sizeof(ac_state),
+		    wrote ? "written back" : "unchanged", i,
+		    (unsigned long long)(io_ns / 1000u),
+		    (unsigned long long)(core_ns / 1000u));
+
+		if (n > 0)
+			(void)proxy_log(APX_LOG_DEBUG, line, (size_t)n <
+			    sizeof(line) ? (size_t)n : sizeof(line) - 1);
+	}
+	return fail;
 }
 
 /* First decision for a request whose headers (and body, if wanted) are
  * in s->req. A pending decision is queued and the stream paused. */
 static uint32_t decide(apx_stream *s, apx_root *r)
 {
+	const char *why;
 	uint8_t entropy[32];
 	size_t entropy_len = sizeof(entropy);
 	int64_t now = unix_now();
@@ -844,9 +1066,13 @@ static uint32_t decide(apx_stream *s, apx_root *r)
 		return stream_fail(s, "no clock");
 	if (__wasi_random_get(entropy, sizeof(entropy)) != 0)
 		entropy_len = 0;
-	ac_decide(r->policy, vm_state(), &s->req, now,
-	    entropy_len ? entropy : NULL, entropy_len, &s->decision);
+	why = core_call(s, r, 0, now, entropy_len ? entropy : NULL,
+	    entropy_len);
 	wipe(entropy, sizeof(entropy));
+	if (why != NULL) {
+		wipe(&s->decision.work, sizeof(s->decision.work));
+		return stream_fail(s, why);
+	}
 	if (s->decision.action != AC_PENDING)
 		return conclude(s);
 
@@ -868,6 +1094,7 @@ static uint32_t decide(apx_stream *s, apx_root *r)
  * resume, apply, and let the paused stream go on if it was allowed. */
 static void resume(apx_stream *s, apx_root *r)
 {
+	const char *why;
 	uint8_t entropy[32];
 	size_t entropy_len = sizeof(entropy);
 	int64_t now = unix_now();
@@ -897,9 +1124,14 @@ static void resume(apx_stream *s, apx_root *r)
 	}
 	if (__wasi_random_get(entropy, sizeof(entropy)) != 0)
 		entropy_len = 0;
-	ac_decide_resume(r->policy, vm_state(), &s->req, now,
-	    entropy_len ? entropy : NULL, entropy_len, &s->decision);
+	why = core_call(s, r, 1, now, entropy_len ? entropy : NULL,
+	    entropy_len);
 	wipe(entropy, sizeof(entropy));
+	if (why != NULL) {
+		wipe(&s->decision.work, sizeof(s->decision.work));
+		(void)stream_fail(s, why);
+		return;
+	}
 	if (conclude(s) == APX_CONTINUE)
 		(void)proxy_continue_stream(APX_STREAM_REQUEST);
 }

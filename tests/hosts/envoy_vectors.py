@@ -144,7 +144,8 @@ class Envoy:
     and set_policy() reconfigures the running Envoy."""
 
     def __init__(self, envoy_bin, workdir, tag, wasm_path, policy_text, echo_port,
-                 dynamic=False, env=None, extra_args=(), stop_iteration=True):
+                 dynamic=False, env=None, extra_args=(), stop_iteration=True,
+                 concurrency=1):
         self.listen_port, self.admin_port = free_port(), free_port()
         self.wasm_path, self.env = wasm_path, env
         self.config = os.path.join(workdir, "envoy-%s.json" % tag)
@@ -163,7 +164,7 @@ class Envoy:
             json.dump(boot, f, indent=1)
         self.stdio = open(os.path.join(workdir, "envoy-%s.stdio" % tag), "wb")
         self.proc = subprocess.Popen(
-            [envoy_bin, "-c", self.config, "--concurrency", "1",
+            [envoy_bin, "-c", self.config, "--concurrency", str(concurrency),
              "--use-dynamic-base-id", "--log-level", "info",
              "--log-path", self.log] + list(extra_args),
             stdout=self.stdio, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

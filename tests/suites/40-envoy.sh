@@ -5,8 +5,12 @@
 # audit line in the Envoy log, and refusal of an invalid policy
 # (tests/hosts/envoy_vectors.py); then pending password checks: a 600,000-
 # iteration login does not hold up other requests on the worker, with the
-# measured latencies as "# " lines (tests/hosts/envoy_pending.py). Logs and
-# generated Envoy configs: build/tests/envoy/.
+# measured latencies as "# " lines (tests/hosts/envoy_pending.py); then the
+# login state shared by two workers (--concurrency 2): failures counted on
+# one worker are refused on the other, a Basic credential verified on one is
+# a cache hit on the other, concurrent failures are all counted
+# (tests/hosts/envoy_shared.py). Logs and generated Envoy configs:
+# build/tests/envoy/.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
@@ -56,4 +60,10 @@ rc2=$?
 if [ "$rc2" -eq 124 ] || [ "$rc2" -eq 137 ]; then
   echo "not ok - envoy pending checks: timed out after 120s"
 fi
-[ "$rc" -eq 0 ] && [ "$rc2" -eq 0 ]
+timeout -k 5 120 python3 tests/hosts/envoy_shared.py --wasm "$wasm" --workdir "$work/shared" \
+  ${envoy:+--envoy "$envoy"}
+rc3=$?
+if [ "$rc3" -eq 124 ] || [ "$rc3" -eq 137 ]; then
+  echo "not ok - envoy shared state: timed out after 120s"
+fi
+[ "$rc" -eq 0 ] && [ "$rc2" -eq 0 ] && [ "$rc3" -eq 0 ]
