@@ -30,8 +30,6 @@ Usage: envoy_pending.py --wasm build/authcore-proxy.wasm --workdir DIR
        envoy_pending.py --serve PORT   (the upstream; prints "ready")
 """
 import argparse
-import base64
-import hashlib
 import http.client
 import json
 import os
@@ -50,6 +48,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from envoy_vectors import Envoy, default_envoy, http_request  # noqa: E402
 from hostkit import free_port, stop, wait_port  # noqa: E402
+import authformats  # noqa: E402
 
 ITERATIONS = 600000
 PASSWORD = "slow but sure 600k"
@@ -97,16 +96,6 @@ def start_upstream(timeout=10.0):
         return proc, port
     stop(proc)
     raise RuntimeError("upstream did not start")
-
-
-def b64(b):
-    return base64.b64encode(b).rstrip(b"=").decode()
-
-
-def phc_hash(password, iterations):
-    salt = os.urandom(16)
-    dk = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
-    return "$pbkdf2-sha256$i=%d$%s$%s" % (iterations, b64(salt), b64(dk))
 
 
 def policy(slow_hash):
@@ -374,7 +363,7 @@ def main():
         print("not ok - envoy binary: not found (run `make deps`)", flush=True)
         return 1
 
-    slow_hash = phc_hash(PASSWORD, ITERATIONS)
+    slow_hash = authformats.phc_pbkdf2_sha256(PASSWORD, ITERATIONS)
     echo, echo_port = start_upstream()
     envoy = None
     results = []

@@ -35,7 +35,6 @@ Usage: envoy_shared.py --wasm build/authcore-proxy.wasm --workdir DIR
 """
 import argparse
 import base64
-import hashlib
 import http.client
 import json
 import os
@@ -49,6 +48,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from envoy_vectors import Envoy, default_envoy, http_request  # noqa: E402
 from hostkit import start_echo, stop, upstream_view  # noqa: E402
+import authformats  # noqa: E402
 
 WORKERS = 2
 MAX_TRIES = 40
@@ -60,26 +60,16 @@ FORM = [("Content-Type", "application/x-www-form-urlencoded")]
 BAD_LOGIN = "username=alice&password=wrong+guess&next=/app/home"
 
 
-def b64(b):
-    return base64.b64encode(b).rstrip(b"=").decode()
-
-
-def phc_hash(password, iterations):
-    salt = os.urandom(16)
-    dk = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
-    return "$pbkdf2-sha256$i=%d$%s$%s" % (iterations, b64(salt), b64(dk))
-
-
 def policy(attempts="3 per 10 minutes"):
     return json.dumps({
         "realm": "app",
         "sessions": {"keys": [{"kid": "s1",
                                "secret": "shared-test-session-key-0123456789abcdef"}],
                      "cookie": "app_session", "csrf_cookie": "app_csrf", "ttl": 3600},
-        "users": [{"name": "alice", "password_hash": phc_hash("alice's real password",
+        "users": [{"name": "alice", "password_hash": authformats.phc_pbkdf2_sha256("alice's real password",
                                                                ALICE_ITERATIONS),
                    "roles": ["viewer"]},
-                  {"name": "bob", "password_hash": phc_hash(BOB_PASSWORD, BOB_ITERATIONS),
+                  {"name": "bob", "password_hash": authformats.phc_pbkdf2_sha256(BOB_PASSWORD, BOB_ITERATIONS),
                    "roles": ["viewer"]}],
         "login": {"prefix": "/app", "attempts": attempts, "basic": True},
         "default": "authenticated",

@@ -5,6 +5,7 @@ decision vectors."""
 import base64
 import hashlib
 import hmac
+import os
 import struct
 
 SESSION_CONTEXT = b"authcore-session-v1\x00"
@@ -43,3 +44,12 @@ def csrf_token(secret, session: str) -> str:
 def apikey(prefix: str, entropy: bytes):
     key = f"{prefix}_{b64(entropy)}"
     return key, hashlib.sha256(key.encode()).hexdigest()
+
+
+def phc_pbkdf2_sha256(password: str, iterations: int, salt: bytes = None) -> str:
+    """A PHC string ($pbkdf2-sha256$i=N$salt$hash, standard base64 without
+    padding) made by Python's hashlib, independent of authcore."""
+    salt = os.urandom(16) if salt is None else salt
+    dk = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    enc = lambda b: base64.b64encode(b).rstrip(b"=").decode()  # noqa: E731
+    return "$pbkdf2-sha256$i=%d$%s$%s" % (iterations, enc(salt), enc(dk))
