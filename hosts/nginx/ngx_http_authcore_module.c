@@ -1007,12 +1007,12 @@ ngx_http_authcore_start(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx)
 }
 
 /*
- * Decides ctx's request under the state lock. Returns NGX_OK (final
- * decision, step DECIDED), NGX_DONE (a password check was started; the
- * phases run again when it is over) or an HTTP error status.
+ * One core call (ac_decide, or ac_decide_resume when resume is 1) with
+ * fresh entropy and the shared state locked for just that call.
  */
-static ngx_int_t
-ngx_http_authcore_decide(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx)
+static void
+ngx_http_authcore_core_call(ngx_http_request_t *r,
+    ngx_http_authcore_ctx_t *ctx, ngx_uint_t resume)
 {
 	ngx_http_authcore_main_conf_t *amcf;
 	uint8_t entropy[AC_NGX_ENTROPY_LEN];
@@ -1021,12 +1021,27 @@ ngx_http_authcore_decide(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx)
 
 	amcf = ngx_http_get_module_main_conf(r, ngx_http_authcore_module);
 	entropy_len = ngx_http_authcore_entropy(entropy, sizeof(entropy), 0);
-
 	st = ngx_http_authcore_lock(amcf);
-	ac_decide(ctx->policy, st, &ctx->req, (int64_t) ngx_time(),
-	    entropy_len ? entropy : NULL, entropy_len, ctx->d);
+	if (resume) {
+		ac_decide_resume(ctx->policy, st, &ctx->req, (int64_t) ngx_time(),
+		    entropy_len ? entropy : NULL, entropy_len, ctx->d);
+	} else {
+		ac_decide(ctx->policy, st, &ctx->req, (int64_t) ngx_time(),
+		    entropy_len ? entropy : NULL, entropy_len, ctx->d);
+	}
 	ngx_http_authcore_unlock(amcf);
 	ngx_explicit_memzero(entropy, sizeof(entropy));
+}
+
+/*
+ * Decides ctx's request under the state lock. Returns NGX_OK (final
+ * decision, step DECIDED), NGX_DONE (a password check was started; the
+ * phases run again when it is over) or an HTTP error status.
+ */
+static ngx_int_t
+ngx_http_authcore_decide(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx)
+{
+	ngx_http_authcore_core_call(r, ctx, 0);
 
 	if (ctx->d->action == AC_PENDING) {
 		return ngx_http_authcore_start(r, ctx);
@@ -1090,12 +1105,8 @@ ngx_http_authcore_thread_done(ngx_event_t *ev)
 static void
 ngx_http_authcore_done(ngx_http_authcore_ctx_t *ctx)
 {
-	ngx_http_authcore_main_conf_t *amcf;
 	ngx_http_request_t *r = ctx->r;
 	ngx_connection_t *c = r->connection;
-	uint8_t entropy[AC_NGX_ENTROPY_LEN];
-	size_t entropy_len;
-	ac_state *st;
 
 	ngx_http_set_log_request(c->log, r);
 
@@ -1107,13 +1118,7 @@ ngx_http_authcore_done(ngx_http_authcore_ctx_t *ctx)
 		r->read_event_handler = ngx_http_block_reading;
 	}
 
-	amcf = ngx_http_get_module_main_conf(r, ngx_http_authcore_module);
-	entropy_len = ngx_http_authcore_entropy(entropy, sizeof(entropy), 0);
-	st = ngx_http_authcore_lock(amcf);
-	ac_decide_resume(ctx->policy, st, &ctx->req, (int64_t) ngx_time(),
-	    entropy_len ? entropy : NULL, entropy_len, ctx->d);
-	ngx_http_authcore_unlock(amcf);
-	ngx_explicit_memzero(entropy, sizeof(entropy));
+	ngx_http_authcore_core_call(r, ctx, 1);
 
 	ngx_http_authcore_audit(r, ctx->d);
 	ctx->step = AC_NGX_DECIDED;
