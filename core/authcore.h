@@ -465,7 +465,11 @@ AC_MUST_CHECK ac_reason ac_policy_verify_jwt(const ac_policy *policy,
  * `now` is unix seconds; entropy is fresh random bytes (at least
  * AC_SESSION_ID_LEN for a login to issue a session; may be NULL/0
  * otherwise). Never fails: every outcome, including bad input, is a
- * decision with a reason code. When it says AC_PENDING, step and resume. */
+ * decision with a reason code. When it says AC_PENDING, step and resume.
+ * Only login posts and Basic credentials use the state; given NULL they
+ * answer 500 no_state, and every other request is decided exactly as with
+ * a state. A host whose state is costly to reach (shared across workers)
+ * may therefore decide without it first and again with it on no_state. */
 void ac_decide(const ac_policy *policy, ac_state *state,
     const ac_request *req, int64_t now, const uint8_t *entropy,
     size_t entropy_len, ac_decision *out);

@@ -626,6 +626,51 @@ static void test_pages(void)
 	end();
 }
 
+/* The header's promise: without a state only login posts and Basic
+ * credentials answer no_state; everything else is decided the same. */
+static void test_state_optional(void)
+{
+	ac_policy_error e;
+	const ac_policy *P = load(policy_text(""), NULL, &e);
+	static ac_decision with;
+	static const struct { const char *method, *path, *body, *hn, *hv;
+	    int needs; } reqs[] = {
+		{ "GET", "/app/auth/login", NULL, "Accept", "text/html", 0 },
+		{ "GET", "/app/x", NULL, "Accept", "text/html", 0 },
+		{ "GET", "/app/auth/whoami", NULL, "Accept", "*/*", 0 },
+		{ "POST", "/app/auth/logout", NULL, "Accept", "text/html", 0 },
+		{ "POST", "/app/auth/login", "username=alice&password=x",
+		  "Content-Type", "application/x-www-form-urlencoded", 1 },
+		{ "POST", "/app/auth/login", "username=alice&password=x",
+		  "Sec-Fetch-Site", "cross-site", 0 },
+		{ "GET", "/app/x", NULL, "Authorization", "Basic YWxpY2U6eA==", 1 },
+		{ "GET", "/app/x", NULL, "Authorization", "Basic !!", 0 },
+		{ "GET", "/app/x", NULL, "Authorization", "Bearer abc", 0 },
+	};
+	size_t i;
+	ac_request r;
+
+	begin("state: only login posts and Basic credentials need it; the rest decide the same without");
+	CHECK(P != NULL && ac_state_init(&state, ENT, sizeof ENT) == 0);
+	for (i = 0; P != NULL && i < sizeof reqs / sizeof reqs[0]; i++) {
+		header(0, reqs[i].hn, reqs[i].hv);
+		request(&r, reqs[i].method, reqs[i].path, reqs[i].body, 1);
+		ac_decide(P, NULL, &r, 1000, ENT, 16, &d);
+		ac_decide(P, &state, &r, 1000, ENT, 16, &with);
+		if (reqs[i].needs) {
+			CHECK(d.status == 500 && d.reason == AC_NO_STATE);
+			CHECK(with.reason != AC_NO_STATE);
+		} else {
+			CHECK(d.reason != AC_NO_STATE);
+			CHECK(d.status == with.status && d.reason == with.reason &&
+			    d.action == with.action && d.body.len == with.body.len);
+		}
+		if (with.action == AC_PENDING)
+			ac_password_verify_wipe(&with.work.verify);
+	}
+	end();
+}
+
 #ifdef AC_TEST_COUNT_HEAP
 static void test_no_heap(void)
 {
@@ -662,6 +707,7 @@ int main(void)
 	test_throttle();
 	test_basic();
 	test_pages();
+	test_state_optional();
 #ifdef AC_TEST_COUNT_HEAP
 	test_no_heap();
 #endif
