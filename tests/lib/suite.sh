@@ -16,3 +16,17 @@ need() {
   local b
   for b in "$@"; do [ -e "$b" ] || { echo "not ok - $b is built (make test-bins)"; rc=1; }; done
 }
+# The brief's shared test vectors: $AUTHCORE_SHARED if set, else ../shared
+# beside this checkout, else ../shared beside the local checkout this one was
+# cloned from (a clone made in a temporary folder, as CI's clean-clone check
+# does). Prints the folder, or the first candidate when none exists (the
+# suites then report the files they cannot read).
+shared_dir() {
+  local origin
+  if [ -n "${AUTHCORE_SHARED:-}" ]; then echo "$AUTHCORE_SHARED"; return; fi
+  if [ -d ../shared ]; then echo ../shared; return; fi
+  origin=$(git remote get-url origin 2>/dev/null)
+  if [ -n "$origin" ] && [ -d "$origin/../shared" ]; then echo "$origin/../shared"; return; fi
+  echo ../shared
+}
+

@@ -2,7 +2,7 @@
 # Wycheproof HMAC, ECDSA (P1363) and RSA PKCS#1 vectors through the core's
 # JWS checks and key loaders, natively and under ASan+UBSan.
 cd "$(dirname "$0")/../.." && . tests/lib/suite.sh
-dir=../shared/vectors/wycheproof
+dir=$(shared_dir)/vectors/wycheproof
 need build/tests/wycheproof build/tests/wycheproof-asan
 run native build/tests/wycheproof "$dir"
 run asan+ubsan build/tests/wycheproof-asan "$dir"

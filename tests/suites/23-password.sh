@@ -6,7 +6,7 @@
 # hashlib both ways. Each run has a time limit: a verifier that did the work
 # of an over-limit count before refusing it would never finish.
 cd "$(dirname "$0")/../.." && . tests/lib/suite.sh
-WP=../shared/vectors/wycheproof
+WP=$(shared_dir)/vectors/wycheproof
 need build/tests/password build/tests/password-asan build/tests/password.wasm \
   build/tests/password-wycheproof build/tests/password-wycheproof-asan
 [ -x build/tests/password ] && run native build/tests/password
