@@ -670,7 +670,7 @@ ac_reason ac_policy_verify_jwt(const ac_policy *P, const char *token,
 	    now, res);
 }
 
-static void reset(ac_decision *d)
+static void reset(ac_decision *d, const ac_request *req)
 {
 	d->action = AC_ALLOW;
 	d->status = 200;
@@ -686,6 +686,10 @@ static void reset(ac_decision *d)
 	d->login_user.len = 0;
 	d->buf_len = 0;
 	d->audit_len = 0;
+	d->path = req->path;
+	d->path_rewritten = 0;
+	d->client = req->client_ip;
+	d->https = req->https;
 	memset(&d->work, 0, sizeof d->work);
 }
 
@@ -697,7 +701,7 @@ static void run(const ac_policy *P, ac_state *S, const ac_request *req,
 	const char *q;
 	size_t i;
 
-	reset(d);
+	reset(d, req);
 	/* identity headers never pass through from the client */
 	d->remove[d->n_remove++] = P->user_header;
 	d->remove[d->n_remove++] = P->roles_header;

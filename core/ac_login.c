@@ -61,6 +61,32 @@ int ac_wants_body(const ac_policy *P, const char *method, size_t method_len,
 	return is_route(P, path, path_len, LOGIN_PATH);
 }
 
+unsigned ac_needs(const ac_policy *P, const ac_request *req)
+{
+	unsigned n = 0;
+	size_t i, path_len = req->path.len;
+	const char *q = path_len ? memchr(req->path.ptr, '?', path_len) : NULL;
+
+	if (P == NULL || !P->login)
+		return 0;
+	if (ac_wants_body(P, req->method.ptr, req->method.len, req->path.ptr,
+	    req->path.len))
+		n |= AC_NEEDS_BODY;
+	if (q != NULL)
+		path_len = (size_t)(q - req->path.ptr);
+	if (ac_login_route(P, req, path_len) == R_LOGIN &&
+	    ac_str_eq(req->method, "POST", 4))
+		n |= AC_NEEDS_STATE;
+	for (i = 0; P->basic && i < req->n_headers; i++) {
+		const ac_header *h = &req->headers[i];
+		if (ac_ascii_ieq(h->name.ptr, h->name.len, "authorization", 13) &&
+		    h->value.len >= 5 &&
+		    ac_ascii_ieq(h->value.ptr, 5, "basic", 5))
+			n |= AC_NEEDS_STATE;
+	}
+	return n;
+}
+
 /* ---- small text helpers */
 
 static int hexval(char c)

@@ -50,7 +50,7 @@ const char *ac_version(void);
 #define AC_NAME_MAX 128           /* header names, claim names, kid, role */
 #define AC_POLICY_JSON_MAX (1u << 20)
 #define AC_AUDIT_MAX 1024         /* one audit line */
-#define AC_DECISION_HEADERS_MAX 16
+#define AC_DECISION_HEADERS_MAX 24
 #define AC_USERS_MAX 256          /* users in one policy ("users") */
 #define AC_LOGIN_BODY_MAX 8192    /* bytes of a login form or JSON body */
 #define AC_PREFIX_MAX 128         /* bytes of the login mount prefix */
@@ -96,6 +96,10 @@ typedef enum {
 	AC_LOGGED_OUT,        /* "logged_out": the logout endpoint cleared the cookies */
 	AC_NO_STATE,          /* "no_state": the policy needs an ac_state and none was given */
 	AC_BODY_TOO_LARGE,    /* "body_too_large": a login body over AC_LOGIN_BODY_MAX */
+	AC_BAD_HEADER,        /* "bad_header": a header name upstreams would fold
+	                         ('_'), or a method override the policy refuses */
+	AC_OVERLOADED,        /* "overloaded": too many password checks in flight
+	                         (503 with Retry-After, before any hashing) */
 	AC_REASON_COUNT
 } ac_reason;
 
@@ -345,11 +349,18 @@ typedef struct {
 
 typedef struct {
 	ac_str method;     /* "GET" */
-	ac_str path;       /* raw request target: path with optional ?query */
-	ac_str client_ip;  /* textual address, may be empty */
-	const ac_header *headers;
+	ac_str path;       /* request target as the upstream will get it: path
+	                      with optional ?query (nginx: after rewrite) */
+	ac_str client_ip;  /* textual address of the peer that connected to
+	                      the host (the socket peer; on Workers the
+	                      runtime's CF-Connecting-IP), may be empty. The
+	                      core takes the client from X-Forwarded-For or
+	                      Forwarded only when this peer is in the
+	                      policy's trusted_proxies. */
+	const ac_header *headers; /* every header, the Host (HTTP/2
+	                      :authority) as "host" */
 	size_t n_headers;
-	int https;         /* 1 if the client connection is TLS */
+	int https;         /* 1 if the connection to the host is TLS */
 	int too_many_headers; /* host had more than AC_HEADERS_MAX headers:
 	                         decided as invalid_request, never truncated */
 	ac_str body;       /* the request body, only for requests that
@@ -357,6 +368,16 @@ typedef struct {
 	int body_too_large; /* the body was over AC_LOGIN_BODY_MAX: decided as
 	                       413 body_too_large, never truncated */
 } ac_request;
+
+/* What deciding a request needs from the host, before it decides. */
+#define AC_NEEDS_BODY 1u  /* the body, at most AC_LOGIN_BODY_MAX bytes */
+#define AC_NEEDS_STATE 2u /* the ac_state (login posts, Basic credentials,
+                             login throttles): a host that shares its state
+                             across workers takes its lock only then */
+/* Bits of AC_NEEDS_* for this request (body and headers not needed in req;
+ * method, path and headers are read). A request whose answer has no
+ * AC_NEEDS_STATE bit is decided exactly the same with state NULL. */
+unsigned ac_needs(const ac_policy *policy, const ac_request *req);
 
 /* 1 if the core needs this request's body to decide it (a POST to the
  * login endpoint), so the host buffers it, at most AC_LOGIN_BODY_MAX
@@ -446,6 +467,15 @@ typedef struct {
 	size_t buf_len;
 	ac_jwt_result jwt;       /* scratch for the token check */
 	ac_session session;      /* scratch for the session check */
+	/* the request as decided (AC_ALLOW): the target to forward and the
+	 * client and scheme the core took (trusted_proxies applied). When
+	 * path_rewritten is 1 the host MUST forward `path` instead of the
+	 * request's target (canonical form, consumed token parameters
+	 * removed). */
+	ac_str path;
+	int path_rewritten;
+	ac_str client;
+	int https;
 	ac_str auth_method;      /* "jwt", "session", "api_key", "password",
 	                            "basic"; empty if none */
 	ac_str login_user;       /* the user a login or Basic attempt named
