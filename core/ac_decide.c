@@ -8,38 +8,6 @@
  */
 #include "ac_internal.h"
 
-/* Paths that different servers would read differently are refused: dot
- * segments, empty segments, encoded '/', '\' or '.', backslashes and control
- * bytes. What remains means the same to us and to the upstream. */
-static int path_ok(const char *p, size_t n)
-{
-	size_t i, seg = 1;
-
-	if (n == 0 || p[0] != '/')
-		return 0;
-	for (i = 1; i <= n; i++) {
-		if (i == n || p[i] == '/') {
-			size_t len = i - seg;
-			if (i < n && len == 0)
-				return 0; /* "//" */
-			if ((len == 1 && p[seg] == '.') ||
-			    (len == 2 && p[seg] == '.' && p[seg + 1] == '.'))
-				return 0;
-			seg = i + 1;
-			continue;
-		}
-		if ((unsigned char)p[i] < 0x21 || p[i] == 0x7f || p[i] == '\\')
-			return 0;
-		if (p[i] == '%' && i + 2 < n) {
-			char a = p[i + 1], b = (char)(p[i + 2] | 0x20);
-			if ((a == '2' && (b == 'f' || b == 'e')) ||
-			    (a == '5' && b == 'c'))
-				return 0;
-		}
-	}
-	return 1;
-}
-
 const char *ac_d_put(ac_decision *d, const char *s, size_t n)
 {
 	char *p;
@@ -86,7 +54,9 @@ void ac_d_respond(ac_decision *d, int status, ac_reason r)
 	static const char b401[] = "{\"error\":\"unauthorized\"}";
 	static const char b403[] = "{\"error\":\"forbidden\"}";
 	static const char b413[] = "{\"error\":\"payload_too_large\"}";
+	static const char b414[] = "{\"error\":\"uri_too_long\"}";
 	static const char b429[] = "{\"error\":\"too_many_requests\"}";
+	static const char b503[] = "{\"error\":\"unavailable\"}";
 	static const char b500[] = "{\"error\":\"server_error\"}";
 
 	d->action = AC_RESPOND;
@@ -106,40 +76,120 @@ void ac_d_respond(ac_decision *d, int status, ac_reason r)
 	} else if (status == 413) {
 		d->body.ptr = b413;
 		d->body.len = sizeof b413 - 1;
+	} else if (status == 414) {
+		d->body.ptr = b414;
+		d->body.len = sizeof b414 - 1;
 	} else if (status == 429) {
 		d->body.ptr = b429;
 		d->body.len = sizeof b429 - 1;
+	} else if (status == 503) {
+		d->body.ptr = b503;
+		d->body.len = sizeof b503 - 1;
 	} else {
 		d->body.ptr = b500;
 		d->body.len = sizeof b500 - 1;
 	}
 }
 
+/* What happened, for the audit line: the request went upstream (allow),
+ * was refused or challenged (deny), was answered by the core itself
+ * (respond: the login page, whoami), started a session (login) or ended
+ * one (logout), or waits for a password check (pending). */
+static const char *audit_action(const ac_decision *d)
+{
+	if (d->action == AC_ALLOW)
+		return "allow";
+	if (d->action == AC_PENDING)
+		return "pending";
+	if (d->reason == AC_LOGGED_OUT)
+		return "logout";
+	if (d->status >= 400 || (d->reason != AC_OK && d->reason != AC_PUBLIC))
+		return "deny";
+	if (d->reason == AC_OK && ac_str_eq(d->auth_method, "password", 8))
+		return "login";
+	return "respond";
+}
+
+/* The request target for the audit line: values of query parameters that
+ * carry tokens are replaced, so a token never reaches a log. */
+static size_t audit_target(const ac_policy *P, ac_str t, char *out,
+    size_t cap)
+{
+	const char *q = memchr(t.ptr, '?', t.len);
+	size_t o, p, i;
+
+	if (q == NULL || P == NULL) {
+		o = t.len < cap ? t.len : cap;
+		memcpy(out, t.ptr, o);
+		return o;
+	}
+	o = (size_t)(q - t.ptr) + 1;
+	if (o > cap)
+		o = cap;
+	memcpy(out, t.ptr, o);
+	p = (size_t)(q - t.ptr) + 1;
+	while (p < t.len && o < cap) {
+		size_t e = p, eq;
+		int secret = 0;
+		while (e < t.len && t.ptr[e] != '&')
+			e++;
+		for (eq = p; eq < e && t.ptr[eq] != '='; eq++)
+			;
+		for (i = 0; i < P->n_sources; i++)
+			if (P->sources[i].kind == 'Q' &&
+			    eq - p == P->sources[i].name.len &&
+			    memcmp(t.ptr + p, P->sources[i].name.ptr, eq - p) == 0)
+				secret = 1;
+		if (secret) {
+			size_t n = eq - p + 1;
+			static const char red[] = "=REDACTED";
+			if (o + n + 8 > cap)
+				break;
+			memcpy(out + o, t.ptr + p, eq - p);
+			o += eq - p;
+			memcpy(out + o, red, sizeof red - 1);
+			o += sizeof red - 1;
+		} else {
+			size_t n = e - p < cap - o ? e - p : cap - o;
+			memcpy(out + o, t.ptr + p, n);
+			o += n;
+		}
+		if (e < t.len && o < cap)
+			out[o++] = '&';
+		p = e + 1;
+	}
+	return o;
+}
+
 /* One JSON line per decision. Attacker-chosen fields get output budgets
  * that fit AC_AUDIT_MAX together whatever they hold, so hostile requests are
- * always logged (cut short and marked, never dropped). */
-static void audit(ac_decision *d, const ac_request *req, int64_t now)
+ * always logged (cut short and marked, never dropped). Credentials never
+ * appear: no cookies, no Authorization, no token query values. */
+static void audit(const ac_policy *P, ac_decision *d, const ac_request *req,
+    int64_t now)
 {
 	aj_writer w = { d->audit, sizeof d->audit, 0, 0 };
+	char target[416];
+	size_t tlen;
 	int cut;
 
 	aj_w_lit(&w, "{\"ts\":");
 	aj_w_int(&w, now);
-	aj_w_lit(&w, ",\"event\":\"authcore.decision\",\"action\":");
-	aj_w_lit(&w, d->action == AC_ALLOW ? "\"allow\"" :
-	    d->action == AC_PENDING ? "\"pending\"" : "\"deny\"");
-	aj_w_lit(&w, ",\"status\":");
+	aj_w_lit(&w, ",\"event\":\"authcore.decision\",\"action\":\"");
+	aj_w_lit(&w, audit_action(d));
+	aj_w_lit(&w, "\",\"status\":");
 	aj_w_int(&w, d->status);
 	aj_w_lit(&w, ",\"reason\":\"");
 	aj_w_lit(&w, ac_reason_name(d->reason));
 	aj_w_lit(&w, "\",\"method\":");
 	(void)aj_w_str_max(&w, req->method.ptr, req->method.len, 32);
 	aj_w_lit(&w, ",\"path\":");
-	cut = aj_w_str_max(&w, req->path.ptr, req->path.len, 400);
+	tlen = audit_target(P, d->path, target, sizeof target);
+	cut = aj_w_str_max(&w, target, tlen, 400) || d->path.len > tlen;
 	if (cut)
 		aj_w_lit(&w, ",\"path_truncated\":true");
 	aj_w_lit(&w, ",\"client_ip\":");
-	(void)aj_w_str_max(&w, req->client_ip.ptr, req->client_ip.len, 64);
+	(void)aj_w_str_max(&w, d->client.ptr, d->client.len, 64);
 	if (d->auth_method.len) {
 		aj_w_lit(&w, ",\"auth\":\"");
 		aj_w_raw(&w, d->auth_method.ptr, d->auth_method.len);
@@ -224,43 +274,53 @@ static int from_header(const ac_request *req, const ac_source *S, ac_str *tok)
 }
 
 /* Cookie source (RFC 6265 cookie-string, names case-sensitive). */
-static int from_cookie(const ac_request *req, const ac_source *S, ac_str *tok)
+/* Iterates the values of cookie `name` (case-sensitive, RFC 6265) across
+ * every Cookie header line: *hi and *pos start at 0. Returns 1 with the
+ * value (surrounding quotes removed), 0 at the end. */
+static int next_cookie(const ac_request *req, ac_str name, size_t *hi,
+    size_t *pos, ac_str *val)
 {
-	size_t i, seen = 0;
-
-	for (i = 0; i < req->n_headers; i++) {
-		const ac_header *h = &req->headers[i];
-		size_t p = 0;
+	for (; *hi < req->n_headers; (*hi)++, *pos = 0) {
+		const ac_header *h = &req->headers[*hi];
 		if (!ac_ascii_ieq(h->name.ptr, h->name.len, "cookie", 6))
 			continue;
-		while (p < h->value.len) {
-			size_t e = p, eq;
-			ac_str pair, name, val;
+		while (*pos < h->value.len) {
+			size_t p = *pos, e = p, eq;
+			ac_str pair, v;
 			while (e < h->value.len && h->value.ptr[e] != ';')
 				e++;
+			*pos = e + 1;
 			pair = trim(h->value.ptr + p, e - p);
-			p = e + 1;
 			for (eq = 0; eq < pair.len && pair.ptr[eq] != '='; eq++)
 				;
-			if (eq == pair.len)
+			if (eq == pair.len ||
+			    !ac_str_eq(trim(pair.ptr, eq), name.ptr, name.len))
 				continue;
-			name = trim(pair.ptr, eq);
-			if (!ac_str_eq(name, S->name.ptr, S->name.len))
-				continue;
-			/* the same cookie twice (path or domain variants) is
-			 * ambiguous: refuse rather than guess */
-			if (++seen > 1)
-				return -1;
-			val = trim(pair.ptr + eq + 1, pair.len - eq - 1);
-			if (val.len >= 2 && val.ptr[0] == '"' &&
-			    val.ptr[val.len - 1] == '"') {
-				val.ptr++;
-				val.len -= 2;
+			v = trim(pair.ptr + eq + 1, pair.len - eq - 1);
+			if (v.len >= 2 && v.ptr[0] == '"' &&
+			    v.ptr[v.len - 1] == '"') {
+				v.ptr++;
+				v.len -= 2;
 			}
-			if (!valid_token_chars(val))
-				return -1;
-			*tok = val;
+			*val = v;
+			return 1;
 		}
+	}
+	return 0;
+}
+
+/* Cookie source: 0 none, 1 found, -1 ambiguous or malformed. */
+static int from_cookie(const ac_request *req, const ac_source *S, ac_str *tok)
+{
+	size_t hi = 0, pos = 0, seen = 0;
+	ac_str v;
+
+	while (next_cookie(req, S->name, &hi, &pos, &v)) {
+		/* the same cookie twice (path or domain variants) is
+		 * ambiguous: refuse rather than guess */
+		if (++seen > 1 || !valid_token_chars(v))
+			return -1;
+		*tok = v;
 	}
 	return seen ? 1 : 0;
 }
@@ -318,7 +378,8 @@ static int from_query(const ac_request *req, const ac_source *S, ac_str *tok)
 
 /* The token from the policy's sources, in order. 0: none, 1: found,
  * -1: invalid request. */
-static int find_token(const ac_policy *P, const ac_request *req, ac_str *tok)
+static int find_token(const ac_policy *P, const ac_request *req, ac_str *tok,
+    const ac_source **src)
 {
 	size_t i;
 	for (i = 0; i < P->n_sources; i++) {
@@ -326,6 +387,7 @@ static int find_token(const ac_policy *P, const ac_request *req, ac_str *tok)
 		int r = S->kind == 'H' ? from_header(req, S, tok) :
 		    S->kind == 'C' ? from_cookie(req, S, tok) :
 		    from_query(req, S, tok);
+		*src = S;
 		if (r != 0)
 			return r;
 	}
@@ -342,20 +404,35 @@ static void add_header(ac_decision *d, ac_str name, const char *v, size_t n)
 	d->n_add++;
 }
 
+/* An identity value as upstreams will read it: HTTP parsers trim
+ * surrounding whitespace and cannot carry control bytes, so a value with
+ * either would reach the app as something other than what was checked.
+ * Empty values are refused too (an empty user is nobody). */
+static int value_ok(const char *s, size_t n)
+{
+	size_t k;
+	if (n == 0 || s[0] == ' ' || s[0] == '\t' || s[n - 1] == ' ' ||
+	    s[n - 1] == '\t')
+		return 0;
+	for (k = 0; k < n; k++)
+		if ((unsigned char)s[k] < 0x20 || s[k] == 0x7f)
+			return 0;
+	return 1;
+}
+
 /* Appends one scalar claim value (string decoded, number or boolean as
- * written) to the decision buffer; -1 if it holds control characters or,
- * inside an array, a comma (which would forge a second element). */
+ * written) to the decision buffer; -1 if it is not a value_ok() or,
+ * inside an array, holds a comma (which would forge a second element). */
 static int put_scalar(ac_decision *d, aj_type t, ac_str raw, int in_array)
 {
 	if (t == AJ_STRING) {
-		size_t l, k;
+		size_t l;
 		char *dst = d->buf + d->buf_len;
 		if (aj_str_decode(raw, dst, sizeof d->buf - d->buf_len, &l) < 0)
 			return -1;
-		for (k = 0; k < l; k++)
-			if ((unsigned char)dst[k] < 0x20 || dst[k] == 0x7f ||
-			    (in_array && dst[k] == ','))
-				return -1;
+		if (!value_ok(dst, l) ||
+		    (in_array && memchr(dst, ',', l) != NULL))
+			return -1;
 		d->buf_len += l;
 		return 0;
 	}
@@ -408,9 +485,15 @@ static void set_method(ac_decision *d, const char *m)
 	d->auth_method.len = strlen(m);
 }
 
+static void set_cred(ac_ident *id, int kind, ac_str name)
+{
+	id->cred_kind = kind;
+	id->cred_name = name;
+}
+
 /* 1: identified (id set), 0: decided already (a refusal is in d). */
-static int by_api_key(const ac_policy *P, const ac_request *req, ac_decision *d,
-    size_t path_len, ac_str key, ac_ident *id)
+static int by_api_key(const ac_policy *P, ac_decision *d, ac_str key,
+    ac_ident *id)
 {
 	const ac_apikey_entry *e = ac_apikey_lookup(P->api_keys, P->n_api_keys,
 	    key.ptr, key.len);
@@ -423,7 +506,7 @@ static int by_api_key(const ac_policy *P, const ac_request *req, ac_decision *d,
 	}
 	d->user = e->name;
 	if (e->n_resources > 0 &&
-	    !ac_resource_allowed(e, req->path.ptr, path_len)) {
+	    !ac_resource_allowed(e, d->match.ptr, d->match.len)) {
 		ac_d_respond(d, 403, AC_RESOURCE_NOT_ALLOWED);
 		return 0;
 	}
@@ -432,11 +515,21 @@ static int by_api_key(const ac_policy *P, const ac_request *req, ac_decision *d,
 	id->n_roles = e->role.ptr ? 1 : 0;
 	id->perms = e->permissions;
 	id->n_perms = e->n_permissions;
+	set_cred(id, 'H', P->api_key_header);
 	return 1;
 }
 
-static int by_jwt(const ac_policy *P, ac_decision *d, ac_str tok, int64_t now,
-    ac_ident *id)
+/* A browser sends cookies on any site's form post: a state-changing
+ * request carried by a cookie MUST come from this origin. 1 if it may
+ * go on. */
+static int cookie_csrf_ok(const ac_request *req)
+{
+	return !ac_method_is_unsafe(req->method.ptr, req->method.len) ||
+	    ac_req_same_origin(req, req->https);
+}
+
+static int by_jwt(const ac_policy *P, const ac_request *req, ac_decision *d,
+    ac_str tok, const ac_source *src, int64_t now, ac_ident *id)
 {
 	ac_jwt_result *j = &d->jwt;
 	size_t i;
@@ -453,49 +546,99 @@ static int by_jwt(const ac_policy *P, ac_decision *d, ac_str tok, int64_t now,
 		ac_d_respond(d, 401, AC_MISSING_CLAIM);
 		return 0;
 	}
+	if (!value_ok(j->user.ptr, j->user.len)) {
+		ac_d_www_authenticate(d, P, "invalid_token");
+		ac_d_respond(d, 401, AC_BAD_CLAIM);
+		return 0;
+	}
 	for (i = 0; i < j->n_roles; i++) {
 		/* roles are forwarded comma-joined: a comma inside one would
-		 * forge another */
-		if (memchr(j->roles[i].ptr, ',', j->roles[i].len) != NULL) {
+		 * forge another; and compared exactly as forwarded */
+		if (!value_ok(j->roles[i].ptr, j->roles[i].len) ||
+		    memchr(j->roles[i].ptr, ',', j->roles[i].len) != NULL) {
 			ac_d_www_authenticate(d, P, "invalid_token");
 			ac_d_respond(d, 401, AC_BAD_CLAIM);
 			return 0;
 		}
 	}
+	d->user = j->user;
+	if (src->kind == 'C' && src->csrf && !cookie_csrf_ok(req)) {
+		ac_d_respond(d, 403, AC_CSRF_FAILED);
+		return 0;
+	}
 	id->user = j->user;
 	id->roles = id->perms = j->roles;
 	id->n_roles = id->n_perms = j->n_roles;
 	id->jwt = 1;
+	set_cred(id, src->kind, src->name);
 	return 1;
 }
 
+/* The session cookie. Several cookies of that name (another app on the
+ * same host may set one with Path=/) are resolved, not refused: the one
+ * that verifies is taken; two that verify as different users are
+ * ambiguous (400). */
 static int by_session(const ac_policy *P, const ac_request *req,
-    ac_decision *d, ac_str tok, int64_t now, ac_ident *id)
+    ac_decision *d, int64_t now, ac_ident *id)
 {
 	ac_session *s = &d->session;
-	ac_reason r;
+	ac_str v, tok = { NULL, 0 };
+	char user[AC_SESSION_USER_MAX];
+	size_t hi = 0, pos = 0, user_len = 0;
+	ac_reason fail = AC_OK, r;
+	int found = 0, last_is_tok = 0;
 
 	set_method(d, "session");
-	r = ac_session_verify(P->session_keys, P->n_session_keys, tok.ptr,
-	    tok.len, now, s);
-	if (r != AC_OK) {
+	while (next_cookie(req, P->session_cookie, &hi, &pos, &v)) {
+		r = valid_token_chars(v) ? ac_session_verify(P->session_keys,
+		    P->n_session_keys, v.ptr, v.len, now, s) : AC_MALFORMED;
+		last_is_tok = 0;
+		if (r != AC_OK) {
+			if (fail == AC_OK)
+				fail = r;
+			continue;
+		}
+		if (!found) {
+			found = 1;
+			tok = v;
+			last_is_tok = 1;
+			user_len = s->user.len < sizeof user ? s->user.len :
+			    sizeof user;
+			memcpy(user, s->user.ptr, user_len);
+		} else if (s->user.len != user_len ||
+		    memcmp(s->user.ptr, user, user_len) != 0) {
+			ac_d_respond(d, 400, AC_INVALID_REQUEST);
+			return 0;
+		}
+	}
+	if (!found) {
 		ac_d_www_authenticate(d, P, "invalid_token");
-		ac_d_respond(d, 401, r);
+		ac_d_respond(d, 401, fail);
+		return 0;
+	}
+	if (!last_is_tok && ac_session_verify(P->session_keys,
+	    P->n_session_keys, tok.ptr, tok.len, now, s) != AC_OK) {
+		ac_d_respond(d, 500, AC_INVALID_REQUEST); /* cannot happen */
 		return 0;
 	}
 	d->user = s->user;
-	/* a browser sends the cookie on any site's form post: state-changing
-	 * methods must also carry the session's CSRF token, which another
-	 * site cannot read */
+	/* state-changing methods must also carry the session's CSRF token,
+	 * which another site cannot read (csrf: true), or come from this
+	 * origin (csrf: "origin") */
 	if (P->csrf && ac_method_is_unsafe(req->method.ptr, req->method.len)) {
 		ac_source src;
 		ac_str h = { NULL, 0 };
+		int ok;
 		memset(&src, 0, sizeof src);
 		src.kind = 'H';
 		src.name = P->csrf_header;
-		if (from_header(req, &src, &h) != 1 || !ac_csrf_check(
-		    P->session_keys, P->n_session_keys, tok.ptr, tok.len, h.ptr,
-		    h.len)) {
+		if (P->csrf == 2)
+			ok = ac_req_same_origin(req, req->https);
+		else
+			ok = from_header(req, &src, &h) == 1 && ac_csrf_check(
+			    P->session_keys, P->n_session_keys, tok.ptr, tok.len,
+			    h.ptr, h.len);
+		if (!ok) {
 			ac_d_respond(d, 403, AC_CSRF_FAILED);
 			return 0;
 		}
@@ -503,17 +646,27 @@ static int by_session(const ac_policy *P, const ac_request *req,
 	id->user = s->user;
 	id->roles = id->perms = s->roles;
 	id->n_roles = id->n_perms = s->n_roles;
+	set_cred(id, 'C', P->session_cookie);
 	return 1;
+}
+
+/* 1 if the request carries a cookie named `name`. */
+static int has_cookie(const ac_request *req, ac_str name)
+{
+	size_t hi = 0, pos = 0;
+	ac_str v;
+	return next_cookie(req, name, &hi, &pos, &v);
 }
 
 /* Finds who the request is: API key, Basic credentials (with "login"),
  * then the JWT sources, then the session cookie. 1: identified; 0: decided
  * already. */
 static int identify(const ac_policy *P, ac_state *S, const ac_request *req,
-    int64_t now, const ac_verdict *v, ac_decision *d, size_t path_len,
-    ac_ident *id)
+    int64_t now, const ac_verdict *v, ac_decision *d, ac_ident *id)
 {
+	static const ac_str authorization = { "authorization", 13 };
 	ac_str tok = { NULL, 0 };
+	const ac_source *from = NULL;
 	ac_source src;
 	int r;
 
@@ -524,58 +677,208 @@ static int identify(const ac_policy *P, ac_state *S, const ac_request *req,
 		r = from_header(req, &src, &tok);
 		if (r != 0)
 			return r < 0 ? (ac_d_respond(d, 400, AC_INVALID_REQUEST), 0) :
-			    by_api_key(P, req, d, path_len, tok, id);
+			    by_api_key(P, d, tok, id);
 	}
 	if (P->basic) {
 		r = ac_login_basic(P, S, req, now, v, d, id);
+		if (r == 1)
+			set_cred(id, 'H', authorization);
 		if (r >= 0)
 			return r;
 	}
 	if (P->has_jwt) {
-		r = find_token(P, req, &tok);
+		r = find_token(P, req, &tok, &from);
 		if (r < 0) {
 			ac_d_www_authenticate(d, P, "invalid_request");
 			ac_d_respond(d, 400, AC_INVALID_REQUEST);
 			return 0;
 		}
 		if (r > 0)
-			return by_jwt(P, d, tok, now, id);
+			return by_jwt(P, req, d, tok, from, now, id);
 	}
-	if (P->n_session_keys > 0) {
-		src.kind = 'C';
-		src.name = P->session_cookie;
-		r = from_cookie(req, &src, &tok);
-		if (r != 0)
-			return r < 0 ? (ac_d_respond(d, 400, AC_INVALID_REQUEST), 0) :
-			    by_session(P, req, d, tok, now, id);
-	}
+	if (P->n_session_keys > 0 && has_cookie(req, P->session_cookie))
+		return by_session(P, req, d, now, id);
 	ac_d_www_authenticate(d, P, NULL);
 	ac_d_respond(d, 401, AC_MISSING_TOKEN);
 	return 0;
 }
 
-static void decide(const ac_policy *P, ac_state *S, const ac_request *req,
-    int64_t now, const uint8_t *entropy, size_t entropy_len,
-    const ac_verdict *v, ac_decision *d, size_t path_len)
+/* The Cookie header without the consumed cookie, for the upstream. */
+static void drop_cookie(ac_decision *d, const ac_request *req, ac_str name)
 {
-	const ac_rule *rule = NULL;
-	ac_ident id;
-	size_t i;
+	static const ac_str cookie = { "cookie", 6 };
+	size_t i, start = d->buf_len, n = 0;
+
+	for (i = 0; i < req->n_headers; i++) {
+		const ac_header *h = &req->headers[i];
+		size_t p = 0;
+		if (!ac_ascii_ieq(h->name.ptr, h->name.len, "cookie", 6))
+			continue;
+		while (p < h->value.len) {
+			size_t e = p, eq;
+			ac_str pair;
+			while (e < h->value.len && h->value.ptr[e] != ';')
+				e++;
+			pair = trim(h->value.ptr + p, e - p);
+			p = e + 1;
+			for (eq = 0; eq < pair.len && pair.ptr[eq] != '='; eq++)
+				;
+			if (pair.len == 0 || (eq < pair.len &&
+			    ac_str_eq(trim(pair.ptr, eq), name.ptr, name.len)))
+				continue;
+			if ((n++ > 0 && !ac_d_put(d, "; ", 2)) ||
+			    !ac_d_put(d, pair.ptr, pair.len)) {
+				d->buf_len = start; /* no room: drop them all */
+				n = 0;
+				break;
+			}
+		}
+	}
+	if (d->n_remove < AC_DECISION_HEADERS_MAX)
+		d->remove[d->n_remove++] = cookie;
+	if (n > 0)
+		add_header(d, cookie, d->buf + start, d->buf_len - start);
+}
+
+/* The target without the consumed query parameter; forwarded instead. */
+static void drop_query_param(ac_decision *d, ac_str name)
+{
+	char *t = d->target;
+	size_t len = d->path.len, q, p, o;
+
+	for (q = 0; q < len && t[q] != '?'; q++)
+		;
+	if (q == len)
+		return;
+	o = q + 1;
+	p = q + 1;
+	while (p < len) {
+		size_t e = p, eq;
+		while (e < len && t[e] != '&')
+			e++;
+		for (eq = p; eq < e && t[eq] != '='; eq++)
+			;
+		if (!(eq - p == name.len && memcmp(t + p, name.ptr, name.len) == 0)) {
+			if (o > q + 1)
+				t[o++] = '&';
+			memmove(t + o, t + p, e - p);
+			o += e - p;
+		}
+		p = e + 1;
+	}
+	if (o == q + 1)
+		o = q; /* no parameter left: no '?' */
+	d->path.len = o;
+	d->path_rewritten = 1;
+}
+
+/* The credential the core consumed does not go on to the upstream (a Basic
+ * password, a bearer token, an API key, a session cookie), unless the
+ * policy forwards credentials. */
+static void drop_credential(const ac_policy *P, const ac_request *req,
+    ac_decision *d, const ac_ident *id)
+{
+	if (P->forward_credentials)
+		return;
+	if (id->cred_kind == 'H' && d->n_remove < AC_DECISION_HEADERS_MAX)
+		d->remove[d->n_remove++] = id->cred_name;
+	else if (id->cred_kind == 'C')
+		drop_cookie(d, req, id->cred_name);
+	else if (id->cred_kind == 'Q')
+		drop_query_param(d, id->cred_name);
+}
+
+/* 1 if rule r covers method m: HEAD runs the GET handler in most
+ * frameworks, so a rule for GET covers HEAD too. */
+static int rule_method(const ac_rule *r, ac_str m)
+{
+	size_t k;
+	if (r->n_methods == 0)
+		return 1;
+	for (k = 0; k < r->n_methods; k++)
+		if (ac_str_eq(r->methods[k], m.ptr, m.len) ||
+		    (ac_str_eq(m, "HEAD", 4) && ac_str_eq(r->methods[k], "GET", 3)))
+			return 1;
+	return 0;
+}
+
+/* The request as the upstream will read it: canonical target (wire form in
+ * d->target, decoded in d->match), the client and the scheme. Returns 0, or
+ * -1 with a refusal in d. */
+static int canonical(const ac_policy *P, const ac_request *req,
+    ac_decision *d, ac_request *creq, size_t *path_len)
+{
+	const char *q = req->path.len ? memchr(req->path.ptr, '?',
+	    req->path.len) : NULL;
+	size_t raw_len = q ? (size_t)(q - req->path.ptr) : req->path.len;
+	size_t qlen = req->path.len - raw_len, wlen, mlen;
+	const ac_str *ov;
+	size_t i, n_ov;
 
 	if (req->too_many_headers) {
 		ac_d_respond(d, 400, AC_INVALID_REQUEST);
-		return;
+		return -1;
 	}
-	if (!path_ok(req->path.ptr, path_len)) {
+	if (ac_req_headers_check(P, req) < 0) {
+		ac_d_respond(d, 400, AC_BAD_HEADER);
+		return -1;
+	}
+	if (req->path.len > AC_TARGET_MAX) {
+		ac_d_respond(d, 414, AC_BAD_PATH);
+		return -1;
+	}
+	if (ac_path_canon(req->path.ptr, raw_len, d->target, &wlen,
+	    d->match_buf, &mlen) < 0) {
 		ac_d_respond(d, 400, AC_BAD_PATH);
-		return;
+		return -1;
 	}
+	if (wlen != raw_len || memcmp(d->target, req->path.ptr, wlen) != 0) {
+		/* another spelling of a canonical path: forward that one, or
+		 * refuse, as the policy says */
+		if (!P->rewrite_paths) {
+			ac_d_respond(d, 400, AC_BAD_PATH);
+			return -1;
+		}
+		d->path_rewritten = 1;
+	}
+	memcpy(d->target + wlen, req->path.ptr + raw_len, qlen);
+	d->path.ptr = d->target;
+	d->path.len = wlen + qlen;
+	d->match.ptr = d->match_buf;
+	d->match.len = mlen;
+	ac_req_client(P, req, &d->client, &d->https);
+	*creq = *req;
+	creq->path = d->path;
+	creq->client_ip = d->client;
+	creq->https = d->https;
+	*path_len = wlen;
+	/* the method the rules saw is the method the upstream runs */
+	n_ov = ac_req_override_names(&ov);
+	for (i = 0; i < n_ov && d->n_remove < AC_DECISION_HEADERS_MAX; i++)
+		d->remove[d->n_remove++] = ov[i];
+	return 0;
+}
+
+static void decide(const ac_policy *P, ac_state *S, const ac_request *raw,
+    int64_t now, const uint8_t *entropy, size_t entropy_len,
+    const ac_verdict *v, ac_decision *d)
+{
+	const ac_rule *rule = NULL;
+	ac_request creq;
+	const ac_request *req = &creq;
+	ac_ident id;
+	size_t i, path_len;
+	ac_str m;
+
+	if (canonical(P, raw, d, &creq, &path_len) < 0)
+		return;
+	m = d->match;
 	if (P->login) {
 		int route = ac_login_route(P, req, path_len);
 		if (route == AC_ROUTE_WHOAMI && (ac_str_eq(req->method, "GET", 3) ||
 		    ac_str_eq(req->method, "HEAD", 4))) {
 			memset(&id, 0, sizeof id);
-			if (identify(P, S, req, now, v, d, path_len, &id)) {
+			if (identify(P, S, req, now, v, d, &id)) {
 				d->user = id.user;
 				ac_login_whoami(d, &id);
 			}
@@ -589,13 +892,13 @@ static void decide(const ac_policy *P, ac_state *S, const ac_request *req,
 	}
 	for (i = 0; i < P->n_public; i++) {
 		if (ac_wild_match(P->public_paths[i].ptr,
-		    P->public_paths[i].len, req->path.ptr, path_len)) {
+		    P->public_paths[i].len, m.ptr, m.len)) {
 			d->reason = AC_PUBLIC;
 			return;
 		}
 	}
 	memset(&id, 0, sizeof id);
-	if (!identify(P, S, req, now, v, d, path_len, &id)) {
+	if (!identify(P, S, req, now, v, d, &id)) {
 		if (P->login && d->status == 401)
 			ac_login_challenge(P, req, path_len, d);
 		return;
@@ -603,13 +906,8 @@ static void decide(const ac_policy *P, ac_state *S, const ac_request *req,
 	d->user = id.user;
 	for (i = 0; i < P->n_rules; i++) {
 		const ac_rule *r = &P->rules[i];
-		size_t k;
-		int mok = r->n_methods == 0;
-		for (k = 0; k < r->n_methods; k++)
-			mok |= ac_str_eq(r->methods[k], req->method.ptr,
-			    req->method.len);
-		if (mok && ac_wild_match(r->path.ptr, r->path.len,
-		    req->path.ptr, path_len)) {
+		if (rule_method(r, req->method) &&
+		    ac_wild_match(r->path.ptr, r->path.len, m.ptr, m.len)) {
 			rule = r;
 			break;
 		}
@@ -652,6 +950,7 @@ static void decide(const ac_policy *P, ac_state *S, const ac_request *req,
 			return;
 		}
 	}
+	drop_credential(P, req, d, &id);
 	/* a session under an older key moves to the current one: the
 	 * answer to this request carries the re-signed cookies */
 	if (ac_str_eq(d->auth_method, "session", 7) && d->session.key_index != 0)
@@ -688,6 +987,8 @@ static void reset(ac_decision *d, const ac_request *req)
 	d->audit_len = 0;
 	d->path = req->path;
 	d->path_rewritten = 0;
+	d->match.ptr = NULL;
+	d->match.len = 0;
 	d->client = req->client_ip;
 	d->https = req->https;
 	memset(&d->work, 0, sizeof d->work);
@@ -697,8 +998,6 @@ static void run(const ac_policy *P, ac_state *S, const ac_request *req,
     int64_t now, const uint8_t *entropy, size_t entropy_len,
     const ac_verdict *v, ac_decision *d)
 {
-	size_t path_len = req->path.len;
-	const char *q;
 	size_t i;
 
 	reset(d, req);
@@ -708,17 +1007,14 @@ static void run(const ac_policy *P, ac_state *S, const ac_request *req,
 	for (i = 0; i < P->n_claim_headers; i++)
 		d->remove[d->n_remove++] = P->claim_headers[i].header;
 
-	q = req->path.len ? memchr(req->path.ptr, '?', req->path.len) : NULL;
-	if (q != NULL)
-		path_len = (size_t)(q - req->path.ptr);
-	decide(P, S, req, now, entropy, entropy_len, v, d, path_len);
+	decide(P, S, req, now, entropy, entropy_len, v, d);
 	if (d->action == AC_PENDING) {
 		/* nothing reaches the client or upstream until it resumes */
 		d->status = 0;
 		d->reason = AC_PENDING_REASON;
 		d->n_add = d->n_resp_headers = 0;
 	}
-	audit(d, req, now);
+	audit(P, d, req, now);
 }
 
 void ac_decide(const ac_policy *P, ac_state *S, const ac_request *req,

@@ -146,7 +146,16 @@ typedef struct {
 	int kind;      /* 'H' header, 'C' cookie, 'Q' query parameter */
 	ac_str name;   /* header name (any case), cookie or parameter name */
 	ac_str prefix; /* header scheme, e.g. "Bearer"; empty: whole value */
+	int csrf;      /* cookie: unsafe methods must be same-origin */
 } ac_source;
+
+/* An address range of trusted_proxies (IPv4-mapped IPv6 is IPv4). */
+typedef struct {
+	uint8_t addr[16];
+	uint8_t bits;
+	uint8_t v4;
+} ac_cidr;
+#define AC_PROXIES_MAX 32
 
 #define AC_APIKEYS_MAX 256
 
@@ -205,7 +214,47 @@ struct ac_policy {
 	int64_t basic_cache_ttl;        /* seconds a verified pair is kept */
 	ac_password_limits pw_limits;
 	const void *sha256;             /* SHA-256 class, chosen at load */
+	/* the request as upstreams read it ("request", "trusted_proxies") */
+	ac_cidr proxies[AC_PROXIES_MAX];
+	size_t n_proxies;
+	int client_header;              /* 'X' X-Forwarded-For, 'F' Forwarded */
+	int rewrite_paths;              /* non-canonical paths: 1 rewrite,
+	                                   0 refuse */
+	int allow_underscore;           /* header names with '_' accepted */
+	int refuse_override;            /* method overrides: 1 refuse, 0 strip */
+	int forward_credentials;        /* consumed credentials kept */
 };
+
+/* ---- The request (ac_request.c) */
+/* Canonical form of a request path (no query). Returns 0 and writes two
+ * forms, or -1 (refuse as bad_path). wire: RFC 3986 section 6.2.2 normal
+ * form (percent-encoded unreserved characters decoded, other escapes with
+ * upper-case hex): what is forwarded. match: every escape decoded: what
+ * rules and public patterns are matched against. Both fit in n bytes.
+ * Refused: no leading '/', dot segments, empty segments, encoded '/', '\'
+ * or '.', raw or encoded control bytes and NUL, raw '#', '\' or ';',
+ * malformed escapes, double encoding ("%25" + two hex digits), and decoded
+ * bytes that are not UTF-8 in shortest form. */
+int ac_path_canon(const char *path, size_t n, char *wire, size_t *wire_len,
+    char *match, size_t *match_len);
+/* An IPv4 or IPv6 address (no brackets, no port, no zone) into 16 bytes;
+ * IPv4 and IPv4-mapped IPv6 give *v4 = 1 and the 4 bytes first. 0 or -1. */
+int ac_ip_parse(const char *s, size_t n, uint8_t out[16], int *v4);
+/* "10.0.0.0/8", "::1", "fd00::/8": 0, or -1 (also for host bits set). */
+int ac_cidr_parse(const char *s, size_t n, ac_cidr *c);
+/* The client address and scheme: the peer's, or, when the peer is a
+ * trusted proxy, the right-most untrusted hop of X-Forwarded-For (or
+ * Forwarded "for") and the nearest X-Forwarded-Proto (or "proto"). */
+void ac_req_client(const ac_policy *P, const ac_request *req, ac_str *client,
+    int *https);
+/* -1 if a header name holds '_' (unless allowed) or a method override is
+ * present and the policy refuses them; 0 otherwise. */
+int ac_req_headers_check(const ac_policy *P, const ac_request *req);
+/* The method-override header names (stripped unless refused). */
+size_t ac_req_override_names(const ac_str **names);
+/* 1 if the request may be same-origin: Sec-Fetch-Site, when sent, is
+ * same-origin or none, and Origin, when sent, is scheme://Host. */
+int ac_req_same_origin(const ac_request *req, int https);
 
 /* Strict standard base64 (ac_password.c): c62 is character 62 ('+', or
  * '.' for passlib); padded: '=' as needed, else none. 0 or -1. */
@@ -232,6 +281,9 @@ typedef struct {
 	const ac_str *perms; /* tokens and sessions: their roles (scopes) */
 	size_t n_perms;
 	int jwt;
+	int cred_kind;       /* the credential consumed: 'H' header, 'C'
+	                        cookie, 'Q' query parameter, 0 none */
+	ac_str cred_name;    /* its header, cookie or parameter name */
 } ac_ident;
 
 /* ---- Login flow (ac_login.c) */

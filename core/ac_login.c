@@ -168,19 +168,16 @@ static int is_htmx(const ac_request *req)
 	    ac_str_eq(v, "true", 4);
 }
 
-/* A browser says the request comes from another site (Fetch Metadata:
- * Sec-Fetch-Site "cross-site"). Clients that send no such header (curl,
- * older browsers, whose SameSite=Strict cookies still hold) pass. */
+/* A login post another site made (login CSRF: the victim is logged in as
+ * the attacker). Refused when Sec-Fetch-Site is sent and is not
+ * same-origin or none (same-site is another origin too), or when Origin is
+ * sent and is not this request's own. Clients that send neither (curl,
+ * scripts) pass. */
 static int cross_site(const ac_request *req)
 {
-	ac_str v;
-	return ac_d_header(req, "sec-fetch-site", &v) != 0 &&
-	    !(v.len > 0 && (ac_str_eq(v, "same-origin", 11) ||
-	    ac_str_eq(v, "same-site", 9) || ac_str_eq(v, "none", 4)));
+	return !ac_req_same_origin(req, req->https);
 }
 
-/* The client reads JSON: a JSON body, or an Accept that names JSON and
- * not HTML. */
 static int wants_json(const ac_request *req)
 {
 	ac_str v;

@@ -202,12 +202,51 @@ static int get_member_str(loader *L, const cJSON *obj, const char *name,
 	return r;
 }
 
+static int is_hex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+	    (c >= 'A' && c <= 'F');
+}
+
+/* Patterns match the decoded, canonical path (core/ac_request.c): a
+ * pattern that spells something no canonical path holds would never
+ * match, so it is refused here rather than silently ignored. */
+static const char *pattern_problem(ac_str p)
+{
+	size_t i, seg = 1;
+
+	for (i = 0; i < p.len; i++) {
+		unsigned char c = (unsigned char)p.ptr[i];
+		if (c == '%' && i + 2 < p.len && is_hex(p.ptr[i + 1]) &&
+		    is_hex(p.ptr[i + 2]))
+			return "patterns match the decoded path: write the character, not its %-escape";
+		if (c < 0x20 || c == 0x7f || c == '#' || c == ';' || c == '\\' ||
+		    c == '?')
+			return "holds a character no request path is matched with (control, '#', ';', '\\', '?')";
+	}
+	for (i = 1; i <= p.len; i++) {
+		if (i == p.len || p.ptr[i] == '/') {
+			size_t len = i - seg;
+			if (i < p.len && len == 0)
+				return "holds \"//\", which no canonical path has";
+			if ((len == 1 && p.ptr[seg] == '.') ||
+			    (len == 2 && p.ptr[seg] == '.' && p.ptr[seg + 1] == '.'))
+				return "holds a dot segment, which no canonical path has";
+			seg = i + 1;
+		}
+	}
+	return NULL;
+}
+
 static int load_path_pattern(loader *L, const cJSON *v, ac_str *out)
 {
+	const char *why;
 	if (get_str(L, v, 1, 512, out) < 0)
 		return -1;
 	if (out->ptr[0] != '/' && !(out->len == 1 && out->ptr[0] == '*'))
 		return bad(L, "must start with '/'");
+	if ((why = pattern_problem(*out)) != NULL)
+		return bad(L, why);
 	return 0;
 }
 
@@ -331,7 +370,7 @@ static int load_jwks(loader *L, ac_policy *P, const cJSON *jwks,
 static int load_sources(loader *L, ac_policy *P, const cJSON *arr)
 {
 	static const char *const allowed[] = { "header", "prefix", "cookie",
-		"query", NULL };
+		"query", "csrf", NULL };
 	const cJSON *e;
 	int idx = 0;
 
@@ -363,6 +402,12 @@ static int load_sources(loader *L, ac_policy *P, const cJSON *arr)
 			return -1;
 		if (S->prefix.ptr != NULL && S->kind != 'H')
 			return bad(L, "\"prefix\" applies to headers only");
+		/* a token in a cookie rides along on other sites' posts */
+		S->csrf = S->kind == 'C';
+		if (get_member_bool(L, e, "csrf", &S->csrf) < 0)
+			return -1;
+		if (cJSON_GetObjectItemCaseSensitive(e, "csrf") && S->kind != 'C')
+			return bad(L, "\"csrf\" applies to cookies only");
 		P->n_sources++;
 		path_pop(L, save);
 	}
@@ -816,9 +861,12 @@ static int load_sessions(loader *L, ac_policy *P, const cJSON *o)
 	v = cJSON_GetObjectItemCaseSensitive(o, "csrf");
 	if (v != NULL) {
 		path_push_key(L, "csrf", &save);
-		if (!cJSON_IsBool(v))
-			return bad(L, "must be true or false");
-		P->csrf = cJSON_IsTrue(v);
+		if (cJSON_IsString(v) && strcmp(v->valuestring, "origin") == 0)
+			P->csrf = 2;
+		else if (cJSON_IsBool(v))
+			P->csrf = cJSON_IsTrue(v);
+		else
+			return bad(L, "must be true (the CSRF token), \"origin\" (same-origin requests only) or false");
 		path_pop(L, save);
 	}
 	return 0;
@@ -893,6 +941,14 @@ static int load_api_keys(loader *L, ac_policy *P, const cJSON *o)
 			    AC_APIKEY_RESOURCES_MAX, AC_RESOURCE_PATTERN_MAX,
 			    &E->n_resources) < 0)
 				return -1;
+			for (n = 0; n < (int)E->n_resources; n++) {
+				size_t s4;
+				const char *why = pattern_problem(E->resources[n]);
+				path_push_index(L, n, &s4);
+				if (why != NULL)
+					return bad(L, why);
+				path_pop(L, s4);
+			}
 			path_pop(L, s3);
 		}
 		P->n_api_keys++;
@@ -1113,16 +1169,135 @@ static int load_passwords(loader *L, ac_policy *P, const cJSON *o)
 	return 0;
 }
 
+/* A member that is one of the strings in `names` (NULL-terminated): its
+ * index, or -1 (error reported). Absent: *out unchanged. */
+static int get_member_enum(loader *L, const cJSON *o, const char *name,
+    const char *const *names, const char *msg, int *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+	size_t save;
+	int i;
+
+	if (v == NULL)
+		return 0;
+	path_push_key(L, name, &save);
+	for (i = 0; cJSON_IsString(v) && names[i] != NULL; i++) {
+		if (strcmp(names[i], v->valuestring) == 0) {
+			*out = i;
+			path_pop(L, save);
+			return 0;
+		}
+	}
+	return bad(L, msg);
+}
+
+/* "request": how the request is read before anything is matched. */
+static int load_request(loader *L, ac_policy *P, const cJSON *o)
+{
+	static const char *const allowed[] = { "non_canonical_path",
+		"underscore_headers", "method_override", "forward_credentials",
+		"client_header", NULL };
+	static const char *const paths[] = { "refuse", "rewrite", NULL };
+	static const char *const under[] = { "refuse", "allow", NULL };
+	static const char *const over[] = { "strip", "refuse", NULL };
+	static const char *const client[] = { "x-forwarded-for", "forwarded",
+		NULL };
+	int ch = 0;
+
+	if (check_members(L, o, allowed) < 0 ||
+	    get_member_enum(L, o, "non_canonical_path", paths,
+	    "must be \"refuse\" or \"rewrite\"", &P->rewrite_paths) < 0 ||
+	    get_member_enum(L, o, "underscore_headers", under,
+	    "must be \"refuse\" or \"allow\"", &P->allow_underscore) < 0 ||
+	    get_member_enum(L, o, "method_override", over,
+	    "must be \"strip\" or \"refuse\"", &P->refuse_override) < 0 ||
+	    get_member_bool(L, o, "forward_credentials",
+	    &P->forward_credentials) < 0 ||
+	    get_member_enum(L, o, "client_header", client,
+	    "must be \"x-forwarded-for\" or \"forwarded\"", &ch) < 0)
+		return -1;
+	P->client_header = ch ? 'F' : 'X';
+	return 0;
+}
+
+/* "trusted_proxies": the peers whose X-Forwarded-For / Forwarded and
+ * X-Forwarded-Proto are believed. */
+static int load_proxies(loader *L, ac_policy *P, const cJSON *arr)
+{
+	const cJSON *e;
+	int idx = 0;
+
+	if (!cJSON_IsArray(arr))
+		return bad(L, "must be an array of addresses or CIDR ranges");
+	if (cJSON_GetArraySize(arr) > AC_PROXIES_MAX)
+		return bad(L, "more than 32 trusted proxy ranges");
+	for (e = arr->child; e != NULL; e = e->next, idx++) {
+		size_t save;
+		path_push_index(L, idx, &save);
+		if (!cJSON_IsString(e) || ac_cidr_parse(e->valuestring,
+		    strlen(e->valuestring), &P->proxies[P->n_proxies]) < 0)
+			return bad(L, "must be an IPv4 or IPv6 address or CIDR range with no host bits set (\"10.0.0.0/8\", \"::1\")");
+		P->n_proxies++;
+		path_pop(L, save);
+	}
+	return 0;
+}
+
+/* Requests with '_' in a header name are refused (unless
+ * request.underscore_headers is "allow"), so a header the policy names with
+ * one could never be read: refused here, with where it was named. */
+static int underscore_names(loader *L, ac_policy *P)
+{
+	size_t i;
+	const char *where = NULL;
+	ac_str n[4 + AC_SOURCES_MAX + AC_CLAIM_HEADERS_MAX];
+	size_t k = 0;
+
+	n[k++] = P->user_header;
+	n[k++] = P->roles_header;
+	n[k++] = P->api_key_header;
+	n[k++] = P->n_session_keys ? P->csrf_header : (ac_str){ NULL, 0 };
+	for (i = 0; i < P->n_sources; i++)
+		if (P->sources[i].kind == 'H')
+			n[k++] = P->sources[i].name;
+	for (i = 0; i < P->n_claim_headers; i++)
+		n[k++] = P->claim_headers[i].header;
+	for (i = 0; i < k; i++)
+		if (n[i].ptr != NULL && memchr(n[i].ptr, '_', n[i].len) != NULL)
+			where = i < 2 ? "identity_headers" : i == 2 ? "api_keys" :
+			    i == 3 ? "sessions" : "jwt";
+	if (where == NULL)
+		return 0;
+	L->path_len = (size_t)snprintf(L->path, sizeof L->path, "$.%s", where);
+	return bad(L, "names a header with '_', which requests may not carry unless \"request\": {\"underscore_headers\": \"allow\"}");
+}
+
 static int load_root(loader *L, ac_policy *P, const cJSON *root)
 {
 	static const char *const allowed[] = { "version", "realm", "jwt",
 		"sessions", "api_keys", "identity_headers", "public", "rules",
-		"default", "users", "login", "passwords", NULL };
+		"default", "users", "login", "passwords", "request",
+		"trusted_proxies", NULL };
 	const cJSON *v;
 	size_t save;
 
 	if (check_members(L, root, allowed) < 0)
 		return -1;
+	P->client_header = 'X';
+	v = cJSON_GetObjectItemCaseSensitive(root, "request");
+	if (v != NULL) {
+		path_push_key(L, "request", &save);
+		if (load_request(L, P, v) < 0)
+			return -1;
+		path_pop(L, save);
+	}
+	v = cJSON_GetObjectItemCaseSensitive(root, "trusted_proxies");
+	if (v != NULL) {
+		path_push_key(L, "trusted_proxies", &save);
+		if (load_proxies(L, P, v) < 0)
+			return -1;
+		path_pop(L, save);
+	}
 	v = cJSON_GetObjectItemCaseSensitive(root, "version");
 	if (v != NULL) {
 		path_push_key(L, "version", &save);
@@ -1253,6 +1428,8 @@ static int load_root(loader *L, ac_policy *P, const cJSON *root)
 			return -1;
 		path_pop(L, save);
 	}
+	if (!P->allow_underscore && underscore_names(L, P) < 0)
+		return -1;
 	v = cJSON_GetObjectItemCaseSensitive(root, "default");
 	if (v != NULL) {
 		path_push_key(L, "default", &save);

@@ -55,6 +55,8 @@ const char *ac_version(void);
 #define AC_LOGIN_BODY_MAX 8192    /* bytes of a login form or JSON body */
 #define AC_PREFIX_MAX 128         /* bytes of the login mount prefix */
 #define AC_NEXT_MAX 512           /* bytes of a login redirect target */
+#define AC_TARGET_MAX 4096        /* bytes of a request target (path and
+                                     query); longer ones are 414 bad_path */
 
 size_t ac_const_token_max(void);
 
@@ -476,6 +478,9 @@ typedef struct {
 	int path_rewritten;
 	ac_str client;
 	int https;
+	ac_str match;            /* the decoded path rules were matched on */
+	char target[AC_TARGET_MAX]; /* storage for path */
+	char match_buf[AC_TARGET_MAX]; /* storage for match */
 	ac_str auth_method;      /* "jwt", "session", "api_key", "password",
 	                            "basic"; empty if none */
 	ac_str login_user;       /* the user a login or Basic attempt named

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <bearssl.h>
 
@@ -521,7 +522,8 @@ static void test_policy_and_decide(void)
 	}
 	decide_case(P, "GET", "/pub/x?y=1", NULL, &d, 1000);
 	CHECK(d.action == AC_ALLOW && d.reason == AC_PUBLIC && d.n_add == 0);
-	CHECK(d.n_remove == 2 && d.remove[0].len == 15);
+	/* identity headers and the three method-override headers */
+	CHECK(d.n_remove == 5 && d.remove[0].len == 15);
 	decide_case(P, "GET", "/api/x", NULL, &d, 1000);
 	CHECK(d.action == AC_RESPOND && d.status == 401 && d.reason == AC_MISSING_TOKEN);
 	snprintf(auth, sizeof auth, "Bearer %s",
@@ -564,8 +566,11 @@ static void test_policy_and_decide(void)
 			decide_case(P, "GET", bad_paths[i], NULL, &d, 1000);
 			CHECK(d.status == 400 && d.reason == AC_BAD_PATH);
 		}
-		decide_case(P, "GET", "/pub/a.b/..x/%41", NULL, &d, 1000);
+		decide_case(P, "GET", "/pub/a.b/..x/%2A", NULL, &d, 1000);
 		CHECK(d.reason == AC_PUBLIC);
+		/* another spelling of a canonical path: refused by default */
+		decide_case(P, "GET", "/pub/a.b/..x/%41", NULL, &d, 1000);
+		CHECK(d.status == 400 && d.reason == AC_BAD_PATH);
 	}
 	end();
 }
@@ -635,7 +640,9 @@ static void test_sources_and_claims(void)
 		CHECK(add_value(&d, "x-email") && strcmp(add_value(&d, "x-email"), "a@b.c") == 0);
 		CHECK(add_value(&d, "x-groups") && strcmp(add_value(&d, "x-groups"), "g1,2,true") == 0);
 		CHECK(add_value(&d, "x-n") && strcmp(add_value(&d, "x-n"), "42") == 0);
-		CHECK(d.n_remove == 5);
+		/* identity, claim and override headers, and the token */
+		CHECK(d.n_remove == 9);
+		CHECK(d.remove[8].len == 7 && strncasecmp(d.remove[8].ptr, "x-token", 7) == 0);
 	}
 	snprintf(cookie, sizeof cookie, "a=1; jwt=\"%s\"; b=2", tok);
 	{
@@ -913,6 +920,236 @@ static void test_no_heap(void)
 }
 #endif
 
+static void decide_req(const ac_policy *P, const char *method,
+    const char *path, const char *peer, int https, const ac_header *h,
+    size_t n, ac_decision *d)
+{
+	ac_request r;
+	memset(&r, 0, sizeof r);
+	r.method.ptr = method;
+	r.method.len = strlen(method);
+	r.path.ptr = path;
+	r.path.len = strlen(path);
+	r.client_ip.ptr = peer;
+	r.client_ip.len = strlen(peer);
+	r.https = https;
+	r.headers = h;
+	r.n_headers = n;
+	ac_decide(P, NULL, &r, 1000, NULL, 0, d);
+}
+
+static int removes(const ac_decision *d, const char *name)
+{
+	size_t i;
+	for (i = 0; i < d->n_remove; i++)
+		if (d->remove[i].len == strlen(name) &&
+		    memcmp(d->remove[i].ptr, name, d->remove[i].len) == 0)
+			return 1;
+	return 0;
+}
+
+static int str_is(ac_str s, const char *want)
+{
+	return s.len == strlen(want) && memcmp(s.ptr, want, s.len) == 0;
+}
+
+static void test_canonical_path(void)
+{
+	static const char *const refused[] = { "/api#", "/api/%00", "/a/%1f",
+		"/a/%2561", "/a/%25%32%65", "/a/%zz", "/a/%4", "/a/%", "/a;x/b",
+		"/a/%C0%AE", "/a/\xff", "/a/%ED%A0%80", "/a/%2e%2e/b", "/a/%2F",
+		"/a/%5C", "/a/\\b", "/a//b", "/a/./b", "/a/../b", "/a b",
+		"/a/%F4%90%80%80", "a", "" };
+	char w[64], m[64];
+	size_t wl, ml, i;
+
+	begin("canonical path: refusals, wire and match forms");
+	for (i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+		int r = ac_path_canon(refused[i], strlen(refused[i]), w, &wl, m, &ml);
+		if (r != -1)
+			printf("# accepted %s\n", refused[i]);
+		CHECK(r == -1);
+	}
+	CHECK(ac_path_canon("/%61pi/%7e%3a%e2%82%AC", 22, w, &wl, m, &ml) == 0);
+	CHECK(wl == 18 && memcmp(w, "/api/~%3A%E2%82%AC", 18) == 0);
+	CHECK(ml == 10 && memcmp(m, "/api/~:\xe2\x82\xac", 10) == 0);
+	/* idempotent: the wire form is its own canonical form */
+	CHECK(ac_path_canon(w, wl, w + 32, &wl, m + 32, &ml) == 0 && wl == 18 &&
+	    memcmp(w + 32, "/api/~%3A%E2%82%AC", 18) == 0);
+	CHECK(ac_path_canon("/a/%25zz", 8, w, &wl, m, &ml) == 0 && ml == 6 &&
+	    memcmp(m, "/a/%zz", 6) == 0);
+	end();
+}
+
+static void test_request_rules(void)
+{
+	static const char pol[] =
+	    "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\","
+	    "\"secret\":\"unit-test-secret-0123456789abcdefghij\"}],"
+	    "\"require_exp\":false,\"sources\":[{\"header\":\"authorization\","
+	    "\"prefix\":\"Bearer\"},{\"cookie\":\"jwt\"},{\"query\":\"access_token\"}]},"
+	    "\"trusted_proxies\":[\"10.0.0.0/8\",\"fd00::/8\"],"
+	    "\"request\":{\"non_canonical_path\":\"rewrite\"},"
+	    "\"rules\":[{\"methods\":[\"GET\"],\"path\":\"/api/secret\",\"role\":\"admin\"},"
+	    "{\"methods\":[\"DELETE\"],\"path\":\"/api/admin/*\",\"role\":\"admin\"}]}";
+	ac_policy_error err;
+	const ac_policy *P = load(pol, &err);
+	static ac_decision d;
+	char auth[1024], cookie[1100], target[1200];
+	const char *tok;
+
+	begin("request: rewrite, HEAD, headers, credentials, proxies, CSRF");
+	CHECK(P != NULL);
+	if (P == NULL) {
+		printf("# %s: %s\n", err.path, err.message);
+		end();
+		return;
+	}
+	tok = sign("{\"sub\":\"bob\",\"roles\":[\"reader\"]}");
+	snprintf(auth, sizeof auth, "Bearer %s", tok);
+	{
+		ac_header h[] = { H("Authorization", auth),
+			H("X-HTTP-Method-Override", "DELETE") };
+		/* an escaped spelling of an admin path is matched decoded */
+		decide_req(P, "DELETE", "/%61pi/admin/users/7", "192.0.2.1", 0, h, 1, &d);
+		CHECK(d.status == 403 && d.reason == AC_INSUFFICIENT_ROLE);
+		decide_req(P, "DELETE", "/api/%61dmin/users/7", "192.0.2.1", 0, h, 1, &d);
+		CHECK(d.status == 403 && d.reason == AC_INSUFFICIENT_ROLE);
+		/* HEAD runs the GET handler */
+		decide_req(P, "HEAD", "/api/secret", "192.0.2.1", 0, h, 1, &d);
+		CHECK(d.status == 403 && d.reason == AC_INSUFFICIENT_ROLE);
+		/* allowed: the canonical target is forwarded, the token and
+		 * the override header are not */
+		decide_req(P, "POST", "/api/it%65ms?x=1", "192.0.2.1", 0, h, 2, &d);
+		CHECK(d.action == AC_ALLOW && d.reason == AC_OK);
+		CHECK(d.path_rewritten == 1 && str_is(d.path, "/api/items?x=1"));
+		CHECK(removes(&d, "authorization") && removes(&d, "x-http-method-override"));
+		CHECK(strstr(d.audit, "\"action\":\"allow\"") != NULL);
+	}
+	{
+		/* a token from the query is removed from the forwarded target
+		 * and from the audit line */
+		snprintf(target, sizeof target, "/api/items?a=1&access_token=%s&b=2", tok);
+		decide_req(P, "GET", target, "192.0.2.1", 0, NULL, 0, &d);
+		CHECK(d.action == AC_ALLOW && d.path_rewritten == 1 &&
+		    str_is(d.path, "/api/items?a=1&b=2"));
+		CHECK(strstr(d.audit, tok) == NULL);
+		/* refused: the target as sent is logged, without the token */
+		snprintf(target, sizeof target, "/api/items?access_token=%sx&b=2", tok);
+		decide_req(P, "GET", target, "192.0.2.1", 0, NULL, 0, &d);
+		CHECK(d.status == 401 && strstr(d.audit, tok) == NULL &&
+		    strstr(d.audit, "access_token=REDACTED&b=2") != NULL);
+	}
+	{
+		/* header names upstreams fold onto identity headers */
+		ac_header h[] = { H("Authorization", auth), H("X_Authcore_User", "admin") };
+		decide_req(P, "GET", "/api/items", "192.0.2.1", 0, h, 2, &d);
+		CHECK(d.status == 400 && d.reason == AC_BAD_HEADER);
+	}
+	{
+		/* identity values as upstreams will read them */
+		static const char *const bad[] = {
+			"{\"sub\":\"  alice  \",\"roles\":[\"reader\"]}",
+			"{\"sub\":\"alice\",\"roles\":[\"reader\",\" admin\"]}",
+			"{\"sub\":\"\",\"roles\":[\"reader\"]}",
+			"{\"sub\":\"alice\\t\",\"roles\":[]}" };
+		size_t i;
+		for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+			char a2[1024];
+			ac_header h[1];
+			snprintf(a2, sizeof a2, "Bearer %s", sign(bad[i]));
+			h[0].name.ptr = "Authorization";
+			h[0].name.len = 13;
+			h[0].value.ptr = a2;
+			h[0].value.len = strlen(a2);
+			decide_req(P, "GET", "/api/items", "192.0.2.1", 0, h, 1, &d);
+			CHECK(d.status == 401 && d.reason == AC_BAD_CLAIM);
+		}
+	}
+	{
+		/* trusted proxies: the right-most untrusted hop is the client */
+		ac_header h[2 + 1];
+		tok = sign("{\"sub\":\"bob\",\"roles\":[\"reader\"]}");
+		snprintf(auth, sizeof auth, "Bearer %s", tok);
+		ac_header hh[] = { H("Authorization", auth),
+			H("X-Forwarded-For", "203.0.113.9, 198.51.100.4, 10.1.2.3"),
+			H("X-Forwarded-Proto", "https") };
+		memcpy(h, hh, sizeof h);
+		decide_req(P, "GET", "/api/items", "10.0.0.5", 0, h, 3, &d);
+		CHECK(d.action == AC_ALLOW && str_is(d.client, "198.51.100.4") && d.https == 1);
+		CHECK(strstr(d.audit, "\"client_ip\":\"198.51.100.4\"") != NULL);
+		/* Node's IPv4-mapped peer is the same address */
+		decide_req(P, "GET", "/api/items", "::ffff:10.0.0.5", 0, h, 3, &d);
+		CHECK(str_is(d.client, "198.51.100.4"));
+		/* from an untrusted peer the headers mean nothing */
+		decide_req(P, "GET", "/api/items", "192.0.2.1", 0, h, 3, &d);
+		CHECK(str_is(d.client, "192.0.2.1") && d.https == 0);
+		decide_req(P, "GET", "/api/items", "fd00::1", 1, h, 3, &d);
+		CHECK(str_is(d.client, "198.51.100.4") && d.https == 1);
+	}
+	{
+		/* a JWT from a cookie: unsafe methods must be same-origin */
+		snprintf(cookie, sizeof cookie, "other=1; jwt=%s", tok);
+		ac_header evil[] = { H("Cookie", cookie), H("Host", "dash.test"),
+			H("Origin", "https://evil.example") };
+		ac_header site[] = { H("Cookie", cookie), H("Host", "dash.test"),
+			H("Sec-Fetch-Site", "same-site") };
+		ac_header same[] = { H("Cookie", cookie), H("Host", "dash.test"),
+			H("Origin", "http://dash.test"), H("Sec-Fetch-Site", "same-origin") };
+		decide_req(P, "POST", "/api/items", "192.0.2.1", 0, evil, 3, &d);
+		if (d.reason != AC_CSRF_FAILED)
+			printf("# %.*s\n", (int)d.audit_len, d.audit);
+		CHECK(d.status == 403 && d.reason == AC_CSRF_FAILED);
+		decide_req(P, "POST", "/api/items", "192.0.2.1", 0, site, 3, &d);
+		CHECK(d.status == 403 && d.reason == AC_CSRF_FAILED);
+		decide_req(P, "POST", "/api/items", "192.0.2.1", 0, same, 4, &d);
+		CHECK(d.action == AC_ALLOW && d.reason == AC_OK);
+		/* the consumed cookie does not go on; the others do */
+		CHECK(removes(&d, "cookie") && add_value(&d, "cookie") &&
+		    strcmp(add_value(&d, "cookie"), "other=1") == 0);
+		decide_req(P, "GET", "/api/items", "192.0.2.1", 0, evil, 3, &d);
+		CHECK(d.action == AC_ALLOW);
+	}
+	end();
+
+	begin("request settings: refuse overrides, allow '_', forward credentials");
+	P = load("{\"jwt\":{\"keys\":[{\"alg\":\"HS256\","
+	    "\"secret\":\"unit-test-secret-0123456789abcdefghij\"}],"
+	    "\"require_exp\":false},\"request\":{\"method_override\":\"refuse\","
+	    "\"underscore_headers\":\"allow\",\"forward_credentials\":true}}", &err);
+	CHECK(P != NULL);
+	if (P != NULL) {
+		ac_header h[] = { H("Authorization", auth), H("X_Thing", "1"),
+			H("X-Method-Override", "DELETE") };
+		decide_req(P, "GET", "/x", "192.0.2.1", 0, h, 2, &d);
+		CHECK(d.action == AC_ALLOW && !removes(&d, "authorization"));
+		decide_req(P, "GET", "/x", "192.0.2.1", 0, h, 3, &d);
+		CHECK(d.status == 400 && d.reason == AC_BAD_HEADER);
+		decide_req(P, "GET", "/%78", "192.0.2.1", 0, h, 2, &d);
+		CHECK(d.status == 400 && d.reason == AC_BAD_PATH);
+	}
+	end();
+
+	begin("request policy errors name the path");
+	{
+		static const struct { const char *json, *path; } bad[] = {
+			{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"unit-test-secret-0123456789abcdefghij\"}]},\"public\":[\"/a%20b\"]}", "$.public[0]" },
+			{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"unit-test-secret-0123456789abcdefghij\"}]},\"rules\":[{\"path\":\"/a//b\"}]}", "$.rules[0].path" },
+			{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"unit-test-secret-0123456789abcdefghij\"}]},\"trusted_proxies\":[\"10.0.0.1/8\"]}", "$.trusted_proxies[0]" },
+			{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"unit-test-secret-0123456789abcdefghij\"}]},\"request\":{\"non_canonical_path\":\"fix\"}}", "$.request.non_canonical_path" },
+			{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"unit-test-secret-0123456789abcdefghij\"}]},\"identity_headers\":{\"user\":\"x_user\"}}", "$.identity_headers" },
+		};
+		size_t i;
+		for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+			CHECK(load(bad[i].json, &err) == NULL);
+			if (strcmp(err.path, bad[i].path) != 0)
+				printf("# %s: %s\n", err.path, err.message);
+			CHECK(strcmp(err.path, bad[i].path) == 0);
+		}
+	}
+	end();
+}
+
 int main(void)
 {
 	test_base64url();
@@ -928,6 +1165,8 @@ int main(void)
 	test_sources_and_claims();
 	test_audit_always_logged();
 	test_sha256_paths();
+	test_canonical_path();
+	test_request_rules();
 #ifdef AC_TEST_COUNT_HEAP
 	test_no_heap();
 #endif
