@@ -228,8 +228,9 @@ typedef struct {
 
 /* Verifies a compact JWS: structure and caps, header (alg named exactly;
  * jku/x5u/jwk/x5c and any crit refused; duplicates refused), key by bound
- * alg and kid, signature. On AC_OK the decoded payload (any bytes) is in
- * payload[0..*payload_len). No claim is looked at. */
+ * alg and kid, signature. On AC_OK the decoded payload (any bytes, none
+ * included: "header..signature" is a JWS) is in payload[0..*payload_len).
+ * No claim is looked at. */
 AC_MUST_CHECK ac_reason ac_jws_verify(const ac_jwt_key *keys, size_t n_keys,
     const char *token, size_t token_len, ac_jws_header *hdr,
     uint8_t *payload, size_t payload_cap, size_t *payload_len);

@@ -467,6 +467,54 @@ static void test_hostile_tokens(void)
 	end();
 }
 
+/* RFC 7515 allows an empty payload ("header..signature"): the JWS
+ * verifies (with no payload bytes); as a JWT it is malformed (no claims
+ * object). Signed here with BearSSL's HMAC directly, not with authcore's
+ * signer, which only takes JSON objects. */
+static void test_empty_payload(void)
+{
+	static ac_jwt_result res;
+	static const char hdr[] = "{\"alg\":\"HS256\"}";
+	char tok[128];
+	uint8_t mac[32], payload[16];
+	br_hmac_key_context kc;
+	br_hmac_context hc;
+	ac_jwt_key k;
+	ac_jws_header h;
+	ac_jwt_checks ck;
+	size_t n, plen = 99;
+
+	begin("JWS with an empty payload verifies; as a JWT it is malformed");
+	ac_jwt_checks_init(&ck);
+	ck.require_exp = 0;
+	CHECK(ac_jwt_key_hmac(&k, AC_ALG_HS256, (const uint8_t *)SECRET,
+	    strlen(SECRET), NULL, 0) == 0);
+	n = ac_b64url_encode(tok, sizeof tok, hdr, strlen(hdr));
+	tok[n++] = '.';
+	br_hmac_key_init(&kc, &br_sha256_vtable, SECRET, strlen(SECRET));
+	br_hmac_init(&hc, &kc, 0);
+	br_hmac_update(&hc, tok, n);
+	br_hmac_out(&hc, mac);
+	tok[n++] = '.';
+	n += ac_b64url_encode(tok + n, sizeof tok - n, mac, sizeof mac);
+	tok[n] = 0;
+	CHECK(ac_jws_verify(&k, 1, tok, n, &h, payload, sizeof payload, &plen) ==
+	    AC_OK);
+	CHECK(plen == 0 && h.alg == AC_ALG_HS256);
+	CHECK(ac_jwt_verify(&k, 1, &ck, tok, n, 1, &res) == AC_MALFORMED);
+	/* the signature still counts: one bit off, or over another input */
+	tok[n - 1] = tok[n - 1] == 'A' ? 'Q' : 'A';
+	CHECK(ac_jws_verify(&k, 1, tok, n, &h, payload, sizeof payload, &plen) ==
+	    AC_BAD_SIGNATURE);
+	/* no header, or nothing at all, is still not a JWS */
+	CHECK(ac_jws_verify(&k, 1, "..", 2, &h, payload, sizeof payload, &plen) ==
+	    AC_MALFORMED);
+	CHECK(ac_jws_verify(&k, 1, tok + strlen("eyJhbGciOiJIUzI1NiJ9"),
+	    n - strlen("eyJhbGciOiJIUzI1NiJ9"), &h, payload, sizeof payload,
+	    &plen) == AC_MALFORMED);
+	end();
+}
+
 static const char POLICY[] =
     "{\"realm\":\"unit\",\"jwt\":{\"keys\":[{\"kid\":\"k1\",\"alg\":\"HS256\","
     "\"secret\":\"unit-test-secret-0123456789abcdefghij\"}],\"audience\":\"api\","
@@ -1032,6 +1080,7 @@ int main(void)
 	test_sign_verify_roundtrip();
 	test_claims();
 	test_hostile_tokens();
+	test_empty_payload();
 	test_policy_and_decide();
 	test_jwk_key_ops();
 	test_policy_errors();
