@@ -322,7 +322,8 @@ static int kty_fits(const char *kty, size_t len, ac_alg alg)
 	return 0;
 }
 
-/* "use": 0 absent, 1 "sig", 2 another use, -1 not a short string. */
+/* "use": 0 absent, 1 "sig", 2 "enc", 3 another use, -1 not a short
+ * string. */
 static int use_of(const aj_member *m, size_t n)
 {
 	char u[16];
@@ -330,7 +331,9 @@ static int use_of(const aj_member *m, size_t n)
 	int r = member_str(m, n, "use", u, sizeof u, &l);
 	if (r <= 0)
 		return r;
-	return l == 3 && memcmp(u, "sig", 3) == 0 ? 1 : 2;
+	if (l == 3 && memcmp(u, "sig", 3) == 0)
+		return 1;
+	return l == 3 && memcmp(u, "enc", 3) == 0 ? 2 : 3;
 }
 
 #define KEY_OPS_MAX 16
@@ -341,8 +344,9 @@ static int use_of(const aj_member *m, size_t n)
  * an array of at most KEY_OPS_MAX distinct strings of at most 32 bytes,
  * or if it contradicts "use": with "sig" no encryption operation, with
  * "enc" no signature operation (section 4.3: when both are present they
- * MUST be consistent). Values outside the registry are allowed, as the
- * RFC allows them, and mean nothing here. */
+ * MUST be consistent; a "use" outside the registry has no operations to
+ * agree with). Values outside the registry are allowed, as the RFC allows
+ * them, and mean nothing here. */
 static int key_ops_of(const aj_member *m, size_t n, int use, const char **why)
 {
 	static const char *const enc_ops[] = { "encrypt", "decrypt", "wrapKey",
@@ -413,7 +417,7 @@ int ac_jwt_key_jwk(ac_jwt_key *key, ac_alg alg, const char *jwk,
 	if (member(m, n, "d") != NULL || member(m, n, "p") != NULL)
 		FAIL("holds private key material");
 	use = use_of(m, n);
-	if (use < 0 || use == 2)
+	if (use < 0 || use >= 2)
 		FAIL("\"use\" is not \"sig\"");
 	r = key_ops_of(m, n, use, why);
 	if (r < 0)
@@ -530,7 +534,7 @@ int ac_jwks_load(ac_jwt_key *keys, size_t cap, const char *jwks,
 		r = use_of(m, nm);
 		if (key_ops_of(m, nm, r, &w) < 0)
 			FAIL(w);
-		if (r == 2 || key_ops_of(m, nm, r, NULL) == 2)
+		if (r >= 2 || key_ops_of(m, nm, r, NULL) == 2)
 			continue;
 		if (member_str(m, nm, "kty", kty, sizeof kty, &kl) != 1)
 			FAIL("missing \"kty\"");

@@ -900,13 +900,15 @@ static void test_jwk_key_ops(void)
 	end();
 
 	begin("JWKS key_ops: keys not for verifying are skipped like use:enc; malformed ones refuse the document");
-	/* skipped: key_ops without verify (with or without use:enc), use:enc */
+	/* skipped: key_ops without verify (with or without use:enc), use:enc,
+	 * a use outside the registry (nothing for key_ops to contradict) */
 	{
 		static const char doc[] = "{\"keys\":["
 		    "{" OCT ",\"kid\":\"a\",\"key_ops\":[\"encrypt\",\"decrypt\"]},"
 		    "{" OCT ",\"kid\":\"b\",\"use\":\"enc\",\"key_ops\":[\"wrapKey\"]},"
 		    "{" OCT ",\"kid\":\"c\",\"use\":\"enc\"},"
 		    "{" OCT ",\"kid\":\"d\",\"key_ops\":[\"sign\"]},"
+		    "{" OCT ",\"kid\":\"g\",\"use\":\"tls\",\"key_ops\":[\"verify\"]},"
 		    "{" OCT ",\"kid\":\"e\",\"use\":\"sig\",\"key_ops\":[\"verify\"]},"
 		    "{" OCT ",\"kid\":\"f\",\"key_ops\":[\"sign\",\"verify\"]}]}";
 		n = ac_jwks_load(k, 4, doc, strlen(doc), NULL, 0, &bad, &why);
