@@ -334,7 +334,10 @@ ac_reason ac_jws_verify(const ac_jwt_key *keys, size_t n_keys,
 		if (memchr(b + 1, '.', token_len - dot2 - 1) != NULL)
 			return AC_MALFORMED;
 	}
-	if (dot1 == 0 || dot2 == dot1 + 1)
+	/* an empty header is malformed; an empty payload is a JWS (RFC 7515
+	 * allows any octets, none included), which a JWT's claims check
+	 * then refuses as not a JSON object */
+	if (dot1 == 0)
 		return AC_MALFORMED;
 
 	/* header */

@@ -322,6 +322,77 @@ static int kty_fits(const char *kty, size_t len, ac_alg alg)
 	return 0;
 }
 
+/* "use": 0 absent, 1 "sig", 2 "enc", 3 another use, -1 not a short
+ * string. */
+static int use_of(const aj_member *m, size_t n)
+{
+	char u[16];
+	size_t l;
+	int r = member_str(m, n, "use", u, sizeof u, &l);
+	if (r <= 0)
+		return r;
+	if (l == 3 && memcmp(u, "sig", 3) == 0)
+		return 1;
+	return l == 3 && memcmp(u, "enc", 3) == 0 ? 2 : 3;
+}
+
+#define KEY_OPS_MAX 16
+
+/* RFC 7517 section 4.3 "key_ops", read against "use" (as use_of gives
+ * it). Returns 0 if absent, 1 if it holds "verify", 2 if it does not (the
+ * key is not for checking signatures), or -1 with a reason if it is not
+ * an array of at most KEY_OPS_MAX distinct strings of at most 32 bytes,
+ * or if it contradicts "use": with "sig" no encryption operation, with
+ * "enc" no signature operation (section 4.3: when both are present they
+ * MUST be consistent; a "use" outside the registry has no operations to
+ * agree with). Values outside the registry are allowed, as the RFC allows
+ * them, and mean nothing here. */
+static int key_ops_of(const aj_member *m, size_t n, int use, const char **why)
+{
+	static const char *const enc_ops[] = { "encrypt", "decrypt", "wrapKey",
+		"unwrapKey", "deriveKey", "deriveBits", NULL };
+	const aj_member *v = member(m, n, "key_ops");
+	char ops[KEY_OPS_MAX][32];
+	size_t lens[KEY_OPS_MAX], count = 0, pos = 0, i, j;
+	int verify = 0, sig_op = 0, enc_op = 0;
+	aj_type t;
+	ac_str e;
+
+	if (v == NULL)
+		return 0;
+	if (v->type != AJ_ARRAY)
+		goto malformed;
+	while (aj_array_next(v->raw, &pos, &t, &e)) {
+		if (t != AJ_STRING || count == KEY_OPS_MAX ||
+		    aj_str_decode(e, ops[count], sizeof ops[count],
+		    &lens[count]) < 0)
+			goto malformed;
+		for (i = 0; i < count; i++)
+			if (lens[i] == lens[count] &&
+			    memcmp(ops[i], ops[count], lens[i]) == 0)
+				goto malformed;
+		if (lens[count] == 6 && memcmp(ops[count], "verify", 6) == 0)
+			verify = sig_op = 1;
+		if (lens[count] == 4 && memcmp(ops[count], "sign", 4) == 0)
+			sig_op = 1;
+		for (j = 0; enc_ops[j] != NULL; j++)
+			if (lens[count] == strlen(enc_ops[j]) &&
+			    memcmp(ops[count], enc_ops[j], lens[count]) == 0)
+				enc_op = 1;
+		count++;
+	}
+	if ((use == 1 && enc_op) || (use == 2 && sig_op)) {
+		if (why != NULL)
+			*why = "\"use\" and \"key_ops\" disagree";
+		return -1;
+	}
+	return verify ? 1 : 2;
+malformed:
+	if (why != NULL)
+		*why = "\"key_ops\" is not an array of distinct strings";
+	return -1;
+}
+
 #define FAIL(msg)                   \
 	do {                        \
 		if (why != NULL)    \
@@ -335,7 +406,7 @@ int ac_jwt_key_jwk(ac_jwt_key *key, ac_alg alg, const char *jwk,
 	aj_member m[AC_JSON_MEMBERS_MAX];
 	size_t n, kty_len, l, kid_len = 0;
 	char kty[8], buf[16], kid[AC_NAME_MAX];
-	int r, has_kid;
+	int r, has_kid, use;
 	ac_alg named = AC_ALG_NONE;
 
 	memset(key, 0, sizeof *key);
@@ -345,9 +416,14 @@ int ac_jwt_key_jwk(ac_jwt_key *key, ac_alg alg, const char *jwk,
 		FAIL("missing or unknown \"kty\"");
 	if (member(m, n, "d") != NULL || member(m, n, "p") != NULL)
 		FAIL("holds private key material");
-	r = member_str(m, n, "use", buf, sizeof buf, &l);
-	if (r < 0 || (r == 1 && !(l == 3 && memcmp(buf, "sig", 3) == 0)))
+	use = use_of(m, n);
+	if (use < 0 || use >= 2)
 		FAIL("\"use\" is not \"sig\"");
+	r = key_ops_of(m, n, use, why);
+	if (r < 0)
+		return -1;
+	if (r == 2)
+		FAIL("\"key_ops\" does not include \"verify\"");
 	r = member_str(m, n, "alg", buf, sizeof buf, &l);
 	if (r < 0)
 		FAIL("\"alg\" is not a string");
@@ -441,7 +517,7 @@ int ac_jwks_load(ac_jwt_key *keys, size_t cap, const char *jwks,
 	while (aj_array_next(arr->raw, &pos, &t, &e)) {
 		aj_member m[AC_JSON_MEMBERS_MAX];
 		size_t nm, kl, al;
-		char kty[8], a[16], u[16];
+		char kty[8], a[16];
 		ac_alg bind = AC_ALG_NONE;
 		const char *w = NULL;
 		int r;
@@ -451,10 +527,14 @@ int ac_jwks_load(ac_jwt_key *keys, size_t cap, const char *jwks,
 		if (t != AJ_OBJECT || aj_object(e.ptr, e.len, m,
 		    AC_JSON_MEMBERS_MAX, &nm) < 0)
 			FAIL("key is not a JSON object (or has duplicate members)");
-		/* keys for other uses or of types JWS here cannot use (OKP,
-		 * encryption keys) are passed over, not fatal */
-		r = member_str(m, nm, "use", u, sizeof u, &al);
-		if (r == 1 && !(al == 3 && memcmp(u, "sig", 3) == 0))
+		/* keys for other uses (another "use", or "key_ops" without
+		 * "verify") or of types JWS here cannot use (OKP) are passed
+		 * over, not fatal; a "key_ops" that is malformed or
+		 * contradicts "use" is */
+		r = use_of(m, nm);
+		if (key_ops_of(m, nm, r, &w) < 0)
+			FAIL(w);
+		if (r >= 2 || key_ops_of(m, nm, r, NULL) == 2)
 			continue;
 		if (member_str(m, nm, "kty", kty, sizeof kty, &kl) != 1)
 			FAIL("missing \"kty\"");

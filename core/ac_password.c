@@ -337,7 +337,7 @@ static int parse_count(const char *p, size_t n, uint64_t *out)
 /* Parsing stored strings                                              */
 /* ------------------------------------------------------------------ */
 
-enum { FMT_PHC = 1, FMT_DJANGO, FMT_WERKZEUG, FMT_PASSLIB };
+enum { FMT_PHC = 1, FMT_DJANGO, FMT_WERKZEUG, FMT_PASSLIB, FMT_TASKITO };
 
 typedef struct {
 	int fmt, hash, has_l;
@@ -385,9 +385,22 @@ static int salt_text(parsed *p, ac_str f)
 	return 0;
 }
 
-static int dk_ok(const parsed *p)
+/* The hash length of p->hash: the stored hash of a format that always
+ * writes the full PBKDF2 output (Django, Werkzeug, passlib, taskito) MUST
+ * be exactly this long. */
+static size_t digest_len(const parsed *p)
 {
-	return p->dk_len >= AC_PASSWORD_HASH_MIN && p->salt_len >= 1;
+	return p->hash == AC_PBKDF2_SHA512 ? 64 : 32;
+}
+
+/* A decoded salt of 1..AC_PASSWORD_SALT_MAX bytes and a stored hash of
+ * AC_PASSWORD_HASH_MIN..AC_PBKDF2_DK_MAX bytes (the decoders' caps hold
+ * the upper bounds); `full`: the hash is exactly the digest length. */
+static int lengths_ok(const parsed *p, int full)
+{
+	if (p->salt_len < 1 || p->dk_len < AC_PASSWORD_HASH_MIN)
+		return 0;
+	return !full || p->dk_len == digest_len(p);
 }
 
 /* "i=N" or "i=N,l=L" (L must equal the stored hash length). */
@@ -434,6 +447,39 @@ static ac_password_status other_scheme(const char *s, size_t n)
 	return AC_PW_MALFORMED;
 }
 
+/* "pbkdf2_sha256$<n>$<salt>$<hash>" is written by Django (salt text,
+ * hash as 44 characters of padded base64) and by taskito's dashboard
+ * (salt as 32 and hash as 64 lowercase hex characters, the PBKDF2 salt
+ * being the 16 bytes the salt's hex stands for). The hash field's length
+ * alone tells them apart: no string is valid in both, and one valid in
+ * neither is malformed. */
+static ac_password_status parse_django_taskito(parsed *p, const char *s,
+    size_t n)
+{
+	ac_str f[3];
+
+	p->hash = AC_PBKDF2_SHA256;
+	if (split(s, n, f, 3) != 0 ||
+	    parse_count(f[0].ptr, f[0].len, &p->iterations) != 0)
+		return AC_PW_MALFORMED;
+	if (f[2].len == 2 * digest_len(p)) {
+		p->fmt = FMT_TASKITO;
+		if (f[1].len != 2 * AC_PASSWORD_SALT_LEN ||
+		    hex_decode(p->salt, sizeof p->salt, &p->salt_len, f[1].ptr,
+		    f[1].len) != 0 ||
+		    hex_decode(p->dk, sizeof p->dk, &p->dk_len, f[2].ptr,
+		    f[2].len) != 0 || !lengths_ok(p, 1))
+			return AC_PW_MALFORMED;
+		return AC_PW_PENDING;
+	}
+	p->fmt = FMT_DJANGO;
+	if (salt_text(p, f[1]) != 0 ||
+	    ac_b64_decode(p->dk, sizeof p->dk, &p->dk_len, f[2].ptr, f[2].len,
+	    '+', 1) != 0 || !lengths_ok(p, 1))
+		return AC_PW_MALFORMED;
+	return AC_PW_PENDING;
+}
+
 static ac_password_status parse(parsed *p, const char *s, size_t n)
 {
 	ac_str f[4];
@@ -449,27 +495,20 @@ static ac_password_status parse(parsed *p, const char *s, size_t n)
 			return AC_PW_MALFORMED;
 		phc = f[0].len > 0 && f[0].ptr[0] == 'i';
 		p->fmt = phc ? FMT_PHC : FMT_PASSLIB;
+		/* PHC: any hash length, "l=" if given equal to it; passlib
+		 * always stores the digest's full length */
 		if (ac_b64_decode(p->salt, sizeof p->salt, &p->salt_len, f[1].ptr,
 		    f[1].len, phc ? '+' : '.', 0) != 0 ||
 		    ac_b64_decode(p->dk, sizeof p->dk, &p->dk_len, f[2].ptr,
-		    f[2].len, phc ? '+' : '.', 0) != 0 || !dk_ok(p))
+		    f[2].len, phc ? '+' : '.', 0) != 0 || !lengths_ok(p, !phc))
 			return AC_PW_MALFORMED;
 		if (phc ? phc_params(p, f[0]) != 0 :
 		    parse_count(f[0].ptr, f[0].len, &p->iterations) != 0)
 			return AC_PW_MALFORMED;
 		return AC_PW_PENDING;
 	}
-	if (has_prefix(s, n, "pbkdf2_sha256$")) {
-		p->fmt = FMT_DJANGO;
-		p->hash = AC_PBKDF2_SHA256;
-		if (split(s + 14, n - 14, f, 3) != 0 ||
-		    parse_count(f[0].ptr, f[0].len, &p->iterations) != 0 ||
-		    salt_text(p, f[1]) != 0 ||
-		    ac_b64_decode(p->dk, sizeof p->dk, &p->dk_len, f[2].ptr,
-		    f[2].len, '+', 1) != 0 || !dk_ok(p))
-			return AC_PW_MALFORMED;
-		return AC_PW_PENDING;
-	}
+	if (has_prefix(s, n, "pbkdf2_sha256$"))
+		return parse_django_taskito(p, s + 14, n - 14);
 	if (has_prefix(s, n, "pbkdf2:sha256:") ||
 	    has_prefix(s, n, "pbkdf2:sha512:")) {
 		p->fmt = FMT_WERKZEUG;
@@ -478,15 +517,15 @@ static ac_password_status parse(parsed *p, const char *s, size_t n)
 		    parse_count(f[0].ptr, f[0].len, &p->iterations) != 0 ||
 		    salt_text(p, f[1]) != 0 ||
 		    hex_decode(p->dk, sizeof p->dk, &p->dk_len, f[2].ptr,
-		    f[2].len) != 0 || !dk_ok(p))
+		    f[2].len) != 0 || !lengths_ok(p, 1))
 			return AC_PW_MALFORMED;
 		return AC_PW_PENDING;
 	}
-	/* Our schemes without their count ("pbkdf2:sha256$salt$hex": the
-	 * count would be some Werkzeug version's default) are malformed,
-	 * not another scheme. */
+	/* Our schemes without their count ("pbkdf2:sha256$salt$hex", or
+	 * "pbkdf2$..." with neither hash nor count: the count would be some
+	 * Werkzeug version's default) are malformed, not another scheme. */
 	if (has_prefix(s, n, "pbkdf2:sha256$") ||
-	    has_prefix(s, n, "pbkdf2:sha512$"))
+	    has_prefix(s, n, "pbkdf2:sha512$") || has_prefix(s, n, "pbkdf2$"))
 		return AC_PW_MALFORMED;
 	return other_scheme(s, n);
 }

@@ -186,21 +186,33 @@ AC_MUST_CHECK int ac_jwt_key_hmac(ac_jwt_key *key, ac_alg alg,
 AC_MUST_CHECK int ac_jwt_key_pem(ac_jwt_key *key, ac_alg alg, const char *pem,
     size_t pem_len, const char *kid, size_t kid_len);
 
-/* Makes a key from one JWK (a JSON object: kty oct/RSA/EC, kid, alg, use).
- * The key is bound to `alg` if it is not AC_ALG_NONE, else to the JWK's
- * "alg", else (EC only) to the algorithm its curve implies; a key that names
- * no algorithm any of these ways is refused, as is one whose "alg" differs
- * from `alg`, whose "use" is not "sig", or whose kty does not fit.
- * Returns 0, or -1 with a short static reason in *why (may be NULL). */
+/* Makes a key from one JWK (a JSON object: kty oct/RSA/EC, kid, alg, use,
+ * key_ops). The key is bound to `alg` if it is not AC_ALG_NONE, else to the
+ * JWK's "alg", else (EC only) to the algorithm its curve implies; a key that
+ * names no algorithm any of these ways is refused, as is one whose "alg"
+ * differs from `alg`, whose "use" is not "sig", or whose kty does not fit.
+ * "key_ops" (RFC 7517 section 4.3), when present, MUST be an array of at
+ * most 16 distinct strings of at most 32 bytes that includes "verify"
+ * (other values, registered or not, are allowed beside it) and, with
+ * "use": "sig", holds no encryption operation ("encrypt", "decrypt",
+ * "wrapKey", "unwrapKey", "deriveKey", "deriveBits"); anything else is
+ * refused. Returns 0, or -1 with a short static reason in *why (may be
+ * NULL). */
 AC_MUST_CHECK int ac_jwt_key_jwk(ac_jwt_key *key, ac_alg alg,
     const char *jwk, size_t jwk_len, const char **why);
 
-/* Loads a JWKS document ({"keys":[...]}) into keys[0..cap). Keys whose
- * bound alg is not in allowed[0..n_allowed) (when n_allowed > 0) are
- * refused. A JWK without "alg" takes the one allowed alg its type fits, and
- * is refused when that is ambiguous. Returns the number of keys (>= 1), or
- * -1 with *bad_index set to the offending key (or -1 for the document) and
- * a static reason in *why. */
+/* Loads a JWKS document ({"keys":[...]}) into keys[0..cap). Keys that are
+ * not for verifying signatures are skipped: a "use" other than "sig", a
+ * well-formed "key_ops" without "verify", a kty other than oct/RSA/EC.
+ * Keys that are malformed are refused, the document with them: a "key_ops"
+ * that ac_jwt_key_jwk would refuse as malformed, or that contradicts
+ * "use" ("use": "enc" with "sign" or "verify", "use": "sig" with an
+ * encryption operation). Keys whose bound alg is not in
+ * allowed[0..n_allowed) (when n_allowed > 0) are refused. A JWK without
+ * "alg" takes the one allowed alg its type fits, and is refused when that
+ * is ambiguous. Returns the number of keys (>= 1), or -1 with *bad_index
+ * set to the offending key (or -1 for the document) and a static reason in
+ * *why. */
 AC_MUST_CHECK int ac_jwks_load(ac_jwt_key *keys, size_t cap, const char *jwks,
     size_t jwks_len, const ac_alg *allowed, size_t n_allowed, int *bad_index,
     const char **why);
@@ -218,8 +230,9 @@ typedef struct {
 
 /* Verifies a compact JWS: structure and caps, header (alg named exactly;
  * jku/x5u/jwk/x5c and any crit refused; duplicates refused), key by bound
- * alg and kid, signature. On AC_OK the decoded payload (any bytes) is in
- * payload[0..*payload_len). No claim is looked at. */
+ * alg and kid, signature. On AC_OK the decoded payload (any bytes, none
+ * included: "header..signature" is a JWS) is in payload[0..*payload_len).
+ * No claim is looked at. */
 AC_MUST_CHECK ac_reason ac_jws_verify(const ac_jwt_key *keys, size_t n_keys,
     const char *token, size_t token_len, ac_jws_header *hdr,
     uint8_t *payload, size_t payload_cap, size_t *payload_len);

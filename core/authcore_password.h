@@ -6,7 +6,8 @@
  *     (begin / step / finish) so a host can spread the work over its event
  *     loop: core/ac_password.c
  *   - Password hash strings: authcore writes the PHC string format and
- *     verifies PHC, Django, Werkzeug and passlib strings: core/ac_password.c
+ *     verifies PHC, Django, Werkzeug, passlib and taskito strings:
+ *     core/ac_password.c
  * The formats, the limits and why they are what they are are documented in
  * docs/passwords.md; this header is the contract for the functions.
  *
@@ -119,9 +120,14 @@ AC_MUST_CHECK int ac_pbkdf2(uint8_t *out, int hash, const void *password,
 /*   Django    pbkdf2_sha256$<n>$<salt text>$<b64 hash with '='>       */
 /*   Werkzeug  pbkdf2:sha256:<n>$<salt text>$<lowercase hex hash>      */
 /*   passlib   $pbkdf2-sha256$<n>$<ab64 salt>$<ab64 hash>              */
-/* (sha512 wherever sha256 is written, except Django, which has no     */
-/* PBKDF2-SHA512 hasher). Salt text is used as its bytes; ab64 is      */
-/* passlib's base64 with '.' for '+' and no padding.                   */
+/*   taskito   pbkdf2_sha256$<n>$<32 lowercase hex>$<64 lowercase hex> */
+/* (sha512 wherever sha256 is written, except Django and taskito,      */
+/* which have no PBKDF2-SHA512 form). Salt text is used as its bytes,  */
+/* taskito's salt as the 16 bytes its hex stands for; ab64 is          */
+/* passlib's base64 with '.' for '+' and no padding. Django and        */
+/* taskito share a prefix: a 64-character hash field is taskito's, any */
+/* other Django's. Every format but PHC stores the full digest (32 or  */
+/* 64 bytes); a PHC hash is 16..128 bytes, equal to l= if given.       */
 /* ------------------------------------------------------------------ */
 
 /* Status of a verification, and its stable lower-case name. */
@@ -183,9 +189,11 @@ typedef struct {
  * `password` (may be NULL when plen is 0). lim may be NULL (defaults).
  * Everything is refused before any hashing:
  *   len > AC_PASSWORD_STRING_MAX, or a string of a supported scheme that
- *   breaks its syntax (strict: decimal counts without sign or leading
- *   zero, canonical base64/hex, salt 1..AC_PASSWORD_SALT_MAX bytes, stored
- *   hash AC_PASSWORD_HASH_MIN..AC_PBKDF2_DK_MAX bytes): AC_PW_MALFORMED;
+ *   no format above explains in full (strict: exactly the format's
+ *   fields, decimal counts without sign or leading zero, canonical
+ *   base64/hex, salt 1..AC_PASSWORD_SALT_MAX bytes (taskito: 16), stored
+ *   hash the digest length, or for PHC AC_PASSWORD_HASH_MIN..
+ *   AC_PBKDF2_DK_MAX bytes, no byte more): AC_PW_MALFORMED;
  *   a "<id>$" or "$<id>$" string of another scheme: AC_PW_UNSUPPORTED;
  *   iterations > the limit: AC_PW_ITERATIONS_OVER_LIMIT;
  *   plen > the limit: AC_PW_PASSWORD_TOO_LONG.
@@ -214,7 +222,7 @@ AC_MUST_CHECK ac_password_status ac_password_verify(const char *hash_string,
 
 /* 1 if a string that verified should be replaced by a fresh
  * ac_password_hash: it is not in the PHC form authcore writes (Django,
- * Werkzeug, passlib, an "l=" parameter, a salt shorter than
+ * Werkzeug, passlib, taskito, an "l=" parameter, a salt shorter than
  * AC_PASSWORD_SALT_LEN, a hash not of the hash's own length, or not a
  * valid string at all), it uses another hash than `hash`, or fewer than
  * target_iterations iterations. 0 otherwise. Does no hashing. */

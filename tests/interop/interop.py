@@ -2,7 +2,9 @@
 authcore (HMAC secrets by --key-file, public keys by --pem and by --jwks);
 tokens authcore signs (HMAC) verify in both; tampered, expired, wrong-audience,
 alg-none and key-confusion tokens are refused by all three (authcore with the
-right reason code; what PyJWT and jose say is recorded)."""
+right reason code; what PyJWT and jose say is recorded). JWS with an empty
+payload ("header..signature", RFC 7515) that jose and PyJWT sign verify in
+`authcore jws verify`, with no payload bytes out."""
 import base64
 import hashlib
 import hmac
@@ -64,6 +66,23 @@ def jose_verify(tok, alg, keyfile):
     p = subprocess.run(["node", JOSE, "verify", alg, keyfile, AUD, ISS], input=tok.encode(),
                        capture_output=True, timeout=30, cwd=ROOT)
     return json.loads(p.stdout)
+
+
+def jose_jws_empty(alg, keyfile):
+    return subprocess.run(["node", JOSE, "jws-sign", alg, keyfile], capture_output=True,
+                          timeout=30, check=True, cwd=ROOT).stdout.decode().strip()
+
+
+def ac_jws_empty(name, tok, alg, how, keyfile):
+    """authcore jws verify must take an empty-payload JWS and print nothing."""
+    p = subprocess.run([CLI, "jws", "verify", how, keyfile, "--alg", alg], input=tok.encode(),
+                       capture_output=True, timeout=20)
+    probs = []
+    if ".." not in tok:
+        probs.append("not an empty payload: %s" % tok)
+    if p.returncode != 0 or p.stdout != b"":
+        probs.append("exit %d %r %s" % (p.returncode, p.stdout, p.stderr.decode().strip()))
+    report("%s %s empty-payload JWS verifies in authcore jws verify (%s)" % (name, alg, how[2:]), probs)
 
 
 def pyjwt_sign(alg, key, claims, kid=None):
@@ -229,6 +248,9 @@ def main():
             }
             for name, (tok, want) in hostile.items():
                 refused_by_all(alg, name, tok, want, kf, "--key-file", key, kf)
+        # empty payloads (RFC 7515 allows them): jose and PyJWT sign, authcore verifies
+        ac_jws_empty("jose", jose_jws_empty("HS256", kf), "HS256", "--key-file", kf)
+        ac_jws_empty("PyJWT", jwt.api_jws.encode(b"", key, algorithm="HS512"), "HS512", "--key-file", kf)
         # hostile corpus: every attack class in security.md (HS256 key)
         for name, tok, want in hostile_corpus(key[:32], now):
             k32 = os.path.join(d, "k32")
@@ -258,6 +280,7 @@ def main():
                     elif json.loads(out) != base:
                         probs.append("payload differs: %s" % out)
                     report("%s %s token verifies in authcore (%s)" % (lib, alg, how[2:]), probs)
+            ac_jws_empty("jose", jose_jws_empty(alg, priv_path), alg, "--jwks", jwks_path)
             good = pyjwt_sign(alg, priv, base)
             h, p, sg = good.split(".")
             sig = bytearray(base64.urlsafe_b64decode(sg + "=" * (-len(sg) % 4)))

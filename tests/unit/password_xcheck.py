@@ -3,11 +3,18 @@
 
 Builds strings with nothing but Python's standard library
 (hashlib.pbkdf2_hmac, base64, secrets) and checks authcore both ways:
-  - Python -> C: PHC, Django, Werkzeug and passlib strings written here by
-    hand, to each project's documented syntax (no third-party packages),
-    for random passwords (any bytes, up to the 1024-byte limit), salts and
-    small counts, must verify with `build/tests/password --verify HASH`
-    (password on stdin) and fail with a changed password;
+  - Python -> C: PHC, Django, Werkzeug, passlib and taskito strings
+    written here by hand, to each project's documented syntax (no
+    third-party packages; tests/unit/taskito_xcheck.py uses taskito's own
+    code), for random passwords (any bytes, up to the 1024-byte limit),
+    salts and small counts, must verify with `build/tests/password --verify
+    HASH` (password on stdin) and fail with a changed password;
+  - near misses: each of those strings changed by one random edit (a byte
+    deleted, inserted, replaced or doubled) is judged by an independent
+    reference grammar written here (docs/passwords.md, one regular
+    expression and length rule per format); the C code must say exactly
+    what the reference says: "malformed" or "unsupported" for a string no
+    format explains, else "match" or "mismatch" as hashlib computes it;
   - C -> Python: PHC strings made by `--hash` must be exactly what hashlib
     computes for the same password, salt and count.
 Prints "ok - ..." / "not ok - ...: why" lines, like the other suites.
@@ -17,6 +24,7 @@ usage: password_xcheck.py build/tests/password
 import base64
 import hashlib
 import random
+import re
 import subprocess
 import os
 import sys
@@ -64,7 +72,84 @@ def make(fmt: str, alg: str, pw: bytes, it: int) -> str:
         salt = rng.randbytes(16)
         dk = hashlib.pbkdf2_hmac(alg, pw, salt, it)
         return f"$pbkdf2-{alg}${it}${ab64(salt)}${ab64(dk)}"
+    if fmt == "taskito":  # taskito.dashboard.auth.hash_password
+        salt = rng.randbytes(16)
+        dk = hashlib.pbkdf2_hmac(alg, pw, salt, it, 32)
+        return f"pbkdf2_{alg}${it}${salt.hex()}${dk.hex()}"
     raise ValueError(fmt)
+
+
+# ---- the reference grammar (docs/passwords.md), independent of the C code
+DIGEST = {"sha256": 32, "sha512": 64}
+COUNT = r"([1-9][0-9]*)"
+TEXT_SALT_RE = r"([\x21-\x23\x25-\x7e]{1,128})"  # printable ASCII but '$'
+FORMATS = [
+    # (name, regex, salt decoder, hash decoder, hash must be the full digest)
+    ("phc", re.compile(r"\$pbkdf2-(sha256|sha512)\$i=" + COUNT + r"(?:,l=" + COUNT +
+                       r")?\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)"), "b64", "b64", False),
+    ("passlib", re.compile(r"\$pbkdf2-(sha256|sha512)\$" + COUNT + r"()\$([A-Za-z0-9./]+)\$"
+                           r"([A-Za-z0-9./]+)"), "ab64", "ab64", True),
+    ("taskito", re.compile(r"pbkdf2_(sha256)\$" + COUNT + r"()\$([0-9a-f]{32})\$([0-9a-f]{64})"),
+     "hex", "hex", True),
+    ("django", re.compile(r"pbkdf2_(sha256)\$" + COUNT + r"()\$" + TEXT_SALT_RE +
+                          r"\$([A-Za-z0-9+/]{43}=)"), "text", "b64pad", True),
+    ("werkzeug", re.compile(r"pbkdf2:(sha256|sha512):" + COUNT + r"()\$" + TEXT_SALT_RE +
+                            r"\$([0-9a-f]+)"), "text", "hex", True),
+]
+
+
+def decode(kind: str, t: str):
+    """Bytes, or None if t is not the one canonical spelling of them."""
+    try:
+        if kind == "text":
+            return t.encode()
+        if kind == "hex":
+            b = bytes.fromhex(t)
+            return b if b.hex() == t else None
+        if kind == "b64pad":
+            b = base64.b64decode(t, validate=True)
+            return b if base64.b64encode(b).decode() == t else None
+        u = t.replace(".", "+") if kind == "ab64" else t
+        if kind == "ab64" and "+" in t:
+            return None
+        b = base64.b64decode(u + "=" * (-len(u) % 4), validate=True)
+        return b if b64(b) == u else None
+    except ValueError:
+        return None
+
+
+def reference(h: str):
+    """(alg, count, salt, hash) if some format explains all of h, else None."""
+    for name, rx, sk, hk, full in FORMATS:
+        m = rx.fullmatch(h)
+        if not m:
+            continue
+        alg, count, l, salt_t, hash_t = m.groups()
+        salt, dk = decode(sk, salt_t), decode(hk, hash_t)
+        if salt is None or dk is None or not 1 <= len(salt) <= 128:
+            continue
+        if not 16 <= len(dk) <= 128 or (full and len(dk) != DIGEST[alg]):
+            continue
+        if name == "phc" and l is not None and int(l) != len(dk):
+            continue
+        return alg, int(count), salt, dk
+    return None
+
+
+def mutate(h: str) -> str:
+    """One random edit: delete, insert, replace or double a byte."""
+    alphabet = "$=.,:+/-_ilAZaz09fgG \t"
+    i = rng.randrange(len(h) + 1)
+    op = rng.randrange(4)
+    if op == 0 and i < len(h):
+        return h[:i] + h[i + 1:]
+    if op == 1:
+        return h[:i] + rng.choice(alphabet) + h[i:]
+    if op == 2 and i < len(h):
+        return h[:i] + rng.choice(alphabet) + h[i + 1:]
+    if i < len(h):
+        return h[:i] + h[i] + h[i:]
+    return h + rng.choice(alphabet)
 
 
 def c_verify(binary: str, h: str, pw: bytes) -> str:
@@ -89,7 +174,8 @@ def main():
     combos = [("phc", "sha256"), ("phc", "sha512"), ("phc-l", "sha256"),
               ("phc-l", "sha512"), ("django", "sha256"),
               ("werkzeug", "sha256"), ("werkzeug", "sha512"),
-              ("passlib", "sha256"), ("passlib", "sha512")]
+              ("passlib", "sha256"), ("passlib", "sha512"),
+              ("taskito", "sha256")]
     for fmt, alg in combos:
         bad = []
         n = 0
@@ -106,6 +192,34 @@ def main():
             n += 1
         report(f"python -> C: {n} {fmt} pbkdf2-{alg} strings verify, "
                "changed passwords do not", not bad, "; ".join(bad[:3]))
+
+    # near misses against the reference grammar
+    bad = []
+    n = valid = 0
+    for fmt, alg in combos:
+        for _ in range(40):
+            pw = rng.randbytes(rng.randrange(0, 12))
+            h = make(fmt, alg, pw, rng.randrange(1, 2000))
+            if reference(h) is None:
+                bad.append(f"reference refuses the unmutated {h}")
+            m = mutate(h)
+            ref = reference(m)
+            if ref is None:
+                want = ("malformed", "unsupported")
+            elif ref[1] > 10_000_000:
+                want = ("iterations_over_limit",)
+            else:
+                a, it, salt, dk = ref
+                got_dk = hashlib.pbkdf2_hmac(a, pw, salt, it, len(dk))
+                want = ("match",) if got_dk == dk else ("mismatch",)
+                valid += 1
+            got = c_verify(binary, m, pw)
+            if got not in want:
+                bad.append(f"{m!r}: C says {got}, reference {'/'.join(want)}")
+            n += 1
+    report(f"near misses: {n} one-edit changes of every format ({valid} still "
+           "valid strings) judged as the reference grammar judges them",
+           not bad and valid > 0, "; ".join(bad[:3]))
 
     # the examples in ../shared/security.md
     bad = []

@@ -468,6 +468,54 @@ static void test_hostile_tokens(void)
 	end();
 }
 
+/* RFC 7515 allows an empty payload ("header..signature"): the JWS
+ * verifies (with no payload bytes); as a JWT it is malformed (no claims
+ * object). Signed here with BearSSL's HMAC directly, not with authcore's
+ * signer, which only takes JSON objects. */
+static void test_empty_payload(void)
+{
+	static ac_jwt_result res;
+	static const char hdr[] = "{\"alg\":\"HS256\"}";
+	char tok[128];
+	uint8_t mac[32], payload[16];
+	br_hmac_key_context kc;
+	br_hmac_context hc;
+	ac_jwt_key k;
+	ac_jws_header h;
+	ac_jwt_checks ck;
+	size_t n, plen = 99;
+
+	begin("JWS with an empty payload verifies; as a JWT it is malformed");
+	ac_jwt_checks_init(&ck);
+	ck.require_exp = 0;
+	CHECK(ac_jwt_key_hmac(&k, AC_ALG_HS256, (const uint8_t *)SECRET,
+	    strlen(SECRET), NULL, 0) == 0);
+	n = ac_b64url_encode(tok, sizeof tok, hdr, strlen(hdr));
+	tok[n++] = '.';
+	br_hmac_key_init(&kc, &br_sha256_vtable, SECRET, strlen(SECRET));
+	br_hmac_init(&hc, &kc, 0);
+	br_hmac_update(&hc, tok, n);
+	br_hmac_out(&hc, mac);
+	tok[n++] = '.';
+	n += ac_b64url_encode(tok + n, sizeof tok - n, mac, sizeof mac);
+	tok[n] = 0;
+	CHECK(ac_jws_verify(&k, 1, tok, n, &h, payload, sizeof payload, &plen) ==
+	    AC_OK);
+	CHECK(plen == 0 && h.alg == AC_ALG_HS256);
+	CHECK(ac_jwt_verify(&k, 1, &ck, tok, n, 1, &res) == AC_MALFORMED);
+	/* the signature still counts: one bit off, or over another input */
+	tok[n - 1] = tok[n - 1] == 'A' ? 'Q' : 'A';
+	CHECK(ac_jws_verify(&k, 1, tok, n, &h, payload, sizeof payload, &plen) ==
+	    AC_BAD_SIGNATURE);
+	/* no header, or nothing at all, is still not a JWS */
+	CHECK(ac_jws_verify(&k, 1, "..", 2, &h, payload, sizeof payload, &plen) ==
+	    AC_MALFORMED);
+	CHECK(ac_jws_verify(&k, 1, tok + strlen("eyJhbGciOiJIUzI1NiJ9"),
+	    n - strlen("eyJhbGciOiJIUzI1NiJ9"), &h, payload, sizeof payload,
+	    &plen) == AC_MALFORMED);
+	end();
+}
+
 static const char POLICY[] =
     "{\"realm\":\"unit\",\"jwt\":{\"keys\":[{\"kid\":\"k1\",\"alg\":\"HS256\","
     "\"secret\":\"unit-test-secret-0123456789abcdefghij\"}],\"audience\":\"api\","
@@ -795,6 +843,113 @@ static void test_audit_always_logged(void)
 	end();
 }
 
+/* RFC 7517 section 4.3 key_ops, alone and beside "use", on single JWKs
+ * and in JWKS documents. The key is SECRET as an HS256 JWK, so a key that
+ * loads is also shown to verify a token signed with SECRET. */
+#define OCT "\"kty\":\"oct\",\"alg\":\"HS256\",\"k\":\"dW5pdC10ZXN0LXNlY3JldC0wMTIzNDU2Nzg5YWJjZGVmZ2hpag\""
+static void test_jwk_key_ops(void)
+{
+	static const struct {
+		const char *members; /* after OCT */
+		const char *why;     /* NULL: loads */
+	} v[] = {
+		{ "", NULL },
+		{ ",\"key_ops\":[\"verify\"]", NULL },
+		{ ",\"key_ops\":[\"sign\",\"verify\"]", NULL },
+		{ ",\"use\":\"sig\",\"key_ops\":[\"verify\"]", NULL },
+		{ ",\"key_ops\":[\"verify\",\"x-audit\"]", NULL }, /* unregistered: allowed */
+		{ ",\"key_ops\":[\"encrypt\"]", "does not include \"verify\"" },
+		{ ",\"key_ops\":[\"sign\"]", "does not include \"verify\"" },
+		{ ",\"key_ops\":[]", "does not include \"verify\"" },
+		{ ",\"key_ops\":[\"Verify\"]", "does not include \"verify\"" },
+		{ ",\"key_ops\":\"verify\"", "not an array of distinct strings" },
+		{ ",\"key_ops\":null", "not an array of distinct strings" },
+		{ ",\"key_ops\":[\"verify\",1]", "not an array of distinct strings" },
+		{ ",\"key_ops\":[[\"verify\"]]", "not an array of distinct strings" },
+		{ ",\"key_ops\":[\"verify\",\"verify\"]", "not an array of distinct strings" },
+		{ ",\"key_ops\":[\"verify\",\"ver\\u0069fy\"]", "not an array of distinct strings" },
+		{ ",\"key_ops\":[\"verify\",\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"i\",\"j\",\"k\",\"l\",\"m\",\"n\",\"o\",\"p\"]",
+		  "not an array of distinct strings" },
+		{ ",\"key_ops\":[\"verify\",\"x-0123456789abcdef0123456789abcdef\"]",
+		  "not an array of distinct strings" },
+		{ ",\"use\":\"sig\",\"key_ops\":[\"verify\",\"encrypt\"]", "disagree" },
+		{ ",\"use\":\"sig\",\"key_ops\":[\"verify\",\"deriveBits\"]", "disagree" },
+		{ ",\"use\":\"enc\",\"key_ops\":[\"verify\"]", "\"use\" is not \"sig\"" },
+	};
+	static ac_jwt_result res;
+	ac_jwt_key k[4];
+	ac_jwt_checks ck;
+	char jwk[512];
+	const char *why, *tok;
+	size_t i;
+	int bad, n;
+
+	begin("JWK key_ops: a key not for verifying, malformed or contradicting use is refused");
+	ac_jwt_checks_init(&ck);
+	ck.require_exp = 0;
+	tok = sign("{\"sub\":\"u\"}");
+	for (i = 0; i < sizeof v / sizeof v[0]; i++) {
+		int r;
+		snprintf(jwk, sizeof jwk, "{" OCT "%s}", v[i].members);
+		why = "";
+		r = ac_jwt_key_jwk(&k[0], AC_ALG_NONE, jwk, strlen(jwk), &why);
+		if ((r == 0) != (v[i].why == NULL) ||
+		    (v[i].why != NULL && strstr(why, v[i].why) == NULL))
+			printf("# %s: %d %s\n", jwk, r, why);
+		if (v[i].why == NULL) {
+			CHECK(r == 0);
+			CHECK(r == 0 && ac_jwt_verify(&k[0], 1, &ck, tok,
+			    strlen(tok), 1, &res) == AC_OK);
+		} else {
+			CHECK(r < 0 && strstr(why, v[i].why) != NULL);
+		}
+	}
+	end();
+
+	begin("JWKS key_ops: keys not for verifying are skipped like use:enc; malformed ones refuse the document");
+	/* skipped: key_ops without verify (with or without use:enc), use:enc,
+	 * a use outside the registry (nothing for key_ops to contradict) */
+	{
+		static const char doc[] = "{\"keys\":["
+		    "{" OCT ",\"kid\":\"a\",\"key_ops\":[\"encrypt\",\"decrypt\"]},"
+		    "{" OCT ",\"kid\":\"b\",\"use\":\"enc\",\"key_ops\":[\"wrapKey\"]},"
+		    "{" OCT ",\"kid\":\"c\",\"use\":\"enc\"},"
+		    "{" OCT ",\"kid\":\"d\",\"key_ops\":[\"sign\"]},"
+		    "{" OCT ",\"kid\":\"g\",\"use\":\"tls\",\"key_ops\":[\"verify\"]},"
+		    "{" OCT ",\"kid\":\"e\",\"use\":\"sig\",\"key_ops\":[\"verify\"]},"
+		    "{" OCT ",\"kid\":\"f\",\"key_ops\":[\"sign\",\"verify\"]}]}";
+		n = ac_jwks_load(k, 4, doc, strlen(doc), NULL, 0, &bad, &why);
+		CHECK(n == 2);
+		CHECK(n == 2 && k[0].kid_len == 1 && k[0].kid[0] == 'e' &&
+		    k[1].kid_len == 1 && k[1].kid[0] == 'f');
+	}
+	/* refused, naming the key: malformed, or contradicting use */
+	{
+		static const char *const docs[] = {
+			"{\"keys\":[{" OCT ",\"kid\":\"e\"},{" OCT ",\"key_ops\":[\"verify\",\"verify\"]}]}",
+			"{\"keys\":[{" OCT ",\"kid\":\"e\"},{" OCT ",\"key_ops\":\"encrypt\"}]}",
+			"{\"keys\":[{" OCT ",\"kid\":\"e\"},{" OCT ",\"use\":\"enc\",\"key_ops\":[\"verify\"]}]}",
+			"{\"keys\":[{" OCT ",\"kid\":\"e\"},{" OCT ",\"use\":\"sig\",\"key_ops\":[\"encrypt\"]}]}",
+		};
+		for (i = 0; i < sizeof docs / sizeof docs[0]; i++) {
+			why = "";
+			n = ac_jwks_load(k, 4, docs[i], strlen(docs[i]), NULL, 0,
+			    &bad, &why);
+			if (n >= 0 || bad != 1 || strstr(why, "key_ops") == NULL)
+				printf("# %s: %d %d %s\n", docs[i], n, bad, why);
+			CHECK(n < 0 && bad == 1 && strstr(why, "key_ops") != NULL);
+		}
+	}
+	/* nothing left to verify with */
+	{
+		static const char doc[] = "{\"keys\":[{" OCT ",\"key_ops\":[\"encrypt\"]}]}";
+		n = ac_jwks_load(k, 4, doc, strlen(doc), NULL, 0, &bad, &why);
+		CHECK(n < 0 && strstr(why, "no usable signature key") != NULL);
+	}
+	end();
+}
+#undef OCT
+
 static void test_policy_errors(void)
 {
 	static const struct {
@@ -816,6 +971,10 @@ static void test_policy_errors(void)
 		    "$.jwt.keys[0].jwk", "shorter than the hash" },
 		{ "{\"jwt\":{\"jwks\":{\"keys\":[{\"kty\":\"oct\",\"k\":\"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY\"}]}}}",
 		    "$.jwt.jwks.keys[0]", "names no algorithm" },
+		{ "{\"jwt\":{\"keys\":[{\"jwk\":{\"kty\":\"oct\",\"alg\":\"HS256\",\"key_ops\":[\"encrypt\"],\"k\":\"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY\"}}]}}",
+		    "$.jwt.keys[0].jwk", "does not include \"verify\"" },
+		{ "{\"jwt\":{\"jwks\":{\"keys\":[{\"kty\":\"oct\",\"alg\":\"HS256\",\"key_ops\":[\"verify\",\"verify\"],\"k\":\"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY\"}]}}}",
+		    "$.jwt.jwks.keys[0]", "\"key_ops\" is not an array" },
 		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"sources\":[{\"cookie\":\"s\",\"prefix\":\"Bearer\"}]}}",
 		    "$.jwt.sources[0]", "applies to headers only" },
 		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"claims_to_headers\":[{\"claim\":\"email\",\"header\":\"Cookie\"}]}}",
@@ -1160,7 +1319,9 @@ int main(void)
 	test_sign_verify_roundtrip();
 	test_claims();
 	test_hostile_tokens();
+	test_empty_payload();
 	test_policy_and_decide();
+	test_jwk_key_ops();
 	test_policy_errors();
 	test_sources_and_claims();
 	test_audit_always_logged();

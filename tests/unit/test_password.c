@@ -286,16 +286,22 @@ static const char *const HUNTER2[] = {
 	"jE7WVkeSBPS7WVnxnM6UCO9fBoufUykJ",
 	"$pbkdf2-sha512$i=1003,l=24$ZGVmZ2hpamtsbW5vcHFycw$"
 	"kvfR+OxaP4I0Afj8Eklpr/aE2fnVQOIF",
+	/* taskito's dashboard: salt bytes 00..0f as hex, hash as hex */
+	"pbkdf2_sha256$1004$000102030405060708090a0b0c0d0e0f$"
+	"a1ee98475385ab2754fea76cc74cfcb259db0846b35bf9b9d9bb51a4fc16ee29",
+	/* Django whose salt text happens to be those 32 hex characters */
+	"pbkdf2_sha256$1004$000102030405060708090a0b0c0d0e0f$"
+	"mo5aC3wDdccXoKMBC4fmGsP0oPlpsvfZjmdyOqgMSlw=",
 };
 
 static void test_formats(void)
 {
 	size_t i;
-	begin("Django, Werkzeug, passlib, PHC strings (hashlib) verify");
+	begin("Django, Werkzeug, passlib, PHC, taskito strings (hashlib) verify");
 	for (i = 0; i < sizeof HUNTER2 / sizeof HUNTER2[0]; i++)
 		CHECK(verify_s(HUNTER2[i], "hunter2") == AC_PW_MATCH);
 	end();
-	begin("wrong passwords fail in all four formats");
+	begin("wrong passwords fail in all five formats");
 	for (i = 0; i < sizeof HUNTER2 / sizeof HUNTER2[0]; i++) {
 		CHECK(verify_s(HUNTER2[i], "hunter3") == AC_PW_MISMATCH);
 		CHECK(verify_s(HUNTER2[i], "") == AC_PW_MISMATCH);
@@ -303,6 +309,20 @@ static void test_formats(void)
 		CHECK(ac_password_verify(HUNTER2[i], strlen(HUNTER2[i]),
 		    "hunter2", 6, NULL) == AC_PW_MISMATCH);
 	}
+	end();
+	begin("taskito and Django share a prefix: the hash field tells them apart");
+	/* the same salt field is the 16 bytes its hex stands for in taskito's
+	 * form and 32 bytes of text in Django's; each verifies only as its
+	 * own format, so reading one as the other would be a mismatch */
+	CHECK(verify_s(HUNTER2[7], "hunter2") == AC_PW_MATCH);
+	CHECK(verify_s(HUNTER2[8], "hunter2") == AC_PW_MATCH);
+	/* non-ASCII: taskito hashes the password's UTF-8 bytes */
+	CHECK(verify_s("pbkdf2_sha256$1005$101112131415161718191a1b1c1d1e1f$"
+	    "f4f404671139a8bda888d315c36f5d4d84de8c008028c29eea4477c82c634edd",
+	    "p\xc3\xa4ssw\xc3\xb6rd-\xd0\xba\xd0\xbb\xd1\x8e\xd1\x87") ==
+	    AC_PW_MATCH);
+	CHECK(ac_password_needs_rehash(HUNTER2[7], strlen(HUNTER2[7]),
+	    AC_PBKDF2_SHA256, 1) == 1);
 	end();
 	begin("security.md examples verify with \"password\"");
 	CHECK(verify_s("$pbkdf2-sha256$6400$0ZrzXitFSGltTQnBWOsdAw$"
@@ -428,6 +448,111 @@ static const bad_case BAD[] = {
 	{ "pbkdf2:sha256:1001:x$Wz3kSalt$"
 	  "6ab2cb0885520744bf5ac0a4df76f71dc8c60c486d66b00da141724ec342d830",
 	  AC_PW_MALFORMED },
+	/* Near misses, format by format: each differs from a string that
+	 * verifies (HUNTER2) in one way no format explains. */
+	/* Django: hash of 33, 24 and 48 bytes (the full SHA-256 output is
+	 * 32), unused bits set, base64url, a trailing byte after the
+	 * padding, a leading-zero count, a non-ASCII salt */
+	{ "pbkdf2_sha256$1000$abcdefgh12345678$"
+	  "VHk6Yk3IsPTRPdslvwGv+QdR5OE0I1ygMIPI80XHhQUA", AC_PW_MALFORMED },
+	{ "pbkdf2_sha256$1000$abcdefgh12345678$"
+	  "VHk6Yk3IsPTRPdslvwGv+QdR5OE0I1yg", AC_PW_MALFORMED },
+	{ "pbkdf2_sha256$1000$abcdefgh12345678$"
+	  "11LCxR+6DimqGQVwqdQlPkQHegWNMpf6OlYw1b0BJiL5fCisrtMTtcg7uZDKp9qF",
+	  AC_PW_MALFORMED },
+	{ "pbkdf2_sha256$1000$abcdefgh12345678$"
+	  "VHk6Yk3IsPTRPdslvwGv+QdR5OE0I1ygMIPI80XHhQV=", AC_PW_MALFORMED },
+	{ "pbkdf2_sha256$1000$abcdefgh12345678$"
+	  "VHk6Yk3IsPTRPdslvwGv-QdR5OE0I1ygMIPI80XHhQU=", AC_PW_MALFORMED },
+	{ "pbkdf2_sha256$1000$abcdefgh12345678$"
+	  "VHk6Yk3IsPTRPdslvwGv+QdR5OE0I1ygMIPI80XHhQU=A", AC_PW_MALFORMED },
+	{ "pbkdf2_sha256$01000$abcdefgh12345678$"
+	  "VHk6Yk3IsPTRPdslvwGv+QdR5OE0I1ygMIPI80XHhQU=", AC_PW_MALFORMED },
+	{ "pbkdf2_sha256$1000$abcdefgh1234567\xc3\xa9$"
+	  "VHk6Yk3IsPTRPdslvwGv+QdR5OE0I1ygMIPI80XHhQU=", AC_PW_MALFORMED },
+	/* taskito: upper-case hex in the hash and in the salt; salts of 15
+	 * and 17 bytes; a salt that is not hex; a text salt with a hex hash;
+	 * hashes of 31, 33 and 64 bytes of hex; a count in another notation */
+	{ "pbkdf2_sha256$1004$000102030405060708090a0b0c0d0e0f$"
+	  "A1EE98475385AB2754FEA76CC74CFCB259DB0846B35BF9B9D9BB51A4FC16EE29",
+	  AC_PW_MALFORMED },
+	{ "pbkdf2_sha256$1004$000102030405060708090A0B0C0D0E0F$"
+	  "a1ee98475385ab2754fea76cc74cfcb259db0846b35bf9b9d9bb51a4fc16ee29",
+	  AC_PW_MALFORMED },
+	{ "pbkdf2_sha256$1004$000102030405060708090a0b0c0d0e$"
+	  "a1ee98475385ab2754fea76cc74cfcb259db0846b35bf9b9d9bb51a4fc16ee29",
+	  AC_PW_MALFORMED },
+	{ "pbkdf2_sha256$1004$000102030405060708090a0b0c0d0e0f10$"
+	  "a1ee98475385ab2754fea76cc74cfcb259db0846b35bf9b9d9bb51a4fc16ee29",
+	  AC_PW_MALFORMED },
+	{ "pbkdf2_sha256$1004$000102030405060708090a0b0c0d0e0g$"
+	  "a1ee98475385ab2754fea76cc74cfcb259db0846b35bf9b9d9bb51a4fc16ee29",
+	  AC_PW_MALFORMED },
+	{ "pbkdf2_sha256$1004$abcdefgh12345678$"
+	  "a1ee98475385ab2754fea76cc74cfcb259db0846b35bf9b9d9bb51a4fc16ee29",
+	  AC_PW_MALFORMED },
+	{ "pbkdf2_sha256$1004$000102030405060708090a0b0c0d0e0f$"
+	  "a1ee98475385ab2754fea76cc74cfcb259db0846b35bf9b9d9bb51a4fc16ee",
+	  AC_PW_MALFORMED },
+	{ "pbkdf2_sha256$1004$000102030405060708090a0b0c0d0e0f$"
+	  "a1ee98475385ab2754fea76cc74cfcb259db0846b35bf9b9d9bb51a4fc16ee2900",
+	  AC_PW_MALFORMED },
+	{ "pbkdf2_sha256$1004$000102030405060708090a0b0c0d0e0f$"
+	  "a1ee98475385ab2754fea76cc74cfcb259db0846b35bf9b9d9bb51a4fc16ee29"
+	  "a1ee98475385ab2754fea76cc74cfcb259db0846b35bf9b9d9bb51a4fc16ee29",
+	  AC_PW_MALFORMED },
+	{ "pbkdf2_sha256$1e3$000102030405060708090a0b0c0d0e0f$"
+	  "a1ee98475385ab2754fea76cc74cfcb259db0846b35bf9b9d9bb51a4fc16ee29",
+	  AC_PW_MALFORMED },
+	{ "pbkdf2_sha512$1004$000102030405060708090a0b0c0d0e0f$"
+	  "a1ee98475385ab2754fea76cc74cfcb259db0846b35bf9b9d9bb51a4fc16ee29",
+	  AC_PW_UNSUPPORTED },
+	/* Werkzeug: a sha512-sized hash under sha256 and the reverse, a
+	 * 20-byte hash, a salt with a space, no hash name and no count */
+	{ "pbkdf2:sha256:1001$Wz3kSalt$"
+	  "b732a71cb973ca8ae87c9149d77ddf41039438886cb7a0c6442675ce93775faa"
+	  "3513f17328f6face2bcf3108cc74df58b5cf0ecb0de07ee421243fa521d9dc6a",
+	  AC_PW_MALFORMED },
+	{ "pbkdf2:sha512:1001$Wz3kSalt$"
+	  "6ab2cb0885520744bf5ac0a4df76f71dc8c60c486d66b00da141724ec342d830",
+	  AC_PW_MALFORMED },
+	{ "pbkdf2:sha256:1001$Wz3kSalt$"
+	  "6ab2cb0885520744bf5ac0a4df76f71dc8c60c48", AC_PW_MALFORMED },
+	{ "pbkdf2:sha256:1001$Wz3k Salt$"
+	  "6ab2cb0885520744bf5ac0a4df76f71dc8c60c486d66b00da141724ec342d830",
+	  AC_PW_MALFORMED },
+	{ "pbkdf2$Wz3kSalt$"
+	  "6ab2cb0885520744bf5ac0a4df76f71dc8c60c486d66b00da141724ec342d830",
+	  AC_PW_MALFORMED },
+	/* passlib: a sha512-sized checksum under sha256 and the reverse,
+	 * padding, unused bits set, an empty salt, a leading-zero count */
+	{ "$pbkdf2-sha256$1002$ZGVmZ2hpamtsbW5vcHFycw$"
+	  "ZPMQuzOeiRF0.AFhtIPDJc3nXqb/zMj2k11kuBOe7OCHFuW3cuQhPBeuTb14xuY6ZJ7"
+	  "NmEkXB0uuPKUFVtkAHQ", AC_PW_MALFORMED },
+	{ "$pbkdf2-sha512$1002$ZGVmZ2hpamtsbW5vcHFycw$"
+	  "iQjYCJgqls5taH6mxnd9wLOMc8hV4jJIsXyVBVuNku4", AC_PW_MALFORMED },
+	{ "$pbkdf2-sha256$1002$ZGVmZ2hpamtsbW5vcHFycw$"
+	  "iQjYCJgqls5taH6mxnd9wLOMc8hV4jJIsXyVBVuNku4=", AC_PW_MALFORMED },
+	{ "$pbkdf2-sha256$1002$ZGVmZ2hpamtsbW5vcHFycw$"
+	  "iQjYCJgqls5taH6mxnd9wLOMc8hV4jJIsXyVBVuNku5", AC_PW_MALFORMED },
+	{ "$pbkdf2-sha256$1002$$"
+	  "iQjYCJgqls5taH6mxnd9wLOMc8hV4jJIsXyVBVuNku4", AC_PW_MALFORMED },
+	{ "$pbkdf2-sha256$01002$ZGVmZ2hpamtsbW5vcHFycw$"
+	  "iQjYCJgqls5taH6mxnd9wLOMc8hV4jJIsXyVBVuNku4", AC_PW_MALFORMED },
+	/* PHC: l= twice, before i=, with a leading zero, a dangling comma,
+	 * a space; a hash of 15 bytes */
+	{ "$pbkdf2-sha256$i=1003,l=24,l=24$ZGVmZ2hpamtsbW5vcHFycw$"
+	  "jE7WVkeSBPS7WVnxnM6UCO9fBoufUykJ", AC_PW_MALFORMED },
+	{ "$pbkdf2-sha256$l=24,i=1003$ZGVmZ2hpamtsbW5vcHFycw$"
+	  "jE7WVkeSBPS7WVnxnM6UCO9fBoufUykJ", AC_PW_MALFORMED },
+	{ "$pbkdf2-sha256$i=1003,l=024$ZGVmZ2hpamtsbW5vcHFycw$"
+	  "jE7WVkeSBPS7WVnxnM6UCO9fBoufUykJ", AC_PW_MALFORMED },
+	{ "$pbkdf2-sha256$i=1003,$ZGVmZ2hpamtsbW5vcHFycw$"
+	  "jE7WVkeSBPS7WVnxnM6UCO9fBoufUykJ", AC_PW_MALFORMED },
+	{ "$pbkdf2-sha256$i=1003, l=24$ZGVmZ2hpamtsbW5vcHFycw$"
+	  "jE7WVkeSBPS7WVnxnM6UCO9fBoufUykJ", AC_PW_MALFORMED },
+	{ "$pbkdf2-sha256$i=1003$ZGVmZ2hpamtsbW5vcHFycw$"
+	  "jE7WVkeSBPS7WVnxnM6U", AC_PW_MALFORMED },
 	/* other schemes */
 	{ "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2g",
 	  AC_PW_UNSUPPORTED },
@@ -453,6 +578,38 @@ static void test_malformed(void)
 		CHECK(ac_password_needs_rehash(BAD[i].s, strlen(BAD[i].s),
 		    AC_PBKDF2_SHA256, 1) == 1);
 	}
+	/* every string that verifies, with one byte more at either end:
+	 * no format explains it */
+	for (i = 0; i < sizeof HUNTER2 / sizeof HUNTER2[0]; i++) {
+		static const char extra[] = " \n\t$#=,\x80";
+		char t[AC_PASSWORD_STRING_MAX];
+		size_t k, n = strlen(HUNTER2[i]);
+		for (k = 0; k < sizeof extra; k++) { /* the NUL too */
+			memcpy(t, HUNTER2[i], n);
+			t[n] = extra[k];
+			CHECK(ac_password_verify(t, n + 1, "hunter2", 7, NULL) ==
+			    AC_PW_MALFORMED);
+			t[0] = extra[k];
+			memcpy(t + 1, HUNTER2[i], n);
+			CHECK(ac_password_verify(t, n + 1, "hunter2", 7, NULL) ==
+			    AC_PW_MALFORMED);
+		}
+	}
+	/* salts of 128 bytes (171 base64 characters: the most) and 129
+	 * (172) */
+	{
+		static const char H[] =
+		    "$yRTMTwbMbo9G0VfjobWqerzuuxe7BETNTErBbKKumGQ";
+		char t[AC_PASSWORD_STRING_MAX];
+		memcpy(t, "$pbkdf2-sha256$i=1000$", 22);
+		memset(t + 22, 'A', 172);
+		memcpy(t + 22 + 171, H, sizeof H - 1);
+		CHECK(ac_password_verify(t, 22 + 171 + sizeof H - 1, "x", 1,
+		    NULL) == AC_PW_MISMATCH);
+		memcpy(t + 22 + 172, H, sizeof H - 1);
+		CHECK(ac_password_verify(t, 22 + 172 + sizeof H - 1, "x", 1,
+		    NULL) == AC_PW_MALFORMED);
+	}
 	/* an embedded NUL is just a bad byte */
 	CHECK(ac_password_verify(PHC256, sizeof PHC256, "correct horse", 13,
 	    NULL) == AC_PW_MALFORMED);
@@ -468,6 +625,56 @@ static void test_malformed(void)
 	    "iterations_over_limit") == 0);
 	CHECK(strcmp(ac_password_status_name(AC_PW_STATUS_COUNT), "unknown") ==
 	    0);
+	end();
+}
+
+/* A policy's users: every string that verifies loads; every near miss is
+ * refused at load, named by its JSON path. */
+static _Alignas(16) uint8_t policy_mem[1 << 18];
+
+static const ac_policy *load_users(const char *second_hash,
+    ac_policy_error *err)
+{
+	static char json[2048];
+	size_t used;
+	int n = snprintf(json, sizeof json,
+	    "{\"sessions\":{\"keys\":[{\"kid\":\"s1\",\"secret\":"
+	    "\"0123456789abcdef0123456789abcdef\"}]},\"login\":{\"prefix\":"
+	    "\"/dash\"},\"users\":[{\"name\":\"a\",\"password_hash\":\"%s\"},"
+	    "{\"name\":\"b\",\"password_hash\":\"%s\"}]}", HUNTER2[0],
+	    second_hash);
+	if (n < 0 || (size_t)n >= sizeof json)
+		return NULL;
+	return ac_policy_load(policy_mem, sizeof policy_mem, json, (size_t)n,
+	    &used, err);
+}
+
+static void test_policy_users(void)
+{
+	ac_policy_error err;
+	size_t i, n = 0;
+	begin("policy users: each format loads; each near miss is refused at "
+	    "$.users[i].password_hash");
+	for (i = 0; i < sizeof HUNTER2 / sizeof HUNTER2[0]; i++)
+		CHECK(load_users(HUNTER2[i], &err) != NULL);
+	for (i = 0; i < sizeof BAD / sizeof BAD[0]; i++) {
+		const ac_policy *P;
+		if (BAD[i].s[0] == 0)
+			continue; /* an empty member is refused as such */
+		P = load_users(BAD[i].s, &err);
+		CHECK(P == NULL);
+		if (P == NULL && (strcmp(err.path, "$.users[1].password_hash") ||
+		    strncmp(err.message, ac_password_status_name(BAD[i].want),
+		    strlen(ac_password_status_name(BAD[i].want)))))
+			printf("# %s: %s: %s\n", BAD[i].s, err.path, err.message);
+		CHECK(P == NULL &&
+		    strcmp(err.path, "$.users[1].password_hash") == 0);
+		CHECK(P == NULL && strncmp(err.message,
+		    ac_password_status_name(BAD[i].want),
+		    strlen(ac_password_status_name(BAD[i].want))) == 0);
+		n++;
+	}
+	CHECK(n > 60);
 	end();
 }
 
@@ -637,6 +844,7 @@ int main(int argc, char **argv)
 	test_formats();
 	test_resumable_verify();
 	test_malformed();
+	test_policy_users();
 	test_limits();
 	test_rehash();
 	test_no_heap();
