@@ -57,9 +57,11 @@ mkdir -p "$tp/include" && ln -sfn ../cjson "$tp/include/cjson"
 # npm packages, exactly as the lock file says
 if [ ! -x node_modules/.bin/workerd ] || [ ! -d node_modules/jose ] ||
    [ ! -d node_modules/playwright-core ] || [ package-lock.json -nt node_modules/.stamp ]; then
-  # npm ci rejects this lock (npm omits other platforms' optional workerd
-  # binaries from it); install honours the lock and the exact pins anyway.
-  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund --loglevel=error
+  # The lock is committed as npm writes it here (every platform's optional
+  # workerd binary listed), and --no-save keeps an install from rewriting it:
+  # a test run leaves the checkout as it found it. After changing
+  # package.json, run `npm install` by hand and commit the new lock.
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-save --no-audit --no-fund --loglevel=error
   touch node_modules/.stamp
 fi
 

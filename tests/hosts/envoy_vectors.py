@@ -5,10 +5,18 @@ For every decision vector file: an Envoy (V8 runtime, the filter configured
 with the file's policy as a StringValue and the file's environment as VM
 environment variables, then the router) in front of tests/lib/echo.py, each
 case sent over HTTP/1.1 exactly as written (duplicate headers kept, raw path,
-the body with its Content-Length) and checked with vectors.check(), every
-Set-Cookie and the response body included. One Envoy per file, so its cases
-share one VM state (the attempt-limit cases depend on it). Then: an audit line
-with a reason code must be in Envoy's log; Envoy must refuse an invalid
+the body with its Content-Length) and checked with vectors.check(): status,
+response headers, every Set-Cookie, the body, the headers the upstream saw,
+and the reason code read from the one audit line the filter logs for the
+request (the product's own output, which Envoy is told to flush every few
+milliseconds). Each request carries a unique x-test-request-id that the echo
+upstream records: an allowed case must have reached it exactly once, a
+refused one never (checked per case and again once Envoy has stopped).
+Cases with "https": true go to a second listener of the same Envoy that
+talks TLS (a self-signed certificate made with openssl for 127.0.0.1), so
+the filter sees :scheme https as it does behind a real TLS listener. One
+Envoy per file, so its cases share one VM state (the attempt-limit cases
+depend on it). Then: Envoy must refuse an invalid
 policy and log its JSON path; a running Envoy must take policy updates (LDS)
 and keep the last good policy when an update is bad; and the shim's own
 duties (header cap, client address without port) are checked.
@@ -57,12 +65,13 @@ BAD_POLICY = {
 BAD_POLICY_LOG = re.compile(r"authcore: bad policy: \$\.rules\[1\]")
 
 
-def listener(listen_port, wasm_path, policy_text, env=None, stop_iteration=True):
+def listener(listen_port, wasm_path, policy_text, env=None, stop_iteration=True,
+             tls=None, name="authcore"):
     """The authcore listener. env: the VM's environment variables (the
     administrator bootstrap), passed as vm_config key_values.
     stop_iteration: the PluginConfig's allow_on_headers_stop_iteration,
     which login posts need (Envoy >= 1.35); False only to test the filter
-    without it."""
+    without it. tls: (certificate file, key file) to listen with TLS."""
     vm_config = {
         "vm_id": "authcore",
         "runtime": "envoy.wasm.runtime.v8",
@@ -102,13 +111,22 @@ def listener(listen_port, wasm_path, policy_text, env=None, stop_iteration=True)
             "typed_config": {"@type": "type.googleapis.com/envoy.extensions."
                                       "filters.http.router.v3.Router"}}],
     }
+    chain = {"filters": [{"name": "envoy.filters.network.http_connection_manager",
+                          "typed_config": hcm}]}
+    if tls:
+        chain["transport_socket"] = {
+            "name": "envoy.transport_sockets.tls",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3."
+                         "DownstreamTlsContext",
+                "common_tls_context": {"tls_certificates": [{
+                    "certificate_chain": {"filename": tls[0]},
+                    "private_key": {"filename": tls[1]}}]}}}
     return {
-        "name": "authcore",
+        "name": name,
         "address": {"socket_address": {"address": "127.0.0.1",
                                        "port_value": listen_port}},
-        "filter_chains": [{"filters": [{
-            "name": "envoy.filters.network.http_connection_manager",
-            "typed_config": hcm}]}],
+        "filter_chains": [chain],
     }
 
 
@@ -129,7 +147,8 @@ def bootstrap(admin_port, echo_port, static_listener=None, lds_dir=None):
         },
     }
     if static_listener is not None:
-        b["static_resources"]["listeners"] = [static_listener]
+        b["static_resources"]["listeners"] = (
+            static_listener if isinstance(static_listener, list) else [static_listener])
     if lds_dir is not None:
         b["dynamic_resources"] = {"lds_config": {
             "resource_api_version": "V3",
@@ -145,11 +164,15 @@ class Envoy:
 
     def __init__(self, envoy_bin, workdir, tag, wasm_path, policy_text, echo_port,
                  dynamic=False, env=None, extra_args=(), stop_iteration=True,
-                 concurrency=1):
+                 concurrency=1, tls=None):
+        """tls: (certificate, key): a second listener, on tls_port, with TLS."""
         self.listen_port, self.admin_port = free_port(), free_port()
+        self.tls_port = free_port() if tls else None
         self.wasm_path, self.env = wasm_path, env
         self.config = os.path.join(workdir, "envoy-%s.json" % tag)
         self.log = os.path.join(workdir, "envoy-%s.log" % tag)
+        if os.path.exists(self.log):
+            os.unlink(self.log)  # Envoy appends; the audit checks count lines
         self.lds_dir, self.version = None, 0
         if dynamic:
             self.lds_dir = os.path.join(workdir, "lds-%s" % tag)
@@ -157,9 +180,12 @@ class Envoy:
             self.set_policy(policy_text)
             boot = bootstrap(self.admin_port, echo_port, lds_dir=self.lds_dir)
         else:
-            boot = bootstrap(self.admin_port, echo_port,
-                             listener(self.listen_port, wasm_path, policy_text, env,
-                                      stop_iteration))
+            listeners = [listener(self.listen_port, wasm_path, policy_text, env,
+                                  stop_iteration)]
+            if tls:
+                listeners.append(listener(self.tls_port, wasm_path, policy_text, env,
+                                          stop_iteration, tls, "authcore-tls"))
+            boot = bootstrap(self.admin_port, echo_port, listeners)
         with open(self.config, "w") as f:
             json.dump(boot, f, indent=1)
         self.stdio = open(os.path.join(workdir, "envoy-%s.stdio" % tag), "wb")
@@ -200,8 +226,11 @@ class Envoy:
             c.close()
             if not live:
                 return False
-            with socket.create_connection(("127.0.0.1", self.listen_port), timeout=1):
-                return True
+            for port in (self.listen_port, self.tls_port):
+                if port is not None:
+                    with socket.create_connection(("127.0.0.1", port), timeout=1):
+                        pass
+            return True
         except OSError:
             return False
 
@@ -224,43 +253,77 @@ class Envoy:
         self.stdio.close()
 
 
-def http_request(port, method, path, headers, body=None, timeout=REQUEST_TIMEOUT):
+def http_request(port, method, path, headers, body=None, timeout=REQUEST_TIMEOUT,
+                 tls_ca=None):
     """hostkit.exchange with the Host the Envoy route expects."""
-    return hostkit.exchange(port, method, path, headers, body, "authcore.test", timeout)
+    return hostkit.exchange(port, method, path, headers, body, "authcore.test", timeout,
+                            tls_ca)
 
 
-def local_endpoint(policy, path):
-    """True for the login endpoints (<login.prefix>/auth/...), which the
-    filter answers itself, 200 included; everything else that is allowed
-    must reach the upstream."""
-    login = policy.get("login")
-    if not isinstance(login, dict):
-        return False
-    prefix = login.get("prefix", "").rstrip("/")
-    return path.split("?", 1)[0].startswith(prefix + "/auth/")
-
-
-def send(port, case, policy=None):
+def send(port, case, tls_ca=None):
     """Sends one case; returns (status, response headers, upstream headers or
-    None, problems, Set-Cookie values, body text)."""
+    None, Set-Cookie values, body text)."""
     status, headers, cookies, body = http_request(port, case.method, case.path,
-                                                  case.headers, case.body)
-    upstream, probs = hostkit.upstream_view(status, headers, body), []
-    if policy is not None and local_endpoint(policy, case.path):
-        if upstream is not None:
-            probs.append("a login endpoint reached the upstream")
-    elif upstream is None and status == 200:
-        # an allow that never reached the upstream is not an allow
-        probs.append("200 without reaching the upstream")
-        upstream = {}
-    return status, headers, upstream, probs, cookies, body.decode("utf-8", "replace")
+                                                  case.headers, case.body, tls_ca=tls_ca)
+    return (status, headers, hostkit.upstream_view(status, headers, body), cookies,
+            body.decode("utf-8", "replace"))
 
 
-def run_file(vf, envoy_bin, workdir, wasm_path, echo_port, reasons):
-    """Runs one vector file's cases; adds their expected reasons to `reasons`
-    and returns Envoy's log text."""
+AUDIT_START = '{"ts":'
+
+
+def audit_events(text):
+    """The core's audit lines (JSON objects) the filter logged, in order."""
+    events, dec = [], json.JSONDecoder()
+    for line in text.splitlines():
+        i = line.find(AUDIT_START)
+        if "wasm log" not in line or i < 0:
+            continue
+        try:
+            events.append(dec.raw_decode(line, i)[0])
+        except ValueError:
+            events.append({"__unparsed__": line[i:]})
+    return events
+
+
+def new_audit_events(envoy, seen, timeout=3.0):
+    """Audit events after the first `seen`, once at least one is there
+    (Envoy flushes its log every few milliseconds) or time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        events = audit_events(envoy.log_text())
+        if len(events) > seen or time.monotonic() > deadline:
+            return events[seen:]
+        time.sleep(0.01)
+
+
+def audit_problems(case, status, events):
+    """The case's reason code from its audit line, and what is wrong with the
+    audit lines the request left (exactly one, for this request)."""
+    if len(events) != 1:
+        return None, ["%d audit lines for the request, want 1" % len(events)]
+    ev, probs = events[0], []
+    if ev.get("method") != case.method:
+        probs.append("audit line for %r, not this %s" % (ev.get("method"), case.method))
+    if ev.get("status") != status:
+        probs.append("audit status %r, client saw %s" % (ev.get("status"), status))
+    return ev.get("reason"), probs
+
+
+def reach_problems(case, served):
+    want = 1 if case.reaches_upstream else 0
+    if served != want:
+        return ["the upstream served the request %d times, want %d" % (served, want)]
+    return []
+
+
+def run_file(vf, envoy_bin, workdir, wasm_path, echo_port, ledger):
+    """Runs one vector file's cases through one Envoy; returns the number of
+    audit lines it logged."""
+    tls = hostkit.make_tls_cert(workdir) if vf.has_https else None
     envoy = Envoy(envoy_bin, workdir, vf.name, wasm_path, vf.policy_json, echo_port,
-                  env=vf.env)
+                  env=vf.env, tls=tls, extra_args=["--file-flush-interval-msec", "5"])
+    sent = []  # (case, request id)
     try:
         state = envoy.wait()
         cases = vf.cases(int(time.time()))
@@ -269,38 +332,38 @@ def run_file(vf, envoy_bin, workdir, wasm_path, echo_port, reasons):
             for c in cases:
                 print("not ok - envoy %s: %s" % (c.id, why), flush=True)
             cases = []
-        for raw, case in zip(vf.doc["cases"], cases):
-            skip = (raw.get("skip") or {}).get("envoy")
-            if skip:
-                print("skip - envoy %s: %s" % (case.id, skip), flush=True)
+        seen = 0
+        for case in cases:
+            if vectors.skipped(case, "envoy"):
                 continue
+            rid = ledger.new()
+            case.headers = case.headers + [(vectors.REQUEST_ID_HEADER, rid)]
+            port, ca = (envoy.tls_port, tls[0]) if case.https else (envoy.listen_port, None)
             try:
-                status, headers, upstream, probs, cookies, body = send(
-                    envoy.listen_port, case, vf.policy)
+                status, headers, upstream, cookies, body = send(port, case, ca)
             except (OSError, http.client.HTTPException) as e:
                 print("not ok - envoy %s: request failed: %s" % (case.id, e), flush=True)
                 continue
-            probs += vectors.check(case, status, headers, upstream, None, cookies, body)
+            sent.append((case, rid))
+            events = new_audit_events(envoy, seen)
+            seen += len(events)
+            reason, probs = audit_problems(case, status, events)
+            probs += reach_problems(case, ledger.served(rid))
+            probs += vectors.check(case, status, headers, upstream, reason, cookies, body)
             vectors.report(case, probs, "envoy")
-            if "reason" in case.expect:
-                reasons.add(case.expect["reason"])
     finally:
         envoy.close()  # flushes the log
-    return envoy.log_text()
-
-
-def check_audit(logs, reasons):
-    """At least one audit line (the core's JSON, logged by the filter at info)
-    carrying an expected reason code is in an Envoy log."""
-    for text in logs:
-        for line in text.splitlines():
-            if "wasm log" not in line or "{" not in line:
-                continue
-            for r in reasons:
-                if '"%s"' % r in line:
-                    return None
-    return "no wasm log line with a reason code (%s) in the Envoy logs" % (
-        ", ".join(sorted(reasons)) or "no expected reasons")
+    name = "envoy %s: after Envoy stopped, one audit line per request and the " \
+           "upstream reached by exactly the allowed ones" % vf.name
+    if sent:
+        counts, probs = ledger.counts(), []
+        n = len(audit_events(envoy.log_text()))
+        if n != len(sent):
+            probs.append("%d audit lines for %d requests" % (n, len(sent)))
+        for case, rid in sent:
+            probs += ["%s: %s" % (case.name, p) for p in reach_problems(case, counts[rid])]
+        print("not ok - %s: %s" % (name, "; ".join(probs[:4])) if probs else "ok - " + name,
+              flush=True)
 
 
 def bad_policy(envoy_bin, workdir, wasm_path, echo_port):
@@ -469,18 +532,11 @@ def main():
                              timeout=30).stdout.strip()
     print("# %s" % version.split("version:")[-1].strip(), flush=True)
 
-    echo, echo_port = start_echo()
+    ledger = hostkit.Ledger(os.path.join(args.workdir, "echo-ids.txt"))
+    echo, echo_port = start_echo(ids_path=ledger.path)
     try:
-        reasons, logs = set(), []
         for vf in vectors.load_vector_files(args.vectors):
-            logs.append(run_file(vf, envoy_bin, args.workdir, wasm_path, echo_port,
-                                 reasons))
-        why = check_audit(logs, reasons)
-        if why:
-            print("not ok - envoy audit line with a reason code in the log: %s" % why,
-                  flush=True)
-        else:
-            print("ok - envoy audit line with a reason code in the log", flush=True)
+            run_file(vf, envoy_bin, args.workdir, wasm_path, echo_port, ledger)
         bad_policy(envoy_bin, args.workdir, wasm_path, echo_port)
         reconfigure(envoy_bin, args.workdir, wasm_path, echo_port)
         shim_checks(envoy_bin, args.workdir, wasm_path, echo_port)

@@ -39,8 +39,9 @@ def main():
                 for k, v in dec["headers"]:
                     hdrs.setdefault(k.lower(), v)
                 cookies = [v for k, v in dec["headers"] if k.lower() == "set-cookie"]
-                probs = vectors.check(case, dec["status"], hdrs, vectors.apply_decision(case, dec),
-                                      dec["reason"], cookies, dec["body"])
+                up = vectors.apply_decision(case, dec) if dec["action"] == "allow" else None
+                probs = vectors.check(case, dec["status"], hdrs, up, dec["reason"], cookies,
+                                      dec["body"])
                 if dec.get("audit") is None or dec["audit"].get("reason") != dec["reason"]:
                     probs.append("audit event missing or reason differs")
                 ok &= vectors.report(case, probs, "native")

@@ -5,8 +5,14 @@ the file's policy in front of tests/lib/echo.py and the file's environment
 (listed with `env` so nginx keeps it), sends every case over HTTP exactly as
 written (raw path, headers in order, duplicates kept, the body if any) and
 checks status, response headers (every Set-Cookie), the body and the headers
-the upstream saw. The cases of a file run in order against one nginx, so
-against one shared ac_state. Also checks the audit lines in error.log,
+the upstream saw, and the reason code read from the one audit line the module
+logs in error.log for the request (the product's own output). Each request
+carries a unique x-test-request-id that the echo upstream records: an allowed
+case must have reached it exactly once, a refused one never (per case, and
+again for the whole file once nginx has stopped). Cases with "https": true go
+to a second `listen ... ssl` of the same server (a self-signed certificate
+made with openssl for 127.0.0.1; the runner verifies it). The cases of a file
+run in order against one nginx, so against one shared ac_state. Also checks
 `authcore_policy off;`, and that `nginx -t` refuses bad policies naming the
 JSON path.
 
@@ -91,8 +97,12 @@ def nginx_env(file_env):
 
 
 def nginx_conf(d, port, echo_port, policy_file, real_ip=False, main_extra="",
-               http_extra="", workers=1, listen_extra=""):
-    """An nginx.conf with everything inside d, listening on 127.0.0.1 only."""
+               http_extra="", workers=1, listen_extra="", tls=None):
+    """An nginx.conf with everything inside d, listening on 127.0.0.1 only.
+    tls: (port, certificate, key): the server listens there with TLS too."""
+    if tls:
+        listen_extra += (";\n        listen 127.0.0.1:%d ssl;\n        ssl_certificate %s;\n"
+                         "        ssl_certificate_key %s" % tls)
     real = ""
     if real_ip:
         # lets a case's client_ip reach the module as the connection address
@@ -141,8 +151,11 @@ class Nginx:
     """One nginx master in the foreground, started and stopped by us."""
 
     def __init__(self, d, echo_port, policy_json, real_ip=False, env=None, main_extra="",
-                 http_extra="", workers=1, listen_extra=""):
+                 http_extra="", workers=1, listen_extra="", tls=None):
+        """tls: (certificate, key): a second port, tls_port, with TLS."""
         self.d = d
+        self.tls = tls
+        self.tls_port = None
         self.workers = workers
         self.listen_extra = listen_extra
         self.env = nginx_env(env)
@@ -160,13 +173,18 @@ class Nginx:
         why = ""
         for _ in range(3):  # a free port can be taken between probe and bind
             self.port = free_port()
+            tls = None
+            if self.tls:
+                self.tls_port = free_port()
+                tls = (self.tls_port,) + tuple(self.tls)
             write(self.conf, nginx_conf(self.d, self.port, self.echo_port, self.policy,
                                         self.real_ip, self.main_extra, self.http_extra,
-                                        self.workers, self.listen_extra))
+                                        self.workers, self.listen_extra, tls))
             self.out = open(os.path.join(self.d, "nginx.out"), "wb")
             self.proc = spawn([NGINX, "-p", self.d, "-c", self.conf],
                               stdout=self.out, stderr=subprocess.STDOUT, env=self.env)
-            if wait_port(self.port, self.proc):
+            if wait_port(self.port, self.proc) and (
+                    self.tls_port is None or wait_port(self.tls_port, self.proc)):
                 return
             stop(self.proc)
             self.out.close()
@@ -189,9 +207,9 @@ def tail(path, n=5):
         return ""
 
 
-def send_full(port, method, path, headers, body=None, timeout=REQUEST_TIMEOUT):
+def send_full(port, method, path, headers, body=None, timeout=REQUEST_TIMEOUT, tls_ca=None):
     """hostkit.exchange: (status, headers, Set-Cookie values, body bytes)."""
-    return hostkit.exchange(port, method, path, headers, body, None, timeout)
+    return hostkit.exchange(port, method, path, headers, body, None, timeout, tls_ca)
 
 
 def audit_events(path):
@@ -226,7 +244,27 @@ def strings_in(obj):
             yield from strings_in(v)
 
 
-def run_file(vf, echo_port):
+def audit_problems(case, status, events):
+    """The case's reason code from its audit event, and what is wrong with
+    the events the request left (exactly one, for this request)."""
+    if len(events) != 1:
+        return None, ["%d audit events for the request, want 1" % len(events)]
+    ev, probs = events[0], []
+    if ev.get("method") != case.method:
+        probs.append("audit event for %r, not this %s" % (ev.get("method"), case.method))
+    if ev.get("status") != status:
+        probs.append("audit status %r, client saw %s" % (ev.get("status"), status))
+    return ev.get("reason"), probs
+
+
+def reach_problems(case, served):
+    want = 1 if case.reaches_upstream else 0
+    if served != want:
+        return ["the upstream served the request %d times, want %d" % (served, want)]
+    return []
+
+
+def run_file(vf, echo_port, ledger):
     now = int(time.time())
     raw = vf.doc["cases"]
     cases = vf.cases(now)
@@ -242,7 +280,9 @@ def run_file(vf, echo_port):
     real_ip = any(c.client_ip != "127.0.0.1" for c in todo)
     with tempfile.TemporaryDirectory(prefix="authcore-nginx-") as d:
         os.chmod(d, 0o755)  # nginx workers may run as another user
-        ngx = Nginx(d, echo_port, vf.policy_json, real_ip, vf.env)
+        tls = hostkit.make_tls_cert(d) if any(c.https for c in todo) else None
+        ngx = Nginx(d, echo_port, vf.policy_json, real_ip, vf.env, tls=tls)
+        sent = []  # (case, request id)
         try:
             try:
                 ngx.start()
@@ -251,42 +291,28 @@ def run_file(vf, echo_port):
                     not_ok(c.id, e)
                 return
             log = os.path.join(d, "error.log")
-            seen = 0
-            audited = []  # (case, its audit events) for cases that passed
+            seen = len(audit_events(log))
             for c in todo:
-                headers = list(c.headers)
+                rid = ledger.new()
+                headers = list(c.headers) + [(vectors.REQUEST_ID_HEADER, rid)]
                 if real_ip:
                     headers.append((CLIENT_IP_HEADER, c.client_ip))
+                port, ca = (ngx.tls_port, tls[0]) if c.https else (ngx.port, None)
                 try:
-                    status, hdrs, cookies, body = send_full(ngx.port, c.method, c.path,
-                                                            headers, c.body)
+                    status, hdrs, cookies, body = send_full(port, c.method, c.path,
+                                                            headers, c.body, tls_ca=ca)
                 except (OSError, ValueError, http.client.HTTPException) as e:
                     not_ok(c.id, "request failed: %r" % e)
                     continue
-                probs = vectors.check(c, status, hdrs, upstream_view(status, hdrs, body),
-                                      None, cookies, body.decode("utf-8", "replace"))
+                sent.append((c, rid))
                 # the module logs before it answers, so the line is there now
                 events = audit_events(log)
-                if vectors.report(c, probs, HOST):
-                    audited.append((c, events[seen:]))
+                reason, probs = audit_problems(c, status, events[seen:])
                 seen = len(events)
-
-            # every decision leaves one audit event naming its reason code
-            name = "%s/audit events in error.log" % vf.name
-            probs = []
-            for c, evs in audited:
-                want = c.expect.get("reason")
-                if len(evs) != 1:
-                    probs.append("%s: %d audit events" % (c.name, len(evs)))
-                elif want and want not in set(strings_in(evs[0])):
-                    probs.append("%s: reason %r not in %s"
-                                 % (c.name, want, json.dumps(evs[0])[:200]))
-            if not audited:
-                probs.append("no case passed, nothing to check")
-            if probs:
-                not_ok(name, "; ".join(probs[:3]))
-            else:
-                ok(name + " (%d decisions)" % len(audited))
+                probs += reach_problems(c, ledger.served(rid))
+                probs += vectors.check(c, status, hdrs, upstream_view(status, hdrs, body),
+                                       reason, cookies, body.decode("utf-8", "replace"))
+                vectors.report(c, probs, HOST)
 
             # a nested location switches the module off
             name = "%s/authcore_policy off in a nested location" % vf.name
@@ -318,6 +344,16 @@ def run_file(vf, echo_port):
                     not_ok(name, "request failed: %r" % e)
         finally:
             ngx.stop()
+        name = "%s: after nginx stopped, the upstream reached by exactly the " \
+               "allowed requests" % vf.name
+        if sent:
+            counts = ledger.counts()
+            probs = ["%s: %s" % (c.name, p) for c, rid in sent
+                     for p in reach_problems(c, counts[rid])]
+            if probs:
+                not_ok(name, "; ".join(probs[:4]))
+            else:
+                ok(name + " (%d requests)" % len(sent))
 
 
 def nginx_t(d, policy_text, echo_port):
@@ -392,10 +428,16 @@ def main():
         return 1
     try:
         vfiles = vectors.load_vector_files()
-        _, echo_port = hostkit.start_echo(spawn)
-        config_checks(vfiles, echo_port)
-        for vf in vfiles:
-            run_file(vf, echo_port)
+        ids = tempfile.NamedTemporaryFile(prefix="authcore-nginx-ids-", delete=False)
+        ids.close()
+        ledger = hostkit.Ledger(ids.name)
+        try:
+            _, echo_port = hostkit.start_echo(spawn, ids_path=ledger.path)
+            config_checks(vfiles, echo_port)
+            for vf in vfiles:
+                run_file(vf, echo_port, ledger)
+        finally:
+            os.unlink(ids.name)
     except (Fail, Stopped) as e:
         not_ok("suite", e)
         return 1

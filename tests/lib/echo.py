@@ -1,9 +1,17 @@
 """Echo upstream for host tests: answers every request with 200 and a JSON
 body {"method", "path", "headers": {lower-case name: value}}. Loopback only.
-Usage: python3 echo.py PORT   (prints "ready" when listening)"""
+With IDS_FILE it also appends, for every request it serves, one line to that
+file: the request's x-test-request-id header (or "-"), written before the
+answer, so a runner can tell which requests a host forwarded and how often.
+Usage: python3 echo.py PORT [IDS_FILE]   (prints "ready" when listening)"""
 import json
 import sys
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+ID_HEADER = "x-test-request-id"
+_ids = None
+_ids_lock = threading.Lock()
 
 
 class Echo(BaseHTTPRequestHandler):
@@ -19,6 +27,11 @@ class Echo(BaseHTTPRequestHandler):
             # http.server decodes header bytes as Latin-1; clients send UTF-8
             v = v.encode("latin-1", "replace").decode("utf-8", "replace")
             hdrs[k] = hdrs[k] + "," + v if k in hdrs else v
+        if _ids is not None:
+            rid = "".join(c for c in hdrs.get(ID_HEADER, "-") if c.isprintable())
+            with _ids_lock:
+                _ids.write(rid + "\n")
+                _ids.flush()
         body = json.dumps({"method": self.command, "path": self.path, "headers": hdrs}).encode()
         self.send_response(200)
         self.send_header("content-type", "application/json")
@@ -34,6 +47,8 @@ class Echo(BaseHTTPRequestHandler):
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 2:
+        _ids = open(sys.argv[2], "a", encoding="utf-8")
     srv = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Echo)
     print("ready", flush=True)
     srv.serve_forever()

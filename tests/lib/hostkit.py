@@ -1,16 +1,20 @@
 """Loopback plumbing shared by the host end-to-end suites: free ports,
 waiting for a listener, stopping children with bounded waits, the echo
-upstream, and sending a request exactly as a vector case writes it (raw path,
-headers in order, duplicates kept)."""
+upstream and the ledger of request ids it served, a self-signed loopback
+certificate, and sending a request exactly as a vector case writes it (raw
+path, headers in order, duplicates kept), over plain HTTP or TLS."""
+import collections
 import http.client
 import json
 import os
 import select
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
+import uuid
 
 ECHO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "echo.py")
 
@@ -52,12 +56,14 @@ def stop(proc, first=signal.SIGTERM):
             continue
 
 
-def start_echo(spawn=subprocess.Popen, timeout=10.0):
-    """Starts tests/lib/echo.py on a free loopback port: (proc, port)."""
+def start_echo(spawn=subprocess.Popen, timeout=10.0, ids_path=None):
+    """Starts tests/lib/echo.py on a free loopback port: (proc, port). With
+    ids_path the echo records there the request id of every request it
+    serves (see Ledger)."""
     for _ in range(3):
         port = free_port()
-        proc = spawn([sys.executable, ECHO, str(port)], stdout=subprocess.PIPE,
-                     stderr=subprocess.DEVNULL)
+        proc = spawn([sys.executable, ECHO, str(port)] + ([ids_path] if ids_path else []),
+                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         ready, _, _ = select.select([proc.stdout], [], [], timeout)
         if ready and proc.stdout.readline().strip() == b"ready" and wait_port(port, proc):
             return proc, port
@@ -65,13 +71,50 @@ def start_echo(spawn=subprocess.Popen, timeout=10.0):
     raise RuntimeError("echo upstream did not start")
 
 
-def exchange(port, method, path, headers, body=None, host=None, timeout=10.0):
+class Ledger:
+    """The request ids an echo upstream served (its IDS_FILE): new() makes a
+    unique id to send in REQUEST_ID_HEADER, served(id) says how many times
+    the upstream saw it so far."""
+
+    def __init__(self, path):
+        self.path = path
+        open(path, "w").close()
+
+    @staticmethod
+    def new():
+        return uuid.uuid4().hex
+
+    def counts(self):
+        with open(self.path, encoding="utf-8", errors="replace") as f:
+            return collections.Counter(ln.strip() for ln in f)
+
+    def served(self, rid):
+        return self.counts()[rid]
+
+
+def make_tls_cert(folder):
+    """A self-signed P-256 certificate for 127.0.0.1 and localhost, made
+    with the openssl command: (certificate path, key path)."""
+    cert, key = os.path.join(folder, "tls-cert.pem"), os.path.join(folder, "tls-key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True, timeout=30)
+    return cert, key
+
+
+def exchange(port, method, path, headers, body=None, host=None, timeout=10.0, tls_ca=None):
     """Sends one request exactly as given (raw path, headers in order,
     duplicates kept; vector text goes out as UTF-8; a body goes with its
-    Content-Length). Returns (status, headers with lower-case names and
-    repeated ones joined with ", ", every Set-Cookie value in order, body
+    Content-Length). tls_ca: talk TLS, trusting that certificate (verified,
+    127.0.0.1 in its names). Returns (status, headers with lower-case names
+    and repeated ones joined with ", ", every Set-Cookie value in order, body
     bytes)."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    if tls_ca:
+        ctx = ssl.create_default_context(cafile=tls_ca)
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout, context=ctx)
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
         if not any(n.lower() == "host" for n, _ in headers):

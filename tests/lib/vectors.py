@@ -9,6 +9,7 @@ A vector file (tests/vectors/decisions/*.json) holds a policy and cases:
    "cases": [{
      "name": "...",
      "request": {"method": "GET", "path": "/api/x", "client_ip": "127.0.0.1",
+                 "https": false,                 # true: the client talks TLS
                  "headers": [["Authorization", "Bearer {token}"]]},
      "token": {"key": "k1", "alg": "HS256", "kid": "k1",
                "header": {...extra JOSE header members...},
@@ -21,8 +22,16 @@ A vector file (tests/vectors/decisions/*.json) holds a policy and cases:
      "expect": {"status": 200, "reason": "ok",
                 "upstream": {"x-authcore-user": "alice"},   # allow: upstream sees
                 "upstream_absent": ["x-authcore-roles"],     # allow: upstream lacks
-                "headers": {"www-authenticate": "Bearer ..."}}  # response headers
-   }]}
+                "headers": {"www-authenticate": "Bearer ..."},  # response headers
+                "reaches_upstream": true}  # default: status 200 outside the
+   }]}                                     # login endpoints (<prefix>/auth/...)
+
+Every runner checks each case's status, reason code, response headers,
+Set-Cookie values, body, and what the upstream saw; a runner that cannot
+observe one of these for a case that expects it fails the case (see
+check()). The Envoy and nginx runners also tag each request with a unique
+REQUEST_ID_HEADER that the echo upstream records, and prove an allowed case
+reached the upstream exactly once and a refused one never.
 
 Tokens are minted here with Python's own hmac and, for RS*/PS*/ES*, the
 openssl command (implementations independent of authcore), at run time, with "+N"/"-N" time claims relative to `now`, so the
@@ -41,6 +50,8 @@ import authformats
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VECTOR_DIR = os.path.join(ROOT, "tests", "vectors", "decisions")
+# Sent with every case by the HTTP runners; tests/lib/echo.py records it.
+REQUEST_ID_HEADER = "x-test-request-id"
 _HASH = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
 
 
@@ -127,8 +138,14 @@ def mint(spec, keys, now, private_keys=None):
 
 class Case:
     def __init__(self, vfile, name, method, path, client_ip, headers, expect, skip=None,
-                 body=None):
+                 body=None, https=False, reaches_upstream=None):
         self.skip = skip or {}
+        self.https = bool(https)
+        # whether an answer must come from the upstream (an allow the host
+        # forwards), not from the host itself
+        if reaches_upstream is None:
+            reaches_upstream = expect.get("reaches_upstream", expect.get("status") == 200)
+        self.reaches_upstream = bool(reaches_upstream)
         self.body = body  # request body text (login posts), or None
         self.file = vfile
         self.name = name
@@ -181,11 +198,28 @@ class VectorFile:
                     v = v.replace(k, x)
                 return v
             headers = [(n, fill(v)) for n, v in r.get("headers", [])]
-            out.append(Case(self.name, c["name"], r.get("method", "GET"),
-                            r.get("path", "/").replace("{token}", token),
+            path = r.get("path", "/").replace("{token}", token)
+            reach = c["expect"].get("reaches_upstream")
+            if reach is None:
+                reach = c["expect"]["status"] == 200 and not login_endpoint(self.policy, path)
+            out.append(Case(self.name, c["name"], r.get("method", "GET"), path,
                             r.get("client_ip", "127.0.0.1"), headers, c["expect"],
-                            c.get("skip"), r.get("body")))
+                            c.get("skip"), r.get("body"), r.get("https", False), reach))
         return out
+
+    @property
+    def has_https(self):
+        return any(c["request"].get("https") for c in self.doc["cases"])
+
+
+def login_endpoint(policy, path):
+    """True for <login.prefix>/auth/..., which a host answers itself (200
+    included); every other allowed request goes to the upstream."""
+    login = policy.get("login")
+    if not isinstance(login, dict):
+        return False
+    prefix = login.get("prefix", "").rstrip("/")
+    return path.split("?", 1)[0].startswith(prefix + "/auth/")
 
 
 def _session_tokens(spec, secrets, now):
@@ -217,8 +251,10 @@ def check(case, status, resp_headers, upstream_headers=None, reason=None,
     status: the HTTP status the client saw (200 when allowed through);
     resp_headers: response headers, dict with lower-case names;
     upstream_headers: request headers the upstream saw (dict, lower-case
-    names), or None when the host cannot tell;
-    reason: the decision's reason code when the host exposes it, else None;
+    names), or None when the answer did not come from the upstream (a
+    case that must reach the upstream then fails);
+    reason: the decision's reason code as the host reported it (an audit
+    line, the decision object); None fails a case that expects a reason;
     set_cookies: every Set-Cookie value the client got, in order (a list),
     or None when the host runner cannot collect them;
     body: the response body text, or None when not collected.
@@ -248,13 +284,17 @@ def check(case, status, resp_headers, upstream_headers=None, reason=None,
                     probs.append("body lacks %r (body starts %r)" % (want, body[:120]))
     if status != e["status"]:
         probs.append("status %s, want %s" % (status, e["status"]))
-    if reason is not None and "reason" in e and reason != e["reason"]:
+    if "reason" in e and reason != e["reason"]:
         probs.append("reason %s, want %s" % (reason, e["reason"]))
     for n, v in e.get("headers", {}).items():
         got = resp_headers.get(n.lower())
         if got != v:
             probs.append("response header %s = %r, want %r" % (n, got, v))
-    if upstream_headers is not None and e["status"] == status == 200:
+    if case.reaches_upstream and upstream_headers is None:
+        probs.append("the answer did not come from the upstream")
+    elif not case.reaches_upstream and upstream_headers is not None:
+        probs.append("the request reached the upstream")
+    elif upstream_headers is not None:
         for n, v in e.get("upstream", {}).items():
             got = upstream_headers.get(n.lower())
             if got != v:
@@ -299,7 +339,7 @@ def apply_decision(case, d):
 
 def request_json(case):
     r = {"method": case.method, "path": case.path, "client_ip": case.client_ip,
-         "headers": [[n, v] for n, v in case.headers]}
+         "https": case.https, "headers": [[n, v] for n, v in case.headers]}
     if case.body is not None:
         r["body"] = case.body
     return r

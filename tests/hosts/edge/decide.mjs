@@ -24,6 +24,9 @@ const { createAuth, withResponseHeaders } = await import(join(job.pkg, "authcore
 const wasmBytes = readFileSync(join(job.pkg, "authcore.wasm"));
 const wasmModule = new WebAssembly.Module(wasmBytes);
 const out = { cases: {}, bad: {}, checks: [] };
+// The policy the apply checks below run on: basic.json's (public /healthz,
+// /api/x refused without credentials), whatever order the files come in.
+const basicFile = job.files.find((f) => f.name === "basic");
 const check = (name, problem) => out.checks.push([name, problem || null]);
 
 // Iterations per slice for the handle() instances: small, so the vectors'
@@ -31,7 +34,7 @@ const check = (name, problem) => out.checks.push([name, problem || null]);
 const SLICE = 128;
 
 function fetchRequest(r) {
-  const url = "http://127.0.0.1" + r.path;
+  const url = (r.https ? "https" : "http") + "://127.0.0.1" + r.path;
   const u = new URL(url);
   if (u.pathname + u.search !== r.path) return { skip: `Fetch URL parsing turns ${r.path} into ${u.pathname + u.search}` };
   // Vector text goes on the wire as UTF-8; Fetch holds those bytes one per char.
@@ -109,29 +112,31 @@ for (const b of job.bad) {
 
 // A valid policy loads at any length: the heap hands out blocks at whatever
 // alignment malloc gives, and the policy's length moves the next block.
-if (job.files.length) {
+if (basicFile) {
   const fails = [];
   for (let pad = 0; pad < 16; pad++) {
     try {
-      (await createAuth(job.files[0].policy_json + " ".repeat(pad), { module: wasmModule })).close();
+      (await createAuth(basicFile.policy_json + " ".repeat(pad), { module: wasmModule })).close();
     } catch (e) {
       fails.push(`+${pad} spaces: ${e.message}`);
     }
   }
   check("node policy loads whatever its length (16 paddings)", fails.length ? `${fails.length}/16 failed, e.g. ${fails[0]}` : null);
+} else {
+  check("node apply checks", "basic.json is not among the vector files");
 }
 
 // The apply layer, independent of what the policy says: a POST body and the
 // request target survive forwarding, the original Request is left alone.
 try {
-  const policy = job.files.length ? job.files[0].policy_json : "{}";
+  const policy = basicFile ? basicFile.policy_json : "{}";
   const auth = await createAuth(policy, { module: wasmModule, audit: false });
   const orig = new Request("https://example.test/healthz?x=1", {
     method: "POST", body: "payload", headers: { "x-authcore-user": "mallory", "x-keep": "1" },
   });
   const r = await auth.handle(orig, { now: Date.now() / 1000 });
   if (r.response) {
-    check("node apply: allowed request keeps body and target", `not allowed (${r.decision.reason}); the first vector policy must make /healthz public`);
+    check("node apply: allowed request keeps body and target", `not allowed (${r.decision.reason}); basic.json's policy must make /healthz public`);
   } else {
     const body = await r.request.text();
     const probs = [];
@@ -211,10 +216,10 @@ try {
 
 // serve(): next() only on allow, its response returned; a refusal answered
 // locally without calling next().
-if (job.files.length) {
+if (basicFile) {
   const label = "node apply: serve calls next only on allow";
   try {
-    const auth = await createAuth(job.files[0].policy_json, { module: wasmModule, audit: false });
+    const auth = await createAuth(basicFile.policy_json, { module: wasmModule, audit: false });
     const calls = [];
     const next = async (req, identity) => {
       calls.push([new URL(req.url).pathname, identity.reason]);
@@ -224,7 +229,7 @@ if (job.files.length) {
     const a = await auth.serve(new Request("http://127.0.0.1/healthz"), next);
     if (a.status !== 200 || (await a.text()) !== "from next" || calls.length !== 1) probs.push(`public path: status ${a.status}, ${calls.length} calls`);
     const want = auth.decide({ method: "GET", path: "/api/x", headers: [] });
-    if (want.action === "allow") probs.push("the first vector policy must refuse GET /api/x without credentials");
+    if (want.action === "allow") probs.push("basic.json's policy must refuse GET /api/x without credentials");
     const b = await auth.serve(new Request("http://127.0.0.1/api/x"), next);
     if (b.status !== want.status || calls.length !== 1) probs.push(`refused path: status ${b.status} (want ${want.status}), ${calls.length} calls`);
     auth.close();

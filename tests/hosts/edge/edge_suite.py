@@ -10,7 +10,11 @@
 Each vector file runs in order against one instance (one login state), with
 the file's "env" passed the host's way (createAuth's env in Node, text
 bindings in workerd, environment variables in Deno), case bodies sent, and
-every Set-Cookie and the response body handed to vectors.check.
+every Set-Cookie and the response body handed to vectors.check. A file with
+"https": true cases gets a second, TLS, listener on the same instance (a
+self-signed certificate made with openssl: a workerd https socket, a second
+Deno.serve with cert and key); the runner verifies the certificate. Node
+hands such cases to decide() with https set and to handle() as https URLs.
 
 Prints "ok - ...", "not ok - ...: why", "skip - ...: why" and "# ..." lines
 (tests/run.sh counts the first two). Servers listen on 127.0.0.1 only, every
@@ -182,11 +186,17 @@ def http_send(port, method, path, headers, body=None, timeout=REQUEST_TIMEOUT):
     return status, hdrs, rbody, cookies
 
 
-def run_http_case(host, port, case):
+def run_http_case(host, port, case, tls=None):
+    """tls: (port, certificate) of the instance's TLS listener."""
+    ca = None
+    if case.https:
+        if tls is None:
+            return vectors.report(case, ["no TLS listener for an https case"], host)
+        port, ca = tls
     try:
-        status, hdrs, body, cookies = http_send(port, case.method, case.path,
-                                                case.headers + [(TEST_IP, case.client_ip)],
-                                                case.body)
+        status, hdrs, cookies, body = hostkit.exchange(
+            port, case.method, case.path, case.headers + [(TEST_IP, case.client_ip)],
+            case.body, None, REQUEST_TIMEOUT, ca)
     except (OSError, http.client.HTTPException) as e:
         return vectors.report(case, ["request failed: %r" % e], host)
     probs = []
@@ -272,28 +282,43 @@ const testWorker :Workerd.Worker = (
 """
 
 
-def workerd_config(env):
+WORKERD_TLS_SOCKET = """(name = "https", address = "127.0.0.1:0", service = "main",
+    https = (options = (), tlsOptions = (keypair = (
+      privateKey = embed "tls-key.pem", certificateChain = embed "tls-cert.pem")))), """
+
+
+def workerd_config(env, tls=False):
     """The test config; each env variable (the vector file's "env") is a text
-    binding read from a file of its own, so no value needs escaping."""
+    binding read from a file of its own, so no value needs escaping. tls: a
+    second socket, https, with the folder's tls-cert.pem and tls-key.pem."""
     extra = "".join(', (name = "%s", text = embed "env-%s.txt")' % (n, n) for n in sorted(env))
-    return WORKERD_CONFIG % extra
+    text = WORKERD_CONFIG % extra
+    if tls:
+        text = text.replace("sockets = [ ", "sockets = [ " + WORKERD_TLS_SOCKET, 1)
+    return text
 
 
-def workerd_start(config, log_path):
-    """workerd on a socket we bound (--socket-fd), so the port is never raced."""
-    sock = listening_socket()
-    port = sock.getsockname()[1]
+def workerd_start(config, log_path, tls=False):
+    """workerd on sockets we bound (--socket-fd), so the ports are never
+    raced: (server, port, TLS port or None)."""
+    socks = [listening_socket()] + ([listening_socket()] if tls else [])
+    args = [WORKERD, "serve", config, "--socket-fd", "http=%d" % socks[0].fileno()]
+    if tls:
+        args += ["--socket-fd", "https=%d" % socks[1].fileno()]
+    ports = [s.getsockname()[1] for s in socks]
     try:
-        srv = Server([WORKERD, "serve", config, "--socket-fd", "http=%d" % sock.fileno()],
-                     log_path, pass_fds=(sock.fileno(),))
+        srv = Server(args, log_path, pass_fds=tuple(s.fileno() for s in socks))
     finally:
-        sock.close()  # workerd holds its own copy
-    return srv, port
+        for s in socks:
+            s.close()  # workerd holds its own copies
+    return srv, ports[0], (ports[1] if tls else None)
 
 
-def deno_start(folder, policy_path, log_path, vector_env):
+def deno_start(folder, policy_path, log_path, vector_env, tls=None):
     """Deno with the vector file's env in its environment; the server reads
-    the AUTHCORE_* variables it is allowed (--allow-env) and passes them."""
+    the AUTHCORE_* variables it is allowed (--allow-env) and passes them.
+    tls: (certificate, key) for a second, TLS, Deno.serve. Returns (server,
+    port, TLS port)."""
     env = dict(os.environ, DENO_DIR=os.path.join(WORK, "deno-dir"), DENO_NO_UPDATE_CHECK="1",
                NO_COLOR="1")
     for n in list(env):
@@ -303,23 +328,28 @@ def deno_start(folder, policy_path, log_path, vector_env):
     srv = Server([DENO, "run", "--no-config", "--no-lock", "--no-prompt",
                   "--allow-read=" + folder, "--allow-net=127.0.0.1",
                   "--allow-env=" + ",".join(DENO_ENV),
-                  os.path.join(folder, "deno_server.mjs"), policy_path],
+                  os.path.join(folder, "deno_server.mjs"), policy_path] + list(tls or []),
                  log_path, cwd=folder, env=env)
     deadline = time.time() + START_TIMEOUT
     while time.time() < deadline:
-        m = re.search(r"^listening (\d+)$", srv.log_text(), re.M)
-        if m:
-            return srv, int(m.group(1))
+        text = srv.log_text()
+        m = re.search(r"^listening (\d+)$", text, re.M)
+        t = re.search(r"^listening-tls (\d+)$", text, re.M)
+        if m and (t or not tls):
+            return srv, int(m.group(1)), int(t.group(1)) if t else None
         if srv.proc.poll() is not None:
             break
         time.sleep(0.1)
-    return srv, None
+    return srv, None, None
 
 
-def host_setup(host, folder, policy_text, env):
+def host_setup(host, folder, policy_text, env, https=False):
     """Starts one server for one policy and environment; returns (server,
-    port, problem)."""
+    port, problem, (TLS port, certificate) or None). https: listen with TLS
+    too."""
     os.makedirs(folder, exist_ok=True)
+    cert = hostkit.make_tls_cert(folder) if https else None
+    tls_port = None
     policy_path = os.path.join(folder, "policy.json")
     with open(policy_path, "w") as f:
         f.write(policy_text)
@@ -330,17 +360,17 @@ def host_setup(host, folder, policy_text, env):
                 f.write(v)
         config = os.path.join(folder, "config.capnp")
         with open(config, "w") as f:
-            f.write(workerd_config(env))
-        srv, port = workerd_start(config, log)
+            f.write(workerd_config(env, https))
+        srv, port, tls_port = workerd_start(config, log, https)
     else:
         unknown = sorted(set(env) - set(DENO_ENV))
         if unknown:
-            return None, None, "deno_server.mjs reads no %s" % ", ".join(unknown)
-        srv, port = deno_start(folder, policy_path, log, env)
+            return None, None, "deno_server.mjs reads no %s" % ", ".join(unknown), None
+        srv, port, tls_port = deno_start(folder, policy_path, log, env, cert)
         if port is None:
-            return srv, None, "deno did not report a port: %s" % srv.log_text()[-800:]
+            return srv, None, "deno did not report a port: %s" % srv.log_text()[-800:], None
     problem = wait_ready(srv, port)
-    return srv, port, problem
+    return srv, port, problem, (tls_port, cert[0]) if https else None
 
 
 def run_http(host):
@@ -362,7 +392,8 @@ def run_http(host):
     for vf in vectors.load_vector_files():
         folder = os.path.join(base, vf.name)
         stage(folder, extra)
-        srv, port, problem = host_setup(host, folder, vf.policy_json, vf.env)
+        srv, port, problem, tls = host_setup(host, folder, vf.policy_json, vf.env,
+                                             vf.has_https)
         try:
             label = "%s %s: server starts" % (host, vf.name)
             ok(label, problem)
@@ -372,14 +403,14 @@ def run_http(host):
                 elif problem:
                     vectors.report(case, ["server did not start"], host)
                 else:
-                    run_http_case(host, port, case)
+                    run_http_case(host, port, case, tls)
         finally:
             if srv is not None:
                 srv.stop()
     for i, (name, policy, want) in enumerate(bad_policies()):
         folder = os.path.join(base, "bad-policy-%d" % i)
         stage(folder, extra)
-        srv, port, problem = host_setup(host, folder, policy, {})
+        srv, port, problem, _ = host_setup(host, folder, policy, {})
         label = "%s bad policy fails closed naming %s (%s)" % (host, want, name)
         try:
             if problem:
@@ -413,7 +444,7 @@ def run_workerd_example():
     secret = policy["jwt"]["keys"][0]["secret"]
     kid = policy["jwt"]["keys"][0].get("kid")
     os.makedirs(os.path.join(WORK, "workerd"), exist_ok=True)
-    srv, port = workerd_start(config, os.path.join(WORK, "workerd", "example.log"))
+    srv, port, _ = workerd_start(config, os.path.join(WORK, "workerd", "example.log"))
     try:
         problem = wait_ready(srv, port)
         if problem:
