@@ -256,6 +256,13 @@ size_t ac_req_override_names(const ac_str **names);
  * same-origin or none, and Origin, when sent, is scheme://Host. */
 int ac_req_same_origin(const ac_request *req, int https);
 
+/* One rate limit in the grammar of Python's `limits` (security.md), as
+ * "login.attempts" takes it (ac_policy.c): "<count> (/|per) [<n>] <unit>",
+ * count 1..10^8, n 1..10^6, units second..year, plurals allowed,
+ * case-insensitive, month = 30 days, year = 360 days, spaces around the
+ * parts. s is NUL-terminated. 0 (count, window in seconds set) or -1. */
+int ac_limit_parse(const char *s, uint32_t *count, int64_t *window);
+
 /* Strict standard base64 (ac_password.c): c62 is character 62 ('+', or
  * '.' for passlib); padded: '=' as needed, else none. 0 or -1. */
 int ac_b64_decode(uint8_t *dst, size_t cap, size_t *out_len,

@@ -958,10 +958,8 @@ static int load_api_keys(loader *L, ac_policy *P, const cJSON *o)
 	return 0;
 }
 
-/* One rate limit in the grammar of Python's `limits` (security.md):
- * "<count> (/|per) [<n>] <unit>", units second..year, plurals allowed,
- * case-insensitive, month = 30 days, year = 360 days. 0 or -1. */
-static int parse_limit(const char *s, uint32_t *count, int64_t *window)
+/* One rate limit (ac_internal.h). */
+int ac_limit_parse(const char *s, uint32_t *count, int64_t *window)
 {
 	static const struct { const char *name; int64_t secs; } units[] = {
 		{ "second", 1 }, { "minute", 60 }, { "hour", 3600 },
@@ -1143,7 +1141,7 @@ static int load_login(loader *L, ac_policy *P, const cJSON *o)
 	v = cJSON_GetObjectItemCaseSensitive(o, "attempts");
 	if (v != NULL) {
 		path_push_key(L, "attempts", &save);
-		if (!cJSON_IsString(v) || parse_limit(v->valuestring,
+		if (!cJSON_IsString(v) || ac_limit_parse(v->valuestring,
 		    &P->attempts, &P->attempts_window) < 0)
 			return bad(L, "must be one limit such as \"5/minute\" or \"10 per 15 minutes\"");
 		path_pop(L, save);

@@ -1,0 +1,385 @@
+/* Shared harness for the libFuzzer targets (fz.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sanitizer/allocator_interface.h>
+
+#include "fz.h"
+
+const char *fz_name = "fuzz";
+
+/* The hooks only count: a sanitizer or libFuzzer report that allocates
+ * while the core runs must not be turned into a second, misleading abort.
+ * fz_end checks the count. */
+static _Thread_local int in_core;
+static _Thread_local size_t heap_calls, heap_last;
+
+static void on_malloc(const volatile void *p, size_t n)
+{
+	(void)p;
+	if (in_core) {
+		heap_calls++;
+		heap_last = n;
+	}
+}
+
+static void on_free(const volatile void *p)
+{
+	if (in_core && p != NULL)
+		heap_calls++;
+}
+
+void fz_init(const char *name)
+{
+	fz_name = name;
+	if (__sanitizer_install_malloc_and_free_hooks(on_malloc, on_free) == 0)
+		fz_die("could not install malloc hooks");
+}
+
+void fz_begin(void)
+{
+	heap_calls = 0;
+	in_core = 1;
+}
+
+void fz_end(const char *what)
+{
+	in_core = 0;
+	if (heap_calls != 0) {
+		fprintf(stderr, "%s: %s: the core made %zu heap calls (last "
+		    "malloc size %zu)\n", fz_name, what, heap_calls, heap_last);
+		fz_die("the core used the heap");
+	}
+}
+
+_Noreturn void fz_die(const char *what)
+{
+	in_core = 0;
+	fprintf(stderr, "%s: invariant broken: %s\n", fz_name, what);
+	abort();
+}
+
+void fz_dump(const char *what, const void *p, size_t n)
+{
+	const unsigned char *s = p;
+	size_t i;
+	int was = in_core;
+
+	in_core = 0;
+	fprintf(stderr, "%s: %s (%zu bytes): ", fz_name, what, n);
+	for (i = 0; i < n && i < 4096; i++) {
+		if (s[i] >= 0x20 && s[i] < 0x7f && s[i] != '\\')
+			fputc(s[i], stderr);
+		else
+			fprintf(stderr, "\\x%02x", s[i]);
+	}
+	fputc('\n', stderr);
+	in_core = was;
+}
+
+int fz_utf8(const void *p, size_t n)
+{
+	const unsigned char *s = p;
+	size_t i = 0, len, k;
+	uint32_t cp;
+
+	while (i < n) {
+		unsigned char c = s[i];
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) len = 2, cp = c & 0x1fu;
+		else if (c >= 0xe0 && c <= 0xef) len = 3, cp = c & 0x0fu;
+		else if (c >= 0xf0 && c <= 0xf4) len = 4, cp = c & 0x07u;
+		else return 0;
+		if (n - i < len)
+			return 0;
+		for (k = 1; k < len; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (s[i + k] & 0x3fu);
+		}
+		if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += len;
+	}
+	return 1;
+}
+
+/* A strict RFC 8259 validator, built without the fuzzer's coverage (its
+ * output checks are not a search target) and without allocation. */
+typedef struct {
+	const unsigned char *p;
+	size_t n, i;
+} jv;
+
+static void jv_ws(jv *v)
+{
+	while (v->i < v->n && (v->p[v->i] == ' ' || v->p[v->i] == '\t' ||
+	    v->p[v->i] == '\n' || v->p[v->i] == '\r'))
+		v->i++;
+}
+
+static int jv_hex(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+}
+
+static int jv_string(jv *v)
+{
+	if (v->i >= v->n || v->p[v->i] != '"')
+		return 0;
+	for (v->i++; v->i < v->n; v->i++) {
+		unsigned char c = v->p[v->i];
+		if (c == '"') {
+			v->i++;
+			return 1;
+		}
+		if (c < 0x20)
+			return 0;
+		if (c == '\\') {
+			if (++v->i >= v->n)
+				return 0;
+			c = v->p[v->i];
+			if (c == 'u') {
+				if (v->n - v->i < 5 || !jv_hex(v->p[v->i + 1]) ||
+				    !jv_hex(v->p[v->i + 2]) || !jv_hex(v->p[v->i + 3]) ||
+				    !jv_hex(v->p[v->i + 4]))
+					return 0;
+				v->i += 4;
+			} else if (!strchr("\"\\/bfnrt", c) || c == 0) {
+				return 0;
+			}
+		}
+	}
+	return 0;
+}
+
+static int jv_digits(jv *v)
+{
+	size_t s = v->i;
+	while (v->i < v->n && v->p[v->i] >= '0' && v->p[v->i] <= '9')
+		v->i++;
+	return v->i > s;
+}
+
+static int jv_value(jv *v, int depth)
+{
+	unsigned char c;
+
+	if (depth > 64)
+		return 0;
+	jv_ws(v);
+	if (v->i >= v->n)
+		return 0;
+	c = v->p[v->i];
+	if (c == '"')
+		return jv_string(v);
+	if (c == '{' || c == '[') {
+		unsigned char close = c == '{' ? '}' : ']';
+		v->i++;
+		jv_ws(v);
+		if (v->i < v->n && v->p[v->i] == close) {
+			v->i++;
+			return 1;
+		}
+		for (;;) {
+			if (c == '{') {
+				jv_ws(v);
+				if (!jv_string(v))
+					return 0;
+				jv_ws(v);
+				if (v->i >= v->n || v->p[v->i] != ':')
+					return 0;
+				v->i++;
+			}
+			if (!jv_value(v, depth + 1))
+				return 0;
+			jv_ws(v);
+			if (v->i >= v->n)
+				return 0;
+			if (v->p[v->i] == close) {
+				v->i++;
+				return 1;
+			}
+			if (v->p[v->i] != ',')
+				return 0;
+			v->i++;
+		}
+	}
+	if (c == '-' || (c >= '0' && c <= '9')) {
+		if (c == '-')
+			v->i++;
+		if (v->i < v->n && v->p[v->i] == '0')
+			v->i++;
+		else if (!jv_digits(v))
+			return 0;
+		if (v->i < v->n && v->p[v->i] == '.') {
+			v->i++;
+			if (!jv_digits(v))
+				return 0;
+		}
+		if (v->i < v->n && (v->p[v->i] | 0x20) == 'e') {
+			v->i++;
+			if (v->i < v->n && (v->p[v->i] == '+' || v->p[v->i] == '-'))
+				v->i++;
+			if (!jv_digits(v))
+				return 0;
+		}
+		return 1;
+	}
+	if (v->n - v->i >= 4 && memcmp(v->p + v->i, "true", 4) == 0)
+		return v->i += 4, 1;
+	if (v->n - v->i >= 5 && memcmp(v->p + v->i, "false", 5) == 0)
+		return v->i += 5, 1;
+	if (v->n - v->i >= 4 && memcmp(v->p + v->i, "null", 4) == 0)
+		return v->i += 4, 1;
+	return 0;
+}
+
+int fz_json_object(const char *p, size_t n)
+{
+	jv v = { (const unsigned char *)p, n, 0 };
+
+	jv_ws(&v);
+	if (v.i >= n || p[v.i] != '{' || !jv_value(&v, 0))
+		return 0;
+	jv_ws(&v);
+	return v.i == n;
+}
+
+/* Output invariants found broken once (both fixed in the core): JSON
+ * output must be valid UTF-8 (request bytes that are not UTF-8 once passed
+ * through as they were), and every decision has an audit line (one that
+ * overflowed AC_AUDIT_MAX after escaping was once dropped). */
+static char json_out[16384]; /* what wasm/acw.c gives a decision */
+
+static void check_object(const char *what, const char *p, size_t n)
+{
+	if (!fz_utf8(p, n)) {
+		fz_dump(what, p, n);
+		fz_die("JSON output is not valid UTF-8");
+	}
+	if (!fz_json_object(p, n)) {
+		fz_dump(what, p, n);
+		fz_die("JSON output is not a JSON object");
+	}
+}
+
+void fz_check_decision(const ac_decision *d)
+{
+	size_t n, i, k;
+
+	n = ac_decision_json(d, json_out, sizeof json_out);
+	if (n == 0)
+		fz_die("decision JSON does not fit the 16 KiB wasm/acw.c gives it");
+	check_object("decision JSON", json_out, n);
+	if (d->audit_len > sizeof d->audit)
+		fz_die("audit_len past the audit buffer");
+	if (d->audit_len == 0) {
+		fz_dump("decision JSON", json_out, n);
+		fz_die("decision has an empty audit line (dropped on overflow)");
+	}
+	check_object("audit line", d->audit, d->audit_len);
+	if (d->action == AC_PENDING) {
+		if (d->status != 0 || d->n_resp_headers != 0 || d->n_add != 0)
+			fz_die("a pending decision carries an answer");
+		return;
+	}
+	/* local answers may be 200 too (login page, whoami) */
+	if (d->action == AC_ALLOW && d->status != 200)
+		fz_die("allow without 200");
+	if (d->action != AC_ALLOW && d->action != AC_RESPOND)
+		fz_die("an action that is neither allow, respond nor pending");
+	if (d->n_resp_headers > AC_DECISION_HEADERS_MAX ||
+	    d->n_add > AC_DECISION_HEADERS_MAX ||
+	    d->n_remove > AC_DECISION_HEADERS_MAX)
+		fz_die("more header changes than AC_DECISION_HEADERS_MAX");
+	/* no header a client or upstream gets can be split in two */
+	for (i = 0; i < d->n_resp_headers + d->n_add; i++) {
+		const ac_header *h = i < d->n_resp_headers ?
+		    &d->resp_headers[i] : &d->add[i - d->n_resp_headers];
+		for (k = 0; k < h->value.len; k++)
+			if (h->value.ptr[k] == '\r' || h->value.ptr[k] == '\n' ||
+			    h->value.ptr[k] == 0) {
+				fz_dump("header value", h->value.ptr, h->value.len);
+				fz_die("CR, LF or NUL in a header value");
+			}
+	}
+	if (d->action == AC_ALLOW && d->path_rewritten) {
+		/* the forwarded target: one line, no bytes a server splits on */
+		for (k = 0; k < d->path.len; k++)
+			if ((unsigned char)d->path.ptr[k] <= 0x20 ||
+			    d->path.ptr[k] == 0x7f) {
+				fz_dump("forwarded path", d->path.ptr, d->path.len);
+				fz_die("control byte or space in the forwarded path");
+			}
+		if (d->path.len == 0 || d->path.ptr[0] != '/')
+			fz_die("forwarded path does not start with '/'");
+	}
+}
+
+size_t fz_lines(const char *s, size_t n, ac_str *out, size_t cap)
+{
+	size_t k = 0, start = 0, i;
+
+	for (i = 0; i < n && k + 1 < cap; i++) {
+		if (s[i] == '\n') {
+			out[k].ptr = s + start;
+			out[k].len = i - start;
+			k++;
+			start = i + 1;
+		}
+	}
+	out[k].ptr = s + start;
+	out[k].len = n - start;
+	return k + 1;
+}
+
+void fz_hdr(ac_header *h, const char *name, const char *v, size_t n)
+{
+	h->name.ptr = name;
+	h->name.len = strlen(name);
+	h->value.ptr = v;
+	h->value.len = n;
+}
+
+void fz_request(ac_request *r, const char *method, size_t mlen,
+    const char *path, size_t plen, const ac_header *h, size_t nh)
+{
+	memset(r, 0, sizeof *r);
+	r->method.ptr = method;
+	r->method.len = mlen;
+	r->path.ptr = path;
+	r->path.len = plen;
+	r->client_ip.ptr = "192.0.2.7";
+	r->client_ip.len = 9;
+	r->headers = h;
+	r->n_headers = nh;
+}
+
+char *fz_alloc(size_t n)
+{
+	char *c = malloc(n ? n : 1);
+
+	if (c == NULL)
+		fz_die("out of memory (harness)");
+	return c;
+}
+
+char *fz_copy(const void *p, size_t n)
+{
+	char *c = fz_alloc(n);
+
+	if (n)
+		memcpy(c, p, n);
+	return c;
+}
+
+void fz_free(char *p)
+{
+	free(p);
+}

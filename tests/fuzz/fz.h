@@ -1,0 +1,64 @@
+/*
+ * Shared harness for the libFuzzer targets in tests/fuzz/ (fz.c): the
+ * no-heap window, invariant failures, and the checks every decision
+ * passes (JSON output, audit line, no header a client or upstream gets
+ * can be split in two).
+ *
+ * Each target is one parser (or the whole decision); every target runs
+ * the core under ASan+UBSan with libFuzzer's coverage.
+ */
+#ifndef FZ_H
+#define FZ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ac_internal.h"
+#include "authcore.h"
+
+#define FZ_NOW ((int64_t)1700000000)
+
+/* The target's name in reports ("fuzz_b64"); set by each target. */
+extern const char *fz_name;
+
+/* Installs the malloc/free hooks (from LLVMFuzzerInitialize). */
+void fz_init(const char *name);
+/* Brackets core calls: between them, any heap call by anyone is a
+ * failure of the core's no-heap rule, reported at fz_end. */
+void fz_begin(void);
+void fz_end(const char *what);
+
+/* Reports and aborts (libFuzzer keeps the input as a crash artifact). */
+_Noreturn void fz_die(const char *what);
+/* Prints bytes: printable ASCII as is, the rest as \xNN. */
+void fz_dump(const char *what, const void *p, size_t n);
+
+/* The checks on a decision: JSON within the 16 KiB wasm/acw.c gives it,
+ * valid UTF-8 JSON object, audit line present and an object, allow only
+ * with 200, a pending decision carries no answer, and no CR, LF or NUL
+ * in any header value a client or the upstream gets. */
+void fz_check_decision(const ac_decision *d);
+/* 1 if p[0..n) is one JSON object (RFC 8259; a validator of its own,
+ * not the core's scanner). */
+int fz_json_object(const char *p, size_t n);
+/* 1 if p[0..n) is valid UTF-8 (no surrogates, no overlong forms). */
+int fz_utf8(const void *p, size_t n);
+
+/* Splits s at '\n' into at most cap lines (the last takes the rest). */
+size_t fz_lines(const char *s, size_t n, ac_str *out, size_t cap);
+
+void fz_hdr(ac_header *h, const char *name, const char *v, size_t n);
+
+/* A request with the given parts (client 192.0.2.7, no body). */
+void fz_request(ac_request *r, const char *method, size_t mlen,
+    const char *path, size_t plen, const ac_header *h, size_t nh);
+
+/* An exact-size heap copy of p[0..n), so ASan sees a read past its end
+ * (the core's input buffers are the caller's). Call outside the no-heap
+ * window; free with fz_free. */
+char *fz_copy(const void *p, size_t n);
+/* An exact-size heap buffer of n bytes (contents undefined). */
+char *fz_alloc(size_t n);
+void fz_free(char *p);
+
+#endif
