@@ -19,7 +19,8 @@
 
 #include "ac_internal.h"
 
-#define AC_STATE_MAGIC 0x61637374u /* "acst" */
+#define AC_STATE_MAGIC 0x61637332u /* "acs2": the layout with budgets
+                                      and checks in flight */
 #define AC_STATE_WAYS 8u
 
 int ac_state_init(ac_state *s, const uint8_t *entropy, size_t entropy_len)
@@ -374,6 +375,16 @@ void ac_pending_release(ac_state *S, uint32_t slot, uint64_t ticket)
 	if (ac_state_ok(S) && ticket != 0 && slot < AC_PENDING_SLOTS &&
 	    S->pending[slot].ticket == ticket)
 		memset(&S->pending[slot], 0, sizeof S->pending[slot]);
+}
+
+void ac_decision_abandon(ac_state *S, ac_decision *d)
+{
+	if (d == NULL || d->action != AC_PENDING)
+		return;
+	ac_pending_release(S, d->work.slot, d->work.ticket);
+	ac_password_verify_wipe(&d->work.verify);
+	memset(&d->work, 0, sizeof d->work);
+	d->action = AC_RESPOND;
 }
 
 void ac_cred_tag(const ac_state *S, const ac_policy *P, ac_str user,

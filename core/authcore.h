@@ -407,13 +407,14 @@ int ac_wants_body(const ac_policy *policy, const char *method,
 /*    budget (login.client_attempts) long before.                      */
 /*  - pending (AC_PENDING_SLOTS): one slot per password check in       */
 /*    flight (an AC_PENDING decision), at most login.max_pending of    */
-/*    them live. ac_decide_resume frees the check's slot; a slot whose */
-/*    check is never resumed (the host dropped it: a client abort)     */
-/*    lapses AC_PENDING_TIMEOUT seconds after it was taken. Past the   */
-/*    cap the answer is 503 overloaded with Retry-After, before any    */
-/*    hashing. This cap is what bounds every host's queue of pending   */
-/*    checks: a host needs no queue limit of its own (one state per    */
-/*    process, worker or shared zone: the cap is per state).           */
+/*    them live. ac_decide_resume frees the check's slot, and so does  */
+/*    ac_decision_abandon (a host that drops the check: client abort); */
+/*    a slot neither frees lapses AC_PENDING_TIMEOUT seconds after it  */
+/*    was taken. Past the cap the answer is 503 overloaded with        */
+/*    Retry-After, before any hashing. This cap is what bounds every   */
+/*    host's queue of pending checks: a host needs no queue limit of   */
+/*    its own (one state per process, worker or shared zone: the cap   */
+/*    is per state).                                                   */
 /*  - creds (AC_CREDCACHE_SLOTS): a full group gives up the entry that */
 /*    lapses first (losing one only costs a password check).           */
 /* ------------------------------------------------------------------ */
@@ -555,6 +556,16 @@ size_t ac_decision_step(ac_decision *d, size_t max_iterations);
 void ac_decide_resume(const ac_policy *policy, ac_state *state,
     const ac_request *req, int64_t now, const uint8_t *entropy,
     size_t entropy_len, ac_decision *d);
+
+/* Gives up a pending decision without its verdict: the host dropped the
+ * request (the client went away, the stream ended). Frees the check's
+ * in-flight slot in `state` (the one the decision was made with; may be
+ * NULL) and wipes the check; the attempt stays counted. Afterwards the
+ * decision has nothing to step, and resuming it decides afresh. A host that
+ * drops a pending decision without this leaves its slot taken until it
+ * lapses (AC_PENDING_TIMEOUT), and a client that aborts its login posts
+ * could hold every slot. No effect on a decision that is not pending. */
+void ac_decision_abandon(ac_state *state, ac_decision *d);
 
 /* Serializes a decision as one JSON object:
  * {"action":"allow"|"respond","status":N,"reason":"...",

@@ -906,6 +906,32 @@ static void test_pending_cap(void)
 			ac_password_verify_wipe(&p[i].work.verify);
 	end();
 
+	begin("pending: a host that drops a check abandons it: its slot is free at once, its attempt stays counted");
+	CHECK(ac_state_init(&state, ENT, sizeof ENT) == 0);
+	for (i = 0; i < 3; i++) {
+		ac_decide(F, &state, &rq[i], 2000, ENT, 16, &p[i]);
+		CHECK(p[i].action == AC_PENDING);
+	}
+	ac_decide(F, &state, &rq[3], 2000, ENT, 16, &p[3]);
+	CHECK(p[3].status == 503);
+	ac_decision_abandon(&state, &p[1]);
+	CHECK(p[1].action != AC_PENDING && ac_decision_step(&p[1], 1) == 0);
+	ac_decision_abandon(&state, &p[1]); /* twice: nothing more */
+	ac_decide(F, &state, &rq[3], 2000, ENT, 16, &p[3]);
+	CHECK(p[3].action == AC_PENDING);
+	ac_decide(F, &state, &rq[4], 2000, ENT, 16, &p[4]);
+	CHECK(p[4].status == 503);
+	/* "1/minute": the abandoned guess was counted */
+	ac_decision_abandon(&state, &p[3]);
+	ac_decide(F, &state, &rq[1], 2000, ENT, 16, &p[1]);
+	CHECK(p[1].status == 429 && p[1].reason == AC_TOO_MANY_ATTEMPTS);
+	/* not pending: untouched */
+	ac_decision_abandon(&state, &p[1]);
+	CHECK(p[1].status == 429);
+	for (i = 0; i < 5; i++)
+		ac_decision_abandon(&state, &p[i]);
+	end();
+
 	begin("pending: the default cap is 8; Basic checks take slots too");
 	D = fast_policy(""); /* in the same memory: F is done with */
 	CHECK(D != NULL && ac_state_init(&state, ENT, sizeof ENT) == 0);
