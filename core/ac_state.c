@@ -213,6 +213,18 @@ static void client_key(const ac_state *S, const ac_policy *P, ac_str client,
 	    k);
 }
 
+/* now + secs and until - now (until > now), saturated: `now` comes from
+ * the host, which may pass anything. */
+static int64_t later(int64_t now, int64_t secs)
+{
+	return now > INT64_MAX - secs ? INT64_MAX : now + secs;
+}
+
+static int64_t left(int64_t until, int64_t now)
+{
+	return now < 0 && until > INT64_MAX + now ? INT64_MAX : until - now;
+}
+
 static int locked(const ac_throttle_slot *t, int64_t now)
 {
 	return t->limit != 0 && t->fails >= t->limit && now < t->until;
@@ -247,8 +259,8 @@ static ac_throttle_slot *slot_for(ac_throttle_slot *tab, size_t slots,
 		if (t->limit == 0 || now >= t->until)
 			return t;
 		if (locked(t, now)) {
-			if (t->until - now < soonest)
-				soonest = t->until - now;
+			if (left(t->until, now) < soonest)
+				soonest = left(t->until, now);
 		} else if (victim == NULL || t->until < victim->until) {
 			victim = t;
 		}
@@ -265,7 +277,7 @@ static void count(ac_throttle_slot *t, const uint8_t *k, uint32_t limit,
 	    now >= t->until) {
 		memset(t, 0, sizeof *t);
 		memcpy(t->key, k, sizeof t->key);
-		t->until = now + window;
+		t->until = later(now, window);
 	}
 	t->limit = limit;
 	if (t->fails < UINT32_MAX)
@@ -278,7 +290,7 @@ static int64_t wait_for(const ac_throttle_slot *t, uint32_t limit,
 {
 	if (t == NULL || now >= t->until || t->fails < limit)
 		return 0;
-	return t->until - now;
+	return left(t->until, now);
 }
 
 int64_t ac_budget_check(ac_state *S, const ac_policy *P, ac_str client,
@@ -336,7 +348,7 @@ void ac_attempt_success(ac_state *S, const ac_policy *P, ac_str client,
 	client_key(S, P, client, k);
 	t = find(S->clients, AC_CLIENT_SLOTS, k);
 	if (t != NULL && t->fails > 0 && began < t->until &&
-	    began >= t->until - P->client_window)
+	    left(t->until, began) <= P->client_window)
 		t->fails--;
 }
 
@@ -345,7 +357,7 @@ void ac_attempt_success(ac_state *S, const ac_policy *P, ac_str client,
 static int pending_live(const ac_pending_slot *p, int64_t now)
 {
 	return p->ticket != 0 && now < p->until &&
-	    p->until - now <= AC_PENDING_TIMEOUT;
+	    left(p->until, now) <= AC_PENDING_TIMEOUT;
 }
 
 int ac_pending_take(ac_state *S, const ac_policy *P, int64_t now,
@@ -364,7 +376,7 @@ int ac_pending_take(ac_state *S, const ac_policy *P, int64_t now,
 	if (++S->tickets == 0)
 		S->tickets = 1;
 	S->pending[free_at].ticket = S->tickets;
-	S->pending[free_at].until = now + AC_PENDING_TIMEOUT;
+	S->pending[free_at].until = later(now, AC_PENDING_TIMEOUT);
 	*slot = (uint32_t)free_at;
 	*ticket = S->tickets;
 	return 0;

@@ -715,6 +715,22 @@ static void test_budget(void)
 	}
 	end();
 
+	begin("budget: clocks at the ends of int64 count and refuse without overflow");
+	{
+		static const int64_t ends[] = { INT64_MAX - 5, INT64_MIN + 5,
+			INT64_MIN };
+		size_t k;
+		for (k = 0; k < sizeof ends / sizeof ends[0]; k++) {
+			CHECK(ac_state_init(&state, ENT, sizeof ENT) == 0);
+			for (i = 0; i < 20; i++)
+				CHECK(fail_once(F, "198.51.100.30", ends[k]) == 1 &&
+				    d.status == 401);
+			CHECK(fail_once(F, "198.51.100.30", ends[k]) == 0 &&
+			    d.status == 429 && retry_positive());
+		}
+	}
+	end();
+
 	begin("budget: IPv6 clients share one per /64; IPv4 is the same written mapped");
 	{
 		static const struct { const char *spend, *probe; int same; } c[] = {
