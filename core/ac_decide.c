@@ -1046,6 +1046,9 @@ void ac_decide_resume(const ac_policy *P, ac_state *S, const ac_request *req,
 	memcpy(v.tag, d->work.tag, sizeof v.tag);
 	v.kind = d->work.kind;
 	v.match = st == AC_PW_MATCH && d->work.known;
+	v.began = d->work.began;
+	/* the check is over: its in-flight slot is free for another */
+	ac_pending_release(S, d->work.slot, d->work.ticket);
 	run(P, S, req, now, entropy, entropy_len, &v, d);
 	memset(&v, 0, sizeof v);
 }

@@ -210,6 +210,10 @@ struct ac_policy {
 	ac_str title;                   /* login page title */
 	uint32_t attempts;              /* failures allowed per window */
 	int64_t attempts_window;        /* seconds */
+	uint32_t client_attempts;       /* checks begun per client address
+	                                   (login.client_attempts) ... */
+	int64_t client_window;          /* ... per this many seconds */
+	uint32_t max_pending;           /* checks in flight per state */
 	int basic;                      /* HTTP Basic against the users */
 	int64_t basic_cache_ttl;        /* seconds a verified pair is kept */
 	ac_password_limits pw_limits;
@@ -299,6 +303,7 @@ typedef struct {
 	uint8_t tag[32];
 	int kind;
 	int match;
+	int64_t began;  /* when the check began (was counted) */
 } ac_verdict;
 
 /* Which login endpoint the path (query cut off) is, 0 if none. */
@@ -331,13 +336,31 @@ void ac_login_whoami(ac_decision *d, const ac_ident *id);
 
 /* ---- State (ac_state.c) */
 int ac_state_ok(const ac_state *S);
+/* Seconds until the client may begin another password check (its
+ * budget, login.client_attempts, is spent); 0 if it may now. IPv6
+ * clients are counted per /64. */
+int64_t ac_budget_check(ac_state *S, const ac_policy *P, ac_str client,
+    int64_t now);
 /* Seconds until (client, user) may try again; 0 if it may now. */
 int64_t ac_throttle_check(ac_state *S, const ac_policy *P, ac_str client,
     ac_str user, int64_t now);
-void ac_throttle_fail(ac_state *S, const ac_policy *P, ac_str client,
-    ac_str user, int64_t now);
-void ac_throttle_clear(ac_state *S, const ac_policy *P, ac_str client,
-    ac_str user);
+/* Counts a check that begins against the client's budget and the (client,
+ * user) pair. 0; or -1 when either table has no slot it may take (every
+ * candidate is locked): nothing is counted, *retry is the seconds until
+ * one unlocks. */
+int ac_attempt_begin(ac_state *S, const ac_policy *P, ac_str client,
+    ac_str user, int64_t now, int64_t *retry);
+/* A check that began at `began` matched: the pair's count is cleared, and
+ * the client's budget gets back that one attempt (if its window still
+ * runs), never more, so successes cannot refill what failures spent. */
+void ac_attempt_success(ac_state *S, const ac_policy *P, ac_str client,
+    ac_str user, int64_t began);
+/* Takes an in-flight slot for a check that begins (at most
+ * P->max_pending live). 0 with *slot and *ticket set, or -1 (full). */
+int ac_pending_take(ac_state *S, const ac_policy *P, int64_t now,
+    uint32_t *slot, uint64_t *ticket);
+/* Frees the slot if `ticket` still holds it (S may be NULL). */
+void ac_pending_release(ac_state *S, uint32_t slot, uint64_t ticket);
 /* tag = HMAC-SHA256(secret, "authcore-cred-v1" 0 user 0 password 0 hash) */
 void ac_cred_tag(const ac_state *S, const ac_policy *P, ac_str user,
     ac_str password, ac_str hash, uint8_t tag[32]);

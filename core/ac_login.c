@@ -15,8 +15,9 @@
  * in slices and resumes, and the verdict comes back bound (by a keyed MAC)
  * to the user, password and stored hash it checked. An unknown user costs
  * the same work as a known one (the first user's hash is run as a decoy).
- * Failures count per (client address, user) and past the policy's limit
- * are answered 429 before any hashing.
+ * Attempts count per client address (a budget whatever user it names)
+ * and per (client address, user); past either limit the answer is 429
+ * before any hashing, and past the cap on checks in flight it is 503.
  */
 #include "ac_internal.h"
 
@@ -485,10 +486,17 @@ static const ac_user *find_user(const ac_policy *P, ac_str name)
 }
 
 /* Outcome of the password step shared by the form and Basic paths. */
-enum { PW_MATCH, PW_FAIL, PW_PENDING, PW_THROTTLED };
+enum { PW_MATCH, PW_FAIL, PW_PENDING, PW_THROTTLED, PW_OVERLOADED };
 
 /* Checks (user, password): a verdict for exactly these credentials, or a
- * throttle refusal, or a new pending check in d->work. */
+ * refusal, or a new pending check in d->work. In order, before any
+ * hashing: the client's budget (login.client_attempts, whatever user it
+ * names), then the (client, user) count (login.attempts), both
+ * PW_THROTTLED (429); then room for the check: an in-flight slot
+ * (login.max_pending) and a counter slot in both tables, else
+ * PW_OVERLOADED (503). Only then is the attempt counted and the check
+ * begun; *retry is the Retry-After of a refusal. The client is the one
+ * the decision took (d->client: trusted proxies applied). */
 static int password_step(const ac_policy *P, ac_state *S,
     const ac_request *req, int64_t now, const ac_verdict *v, int kind,
     ac_str name, ac_str password, const ac_user **who, ac_decision *d,
@@ -496,44 +504,67 @@ static int password_step(const ac_policy *P, ac_state *S,
 {
 	const ac_user *u = find_user(P, name);
 	ac_str hash = u != NULL ? u->hash : P->users[0].hash;
+	ac_str client = d->client;
 	uint8_t tag[32];
+	uint32_t slot = 0;
+	uint64_t ticket = 0;
 	ac_password_status st;
 
+	(void)req;
 	*who = u;
 	ac_cred_tag(S, P, name, password, hash, tag);
 	if (v != NULL && v->kind == kind && ac_ct_equal(v->tag, tag, 32)) {
 		memset(tag, 0, sizeof tag);
 		if (v->match && u != NULL) {
-			ac_throttle_clear(S, P, req->client_ip, name);
+			ac_attempt_success(S, P, client, name, v->began);
 			return PW_MATCH;
 		}
 		/* the failure was counted when the check began */
 		d->reason = u == NULL ? AC_UNKNOWN_USER : AC_BAD_PASSWORD;
 		return PW_FAIL;
 	}
-	*retry = ac_throttle_check(S, P, req->client_ip, name, now);
+	*retry = ac_budget_check(S, P, client, now);
+	if (*retry == 0)
+		*retry = ac_throttle_check(S, P, client, name, now);
 	if (*retry > 0) {
 		memset(tag, 0, sizeof tag);
 		return PW_THROTTLED;
 	}
 	st = ac_password_verify_begin(&d->work.verify, hash.ptr, hash.len,
 	    password.ptr, password.len, &P->pw_limits);
+	if (st == AC_PW_PENDING &&
+	    ac_pending_take(S, P, now, &slot, &ticket) < 0) {
+		/* checks in flight are at the cap: none more starts */
+		ac_password_verify_wipe(&d->work.verify);
+		memset(tag, 0, sizeof tag);
+		*retry = 1;
+		return PW_OVERLOADED;
+	}
+	/* counted now, cleared if it matches: guesses sent side by side
+	 * while checks run cannot get past the limits */
+	if (ac_attempt_begin(S, P, client, name, now, retry) < 0) {
+		/* every counter slot it could take is locked: refuse rather
+		 * than forget a locked count */
+		ac_pending_release(S, slot, ticket);
+		ac_password_verify_wipe(&d->work.verify);
+		memset(tag, 0, sizeof tag);
+		return PW_OVERLOADED;
+	}
 	if (st != AC_PW_PENDING) {
 		/* over the length limit (hashes were checked at load): a
 		 * failure, counted, with no hashing */
 		ac_password_verify_wipe(&d->work.verify);
 		memset(tag, 0, sizeof tag);
-		ac_throttle_fail(S, P, req->client_ip, name, now);
 		d->reason = u == NULL ? AC_UNKNOWN_USER : AC_BAD_PASSWORD;
 		return PW_FAIL;
 	}
-	/* counted as a failure now, cleared if it matches: guesses sent
-	 * side by side while checks run cannot get past the limit */
-	ac_throttle_fail(S, P, req->client_ip, name, now);
 	memcpy(d->work.tag, tag, sizeof tag);
 	memset(tag, 0, sizeof tag);
 	d->work.kind = kind;
 	d->work.known = u != NULL;
+	d->work.slot = slot;
+	d->work.ticket = ticket;
+	d->work.began = now;
 	d->action = AC_PENDING;
 	return PW_PENDING;
 }
@@ -655,7 +686,8 @@ static void login_failed(const ac_policy *P, const ac_request *req,
 {
 	if (json) {
 		json_answer(d, status, r, status == 429 ?
-		    "{\"error\":\"too_many_attempts\"}" : status == 400 ?
+		    "{\"error\":\"too_many_attempts\"}" : status == 503 ?
+		    "{\"error\":\"overloaded\"}" : status == 400 ?
 		    "{\"error\":\"bad_request\"}" :
 		    "{\"error\":\"invalid_credentials\"}");
 	} else {
@@ -765,6 +797,11 @@ static void login_post(const ac_policy *P, ac_state *S, const ac_request *req,
 	case PW_THROTTLED:
 		login_failed(P, req, d, json, 429, AC_TOO_MANY_ATTEMPTS, next,
 		    f.user, "Too many failed attempts. Try again later.");
+		retry_after(d, retry);
+		return;
+	case PW_OVERLOADED:
+		login_failed(P, req, d, json, 503, AC_OVERLOADED, next,
+		    f.user, "Too many sign-ins at once. Try again in a moment.");
 		retry_after(d, retry);
 		return;
 	default:
@@ -911,6 +948,11 @@ int ac_login_basic(const ac_policy *P, ac_state *S, const ac_request *req,
 		return 0;
 	if (r == PW_THROTTLED) {
 		ac_d_respond(d, 429, AC_TOO_MANY_ATTEMPTS);
+		retry_after(d, retry);
+		return 0;
+	}
+	if (r == PW_OVERLOADED) {
+		json_answer(d, 503, AC_OVERLOADED, "{\"error\":\"overloaded\"}");
 		retry_after(d, retry);
 		return 0;
 	}

@@ -1103,7 +1103,9 @@ static int load_users(loader *L, ac_policy *P, const cJSON *arr)
 static int load_login(loader *L, ac_policy *P, const cJSON *o)
 {
 	static const char *const allowed[] = { "prefix", "title", "attempts",
-		"basic", "basic_cache_ttl", NULL };
+		"basic", "basic_cache_ttl", "client_attempts", "max_pending",
+		NULL };
+	int64_t max_pending = 8;
 	const cJSON *v;
 	size_t save, i;
 
@@ -1116,13 +1118,18 @@ static int load_login(loader *L, ac_policy *P, const cJSON *o)
 	P->attempts = 5;
 	P->attempts_window = 60;
 	P->basic_cache_ttl = 60;
+	P->client_attempts = 20;
+	P->client_window = 60;
 	P->prefix.ptr = "";
 	if (get_member_str(L, o, "prefix", 1, AC_PREFIX_MAX, &P->prefix) < 0 ||
 	    get_member_str(L, o, "title", 1, 128, &P->title) < 0 ||
 	    get_member_bool(L, o, "basic", &P->basic) < 0 ||
 	    get_member_int(L, o, "basic_cache_ttl", 0, 3600,
-	    &P->basic_cache_ttl, "must be a whole number of seconds, 0 to 3600") < 0)
+	    &P->basic_cache_ttl, "must be a whole number of seconds, 0 to 3600") < 0 ||
+	    get_member_int(L, o, "max_pending", 1, AC_PENDING_SLOTS,
+	    &max_pending, "must be a whole number of checks, 1 to 64") < 0)
 		return -1;
+	P->max_pending = (uint32_t)max_pending;
 	path_push_key(L, "prefix", &save);
 	if (P->prefix.len == 1 && P->prefix.ptr[0] == '/')
 		P->prefix.len = 0;
@@ -1144,6 +1151,14 @@ static int load_login(loader *L, ac_policy *P, const cJSON *o)
 		if (!cJSON_IsString(v) || ac_limit_parse(v->valuestring,
 		    &P->attempts, &P->attempts_window) < 0)
 			return bad(L, "must be one limit such as \"5/minute\" or \"10 per 15 minutes\"");
+		path_pop(L, save);
+	}
+	v = cJSON_GetObjectItemCaseSensitive(o, "client_attempts");
+	if (v != NULL) {
+		path_push_key(L, "client_attempts", &save);
+		if (!cJSON_IsString(v) || parse_limit(v->valuestring,
+		    &P->client_attempts, &P->client_window) < 0)
+			return bad(L, "must be one limit such as \"20/minute\" or \"100 per hour\"");
 		path_pop(L, save);
 	}
 	return 0;

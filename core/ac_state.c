@@ -1,19 +1,26 @@
 /*
- * Mutable state: login attempt counters and verified Basic credentials.
+ * Mutable state: login attempt counters, password checks in flight and
+ * verified Basic credentials.
  *
- * Both tables are fixed arrays probed in groups of AC_STATE_WAYS slots from
- * a keyed position, so an attacker who does not know the state's secret
- * cannot aim at one slot. A full group gives up its stalest slot: memory
- * stays bounded whatever the traffic, and what is lost first is the oldest
- * record. Nothing here holds a password: counters are keyed by a MAC of
- * (client, user), cache entries by a MAC of (user, password, stored hash),
- * so a cached pair dies as soon as the stored hash changes.
+ * The counter tables are fixed arrays probed in groups of AC_STATE_WAYS
+ * slots from a keyed position, so an attacker who does not know the
+ * state's secret cannot aim at one slot. Memory stays bounded whatever the
+ * traffic; a full group gives up its unlocked slot whose window ends first,
+ * and never a locked one (a count at its limit inside its window): when a
+ * whole group is locked, the attempt is refused instead, so no amount of
+ * other traffic makes a locked counter forget. Each slot carries the
+ * window end and limit it was counted under, so policies with different
+ * limits may share one state. Nothing here holds a password: counters are
+ * keyed by a MAC of the client (and user), cache entries by a MAC of
+ * (user, password, stored hash), so a cached pair dies as soon as the
+ * stored hash changes.
  */
 #include <bearssl.h>
 
 #include "ac_internal.h"
 
-#define AC_STATE_MAGIC 0x61637374u /* "acst" */
+#define AC_STATE_MAGIC 0x61637332u /* "acs2": the layout with budgets
+                                      and checks in flight */
 #define AC_STATE_WAYS 8u
 
 int ac_state_init(ac_state *s, const uint8_t *entropy, size_t entropy_len)
@@ -64,72 +71,332 @@ static size_t group(const uint8_t *k, size_t slots)
 	return (size_t)(h % (slots / AC_STATE_WAYS)) * AC_STATE_WAYS;
 }
 
-static ac_throttle_slot *throttle_find(ac_state *S, const ac_policy *P,
-    ac_str client, ac_str user, int create, int64_t now, int64_t window)
+static int hexdig(char c)
 {
-	uint8_t k[32];
-	ac_str none = { "", 0 };
-	size_t g, i, victim;
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)(c | 0x20);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
 
-	keyed(S, P, "authcore-throttle-v1", client, user, none, k);
-	g = group(k, AC_THROTTLE_SLOTS);
-	for (i = g; i < g + AC_STATE_WAYS; i++)
-		if (S->throttle[i].used &&
-		    memcmp(S->throttle[i].key, k, sizeof S->throttle[i].key) == 0)
-			return &S->throttle[i];
-	if (!create)
-		return NULL;
-	/* a free or lapsed slot, else the one with the oldest window */
-	victim = g;
-	for (i = g; i < g + AC_STATE_WAYS; i++) {
-		const ac_throttle_slot *t = &S->throttle[i];
-		if (!t->used || now - t->since >= window) {
-			victim = i;
+/* Dotted IPv4 into out[0..4). 0 or -1. */
+static int parse_v4(const char *s, size_t n, uint8_t out[4])
+{
+	size_t i = 0, k;
+
+	for (k = 0; k < 4; k++) {
+		unsigned v = 0, digits = 0;
+		if (k > 0) {
+			if (i >= n || s[i] != '.')
+				return -1;
+			i++;
+		}
+		for (; i < n && s[i] >= '0' && s[i] <= '9' && digits < 4;
+		    i++, digits++)
+			v = v * 10 + (unsigned)(s[i] - '0');
+		if (digits == 0 || digits > 3 || v > 255)
+			return -1;
+		out[k] = (uint8_t)v;
+	}
+	return i == n ? 0 : -1;
+}
+
+/* Textual IPv6 (RFC 4291 2.2, optional "[...]" and "%zone") into 16
+ * bytes. 0 or -1. */
+static int parse_v6(const char *s, size_t n, uint8_t out[16])
+{
+	uint8_t b[16];
+	size_t i = 0, nb = 0, z;
+	long gap = -1;
+
+	if (n >= 2 && s[0] == '[' && s[n - 1] == ']')
+		s++, n -= 2;
+	for (z = 0; z < n; z++)
+		if (s[z] == '%')
+			n = z;
+	if (n < 2)
+		return -1;
+	if (s[0] == ':') {
+		if (s[1] != ':')
+			return -1;
+		gap = 0;
+		i = 2;
+	}
+	while (i < n) {
+		size_t j = i;
+		unsigned v = 0;
+		int h;
+		while (j < n && j - i < 5 && (h = hexdig(s[j])) >= 0)
+			v = v << 4 | (unsigned)h, j++;
+		if (j < n && s[j] == '.') {
+			/* a dotted IPv4 tail: the last 32 bits */
+			if (nb > 12 || parse_v4(s + i, n - i, b + nb) < 0)
+				return -1;
+			nb += 4;
 			break;
 		}
-		if (t->since < S->throttle[victim].since)
-			victim = i;
+		if (j == i || j - i > 4 || nb > 14)
+			return -1;
+		b[nb++] = (uint8_t)(v >> 8);
+		b[nb++] = (uint8_t)v;
+		if (j == n)
+			break;
+		if (s[j] != ':' || ++j == n)
+			return -1;
+		if (s[j] == ':') {
+			if (gap >= 0)
+				return -1;
+			gap = (long)nb;
+			j++;
+		}
+		i = j;
 	}
-	memset(&S->throttle[victim], 0, sizeof S->throttle[victim]);
-	memcpy(S->throttle[victim].key, k, sizeof S->throttle[victim].key);
-	S->throttle[victim].used = 1;
-	S->throttle[victim].since = now;
-	return &S->throttle[victim];
+	if (gap < 0 ? nb != 16 : nb > 14)
+		return -1;
+	memset(out, 0, 16);
+	if (gap < 0) {
+		memcpy(out, b, 16);
+	} else {
+		memcpy(out, b, (size_t)gap);
+		memcpy(out + 16 - (nb - (size_t)gap), b + gap, nb - (size_t)gap);
+	}
+	return 0;
+}
+
+/* The part of a client address its budget is kept for: an IPv6 address's
+ * /64 (one subscriber's network, where addresses cost nothing), an IPv4
+ * address (also written IPv4-mapped, "::ffff:192.0.2.1") as its 4 bytes,
+ * anything else as given. */
+static ac_str client_net(ac_str client, uint8_t buf[9])
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+		0xff, 0xff };
+	uint8_t a[16];
+	ac_str out = client;
+
+	if (parse_v4(client.ptr, client.len, a + 12) == 0) {
+		buf[0] = '4';
+		memcpy(buf + 1, a + 12, 4);
+		out.len = 5;
+		out.ptr = (const char *)buf;
+		return out;
+	}
+	if (client.len == 0 || memchr(client.ptr, ':', client.len) == NULL ||
+	    parse_v6(client.ptr, client.len, a) < 0)
+		return out;
+	if (memcmp(a, mapped, 12) == 0) {
+		buf[0] = '4';
+		memcpy(buf + 1, a + 12, 4);
+		out.len = 5;
+	} else {
+		buf[0] = '6';
+		memcpy(buf + 1, a, 8);
+		out.len = 9;
+	}
+	out.ptr = (const char *)buf;
+	return out;
+}
+
+static void pair_key(const ac_state *S, const ac_policy *P, ac_str client,
+    ac_str user, uint8_t k[32])
+{
+	ac_str none = { "", 0 };
+	keyed(S, P, "authcore-throttle-v1", client, user, none, k);
+}
+
+static void client_key(const ac_state *S, const ac_policy *P, ac_str client,
+    uint8_t k[32])
+{
+	uint8_t buf[9];
+	ac_str none = { "", 0 };
+	keyed(S, P, "authcore-client-v1", client_net(client, buf), none, none,
+	    k);
+}
+
+/* now + secs and until - now (until > now), saturated: `now` comes from
+ * the host, which may pass anything. */
+static int64_t later(int64_t now, int64_t secs)
+{
+	return now > INT64_MAX - secs ? INT64_MAX : now + secs;
+}
+
+static int64_t left(int64_t until, int64_t now)
+{
+	return now < 0 && until > INT64_MAX + now ? INT64_MAX : until - now;
+}
+
+static int locked(const ac_throttle_slot *t, int64_t now)
+{
+	return t->limit != 0 && t->fails >= t->limit && now < t->until;
+}
+
+static ac_throttle_slot *find(ac_throttle_slot *tab, size_t slots,
+    const uint8_t *k)
+{
+	size_t g = group(k, slots), i;
+
+	for (i = g; i < g + AC_STATE_WAYS; i++)
+		if (tab[i].limit != 0 && memcmp(tab[i].key, k,
+		    sizeof tab[i].key) == 0)
+			return &tab[i];
+	return NULL;
+}
+
+/* The slot key k is counted in: its own, else a free or lapsed one, else
+ * the unlocked one whose window ends first; NULL when every slot of the
+ * group is locked (*retry: seconds until the first one unlocks). */
+static ac_throttle_slot *slot_for(ac_throttle_slot *tab, size_t slots,
+    const uint8_t *k, int64_t now, int64_t *retry)
+{
+	ac_throttle_slot *t = find(tab, slots, k), *victim = NULL;
+	size_t g = group(k, slots), i;
+	int64_t soonest = INT64_MAX;
+
+	if (t != NULL)
+		return t;
+	for (i = g; i < g + AC_STATE_WAYS; i++) {
+		t = &tab[i];
+		if (t->limit == 0 || now >= t->until)
+			return t;
+		if (locked(t, now)) {
+			if (left(t->until, now) < soonest)
+				soonest = left(t->until, now);
+		} else if (victim == NULL || t->until < victim->until) {
+			victim = t;
+		}
+	}
+	if (victim == NULL)
+		*retry = soonest;
+	return victim;
+}
+
+static void count(ac_throttle_slot *t, const uint8_t *k, uint32_t limit,
+    int64_t window, int64_t now)
+{
+	if (t->limit == 0 || memcmp(t->key, k, sizeof t->key) != 0 ||
+	    now >= t->until) {
+		memset(t, 0, sizeof *t);
+		memcpy(t->key, k, sizeof t->key);
+		t->until = later(now, window);
+	}
+	t->limit = limit;
+	if (t->fails < UINT32_MAX)
+		t->fails++;
+}
+
+/* Seconds until a slot counted under (limit) opens again; 0 if open. */
+static int64_t wait_for(const ac_throttle_slot *t, uint32_t limit,
+    int64_t now)
+{
+	if (t == NULL || now >= t->until || t->fails < limit)
+		return 0;
+	return left(t->until, now);
+}
+
+int64_t ac_budget_check(ac_state *S, const ac_policy *P, ac_str client,
+    int64_t now)
+{
+	uint8_t k[32];
+
+	client_key(S, P, client, k);
+	return wait_for(find(S->clients, AC_CLIENT_SLOTS, k),
+	    P->client_attempts, now);
 }
 
 int64_t ac_throttle_check(ac_state *S, const ac_policy *P, ac_str client,
     ac_str user, int64_t now)
 {
-	ac_throttle_slot *t = throttle_find(S, P, client, user, 0, now,
-	    P->attempts_window);
+	uint8_t k[32];
 
-	if (t == NULL || now - t->since >= P->attempts_window ||
-	    t->fails < P->attempts)
-		return 0;
-	return t->since + P->attempts_window - now;
+	pair_key(S, P, client, user, k);
+	return wait_for(find(S->throttle, AC_THROTTLE_SLOTS, k), P->attempts,
+	    now);
 }
 
-void ac_throttle_fail(ac_state *S, const ac_policy *P, ac_str client,
-    ac_str user, int64_t now)
+int ac_attempt_begin(ac_state *S, const ac_policy *P, ac_str client,
+    ac_str user, int64_t now, int64_t *retry)
 {
-	ac_throttle_slot *t = throttle_find(S, P, client, user, 1, now,
-	    P->attempts_window);
+	uint8_t kc[32], kp[32];
+	ac_throttle_slot *c, *p;
+	int64_t rc = 0, rp = 0;
 
-	if (now - t->since >= P->attempts_window) {
-		t->since = now;
-		t->fails = 0;
+	client_key(S, P, client, kc);
+	pair_key(S, P, client, user, kp);
+	c = slot_for(S->clients, AC_CLIENT_SLOTS, kc, now, &rc);
+	p = slot_for(S->throttle, AC_THROTTLE_SLOTS, kp, now, &rp);
+	if (c == NULL || p == NULL) {
+		/* nothing counted: both tables must have room */
+		*retry = rc > rp ? rc : rp;
+		return -1;
 	}
-	if (t->fails < UINT32_MAX)
-		t->fails++;
+	count(c, kc, P->client_attempts, P->client_window, now);
+	count(p, kp, P->attempts, P->attempts_window, now);
+	return 0;
 }
 
-void ac_throttle_clear(ac_state *S, const ac_policy *P, ac_str client,
-    ac_str user)
+void ac_attempt_success(ac_state *S, const ac_policy *P, ac_str client,
+    ac_str user, int64_t began)
 {
-	ac_throttle_slot *t = throttle_find(S, P, client, user, 0, 0, 0);
+	uint8_t k[32];
+	ac_throttle_slot *t;
 
-	if (t != NULL)
+	pair_key(S, P, client, user, k);
+	if ((t = find(S->throttle, AC_THROTTLE_SLOTS, k)) != NULL)
 		memset(t, 0, sizeof *t);
+	/* the budget gets back only the attempt this check spent, and only
+	 * if it was spent in the window still running */
+	client_key(S, P, client, k);
+	t = find(S->clients, AC_CLIENT_SLOTS, k);
+	if (t != NULL && t->fails > 0 && began < t->until &&
+	    left(t->until, began) <= P->client_window)
+		t->fails--;
+}
+
+/* A pending slot is live until it lapses; one that claims to live longer
+ * than AC_PENDING_TIMEOUT from now (the clock went back) has lapsed. */
+static int pending_live(const ac_pending_slot *p, int64_t now)
+{
+	return p->ticket != 0 && now < p->until &&
+	    left(p->until, now) <= AC_PENDING_TIMEOUT;
+}
+
+int ac_pending_take(ac_state *S, const ac_policy *P, int64_t now,
+    uint32_t *slot, uint64_t *ticket)
+{
+	size_t i, live = 0, free_at = AC_PENDING_SLOTS;
+
+	for (i = 0; i < AC_PENDING_SLOTS; i++) {
+		if (pending_live(&S->pending[i], now))
+			live++;
+		else if (free_at == AC_PENDING_SLOTS)
+			free_at = i;
+	}
+	if (live >= P->max_pending || free_at == AC_PENDING_SLOTS)
+		return -1;
+	if (++S->tickets == 0)
+		S->tickets = 1;
+	S->pending[free_at].ticket = S->tickets;
+	S->pending[free_at].until = later(now, AC_PENDING_TIMEOUT);
+	*slot = (uint32_t)free_at;
+	*ticket = S->tickets;
+	return 0;
+}
+
+void ac_pending_release(ac_state *S, uint32_t slot, uint64_t ticket)
+{
+	if (ac_state_ok(S) && ticket != 0 && slot < AC_PENDING_SLOTS &&
+	    S->pending[slot].ticket == ticket)
+		memset(&S->pending[slot], 0, sizeof S->pending[slot]);
+}
+
+void ac_decision_abandon(ac_state *S, ac_decision *d)
+{
+	if (d == NULL || d->action != AC_PENDING)
+		return;
+	ac_pending_release(S, d->work.slot, d->work.ticket);
+	ac_password_verify_wipe(&d->work.verify);
+	memset(&d->work, 0, sizeof d->work);
+	d->action = AC_RESPOND;
 }
 
 void ac_cred_tag(const ac_state *S, const ac_policy *P, ac_str user,

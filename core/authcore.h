@@ -401,23 +401,57 @@ int ac_wants_body(const ac_policy *policy, const char *method,
     size_t method_len, const char *path, size_t path_len);
 
 /* ------------------------------------------------------------------ */
-/* Mutable state (core/ac_state.c): login attempt counters and the     */
-/* cache of verified Basic credentials. One flat struct with no        */
-/* pointers, so a host can place it anywhere: a static, a wasm         */
-/* instance's memory, a shared-memory zone several processes map (the  */
-/* host then serializes calls that take it). Decisions that need it    */
-/* write to it; every other decision only reads the policy.            */
+/* Mutable state (core/ac_state.c): login attempt counters, the        */
+/* checks in flight and the cache of verified Basic credentials. One   */
+/* flat struct with no pointers, so a host can place it anywhere: a    */
+/* static, a wasm instance's memory, a shared-memory zone several      */
+/* processes map (the host then serializes calls that take it).        */
+/* Decisions that need it write to it; every other decision only reads */
+/* the policy.                                                         */
+/*                                                                     */
+/* Every table is fixed; what happens when one is full:                */
+/*  - throttle (AC_THROTTLE_SLOTS (client, user) counters) and clients */
+/*    (AC_CLIENT_SLOTS per-client budgets): probed in groups of 8 from */
+/*    a keyed position. A new entry takes a free or lapsed slot, else  */
+/*    the unlocked slot whose window ends first. A locked slot (its    */
+/*    count at its limit, its window not over) is never given up       */
+/*    before its window ends: when all 8 candidates are locked the     */
+/*    attempt is refused, 503 overloaded with Retry-After (fail        */
+/*    closed), and nothing is counted or hashed. Filling a group that  */
+/*    way takes 8 distinct locked entries: one client spends its own   */
+/*    budget (login.client_attempts) long before.                      */
+/*  - pending (AC_PENDING_SLOTS): one slot per password check in       */
+/*    flight (an AC_PENDING decision), at most login.max_pending of    */
+/*    them live. ac_decide_resume frees the check's slot, and so does  */
+/*    ac_decision_abandon (a host that drops the check: client abort); */
+/*    a slot neither frees lapses AC_PENDING_TIMEOUT seconds after it  */
+/*    was taken. Past the cap the answer is 503 overloaded with        */
+/*    Retry-After, before any hashing. This cap is what bounds every   */
+/*    host's queue of pending checks: a host needs no queue limit of   */
+/*    its own (one state per process, worker or shared zone: the cap   */
+/*    is per state).                                                   */
+/*  - creds (AC_CREDCACHE_SLOTS): a full group gives up the entry that */
+/*    lapses first (losing one only costs a password check).           */
 /* ------------------------------------------------------------------ */
-#define AC_THROTTLE_SLOTS 2048  /* (client, user) pairs with failures kept */
+#define AC_THROTTLE_SLOTS 2048  /* (client, user) pairs with attempts kept */
+#define AC_CLIENT_SLOTS 512     /* client addresses with attempts kept */
+#define AC_PENDING_SLOTS 64     /* password checks in flight, at most */
+#define AC_PENDING_TIMEOUT 60   /* seconds before an unresumed check's
+                                   slot lapses */
 #define AC_CREDCACHE_SLOTS 256  /* verified Basic credentials kept */
 #define AC_STATE_SECRET_LEN 32  /* entropy bytes ac_state_init needs */
 
 typedef struct {
-	uint8_t key[16];  /* SHA-256(secret, client, user), cut */
-	int64_t since;    /* window start */
-	uint32_t fails;
-	uint32_t used;
+	uint8_t key[16];  /* HMAC-SHA256(secret, client[, user]), cut */
+	int64_t until;    /* end of the window the count belongs to */
+	uint32_t fails;   /* attempts counted in the window */
+	uint32_t limit;   /* the limit the count was made under; 0: free */
 } ac_throttle_slot;
+
+typedef struct {
+	uint64_t ticket;  /* which check holds it; 0: free */
+	int64_t until;    /* lapses then if not freed */
+} ac_pending_slot;
 
 typedef struct {
 	uint8_t tag[32];  /* HMAC(secret, user, password, stored hash) */
@@ -429,7 +463,10 @@ typedef struct {
 	uint32_t magic;
 	uint32_t pad;
 	uint8_t secret[AC_STATE_SECRET_LEN];
+	uint64_t tickets;                 /* last pending ticket handed out */
 	ac_throttle_slot throttle[AC_THROTTLE_SLOTS];
+	ac_throttle_slot clients[AC_CLIENT_SLOTS];
+	ac_pending_slot pending[AC_PENDING_SLOTS];
 	ac_cred_slot creds[AC_CREDCACHE_SLOTS];
 } ac_state;
 
@@ -458,6 +495,9 @@ typedef struct {
 	int kind;          /* 'L' login post, 'B' Basic credentials */
 	int known;         /* the user exists (else a decoy hash is run) */
 	int status;        /* ac_password_status after finish */
+	uint32_t slot;     /* its in-flight slot in the state */
+	uint64_t ticket;   /* ... and the ticket that holds it */
+	int64_t began;     /* when the check began (counted) */
 } ac_work;
 
 /* The answer for one request. Every slice points into this struct or into
@@ -534,6 +574,16 @@ size_t ac_decision_step(ac_decision *d, size_t max_iterations);
 void ac_decide_resume(const ac_policy *policy, ac_state *state,
     const ac_request *req, int64_t now, const uint8_t *entropy,
     size_t entropy_len, ac_decision *d);
+
+/* Gives up a pending decision without its verdict: the host dropped the
+ * request (the client went away, the stream ended). Frees the check's
+ * in-flight slot in `state` (the one the decision was made with; may be
+ * NULL) and wipes the check; the attempt stays counted. Afterwards the
+ * decision has nothing to step, and resuming it decides afresh. A host that
+ * drops a pending decision without this leaves its slot taken until it
+ * lapses (AC_PENDING_TIMEOUT), and a client that aborts its login posts
+ * could hold every slot. No effect on a decision that is not pending. */
+void ac_decision_abandon(ac_state *state, ac_decision *d);
 
 /* Serializes a decision as one JSON object:
  * {"action":"allow"|"respond","status":N,"reason":"...",

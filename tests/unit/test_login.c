@@ -8,7 +8,10 @@
  * cannot be replayed for other credentials, Secure cookies under HTTPS, the
  * Basic cache's expiry and its binding to the stored hash, attempt windows
  * lapsing, a full throttle table, the session a login issues verifying with
- * ac_session_verify, and zero heap calls on the whole path.
+ * ac_session_verify, and zero heap calls on the whole path; and the bounds
+ * on password work: the per-client budget against username rotation, locked
+ * counters that no flood can evict (a full table refuses instead), and the
+ * cap on checks in flight with its lapsing slots.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,6 +160,20 @@ static void test_policy_errors(void)
 		  "$.passwords.max_length", "4096" },
 		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":\"unit-session-secret-0123456789abcdef\"}]},\"login\":{\"colour\":1}}",
 		  "$.login", "unknown member" },
+		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":\"unit-session-secret-0123456789abcdef\"}]},\"login\":{\"client_attempts\":\"20/min\"}}",
+		  "$.login.client_attempts", "one limit" },
+		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":\"unit-session-secret-0123456789abcdef\"}]},\"login\":{\"client_attempts\":20}}",
+		  "$.login.client_attempts", "one limit" },
+		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":\"unit-session-secret-0123456789abcdef\"}]},\"login\":{\"client_attempts\":\"10/hour;100/day\"}}",
+		  "$.login.client_attempts", "one limit" },
+		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":\"unit-session-secret-0123456789abcdef\"}]},\"login\":{\"max_pending\":0}}",
+		  "$.login.max_pending", "1 to 64" },
+		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":\"unit-session-secret-0123456789abcdef\"}]},\"login\":{\"max_pending\":65}}",
+		  "$.login.max_pending", "1 to 64" },
+		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":\"unit-session-secret-0123456789abcdef\"}]},\"login\":{\"max_pending\":2.5}}",
+		  "$.login.max_pending", "1 to 64" },
+		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":\"unit-session-secret-0123456789abcdef\"}]},\"login\":{\"max_pending\":\"8\"}}",
+		  "$.login.max_pending", "1 to 64" },
 	};
 	size_t i;
 
@@ -508,6 +525,451 @@ static void test_throttle(void)
 	end();
 }
 
+/* A policy whose user alice has a one-iteration hash of "pw" (thousands of
+ * attempts stay cheap), passwords up to 16 bytes, and `login` members. */
+static const ac_policy *fast_policy(const char *login_members)
+{
+	static char fast[AC_PASSWORD_HASH_MAX + 1], j[4096];
+	uint8_t salt[AC_PASSWORD_SALT_LEN];
+	ac_policy_error e;
+	const ac_policy *F;
+	size_t n;
+
+	memset(salt, 7, sizeof salt);
+	n = ac_password_hash(fast, AC_PASSWORD_HASH_MAX, AC_PBKDF2_SHA256,
+	    "pw", 2, salt, 1);
+	fast[n] = 0;
+	snprintf(j, sizeof j, "{\"sessions\":{\"keys\":[{\"kid\":\"k\","
+	    "\"secret\":\"unit-session-secret-0123456789abcdef\"}]},"
+	    "\"passwords\":{\"max_length\":16},\"users\":[{\"name\":\"alice\","
+	    "\"password_hash\":\"%s\"}],\"login\":{\"basic\":true%s%s}}", fast,
+	    *login_members ? "," : "", login_members);
+	F = load(j, NULL, &e);
+	if (F == NULL)
+		printf("# fast policy: %s: %s\n", e.path, e.message);
+	return F;
+}
+
+/* One login post from `ip` as `user` with `pw`, decided at `now`; a
+ * pending check is run and resumed. Returns 1 if it was pending (a
+ * password was hashed), 0 if answered at once. */
+static int attempt(const ac_policy *F, const char *ip, const char *user,
+    const char *pw, int64_t now)
+{
+	static char body[256];
+	ac_request r;
+	int pending;
+
+	snprintf(body, sizeof body, "username=%s&password=%s", user, pw);
+	header(0, "Content-Type", "application/x-www-form-urlencoded");
+	request(&r, "POST", "/auth/login", body, 1);
+	r.client_ip.ptr = ip;
+	r.client_ip.len = strlen(ip);
+	ac_decide(F, &state, &r, now, ENT, 16, &d);
+	pending = d.action == AC_PENDING;
+	if (pending)
+		finish(F, &r, now);
+	return pending;
+}
+
+/* A failed login from `ip` for a user no other call names. */
+static int fail_once(const ac_policy *F, const char *ip, int64_t now)
+{
+	static unsigned n;
+	char user[32];
+	snprintf(user, sizeof user, "nobody%u", n++);
+	return attempt(F, ip, user, "x", now);
+}
+
+static int retry_is(const char *want)
+{
+	size_t len;
+	const char *v = resp("retry-after", 0, &len);
+	return v != NULL && len == strlen(want) && memcmp(v, want, len) == 0;
+}
+
+static int retry_positive(void)
+{
+	size_t len;
+	const char *v = resp("retry-after", 0, &len);
+	return v != NULL && len > 0 && v[0] >= '1' && v[0] <= '9';
+}
+
+static void test_budget(void)
+{
+	const ac_policy *F = fast_policy("");
+	char user[32];
+	int i, hashed = 0, answered401 = 0, refused = 0, late_pending = 0;
+	unsigned seed = 12345;
+
+	begin("budget: rotating usernames from one client: hashing stops at the budget (default 20/minute), then 429 before any check");
+	CHECK(F != NULL && ac_state_init(&state, ENT, sizeof ENT) == 0);
+	if (F == NULL)
+		return;
+	for (i = 0; i < 200; i++) {
+		int p;
+		seed = seed * 1103515245u + 12345u;
+		snprintf(user, sizeof user, "u%08x", seed);
+		/* every third guess is over the length limit: no hashing,
+		 * but it spends the budget all the same */
+		p = attempt(F, "203.0.113.5", user, i % 3 == 2 ?
+		    "over-the-limit-password" : "guess", 2000 + i / 10);
+		hashed += p;
+		if (d.status == 401 && d.reason == AC_UNKNOWN_USER)
+			answered401++;
+		if (d.status == 429 && d.reason == AC_TOO_MANY_ATTEMPTS &&
+		    retry_positive())
+			refused++;
+		if (i >= 20 && p)
+			late_pending++;
+	}
+	printf("# 200 guesses, random users, one client: %d hashed, %d answered 401, %d refused 429\n",
+	    hashed, answered401, refused);
+	CHECK(answered401 == 20 && refused == 180 && late_pending == 0);
+	CHECK(hashed == 14); /* 20 counted, 6 of them over-long */
+	/* the right password and Basic credentials from that client wait too */
+	CHECK(attempt(F, "203.0.113.5", "alice", "pw", 2019) == 0 &&
+	    d.status == 429 && d.reason == AC_TOO_MANY_ATTEMPTS);
+	{
+		ac_request r;
+		header(0, "Authorization", "Basic YWxpY2U6cHc="); /* alice:pw */
+		request(&r, "GET", "/x", NULL, 1);
+		r.client_ip.ptr = "203.0.113.5";
+		r.client_ip.len = 11;
+		ac_decide(F, &state, &r, 2019, ENT, 16, &d);
+		CHECK(d.action == AC_RESPOND && d.status == 429 &&
+		    d.reason == AC_TOO_MANY_ATTEMPTS && retry_is("41"));
+	}
+	/* other clients are not held back; the window lapses */
+	CHECK(attempt(F, "203.0.113.6", "alice", "pw", 2019) == 1 &&
+	    d.status == 303);
+	CHECK(attempt(F, "203.0.113.5", "alice", "pw", 2060) == 1 &&
+	    d.status == 303);
+	end();
+
+	begin("budget: Basic credentials spend it; a cache hit does not");
+	{
+		ac_request r;
+		int n = 0;
+		header(0, "Authorization", "Basic YWxpY2U6cHc="); /* alice:pw */
+		request(&r, "GET", "/x", NULL, 1);
+		r.client_ip.ptr = "203.0.113.9";
+		r.client_ip.len = 11;
+		for (i = 0; i < 19; i++)
+			fail_once(F, "203.0.113.9", 3000);
+		header(0, "Authorization", "Basic YWxpY2U6cHc=");
+		ac_decide(F, &state, &r, 3000, ENT, 16, &d);
+		CHECK(d.action == AC_PENDING);
+		finish(F, &r, 3000);
+		CHECK(d.action == AC_ALLOW);
+		for (i = 0; i < 30; i++) {
+			ac_decide(F, &state, &r, 3001, ENT, 16, &d);
+			n += d.action == AC_ALLOW;
+		}
+		CHECK(n == 30);
+		/* the success gave back its own attempt: one failure left */
+		CHECK(fail_once(F, "203.0.113.9", 3001) == 1 &&
+		    d.status == 401);
+		CHECK(fail_once(F, "203.0.113.9", 3001) == 0 &&
+		    d.status == 429);
+		header(0, "Authorization", "Basic bm9ib2R5Ong="); /* nobody:x */
+		ac_decide(F, &state, &r, 3001, ENT, 16, &d);
+		CHECK(d.status == 429 && d.reason == AC_TOO_MANY_ATTEMPTS);
+	}
+	end();
+
+	begin("budget: successes neither spend nor refill it");
+	CHECK(ac_state_init(&state, ENT, sizeof ENT) == 0);
+	for (i = 0; i < 10; i++)
+		fail_once(F, "198.51.100.20", 4000);
+	for (i = 0; i < 5; i++)
+		CHECK(attempt(F, "198.51.100.20", "alice", "pw", 4000) == 1 &&
+		    d.status == 303);
+	for (i = 0; i < 10; i++)
+		CHECK(fail_once(F, "198.51.100.20", 4001) == 1 &&
+		    d.status == 401);
+	CHECK(fail_once(F, "198.51.100.20", 4001) == 0 &&
+	    d.status == 429);
+	CHECK(attempt(F, "198.51.100.20", "alice", "pw", 4001) == 0 &&
+	    d.status == 429);
+	end();
+
+	begin("budget: a check begun in the last window gives nothing back to the next");
+	{
+		ac_request r;
+		static ac_decision late;
+		CHECK(ac_state_init(&state, ENT, sizeof ENT) == 0);
+		fail_once(F, "198.51.100.21", 5000); /* window 5000..5060 */
+		header(0, "Content-Type", "application/x-www-form-urlencoded");
+		request(&r, "POST", "/auth/login", "username=alice&password=pw", 1);
+		r.client_ip.ptr = "198.51.100.21";
+		r.client_ip.len = 13;
+		ac_decide(F, &state, &r, 5059, ENT, 16, &late);
+		CHECK(late.action == AC_PENDING);
+		for (i = 0; i < 20; i++)
+			CHECK(fail_once(F, "198.51.100.21", 5060) == 1);
+		ac_decide_resume(F, &state, &r, 5061, ENT, 16, &late);
+		CHECK(late.status == 303);
+		CHECK(fail_once(F, "198.51.100.21", 5061) == 0 &&
+		    d.status == 429);
+	}
+	end();
+
+	begin("budget: clocks at the ends of int64 count and refuse without overflow");
+	{
+		static const int64_t ends[] = { INT64_MAX - 5, INT64_MIN + 5,
+			INT64_MIN };
+		size_t k;
+		for (k = 0; k < sizeof ends / sizeof ends[0]; k++) {
+			CHECK(ac_state_init(&state, ENT, sizeof ENT) == 0);
+			for (i = 0; i < 20; i++)
+				CHECK(fail_once(F, "198.51.100.30", ends[k]) == 1 &&
+				    d.status == 401);
+			CHECK(fail_once(F, "198.51.100.30", ends[k]) == 0 &&
+			    d.status == 429 && retry_positive());
+		}
+	}
+	end();
+
+	begin("budget: IPv6 clients share one per /64; IPv4 is the same written mapped");
+	{
+		static const struct { const char *spend, *probe; int same; } c[] = {
+			{ "2001:db8:1:2::1", "2001:DB8:1:2:ffff::9", 1 },
+			{ "2001:db8:1:2::1", "2001:db8:1:3::1", 0 },
+			{ "[2001:db8:7:0:1:2:3:4]", "2001:db8:7::%eth0", 1 },
+			{ "192.0.2.1", "::ffff:192.0.2.1", 1 },
+			{ "::ffff:192.0.2.1", "::ffff:192.0.2.2", 0 },
+			{ "::1", "::2", 1 },
+			{ "not-an-address", "not-an-address", 1 },
+			{ "not-an-address", "not-an-addresS", 0 },
+		};
+		size_t k;
+		for (k = 0; k < sizeof c / sizeof c[0]; k++) {
+			CHECK(ac_state_init(&state, ENT, sizeof ENT) == 0);
+			for (i = 0; i < 20; i++)
+				fail_once(F, c[k].spend, 6000);
+			fail_once(F, c[k].probe, 6000);
+			if ((d.status == 429) != c[k].same) {
+				printf("# %s then %s: %d\n", c[k].spend,
+				    c[k].probe, d.status);
+				CHECK(0 && "budget shared or not as expected");
+			}
+		}
+	}
+	end();
+}
+
+static void test_flood(void)
+{
+	const ac_policy *F = fast_policy("\"attempts\":\"3/minute\"");
+	char ip[32], user[32];
+	int i, k, ok_refused = 1;
+	long flood = 0, over503 = 0, locked_pairs = 0;
+
+	begin("flood: thousands of cheap failures from many clients leave alice's locked counter locked until its window ends");
+	CHECK(F != NULL && ac_state_init(&state, ENT, sizeof ENT) == 0);
+	if (F == NULL)
+		return;
+	for (i = 0; i < 3; i++)
+		CHECK(attempt(F, "192.0.2.7", "alice", "no", 1000) == 1 &&
+		    d.status == 401);
+	CHECK(attempt(F, "192.0.2.7", "alice", "pw", 1000) == 0 &&
+	    d.status == 429 && retry_is("60"));
+	/* 2,000 clients, 10 failures each (under their budget of 20):
+	 * over-long passwords and random users, every pair a new one */
+	for (i = 0; i < 2000; i++) {
+		snprintf(ip, sizeof ip, "10.9.%d.%d", i / 256, i % 256);
+		for (k = 0; k < 10; k++) {
+			snprintf(user, sizeof user, "f%d-%d", i, k);
+			attempt(F, ip, user, k & 1 ? "over-the-limit-password" :
+			    "x", 1001 + i / 200);
+			flood++;
+			if (d.status != 401 && d.status != 503)
+				ok_refused = 0;
+		}
+	}
+	printf("# flood: %ld failed logins from 2000 clients\n", flood);
+	CHECK(ok_refused);
+	CHECK(attempt(F, "192.0.2.7", "alice", "pw", 1030) == 0 &&
+	    d.status == 429 && d.reason == AC_TOO_MANY_ATTEMPTS &&
+	    retry_is("30"));
+	CHECK(attempt(F, "192.0.2.7", "alice", "pw", 1059) == 0 &&
+	    d.status == 429);
+	CHECK(attempt(F, "192.0.2.7", "alice", "pw", 1060) == 1 &&
+	    d.status == 303);
+	end();
+
+	begin("flood: with every counter slot locked, new attempts are refused 503 (fail closed), never by forgetting a lock");
+	CHECK(ac_state_init(&state, ENT, sizeof ENT) == 0);
+	for (i = 0; i < 3; i++)
+		attempt(F, "192.0.2.7", "alice", "no", 8000);
+	/* lock pairs (3 over-long failures each, 6 per client, 18 < the
+	 * budget of 20) until most new pairs find no slot */
+	for (i = 0; i < 3000 && over503 < 300; i++) {
+		snprintf(ip, sizeof ip, "10.8.%d.%d", i / 256, i % 256);
+		for (k = 0; k < 18; k++) {
+			snprintf(user, sizeof user, "l%d-%d", i, k / 3);
+			attempt(F, ip, user, "over-the-limit-password", 8000);
+			if (d.status == 503)
+				over503++;
+			else if (k % 3 == 2 && d.status == 401)
+				locked_pairs++;
+		}
+	}
+	printf("# %ld pairs locked, %ld attempts refused 503 (%d slots)\n",
+	    locked_pairs, over503, AC_THROTTLE_SLOTS);
+	CHECK(over503 >= 300 && locked_pairs <= AC_THROTTLE_SLOTS);
+	/* alice's lock held through all of it */
+	CHECK(attempt(F, "192.0.2.7", "alice", "pw", 8001) == 0 &&
+	    d.status == 429 && d.reason == AC_TOO_MANY_ATTEMPTS);
+	/* a new pair that lands in a full group: 503, no hashing */
+	{
+		int seen = 0;
+		for (i = 0; i < 2000 && !seen; i++) {
+			snprintf(user, sizeof user, "probe%d", i);
+			snprintf(ip, sizeof ip, "10.7.%d.%d", i / 256, i % 256);
+			if (attempt(F, ip, user, "pw", 8002) == 0 &&
+			    d.status == 503) {
+				seen = 1;
+				CHECK(d.reason == AC_OVERLOADED && retry_positive());
+				CHECK(d.action == AC_RESPOND);
+			}
+		}
+		CHECK(seen);
+		/* when the windows end, the same attempt goes through */
+		CHECK(attempt(F, ip, user, "pw", 8060) == 1 &&
+		    d.status == 401);
+	}
+	end();
+}
+
+static void test_pending_cap(void)
+{
+	const ac_policy *F = fast_policy("\"attempts\":\"1/minute\",\"max_pending\":3");
+	const ac_policy *D;
+	static ac_decision p[9];
+	static ac_request rq[9];
+	static char ips[9][32];
+	int i, n;
+
+	begin("pending: max_pending checks in flight, the next is 503 overloaded with Retry-After, before hashing or counting");
+	CHECK(F != NULL && ac_state_init(&state, ENT, sizeof ENT) == 0);
+	if (F == NULL)
+		return;
+	header(0, "Content-Type", "application/x-www-form-urlencoded");
+	for (i = 0; i < 4; i++) {
+		snprintf(ips[i], sizeof ips[i], "192.0.2.%d", 50 + i);
+		request(&rq[i], "POST", "/auth/login", "username=alice&password=pw", 1);
+		rq[i].client_ip.ptr = ips[i];
+		rq[i].client_ip.len = strlen(ips[i]);
+		ac_decide(F, &state, &rq[i], 1000, ENT, 16, &p[i]);
+	}
+	CHECK(p[0].action == AC_PENDING && p[1].action == AC_PENDING &&
+	    p[2].action == AC_PENDING);
+	CHECK(p[3].action == AC_RESPOND && p[3].status == 503 &&
+	    p[3].reason == AC_OVERLOADED);
+	d = p[3];
+	CHECK(retry_is("1"));
+	CHECK(strstr(p[3].audit, "\"reason\":\"overloaded\"") != NULL);
+	/* JSON clients read a JSON answer */
+	{
+		ac_request rj;
+		header(0, "Content-Type", "application/json");
+		request(&rj, "POST", "/auth/login",
+		    "{\"username\":\"alice\",\"password\":\"pw\"}", 1);
+		ac_decide(F, &state, &rj, 1000, ENT, 16, &d);
+		CHECK(d.status == 503 && d.body.len == 22 &&
+		    memcmp(d.body.ptr, "{\"error\":\"overloaded\"}", 22) == 0);
+		header(0, "Content-Type", "application/x-www-form-urlencoded");
+	}
+	end();
+
+	begin("pending: a resume frees its slot for a new check; the refused one was not counted");
+	while (ac_decision_step(&p[0], 1000) > 0)
+		;
+	ac_decide_resume(F, &state, &rq[0], 1001, ENT, 16, &p[0]);
+	CHECK(p[0].action == AC_RESPOND && p[0].status == 303);
+	/* "1/minute" per pair: had the 503 been counted, this would be 429 */
+	ac_decide(F, &state, &rq[3], 1001, ENT, 16, &p[3]);
+	CHECK(p[3].action == AC_PENDING);
+	ac_decide(F, &state, &rq[0], 1001, ENT, 16, &p[0]);
+	CHECK(p[0].status == 503);
+	end();
+
+	begin("pending: slots of checks never resumed lapse after AC_PENDING_TIMEOUT; a stale resume frees nobody else's");
+	/* p[1] and p[2] (taken at 1000) and p[3] (at 1001) are dropped by
+	 * their host (client aborts) */
+	ac_decide(F, &state, &rq[0], 999 + AC_PENDING_TIMEOUT, ENT, 16, &p[0]);
+	CHECK(p[0].status == 503);
+	ac_decide(F, &state, &rq[0], 1000 + AC_PENDING_TIMEOUT, ENT, 16, &p[0]);
+	CHECK(p[0].action == AC_PENDING);
+	snprintf(ips[4], sizeof ips[4], "192.0.2.54");
+	request(&rq[4], "POST", "/auth/login", "username=alice&password=pw", 1);
+	rq[4].client_ip.ptr = ips[4];
+	rq[4].client_ip.len = strlen(ips[4]);
+	ac_decide(F, &state, &rq[4], 1000 + AC_PENDING_TIMEOUT, ENT, 16, &p[4]);
+	CHECK(p[4].action == AC_PENDING);
+	/* the stale p[1] resumes late: its slot is someone else's now */
+	ac_decide_resume(F, &state, &rq[1], 1060, ENT, 16, &p[1]);
+	CHECK(p[1].status == 303);
+	request(&rq[6], "POST", "/auth/login", "username=alice&password=pw", 1);
+	rq[6].client_ip.ptr = "192.0.2.60";
+	rq[6].client_ip.len = 10;
+	ac_decide(F, &state, &rq[6], 1060, ENT, 16, &p[6]);
+	CHECK(p[6].status == 503);
+	for (i = 0; i < 7; i++)
+		if (p[i].action == AC_PENDING)
+			ac_password_verify_wipe(&p[i].work.verify);
+	end();
+
+	begin("pending: a host that drops a check abandons it: its slot is free at once, its attempt stays counted");
+	CHECK(ac_state_init(&state, ENT, sizeof ENT) == 0);
+	for (i = 0; i < 3; i++) {
+		ac_decide(F, &state, &rq[i], 2000, ENT, 16, &p[i]);
+		CHECK(p[i].action == AC_PENDING);
+	}
+	ac_decide(F, &state, &rq[3], 2000, ENT, 16, &p[3]);
+	CHECK(p[3].status == 503);
+	ac_decision_abandon(&state, &p[1]);
+	CHECK(p[1].action != AC_PENDING && ac_decision_step(&p[1], 1) == 0);
+	ac_decision_abandon(&state, &p[1]); /* twice: nothing more */
+	ac_decide(F, &state, &rq[3], 2000, ENT, 16, &p[3]);
+	CHECK(p[3].action == AC_PENDING);
+	ac_decide(F, &state, &rq[4], 2000, ENT, 16, &p[4]);
+	CHECK(p[4].status == 503);
+	/* "1/minute": the abandoned guess was counted */
+	ac_decision_abandon(&state, &p[3]);
+	ac_decide(F, &state, &rq[1], 2000, ENT, 16, &p[1]);
+	CHECK(p[1].status == 429 && p[1].reason == AC_TOO_MANY_ATTEMPTS);
+	/* not pending: untouched */
+	ac_decision_abandon(&state, &p[1]);
+	CHECK(p[1].status == 429);
+	for (i = 0; i < 5; i++)
+		ac_decision_abandon(&state, &p[i]);
+	end();
+
+	begin("pending: the default cap is 8; Basic checks take slots too");
+	D = fast_policy(""); /* in the same memory: F is done with */
+	CHECK(D != NULL && ac_state_init(&state, ENT, sizeof ENT) == 0);
+	for (i = 0, n = 0; D != NULL && i < 9; i++) {
+		snprintf(ips[i], sizeof ips[i], "192.0.2.%d", 70 + i);
+		header(0, "Authorization", "Basic YWxpY2U6cHc="); /* alice:pw */
+		request(&rq[i], "GET", "/x", NULL, 1);
+		rq[i].client_ip.ptr = ips[i];
+		rq[i].client_ip.len = strlen(ips[i]);
+		ac_decide(D, &state, &rq[i], 1000, ENT, 16, &p[i]);
+		n += p[i].action == AC_PENDING;
+	}
+	CHECK(n == 8 && p[8].status == 503 && p[8].reason == AC_OVERLOADED);
+	d = p[8];
+	CHECK(retry_is("1"));
+	for (i = 0; i < 9; i++)
+		if (p[i].action == AC_PENDING)
+			ac_password_verify_wipe(&p[i].work.verify);
+	printf("# ac_state: %zu bytes\n", ac_sizeof_state());
+	end();
+}
+
 static void test_basic(void)
 {
 	ac_policy_error e;
@@ -705,6 +1167,9 @@ int main(void)
 	test_policy_errors();
 	test_form_login();
 	test_throttle();
+	test_budget();
+	test_flood();
+	test_pending_cap();
 	test_basic();
 	test_pages();
 	test_state_optional();
