@@ -1184,6 +1184,30 @@ ngx_http_authcore_start(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx)
 	return NGX_DONE;
 }
 
+#ifdef AC_NGX_TEST_REWRITE
+/*
+ * Test builds only (build/nginx-test, for tests/hosts/nginx_request.py;
+ * never in the module `make` ships): an allowed request carrying
+ * X-Authcore-Test-Rewrite is treated as if the core had rewritten its
+ * target to that header's value, so that the forwarding of a rewritten
+ * target is tested through nginx before a policy can make the core rewrite.
+ */
+static void
+ngx_http_authcore_test_rewrite(const ac_request *req, ac_decision *d)
+{
+	size_t i;
+
+	for (i = 0; d->action == AC_ALLOW && i < req->n_headers; i++) {
+		if (req->headers[i].name.len == 23
+		    && ngx_strncasecmp((u_char *) req->headers[i].name.ptr,
+		        (u_char *) "x-authcore-test-rewrite", 23) == 0) {
+			d->path = req->headers[i].value;
+			d->path_rewritten = 1;
+		}
+	}
+}
+#endif
+
 /*
  * One core call (ac_decide, or ac_decide_resume when resume is 1) with
  * fresh entropy; the shared state only when ac_needs said so, locked for
@@ -1213,6 +1237,9 @@ ngx_http_authcore_core_call(ngx_http_request_t *r,
 		ngx_http_authcore_unlock(amcf);
 	}
 	ngx_explicit_memzero(entropy, sizeof(entropy));
+#ifdef AC_NGX_TEST_REWRITE
+	ngx_http_authcore_test_rewrite(&ctx->req, ctx->d);
+#endif
 }
 
 /*

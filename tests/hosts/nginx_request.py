@@ -14,6 +14,12 @@ tests/lib/echo.py (loopback only, every wait bounded):
 - raw targets nginx forwards as they came are decided as they came: dot
   segments and a double slash (which merge_slashes hides from location
   matching) refused, escapes kept.
+- a decision that rewrites the target: the upstream gets exactly that
+  target (proxy_pass without a URI part, and with $authcore_uri), and
+  $request_uri, $uri and $args follow it. Until a policy can make the core
+  rewrite, the module built with its test hook (build/nginx-test, `make
+  test-bins`) stands a request header in for the core's rewrite; the
+  forwarding under test is nginx's and the module's own.
 - authcore_max_pending 1: while one password check runs, a second login
   gets 503 with Retry-After before any hashing, and logs in once the first
   is over; with the thread pool and with event-loop slices.
@@ -40,6 +46,7 @@ import nginx_vectors as nv  # noqa: E402
 from nginx_vectors import Fail, Stopped, not_ok, ok, send_full  # noqa: E402
 
 CLI = os.path.join(nv.ROOT, "build", "bin", "authcore")
+TEST_MODULE = os.path.join(nv.ROOT, "build", "nginx-test", "ngx_http_authcore_module.so")
 SECRET = "nginx-request-test-hs256-secret-0123456789"
 PASSWORD = "pending-cap-password-1"
 SLOW_ITERATIONS = 2000000
@@ -118,7 +125,7 @@ SERVER = """
 """
 
 
-def conf(d, port, echo, http_extra="", server=SERVER, workers=1):
+def conf(d, port, echo, http_extra="", server=SERVER, workers=1, module=None):
     return """daemon off;
 master_process on;
 worker_processes {workers};
@@ -140,13 +147,14 @@ http {{
 {server}
     }}
 }}
-""".format(workers=workers, module=nv.MODULE, d=d, port=port, http_extra=http_extra,
+""".format(workers=workers, module=module or nv.MODULE, d=d, port=port, http_extra=http_extra,
            server=server.format(echo=echo, d=d))
 
 
 class Ngx:
-    def __init__(self, d, echo, policy_json, http_extra=""):
+    def __init__(self, d, echo, policy_json, http_extra="", server=SERVER, module=None):
         self.d, self.echo, self.http_extra = d, echo, http_extra
+        self.server, self.module = server, module
         nv.write(os.path.join(d, "policy.json"), policy_json)
         self.proc = None
 
@@ -155,7 +163,8 @@ class Ngx:
         for _ in range(3):
             self.port = nv.free_port()
             path = os.path.join(self.d, "nginx.conf")
-            nv.write(path, conf(self.d, self.port, self.echo, self.http_extra))
+            nv.write(path, conf(self.d, self.port, self.echo, self.http_extra, self.server,
+                                module=self.module))
             self.out = open(os.path.join(self.d, "nginx.out"), "wb")
             self.proc = nv.spawn([nv.NGINX, "-p", self.d, "-c", path],
                                  stdout=self.out, stderr=subprocess.STDOUT)
@@ -276,6 +285,84 @@ def check_targets(echo):
             ngx.stop()
 
 
+REWRITE_SERVER = """
+        location / {{
+            proxy_set_header X-Seen-Uri $uri;
+            proxy_set_header X-Seen-Args $args;
+            proxy_set_header X-Seen-Request-Uri $request_uri;
+            proxy_pass http://127.0.0.1:{echo};
+        }}
+        location /v/ {{
+            proxy_pass http://127.0.0.1:{echo}$authcore_uri;
+        }}
+        location /legacy/ {{
+            rewrite ^/legacy/(.*)$ /dash/api/$1 last;
+        }}
+"""
+
+# (name, method, target, rewritten target, upstream target, $uri, $args)
+REWRITES = [
+    ("query parameter removed", "GET", "/pub/a?access_token=t&b=1", "/pub/a?b=1", "/pub/a?b=1",
+     "/pub/a", "b=1"),
+    ("escapes kept, query dropped", "GET", "/pub/x%7e?q", "/pub/x%20y", "/pub/x%20y",
+     "/pub/x y", ""),
+    ("with $authcore_uri", "POST", "/v/a?access_token=t", "/v/a%7Eb?c=d", "/v/a%7Eb?c=d",
+     None, None),
+    ("after a rewrite", "GET", "/legacy/tasks?access_token=t", "/dash/api/tasks",
+     "/dash/api/tasks", "/dash/api/tasks", ""),
+]
+
+
+def check_rewritten(echo):
+    if not os.path.exists(TEST_MODULE):
+        not_ok("request: rewritten target", "%s not built (make test-bins)" % TEST_MODULE)
+        return
+    with tempfile.TemporaryDirectory(prefix="authcore-nginx-rw-") as d:
+        os.chmod(d, 0o755)
+        ngx = Ngx(d, echo, policy(), server=REWRITE_SERVER, module=TEST_MODULE)
+        try:
+            ngx.start()
+            for name, method, target, rewritten, up_target, uri, args in REWRITES:
+                name = "request: rewritten target: " + name
+                headers = [("Authorization", "Bearer " + VIEWER),
+                           ("X-Authcore-Test-Rewrite", rewritten)]
+                try:
+                    st, hdrs, _, rbody = send_full(ngx.port, method, target, headers,
+                                                   "{}" if method == "POST" else None)
+                except OSError as e:
+                    not_ok(name, "request failed: %s" % e)
+                    continue
+                if st != 200 or hdrs.get("x-echo") != "1":
+                    not_ok(name, "status %d: %r" % (st, rbody[:200]))
+                    continue
+                seen = json.loads(rbody)
+                why = []
+                if seen["path"] != up_target:
+                    why.append("upstream got %r, want %r" % (seen["path"], up_target))
+                h = seen["headers"]
+                if uri is not None:
+                    got = (h.get("x-seen-uri"), h.get("x-seen-args", ""),
+                           h.get("x-seen-request-uri"))
+                    if got != (uri, args, up_target):
+                        why.append("$uri, $args, $request_uri: %r, want %r" % (
+                            got, (uri, args, up_target)))
+                if why:
+                    not_ok(name, "; ".join(why))
+                else:
+                    ok(name)
+            # without the hook's header the target is forwarded untouched
+            name = "request: rewritten target: none asked, none made"
+            st, hdrs, _, rbody = send_full(ngx.port, "GET", "/pub/a%20b?c",
+                                           [("Authorization", "Bearer " + VIEWER)])
+            seen = json.loads(rbody) if hdrs.get("x-echo") == "1" else {}
+            if seen.get("path") == "/pub/a%20b?c":
+                ok(name)
+            else:
+                not_ok(name, "%d %r" % (st, rbody[:200]))
+        finally:
+            ngx.stop()
+
+
 def hash_password(iterations):
     p = subprocess.run([CLI, "hash-password", "--iterations", str(iterations)],
                        input=PASSWORD.encode(), capture_output=True, timeout=WAIT)
@@ -374,6 +461,7 @@ def main():
     try:
         _, echo = nv.hostkit.start_echo(nv.spawn)
         check_targets(echo)
+        check_rewritten(echo)
         check_config(echo)
         slow = hash_password(SLOW_ITERATIONS)
         check_pending_cap(echo, slow, "thread pool", "")
