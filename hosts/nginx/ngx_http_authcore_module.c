@@ -699,10 +699,41 @@ ngx_http_authcore_remove_headers(ngx_http_request_t *r, const ac_decision *d)
 	return NGX_OK;
 }
 
+/* An added Cookie header joins nginx's own record of them, so that
+ * $http_cookie and $cookie_NAME (and proxy_set_header Cookie $http_cookie)
+ * see it as they saw the client's. */
+static ngx_int_t
+ngx_http_authcore_add_cookie(ngx_http_request_t *r, ngx_table_elt_t *h)
+{
+#if (nginx_version < 1023000)
+	ngx_table_elt_t **ph;
+
+	if (r->headers_in.cookies.elts == NULL
+	    && ngx_array_init(&r->headers_in.cookies, r->pool, 2,
+	        sizeof(ngx_table_elt_t *)) != NGX_OK) {
+		return NGX_ERROR;
+	}
+	ph = ngx_array_push(&r->headers_in.cookies);
+	if (ph == NULL) {
+		return NGX_ERROR;
+	}
+	*ph = h;
+#else
+	ngx_table_elt_t **ph;
+
+	for (ph = &r->headers_in.cookie; *ph; ph = &(*ph)->next) {
+		/* the last of the chain */
+	}
+	*ph = h;
+#endif
+	return NGX_OK;
+}
+
 /* Appends d->add[] to the request headers, which upstream modules forward. */
 static ngx_int_t
 ngx_http_authcore_add_headers(ngx_http_request_t *r, const ac_decision *d)
 {
+	static const ac_str cookie = { "cookie", 6 };
 	ngx_table_elt_t *h;
 	size_t i;
 	u_char *s;
@@ -731,6 +762,10 @@ ngx_http_authcore_add_headers(ngx_http_request_t *r, const ac_decision *d)
 #if (nginx_version >= 1023000)
 		h->next = NULL;
 #endif
+		if (ngx_http_authcore_name_eq(&h->key, &cookie)
+		    && ngx_http_authcore_add_cookie(r, h) != NGX_OK) {
+			return NGX_ERROR;
+		}
 	}
 	return NGX_OK;
 }
@@ -1189,8 +1224,10 @@ ngx_http_authcore_start(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx)
  * Test builds only (build/nginx-test, for tests/hosts/nginx_request.py;
  * never in the module `make` ships): an allowed request carrying
  * X-Authcore-Test-Rewrite is treated as if the core had rewritten its
- * target to that header's value, so that the forwarding of a rewritten
- * target is tested through nginx before a policy can make the core rewrite.
+ * target to that header's value, and one carrying X-Authcore-Test-Cookie
+ * as if it had consumed the Cookie header and given that value to send
+ * instead, so that both are tested through nginx before a policy can make
+ * the core do them.
  */
 static void
 ngx_http_authcore_test_rewrite(const ac_request *req, ac_decision *d)
@@ -1203,6 +1240,17 @@ ngx_http_authcore_test_rewrite(const ac_request *req, ac_decision *d)
 		        (u_char *) "x-authcore-test-rewrite", 23) == 0) {
 			d->path = req->headers[i].value;
 			d->path_rewritten = 1;
+		}
+		if (req->headers[i].name.len == 22
+		    && ngx_strncasecmp((u_char *) req->headers[i].name.ptr,
+		        (u_char *) "x-authcore-test-cookie", 22) == 0
+		    && d->n_remove < AC_DECISION_HEADERS_MAX
+		    && d->n_add < AC_DECISION_HEADERS_MAX) {
+			d->remove[d->n_remove].ptr = "Cookie";
+			d->remove[d->n_remove++].len = 6;
+			d->add[d->n_add].name.ptr = "cookie";
+			d->add[d->n_add].name.len = 6;
+			d->add[d->n_add++].value = req->headers[i].value;
 		}
 	}
 }

@@ -19,7 +19,10 @@ tests/lib/echo.py (loopback only, every wait bounded):
   $request_uri, $uri and $args follow it. Until a policy can make the core
   rewrite, the module built with its test hook (build/nginx-test, `make
   test-bins`) stands a request header in for the core's rewrite; the
-  forwarding under test is nginx's and the module's own.
+  forwarding under test is nginx's and the module's own. Likewise a
+  decision that removes Cookie and adds it again (a consumed session
+  cookie): the upstream gets only the new one, and $http_cookie and
+  $cookie_NAME see it.
 - authcore_max_pending 1: while one password check runs, a second login
   gets 503 with Retry-After before any hashing, and logs in once the first
   is over; with the thread pool and with event-loop slices.
@@ -290,6 +293,8 @@ REWRITE_SERVER = """
             proxy_set_header X-Seen-Uri $uri;
             proxy_set_header X-Seen-Args $args;
             proxy_set_header X-Seen-Request-Uri $request_uri;
+            proxy_set_header X-Seen-Cookie-Var $http_cookie;
+            proxy_set_header X-Seen-Cookie-A $cookie_a;
             proxy_pass http://127.0.0.1:{echo};
         }}
         location /v/ {{
@@ -359,6 +364,16 @@ def check_rewritten(echo):
                 ok(name)
             else:
                 not_ok(name, "%d %r" % (st, rbody[:200]))
+            name = "request: Cookie removed and added again"
+            st, hdrs, _, rbody = send_full(ngx.port, "GET", "/pub/c", [
+                ("Authorization", "Bearer " + VIEWER), ("Cookie", "a=0; tok=secret"),
+                ("Cookie", "z=9"), ("X-Authcore-Test-Cookie", "a=1; b=2")])
+            h = json.loads(rbody)["headers"] if hdrs.get("x-echo") == "1" else {}
+            got = (h.get("cookie"), h.get("x-seen-cookie-var"), h.get("x-seen-cookie-a"))
+            if got == ("a=1; b=2", "a=1; b=2", "1"):
+                ok(name)
+            else:
+                not_ok(name, "%d: Cookie, $http_cookie, $cookie_a: %r" % (st, got))
         finally:
             ngx.stop()
 
