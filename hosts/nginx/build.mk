@@ -40,3 +40,29 @@ $(NGX_MODULE): $(NGX_SRC)/objs/Makefile hosts/nginx/ngx_http_authcore_module.c $
 nginx-module: $(NGX_MODULE)
 
 ALL_HOSTS += $(NGX_MODULE)
+
+# The module with a test hook (AC_NGX_TEST_REWRITE: a request header stands
+# in for a decision that rewrites the target), for tests/hosts/
+# nginx_request.py only: its own copy of the nginx tree, never installed.
+NGX_TEST_DIR := $(B)/nginx-test
+NGX_TEST_SRC := $(NGX_TEST_DIR)/src
+NGX_TEST_MODULE := $(NGX_TEST_DIR)/ngx_http_authcore_module.so
+
+$(NGX_TEST_SRC)/configure: $(NGX_DEB_SRC)/configure
+	@mkdir -p $(NGX_TEST_DIR)
+	rm -rf $(NGX_TEST_SRC) && cp -a $(NGX_DEB_SRC) $(NGX_TEST_SRC)
+	@touch $@
+
+$(NGX_TEST_SRC)/objs/Makefile: $(NGX_TEST_SRC)/configure hosts/nginx/config hosts/nginx/build.mk
+	cd $(NGX_TEST_SRC) && . ./conf_flags && \
+	  env -u CFLAGS -u CPPFLAGS -u LDFLAGS \
+	    AUTHCORE_INC=$(abspath core) AUTHCORE_LIB=$(abspath $(B)/lib/libauthcore.a) \
+	    ./configure "$${NGX_CONF_FLAGS[@]}" \
+	      --with-cc-opt='$(NGX_CC_OPT) -DAC_NGX_TEST_REWRITE' --with-ld-opt='$(NGX_LD_OPT)' \
+	      --add-dynamic-module=$(abspath hosts/nginx) > ../configure.log 2>&1 \
+	  || { tail -30 ../configure.log >&2; exit 1; }
+
+$(NGX_TEST_MODULE): $(NGX_TEST_SRC)/objs/Makefile hosts/nginx/ngx_http_authcore_module.c $(CORE_HDRS) $(B)/lib/libauthcore.a
+	rm -f $(NGX_TEST_SRC)/objs/ngx_http_authcore_module.so
+	env -u MAKEFLAGS -u MFLAGS make -s -C $(NGX_TEST_SRC) -f objs/Makefile modules
+	cp $(NGX_TEST_SRC)/objs/ngx_http_authcore_module.so $@

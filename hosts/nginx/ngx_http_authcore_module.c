@@ -13,7 +13,13 @@
  *    is finished with ac_decide_resume back on the event loop.
  * The core's mutable state (ac_state: login attempt counters, verified
  * Basic credentials) lives in a shared memory zone that every worker maps;
- * calls that take it hold the zone's mutex, never while hashing.
+ * only the calls that need it (ac_needs: login posts, Basic credentials)
+ * hold the zone's mutex, never while hashing. Token, session and API key
+ * requests are decided without the state and take no lock.
+ *
+ * The request target decided on is the one the upstream gets: what
+ * proxy_pass (without a URI part) forwards at the time of the access phase,
+ * after rewrites, and after every internal redirect, which decides again.
  *
  * Licensed under the MIT license (see LICENSE).
  */
@@ -38,6 +44,9 @@
 /* While a check is under way a timer stays armed (and re-arms itself), so
  * that a worker shutting down gracefully waits for the check to end. */
 #define AC_NGX_GUARD_MSEC 60000
+/* authcore_max_pending default: password checks one worker keeps under way
+ * (thread pool queue and event-loop slices together) */
+#define AC_NGX_MAX_PENDING 64
 
 static ngx_str_t ngx_http_authcore_zone_name = ngx_string("authcore_state");
 
@@ -57,7 +66,13 @@ typedef struct {
 	/* NULL: password checks step in slices on the event loop */
 	ngx_thread_pool_t *thread_pool;
 #endif
+	/* authcore_max_pending: checks one worker runs at once, at most */
+	ngx_uint_t max_pending;
 } ngx_http_authcore_main_conf_t;
+
+/* Password checks this worker has under way (each worker process has its
+ * own copy); bounded by authcore_max_pending. */
+static ngx_uint_t ngx_http_authcore_n_pending;
 
 /* Where a request's decision stands; each state is entered once. */
 typedef enum {
@@ -78,6 +93,8 @@ typedef struct {
 	const ac_policy *policy;   /* the policy ac_decide used */
 	ac_request req;            /* points into r (headers, body) */
 	ac_decision *d;            /* ~19 KB; responses point into it */
+	unsigned needs;            /* ac_needs() for this pass: AC_NEEDS_* */
+	ngx_str_t target;          /* what the upstream gets ($authcore_uri) */
 	ngx_http_authcore_step_e step;
 	ngx_int_t rc;
 	ngx_event_t slice;         /* slice stepping (no thread pool) */
@@ -93,6 +110,7 @@ static void *ngx_http_authcore_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_authcore_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_http_authcore_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_authcore_add_variables(ngx_conf_t *cf);
 
 static ngx_http_output_header_filter_pt ngx_http_authcore_next_header_filter;
 
@@ -113,11 +131,18 @@ static ngx_command_t ngx_http_authcore_commands[] = {
 	  offsetof(ngx_http_authcore_main_conf_t, thread_pool_name),
 	  NULL },
 
+	{ ngx_string("authcore_max_pending"),
+	  NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1,
+	  ngx_conf_set_num_slot,
+	  NGX_HTTP_MAIN_CONF_OFFSET,
+	  offsetof(ngx_http_authcore_main_conf_t, max_pending),
+	  NULL },
+
 	ngx_null_command
 };
 
 static ngx_http_module_t ngx_http_authcore_module_ctx = {
-	NULL,                               /* preconfiguration */
+	ngx_http_authcore_add_variables,    /* preconfiguration */
 	ngx_http_authcore_init,             /* postconfiguration */
 	ngx_http_authcore_create_main_conf, /* create main configuration */
 	ngx_http_authcore_init_main_conf,   /* init main configuration */
@@ -214,9 +239,9 @@ ngx_http_authcore_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 	return NGX_OK;
 }
 
-/* Takes the zone's mutex; every worker's calls into the core that may
- * use the state are serialized by it. Held for one ac_decide or
- * ac_decide_resume, never while hashing. */
+/* Takes the zone's mutex; every worker's calls into the core that use
+ * the state (ac_needs says AC_NEEDS_STATE) are serialized by it. Held for
+ * one ac_decide or ac_decide_resume, never while hashing. */
 static ac_state *
 ngx_http_authcore_lock(ngx_http_authcore_main_conf_t *amcf)
 {
@@ -416,8 +441,15 @@ failed:
 static void *
 ngx_http_authcore_create_main_conf(ngx_conf_t *cf)
 {
+	ngx_http_authcore_main_conf_t *amcf;
+
 	/* zone NULL, thread_pool_name unset, thread_pool NULL */
-	return ngx_pcalloc(cf->pool, sizeof(ngx_http_authcore_main_conf_t));
+	amcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_authcore_main_conf_t));
+	if (amcf == NULL) {
+		return NULL;
+	}
+	amcf->max_pending = NGX_CONF_UNSET_UINT;
+	return amcf;
 }
 
 /*
@@ -431,6 +463,13 @@ ngx_http_authcore_init_main_conf(ngx_conf_t *cf, void *conf)
 {
 	ngx_http_authcore_main_conf_t *amcf = conf;
 	ngx_str_t *name = &amcf->thread_pool_name;
+
+	ngx_conf_init_uint_value(amcf->max_pending, AC_NGX_MAX_PENDING);
+	if (amcf->max_pending == 0) {
+		ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+		    "authcore_max_pending must be at least 1");
+		return NGX_CONF_ERROR;
+	}
 
 	if (name->data != NULL && name->len == 3
 	    && ngx_strncmp(name->data, "off", 3) == 0) {
@@ -660,10 +699,41 @@ ngx_http_authcore_remove_headers(ngx_http_request_t *r, const ac_decision *d)
 	return NGX_OK;
 }
 
+/* An added Cookie header joins nginx's own record of them, so that
+ * $http_cookie and $cookie_NAME (and proxy_set_header Cookie $http_cookie)
+ * see it as they saw the client's. */
+static ngx_int_t
+ngx_http_authcore_add_cookie(ngx_http_request_t *r, ngx_table_elt_t *h)
+{
+#if (nginx_version < 1023000)
+	ngx_table_elt_t **ph;
+
+	if (r->headers_in.cookies.elts == NULL
+	    && ngx_array_init(&r->headers_in.cookies, r->pool, 2,
+	        sizeof(ngx_table_elt_t *)) != NGX_OK) {
+		return NGX_ERROR;
+	}
+	ph = ngx_array_push(&r->headers_in.cookies);
+	if (ph == NULL) {
+		return NGX_ERROR;
+	}
+	*ph = h;
+#else
+	ngx_table_elt_t **ph;
+
+	for (ph = &r->headers_in.cookie; *ph; ph = &(*ph)->next) {
+		/* the last of the chain */
+	}
+	*ph = h;
+#endif
+	return NGX_OK;
+}
+
 /* Appends d->add[] to the request headers, which upstream modules forward. */
 static ngx_int_t
 ngx_http_authcore_add_headers(ngx_http_request_t *r, const ac_decision *d)
 {
+	static const ac_str cookie = { "cookie", 6 };
 	ngx_table_elt_t *h;
 	size_t i;
 	u_char *s;
@@ -692,6 +762,10 @@ ngx_http_authcore_add_headers(ngx_http_request_t *r, const ac_decision *d)
 #if (nginx_version >= 1023000)
 		h->next = NULL;
 #endif
+		if (ngx_http_authcore_name_eq(&h->key, &cookie)
+		    && ngx_http_authcore_add_cookie(r, h) != NGX_OK) {
+			return NGX_ERROR;
+		}
 	}
 	return NGX_OK;
 }
@@ -829,22 +903,106 @@ static void ngx_http_authcore_thread_step(void *data, ngx_log_t *log);
 static void ngx_http_authcore_thread_done(ngx_event_t *ev);
 #endif
 
-/* Reads the request into a new context: method, raw target, client
- * address, TLS, and every header in order (the body comes later). */
+static void
+ngx_http_authcore_cleanup(void *data)
+{
+	(void) data; /* marks the context in r->pool; nothing to free */
+}
+
+/*
+ * The context of an earlier pass through the access phase. An internal
+ * redirect (try_files, error_page, named locations, index, X-Accel-Redirect;
+ * not `rewrite`, which runs before the access phase) clears every module's
+ * context, so the context is also registered as a
+ * cleanup of r->pool (shared by the request across redirects) and found
+ * there again. Subrequests share the pool: only the main request has one.
+ */
+static ngx_http_authcore_ctx_t *
+ngx_http_authcore_find_ctx(ngx_http_request_t *r)
+{
+	ngx_pool_cleanup_t *cln;
+
+	if (r != r->main) {
+		return NULL;
+	}
+	for (cln = r->pool->cleanup; cln; cln = cln->next) {
+		if (cln->handler == ngx_http_authcore_cleanup) {
+			return cln->data;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * The request target the upstream gets, as ngx_http_proxy_module builds
+ * it for proxy_pass without a URI part: the client's target as it came
+ * while nginx holds it valid (no rewrite, no internal redirect, no `set
+ * $args`), else the current URI escaped again (after a rewrite or an
+ * internal redirect, or when the client's had escapes) and `?args`.
+ */
+static ngx_int_t
+ngx_http_authcore_target(ngx_http_request_t *r, ngx_str_t *t)
+{
+	uintptr_t escape;
+	size_t len;
+	u_char *p;
+
+	if (r->valid_unparsed_uri) {
+		*t = r->unparsed_uri;
+		return NGX_OK;
+	}
+	escape = 0;
+	if (r->quoted_uri || r->internal) {
+		escape = 2 * ngx_escape_uri(NULL, r->uri.data, r->uri.len,
+		    NGX_ESCAPE_URI);
+	}
+	if (escape == 0 && r->args.len == 0) {
+		*t = r->uri;
+		return NGX_OK;
+	}
+	len = r->uri.len + escape + (r->args.len ? 1 + r->args.len : 0);
+	t->data = ngx_pnalloc(r->pool, len);
+	if (t->data == NULL) {
+		return NGX_ERROR;
+	}
+	if (escape) {
+		ngx_escape_uri(t->data, r->uri.data, r->uri.len, NGX_ESCAPE_URI);
+		p = t->data + r->uri.len + escape;
+	} else {
+		p = ngx_cpymem(t->data, r->uri.data, r->uri.len);
+	}
+	if (r->args.len) {
+		*p++ = '?';
+		p = ngx_cpymem(p, r->args.data, r->args.len);
+	}
+	t->len = (size_t) (p - t->data);
+	return NGX_OK;
+}
+
+/* Reads the request into a new context: method, client address, TLS, and
+ * every header in order, as the client sent them (the target is taken for
+ * each pass, the body later). HTTP/2's :authority is in the list as Host;
+ * a request without a Host header (HTTP/1.0) gets the server name nginx
+ * took from an absolute request target, if any. */
 static ngx_http_authcore_ctx_t *
 ngx_http_authcore_create_ctx(ngx_http_request_t *r, const ac_policy *policy)
 {
+	static const char host[] = "host";
 	ngx_http_authcore_ctx_t *ctx;
+	ngx_pool_cleanup_t *cln;
 	ngx_list_part_t *part;
 	ngx_table_elt_t *h;
 	ngx_uint_t i, total;
 	ac_header *hdrs;
 	size_t n;
+	int add_host;
 
 	total = 0;
 	for (part = &r->headers_in.headers.part; part; part = part->next) {
 		total += part->nelts;
 	}
+	add_host = r->headers_in.host == NULL && r->headers_in.server.len > 0;
+	total += (ngx_uint_t) add_host;
 	n = total > AC_HEADERS_MAX ? AC_HEADERS_MAX : total;
 
 	ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_authcore_ctx_t));
@@ -858,10 +1016,26 @@ ngx_http_authcore_create_ctx(ngx_http_request_t *r, const ac_policy *policy)
 	if (ctx->d == NULL || hdrs == NULL) {
 		return NULL;
 	}
+	cln = ngx_pool_cleanup_add(r->pool, 0);
+	if (cln == NULL) {
+		return NULL;
+	}
+	cln->handler = ngx_http_authcore_cleanup;
+	cln->data = ctx;
 	ctx->r = r;
 	ctx->policy = policy;
 
 	n = 0;
+	if (add_host) {
+		hdrs[n].name.ptr = host;
+		hdrs[n].name.len = sizeof(host) - 1;
+		hdrs[n].value.ptr = (const char *) r->headers_in.server.data;
+		hdrs[n].value.len = r->headers_in.server.len;
+		n++;
+	}
+	/* The entries stay valid in r->pool when a decision rebuilds the list
+	 * (ngx_http_authcore_remove_headers), so a later pass decides on the
+	 * headers the client sent, not on those a decision changed. */
 	for (part = &r->headers_in.headers.part; part; part = part->next) {
 		h = part->elts;
 		for (i = 0; i < part->nelts && n < AC_HEADERS_MAX; i++, n++) {
@@ -872,13 +1046,10 @@ ngx_http_authcore_create_ctx(ngx_http_request_t *r, const ac_policy *policy)
 		}
 	}
 
-	/* ctx->req is zeroed: no body, body_too_large 0 */
-	ctx->req.method.ptr = (const char *) r->method_name.data;
-	ctx->req.method.len = r->method_name.len;
-	/* the raw target: core refuses dot segments and encoded slashes, which
-	 * nginx's own normalization of r->uri would hide */
-	ctx->req.path.ptr = (const char *) r->unparsed_uri.data;
-	ctx->req.path.len = r->unparsed_uri.len;
+	/* ctx->req is zeroed: no body, body_too_large 0; method and target
+	 * are taken for each pass */
+	/* the socket peer (realip's client when that module is configured:
+	 * it replaces addr_text); the core applies trusted_proxies */
 	ctx->req.client_ip.ptr = (const char *) r->connection->addr_text.data;
 	ctx->req.client_ip.len = r->connection->addr_text.len;
 	ctx->req.headers = hdrs;
@@ -953,11 +1124,47 @@ ngx_http_authcore_audit(ngx_http_request_t *r, const ac_decision *d)
 }
 
 /*
+ * The worker already runs authcore_max_pending checks: the pending
+ * decision is dropped before any hashing (so it counts no attempt) and the
+ * client told to come back, 503 with Retry-After.
+ */
+static ngx_int_t
+ngx_http_authcore_overloaded(ngx_http_request_t *r,
+    ngx_http_authcore_ctx_t *ctx)
+{
+	ngx_table_elt_t *h;
+	ngx_int_t rc;
+
+	ngx_explicit_memzero(&ctx->d->work, sizeof(ctx->d->work));
+	ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+	    "authcore: %ui password checks under way, answering 503",
+	    ngx_http_authcore_n_pending);
+
+	rc = ngx_http_discard_request_body(r);
+	if (rc != NGX_OK) {
+		return rc;
+	}
+	h = ngx_list_push(&r->headers_out.headers);
+	if (h == NULL) {
+		return NGX_HTTP_INTERNAL_SERVER_ERROR;
+	}
+	h->hash = 1;
+	ngx_str_set(&h->key, "Retry-After");
+	ngx_str_set(&h->value, "1");
+	h->lowcase_key = NULL;
+#if (nginx_version >= 1023000)
+	h->next = NULL;
+#endif
+	return NGX_HTTP_SERVICE_UNAVAILABLE;
+}
+
+/*
  * Starts the password check of a pending decision: in the thread pool, or
  * (no pool, or its queue is full) in slices posted to the event loop. The
  * request is marked blocked until ngx_http_authcore_done, and a client that
  * leaves meanwhile is noticed (ngx_http_test_reading) and the request then
- * ended by nginx once the check is over. Returns NGX_DONE, or an error.
+ * ended by nginx once the check is over. Returns NGX_DONE, or an error
+ * (503 when the worker has authcore_max_pending checks under way).
  */
 static ngx_int_t
 ngx_http_authcore_start(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx)
@@ -968,7 +1175,13 @@ ngx_http_authcore_start(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx)
 #endif
 
 	amcf = ngx_http_get_module_main_conf(r, ngx_http_authcore_module);
+	if (ngx_http_authcore_n_pending >= amcf->max_pending) {
+		ctx->step = AC_NGX_APPLIED;
+		ctx->rc = ngx_http_authcore_overloaded(r, ctx);
+		return ctx->rc;
+	}
 
+	ngx_http_authcore_n_pending++;
 	ctx->step = AC_NGX_PENDING;
 	ctx->guard.handler = ngx_http_authcore_guard;
 	ctx->guard.data = ctx;
@@ -1006,9 +1219,48 @@ ngx_http_authcore_start(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx)
 	return NGX_DONE;
 }
 
+#ifdef AC_NGX_TEST_REWRITE
+/*
+ * Test builds only (build/nginx-test, for tests/hosts/nginx_request.py;
+ * never in the module `make` ships): an allowed request carrying
+ * X-Authcore-Test-Rewrite is treated as if the core had rewritten its
+ * target to that header's value, and one carrying X-Authcore-Test-Cookie
+ * as if it had consumed the Cookie header and given that value to send
+ * instead, so that both are tested through nginx before a policy can make
+ * the core do them.
+ */
+static void
+ngx_http_authcore_test_rewrite(const ac_request *req, ac_decision *d)
+{
+	size_t i;
+
+	for (i = 0; d->action == AC_ALLOW && i < req->n_headers; i++) {
+		if (req->headers[i].name.len == 23
+		    && ngx_strncasecmp((u_char *) req->headers[i].name.ptr,
+		        (u_char *) "x-authcore-test-rewrite", 23) == 0) {
+			d->path = req->headers[i].value;
+			d->path_rewritten = 1;
+		}
+		if (req->headers[i].name.len == 22
+		    && ngx_strncasecmp((u_char *) req->headers[i].name.ptr,
+		        (u_char *) "x-authcore-test-cookie", 22) == 0
+		    && d->n_remove < AC_DECISION_HEADERS_MAX
+		    && d->n_add < AC_DECISION_HEADERS_MAX) {
+			d->remove[d->n_remove].ptr = "Cookie";
+			d->remove[d->n_remove++].len = 6;
+			d->add[d->n_add].name.ptr = "cookie";
+			d->add[d->n_add].name.len = 6;
+			d->add[d->n_add++].value = req->headers[i].value;
+		}
+	}
+}
+#endif
+
 /*
  * One core call (ac_decide, or ac_decide_resume when resume is 1) with
- * fresh entropy and the shared state locked for just that call.
+ * fresh entropy; the shared state only when ac_needs said so, locked for
+ * just that call. Every other request is decided with state NULL, which
+ * the core decides exactly the same, and takes no lock.
  */
 static void
 ngx_http_authcore_core_call(ngx_http_request_t *r,
@@ -1021,7 +1273,7 @@ ngx_http_authcore_core_call(ngx_http_request_t *r,
 
 	amcf = ngx_http_get_module_main_conf(r, ngx_http_authcore_module);
 	entropy_len = ngx_http_authcore_entropy(entropy, sizeof(entropy), 0);
-	st = ngx_http_authcore_lock(amcf);
+	st = (ctx->needs & AC_NEEDS_STATE) ? ngx_http_authcore_lock(amcf) : NULL;
 	if (resume) {
 		ac_decide_resume(ctx->policy, st, &ctx->req, (int64_t) ngx_time(),
 		    entropy_len ? entropy : NULL, entropy_len, ctx->d);
@@ -1029,12 +1281,18 @@ ngx_http_authcore_core_call(ngx_http_request_t *r,
 		ac_decide(ctx->policy, st, &ctx->req, (int64_t) ngx_time(),
 		    entropy_len ? entropy : NULL, entropy_len, ctx->d);
 	}
-	ngx_http_authcore_unlock(amcf);
+	if (st != NULL) {
+		ngx_http_authcore_unlock(amcf);
+	}
 	ngx_explicit_memzero(entropy, sizeof(entropy));
+#ifdef AC_NGX_TEST_REWRITE
+	ngx_http_authcore_test_rewrite(&ctx->req, ctx->d);
+#endif
 }
 
 /*
- * Decides ctx's request under the state lock. Returns NGX_OK (final
+ * Decides ctx's request (under the state lock if it needs the state).
+ * Returns NGX_OK (final
  * decision, step DECIDED), NGX_DONE (a password check was started; the
  * phases run again when it is over) or an HTTP error status.
  */
@@ -1113,6 +1371,7 @@ ngx_http_authcore_done(ngx_http_authcore_ctx_t *ctx)
 	if (ctx->guard.timer_set) {
 		ngx_del_timer(&ctx->guard);
 	}
+	ngx_http_authcore_n_pending--;
 	r->main->blocked--;
 	if (r->read_event_handler == ngx_http_test_reading) {
 		r->read_event_handler = ngx_http_block_reading;
@@ -1125,6 +1384,52 @@ ngx_http_authcore_done(ngx_http_authcore_ctx_t *ctx)
 
 	r->write_event_handler(r);
 	ngx_http_run_posted_requests(c);
+}
+
+/*
+ * The decision names the target to forward instead (canonical path, token
+ * parameter removed): it becomes the request's target as the client's
+ * would be. proxy_pass without a URI part, and $request_uri, then carry it
+ * byte for byte (r->unparsed_uri, valid). $uri and $args (what try_files,
+ * fastcgi_param SCRIPT_NAME, ... and a proxy_pass with a URI part use)
+ * become its decoded path and its query.
+ */
+static ngx_int_t
+ngx_http_authcore_rewrite_target(ngx_http_request_t *r,
+    ngx_http_authcore_ctx_t *ctx)
+{
+	const ac_decision *d = ctx->d;
+	u_char *t, *q, *dst, *src;
+	size_t path_len;
+
+	t = ngx_pnalloc(r->pool, 2 * d->path.len);
+	if (t == NULL) {
+		return NGX_ERROR;
+	}
+	ngx_memcpy(t, d->path.ptr, d->path.len);
+	q = ngx_strlchr(t, t + d->path.len, '?');
+	path_len = q ? (size_t) (q - t) : d->path.len;
+
+	dst = t + d->path.len;
+	src = t;
+	ngx_unescape_uri(&dst, &src, path_len, NGX_UNESCAPE_URI);
+
+	r->unparsed_uri.data = t;
+	r->unparsed_uri.len = d->path.len;
+	r->valid_unparsed_uri = 1;
+	r->uri.data = t + d->path.len;
+	r->uri.len = (size_t) (dst - r->uri.data);
+	r->quoted_uri = 1; /* escape $uri again where it is forwarded */
+	if (q != NULL) {
+		r->args.data = q + 1;
+		r->args.len = d->path.len - path_len - 1;
+	} else {
+		r->args.len = 0;
+		r->args.data = NULL;
+	}
+	ngx_http_set_exten(r);
+	ctx->target = r->unparsed_uri;
+	return NGX_OK;
 }
 
 /* Applies a final decision; returns the access phase's answer. */
@@ -1141,7 +1446,9 @@ ngx_http_authcore_apply(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx)
 	}
 
 	if (d->action == AC_ALLOW) {
-		if (ngx_http_authcore_add_headers(r, d) != NGX_OK) {
+		if (ngx_http_authcore_add_headers(r, d) != NGX_OK
+		    || (d->path_rewritten
+		        && ngx_http_authcore_rewrite_target(r, ctx) != NGX_OK)) {
 			return NGX_HTTP_INTERNAL_SERVER_ERROR;
 		}
 		/* NGX_OK: granted. Under "satisfy all" the other access modules
@@ -1154,10 +1461,14 @@ ngx_http_authcore_apply(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx)
 }
 
 /*
- * The access-phase handler. First call: read the request, then decide
- * now, or after the body was read, or after the password check; the later
- * two run the phases again, which calls this handler again to apply the
- * decision (returning NGX_AGAIN meanwhile, e.g. on a write event).
+ * The access-phase handler. First call in a location: take the request
+ * target the upstream will get, ask the core what the request needs, then
+ * decide now, or after the body was read, or after the password check; the
+ * later two run the phases again, which calls this handler again to apply
+ * the decision (returning NGX_AGAIN meanwhile, e.g. on a write event).
+ * After an internal redirect the phases start over in another location,
+ * with another target: the request is decided again there, on the headers
+ * the client sent.
  */
 static ngx_int_t
 ngx_http_authcore_handler(ngx_http_request_t *r)
@@ -1185,14 +1496,31 @@ ngx_http_authcore_handler(ngx_http_request_t *r)
 		}
 	}
 
-	ctx = ngx_http_authcore_create_ctx(r, alcf->policy);
+	ctx = ngx_http_authcore_find_ctx(r);
 	if (ctx == NULL) {
-		return NGX_HTTP_INTERNAL_SERVER_ERROR;
+		ctx = ngx_http_authcore_create_ctx(r, alcf->policy);
+		if (ctx == NULL) {
+			return NGX_HTTP_INTERNAL_SERVER_ERROR;
+		}
 	}
 	ngx_http_set_ctx(r, ctx, ngx_http_authcore_module);
+	ctx->policy = alcf->policy;
+	ctx->step = 0;
+	ctx->resp_added = 0;
+	ctx->req.body.ptr = NULL;
+	ctx->req.body.len = 0;
+	ctx->req.body_too_large = 0;
+	/* the method too: error_page turns every method but HEAD into GET */
+	ctx->req.method.ptr = (const char *) r->method_name.data;
+	ctx->req.method.len = r->method_name.len;
+	if (ngx_http_authcore_target(r, &ctx->target) != NGX_OK) {
+		return NGX_HTTP_INTERNAL_SERVER_ERROR;
+	}
+	ctx->req.path.ptr = (const char *) ctx->target.data;
+	ctx->req.path.len = ctx->target.len;
 
-	if (ac_wants_body(ctx->policy, ctx->req.method.ptr, ctx->req.method.len,
-	        ctx->req.path.ptr, ctx->req.path.len)) {
+	ctx->needs = ac_needs(ctx->policy, &ctx->req);
+	if (ctx->needs & AC_NEEDS_BODY) {
 		if (r->headers_in.content_length_n > (off_t) AC_LOGIN_BODY_MAX) {
 			/* not read at all; the local answer discards it */
 			ctx->req.body_too_large = 1;
@@ -1251,7 +1579,7 @@ ngx_http_authcore_header_filter(ngx_http_request_t *r)
 	ngx_http_authcore_ctx_t *ctx;
 	size_t i;
 
-	ctx = ngx_http_get_module_ctx(r, ngx_http_authcore_module);
+	ctx = r == r->main ? ngx_http_authcore_find_ctx(r) : NULL;
 	if (ctx != NULL && ctx->step == AC_NGX_APPLIED
 	    && ctx->d->action == AC_ALLOW && !ctx->resp_added) {
 		ctx->resp_added = 1;
@@ -1263,6 +1591,43 @@ ngx_http_authcore_header_filter(ngx_http_request_t *r)
 		}
 	}
 	return ngx_http_authcore_next_header_filter(r);
+}
+
+/* $authcore_uri: the request target as decided, which the upstream must
+ * get (the rewritten one when the decision rewrote it); empty where the
+ * module did not decide. */
+static ngx_int_t
+ngx_http_authcore_uri_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+	ngx_http_authcore_ctx_t *ctx;
+
+	(void) data;
+	ctx = ngx_http_authcore_find_ctx(r->main);
+	if (ctx == NULL || ctx->step != AC_NGX_APPLIED) {
+		v->not_found = 1;
+		return NGX_OK;
+	}
+	v->data = ctx->target.data;
+	v->len = ctx->target.len;
+	v->valid = 1;
+	v->no_cacheable = 1;
+	v->not_found = 0;
+	return NGX_OK;
+}
+
+static ngx_int_t
+ngx_http_authcore_add_variables(ngx_conf_t *cf)
+{
+	static ngx_str_t name = ngx_string("authcore_uri");
+	ngx_http_variable_t *var;
+
+	var = ngx_http_add_variable(cf, &name, NGX_HTTP_VAR_NOCACHEABLE);
+	if (var == NULL) {
+		return NGX_ERROR;
+	}
+	var->get_handler = ngx_http_authcore_uri_variable;
+	return NGX_OK;
 }
 
 static ngx_int_t

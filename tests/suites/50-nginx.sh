@@ -4,7 +4,10 @@
 # in front of tests/lib/echo.py, plus `nginx -t` checks of bad policies
 # (tests/hosts/nginx_vectors.py); then the login machinery: pending password
 # checks that do not stall the worker, clients leaving mid-check, login
-# bodies, attempt counters shared by workers (tests/hosts/nginx_login.py).
+# bodies, attempt counters shared by workers (tests/hosts/nginx_login.py);
+# then the request decided is the one the upstream gets, after rewrites and
+# internal redirects, and the cap on pending checks
+# (tests/hosts/nginx_request.py).
 # Loopback only; every wait is bounded.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -17,4 +20,5 @@ fi
 rc=0
 timeout -k 10 600 python3 tests/hosts/nginx_vectors.py "$module" || rc=1
 timeout -k 10 300 python3 tests/hosts/nginx_login.py "$module" || rc=1
+timeout -k 10 300 python3 tests/hosts/nginx_request.py "$module" || rc=1
 exit $rc

@@ -37,3 +37,24 @@ bench-bins: $(BENCH_OUT)/bench_native $(BENCH_OUT)/wasm/acbench.mjs
 bench: deps
 	@$(MAKE) --no-print-directory all bench-bins
 	@build/venv/bin/python tools/bench/run.py
+
+# make bench-nginx: ES256 requests/s through nginx with 1 and 2 workers, this
+# tree's module against the module built from NGINX_BENCH_BASE (default: the
+# last commit whose module held the state lock around every decision),
+# alternating, 10 s wrk runs, 3 rounds (tools/bench/bench_nginx.py; needs
+# Debian's wrk). Writes build/bench/nginx.md.
+NGINX_BENCH_BASE ?= 84333de
+NGINX_BENCH_DIR := $(BENCH_OUT)/nginx-base-$(NGINX_BENCH_BASE)
+
+.PHONY: bench-nginx
+bench-nginx: $(NGX_MODULE)
+	@command -v wrk >/dev/null || apt-get install -y wrk
+	@if [ ! -f $(NGINX_BENCH_DIR)/ngx_http_authcore_module.so ]; then \
+	  rm -rf $(NGINX_BENCH_DIR) && mkdir -p $(NGINX_BENCH_DIR)/src && \
+	  git archive $(NGINX_BENCH_BASE) | tar -x -C $(NGINX_BENCH_DIR)/src && \
+	  env -u MAKEFLAGS $(MAKE) --no-print-directory -C $(NGINX_BENCH_DIR)/src build/nginx/ngx_http_authcore_module.so && \
+	  cp $(NGINX_BENCH_DIR)/src/build/nginx/ngx_http_authcore_module.so $(NGINX_BENCH_DIR)/ && \
+	  rm -rf $(NGINX_BENCH_DIR)/src; fi
+	build/venv/bin/python tools/bench/bench_nginx.py \
+	  --before $(NGINX_BENCH_DIR)/ngx_http_authcore_module.so --after $(NGX_MODULE) \
+	  --out $(BENCH_OUT)/nginx.md
