@@ -16,6 +16,18 @@ passed as `https`. Checks:
 HTTP/2 frames come from the h2 package (PyPI), so the pseudo-headers are
 exactly the ones written here.
 
+Then the filter's side of a decision that rewrites the request, on a test
+build (--hook-wasm, `make build/tests/authcore-proxy-hook.wasm`): the
+shipped filter source with its ac_decide call wrapped by
+tests/hosts/envoy_hook.c, where request headers ask for a rewritten path
+or a consumed cookie after the real decision (until the core makes such
+decisions for a policy, this is how they reach the filter):
+ - path_rewritten: the upstream gets the decision's path and query, not
+   the request's (and, without the ask, the request's);
+ - remove then add of one name: Cookie, sent as one header (HTTP/1.1) and
+   as two header fields (HTTP/2), reaches the upstream as the core's value
+   only.
+
 Prints TAP-like lines. Loopback only; every wait is bounded; Envoy and the
 upstream are always stopped.
 
@@ -59,6 +71,7 @@ def policy():
                    "password_hash": authformats.phc_pbkdf2_sha256(PASSWORD, 1000),
                    "roles": ["viewer"]}],
         "login": {"prefix": "/app", "attempts": "50 per 10 minutes"},
+        "public": ["/open/*"],
         "default": "authenticated",
     })
 
@@ -92,18 +105,19 @@ def tls_listener(port, wasm, policy_text, cert, key):
 class TwoListenerEnvoy:
     """One Envoy: a plain and a TLS listener, the same filter on both."""
 
-    def __init__(self, envoy_bin, workdir, wasm, policy_text, echo_port, cert, key):
+    def __init__(self, envoy_bin, workdir, wasm, policy_text, echo_port, cert, key,
+                 tag="request"):
         self.plain_port, self.tls_port, self.admin_port = free_port(), free_port(), free_port()
         plain = listener(self.plain_port, wasm, policy_text)
         plain["name"] = "authcore-plain"
         boot = bootstrap(self.admin_port, echo_port)
         boot["static_resources"]["listeners"] = [
             plain, tls_listener(self.tls_port, wasm, policy_text, cert, key)]
-        self.config = os.path.join(workdir, "envoy-request.json")
-        self.log = os.path.join(workdir, "envoy-request.log")
+        self.config = os.path.join(workdir, "envoy-%s.json" % tag)
+        self.log = os.path.join(workdir, "envoy-%s.log" % tag)
         with open(self.config, "w") as f:
             json.dump(boot, f, indent=1)
-        self.stdio = open(os.path.join(workdir, "envoy-request.stdio"), "wb")
+        self.stdio = open(os.path.join(workdir, "envoy-%s.stdio" % tag), "wb")
         self.proc = subprocess.Popen(
             [envoy_bin, "-c", self.config, "--concurrency", "1", "--use-dynamic-base-id",
              "--log-level", "info", "--log-path", self.log],
@@ -139,7 +153,8 @@ class TwoListenerEnvoy:
 
     def close(self):
         stop(self.proc)
-        self.stdio.close()
+        if not self.stdio.closed:
+            self.stdio.close()
 
 
 def client_tls(alpn):
@@ -175,6 +190,15 @@ def http1(port, headers, tls=False):
 def http2(port, scheme, tls=False):
     """A login post over HTTP/2 (prior knowledge on plain TCP, ALPN h2 on
     TLS) with this :scheme: (status, [Set-Cookie])."""
+    status, headers, _ = h2_exchange(
+        port, scheme, "POST", "/app/auth/login",
+        [("content-type", "application/x-www-form-urlencoded")], FORM.encode(), tls)
+    return status, [v for n, v in headers if n == "set-cookie"]
+
+
+def h2_exchange(port, scheme, method, path, headers, body=b"", tls=False):
+    """One HTTP/2 request (prior knowledge on plain TCP, ALPN h2 on TLS),
+    header fields exactly as given: (status, [(name, value)], body)."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
     if tls:
         sock = client_tls("h2").wrap_socket(sock, server_hostname=HOST)
@@ -186,14 +210,16 @@ def http2(port, scheme, tls=False):
     try:
         conn.initiate_connection()
         sid = conn.get_next_available_stream_id()
-        body = FORM.encode()
-        conn.send_headers(sid, [(":method", "POST"), (":scheme", scheme),
-                                (":authority", HOST), (":path", "/app/auth/login"),
-                                ("content-type", "application/x-www-form-urlencoded"),
-                                ("content-length", str(len(body)))])
-        conn.send_data(sid, body, end_stream=True)
+        fields = [(":method", method), (":scheme", scheme), (":authority", HOST),
+                  (":path", path)] + list(headers)
+        if body:
+            conn.send_headers(sid, fields + [("content-length", str(len(body)))])
+            conn.send_data(sid, body, end_stream=True)
+        else:
+            conn.send_headers(sid, fields, end_stream=True)
         sock.sendall(conn.data_to_send())
-        status, cookies, deadline = None, [], time.monotonic() + TIMEOUT
+        status, got, data_in = None, [], b""
+        deadline = time.monotonic() + TIMEOUT
         while time.monotonic() < deadline:
             data = sock.recv(65536)
             if not data:
@@ -203,17 +229,76 @@ def http2(port, scheme, tls=False):
                     for n, v in ev.headers:
                         if n == ":status":
                             status = int(v)
-                        elif n == "set-cookie":
-                            cookies.append(v)
+                        else:
+                            got.append((n, v))
                 elif isinstance(ev, h2.events.DataReceived):
+                    data_in += ev.data
                     conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
                 elif isinstance(ev, (h2.events.StreamEnded, h2.events.StreamReset)) \
                         and ev.stream_id == sid:
-                    return status, cookies
+                    return status, got, data_in
             sock.sendall(conn.data_to_send())
         raise OSError("no complete HTTP/2 answer")
     finally:
         sock.close()
+
+
+def echo_seen(status, headers, body):
+    """(path, headers) the echo upstream saw, or None if it did not answer."""
+    if status != 200 or dict(headers).get("x-echo") != "1":
+        return None
+    try:
+        doc = json.loads(body)
+        return doc["path"], doc["headers"]
+    except (ValueError, KeyError):
+        return None
+
+
+def h1_get(port, path, headers):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+    try:
+        conn.putrequest("GET", path, skip_host=True, skip_accept_encoding=True)
+        conn.putheader("Host", HOST)
+        for n, v in headers:
+            conn.putheader(n, v)
+        conn.endheaders()
+        resp = conn.getresponse()
+        body = resp.read()
+        return resp.status, [(k.lower(), v) for k, v in resp.getheaders()], body
+    finally:
+        conn.close()
+
+
+RAW = "/open/raw?access_token=t0p&x=1"
+CANONICAL = "/open/raw?x=1"
+
+
+def rewrite_cases(port):
+    """(name, problems) for the hook build's checks."""
+    out = []
+    seen = echo_seen(*h1_get(port, RAW, [("X-Test-Forward-Path", CANONICAL)]))
+    want = CANONICAL
+    out.append(("path_rewritten: the upstream gets the decision's path and query",
+                ["upstream did not answer"] if seen is None else
+                [] if seen[0] == want else ["upstream path %r, want %r" % (seen[0], want)]))
+    seen = echo_seen(*h1_get(port, RAW, []))
+    out.append(("without path_rewritten the upstream gets the request's target",
+                ["upstream did not answer"] if seen is None else
+                [] if seen[0] == RAW else ["upstream path %r, want %r" % (seen[0], RAW)]))
+    seen = echo_seen(*h1_get(port, "/open/c1", [
+        ("Cookie", "session=consumed; other=1"), ("X-Test-Consume-Cookie", "other=1")]))
+    out.append(("HTTP/1.1: Cookie removed then added reaches the upstream as the "
+                "core's value only", ["upstream did not answer"] if seen is None else
+                [] if seen[1].get("cookie") == "other=1" else
+                ["upstream cookie %r, want 'other=1'" % seen[1].get("cookie")]))
+    seen = echo_seen(*h2_exchange(port, "http", "GET", "/open/c2", [
+        ("cookie", "session=consumed"), ("cookie", "other=1"),
+        ("x-test-consume-cookie", "other=1")]))
+    out.append(("HTTP/2: two cookie fields removed then one added reach the upstream "
+                "as the core's value only", ["upstream did not answer"] if seen is None else
+                [] if seen[1].get("cookie") == "other=1" else
+                ["upstream cookie %r, want 'other=1'" % seen[1].get("cookie")]))
+    return out
 
 
 def secure_problems(status, cookies, want_secure):
@@ -232,13 +317,15 @@ def main():
     ap.add_argument("--wasm", required=True)
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--envoy")
+    ap.add_argument("--hook-wasm")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     os.makedirs(args.workdir, exist_ok=True)
-    try:
-        os.unlink(os.path.join(args.workdir, "envoy-request.log"))
-    except FileNotFoundError:
-        pass
+    for tag in ("request", "hook"):  # Envoy appends to an old log
+        try:
+            os.unlink(os.path.join(args.workdir, "envoy-%s.log" % tag))
+        except FileNotFoundError:
+            pass
     envoy_bin = args.envoy or default_envoy()
     if not envoy_bin or not os.access(envoy_bin, os.X_OK):
         print("not ok - envoy binary: not found (run `make deps`)", flush=True)
@@ -274,6 +361,23 @@ def main():
             print("not ok - envoy: %s: %s" % (name, "; ".join(probs)) if probs else
                   "ok - envoy: %s" % name, flush=True)
             rc |= bool(probs)
+        envoy.close()
+        if args.hook_wasm:
+            envoy = TwoListenerEnvoy(envoy_bin, args.workdir, os.path.abspath(args.hook_wasm),
+                                     policy(), echo_port, cert, key, tag="hook")
+            state = envoy.wait()
+            if state != "ready":
+                print("not ok - envoy request (hook build): envoy %s: %s"
+                      % (state, envoy.log_tail()), flush=True)
+                return 1
+            try:
+                results = rewrite_cases(envoy.plain_port)
+            except (OSError, http.client.HTTPException) as e:
+                results = [("rewrites (hook build)", ["request failed: %s" % e])]
+            for name, probs in results:
+                print("not ok - envoy: %s: %s" % (name, "; ".join(probs)) if probs else
+                      "ok - envoy: %s" % name, flush=True)
+                rc |= bool(probs)
     finally:
         if envoy is not None:
             envoy.close()

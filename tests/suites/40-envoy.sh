@@ -11,7 +11,8 @@
 # a cache hit on the other, concurrent failures are all counted
 # (tests/hosts/envoy_shared.py); then what the client cannot choose: the TLS
 # state from the connection on a plain and a TLS listener, whatever
-# X-Forwarded-Proto or :scheme say (tests/hosts/envoy_request.py). Logs and
+# X-Forwarded-Proto or :scheme say, and a rewritten path and a consumed
+# cookie applied as decided (tests/hosts/envoy_request.py). Logs and
 # generated Envoy configs:
 # build/tests/envoy/.
 set -u
@@ -70,8 +71,16 @@ if [ "$rc3" -eq 124 ] || [ "$rc3" -eq 137 ]; then
   echo "not ok - envoy shared state: timed out after 120s"
 fi
 # The venv's Python: the HTTP/2 client is the h2 package (tools/requirements.txt).
+# The hook build (the same filter source, ac_decide wrapped by
+# tests/hosts/envoy_hook.c) lets the test ask for a rewritten path and a
+# consumed cookie.
+hook=build/tests/authcore-proxy-hook.wasm
+if ! make --no-print-directory -s "$hook" >"$work/build-hook.log" 2>&1; then
+  echo "not ok - proxy-wasm test build: make $hook failed (see $work/build-hook.log)"
+  hook=
+fi
 timeout -k 5 90 build/venv/bin/python tests/hosts/envoy_request.py --wasm "$wasm" \
-  --workdir "$work/request" ${envoy:+--envoy "$envoy"}
+  ${hook:+--hook-wasm "$hook"} --workdir "$work/request" ${envoy:+--envoy "$envoy"}
 rc4=$?
 if [ "$rc4" -eq 124 ] || [ "$rc4" -eq 137 ]; then
   echo "not ok - envoy request (TLS state, path, headers): timed out after 90s"
