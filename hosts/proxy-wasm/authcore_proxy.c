@@ -31,7 +31,8 @@
  *    the target.
  *  - pending decisions (a PBKDF2 password check) never block the worker:
  *    the stream is paused and queued on its root context (at most
- *    APX_QUEUE_MAX; past that 503 overloaded with Retry-After), and
+ *    APX_QUEUE_MAX; past that 503 overloaded with Retry-After, as for a
+ *    login post past APX_WAITING_MAX posts waiting for their body), and
  *    proxy_on_tick, every APX_TICK_MS while the queue is not empty, gives
  *    the oldest check one slice of APX_SLICE_ITERATIONS (round robin);
  *    between ticks Envoy serves other requests. A finished check is
@@ -90,6 +91,9 @@ enum { APX_STREAM_REQUEST = 0 };
  * slices, so 8 checks of 600,000 iterations all finish within ~7 s.
  * One more is answered 503 overloaded with Retry-After. */
 #define APX_QUEUE_MAX 8u
+/* Login posts waiting for their body's first bytes (each for at most
+ * APX_BODY_WAIT_NS): one more is answered 503 overloaded. */
+#define APX_WAITING_MAX 64u
 #define APX_RETRY_AFTER "1"
 
 /* A login post's body must begin within this long of its headers. */
@@ -261,6 +265,17 @@ static int list_remove(apx_list *l, apx_stream *s)
 		}
 	}
 	return 0;
+}
+
+/* How many streams l holds, counting up to cap. */
+static size_t list_count(const apx_list *l, size_t cap)
+{
+	const apx_stream *s;
+	size_t n = 0;
+
+	for (s = l->head; s != NULL && n < cap; s = s->list_next)
+		n++;
+	return n;
 }
 
 /* Takes s off r's queue of pending checks, if it is there. */
@@ -1163,21 +1178,26 @@ static const char *core_call(apx_stream *s, apx_root *r)
 	return why;
 }
 
-/* The worker's queue is full: 503 with Retry-After, in s's context. The
- * check is not begun; the core's own answer for this case (reason
- * overloaded) has the same status, reason and header. */
-static uint32_t overloaded(apx_stream *s, size_t queued)
+/* A list of the worker's is full (`what`, `count` of them): 503 with
+ * Retry-After, in s's context, before any hashing. The core's own answer
+ * for this case (reason overloaded) has the same status, reason and
+ * header. */
+static uint32_t overloaded(apx_stream *s, size_t count, const char *what)
 {
-	static const char body[] = "too many password checks in progress; "
-	    "try again shortly\n";
+	static const char body[] = "too many logins in progress; try again "
+	    "shortly\n";
 	const char *reason = ac_reason_name(AC_OVERLOADED);
 	ac_header h[2];
 	uint8_t *hdrs;
 	size_t hlen = 0;
 	uint32_t st;
+	char line[160];
+	int n = snprintf(line, sizeof(line), "authcore: overloaded: %zu %s on "
+	    "this worker, answered 503", count, what);
 
-	log_debug_count("authcore: overloaded: %zu password checks pending on "
-	    "this worker, answered 503", queued);
+	if (n > 0)
+		(void)proxy_log(APX_LOG_INFO, line,
+		    (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 	h[0].name.ptr = "retry-after";
 	h[0].name.len = 11;
 	h[0].value.ptr = APX_RETRY_AFTER;
@@ -1221,7 +1241,7 @@ static uint32_t step(apx_stream *s, apx_root *r)
 	if (resumed)
 		return stream_fail(s, "a resumed check is still pending");
 	if (r->queued >= APX_QUEUE_MAX)
-		return overloaded(s, r->queued);
+		return overloaded(s, r->queued, "password checks pending");
 	s->phase = APX_S_PENDING;
 	s->since = mono_ns();
 	s->iterations = ac_decision_step(&s->decision, 0);
@@ -1339,6 +1359,11 @@ uint32_t proxy_on_request_headers(uint32_t id, size_t n_headers,
 	if (!end_of_stream && (s->needs & AC_NEEDS_BODY)) {
 		/* a login post: decide when the whole body is here; until
 		 * its first bytes come, the tick watches the wait */
+		size_t waiting = list_count(&r->waiting, APX_WAITING_MAX);
+
+		if (waiting >= APX_WAITING_MAX)
+			return overloaded(s, waiting, "login posts waiting for "
+			    "their body");
 		s->phase = APX_S_BODY;
 		s->since = mono_ns();
 		s->waiting = 1;

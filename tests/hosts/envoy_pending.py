@@ -18,6 +18,9 @@ Python's hashlib (an implementation independent of authcore). Checks:
    once (another user, QUEUE_ITERATIONS each, so all are still pending when
    the last arrives) get QUEUE_MAX successes and 2 answers 503 with
    Retry-After, the 503s before any success;
+ - so is its list of login posts waiting for their body: with WAITING_MAX
+   posts whose body has not come, two more are answered 503 with
+   Retry-After at once; once those clients leave, a login succeeds;
  - without allow_on_headers_stop_iteration in the PluginConfig (Envoy keeps
    the body from a filter that paused the headers), a login post fails
    closed after the filter's 10 s wait and the log says what to set.
@@ -57,6 +60,7 @@ import authformats  # noqa: E402
 ITERATIONS = 600000
 PASSWORD = "slow but sure 600k"
 QUEUE_MAX = 8               # the filter's APX_QUEUE_MAX
+WAITING_MAX = 64            # the filter's APX_WAITING_MAX
 QUEUE_ITERATIONS = 200000
 QUEUE_PASSWORD = "one of many"
 N_OTHERS = 20
@@ -363,6 +367,60 @@ def queue_cap(envoy):
     return probs, fig
 
 
+def active_requests(envoy):
+    c = http.client.HTTPConnection("127.0.0.1", envoy.admin_port, timeout=2)
+    try:
+        c.request("GET", "/stats?filter=^http%5C.authcore%5C.downstream_rq_active$")
+        m = re.search(r"downstream_rq_active: (\d+)", c.getresponse().read().decode())
+        return int(m.group(1)) if m else -1
+    finally:
+        c.close()
+
+
+def waiting_cap(envoy):
+    """WAITING_MAX login posts whose body never comes, then two more:
+    503 with Retry-After at once. After the first ones leave, a login
+    succeeds (the list drained)."""
+    head = ("POST /app/auth/login HTTP/1.1\r\nHost: authcore.test\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\n"
+            "Content-Length: %d\r\n\r\n" % len(BODY)).encode()
+    held, probs = [], []
+    try:
+        for _ in range(WAITING_MAX):
+            s = socket.create_connection(("127.0.0.1", envoy.listen_port), timeout=5)
+            s.sendall(head)
+            held.append(s)
+        deadline = time.monotonic() + 10
+        while active_requests(envoy) < WAITING_MAX and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if active_requests(envoy) < WAITING_MAX:
+            return ["Envoy did not take %d login posts" % WAITING_MAX]
+        for i in range(2):
+            t0 = time.monotonic()
+            st, hdrs, cookies, _ = http_request(envoy.listen_port, "POST",
+                                                "/app/auth/login", FORM, BODY)
+            took = time.monotonic() - t0
+            if st != 503 or hdrs.get("retry-after") != "1" or cookies:
+                probs.append("post %d past the cap: %s, retry-after %r" % (
+                    WAITING_MAX + i + 1, st, hdrs.get("retry-after")))
+            elif took > 5:
+                probs.append("503 after %.1f s, want at once" % took)
+    finally:
+        for s in held:
+            s.close()
+    deadline = time.monotonic() + 10
+    while active_requests(envoy) > 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    login = Login(envoy.listen_port)
+    login.start()
+    login.join(LOGIN_TIMEOUT + 5)
+    if login.is_alive() or login.error or login.result is None:
+        probs.append("login after the posts left: %s" % (login.error or "no answer"))
+    else:
+        probs += ["login after the posts left: " + p for p in login_problems(*login.result)]
+    return probs
+
+
 def without_stop_iteration(envoy_bin, workdir, wasm, policy_text, port):
     """The misconfiguration: the filter must answer 500 after its wait and
     name the missing setting, not hold the request."""
@@ -435,6 +493,9 @@ def main():
         cap_probs, cap_fig = queue_cap(envoy)
         results.append(("cap", "envoy: %d pending checks per worker at most; past "
                         "that 503 with Retry-After, at once" % QUEUE_MAX, cap_probs))
+        results.append(("waiting", "envoy: %d login posts waiting for their body per "
+                        "worker at most; past that 503 with Retry-After, at once"
+                        % WAITING_MAX, waiting_cap(envoy)))
         envoy.close()  # flushes the log
         misconfigured = without_stop_iteration(envoy_bin, args.workdir,
                                                os.path.abspath(args.wasm),
@@ -465,8 +526,8 @@ def main():
     for key, what, p in results:
         if key == "abandon" and not p and len(dropped) != 1:
             p = ["%d 'password check dropped' debug lines, want 1" % len(dropped)]
-        if key == "abandon" and not p and len(timing) != 4:
-            p = ["%d completed checks, want 4 (the abandoned one must not complete)"
+        if key == "abandon" and not p and len(timing) != 5:
+            p = ["%d completed checks, want 5 (the abandoned one must not complete)"
                  % len(timing)]
         print("not ok - %s: %s" % (what, "; ".join(p)) if p else "ok - %s" % what,
               flush=True)
