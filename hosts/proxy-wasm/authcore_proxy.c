@@ -16,16 +16,23 @@
  *  - state: the ac_state (login attempt counters, verified Basic
  *    credentials) lives in proxy-wasm shared data, which is process-wide
  *    per vm_id, so Envoy's workers (one VM each) share it: the first VM
- *    stores one keyed with 32 random bytes, the others use it. Each core
- *    call that needs it works on a fresh copy and writes it back with CAS
- *    if the call changed it (see "Shared state"). A host without shared
- *    data gets one state per VM.
+ *    stores one keyed with 32 random bytes, the others use it. Only a
+ *    request ac_needs() marks AC_NEEDS_STATE (login posts, Basic
+ *    credentials) touches it: its core call works on a fresh copy and
+ *    writes it back with CAS if the call changed it (see "Shared state");
+ *    every other request is decided once with no state. A host without
+ *    shared data gets one state per VM.
  *  - one request in, one decision out: all request headers come from one
- *    host call; a login post's body is buffered first (at most
- *    AC_LOGIN_BODY_MAX bytes, only when ac_wants_body says so); the answer
- *    is applied once.
+ *    host call, the peer address from `source.address` and the TLS state
+ *    from the connection (`connection.tls_version`, present only on TLS),
+ *    never from a header; a login post's body is buffered first (at most
+ *    AC_LOGIN_BODY_MAX bytes, only when ac_needs() says AC_NEEDS_BODY);
+ *    the answer is applied once, `:path` replaced when the core rewrote
+ *    the target.
  *  - pending decisions (a PBKDF2 password check) never block the worker:
- *    the stream is paused and queued on its root context, and
+ *    the stream is paused and queued on its root context (at most
+ *    APX_QUEUE_MAX; past that 503 overloaded with Retry-After, as for a
+ *    login post past APX_WAITING_MAX posts waiting for their body), and
  *    proxy_on_tick, every APX_TICK_MS while the queue is not empty, gives
  *    the oldest check one slice of APX_SLICE_ITERATIONS (round robin);
  *    between ticks Envoy serves other requests. A finished check is
@@ -80,6 +87,15 @@ enum { APX_STREAM_REQUEST = 0 };
 /* ------------------------------------------------------------------ */
 #define APX_SLICE_ITERATIONS 3072u
 #define APX_TICK_MS 1u
+/* Pending checks one worker keeps: round robin gives each 1/n of the
+ * slices, so 8 checks of 600,000 iterations all finish within ~7 s.
+ * One more is answered 503 overloaded with Retry-After. */
+#define APX_QUEUE_MAX 8u
+/* Login posts waiting for their body's first bytes (each for at most
+ * APX_BODY_WAIT_NS): one more is answered 503 overloaded. */
+#define APX_WAITING_MAX 64u
+#define APX_RETRY_AFTER "1"
+
 /* A login post's body must begin within this long of its headers. */
 #define APX_BODY_WAIT_NS 10000000000ull
 
@@ -155,6 +171,7 @@ typedef struct apx_stream {
 	uint64_t work_ns, longest_ns;
 	uint32_t slices;
 	size_t iterations;
+	unsigned needs;                  /* ac_needs() of the request */
 	ac_request req;
 	ac_header headers[AC_HEADERS_MAX];
 	ac_decision decision;
@@ -172,6 +189,7 @@ typedef struct apx_root {
 	const ac_policy *policy;
 	apx_list waiting;       /* login posts whose body has not begun */
 	apx_list queue;         /* pending checks (round robin) */
+	size_t queued;          /* streams on queue, at most APX_QUEUE_MAX */
 	int ticking;            /* the tick period is set */
 } apx_root;
 
@@ -232,7 +250,8 @@ static apx_stream *list_pop(apx_list *l)
 	return s;
 }
 
-static void list_remove(apx_list *l, apx_stream *s)
+/* Returns 1 if s was on l (and is no longer), else 0. */
+static int list_remove(apx_list *l, apx_stream *s)
 {
 	apx_stream **pp = &l->head, *prev = NULL;
 
@@ -242,9 +261,28 @@ static void list_remove(apx_list *l, apx_stream *s)
 			if (l->tail == s)
 				l->tail = prev;
 			s->list_next = NULL;
-			return;
+			return 1;
 		}
 	}
+	return 0;
+}
+
+/* How many streams l holds, counting up to cap. */
+static size_t list_count(const apx_list *l, size_t cap)
+{
+	const apx_stream *s;
+	size_t n = 0;
+
+	for (s = l->head; s != NULL && n < cap; s = s->list_next)
+		n++;
+	return n;
+}
+
+/* Takes s off r's queue of pending checks, if it is there. */
+static void queue_remove(apx_root *r, apx_stream *s)
+{
+	if (list_remove(&r->queue, s) && r->queued > 0)
+		r->queued--;
 }
 
 static apx_stream *stream_find(uint32_t id)
@@ -382,6 +420,7 @@ static void root_fail_pending(apx_root *r, const char *why)
 		wipe(&s->decision.work, sizeof(s->decision.work));
 		stream_release_request(s);
 	}
+	r->queued = 0;
 	if (r->ticking && proxy_set_effective_context(r->id) == APX_OK)
 		(void)proxy_set_tick_period_milliseconds(0);
 	r->ticking = 0;
@@ -752,8 +791,9 @@ static int parse_headers(const uint8_t *buf, size_t len, ac_request *req,
 				req->method = value;
 			else if (str_eq(name, ":path"))
 				req->path = value;
-			else if (str_eq(name, ":scheme"))
-				req->https = str_eq(value, "https");
+			/* :scheme is the client's word (HTTP/2) or Envoy's
+			 * from X-Forwarded-Proto: the TLS state comes from
+			 * the connection (read_request) */
 			continue;
 		}
 		if (req->n_headers == AC_HEADERS_MAX) {
@@ -796,11 +836,33 @@ static ac_str strip_port(const char *a, size_t n)
 	return s;
 }
 
-/* Reads the request headers and client address into s->req; the buffers
- * stay with the stream until the decision is final. Returns 0 or -1. */
+/* 1 if the connection to the host is TLS, 0 if not, -1 if the host
+ * cannot say. Envoy's `connection.tls_version` attribute is there only
+ * when the downstream connection is TLS (NotFound on plain TCP); a host
+ * without the attribute says NotFound too, so it counts as plain HTTP. */
+static int read_tls(void)
+{
+	static const char tls_version[] = "connection\0tls_version";
+	uint8_t *v = NULL;
+	size_t n = 0;
+	uint32_t st = proxy_get_property(tls_version, sizeof(tls_version) - 1,
+	    &v, &n);
+
+	free(v);
+	if (st == APX_NOT_FOUND)
+		return 0;
+	if (st != APX_OK)
+		return -1;
+	return n > 0;
+}
+
+/* Reads the request headers, peer address and TLS state into s->req; the
+ * buffers stay with the stream until the decision is final. Returns 0 or
+ * -1. */
 static int read_request(apx_stream *s)
 {
 	static const char source_address[] = "source\0address";
+	int tls;
 
 	memset(&s->req, 0, sizeof(s->req));
 	if (proxy_get_header_map_pairs(APX_MAP_REQUEST_HEADERS, &s->map,
@@ -808,6 +870,9 @@ static int read_request(apx_stream *s)
 	    parse_headers(s->map, s->map_len, &s->req, s->headers) != 0)
 		return -1;
 	s->req.headers = s->headers;
+	if ((tls = read_tls()) < 0)
+		return -1;
+	s->req.https = tls;
 	if (proxy_get_property(source_address, sizeof(source_address) - 1,
 	    &s->addr, &s->addr_len) == APX_OK && s->addr != NULL)
 		s->req.client_ip = strip_port((const char *)s->addr,
@@ -859,15 +924,57 @@ static uint8_t *serialize_pairs(const ac_header *h, size_t n, size_t *out_len)
 	return buf;
 }
 
-/* Applies a final decision to the current (effective) stream: header
- * changes for an allow, else one local response carrying every header
- * (two Set-Cookie stay two: the host appends each pair). */
+/* 1 if add[i]'s name is also an earlier add's (any case). */
+static int added_before(const ac_decision *d, size_t i)
+{
+	size_t j, k;
+
+	for (j = 0; j < i; j++) {
+		const ac_str a = d->add[j].name, b = d->add[i].name;
+
+		if (a.len != b.len)
+			continue;
+		for (k = 0; k < a.len; k++) {
+			unsigned char x = (unsigned char)a.ptr[k];
+			unsigned char y = (unsigned char)b.ptr[k];
+
+			if (x >= 'A' && x <= 'Z')
+				x = (unsigned char)(x + 32);
+			if (y >= 'A' && y <= 'Z')
+				y = (unsigned char)(y + 32);
+			if (x != y)
+				break;
+		}
+		if (k == a.len)
+			return 1;
+	}
+	return 0;
+}
+
+/* Applies a final decision to the current (effective) stream. An allow:
+ * `:path` becomes the decision's path when the core rewrote it, then the
+ * names in remove go (every value, any case), then each add is set: the
+ * first of a name replaces whatever is left of it (so a removed name,
+ * Cookie say, comes back with the core's value only), a later one of the
+ * same name is appended. Otherwise one local response carrying every
+ * header (two Set-Cookie stay two: the host appends each pair). */
 static uint32_t apply(const ac_decision *d)
 {
 	size_t i;
 	uint32_t st;
 
 	if (d->action == AC_ALLOW) {
+		if (d->path_rewritten) {
+			/* the upstream must get the target the core decided
+			 * on, never the one it refused to route as sent */
+			if (d->path.ptr == NULL || d->path.len == 0 ||
+			    d->path.ptr[0] != '/')
+				return fail_closed("a rewritten path is empty");
+			if (proxy_replace_header_map_value(
+			    APX_MAP_REQUEST_HEADERS, ":path", 5, d->path.ptr,
+			    d->path.len) != APX_OK)
+				return fail_closed("cannot rewrite :path");
+		}
 		for (i = 0; i < d->n_remove && i < AC_DECISION_HEADERS_MAX;
 		    i++) {
 			st = proxy_remove_header_map_value(
@@ -879,7 +986,8 @@ static uint32_t apply(const ac_decision *d)
 				return fail_closed("cannot remove a header");
 		}
 		for (i = 0; i < d->n_add && i < AC_DECISION_HEADERS_MAX; i++) {
-			st = proxy_replace_header_map_value(
+			st = (added_before(d, i) ? proxy_add_header_map_value :
+			    proxy_replace_header_map_value)(
 			    APX_MAP_REQUEST_HEADERS, d->add[i].name.ptr,
 			    d->add[i].name.len, d->add[i].value.ptr,
 			    d->add[i].value.len);
@@ -944,21 +1052,14 @@ static void log_debug_count(const char *fmt, size_t count)
 		    (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }
 
-/* One core call for s: ac_decide, or ac_decide_resume when resume. In
- * APX_STATE_SHARED mode:
- *  - ac_decide runs first without a state: by authcore.h's contract only
- *    the decisions that need it (login posts, Basic credentials) answer
- *    500 no_state then, and only those are decided again on the shared
- *    state; every other request (tokens, sessions, pages) costs nothing
- *    more than before.
- *  - a call on the state works on a fresh copy; if it changed the copy,
- *    the copy is written back with the CAS value it was read with. On a
- *    conflict the call is made again on a new copy, with the same time
- *    and entropy. A resume starts each try from a copy of the pending
- *    decision taken before the first: the check's PBKDF2 iterations are
- *    done already and are neither lost nor run again.
- * Returns NULL, or why the request must fail closed. */
-static const char *core_call(apx_stream *s, apx_root *r, int resume,
+/* One core call for s on the state, shared mode: a call on the state
+ * works on a fresh copy; if it changed the copy, the copy is written back
+ * with the CAS value it was read with. On a conflict the call is made
+ * again on a new copy, with the same time and entropy. A resume starts
+ * each try from a copy of the pending decision taken before the first:
+ * the check's PBKDF2 iterations are done already and are neither lost
+ * nor run again. Returns NULL, or why the request must fail closed. */
+static const char *shared_call(apx_stream *s, apx_root *r, int resume,
     int64_t now, const uint8_t *entropy, size_t entropy_len)
 {
 	static ac_decision saved; /* resume: the pending decision */
@@ -970,28 +1071,8 @@ static const char *core_call(apx_stream *s, apx_root *r, int resume,
 	unsigned i;
 	int wrote = 0;
 
-	if (apx_state_mode != APX_STATE_SHARED) {
-		/* NULL makes the core answer 500 no_state to what needs it */
-		ac_state *state = apx_state_mode == APX_STATE_LOCAL ?
-		    &apx_state : NULL;
-
-		if (resume)
-			ac_decide_resume(r->policy, state, &s->req, now,
-			    entropy, entropy_len, &s->decision);
-		else
-			ac_decide(r->policy, state, &s->req, now, entropy,
-			    entropy_len, &s->decision);
-		return NULL;
-	}
-	if (!resume) {
-		ac_decide(r->policy, NULL, &s->req, now, entropy,
-		    entropy_len, &s->decision);
-		if (s->decision.action != AC_RESPOND ||
-		    s->decision.reason != AC_NO_STATE)
-			return NULL;
-	} else {
+	if (resume)
 		memcpy(&saved, &s->decision, sizeof(saved));
-	}
 	for (i = 0; i < APX_CAS_TRIES; i++) {
 		buf = NULL;
 		len = 0;
@@ -1053,51 +1134,133 @@ static const char *core_call(apx_stream *s, apx_root *r, int resume,
 	return fail;
 }
 
-/* First decision for a request whose headers (and body, if wanted) are
- * in s->req. A pending decision is queued and the stream paused. */
-static uint32_t decide(apx_stream *s, apx_root *r)
+/* The one core call for s, in its context, with fresh time and entropy:
+ * ac_decide_resume if s is pending, else ac_decide. Only a request
+ * ac_needs() marked AC_NEEDS_STATE gets the state (the shared one through
+ * shared_call); any other is decided once with NULL, which authcore.h
+ * says decides it exactly the same. Returns NULL, or why the request
+ * must fail closed (its pending work is wiped then). */
+static const char *core_call(apx_stream *s, apx_root *r)
 {
-	const char *why;
+	int resume = s->phase == APX_S_PENDING;
+	const char *why = NULL;
 	uint8_t entropy[32];
-	size_t entropy_len = sizeof(entropy);
+	const uint8_t *e = entropy;
+	size_t elen = sizeof(entropy);
 	int64_t now = unix_now();
 
-	if (now < 0)
-		return stream_fail(s, "no clock");
-	if (__wasi_random_get(entropy, sizeof(entropy)) != 0)
-		entropy_len = 0;
-	why = core_call(s, r, 0, now, entropy_len ? entropy : NULL,
-	    entropy_len);
-	wipe(entropy, sizeof(entropy));
-	if (why != NULL) {
+	if (now < 0) {
 		wipe(&s->decision.work, sizeof(s->decision.work));
-		return stream_fail(s, why);
+		return "no clock";
 	}
-	if (s->decision.action != AC_PENDING)
-		return conclude(s);
+	if (__wasi_random_get(entropy, sizeof(entropy)) != 0) {
+		e = NULL;
+		elen = 0;
+	}
+	if ((s->needs & AC_NEEDS_STATE) && apx_state_mode == APX_STATE_SHARED) {
+		why = shared_call(s, r, resume, now, e, elen);
+	} else {
+		/* NULL makes the core answer 500 no_state to what needs it
+		 * and a host without a state has none to give */
+		ac_state *state = (s->needs & AC_NEEDS_STATE) &&
+		    apx_state_mode == APX_STATE_LOCAL ? &apx_state : NULL;
 
+		if (resume)
+			ac_decide_resume(r->policy, state, &s->req, now, e,
+			    elen, &s->decision);
+		else
+			ac_decide(r->policy, state, &s->req, now, e, elen,
+			    &s->decision);
+	}
+	wipe(entropy, sizeof(entropy));
+	if (why != NULL)
+		wipe(&s->decision.work, sizeof(s->decision.work));
+	return why;
+}
+
+/* A list of the worker's is full (`what`, `count` of them): 503 with
+ * Retry-After, in s's context, before any hashing. The core's own answer
+ * for this case (reason overloaded) has the same status, reason and
+ * header. */
+static uint32_t overloaded(apx_stream *s, size_t count, const char *what)
+{
+	static const char body[] = "too many logins in progress; try again "
+	    "shortly\n";
+	const char *reason = ac_reason_name(AC_OVERLOADED);
+	ac_header h[2];
+	uint8_t *hdrs;
+	size_t hlen = 0;
+	uint32_t st;
+	char line[160];
+	int n = snprintf(line, sizeof(line), "authcore: overloaded: %zu %s on "
+	    "this worker, answered 503", count, what);
+
+	if (n > 0)
+		(void)proxy_log(APX_LOG_INFO, line,
+		    (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+	h[0].name.ptr = "retry-after";
+	h[0].name.len = 11;
+	h[0].value.ptr = APX_RETRY_AFTER;
+	h[0].value.len = sizeof(APX_RETRY_AFTER) - 1;
+	h[1].name.ptr = "content-type";
+	h[1].name.len = 12;
+	h[1].value.ptr = "text/plain; charset=utf-8";
+	h[1].value.len = 25;
+	wipe(&s->decision.work, sizeof(s->decision.work));
+	s->phase = APX_S_ANSWERED;
+	stream_release_request(s);
+	if ((hdrs = serialize_pairs(h, 2, &hlen)) == NULL)
+		return fail_closed("out of memory (response headers)");
+	st = proxy_send_local_response(503, reason, strlen(reason),
+	    (const uint8_t *)body, sizeof(body) - 1, hdrs, hlen, -1);
+	free(hdrs);
+	if (st != APX_OK)
+		return fail_closed("cannot send the local response");
+	return APX_PAUSE;
+}
+
+/* Decides, or resumes, s in its context: a final decision is applied;
+ * a new pending one is queued (the stream paused) or, with the queue
+ * full, answered 503; a resumed stream that was allowed goes on. Returns
+ * the action for the current callback (ignored on a resume, which runs
+ * in a tick). */
+static uint32_t step(apx_stream *s, apx_root *r)
+{
+	int resumed = s->phase == APX_S_PENDING;
+	const char *why = core_call(s, r);
+	uint32_t action;
+
+	if (why != NULL)
+		return stream_fail(s, why);
+	if (s->decision.action != AC_PENDING) {
+		action = conclude(s);
+		if (resumed && action == APX_CONTINUE)
+			(void)proxy_continue_stream(APX_STREAM_REQUEST);
+		return action;
+	}
+	if (resumed)
+		return stream_fail(s, "a resumed check is still pending");
+	if (r->queued >= APX_QUEUE_MAX)
+		return overloaded(s, r->queued, "password checks pending");
 	s->phase = APX_S_PENDING;
 	s->since = mono_ns();
 	s->iterations = ac_decision_step(&s->decision, 0);
 	log_debug_count("authcore: password check queued: %zu iterations",
 	    s->iterations);
 	list_push(&r->queue, s);
+	r->queued++;
 	if (root_tick_update(r) != 0) {
-		list_remove(&r->queue, s);
+		queue_remove(r, s);
 		wipe(&s->decision.work, sizeof(s->decision.work));
 		return stream_fail(s, "cannot set the tick period");
 	}
 	return APX_PAUSE;
 }
 
-/* Finishes a check whose iterations are done, in the stream's context:
- * resume, apply, and let the paused stream go on if it was allowed. */
+/* Finishes a check whose iterations are done: in the stream's context,
+ * resume and apply it. */
 static void resume(apx_stream *s, apx_root *r)
 {
-	const char *why;
-	uint8_t entropy[32];
-	size_t entropy_len = sizeof(entropy);
-	int64_t now = unix_now();
 	char line[200];
 	int n;
 
@@ -1117,23 +1280,7 @@ static void resume(apx_stream *s, apx_root *r)
 	if (n > 0)
 		(void)proxy_log(APX_LOG_DEBUG, line,
 		    (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
-	if (now < 0) {
-		wipe(&s->decision.work, sizeof(s->decision.work));
-		(void)stream_fail(s, "no clock");
-		return;
-	}
-	if (__wasi_random_get(entropy, sizeof(entropy)) != 0)
-		entropy_len = 0;
-	why = core_call(s, r, 1, now, entropy_len ? entropy : NULL,
-	    entropy_len);
-	wipe(entropy, sizeof(entropy));
-	if (why != NULL) {
-		wipe(&s->decision.work, sizeof(s->decision.work));
-		(void)stream_fail(s, why);
-		return;
-	}
-	if (conclude(s) == APX_CONTINUE)
-		(void)proxy_continue_stream(APX_STREAM_REQUEST);
+	(void)step(s, r);
 }
 
 /* A login post whose body never began: with Envoy, most likely a
@@ -1179,10 +1326,12 @@ APX_EXPORT(proxy_on_tick) void proxy_on_tick(uint32_t root_id)
 		s->work_ns += t1 - t0;
 		if (t1 - t0 > s->longest_ns)
 			s->longest_ns = t1 - t0;
-		if (left == 0)
+		if (left == 0) {
+			r->queued--;
 			resume(s, r);
-		else
+		} else {
 			list_push(&r->queue, s);
+		}
 	}
 	if (proxy_set_effective_context(r->id) == APX_OK)
 		(void)root_tick_update(r);
@@ -1206,10 +1355,15 @@ uint32_t proxy_on_request_headers(uint32_t id, size_t n_headers,
 		return stream_fail(s, "no policy loaded");
 	if (read_request(s) != 0)
 		return stream_fail(s, "cannot read the request headers");
-	if (!end_of_stream && ac_wants_body(r->policy, s->req.method.ptr,
-	    s->req.method.len, s->req.path.ptr, s->req.path.len)) {
+	s->needs = ac_needs(r->policy, &s->req);
+	if (!end_of_stream && (s->needs & AC_NEEDS_BODY)) {
 		/* a login post: decide when the whole body is here; until
 		 * its first bytes come, the tick watches the wait */
+		size_t waiting = list_count(&r->waiting, APX_WAITING_MAX);
+
+		if (waiting >= APX_WAITING_MAX)
+			return overloaded(s, waiting, "login posts waiting for "
+			    "their body");
 		s->phase = APX_S_BODY;
 		s->since = mono_ns();
 		s->waiting = 1;
@@ -1221,7 +1375,7 @@ uint32_t proxy_on_request_headers(uint32_t id, size_t n_headers,
 		}
 		return APX_PAUSE;
 	}
-	return decide(s, r);
+	return step(s, r);
 }
 
 /* Takes s off its root's lists (it is done waiting, pending, or gone). */
@@ -1232,7 +1386,7 @@ static void stream_unlist(apx_stream *s)
 	if (r != NULL && s->waiting)
 		list_remove(&r->waiting, s);
 	if (r != NULL && s->phase == APX_S_PENDING)
-		list_remove(&r->queue, s);
+		queue_remove(r, s);
 	s->waiting = 0;
 }
 
@@ -1253,7 +1407,7 @@ static uint32_t take_body(apx_stream *s)
 		s->req.body.ptr = (const char *)s->body;
 		s->req.body.len = s->body_len;
 	}
-	return decide(s, r);
+	return step(s, r);
 }
 
 APX_EXPORT(proxy_on_request_body)

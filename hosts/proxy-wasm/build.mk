@@ -26,3 +26,12 @@ ALL_WASM += $(B)/authcore-proxy.wasm
 .PHONY: check-proxy-wasm-imports
 check-proxy-wasm-imports: $(B)/authcore-proxy.wasm
 	@python3 hosts/proxy-wasm/check_imports.py $<
+
+# Test build (tests/hosts/envoy_request.py): the same filter source with its
+# ac_decide call wrapped by tests/hosts/envoy_hook.c, which lets a request
+# header ask for a rewritten path or a consumed cookie after the real
+# decision. Never installed or shipped.
+$(B)/tests/authcore-proxy-hook.wasm: $(PXW_SRC) tests/hosts/envoy_hook.c $(WASI_LIBS) $(CORE_HDRS) hosts/proxy-wasm/build.mk
+	@mkdir -p $(@D)
+	$(WASI_CC) $(WASI_CFLAGS) $(WARN) -Icore $(PXW_LDFLAGS) -Wl,--wrap=ac_decide \
+	  $(PXW_SRC) tests/hosts/envoy_hook.c -o $@ $(WASI_LIBS) -lc-printscan-long-double

@@ -14,6 +14,13 @@ Python's hashlib (an implementation independent of authcore). Checks:
  - two logins pending at once both complete;
  - a login whose client goes away while pending is dropped (debug line), and
    the worker keeps serving;
+ - the worker's queue of pending checks is bounded: QUEUE_MAX + 2 logins at
+   once (another user, QUEUE_ITERATIONS each, so all are still pending when
+   the last arrives) get QUEUE_MAX successes and 2 answers 503 with
+   Retry-After, the 503s before any success;
+ - so is its list of login posts waiting for their body: with WAITING_MAX
+   posts whose body has not come, two more are answered 503 with
+   Retry-After at once; once those clients leave, a login succeeds;
  - without allow_on_headers_stop_iteration in the PluginConfig (Envoy keeps
    the body from a filter that paused the headers), a login post fails
    closed after the filter's 10 s wait and the log says what to set.
@@ -52,6 +59,10 @@ import authformats  # noqa: E402
 
 ITERATIONS = 600000
 PASSWORD = "slow but sure 600k"
+QUEUE_MAX = 8               # the filter's APX_QUEUE_MAX
+WAITING_MAX = 64            # the filter's APX_WAITING_MAX
+QUEUE_ITERATIONS = 200000
+QUEUE_PASSWORD = "one of many"
 N_OTHERS = 20
 LOGIN_TIMEOUT = 30.0
 COOKIES = [r"app_session=v1\.s1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}; Path=/app; "
@@ -98,13 +109,14 @@ def start_upstream(timeout=10.0):
     raise RuntimeError("upstream did not start")
 
 
-def policy(slow_hash):
+def policy(slow_hash, many_hash):
     return json.dumps({
         "realm": "app",
         "sessions": {"keys": [{"kid": "s1",
                                "secret": "pending-test-session-key-0123456789abcdef"}],
                      "cookie": "app_session", "csrf_cookie": "app_csrf", "ttl": 3600},
-        "users": [{"name": "slow", "password_hash": slow_hash, "roles": ["viewer"]}],
+        "users": [{"name": "slow", "password_hash": slow_hash, "roles": ["viewer"]},
+                  {"name": "many", "password_hash": many_hash, "roles": ["viewer"]}],
         "login": {"prefix": "/app", "attempts": "10 per 10 minutes"},
         "public": ["/open/*"],
         "default": "authenticated",
@@ -113,6 +125,8 @@ def policy(slow_hash):
 
 FORM = [("Content-Type", "application/x-www-form-urlencoded")]
 BODY = "username=slow&password=" + PASSWORD.replace(" ", "+") + "&next=/app/home"
+MANY_BODY = ("username=many&password=" + QUEUE_PASSWORD.replace(" ", "+") +
+             "&next=/app/home")
 
 
 def login_problems(status, headers, cookies):
@@ -318,6 +332,95 @@ def abandoned_login(envoy):
     return []
 
 
+def queue_cap(envoy):
+    """QUEUE_MAX + 2 logins at once: QUEUE_MAX are checked (303), the
+    others are answered 503 with Retry-After at once, before any success."""
+    logins = [Login(envoy.listen_port, MANY_BODY) for _ in range(QUEUE_MAX + 2)]
+    for t in logins:
+        t.start()
+    for t in logins:
+        t.join(LOGIN_TIMEOUT + 5)
+    probs = ["login failed: %s" % (t.error or "no answer") for t in logins
+             if t.is_alive() or t.error or t.result is None]
+    if probs:
+        return probs, None
+    ok = [t for t in logins if t.result[0] == 303]
+    busy = [t for t in logins if t.result[0] == 503]
+    if len(ok) != QUEUE_MAX or len(busy) != 2:
+        probs.append("statuses %s, want %d x 303 and 2 x 503" % (
+            sorted(t.result[0] for t in logins), QUEUE_MAX))
+    for t in ok:
+        probs += ["login: " + p for p in login_problems(*t.result)]
+    for t in busy:
+        if t.result[1].get("retry-after") != "1" or t.result[2]:
+            probs.append("503 with retry-after %r and cookies %r" % (
+                t.result[1].get("retry-after"), t.result[2]))
+    if ok and busy and max(t.t_done for t in busy) >= min(t.t_done for t in ok):
+        probs.append("a 503 came after a success: it waited for a check")
+    fig = None
+    if ok:
+        fig = ("# queue cap: %d logins of %d iterations at once: %d checked in %.0f ms "
+               "(last answer), %d answered 503 in at most %.0f ms"
+               % (len(logins), QUEUE_ITERATIONS, len(ok),
+                  ms(max(t.t_done - t.t_sent for t in ok)), len(busy),
+                  ms(max((t.t_done - t.t_sent for t in busy), default=0))))
+    return probs, fig
+
+
+def active_requests(envoy):
+    c = http.client.HTTPConnection("127.0.0.1", envoy.admin_port, timeout=2)
+    try:
+        c.request("GET", "/stats?filter=^http%5C.authcore%5C.downstream_rq_active$")
+        m = re.search(r"downstream_rq_active: (\d+)", c.getresponse().read().decode())
+        return int(m.group(1)) if m else -1
+    finally:
+        c.close()
+
+
+def waiting_cap(envoy):
+    """WAITING_MAX login posts whose body never comes, then two more:
+    503 with Retry-After at once. After the first ones leave, a login
+    succeeds (the list drained)."""
+    head = ("POST /app/auth/login HTTP/1.1\r\nHost: authcore.test\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\n"
+            "Content-Length: %d\r\n\r\n" % len(BODY)).encode()
+    held, probs = [], []
+    try:
+        for _ in range(WAITING_MAX):
+            s = socket.create_connection(("127.0.0.1", envoy.listen_port), timeout=5)
+            s.sendall(head)
+            held.append(s)
+        deadline = time.monotonic() + 10
+        while active_requests(envoy) < WAITING_MAX and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if active_requests(envoy) < WAITING_MAX:
+            return ["Envoy did not take %d login posts" % WAITING_MAX]
+        for i in range(2):
+            t0 = time.monotonic()
+            st, hdrs, cookies, _ = http_request(envoy.listen_port, "POST",
+                                                "/app/auth/login", FORM, BODY)
+            took = time.monotonic() - t0
+            if st != 503 or hdrs.get("retry-after") != "1" or cookies:
+                probs.append("post %d past the cap: %s, retry-after %r" % (
+                    WAITING_MAX + i + 1, st, hdrs.get("retry-after")))
+            elif took > 5:
+                probs.append("503 after %.1f s, want at once" % took)
+    finally:
+        for s in held:
+            s.close()
+    deadline = time.monotonic() + 10
+    while active_requests(envoy) > 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    login = Login(envoy.listen_port)
+    login.start()
+    login.join(LOGIN_TIMEOUT + 5)
+    if login.is_alive() or login.error or login.result is None:
+        probs.append("login after the posts left: %s" % (login.error or "no answer"))
+    else:
+        probs += ["login after the posts left: " + p for p in login_problems(*login.result)]
+    return probs
+
+
 def without_stop_iteration(envoy_bin, workdir, wasm, policy_text, port):
     """The misconfiguration: the filter must answer 500 after its wait and
     name the missing setting, not hold the request."""
@@ -364,12 +467,13 @@ def main():
         return 1
 
     slow_hash = authformats.phc_pbkdf2_sha256(PASSWORD, ITERATIONS)
+    many_hash = authformats.phc_pbkdf2_sha256(QUEUE_PASSWORD, QUEUE_ITERATIONS)
     echo, echo_port = start_upstream()
     envoy = None
-    results = []
+    results, cap_fig = [], None
     try:
         envoy = Envoy(envoy_bin, args.workdir, "pending", os.path.abspath(args.wasm),
-                      policy(slow_hash), echo_port,
+                      policy(slow_hash, many_hash), echo_port,
                       extra_args=["--component-log-level", "wasm:debug"])
         state = envoy.wait()
         if state != "ready":
@@ -386,10 +490,16 @@ def main():
                         two_logins(envoy)))
         results.append(("abandon", "envoy: a login whose client leaves while pending "
                         "is dropped; the worker keeps serving", abandoned_login(envoy)))
+        cap_probs, cap_fig = queue_cap(envoy)
+        results.append(("cap", "envoy: %d pending checks per worker at most; past "
+                        "that 503 with Retry-After, at once" % QUEUE_MAX, cap_probs))
+        results.append(("waiting", "envoy: %d login posts waiting for their body per "
+                        "worker at most; past that 503 with Retry-After, at once"
+                        % WAITING_MAX, waiting_cap(envoy)))
         envoy.close()  # flushes the log
         misconfigured = without_stop_iteration(envoy_bin, args.workdir,
                                                os.path.abspath(args.wasm),
-                                               policy(slow_hash), echo_port)
+                                               policy(slow_hash, many_hash), echo_port)
     finally:
         if envoy is not None:
             envoy.close()
@@ -416,11 +526,13 @@ def main():
     for key, what, p in results:
         if key == "abandon" and not p and len(dropped) != 1:
             p = ["%d 'password check dropped' debug lines, want 1" % len(dropped)]
-        if key == "abandon" and not p and len(timing) != 4:
-            p = ["%d completed checks, want 4 (the abandoned one must not complete)"
+        if key == "abandon" and not p and len(timing) != 5:
+            p = ["%d completed checks, want 5 (the abandoned one must not complete)"
                  % len(timing)]
         print("not ok - %s: %s" % (what, "; ".join(p)) if p else "ok - %s" % what,
               flush=True)
+    if cap_fig:
+        print(cap_fig, flush=True)
     print(misconfigured, flush=True)
     return 0
 

@@ -43,6 +43,7 @@ import signal
 import statistics
 import sys
 import threading
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -98,9 +99,23 @@ def on_worker(envoy, method, path, headers, body=None):
     return status, hdrs, rbody, took[0] if len(took) == 1 else None
 
 
+def settle(envoy, timeout=5.0):
+    """Waits until the per-worker connection counts stop moving: the
+    readiness probe's connection may be accepted after it was closed, and
+    counted in the middle of the first request's before/after."""
+    deadline, last = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        now = worker_counts(envoy)
+        if now == last:
+            return
+        last = now
+        time.sleep(0.2)
+
+
 def attempts(envoy):
     """Failed logins until a worker that answered fewer than 3 of the
     failures answers 429. Returns (problems, [(status, worker)])."""
+    settle(envoy)
     seen, fails = [], {}
     for _ in range(MAX_TRIES):
         status, _, _, w = on_worker(envoy, "POST", "/app/auth/login", FORM, BAD_LOGIN)

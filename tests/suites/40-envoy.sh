@@ -9,7 +9,11 @@
 # login state shared by two workers (--concurrency 2): failures counted on
 # one worker are refused on the other, a Basic credential verified on one is
 # a cache hit on the other, concurrent failures are all counted
-# (tests/hosts/envoy_shared.py). Logs and generated Envoy configs:
+# (tests/hosts/envoy_shared.py); then what the client cannot choose: the TLS
+# state from the connection on a plain and a TLS listener, whatever
+# X-Forwarded-Proto or :scheme say, and a rewritten path and a consumed
+# cookie applied as decided (tests/hosts/envoy_request.py). Logs and
+# generated Envoy configs:
 # build/tests/envoy/.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -66,4 +70,19 @@ rc3=$?
 if [ "$rc3" -eq 124 ] || [ "$rc3" -eq 137 ]; then
   echo "not ok - envoy shared state: timed out after 120s"
 fi
-[ "$rc" -eq 0 ] && [ "$rc2" -eq 0 ] && [ "$rc3" -eq 0 ]
+# The venv's Python: the HTTP/2 client is the h2 package (tools/requirements.txt).
+# The hook build (the same filter source, ac_decide wrapped by
+# tests/hosts/envoy_hook.c) lets the test ask for a rewritten path and a
+# consumed cookie.
+hook=build/tests/authcore-proxy-hook.wasm
+if ! make --no-print-directory -s "$hook" >"$work/build-hook.log" 2>&1; then
+  echo "not ok - proxy-wasm test build: make $hook failed (see $work/build-hook.log)"
+  hook=
+fi
+timeout -k 5 90 build/venv/bin/python tests/hosts/envoy_request.py --wasm "$wasm" \
+  ${hook:+--hook-wasm "$hook"} --workdir "$work/request" ${envoy:+--envoy "$envoy"}
+rc4=$?
+if [ "$rc4" -eq 124 ] || [ "$rc4" -eq 137 ]; then
+  echo "not ok - envoy request (TLS state, path, headers): timed out after 90s"
+fi
+[ "$rc" -eq 0 ] && [ "$rc2" -eq 0 ] && [ "$rc3" -eq 0 ] && [ "$rc4" -eq 0 ]

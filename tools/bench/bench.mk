@@ -58,3 +58,17 @@ bench-nginx: $(NGX_MODULE)
 	build/venv/bin/python tools/bench/bench_nginx.py \
 	  --before $(NGINX_BENCH_DIR)/ngx_http_authcore_module.so --after $(NGX_MODULE) \
 	  --out $(BENCH_OUT)/nginx.md
+
+# make bench-envoy: the Envoy filter against another revision's, side by side
+# in one run (tools/bench/envoy_ab.py; ENVOY_AB_BASE=main by default). The
+# base filter's source is that revision's hosts/proxy-wasm/authcore_proxy.c,
+# written by the script to $(BENCH_OUT)/envoy/base_proxy.c and built here
+# like build/authcore-proxy.wasm, on this tree's core: only the shims differ.
+$(BENCH_OUT)/envoy/base-proxy.wasm: $(BENCH_OUT)/envoy/base_proxy.c $(WASI_LIBS) $(CORE_HDRS) hosts/proxy-wasm/build.mk
+	$(WASI_CC) $(WASI_CFLAGS) $(WARN) -Icore $(PXW_LDFLAGS) $< -o $@ $(WASI_LIBS) \
+	  -lc-printscan-long-double
+
+.PHONY: bench-envoy
+bench-envoy: deps
+	@$(MAKE) --no-print-directory $(B)/authcore-proxy.wasm
+	@build/venv/bin/python tools/bench/envoy_ab.py
