@@ -129,7 +129,7 @@ try {
   const orig = new Request("https://example.test/healthz?x=1", {
     method: "POST", body: "payload", headers: { "x-authcore-user": "mallory", "x-keep": "1" },
   });
-  const r = await auth.handle(orig, { now: Date.now() / 1000 });
+  const r = await auth.handle(orig, { clientIp: "192.0.2.1", now: Date.now() / 1000 });
   if (r.response) {
     check("node apply: allowed request keeps body and target", `not allowed (${r.decision.reason}); the first vector policy must make /healthz public`);
   } else {
@@ -221,11 +221,11 @@ if (job.files.length) {
       return new Response("from next", { headers: { "x-next": "1" } });
     };
     const probs = [];
-    const a = await auth.serve(new Request("http://127.0.0.1/healthz"), next);
+    const a = await auth.serve(new Request("http://127.0.0.1/healthz"), next, { clientIp: "192.0.2.1" });
     if (a.status !== 200 || (await a.text()) !== "from next" || calls.length !== 1) probs.push(`public path: status ${a.status}, ${calls.length} calls`);
     const want = auth.decide({ method: "GET", path: "/api/x", headers: [] });
     if (want.action === "allow") probs.push("the first vector policy must refuse GET /api/x without credentials");
-    const b = await auth.serve(new Request("http://127.0.0.1/api/x"), next);
+    const b = await auth.serve(new Request("http://127.0.0.1/api/x"), next, { clientIp: "192.0.2.1" });
     if (b.status !== want.status || calls.length !== 1) probs.push(`refused path: status ${b.status} (want ${want.status}), ${calls.length} calls`);
     auth.close();
     check(label, probs.join("; "));
