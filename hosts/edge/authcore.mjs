@@ -630,8 +630,11 @@ async function instantiate(module) {
 // A turn of the event loop (a macrotask, so I/O gets its chance too). Node
 // runs every expired timer before it polls I/O again, so two checks that
 // yield with setTimeout(0) would keep it in its timer phase and accept no
-// connection until they end: there, setImmediate (after the poll).
-const nextTurn = typeof setImmediate === "function" ? setImmediate : (f) => setTimeout(f, 0);
+// connection until they end: there, setImmediate (after the poll). Deno's
+// setImmediate is the slow one (seconds per request while checks run), its
+// setTimeout(0) lets I/O in, as workerd's does.
+const nextTurn = typeof setImmediate === "function" && typeof Deno === "undefined" ? setImmediate
+  : (f) => setTimeout(f, 0);
 function yieldTurn() {
   return new Promise((resolve) => nextTurn(resolve));
 }
