@@ -146,6 +146,27 @@ try {
   const d = auth.decide({ method: "GET", path: "/", client_ip: "", headers: [] }, { now: 0 });
   check("node apply: decide returns the decision JSON",
     typeof d.status === "number" && typeof d.reason === "string" && typeof d.action === "string" ? null : JSON.stringify(d));
+  // the request as decided comes back through the view: the target to
+  // forward, the client and the scheme (the core took them as sent here:
+  // no trusted proxies in this policy)
+  {
+    const probs = [];
+    for (const [path, ip, https] of [["/healthz?a=%41&b", "192.0.2.44", true], ["/api/x", "2001:db8::9", false]]) {
+      const v = auth.decide({ method: "GET", path, client_ip: ip, https, headers: [] });
+      if (v.path !== path || v.path_rewritten !== false || v.client !== ip || v.https !== https) {
+        probs.push(`${path}: ${JSON.stringify({ path: v.path, rw: v.path_rewritten, client: v.client, https: v.https })}`);
+      }
+    }
+    const h = await auth.handle(new Request("https://h.example/healthz?x=1"), { clientIp: "198.51.100.3" });
+    const got = h.response ? "refused" : h.identity;
+    if (got === "refused" || got.client !== "198.51.100.3" || got.https !== true || h.decision.path !== "/healthz?x=1") {
+      probs.push(`handle https: ${JSON.stringify(got)} ${h.decision.path}`);
+    }
+    let none = null;
+    try { await auth.handle(new Request("http://h.example/healthz")); } catch (e) { none = e; }
+    if (!(none instanceof TypeError) || !/client address/.test(none.message)) probs.push(`no address: ${none}`);
+    check("node apply: decisions carry path, path_rewritten, client and https; no runtime address is a refusal", probs.join("; "));
+  }
   let threw = null;
   try { auth.decide({ method: "GET", path: "/\0", headers: [] }); } catch (e) { threw = e; }
   check("node apply: a NUL in a request field is refused, not truncated", threw instanceof TypeError ? null : "no TypeError");
