@@ -281,9 +281,10 @@ export async function createAuth(policy, options = {}) {
   // does: on a decision of its own, at most maxPendingChecks at once; when
   // the core answers pending, the password check runs (whole, or `slice`
   // iterations at a time with a turn of the event loop between) and the
-  // decision resumes. Returns the Decision, or a Promise of it when it
-  // yields.
-  function decideRequest(fields, body, needs, now, byteStrings, slice) {
+  // decision resumes; a client gone meanwhile (signal aborted) ends the
+  // check there, with an Error. Returns the Decision, or a Promise of it
+  // when it yields.
+  function decideRequest(fields, body, needs, now, byteStrings, slice, signal) {
     if (!(needs & NEEDS_STATE)) {
       const len = write(fields, body, byteStrings);
       written = -1;
@@ -314,6 +315,7 @@ export async function createAuth(policy, options = {}) {
           while (M._acw_step(d, slice) !== 0) {
             await yieldTurn();
             live();
+            if (signal && signal.aborted) throw new Error("authcore: the client went away during a password check");
           }
           return resume(d, fields, body, now, byteStrings);
         } finally {
@@ -407,7 +409,7 @@ export async function createAuth(policy, options = {}) {
       body = await readBody(request, bodyMax);
       live();
     }
-    const d = await decideRequest(fields, body, needs, now, byteStrings, passwordSlice);
+    const d = await decideRequest(fields, body, needs, now, byteStrings, passwordSlice, request.signal);
     if (audit && d.auditText) audit(d.auditText);
     if (d.action !== "allow") return { response: toResponse(d), decision: d };
     return {
@@ -551,7 +553,7 @@ export function nodeHandler(auth, next, options = {}) {
     try {
       const a = await auth;
       const peer = req.socket.remoteAddress; // undefined once the socket is gone
-      const request = peer ? await nodeRequest(req) : null;
+      const request = peer ? await nodeRequest(req, res) : null;
       response = request === null ? new Response(null, { status: 400 })
         : await a.serve(request, next, { clientIp: peer, now });
     } catch (e) {
@@ -570,7 +572,7 @@ function nodeStreams() {
 
 // An IncomingMessage as a Request, or null when its target or Host cannot
 // make a URL that means the same.
-async function nodeRequest(req) {
+async function nodeRequest(req, res) {
   const path = req.url ?? "";
   const host = req.headers.host ?? "";
   if (!path.startsWith("/") || host === "" || /[/?#@\\\s]/.test(host)) return null;
@@ -578,7 +580,10 @@ async function nodeRequest(req) {
   const headers = new Headers();
   const raw = req.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i], raw[i + 1]);
-  const init = { method: req.method, headers };
+  // aborted when the client goes before the answer is written
+  const gone = new AbortController();
+  res.on("close", () => { if (!res.writableFinished) gone.abort(); });
+  const init = { method: req.method, headers, signal: gone.signal };
   if (req.method !== "GET" && req.method !== "HEAD") {
     const [{ Readable }] = await nodeStreams();
     init.body = Readable.toWeb(req);

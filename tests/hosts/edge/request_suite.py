@@ -16,8 +16,12 @@ cookies come back as two Set-Cookie; https is the connection's scheme (a TLS
 listener in Node and Deno), never a header; at most maxPendingChecks
 password checks are under way, the next login is answered 503 overloaded
 with Retry-After while other requests are served, and a login succeeds again
-once they are done. Without a runtime address (workerd without Cloudflare's
-cf object) the module refuses the request rather than deciding without one.
+once they are done; in Node and Deno a check whose client went away stops
+(request.signal) and gives its place back (workerd here never aborts an
+incoming request's signal when its client closes: not tested there).
+Without a runtime address (workerd's runtime "workers" without
+CF-Connecting-IP) the module refuses the request rather than deciding
+without one.
 
 Prints "ok - ..." / "not ok - ...: why" (tests/run.sh counts them). Servers
 listen on 127.0.0.1, are stopped by their own PID, every wait is bounded.
@@ -254,6 +258,52 @@ def check_queue(label, c, headers_for):
     ok(label, "; ".join(probs) or None)
 
 
+def check_abandoned(label, c, headers_for):
+    """Slow logins whose clients go away stop their checks: once they are
+    under way (a probe is refused 503), their connections close; the probe is
+    admitted again and no decision for them is ever written (a check run to
+    its end would log carol's login)."""
+    c.audits()
+    conns = []
+    form = "username=carol&password=carol-pw"
+    for i in range(MAX_PENDING):
+        s = socket.create_connection(("127.0.0.1", c.port), TIMEOUT, source_address=(A, 0))
+        hdrs = "".join("%s: %s\r\n" % h for h in headers_for(i))
+        s.sendall(("POST /app/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\n%s"
+                   "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n%s"
+                   % (hdrs, len(form), form)).encode())
+        conns.append(s)
+    t0 = time.time()
+    full = False
+    while time.time() - t0 < TIMEOUT:
+        if login(c, "alice", "wrong", headers_for("throttled"), A)[0] == 503:
+            full = True
+            break
+        time.sleep(0.05)
+    for s in conns:
+        s.close()
+    t1 = time.time()
+    freed = None
+    while time.time() - t1 < TIMEOUT:
+        if login(c, "alice", "wrong", headers_for("throttled"), A)[0] != 503:
+            freed = time.time() - t1
+            break
+        time.sleep(0.05)
+    time.sleep(0.5)
+    lines = c.audits()
+    carol = [x for x in lines if x.get("user") == "carol" or x.get("login_user") == "carol"]
+    probs = []
+    if not full:
+        probs.append("the abandoned checks were never both under way")
+    if freed is None:
+        probs.append("their places were not given back")
+    if carol:
+        probs.append("abandoned checks ran to a decision: %r" % carol)
+    if freed is not None:
+        print("# %s: places back %.2fs after the clients went" % (label, freed), flush=True)
+    ok(label, "; ".join(probs) or None)
+
+
 # --- servers ---------------------------------------------------------------
 
 class Server:
@@ -325,6 +375,7 @@ def socket_host(run, tls):
         if not tls:
             check_https_header_ignored("%s scheme headers from a client never make https" % HOST, c)
             check_queue("%s bounded password checks" % HOST, c, lambda i: [])
+            check_abandoned("%s a password check ends when its client goes away" % HOST, c, lambda i: [])
             st, _, raw = c.send("POST", "/pub/echo?x=1", [("Content-Type", "text/plain")], "the body")
             got = json.loads(raw) if st == 200 else {}
             ok("%s a public POST reaches the app with its body and target" % HOST,
