@@ -16,7 +16,7 @@
  * instead of a count says the body was over AC_LOGIN_BODY_MAX (no bytes
  * follow) and the core answers 413 body_too_large. A count over
  * AC_LOGIN_BODY_MAX is taken the same way: never truncated. Without the
- * section the request has no body. Hosts send one only when acw_wants_body
+ * section the request has no body. Hosts send one only when acw_needs
  * says the core needs it (login posts).
  *
  * The decision comes back as the JSON of ac_decision_json(), or, after
@@ -50,6 +50,7 @@
 #endif
 
 #define ACW_OUT_MAX 65536 /* decision JSON: every escaped byte of d->buf fits */
+#define ACW_VIEW_FIXED 18 /* words before the header lists (view_out) */
 
 typedef struct {
 	const ac_policy *policy;
@@ -61,7 +62,7 @@ typedef struct {
 	char out[ACW_OUT_MAX];
 	size_t out_len;
 	int view;             /* acw_set_view: answer with a view, not JSON */
-	uint32_t words[12 + 2 * 2 * AC_DECISION_HEADERS_MAX +
+	uint32_t words[ACW_VIEW_FIXED + 2 * 2 * AC_DECISION_HEADERS_MAX +
 	    4 * AC_DECISION_HEADERS_MAX * 2];
 	/* the compiled policy follows */
 } acw_ctx;
@@ -279,14 +280,18 @@ static int parse_request(acw_ctx *ctx, const char *req, size_t req_len,
  *   [0] action (0 allow, 1 respond, 2 pending)  [1] status  [2] reason
  *   [3] n_remove  [4] n_add  [5] n_resp_headers
  *   [6,7] body  [8,9] user (pointer 0: none)  [10,11] audit line
+ *   [12,13] path to forward  [14] path_rewritten (0|1)
+ *   [15,16] client address  [17] https (0|1)
  *   then n_remove x (name), n_add x (name, value), n_resp x (name, value).
  * Names point into the policy or static storage (stable for the context's
- * life); everything else into the decision (valid until the next call). */
+ * life); path and client may point into the request bytes (valid until the
+ * host writes its next request); everything else into the decision (valid
+ * until the next call). */
 static const char *view_out(acw_ctx *ctx, const ac_decision *d,
     size_t *out_len)
 {
 	uint32_t *w = ctx->words;
-	size_t k = 12, i;
+	size_t k = ACW_VIEW_FIXED, i;
 
 #define ACW_PUT(s) (w[k++] = (uint32_t)(uintptr_t)(s).ptr, \
 	w[k++] = (uint32_t)(s).len)
@@ -302,6 +307,12 @@ static const char *view_out(acw_ctx *ctx, const ac_decision *d,
 	w[9] = (uint32_t)d->user.len;
 	w[10] = (uint32_t)(uintptr_t)d->audit;
 	w[11] = (uint32_t)d->audit_len;
+	w[12] = (uint32_t)(uintptr_t)d->path.ptr;
+	w[13] = (uint32_t)d->path.len;
+	w[14] = d->path_rewritten != 0;
+	w[15] = (uint32_t)(uintptr_t)d->client.ptr;
+	w[16] = (uint32_t)d->client.len;
+	w[17] = d->https != 0;
 	for (i = 0; i < d->n_remove; i++)
 		ACW_PUT(d->remove[i]);
 	for (i = 0; i < d->n_add; i++) {
@@ -344,20 +355,28 @@ static ac_state *state_of(acw_ctx *ctx)
 	return ctx->has_state ? &ctx->state : NULL;
 }
 
-/* 1 if the core needs the body of this request (a login post), so the
- * host reads it (at most acw_body_max() bytes) and sends it in the body
- * section; 0 if the body must not be read. req holds at least the first
- * two fields of the format above (method \0 path \0). */
-ACW_EXPORT int acw_wants_body(acw_ctx *ctx, const char *req, size_t req_len)
+/* The AC_NEEDS_* bits of one request (format above; its body section
+ * may be absent): AC_NEEDS_BODY (1), the host reads the body, at most
+ * acw_body_max() bytes, and sends it in the body section, else it must
+ * not read it; AC_NEEDS_STATE (2), the decision touches the context's
+ * state (login posts, Basic credentials), the only requests that can go
+ * pending. Returns -1 if the bytes are malformed. */
+ACW_EXPORT int acw_needs(acw_ctx *ctx, const char *req, size_t req_len)
 {
-	ac_str method, path;
-	size_t pos = 0;
+	ac_request r;
 
-	if (!next_field(req, req_len, &pos, &method) ||
-	    !next_field(req, req_len, &pos, &path))
-		return 0;
-	return ac_wants_body(ctx->policy, method.ptr, method.len, path.ptr,
-	    path.len);
+	if (parse_request(ctx, req, req_len, &r) < 0)
+		return -1;
+	return (int)ac_needs(ctx->policy, &r);
+}
+
+/* The state for deciding r: the context's only when the core says the
+ * request touches it (a request that does not is decided the same
+ * without). */
+static ac_state *state_for(acw_ctx *ctx, const ac_request *r)
+{
+	return (ac_needs(ctx->policy, r) & AC_NEEDS_STATE) ? state_of(ctx) :
+	    NULL;
 }
 
 /* Decides one request (format above), running a password check to its end
@@ -370,18 +389,19 @@ ACW_EXPORT const char *acw_decide(acw_ctx *ctx, const char *req,
 {
 	ac_request r;
 	ac_decision *d = &ctx->decision;
+	ac_state *st;
 
 	*out_len = 0;
 	if (parse_request(ctx, req, req_len, &r) < 0)
 		return NULL;
-	ac_decide(ctx->policy, state_of(ctx), &r, (int64_t)now, entropy,
-	    entropy_len, d);
+	st = state_for(ctx, &r);
+	ac_decide(ctx->policy, st, &r, (int64_t)now, entropy, entropy_len, d);
 	if (d->action == AC_PENDING) {
 		/* nothing came out of the pending call: its entropy is unused */
 		while (ac_decision_step(d, 1u << 20) > 0)
 			;
-		ac_decide_resume(ctx->policy, state_of(ctx), &r, (int64_t)now,
-		    entropy, entropy_len, d);
+		ac_decide_resume(ctx->policy, st, &r, (int64_t)now, entropy,
+		    entropy_len, d);
 	}
 	return json_out(ctx, d, out_len);
 }
@@ -445,7 +465,7 @@ ACW_EXPORT const char *acw_begin(acw_ctx *ctx, ac_decision *d,
 	*out_len = 0;
 	if (parse_request(ctx, req, req_len, &r) < 0)
 		return NULL;
-	ac_decide(ctx->policy, state_of(ctx), &r, (int64_t)now, entropy,
+	ac_decide(ctx->policy, state_for(ctx, &r), &r, (int64_t)now, entropy,
 	    entropy_len, d);
 	return json_out(ctx, d, out_len);
 }
@@ -468,7 +488,7 @@ ACW_EXPORT const char *acw_resume(acw_ctx *ctx, ac_decision *d,
 	*out_len = 0;
 	if (parse_request(ctx, req, req_len, &r) < 0)
 		return NULL;
-	ac_decide_resume(ctx->policy, state_of(ctx), &r, (int64_t)now,
+	ac_decide_resume(ctx->policy, state_for(ctx, &r), &r, (int64_t)now,
 	    entropy, entropy_len, d);
 	return json_out(ctx, d, out_len);
 }

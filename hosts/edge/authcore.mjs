@@ -1,9 +1,11 @@
 // authcore for JavaScript runtimes: Cloudflare Workers (workerd), Deno, Node.
 //
 // A thin shim over the wasm core (wasm/acw.c): it serializes a request once,
-// reads its body only when the core asks for it (login posts), makes one
-// decision call and applies the decision once. Every policy rule lives in
-// the core, so this file decides nothing itself.
+// asks the core what deciding it needs (the body: login posts; the login
+// state: login posts and Basic credentials), reads the body only then, makes
+// one decision call and applies the decision once: the core's header
+// removals then additions, and the request target the core chose. Every
+// policy rule lives in the core, so this file decides nothing itself.
 //
 //   const auth = await createAuth(policy, { module, env });
 //   // env: the caller's own settings, e.g. a Worker's `env`, Deno.env.toObject()
@@ -11,11 +13,14 @@
 //   // (AUTHCORE_ADMIN_USER + AUTHCORE_ADMIN_PASSWORD_HASH: the first admin).
 //
 //   // simplest: the local answer, or next()'s response with the decision's
-//   // response headers (Set-Cookie...) appended
-//   return auth.serve(request, (req, identity) => fetch(req), { clientIp });
+//   // response headers (Set-Cookie...) appended. The client address comes
+//   // from the runtime: Workers (createAuth's runtime: "workers", or a
+//   // request carrying Cloudflare's `cf` object): CF-Connecting-IP; Deno:
+//   // { info } (Deno.serve's second argument); Node: nodeHandler() below.
+//   return auth.serve(request, (req, identity) => fetch(req));
 //
 //   // or step by step:
-//   const r = await auth.handle(request, { clientIp, now });
+//   const r = await auth.handle(request, { info, now });
 //   if (r.response) return r.response;       // 401 / 403 / login page, ...
 //   const resp = await app(r.request, r.identity); // identity headers set
 //   return withResponseHeaders(resp, r.responseHeaders); // MUST be applied
@@ -24,6 +29,8 @@
 // By default it runs to its end inside the decision call; with
 // options.passwordSlice = N, handle() runs N iterations at a time and yields
 // to the event loop in between, so one login does not stall other requests.
+// At most options.maxPendingChecks checks are under way at once; past that
+// a request that would start one is answered 503 with Retry-After.
 import createAuthcoreModule from "./authcore_glue.mjs";
 
 const ENTROPY_LEN = 16;
@@ -36,6 +43,12 @@ const TOO_LARGE = Symbol("too large");
 // module scope (Workers refuse randomness outside a request).
 const POOL_LEN = 4096;
 const ERR_CAP = 512;
+// ac_needs bits (core/authcore.h): the body; the login state.
+const NEEDS_BODY = 1;
+const NEEDS_STATE = 2;
+// Iterations per acw_step call when a password check runs whole.
+const WHOLE = 1 << 20;
+const MAX_PENDING_DEFAULT = 8;
 // Statuses whose responses must not carry a body (Fetch "null body status").
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 
@@ -73,18 +86,35 @@ function textHeaders() {
  *   handle(); defaults to console.log; false turns it off.
  * options.passwordSlice: PBKDF2 iterations handle() runs between yields to
  *   the event loop during a password check; 0 (default) runs it whole.
+ * options.maxPendingChecks: password checks under way at once (default 8);
+ *   a request that would start one more is answered 503 "overloaded" with
+ *   Retry-After, before any hashing.
+ * options.runtime: "workers" when the instance serves Cloudflare Workers:
+ *   the client address is then CF-Connecting-IP, which Cloudflare's edge
+ *   sets (a request carrying Cloudflare's `cf` object is taken as such
+ *   without the option; workerd serving its own socket gives the peer in
+ *   cf.clientIp, which is taken first).
  * Rejects with an Error whose message is "<JSON path>: <what is wrong>" when
  * the core refuses the policy (or "$env.AUTHCORE_...: ..." for the env).
  * Each instance keeps its own login state (attempt counters, verified Basic
  * credentials), keyed with 32 random bytes on its first decision.
  */
 export async function createAuth(policy, options = {}) {
-  const { module, audit = console.log, env = {}, passwordSlice = 0 } = options;
+  const {
+    module, audit = console.log, env = {}, passwordSlice = 0,
+    maxPendingChecks = MAX_PENDING_DEFAULT, runtime,
+  } = options;
   if (audit !== false && audit !== null && typeof audit !== "function") {
     throw new TypeError("authcore: options.audit must be a function or false");
   }
   if (!Number.isSafeInteger(passwordSlice) || passwordSlice < 0) {
     throw new TypeError("authcore: options.passwordSlice must be a non-negative integer");
+  }
+  if (!Number.isSafeInteger(maxPendingChecks) || maxPendingChecks < 1) {
+    throw new TypeError("authcore: options.maxPendingChecks must be a positive integer");
+  }
+  if (runtime !== undefined && runtime !== "workers") {
+    throw new TypeError('authcore: options.runtime must be "workers" or left out');
   }
   const json = typeof policy === "string" ? policy : JSON.stringify(policy);
   if (typeof json !== "string") {
@@ -126,6 +156,7 @@ export async function createAuth(policy, options = {}) {
   // then, when body is given, the body section. Returns its length. The
   // buffer is shared: write it again after any await.
   function put(fields, body, byteStrings) {
+    written = -1;
     for (const f of fields) {
       if (f.includes("\0")) throw new TypeError("authcore: a request field contains NUL");
     }
@@ -161,12 +192,12 @@ export async function createAuth(policy, options = {}) {
     return len;
   }
 
-  // Fresh random bytes for one call, at scratch. The first call also keys
-  // the login state (here, not in createAuth: Workers give randomness only
-  // while a request is handled).
+  // Fresh random bytes for one call, at scratch. The first call that
+  // touches the login state also keys it (here, not in createAuth: Workers
+  // give randomness only while a request is handled).
   let seeded = false;
-  function putEntropy() {
-    if (!seeded) {
+  function putEntropy(state) {
+    if (state && !seeded) {
       const h = M.HEAPU8;
       crypto.getRandomValues(h.subarray(scratch, scratch + STATE_SEED_LEN));
       const rc = M._acw_seed(ctx, scratch, STATE_SEED_LEN);
@@ -216,57 +247,147 @@ export async function createAuth(policy, options = {}) {
     const d = new Decision(ACTIONS[W[k]], W[k + 1], REASONS[W[k + 2]] ?? "unknown",
       textAt(h, W[k + 6], W[k + 7]), W[k + 8] ? textAt(h, W[k + 8], W[k + 9]) : null,
       textAt(h, W[k + 10], W[k + 11]));
-    k += 12;
+    d.path = textAt(h, W[k + 12], W[k + 13]);
+    d.path_rewritten = W[k + 14] !== 0;
+    d.client = textAt(h, W[k + 15], W[k + 16]);
+    d.https = W[k + 17] !== 0;
+    k += 18; // ACW_VIEW_FIXED
     for (let i = 0; i < nr; i++, k += 2) d.remove.push(nameAt(h, W[k], W[k + 1]));
     for (let i = 0; i < na; i++, k += 4) d.add[nameAt(h, W[k], W[k + 1])] = textAt(h, W[k + 2], W[k + 3]);
     for (let i = 0; i < nh; i++, k += 4) d.headers.push([nameAt(h, W[k], W[k + 1]), textAt(h, W[k + 2], W[k + 3])]);
     return d;
   }
 
-  // 1 if the core needs this request's body (a login post).
-  function wantsBody(fields, byteStrings) {
-    const len = put(fields.slice(0, 2), null, byteStrings);
-    return M._acw_wants_body(ctx, reqPtr, len) !== 0;
+  // What deciding the request needs (NEEDS_* bits). The request stays
+  // written, so the decision right after it (no await between) reuses it.
+  let written = -1;
+  function needsOf(fields, byteStrings) {
+    const len = put(fields, null, byteStrings);
+    const n = M._acw_needs(ctx, reqPtr, len);
+    if (n < 0) throw new Error("authcore: the core could not read the request");
+    written = len;
+    return n;
   }
 
-  // One call into the core; a password check runs to its end inside it.
-  function decideNow(fields, body, now, byteStrings) {
-    const len = put(fields, body, byteStrings);
-    putEntropy();
-    return result(M._acw_decide(ctx, reqPtr, len, now, scratch, ENTROPY_LEN, lenPtr) >>> 0);
+  function write(fields, body, byteStrings) {
+    return written >= 0 && !body ? written : put(fields, body, byteStrings);
   }
 
-  // The stepped path: the password check in slices of passwordSlice
-  // iterations, yielding between them; its decision lives in wasm memory
-  // of its own until it resumes.
-  async function decideSliced(fields, body, now, byteStrings) {
+  // Password checks under way (requests holding a decision of their own).
+  let checks = 0;
+
+  // The one place a request is decided. One that does not touch the state:
+  // one call on the context's decision (it cannot go pending). One that
+  // does: on a decision of its own, at most maxPendingChecks at once; when
+  // the core answers pending, the password check runs (whole, or `slice`
+  // iterations at a time with a turn of the event loop between) and the
+  // decision resumes; a client gone meanwhile (signal aborted) ends the
+  // check there, with an Error. Returns the Decision, or a Promise of it
+  // when it yields.
+  function decideRequest(fields, body, needs, now, byteStrings, slice, signal) {
+    if (!(needs & NEEDS_STATE)) {
+      const len = write(fields, body, byteStrings);
+      written = -1;
+      putEntropy(false);
+      return result(M._acw_decide(ctx, reqPtr, len, now, scratch, ENTROPY_LEN, lenPtr) >>> 0);
+    }
+    if (checks >= maxPendingChecks) {
+      written = -1;
+      return overloaded(fields, now);
+    }
     const d = M._acw_decision_new() >>> 0;
     if (!d) throw new Error("authcore: out of wasm memory");
+    checks++;
+    let later = false;
     try {
-      let len = put(fields, body, byteStrings);
-      putEntropy();
+      const len = write(fields, body, byteStrings);
+      written = -1;
+      putEntropy(true);
       const first = result(M._acw_begin(ctx, d, reqPtr, len, now, scratch, ENTROPY_LEN, lenPtr) >>> 0);
       if (first.action !== "pending") return first;
-      while (M._acw_step(d, passwordSlice) !== 0) {
-        await yieldTurn();
-        live();
+      if (slice === 0) {
+        while (M._acw_step(d, WHOLE) !== 0);
+        return resume(d, fields, body, now, byteStrings);
       }
-      len = put(fields, body, byteStrings);
-      putEntropy();
-      return result(M._acw_resume(ctx, d, reqPtr, len, now, scratch, ENTROPY_LEN, lenPtr) >>> 0);
+      later = true;
+      return (async () => {
+        try {
+          while (M._acw_step(d, slice) !== 0) {
+            await yieldTurn();
+            live();
+            if (signal && signal.aborted) throw new Error("authcore: the client went away during a password check");
+          }
+          return resume(d, fields, body, now, byteStrings);
+        } finally {
+          release(d);
+        }
+      })();
     } finally {
-      M._acw_decision_free(d); // wipes the check's key material
+      if (!later) release(d);
     }
   }
 
-  function fieldsOf(method, path, clientIp, https, headers) {
+  function resume(d, fields, body, now, byteStrings) {
+    const len = put(fields, body, byteStrings); // again: others ran meanwhile
+    putEntropy(true);
+    return result(M._acw_resume(ctx, d, reqPtr, len, now, scratch, ENTROPY_LEN, lenPtr) >>> 0);
+  }
+
+  function release(d) {
+    checks--;
+    M._acw_decision_free(d); // wipes the check's key material (its own block: also after close)
+  }
+
+  function fieldsOf(method, path, clientIp, https, headers, host) {
     const fields = [String(method), String(path), String(clientIp ?? ""), https ? "1" : "0"];
+    let hasHost = false;
     for (const [n, v] of headerPairs(headers)) {
       const name = String(n);
       if (name === "") throw new TypeError("authcore: a header name is empty");
+      if (!hasHost && name.length === 4 && name.toLowerCase() === "host") hasHost = true;
       fields.push(name, String(v));
     }
+    // the authority the runtime built the URL from, where it keeps no Host
+    if (!hasHost && host) fields.push("host", host);
     return fields;
+  }
+
+  // The address of the peer that connected, as the runtime gives it: an
+  // explicit clientIp (the caller vouches for it), Deno's info.remoteAddr,
+  // workerd's own listener's peer (cf.clientIp, "address:port", when no
+  // Cloudflare edge is in front), or behind Cloudflare's edge (its `cf`
+  // object, or runtime "workers") CF-Connecting-IP, which the edge sets.
+  // Never empty by default: when the runtime gives none, the request is
+  // refused with an Error.
+  function clientOf(request, opts) {
+    if (opts.clientIp !== undefined && opts.clientIp !== null) return String(opts.clientIp);
+    const ra = opts.info && opts.info.remoteAddr;
+    if (ra && typeof ra.hostname === "string") return ra.hostname;
+    const cf = request.cf !== null && typeof request.cf === "object" ? request.cf : null;
+    if (cf && typeof cf.clientIp === "string") return withoutPort(cf.clientIp);
+    if (cf || runtime === "workers") {
+      const ip = request.headers.get("cf-connecting-ip");
+      if (ip) return ip;
+      throw new Error("authcore: a Workers request without CF-Connecting-IP");
+    }
+    throw new TypeError("authcore: no client address: pass { info } (Deno.serve's second " +
+      'argument), use nodeHandler() (Node), createAuth(..., { runtime: "workers" }) ' +
+      "(Workers), or { clientIp }");
+  }
+
+  // 503 overloaded: maxPendingChecks password checks are under way.
+  function overloaded(fields, now) {
+    const d = new Decision("respond", 503, "overloaded", '{"error":"overloaded"}', null,
+      JSON.stringify({
+        ts: now, event: "authcore.decision", action: "deny", status: 503, reason: "overloaded",
+        method: fields[0].slice(0, 32), path: fields[1].slice(0, 400), client_ip: fields[2].slice(0, 64),
+      }));
+    d.headers.push(["content-type", "application/json"], ["cache-control", "no-store"],
+      ["retry-after", "1"]);
+    d.path = fields[1];
+    d.client = fields[2];
+    d.https = fields[3] === "1";
+    return d;
   }
 
   let closed = false;
@@ -278,20 +399,22 @@ export async function createAuth(policy, options = {}) {
     live();
     const url = new URL(request.url);
     const byteStrings = !textHeaders();
-    const fields = fieldsOf(request.method, url.pathname + url.search, opts.clientIp,
-      url.protocol === "https:", request.headers);
+    // https: the scheme of the URL the runtime built for this connection
+    const fields = fieldsOf(request.method, url.pathname + url.search, clientOf(request, opts),
+      url.protocol === "https:", request.headers, url.host);
     const now = nowOf(opts.now);
+    const needs = needsOf(fields, byteStrings);
     let body = null;
-    if (wantsBody(fields, byteStrings)) {
+    if (needs & NEEDS_BODY) {
       body = await readBody(request, bodyMax);
       live();
     }
-    const d = passwordSlice > 0 ? await decideSliced(fields, body, now, byteStrings)
-      : decideNow(fields, body, now, byteStrings);
+    const d = await decideRequest(fields, body, needs, now, byteStrings, passwordSlice, request.signal);
     if (audit && d.auditText) audit(d.auditText);
     if (d.action !== "allow") return { response: toResponse(d), decision: d };
     return {
-      identity: { user: d.user ?? null, reason: d.reason },
+      // client, https: as the core took them (trusted proxies applied)
+      identity: { user: d.user ?? null, reason: d.reason, client: d.client, https: d.https },
       request: forward(request, d),
       responseHeaders: (d.headers ?? []).map(([n, v]) => [n, headerValue(v)]),
       decision: d,
@@ -302,13 +425,17 @@ export async function createAuth(policy, options = {}) {
     /**
      * Decides a standard Request (async: a login post's body is read, from
      * a clone, at most acw_body_max() = 8192 bytes; a longer one is refused
-     * as body_too_large, never cut). options.clientIp: the client address
-     * the host vouches for (never read from headers here); options.now:
-     * unix seconds (default Date.now() / 1000). Resolves to
+     * as body_too_large, never cut). The client address: options.clientIp
+     * when given (the host vouches for it), else options.info.remoteAddr
+     * (Deno.serve's second argument), else on Workers CF-Connecting-IP;
+     * with none of them the call rejects. options.now: unix seconds
+     * (default Date.now() / 1000). Resolves to
      * { response, decision } to send as is, or
      * { identity, request, responseHeaders, decision } where request is the
      * original with the decision's header removals and additions applied
-     * and responseHeaders ([name, value] pairs, maybe empty) MUST be
+     * (and its URL's path and query replaced by the decision's path when
+     * the core rewrote it) and responseHeaders ([name, value] pairs, maybe
+     * empty) MUST be
      * appended to the upstream's response (withResponseHeaders does it).
      */
     handle,
@@ -335,12 +462,13 @@ export async function createAuth(policy, options = {}) {
       live();
       const fields = fieldsOf(req.method ?? "GET", req.path ?? "/", req.client_ip ?? req.clientIp,
         req.https, req.headers ?? []);
+      const needs = needsOf(fields, false);
       let body = null;
-      if (req.body != null && wantsBody(fields, false)) {
+      if (req.body != null && (needs & NEEDS_BODY)) {
         body = typeof req.body === "string" ? utf8enc.encode(req.body) : new Uint8Array(req.body);
         if (body.length > bodyMax) body = TOO_LARGE;
       }
-      return decideNow(fields, body, nowOf(opts.now), false);
+      return decideRequest(fields, body, needs, nowOf(opts.now), false, 0);
     },
 
     /**
@@ -362,6 +490,7 @@ export async function createAuth(policy, options = {}) {
           throw new Error("authcore: out of wasm memory");
         }
       }
+      written = -1;
       const len = utf8enc.encodeInto(t, M.HEAPU8.subarray(reqPtr, reqPtr + reqCap)).written;
       let k = M._acw_jwt_verify(ctx, reqPtr, len, nowOf(opts.now)) >>> 2;
       const h = M.HEAPU8;
@@ -401,6 +530,87 @@ export function withResponseHeaders(response, headers) {
   return out;
 }
 
+/**
+ * A Node `http` request listener: authcore in front of `next`, a Fetch-style
+ * app `(request, identity) => Response`. Each http.IncomingMessage becomes
+ * a Request (every raw header, the body as a stream, the URL built from the
+ * Host header and the connection's scheme: https when the socket is TLS)
+ * decided with the socket's peer address as the client; the response (local
+ * or the app's, with the decision's response headers, every Set-Cookie)
+ * is written back. `auth` is createAuth()'s result or its promise.
+ *
+ *   http.createServer(nodeHandler(createAuth(policy, { module }), app)).listen(8080);
+ *
+ * options.now: unix seconds (tests); options.onError(error): called when
+ * deciding or the app throws (default console.error), the client then gets
+ * a 500. A request target that is not a path ("*", absolute form) or a Host
+ * that is not an authority is answered 400 without deciding. HTTP/1 only.
+ */
+export function nodeHandler(auth, next, options = {}) {
+  const { now, onError = console.error } = options;
+  return async function authcoreListener(req, res) {
+    let response;
+    try {
+      const a = await auth;
+      const peer = req.socket.remoteAddress; // undefined once the socket is gone
+      const request = peer ? await nodeRequest(req, res) : null;
+      response = request === null ? new Response(null, { status: 400 })
+        : await a.serve(request, next, { clientIp: peer, now });
+    } catch (e) {
+      onError(e);
+      response = new Response(null, { status: 500 });
+    }
+    await nodeRespond(res, response);
+  };
+}
+
+let nodeStream;
+function nodeStreams() {
+  nodeStream ??= Promise.all([import("node:stream"), import("node:stream/promises")]);
+  return nodeStream;
+}
+
+// An IncomingMessage as a Request, or null when its target or Host cannot
+// make a URL that means the same.
+async function nodeRequest(req, res) {
+  const path = req.url ?? "";
+  const host = req.headers.host ?? "";
+  if (!path.startsWith("/") || host === "" || /[/?#@\\\s]/.test(host)) return null;
+  const scheme = req.socket.encrypted ? "https" : "http";
+  const headers = new Headers();
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i], raw[i + 1]);
+  // aborted when the client goes before the answer is written
+  const gone = new AbortController();
+  res.on("close", () => { if (!res.writableFinished) gone.abort(); });
+  const init = { method: req.method, headers, signal: gone.signal };
+  if (req.method !== "GET" && req.method !== "HEAD") {
+    const [{ Readable }] = await nodeStreams();
+    init.body = Readable.toWeb(req);
+    init.duplex = "half";
+  }
+  try {
+    return new Request(`${scheme}://${host}${path}`, init);
+  } catch {
+    return null; // a method or URL Fetch refuses
+  }
+}
+
+async function nodeRespond(res, response) {
+  res.statusCode = response.status;
+  for (const [n, v] of response.headers) {
+    if (n.toLowerCase() !== "set-cookie") res.setHeader(n, v);
+  }
+  const cookies = response.headers.getSetCookie();
+  if (cookies.length) res.setHeader("set-cookie", cookies);
+  if (response.body === null) {
+    res.end();
+    return;
+  }
+  const [{ Readable }, { pipeline }] = await nodeStreams();
+  await pipeline(Readable.fromWeb(response.body), res).catch(() => res.destroy());
+}
+
 async function instantiate(module) {
   let wasm = module;
   if (!(wasm instanceof WebAssembly.Module)) {
@@ -422,9 +632,16 @@ async function instantiate(module) {
   })]);
 }
 
-// A turn of the event loop (a macrotask, so I/O gets its chance too).
+// A turn of the event loop (a macrotask, so I/O gets its chance too). Node
+// runs every expired timer before it polls I/O again, so two checks that
+// yield with setTimeout(0) would keep it in its timer phase and accept no
+// connection until they end: there, setImmediate (after the poll). Deno's
+// setImmediate is the slow one (seconds per request while checks run), its
+// setTimeout(0) lets I/O in, as workerd's does.
+const nextTurn = typeof setImmediate === "function" && typeof Deno === "undefined" ? setImmediate
+  : (f) => setTimeout(f, 0);
 function yieldTurn() {
-  return new Promise((resolve) => setTimeout(resolve, 0));
+  return new Promise((resolve) => nextTurn(resolve));
 }
 
 // "NAME=value\0" for each AUTHCORE_* string entry of the caller's env.
@@ -466,6 +683,16 @@ async function readBody(request, max) {
     at += c.byteLength;
   }
   return out;
+}
+
+// "192.0.2.1:5678" -> "192.0.2.1", "[2001:db8::1]:5678" -> "2001:db8::1".
+function withoutPort(a) {
+  if (a.startsWith("[")) {
+    const e = a.indexOf("]");
+    return e > 0 ? a.slice(1, e) : a;
+  }
+  const c = a.indexOf(":");
+  return c >= 0 && a.indexOf(":", c + 1) < 0 ? a.slice(0, c) : a;
 }
 
 function nowOf(now) {
@@ -522,6 +749,13 @@ class Decision {
     this.headers = [];
     this.body = body;
     this.user = user;
+    // the request as decided: the target to forward (path + query; differs
+    // from the request's when path_rewritten), the client address and
+    // scheme the core took
+    this.path = "";
+    this.path_rewritten = false;
+    this.client = "";
+    this.https = false;
     this.#text = auditText;
   }
 
@@ -536,7 +770,8 @@ class Decision {
 
   toJSON() {
     const { action, status, reason, remove, add, headers, body, user, audit } = this;
-    return { action, status, reason, remove, add, headers, body, user, audit };
+    const { path, path_rewritten, client, https } = this;
+    return { action, status, reason, remove, add, headers, body, user, audit, path, path_rewritten, client, https };
   }
 }
 
@@ -582,12 +817,27 @@ function toResponse(d) {
   return new Response(body, { status: d.status, headers });
 }
 
+// The request for the app: the decision's header removals (every case),
+// then its additions (so a removed name, e.g. cookie, can come back with a
+// new value), and when the core rewrote the target, its path and query.
 function forward(request, d) {
   const remove = d.remove ?? [];
   const add = Object.entries(d.add ?? {});
-  if (remove.length === 0 && add.length === 0) return request;
+  if (remove.length === 0 && add.length === 0 && !d.path_rewritten) return request;
   const headers = new Headers(request.headers);
   for (const n of remove) headers.delete(n);
   for (const [n, v] of add) headers.set(n, headerValue(v));
-  return new Request(request, { headers });
+  if (!d.path_rewritten) return new Request(request, { headers });
+  return new Request(new Request(target(request.url, d.path), request), { headers });
+}
+
+// request's URL with path + query replaced by `path` (the core's), or an
+// Error when this runtime's URL parser would not keep it byte for byte.
+function target(url, path) {
+  const u = new URL(url);
+  const t = path.startsWith("/") ? new URL(u.origin + path) : null;
+  if (t === null || t.origin !== u.origin || t.pathname + t.search !== path) {
+    throw new Error("authcore: the URL parser changes the decided path " + JSON.stringify(path));
+  }
+  return t.href;
 }

@@ -22,6 +22,6 @@ export default {
         body: req.body,
         redirect: "manual",
       });
-    }, { clientIp: "127.0.0.1" }); // every client of this test is on loopback
+    }); // the client address is workerd's: the socket peer (cf.clientIp)
   },
 };

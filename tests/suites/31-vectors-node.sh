@@ -4,7 +4,13 @@
 # file), auth.handle on the same cases as Fetch Requests (password checks in
 # slices), every Set-Cookie and the body checked; bad policies rejecting with
 # their JSON path; the apply layer (response headers, serve, the body cap).
-# Driver: tests/hosts/edge/edge_suite.py.
+# Driver: tests/hosts/edge/edge_suite.py. Then the request tests
+# (tests/hosts/edge/request_suite.py): the client address the runtime gives,
+# login throttling per address, https from the connection, bounded password
+# checks.
 set -u
 cd "$(dirname "$0")/../.."
-exec timeout 150 python3 tests/hosts/edge/edge_suite.py node
+timeout 150 python3 tests/hosts/edge/edge_suite.py node
+rc=$?
+timeout 150 python3 tests/hosts/edge/request_suite.py node || rc=$?
+exit $rc

@@ -3,7 +3,13 @@
 # authcore.wasm, one config per vector file (its env as text bindings), every
 # case over HTTP on loopback with its body, every Set-Cookie and the body
 # checked; a bad policy fails closed; the shipped example runs as is.
-# Driver: tests/hosts/edge/edge_suite.py.
+# Driver: tests/hosts/edge/edge_suite.py. Then the request tests
+# (tests/hosts/edge/request_suite.py): the client address the runtime gives,
+# login throttling per address, https from the connection, bounded password
+# checks.
 set -u
 cd "$(dirname "$0")/../.."
-exec timeout 150 python3 tests/hosts/edge/edge_suite.py workerd
+timeout 150 python3 tests/hosts/edge/edge_suite.py workerd
+rc=$?
+timeout 150 python3 tests/hosts/edge/request_suite.py workerd || rc=$?
+exit $rc

@@ -3,7 +3,13 @@
 # as bytes, one server per vector file (its env in the environment), every
 # case over HTTP with its body, every Set-Cookie and the body checked; a bad
 # policy fails closed.
-# Driver: tests/hosts/edge/edge_suite.py.
+# Driver: tests/hosts/edge/edge_suite.py. Then the request tests
+# (tests/hosts/edge/request_suite.py): the client address the runtime gives,
+# login throttling per address, https from the connection, bounded password
+# checks.
 set -u
 cd "$(dirname "$0")/../.."
-exec timeout 150 python3 tests/hosts/edge/edge_suite.py deno
+timeout 150 python3 tests/hosts/edge/edge_suite.py deno
+rc=$?
+timeout 150 python3 tests/hosts/edge/request_suite.py deno || rc=$?
+exit $rc

@@ -34,12 +34,10 @@ export default {
       console.error(String(e));
       return new Response("authcore: policy not loaded\n", { status: 500 });
     }
-    // CF-Connecting-IP is set by Cloudflare's edge, so it is trustworthy
-    // there; behind anything else it is a client-controlled header.
     // serve() answers locally (401, login page, ...) or calls the app and
-    // adds the decision's response headers (Set-Cookie) to its answer.
-    return a.serve(request, (req, identity) => app.fetch(req, env, ctx, identity), {
-      clientIp: request.headers.get("cf-connecting-ip") ?? "",
-    });
+    // adds the decision's response headers (Set-Cookie) to its answer. The
+    // client address is the runtime's: on Cloudflare, CF-Connecting-IP (set
+    // by Cloudflare's edge); under workerd serving its own socket, the peer.
+    return a.serve(request, (req, identity) => app.fetch(req, env, ctx, identity));
   },
 };

@@ -134,7 +134,7 @@ try {
   const orig = new Request("https://example.test/healthz?x=1", {
     method: "POST", body: "payload", headers: { "x-authcore-user": "mallory", "x-keep": "1" },
   });
-  const r = await auth.handle(orig, { now: Date.now() / 1000 });
+  const r = await auth.handle(orig, { clientIp: "192.0.2.1", now: Date.now() / 1000 });
   if (r.response) {
     check("node apply: allowed request keeps body and target", `not allowed (${r.decision.reason}); basic.json's policy must make /healthz public`);
   } else {
@@ -151,6 +151,27 @@ try {
   const d = auth.decide({ method: "GET", path: "/", client_ip: "", headers: [] }, { now: 0 });
   check("node apply: decide returns the decision JSON",
     typeof d.status === "number" && typeof d.reason === "string" && typeof d.action === "string" ? null : JSON.stringify(d));
+  // the request as decided comes back through the view: the target to
+  // forward, the client and the scheme (the core took them as sent here:
+  // no trusted proxies in this policy)
+  {
+    const probs = [];
+    for (const [path, ip, https] of [["/healthz?a=%41&b", "192.0.2.44", true], ["/api/x", "2001:db8::9", false]]) {
+      const v = auth.decide({ method: "GET", path, client_ip: ip, https, headers: [] });
+      if (v.path !== path || v.path_rewritten !== false || v.client !== ip || v.https !== https) {
+        probs.push(`${path}: ${JSON.stringify({ path: v.path, rw: v.path_rewritten, client: v.client, https: v.https })}`);
+      }
+    }
+    const h = await auth.handle(new Request("https://h.example/healthz?x=1"), { clientIp: "198.51.100.3" });
+    const got = h.response ? "refused" : h.identity;
+    if (got === "refused" || got.client !== "198.51.100.3" || got.https !== true || h.decision.path !== "/healthz?x=1") {
+      probs.push(`handle https: ${JSON.stringify(got)} ${h.decision.path}`);
+    }
+    let none = null;
+    try { await auth.handle(new Request("http://h.example/healthz")); } catch (e) { none = e; }
+    if (!(none instanceof TypeError) || !/client address/.test(none.message)) probs.push(`no address: ${none}`);
+    check("node apply: decisions carry path, path_rewritten, client and https; no runtime address is a refusal", probs.join("; "));
+  }
   let threw = null;
   try { auth.decide({ method: "GET", path: "/\0", headers: [] }); } catch (e) { threw = e; }
   check("node apply: a NUL in a request field is refused, not truncated", threw instanceof TypeError ? null : "no TypeError");
@@ -226,11 +247,11 @@ if (basicFile) {
       return new Response("from next", { headers: { "x-next": "1" } });
     };
     const probs = [];
-    const a = await auth.serve(new Request("http://127.0.0.1/healthz"), next);
+    const a = await auth.serve(new Request("http://127.0.0.1/healthz"), next, { clientIp: "192.0.2.1" });
     if (a.status !== 200 || (await a.text()) !== "from next" || calls.length !== 1) probs.push(`public path: status ${a.status}, ${calls.length} calls`);
     const want = auth.decide({ method: "GET", path: "/api/x", headers: [] });
     if (want.action === "allow") probs.push("basic.json's policy must refuse GET /api/x without credentials");
-    const b = await auth.serve(new Request("http://127.0.0.1/api/x"), next);
+    const b = await auth.serve(new Request("http://127.0.0.1/api/x"), next, { clientIp: "192.0.2.1" });
     if (b.status !== want.status || calls.length !== 1) probs.push(`refused path: status ${b.status} (want ${want.status}), ${calls.length} calls`);
     auth.close();
     check(label, probs.join("; "));

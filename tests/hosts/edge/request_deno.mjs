@@ -1,0 +1,19 @@
+// Deno server for the request tests: deno run ... request_deno.mjs <policy.json>
+// <slice> <maxPending> [<cert.pem> <key.pem>]. The client address is Deno's
+// own (serve()'s { info }, Deno.serve's second argument). Prints
+// "listening <port>".
+import { echo, load, testRoute } from "./request_app.mjs";
+
+const [policyPath, slice, maxPending, cert, key] = Deno.args;
+const wasm = await Deno.readFile(new URL("./authcore.wasm", import.meta.url));
+const inst = load(await Deno.readTextFile(policyPath), wasm,
+  { passwordSlice: Number(slice), maxPendingChecks: Number(maxPending) });
+const auth = await inst.auth;
+const tls = cert ? { cert: await Deno.readTextFile(cert), key: await Deno.readTextFile(key) } : {};
+
+Deno.serve({
+  hostname: "127.0.0.1",
+  port: 0,
+  ...tls,
+  onListen: ({ port }) => console.log(`listening ${port}`),
+}, (request, info) => testRoute(request.url, inst.audits) ?? auth.serve(request, echo, { info }));
