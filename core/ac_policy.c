@@ -1156,7 +1156,7 @@ static int load_login(loader *L, ac_policy *P, const cJSON *o)
 	v = cJSON_GetObjectItemCaseSensitive(o, "client_attempts");
 	if (v != NULL) {
 		path_push_key(L, "client_attempts", &save);
-		if (!cJSON_IsString(v) || parse_limit(v->valuestring,
+		if (!cJSON_IsString(v) || ac_limit_parse(v->valuestring,
 		    &P->client_attempts, &P->client_window) < 0)
 			return bad(L, "must be one limit such as \"20/minute\" or \"100 per hour\"");
 		path_pop(L, save);
