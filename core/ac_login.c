@@ -702,7 +702,7 @@ static void logged_in(const ac_policy *P, const ac_request *req,
 {
 	char tok[AC_SESSION_TOKEN_MAX];
 	char csrf[AC_CSRF_TOKEN_LEN];
-	size_t tl;
+	size_t tl, before;
 
 	if (entropy == NULL || entropy_len < AC_SESSION_ID_LEN ||
 	    (tl = ac_session_issue(tok, sizeof tok, &P->session_keys[0],
@@ -712,10 +712,18 @@ static void logged_in(const ac_policy *P, const ac_request *req,
 		ac_d_respond(d, 500, AC_NO_STATE);
 		return;
 	}
-	d->user = u->name;
+	before = d->n_resp_headers;
 	ac_login_cookie(P, req, d, P->session_cookie, tok, tl, P->session_ttl, 1);
 	ac_login_cookie(P, req, d, P->csrf_cookie, csrf, sizeof csrf, P->session_ttl, 0);
 	memset(tok, 0, sizeof tok);
+	if (d->n_resp_headers != before + 2) {
+		/* the form's fields filled the answer's buffer: a login whose
+		 * cookies cannot be sent must not answer as if it worked */
+		d->n_resp_headers = before;
+		ac_d_respond(d, 413, AC_BODY_TOO_LARGE);
+		return;
+	}
+	d->user = u->name;
 	d->action = AC_RESPOND;
 	d->reason = AC_OK;
 	if (json) {

@@ -544,6 +544,7 @@ const char *ac_password_status_name(ac_password_status s)
 	case AC_PW_UNSUPPORTED: return "unsupported";
 	case AC_PW_ITERATIONS_OVER_LIMIT: return "iterations_over_limit";
 	case AC_PW_PASSWORD_TOO_LONG: return "password_too_long";
+	case AC_PW_PASSWORD_NUL: return "password_nul";
 	default: return "unknown";
 	}
 }
@@ -623,6 +624,9 @@ ac_password_status ac_password_verify_begin(ac_password_verify_ctx *ctx,
 		r = AC_PW_ITERATIONS_OVER_LIMIT;
 	if (r == AC_PW_PENDING && plen > max_pw)
 		r = AC_PW_PASSWORD_TOO_LONG;
+	if (r == AC_PW_PENDING && plen > 0 && password != NULL &&
+	    memchr(password, 0, plen) != NULL)
+		r = AC_PW_PASSWORD_NUL;
 	if (r == AC_PW_PENDING &&
 	    ac_pbkdf2_begin(&ctx->kdf, p.hash, password, plen, p.salt,
 	    p.salt_len, (uint32_t)p.iterations, p.dk_len) != 0)

@@ -141,6 +141,7 @@ typedef enum {
 	                             ("$argon2id$...", "pbkdf2_sha1$...") */
 	AC_PW_ITERATIONS_OVER_LIMIT, /* "iterations_over_limit" */
 	AC_PW_PASSWORD_TOO_LONG,  /* "password_too_long" */
+	AC_PW_PASSWORD_NUL,       /* "password_nul": a NUL byte in the password */
 	AC_PW_STATUS_COUNT
 } ac_password_status;
 
@@ -196,7 +197,10 @@ typedef struct {
  *   AC_PBKDF2_DK_MAX bytes, no byte more): AC_PW_MALFORMED;
  *   a "<id>$" or "$<id>$" string of another scheme: AC_PW_UNSUPPORTED;
  *   iterations > the limit: AC_PW_ITERATIONS_OVER_LIMIT;
- *   plen > the limit: AC_PW_PASSWORD_TOO_LONG.
+ *   plen > the limit: AC_PW_PASSWORD_TOO_LONG;
+ *   a NUL byte in the password: AC_PW_PASSWORD_NUL (HMAC pads a key
+ *   shorter than its block with zeros, so "pw" and "pw\0" would give the
+ *   same PBKDF2 output: no password a person types holds NUL).
  * Returns AC_PW_PENDING (then step and finish), or the refusal, which
  * finish also returns (ctx is then wiped, and step returns 0). */
 AC_MUST_CHECK ac_password_status ac_password_verify_begin(

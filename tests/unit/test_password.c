@@ -719,6 +719,15 @@ static void test_limits(void)
 	    &lim) == AC_PW_MATCH);
 	CHECK(ac_password_verify(HUNTER2[0], strlen(HUNTER2[0]), "hunter22", 8,
 	    &lim) == AC_PW_PASSWORD_TOO_LONG);
+	/* HMAC zero-pads short keys: "hunter2" followed by NULs would give
+	 * the same PBKDF2 output, so a NUL is refused before hashing */
+	lim.max_password_len = 0;
+	CHECK(ac_password_verify(HUNTER2[0], strlen(HUNTER2[0]), "hunter2\0", 8,
+	    &lim) == AC_PW_PASSWORD_NUL);
+	CHECK(ac_password_verify(HUNTER2[0], strlen(HUNTER2[0]), "hunter2\0\0\0",
+	    10, &lim) == AC_PW_PASSWORD_NUL);
+	CHECK(strcmp(ac_password_status_name(AC_PW_PASSWORD_NUL),
+	    "password_nul") == 0);
 	CHECK(ac_password_verify_begin(&ctx, HUGE, strlen(HUGE), "x", 1, NULL)
 	    == AC_PW_ITERATIONS_OVER_LIMIT);
 	CHECK(ac_password_verify_step(&ctx, 10) == 0);
