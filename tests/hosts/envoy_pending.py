@@ -117,7 +117,10 @@ def policy(slow_hash, many_hash):
                      "cookie": "app_session", "csrf_cookie": "app_csrf", "ttl": 3600},
         "users": [{"name": "slow", "password_hash": slow_hash, "roles": ["viewer"]},
                   {"name": "many", "password_hash": many_hash, "roles": ["viewer"]}],
-        "login": {"prefix": "/app", "attempts": "10 per 10 minutes"},
+        "login": {"prefix": "/app", "attempts": "10 per 10 minutes",
+                  # the filter's own cap per worker is under test here, and
+                  # every loopback login is one client
+                  "max_pending": 64, "client_attempts": "1000/minute"},
         "public": ["/open/*"],
         "default": "authenticated",
     })

@@ -87,7 +87,11 @@ for (const f of job.files) {
           h.set_cookies = r.responseHeaders.filter(([n]) => n.toLowerCase() === "set-cookie").map(([, v]) => text(v));
           h.upstream = lower(r.request.headers);
           h.user = r.identity.user;
-          h.same_target = r.request.url === fr.request.url && r.request.method === fr.request.method;
+          // the request goes on unchanged, or to the target the decision
+          // rewrote it to (a consumed token parameter removed)
+          const u = new URL(r.request.url);
+          const want = r.decision.path_rewritten ? new URL(r.decision.path, fr.request.url).href : fr.request.url;
+          h.same_target = u.href === want && r.request.method === fr.request.method;
         }
         res.handle = h;
       }
