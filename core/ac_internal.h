@@ -236,7 +236,7 @@ struct ac_policy {
  * upper-case hex): what is forwarded. match: every escape decoded: what
  * rules and public patterns are matched against. Both fit in n bytes.
  * Refused: no leading '/', dot segments, empty segments, encoded '/', '\'
- * or '.', raw or encoded control bytes and NUL, raw '#', '\' or ';',
+ * or '.', raw or encoded control bytes and NUL, raw '#', '\' or ';', encoded '#' or '?',
  * malformed escapes, double encoding ("%25" + two hex digits), and decoded
  * bytes that are not UTF-8 in shortest form. */
 int ac_path_canon(const char *path, size_t n, char *wire, size_t *wire_len,

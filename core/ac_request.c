@@ -96,6 +96,11 @@ int ac_path_canon(const char *path, size_t n, char *wire, size_t *wire_len,
 			if (v < 0x20 || v == 0x7f || v == '/' || v == '\\' ||
 			    v == '.')
 				return -1;
+			/* an encoded '#' or '?' is a literal to Starlette and
+			 * Flask, but a server or framework that parses the
+			 * decoded path again cuts it there */
+			if (v == '#' || v == '?')
+				return -1;
 			if (unreserved(v)) {
 				wire[w++] = (char)v;
 			} else {

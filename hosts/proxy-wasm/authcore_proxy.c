@@ -1059,9 +1059,13 @@ static void log_debug_count(const char *fmt, size_t count)
  * each try from a copy of the pending decision taken before the first:
  * the check's PBKDF2 iterations are done already and are neither lost
  * nor run again. Returns NULL, or why the request must fail closed. */
-static const char *shared_call(apx_stream *s, apx_root *r, int resume,
+#define APX_OP_DECIDE 0
+#define APX_OP_RESUME 1
+#define APX_OP_ABANDON 2 /* free a dropped check's slot (r may be NULL) */
+static const char *shared_call(apx_stream *s, apx_root *r, int op,
     int64_t now, const uint8_t *entropy, size_t entropy_len)
 {
+	int resume = op != APX_OP_DECIDE;
 	static ac_decision saved; /* resume: the pending decision */
 	uint64_t t0, t1, t2, io_ns = 0, core_ns = 0;
 	const char *fail = "the shared login state is missing";
@@ -1088,7 +1092,9 @@ static const char *shared_call(apx_stream *s, apx_root *r, int resume,
 		if (resume && i > 0)
 			memcpy(&s->decision, &saved, sizeof(saved));
 		t1 = mono_ns();
-		if (resume)
+		if (op == APX_OP_ABANDON)
+			ac_decision_abandon(&apx_state, &s->decision);
+		else if (resume)
 			ac_decide_resume(r->policy, &apx_state, &s->req, now,
 			    entropy, entropy_len, &s->decision);
 		else
@@ -1158,7 +1164,8 @@ static const char *core_call(apx_stream *s, apx_root *r)
 		elen = 0;
 	}
 	if ((s->needs & AC_NEEDS_STATE) && apx_state_mode == APX_STATE_SHARED) {
-		why = shared_call(s, r, resume, now, e, elen);
+		why = shared_call(s, r, resume ? APX_OP_RESUME : APX_OP_DECIDE,
+		    now, e, elen);
 	} else {
 		/* NULL makes the core answer 500 no_state to what needs it
 		 * and a host without a state has none to give */
@@ -1495,6 +1502,12 @@ APX_EXPORT(proxy_on_done) uint32_t proxy_on_done(uint32_t id)
 		log_debug_count("authcore: password check dropped (the stream "
 		    "ended) with %zu iterations left",
 		    ac_decision_step(&s->decision, 0));
+		/* its in-flight slot in the state is given back now, not when
+		 * it lapses: aborted logins cannot hold every slot */
+		if (apx_state_mode == APX_STATE_LOCAL)
+			ac_decision_abandon(&apx_state, &s->decision);
+		else if (apx_state_mode == APX_STATE_SHARED)
+			(void)shared_call(s, NULL, APX_OP_ABANDON, 0, NULL, 0);
 		s->phase = APX_S_ANSWERED;
 		wipe(&s->decision.work, sizeof(s->decision.work));
 		stream_release_request(s);
