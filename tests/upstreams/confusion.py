@@ -24,7 +24,8 @@ The checks, per entry, host and upstream:
   identity  the user and roles the app read (split on "," and trimmed, as
             upstream parsers do) must be exactly the token's, and non-empty,
             or there must be none;
-  credential a credential the core consumed (the token) must not reach it;
+  credential a credential the core consumed (bearer token, API key, session
+            cookie) must not reach it;
   refusal   an answer that did not come from the app must not be 200, and
             where the host logged the core's audit line for it, must carry
             the status that line gives;
@@ -33,8 +34,9 @@ Decision-only hosts: on an allow, the routes an upstream would take from the
 target (percent-decoded the way uvicorn and gunicorn/Werkzeug do, the
 fragment dropped, the method from a method-override header the decision does
 not remove, HEAD as GET) must be allowed too, the identity the decision adds
-must be exactly the token's, and no header name holding '_' may go on (WSGI
-folds '_' and '-' into one HTTP_* key).
+must be exactly the token's, the credential it consumed must be removed, and
+no header name holding '_' may go on (WSGI folds '_' and '-' into one HTTP_*
+key).
 
 Prints "ok - HOST+UPSTREAM entry" / "not ok - ...: why" per entry, then a
 "# " summary per pair. Every service listens on 127.0.0.1, is started here
@@ -44,6 +46,7 @@ Usage: confusion.py [--hosts envoy,nginx,workerd,deno,node,native,wasm]
                     [--upstreams gunicorn,waitress,uvicorn-httptools,uvicorn-h11]
 """
 import argparse
+import hashlib
 import http.client
 import json
 import os
@@ -61,6 +64,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "hosts"))
+import authformats  # noqa: E402
 import vectors  # noqa: E402
 from hostkit import free_port, stop, wait_port  # noqa: E402
 
@@ -83,6 +87,11 @@ ALL_HOSTS = ["envoy", "nginx", "workerd", "deno", "node", "native", "wasm"]
 ALL_UPSTREAMS = ["gunicorn", "waitress", "uvicorn-httptools", "uvicorn-h11"]
 
 CHILDREN = []
+FAILED = {}  # entry name -> labels of the hosts (+upstreams) it failed on
+
+
+def failed(label, name):
+    FAILED.setdefault(name, []).append(label)
 
 
 class Stopped(BaseException):
@@ -121,14 +130,28 @@ class Entry:
         self.reaches = spec.get("reaches")
         self.as_ = spec.get("as")
         self.ident = doc["identities"][self.as_] if self.as_ else None
-        self.token = None
-        headers = []
-        if self.ident is not None:
-            claims = {"sub": self.ident["sub"], "roles": self.ident["roles"],
+        # creds: the credential headers sent; consumed: the report field
+        # saying whether that credential reached the app
+        self.creds, self.consumed = [], None
+        ident = self.ident or {}
+        if "api_key" in ident:
+            self.creds = [("X-Api-Key", doc["api_keys_raw"][ident["api_key"]])]
+            self.consumed = ("api_key", "X-Api-Key")
+        elif "session" in ident:
+            sid = hashlib.sha256(("sid:%s:%d" % (ident["sub"], now)).encode()).digest()[:16]
+            tok = authformats.session_token(doc["session_secrets"][ident["session"]].encode(),
+                                            ident["session"], sid, now, 3600,
+                                            ident["sub"].encode(),
+                                            [r.encode() for r in ident["roles"]])
+            self.creds = [("Cookie", doc["policy"]["sessions"]["cookie"] + "=" + tok)]
+            self.consumed = ("cookie", "the session cookie")
+        elif self.ident is not None:
+            claims = {"sub": ident["sub"], "roles": ident["roles"],
                       "iss": doc["policy"]["jwt"]["issuer"], "aud": "api", "exp": "+3600"}
-            self.token = vectors.mint({"kid": "k1", "claims": claims}, doc["keys"], now)
-            headers.append(("Authorization", "Bearer " + self.token))
-        self.headers = headers + [tuple(h) for h in spec.get("headers", [])]
+            token = vectors.mint({"kid": "k1", "claims": claims}, doc["keys"], now)
+            self.creds = [("Authorization", "Bearer " + token)]
+            self.consumed = ("authorization", "Authorization")
+        self.headers = self.creds + [tuple(h) for h in spec.get("headers", [])]
 
     @property
     def target_text(self):
@@ -164,8 +187,7 @@ class Judge:
 
     def route(self, entry, method, path):
         """The decision on a canonical route for this entry's caller."""
-        creds = [("Authorization", "Bearer " + entry.token)] if entry.token else []
-        return self.decide(method, path, creds)
+        return self.decide(method, path, entry.creds)
 
 
 def parsed_identity(user, roles):
@@ -293,8 +315,8 @@ def check_answer(judge, entry, status, hdrs, error, event):
                     rep.get("server"), handler, rep.get("acts_as"), route,
                     "refuses for" if d["status"] == 400 else "denies to",
                     entry.as_ or "an anonymous caller", d["status"], d["reason"]))
-            elif d["reason"] == "ok" and entry.token and rep.get("authorization"):
-                probs.append("the consumed credential (Authorization) reached the app")
+            elif d["reason"] == "ok" and entry.consumed and rep.get(entry.consumed[0]):
+                probs.append("the consumed credential (%s) reached the app" % entry.consumed[1])
         probs += identity_problems(entry, rep.get("user"), rep.get("roles"))
         if entry.reaches and handler != entry.reaches:
             probs.append("control reached %r, want %r" % (handler, entry.reaches))
@@ -576,6 +598,7 @@ def run_pair(host, upstream, entries, judge, policy_text, policy_path, workdir, 
                                   r["event"])
         tally[how.split(" (")[0]] = tally.get(how.split(" (")[0], 0) + 1
         if probs:
+            failed(label, r["entry"].name)
             print("not ok - %s %s: %s [%s]" % (label, r["entry"].name, "; ".join(probs), how),
                   flush=True)
         else:
@@ -602,13 +625,14 @@ def app_paths(target):
 
 
 def check_decision(judge, entry, d):
+    control = ["control refused"] if entry.reaches else []
     if d.get("error"):
         # the runner's API refused to decide (a NUL in a field): no allow
-        return [], "refused by decide(): %s" % d["error"]
+        return control, "refused by decide(): %s" % d["error"]
     if d.get("status") != 200:
         if not (400 <= d.get("status", 0) < 600):
             return ["refused with status %s" % d.get("status")], "refused"
-        return [], "refused %s (%s)" % (d.get("status"), d.get("reason"))
+        return control, "refused %s (%s)" % (d.get("status"), d.get("reason"))
     probs = []
     removed = {n.lower() for n in d.get("remove", [])}
     methods = {"GET" if entry.method == "HEAD" else entry.method}
@@ -630,9 +654,14 @@ def check_decision(judge, entry, d):
                              "(%s %s)" % (m, p, "refuses" if c["status"] == 400 else "denies",
                                           c["status"], c["reason"]))
     add = {k.lower(): v for k, v in (d.get("add") or {}).items()}
+    if d.get("reason") == "ok" and entry.consumed:
+        name = entry.creds[0][0].lower()
+        kept = name not in removed
+        if name == "cookie" and not kept and "cookie" in add:
+            kept = entry.creds[0][1].split("=", 1)[0] + "=" in add["cookie"]
+        if kept:
+            probs.append("the consumed credential (%s) goes on to the app" % entry.consumed[1])
     probs += identity_problems(entry, add.get("x-authcore-user"), add.get("x-authcore-roles"))
-    if entry.reaches is not None and probs == [] and d.get("status") != 200:
-        probs.append("control refused")
     return probs, "allowed (%s)" % d.get("reason")
 
 
@@ -670,6 +699,7 @@ def run_decisions(host, entries, judge, policy_text, policy_path, workdir):
         ran += 1
         probs, how = check_decision(judge, e, d)
         if probs:
+            failed(host, e.name)
             print("not ok - %s %s: %s [%s]" % (host, e.name, "; ".join(probs), how), flush=True)
         else:
             passed += 1
@@ -720,6 +750,11 @@ def main():
             stop(p)
     for label, (ran, passed) in summary:
         print("# summary %s: %d ran, %d passed, %d failed" % (label, ran, passed, ran - passed))
+    for e in entries:
+        where = FAILED.get(e.name)
+        if where:
+            print("# failing entry %r on %d of %d: %s" % (e.name, len(where), len(summary),
+                                                      " ".join(where)))
     return 0 if all(r == p and r > 0 for _, (r, p) in summary) else 1
 
 
