@@ -230,16 +230,7 @@ static int valid_token_chars(ac_str t)
 
 static ac_str trim(const char *p, size_t n)
 {
-	ac_str s;
-	while (n > 0 && (*p == ' ' || *p == '\t')) {
-		p++;
-		n--;
-	}
-	while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
-		n--;
-	s.ptr = p;
-	s.len = n;
-	return s;
+	return ac_trim_ows(p, n);
 }
 
 /* Header source: 0 none, 1 found, -1 ambiguous or malformed. */

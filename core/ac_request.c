@@ -368,7 +368,7 @@ static int trusted(const ac_policy *P, ac_str addr)
 	return 0;
 }
 
-static ac_str trim_ows(const char *p, size_t n)
+ac_str ac_trim_ows(const char *p, size_t n)
 {
 	ac_str s;
 	while (n > 0 && (*p == ' ' || *p == '\t')) {
@@ -402,7 +402,7 @@ static int nth_from_right(const ac_request *req, const char *name,
 			while (s > 0 && h->value.ptr[s - 1] != ',')
 				s--;
 			if (k == 0) {
-				ac_str el = trim_ows(h->value.ptr + s, e - s);
+				ac_str el = ac_trim_ows(h->value.ptr + s, e - s);
 				if (param == NULL) {
 					*out = el;
 					return 1;
@@ -415,13 +415,13 @@ static int nth_from_right(const ac_request *req, const char *name,
 					ac_str pair;
 					while (j < el.len && el.ptr[j] != ';')
 						j++;
-					pair = trim_ows(el.ptr, j);
+					pair = ac_trim_ows(el.ptr, j);
 					eq = 0;
 					while (eq < pair.len && pair.ptr[eq] != '=')
 						eq++;
 					if (eq < pair.len && ac_ascii_ieq(pair.ptr,
 					    eq, param, strlen(param)))
-						*out = trim_ows(pair.ptr + eq + 1,
+						*out = ac_trim_ows(pair.ptr + eq + 1,
 						    pair.len - eq - 1);
 					el.ptr += j < el.len ? j + 1 : j;
 					el.len -= j < el.len ? j + 1 : j;
