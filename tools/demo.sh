@@ -95,6 +95,9 @@ static_resources:
         typed_config:
           "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
           stat_prefix: demo
+          # the filter's client is the socket peer only with this on: off,
+          # Envoy takes source.address from the client's X-Forwarded-For
+          use_remote_address: true
           route_config:
             virtual_hosts:
             - name: all

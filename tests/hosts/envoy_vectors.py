@@ -101,6 +101,9 @@ def listener(listen_port, wasm_path, policy_text, env=None, stop_iteration=True,
         "@type": "type.googleapis.com/envoy.extensions.filters.network."
                  "http_connection_manager.v3.HttpConnectionManager",
         "stat_prefix": "authcore",
+        # the filter's peer address (source.address) is the socket's only
+        # with this on; off, Envoy takes it from the client's X-Forwarded-For
+        "use_remote_address": True,
         "common_http_protocol_options": {"max_headers_count": MAX_HEADERS},
         "max_request_headers_kb": MAX_HEADERS_KB,
         "route_config": {"virtual_hosts": [{
