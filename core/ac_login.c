@@ -713,12 +713,19 @@ static void logged_in(const ac_policy *P, const ac_request *req,
 		return;
 	}
 	before = d->n_resp_headers;
+	/* the form's fields may have filled the answer's buffer: a login
+	 * whose cookies cannot be sent whole must not answer as if it
+	 * worked (each cookie's attributes take well under 256 bytes) */
+	if (sizeof d->buf - d->buf_len < tl + sizeof csrf + 2 * 256 +
+	    2 * P->prefix.len) {
+		memset(tok, 0, sizeof tok);
+		ac_d_respond(d, 413, AC_BODY_TOO_LARGE);
+		return;
+	}
 	ac_login_cookie(P, req, d, P->session_cookie, tok, tl, P->session_ttl, 1);
 	ac_login_cookie(P, req, d, P->csrf_cookie, csrf, sizeof csrf, P->session_ttl, 0);
 	memset(tok, 0, sizeof tok);
 	if (d->n_resp_headers != before + 2) {
-		/* the form's fields filled the answer's buffer: a login whose
-		 * cookies cannot be sent must not answer as if it worked */
 		d->n_resp_headers = before;
 		ac_d_respond(d, 413, AC_BODY_TOO_LARGE);
 		return;
