@@ -300,26 +300,6 @@ def new_audit_events(envoy, seen, timeout=3.0):
         time.sleep(0.01)
 
 
-def audit_problems(case, status, events):
-    """The case's reason code from its audit line, and what is wrong with the
-    audit lines the request left (exactly one, for this request)."""
-    if len(events) != 1:
-        return None, ["%d audit lines for the request, want 1" % len(events)]
-    ev, probs = events[0], []
-    if ev.get("method") != case.method:
-        probs.append("audit line for %r, not this %s" % (ev.get("method"), case.method))
-    if ev.get("status") != status:
-        probs.append("audit status %r, client saw %s" % (ev.get("status"), status))
-    return ev.get("reason"), probs
-
-
-def reach_problems(case, served):
-    want = 1 if case.reaches_upstream else 0
-    if served != want:
-        return ["the upstream served the request %d times, want %d" % (served, want)]
-    return []
-
-
 def run_file(vf, envoy_bin, workdir, wasm_path, echo_port, ledger):
     """Runs one vector file's cases through one Envoy; returns the number of
     audit lines it logged."""
@@ -350,8 +330,8 @@ def run_file(vf, envoy_bin, workdir, wasm_path, echo_port, ledger):
             sent.append((case, rid))
             events = new_audit_events(envoy, seen)
             seen += len(events)
-            reason, probs = audit_problems(case, status, events)
-            probs += reach_problems(case, ledger.served(rid))
+            reason, probs = vectors.audit_problems(case, status, events)
+            probs += vectors.reach_problems(case, ledger.served(rid))
             probs += vectors.check(case, status, headers, upstream, reason, cookies, body)
             vectors.report(case, probs, "envoy")
     finally:
@@ -364,7 +344,7 @@ def run_file(vf, envoy_bin, workdir, wasm_path, echo_port, ledger):
         if n != len(sent):
             probs.append("%d audit lines for %d requests" % (n, len(sent)))
         for case, rid in sent:
-            probs += ["%s: %s" % (case.name, p) for p in reach_problems(case, counts[rid])]
+            probs += ["%s: %s" % (case.name, p) for p in vectors.reach_problems(case, counts[rid])]
         print("not ok - %s: %s" % (name, "; ".join(probs[:4])) if probs else "ok - " + name,
               flush=True)
 

@@ -244,26 +244,6 @@ def strings_in(obj):
             yield from strings_in(v)
 
 
-def audit_problems(case, status, events):
-    """The case's reason code from its audit event, and what is wrong with
-    the events the request left (exactly one, for this request)."""
-    if len(events) != 1:
-        return None, ["%d audit events for the request, want 1" % len(events)]
-    ev, probs = events[0], []
-    if ev.get("method") != case.method:
-        probs.append("audit event for %r, not this %s" % (ev.get("method"), case.method))
-    if ev.get("status") != status:
-        probs.append("audit status %r, client saw %s" % (ev.get("status"), status))
-    return ev.get("reason"), probs
-
-
-def reach_problems(case, served):
-    want = 1 if case.reaches_upstream else 0
-    if served != want:
-        return ["the upstream served the request %d times, want %d" % (served, want)]
-    return []
-
-
 def run_file(vf, echo_port, ledger):
     now = int(time.time())
     raw = vf.doc["cases"]
@@ -307,9 +287,9 @@ def run_file(vf, echo_port, ledger):
                 sent.append((c, rid))
                 # the module logs before it answers, so the line is there now
                 events = audit_events(log)
-                reason, probs = audit_problems(c, status, events[seen:])
+                reason, probs = vectors.audit_problems(c, status, events[seen:])
                 seen = len(events)
-                probs += reach_problems(c, ledger.served(rid))
+                probs += vectors.reach_problems(c, ledger.served(rid))
                 probs += vectors.check(c, status, hdrs, upstream_view(status, hdrs, body),
                                        reason, cookies, body.decode("utf-8", "replace"))
                 vectors.report(c, probs, HOST)
@@ -349,7 +329,7 @@ def run_file(vf, echo_port, ledger):
         if sent:
             counts = ledger.counts()
             probs = ["%s: %s" % (c.name, p) for c, rid in sent
-                     for p in reach_problems(c, counts[rid])]
+                     for p in vectors.reach_problems(c, counts[rid])]
             if probs:
                 not_ok(name, "; ".join(probs[:4]))
             else:

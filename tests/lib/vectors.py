@@ -343,3 +343,26 @@ def request_json(case):
     if case.body is not None:
         r["body"] = case.body
     return r
+
+
+def audit_problems(case, status, events):
+    """The case's reason code from its audit line, and what is wrong with the
+    audit lines the request left in a host's log (exactly one, for this
+    request): Envoy and nginx runners read the reason from there."""
+    if len(events) != 1:
+        return None, ["%d audit lines for the request, want 1" % len(events)]
+    ev, probs = events[0], []
+    if ev.get("method") != case.method:
+        probs.append("audit line for %r, not this %s" % (ev.get("method"), case.method))
+    if ev.get("status") != status:
+        probs.append("audit status %r, client saw %s" % (ev.get("status"), status))
+    return ev.get("reason"), probs
+
+
+def reach_problems(case, served):
+    """What is wrong with how often the upstream served the case's request
+    (by the request id the echo upstream records)."""
+    want = 1 if case.reaches_upstream else 0
+    if served != want:
+        return ["the upstream served the request %d times, want %d" % (served, want)]
+    return []
