@@ -223,7 +223,9 @@ def login_endpoint(policy, path):
 
 
 def _session_tokens(spec, secrets, now):
-    """{session}, {csrf} and {csrf_other} for a case's "session" spec:
+    """{session}, {csrf}, {session_other} (a valid session of another user,
+    "someone-else") and {csrf_other} (its CSRF token) for a case's "session"
+    spec:
     {"key": secret name, "kid": kid written (default: key), "user", "roles",
      "iat": "+/-N", "ttl": seconds, "mutate": "flip_mac"}."""
     secret = secrets[spec["key"]].encode()
@@ -237,6 +239,7 @@ def _session_tokens(spec, secrets, now):
         last = tok[-2]
         tok = tok[:-2] + ("A" if last != "A" else "B") + tok[-1]
     return {"{session}": tok, "{csrf}": authformats.csrf_token(secret, tok),
+            "{session_other}": other,
             "{csrf_other}": authformats.csrf_token(secret, other)}
 
 
