@@ -50,7 +50,7 @@ $(B)/lib/pkgconfig/authcore.pc: tools/authcore.pc.in Makefile
 lib: $(B)/lib/libauthcore.a $(B)/lib/libauthcore.so.0 $(B)/lib/pkgconfig/authcore.pc
 
 # --- CLI ----------------------------------------------------------------
-$(B)/bin/authcore: tools/authcore.c $(B)/lib/libauthcore.a
+$(B)/bin/authcore: tools/authcore_cli.c $(B)/lib/libauthcore.a
 	@mkdir -p $(@D)
 	$(CC) -std=c11 $(WARN) $(CFLAGS) -Icore $< -o $@ $(B)/lib/libauthcore.a $(NATIVE_LIBS)
 
