@@ -6,10 +6,10 @@
 # Each run has a time limit: the wildcard tests include patterns that would
 # never finish under a backtracking matcher.
 cd "$(dirname "$0")/../.." && . tests/lib/suite.sh
-need build/tests/session build/tests/session-asan build/tests/session.wasm
-[ -x build/tests/session ] && run native build/tests/session
-[ -x build/tests/session-asan ] && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  run asan+ubsan build/tests/session-asan
-[ -e build/tests/session.wasm ] && run wasm-node node --no-warnings tests/unit/run_wasi.mjs build/tests/session.wasm
-[ -x build/tests/session ] && run python-xcheck python3 tests/unit/session_xcheck.py build/tests/session
+need build/tests/test_session build/tests/test_session-asan build/tests/test_session.wasm
+[ -x build/tests/test_session ] && run native build/tests/test_session
+[ -x build/tests/test_session-asan ] && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  run asan+ubsan build/tests/test_session-asan
+[ -e build/tests/test_session.wasm ] && run wasm-node node --no-warnings tests/unit/run_wasi.mjs build/tests/test_session.wasm
+[ -x build/tests/test_session ] && run python-xcheck python3 tests/unit/session_xcheck.py build/tests/test_session
 exit $rc
