@@ -2,7 +2,7 @@
 # programs built from tests/unit/test_NAME.c, each named after its source:
 #
 #   $(eval $(call unit_test,SUITE,test_NAME,KINDS[,OPT])) builds, for each kind:
-#     heap    build/tests/test_NAME        native (OPT, default -O2), every heap call counted
+#     heap    build/tests/test_NAME        native, every heap call counted
 #             (-DAC_TEST_COUNT_HEAP and the linker's --wrap of malloc, calloc,
 #             realloc, free: the run proves the core makes none)
 #     native  build/tests/test_NAME        native, heap calls not counted
@@ -11,6 +11,7 @@
 #     wasm    build/tests/test_NAME.wasm   WASI, run under Node
 #             (tests/unit/run_wasi.mjs) against the WASI archives (wasm/wasm.mk)
 #   and adds them to TEST_BINS and to the suite's SUITE_NEEDS_<suite>.
+#   OPT is the native builds' optimisation (default -O2; ASan builds -O1).
 #   test_NAME_WASM_CFLAGS, if set, adds to the wasm build's flags.
 UT := $(B)/tests
 UNIT_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
