@@ -1,6 +1,7 @@
 # authcore - one Makefile for every build and test.
 #   make          install deps, then build everything (make all: build only)
 #   make test     install deps, build, run every test; ends with "N passed, N failed"
+#                 (SUITES="24-login 40-envoy": build for and run only those suites)
 #   make demo     Envoy + authcore in front of a demo dashboard behind a login page
 #   make deps     install what the builds and tests need (idempotent)
 #   make install PREFIX=/usr/local
@@ -50,7 +51,7 @@ $(B)/lib/pkgconfig/authcore.pc: tools/authcore.pc.in Makefile
 lib: $(B)/lib/libauthcore.a $(B)/lib/libauthcore.so.0 $(B)/lib/pkgconfig/authcore.pc
 
 # --- CLI ----------------------------------------------------------------
-$(B)/bin/authcore: tools/authcore.c $(B)/lib/libauthcore.a
+$(B)/bin/authcore: tools/authcore_cli.c $(B)/lib/libauthcore.a
 	@mkdir -p $(@D)
 	$(CC) -std=c11 $(WARN) $(CFLAGS) -Icore $< -o $@ $(B)/lib/libauthcore.a $(NATIVE_LIBS)
 
@@ -72,12 +73,14 @@ default: deps
 	@$(MAKE) --no-print-directory all
 
 # --- tests ----------------------------------------------------------------
+# make test SUITES="24-login 40-envoy": build only what those suites need
+# (SUITE_NEEDS_<suite>, tests/tests.mk) and run only them.
 include tests/tests.mk
 
 .PHONY: test
 test: deps
-	@$(MAKE) --no-print-directory all test-bins
-	@bash tests/run.sh
+	@$(MAKE) --no-print-directory $(if $(strip $(SUITES)),suite-bins,all test-bins)
+	@$(if $(strip $(SUITES)),AUTHCORE_SUITES="$(strip $(SUITES))" )bash tests/run.sh
 
 .PHONY: demo
 demo: deps

@@ -17,43 +17,35 @@ BR_INC := -isystem $(TP)/bearssl/inc -isystem $(TP)/bearssl/src
 CJ_SRC := $(TP)/cjson/cJSON.c
 CJ_INC := -isystem $(TP)/include -isystem $(TP)/cjson
 
-# --- WASI -----------------------------------------------------------------
-W := $(B)/wasm/wasi
-$(W)/br/%.o: $(TP)/bearssl/src/%.c
-	@mkdir -p $(@D)
-	@$(WASI_CC) $(WASI_CFLAGS) -w $(BR_INC) -c $< -o $@
-$(W)/libbearssl.a: $(patsubst $(TP)/bearssl/src/%.c,$(W)/br/%.o,$(BR_SRCS))
-	rm -f $@ && $(WASI_AR) rcs $@ $^
-$(W)/cJSON.o: $(CJ_SRC)
-	@mkdir -p $(@D)
-	$(WASI_CC) $(WASI_CFLAGS) -w $(CJ_INC) -c $< -o $@
-$(W)/libcjson.a: $(W)/cJSON.o
-	rm -f $@ && $(WASI_AR) rcs $@ $^
-$(W)/core/%.o: core/%.c $(CORE_HDRS)
-	@mkdir -p $(@D)
-	$(WASI_CC) $(WASI_CFLAGS) $(WARN) -Icore $(BR_INC) $(CJ_INC) -c $< -o $@
-$(W)/libauthcore.a: $(patsubst core/%.c,$(W)/core/%.o,$(CORE_SRCS))
-	rm -f $@ && $(WASI_AR) rcs $@ $^
-WASI_LIBS := $(W)/libauthcore.a $(W)/libcjson.a $(W)/libbearssl.a
+# $(eval $(call cross_libs,NAME,DIR,CC,AR,CFLAGS)): BearSSL, cJSON and the
+# core built by one cross toolchain into DIR (DIR/br/, DIR/cJSON.o, DIR/core/ and the
+# three archives DIR/lib{bearssl,cjson,authcore}.a); NAME_LIBS lists the
+# archives in link order. CC, AR and CFLAGS are passed as $$(VAR) so the
+# recipes read the variables when they run, as written by hand. Used for
+# WASI and Emscripten below and for the aarch64 test build.
+define cross_libs
+$(2)/br/%.o: $(TP)/bearssl/src/%.c
+	@mkdir -p $$(@D)
+	@$(3) $(5) -w $$(BR_INC) -c $$< -o $$@
+$(2)/libbearssl.a: $$(patsubst $(TP)/bearssl/src/%.c,$(2)/br/%.o,$$(BR_SRCS))
+	rm -f $$@ && $(4) rcs $$@ $$^
+$(2)/cJSON.o: $$(CJ_SRC)
+	@mkdir -p $$(@D)
+	$(3) $(5) -w $$(CJ_INC) -c $$< -o $$@
+$(2)/libcjson.a: $(2)/cJSON.o
+	rm -f $$@ && $(4) rcs $$@ $$^
+$(2)/core/%.o: core/%.c $$(CORE_HDRS)
+	@mkdir -p $$(@D)
+	$(3) $(5) $$(WARN) -Icore $$(BR_INC) $$(CJ_INC) -c $$< -o $$@
+$(2)/libauthcore.a: $$(patsubst core/%.c,$(2)/core/%.o,$$(CORE_SRCS))
+	rm -f $$@ && $(4) rcs $$@ $$^
+$(1)_LIBS := $(2)/libauthcore.a $(2)/libcjson.a $(2)/libbearssl.a
+endef
 
-# --- Emscripten -----------------------------------------------------------
+W := $(B)/wasm/wasi
 EW := $(B)/wasm/em
-$(EW)/br/%.o: $(TP)/bearssl/src/%.c
-	@mkdir -p $(@D)
-	@$(EMCC) $(EM_CFLAGS) -w $(BR_INC) -c $< -o $@
-$(EW)/libbearssl.a: $(patsubst $(TP)/bearssl/src/%.c,$(EW)/br/%.o,$(BR_SRCS))
-	rm -f $@ && $(EM_AR) rcs $@ $^
-$(EW)/cJSON.o: $(CJ_SRC)
-	@mkdir -p $(@D)
-	$(EMCC) $(EM_CFLAGS) -w $(CJ_INC) -c $< -o $@
-$(EW)/libcjson.a: $(EW)/cJSON.o
-	rm -f $@ && $(EM_AR) rcs $@ $^
-$(EW)/core/%.o: core/%.c $(CORE_HDRS)
-	@mkdir -p $(@D)
-	$(EMCC) $(EM_CFLAGS) $(WARN) -Icore $(BR_INC) $(CJ_INC) -c $< -o $@
-$(EW)/libauthcore.a: $(patsubst core/%.c,$(EW)/core/%.o,$(CORE_SRCS))
-	rm -f $@ && $(EM_AR) rcs $@ $^
-EM_LIBS := $(EW)/libauthcore.a $(EW)/libcjson.a $(EW)/libbearssl.a
+$(eval $(call cross_libs,WASI,$(W),$$(WASI_CC),$$(WASI_AR),$$(WASI_CFLAGS)))
+$(eval $(call cross_libs,EM,$(EW),$$(EMCC),$$(EM_AR),$$(EM_CFLAGS)))
 
 # The flat ABI that JavaScript hosts call (wasm/acw.c) is linked by each
 # wasm host build; see hosts/edge/build.mk.

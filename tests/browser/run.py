@@ -23,7 +23,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -33,7 +32,7 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
-from hostkit import free_port, stop, wait_port  # noqa: E402
+from hostkit import free_port, listening_socket, stop, wait_port  # noqa: E402
 
 WORK = os.path.join(ROOT, "build", "tests", "browser")
 CLI = os.path.join(ROOT, "build", "bin", "authcore")
@@ -302,10 +301,7 @@ def start_workerd(d, policy, env, dash_port):
                                   "user": json.dumps(env["AUTHCORE_ADMIN_USER"]),
                                   "hash": json.dumps(env["AUTHCORE_ADMIN_PASSWORD_HASH"])})
     # workerd gets a socket we bound (--socket-fd), so the port is never raced
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("127.0.0.1", 0))
-    s.listen(64)
+    s = listening_socket()
     port = s.getsockname()[1]
     log = os.path.join(d, "workerd.log")
     try:

@@ -165,39 +165,6 @@ static void decide(const ac_policy *P, const char *method, size_t mlen,
 }
 
 /* ---- helpers ------------------------------------------------------- */
-static const br_hash_class *hash_of(ac_alg alg)
-{
-	switch (alg) {
-	case AC_ALG_HS256: return &br_sha256_vtable;
-	case AC_ALG_HS384: return &br_sha384_vtable;
-	default: return &br_sha512_vtable;
-	}
-}
-
-/* header.payload.HMAC(secret) in tok; returns the length or 0. */
-static size_t mint(ac_alg alg, const char *secret, const void *hdr,
-    size_t hlen, const void *pl, size_t plen)
-{
-	br_hmac_key_context kc;
-	br_hmac_context hc;
-	uint8_t mac[64];
-	size_t o, l, ml;
-
-	if (ac_b64url_encoded_len(hlen) + ac_b64url_encoded_len(plen) + 90 >
-	    sizeof tok)
-		return 0;
-	o = ac_b64url_encode(tok, sizeof tok, hdr, hlen);
-	tok[o++] = '.';
-	o += ac_b64url_encode(tok + o, sizeof tok - o, pl, plen);
-	br_hmac_key_init(&kc, hash_of(alg), secret, strlen(secret));
-	br_hmac_init(&hc, &kc, 0);
-	br_hmac_update(&hc, tok, o);
-	ml = br_hmac_out(&hc, mac);
-	tok[o++] = '.';
-	l = ac_b64url_encode(tok + o, sizeof tok - o, mac, ml);
-	return o + l;
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -299,7 +266,7 @@ static void stage_signed(const char *s, size_t n)
 	for (i = 0; i < 3; i++) {
 		if (nl < 2 && i > 0)
 			break;
-		tl = mint(K[i].alg, K[i].secret, hdr, hl, pl, pll);
+		tl = fz_mint(tok, sizeof tok, K[i].alg, K[i].secret, hdr, hl, pl, pll);
 		if (tl == 0)
 			continue;
 		(void)!ac_jwt_verify(keys, n_keys, &checks_strict, tok, tl,

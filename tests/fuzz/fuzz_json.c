@@ -35,37 +35,6 @@
 static aj_member mem[AC_JSON_MEMBERS_MAX], sub[AC_JSON_MEMBERS_MAX];
 static char dec[MAX], dec2[MAX], wbuf[MAX * 6 + 16], path[2 * AC_NAME_MAX + 2];
 
-static int utf8_ok(const unsigned char *s, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned char c = s[i];
-		size_t len, k;
-		uint32_t cp;
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) len = 2, cp = c & 0x1fu;
-		else if (c >= 0xe0 && c <= 0xef) len = 3, cp = c & 0x0fu;
-		else if (c >= 0xf0 && c <= 0xf4) len = 4, cp = c & 0x07u;
-		else return 0;
-		if (i + len > n)
-			return 0;
-		for (k = 1; k < len; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = cp << 6 | (s[i + k] & 0x3fu);
-		}
-		if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += len;
-	}
-	return 1;
-}
-
 static void inside(const char *doc, size_t n, ac_str s, const char *what)
 {
 	if (s.len > 0 && (s.ptr < doc || s.ptr + s.len > doc + n))
@@ -137,13 +106,13 @@ static long check_string(ac_str raw)
 		fz_end("aj_str_decode of written");
 		if (r != 0)
 			fz_die("the written string does not decode");
-		if (utf8_ok((const unsigned char *)dec, l) &&
+		if (fz_utf8(dec, l) &&
 		    (l3 != l || memcmp(dec, dec2, l) != 0)) {
 			fz_dump("decoded", dec, l);
 			fz_dump("written", wbuf, w.len);
 			fz_die("aj_w_str then decode changed valid UTF-8");
 		}
-		if (!utf8_ok((const unsigned char *)dec2, l3))
+		if (!fz_utf8(dec2, l3))
 			fz_die("aj_w_str wrote text that decodes to bad UTF-8");
 	}
 	return (long)l;

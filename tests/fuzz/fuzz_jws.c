@@ -21,8 +21,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <bearssl.h>
-
 #include "fz.h"
 
 #define MAX 16384
@@ -42,38 +40,6 @@ static char tok[3 * MAX];
 /* exactly AC_JWT_PAYLOAD_MAX bytes on the heap: a write past the cap the
  * core is given is an ASan report */
 static uint8_t *pbuf, *pbuf2;
-
-static const br_hash_class *hash_of(ac_alg alg)
-{
-	switch (alg) {
-	case AC_ALG_HS256: return &br_sha256_vtable;
-	case AC_ALG_HS384: return &br_sha384_vtable;
-	default: return &br_sha512_vtable;
-	}
-}
-
-/* header.payload.HMAC(secret) in tok; returns the length or 0. */
-static size_t mint(ac_alg alg, const char *secret, const void *h, size_t hl,
-    const void *pl, size_t pll)
-{
-	br_hmac_key_context kc;
-	br_hmac_context hc;
-	uint8_t mac[64];
-	size_t o, ml;
-
-	if (ac_b64url_encoded_len(hl) + ac_b64url_encoded_len(pll) + 90 >
-	    sizeof tok)
-		return 0;
-	o = ac_b64url_encode(tok, sizeof tok, h, hl);
-	tok[o++] = '.';
-	o += ac_b64url_encode(tok + o, sizeof tok - o, pl, pll);
-	br_hmac_key_init(&kc, hash_of(alg), secret, strlen(secret));
-	br_hmac_init(&hc, &kc, 0);
-	br_hmac_update(&hc, tok, o);
-	ml = br_hmac_out(&hc, mac);
-	tok[o++] = '.';
-	return o + ac_b64url_encode(tok + o, sizeof tok - o, mac, ml);
-}
 
 static void check_result(ac_reason r)
 {
@@ -219,7 +185,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			p = L[1].ptr;
 			pll = L[1].len;
 		}
-		tl = mint(K[i].alg, K[i].secret, h, hl, p, pll);
+		tl = fz_mint(tok, sizeof tok, K[i].alg, K[i].secret, h, hl, p, pll);
 		if (tl == 0)
 			continue;
 		r = verify_copy(tl, &payload, &pl);

@@ -5,6 +5,8 @@
 
 #include <sanitizer/allocator_interface.h>
 
+#include <bearssl.h>
+
 #include "fz.h"
 
 const char *fz_name = "fuzz";
@@ -382,4 +384,27 @@ char *fz_copy(const void *p, size_t n)
 void fz_free(char *p)
 {
 	free(p);
+}
+
+size_t fz_mint(char *tok, size_t cap, ac_alg alg, const char *secret,
+    const void *hdr, size_t hlen, const void *pl, size_t plen)
+{
+	const br_hash_class *hash = alg == AC_ALG_HS256 ? &br_sha256_vtable :
+	    alg == AC_ALG_HS384 ? &br_sha384_vtable : &br_sha512_vtable;
+	br_hmac_key_context kc;
+	br_hmac_context hc;
+	uint8_t mac[64];
+	size_t o, ml;
+
+	if (ac_b64url_encoded_len(hlen) + ac_b64url_encoded_len(plen) + 90 > cap)
+		return 0;
+	o = ac_b64url_encode(tok, cap, hdr, hlen);
+	tok[o++] = '.';
+	o += ac_b64url_encode(tok + o, cap - o, pl, plen);
+	br_hmac_key_init(&kc, hash, secret, strlen(secret));
+	br_hmac_init(&hc, &kc, 0);
+	br_hmac_update(&hc, tok, o);
+	ml = br_hmac_out(&hc, mac);
+	tok[o++] = '.';
+	return o + ac_b64url_encode(tok + o, cap - o, mac, ml);
 }

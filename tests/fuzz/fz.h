@@ -47,6 +47,11 @@ int fz_utf8(const void *p, size_t n);
 /* Splits s at '\n' into at most cap lines (the last takes the rest). */
 size_t fz_lines(const char *s, size_t n, ac_str *out, size_t cap);
 
+/* header.payload.HMAC(secret), HS256/384/512 as alg says, written to
+ * tok[0..cap); returns its length, or 0 when it might not fit. */
+size_t fz_mint(char *tok, size_t cap, ac_alg alg, const char *secret,
+    const void *hdr, size_t hlen, const void *pl, size_t plen);
+
 void fz_hdr(ac_header *h, const char *name, const char *v, size_t n);
 
 /* A request with the given parts (client 192.0.2.7, no body). */

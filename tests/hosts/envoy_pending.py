@@ -42,7 +42,6 @@ import json
 import os
 import re
 import select
-import signal
 import socket
 import statistics
 import subprocess
@@ -53,7 +52,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from envoy_vectors import Envoy, default_envoy, http_request  # noqa: E402
+from envoy_vectors import Envoy, http_request, runner_args  # noqa: E402
 from hostkit import free_port, stop, wait_port  # noqa: E402
 import authformats  # noqa: E402
 
@@ -453,20 +452,13 @@ def without_stop_iteration(envoy_bin, workdir, wasm, policy_text, port):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--wasm", required=True)
-    ap.add_argument("--workdir", required=True)
-    ap.add_argument("--envoy")
-    ap.add_argument("--serve", type=int)
     if "--serve" in sys.argv:
         serve(int(sys.argv[sys.argv.index("--serve") + 1]))
         return 0
-    args = ap.parse_args()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    os.makedirs(args.workdir, exist_ok=True)
-    envoy_bin = args.envoy or default_envoy()
-    if not envoy_bin or not os.access(envoy_bin, os.X_OK):
-        print("not ok - envoy binary: not found (run `make deps`)", flush=True)
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--serve", type=int)
+    args, envoy_bin = runner_args(ap)
+    if not envoy_bin:
         return 1
 
     slow_hash = authformats.phc_pbkdf2_sha256(PASSWORD, ITERATIONS)

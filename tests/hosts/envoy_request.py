@@ -38,7 +38,6 @@ import argparse
 import http.client
 import json
 import os
-import signal
 import socket
 import ssl
 import subprocess
@@ -47,7 +46,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from envoy_vectors import bootstrap, default_envoy, listener  # noqa: E402
+from envoy_vectors import bootstrap, listener, runner_args  # noqa: E402
 from hostkit import free_port, start_echo, stop  # noqa: E402
 import authformats  # noqa: E402
 
@@ -314,21 +313,9 @@ def secure_problems(status, cookies, want_secure):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--wasm", required=True)
-    ap.add_argument("--workdir", required=True)
-    ap.add_argument("--envoy")
     ap.add_argument("--hook-wasm")
-    args = ap.parse_args()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    os.makedirs(args.workdir, exist_ok=True)
-    for tag in ("request", "hook"):  # Envoy appends to an old log
-        try:
-            os.unlink(os.path.join(args.workdir, "envoy-%s.log" % tag))
-        except FileNotFoundError:
-            pass
-    envoy_bin = args.envoy or default_envoy()
-    if not envoy_bin or not os.access(envoy_bin, os.X_OK):
-        print("not ok - envoy binary: not found (run `make deps`)", flush=True)
+    args, envoy_bin = runner_args(ap, old_logs=("request", "hook"))
+    if not envoy_bin:
         return 1
     cert, key = make_cert(args.workdir)
     wasm = os.path.abspath(args.wasm)

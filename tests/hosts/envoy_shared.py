@@ -39,7 +39,6 @@ import http.client
 import json
 import os
 import re
-import signal
 import statistics
 import sys
 import threading
@@ -47,7 +46,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from envoy_vectors import Envoy, default_envoy, http_request  # noqa: E402
+from envoy_vectors import Envoy, http_request, runner_args  # noqa: E402
 from hostkit import start_echo, stop, upstream_view  # noqa: E402
 import authformats  # noqa: E402
 
@@ -272,21 +271,8 @@ def figures(lines):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--wasm", required=True)
-    ap.add_argument("--workdir", required=True)
-    ap.add_argument("--envoy")
-    args = ap.parse_args()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    os.makedirs(args.workdir, exist_ok=True)
-    for tag in ("shared", "shared-cas"):  # Envoy appends to an old log
-        try:
-            os.unlink(os.path.join(args.workdir, "envoy-%s.log" % tag))
-        except FileNotFoundError:
-            pass
-    envoy_bin = args.envoy or default_envoy()
-    if not envoy_bin or not os.access(envoy_bin, os.X_OK):
-        print("not ok - envoy binary: not found (run `make deps`)", flush=True)
+    args, envoy_bin = runner_args(argparse.ArgumentParser(), old_logs=("shared", "shared-cas"))
+    if not envoy_bin:
         return 1
 
     names = {

@@ -494,23 +494,38 @@ def default_envoy():
     return out.stdout.strip()
 
 
-def main():
-    ap = argparse.ArgumentParser()
+def runner_args(ap, old_logs=()):
+    """The start every Envoy runner shares: parses --wasm, --workdir and
+    --envoy next to the options the caller added to `ap`; turns SIGTERM
+    (from `timeout`) into an exit so finally blocks stop what was started;
+    makes the work folder and removes the named old Envoy logs there
+    (envoy-TAG.log: Envoy appends to an old log); finds the Envoy binary.
+    Returns (args, Envoy binary), or (args, None) after printing the failure."""
     ap.add_argument("--wasm", required=True)
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--envoy")
-    ap.add_argument("--vectors", default="*.json")
     args = ap.parse_args()
-
-    # `timeout` sends SIGTERM: turn it into an exception so finally runs.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-
     os.makedirs(args.workdir, exist_ok=True)
-    wasm_path = os.path.abspath(args.wasm)
+    for tag in old_logs:
+        try:
+            os.unlink(os.path.join(args.workdir, "envoy-%s.log" % tag))
+        except FileNotFoundError:
+            pass
     envoy_bin = args.envoy or default_envoy()
     if not envoy_bin or not os.access(envoy_bin, os.X_OK):
         print("not ok - envoy binary: not found (run `make deps`)", flush=True)
+        return args, None
+    return args, envoy_bin
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--vectors", default="*.json")
+    args, envoy_bin = runner_args(ap)
+    if not envoy_bin:
         return 1
+    wasm_path = os.path.abspath(args.wasm)
     version = subprocess.run([envoy_bin, "--version"], capture_output=True, text=True,
                              timeout=30).stdout.strip()
     print("# %s" % version.split("version:")[-1].strip(), flush=True)

@@ -41,7 +41,7 @@ sys.path.insert(0, HERE)
 import nginx_vectors as nv  # noqa: E402
 from nginx_vectors import Fail, Nginx, Stopped, not_ok, ok, send_full  # noqa: E402
 
-CLI = os.path.join(nv.ROOT, "build", "bin", "authcore")
+CLI = nv.CLI
 SLOW_ITERATIONS = 600000
 PASSWORD = "stall-test-password-1"
 N_GETS = 20
@@ -51,14 +51,6 @@ TIMING_LOG = """    log_format authcore_timing '$pid $msec $request_time $status
     access_log {d}/timing.log authcore_timing;
     add_header X-Worker $pid always;
 """
-
-
-def hash_password(iterations):
-    p = subprocess.run([CLI, "hash-password", "--iterations", str(iterations)],
-                       input=PASSWORD.encode(), capture_output=True, timeout=WAIT)
-    if p.returncode != 0:
-        raise Fail("authcore hash-password: %s" % p.stderr.decode()[:200])
-    return p.stdout.decode().strip()
 
 
 def policy(slow_hash, quick_hash):
@@ -468,20 +460,8 @@ def run(echo_port, pol, mode, checks, workers=1, listen_extra="", http_extra="",
 
 
 def main():
-    def on_signal(sig, _frame):
-        raise Stopped("suite stopped by signal %d (timed out?)" % sig)
-    for sig in nv._STOP_SIGNALS:
-        signal.signal(sig, on_signal)
-    signal.alarm(int(os.environ.get("AUTHCORE_NGINX_TIMEOUT", "300")))
-
-    if not os.path.exists(nv.MODULE):
-        not_ok("module", "%s not built (make all)" % nv.MODULE)
-        return 1
-    if not os.access(CLI, os.X_OK):
-        not_ok("cli", "%s not built (make all)" % CLI)
-        return 1
-    try:
-        pol = policy(hash_password(SLOW_ITERATIONS), hash_password(1000))
+    def body():
+        pol = policy(nv.hash_password(PASSWORD, SLOW_ITERATIONS), nv.hash_password(PASSWORD, 1000))
         _, echo_port = nv.hostkit.start_echo(nv.spawn)
         check_config(echo_port, pol)
         run(echo_port, pol, "thread pool", [check_stall, check_abort])
@@ -494,15 +474,8 @@ def main():
         run(echo_port, pol, "small pool", [check_overflow],
             main_extra="thread_pool authcore_small threads=1 max_queue=1;\n",
             http_extra="    authcore_thread_pool authcore_small;\n")
-    except (Fail, Stopped, OSError, RuntimeError) as e:
-        not_ok("suite", e)
-        return 1
-    finally:
-        for sig in nv._STOP_SIGNALS:  # cleanup is bounded; let it finish
-            signal.signal(sig, signal.SIG_IGN)
-        for p in reversed(nv.CHILDREN):
-            nv.stop(p)
-    return 0
+    return nv.run_suite(body, "suite", tools=[("cli", CLI, "not built (make all)")],
+                        catch=(Fail, Stopped, OSError, RuntimeError))
 
 
 if __name__ == "__main__":

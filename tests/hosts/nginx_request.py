@@ -48,7 +48,7 @@ sys.path.insert(0, HERE)
 import nginx_vectors as nv  # noqa: E402
 from nginx_vectors import Fail, Stopped, not_ok, ok, send_full  # noqa: E402
 
-CLI = os.path.join(nv.ROOT, "build", "bin", "authcore")
+CLI = nv.CLI
 TEST_MODULE = os.path.join(nv.ROOT, "build", "nginx-test", "ngx_http_authcore_module.so")
 SECRET = "nginx-request-test-hs256-secret-0123456789"
 PASSWORD = "pending-cap-password-1"
@@ -378,14 +378,6 @@ def check_rewritten(echo):
             ngx.stop()
 
 
-def hash_password(iterations):
-    p = subprocess.run([CLI, "hash-password", "--iterations", str(iterations)],
-                       input=PASSWORD.encode(), capture_output=True, timeout=WAIT)
-    if p.returncode != 0:
-        raise Fail("authcore hash-password: %s" % p.stderr.decode()[:200])
-    return p.stdout.decode().strip()
-
-
 def login(port, timeout=WAIT):
     body = json.dumps({"username": "slow", "password": PASSWORD})
     t0 = time.monotonic()
@@ -461,35 +453,16 @@ def check_config(echo):
 
 
 def main():
-    def on_signal(sig, _frame):
-        raise Stopped("suite stopped by signal %d (timed out?)" % sig)
-    for sig in nv._STOP_SIGNALS:
-        signal.signal(sig, on_signal)
-    signal.alarm(int(os.environ.get("AUTHCORE_NGINX_TIMEOUT", "300")))
-
-    if not os.path.exists(nv.MODULE):
-        not_ok("module", "%s not built (make all)" % nv.MODULE)
-        return 1
-    if not os.access(CLI, os.X_OK):
-        not_ok("cli", "%s not built (make all)" % CLI)
-        return 1
-    try:
+    def body():
         _, echo = nv.hostkit.start_echo(nv.spawn)
         check_targets(echo)
         check_rewritten(echo)
         check_config(echo)
-        slow = hash_password(SLOW_ITERATIONS)
+        slow = nv.hash_password(PASSWORD, SLOW_ITERATIONS)
         check_pending_cap(echo, slow, "thread pool", "")
         check_pending_cap(echo, slow, "event-loop slices", "    authcore_thread_pool off;\n")
-    except (Fail, Stopped, OSError, RuntimeError) as e:
-        not_ok("request suite", e)
-        return 1
-    finally:
-        for sig in nv._STOP_SIGNALS:
-            signal.signal(sig, signal.SIG_IGN)
-        for p in reversed(nv.CHILDREN):
-            nv.stop(p)
-    return 0
+    return nv.run_suite(body, "request suite", tools=[("cli", CLI, "not built (make all)")],
+                        catch=(Fail, Stopped, OSError, RuntimeError))
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ NGINX = os.environ.get("AUTHCORE_NGINX", "/usr/sbin/nginx")
 MODULE = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else
                          os.path.join(ROOT, "build", "nginx", "ngx_http_authcore_module.so"))
 ECHO = os.path.join(ROOT, "tests", "lib", "echo.py")
+CLI = os.path.join(ROOT, "build", "bin", "authcore")
 HOST = "nginx"
 START_TIMEOUT = 10.0
 REQUEST_TIMEOUT = 10.0
@@ -392,8 +393,13 @@ def config_checks(vfiles, echo_port):
                 not_ok("nginx -t accepts %s's policy" % vfiles[0].name, out.strip()[-300:])
 
 
-def main():
-    # a hard bound on the whole run: the alarm unwinds through every finally
+def run_suite(body, label="suite", tools=(), catch=(Fail, Stopped)):
+    """The frame every nginx runner shares: a hard bound on the whole run
+    (AUTHCORE_NGINX_TIMEOUT seconds, default 300: the alarm unwinds through
+    every finally); the module built and each of `tools` ((name, path, hint))
+    executable; body() run, a failure in `catch` reported as one not ok line
+    under `label`; every child stopped at the end whatever happened.
+    Returns the exit status."""
     def on_signal(sig, _frame):
         raise Stopped("suite stopped by signal %d (timed out?)" % sig)
     for sig in _STOP_SIGNALS:
@@ -403,10 +409,34 @@ def main():
     if not os.path.exists(MODULE):
         not_ok("module", "%s not built (make all)" % MODULE)
         return 1
-    if not os.access(NGINX, os.X_OK):
-        not_ok("nginx", "%s not found (make deps)" % NGINX)
-        return 1
+    for name, path, hint in tools:
+        if not os.access(path, os.X_OK):
+            not_ok(name, "%s %s" % (path, hint))
+            return 1
     try:
+        body()
+    except catch as e:
+        not_ok(label, e)
+        return 1
+    finally:
+        for sig in _STOP_SIGNALS:  # cleanup is bounded; let it finish
+            signal.signal(sig, signal.SIG_IGN)
+        for p in reversed(CHILDREN):
+            stop(p)
+    return 0
+
+
+def hash_password(password, iterations):
+    """A password hash string made by the CLI's hash-password."""
+    p = subprocess.run([CLI, "hash-password", "--iterations", str(iterations)],
+                       input=password.encode(), capture_output=True, timeout=30.0)
+    if p.returncode != 0:
+        raise Fail("authcore hash-password: %s" % p.stderr.decode()[:200])
+    return p.stdout.decode().strip()
+
+
+def main():
+    def body():
         vfiles = vectors.load_vector_files()
         ids = tempfile.NamedTemporaryFile(prefix="authcore-nginx-ids-", delete=False)
         ids.close()
@@ -418,16 +448,7 @@ def main():
                 run_file(vf, echo_port, ledger)
         finally:
             os.unlink(ids.name)
-    except (Fail, Stopped) as e:
-        not_ok("suite", e)
-        return 1
-    finally:
-        for sig in _STOP_SIGNALS:  # cleanup is bounded; let it finish
-            signal.signal(sig, signal.SIG_IGN)
-        for p in reversed(CHILDREN):
-            stop(p)
-    return 0
-
+    return run_suite(body, tools=[("nginx", NGINX, "not found (make deps)")])
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,5 +1,6 @@
-"""Loopback plumbing shared by the host end-to-end suites: free ports,
-waiting for a listener, stopping children with bounded waits, the echo
+"""Loopback plumbing shared by the host end-to-end suites: free ports, a
+bound listening socket to hand to a child, waiting for a listener, stopping
+children with bounded waits, a server child logging to a file, the echo
 upstream and the ledger of request ids it served, a self-signed loopback
 certificate, and sending a request exactly as a vector case writes it (raw
 path, headers in order, duplicates kept), over plain HTTP or TLS."""
@@ -54,6 +55,42 @@ def stop(proc, first=signal.SIGTERM):
             return
         except subprocess.TimeoutExpired:
             continue
+
+
+def listening_socket():
+    """A listening loopback socket on a free port, bound before the child
+    that serves on it starts (workerd's --socket-fd), so the port is never
+    raced. The caller closes its copy once the child has started."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", 0))
+    s.listen(64)
+    return s
+
+
+class Server:
+    """A server process we started, its output in a log file; stop() ends
+    exactly that process (SIGTERM, then SIGKILL, bounded waits)."""
+
+    def __init__(self, cmd, log_path, cwd=None, pass_fds=(), env=None):
+        self.log_path = log_path
+        self.log = open(log_path, "w")
+        self.proc = subprocess.Popen(cmd, cwd=cwd, stdout=self.log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, pass_fds=pass_fds, env=env)
+
+    def log_text(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.log.close()
 
 
 def start_echo(spawn=subprocess.Popen, timeout=10.0, ids_path=None):

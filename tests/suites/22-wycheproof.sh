@@ -3,7 +3,7 @@
 # JWS checks and key loaders, natively and under ASan+UBSan.
 cd "$(dirname "$0")/../.." && . tests/lib/suite.sh
 dir=$(shared_dir)/vectors/wycheproof
-need build/tests/wycheproof build/tests/wycheproof-asan
-run native build/tests/wycheproof "$dir"
-run asan+ubsan build/tests/wycheproof-asan "$dir"
+need build/tests/test_wycheproof build/tests/test_wycheproof-asan
+run native build/tests/test_wycheproof "$dir"
+run asan+ubsan build/tests/test_wycheproof-asan "$dir"
 exit $rc

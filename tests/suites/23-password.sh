@@ -9,16 +9,16 @@
 # of an over-limit count before refusing it would never finish.
 cd "$(dirname "$0")/../.." && . tests/lib/suite.sh
 WP=$(shared_dir)/vectors/wycheproof
-need build/tests/password build/tests/password-asan build/tests/password.wasm \
-  build/tests/password-wycheproof build/tests/password-wycheproof-asan build/bin/authcore
-[ -x build/tests/password ] && run native build/tests/password
-[ -x build/tests/password-asan ] && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  run asan+ubsan build/tests/password-asan
-[ -e build/tests/password.wasm ] && run wasm-node node --no-warnings tests/unit/run_wasi.mjs build/tests/password.wasm
-[ -x build/tests/password-wycheproof ] && run wycheproof build/tests/password-wycheproof "$WP"
-[ -x build/tests/password-wycheproof-asan ] && ASAN_OPTIONS=detect_leaks=1 \
-  run wycheproof-asan+ubsan build/tests/password-wycheproof-asan "$WP"
-[ -x build/tests/password ] && run python-xcheck python3 tests/unit/password_xcheck.py build/tests/password
-[ -x build/tests/password ] && [ -x build/bin/authcore ] && run taskito \
-  build/venv/bin/python tests/unit/taskito_xcheck.py build/tests/password build/bin/authcore
+need build/tests/test_password build/tests/test_password-asan build/tests/test_password.wasm \
+  build/tests/test_password_wycheproof build/tests/test_password_wycheproof-asan build/bin/authcore
+[ -x build/tests/test_password ] && run native build/tests/test_password
+[ -x build/tests/test_password-asan ] && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  run asan+ubsan build/tests/test_password-asan
+[ -e build/tests/test_password.wasm ] && run wasm-node node --no-warnings tests/unit/run_wasi.mjs build/tests/test_password.wasm
+[ -x build/tests/test_password_wycheproof ] && run wycheproof build/tests/test_password_wycheproof "$WP"
+[ -x build/tests/test_password_wycheproof-asan ] && ASAN_OPTIONS=detect_leaks=1 \
+  run wycheproof-asan+ubsan build/tests/test_password_wycheproof-asan "$WP"
+[ -x build/tests/test_password ] && run python-xcheck python3 tests/unit/password_xcheck.py build/tests/test_password
+[ -x build/tests/test_password ] && [ -x build/bin/authcore ] && run taskito \
+  build/venv/bin/python tests/unit/taskito_xcheck.py build/tests/test_password build/bin/authcore
 exit $rc

@@ -4,11 +4,11 @@
 # counting), under ASan+UBSan with 64-bit and with 32-bit limbs (the wasm
 # arithmetic), and compiled to wasm32-wasi under Node.
 cd "$(dirname "$0")/../.." && . tests/lib/suite.sh
-need build/tests/rsa build/tests/rsa-asan build/tests/rsa32-asan build/tests/rsa.wasm
-[ -x build/tests/rsa ] && run native build/tests/rsa
-[ -x build/tests/rsa-asan ] && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  run asan+ubsan build/tests/rsa-asan
-[ -x build/tests/rsa32-asan ] && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  run asan+ubsan-limb32 build/tests/rsa32-asan
-[ -e build/tests/rsa.wasm ] && run wasm-node node --no-warnings tests/unit/run_wasi.mjs build/tests/rsa.wasm
+need build/tests/test_rsa build/tests/test_rsa-asan build/tests/test_rsa-limb32-asan build/tests/test_rsa.wasm
+[ -x build/tests/test_rsa ] && run native build/tests/test_rsa
+[ -x build/tests/test_rsa-asan ] && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  run asan+ubsan build/tests/test_rsa-asan
+[ -x build/tests/test_rsa-limb32-asan ] && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  run asan+ubsan-limb32 build/tests/test_rsa-limb32-asan
+[ -e build/tests/test_rsa.wasm ] && run wasm-node node --no-warnings tests/unit/run_wasi.mjs build/tests/test_rsa.wasm
 exit $rc

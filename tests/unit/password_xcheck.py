@@ -7,7 +7,7 @@ Builds strings with nothing but Python's standard library
     written here by hand, to each project's documented syntax (no
     third-party packages; tests/unit/taskito_xcheck.py uses taskito's own
     code), for random passwords (any bytes, up to the 1024-byte limit),
-    salts and small counts, must verify with `build/tests/password --verify
+    salts and small counts, must verify with `build/tests/test_password --verify
     HASH` (password on stdin) and fail with a changed password;
   - near misses: each of those strings changed by one random edit (a byte
     deleted, inserted, replaced or doubled) is judged by an independent
@@ -19,7 +19,7 @@ Builds strings with nothing but Python's standard library
     computes for the same password, salt and count.
 Prints "ok - ..." / "not ok - ...: why" lines, like the other suites.
 
-usage: password_xcheck.py build/tests/password
+usage: password_xcheck.py build/tests/test_password
 """
 import base64
 import hashlib
@@ -173,7 +173,7 @@ def random_password() -> bytes:
 
 
 def main():
-    binary = sys.argv[1] if len(sys.argv) > 1 else "build/tests/password"
+    binary = sys.argv[1] if len(sys.argv) > 1 else "build/tests/test_password"
     combos = [("phc", "sha256"), ("phc", "sha512"), ("phc-l", "sha256"),
               ("phc-l", "sha512"), ("django", "sha256"),
               ("werkzeug", "sha256"), ("werkzeug", "sha512"),

@@ -3,7 +3,7 @@
 
 Re-implements docs/formats.md with nothing but Python's standard library
 (hmac, hashlib, base64, struct) and checks authcore both ways:
-  - C -> Python: every vector `build/tests/session --emit` prints is rebuilt
+  - C -> Python: every vector `build/tests/test_session --emit` prints is rebuilt
     here from its inputs and must match byte for byte;
   - Python -> C: tokens, CSRF tokens and API keys minted here are accepted by
     the C code (`--verify`, `--csrf-check`, `--lookup`), with the same
@@ -11,7 +11,7 @@ Re-implements docs/formats.md with nothing but Python's standard library
     reason.
 Prints "ok - ..." / "not ok - ...: why" lines, like the other suites.
 
-usage: session_xcheck.py build/tests/session
+usage: session_xcheck.py build/tests/test_session
 """
 import hashlib
 import os

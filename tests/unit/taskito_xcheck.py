@@ -9,7 +9,7 @@ users (a real Queue on a SQLite file in a temporary folder, AuthStore
 create_user and update_password, so 600,000 iterations as taskito writes
 them), the stored table is read back as taskito keeps it, and authcore
 must agree with taskito's own verify_password on every one:
-  - through the C API (`build/tests/password --verify HASH`, password on
+  - through the C API (`build/tests/test_password --verify HASH`, password on
     stdin): the right password is "match", a changed one "mismatch";
   - through the CLI (`authcore verify-password HASH`): exit 0, and exit 1
     with "mismatch" on stderr;
@@ -21,7 +21,7 @@ the longest taskito accepts (256 characters; 256 four-byte characters are
 authcore's 1,024-byte default limit).
 Prints "ok - ..." / "not ok - ...: why" lines, like the other suites.
 
-usage: taskito_xcheck.py build/tests/password build/bin/authcore
+usage: taskito_xcheck.py build/tests/test_password build/bin/authcore
 """
 import json
 import os
@@ -78,7 +78,7 @@ def login(authcore: str, policy: str, state: str, user: str, pw: str) -> dict:
 
 
 def main():
-    binary = sys.argv[1] if len(sys.argv) > 1 else "build/tests/password"
+    binary = sys.argv[1] if len(sys.argv) > 1 else "build/tests/test_password"
     authcore = sys.argv[2] if len(sys.argv) > 2 else "build/bin/authcore"
     with tempfile.TemporaryDirectory() as tmp:
         queue = Queue(db_path=os.path.join(tmp, "taskito.db"))

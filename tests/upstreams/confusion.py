@@ -66,7 +66,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "hosts"))
 import authformats  # noqa: E402
 import vectors  # noqa: E402
-from hostkit import free_port, stop, wait_port  # noqa: E402
+from hostkit import free_port, listening_socket, stop, wait_port  # noqa: E402
 
 CORPUS = os.path.join(ROOT, "tests", "vectors", "confusion.json")
 VENV = os.path.join(ROOT, "build", "venv", "bin")
@@ -496,9 +496,7 @@ def start_workerd(workdir, policy_text, up_port):
     conf = os.path.join(d, "config.capnp")
     with open(conf, "w") as f:
         f.write(WORKERD_CONFIG % up_port)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
+    sock = listening_socket()
     port = sock.getsockname()[1]
     log = os.path.join(d, "workerd.log")
     try:

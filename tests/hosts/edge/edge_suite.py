@@ -27,7 +27,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -215,30 +214,6 @@ def run_http_case(host, port, case, tls=None):
     return vectors.report(case, probs, host)
 
 
-class Server:
-    """A server process we started; stop() ends exactly that process."""
-
-    def __init__(self, cmd, log_path, cwd=None, pass_fds=(), env=None):
-        self.log_path = log_path
-        self.log = open(log_path, "w")
-        self.proc = subprocess.Popen(cmd, cwd=cwd, stdout=self.log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, pass_fds=pass_fds, env=env)
-
-    def log_text(self):
-        with open(self.log_path, errors="replace") as f:
-            return f.read()
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.log.close()
-
-
 def wait_ready(server, port):
     """Bounded wait until the server answers any request."""
     deadline = time.time() + START_TIMEOUT
@@ -251,14 +226,6 @@ def wait_ready(server, port):
         except (OSError, http.client.HTTPException):
             time.sleep(0.1)
     return "not answering after %ds: %s" % (START_TIMEOUT, server.log_text()[-800:])
-
-
-def listening_socket():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("127.0.0.1", 0))
-    s.listen(64)
-    return s
 
 
 WORKERD_CONFIG = """using Workerd = import "/workerd/workerd.capnp";
@@ -301,13 +268,13 @@ def workerd_config(env, tls=False):
 def workerd_start(config, log_path, tls=False):
     """workerd on sockets we bound (--socket-fd), so the ports are never
     raced: (server, port, TLS port or None)."""
-    socks = [listening_socket()] + ([listening_socket()] if tls else [])
+    socks = [hostkit.listening_socket()] + ([hostkit.listening_socket()] if tls else [])
     args = [WORKERD, "serve", config, "--socket-fd", "http=%d" % socks[0].fileno()]
     if tls:
         args += ["--socket-fd", "https=%d" % socks[1].fileno()]
     ports = [s.getsockname()[1] for s in socks]
     try:
-        srv = Server(args, log_path, pass_fds=tuple(s.fileno() for s in socks))
+        srv = hostkit.Server(args, log_path, pass_fds=tuple(s.fileno() for s in socks))
     finally:
         for s in socks:
             s.close()  # workerd holds its own copies
@@ -325,7 +292,7 @@ def deno_start(folder, policy_path, log_path, vector_env, tls=None):
         if n.startswith("AUTHCORE_"):
             del env[n]  # only the vector file's settings
     env.update(vector_env)
-    srv = Server([DENO, "run", "--no-config", "--no-lock", "--no-prompt",
+    srv = hostkit.Server([DENO, "run", "--no-config", "--no-lock", "--no-prompt",
                   "--allow-read=" + folder, "--allow-net=127.0.0.1",
                   "--allow-env=" + ",".join(DENO_ENV),
                   os.path.join(folder, "deno_server.mjs"), policy_path] + list(tls or []),

@@ -43,6 +43,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 import authformats  # noqa: E402
+import hostkit  # noqa: E402
 
 PKG = os.path.join(ROOT, "build", "edge")
 WORK = os.path.join(ROOT, "build", "tests", "edge-request")
@@ -306,37 +307,19 @@ def check_abandoned(label, c, headers_for):
 
 # --- servers ---------------------------------------------------------------
 
-class Server:
-    def __init__(self, cmd, log_path, cwd=None, pass_fds=(), env=None):
-        self.log_path = log_path
-        self.log = open(log_path, "w")
-        self.proc = subprocess.Popen(cmd, cwd=cwd, stdout=self.log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, pass_fds=pass_fds, env=env)
-
-    def text(self):
-        with open(self.log_path, errors="replace") as f:
-            return f.read()
+class Server(hostkit.Server):
+    """A server that prints "listening PORT" once it serves."""
 
     def port(self):
         deadline = time.time() + START_TIMEOUT
         while time.time() < deadline:
-            m = re.search(r"^listening (\d+)$", self.text(), re.M)
+            m = re.search(r"^listening (\d+)$", self.log_text(), re.M)
             if m:
                 return int(m.group(1))
             if self.proc.poll() is not None:
                 break
             time.sleep(0.1)
-        raise RuntimeError("server did not start: %s" % self.text()[-800:])
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.log.close()
+        raise RuntimeError("server did not start: %s" % self.log_text()[-800:])
 
 
 def stage(name, extra):
@@ -447,14 +430,6 @@ const autoWorker :Workerd.Worker = (
 """
 
 
-def listening():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("127.0.0.1", 0))
-    s.listen(64)
-    return s
-
-
 def run_workerd():
     """Sockets: "edge" stands in for Cloudflare's edge (its cf object comes in
     a header the config names, and the test sets CF-Connecting-IP as the edge
@@ -464,7 +439,7 @@ def run_workerd():
     config = os.path.join(folder, "config.capnp")
     with open(config, "w") as f:
         f.write(WORKERD_CONFIG % (SLICE, MAX_PENDING))
-    socks = {n: listening() for n in ("edge", "direct", "workers")}
+    socks = {n: hostkit.listening_socket() for n in ("edge", "direct", "workers")}
     ports = {n: s.getsockname()[1] for n, s in socks.items()}
     try:
         srv = Server([WORKERD, "serve", config] +
@@ -482,7 +457,7 @@ def run_workerd():
                 break
             except OSError:
                 if time.time() > deadline or srv.proc.poll() is not None:
-                    raise RuntimeError("workerd did not start: %s" % srv.text()[-800:])
+                    raise RuntimeError("workerd did not start: %s" % srv.log_text()[-800:])
                 time.sleep(0.1)
         blob = ("x-test-cf-blob", json.dumps({"colo": "TST", "asn": 64496}))
         cf = lambda ip: [blob, ("CF-Connecting-IP", ip)]  # noqa: E731

@@ -10,7 +10,7 @@
 #   no property turns the feature off, so that half is skipped, said in a
 #   "# " line (not counted as a pass).
 cd "$(dirname "$0")/../.." && . tests/lib/suite.sh
-bin=build/arm64/sha256-arm
+bin=build/arm64/test_sha256_arm
 need "$bin"
 sysroot=/usr/aarch64-linux-gnu
 if ! command -v qemu-aarch64 >/dev/null 2>&1; then
