@@ -1,0 +1,113 @@
+/*
+ * The access rules of a policy (core/ac_decide.c matches them): "public"
+ * paths, "rules" and the "default" for paths no rule names.
+ */
+#include "ac_policy_load.h"
+
+/* A path pattern, as "public" and rules' "path" take it. */
+static int load_path_pattern(ac_loader *L, const cJSON *v, ac_str *out)
+{
+	const char *why;
+	if (ac_pl_str(L, v, 1, 512, out) < 0)
+		return -1;
+	if (out->ptr[0] != '/' && !(out->len == 1 && out->ptr[0] == '*'))
+		return ac_pl_bad(L, "must start with '/'");
+	if ((why = ac_pl_pattern_problem(*out)) != NULL)
+		return ac_pl_bad(L, why);
+	return 0;
+}
+
+/* "public": paths served without credentials. */
+int ac_pl_public(ac_loader *L, ac_policy *P, const cJSON *v)
+{
+	const cJSON *p;
+	int idx = 0;
+	size_t s2;
+
+	if (!cJSON_IsArray(v))
+		return ac_pl_bad(L, "must be an array of path patterns");
+	if (cJSON_GetArraySize(v) > AC_PUBLIC_MAX)
+		return ac_pl_bad(L, "more than 64 public paths");
+	for (p = v->child; p != NULL; p = p->next, idx++) {
+		ac_pl_push_index(L, idx, &s2);
+		if (load_path_pattern(L, p, &P->public_paths[P->n_public]) < 0)
+			return -1;
+		P->n_public++;
+		ac_pl_pop(L, s2);
+	}
+	return 0;
+}
+
+/* "rules": method, path, role and permission, first match wins. */
+int ac_pl_rules(ac_loader *L, ac_policy *P, const cJSON *arr)
+{
+	static const char *const allowed[] = { "methods", "path", "role",
+		"permission", NULL };
+	const cJSON *r;
+	int idx = 0, n;
+
+	if (!cJSON_IsArray(arr))
+		return ac_pl_bad(L, "must be an array of rules");
+	n = cJSON_GetArraySize(arr);
+	if (n > AC_RULES_MAX)
+		return ac_pl_bad(L, "more than 256 rules");
+	P->rules = ac_pl_take(L, sizeof(ac_rule) * (size_t)(n ? n : 1));
+	if (P->rules == NULL)
+		return ac_pl_bad(L, "policy needs more memory than given");
+	for (r = arr->child; r != NULL; r = r->next, idx++) {
+		ac_rule *R = &P->rules[P->n_rules];
+		const cJSON *v;
+		size_t save, s2;
+
+		memset(R, 0, sizeof *R);
+		ac_pl_push_index(L, idx, &save);
+		if (ac_pl_members(L, r, allowed) < 0)
+			return -1;
+		v = cJSON_GetObjectItemCaseSensitive(r, "path");
+		if (v == NULL)
+			return ac_pl_bad(L, "missing \"path\"");
+		ac_pl_push_key(L, "path", &s2);
+		if (load_path_pattern(L, v, &R->path) < 0)
+			return -1;
+		ac_pl_pop(L, s2);
+		v = cJSON_GetObjectItemCaseSensitive(r, "methods");
+		if (v != NULL) {
+			const cJSON *m;
+			int mi = 0;
+			size_t s3;
+			ac_pl_push_key(L, "methods", &s2);
+			if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) == 0)
+				return ac_pl_bad(L, "must be a non-empty array of method names");
+			if (cJSON_GetArraySize(v) > AC_METHODS_MAX)
+				return ac_pl_bad(L, "more than 16 methods");
+			for (m = v->child; m != NULL; m = m->next, mi++) {
+				ac_pl_push_index(L, mi, &s3);
+				if (ac_pl_str(L, m, 1, 32, &R->methods[R->n_methods]) < 0)
+					return -1;
+				if (!ac_pl_is_token(R->methods[R->n_methods]))
+					return ac_pl_bad(L, "is not an HTTP method token");
+				R->n_methods++;
+				ac_pl_pop(L, s3);
+			}
+			ac_pl_pop(L, s2);
+		}
+		if (ac_pl_member_str(L, r, "role", 1, AC_NAME_MAX, &R->role) < 0 ||
+		    ac_pl_member_str(L, r, "permission", 1, AC_NAME_MAX,
+		    &R->permission) < 0)
+			return -1;
+		P->n_rules++;
+		ac_pl_pop(L, save);
+	}
+	return 0;
+}
+
+/* "default": what a path no rule names needs. */
+int ac_pl_default(ac_loader *L, ac_policy *P, const cJSON *v)
+{
+	if (cJSON_IsString(v) && strcmp(v->valuestring, "deny") == 0)
+		P->default_deny = 1;
+	else if (!(cJSON_IsString(v) &&
+	    strcmp(v->valuestring, "authenticated") == 0))
+		return ac_pl_bad(L, "must be \"authenticated\" or \"deny\"");
+	return 0;
+}
