@@ -14,6 +14,8 @@
 #include <stdio.h>
 
 #include "ac_internal.h"
+#include "ac_policy_int.h"
+#include "ac_request_int.h"
 
 typedef struct {
 	uint8_t *base;

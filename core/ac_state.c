@@ -17,7 +17,7 @@
  */
 #include <bearssl.h>
 
-#include "ac_internal.h"
+#include "ac_state_int.h"
 
 #define AC_STATE_MAGIC 0x61637332u /* "acs2": the layout with budgets
                                       and checks in flight */

@@ -3,7 +3,7 @@
  * form-encoded and JSON login bodies, HTTP Basic credentials and the
  * Cookie header, driven through ac_decide with a small login policy
  * (user alice, password "pw", one PBKDF2 iteration so the time goes to
- * parsing) and a state that persists across inputs, and ac_d_cookie.
+ * parsing) and a state that persists across inputs, and ac_req_cookie.
  *
  * The first byte of the input picks the parser (its low 3 bits: 0-1 form,
  * 2 JSON, 3-4 Basic, 5-6 cookies, 7 the raw Authorization value); the rest
@@ -358,8 +358,8 @@ static void cookies(const char *s, size_t n)
 	fz_hdr(&h[0], "cookie", s, n);
 	fz_request(&r, "GET", 3, "/", 1, h, 1);
 	fz_begin();
-	k = ac_d_cookie(&r, name, &val);
-	fz_end("ac_d_cookie");
+	k = ac_req_cookie(&r, name, &val);
+	fz_end("ac_req_cookie");
 	if (k == 1 && (!b64token(val) || val.ptr < s || val.ptr + val.len > s + n))
 		fz_die("a cookie value that is not a b64token inside the header");
 	/* built here: name = first line, value = the rest */
@@ -371,8 +371,8 @@ static void cookies(const char *s, size_t n)
 		    (int)L[0].len, L[0].ptr, (int)L[1].len, L[1].ptr);
 		fz_hdr(&h[0], "Cookie", cookie, (size_t)l);
 		fz_begin();
-		k = ac_d_cookie(&r, name, &val);
-		fz_end("ac_d_cookie (built)");
+		k = ac_req_cookie(&r, name, &val);
+		fz_end("ac_req_cookie (built)");
 		if (k != 1 || val.len != L[1].len ||
 		    memcmp(val.ptr, L[1].ptr, val.len) != 0) {
 			fz_dump("cookie", cookie, (size_t)l);
@@ -382,8 +382,8 @@ static void cookies(const char *s, size_t n)
 		fz_hdr(&h[1], "cookie", cookie + 5, (size_t)l - 5);
 		r.n_headers = 2;
 		fz_begin();
-		k = ac_d_cookie(&r, name, &val);
-		fz_end("ac_d_cookie (twice)");
+		k = ac_req_cookie(&r, name, &val);
+		fz_end("ac_req_cookie (twice)");
 		if (k != -1)
 			fz_die("a cookie sent twice is not ambiguous");
 	}

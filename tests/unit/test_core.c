@@ -18,6 +18,8 @@
 
 #include "authcore.h"
 #include "ac_internal.h"
+#include "ac_request_int.h"
+#include "ac_state_int.h"
 
 #include "check.h"
 
