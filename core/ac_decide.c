@@ -222,13 +222,15 @@ unsigned ac_needs(const ac_policy *P, const ac_request *req)
 		path_len = (size_t)(q - req->path.ptr);
 	if (ac_login_route(P, req, path_len) == AC_ROUTE_LOGIN &&
 	    ac_str_eq(req->method, "POST", 4))
-		n |= AC_NEEDS_STATE;
+		n |= AC_NEEDS_THROTTLE | AC_NEEDS_CLIENT_BUDGET |
+		    AC_NEEDS_PENDING;
 	for (i = 0; P->basic && i < req->n_headers; i++) {
 		const ac_header *h = &req->headers[i];
 		if (ac_ascii_ieq(h->name.ptr, h->name.len, "authorization", 13) &&
 		    h->value.len >= 5 &&
 		    ac_ascii_ieq(h->value.ptr, 5, "basic", 5))
-			n |= AC_NEEDS_STATE;
+			n |= AC_NEEDS_THROTTLE | AC_NEEDS_CLIENT_BUDGET |
+			    AC_NEEDS_PENDING | AC_NEEDS_CREDS;
 	}
 	return n;
 }
@@ -261,6 +263,7 @@ static void reset(ac_decision *d, const ac_request *req)
 	d->login_user.len = 0;
 	d->buf_len = 0;
 	d->audit_len = 0;
+	d->state_written = 0;
 	d->path = req->path;
 	d->path_rewritten = 0;
 	d->match.ptr = NULL;
@@ -293,24 +296,28 @@ static void run(const ac_policy *P, ac_state *S, const ac_request *req,
 	ac_reply_audit(P, d, req, now);
 }
 
-void ac_decide(const ac_policy *P, ac_state *S, const ac_request *req,
-    int64_t now, const uint8_t *entropy, size_t entropy_len, ac_decision *d)
+ac_action ac_decide_begin(const ac_policy *P, ac_state *S,
+    const ac_request *req, int64_t now, const uint8_t *entropy,
+    size_t entropy_len, ac_decision *d)
 {
 	run(P, S, req, now, entropy, entropy_len, NULL, d);
+	return d->action;
 }
 
-size_t ac_decision_step(ac_decision *d, size_t max_iterations)
+size_t ac_decide_step(ac_decision *d, size_t max_iterations)
 {
 	if (d->action != AC_PENDING)
 		return 0;
 	return ac_password_verify_step(&d->work.verify, max_iterations);
 }
 
-void ac_decide_resume(const ac_policy *P, ac_state *S, const ac_request *req,
-    int64_t now, const uint8_t *entropy, size_t entropy_len, ac_decision *d)
+void ac_decide_finish(const ac_policy *P, ac_state *S,
+    const ac_request *req, int64_t now, const uint8_t *entropy,
+    size_t entropy_len, ac_decision *d)
 {
 	ac_verdict v;
 	ac_password_status st;
+	int written = 0;
 
 	if (d->action != AC_PENDING) {
 		run(P, S, req, now, entropy, entropy_len, NULL, d);
@@ -324,7 +331,25 @@ void ac_decide_resume(const ac_policy *P, ac_state *S, const ac_request *req,
 	v.match = st == AC_PW_MATCH && d->work.known;
 	v.began = d->work.began;
 	/* the check is over: its in-flight slot is free for another */
-	ac_pending_release(S, d->work.slot, d->work.ticket);
+	ac_pending_release(S, d->work.slot, d->work.ticket, &written);
 	run(P, S, req, now, entropy, entropy_len, &v, d);
+	d->state_written |= written;
 	memset(&v, 0, sizeof v);
+}
+
+void ac_decide_next(const ac_policy *P, ac_state *S, const ac_request *req,
+    int64_t now, const uint8_t *entropy, size_t entropy_len, ac_decision *d)
+{
+	if (d->action == AC_PENDING)
+		ac_decide_finish(P, S, req, now, entropy, entropy_len, d);
+	else
+		(void)ac_decide_begin(P, S, req, now, entropy, entropy_len, d);
+}
+
+void ac_decide(const ac_policy *P, ac_state *S, const ac_request *req,
+    int64_t now, const uint8_t *entropy, size_t entropy_len, ac_decision *d)
+{
+	if (ac_decide_begin(P, S, req, now, entropy, entropy_len, d) ==
+	    AC_PENDING)
+		ac_decide_finish(P, S, req, now, entropy, entropy_len, d);
 }

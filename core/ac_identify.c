@@ -242,7 +242,8 @@ int ac_identify_password(const ac_policy *P, ac_state *S,
 	if (v != NULL && v->kind == kind && ac_ct_equal(v->tag, tag, 32)) {
 		memset(tag, 0, sizeof tag);
 		if (v->match && u != NULL) {
-			ac_attempt_success(S, P, client, name, v->began);
+			ac_attempt_success(S, P, client, name, v->began,
+			    &d->state_written);
 			return AC_ID_MATCH;
 		}
 		/* the failure was counted when the check began */
@@ -259,7 +260,7 @@ int ac_identify_password(const ac_policy *P, ac_state *S,
 	st = ac_password_verify_begin(&d->work.verify, hash.ptr, hash.len,
 	    password.ptr, password.len, &P->pw_limits);
 	if (st == AC_PW_PENDING &&
-	    ac_pending_take(S, P, now, &slot, &ticket) < 0) {
+	    ac_pending_take(S, P, now, &slot, &ticket, &d->state_written) < 0) {
 		/* checks in flight are at the cap: none more starts */
 		ac_password_verify_wipe(&d->work.verify);
 		memset(tag, 0, sizeof tag);
@@ -268,10 +269,11 @@ int ac_identify_password(const ac_policy *P, ac_state *S,
 	}
 	/* counted now, cleared if it matches: guesses sent side by side
 	 * while checks run cannot get past the limits */
-	if (ac_attempt_begin(S, P, client, name, now, retry) < 0) {
+	if (ac_attempt_begin(S, P, client, name, now, retry,
+	    &d->state_written) < 0) {
 		/* every counter slot it could take is locked: refuse rather
 		 * than forget a locked count */
-		ac_pending_release(S, slot, ticket);
+		ac_pending_release(S, slot, ticket, &d->state_written);
 		ac_password_verify_wipe(&d->work.verify);
 		memset(tag, 0, sizeof tag);
 		return AC_ID_OVERLOADED;
@@ -352,7 +354,8 @@ static int by_basic(const ac_policy *P, ac_state *S, const ac_request *req,
 	if (r == AC_ID_MATCH) {
 		uint8_t tag[32];
 		ac_cred_tag(S, P, name, pw, u->hash, tag);
-		ac_cred_insert(S, tag, now + P->basic_cache_ttl);
+		ac_cred_insert(S, tag, now + P->basic_cache_ttl,
+		    &d->state_written);
 		memset(tag, 0, sizeof tag);
 	}
 	memset(raw, 0, sizeof raw);

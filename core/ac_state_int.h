@@ -22,22 +22,24 @@ int64_t ac_throttle_check(ac_state *S, const ac_policy *P, ac_str client,
  * candidate is locked): nothing is counted, *retry is the seconds until
  * one unlocks. */
 int ac_attempt_begin(ac_state *S, const ac_policy *P, ac_str client,
-    ac_str user, int64_t now, int64_t *retry);
+    ac_str user, int64_t now, int64_t *retry, int *written);
 /* A check that began at `began` matched: the pair's count is cleared, and
  * the client's budget gets back that one attempt (if its window still
  * runs), never more, so successes cannot refill what failures spent. */
 void ac_attempt_success(ac_state *S, const ac_policy *P, ac_str client,
-    ac_str user, int64_t began);
+    ac_str user, int64_t began, int *written);
 /* Takes an in-flight slot for a check that begins (at most
  * P->max_pending live). 0 with *slot and *ticket set, or -1 (full). */
 int ac_pending_take(ac_state *S, const ac_policy *P, int64_t now,
-    uint32_t *slot, uint64_t *ticket);
+    uint32_t *slot, uint64_t *ticket, int *written);
 /* Frees the slot if `ticket` still holds it (S may be NULL). */
-void ac_pending_release(ac_state *S, uint32_t slot, uint64_t ticket);
+void ac_pending_release(ac_state *S, uint32_t slot, uint64_t ticket,
+    int *written);
 /* tag = HMAC-SHA256(secret, "authcore-cred-v1" 0 user 0 password 0 hash) */
 void ac_cred_tag(const ac_state *S, const ac_policy *P, ac_str user,
     ac_str password, ac_str hash, uint8_t tag[32]);
 int ac_cred_lookup(const ac_state *S, const uint8_t tag[32], int64_t now);
-void ac_cred_insert(ac_state *S, const uint8_t tag[32], int64_t until);
+void ac_cred_insert(ac_state *S, const uint8_t tag[32], int64_t until,
+    int *written);
 
 #endif

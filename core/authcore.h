@@ -386,11 +386,19 @@ typedef struct {
 
 /* What deciding a request needs from the host, before it decides. */
 #define AC_NEEDS_BODY 1u  /* the body, at most AC_LOGIN_BODY_MAX bytes */
-#define AC_NEEDS_STATE 2u /* the ac_state (login posts, Basic credentials,
-                             login throttles): a host that shares its state
-                             across workers takes its lock only then */
+/* The entries of the ac_state the decision may read or write: */
+#define AC_NEEDS_THROTTLE 2u      /* (client, user) attempt counters */
+#define AC_NEEDS_CLIENT_BUDGET 4u /* per-client attempt budgets */
+#define AC_NEEDS_PENDING 8u       /* in-flight password check slots */
+#define AC_NEEDS_CREDS 16u        /* the verified Basic credentials cache */
+/* Any of them: a host that shares its state across workers takes its lock
+ * (or reads its shared copy) only then. */
+#define AC_NEEDS_STATE (AC_NEEDS_THROTTLE | AC_NEEDS_CLIENT_BUDGET | \
+    AC_NEEDS_PENDING | AC_NEEDS_CREDS)
 /* Bits of AC_NEEDS_* for this request (body and headers not needed in req;
- * method, path and headers are read). A request whose answer has no
+ * method, path and headers are read): a login post needs the body and the
+ * throttle, budget and pending entries; Basic credentials need those
+ * entries and the credentials cache. A request whose answer has no
  * AC_NEEDS_STATE bit is decided exactly the same with state NULL. */
 unsigned ac_needs(const ac_policy *policy, const ac_request *req);
 
@@ -422,8 +430,8 @@ int ac_wants_body(const ac_policy *policy, const char *method,
 /*    budget (login.client_attempts) long before.                      */
 /*  - pending (AC_PENDING_SLOTS): one slot per password check in       */
 /*    flight (an AC_PENDING decision), at most login.max_pending of    */
-/*    them live. ac_decide_resume frees the check's slot, and so does  */
-/*    ac_decision_abandon (a host that drops the check: client abort); */
+/*    them live. ac_decide_finish frees the check's slot, and so does  */
+/*    ac_decide_abandon (a host that drops the check: client abort);   */
 /*    a slot neither frees lapses AC_PENDING_TIMEOUT seconds after it  */
 /*    was taken. Past the cap the answer is 503 overloaded with        */
 /*    Retry-After, before any hashing. This cap is what bounds every   */
@@ -483,8 +491,8 @@ typedef enum {
 	                     resp_headers (Set-Cookie) to the upstream's answer */
 	AC_RESPOND = 1,   /* answer locally with status/headers/body */
 	AC_PENDING = 2    /* a password check is under way: run
-	                     ac_decision_step until it returns 0 (in slices, so
-	                     the host keeps serving), then ac_decide_resume */
+	                     ac_decide_step until it returns 0 (in slices, so
+	                     the host keeps serving), then ac_decide_finish */
 } ac_action;
 
 /* Work a pending decision carries: a resumable PBKDF2 verification and
@@ -539,6 +547,9 @@ typedef struct {
 	ac_str login_user;       /* the user a login or Basic attempt named
 	                            (for the audit line), empty if none */
 	ac_work work;            /* action AC_PENDING: the password check */
+	int state_written;       /* 1 if deciding wrote to the ac_state: a host
+	                            holding a copy of a shared state writes it
+	                            back only then */
 } ac_decision;
 
 /* Verifies a token with the policy's JWT keys and claim checks only (no
@@ -548,30 +559,49 @@ typedef struct {
 AC_MUST_CHECK ac_reason ac_policy_verify_jwt(const ac_policy *policy,
     const char *token, size_t token_len, int64_t now, ac_jwt_result *res);
 
-/* Decides one request. `state` (may be NULL for policies without
- * "login") holds login attempt counters and the Basic credential cache.
- * `now` is unix seconds; entropy is fresh random bytes (at least
+/* Deciding a request, in the shape of the password API: begin, step,
+ * finish, or the one-shot ac_decide.
+ *
+ * ac_decide_begin decides one request. `state` (may be NULL for policies
+ * without "login") holds login attempt counters and the Basic credential
+ * cache. `now` is unix seconds; entropy is fresh random bytes (at least
  * AC_SESSION_ID_LEN for a login to issue a session; may be NULL/0
  * otherwise). Never fails: every outcome, including bad input, is a
- * decision with a reason code. When it says AC_PENDING, step and resume.
- * Only login posts and Basic credentials use the state; given NULL they
- * answer 500 no_state, and every other request is decided exactly as with
- * a state. A host whose state is costly to reach (shared across workers)
- * may therefore decide without it first and again with it on no_state. */
-void ac_decide(const ac_policy *policy, ac_state *state,
+ * decision with a reason code. Returns d's action: AC_PENDING when a
+ * password check is under way (then step and finish). Only requests that
+ * ac_needs() marks AC_NEEDS_STATE use the state; given NULL they answer
+ * 500 no_state, and every other request is decided exactly as with a
+ * state. */
+ac_action ac_decide_begin(const ac_policy *policy, ac_state *state,
     const ac_request *req, int64_t now, const uint8_t *entropy,
-    size_t entropy_len, ac_decision *out);
+    size_t entropy_len, ac_decision *d);
 
 /* Advances a pending decision's password check by at most max_iterations
- * PBKDF2 iterations. Returns how many remain (0: resume now). */
-size_t ac_decision_step(ac_decision *d, size_t max_iterations);
+ * PBKDF2 iterations. Returns how many remain (0: finish now; 0 also for a
+ * decision that is not pending). */
+size_t ac_decide_step(ac_decision *d, size_t max_iterations);
 
 /* Finishes a pending decision: the check's verdict, then the decision
  * for the same request (pass the same policy, state and request as to
- * ac_decide; now and entropy may be fresh). Iterations still left are run
- * here. A decision that is not pending is decided afresh. The verdict is
- * bound to the credentials it checked: another request cannot use it. */
-void ac_decide_resume(const ac_policy *policy, ac_state *state,
+ * ac_decide_begin; now and entropy may be fresh). Iterations still left
+ * are run here. A decision that is not pending is decided afresh. The
+ * verdict is bound to the credentials it checked: another request cannot
+ * use it. */
+void ac_decide_finish(const ac_policy *policy, ac_state *state,
+    const ac_request *req, int64_t now, const uint8_t *entropy,
+    size_t entropy_len, ac_decision *d);
+
+/* Begins, or finishes if d is pending: for hosts that make one core call
+ * per turn of their event loop. d MUST be zeroed before its first use (or
+ * hold an earlier decision). */
+void ac_decide_next(const ac_policy *policy, ac_state *state,
+    const ac_request *req, int64_t now, const uint8_t *entropy,
+    size_t entropy_len, ac_decision *d);
+
+/* One shot: begins and, when a password check is pending, runs it to the
+ * end and finishes. For callers that may block (CLI, tests, a worker that
+ * serves one request at a time). */
+void ac_decide(const ac_policy *policy, ac_state *state,
     const ac_request *req, int64_t now, const uint8_t *entropy,
     size_t entropy_len, ac_decision *d);
 
@@ -579,11 +609,12 @@ void ac_decide_resume(const ac_policy *policy, ac_state *state,
  * request (the client went away, the stream ended). Frees the check's
  * in-flight slot in `state` (the one the decision was made with; may be
  * NULL) and wipes the check; the attempt stays counted. Afterwards the
- * decision has nothing to step, and resuming it decides afresh. A host that
- * drops a pending decision without this leaves its slot taken until it
- * lapses (AC_PENDING_TIMEOUT), and a client that aborts its login posts
- * could hold every slot. No effect on a decision that is not pending. */
-void ac_decision_abandon(ac_state *state, ac_decision *d);
+ * decision has nothing to step, and finishing it decides afresh; its
+ * state_written says whether the slot was freed. A host that drops a
+ * pending decision without this leaves its slot taken until it lapses
+ * (AC_PENDING_TIMEOUT), and a client that aborts its login posts could
+ * hold every slot. No effect on a decision that is not pending. */
+void ac_decide_abandon(ac_state *state, ac_decision *d);
 
 /* Serializes a decision as one JSON object:
  * {"action":"allow"|"respond","status":N,"reason":"...",

@@ -496,15 +496,10 @@ static int cmd_decide(int argc, char **argv)
 		fputs("authcore: cannot read /dev/urandom\n", stderr);
 		return EXIT_USAGE;
 	}
+	/* a CLI may block: the one-shot call runs a password check to the
+	 * end */
 	ac_decide(p, have_state ? &state : NULL, &r, now, entropy,
 	    sizeof entropy, &d);
-	if (d.action == AC_PENDING) {
-		/* a CLI may block: run the password check to the end */
-		while (ac_decision_step(&d, 100000) > 0)
-			;
-		ac_decide_resume(p, have_state ? &state : NULL, &r, now,
-		    entropy, sizeof entropy, &d);
-	}
 	if (sf != NULL) {
 		FILE *f = fopen(sf, "wb");
 		if (f == NULL || fwrite(&state, 1, sizeof state, f) != sizeof state) {

@@ -358,9 +358,10 @@ static ac_state *state_of(acw_ctx *ctx)
 /* The AC_NEEDS_* bits of one request (format above; its body section
  * may be absent): AC_NEEDS_BODY (1), the host reads the body, at most
  * acw_body_max() bytes, and sends it in the body section, else it must
- * not read it; AC_NEEDS_STATE (2), the decision touches the context's
- * state (login posts, Basic credentials), the only requests that can go
- * pending. Returns -1 if the bytes are malformed. */
+ * not read it; any bit of AC_NEEDS_STATE (2 | 4 | 8 | 16: the throttle,
+ * client budget, pending and credentials entries), the decision touches
+ * the context's state (login posts, Basic credentials), the only requests
+ * that can go pending. Returns -1 if the bytes are malformed. */
 ACW_EXPORT int acw_needs(acw_ctx *ctx, const char *req, size_t req_len)
 {
 	ac_request r;
@@ -396,13 +397,6 @@ ACW_EXPORT const char *acw_decide(acw_ctx *ctx, const char *req,
 		return NULL;
 	st = state_for(ctx, &r);
 	ac_decide(ctx->policy, st, &r, (int64_t)now, entropy, entropy_len, d);
-	if (d->action == AC_PENDING) {
-		/* nothing came out of the pending call: its entropy is unused */
-		while (ac_decision_step(d, 1u << 20) > 0)
-			;
-		ac_decide_resume(ctx->policy, st, &r, (int64_t)now, entropy,
-		    entropy_len, d);
-	}
 	return json_out(ctx, d, out_len);
 }
 
@@ -465,8 +459,8 @@ ACW_EXPORT const char *acw_begin(acw_ctx *ctx, ac_decision *d,
 	*out_len = 0;
 	if (parse_request(ctx, req, req_len, &r) < 0)
 		return NULL;
-	ac_decide(ctx->policy, state_for(ctx, &r), &r, (int64_t)now, entropy,
-	    entropy_len, d);
+	(void)ac_decide_begin(ctx->policy, state_for(ctx, &r), &r, (int64_t)now,
+	    entropy, entropy_len, d);
 	return json_out(ctx, d, out_len);
 }
 
@@ -474,7 +468,7 @@ ACW_EXPORT const char *acw_begin(acw_ctx *ctx, ac_decision *d,
  * returns how many remain (0: call acw_resume). */
 ACW_EXPORT size_t acw_step(ac_decision *d, size_t max_iterations)
 {
-	return ac_decision_step(d, max_iterations);
+	return ac_decide_step(d, max_iterations);
 }
 
 /* Finishes a pending d for the same request bytes as acw_begin (fresh
@@ -488,7 +482,7 @@ ACW_EXPORT const char *acw_resume(acw_ctx *ctx, ac_decision *d,
 	*out_len = 0;
 	if (parse_request(ctx, req, req_len, &r) < 0)
 		return NULL;
-	ac_decide_resume(ctx->policy, state_for(ctx, &r), &r, (int64_t)now,
+	ac_decide_finish(ctx->policy, state_for(ctx, &r), &r, (int64_t)now,
 	    entropy, entropy_len, d);
 	return json_out(ctx, d, out_len);
 }

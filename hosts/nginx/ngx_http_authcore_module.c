@@ -10,7 +10,7 @@
  *    is read first (ngx_http_read_client_request_body);
  *  - a password check (action AC_PENDING): its PBKDF2 iterations run in
  *    nginx's thread pool, or in slices on the event loop, and the decision
- *    is finished with ac_decide_resume back on the event loop.
+ *    is finished with ac_decide_finish back on the event loop.
  * The core's mutable state (ac_state: login attempt counters, verified
  * Basic credentials) lives in a shared memory zone that every worker maps;
  * only the calls that need it (ac_needs: login posts, Basic credentials)
@@ -90,7 +90,7 @@ typedef enum {
  */
 typedef struct {
 	ngx_http_request_t *r;
-	const ac_policy *policy;   /* the policy ac_decide used */
+	const ac_policy *policy;   /* the policy the decision used */
 	ac_request req;            /* points into r (headers, body) */
 	ac_decision *d;            /* ~19 KB; responses point into it */
 	unsigned needs;            /* ac_needs() for this pass: AC_NEEDS_* */
@@ -241,7 +241,7 @@ ngx_http_authcore_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
 /* Takes the zone's mutex; every worker's calls into the core that use
  * the state (ac_needs says AC_NEEDS_STATE) are serialized by it. Held for
- * one ac_decide or ac_decide_resume, never while hashing. */
+ * one ac_decide_next, never while hashing. */
 static ac_state *
 ngx_http_authcore_lock(ngx_http_authcore_main_conf_t *amcf)
 {
@@ -1016,6 +1016,7 @@ ngx_http_authcore_create_ctx(ngx_http_request_t *r, const ac_policy *policy)
 	if (ctx->d == NULL || hdrs == NULL) {
 		return NULL;
 	}
+	ctx->d->action = AC_ALLOW; /* nothing pending: the first call begins */
 	cln = ngx_pool_cleanup_add(r->pool, 0);
 	if (cln == NULL) {
 		return NULL;
@@ -1257,14 +1258,14 @@ ngx_http_authcore_test_rewrite(const ac_request *req, ac_decision *d)
 #endif
 
 /*
- * One core call (ac_decide, or ac_decide_resume when resume is 1) with
- * fresh entropy; the shared state only when ac_needs said so, locked for
+ * One core call (ac_decide_next: finishes ctx->d if it is pending, else
+ * begins) with fresh entropy; the shared state only when ac_needs said so, locked for
  * just that call. Every other request is decided with state NULL, which
  * the core decides exactly the same, and takes no lock.
  */
 static void
 ngx_http_authcore_core_call(ngx_http_request_t *r,
-    ngx_http_authcore_ctx_t *ctx, ngx_uint_t resume)
+    ngx_http_authcore_ctx_t *ctx)
 {
 	ngx_http_authcore_main_conf_t *amcf;
 	uint8_t entropy[AC_NGX_ENTROPY_LEN];
@@ -1274,13 +1275,8 @@ ngx_http_authcore_core_call(ngx_http_request_t *r,
 	amcf = ngx_http_get_module_main_conf(r, ngx_http_authcore_module);
 	entropy_len = ngx_http_authcore_entropy(entropy, sizeof(entropy), 0);
 	st = (ctx->needs & AC_NEEDS_STATE) ? ngx_http_authcore_lock(amcf) : NULL;
-	if (resume) {
-		ac_decide_resume(ctx->policy, st, &ctx->req, (int64_t) ngx_time(),
-		    entropy_len ? entropy : NULL, entropy_len, ctx->d);
-	} else {
-		ac_decide(ctx->policy, st, &ctx->req, (int64_t) ngx_time(),
-		    entropy_len ? entropy : NULL, entropy_len, ctx->d);
-	}
+	ac_decide_next(ctx->policy, st, &ctx->req, (int64_t) ngx_time(),
+	    entropy_len ? entropy : NULL, entropy_len, ctx->d);
 	if (st != NULL) {
 		ngx_http_authcore_unlock(amcf);
 	}
@@ -1299,7 +1295,7 @@ ngx_http_authcore_core_call(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_authcore_decide(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx)
 {
-	ngx_http_authcore_core_call(r, ctx, 0);
+	ngx_http_authcore_core_call(r, ctx);
 
 	if (ctx->d->action == AC_PENDING) {
 		return ngx_http_authcore_start(r, ctx);
@@ -1317,7 +1313,7 @@ ngx_http_authcore_slice(ngx_event_t *ev)
 {
 	ngx_http_authcore_ctx_t *ctx = ev->data;
 
-	if (ac_decision_step(ctx->d, AC_NGX_SLICE_ITERATIONS) > 0) {
+	if (ac_decide_step(ctx->d, AC_NGX_SLICE_ITERATIONS) > 0) {
 		ngx_post_event(ev, &ngx_posted_next_events);
 		return;
 	}
@@ -1339,7 +1335,7 @@ ngx_http_authcore_thread_step(void *data, ngx_log_t *log)
 	ngx_http_authcore_ctx_t *ctx = data;
 
 	(void) log;
-	while (ac_decision_step(ctx->d, (size_t) -1) > 0) {
+	while (ac_decide_step(ctx->d, (size_t) -1) > 0) {
 		/* every iteration left */
 	}
 }
@@ -1377,7 +1373,7 @@ ngx_http_authcore_done(ngx_http_authcore_ctx_t *ctx)
 		r->read_event_handler = ngx_http_block_reading;
 	}
 
-	ngx_http_authcore_core_call(r, ctx, 1);
+	ngx_http_authcore_core_call(r, ctx);
 
 	ngx_http_authcore_audit(r, ctx->d);
 	ctx->step = AC_NGX_DECIDED;

@@ -1091,15 +1091,14 @@ static const char *shared_call(apx_stream *s, apx_root *r, int op,
 		memcpy(&apx_state, buf, len);
 		if (resume && i > 0)
 			memcpy(&s->decision, &saved, sizeof(saved));
+		else if (i > 0)
+			s->decision.action = AC_ALLOW; /* begin afresh */
 		t1 = mono_ns();
 		if (op == APX_OP_ABANDON)
-			ac_decision_abandon(&apx_state, &s->decision);
-		else if (resume)
-			ac_decide_resume(r->policy, &apx_state, &s->req, now,
-			    entropy, entropy_len, &s->decision);
+			ac_decide_abandon(&apx_state, &s->decision);
 		else
-			ac_decide(r->policy, &apx_state, &s->req, now, entropy,
-			    entropy_len, &s->decision);
+			ac_decide_next(r->policy, &apx_state, &s->req, now,
+			    entropy, entropy_len, &s->decision);
 		t2 = mono_ns();
 		core_ns += t2 - t1;
 		if (!state_changed(buf, &apx_state)) {
@@ -1141,7 +1140,7 @@ static const char *shared_call(apx_stream *s, apx_root *r, int op,
 }
 
 /* The one core call for s, in its context, with fresh time and entropy:
- * ac_decide_resume if s is pending, else ac_decide. Only a request
+ * ac_decide_next (finishes s if it is pending, else begins). Only a request
  * ac_needs() marked AC_NEEDS_STATE gets the state (the shared one through
  * shared_call); any other is decided once with NULL, which authcore.h
  * says decides it exactly the same. Returns NULL, or why the request
@@ -1172,12 +1171,8 @@ static const char *core_call(apx_stream *s, apx_root *r)
 		ac_state *state = (s->needs & AC_NEEDS_STATE) &&
 		    apx_state_mode == APX_STATE_LOCAL ? &apx_state : NULL;
 
-		if (resume)
-			ac_decide_resume(r->policy, state, &s->req, now, e,
-			    elen, &s->decision);
-		else
-			ac_decide(r->policy, state, &s->req, now, e, elen,
-			    &s->decision);
+		ac_decide_next(r->policy, state, &s->req, now, e, elen,
+		    &s->decision);
 	}
 	wipe(entropy, sizeof(entropy));
 	if (why != NULL)
@@ -1251,7 +1246,7 @@ static uint32_t step(apx_stream *s, apx_root *r)
 		return overloaded(s, r->queued, "password checks pending");
 	s->phase = APX_S_PENDING;
 	s->since = mono_ns();
-	s->iterations = ac_decision_step(&s->decision, 0);
+	s->iterations = ac_decide_step(&s->decision, 0);
 	log_debug_count("authcore: password check queued: %zu iterations",
 	    s->iterations);
 	list_push(&r->queue, s);
@@ -1327,7 +1322,7 @@ APX_EXPORT(proxy_on_tick) void proxy_on_tick(uint32_t root_id)
 	}
 	if ((s = list_pop(&r->queue)) != NULL) {
 		t0 = mono_ns();
-		left = ac_decision_step(&s->decision, APX_SLICE_ITERATIONS);
+		left = ac_decide_step(&s->decision, APX_SLICE_ITERATIONS);
 		t1 = mono_ns();
 		s->slices++;
 		s->work_ns += t1 - t0;
@@ -1501,11 +1496,11 @@ APX_EXPORT(proxy_on_done) uint32_t proxy_on_done(uint32_t id)
 		stream_unlist(s);
 		log_debug_count("authcore: password check dropped (the stream "
 		    "ended) with %zu iterations left",
-		    ac_decision_step(&s->decision, 0));
+		    ac_decide_step(&s->decision, 0));
 		/* its in-flight slot in the state is given back now, not when
 		 * it lapses: aborted logins cannot hold every slot */
 		if (apx_state_mode == APX_STATE_LOCAL)
-			ac_decision_abandon(&apx_state, &s->decision);
+			ac_decide_abandon(&apx_state, &s->decision);
 		else if (apx_state_mode == APX_STATE_SHARED)
 			(void)shared_call(s, NULL, APX_OP_ABANDON, 0, NULL, 0);
 		s->phase = APX_S_ANSWERED;

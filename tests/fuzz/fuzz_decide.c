@@ -1,5 +1,5 @@
 /*
- * libFuzzer target: whole decisions (ac_decide, ac_decide_resume) under
+ * libFuzzer target: whole decisions (ac_decide, ac_decide_finish) under
  * fixed policies, from one input read several ways:
  *   1. lines as a JOSE header, a payload and a path, *signed* with the
  *      fixed HMAC keys, so the claim checks and the decision see arbitrary
@@ -150,7 +150,7 @@ static void check_decision_json(void)
 /* ac_decide, then the checks (each stage runs in the no-heap window). */
 static void decide_req(const ac_policy *P, ac_state *S, const ac_request *r)
 {
-	ac_decide(P, S, r, NOW, (const uint8_t *)"0123456789abcdef", 16, &dec);
+	ac_decide_begin(P, S, r, NOW, (const uint8_t *)"0123456789abcdef", 16, &dec);
 	check_decision_json();
 }
 
@@ -383,7 +383,7 @@ static void stage_requests(const char *s, size_t n)
 		r.n_headers = nh > AC_HEADERS_MAX ? AC_HEADERS_MAX : nh;
 		r.too_many_headers = nh > AC_HEADERS_MAX;
 		r.https = pi & 1;
-		ac_decide(fixed_policy[pi], NULL, &r, NOW, NULL, 0, &dec);
+		ac_decide_begin(fixed_policy[pi], NULL, &r, NOW, NULL, 0, &dec);
 		check_decision_json();
 	}
 }
@@ -495,12 +495,12 @@ static void login_decide(const ac_policy *P, ac_state *S, const char *method,
 		r.body.ptr = body;
 		r.body.len = blen;
 	}
-	ac_decide(P, S, &r, NOW, (const uint8_t *)"0123456789abcdef", 16, &dec);
+	ac_decide_begin(P, S, &r, NOW, (const uint8_t *)"0123456789abcdef", 16, &dec);
 	check_decision_json();
 	if (dec.action == AC_PENDING) {
-		while (ac_decision_step(&dec, 1000) > 0)
+		while (ac_decide_step(&dec, 1000) > 0)
 			;
-		ac_decide_resume(P, S, &r, NOW, (const uint8_t *)"0123456789abcdef",
+		ac_decide_finish(P, S, &r, NOW, (const uint8_t *)"0123456789abcdef",
 		    16, &dec);
 		check_decision_json();
 		if (dec.action == AC_PENDING)

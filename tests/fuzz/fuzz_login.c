@@ -98,17 +98,17 @@ static int run(const char *method, const char *path, const ac_header *h,
 		r.body.len = blen;
 	}
 	fz_begin();
-	ac_decide(P, &S, &r, FZ_NOW, (const uint8_t *)"0123456789abcdef", 16,
+	ac_decide_begin(P, &S, &r, FZ_NOW, (const uint8_t *)"0123456789abcdef", 16,
 	    &dec);
 	fz_end("ac_decide");
 	fz_check_decision(&dec);
 	if (dec.action == AC_PENDING) {
 		fz_begin();
-		while (ac_decision_step(&dec, 1000) > 0)
+		while (ac_decide_step(&dec, 1000) > 0)
 			;
-		ac_decide_resume(P, &S, &r, FZ_NOW,
+		ac_decide_finish(P, &S, &r, FZ_NOW,
 		    (const uint8_t *)"0123456789abcdef", 16, &dec);
-		fz_end("ac_decide_resume");
+		fz_end("ac_decide_finish");
 		fz_check_decision(&dec);
 		if (dec.action == AC_PENDING)
 			fz_die("a resumed decision is pending again");

@@ -1,6 +1,6 @@
 /*
  * Test build of the proxy-wasm filter only (tests/hosts/envoy_request.py):
- * linked with -Wl,--wrap=ac_decide, so the filter's one ac_decide call
+ * linked with -Wl,--wrap=ac_decide_next, so the filter's one ac_decide_next call
  * comes here. The real decision is made first; then, for an allow only,
  * two request headers stand in for what the core does on its own when it
  * canonicalises a path or consumes a cookie credential:
@@ -14,10 +14,10 @@
 
 #include "authcore.h"
 
-void __real_ac_decide(const ac_policy *policy, ac_state *state,
+void __real_ac_decide_next(const ac_policy *policy, ac_state *state,
     const ac_request *req, int64_t now, const uint8_t *entropy,
     size_t entropy_len, ac_decision *out);
-void __wrap_ac_decide(const ac_policy *policy, ac_state *state,
+void __wrap_ac_decide_next(const ac_policy *policy, ac_state *state,
     const ac_request *req, int64_t now, const uint8_t *entropy,
     size_t entropy_len, ac_decision *out);
 
@@ -52,13 +52,13 @@ static ac_str keep(ac_decision *d, ac_str v)
 	return s;
 }
 
-void __wrap_ac_decide(const ac_policy *policy, ac_state *state,
+void __wrap_ac_decide_next(const ac_policy *policy, ac_state *state,
     const ac_request *req, int64_t now, const uint8_t *entropy,
     size_t entropy_len, ac_decision *d)
 {
 	size_t i;
 
-	__real_ac_decide(policy, state, req, now, entropy, entropy_len, d);
+	__real_ac_decide_next(policy, state, req, now, entropy, entropy_len, d);
 	if (d->action != AC_ALLOW)
 		return;
 	for (i = 0; i < req->n_headers; i++) {

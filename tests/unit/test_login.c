@@ -118,9 +118,9 @@ static int resp_has(const char *name, int k, const char *needle)
 static int finish(const ac_policy *P, const ac_request *r, int64_t now)
 {
 	int slices = 0;
-	while (ac_decision_step(&d, 500) > 0)
+	while (ac_decide_step(&d, 500) > 0)
 		slices++;
-	ac_decide_resume(P, &state, r, now, ENT, 16, &d);
+	ac_decide_finish(P, &state, r, now, ENT, 16, &d);
 	return slices;
 }
 
@@ -281,12 +281,12 @@ static void test_form_login(void)
 	CHECK(ac_wants_body(P, "POST", 4, "/app/auth/login?x=1", 19) == 1);
 	CHECK(ac_wants_body(P, "GET", 3, "/app/auth/login", 15) == 0);
 	CHECK(ac_wants_body(P, "POST", 4, "/app/auth/logout", 16) == 0);
-	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
+	ac_decide_begin(P, &state, &r, 1000, ENT, 16, &d);
 	CHECK(d.action == AC_PENDING && d.status == 0 &&
 	    d.reason == AC_PENDING_REASON);
 	CHECK(d.n_resp_headers == 0 && d.n_add == 0);
 	CHECK(strstr(d.audit, "\"action\":\"pending\"") != NULL);
-	CHECK(ac_decision_step(&d, 0) == ITER - 1);
+	CHECK(ac_decide_step(&d, 0) == ITER - 1);
 	slices = finish(P, &r, 1001);
 	CHECK(slices == (int)(ITER / 500) - 1);
 	CHECK(d.action == AC_RESPOND && d.status == 303 && d.reason == AC_OK);
@@ -334,15 +334,15 @@ static void test_form_login(void)
 				hdr[AC_CSRF_TOKEN_LEN] = 0;
 				header(0, "Cookie", cookie);
 				request(&w, "GET", "/app/auth/whoami", NULL, 1);
-				ac_decide(P, &state, &w, 1002, ENT, 16, &d);
+				ac_decide_begin(P, &state, &w, 1002, ENT, 16, &d);
 				CHECK(d.status == 200 && d.body.len > 0);
 				CHECK(strstr(d.body.ptr, "\"roles\":[\"admin\",\"ops\"]") != NULL);
 				header(1, "X-CSRF-Token", hdr);
 				request(&w, "POST", "/app/jobs", NULL, 2);
-				ac_decide(P, &state, &w, 1002, ENT, 16, &d);
+				ac_decide_begin(P, &state, &w, 1002, ENT, 16, &d);
 				CHECK(d.action == AC_ALLOW && d.reason == AC_OK);
 				/* after the session's ttl (600 s) it is over */
-				ac_decide(P, &state, &w, 1001 + 600, ENT, 16, &d);
+				ac_decide_begin(P, &state, &w, 1001 + 600, ENT, 16, &d);
 				CHECK(d.reason == AC_EXPIRED);
 			}
 		}
@@ -353,7 +353,7 @@ static void test_form_login(void)
 	header(0, "Content-Type", "application/x-www-form-urlencoded");
 	request(&r, "POST", "/app/auth/login", "username=alice&password=s3cret+pw", 1);
 	r.https = 1;
-	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
+	ac_decide_begin(P, &state, &r, 1000, ENT, 16, &d);
 	finish(P, &r, 1000);
 	CHECK(d.status == 303);
 	CHECK(resp_has("set-cookie", 0, "; SameSite=Strict; Secure"));
@@ -364,16 +364,16 @@ static void test_form_login(void)
 
 	begin("login: a verdict is bound to the credentials it checked");
 	request(&r, "POST", "/app/auth/login", "username=alice&password=s3cret+pw", 1);
-	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
+	ac_decide_begin(P, &state, &r, 1000, ENT, 16, &d);
 	CHECK(d.action == AC_PENDING);
-	while (ac_decision_step(&d, 1000) > 0)
+	while (ac_decide_step(&d, 1000) > 0)
 		;
 	{
 		/* resumed with another password: no reuse of the match, a
 		 * fresh check begins */
 		ac_request r2;
 		request(&r2, "POST", "/app/auth/login", "username=alice&password=guess", 1);
-		ac_decide_resume(P, &state, &r2, 1000, ENT, 16, &d);
+		ac_decide_finish(P, &state, &r2, 1000, ENT, 16, &d);
 		CHECK(d.action == AC_PENDING);
 		finish(P, &r2, 1000);
 		CHECK(d.status == 401 && d.reason == AC_BAD_PASSWORD);
@@ -385,17 +385,17 @@ static void test_form_login(void)
 	/* a fresh state: earlier checks count as attempts */
 	CHECK(ac_state_init(&state, ENT, sizeof ENT) == 0);
 	request(&r, "POST", "/app/auth/login", "username=alice&password=s3cret+pw", 1);
-	ac_decide(P, NULL, &r, 1000, ENT, 16, &d);
+	ac_decide_begin(P, NULL, &r, 1000, ENT, 16, &d);
 	CHECK(d.status == 500 && d.reason == AC_NO_STATE);
-	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
-	while (ac_decision_step(&d, 1000) > 0)
+	ac_decide_begin(P, &state, &r, 1000, ENT, 16, &d);
+	while (ac_decide_step(&d, 1000) > 0)
 		;
-	ac_decide_resume(P, &state, &r, 1000, ENT, 8, &d);
+	ac_decide_finish(P, &state, &r, 1000, ENT, 8, &d);
 	CHECK(d.status == 500 && resp("set-cookie", 0, &len) == NULL);
 	{
 		ac_state dead;
 		CHECK(ac_state_init(&dead, ENT, 8) == -1);
-		ac_decide(P, &dead, &r, 1000, ENT, 16, &d);
+		ac_decide_begin(P, &dead, &r, 1000, ENT, 16, &d);
 		CHECK(d.status == 500 && d.reason == AC_NO_STATE);
 	}
 	end();
@@ -404,8 +404,8 @@ static void test_form_login(void)
 	/* a fresh state: earlier checks count as attempts */
 	CHECK(ac_state_init(&state, ENT, sizeof ENT) == 0);
 	request(&r, "POST", "/app/auth/login", "username=zed&password=s3cret+pw", 1);
-	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
-	CHECK(d.action == AC_PENDING && ac_decision_step(&d, 0) == ITER - 1);
+	ac_decide_begin(P, &state, &r, 1000, ENT, 16, &d);
+	CHECK(d.action == AC_PENDING && ac_decide_step(&d, 0) == ITER - 1);
 	finish(P, &r, 1000);
 	CHECK(d.status == 401 && d.reason == AC_UNKNOWN_USER);
 	CHECK(strstr(d.audit, "\"login_user\":\"zed\"") != NULL);
@@ -428,24 +428,24 @@ static void test_throttle(void)
 	header(0, "Content-Type", "application/x-www-form-urlencoded");
 	for (i = 0; i < 2; i++) {
 		request(&r, "POST", "/app/auth/login", "username=alice&password=no", 1);
-		ac_decide(P, &state, &r, 5000 + i, ENT, 16, &d);
+		ac_decide_begin(P, &state, &r, 5000 + i, ENT, 16, &d);
 		finish(P, &r, 5000 + i);
 		CHECK(d.status == 401);
 	}
 	request(&r, "POST", "/app/auth/login", "username=alice&password=s3cret+pw", 1);
-	ac_decide(P, &state, &r, 5010, ENT, 16, &d);
+	ac_decide_begin(P, &state, &r, 5010, ENT, 16, &d);
 	CHECK(d.action == AC_RESPOND && d.status == 429 &&
 	    d.reason == AC_TOO_MANY_ATTEMPTS);
 	v = resp("retry-after", 0, &len);
 	CHECK(v != NULL && len == 2 && memcmp(v, "50", 2) == 0);
 	/* another client address is counted apart */
 	r.client_ip.ptr = "192.0.2.8";
-	ac_decide(P, &state, &r, 5010, ENT, 16, &d);
+	ac_decide_begin(P, &state, &r, 5010, ENT, 16, &d);
 	CHECK(d.action == AC_PENDING);
-	ac_decision_step(&d, 1u << 30);
+	ac_decide_step(&d, 1u << 30);
 	r.client_ip.ptr = "192.0.2.7";
 	/* the window lapses */
-	ac_decide(P, &state, &r, 5060, ENT, 16, &d);
+	ac_decide_begin(P, &state, &r, 5060, ENT, 16, &d);
 	CHECK(d.action == AC_PENDING);
 	finish(P, &r, 5060);
 	CHECK(d.status == 303);
@@ -459,11 +459,11 @@ static void test_throttle(void)
 		request(&r1, "POST", "/app/auth/login", "username=alice&password=x1", 1);
 		r1.client_ip.ptr = "192.0.2.99";
 		r1.client_ip.len = 10;
-		ac_decide(P, &state, &r1, 8000, ENT, 16, &d1);
-		ac_decide(P, &state, &r1, 8000, ENT, 16, &d2);
+		ac_decide_begin(P, &state, &r1, 8000, ENT, 16, &d1);
+		ac_decide_begin(P, &state, &r1, 8000, ENT, 16, &d2);
 		CHECK(d1.action == AC_PENDING && d2.action == AC_PENDING);
 		/* two checks under way: the limit (2) is reached already */
-		ac_decide(P, &state, &r1, 8000, ENT, 16, &d);
+		ac_decide_begin(P, &state, &r1, 8000, ENT, 16, &d);
 		CHECK(d.status == 429);
 		ac_password_verify_wipe(&d1.work.verify);
 		ac_password_verify_wipe(&d2.work.verify);
@@ -474,11 +474,11 @@ static void test_throttle(void)
 	for (i = 0; i < 2; i++) {
 		request(&r, "POST", "/app/auth/login",
 		    i ? "username=alice&password=no" : "username=alice&password=s3cret+pw", 1);
-		ac_decide(P, &state, &r, 6000, ENT, 16, &d);
+		ac_decide_begin(P, &state, &r, 6000, ENT, 16, &d);
 		finish(P, &r, 6000);
 	}
 	request(&r, "POST", "/app/auth/login", "username=alice&password=no", 1);
-	ac_decide(P, &state, &r, 6000, ENT, 16, &d);
+	ac_decide_begin(P, &state, &r, 6000, ENT, 16, &d);
 	CHECK(d.action == AC_PENDING);
 	end();
 
@@ -509,7 +509,7 @@ static void test_throttle(void)
 			request(&r, "POST", "/auth/login", "username=alice&password=no", 1);
 			r.client_ip.ptr = ip;
 			r.client_ip.len = strlen(ip);
-			ac_decide(F, &state, &r, 7000 + i / 1000, ENT, 16, &d);
+			ac_decide_begin(F, &state, &r, 7000 + i / 1000, ENT, 16, &d);
 			if (d.action == AC_PENDING)
 				finish(F, &r, 7000 + i / 1000);
 			if (d.status != 401)
@@ -518,7 +518,7 @@ static void test_throttle(void)
 		CHECK(refused == 0);
 		/* the newest pair's two failures are still counted */
 		if (F != NULL) {
-			ac_decide(F, &state, &r, 7010, ENT, 16, &d);
+			ac_decide_begin(F, &state, &r, 7010, ENT, 16, &d);
 			CHECK(d.status == 429);
 		}
 	}
@@ -565,7 +565,7 @@ static int attempt(const ac_policy *F, const char *ip, const char *user,
 	request(&r, "POST", "/auth/login", body, 1);
 	r.client_ip.ptr = ip;
 	r.client_ip.len = strlen(ip);
-	ac_decide(F, &state, &r, now, ENT, 16, &d);
+	ac_decide_begin(F, &state, &r, now, ENT, 16, &d);
 	pending = d.action == AC_PENDING;
 	if (pending)
 		finish(F, &r, now);
@@ -636,7 +636,7 @@ static void test_budget(void)
 		request(&r, "GET", "/x", NULL, 1);
 		r.client_ip.ptr = "203.0.113.5";
 		r.client_ip.len = 11;
-		ac_decide(F, &state, &r, 2019, ENT, 16, &d);
+		ac_decide_begin(F, &state, &r, 2019, ENT, 16, &d);
 		CHECK(d.action == AC_RESPOND && d.status == 429 &&
 		    d.reason == AC_TOO_MANY_ATTEMPTS && retry_is("41"));
 	}
@@ -658,12 +658,12 @@ static void test_budget(void)
 		for (i = 0; i < 19; i++)
 			fail_once(F, "203.0.113.9", 3000);
 		header(0, "Authorization", "Basic YWxpY2U6cHc=");
-		ac_decide(F, &state, &r, 3000, ENT, 16, &d);
+		ac_decide_begin(F, &state, &r, 3000, ENT, 16, &d);
 		CHECK(d.action == AC_PENDING);
 		finish(F, &r, 3000);
 		CHECK(d.action == AC_ALLOW);
 		for (i = 0; i < 30; i++) {
-			ac_decide(F, &state, &r, 3001, ENT, 16, &d);
+			ac_decide_begin(F, &state, &r, 3001, ENT, 16, &d);
 			n += d.action == AC_ALLOW;
 		}
 		CHECK(n == 30);
@@ -673,7 +673,7 @@ static void test_budget(void)
 		CHECK(fail_once(F, "203.0.113.9", 3001) == 0 &&
 		    d.status == 429);
 		header(0, "Authorization", "Basic bm9ib2R5Ong="); /* nobody:x */
-		ac_decide(F, &state, &r, 3001, ENT, 16, &d);
+		ac_decide_begin(F, &state, &r, 3001, ENT, 16, &d);
 		CHECK(d.status == 429 && d.reason == AC_TOO_MANY_ATTEMPTS);
 	}
 	end();
@@ -704,11 +704,11 @@ static void test_budget(void)
 		request(&r, "POST", "/auth/login", "username=alice&password=pw", 1);
 		r.client_ip.ptr = "198.51.100.21";
 		r.client_ip.len = 13;
-		ac_decide(F, &state, &r, 5059, ENT, 16, &late);
+		ac_decide_begin(F, &state, &r, 5059, ENT, 16, &late);
 		CHECK(late.action == AC_PENDING);
 		for (i = 0; i < 20; i++)
 			CHECK(fail_once(F, "198.51.100.21", 5060) == 1);
-		ac_decide_resume(F, &state, &r, 5061, ENT, 16, &late);
+		ac_decide_finish(F, &state, &r, 5061, ENT, 16, &late);
 		CHECK(late.status == 303);
 		CHECK(fail_once(F, "198.51.100.21", 5061) == 0 &&
 		    d.status == 429);
@@ -862,7 +862,7 @@ static void test_pending_cap(void)
 		request(&rq[i], "POST", "/auth/login", "username=alice&password=pw", 1);
 		rq[i].client_ip.ptr = ips[i];
 		rq[i].client_ip.len = strlen(ips[i]);
-		ac_decide(F, &state, &rq[i], 1000, ENT, 16, &p[i]);
+		ac_decide_begin(F, &state, &rq[i], 1000, ENT, 16, &p[i]);
 	}
 	CHECK(p[0].action == AC_PENDING && p[1].action == AC_PENDING &&
 	    p[2].action == AC_PENDING);
@@ -877,7 +877,7 @@ static void test_pending_cap(void)
 		header(0, "Content-Type", "application/json");
 		request(&rj, "POST", "/auth/login",
 		    "{\"username\":\"alice\",\"password\":\"pw\"}", 1);
-		ac_decide(F, &state, &rj, 1000, ENT, 16, &d);
+		ac_decide_begin(F, &state, &rj, 1000, ENT, 16, &d);
 		CHECK(d.status == 503 && d.body.len == 22 &&
 		    memcmp(d.body.ptr, "{\"error\":\"overloaded\"}", 22) == 0);
 		header(0, "Content-Type", "application/x-www-form-urlencoded");
@@ -885,37 +885,37 @@ static void test_pending_cap(void)
 	end();
 
 	begin("pending: a resume frees its slot for a new check; the refused one was not counted");
-	while (ac_decision_step(&p[0], 1000) > 0)
+	while (ac_decide_step(&p[0], 1000) > 0)
 		;
-	ac_decide_resume(F, &state, &rq[0], 1001, ENT, 16, &p[0]);
+	ac_decide_finish(F, &state, &rq[0], 1001, ENT, 16, &p[0]);
 	CHECK(p[0].action == AC_RESPOND && p[0].status == 303);
 	/* "1/minute" per pair: had the 503 been counted, this would be 429 */
-	ac_decide(F, &state, &rq[3], 1001, ENT, 16, &p[3]);
+	ac_decide_begin(F, &state, &rq[3], 1001, ENT, 16, &p[3]);
 	CHECK(p[3].action == AC_PENDING);
-	ac_decide(F, &state, &rq[0], 1001, ENT, 16, &p[0]);
+	ac_decide_begin(F, &state, &rq[0], 1001, ENT, 16, &p[0]);
 	CHECK(p[0].status == 503);
 	end();
 
 	begin("pending: slots of checks never resumed lapse after AC_PENDING_TIMEOUT; a stale resume frees nobody else's");
 	/* p[1] and p[2] (taken at 1000) and p[3] (at 1001) are dropped by
 	 * their host (client aborts) */
-	ac_decide(F, &state, &rq[0], 999 + AC_PENDING_TIMEOUT, ENT, 16, &p[0]);
+	ac_decide_begin(F, &state, &rq[0], 999 + AC_PENDING_TIMEOUT, ENT, 16, &p[0]);
 	CHECK(p[0].status == 503);
-	ac_decide(F, &state, &rq[0], 1000 + AC_PENDING_TIMEOUT, ENT, 16, &p[0]);
+	ac_decide_begin(F, &state, &rq[0], 1000 + AC_PENDING_TIMEOUT, ENT, 16, &p[0]);
 	CHECK(p[0].action == AC_PENDING);
 	snprintf(ips[4], sizeof ips[4], "192.0.2.54");
 	request(&rq[4], "POST", "/auth/login", "username=alice&password=pw", 1);
 	rq[4].client_ip.ptr = ips[4];
 	rq[4].client_ip.len = strlen(ips[4]);
-	ac_decide(F, &state, &rq[4], 1000 + AC_PENDING_TIMEOUT, ENT, 16, &p[4]);
+	ac_decide_begin(F, &state, &rq[4], 1000 + AC_PENDING_TIMEOUT, ENT, 16, &p[4]);
 	CHECK(p[4].action == AC_PENDING);
 	/* the stale p[1] resumes late: its slot is someone else's now */
-	ac_decide_resume(F, &state, &rq[1], 1060, ENT, 16, &p[1]);
+	ac_decide_finish(F, &state, &rq[1], 1060, ENT, 16, &p[1]);
 	CHECK(p[1].status == 303);
 	request(&rq[6], "POST", "/auth/login", "username=alice&password=pw", 1);
 	rq[6].client_ip.ptr = "192.0.2.60";
 	rq[6].client_ip.len = 10;
-	ac_decide(F, &state, &rq[6], 1060, ENT, 16, &p[6]);
+	ac_decide_begin(F, &state, &rq[6], 1060, ENT, 16, &p[6]);
 	CHECK(p[6].status == 503);
 	for (i = 0; i < 7; i++)
 		if (p[i].action == AC_PENDING)
@@ -925,27 +925,27 @@ static void test_pending_cap(void)
 	begin("pending: a host that drops a check abandons it: its slot is free at once, its attempt stays counted");
 	CHECK(ac_state_init(&state, ENT, sizeof ENT) == 0);
 	for (i = 0; i < 3; i++) {
-		ac_decide(F, &state, &rq[i], 2000, ENT, 16, &p[i]);
+		ac_decide_begin(F, &state, &rq[i], 2000, ENT, 16, &p[i]);
 		CHECK(p[i].action == AC_PENDING);
 	}
-	ac_decide(F, &state, &rq[3], 2000, ENT, 16, &p[3]);
+	ac_decide_begin(F, &state, &rq[3], 2000, ENT, 16, &p[3]);
 	CHECK(p[3].status == 503);
-	ac_decision_abandon(&state, &p[1]);
-	CHECK(p[1].action != AC_PENDING && ac_decision_step(&p[1], 1) == 0);
-	ac_decision_abandon(&state, &p[1]); /* twice: nothing more */
-	ac_decide(F, &state, &rq[3], 2000, ENT, 16, &p[3]);
+	ac_decide_abandon(&state, &p[1]);
+	CHECK(p[1].action != AC_PENDING && ac_decide_step(&p[1], 1) == 0);
+	ac_decide_abandon(&state, &p[1]); /* twice: nothing more */
+	ac_decide_begin(F, &state, &rq[3], 2000, ENT, 16, &p[3]);
 	CHECK(p[3].action == AC_PENDING);
-	ac_decide(F, &state, &rq[4], 2000, ENT, 16, &p[4]);
+	ac_decide_begin(F, &state, &rq[4], 2000, ENT, 16, &p[4]);
 	CHECK(p[4].status == 503);
 	/* "1/minute": the abandoned guess was counted */
-	ac_decision_abandon(&state, &p[3]);
-	ac_decide(F, &state, &rq[1], 2000, ENT, 16, &p[1]);
+	ac_decide_abandon(&state, &p[3]);
+	ac_decide_begin(F, &state, &rq[1], 2000, ENT, 16, &p[1]);
 	CHECK(p[1].status == 429 && p[1].reason == AC_TOO_MANY_ATTEMPTS);
 	/* not pending: untouched */
-	ac_decision_abandon(&state, &p[1]);
+	ac_decide_abandon(&state, &p[1]);
 	CHECK(p[1].status == 429);
 	for (i = 0; i < 5; i++)
-		ac_decision_abandon(&state, &p[i]);
+		ac_decide_abandon(&state, &p[i]);
 	end();
 
 	begin("pending: the default cap is 8; Basic checks take slots too");
@@ -957,7 +957,7 @@ static void test_pending_cap(void)
 		request(&rq[i], "GET", "/x", NULL, 1);
 		rq[i].client_ip.ptr = ips[i];
 		rq[i].client_ip.len = strlen(ips[i]);
-		ac_decide(D, &state, &rq[i], 1000, ENT, 16, &p[i]);
+		ac_decide_begin(D, &state, &rq[i], 1000, ENT, 16, &p[i]);
 		n += p[i].action == AC_PENDING;
 	}
 	CHECK(n == 8 && p[8].status == 503 && p[8].reason == AC_OVERLOADED);
@@ -984,16 +984,16 @@ static void test_basic(void)
 		return;
 	header(0, "Authorization", creds);
 	request(&r, "GET", "/app/api/x", NULL, 1);
-	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
+	ac_decide_begin(P, &state, &r, 1000, ENT, 16, &d);
 	CHECK(d.action == AC_PENDING);
 	finish(P, &r, 1000);
 	CHECK(d.action == AC_ALLOW && d.reason == AC_OK);
 	CHECK(strstr(d.audit, "\"auth\":\"basic\"") != NULL);
-	ac_decide(P, &state, &r, 1029, ENT, 16, &d);
+	ac_decide_begin(P, &state, &r, 1029, ENT, 16, &d);
 	CHECK(d.action == AC_ALLOW);
-	ac_decide(P, &state, &r, 1030, ENT, 16, &d);
+	ac_decide_begin(P, &state, &r, 1030, ENT, 16, &d);
 	CHECK(d.action == AC_PENDING);
-	ac_decision_step(&d, 1u << 30);
+	ac_decide_step(&d, 1u << 30);
 	end();
 
 	begin("basic: a wrong password is never cached and gets a Basic challenge");
@@ -1001,14 +1001,14 @@ static void test_basic(void)
 	CHECK(ac_state_init(&state, ENT, sizeof ENT) == 0);
 	header(0, "Authorization", wrong);
 	request(&r, "GET", "/app/api/x", NULL, 1);
-	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
+	ac_decide_begin(P, &state, &r, 1000, ENT, 16, &d);
 	CHECK(d.action == AC_PENDING);
 	finish(P, &r, 1000);
 	CHECK(d.status == 401 && d.reason == AC_BAD_PASSWORD);
 	CHECK(resp_has("www-authenticate", 0, "Basic realm=\"t\", charset=\"UTF-8\""));
-	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
+	ac_decide_begin(P, &state, &r, 1000, ENT, 16, &d);
 	CHECK(d.action == AC_PENDING);
-	ac_decision_step(&d, 1u << 30);
+	ac_decide_step(&d, 1u << 30);
 	end();
 
 	begin("basic: the cache is bound to the stored hash (a changed password ends it)");
@@ -1020,7 +1020,7 @@ static void test_basic(void)
 		const ac_policy *P2;
 		header(0, "Authorization", creds);
 		request(&r, "GET", "/app/api/x", NULL, 1);
-		ac_decide(P, &state, &r, 2000, ENT, 16, &d);
+		ac_decide_begin(P, &state, &r, 2000, ENT, 16, &d);
 		finish(P, &r, 2000);
 		CHECK(d.action == AC_ALLOW);
 		/* same state, a policy where alice's hash is new (same
@@ -1033,9 +1033,9 @@ static void test_basic(void)
 		P2 = load(j, NULL, &e);
 		CHECK(P2 != NULL);
 		if (P2 != NULL) {
-			ac_decide(P2, &state, &r, 2001, ENT, 16, &d);
+			ac_decide_begin(P2, &state, &r, 2001, ENT, 16, &d);
 			CHECK(d.action == AC_PENDING);
-			ac_decision_step(&d, 1u << 30);
+			ac_decide_step(&d, 1u << 30);
 		}
 	}
 	end();
@@ -1055,35 +1055,35 @@ static void test_pages(void)
 		return;
 	header(0, "Accept", "text/html");
 	request(&r, "GET", "/app/auth/login?next=/app/x%3Fy%3D%3Cz%3E", NULL, 1);
-	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
+	ac_decide_begin(P, &state, &r, 1000, ENT, 16, &d);
 	CHECK(d.status == 200 && d.reason == AC_PUBLIC);
 	CHECK(strstr(d.body.ptr, "value=\"/app/x?y=&lt;z&gt;\"") != NULL);
 	CHECK(resp_has("content-security-policy", 0, "default-src 'none'"));
 	request(&r, "GET", "/app/reports", NULL, 1);
-	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
+	ac_decide_begin(P, &state, &r, 1000, ENT, 16, &d);
 	v = resp("location", 0, &len);
 	CHECK(d.status == 302 && v != NULL && len == 33 &&
 	    memcmp(v, "/app/auth/login?next=/app/reports", 33) == 0);
 	request(&r, "GET", "/app", NULL, 1);
-	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
+	ac_decide_begin(P, &state, &r, 1000, ENT, 16, &d);
 	CHECK(d.status == 302);
 	request(&r, "GET", "/apple", NULL, 1);
-	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
+	ac_decide_begin(P, &state, &r, 1000, ENT, 16, &d);
 	CHECK(d.status == 401);
 	request(&r, "POST", "/app/reports", NULL, 1);
-	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
+	ac_decide_begin(P, &state, &r, 1000, ENT, 16, &d);
 	CHECK(d.status == 401); /* only GET/HEAD navigations are redirected */
 	request(&r, "DELETE", "/app/auth/logout", NULL, 0);
-	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
+	ac_decide_begin(P, &state, &r, 1000, ENT, 16, &d);
 	CHECK(d.status == 405);
 	request(&r, "POST", "/app/auth/logout", NULL, 0);
-	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
+	ac_decide_begin(P, &state, &r, 1000, ENT, 16, &d);
 	CHECK(d.status == 303 && d.reason == AC_LOGGED_OUT);
 	CHECK(resp_has("set-cookie", 0, "authcore_session=; Path=/app; Max-Age=0; HttpOnly"));
 	CHECK(resp_has("set-cookie", 1, "authcore_csrf=; Path=/app; Max-Age=0; SameSite"));
 	request(&r, "POST", "/app/auth/login", NULL, 0);
 	r.body_too_large = 1;
-	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
+	ac_decide_begin(P, &state, &r, 1000, ENT, 16, &d);
 	CHECK(d.status == 413 && d.reason == AC_BODY_TOO_LARGE);
 	end();
 }
@@ -1117,8 +1117,8 @@ static void test_state_optional(void)
 	for (i = 0; P != NULL && i < sizeof reqs / sizeof reqs[0]; i++) {
 		header(0, reqs[i].hn, reqs[i].hv);
 		request(&r, reqs[i].method, reqs[i].path, reqs[i].body, 1);
-		ac_decide(P, NULL, &r, 1000, ENT, 16, &d);
-		ac_decide(P, &state, &r, 1000, ENT, 16, &with);
+		ac_decide_begin(P, NULL, &r, 1000, ENT, 16, &d);
+		ac_decide_begin(P, &state, &r, 1000, ENT, 16, &with);
 		if (reqs[i].needs) {
 			CHECK(d.status == 500 && d.reason == AC_NO_STATE);
 			CHECK(with.reason != AC_NO_STATE);
@@ -1147,13 +1147,13 @@ static void test_no_heap(void)
 	CHECK(P != NULL && ac_state_init(&state, ENT, sizeof ENT) == 0);
 	header(0, "Content-Type", "application/x-www-form-urlencoded");
 	request(&r, "POST", "/app/auth/login", "username=alice&password=s3cret+pw", 1);
-	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
+	ac_decide_begin(P, &state, &r, 1000, ENT, 16, &d);
 	finish(P, &r, 1000);
 	header(0, "Authorization", "Basic YWxpY2U6czNjcmV0IHB3");
 	request(&r, "GET", "/app/x", NULL, 1);
-	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
+	ac_decide_begin(P, &state, &r, 1000, ENT, 16, &d);
 	finish(P, &r, 1000);
-	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
+	ac_decide_begin(P, &state, &r, 1000, ENT, 16, &d);
 	CHECK(d.action == AC_ALLOW);
 	CHECK(heap_calls == before);
 	end();
