@@ -496,24 +496,6 @@ static int state_valid(const uint8_t *buf, size_t len)
 	    st->magic == apx_state.magic;
 }
 
-/* 1 if the call changed the copy. Word by word: wasi-libc's memcmp goes
- * byte by byte, which made an unchanged round trip ~65 us instead of ~25
- * in Envoy 1.40's V8. Both are 8-byte aligned (malloc, and the struct
- * holds int64_t), and the size is a multiple of 8. */
-static int state_changed(const uint8_t *before, const ac_state *after)
-{
-	const uint64_t *a = (const uint64_t *)(const void *)before;
-	const uint64_t *b = (const uint64_t *)(const void *)after;
-	size_t i;
-
-	_Static_assert(sizeof(ac_state) % sizeof(uint64_t) == 0,
-	    "ac_state is compared in 64-bit words");
-	for (i = 0; i < sizeof(ac_state) / sizeof(uint64_t); i++)
-		if (a[i] != b[i])
-			return 1;
-	return 0;
-}
-
 /* At VM start, apx_state is freshly keyed. The first VM to get here
  * stores it; every other VM finds a stored state and uses that (each call
  * reads it, so there is nothing to adopt but the key). Shared data has no
@@ -1053,8 +1035,9 @@ static void log_debug_count(const char *fmt, size_t count)
 }
 
 /* One core call for s on the state, shared mode: a call on the state
- * works on a fresh copy; if it changed the copy, the copy is written back
- * with the CAS value it was read with. On a conflict the call is made
+ * works on a fresh copy; if the decision says it wrote state
+ * (state_written), the copy is written back with the CAS value it was read
+ * with. On a conflict the call is made
  * again on a new copy, with the same time and entropy. A resume starts
  * each try from a copy of the pending decision taken before the first:
  * the check's PBKDF2 iterations are done already and are neither lost
@@ -1101,7 +1084,7 @@ static const char *shared_call(apx_stream *s, apx_root *r, int op,
 			    entropy, entropy_len, &s->decision);
 		t2 = mono_ns();
 		core_ns += t2 - t1;
-		if (!state_changed(buf, &apx_state)) {
+		if (!s->decision.state_written) {
 			st = APX_OK;
 		} else {
 			st = proxy_set_shared_data(apx_state_key,
