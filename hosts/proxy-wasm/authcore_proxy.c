@@ -334,20 +334,9 @@ static void wr32(uint8_t *p, size_t v)
 	p[3] = (uint8_t)(v >> 24);
 }
 
-/* Zeroes memory that held secrets (passwords in bodies and Basic
- * headers, PBKDF2 state); the barrier keeps the compiler from dropping
- * the stores. */
-static void wipe(void *p, size_t n)
-{
-	if (p == NULL || n == 0)
-		return;
-	memset(p, 0, n);
-	__asm__ __volatile__("" : : "r"(p) : "memory");
-}
-
 static void wipe_free(void *p, size_t n)
 {
-	wipe(p, n);
+	ac_wipe(p, n);
 	free(p);
 }
 
@@ -417,7 +406,7 @@ static void root_fail_pending(apx_root *r, const char *why)
 		s->phase = APX_S_ANSWERED;
 		if (proxy_set_effective_context(s->id) == APX_OK)
 			(void)fail_closed(why);
-		wipe(&s->decision.work, sizeof(s->decision.work));
+		ac_wipe(&s->decision.work, sizeof(s->decision.work));
 		stream_release_request(s);
 	}
 	r->queued = 0;
@@ -562,12 +551,12 @@ uint32_t proxy_on_vm_start(uint32_t root_id, size_t vm_config_size)
 		return 1;
 	if (__wasi_random_get(seed, sizeof(seed)) != 0 ||
 	    ac_state_init(&apx_state, seed, sizeof(seed)) != 0) {
-		wipe(seed, sizeof(seed));
+		ac_wipe(seed, sizeof(seed));
 		log_str(APX_LOG_ERROR, "authcore: no randomness from the host "
 		    "(WASI random_get): refusing to start");
 		return 0;
 	}
-	wipe(seed, sizeof(seed));
+	ac_wipe(seed, sizeof(seed));
 	apx_state_mode = state_start(&stored);
 	if (apx_state_mode == APX_STATE_SHARED)
 		n = snprintf(line, sizeof(line), "authcore: login state: %s "
@@ -872,8 +861,8 @@ static void stream_release_request(apx_stream *s)
 	wipe_free(s->body, s->body_len);
 	s->map = s->addr = s->body = NULL;
 	s->map_len = s->addr_len = s->body_len = 0;
-	wipe(&s->req, sizeof(s->req));
-	wipe(s->headers, sizeof(s->headers));
+	ac_wipe(&s->req, sizeof(s->req));
+	ac_wipe(s->headers, sizeof(s->headers));
 }
 
 /* ------------------------------------------------------------------ */
@@ -1010,7 +999,7 @@ static uint32_t conclude(apx_stream *s)
 	s->phase = action == APX_CONTINUE ? APX_S_ALLOWED : APX_S_ANSWERED;
 	if (d->audit_len > 0 && d->audit_len <= AC_AUDIT_MAX)
 		(void)proxy_log(APX_LOG_INFO, d->audit, d->audit_len);
-	wipe(&s->decision.work, sizeof(s->decision.work));
+	ac_wipe(&s->decision.work, sizeof(s->decision.work));
 	stream_release_request(s);
 	return action;
 }
@@ -1105,7 +1094,7 @@ static const char *shared_call(apx_stream *s, apx_root *r, int op,
 		fail = "the shared login state stayed busy";
 	}
 	if (resume)
-		wipe(&saved, sizeof(saved));
+		ac_wipe(&saved, sizeof(saved));
 	if (fail == NULL) {
 		char line[200];
 		int n = snprintf(line, sizeof(line), "authcore: shared state: "
@@ -1138,7 +1127,7 @@ static const char *core_call(apx_stream *s, apx_root *r)
 	int64_t now = unix_now();
 
 	if (now < 0) {
-		wipe(&s->decision.work, sizeof(s->decision.work));
+		ac_wipe(&s->decision.work, sizeof(s->decision.work));
 		return "no clock";
 	}
 	if (__wasi_random_get(entropy, sizeof(entropy)) != 0) {
@@ -1157,9 +1146,9 @@ static const char *core_call(apx_stream *s, apx_root *r)
 		ac_decide_next(r->policy, state, &s->req, now, e, elen,
 		    &s->decision);
 	}
-	wipe(entropy, sizeof(entropy));
+	ac_wipe(entropy, sizeof(entropy));
 	if (why != NULL)
-		wipe(&s->decision.work, sizeof(s->decision.work));
+		ac_wipe(&s->decision.work, sizeof(s->decision.work));
 	return why;
 }
 
@@ -1191,7 +1180,7 @@ static uint32_t overloaded(apx_stream *s, size_t count, const char *what)
 	h[1].name.len = 12;
 	h[1].value.ptr = "text/plain; charset=utf-8";
 	h[1].value.len = 25;
-	wipe(&s->decision.work, sizeof(s->decision.work));
+	ac_wipe(&s->decision.work, sizeof(s->decision.work));
 	s->phase = APX_S_ANSWERED;
 	stream_release_request(s);
 	if ((hdrs = serialize_pairs(h, 2, &hlen)) == NULL)
@@ -1236,7 +1225,7 @@ static uint32_t step(apx_stream *s, apx_root *r)
 	r->queued++;
 	if (root_tick_update(r) != 0) {
 		queue_remove(r, s);
-		wipe(&s->decision.work, sizeof(s->decision.work));
+		ac_wipe(&s->decision.work, sizeof(s->decision.work));
 		return stream_fail(s, "cannot set the tick period");
 	}
 	return APX_PAUSE;
@@ -1252,7 +1241,7 @@ static void resume(apx_stream *s, apx_root *r)
 	if (proxy_set_effective_context(s->id) != APX_OK) {
 		/* the host no longer knows the stream: drop the work */
 		s->phase = APX_S_ANSWERED;
-		wipe(&s->decision.work, sizeof(s->decision.work));
+		ac_wipe(&s->decision.work, sizeof(s->decision.work));
 		stream_release_request(s);
 		return;
 	}
@@ -1487,7 +1476,7 @@ APX_EXPORT(proxy_on_done) uint32_t proxy_on_done(uint32_t id)
 		else if (apx_state_mode == APX_STATE_SHARED)
 			(void)shared_call(s, NULL, APX_OP_ABANDON, 0, NULL, 0);
 		s->phase = APX_S_ANSWERED;
-		wipe(&s->decision.work, sizeof(s->decision.work));
+		ac_wipe(&s->decision.work, sizeof(s->decision.work));
 		stream_release_request(s);
 	}
 	return 1;

@@ -24,7 +24,7 @@
 
 #include <bearssl.h>
 
-#include "authcore_password.h"
+#include "authcore.h"
 #include "fz.h"
 
 #define FUZZ_MAX 16384 /* bytes of input looked at (-max_len in the suite) */
