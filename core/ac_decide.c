@@ -7,6 +7,7 @@
  * the first route rule that matches. Every outcome carries a stable reason
  * code and an audit line (ac_reply.c); clients get generic bodies.
  */
+#include "ac_decision_int.h"
 #include "ac_identify.h"
 #include "ac_login.h"
 #include "ac_reply.h"
@@ -37,7 +38,7 @@ static int rule_method(const ac_rule *r, ac_str m)
 }
 
 /* The request as the upstream will read it: canonical target (wire form in
- * d->target, decoded in d->match), the client and the scheme. Returns 0, or
+ * d->target, decoded in d->a.match), the client and the scheme. Returns 0, or
  * -1 with a refusal in d. */
 static int canonical(const ac_policy *P, const ac_request *req,
     ac_decision *d, ac_request *creq, size_t *path_len)
@@ -73,23 +74,23 @@ static int canonical(const ac_policy *P, const ac_request *req,
 			ac_reply_respond(d, 400, AC_BAD_PATH);
 			return -1;
 		}
-		d->path_rewritten = 1;
+		d->a.path_rewritten = 1;
 	}
 	memcpy(d->target + wlen, req->path.ptr + raw_len, qlen);
-	d->path.ptr = d->target;
-	d->path.len = wlen + qlen;
-	d->match.ptr = d->match_buf;
-	d->match.len = mlen;
-	ac_req_client(P, req, &d->client, &d->https);
+	d->a.path.ptr = d->target;
+	d->a.path.len = wlen + qlen;
+	d->a.match.ptr = d->match_buf;
+	d->a.match.len = mlen;
+	ac_req_client(P, req, &d->a.client, &d->a.https);
 	*creq = *req;
-	creq->path = d->path;
-	creq->client_ip = d->client;
-	creq->https = d->https;
+	creq->path = d->a.path;
+	creq->client_ip = d->a.client;
+	creq->https = d->a.https;
 	*path_len = wlen;
 	/* the method the rules saw is the method the upstream runs */
 	n_ov = ac_req_override_names(&ov);
-	for (i = 0; i < n_ov && d->n_remove < AC_DECISION_HEADERS_MAX; i++)
-		d->remove[d->n_remove++] = ov[i];
+	for (i = 0; i < n_ov && d->a.n_remove < AC_DECISION_HEADERS_MAX; i++)
+		d->a.remove[d->a.n_remove++] = ov[i];
 	return 0;
 }
 
@@ -106,14 +107,14 @@ static void decide(const ac_policy *P, ac_state *S, const ac_request *raw,
 
 	if (canonical(P, raw, d, &creq, &path_len) < 0)
 		return;
-	m = d->match;
+	m = d->a.match;
 	if (P->login) {
 		int route = ac_login_route(P, req, path_len);
 		if (route == AC_ROUTE_WHOAMI && (ac_str_eq(req->method, "GET", 3) ||
 		    ac_str_eq(req->method, "HEAD", 4))) {
 			memset(&id, 0, sizeof id);
 			if (ac_identify(P, S, req, now, v, d, &id)) {
-				d->user = id.user;
+				d->a.user = id.user;
 				ac_login_whoami(d, &id);
 			}
 			return;
@@ -127,17 +128,17 @@ static void decide(const ac_policy *P, ac_state *S, const ac_request *raw,
 	for (i = 0; i < P->n_public; i++) {
 		if (ac_wild_match(P->public_paths[i].ptr,
 		    P->public_paths[i].len, m.ptr, m.len)) {
-			d->reason = AC_PUBLIC;
+			d->a.reason = AC_PUBLIC;
 			return;
 		}
 	}
 	memset(&id, 0, sizeof id);
 	if (!ac_identify(P, S, req, now, v, d, &id)) {
-		if (P->login && d->status == 401)
+		if (P->login && d->a.status == 401)
 			ac_login_challenge(P, req, path_len, d);
 		return;
 	}
-	d->user = id.user;
+	d->a.user = id.user;
 	for (i = 0; i < P->n_rules; i++) {
 		const ac_rule *r = &P->rules[i];
 		if (rule_method(r, req->method) &&
@@ -162,7 +163,7 @@ static void decide(const ac_policy *P, ac_state *S, const ac_request *raw,
 		ac_reply_respond(d, 403, AC_INSUFFICIENT_PERMISSION);
 		return;
 	}
-	d->reason = AC_OK;
+	d->a.reason = AC_OK;
 	ac_reply_upstream_header(d, P->user_header, id.user.ptr, id.user.len);
 	{
 		size_t start = d->buf_len;
@@ -176,9 +177,9 @@ static void decide(const ac_policy *P, ac_state *S, const ac_request *raw,
 	}
 	for (i = 0; id.jwt && i < P->n_claim_headers; i++) {
 		if (ac_reply_claim_header(d, &P->claim_headers[i]) < 0) {
-			d->n_add = 0;
-			d->user.ptr = NULL;
-			d->user.len = 0;
+			d->a.n_add = 0;
+			d->a.user.ptr = NULL;
+			d->a.user.len = 0;
 			ac_reply_www_authenticate(d, P, "invalid_token");
 			ac_reply_respond(d, 401, AC_BAD_CLAIM);
 			return;
@@ -187,7 +188,7 @@ static void decide(const ac_policy *P, ac_state *S, const ac_request *raw,
 	ac_reply_drop_credential(P, req, d, id.cred_kind, id.cred_name);
 	/* a session under an older key moves to the current one: the
 	 * answer to this request carries the re-signed cookies */
-	if (ac_str_eq(d->auth_method, "session", 7) && d->session.key_index != 0)
+	if (ac_str_eq(d->a.auth_method, "session", 7) && d->session.key_index != 0)
 		ac_login_reissue(P, req, now, d);
 }
 
@@ -249,27 +250,28 @@ ac_reason ac_policy_verify_jwt(const ac_policy *P, const char *token,
 
 static void reset(ac_decision *d, const ac_request *req)
 {
-	d->action = AC_ALLOW;
-	d->status = 200;
-	d->reason = AC_OK;
-	d->n_remove = d->n_add = d->n_resp_headers = 0;
-	d->body.ptr = "";
-	d->body.len = 0;
-	d->user.ptr = NULL;
-	d->user.len = 0;
-	d->auth_method.ptr = "";
-	d->auth_method.len = 0;
+	d->a.action = AC_ALLOW;
+	d->a.status = 200;
+	d->a.reason = AC_OK;
+	d->a.n_remove = d->a.n_add = d->a.n_resp_headers = 0;
+	d->a.body.ptr = "";
+	d->a.body.len = 0;
+	d->a.user.ptr = NULL;
+	d->a.user.len = 0;
+	d->a.auth_method.ptr = "";
+	d->a.auth_method.len = 0;
 	d->login_user.ptr = NULL;
 	d->login_user.len = 0;
 	d->buf_len = 0;
-	d->audit_len = 0;
-	d->state_written = 0;
-	d->path = req->path;
-	d->path_rewritten = 0;
-	d->match.ptr = NULL;
-	d->match.len = 0;
-	d->client = req->client_ip;
-	d->https = req->https;
+	d->a.audit = d->audit_buf;
+	d->a.audit_len = 0;
+	d->a.state_written = 0;
+	d->a.path = req->path;
+	d->a.path_rewritten = 0;
+	d->a.match.ptr = NULL;
+	d->a.match.len = 0;
+	d->a.client = req->client_ip;
+	d->a.https = req->https;
 	memset(&d->work, 0, sizeof d->work);
 }
 
@@ -281,17 +283,17 @@ static void run(const ac_policy *P, ac_state *S, const ac_request *req,
 
 	reset(d, req);
 	/* identity headers never pass through from the client */
-	d->remove[d->n_remove++] = P->user_header;
-	d->remove[d->n_remove++] = P->roles_header;
+	d->a.remove[d->a.n_remove++] = P->user_header;
+	d->a.remove[d->a.n_remove++] = P->roles_header;
 	for (i = 0; i < P->n_claim_headers; i++)
-		d->remove[d->n_remove++] = P->claim_headers[i].header;
+		d->a.remove[d->a.n_remove++] = P->claim_headers[i].header;
 
 	decide(P, S, req, now, entropy, entropy_len, v, d);
-	if (d->action == AC_PENDING) {
+	if (d->a.action == AC_PENDING) {
 		/* nothing reaches the client or upstream until it resumes */
-		d->status = 0;
-		d->reason = AC_PENDING_REASON;
-		d->n_add = d->n_resp_headers = 0;
+		d->a.status = 0;
+		d->a.reason = AC_PENDING_REASON;
+		d->a.n_add = d->a.n_resp_headers = 0;
 	}
 	ac_reply_audit(P, d, req, now);
 }
@@ -301,12 +303,12 @@ ac_action ac_decide_begin(const ac_policy *P, ac_state *S,
     size_t entropy_len, ac_decision *d)
 {
 	run(P, S, req, now, entropy, entropy_len, NULL, d);
-	return d->action;
+	return d->a.action;
 }
 
 size_t ac_decide_step(ac_decision *d, size_t max_iterations)
 {
-	if (d->action != AC_PENDING)
+	if (d->a.action != AC_PENDING)
 		return 0;
 	return ac_password_verify_step(&d->work.verify, max_iterations);
 }
@@ -319,7 +321,7 @@ void ac_decide_finish(const ac_policy *P, ac_state *S,
 	ac_password_status st;
 	int written = 0;
 
-	if (d->action != AC_PENDING) {
+	if (d->a.action != AC_PENDING) {
 		run(P, S, req, now, entropy, entropy_len, NULL, d);
 		return;
 	}
@@ -333,14 +335,14 @@ void ac_decide_finish(const ac_policy *P, ac_state *S,
 	/* the check is over: its in-flight slot is free for another */
 	ac_pending_release(S, d->work.slot, d->work.ticket, &written);
 	run(P, S, req, now, entropy, entropy_len, &v, d);
-	d->state_written |= written;
+	d->a.state_written |= written;
 	memset(&v, 0, sizeof v);
 }
 
 void ac_decide_next(const ac_policy *P, ac_state *S, const ac_request *req,
     int64_t now, const uint8_t *entropy, size_t entropy_len, ac_decision *d)
 {
-	if (d->action == AC_PENDING)
+	if (d->a.action == AC_PENDING)
 		ac_decide_finish(P, S, req, now, entropy, entropy_len, d);
 	else
 		(void)ac_decide_begin(P, S, req, now, entropy, entropy_len, d);
@@ -352,4 +354,31 @@ void ac_decide(const ac_policy *P, ac_state *S, const ac_request *req,
 	if (ac_decide_begin(P, S, req, now, entropy, entropy_len, d) ==
 	    AC_PENDING)
 		ac_decide_finish(P, S, req, now, entropy, entropy_len, d);
+}
+
+void ac_decide_abandon(ac_state *S, ac_decision *d)
+{
+	if (d == NULL || d->a.action != AC_PENDING)
+		return;
+	d->a.state_written = 0;
+	ac_pending_release(S, d->work.slot, d->work.ticket, &d->a.state_written);
+	ac_password_verify_wipe(&d->work.verify);
+	memset(&d->work, 0, sizeof d->work);
+	d->a.action = AC_RESPOND;
+}
+
+const ac_answer *ac_decision_answer(const ac_decision *d)
+{
+	return &d->a;
+}
+
+void ac_decision_wipe(ac_decision *d)
+{
+	if (d != NULL)
+		ac_wipe(&d->work, sizeof d->work);
+}
+
+size_t ac_sizeof_decision(void)
+{
+	return sizeof(ac_decision);
 }

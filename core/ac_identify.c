@@ -36,8 +36,8 @@ static int find_token(const ac_policy *P, const ac_request *req, ac_str *tok,
 
 static void set_method(ac_decision *d, const char *m)
 {
-	d->auth_method.ptr = m;
-	d->auth_method.len = strlen(m);
+	d->a.auth_method.ptr = m;
+	d->a.auth_method.len = strlen(m);
 }
 
 static void set_cred(ac_ident *id, int kind, ac_str name)
@@ -59,9 +59,9 @@ static int by_api_key(const ac_policy *P, ac_decision *d, ac_str key,
 		ac_reply_respond(d, 401, AC_BAD_API_KEY);
 		return 0;
 	}
-	d->user = e->name;
+	d->a.user = e->name;
 	if (e->n_resources > 0 &&
-	    !ac_resource_allowed(e, d->match.ptr, d->match.len)) {
+	    !ac_resource_allowed(e, d->a.match.ptr, d->a.match.len)) {
 		ac_reply_respond(d, 403, AC_RESOURCE_NOT_ALLOWED);
 		return 0;
 	}
@@ -116,7 +116,7 @@ static int by_jwt(const ac_policy *P, const ac_request *req, ac_decision *d,
 			return 0;
 		}
 	}
-	d->user = j->user;
+	d->a.user = j->user;
 	if (src->kind == 'C' && src->csrf && !cookie_csrf_ok(req)) {
 		ac_reply_respond(d, 403, AC_CSRF_FAILED);
 		return 0;
@@ -176,7 +176,7 @@ static int by_session(const ac_policy *P, const ac_request *req,
 		ac_reply_respond(d, 500, AC_INVALID_REQUEST); /* cannot happen */
 		return 0;
 	}
-	d->user = s->user;
+	d->a.user = s->user;
 	/* state-changing methods must also carry the session's CSRF token,
 	 * which another site cannot read (csrf: true), or come from this
 	 * origin (csrf: "origin") */
@@ -222,7 +222,7 @@ static const ac_user *find_user(const ac_policy *P, ac_str name)
  * (login.max_pending) and a counter slot in both tables, else
  * AC_ID_OVERLOADED (503). Only then is the attempt counted and the check
  * begun; *retry is the Retry-After of a refusal. The client is the one
- * the decision took (d->client: trusted proxies applied). */
+ * the decision took (d->a.client: trusted proxies applied). */
 int ac_identify_password(const ac_policy *P, ac_state *S,
     const ac_request *req, int64_t now, const ac_verdict *v, int kind,
     ac_str name, ac_str password, const ac_user **who, ac_decision *d,
@@ -230,7 +230,7 @@ int ac_identify_password(const ac_policy *P, ac_state *S,
 {
 	const ac_user *u = find_user(P, name);
 	ac_str hash = u != NULL ? u->hash : P->users[0].hash;
-	ac_str client = d->client;
+	ac_str client = d->a.client;
 	uint8_t tag[32];
 	uint32_t slot = 0;
 	uint64_t ticket = 0;
@@ -243,11 +243,11 @@ int ac_identify_password(const ac_policy *P, ac_state *S,
 		memset(tag, 0, sizeof tag);
 		if (v->match && u != NULL) {
 			ac_attempt_success(S, P, client, name, v->began,
-			    &d->state_written);
+			    &d->a.state_written);
 			return AC_ID_MATCH;
 		}
 		/* the failure was counted when the check began */
-		d->reason = u == NULL ? AC_UNKNOWN_USER : AC_BAD_PASSWORD;
+		d->a.reason = u == NULL ? AC_UNKNOWN_USER : AC_BAD_PASSWORD;
 		return AC_ID_FAIL;
 	}
 	*retry = ac_budget_check(S, P, client, now);
@@ -260,7 +260,7 @@ int ac_identify_password(const ac_policy *P, ac_state *S,
 	st = ac_password_verify_begin(&d->work.verify, hash.ptr, hash.len,
 	    password.ptr, password.len, &P->pw_limits);
 	if (st == AC_PW_PENDING &&
-	    ac_pending_take(S, P, now, &slot, &ticket, &d->state_written) < 0) {
+	    ac_pending_take(S, P, now, &slot, &ticket, &d->a.state_written) < 0) {
 		/* checks in flight are at the cap: none more starts */
 		ac_password_verify_wipe(&d->work.verify);
 		memset(tag, 0, sizeof tag);
@@ -270,10 +270,10 @@ int ac_identify_password(const ac_policy *P, ac_state *S,
 	/* counted now, cleared if it matches: guesses sent side by side
 	 * while checks run cannot get past the limits */
 	if (ac_attempt_begin(S, P, client, name, now, retry,
-	    &d->state_written) < 0) {
+	    &d->a.state_written) < 0) {
 		/* every counter slot it could take is locked: refuse rather
 		 * than forget a locked count */
-		ac_pending_release(S, slot, ticket, &d->state_written);
+		ac_pending_release(S, slot, ticket, &d->a.state_written);
 		ac_password_verify_wipe(&d->work.verify);
 		memset(tag, 0, sizeof tag);
 		return AC_ID_OVERLOADED;
@@ -283,7 +283,7 @@ int ac_identify_password(const ac_policy *P, ac_state *S,
 		 * failure, counted, with no hashing */
 		ac_password_verify_wipe(&d->work.verify);
 		memset(tag, 0, sizeof tag);
-		d->reason = u == NULL ? AC_UNKNOWN_USER : AC_BAD_PASSWORD;
+		d->a.reason = u == NULL ? AC_UNKNOWN_USER : AC_BAD_PASSWORD;
 		return AC_ID_FAIL;
 	}
 	memcpy(d->work.tag, tag, sizeof tag);
@@ -293,7 +293,7 @@ int ac_identify_password(const ac_policy *P, ac_state *S,
 	d->work.slot = slot;
 	d->work.ticket = ticket;
 	d->work.began = now;
-	d->action = AC_PENDING;
+	d->a.action = AC_PENDING;
 	return AC_ID_PENDING;
 }
 
@@ -310,8 +310,8 @@ static int by_basic(const ac_policy *P, ac_state *S, const ac_request *req,
 	if (ac_req_header(req, "authorization", &h) != 1 || h.len < 6 ||
 	    !ac_ascii_ieq(h.ptr, 6, "Basic ", 6))
 		return -1; /* not Basic: the other sources decide */
-	d->auth_method.ptr = "basic";
-	d->auth_method.len = 5;
+	d->a.auth_method.ptr = "basic";
+	d->a.auth_method.len = 5;
 	b64.ptr = h.ptr + 6;
 	b64.len = h.len - 6;
 	while (b64.len && b64.ptr[0] == ' ')
@@ -355,7 +355,7 @@ static int by_basic(const ac_policy *P, ac_state *S, const ac_request *req,
 		uint8_t tag[32];
 		ac_cred_tag(S, P, name, pw, u->hash, tag);
 		ac_cred_insert(S, tag, now + P->basic_cache_ttl,
-		    &d->state_written);
+		    &d->a.state_written);
 		memset(tag, 0, sizeof tag);
 	}
 	memset(raw, 0, sizeof raw);
@@ -373,11 +373,11 @@ static int by_basic(const ac_policy *P, ac_state *S, const ac_request *req,
 	}
 	if (r == AC_ID_FAIL) {
 		ac_reply_basic_challenge(P, d);
-		ac_reply_respond(d, 401, d->reason);
+		ac_reply_respond(d, 401, d->a.reason);
 		return 0;
 	}
 identified:
-	d->user = u->name;
+	d->a.user = u->name;
 	id->user = u->name;
 	id->roles = id->perms = u->roles;
 	id->n_roles = id->n_perms = u->n_roles;

@@ -5,6 +5,7 @@
 #ifndef AC_IDENTIFY_H
 #define AC_IDENTIFY_H
 
+#include "ac_decision_int.h"
 #include "ac_internal.h"
 #include "ac_policy_int.h"
 

@@ -151,7 +151,7 @@ static void logged_in(const ac_policy *P, const ac_request *req,
 		ac_reply_respond(d, 500, AC_NO_STATE);
 		return;
 	}
-	before = d->n_resp_headers;
+	before = d->a.n_resp_headers;
 	/* the form's fields may have filled the answer's buffer: a login
 	 * whose cookies cannot be sent whole must not answer as if it
 	 * worked (each cookie's attributes take well under 256 bytes) */
@@ -164,14 +164,14 @@ static void logged_in(const ac_policy *P, const ac_request *req,
 	ac_reply_cookie(P, req, d, P->session_cookie, tok, tl, P->session_ttl, 1);
 	ac_reply_cookie(P, req, d, P->csrf_cookie, csrf, sizeof csrf, P->session_ttl, 0);
 	memset(tok, 0, sizeof tok);
-	if (d->n_resp_headers != before + 2) {
-		d->n_resp_headers = before;
+	if (d->a.n_resp_headers != before + 2) {
+		d->a.n_resp_headers = before;
 		ac_reply_respond(d, 413, AC_BODY_TOO_LARGE);
 		return;
 	}
-	d->user = u->name;
-	d->action = AC_RESPOND;
-	d->reason = AC_OK;
+	d->a.user = u->name;
+	d->a.action = AC_RESPOND;
+	d->a.reason = AC_OK;
 	if (json) {
 		size_t start = d->buf_len;
 		aj_writer w = ac_reply_writer(d);
@@ -181,15 +181,15 @@ static void logged_in(const ac_policy *P, const ac_request *req,
 		aj_w_str(&w, next.ptr, next.len);
 		aj_w_lit(&w, "}");
 		d->buf_len += w.len;
-		d->status = 200;
-		d->body.ptr = d->buf + start;
-		d->body.len = w.len;
+		d->a.status = 200;
+		d->a.body.ptr = d->buf + start;
+		d->a.body.len = w.len;
 		ac_reply_header(d, "content-type", "application/json", 16);
 	} else if (ac_req_htmx(req)) {
-		d->status = 200;
+		d->a.status = 200;
 		ac_reply_header_str(d, "hx-redirect", ac_reply_location(d, next));
 	} else {
-		d->status = 303;
+		d->a.status = 303;
 		ac_reply_header_str(d, "location", ac_reply_location(d, next));
 	}
 	ac_reply_header(d, "cache-control", "no-store", 8);
@@ -221,8 +221,8 @@ static void login_post(const ac_policy *P, ac_state *S, const ac_request *req,
 		return;
 	}
 	memset(&f, 0, sizeof f);
-	d->auth_method.ptr = "password";
-	d->auth_method.len = 8;
+	d->a.auth_method.ptr = "password";
+	d->a.auth_method.len = 8;
 	r = ac_req_login_form(req, d, &f);
 	if (r < 0 || f.user.len == 0 || f.user.len > AC_SESSION_USER_MAX ||
 	    ac_req_has_ctl(f.user)) {
@@ -254,7 +254,7 @@ static void login_post(const ac_policy *P, ac_state *S, const ac_request *req,
 		ac_reply_retry_after(d, retry);
 		return;
 	default:
-		login_failed(P, req, d, json, 401, d->reason, next, f.user,
+		login_failed(P, req, d, json, 401, d->a.reason, next, f.user,
 		    "Invalid username or password.");
 		return;
 	}
@@ -269,9 +269,9 @@ static void logout(const ac_policy *P, const ac_request *req, int64_t now,
 	if (ac_req_cookie(req, P->session_cookie, &tok) == 1 &&
 	    ac_session_verify(P->session_keys, P->n_session_keys, tok.ptr,
 	    tok.len, now, &d->session) == AC_OK) {
-		d->user = d->session.user;
-		d->auth_method.ptr = "session";
-		d->auth_method.len = 7;
+		d->a.user = d->session.user;
+		d->a.auth_method.ptr = "session";
+		d->a.auth_method.len = 7;
 	}
 	ac_reply_cookie(P, req, d, P->session_cookie, "", 0, 0, 1);
 	ac_reply_cookie(P, req, d, P->csrf_cookie, "", 0, 0, 0);
@@ -279,14 +279,14 @@ static void logout(const ac_policy *P, const ac_request *req, int64_t now,
 		ac_reply_json(d, 200, AC_LOGGED_OUT, "{\"ok\":true}");
 		return;
 	}
-	d->action = AC_RESPOND;
-	d->reason = AC_LOGGED_OUT;
+	d->a.action = AC_RESPOND;
+	d->a.reason = AC_LOGGED_OUT;
 	ac_reply_header(d, "cache-control", "no-store", 8);
 	if (ac_req_htmx(req)) {
-		d->status = 200;
+		d->a.status = 200;
 		ac_reply_header_str(d, "hx-redirect", login_url(P, d, (ac_str){ NULL, 0 }));
 	} else {
-		d->status = 303;
+		d->a.status = 303;
 		ac_reply_header_str(d, "location", login_url(P, d, (ac_str){ NULL, 0 }));
 	}
 }
@@ -309,11 +309,11 @@ void ac_login_decide(const ac_policy *P, ac_state *S, const ac_request *req,
 		logout(P, req, now, d);
 	} else {
 		static const char body[] = "{\"error\":\"method_not_allowed\"}";
-		d->action = AC_RESPOND;
-		d->status = 405;
-		d->reason = AC_INVALID_REQUEST;
-		d->body.ptr = body;
-		d->body.len = sizeof body - 1;
+		d->a.action = AC_RESPOND;
+		d->a.status = 405;
+		d->a.reason = AC_INVALID_REQUEST;
+		d->a.body.ptr = body;
+		d->a.body.len = sizeof body - 1;
 		ac_reply_header(d, "allow", route == R_WHOAMI ? "GET, HEAD" :
 		    "GET, HEAD, POST", route == R_WHOAMI ? 9 : 15);
 		ac_reply_header(d, "content-type", "application/json", 16);
@@ -330,8 +330,8 @@ void ac_login_challenge(const ac_policy *P, const ac_request *req,
 
 	/* tools that sent a token, an API key or Basic credentials get the
 	 * 401 they can act on; only cookie users are sent to the page */
-	if (!under || (d->auth_method.len != 0 &&
-	    !ac_str_eq(d->auth_method, "session", 7)))
+	if (!under || (d->a.auth_method.len != 0 &&
+	    !ac_str_eq(d->a.auth_method, "session", 7)))
 		return;
 	if (P->basic)
 		ac_reply_basic_challenge(P, d);
@@ -345,10 +345,10 @@ void ac_login_challenge(const ac_policy *P, const ac_request *req,
 	    ac_str_eq(req->method, "HEAD", 4)) &&
 	    ac_req_header(req, "accept", &accept) == 1 &&
 	    ac_req_contains(accept, "text/html")) {
-		d->n_resp_headers = 0;
-		d->status = 302;
-		d->body.ptr = "";
-		d->body.len = 0;
+		d->a.n_resp_headers = 0;
+		d->a.status = 302;
+		d->a.body.ptr = "";
+		d->a.body.len = 0;
 		ac_reply_header_str(d, "location", login_url(P, d, next));
 		ac_reply_header(d, "cache-control", "no-store", 8);
 	}
@@ -368,10 +368,10 @@ void ac_login_whoami(ac_decision *d, const ac_ident *id)
 		aj_w_str(&w, id->roles[i].ptr, id->roles[i].len);
 	}
 	aj_w_lit(&w, "],\"auth\":");
-	aj_w_str(&w, d->auth_method.ptr, d->auth_method.len);
+	aj_w_str(&w, d->a.auth_method.ptr, d->a.auth_method.len);
 	aj_w_lit(&w, "}");
 	d->buf_len += w.len;
 	ac_reply_json(d, 200, AC_OK, "");
-	d->body.ptr = d->buf + start;
-	d->body.len = w.len;
+	d->a.body.ptr = d->buf + start;
+	d->a.body.len = w.len;
 }

@@ -20,13 +20,13 @@ const char *ac_reply_put(ac_decision *d, const char *s, size_t n)
 void ac_reply_header(ac_decision *d, const char *name, const char *v,
     size_t vlen)
 {
-	if (d->n_resp_headers >= AC_DECISION_HEADERS_MAX || v == NULL)
+	if (d->a.n_resp_headers >= AC_DECISION_HEADERS_MAX || v == NULL)
 		return;
-	d->resp_headers[d->n_resp_headers].name.ptr = name;
-	d->resp_headers[d->n_resp_headers].name.len = strlen(name);
-	d->resp_headers[d->n_resp_headers].value.ptr = v;
-	d->resp_headers[d->n_resp_headers].value.len = vlen;
-	d->n_resp_headers++;
+	d->a.resp_headers[d->a.n_resp_headers].name.ptr = name;
+	d->a.resp_headers[d->a.n_resp_headers].name.len = strlen(name);
+	d->a.resp_headers[d->a.n_resp_headers].value.ptr = v;
+	d->a.resp_headers[d->a.n_resp_headers].value.len = vlen;
+	d->a.n_resp_headers++;
 }
 
 /* WWW-Authenticate per RFC 6750 section 3; error NULL when no credentials
@@ -57,46 +57,46 @@ void ac_reply_respond(ac_decision *d, int status, ac_reason r)
 	static const char b503[] = "{\"error\":\"unavailable\"}";
 	static const char b500[] = "{\"error\":\"server_error\"}";
 
-	d->action = AC_RESPOND;
-	d->status = status;
-	d->reason = r;
+	d->a.action = AC_RESPOND;
+	d->a.status = status;
+	d->a.reason = r;
 	ac_reply_header(d, "content-type", "application/json", 16);
 	ac_reply_header(d, "cache-control", "no-store", 8);
 	if (status == 400) {
-		d->body.ptr = b400;
-		d->body.len = sizeof b400 - 1;
+		d->a.body.ptr = b400;
+		d->a.body.len = sizeof b400 - 1;
 	} else if (status == 401) {
-		d->body.ptr = b401;
-		d->body.len = sizeof b401 - 1;
+		d->a.body.ptr = b401;
+		d->a.body.len = sizeof b401 - 1;
 	} else if (status == 403) {
-		d->body.ptr = b403;
-		d->body.len = sizeof b403 - 1;
+		d->a.body.ptr = b403;
+		d->a.body.len = sizeof b403 - 1;
 	} else if (status == 413) {
-		d->body.ptr = b413;
-		d->body.len = sizeof b413 - 1;
+		d->a.body.ptr = b413;
+		d->a.body.len = sizeof b413 - 1;
 	} else if (status == 414) {
-		d->body.ptr = b414;
-		d->body.len = sizeof b414 - 1;
+		d->a.body.ptr = b414;
+		d->a.body.len = sizeof b414 - 1;
 	} else if (status == 429) {
-		d->body.ptr = b429;
-		d->body.len = sizeof b429 - 1;
+		d->a.body.ptr = b429;
+		d->a.body.len = sizeof b429 - 1;
 	} else if (status == 503) {
-		d->body.ptr = b503;
-		d->body.len = sizeof b503 - 1;
+		d->a.body.ptr = b503;
+		d->a.body.len = sizeof b503 - 1;
 	} else {
-		d->body.ptr = b500;
-		d->body.len = sizeof b500 - 1;
+		d->a.body.ptr = b500;
+		d->a.body.len = sizeof b500 - 1;
 	}
 }
 
 void ac_reply_upstream_header(ac_decision *d, ac_str name, const char *v, size_t n)
 {
-	if (d->n_add >= AC_DECISION_HEADERS_MAX)
+	if (d->a.n_add >= AC_DECISION_HEADERS_MAX)
 		return;
-	d->add[d->n_add].name = name;
-	d->add[d->n_add].value.ptr = v;
-	d->add[d->n_add].value.len = n;
-	d->n_add++;
+	d->a.add[d->a.n_add].name = name;
+	d->a.add[d->a.n_add].value.ptr = v;
+	d->a.add[d->a.n_add].value.len = n;
+	d->a.n_add++;
 }
 
 /* An identity value as upstreams will read it: HTTP parsers trim
@@ -196,8 +196,8 @@ static void drop_cookie(ac_decision *d, const ac_request *req, ac_str name)
 			}
 		}
 	}
-	if (d->n_remove < AC_DECISION_HEADERS_MAX)
-		d->remove[d->n_remove++] = cookie;
+	if (d->a.n_remove < AC_DECISION_HEADERS_MAX)
+		d->a.remove[d->a.n_remove++] = cookie;
 	if (n > 0)
 		ac_reply_upstream_header(d, cookie, d->buf + start, d->buf_len - start);
 }
@@ -206,7 +206,7 @@ static void drop_cookie(ac_decision *d, const ac_request *req, ac_str name)
 static void drop_query_param(ac_decision *d, ac_str name)
 {
 	char *t = d->target;
-	size_t len = d->path.len, q, p, o;
+	size_t len = d->a.path.len, q, p, o;
 
 	for (q = 0; q < len && t[q] != '?'; q++)
 		;
@@ -230,8 +230,8 @@ static void drop_query_param(ac_decision *d, ac_str name)
 	}
 	if (o == q + 1)
 		o = q; /* no parameter left: no '?' */
-	d->path.len = o;
-	d->path_rewritten = 1;
+	d->a.path.len = o;
+	d->a.path_rewritten = 1;
 }
 
 /* The credential the core consumed does not go on to the upstream (a Basic
@@ -242,8 +242,8 @@ void ac_reply_drop_credential(const ac_policy *P, const ac_request *req,
 {
 	if (P->forward_credentials)
 		return;
-	if (kind == 'H' && d->n_remove < AC_DECISION_HEADERS_MAX)
-		d->remove[d->n_remove++] = name;
+	if (kind == 'H' && d->a.n_remove < AC_DECISION_HEADERS_MAX)
+		d->a.remove[d->a.n_remove++] = name;
 	else if (kind == 'C')
 		drop_cookie(d, req, name);
 	else if (kind == 'Q')
@@ -256,15 +256,15 @@ void ac_reply_drop_credential(const ac_policy *P, const ac_request *req,
  * one (logout), or waits for a password check (pending). */
 static const char *audit_action(const ac_decision *d)
 {
-	if (d->action == AC_ALLOW)
+	if (d->a.action == AC_ALLOW)
 		return "allow";
-	if (d->action == AC_PENDING)
+	if (d->a.action == AC_PENDING)
 		return "pending";
-	if (d->reason == AC_LOGGED_OUT)
+	if (d->a.reason == AC_LOGGED_OUT)
 		return "logout";
-	if (d->status >= 400 || (d->reason != AC_OK && d->reason != AC_PUBLIC))
+	if (d->a.status >= 400 || (d->a.reason != AC_OK && d->a.reason != AC_PUBLIC))
 		return "deny";
-	if (d->reason == AC_OK && ac_str_eq(d->auth_method, "password", 8))
+	if (d->a.reason == AC_OK && ac_str_eq(d->a.auth_method, "password", 8))
 		return "login";
 	return "respond";
 }
@@ -327,7 +327,7 @@ static size_t audit_target(const ac_policy *P, ac_str t, char *out,
 void ac_reply_audit(const ac_policy *P, ac_decision *d, const ac_request *req,
     int64_t now)
 {
-	aj_writer w = { d->audit, sizeof d->audit, 0, 0 };
+	aj_writer w = { d->audit_buf, sizeof d->audit_buf, 0, 0 };
 	char target[416];
 	size_t tlen;
 	int cut;
@@ -337,34 +337,35 @@ void ac_reply_audit(const ac_policy *P, ac_decision *d, const ac_request *req,
 	aj_w_lit(&w, ",\"event\":\"authcore.decision\",\"action\":\"");
 	aj_w_lit(&w, audit_action(d));
 	aj_w_lit(&w, "\",\"status\":");
-	aj_w_int(&w, d->status);
+	aj_w_int(&w, d->a.status);
 	aj_w_lit(&w, ",\"reason\":\"");
-	aj_w_lit(&w, ac_reason_name(d->reason));
+	aj_w_lit(&w, ac_reason_name(d->a.reason));
 	aj_w_lit(&w, "\",\"method\":");
 	(void)aj_w_str_max(&w, req->method.ptr, req->method.len, 32);
 	aj_w_lit(&w, ",\"path\":");
-	tlen = audit_target(P, d->path, target, sizeof target);
-	cut = aj_w_str_max(&w, target, tlen, 400) || d->path.len > tlen;
+	tlen = audit_target(P, d->a.path, target, sizeof target);
+	cut = aj_w_str_max(&w, target, tlen, 400) || d->a.path.len > tlen;
 	if (cut)
 		aj_w_lit(&w, ",\"path_truncated\":true");
 	aj_w_lit(&w, ",\"client_ip\":");
-	(void)aj_w_str_max(&w, d->client.ptr, d->client.len, 64);
-	if (d->auth_method.len) {
+	(void)aj_w_str_max(&w, d->a.client.ptr, d->a.client.len, 64);
+	if (d->a.auth_method.len) {
 		aj_w_lit(&w, ",\"auth\":\"");
-		aj_w_raw(&w, d->auth_method.ptr, d->auth_method.len);
+		aj_w_raw(&w, d->a.auth_method.ptr, d->a.auth_method.len);
 		aj_w_lit(&w, "\"");
 	}
 	aj_w_lit(&w, ",\"user\":");
-	if (d->user.ptr != NULL)
-		(void)aj_w_str_max(&w, d->user.ptr, d->user.len, 256);
+	if (d->a.user.ptr != NULL)
+		(void)aj_w_str_max(&w, d->a.user.ptr, d->a.user.len, 256);
 	else
 		aj_w_lit(&w, "null");
-	if (d->login_user.ptr != NULL && d->user.ptr == NULL) {
+	if (d->login_user.ptr != NULL && d->a.user.ptr == NULL) {
 		aj_w_lit(&w, ",\"login_user\":");
 		(void)aj_w_str_max(&w, d->login_user.ptr, d->login_user.len, 128);
 	}
 	aj_w_lit(&w, "}");
-	d->audit_len = w.overflow ? 0 : w.len;
+	d->a.audit = d->audit_buf;
+	d->a.audit_len = w.overflow ? 0 : w.len;
 }
 
 static void w_headers_obj(aj_writer *w, const ac_header *h, size_t n)
@@ -387,44 +388,44 @@ size_t ac_decision_json(const ac_decision *d, char *out, size_t cap)
 	size_t i;
 
 	aj_w_lit(&w, "{\"action\":");
-	aj_w_lit(&w, d->action == AC_ALLOW ? "\"allow\"" :
-	    d->action == AC_PENDING ? "\"pending\"" : "\"respond\"");
+	aj_w_lit(&w, d->a.action == AC_ALLOW ? "\"allow\"" :
+	    d->a.action == AC_PENDING ? "\"pending\"" : "\"respond\"");
 	aj_w_lit(&w, ",\"status\":");
-	aj_w_int(&w, d->status);
+	aj_w_int(&w, d->a.status);
 	aj_w_lit(&w, ",\"reason\":\"");
-	aj_w_lit(&w, ac_reason_name(d->reason));
+	aj_w_lit(&w, ac_reason_name(d->a.reason));
 	aj_w_lit(&w, "\",\"remove\":[");
-	for (i = 0; i < d->n_remove; i++) {
+	for (i = 0; i < d->a.n_remove; i++) {
 		if (i)
 			aj_w_lit(&w, ",");
-		aj_w_str(&w, d->remove[i].ptr, d->remove[i].len);
+		aj_w_str(&w, d->a.remove[i].ptr, d->a.remove[i].len);
 	}
 	aj_w_lit(&w, "],\"add\":");
-	w_headers_obj(&w, d->add, d->n_add);
+	w_headers_obj(&w, d->a.add, d->a.n_add);
 	/* response headers as [name, value] pairs: Set-Cookie repeats */
 	aj_w_lit(&w, ",\"headers\":[");
-	for (i = 0; i < d->n_resp_headers; i++) {
+	for (i = 0; i < d->a.n_resp_headers; i++) {
 		if (i)
 			aj_w_lit(&w, ",");
 		aj_w_lit(&w, "[");
-		aj_w_str(&w, d->resp_headers[i].name.ptr,
-		    d->resp_headers[i].name.len);
+		aj_w_str(&w, d->a.resp_headers[i].name.ptr,
+		    d->a.resp_headers[i].name.len);
 		aj_w_lit(&w, ",");
-		aj_w_str(&w, d->resp_headers[i].value.ptr,
-		    d->resp_headers[i].value.len);
+		aj_w_str(&w, d->a.resp_headers[i].value.ptr,
+		    d->a.resp_headers[i].value.len);
 		aj_w_lit(&w, "]");
 	}
 	aj_w_lit(&w, "]");
 	aj_w_lit(&w, ",\"body\":");
-	aj_w_str(&w, d->body.ptr, d->body.len);
+	aj_w_str(&w, d->a.body.ptr, d->a.body.len);
 	aj_w_lit(&w, ",\"user\":");
-	if (d->user.ptr != NULL)
-		aj_w_str(&w, d->user.ptr, d->user.len);
+	if (d->a.user.ptr != NULL)
+		aj_w_str(&w, d->a.user.ptr, d->a.user.len);
 	else
 		aj_w_lit(&w, "null");
 	aj_w_lit(&w, ",\"audit\":");
-	if (d->audit_len)
-		aj_w_raw(&w, d->audit, d->audit_len);
+	if (d->a.audit_len)
+		aj_w_raw(&w, d->a.audit, d->a.audit_len);
 	else
 		aj_w_lit(&w, "null");
 	aj_w_lit(&w, "}");
@@ -574,9 +575,9 @@ void ac_reply_login_page(const ac_policy *P, ac_decision *d, int status,
 {
 	size_t start;
 
-	d->action = AC_RESPOND;
-	d->status = status;
-	d->reason = r;
+	d->a.action = AC_RESPOND;
+	d->a.status = status;
+	d->a.reason = r;
 	start = d->buf_len;
 	ac_reply_lit(d, PAGE_HEAD);
 	ac_reply_html(d, P->title.ptr, P->title.len);
@@ -603,19 +604,19 @@ void ac_reply_login_page(const ac_policy *P, ac_decision *d, int status,
 	ac_reply_lit(d, PAGE_PASSWORD);
 	ac_reply_lit(d, user.len ? " autofocus" : "");
 	ac_reply_lit(d, PAGE_TAIL);
-	d->body.ptr = d->buf + start;
-	d->body.len = d->buf_len - start;
+	d->a.body.ptr = d->buf + start;
+	d->a.body.len = d->buf_len - start;
 	page_headers(d);
 }
 
 void ac_reply_json(ac_decision *d, int status, ac_reason r,
     const char *body)
 {
-	d->action = AC_RESPOND;
-	d->status = status;
-	d->reason = r;
-	d->body.ptr = body;
-	d->body.len = strlen(body);
+	d->a.action = AC_RESPOND;
+	d->a.status = status;
+	d->a.reason = r;
+	d->a.body.ptr = body;
+	d->a.body.len = strlen(body);
 	ac_reply_header(d, "content-type", "application/json", 16);
 	ac_reply_header(d, "cache-control", "no-store", 8);
 }

@@ -6,6 +6,7 @@
 #ifndef AC_REPLY_H
 #define AC_REPLY_H
 
+#include "ac_decision_int.h"
 #include "ac_internal.h"
 #include "ac_policy_int.h"
 

@@ -4,6 +4,7 @@
 #ifndef AC_REQUEST_INT_H
 #define AC_REQUEST_INT_H
 
+#include "ac_decision_int.h"
 #include "ac_internal.h"
 #include "ac_policy_int.h"
 

@@ -398,17 +398,6 @@ void ac_pending_release(ac_state *S, uint32_t slot, uint64_t ticket,
 	}
 }
 
-void ac_decide_abandon(ac_state *S, ac_decision *d)
-{
-	if (d == NULL || d->action != AC_PENDING)
-		return;
-	d->state_written = 0;
-	ac_pending_release(S, d->work.slot, d->work.ticket, &d->state_written);
-	ac_password_verify_wipe(&d->work.verify);
-	memset(&d->work, 0, sizeof d->work);
-	d->action = AC_RESPOND;
-}
-
 void ac_cred_tag(const ac_state *S, const ac_policy *P, ac_str user,
     ac_str password, ac_str hash, uint8_t tag[32])
 {
@@ -453,3 +442,4 @@ void ac_cred_insert(ac_state *S, const uint8_t tag[32], int64_t until,
 	S->creds[victim].used = 1;
 	*written = 1;
 }
+_Static_assert(sizeof(struct ac_state) % 8 == 0, "ac_state is placed and copied in 64-bit words");

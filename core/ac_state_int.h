@@ -8,7 +8,35 @@
 #include "ac_internal.h"
 #include "ac_policy_int.h"
 
-int ac_state_ok(const ac_state *S);
+typedef struct {
+	uint8_t key[16];  /* HMAC-SHA256(secret, client[, user]), cut */
+	int64_t until;    /* end of the window the count belongs to */
+	uint32_t fails;   /* attempts counted in the window */
+	uint32_t limit;   /* the limit the count was made under; 0: free */
+} ac_throttle_slot;
+
+typedef struct {
+	uint64_t ticket;  /* which check holds it; 0: free */
+	int64_t until;    /* lapses then if not freed */
+} ac_pending_slot;
+
+typedef struct {
+	uint8_t tag[32];  /* HMAC(secret, user, password, stored hash) */
+	int64_t until;
+	uint64_t used;
+} ac_cred_slot;
+
+struct ac_state {
+	uint32_t magic;
+	uint32_t pad;
+	uint8_t secret[AC_STATE_SECRET_LEN];
+	uint64_t tickets;                 /* last pending ticket handed out */
+	ac_throttle_slot throttle[AC_THROTTLE_SLOTS];
+	ac_throttle_slot clients[AC_CLIENT_SLOTS];
+	ac_pending_slot pending[AC_PENDING_SLOTS];
+	ac_cred_slot creds[AC_CREDCACHE_SLOTS];
+};
+
 /* Seconds until the client may begin another password check (its
  * budget, login.client_attempts, is spent); 0 if it may now. IPv6
  * clients are counted per /64. */

@@ -74,10 +74,6 @@ size_t ac_const_token_max(void)
 	return AC_TOKEN_MAX;
 }
 
-size_t ac_sizeof_decision(void)
-{
-	return sizeof(ac_decision);
-}
 size_t ac_sizeof_request(void)
 {
 	return sizeof(ac_request);

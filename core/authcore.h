@@ -5,9 +5,10 @@
  *  - No function allocates, performs I/O, reads a clock or keeps global
  *    mutable state. Time (`now`, unix seconds) and randomness (`entropy`)
  *    are arguments.
- *  - Every context is a struct the caller places (stack, static, arena).
+ *  - Every context is memory the caller places (stack, static, arena).
  *    Sizes of every public struct are also available as functions
- *    (ac_sizeof_*) for FFI and wasm callers that cannot read C headers.
+ *    (ac_sizeof_*) for FFI and wasm callers that cannot read C headers;
+ *    ac_state and ac_decision are opaque and placed by those sizes.
  *  - Strings are (pointer, length) slices; they need not be NUL-terminated
  *    unless a parameter says so.
  *  - Secrets are compared in constant time.

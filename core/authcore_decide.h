@@ -10,9 +10,7 @@
 
 #include "authcore_base.h"
 #include "authcore_jwt.h"
-#include "authcore_password.h"
 #include "authcore_policy.h"
-#include "authcore_session.h"
 #include "authcore_state.h"
 
 #ifdef __cplusplus
@@ -83,21 +81,16 @@ typedef enum {
 	                     the host keeps serving), then ac_decide_finish */
 } ac_action;
 
-/* Work a pending decision carries: a resumable PBKDF2 verification and
- * what binds its verdict to the request's credentials. Opaque. */
-typedef struct {
-	ac_password_verify_ctx verify;
-	uint8_t tag[32];
-	int kind;          /* 'L' login post, 'B' Basic credentials */
-	int known;         /* the user exists (else a decoy hash is run) */
-	int status;        /* ac_password_status after finish */
-	uint32_t slot;     /* its in-flight slot in the state */
-	uint64_t ticket;   /* ... and the ticket that holds it */
-	int64_t began;     /* when the check began (counted) */
-} ac_work;
+/* A decision: the answer for one request, the scratch deciding it needs
+ * (token and session checks, buffers) and, while AC_PENDING, the password
+ * check it carries. Opaque: the caller places ac_sizeof_decision() bytes,
+ * 8-aligned and zeroed before first use, and reads the answer through
+ * ac_decision_answer(). */
+typedef struct ac_decision ac_decision;
 
-/* The answer for one request. Every slice points into this struct or into
- * static storage, so hosts copy what they need before reusing it. */
+/* What a host reads of a decision. Every slice points into the decision or
+ * into static storage (the policy, literals), so hosts copy what they need
+ * before reusing the decision. */
 typedef struct {
 	ac_action action;
 	int status;              /* 200 for allow, else the local status */
@@ -107,17 +100,14 @@ typedef struct {
 	size_t n_remove;
 	ac_header add[AC_DECISION_HEADERS_MAX];
 	size_t n_add;
-	/* local response (action == AC_RESPOND) */
+	/* local response (action == AC_RESPOND); with AC_ALLOW, headers to
+	 * add to the upstream's answer (Set-Cookie of a re-signed session) */
 	ac_header resp_headers[AC_DECISION_HEADERS_MAX];
 	size_t n_resp_headers;
 	ac_str body;
-	ac_str user;             /* identity, when a token verified */
-	char audit[AC_AUDIT_MAX];/* one JSON line, no newline */
-	size_t audit_len;
-	char buf[8192];          /* storage for header values and pages */
-	size_t buf_len;
-	ac_jwt_result jwt;       /* scratch for the token check */
-	ac_session session;      /* scratch for the session check */
+	ac_str user;             /* identity, when the caller was identified */
+	const char *audit;       /* one JSON line, no newline */
+	size_t audit_len;        /* 0: none */
 	/* the request as decided (AC_ALLOW): the target to forward and the
 	 * client and scheme the core took (trusted_proxies applied). When
 	 * path_rewritten is 1 the host MUST forward `path` instead of the
@@ -128,17 +118,21 @@ typedef struct {
 	ac_str client;
 	int https;
 	ac_str match;            /* the decoded path rules were matched on */
-	char target[AC_TARGET_MAX]; /* storage for path */
-	char match_buf[AC_TARGET_MAX]; /* storage for match */
 	ac_str auth_method;      /* "jwt", "session", "api_key", "password",
 	                            "basic"; empty if none */
-	ac_str login_user;       /* the user a login or Basic attempt named
-	                            (for the audit line), empty if none */
-	ac_work work;            /* action AC_PENDING: the password check */
 	int state_written;       /* 1 if deciding wrote to the ac_state: a host
 	                            holding a copy of a shared state writes it
 	                            back only then */
-} ac_decision;
+} ac_answer;
+
+/* The answer of a decision (valid until the decision is used again). */
+const ac_answer *ac_decision_answer(const ac_decision *d);
+
+/* Wipes the password check a pending decision carries (its key pads are
+ * as good as the password), for a host that fails the request closed: the
+ * check can no longer finish, and its in-flight slot is left to lapse
+ * (AC_PENDING_TIMEOUT). The answer is kept. */
+void ac_decision_wipe(ac_decision *d);
 
 /* Verifies a token with the policy's JWT keys and claim checks only (no
  * routing, sources or identity headers): for hosts and tools that hold a

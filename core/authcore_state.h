@@ -56,34 +56,10 @@ extern "C" {
 #define AC_CREDCACHE_SLOTS 256  /* verified Basic credentials kept */
 #define AC_STATE_SECRET_LEN 32  /* entropy bytes ac_state_init needs */
 
-typedef struct {
-	uint8_t key[16];  /* HMAC-SHA256(secret, client[, user]), cut */
-	int64_t until;    /* end of the window the count belongs to */
-	uint32_t fails;   /* attempts counted in the window */
-	uint32_t limit;   /* the limit the count was made under; 0: free */
-} ac_throttle_slot;
-
-typedef struct {
-	uint64_t ticket;  /* which check holds it; 0: free */
-	int64_t until;    /* lapses then if not freed */
-} ac_pending_slot;
-
-typedef struct {
-	uint8_t tag[32];  /* HMAC(secret, user, password, stored hash) */
-	int64_t until;
-	uint64_t used;
-} ac_cred_slot;
-
-typedef struct {
-	uint32_t magic;
-	uint32_t pad;
-	uint8_t secret[AC_STATE_SECRET_LEN];
-	uint64_t tickets;                 /* last pending ticket handed out */
-	ac_throttle_slot throttle[AC_THROTTLE_SLOTS];
-	ac_throttle_slot clients[AC_CLIENT_SLOTS];
-	ac_pending_slot pending[AC_PENDING_SLOTS];
-	ac_cred_slot creds[AC_CREDCACHE_SLOTS];
-} ac_state;
+/* Opaque: the caller places ac_sizeof_state() bytes (a multiple of 8),
+ * 8-aligned, and keys them with ac_state_init; the layout is the core's
+ * (core/ac_state_int.h). */
+typedef struct ac_state ac_state;
 
 /* Clears the state and keys it with AC_STATE_SECRET_LEN bytes from a
  * CSPRNG (the key makes slot positions and cache tags unpredictable and
@@ -92,6 +68,10 @@ typedef struct {
  * and decisions that need it answer 500 no_state). */
 AC_MUST_CHECK int ac_state_init(ac_state *s, const uint8_t *entropy,
     size_t entropy_len);
+
+/* 1 if s was keyed by ac_state_init in this build's layout (s may be NULL:
+ * 0); for hosts that read a state back from shared memory or a file. */
+int ac_state_ok(const ac_state *s);
 
 /* Bytes of an ac_state (a multiple of 8; place it 8-aligned). */
 size_t ac_sizeof_state(void);

@@ -92,7 +92,7 @@ typedef struct {
 	ngx_http_request_t *r;
 	const ac_policy *policy;   /* the policy the decision used */
 	ac_request req;            /* points into r (headers, body) */
-	ac_decision *d;            /* ~19 KB; responses point into it */
+	ac_decision *d;            /* ~28 KB; responses point into it */
 	unsigned needs;            /* ac_needs() for this pass: AC_NEEDS_* */
 	ngx_str_t target;          /* what the upstream gets ($authcore_uri) */
 	ngx_http_authcore_step_e step;
@@ -219,7 +219,7 @@ ngx_http_authcore_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 		return NGX_OK;
 	}
 
-	st = ngx_slab_alloc(shpool, sizeof(ac_state));
+	st = ngx_slab_alloc(shpool, ac_sizeof_state());
 	if (st == NULL) {
 		return NGX_ERROR;
 	}
@@ -302,7 +302,7 @@ ngx_http_authcore_add_zone(ngx_conf_t *cf)
 	}
 	/* the state, in whole pages, and room for the slab pool's own
 	 * bookkeeping */
-	size = ngx_align(sizeof(ac_state), ngx_pagesize) + 8 * ngx_pagesize;
+	size = ngx_align(ac_sizeof_state(), ngx_pagesize) + 8 * ngx_pagesize;
 	amcf->zone = ngx_shared_memory_add(cf, &ngx_http_authcore_zone_name,
 	    size, &ngx_http_authcore_module);
 	if (amcf->zone == NULL) {
@@ -532,7 +532,7 @@ ngx_http_authcore_name_eq(const ngx_str_t *a, const ac_str *b)
 }
 
 static int
-ngx_http_authcore_removed(const ngx_table_elt_t *h, const ac_decision *d)
+ngx_http_authcore_removed(const ngx_table_elt_t *h, const ac_answer *d)
 {
 	size_t i;
 
@@ -603,7 +603,7 @@ ngx_http_authcore_move_array(const ngx_http_authcore_moves_t *mv,
  * their entry was removed. The old list stays valid in r->pool.
  */
 static ngx_int_t
-ngx_http_authcore_remove_headers(ngx_http_request_t *r, const ac_decision *d)
+ngx_http_authcore_remove_headers(ngx_http_request_t *r, const ac_answer *d)
 {
 	ngx_list_part_t *part;
 	ngx_table_elt_t *h, *p, **slot;
@@ -731,7 +731,7 @@ ngx_http_authcore_add_cookie(ngx_http_request_t *r, ngx_table_elt_t *h)
 
 /* Appends d->add[] to the request headers, which upstream modules forward. */
 static ngx_int_t
-ngx_http_authcore_add_headers(ngx_http_request_t *r, const ac_decision *d)
+ngx_http_authcore_add_headers(ngx_http_request_t *r, const ac_answer *d)
 {
 	static const ac_str cookie = { "cookie", 6 };
 	ngx_table_elt_t *h;
@@ -808,7 +808,7 @@ ngx_http_authcore_push_header(ngx_http_request_t *r, const ac_header *a)
  * module may still grant the request; nginx then answers with its own page.
  */
 static ngx_int_t
-ngx_http_authcore_respond(ngx_http_request_t *r, ac_decision *d)
+ngx_http_authcore_respond(ngx_http_request_t *r, const ac_answer *d)
 {
 	static const ac_str ctype = { "Content-Type", 12 };
 	static const ac_str clen = { "Content-Length", 14 };
@@ -1011,12 +1011,11 @@ ngx_http_authcore_create_ctx(ngx_http_request_t *r, const ac_policy *policy)
 	}
 	/* The decision must live as long as the request: the response and
 	 * headers point into it. */
-	ctx->d = ngx_palloc(r->pool, sizeof(ac_decision));
+	ctx->d = ngx_pcalloc(r->pool, ac_sizeof_decision());
 	hdrs = ngx_palloc(r->pool, (n ? n : 1) * sizeof(ac_header));
 	if (ctx->d == NULL || hdrs == NULL) {
 		return NULL;
 	}
-	ctx->d->action = AC_ALLOW; /* nothing pending: the first call begins */
 	cln = ngx_pool_cleanup_add(r->pool, 0);
 	if (cln == NULL) {
 		return NULL;
@@ -1118,7 +1117,7 @@ ngx_http_authcore_take_body(ngx_http_request_t *r,
 }
 
 static void
-ngx_http_authcore_audit(ngx_http_request_t *r, const ac_decision *d)
+ngx_http_authcore_audit(ngx_http_request_t *r, const ac_answer *d)
 {
 	ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "authcore: %*s",
 	    d->audit_len, d->audit);
@@ -1136,7 +1135,7 @@ ngx_http_authcore_overloaded(ngx_http_request_t *r,
 	ngx_table_elt_t *h;
 	ngx_int_t rc;
 
-	ngx_explicit_memzero(&ctx->d->work, sizeof(ctx->d->work));
+	ac_decision_wipe(ctx->d);
 	ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
 	    "authcore: %ui password checks under way, answering 503",
 	    ngx_http_authcore_n_pending);
@@ -1231,8 +1230,9 @@ ngx_http_authcore_start(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx)
  * the core do them.
  */
 static void
-ngx_http_authcore_test_rewrite(const ac_request *req, ac_decision *d)
+ngx_http_authcore_test_rewrite(const ac_request *req, ac_decision *dec)
 {
+	ac_answer *d = (ac_answer *) ac_decision_answer(dec);
 	size_t i;
 
 	for (i = 0; d->action == AC_ALLOW && i < req->n_headers; i++) {
@@ -1297,10 +1297,10 @@ ngx_http_authcore_decide(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx)
 {
 	ngx_http_authcore_core_call(r, ctx);
 
-	if (ctx->d->action == AC_PENDING) {
+	if (ac_decision_answer(ctx->d)->action == AC_PENDING) {
 		return ngx_http_authcore_start(r, ctx);
 	}
-	ngx_http_authcore_audit(r, ctx->d);
+	ngx_http_authcore_audit(r, ac_decision_answer(ctx->d));
 	ctx->step = AC_NGX_DECIDED;
 	return NGX_OK;
 }
@@ -1375,7 +1375,7 @@ ngx_http_authcore_done(ngx_http_authcore_ctx_t *ctx)
 
 	ngx_http_authcore_core_call(r, ctx);
 
-	ngx_http_authcore_audit(r, ctx->d);
+	ngx_http_authcore_audit(r, ac_decision_answer(ctx->d));
 	ctx->step = AC_NGX_DECIDED;
 
 	r->write_event_handler(r);
@@ -1394,7 +1394,7 @@ static ngx_int_t
 ngx_http_authcore_rewrite_target(ngx_http_request_t *r,
     ngx_http_authcore_ctx_t *ctx)
 {
-	const ac_decision *d = ctx->d;
+	const ac_answer *d = ac_decision_answer(ctx->d);
 	u_char *t, *q, *dst, *src;
 	size_t path_len;
 
@@ -1432,7 +1432,7 @@ ngx_http_authcore_rewrite_target(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_authcore_apply(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx)
 {
-	ac_decision *d = ctx->d;
+	const ac_answer *d = ac_decision_answer(ctx->d);
 
 	/* Applied whatever the action: under "satisfy any" another module may
 	 * still grant a refused request, and client-sent copies of identity
@@ -1573,15 +1573,17 @@ static ngx_int_t
 ngx_http_authcore_header_filter(ngx_http_request_t *r)
 {
 	ngx_http_authcore_ctx_t *ctx;
+	const ac_answer *a;
 	size_t i;
 
 	ctx = r == r->main ? ngx_http_authcore_find_ctx(r) : NULL;
+	a = ctx != NULL ? ac_decision_answer(ctx->d) : NULL;
 	if (ctx != NULL && ctx->step == AC_NGX_APPLIED
-	    && ctx->d->action == AC_ALLOW && !ctx->resp_added) {
+	    && a->action == AC_ALLOW && !ctx->resp_added) {
 		ctx->resp_added = 1;
-		for (i = 0; i < ctx->d->n_resp_headers; i++) {
-			if (ngx_http_authcore_push_header(r,
-			        &ctx->d->resp_headers[i]) != NGX_OK) {
+		for (i = 0; i < a->n_resp_headers; i++) {
+			if (ngx_http_authcore_push_header(r, &a->resp_headers[i])
+			    != NGX_OK) {
 				return NGX_ERROR;
 			}
 		}

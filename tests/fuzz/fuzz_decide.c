@@ -497,21 +497,21 @@ static void login_decide(const ac_policy *P, ac_state *S, const char *method,
 	}
 	ac_decide_begin(P, S, &r, NOW, (const uint8_t *)"0123456789abcdef", 16, &dec);
 	check_decision_json();
-	if (dec.action == AC_PENDING) {
+	if (dec.a.action == AC_PENDING) {
 		while (ac_decide_step(&dec, 1000) > 0)
 			;
 		ac_decide_finish(P, S, &r, NOW, (const uint8_t *)"0123456789abcdef",
 		    16, &dec);
 		check_decision_json();
-		if (dec.action == AC_PENDING)
+		if (dec.a.action == AC_PENDING)
 			die("a resumed decision is pending again for the same request");
 	}
-	for (i = 0; i < dec.n_resp_headers; i++) {
-		const ac_header *x = &dec.resp_headers[i];
+	for (i = 0; i < dec.a.n_resp_headers; i++) {
+		const ac_header *x = &dec.a.resp_headers[i];
 		size_t k;
 		if (ac_ascii_ieq(x->name.ptr, x->name.len, "set-cookie", 10) &&
 		    x->value.len > 17 && memcmp(x->value.ptr, "authcore_session=v", 18) == 0 &&
-		    !(dec.user.len == 5 && memcmp(dec.user.ptr, "alice", 5) == 0))
+		    !(dec.a.user.len == 5 && memcmp(dec.a.user.ptr, "alice", 5) == 0))
 			die("a session was issued for someone not in the policy");
 		if (ac_ascii_ieq(x->name.ptr, x->name.len, "location", 8))
 			for (k = 0; k < x->value.len; k++)

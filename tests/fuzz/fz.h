@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ac_decision_int.h"
 #include "ac_internal.h"
 #include "ac_request_int.h"
 #include "ac_state_int.h"

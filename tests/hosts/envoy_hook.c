@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "authcore.h"
+#include "ac_decision_int.h" /* the test writes the answer itself */
 
 void __real_ac_decide_next(const ac_policy *policy, ac_state *state,
     const ac_request *req, int64_t now, const uint8_t *entropy,
@@ -59,22 +60,22 @@ void __wrap_ac_decide_next(const ac_policy *policy, ac_state *state,
 	size_t i;
 
 	__real_ac_decide_next(policy, state, req, now, entropy, entropy_len, d);
-	if (d->action != AC_ALLOW)
+	if (d->a.action != AC_ALLOW)
 		return;
 	for (i = 0; i < req->n_headers; i++) {
 		const ac_header *h = &req->headers[i];
 
 		if (name_is(h->name, "x-test-forward-path")) {
-			d->path = keep(d, h->value);
-			d->path_rewritten = 1;
+			d->a.path = keep(d, h->value);
+			d->a.path_rewritten = 1;
 		} else if (name_is(h->name, "x-test-consume-cookie") &&
-		    d->n_remove < AC_DECISION_HEADERS_MAX &&
-		    d->n_add < AC_DECISION_HEADERS_MAX) {
-			d->remove[d->n_remove].ptr = "cookie";
-			d->remove[d->n_remove++].len = 6;
-			d->add[d->n_add].name.ptr = "cookie";
-			d->add[d->n_add].name.len = 6;
-			d->add[d->n_add++].value = keep(d, h->value);
+		    d->a.n_remove < AC_DECISION_HEADERS_MAX &&
+		    d->a.n_add < AC_DECISION_HEADERS_MAX) {
+			d->a.remove[d->a.n_remove].ptr = "cookie";
+			d->a.remove[d->a.n_remove++].len = 6;
+			d->a.add[d->a.n_add].name.ptr = "cookie";
+			d->a.add[d->a.n_add].name.len = 6;
+			d->a.add[d->a.n_add++].value = keep(d, h->value);
 		}
 	}
 }
