@@ -277,8 +277,9 @@ void fz_check_decision(const ac_decision *d)
 	if (n == 0)
 		fz_die("decision JSON does not fit the 16 KiB wasm/acw.c gives it");
 	check_object("decision JSON", json_out, n);
-	if (d->a.audit_len > sizeof d->a.audit)
-		fz_die("audit_len past the audit buffer");
+	if (d->a.audit_len > sizeof d->audit_buf ||
+	    (d->a.audit_len > 0 && d->a.audit != d->audit_buf))
+		fz_die("audit line past or outside the audit buffer");
 	if (d->a.audit_len == 0) {
 		fz_dump("decision JSON", json_out, n);
 		fz_die("decision has an empty audit line (dropped on overflow)");
