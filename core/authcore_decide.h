@@ -18,7 +18,7 @@ extern "C" {
 #endif
 
 /* ------------------------------------------------------------------ */
-/* Requests and decisions (core/ac_decide.c)                           */
+/* Requests and decisions (core/ac_decide.c, the top layer)           */
 /* ------------------------------------------------------------------ */
 typedef struct {
 	ac_str name;  /* any case */

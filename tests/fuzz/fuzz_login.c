@@ -1,7 +1,7 @@
 /*
- * libFuzzer target: the login parsers (core/ac_login.c, core/ac_decide.c):
+ * libFuzzer target: the login parsers (core/ac_read.c, core/ac_identify.c):
  * form-encoded and JSON login bodies, HTTP Basic credentials and the
- * Cookie header, driven through ac_decide with a small login policy
+ * Cookie header, driven through ac_decide_begin with a small login policy
  * (user alice, password "pw", one PBKDF2 iteration so the time goes to
  * parsing) and a state that persists across inputs, and ac_req_cookie.
  *

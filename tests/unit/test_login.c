@@ -1,7 +1,8 @@
 /*
- * Unit tests for the login flow (core/ac_login.c), its state
- * (core/ac_state.c) and the policy sections behind them ("users", "login",
- * "passwords", sessions.ttl, the administrator from the environment).
+ * Unit tests for the login flow (core/ac_login.c, core/ac_identify.c),
+ * its state (core/ac_state.c) and the policy sections behind them
+ * ("users", "login", "passwords", sessions.ttl, the administrator from the
+ * environment).
  *
  * What the decision vectors cannot show is tested here: the pending
  * decision (no answer until resumed, slices counting down), a verdict that
