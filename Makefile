@@ -40,7 +40,7 @@ $(B)/lib/libauthcore.so.0: $(CORE_OBJS)
 	$(CC) -shared -Wl,-soname,libauthcore.so.0 -o $@ $^ $(NATIVE_LIBS)
 	ln -sf libauthcore.so.0 $(B)/lib/libauthcore.so
 
-AC_VER = $(shell sed -n 's/^#define AC_VERSION "\(.*\)"/\1/p' core/authcore.h)
+AC_VER = $(shell sed -n 's/^#define AC_VERSION "\(.*\)"/\1/p' core/authcore_base.h)
 # the in-tree .pc points at the build folder, for use without installing
 $(B)/lib/pkgconfig/authcore.pc: tools/authcore.pc.in Makefile
 	@mkdir -p $(@D)
@@ -94,7 +94,7 @@ install: lib cli
 	install -m 644 $(B)/lib/libauthcore.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(B)/lib/libauthcore.so.0 $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libauthcore.so.0 $(DESTDIR)$(PREFIX)/lib/libauthcore.so
-	install -m 644 core/authcore.h core/authcore_session.h core/authcore_password.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(wildcard core/authcore*.h) $(DESTDIR)$(PREFIX)/include/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(AC_VER)|' tools/authcore.pc.in \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/authcore.pc
 	install -m 755 $(B)/bin/authcore $(DESTDIR)$(PREFIX)/bin/

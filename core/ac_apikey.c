@@ -15,13 +15,6 @@ _Static_assert(AC_APIKEY_MAX == AC_APIKEY_PREFIX_MAX + SEP_FROM_END,
 _Static_assert(AC_RESOURCE_PATTERN_MAX <= 255,
     "KMP table entries are bytes");
 
-static void wipe(void *p, size_t n)
-{
-	volatile unsigned char *v = p;
-	while (n--)
-		*v++ = 0;
-}
-
 size_t ac_const_apikey_max(void)
 {
 	return AC_APIKEY_MAX;
@@ -96,7 +89,7 @@ static void hash_key(const char *key, size_t len,
 	br_sha256_init(&sc);
 	br_sha256_update(&sc, key, len);
 	br_sha256_out(&sc, out);
-	wipe(&sc, sizeof sc); /* it buffered key bytes */
+	ac_wipe(&sc, sizeof sc); /* it buffered key bytes */
 }
 
 size_t ac_apikey_new(char *out, size_t cap, const char *prefix,
@@ -125,7 +118,7 @@ size_t ac_apikey_new(char *out, size_t cap, const char *prefix,
 			hash_out[2 * i + 1] = hex[h[i] & 15];
 		}
 		hash_out[AC_APIKEY_HASH_HEX_LEN] = '\0';
-		wipe(h, sizeof h);
+		ac_wipe(h, sizeof h);
 	}
 	return o;
 }
@@ -171,7 +164,7 @@ const ac_apikey_entry *ac_apikey_lookup(const ac_apikey_entry *tab, size_t n,
 		    (size_t)ac_ct_equal(h, tab[i].hash, AC_APIKEY_HASH_LEN);
 		sel = (sel & ~m) | ((i + 1) & m);
 	}
-	wipe(h, sizeof h);
+	ac_wipe(h, sizeof h);
 	return sel == 0 ? NULL : &tab[sel - 1];
 }
 

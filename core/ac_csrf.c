@@ -20,13 +20,6 @@
 static const char csrf_context[] = "authcore-csrf-v1"; /* + its NUL */
 #define CSRF_CONTEXT_LEN sizeof csrf_context
 
-static void wipe(void *p, size_t n)
-{
-	volatile unsigned char *v = p;
-	while (n--)
-		*v++ = 0;
-}
-
 size_t ac_const_csrf_token_len(void)
 {
 	return AC_CSRF_TOKEN_LEN;
@@ -44,8 +37,8 @@ static void csrf_compute(const ac_session_key *key, const char *session,
 	br_hmac_update(&hc, session, len);
 	br_hmac_out(&hc, mac);
 	(void)ac_b64url_encode(out, AC_CSRF_TOKEN_LEN, mac, sizeof mac);
-	wipe(&hc, sizeof hc);
-	wipe(mac, sizeof mac);
+	ac_wipe(&hc, sizeof hc);
+	ac_wipe(mac, sizeof mac);
 }
 
 size_t ac_csrf_token(char out[AC_CSRF_TOKEN_LEN], const ac_session_key *key,
@@ -81,7 +74,7 @@ int ac_csrf_check(const ac_session_key *keys, size_t n_keys,
 		ok |= ac_ct_equal(want, header_value, AC_CSRF_TOKEN_LEN);
 	}
 	/* `want` is exactly what a forger needs: it must not outlive the call */
-	wipe(want, sizeof want);
+	ac_wipe(want, sizeof want);
 	return ok;
 }
 

@@ -1,4 +1,6 @@
-/* Internal helpers shared by core files. Not part of the public API. */
+/* Internal helpers shared by every core file: ASCII, the JSON scanner and
+ * writer, key material, rate-limit grammar, base64, wildcard matching.
+ * Not part of the public API. */
 #ifndef AC_INTERNAL_H
 #define AC_INTERNAL_H
 
@@ -130,43 +132,8 @@ const void *ac_alg_hash_class(ac_alg alg);
  * BearSSL's otherwise); portable != 0 always gives BearSSL's. */
 const void *ac_sha256_class(int portable);
 
-#include "ac_policy_int.h"
-
-/* ---- The request (ac_request.c) */
-/* s[0..n) without leading and trailing spaces and tabs (HTTP OWS). */
-ac_str ac_trim_ows(const char *p, size_t n);
-/* Canonical form of a request path (no query). Returns 0 and writes two
- * forms, or -1 (refuse as bad_path). wire: RFC 3986 section 6.2.2 normal
- * form (percent-encoded unreserved characters decoded, other escapes with
- * upper-case hex): what is forwarded. match: every escape decoded: what
- * rules and public patterns are matched against. Both fit in n bytes.
- * Refused: no leading '/', dot segments, empty segments, encoded '/', '\'
- * or '.', raw or encoded control bytes and NUL, raw '#', '\' or ';', encoded '#' or '?',
- * malformed escapes, double encoding ("%25" + two hex digits), and decoded
- * bytes that are not UTF-8 in shortest form. */
-int ac_path_canon(const char *path, size_t n, char *wire, size_t *wire_len,
-    char *match, size_t *match_len);
-/* An IPv4 or IPv6 address (no brackets, no port, no zone) into 16 bytes;
- * IPv4 and IPv4-mapped IPv6 give *v4 = 1 and the 4 bytes first. 0 or -1. */
-int ac_ip_parse(const char *s, size_t n, uint8_t out[16], int *v4);
-/* "10.0.0.0/8", "::1", "fd00::/8": 0, or -1 (also for host bits set). */
-int ac_cidr_parse(const char *s, size_t n, ac_cidr *c);
-/* The client address and scheme: the peer's, or, when the peer is a
- * trusted proxy, the right-most untrusted hop of X-Forwarded-For (or
- * Forwarded "for") and the nearest X-Forwarded-Proto (or "proto"). */
-void ac_req_client(const ac_policy *P, const ac_request *req, ac_str *client,
-    int *https);
-/* -1 if a header name holds '_' (unless allowed) or a method override is
- * present and the policy refuses them; 0 otherwise. */
-int ac_req_headers_check(const ac_policy *P, const ac_request *req);
-/* The method-override header names (stripped unless refused). */
-size_t ac_req_override_names(const ac_str **names);
-/* 1 if the request may be same-origin: Sec-Fetch-Site, when sent, is
- * same-origin or none, and Origin, when sent, is scheme://Host. */
-int ac_req_same_origin(const ac_request *req, int https);
-
 /* One rate limit in the grammar of Python's `limits` (security.md), as
- * "login.attempts" takes it (ac_policy.c): "<count> (/|per) [<n>] <unit>",
+ * "login.attempts" takes it (ac_limits.c): "<count> (/|per) [<n>] <unit>",
  * count 1..10^8, n 1..10^6, units second..year, plurals allowed,
  * case-insensitive, month = 30 days, year = 360 days, spaces around the
  * parts. s is NUL-terminated. 0 (count, window in seconds set) or -1. */
@@ -176,101 +143,6 @@ int ac_limit_parse(const char *s, uint32_t *count, int64_t *window);
  * '.' for passlib); padded: '=' as needed, else none. 0 or -1. */
 int ac_b64_decode(uint8_t *dst, size_t cap, size_t *out_len,
     const char *src, size_t n, char c62, int padded);
-
-/* ---- Decision helpers shared by ac_decide.c and ac_login.c */
-const char *ac_d_put(ac_decision *d, const char *s, size_t n);
-void ac_d_resp_header(ac_decision *d, const char *name, const char *v,
-    size_t vlen);
-void ac_d_respond(ac_decision *d, int status, ac_reason r);
-void ac_d_www_authenticate(ac_decision *d, const ac_policy *P,
-    const char *error);
-/* The first value of a cookie: 0 none, 1 found, -1 ambiguous/malformed. */
-int ac_d_cookie(const ac_request *req, ac_str name, ac_str *val);
-/* The only value of a header: 0 none, 1 found, -1 repeated. Trimmed. */
-int ac_d_header(const ac_request *req, const char *name, ac_str *val);
-
-/* Who the request is, however it authenticated. */
-typedef struct {
-	ac_str user;
-	const ac_str *roles;
-	size_t n_roles;
-	const ac_str *perms; /* tokens and sessions: their roles (scopes) */
-	size_t n_perms;
-	int jwt;
-	int cred_kind;       /* the credential consumed: 'H' header, 'C'
-	                        cookie, 'Q' query parameter, 0 none */
-	ac_str cred_name;    /* its header, cookie or parameter name */
-} ac_ident;
-
-/* ---- Login flow (ac_login.c) */
-/* The verdict of a finished password check, handed back to the decision. */
-typedef struct {
-	uint8_t tag[32];
-	int kind;
-	int match;
-	int64_t began;  /* when the check began (was counted) */
-} ac_verdict;
-
-/* Which login endpoint the path (query cut off) is, 0 if none. */
-#define AC_ROUTE_LOGIN 1
-#define AC_ROUTE_LOGOUT 2
-#define AC_ROUTE_WHOAMI 3
-int ac_login_route(const ac_policy *P, const ac_request *req,
-    size_t path_len);
-void ac_login_decide(const ac_policy *P, ac_state *S, const ac_request *req,
-    size_t path_len, int64_t now, const uint8_t *entropy, size_t entropy_len,
-    const ac_verdict *v, ac_decision *d);
-/* Basic credentials in Authorization. 1: identified (id set); 0: decided
- * (a refusal or AC_PENDING in d); -1: no Basic credentials. */
-int ac_login_basic(const ac_policy *P, ac_state *S, const ac_request *req,
-    int64_t now, const ac_verdict *v, ac_decision *d, ac_ident *id);
-/* A 401 for a request under the login prefix becomes what its client
- * understands: 302 to the login page (browsers), 401 with HX-Redirect
- * (htmx), or stays a 401 JSON answer (APIs). */
-void ac_login_challenge(const ac_policy *P, const ac_request *req,
-    size_t path_len, ac_decision *d);
-/* Set-Cookie for name=val with the login's Path and the flags. */
-void ac_login_cookie(const ac_policy *P, const ac_request *req,
-    ac_decision *d, ac_str name, const char *val, size_t vlen,
-    int64_t max_age, int http_only);
-/* Re-signs d->session (verified under an older key) with the current key. */
-void ac_login_reissue(const ac_policy *P, const ac_request *req,
-    int64_t now, ac_decision *d);
-/* 200 JSON {"user","roles","auth"} for an identified request. */
-void ac_login_whoami(ac_decision *d, const ac_ident *id);
-
-/* ---- State (ac_state.c) */
-int ac_state_ok(const ac_state *S);
-/* Seconds until the client may begin another password check (its
- * budget, login.client_attempts, is spent); 0 if it may now. IPv6
- * clients are counted per /64. */
-int64_t ac_budget_check(ac_state *S, const ac_policy *P, ac_str client,
-    int64_t now);
-/* Seconds until (client, user) may try again; 0 if it may now. */
-int64_t ac_throttle_check(ac_state *S, const ac_policy *P, ac_str client,
-    ac_str user, int64_t now);
-/* Counts a check that begins against the client's budget and the (client,
- * user) pair. 0; or -1 when either table has no slot it may take (every
- * candidate is locked): nothing is counted, *retry is the seconds until
- * one unlocks. */
-int ac_attempt_begin(ac_state *S, const ac_policy *P, ac_str client,
-    ac_str user, int64_t now, int64_t *retry);
-/* A check that began at `began` matched: the pair's count is cleared, and
- * the client's budget gets back that one attempt (if its window still
- * runs), never more, so successes cannot refill what failures spent. */
-void ac_attempt_success(ac_state *S, const ac_policy *P, ac_str client,
-    ac_str user, int64_t began);
-/* Takes an in-flight slot for a check that begins (at most
- * P->max_pending live). 0 with *slot and *ticket set, or -1 (full). */
-int ac_pending_take(ac_state *S, const ac_policy *P, int64_t now,
-    uint32_t *slot, uint64_t *ticket);
-/* Frees the slot if `ticket` still holds it (S may be NULL). */
-void ac_pending_release(ac_state *S, uint32_t slot, uint64_t ticket);
-/* tag = HMAC-SHA256(secret, "authcore-cred-v1" 0 user 0 password 0 hash) */
-void ac_cred_tag(const ac_state *S, const ac_policy *P, ac_str user,
-    ac_str password, ac_str hash, uint8_t tag[32]);
-int ac_cred_lookup(const ac_state *S, const uint8_t tag[32], int64_t now);
-void ac_cred_insert(ac_state *S, const uint8_t tag[32], int64_t until);
 
 /* '*' matches any run of bytes (including '/'); everything else literally.
  * Linear in plen + n (core/ac_match.c); patterns longer than

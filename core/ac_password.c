@@ -30,14 +30,6 @@ _Static_assert(sizeof(pb_state) <= sizeof(((ac_pbkdf2_ctx *)0)->state),
 _Static_assert(AC_PASSWORD_HASH_MAX == 28 + 22 + 1 + 86,
     "AC_PASSWORD_HASH_MAX out of date");
 
-/* Overwrites memory in a way the compiler may not drop as a dead store. */
-static void wipe(void *p, size_t n)
-{
-	volatile unsigned char *v = p;
-	while (n-- > 0)
-		*v++ = 0;
-}
-
 static pb_state *st(ac_pbkdf2_ctx *ctx)
 {
 	return (pb_state *)(void *)ctx->state;
@@ -94,7 +86,7 @@ size_t ac_sizeof_password_limits(void) { return sizeof(ac_password_limits); }
 
 void ac_pbkdf2_wipe(ac_pbkdf2_ctx *ctx)
 {
-	wipe(ctx, sizeof *ctx);
+	ac_wipe(ctx, sizeof *ctx);
 }
 
 int ac_pbkdf2_begin(ac_pbkdf2_ctx *ctx, int hash, const void *password,
@@ -106,7 +98,7 @@ int ac_pbkdf2_begin(ac_pbkdf2_ctx *ctx, int hash, const void *password,
 	const br_hash_class *hc_class;
 	size_t hlen = 0, i;
 
-	wipe(ctx, sizeof *ctx);
+	ac_wipe(ctx, sizeof *ctx);
 	hc_class = hash_class(hash, &hlen);
 	if (hc_class == NULL || iterations == 0 || dk_len == 0 ||
 	    dk_len > AC_PBKDF2_DK_MAX || (password == NULL && plen > 0) ||
@@ -133,7 +125,7 @@ int ac_pbkdf2_begin(ac_pbkdf2_ctx *ctx, int hash, const void *password,
 	memcpy(s->t, s->u, s->nblocks * hlen);
 	s->remaining = (size_t)iterations - 1;
 	s->magic = PB_MAGIC;
-	wipe(&hc, sizeof hc);
+	ac_wipe(&hc, sizeof hc);
 	return 0;
 }
 
@@ -167,7 +159,7 @@ size_t ac_pbkdf2_step(ac_pbkdf2_ctx *ctx, size_t max_iterations)
 		}
 	}
 	s->remaining -= n;
-	wipe(&hc, sizeof hc);
+	ac_wipe(&hc, sizeof hc);
 	return s->remaining;
 }
 
@@ -179,7 +171,7 @@ int ac_pbkdf2_finish(ac_pbkdf2_ctx *ctx, uint8_t *out)
 	if (s->remaining != 0)
 		return -1;
 	memcpy(out, s->t, s->dk_len);
-	wipe(ctx, sizeof *ctx);
+	ac_wipe(ctx, sizeof *ctx);
 	return 0;
 }
 
@@ -575,11 +567,11 @@ size_t ac_password_hash_format(char *out, size_t cap, int hash,
 	buf[n++] = '$';
 	n += b64_encode(buf + n, dk, dk_len);
 	if (n > cap) {
-		wipe(buf, sizeof buf);
+		ac_wipe(buf, sizeof buf);
 		return 0;
 	}
 	memcpy(out, buf, n);
-	wipe(buf, sizeof buf);
+	ac_wipe(buf, sizeof buf);
 	return n;
 }
 
@@ -596,13 +588,13 @@ size_t ac_password_hash(char *out, size_t cap, int hash,
 	    iterations, hlen) != 0)
 		return 0;
 	n = ac_password_hash_format(out, cap, hash, iterations, salt, dk, hlen);
-	wipe(dk, sizeof dk);
+	ac_wipe(dk, sizeof dk);
 	return n;
 }
 
 void ac_password_verify_wipe(ac_password_verify_ctx *ctx)
 {
-	wipe(ctx, sizeof *ctx);
+	ac_wipe(ctx, sizeof *ctx);
 }
 
 ac_password_status ac_password_verify_begin(ac_password_verify_ctx *ctx,
@@ -614,7 +606,7 @@ ac_password_status ac_password_verify_begin(ac_password_verify_ctx *ctx,
 	uint32_t max_it = AC_PASSWORD_ITERATIONS_MAX_DEFAULT;
 	size_t max_pw = AC_PASSWORD_LEN_MAX_DEFAULT;
 
-	wipe(ctx, sizeof *ctx);
+	ac_wipe(ctx, sizeof *ctx);
 	if (lim != NULL && lim->max_iterations != 0)
 		max_it = lim->max_iterations;
 	if (lim != NULL && lim->max_password_len != 0)
@@ -635,10 +627,10 @@ ac_password_status ac_password_verify_begin(ac_password_verify_ctx *ctx,
 		memcpy(ctx->expected, p.dk, p.dk_len);
 		ctx->expected_len = p.dk_len;
 	} else {
-		wipe(ctx, sizeof *ctx);
+		ac_wipe(ctx, sizeof *ctx);
 	}
 	ctx->status = (int)r;
-	wipe(&p, sizeof p);
+	ac_wipe(&p, sizeof p);
 	return r;
 }
 
@@ -659,7 +651,7 @@ ac_password_status ac_password_verify_finish(ac_password_verify_ctx *ctx)
 		r = ctx->status >= 0 && ctx->status < AC_PW_STATUS_COUNT &&
 		    ctx->status != AC_PW_MATCH ?
 		    (ac_password_status)ctx->status : AC_PW_MALFORMED;
-		wipe(ctx, sizeof *ctx);
+		ac_wipe(ctx, sizeof *ctx);
 		ctx->status = (int)r;
 		return r;
 	}
@@ -671,8 +663,8 @@ ac_password_status ac_password_verify_finish(ac_password_verify_ctx *ctx)
 		r = ac_ct_equal(dk, ctx->expected, ctx->expected_len) ?
 		    AC_PW_MATCH : AC_PW_MISMATCH;
 	}
-	wipe(dk, sizeof dk);
-	wipe(ctx, sizeof *ctx);
+	ac_wipe(dk, sizeof dk);
+	ac_wipe(ctx, sizeof *ctx);
 	ctx->status = (int)(r == AC_PW_MATCH ? AC_PW_MISMATCH : r);
 	return r;
 }
@@ -698,12 +690,12 @@ int ac_password_needs_rehash(const char *hash_string, size_t len, int hash,
 
 	if (hash_class(hash, &hlen) == NULL ||
 	    parse(&p, hash_string, len) != AC_PW_PENDING) {
-		wipe(&p, sizeof p);
+		ac_wipe(&p, sizeof p);
 		return 1;
 	}
 	keep = p.fmt == FMT_PHC && !p.has_l && p.hash == hash &&
 	    p.salt_len >= AC_PASSWORD_SALT_LEN && p.dk_len == hlen &&
 	    p.iterations >= target_iterations;
-	wipe(&p, sizeof p);
+	ac_wipe(&p, sizeof p);
 	return !keep;
 }

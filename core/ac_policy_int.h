@@ -1,5 +1,5 @@
-/* Policy internals (ac_policy.c): the compiled policy, read by the
- * decision. Not part of the public API. */
+/* The compiled policy's layout (ac_policy.c builds it; the decision reads
+ * it). Internal: not part of the public API. */
 #ifndef AC_POLICY_INT_H
 #define AC_POLICY_INT_H
 
@@ -8,7 +8,6 @@
 
 #include "authcore.h"
 
-/* ---- Policy internals (ac_policy.c), read by ac_decide.c */
 #define AC_METHODS_MAX 16
 typedef struct {
 	ac_str methods[AC_METHODS_MAX]; /* empty: any method */

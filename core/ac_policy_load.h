@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 
 #include "ac_internal.h"
+#include "ac_policy_int.h"
 
 /* One load: the caller's buffer, the compiled policy growing up from the
  * bottom, cJSON's arena growing down from the top, and the JSON path of

@@ -16,7 +16,7 @@
  *  - header names that upstreams would fold together ('_' and '-' are one
  *    key to WSGI), and requests whose Origin says another site.
  */
-#include "ac_internal.h"
+#include "ac_request_int.h"
 
 static int hexval(unsigned char c)
 {
@@ -522,8 +522,8 @@ int ac_req_same_origin(const ac_request *req, int https)
 {
 	ac_str site = { NULL, 0 }, origin = { NULL, 0 }, host = { NULL, 0 };
 
-	if (ac_d_header(req, "sec-fetch-site", &site) < 0 ||
-	    ac_d_header(req, "origin", &origin) < 0)
+	if (ac_req_header(req, "sec-fetch-site", &site) < 0 ||
+	    ac_req_header(req, "origin", &origin) < 0)
 		return 0;
 	if (site.ptr != NULL && !ac_str_eq(site, "same-origin", 11) &&
 	    !ac_str_eq(site, "none", 4))
@@ -531,8 +531,8 @@ int ac_req_same_origin(const ac_request *req, int https)
 	if (origin.ptr != NULL) {
 		size_t sl = https ? 8 : 7;
 		ac_str oh;
-		if (ac_d_header(req, "host", &host) != 1 &&
-		    ac_d_header(req, ":authority", &host) != 1)
+		if (ac_req_header(req, "host", &host) != 1 &&
+		    ac_req_header(req, ":authority", &host) != 1)
 			return 0;
 		if (origin.len <= sl || !ac_ascii_ieq(origin.ptr, sl,
 		    https ? "https://" : "http://", sl))

@@ -3,6 +3,7 @@
  * section and "trusted_proxies".
  */
 #include "ac_policy_load.h"
+#include "ac_request_int.h"
 
 const char *const ac_pl_request_members[] = { "non_canonical_path",
 	"underscore_headers", "method_override", "forward_credentials",

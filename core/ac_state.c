@@ -17,7 +17,7 @@
  */
 #include <bearssl.h>
 
-#include "ac_internal.h"
+#include "ac_state_int.h"
 
 #define AC_STATE_MAGIC 0x61637332u /* "acs2": the layout with budgets
                                       and checks in flight */
@@ -314,7 +314,7 @@ int64_t ac_throttle_check(ac_state *S, const ac_policy *P, ac_str client,
 }
 
 int ac_attempt_begin(ac_state *S, const ac_policy *P, ac_str client,
-    ac_str user, int64_t now, int64_t *retry)
+    ac_str user, int64_t now, int64_t *retry, int *written)
 {
 	uint8_t kc[32], kp[32];
 	ac_throttle_slot *c, *p;
@@ -331,25 +331,30 @@ int ac_attempt_begin(ac_state *S, const ac_policy *P, ac_str client,
 	}
 	count(c, kc, P->client_attempts, P->client_window, now);
 	count(p, kp, P->attempts, P->attempts_window, now);
+	*written = 1;
 	return 0;
 }
 
 void ac_attempt_success(ac_state *S, const ac_policy *P, ac_str client,
-    ac_str user, int64_t began)
+    ac_str user, int64_t began, int *written)
 {
 	uint8_t k[32];
 	ac_throttle_slot *t;
 
 	pair_key(S, P, client, user, k);
-	if ((t = find(S->throttle, AC_THROTTLE_SLOTS, k)) != NULL)
+	if ((t = find(S->throttle, AC_THROTTLE_SLOTS, k)) != NULL) {
 		memset(t, 0, sizeof *t);
+		*written = 1;
+	}
 	/* the budget gets back only the attempt this check spent, and only
 	 * if it was spent in the window still running */
 	client_key(S, P, client, k);
 	t = find(S->clients, AC_CLIENT_SLOTS, k);
 	if (t != NULL && t->fails > 0 && began < t->until &&
-	    left(t->until, began) <= P->client_window)
+	    left(t->until, began) <= P->client_window) {
 		t->fails--;
+		*written = 1;
+	}
 }
 
 /* A pending slot is live until it lapses; one that claims to live longer
@@ -361,7 +366,7 @@ static int pending_live(const ac_pending_slot *p, int64_t now)
 }
 
 int ac_pending_take(ac_state *S, const ac_policy *P, int64_t now,
-    uint32_t *slot, uint64_t *ticket)
+    uint32_t *slot, uint64_t *ticket, int *written)
 {
 	size_t i, live = 0, free_at = AC_PENDING_SLOTS;
 
@@ -379,24 +384,18 @@ int ac_pending_take(ac_state *S, const ac_policy *P, int64_t now,
 	S->pending[free_at].until = later(now, AC_PENDING_TIMEOUT);
 	*slot = (uint32_t)free_at;
 	*ticket = S->tickets;
+	*written = 1;
 	return 0;
 }
 
-void ac_pending_release(ac_state *S, uint32_t slot, uint64_t ticket)
+void ac_pending_release(ac_state *S, uint32_t slot, uint64_t ticket,
+    int *written)
 {
 	if (ac_state_ok(S) && ticket != 0 && slot < AC_PENDING_SLOTS &&
-	    S->pending[slot].ticket == ticket)
+	    S->pending[slot].ticket == ticket) {
 		memset(&S->pending[slot], 0, sizeof S->pending[slot]);
-}
-
-void ac_decision_abandon(ac_state *S, ac_decision *d)
-{
-	if (d == NULL || d->action != AC_PENDING)
-		return;
-	ac_pending_release(S, d->work.slot, d->work.ticket);
-	ac_password_verify_wipe(&d->work.verify);
-	memset(&d->work, 0, sizeof d->work);
-	d->action = AC_RESPOND;
+		*written = 1;
+	}
 }
 
 void ac_cred_tag(const ac_state *S, const ac_policy *P, ac_str user,
@@ -418,7 +417,8 @@ int ac_cred_lookup(const ac_state *S, const uint8_t tag[32], int64_t now)
 	return hit;
 }
 
-void ac_cred_insert(ac_state *S, const uint8_t tag[32], int64_t until)
+void ac_cred_insert(ac_state *S, const uint8_t tag[32], int64_t until,
+    int *written)
 {
 	size_t g = group(tag, AC_CREDCACHE_SLOTS), i, victim = g;
 
@@ -440,4 +440,6 @@ void ac_cred_insert(ac_state *S, const uint8_t tag[32], int64_t until)
 	memcpy(S->creds[victim].tag, tag, 32);
 	S->creds[victim].until = until;
 	S->creds[victim].used = 1;
+	*written = 1;
 }
+_Static_assert(sizeof(struct ac_state) % 8 == 0, "ac_state is placed and copied in 64-bit words");

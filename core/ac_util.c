@@ -61,15 +61,19 @@ int ac_str_eq(ac_str a, const char *b, size_t blen)
 	return a.len == blen && (blen == 0 || memcmp(a.ptr, b, blen) == 0);
 }
 
+/* Volatile stores: the compiler may not drop them as dead. */
+void ac_wipe(void *p, size_t n)
+{
+	volatile unsigned char *v = p;
+	while (n-- > 0)
+		*v++ = 0;
+}
+
 size_t ac_const_token_max(void)
 {
 	return AC_TOKEN_MAX;
 }
 
-size_t ac_sizeof_decision(void)
-{
-	return sizeof(ac_decision);
-}
 size_t ac_sizeof_request(void)
 {
 	return sizeof(ac_request);

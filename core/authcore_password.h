@@ -18,13 +18,10 @@
  *
  * Licensed under the MIT license (see LICENSE).
  */
-#ifndef AUTHCORE_H
-/* Included on its own: the umbrella header includes this one. */
-#include "authcore.h"
-#endif
-/* Also defined when the umbrella header does not (yet) include this one. */
-#if defined(AUTHCORE_H) && !defined(AUTHCORE_PASSWORD_H)
+#ifndef AUTHCORE_PASSWORD_H
 #define AUTHCORE_PASSWORD_H
+
+#include "authcore_base.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -17,12 +17,10 @@
  *
  * Licensed under the MIT license (see LICENSE).
  */
-#ifndef AUTHCORE_H
-/* Included on its own: the umbrella header includes this one at the point
- * where its types are needed (ac_decision holds an ac_session). */
-#include "authcore.h"
-#elif !defined(AUTHCORE_SESSION_H)
+#ifndef AUTHCORE_SESSION_H
 #define AUTHCORE_SESSION_H
+
+#include "authcore_base.h"
 
 #ifdef __cplusplus
 extern "C" {

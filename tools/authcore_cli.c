@@ -394,7 +394,7 @@ static int cmd_decide(int argc, char **argv)
 	static const char *const known[] = { "--policy", "--now", "--state",
 		NULL };
 	const char *pf, *sf;
-	static ac_state state;
+	ac_state *state;
 	int have_state = 0;
 	uint8_t entropy[AC_SESSION_ID_LEN];
 	void *mem = NULL;
@@ -404,12 +404,19 @@ static int cmd_decide(int argc, char **argv)
 	cJSON *req, *h;
 	ac_request r;
 	ac_header hdrs[AC_HEADERS_MAX];
-	static ac_decision d;
+	ac_decision *d;
 	static char out[65536];
 	int64_t now = (int64_t)time(NULL);
 
 	if (check_opts(argc, argv, known) < 0)
 		return EXIT_USAGE;
+	/* both opaque: placed by size (malloc aligns them) */
+	state = calloc(1, ac_sizeof_state());
+	d = calloc(1, ac_sizeof_decision());
+	if (state == NULL || d == NULL) {
+		fputs("authcore: out of memory\n", stderr);
+		return EXIT_USAGE;
+	}
 	pf = opt(argc, argv, "--policy");
 	if (pf == NULL) {
 		fputs("authcore: decide needs --policy\n", stderr);
@@ -478,14 +485,14 @@ static int cmd_decide(int argc, char **argv)
 	sf = opt(argc, argv, "--state");
 	if (sf != NULL) {
 		FILE *f = fopen(sf, "rb");
-		have_state = f != NULL && fread(&state, 1, sizeof state, f) ==
-		    sizeof state;
+		have_state = f != NULL && fread(state, 1, ac_sizeof_state(), f) ==
+		    ac_sizeof_state();
 		if (f != NULL)
 			fclose(f);
 		if (!have_state) {
 			uint8_t seed[AC_STATE_SECRET_LEN];
 			if (random_bytes(seed, sizeof seed) < 0 ||
-			    ac_state_init(&state, seed, sizeof seed) < 0) {
+			    ac_state_init(state, seed, sizeof seed) < 0) {
 				fputs("authcore: no randomness for --state\n", stderr);
 				return EXIT_USAGE;
 			}
@@ -496,18 +503,14 @@ static int cmd_decide(int argc, char **argv)
 		fputs("authcore: cannot read /dev/urandom\n", stderr);
 		return EXIT_USAGE;
 	}
-	ac_decide(p, have_state ? &state : NULL, &r, now, entropy,
-	    sizeof entropy, &d);
-	if (d.action == AC_PENDING) {
-		/* a CLI may block: run the password check to the end */
-		while (ac_decision_step(&d, 100000) > 0)
-			;
-		ac_decide_resume(p, have_state ? &state : NULL, &r, now,
-		    entropy, sizeof entropy, &d);
-	}
+	/* a CLI may block: the one-shot call runs a password check to the
+	 * end */
+	ac_decide(p, have_state ? state : NULL, &r, now, entropy,
+	    sizeof entropy, d);
 	if (sf != NULL) {
 		FILE *f = fopen(sf, "wb");
-		if (f == NULL || fwrite(&state, 1, sizeof state, f) != sizeof state) {
+		if (f == NULL || fwrite(state, 1, ac_sizeof_state(), f) !=
+		    ac_sizeof_state()) {
 			fprintf(stderr, "authcore: cannot write %s\n", sf);
 			if (f != NULL)
 				fclose(f);
@@ -515,12 +518,16 @@ static int cmd_decide(int argc, char **argv)
 		}
 		fclose(f);
 	}
-	n = ac_decision_json(&d, out, sizeof out);
+	n = ac_decision_json(d, out, sizeof out);
 	fwrite(out, 1, n, stdout);
 	fputc('\n', stdout);
 	cJSON_Delete(req);
 	free(in);
 	free(mem);
+	ac_wipe(d, ac_sizeof_decision());
+	free(d);
+	ac_wipe(state, ac_sizeof_state());
+	free(state);
 	return 0;
 }
 

@@ -56,8 +56,9 @@ typedef struct {
 	const ac_policy *policy;
 	int has_state;     /* 0 until acw_seed: login policies then answer
 	                      500 no_state */
-	ac_state state;
-	ac_decision decision; /* acw_decide's */
+	ac_state *state;      /* ac_sizeof_state() bytes */
+	ac_decision *decision; /* acw_decide's (ac_sizeof_decision() bytes) */
+	ac_jwt_result jwt;    /* acw_jwt_verify's */
 	ac_header headers[AC_HEADERS_MAX];
 	char out[ACW_OUT_MAX];
 	size_t out_len;
@@ -166,7 +167,16 @@ ACW_EXPORT acw_ctx *acw_load(const char *json, size_t json_len, char *err,
 	}
 	mem_len = ac_policy_mem_bound(json_len);
 	ctx = malloc(sizeof *ctx + mem_len);
-	if (ctx == NULL) {
+	if (ctx != NULL) {
+		ctx->state = calloc(1, ac_sizeof_state());
+		ctx->decision = calloc(1, ac_sizeof_decision());
+	}
+	if (ctx == NULL || ctx->state == NULL || ctx->decision == NULL) {
+		if (ctx != NULL) {
+			free(ctx->state);
+			free(ctx->decision);
+		}
+		free(ctx);
 		set_err(err, err_cap, "$: out of memory", NULL, NULL);
 		return NULL;
 	}
@@ -176,6 +186,8 @@ ACW_EXPORT acw_ctx *acw_load(const char *json, size_t json_len, char *err,
 	    &env, &used, &pe);
 	if (ctx->policy == NULL) {
 		set_err(err, err_cap, pe.path, ": ", pe.message);
+		free(ctx->state);
+		free(ctx->decision);
 		free(ctx);
 		return NULL;
 	}
@@ -191,14 +203,18 @@ ACW_EXPORT int acw_seed(acw_ctx *ctx, const uint8_t *entropy,
     size_t entropy_len)
 {
 	ctx->has_state = entropy != NULL &&
-	    ac_state_init(&ctx->state, entropy, entropy_len) == 0;
+	    ac_state_init(ctx->state, entropy, entropy_len) == 0;
 	return ctx->has_state ? 0 : -1;
 }
 
 ACW_EXPORT void acw_unload(acw_ctx *ctx)
 {
-	if (ctx != NULL)
-		memset(&ctx->state, 0, sizeof ctx->state);
+	if (ctx != NULL) {
+		ac_wipe(ctx->state, ac_sizeof_state());
+		ac_wipe(ctx->decision, ac_sizeof_decision());
+		free(ctx->state);
+		free(ctx->decision);
+	}
 	free(ctx);
 }
 
@@ -287,7 +303,7 @@ static int parse_request(acw_ctx *ctx, const char *req, size_t req_len,
  * life); path and client may point into the request bytes (valid until the
  * host writes its next request); everything else into the decision (valid
  * until the next call). */
-static const char *view_out(acw_ctx *ctx, const ac_decision *d,
+static const char *view_out(acw_ctx *ctx, const ac_answer *d,
     size_t *out_len)
 {
 	uint32_t *w = ctx->words;
@@ -344,7 +360,7 @@ static const char *json_out(acw_ctx *ctx, const ac_decision *d,
     size_t *out_len)
 {
 	if (ctx->view)
-		return view_out(ctx, d, out_len);
+		return view_out(ctx, ac_decision_answer(d), out_len);
 	ctx->out_len = ac_decision_json(d, ctx->out, sizeof ctx->out);
 	*out_len = ctx->out_len;
 	return ctx->out_len ? ctx->out : NULL;
@@ -352,15 +368,16 @@ static const char *json_out(acw_ctx *ctx, const ac_decision *d,
 
 static ac_state *state_of(acw_ctx *ctx)
 {
-	return ctx->has_state ? &ctx->state : NULL;
+	return ctx->has_state ? ctx->state : NULL;
 }
 
 /* The AC_NEEDS_* bits of one request (format above; its body section
  * may be absent): AC_NEEDS_BODY (1), the host reads the body, at most
  * acw_body_max() bytes, and sends it in the body section, else it must
- * not read it; AC_NEEDS_STATE (2), the decision touches the context's
- * state (login posts, Basic credentials), the only requests that can go
- * pending. Returns -1 if the bytes are malformed. */
+ * not read it; any bit of AC_NEEDS_STATE (2 | 4 | 8 | 16: the throttle,
+ * client budget, pending and credentials entries), the decision touches
+ * the context's state (login posts, Basic credentials), the only requests
+ * that can go pending. Returns -1 if the bytes are malformed. */
 ACW_EXPORT int acw_needs(acw_ctx *ctx, const char *req, size_t req_len)
 {
 	ac_request r;
@@ -388,7 +405,7 @@ ACW_EXPORT const char *acw_decide(acw_ctx *ctx, const char *req,
     size_t *out_len)
 {
 	ac_request r;
-	ac_decision *d = &ctx->decision;
+	ac_decision *d = ctx->decision;
 	ac_state *st;
 
 	*out_len = 0;
@@ -396,13 +413,6 @@ ACW_EXPORT const char *acw_decide(acw_ctx *ctx, const char *req,
 		return NULL;
 	st = state_for(ctx, &r);
 	ac_decide(ctx->policy, st, &r, (int64_t)now, entropy, entropy_len, d);
-	if (d->action == AC_PENDING) {
-		/* nothing came out of the pending call: its entropy is unused */
-		while (ac_decision_step(d, 1u << 20) > 0)
-			;
-		ac_decide_resume(ctx->policy, st, &r, (int64_t)now, entropy,
-		    entropy_len, d);
-	}
 	return json_out(ctx, d, out_len);
 }
 
@@ -413,7 +423,7 @@ ACW_EXPORT const char *acw_decide(acw_ctx *ctx, const char *req,
 ACW_EXPORT const uint32_t *acw_jwt_verify(acw_ctx *ctx, const char *token,
     size_t token_len, double now)
 {
-	ac_jwt_result *j = &ctx->decision.jwt;
+	ac_jwt_result *j = &ctx->jwt;
 	uint32_t *w = ctx->words;
 	size_t i, k = 6;
 
@@ -438,10 +448,7 @@ ACW_EXPORT const uint32_t *acw_jwt_verify(acw_ctx *ctx, const char *token,
  * (it carries the password check between slices). NULL if out of memory. */
 ACW_EXPORT ac_decision *acw_decision_new(void)
 {
-	ac_decision *d = malloc(sizeof *d);
-	if (d != NULL)
-		memset(d, 0, sizeof *d);
-	return d;
+	return calloc(1, ac_sizeof_decision());
 }
 
 /* Wipes the password check a decision may still hold (its key pads are as
@@ -450,7 +457,7 @@ ACW_EXPORT void acw_decision_free(ac_decision *d)
 {
 	if (d == NULL)
 		return;
-	ac_password_verify_wipe(&d->work.verify);
+	ac_decision_wipe(d);
 	free(d);
 }
 
@@ -465,8 +472,8 @@ ACW_EXPORT const char *acw_begin(acw_ctx *ctx, ac_decision *d,
 	*out_len = 0;
 	if (parse_request(ctx, req, req_len, &r) < 0)
 		return NULL;
-	ac_decide(ctx->policy, state_for(ctx, &r), &r, (int64_t)now, entropy,
-	    entropy_len, d);
+	(void)ac_decide_begin(ctx->policy, state_for(ctx, &r), &r, (int64_t)now,
+	    entropy, entropy_len, d);
 	return json_out(ctx, d, out_len);
 }
 
@@ -474,7 +481,7 @@ ACW_EXPORT const char *acw_begin(acw_ctx *ctx, ac_decision *d,
  * returns how many remain (0: call acw_resume). */
 ACW_EXPORT size_t acw_step(ac_decision *d, size_t max_iterations)
 {
-	return ac_decision_step(d, max_iterations);
+	return ac_decide_step(d, max_iterations);
 }
 
 /* Finishes a pending d for the same request bytes as acw_begin (fresh
@@ -488,7 +495,7 @@ ACW_EXPORT const char *acw_resume(acw_ctx *ctx, ac_decision *d,
 	*out_len = 0;
 	if (parse_request(ctx, req, req_len, &r) < 0)
 		return NULL;
-	ac_decide_resume(ctx->policy, state_for(ctx, &r), &r, (int64_t)now,
+	ac_decide_finish(ctx->policy, state_for(ctx, &r), &r, (int64_t)now,
 	    entropy, entropy_len, d);
 	return json_out(ctx, d, out_len);
 }

@@ -43,9 +43,10 @@ const TOO_LARGE = Symbol("too large");
 // module scope (Workers refuse randomness outside a request).
 const POOL_LEN = 4096;
 const ERR_CAP = 512;
-// ac_needs bits (core/authcore.h): the body; the login state.
+// ac_needs bits (core/authcore_decide.h): the body; any entry of the login
+// state (AC_NEEDS_STATE: throttle 2, client budget 4, pending 8, creds 16).
 const NEEDS_BODY = 1;
-const NEEDS_STATE = 2;
+const NEEDS_STATE = 2 | 4 | 8 | 16;
 // Iterations per acw_step call when a password check runs whole.
 const WHOLE = 1 << 20;
 const MAX_PENDING_DEFAULT = 8;

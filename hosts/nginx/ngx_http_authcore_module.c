@@ -10,7 +10,7 @@
  *    is read first (ngx_http_read_client_request_body);
  *  - a password check (action AC_PENDING): its PBKDF2 iterations run in
  *    nginx's thread pool, or in slices on the event loop, and the decision
- *    is finished with ac_decide_resume back on the event loop.
+ *    is finished with ac_decide_finish back on the event loop.
  * The core's mutable state (ac_state: login attempt counters, verified
  * Basic credentials) lives in a shared memory zone that every worker maps;
  * only the calls that need it (ac_needs: login posts, Basic credentials)
@@ -90,9 +90,9 @@ typedef enum {
  */
 typedef struct {
 	ngx_http_request_t *r;
-	const ac_policy *policy;   /* the policy ac_decide used */
+	const ac_policy *policy;   /* the policy the decision used */
 	ac_request req;            /* points into r (headers, body) */
-	ac_decision *d;            /* ~19 KB; responses point into it */
+	ac_decision *d;            /* ~28 KB; responses point into it */
 	unsigned needs;            /* ac_needs() for this pass: AC_NEEDS_* */
 	ngx_str_t target;          /* what the upstream gets ($authcore_uri) */
 	ngx_http_authcore_step_e step;
@@ -219,7 +219,7 @@ ngx_http_authcore_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 		return NGX_OK;
 	}
 
-	st = ngx_slab_alloc(shpool, sizeof(ac_state));
+	st = ngx_slab_alloc(shpool, ac_sizeof_state());
 	if (st == NULL) {
 		return NGX_ERROR;
 	}
@@ -241,7 +241,7 @@ ngx_http_authcore_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
 /* Takes the zone's mutex; every worker's calls into the core that use
  * the state (ac_needs says AC_NEEDS_STATE) are serialized by it. Held for
- * one ac_decide or ac_decide_resume, never while hashing. */
+ * one ac_decide_next, never while hashing. */
 static ac_state *
 ngx_http_authcore_lock(ngx_http_authcore_main_conf_t *amcf)
 {
@@ -302,7 +302,7 @@ ngx_http_authcore_add_zone(ngx_conf_t *cf)
 	}
 	/* the state, in whole pages, and room for the slab pool's own
 	 * bookkeeping */
-	size = ngx_align(sizeof(ac_state), ngx_pagesize) + 8 * ngx_pagesize;
+	size = ngx_align(ac_sizeof_state(), ngx_pagesize) + 8 * ngx_pagesize;
 	amcf->zone = ngx_shared_memory_add(cf, &ngx_http_authcore_zone_name,
 	    size, &ngx_http_authcore_module);
 	if (amcf->zone == NULL) {
@@ -532,7 +532,7 @@ ngx_http_authcore_name_eq(const ngx_str_t *a, const ac_str *b)
 }
 
 static int
-ngx_http_authcore_removed(const ngx_table_elt_t *h, const ac_decision *d)
+ngx_http_authcore_removed(const ngx_table_elt_t *h, const ac_answer *d)
 {
 	size_t i;
 
@@ -603,7 +603,7 @@ ngx_http_authcore_move_array(const ngx_http_authcore_moves_t *mv,
  * their entry was removed. The old list stays valid in r->pool.
  */
 static ngx_int_t
-ngx_http_authcore_remove_headers(ngx_http_request_t *r, const ac_decision *d)
+ngx_http_authcore_remove_headers(ngx_http_request_t *r, const ac_answer *d)
 {
 	ngx_list_part_t *part;
 	ngx_table_elt_t *h, *p, **slot;
@@ -731,7 +731,7 @@ ngx_http_authcore_add_cookie(ngx_http_request_t *r, ngx_table_elt_t *h)
 
 /* Appends d->add[] to the request headers, which upstream modules forward. */
 static ngx_int_t
-ngx_http_authcore_add_headers(ngx_http_request_t *r, const ac_decision *d)
+ngx_http_authcore_add_headers(ngx_http_request_t *r, const ac_answer *d)
 {
 	static const ac_str cookie = { "cookie", 6 };
 	ngx_table_elt_t *h;
@@ -808,7 +808,7 @@ ngx_http_authcore_push_header(ngx_http_request_t *r, const ac_header *a)
  * module may still grant the request; nginx then answers with its own page.
  */
 static ngx_int_t
-ngx_http_authcore_respond(ngx_http_request_t *r, ac_decision *d)
+ngx_http_authcore_respond(ngx_http_request_t *r, const ac_answer *d)
 {
 	static const ac_str ctype = { "Content-Type", 12 };
 	static const ac_str clen = { "Content-Length", 14 };
@@ -1011,7 +1011,7 @@ ngx_http_authcore_create_ctx(ngx_http_request_t *r, const ac_policy *policy)
 	}
 	/* The decision must live as long as the request: the response and
 	 * headers point into it. */
-	ctx->d = ngx_palloc(r->pool, sizeof(ac_decision));
+	ctx->d = ngx_pcalloc(r->pool, ac_sizeof_decision());
 	hdrs = ngx_palloc(r->pool, (n ? n : 1) * sizeof(ac_header));
 	if (ctx->d == NULL || hdrs == NULL) {
 		return NULL;
@@ -1117,7 +1117,7 @@ ngx_http_authcore_take_body(ngx_http_request_t *r,
 }
 
 static void
-ngx_http_authcore_audit(ngx_http_request_t *r, const ac_decision *d)
+ngx_http_authcore_audit(ngx_http_request_t *r, const ac_answer *d)
 {
 	ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "authcore: %*s",
 	    d->audit_len, d->audit);
@@ -1135,7 +1135,7 @@ ngx_http_authcore_overloaded(ngx_http_request_t *r,
 	ngx_table_elt_t *h;
 	ngx_int_t rc;
 
-	ngx_explicit_memzero(&ctx->d->work, sizeof(ctx->d->work));
+	ac_decision_wipe(ctx->d);
 	ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
 	    "authcore: %ui password checks under way, answering 503",
 	    ngx_http_authcore_n_pending);
@@ -1230,8 +1230,9 @@ ngx_http_authcore_start(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx)
  * the core do them.
  */
 static void
-ngx_http_authcore_test_rewrite(const ac_request *req, ac_decision *d)
+ngx_http_authcore_test_rewrite(const ac_request *req, ac_decision *dec)
 {
+	ac_answer *d = (ac_answer *) ac_decision_answer(dec);
 	size_t i;
 
 	for (i = 0; d->action == AC_ALLOW && i < req->n_headers; i++) {
@@ -1257,14 +1258,14 @@ ngx_http_authcore_test_rewrite(const ac_request *req, ac_decision *d)
 #endif
 
 /*
- * One core call (ac_decide, or ac_decide_resume when resume is 1) with
- * fresh entropy; the shared state only when ac_needs said so, locked for
+ * One core call (ac_decide_next: finishes ctx->d if it is pending, else
+ * begins) with fresh entropy; the shared state only when ac_needs said so, locked for
  * just that call. Every other request is decided with state NULL, which
  * the core decides exactly the same, and takes no lock.
  */
 static void
 ngx_http_authcore_core_call(ngx_http_request_t *r,
-    ngx_http_authcore_ctx_t *ctx, ngx_uint_t resume)
+    ngx_http_authcore_ctx_t *ctx)
 {
 	ngx_http_authcore_main_conf_t *amcf;
 	uint8_t entropy[AC_NGX_ENTROPY_LEN];
@@ -1274,13 +1275,8 @@ ngx_http_authcore_core_call(ngx_http_request_t *r,
 	amcf = ngx_http_get_module_main_conf(r, ngx_http_authcore_module);
 	entropy_len = ngx_http_authcore_entropy(entropy, sizeof(entropy), 0);
 	st = (ctx->needs & AC_NEEDS_STATE) ? ngx_http_authcore_lock(amcf) : NULL;
-	if (resume) {
-		ac_decide_resume(ctx->policy, st, &ctx->req, (int64_t) ngx_time(),
-		    entropy_len ? entropy : NULL, entropy_len, ctx->d);
-	} else {
-		ac_decide(ctx->policy, st, &ctx->req, (int64_t) ngx_time(),
-		    entropy_len ? entropy : NULL, entropy_len, ctx->d);
-	}
+	ac_decide_next(ctx->policy, st, &ctx->req, (int64_t) ngx_time(),
+	    entropy_len ? entropy : NULL, entropy_len, ctx->d);
 	if (st != NULL) {
 		ngx_http_authcore_unlock(amcf);
 	}
@@ -1299,12 +1295,12 @@ ngx_http_authcore_core_call(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_authcore_decide(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx)
 {
-	ngx_http_authcore_core_call(r, ctx, 0);
+	ngx_http_authcore_core_call(r, ctx);
 
-	if (ctx->d->action == AC_PENDING) {
+	if (ac_decision_answer(ctx->d)->action == AC_PENDING) {
 		return ngx_http_authcore_start(r, ctx);
 	}
-	ngx_http_authcore_audit(r, ctx->d);
+	ngx_http_authcore_audit(r, ac_decision_answer(ctx->d));
 	ctx->step = AC_NGX_DECIDED;
 	return NGX_OK;
 }
@@ -1317,7 +1313,7 @@ ngx_http_authcore_slice(ngx_event_t *ev)
 {
 	ngx_http_authcore_ctx_t *ctx = ev->data;
 
-	if (ac_decision_step(ctx->d, AC_NGX_SLICE_ITERATIONS) > 0) {
+	if (ac_decide_step(ctx->d, AC_NGX_SLICE_ITERATIONS) > 0) {
 		ngx_post_event(ev, &ngx_posted_next_events);
 		return;
 	}
@@ -1339,7 +1335,7 @@ ngx_http_authcore_thread_step(void *data, ngx_log_t *log)
 	ngx_http_authcore_ctx_t *ctx = data;
 
 	(void) log;
-	while (ac_decision_step(ctx->d, (size_t) -1) > 0) {
+	while (ac_decide_step(ctx->d, (size_t) -1) > 0) {
 		/* every iteration left */
 	}
 }
@@ -1377,9 +1373,9 @@ ngx_http_authcore_done(ngx_http_authcore_ctx_t *ctx)
 		r->read_event_handler = ngx_http_block_reading;
 	}
 
-	ngx_http_authcore_core_call(r, ctx, 1);
+	ngx_http_authcore_core_call(r, ctx);
 
-	ngx_http_authcore_audit(r, ctx->d);
+	ngx_http_authcore_audit(r, ac_decision_answer(ctx->d));
 	ctx->step = AC_NGX_DECIDED;
 
 	r->write_event_handler(r);
@@ -1398,7 +1394,7 @@ static ngx_int_t
 ngx_http_authcore_rewrite_target(ngx_http_request_t *r,
     ngx_http_authcore_ctx_t *ctx)
 {
-	const ac_decision *d = ctx->d;
+	const ac_answer *d = ac_decision_answer(ctx->d);
 	u_char *t, *q, *dst, *src;
 	size_t path_len;
 
@@ -1436,7 +1432,7 @@ ngx_http_authcore_rewrite_target(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_authcore_apply(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx)
 {
-	ac_decision *d = ctx->d;
+	const ac_answer *d = ac_decision_answer(ctx->d);
 
 	/* Applied whatever the action: under "satisfy any" another module may
 	 * still grant a refused request, and client-sent copies of identity
@@ -1577,15 +1573,17 @@ static ngx_int_t
 ngx_http_authcore_header_filter(ngx_http_request_t *r)
 {
 	ngx_http_authcore_ctx_t *ctx;
+	const ac_answer *a;
 	size_t i;
 
 	ctx = r == r->main ? ngx_http_authcore_find_ctx(r) : NULL;
+	a = ctx != NULL ? ac_decision_answer(ctx->d) : NULL;
 	if (ctx != NULL && ctx->step == AC_NGX_APPLIED
-	    && ctx->d->action == AC_ALLOW && !ctx->resp_added) {
+	    && a->action == AC_ALLOW && !ctx->resp_added) {
 		ctx->resp_added = 1;
-		for (i = 0; i < ctx->d->n_resp_headers; i++) {
-			if (ngx_http_authcore_push_header(r,
-			        &ctx->d->resp_headers[i]) != NGX_OK) {
+		for (i = 0; i < a->n_resp_headers; i++) {
+			if (ngx_http_authcore_push_header(r, &a->resp_headers[i])
+			    != NGX_OK) {
 				return NGX_ERROR;
 			}
 		}

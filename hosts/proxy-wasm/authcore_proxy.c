@@ -174,7 +174,7 @@ typedef struct apx_stream {
 	unsigned needs;                  /* ac_needs() of the request */
 	ac_request req;
 	ac_header headers[AC_HEADERS_MAX];
-	ac_decision decision;
+	ac_decision *decision;  /* ac_sizeof_decision() bytes */
 } apx_stream;
 
 /* A FIFO of streams linked through list_next; a stream is on at most one. */
@@ -203,7 +203,7 @@ static apx_stream *apx_streams[APX_BUCKETS];
  * without shared data) apx_state is this VM's own. Calls are serialized
  * within a VM because it is single-threaded. */
 enum { APX_STATE_NONE = 0, APX_STATE_LOCAL, APX_STATE_SHARED };
-static ac_state apx_state;
+static ac_state *apx_state; /* ac_sizeof_state() bytes, from VM start */
 static int apx_state_mode;
 
 static apx_root *root_find(uint32_t id)
@@ -334,20 +334,9 @@ static void wr32(uint8_t *p, size_t v)
 	p[3] = (uint8_t)(v >> 24);
 }
 
-/* Zeroes memory that held secrets (passwords in bodies and Basic
- * headers, PBKDF2 state); the barrier keeps the compiler from dropping
- * the stores. */
-static void wipe(void *p, size_t n)
-{
-	if (p == NULL || n == 0)
-		return;
-	memset(p, 0, n);
-	__asm__ __volatile__("" : : "r"(p) : "memory");
-}
-
 static void wipe_free(void *p, size_t n)
 {
-	wipe(p, n);
+	ac_wipe(p, n);
 	free(p);
 }
 
@@ -417,7 +406,7 @@ static void root_fail_pending(apx_root *r, const char *why)
 		s->phase = APX_S_ANSWERED;
 		if (proxy_set_effective_context(s->id) == APX_OK)
 			(void)fail_closed(why);
-		wipe(&s->decision.work, sizeof(s->decision.work));
+		ac_decision_wipe(s->decision);
 		stream_release_request(s);
 	}
 	r->queued = 0;
@@ -463,6 +452,10 @@ void proxy_on_context_create(uint32_t id, uint32_t parent)
 	 * then answers 500: the request never passes unchecked. */
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return;
+	if ((s->decision = calloc(1, ac_sizeof_decision())) == NULL) {
+		free(s);
+		return;
+	}
 	s->id = id;
 	s->root_id = parent;
 	s->next = apx_streams[id % APX_BUCKETS];
@@ -490,28 +483,8 @@ static size_t apx_state_key_len;
 /* 1 if buf holds an ac_state keyed like the one this VM built. */
 static int state_valid(const uint8_t *buf, size_t len)
 {
-	const ac_state *st = (const ac_state *)(const void *)buf;
-
-	return buf != NULL && len == sizeof(ac_state) &&
-	    st->magic == apx_state.magic;
-}
-
-/* 1 if the call changed the copy. Word by word: wasi-libc's memcmp goes
- * byte by byte, which made an unchanged round trip ~65 us instead of ~25
- * in Envoy 1.40's V8. Both are 8-byte aligned (malloc, and the struct
- * holds int64_t), and the size is a multiple of 8. */
-static int state_changed(const uint8_t *before, const ac_state *after)
-{
-	const uint64_t *a = (const uint64_t *)(const void *)before;
-	const uint64_t *b = (const uint64_t *)(const void *)after;
-	size_t i;
-
-	_Static_assert(sizeof(ac_state) % sizeof(uint64_t) == 0,
-	    "ac_state is compared in 64-bit words");
-	for (i = 0; i < sizeof(ac_state) / sizeof(uint64_t); i++)
-		if (a[i] != b[i])
-			return 1;
-	return 0;
+	return buf != NULL && len == ac_sizeof_state() &&
+	    ac_state_ok((const ac_state *)(const void *)buf);
 }
 
 /* At VM start, apx_state is freshly keyed. The first VM to get here
@@ -532,7 +505,7 @@ static int state_start(int *stored)
 
 	*stored = 0;
 	n = snprintf(apx_state_key, sizeof(apx_state_key),
-	    "authcore.ac_state.%zu", sizeof(ac_state));
+	    "authcore.ac_state.%zu", ac_sizeof_state());
 	if (n <= 0 || (size_t)n >= sizeof(apx_state_key))
 		return APX_STATE_LOCAL;
 	apx_state_key_len = (size_t)n;
@@ -551,7 +524,7 @@ static int state_start(int *stored)
 			return APX_STATE_LOCAL;
 		/* missing (or not a state of this build): store ours */
 		st = proxy_set_shared_data(apx_state_key, apx_state_key_len,
-		    (const uint8_t *)&apx_state, sizeof(apx_state),
+		    (const uint8_t *)apx_state, ac_sizeof_state(),
 		    st == APX_OK ? cas : 0);
 		if (st == APX_OK) {
 			*stored = 1;
@@ -578,20 +551,25 @@ uint32_t proxy_on_vm_start(uint32_t root_id, size_t vm_config_size)
 	(void)vm_config_size;
 	if (apx_state_mode != APX_STATE_NONE)
 		return 1;
+	if (apx_state == NULL &&
+	    (apx_state = calloc(1, ac_sizeof_state())) == NULL) {
+		log_str(APX_LOG_ERROR, "authcore: out of memory (state)");
+		return 0;
+	}
 	if (__wasi_random_get(seed, sizeof(seed)) != 0 ||
-	    ac_state_init(&apx_state, seed, sizeof(seed)) != 0) {
-		wipe(seed, sizeof(seed));
+	    ac_state_init(apx_state, seed, sizeof(seed)) != 0) {
+		ac_wipe(seed, sizeof(seed));
 		log_str(APX_LOG_ERROR, "authcore: no randomness from the host "
 		    "(WASI random_get): refusing to start");
 		return 0;
 	}
-	wipe(seed, sizeof(seed));
+	ac_wipe(seed, sizeof(seed));
 	apx_state_mode = state_start(&stored);
 	if (apx_state_mode == APX_STATE_SHARED)
 		n = snprintf(line, sizeof(line), "authcore: login state: %s "
 		    "in proxy-wasm shared data (%s, %zu bytes), shared by "
 		    "every VM with this vm_id", stored ? "stored" : "found",
-		    apx_state_key, sizeof(ac_state));
+		    apx_state_key, ac_sizeof_state());
 	else
 		n = snprintf(line, sizeof(line), "authcore: login state: "
 		    "kept per VM (the host has no proxy-wasm shared data)");
@@ -890,8 +868,8 @@ static void stream_release_request(apx_stream *s)
 	wipe_free(s->body, s->body_len);
 	s->map = s->addr = s->body = NULL;
 	s->map_len = s->addr_len = s->body_len = 0;
-	wipe(&s->req, sizeof(s->req));
-	wipe(s->headers, sizeof(s->headers));
+	ac_wipe(&s->req, sizeof(s->req));
+	ac_wipe(s->headers, sizeof(s->headers));
 }
 
 /* ------------------------------------------------------------------ */
@@ -925,7 +903,7 @@ static uint8_t *serialize_pairs(const ac_header *h, size_t n, size_t *out_len)
 }
 
 /* 1 if add[i]'s name is also an earlier add's (any case). */
-static int added_before(const ac_decision *d, size_t i)
+static int added_before(const ac_answer *d, size_t i)
 {
 	size_t j, k;
 
@@ -958,7 +936,7 @@ static int added_before(const ac_decision *d, size_t i)
  * Cookie say, comes back with the core's value only), a later one of the
  * same name is appended. Otherwise one local response carrying every
  * header (two Set-Cookie stay two: the host appends each pair). */
-static uint32_t apply(const ac_decision *d)
+static uint32_t apply(const ac_answer *d)
 {
 	size_t i;
 	uint32_t st;
@@ -1022,13 +1000,13 @@ static uint32_t apply(const ac_decision *d)
  * go. Returns the action for the current callback. */
 static uint32_t conclude(apx_stream *s)
 {
-	const ac_decision *d = &s->decision;
+	const ac_answer *d = ac_decision_answer(s->decision);
 	uint32_t action = apply(d);
 
 	s->phase = action == APX_CONTINUE ? APX_S_ALLOWED : APX_S_ANSWERED;
 	if (d->audit_len > 0 && d->audit_len <= AC_AUDIT_MAX)
 		(void)proxy_log(APX_LOG_INFO, d->audit, d->audit_len);
-	wipe(&s->decision.work, sizeof(s->decision.work));
+	ac_decision_wipe(s->decision);
 	stream_release_request(s);
 	return action;
 }
@@ -1053,8 +1031,9 @@ static void log_debug_count(const char *fmt, size_t count)
 }
 
 /* One core call for s on the state, shared mode: a call on the state
- * works on a fresh copy; if it changed the copy, the copy is written back
- * with the CAS value it was read with. On a conflict the call is made
+ * works on a fresh copy; if the decision says it wrote state
+ * (state_written), the copy is written back with the CAS value it was read
+ * with. On a conflict the call is made
  * again on a new copy, with the same time and entropy. A resume starts
  * each try from a copy of the pending decision taken before the first:
  * the check's PBKDF2 iterations are done already and are neither lost
@@ -1066,7 +1045,7 @@ static const char *shared_call(apx_stream *s, apx_root *r, int op,
     int64_t now, const uint8_t *entropy, size_t entropy_len)
 {
 	int resume = op != APX_OP_DECIDE;
-	static ac_decision saved; /* resume: the pending decision */
+	static ac_decision *saved; /* resume: the pending decision */
 	uint64_t t0, t1, t2, io_ns = 0, core_ns = 0;
 	const char *fail = "the shared login state is missing";
 	uint8_t *buf;
@@ -1075,8 +1054,11 @@ static const char *shared_call(apx_stream *s, apx_root *r, int op,
 	unsigned i;
 	int wrote = 0;
 
+	if (resume && saved == NULL &&
+	    (saved = malloc(ac_sizeof_decision())) == NULL)
+		return "out of memory";
 	if (resume)
-		memcpy(&saved, &s->decision, sizeof(saved));
+		memcpy(saved, s->decision, ac_sizeof_decision());
 	for (i = 0; i < APX_CAS_TRIES; i++) {
 		buf = NULL;
 		len = 0;
@@ -1088,26 +1070,25 @@ static const char *shared_call(apx_stream *s, apx_root *r, int op,
 			free(buf);
 			break;
 		}
-		memcpy(&apx_state, buf, len);
+		memcpy(apx_state, buf, len);
 		if (resume && i > 0)
-			memcpy(&s->decision, &saved, sizeof(saved));
+			memcpy(s->decision, saved, ac_sizeof_decision());
+		else if (i > 0)
+			memset(s->decision, 0, ac_sizeof_decision()); /* afresh */
 		t1 = mono_ns();
 		if (op == APX_OP_ABANDON)
-			ac_decision_abandon(&apx_state, &s->decision);
-		else if (resume)
-			ac_decide_resume(r->policy, &apx_state, &s->req, now,
-			    entropy, entropy_len, &s->decision);
+			ac_decide_abandon(apx_state, s->decision);
 		else
-			ac_decide(r->policy, &apx_state, &s->req, now, entropy,
-			    entropy_len, &s->decision);
+			ac_decide_next(r->policy, apx_state, &s->req, now,
+			    entropy, entropy_len, s->decision);
 		t2 = mono_ns();
 		core_ns += t2 - t1;
-		if (!state_changed(buf, &apx_state)) {
+		if (!ac_decision_answer(s->decision)->state_written) {
 			st = APX_OK;
 		} else {
 			st = proxy_set_shared_data(apx_state_key,
-			    apx_state_key_len, (const uint8_t *)&apx_state,
-			    sizeof(apx_state), cas);
+			    apx_state_key_len, (const uint8_t *)apx_state,
+			    ac_sizeof_state(), cas);
 			wrote = 1;
 		}
 		free(buf);
@@ -1123,12 +1104,12 @@ static const char *shared_call(apx_stream *s, apx_root *r, int op,
 		fail = "the shared login state stayed busy";
 	}
 	if (resume)
-		wipe(&saved, sizeof(saved));
+		ac_wipe(saved, ac_sizeof_decision());
 	if (fail == NULL) {
 		char line[200];
 		int n = snprintf(line, sizeof(line), "authcore: shared state: "
 		    "%zu bytes read, %s, %u CAS conflicts, %llu us copying "
-		    "(core call %llu us)", sizeof(ac_state),
+		    "(core call %llu us)", ac_sizeof_state(),
 		    wrote ? "written back" : "unchanged", i,
 		    (unsigned long long)(io_ns / 1000u),
 		    (unsigned long long)(core_ns / 1000u));
@@ -1141,7 +1122,7 @@ static const char *shared_call(apx_stream *s, apx_root *r, int op,
 }
 
 /* The one core call for s, in its context, with fresh time and entropy:
- * ac_decide_resume if s is pending, else ac_decide. Only a request
+ * ac_decide_next (finishes s if it is pending, else begins). Only a request
  * ac_needs() marked AC_NEEDS_STATE gets the state (the shared one through
  * shared_call); any other is decided once with NULL, which authcore.h
  * says decides it exactly the same. Returns NULL, or why the request
@@ -1156,7 +1137,7 @@ static const char *core_call(apx_stream *s, apx_root *r)
 	int64_t now = unix_now();
 
 	if (now < 0) {
-		wipe(&s->decision.work, sizeof(s->decision.work));
+		ac_decision_wipe(s->decision);
 		return "no clock";
 	}
 	if (__wasi_random_get(entropy, sizeof(entropy)) != 0) {
@@ -1170,18 +1151,14 @@ static const char *core_call(apx_stream *s, apx_root *r)
 		/* NULL makes the core answer 500 no_state to what needs it
 		 * and a host without a state has none to give */
 		ac_state *state = (s->needs & AC_NEEDS_STATE) &&
-		    apx_state_mode == APX_STATE_LOCAL ? &apx_state : NULL;
+		    apx_state_mode == APX_STATE_LOCAL ? apx_state : NULL;
 
-		if (resume)
-			ac_decide_resume(r->policy, state, &s->req, now, e,
-			    elen, &s->decision);
-		else
-			ac_decide(r->policy, state, &s->req, now, e, elen,
-			    &s->decision);
+		ac_decide_next(r->policy, state, &s->req, now, e, elen,
+		    s->decision);
 	}
-	wipe(entropy, sizeof(entropy));
+	ac_wipe(entropy, sizeof(entropy));
 	if (why != NULL)
-		wipe(&s->decision.work, sizeof(s->decision.work));
+		ac_decision_wipe(s->decision);
 	return why;
 }
 
@@ -1213,7 +1190,7 @@ static uint32_t overloaded(apx_stream *s, size_t count, const char *what)
 	h[1].name.len = 12;
 	h[1].value.ptr = "text/plain; charset=utf-8";
 	h[1].value.len = 25;
-	wipe(&s->decision.work, sizeof(s->decision.work));
+	ac_decision_wipe(s->decision);
 	s->phase = APX_S_ANSWERED;
 	stream_release_request(s);
 	if ((hdrs = serialize_pairs(h, 2, &hlen)) == NULL)
@@ -1239,7 +1216,7 @@ static uint32_t step(apx_stream *s, apx_root *r)
 
 	if (why != NULL)
 		return stream_fail(s, why);
-	if (s->decision.action != AC_PENDING) {
+	if (ac_decision_answer(s->decision)->action != AC_PENDING) {
 		action = conclude(s);
 		if (resumed && action == APX_CONTINUE)
 			(void)proxy_continue_stream(APX_STREAM_REQUEST);
@@ -1251,14 +1228,14 @@ static uint32_t step(apx_stream *s, apx_root *r)
 		return overloaded(s, r->queued, "password checks pending");
 	s->phase = APX_S_PENDING;
 	s->since = mono_ns();
-	s->iterations = ac_decision_step(&s->decision, 0);
+	s->iterations = ac_decide_step(s->decision, 0);
 	log_debug_count("authcore: password check queued: %zu iterations",
 	    s->iterations);
 	list_push(&r->queue, s);
 	r->queued++;
 	if (root_tick_update(r) != 0) {
 		queue_remove(r, s);
-		wipe(&s->decision.work, sizeof(s->decision.work));
+		ac_decision_wipe(s->decision);
 		return stream_fail(s, "cannot set the tick period");
 	}
 	return APX_PAUSE;
@@ -1274,7 +1251,7 @@ static void resume(apx_stream *s, apx_root *r)
 	if (proxy_set_effective_context(s->id) != APX_OK) {
 		/* the host no longer knows the stream: drop the work */
 		s->phase = APX_S_ANSWERED;
-		wipe(&s->decision.work, sizeof(s->decision.work));
+		ac_decision_wipe(s->decision);
 		stream_release_request(s);
 		return;
 	}
@@ -1327,7 +1304,7 @@ APX_EXPORT(proxy_on_tick) void proxy_on_tick(uint32_t root_id)
 	}
 	if ((s = list_pop(&r->queue)) != NULL) {
 		t0 = mono_ns();
-		left = ac_decision_step(&s->decision, APX_SLICE_ITERATIONS);
+		left = ac_decide_step(s->decision, APX_SLICE_ITERATIONS);
 		t1 = mono_ns();
 		s->slices++;
 		s->work_ns += t1 - t0;
@@ -1469,14 +1446,14 @@ uint32_t proxy_on_response_headers(uint32_t id, size_t n_headers,
     uint32_t end_of_stream)
 {
 	apx_stream *s = stream_find(id);
-	const ac_decision *d;
+	const ac_answer *d;
 	size_t i;
 
 	(void)n_headers;
 	(void)end_of_stream;
 	if (s == NULL || s->phase != APX_S_ALLOWED)
 		return APX_CONTINUE;
-	d = &s->decision;
+	d = ac_decision_answer(s->decision);
 	for (i = 0; i < d->n_resp_headers && i < AC_DECISION_HEADERS_MAX; i++)
 		if (proxy_add_header_map_value(APX_MAP_RESPONSE_HEADERS,
 		    d->resp_headers[i].name.ptr, d->resp_headers[i].name.len,
@@ -1501,15 +1478,15 @@ APX_EXPORT(proxy_on_done) uint32_t proxy_on_done(uint32_t id)
 		stream_unlist(s);
 		log_debug_count("authcore: password check dropped (the stream "
 		    "ended) with %zu iterations left",
-		    ac_decision_step(&s->decision, 0));
+		    ac_decide_step(s->decision, 0));
 		/* its in-flight slot in the state is given back now, not when
 		 * it lapses: aborted logins cannot hold every slot */
 		if (apx_state_mode == APX_STATE_LOCAL)
-			ac_decision_abandon(&apx_state, &s->decision);
+			ac_decide_abandon(apx_state, s->decision);
 		else if (apx_state_mode == APX_STATE_SHARED)
 			(void)shared_call(s, NULL, APX_OP_ABANDON, 0, NULL, 0);
 		s->phase = APX_S_ANSWERED;
-		wipe(&s->decision.work, sizeof(s->decision.work));
+		ac_decision_wipe(s->decision);
 		stream_release_request(s);
 	}
 	return 1;
@@ -1532,6 +1509,7 @@ APX_EXPORT(proxy_on_delete) void proxy_on_delete(uint32_t id)
 			*sp = s->next;
 			stream_unlist(s);
 			stream_release_request(s);
+			wipe_free(s->decision, ac_sizeof_decision());
 			wipe_free(s, sizeof(*s));
 			return;
 		}

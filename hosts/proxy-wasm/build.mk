@@ -33,5 +33,5 @@ check-proxy-wasm-imports: $(B)/authcore-proxy.wasm
 # decision. Never installed or shipped.
 $(B)/tests/authcore-proxy-hook.wasm: $(PXW_SRC) tests/hosts/envoy_hook.c $(WASI_LIBS) $(CORE_HDRS) hosts/proxy-wasm/build.mk
 	@mkdir -p $(@D)
-	$(WASI_CC) $(WASI_CFLAGS) $(WARN) -Icore $(PXW_LDFLAGS) -Wl,--wrap=ac_decide \
+	$(WASI_CC) $(WASI_CFLAGS) $(WARN) -Icore $(PXW_LDFLAGS) -Wl,--wrap=ac_decide_next \
 	  $(PXW_SRC) tests/hosts/envoy_hook.c -o $@ $(WASI_LIBS) -lc-printscan-long-double

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target: whole decisions (ac_decide, ac_decide_resume) under
+ * libFuzzer target: whole decisions (ac_decide, ac_decide_finish) under
  * fixed policies, from one input read several ways:
  *   1. lines as a JOSE header, a payload and a path, *signed* with the
  *      fixed HMAC keys, so the claim checks and the decision see arbitrary
@@ -24,7 +24,7 @@
 
 #include <bearssl.h>
 
-#include "authcore_password.h"
+#include "authcore.h"
 #include "fz.h"
 
 #define FUZZ_MAX 16384 /* bytes of input looked at (-max_len in the suite) */
@@ -150,7 +150,7 @@ static void check_decision_json(void)
 /* ac_decide, then the checks (each stage runs in the no-heap window). */
 static void decide_req(const ac_policy *P, ac_state *S, const ac_request *r)
 {
-	ac_decide(P, S, r, NOW, (const uint8_t *)"0123456789abcdef", 16, &dec);
+	ac_decide_begin(P, S, r, NOW, (const uint8_t *)"0123456789abcdef", 16, &dec);
 	check_decision_json();
 }
 
@@ -350,7 +350,7 @@ static void stage_requests(const char *s, size_t n)
 		r.n_headers = nh > AC_HEADERS_MAX ? AC_HEADERS_MAX : nh;
 		r.too_many_headers = nh > AC_HEADERS_MAX;
 		r.https = pi & 1;
-		ac_decide(fixed_policy[pi], NULL, &r, NOW, NULL, 0, &dec);
+		ac_decide_begin(fixed_policy[pi], NULL, &r, NOW, NULL, 0, &dec);
 		check_decision_json();
 	}
 }
@@ -462,23 +462,23 @@ static void login_decide(const ac_policy *P, ac_state *S, const char *method,
 		r.body.ptr = body;
 		r.body.len = blen;
 	}
-	ac_decide(P, S, &r, NOW, (const uint8_t *)"0123456789abcdef", 16, &dec);
+	ac_decide_begin(P, S, &r, NOW, (const uint8_t *)"0123456789abcdef", 16, &dec);
 	check_decision_json();
-	if (dec.action == AC_PENDING) {
-		while (ac_decision_step(&dec, 1000) > 0)
+	if (dec.a.action == AC_PENDING) {
+		while (ac_decide_step(&dec, 1000) > 0)
 			;
-		ac_decide_resume(P, S, &r, NOW, (const uint8_t *)"0123456789abcdef",
+		ac_decide_finish(P, S, &r, NOW, (const uint8_t *)"0123456789abcdef",
 		    16, &dec);
 		check_decision_json();
-		if (dec.action == AC_PENDING)
+		if (dec.a.action == AC_PENDING)
 			die("a resumed decision is pending again for the same request");
 	}
-	for (i = 0; i < dec.n_resp_headers; i++) {
-		const ac_header *x = &dec.resp_headers[i];
+	for (i = 0; i < dec.a.n_resp_headers; i++) {
+		const ac_header *x = &dec.a.resp_headers[i];
 		size_t k;
 		if (ac_ascii_ieq(x->name.ptr, x->name.len, "set-cookie", 10) &&
 		    x->value.len > 17 && memcmp(x->value.ptr, "authcore_session=v", 18) == 0 &&
-		    !(dec.user.len == 5 && memcmp(dec.user.ptr, "alice", 5) == 0))
+		    !(dec.a.user.len == 5 && memcmp(dec.a.user.ptr, "alice", 5) == 0))
 			die("a session was issued for someone not in the policy");
 		if (ac_ascii_ieq(x->name.ptr, x->name.len, "location", 8))
 			for (k = 0; k < x->value.len; k++)

@@ -17,7 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "authcore_password.h"
+#include "authcore.h"
 #include "fz.h"
 
 #define MAX 1024

@@ -1,9 +1,9 @@
 /*
- * libFuzzer target: the login parsers (core/ac_login.c, core/ac_decide.c):
+ * libFuzzer target: the login parsers (core/ac_read.c, core/ac_identify.c):
  * form-encoded and JSON login bodies, HTTP Basic credentials and the
- * Cookie header, driven through ac_decide with a small login policy
+ * Cookie header, driven through ac_decide_begin with a small login policy
  * (user alice, password "pw", one PBKDF2 iteration so the time goes to
- * parsing) and a state that persists across inputs, and ac_d_cookie.
+ * parsing) and a state that persists across inputs, and ac_req_cookie.
  *
  * The first byte of the input picks the parser (its low 3 bits: 0-1 form,
  * 2 JSON, 3-4 Basic, 5-6 cookies, 7 the raw Authorization value); the rest
@@ -28,7 +28,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "authcore_password.h"
+#include "authcore.h"
 #include "fz.h"
 
 #define MAX 16384
@@ -98,23 +98,23 @@ static int run(const char *method, const char *path, const ac_header *h,
 		r.body.len = blen;
 	}
 	fz_begin();
-	ac_decide(P, &S, &r, FZ_NOW, (const uint8_t *)"0123456789abcdef", 16,
+	ac_decide_begin(P, &S, &r, FZ_NOW, (const uint8_t *)"0123456789abcdef", 16,
 	    &dec);
 	fz_end("ac_decide");
 	fz_check_decision(&dec);
-	if (dec.action == AC_PENDING) {
+	if (dec.a.action == AC_PENDING) {
 		fz_begin();
-		while (ac_decision_step(&dec, 1000) > 0)
+		while (ac_decide_step(&dec, 1000) > 0)
 			;
-		ac_decide_resume(P, &S, &r, FZ_NOW,
+		ac_decide_finish(P, &S, &r, FZ_NOW,
 		    (const uint8_t *)"0123456789abcdef", 16, &dec);
-		fz_end("ac_decide_resume");
+		fz_end("ac_decide_finish");
 		fz_check_decision(&dec);
-		if (dec.action == AC_PENDING)
+		if (dec.a.action == AC_PENDING)
 			fz_die("a resumed decision is pending again");
 	}
-	for (i = 0; i < dec.n_resp_headers; i++) {
-		const ac_header *x = &dec.resp_headers[i];
+	for (i = 0; i < dec.a.n_resp_headers; i++) {
+		const ac_header *x = &dec.a.resp_headers[i];
 		if (ac_ascii_ieq(x->name.ptr, x->name.len, "set-cookie", 10) &&
 		    x->value.len > 18 &&
 		    memcmp(x->value.ptr, "authcore_session=v", 18) == 0)
@@ -126,7 +126,7 @@ static int run(const char *method, const char *path, const ac_header *h,
 			fz_die("an unsafe Location");
 		}
 	}
-	if (session && !(dec.user.len == 5 && memcmp(dec.user.ptr, "alice", 5) == 0))
+	if (session && !(dec.a.user.len == 5 && memcmp(dec.a.user.ptr, "alice", 5) == 0))
 		fz_die("a session was issued for someone not in the policy");
 	return session;
 }
@@ -222,13 +222,13 @@ static void form_login(const char *s, size_t n)
 	fz_hdr(&h[1], "host", "app.example", 11);
 	session = run("POST", "/app/auth/login", h, 2, s, n);
 	if (!ok) {
-		if (dec.reason != AC_INVALID_REQUEST || session) {
+		if (dec.a.reason != AC_INVALID_REQUEST || session) {
 			fz_dump("body", s, n);
 			fz_die("a login form malformed by the reading here was not refused as invalid_request");
 		}
 		return;
 	}
-	if (dec.reason == AC_INVALID_REQUEST) {
+	if (dec.a.reason == AC_INVALID_REQUEST) {
 		fz_dump("body", s, n);
 		fz_die("a well-formed login form was refused as invalid_request");
 	}
@@ -240,14 +240,14 @@ static void form_login(const char *s, size_t n)
 	}
 	if (session != (ul == 5 && memcmp(ref_user, "alice", 5) == 0 &&
 	    is_pw(ref_pw, (size_t)pl)) &&
-	    dec.reason != AC_TOO_MANY_ATTEMPTS) {
+	    dec.a.reason != AC_TOO_MANY_ATTEMPTS) {
 		/* a form whose fields fill the answer's buffer is refused
 		 * (413), never answered ok without its cookies */
-		if (!session && dec.reason == AC_BODY_TOO_LARGE)
+		if (!session && dec.a.reason == AC_BODY_TOO_LARGE)
 			return;
 		fz_dump("body", s, n);
-		fprintf(stderr, "fuzz_login: status %d reason %s\n", dec.status,
-		    ac_reason_name(dec.reason));
+		fprintf(stderr, "fuzz_login: status %d reason %s\n", dec.a.status,
+		    ac_reason_name(dec.a.reason));
 		fz_die(session ? "logged in without alice / pw" :
 		    "alice / pw did not log in");
 	}
@@ -294,20 +294,20 @@ static void basic(const char *s, size_t n)
 		return; /* "Basic " trims to no credentials; over the core's
 		           buffer: refused, checked as generic */
 	if (!ok) {
-		if (dec.reason != AC_INVALID_REQUEST) {
+		if (dec.a.reason != AC_INVALID_REQUEST) {
 			fz_dump("credentials", s, n);
 			fz_die("malformed Basic credentials not refused as invalid_request");
 		}
 		return;
 	}
-	if (dec.reason == AC_INVALID_REQUEST || dec.login_user.len != cl ||
+	if (dec.a.reason == AC_INVALID_REQUEST || dec.login_user.len != cl ||
 	    memcmp(dec.login_user.ptr, s, cl) != 0) {
 		fz_dump("credentials", s, n);
 		fz_die("the core read another Basic user");
 	}
-	allowed = dec.action == AC_ALLOW;
+	allowed = dec.a.action == AC_ALLOW;
 	if (allowed != (cl == 5 && memcmp(s, "alice", 5) == 0 &&
-	    is_pw(s + 6, n - 6)) && dec.reason != AC_TOO_MANY_ATTEMPTS) {
+	    is_pw(s + 6, n - 6)) && dec.a.reason != AC_TOO_MANY_ATTEMPTS) {
 		fz_dump("credentials", s, n);
 		fz_die(allowed ? "Basic allowed without alice / pw" :
 		    "Basic alice / pw not allowed");
@@ -358,8 +358,8 @@ static void cookies(const char *s, size_t n)
 	fz_hdr(&h[0], "cookie", s, n);
 	fz_request(&r, "GET", 3, "/", 1, h, 1);
 	fz_begin();
-	k = ac_d_cookie(&r, name, &val);
-	fz_end("ac_d_cookie");
+	k = ac_req_cookie(&r, name, &val);
+	fz_end("ac_req_cookie");
 	if (k == 1 && (!b64token(val) || val.ptr < s || val.ptr + val.len > s + n))
 		fz_die("a cookie value that is not a b64token inside the header");
 	/* built here: name = first line, value = the rest */
@@ -371,8 +371,8 @@ static void cookies(const char *s, size_t n)
 		    (int)L[0].len, L[0].ptr, (int)L[1].len, L[1].ptr);
 		fz_hdr(&h[0], "Cookie", cookie, (size_t)l);
 		fz_begin();
-		k = ac_d_cookie(&r, name, &val);
-		fz_end("ac_d_cookie (built)");
+		k = ac_req_cookie(&r, name, &val);
+		fz_end("ac_req_cookie (built)");
 		if (k != 1 || val.len != L[1].len ||
 		    memcmp(val.ptr, L[1].ptr, val.len) != 0) {
 			fz_dump("cookie", cookie, (size_t)l);
@@ -382,8 +382,8 @@ static void cookies(const char *s, size_t n)
 		fz_hdr(&h[1], "cookie", cookie + 5, (size_t)l - 5);
 		r.n_headers = 2;
 		fz_begin();
-		k = ac_d_cookie(&r, name, &val);
-		fz_end("ac_d_cookie (twice)");
+		k = ac_req_cookie(&r, name, &val);
+		fz_end("ac_req_cookie (twice)");
 		if (k != -1)
 			fz_die("a cookie sent twice is not ambiguous");
 	}

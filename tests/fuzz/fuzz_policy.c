@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "authcore_password.h"
+#include "authcore.h"
 #include "fz.h"
 
 #define MAX 16384

@@ -279,31 +279,32 @@ void fz_check_decision(const ac_decision *d)
 	if (n == 0)
 		fz_die("decision JSON does not fit the 16 KiB wasm/acw.c gives it");
 	check_object("decision JSON", json_out, n);
-	if (d->audit_len > sizeof d->audit)
-		fz_die("audit_len past the audit buffer");
-	if (d->audit_len == 0) {
+	if (d->a.audit_len > sizeof d->audit_buf ||
+	    (d->a.audit_len > 0 && d->a.audit != d->audit_buf))
+		fz_die("audit line past or outside the audit buffer");
+	if (d->a.audit_len == 0) {
 		fz_dump("decision JSON", json_out, n);
 		fz_die("decision has an empty audit line (dropped on overflow)");
 	}
-	check_object("audit line", d->audit, d->audit_len);
-	if (d->action == AC_PENDING) {
-		if (d->status != 0 || d->n_resp_headers != 0 || d->n_add != 0)
+	check_object("audit line", d->a.audit, d->a.audit_len);
+	if (d->a.action == AC_PENDING) {
+		if (d->a.status != 0 || d->a.n_resp_headers != 0 || d->a.n_add != 0)
 			fz_die("a pending decision carries an answer");
 		return;
 	}
 	/* local answers may be 200 too (login page, whoami) */
-	if (d->action == AC_ALLOW && d->status != 200)
+	if (d->a.action == AC_ALLOW && d->a.status != 200)
 		fz_die("allow without 200");
-	if (d->action != AC_ALLOW && d->action != AC_RESPOND)
+	if (d->a.action != AC_ALLOW && d->a.action != AC_RESPOND)
 		fz_die("an action that is neither allow, respond nor pending");
-	if (d->n_resp_headers > AC_DECISION_HEADERS_MAX ||
-	    d->n_add > AC_DECISION_HEADERS_MAX ||
-	    d->n_remove > AC_DECISION_HEADERS_MAX)
+	if (d->a.n_resp_headers > AC_DECISION_HEADERS_MAX ||
+	    d->a.n_add > AC_DECISION_HEADERS_MAX ||
+	    d->a.n_remove > AC_DECISION_HEADERS_MAX)
 		fz_die("more header changes than AC_DECISION_HEADERS_MAX");
 	/* no header a client or upstream gets can be split in two */
-	for (i = 0; i < d->n_resp_headers + d->n_add; i++) {
-		const ac_header *h = i < d->n_resp_headers ?
-		    &d->resp_headers[i] : &d->add[i - d->n_resp_headers];
+	for (i = 0; i < d->a.n_resp_headers + d->a.n_add; i++) {
+		const ac_header *h = i < d->a.n_resp_headers ?
+		    &d->a.resp_headers[i] : &d->a.add[i - d->a.n_resp_headers];
 		for (k = 0; k < h->value.len; k++)
 			if (h->value.ptr[k] == '\r' || h->value.ptr[k] == '\n' ||
 			    h->value.ptr[k] == 0) {
@@ -311,15 +312,15 @@ void fz_check_decision(const ac_decision *d)
 				fz_die("CR, LF or NUL in a header value");
 			}
 	}
-	if (d->action == AC_ALLOW && d->path_rewritten) {
+	if (d->a.action == AC_ALLOW && d->a.path_rewritten) {
 		/* the forwarded target: one line, no bytes a server splits on */
-		for (k = 0; k < d->path.len; k++)
-			if ((unsigned char)d->path.ptr[k] <= 0x20 ||
-			    d->path.ptr[k] == 0x7f) {
-				fz_dump("forwarded path", d->path.ptr, d->path.len);
+		for (k = 0; k < d->a.path.len; k++)
+			if ((unsigned char)d->a.path.ptr[k] <= 0x20 ||
+			    d->a.path.ptr[k] == 0x7f) {
+				fz_dump("forwarded path", d->a.path.ptr, d->a.path.len);
 				fz_die("control byte or space in the forwarded path");
 			}
-		if (d->path.len == 0 || d->path.ptr[0] != '/')
+		if (d->a.path.len == 0 || d->a.path.ptr[0] != '/')
 			fz_die("forwarded path does not start with '/'");
 	}
 }

@@ -13,7 +13,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ac_decision_int.h"
 #include "ac_internal.h"
+#include "ac_request_int.h"
+#include "ac_state_int.h"
 #include "authcore.h"
 
 #define FZ_NOW ((int64_t)1700000000)

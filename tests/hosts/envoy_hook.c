@@ -1,6 +1,6 @@
 /*
  * Test build of the proxy-wasm filter only (tests/hosts/envoy_request.py):
- * linked with -Wl,--wrap=ac_decide, so the filter's one ac_decide call
+ * linked with -Wl,--wrap=ac_decide_next, so the filter's one ac_decide_next call
  * comes here. The real decision is made first; then, for an allow only,
  * two request headers stand in for what the core does on its own when it
  * canonicalises a path or consumes a cookie credential:
@@ -13,11 +13,12 @@
 #include <string.h>
 
 #include "authcore.h"
+#include "ac_decision_int.h" /* the test writes the answer itself */
 
-void __real_ac_decide(const ac_policy *policy, ac_state *state,
+void __real_ac_decide_next(const ac_policy *policy, ac_state *state,
     const ac_request *req, int64_t now, const uint8_t *entropy,
     size_t entropy_len, ac_decision *out);
-void __wrap_ac_decide(const ac_policy *policy, ac_state *state,
+void __wrap_ac_decide_next(const ac_policy *policy, ac_state *state,
     const ac_request *req, int64_t now, const uint8_t *entropy,
     size_t entropy_len, ac_decision *out);
 
@@ -52,29 +53,29 @@ static ac_str keep(ac_decision *d, ac_str v)
 	return s;
 }
 
-void __wrap_ac_decide(const ac_policy *policy, ac_state *state,
+void __wrap_ac_decide_next(const ac_policy *policy, ac_state *state,
     const ac_request *req, int64_t now, const uint8_t *entropy,
     size_t entropy_len, ac_decision *d)
 {
 	size_t i;
 
-	__real_ac_decide(policy, state, req, now, entropy, entropy_len, d);
-	if (d->action != AC_ALLOW)
+	__real_ac_decide_next(policy, state, req, now, entropy, entropy_len, d);
+	if (d->a.action != AC_ALLOW)
 		return;
 	for (i = 0; i < req->n_headers; i++) {
 		const ac_header *h = &req->headers[i];
 
 		if (name_is(h->name, "x-test-forward-path")) {
-			d->path = keep(d, h->value);
-			d->path_rewritten = 1;
+			d->a.path = keep(d, h->value);
+			d->a.path_rewritten = 1;
 		} else if (name_is(h->name, "x-test-consume-cookie") &&
-		    d->n_remove < AC_DECISION_HEADERS_MAX &&
-		    d->n_add < AC_DECISION_HEADERS_MAX) {
-			d->remove[d->n_remove].ptr = "cookie";
-			d->remove[d->n_remove++].len = 6;
-			d->add[d->n_add].name.ptr = "cookie";
-			d->add[d->n_add].name.len = 6;
-			d->add[d->n_add++].value = keep(d, h->value);
+		    d->a.n_remove < AC_DECISION_HEADERS_MAX &&
+		    d->a.n_add < AC_DECISION_HEADERS_MAX) {
+			d->a.remove[d->a.n_remove].ptr = "cookie";
+			d->a.remove[d->a.n_remove++].len = 6;
+			d->a.add[d->a.n_add].name.ptr = "cookie";
+			d->a.add[d->a.n_add].name.len = 6;
+			d->a.add[d->a.n_add++].value = keep(d, h->value);
 		}
 	}
 }

@@ -16,18 +16,22 @@ soname=$(readelf -d "$t/prefix/lib/libauthcore.so.0" 2>/dev/null | sed -n 's/.*S
 cat > "$t/app.c" <<'C'
 #include <authcore.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 static unsigned char mem[1 << 20];
-static ac_decision d;
 int main(void) {
+	ac_decision *d = calloc(1, ac_sizeof_decision());
+	const ac_answer *a;
 	const char *pol = "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"public\":[\"/open\"]}";
 	ac_policy_error err; size_t used;
 	const ac_policy *p = ac_policy_load(mem, sizeof mem, pol, strlen(pol), &used, &err);
 	ac_request r; memset(&r, 0, sizeof r);
 	if (!p) { printf("load: %s %s\n", err.path, err.message); return 1; }
 	r.method.ptr = "GET"; r.method.len = 3; r.path.ptr = "/x"; r.path.len = 2;
-	ac_decide(p, NULL, &r, 1000, 0, 0, &d);
-	printf("%d %s %zu\n", d.status, ac_reason_name(d.reason), ac_sizeof_decision() == sizeof d);
+	if (!d) return 1;
+	ac_decide(p, NULL, &r, 1000, 0, 0, d);
+	a = ac_decision_answer(d);
+	printf("%d %s %d\n", a->status, ac_reason_name(a->reason), a->action == AC_RESPOND);
 	return 0;
 }
 C

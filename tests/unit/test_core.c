@@ -17,7 +17,10 @@
 #include <bearssl.h>
 
 #include "authcore.h"
+#include "ac_decision_int.h"
 #include "ac_internal.h"
+#include "ac_request_int.h"
+#include "ac_state_int.h"
 
 #include "check.h"
 
@@ -569,35 +572,35 @@ static void test_policy_and_decide(void)
 		return;
 	}
 	decide_case(P, "GET", "/pub/x?y=1", NULL, &d, 1000);
-	CHECK(d.action == AC_ALLOW && d.reason == AC_PUBLIC && d.n_add == 0);
+	CHECK(d.a.action == AC_ALLOW && d.a.reason == AC_PUBLIC && d.a.n_add == 0);
 	/* identity headers and the three method-override headers */
-	CHECK(d.n_remove == 5 && d.remove[0].len == 15);
+	CHECK(d.a.n_remove == 5 && d.a.remove[0].len == 15);
 	decide_case(P, "GET", "/api/x", NULL, &d, 1000);
-	CHECK(d.action == AC_RESPOND && d.status == 401 && d.reason == AC_MISSING_TOKEN);
+	CHECK(d.a.action == AC_RESPOND && d.a.status == 401 && d.a.reason == AC_MISSING_TOKEN);
 	snprintf(auth, sizeof auth, "Bearer %s",
 	    sign("{\"sub\":\"u1\",\"roles\":[\"reader\"],\"aud\":\"api\",\"exp\":2000}"));
 	decide_case(P, "GET", "/api/x", auth, &d, 1000);
-	CHECK(d.action == AC_ALLOW && d.reason == AC_OK && d.n_add == 2);
-	CHECK(d.add[0].value.len == 2 && memcmp(d.add[0].value.ptr, "u1", 2) == 0);
-	CHECK(d.add[1].value.len == 6);
+	CHECK(d.a.action == AC_ALLOW && d.a.reason == AC_OK && d.a.n_add == 2);
+	CHECK(d.a.add[0].value.len == 2 && memcmp(d.a.add[0].value.ptr, "u1", 2) == 0);
+	CHECK(d.a.add[1].value.len == 6);
 	decide_case(P, "POST", "/admin/x", auth, &d, 1000);
-	CHECK(d.status == 403 && d.reason == AC_INSUFFICIENT_ROLE);
+	CHECK(d.a.status == 403 && d.a.reason == AC_INSUFFICIENT_ROLE);
 	decide_case(P, "GET", "/other", auth, &d, 1000);
-	CHECK(d.status == 403 && d.reason == AC_NO_RULE);
+	CHECK(d.a.status == 403 && d.a.reason == AC_NO_RULE);
 	decide_case(P, "GET", "/api/x", auth, &d, 2029);
-	CHECK(d.status == 200);
+	CHECK(d.a.status == 200);
 	decide_case(P, "GET", "/api/x", auth, &d, 2030);
-	CHECK(d.status == 401 && d.reason == AC_EXPIRED);
+	CHECK(d.a.status == 401 && d.a.reason == AC_EXPIRED);
 	/* a sub-less token has no identity to forward */
 	snprintf(auth, sizeof auth, "Bearer %s",
 	    sign("{\"roles\":[\"reader\"],\"aud\":\"api\",\"exp\":2000}"));
 	decide_case(P, "GET", "/api/x", auth, &d, 1000);
-	CHECK(d.status == 401 && d.reason == AC_MISSING_CLAIM);
+	CHECK(d.a.status == 401 && d.a.reason == AC_MISSING_CLAIM);
 	/* a comma inside a role would forge a second one downstream */
 	snprintf(auth, sizeof auth, "Bearer %s",
 	    sign("{\"sub\":\"u\",\"roles\":[\"reader,admin\"],\"aud\":\"api\",\"exp\":2000}"));
 	decide_case(P, "GET", "/api/x", auth, &d, 1000);
-	CHECK(d.status == 401 && d.reason == AC_BAD_CLAIM);
+	CHECK(d.a.status == 401 && d.a.reason == AC_BAD_CLAIM);
 	n = ac_decision_json(&d, js, sizeof js);
 	CHECK(n > 0 && strstr(js, "\"reason\":\"bad_claim\"") != NULL);
 	CHECK(strstr(js, "[\"www-authenticate\",\"Bearer realm=\\\"unit\\\", error=\\\"invalid_token\\\"\"]") != NULL);
@@ -612,13 +615,13 @@ static void test_policy_and_decide(void)
 		size_t i;
 		for (i = 0; i < sizeof bad_paths / sizeof bad_paths[0]; i++) {
 			decide_case(P, "GET", bad_paths[i], NULL, &d, 1000);
-			CHECK(d.status == 400 && d.reason == AC_BAD_PATH);
+			CHECK(d.a.status == 400 && d.a.reason == AC_BAD_PATH);
 		}
 		decide_case(P, "GET", "/pub/a.b/..x/%2A", NULL, &d, 1000);
-		CHECK(d.reason == AC_PUBLIC);
+		CHECK(d.a.reason == AC_PUBLIC);
 		/* another spelling of a canonical path: refused by default */
 		decide_case(P, "GET", "/pub/a.b/..x/%41", NULL, &d, 1000);
-		CHECK(d.status == 400 && d.reason == AC_BAD_PATH);
+		CHECK(d.a.status == 400 && d.a.reason == AC_BAD_PATH);
 	}
 	end();
 }
@@ -641,11 +644,11 @@ static const char *add_value(const ac_decision *d, const char *name)
 {
 	static char v[512];
 	size_t i;
-	for (i = 0; i < d->n_add; i++) {
-		if (d->add[i].name.len == strlen(name) &&
-		    memcmp(d->add[i].name.ptr, name, d->add[i].name.len) == 0) {
-			memcpy(v, d->add[i].value.ptr, d->add[i].value.len);
-			v[d->add[i].value.len] = 0;
+	for (i = 0; i < d->a.n_add; i++) {
+		if (d->a.add[i].name.len == strlen(name) &&
+		    memcmp(d->a.add[i].name.ptr, name, d->a.add[i].name.len) == 0) {
+			memcpy(v, d->a.add[i].value.ptr, d->a.add[i].value.len);
+			v[d->a.add[i].value.len] = 0;
 			return v;
 		}
 	}
@@ -682,56 +685,56 @@ static void test_sources_and_claims(void)
 	{
 		ac_header h[] = { H("X-Token", tok) };
 		decide_hdrs(P, "/x", h, 1, &d);
-		CHECK(d.status == 200 && d.reason == AC_OK);
+		CHECK(d.a.status == 200 && d.a.reason == AC_OK);
 		CHECK(add_value(&d, "x-authcore-user") && strcmp(add_value(&d, "x-authcore-user"), "u7") == 0);
 		CHECK(add_value(&d, "x-authcore-roles") && strcmp(add_value(&d, "x-authcore-roles"), "read,write") == 0);
 		CHECK(add_value(&d, "x-email") && strcmp(add_value(&d, "x-email"), "a@b.c") == 0);
 		CHECK(add_value(&d, "x-groups") && strcmp(add_value(&d, "x-groups"), "g1,2,true") == 0);
 		CHECK(add_value(&d, "x-n") && strcmp(add_value(&d, "x-n"), "42") == 0);
 		/* identity, claim and override headers, and the token */
-		CHECK(d.n_remove == 9);
-		CHECK(d.remove[8].len == 7 && strncasecmp(d.remove[8].ptr, "x-token", 7) == 0);
+		CHECK(d.a.n_remove == 9);
+		CHECK(d.a.remove[8].len == 7 && strncasecmp(d.a.remove[8].ptr, "x-token", 7) == 0);
 	}
 	snprintf(cookie, sizeof cookie, "a=1; jwt=\"%s\"; b=2", tok);
 	{
 		ac_header h[] = { H("Cookie", cookie) };
 		decide_hdrs(P, "/x", h, 1, &d);
-		CHECK(d.status == 200);
+		CHECK(d.a.status == 200);
 	}
 	{
 		ac_header h[] = { H("Cookie", cookie), H("cookie", "jwt=x.y.z") };
 		decide_hdrs(P, "/x", h, 2, &d);
-		CHECK(d.status == 400 && d.reason == AC_INVALID_REQUEST);
+		CHECK(d.a.status == 400 && d.a.reason == AC_INVALID_REQUEST);
 	}
 	snprintf(path, sizeof path, "/x?a=1&access_token=%s", tok);
 	decide_hdrs(P, path, NULL, 0, &d);
-	CHECK(d.status == 200);
+	CHECK(d.a.status == 200);
 	snprintf(path, sizeof path, "/x?access_token=%s&access_token=%s", tok, tok);
 	decide_hdrs(P, path, NULL, 0, &d);
-	CHECK(d.status == 400);
+	CHECK(d.a.status == 400);
 	/* Authorization is not a source in this policy */
 	snprintf(auth, sizeof auth, "Bearer %s", tok);
 	{
 		ac_header h[] = { H("Authorization", auth) };
 		decide_hdrs(P, "/x", h, 1, &d);
-		CHECK(d.status == 401 && d.reason == AC_MISSING_TOKEN);
+		CHECK(d.a.status == 401 && d.a.reason == AC_MISSING_TOKEN);
 	}
 	/* max_age: iat 900, now 1000, 300 s allowed; too old at iat 600 */
 	{
 		ac_header h[] = { H("X-Token", sign("{\"user\":{\"id\":\"u\"},\"iat\":600}")) };
 		decide_hdrs(P, "/x", h, 1, &d);
-		CHECK(d.status == 401 && d.reason == AC_TOO_OLD);
+		CHECK(d.a.status == 401 && d.a.reason == AC_TOO_OLD);
 	}
 	{
 		ac_header h[] = { H("X-Token", sign("{\"user\":{\"id\":\"u\"}}")) };
 		decide_hdrs(P, "/x", h, 1, &d);
-		CHECK(d.status == 401 && d.reason == AC_MISSING_CLAIM);
+		CHECK(d.a.status == 401 && d.a.reason == AC_MISSING_CLAIM);
 	}
 	/* a comma inside an array claim element would forge another */
 	{
 		ac_header h[] = { H("X-Token", sign("{\"user\":{\"id\":\"u\"},\"iat\":990,\"groups\":[\"a,b\"]}")) };
 		decide_hdrs(P, "/x", h, 1, &d);
-		CHECK(d.status == 401 && d.reason == AC_BAD_CLAIM && d.n_add == 0);
+		CHECK(d.a.status == 401 && d.a.reason == AC_BAD_CLAIM && d.a.n_add == 0);
 	}
 	end();
 
@@ -745,7 +748,7 @@ static void test_sources_and_claims(void)
 		CHECK(P2 != NULL);
 		if (P2 != NULL) {
 			decide_hdrs(P2, "/x", h, 1, &d);
-			CHECK(d.status == 401 && d.reason == AC_BAD_TYP);
+			CHECK(d.a.status == 401 && d.a.reason == AC_BAD_TYP);
 		}
 	}
 	end();
@@ -830,16 +833,16 @@ static void test_audit_always_logged(void)
 	r.client_ip.ptr = ip;
 	r.client_ip.len = sizeof ip - 1;
 	ac_decide(P, NULL, &r, 1000, NULL, 0, &d);
-	CHECK(d.status == 400 && d.audit_len > 0);
-	CHECK(strstr(d.audit, "\"path_truncated\":true") != NULL);
-	CHECK(d.audit_len > 0 && d.audit[d.audit_len - 1] == '}');
+	CHECK(d.a.status == 400 && d.a.audit_len > 0);
+	CHECK(strstr(d.a.audit, "\"path_truncated\":true") != NULL);
+	CHECK(d.a.audit_len > 0 && d.a.audit[d.a.audit_len - 1] == '}');
 	/* bytes that are not UTF-8 are replaced, visibly */
 	decide_case(P, "GET", "/api/\xd5x", NULL, &d, 1000);
 	CHECK(ac_decision_json(&d, js, sizeof js) > 0);
 	CHECK(strstr(js, "/api/\\ufffdx") != NULL);
 	/* and valid multi-byte UTF-8 passes unchanged */
 	decide_case(P, "GET", "/pub/caf\xc3\xa9", NULL, &d, 1000);
-	CHECK(strstr(d.audit, "/pub/caf\xc3\xa9") != NULL);
+	CHECK(strstr(d.a.audit, "/pub/caf\xc3\xa9") != NULL);
 	end();
 }
 
@@ -1100,9 +1103,9 @@ static void decide_req(const ac_policy *P, const char *method,
 static int removes(const ac_decision *d, const char *name)
 {
 	size_t i;
-	for (i = 0; i < d->n_remove; i++)
-		if (d->remove[i].len == strlen(name) &&
-		    memcmp(d->remove[i].ptr, name, d->remove[i].len) == 0)
+	for (i = 0; i < d->a.n_remove; i++)
+		if (d->a.remove[i].len == strlen(name) &&
+		    memcmp(d->a.remove[i].ptr, name, d->a.remove[i].len) == 0)
 			return 1;
 	return 0;
 }
@@ -1171,39 +1174,39 @@ static void test_request_rules(void)
 			H("X-HTTP-Method-Override", "DELETE") };
 		/* an escaped spelling of an admin path is matched decoded */
 		decide_req(P, "DELETE", "/%61pi/admin/users/7", "192.0.2.1", 0, h, 1, &d);
-		CHECK(d.status == 403 && d.reason == AC_INSUFFICIENT_ROLE);
+		CHECK(d.a.status == 403 && d.a.reason == AC_INSUFFICIENT_ROLE);
 		decide_req(P, "DELETE", "/api/%61dmin/users/7", "192.0.2.1", 0, h, 1, &d);
-		CHECK(d.status == 403 && d.reason == AC_INSUFFICIENT_ROLE);
+		CHECK(d.a.status == 403 && d.a.reason == AC_INSUFFICIENT_ROLE);
 		/* HEAD runs the GET handler */
 		decide_req(P, "HEAD", "/api/secret", "192.0.2.1", 0, h, 1, &d);
-		CHECK(d.status == 403 && d.reason == AC_INSUFFICIENT_ROLE);
+		CHECK(d.a.status == 403 && d.a.reason == AC_INSUFFICIENT_ROLE);
 		/* allowed: the canonical target is forwarded, the token and
 		 * the override header are not */
 		decide_req(P, "POST", "/api/it%65ms?x=1", "192.0.2.1", 0, h, 2, &d);
-		CHECK(d.action == AC_ALLOW && d.reason == AC_OK);
-		CHECK(d.path_rewritten == 1 && str_is(d.path, "/api/items?x=1"));
+		CHECK(d.a.action == AC_ALLOW && d.a.reason == AC_OK);
+		CHECK(d.a.path_rewritten == 1 && str_is(d.a.path, "/api/items?x=1"));
 		CHECK(removes(&d, "authorization") && removes(&d, "x-http-method-override"));
-		CHECK(strstr(d.audit, "\"action\":\"allow\"") != NULL);
+		CHECK(strstr(d.a.audit, "\"action\":\"allow\"") != NULL);
 	}
 	{
 		/* a token from the query is removed from the forwarded target
 		 * and from the audit line */
 		snprintf(target, sizeof target, "/api/items?a=1&access_token=%s&b=2", tok);
 		decide_req(P, "GET", target, "192.0.2.1", 0, NULL, 0, &d);
-		CHECK(d.action == AC_ALLOW && d.path_rewritten == 1 &&
-		    str_is(d.path, "/api/items?a=1&b=2"));
-		CHECK(strstr(d.audit, tok) == NULL);
+		CHECK(d.a.action == AC_ALLOW && d.a.path_rewritten == 1 &&
+		    str_is(d.a.path, "/api/items?a=1&b=2"));
+		CHECK(strstr(d.a.audit, tok) == NULL);
 		/* refused: the target as sent is logged, without the token */
 		snprintf(target, sizeof target, "/api/items?access_token=%sx&b=2", tok);
 		decide_req(P, "GET", target, "192.0.2.1", 0, NULL, 0, &d);
-		CHECK(d.status == 401 && strstr(d.audit, tok) == NULL &&
-		    strstr(d.audit, "access_token=REDACTED&b=2") != NULL);
+		CHECK(d.a.status == 401 && strstr(d.a.audit, tok) == NULL &&
+		    strstr(d.a.audit, "access_token=REDACTED&b=2") != NULL);
 	}
 	{
 		/* header names upstreams fold onto identity headers */
 		ac_header h[] = { H("Authorization", auth), H("X_Authcore_User", "admin") };
 		decide_req(P, "GET", "/api/items", "192.0.2.1", 0, h, 2, &d);
-		CHECK(d.status == 400 && d.reason == AC_BAD_HEADER);
+		CHECK(d.a.status == 400 && d.a.reason == AC_BAD_HEADER);
 	}
 	{
 		/* identity values as upstreams will read them */
@@ -1222,7 +1225,7 @@ static void test_request_rules(void)
 			h[0].value.ptr = a2;
 			h[0].value.len = strlen(a2);
 			decide_req(P, "GET", "/api/items", "192.0.2.1", 0, h, 1, &d);
-			CHECK(d.status == 401 && d.reason == AC_BAD_CLAIM);
+			CHECK(d.a.status == 401 && d.a.reason == AC_BAD_CLAIM);
 		}
 	}
 	{
@@ -1235,16 +1238,16 @@ static void test_request_rules(void)
 			H("X-Forwarded-Proto", "https") };
 		memcpy(h, hh, sizeof h);
 		decide_req(P, "GET", "/api/items", "10.0.0.5", 0, h, 3, &d);
-		CHECK(d.action == AC_ALLOW && str_is(d.client, "198.51.100.4") && d.https == 1);
-		CHECK(strstr(d.audit, "\"client_ip\":\"198.51.100.4\"") != NULL);
+		CHECK(d.a.action == AC_ALLOW && str_is(d.a.client, "198.51.100.4") && d.a.https == 1);
+		CHECK(strstr(d.a.audit, "\"client_ip\":\"198.51.100.4\"") != NULL);
 		/* Node's IPv4-mapped peer is the same address */
 		decide_req(P, "GET", "/api/items", "::ffff:10.0.0.5", 0, h, 3, &d);
-		CHECK(str_is(d.client, "198.51.100.4"));
+		CHECK(str_is(d.a.client, "198.51.100.4"));
 		/* from an untrusted peer the headers mean nothing */
 		decide_req(P, "GET", "/api/items", "192.0.2.1", 0, h, 3, &d);
-		CHECK(str_is(d.client, "192.0.2.1") && d.https == 0);
+		CHECK(str_is(d.a.client, "192.0.2.1") && d.a.https == 0);
 		decide_req(P, "GET", "/api/items", "fd00::1", 1, h, 3, &d);
-		CHECK(str_is(d.client, "198.51.100.4") && d.https == 1);
+		CHECK(str_is(d.a.client, "198.51.100.4") && d.a.https == 1);
 	}
 	{
 		/* a JWT from a cookie: unsafe methods must be same-origin */
@@ -1256,18 +1259,18 @@ static void test_request_rules(void)
 		ac_header same[] = { H("Cookie", cookie), H("Host", "dash.test"),
 			H("Origin", "http://dash.test"), H("Sec-Fetch-Site", "same-origin") };
 		decide_req(P, "POST", "/api/items", "192.0.2.1", 0, evil, 3, &d);
-		if (d.reason != AC_CSRF_FAILED)
-			printf("# %.*s\n", (int)d.audit_len, d.audit);
-		CHECK(d.status == 403 && d.reason == AC_CSRF_FAILED);
+		if (d.a.reason != AC_CSRF_FAILED)
+			printf("# %.*s\n", (int)d.a.audit_len, d.a.audit);
+		CHECK(d.a.status == 403 && d.a.reason == AC_CSRF_FAILED);
 		decide_req(P, "POST", "/api/items", "192.0.2.1", 0, site, 3, &d);
-		CHECK(d.status == 403 && d.reason == AC_CSRF_FAILED);
+		CHECK(d.a.status == 403 && d.a.reason == AC_CSRF_FAILED);
 		decide_req(P, "POST", "/api/items", "192.0.2.1", 0, same, 4, &d);
-		CHECK(d.action == AC_ALLOW && d.reason == AC_OK);
+		CHECK(d.a.action == AC_ALLOW && d.a.reason == AC_OK);
 		/* the consumed cookie does not go on; the others do */
 		CHECK(removes(&d, "cookie") && add_value(&d, "cookie") &&
 		    strcmp(add_value(&d, "cookie"), "other=1") == 0);
 		decide_req(P, "GET", "/api/items", "192.0.2.1", 0, evil, 3, &d);
-		CHECK(d.action == AC_ALLOW);
+		CHECK(d.a.action == AC_ALLOW);
 	}
 	end();
 
@@ -1281,11 +1284,11 @@ static void test_request_rules(void)
 		ac_header h[] = { H("Authorization", auth), H("X_Thing", "1"),
 			H("X-Method-Override", "DELETE") };
 		decide_req(P, "GET", "/x", "192.0.2.1", 0, h, 2, &d);
-		CHECK(d.action == AC_ALLOW && !removes(&d, "authorization"));
+		CHECK(d.a.action == AC_ALLOW && !removes(&d, "authorization"));
 		decide_req(P, "GET", "/x", "192.0.2.1", 0, h, 3, &d);
-		CHECK(d.status == 400 && d.reason == AC_BAD_HEADER);
+		CHECK(d.a.status == 400 && d.a.reason == AC_BAD_HEADER);
 		decide_req(P, "GET", "/%78", "192.0.2.1", 0, h, 2, &d);
-		CHECK(d.status == 400 && d.reason == AC_BAD_PATH);
+		CHECK(d.a.status == 400 && d.a.reason == AC_BAD_PATH);
 	}
 	end();
 

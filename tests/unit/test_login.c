@@ -1,7 +1,8 @@
 /*
- * Unit tests for the login flow (core/ac_login.c), its state
- * (core/ac_state.c) and the policy sections behind them ("users", "login",
- * "passwords", sessions.ttl, the administrator from the environment).
+ * Unit tests for the login flow (core/ac_login.c, core/ac_identify.c),
+ * its state (core/ac_state.c) and the policy sections behind them
+ * ("users", "login", "passwords", sessions.ttl, the administrator from the
+ * environment).
  *
  * What the decision vectors cannot show is tested here: the pending
  * decision (no answer until resumed, slices counting down), a verdict that
@@ -18,6 +19,8 @@
 #include <string.h>
 
 #include "authcore.h"
+#include "ac_decision_int.h"
+#include "ac_state_int.h"
 #include "check.h"
 
 static unsigned char mem[1 << 20];
@@ -91,12 +94,12 @@ static void header(int i, const char *n, const char *v)
 static const char *resp(const char *name, int k, size_t *len)
 {
 	size_t i;
-	for (i = 0; i < d.n_resp_headers; i++) {
-		if (d.resp_headers[i].name.len == strlen(name) &&
-		    memcmp(d.resp_headers[i].name.ptr, name, strlen(name)) == 0 &&
+	for (i = 0; i < d.a.n_resp_headers; i++) {
+		if (d.a.resp_headers[i].name.len == strlen(name) &&
+		    memcmp(d.a.resp_headers[i].name.ptr, name, strlen(name)) == 0 &&
 		    k-- == 0) {
-			*len = d.resp_headers[i].value.len;
-			return d.resp_headers[i].value.ptr;
+			*len = d.a.resp_headers[i].value.len;
+			return d.a.resp_headers[i].value.ptr;
 		}
 	}
 	return NULL;
@@ -118,9 +121,9 @@ static int resp_has(const char *name, int k, const char *needle)
 static int finish(const ac_policy *P, const ac_request *r, int64_t now)
 {
 	int slices = 0;
-	while (ac_decision_step(&d, 500) > 0)
+	while (ac_decide_step(&d, 500) > 0)
 		slices++;
-	ac_decide_resume(P, &state, r, now, ENT, 16, &d);
+	ac_decide_finish(P, &state, r, now, ENT, 16, &d);
 	return slices;
 }
 
@@ -281,15 +284,15 @@ static void test_form_login(void)
 	CHECK(ac_wants_body(P, "POST", 4, "/app/auth/login?x=1", 19) == 1);
 	CHECK(ac_wants_body(P, "GET", 3, "/app/auth/login", 15) == 0);
 	CHECK(ac_wants_body(P, "POST", 4, "/app/auth/logout", 16) == 0);
-	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
-	CHECK(d.action == AC_PENDING && d.status == 0 &&
-	    d.reason == AC_PENDING_REASON);
-	CHECK(d.n_resp_headers == 0 && d.n_add == 0);
-	CHECK(strstr(d.audit, "\"action\":\"pending\"") != NULL);
-	CHECK(ac_decision_step(&d, 0) == ITER - 1);
+	ac_decide_begin(P, &state, &r, 1000, ENT, 16, &d);
+	CHECK(d.a.action == AC_PENDING && d.a.status == 0 &&
+	    d.a.reason == AC_PENDING_REASON);
+	CHECK(d.a.n_resp_headers == 0 && d.a.n_add == 0);
+	CHECK(strstr(d.a.audit, "\"action\":\"pending\"") != NULL);
+	CHECK(ac_decide_step(&d, 0) == ITER - 1);
 	slices = finish(P, &r, 1001);
 	CHECK(slices == (int)(ITER / 500) - 1);
-	CHECK(d.action == AC_RESPOND && d.status == 303 && d.reason == AC_OK);
+	CHECK(d.a.action == AC_RESPOND && d.a.status == 303 && d.a.reason == AC_OK);
 	v = resp("location", 0, &len);
 	CHECK(v != NULL && len == 6 && memcmp(v, "/app/q", 6) == 0);
 	CHECK(resp_has("set-cookie", 0, "authcore_session=v1.k."));
@@ -297,8 +300,8 @@ static void test_form_login(void)
 	CHECK(!resp_has("set-cookie", 0, "Secure"));
 	CHECK(resp_has("set-cookie", 1, "authcore_csrf="));
 	CHECK(!resp_has("set-cookie", 1, "HttpOnly"));
-	CHECK(strstr(d.audit, "\"auth\":\"password\"") != NULL &&
-	    strstr(d.audit, "\"user\":\"alice\"") != NULL);
+	CHECK(strstr(d.a.audit, "\"auth\":\"password\"") != NULL &&
+	    strstr(d.a.audit, "\"user\":\"alice\"") != NULL);
 	end();
 
 	begin("login: the issued session verifies and carries the user's roles; its CSRF cookie matches");
@@ -334,16 +337,16 @@ static void test_form_login(void)
 				hdr[AC_CSRF_TOKEN_LEN] = 0;
 				header(0, "Cookie", cookie);
 				request(&w, "GET", "/app/auth/whoami", NULL, 1);
-				ac_decide(P, &state, &w, 1002, ENT, 16, &d);
-				CHECK(d.status == 200 && d.body.len > 0);
-				CHECK(strstr(d.body.ptr, "\"roles\":[\"admin\",\"ops\"]") != NULL);
+				ac_decide_begin(P, &state, &w, 1002, ENT, 16, &d);
+				CHECK(d.a.status == 200 && d.a.body.len > 0);
+				CHECK(strstr(d.a.body.ptr, "\"roles\":[\"admin\",\"ops\"]") != NULL);
 				header(1, "X-CSRF-Token", hdr);
 				request(&w, "POST", "/app/jobs", NULL, 2);
-				ac_decide(P, &state, &w, 1002, ENT, 16, &d);
-				CHECK(d.action == AC_ALLOW && d.reason == AC_OK);
+				ac_decide_begin(P, &state, &w, 1002, ENT, 16, &d);
+				CHECK(d.a.action == AC_ALLOW && d.a.reason == AC_OK);
 				/* after the session's ttl (600 s) it is over */
-				ac_decide(P, &state, &w, 1001 + 600, ENT, 16, &d);
-				CHECK(d.reason == AC_EXPIRED);
+				ac_decide_begin(P, &state, &w, 1001 + 600, ENT, 16, &d);
+				CHECK(d.a.reason == AC_EXPIRED);
 			}
 		}
 	}
@@ -353,9 +356,9 @@ static void test_form_login(void)
 	header(0, "Content-Type", "application/x-www-form-urlencoded");
 	request(&r, "POST", "/app/auth/login", "username=alice&password=s3cret+pw", 1);
 	r.https = 1;
-	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
+	ac_decide_begin(P, &state, &r, 1000, ENT, 16, &d);
 	finish(P, &r, 1000);
-	CHECK(d.status == 303);
+	CHECK(d.a.status == 303);
 	CHECK(resp_has("set-cookie", 0, "; SameSite=Strict; Secure"));
 	CHECK(resp_has("set-cookie", 1, "; SameSite=Strict; Secure"));
 	v = resp("location", 0, &len);
@@ -364,19 +367,19 @@ static void test_form_login(void)
 
 	begin("login: a verdict is bound to the credentials it checked");
 	request(&r, "POST", "/app/auth/login", "username=alice&password=s3cret+pw", 1);
-	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
-	CHECK(d.action == AC_PENDING);
-	while (ac_decision_step(&d, 1000) > 0)
+	ac_decide_begin(P, &state, &r, 1000, ENT, 16, &d);
+	CHECK(d.a.action == AC_PENDING);
+	while (ac_decide_step(&d, 1000) > 0)
 		;
 	{
 		/* resumed with another password: no reuse of the match, a
 		 * fresh check begins */
 		ac_request r2;
 		request(&r2, "POST", "/app/auth/login", "username=alice&password=guess", 1);
-		ac_decide_resume(P, &state, &r2, 1000, ENT, 16, &d);
-		CHECK(d.action == AC_PENDING);
+		ac_decide_finish(P, &state, &r2, 1000, ENT, 16, &d);
+		CHECK(d.a.action == AC_PENDING);
 		finish(P, &r2, 1000);
-		CHECK(d.status == 401 && d.reason == AC_BAD_PASSWORD);
+		CHECK(d.a.status == 401 && d.a.reason == AC_BAD_PASSWORD);
 		CHECK(resp("set-cookie", 0, &len) == NULL);
 	}
 	end();
@@ -385,18 +388,18 @@ static void test_form_login(void)
 	/* a fresh state: earlier checks count as attempts */
 	CHECK(ac_state_init(&state, ENT, sizeof ENT) == 0);
 	request(&r, "POST", "/app/auth/login", "username=alice&password=s3cret+pw", 1);
-	ac_decide(P, NULL, &r, 1000, ENT, 16, &d);
-	CHECK(d.status == 500 && d.reason == AC_NO_STATE);
-	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
-	while (ac_decision_step(&d, 1000) > 0)
+	ac_decide_begin(P, NULL, &r, 1000, ENT, 16, &d);
+	CHECK(d.a.status == 500 && d.a.reason == AC_NO_STATE);
+	ac_decide_begin(P, &state, &r, 1000, ENT, 16, &d);
+	while (ac_decide_step(&d, 1000) > 0)
 		;
-	ac_decide_resume(P, &state, &r, 1000, ENT, 8, &d);
-	CHECK(d.status == 500 && resp("set-cookie", 0, &len) == NULL);
+	ac_decide_finish(P, &state, &r, 1000, ENT, 8, &d);
+	CHECK(d.a.status == 500 && resp("set-cookie", 0, &len) == NULL);
 	{
 		ac_state dead;
 		CHECK(ac_state_init(&dead, ENT, 8) == -1);
-		ac_decide(P, &dead, &r, 1000, ENT, 16, &d);
-		CHECK(d.status == 500 && d.reason == AC_NO_STATE);
+		ac_decide_begin(P, &dead, &r, 1000, ENT, 16, &d);
+		CHECK(d.a.status == 500 && d.a.reason == AC_NO_STATE);
 	}
 	end();
 
@@ -404,11 +407,11 @@ static void test_form_login(void)
 	/* a fresh state: earlier checks count as attempts */
 	CHECK(ac_state_init(&state, ENT, sizeof ENT) == 0);
 	request(&r, "POST", "/app/auth/login", "username=zed&password=s3cret+pw", 1);
-	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
-	CHECK(d.action == AC_PENDING && ac_decision_step(&d, 0) == ITER - 1);
+	ac_decide_begin(P, &state, &r, 1000, ENT, 16, &d);
+	CHECK(d.a.action == AC_PENDING && ac_decide_step(&d, 0) == ITER - 1);
 	finish(P, &r, 1000);
-	CHECK(d.status == 401 && d.reason == AC_UNKNOWN_USER);
-	CHECK(strstr(d.audit, "\"login_user\":\"zed\"") != NULL);
+	CHECK(d.a.status == 401 && d.a.reason == AC_UNKNOWN_USER);
+	CHECK(strstr(d.a.audit, "\"login_user\":\"zed\"") != NULL);
 	end();
 }
 
@@ -428,27 +431,27 @@ static void test_throttle(void)
 	header(0, "Content-Type", "application/x-www-form-urlencoded");
 	for (i = 0; i < 2; i++) {
 		request(&r, "POST", "/app/auth/login", "username=alice&password=no", 1);
-		ac_decide(P, &state, &r, 5000 + i, ENT, 16, &d);
+		ac_decide_begin(P, &state, &r, 5000 + i, ENT, 16, &d);
 		finish(P, &r, 5000 + i);
-		CHECK(d.status == 401);
+		CHECK(d.a.status == 401);
 	}
 	request(&r, "POST", "/app/auth/login", "username=alice&password=s3cret+pw", 1);
-	ac_decide(P, &state, &r, 5010, ENT, 16, &d);
-	CHECK(d.action == AC_RESPOND && d.status == 429 &&
-	    d.reason == AC_TOO_MANY_ATTEMPTS);
+	ac_decide_begin(P, &state, &r, 5010, ENT, 16, &d);
+	CHECK(d.a.action == AC_RESPOND && d.a.status == 429 &&
+	    d.a.reason == AC_TOO_MANY_ATTEMPTS);
 	v = resp("retry-after", 0, &len);
 	CHECK(v != NULL && len == 2 && memcmp(v, "50", 2) == 0);
 	/* another client address is counted apart */
 	r.client_ip.ptr = "192.0.2.8";
-	ac_decide(P, &state, &r, 5010, ENT, 16, &d);
-	CHECK(d.action == AC_PENDING);
-	ac_decision_step(&d, 1u << 30);
+	ac_decide_begin(P, &state, &r, 5010, ENT, 16, &d);
+	CHECK(d.a.action == AC_PENDING);
+	ac_decide_step(&d, 1u << 30);
 	r.client_ip.ptr = "192.0.2.7";
 	/* the window lapses */
-	ac_decide(P, &state, &r, 5060, ENT, 16, &d);
-	CHECK(d.action == AC_PENDING);
+	ac_decide_begin(P, &state, &r, 5060, ENT, 16, &d);
+	CHECK(d.a.action == AC_PENDING);
 	finish(P, &r, 5060);
-	CHECK(d.status == 303);
+	CHECK(d.a.status == 303);
 	end();
 
 	begin("attempts: guesses sent side by side are counted when their checks begin");
@@ -459,12 +462,12 @@ static void test_throttle(void)
 		request(&r1, "POST", "/app/auth/login", "username=alice&password=x1", 1);
 		r1.client_ip.ptr = "192.0.2.99";
 		r1.client_ip.len = 10;
-		ac_decide(P, &state, &r1, 8000, ENT, 16, &d1);
-		ac_decide(P, &state, &r1, 8000, ENT, 16, &d2);
-		CHECK(d1.action == AC_PENDING && d2.action == AC_PENDING);
+		ac_decide_begin(P, &state, &r1, 8000, ENT, 16, &d1);
+		ac_decide_begin(P, &state, &r1, 8000, ENT, 16, &d2);
+		CHECK(d1.a.action == AC_PENDING && d2.a.action == AC_PENDING);
 		/* two checks under way: the limit (2) is reached already */
-		ac_decide(P, &state, &r1, 8000, ENT, 16, &d);
-		CHECK(d.status == 429);
+		ac_decide_begin(P, &state, &r1, 8000, ENT, 16, &d);
+		CHECK(d.a.status == 429);
 		ac_password_verify_wipe(&d1.work.verify);
 		ac_password_verify_wipe(&d2.work.verify);
 	}
@@ -474,12 +477,12 @@ static void test_throttle(void)
 	for (i = 0; i < 2; i++) {
 		request(&r, "POST", "/app/auth/login",
 		    i ? "username=alice&password=no" : "username=alice&password=s3cret+pw", 1);
-		ac_decide(P, &state, &r, 6000, ENT, 16, &d);
+		ac_decide_begin(P, &state, &r, 6000, ENT, 16, &d);
 		finish(P, &r, 6000);
 	}
 	request(&r, "POST", "/app/auth/login", "username=alice&password=no", 1);
-	ac_decide(P, &state, &r, 6000, ENT, 16, &d);
-	CHECK(d.action == AC_PENDING);
+	ac_decide_begin(P, &state, &r, 6000, ENT, 16, &d);
+	CHECK(d.a.action == AC_PENDING);
 	end();
 
 	begin("attempts: a flood of distinct clients stays in the fixed table and still counts");
@@ -509,17 +512,17 @@ static void test_throttle(void)
 			request(&r, "POST", "/auth/login", "username=alice&password=no", 1);
 			r.client_ip.ptr = ip;
 			r.client_ip.len = strlen(ip);
-			ac_decide(F, &state, &r, 7000 + i / 1000, ENT, 16, &d);
-			if (d.action == AC_PENDING)
+			ac_decide_begin(F, &state, &r, 7000 + i / 1000, ENT, 16, &d);
+			if (d.a.action == AC_PENDING)
 				finish(F, &r, 7000 + i / 1000);
-			if (d.status != 401)
+			if (d.a.status != 401)
 				refused++;
 		}
 		CHECK(refused == 0);
 		/* the newest pair's two failures are still counted */
 		if (F != NULL) {
-			ac_decide(F, &state, &r, 7010, ENT, 16, &d);
-			CHECK(d.status == 429);
+			ac_decide_begin(F, &state, &r, 7010, ENT, 16, &d);
+			CHECK(d.a.status == 429);
 		}
 	}
 	end();
@@ -565,8 +568,8 @@ static int attempt(const ac_policy *F, const char *ip, const char *user,
 	request(&r, "POST", "/auth/login", body, 1);
 	r.client_ip.ptr = ip;
 	r.client_ip.len = strlen(ip);
-	ac_decide(F, &state, &r, now, ENT, 16, &d);
-	pending = d.action == AC_PENDING;
+	ac_decide_begin(F, &state, &r, now, ENT, 16, &d);
+	pending = d.a.action == AC_PENDING;
 	if (pending)
 		finish(F, &r, now);
 	return pending;
@@ -615,9 +618,9 @@ static void test_budget(void)
 		p = attempt(F, "203.0.113.5", user, i % 3 == 2 ?
 		    "over-the-limit-password" : "guess", 2000 + i / 10);
 		hashed += p;
-		if (d.status == 401 && d.reason == AC_UNKNOWN_USER)
+		if (d.a.status == 401 && d.a.reason == AC_UNKNOWN_USER)
 			answered401++;
-		if (d.status == 429 && d.reason == AC_TOO_MANY_ATTEMPTS &&
+		if (d.a.status == 429 && d.a.reason == AC_TOO_MANY_ATTEMPTS &&
 		    retry_positive())
 			refused++;
 		if (i >= 20 && p)
@@ -629,22 +632,22 @@ static void test_budget(void)
 	CHECK(hashed == 14); /* 20 counted, 6 of them over-long */
 	/* the right password and Basic credentials from that client wait too */
 	CHECK(attempt(F, "203.0.113.5", "alice", "pw", 2019) == 0 &&
-	    d.status == 429 && d.reason == AC_TOO_MANY_ATTEMPTS);
+	    d.a.status == 429 && d.a.reason == AC_TOO_MANY_ATTEMPTS);
 	{
 		ac_request r;
 		header(0, "Authorization", "Basic YWxpY2U6cHc="); /* alice:pw */
 		request(&r, "GET", "/x", NULL, 1);
 		r.client_ip.ptr = "203.0.113.5";
 		r.client_ip.len = 11;
-		ac_decide(F, &state, &r, 2019, ENT, 16, &d);
-		CHECK(d.action == AC_RESPOND && d.status == 429 &&
-		    d.reason == AC_TOO_MANY_ATTEMPTS && retry_is("41"));
+		ac_decide_begin(F, &state, &r, 2019, ENT, 16, &d);
+		CHECK(d.a.action == AC_RESPOND && d.a.status == 429 &&
+		    d.a.reason == AC_TOO_MANY_ATTEMPTS && retry_is("41"));
 	}
 	/* other clients are not held back; the window lapses */
 	CHECK(attempt(F, "203.0.113.6", "alice", "pw", 2019) == 1 &&
-	    d.status == 303);
+	    d.a.status == 303);
 	CHECK(attempt(F, "203.0.113.5", "alice", "pw", 2060) == 1 &&
-	    d.status == 303);
+	    d.a.status == 303);
 	end();
 
 	begin("budget: Basic credentials spend it; a cache hit does not");
@@ -658,23 +661,23 @@ static void test_budget(void)
 		for (i = 0; i < 19; i++)
 			fail_once(F, "203.0.113.9", 3000);
 		header(0, "Authorization", "Basic YWxpY2U6cHc=");
-		ac_decide(F, &state, &r, 3000, ENT, 16, &d);
-		CHECK(d.action == AC_PENDING);
+		ac_decide_begin(F, &state, &r, 3000, ENT, 16, &d);
+		CHECK(d.a.action == AC_PENDING);
 		finish(F, &r, 3000);
-		CHECK(d.action == AC_ALLOW);
+		CHECK(d.a.action == AC_ALLOW);
 		for (i = 0; i < 30; i++) {
-			ac_decide(F, &state, &r, 3001, ENT, 16, &d);
-			n += d.action == AC_ALLOW;
+			ac_decide_begin(F, &state, &r, 3001, ENT, 16, &d);
+			n += d.a.action == AC_ALLOW;
 		}
 		CHECK(n == 30);
 		/* the success gave back its own attempt: one failure left */
 		CHECK(fail_once(F, "203.0.113.9", 3001) == 1 &&
-		    d.status == 401);
+		    d.a.status == 401);
 		CHECK(fail_once(F, "203.0.113.9", 3001) == 0 &&
-		    d.status == 429);
+		    d.a.status == 429);
 		header(0, "Authorization", "Basic bm9ib2R5Ong="); /* nobody:x */
-		ac_decide(F, &state, &r, 3001, ENT, 16, &d);
-		CHECK(d.status == 429 && d.reason == AC_TOO_MANY_ATTEMPTS);
+		ac_decide_begin(F, &state, &r, 3001, ENT, 16, &d);
+		CHECK(d.a.status == 429 && d.a.reason == AC_TOO_MANY_ATTEMPTS);
 	}
 	end();
 
@@ -684,14 +687,14 @@ static void test_budget(void)
 		fail_once(F, "198.51.100.20", 4000);
 	for (i = 0; i < 5; i++)
 		CHECK(attempt(F, "198.51.100.20", "alice", "pw", 4000) == 1 &&
-		    d.status == 303);
+		    d.a.status == 303);
 	for (i = 0; i < 10; i++)
 		CHECK(fail_once(F, "198.51.100.20", 4001) == 1 &&
-		    d.status == 401);
+		    d.a.status == 401);
 	CHECK(fail_once(F, "198.51.100.20", 4001) == 0 &&
-	    d.status == 429);
+	    d.a.status == 429);
 	CHECK(attempt(F, "198.51.100.20", "alice", "pw", 4001) == 0 &&
-	    d.status == 429);
+	    d.a.status == 429);
 	end();
 
 	begin("budget: a check begun in the last window gives nothing back to the next");
@@ -704,14 +707,14 @@ static void test_budget(void)
 		request(&r, "POST", "/auth/login", "username=alice&password=pw", 1);
 		r.client_ip.ptr = "198.51.100.21";
 		r.client_ip.len = 13;
-		ac_decide(F, &state, &r, 5059, ENT, 16, &late);
-		CHECK(late.action == AC_PENDING);
+		ac_decide_begin(F, &state, &r, 5059, ENT, 16, &late);
+		CHECK(late.a.action == AC_PENDING);
 		for (i = 0; i < 20; i++)
 			CHECK(fail_once(F, "198.51.100.21", 5060) == 1);
-		ac_decide_resume(F, &state, &r, 5061, ENT, 16, &late);
-		CHECK(late.status == 303);
+		ac_decide_finish(F, &state, &r, 5061, ENT, 16, &late);
+		CHECK(late.a.status == 303);
 		CHECK(fail_once(F, "198.51.100.21", 5061) == 0 &&
-		    d.status == 429);
+		    d.a.status == 429);
 	}
 	end();
 
@@ -724,9 +727,9 @@ static void test_budget(void)
 			CHECK(ac_state_init(&state, ENT, sizeof ENT) == 0);
 			for (i = 0; i < 20; i++)
 				CHECK(fail_once(F, "198.51.100.30", ends[k]) == 1 &&
-				    d.status == 401);
+				    d.a.status == 401);
 			CHECK(fail_once(F, "198.51.100.30", ends[k]) == 0 &&
-			    d.status == 429 && retry_positive());
+			    d.a.status == 429 && retry_positive());
 		}
 	}
 	end();
@@ -749,9 +752,9 @@ static void test_budget(void)
 			for (i = 0; i < 20; i++)
 				fail_once(F, c[k].spend, 6000);
 			fail_once(F, c[k].probe, 6000);
-			if ((d.status == 429) != c[k].same) {
+			if ((d.a.status == 429) != c[k].same) {
 				printf("# %s then %s: %d\n", c[k].spend,
-				    c[k].probe, d.status);
+				    c[k].probe, d.a.status);
 				CHECK(0 && "budget shared or not as expected");
 			}
 		}
@@ -772,9 +775,9 @@ static void test_flood(void)
 		return;
 	for (i = 0; i < 3; i++)
 		CHECK(attempt(F, "192.0.2.7", "alice", "no", 1000) == 1 &&
-		    d.status == 401);
+		    d.a.status == 401);
 	CHECK(attempt(F, "192.0.2.7", "alice", "pw", 1000) == 0 &&
-	    d.status == 429 && retry_is("60"));
+	    d.a.status == 429 && retry_is("60"));
 	/* 2,000 clients, 10 failures each (under their budget of 20):
 	 * over-long passwords and random users, every pair a new one */
 	for (i = 0; i < 2000; i++) {
@@ -784,19 +787,19 @@ static void test_flood(void)
 			attempt(F, ip, user, k & 1 ? "over-the-limit-password" :
 			    "x", 1001 + i / 200);
 			flood++;
-			if (d.status != 401 && d.status != 503)
+			if (d.a.status != 401 && d.a.status != 503)
 				ok_refused = 0;
 		}
 	}
 	printf("# flood: %ld failed logins from 2000 clients\n", flood);
 	CHECK(ok_refused);
 	CHECK(attempt(F, "192.0.2.7", "alice", "pw", 1030) == 0 &&
-	    d.status == 429 && d.reason == AC_TOO_MANY_ATTEMPTS &&
+	    d.a.status == 429 && d.a.reason == AC_TOO_MANY_ATTEMPTS &&
 	    retry_is("30"));
 	CHECK(attempt(F, "192.0.2.7", "alice", "pw", 1059) == 0 &&
-	    d.status == 429);
+	    d.a.status == 429);
 	CHECK(attempt(F, "192.0.2.7", "alice", "pw", 1060) == 1 &&
-	    d.status == 303);
+	    d.a.status == 303);
 	end();
 
 	begin("flood: with every counter slot locked, new attempts are refused 503 (fail closed), never by forgetting a lock");
@@ -810,9 +813,9 @@ static void test_flood(void)
 		for (k = 0; k < 18; k++) {
 			snprintf(user, sizeof user, "l%d-%d", i, k / 3);
 			attempt(F, ip, user, "over-the-limit-password", 8000);
-			if (d.status == 503)
+			if (d.a.status == 503)
 				over503++;
-			else if (k % 3 == 2 && d.status == 401)
+			else if (k % 3 == 2 && d.a.status == 401)
 				locked_pairs++;
 		}
 	}
@@ -821,7 +824,7 @@ static void test_flood(void)
 	CHECK(over503 >= 300 && locked_pairs <= AC_THROTTLE_SLOTS);
 	/* alice's lock held through all of it */
 	CHECK(attempt(F, "192.0.2.7", "alice", "pw", 8001) == 0 &&
-	    d.status == 429 && d.reason == AC_TOO_MANY_ATTEMPTS);
+	    d.a.status == 429 && d.a.reason == AC_TOO_MANY_ATTEMPTS);
 	/* a new pair that lands in a full group: 503, no hashing */
 	{
 		int seen = 0;
@@ -829,16 +832,16 @@ static void test_flood(void)
 			snprintf(user, sizeof user, "probe%d", i);
 			snprintf(ip, sizeof ip, "10.7.%d.%d", i / 256, i % 256);
 			if (attempt(F, ip, user, "pw", 8002) == 0 &&
-			    d.status == 503) {
+			    d.a.status == 503) {
 				seen = 1;
-				CHECK(d.reason == AC_OVERLOADED && retry_positive());
-				CHECK(d.action == AC_RESPOND);
+				CHECK(d.a.reason == AC_OVERLOADED && retry_positive());
+				CHECK(d.a.action == AC_RESPOND);
 			}
 		}
 		CHECK(seen);
 		/* when the windows end, the same attempt goes through */
 		CHECK(attempt(F, ip, user, "pw", 8060) == 1 &&
-		    d.status == 401);
+		    d.a.status == 401);
 	}
 	end();
 }
@@ -862,90 +865,90 @@ static void test_pending_cap(void)
 		request(&rq[i], "POST", "/auth/login", "username=alice&password=pw", 1);
 		rq[i].client_ip.ptr = ips[i];
 		rq[i].client_ip.len = strlen(ips[i]);
-		ac_decide(F, &state, &rq[i], 1000, ENT, 16, &p[i]);
+		ac_decide_begin(F, &state, &rq[i], 1000, ENT, 16, &p[i]);
 	}
-	CHECK(p[0].action == AC_PENDING && p[1].action == AC_PENDING &&
-	    p[2].action == AC_PENDING);
-	CHECK(p[3].action == AC_RESPOND && p[3].status == 503 &&
-	    p[3].reason == AC_OVERLOADED);
+	CHECK(p[0].a.action == AC_PENDING && p[1].a.action == AC_PENDING &&
+	    p[2].a.action == AC_PENDING);
+	CHECK(p[3].a.action == AC_RESPOND && p[3].a.status == 503 &&
+	    p[3].a.reason == AC_OVERLOADED);
 	d = p[3];
 	CHECK(retry_is("1"));
-	CHECK(strstr(p[3].audit, "\"reason\":\"overloaded\"") != NULL);
+	CHECK(strstr(p[3].a.audit, "\"reason\":\"overloaded\"") != NULL);
 	/* JSON clients read a JSON answer */
 	{
 		ac_request rj;
 		header(0, "Content-Type", "application/json");
 		request(&rj, "POST", "/auth/login",
 		    "{\"username\":\"alice\",\"password\":\"pw\"}", 1);
-		ac_decide(F, &state, &rj, 1000, ENT, 16, &d);
-		CHECK(d.status == 503 && d.body.len == 22 &&
-		    memcmp(d.body.ptr, "{\"error\":\"overloaded\"}", 22) == 0);
+		ac_decide_begin(F, &state, &rj, 1000, ENT, 16, &d);
+		CHECK(d.a.status == 503 && d.a.body.len == 22 &&
+		    memcmp(d.a.body.ptr, "{\"error\":\"overloaded\"}", 22) == 0);
 		header(0, "Content-Type", "application/x-www-form-urlencoded");
 	}
 	end();
 
 	begin("pending: a resume frees its slot for a new check; the refused one was not counted");
-	while (ac_decision_step(&p[0], 1000) > 0)
+	while (ac_decide_step(&p[0], 1000) > 0)
 		;
-	ac_decide_resume(F, &state, &rq[0], 1001, ENT, 16, &p[0]);
-	CHECK(p[0].action == AC_RESPOND && p[0].status == 303);
+	ac_decide_finish(F, &state, &rq[0], 1001, ENT, 16, &p[0]);
+	CHECK(p[0].a.action == AC_RESPOND && p[0].a.status == 303);
 	/* "1/minute" per pair: had the 503 been counted, this would be 429 */
-	ac_decide(F, &state, &rq[3], 1001, ENT, 16, &p[3]);
-	CHECK(p[3].action == AC_PENDING);
-	ac_decide(F, &state, &rq[0], 1001, ENT, 16, &p[0]);
-	CHECK(p[0].status == 503);
+	ac_decide_begin(F, &state, &rq[3], 1001, ENT, 16, &p[3]);
+	CHECK(p[3].a.action == AC_PENDING);
+	ac_decide_begin(F, &state, &rq[0], 1001, ENT, 16, &p[0]);
+	CHECK(p[0].a.status == 503);
 	end();
 
 	begin("pending: slots of checks never resumed lapse after AC_PENDING_TIMEOUT; a stale resume frees nobody else's");
 	/* p[1] and p[2] (taken at 1000) and p[3] (at 1001) are dropped by
 	 * their host (client aborts) */
-	ac_decide(F, &state, &rq[0], 999 + AC_PENDING_TIMEOUT, ENT, 16, &p[0]);
-	CHECK(p[0].status == 503);
-	ac_decide(F, &state, &rq[0], 1000 + AC_PENDING_TIMEOUT, ENT, 16, &p[0]);
-	CHECK(p[0].action == AC_PENDING);
+	ac_decide_begin(F, &state, &rq[0], 999 + AC_PENDING_TIMEOUT, ENT, 16, &p[0]);
+	CHECK(p[0].a.status == 503);
+	ac_decide_begin(F, &state, &rq[0], 1000 + AC_PENDING_TIMEOUT, ENT, 16, &p[0]);
+	CHECK(p[0].a.action == AC_PENDING);
 	snprintf(ips[4], sizeof ips[4], "192.0.2.54");
 	request(&rq[4], "POST", "/auth/login", "username=alice&password=pw", 1);
 	rq[4].client_ip.ptr = ips[4];
 	rq[4].client_ip.len = strlen(ips[4]);
-	ac_decide(F, &state, &rq[4], 1000 + AC_PENDING_TIMEOUT, ENT, 16, &p[4]);
-	CHECK(p[4].action == AC_PENDING);
+	ac_decide_begin(F, &state, &rq[4], 1000 + AC_PENDING_TIMEOUT, ENT, 16, &p[4]);
+	CHECK(p[4].a.action == AC_PENDING);
 	/* the stale p[1] resumes late: its slot is someone else's now */
-	ac_decide_resume(F, &state, &rq[1], 1060, ENT, 16, &p[1]);
-	CHECK(p[1].status == 303);
+	ac_decide_finish(F, &state, &rq[1], 1060, ENT, 16, &p[1]);
+	CHECK(p[1].a.status == 303);
 	request(&rq[6], "POST", "/auth/login", "username=alice&password=pw", 1);
 	rq[6].client_ip.ptr = "192.0.2.60";
 	rq[6].client_ip.len = 10;
-	ac_decide(F, &state, &rq[6], 1060, ENT, 16, &p[6]);
-	CHECK(p[6].status == 503);
+	ac_decide_begin(F, &state, &rq[6], 1060, ENT, 16, &p[6]);
+	CHECK(p[6].a.status == 503);
 	for (i = 0; i < 7; i++)
-		if (p[i].action == AC_PENDING)
+		if (p[i].a.action == AC_PENDING)
 			ac_password_verify_wipe(&p[i].work.verify);
 	end();
 
 	begin("pending: a host that drops a check abandons it: its slot is free at once, its attempt stays counted");
 	CHECK(ac_state_init(&state, ENT, sizeof ENT) == 0);
 	for (i = 0; i < 3; i++) {
-		ac_decide(F, &state, &rq[i], 2000, ENT, 16, &p[i]);
-		CHECK(p[i].action == AC_PENDING);
+		ac_decide_begin(F, &state, &rq[i], 2000, ENT, 16, &p[i]);
+		CHECK(p[i].a.action == AC_PENDING);
 	}
-	ac_decide(F, &state, &rq[3], 2000, ENT, 16, &p[3]);
-	CHECK(p[3].status == 503);
-	ac_decision_abandon(&state, &p[1]);
-	CHECK(p[1].action != AC_PENDING && ac_decision_step(&p[1], 1) == 0);
-	ac_decision_abandon(&state, &p[1]); /* twice: nothing more */
-	ac_decide(F, &state, &rq[3], 2000, ENT, 16, &p[3]);
-	CHECK(p[3].action == AC_PENDING);
-	ac_decide(F, &state, &rq[4], 2000, ENT, 16, &p[4]);
-	CHECK(p[4].status == 503);
+	ac_decide_begin(F, &state, &rq[3], 2000, ENT, 16, &p[3]);
+	CHECK(p[3].a.status == 503);
+	ac_decide_abandon(&state, &p[1]);
+	CHECK(p[1].a.action != AC_PENDING && ac_decide_step(&p[1], 1) == 0);
+	ac_decide_abandon(&state, &p[1]); /* twice: nothing more */
+	ac_decide_begin(F, &state, &rq[3], 2000, ENT, 16, &p[3]);
+	CHECK(p[3].a.action == AC_PENDING);
+	ac_decide_begin(F, &state, &rq[4], 2000, ENT, 16, &p[4]);
+	CHECK(p[4].a.status == 503);
 	/* "1/minute": the abandoned guess was counted */
-	ac_decision_abandon(&state, &p[3]);
-	ac_decide(F, &state, &rq[1], 2000, ENT, 16, &p[1]);
-	CHECK(p[1].status == 429 && p[1].reason == AC_TOO_MANY_ATTEMPTS);
+	ac_decide_abandon(&state, &p[3]);
+	ac_decide_begin(F, &state, &rq[1], 2000, ENT, 16, &p[1]);
+	CHECK(p[1].a.status == 429 && p[1].a.reason == AC_TOO_MANY_ATTEMPTS);
 	/* not pending: untouched */
-	ac_decision_abandon(&state, &p[1]);
-	CHECK(p[1].status == 429);
+	ac_decide_abandon(&state, &p[1]);
+	CHECK(p[1].a.status == 429);
 	for (i = 0; i < 5; i++)
-		ac_decision_abandon(&state, &p[i]);
+		ac_decide_abandon(&state, &p[i]);
 	end();
 
 	begin("pending: the default cap is 8; Basic checks take slots too");
@@ -957,14 +960,14 @@ static void test_pending_cap(void)
 		request(&rq[i], "GET", "/x", NULL, 1);
 		rq[i].client_ip.ptr = ips[i];
 		rq[i].client_ip.len = strlen(ips[i]);
-		ac_decide(D, &state, &rq[i], 1000, ENT, 16, &p[i]);
-		n += p[i].action == AC_PENDING;
+		ac_decide_begin(D, &state, &rq[i], 1000, ENT, 16, &p[i]);
+		n += p[i].a.action == AC_PENDING;
 	}
-	CHECK(n == 8 && p[8].status == 503 && p[8].reason == AC_OVERLOADED);
+	CHECK(n == 8 && p[8].a.status == 503 && p[8].a.reason == AC_OVERLOADED);
 	d = p[8];
 	CHECK(retry_is("1"));
 	for (i = 0; i < 9; i++)
-		if (p[i].action == AC_PENDING)
+		if (p[i].a.action == AC_PENDING)
 			ac_password_verify_wipe(&p[i].work.verify);
 	printf("# ac_state: %zu bytes\n", ac_sizeof_state());
 	end();
@@ -984,16 +987,16 @@ static void test_basic(void)
 		return;
 	header(0, "Authorization", creds);
 	request(&r, "GET", "/app/api/x", NULL, 1);
-	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
-	CHECK(d.action == AC_PENDING);
+	ac_decide_begin(P, &state, &r, 1000, ENT, 16, &d);
+	CHECK(d.a.action == AC_PENDING);
 	finish(P, &r, 1000);
-	CHECK(d.action == AC_ALLOW && d.reason == AC_OK);
-	CHECK(strstr(d.audit, "\"auth\":\"basic\"") != NULL);
-	ac_decide(P, &state, &r, 1029, ENT, 16, &d);
-	CHECK(d.action == AC_ALLOW);
-	ac_decide(P, &state, &r, 1030, ENT, 16, &d);
-	CHECK(d.action == AC_PENDING);
-	ac_decision_step(&d, 1u << 30);
+	CHECK(d.a.action == AC_ALLOW && d.a.reason == AC_OK);
+	CHECK(strstr(d.a.audit, "\"auth\":\"basic\"") != NULL);
+	ac_decide_begin(P, &state, &r, 1029, ENT, 16, &d);
+	CHECK(d.a.action == AC_ALLOW);
+	ac_decide_begin(P, &state, &r, 1030, ENT, 16, &d);
+	CHECK(d.a.action == AC_PENDING);
+	ac_decide_step(&d, 1u << 30);
 	end();
 
 	begin("basic: a wrong password is never cached and gets a Basic challenge");
@@ -1001,14 +1004,14 @@ static void test_basic(void)
 	CHECK(ac_state_init(&state, ENT, sizeof ENT) == 0);
 	header(0, "Authorization", wrong);
 	request(&r, "GET", "/app/api/x", NULL, 1);
-	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
-	CHECK(d.action == AC_PENDING);
+	ac_decide_begin(P, &state, &r, 1000, ENT, 16, &d);
+	CHECK(d.a.action == AC_PENDING);
 	finish(P, &r, 1000);
-	CHECK(d.status == 401 && d.reason == AC_BAD_PASSWORD);
+	CHECK(d.a.status == 401 && d.a.reason == AC_BAD_PASSWORD);
 	CHECK(resp_has("www-authenticate", 0, "Basic realm=\"t\", charset=\"UTF-8\""));
-	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
-	CHECK(d.action == AC_PENDING);
-	ac_decision_step(&d, 1u << 30);
+	ac_decide_begin(P, &state, &r, 1000, ENT, 16, &d);
+	CHECK(d.a.action == AC_PENDING);
+	ac_decide_step(&d, 1u << 30);
 	end();
 
 	begin("basic: the cache is bound to the stored hash (a changed password ends it)");
@@ -1020,9 +1023,9 @@ static void test_basic(void)
 		const ac_policy *P2;
 		header(0, "Authorization", creds);
 		request(&r, "GET", "/app/api/x", NULL, 1);
-		ac_decide(P, &state, &r, 2000, ENT, 16, &d);
+		ac_decide_begin(P, &state, &r, 2000, ENT, 16, &d);
 		finish(P, &r, 2000);
-		CHECK(d.action == AC_ALLOW);
+		CHECK(d.a.action == AC_ALLOW);
 		/* same state, a policy where alice's hash is new (same
 		 * password, other salt) */
 		make_hash(other, "s3cret pw", 0x55);
@@ -1033,11 +1036,86 @@ static void test_basic(void)
 		P2 = load(j, NULL, &e);
 		CHECK(P2 != NULL);
 		if (P2 != NULL) {
-			ac_decide(P2, &state, &r, 2001, ENT, 16, &d);
-			CHECK(d.action == AC_PENDING);
-			ac_decision_step(&d, 1u << 30);
+			ac_decide_begin(P2, &state, &r, 2001, ENT, 16, &d);
+			CHECK(d.a.action == AC_PENDING);
+			ac_decide_step(&d, 1u << 30);
 		}
 	}
+	end();
+}
+
+/* ac_needs names the state entries a request touches, and the decision
+ * says whether it wrote the state: a host holding a copy of a shared state
+ * writes it back only then. */
+static void test_needs_and_writes(void)
+{
+	ac_policy_error e;
+	const ac_policy *P = load(policy_text(",\"basic_cache_ttl\":30"), NULL, &e);
+	ac_request r;
+	static const char creds[] = "Basic YWxpY2U6czNjcmV0IHB3"; /* alice:s3cret pw */
+	static const char form[] = "username=alice&password=s3cret+pw";
+	unsigned n;
+
+	begin("needs: login posts and Basic name their state entries, other requests none");
+	CHECK(P != NULL && ac_state_init(&state, ENT, sizeof ENT) == 0);
+	if (P == NULL)
+		return;
+	CHECK(AC_NEEDS_STATE == (AC_NEEDS_THROTTLE | AC_NEEDS_CLIENT_BUDGET |
+	    AC_NEEDS_PENDING | AC_NEEDS_CREDS));
+	CHECK((AC_NEEDS_STATE & AC_NEEDS_BODY) == 0);
+	request(&r, "POST", "/app/auth/login", form, 0);
+	n = ac_needs(P, &r);
+	CHECK(n == (AC_NEEDS_BODY | AC_NEEDS_THROTTLE | AC_NEEDS_CLIENT_BUDGET |
+	    AC_NEEDS_PENDING));
+	header(0, "Authorization", creds);
+	request(&r, "GET", "/app/api/x", NULL, 1);
+	CHECK(ac_needs(P, &r) == AC_NEEDS_STATE);
+	request(&r, "GET", "/app/auth/login", NULL, 0);
+	CHECK(ac_needs(P, &r) == 0);
+	header(0, "Authorization", "Bearer abc.def.ghi");
+	request(&r, "GET", "/app/api/x", NULL, 1);
+	CHECK(ac_needs(P, &r) == 0);
+	end();
+
+	begin("state_written: set by what writes (a check begun, finished, cached), clear otherwise");
+	header(0, "Authorization", creds);
+	request(&r, "GET", "/app/api/x", NULL, 1);
+	ac_decide_begin(P, &state, &r, 1000, ENT, 16, &d);
+	CHECK(d.a.action == AC_PENDING && d.a.state_written == 1);
+	finish(P, &r, 1000);
+	CHECK(d.a.action == AC_ALLOW && d.a.state_written == 1);
+	/* a cache hit reads the state and writes nothing */
+	ac_decide_begin(P, &state, &r, 1001, ENT, 16, &d);
+	CHECK(d.a.action == AC_ALLOW && d.a.state_written == 0);
+	/* a request that needs no state */
+	request(&r, "GET", "/app/auth/login", NULL, 0);
+	ac_decide_begin(P, &state, &r, 1001, ENT, 16, &d);
+	CHECK(d.a.status == 200 && d.a.state_written == 0);
+	/* a dropped check frees its slot: a write */
+	request(&r, "POST", "/app/auth/login", form, 0);
+	ac_decide_begin(P, &state, &r, 1002, ENT, 16, &d);
+	CHECK(d.a.action == AC_PENDING && d.a.state_written == 1);
+	ac_decide_abandon(&state, &d);
+	CHECK(d.a.action != AC_PENDING && d.a.state_written == 1);
+	end();
+
+	begin("decide: the one-shot call runs a check to the end; next begins or finishes");
+	CHECK(ac_state_init(&state, ENT, sizeof ENT) == 0);
+	request(&r, "POST", "/app/auth/login", form, 0);
+	ac_decide(P, &state, &r, 3000, ENT, 16, &d);
+	CHECK(d.a.action == AC_RESPOND && d.a.status == 303 &&
+	    d.a.reason == AC_OK);
+	CHECK(ac_state_init(&state, ENT, sizeof ENT) == 0);
+	memset(&d, 0, sizeof d);
+	ac_decide_next(P, &state, &r, 3000, ENT, 16, &d);
+	CHECK(d.a.action == AC_PENDING);
+	while (ac_decide_step(&d, 1000) > 0)
+		;
+	ac_decide_next(P, &state, &r, 3000, ENT, 16, &d);
+	CHECK(d.a.action == AC_RESPOND && d.a.status == 303);
+	ac_decide_next(P, &state, &r, 3000, ENT, 16, &d);
+	CHECK(d.a.action == AC_PENDING); /* a finished decision: begins again */
+	ac_decide_abandon(&state, &d);
 	end();
 }
 
@@ -1055,36 +1133,36 @@ static void test_pages(void)
 		return;
 	header(0, "Accept", "text/html");
 	request(&r, "GET", "/app/auth/login?next=/app/x%3Fy%3D%3Cz%3E", NULL, 1);
-	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
-	CHECK(d.status == 200 && d.reason == AC_PUBLIC);
-	CHECK(strstr(d.body.ptr, "value=\"/app/x?y=&lt;z&gt;\"") != NULL);
+	ac_decide_begin(P, &state, &r, 1000, ENT, 16, &d);
+	CHECK(d.a.status == 200 && d.a.reason == AC_PUBLIC);
+	CHECK(strstr(d.a.body.ptr, "value=\"/app/x?y=&lt;z&gt;\"") != NULL);
 	CHECK(resp_has("content-security-policy", 0, "default-src 'none'"));
 	request(&r, "GET", "/app/reports", NULL, 1);
-	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
+	ac_decide_begin(P, &state, &r, 1000, ENT, 16, &d);
 	v = resp("location", 0, &len);
-	CHECK(d.status == 302 && v != NULL && len == 33 &&
+	CHECK(d.a.status == 302 && v != NULL && len == 33 &&
 	    memcmp(v, "/app/auth/login?next=/app/reports", 33) == 0);
 	request(&r, "GET", "/app", NULL, 1);
-	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
-	CHECK(d.status == 302);
+	ac_decide_begin(P, &state, &r, 1000, ENT, 16, &d);
+	CHECK(d.a.status == 302);
 	request(&r, "GET", "/apple", NULL, 1);
-	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
-	CHECK(d.status == 401);
+	ac_decide_begin(P, &state, &r, 1000, ENT, 16, &d);
+	CHECK(d.a.status == 401);
 	request(&r, "POST", "/app/reports", NULL, 1);
-	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
-	CHECK(d.status == 401); /* only GET/HEAD navigations are redirected */
+	ac_decide_begin(P, &state, &r, 1000, ENT, 16, &d);
+	CHECK(d.a.status == 401); /* only GET/HEAD navigations are redirected */
 	request(&r, "DELETE", "/app/auth/logout", NULL, 0);
-	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
-	CHECK(d.status == 405);
+	ac_decide_begin(P, &state, &r, 1000, ENT, 16, &d);
+	CHECK(d.a.status == 405);
 	request(&r, "POST", "/app/auth/logout", NULL, 0);
-	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
-	CHECK(d.status == 303 && d.reason == AC_LOGGED_OUT);
+	ac_decide_begin(P, &state, &r, 1000, ENT, 16, &d);
+	CHECK(d.a.status == 303 && d.a.reason == AC_LOGGED_OUT);
 	CHECK(resp_has("set-cookie", 0, "authcore_session=; Path=/app; Max-Age=0; HttpOnly"));
 	CHECK(resp_has("set-cookie", 1, "authcore_csrf=; Path=/app; Max-Age=0; SameSite"));
 	request(&r, "POST", "/app/auth/login", NULL, 0);
 	r.body_too_large = 1;
-	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
-	CHECK(d.status == 413 && d.reason == AC_BODY_TOO_LARGE);
+	ac_decide_begin(P, &state, &r, 1000, ENT, 16, &d);
+	CHECK(d.a.status == 413 && d.a.reason == AC_BODY_TOO_LARGE);
 	end();
 }
 
@@ -1117,17 +1195,17 @@ static void test_state_optional(void)
 	for (i = 0; P != NULL && i < sizeof reqs / sizeof reqs[0]; i++) {
 		header(0, reqs[i].hn, reqs[i].hv);
 		request(&r, reqs[i].method, reqs[i].path, reqs[i].body, 1);
-		ac_decide(P, NULL, &r, 1000, ENT, 16, &d);
-		ac_decide(P, &state, &r, 1000, ENT, 16, &with);
+		ac_decide_begin(P, NULL, &r, 1000, ENT, 16, &d);
+		ac_decide_begin(P, &state, &r, 1000, ENT, 16, &with);
 		if (reqs[i].needs) {
-			CHECK(d.status == 500 && d.reason == AC_NO_STATE);
-			CHECK(with.reason != AC_NO_STATE);
+			CHECK(d.a.status == 500 && d.a.reason == AC_NO_STATE);
+			CHECK(with.a.reason != AC_NO_STATE);
 		} else {
-			CHECK(d.reason != AC_NO_STATE);
-			CHECK(d.status == with.status && d.reason == with.reason &&
-			    d.action == with.action && d.body.len == with.body.len);
+			CHECK(d.a.reason != AC_NO_STATE);
+			CHECK(d.a.status == with.a.status && d.a.reason == with.a.reason &&
+			    d.a.action == with.a.action && d.a.body.len == with.a.body.len);
 		}
-		if (with.action == AC_PENDING)
+		if (with.a.action == AC_PENDING)
 			ac_password_verify_wipe(&with.work.verify);
 	}
 	end();
@@ -1147,14 +1225,14 @@ static void test_no_heap(void)
 	CHECK(P != NULL && ac_state_init(&state, ENT, sizeof ENT) == 0);
 	header(0, "Content-Type", "application/x-www-form-urlencoded");
 	request(&r, "POST", "/app/auth/login", "username=alice&password=s3cret+pw", 1);
-	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
+	ac_decide_begin(P, &state, &r, 1000, ENT, 16, &d);
 	finish(P, &r, 1000);
 	header(0, "Authorization", "Basic YWxpY2U6czNjcmV0IHB3");
 	request(&r, "GET", "/app/x", NULL, 1);
-	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
+	ac_decide_begin(P, &state, &r, 1000, ENT, 16, &d);
 	finish(P, &r, 1000);
-	ac_decide(P, &state, &r, 1000, ENT, 16, &d);
-	CHECK(d.action == AC_ALLOW);
+	ac_decide_begin(P, &state, &r, 1000, ENT, 16, &d);
+	CHECK(d.a.action == AC_ALLOW);
 	CHECK(heap_calls == before);
 	end();
 }
@@ -1171,6 +1249,7 @@ int main(void)
 	test_flood();
 	test_pending_cap();
 	test_basic();
+	test_needs_and_writes();
 	test_pages();
 	test_state_optional();
 #ifdef AC_TEST_COUNT_HEAP

@@ -23,7 +23,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "authcore_password.h"
+#include "authcore.h"
 
 #include "check.h"
 

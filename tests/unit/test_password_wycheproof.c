@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "authcore_password.h"
+#include "authcore.h"
 #include "vectorfile.h"
 
 static int failures;

@@ -24,7 +24,7 @@
 
 #include <bearssl.h>
 
-#include "authcore_session.h"
+#include "authcore.h"
 
 #include "check.h"
 

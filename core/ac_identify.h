@@ -1,0 +1,51 @@
+/* Identifying the caller (ac_identify.c): API key, Basic credentials, the
+ * JWT sources, the session cookie, in the policy's order, and the password
+ * check login posts and Basic credentials share. Internal: not part of the
+ * public API. */
+#ifndef AC_IDENTIFY_H
+#define AC_IDENTIFY_H
+
+#include "ac_decision_int.h"
+#include "ac_internal.h"
+#include "ac_policy_int.h"
+
+/* Who the request is, however it authenticated. */
+typedef struct {
+	ac_str user;
+	const ac_str *roles;
+	size_t n_roles;
+	const ac_str *perms; /* tokens and sessions: their roles (scopes) */
+	size_t n_perms;
+	int jwt;
+	int cred_kind;       /* the credential consumed: 'H' header, 'C'
+	                        cookie, 'Q' query parameter, 0 none */
+	ac_str cred_name;    /* its header, cookie or parameter name */
+} ac_ident;
+
+/* The verdict of a finished password check, handed back to the decision. */
+typedef struct {
+	uint8_t tag[32];
+	int kind;
+	int match;
+	int64_t began;  /* when the check began (was counted) */
+} ac_verdict;
+
+/* Finds who the request is: API key, Basic credentials (with "login"),
+ * then the JWT sources, then the session cookie. 1: identified (id set);
+ * 0: decided already (a refusal, or AC_PENDING, in d). */
+int ac_identify(const ac_policy *P, ac_state *S, const ac_request *req,
+    int64_t now, const ac_verdict *v, ac_decision *d, ac_ident *id);
+
+/* Outcomes of ac_identify_password. */
+enum { AC_ID_MATCH, AC_ID_FAIL, AC_ID_PENDING, AC_ID_THROTTLED,
+	AC_ID_OVERLOADED };
+/* Checks (user, password) for a login post (kind 'L') or Basic
+ * credentials ('B'): the verdict v for exactly these credentials, or a
+ * refusal, or a new pending check in d->work. *who is the user (NULL if
+ * unknown), *retry the Retry-After of a refusal. */
+int ac_identify_password(const ac_policy *P, ac_state *S,
+    const ac_request *req, int64_t now, const ac_verdict *v, int kind,
+    ac_str name, ac_str password, const ac_user **who, ac_decision *d,
+    int64_t *retry);
+
+#endif

@@ -1,0 +1,31 @@
+/* The login endpoints (ac_login.c): the page, the post, logout, whoami,
+ * the answer an unauthenticated client under the prefix understands, and
+ * re-signing sessions under the current key. Internal: not part of the
+ * public API. */
+#ifndef AC_LOGIN_H
+#define AC_LOGIN_H
+
+#include "ac_identify.h"
+
+/* Which login endpoint the path (query cut off) is, 0 if none. */
+#define AC_ROUTE_LOGIN 1
+#define AC_ROUTE_LOGOUT 2
+#define AC_ROUTE_WHOAMI 3
+int ac_login_route(const ac_policy *P, const ac_request *req,
+    size_t path_len);
+/* Answers a request to a login endpoint (not GET whoami). */
+void ac_login_decide(const ac_policy *P, ac_state *S, const ac_request *req,
+    size_t path_len, int64_t now, const uint8_t *entropy, size_t entropy_len,
+    const ac_verdict *v, ac_decision *d);
+/* A 401 for a request under the login prefix becomes what its client
+ * understands: 302 to the login page (browsers), 401 with HX-Redirect
+ * (htmx), or stays a 401 JSON answer (APIs). */
+void ac_login_challenge(const ac_policy *P, const ac_request *req,
+    size_t path_len, ac_decision *d);
+/* Re-signs d->session (verified under an older key) with the current key. */
+void ac_login_reissue(const ac_policy *P, const ac_request *req,
+    int64_t now, ac_decision *d);
+/* 200 JSON {"user","roles","auth"} for an identified request. */
+void ac_login_whoami(ac_decision *d, const ac_ident *id);
+
+#endif
