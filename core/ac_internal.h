@@ -13,6 +13,8 @@
 /* ASCII case-insensitive equality (header names, auth schemes). */
 int ac_ascii_ieq(const char *a, size_t alen, const char *b, size_t blen);
 int ac_str_eq(ac_str a, const char *b, size_t blen);
+/* s[0..n) without leading and trailing spaces and tabs (HTTP OWS). */
+ac_str ac_trim_ows(const char *p, size_t n);
 
 /* ---- JSON scanner (ac_json.c): validates and walks JSON in place, with no
  * allocation; used for token headers and payloads on the request path. */

@@ -1,6 +1,7 @@
 /*
- * The policy loader's internals (core/ac_policy.c), shared with the
- * section parsers beside the concepts they configure (core/ac_*_policy.c).
+ * The policy loader's shared parts (core/ac_policy_load.c), used by the
+ * table in core/ac_policy.c and the section parsers beside the concepts
+ * they configure (core/ac_*_policy.c).
  * Not part of the public API.
  *
  * A section parser gets its member's value with L->path already naming it

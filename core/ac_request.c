@@ -368,20 +368,6 @@ static int trusted(const ac_policy *P, ac_str addr)
 	return 0;
 }
 
-ac_str ac_trim_ows(const char *p, size_t n)
-{
-	ac_str s;
-	while (n > 0 && (*p == ' ' || *p == '\t')) {
-		p++;
-		n--;
-	}
-	while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
-		n--;
-	s.ptr = p;
-	s.len = n;
-	return s;
-}
-
 /* The k-th list element from the right (k = 0: last) across every line of
  * header `name`, in order: lines are one comma-separated list (RFC 9110
  * section 5.3). For Forwarded, the element's "for" (or "proto") parameter.

@@ -8,8 +8,6 @@
 #include "ac_internal.h"
 #include "ac_policy_int.h"
 
-/* s[0..n) without leading and trailing spaces and tabs (HTTP OWS). */
-ac_str ac_trim_ows(const char *p, size_t n);
 /* Canonical form of a request path (no query). Returns 0 and writes two
  * forms, or -1 (refuse as bad_path). wire: RFC 3986 section 6.2.2 normal
  * form (percent-encoded unreserved characters decoded, other escapes with

@@ -90,3 +90,17 @@ size_t ac_sizeof_jwt_result(void)
 {
 	return sizeof(ac_jwt_result);
 }
+
+ac_str ac_trim_ows(const char *p, size_t n)
+{
+	ac_str s;
+	while (n > 0 && (*p == ' ' || *p == '\t')) {
+		p++;
+		n--;
+	}
+	while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+		n--;
+	s.ptr = p;
+	s.len = n;
+	return s;
+}

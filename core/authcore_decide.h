@@ -71,7 +71,6 @@ unsigned ac_needs(const ac_policy *policy, const ac_request *req);
 int ac_wants_body(const ac_policy *policy, const char *method,
     size_t method_len, const char *path, size_t path_len);
 
-
 typedef enum {
 	AC_ALLOW = 0,     /* continue upstream with header changes; add
 	                     resp_headers (Set-Cookie) to the upstream's answer */
@@ -209,8 +208,6 @@ size_t ac_decision_json(const ac_decision *d, char *out, size_t cap);
 size_t ac_sizeof_decision(void);
 size_t ac_sizeof_request(void);
 size_t ac_sizeof_header(void);
-
-/* Sizes of public structs, for FFI and wasm callers. */
 
 #ifdef __cplusplus
 }
