@@ -16,6 +16,21 @@ int ac_str_eq(ac_str a, const char *b, size_t blen);
 /* s[0..n) without leading and trailing spaces and tabs (HTTP OWS). */
 ac_str ac_trim_ows(const char *p, size_t n);
 
+/* ---- IP addresses (ac_ip.c) */
+/* An address range of trusted_proxies (IPv4-mapped IPv6 is IPv4). */
+typedef struct {
+	uint8_t addr[16];
+	uint8_t bits;
+	uint8_t v4;
+} ac_cidr;
+/* An IPv4 or IPv6 address (no brackets, no port, no zone) into 16 bytes;
+ * IPv4 and IPv4-mapped IPv6 give *v4 = 1 and the 4 bytes first. 0 or -1. */
+int ac_ip_parse(const char *s, size_t n, uint8_t out[16], int *v4);
+/* "10.0.0.0/8", "::1", "fd00::/8": 0, or -1 (also for host bits set). */
+int ac_cidr_parse(const char *s, size_t n, ac_cidr *c);
+/* 1 if the address (from ac_ip_parse) is in the range. */
+int ac_cidr_has(const ac_cidr *c, const uint8_t a[16], int v4);
+
 /* ---- JSON scanner (ac_json.c): validates and walks JSON in place, with no
  * allocation; used for token headers and payloads on the request path. */
 typedef enum {

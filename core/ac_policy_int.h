@@ -26,12 +26,6 @@ typedef struct {
 	int csrf;      /* cookie: unsafe methods must be same-origin */
 } ac_source;
 
-/* An address range of trusted_proxies (IPv4-mapped IPv6 is IPv4). */
-typedef struct {
-	uint8_t addr[16];
-	uint8_t bits;
-	uint8_t v4;
-} ac_cidr;
 #define AC_PROXIES_MAX 32
 
 #define AC_APIKEYS_MAX 256

@@ -19,11 +19,6 @@
  * bytes that are not UTF-8 in shortest form. */
 int ac_path_canon(const char *path, size_t n, char *wire, size_t *wire_len,
     char *match, size_t *match_len);
-/* An IPv4 or IPv6 address (no brackets, no port, no zone) into 16 bytes;
- * IPv4 and IPv4-mapped IPv6 give *v4 = 1 and the 4 bytes first. 0 or -1. */
-int ac_ip_parse(const char *s, size_t n, uint8_t out[16], int *v4);
-/* "10.0.0.0/8", "::1", "fd00::/8": 0, or -1 (also for host bits set). */
-int ac_cidr_parse(const char *s, size_t n, ac_cidr *c);
 /* The client address and scheme: the peer's, or, when the peer is a
  * trusted proxy, the right-most untrusted hop of X-Forwarded-For (or
  * Forwarded "for") and the nearest X-Forwarded-Proto (or "proto"). */

@@ -71,128 +71,30 @@ static size_t group(const uint8_t *k, size_t slots)
 	return (size_t)(h % (slots / AC_STATE_WAYS)) * AC_STATE_WAYS;
 }
 
-static int hexdig(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)(c | 0x20);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* Dotted IPv4 into out[0..4). 0 or -1. */
-static int parse_v4(const char *s, size_t n, uint8_t out[4])
-{
-	size_t i = 0, k;
-
-	for (k = 0; k < 4; k++) {
-		unsigned v = 0, digits = 0;
-		if (k > 0) {
-			if (i >= n || s[i] != '.')
-				return -1;
-			i++;
-		}
-		for (; i < n && s[i] >= '0' && s[i] <= '9' && digits < 4;
-		    i++, digits++)
-			v = v * 10 + (unsigned)(s[i] - '0');
-		if (digits == 0 || digits > 3 || v > 255)
-			return -1;
-		out[k] = (uint8_t)v;
-	}
-	return i == n ? 0 : -1;
-}
-
-/* Textual IPv6 (RFC 4291 2.2, optional "[...]" and "%zone") into 16
- * bytes. 0 or -1. */
-static int parse_v6(const char *s, size_t n, uint8_t out[16])
-{
-	uint8_t b[16];
-	size_t i = 0, nb = 0, z;
-	long gap = -1;
-
-	if (n >= 2 && s[0] == '[' && s[n - 1] == ']')
-		s++, n -= 2;
-	for (z = 0; z < n; z++)
-		if (s[z] == '%')
-			n = z;
-	if (n < 2)
-		return -1;
-	if (s[0] == ':') {
-		if (s[1] != ':')
-			return -1;
-		gap = 0;
-		i = 2;
-	}
-	while (i < n) {
-		size_t j = i;
-		unsigned v = 0;
-		int h;
-		while (j < n && j - i < 5 && (h = hexdig(s[j])) >= 0)
-			v = v << 4 | (unsigned)h, j++;
-		if (j < n && s[j] == '.') {
-			/* a dotted IPv4 tail: the last 32 bits */
-			if (nb > 12 || parse_v4(s + i, n - i, b + nb) < 0)
-				return -1;
-			nb += 4;
-			break;
-		}
-		if (j == i || j - i > 4 || nb > 14)
-			return -1;
-		b[nb++] = (uint8_t)(v >> 8);
-		b[nb++] = (uint8_t)v;
-		if (j == n)
-			break;
-		if (s[j] != ':' || ++j == n)
-			return -1;
-		if (s[j] == ':') {
-			if (gap >= 0)
-				return -1;
-			gap = (long)nb;
-			j++;
-		}
-		i = j;
-	}
-	if (gap < 0 ? nb != 16 : nb > 14)
-		return -1;
-	memset(out, 0, 16);
-	if (gap < 0) {
-		memcpy(out, b, 16);
-	} else {
-		memcpy(out, b, (size_t)gap);
-		memcpy(out + 16 - (nb - (size_t)gap), b + gap, nb - (size_t)gap);
-	}
-	return 0;
-}
-
 /* The part of a client address its budget is kept for: an IPv6 address's
  * /64 (one subscriber's network, where addresses cost nothing), an IPv4
  * address (also written IPv4-mapped, "::ffff:192.0.2.1") as its 4 bytes,
  * anything else as given. */
 static ac_str client_net(ac_str client, uint8_t buf[9])
 {
-	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-		0xff, 0xff };
 	uint8_t a[16];
-	ac_str out = client;
+	ac_str out = client, addr = client;
+	const char *zone;
+	int v4;
 
-	if (parse_v4(client.ptr, client.len, a + 12) == 0) {
-		buf[0] = '4';
-		memcpy(buf + 1, a + 12, 4);
-		out.len = 5;
-		out.ptr = (const char *)buf;
-		return out;
+	/* as a host may write a peer: "[2001:db8::1]", "fe80::1%eth0" */
+	if (addr.len >= 2 && addr.ptr[0] == '[' &&
+	    addr.ptr[addr.len - 1] == ']') {
+		addr.ptr++;
+		addr.len -= 2;
 	}
-	if (client.len == 0 || memchr(client.ptr, ':', client.len) == NULL ||
-	    parse_v6(client.ptr, client.len, a) < 0)
+	if (addr.len > 0 && (zone = memchr(addr.ptr, '%', addr.len)) != NULL)
+		addr.len = (size_t)(zone - addr.ptr);
+	if (ac_ip_parse(addr.ptr, addr.len, a, &v4) < 0)
 		return out;
-	if (memcmp(a, mapped, 12) == 0) {
-		buf[0] = '4';
-		memcpy(buf + 1, a + 12, 4);
-		out.len = 5;
-	} else {
-		buf[0] = '6';
-		memcpy(buf + 1, a, 8);
-		out.len = 9;
-	}
+	buf[0] = v4 ? '4' : '6';
+	memcpy(buf + 1, a, v4 ? 4 : 8);
+	out.len = v4 ? 5 : 9;
 	out.ptr = (const char *)buf;
 	return out;
 }
