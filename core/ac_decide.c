@@ -1,17 +1,19 @@
 /*
  * The decision: one request in, one answer out.
  *
- * Order: request sanity (header count, headers, path) and the canonical
- * target; spoofed identity headers are always scheduled for removal; the
- * login endpoints; public paths; who the caller is (ac_identify.c); then
- * the first route rule that matches. Every outcome carries a stable reason
- * code and an audit line (ac_reply.c); clients get generic bodies.
+ * Spoofed identity headers are always scheduled for removal; then the
+ * stages run in the order of their table (below): request sanity and the
+ * canonical target, the login endpoints, public paths, who the caller is
+ * (ac_identify.c), the first route rule that matches, and what goes
+ * upstream. Every outcome carries a stable reason code and an audit line
+ * (ac_reply.c); clients get generic bodies.
  */
 #include "ac_decision_int.h"
 #include "ac_identify.h"
 #include "ac_login.h"
 #include "ac_reply.h"
 #include "ac_request_int.h"
+#include "ac_stage.h"
 #include "ac_state_int.h"
 
 static int in_list(const ac_str *l, size_t n, ac_str want)
@@ -37,12 +39,15 @@ static int rule_method(const ac_rule *r, ac_str m)
 	return 0;
 }
 
+/* ---- the stages, in the order of the table below */
+
 /* The request as the upstream will read it: canonical target (wire form in
- * d->target, decoded in d->a.match), the client and the scheme. Returns 0, or
- * -1 with a refusal in d. */
-static int canonical(const ac_policy *P, const ac_request *req,
-    ac_decision *d, ac_request *creq, size_t *path_len)
+ * d->target, decoded in d->a.match), the client and the scheme. */
+static int stage_request(ac_ctx *c)
 {
+	const ac_policy *P = c->P;
+	const ac_request *req = c->raw;
+	ac_decision *d = c->d;
 	const char *q = req->path.len ? memchr(req->path.ptr, '?',
 	    req->path.len) : NULL;
 	size_t raw_len = q ? (size_t)(q - req->path.ptr) : req->path.len;
@@ -52,27 +57,27 @@ static int canonical(const ac_policy *P, const ac_request *req,
 
 	if (req->too_many_headers) {
 		ac_reply_respond(d, 400, AC_INVALID_REQUEST);
-		return -1;
+		return AC_STAGE_DONE;
 	}
 	if (ac_req_headers_check(P, req) < 0) {
 		ac_reply_respond(d, 400, AC_BAD_HEADER);
-		return -1;
+		return AC_STAGE_DONE;
 	}
 	if (req->path.len > AC_TARGET_MAX) {
 		ac_reply_respond(d, 414, AC_BAD_PATH);
-		return -1;
+		return AC_STAGE_DONE;
 	}
 	if (ac_path_canon(req->path.ptr, raw_len, d->target, &wlen,
 	    d->match_buf, &mlen) < 0) {
 		ac_reply_respond(d, 400, AC_BAD_PATH);
-		return -1;
+		return AC_STAGE_DONE;
 	}
 	if (wlen != raw_len || memcmp(d->target, req->path.ptr, wlen) != 0) {
 		/* another spelling of a canonical path: forward that one, or
 		 * refuse, as the policy says */
 		if (!P->rewrite_paths) {
 			ac_reply_respond(d, 400, AC_BAD_PATH);
-			return -1;
+			return AC_STAGE_DONE;
 		}
 		d->a.path_rewritten = 1;
 	}
@@ -82,66 +87,83 @@ static int canonical(const ac_policy *P, const ac_request *req,
 	d->a.match.ptr = d->match_buf;
 	d->a.match.len = mlen;
 	ac_req_client(P, req, &d->a.client, &d->a.https);
-	*creq = *req;
-	creq->path = d->a.path;
-	creq->client_ip = d->a.client;
-	creq->https = d->a.https;
-	*path_len = wlen;
+	c->req = *req;
+	c->req.path = d->a.path;
+	c->req.client_ip = d->a.client;
+	c->req.https = d->a.https;
+	c->path_len = wlen;
 	/* the method the rules saw is the method the upstream runs */
 	n_ov = ac_req_override_names(&ov);
 	for (i = 0; i < n_ov && d->a.n_remove < AC_DECISION_HEADERS_MAX; i++)
 		d->a.remove[d->a.n_remove++] = ov[i];
-	return 0;
+	return AC_STAGE_NEXT;
 }
 
-static void decide(const ac_policy *P, ac_state *S, const ac_request *raw,
-    int64_t now, const uint8_t *entropy, size_t entropy_len,
-    const ac_verdict *v, ac_decision *d)
+/* The login endpoints under the policy's prefix (ac_login.c). */
+static int stage_login(ac_ctx *c)
 {
-	const ac_rule *rule = NULL;
-	ac_request creq;
-	const ac_request *req = &creq;
-	ac_ident id;
-	size_t i, path_len;
-	ac_str m;
+	int route;
 
-	if (canonical(P, raw, d, &creq, &path_len) < 0)
-		return;
-	m = d->a.match;
-	if (P->login) {
-		int route = ac_login_route(P, req, path_len);
-		if (route == AC_ROUTE_WHOAMI && (ac_str_eq(req->method, "GET", 3) ||
-		    ac_str_eq(req->method, "HEAD", 4))) {
-			memset(&id, 0, sizeof id);
-			if (ac_identify(P, S, req, now, v, d, &id)) {
-				d->a.user = id.user;
-				ac_login_whoami(d, &id);
-			}
-			return;
+	if (!c->P->login)
+		return AC_STAGE_NEXT;
+	route = ac_login_route(c->P, &c->req, c->path_len);
+	if (route == AC_ROUTE_WHOAMI && (ac_str_eq(c->req.method, "GET", 3) ||
+	    ac_str_eq(c->req.method, "HEAD", 4))) {
+		if (ac_identify(c->P, c->S, &c->req, c->now, c->v, c->d,
+		    &c->id)) {
+			c->d->a.user = c->id.user;
+			ac_login_whoami(c->d, &c->id);
 		}
-		if (route != 0) {
-			ac_login_decide(P, S, req, path_len, now, entropy,
-			    entropy_len, v, d);
-			return;
-		}
+		return AC_STAGE_DONE;
 	}
+	if (route == 0)
+		return AC_STAGE_NEXT;
+	ac_login_decide(c->P, c->S, &c->req, c->path_len, c->now, c->entropy,
+	    c->entropy_len, c->v, c->d);
+	return AC_STAGE_DONE;
+}
+
+static int stage_public(ac_ctx *c)
+{
+	const ac_policy *P = c->P;
+	ac_str m = c->d->a.match;
+	size_t i;
+
 	for (i = 0; i < P->n_public; i++) {
 		if (ac_wild_match(P->public_paths[i].ptr,
 		    P->public_paths[i].len, m.ptr, m.len)) {
-			d->a.reason = AC_PUBLIC;
-			return;
+			c->d->a.reason = AC_PUBLIC;
+			return AC_STAGE_DONE;
 		}
 	}
-	memset(&id, 0, sizeof id);
-	if (!ac_identify(P, S, req, now, v, d, &id)) {
-		if (P->login && d->a.status == 401)
-			ac_login_challenge(P, req, path_len, d);
-		return;
+	return AC_STAGE_NEXT;
+}
+
+/* Who the caller is (ac_identify.c); under a login policy, a caller
+ * without credentials is sent to the login page. */
+static int stage_identify(ac_ctx *c)
+{
+	if (!ac_identify(c->P, c->S, &c->req, c->now, c->v, c->d, &c->id)) {
+		if (c->P->login && c->d->a.status == 401)
+			ac_login_challenge(c->P, &c->req, c->path_len, c->d);
+		return AC_STAGE_DONE;
 	}
-	d->a.user = id.user;
+	c->d->a.user = c->id.user;
+	return AC_STAGE_NEXT;
+}
+
+/* The first rule that matches the method and the decoded path. */
+static int stage_authorize(ac_ctx *c)
+{
+	const ac_policy *P = c->P;
+	const ac_rule *rule = NULL;
+	ac_decision *d = c->d;
+	ac_str m = d->a.match;
+	size_t i;
+
 	for (i = 0; i < P->n_rules; i++) {
 		const ac_rule *r = &P->rules[i];
-		if (rule_method(r, req->method) &&
+		if (rule_method(r, c->req.method) &&
 		    ac_wild_match(r->path.ptr, r->path.len, m.ptr, m.len)) {
 			rule = r;
 			break;
@@ -149,47 +171,92 @@ static void decide(const ac_policy *P, ac_state *S, const ac_request *raw,
 	}
 	if (rule == NULL && P->default_deny) {
 		ac_reply_respond(d, 403, AC_NO_RULE);
-		return;
+		return AC_STAGE_DONE;
 	}
 	if (rule != NULL && rule->role.ptr != NULL &&
-	    !in_list(id.roles, id.n_roles, rule->role)) {
+	    !in_list(c->id.roles, c->id.n_roles, rule->role)) {
 		ac_reply_www_authenticate(d, P, "insufficient_scope");
 		ac_reply_respond(d, 403, AC_INSUFFICIENT_ROLE);
-		return;
+		return AC_STAGE_DONE;
 	}
 	if (rule != NULL && rule->permission.ptr != NULL &&
-	    !in_list(id.perms, id.n_perms, rule->permission)) {
+	    !in_list(c->id.perms, c->id.n_perms, rule->permission)) {
 		ac_reply_www_authenticate(d, P, "insufficient_scope");
 		ac_reply_respond(d, 403, AC_INSUFFICIENT_PERMISSION);
-		return;
+		return AC_STAGE_DONE;
 	}
+	return AC_STAGE_NEXT;
+}
+
+/* Allowed: the identity goes upstream, the consumed credential does not. */
+static int stage_forward(ac_ctx *c)
+{
+	const ac_policy *P = c->P;
+	ac_decision *d = c->d;
+	size_t i, start;
+
 	d->a.reason = AC_OK;
-	ac_reply_upstream_header(d, P->user_header, id.user.ptr, id.user.len);
-	{
-		size_t start = d->buf_len;
-		for (i = 0; i < id.n_roles; i++) {
-			if (i > 0)
-				ac_reply_put(d, ",", 1);
-			ac_reply_put(d, id.roles[i].ptr, id.roles[i].len);
-		}
-		ac_reply_upstream_header(d, P->roles_header, d->buf + start,
-		    d->buf_len - start);
+	ac_reply_upstream_header(d, P->user_header, c->id.user.ptr,
+	    c->id.user.len);
+	start = d->buf_len;
+	for (i = 0; i < c->id.n_roles; i++) {
+		if (i > 0)
+			ac_reply_put(d, ",", 1);
+		ac_reply_put(d, c->id.roles[i].ptr, c->id.roles[i].len);
 	}
-	for (i = 0; id.jwt && i < P->n_claim_headers; i++) {
+	ac_reply_upstream_header(d, P->roles_header, d->buf + start,
+	    d->buf_len - start);
+	for (i = 0; c->id.jwt && i < P->n_claim_headers; i++) {
 		if (ac_reply_claim_header(d, &P->claim_headers[i]) < 0) {
 			d->a.n_add = 0;
 			d->a.user.ptr = NULL;
 			d->a.user.len = 0;
 			ac_reply_www_authenticate(d, P, "invalid_token");
 			ac_reply_respond(d, 401, AC_BAD_CLAIM);
-			return;
+			return AC_STAGE_DONE;
 		}
 	}
-	ac_reply_drop_credential(P, req, d, id.cred_kind, id.cred_name);
+	ac_reply_drop_credential(P, &c->req, d, c->id.cred_kind,
+	    c->id.cred_name);
 	/* a session under an older key moves to the current one: the
 	 * answer to this request carries the re-signed cookies */
-	if (ac_str_eq(d->a.auth_method, "session", 7) && d->session.key_index != 0)
-		ac_login_reissue(P, req, now, d);
+	if (ac_str_eq(d->a.auth_method, "session", 7) &&
+	    d->session.key_index != 0)
+		ac_login_reissue(P, &c->req, c->now, d);
+	return AC_STAGE_DONE;
+}
+
+/* The decision, stage by stage: each answers or hands the request on. A
+ * new feature that shapes requests is a stage here (see ac_stage.h). */
+static const ac_stage_fn stages[] = {
+	stage_request,   /* canonical target, client, scheme, header rules */
+	stage_login,     /* the login endpoints and whoami */
+	stage_public,    /* public paths need no credential */
+	stage_identify,  /* API key, Basic, JWT, session */
+	stage_authorize, /* route rules */
+	stage_forward,   /* identity headers; consumed credentials removed */
+};
+
+static void decide(const ac_policy *P, ac_state *S, const ac_request *raw,
+    int64_t now, const uint8_t *entropy, size_t entropy_len,
+    const ac_verdict *v, ac_decision *d)
+{
+	ac_ctx c;
+	size_t i;
+
+	memset(&c, 0, sizeof c);
+	c.P = P;
+	c.S = S;
+	c.raw = raw;
+	c.req = *raw;
+	c.now = now;
+	c.entropy = entropy;
+	c.entropy_len = entropy_len;
+	c.v = v;
+	c.d = d;
+	for (i = 0; i < sizeof stages / sizeof stages[0]; i++)
+		if (stages[i](&c) == AC_STAGE_DONE)
+			return;
 }
 
 int ac_wants_body(const ac_policy *P, const char *method, size_t method_len,
