@@ -48,45 +48,29 @@ void ac_reply_www_authenticate(ac_decision *d, const ac_policy *P,
 
 void ac_reply_respond(ac_decision *d, int status, ac_reason r)
 {
-	static const char b400[] = "{\"error\":\"bad_request\"}";
-	static const char b401[] = "{\"error\":\"unauthorized\"}";
-	static const char b403[] = "{\"error\":\"forbidden\"}";
-	static const char b413[] = "{\"error\":\"payload_too_large\"}";
-	static const char b414[] = "{\"error\":\"uri_too_long\"}";
-	static const char b429[] = "{\"error\":\"too_many_requests\"}";
-	static const char b503[] = "{\"error\":\"unavailable\"}";
-	static const char b500[] = "{\"error\":\"server_error\"}";
+	/* generic bodies: the reason code goes to the audit line only */
+	static const struct { int status; const char *body; } bodies[] = {
+		{ 400, "{\"error\":\"bad_request\"}" },
+		{ 401, "{\"error\":\"unauthorized\"}" },
+		{ 403, "{\"error\":\"forbidden\"}" },
+		{ 413, "{\"error\":\"payload_too_large\"}" },
+		{ 414, "{\"error\":\"uri_too_long\"}" },
+		{ 429, "{\"error\":\"too_many_requests\"}" },
+		{ 503, "{\"error\":\"unavailable\"}" },
+	};
+	const char *body = "{\"error\":\"server_error\"}";
+	size_t i;
 
+	for (i = 0; i < sizeof bodies / sizeof bodies[0]; i++)
+		if (bodies[i].status == status)
+			body = bodies[i].body;
 	d->a.action = AC_RESPOND;
 	d->a.status = status;
 	d->a.reason = r;
 	ac_reply_header(d, "content-type", "application/json", 16);
 	ac_reply_header(d, "cache-control", "no-store", 8);
-	if (status == 400) {
-		d->a.body.ptr = b400;
-		d->a.body.len = sizeof b400 - 1;
-	} else if (status == 401) {
-		d->a.body.ptr = b401;
-		d->a.body.len = sizeof b401 - 1;
-	} else if (status == 403) {
-		d->a.body.ptr = b403;
-		d->a.body.len = sizeof b403 - 1;
-	} else if (status == 413) {
-		d->a.body.ptr = b413;
-		d->a.body.len = sizeof b413 - 1;
-	} else if (status == 414) {
-		d->a.body.ptr = b414;
-		d->a.body.len = sizeof b414 - 1;
-	} else if (status == 429) {
-		d->a.body.ptr = b429;
-		d->a.body.len = sizeof b429 - 1;
-	} else if (status == 503) {
-		d->a.body.ptr = b503;
-		d->a.body.len = sizeof b503 - 1;
-	} else {
-		d->a.body.ptr = b500;
-		d->a.body.len = sizeof b500 - 1;
-	}
+	d->a.body.ptr = body;
+	d->a.body.len = strlen(body);
 }
 
 void ac_reply_upstream_header(ac_decision *d, ac_str name, const char *v, size_t n)
