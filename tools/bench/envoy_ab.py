@@ -19,7 +19,9 @@ Figures are benchmarks, never assertions; the table goes to stdout and to
 build/bench/envoy-ab.md.
 
 Usage: build/venv/bin/python tools/bench/envoy_ab.py [--base REV]
-       [--seconds 10] [--rounds 3] [--rows token,basic]
+       [--base-wasm PATH] [--seconds 10] [--rounds 3] [--rows token,basic]
+--base-wasm (ENVOY_AB_BASE_WASM) takes A whole from another build (core and
+shim), for changes to the core's API that an older shim cannot build on.
 """
 import argparse
 import base64
@@ -171,9 +173,15 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--rows", default="token,basic")
     ap.add_argument("--envoy")
+    # a whole earlier build (its core and its shim), e.g. another
+    # checkout's build/authcore-proxy.wasm, instead of --base's shim on
+    # this tree's core: for changes that touch the core's API too
+    ap.add_argument("--base-wasm", default=os.environ.get("ENVOY_AB_BASE_WASM"))
     args = ap.parse_args()
     envoy_bin = args.envoy or default_envoy()
     wasm_a, name_a, wasm_b, name_b = build(args.base)
+    if args.base_wasm:
+        wasm_a, name_a = os.path.abspath(args.base_wasm), args.base_wasm
     version = subprocess.run([envoy_bin, "--version"], capture_output=True,
                              text=True).stdout.strip().split("version:")[-1].strip()
     envoys = {}
