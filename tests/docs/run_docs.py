@@ -199,7 +199,8 @@ def k_console(b, ctx):
     """`$ command` lines run with bash in the scratch folder (the CLI on
     PATH, the files earlier blocks named with file=); the lines after one,
     up to the next `$ `, are its output (stdout and stderr), compared
-    exactly; rc=N is the last command's exit status."""
+    exactly; rc=N is the last command's exit status, and any other line
+    that does not print `$?` must exit 0."""
     s = ctx["scratch"]
     for name, text in ctx["files"].items():
         s.write(name, text)
@@ -219,8 +220,12 @@ def k_console(b, ctx):
         prob = None
         if [g.rstrip() for g in got] != [w.rstrip() for w in want]:
             prob = "printed %r, the doc says %r" % ("\n".join(got), "\n".join(want))
-        if i == len(cmds) - 1 and "rc" in b.opts and str(r.returncode) != b.opts["rc"]:
-            prob = (prob or "") + " exit %d, the doc says %s" % (r.returncode, b.opts["rc"])
+        if i == len(cmds) - 1 and "rc" in b.opts:
+            if str(r.returncode) != b.opts["rc"]:
+                prob = (prob or "") + " exit %d, the doc says %s" % (r.returncode, b.opts["rc"])
+        elif "$?" not in cmd and r.returncode != 0:
+            # a line that shows no exit status is one that succeeds
+            prob = (prob or "") + " exit %d" % r.returncode
         ok("%s: `%s` prints what the doc shows" % (b.where, cmd), prob)
 
 
