@@ -241,6 +241,9 @@ def k_make(b, ctx):
            None if r.returncode == 0 else r.stdout[-300:])
 
 
+SUBWORDS = ("sign", "verify", "new", "check")
+
+
 def cli_usage():
     return run([CLI]).stdout
 
@@ -254,16 +257,15 @@ def k_cli_synopsis(b, ctx):
     for ln in usage.splitlines():
         m = re.match(r"\s+authcore ((?:[a-z-]+ )*[a-z-]+)", ln)
         if m:
+            # the subcommand: one word, or two for jwt/jws/apikey/policy
             words = m.group(1).split()
-            cur = " ".join(w for w in words if not w.startswith("-") and w.islower())
-            # the subcommand is the words before the first option or argument
-            cur = " ".join(words[:2]) if len(words) > 1 and words[1] in ("sign", "verify", "new", "check") else words[0]
+            cur = " ".join(words[:2]) if len(words) > 1 and words[1] in SUBWORDS else words[0]
             entries[cur] = ln
         elif cur:
             entries[cur] += ln
     cur = None
     for ln in b.text.splitlines():
-        m = re.match(r"authcore (\S+)(?: (sign|verify|new|check))?", ln)
+        m = re.match(r"authcore (\S+)(?: (%s))?" % "|".join(SUBWORDS), ln)
         if m:
             cur = m.group(1) + (" " + m.group(2) if m.group(2) else "")
         if cur is None:
@@ -376,6 +378,12 @@ def k_nginx(b, ctx):
             st, _, body = http(port, b.opts["open"])
             ok("%s: %s (authcore_policy off) answers without a token" % (b.where, b.opts["open"]),
                None if st == 200 else "status %s %s" % (st, body[:200]))
+        if re.search(r"error_log \S+ info;", b.text):
+            # "audit events are logged at info": one JSON line per decision
+            with open(s.path("logs", "error.log"), errors="replace") as f:
+                log = f.read()
+            ok("%s: the audit lines are in the error log at info" % b.where,
+               None if re.search(r'\[info\].*authcore: \{.*"event":"authcore.decision"', log) else log[-400:])
     finally:
         if srv:
             srv.stop()
@@ -483,6 +491,12 @@ def envoy_run(b, s, boot_text, policy, cwd, name):
             return
         ok("%s: envoy starts" % name)
         check_gate(port, policy, s, name)
+        # "each decision is logged as one JSON audit line at info level"
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and '"event":"authcore.decision"' not in srv.log_text():
+            time.sleep(0.1)
+        ok("%s: the decisions' audit lines are in Envoy's log" % name,
+           None if re.search(r'\[info\].*"event":"authcore.decision"', srv.log_text()) else srv.log_text()[-400:])
     finally:
         srv.stop()
 
