@@ -15,6 +15,7 @@ stopped by PID.
 
 Usage: python3 run_docs.py [KIND...]   (default: every kind)"""
 import glob
+import http.client as httpclient
 import json
 import os
 import re
@@ -384,10 +385,70 @@ def k_nginx(b, ctx):
                 log = f.read()
             ok("%s: the audit lines are in the error log at info" % b.where,
                None if re.search(r'\[info\].*authcore: \{.*"event":"authcore.decision"', log) else log[-400:])
+        if b.opts.get("login"):
+            srv.stop()
+            srv = None
+            nginx_login(b, ctx, s, text, pol, port)
     finally:
         if srv:
             srv.stop()
         hostkit.stop(up)
+
+
+def raw_http(port, method, path, headers, body=None):
+    """One request, redirects not followed: (status, [(name, value)...], body)."""
+    c = httpclient.HTTPConnection("127.0.0.1", port, timeout=20)
+    try:
+        c.request(method, path, body=body, headers=headers)
+        r = c.getresponse()
+        return r.status, r.getheaders(), r.read().decode("utf-8", "replace")
+    finally:
+        c.close()
+
+
+def nginx_login(b, ctx, s, conf_text, pol_path, port):
+    """The same configuration with a login policy (login=FILE, a policy
+    from the docs) and its first administrator from the environment, as
+    the `env` lines pass it: a browser is sent to the login page, logs in
+    with the password `authcore hash-password` hashed, and its session
+    reaches the app."""
+    with open(pol_path, "w") as f:
+        f.write(ctx["files"][b.opts["login"]])
+    policy = json.loads(ctx["files"][b.opts["login"]])
+    prefix = policy["login"]["prefix"]
+    pw = os.urandom(12).hex()
+    r = run([CLI, "hash-password"], inp=pw)
+    env = dict(os.environ, AUTHCORE_ADMIN_USER="admin", AUTHCORE_ADMIN_PASSWORD_HASH=r.stdout.strip())
+    conf = s.path("nginx.conf")
+    srv = hostkit.Server(["nginx", "-p", s.d + "/", "-c", conf, "-e", s.path("logs", "error.log"),
+                          "-g", "daemon off; pid %s;" % s.path("nginx.pid")], s.path("nginx-login.out"), env=env)
+    name = "%s with %s's login policy" % (b.where, b.opts["login"])
+    try:
+        if not hostkit.wait_port(port, srv.proc):
+            ok("%s: nginx starts" % name, srv.log_text()[-600:])
+            return
+        st, h, _ = raw_http(port, "GET", prefix + "/tasks", {"accept": "text/html"})
+        loc = dict((k.lower(), v) for k, v in h).get("location", "")
+        ok("%s: a browser is sent to the login page" % name,
+           None if st == 302 and loc.startswith(prefix + "/auth/login") else "status %s location %r" % (st, loc))
+        st, h, body = raw_http(port, "POST", prefix + "/auth/login",
+                               {"content-type": "application/x-www-form-urlencoded"},
+                               "username=admin&password=%s&next=%s/tasks" % (pw, prefix))
+        cookies = [v.split(";")[0] for k, v in h if k.lower() == "set-cookie"]
+        session = [c for c in cookies if c.startswith(policy["sessions"].get("cookie", "authcore_session") + "=")]
+        ok("%s: the administrator from the environment logs in (303, session cookie)" % name,
+           None if st == 303 and session else "status %s cookies %r %s" % (st, cookies, body[:200]))
+        if not session:
+            return
+        st, _, body = raw_http(port, "GET", prefix + "/tasks", {"cookie": session[0]})
+        try:
+            user = json.loads(body)["headers"].get("x-authcore-user")
+        except (ValueError, KeyError, TypeError):
+            user = None
+        ok("%s: the session reaches the app as admin" % name,
+           None if st == 200 and user == "admin" else "status %s %s" % (st, body[:200]))
+    finally:
+        srv.stop()
 
 
 def k_nginx_fragment(b, ctx):
