@@ -4,7 +4,7 @@
 #                 (SUITES="24-login 40-envoy": build for and run only those suites)
 #   make demo     Envoy + authcore in front of a demo dashboard behind a login page
 #   make deps     install what the builds and tests need (idempotent)
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local   (DESTDIR= to stage; install-lib, install-nginx: parts)
 .DEFAULT_GOAL := default
 SHELL := /bin/bash
 B := build
@@ -87,8 +87,12 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@bash tools/demo.sh
 
-.PHONY: install
-install: lib cli
+# make install: the C library, its headers and authcore.pc, the CLI, and the
+# nginx module (hosts/nginx/build.mk: install-nginx, NGX_MODULES_DIR).
+.PHONY: install install-lib
+install: install-lib install-nginx
+
+install-lib: lib cli
 	@test -n "$(AC_VER)"
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin
 	install -m 644 $(B)/lib/libauthcore.a $(DESTDIR)$(PREFIX)/lib/

@@ -17,14 +17,18 @@ test-bins: $(TEST_BINS)
 CLI := $(B)/bin/authcore
 PXW := $(B)/authcore-proxy.wasm
 SUITE_NEEDS_10-core-no-heap := $(B)/lib/libauthcore.a $(WASI_LIBS) $(EM_LIBS) $(A64)/libauthcore.a
-SUITE_NEEDS_25-library-cli := lib $(CLI)
+# make install (25, 52) installs the nginx module too
+SUITE_NEEDS_25-library-cli := lib $(CLI) $(NGX_MODULE)
 SUITE_NEEDS_30-vectors-native := $(CLI)
 SUITE_NEEDS_31-vectors-node := $(EDGE_PKG)
 SUITE_NEEDS_40-envoy := $(PXW) $(B)/tests/authcore-proxy-hook.wasm
+SUITE_NEEDS_41-envoy-example := $(PXW) $(B)/envoy-example.yaml $(CLI)
 SUITE_NEEDS_45-confusion := $(CLI) $(PXW) $(NGX_MODULE) $(EDGE_PKG)
 SUITE_NEEDS_50-nginx := $(CLI) $(NGX_MODULE) $(NGX_TEST_MODULE)
+SUITE_NEEDS_52-install := lib $(CLI) $(NGX_MODULE)
 SUITE_NEEDS_60-workerd := $(EDGE_PKG)
 SUITE_NEEDS_61-deno := $(EDGE_PKG)
+SUITE_NEEDS_62-edge-install := $(EDGE_PKG) $(CLI)
 SUITE_NEEDS_70-interop := $(CLI)
 SUITE_NEEDS_75-browser := $(CLI) $(PXW) $(NGX_MODULE) $(EDGE_PKG)
 SUITE_NEEDS_80-demo := $(CLI) $(PXW)

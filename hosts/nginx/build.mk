@@ -41,6 +41,16 @@ nginx-module: $(NGX_MODULE)
 
 ALL_HOSTS += $(NGX_MODULE)
 
+# make install (or install-nginx alone): the module goes under PREFIX, where
+# `load_module /usr/local/lib/nginx/modules/ngx_http_authcore_module.so;`
+# finds it; NGX_MODULES_DIR=/usr/lib/nginx/modules puts it beside Debian's
+# own modules instead (`load_module modules/ngx_http_authcore_module.so;`).
+NGX_MODULES_DIR ?= $(PREFIX)/lib/nginx/modules
+.PHONY: install-nginx
+install-nginx: $(NGX_MODULE)
+	install -d $(DESTDIR)$(NGX_MODULES_DIR)
+	install -m 644 $(NGX_MODULE) $(DESTDIR)$(NGX_MODULES_DIR)/
+
 # The module with a test hook (AC_NGX_TEST_REWRITE: a request header stands
 # in for a decision that rewrites the target), for tests/hosts/
 # nginx_request.py only: its own copy of the nginx tree, never installed.

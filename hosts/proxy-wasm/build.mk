@@ -35,3 +35,13 @@ $(B)/tests/authcore-proxy-hook.wasm: $(PXW_SRC) tests/hosts/envoy_hook.c $(WASI_
 	@mkdir -p $(@D)
 	$(WASI_CC) $(WASI_CFLAGS) $(WARN) -Icore $(PXW_LDFLAGS) -Wl,--wrap=ac_decide_next \
 	  $(PXW_SRC) tests/hosts/envoy_hook.c -o $@ $(WASI_LIBS) -lc-printscan-long-double
+
+# The example bootstrap with the filter's absolute path filled in, so
+# `envoy -c build/envoy-example.yaml` works from any directory (the source
+# copy names build/authcore-proxy.wasm relative to the checkout).
+$(B)/envoy-example.yaml: hosts/proxy-wasm/envoy-example.yaml hosts/proxy-wasm/build.mk
+	@mkdir -p $(@D)
+	sed 's|filename: build/authcore-proxy.wasm|filename: $(abspath $(B))/authcore-proxy.wasm|' $< > $@
+	@grep -q 'filename: /' $@ || { echo "$@: wasm path not filled in" >&2; rm -f $@; exit 1; }
+
+ALL_HOSTS += $(B)/envoy-example.yaml

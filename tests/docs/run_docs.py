@@ -46,8 +46,6 @@ DOCS = ["README.md"] + sorted(glob.glob(os.path.join(ROOT, "hosts", "*", "README
 # the docs say that this tree does not do yet. A check listed here reports
 # "# pending" instead of failing; remove the entry when the change lands.
 PENDING = {
-    # `make install` puts the nginx module where the README's load_module finds it
-    "nginx-load-module-installed",
     # `authcore decide --state` in the CLI's usage text
     "cli-usage:decide --state",
 }
@@ -341,11 +339,15 @@ def nginx_start(s, conf_text, name):
 def nginx_conf_subst(b, text, s, policy_path, port, up_port):
     pairs = [("/etc/authcore/policy.json", policy_path), ("listen 8080;", "listen 127.0.0.1:%d;" % port),
              ("127.0.0.1:9000", "127.0.0.1:%d" % up_port)]
-    if "/usr/lib/nginx/modules/ngx_http_authcore_module.so" in text and "nginx-load-module-installed" in PENDING:
-        # until `make install` puts the module there, the build's stands in;
-        # afterwards the documented path is used as it is
-        note("pending: %s: load_module's path is filled by `make install`; using the build's module" % b.where)
-        pairs.append(("/usr/lib/nginx/modules/ngx_http_authcore_module.so", NGX_MODULE))
+    installed = "/usr/local/lib/nginx/modules/ngx_http_authcore_module.so"
+    if installed in text:
+        # the documented install (PREFIX=/usr/local), made into a scratch
+        # prefix: the module is where `make install` puts it
+        prefix = s.path("prefix")
+        r = run(["make", "-s", "install-nginx", "PREFIX=" + prefix], cwd=ROOT, timeout=300)
+        ok("%s: make install-nginx puts the module in PREFIX/lib/nginx/modules" % b.where,
+           None if r.returncode == 0 else r.stdout[-300:])
+        pairs.append((installed, prefix + installed[len("/usr/local"):]))
     if "load_module modules/" in text:
         os.makedirs(s.path("modules"), exist_ok=True)
         os.symlink(NGX_MODULE, s.path("modules", "ngx_http_authcore_module.so"))
@@ -702,6 +704,11 @@ def k_deno(b, ctx):
     port = hostkit.free_port()
     text = subst(b.text, [("Deno.serve(", "Deno.serve({ hostname: \"127.0.0.1\", port: %d }, " % port)], b.where)
     text = "const policyObjectOrJson = %s;\n%s%s" % (pol_text.strip(), text, APP)
+    if "deno.json" in ctx["files"]:
+        # the documented import map, pointed at this build
+        imap = subst(ctx["files"]["deno.json"], [("/path/to/build/edge/", EDGE + "/")], b.where)
+        with open(os.path.join(d, "deno.json"), "w") as f:
+            f.write(imap)
     with open(os.path.join(d, "main.mjs"), "w") as f:
         f.write(text)
     env = dict(os.environ, DENO_DIR=s.path("deno-dir"), DENO_NO_UPDATE_CHECK="1")
