@@ -985,7 +985,7 @@ static void test_policy_errors(void)
 		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"algorithms\":[\"RS256\"]}}",
 		    "$.jwt", "not in \"algorithms\"" },
 		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"short\"}]}}",
-		    "$.jwt.keys[0].secret", "at least 32 bytes" },
+		    "$.jwt.keys[0].secret", "must be at least 32 bytes for HS256" },
 		{ "{\"jwt\":{\"keys\":[{\"alg\":\"none\",\"secret\":\"x\"}]}}",
 		    "$.jwt.keys[0].alg", "unsupported algorithm" },
 		{ "{\"jwt\":{\"keys\":[{\"secret\":\"0123456789abcdef0123456789abcdef\"}]}}",
@@ -1045,6 +1045,44 @@ static void test_policy_errors(void)
 		for (size_t off = 1; off < 16; off++)
 			CHECK(ac_policy_load(policy_mem + off, sz, POLICY,
 			    strlen(POLICY), &used, &err) != NULL);
+	}
+	end();
+}
+
+/* The message says what is wrong with the member the path names, and
+ * only that: no member name repeated, no other member lumped in. */
+static void test_policy_messages(void)
+{
+	static const struct {
+		const char *json, *path, *msg;
+	} v[] = {
+		{ "{\"jwt\":{\"keys\":[{\"kid\":\"a\",\"alg\":\"HS256\",\"secret\":\"short\"}]}}",
+		    "$.jwt.keys[0].secret", "must be at least 32 bytes for HS256" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS384\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]}}",
+		    "$.jwt.keys[0].secret", "must be at least 48 bytes for HS384" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS512\",\"secret_base64url\":\"c2hvcnQ\"}]}}",
+		    "$.jwt.keys[0].secret_base64url", "must decode to at least 64 bytes for HS512" },
+		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":\"short\"}]}}",
+		    "$.sessions.keys[0].secret", "must be 32 to 4096 bytes" },
+		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret_base64url\":\"c2hvcnQ\"}]}}",
+		    "$.sessions.keys[0].secret_base64url", "must decode to 32 to 4096 bytes" },
+		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k.1\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]}}",
+		    "$.sessions.keys[0].kid", "must be 1 to 32 of [A-Za-z0-9_-]" },
+		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":7}]}}",
+		    "$.sessions.keys[0].secret", "must be a string" },
+	};
+	ac_policy_error err;
+	size_t i;
+
+	begin("key errors name the member that is wrong, and only what is wrong");
+	for (i = 0; i < sizeof v / sizeof v[0]; i++) {
+		const ac_policy *P = load(v[i].json, &err);
+		CHECK(P == NULL);
+		if (P == NULL && (strcmp(err.path, v[i].path) != 0 ||
+		    strcmp(err.message, v[i].msg) != 0))
+			printf("# %s -> %s: %s\n", v[i].json, err.path, err.message);
+		CHECK(P == NULL && strcmp(err.path, v[i].path) == 0 &&
+		    strcmp(err.message, v[i].msg) == 0);
 	}
 	end();
 }
@@ -1326,6 +1364,7 @@ int main(void)
 	test_policy_and_decide();
 	test_jwk_key_ops();
 	test_policy_errors();
+	test_policy_messages();
 	test_sources_and_claims();
 	test_audit_always_logged();
 	test_sha256_paths();
