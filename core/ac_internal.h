@@ -151,10 +151,14 @@ const void *ac_sha256_class(int portable);
 
 /* One rate limit in the grammar of Python's `limits` (security.md), as
  * "login.attempts" takes it (ac_limits.c): "<count> (/|per) [<n>] <unit>",
- * count 1..10^8, n 1..10^6, units second..year, plurals allowed,
- * case-insensitive, month = 30 days, year = 360 days, spaces around the
- * parts. s is NUL-terminated. 0 (count, window in seconds set) or -1. */
-int ac_limit_parse(const char *s, uint32_t *count, int64_t *window);
+ * count 1..10^8, n 1..10^6, case-insensitive, spaces around the parts;
+ * units second (sec, s), minute (min), hour (hr, h), day (d), week (w),
+ * month (30 days), year (yr, y; 360 days), plurals allowed except on
+ * one-letter abbreviations; "m" alone is refused as ambiguous. s is
+ * NUL-terminated. 0 (count, window in seconds set) or -1 with *why (if why
+ * is not NULL) saying what is wrong, for a policy error message. */
+int ac_limit_parse(const char *s, uint32_t *count, int64_t *window,
+    const char **why);
 
 /* Strict standard base64 (ac_password.c): c62 is character 62 ('+', or
  * '.' for passlib); padded: '=' as needed, else none. 0 or -1. */

@@ -247,15 +247,20 @@ static int load_keys(ac_loader *L, ac_policy *P, const cJSON *arr)
 				return ac_pl_bad(L, "must be strict base64url of at most 4096 bytes");
 			sec = raw;
 		}
+		/* the path names the member (.secret or .secret_base64url);
+		 * the message says only what is wrong with it */
 		if (sec_len < ac_alg_hash_len(alg))
 			return ac_pl_bad(L, alg == AC_ALG_HS256 ?
-			    "secret must be at least 32 bytes for HS256" :
+			    (sv ? "must be at least 32 bytes for HS256" :
+			    "must decode to at least 32 bytes for HS256") :
 			    alg == AC_ALG_HS384 ?
-			    "secret must be at least 48 bytes for HS384" :
-			    "secret must be at least 64 bytes for HS512");
+			    (sv ? "must be at least 48 bytes for HS384" :
+			    "must decode to at least 48 bytes for HS384") :
+			    (sv ? "must be at least 64 bytes for HS512" :
+			    "must decode to at least 64 bytes for HS512"));
 		if (ac_jwt_key_hmac(&P->keys[P->n_keys], alg, sec, sec_len,
 		    kid.ptr, kid.len) < 0)
-			return ac_pl_bad(L, "secret must be at most 4096 bytes");
+			return ac_pl_bad(L, "must be at most 4096 bytes");
 		memset(raw, 0, sizeof raw);
 		P->n_keys++;
 		ac_pl_pop(L, save);

@@ -142,6 +142,7 @@ int ac_pl_login(ac_loader *L, ac_policy *P, const cJSON *o)
 {
 	int64_t max_pending = 8;
 	const cJSON *v;
+	const char *why;
 	size_t save, i;
 
 	P->login = 1;
@@ -179,17 +180,21 @@ int ac_pl_login(ac_loader *L, ac_policy *P, const cJSON *o)
 	v = cJSON_GetObjectItemCaseSensitive(o, "attempts");
 	if (v != NULL) {
 		ac_pl_push_key(L, "attempts", &save);
-		if (!cJSON_IsString(v) || ac_limit_parse(v->valuestring,
-		    &P->attempts, &P->attempts_window) < 0)
+		if (!cJSON_IsString(v))
 			return ac_pl_bad(L, "must be one limit such as \"5/minute\" or \"10 per 15 minutes\"");
+		if (ac_limit_parse(v->valuestring, &P->attempts,
+		    &P->attempts_window, &why) < 0)
+			return ac_pl_bad(L, why);
 		ac_pl_pop(L, save);
 	}
 	v = cJSON_GetObjectItemCaseSensitive(o, "client_attempts");
 	if (v != NULL) {
 		ac_pl_push_key(L, "client_attempts", &save);
-		if (!cJSON_IsString(v) || ac_limit_parse(v->valuestring,
-		    &P->client_attempts, &P->client_window) < 0)
+		if (!cJSON_IsString(v))
 			return ac_pl_bad(L, "must be one limit such as \"20/minute\" or \"100 per hour\"");
+		if (ac_limit_parse(v->valuestring, &P->client_attempts,
+		    &P->client_window, &why) < 0)
+			return ac_pl_bad(L, why);
 		ac_pl_pop(L, save);
 	}
 	return 0;

@@ -28,7 +28,7 @@ int ac_pl_sessions(ac_loader *L, ac_policy *P, const cJSON *o)
 		const cJSON *sv, *bv;
 		uint8_t raw[4096];
 		const uint8_t *sec;
-		size_t sl;
+		size_t sl, s3, i;
 		int r;
 		ac_pl_push_index(L, idx, &s2);
 		if (ac_pl_members(L, k, key_allowed) < 0 ||
@@ -36,26 +36,37 @@ int ac_pl_sessions(ac_loader *L, ac_policy *P, const cJSON *o)
 			return -1;
 		if (kid.ptr == NULL)
 			return ac_pl_bad(L, "missing \"kid\" (it travels in the token for rotation)");
+		for (i = 0; i < kid.len; i++) {
+			char c = kid.ptr[i];
+			if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+			    (c >= '0' && c <= '9') || c == '-' || c == '_')) {
+				ac_pl_push_key(L, "kid", &s3);
+				return ac_pl_bad(L, "must be 1 to 32 of [A-Za-z0-9_-]");
+			}
+		}
 		sv = cJSON_GetObjectItemCaseSensitive(k, "secret");
 		bv = cJSON_GetObjectItemCaseSensitive(k, "secret_base64url");
 		if ((sv != NULL) == (bv != NULL))
 			return ac_pl_bad(L, "needs exactly one of \"secret\" or \"secret_base64url\"");
+		ac_pl_push_key(L, sv != NULL ? "secret" : "secret_base64url", &s3);
 		if (sv != NULL) {
 			if (!cJSON_IsString(sv))
-				return ac_pl_bad(L, "\"secret\" must be a string");
+				return ac_pl_bad(L, "must be a string");
 			sec = (const uint8_t *)sv->valuestring;
 			sl = strlen(sv->valuestring);
 		} else {
 			if (!cJSON_IsString(bv) || ac_b64url_decode(raw, sizeof raw,
 			    &sl, bv->valuestring, strlen(bv->valuestring)) < 0)
-				return ac_pl_bad(L, "\"secret_base64url\" must be strict base64url of at most 4096 bytes");
+				return ac_pl_bad(L, "must be strict base64url of at most 4096 bytes");
 			sec = raw;
 		}
 		r = ac_session_key_init(&P->session_keys[P->n_session_keys], sec,
 		    sl, kid.ptr, kid.len);
 		memset(raw, 0, sizeof raw);
 		if (r < 0)
-			return ac_pl_bad(L, "secret must be 32 to 4096 bytes and kid 1 to 32 of [A-Za-z0-9_-]");
+			return ac_pl_bad(L, sv != NULL ? "must be 32 to 4096 bytes" :
+			    "must decode to 32 to 4096 bytes");
+		ac_pl_pop(L, s3);
 		P->n_session_keys++;
 		ac_pl_pop(L, s2);
 	}

@@ -62,6 +62,30 @@ const ac_policy *ac_policy_load_env(void *mem, size_t mem_len,
     const char *json, size_t json_len, const ac_policy_env *env,
     size_t *used, ac_policy_error *err);
 
+/* Warnings (core/ac_policy_lint.c): what a loaded policy still cannot do
+ * as written. A warning has the shape of an error: the JSON path of the
+ * member ("$.rules[1].role") and what is wrong with it. Hosts log them at
+ * load; `authcore policy check` prints them (and with --strict fails).
+ *   - a rule's role or permission that no credential the policy accepts
+ *     can carry: no user has it (a user's roles are also its
+ *     permissions), no API key has it as its role (or among its
+ *     permissions), there is no "jwt" (a token's roles claim can carry
+ *     any), no "sessions" without "login" (those are signed elsewhere)
+ *     and, for "admin" with "login", no administrator from the
+ *     environment;
+ *   - a rule whose path lies wholly outside the session cookie's Path
+ *     (login.prefix) while sessions are the only credential (no "jwt",
+ *     no "api_keys", no login.basic): browsers send no cookie there.
+ * Not knowable here: whether the host hands request bodies to the core
+ * (a login post needs them); that is the host's setting, so the host
+ * checks it.
+ * Writes at most cap warnings to out (out may be NULL with cap 0) in rule
+ * order and returns how many there are in all (more than cap: the rest
+ * were not written). Touches nothing but out. */
+typedef ac_policy_error ac_policy_warning;
+size_t ac_policy_warnings(const ac_policy *policy, ac_policy_warning *out,
+    size_t cap);
+
 #ifdef __cplusplus
 }
 #endif

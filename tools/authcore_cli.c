@@ -2,23 +2,12 @@
  * authcore - the command-line tool. Drives the core exactly as hosts do;
  * the CLI (not the core) reads files, stdin and the clock.
  *
- *   authcore jwt sign --alg HS256 --key-file F [--kid K] [--claims JSON]
- *   authcore jwt verify (--key-file F | --pem F | --jwks F) [--alg A[,B...]]
- *                       [--kid K] [--aud A] [--iss I] [--typ T] [--max-age S]
- *                       [--leeway S] [--now UNIX]          (token on stdin)
- *   authcore jws verify (--key-file F | --pem F | --jwks F) [--alg A[,B...]]
- *                       (token on stdin; checks only the signature; prints
- *                        the payload bytes)
- *   authcore decide --policy F [--now UNIX]               (request JSON on stdin)
- *   authcore apikey new --name N [--role R] [--permissions a,b]
- *                       [--resources PATTERN,...] [--prefix ak]
- *   authcore hash-password [--hash sha256|sha512] [--iterations N]
- *   authcore verify-password HASH       (password on stdin, never argv)
- *   authcore policy check F
- *   authcore version
+ * The commands and their options: the help table below (authcore --help).
  *
- * Exit codes: 0 success / valid; 1 invalid token (reason code first line on
- * stderr); 2 usage, file or key problems.
+ * Exit codes: 0 success (token valid, password matches, request decided,
+ * policy loads); 1 invalid (token refused with its reason code first on
+ * stderr, password mismatch, policy check --strict with warnings); 2 usage,
+ * file, key or policy problems.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <cjson/cJSON.h>
@@ -32,23 +21,72 @@
 #define EXIT_INVALID 1
 #define EXIT_USAGE 2
 
-static void usage(void)
-{
-	fputs("usage:\n"
-	    "  authcore jwt sign --alg HS256|HS384|HS512 --key-file F [--kid K] [--claims JSON]\n"
-	    "  authcore jwt verify (--key-file F|--pem F|--jwks F) [--alg A[,B..]] [--kid K] [--aud A] [--iss I]\n"
-	    "                      [--typ T] [--max-age S] [--leeway S] [--now UNIX]\n"
-	    "      (token on stdin; valid: exit 0 + payload on stdout; invalid: exit 1 + reason on stderr)\n"
-	    "  authcore jws verify (--key-file F|--pem F|--jwks F) [--alg A[,B..]]\n"
-	    "      (token on stdin; signature only; valid: exit 0 + payload bytes on stdout)\n"
-	    "  authcore decide --policy F [--now UNIX]   (request JSON on stdin:\n"
-	    "      {\"method\",\"path\",\"headers\":[[name,value],...] or {name:value},\"client_ip\",\"https\"})\n"
+/* Each command's usage: `authcore --help` prints them all, `authcore CMD
+ * --help` its own (a group such as "jwt" prints its commands). */
+static const struct {
+	const char *cmd;
+	const char *text;
+} helps[] = {
+	{ "jwt sign",
+	    "  authcore jwt sign [--alg HS256|HS384|HS512] --key-file F [--kid K] [--claims JSON]\n"
+	    "      (prints the token; --alg defaults to HS256, --claims to {})\n" },
+	{ "jwt verify",
+	    "  authcore jwt verify (--key-file F|--pem F|--jwks F) [--alg A[,B..]] [--kid K] [--aud A]\n"
+	    "                      [--iss I] [--typ T] [--max-age S] [--leeway S] [--now UNIX]\n"
+	    "      (token on stdin; valid: exit 0 + payload on stdout; invalid: exit 1 + reason on stderr)\n" },
+	{ "jws verify",
+	    "  authcore jws verify (--key-file F|--pem F|--jwks F) [--alg A[,B..]] [--kid K]\n"
+	    "      (token on stdin; signature only; valid: exit 0 + payload bytes on stdout)\n" },
+	{ "decide",
+	    "  authcore decide --policy F [--now UNIX] [--state FILE]\n"
+	    "      (requests on stdin: one JSON object, or several one after another, decided in\n"
+	    "       order; each {\"method\",\"path\",\"headers\":[[name,value],...] or {name:value},\n"
+	    "       \"client_ip\",\"https\":true|false,\"body\"}; prints one decision JSON line each.\n"
+	    "       State (login counters, Basic cache) lives for the run, or in FILE between runs;\n"
+	    "       the admin comes from AUTHCORE_ADMIN_USER and AUTHCORE_ADMIN_PASSWORD_HASH)\n" },
+	{ "apikey new",
 	    "  authcore apikey new --name N [--role R] [--permissions a,b] [--resources /p/*,...] [--prefix ak]\n"
-	    "      (line 1: the key, shown once; line 2: its entry for the policy's api_keys.keys)\n"
-	    "  authcore hash-password [--hash sha256|sha512] [--iterations N]   (password on stdin)\n"
-	    "  authcore verify-password HASH   (password on stdin; 0 match, 1 mismatch, 2 malformed/over limit)\n"
-	    "  authcore policy check F\n"
-	    "  authcore version\n", stderr);
+	    "      (line 1: the key, shown once; line 2: its entry for the policy's api_keys.keys)\n" },
+	{ "hash-password",
+	    "  authcore hash-password [--hash sha256|sha512] [--iterations N]   (password on stdin)\n" },
+	{ "verify-password",
+	    "  authcore verify-password HASH   (password on stdin; 0 match, 1 mismatch, 2 malformed/over limit)\n" },
+	{ "policy check",
+	    "  authcore policy check [--strict] F\n"
+	    "      (0 loads, warnings on stderr; 1 with --strict and warnings; 2 refused, with the reason)\n" },
+	{ "version", "  authcore version\n" },
+};
+
+static const char exit_codes[] =
+    "exit codes: 0 success (valid, match, decided, policy loads); 1 invalid (token, password,\n"
+    "  policy check --strict with warnings); 2 usage, file, key or policy problems.\n"
+    "every command takes --help (-h).\n";
+
+/* Usage of the commands that start with `cmd` (NULL: all) to f. */
+static void usage_of(FILE *f, const char *cmd)
+{
+	size_t i, l = cmd ? strlen(cmd) : 0;
+	fputs("usage:\n", f);
+	for (i = 0; i < sizeof helps / sizeof helps[0]; i++)
+		if (cmd == NULL || (strncmp(helps[i].cmd, cmd, l) == 0 &&
+		    (helps[i].cmd[l] == 0 || helps[i].cmd[l] == ' ')))
+			fputs(helps[i].text, f);
+	fputs(exit_codes, f);
+}
+
+/* The command being run, for its usage on an error. */
+static const char *current = NULL;
+
+static int is_help(const char *a)
+{
+	return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0;
+}
+
+/* Usage on stderr after a usage error; the exit code for it. */
+static int usage_error(void)
+{
+	usage_of(stderr, current);
+	return EXIT_USAGE;
 }
 
 /* Reads a whole file (or stdin for "-") into a malloc'd buffer. */
@@ -110,6 +148,7 @@ static int check_opts(int argc, char **argv, const char *const *known)
 		if (!ok || i + 1 >= argc) {
 			fprintf(stderr, "authcore: %s option %s\n",
 			    ok ? "missing value for" : "unknown", argv[i]);
+			usage_error();
 			return -1;
 		}
 	}
@@ -151,7 +190,7 @@ static int cmd_jwt_sign(int argc, char **argv)
 		claims = "{}";
 	if (kf == NULL) {
 		fputs("authcore: jwt sign needs --key-file\n", stderr);
-		return EXIT_USAGE;
+		return usage_error();
 	}
 	alg = ac_alg_from_name(alg_s, strlen(alg_s));
 	if (alg == AC_ALG_NONE) {
@@ -201,6 +240,7 @@ static int load_keys(int argc, char **argv, ac_jwt_key *keys, size_t cap)
 
 	if (!!kf + !!pem + !!jwks != 1) {
 		fputs("authcore: give exactly one of --key-file, --pem, --jwks\n", stderr);
+		usage_error();
 		return -1;
 	}
 	if (algs != NULL) {
@@ -389,71 +429,34 @@ static const ac_policy *load_policy_file(const char *path, void **mem)
 
 static int random_bytes(uint8_t *out, size_t n);
 
-static int cmd_decide(int argc, char **argv)
+/* Fills r (and hdrs) from one request object; strings stay in req. 0, or
+ * -1 after printing why. */
+static int request_from_json(const cJSON *req, ac_request *r,
+    ac_header *hdrs)
 {
-	static const char *const known[] = { "--policy", "--now", "--state",
-		NULL };
-	const char *pf, *sf;
-	ac_state *state;
-	int have_state = 0;
-	uint8_t entropy[AC_SESSION_ID_LEN];
-	void *mem = NULL;
-	const ac_policy *p;
-	char *in;
-	size_t in_len, n = 0;
-	cJSON *req, *h;
-	ac_request r;
-	ac_header hdrs[AC_HEADERS_MAX];
-	ac_decision *d;
-	static char out[65536];
-	int64_t now = (int64_t)time(NULL);
+	const cJSON *h;
+	size_t n = 0;
 
-	if (check_opts(argc, argv, known) < 0)
-		return EXIT_USAGE;
-	/* both opaque: placed by size (malloc aligns them) */
-	state = calloc(1, ac_sizeof_state());
-	d = calloc(1, ac_sizeof_decision());
-	if (state == NULL || d == NULL) {
-		fputs("authcore: out of memory\n", stderr);
-		return EXIT_USAGE;
-	}
-	pf = opt(argc, argv, "--policy");
-	if (pf == NULL) {
-		fputs("authcore: decide needs --policy\n", stderr);
-		return EXIT_USAGE;
-	}
-	if (opt(argc, argv, "--now") && parse_i64(opt(argc, argv, "--now"), &now) < 0) {
-		fputs("authcore: --now must be an integer (unix seconds)\n", stderr);
-		return EXIT_USAGE;
-	}
-	p = load_policy_file(pf, &mem);
-	if (p == NULL)
-		return EXIT_USAGE;
-	in = read_all("-", &in_len, 1 << 20);
-	req = in ? cJSON_ParseWithLength(in, in_len) : NULL;
-	if (req == NULL || !cJSON_IsObject(req)) {
-		fputs("authcore: stdin must be a request JSON object\n", stderr);
-		return EXIT_USAGE;
-	}
-	memset(&r, 0, sizeof r);
+	memset(r, 0, sizeof *r);
 #define STRF(field, name, def)                                               \
 	do {                                                                 \
 		cJSON *v_ = cJSON_GetObjectItemCaseSensitive(req, name);     \
 		const char *s_ = cJSON_IsString(v_) ? v_->valuestring : def; \
-		r.field.ptr = s_;                                            \
-		r.field.len = strlen(s_);                                    \
+		r->field.ptr = s_;                                           \
+		r->field.len = strlen(s_);                                   \
 	} while (0)
 	STRF(method, "method", "GET");
 	STRF(path, "path", "/");
 	STRF(client_ip, "client_ip", "");
 	STRF(body, "body", "");
-	if (r.body.len > AC_LOGIN_BODY_MAX) {
-		r.body.len = 0;
-		r.body_too_large = 1;
+#undef STRF
+	if (r->body.len > AC_LOGIN_BODY_MAX) {
+		r->body.len = 0;
+		r->body_too_large = 1;
 	}
-	r.https = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "https"));
+	r->https = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "https"));
 	h = cJSON_GetObjectItemCaseSensitive(req, "headers");
-	for (cJSON *e = h ? h->child : NULL; e != NULL; e = e->next) {
+	for (const cJSON *e = h ? h->child : NULL; e != NULL; e = e->next) {
 		const char *nm = NULL, *vl = NULL;
 		if (cJSON_IsArray(e) && cJSON_GetArraySize(e) == 2 &&
 		    cJSON_IsString(cJSON_GetArrayItem(e, 0)) &&
@@ -466,10 +469,10 @@ static int cmd_decide(int argc, char **argv)
 		}
 		if (nm == NULL) {
 			fputs("authcore: headers must be [[name, value], ...] or {name: value}\n", stderr);
-			return EXIT_USAGE;
+			return -1;
 		}
 		if (n == AC_HEADERS_MAX) {
-			r.too_many_headers = 1;
+			r->too_many_headers = 1;
 			break;
 		}
 		hdrs[n].name.ptr = nm;
@@ -478,35 +481,116 @@ static int cmd_decide(int argc, char **argv)
 		hdrs[n].value.len = strlen(vl);
 		n++;
 	}
-	r.headers = hdrs;
-	r.n_headers = n;
-	/* --state FILE: the ac_state kept between runs (login attempt
-	 * counters, Basic credential cache), made on first use */
+	r->headers = hdrs;
+	r->n_headers = n;
+	return 0;
+}
+
+static int cmd_decide(int argc, char **argv)
+{
+	static const char *const known[] = { "--policy", "--now", "--state",
+		NULL };
+	static ac_header hdrs[AC_HEADERS_MAX];
+	static char out[65536];
+	const char *pf, *sf;
+	ac_state *state = NULL;
+	ac_decision *d = NULL;
+	uint8_t entropy[AC_SESSION_ID_LEN];
+	void *mem = NULL;
+	const ac_policy *p;
+	char *in = NULL;
+	size_t in_len, off = 0, n;
+	int64_t now = (int64_t)time(NULL);
+	int rc = EXIT_USAGE, count = 0;
+
+	if (check_opts(argc, argv, known) < 0)
+		return EXIT_USAGE;
+	pf = opt(argc, argv, "--policy");
 	sf = opt(argc, argv, "--state");
-	if (sf != NULL) {
-		FILE *f = fopen(sf, "rb");
-		have_state = f != NULL && fread(state, 1, ac_sizeof_state(), f) ==
+	if (pf == NULL) {
+		fputs("authcore: decide needs --policy\n", stderr);
+		return usage_error();
+	}
+	if (opt(argc, argv, "--now") && parse_i64(opt(argc, argv, "--now"), &now) < 0) {
+		fputs("authcore: --now must be an integer (unix seconds)\n", stderr);
+		return EXIT_USAGE;
+	}
+	/* both opaque: placed by size (malloc aligns them) */
+	state = calloc(1, ac_sizeof_state());
+	d = calloc(1, ac_sizeof_decision());
+	if (state == NULL || d == NULL) {
+		fputs("authcore: out of memory\n", stderr);
+		goto done;
+	}
+	p = load_policy_file(pf, &mem);
+	if (p == NULL)
+		goto done;
+	/* The state (login attempt counters, checks in flight, the Basic
+	 * cache): from --state FILE if it holds one, else new, so a login
+	 * post works in a single run; kept in FILE after the run. */
+	{
+		FILE *f = sf ? fopen(sf, "rb") : NULL;
+		int have = f != NULL && fread(state, 1, ac_sizeof_state(), f) ==
 		    ac_sizeof_state();
 		if (f != NULL)
 			fclose(f);
-		if (!have_state) {
+		if (!have) {
 			uint8_t seed[AC_STATE_SECRET_LEN];
 			if (random_bytes(seed, sizeof seed) < 0 ||
 			    ac_state_init(state, seed, sizeof seed) < 0) {
-				fputs("authcore: no randomness for --state\n", stderr);
-				return EXIT_USAGE;
+				fputs("authcore: no randomness for the state\n", stderr);
+				goto done;
 			}
-			have_state = 1;
+			ac_wipe(seed, sizeof seed);
 		}
 	}
-	if (random_bytes(entropy, sizeof entropy) < 0) {
-		fputs("authcore: cannot read /dev/urandom\n", stderr);
-		return EXIT_USAGE;
+	in = read_all("-", &in_len, 16 << 20);
+	if (in == NULL) {
+		fputs("authcore: cannot read the requests on stdin (at most 16 MiB)\n", stderr);
+		goto done;
 	}
-	/* a CLI may block: the one-shot call runs a password check to the
-	 * end */
-	ac_decide(p, have_state ? state : NULL, &r, now, entropy,
-	    sizeof entropy, d);
+	/* one request object, or several one after another (JSON Lines),
+	 * decided in order against the same state */
+	for (;;) {
+		const char *end = NULL;
+		cJSON *req;
+		ac_request r;
+
+		while (off < in_len && strchr(" \t\r\n", in[off]) != NULL)
+			off++;
+		if (off == in_len)
+			break;
+		req = cJSON_ParseWithLengthOpts(in + off, in_len - off, &end, 0);
+		if (req == NULL || !cJSON_IsObject(req)) {
+			fprintf(stderr, "authcore: stdin: request %d must be a request JSON object\n",
+			    count + 1);
+			cJSON_Delete(req);
+			goto done;
+		}
+		off = (size_t)(end - in);
+		if (request_from_json(req, &r, hdrs) < 0) {
+			cJSON_Delete(req);
+			goto done;
+		}
+		if (random_bytes(entropy, sizeof entropy) < 0) {
+			fputs("authcore: cannot read /dev/urandom\n", stderr);
+			cJSON_Delete(req);
+			goto done;
+		}
+		/* a CLI may block: the one-shot call runs a password check
+		 * to the end */
+		ac_decide(p, state, &r, now, entropy, sizeof entropy, d);
+		n = ac_decision_json(d, out, sizeof out);
+		fwrite(out, 1, n, stdout);
+		fputc('\n', stdout);
+		fflush(stdout);
+		cJSON_Delete(req);
+		count++;
+	}
+	if (count == 0) {
+		fputs("authcore: stdin must hold a request JSON object\n", stderr);
+		goto done;
+	}
 	if (sf != NULL) {
 		FILE *f = fopen(sf, "wb");
 		if (f == NULL || fwrite(state, 1, ac_sizeof_state(), f) !=
@@ -514,21 +598,23 @@ static int cmd_decide(int argc, char **argv)
 			fprintf(stderr, "authcore: cannot write %s\n", sf);
 			if (f != NULL)
 				fclose(f);
-			return EXIT_USAGE;
+			goto done;
 		}
 		fclose(f);
 	}
-	n = ac_decision_json(d, out, sizeof out);
-	fwrite(out, 1, n, stdout);
-	fputc('\n', stdout);
-	cJSON_Delete(req);
+	rc = 0;
+done:
 	free(in);
 	free(mem);
-	ac_wipe(d, ac_sizeof_decision());
-	free(d);
-	ac_wipe(state, ac_sizeof_state());
-	free(state);
-	return 0;
+	if (d != NULL) {
+		ac_wipe(d, ac_sizeof_decision());
+		free(d);
+	}
+	if (state != NULL) {
+		ac_wipe(state, ac_sizeof_state());
+		free(state);
+	}
+	return rc;
 }
 
 /* Random bytes from the kernel (the CLI, not the core, owns I/O). */
@@ -582,7 +668,7 @@ static int cmd_apikey_new(int argc, char **argv)
 	res = opt(argc, argv, "--resources");
 	if (name == NULL) {
 		fputs("authcore: apikey new needs --name (it becomes the user)\n", stderr);
-		return EXIT_USAGE;
+		return usage_error();
 	}
 	if (!plain_list(name) || !plain_list(role) || !plain_list(perms) ||
 	    !plain_list(res)) {
@@ -690,8 +776,8 @@ static int cmd_verify_password(int argc, char **argv)
 	ac_password_status st;
 
 	if (argc != 1) {
-		usage();
-		return EXIT_USAGE;
+		fputs("authcore: verify-password takes one HASH\n", stderr);
+		return usage_error();
 	}
 	pw = read_password(&plen);
 	if (pw == NULL) {
@@ -707,44 +793,142 @@ static int cmd_verify_password(int argc, char **argv)
 	return st == AC_PW_MISMATCH ? EXIT_INVALID : EXIT_USAGE;
 }
 
-static int cmd_policy_check(int argc, char **argv)
+static int cmd_jwt_verify(int argc, char **argv)
 {
-	void *mem = NULL;
-	const ac_policy *p;
-	if (argc != 1) {
-		usage();
-		return EXIT_USAGE;
+	return cmd_verify(argc, argv, 1);
+}
+
+static int cmd_jws_verify(int argc, char **argv)
+{
+	return cmd_verify(argc, argv, 0);
+}
+
+static int cmd_version(int argc, char **argv)
+{
+	if (argc > 0) {
+		fprintf(stderr, "authcore: unknown option %s\n", argv[0]);
+		return usage_error();
 	}
-	p = load_policy_file(argv[0], &mem);
-	free(mem);
-	if (p == NULL)
-		return EXIT_USAGE;
-	printf("%s: ok\n", argv[0]);
+	printf("authcore %s\n", ac_version());
 	return 0;
 }
 
+static int cmd_policy_check(int argc, char **argv)
+{
+	static ac_policy_warning w[64];
+	void *mem = NULL;
+	const ac_policy *p;
+	const char *file = NULL;
+	int strict = 0, i;
+	size_t n, k;
+
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--strict") == 0)
+			strict = 1;
+		else if (argv[i][0] == '-' && argv[i][1] != 0) {
+			fprintf(stderr, "authcore: unknown option %s\n", argv[i]);
+			return usage_error();
+		} else if (file == NULL)
+			file = argv[i];
+		else {
+			fputs("authcore: policy check takes one file\n", stderr);
+			return usage_error();
+		}
+	}
+	if (file == NULL) {
+		fputs("authcore: policy check needs a file\n", stderr);
+		return usage_error();
+	}
+	p = load_policy_file(file, &mem);
+	if (p == NULL) {
+		free(mem);
+		return EXIT_USAGE;
+	}
+	n = ac_policy_warnings(p, w, sizeof w / sizeof w[0]);
+	for (k = 0; k < n && k < sizeof w / sizeof w[0]; k++)
+		fprintf(stderr, "authcore: %s: warning: %s: %s\n", file,
+		    w[k].path, w[k].message);
+	if (n > k)
+		fprintf(stderr, "authcore: %s: warning: %zu more\n", file, n - k);
+	free(mem);
+	if (n > 0 && strict) {
+		fprintf(stderr, "authcore: %s: %zu warning%s (--strict)\n", file,
+		    n, n == 1 ? "" : "s");
+		return EXIT_INVALID;
+	}
+	if (n > 0)
+		printf("%s: ok (%zu warning%s)\n", file, n, n == 1 ? "" : "s");
+	else
+		printf("%s: ok\n", file);
+	return 0;
+}
+
+/* The commands; a group name ("jwt") alone prints its commands. */
+static const struct {
+	const char *name, *sub;
+	int (*run)(int argc, char **argv);
+} cmds[] = {
+	{ "jwt", "sign", cmd_jwt_sign },
+	{ "jwt", "verify", cmd_jwt_verify },
+	{ "jws", "verify", cmd_jws_verify },
+	{ "apikey", "new", cmd_apikey_new },
+	{ "hash-password", NULL, cmd_hash_password },
+	{ "verify-password", NULL, cmd_verify_password },
+	{ "decide", NULL, cmd_decide },
+	{ "policy", "check", cmd_policy_check },
+	{ "version", NULL, cmd_version },
+};
+
 int main(int argc, char **argv)
 {
-	if (argc >= 3 && strcmp(argv[1], "jwt") == 0 && strcmp(argv[2], "sign") == 0)
-		return cmd_jwt_sign(argc - 3, argv + 3);
-	if (argc >= 3 && strcmp(argv[1], "jwt") == 0 && strcmp(argv[2], "verify") == 0)
-		return cmd_verify(argc - 3, argv + 3, 1);
-	if (argc >= 3 && strcmp(argv[1], "jws") == 0 && strcmp(argv[2], "verify") == 0)
-		return cmd_verify(argc - 3, argv + 3, 0);
-	if (argc >= 3 && strcmp(argv[1], "apikey") == 0 && strcmp(argv[2], "new") == 0)
-		return cmd_apikey_new(argc - 3, argv + 3);
-	if (argc >= 2 && strcmp(argv[1], "hash-password") == 0)
-		return cmd_hash_password(argc - 2, argv + 2);
-	if (argc >= 2 && strcmp(argv[1], "verify-password") == 0)
-		return cmd_verify_password(argc - 2, argv + 2);
-	if (argc >= 2 && strcmp(argv[1], "decide") == 0)
-		return cmd_decide(argc - 2, argv + 2);
-	if (argc >= 3 && strcmp(argv[1], "policy") == 0 && strcmp(argv[2], "check") == 0)
-		return cmd_policy_check(argc - 3, argv + 3);
-	if (argc == 2 && strcmp(argv[1], "version") == 0) {
-		printf("authcore %s\n", ac_version());
+	size_t i;
+	int group = 0;
+
+	if (argc < 2) {
+		usage_of(stderr, NULL);
+		return EXIT_USAGE;
+	}
+	if (is_help(argv[1]) || strcmp(argv[1], "help") == 0) {
+		usage_of(stdout, argc > 2 && strcmp(argv[1], "help") == 0 ?
+		    argv[2] : NULL);
 		return 0;
 	}
-	usage();
+	if (strcmp(argv[1], "--version") == 0)
+		return cmd_version(0, NULL);
+	for (i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+		int skip = cmds[i].sub ? 3 : 2;
+		if (strcmp(argv[1], cmds[i].name) != 0)
+			continue;
+		group = 1;
+		if (cmds[i].sub != NULL &&
+		    (argc < 3 || strcmp(argv[2], cmds[i].sub) != 0))
+			continue;
+		{
+			static char both[64];
+			snprintf(both, sizeof both, "%s%s%s", cmds[i].name,
+			    cmds[i].sub ? " " : "", cmds[i].sub ? cmds[i].sub : "");
+			current = both;
+		}
+		for (int a = skip; a < argc; a++) {
+			if (is_help(argv[a])) {
+				usage_of(stdout, current);
+				return 0;
+			}
+		}
+		return cmds[i].run(argc - skip, argv + skip);
+	}
+	if (group) {
+		/* "authcore jwt", "authcore jwt --help", "authcore jwt x" */
+		int help = argc >= 3 && is_help(argv[2]);
+		if (!help && argc >= 3)
+			fprintf(stderr, "authcore: %s: unknown command %s\n",
+			    argv[1], argv[2]);
+		else if (!help)
+			fprintf(stderr, "authcore: %s: needs a command\n", argv[1]);
+		usage_of(help ? stdout : stderr, argv[1]);
+		return help ? 0 : EXIT_USAGE;
+	}
+	fprintf(stderr, "authcore: unknown command %s\n", argv[1]);
+	usage_of(stderr, NULL);
 	return EXIT_USAGE;
 }

@@ -8,11 +8,13 @@
  * Property: ac_limit_parse accepts exactly what an independent reading of the
  * grammar accepts, with the same count and window:
  *   [spaces] count [spaces] ("/" | "per" space) [spaces] [n [spaces]]
- *   unit[s] [spaces]
- * count 1..10^8, n 1..10^6, units second minute hour day month (30 days)
- * year (360 days), case-insensitive; the string ends at its first NUL
- * (as cJSON hands it over). Any other refusal of the template policy is a
- * failure too.
+ *   unit [spaces]
+ * count 1..10^8, n 1..10^6, units second (sec, s) minute (min) hour (hr, h)
+ * day (d) week (w) month (30 days) year (yr, y; 360 days), a plural 's'
+ * on any spelling but the one-letter ones, case-insensitive; "m" is no
+ * unit (minute or month?); the string ends at its first NUL (as cJSON
+ * hands it over). Any other refusal of the template policy is a failure
+ * too.
  */
 #include <stdio.h>
 #include <string.h>
@@ -39,10 +41,16 @@ static int lower(int c)
 static int ref_limit(const unsigned char *s, size_t n, uint64_t *count,
     int64_t *window)
 {
+	/* every spelling, one per row */
 	static const struct { const char *name; int64_t secs; } units[] = {
-		{ "second", 1 }, { "minute", 60 }, { "hour", 3600 },
-		{ "day", 86400 }, { "month", 30 * 86400 },
-		{ "year", 360 * 86400 },
+		{ "second", 1 }, { "sec", 1 }, { "s", 1 },
+		{ "minute", 60 }, { "min", 60 },
+		{ "hour", 3600 }, { "hr", 3600 }, { "h", 3600 },
+		{ "day", 86400 }, { "d", 86400 },
+		{ "week", 7 * 86400 }, { "w", 7 * 86400 },
+		{ "month", 30 * 86400 },
+		{ "year", 360 * 86400 }, { "yr", 360 * 86400 },
+		{ "y", 360 * 86400 },
 	};
 	size_t i = 0, j, u;
 	uint64_t c = 0, k = 1;
@@ -91,7 +99,7 @@ static int ref_limit(const unsigned char *s, size_t n, uint64_t *count,
 		if (j < l)
 			continue;
 		j = i + l;
-		if (j < n && lower(s[j]) == 's')
+		if (l > 1 && j < n && lower(s[j]) == 's')
 			j++;
 		while (j < n && s[j] == ' ')
 			j++;
@@ -179,6 +187,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t count = 0;
 	int64_t window = 0, w = 0;
 	uint32_t c = 0;
+	const char *why = NULL;
 	int want, r;
 	char *s;
 
@@ -188,7 +197,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(s, data, cut);
 	s[cut] = 0;
 	fz_begin();
-	r = ac_limit_parse(s, &c, &w);
+	r = ac_limit_parse(s, &c, &w, &why);
 	fz_end("ac_limit_parse");
 	fz_free(s);
 	if ((r == 0) != want) {
@@ -196,6 +205,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fz_die(r == 0 ? "ac_limit_parse accepted a limit the grammar refuses" :
 		    "ac_limit_parse refused a limit the grammar accepts");
 	}
+	if (r != 0 && (why == NULL || why[0] == 0))
+		fz_die("ac_limit_parse refused a limit without saying why");
 	if (r == 0 && (c != count || w != window)) {
 		fz_dump("limit", data, cut);
 		fprintf(stderr, "fuzz_limits: core %u per %lld s, reference %llu per "

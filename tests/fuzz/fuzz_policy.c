@@ -2,13 +2,15 @@
  * libFuzzer target: the policy loader (ac_policy_load, ac_policy_load_env)
  * into a fixed-size buffer (1 MiB, less than ac_policy_mem_bound of the
  * largest inputs: running out of memory must fail cleanly too), then
- * fixed requests decided under a policy that loads.
+ * fixed requests decided under a policy that loads, and its warnings
+ * (ac_policy_warnings).
  *
  * Properties: the error path and message are NUL-terminated; a policy
  * that loads reports used <= the buffer; loading the same text at another
  * alignment gives the same outcome (same error, or a policy deciding the
  * fixed requests identically); a short buffer fails cleanly or succeeds
- * within it; every decision passes fz_check_decision.
+ * within it; every decision passes fz_check_decision; the warnings are
+ * NUL-terminated, name a rule member and are the same at either alignment.
  */
 #include <stdio.h>
 #include <string.h>
@@ -65,6 +67,29 @@ static void strings_ok(const ac_policy_error *e)
 		fz_die("policy error strings not NUL-terminated");
 	if (e->message[0] == 0)
 		fz_die("policy refused with an empty message");
+}
+
+/* The warnings: well-formed, counted past the cap, the same at either
+ * alignment, each naming a member of a rule. */
+static void lint_ok(const ac_policy *A, const ac_policy *B)
+{
+	static ac_policy_warning wa[4], wb[4];
+	size_t na, nb, i;
+
+	fz_begin();
+	na = ac_policy_warnings(A, wa, 4);
+	nb = ac_policy_warnings(B, wb, 4);
+	fz_end("ac_policy_warnings");
+	if (na != nb || ac_policy_warnings(A, NULL, 0) != na)
+		fz_die("warnings counted differently");
+	for (i = 0; i < na && i < 4; i++) {
+		strings_ok(&wa[i]);
+		if (strncmp(wa[i].path, "$.rules[", 8) != 0)
+			fz_die("a warning names no rule member");
+		if (strcmp(wa[i].path, wb[i].path) != 0 ||
+		    strcmp(wa[i].message, wb[i].message) != 0)
+			fz_die("warnings differ at another alignment");
+	}
 }
 
 /* Decides the fixed requests; their JSON, one after another, in out. */
@@ -141,6 +166,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		size_t la = decide_all(A, json_a, sizeof json_a);
 		size_t lb = decide_all(B, json_b, sizeof json_b);
+		lint_ok(A, B);
 		if (la != lb || memcmp(json_a, json_b, la) != 0) {
 			fz_dump("decisions (aligned)", json_a, la);
 			fz_dump("decisions (misaligned)", json_b, lb);

@@ -133,3 +133,115 @@ printf 'password' | $cli verify-password '$pbkdf2-sha256$6400$0ZrzXitFSGltTQnBWO
 [ $rc -eq 0 ] && ok "cli: verify-password accepts a passlib hash" || no "cli passlib" "rc=$rc"
 printf 'password' | $cli verify-password 'pbkdf2:sha256:99999999999$salt$00' 2>"$t/e"; rc=$?
 [ $rc -eq 2 ] && ok "cli: over-limit iteration count -> exit 2 ($(cat "$t/e"))" || no "cli over limit" "rc=$rc $(cat "$t/e")"
+
+# --help on the program and every command: usage on stdout, exit 0, nothing
+# on stderr; an unknown option: usage on stderr, exit 2, nothing on stdout
+out=$($cli --help 2>"$t/e"); rc=$?
+if [ $rc -eq 0 ] && [ ! -s "$t/e" ] && [ "$(echo "$out" | head -1)" = usage: ] \
+   && echo "$out" | grep -q '^exit codes: 0 ' \
+   && [ "$(echo "$out" | grep -c '^  authcore ')" -eq 9 ]; then ok "cli: --help -> usage of the 9 commands and the exit codes on stdout, exit 0"
+else no "cli --help" "rc=$rc $(head -2 "$t/e") $(echo "$out" | head -3)"; fi
+bad=""
+for c in "jwt sign" "jwt verify" "jws verify" decide "apikey new" hash-password verify-password "policy check" version; do
+  for h in --help -h; do
+    # shellcheck disable=SC2086
+    out=$($cli $c $h 2>"$t/e"); rc=$?
+    { [ $rc -eq 0 ] && [ ! -s "$t/e" ] && echo "$out" | grep -q "^  authcore $c\b" \
+      && [ "$(echo "$out" | grep -c '^  authcore ')" -eq 1 ] && echo "$out" | grep -q '^exit codes:'; } || bad="$bad [$c $h rc=$rc]"
+  done
+  [ "$c" = verify-password ] && continue   # its one argument is the hash
+  # shellcheck disable=SC2086
+  out=$($cli $c --bogus 1 2>"$t/e" </dev/null); rc=$?
+  { [ $rc -eq 2 ] && [ -z "$out" ] && grep -q 'unknown option --bogus' "$t/e" \
+    && grep -q "^  authcore $c\b" "$t/e"; } || bad="$bad [$c --bogus rc=$rc]"
+done
+[ -z "$bad" ] && ok "cli: every command's --help/-h prints its usage on stdout (exit 0); an unknown option prints it on stderr (exit 2)" || no "cli per-command help" "$bad"
+$cli jwt >/dev/null 2>"$t/e"; rc=$?
+out=$($cli jwt --help); rc2=$?
+[ $rc -eq 2 ] && grep -q '^  authcore jwt sign' "$t/e" && [ $rc2 -eq 0 ] && echo "$out" | grep -q '^  authcore jwt verify' \
+  && ok "cli: a command group alone -> its commands on stderr (exit 2); with --help on stdout (exit 0)" || no "cli group" "rc=$rc rc2=$rc2"
+
+# The README's CLI block and the usage name the same options, command by
+# command
+if python3 - "$cli" README.md <<'PY'
+import re, subprocess, sys
+cli, readme = sys.argv[1], open(sys.argv[2]).read()
+block = readme.split("\n## CLI\n", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+usage = subprocess.run([cli, "--help"], capture_output=True, text=True).stdout
+def commands(text, prefix):
+    out, cur = {}, None
+    for line in text.splitlines():
+        m = re.match(prefix + r"authcore ((?:jwt|jws|apikey|policy) \w+|[\w-]+)(.*)", line)
+        if m:
+            cur = m.group(1)
+            rest = m.group(2)
+        elif cur and line.startswith(" ") and not line.strip().startswith("("):
+            rest = line
+        else:
+            cur = None
+            continue
+        rest = rest.split("#")[0]
+        out.setdefault(cur, set()).update(re.findall(r"--[a-z][a-z-]*", rest))
+    return out
+r, u = commands(block, ""), commands(usage, "  ")
+bad = []
+for c in sorted(set(r) | set(u)):
+    if r.get(c) != u.get(c):
+        bad.append("%s: README %s, usage %s" % (c, sorted(r.get(c, [])), sorted(u.get(c, []))))
+if len(r) != 9:
+    bad.append("README names %d commands" % len(r))
+if bad: print("; ".join(bad))
+sys.exit(1 if bad else 0)
+PY
+then ok "cli: the README's CLI block and the usage name the same commands and options"
+else no "cli README vs usage" "see above"; fi
+
+# decide: the state lives for the run without --state, so a login post
+# works; several requests on stdin are decided in order against it
+h=$(printf 'pw\n' | $cli hash-password --iterations 1000)
+cat > "$t/login.json" <<J
+{"sessions":{"keys":[{"kid":"k","secret":"cli-test-session-secret-0123456789abcdef"}]},
+ "users":[{"name":"alice","password_hash":"$h","roles":["staff"]}],
+ "login":{"prefix":"/app","attempts":"2/min"},
+ "rules":[{"path":"/app/*","role":"staff"}]}
+J
+post() { printf '{"method":"POST","path":"/app/auth/login","https":%s,"headers":[["host","x.test"],["origin","%s://x.test"],["content-type","application/x-www-form-urlencoded"]],"body":"username=alice&password=%s"}\n' "$1" "$( [ "$1" = true ] && echo https || echo http)" "$2"; }
+out=$(post true pw | $cli decide --policy "$t/login.json" 2>"$t/e"); rc=$?
+if [ $rc -eq 0 ] && echo "$out" | python3 -c '
+import json, sys
+d = json.loads(sys.stdin.read())
+c = [v for k, v in d["headers"] if k == "set-cookie" and v.startswith("authcore_session=")]
+sys.exit(0 if d["status"] == 303 and d["reason"] == "ok" and c and "; Secure" in c[0] and "Path=/app;" in c[0] else 1)'
+then ok "cli: decide without --state logs in (303, a Secure session cookie for https), exit 0"
+else no "cli decide login without --state" "rc=$rc $(cat "$t/e") ${out:0:300}"; fi
+out=$({ post false bad; post false bad; post false bad; post false pw; } | $cli decide --policy "$t/login.json"); rc=$?
+got=$(echo "$out" | python3 -c 'import json,sys; print(" ".join("%d/%s" % (d["status"], d["reason"]) for d in map(json.loads, sys.stdin)))')
+[ $rc -eq 0 ] && [ "$got" = "401/bad_password 401/bad_password 429/too_many_attempts 429/too_many_attempts" ] \
+  && ok "cli: decide reads several requests and keeps one state for the run (attempts 2/min: 401 401 429 429)" || no "cli decide several" "rc=$rc got=$got"
+rm -f "$t/st"
+for i in 1 2 3; do post false bad | $cli decide --policy "$t/login.json" --state "$t/st" >/dev/null; done
+out=$(post false pw | $cli decide --policy "$t/login.json" --state "$t/st")
+echo "$out" | grep -q '"reason":"too_many_attempts"' && ok "cli: --state FILE keeps the counters between runs" || no "cli --state" "${out:0:200}"
+out=$(post false pw | $cli decide --policy "$t/login.json")
+echo "$out" | grep -q '"status":303' && ok "cli: without --state each run starts afresh" || no "cli fresh state" "${out:0:200}"
+printf '{"method":"GET"} [1]' | $cli decide --policy "$t/login.json" >"$t/o" 2>"$t/e"; rc=$?
+[ $rc -eq 2 ] && [ "$(wc -l <"$t/o")" -eq 1 ] && grep -q 'request 2' "$t/e" && ok "cli: decide -> exit 2 naming the request that is not an object" || no "cli decide bad request" "rc=$rc $(cat "$t/e")"
+$cli decide --policy "$t/login.json" </dev/null >/dev/null 2>&1; rc=$?
+[ $rc -eq 2 ] && ok "cli: decide with no request -> exit 2" || no "cli decide empty" "rc=$rc"
+
+# policy check: warnings name the member, exit 0; --strict makes them exit 1
+cat > "$t/warn.json" <<J
+{"sessions":{"keys":[{"kid":"k","secret":"cli-test-session-secret-0123456789abcdef"}]},
+ "users":[{"name":"alice","password_hash":"$h","roles":["staff"]}],
+ "login":{"prefix":"/app"},
+ "rules":[{"path":"/app/admin/*","role":"admni"},{"path":"/api/*","role":"staff"},{"path":"/app/*","role":"staff"}]}
+J
+out=$($cli policy check "$t/warn.json" 2>"$t/e"); rc=$?
+if [ $rc -eq 0 ] && [ "$out" = "$t/warn.json: ok (2 warnings)" ] && [ "$(wc -l <"$t/e")" -eq 2 ] \
+   && grep -q 'warning: \$\.rules\[0\]\.role: .*"admni"' "$t/e" && grep -q 'warning: \$\.rules\[1\]\.path: .*"/app"' "$t/e"; then
+  ok "cli: policy check warns of a role nothing grants and a rule outside the cookie's path, naming the member (exit 0)"
+else no "cli policy warnings" "rc=$rc $out $(cat "$t/e")"; fi
+$cli policy check --strict "$t/warn.json" >/dev/null 2>&1; rc=$?
+$cli policy check --strict "$t/login.json" >"$t/o" 2>"$t/e"; rc2=$?
+[ $rc -eq 1 ] && [ $rc2 -eq 0 ] && [ ! -s "$t/e" ] && [ "$(cat "$t/o")" = "$t/login.json: ok" ] \
+  && ok "cli: policy check --strict -> exit 1 with warnings, 0 without" || no "cli --strict" "rc=$rc rc2=$rc2 $(cat "$t/e")"

@@ -985,7 +985,7 @@ static void test_policy_errors(void)
 		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"algorithms\":[\"RS256\"]}}",
 		    "$.jwt", "not in \"algorithms\"" },
 		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"short\"}]}}",
-		    "$.jwt.keys[0].secret", "at least 32 bytes" },
+		    "$.jwt.keys[0].secret", "must be at least 32 bytes for HS256" },
 		{ "{\"jwt\":{\"keys\":[{\"alg\":\"none\",\"secret\":\"x\"}]}}",
 		    "$.jwt.keys[0].alg", "unsupported algorithm" },
 		{ "{\"jwt\":{\"keys\":[{\"secret\":\"0123456789abcdef0123456789abcdef\"}]}}",
@@ -1049,6 +1049,162 @@ static void test_policy_errors(void)
 	end();
 }
 
+/* The message says what is wrong with the member the path names, and
+ * only that: no member name repeated, no other member lumped in. */
+static void test_policy_messages(void)
+{
+	static const struct {
+		const char *json, *path, *msg;
+	} v[] = {
+		{ "{\"jwt\":{\"keys\":[{\"kid\":\"a\",\"alg\":\"HS256\",\"secret\":\"short\"}]}}",
+		    "$.jwt.keys[0].secret", "must be at least 32 bytes for HS256" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS384\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]}}",
+		    "$.jwt.keys[0].secret", "must be at least 48 bytes for HS384" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS512\",\"secret_base64url\":\"c2hvcnQ\"}]}}",
+		    "$.jwt.keys[0].secret_base64url", "must decode to at least 64 bytes for HS512" },
+		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":\"short\"}]}}",
+		    "$.sessions.keys[0].secret", "must be 32 to 4096 bytes" },
+		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret_base64url\":\"c2hvcnQ\"}]}}",
+		    "$.sessions.keys[0].secret_base64url", "must decode to 32 to 4096 bytes" },
+		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k.1\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]}}",
+		    "$.sessions.keys[0].kid", "must be 1 to 32 of [A-Za-z0-9_-]" },
+		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":7}]}}",
+		    "$.sessions.keys[0].secret", "must be a string" },
+	};
+	ac_policy_error err;
+	size_t i;
+
+	begin("key errors name the member that is wrong, and only what is wrong");
+	for (i = 0; i < sizeof v / sizeof v[0]; i++) {
+		const ac_policy *P = load(v[i].json, &err);
+		CHECK(P == NULL);
+		if (P == NULL && (strcmp(err.path, v[i].path) != 0 ||
+		    strcmp(err.message, v[i].msg) != 0))
+			printf("# %s -> %s: %s\n", v[i].json, err.path, err.message);
+		CHECK(P == NULL && strcmp(err.path, v[i].path) == 0 &&
+		    strcmp(err.message, v[i].msg) == 0);
+	}
+	end();
+}
+
+/* The warnings of a policy, as "path|path|..." (cap 8). */
+static size_t warnings_of(const char *json, char *paths, size_t cap)
+{
+	ac_policy_error err;
+	ac_policy_warning w[8];
+	const ac_policy *P = load(json, &err);
+	size_t n, i, o = 0;
+
+	paths[0] = 0;
+	if (P == NULL) {
+		printf("# %s: %s: %s\n", json, err.path, err.message);
+		return 99;
+	}
+	n = ac_policy_warnings(P, w, 8);
+	for (i = 0; i < n && i < 8; i++)
+		o += (size_t)snprintf(paths + o, cap - o, "%s%s", i ? "|" : "",
+		    w[i].path);
+	return n;
+}
+
+static void test_policy_warnings(void)
+{
+	static char j[4096];
+	char hash[AC_PASSWORD_HASH_MAX + 1], got[1024];
+	uint8_t salt[AC_PASSWORD_SALT_LEN];
+	size_t hl, n;
+	static const char SESS[] = "\"sessions\":{\"keys\":[{\"kid\":\"k\","
+	    "\"secret\":\"0123456789abcdef0123456789abcdef\"}]}";
+	static const char AK[] = "\"api_keys\":{\"keys\":[{\"name\":\"bot\","
+	    "\"sha256\":\"0000000000000000000000000000000000000000000000000000000000000000\","
+	    "\"role\":\"reporter\",\"permissions\":[\"read\"]}]}";
+
+	memset(salt, 7, sizeof salt);
+	hl = ac_password_hash(hash, sizeof hash, AC_PBKDF2_SHA256, "pw", 2,
+	    salt, 1);
+	hash[hl] = 0;
+
+	begin("policy warnings: a role or permission nothing can grant");
+	/* users only: their roles are roles and permissions */
+	snprintf(j, sizeof j, "{%s,\"users\":[{\"name\":\"a\",\"password_hash\":"
+	    "\"%s\",\"roles\":[\"staff\"]}],\"login\":{},\"rules\":["
+	    "{\"path\":\"/a\",\"role\":\"admni\"},{\"path\":\"/b\",\"role\":\"staff\"},"
+	    "{\"path\":\"/c\",\"permission\":\"staff\"},{\"path\":\"/d\",\"permission\":\"write\"},"
+	    "{\"path\":\"/e\",\"role\":\"admin\"}]}", SESS, hash);
+	n = warnings_of(j, got, sizeof got);
+	CHECK(n == 2 && strcmp(got, "$.rules[0].role|$.rules[3].permission") == 0);
+	/* the message names the role and what follows */
+	{
+		ac_policy_error err;
+		ac_policy_warning w[1];
+		const ac_policy *P = load(j, &err);
+		CHECK(P != NULL && ac_policy_warnings(P, w, 1) == 2);
+		CHECK(strstr(w[0].message, "\"admni\"") != NULL &&
+		    strstr(w[0].message, "403") != NULL);
+		/* out NULL, cap 0: only the count */
+		CHECK(P != NULL && ac_policy_warnings(P, NULL, 0) == 2);
+	}
+	/* API keys: the role is a role, the permissions permissions */
+	snprintf(j, sizeof j, "{%s,\"rules\":[{\"path\":\"/a\",\"role\":\"reporter\"},"
+	    "{\"path\":\"/b\",\"permission\":\"read\"},{\"path\":\"/c\",\"permission\":\"reporter\"},"
+	    "{\"path\":\"/d\",\"role\":\"read\"},{\"path\":\"/e\",\"role\":\"admin\"}]}", AK);
+	n = warnings_of(j, got, sizeof got);
+	CHECK(n == 3 && strcmp(got, "$.rules[2].permission|$.rules[3].role|"
+	    "$.rules[4].role") == 0);
+	/* a JWT's roles claim can carry any role: nothing to say */
+	snprintf(j, sizeof j, "{%s,\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":"
+	    "\"0123456789abcdef0123456789abcdef\"}]},\"rules\":[{\"path\":\"/a\","
+	    "\"role\":\"admni\",\"permission\":\"x\"}]}", AK);
+	CHECK(warnings_of(j, got, sizeof got) == 0);
+	/* sessions without login are signed elsewhere: roles unknown */
+	snprintf(j, sizeof j, "{%s,\"rules\":[{\"path\":\"/a\",\"role\":\"admni\"}]}",
+	    SESS);
+	CHECK(warnings_of(j, got, sizeof got) == 0);
+	end();
+
+	begin("policy warnings: rules outside the session cookie's Path");
+	snprintf(j, sizeof j, "{%s,\"users\":[{\"name\":\"a\",\"password_hash\":"
+	    "\"%s\"}],\"login\":{\"prefix\":\"/app\"},\"rules\":["
+	    "{\"path\":\"/api/*\"},{\"path\":\"/app/*\"},{\"path\":\"/app\"},"
+	    "{\"path\":\"/apple\"},{\"path\":\"/a*\"},{\"path\":\"*\"},"
+	    "{\"path\":\"/app/x/*/y\"},{\"path\":\"/ap\"},{\"path\":\"/app*\"},"
+	    "{\"path\":\"/appx*\"}]}", SESS, hash);
+	n = warnings_of(j, got, sizeof got);
+	CHECK(n == 4 && strcmp(got, "$.rules[0].path|$.rules[3].path|"
+	    "$.rules[7].path|$.rules[9].path") == 0);
+	/* another credential reaches those paths: Basic, a JWT, an API key */
+	snprintf(j, sizeof j, "{%s,\"users\":[{\"name\":\"a\",\"password_hash\":"
+	    "\"%s\"}],\"login\":{\"prefix\":\"/app\",\"basic\":true},\"rules\":["
+	    "{\"path\":\"/api/*\"}]}", SESS, hash);
+	CHECK(warnings_of(j, got, sizeof got) == 0);
+	snprintf(j, sizeof j, "{%s,%s,\"users\":[{\"name\":\"a\",\"password_hash\":"
+	    "\"%s\"}],\"login\":{\"prefix\":\"/app\"},\"rules\":["
+	    "{\"path\":\"/api/*\"}]}", SESS, AK, hash);
+	CHECK(warnings_of(j, got, sizeof got) == 0);
+	/* the root prefix: the cookie goes everywhere */
+	snprintf(j, sizeof j, "{%s,\"users\":[{\"name\":\"a\",\"password_hash\":"
+	    "\"%s\"}],\"login\":{\"prefix\":\"/\"},\"rules\":[{\"path\":\"/api/*\"}]}",
+	    SESS, hash);
+	CHECK(warnings_of(j, got, sizeof got) == 0);
+	/* the count goes on past the cap */
+	{
+		ac_policy_error err;
+		ac_policy_warning w[1];
+		const ac_policy *P;
+		snprintf(j, sizeof j, "{%s,\"users\":[{\"name\":\"a\",\"password_hash\":"
+		    "\"%s\"}],\"login\":{\"prefix\":\"/app\"},\"rules\":["
+		    "{\"path\":\"/x\",\"role\":\"nobody\"},{\"path\":\"/y\"}]}",
+		    SESS, hash);
+		P = load(j, &err);
+		memset(w, 0, sizeof w);
+		CHECK(P != NULL && ac_policy_warnings(P, w, 1) == 3);
+		CHECK(strcmp(w[0].path, "$.rules[0].path") == 0 &&
+		    strstr(w[0].message, "\"/app\"") != NULL &&
+		    strstr(w[0].message, "401") != NULL);
+	}
+	end();
+}
+
 #ifdef AC_TEST_COUNT_HEAP
 static void test_no_heap(void)
 {
@@ -1068,8 +1224,10 @@ static void test_no_heap(void)
 	(void)load("{\"jwt\":", &err);
 	(void)sign("{\"a\":[1,2,{\"b\":null}]}");
 	if (P != NULL) {
+		ac_policy_warning w[2];
 		decide_case(P, "GET", "/api/x", auth, &d, 1000);
 		decide_case(P, "GET", "/api/x", "Bearer x.y.z", &d, 1000);
+		(void)ac_policy_warnings(P, w, 2);
 	}
 	CHECK(heap_calls == before);
 	/* and the wrapper really counts (the test could fail) */
@@ -1326,6 +1484,8 @@ int main(void)
 	test_policy_and_decide();
 	test_jwk_key_ops();
 	test_policy_errors();
+	test_policy_messages();
+	test_policy_warnings();
 	test_sources_and_claims();
 	test_audit_always_logged();
 	test_sha256_paths();

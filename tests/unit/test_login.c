@@ -20,6 +20,7 @@
 
 #include "authcore.h"
 #include "ac_decision_int.h"
+#include "ac_policy_int.h"
 #include "ac_state_int.h"
 #include "check.h"
 
@@ -153,8 +154,12 @@ static void test_policy_errors(void)
 		  "$.login.prefix", "start with '/'" },
 		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":\"unit-session-secret-0123456789abcdef\"}]},\"login\":{\"prefix\":\"/a//b\"}}",
 		  "$.login.prefix", "single '/'" },
-		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":\"unit-session-secret-0123456789abcdef\"}]},\"login\":{\"attempts\":\"10/sec\"}}",
-		  "$.login.attempts", "one limit" },
+		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":\"unit-session-secret-0123456789abcdef\"}]},\"login\":{\"attempts\":\"10/m\"}}",
+		  "$.login.attempts", "\"m\" is ambiguous (minute or month)" },
+		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":\"unit-session-secret-0123456789abcdef\"}]},\"login\":{\"attempts\":\"10/fortnight\"}}",
+		  "$.login.attempts", "the unit must be second (s, sec), minute (min)" },
+		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":\"unit-session-secret-0123456789abcdef\"}]},\"login\":{\"attempts\":\"0/minute\"}}",
+		  "$.login.attempts", "count must be 1 to 100000000" },
 		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":\"unit-session-secret-0123456789abcdef\"}]},\"login\":{\"attempts\":\"10/hour;100/day\"}}",
 		  "$.login.attempts", "one limit" },
 		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":\"unit-session-secret-0123456789abcdef\"}]},\"login\":{\"basic_cache_ttl\":7200}}",
@@ -163,8 +168,8 @@ static void test_policy_errors(void)
 		  "$.passwords.max_length", "4096" },
 		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":\"unit-session-secret-0123456789abcdef\"}]},\"login\":{\"colour\":1}}",
 		  "$.login", "unknown member" },
-		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":\"unit-session-secret-0123456789abcdef\"}]},\"login\":{\"client_attempts\":\"20/min\"}}",
-		  "$.login.client_attempts", "one limit" },
+		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":\"unit-session-secret-0123456789abcdef\"}]},\"login\":{\"client_attempts\":\"20/15 M\"}}",
+		  "$.login.client_attempts", "\"m\" is ambiguous" },
 		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":\"unit-session-secret-0123456789abcdef\"}]},\"login\":{\"client_attempts\":20}}",
 		  "$.login.client_attempts", "one limit" },
 		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":\"unit-session-secret-0123456789abcdef\"}]},\"login\":{\"client_attempts\":\"10/hour;100/day\"}}",
@@ -202,21 +207,43 @@ static void test_policy_errors(void)
 
 	begin("policy: attempt limits in the `limits` grammar");
 	{
-		static const char *const ok[] = { "5/minute", "10 per 15 minutes",
-			"100/day", "3 Per 2 Hours", "1/second", "7 / 30 seconds",
-			"2/month", "1 per year" };
+		static const struct {
+			const char *s;
+			uint32_t count;
+			int64_t window;
+		} ok[] = { { "5/minute", 5, 60 }, { "10 per 15 minutes", 10, 900 },
+			{ "100/day", 100, 86400 }, { "3 Per 2 Hours", 3, 7200 },
+			{ "1/second", 1, 1 }, { "7 / 30 seconds", 7, 30 },
+			{ "2/month", 2, 2592000 }, { "1 per year", 1, 31104000 },
+			/* the abbreviations people write, and week */
+			{ "5/min", 5, 60 }, { "5/s", 5, 1 }, { "5/sec", 5, 1 },
+			{ "5/15 mins", 5, 900 }, { "5/h", 5, 3600 },
+			{ "5/hr", 5, 3600 }, { "5 per 2 HRS", 5, 7200 },
+			{ "5/d", 5, 86400 }, { "5/week", 5, 604800 },
+			{ "5/2 weeks", 5, 1209600 }, { "5/w", 5, 604800 },
+			{ "5/y", 5, 31104000 }, { "5/yr", 5, 31104000 },
+			{ "10/secs", 10, 1 } };
+		const ac_policy *P;
 		for (i = 0; i < sizeof ok / sizeof ok[0]; i++) {
 			snprintf(j, sizeof j, "{\"sessions\":{\"keys\":[{\"kid\":\"k\","
 			    "\"secret\":\"unit-session-secret-0123456789abcdef\"}]},"
 			    "\"users\":[{\"name\":\"a\",\"password_hash\":\"%s\"}],"
-			    "\"login\":{\"attempts\":\"%s\"}}", alice_hash, ok[i]);
-			if (load(j, NULL, &e) == NULL) {
-				printf("# %s: %s %s\n", ok[i], e.path, e.message);
+			    "\"login\":{\"attempts\":\"%s\"}}", alice_hash, ok[i].s);
+			P = load(j, NULL, &e);
+			if (P == NULL) {
+				printf("# %s: %s %s\n", ok[i].s, e.path, e.message);
 				CHECK(0 && "limit refused");
+			} else if (P->attempts != ok[i].count ||
+			    P->attempts_window != ok[i].window) {
+				printf("# %s: %u per %lld s\n", ok[i].s, P->attempts,
+				    (long long)P->attempts_window);
+				CHECK(0 && "limit read wrong");
 			}
 		}
 		static const char *const no[] = { "0/minute", "5", "5/", "5/fortnight",
-			"5 minutes", "-1/minute", "5/0 minutes", "5/minutesx" };
+			"5 minutes", "-1/minute", "5/0 minutes", "5/minutesx",
+			"5/m", "5/M", "5/ms", "5/ss", "5/hs", "5/mo", "5/minn",
+			"5/1000001 days", "5/min;10/hour" };
 		for (i = 0; i < sizeof no / sizeof no[0]; i++) {
 			snprintf(j, sizeof j, "{\"sessions\":{\"keys\":[{\"kid\":\"k\","
 			    "\"secret\":\"unit-session-secret-0123456789abcdef\"}]},"
