@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "authcore.h"
+#include "ac_internal.h"
 
 #define AC_METHODS_MAX 16
 typedef struct {
