@@ -32,7 +32,8 @@
  * pending. acw_decide runs the check to its end inside the call, as a CLI
  * would. Hosts that want to keep serving while it runs use the stepped path
  * instead: acw_decision_new, acw_begin, acw_step in slices (yielding between
- * them), acw_resume with the same request, acw_decision_free.
+ * them), acw_resume with the same request (or acw_abandon when the client
+ * has gone), acw_decision_free.
  *
  * Calls on one context MUST be serialized (JavaScript's single thread does
  * that); the context's state is shared by every decision made on it.
@@ -482,6 +483,14 @@ ACW_EXPORT const char *acw_begin(acw_ctx *ctx, ac_decision *d,
 ACW_EXPORT size_t acw_step(ac_decision *d, size_t max_iterations)
 {
 	return ac_decide_step(d, max_iterations);
+}
+
+/* Gives up a pending d whose client went away: frees its in-flight slot
+ * in the context's state (login.max_pending counts it until then) and
+ * wipes the check. d is then freed with acw_decision_free as usual. */
+ACW_EXPORT void acw_abandon(acw_ctx *ctx, ac_decision *d)
+{
+	ac_decide_abandon(state_of(ctx), d);
 }
 
 /* Finishes a pending d for the same request bytes as acw_begin (fresh

@@ -29,8 +29,10 @@
 // By default it runs to its end inside the decision call; with
 // options.passwordSlice = N, handle() runs N iterations at a time and yields
 // to the event loop in between, so one login does not stall other requests.
-// At most options.maxPendingChecks checks are under way at once; past that
-// a request that would start one is answered 503 with Retry-After.
+// The policy's login.max_pending bounds the checks under way on an instance:
+// past it the core answers 503 overloaded with Retry-After, before any
+// hashing. A check whose client goes away (request.signal) gives its place
+// back at once.
 import createAuthcoreModule from "./authcore_glue.mjs";
 
 const ENTROPY_LEN = 16;
@@ -49,7 +51,6 @@ const NEEDS_BODY = 1;
 const NEEDS_STATE = 2 | 4 | 8 | 16;
 // Iterations per acw_step call when a password check runs whole.
 const WHOLE = 1 << 20;
-const MAX_PENDING_DEFAULT = 8;
 // Statuses whose responses must not carry a body (Fetch "null body status").
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 
@@ -87,9 +88,6 @@ function textHeaders() {
  *   handle(); defaults to console.log; false turns it off.
  * options.passwordSlice: PBKDF2 iterations handle() runs between yields to
  *   the event loop during a password check; 0 (default) runs it whole.
- * options.maxPendingChecks: password checks under way at once (default 8);
- *   a request that would start one more is answered 503 "overloaded" with
- *   Retry-After, before any hashing.
  * options.runtime: "workers" when the instance serves Cloudflare Workers:
  *   the client address is then CF-Connecting-IP, which Cloudflare's edge
  *   sets (a request carrying Cloudflare's `cf` object is taken as such
@@ -103,7 +101,7 @@ function textHeaders() {
 export async function createAuth(policy, options = {}) {
   const {
     module, audit = console.log, env = {}, passwordSlice = 0,
-    maxPendingChecks = MAX_PENDING_DEFAULT, runtime,
+    runtime,
   } = options;
   if (audit !== false && audit !== null && typeof audit !== "function") {
     throw new TypeError("authcore: options.audit must be a function or false");
@@ -111,8 +109,8 @@ export async function createAuth(policy, options = {}) {
   if (!Number.isSafeInteger(passwordSlice) || passwordSlice < 0) {
     throw new TypeError("authcore: options.passwordSlice must be a non-negative integer");
   }
-  if (!Number.isSafeInteger(maxPendingChecks) || maxPendingChecks < 1) {
-    throw new TypeError("authcore: options.maxPendingChecks must be a positive integer");
+  if ("maxPendingChecks" in options) {
+    throw new TypeError("authcore: options.maxPendingChecks is gone: the policy's login.max_pending bounds password checks");
   }
   if (runtime !== undefined && runtime !== "workers") {
     throw new TypeError('authcore: options.runtime must be "workers" or left out');
@@ -274,17 +272,15 @@ export async function createAuth(policy, options = {}) {
     return written >= 0 && !body ? written : put(fields, body, byteStrings);
   }
 
-  // Password checks under way (requests holding a decision of their own).
-  let checks = 0;
-
   // The one place a request is decided. One that does not touch the state:
   // one call on the context's decision (it cannot go pending). One that
-  // does: on a decision of its own, at most maxPendingChecks at once; when
-  // the core answers pending, the password check runs (whole, or `slice`
-  // iterations at a time with a turn of the event loop between) and the
-  // decision resumes; a client gone meanwhile (signal aborted) ends the
-  // check there, with an Error. Returns the Decision, or a Promise of it
-  // when it yields.
+  // does: on a decision of its own (the core's login.max_pending bounds how
+  // many are pending); when the core answers pending, the password check
+  // runs (whole, or `slice` iterations at a time with a turn of the event
+  // loop between) and the decision resumes; a client gone meanwhile (signal
+  // aborted) ends the check there, gives its slot back to the core, and
+  // rejects with an Error. Returns the Decision, or a Promise of it when it
+  // yields.
   function decideRequest(fields, body, needs, now, byteStrings, slice, signal) {
     if (!(needs & NEEDS_STATE)) {
       const len = write(fields, body, byteStrings);
@@ -292,13 +288,8 @@ export async function createAuth(policy, options = {}) {
       putEntropy(false);
       return result(M._acw_decide(ctx, reqPtr, len, now, scratch, ENTROPY_LEN, lenPtr) >>> 0);
     }
-    if (checks >= maxPendingChecks) {
-      written = -1;
-      return overloaded(fields, now);
-    }
     const d = M._acw_decision_new() >>> 0;
     if (!d) throw new Error("authcore: out of wasm memory");
-    checks++;
     let later = false;
     try {
       const len = write(fields, body, byteStrings);
@@ -316,7 +307,10 @@ export async function createAuth(policy, options = {}) {
           while (M._acw_step(d, slice) !== 0) {
             await yieldTurn();
             live();
-            if (signal && signal.aborted) throw new Error("authcore: the client went away during a password check");
+            if (signal && signal.aborted) {
+              M._acw_abandon(ctx, d);
+              throw new Error("authcore: the client went away during a password check");
+            }
           }
           return resume(d, fields, body, now, byteStrings);
         } finally {
@@ -335,7 +329,6 @@ export async function createAuth(policy, options = {}) {
   }
 
   function release(d) {
-    checks--;
     M._acw_decision_free(d); // wipes the check's key material (its own block: also after close)
   }
 
@@ -374,21 +367,6 @@ export async function createAuth(policy, options = {}) {
     throw new TypeError("authcore: no client address: pass { info } (Deno.serve's second " +
       'argument), use nodeHandler() (Node), createAuth(..., { runtime: "workers" }) ' +
       "(Workers), or { clientIp }");
-  }
-
-  // 503 overloaded: maxPendingChecks password checks are under way.
-  function overloaded(fields, now) {
-    const d = new Decision("respond", 503, "overloaded", '{"error":"overloaded"}', null,
-      JSON.stringify({
-        ts: now, event: "authcore.decision", action: "deny", status: 503, reason: "overloaded",
-        method: fields[0].slice(0, 32), path: fields[1].slice(0, 400), client_ip: fields[2].slice(0, 64),
-      }));
-    d.headers.push(["content-type", "application/json"], ["cache-control", "no-store"],
-      ["retry-after", "1"]);
-    d.path = fields[1];
-    d.client = fields[2];
-    d.https = fields[3] === "1";
-    return d;
   }
 
   let closed = false;

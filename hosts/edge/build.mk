@@ -21,7 +21,7 @@ EDGE_SRC := hosts/edge
 EDGE_EXPORTS := _acw_alloc,_acw_free,_acw_load,_acw_unload,_acw_decide
 EDGE_EXPORTS := $(EDGE_EXPORTS),_acw_seed,_acw_body_max,_acw_needs
 EDGE_EXPORTS := $(EDGE_EXPORTS),_acw_decision_new,_acw_decision_free
-EDGE_EXPORTS := $(EDGE_EXPORTS),_acw_begin,_acw_step,_acw_resume,_ac_pbkdf2
+EDGE_EXPORTS := $(EDGE_EXPORTS),_acw_begin,_acw_step,_acw_resume,_acw_abandon,_ac_pbkdf2
 EDGE_EXPORTS := $(EDGE_EXPORTS),_acw_set_view,_acw_reason_name,_acw_jwt_verify
 EDGE_LDFLAGS := -O2 -std=c11 $(WARN) -Icore \
 	-sMODULARIZE=1 -sEXPORT_ES6=1 -sEXPORT_NAME=createAuthcoreModule \

@@ -10,7 +10,11 @@
  *    is read first (ngx_http_read_client_request_body);
  *  - a password check (action AC_PENDING): its PBKDF2 iterations run in
  *    nginx's thread pool, or in slices on the event loop, and the decision
- *    is finished with ac_decide_finish back on the event loop.
+ *    is finished with ac_decide_finish back on the event loop, or given up
+ *    with ac_decide_abandon when the client goes away meanwhile.
+ * How many checks are in flight is the core's to bound (login.max_pending,
+ * per state: here the zone, so all workers together); past it the core
+ * answers 503 overloaded itself, before any hashing.
  * The core's mutable state (ac_state: login attempt counters, verified
  * Basic credentials) lives in a shared memory zone that every worker maps;
  * only the calls that need it (ac_needs: login posts, Basic credentials)
@@ -44,9 +48,6 @@
 /* While a check is under way a timer stays armed (and re-arms itself), so
  * that a worker shutting down gracefully waits for the check to end. */
 #define AC_NGX_GUARD_MSEC 60000
-/* authcore_max_pending default: password checks one worker keeps under way
- * (thread pool queue and event-loop slices together) */
-#define AC_NGX_MAX_PENDING 64
 
 static ngx_str_t ngx_http_authcore_zone_name = ngx_string("authcore_state");
 
@@ -66,13 +67,7 @@ typedef struct {
 	/* NULL: password checks step in slices on the event loop */
 	ngx_thread_pool_t *thread_pool;
 #endif
-	/* authcore_max_pending: checks one worker runs at once, at most */
-	ngx_uint_t max_pending;
 } ngx_http_authcore_main_conf_t;
-
-/* Password checks this worker has under way (each worker process has its
- * own copy); bounded by authcore_max_pending. */
-static ngx_uint_t ngx_http_authcore_n_pending;
 
 /* Where a request's decision stands; each state is entered once. */
 typedef enum {
@@ -99,6 +94,10 @@ typedef struct {
 	ngx_int_t rc;
 	ngx_event_t slice;         /* slice stepping (no thread pool) */
 	ngx_event_t guard;         /* armed while the check runs */
+	/* set on the event loop when the client goes away during the check;
+	 * the pool thread reads it between slices */
+	ngx_atomic_t gone;
+	unsigned in_thread:1;      /* the check runs in the thread pool */
 	unsigned resp_added:1;     /* allow: resp_headers went out */
 } ngx_http_authcore_ctx_t;
 
@@ -129,13 +128,6 @@ static ngx_command_t ngx_http_authcore_commands[] = {
 	  ngx_conf_set_str_slot,
 	  NGX_HTTP_MAIN_CONF_OFFSET,
 	  offsetof(ngx_http_authcore_main_conf_t, thread_pool_name),
-	  NULL },
-
-	{ ngx_string("authcore_max_pending"),
-	  NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1,
-	  ngx_conf_set_num_slot,
-	  NGX_HTTP_MAIN_CONF_OFFSET,
-	  offsetof(ngx_http_authcore_main_conf_t, max_pending),
 	  NULL },
 
 	ngx_null_command
@@ -441,15 +433,8 @@ failed:
 static void *
 ngx_http_authcore_create_main_conf(ngx_conf_t *cf)
 {
-	ngx_http_authcore_main_conf_t *amcf;
-
 	/* zone NULL, thread_pool_name unset, thread_pool NULL */
-	amcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_authcore_main_conf_t));
-	if (amcf == NULL) {
-		return NULL;
-	}
-	amcf->max_pending = NGX_CONF_UNSET_UINT;
-	return amcf;
+	return ngx_pcalloc(cf->pool, sizeof(ngx_http_authcore_main_conf_t));
 }
 
 /*
@@ -463,13 +448,6 @@ ngx_http_authcore_init_main_conf(ngx_conf_t *cf, void *conf)
 {
 	ngx_http_authcore_main_conf_t *amcf = conf;
 	ngx_str_t *name = &amcf->thread_pool_name;
-
-	ngx_conf_init_uint_value(amcf->max_pending, AC_NGX_MAX_PENDING);
-	if (amcf->max_pending == 0) {
-		ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-		    "authcore_max_pending must be at least 1");
-		return NGX_CONF_ERROR;
-	}
 
 	if (name->data != NULL && name->len == 3
 	    && ngx_strncmp(name->data, "off", 3) == 0) {
@@ -898,6 +876,8 @@ static void ngx_http_authcore_body_handler(ngx_http_request_t *r);
 static void ngx_http_authcore_slice(ngx_event_t *ev);
 static void ngx_http_authcore_guard(ngx_event_t *ev);
 static void ngx_http_authcore_done(ngx_http_authcore_ctx_t *ctx);
+static void ngx_http_authcore_abandon(ngx_http_request_t *r,
+    ngx_http_authcore_ctx_t *ctx);
 #if (NGX_THREADS)
 static void ngx_http_authcore_thread_step(void *data, ngx_log_t *log);
 static void ngx_http_authcore_thread_done(ngx_event_t *ev);
@@ -1124,64 +1104,57 @@ ngx_http_authcore_audit(ngx_http_request_t *r, const ac_answer *d)
 }
 
 /*
- * The worker already runs authcore_max_pending checks: the pending
- * decision is dropped before any hashing (so it counts no attempt) and the
- * client told to come back, 503 with Retry-After.
+ * The client went away while the check runs (ngx_http_test_reading
+ * noticed, and ngx_http_terminate_request runs the request's cleanups
+ * before it waits for blocked to drop). The check's in-flight slot is
+ * given back now, not when the check would end or lapse: on the event
+ * loop at once; in the thread pool the thread stops at its next slice and
+ * ngx_http_authcore_done gives it back.
  */
-static ngx_int_t
-ngx_http_authcore_overloaded(ngx_http_request_t *r,
-    ngx_http_authcore_ctx_t *ctx)
+static void
+ngx_http_authcore_gone(void *data)
 {
-	ngx_table_elt_t *h;
-	ngx_int_t rc;
+	ngx_http_authcore_ctx_t *ctx = data;
+	ngx_http_request_t *r = ctx->r;
 
-	ac_decision_wipe(ctx->d);
-	ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-	    "authcore: %ui password checks under way, answering 503",
-	    ngx_http_authcore_n_pending);
-
-	rc = ngx_http_discard_request_body(r);
-	if (rc != NGX_OK) {
-		return rc;
+	if (ctx->step != AC_NGX_PENDING || ctx->gone) {
+		return;
 	}
-	h = ngx_list_push(&r->headers_out.headers);
-	if (h == NULL) {
-		return NGX_HTTP_INTERNAL_SERVER_ERROR;
+	ctx->gone = 1;
+	if (ctx->in_thread) {
+		return;
 	}
-	h->hash = 1;
-	ngx_str_set(&h->key, "Retry-After");
-	ngx_str_set(&h->value, "1");
-	h->lowcase_key = NULL;
-#if (nginx_version >= 1023000)
-	h->next = NULL;
-#endif
-	return NGX_HTTP_SERVICE_UNAVAILABLE;
+	if (ctx->slice.posted) {
+		ngx_delete_posted_event(&ctx->slice);
+	}
+	ngx_http_authcore_abandon(r, ctx);
 }
 
 /*
  * Starts the password check of a pending decision: in the thread pool, or
  * (no pool, or its queue is full) in slices posted to the event loop. The
- * request is marked blocked until ngx_http_authcore_done, and a client that
- * leaves meanwhile is noticed (ngx_http_test_reading) and the request then
- * ended by nginx once the check is over. Returns NGX_DONE, or an error
- * (503 when the worker has authcore_max_pending checks under way).
+ * request is marked blocked until the check is over, and a client that
+ * leaves meanwhile is noticed (ngx_http_test_reading): the check is then
+ * abandoned (ngx_http_authcore_gone) and nginx ends the request. Returns
+ * NGX_DONE, or an error status.
  */
 static ngx_int_t
 ngx_http_authcore_start(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx)
 {
 	ngx_http_authcore_main_conf_t *amcf;
+	ngx_http_cleanup_t *cln;
 #if (NGX_THREADS)
 	ngx_thread_task_t *task;
 #endif
 
 	amcf = ngx_http_get_module_main_conf(r, ngx_http_authcore_module);
-	if (ngx_http_authcore_n_pending >= amcf->max_pending) {
-		ctx->step = AC_NGX_APPLIED;
-		ctx->rc = ngx_http_authcore_overloaded(r, ctx);
-		return ctx->rc;
+	cln = ngx_http_cleanup_add(r->main, 0);
+	if (cln == NULL) {
+		return NGX_HTTP_INTERNAL_SERVER_ERROR;
 	}
+	cln->handler = ngx_http_authcore_gone;
+	cln->data = ctx;
 
-	ngx_http_authcore_n_pending++;
 	ctx->step = AC_NGX_PENDING;
 	ctx->guard.handler = ngx_http_authcore_guard;
 	ctx->guard.data = ctx;
@@ -1201,8 +1174,10 @@ ngx_http_authcore_start(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx)
 		task->handler = ngx_http_authcore_thread_step;
 		task->event.handler = ngx_http_authcore_thread_done;
 		task->event.data = ctx;
+		ctx->in_thread = 1;
 		if (ngx_thread_task_post(amcf->thread_pool, task) != NGX_OK) {
 			/* queue overflow, logged by nginx: step here instead */
+			ctx->in_thread = 0;
 			ngx_post_event(&ctx->slice, &ngx_posted_next_events);
 		}
 	} else {
@@ -1328,15 +1303,17 @@ ngx_http_authcore_guard(ngx_event_t *ev)
 }
 
 #if (NGX_THREADS)
-/* Runs in a pool thread. */
+/* Runs in a pool thread: every iteration left, a slice at a time, so that
+ * a check whose client went away stops early. */
 static void
 ngx_http_authcore_thread_step(void *data, ngx_log_t *log)
 {
 	ngx_http_authcore_ctx_t *ctx = data;
 
 	(void) log;
-	while (ac_decide_step(ctx->d, (size_t) -1) > 0) {
-		/* every iteration left */
+	while (!ctx->gone
+	    && ac_decide_step(ctx->d, AC_NGX_SLICE_ITERATIONS) > 0) {
+		/* next slice */
 	}
 }
 
@@ -1349,12 +1326,50 @@ ngx_http_authcore_thread_done(ngx_event_t *ev)
 #endif
 
 /*
+ * The check is no longer under way: stops guarding it and lets nginx free
+ * the request again.
+ */
+static void
+ngx_http_authcore_unblock(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx)
+{
+	if (ctx->guard.timer_set) {
+		ngx_del_timer(&ctx->guard);
+	}
+	r->main->blocked--;
+	if (r->read_event_handler == ngx_http_test_reading) {
+		r->read_event_handler = ngx_http_block_reading;
+	}
+}
+
+/*
+ * Gives up the check of a client that went away: its in-flight slot goes
+ * back to the state (under the zone's lock), the attempt stays counted.
+ * The request is no longer blocked; nginx ends it (499).
+ */
+static void
+ngx_http_authcore_abandon(ngx_http_request_t *r,
+    ngx_http_authcore_ctx_t *ctx)
+{
+	ngx_http_authcore_main_conf_t *amcf;
+
+	amcf = ngx_http_get_module_main_conf(r, ngx_http_authcore_module);
+	ac_decide_abandon(ngx_http_authcore_lock(amcf), ctx->d);
+	ngx_http_authcore_unlock(amcf);
+	ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+	    "authcore: client went away during a password check, "
+	    "check abandoned");
+	ctx->step = AC_NGX_APPLIED;
+	ctx->rc = NGX_HTTP_CLIENT_CLOSED_REQUEST;
+	ngx_http_authcore_unblock(r, ctx);
+}
+
+/*
  * The check is over: finish the decision under the state lock, then run
- * the phases again, which applies it (ngx_http_authcore_handler). The
- * verdict is recorded even when the client has left, so that attempt
- * counters see every guess; nginx then ends the request instead
- * (ngx_http_terminate_request left r->write_event_handler on its
- * finalizer, and the request to free once blocked is 0).
+ * the phases again, which applies it (ngx_http_authcore_handler). A check
+ * whose client left (ngx_http_authcore_gone) is abandoned instead, and
+ * nginx ends the request (ngx_http_terminate_request left
+ * r->write_event_handler on its finalizer, and the request to free once
+ * blocked is 0).
  */
 static void
 ngx_http_authcore_done(ngx_http_authcore_ctx_t *ctx)
@@ -1364,14 +1379,13 @@ ngx_http_authcore_done(ngx_http_authcore_ctx_t *ctx)
 
 	ngx_http_set_log_request(c->log, r);
 
-	if (ctx->guard.timer_set) {
-		ngx_del_timer(&ctx->guard);
+	if (ctx->gone) {
+		ngx_http_authcore_abandon(r, ctx);
+		r->write_event_handler(r);
+		ngx_http_run_posted_requests(c);
+		return;
 	}
-	ngx_http_authcore_n_pending--;
-	r->main->blocked--;
-	if (r->read_event_handler == ngx_http_test_reading) {
-		r->read_event_handler = ngx_http_block_reading;
-	}
+	ngx_http_authcore_unblock(r, ctx);
 
 	ngx_http_authcore_core_call(r, ctx);
 

@@ -30,14 +30,14 @@
  *    the answer is applied once, `:path` replaced when the core rewrote
  *    the target.
  *  - pending decisions (a PBKDF2 password check) never block the worker:
- *    the stream is paused and queued on its root context (at most
- *    APX_QUEUE_MAX; past that 503 overloaded with Retry-After, as for a
- *    login post past APX_WAITING_MAX posts waiting for their body), and
+ *    the stream is paused and queued on its root context (how many checks
+ *    are in flight is the core's to bound: login.max_pending per state,
+ *    answered 503 overloaded by the core before any hashing), and
  *    proxy_on_tick, every APX_TICK_MS while the queue is not empty, gives
  *    the oldest check one slice of APX_SLICE_ITERATIONS (round robin);
  *    between ticks Envoy serves other requests. A finished check is
  *    resumed and applied in the stream's context; a stream that ends
- *    while pending takes its work with it.
+ *    while pending gives its slot back (ac_decide_abandon).
  *  - logging: bad policies at error level, one audit line per decision at
  *    info level, the timing of each password check at debug level.
  *
@@ -87,12 +87,8 @@ enum { APX_STREAM_REQUEST = 0 };
 /* ------------------------------------------------------------------ */
 #define APX_SLICE_ITERATIONS 3072u
 #define APX_TICK_MS 1u
-/* Pending checks one worker keeps: round robin gives each 1/n of the
- * slices, so 8 checks of 600,000 iterations all finish within ~7 s.
- * One more is answered 503 overloaded with Retry-After. */
-#define APX_QUEUE_MAX 8u
 /* Login posts waiting for their body's first bytes (each for at most
- * APX_BODY_WAIT_NS): one more is answered 503 overloaded. */
+ * APX_BODY_WAIT_NS): one more is answered 503 overloaded (overloaded()). */
 #define APX_WAITING_MAX 64u
 #define APX_RETRY_AFTER "1"
 
@@ -188,8 +184,8 @@ typedef struct apx_root {
 	void *mem;              /* malloc'd; the compiled policy lives in it */
 	const ac_policy *policy;
 	apx_list waiting;       /* login posts whose body has not begun */
-	apx_list queue;         /* pending checks (round robin) */
-	size_t queued;          /* streams on queue, at most APX_QUEUE_MAX */
+	apx_list queue;         /* pending checks (round robin; the core's
+	                           login.max_pending bounds them) */
 	int ticking;            /* the tick period is set */
 } apx_root;
 
@@ -281,8 +277,7 @@ static size_t list_count(const apx_list *l, size_t cap)
 /* Takes s off r's queue of pending checks, if it is there. */
 static void queue_remove(apx_root *r, apx_stream *s)
 {
-	if (list_remove(&r->queue, s) && r->queued > 0)
-		r->queued--;
+	(void)list_remove(&r->queue, s);
 }
 
 static apx_stream *stream_find(uint32_t id)
@@ -409,7 +404,6 @@ static void root_fail_pending(apx_root *r, const char *why)
 		ac_decision_wipe(s->decision);
 		stream_release_request(s);
 	}
-	r->queued = 0;
 	if (r->ticking && proxy_set_effective_context(r->id) == APX_OK)
 		(void)proxy_set_tick_period_milliseconds(0);
 	r->ticking = 0;
@@ -1162,10 +1156,12 @@ static const char *core_call(apx_stream *s, apx_root *r)
 	return why;
 }
 
-/* A list of the worker's is full (`what`, `count` of them): 503 with
- * Retry-After, in s's context, before any hashing. The core's own answer
- * for this case (reason overloaded) has the same status, reason and
- * header. */
+/* The one answer this filter makes itself: a list of the worker's is
+ * full (`what`, `count` of them), 503 with Retry-After, in s's context.
+ * Only login posts waiting for their body come here: they hold Envoy's
+ * memory before the core has seen them, which the core cannot bound (its
+ * login.max_pending bounds checks in flight, and answers those itself).
+ * Same status, reason and header as the core's overloaded answer. */
 static uint32_t overloaded(apx_stream *s, size_t count, const char *what)
 {
 	static const char body[] = "too many logins in progress; try again "
@@ -1203,9 +1199,9 @@ static uint32_t overloaded(apx_stream *s, size_t count, const char *what)
 	return APX_PAUSE;
 }
 
-/* Decides, or resumes, s in its context: a final decision is applied;
- * a new pending one is queued (the stream paused) or, with the queue
- * full, answered 503; a resumed stream that was allowed goes on. Returns
+/* Decides, or resumes, s in its context: a final decision is applied
+ * (the core's 503 overloaded included); a new pending one is queued (the
+ * stream paused); a resumed stream that was allowed goes on. Returns
  * the action for the current callback (ignored on a resume, which runs
  * in a tick). */
 static uint32_t step(apx_stream *s, apx_root *r)
@@ -1224,15 +1220,12 @@ static uint32_t step(apx_stream *s, apx_root *r)
 	}
 	if (resumed)
 		return stream_fail(s, "a resumed check is still pending");
-	if (r->queued >= APX_QUEUE_MAX)
-		return overloaded(s, r->queued, "password checks pending");
 	s->phase = APX_S_PENDING;
 	s->since = mono_ns();
 	s->iterations = ac_decide_step(s->decision, 0);
 	log_debug_count("authcore: password check queued: %zu iterations",
 	    s->iterations);
 	list_push(&r->queue, s);
-	r->queued++;
 	if (root_tick_update(r) != 0) {
 		queue_remove(r, s);
 		ac_decision_wipe(s->decision);
@@ -1311,7 +1304,6 @@ APX_EXPORT(proxy_on_tick) void proxy_on_tick(uint32_t root_id)
 		if (t1 - t0 > s->longest_ns)
 			s->longest_ns = t1 - t0;
 		if (left == 0) {
-			r->queued--;
 			resume(s, r);
 		} else {
 			list_push(&r->queue, s);

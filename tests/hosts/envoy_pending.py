@@ -14,10 +14,16 @@ Python's hashlib (an implementation independent of authcore). Checks:
  - two logins pending at once both complete;
  - a login whose client goes away while pending is dropped (debug line), and
    the worker keeps serving;
- - the worker's queue of pending checks is bounded: QUEUE_MAX + 2 logins at
-   once (another user, QUEUE_ITERATIONS each, so all are still pending when
-   the last arrives) get QUEUE_MAX successes and 2 answers 503 with
-   Retry-After, the 503s before any success;
+ - it gives its slot back at once: QUEUE_MAX slow logins fill every slot of
+   login.max_pending, their clients close, and a login 0.1 s later is
+   checked (303), not answered 503 (the slots would otherwise stay taken
+   until they lapse, 60 s);
+ - the checks in flight are bounded by the core (the policy's
+   login.max_pending, QUEUE_MAX; the filter has no cap of its own): QUEUE_MAX
+   + 2 logins at once (another user, QUEUE_ITERATIONS each, so all are still
+   pending when the last arrives) get QUEUE_MAX successes and 2 answers 503
+   overloaded with Retry-After and the core's audit line, the 503s before
+   any success;
  - so is its list of login posts waiting for their body: with WAITING_MAX
    posts whose body has not come, two more are answered 503 with
    Retry-After at once; once those clients leave, a login succeeds;
@@ -58,7 +64,7 @@ import authformats  # noqa: E402
 
 ITERATIONS = 600000
 PASSWORD = "slow but sure 600k"
-QUEUE_MAX = 8               # the filter's APX_QUEUE_MAX
+QUEUE_MAX = 8               # the policy's login.max_pending
 WAITING_MAX = 64            # the filter's APX_WAITING_MAX
 QUEUE_ITERATIONS = 200000
 QUEUE_PASSWORD = "one of many"
@@ -115,11 +121,13 @@ def policy(slow_hash, many_hash):
                                "secret": "pending-test-session-key-0123456789abcdef"}],
                      "cookie": "app_session", "csrf_cookie": "app_csrf", "ttl": 3600},
         "users": [{"name": "slow", "password_hash": slow_hash, "roles": ["viewer"]},
+                  {"name": "leaver", "password_hash": slow_hash, "roles": ["viewer"]},
                   {"name": "many", "password_hash": many_hash, "roles": ["viewer"]}],
         "login": {"prefix": "/app", "attempts": "10 per 10 minutes",
-                  # the filter's own cap per worker is under test here, and
-                  # every loopback login is one client
-                  "max_pending": 64, "client_attempts": "1000/minute"},
+                  # the core's cap on checks in flight is under test here
+                  # (one worker, one VM: one state), and every loopback
+                  # login is one client
+                  "max_pending": QUEUE_MAX, "client_attempts": "1000/minute"},
         "public": ["/open/*"],
         "default": "authenticated",
     })
@@ -334,9 +342,48 @@ def abandoned_login(envoy):
     return []
 
 
+def abandoned_slots(envoy):
+    """QUEUE_MAX slow logins (user leaver, whose attempts these abandoned
+    checks spend) hold every slot; their clients close; a login right after
+    is checked, not refused."""
+    data = BODY.replace("username=slow", "username=leaver").encode()
+    req = ("POST /app/auth/login HTTP/1.1\r\nHost: authcore.test\r\n"
+           "Content-Type: application/x-www-form-urlencoded\r\n"
+           "Content-Length: %d\r\n\r\n" % len(data)).encode() + data
+    # each post's headers and body come in one read, which the worker
+    # handles whole: an active stream is a queued check
+    socks = []
+    try:
+        for _ in range(QUEUE_MAX):
+            s = socket.create_connection(("127.0.0.1", envoy.listen_port), timeout=5)
+            s.sendall(req)
+            socks.append(s)
+        deadline = time.monotonic() + 10
+        while active_requests(envoy) < QUEUE_MAX and time.monotonic() < deadline:
+            time.sleep(0.02)
+        held = active_requests(envoy)
+    finally:
+        for s in socks:
+            s.close()
+    if held < QUEUE_MAX:
+        return ["only %d of %d slow logins were queued" % (held, QUEUE_MAX)]
+    time.sleep(0.1)
+    login = Login(envoy.listen_port, MANY_BODY)
+    login.start()
+    login.join(LOGIN_TIMEOUT + 5)
+    if login.error or login.result is None:
+        return ["login after the aborted ones failed: %s" % (login.error or "no answer")]
+    if login.result[0] != 303:
+        return ["login 0.1 s after %d aborted ones: status %d, retry-after %r"
+                % (QUEUE_MAX, login.result[0], login.result[1].get("retry-after"))]
+    return []
+
+
 def queue_cap(envoy):
     """QUEUE_MAX + 2 logins at once: QUEUE_MAX are checked (303), the
-    others are answered 503 with Retry-After at once, before any success."""
+    others are answered 503 with Retry-After at once, before any success,
+    by the core (its audit line, reason overloaded: counted once Envoy's
+    log is flushed, in main)."""
     logins = [Login(envoy.listen_port, MANY_BODY) for _ in range(QUEUE_MAX + 2)]
     for t in logins:
         t.start()
@@ -485,9 +532,12 @@ def main():
                         two_logins(envoy)))
         results.append(("abandon", "envoy: a login whose client leaves while pending "
                         "is dropped; the worker keeps serving", abandoned_login(envoy)))
+        results.append(("slots", "envoy: %d logins whose clients leave while pending "
+                        "give their slots back at once" % QUEUE_MAX, abandoned_slots(envoy)))
         cap_probs, cap_fig = queue_cap(envoy)
-        results.append(("cap", "envoy: %d pending checks per worker at most; past "
-                        "that 503 with Retry-After, at once" % QUEUE_MAX, cap_probs))
+        results.append(("cap", "envoy: login.max_pending %d bounds the checks in "
+                        "flight; past it the core answers 503 with Retry-After, at once"
+                        % QUEUE_MAX, cap_probs))
         results.append(("waiting", "envoy: %d login posts waiting for their body per "
                         "worker at most; past that 503 with Retry-After, at once"
                         % WAITING_MAX, waiting_cap(envoy)))
@@ -518,9 +568,15 @@ def main():
     if timing:
         print("# first login in Envoy: " + timing[0], flush=True)
     dropped = [ln for ln in lines if "password check dropped" in ln]
+    # the core's 503s of the cap check (the waiting list's are the filter's,
+    # with no audit line)
+    overloaded = audit_index(lines, lambda ln: '"reason":"overloaded"' in ln)
     for key, what, p in results:
-        if key == "abandon" and not p and len(dropped) != 1:
-            p = ["%d 'password check dropped' debug lines, want 1" % len(dropped)]
+        if key == "abandon" and not p and len(dropped) != 1 + QUEUE_MAX:
+            p = ["%d 'password check dropped' debug lines, want %d (1, then %d in the "
+                 "slots check)" % (len(dropped), 1 + QUEUE_MAX, QUEUE_MAX)]
+        if key == "cap" and not p and len(overloaded) != 2:
+            p = ["%d audit lines with reason overloaded, want 2" % len(overloaded)]
         if key == "abandon" and not p and len(timing) != 5:
             p = ["%d completed checks, want 5 (the abandoned one must not complete)"
                  % len(timing)]

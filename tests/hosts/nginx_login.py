@@ -9,8 +9,9 @@ tests/lib/echo.py (loopback only, every wait bounded):
   succeeds. Once with the thread pool, once with event-loop slices
   (`authcore_thread_pool off`). Prints "# " lines with the figures.
 - a client that leaves while its login is pending: nginx logs 499, the
-  worker keeps serving and logs no alert or crash, and the failed attempt
-  still counts (three abandoned wrong guesses, then a right one: 429).
+  worker keeps serving and logs no alert or crash, and the abandoned
+  attempt still counts (three abandoned wrong guesses, then a right one:
+  429).
 - login bodies nginx reads chunked, over the cap while chunked, and written
   to a temporary file (small client_body_buffer_size).
 - the attempt counters live in shared memory: with 4 workers (reuseport),
@@ -239,7 +240,7 @@ def check_abort(d, ngx, mode):
             time.sleep(0.05)  # the check is under way (it takes far longer)
         finally:
             s.close()
-        # the check still runs to its end, then nginx logs the request
+        # the check is abandoned, then nginx logs the request
         if not wait_for(lambda: len(logins()) > before):
             probs.append("abandoned login %d never ended" % (i + 1))
             break

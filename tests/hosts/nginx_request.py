@@ -23,10 +23,17 @@ tests/lib/echo.py (loopback only, every wait bounded):
   decision that removes Cookie and adds it again (a consumed session
   cookie): the upstream gets only the new one, and $http_cookie and
   $cookie_NAME see it.
-- authcore_max_pending 1: while one password check runs, a second login
-  gets 503 with Retry-After before any hashing, and logs in once the first
-  is over; with the thread pool and with event-loop slices.
-- `nginx -t` refuses authcore_max_pending 0.
+- login.max_pending 1 (the core's cap, counted in the shared zone; the
+  module has none of its own): while one password check runs, a second
+  login gets the core's 503 overloaded with Retry-After and audit line
+  before any hashing, and logs in once the first is over; with the thread
+  pool and with event-loop slices.
+- a login post whose client closes the socket mid-check gives its slot
+  back at once: with login.max_pending 1, a login 0.1 s after the abort is
+  served, not answered 503 (without ac_decide_abandon the slot stays taken
+  until the check ends, over a second later); with the thread pool and
+  with event-loop slices.
+- `nginx -t` refuses the removed authcore_max_pending directive.
 
 Prints "ok - ...", "not ok - ...: why" per check.
 Usage: python3 nginx_request.py [MODULE.so]
@@ -37,6 +44,7 @@ import hmac
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -68,7 +76,7 @@ def token(sub, roles):
     return head + "." + body + "." + b64(sig)
 
 
-def policy(slow_hash=None):
+def policy(slow_hash=None, quick_hash=None):
     p = {
         "realm": "request",
         "jwt": {"keys": [{"kid": "k1", "alg": "HS256", "secret": SECRET}],
@@ -84,7 +92,12 @@ def policy(slow_hash=None):
     if slow_hash:
         p["sessions"] = {"keys": [{"kid": "s1", "secret": "nginx-request-session-key-0123456789"}]}
         p["users"] = [{"name": "slow", "password_hash": slow_hash, "roles": ["viewer"]}]
-        p["login"] = {"prefix": "/login", "attempts": "100/minute"}
+        if quick_hash:
+            p["users"].append({"name": "quick", "password_hash": quick_hash, "roles": ["viewer"]})
+        # one check in flight at once (the core's cap, for the whole zone);
+        # every loopback login is one client
+        p["login"] = {"prefix": "/login", "attempts": "100/minute", "max_pending": 1,
+                      "client_attempts": "1000/minute"}
         p["passwords"] = {"max_iterations": 10000000}
     return json.dumps(p)
 
@@ -378,8 +391,8 @@ def check_rewritten(echo):
             ngx.stop()
 
 
-def login(port, timeout=WAIT):
-    body = json.dumps({"username": "slow", "password": PASSWORD})
+def login(port, timeout=WAIT, user="slow"):
+    body = json.dumps({"username": user, "password": PASSWORD})
     t0 = time.monotonic()
     st, hdrs, cookies, rbody = send_full(port, "POST", "/login/auth/login",
                                          [("Content-Type", "application/json")], body,
@@ -388,11 +401,10 @@ def login(port, timeout=WAIT):
 
 
 def check_pending_cap(echo, slow_hash, label, http_extra):
-    name = "request: authcore_max_pending 1 (%s)" % label
+    name = "request: login.max_pending 1 (%s)" % label
     with tempfile.TemporaryDirectory(prefix="authcore-nginx-cap-") as d:
         os.chmod(d, 0o755)
-        ngx = Ngx(d, echo, policy(slow_hash),
-                  "    authcore_max_pending 1;\n" + http_extra)
+        ngx = Ngx(d, echo, policy(slow_hash), http_extra)
         try:
             ngx.start()
             first = {}
@@ -426,8 +438,59 @@ def check_pending_cap(echo, slow_hash, label, http_extra):
             if st3 != 200 or not cookies3:
                 why.append("a login after the first ended: %d" % st3)
             with open(os.path.join(d, "error.log"), errors="replace") as f:
-                if "password checks under way, answering 503" not in f.read():
-                    why.append("no log line for the refused check")
+                over = [ln for ln in f if '"reason":"overloaded"' in ln and '"status":503' in ln]
+            if len(over) != 1:
+                why.append("%d audit lines for the refused check, want 1" % len(over))
+            if why:
+                not_ok(name, "; ".join(why))
+            else:
+                ok(name)
+        finally:
+            ngx.stop()
+
+
+def check_abort_frees_slot(echo, slow_hash, quick_hash, label, http_extra):
+    """login.max_pending 1: a slow login holds the only slot (a quick login
+    is refused 503, which shows it), its client closes the socket, and a
+    quick login 0.1 s later is served."""
+    name = "request: an aborted login gives its slot back at once (%s)" % label
+    with tempfile.TemporaryDirectory(prefix="authcore-nginx-abort-") as d:
+        os.chmod(d, 0o755)
+        ngx = Ngx(d, echo, policy(slow_hash, quick_hash), http_extra)
+        try:
+            ngx.start()
+            body = json.dumps({"username": "slow", "password": PASSWORD}).encode()
+            req = (b"POST /login/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                   b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                   % (len(body), body))
+            why = []
+            s = socket.create_connection(("127.0.0.1", ngx.port), timeout=WAIT)
+            try:
+                s.sendall(req)
+                time.sleep(0.1)  # the slow post reaches the worker first
+                held = False
+                deadline = time.monotonic() + WAIT
+                while not held and time.monotonic() < deadline:
+                    held = login(ngx.port, user="quick")[0] == 503
+                    if not held:
+                        time.sleep(0.01)
+                t_held = time.monotonic()
+            finally:
+                s.close()
+            time.sleep(0.1)
+            st, hdrs, cookies, _ = login(ngx.port, user="quick")
+            after = time.monotonic() - t_held
+            if not held:
+                why.append("the slow check never held the slot")
+            if st != 200 or not cookies:
+                why.append("a login %.2f s after the abort: %d, Retry-After %r"
+                           % (after, st, hdrs.get("retry-after")))
+            with open(os.path.join(d, "error.log"), errors="replace") as f:
+                text = f.read()
+            if "check abandoned" not in text:
+                why.append("no log line for the abandoned check")
+            if '"login_user":"slow"' in text or '"user":"slow"' in text:
+                why.append("the abandoned check ran to a decision")
             if why:
                 not_ok(name, "; ".join(why))
             else:
@@ -437,16 +500,16 @@ def check_pending_cap(echo, slow_hash, label, http_extra):
 
 
 def check_config(echo):
-    name = "request: nginx -t refuses authcore_max_pending 0"
+    name = "request: nginx -t refuses the removed authcore_max_pending directive"
     with tempfile.TemporaryDirectory(prefix="authcore-nginx-t-") as d:
         os.chmod(d, 0o755)
         nv.write(os.path.join(d, "policy.json"), policy())
         path = os.path.join(d, "nginx.conf")
-        nv.write(path, conf(d, nv.free_port(), echo, "    authcore_max_pending 0;\n"))
+        nv.write(path, conf(d, nv.free_port(), echo, "    authcore_max_pending 1;\n"))
         p = subprocess.run([nv.NGINX, "-t", "-p", d, "-c", path], capture_output=True,
                            timeout=WAIT)
         err = p.stderr.decode(errors="replace")
-        if p.returncode != 0 and "authcore_max_pending must be at least 1" in err:
+        if p.returncode != 0 and 'unknown directive "authcore_max_pending"' in err:
             ok(name)
         else:
             not_ok(name, "exit %d: %s" % (p.returncode, err[-300:]))
@@ -461,6 +524,10 @@ def main():
         slow = nv.hash_password(PASSWORD, SLOW_ITERATIONS)
         check_pending_cap(echo, slow, "thread pool", "")
         check_pending_cap(echo, slow, "event-loop slices", "    authcore_thread_pool off;\n")
+        quick = nv.hash_password(PASSWORD, 1000)
+        check_abort_frees_slot(echo, slow, quick, "thread pool", "")
+        check_abort_frees_slot(echo, slow, quick, "event-loop slices",
+                               "    authcore_thread_pool off;\n")
     return nv.run_suite(body, "request suite", tools=[("cli", CLI, "not built (make all)")],
                         catch=(Fail, Stopped, OSError, RuntimeError))
 

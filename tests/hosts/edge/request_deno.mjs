@@ -1,13 +1,13 @@
 // Deno server for the request tests: deno run ... request_deno.mjs <policy.json>
-// <slice> <maxPending> [<cert.pem> <key.pem>]. The client address is Deno's
+// <slice> [<cert.pem> <key.pem>]. The client address is Deno's
 // own (serve()'s { info }, Deno.serve's second argument). Prints
 // "listening <port>".
 import { echo, load, testRoute } from "./request_app.mjs";
 
-const [policyPath, slice, maxPending, cert, key] = Deno.args;
+const [policyPath, slice, cert, key] = Deno.args;
 const wasm = await Deno.readFile(new URL("./authcore.wasm", import.meta.url));
 const inst = load(await Deno.readTextFile(policyPath), wasm,
-  { passwordSlice: Number(slice), maxPendingChecks: Number(maxPending) });
+  { passwordSlice: Number(slice) });
 const auth = await inst.auth;
 const tls = cert ? { cert: await Deno.readTextFile(cert), key: await Deno.readTextFile(key) } : {};
 

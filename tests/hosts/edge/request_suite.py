@@ -13,12 +13,14 @@ edge, which sets it). Checked: that address reaches the audit line and the
 app; login throttling counts per address (failures from one address never
 throttle another); a login post's body reaches the core and the session
 cookies come back as two Set-Cookie; https is the connection's scheme (a TLS
-listener in Node and Deno), never a header; at most maxPendingChecks
-password checks are under way, the next login is answered 503 overloaded
-with Retry-After while other requests are served, and a login succeeds again
-once they are done; in Node and Deno a check whose client went away stops
-(request.signal) and gives its place back (workerd here never aborts an
-incoming request's signal when its client closes: not tested there).
+listener in Node and Deno), never a header; at most MAX_PENDING
+password checks are under way (the policy's login.max_pending: the core's
+cap), the next login is answered 503 overloaded with Retry-After while other
+requests are served, and a login succeeds again once they are done; in Node
+and Deno a check whose client went away stops (request.signal) and gives its
+slot back to the core at once, well before it would lapse (60 s) (workerd
+here never aborts an incoming request's signal when its client closes: not
+tested there).
 Without a runtime address (workerd's runtime "workers" without
 CF-Connecting-IP) the module refuses the request rather than deciding
 without one.
@@ -55,7 +57,7 @@ TIMEOUT = 20
 A, B, C = "127.0.0.1", "127.0.0.2", "127.0.0.3"  # loopback peers
 CF_A, CF_B = "203.0.113.7", "2001:db8::7"  # what Cloudflare's edge would set
 SLICE = 2000
-MAX_PENDING = 2
+MAX_PENDING = 2                          # the policy's login.max_pending
 SLOW_ITERATIONS = 1000000                # a check that outlives several requests
 
 failed = False
@@ -79,8 +81,13 @@ def policy():
              "roles": ["admin"]},
             {"name": "carol", "password_hash": authformats.phc_pbkdf2_sha256("carol-pw", SLOW_ITERATIONS),
              "roles": ["viewer"]},
+            # the probe of the pending cap: a cheap check when admitted
+            {"name": "dave", "password_hash": authformats.phc_pbkdf2_sha256("dave-pw", 1000),
+             "roles": ["viewer"]},
         ],
-        "login": {"prefix": "/app", "attempts": "2/minute"},
+        # every check from one address: the client budget is not under test
+        "login": {"prefix": "/app", "attempts": "2/minute", "max_pending": MAX_PENDING,
+                  "client_attempts": "1000/minute"},
         "public": ["/pub/*"],
         "default": "authenticated",
     }
@@ -203,9 +210,8 @@ def check_queue(label, c, headers_for):
     """MAX_PENDING slow logins under way: a login post is then answered 503
     overloaded with Retry-After before any hashing, a public request is
     served meanwhile, and once they are done a login is checked again.
-    The probe is alice's wrong password from an address already throttled
-    (check_throttle): when admitted it is a 429 without hashing, so it never
-    holds a check itself; it is sent until both slow checks are under way."""
+    The probe is dave's login (1,000 iterations): when admitted it holds a
+    slot for one slice only; it is sent until both slow checks are under way."""
     results = {}
 
     def slow(i):
@@ -222,13 +228,15 @@ def check_queue(label, c, headers_for):
     probes = 0
     while all(t.is_alive() for t in threads) and time.time() - t0 < TIMEOUT:
         probes += 1
-        r = login(c, "alice", "wrong", headers_for("throttled"), A)
+        r = login(c, "dave", "dave-pw", headers_for("probe"), A)
         if r[0] == 503:
             over = r
             break
         time.sleep(0.05)
     seen = time.time() - t0
-    real = login(c, "carol", "carol-pw", headers_for(9), A) if over else None
+    # another login over the cap (carol's own would be throttled first:
+    # her two checks under way count as attempts)
+    real = login(c, "dave", "dave-pw", headers_for(9), A) if over else None
     pub = c.send("GET", "/pub/while", headers_for(8))
     busy = all(t.is_alive() for t in threads)
     print("# %s: real login and public request answered after %.2fs" % (label, time.time() - t0), flush=True)
@@ -263,7 +271,8 @@ def check_abandoned(label, c, headers_for):
     """Slow logins whose clients go away stop their checks: once they are
     under way (a probe is refused 503), their connections close; the probe is
     admitted again and no decision for them is ever written (a check run to
-    its end would log carol's login)."""
+    its end would log carol's login). Without acw_abandon the core would keep
+    their slots until they lapse (60 s), past this test's wait."""
     c.audits()
     conns = []
     form = "username=carol&password=carol-pw"
@@ -277,7 +286,7 @@ def check_abandoned(label, c, headers_for):
     t0 = time.time()
     full = False
     while time.time() - t0 < TIMEOUT:
-        if login(c, "alice", "wrong", headers_for("throttled"), A)[0] == 503:
+        if login(c, "dave", "dave-pw", headers_for("probe"), A)[0] == 503:
             full = True
             break
         time.sleep(0.05)
@@ -286,7 +295,7 @@ def check_abandoned(label, c, headers_for):
     t1 = time.time()
     freed = None
     while time.time() - t1 < TIMEOUT:
-        if login(c, "alice", "wrong", headers_for("throttled"), A)[0] != 503:
+        if login(c, "dave", "dave-pw", headers_for("probe"), A)[0] != 503:
             freed = time.time() - t1
             break
         time.sleep(0.05)
@@ -374,7 +383,7 @@ def run_node():
     def run(tls):
         extra = list(make_cert(folder)) if tls else []
         srv = Server(["node", os.path.join(folder, "request_node.mjs"), folder,
-                      os.path.join(folder, "policy.json"), str(SLICE), str(MAX_PENDING)] + extra,
+                      os.path.join(folder, "policy.json"), str(SLICE)] + extra,
                      os.path.join(folder, "server%s.log" % ("-tls" if tls else "")))
         return srv, Client(srv.port(), tls)
     socket_host(run, False)
@@ -389,7 +398,7 @@ def run_deno():
         extra = list(make_cert(folder)) if tls else []
         srv = Server([DENO, "run", "--no-config", "--no-lock", "--no-prompt", "--allow-read=" + folder,
                       "--allow-net=127.0.0.1", os.path.join(folder, "request_deno.mjs"),
-                      os.path.join(folder, "policy.json"), str(SLICE), str(MAX_PENDING)] + extra,
+                      os.path.join(folder, "policy.json"), str(SLICE)] + extra,
                      os.path.join(folder, "server%s.log" % ("-tls" if tls else "")), cwd=folder, env=env)
         return srv, Client(srv.port(), tls)
     socket_host(run, False)
@@ -424,7 +433,7 @@ const workersWorker :Workerd.Worker = (
 const autoWorker :Workerd.Worker = (
   modules = .modules,
   bindings = [ (name = "POLICY", text = embed "policy.json"),
-               (name = "SLICE", text = "%d"), (name = "MAX_PENDING", text = "%d") ],
+               (name = "SLICE", text = "%d") ],
   compatibilityDate = "2025-01-01",
 );
 """
@@ -438,7 +447,7 @@ def run_workerd():
     folder = stage("workerd", ["request_worker.mjs"])
     config = os.path.join(folder, "config.capnp")
     with open(config, "w") as f:
-        f.write(WORKERD_CONFIG % (SLICE, MAX_PENDING))
+        f.write(WORKERD_CONFIG % SLICE)
     socks = {n: hostkit.listening_socket() for n in ("edge", "direct", "workers")}
     ports = {n: s.getsockname()[1] for n, s in socks.items()}
     try:
@@ -469,7 +478,7 @@ def run_workerd():
         check_login_ok("workerd behind Cloudflare's edge: login", edge, cf("192.0.2.55"))
         check_https_header_ignored("workerd scheme headers from a client never make https", edge, cf(CF_A))
         check_queue("workerd bounded password checks", edge,
-                    lambda i: cf(CF_A if i == "throttled" else "198.51.100.%d" % (i + 1)))
+                    lambda i: cf(CF_A if i == "probe" else "198.51.100.%d" % (i + 1)))
         # workerd serving its own socket: the peer, never a client's header
         check_client("workerd serving clients itself: the client is the socket peer (%s)" % A, direct, A)
         check_client("workerd serving clients itself: a client's CF-Connecting-IP is not the address",

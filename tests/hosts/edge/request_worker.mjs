@@ -2,8 +2,8 @@
 // binding; RUNTIME "workers" makes the instance a Workers one (client
 // address from CF-Connecting-IP); without it the module must find Cloudflare's
 // `cf` object on the request (the config's cfBlobHeader socket stands in for
-// Cloudflare's edge) or refuse the request. SLICE/MAX_PENDING: the password
-// check options.
+// Cloudflare's edge) or refuse the request. SLICE: the password
+// check option.
 import wasm from "./authcore.wasm";
 import { echo, load, testRoute } from "./request_app.mjs";
 
@@ -14,7 +14,6 @@ export default {
     inst ??= load(env.POLICY, wasm, {
       runtime: env.RUNTIME || undefined,
       passwordSlice: Number(env.SLICE || 0),
-      maxPendingChecks: Number(env.MAX_PENDING || 8),
     });
     const own = testRoute(request.url, inst.audits);
     if (own) return own;
