@@ -1501,7 +1501,10 @@ APX_EXPORT(proxy_on_delete) void proxy_on_delete(uint32_t id)
 			*sp = s->next;
 			stream_unlist(s);
 			stream_release_request(s);
-			wipe_free(s->decision, ac_sizeof_decision());
+			/* the password check is the secret a decision
+			 * holds; the rest is this request's own */
+			ac_decision_wipe(s->decision);
+			free(s->decision);
 			wipe_free(s, sizeof(*s));
 			return;
 		}
