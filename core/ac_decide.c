@@ -16,15 +16,6 @@
 #include "ac_stage.h"
 #include "ac_state_int.h"
 
-static int in_list(const ac_str *l, size_t n, ac_str want)
-{
-	size_t i;
-	for (i = 0; i < n; i++)
-		if (l[i].len == want.len && memcmp(l[i].ptr, want.ptr, want.len) == 0)
-			return 1;
-	return 0;
-}
-
 /* 1 if rule r covers method m: HEAD runs the GET handler in most
  * frameworks, so a rule for GET covers HEAD too. */
 static int rule_method(const ac_rule *r, ac_str m)
@@ -174,13 +165,13 @@ static int stage_authorize(ac_ctx *c)
 		return AC_STAGE_DONE;
 	}
 	if (rule != NULL && rule->role.ptr != NULL &&
-	    !in_list(c->id.roles, c->id.n_roles, rule->role)) {
+	    !ac_str_in_list(c->id.roles, c->id.n_roles, rule->role)) {
 		ac_reply_www_authenticate(d, P, "insufficient_scope");
 		ac_reply_respond(d, 403, AC_INSUFFICIENT_ROLE);
 		return AC_STAGE_DONE;
 	}
 	if (rule != NULL && rule->permission.ptr != NULL &&
-	    !in_list(c->id.perms, c->id.n_perms, rule->permission)) {
+	    !ac_str_in_list(c->id.perms, c->id.n_perms, rule->permission)) {
 		ac_reply_www_authenticate(d, P, "insufficient_scope");
 		ac_reply_respond(d, 403, AC_INSUFFICIENT_PERMISSION);
 		return AC_STAGE_DONE;

@@ -13,6 +13,8 @@
 /* ASCII case-insensitive equality (header names, auth schemes). */
 int ac_ascii_ieq(const char *a, size_t alen, const char *b, size_t blen);
 int ac_str_eq(ac_str a, const char *b, size_t blen);
+/* 1 if want is one of l[0..n), byte for byte (roles, permissions). */
+int ac_str_in_list(const ac_str *l, size_t n, ac_str want);
 /* s[0..n) without leading and trailing spaces and tabs (HTTP OWS). */
 ac_str ac_trim_ows(const char *p, size_t n);
 

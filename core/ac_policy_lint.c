@@ -27,15 +27,6 @@ static ac_policy_warning *warn(lint *W, size_t rule, const char *member)
 	return w;
 }
 
-static int holds(const ac_str *l, size_t n, ac_str want)
-{
-	size_t i;
-	for (i = 0; i < n; i++)
-		if (l[i].len == want.len && memcmp(l[i].ptr, want.ptr, want.len) == 0)
-			return 1;
-	return 0;
-}
-
 /* 1 if some credential the policy accepts can carry `name` as a role
  * (perm 0) or a permission (perm 1), as ac_identify hands them to the
  * rules: a JWT's roles claim can carry anything; sessions without "login"
@@ -52,12 +43,12 @@ static int grantable(const ac_policy *P, ac_str name, int perm)
 	if (P->login && name.len == 5 && memcmp(name.ptr, "admin", 5) == 0)
 		return 1;
 	for (i = 0; i < P->n_users; i++)
-		if (holds(P->users[i].roles, P->users[i].n_roles, name))
+		if (ac_str_in_list(P->users[i].roles, P->users[i].n_roles, name))
 			return 1;
 	for (i = 0; P->api_key_header.ptr != NULL && i < P->n_api_keys; i++) {
 		const ac_apikey_entry *e = &P->api_keys[i];
-		if (perm ? holds(e->permissions, e->n_permissions, name) :
-		    holds(&e->role, e->role.ptr != NULL, name))
+		if (perm ? ac_str_in_list(e->permissions, e->n_permissions, name) :
+		    ac_str_in_list(&e->role, e->role.ptr != NULL, name))
 			return 1;
 	}
 	return 0;

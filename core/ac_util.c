@@ -113,3 +113,13 @@ ac_str ac_trim_ows(const char *p, size_t n)
 	s.len = n;
 	return s;
 }
+
+int ac_str_in_list(const ac_str *l, size_t n, ac_str want)
+{
+	size_t i;
+	for (i = 0; i < n; i++)
+		if (l[i].len == want.len &&
+		    memcmp(l[i].ptr, want.ptr, want.len) == 0)
+			return 1;
+	return 0;
+}

@@ -8,30 +8,8 @@
 # Loopback only; every wait is bounded; each server is stopped by its PID.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
-t=$(mktemp -d)
-pids=()
-cleanup() {
-  local p
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do
-    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
-    kill -9 "$p" 2>/dev/null
-  done
-  rm -rf "$t"
-}
-trap cleanup EXIT
-ok() { echo "ok - envoy-example: $1"; }
-no() { echo "not ok - envoy-example: $1: $2"; }
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_port() {  # port pid seconds
-  local i
-  for i in $(seq $(( $3 * 10 ))); do
-    kill -0 "$2" 2>/dev/null || return 1
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  return 1
-}
+label=envoy-example
+. "$top/tests/lib/services.sh"
 envoy=$top/build/venv/bin/envoy
 ex=$top/build/envoy-example.yaml
 [ -x "$envoy" ] || { no "envoy" "$envoy missing (make deps)"; exit 1; }
