@@ -136,6 +136,90 @@ uint32_t proxy_set_shared_data(const char *key, size_t klen,
     const uint8_t *value, size_t vlen, uint32_t cas);
 
 /* ------------------------------------------------------------------ */
+/* Profiling build (-DAPX_PROFILE, tools/bench/envoy_cost.py --profile): */
+/* counts the host calls this module makes and times the callbacks the  */
+/* host makes into it; every APX_PROFILE_EVERY streams one line at      */
+/* warning level gives the averages per stream. Never in a release.     */
+/* ------------------------------------------------------------------ */
+#ifdef APX_PROFILE
+#define APX_PROFILE_EVERY 10000u
+static uint64_t apx_prof_abi, apx_prof_streams, apx_prof_in;
+static uint64_t apx_prof_ns[8], apx_prof_calls[8];
+static const char *const apx_prof_names[8] = { "context_create",
+    "request_headers", "response_headers", "done", "log", "delete",
+    "request_body", "other" };
+#define APX_CALL(f, ...) (apx_prof_abi++, f(__VA_ARGS__))
+#define proxy_log(...) APX_CALL(proxy_log, __VA_ARGS__)
+#define proxy_get_header_map_pairs(...) \
+	APX_CALL(proxy_get_header_map_pairs, __VA_ARGS__)
+#define proxy_get_property(...) APX_CALL(proxy_get_property, __VA_ARGS__)
+#define proxy_get_buffer_bytes(...) APX_CALL(proxy_get_buffer_bytes, __VA_ARGS__)
+#define proxy_send_local_response(...) \
+	APX_CALL(proxy_send_local_response, __VA_ARGS__)
+#define proxy_remove_header_map_value(...) \
+	APX_CALL(proxy_remove_header_map_value, __VA_ARGS__)
+#define proxy_get_shared_data(...) APX_CALL(proxy_get_shared_data, __VA_ARGS__)
+#define proxy_set_shared_data(...) APX_CALL(proxy_set_shared_data, __VA_ARGS__)
+#define proxy_add_header_map_value(...) \
+	APX_CALL(proxy_add_header_map_value, __VA_ARGS__)
+#define proxy_replace_header_map_value(...) \
+	APX_CALL(proxy_replace_header_map_value, __VA_ARGS__)
+#define proxy_set_effective_context(...) \
+	APX_CALL(proxy_set_effective_context, __VA_ARGS__)
+#define proxy_continue_stream(...) APX_CALL(proxy_continue_stream, __VA_ARGS__)
+#define proxy_set_tick_period_milliseconds(...) \
+	APX_CALL(proxy_set_tick_period_milliseconds, __VA_ARGS__)
+#define __wasi_clock_time_get(...) APX_CALL(__wasi_clock_time_get, __VA_ARGS__)
+#define __wasi_random_get(...) APX_CALL(__wasi_random_get, __VA_ARGS__)
+static uint64_t prof_now(void)
+{
+	__wasi_timestamp_t ns = 0;
+
+	(void)(__wasi_clock_time_get)(__WASI_CLOCKID_MONOTONIC, 1, &ns);
+	return ns;
+}
+#define PROF_BEGIN() uint64_t prof_t0 = prof_now(); apx_prof_in++
+#define PROF_END(i) do { apx_prof_ns[i] += prof_now() - prof_t0; \
+	apx_prof_calls[i]++; } while (0)
+/* Every APX_PROFILE_EVERY deleted contexts: host calls and callback
+ * time per stream, then the counters start again. */
+static void prof_report(uint32_t id)
+{
+	char line[600];
+	size_t n = 0, i;
+	int k;
+
+	(void)id;
+	if (++apx_prof_streams < APX_PROFILE_EVERY)
+		return;
+	k = snprintf(line, sizeof(line), "authcore profile: per stream: %.2f "
+	    "host calls, %.2f callbacks;", (double)apx_prof_abi /
+	    (double)apx_prof_streams, (double)apx_prof_in /
+	    (double)apx_prof_streams);
+	n = k > 0 ? (size_t)k : 0;
+	for (i = 0; i < 7 && n < sizeof(line); i++) {
+		if (apx_prof_calls[i] == 0)
+			continue;
+		k = snprintf(line + n, sizeof(line) - n, " %s %.2f us (x%.2f)",
+		    apx_prof_names[i], (double)apx_prof_ns[i] / 1000.0 /
+		    (double)apx_prof_streams, (double)apx_prof_calls[i] /
+		    (double)apx_prof_streams);
+		if (k > 0)
+			n += (size_t)k;
+	}
+	if (n > sizeof(line) - 1)
+		n = sizeof(line) - 1;
+	(proxy_log)(3, line, n);
+	apx_prof_streams = apx_prof_abi = apx_prof_in = 0;
+	memset(apx_prof_ns, 0, sizeof(apx_prof_ns));
+	memset(apx_prof_calls, 0, sizeof(apx_prof_calls));
+}
+#else
+#define PROF_BEGIN() do { } while (0)
+#define PROF_END(i) do { } while (0)
+#endif
+
+/* ------------------------------------------------------------------ */
 /* Contexts. The host names contexts by number; we keep a small chained */
 /* hash table per kind. A VM is single-threaded, so no locking.        */
 /* ------------------------------------------------------------------ */
@@ -432,8 +516,7 @@ static void root_unload(apx_root *r)
 	r->policy = NULL;
 }
 
-APX_EXPORT(proxy_on_context_create)
-void proxy_on_context_create(uint32_t id, uint32_t parent)
+static void on_context_create_(uint32_t id, uint32_t parent)
 {
 	apx_stream *s;
 
@@ -454,6 +537,15 @@ void proxy_on_context_create(uint32_t id, uint32_t parent)
 	s->root_id = parent;
 	s->next = apx_streams[id % APX_BUCKETS];
 	apx_streams[id % APX_BUCKETS] = s;
+}
+
+APX_EXPORT(proxy_on_context_create)
+void proxy_on_context_create(uint32_t id, uint32_t parent)
+{
+	PROF_BEGIN();
+
+	on_context_create_(id, parent);
+	PROF_END(0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -958,11 +1050,16 @@ static uint32_t apply(const ac_answer *d)
 				return fail_closed("cannot remove a header");
 		}
 		for (i = 0; i < d->n_add && i < AC_DECISION_HEADERS_MAX; i++) {
-			st = (added_before(d, i) ? proxy_add_header_map_value :
-			    proxy_replace_header_map_value)(
-			    APX_MAP_REQUEST_HEADERS, d->add[i].name.ptr,
-			    d->add[i].name.len, d->add[i].value.ptr,
-			    d->add[i].value.len);
+			const ac_header *h = &d->add[i];
+
+			if (added_before(d, i))
+				st = proxy_add_header_map_value(
+				    APX_MAP_REQUEST_HEADERS, h->name.ptr,
+				    h->name.len, h->value.ptr, h->value.len);
+			else
+				st = proxy_replace_header_map_value(
+				    APX_MAP_REQUEST_HEADERS, h->name.ptr,
+				    h->name.len, h->value.ptr, h->value.len);
 			if (st != APX_OK)
 				return fail_closed("cannot set a header");
 		}
@@ -1316,8 +1413,7 @@ APX_EXPORT(proxy_on_tick) void proxy_on_tick(uint32_t root_id)
 /* ------------------------------------------------------------------ */
 /* HTTP context: callbacks                                             */
 /* ------------------------------------------------------------------ */
-APX_EXPORT(proxy_on_request_headers)
-uint32_t proxy_on_request_headers(uint32_t id, size_t n_headers,
+static uint32_t on_request_headers_(uint32_t id, size_t n_headers,
     uint32_t end_of_stream)
 {
 	apx_stream *s = stream_find(id);
@@ -1354,6 +1450,18 @@ uint32_t proxy_on_request_headers(uint32_t id, size_t n_headers,
 	return step(s, r);
 }
 
+APX_EXPORT(proxy_on_request_headers)
+uint32_t proxy_on_request_headers(uint32_t id, size_t n_headers,
+    uint32_t end_of_stream)
+{
+	uint32_t ret;
+	PROF_BEGIN();
+
+	ret = on_request_headers_(id, n_headers, end_of_stream);
+	PROF_END(1);
+	return ret;
+}
+
 /* Takes s off its root's lists (it is done waiting, pending, or gone). */
 static void stream_unlist(apx_stream *s)
 {
@@ -1386,8 +1494,7 @@ static uint32_t take_body(apx_stream *s)
 	return step(s, r);
 }
 
-APX_EXPORT(proxy_on_request_body)
-uint32_t proxy_on_request_body(uint32_t id, size_t body_size,
+static uint32_t on_request_body_(uint32_t id, size_t body_size,
     uint32_t end_of_stream)
 {
 	apx_stream *s = stream_find(id);
@@ -1409,6 +1516,18 @@ uint32_t proxy_on_request_body(uint32_t id, size_t body_size,
 	default:
 		return APX_DROP_BODY;
 	}
+}
+
+APX_EXPORT(proxy_on_request_body)
+uint32_t proxy_on_request_body(uint32_t id, size_t body_size,
+    uint32_t end_of_stream)
+{
+	uint32_t ret;
+	PROF_BEGIN();
+
+	ret = on_request_body_(id, body_size, end_of_stream);
+	PROF_END(6);
+	return ret;
 }
 
 /* Trailers end a request whose body callbacks never said end_of_stream. */
@@ -1433,8 +1552,7 @@ uint32_t proxy_on_request_trailers(uint32_t id, size_t n_trailers)
 
 /* An allowed request's answer gets the decision's resp_headers (e.g. a
  * refreshed Set-Cookie), each appended. Local answers already have them. */
-APX_EXPORT(proxy_on_response_headers)
-uint32_t proxy_on_response_headers(uint32_t id, size_t n_headers,
+static uint32_t on_response_headers_(uint32_t id, size_t n_headers,
     uint32_t end_of_stream)
 {
 	apx_stream *s = stream_find(id);
@@ -1456,9 +1574,21 @@ uint32_t proxy_on_response_headers(uint32_t id, size_t n_headers,
 	return APX_CONTINUE;
 }
 
+APX_EXPORT(proxy_on_response_headers)
+uint32_t proxy_on_response_headers(uint32_t id, size_t n_headers,
+    uint32_t end_of_stream)
+{
+	uint32_t ret;
+	PROF_BEGIN();
+
+	ret = on_response_headers_(id, n_headers, end_of_stream);
+	PROF_END(2);
+	return ret;
+}
+
 /* The stream is over (finished, or the client went away): a pending
  * check is dropped here, so the tick never resumes a dead stream. */
-APX_EXPORT(proxy_on_done) uint32_t proxy_on_done(uint32_t id)
+static uint32_t on_done_(uint32_t id)
 {
 	apx_stream *s = stream_find(id);
 
@@ -1484,12 +1614,32 @@ APX_EXPORT(proxy_on_done) uint32_t proxy_on_done(uint32_t id)
 	return 1;
 }
 
-APX_EXPORT(proxy_on_log) void proxy_on_log(uint32_t id)
+APX_EXPORT(proxy_on_done)
+uint32_t proxy_on_done(uint32_t id)
+{
+	uint32_t ret;
+	PROF_BEGIN();
+
+	ret = on_done_(id);
+	PROF_END(3);
+	return ret;
+}
+
+static void on_log_(uint32_t id)
 {
 	(void)id;
 }
 
-APX_EXPORT(proxy_on_delete) void proxy_on_delete(uint32_t id)
+APX_EXPORT(proxy_on_log)
+void proxy_on_log(uint32_t id)
+{
+	PROF_BEGIN();
+
+	on_log_(id);
+	PROF_END(4);
+}
+
+static void on_delete_(uint32_t id)
 {
 	apx_stream **sp = &apx_streams[id % APX_BUCKETS];
 	apx_root **rp = &apx_roots[id % APX_BUCKETS];
@@ -1519,4 +1669,16 @@ APX_EXPORT(proxy_on_delete) void proxy_on_delete(uint32_t id)
 			return;
 		}
 	}
+}
+
+APX_EXPORT(proxy_on_delete)
+void proxy_on_delete(uint32_t id)
+{
+	PROF_BEGIN();
+
+	on_delete_(id);
+	PROF_END(5);
+#ifdef APX_PROFILE
+	prof_report(id);
+#endif
 }
