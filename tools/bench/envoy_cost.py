@@ -141,7 +141,7 @@ def main():
     head = subprocess.run(["git", "-C", TOP, "describe", "--always", "--dirty"],
                           capture_output=True, text=True).stdout.strip()
     configs = {}
-    for c in args.configs.split(","):
+    for c in filter(None, args.configs.split(",")):
         configs[c] = {"none": (None, None), "empty": (args.empty_wasm, None),
                       "authcore": (args.wasm, None),
                       "jwt_authn": (None, jwt_authn_filter())}[c]
