@@ -988,30 +988,51 @@ static uint8_t *serialize_pairs(const ac_header *h, size_t n, size_t *out_len)
 	return buf;
 }
 
+/* 1 if a and b are the same header name (any case). */
+static int name_eq(ac_str a, ac_str b)
+{
+	size_t k;
+
+	if (a.len != b.len)
+		return 0;
+	for (k = 0; k < a.len; k++) {
+		unsigned char x = (unsigned char)a.ptr[k];
+		unsigned char y = (unsigned char)b.ptr[k];
+
+		if (x >= 'A' && x <= 'Z')
+			x = (unsigned char)(x + 32);
+		if (y >= 'A' && y <= 'Z')
+			y = (unsigned char)(y + 32);
+		if (x != y)
+			return 0;
+	}
+	return 1;
+}
+
 /* 1 if add[i]'s name is also an earlier add's (any case). */
 static int added_before(const ac_answer *d, size_t i)
 {
-	size_t j, k;
+	size_t j;
 
-	for (j = 0; j < i; j++) {
-		const ac_str a = d->add[j].name, b = d->add[i].name;
-
-		if (a.len != b.len)
-			continue;
-		for (k = 0; k < a.len; k++) {
-			unsigned char x = (unsigned char)a.ptr[k];
-			unsigned char y = (unsigned char)b.ptr[k];
-
-			if (x >= 'A' && x <= 'Z')
-				x = (unsigned char)(x + 32);
-			if (y >= 'A' && y <= 'Z')
-				y = (unsigned char)(y + 32);
-			if (x != y)
-				break;
-		}
-		if (k == a.len)
+	for (j = 0; j < i; j++)
+		if (name_eq(d->add[j].name, d->add[i].name))
 			return 1;
-	}
+	return 0;
+}
+
+/* 1 if the request as read may carry a header called name: it is among
+ * the headers read, or they were too many to read them all. The names a
+ * decision removes (identity headers a client must not set) are mostly
+ * absent, and each removal is a host call. */
+static int may_have(const ac_request *req, ac_str name)
+{
+	size_t i;
+
+	if (req->too_many_headers)
+		return 1;
+	for (i = 0; i < req->n_headers; i++)
+		if (name_eq(req->headers[i].name, name))
+			return 1;
 	return 0;
 }
 
@@ -1022,7 +1043,7 @@ static int added_before(const ac_answer *d, size_t i)
  * Cookie say, comes back with the core's value only), a later one of the
  * same name is appended. Otherwise one local response carrying every
  * header (two Set-Cookie stay two: the host appends each pair). */
-static uint32_t apply(const ac_answer *d)
+static uint32_t apply(const ac_answer *d, const ac_request *req)
 {
 	size_t i;
 	uint32_t st;
@@ -1041,6 +1062,8 @@ static uint32_t apply(const ac_answer *d)
 		}
 		for (i = 0; i < d->n_remove && i < AC_DECISION_HEADERS_MAX;
 		    i++) {
+			if (!may_have(req, d->remove[i]))
+				continue; /* nothing to remove: no host call */
 			st = proxy_remove_header_map_value(
 			    APX_MAP_REQUEST_HEADERS, d->remove[i].ptr,
 			    d->remove[i].len);
@@ -1092,7 +1115,7 @@ static uint32_t apply(const ac_answer *d)
 static uint32_t conclude(apx_stream *s)
 {
 	const ac_answer *d = ac_decision_answer(s->decision);
-	uint32_t action = apply(d);
+	uint32_t action = apply(d, &s->req);
 
 	s->phase = action == APX_CONTINUE ? APX_S_ALLOWED : APX_S_ANSWERED;
 	if (d->audit_len > 0 && d->audit_len <= AC_AUDIT_MAX)
