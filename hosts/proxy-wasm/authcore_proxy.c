@@ -51,6 +51,7 @@
  * proxy_set_shared_data among them), plus WASI clock_time_get, random_get,
  * environ_sizes_get and environ_get.
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -276,6 +277,14 @@ typedef struct apx_root {
 #define APX_BUCKETS 64u
 static apx_root *apx_roots[APX_BUCKETS];
 static apx_stream *apx_streams[APX_BUCKETS];
+
+/* Finished streams kept for the next ones (chained through next), their
+ * request already wiped: a new stream then costs no allocation and no
+ * zeroing of its ~28 KB decision (about 2.7 us of Envoy's time in
+ * proxy_on_context_create). */
+#define APX_SPARES 16u
+static apx_stream *apx_spare;
+static unsigned apx_spares;
 
 /* The state (see "Shared state" below). In APX_STATE_SHARED mode the
  * stored copy in proxy-wasm shared data is the state and apx_state is only
@@ -525,13 +534,25 @@ static void on_context_create_(uint32_t id, uint32_t parent)
 			log_str(APX_LOG_ERROR, "authcore: out of memory (root)");
 		return;
 	}
-	/* A failed allocation is noticed in proxy_on_request_headers, which
-	 * then answers 500: the request never passes unchecked. */
-	if ((s = calloc(1, sizeof(*s))) == NULL)
-		return;
-	if ((s->decision = calloc(1, ac_sizeof_decision())) == NULL) {
-		free(s);
-		return;
+	if ((s = apx_spare) != NULL) {
+		/* a finished stream's: its decision holds an earlier
+		 * decision, which ac_decide_next takes as it is */
+		ac_decision *d = s->decision;
+
+		apx_spare = s->next;
+		apx_spares--;
+		memset(s, 0, offsetof(apx_stream, headers));
+		s->decision = d;
+	} else {
+		/* A failed allocation is noticed in proxy_on_request_headers,
+		 * which then answers 500: the request never passes
+		 * unchecked. */
+		if ((s = calloc(1, sizeof(*s))) == NULL)
+			return;
+		if ((s->decision = calloc(1, ac_sizeof_decision())) == NULL) {
+			free(s);
+			return;
+		}
 	}
 	s->id = id;
 	s->root_id = parent;
@@ -954,8 +975,9 @@ static void stream_release_request(apx_stream *s)
 	wipe_free(s->body, s->body_len);
 	s->map = s->addr = s->body = NULL;
 	s->map_len = s->addr_len = s->body_len = 0;
+	/* the slots past n_headers were never written, or wiped before */
+	ac_wipe(s->headers, s->req.n_headers * sizeof(s->headers[0]));
 	ac_wipe(&s->req, sizeof(s->req));
-	ac_wipe(s->headers, sizeof(s->headers));
 }
 
 /* ------------------------------------------------------------------ */
@@ -1697,6 +1719,13 @@ static void on_delete_(uint32_t id)
 			/* the password check is the secret a decision
 			 * holds; the rest is this request's own */
 			ac_decision_wipe(s->decision);
+			if (apx_spares < APX_SPARES && ac_decision_answer(
+			    s->decision)->action != AC_PENDING) {
+				s->next = apx_spare;
+				apx_spare = s;
+				apx_spares++;
+				return;
+			}
 			free(s->decision);
 			wipe_free(s, sizeof(*s));
 			return;
