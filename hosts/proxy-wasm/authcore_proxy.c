@@ -1690,19 +1690,10 @@ uint32_t proxy_on_done(uint32_t id)
 	return ret;
 }
 
-static void on_log_(uint32_t id)
-{
-	(void)id;
-}
+/* No proxy_on_log: the filter has nothing to do when a stream is logged,
+ * and a module without the export is not called for it (proxy-wasm hosts
+ * call only the callbacks a module exports). */
 
-APX_EXPORT(proxy_on_log)
-void proxy_on_log(uint32_t id)
-{
-	PROF_BEGIN();
-
-	on_log_(id);
-	PROF_END(4);
-}
 
 static void on_delete_(uint32_t id)
 {
