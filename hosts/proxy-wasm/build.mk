@@ -45,3 +45,10 @@ $(B)/envoy-example.yaml: hosts/proxy-wasm/envoy-example.yaml hosts/proxy-wasm/bu
 	@grep -q 'filename: /' $@ || { echo "$@: wasm path not filled in" >&2; rm -f $@; exit 1; }
 
 ALL_HOSTS += $(B)/envoy-example.yaml
+
+# Profiling build (tools/bench/envoy_cost.py --profile): host calls counted
+# and callbacks timed per stream, logged at warning level. Never shipped.
+$(B)/bench/authcore-proxy-profile.wasm: $(PXW_SRC) $(WASI_LIBS) $(CORE_HDRS) hosts/proxy-wasm/build.mk
+	@mkdir -p $(@D)
+	$(WASI_CC) $(WASI_CFLAGS) $(WARN) -DAPX_PROFILE -Icore $(PXW_LDFLAGS) $(PXW_SRC) -o $@ \
+	  $(WASI_LIBS) -lc-printscan-long-double

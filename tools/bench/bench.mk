@@ -72,3 +72,15 @@ $(BENCH_OUT)/envoy/base-proxy.wasm: $(BENCH_OUT)/envoy/base_proxy.c $(WASI_LIBS)
 bench-envoy: deps
 	@$(MAKE) --no-print-directory $(B)/authcore-proxy.wasm
 	@build/venv/bin/python tools/bench/envoy_ab.py
+
+# make bench-envoy-cost: what the filter costs a request against the same
+# Envoy without it (and with a do-nothing Wasm module, and with Envoy's own
+# jwt_authn), side by side in one run (tools/bench/envoy_cost.py).
+$(BENCH_OUT)/empty-proxy.wasm: tools/bench/empty_proxy.c tools/bench/bench.mk
+	@mkdir -p $(@D)
+	$(WASI_CC) $(WASI_CFLAGS) $(WARN) -mexec-model=reactor $< -o $@
+
+.PHONY: bench-envoy-cost
+bench-envoy-cost: deps
+	@$(MAKE) --no-print-directory $(B)/authcore-proxy.wasm $(BENCH_OUT)/empty-proxy.wasm
+	@build/venv/bin/python tools/bench/envoy_cost.py
