@@ -166,6 +166,14 @@ def build(base):
             os.path.join(TOP, "build", "authcore-proxy.wasm"), "this tree (%s)" % head)
 
 
+def write_table(lines, name):
+    """Prints the table and keeps it as build/bench/<name>."""
+    text = "\n".join(lines) + "\n"
+    print(text)
+    with open(os.path.join(TOP, "build", "bench", name), "w") as f:
+        f.write(text)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--base", default=os.environ.get("ENVOY_AB_BASE") or "main")
@@ -228,10 +236,7 @@ def main():
     finally:
         for e in envoys.values():
             e.close()
-    text = "\n".join(lines) + "\n"
-    print(text)
-    with open(os.path.join(TOP, "build", "bench", "envoy-ab.md"), "w") as f:
-        f.write(text)
+    write_table(lines, "envoy-ab.md")
     return 1 if failed else 0
 
 

@@ -200,10 +200,7 @@ def main():
     finally:
         for e in envoys.values():
             e.close()
-    text = "\n".join(lines) + "\n"
-    print(text)
-    with open(os.path.join(TOP, "build", "bench", "envoy-cost.md"), "w") as f:
-        f.write(text)
+    envoy_ab.write_table(lines, "envoy-cost.md")
     return 1 if failed else 0
 
 
