@@ -195,6 +195,29 @@ ACW_EXPORT acw_ctx *acw_load(const char *json, size_t json_len, char *err,
 	return ctx;
 }
 
+/* The loaded policy's warnings (ac_policy_warnings: what it cannot do as
+ * written) as "path: message" lines, each ended by '\n', into out
+ * (NUL-terminated, truncated to out_cap). Returns how many there are. */
+ACW_EXPORT size_t acw_warnings(const acw_ctx *ctx, char *out, size_t out_cap)
+{
+	ac_policy_warning w[8];
+	size_t n = ac_policy_warnings(ctx->policy, w, 8), i, len = 0;
+
+	if (out == NULL || out_cap == 0)
+		return n;
+	out[0] = 0;
+	for (i = 0; i < n && i < 8; i++) {
+		w[i].path[sizeof(w[i].path) - 1] = 0;
+		w[i].message[sizeof(w[i].message) - 1] = 0;
+		set_err(out + len, out_cap - len, w[i].path, ": ",
+		    w[i].message);
+		len += strlen(out + len);
+		set_err(out + len, out_cap - len, "\n", NULL, NULL);
+		len += strlen(out + len);
+	}
+	return n;
+}
+
 /* Clears the context's state (login attempt counters, verified Basic
  * credentials) and keys it with AC_STATE_SECRET_LEN (32) bytes from a
  * CSPRNG. Separate from acw_load because some runtimes (Workers) give

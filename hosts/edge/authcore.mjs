@@ -101,7 +101,7 @@ function textHeaders() {
 export async function createAuth(policy, options = {}) {
   const {
     module, audit = console.log, env = {}, passwordSlice = 0,
-    runtime,
+    runtime, warn = console.warn,
   } = options;
   if (audit !== false && audit !== null && typeof audit !== "function") {
     throw new TypeError("authcore: options.audit must be a function or false");
@@ -143,6 +143,14 @@ export async function createAuth(policy, options = {}) {
     M._acw_free(scratch);
     throw new Error(`authcore: invalid policy: ${err}`);
   }
+  // What the policy cannot do as written (ac_policy_warnings): logged once
+  // here, as nginx and Envoy log them at load, and kept on auth.warnings.
+  const warnPtr = M._acw_alloc(ERR_CAP) >>> 0;
+  if (!warnPtr) throw new Error("authcore: out of wasm memory");
+  const nWarn = M._acw_warnings(ctx, warnPtr, ERR_CAP) >>> 0;
+  const warnings = nWarn ? cString(M.HEAPU8, warnPtr, ERR_CAP).split("\n").filter(Boolean) : [];
+  M._acw_free(warnPtr);
+  if (typeof warn === "function") for (const w of warnings) warn(`authcore: policy warning at ${w}`);
   const bodyMax = M._acw_body_max() >>> 0;
 
   let reqPtr = 0;
@@ -401,6 +409,8 @@ export async function createAuth(policy, options = {}) {
   }
 
   return {
+    /** The policy's warnings, "path: message" each (empty for most). */
+    warnings,
     /**
      * Decides a standard Request (async: a login post's body is read, from
      * a clone, at most acw_body_max() = 8192 bytes; a longer one is refused

@@ -304,6 +304,31 @@ ngx_http_authcore_add_zone(ngx_conf_t *cf)
 	return NGX_OK;
 }
 
+
+/* What the policy cannot do as written (ac_policy_warnings): logged at
+ * load, like `authcore policy check`; the policy still loads. */
+static void
+ngx_http_authcore_log_warnings(ngx_conf_t *cf, ngx_str_t *name,
+    const ac_policy *policy)
+{
+	ac_policy_warning  w[8];
+	size_t             n, i;
+
+	n = ac_policy_warnings(policy, w, 8);
+	for (i = 0; i < n && i < 8; i++) {
+		w[i].path[sizeof(w[i].path) - 1] = '\0';
+		w[i].message[sizeof(w[i].message) - 1] = '\0';
+		ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+		    "authcore_policy \"%V\": warning at %s: %s", name,
+		    w[i].path, w[i].message);
+	}
+	if (n > 8) {
+		ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+		    "authcore_policy \"%V\": %uz more warnings "
+		    "(authcore policy check lists them)", name, n - 8);
+	}
+}
+
 static char *
 ngx_http_authcore_policy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -414,6 +439,8 @@ ngx_http_authcore_policy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 		    err.path[0] ? err.path : "$", err.message);
 		return NGX_CONF_ERROR;
 	}
+
+	ngx_http_authcore_log_warnings(cf, &name, policy);
 
 	if (ngx_http_authcore_add_zone(cf) != NGX_OK) {
 		return NGX_CONF_ERROR;

@@ -69,7 +69,8 @@
 /* ABI 0.2.1 constants (proxy-wasm/spec abi-versions/v0.2.1)            */
 /* ------------------------------------------------------------------ */
 enum { APX_OK = 0, APX_NOT_FOUND = 1, APX_CAS_MISMATCH = 8 };
-enum { APX_LOG_DEBUG = 1, APX_LOG_INFO = 2, APX_LOG_ERROR = 4 };
+enum { APX_LOG_DEBUG = 1, APX_LOG_INFO = 2, APX_LOG_WARN = 3,
+       APX_LOG_ERROR = 4 };
 /* Header, body and trailer actions share these numbers: for a body, 1 is
  * StopIterationAndBuffer; 3 is StopIterationNoBuffer. */
 enum { APX_CONTINUE = 0, APX_PAUSE = 1, APX_DROP_BODY = 3 };
@@ -478,6 +479,27 @@ static void bad_policy(const char *path, const char *message)
 	(void)proxy_log(APX_LOG_ERROR, line, n);
 }
 
+/* What a loaded policy cannot do as written (ac_policy_warnings): logged
+ * at warning level, like `authcore policy check`; the policy still loads. */
+static void log_warnings(const ac_policy *policy)
+{
+	ac_policy_warning w[8];
+	size_t n = ac_policy_warnings(policy, w, 8), i, len;
+	char line[640];
+
+	for (i = 0; i < n && i < 8; i++) {
+		w[i].path[sizeof(w[i].path) - 1] = 0;
+		w[i].message[sizeof(w[i].message) - 1] = 0;
+		len = 0;
+		put(line, sizeof(line), &len, "authcore: policy warning at ", 28);
+		put(line, sizeof(line), &len, w[i].path, strlen(w[i].path));
+		put(line, sizeof(line), &len, ": ", 2);
+		put(line, sizeof(line), &len, w[i].message,
+		    strlen(w[i].message));
+		(void)proxy_log(APX_LOG_WARN, line, len);
+	}
+}
+
 static void stream_release_request(apx_stream *s);
 static uint32_t fail_closed(const char *why);
 
@@ -804,6 +826,7 @@ uint32_t proxy_on_configure(uint32_t root_id, size_t config_size)
 	root_unload(r);
 	r->mem = mem;
 	r->policy = policy;
+	log_warnings(policy);
 	log_str(APX_LOG_INFO, env.admin_user.ptr != NULL ?
 	    "authcore: policy loaded (with the administrator from "
 	    "AUTHCORE_ADMIN_USER)" : "authcore: policy loaded");

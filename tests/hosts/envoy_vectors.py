@@ -393,6 +393,39 @@ def bad_policy(envoy_bin, workdir, wasm_path, echo_port):
         envoy.close()
 
 
+# Loads, but a rule's role is one nothing can carry: the core warns.
+WARN_POLICY = {
+    "api_keys": {"keys": [{"name": "ci", "role": "reader", "sha256":
+                           "05bf621417102914e809c1764486094de0038c50820713e55767359e00c45268"}]},
+    "rules": [{"path": "/api/*", "role": "reader"}, {"path": "/audit/*", "role": "auditor"}],
+    "default": "authenticated",
+}
+
+
+def warn_policy(envoy_bin, workdir, wasm_path, echo_port):
+    """A policy the core loads with a warning: Envoy serves, and the log
+    names the warning's JSON path at warning level."""
+    name = "envoy logs the policy's warnings with their JSON path"
+    envoy = Envoy(envoy_bin, workdir, "warn-policy", wasm_path, json.dumps(WARN_POLICY),
+                  echo_port)
+    try:
+        state = envoy.wait(START_TIMEOUT)
+        envoy.close()
+        text = envoy.log_text()
+        lines = [ln for ln in text.splitlines()
+                 if "authcore: policy warning at $.rules[1].role: " in ln]
+        if state != "ready":
+            print("not ok - %s: envoy did not serve (%s): %s" % (name, state, envoy.log_tail()),
+                  flush=True)
+        elif not lines or "[warning]" not in lines[0]:
+            print("not ok - %s: no warning-level line naming $.rules[1].role (%s)"
+                  % (name, " | ".join(lines)[-300:] or envoy.log_tail()), flush=True)
+        else:
+            print("ok - %s" % name, flush=True)
+    finally:
+        envoy.close()
+
+
 def reconfigure(envoy_bin, workdir, wasm_path, echo_port):
     """A running Envoy takes a new policy from an LDS update (a new root
     context; the old one is deleted and its policy freed), keeps the last good
@@ -536,6 +569,7 @@ def main():
         for vf in vectors.load_vector_files(args.vectors):
             run_file(vf, envoy_bin, args.workdir, wasm_path, echo_port, ledger)
         bad_policy(envoy_bin, args.workdir, wasm_path, echo_port)
+        warn_policy(envoy_bin, args.workdir, wasm_path, echo_port)
         reconfigure(envoy_bin, args.workdir, wasm_path, echo_port)
         shim_checks(envoy_bin, args.workdir, wasm_path, echo_port)
     finally:

@@ -515,12 +515,35 @@ def check_config(echo):
             not_ok(name, "exit %d: %s" % (p.returncode, err[-300:]))
 
 
+def check_warnings(echo):
+    """A policy the core loads but warns about (a rule's role nothing can
+    carry): nginx -t accepts it and logs the warning with its JSON path."""
+    name = "request: nginx -t logs the policy's warnings with their JSON path"
+    pol = {"api_keys": {"keys": [{"name": "ci", "role": "reader", "sha256":
+                                  "05bf621417102914e809c1764486094de0038c50820713e55767359e00c45268"}]},
+           "rules": [{"path": "/api/*", "role": "reader"}, {"path": "/audit/*", "role": "auditor"}],
+           "default": "authenticated"}
+    with tempfile.TemporaryDirectory(prefix="authcore-nginx-t-") as d:
+        os.chmod(d, 0o755)
+        nv.write(os.path.join(d, "policy.json"), json.dumps(pol))
+        path = os.path.join(d, "nginx.conf")
+        nv.write(path, conf(d, nv.free_port(), echo))
+        p = subprocess.run([nv.NGINX, "-t", "-p", d, "-c", path], capture_output=True,
+                           timeout=WAIT)
+        err = p.stderr.decode(errors="replace")
+        if p.returncode == 0 and "[warn]" in err and "warning at $.rules[1].role: " in err:
+            ok(name)
+        else:
+            not_ok(name, "exit %d: %s" % (p.returncode, err[-300:]))
+
+
 def main():
     def body():
         _, echo = nv.hostkit.start_echo(nv.spawn)
         check_targets(echo)
         check_rewritten(echo)
         check_config(echo)
+        check_warnings(echo)
         slow = nv.hash_password(PASSWORD, SLOW_ITERATIONS)
         check_pending_cap(echo, slow, "thread pool", "")
         check_pending_cap(echo, slow, "event-loop slices", "    authcore_thread_pool off;\n")

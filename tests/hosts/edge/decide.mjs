@@ -341,4 +341,34 @@ if (loginFile) {
   check("node login checks", "no vector file has a login policy with users");
 }
 
+// Warnings (ac_policy_warnings): a rule's role nothing can carry is logged
+// through options.warn at load and kept on auth.warnings; a policy without
+// one warns about nothing.
+{
+  const label = "node warnings: a role nothing can carry is logged at load, with its JSON path";
+  try {
+    const warned = [];
+    const pol = {
+      api_keys: { keys: [{ name: "ci", role: "reader",
+        sha256: "05bf621417102914e809c1764486094de0038c50820713e55767359e00c45268" }] },
+      rules: [{ path: "/api/*", role: "reader" }, { path: "/audit/*", role: "auditor" }],
+      default: "authenticated",
+    };
+    const auth = await createAuth(pol, { module: wasmModule, warn: (m) => warned.push(m) });
+    const clean = await createAuth(JSON.parse(basicFile.policy_json),
+      { module: wasmModule, warn: (m) => warned.push("basic: " + m) });
+    const probs = [];
+    if (auth.warnings.length !== 1 || !auth.warnings[0].startsWith("$.rules[1].role: "))
+      probs.push(`warnings ${JSON.stringify(auth.warnings)}`);
+    if (warned.length !== 1 || !warned[0].includes("policy warning at $.rules[1].role"))
+      probs.push(`logged ${JSON.stringify(warned)}`);
+    if (clean.warnings.length !== 0) probs.push(`basic.json warns: ${JSON.stringify(clean.warnings)}`);
+    auth.close();
+    clean.close();
+    check(label, probs.join("; "));
+  } catch (e) {
+    check(label, `threw ${e.stack}`);
+  }
+}
+
 process.stdout.write(JSON.stringify(out));
