@@ -11,6 +11,7 @@
 #include "ac_decision_int.h"
 #include "ac_identify.h"
 #include "ac_login.h"
+#include "ac_ratelimit.h"
 #include "ac_reply.h"
 #include "ac_request_int.h"
 #include "ac_stage.h"
@@ -221,9 +222,12 @@ static int stage_forward(ac_ctx *c)
  * new feature that shapes requests is a stage here (see ac_stage.h). */
 static const ac_stage_fn stages[] = {
 	stage_request,   /* canonical target, client, scheme, header rules */
+	ac_stage_ratelimit_client, /* limits on the client: before any
+	                    verifier (ac_ratelimit.c) */
 	stage_login,     /* the login endpoints and whoami */
 	stage_public,    /* public paths need no credential */
 	stage_identify,  /* API key, Basic, JWT, session */
+	ac_stage_ratelimit_identity, /* limits on the identity */
 	stage_authorize, /* route rules */
 	stage_forward,   /* identity headers; consumed credentials removed */
 };
@@ -272,8 +276,10 @@ unsigned ac_needs(const ac_policy *P, const ac_request *req)
 	size_t i, path_len = req->path.len;
 	const char *q = path_len ? memchr(req->path.ptr, '?', path_len) : NULL;
 
+	if (P != NULL && P->n_rate_limits > 0)
+		n |= AC_NEEDS_ENTRIES;
 	if (P == NULL || !P->login)
-		return 0;
+		return n;
 	if (ac_wants_body(P, req->method.ptr, req->method.len, req->path.ptr,
 	    req->path.len))
 		n |= AC_NEEDS_BODY;
@@ -308,6 +314,8 @@ ac_reason ac_policy_verify_jwt(const ac_policy *P, const char *token,
 
 static void reset(ac_decision *d, const ac_request *req)
 {
+	size_t i;
+
 	d->a.action = AC_ALLOW;
 	d->a.status = 200;
 	d->a.reason = AC_OK;
@@ -330,7 +338,48 @@ static void reset(ac_decision *d, const ac_request *req)
 	d->a.match.len = 0;
 	d->a.client = req->client_ip;
 	d->a.https = req->https;
+	d->a.wait = AC_WAIT_NONE;
+	d->a.reads = d->store.reads;
+	d->a.n_reads = 0;
+	d->a.writes = d->store.writes;
+	d->a.n_writes = 0;
 	memset(&d->work, 0, sizeof d->work);
+	/* every run counts from the entries as the host supplied them */
+	for (i = 0; i < d->store.n; i++) {
+		ac_store_ent *e = &d->store.e[i];
+		memcpy(e->cur, e->value, sizeof e->cur);
+		e->changed = 0;
+		e->expires = 0;
+	}
+}
+
+/* The answer's store part: the keys still to read (pending on the store),
+ * or the entries to write (a final answer). */
+static void store_ops(ac_decision *d)
+{
+	ac_store_io *io = &d->store;
+	size_t i;
+
+	for (i = 0; i < io->n; i++) {
+		ac_store_ent *e = &io->e[i];
+		ac_store_op *op;
+
+		if (d->a.wait == AC_WAIT_STORE && !e->supplied) {
+			op = &io->reads[d->a.n_reads];
+			io->read_ent[d->a.n_reads++] = i;
+			memset(op, 0, sizeof *op);
+		} else if (d->a.action != AC_PENDING && e->changed) {
+			op = &io->writes[d->a.n_writes++];
+			op->value = e->cur;
+			op->len = sizeof e->cur;
+			op->version = e->version;
+			op->expires = e->expires;
+		} else {
+			continue;
+		}
+		op->key.ptr = e->key;
+		op->key.len = e->key_len;
+	}
 }
 
 static void run(const ac_policy *P, ac_state *S, const ac_request *req,
@@ -347,6 +396,9 @@ static void run(const ac_policy *P, ac_state *S, const ac_request *req,
 		d->a.remove[d->a.n_remove++] = P->claim_headers[i].header;
 
 	decide(P, S, req, now, entropy, entropy_len, v, d);
+	if (d->a.action == AC_PENDING && d->a.wait != AC_WAIT_STORE)
+		d->a.wait = AC_WAIT_PASSWORD;
+	store_ops(d);
 	if (d->a.action == AC_PENDING) {
 		/* nothing reaches the client or upstream until it resumes */
 		d->a.status = 0;
@@ -360,16 +412,21 @@ ac_action ac_decide_begin(const ac_policy *P, ac_state *S,
     const ac_request *req, int64_t now, const uint8_t *entropy,
     size_t entropy_len, ac_decision *d)
 {
+	memset(&d->store, 0, sizeof d->store);
 	run(P, S, req, now, entropy, entropy_len, NULL, d);
 	return d->a.action;
 }
 
 size_t ac_decide_step(ac_decision *d, size_t max_iterations)
 {
-	if (d->a.action != AC_PENDING)
+	if (d->a.action != AC_PENDING || d->a.wait != AC_WAIT_PASSWORD)
 		return 0;
 	return ac_password_verify_step(&d->work.verify, max_iterations);
 }
+
+static void store_rerun(const ac_policy *P, ac_state *S,
+    const ac_request *req, int64_t now, const uint8_t *entropy,
+    size_t entropy_len, ac_decision *d);
 
 void ac_decide_finish(const ac_policy *P, ac_state *S,
     const ac_request *req, int64_t now, const uint8_t *entropy,
@@ -380,7 +437,12 @@ void ac_decide_finish(const ac_policy *P, ac_state *S,
 	int written = 0;
 
 	if (d->a.action != AC_PENDING) {
+		memset(&d->store, 0, sizeof d->store);
 		run(P, S, req, now, entropy, entropy_len, NULL, d);
+		return;
+	}
+	if (d->a.wait == AC_WAIT_STORE) {
+		store_rerun(P, S, req, now, entropy, entropy_len, d);
 		return;
 	}
 	while (ac_password_verify_step(&d->work.verify, 1u << 20) > 0)
@@ -392,9 +454,99 @@ void ac_decide_finish(const ac_policy *P, ac_state *S,
 	v.began = d->work.began;
 	/* the check is over: its in-flight slot is free for another */
 	ac_pending_release(S, d->work.slot, d->work.ticket, &written);
+	/* kept for the runs after store reads this decision may still wait
+	 * for (identity limits) */
+	d->store.v = v;
+	d->store.has_verdict = 1;
+	d->store.verdict_spent = 0;
 	run(P, S, req, now, entropy, entropy_len, &v, d);
+	d->store.verdict_spent = 1;
 	d->a.state_written |= written;
 	memset(&v, 0, sizeof v);
+}
+
+/* A run after store reads: the entries supplied, and the verdict of a
+ * password check the decision finished before them, whose effects on the
+ * state (the budget's refund) were made by that first run and are not
+ * made again. */
+static void store_rerun(const ac_policy *P, ac_state *S,
+    const ac_request *req, int64_t now, const uint8_t *entropy,
+    size_t entropy_len, ac_decision *d)
+{
+	ac_verdict v;
+	size_t i;
+
+	for (i = 0; i < d->store.n; i++)
+		if (!d->store.e[i].supplied)
+			d->store.missing = 1;
+	if (!d->store.has_verdict) {
+		run(P, S, req, now, entropy, entropy_len, NULL, d);
+		return;
+	}
+	v = d->store.v;
+	if (d->store.verdict_spent)
+		v.began = INT64_MIN; /* outside every budget window */
+	run(P, S, req, now, entropy, entropy_len, &v, d);
+	d->store.verdict_spent = 1;
+	memset(&v, 0, sizeof v);
+}
+
+int ac_decide_supply(ac_decision *d, size_t i, const void *value,
+    size_t len, uint64_t version)
+{
+	ac_store_ent *e;
+
+	if (d == NULL || d->a.action != AC_PENDING ||
+	    d->a.wait != AC_WAIT_STORE || i >= d->a.n_reads ||
+	    (len != 0 && len != AC_STORE_VALUE_MAX) ||
+	    (len != 0 && value == NULL) || (len == 0 && version != 0) ||
+	    (len != 0 && version == 0))
+		return -1;
+	e = &d->store.e[d->store.read_ent[i]];
+	memset(e->value, 0, sizeof e->value);
+	if (len)
+		memcpy(e->value, value, len);
+	e->version = version;
+	e->supplied = 1;
+	return 0;
+}
+
+static void store_failed(const ac_policy *P, ac_state *S,
+    const ac_request *req, int64_t now, const uint8_t *entropy,
+    size_t entropy_len, ac_decision *d, ac_reason why)
+{
+	ac_store_io keep = d->store;
+
+	memset(&d->store, 0, sizeof d->store);
+	d->store.failed = why;
+	if (keep.has_verdict) {
+		/* the password check this request passed stays passed */
+		d->store.has_verdict = 1;
+		d->store.verdict_spent = keep.verdict_spent;
+		d->store.v = keep.v;
+		d->a.action = AC_PENDING;
+		d->a.wait = AC_WAIT_STORE;
+		store_rerun(P, S, req, now, entropy, entropy_len, d);
+	} else {
+		run(P, S, req, now, entropy, entropy_len, NULL, d);
+	}
+	ac_wipe(&keep, sizeof keep);
+}
+
+void ac_decide_store_error(const ac_policy *P, ac_state *S,
+    const ac_request *req, int64_t now, const uint8_t *entropy,
+    size_t entropy_len, ac_decision *d)
+{
+	store_failed(P, S, req, now, entropy, entropy_len, d,
+	    AC_STORE_UNAVAILABLE);
+}
+
+void ac_decide_store_conflict(const ac_policy *P, ac_state *S,
+    const ac_request *req, int64_t now, const uint8_t *entropy,
+    size_t entropy_len, ac_decision *d)
+{
+	store_failed(P, S, req, now, entropy, entropy_len, d,
+	    AC_STORE_CONFLICT);
 }
 
 void ac_decide_next(const ac_policy *P, ac_state *S, const ac_request *req,
@@ -419,6 +571,14 @@ void ac_decide_abandon(ac_state *S, ac_decision *d)
 	if (d == NULL || d->a.action != AC_PENDING)
 		return;
 	d->a.state_written = 0;
+	if (d->a.wait == AC_WAIT_STORE) {
+		/* nothing in flight but the reads: nothing to free */
+		memset(&d->store, 0, sizeof d->store);
+		d->a.wait = AC_WAIT_NONE;
+		d->a.n_reads = 0;
+		d->a.action = AC_RESPOND;
+		return;
+	}
 	ac_pending_release(S, d->work.slot, d->work.ticket, &d->a.state_written);
 	ac_password_verify_wipe(&d->work.verify);
 	memset(&d->work, 0, sizeof d->work);

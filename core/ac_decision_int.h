@@ -20,6 +20,44 @@ typedef struct {
 	int64_t began;     /* when the check began (counted) */
 } ac_work;
 
+/* The verdict of a finished password check, handed back to the decision. */
+typedef struct {
+	uint8_t tag[32];
+	int kind;
+	int match;
+	int64_t began;  /* when the check began (was counted) */
+} ac_verdict;
+
+/* A store entry a decision asked for: its key, the bytes and version the
+ * host supplied, and the bytes this run computed (the write). */
+typedef struct {
+	char key[AC_STORE_KEY_MAX];
+	size_t key_len;
+	int supplied;      /* the host gave it (ac_decide_supply) */
+	uint64_t version;  /* as supplied; 0 absent */
+	uint8_t value[AC_STORE_VALUE_MAX]; /* as supplied (zero: absent) */
+	uint8_t cur[AC_STORE_VALUE_MAX];   /* after this run's buckets */
+	int changed;       /* cur differs: written */
+	int64_t expires;
+} ac_store_ent;
+
+/* The store protocol's part of a decision: kept from begin to the final
+ * answer (a run does not clear it; ac_decide_begin does). */
+typedef struct {
+	ac_store_ent e[AC_STORE_OPS_MAX];
+	size_t n;
+	ac_store_op reads[AC_STORE_OPS_MAX];
+	size_t read_ent[AC_STORE_OPS_MAX]; /* reads[i] is e[read_ent[i]] */
+	ac_store_op writes[AC_STORE_OPS_MAX];
+	ac_reason failed;  /* AC_STORE_UNAVAILABLE / AC_STORE_CONFLICT when
+	                      the host reported one; AC_OK otherwise */
+	int missing;       /* finish found a key the host did not supply */
+	int has_verdict;   /* a password check finished before the store
+	                      reads: its verdict, for the runs after */
+	int verdict_spent; /* ... its effects on the state already made */
+	ac_verdict v;
+} ac_store_io;
+
 struct ac_decision {
 	ac_answer a;             /* what hosts read */
 	char audit_buf[AC_AUDIT_MAX]; /* storage for a.audit */
@@ -32,6 +70,7 @@ struct ac_decision {
 	ac_str login_user;       /* the user a login or Basic attempt named
 	                            (for the audit line), empty if none */
 	ac_work work;            /* action AC_PENDING: the password check */
+	ac_store_io store;       /* the store protocol's entries */
 };
 
 #endif

@@ -22,13 +22,7 @@ typedef struct {
 	ac_str cred_name;    /* its header, cookie or parameter name */
 } ac_ident;
 
-/* The verdict of a finished password check, handed back to the decision. */
-typedef struct {
-	uint8_t tag[32];
-	int kind;
-	int match;
-	int64_t began;  /* when the check began (was counted) */
-} ac_verdict;
+/* ac_verdict, a finished password check's verdict: ac_decision_int.h */
 
 /* Finds who the request is: API key, Basic credentials (with "login"),
  * then the JWT sources, then the session cookie. 1: identified (id set);

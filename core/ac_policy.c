@@ -109,6 +109,8 @@ static const section sections[] = {
 	  .load = ac_pl_identity_headers },
 	{ .name = "public", .load = ac_pl_public },
 	{ .name = "rules", .load = ac_pl_rules },
+	{ .name = "rate_limits", .members = ac_pl_rate_limits_members,
+	  .load = ac_pl_rate_limits },
 	{ .check = check_header_names },
 	{ .name = "default", .load = ac_pl_default },
 };

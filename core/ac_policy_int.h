@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ac_bucket.h"
 #include "ac_internal.h"
 
 #define AC_METHODS_MAX 16
@@ -44,6 +45,22 @@ typedef struct {
 	ac_str roles[AC_SESSION_ROLES_MAX];
 	size_t n_roles;
 } ac_user;
+
+/* A rate limit ("rate_limits", core/ac_ratelimit.c). */
+#define AC_RL_LIMITS_MAX 32
+#define AC_RL_WINDOWS_MAX 4
+typedef struct {
+	ac_str name;                    /* RateLimit-Policy identifier */
+	ac_str methods[AC_METHODS_MAX]; /* empty: any method */
+	size_t n_methods;
+	ac_str path;                    /* glob; ptr NULL: any path */
+	int key;                        /* 'C' client, 'U' user, 'K' api_key,
+	                                   'R' role, 'H' header */
+	ac_str header;                  /* key 'H': the header's name */
+	ac_window windows[AC_RL_WINDOWS_MAX];
+	size_t n_windows;
+	int is_default;                 /* applies when no other limit does */
+} ac_rate_limit;
 
 struct ac_policy {
 	ac_jwt_key keys[AC_KEYS_MAX];
@@ -98,6 +115,13 @@ struct ac_policy {
 	int allow_underscore;           /* header names with '_' accepted */
 	int refuse_override;            /* method overrides: 1 refuse, 0 strip */
 	int forward_credentials;        /* consumed credentials kept */
+	/* rate limits ("rate_limits"): the default, if any, last */
+	ac_rate_limit *rate_limits;
+	size_t n_rate_limits;
+	uint32_t rl_groups;             /* store groups (of 8 buckets) */
+	int rl_headers;                 /* RateLimit headers on allowed
+	                                   answers too */
+	int rl_fail_open;               /* on_store_error "allow" */
 };
 
 #endif

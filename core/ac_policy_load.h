@@ -112,6 +112,9 @@ int ac_pl_public(ac_loader *L, ac_policy *P, const cJSON *v);
 int ac_pl_rules(ac_loader *L, ac_policy *P, const cJSON *v);
 int ac_pl_default(ac_loader *L, ac_policy *P, const cJSON *v);
 
+/* core/ac_ratelimit_policy.c */
+int ac_pl_rate_limits(ac_loader *L, ac_policy *P, const cJSON *v);
+
 /* Member lists of the object sections (the section table checks them). */
 extern const char *const ac_pl_request_members[];
 extern const char *const ac_pl_identity_headers_members[];
@@ -120,5 +123,6 @@ extern const char *const ac_pl_sessions_members[];
 extern const char *const ac_pl_api_keys_members[];
 extern const char *const ac_pl_passwords_members[];
 extern const char *const ac_pl_login_members[];
+extern const char *const ac_pl_rate_limits_members[];
 
 #endif

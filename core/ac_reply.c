@@ -343,6 +343,12 @@ void ac_reply_audit(const ac_policy *P, ac_decision *d, const ac_request *req,
 		(void)aj_w_str_max(&w, d->a.user.ptr, d->a.user.len, 256);
 	else
 		aj_w_lit(&w, "null");
+	if (d->store.failed != AC_OK && d->a.reason != d->store.failed) {
+		/* decided without the limits (on_store_error "allow") */
+		aj_w_lit(&w, ",\"store\":\"");
+		aj_w_lit(&w, ac_reason_name(d->store.failed));
+		aj_w_lit(&w, "\"");
+	}
 	if (d->login_user.ptr != NULL && d->a.user.ptr == NULL) {
 		aj_w_lit(&w, ",\"login_user\":");
 		(void)aj_w_str_max(&w, d->login_user.ptr, d->login_user.len, 128);

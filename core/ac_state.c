@@ -19,8 +19,8 @@
 
 #include "ac_state_int.h"
 
-#define AC_STATE_MAGIC 0x61637332u /* "acs2": the layout with budgets
-                                      and checks in flight */
+#define AC_STATE_MAGIC 0x61637333u /* "acs3": the layout with budgets,
+                                      checks in flight and the bucket key */
 #define AC_STATE_WAYS 8u
 
 int ac_state_init(ac_state *s, const uint8_t *entropy, size_t entropy_len)
@@ -29,8 +29,31 @@ int ac_state_init(ac_state *s, const uint8_t *entropy, size_t entropy_len)
 	if (entropy == NULL || entropy_len < AC_STATE_SECRET_LEN)
 		return -1;
 	memcpy(s->secret, entropy, AC_STATE_SECRET_LEN);
+	{
+		/* a key of its own for bucket placement, so SipHash never
+		 * holds the HMAC key */
+		static const char label[] = "authcore-bucket-v1";
+		br_hmac_key_context kc;
+		br_hmac_context hc;
+		uint8_t out[32];
+
+		br_hmac_key_init(&kc, &br_sha256_vtable, s->secret,
+		    sizeof s->secret);
+		br_hmac_init(&hc, &kc, 32);
+		br_hmac_update(&hc, label, sizeof label);
+		br_hmac_out(&hc, out);
+		memcpy(s->bucket_key, out, sizeof s->bucket_key);
+		ac_wipe(out, sizeof out);
+		ac_wipe(&kc, sizeof kc);
+		ac_wipe(&hc, sizeof hc);
+	}
 	s->magic = AC_STATE_MAGIC;
 	return 0;
+}
+
+const uint8_t *ac_state_bucket_key(const ac_state *S)
+{
+	return S->bucket_key;
 }
 
 int ac_state_ok(const ac_state *S)
@@ -75,7 +98,7 @@ static size_t group(const uint8_t *k, size_t slots)
  * /64 (one subscriber's network, where addresses cost nothing), an IPv4
  * address (also written IPv4-mapped, "::ffff:192.0.2.1") as its 4 bytes,
  * anything else as given. */
-static ac_str client_net(ac_str client, uint8_t buf[9])
+ac_str ac_client_net(ac_str client, uint8_t buf[9])
 {
 	uint8_t a[16];
 	ac_str out = client, addr = client;
@@ -111,7 +134,7 @@ static void client_key(const ac_state *S, const ac_policy *P, ac_str client,
 {
 	uint8_t buf[9];
 	ac_str none = { "", 0 };
-	keyed(S, P, "authcore-client-v1", client_net(client, buf), none, none,
+	keyed(S, P, "authcore-client-v1", ac_client_net(client, buf), none, none,
 	    k);
 }
 

@@ -35,7 +35,18 @@ struct ac_state {
 	ac_throttle_slot clients[AC_CLIENT_SLOTS];
 	ac_pending_slot pending[AC_PENDING_SLOTS];
 	ac_cred_slot creds[AC_CREDCACHE_SLOTS];
+	uint8_t bucket_key[16];           /* places rate-limit buckets */
 };
+
+/* The key that places rate-limit buckets in store groups (SipHash-2-4,
+ * core/ac_bucket.c): HMAC-SHA256(secret, "authcore-bucket-v1"), cut, made
+ * by ac_state_init. Every worker that shares the state places a bucket in
+ * the same group; no client can predict where. */
+const uint8_t *ac_state_bucket_key(const ac_state *S);
+/* The part of a client address a per-client count is kept for: an IPv6
+ * address's /64, an IPv4 address as its 4 bytes (buf, 9 bytes), anything
+ * else as given. */
+ac_str ac_client_net(ac_str client, uint8_t buf[9]);
 
 /* Seconds until the client may begin another password check (its
  * budget, login.client_attempts, is spent); 0 if it may now. IPv6

@@ -93,6 +93,9 @@ typedef enum {
 	                         ('_'), or a method override the policy refuses */
 	AC_OVERLOADED,        /* "overloaded": too many password checks in flight
 	                         (503 with Retry-After, before any hashing) */
+	AC_RATE_LIMITED,      /* "rate_limited": over a rate_limits limit (429) */
+	AC_STORE_UNAVAILABLE, /* "store_unavailable": the store entries could not be read */
+	AC_STORE_CONFLICT,    /* "store_conflict": every compare-and-set of the request was lost */
 	AC_REASON_COUNT
 } ac_reason;
 

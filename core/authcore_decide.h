@@ -58,6 +58,10 @@ typedef struct {
  * (or reads its shared copy) only then. */
 #define AC_NEEDS_STATE (AC_NEEDS_THROTTLE | AC_NEEDS_CLIENT_BUDGET | \
     AC_NEEDS_PENDING | AC_NEEDS_CREDS)
+/* Store entries (rate-limit buckets, core/authcore_store.h): the decision
+ * may be pending on store reads and answer with writes; it reads the
+ * ac_state's key (never writes the state for them). */
+#define AC_NEEDS_ENTRIES 32u
 /* Bits of AC_NEEDS_* for this request (body and headers not needed in req;
  * method, path and headers are read): a login post needs the body and the
  * throttle, budget and pending entries; Basic credentials need those
@@ -75,10 +79,19 @@ typedef enum {
 	AC_ALLOW = 0,     /* continue upstream with header changes; add
 	                     resp_headers (Set-Cookie) to the upstream's answer */
 	AC_RESPOND = 1,   /* answer locally with status/headers/body */
-	AC_PENDING = 2    /* a password check is under way: run
-	                     ac_decide_step until it returns 0 (in slices, so
-	                     the host keeps serving), then ac_decide_finish */
+	AC_PENDING = 2    /* waiting, as answer.wait says: a password check
+	                     (run ac_decide_step until it returns 0, in
+	                     slices, so the host keeps serving) or store reads
+	                     (core/authcore_store.h); then ac_decide_finish */
 } ac_action;
+
+/* What a pending decision waits for (answer.wait). */
+#define AC_WAIT_NONE 0
+#define AC_WAIT_PASSWORD 1 /* a password check: ac_decide_step */
+#define AC_WAIT_STORE 2    /* store reads: answer.reads, ac_decide_supply */
+
+/* A store entry read or written (core/authcore_store.h). */
+typedef struct ac_store_op ac_store_op;
 
 /* A decision: the answer for one request, the scratch deciding it needs
  * (token and session checks, buffers) and, while AC_PENDING, the password
@@ -122,6 +135,15 @@ typedef struct {
 	int state_written;       /* 1 if deciding wrote to the ac_state: a host
 	                            holding a copy of a shared state writes it
 	                            back only then */
+	/* the store protocol (core/authcore_store.h) */
+	int wait;                /* AC_PENDING: AC_WAIT_PASSWORD or
+	                            AC_WAIT_STORE; else AC_WAIT_NONE */
+	const ac_store_op *reads; /* AC_WAIT_STORE: the keys to read */
+	size_t n_reads;
+	const ac_store_op *writes; /* final answers: entries to store with
+	                            compare-and-set, before applying the
+	                            answer */
+	size_t n_writes;
 } ac_answer;
 
 /* The answer of a decision (valid until the decision is used again). */

@@ -58,6 +58,7 @@ $(eval $(call unit_test,24-login,test_login,heap asan wasm,-O1))
 # and with -DAC_RSA_LIMB32 (the 32-bit-limb arithmetic wasm uses) under the sanitizers
 $(eval $(call unit_test,26-rsa,test_rsa,heap asan wasm))
 $(eval $(call unit_test,29-buckets,test_bucket,heap asan wasm))
+$(eval $(call unit_test,29-buckets,test_store,heap asan wasm,-O1))
 $(eval $(call unit_asan,test_rsa,-limb32,-DAC_RSA_LIMB32))
 TEST_BINS += $(UT)/test_rsa-limb32-asan
 SUITE_NEEDS_26-rsa += $(UT)/test_rsa-limb32-asan

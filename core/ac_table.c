@@ -1,0 +1,180 @@
+/*
+ * The local table (contract: authcore_store.h): store entries in caller
+ * memory for hosts that keep them in one process or one shared zone.
+ *
+ * Layout: a 64-byte header, then the groups (64 bytes each: 8 buckets of
+ * 8 bytes, core/ac_bucket.h), then one 32-bit version per group. The
+ * policy's rate_limits.store keys at 32 bytes each give the number of
+ * groups (ac_ratelimit_policy.c), so a table of K keys takes 32 K bytes
+ * and holds about 2.1 live keys per 8-slot group; a full group gives up
+ * the bucket nearest to lapsing. A version counts writes (never 0 once
+ * written; 0 is absent), so a compare-and-set loses only to a write that
+ * happened after its read.
+ */
+#include "ac_decision_int.h"
+#include "ac_ratelimit.h"
+
+#define TABLE_MAGIC 0x61637431u /* "act1" */
+#define TABLE_HEAD 64u
+
+struct ac_table {
+	uint32_t magic;
+	uint32_t n_groups;
+};
+
+static uint8_t *groups(const ac_table *t)
+{
+	return (uint8_t *)t + TABLE_HEAD;
+}
+
+static uint32_t *versions(const ac_table *t)
+{
+	return (uint32_t *)(void *)(groups(t) +
+	    (size_t)t->n_groups * AC_GROUP_BYTES);
+}
+
+size_t ac_table_size(const ac_policy *P)
+{
+	if (P == NULL || P->n_rate_limits == 0)
+		return 0;
+	return TABLE_HEAD + (size_t)P->rl_groups * (AC_GROUP_BYTES + 4) + 4;
+}
+
+ac_table *ac_table_init(void *mem, size_t len, const ac_policy *P)
+{
+	ac_table *t = mem;
+	size_t need = ac_table_size(P);
+
+	if (mem == NULL || need == 0 || len < need ||
+	    ((uintptr_t)mem & 7u) != 0)
+		return NULL;
+	memset(mem, 0, need);
+	t->magic = TABLE_MAGIC;
+	t->n_groups = P->rl_groups;
+	return t;
+}
+
+ac_table *ac_table_attach(void *mem, size_t len, const ac_policy *P)
+{
+	ac_table *t = mem;
+	size_t need = ac_table_size(P);
+
+	if (mem == NULL || need == 0 || len < need ||
+	    ((uintptr_t)mem & 7u) != 0 || t->magic != TABLE_MAGIC ||
+	    t->n_groups != P->rl_groups)
+		return NULL;
+	return t;
+}
+
+/* The group a key names, or -1. */
+static int64_t group_of(const ac_table *t, ac_str key)
+{
+	uint64_t g = 0;
+	size_t i;
+
+	if (t == NULL || t->magic != TABLE_MAGIC || key.len < 2 ||
+	    key.len > 11 || key.ptr[0] != 'g' ||
+	    (key.len > 2 && key.ptr[1] == '0'))
+		return -1;
+	for (i = 1; i < key.len; i++) {
+		if (key.ptr[i] < '0' || key.ptr[i] > '9')
+			return -1;
+		g = g * 10 + (uint64_t)(key.ptr[i] - '0');
+	}
+	return g < t->n_groups ? (int64_t)g : -1;
+}
+
+int ac_table_read(const ac_table *t, ac_str key,
+    uint8_t out[AC_STORE_VALUE_MAX], size_t *len, uint64_t *version)
+{
+	int64_t g = group_of(t, key);
+
+	*len = 0;
+	*version = 0;
+	if (g < 0)
+		return -1;
+	*version = versions(t)[g];
+	if (*version == 0)
+		return 0;
+	memcpy(out, groups(t) + (size_t)g * AC_GROUP_BYTES, AC_GROUP_BYTES);
+	*len = AC_GROUP_BYTES;
+	return 0;
+}
+
+int ac_table_write(ac_table *t, ac_str key, const void *value, size_t len,
+    uint64_t expected)
+{
+	int64_t g = group_of(t, key);
+	uint32_t *v;
+
+	if (g < 0 || len != AC_GROUP_BYTES || value == NULL)
+		return -1;
+	v = &versions(t)[g];
+	if (*v != expected)
+		return 1;
+	memcpy(groups(t) + (size_t)g * AC_GROUP_BYTES, value, AC_GROUP_BYTES);
+	*v = *v == UINT32_MAX ? 1 : *v + 1;
+	return 0;
+}
+
+/* Runs a decision until it is final: store reads from the table, a
+ * password check to its end. */
+static void settle(const ac_policy *P, ac_state *S, ac_table *t,
+    const ac_request *req, int64_t now, const uint8_t *entropy,
+    size_t entropy_len, ac_decision *d)
+{
+	while (d->a.action == AC_PENDING) {
+		if (d->a.wait == AC_WAIT_STORE) {
+			size_t i, n = d->a.n_reads;
+			int bad = 0;
+
+			for (i = 0; i < n && !bad; i++) {
+				uint8_t buf[AC_STORE_VALUE_MAX];
+				size_t len;
+				uint64_t ver;
+
+				bad = ac_table_read(t, d->a.reads[i].key, buf,
+				    &len, &ver) < 0 ||
+				    ac_decide_supply(d, i, buf, len, ver) < 0;
+			}
+			if (bad) {
+				ac_decide_store_error(P, S, req, now, entropy,
+				    entropy_len, d);
+				continue;
+			}
+		}
+		ac_decide_finish(P, S, req, now, entropy, entropy_len, d);
+	}
+}
+
+void ac_decide_local(const ac_policy *P, ac_state *S, ac_table *t,
+    const ac_request *req, int64_t now, const uint8_t *entropy,
+    size_t entropy_len, ac_decision *d)
+{
+	int attempt;
+
+	for (attempt = 0; attempt < AC_STORE_ATTEMPTS; attempt++) {
+		size_t i;
+		int lost = 0;
+
+		(void)ac_decide_begin(P, S, req, now, entropy, entropy_len, d);
+		settle(P, S, t, req, now, entropy, entropy_len, d);
+		for (i = 0; i < d->a.n_writes && !lost; i++) {
+			const ac_store_op *w = &d->a.writes[i];
+			int r = ac_table_write(t, w->key, w->value, w->len,
+			    w->version);
+			if (r < 0) {
+				ac_decide_store_error(P, S, req, now, entropy,
+				    entropy_len, d);
+				settle(P, S, t, req, now, entropy, entropy_len,
+				    d);
+				return;
+			}
+			lost = r;
+		}
+		if (!lost)
+			return;
+	}
+	ac_decide_store_conflict(P, S, req, now, entropy, entropy_len, d);
+	settle(P, S, t, req, now, entropy, entropy_len, d);
+}

@@ -1,0 +1,601 @@
+/*
+ * Rate limits over the store protocol (core/authcore_store.h): the
+ * "rate_limits" loader and its errors, the protocol (reads, supply,
+ * finish, writes; lost compare-and-sets and retries; a key not supplied;
+ * a store that fails), the local table, and the stage's answers (429,
+ * Retry-After, RateLimit-Policy / RateLimit) through ac_decide_local.
+ */
+#include "check.h"
+
+#include <stdlib.h>
+
+#include "authcore.h"
+
+static unsigned char policy_mem[1 << 20];
+static const char SECRET[] = "unit-test-secret-0123456789abcdefghij";
+#define NOW 1800000000
+
+static const ac_policy *load(const char *json, ac_policy_error *err)
+{
+	size_t used;
+	return ac_policy_load(policy_mem, sizeof policy_mem, json, strlen(json),
+	    &used, err);
+}
+
+/* Loads `rl` as the rate_limits of a JWT policy with public /open*. */
+static const ac_policy *load_rl(const char *rl, ac_policy_error *err)
+{
+	static char json[4096];
+	snprintf(json, sizeof json,
+	    "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"%s\"}]},"
+	    "\"public\":[\"/open*\"],\"rate_limits\":%s}", SECRET, rl);
+	return load(json, err);
+}
+
+static const char *sign(const char *payload)
+{
+	static char tok[AC_TOKEN_MAX];
+	size_t n = ac_jwt_sign_hmac(tok, sizeof tok - 1, AC_ALG_HS256,
+	    (const uint8_t *)SECRET, strlen(SECRET), NULL, 0, payload,
+	    strlen(payload));
+	tok[n] = 0;
+	return tok;
+}
+
+static ac_state *state;
+static ac_decision *dec, *d2;
+static ac_table *table;
+static void *table_mem;
+
+static void setup_state(void)
+{
+	static uint64_t mem[(1u << 17)]; /* >= ac_sizeof_state() */
+	uint8_t seed[AC_STATE_SECRET_LEN];
+	size_t i;
+
+	for (i = 0; i < sizeof seed; i++)
+		seed[i] = (uint8_t)(i * 7 + 1);
+	state = (ac_state *)(void *)mem;
+	if (ac_sizeof_state() > sizeof mem || ac_state_init(state, seed,
+	    sizeof seed) < 0)
+		abort();
+}
+
+static void new_table(const ac_policy *P)
+{
+	static uint64_t mem[1u << 19]; /* 4 MiB: the default 65,536 keys */
+	table_mem = mem;
+	table = ac_table_init(mem, sizeof mem, P);
+}
+
+/* A request: method, path, client, and an Authorization bearer token or
+ * an extra header (either may be NULL). */
+static ac_header hdrs[4];
+static ac_request req_of(const char *method, const char *path,
+    const char *client, const char *token, const char *hname,
+    const char *hval)
+{
+	static char auth[AC_TOKEN_MAX + 16];
+	ac_request r;
+	size_t n = 0;
+
+	memset(&r, 0, sizeof r);
+	r.method.ptr = method;
+	r.method.len = strlen(method);
+	r.path.ptr = path;
+	r.path.len = strlen(path);
+	r.client_ip.ptr = client;
+	r.client_ip.len = strlen(client);
+	if (token != NULL) {
+		snprintf(auth, sizeof auth, "Bearer %s", token);
+		hdrs[n].name.ptr = "authorization";
+		hdrs[n].name.len = 13;
+		hdrs[n].value.ptr = auth;
+		hdrs[n].value.len = strlen(auth);
+		n++;
+	}
+	if (hname != NULL) {
+		hdrs[n].name.ptr = hname;
+		hdrs[n].name.len = strlen(hname);
+		hdrs[n].value.ptr = hval;
+		hdrs[n].value.len = strlen(hval);
+		n++;
+	}
+	r.headers = hdrs;
+	r.n_headers = n;
+	return r;
+}
+
+static int str_is(ac_str s, const char *z)
+{
+	return s.len == strlen(z) && memcmp(s.ptr, z, s.len) == 0;
+}
+
+static const ac_answer *local(const ac_policy *P, const ac_request *r,
+    int64_t now)
+{
+	memset(dec, 0, ac_sizeof_decision());
+	ac_decide_local(P, state, table, r, now, NULL, 0, dec);
+	return ac_decision_answer(dec);
+}
+
+/* The value of response header `name` in a (its first), or "". */
+static const char *hdr(const ac_answer *a, const char *name)
+{
+	static char v[512];
+	size_t i;
+	for (i = 0; i < a->n_resp_headers; i++)
+		if (str_is(a->resp_headers[i].name, name)) {
+			size_t n = a->resp_headers[i].value.len;
+			if (n >= sizeof v)
+				n = sizeof v - 1;
+			memcpy(v, a->resp_headers[i].value.ptr, n);
+			v[n] = 0;
+			return v;
+		}
+	return "";
+}
+
+static int load_fails(const char *rl, const char *path, const char *msg)
+{
+	ac_policy_error err;
+	if (load_rl(rl, &err) != NULL)
+		return 0;
+	if (strcmp(err.path, path) != 0 || strstr(err.message, msg) == NULL) {
+		printf("# %s: %s (wanted %s: %s)\n", err.path, err.message,
+		    path, msg);
+		return 0;
+	}
+	return 1;
+}
+
+static void test_loader(void)
+{
+	ac_policy_error err;
+	const ac_policy *P;
+
+	begin("rate_limits: loads limits with several windows, a default, the store size");
+	P = load_rl("{\"limits\":[{\"name\":\"api\",\"methods\":[\"POST\"],"
+	    "\"path\":\"/api/*\",\"key\":\"user\",\"limit\":"
+	    "\"10/second;100/minute;1000/hour\"},{\"key\":\"header:x-tenant\","
+	    "\"limit\":\"5 per 10 seconds\"}],\"default\":{\"key\":\"client\","
+	    "\"limit\":\"300/minute\"},\"store\":1024,\"headers\":true,"
+	    "\"on_store_error\":\"allow\"}", &err);
+	CHECK(P != NULL);
+	CHECK(P != NULL && ac_table_size(P) <= 1024 * 32 + 128);
+	CHECK(P != NULL && ac_table_size(P) >= 1024 * 30);
+	end();
+
+	begin("rate_limits: loader errors name the JSON path");
+	CHECK(load_fails("{}", "$.rate_limits", "needs \"limits\" or a \"default\""));
+	CHECK(load_fails("{\"limits\":[]}", "$.rate_limits.limits", "non-empty"));
+	CHECK(load_fails("{\"limits\":[{\"key\":\"ip\",\"limit\":\"1/s\"}]}",
+	    "$.rate_limits.limits[0].key", "unknown key"));
+	CHECK(load_fails("{\"limits\":[{\"key\":\"client\",\"limit\":\"5/m\"}]}",
+	    "$.rate_limits.limits[0].limit", "ambiguous"));
+	CHECK(load_fails("{\"limits\":[{\"key\":\"client\",\"limit\":\"1/s;\"}]}",
+	    "$.rate_limits.limits[0].limit", "must be one limit"));
+	CHECK(load_fails("{\"limits\":[{\"key\":\"client\",\"limit\":\"1001/second\"}]}",
+	    "$.rate_limits.limits[0].limit", "faster than 1000 per second"));
+	CHECK(load_fails("{\"limits\":[{\"key\":\"client\",\"limit\":\"5/s;9/second\"}]}",
+	    "$.rate_limits.limits[0].limit", "same length"));
+	CHECK(load_fails("{\"limits\":[{\"key\":\"client\",\"limit\":\"1/s;2/min;3/h;4/d;5/w\"}]}",
+	    "$.rate_limits.limits[0].limit", "more than 4 windows"));
+	CHECK(load_fails("{\"limits\":[{\"key\":\"client\"}]}",
+	    "$.rate_limits.limits[0]", "missing \"limit\""));
+	CHECK(load_fails("{\"limits\":[{\"key\":\"client\",\"limit\":\"1/s\",\"paths\":\"/\"}]}",
+	    "$.rate_limits.limits[0]", "unknown member \"paths\""));
+	CHECK(load_fails("{\"default\":{\"key\":\"user\",\"limit\":\"1/s\",\"path\":\"/x\"}}",
+	    "$.rate_limits.default", "unknown member \"path\""));
+	CHECK(load_fails("{\"limits\":[{\"key\":\"header:\",\"limit\":\"1/s\"}]}",
+	    "$.rate_limits.limits[0].key", ""));
+	CHECK(load_fails("{\"default\":{\"key\":\"client\",\"limit\":\"1/s\"},\"store\":1}",
+	    "$.rate_limits.store", "64 to 67108864"));
+	CHECK(load_fails("{\"default\":{\"key\":\"client\",\"limit\":\"1/s\"},\"on_store_error\":\"open\"}",
+	    "$.rate_limits.on_store_error", "\"deny\" or \"allow\""));
+	end();
+}
+
+static void test_table(void)
+{
+	ac_policy_error err;
+	const ac_policy *P = load_rl("{\"default\":{\"key\":\"client\","
+	    "\"limit\":\"1/s\"},\"store\":64}", &err);
+	uint64_t mem[512];
+	uint8_t v[64], out[64];
+	size_t len;
+	uint64_t ver;
+	ac_table *t;
+	ac_str g0 = { "g0", 2 }, g1 = { "g1", 2 };
+
+	begin("table: read, compare-and-set write, versions, bad keys");
+	CHECK(P != NULL);
+	if (P == NULL) {
+		end();
+		return;
+	}
+	CHECK(ac_table_size(P) <= sizeof mem);
+	CHECK(ac_table_init(mem, ac_table_size(P) - 1, P) == NULL);
+	t = ac_table_init(mem, sizeof mem, P);
+	CHECK(t != NULL);
+	memset(v, 0xab, sizeof v);
+	CHECK(ac_table_read(t, g0, out, &len, &ver) == 0 && len == 0 && ver == 0);
+	CHECK(ac_table_write(t, g0, v, sizeof v, 1) == 1);   /* not written yet */
+	CHECK(ac_table_write(t, g0, v, sizeof v, 0) == 0);
+	CHECK(ac_table_read(t, g0, out, &len, &ver) == 0 && len == 64 &&
+	    ver != 0 && memcmp(out, v, 64) == 0);
+	CHECK(ac_table_write(t, g0, v, sizeof v, 0) == 1);   /* lost: moved on */
+	v[0] = 1;
+	CHECK(ac_table_write(t, g0, v, sizeof v, ver) == 0);
+	CHECK(ac_table_write(t, g0, v, sizeof v, ver) == 1);
+	CHECK(ac_table_read(t, g1, out, &len, &ver) == 0 && len == 0);
+	CHECK(ac_table_write(t, g1, v, 63, 0) == -1);
+	{
+		static const char *const bad[] = { "g", "g01", "gx", "x1", "g-1",
+			"g4294967296", "g99999" };
+		size_t i;
+		for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+			ac_str k = { bad[i], strlen(bad[i]) };
+			CHECK(ac_table_read(t, k, out, &len, &ver) == -1);
+			CHECK(ac_table_write(t, k, v, 64, 0) == -1);
+		}
+	}
+	CHECK(ac_table_attach(mem, sizeof mem, P) == t);
+	mem[0] = 0;
+	CHECK(ac_table_attach(mem, sizeof mem, P) == NULL);
+	end();
+}
+
+/* Supplies every read of d from the table; 0, or -1. */
+static int supply_all(ac_decision *d)
+{
+	const ac_answer *a = ac_decision_answer(d);
+	size_t i;
+	for (i = 0; i < a->n_reads; i++) {
+		uint8_t buf[64];
+		size_t len;
+		uint64_t ver;
+		if (ac_table_read(table, a->reads[i].key, buf, &len, &ver) < 0 ||
+		    ac_decide_supply(d, i, buf, len, ver) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int apply_writes(const ac_answer *a)
+{
+	size_t i;
+	int lost = 0;
+	for (i = 0; i < a->n_writes; i++)
+		lost |= ac_table_write(table, a->writes[i].key, a->writes[i].value,
+		    a->writes[i].len, a->writes[i].version) != 0;
+	return lost;
+}
+
+static void test_protocol(void)
+{
+	ac_policy_error err;
+	const ac_policy *P = load_rl("{\"default\":{\"key\":\"client\","
+	    "\"limit\":\"2/minute\"},\"on_store_error\":\"deny\"}", &err);
+	ac_request r = req_of("GET", "/open", "192.0.2.7", NULL, NULL, NULL);
+	ac_request r2 = req_of("GET", "/open", "192.0.2.8", NULL, NULL, NULL);
+	const ac_answer *a = ac_decision_answer(dec);
+	uint8_t junk[64] = { 0 };
+	char key0[AC_STORE_KEY_MAX + 1];
+
+	begin("store protocol: begin asks for reads, finish answers with writes");
+	CHECK(P != NULL);
+	if (P == NULL) {
+		end();
+		return;
+	}
+	new_table(P);
+	CHECK(ac_needs(P, &r) & AC_NEEDS_ENTRIES);
+	memset(dec, 0, ac_sizeof_decision());
+	CHECK(ac_decide_begin(P, state, &r, NOW, NULL, 0, dec) == AC_PENDING);
+	CHECK(a->wait == AC_WAIT_STORE && a->n_reads == 1 && a->n_writes == 0);
+	CHECK(a->status == 0 && a->reason == AC_PENDING_REASON);
+	CHECK(ac_decide_step(dec, 1000) == 0);
+	CHECK(a->reads[0].key.len >= 2 && a->reads[0].key.ptr[0] == 'g');
+	memcpy(key0, a->reads[0].key.ptr, a->reads[0].key.len);
+	key0[a->reads[0].key.len] = 0;
+	/* wrong sizes, index and versions are refused */
+	CHECK(ac_decide_supply(dec, 1, NULL, 0, 0) == -1);
+	CHECK(ac_decide_supply(dec, 0, junk, 10, 1) == -1);
+	CHECK(ac_decide_supply(dec, 0, junk, 64, 0) == -1);
+	CHECK(ac_decide_supply(dec, 0, NULL, 0, 5) == -1);
+	CHECK(supply_all(dec) == 0);
+	ac_decide_finish(P, state, &r, NOW, NULL, 0, dec);
+	CHECK(a->action == AC_ALLOW && a->reason == AC_PUBLIC);
+	CHECK(a->wait == AC_WAIT_NONE && a->n_writes == 1);
+	CHECK(a->n_writes == 1 && a->writes[0].len == 64 &&
+	    a->writes[0].version == 0 && a->writes[0].expires > NOW &&
+	    a->writes[0].expires <= NOW + 61 &&
+	    str_is(a->writes[0].key, key0));
+	CHECK(apply_writes(a) == 0);
+	CHECK(ac_decide_supply(dec, 0, NULL, 0, 0) == -1); /* not pending */
+	end();
+
+	begin("store protocol: a lost compare-and-set, decided again, counts once");
+	/* two decisions read the same version; the second write is lost */
+	memset(dec, 0, ac_sizeof_decision());
+	CHECK(ac_decide_begin(P, state, &r, NOW, NULL, 0, dec) == AC_PENDING);
+	CHECK(supply_all(dec) == 0);
+	CHECK(ac_decide_begin(P, state, &r, NOW, NULL, 0, d2) == AC_PENDING);
+	CHECK(supply_all(d2) == 0);
+	ac_decide_finish(P, state, &r, NOW, NULL, 0, dec);
+	ac_decide_finish(P, state, &r, NOW, NULL, 0, d2);
+	CHECK(a->action == AC_ALLOW && ac_decision_answer(d2)->action == AC_ALLOW);
+	CHECK(apply_writes(a) == 0);
+	CHECK(apply_writes(ac_decision_answer(d2)) == 1);
+	/* the host decides again from begin: the bucket holds 2 now (limit
+	 * 2/minute), so the retry is refused, as the request deserves */
+	CHECK(ac_decide_begin(P, state, &r, NOW, NULL, 0, d2) == AC_PENDING);
+	CHECK(supply_all(d2) == 0);
+	ac_decide_finish(P, state, &r, NOW, NULL, 0, d2);
+	CHECK(ac_decision_answer(d2)->status == 429 &&
+	    ac_decision_answer(d2)->reason == AC_RATE_LIMITED &&
+	    ac_decision_answer(d2)->n_writes == 0);
+	end();
+
+	begin("store protocol: after the attempts, store_conflict (503) or the policy's fail-open");
+	ac_decide_store_conflict(P, state, &r, NOW, NULL, 0, d2);
+	CHECK(ac_decision_answer(d2)->status == 503 &&
+	    ac_decision_answer(d2)->reason == AC_STORE_CONFLICT &&
+	    strcmp(hdr(ac_decision_answer(d2), "retry-after"), "1") == 0 &&
+	    ac_decision_answer(d2)->n_writes == 0);
+	{
+		const ac_policy *Po = load_rl("{\"default\":{\"key\":\"client\","
+		    "\"limit\":\"2/minute\"},\"on_store_error\":\"allow\"}", &err);
+		const ac_answer *b = ac_decision_answer(d2);
+		CHECK(Po != NULL);
+		if (Po != NULL) {
+			ac_decide_store_conflict(Po, state, &r, NOW, NULL, 0, d2);
+			CHECK(b->action == AC_ALLOW && b->reason == AC_PUBLIC &&
+			    b->n_writes == 0 && b->audit_len > 0 &&
+			    strstr(b->audit, "\"store\":\"store_conflict\"") != NULL);
+			ac_decide_store_error(Po, state, &r, NOW, NULL, 0, d2);
+			CHECK(b->action == AC_ALLOW && b->audit_len > 0 &&
+			    strstr(b->audit, "\"store\":\"store_unavailable\"") != NULL);
+		}
+		P = load_rl("{\"default\":{\"key\":\"client\","
+		    "\"limit\":\"2/minute\"},\"on_store_error\":\"deny\"}", &err);
+	}
+	end();
+
+	begin("store protocol: a store error is 503 store_unavailable (deny)");
+	memset(dec, 0, ac_sizeof_decision());
+	CHECK(ac_decide_begin(P, state, &r2, NOW, NULL, 0, dec) == AC_PENDING);
+	ac_decide_store_error(P, state, &r2, NOW, NULL, 0, dec);
+	CHECK(a->action == AC_RESPOND && a->status == 503 &&
+	    a->reason == AC_STORE_UNAVAILABLE && a->n_writes == 0 &&
+	    strcmp(hdr(a, "retry-after"), "1") == 0 && a->audit_len > 0 &&
+	    strstr(a->audit, "\"reason\":\"store_unavailable\"") != NULL);
+	end();
+
+	begin("store protocol: a key not supplied fails closed; entries are bound to their keys");
+	memset(dec, 0, ac_sizeof_decision());
+	CHECK(ac_decide_begin(P, state, &r2, NOW, NULL, 0, dec) == AC_PENDING);
+	ac_decide_finish(P, state, &r2, NOW, NULL, 0, dec);
+	CHECK(a->status == 503 && a->reason == AC_STORE_UNAVAILABLE &&
+	    a->n_writes == 0);
+	/* supplied for one client, finished for another: the other's bucket
+	 * is asked for, never counted from the first one's entry */
+	memset(dec, 0, ac_sizeof_decision());
+	CHECK(ac_decide_begin(P, state, &r, NOW, NULL, 0, dec) == AC_PENDING);
+	CHECK(supply_all(dec) == 0);
+	ac_decide_finish(P, state, &r2, NOW, NULL, 0, dec);
+	CHECK(a->action == AC_PENDING && a->wait == AC_WAIT_STORE &&
+	    a->n_reads == 1);
+	/* abandoned: nothing to free, nothing left pending */
+	ac_decide_abandon(state, dec);
+	CHECK(a->action != AC_PENDING && ac_decide_step(dec, 10) == 0);
+	end();
+
+	begin("store protocol: no state is 500 no_state; no limit, no reads");
+	memset(dec, 0, ac_sizeof_decision());
+	CHECK(ac_decide_begin(P, NULL, &r, NOW, NULL, 0, dec) == AC_RESPOND);
+	CHECK(a->status == 500 && a->reason == AC_NO_STATE);
+	{
+		const ac_policy *Pl = load_rl("{\"limits\":[{\"path\":\"/api/*\","
+		    "\"key\":\"client\",\"limit\":\"1/minute\"}]}", &err);
+		CHECK(Pl != NULL);
+		if (Pl != NULL) {
+			memset(dec, 0, ac_sizeof_decision());
+			CHECK(ac_decide_begin(Pl, state, &r, NOW, NULL, 0, dec) ==
+			    AC_ALLOW);
+			CHECK(a->n_reads == 0 && a->n_writes == 0);
+		}
+	}
+	end();
+}
+
+static void test_stage(void)
+{
+	ac_policy_error err;
+	const ac_policy *P;
+	const ac_answer *a;
+	ac_request r;
+	int i, allowed = 0;
+	char tok_a[1024], tok_b[1024];
+
+	begin("stage: N per minute allows N, then 429 with Retry-After and RateLimit headers");
+	P = load_rl("{\"limits\":[{\"name\":\"open\",\"path\":\"/open*\","
+	    "\"key\":\"client\",\"limit\":\"5/minute\"}]}", &err);
+	CHECK(P != NULL);
+	if (P == NULL) {
+		end();
+		return;
+	}
+	new_table(P);
+	r = req_of("GET", "/open/x", "198.51.100.1", NULL, NULL, NULL);
+	for (i = 0; i < 8; i++) {
+		a = local(P, &r, NOW);
+		allowed += a->action == AC_ALLOW;
+		if (i < 5)
+			CHECK(a->action == AC_ALLOW && a->n_resp_headers == 0);
+	}
+	CHECK(allowed == 5);
+	CHECK(a->status == 429 && a->reason == AC_RATE_LIMITED);
+	CHECK(strcmp(hdr(a, "retry-after"), "12") == 0);
+	CHECK(strcmp(hdr(a, "ratelimit-policy"), "\"open\";q=5;w=60") == 0);
+	CHECK(strcmp(hdr(a, "ratelimit"), "\"open\";r=0;t=60") == 0);
+	CHECK(a->audit_len > 0 && strstr(a->audit, "\"reason\":\"rate_limited\"") != NULL);
+	/* a second client has its own bucket; the first gets one more after
+	 * one interval (12 s) */
+	r = req_of("GET", "/open/x", "198.51.100.2", NULL, NULL, NULL);
+	CHECK(local(P, &r, NOW)->action == AC_ALLOW);
+	r = req_of("GET", "/open/x", "198.51.100.1", NULL, NULL, NULL);
+	CHECK(local(P, &r, NOW + 11)->status == 429);
+	CHECK(local(P, &r, NOW + 12)->action == AC_ALLOW);
+	CHECK(local(P, &r, NOW + 12)->status == 429);
+	/* IPv6 clients share their /64 */
+	r = req_of("GET", "/open/x", "2001:db8::1", NULL, NULL, NULL);
+	for (i = 0; i < 5; i++)
+		CHECK(local(P, &r, NOW)->action == AC_ALLOW);
+	r = req_of("GET", "/open/x", "2001:db8::2", NULL, NULL, NULL);
+	CHECK(local(P, &r, NOW)->status == 429);
+	end();
+
+	begin("stage: several windows; headers on allowed answers when asked");
+	P = load_rl("{\"limits\":[{\"name\":\"w\",\"key\":\"client\","
+	    "\"limit\":\"2/second;3/minute\"}],\"headers\":true}", &err);
+	CHECK(P != NULL);
+	if (P != NULL) {
+		new_table(P);
+		r = req_of("GET", "/open", "203.0.113.9", NULL, NULL, NULL);
+		a = local(P, &r, NOW);
+		CHECK(a->action == AC_ALLOW);
+		CHECK(strcmp(hdr(a, "ratelimit-policy"),
+		    "\"w-1\";q=2;w=1, \"w-60\";q=3;w=60") == 0);
+		CHECK(strcmp(hdr(a, "ratelimit"),
+		    "\"w-1\";r=1;t=1, \"w-60\";r=2;t=20") == 0);
+		CHECK(local(P, &r, NOW)->action == AC_ALLOW);
+		CHECK(local(P, &r, NOW)->status == 429);     /* 2 per second */
+		CHECK(local(P, &r, NOW + 1)->action == AC_ALLOW);
+		CHECK(local(P, &r, NOW + 2)->status == 429); /* 3 per minute */
+		a = local(P, &r, NOW + 2);
+		/* one more per 20 s of the minute window (GCRA: a token
+		 * bucket refilled over the period), 2 s after the third */
+		CHECK(strcmp(hdr(a, "retry-after"), "18") == 0);
+	}
+	end();
+
+	begin("stage: identity keys count per user after identification; two round trips");
+	P = load_rl("{\"limits\":[{\"key\":\"client\",\"limit\":\"100/minute\"},"
+	    "{\"methods\":[\"POST\"],\"key\":\"user\",\"limit\":\"2/minute\"},"
+	    "{\"key\":\"role\",\"limit\":\"3/minute\"}]}", &err);
+	CHECK(P != NULL);
+	if (P != NULL) {
+		ac_request ra, rb;
+		new_table(P);
+		snprintf(tok_a, sizeof tok_a, "%s", sign("{\"sub\":\"ann\",\"exp\":1900000000}"));
+		snprintf(tok_b, sizeof tok_b, "%s", sign("{\"sub\":\"bob\",\"exp\":1900000000,\"roles\":[\"ops\"]}"));
+		ra = req_of("POST", "/api", "192.0.2.1", tok_a, NULL, NULL);
+		/* by hand: the client's buckets, then the user's */
+		memset(dec, 0, ac_sizeof_decision());
+		a = ac_decision_answer(dec);
+		CHECK(ac_decide_begin(P, state, &ra, NOW, NULL, 0, dec) == AC_PENDING);
+		CHECK(supply_all(dec) == 0);
+		ac_decide_finish(P, state, &ra, NOW, NULL, 0, dec);
+		CHECK(a->action == AC_PENDING && a->wait == AC_WAIT_STORE);
+		CHECK(supply_all(dec) == 0);
+		ac_decide_finish(P, state, &ra, NOW, NULL, 0, dec);
+		CHECK(a->action == AC_ALLOW && a->n_writes >= 1);
+		CHECK(apply_writes(a) == 0);
+		ra = req_of("POST", "/api", "192.0.2.1", tok_a, NULL, NULL);
+		CHECK(local(P, &ra, NOW)->action == AC_ALLOW);
+		ra = req_of("POST", "/api", "192.0.2.2", tok_a, NULL, NULL);
+		a = local(P, &ra, NOW);
+		CHECK(a->status == 429 && a->reason == AC_RATE_LIMITED &&
+		    a->user.len == 3); /* ann, from another address */
+		ra = req_of("GET", "/api", "192.0.2.2", tok_a, NULL, NULL);
+		CHECK(local(P, &ra, NOW)->action == AC_ALLOW); /* POST only */
+		/* bob: his own user bucket; role "ops" 3 per minute */
+		rb = req_of("POST", "/api", "192.0.2.1", tok_b, NULL, NULL);
+		CHECK(local(P, &rb, NOW)->action == AC_ALLOW);
+		rb = req_of("GET", "/api", "192.0.2.1", tok_b, NULL, NULL);
+		CHECK(local(P, &rb, NOW)->action == AC_ALLOW);
+		CHECK(local(P, &rb, NOW)->action == AC_ALLOW);
+		CHECK(local(P, &rb, NOW)->status == 429);   /* the role's 3 */
+		/* ann has no role: that limit is skipped for her */
+		ra = req_of("GET", "/api", "192.0.2.3", tok_a, NULL, NULL);
+		for (i = 0; i < 4; i++)
+			CHECK(local(P, &ra, NOW)->action == AC_ALLOW);
+		/* unauthenticated: refused before any identity bucket */
+		ra = req_of("POST", "/api", "192.0.2.4", NULL, NULL, NULL);
+		CHECK(local(P, &ra, NOW)->status == 401);
+	}
+	end();
+
+	begin("stage: header keys, the default only where no limit applies");
+	P = load_rl("{\"limits\":[{\"path\":\"/t/*\",\"key\":\"header:x-tenant\","
+	    "\"limit\":\"1/minute\"}],\"default\":{\"key\":\"client\","
+	    "\"limit\":\"2/minute\"}}", &err);
+	CHECK(P != NULL);
+	if (P != NULL) {
+		new_table(P);
+		r = req_of("GET", "/open/t", "192.0.2.50", NULL, NULL, NULL);
+		CHECK(local(P, &r, NOW)->action == AC_ALLOW);
+		CHECK(local(P, &r, NOW)->action == AC_ALLOW);
+		CHECK(local(P, &r, NOW)->status == 429);   /* the default */
+		r = req_of("GET", "/t/x", "192.0.2.50", sign("{\"sub\":\"x\",\"exp\":1900000000}"),
+		    "x-tenant", "acme");
+		CHECK(local(P, &r, NOW)->action == AC_ALLOW); /* not the default */
+		CHECK(local(P, &r, NOW)->status == 429);
+		r = req_of("GET", "/t/x", "192.0.2.50", sign("{\"sub\":\"x\",\"exp\":1900000000}"),
+		    "x-tenant", "other");
+		CHECK(local(P, &r, NOW)->action == AC_ALLOW);
+		/* no such header: the limit does not apply */
+		r = req_of("GET", "/t/x", "192.0.2.50", sign("{\"sub\":\"x\",\"exp\":1900000000}"),
+		    NULL, NULL);
+		CHECK(local(P, &r, NOW)->action == AC_ALLOW);
+		CHECK(local(P, &r, NOW)->action == AC_ALLOW);
+	}
+	end();
+
+	begin("stage: the decision JSON of a refusal");
+	{
+		static char js[16384];
+		size_t n;
+		P = load_rl("{\"default\":{\"key\":\"client\",\"limit\":\"1/hour\"}}",
+		    &err);
+		CHECK(P != NULL);
+		if (P != NULL) {
+			new_table(P);
+			r = req_of("GET", "/open", "192.0.2.60", NULL, NULL, NULL);
+			(void)local(P, &r, NOW);
+			(void)local(P, &r, NOW + 10);
+			n = ac_decision_json(dec, js, sizeof js - 1);
+			js[n] = 0;
+			CHECK(n > 0 && strstr(js, "\"action\":\"respond\",\"status\":429,\"reason\":\"rate_limited\"") != NULL);
+			CHECK(strstr(js, "[\"retry-after\",\"3590\"]") != NULL);
+			CHECK(strstr(js, "[\"ratelimit-policy\",\"\\\"default\\\";q=1;w=3600\"]") != NULL);
+			CHECK(strstr(js, "[\"ratelimit\",\"\\\"default\\\";r=0;t=3590\"]") != NULL);
+			CHECK(strstr(js, "\"body\":\"{\\\"error\\\":\\\"too_many_requests\\\"}\"") != NULL);
+		}
+	}
+	end();
+}
+
+int main(void)
+{
+	dec = calloc(1, ac_sizeof_decision());
+	d2 = calloc(1, ac_sizeof_decision());
+	if (dec == NULL || d2 == NULL)
+		return 1;
+	setup_state();
+	test_loader();
+	test_table();
+	test_protocol();
+	test_stage();
+#ifdef AC_TEST_COUNT_HEAP
+	/* the test's own callocs only: the core made none */
+	begin("store: the core made no heap call");
+	CHECK(heap_calls == 2);
+	end();
+#endif
+	free(dec);
+	free(d2);
+	return failures ? 1 : 0;
+}
