@@ -42,7 +42,8 @@ static const struct {
 	    "      (requests on stdin: one JSON object, or several one after another, decided in\n"
 	    "       order; each {\"method\",\"path\",\"headers\":[[name,value],...] or {name:value},\n"
 	    "       \"client_ip\",\"https\":true|false,\"body\"}; prints one decision JSON line each.\n"
-	    "       State (login counters, Basic cache) lives for the run, or in FILE between runs;\n"
+	    "       State (login counters, Basic cache, rate-limit buckets) lives for the run, or\n"
+	    "       in FILE between runs;\n"
 	    "       the admin comes from AUTHCORE_ADMIN_USER and AUTHCORE_ADMIN_PASSWORD_HASH)\n" },
 	{ "apikey new",
 	    "  authcore apikey new --name N [--role R] [--permissions a,b] [--resources /p/*,...] [--prefix ak]\n"
@@ -495,6 +496,9 @@ static int cmd_decide(int argc, char **argv)
 	const char *pf, *sf;
 	ac_state *state = NULL;
 	ac_decision *d = NULL;
+	ac_table *table = NULL;
+	void *tmem = NULL;
+	size_t tsize = 0;
 	uint8_t entropy[AC_SESSION_ID_LEN];
 	void *mem = NULL;
 	const ac_policy *p;
@@ -526,14 +530,24 @@ static int cmd_decide(int argc, char **argv)
 	if (p == NULL)
 		goto done;
 	/* The state (login attempt counters, checks in flight, the Basic
-	 * cache): from --state FILE if it holds one, else new, so a login
-	 * post works in a single run; kept in FILE after the run. */
+	 * cache) and the rate limits' table: from --state FILE if it holds
+	 * them, else new, so a login post works in a single run and limits
+	 * count across the run's requests; kept in FILE after the run. */
+	tsize = ac_table_size(p);
+	if (tsize > 0 && (tmem = calloc(1, tsize)) == NULL) {
+		fputs("authcore: out of memory\n", stderr);
+		goto done;
+	}
 	{
 		FILE *f = sf ? fopen(sf, "rb") : NULL;
 		int have = f != NULL && fread(state, 1, ac_sizeof_state(), f) ==
-		    ac_sizeof_state();
+		    ac_sizeof_state() && ac_state_ok(state);
+		if (have && tsize > 0 && fread(tmem, 1, tsize, f) == tsize)
+			table = ac_table_attach(tmem, tsize, p);
 		if (f != NULL)
 			fclose(f);
+		if (tsize > 0 && table == NULL)
+			table = ac_table_init(tmem, tsize, p);
 		if (!have) {
 			uint8_t seed[AC_STATE_SECRET_LEN];
 			if (random_bytes(seed, sizeof seed) < 0 ||
@@ -578,8 +592,9 @@ static int cmd_decide(int argc, char **argv)
 			goto done;
 		}
 		/* a CLI may block: the one-shot call runs a password check
-		 * to the end */
-		ac_decide(p, state, &r, now, entropy, sizeof entropy, d);
+		 * to the end, and reads and writes the run's table */
+		ac_decide_local(p, state, table, &r, now, entropy,
+		    sizeof entropy, d);
 		n = ac_decision_json(d, out, sizeof out);
 		fwrite(out, 1, n, stdout);
 		fputc('\n', stdout);
@@ -594,7 +609,8 @@ static int cmd_decide(int argc, char **argv)
 	if (sf != NULL) {
 		FILE *f = fopen(sf, "wb");
 		if (f == NULL || fwrite(state, 1, ac_sizeof_state(), f) !=
-		    ac_sizeof_state()) {
+		    ac_sizeof_state() || (tsize > 0 &&
+		    fwrite(tmem, 1, tsize, f) != tsize)) {
 			fprintf(stderr, "authcore: cannot write %s\n", sf);
 			if (f != NULL)
 				fclose(f);
@@ -606,6 +622,7 @@ static int cmd_decide(int argc, char **argv)
 done:
 	free(in);
 	free(mem);
+	free(tmem);
 	if (d != NULL) {
 		ac_wipe(d, ac_sizeof_decision());
 		free(d);

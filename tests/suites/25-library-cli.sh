@@ -229,6 +229,38 @@ printf '{"method":"GET"} [1]' | $cli decide --policy "$t/login.json" >"$t/o" 2>"
 $cli decide --policy "$t/login.json" </dev/null >/dev/null 2>&1; rc=$?
 [ $rc -eq 2 ] && ok "cli: decide with no request -> exit 2" || no "cli decide empty" "rc=$rc"
 
+# decide with rate_limits: the run keeps a local table (and --state FILE
+# keeps it between runs), so limits count end to end natively
+cat > "$t/rl.json" <<'J'
+{"jwt":{"keys":[{"kid":"k1","alg":"HS256","secret":"cli-rate-limit-secret-0123456789abcdef"}]},
+ "public":["/open*"],
+ "rate_limits":{"limits":[{"name":"open","path":"/open*","key":"client","limit":"4/minute"},
+                          {"name":"u","path":"/api/*","key":"user","limit":"2/minute"}]}}
+J
+reqs() { for i in $(seq "$1"); do printf '{"method":"GET","path":"/open/x","client_ip":"%s"}\n' "$2"; done; }
+summ() { python3 -c 'import json,sys; print(" ".join("%d/%s" % (d["status"], d["reason"]) for d in map(json.loads, sys.stdin)))'; }
+out=$({ reqs 6 192.0.2.1; reqs 1 192.0.2.2; } | $cli decide --policy "$t/rl.json" --now 1800000000); rc=$?
+got=$(echo "$out" | summ)
+last=$(echo "$out" | sed -n 6p | python3 -c 'import json,sys; d=json.load(sys.stdin); h=dict(d["headers"]); print(h.get("retry-after"), h.get("ratelimit-policy"), h.get("ratelimit"))')
+[ $rc -eq 0 ] && [ "$got" = "200/public 200/public 200/public 200/public 429/rate_limited 429/rate_limited 200/public" ] \
+  && [ "$last" = '15 "open";q=4;w=60 "open";r=0;t=60' ] \
+  && ok "cli: decide with a limit of 4/minute: 4 allowed, then 429 with Retry-After, RateLimit-Policy and RateLimit; another client has its own" \
+  || no "cli rate limit" "rc=$rc got=$got last=$last"
+tok_of() { $cli jwt sign --key-file <(printf 'cli-rate-limit-secret-0123456789abcdef') --claims "{\"sub\":\"$1\",\"exp\":1900000000}" 2>/dev/null; }
+ta=$(tok_of ann); tb=$(tok_of bob)
+areq() { printf '{"method":"GET","path":"/api/x","client_ip":"192.0.2.%s","headers":[["Authorization","Bearer %s"]]}\n' "$1" "$2"; }
+out=$({ areq 1 "$ta"; areq 2 "$ta"; areq 3 "$ta"; areq 1 "$tb"; } | $cli decide --policy "$t/rl.json" --now 1800000000 | summ)
+[ "$out" = "200/ok 200/ok 429/rate_limited 200/ok" ] \
+  && ok "cli: a user-keyed limit counts per user whatever the address (2/minute: ann 200 200 429, bob 200)" \
+  || no "cli user rate limit" "got=$out (tokens: ${#ta} ${#tb} bytes)"
+rm -f "$t/rlst"
+reqs 3 192.0.2.9 | $cli decide --policy "$t/rl.json" --now 1800000000 --state "$t/rlst" >/dev/null
+out=$(reqs 2 192.0.2.9 | $cli decide --policy "$t/rl.json" --now 1800000000 --state "$t/rlst" | summ)
+out2=$(reqs 2 192.0.2.9 | $cli decide --policy "$t/rl.json" --now 1800000000 | summ)
+[ "$out" = "200/public 429/rate_limited" ] && [ "$out2" = "200/public 200/public" ] \
+  && ok "cli: --state FILE keeps the rate-limit table between runs (3 then 1 of 4), a run without it starts afresh" \
+  || no "cli --state rate limits" "with=$out without=$out2"
+
 # policy check: warnings name the member, exit 0; --strict makes them exit 1
 cat > "$t/warn.json" <<J
 {"sessions":{"keys":[{"kid":"k","secret":"cli-test-session-secret-0123456789abcdef"}]},
