@@ -243,9 +243,9 @@ int ac_pl_rate_limits(ac_loader *L, ac_policy *P, const cJSON *v)
 	if (ac_pl_member_int(L, v, "store", 64, 1 << 26, &store,
 	    "must be the number of keys kept, 64 to 67108864 (32 bytes each)") < 0)
 		return -1;
-	/* groups of 8 buckets and a 4-byte version: 68 bytes per group at 32
-	 * bytes per key (a group holds 2.1 keys on average) */
-	P->rl_groups = (uint32_t)(((uint64_t)store * 32) / (AC_GROUP_BYTES + 4));
+	/* groups of 8 buckets at 32 bytes per key: 2 keys per group on
+	 * average (core/ac_table.c) */
+	P->rl_groups = (uint32_t)(((uint64_t)store * 32) / AC_GROUP_BYTES);
 	if (ac_pl_member_bool(L, v, "headers", &P->rl_headers) < 0)
 		return -1;
 	if (ac_pl_member_enum(L, v, "on_store_error", on_error,

@@ -3,13 +3,19 @@
  * memory for hosts that keep them in one process or one shared zone.
  *
  * Layout: a 64-byte header, then the groups (64 bytes each: 8 buckets of
- * 8 bytes, core/ac_bucket.h), then one 32-bit version per group. The
- * policy's rate_limits.store keys at 32 bytes each give the number of
- * groups (ac_ratelimit_policy.c), so a table of K keys takes 32 K bytes
- * and holds about 2.1 live keys per 8-slot group; a full group gives up
- * the bucket nearest to lapsing. A version counts writes (never 0 once
- * written; 0 is absent), so a compare-and-set loses only to a write that
- * happened after its read.
+ * 8 bytes, core/ac_bucket.h), nothing else. The policy's
+ * rate_limits.store keys at 32 bytes each give the number of groups
+ * (ac_ratelimit_policy.c), so a table of K keys takes 32 K bytes and holds
+ * 2 live keys per 8-slot group on average; a full group gives up the
+ * bucket nearest to lapsing.
+ *
+ * A group's version is a 63-bit hash of its 64 bytes (never 0; an all-zero
+ * group is absent, version 0), not a stored counter: a compare-and-set on
+ * the whole value is what it protects, and the same bytes mean the same
+ * buckets, so a value that came back (A, B, A) is still right to replace.
+ * A check then touches one cache line, not a group and a version apart.
+ * A write wrongly taken needs another writer in between and two different
+ * groups with one 63-bit hash.
  */
 #include "ac_decision_int.h"
 #include "ac_ratelimit.h"
@@ -27,17 +33,34 @@ static uint8_t *groups(const ac_table *t)
 	return (uint8_t *)t + TABLE_HEAD;
 }
 
-static uint32_t *versions(const ac_table *t)
+/* The version of group g (above): 0 for all zero bytes. */
+static uint64_t version_of(const uint8_t *g)
 {
-	return (uint32_t *)(void *)(groups(t) +
-	    (size_t)t->n_groups * AC_GROUP_BYTES);
+	uint64_t a = 0, b = 0, z = 0;
+	size_t i;
+
+	for (i = 0; i < AC_GROUP_BYTES; i += 16) {
+		uint64_t x, y;
+		memcpy(&x, g + i, 8);
+		memcpy(&y, g + i + 8, 8);
+		z |= x | y;
+		a = (a ^ x) * UINT64_C(0x9e3779b97f4a7c15);
+		b = (b ^ y) * UINT64_C(0xc2b2ae3d27d4eb4f);
+		a ^= a >> 29;
+		b ^= b >> 31;
+	}
+	if (z == 0)
+		return 0;
+	a ^= b * UINT64_C(0xff51afd7ed558ccd);
+	a ^= a >> 32;
+	return a | 1;
 }
 
 size_t ac_table_size(const ac_policy *P)
 {
 	if (P == NULL || P->n_rate_limits == 0)
 		return 0;
-	return TABLE_HEAD + (size_t)P->rl_groups * (AC_GROUP_BYTES + 4) + 4;
+	return TABLE_HEAD + (size_t)P->rl_groups * AC_GROUP_BYTES;
 }
 
 ac_table *ac_table_init(void *mem, size_t len, const ac_policy *P)
@@ -93,11 +116,10 @@ int ac_table_read(const ac_table *t, ac_str key,
 	*version = 0;
 	if (g < 0)
 		return -1;
-	*version = versions(t)[g];
-	if (*version == 0)
-		return 0;
 	memcpy(out, groups(t) + (size_t)g * AC_GROUP_BYTES, AC_GROUP_BYTES);
-	*len = AC_GROUP_BYTES;
+	*version = version_of(out);
+	if (*version != 0)
+		*len = AC_GROUP_BYTES;
 	return 0;
 }
 
@@ -105,15 +127,14 @@ int ac_table_write(ac_table *t, ac_str key, const void *value, size_t len,
     uint64_t expected)
 {
 	int64_t g = group_of(t, key);
-	uint32_t *v;
+	uint8_t *p;
 
 	if (g < 0 || len != AC_GROUP_BYTES || value == NULL)
 		return -1;
-	v = &versions(t)[g];
-	if (*v != expected)
+	p = groups(t) + (size_t)g * AC_GROUP_BYTES;
+	if (version_of(p) != expected)
 		return 1;
-	memcpy(groups(t) + (size_t)g * AC_GROUP_BYTES, value, AC_GROUP_BYTES);
-	*v = *v == UINT32_MAX ? 1 : *v + 1;
+	memcpy(p, value, AC_GROUP_BYTES);
 	return 0;
 }
 

@@ -113,8 +113,9 @@ void ac_decide_store_conflict(const ac_policy *policy, ac_state *state,
 typedef struct ac_table ac_table;
 
 /* Bytes of the table a policy sizes: rate_limits.store keys at 32 bytes
- * each (groups of 8 buckets, and a 4-byte version per group), plus a
- * small header; 0 if the policy has no rate limits. */
+ * each (64-byte groups of 8 buckets), plus a 64-byte header; 0 if the
+ * policy has no rate limits. An entry's version is a 63-bit hash of its
+ * bytes (the compare-and-set compares values). */
 size_t ac_table_size(const ac_policy *policy);
 
 /* Clears mem (len bytes, 8-aligned, at least ac_table_size(policy)) into
@@ -133,8 +134,8 @@ AC_MUST_CHECK int ac_table_read(const ac_table *t, ac_str key,
     uint8_t out[AC_STORE_VALUE_MAX], size_t *len, uint64_t *version);
 
 /* Writes value (AC_STORE_VALUE_MAX bytes) under key if its version is
- * still `expected` (0: absent). 0 written; 1 lost (the version moved on;
- * nothing written); -1 a key or value this table cannot hold. */
+ * still `expected` (0: absent). 0 written; 1 lost (another write changed
+ * it since; nothing written); -1 a key or value this table cannot hold. */
 AC_MUST_CHECK int ac_table_write(ac_table *t, ac_str key,
     const void *value, size_t len, uint64_t expected);
 

@@ -31,6 +31,16 @@ $(BENCH_OUT)/wasm/acbench.mjs $(BENCH_OUT)/wasm/acbench.wasm &: tools/bench/benc
 	mv $(BENCH_OUT)/wasm/.link/acbench.js $(BENCH_OUT)/wasm/acbench.mjs
 	@rmdir $(BENCH_OUT)/wasm/.link
 
+# make bench-buckets: a rate-limit bucket check at 1,000,000 live keys (the
+# store path and a whole decision), and the table's bytes per key.
+$(BENCH_OUT)/bench_buckets: tools/bench/bench_buckets.c $(CORE_OBJS) $(CORE_HDRS) tools/bench/bench.mk
+	@mkdir -p $(@D)
+	$(CC) -std=c11 $(WARN) $(CFLAGS) -Icore $< $(CORE_OBJS) -o $@ $(NATIVE_LIBS)
+
+.PHONY: bench-buckets
+bench-buckets: $(BENCH_OUT)/bench_buckets
+	@$(BENCH_OUT)/bench_buckets
+
 .PHONY: bench bench-bins
 bench-bins: $(BENCH_OUT)/bench_native $(BENCH_OUT)/wasm/acbench.mjs
 
