@@ -178,6 +178,11 @@ static int check_header_names(ac_loader *L, const ac_policy *P)
 		if (n[i].ptr != NULL && memchr(n[i].ptr, '_', n[i].len) != NULL)
 			where = i < 2 ? "identity_headers" : i == 2 ? "api_keys" :
 			    i == 3 ? "sessions" : "jwt";
+	for (i = 0; i < P->n_rate_limits; i++)
+		if (P->rate_limits[i].key == 'H' &&
+		    memchr(P->rate_limits[i].header.ptr, '_',
+		    P->rate_limits[i].header.len) != NULL)
+			where = "rate_limits";
 	if (where == NULL)
 		return 0;
 	ac_pl_at(L, "$");

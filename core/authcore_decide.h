@@ -65,8 +65,10 @@ typedef struct {
 /* Bits of AC_NEEDS_* for this request (body and headers not needed in req;
  * method, path and headers are read): a login post needs the body and the
  * throttle, budget and pending entries; Basic credentials need those
- * entries and the credentials cache. A request whose answer has no
- * AC_NEEDS_STATE bit is decided exactly the same with state NULL. */
+ * entries and the credentials cache; any request under a policy with
+ * "rate_limits" may need store entries (AC_NEEDS_ENTRIES) and the state's
+ * key. A request whose answer has neither an AC_NEEDS_STATE bit nor
+ * AC_NEEDS_ENTRIES is decided exactly the same with state NULL. */
 unsigned ac_needs(const ac_policy *policy, const ac_request *req);
 
 /* 1 if the core needs this request's body to decide it (a POST to the
@@ -203,7 +205,9 @@ void ac_decide_next(const ac_policy *policy, ac_state *state,
 
 /* One shot: begins and, when a password check is pending, runs it to the
  * end and finishes. For callers that may block (CLI, tests, a worker that
- * serves one request at a time). */
+ * serves one request at a time). It has no store: a request the policy's
+ * rate_limits cover answers 503 store_unavailable; such callers use
+ * ac_decide_local (core/authcore_store.h) with a table. */
 void ac_decide(const ac_policy *policy, ac_state *state,
     const ac_request *req, int64_t now, const uint8_t *entropy,
     size_t entropy_len, ac_decision *d);

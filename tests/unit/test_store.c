@@ -189,6 +189,8 @@ static void test_loader(void)
 	    "$.rate_limits.default", "unknown member \"path\""));
 	CHECK(load_fails("{\"limits\":[{\"key\":\"header:\",\"limit\":\"1/s\"}]}",
 	    "$.rate_limits.limits[0].key", ""));
+	CHECK(load_fails("{\"limits\":[{\"key\":\"header:x_tenant\",\"limit\":\"1/s\"}]}",
+	    "$.rate_limits", "names a header with '_'"));
 	CHECK(load_fails("{\"default\":{\"key\":\"client\",\"limit\":\"1/s\"},\"store\":1}",
 	    "$.rate_limits.store", "64 to 67108864"));
 	CHECK(load_fails("{\"default\":{\"key\":\"client\",\"limit\":\"1/s\"},\"on_store_error\":\"open\"}",
@@ -578,6 +580,57 @@ static void test_stage(void)
 	end();
 }
 
+static void test_password_then_store(void)
+{
+	static const char pol[] =
+	    "{\"sessions\":{\"keys\":[{\"kid\":\"s\",\"secret\":"
+	    "\"store-test-session-secret-0123456789abcdef\"}]},"
+	    "\"users\":[{\"name\":\"alice\",\"password_hash\":"
+	    "\"$pbkdf2-sha256$i=1000$AAECAwQFBgcICQoLDA0ODw$ppsXnjrdPB4KryJ6DrOqKqhkWrhv7PbKAMF1Eml8cZ4\","
+	    "\"roles\":[\"admin\"]}],\"login\":{\"basic\":true},"
+	    "\"rate_limits\":{\"limits\":[{\"key\":\"user\",\"limit\":\"2/minute\"}]}}";
+	ac_policy_error err;
+	const ac_policy *P = load(pol, &err);
+	const ac_answer *a = ac_decision_answer(dec);
+	ac_request r;
+
+	begin("store protocol: Basic credentials: the password check, then the user's bucket");
+	CHECK(P != NULL);
+	if (P == NULL) {
+		printf("# %s %s\n", err.path, err.message);
+		end();
+		return;
+	}
+	new_table(P);
+	r = req_of("GET", "/app", "192.0.2.77", NULL, "authorization",
+	    "Basic YWxpY2U6Y29ycmVjdCBob3JzZSBiYXR0ZXJ5IHN0YXBsZQ==");
+	memset(dec, 0, ac_sizeof_decision());
+	CHECK(ac_decide_begin(P, state, &r, NOW, NULL, 0, dec) == AC_PENDING);
+	CHECK(a->wait == AC_WAIT_PASSWORD && a->n_reads == 0);
+	while (ac_decide_step(dec, 100) > 0)
+		;
+	ac_decide_finish(P, state, &r, NOW, NULL, 0, dec);
+	CHECK(a->action == AC_PENDING && a->wait == AC_WAIT_STORE &&
+	    a->n_reads == 1);
+	CHECK(ac_decide_step(dec, 100) == 0);
+	CHECK(supply_all(dec) == 0);
+	ac_decide_finish(P, state, &r, NOW, NULL, 0, dec);
+	CHECK(a->action == AC_ALLOW && a->reason == AC_OK &&
+	    a->user.len == 5 && a->n_writes == 1);
+	CHECK(apply_writes(a) == 0);
+	/* the same through the local loop: the cached credentials, the
+	 * bucket's second request, then its refusal */
+	CHECK(local(P, &r, NOW)->action == AC_ALLOW);
+	a = local(P, &r, NOW);
+	CHECK(a->status == 429 && a->reason == AC_RATE_LIMITED);
+	/* a wrong password is refused before any bucket */
+	r = req_of("GET", "/app", "192.0.2.78", NULL, "authorization",
+	    "Basic YWxpY2U6d3Jvbmc=");
+	a = local(P, &r, NOW);
+	CHECK(a->status == 401 && a->n_writes == 0);
+	end();
+}
+
 int main(void)
 {
 	dec = calloc(1, ac_sizeof_decision());
@@ -589,6 +642,7 @@ int main(void)
 	test_table();
 	test_protocol();
 	test_stage();
+	test_password_then_store();
 #ifdef AC_TEST_COUNT_HEAP
 	/* the test's own callocs only: the core made none */
 	begin("store: the core made no heap call");
