@@ -10,7 +10,9 @@
  *   3. sessions, CSRF tokens and API keys;
  *   4. the login flow: login `next` targets and redirected paths, Basic
  *      credentials and login bodies, with pending decisions stepped and
- *      resumed against a state that persists across inputs.
+ *      resumed against a state that persists across inputs;
+ *   5. rate limits over the store protocol: a local table that persists
+ *      across inputs, and arbitrary bytes supplied as the store's groups.
  * Every decision passes fz_check_decision (JSON within 16 KiB, audit line,
  * no CR, LF or NUL in any header value a client or upstream gets).
  * The parsers each have their own, faster target; this one keeps the
@@ -549,6 +551,120 @@ static void stage_login(const char *s, size_t n)
 	login_decide(P, &S, "POST", "/app/auth/logout", 16, h, 1, NULL, 0);
 }
 
+/* ---- 5. rate limits: lines as path, client address, tenant header,
+ *    bearer payload (signed) and method, decided through a local table
+ *    that persists across inputs (its groups fill and evict); then the
+ *    same request by hand with the input's bytes supplied as every group
+ *    (arbitrary store contents). A 429 carries Retry-After of at least
+ *    1 s; writes are whole groups under "g<index>" keys; a finished
+ *    decision is never pending on the store again for the same entries. */
+static void rl_check(void)
+{
+	size_t i;
+
+	check_decision_json();
+	if (dec.a.action == AC_PENDING)
+		return;
+	if (dec.a.status == 429) {
+		int retry = 0;
+		for (i = 0; i < dec.a.n_resp_headers; i++)
+			if (ac_str_eq(dec.a.resp_headers[i].name, "retry-after", 11) &&
+			    dec.a.resp_headers[i].value.len > 0 &&
+			    dec.a.resp_headers[i].value.ptr[0] != '0')
+				retry = 1;
+		if (!retry)
+			die("a 429 without a Retry-After of at least 1");
+	}
+	if (dec.a.n_writes > AC_STORE_OPS_MAX)
+		die("more writes than AC_STORE_OPS_MAX");
+	for (i = 0; i < dec.a.n_writes; i++)
+		if (dec.a.writes[i].len != AC_STORE_VALUE_MAX ||
+		    dec.a.writes[i].key.len < 2 ||
+		    dec.a.writes[i].key.ptr[0] != 'g')
+			die("a write that is not a whole group under a g<index> key");
+}
+
+static void stage_ratelimit(const char *s, size_t n)
+{
+	static unsigned char mem[1 << 16];
+	static uint64_t tmem[(4096 * 32 + 64) / 8];
+	static const ac_policy *P;
+	static ac_table *T;
+	static ac_state S;
+	static int ready;
+	static char tok[AC_TOKEN_MAX], bearer[AC_TOKEN_MAX + 8];
+	static const char pol[] =
+	    "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":"
+	    "\"fuzz-hs256-secret-0123456789abcdef\"}],\"require_exp\":false},"
+	    "\"public\":[\"/open*\"],\"rate_limits\":{\"limits\":["
+	    "{\"path\":\"/open*\",\"key\":\"client\",\"limit\":\"3/minute\"},"
+	    "{\"key\":\"header:x-tenant\",\"limit\":\"2/second;5/hour\"},"
+	    "{\"methods\":[\"POST\"],\"key\":\"user\",\"limit\":\"1/minute\"},"
+	    "{\"key\":\"role\",\"limit\":\"4/minute\"}],"
+	    "\"default\":{\"key\":\"client\",\"limit\":\"10/minute\"},"
+	    "\"store\":4096,\"headers\":true}}";
+	ac_str ln[5];
+	ac_header h[2];
+	ac_request r;
+	size_t nl, nh = 0, tl, i;
+	static const char hdr[] = "{\"alg\":\"HS256\"}";
+
+	if (!ready) {
+		size_t used;
+		ac_policy_error err;
+		P = ac_policy_load(mem, sizeof mem, pol, strlen(pol), &used, &err);
+		if (P == NULL || ac_state_init(&S, (const uint8_t *)
+		    "fuzz-state-secret-0123456789abcd", 32) != 0)
+			die("rate-limit stage setup");
+		T = ac_table_init(tmem, sizeof tmem, P);
+		if (T == NULL)
+			die("rate-limit table setup");
+		ready = 1;
+	}
+	memset(ln, 0, sizeof ln);
+	nl = split_lines(s, n, ln, 5);
+	memset(&r, 0, sizeof r);
+	r.method.ptr = nl > 4 && ln[4].len ? ln[4].ptr : "GET";
+	r.method.len = nl > 4 && ln[4].len ? ln[4].len : 3;
+	r.path.ptr = nl > 0 ? ln[0].ptr : "/";
+	r.path.len = nl > 0 ? ln[0].len : 1;
+	r.client_ip.ptr = nl > 1 ? ln[1].ptr : "";
+	r.client_ip.len = nl > 1 ? ln[1].len : 0;
+	if (nl > 2 && ln[2].len)
+		set_hdr(&h[nh++], "x-tenant", ln[2].ptr, ln[2].len);
+	if (nl > 3 && (tl = fz_mint(tok, sizeof tok, AC_ALG_HS256,
+	    HS256_SECRET, hdr, sizeof hdr - 1, ln[3].ptr, ln[3].len)) > 0) {
+		memcpy(bearer, "Bearer ", 7);
+		memcpy(bearer + 7, tok, tl);
+		set_hdr(&h[nh++], "authorization", bearer, tl + 7);
+	}
+	r.headers = h;
+	r.n_headers = nh;
+	ac_decide_local(P, &S, T, &r, NOW, NULL, 0, &dec);
+	rl_check();
+	if (dec.a.action == AC_PENDING)
+		die("ac_decide_local left a decision pending");
+	/* by hand, the input's bytes as every group the decision reads */
+	ac_decide_begin(P, &S, &r, NOW, NULL, 0, &dec);
+	rl_check();
+	for (i = 0; i < 3 && dec.a.action == AC_PENDING &&
+	    dec.a.wait == AC_WAIT_STORE; i++) {
+		size_t k;
+		for (k = 0; k < dec.a.n_reads; k++) {
+			uint8_t g[AC_STORE_VALUE_MAX];
+			size_t off = n >= sizeof g ? (k * 7) % (n - sizeof g + 1) : 0;
+			memset(g, 0, sizeof g);
+			memcpy(g, s + off, n < sizeof g ? n : sizeof g);
+			if (ac_decide_supply(&dec, k, g, sizeof g, 1) != 0)
+				die("a read the decision named was refused");
+		}
+		ac_decide_finish(P, &S, &r, NOW, NULL, 0, &dec);
+		rl_check();
+	}
+	if (dec.a.action == AC_PENDING && dec.a.wait == AC_WAIT_STORE)
+		die("pending on the store after every limit's groups were supplied");
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -567,5 +683,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fz_begin();
 	stage_login(s, n);
 	fz_end("login flow");
+	fz_begin();
+	stage_ratelimit(s, n);
+	fz_end("rate limits");
 	return 0;
 }
