@@ -37,10 +37,11 @@ static void put_le64(uint8_t *p, uint64_t v)
 
 uint64_t ac_bucket_time(int64_t now_ms)
 {
-	int64_t t = now_ms - AC_BUCKET_EPOCH * 1000;
+	int64_t t;
 
-	if (t <= 0)
+	if (now_ms <= AC_BUCKET_EPOCH * 1000)
 		return 0;
+	t = now_ms - AC_BUCKET_EPOCH * 1000;
 	if ((uint64_t)t > AC_BUCKET_TIME_MAX)
 		return AC_BUCKET_TIME_MAX;
 	return (uint64_t)t;

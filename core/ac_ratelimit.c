@@ -67,8 +67,13 @@ static ac_str key_value(const ac_rate_limit *R, const ac_ctx *c,
 {
 	ac_str none = { NULL, 0 };
 	switch (R->key) {
-	case 'C':
-		return ac_client_net(c->d->a.client, net);
+	case 'C': {
+		/* a request without an address shares the bucket of "" */
+		ac_str v = ac_client_net(c->d->a.client, net);
+		if (v.ptr == NULL)
+			v.ptr = "";
+		return v;
+	}
 	case 'H':
 		return header_value(&c->req, R->header);
 	case 'U':
@@ -274,8 +279,10 @@ static int run_limits(ac_ctx *c, int identity)
 		d->a.wait = AC_WAIT_STORE;
 		return AC_STAGE_DONE;
 	}
-	/* count the request in every bucket, or (one is full) in none */
-	now = ac_bucket_time(c->now * 1000);
+	/* count the request in every bucket, or (one is full) in none; the
+	 * host's now may be anything: saturated, never overflowed */
+	now = ac_bucket_time(c->now > INT64_MAX / 1000 ? INT64_MAX :
+	    c->now < INT64_MIN / 1000 ? INT64_MIN : c->now * 1000);
 	memset(touched, 0, sizeof touched);
 	for (i = 0; i < nb; i++) {
 		ac_store_ent *E = &d->store.e[b[i].ent];

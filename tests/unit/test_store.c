@@ -451,6 +451,16 @@ static void test_stage(void)
 	CHECK(local(P, &r, NOW + 11)->status == 429);
 	CHECK(local(P, &r, NOW + 12)->action == AC_ALLOW);
 	CHECK(local(P, &r, NOW + 12)->status == 429);
+	/* a request without a client address is counted too (under "") */
+	r = req_of("GET", "/open/x", "", NULL, NULL, NULL);
+	for (i = 0; i < 5; i++)
+		CHECK(local(P, &r, NOW)->action == AC_ALLOW);
+	CHECK(local(P, &r, NOW)->status == 429);
+	/* a clock far out of range decides without overflow */
+	r = req_of("GET", "/open/x", "198.51.100.3", NULL, NULL, NULL);
+	CHECK(local(P, &r, INT64_MAX)->action == AC_ALLOW);
+	r = req_of("GET", "/open/x", "198.51.100.4", NULL, NULL, NULL);
+	CHECK(local(P, &r, INT64_MIN)->action == AC_ALLOW);
 	/* IPv6 clients share their /64 */
 	r = req_of("GET", "/open/x", "2001:db8::1", NULL, NULL, NULL);
 	for (i = 0; i < 5; i++)
