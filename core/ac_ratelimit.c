@@ -306,6 +306,16 @@ static int run_limits(ac_ctx *c, int identity)
 		ac_group_store(scratch[b[i].ent], slot, b[i].tag, tat);
 	}
 	if (refused) {
+		/* nothing was counted: the windows that had room still have
+		 * it, one interval sooner empty */
+		for (i = 0; i < nb; i++) {
+			uint64_t iv = ac_window_interval(&b[i].R->windows[b[i].w]);
+			if (!b[i].res.allowed)
+				continue;
+			b[i].res.remaining++;
+			b[i].res.reset_ms = b[i].res.reset_ms > iv ?
+			    b[i].res.reset_ms - iv : 0;
+		}
 		ac_reply_respond(d, 429, AC_RATE_LIMITED);
 		ac_reply_retry_after(d, (int64_t)((retry + 999) / 1000));
 		rl_headers(d, b, nb);

@@ -485,7 +485,11 @@ static void test_stage(void)
 		CHECK(local(P, &r, NOW)->action == AC_ALLOW);
 		CHECK(local(P, &r, NOW)->status == 429);     /* 2 per second */
 		CHECK(local(P, &r, NOW + 1)->action == AC_ALLOW);
-		CHECK(local(P, &r, NOW + 2)->status == 429); /* 3 per minute */
+		a = local(P, &r, NOW + 2);   /* 3 per minute */
+		CHECK(a->status == 429);
+		/* the second's window had room and still has: nothing counted */
+		CHECK(strcmp(hdr(a, "ratelimit"),
+		    "\"w-1\";r=2;t=0, \"w-60\";r=0;t=58") == 0);
 		a = local(P, &r, NOW + 2);
 		/* one more per 20 s of the minute window (GCRA: a token
 		 * bucket refilled over the period), 2 s after the third */
