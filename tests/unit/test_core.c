@@ -1367,6 +1367,20 @@ static void test_request_rules(void)
 		CHECK(d.a.status == 400 && d.a.reason == AC_BAD_HEADER);
 	}
 	{
+		/* a Cookie header the core would forward rebuilt (the token
+		 * cookie consumed) never carries CR, LF or NUL on: refused */
+		static const char v[3][24] = { "a=b\r; c=d", "a=b\n; c=d",
+			"\0a=b; c=d" };
+		size_t k;
+		for (k = 0; k < 3; k++) {
+			ac_header h[] = { H("Authorization", auth), H("Cookie", "") };
+			h[1].value.ptr = v[k];
+			h[1].value.len = k == 2 ? 10 : strlen(v[k]);
+			decide_req(P, "GET", "/api/items", "192.0.2.1", 0, h, 2, &d);
+			CHECK(d.a.status == 400 && d.a.reason == AC_BAD_HEADER);
+		}
+	}
+	{
 		/* identity values as upstreams will read them */
 		static const char *const bad[] = {
 			"{\"sub\":\"  alice  \",\"roles\":[\"reader\"]}",
