@@ -268,8 +268,12 @@ def main():
     ap.add_argument("--wasm", default=os.path.join(TOP, "build", "authcore-proxy.wasm"))
     ap.add_argument("--module", default=os.path.join(TOP, "build", "nginx",
                                                      "ngx_http_authcore_module.so"))
+    ap.add_argument("--also-module", action="append", default=[],
+                    help="NAME=PATH: another build of the nginx module, as one more "
+                         "configuration of each nginx row (A/B)")
     ap.add_argument("--envoy")
     args = ap.parse_args()
+    also = dict(a.split("=", 1) for a in args.also_module)
     rows = [r for r in args.rows.split(",") if r]
     for r in rows:
         if r not in ROWS:
@@ -286,6 +290,10 @@ def main():
     head = subprocess.run(["git", "-C", TOP, "describe", "--always", "--dirty"],
                           capture_output=True, text=True).stdout.strip()
     m = Material()
+    for r in rows:
+        if ROWS[r][0] == "nginx" and also:
+            w = ROWS[r][3][0].split("-")[1]
+            ROWS[r] = ROWS[r][:3] + (ROWS[r][3] + ["%s-%s" % (a, w) for a in also],)
     want = {c for r in rows for c in ROWS[r][3]}
     t_start = time.time()
     procs, failed, results = {}, [], {}
@@ -301,11 +309,11 @@ def main():
             if c in want:
                 procs[c] = CostEnvoy(envoy_bin, c, wasm, native, upstream=upstream.port,
                                      policy_text=m.policy, out=WORK)
-        for c in ("plain-1w", "authcore-1w", "plain-2w", "authcore-2w"):
-            if c in want:
-                kind, w = c.split("-")
-                procs[c] = Nginx(c, args.module if kind == "authcore" else None,
-                                 int(w[0]), upstream.port, m.policy)
+        modules = dict(also, plain=None, authcore=args.module)
+        for c in sorted(want):
+            kind, _, w = c.rpartition("-")
+            if kind in modules:
+                procs[c] = Nginx(c, modules[kind], int(w[0]), upstream.port, m.policy)
         for c, p in procs.items():
             if not p.wait():
                 print("%s did not start (see %s)" % (
@@ -344,6 +352,9 @@ def main():
             mb = statistics.median(runs[base])
             for c in configs[1:]:
                 name = row if c != "jwt_authn" else "envoy-jwt_authn"
+                if c.rpartition("-")[0] in also:
+                    name = "%s (%s)" % (row, c)
+                    LABELS.setdefault(name, "%s: %s" % (LABELS[row], also[c.rpartition("-")[0]]))
                 mc = statistics.median(runs[c])
                 results[name] = {
                     "ratio": mc / mb, "base_rps": mb, "rps": mc,
