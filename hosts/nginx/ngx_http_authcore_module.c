@@ -184,6 +184,39 @@ ngx_http_authcore_entropy(uint8_t *buf, size_t len, int wait)
 #endif
 }
 
+/*
+ * Entropy for the core calls: one getrandom(2) fills a store of
+ * AC_NGX_ENTROPY_CALLS calls' worth, each handed out once and wiped after
+ * its call (one system call per request was about 2% of a worker's time
+ * on an HS256 token). Per worker process, filled on first use there: a
+ * store filled in another process (this one forked from it) is never used.
+ */
+#define AC_NGX_ENTROPY_CALLS 32
+static uint8_t ngx_http_authcore_random[AC_NGX_ENTROPY_LEN
+    * AC_NGX_ENTROPY_CALLS];
+static size_t ngx_http_authcore_random_left; /* bytes not handed out yet */
+static ngx_pid_t ngx_http_authcore_random_pid;
+
+/* AC_NGX_ENTROPY_LEN fresh random bytes (wipe them after use), or NULL if
+ * the kernel has none to give without waiting. */
+static uint8_t *
+ngx_http_authcore_entropy_take(void)
+{
+	if (ngx_http_authcore_random_left < AC_NGX_ENTROPY_LEN
+	    || ngx_http_authcore_random_pid != ngx_pid) {
+		ngx_http_authcore_random_left = 0;
+		if (ngx_http_authcore_entropy(ngx_http_authcore_random,
+		        sizeof(ngx_http_authcore_random), 0)
+		    != sizeof(ngx_http_authcore_random)) {
+			return NULL;
+		}
+		ngx_http_authcore_random_left = sizeof(ngx_http_authcore_random);
+		ngx_http_authcore_random_pid = ngx_pid;
+	}
+	ngx_http_authcore_random_left -= AC_NGX_ENTROPY_LEN;
+	return ngx_http_authcore_random + ngx_http_authcore_random_left;
+}
+
 /* ------------------------------------------------------------------ */
 /* Shared state                                                        */
 /* ------------------------------------------------------------------ */
@@ -1290,19 +1323,20 @@ ngx_http_authcore_core_call(ngx_http_request_t *r,
     ngx_http_authcore_ctx_t *ctx)
 {
 	ngx_http_authcore_main_conf_t *amcf;
-	uint8_t entropy[AC_NGX_ENTROPY_LEN];
-	size_t entropy_len;
+	uint8_t *entropy;
 	ac_state *st;
 
 	amcf = ngx_http_get_module_main_conf(r, ngx_http_authcore_module);
-	entropy_len = ngx_http_authcore_entropy(entropy, sizeof(entropy), 0);
+	entropy = ngx_http_authcore_entropy_take();
 	st = (ctx->needs & AC_NEEDS_STATE) ? ngx_http_authcore_lock(amcf) : NULL;
 	ac_decide_next(ctx->policy, st, &ctx->req, (int64_t) ngx_time(),
-	    entropy_len ? entropy : NULL, entropy_len, ctx->d);
+	    entropy, entropy ? AC_NGX_ENTROPY_LEN : 0, ctx->d);
 	if (st != NULL) {
 		ngx_http_authcore_unlock(amcf);
 	}
-	ngx_explicit_memzero(entropy, sizeof(entropy));
+	if (entropy != NULL) {
+		ngx_explicit_memzero(entropy, AC_NGX_ENTROPY_LEN);
+	}
 #ifdef AC_NGX_TEST_REWRITE
 	ngx_http_authcore_test_rewrite(&ctx->req, ctx->d);
 #endif
