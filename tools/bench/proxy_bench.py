@@ -37,8 +37,10 @@ Writes build/bench/proxy.md (the whole report) and build/bench/proxy-table.md
 (the summary table alone, for the README).
 
 Usage: build/venv/bin/python tools/bench/proxy_bench.py [--seconds 10]
-       [--rounds 3] [--rows envoy-public,...]   (BENCH_PROXY_SECONDS and
-       BENCH_PROXY_ROUNDS are the defaults of --seconds and --rounds)
+       [--rounds 3] [--rows envoy-public,...] [--also-module NAME=PATH ...]
+       (BENCH_PROXY_SECONDS and BENCH_PROXY_ROUNDS are the defaults of
+       --seconds and --rounds; --also-module adds another build of the nginx
+       module to each nginx row, to measure a change in one run)
 """
 import argparse
 import http.client
