@@ -87,7 +87,7 @@ typedef struct {
 	ngx_http_request_t *r;
 	const ac_policy *policy;   /* the policy the decision used */
 	ac_request req;            /* points into r (headers, body) */
-	ac_decision *d;            /* ~28 KB; responses point into it */
+	ac_decision *d;            /* ~28 KB, a spare; responses point into it */
 	unsigned needs;            /* ac_needs() for this pass: AC_NEEDS_* */
 	ngx_str_t target;          /* what the upstream gets ($authcore_uri) */
 	ngx_http_authcore_step_e step;
@@ -182,6 +182,39 @@ ngx_http_authcore_entropy(uint8_t *buf, size_t len, int wait)
 	(void) wait;
 	return 0;
 #endif
+}
+
+/*
+ * Entropy for the core calls: one getrandom(2) fills a store of
+ * AC_NGX_ENTROPY_CALLS calls' worth, each handed out once and wiped after
+ * its call (one system call per request was about 2% of a worker's time
+ * on an HS256 token). Per worker process, filled on first use there: a
+ * store filled in another process (this one forked from it) is never used.
+ */
+#define AC_NGX_ENTROPY_CALLS 32
+static uint8_t ngx_http_authcore_random[AC_NGX_ENTROPY_LEN
+    * AC_NGX_ENTROPY_CALLS];
+static size_t ngx_http_authcore_random_left; /* bytes not handed out yet */
+static ngx_pid_t ngx_http_authcore_random_pid;
+
+/* AC_NGX_ENTROPY_LEN fresh random bytes (wipe them after use), or NULL if
+ * the kernel has none to give without waiting. */
+static uint8_t *
+ngx_http_authcore_entropy_take(void)
+{
+	if (ngx_http_authcore_random_left < AC_NGX_ENTROPY_LEN
+	    || ngx_http_authcore_random_pid != ngx_pid) {
+		ngx_http_authcore_random_left = 0;
+		if (ngx_http_authcore_entropy(ngx_http_authcore_random,
+		        sizeof(ngx_http_authcore_random), 0)
+		    != sizeof(ngx_http_authcore_random)) {
+			return NULL;
+		}
+		ngx_http_authcore_random_left = sizeof(ngx_http_authcore_random);
+		ngx_http_authcore_random_pid = ngx_pid;
+	}
+	ngx_http_authcore_random_left -= AC_NGX_ENTROPY_LEN;
+	return ngx_http_authcore_random + ngx_http_authcore_random_left;
 }
 
 /* ------------------------------------------------------------------ */
@@ -910,10 +943,57 @@ static void ngx_http_authcore_thread_step(void *data, ngx_log_t *log);
 static void ngx_http_authcore_thread_done(ngx_event_t *ev);
 #endif
 
+/*
+ * Decisions of finished requests, kept for the next ones: a request then
+ * costs no allocation and no zeroing of its ~28 KB decision (malloc and
+ * memset were about a tenth of a worker's time on an HS256 token). Per
+ * worker process, touched on the event loop only. A decision is zeroed
+ * once, when first allocated; ac_decide_next takes a finished one as it
+ * is.
+ */
+#define AC_NGX_SPARES 16
+static ac_decision *ngx_http_authcore_spare[AC_NGX_SPARES];
+static ngx_uint_t ngx_http_authcore_spares;
+
+static ac_decision *
+ngx_http_authcore_decision_get(ngx_log_t *log)
+{
+	ac_decision *d;
+
+	if (ngx_http_authcore_spares > 0) {
+		return ngx_http_authcore_spare[--ngx_http_authcore_spares];
+	}
+	d = ngx_alloc(ac_sizeof_decision(), log);
+	if (d != NULL) {
+		ngx_memzero(d, ac_sizeof_decision());
+	}
+	return d;
+}
+
+/*
+ * The request is over (r->pool goes): its decision is kept for the next
+ * request, or freed. Either way the password check it may carry is wiped
+ * first (its key pads are as good as the password). A decision still
+ * pending (never, unless nginx frees a blocked request) is not reused:
+ * ac_decide_next would finish it.
+ */
 static void
 ngx_http_authcore_cleanup(void *data)
 {
-	(void) data; /* marks the context in r->pool; nothing to free */
+	ngx_http_authcore_ctx_t *ctx = data;
+	ac_decision *d = ctx->d;
+
+	if (d == NULL) {
+		return;
+	}
+	ctx->d = NULL;
+	ac_decision_wipe(d);
+	if (ac_decision_answer(d)->action != AC_PENDING
+	    && ngx_http_authcore_spares < AC_NGX_SPARES) {
+		ngx_http_authcore_spare[ngx_http_authcore_spares++] = d;
+	} else {
+		ngx_free(d);
+	}
 }
 
 /*
@@ -1013,14 +1093,8 @@ ngx_http_authcore_create_ctx(ngx_http_request_t *r, const ac_policy *policy)
 	n = total > AC_HEADERS_MAX ? AC_HEADERS_MAX : total;
 
 	ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_authcore_ctx_t));
-	if (ctx == NULL) {
-		return NULL;
-	}
-	/* The decision must live as long as the request: the response and
-	 * headers point into it. */
-	ctx->d = ngx_pcalloc(r->pool, ac_sizeof_decision());
 	hdrs = ngx_palloc(r->pool, (n ? n : 1) * sizeof(ac_header));
-	if (ctx->d == NULL || hdrs == NULL) {
+	if (ctx == NULL || hdrs == NULL) {
 		return NULL;
 	}
 	cln = ngx_pool_cleanup_add(r->pool, 0);
@@ -1029,6 +1103,12 @@ ngx_http_authcore_create_ctx(ngx_http_request_t *r, const ac_policy *policy)
 	}
 	cln->handler = ngx_http_authcore_cleanup;
 	cln->data = ctx;
+	/* The decision must live as long as the request (the response and
+	 * headers point into it): the cleanup gives it back with r->pool. */
+	ctx->d = ngx_http_authcore_decision_get(r->connection->log);
+	if (ctx->d == NULL) {
+		return NULL;
+	}
 	ctx->r = r;
 	ctx->policy = policy;
 
@@ -1270,19 +1350,20 @@ ngx_http_authcore_core_call(ngx_http_request_t *r,
     ngx_http_authcore_ctx_t *ctx)
 {
 	ngx_http_authcore_main_conf_t *amcf;
-	uint8_t entropy[AC_NGX_ENTROPY_LEN];
-	size_t entropy_len;
+	uint8_t *entropy;
 	ac_state *st;
 
 	amcf = ngx_http_get_module_main_conf(r, ngx_http_authcore_module);
-	entropy_len = ngx_http_authcore_entropy(entropy, sizeof(entropy), 0);
+	entropy = ngx_http_authcore_entropy_take();
 	st = (ctx->needs & AC_NEEDS_STATE) ? ngx_http_authcore_lock(amcf) : NULL;
 	ac_decide_next(ctx->policy, st, &ctx->req, (int64_t) ngx_time(),
-	    entropy_len ? entropy : NULL, entropy_len, ctx->d);
+	    entropy, entropy ? AC_NGX_ENTROPY_LEN : 0, ctx->d);
 	if (st != NULL) {
 		ngx_http_authcore_unlock(amcf);
 	}
-	ngx_explicit_memzero(entropy, sizeof(entropy));
+	if (entropy != NULL) {
+		ngx_explicit_memzero(entropy, AC_NGX_ENTROPY_LEN);
+	}
 #ifdef AC_NGX_TEST_REWRITE
 	ngx_http_authcore_test_rewrite(&ctx->req, ctx->d);
 #endif
