@@ -41,7 +41,7 @@ const char *ac_version(void);
 #define AC_NAME_MAX 128           /* header names, claim names, kid, role */
 #define AC_POLICY_JSON_MAX (1u << 20)
 #define AC_AUDIT_MAX 1024         /* one audit line */
-#define AC_DECISION_HEADERS_MAX 24
+#define AC_DECISION_HEADERS_MAX 32
 #define AC_USERS_MAX 256          /* users in one policy ("users") */
 #define AC_LOGIN_BODY_MAX 8192    /* bytes of a login form or JSON body */
 #define AC_PREFIX_MAX 128         /* bytes of the login mount prefix */

@@ -27,6 +27,7 @@ const out = { cases: {}, bad: {}, checks: [] };
 // The policy the apply checks below run on: basic.json's (public /healthz,
 // /api/x refused without credentials), whatever order the files come in.
 const basicFile = job.files.find((f) => f.name === "basic");
+const UPSTREAM_HEADER = "x-test-upstream-header"; // tests/lib/vectors.py
 const check = (name, problem) => out.checks.push([name, problem || null]);
 
 // Iterations per slice for the handle() instances: small, so the vectors'
@@ -83,7 +84,14 @@ for (const f of job.files) {
           h.body_ok = h.body === (r.decision.body ?? "");
         } else {
           h.status = 200;
-          h.headers = {};
+          // the answer of an upstream with its own headers (as the test
+          // upstreams give them), after withResponseHeaders
+          const own = new Headers();
+          for (const spec of (fr.request.headers.get(UPSTREAM_HEADER) ?? "").split(/,\s*/)) {
+            const i = spec.indexOf(":");
+            if (i > 0) own.append(spec.slice(0, i).trim(), spec.slice(i + 1).trim());
+          }
+          h.headers = lower(withResponseHeaders(new Response("{}", { headers: own }), r.responseHeaders).headers);
           h.set_cookies = r.responseHeaders.filter(([n]) => n.toLowerCase() === "set-cookie").map(([, v]) => text(v));
           h.upstream = lower(r.request.headers);
           h.user = r.identity.user;
