@@ -109,6 +109,8 @@ static const section sections[] = {
 	  .load = ac_pl_identity_headers },
 	{ .name = "public", .load = ac_pl_public },
 	{ .name = "rules", .load = ac_pl_rules },
+	{ .name = "roles", .load = ac_pl_roles },
+	{ .name = "resources", .load = ac_pl_resources },
 	{ .check = check_header_names },
 	{ .name = "default", .load = ac_pl_default },
 };

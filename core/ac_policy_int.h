@@ -13,7 +13,8 @@ typedef struct {
 	ac_str methods[AC_METHODS_MAX]; /* empty: any method */
 	size_t n_methods;
 	ac_str path;                    /* glob: '*' matches any run */
-	ac_str role;                    /* ptr NULL: any valid token */
+	ac_str *roles;                  /* any one of them suffices */
+	size_t n_roles;                 /* 0: any valid token */
 	ac_str permission;              /* ptr NULL: none needed */
 } ac_rule;
 
@@ -44,6 +45,35 @@ typedef struct {
 	ac_str roles[AC_SESSION_ROLES_MAX];
 	size_t n_roles;
 } ac_user;
+
+/* "roles" and "resources" (core/ac_resource.c) */
+#define AC_ROLE_DEFS_MAX 64
+#define AC_RESOURCES_MAX 64
+#define AC_ACL_MAX 256
+typedef struct {
+	ac_str name;
+	ac_str *perms;
+	size_t n_perms;
+} ac_role_def;
+typedef struct {
+	ac_str perm;
+	ac_str *roles;
+	size_t n_roles;
+} ac_acl_grant;
+typedef struct {
+	ac_str id;                      /* the id, or the prefix of a pattern */
+	int prefix;                     /* 1: "id*" */
+	ac_acl_grant *grants;
+	size_t n_grants;
+} ac_acl_entry;
+typedef struct {
+	ac_str before, after;           /* the template: before{id}after */
+	ac_str methods[AC_METHODS_MAX + 1]; /* a method, or "*" */
+	ac_str perms[AC_METHODS_MAX + 1];
+	size_t n_methods;
+	ac_acl_entry *acl;              /* n_acl 0: the caller's permissions */
+	size_t n_acl;
+} ac_resource;
 
 struct ac_policy {
 	ac_jwt_key keys[AC_KEYS_MAX];
@@ -98,6 +128,11 @@ struct ac_policy {
 	int allow_underscore;           /* header names with '_' accepted */
 	int refuse_override;            /* method overrides: 1 refuse, 0 strip */
 	int forward_credentials;        /* consumed credentials kept */
+	/* resource ACLs: "roles", "resources" */
+	ac_role_def *role_defs;
+	size_t n_role_defs;
+	ac_resource *resources;
+	size_t n_resources;
 };
 
 #endif

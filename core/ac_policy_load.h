@@ -112,6 +112,10 @@ int ac_pl_public(ac_loader *L, ac_policy *P, const cJSON *v);
 int ac_pl_rules(ac_loader *L, ac_policy *P, const cJSON *v);
 int ac_pl_default(ac_loader *L, ac_policy *P, const cJSON *v);
 
+/* core/ac_resource_policy.c */
+int ac_pl_roles(ac_loader *L, ac_policy *P, const cJSON *v);
+int ac_pl_resources(ac_loader *L, ac_policy *P, const cJSON *v);
+
 /* Member lists of the object sections (the section table checks them). */
 extern const char *const ac_pl_request_members[];
 extern const char *const ac_pl_identity_headers_members[];

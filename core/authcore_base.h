@@ -93,6 +93,9 @@ typedef enum {
 	                         ('_'), or a method override the policy refuses */
 	AC_OVERLOADED,        /* "overloaded": too many password checks in flight
 	                         (503 with Retry-After, before any hashing) */
+	AC_FORBIDDEN,         /* "forbidden": the resource's ACL or the caller's
+	                         roles grant no permission for this method on
+	                         this resource (403) */
 	AC_REASON_COUNT
 } ac_reason;
 
