@@ -232,6 +232,7 @@ static int stage_forward(ac_ctx *c)
  * new feature that shapes requests is a stage here (see ac_stage.h). */
 static const ac_stage_fn stages[] = {
 	stage_request,   /* canonical target, client, scheme, header rules */
+	ac_stage_https,  /* require_https: plain HTTP redirected or refused */
 	stage_login,     /* the login endpoints and whoami */
 	stage_public,    /* public paths need no credential */
 	stage_identify,  /* API key, Basic, JWT, session */
@@ -240,6 +241,13 @@ static const ac_stage_fn stages[] = {
 	stage_forward,   /* identity headers; consumed credentials removed */
 };
 
+/* Then, on every answer that is not pending, whichever stage gave it:
+ * response headers a feature adds to every answer (each in the mode that
+ * says how it meets an upstream's own). */
+typedef void (*ac_finish_fn)(ac_ctx *c);
+static const ac_finish_fn finishers[] = {
+	ac_finish_security, /* HSTS, nosniff, frame options, referrer */
+};
 
 static void decide(const ac_policy *P, ac_state *S, const ac_request *raw,
     int64_t now, const uint8_t *entropy, size_t entropy_len,
@@ -260,7 +268,11 @@ static void decide(const ac_policy *P, ac_state *S, const ac_request *raw,
 	c.d = d;
 	for (i = 0; i < sizeof stages / sizeof stages[0]; i++)
 		if (stages[i](&c) == AC_STAGE_DONE)
-			return;
+			break;
+	if (d->a.action == AC_PENDING)
+		return;
+	for (i = 0; i < sizeof finishers / sizeof finishers[0]; i++)
+		finishers[i](&c);
 }
 
 int ac_wants_body(const ac_policy *P, const char *method, size_t method_len,
@@ -333,6 +345,7 @@ static void reset(ac_decision *d, const ac_request *req)
 	d->a.auth_method.len = 0;
 	d->login_user.ptr = NULL;
 	d->login_user.len = 0;
+	d->page = 0;
 	d->buf_len = 0;
 	d->a.audit = d->audit_buf;
 	d->a.audit_len = 0;

@@ -46,6 +46,16 @@ typedef struct {
 	size_t n_roles;
 } ac_user;
 
+/* "security_headers" (core/ac_https.c): each value ptr NULL when off */
+typedef struct {
+	int every;                      /* the section is given: on every
+	                                   answer (else the login page only) */
+	int replace;                    /* an upstream's own value replaced */
+	ac_str hsts, content_type_options, frame_options, referrer_policy;
+	ac_str frame_ancestors;         /* "frame-ancestors ...", its own
+	                                   Content-Security-Policy */
+} ac_sec_policy;
+
 /* "roles" and "resources" (core/ac_resource.c) */
 #define AC_ROLE_DEFS_MAX 64
 #define AC_RESOURCES_MAX 64
@@ -128,7 +138,10 @@ struct ac_policy {
 	int allow_underscore;           /* header names with '_' accepted */
 	int refuse_override;            /* method overrides: 1 refuse, 0 strip */
 	int forward_credentials;        /* consumed credentials kept */
-	/* resource ACLs: "roles", "resources" */
+	/* traffic: "require_https", "security_headers", "roles",
+	 * "resources" */
+	int require_https;
+	ac_sec_policy sec;
 	ac_role_def *role_defs;
 	size_t n_role_defs;
 	ac_resource *resources;

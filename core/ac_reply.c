@@ -563,9 +563,10 @@ static void page_headers(ac_decision *d)
 	ac_reply_header(d, "content-type", "text/html; charset=utf-8", 24);
 	ac_reply_header(d, "cache-control", "no-store", 8);
 	ac_reply_header(d, "content-security-policy", csp, sizeof csp - 1);
-	ac_reply_header(d, "x-frame-options", "DENY", 4);
-	ac_reply_header(d, "x-content-type-options", "nosniff", 7);
-	ac_reply_header(d, "referrer-policy", "same-origin", 11);
+	/* X-Frame-Options, X-Content-Type-Options, Referrer-Policy (and HSTS
+	 * over https) come from the policy's security headers, as on every
+	 * answer (core/ac_https.c) */
+	d->page = 1;
 }
 
 /* The page; `user` (may be empty) refills the username field after a

@@ -1,10 +1,20 @@
-/* Traffic policy: the stages of resource ACLs (ac_resource.c), which
- * core/ac_decide.c places in its table. Internal: not part of the public
- * API. */
+/* Traffic policy: the stages and answer finishers of HTTPS enforcement,
+ * security headers and resource ACLs (ac_https.c, ac_resource.c), which
+ * core/ac_decide.c places in its tables. Internal:
+ * not part of the public API. */
 #ifndef AC_TRAFFIC_H
 #define AC_TRAFFIC_H
 
 #include "ac_stage.h"
+
+/* require_https: plain HTTP (the scheme the connection or a trusted
+ * proxy gives) is redirected (GET, HEAD: 308 to https) or refused (403
+ * https_required). */
+int ac_stage_https(ac_ctx *c);
+/* Security headers on an answer that is not pending: every answer when
+ * the policy has "security_headers", else only the core's own pages (the
+ * login page). */
+void ac_finish_security(ac_ctx *c);
 
 /* resources: the permission a request's method needs on the resource its
  * path names, granted by the resource's ACL or the caller's roles. */

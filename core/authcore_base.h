@@ -96,6 +96,8 @@ typedef enum {
 	AC_FORBIDDEN,         /* "forbidden": the resource's ACL or the caller's
 	                         roles grant no permission for this method on
 	                         this resource (403) */
+	AC_HTTPS_REQUIRED,    /* "https_required": plain HTTP under require_https
+	                         (308 to https for GET/HEAD, else 403) */
 	AC_REASON_COUNT
 } ac_reason;
 

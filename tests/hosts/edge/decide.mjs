@@ -247,6 +247,26 @@ try {
   check("node apply: withResponseHeaders appends every header", `threw ${e.stack}`);
 }
 
+// Modes: "set" replaces every value the upstream sent of the name (any
+// case), "set_if_absent" adds only where it sent none, a pair appends.
+{
+  const label = "node apply: withResponseHeaders applies each header's mode";
+  try {
+    const up = new Response("x", { headers: [["X-Frame-Options", "SAMEORIGIN"], ["Referrer-Policy", "no-referrer"],
+      ["Vary", "Accept"], ["Access-Control-Allow-Origin", "*"]] });
+    const got = withResponseHeaders(up, [["x-frame-options", "DENY", "set_if_absent"],
+      ["x-content-type-options", "nosniff", "set_if_absent"], ["referrer-policy", "same-origin", "set"],
+      ["vary", "Origin"], ["access-control-allow-origin", "https://app.example", "set"]]);
+    const want = { "x-frame-options": "SAMEORIGIN", "x-content-type-options": "nosniff",
+      "referrer-policy": "same-origin", vary: "Accept, Origin", "access-control-allow-origin": "https://app.example" };
+    const probs = Object.entries(want).filter(([n, v]) => got.headers.get(n) !== v)
+      .map(([n, v]) => `${n} ${JSON.stringify(got.headers.get(n))}, want ${JSON.stringify(v)}`);
+    check(label, probs.join("; "));
+  } catch (e) {
+    check(label, `threw ${e.stack}`);
+  }
+}
+
 // serve(): next() only on allow, its response returned; a refusal answered
 // locally without calling next().
 if (basicFile) {
