@@ -233,6 +233,7 @@ static int stage_forward(ac_ctx *c)
 static const ac_stage_fn stages[] = {
 	stage_request,   /* canonical target, client, scheme, header rules */
 	ac_stage_https,  /* require_https: plain HTTP redirected or refused */
+	ac_stage_cors,   /* CORS preflights: no credential asked for */
 	stage_login,     /* the login endpoints and whoami */
 	stage_public,    /* public paths need no credential */
 	stage_identify,  /* API key, Basic, JWT, session */
@@ -246,6 +247,7 @@ static const ac_stage_fn stages[] = {
  * says how it meets an upstream's own). */
 typedef void (*ac_finish_fn)(ac_ctx *c);
 static const ac_finish_fn finishers[] = {
+	ac_finish_cors,     /* the allowed origin echoed; Vary: Origin */
 	ac_finish_security, /* HSTS, nosniff, frame options, referrer */
 };
 

@@ -112,6 +112,7 @@ static const section sections[] = {
 	  .members = ac_pl_security_headers_members,
 	  .init = ac_pl_security_headers_init,
 	  .load = ac_pl_security_headers },
+	{ .name = "cors", .members = ac_pl_cors_members, .load = ac_pl_cors },
 	{ .name = "public", .load = ac_pl_public },
 	{ .name = "rules", .load = ac_pl_rules },
 	{ .name = "roles", .load = ac_pl_roles },

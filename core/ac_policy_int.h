@@ -46,6 +46,24 @@ typedef struct {
 	size_t n_roles;
 } ac_user;
 
+/* "cors" (core/ac_cors.c) */
+#define AC_CORS_ORIGINS_MAX 32
+#define AC_CORS_HEADERS_MAX 32
+typedef struct {
+	int on;
+	ac_str origins[AC_CORS_ORIGINS_MAX]; /* exact, "*", or
+	                                        a pattern: scheme, "://", "*.", domain */
+	size_t n_origins;
+	ac_str methods[AC_METHODS_MAX];
+	size_t n_methods;
+	ac_str headers[AC_CORS_HEADERS_MAX]; /* request headers allowed */
+	size_t n_headers;
+	ac_str allow_methods, allow_headers, expose; /* ", "-joined; ptr NULL:
+	                                                none */
+	int credentials;
+	ac_str max_age;                 /* decimal seconds; ptr NULL: none */
+} ac_cors_policy;
+
 /* "security_headers" (core/ac_https.c): each value ptr NULL when off */
 typedef struct {
 	int every;                      /* the section is given: on every
@@ -138,9 +156,10 @@ struct ac_policy {
 	int allow_underscore;           /* header names with '_' accepted */
 	int refuse_override;            /* method overrides: 1 refuse, 0 strip */
 	int forward_credentials;        /* consumed credentials kept */
-	/* traffic: "require_https", "security_headers", "roles",
+	/* traffic: "require_https", "cors", "security_headers", "roles",
 	 * "resources" */
 	int require_https;
+	ac_cors_policy cors;
 	ac_sec_policy sec;
 	ac_role_def *role_defs;
 	size_t n_role_defs;

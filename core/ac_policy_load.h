@@ -119,6 +119,8 @@ int ac_pl_resources(ac_loader *L, ac_policy *P, const cJSON *v);
 int ac_pl_require_https(ac_loader *L, ac_policy *P, const cJSON *v);
 int ac_pl_security_headers_init(ac_loader *L, ac_policy *P, const cJSON *v);
 int ac_pl_security_headers(ac_loader *L, ac_policy *P, const cJSON *v);
+/* core/ac_cors_policy.c */
+int ac_pl_cors(ac_loader *L, ac_policy *P, const cJSON *v);
 
 /* Member lists of the object sections (the section table checks them). */
 extern const char *const ac_pl_request_members[];
@@ -129,5 +131,6 @@ extern const char *const ac_pl_api_keys_members[];
 extern const char *const ac_pl_passwords_members[];
 extern const char *const ac_pl_login_members[];
 extern const char *const ac_pl_security_headers_members[];
+extern const char *const ac_pl_cors_members[];
 
 #endif

@@ -257,6 +257,8 @@ static const char *audit_action(const ac_decision *d)
 		return "pending";
 	if (d->a.reason == AC_LOGGED_OUT)
 		return "logout";
+	if (d->a.reason == AC_CORS_PREFLIGHT)
+		return "respond";
 	if (d->a.status >= 400 || (d->a.reason != AC_OK && d->a.reason != AC_PUBLIC))
 		return "deny";
 	if (d->a.reason == AC_OK && ac_str_eq(d->a.auth_method, "password", 8))

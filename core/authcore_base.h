@@ -98,6 +98,11 @@ typedef enum {
 	                         this resource (403) */
 	AC_HTTPS_REQUIRED,    /* "https_required": plain HTTP under require_https
 	                         (308 to https for GET/HEAD, else 403) */
+	AC_CORS_PREFLIGHT,    /* "cors_preflight": a CORS preflight the policy
+	                         allows, answered 204 by the core */
+	AC_CORS_DENIED,       /* "cors_denied": a CORS preflight from an origin,
+	                         or for a method or header, the policy does not
+	                         allow (403) */
 	AC_REASON_COUNT
 } ac_reason;
 
