@@ -64,8 +64,8 @@ typedef struct {
 	char out[ACW_OUT_MAX];
 	size_t out_len;
 	int view;             /* acw_set_view: answer with a view, not JSON */
-	uint32_t words[ACW_VIEW_FIXED + 2 * 2 * AC_DECISION_HEADERS_MAX +
-	    4 * AC_DECISION_HEADERS_MAX * 2];
+	uint32_t words[ACW_VIEW_FIXED + 2 * AC_DECISION_HEADERS_MAX +
+	    4 * AC_DECISION_HEADERS_MAX + 5 * AC_DECISION_HEADERS_MAX];
 	/* the compiled policy follows */
 } acw_ctx;
 
@@ -322,7 +322,8 @@ static int parse_request(acw_ctx *ctx, const char *req, size_t req_len,
  *   [6,7] body  [8,9] user (pointer 0: none)  [10,11] audit line
  *   [12,13] path to forward  [14] path_rewritten (0|1)
  *   [15,16] client address  [17] https (0|1)
- *   then n_remove x (name), n_add x (name, value), n_resp x (name, value).
+ *   then n_remove x (name), n_add x (name, value), n_resp x (name, value,
+ *   mode) with mode an ac_header_mode (0 append, 1 set, 2 set if absent).
  * Names point into the policy or static storage (stable for the context's
  * life); path and client may point into the request bytes (valid until the
  * host writes its next request); everything else into the decision (valid
@@ -362,6 +363,7 @@ static const char *view_out(acw_ctx *ctx, const ac_answer *d,
 	for (i = 0; i < d->n_resp_headers; i++) {
 		ACW_PUT(d->resp_headers[i].name);
 		ACW_PUT(d->resp_headers[i].value);
+		w[k++] = d->resp_modes[i];
 	}
 #undef ACW_PUT
 	*out_len = k * sizeof w[0];

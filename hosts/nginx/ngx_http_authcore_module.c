@@ -840,6 +840,40 @@ ngx_http_authcore_push_header(ngx_http_request_t *r, const ac_header *a)
 }
 
 /*
+ * One of the decision's response headers, as its mode (ac_header_mode)
+ * says, against the headers the response holds: appended; set (the
+ * response's own values of the name dropped first: a zero hash is a
+ * removed entry to nginx's header writers); or set only if absent.
+ */
+static ngx_int_t
+ngx_http_authcore_apply_header(ngx_http_request_t *r, const ac_header *a,
+    unsigned mode)
+{
+	ngx_list_part_t *part;
+	ngx_table_elt_t *h;
+	ngx_uint_t i;
+
+	if (mode != AC_HDR_APPEND) {
+		for (part = &r->headers_out.headers.part; part != NULL;
+		    part = part->next) {
+			h = part->elts;
+			for (i = 0; i < part->nelts; i++) {
+				if (h[i].hash == 0
+				    || !ngx_http_authcore_name_eq(&h[i].key,
+				        &a->name)) {
+					continue;
+				}
+				if (mode == AC_HDR_SET_IF_ABSENT) {
+					return NGX_OK;
+				}
+				h[i].hash = 0;
+			}
+		}
+	}
+	return ngx_http_authcore_push_header(r, a);
+}
+
+/*
  * Sends the decision's response and finalizes the request. Under
  * "satisfy any" a 401/403 is handed back to nginx instead (with only the
  * WWW-Authenticate header, as auth_basic does), so that another access
@@ -896,7 +930,8 @@ ngx_http_authcore_respond(ngx_http_request_t *r, const ac_answer *d)
 		if (ngx_http_authcore_name_eq(&name, &clen)) {
 			continue; /* nginx writes it from content_length_n */
 		}
-		if (ngx_http_authcore_push_header(r, a) != NGX_OK) {
+		if (ngx_http_authcore_apply_header(r, a, d->resp_modes[i])
+		    != NGX_OK) {
 			return NGX_HTTP_INTERNAL_SERVER_ERROR;
 		}
 	}
@@ -1689,8 +1724,9 @@ ngx_http_authcore_body_handler(ngx_http_request_t *r)
 	ngx_http_core_run_phases(r);
 }
 
-/* On AC_ALLOW, the decision's response headers (e.g. Set-Cookie) are
- * appended to the upstream's response, next to its own. */
+/* On AC_ALLOW, the decision's response headers (Set-Cookie, security and
+ * CORS headers) are applied to the upstream's response, each as its mode
+ * says. */
 static ngx_int_t
 ngx_http_authcore_header_filter(ngx_http_request_t *r)
 {
@@ -1704,7 +1740,8 @@ ngx_http_authcore_header_filter(ngx_http_request_t *r)
 	    && a->action == AC_ALLOW && !ctx->resp_added) {
 		ctx->resp_added = 1;
 		for (i = 0; i < a->n_resp_headers; i++) {
-			if (ngx_http_authcore_push_header(r, &a->resp_headers[i])
+			if (ngx_http_authcore_apply_header(r, &a->resp_headers[i],
+			        a->resp_modes[i])
 			    != NGX_OK) {
 				return NGX_ERROR;
 			}

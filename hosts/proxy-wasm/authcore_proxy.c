@@ -1638,14 +1638,51 @@ uint32_t proxy_on_request_trailers(uint32_t id, size_t n_trailers)
 	}
 }
 
-/* An allowed request's answer gets the decision's resp_headers (e.g. a
- * refreshed Set-Cookie), each appended. Local answers already have them. */
+/* 1 if the host's serialized header pairs (buf, len) hold `name`, in any
+ * case (Envoy's own names are lower case; the core's may not be). */
+static int pairs_have(const uint8_t *buf, size_t len, ac_str name)
+{
+	const uint8_t *p;
+	uint32_t count, i;
+
+	if (buf == NULL || len < 4)
+		return 0;
+	count = rd32(buf);
+	if (count > (len - 4) / 8)
+		return 0;
+	p = buf + 4 + (size_t)count * 8;
+	for (i = 0; i < count; i++) {
+		size_t nl = rd32(buf + 4 + (size_t)i * 8);
+		size_t vl = rd32(buf + 8 + (size_t)i * 8);
+		size_t k;
+
+		if (nl + vl + 2 > (size_t)(buf + len - p))
+			return 0;
+		if (nl == name.len) {
+			for (k = 0; k < nl; k++)
+				if ((p[k] | 0x20) != ((uint8_t)name.ptr[k] | 0x20))
+					break;
+			if (k == nl)
+				return 1;
+		}
+		p += nl + 1 + vl + 1;
+	}
+	return 0;
+}
+
+/* An allowed request's answer gets the decision's resp_headers (a
+ * refreshed Set-Cookie, security and CORS headers), each as its mode
+ * says: appended, set (the upstream's own values replaced), or set only
+ * when the upstream sent none (the answer's headers read once, and only
+ * then). Local answers already have them. */
 static uint32_t on_response_headers_(uint32_t id, size_t n_headers,
     uint32_t end_of_stream)
 {
 	apx_stream *s = stream_find(id);
 	const ac_answer *d;
-	size_t i;
+	uint8_t *map = NULL;
+	size_t i, map_len = 0;
+	uint32_t st;
 
 	(void)n_headers;
 	(void)end_of_stream;
@@ -1653,12 +1690,31 @@ static uint32_t on_response_headers_(uint32_t id, size_t n_headers,
 		return APX_CONTINUE;
 	d = ac_decision_answer(s->decision);
 	for (i = 0; i < d->n_resp_headers && i < AC_DECISION_HEADERS_MAX; i++)
-		if (proxy_add_header_map_value(APX_MAP_RESPONSE_HEADERS,
-		    d->resp_headers[i].name.ptr, d->resp_headers[i].name.len,
-		    d->resp_headers[i].value.ptr,
-		    d->resp_headers[i].value.len) != APX_OK)
+		if (d->resp_modes[i] == AC_HDR_SET_IF_ABSENT) {
+			if (proxy_get_header_map_pairs(APX_MAP_RESPONSE_HEADERS,
+			    &map, &map_len) != APX_OK)
+				map = NULL;
+			break;
+		}
+	for (i = 0; i < d->n_resp_headers && i < AC_DECISION_HEADERS_MAX; i++) {
+		const ac_header *h = &d->resp_headers[i];
+
+		if (d->resp_modes[i] == AC_HDR_SET_IF_ABSENT &&
+		    pairs_have(map, map_len, h->name))
+			continue;
+		if (d->resp_modes[i] == AC_HDR_SET)
+			st = proxy_replace_header_map_value(
+			    APX_MAP_RESPONSE_HEADERS, h->name.ptr, h->name.len,
+			    h->value.ptr, h->value.len);
+		else
+			st = proxy_add_header_map_value(
+			    APX_MAP_RESPONSE_HEADERS, h->name.ptr, h->name.len,
+			    h->value.ptr, h->value.len);
+		if (st != APX_OK)
 			log_str(APX_LOG_ERROR, "authcore: cannot add a "
 			    "response header");
+	}
+	free(map);
 	return APX_CONTINUE;
 }
 

@@ -52,6 +52,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 VECTOR_DIR = os.path.join(ROOT, "tests", "vectors", "decisions")
 # Sent with every case by the HTTP runners; tests/lib/echo.py records it.
 REQUEST_ID_HEADER = "x-test-request-id"
+# Each "Name: value" of this request header is a header the test upstream
+# (tests/lib/echo.py, the edge test app) answers with of its own, so a case
+# shows how the decision's response headers meet an upstream's.
+UPSTREAM_HEADER = "x-test-upstream-header"
 _HASH = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
 
 
@@ -338,6 +342,48 @@ def apply_decision(case, d):
     for n, v in d.get("add", {}).items():
         up[n.lower()] = v
     return up
+
+
+def upstream_own_headers(case):
+    """The headers the test upstream answers this case with of its own:
+    [(name, value)] from the case's UPSTREAM_HEADER values."""
+    out = []
+    for n, v in case.headers:
+        if n.lower() == UPSTREAM_HEADER:
+            for spec in v.split(","):
+                name, _, value = spec.partition(":")
+                if name.strip():
+                    out.append((name.strip(), value.strip()))
+    return out
+
+
+def apply_response_headers(own, decided):
+    """What a host makes of an upstream's answer headers `own` [(name,
+    value)] and a decision's "headers" entries ([name, value] or [name,
+    value, mode]), applied in order: append; "set" replaces every value of
+    the name; "set_if_absent" adds only when none is there. The reference
+    the in-process runners check the core's modes against (the HTTP hosts
+    apply them for real). Returns [(name, value)]."""
+    out = list(own)
+    for e in decided:
+        n, v, mode = e[0], e[1], (e[2] if len(e) > 2 else "append")
+        have = any(k.lower() == n.lower() for k, _ in out)
+        if mode == "set":
+            out = [(k, x) for k, x in out if k.lower() != n.lower()]
+        elif mode == "set_if_absent" and have:
+            continue
+        out.append((n, v))
+    return out
+
+
+def joined(pairs):
+    """Headers as an HTTP client reads them: lower-case names, repeated
+    ones joined with ", "."""
+    d = {}
+    for k, v in pairs:
+        k = k.lower()
+        d[k] = d[k] + ", " + v if k in d else v
+    return d
 
 
 def request_json(case):
