@@ -192,7 +192,7 @@ class VectorFile:
             elif "raw_token" in c:
                 token = c["raw_token"]
             elif "token_from" in c:
-                token = _token_from(c["token_from"], minted)
+                token = token_from(c["token_from"], minted)
             minted[c["name"]] = token
             r = c["request"]
             subst = {"{token}": token}
@@ -220,7 +220,7 @@ class VectorFile:
         return any(c["request"].get("https") for c in self.doc["cases"])
 
 
-def _token_from(spec, minted):
+def token_from(spec, minted):
     """The token of an earlier case, byte for byte (a repeated token), or
     its header.payload with another case's signature, or with its
     signature's first byte flipped (forgeries that share its bytes)."""
