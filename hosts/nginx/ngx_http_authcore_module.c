@@ -1235,7 +1235,9 @@ ngx_http_authcore_start(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx)
  * target to that header's value, and one carrying X-Authcore-Test-Cookie
  * as if it had consumed the Cookie header and given that value to send
  * instead, so that both are tested through nginx before a policy can make
- * the core do them.
+ * the core do them; one carrying X-Authcore-Test-Cache gets
+ * X-Authcore-Test-Cache-Seen: the worker's signature cache's lookups, hits
+ * and checks ("L,H,C"; "0,0,0" without a cache).
  */
 static void
 ngx_http_authcore_test_rewrite(const ac_request *req, ac_decision *dec)
@@ -1260,6 +1262,21 @@ ngx_http_authcore_test_rewrite(const ac_request *req, ac_decision *dec)
 			d->add[d->n_add].name.ptr = "cookie";
 			d->add[d->n_add].name.len = 6;
 			d->add[d->n_add++].value = req->headers[i].value;
+		}
+		if (req->headers[i].name.len == 21
+		    && ngx_strncasecmp((u_char *) req->headers[i].name.ptr,
+		        (u_char *) "x-authcore-test-cache", 21) == 0
+		    && d->n_add < AC_DECISION_HEADERS_MAX) {
+			static u_char seen[80];
+			ac_jwt_cache_counts k;
+
+			ac_jwt_cache_counts_get(ngx_http_authcore_jwt_cache, &k);
+			d->add[d->n_add].name.ptr = "x-authcore-test-cache-seen";
+			d->add[d->n_add].name.len = 26;
+			d->add[d->n_add].value.ptr = (const char *) seen;
+			d->add[d->n_add++].value.len = (size_t) (ngx_snprintf(seen,
+			    sizeof(seen), "%uL,%uL,%uL", k.lookups, k.hits, k.checks)
+			    - seen);
 		}
 	}
 }
