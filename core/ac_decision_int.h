@@ -35,6 +35,8 @@ struct ac_decision {
 	ac_str login_user;       /* the user a login or Basic attempt named
 	                            (for the audit line), empty if none */
 	ac_work work;            /* action AC_PENDING: the password check */
+	ac_jwt_cache *jwt_cache; /* ac_decision_use_jwt_cache's, or NULL;
+	                            kept across decisions */
 };
 
 #endif

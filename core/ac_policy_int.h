@@ -111,6 +111,9 @@ struct ac_policy {
 	ac_claim_header claim_headers[AC_CLAIM_HEADERS_MAX];
 	size_t n_claim_headers;
 	ac_jwt_checks checks;
+	size_t jwt_cache_entries;       /* jwt.cache: 0 off */
+	uint8_t jwt_keyset[32];         /* digest of keys[0..n_keys): the
+	                                   cache's entries are bound to it */
 	ac_str realm;
 	ac_str user_header, roles_header;
 	ac_str public_paths[AC_PUBLIC_MAX];

@@ -63,6 +63,9 @@ typedef struct {
 	ngx_shm_zone_t *zone;
 	/* authcore_thread_pool: a pool name, "off", or unset (data NULL) */
 	ngx_str_t thread_pool_name;
+	/* the most jwt.cache entries any policy asks for: the size of each
+	 * worker's cache of verified signatures */
+	size_t jwt_cache_entries;
 #if (NGX_THREADS)
 	/* NULL: password checks step in slices on the event loop */
 	ngx_thread_pool_t *thread_pool;
@@ -109,6 +112,7 @@ static void *ngx_http_authcore_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_authcore_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_http_authcore_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_authcore_init_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_authcore_add_variables(ngx_conf_t *cf);
 
 static ngx_http_output_header_filter_pt ngx_http_authcore_next_header_filter;
@@ -151,7 +155,7 @@ ngx_module_t ngx_http_authcore_module = {
 	NGX_HTTP_MODULE,               /* module type */
 	NULL,                          /* init master */
 	NULL,                          /* init module */
-	NULL,                          /* init process */
+	ngx_http_authcore_init_process, /* init process */
 	NULL,                          /* init thread */
 	NULL,                          /* exit thread */
 	NULL,                          /* exit process */
@@ -366,6 +370,7 @@ static char *
 ngx_http_authcore_policy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
 	ngx_http_authcore_loc_conf_t *alcf = conf;
+	ngx_http_authcore_main_conf_t *amcf;
 	ngx_str_t *value, name;
 	ngx_file_t file;
 	ngx_file_info_t fi;
@@ -479,6 +484,9 @@ ngx_http_authcore_policy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 		return NGX_CONF_ERROR;
 	}
 
+	amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_authcore_module);
+	amcf->jwt_cache_entries = ngx_max(amcf->jwt_cache_entries,
+	    ac_policy_jwt_cache_entries(policy));
 	alcf->policy = policy;
 	return NGX_CONF_OK;
 
@@ -488,6 +496,31 @@ failed:
 		    ngx_close_file_n " \"%V\" failed", &name);
 	}
 	return NGX_CONF_ERROR;
+}
+
+/*
+ * Each worker's cache of verified token signatures, in the worker's own
+ * memory (never the shared zone: a cache entry is only a fact this worker
+ * checked). Entries are bound to their policy's key set, so one cache
+ * serves every policy; a reload starts new workers with empty ones.
+ * NULL: no policy caches, or no memory (every token is then checked).
+ */
+static ac_jwt_cache *ngx_http_authcore_jwt_cache;
+
+static ngx_int_t
+ngx_http_authcore_init_process(ngx_cycle_t *cycle)
+{
+	ngx_http_authcore_main_conf_t *amcf;
+	size_t len;
+
+	amcf = ngx_http_cycle_get_module_main_conf(cycle,
+	    ngx_http_authcore_module);
+	len = amcf != NULL ? ac_sizeof_jwt_cache(amcf->jwt_cache_entries) : 0;
+	if (len > 0) {
+		ngx_http_authcore_jwt_cache = ac_jwt_cache_init(
+		    ngx_alloc(len, cycle->log), len, amcf->jwt_cache_entries);
+	}
+	return NGX_OK;
 }
 
 static void *
@@ -1344,7 +1377,9 @@ ngx_http_authcore_start(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx)
  * target to that header's value, and one carrying X-Authcore-Test-Cookie
  * as if it had consumed the Cookie header and given that value to send
  * instead, so that both are tested through nginx before a policy can make
- * the core do them.
+ * the core do them; one carrying X-Authcore-Test-Cache gets
+ * X-Authcore-Test-Cache-Seen: the worker's signature cache's lookups, hits
+ * and checks ("L,H,C"; "0,0,0" without a cache).
  */
 static void
 ngx_http_authcore_test_rewrite(const ac_request *req, ac_decision *dec)
@@ -1370,6 +1405,21 @@ ngx_http_authcore_test_rewrite(const ac_request *req, ac_decision *dec)
 			d->add[d->n_add].name.len = 6;
 			d->add[d->n_add++].value = req->headers[i].value;
 		}
+		if (req->headers[i].name.len == 21
+		    && ngx_strncasecmp((u_char *) req->headers[i].name.ptr,
+		        (u_char *) "x-authcore-test-cache", 21) == 0
+		    && d->n_add < AC_DECISION_HEADERS_MAX) {
+			static u_char seen[80];
+			ac_jwt_cache_counts k;
+
+			ac_jwt_cache_counts_get(ngx_http_authcore_jwt_cache, &k);
+			d->add[d->n_add].name.ptr = "x-authcore-test-cache-seen";
+			d->add[d->n_add].name.len = 26;
+			d->add[d->n_add].value.ptr = (const char *) seen;
+			d->add[d->n_add++].value.len = (size_t) (ngx_snprintf(seen,
+			    sizeof(seen), "%uL,%uL,%uL", k.lookups, k.hits, k.checks)
+			    - seen);
+		}
 	}
 }
 #endif
@@ -1391,6 +1441,7 @@ ngx_http_authcore_core_call(ngx_http_request_t *r,
 	amcf = ngx_http_get_module_main_conf(r, ngx_http_authcore_module);
 	entropy = ngx_http_authcore_entropy_take();
 	st = (ctx->needs & AC_NEEDS_STATE) ? ngx_http_authcore_lock(amcf) : NULL;
+	ac_decision_use_jwt_cache(ctx->d, ngx_http_authcore_jwt_cache);
 	ac_decide_next(ctx->policy, st, &ctx->req, (int64_t) ngx_time(),
 	    entropy, entropy ? AC_NGX_ENTROPY_LEN : 0, ctx->d);
 	if (st != NULL) {

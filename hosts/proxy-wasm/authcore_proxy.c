@@ -22,6 +22,9 @@
  *    writes it back with CAS if the call changed it (see "Shared state");
  *    every other request is decided once with no state. A host without
  *    shared data gets one state per VM.
+ *  - verified token signatures: each root context keeps an ac_jwt_cache
+ *    beside its policy (a VM is one worker), sized by jwt.cache, new and
+ *    empty with each policy, handed to every core call.
  *  - one request in, one decision out: all request headers come from one
  *    host call, the peer address from `source.address` and the TLS state
  *    from the connection (`connection.tls_version`, present only on TLS),
@@ -269,6 +272,8 @@ typedef struct apx_root {
 	struct apx_root *next;
 	void *mem;              /* malloc'd; the compiled policy lives in it */
 	const ac_policy *policy;
+	ac_jwt_cache *jwt_cache; /* malloc'd with the policy: its verified
+	                            signatures (NULL: jwt.cache false) */
 	apx_list waiting;       /* login posts whose body has not begun */
 	apx_list queue;         /* pending checks (round robin; the core's
 	                           login.max_pending bounds them) */
@@ -543,8 +548,10 @@ static void root_unload(apx_root *r)
 {
 	root_fail_pending(r, "the policy was replaced during a password check");
 	free(r->mem);
+	free(r->jwt_cache);
 	r->mem = NULL;
 	r->policy = NULL;
+	r->jwt_cache = NULL;
 }
 
 static void on_context_create_(uint32_t id, uint32_t parent)
@@ -765,7 +772,7 @@ uint32_t proxy_on_configure(uint32_t root_id, size_t config_size)
 {
 	apx_root *r = root_get(root_id);
 	uint8_t *json = NULL, *envbuf = NULL;
-	size_t json_len = 0, env_len = 0, mem_len, used = 0;
+	size_t json_len = 0, env_len = 0, mem_len, used = 0, cache_len;
 	void *mem;
 	const ac_policy *policy;
 	ac_policy_error err;
@@ -827,6 +834,12 @@ uint32_t proxy_on_configure(uint32_t root_id, size_t config_size)
 	r->mem = mem;
 	r->policy = policy;
 	log_warnings(policy);
+	/* a new policy starts with an empty cache (the VM is one worker);
+	 * without memory for one every token is checked, as with
+	 * jwt.cache false */
+	cache_len = ac_sizeof_jwt_cache(ac_policy_jwt_cache_entries(policy));
+	r->jwt_cache = ac_jwt_cache_init(cache_len ? malloc(cache_len) : NULL,
+	    cache_len, ac_policy_jwt_cache_entries(policy));
 	log_str(APX_LOG_INFO, env.admin_user.ptr != NULL ?
 	    "authcore: policy loaded (with the administrator from "
 	    "AUTHCORE_ADMIN_USER)" : "authcore: policy loaded");
@@ -1322,6 +1335,7 @@ static const char *core_call(apx_stream *s, apx_root *r)
 	}
 	if ((e = entropy_take()) == NULL)
 		elen = 0;
+	ac_decision_use_jwt_cache(s->decision, r->jwt_cache);
 	if ((s->needs & AC_NEEDS_STATE) && apx_state_mode == APX_STATE_SHARED) {
 		why = shared_call(s, r, resume ? APX_OP_RESUME : APX_OP_DECIDE,
 		    now, e, elen);

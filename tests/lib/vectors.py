@@ -18,6 +18,10 @@ A vector file (tests/vectors/decisions/*.json) holds a policy and cases:
                          "hmac_with_public_pem" | "der_signature" |
                          "zero_signature" | null},
      "raw_token": "literal token",             # instead of "token"
+     "token_from": {"case": "an earlier case's name",   # instead of "token":
+                    "signature_of": "another earlier case",  # its token with
+                    "mutate": "flip_signature"},  # this one's signature,
+                                                  # or flipped (both optional)
      "skip": {"workerd": "why this host cannot express the case"},
      "expect": {"status": 200, "reason": "ok",
                 "upstream": {"x-authcore-user": "alice"},   # allow: upstream sees
@@ -184,12 +188,16 @@ class VectorFile:
     def cases(self, now):
         """The file's cases made concrete at unix time `now`."""
         out = []
+        minted = {}  # case name -> its token, for "token_from"
         for c in self.doc["cases"]:
             token = ""
             if "token" in c:
                 token = mint(c["token"], self.keys, now, self.private_keys)
             elif "raw_token" in c:
                 token = c["raw_token"]
+            elif "token_from" in c:
+                token = token_from(c["token_from"], minted)
+            minted[c["name"]] = token
             r = c["request"]
             subst = {"{token}": token}
             if "session" in c:
@@ -214,6 +222,20 @@ class VectorFile:
     @property
     def has_https(self):
         return any(c["request"].get("https") for c in self.doc["cases"])
+
+
+def token_from(spec, minted):
+    """The token of an earlier case, byte for byte (a repeated token), or
+    its header.payload with another case's signature, or with its
+    signature's first byte flipped (forgeries that share its bytes)."""
+    tok = minted[spec["case"]]
+    head, sig = tok.rsplit(".", 1)
+    if "signature_of" in spec:
+        sig = minted[spec["signature_of"]].rsplit(".", 1)[1]
+    if spec.get("mutate") == "flip_signature":
+        raw = base64.urlsafe_b64decode(sig + "=" * (-len(sig) % 4))
+        sig = b64url(bytes([raw[0] ^ 1]) + raw[1:])
+    return head + "." + sig
 
 
 def login_endpoint(policy, path):
