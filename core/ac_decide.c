@@ -16,6 +16,7 @@
 #include "ac_request_int.h"
 #include "ac_stage.h"
 #include "ac_state_int.h"
+#include "ac_traffic.h"
 
 /* 1 if rule r covers method m: HEAD runs the GET handler in most
  * frameworks, so a rule for GET covers HEAD too. */
@@ -144,7 +145,18 @@ static int stage_identify(ac_ctx *c)
 	return AC_STAGE_NEXT;
 }
 
-/* The first rule that matches the method and the decoded path. */
+/* 1 if the caller holds one of the rule's roles. */
+static int any_role(const ac_ident *id, const ac_rule *r)
+{
+	size_t i;
+	for (i = 0; i < r->n_roles; i++)
+		if (ac_str_in_list(id->roles, id->n_roles, r->roles[i]))
+			return 1;
+	return 0;
+}
+
+/* The first rule that matches the method and the decoded path; a
+ * permission it needs may come through "roles". */
 static int stage_authorize(ac_ctx *c)
 {
 	const ac_policy *P = c->P;
@@ -165,14 +177,13 @@ static int stage_authorize(ac_ctx *c)
 		ac_reply_respond(d, 403, AC_NO_RULE);
 		return AC_STAGE_DONE;
 	}
-	if (rule != NULL && rule->role.ptr != NULL &&
-	    !ac_str_in_list(c->id.roles, c->id.n_roles, rule->role)) {
+	if (rule != NULL && rule->n_roles > 0 && !any_role(&c->id, rule)) {
 		ac_reply_www_authenticate(d, P, "insufficient_scope");
 		ac_reply_respond(d, 403, AC_INSUFFICIENT_ROLE);
 		return AC_STAGE_DONE;
 	}
 	if (rule != NULL && rule->permission.ptr != NULL &&
-	    !ac_str_in_list(c->id.perms, c->id.n_perms, rule->permission)) {
+	    !ac_ident_has_permission(P, &c->id, rule->permission)) {
 		ac_reply_www_authenticate(d, P, "insufficient_scope");
 		ac_reply_respond(d, 403, AC_INSUFFICIENT_PERMISSION);
 		return AC_STAGE_DONE;
@@ -222,6 +233,8 @@ static int stage_forward(ac_ctx *c)
  * new feature that shapes requests is a stage here (see ac_stage.h). */
 static const ac_stage_fn stages[] = {
 	stage_request,   /* canonical target, client, scheme, header rules */
+	ac_stage_https,  /* require_https: plain HTTP redirected or refused */
+	ac_stage_cors,   /* CORS preflights: no credential asked for */
 	ac_stage_ratelimit_client, /* limits on the client: before any
 	                    verifier (ac_ratelimit.c) */
 	stage_login,     /* the login endpoints and whoami */
@@ -229,7 +242,17 @@ static const ac_stage_fn stages[] = {
 	stage_identify,  /* API key, Basic, JWT, session */
 	ac_stage_ratelimit_identity, /* limits on the identity */
 	stage_authorize, /* route rules */
+	ac_stage_resources, /* resource ACLs and permissions */
 	stage_forward,   /* identity headers; consumed credentials removed */
+};
+
+/* Then, on every answer that is not pending, whichever stage gave it:
+ * response headers a feature adds to every answer (each in the mode that
+ * says how it meets an upstream's own). */
+typedef void (*ac_finish_fn)(ac_ctx *c);
+static const ac_finish_fn finishers[] = {
+	ac_finish_cors,     /* the allowed origin echoed; Vary: Origin */
+	ac_finish_security, /* HSTS, nosniff, frame options, referrer */
 };
 
 static void decide(const ac_policy *P, ac_state *S, const ac_request *raw,
@@ -251,7 +274,11 @@ static void decide(const ac_policy *P, ac_state *S, const ac_request *raw,
 	c.d = d;
 	for (i = 0; i < sizeof stages / sizeof stages[0]; i++)
 		if (stages[i](&c) == AC_STAGE_DONE)
-			return;
+			break;
+	if (d->a.action == AC_PENDING)
+		return;
+	for (i = 0; i < sizeof finishers / sizeof finishers[0]; i++)
+		finishers[i](&c);
 }
 
 int ac_wants_body(const ac_policy *P, const char *method, size_t method_len,
@@ -328,6 +355,7 @@ static void reset(ac_decision *d, const ac_request *req)
 	d->a.auth_method.len = 0;
 	d->login_user.ptr = NULL;
 	d->login_user.len = 0;
+	d->page = 0;
 	d->buf_len = 0;
 	d->a.audit = d->audit_buf;
 	d->a.audit_len = 0;

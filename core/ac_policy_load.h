@@ -112,6 +112,15 @@ int ac_pl_public(ac_loader *L, ac_policy *P, const cJSON *v);
 int ac_pl_rules(ac_loader *L, ac_policy *P, const cJSON *v);
 int ac_pl_default(ac_loader *L, ac_policy *P, const cJSON *v);
 
+/* core/ac_resource_policy.c */
+int ac_pl_roles(ac_loader *L, ac_policy *P, const cJSON *v);
+int ac_pl_resources(ac_loader *L, ac_policy *P, const cJSON *v);
+/* core/ac_https_policy.c */
+int ac_pl_require_https(ac_loader *L, ac_policy *P, const cJSON *v);
+int ac_pl_security_headers_init(ac_loader *L, ac_policy *P, const cJSON *v);
+int ac_pl_security_headers(ac_loader *L, ac_policy *P, const cJSON *v);
+/* core/ac_cors_policy.c */
+int ac_pl_cors(ac_loader *L, ac_policy *P, const cJSON *v);
 /* core/ac_ratelimit_policy.c */
 int ac_pl_rate_limits(ac_loader *L, ac_policy *P, const cJSON *v);
 
@@ -123,6 +132,8 @@ extern const char *const ac_pl_sessions_members[];
 extern const char *const ac_pl_api_keys_members[];
 extern const char *const ac_pl_passwords_members[];
 extern const char *const ac_pl_login_members[];
+extern const char *const ac_pl_security_headers_members[];
+extern const char *const ac_pl_cors_members[];
 extern const char *const ac_pl_rate_limits_members[];
 
 #endif

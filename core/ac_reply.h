@@ -24,7 +24,11 @@ ac_str ac_reply_location(ac_decision *d, ac_str next);
  * w.len to buf_len when done). */
 aj_writer ac_reply_writer(ac_decision *d);
 
-/* A response header (name static), value NULL: none added. */
+/* A response header with its mode (ac_header_mode; name and value in
+ * static storage, the policy or the buffer), value NULL: none added. */
+void ac_reply_header_mode(ac_decision *d, ac_str name, const char *v,
+    size_t vlen, ac_header_mode mode);
+/* A response header appended (name static), value NULL: none added. */
 void ac_reply_header(ac_decision *d, const char *name, const char *v,
     size_t vlen);
 void ac_reply_header_str(ac_decision *d, const char *name, ac_str v);

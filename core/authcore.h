@@ -27,6 +27,7 @@
 #include "authcore_policy.h"   /* loading a policy */
 #include "authcore_state.h"    /* the mutable state */
 #include "authcore_decide.h"   /* requests, what they need, decisions */
+#include "authcore_cache.h"    /* the verified-signature cache */
 #include "authcore_store.h"    /* store entries, the local table */
 
 #endif

@@ -78,8 +78,8 @@ int ac_wants_body(const ac_policy *policy, const char *method,
     size_t method_len, const char *path, size_t path_len);
 
 typedef enum {
-	AC_ALLOW = 0,     /* continue upstream with header changes; add
-	                     resp_headers (Set-Cookie) to the upstream's answer */
+	AC_ALLOW = 0,     /* continue upstream with header changes; apply
+	                     resp_headers (their resp_modes) to its answer */
 	AC_RESPOND = 1,   /* answer locally with status/headers/body */
 	AC_PENDING = 2    /* waiting, as answer.wait says: a password check
 	                     (run ac_decide_step until it returns 0, in
@@ -87,6 +87,14 @@ typedef enum {
 	                     (core/authcore_store.h); then ac_decide_finish */
 } ac_action;
 
+/* How a response header of the answer meets the upstream's own headers of
+ * that name (local answers have none, so every mode adds there): */
+typedef enum {
+	AC_HDR_APPEND = 0,        /* add it beside them (Set-Cookie, Vary) */
+	AC_HDR_SET = 1,           /* replace them: remove every value of the
+	                             name (any case), then add this one */
+	AC_HDR_SET_IF_ABSENT = 2  /* add it only if the upstream sent none */
+} ac_header_mode;
 /* What a pending decision waits for (answer.wait). */
 #define AC_WAIT_NONE 0
 #define AC_WAIT_PASSWORD 1 /* a password check: ac_decide_step */
@@ -115,8 +123,13 @@ typedef struct {
 	ac_header add[AC_DECISION_HEADERS_MAX];
 	size_t n_add;
 	/* local response (action == AC_RESPOND); with AC_ALLOW, headers to
-	 * add to the upstream's answer (Set-Cookie of a re-signed session) */
+	 * apply to the upstream's answer (Set-Cookie of a re-signed session,
+	 * security and CORS headers), each as its resp_modes entry (an
+	 * ac_header_mode) says, in order. A host applies them in its response
+	 * phase to every response of an allowed request, and sends them with
+	 * every local one. */
 	ac_header resp_headers[AC_DECISION_HEADERS_MAX];
+	uint8_t resp_modes[AC_DECISION_HEADERS_MAX];
 	size_t n_resp_headers;
 	ac_str body;
 	ac_str user;             /* identity, when the caller was identified */
@@ -225,7 +238,8 @@ void ac_decide_abandon(ac_state *state, ac_decision *d);
 
 /* Serializes a decision as one JSON object:
  * {"action":"allow"|"respond","status":N,"reason":"...",
- *  "remove":[names],"add":{"name":"value"},"headers":[["name","value"]],
+ *  "remove":[names],"add":{"name":"value"},
+ *  "headers":[["name","value"] or ["name","value","set"|"set_if_absent"]],
  *  "body":"...","user":"..."|null,"audit":{...}}
  * Returns the length written (no NUL), or 0 if cap is too small. */
 size_t ac_decision_json(const ac_decision *d, char *out, size_t cap);

@@ -261,7 +261,11 @@ export async function createAuth(policy, options = {}) {
     k += 18; // ACW_VIEW_FIXED
     for (let i = 0; i < nr; i++, k += 2) d.remove.push(nameAt(h, W[k], W[k + 1]));
     for (let i = 0; i < na; i++, k += 4) d.add[nameAt(h, W[k], W[k + 1])] = textAt(h, W[k + 2], W[k + 3]);
-    for (let i = 0; i < nh; i++, k += 4) d.headers.push([nameAt(h, W[k], W[k + 1]), textAt(h, W[k + 2], W[k + 3])]);
+    for (let i = 0; i < nh; i++, k += 5) {
+      const entry = [nameAt(h, W[k], W[k + 1]), textAt(h, W[k + 2], W[k + 3])];
+      if (W[k + 4] !== 0) entry.push(MODES[W[k + 4]]);
+      d.headers.push(entry);
+    }
     return d;
   }
 
@@ -403,7 +407,7 @@ export async function createAuth(policy, options = {}) {
       // client, https: as the core took them (trusted proxies applied)
       identity: { user: d.user ?? null, reason: d.reason, client: d.client, https: d.https },
       request: forward(request, d),
-      responseHeaders: (d.headers ?? []).map(([n, v]) => [n, headerValue(v)]),
+      responseHeaders: (d.headers ?? []).map(([n, v, m]) => (m ? [n, headerValue(v), m] : [n, headerValue(v)])),
       decision: d,
     };
   }
@@ -507,15 +511,21 @@ export async function createAuth(policy, options = {}) {
 }
 
 /**
- * The upstream's response with `headers` ([name, value] pairs, as
- * handle() gives in responseHeaders) appended, every one (two Set-Cookie
- * stay two). The response itself when there is nothing to add, else a copy
- * (responses from fetch() have immutable headers).
+ * The upstream's response with `headers` (as handle() gives them in
+ * responseHeaders: [name, value] pairs, appended, every one, so two
+ * Set-Cookie stay two; or [name, value, mode] with mode "set", replacing the
+ * upstream's own values of the name, or "set_if_absent", added only when
+ * the upstream sent none) applied in order. The response itself when there
+ * is nothing to add, else a copy (responses from fetch() have immutable
+ * headers).
  */
 export function withResponseHeaders(response, headers) {
   if (!headers || headers.length === 0) return response;
   const out = new Response(response.body, response);
-  for (const [n, v] of headers) out.headers.append(n, v);
+  for (const [n, v, m] of headers) {
+    if (m === "set") out.headers.set(n, v);
+    else if (m !== "set_if_absent" || !out.headers.has(n)) out.headers.append(n, v);
+  }
   return out;
 }
 
@@ -697,6 +707,9 @@ function* headerPairs(h) {
 }
 
 const ACTIONS = ["allow", "respond", "pending"];
+// ac_header_mode (core/authcore_decide.h): how a response header meets the
+// upstream's own of that name.
+const MODES = ["append", "set", "set_if_absent"];
 
 // A token verification; claims (the payload) parsed when first read.
 class Verified {

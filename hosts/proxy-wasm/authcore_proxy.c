@@ -22,6 +22,9 @@
  *    writes it back with CAS if the call changed it (see "Shared state");
  *    every other request is decided once with no state. A host without
  *    shared data gets one state per VM.
+ *  - verified token signatures: each root context keeps an ac_jwt_cache
+ *    beside its policy (a VM is one worker), sized by jwt.cache, new and
+ *    empty with each policy, handed to every core call.
  *  - one request in, one decision out: all request headers come from one
  *    host call, the peer address from `source.address` and the TLS state
  *    from the connection (`connection.tls_version`, present only on TLS),
@@ -269,6 +272,8 @@ typedef struct apx_root {
 	struct apx_root *next;
 	void *mem;              /* malloc'd; the compiled policy lives in it */
 	const ac_policy *policy;
+	ac_jwt_cache *jwt_cache; /* malloc'd with the policy: its verified
+	                            signatures (NULL: jwt.cache false) */
 	apx_list waiting;       /* login posts whose body has not begun */
 	apx_list queue;         /* pending checks (round robin; the core's
 	                           login.max_pending bounds them) */
@@ -543,8 +548,10 @@ static void root_unload(apx_root *r)
 {
 	root_fail_pending(r, "the policy was replaced during a password check");
 	free(r->mem);
+	free(r->jwt_cache);
 	r->mem = NULL;
 	r->policy = NULL;
+	r->jwt_cache = NULL;
 }
 
 static void on_context_create_(uint32_t id, uint32_t parent)
@@ -765,7 +772,7 @@ uint32_t proxy_on_configure(uint32_t root_id, size_t config_size)
 {
 	apx_root *r = root_get(root_id);
 	uint8_t *json = NULL, *envbuf = NULL;
-	size_t json_len = 0, env_len = 0, mem_len, used = 0;
+	size_t json_len = 0, env_len = 0, mem_len, used = 0, cache_len;
 	void *mem;
 	const ac_policy *policy;
 	ac_policy_error err;
@@ -827,6 +834,12 @@ uint32_t proxy_on_configure(uint32_t root_id, size_t config_size)
 	r->mem = mem;
 	r->policy = policy;
 	log_warnings(policy);
+	/* a new policy starts with an empty cache (the VM is one worker);
+	 * without memory for one every token is checked, as with
+	 * jwt.cache false */
+	cache_len = ac_sizeof_jwt_cache(ac_policy_jwt_cache_entries(policy));
+	r->jwt_cache = ac_jwt_cache_init(cache_len ? malloc(cache_len) : NULL,
+	    cache_len, ac_policy_jwt_cache_entries(policy));
 	log_str(APX_LOG_INFO, env.admin_user.ptr != NULL ?
 	    "authcore: policy loaded (with the administrator from "
 	    "AUTHCORE_ADMIN_USER)" : "authcore: policy loaded");
@@ -1322,6 +1335,7 @@ static const char *core_call(apx_stream *s, apx_root *r)
 	}
 	if ((e = entropy_take()) == NULL)
 		elen = 0;
+	ac_decision_use_jwt_cache(s->decision, r->jwt_cache);
 	if ((s->needs & AC_NEEDS_STATE) && apx_state_mode == APX_STATE_SHARED) {
 		why = shared_call(s, r, resume ? APX_OP_RESUME : APX_OP_DECIDE,
 		    now, e, elen);
@@ -1638,14 +1652,51 @@ uint32_t proxy_on_request_trailers(uint32_t id, size_t n_trailers)
 	}
 }
 
-/* An allowed request's answer gets the decision's resp_headers (e.g. a
- * refreshed Set-Cookie), each appended. Local answers already have them. */
+/* 1 if the host's serialized header pairs (buf, len) hold `name`, in any
+ * case (Envoy's own names are lower case; the core's may not be). */
+static int pairs_have(const uint8_t *buf, size_t len, ac_str name)
+{
+	const uint8_t *p;
+	uint32_t count, i;
+
+	if (buf == NULL || len < 4)
+		return 0;
+	count = rd32(buf);
+	if (count > (len - 4) / 8)
+		return 0;
+	p = buf + 4 + (size_t)count * 8;
+	for (i = 0; i < count; i++) {
+		size_t nl = rd32(buf + 4 + (size_t)i * 8);
+		size_t vl = rd32(buf + 8 + (size_t)i * 8);
+		size_t k;
+
+		if (nl + vl + 2 > (size_t)(buf + len - p))
+			return 0;
+		if (nl == name.len) {
+			for (k = 0; k < nl; k++)
+				if ((p[k] | 0x20) != ((uint8_t)name.ptr[k] | 0x20))
+					break;
+			if (k == nl)
+				return 1;
+		}
+		p += nl + 1 + vl + 1;
+	}
+	return 0;
+}
+
+/* An allowed request's answer gets the decision's resp_headers (a
+ * refreshed Set-Cookie, security and CORS headers), each as its mode
+ * says: appended, set (the upstream's own values replaced), or set only
+ * when the upstream sent none (the answer's headers read once, and only
+ * then). Local answers already have them. */
 static uint32_t on_response_headers_(uint32_t id, size_t n_headers,
     uint32_t end_of_stream)
 {
 	apx_stream *s = stream_find(id);
 	const ac_answer *d;
-	size_t i;
+	uint8_t *map = NULL;
+	size_t i, map_len = 0;
+	uint32_t st;
 
 	(void)n_headers;
 	(void)end_of_stream;
@@ -1653,12 +1704,31 @@ static uint32_t on_response_headers_(uint32_t id, size_t n_headers,
 		return APX_CONTINUE;
 	d = ac_decision_answer(s->decision);
 	for (i = 0; i < d->n_resp_headers && i < AC_DECISION_HEADERS_MAX; i++)
-		if (proxy_add_header_map_value(APX_MAP_RESPONSE_HEADERS,
-		    d->resp_headers[i].name.ptr, d->resp_headers[i].name.len,
-		    d->resp_headers[i].value.ptr,
-		    d->resp_headers[i].value.len) != APX_OK)
+		if (d->resp_modes[i] == AC_HDR_SET_IF_ABSENT) {
+			if (proxy_get_header_map_pairs(APX_MAP_RESPONSE_HEADERS,
+			    &map, &map_len) != APX_OK)
+				map = NULL;
+			break;
+		}
+	for (i = 0; i < d->n_resp_headers && i < AC_DECISION_HEADERS_MAX; i++) {
+		const ac_header *h = &d->resp_headers[i];
+
+		if (d->resp_modes[i] == AC_HDR_SET_IF_ABSENT &&
+		    pairs_have(map, map_len, h->name))
+			continue;
+		if (d->resp_modes[i] == AC_HDR_SET)
+			st = proxy_replace_header_map_value(
+			    APX_MAP_RESPONSE_HEADERS, h->name.ptr, h->name.len,
+			    h->value.ptr, h->value.len);
+		else
+			st = proxy_add_header_map_value(
+			    APX_MAP_RESPONSE_HEADERS, h->name.ptr, h->name.len,
+			    h->value.ptr, h->value.len);
+		if (st != APX_OK)
 			log_str(APX_LOG_ERROR, "authcore: cannot add a "
 			    "response header");
+	}
+	free(map);
 	return APX_CONTINUE;
 }
 

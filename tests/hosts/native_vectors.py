@@ -40,10 +40,11 @@ def main():
                     ok &= vectors.report(case, ["exit %d: %s" % (p.returncode, p.stderr.decode()[:300])], "native")
                     continue
                 dec = json.loads(p.stdout)
-                hdrs = {}
-                for k, v in dec["headers"]:
-                    hdrs.setdefault(k.lower(), v)
-                cookies = [v for k, v in dec["headers"] if k.lower() == "set-cookie"]
+                # an allowed answer: the decision's headers applied to the
+                # test upstream's own, as a host does
+                own = vectors.upstream_own_headers(case) if dec["action"] == "allow" else []
+                hdrs = vectors.joined(vectors.apply_response_headers(own, dec["headers"]))
+                cookies = [e[1] for e in dec["headers"] if e[0].lower() == "set-cookie"]
                 up = vectors.apply_decision(case, dec) if dec["action"] == "allow" else None
                 probs = vectors.check(case, dec["status"], hdrs, up, dec["reason"], cookies,
                                       dec["body"])

@@ -18,6 +18,10 @@ A vector file (tests/vectors/decisions/*.json) holds a policy and cases:
                          "hmac_with_public_pem" | "der_signature" |
                          "zero_signature" | null},
      "raw_token": "literal token",             # instead of "token"
+     "token_from": {"case": "an earlier case's name",   # instead of "token":
+                    "signature_of": "another earlier case",  # its token with
+                    "mutate": "flip_signature"},  # this one's signature,
+                                                  # or flipped (both optional)
      "skip": {"workerd": "why this host cannot express the case"},
      "expect": {"status": 200, "reason": "ok",
                 "upstream": {"x-authcore-user": "alice"},   # allow: upstream sees
@@ -52,6 +56,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 VECTOR_DIR = os.path.join(ROOT, "tests", "vectors", "decisions")
 # Sent with every case by the HTTP runners; tests/lib/echo.py records it.
 REQUEST_ID_HEADER = "x-test-request-id"
+# Each "Name: value" of this request header is a header the test upstream
+# (tests/lib/echo.py, the edge test app) answers with of its own, so a case
+# shows how the decision's response headers meet an upstream's.
+UPSTREAM_HEADER = "x-test-upstream-header"
 _HASH = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
 
 
@@ -180,12 +188,16 @@ class VectorFile:
     def cases(self, now):
         """The file's cases made concrete at unix time `now`."""
         out = []
+        minted = {}  # case name -> its token, for "token_from"
         for c in self.doc["cases"]:
             token = ""
             if "token" in c:
                 token = mint(c["token"], self.keys, now, self.private_keys)
             elif "raw_token" in c:
                 token = c["raw_token"]
+            elif "token_from" in c:
+                token = token_from(c["token_from"], minted)
+            minted[c["name"]] = token
             r = c["request"]
             subst = {"{token}": token}
             if "session" in c:
@@ -210,6 +222,20 @@ class VectorFile:
     @property
     def has_https(self):
         return any(c["request"].get("https") for c in self.doc["cases"])
+
+
+def token_from(spec, minted):
+    """The token of an earlier case, byte for byte (a repeated token), or
+    its header.payload with another case's signature, or with its
+    signature's first byte flipped (forgeries that share its bytes)."""
+    tok = minted[spec["case"]]
+    head, sig = tok.rsplit(".", 1)
+    if "signature_of" in spec:
+        sig = minted[spec["signature_of"]].rsplit(".", 1)[1]
+    if spec.get("mutate") == "flip_signature":
+        raw = base64.urlsafe_b64decode(sig + "=" * (-len(sig) % 4))
+        sig = b64url(bytes([raw[0] ^ 1]) + raw[1:])
+    return head + "." + sig
 
 
 def login_endpoint(policy, path):
@@ -338,6 +364,48 @@ def apply_decision(case, d):
     for n, v in d.get("add", {}).items():
         up[n.lower()] = v
     return up
+
+
+def upstream_own_headers(case):
+    """The headers the test upstream answers this case with of its own:
+    [(name, value)] from the case's UPSTREAM_HEADER values."""
+    out = []
+    for n, v in case.headers:
+        if n.lower() == UPSTREAM_HEADER:
+            for spec in v.split(","):
+                name, _, value = spec.partition(":")
+                if name.strip():
+                    out.append((name.strip(), value.strip()))
+    return out
+
+
+def apply_response_headers(own, decided):
+    """What a host makes of an upstream's answer headers `own` [(name,
+    value)] and a decision's "headers" entries ([name, value] or [name,
+    value, mode]), applied in order: append; "set" replaces every value of
+    the name; "set_if_absent" adds only when none is there. The reference
+    the in-process runners check the core's modes against (the HTTP hosts
+    apply them for real). Returns [(name, value)]."""
+    out = list(own)
+    for e in decided:
+        n, v, mode = e[0], e[1], (e[2] if len(e) > 2 else "append")
+        have = any(k.lower() == n.lower() for k, _ in out)
+        if mode == "set":
+            out = [(k, x) for k, x in out if k.lower() != n.lower()]
+        elif mode == "set_if_absent" and have:
+            continue
+        out.append((n, v))
+    return out
+
+
+def joined(pairs):
+    """Headers as an HTTP client reads them: lower-case names, repeated
+    ones joined with ", "."""
+    d = {}
+    for k, v in pairs:
+        k = k.lower()
+        d[k] = d[k] + ", " + v if k in d else v
+    return d
 
 
 def request_json(case):

@@ -1012,6 +1012,60 @@ static void test_policy_errors(void)
 		    "$.jwt.keys[1].kid", "duplicate kid" },
 		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"identity_headers\":{\"user\":\"Authorization\"}}",
 		    "$.identity_headers", "must not name a header" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"cors\":{\"origins\":[\"https://a.example\",\"*\"],\"credentials\":true}}",
+		    "$.cors.origins[1]", "with \"credentials\"" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"cors\":{\"origins\":[\"null\"]}}",
+		    "$.cors.origins[0]", "never allowed" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"cors\":{\"origins\":[\"https://a.example/app\"]}}",
+		    "$.cors.origins[0]", "must not have a path" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"cors\":{\"origins\":[\"https://a.*.example\"]}}",
+		    "$.cors.origins[0]", "one '*' in front" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"cors\":{\"origins\":[\"https://App.example\"]}}",
+		    "$.cors.origins[0]", "lower case" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"cors\":{\"methods\":[\"GET\"]}}",
+		    "$.cors", "missing \"origins\"" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"cors\":{\"origins\":[\"*\"],\"max_age\":90000}}",
+		    "$.cors.max_age", "0 to 86400" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"cors\":{\"origins\":[\"*\"],\"headers\":[\"x y\"]}}",
+		    "$.cors.headers[0]", "not a header name" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"require_https\":\"yes\"}",
+		    "$.require_https", "true or false" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"security_headers\":{\"frame_options\":\"ALLOW-FROM x\"}}",
+		    "$.security_headers.frame_options", "\"DENY\", \"SAMEORIGIN\" or false" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"security_headers\":{\"hsts\":\"includeSubDomains\"}}",
+		    "$.security_headers.hsts", "max-age=" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"security_headers\":{\"referrer_policy\":\"a\\nb\"}}",
+		    "$.security_headers.referrer_policy", "printable ASCII" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"security_headers\":{\"frame_ancestors\":\"'self'; script-src *\"}}",
+		    "$.security_headers.frame_ancestors", "without ';'" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"security_headers\":{\"x_frame\":\"DENY\"}}",
+		    "$.security_headers", "unknown member" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"rules\":[{\"path\":\"/a\",\"role\":[]}]}",
+		    "$.rules[0].role", "non-empty array" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"rules\":[{\"path\":\"/a\",\"role\":[\"a\",7]}]}",
+		    "$.rules[0].role[1]", "must be a string" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"roles\":{\"a\":[\"read\"],\"a\":[\"x\"]}}",
+		    "$.roles", "duplicate member \"a\"" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"roles\":{\"a\":\"read\"}}",
+		    "$.roles.a", "array of permission names" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"resources\":[{\"path\":\"/api/pipelines/*\",\"methods\":{\"GET\":\"read\"}}]}",
+		    "$.resources[0].path", "{id}" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"resources\":[{\"path\":\"/api/p{id}/*\",\"methods\":{\"GET\":\"read\"}}]}",
+		    "$.resources[0].path", "whole path segment" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"resources\":[{\"path\":\"/api/*/{id}\",\"methods\":{\"GET\":\"read\"}}]}",
+		    "$.resources[0].path", "only the part after {id}" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"resources\":[{\"path\":\"/p/{id}\"}]}",
+		    "$.resources[0]", "missing \"methods\"" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"resources\":[{\"path\":\"/p/{id}\",\"methods\":{\"GET\":\"read\"},\"acl\":{\"r_*\":{\"write\":[\"a\"]}}}]}",
+		    "$.resources[0].acl.r_*.write", "could never grant" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"resources\":[{\"path\":\"/p/{id}\",\"methods\":{\"GET\":\"read\"},\"acl\":{\"r*x\":{\"read\":[\"a\"]}}}]}",
+		    "$.resources[0].acl.r*x", "at its end" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"resources\":[{\"path\":\"/p/{id}\",\"methods\":{\"GET\":\"read\"},\"acl\":{\"r\":{\"read\":[]}}}]}",
+		    "$.resources[0].acl.r.read", "non-empty array" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"resources\":[{\"path\":\"/p/{id}\",\"methods\":{\"GET\":\"read\"},\"acl\":{\"r\":{\"read\":[\"a\"]},\"r\":{\"read\":[\"b\"]}}}]}",
+		    "$.resources[0].acl", "duplicate member" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"resources\":[{\"path\":\"/p/{id}\",\"methods\":{\"GET\":\"read\",\"GET\":\"x\"}}]}",
+		    "$.resources[0].methods", "duplicate member" },
 	};
 	ac_policy_error err;
 	size_t i, used;
@@ -1160,6 +1214,26 @@ static void test_policy_warnings(void)
 	snprintf(j, sizeof j, "{%s,\"rules\":[{\"path\":\"/a\",\"role\":\"admni\"}]}",
 	    SESS);
 	CHECK(warnings_of(j, got, sizeof got) == 0);
+	end();
+
+	begin("policy warnings: roles in rules and resource ACLs, permissions of resources");
+	/* with "roles", a role it does not define is most likely a typo */
+	snprintf(j, sizeof j, "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":"
+	    "\"0123456789abcdef0123456789abcdef\"}]},\"roles\":{\"viewer\":[\"read\"],"
+	    "\"admin\":[\"read\",\"run\"]},\"rules\":[{\"path\":\"/a\",\"role\":"
+	    "[\"admin\",\"admn\"]}],\"resources\":[{\"path\":\"/p/{id}/*\",\"methods\":"
+	    "{\"GET\":\"read\",\"POST\":\"run\"},\"acl\":{\"r_*\":{\"read\":[\"viewer\","
+	    "\"veiwer\"],\"run\":[\"admin\"]}}}]}");
+	n = warnings_of(j, got, sizeof got);
+	CHECK(n == 2 && strcmp(got, "$.rules[0].role|$.resources[0].acl.r_*.read") == 0);
+	/* API keys only: a role no key holds, a permission nothing grants,
+	 * one "roles" grants to a key's role */
+	snprintf(j, sizeof j, "{%s,\"roles\":{\"reporter\":[\"export\"]},"
+	    "\"resources\":[{\"path\":\"/r/{id}\",\"methods\":{\"GET\":\"read\","
+	    "\"PUT\":\"write\",\"POST\":\"export\"}},{\"path\":\"/s/{id}\",\"methods\":"
+	    "{\"GET\":\"read\"},\"acl\":{\"*\":{\"read\":[\"auditor\"]}}}]}", AK);
+	n = warnings_of(j, got, sizeof got);
+	CHECK(n == 2 && strcmp(got, "$.resources[0].methods.PUT|$.resources[1].acl.*.read") == 0);
 	end();
 
 	begin("policy warnings: rules outside the session cookie's Path");
@@ -1365,6 +1439,20 @@ static void test_request_rules(void)
 		ac_header h[] = { H("Authorization", auth), H("X_Authcore_User", "admin") };
 		decide_req(P, "GET", "/api/items", "192.0.2.1", 0, h, 2, &d);
 		CHECK(d.a.status == 400 && d.a.reason == AC_BAD_HEADER);
+	}
+	{
+		/* a Cookie header the core would forward rebuilt (the token
+		 * cookie consumed) never carries CR, LF or NUL on: refused */
+		static const char v[3][24] = { "a=b\r; c=d", "a=b\n; c=d",
+			"\0a=b; c=d" };
+		size_t k;
+		for (k = 0; k < 3; k++) {
+			ac_header h[] = { H("Authorization", auth), H("Cookie", "") };
+			h[1].value.ptr = v[k];
+			h[1].value.len = k == 2 ? 10 : strlen(v[k]);
+			decide_req(P, "GET", "/api/items", "192.0.2.1", 0, h, 2, &d);
+			CHECK(d.a.status == 400 && d.a.reason == AC_BAD_HEADER);
+		}
 	}
 	{
 		/* identity values as upstreams will read them */

@@ -27,6 +27,7 @@ const out = { cases: {}, bad: {}, checks: [] };
 // The policy the apply checks below run on: basic.json's (public /healthz,
 // /api/x refused without credentials), whatever order the files come in.
 const basicFile = job.files.find((f) => f.name === "basic");
+const UPSTREAM_HEADER = "x-test-upstream-header"; // tests/lib/vectors.py
 const check = (name, problem) => out.checks.push([name, problem || null]);
 
 // Iterations per slice for the handle() instances: small, so the vectors'
@@ -83,7 +84,14 @@ for (const f of job.files) {
           h.body_ok = h.body === (r.decision.body ?? "");
         } else {
           h.status = 200;
-          h.headers = {};
+          // the answer of an upstream with its own headers (as the test
+          // upstreams give them), after withResponseHeaders
+          const own = new Headers();
+          for (const spec of (fr.request.headers.get(UPSTREAM_HEADER) ?? "").split(/,\s*/)) {
+            const i = spec.indexOf(":");
+            if (i > 0) own.append(spec.slice(0, i).trim(), spec.slice(i + 1).trim());
+          }
+          h.headers = lower(withResponseHeaders(new Response("{}", { headers: own }), r.responseHeaders).headers);
           h.set_cookies = r.responseHeaders.filter(([n]) => n.toLowerCase() === "set-cookie").map(([, v]) => text(v));
           h.upstream = lower(r.request.headers);
           h.user = r.identity.user;
@@ -237,6 +245,26 @@ try {
   check("node apply: withResponseHeaders appends every header", probs.join("; "));
 } catch (e) {
   check("node apply: withResponseHeaders appends every header", `threw ${e.stack}`);
+}
+
+// Modes: "set" replaces every value the upstream sent of the name (any
+// case), "set_if_absent" adds only where it sent none, a pair appends.
+{
+  const label = "node apply: withResponseHeaders applies each header's mode";
+  try {
+    const up = new Response("x", { headers: [["X-Frame-Options", "SAMEORIGIN"], ["Referrer-Policy", "no-referrer"],
+      ["Vary", "Accept"], ["Access-Control-Allow-Origin", "*"]] });
+    const got = withResponseHeaders(up, [["x-frame-options", "DENY", "set_if_absent"],
+      ["x-content-type-options", "nosniff", "set_if_absent"], ["referrer-policy", "same-origin", "set"],
+      ["vary", "Origin"], ["access-control-allow-origin", "https://app.example", "set"]]);
+    const want = { "x-frame-options": "SAMEORIGIN", "x-content-type-options": "nosniff",
+      "referrer-policy": "same-origin", vary: "Accept, Origin", "access-control-allow-origin": "https://app.example" };
+    const probs = Object.entries(want).filter(([n, v]) => got.headers.get(n) !== v)
+      .map(([n, v]) => `${n} ${JSON.stringify(got.headers.get(n))}, want ${JSON.stringify(v)}`);
+    check(label, probs.join("; "));
+  } catch (e) {
+    check(label, `threw ${e.stack}`);
+  }
 }
 
 // serve(): next() only on allow, its response returned; a refusal answered

@@ -136,10 +136,9 @@ def run_node():
             vectors.report(case, [res["error"]], "node")
         else:
             d = res["decision"]
-            hdrs = {}
-            for k, v in d["headers"]:
-                hdrs.setdefault(k.lower(), v)
-            cookies = [v for k, v in d["headers"] if k.lower() == "set-cookie"]
+            own = vectors.upstream_own_headers(case) if d.get("action") == "allow" else []
+            hdrs = vectors.joined(vectors.apply_response_headers(own, d["headers"]))
+            cookies = [e[1] for e in d["headers"] if e[0].lower() == "set-cookie"]
             up = vectors.apply_decision(case, d) if d.get("action") == "allow" else None
             vectors.report(case, vectors.check(case, d["status"], hdrs, up, d.get("reason"),
                                                cookies, d["body"]), "node")
