@@ -1,8 +1,4 @@
-"""Decision vectors through the native core, via `authcore decide`: every
-host's (tests/vectors/decisions) and those only the native core runs yet
-(tests/vectors/native: rate limits, which need the store protocol the other
-hosts do not speak yet)."""
-import glob
+"""Decision vectors through the native core, via `authcore decide`."""
 import json
 import os
 import subprocess
@@ -20,8 +16,7 @@ def main():
     ok = True
     now = int(time.time())
     with tempfile.TemporaryDirectory() as d:
-        native = sorted(glob.glob(os.path.join(vectors.ROOT, "tests", "vectors", "native", "*.json")))
-        for vf in vectors.load_vector_files() + [vectors.VectorFile(p) for p in native]:
+        for vf in vectors.load_vector_files():
             pol = os.path.join(d, vf.name + ".json")
             with open(pol, "w") as f:
                 f.write(vf.policy_json)
