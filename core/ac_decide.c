@@ -5,8 +5,9 @@
  * stages run in the order of their table (below): request sanity and the
  * canonical target, the login endpoints, public paths, who the caller is
  * (ac_identify.c), the first route rule that matches, and what goes
- * upstream. Every outcome carries a stable reason code and an audit line
- * (ac_reply.c); clients get generic bodies.
+ * upstream. Every outcome carries a stable reason code and, unless it is
+ * an allow the policy's "audit" leaves out, an audit line (ac_reply.c);
+ * clients get generic bodies.
  */
 #include "ac_decision_int.h"
 #include "ac_identify.h"
@@ -321,7 +322,7 @@ static void reset(ac_decision *d, const ac_request *req)
 	d->login_user.ptr = NULL;
 	d->login_user.len = 0;
 	d->buf_len = 0;
-	d->a.audit = d->audit_buf;
+	d->a.audit = ""; /* ac_reply_audit points it at audit_buf */
 	d->a.audit_len = 0;
 	d->a.state_written = 0;
 	d->a.path = req->path;
@@ -353,7 +354,10 @@ static void run(const ac_policy *P, ac_state *S, const ac_request *req,
 		d->a.reason = AC_PENDING_REASON;
 		d->a.n_add = d->a.n_resp_headers = 0;
 	}
-	ac_reply_audit(P, d, req, now);
+	/* audit_len stays 0 (no line, nothing formatted) for an allow the
+	 * policy does not audit */
+	if (ac_reply_audited(P, d, entropy, entropy_len))
+		ac_reply_audit(P, d, req, now);
 }
 
 ac_action ac_decide_begin(const ac_policy *P, ac_state *S,

@@ -111,6 +111,8 @@ static const section sections[] = {
 	{ .name = "rules", .load = ac_pl_rules },
 	{ .check = check_header_names },
 	{ .name = "default", .load = ac_pl_default },
+	{ .name = "audit", .members = ac_pl_audit_members,
+	  .init = ac_pl_audit_init, .load = ac_pl_audit },
 };
 #define N_SECTIONS (sizeof sections / sizeof sections[0])
 

@@ -98,6 +98,9 @@ struct ac_policy {
 	int allow_underscore;           /* header names with '_' accepted */
 	int refuse_override;            /* method overrides: 1 refuse, 0 strip */
 	int forward_credentials;        /* consumed credentials kept */
+	/* allowed requests audited, per million ("audit.allowed"): 0 none,
+	 * 1000000 all; every other answer is always audited */
+	uint32_t audit_allowed;
 };
 
 #endif

@@ -106,7 +106,9 @@ typedef struct {
 	ac_str body;
 	ac_str user;             /* identity, when the caller was identified */
 	const char *audit;       /* one JSON line, no newline */
-	size_t audit_len;        /* 0: none */
+	size_t audit_len;        /* 0: no audit line (an allow the policy's
+	                            "audit" leaves out; nothing was formatted):
+	                            the host logs nothing */
 	/* the request as decided (AC_ALLOW): the target to forward and the
 	 * client and scheme the core took (trusted_proxies applied). When
 	 * path_rewritten is 1 the host MUST forward `path` instead of the
@@ -200,7 +202,7 @@ void ac_decide_abandon(ac_state *state, ac_decision *d);
 /* Serializes a decision as one JSON object:
  * {"action":"allow"|"respond","status":N,"reason":"...",
  *  "remove":[names],"add":{"name":"value"},"headers":[["name","value"]],
- *  "body":"...","user":"..."|null,"audit":{...}}
+ *  "body":"...","user":"..."|null,"audit":{...}|null}
  * Returns the length written (no NUL), or 0 if cap is too small. */
 size_t ac_decision_json(const ac_decision *d, char *out, size_t cap);
 

@@ -841,8 +841,98 @@ static void test_audit_always_logged(void)
 	CHECK(ac_decision_json(&d, js, sizeof js) > 0);
 	CHECK(strstr(js, "/api/\\ufffdx") != NULL);
 	/* and valid multi-byte UTF-8 passes unchanged */
-	decide_case(P, "GET", "/pub/caf\xc3\xa9", NULL, &d, 1000);
-	CHECK(strstr(d.a.audit, "/pub/caf\xc3\xa9") != NULL);
+	decide_case(P, "GET", "/api/caf\xc3\xa9", NULL, &d, 1000);
+	CHECK(d.a.status == 401 && strstr(d.a.audit, "/api/caf\xc3\xa9") != NULL);
+	end();
+}
+
+/* "audit": allowed requests get a line as the policy says (sampled with
+ * the decision's entropy), every other answer always; no line is an empty
+ * audit string, and the decision JSON says null. */
+static void test_audit_allowed(void)
+{
+	static ac_decision d;
+	static char js[16384];
+	static const char *const good[][2] = {
+		{ "", "0" }, { ",\"audit\":{}", "0" },
+		{ ",\"audit\":{\"allowed\":\"none\"}", "0" },
+		{ ",\"audit\":{\"allowed\":\"all\"}", "1000000" },
+		{ ",\"audit\":{\"allowed\":\"100%\"}", "1000000" },
+		{ ",\"audit\":{\"allowed\":\"12.5%\"}", "125000" },
+		{ ",\"audit\":{\"allowed\":\"0.0001%\"}", "1" },
+		{ ",\"audit\":{\"allowed\":\"50%\"}", "500000" },
+	};
+	static const char *const bad[] = { "0%", "0.00001%", "100.0001%",
+		"101%", "05%", ".5%", "5.%", "5", "5 %", " 5%", "all ", "ALL",
+		"1/10" };
+	ac_policy_error err;
+	char pol[1024];
+	size_t i;
+	uint8_t ent[32];
+
+	begin("audit: allowed requests none, all or sampled; denials always");
+	for (i = 0; i < sizeof good / sizeof good[0]; i++) {
+		const ac_policy *P;
+		snprintf(pol, sizeof pol, "{\"api_keys\":{\"keys\":[]},"
+		    "\"public\":[\"/pub\"]%s}", good[i][0]);
+		P = load(pol, &err);
+		CHECK(P != NULL && P->audit_allowed ==
+		    (uint32_t)strtoul(good[i][1], NULL, 10));
+	}
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(pol, sizeof pol, "{\"api_keys\":{\"keys\":[]},"
+		    "\"audit\":{\"allowed\":\"%s\"}}", bad[i]);
+		CHECK(load(pol, &err) == NULL &&
+		    strcmp(err.path, "$.audit.allowed") == 0);
+	}
+	CHECK(load("{\"api_keys\":{\"keys\":[]},\"audit\":{\"allowed\":1}}",
+	    &err) == NULL && strcmp(err.path, "$.audit.allowed") == 0);
+	CHECK(load("{\"api_keys\":{\"keys\":[]},\"audit\":{\"denied\":\"none\"}}",
+	    &err) == NULL && strcmp(err.path, "$.audit") == 0);
+	for (i = 0; i < 3; i++) {
+		static const char *const setting[] = { "none", "all", "50%" };
+		const ac_policy *P;
+		ac_request r;
+		int n = 0, k;
+
+		snprintf(pol, sizeof pol, "{\"api_keys\":{\"keys\":[]},"
+		    "\"public\":[\"/pub\"],\"audit\":{\"allowed\":\"%s\"}}",
+		    setting[i]);
+		P = load(pol, &err);
+		CHECK(P != NULL);
+		if (P == NULL)
+			continue;
+		memset(&r, 0, sizeof r);
+		r.method.ptr = "GET";
+		r.method.len = 3;
+		for (k = 0; k < 256; k++) {
+			/* the last 4 entropy bytes decide: k / 256 of 2^32 */
+			memset(ent, 0xa5, sizeof ent);
+			ent[28] = (uint8_t)k;
+			r.path.ptr = "/pub";
+			r.path.len = 4;
+			ac_decide(P, NULL, &r, 1000, ent, sizeof ent, &d);
+			CHECK(d.a.action == AC_ALLOW && d.a.reason == AC_PUBLIC);
+			CHECK((d.a.audit_len == 0) == (d.a.audit[0] == 0));
+			n += d.a.audit_len > 0;
+			if (d.a.audit_len > 0)
+				CHECK(strstr(d.a.audit, "\"action\":\"allow\"") != NULL);
+			else
+				CHECK(ac_decision_json(&d, js, sizeof js) > 0 &&
+				    strstr(js, "\"audit\":null}") != NULL);
+			/* a refusal is audited whatever the setting */
+			r.path.ptr = "/api";
+			ac_decide(P, NULL, &r, 1000, ent, sizeof ent, &d);
+			CHECK(d.a.status == 401 && d.a.audit_len > 0 &&
+			    strstr(d.a.audit, "\"action\":\"deny\"") != NULL);
+		}
+		CHECK(n == (i == 0 ? 0 : i == 1 ? 256 : 128));
+		/* without entropy a sampled setting loses no line */
+		r.path.ptr = "/pub";
+		r.path.len = 4;
+		ac_decide(P, NULL, &r, 1000, NULL, 0, &d);
+		CHECK((d.a.audit_len > 0) == (i != 0));
+	}
 	end();
 }
 
@@ -1310,6 +1400,7 @@ static void test_request_rules(void)
 	    "\"prefix\":\"Bearer\"},{\"cookie\":\"jwt\"},{\"query\":\"access_token\"}]},"
 	    "\"trusted_proxies\":[\"10.0.0.0/8\",\"fd00::/8\"],"
 	    "\"request\":{\"non_canonical_path\":\"rewrite\"},"
+	    "\"audit\":{\"allowed\":\"all\"},"
 	    "\"rules\":[{\"methods\":[\"GET\"],\"path\":\"/api/secret\",\"role\":\"admin\"},"
 	    "{\"methods\":[\"DELETE\"],\"path\":\"/api/admin/*\",\"role\":\"admin\"}]}";
 	ac_policy_error err;
@@ -1488,6 +1579,7 @@ int main(void)
 	test_policy_warnings();
 	test_sources_and_claims();
 	test_audit_always_logged();
+	test_audit_allowed();
 	test_sha256_paths();
 	test_canonical_path();
 	test_request_rules();
