@@ -355,8 +355,9 @@ static void run(const ac_policy *P, ac_state *S, const ac_request *req,
 		d->a.n_add = d->a.n_resp_headers = 0;
 	}
 	/* audit_len stays 0 (no line, nothing formatted) for an allow the
-	 * policy does not audit */
-	if (ac_reply_audited(P, d, entropy, entropy_len))
+	 * policy does not audit; one that ends a password check (Basic
+	 * credentials checked against their hash) is a login: audited */
+	if (v != NULL || ac_reply_audited(P, d, entropy, entropy_len))
 		ac_reply_audit(P, d, req, now);
 }
 
