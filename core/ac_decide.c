@@ -267,19 +267,45 @@ int ac_wants_body(const ac_policy *P, const char *method, size_t method_len,
 	    path_len) == AC_ROUTE_LOGIN;
 }
 
+/* 1 if deciding req may read its scheme: only cookies do (the Secure flag
+ * of those the login endpoints and a re-signed session set, the
+ * same-origin checks of cookie credentials and login posts). */
+static int needs_tls(const ac_policy *P, const ac_request *req,
+    size_t path_len)
+{
+	size_t i;
+	int cookies = P->login || P->n_session_keys > 0;
+
+	for (i = 0; !cookies && i < P->n_sources; i++)
+		cookies = P->sources[i].kind == 'C';
+	if (!cookies)
+		return 0;
+	if (ac_login_route(P, req, path_len) != 0)
+		return 1;
+	for (i = 0; i < req->n_headers; i++)
+		if (ac_ascii_ieq(req->headers[i].name.ptr,
+		    req->headers[i].name.len, "cookie", 6))
+			return 1;
+	return 0;
+}
+
 unsigned ac_needs(const ac_policy *P, const ac_request *req)
 {
 	unsigned n = 0;
 	size_t i, path_len = req->path.len;
 	const char *q = path_len ? memchr(req->path.ptr, '?', path_len) : NULL;
 
-	if (P == NULL || !P->login)
+	if (P == NULL)
 		return 0;
+	if (q != NULL)
+		path_len = (size_t)(q - req->path.ptr);
+	if (needs_tls(P, req, path_len))
+		n |= AC_NEEDS_TLS;
+	if (!P->login)
+		return n;
 	if (ac_wants_body(P, req->method.ptr, req->method.len, req->path.ptr,
 	    req->path.len))
 		n |= AC_NEEDS_BODY;
-	if (q != NULL)
-		path_len = (size_t)(q - req->path.ptr);
 	if (ac_login_route(P, req, path_len) == AC_ROUTE_LOGIN &&
 	    ac_str_eq(req->method, "POST", 4))
 		n |= AC_NEEDS_THROTTLE | AC_NEEDS_CLIENT_BUDGET |

@@ -846,6 +846,91 @@ static void test_audit_always_logged(void)
 	end();
 }
 
+/* AC_NEEDS_TLS: asked for only where the scheme can change the answer
+ * (cookies); where it is not asked for, the answer is the same for http
+ * and https but for the `https` it echoes. */
+static void test_needs_tls(void)
+{
+	static ac_decision d1, d2;
+	static char j1[16384], j2[16384];
+	static const char *const pols[] = {
+		/* tokens from a header: never */
+		"{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"unit-test-secret-0123456789abcdefghij\"}]},"
+		"\"public\":[\"/pub\"],\"trusted_proxies\":[\"10.0.0.0/8\"]}",
+		/* a cookie source: requests with a Cookie */
+		"{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"unit-test-secret-0123456789abcdefghij\"}],"
+		"\"sources\":[{\"cookie\":\"jwt\"}]}}",
+	};
+	const char *tok = sign("{\"sub\":\"bob\",\"roles\":[\"reader\"]}");
+	char auth[1024], cookie[1100];
+	size_t i, k;
+
+	begin("needs: the scheme only where cookies can use it");
+	snprintf(auth, sizeof auth, "Bearer %s", tok);
+	snprintf(cookie, sizeof cookie, "jwt=%s", tok);
+	for (i = 0; i < 2; i++) {
+		ac_policy_error err;
+		const ac_policy *P = load(pols[i], &err);
+		ac_header h[] = { H("Authorization", auth), H("Host", "a.test"),
+			H("Origin", "https://a.test"), H("X-Forwarded-Proto", "https"),
+			H("Cookie", cookie) };
+		static const char *const methods[] = { "GET", "POST" };
+
+		CHECK(P != NULL);
+		if (P == NULL)
+			continue;
+		for (k = 0; k < 4; k++) {
+			ac_request r;
+			unsigned n;
+			size_t l1, l2;
+
+			memset(&r, 0, sizeof r);
+			r.method.ptr = methods[k & 1];
+			r.method.len = strlen(r.method.ptr);
+			r.path.ptr = "/api/x";
+			r.path.len = 6;
+			r.client_ip.ptr = "10.1.1.1";
+			r.client_ip.len = 8;
+			r.headers = h;
+			r.n_headers = k < 2 ? 4 : 5; /* with the Cookie or not */
+			n = ac_needs(P, &r);
+			CHECK(!!(n & AC_NEEDS_TLS) == (i == 1 && k >= 2));
+			if (n & AC_NEEDS_TLS)
+				continue;
+			r.https = 0;
+			ac_decide(P, NULL, &r, 1000, NULL, 0, &d1);
+			r.https = 1;
+			ac_decide(P, NULL, &r, 1000, NULL, 0, &d2);
+			d1.a.https = d2.a.https = 0;
+			l1 = ac_decision_json(&d1, j1, sizeof j1);
+			l2 = ac_decision_json(&d2, j2, sizeof j2);
+			CHECK(l1 > 0 && l1 == l2 && memcmp(j1, j2, l1) == 0);
+		}
+	}
+	{
+		/* sessions and a login: the login endpoints and any Cookie */
+		ac_policy_error err;
+		const ac_policy *P = load("{\"sessions\":{\"keys\":[{\"kid\":\"s1\","
+		    "\"secret\":\"unit-test-session-secret-0123456789abcd\"}]}}", &err);
+		ac_header c[] = { H("Cookie", "a=1") };
+		ac_request r;
+
+		CHECK(P != NULL);
+		if (P != NULL) {
+			memset(&r, 0, sizeof r);
+			r.method.ptr = "GET";
+			r.method.len = 3;
+			r.path.ptr = "/x";
+			r.path.len = 2;
+			CHECK(!(ac_needs(P, &r) & AC_NEEDS_TLS));
+			r.headers = c;
+			r.n_headers = 1;
+			CHECK(ac_needs(P, &r) & AC_NEEDS_TLS);
+		}
+	}
+	end();
+}
+
 /* "audit": allowed requests get a line as the policy says (sampled with
  * the decision's entropy), every other answer always; no line is an empty
  * audit string, and the decision JSON says null. */
@@ -1580,6 +1665,7 @@ int main(void)
 	test_sources_and_claims();
 	test_audit_always_logged();
 	test_audit_allowed();
+	test_needs_tls();
 	test_sha256_paths();
 	test_canonical_path();
 	test_request_rules();
