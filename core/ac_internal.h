@@ -97,7 +97,8 @@ void aj_w_int(aj_writer *w, int64_t v);
  * is a compiler-rt call (__multi3), slower than 32-bit limbs (in Node, 171
  * us for an RSA-2048 public operation against 109); so in wasm the 64x64
  * product is made of four 32x32->64 ones (wasm has i64.mul), summed in
- * 32-bit lanes with no carry to detect, faster than 32-bit limbs (ac_rsa.c).
+ * 32-bit lanes with no carry to detect, two at a time with wasm SIMD:
+ * faster than 32-bit limbs (ac_rsa.c says by how much).
  * -DAC_RSA_LIMB32 forces 32-bit limbs anywhere (the tests build it
  * natively); the whole program MUST then be built with it, as it changes
  * ac_rsa_pub. */
