@@ -22,6 +22,9 @@
 //                 per verification
 //   wasm-loop     the same, N verifications inside one wasm call
 //   jose          jose's jwtVerify with a CryptoKey imported once
+//   rs256/edge-verify  auth.verify(token) of the edge module for an RS256
+//                 token (RSA-2048 key made here with node:crypto, the same
+//                 claims): the wasm RSA public operation against native's
 // With ITERATIONS PASSWORD SALT_HEX (run.py passes 600000):
 //   pbkdf2/wasm-node  ac_pbkdf2 (PBKDF2-HMAC-SHA256, dkLen 32) exported from
 //                 the bench wasm build, one derivation per run, BEST of
@@ -108,6 +111,18 @@ const { createAuth } = await import(join(top, "build/edge/authcore.mjs"));
 const auth = await createAuth(policy, { module: edgeBytes, audit: false });
 await measure("hs256", "edge-decide", 20000, () => auth.decide(request, { now }).action === "allow");
 await measure("hs256", "edge-verify", 20000, () => auth.verify(token, { now }).valid);
+{
+  const { generateKeyPairSync, sign } = await import("node:crypto");
+  const { publicKey, privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const b64u = (b) => Buffer.from(b).toString("base64url");
+  const input = b64u(JSON.stringify({ alg: "RS256", typ: "JWT" })) + "." + token.split(".")[1];
+  const rsToken = input + "." + b64u(sign("sha256", Buffer.from(input), privateKey));
+  const pem = publicKey.export({ type: "spki", format: "pem" });
+  const rsAuth = await createAuth({ ...policy, jwt: { ...policy.jwt, keys: [{ alg: "RS256", pem }] } },
+    { module: edgeBytes, audit: false });
+  await measure("rs256", "edge-verify", 2000, () => rsAuth.verify(rsToken, { now }).valid);
+  rsAuth.close();
+}
 
 // ---- the same wasm through the flat ABI -----------------------------------
 {
