@@ -268,19 +268,23 @@ int ac_wants_body(const ac_policy *P, const char *method, size_t method_len,
 }
 
 /* 1 if deciding req may read its scheme: only cookies do (the Secure flag
- * of those the login endpoints and a re-signed session set, the
- * same-origin checks of cookie credentials and login posts). */
+ * of those a login, a logout and a re-signed session set, the same-origin
+ * checks of cookie credentials and login posts). The login page and
+ * whoami use it only through a Cookie. */
 static int needs_tls(const ac_policy *P, const ac_request *req,
     size_t path_len)
 {
 	size_t i;
-	int cookies = P->login || P->n_session_keys > 0;
+	int cookies = P->login || P->n_session_keys > 0, route;
 
 	for (i = 0; !cookies && i < P->n_sources; i++)
 		cookies = P->sources[i].kind == 'C';
 	if (!cookies)
 		return 0;
-	if (ac_login_route(P, req, path_len) != 0)
+	route = ac_login_route(P, req, path_len);
+	if (route == AC_ROUTE_LOGOUT || (route == AC_ROUTE_LOGIN &&
+	    !ac_str_eq(req->method, "GET", 3) &&
+	    !ac_str_eq(req->method, "HEAD", 4)))
 		return 1;
 	for (i = 0; i < req->n_headers; i++)
 		if (ac_ascii_ieq(req->headers[i].name.ptr,

@@ -59,7 +59,7 @@ typedef struct {
 #define AC_NEEDS_STATE (AC_NEEDS_THROTTLE | AC_NEEDS_CLIENT_BUDGET | \
     AC_NEEDS_PENDING | AC_NEEDS_CREDS)
 /* The connection's scheme (req->https): the Secure flag of the cookies a
- * login or a re-signed session sets, and the same-origin checks of cookie
+ * login, a logout or a re-signed session sets, and the same-origin checks of cookie
  * credentials and login posts. Without this bit the decision is the same
  * whatever req->https says (but for the answer's `https`, which echoes
  * it), so a host for which reading the scheme costs a call may skip it. */
@@ -67,7 +67,7 @@ typedef struct {
 /* Bits of AC_NEEDS_* for this request (body and headers not needed in req;
  * method, path and headers are read): a login post needs the body and the
  * throttle, budget and pending entries; Basic credentials need those
- * entries and the credentials cache; a request to the login endpoints or
+ * entries and the credentials cache; a login post, a logout or a request
  * carrying a Cookie, under a policy with sessions, a login or a cookie
  * token source, needs the scheme. A request whose answer has no
  * AC_NEEDS_STATE bit is decided exactly the same with state NULL. */
