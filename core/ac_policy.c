@@ -119,6 +119,8 @@ static const section sections[] = {
 	{ .name = "resources", .load = ac_pl_resources },
 	{ .check = check_header_names },
 	{ .name = "default", .load = ac_pl_default },
+	{ .name = "audit", .members = ac_pl_audit_members,
+	  .init = ac_pl_audit_init, .load = ac_pl_audit },
 };
 #define N_SECTIONS (sizeof sections / sizeof sections[0])
 

@@ -168,6 +168,9 @@ struct ac_policy {
 	size_t n_role_defs;
 	ac_resource *resources;
 	size_t n_resources;
+	/* allowed requests audited, per million ("audit.allowed"): 0 none,
+	 * 1000000 all; every other answer is always audited */
+	uint32_t audit_allowed;
 };
 
 #endif
