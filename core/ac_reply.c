@@ -318,7 +318,9 @@ static size_t audit_target(const ac_policy *P, ac_str t, char *out,
 }
 
 /* Whether the decision gets an audit line: every answer but an allow
- * does; an allow as the policy's "audit.allowed" says, sampled with the
+ * does, and so does an allow decided without its rate limits (the store
+ * failed and on_store_error said "allow"); any other allow as the
+ * policy's "audit.allowed" says, sampled with the
  * decision's own entropy (its last 4 bytes), so no counter is kept and
  * a host passing no entropy gets every line. */
 int ac_reply_audited(const ac_policy *P, const ac_decision *d,
@@ -326,7 +328,8 @@ int ac_reply_audited(const ac_policy *P, const ac_decision *d,
 {
 	uint32_t r;
 
-	if (d->a.action != AC_ALLOW || P->audit_allowed >= 1000000u)
+	if (d->a.action != AC_ALLOW || P->audit_allowed >= 1000000u ||
+	    d->store.failed != AC_OK)
 		return 1;
 	if (P->audit_allowed == 0)
 		return 0;
