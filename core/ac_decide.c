@@ -308,6 +308,9 @@ static int needs_tls(const ac_policy *P, const ac_request *req,
 	size_t i;
 	int cookies = P->login || P->n_session_keys > 0, route;
 
+	/* plain HTTP refused or redirected; HSTS sent only over HTTPS */
+	if (P->require_https || (P->sec.every && P->sec.hsts.ptr != NULL))
+		return 1;
 	for (i = 0; !cookies && i < P->n_sources; i++)
 		cookies = P->sources[i].kind == 'C';
 	if (!cookies)

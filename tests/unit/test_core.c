@@ -928,6 +928,31 @@ static void test_needs_tls(void)
 			CHECK(ac_needs(P, &r) & AC_NEEDS_TLS);
 		}
 	}
+	{
+		/* require_https and HSTS: every request, no cookie needed */
+		static const char *const tls_pols[] = {
+			"{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"unit-test-secret-0123456789abcdefghij\"}]},"
+			"\"public\":[\"/*\"],\"require_https\":true}",
+			"{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"unit-test-secret-0123456789abcdefghij\"}]},"
+			"\"public\":[\"/*\"],\"security_headers\":{\"hsts\":\"max-age=600\"}}",
+		};
+		ac_request r;
+
+		for (i = 0; i < 2; i++) {
+			ac_policy_error err;
+			const ac_policy *P = load(tls_pols[i], &err);
+
+			CHECK(P != NULL);
+			if (P == NULL)
+				continue;
+			memset(&r, 0, sizeof r);
+			r.method.ptr = "GET";
+			r.method.len = 3;
+			r.path.ptr = "/x";
+			r.path.len = 2;
+			CHECK(ac_needs(P, &r) & AC_NEEDS_TLS);
+		}
+	}
 	end();
 }
 
