@@ -1,0 +1,171 @@
+"""Rate limits through nginx with two workers: one bucket in the shared zone.
+
+Debian's nginx with the authcore module, worker_processes 2 and `listen ...
+reuseport`, so connections are spread over both workers; a policy with one
+limit, N per minute keyed on the client, on a public path. Many requests from
+one client (127.0.0.1), each on its own connection, from several threads at
+once, race for the bucket through both workers. Checks:
+- both workers answered (else the run shows nothing about sharing);
+- the 200s, across workers, are what GCRA allows one client (docs/policy.md,
+  "Algorithm and precision"): the burst of N, plus one per N-th of a minute
+  that passed between the first request and the last, never more, and never
+  more than 2N-1 in a minute; a request may only fall short of that when a
+  worker lost its compare-and-set AC_STORE_ATTEMPTS times (503
+  store_conflict), each such 503 counted;
+- every other answer is a 429 with Retry-After (whole seconds, at least 1),
+  RateLimit-Policy and RateLimit, and its audit line says rate_limited;
+- the upstream saw exactly the allowed requests.
+
+Prints "ok - ..." / "not ok - ...: why".
+Usage: python3 nginx_ratelimit.py [MODULE.so]
+"""
+import http.client
+import json
+import os
+import re
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import nginx_vectors as nv  # noqa: E402
+from nginx_vectors import Fail, Nginx, Stopped, not_ok, ok, send_full  # noqa: E402
+
+N = 20            # the limit: N per minute on the client
+REQUESTS = 240    # sent in all
+THREADS = 24      # at once, each request on a new connection
+WAIT = 10.0
+
+POLICY = {
+    "jwt": {"keys": [{"kid": "k1", "alg": "HS256",
+                      "secret": "nginx-rate-limit-test-secret-0123456789"}]},
+    "public": ["/open*"],
+    "rate_limits": {
+        "limits": [{"name": "open", "path": "/open*", "key": "client",
+                    "limit": "%d/minute" % N}],
+        "headers": True,
+    },
+}
+
+WORKER_HEADER = "    add_header X-Worker $pid always;\n"
+
+
+def fire(ngx, ledger):
+    """REQUESTS GETs from THREADS threads; returns [(t, status, headers, rid)]
+    in the order they were answered, and the seconds from first to last."""
+    out = []
+    lock = threading.Lock()
+    todo = iter(range(REQUESTS))
+
+    def go():
+        while True:
+            with lock:
+                i = next(todo, None)
+            if i is None:
+                return
+            rid = ledger.new()
+            try:
+                st, hdrs, _, _ = send_full(ngx.port, "GET", "/open/%d" % i,
+                                           [(nv.vectors.REQUEST_ID_HEADER, rid)], None,
+                                           timeout=WAIT)
+            except (OSError, http.client.HTTPException) as e:
+                st, hdrs = repr(e), {}
+            with lock:
+                out.append((time.monotonic(), st, hdrs, rid))
+    ths = [threading.Thread(target=go, daemon=True) for _ in range(THREADS)]
+    t0 = time.monotonic()
+    for t in ths:
+        t.start()
+    for t in ths:
+        t.join(60)
+    return out, time.monotonic() - t0
+
+
+def audit_reasons(log):
+    return [e.get("reason") for e in nv.audit_events(log)]
+
+
+def check(d, ngx, ledger):
+    got, elapsed = fire(ngx, ledger)
+    log = os.path.join(d, "error.log")
+    name = "2 workers, %d requests on %d connections at once: one bucket of %d/minute" % (
+        REQUESTS, THREADS, N)
+    allowed = [g for g in got if g[1] == 200]
+    refused = [g for g in got if g[1] == 429]
+    conflict = [g for g in got if g[1] == 503]
+    other = [g for g in got if g[1] not in (200, 429, 503)]
+    workers = {g[2].get("x-worker") for g in got if g[2].get("x-worker")}
+    # GCRA: the burst, then one more per interval (60 s / N, rounded up to
+    # a millisecond) of the time the run took; at most 2N-1 in any minute
+    interval = -(-60000 // N) / 1000.0
+    most = min(N + int(elapsed / interval), 2 * N - 1)
+    least = N - len(conflict)
+    probs = []
+    if len(got) != REQUESTS:
+        probs.append("%d of %d requests answered" % (len(got), REQUESTS))
+    if other:
+        probs.append("%d other answers, e.g. %s" % (len(other), other[0][1]))
+    if len(workers) < 2:
+        probs.append("only worker(s) %s answered" % sorted(workers))
+    if not least <= len(allowed) <= most:
+        probs.append("%d allowed in %.2f s, want %d..%d" % (len(allowed), elapsed, least, most))
+    if probs:
+        not_ok(name, "; ".join(probs))
+    else:
+        ok(name + " (%d allowed, %d refused, %d store_conflict in %.2f s; workers %s)" % (
+            len(allowed), len(refused), len(conflict), elapsed, ", ".join(sorted(workers))))
+
+    name = "2 workers: every 429 carries Retry-After, RateLimit-Policy and RateLimit"
+    probs = []
+    for _, _, h, _ in refused:
+        ra = h.get("retry-after", "")
+        if not re.fullmatch(r"[1-9][0-9]*", ra) or int(ra) > 60:
+            probs.append("Retry-After %r" % ra)
+        if h.get("ratelimit-policy") != '"open";q=%d;w=60' % N:
+            probs.append("RateLimit-Policy %r" % h.get("ratelimit-policy"))
+        if not re.fullmatch(r'"open";r=0;t=[0-9]+', h.get("ratelimit", "")):
+            probs.append("RateLimit %r" % h.get("ratelimit"))
+    for _, _, h, _ in allowed:
+        if not re.fullmatch(r'"open";r=[0-9]+;t=[0-9]+', h.get("ratelimit", "")):
+            probs.append("allowed with RateLimit %r" % h.get("ratelimit"))
+    reasons = audit_reasons(log)
+    if reasons.count("rate_limited") != len(refused):
+        probs.append("%d audit lines say rate_limited, %d answers were 429" % (
+            reasons.count("rate_limited"), len(refused)))
+    if not refused:
+        probs.append("no request was refused")
+    if probs:
+        not_ok(name, "; ".join(sorted(set(probs))[:4]))
+    else:
+        ok(name + " (%d refusals)" % len(refused))
+
+    name = "2 workers: the upstream saw exactly the allowed requests"
+    counts = ledger.counts()
+    wrong = [g[1] for g in got if counts[g[3]] != (1 if g[1] == 200 else 0)]
+    if wrong:
+        not_ok(name, "%d requests reached the upstream wrongly (statuses %s)" % (
+            len(wrong), sorted(set(map(str, wrong)))))
+    else:
+        ok(name + " (%d)" % len(allowed))
+
+
+def main():
+    def body():
+        with tempfile.TemporaryDirectory(prefix="authcore-nginx-rl-") as d:
+            os.chmod(d, 0o755)  # nginx workers may run as another user
+            ledger = nv.hostkit.Ledger(os.path.join(d, "ids"))
+            _, echo_port = nv.hostkit.start_echo(nv.spawn, ids_path=ledger.path)
+            ngx = Nginx(d, echo_port, json.dumps(POLICY), workers=2,
+                        listen_extra=" reuseport", http_extra=WORKER_HEADER)
+            try:
+                ngx.start()
+                check(d, ngx, ledger)
+            finally:
+                ngx.stop()
+    return nv.run_suite(body, "rate limits", catch=(Fail, Stopped, OSError, RuntimeError))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
