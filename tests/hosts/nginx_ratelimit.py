@@ -15,6 +15,17 @@ once, race for the bucket through both workers. Checks:
 - every other answer is a 429 with Retry-After (whole seconds, at least 1),
   RateLimit-Policy and RateLimit, and its audit line says rate_limited;
 - the upstream saw exactly the allowed requests.
+Then a client limit in front of the credential checks (a policy with a login
+whose password hash takes SLOW_ITERATIONS PBKDF2 iterations, login.max_pending
+1, a limit of 1 per minute on the login post and one on /api/*):
+- once one login post was checked (303), more posts from the same client
+  with a wrong password, sent at once, are all 429 rate_limited: none is
+  answered 401 (its password checked) or 503 overloaded (it reached the
+  pending checks). (Posts sent while the first is still being checked are
+  not counted yet: the core counts a login in the answer that ends its
+  check, so they may reach the verifier; hosts/nginx/README.md.)
+- requests with a forged token: the first 401 (counted, then refused for the
+  token), every one after it 429, never looked at.
 
 Prints "ok - ..." / "not ok - ...: why".
 Usage: python3 nginx_ratelimit.py [MODULE.so]
@@ -151,6 +162,89 @@ def check(d, ngx, ledger):
         ok(name + " (%d)" % len(allowed))
 
 
+SLOW_ITERATIONS = 1000000
+PASSWORD = "rate-limit-test-password-1"
+GUESSES = 8       # wrong-password posts sent while the login is checked
+FORM = [("Content-Type", "application/x-www-form-urlencoded")]
+
+
+def login_policy(slow_hash):
+    return {
+        "realm": "rl",
+        "jwt": {"keys": [{"kid": "k1", "alg": "HS256",
+                          "secret": "nginx-rate-limit-test-secret-0123456789"}]},
+        "sessions": {"keys": [{"kid": "s1", "secret": "nginx-rate-limit-session-key-0123456789"}],
+                     "cookie": "s", "csrf_cookie": "c", "ttl": 3600},
+        "users": [{"name": "slow", "password_hash": slow_hash, "roles": ["admin"]}],
+        "login": {"prefix": "/dash", "attempts": "100/minute", "max_pending": 1},
+        "default": "authenticated",
+        "rate_limits": {"limits": [
+            {"name": "login", "path": "/dash/auth/login", "key": "client", "limit": "1/minute"},
+            {"name": "api", "path": "/api/*", "key": "client", "limit": "1/minute"}]},
+    }
+
+
+def post_login(ngx, password, out, lock):
+    t0 = time.monotonic()
+    body = "username=slow&password=%s&next=/dash/x" % password
+    try:
+        st = send_full(ngx.port, "POST", "/dash/auth/login", FORM, body, timeout=WAIT * 3)[0]
+    except (OSError, http.client.HTTPException) as e:
+        st = repr(e)
+    with lock:
+        out.append((password == PASSWORD, st, time.monotonic() - t0))
+
+
+def check_before_verify(d, ngx):
+    log = os.path.join(d, "error.log")
+    name = ("over the limit, login posts are refused before their password check "
+            "(%d wrong guesses at once after a %d-iteration login)" % (GUESSES, SLOW_ITERATIONS))
+    out, lock = [], threading.Lock()
+    post_login(ngx, PASSWORD, out, lock)
+    ths = [threading.Thread(target=post_login, args=(ngx, "wrong-%d" % i, out, lock),
+                            daemon=True) for i in range(GUESSES)]
+    for t in ths:
+        t.start()
+    for t in ths:
+        t.join(WAIT * 3)
+    probs = []
+    passed = [o for o in out if o[1] != 429]
+    refused = [o for o in out if o[1] == 429]
+    if len(out) != GUESSES + 1:
+        probs.append("%d of %d posts answered" % (len(out), GUESSES + 1))
+    if [(o[0], o[1]) for o in passed] != [(True, 303)]:
+        probs.append("posts past the limit: %s, want the first alone, 303"
+                     % [(o[0], o[1]) for o in passed])
+    reasons = audit_reasons(log)
+    if reasons.count("rate_limited") != len(refused):
+        probs.append("%d audit lines say rate_limited, %d answers were 429"
+                     % (reasons.count("rate_limited"), len(refused)))
+    if "overloaded" in reasons:
+        probs.append("a post reached the pending password checks (503 overloaded)")
+    if probs:
+        not_ok(name, "; ".join(probs))
+    else:
+        slow = [o[2] for o in passed]
+        print("# nginx: the login past the limit took %.0f ms; the %d refused: median "
+              "%.1f ms" % (slow[0] * 1000, len(refused),
+                           sorted(o[2] for o in refused)[len(refused) // 2] * 1000), flush=True)
+        ok(name)
+
+    name = "over the limit, a forged token is refused 429 before it is verified"
+    got = []
+    for i in range(4):
+        try:
+            got.append(send_full(ngx.port, "GET", "/api/%d" % i,
+                                 [("Authorization", "Bearer e30.e30.forged")], None,
+                                 timeout=WAIT)[0])
+        except (OSError, http.client.HTTPException) as e:
+            got.append(repr(e))
+    if got != [401, 429, 429, 429]:
+        not_ok(name, "answers %s, want [401, 429, 429, 429]" % got)
+    else:
+        ok(name)
+
+
 def main():
     def body():
         with tempfile.TemporaryDirectory(prefix="authcore-nginx-rl-") as d:
@@ -164,7 +258,18 @@ def main():
                 check(d, ngx, ledger)
             finally:
                 ngx.stop()
-    return nv.run_suite(body, "rate limits", catch=(Fail, Stopped, OSError, RuntimeError))
+        with tempfile.TemporaryDirectory(prefix="authcore-nginx-rl-") as d:
+            os.chmod(d, 0o755)
+            _, echo_port = nv.hostkit.start_echo(nv.spawn)
+            pol = login_policy(nv.hash_password(PASSWORD, SLOW_ITERATIONS))
+            ngx = Nginx(d, echo_port, json.dumps(pol), workers=2, listen_extra=" reuseport")
+            try:
+                ngx.start()
+                check_before_verify(d, ngx)
+            finally:
+                ngx.stop()
+    return nv.run_suite(body, "rate limits", tools=[("cli", nv.CLI, "not built (make all)")],
+                        catch=(Fail, Stopped, OSError, RuntimeError))
 
 
 if __name__ == "__main__":

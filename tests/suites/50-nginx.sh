@@ -8,7 +8,9 @@
 # then the request decided is the one the upstream gets, after rewrites and
 # internal redirects, and the cap on pending checks
 # (tests/hosts/nginx_request.py); then one rate-limit bucket shared by two
-# workers under many connections at once (tests/hosts/nginx_ratelimit.py).
+# workers under many connections at once, and a client over its limit
+# refused before its password or token is checked
+# (tests/hosts/nginx_ratelimit.py).
 # Loopback only; every wait is bounded.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
