@@ -2,15 +2,19 @@
 
 Debian's nginx with the authcore module, worker_processes 2 and `listen ...
 reuseport`, so connections are spread over both workers; a policy with one
-limit, N per minute keyed on the client, on a public path. Many requests from
-one client (127.0.0.1), each on its own connection, from several threads at
-once, race for the bucket through both workers. Checks:
+limit, N per minute keyed on the client, on a public path. For DURATION
+seconds, requests from one client (127.0.0.1), each on its own connection,
+from THREADS threads at once (each pausing PAUSE between its requests, a
+few hundred a second in all), race for the bucket through both workers, so
+the burst goes at once and every refill (one per 60/N seconds) is taken as
+soon as it comes. Checks:
 - both workers answered (else the run shows nothing about sharing);
 - the 200s, across workers, are what GCRA allows one client (docs/policy.md,
-  "Algorithm and precision"): the burst of N, plus one per N-th of a minute
-  that passed between the first request and the last, never more, and never
-  more than 2N-1 in a minute; a request may only fall short of that when a
-  worker lost its compare-and-set AC_STORE_ATTEMPTS times (503
+  "Algorithm and precision"): the burst of N, plus one per interval of the
+  whole seconds (nginx's clock) between the first decision and the last: at
+  least those of DURATION - 1 seconds, at most those of the run's length
+  rounded up, and never more than 2N-1; a request may fall short of that
+  only when a worker lost its compare-and-set AC_STORE_ATTEMPTS times (503
   store_conflict), each such 503 counted;
 - every other answer is a 429 with Retry-After (whole seconds, at least 1),
   RateLimit-Policy and RateLimit, and its audit line says rate_limited;
@@ -45,8 +49,9 @@ import nginx_vectors as nv  # noqa: E402
 from nginx_vectors import Fail, Nginx, Stopped, not_ok, ok, send_full  # noqa: E402
 
 N = 20            # the limit: N per minute on the client
-REQUESTS = 240    # sent in all
-THREADS = 24      # at once, each request on a new connection
+DURATION = 8.0    # seconds of requests: 2 or 3 refills of N/minute
+THREADS = 16      # at once, each request on a new connection
+PAUSE = 0.02      # seconds a thread waits between its requests
 WAIT = 10.0
 
 POLICY = {
@@ -64,18 +69,17 @@ WORKER_HEADER = "    add_header X-Worker $pid always;\n"
 
 
 def fire(ngx, ledger):
-    """REQUESTS GETs from THREADS threads; returns [(t, status, headers, rid)]
-    in the order they were answered, and the seconds from first to last."""
+    """GETs from THREADS threads for DURATION seconds; returns [(t, status,
+    headers, rid)] in the order they were answered, and the seconds from
+    the first sent to the last answered."""
     out = []
     lock = threading.Lock()
-    todo = iter(range(REQUESTS))
+    count = iter(range(1 << 30))
 
     def go():
-        while True:
+        while time.monotonic() < end:
             with lock:
-                i = next(todo, None)
-            if i is None:
-                return
+                i = next(count)
             rid = ledger.new()
             try:
                 st, hdrs, _, _ = send_full(ngx.port, "GET", "/open/%d" % i,
@@ -85,8 +89,10 @@ def fire(ngx, ledger):
                 st, hdrs = repr(e), {}
             with lock:
                 out.append((time.monotonic(), st, hdrs, rid))
+            time.sleep(PAUSE)
     ths = [threading.Thread(target=go, daemon=True) for _ in range(THREADS)]
     t0 = time.monotonic()
+    end = t0 + DURATION
     for t in ths:
         t.start()
     for t in ths:
@@ -101,21 +107,22 @@ def audit_reasons(log):
 def check(d, ngx, ledger):
     got, elapsed = fire(ngx, ledger)
     log = os.path.join(d, "error.log")
-    name = "2 workers, %d requests on %d connections at once: one bucket of %d/minute" % (
-        REQUESTS, THREADS, N)
+    name = "2 workers, %.0f s of requests on %d connections at once: one bucket of %d/minute" % (
+        DURATION, THREADS, N)
     allowed = [g for g in got if g[1] == 200]
     refused = [g for g in got if g[1] == 429]
     conflict = [g for g in got if g[1] == 503]
     other = [g for g in got if g[1] not in (200, 429, 503)]
     workers = {g[2].get("x-worker") for g in got if g[2].get("x-worker")}
-    # GCRA: the burst, then one more per interval (60 s / N, rounded up to
-    # a millisecond) of the time the run took; at most 2N-1 in any minute
-    interval = -(-60000 // N) / 1000.0
-    most = min(N + int(elapsed / interval), 2 * N - 1)
-    least = N - len(conflict)
+    # GCRA: the burst, then one more per interval (60 s / N, rounded up to a
+    # millisecond) of the whole seconds between the first decision and the
+    # last, which are at least DURATION - 1 (the first request leaves at
+    # once, the last one at DURATION) and at most the run's length rounded
+    # up; at most 2N-1 in any minute
+    interval_ms = -(-60000 // N)
+    most = min(N + (int(elapsed) + 1) * 1000 // interval_ms, 2 * N - 1)
+    least = N + (int(DURATION) - 1) * 1000 // interval_ms - len(conflict)
     probs = []
-    if len(got) != REQUESTS:
-        probs.append("%d of %d requests answered" % (len(got), REQUESTS))
     if other:
         probs.append("%d other answers, e.g. %s" % (len(other), other[0][1]))
     if len(workers) < 2:
