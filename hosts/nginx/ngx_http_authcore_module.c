@@ -55,12 +55,35 @@ typedef struct {
 	/* NGX_CONF_UNSET_PTR until configured; NULL for "off". The policy
 	 * lives in memory from the configuration pool. */
 	const ac_policy *policy;
+	/* its rate-limit table in the zone (ngx_http_authcore_shctx_t),
+	 * -1 when the policy has no rate limits */
+	ngx_int_t table;
 } ngx_http_authcore_loc_conf_t;
 
+/*
+ * What the zone holds: the ac_state every worker shares, and one ac_table
+ * per authcore_policy directive that has rate limits, in the order of the
+ * directives, each sized by its policy's rate_limits.store. One table per
+ * policy, not one for all: keys ("g<index>") name a group of the table the
+ * policy sized, with nothing of the policy in them, so two policies in one
+ * table would share groups (and evict each other's buckets); apart, each
+ * policy gets exactly the room it declares.
+ */
 typedef struct {
-	/* The ac_state zone, added with the first authcore_policy; NULL when
-	 * no policy is configured. shm_zone->data is the ac_state. */
+	ac_state *state;
+	ngx_uint_t n_tables;
+	ac_table *table[1]; /* n_tables of them */
+} ngx_http_authcore_shctx_t;
+
+typedef struct {
+	/* The shared zone, added with the first authcore_policy; NULL when
+	 * no policy is configured. shm_zone->data is this configuration; its
+	 * size is set once every policy is read (init_main_conf). */
 	ngx_shm_zone_t *zone;
+	/* in the zone once it is mapped */
+	ngx_http_authcore_shctx_t *sh;
+	/* the policies with rate limits (const ac_policy *), one table each */
+	ngx_array_t *rl_policies;
 	/* authcore_thread_pool: a pool name, "off", or unset (data NULL) */
 	ngx_str_t thread_pool_name;
 	/* the most jwt.cache entries any policy asks for: the size of each
@@ -100,6 +123,8 @@ typedef struct {
 	/* set on the event loop when the client goes away during the check;
 	 * the pool thread reads it between slices */
 	ngx_atomic_t gone;
+	ac_table *table;           /* the policy's rate-limit table, or NULL */
+	ngx_uint_t attempts;       /* decisions that lost a store write */
 	unsigned in_thread:1;      /* the check runs in the thread pool */
 	unsigned resp_added:1;     /* allow: resp_headers went out */
 } ngx_http_authcore_ctx_t;
@@ -226,45 +251,86 @@ ngx_http_authcore_entropy_take(void)
 /* ------------------------------------------------------------------ */
 
 /*
- * Places the ac_state in the zone's slab pool and keys it, once: on a
- * reload that keeps the zone (same name, size and module), the running
- * state (attempt counters, cached credentials) is taken over as it is.
+ * Places the ac_state and the rate-limit tables in the zone's slab pool,
+ * once: on a reload that keeps the zone (same name, size and module), the
+ * running state (attempt counters, cached credentials) is taken over as it
+ * is, and so is each table whose policy keeps its store size (the n-th
+ * policy with rate limits takes over the n-th table): the buckets survive
+ * a reload, as limit_req's do. A table that cannot be taken over gets new
+ * memory from the zone.
  */
 static ngx_int_t
 ngx_http_authcore_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
+	ngx_http_authcore_main_conf_t *amcf = shm_zone->data;
+	ngx_http_authcore_main_conf_t *old = data;
+	ngx_http_authcore_shctx_t *sh, *osh;
 	ngx_slab_pool_t *shpool;
+	const ac_policy **pol;
 	ac_state *st;
+	ngx_uint_t i, n;
+	size_t size;
+	void *mem;
 	uint8_t seed[AC_STATE_SECRET_LEN];
 	int rc;
 
 	shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
-	if (data != NULL) {
-		shm_zone->data = data;
+	if (data == NULL && shm_zone->shm.exists) {
+		amcf->sh = shpool->data;
 		return NGX_OK;
 	}
-	if (shm_zone->shm.exists) {
-		shm_zone->data = shpool->data;
-		return NGX_OK;
+	osh = old != NULL ? old->sh : NULL;
+	n = amcf->rl_policies != NULL ? amcf->rl_policies->nelts : 0;
+	pol = n > 0 ? amcf->rl_policies->elts : NULL;
+
+	sh = ngx_slab_alloc(shpool, offsetof(ngx_http_authcore_shctx_t, table)
+	    + (n > 0 ? n : 1) * sizeof(ac_table *));
+	if (sh == NULL) {
+		return NGX_ERROR;
+	}
+	if (osh != NULL) {
+		st = osh->state;
+	} else {
+		st = ngx_slab_alloc(shpool, ac_sizeof_state());
+		if (st == NULL) {
+			return NGX_ERROR;
+		}
+		if (ngx_http_authcore_entropy(seed, sizeof(seed), 1)
+		    != sizeof(seed)) {
+			ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+			    "authcore: no randomness for the shared state");
+			return NGX_ERROR;
+		}
+		rc = ac_state_init(st, seed, sizeof(seed));
+		ngx_explicit_memzero(seed, sizeof(seed));
+		if (rc != 0) {
+			return NGX_ERROR;
+		}
+	}
+	sh->state = st;
+	sh->n_tables = n;
+	for (i = 0; i < n; i++) {
+		size = ac_table_size(pol[i]);
+		sh->table[i] = osh != NULL && i < osh->n_tables
+		    ? ac_table_attach(osh->table[i], size, pol[i]) : NULL;
+		if (sh->table[i] != NULL) {
+			continue;
+		}
+		mem = ngx_slab_alloc(shpool, size);
+		sh->table[i] = ac_table_init(mem, size, pol[i]);
+		if (sh->table[i] == NULL) {
+			/* only after reloads that kept the zone but not a table's
+			 * size: a restart sizes the zone anew */
+			ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+			    "authcore: no room for a rate-limit table of %uz bytes "
+			    "in zone \"%V\" (restart nginx to size it anew)",
+			    size, &shm_zone->shm.name);
+			return NGX_ERROR;
+		}
 	}
 
-	st = ngx_slab_alloc(shpool, ac_sizeof_state());
-	if (st == NULL) {
-		return NGX_ERROR;
-	}
-	if (ngx_http_authcore_entropy(seed, sizeof(seed), 1) != sizeof(seed)) {
-		ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
-		    "authcore: no randomness for the shared state");
-		return NGX_ERROR;
-	}
-	rc = ac_state_init(st, seed, sizeof(seed));
-	ngx_explicit_memzero(seed, sizeof(seed));
-	if (rc != 0) {
-		return NGX_ERROR;
-	}
-
-	shpool->data = st;
-	shm_zone->data = st;
+	shpool->data = sh;
+	amcf->sh = sh;
 	return NGX_OK;
 }
 
@@ -277,7 +343,7 @@ ngx_http_authcore_lock(ngx_http_authcore_main_conf_t *amcf)
 	ngx_slab_pool_t *shpool = (ngx_slab_pool_t *) amcf->zone->shm.addr;
 
 	ngx_shmtx_lock(&shpool->mutex);
-	return amcf->zone->data;
+	return amcf->sh->state;
 }
 
 static void
@@ -318,27 +384,56 @@ ngx_http_authcore_getenv(ngx_conf_t *cf, const char *name, ac_str *out)
 	return NGX_OK;
 }
 
-/* The state zone, added with the first policy of the http block. */
+/* The shared zone, added with the first policy of the http block; its
+ * size is set by ngx_http_authcore_zone_size once every policy is read. */
 static ngx_int_t
 ngx_http_authcore_add_zone(ngx_conf_t *cf)
 {
 	ngx_http_authcore_main_conf_t *amcf;
-	size_t size;
 
 	amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_authcore_module);
 	if (amcf->zone != NULL) {
 		return NGX_OK;
 	}
-	/* the state, in whole pages, and room for the slab pool's own
-	 * bookkeeping */
-	size = ngx_align(ac_sizeof_state(), ngx_pagesize) + 8 * ngx_pagesize;
 	amcf->zone = ngx_shared_memory_add(cf, &ngx_http_authcore_zone_name,
-	    size, &ngx_http_authcore_module);
+	    0, &ngx_http_authcore_module);
 	if (amcf->zone == NULL) {
 		return NGX_ERROR;
 	}
+	if (amcf->zone->data != NULL) {
+		ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+		    "shared memory zone \"%V\" is already used",
+		    &ngx_http_authcore_zone_name);
+		return NGX_ERROR;
+	}
 	amcf->zone->init = ngx_http_authcore_init_zone;
+	amcf->zone->data = amcf;
 	return NGX_OK;
+}
+
+/*
+ * The zone's size, from what it must hold: the state, the directory, each
+ * policy's table (ac_table_size: rate_limits.store keys at 32 bytes), each
+ * in whole pages as the slab pool hands them out, plus the slab pool's own
+ * bookkeeping (a page descriptor per page, its header, alignment). No
+ * directive to size it: raising a policy's rate_limits.store raises it.
+ */
+static size_t
+ngx_http_authcore_zone_size(ngx_http_authcore_main_conf_t *amcf)
+{
+	const ac_policy **pol;
+	ngx_uint_t i, n;
+	size_t size;
+
+	n = amcf->rl_policies != NULL ? amcf->rl_policies->nelts : 0;
+	pol = n > 0 ? amcf->rl_policies->elts : NULL;
+	size = ngx_align(ac_sizeof_state(), ngx_pagesize)
+	    + ngx_align(offsetof(ngx_http_authcore_shctx_t, table)
+	        + (n + 1) * sizeof(ac_table *), ngx_pagesize);
+	for (i = 0; i < n; i++) {
+		size += ngx_align(ac_table_size(pol[i]), ngx_pagesize);
+	}
+	return size + size / 128 + 8 * ngx_pagesize;
 }
 
 
@@ -485,6 +580,24 @@ ngx_http_authcore_policy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 	}
 
 	amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_authcore_module);
+	alcf->table = -1;
+	if (ac_table_size(policy) > 0) {
+		const ac_policy **slot;
+
+		if (amcf->rl_policies == NULL) {
+			amcf->rl_policies = ngx_array_create(cf->pool, 4,
+			    sizeof(const ac_policy *));
+			if (amcf->rl_policies == NULL) {
+				return NGX_CONF_ERROR;
+			}
+		}
+		slot = ngx_array_push(amcf->rl_policies);
+		if (slot == NULL) {
+			return NGX_CONF_ERROR;
+		}
+		*slot = policy;
+		alcf->table = (ngx_int_t) amcf->rl_policies->nelts - 1;
+	}
 	amcf->jwt_cache_entries = ngx_max(amcf->jwt_cache_entries,
 	    ac_policy_jwt_cache_entries(policy));
 	alcf->policy = policy;
@@ -542,6 +655,9 @@ ngx_http_authcore_init_main_conf(ngx_conf_t *cf, void *conf)
 	ngx_http_authcore_main_conf_t *amcf = conf;
 	ngx_str_t *name = &amcf->thread_pool_name;
 
+	if (amcf->zone != NULL) {
+		amcf->zone->shm.size = ngx_http_authcore_zone_size(amcf);
+	}
 	if (name->data != NULL && name->len == 3
 	    && ngx_strncmp(name->data, "off", 3) == 0) {
 		return NGX_CONF_OK;
@@ -577,6 +693,7 @@ ngx_http_authcore_create_loc_conf(ngx_conf_t *cf)
 		return NULL;
 	}
 	conf->policy = NGX_CONF_UNSET_PTR;
+	conf->table = -1;
 	return conf;
 }
 
@@ -587,6 +704,9 @@ ngx_http_authcore_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 	ngx_http_authcore_loc_conf_t *conf = child;
 
 	(void) cf;
+	if (conf->policy == NGX_CONF_UNSET_PTR) {
+		conf->table = prev->table;
+	}
 	ngx_conf_merge_ptr_value(conf->policy, prev->policy, NULL);
 	return NGX_CONF_OK;
 }
@@ -1428,28 +1548,172 @@ ngx_http_authcore_test_rewrite(const ac_request *req, ac_decision *dec)
 }
 #endif
 
+/* Which core function a step of the store loop calls. */
+typedef enum {
+	AC_NGX_NEXT,     /* ac_decide_next: finish a pending decision, or begin */
+	AC_NGX_FINISH,   /* ac_decide_finish, with the entries supplied */
+	AC_NGX_BEGIN,    /* ac_decide_begin: a retry after a lost write */
+	AC_NGX_ERROR,    /* ac_decide_store_error */
+	AC_NGX_CONFLICT  /* ac_decide_store_conflict */
+} ngx_http_authcore_call_e;
+
 /*
- * One core call (ac_decide_next: finishes ctx->d if it is pending, else
- * begins) with fresh entropy; the shared state only when ac_needs said so, locked for
- * just that call. Every other request is decided with state NULL, which
- * the core decides exactly the same, and takes no lock.
+ * One core call, the shared state locked for it only when ac_needs said
+ * the decision uses it (AC_NEEDS_STATE). A decision with rate limits
+ * (AC_NEEDS_ENTRIES) gets the state unlocked: the core only reads its
+ * key, which never changes once the zone is made. Every other request is
+ * decided with state NULL, which the core decides exactly the same, and
+ * takes no lock.
+ */
+static void
+ngx_http_authcore_call(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx,
+    ngx_http_authcore_call_e what, const uint8_t *entropy)
+{
+	ngx_http_authcore_main_conf_t *amcf;
+	ac_state *st;
+	size_t elen = entropy != NULL ? AC_NGX_ENTROPY_LEN : 0;
+	int64_t now = (int64_t) ngx_time();
+
+	amcf = ngx_http_get_module_main_conf(r, ngx_http_authcore_module);
+	st = NULL;
+	if (ctx->needs & AC_NEEDS_STATE) {
+		st = ngx_http_authcore_lock(amcf);
+	} else if (ctx->needs & AC_NEEDS_ENTRIES) {
+		st = amcf->sh->state;
+	}
+	ac_decision_use_jwt_cache(ctx->d, ngx_http_authcore_jwt_cache);
+	switch (what) {
+	case AC_NGX_NEXT:
+		ac_decide_next(ctx->policy, st, &ctx->req, now, entropy, elen,
+		    ctx->d);
+		break;
+	case AC_NGX_FINISH:
+		ac_decide_finish(ctx->policy, st, &ctx->req, now, entropy, elen,
+		    ctx->d);
+		break;
+	case AC_NGX_BEGIN:
+		(void) ac_decide_begin(ctx->policy, st, &ctx->req, now, entropy,
+		    elen, ctx->d);
+		break;
+	case AC_NGX_ERROR:
+		ac_decide_store_error(ctx->policy, st, &ctx->req, now, entropy,
+		    elen, ctx->d);
+		break;
+	case AC_NGX_CONFLICT:
+		ac_decide_store_conflict(ctx->policy, st, &ctx->req, now, entropy,
+		    elen, ctx->d);
+		break;
+	}
+	if (ctx->needs & AC_NEEDS_STATE) {
+		ngx_http_authcore_unlock(amcf);
+	}
+}
+
+/*
+ * The store reads of a decision waiting for them, from the policy's table
+ * in the zone: each read under the zone's mutex, alone, then supplied.
+ * NGX_OK, or NGX_ERROR (no table, or a key it does not hold).
+ */
+static ngx_int_t
+ngx_http_authcore_store_read(ngx_http_request_t *r,
+    ngx_http_authcore_ctx_t *ctx, const ac_answer *a)
+{
+	ngx_http_authcore_main_conf_t *amcf;
+	uint8_t buf[AC_STORE_VALUE_MAX];
+	uint64_t version;
+	size_t i, len;
+	int rc;
+
+	amcf = ngx_http_get_module_main_conf(r, ngx_http_authcore_module);
+	if (ctx->table == NULL) {
+		return NGX_ERROR;
+	}
+	for (i = 0; i < a->n_reads; i++) {
+		(void) ngx_http_authcore_lock(amcf);
+		rc = ac_table_read(ctx->table, a->reads[i].key, buf, &len,
+		    &version);
+		ngx_http_authcore_unlock(amcf);
+		if (rc != 0
+		    || ac_decide_supply(ctx->d, i, buf, len, version) != 0) {
+			return NGX_ERROR;
+		}
+	}
+	return NGX_OK;
+}
+
+/*
+ * A final answer's writes, each a compare-and-set under the zone's mutex,
+ * alone. 0 all written, 1 one lost (another worker wrote the entry since
+ * it was read; the writes before it stay), -1 one the table cannot hold.
+ */
+static int
+ngx_http_authcore_store_write(ngx_http_request_t *r,
+    ngx_http_authcore_ctx_t *ctx, const ac_answer *a)
+{
+	ngx_http_authcore_main_conf_t *amcf;
+	size_t i;
+	int rc;
+
+	amcf = ngx_http_get_module_main_conf(r, ngx_http_authcore_module);
+	if (ctx->table == NULL) {
+		return -1;
+	}
+	for (i = 0; i < a->n_writes; i++) {
+		(void) ngx_http_authcore_lock(amcf);
+		rc = ac_table_write(ctx->table, a->writes[i].key,
+		    a->writes[i].value, a->writes[i].len, a->writes[i].version);
+		ngx_http_authcore_unlock(amcf);
+		if (rc != 0) {
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Decides ctx's request as far as it goes without waiting for a password
+ * check: the core call (ac_decide_next: finishes ctx->d if it is pending,
+ * else begins) with fresh entropy, then the store protocol
+ * (core/authcore_store.h) against the policy's table in the zone: reads,
+ * finish, writes; a lost write decides again from the beginning, at most
+ * AC_STORE_ATTEMPTS times, then the core's store_conflict answer. Ends
+ * with a final decision, or one pending on a password check.
  */
 static void
 ngx_http_authcore_core_call(ngx_http_request_t *r,
     ngx_http_authcore_ctx_t *ctx)
 {
-	ngx_http_authcore_main_conf_t *amcf;
+	const ac_answer *a;
 	uint8_t *entropy;
-	ac_state *st;
+	int rc;
 
-	amcf = ngx_http_get_module_main_conf(r, ngx_http_authcore_module);
 	entropy = ngx_http_authcore_entropy_take();
-	st = (ctx->needs & AC_NEEDS_STATE) ? ngx_http_authcore_lock(amcf) : NULL;
-	ac_decision_use_jwt_cache(ctx->d, ngx_http_authcore_jwt_cache);
-	ac_decide_next(ctx->policy, st, &ctx->req, (int64_t) ngx_time(),
-	    entropy, entropy ? AC_NGX_ENTROPY_LEN : 0, ctx->d);
-	if (st != NULL) {
-		ngx_http_authcore_unlock(amcf);
+	ngx_http_authcore_call(r, ctx, AC_NGX_NEXT, entropy);
+	for (;;) {
+		a = ac_decision_answer(ctx->d);
+		if (a->action == AC_PENDING) {
+			if (a->wait != AC_WAIT_STORE) {
+				break; /* a password check */
+			}
+			ngx_http_authcore_call(r, ctx,
+			    ngx_http_authcore_store_read(r, ctx, a) == NGX_OK
+			        ? AC_NGX_FINISH : AC_NGX_ERROR, entropy);
+			continue;
+		}
+		if (a->n_writes == 0) {
+			break;
+		}
+		rc = ngx_http_authcore_store_write(r, ctx, a);
+		if (rc == 0) {
+			break;
+		}
+		if (rc < 0) {
+			ngx_http_authcore_call(r, ctx, AC_NGX_ERROR, entropy);
+		} else if (++ctx->attempts >= AC_STORE_ATTEMPTS) {
+			ngx_http_authcore_call(r, ctx, AC_NGX_CONFLICT, entropy);
+		} else {
+			ngx_http_authcore_call(r, ctx, AC_NGX_BEGIN, entropy);
+		}
 	}
 	if (entropy != NULL) {
 		ngx_explicit_memzero(entropy, AC_NGX_ENTROPY_LEN);
@@ -1574,6 +1838,7 @@ ngx_http_authcore_done(ngx_http_authcore_ctx_t *ctx)
 {
 	ngx_http_request_t *r = ctx->r;
 	ngx_connection_t *c = r->connection;
+	ngx_int_t rc;
 
 	ngx_http_set_log_request(c->log, r);
 
@@ -1587,6 +1852,14 @@ ngx_http_authcore_done(ngx_http_authcore_ctx_t *ctx)
 
 	ngx_http_authcore_core_call(r, ctx);
 
+	if (ac_decision_answer(ctx->d)->action == AC_PENDING) {
+		/* a write was lost and the retry checks the password again */
+		rc = ngx_http_authcore_start(r, ctx);
+		if (rc != NGX_DONE) {
+			ngx_http_finalize_request(r, rc);
+		}
+		return;
+	}
 	ngx_http_authcore_audit(r, ac_decision_answer(ctx->d));
 	ctx->step = AC_NGX_DECIDED;
 
@@ -1682,6 +1955,7 @@ static ngx_int_t
 ngx_http_authcore_handler(ngx_http_request_t *r)
 {
 	ngx_http_authcore_loc_conf_t *alcf;
+	ngx_http_authcore_main_conf_t *amcf;
 	ngx_http_authcore_ctx_t *ctx;
 	ngx_int_t rc;
 
@@ -1713,6 +1987,14 @@ ngx_http_authcore_handler(ngx_http_request_t *r)
 	}
 	ngx_http_set_ctx(r, ctx, ngx_http_authcore_module);
 	ctx->policy = alcf->policy;
+	ctx->table = NULL;
+	if (alcf->table >= 0) {
+		amcf = ngx_http_get_module_main_conf(r, ngx_http_authcore_module);
+		if ((ngx_uint_t) alcf->table < amcf->sh->n_tables) {
+			ctx->table = amcf->sh->table[alcf->table];
+		}
+	}
+	ctx->attempts = 0;
 	ctx->step = 0;
 	ctx->resp_added = 0;
 	ctx->req.body.ptr = NULL;

@@ -7,7 +7,10 @@
 # bodies, attempt counters shared by workers (tests/hosts/nginx_login.py);
 # then the request decided is the one the upstream gets, after rewrites and
 # internal redirects, and the cap on pending checks
-# (tests/hosts/nginx_request.py).
+# (tests/hosts/nginx_request.py); then one rate-limit bucket shared by two
+# workers under many connections at once, and a client over its limit
+# refused before its password or token is checked
+# (tests/hosts/nginx_ratelimit.py).
 # Loopback only; every wait is bounded.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -21,4 +24,5 @@ rc=0
 timeout -k 10 600 python3 tests/hosts/nginx_vectors.py "$module" || rc=1
 timeout -k 10 300 python3 tests/hosts/nginx_login.py "$module" || rc=1
 timeout -k 10 300 python3 tests/hosts/nginx_request.py "$module" || rc=1
+timeout -k 10 120 python3 tests/hosts/nginx_ratelimit.py "$module" || rc=1
 exit $rc

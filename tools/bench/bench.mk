@@ -89,6 +89,15 @@ bench-nginx: $(NGX_MODULE)
 	  --before $(NGINX_BENCH_DIR)/ngx_http_authcore_module.so --after $(NGX_MODULE) \
 	  --out $(BENCH_OUT)/nginx.md
 
+# make bench-nginx-ratelimit: the module's rate-limit table against nginx's
+# own limit_req zone in one nginx, alternating rounds, medians: the check's
+# cost per request and the keys each holds per MiB
+# (tools/bench/nginx_ratelimit.py). Writes build/bench/nginx-ratelimit.md.
+.PHONY: bench-nginx-ratelimit
+bench-nginx-ratelimit: $(NGX_MODULE)
+	build/venv/bin/python tools/bench/nginx_ratelimit.py --module $(NGX_MODULE) \
+	  --out $(BENCH_OUT)/nginx-ratelimit.md
+
 # make bench-envoy: the Envoy filter against another revision's, side by side
 # in one run (tools/bench/envoy_ab.py; ENVOY_AB_BASE=main by default). The
 # base filter's source is that revision's hosts/proxy-wasm/authcore_proxy.c,
