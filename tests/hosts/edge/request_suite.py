@@ -20,7 +20,10 @@ requests are served, and a login succeeds again once they are done; in Node
 and Deno a check whose client went away stops (request.signal) and gives its
 slot back to the core at once, well before it would lapse (60 s) (workerd
 here never aborts an incoming request's signal when its client closes: not
-tested there).
+tested there). A rate limit keyed on the client counts per address (its
+RateLimit headers counting down, then 429 with Retry-After), and in workerd
+another Worker (another isolate) counts the same client from zero: the
+limits are per isolate.
 Without a runtime address (workerd's runtime "workers" without
 CF-Connecting-IP) the module refuses the request rather than deciding
 without one.
@@ -59,6 +62,7 @@ CF_A, CF_B = "203.0.113.7", "2001:db8::7"  # what Cloudflare's edge would set
 SLICE = 2000
 MAX_PENDING = 2                          # the policy's login.max_pending
 SLOW_ITERATIONS = 1000000                # a check that outlives several requests
+LIMIT = 2                                # the policy's rate limit on /pub/limited*
 
 failed = False
 
@@ -89,6 +93,10 @@ def policy():
         "login": {"prefix": "/app", "attempts": "2/minute", "max_pending": MAX_PENDING,
                   "client_attempts": "1000/minute"},
         "public": ["/pub/*"],
+        # decided by the core, buckets in the instance's memory (per isolate)
+        "rate_limits": {"limits": [{"name": "burst", "path": "/pub/limited*", "key": "client",
+                                    "limit": "%d/minute" % LIMIT}],
+                        "headers": True},
         "default": "authenticated",
     }
 
@@ -170,6 +178,38 @@ def check_throttle(label, c, a_headers=(), b_headers=(), a=A, b=B):
         probs.append("statuses %r, want %r" % (got, want_status))
     if len(keys) < 4 or keys[2][1] != "too_many_attempts" or keys[3][1] != "bad_password":
         probs.append("audit %r" % keys)
+    ok(label, "; ".join(probs) or None)
+
+
+def limited(c, headers=(), source=A):
+    """LIMIT + 1 GETs of the limited path: statuses and each answer's
+    RateLimit and Retry-After headers."""
+    got = []
+    for _ in range(LIMIT + 1):
+        status, hdrs, _ = c.send("GET", "/pub/limited", headers, source=source)
+        got.append((status, hdrs.get("ratelimit", [""])[0], hdrs.get("retry-after", [""])[0]))
+    return got
+
+
+def limit_problems(got):
+    """What differs from LIMIT answers 200 counting down, then a 429."""
+    probs = []
+    for i, (status, rl, _) in enumerate(got[:LIMIT]):
+        if status != 200 or ";r=%d;" % (LIMIT - 1 - i) not in rl:
+            probs.append("request %d: %d RateLimit %r" % (i + 1, status, rl))
+    status, rl, retry = got[LIMIT]
+    if status != 429 or not retry.isdigit() or ";r=0;" not in rl:
+        probs.append("request %d: %d RateLimit %r Retry-After %r, want 429" % (LIMIT + 1, status, rl, retry))
+    return probs
+
+
+def check_rate_limit(label, c, a_headers=(), b_headers=(), a=A, b=B):
+    """A client's LIMIT requests pass, the next is 429; another client's
+    bucket is its own."""
+    probs = limit_problems(limited(c, a_headers, a))
+    status, hdrs, raw = c.send("GET", "/pub/limited", b_headers, source=b)
+    if status != 200 or ";r=%d;" % (LIMIT - 1) not in hdrs.get("ratelimit", [""])[0]:
+        probs.append("another client: %d %r %r" % (status, hdrs.get("ratelimit"), raw[:100]))
     ok(label, "; ".join(probs) or None)
 
 
@@ -363,6 +403,7 @@ def socket_host(run, tls):
                      c, B, [("X-Forwarded-For", "198.51.100.1"), ("CF-Connecting-IP", "198.51.100.2")],
                      source=B)
         check_throttle("%s %sfailed logins throttle per peer address" % (HOST, s), c)
+        check_rate_limit("%s %srate limit: %d per minute per peer address, then 429" % (HOST, s, LIMIT), c)
         check_login_ok("%s %slogin" % (HOST, s), c, source=C, https=tls)
         if not tls:
             check_https_header_ignored("%s scheme headers from a client never make https" % HOST, c)
@@ -476,6 +517,18 @@ def run_workerd():
         check_throttle("workerd behind Cloudflare's edge: failed logins throttle per CF-Connecting-IP",
                        edge, cf(CF_A), cf(CF_B))
         check_login_ok("workerd behind Cloudflare's edge: login", edge, cf("192.0.2.55"))
+        check_rate_limit("workerd behind Cloudflare's edge: rate limit: %d per minute per CF-Connecting-IP, "
+                         "then 429" % LIMIT, edge, cf("192.0.2.60"), cf("192.0.2.61"))
+        # the "workers" service is another Worker, so another isolate: its
+        # buckets are its own (the limits are per isolate, as documented),
+        # while the "auto" isolate still refuses that client
+        got = limited(workers, [("CF-Connecting-IP", "192.0.2.60")])
+        status = edge.send("GET", "/pub/limited", cf("192.0.2.60"))[0]
+        probs = limit_problems(got)
+        if status != 429:
+            probs.append("the first isolate answered %d, want 429 still" % status)
+        ok("workerd rate limits are per isolate: another Worker counts the same client from zero",
+           "; ".join(probs) or None)
         check_https_header_ignored("workerd scheme headers from a client never make https", edge, cf(CF_A))
         check_queue("workerd bounded password checks", edge,
                     lambda i: cf(CF_A if i == "probe" else "198.51.100.%d" % (i + 1)))
