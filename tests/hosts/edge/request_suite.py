@@ -98,6 +98,8 @@ def policy():
                                     "limit": "%d/minute" % LIMIT}],
                         "headers": True},
         "default": "authenticated",
+        # the client checks read the audit line of an allowed public GET
+        "audit": {"allowed": "all"},
     }
 
 
