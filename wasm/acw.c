@@ -440,7 +440,8 @@ static ac_state *state_of(acw_ctx *ctx)
  * not read it; any bit of AC_NEEDS_STATE (2 | 4 | 8 | 16: the throttle,
  * client budget, pending and credentials entries), the decision touches
  * the context's state (login posts, Basic credentials), the only requests
- * that can go pending; AC_NEEDS_ENTRIES (32), the policy's rate limits may
+ * that can go pending; AC_NEEDS_TLS (32), the scheme is read;
+ * AC_NEEDS_ENTRIES (64), the policy's rate limits may
  * apply (the table's reads and writes run inside the decision call, but
  * they need the state's key: acw_seed first). Returns -1 if the bytes are
  * malformed. */

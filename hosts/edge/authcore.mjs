@@ -47,12 +47,12 @@ const POOL_LEN = 4096;
 const ERR_CAP = 512;
 // ac_needs bits (core/authcore_decide.h): the body; any entry of the login
 // state (AC_NEEDS_STATE: throttle 2, client budget 4, pending 8, creds 16);
-// rate-limit buckets (AC_NEEDS_ENTRIES 32: kept in the instance's wasm
+// rate-limit buckets (AC_NEEDS_ENTRIES 64: kept in the instance's wasm
 // memory and read and written inside the decision call, but placed by the
 // state's key, so the state is keyed first).
 const NEEDS_BODY = 1;
 const NEEDS_STATE = 2 | 4 | 8 | 16;
-const NEEDS_ENTRIES = 32;
+const NEEDS_ENTRIES = 64;
 // Iterations per acw_step call when a password check runs whole.
 const WHOLE = 1 << 20;
 // Statuses whose responses must not carry a body (Fetch "null body status").
