@@ -223,7 +223,9 @@ ACW_EXPORT acw_ctx *acw_load(const char *json, size_t json_len, char *err,
 			free(ctx->state);
 			free(ctx->decision);
 			free(ctx);
-			set_err(err, err_cap, "$: out of memory", NULL, NULL);
+			set_err(err, err_cap, "$.rate_limits.store: ",
+			    "no memory for the table (32 bytes a key; a wasm",
+			    " instance holds at most 2 GiB)");
 			return NULL;
 		}
 	}
