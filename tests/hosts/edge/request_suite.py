@@ -21,7 +21,8 @@ and Deno a check whose client went away stops (request.signal) and gives its
 slot back to the core at once, well before it would lapse (60 s) (workerd
 here never aborts an incoming request's signal when its client closes: not
 tested there). A rate limit keyed on the client counts per address (its
-RateLimit headers counting down, then 429 with Retry-After), and in workerd
+RateLimit headers counting down, then 429 with Retry-After, RateLimit-Policy
+and an audit line rate_limited for that address), and in workerd
 another Worker (another isolate) counts the same client from zero: the
 limits are per isolate.
 Without a runtime address (workerd's runtime "workers" without
@@ -185,30 +186,37 @@ def check_throttle(label, c, a_headers=(), b_headers=(), a=A, b=B):
 
 def limited(c, headers=(), source=A):
     """LIMIT + 1 GETs of the limited path: statuses and each answer's
-    RateLimit and Retry-After headers."""
+    RateLimit, Retry-After and RateLimit-Policy headers."""
     got = []
     for _ in range(LIMIT + 1):
         status, hdrs, _ = c.send("GET", "/pub/limited", headers, source=source)
-        got.append((status, hdrs.get("ratelimit", [""])[0], hdrs.get("retry-after", [""])[0]))
+        got.append((status, hdrs.get("ratelimit", [""])[0], hdrs.get("retry-after", [""])[0],
+                    hdrs.get("ratelimit-policy", [""])[0]))
     return got
 
 
 def limit_problems(got):
     """What differs from LIMIT answers 200 counting down, then a 429."""
     probs = []
-    for i, (status, rl, _) in enumerate(got[:LIMIT]):
+    for i, (status, rl, _, _) in enumerate(got[:LIMIT]):
         if status != 200 or ";r=%d;" % (LIMIT - 1 - i) not in rl:
             probs.append("request %d: %d RateLimit %r" % (i + 1, status, rl))
-    status, rl, retry = got[LIMIT]
-    if status != 429 or not retry.isdigit() or ";r=0;" not in rl:
-        probs.append("request %d: %d RateLimit %r Retry-After %r, want 429" % (LIMIT + 1, status, rl, retry))
+    status, rl, retry, pol = got[LIMIT]
+    if (status != 429 or not retry.isdigit() or ";r=0;" not in rl
+            or pol != '"burst";q=%d;w=60' % LIMIT):
+        probs.append("request %d: %d RateLimit %r Retry-After %r RateLimit-Policy %r, want 429"
+                     % (LIMIT + 1, status, rl, retry, pol))
     return probs
 
 
-def check_rate_limit(label, c, a_headers=(), b_headers=(), a=A, b=B):
-    """A client's LIMIT requests pass, the next is 429; another client's
-    bucket is its own."""
+def check_rate_limit(label, c, a_headers=(), b_headers=(), a=A, b=B, client=None):
+    """A client's LIMIT requests pass, the next is 429 with an audit line
+    (rate_limited, that client); another client's bucket is its own."""
+    c.audits()
     probs = limit_problems(limited(c, a_headers, a))
+    keys = [(x.get("reason"), x.get("client_ip")) for x in c.audits()]
+    if keys[-1:] != [("rate_limited", client or a)] or [k[0] for k in keys].count("rate_limited") != 1:
+        probs.append("audit %r, want the last line, only, rate_limited for %s" % (keys, client or a))
     status, hdrs, raw = c.send("GET", "/pub/limited", b_headers, source=b)
     if status != 200 or ";r=%d;" % (LIMIT - 1) not in hdrs.get("ratelimit", [""])[0]:
         probs.append("another client: %d %r %r" % (status, hdrs.get("ratelimit"), raw[:100]))
@@ -520,7 +528,7 @@ def run_workerd():
                        edge, cf(CF_A), cf(CF_B))
         check_login_ok("workerd behind Cloudflare's edge: login", edge, cf("192.0.2.55"))
         check_rate_limit("workerd behind Cloudflare's edge: rate limit: %d per minute per CF-Connecting-IP, "
-                         "then 429" % LIMIT, edge, cf("192.0.2.60"), cf("192.0.2.61"))
+                         "then 429" % LIMIT, edge, cf("192.0.2.60"), cf("192.0.2.61"), client="192.0.2.60")
         # the "workers" service is another Worker, so another isolate: its
         # buckets are its own (the limits are per isolate, as documented),
         # while the "auto" isolate still refuses that client
