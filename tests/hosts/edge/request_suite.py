@@ -24,7 +24,9 @@ tested there). A rate limit keyed on the client counts per address (its
 RateLimit headers counting down, then 429 with Retry-After, RateLimit-Policy
 and an audit line rate_limited for that address), and in workerd
 another Worker (another isolate) counts the same client from zero: the
-limits are per isolate.
+limits are per isolate. A bucket written while a login's password check
+yields makes the login's write lost: the login is decided again and its
+count lands on top of the other request's.
 Without a runtime address (workerd's runtime "workers" without
 CF-Connecting-IP) the module refuses the request rather than deciding
 without one.
@@ -64,6 +66,7 @@ SLICE = 2000
 MAX_PENDING = 2                          # the policy's login.max_pending
 SLOW_ITERATIONS = 1000000                # a check that outlives several requests
 LIMIT = 2                                # the policy's rate limit on /pub/limited*
+SHARED = 100                             # its limit per X-RL-Test value a day, any path
 
 failed = False
 
@@ -96,7 +99,11 @@ def policy():
         "public": ["/pub/*"],
         # decided by the core, buckets in the instance's memory (per isolate)
         "rate_limits": {"limits": [{"name": "burst", "path": "/pub/limited*", "key": "client",
-                                    "limit": "%d/minute" % LIMIT}],
+                                    "limit": "%d/minute" % LIMIT},
+                                   # counts only requests that send the header;
+                                   # per day: nothing refills during a test
+                                   {"name": "shared", "key": "header:x-rl-test",
+                                    "limit": "%d/day" % SHARED}],
                         "headers": True},
         "default": "authenticated",
         # the client checks read the audit line of an allowed public GET
@@ -220,6 +227,44 @@ def check_rate_limit(label, c, a_headers=(), b_headers=(), a=A, b=B, client=None
     status, hdrs, raw = c.send("GET", "/pub/limited", b_headers, source=b)
     if status != 200 or ";r=%d;" % (LIMIT - 1) not in hdrs.get("ratelimit", [""])[0]:
         probs.append("another client: %d %r %r" % (status, hdrs.get("ratelimit"), raw[:100]))
+    ok(label, "; ".join(probs) or None)
+
+
+def check_lost_write(label, c, headers=(), source=C):
+    """A bucket written while a login's password check yields: the login
+    (carol's slow check) reads the "shared" bucket of its X-RL-Test value,
+    a GET with that value is decided and counted meanwhile, so the login's
+    write is lost and the module decides the login again (another check)
+    before writing. Counted right, the GET after both sees 3 requests; a
+    stale write applied would leave 2, a lost one dropped would too."""
+    h = list(headers) + [("X-RL-Test", "lost-write")]
+    res = {}
+
+    def slow():
+        try:
+            res["login"] = login(c, "carol", "carol-pw", h, source)
+        except Exception as e:  # noqa: BLE001 (reported below)
+            res["login"] = (0, {}, repr(e).encode())
+    t = threading.Thread(target=slow)
+    t0 = time.time()
+    t.start()
+    time.sleep(0.1)
+    during = c.send("GET", "/pub/who", h, source=source)
+    overlapped = t.is_alive()
+    t.join(TIMEOUT * 2)
+    took = time.time() - t0
+    after = c.send("GET", "/pub/who", h, source=source)
+    print("# %s: login answered after %.2fs" % (label, took), flush=True)
+    rl = lambda r: r[1].get("ratelimit", [""])[0]  # noqa: E731
+    probs = []
+    if not overlapped:
+        probs.append("the login ended before the GET (%.2fs): nothing was tested" % took)
+    if during[0] != 200 or '"shared";r=%d;' % (SHARED - 1) not in rl(during):
+        probs.append("GET during the check: %d %r" % (during[0], rl(during)))
+    if res.get("login", (0,))[0] != 303:
+        probs.append("login: %r" % (res.get("login", (0, {}, b"no answer"))[::2],))
+    if after[0] != 200 or '"shared";r=%d;' % (SHARED - 3) not in rl(after):
+        probs.append("GET after both: %d %r, want r=%d" % (after[0], rl(after), SHARED - 3))
     ok(label, "; ".join(probs) or None)
 
 
@@ -416,6 +461,8 @@ def socket_host(run, tls):
         check_rate_limit("%s %srate limit: %d per minute per peer address, then 429" % (HOST, s, LIMIT), c)
         check_login_ok("%s %slogin" % (HOST, s), c, source=C, https=tls)
         if not tls:
+            check_lost_write("%s a rate-limit write lost during a password check: the login is "
+                             "decided again" % HOST, c)
             check_https_header_ignored("%s scheme headers from a client never make https" % HOST, c)
             check_queue("%s bounded password checks" % HOST, c, lambda i: [])
             check_abandoned("%s a password check ends when its client goes away" % HOST, c, lambda i: [])
@@ -539,6 +586,8 @@ def run_workerd():
             probs.append("the first isolate answered %d, want 429 still" % status)
         ok("workerd rate limits are per isolate: another Worker counts the same client from zero",
            "; ".join(probs) or None)
+        check_lost_write("workerd a rate-limit write lost during a password check: the login is decided again",
+                         edge, cf("192.0.2.70"))
         check_https_header_ignored("workerd scheme headers from a client never make https", edge, cf(CF_A))
         check_queue("workerd bounded password checks", edge,
                     lambda i: cf(CF_A if i == "probe" else "198.51.100.%d" % (i + 1)))
