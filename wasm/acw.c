@@ -256,10 +256,11 @@ ACW_EXPORT size_t acw_warnings(const acw_ctx *ctx, char *out, size_t out_cap)
 }
 
 /* Clears the context's state (login attempt counters, verified Basic
- * credentials; the key that places rate-limit buckets) and keys it with AC_STATE_SECRET_LEN (32) bytes from a
- * CSPRNG. Separate from acw_load because some runtimes (Workers) give
- * randomness only while a request is handled. Returns 0, or -1 if the
- * entropy is short (the context then has no state). */
+ * credentials; the key that places rate-limit buckets) and keys it with
+ * AC_STATE_SECRET_LEN (32) bytes from a CSPRNG. Separate from acw_load
+ * because some runtimes (Workers) give randomness only while a request is
+ * handled. Returns 0, or -1 if the entropy is short (the context then has
+ * no state). */
 ACW_EXPORT int acw_seed(acw_ctx *ctx, const uint8_t *entropy,
     size_t entropy_len)
 {
@@ -443,10 +444,9 @@ static ac_state *state_of(acw_ctx *ctx)
  * client budget, pending and credentials entries), the decision touches
  * the context's state (login posts, Basic credentials), the only requests
  * that can go pending; AC_NEEDS_TLS (32), the scheme is read;
- * AC_NEEDS_ENTRIES (64), the policy's rate limits may
- * apply (the table's reads and writes run inside the decision call, but
- * they need the state's key: acw_seed first). Returns -1 if the bytes are
- * malformed. */
+ * AC_NEEDS_ENTRIES (64), the policy's rate limits may apply (the table's
+ * reads and writes run inside the decision call, but they need the
+ * state's key: acw_seed first). Returns -1 if the bytes are malformed. */
 ACW_EXPORT int acw_needs(acw_ctx *ctx, const char *req, size_t req_len)
 {
 	ac_request r;
