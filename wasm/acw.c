@@ -39,6 +39,17 @@
  * that); the context's state is shared by every decision made on it, and so
  * is its cache of verified token signatures (jwt.cache; an isolate is one
  * worker).
+ *
+ * Rate limits (the policy's "rate_limits") keep their buckets in a table of
+ * the context's own (ac_table, ac_table_size bytes of the module's heap):
+ * per context, so per isolate, never shared with another instance. The
+ * store protocol (core/authcore_store.h) runs inside these calls: the
+ * table's reads are supplied and the decision finished before a call
+ * returns, its writes applied with compare-and-set, and a lost write
+ * decided again from the start, at most AC_STORE_ATTEMPTS times. So a host
+ * only ever sees a pending decision waiting for a password check. The
+ * buckets are placed by the state's key: a policy with rate limits needs
+ * acw_seed before its first decision, like one with a login.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +73,7 @@ typedef struct {
 	ac_state *state;      /* ac_sizeof_state() bytes */
 	ac_decision *decision; /* acw_decide's (ac_sizeof_decision() bytes) */
 	ac_jwt_cache *jwt_cache; /* NULL: jwt.cache false (or no memory) */
+	ac_table *table;      /* the rate limits' buckets; NULL: none */
 	ac_jwt_result jwt;    /* acw_jwt_verify's */
 	ac_header headers[AC_HEADERS_MAX];
 	char out[ACW_OUT_MAX];
@@ -199,6 +211,24 @@ ACW_EXPORT acw_ctx *acw_load(const char *json, size_t json_len, char *err,
 	ctx->jwt_cache = ac_jwt_cache_init(mem_len ? malloc(mem_len) : NULL,
 	    mem_len, ac_policy_jwt_cache_entries(ctx->policy));
 	ac_decision_use_jwt_cache(ctx->decision, ctx->jwt_cache);
+	mem_len = ac_table_size(ctx->policy);
+	ctx->table = NULL;
+	if (mem_len > 0) {
+		void *tmem = malloc(mem_len); /* malloc aligns to 8 at least */
+		ctx->table = tmem == NULL ? NULL :
+		    ac_table_init(tmem, mem_len, ctx->policy);
+		if (ctx->table == NULL) {
+			free(tmem);
+			free(ctx->jwt_cache);
+			free(ctx->state);
+			free(ctx->decision);
+			free(ctx);
+			set_err(err, err_cap, "$.rate_limits.store: ",
+			    "no memory for the table (32 bytes a key; a wasm",
+			    " instance holds at most 2 GiB)");
+			return NULL;
+		}
+	}
 	return ctx;
 }
 
@@ -226,10 +256,11 @@ ACW_EXPORT size_t acw_warnings(const acw_ctx *ctx, char *out, size_t out_cap)
 }
 
 /* Clears the context's state (login attempt counters, verified Basic
- * credentials) and keys it with AC_STATE_SECRET_LEN (32) bytes from a
- * CSPRNG. Separate from acw_load because some runtimes (Workers) give
- * randomness only while a request is handled. Returns 0, or -1 if the
- * entropy is short (the context then has no state). */
+ * credentials; the key that places rate-limit buckets) and keys it with
+ * AC_STATE_SECRET_LEN (32) bytes from a CSPRNG. Separate from acw_load
+ * because some runtimes (Workers) give randomness only while a request is
+ * handled. Returns 0, or -1 if the entropy is short (the context then has
+ * no state). */
 ACW_EXPORT int acw_seed(acw_ctx *ctx, const uint8_t *entropy,
     size_t entropy_len)
 {
@@ -246,6 +277,7 @@ ACW_EXPORT void acw_unload(acw_ctx *ctx)
 		free(ctx->state);
 		free(ctx->decision);
 		free(ctx->jwt_cache);
+		free(ctx->table);
 	}
 	free(ctx);
 }
@@ -411,7 +443,10 @@ static ac_state *state_of(acw_ctx *ctx)
  * not read it; any bit of AC_NEEDS_STATE (2 | 4 | 8 | 16: the throttle,
  * client budget, pending and credentials entries), the decision touches
  * the context's state (login posts, Basic credentials), the only requests
- * that can go pending. Returns -1 if the bytes are malformed. */
+ * that can go pending; AC_NEEDS_TLS (32), the scheme is read;
+ * AC_NEEDS_ENTRIES (64), the policy's rate limits may apply (the table's
+ * reads and writes run inside the decision call, but they need the
+ * state's key: acw_seed first). Returns -1 if the bytes are malformed. */
 ACW_EXPORT int acw_needs(acw_ctx *ctx, const char *req, size_t req_len)
 {
 	ac_request r;
@@ -426,8 +461,76 @@ ACW_EXPORT int acw_needs(acw_ctx *ctx, const char *req, size_t req_len)
  * without). */
 static ac_state *state_for(acw_ctx *ctx, const ac_request *r)
 {
-	return (ac_needs(ctx->policy, r) & AC_NEEDS_STATE) ? state_of(ctx) :
-	    NULL;
+	return (ac_needs(ctx->policy, r) & (AC_NEEDS_STATE | AC_NEEDS_ENTRIES)) ?
+	    state_of(ctx) : NULL;
+}
+
+/* Supplies a decision waiting for store reads from the context's table and
+ * finishes it, until it is final or waits for a password check; then, for
+ * a final answer, applies its writes to the table with compare-and-set. A
+ * lost write decides the request again from the start (the decision's
+ * *attempts counts them); after AC_STORE_ATTEMPTS the answer is the
+ * core's store_conflict one. A key or value the table cannot hold is a
+ * store error. The table is only touched from this context's calls, but a
+ * decision pending on a password check lets others run meanwhile, so a
+ * write can be lost for real. */
+static void settle(acw_ctx *ctx, ac_state *st, const ac_request *r,
+    int64_t now, const uint8_t *entropy, size_t entropy_len, ac_decision *d,
+    uint8_t *attempts)
+{
+	const ac_answer *a = ac_decision_answer(d);
+
+	for (;;) {
+		size_t i;
+		int lost = 0, err = 0;
+
+		while (a->action == AC_PENDING && a->wait == AC_WAIT_STORE) {
+			int bad = ctx->table == NULL;
+
+			for (i = 0; i < a->n_reads && !bad; i++) {
+				uint8_t buf[AC_STORE_VALUE_MAX];
+				size_t len;
+				uint64_t ver;
+
+				bad = ac_table_read(ctx->table, a->reads[i].key,
+				    buf, &len, &ver) < 0 ||
+				    ac_decide_supply(d, i, buf, len, ver) < 0;
+			}
+			if (bad)
+				ac_decide_store_error(ctx->policy, st, r, now,
+				    entropy, entropy_len, d);
+			else
+				ac_decide_finish(ctx->policy, st, r, now,
+				    entropy, entropy_len, d);
+		}
+		if (a->action == AC_PENDING || a->n_writes == 0)
+			return; /* a password check, or nothing to write */
+		for (i = 0; i < a->n_writes && !lost; i++) {
+			const ac_store_op *w = &a->writes[i];
+			int rc = ctx->table == NULL ? -1 :
+			    ac_table_write(ctx->table, w->key, w->value,
+			    w->len, w->version);
+			err = rc < 0;
+			lost = rc > 0;
+			if (err)
+				break;
+		}
+		if (err) {
+			/* its answer writes nothing (it may still wait for a
+			 * password check: the next turn returns it) */
+			ac_decide_store_error(ctx->policy, st, r, now, entropy,
+			    entropy_len, d);
+			continue;
+		}
+		if (!lost)
+			return;
+		if (++*attempts >= AC_STORE_ATTEMPTS)
+			ac_decide_store_conflict(ctx->policy, st, r, now,
+			    entropy, entropy_len, d);
+		else
+			(void)ac_decide_begin(ctx->policy, st, r, now,
+			    entropy, entropy_len, d);
+	}
 }
 
 /* Decides one request (format above), running a password check to its end
@@ -446,7 +549,12 @@ ACW_EXPORT const char *acw_decide(acw_ctx *ctx, const char *req,
 	if (parse_request(ctx, req, req_len, &r) < 0)
 		return NULL;
 	st = state_for(ctx, &r);
-	ac_decide(ctx->policy, st, &r, (int64_t)now, entropy, entropy_len, d);
+	if (ctx->table != NULL)
+		ac_decide_local(ctx->policy, st, ctx->table, &r, (int64_t)now,
+		    entropy, entropy_len, d);
+	else
+		ac_decide(ctx->policy, st, &r, (int64_t)now, entropy,
+		    entropy_len, d);
 	return json_out(ctx, d, out_len);
 }
 
@@ -480,10 +588,17 @@ ACW_EXPORT const uint32_t *acw_jwt_verify(acw_ctx *ctx, const char *token,
 /* ---- the stepped path ------------------------------------------------ */
 
 /* A decision of the caller's own, for one request that may go pending
- * (it carries the password check between slices). NULL if out of memory. */
+ * (it carries the password check between slices), followed by one byte:
+ * how many of its attempts lost a store write (settle). NULL if out of
+ * memory. */
 ACW_EXPORT ac_decision *acw_decision_new(void)
 {
-	return calloc(1, ac_sizeof_decision());
+	return calloc(1, ac_sizeof_decision() + 1);
+}
+
+static uint8_t *attempts_of(ac_decision *d)
+{
+	return (uint8_t *)d + ac_sizeof_decision();
 }
 
 /* Wipes the password check a decision may still hold (its key pads are as
@@ -497,19 +612,25 @@ ACW_EXPORT void acw_decision_free(ac_decision *d)
 }
 
 /* As acw_decide, into d, without running a password check: the JSON's
- * "action" is "pending" when one is due (then acw_step, acw_resume). */
+ * "action" is "pending" when one is due (then acw_step, acw_resume). Store
+ * reads and writes run inside the call (settle). */
 ACW_EXPORT const char *acw_begin(acw_ctx *ctx, ac_decision *d,
     const char *req, size_t req_len, double now, const uint8_t *entropy,
     size_t entropy_len, size_t *out_len)
 {
 	ac_request r;
+	ac_state *st;
 
 	*out_len = 0;
 	if (parse_request(ctx, req, req_len, &r) < 0)
 		return NULL;
 	ac_decision_use_jwt_cache(d, ctx->jwt_cache);
-	(void)ac_decide_begin(ctx->policy, state_for(ctx, &r), &r, (int64_t)now,
-	    entropy, entropy_len, d);
+	st = state_for(ctx, &r);
+	*attempts_of(d) = 0;
+	(void)ac_decide_begin(ctx->policy, st, &r, (int64_t)now, entropy,
+	    entropy_len, d);
+	settle(ctx, st, &r, (int64_t)now, entropy, entropy_len, d,
+	    attempts_of(d));
 	return json_out(ctx, d, out_len);
 }
 
@@ -529,18 +650,25 @@ ACW_EXPORT void acw_abandon(acw_ctx *ctx, ac_decision *d)
 }
 
 /* Finishes a pending d for the same request bytes as acw_begin (fresh
- * entropy and now allowed): the final decision's JSON, as acw_decide. */
+ * entropy and now allowed): the final decision's JSON, as acw_decide. It
+ * may be "pending" again: a store write lost to a request decided while
+ * the check ran decides this one again from the start, and that may need
+ * a password check of its own (acw_step, acw_resume once more). */
 ACW_EXPORT const char *acw_resume(acw_ctx *ctx, ac_decision *d,
     const char *req, size_t req_len, double now, const uint8_t *entropy,
     size_t entropy_len, size_t *out_len)
 {
 	ac_request r;
+	ac_state *st;
 
 	*out_len = 0;
 	if (parse_request(ctx, req, req_len, &r) < 0)
 		return NULL;
 	ac_decision_use_jwt_cache(d, ctx->jwt_cache);
-	ac_decide_finish(ctx->policy, state_for(ctx, &r), &r, (int64_t)now,
-	    entropy, entropy_len, d);
+	st = state_for(ctx, &r);
+	ac_decide_finish(ctx->policy, st, &r, (int64_t)now, entropy,
+	    entropy_len, d);
+	settle(ctx, st, &r, (int64_t)now, entropy, entropy_len, d,
+	    attempts_of(d));
 	return json_out(ctx, d, out_len);
 }

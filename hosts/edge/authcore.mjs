@@ -46,9 +46,13 @@ const TOO_LARGE = Symbol("too large");
 const POOL_LEN = 4096;
 const ERR_CAP = 512;
 // ac_needs bits (core/authcore_decide.h): the body; any entry of the login
-// state (AC_NEEDS_STATE: throttle 2, client budget 4, pending 8, creds 16).
+// state (AC_NEEDS_STATE: throttle 2, client budget 4, pending 8, creds 16);
+// rate-limit buckets (AC_NEEDS_ENTRIES 64: kept in the instance's wasm
+// memory and read and written inside the decision call, but placed by the
+// state's key, so the state is keyed first).
 const NEEDS_BODY = 1;
 const NEEDS_STATE = 2 | 4 | 8 | 16;
+const NEEDS_ENTRIES = 64;
 // Iterations per acw_step call when a password check runs whole.
 const WHOLE = 1 << 20;
 // Statuses whose responses must not carry a body (Fetch "null body status").
@@ -200,8 +204,9 @@ export async function createAuth(policy, options = {}) {
   }
 
   // Fresh random bytes for one call, at scratch. The first call that
-  // touches the login state also keys it (here, not in createAuth: Workers
-  // give randomness only while a request is handled).
+  // touches the login state or the rate limits' buckets also keys the state
+  // (here, not in createAuth: Workers give randomness only while a request
+  // is handled).
   let seeded = false;
   function putEntropy(state) {
     if (state && !seeded) {
@@ -297,7 +302,7 @@ export async function createAuth(policy, options = {}) {
     if (!(needs & NEEDS_STATE)) {
       const len = write(fields, body, byteStrings);
       written = -1;
-      putEntropy(false);
+      putEntropy((needs & NEEDS_ENTRIES) !== 0);
       return result(M._acw_decide(ctx, reqPtr, len, now, scratch, ENTROPY_LEN, lenPtr) >>> 0);
     }
     const d = M._acw_decision_new() >>> 0;
@@ -310,21 +315,30 @@ export async function createAuth(policy, options = {}) {
       const first = result(M._acw_begin(ctx, d, reqPtr, len, now, scratch, ENTROPY_LEN, lenPtr) >>> 0);
       if (first.action !== "pending") return first;
       if (slice === 0) {
-        while (M._acw_step(d, WHOLE) !== 0);
-        return resume(d, fields, body, now, byteStrings);
+        let r;
+        do {
+          while (M._acw_step(d, WHOLE) !== 0);
+          r = resume(d, fields, body, now, byteStrings);
+        } while (r.action === "pending");
+        return r;
       }
       later = true;
       return (async () => {
         try {
-          while (M._acw_step(d, slice) !== 0) {
-            await yieldTurn();
-            live();
-            if (signal && signal.aborted) {
-              M._acw_abandon(ctx, d);
-              throw new Error("authcore: the client went away during a password check");
+          // pending again after resume: a rate-limit write lost to a request
+          // decided meanwhile, decided again with a check of its own
+          for (;;) {
+            while (M._acw_step(d, slice) !== 0) {
+              await yieldTurn();
+              live();
+              if (signal && signal.aborted) {
+                M._acw_abandon(ctx, d);
+                throw new Error("authcore: the client went away during a password check");
+              }
             }
+            const r = resume(d, fields, body, now, byteStrings);
+            if (r.action !== "pending") return r;
           }
-          return resume(d, fields, body, now, byteStrings);
         } finally {
           release(d);
         }

@@ -6,7 +6,7 @@
 # Driver: tests/hosts/edge/edge_suite.py. Then the request tests
 # (tests/hosts/edge/request_suite.py): the client address the runtime gives,
 # login throttling per address, https from the connection, bounded password
-# checks.
+# checks, a rate limit counted per peer address.
 set -u
 cd "$(dirname "$0")/../.."
 timeout 150 python3 tests/hosts/edge/edge_suite.py deno

@@ -79,6 +79,12 @@ def bad_policies():
         if len(p.get("rules", [])) >= 2:
             p["rules"][1]["path"] = 42
             out.append(("rule path that is not a string", json.dumps(p), "$.rules[1].path"))
+    # valid for the core, but its table (67108864 keys x 32 bytes) does not
+    # fit in a wasm instance: refused at load, naming the member
+    out.append(("rate-limit table larger than wasm memory", json.dumps({
+        "jwt": {"keys": [{"kid": "k", "alg": "HS256", "secret": "edge-suite-secret-0123456789abcdef"}]},
+        "rate_limits": {"default": {"key": "client", "limit": "10/minute"}, "store": 67108864}}),
+        "$.rate_limits.store"))
     return out
 
 

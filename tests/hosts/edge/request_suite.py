@@ -20,7 +20,13 @@ requests are served, and a login succeeds again once they are done; in Node
 and Deno a check whose client went away stops (request.signal) and gives its
 slot back to the core at once, well before it would lapse (60 s) (workerd
 here never aborts an incoming request's signal when its client closes: not
-tested there).
+tested there). A rate limit keyed on the client counts per address (its
+RateLimit headers counting down, then 429 with Retry-After, RateLimit-Policy
+and an audit line rate_limited for that address), and in workerd
+another Worker (another isolate) counts the same client from zero: the
+limits are per isolate. A bucket written while a login's password check
+yields makes the login's write lost: the login is decided again and its
+count lands on top of the other request's.
 Without a runtime address (workerd's runtime "workers" without
 CF-Connecting-IP) the module refuses the request rather than deciding
 without one.
@@ -59,6 +65,8 @@ CF_A, CF_B = "203.0.113.7", "2001:db8::7"  # what Cloudflare's edge would set
 SLICE = 2000
 MAX_PENDING = 2                          # the policy's login.max_pending
 SLOW_ITERATIONS = 1000000                # a check that outlives several requests
+LIMIT = 2                                # the policy's rate limit on /pub/limited*
+SHARED = 100                             # its limit per X-RL-Test value a day, any path
 
 failed = False
 
@@ -89,6 +97,14 @@ def policy():
         "login": {"prefix": "/app", "attempts": "2/minute", "max_pending": MAX_PENDING,
                   "client_attempts": "1000/minute"},
         "public": ["/pub/*"],
+        # decided by the core, buckets in the instance's memory (per isolate)
+        "rate_limits": {"limits": [{"name": "burst", "path": "/pub/limited*", "key": "client",
+                                    "limit": "%d/minute" % LIMIT},
+                                   # counts only requests that send the header;
+                                   # per day: nothing refills during a test
+                                   {"name": "shared", "key": "header:x-rl-test",
+                                    "limit": "%d/day" % SHARED}],
+                        "headers": True},
         "default": "authenticated",
         # the client checks read the audit line of an allowed public GET
         "audit": {"allowed": "all"},
@@ -172,6 +188,83 @@ def check_throttle(label, c, a_headers=(), b_headers=(), a=A, b=B):
         probs.append("statuses %r, want %r" % (got, want_status))
     if len(keys) < 4 or keys[2][1] != "too_many_attempts" or keys[3][1] != "bad_password":
         probs.append("audit %r" % keys)
+    ok(label, "; ".join(probs) or None)
+
+
+def limited(c, headers=(), source=A):
+    """LIMIT + 1 GETs of the limited path: statuses and each answer's
+    RateLimit, Retry-After and RateLimit-Policy headers."""
+    got = []
+    for _ in range(LIMIT + 1):
+        status, hdrs, _ = c.send("GET", "/pub/limited", headers, source=source)
+        got.append((status, hdrs.get("ratelimit", [""])[0], hdrs.get("retry-after", [""])[0],
+                    hdrs.get("ratelimit-policy", [""])[0]))
+    return got
+
+
+def limit_problems(got):
+    """What differs from LIMIT answers 200 counting down, then a 429."""
+    probs = []
+    for i, (status, rl, _, _) in enumerate(got[:LIMIT]):
+        if status != 200 or ";r=%d;" % (LIMIT - 1 - i) not in rl:
+            probs.append("request %d: %d RateLimit %r" % (i + 1, status, rl))
+    status, rl, retry, pol = got[LIMIT]
+    if (status != 429 or not retry.isdigit() or ";r=0;" not in rl
+            or pol != '"burst";q=%d;w=60' % LIMIT):
+        probs.append("request %d: %d RateLimit %r Retry-After %r RateLimit-Policy %r, want 429"
+                     % (LIMIT + 1, status, rl, retry, pol))
+    return probs
+
+
+def check_rate_limit(label, c, a_headers=(), b_headers=(), a=A, b=B, client=None):
+    """A client's LIMIT requests pass, the next is 429 with an audit line
+    (rate_limited, that client); another client's bucket is its own."""
+    c.audits()
+    probs = limit_problems(limited(c, a_headers, a))
+    keys = [(x.get("reason"), x.get("client_ip")) for x in c.audits()]
+    if keys[-1:] != [("rate_limited", client or a)] or [k[0] for k in keys].count("rate_limited") != 1:
+        probs.append("audit %r, want the last line, only, rate_limited for %s" % (keys, client or a))
+    status, hdrs, raw = c.send("GET", "/pub/limited", b_headers, source=b)
+    if status != 200 or ";r=%d;" % (LIMIT - 1) not in hdrs.get("ratelimit", [""])[0]:
+        probs.append("another client: %d %r %r" % (status, hdrs.get("ratelimit"), raw[:100]))
+    ok(label, "; ".join(probs) or None)
+
+
+def check_lost_write(label, c, headers=(), source=C):
+    """A bucket written while a login's password check yields: the login
+    (carol's slow check) reads the "shared" bucket of its X-RL-Test value,
+    a GET with that value is decided and counted meanwhile, so the login's
+    write is lost and the module decides the login again (another check)
+    before writing. Counted right, the GET after both sees 3 requests; a
+    stale write applied would leave 2, a lost one dropped would too."""
+    h = list(headers) + [("X-RL-Test", "lost-write")]
+    res = {}
+
+    def slow():
+        try:
+            res["login"] = login(c, "carol", "carol-pw", h, source)
+        except Exception as e:  # noqa: BLE001 (reported below)
+            res["login"] = (0, {}, repr(e).encode())
+    t = threading.Thread(target=slow)
+    t0 = time.time()
+    t.start()
+    time.sleep(0.1)
+    during = c.send("GET", "/pub/who", h, source=source)
+    overlapped = t.is_alive()
+    t.join(TIMEOUT * 2)
+    took = time.time() - t0
+    after = c.send("GET", "/pub/who", h, source=source)
+    print("# %s: login answered after %.2fs" % (label, took), flush=True)
+    rl = lambda r: r[1].get("ratelimit", [""])[0]  # noqa: E731
+    probs = []
+    if not overlapped:
+        probs.append("the login ended before the GET (%.2fs): nothing was tested" % took)
+    if during[0] != 200 or '"shared";r=%d;' % (SHARED - 1) not in rl(during):
+        probs.append("GET during the check: %d %r" % (during[0], rl(during)))
+    if res.get("login", (0,))[0] != 303:
+        probs.append("login: %r" % (res.get("login", (0, {}, b"no answer"))[::2],))
+    if after[0] != 200 or '"shared";r=%d;' % (SHARED - 3) not in rl(after):
+        probs.append("GET after both: %d %r, want r=%d" % (after[0], rl(after), SHARED - 3))
     ok(label, "; ".join(probs) or None)
 
 
@@ -365,8 +458,11 @@ def socket_host(run, tls):
                      c, B, [("X-Forwarded-For", "198.51.100.1"), ("CF-Connecting-IP", "198.51.100.2")],
                      source=B)
         check_throttle("%s %sfailed logins throttle per peer address" % (HOST, s), c)
+        check_rate_limit("%s %srate limit: %d per minute per peer address, then 429" % (HOST, s, LIMIT), c)
         check_login_ok("%s %slogin" % (HOST, s), c, source=C, https=tls)
         if not tls:
+            check_lost_write("%s a rate-limit write lost during a password check: the login is "
+                             "decided again" % HOST, c)
             check_https_header_ignored("%s scheme headers from a client never make https" % HOST, c)
             check_queue("%s bounded password checks" % HOST, c, lambda i: [])
             check_abandoned("%s a password check ends when its client goes away" % HOST, c, lambda i: [])
@@ -478,6 +574,20 @@ def run_workerd():
         check_throttle("workerd behind Cloudflare's edge: failed logins throttle per CF-Connecting-IP",
                        edge, cf(CF_A), cf(CF_B))
         check_login_ok("workerd behind Cloudflare's edge: login", edge, cf("192.0.2.55"))
+        check_rate_limit("workerd behind Cloudflare's edge: rate limit: %d per minute per CF-Connecting-IP, "
+                         "then 429" % LIMIT, edge, cf("192.0.2.60"), cf("192.0.2.61"), client="192.0.2.60")
+        # the "workers" service is another Worker, so another isolate: its
+        # buckets are its own (the limits are per isolate, as documented),
+        # while the "auto" isolate still refuses that client
+        got = limited(workers, [("CF-Connecting-IP", "192.0.2.60")])
+        status = edge.send("GET", "/pub/limited", cf("192.0.2.60"))[0]
+        probs = limit_problems(got)
+        if status != 429:
+            probs.append("the first isolate answered %d, want 429 still" % status)
+        ok("workerd rate limits are per isolate: another Worker counts the same client from zero",
+           "; ".join(probs) or None)
+        check_lost_write("workerd a rate-limit write lost during a password check: the login is decided again",
+                         edge, cf("192.0.2.70"))
         check_https_header_ignored("workerd scheme headers from a client never make https", edge, cf(CF_A))
         check_queue("workerd bounded password checks", edge,
                     lambda i: cf(CF_A if i == "probe" else "198.51.100.%d" % (i + 1)))
