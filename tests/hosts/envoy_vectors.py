@@ -16,7 +16,12 @@ Cases with "https": true go to a second listener of the same Envoy that
 talks TLS (a self-signed certificate made with openssl for 127.0.0.1), so
 the filter sees :scheme https as it does behind a real TLS listener. One
 Envoy per file, so its cases share one VM state (the attempt-limit cases
-depend on it). Then: Envoy must refuse an invalid
+depend on it). A file whose cases come from addresses other than
+127.0.0.1 (rate_limits.json: clients with their own buckets) gets a
+listener that takes the peer address from the x-authcore-test-client-ip
+header with Envoy's own custom-header original-IP detection, so the
+filter reads each case's address from source.address as it would a real
+peer's. Then: Envoy must refuse an invalid
 policy and log its JSON path; a running Envoy must take policy updates (LDS)
 and keep the last good policy when an update is bad; and the shim's own
 duties (header cap, client address without port) are checked.
@@ -65,8 +70,15 @@ BAD_POLICY = {
 BAD_POLICY_LOG = re.compile(r"authcore: bad policy: \$\.rules\[1\]")
 
 
+# A case's client address reaches the filter as the connection's peer
+# (source.address) through Envoy's own original-IP detection from this
+# header, like nginx's realip in nginx_vectors.py; only for vector files
+# whose cases come from addresses other than loopback.
+CLIENT_IP_HEADER = "x-authcore-test-client-ip"
+
+
 def listener(listen_port, wasm_path, policy_text, env=None, stop_iteration=True,
-             tls=None, name="authcore"):
+             tls=None, name="authcore", client_ip_header=False):
     """The authcore listener. env: the VM's environment variables (the
     administrator bootstrap), passed as vm_config key_values.
     stop_iteration: the PluginConfig's allow_on_headers_stop_iteration,
@@ -106,6 +118,14 @@ def listener(listen_port, wasm_path, policy_text, env=None, stop_iteration=True,
         "use_remote_address": True,
         "common_http_protocol_options": {"max_headers_count": MAX_HEADERS},
         "max_request_headers_kb": MAX_HEADERS_KB,
+        **({"use_remote_address": False,  # detection extensions require it
+            "original_ip_detection_extensions": [{
+                "name": "envoy.http.original_ip_detection.custom_header",
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.http."
+                             "original_ip_detection.custom_header.v3.CustomHeaderConfig",
+                    "header_name": CLIENT_IP_HEADER}}]}
+           if client_ip_header else {}),
         "route_config": {"virtual_hosts": [{
             "name": "all", "domains": ["*"],
             "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "echo"}}]}]},
@@ -167,7 +187,7 @@ class Envoy:
 
     def __init__(self, envoy_bin, workdir, tag, wasm_path, policy_text, echo_port,
                  dynamic=False, env=None, extra_args=(), stop_iteration=True,
-                 concurrency=1, tls=None):
+                 concurrency=1, tls=None, client_ip_header=False):
         """tls: (certificate, key): a second listener, on tls_port, with TLS."""
         self.listen_port, self.admin_port = free_port(), free_port()
         self.tls_port = free_port() if tls else None
@@ -184,7 +204,7 @@ class Envoy:
             boot = bootstrap(self.admin_port, echo_port, lds_dir=self.lds_dir)
         else:
             listeners = [listener(self.listen_port, wasm_path, policy_text, env,
-                                  stop_iteration)]
+                                  stop_iteration, client_ip_header=client_ip_header)]
             if tls:
                 listeners.append(listener(self.tls_port, wasm_path, policy_text, env,
                                           stop_iteration, tls, "authcore-tls"))
@@ -304,8 +324,10 @@ def run_file(vf, envoy_bin, workdir, wasm_path, echo_port, ledger):
     """Runs one vector file's cases through one Envoy; returns the number of
     audit lines it logged."""
     tls = hostkit.make_tls_cert(workdir) if vf.has_https else None
+    real_ip = any(c.client_ip != "127.0.0.1" for c in vf.cases(int(time.time())))
     envoy = Envoy(envoy_bin, workdir, vf.name, wasm_path, vf.policy_json, echo_port,
-                  env=vf.env, tls=tls, extra_args=["--file-flush-interval-msec", "5"])
+                  env=vf.env, tls=tls, extra_args=["--file-flush-interval-msec", "5"],
+                  client_ip_header=real_ip)
     sent = []  # (case, request id)
     try:
         state = envoy.wait()
@@ -320,7 +342,8 @@ def run_file(vf, envoy_bin, workdir, wasm_path, echo_port, ledger):
             if vectors.skipped(case, "envoy"):
                 continue
             rid = ledger.new()
-            case.headers = case.headers + [(vectors.REQUEST_ID_HEADER, rid)]
+            case.headers = case.headers + [(vectors.REQUEST_ID_HEADER, rid)] + (
+                [(CLIENT_IP_HEADER, case.client_ip)] if real_ip else [])
             port, ca = (envoy.tls_port, tls[0]) if case.https else (envoy.listen_port, None)
             try:
                 status, headers, upstream, cookies, body = send(port, case, ca)
