@@ -1480,6 +1480,9 @@ static const char *settle(apx_stream *s, apx_root *r, int op, int64_t now,
 		} else if (lost < 0) {
 			op = APX_OP_STORE_ERROR;
 		} else if (++s->attempts < AC_STORE_ATTEMPTS) {
+			log_debug_count("authcore: rate limits: a write lost "
+			    "its CAS race (%zu), deciding again",
+			    (size_t)s->attempts);
 			memset(s->decision, 0, ac_sizeof_decision());
 			ac_decision_use_jwt_cache(s->decision, r->jwt_cache);
 			op = APX_OP_DECIDE;
