@@ -5,8 +5,9 @@
  * stages run in the order of their table (below): request sanity and the
  * canonical target, the login endpoints, public paths, who the caller is
  * (ac_identify.c), the first route rule that matches, and what goes
- * upstream. Every outcome carries a stable reason code and an audit line
- * (ac_reply.c); clients get generic bodies.
+ * upstream. Every outcome carries a stable reason code and, unless it is
+ * an allow the policy's "audit" leaves out, an audit line (ac_reply.c);
+ * clients get generic bodies.
  */
 #include "ac_decision_int.h"
 #include "ac_identify.h"
@@ -297,21 +298,51 @@ int ac_wants_body(const ac_policy *P, const char *method, size_t method_len,
 	    path_len) == AC_ROUTE_LOGIN;
 }
 
+/* 1 if deciding req may read its scheme: only cookies do (the Secure flag
+ * of those a login, a logout and a re-signed session set, the same-origin
+ * checks of cookie credentials and login posts). The login page and
+ * whoami use it only through a Cookie. */
+static int needs_tls(const ac_policy *P, const ac_request *req,
+    size_t path_len)
+{
+	size_t i;
+	int cookies = P->login || P->n_session_keys > 0, route;
+
+	for (i = 0; !cookies && i < P->n_sources; i++)
+		cookies = P->sources[i].kind == 'C';
+	if (!cookies)
+		return 0;
+	route = ac_login_route(P, req, path_len);
+	if (route == AC_ROUTE_LOGOUT || (route == AC_ROUTE_LOGIN &&
+	    !ac_str_eq(req->method, "GET", 3) &&
+	    !ac_str_eq(req->method, "HEAD", 4)))
+		return 1;
+	for (i = 0; i < req->n_headers; i++)
+		if (ac_ascii_ieq(req->headers[i].name.ptr,
+		    req->headers[i].name.len, "cookie", 6))
+			return 1;
+	return 0;
+}
+
 unsigned ac_needs(const ac_policy *P, const ac_request *req)
 {
 	unsigned n = 0;
 	size_t i, path_len = req->path.len;
 	const char *q = path_len ? memchr(req->path.ptr, '?', path_len) : NULL;
 
-	if (P != NULL && P->n_rate_limits > 0)
+	if (P == NULL)
+		return 0;
+	if (P->n_rate_limits > 0)
 		n |= AC_NEEDS_ENTRIES;
-	if (P == NULL || !P->login)
+	if (q != NULL)
+		path_len = (size_t)(q - req->path.ptr);
+	if (needs_tls(P, req, path_len))
+		n |= AC_NEEDS_TLS;
+	if (!P->login)
 		return n;
 	if (ac_wants_body(P, req->method.ptr, req->method.len, req->path.ptr,
 	    req->path.len))
 		n |= AC_NEEDS_BODY;
-	if (q != NULL)
-		path_len = (size_t)(q - req->path.ptr);
 	if (ac_login_route(P, req, path_len) == AC_ROUTE_LOGIN &&
 	    ac_str_eq(req->method, "POST", 4))
 		n |= AC_NEEDS_THROTTLE | AC_NEEDS_CLIENT_BUDGET |
@@ -357,7 +388,7 @@ static void reset(ac_decision *d, const ac_request *req)
 	d->login_user.len = 0;
 	d->page = 0;
 	d->buf_len = 0;
-	d->a.audit = d->audit_buf;
+	d->a.audit = ""; /* ac_reply_audit points it at audit_buf */
 	d->a.audit_len = 0;
 	d->a.state_written = 0;
 	d->a.path = req->path;
@@ -433,7 +464,11 @@ static void run(const ac_policy *P, ac_state *S, const ac_request *req,
 		d->a.reason = AC_PENDING_REASON;
 		d->a.n_add = d->a.n_resp_headers = 0;
 	}
-	ac_reply_audit(P, d, req, now);
+	/* audit_len stays 0 (no line, nothing formatted) for an allow the
+	 * policy does not audit; one that ends a password check (Basic
+	 * credentials checked against their hash) is a login: audited */
+	if (v != NULL || ac_reply_audited(P, d, entropy, entropy_len))
+		ac_reply_audit(P, d, req, now);
 }
 
 ac_action ac_decide_begin(const ac_policy *P, ac_state *S,

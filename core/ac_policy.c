@@ -121,6 +121,8 @@ static const section sections[] = {
 	  .load = ac_pl_rate_limits },
 	{ .check = check_header_names },
 	{ .name = "default", .load = ac_pl_default },
+	{ .name = "audit", .members = ac_pl_audit_members,
+	  .init = ac_pl_audit_init, .load = ac_pl_audit },
 };
 #define N_SECTIONS (sizeof sections / sizeof sections[0])
 

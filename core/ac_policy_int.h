@@ -191,6 +191,9 @@ struct ac_policy {
 	int rl_headers;                 /* RateLimit headers on allowed
 	                                   answers too */
 	int rl_fail_open;               /* on_store_error "allow" */
+	/* allowed requests audited, per million ("audit.allowed"): 0 none,
+	 * 1000000 all; every other answer is always audited */
+	uint32_t audit_allowed;
 };
 
 #endif

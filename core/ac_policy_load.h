@@ -111,6 +111,9 @@ int ac_pl_env_admin(ac_loader *L, ac_policy *P, const ac_policy_env *env);
 int ac_pl_public(ac_loader *L, ac_policy *P, const cJSON *v);
 int ac_pl_rules(ac_loader *L, ac_policy *P, const cJSON *v);
 int ac_pl_default(ac_loader *L, ac_policy *P, const cJSON *v);
+/* core/ac_audit_policy.c */
+int ac_pl_audit_init(ac_loader *L, ac_policy *P, const cJSON *v);
+int ac_pl_audit(ac_loader *L, ac_policy *P, const cJSON *v);
 
 /* core/ac_resource_policy.c */
 int ac_pl_roles(ac_loader *L, ac_policy *P, const cJSON *v);
@@ -135,5 +138,6 @@ extern const char *const ac_pl_login_members[];
 extern const char *const ac_pl_security_headers_members[];
 extern const char *const ac_pl_cors_members[];
 extern const char *const ac_pl_rate_limits_members[];
+extern const char *const ac_pl_audit_members[];
 
 #endif

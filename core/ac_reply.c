@@ -317,7 +317,28 @@ static size_t audit_target(const ac_policy *P, ac_str t, char *out,
 	return o;
 }
 
-/* One JSON line per decision. Attacker-chosen fields get output budgets
+/* Whether the decision gets an audit line: every answer but an allow
+ * does; an allow as the policy's "audit.allowed" says, sampled with the
+ * decision's own entropy (its last 4 bytes), so no counter is kept and
+ * a host passing no entropy gets every line. */
+int ac_reply_audited(const ac_policy *P, const ac_decision *d,
+    const uint8_t *entropy, size_t entropy_len)
+{
+	uint32_t r;
+
+	if (d->a.action != AC_ALLOW || P->audit_allowed >= 1000000u)
+		return 1;
+	if (P->audit_allowed == 0)
+		return 0;
+	if (entropy == NULL || entropy_len < 4)
+		return 1;
+	entropy += entropy_len - 4;
+	r = (uint32_t)entropy[0] << 24 | (uint32_t)entropy[1] << 16 |
+	    (uint32_t)entropy[2] << 8 | entropy[3];
+	return (uint32_t)(((uint64_t)r * 1000000u) >> 32) < P->audit_allowed;
+}
+
+/* One JSON line per audited decision. Attacker-chosen fields get output budgets
  * that fit AC_AUDIT_MAX together whatever they hold, so hostile requests are
  * always logged (cut short and marked, never dropped). Credentials never
  * appear: no cookies, no Authorization, no token query values. */

@@ -68,6 +68,10 @@ int ac_reply_claim_header(ac_decision *d, const ac_claim_header *C);
  * the policy forwards credentials. */
 void ac_reply_drop_credential(const ac_policy *P, const ac_request *req,
     ac_decision *d, int kind, ac_str name);
+/* 1 if the decision gets an audit line: always, but for an allow as the
+ * policy's audit.allowed says (sampled with the entropy given). */
+int ac_reply_audited(const ac_policy *P, const ac_decision *d,
+    const uint8_t *entropy, size_t entropy_len);
 /* The decision's audit line (one JSON object, credentials never in it). */
 void ac_reply_audit(const ac_policy *P, ac_decision *d,
     const ac_request *req, int64_t now);

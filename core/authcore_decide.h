@@ -58,14 +58,22 @@ typedef struct {
  * (or reads its shared copy) only then. */
 #define AC_NEEDS_STATE (AC_NEEDS_THROTTLE | AC_NEEDS_CLIENT_BUDGET | \
     AC_NEEDS_PENDING | AC_NEEDS_CREDS)
+/* The connection's scheme (req->https): the Secure flag of the cookies a
+ * login, a logout or a re-signed session sets, and the same-origin checks of cookie
+ * credentials and login posts. Without this bit the decision is the same
+ * whatever req->https says (but for the answer's `https`, which echoes
+ * it), so a host for which reading the scheme costs a call may skip it. */
+#define AC_NEEDS_TLS 32u
 /* Store entries (rate-limit buckets, core/authcore_store.h): the decision
  * may be pending on store reads and answer with writes; it reads the
  * ac_state's key (never writes the state for them). */
-#define AC_NEEDS_ENTRIES 32u
+#define AC_NEEDS_ENTRIES 64u
 /* Bits of AC_NEEDS_* for this request (body and headers not needed in req;
  * method, path and headers are read): a login post needs the body and the
  * throttle, budget and pending entries; Basic credentials need those
- * entries and the credentials cache; any request under a policy with
+ * entries and the credentials cache; a login post, a logout or a request
+ * carrying a Cookie, under a policy with sessions, a login or a cookie
+ * token source, needs the scheme; any request under a policy with
  * "rate_limits" may need store entries (AC_NEEDS_ENTRIES) and the state's
  * key. A request whose answer has neither an AC_NEEDS_STATE bit nor
  * AC_NEEDS_ENTRIES is decided exactly the same with state NULL. */
@@ -134,7 +142,9 @@ typedef struct {
 	ac_str body;
 	ac_str user;             /* identity, when the caller was identified */
 	const char *audit;       /* one JSON line, no newline */
-	size_t audit_len;        /* 0: none */
+	size_t audit_len;        /* 0: no audit line (an allow the policy's
+	                            "audit" leaves out; nothing was formatted):
+	                            the host logs nothing */
 	/* the request as decided (AC_ALLOW): the target to forward and the
 	 * client and scheme the core took (trusted_proxies applied). When
 	 * path_rewritten is 1 the host MUST forward `path` instead of the
@@ -240,7 +250,7 @@ void ac_decide_abandon(ac_state *state, ac_decision *d);
  * {"action":"allow"|"respond","status":N,"reason":"...",
  *  "remove":[names],"add":{"name":"value"},
  *  "headers":[["name","value"] or ["name","value","set"|"set_if_absent"]],
- *  "body":"...","user":"..."|null,"audit":{...}}
+ *  "body":"...","user":"..."|null,"audit":{...}|null}
  * Returns the length written (no NUL), or 0 if cap is too small. */
 size_t ac_decision_json(const ac_decision *d, char *out, size_t cap);
 

@@ -1271,9 +1271,13 @@ ngx_http_authcore_take_body(ngx_http_request_t *r,
 	return NGX_OK;
 }
 
+/* Logs the decision's audit line; an allow the policy does not audit has
+ * none (audit_len 0), and nothing is logged. */
 static void
 ngx_http_authcore_audit(ngx_http_request_t *r, const ac_answer *d)
 {
+	if (d->audit_len == 0)
+		return;
 	ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "authcore: %*s",
 	    d->audit_len, d->audit);
 }

@@ -27,8 +27,8 @@
  *    empty with each policy, handed to every core call.
  *  - one request in, one decision out: all request headers come from one
  *    host call, the peer address from `source.address` and the TLS state
- *    from the connection (`connection.tls_version`, present only on TLS),
- *    never from a header; a login post's body is buffered first (at most
+ *    from the connection (`connection.tls_version`, present only on TLS;
+ *    read only when ac_needs() says AC_NEEDS_TLS), never from a header; a login post's body is buffered first (at most
  *    AC_LOGIN_BODY_MAX bytes, only when ac_needs() says AC_NEEDS_BODY);
  *    the answer is applied once, `:path` replaced when the core rewrote
  *    the target.
@@ -994,13 +994,12 @@ static int read_tls(void)
 	return n > 0;
 }
 
-/* Reads the request headers, peer address and TLS state into s->req; the
- * buffers stay with the stream until the decision is final. Returns 0 or
- * -1. */
+/* Reads the request headers and peer address into s->req (the TLS state
+ * only when ac_needs asks: see on_request_headers_); the buffers stay with
+ * the stream until the decision is final. Returns 0 or -1. */
 static int read_request(apx_stream *s)
 {
 	static const char source_address[] = "source\0address";
-	int tls;
 
 	memset(&s->req, 0, sizeof(s->req));
 	if (proxy_get_header_map_pairs(APX_MAP_REQUEST_HEADERS, &s->map,
@@ -1008,9 +1007,6 @@ static int read_request(apx_stream *s)
 	    parse_headers(s->map, s->map_len, &s->req, s->headers) != 0)
 		return -1;
 	s->req.headers = s->headers;
-	if ((tls = read_tls()) < 0)
-		return -1;
-	s->req.https = tls;
 	if (proxy_get_property(source_address, sizeof(source_address) - 1,
 	    &s->addr, &s->addr_len) == APX_OK && s->addr != NULL)
 		s->req.client_ip = strip_port((const char *)s->addr,
@@ -1698,6 +1694,14 @@ static uint32_t on_request_headers_(uint32_t id, size_t n_headers,
 		return stream_fail(s, "cannot read the request headers");
 	s->needs = ac_needs(r->policy, &s->req);
 	s->attempts = 0;
+	/* the scheme costs a property read; most requests never use it */
+	if (s->needs & AC_NEEDS_TLS) {
+		int tls = read_tls();
+
+		if (tls < 0)
+			return stream_fail(s, "cannot read the connection's TLS state");
+		s->req.https = tls;
+	}
 	if (!end_of_stream && (s->needs & AC_NEEDS_BODY)) {
 		/* a login post: decide when the whole body is here; until
 		 * its first bytes come, the tick watches the wait */

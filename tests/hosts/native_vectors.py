@@ -43,9 +43,12 @@ def main():
                 up = vectors.apply_decision(case, dec) if dec["action"] == "allow" else None
                 probs = vectors.check(case, dec["status"], hdrs, up, dec["reason"], cookies,
                                       dec["body"])
-                if dec.get("audit") is None or dec["audit"].get("reason") != dec["reason"]:
-                    probs.append("audit event missing or reason differs")
+                audit = dec.get("audit")
+                probs += vectors.audit_seen(case, "native", 0 if audit is None else 1)
+                if audit is not None and audit.get("reason") != dec["reason"]:
+                    probs.append("audit reason %r, decision %r" % (audit.get("reason"), dec["reason"]))
                 ok &= vectors.report(case, probs, "native")
+    ok &= vectors.sampling_report("native")
     return 0 if ok else 1
 
 

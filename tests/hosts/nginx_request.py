@@ -93,6 +93,9 @@ def policy(slow_hash=None, quick_hash=None):
             {"path": "/dash/api/*", "role": "viewer"},
         ],
         "default": "authenticated",
+        # the rewrite checks compare each forwarded request's audit line
+        # with what the upstream received
+        "audit": {"allowed": "all"},
     }
     if slow_hash:
         p["sessions"] = {"keys": [{"kid": "s1", "secret": "nginx-request-session-key-0123456789"}]}

@@ -27,8 +27,11 @@ A vector file (tests/vectors/decisions/*.json) holds a policy and cases:
                 "upstream": {"x-authcore-user": "alice"},   # allow: upstream sees
                 "upstream_absent": ["x-authcore-roles"],     # allow: upstream lacks
                 "headers": {"www-authenticate": "Bearer ..."},  # response headers
-                "reaches_upstream": true}  # default: status 200 outside the
-   }]}                                     # login endpoints (<prefix>/auth/...)
+                "reaches_upstream": true,  # default: status 200 outside the
+                                           # login endpoints (<prefix>/auth/...)
+                "audit": true | false | "sampled"},  # default: see audit_expected()
+     "repeat": 40                            # the case sent this many times
+   }]}
 
 Every runner checks each case's status, reason code, response headers,
 Set-Cookie values, body, and what the upstream saw; a runner that cannot
@@ -162,6 +165,8 @@ class Case:
         self.client_ip = client_ip
         self.headers = headers  # list of (name, value)
         self.expect = expect
+        self.audit = "one"  # audit_expected(); VectorFile.cases() sets it
+        self.group = self.id  # the case as written (repeats share it)
 
     @property
     def id(self):
@@ -214,9 +219,15 @@ class VectorFile:
             reach = c["expect"].get("reaches_upstream")
             if reach is None:
                 reach = c["expect"]["status"] == 200 and not login_endpoint(self.policy, path)
-            out.append(Case(self.name, c["name"], r.get("method", "GET"), path,
-                            r.get("client_ip", "127.0.0.1"), headers, c["expect"],
-                            c.get("skip"), r.get("body"), r.get("https", False), reach))
+            repeat = c.get("repeat", 1)
+            for i in range(repeat):
+                case = Case(self.name, c["name"] + ("#%d" % (i + 1) if repeat > 1 else ""),
+                            r.get("method", "GET"), path, r.get("client_ip", "127.0.0.1"),
+                            list(headers), c["expect"], c.get("skip"), r.get("body"),
+                            r.get("https", False), reach)
+                case.audit = audit_expected(self.policy, case)
+                case.group = "%s/%s" % (self.name, c["name"])
+                out.append(case)
         return out
 
     @property
@@ -236,6 +247,60 @@ def token_from(spec, minted):
         raw = base64.urlsafe_b64decode(sig + "=" * (-len(sig) % 4))
         sig = b64url(bytes([raw[0] ^ 1]) + raw[1:])
     return head + "." + sig
+
+
+def audit_expected(policy, case):
+    """How many audit lines a case's answer leaves: "one", "none" or
+    "sampled" (none or one). A case may say ("audit": true, false,
+    "sampled"); otherwise an answer that reaches the upstream (an allow) is
+    audited as the policy's audit.allowed says (default "none") and every
+    other answer is audited."""
+    want = case.expect.get("audit")
+    if want is not None:
+        return {True: "one", False: "none"}.get(want, want)
+    if not case.reaches_upstream:
+        return "one"
+    allowed = (policy.get("audit") or {}).get("allowed", "none")
+    return {"all": "one", "100%": "one", "none": "none"}.get(allowed, "sampled")
+
+
+# How a host reports the reason of an answer it leaves no audit line for
+# (Envoy and nginx report reasons only there): check() then leaves the
+# reason out and checks the rest.
+UNLOGGED = "(no audit line)"
+
+# {host: {case group: [audited, sent]}} for cases whose audit is sampled
+_sampled = {}
+
+
+def audit_seen(case, host, n):
+    """What is wrong with `n` audit lines for one request of the case, as
+    audit_expected() says; sampled ones are tallied for sampling_report()."""
+    want = case.audit
+    if want == "sampled":
+        t = _sampled.setdefault(host, {}).setdefault(case.group, [0, 0])
+        t[0] += n == 1
+        t[1] += 1
+        return [] if n <= 1 else ["%d audit lines, want at most 1 (sampled)" % n]
+    if want == "none":
+        return [] if n == 0 else ["%d audit lines, want none (an allow audit.allowed leaves out)" % n]
+    return [] if n == 1 else ["%d audit lines for the request, want 1" % n]
+
+
+def sampling_report(host):
+    """One check per sampled case group the host ran: some of its requests
+    were audited and some not (each is a coin flip at the vectors' rate, so
+    a group of 40 at 50% fails by chance once in 2^39 runs)."""
+    ok = True
+    for group, (audited, sent) in sorted(_sampled.pop(host, {}).items()):
+        name = "%s %s: sampled audit lines for some of the %d requests, not all" % (
+            host, group, sent)
+        if 0 < audited < sent:
+            print("ok - %s (%d audited)" % (name, audited), flush=True)
+        else:
+            print("not ok - %s: %d audited" % (name, audited), flush=True)
+            ok = False
+    return ok
 
 
 def login_endpoint(policy, path):
@@ -283,7 +348,8 @@ def check(case, status, resp_headers, upstream_headers=None, reason=None,
     names), or None when the answer did not come from the upstream (a
     case that must reach the upstream then fails);
     reason: the decision's reason code as the host reported it (an audit
-    line, the decision object); None fails a case that expects a reason;
+    line, the decision object); None fails a case that expects a reason,
+    UNLOGGED (no audit line, as the case expects) leaves it unchecked;
     set_cookies: every Set-Cookie value the client got, in order (a list),
     or None when the host runner cannot collect them;
     body: the response body text, or None when not collected.
@@ -313,7 +379,7 @@ def check(case, status, resp_headers, upstream_headers=None, reason=None,
                     probs.append("body lacks %r (body starts %r)" % (want, body[:120]))
     if status != e["status"]:
         probs.append("status %s, want %s" % (status, e["status"]))
-    if "reason" in e and reason != e["reason"]:
+    if "reason" in e and reason != UNLOGGED and reason != e["reason"]:
         probs.append("reason %s, want %s" % (reason, e["reason"]))
     for n, v in e.get("headers", {}).items():
         got = resp_headers.get(n.lower())
@@ -416,13 +482,17 @@ def request_json(case):
     return r
 
 
-def audit_problems(case, status, events):
+def audit_problems(case, status, events, host):
     """The case's reason code from its audit line, and what is wrong with the
-    audit lines the request left in a host's log (exactly one, for this
-    request): Envoy and nginx runners read the reason from there."""
-    if len(events) != 1:
-        return None, ["%d audit lines for the request, want 1" % len(events)]
-    ev, probs = events[0], []
+    audit lines the request left in a host's log (as audit_seen() says, for
+    this request): Envoy and nginx runners read the reason from there, and
+    get UNLOGGED when there is rightly none."""
+    probs = audit_seen(case, host, len(events))
+    if probs:
+        return None, probs
+    if not events:
+        return UNLOGGED, []
+    ev = events[0]
     if ev.get("method") != case.method:
         probs.append("audit line for %r, not this %s" % (ev.get("method"), case.method))
     if ev.get("status") != status:

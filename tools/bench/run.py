@@ -249,6 +249,9 @@ def main():
         row("3", "", case, "authcore-cached",
             "authcore native, the same token again, jwt.cache hit (signature check skipped, claims checked)",
             ("hs256", "authcore"), "≈ HS256", vs_of=" of HS256")
+        if case == "rs256":
+            row("3", "", case, "edge-verify", "authcore wasm in Node (V8): edge module auth.verify(token)",
+                (case, "authcore-verify"), "within 3x of native", vs_of=" of native")
     # 4. PBKDF2-HMAC-SHA256, 600,000 iterations: seconds per derivation
     pb = ("pbkdf2", "openssl")
     fast = versions.get("sha256_fast", "?")
@@ -289,6 +292,8 @@ def main():
     summ("jose time / authcore wasm ac_jwt_verify time", ratio(("hs256", "wasm-verify"), ("hs256", "jose")), "≥ 10x", lambda v: v >= 10)
     rs = ratio(("rs256", "openssl"), ("rs256", "authcore-verify"))
     summ("authcore RS256 time / OpenSSL time", rs, "≤ 1.5x", lambda v: v <= 1.5)
+    summ("authcore RS256 in Node (wasm) time / native time", ratio(("rs256", "authcore-verify"), ("rs256", "edge-verify")),
+         "≤ 3x", lambda v: v <= 3)
     es = ratio(("es256", "openssl"), ("es256", "authcore-verify"))
     summ("authcore ES256 time / OpenSSL time", es, "-")
     for case, name in (("rs256", "RS256"), ("es256", "ES256")):

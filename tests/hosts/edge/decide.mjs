@@ -75,7 +75,13 @@ for (const f of job.files) {
       } else {
         const n = audits.length;
         const r = await authH.handle(fr.request, { clientIp: c.request.client_ip });
-        const h = { reason: r.decision.reason, audited: audits.length === n + 1 && JSON.stringify(JSON.parse(audits[n])) === JSON.stringify(r.decision.audit) };
+        // audit calls for this request, and whether they match the decision
+        const calls = audits.length - n;
+        const h = {
+          reason: r.decision.reason, audit_calls: calls,
+          audit_same: calls === 0 ? r.decision.audit === null
+            : JSON.stringify(JSON.parse(audits[n])) === JSON.stringify(r.decision.audit),
+        };
         if (r.response) {
           h.status = r.response.status;
           h.headers = lower(r.response.headers);

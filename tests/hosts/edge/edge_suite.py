@@ -154,8 +154,9 @@ def run_node():
         else:
             probs = vectors.check(case, h["status"], h["headers"], h.get("upstream"), h["reason"],
                                   h["set_cookies"], h.get("body"))
-            if not h["audited"]:
-                probs.append("audit callback not called once with the decision's audit line")
+            probs += vectors.audit_seen(case, "node-fetch", h["audit_calls"])
+            if not h["audit_same"]:
+                probs.append("audit callback not called with the decision's audit line")
             if h.get("body_ok") is False:
                 probs.append("response body differs from the decision body")
             if h.get("same_target") is False:
@@ -174,6 +175,7 @@ def run_node():
             ok(label)
     for name, problem in out["checks"]:
         ok(name, problem)
+    vectors.sampling_report("node-fetch")
 
 
 # --- HTTP hosts ------------------------------------------------------------
