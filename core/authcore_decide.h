@@ -58,8 +58,9 @@ typedef struct {
  * (or reads its shared copy) only then. */
 #define AC_NEEDS_STATE (AC_NEEDS_THROTTLE | AC_NEEDS_CLIENT_BUDGET | \
     AC_NEEDS_PENDING | AC_NEEDS_CREDS)
-/* The connection's scheme (req->https): the Secure flag of the cookies a
- * login, a logout or a re-signed session sets, and the same-origin checks of cookie
+/* The connection's scheme (req->https): require_https and HSTS on every
+ * answer (any request), the Secure flag of the cookies a login, a logout
+ * or a re-signed session sets, and the same-origin checks of cookie
  * credentials and login posts. Without this bit the decision is the same
  * whatever req->https says (but for the answer's `https`, which echoes
  * it), so a host for which reading the scheme costs a call may skip it. */
@@ -71,9 +72,10 @@ typedef struct {
 /* Bits of AC_NEEDS_* for this request (body and headers not needed in req;
  * method, path and headers are read): a login post needs the body and the
  * throttle, budget and pending entries; Basic credentials need those
- * entries and the credentials cache; a login post, a logout or a request
- * carrying a Cookie, under a policy with sessions, a login or a cookie
- * token source, needs the scheme; any request under a policy with
+ * entries and the credentials cache; any request under a policy with
+ * "require_https" or "security_headers" HSTS, and a login post, a logout
+ * or a request carrying a Cookie, under a policy with sessions, a login
+ * or a cookie token source, needs the scheme; any request under a policy with
  * "rate_limits" may need store entries (AC_NEEDS_ENTRIES) and the state's
  * key. A request whose answer has neither an AC_NEEDS_STATE bit nor
  * AC_NEEDS_ENTRIES is decided exactly the same with state NULL. */
