@@ -4,10 +4,12 @@ VM per worker, and the filter keeps the rate-limit groups in proxy-wasm
 shared data (one key per group, compare-and-set), so a client's limit holds
 across workers.
 
-One client (loopback) with "N/minute" on every request sends REQUESTS
-requests over CONNS keep-alive connections at once, from CONNS threads;
-Envoy spreads the connections over its workers (read from the listener's
-per-worker counters on the admin port). Checks:
+One client (loopback) with "N/minute" on every request loads Envoy over
+CONNS keep-alive connections at once: with wrk (Debian's wrk, when
+installed: 2 threads, WRK_SECONDS s, a Lua script that tallies the
+statuses and checks every 429's headers), else from CONNS Python threads
+(EACH requests each). Envoy spreads the connections over its workers (read
+from the listener's per-worker counters on the admin port). Checks:
  - both workers took connections, and the 200s over both stay within what
    GCRA allows one client in the elapsed time: the burst of N, plus one per
    60/N s since the first request, plus at most WORKERS - 1 for the first
@@ -34,6 +36,8 @@ import http.client
 import json
 import os
 import re
+import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -47,7 +51,50 @@ WORKERS = 2
 N = 20            # per minute, one client
 CONNS = 8
 EACH = 25         # requests per connection: 200 in all, 10 N
+WRK_SECONDS = 2
 NAME = "per-client"
+
+# wrk: each thread tallies statuses and refusals whose headers are wrong
+# (its first such answer kept); done() prints the sums for all threads.
+WRK_LUA = r"""
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+counts, bad, sample = {}, 0, ""
+local pol_want = '"%(name)s";q=%(n)d;w=60'
+local rl_want = '^"%(lname)s";r=0;t=%%d+$'
+function response(status, headers, body)
+  counts[status] = (counts[status] or 0) + 1
+  if status ~= 429 then return end
+  local h = {}
+  for k, v in pairs(headers) do h[string.lower(k)] = v end
+  local ra = tonumber(h["retry-after"] or "")
+  local ok = ra ~= nil and ra >= 1 and string.match(h["retry-after"], "^%%d+$") ~= nil
+    and h["ratelimit-policy"] ~= nil
+    and string.find(h["ratelimit-policy"], pol_want, 1, true) ~= nil
+    and h["ratelimit"] ~= nil and string.match(h["ratelimit"], rl_want) ~= nil
+  if not ok then
+    bad = bad + 1
+    if sample == "" then
+      sample = string.format("Retry-After %%s; RateLimit-Policy %%s; RateLimit %%s",
+        tostring(h["retry-after"]), tostring(h["ratelimit-policy"]), tostring(h["ratelimit"]))
+    end
+  end
+end
+function done(summary, latency, requests)
+  local all, nbad, first = {}, 0, ""
+  for _, t in ipairs(threads) do
+    for st, n in pairs(t:get("counts")) do all[st] = (all[st] or 0) + n end
+    nbad = nbad + t:get("bad")
+    if first == "" then first = t:get("sample") end
+  end
+  for st, n in pairs(all) do io.write(string.format("status %%d %%d\n", st, n)) end
+  io.write(string.format("badrefusals %%d\n", nbad))
+  io.write("sample " .. first .. "\n")
+  io.write(string.format("errors %%d\n", summary.errors.connect + summary.errors.read
+    + summary.errors.write + summary.errors.timeout))
+end
+""" % {"name": NAME, "n": N,
+       "lname": "".join(c if c.isalnum() else "%" + c for c in NAME)}  # a Lua pattern
 
 
 def policy():
@@ -90,6 +137,31 @@ def client(port, results, lock, start):
         results.extend(got)
 
 
+def run_wrk(port, workdir):
+    """Loads the listener with wrk; returns ({status: count}, refusals with
+    wrong headers, a sample of them, socket errors, elapsed s) or a
+    problem string."""
+    script = os.path.join(workdir, "tally.lua")
+    with open(script, "w") as f:
+        f.write(WRK_LUA)
+    t0 = time.monotonic()
+    try:
+        out = subprocess.run(["wrk", "-t2", "-c%d" % CONNS, "-d%ds" % WRK_SECONDS,
+                              "-s", script, "http://127.0.0.1:%d/r" % port],
+                             capture_output=True, text=True, timeout=WRK_SECONDS + 30)
+    except subprocess.TimeoutExpired:
+        return "wrk did not finish"
+    elapsed = time.monotonic() - t0
+    counts = {int(a): int(b) for a, b in re.findall(r"^status (\d+) (\d+)$", out.stdout, re.M)}
+    bad = re.search(r"^badrefusals (\d+)$", out.stdout, re.M)
+    errs = re.search(r"^errors (\d+)$", out.stdout, re.M)
+    sample = re.search(r"^sample (.*)$", out.stdout, re.M)
+    if not counts or not bad or not errs:
+        return "wrk printed no tally: %s %s" % (out.stdout[-300:], out.stderr[-300:])
+    return counts, int(bad.group(1)), sample.group(1) if sample else "", \
+        int(errs.group(1)), elapsed
+
+
 def refusal_problems(hdrs):
     probs = []
     ra = hdrs.get("retry-after", "")
@@ -108,8 +180,11 @@ def main():
     args, envoy_bin = runner_args(argparse.ArgumentParser(), old_logs=("ratelimit",))
     if not envoy_bin:
         return 1
+    use_wrk = shutil.which("wrk") is not None
+    load = ("wrk -t2 -c%d -d%ds" % (CONNS, WRK_SECONDS) if use_wrk else
+            "%d requests over %d connections" % (CONNS * EACH, CONNS))
     name = ("envoy --concurrency %d: %d/minute on one client holds across workers "
-            "(%d requests over %d connections)" % (WORKERS, N, CONNS * EACH, CONNS))
+            "(%s)" % (WORKERS, N, load))
     hname = "envoy --concurrency %d: every refusal is 429 with Retry-After, " \
             "RateLimit-Policy and RateLimit, audited rate_limited" % WORKERS
     echo, echo_port = start_echo()
@@ -125,16 +200,22 @@ def main():
             return 1
         time.sleep(0.5)  # the readiness probe's connection is counted
         before = worker_counts(envoy)
-        start = threading.Event()
-        threads = [threading.Thread(target=client, args=(envoy.listen_port, results, lock,
-                                                          start)) for _ in range(CONNS)]
-        for t in threads:
-            t.start()
-        t0 = time.monotonic()
-        start.set()
-        for t in threads:
-            t.join(60)
-        elapsed = time.monotonic() - t0
+        if use_wrk:
+            os.makedirs(args.workdir, exist_ok=True)
+            tally = run_wrk(envoy.listen_port, args.workdir)
+            elapsed = tally[4] if not isinstance(tally, str) else 0.0
+        else:
+            start = threading.Event()
+            threads = [threading.Thread(target=client, args=(envoy.listen_port, results,
+                                                              lock, start))
+                       for _ in range(CONNS)]
+            for t in threads:
+                t.start()
+            t0 = time.monotonic()
+            start.set()
+            for t in threads:
+                t.join(60)
+            elapsed = time.monotonic() - t0
         after = worker_counts(envoy)
         envoy.close()  # flushes the log
     finally:
@@ -143,16 +224,30 @@ def main():
         stop(echo)
 
     took = {w: after.get(w, 0) - before.get(w, 0) for w in after}
-    statuses = [st for st, _ in results]
-    ok = statuses.count(200)
-    refused = [h for st, h in results if st == 429]
-    other = sorted({str(st) for st in statuses if st not in (200, 429)})
+    probs = []
+    if use_wrk:
+        if isinstance(tally, str):
+            print("not ok - %s: %s" % (name, tally), flush=True)
+            print("not ok - %s: no answers to check" % hname, flush=True)
+            return 1
+        counts, bad, sample, errors, _ = tally
+        total = sum(counts.values())
+        ok, n_refused = counts.get(200, 0), counts.get(429, 0)
+        other = sorted(str(st) for st in counts if st not in (200, 429))
+        if errors:
+            probs.append("%d socket errors" % errors)
+    else:
+        statuses = [st for st, _ in results]
+        total = len(results)
+        ok = statuses.count(200)
+        refused = [h for st, h in results if st == 429]
+        n_refused = len(refused)
+        other = sorted({str(st) for st in statuses if st not in (200, 429)})
+        if total != CONNS * EACH:
+            probs.append("%d answers for %d requests" % (total, CONNS * EACH))
     # GCRA: a burst of N, then one per 60/N s; the first write of a group
     # is not compare-and-set, so each other worker may count from empty once
     allowed = N + int(elapsed * N / 60.0) + 1 + (WORKERS - 1)
-    probs = []
-    if len(results) != CONNS * EACH:
-        probs.append("%d answers for %d requests" % (len(results), CONNS * EACH))
     if other:
         probs.append("statuses other than 200/429: %s" % ", ".join(other))
     if sum(1 for n in took.values() if n > 0) < WORKERS:
@@ -164,27 +259,32 @@ def main():
                                                            min(allowed, 2 * N - 1)))
     print("not ok - %s: %s" % (name, "; ".join(probs)) if probs else "ok - %s" % name,
           flush=True)
-    print("# %d requests in %.2f s: %d x 200, %d x 429; connections per worker %r"
-          % (len(results), elapsed, ok, len(refused), took), flush=True)
+    print("# %s: %d requests in %.2f s: %d x 200, %d x 429; connections per worker %r"
+          % ("wrk" if use_wrk else "Python threads (wrk not installed)", total, elapsed, ok,
+             n_refused, took), flush=True)
 
     probs = []
-    if not refused:
+    if not n_refused:
         probs.append("no refusals")
-    for h in refused:
-        p = refusal_problems(h)
-        if p:
-            probs.append("; ".join(p))
-            break
+    if use_wrk:
+        if bad:
+            probs.append("%d refusals with wrong headers, e.g. %s" % (bad, sample))
+    else:
+        for h in refused:
+            p = refusal_problems(h)
+            if p:
+                probs.append("; ".join(p))
+                break
     lines = envoy.log_text().splitlines()
     audited = sum(1 for ln in lines if "authcore.decision" in ln and "rate_limited" in ln)
-    if audited != len(refused):
+    if audited != n_refused:
         probs.append("%d audit lines say rate_limited for %d refusals" % (audited,
-                                                                          len(refused)))
+                                                                          n_refused))
     print("not ok - %s: %s" % (hname, "; ".join(probs)) if probs else "ok - %s" % hname,
           flush=True)
     print("# writes that lost a CAS race and were decided again: %d"
           % sum(1 for ln in lines if "a write lost its CAS race" in ln), flush=True)
-    if refused:
+    if not use_wrk and refused:
         h = refused[-1]
         print("# last refusal: Retry-After: %s; RateLimit-Policy: %s; RateLimit: %s"
               % (h.get("retry-after"), h.get("ratelimit-policy"), h.get("ratelimit")),
