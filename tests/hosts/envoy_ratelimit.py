@@ -12,7 +12,8 @@ statuses and checks every 429's headers), else from CONNS Python threads
 from the listener's per-worker counters on the admin port). Checks:
  - both workers took connections, and the 200s over both stay within what
    GCRA allows one client in the elapsed time: the burst of N, plus one per
-   60/N s since the first request, plus at most WORKERS - 1 for the first
+   60/N s of the core's clock (whole seconds: the elapsed time rounded
+   down, plus one), plus at most WORKERS - 1 for the first
    write of the group (shared data has no create-if-absent; see
    hosts/proxy-wasm/README.md), and never more than 2N - 1 (the documented
    bound for any minute). A count kept per worker would let about N through
@@ -49,10 +50,10 @@ from envoy_vectors import Envoy, runner_args  # noqa: E402
 from hostkit import start_echo, stop  # noqa: E402
 
 WORKERS = 2
-N = 20            # per minute, one client
+N = 100           # per minute, one client: a burst long enough for the workers to race
 CONNS = 8
-EACH = 25         # requests per connection: 200 in all, 10 N
-WRK_SECONDS = 2
+EACH = 25         # requests per connection: 200 in all, 2 N
+WRK_SECONDS = 3
 NAME = "per-client"
 
 # wrk: each thread tallies statuses and refusals whose headers are wrong
@@ -246,9 +247,11 @@ def main():
         other = sorted({str(st) for st in statuses if st not in (200, 429)})
         if total != CONNS * EACH:
             probs.append("%d answers for %d requests" % (total, CONNS * EACH))
-    # GCRA: a burst of N, then one per 60/N s; the first write of a group
-    # is not compare-and-set, so each other worker may count from empty once
-    allowed = N + int(elapsed * N / 60.0) + 1 + (WORKERS - 1)
+    # GCRA: a burst of N, then one per 60/N s of the core's clock, whole
+    # seconds (the first and last second counted span up to int(elapsed)
+    # + 1); the first write of a group is not compare-and-set, so each
+    # other worker may count from empty once
+    allowed = N + int((int(elapsed) + 1) * N / 60.0) + (WORKERS - 1)
     if other:
         probs.append("statuses other than 200/429: %s" % ", ".join(other))
     if sum(1 for n in took.values() if n > 0) < WORKERS:
