@@ -298,7 +298,8 @@ int ac_wants_body(const ac_policy *P, const char *method, size_t method_len,
 	    path_len) == AC_ROUTE_LOGIN;
 }
 
-/* 1 if deciding req may read its scheme: only cookies do (the Secure flag
+/* 1 if deciding req may read its scheme: require_https and HSTS on every
+ * answer do for any request; otherwise only cookies do (the Secure flag
  * of those a login, a logout and a re-signed session set, the same-origin
  * checks of cookie credentials and login posts). The login page and
  * whoami use it only through a Cookie. */

@@ -257,6 +257,8 @@ typedef struct apx_stream {
 	uint32_t slices;
 	size_t iterations;
 	unsigned needs;                  /* ac_needs() of the request */
+	unsigned attempts;               /* its decisions that lost a store
+	                                    write (AC_STORE_ATTEMPTS) */
 	ac_request req;
 	ac_header headers[AC_HEADERS_MAX];
 	ac_decision *decision;  /* ac_sizeof_decision() bytes */
@@ -652,6 +654,9 @@ static int state_start(int *stored)
 		st = proxy_get_shared_data(apx_state_key, apx_state_key_len,
 		    &buf, &len, &cas);
 		if (st == APX_OK && state_valid(buf, len)) {
+			/* adopt it: decisions that only read its secret (rate
+			 * limits place their buckets with it) use this copy */
+			memcpy(apx_state, buf, len);
 			free(buf);
 			return APX_STATE_SHARED;
 		}
@@ -663,7 +668,19 @@ static int state_start(int *stored)
 		    (const uint8_t *)apx_state, ac_sizeof_state(),
 		    st == APX_OK ? cas : 0);
 		if (st == APX_OK) {
+			/* a VM that stored at the same time may have won:
+			 * take whichever copy is there now */
 			*stored = 1;
+			buf = NULL;
+			len = 0;
+			if (proxy_get_shared_data(apx_state_key,
+			    apx_state_key_len, &buf, &len, &cas) == APX_OK &&
+			    state_valid(buf, len) &&
+			    memcmp(buf, apx_state, len) != 0) {
+				memcpy(apx_state, buf, len);
+				*stored = 0;
+			}
+			free(buf);
 			return APX_STATE_SHARED;
 		}
 		if (st != APX_CAS_MISMATCH)
@@ -1209,6 +1226,8 @@ static void log_debug_count(const char *fmt, size_t count)
 #define APX_OP_DECIDE 0
 #define APX_OP_RESUME 1
 #define APX_OP_ABANDON 2 /* free a dropped check's slot (r may be NULL) */
+#define APX_OP_STORE_ERROR 3    /* ac_decide_store_error */
+#define APX_OP_STORE_CONFLICT 4 /* ac_decide_store_conflict */
 static const char *shared_call(apx_stream *s, apx_root *r, int op,
     int64_t now, const uint8_t *entropy, size_t entropy_len)
 {
@@ -1246,6 +1265,12 @@ static const char *shared_call(apx_stream *s, apx_root *r, int op,
 		t1 = mono_ns();
 		if (op == APX_OP_ABANDON)
 			ac_decide_abandon(apx_state, s->decision);
+		else if (op == APX_OP_STORE_ERROR)
+			ac_decide_store_error(r->policy, apx_state, &s->req,
+			    now, entropy, entropy_len, s->decision);
+		else if (op == APX_OP_STORE_CONFLICT)
+			ac_decide_store_conflict(r->policy, apx_state,
+			    &s->req, now, entropy, entropy_len, s->decision);
 		else
 			ac_decide_next(r->policy, apx_state, &s->req, now,
 			    entropy, entropy_len, s->decision);
@@ -1311,16 +1336,168 @@ static uint8_t *entropy_take(void)
 	return apx_entropy + apx_entropy_left;
 }
 
-/* The one core call for s, in its context, with fresh time and entropy:
- * ac_decide_next (finishes s if it is pending, else begins). Only a request
- * ac_needs() marked AC_NEEDS_STATE gets the state (the shared one through
- * shared_call); any other is decided once with NULL, which authcore.h
- * says decides it exactly the same. Returns NULL, or why the request
- * must fail closed (its pending work is wiped then). */
+/* One core call of kind op (APX_OP_*) for s. A request ac_needs() marks
+ * AC_NEEDS_STATE gets the state (the shared one through shared_call); one
+ * marked AC_NEEDS_ENTRIES only (rate limits) gets apx_state as it is: the
+ * core reads only its secret for them, which in APX_STATE_SHARED mode is
+ * the shared state's (adopted at VM start, refreshed by every
+ * shared_call). Any other request is decided with NULL, which authcore.h
+ * says decides it exactly the same. */
+static const char *decide_once(apx_stream *s, apx_root *r, int op,
+    int64_t now, const uint8_t *e, size_t elen)
+{
+	ac_state *state = NULL;
+
+	if ((s->needs & AC_NEEDS_STATE) && apx_state_mode == APX_STATE_SHARED)
+		return shared_call(s, r, op, now, e, elen);
+	/* NULL makes the core answer 500 no_state to what needs it
+	 * and a host without a state has none to give */
+	if (((s->needs & AC_NEEDS_STATE) && apx_state_mode == APX_STATE_LOCAL) ||
+	    (s->needs & AC_NEEDS_ENTRIES))
+		state = apx_state;
+	if (op == APX_OP_STORE_ERROR)
+		ac_decide_store_error(r->policy, state, &s->req, now, e, elen,
+		    s->decision);
+	else if (op == APX_OP_STORE_CONFLICT)
+		ac_decide_store_conflict(r->policy, state, &s->req, now, e,
+		    elen, s->decision);
+	else
+		ac_decide_next(r->policy, state, &s->req, now, e, elen,
+		    s->decision);
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Rate-limit entries (core/authcore_store.h) live in proxy-wasm shared */
+/* data, one key per 64-byte group the core names: "authcore.rl." and   */
+/* the core's key ("g<index>"). The shared-data CAS value is the entry's */
+/* version (nonzero; a missing key is version 0). Each read is one      */
+/* proxy_get_shared_data, each write one proxy_set_shared_data with the */
+/* version read: a CAS mismatch (another worker wrote the group since)  */
+/* decides the request again from the start, AC_STORE_ATTEMPTS times in */
+/* all, then ac_decide_store_conflict. Shared data has no create-if-    */
+/* absent (a set on a missing key, or with CAS 0, is unconditional), so */
+/* the first write of a group is not compare-and-set: two workers       */
+/* writing a group's first counts at the same instant may lose one of   */
+/* them, once per group for the life of the process (shared data has no */
+/* delete: a group, once stored, stays, and later writes are CAS).      */
+/* ------------------------------------------------------------------ */
+#define APX_RL_PREFIX "authcore.rl."
+
+/* The shared-data key of a core key into out; its length, or 0. */
+static size_t store_key(char out[sizeof(APX_RL_PREFIX) + AC_STORE_KEY_MAX],
+    ac_str key)
+{
+	size_t p = sizeof(APX_RL_PREFIX) - 1;
+
+	if (key.ptr == NULL || key.len == 0 || key.len > AC_STORE_KEY_MAX)
+		return 0;
+	memcpy(out, APX_RL_PREFIX, p);
+	memcpy(out + p, key.ptr, key.len);
+	return p + key.len;
+}
+
+/* Reads each key the pending decision names and supplies it. 0, or -1:
+ * a read failed (the caller answers ac_decide_store_error). */
+static int store_read(apx_stream *s)
+{
+	const ac_answer *a = ac_decision_answer(s->decision);
+	size_t i, n = a->n_reads;
+
+	for (i = 0; i < n; i++) {
+		char key[sizeof(APX_RL_PREFIX) + AC_STORE_KEY_MAX];
+		size_t klen = store_key(key, a->reads[i].key);
+		uint8_t *buf = NULL;
+		size_t len = 0;
+		uint32_t cas = 0, st;
+		int bad = -1;
+
+		if (klen == 0)
+			return -1;
+		st = proxy_get_shared_data(key, klen, &buf, &len, &cas);
+		if (st == APX_OK)
+			bad = ac_decide_supply(s->decision, i, buf, len, cas);
+		else if (st == APX_NOT_FOUND)
+			bad = ac_decide_supply(s->decision, i, NULL, 0, 0);
+		free(buf);
+		if (bad != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Applies the final answer's writes, each compare-and-set on the version
+ * supplied. 0 all written; 1 one lost (the ones before it stay, as the
+ * protocol allows); -1 the host refused one. */
+static int store_write(apx_stream *s)
+{
+	const ac_answer *a = ac_decision_answer(s->decision);
+	size_t i;
+
+	for (i = 0; i < a->n_writes; i++) {
+		const ac_store_op *w = &a->writes[i];
+		char key[sizeof(APX_RL_PREFIX) + AC_STORE_KEY_MAX];
+		size_t klen = store_key(key, w->key);
+		uint32_t st;
+
+		if (klen == 0 || w->version > UINT32_MAX)
+			return -1;
+		st = proxy_set_shared_data(key, klen, w->value, w->len,
+		    (uint32_t)w->version);
+		if (st == APX_CAS_MISMATCH)
+			return 1;
+		if (st != APX_OK)
+			return -1;
+	}
+	return 0;
+}
+
+/* Runs s's decision (op: begin, or finish a pending one) until it is final
+ * or waits for a password check: the store's reads supplied and finished,
+ * the final answer's writes applied, a lost write decided again from the
+ * start (s->attempts counts the decisions of the request). Returns NULL,
+ * or why the request must fail closed. */
+static const char *settle(apx_stream *s, apx_root *r, int op, int64_t now,
+    const uint8_t *e, size_t elen)
+{
+	const char *why = decide_once(s, r, op, now, e, elen);
+
+	while (why == NULL) {
+		const ac_answer *a = ac_decision_answer(s->decision);
+		int lost;
+
+		if (a->action == AC_PENDING) {
+			if (a->wait != AC_WAIT_STORE)
+				break; /* a password check: queued by step */
+			op = store_read(s) == 0 ? APX_OP_RESUME :
+			    APX_OP_STORE_ERROR;
+		} else if (a->n_writes == 0 || (lost = store_write(s)) == 0) {
+			break;
+		} else if (lost < 0) {
+			op = APX_OP_STORE_ERROR;
+		} else if (++s->attempts < AC_STORE_ATTEMPTS) {
+			log_debug_count("authcore: rate limits: a write lost "
+			    "its CAS race (%zu), deciding again",
+			    (size_t)s->attempts);
+			memset(s->decision, 0, ac_sizeof_decision());
+			ac_decision_use_jwt_cache(s->decision, r->jwt_cache);
+			op = APX_OP_DECIDE;
+		} else {
+			op = APX_OP_STORE_CONFLICT;
+		}
+		why = decide_once(s, r, op, now, e, elen);
+	}
+	return why;
+}
+
+/* The core calls for s, in its context, with fresh time and entropy:
+ * ac_decide_next (finishes s if it is pending, else begins), then the
+ * store's rounds if the policy has rate limits. Returns NULL, or why the
+ * request must fail closed (its pending work is wiped then). */
 static const char *core_call(apx_stream *s, apx_root *r)
 {
 	int resume = s->phase == APX_S_PENDING;
-	const char *why = NULL;
+	const char *why;
 	uint8_t *e;
 	size_t elen = APX_ENTROPY_LEN;
 	int64_t now = unix_now();
@@ -1332,18 +1509,8 @@ static const char *core_call(apx_stream *s, apx_root *r)
 	if ((e = entropy_take()) == NULL)
 		elen = 0;
 	ac_decision_use_jwt_cache(s->decision, r->jwt_cache);
-	if ((s->needs & AC_NEEDS_STATE) && apx_state_mode == APX_STATE_SHARED) {
-		why = shared_call(s, r, resume ? APX_OP_RESUME : APX_OP_DECIDE,
-		    now, e, elen);
-	} else {
-		/* NULL makes the core answer 500 no_state to what needs it
-		 * and a host without a state has none to give */
-		ac_state *state = (s->needs & AC_NEEDS_STATE) &&
-		    apx_state_mode == APX_STATE_LOCAL ? apx_state : NULL;
-
-		ac_decide_next(r->policy, state, &s->req, now, e, elen,
-		    s->decision);
-	}
+	why = settle(s, r, resume ? APX_OP_RESUME : APX_OP_DECIDE, now, e,
+	    elen);
 	if (e != NULL)
 		ac_wipe(e, APX_ENTROPY_LEN);
 	if (why != NULL)
@@ -1413,8 +1580,8 @@ static uint32_t step(apx_stream *s, apx_root *r)
 			(void)proxy_continue_stream(APX_STREAM_REQUEST);
 		return action;
 	}
-	if (resumed)
-		return stream_fail(s, "a resumed check is still pending");
+	/* resumed and pending again: a lost store write began the request
+	 * anew (s->attempts bounds how often) */
 	s->phase = APX_S_PENDING;
 	s->since = mono_ns();
 	s->iterations = ac_decide_step(s->decision, 0);
@@ -1526,6 +1693,7 @@ static uint32_t on_request_headers_(uint32_t id, size_t n_headers,
 	if (read_request(s) != 0)
 		return stream_fail(s, "cannot read the request headers");
 	s->needs = ac_needs(r->policy, &s->req);
+	s->attempts = 0;
 	/* the scheme costs a property read; most requests never use it */
 	if (s->needs & AC_NEEDS_TLS) {
 		int tls = read_tls();

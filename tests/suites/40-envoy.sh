@@ -12,7 +12,9 @@
 # (tests/hosts/envoy_shared.py); then what the client cannot choose: the TLS
 # state from the connection on a plain and a TLS listener, whatever
 # X-Forwarded-Proto or :scheme say, and a rewritten path and a consumed
-# cookie applied as decided (tests/hosts/envoy_request.py). Logs and
+# cookie applied as decided (tests/hosts/envoy_request.py); then one client's
+# rate limit held across two workers, its refusals 429 with Retry-After and
+# the RateLimit headers (tests/hosts/envoy_ratelimit.py). Logs and
 # generated Envoy configs:
 # build/tests/envoy/.
 set -u
@@ -70,6 +72,12 @@ rc3=$?
 if [ "$rc3" -eq 124 ] || [ "$rc3" -eq 137 ]; then
   echo "not ok - envoy shared state: timed out after 120s"
 fi
+timeout -k 5 90 python3 tests/hosts/envoy_ratelimit.py --wasm "$wasm" --workdir "$work/ratelimit" \
+  ${envoy:+--envoy "$envoy"}
+rc5=$?
+if [ "$rc5" -eq 124 ] || [ "$rc5" -eq 137 ]; then
+  echo "not ok - envoy rate limits across workers: timed out after 90s"
+fi
 # The venv's Python: the HTTP/2 client is the h2 package (tools/requirements.txt).
 # The hook build (the same filter source, ac_decide wrapped by
 # tests/hosts/envoy_hook.c) lets the test ask for a rewritten path and a
@@ -85,4 +93,4 @@ rc4=$?
 if [ "$rc4" -eq 124 ] || [ "$rc4" -eq 137 ]; then
   echo "not ok - envoy request (TLS state, path, headers): timed out after 90s"
 fi
-[ "$rc" -eq 0 ] && [ "$rc2" -eq 0 ] && [ "$rc3" -eq 0 ] && [ "$rc4" -eq 0 ]
+[ "$rc" -eq 0 ] && [ "$rc2" -eq 0 ] && [ "$rc3" -eq 0 ] && [ "$rc4" -eq 0 ] && [ "$rc5" -eq 0 ]

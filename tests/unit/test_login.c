@@ -1116,6 +1116,38 @@ static void test_needs_and_writes(void)
 	CHECK(ac_needs(P, &r) == AC_NEEDS_TLS);
 	end();
 
+	begin("needs: require_https and HSTS read the scheme of every request");
+	{
+#define JWT_ONLY "{\"jwt\":{\"keys\":[{\"kid\":\"k1\",\"alg\":\"HS256\"," \
+    "\"secret\":\"unit-jwt-secret-0123456789abcdef\"}]},\"public\":[\"/*\"]"
+		static const char *const pol[] = {
+			JWT_ONLY ",\"require_https\":true}",
+			JWT_ONLY ",\"security_headers\":{}}",
+			JWT_ONLY ",\"security_headers\":{\"hsts\":false}}",
+			JWT_ONLY "}" };
+#undef JWT_ONLY
+		static const unsigned want[] = { AC_NEEDS_TLS, AC_NEEDS_TLS, 0, 0 };
+		size_t i;
+
+		for (i = 0; i < sizeof pol / sizeof pol[0]; i++) {
+			const ac_policy *Q = load(pol[i], NULL, &e);
+
+			CHECK(Q != NULL);
+			if (Q == NULL) {
+				printf("# %s: %s\n", e.path, e.message);
+				continue;
+			}
+			request(&r, "GET", "/x", NULL, 0);
+			CHECK(ac_needs(Q, &r) == want[i]);
+		}
+		/* one policy buffer: the login policy again */
+		P = load(policy_text(",\"basic_cache_ttl\":30"), NULL, &e);
+		CHECK(P != NULL);
+		if (P == NULL)
+			return;
+	}
+	end();
+
 	begin("state_written: set by what writes (a check begun, finished, cached), clear otherwise");
 	header(0, "Authorization", creds);
 	request(&r, "GET", "/app/api/x", NULL, 1);

@@ -114,14 +114,16 @@ class CostEnvoy(envoy_ab.BenchEnvoy):
         return int(fields[11]) + int(fields[12])  # utime, stime
 
 
-def wrk(port, path, auth, seconds, headers=()):
+def wrk(port, path, auth, seconds, headers=(), script=None):
     """(requests/s, requests, problem or None) of one wrk run; headers:
-    more "Name: value" lines to send."""
+    more "Name: value" lines to send; script: a wrk Lua script (-s)."""
     cmd = ["wrk", "-t1", "-c8", "-d%ds" % seconds, "-H", "Host: bench.test"]
     if auth:
         cmd += ["-H", "Authorization: " + auth]
     for h in headers:
         cmd += ["-H", h]
+    if script:
+        cmd += ["-s", script]
     out = subprocess.run(cmd + ["http://127.0.0.1:%d%s" % (port, path)],
                          capture_output=True, text=True, timeout=seconds + 30).stdout
     m = re.search(r"Requests/sec:\s+([\d.]+)", out)

@@ -6,7 +6,10 @@ is `return 200` (2 workers, loopback). The proxies run at once and differ
 only in authcore:
  - Envoy (V8, --concurrency 1): no filter but the router; this tree's filter
    (build/authcore-proxy.wasm); Envoy's native jwt_authn with the HS256 key
-   (the Envoys of tools/bench/envoy_cost.py, routed to the upstream);
+   (the Envoys of tools/bench/envoy_cost.py, routed to the upstream); the
+   filter again with the same policy plus one rate limit on every request
+   (RATE_LIMIT: 1000/second per X-Client header value, the fastest window
+   the policy allows; RateLimit headers only on refusals, the default);
  - nginx (Debian's): `proxy_pass` without the module; the same with this
    tree's module (build/nginx/ngx_http_authcore_module.so) and
    `authcore_policy`; each with 1 and with 2 workers (the configuration of
@@ -18,7 +21,16 @@ key, a login under /app, /public/* public, /api/* for the role reader.
 Rows: one request repeated (a public path; an HS256, RS256 or ES256 bearer
 token; a session cookie, minted by tests/lib/authformats.py). Before a row,
 each configuration must answer it 200, and each authcore configuration
-must answer 401 to the same path without the credential. Then wrk (Debian
+must answer 401 to the same path without the credential. The rate-limit
+row (the public path, under the limit) is driven through a wrk script that
+names one of CLIENTS clients per request, round robin, in X-Client: one
+bucket cannot pass more than 1000 requests/s, so wrk's one client is many
+here, each far under its limit (every answer must still be 200); each
+request reads and writes one shared-data group. Its baseline, the Envoy
+without the filter, and the filter without the limit get the same script;
+before the row, the limited Envoy must refuse a second request from one
+client under a 1/minute probe limit on the same path (429 whose
+RateLimit-Policy names the bench limit too: both are applied). Then wrk (Debian
 `wrk`, one thread, 8 connections, as envoy_cost.py) loads each
 configuration of the row for --seconds in turn, the order rotating each
 round, for --rounds rounds; a run with any non-2xx answer fails the row.
@@ -81,6 +93,8 @@ BEFORE = {
     "envoy-hs256": (0.75, "144 → 222 µs"),
     "envoy-session": (0.73, "137 → 230 µs"),
     "envoy-jwt_authn": (0.84, "141 → 204 µs"),
+    "envoy-ratelimit": (None, ""),
+    "envoy-ratelimit-off": (None, ""),
     "envoy-rs256": (0.38, "141 → 428 µs"),
     "envoy-es256": (0.11, "141 → 1436 µs"),
     "nginx-hs256-1w": (0.76, "33 → 43 µs"),
@@ -91,6 +105,7 @@ GOALS = {
     "envoy-public": ("≥ 0.95", lambda r: r["ratio"] >= 0.95),
     "envoy-hs256": ("≥ 0.90, and less Envoy CPU than jwt_authn",
                     lambda r: r["ratio"] >= 0.90 and r.get("vs_native", 1) < 1),
+    "envoy-ratelimit": ("≥ 0.90", lambda r: r["ratio"] >= 0.90),
     "nginx-hs256-1w": ("≥ 0.90", lambda r: r["ratio"] >= 0.90),
 }
 LABELS = {
@@ -100,10 +115,51 @@ LABELS = {
     "envoy-jwt_authn": "Envoy, Envoy's native `jwt_authn`, same HS256 token",
     "envoy-rs256": "Envoy, RS256 token",
     "envoy-es256": "Envoy, ES256 token",
+    "envoy-ratelimit": "Envoy, one rate limit on every request (public path)",
+    "envoy-ratelimit-off": "Envoy, the same without the limit (same wrk script)",
     "nginx-hs256-1w": "nginx, HS256 token, 1 worker",
     "nginx-es256-1w": "nginx, ES256 token, 1 worker",
     "nginx-es256-2w": "nginx, ES256 token, 2 workers",
 }
+
+
+# The rate-limit row: one limit on every request, counted per X-Client
+# value, which the wrk script varies over CLIENTS values; "probe" (per
+# X-Probe, which wrk never sends) shows before the row that both apply.
+RATE_LIMIT = {"limits": [{"name": "bench", "path": "/public/*", "key": "header:x-client",
+                          "limit": "1000/second"},
+                         {"name": "probe", "path": "/public/*", "key": "header:x-probe",
+                          "limit": "1/minute"}]}
+# a row's config measured under another name than the row's
+ROW_NAMES = {("envoy-ratelimit", "authcore"): "envoy-ratelimit-off"}
+CLIENTS = 256
+CLIENTS_LUA = """-- one of %d clients per request, round robin, in X-Client
+local n = 0
+request = function()
+  n = n + 1
+  local h = {}
+  for k, v in pairs(wrk.headers) do h[k] = v end
+  h["X-Client"] = tostring(n %% %d)
+  return wrk.format(nil, nil, h)
+end
+""" % (CLIENTS, CLIENTS)
+SCRIPTED = {"envoy-ratelimit": "clients.lua"}
+
+
+def rate_limit_probe(port, path):
+    """(status, RateLimit-Policy) of the second of two requests from one
+    client under the probe limit, or None."""
+    try:
+        for _ in range(2):
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            c.request("GET", path, headers={"Host": "bench.test", "X-Client": "probe",
+                                            "X-Probe": "probe"})
+            r = c.getresponse()
+            r.read()
+            c.close()
+    except OSError:
+        return None
+    return r.status, r.getheader("RateLimit-Policy", "")
 
 
 class Material:
@@ -126,6 +182,8 @@ class Material:
                              {"kid": "e1", "alg": "ES256", "pem": pem(ekey)}]
         p["sessions"] = {"keys": [{"kid": "s1", "secret": SESSION_SECRET}]}
         self.policy = json.dumps(p)
+        p["rate_limits"] = RATE_LIMIT
+        self.rl_policy = json.dumps(p)
         session = authformats.session_token(SESSION_SECRET.encode(), "s1", os.urandom(16),
                                             now, 7200, b"alice", [b"reader"])
         self.creds = {
@@ -147,6 +205,7 @@ ROWS = {
     "envoy-session": ("envoy", "session", "/api/items", ["none", "authcore"]),
     "envoy-rs256": ("envoy", "rs256", "/api/items", ["none", "authcore"]),
     "envoy-es256": ("envoy", "es256", "/api/items", ["none", "authcore"]),
+    "envoy-ratelimit": ("envoy", "public", "/public/ping", ["none", "authcore", "authcore-rl"]),
     "nginx-hs256-1w": ("nginx", "hs256", "/api/items", ["plain-1w", "authcore-1w"]),
     "nginx-es256-1w": ("nginx", "es256", "/api/items", ["plain-1w", "authcore-1w"]),
     "nginx-es256-2w": ("nginx", "es256", "/api/items", ["plain-2w", "authcore-2w"]),
@@ -305,16 +364,19 @@ def main():
         if not upstream.wait():
             print("the upstream nginx did not start (%s)" % upstream.log)
             return 1
-        envoy_configs = {"none": (None, None), "authcore": (args.wasm, None),
-                         "jwt_authn": (None, jwt_authn_filter())}
-        for c, (wasm, native) in envoy_configs.items():
+        envoy_configs = {"none": (None, None, None), "authcore": (args.wasm, None, None),
+                         "jwt_authn": (None, jwt_authn_filter(), None),
+                         "authcore-rl": (args.wasm, None, m.rl_policy)}
+        for c, (wasm, native, pol) in envoy_configs.items():
             if c in want:
                 procs[c] = CostEnvoy(envoy_bin, c, wasm, native, upstream=upstream.port,
-                                     policy_text=m.policy, out=WORK)
+                                     policy_text=pol or m.policy, out=WORK)
+        with open(os.path.join(WORK, "clients.lua"), "w") as f:
+            f.write(CLIENTS_LUA)
         modules = dict(also, plain=None, authcore=args.module)
         for c in sorted(want):
             kind, _, w = c.rpartition("-")
-            if kind in modules:
+            if kind in modules and c not in envoy_configs:
                 procs[c] = Nginx(c, modules[kind], int(w[0]), upstream.port, m.policy)
         for c, p in procs.items():
             if not p.wait():
@@ -333,13 +395,20 @@ def main():
                     st = status(procs[c].port, path, [])
                     if st != 401:
                         probs.append("%s answers %s without the credential" % (c, st))
+                if c == "authcore-rl":
+                    rl = rate_limit_probe(procs[c].port, path)
+                    if not rl or rl[0] != 429 or '"bench";q=1000;w=1' not in rl[1]:
+                        probs.append("%s: a second request under the probe limit answers "
+                                     "%r: the limits are not applied" % (c, rl))
+            script = os.path.join(WORK, SCRIPTED[row]) if row in SCRIPTED else None
             runs = {c: [] for c in configs}
             cpu = {c: [] for c in configs}
             for r in range(args.rounds if not probs else 0):
                 order = configs[r % len(configs):] + configs[:r % len(configs)]
                 for c in order:
                     t0 = procs[c].cpu_ticks()
-                    rps, n, why = wrk(procs[c].port, path, "", args.seconds, headers)
+                    rps, n, why = wrk(procs[c].port, path, "", args.seconds, headers,
+                                      script=script)
                     t1 = procs[c].cpu_ticks()
                     if why:
                         probs.append("%s: %s" % (c, why))
@@ -353,7 +422,7 @@ def main():
             base = configs[0]
             mb = statistics.median(runs[base])
             for c in configs[1:]:
-                name = row if c != "jwt_authn" else "envoy-jwt_authn"
+                name = ROW_NAMES.get((row, c), row if c != "jwt_authn" else "envoy-jwt_authn")
                 if c.rpartition("-")[0] in also:
                     name = "%s (%s)" % (row, c)
                     LABELS.setdefault(name, "%s: %s" % (LABELS[row], also[c.rpartition("-")[0]]))
