@@ -12,20 +12,33 @@
  *
  * Field: Montgomery multiplication (CIOS order: Koc, Acar and Kaliski,
  * "Analyzing and comparing Montgomery multiplication algorithms", 1996)
- * with R = 2^(64 words) for every limb size, so the constants below serve
- * both; each curve has its own multiplication and squaring, compiled with
- * the limb count and the prime as constants. Points: Jacobian coordinates
- * (X/Z^2, Y/Z^3), a = -3 doubling (dbl-2001-b) and the general addition
- * (add-2007-bl) with its equal-point and opposite-point cases, from the
- * Explicit-Formulas Database. u1 G + u2 Q: Shamir's trick over width-5
- * NAFs of both scalars (Solinas; Moeller), one shared doubling per bit,
- * with the odd multiples G..15G and Q..15Q made per call (no tables kept
- * anywhere). s^-1 mod n: the binary extended Euclidean algorithm
- * (variable-time). x(R) mod n == r is tested as X == r Z^2 or, when
- * r + n < p, X == (r + n) Z^2, without an inversion mod p.
+ * and a squaring that forms each cross product once, with R = 2^(64
+ * words) for both limb sizes, so the constants below serve both. Each
+ * curve has its own copies of the arithmetic, compiled with the limb count
+ * and the prime as constants (and, for P-256 with 64-bit limbs, the
+ * products inlined into the point formulas). Points: Jacobian coordinates
+ * (X/Z^2, Y/Z^3), a = -3 doubling (dbl-2001-b), the general addition
+ * (add-2007-bl) and the mixed one (madd-2007-bl) with their equal-point
+ * and opposite-point cases, from the Explicit-Formulas Database.
  *
- * tests/unit/test_ecdsa.c checks every answer against BearSSL's
- * br_ecdsa_i31_vrfy_raw on random and edge-case inputs.
+ * u1 G + u2 Q: Shamir's trick over width-w NAFs, one shared doubling per
+ * bit. For P-256 and P-384, ac_ec_pub_init keeps in the key the affine
+ * odd multiples of Q, 2^h Q, G and 2^h G (h = half the order's bits) and
+ * each scalar is split in halves, so a verification does h doublings and
+ * only mixed additions (see init_g). P-521's points do not fit in the key:
+ * there the odd multiples G..15G and Q..15Q are made per call. No table
+ * lives anywhere but in the caller's key. s^-1 mod n: the binary extended
+ * Euclidean algorithm (variable-time). x(R) mod n == r is tested as
+ * X == r Z^2 or, when r + n < p, X == (r + n) Z^2, without an inversion
+ * mod p.
+ *
+ * Limbs: 64-bit natively, 32-bit in wasm (ac_limb): in Node a P-256
+ * verification took 348 us with 32-bit limbs against 1257 us with 64-bit
+ * ones (the 128-bit product is a compiler-rt call there).
+ *
+ * tests/unit/test_ecdsa.c checks every answer, with and without the
+ * tables, against BearSSL's br_ecdsa_i31_vrfy_raw on random and edge-case
+ * inputs.
  */
 #include <bearssl.h>
 
@@ -83,6 +96,9 @@ typedef struct {
 	limb gx[MAXL], gy[MAXL];       /* G in Montgomery form */
 	limb one[MAXL];                /* R mod p */
 	limb rr_p[MAXL], rr_n[MAXL];   /* R^2 mod p, R^2 mod n */
+	unsigned h;                    /* split point of the scalars (bits),
+	                                * 0: no per-key tables */
+	unsigned w[4];                 /* NAF widths for Q, 2^h Q, G, 2^h G */
 } ec_curve;
 
 /* -p^-1 and -n^-1 mod 2^64 are given; their low 32 bits are the values
@@ -106,6 +122,7 @@ static const ec_curve P256 = {
 		LL(0xfffffffffffffffe), LL(0x00000004fffffffd) },
 	.rr_n = { LL(0x83244c95be79eea2), LL(0x4699799c49bd6fa6),
 		LL(0x2845b2392b6bec59), LL(0x66e12d94f3d95620) },
+	.h = 128, .w = { 5, 4, 4, 4 },  /* 8 + 4 + 4 + 4 points */
 };
 
 static const ec_curve P384 = {
@@ -135,6 +152,7 @@ static const ec_curve P384 = {
 	.rr_n = { LL(0x2d319b2419b409a9), LL(0xff3d81e5df1aa419),
 		LL(0xbc3e483afcb82947), LL(0xd40d49174aab1cc5),
 		LL(0x3fb05b7a28266895), LL(0x0c84ee012b39bf21) },
+	.h = 192, .w = { 4, 4, 3, 3 },  /* 4 + 4 + 2 + 2 points */
 };
 
 static const ec_curve P521 = {
@@ -640,6 +658,81 @@ AC_INLINE void padd(const ec_curve *c, jpoint *r, const jpoint *a,
 		p521_add(r, a, b, neg);
 }
 
+/* r = a + (neg ? -b : b) for an affine b = (bx, by) (r may be a):
+ * madd-2007-bl, 7M + 4S, with the same special cases as padd_g. */
+AC_INLINE void padd_aff_g(const ec_curve *c, jpoint *r, const jpoint *a,
+    const limb *bx, const limb *by, int neg)
+{
+	limb z1z1[MAXL], u2[MAXL], s2[MAXL], h[MAXL], hh[MAXL], i[MAXL];
+	limb j[MAXL], rr[MAXL], v[MAXL], x3[MAXL], t[MAXL];
+	size_t len = c->len, n = len * sizeof(limb);
+
+	if (is_zero(a->z, len)) {
+		memcpy(r->x, bx, n);
+		memcpy(r->y, by, n);
+		if (neg && !is_zero(r->y, len))
+			sub_n(r->y, c->p, r->y, len);
+		memcpy(r->z, c->one, n);
+		return;
+	}
+	fsqr(c, z1z1, a->z);
+	fmul(c, u2, bx, z1z1);               /* U2 = X2 Z1^2 */
+	fmul(c, s2, by, a->z);
+	fmul(c, s2, s2, z1z1);               /* S2 = Y2 Z1^3 */
+	if (neg && !is_zero(s2, len))
+		sub_n(s2, c->p, s2, len);
+	fsub(c, h, u2, a->x);                /* H = U2 - X1 */
+	fsub(c, rr, s2, a->y);
+	if (is_zero(h, len)) {
+		if (is_zero(rr, len)) {
+			pdouble(c, r, a);    /* a == b */
+		} else {
+			memset(r->z, 0, n);  /* a == -b */
+			memcpy(r->x, c->one, n);
+			memcpy(r->y, c->one, n);
+		}
+		return;
+	}
+	fsqr(c, hh, h);
+	fadd(c, i, hh, hh);
+	fadd(c, i, i, i);                    /* I = 4 HH */
+	fmul(c, j, h, i);                    /* J = H I */
+	fadd(c, rr, rr, rr);                 /* r = 2 (S2 - Y1) */
+	fmul(c, v, a->x, i);                 /* V = X1 I */
+	fsqr(c, x3, rr);
+	fsub(c, x3, x3, j);
+	fsub(c, x3, x3, v);
+	fsub(c, x3, x3, v);                  /* X3 = r^2 - J - 2V */
+	fmul(c, t, a->y, j);
+	fadd(c, t, t, t);                    /* 2 Y1 J */
+	fsub(c, v, v, x3);
+	fmul(c, v, rr, v);
+	fadd(c, r->z, a->z, h);
+	fsqr(c, r->z, r->z);
+	fsub(c, r->z, r->z, z1z1);
+	fsub(c, r->z, r->z, hh);             /* Z3 = (Z1 + H)^2 - Z1Z1 - HH */
+	fsub(c, r->y, v, t);                 /* Y3 = r (V - X3) - 2 Y1 J */
+	memcpy(r->x, x3, n);
+}
+
+#define MADD_FUNCS(name, C)                                                \
+	static NOINLINE void name##_madd(jpoint *r, const jpoint *a,       \
+	    const limb *bx, const limb *by, int neg)                       \
+	{                                                                  \
+		padd_aff_g(&(C), r, a, bx, by, neg);                       \
+	}
+MADD_FUNCS(p256, P256)
+MADD_FUNCS(p384, P384)
+
+AC_INLINE void padd_aff(const ec_curve *c, jpoint *r, const jpoint *a,
+    const limb *bx, const limb *by, int neg)
+{
+	if (c == &P256)
+		p256_madd(r, a, bx, by, neg);
+	else
+		p384_madd(r, a, bx, by, neg);
+}
+
 /* ---- scalars and encodings */
 
 /* Big-endian x[0..blen) into len limbs (blen <= len W / 8). */
@@ -725,48 +818,61 @@ static void inv_mod(limb *r, const limb *a, const limb *m, size_t len)
  * [-15, 15] or 0, least significant first, no two non-zero digits within
  * 5 places. Returns the digit count (0 for k = 0).
  */
-#define WNAF 5
-static size_t wnaf(int8_t *out, const limb *k, size_t len)
+/*
+ * Width-w NAF of k (len limbs; w <= 7): digits odd in [-(2^(w-1) - 1),
+ * 2^(w-1) - 1] or 0, least significant first, no two non-zero digits
+ * within w places. Returns the digit count (0 for k = 0), at most
+ * len W + 1.
+ */
+static size_t wnaf(int8_t *out, const limb *k, size_t len, unsigned w)
 {
-	limb x[MAXL], d[MAXL];
+	limb x[MAXL + 1], d[MAXL + 1];
 	size_t i = 0;
 
 	memcpy(x, k, len * sizeof(limb));
+	x[len] = 0; /* k + 2^(w-1) may need it */
 	memset(d, 0, sizeof d);
-	while (!is_zero(x, len)) {
+	while (!is_zero(x, len + 1)) {
 		int digit = 0;
 
 		if (x[0] & 1) {
-			digit = (int)(x[0] & ((1u << WNAF) - 1));
-			if (digit >= 1 << (WNAF - 1))
-				digit -= 1 << WNAF;
+			digit = (int)(x[0] & ((1u << w) - 1));
+			if (digit >= 1 << (w - 1))
+				digit -= 1 << w;
 			if (digit > 0) {
 				d[0] = (limb)digit;
-				subv(x, x, d, len);
+				subv(x, x, d, len + 1);
 			} else {
 				d[0] = (limb)-digit;
-				addv(x, x, d, len);
+				addv(x, x, d, len + 1);
 			}
 		}
 		out[i++] = (int8_t)digit;
-		shr1(x, len, 0);
+		shr1(x, len + 1, 0);
 	}
 	return i;
 }
 
-/* The odd multiples P, 3P, ..., 15P of an affine point (Montgomery form). */
-AC_INLINE void odd_multiples(const ec_curve *c, jpoint t[8], const limb *x,
-    const limb *y)
+/* t[0..cnt) = P, 3P, ..., (2 cnt - 1) P for P = t[0] (Jacobian). */
+AC_INLINE void odd_multiples(const ec_curve *c, jpoint *t, size_t cnt)
 {
 	jpoint p2;
-	size_t i, n = c->len * sizeof(limb);
+	size_t i;
 
-	memcpy(t[0].x, x, n);
-	memcpy(t[0].y, y, n);
-	memcpy(t[0].z, c->one, n);
 	pdouble(c, &p2, &t[0]);
-	for (i = 1; i < 8; i++)
+	for (i = 1; i < cnt; i++)
 		padd(c, &t[i], &t[i - 1], &p2, 0);
+}
+
+/* t = the affine point (x, y) (Montgomery form) in Jacobian form */
+AC_INLINE void from_affine(const ec_curve *c, jpoint *t, const limb *x,
+    const limb *y)
+{
+	size_t n = c->len * sizeof(limb);
+
+	memcpy(t->x, x, n);
+	memcpy(t->y, y, n);
+	memcpy(t->z, c->one, n);
 }
 
 /* (x, y) from 0x04 || X || Y into Montgomery form; 0 if a coordinate is
@@ -793,6 +899,116 @@ AC_INLINE int point_load(const ec_curve *c, limb *x, limb *y, const uint8_t *q,
 	cmul(c, r, r, x);                     /* x^3 - 3x */
 	fadd(c, r, r, c->b);
 	return memcmp(l, r, len * sizeof(limb)) == 0;
+}
+
+/* r = a^-1 for a in Montgomery form (a != 0): (a R)^-1 by inv_mod, then
+ * times R^2 twice (each a Montgomery product: times R) */
+AC_INLINE void finv(const ec_curve *c, limb *r, const limb *a)
+{
+	inv_mod(r, a, c->p, c->len);
+	cmul(c, r, r, c->rr_p);
+	cmul(c, r, r, c->rr_p);
+}
+
+/* out = the affine (x, y) of each of pts[0..n) (none at infinity), one
+ * inversion for all (Montgomery's trick) */
+#define TABLE_POINTS 20
+AC_INLINE void to_affine_all(const ec_curve *c, const jpoint *pts, size_t n,
+    limb *out)
+{
+	limb pre[TABLE_POINTS][MAXL], inv[MAXL], zi[MAXL], z2[MAXL], t[MAXL];
+	size_t i, len = c->len;
+
+	memcpy(pre[0], pts[0].z, len * sizeof(limb));
+	for (i = 1; i < n; i++)
+		cmul(c, pre[i], pre[i - 1], pts[i].z);
+	finv(c, inv, pre[n - 1]);               /* (z0 ... z(n-1))^-1 */
+	for (i = n; i-- > 0;) {
+		if (i > 0) {
+			cmul(c, zi, inv, pre[i - 1]);   /* zi^-1 */
+			cmul(c, inv, inv, pts[i].z);    /* (z0 ... z(i-1))^-1 */
+		} else {
+			memcpy(zi, inv, len * sizeof(limb));
+		}
+		csqr(c, z2, zi);
+		cmul(c, out + 2 * i * len, pts[i].x, z2);
+		cmul(c, t, z2, zi);
+		cmul(c, out + (2 * i + 1) * len, pts[i].y, t);
+	}
+}
+
+_Static_assert(sizeof(((ac_ec_pub *)0)->tab) >= TABLE_POINTS * 2 * 4 * 8 &&
+    sizeof(((ac_ec_pub *)0)->tab) >= 12 * 2 * 6 * 8,
+    "ac_ec_pub.tab too small for the P-256 or P-384 tables");
+
+/*
+ * Per-key tables (curves with h != 0): with u = a + 2^h b for each scalar,
+ * u1 G + u2 Q = a2 Q + b2 Q' + a1 G + b1 G' where Q' = 2^h Q and
+ * G' = 2^h G, so the sum takes h doublings instead of 2h. The odd
+ * multiples of the four points (as many as the NAF widths in c->w need),
+ * affine and in Montgomery form, are made here once per key and kept in
+ * the key: no state outside it, and mixed additions (7M + 4S) in the sum.
+ */
+AC_INLINE int init_g(const ec_curve *c, ac_ec_pub *k)
+{
+	limb qx[MAXL], qy[MAXL];
+	jpoint pts[TABLE_POINTS];
+	size_t n = 0, t, i, cnt;
+
+	k->tables = 0;
+	memset(k->tab, 0, sizeof k->tab);
+	if (!point_load(c, qx, qy, k->q, k->q_len))
+		return -1;
+	if (c->h == 0)
+		return 0;
+	for (t = 0; t < 4; t++) {
+		jpoint *b = &pts[n];
+		cnt = (size_t)1 << (c->w[t] - 2);
+		if (t < 2)
+			from_affine(c, b, qx, qy);
+		else
+			from_affine(c, b, c->gx, c->gy);
+		if (t & 1)
+			for (i = 0; i < c->h; i++)
+				pdouble(c, b, b);
+		odd_multiples(c, b, cnt);
+		n += cnt;
+	}
+	to_affine_all(c, pts, n, (limb *)(void *)k->tab);
+	k->tables = 1;
+	return 0;
+}
+
+/* acc = u1 G + u2 Q from the key's tables (acc starts at infinity) */
+AC_INLINE void split_sum(const ec_curve *c, const ac_ec_pub *k,
+    const limb *u1, const limb *u2, jpoint *acc)
+{
+	int8_t naf[4][MAXBITS / 2 + 8];
+	const limb *tab = (const limb *)(const void *)k->tab, *base[4], *pt;
+	size_t hl = c->h / W, len = c->len, nd[4], i, t, top = 0, off = 0;
+	const limb *part[4];
+	int d;
+
+	part[0] = u2;
+	part[1] = u2 + hl;
+	part[2] = u1;
+	part[3] = u1 + hl;
+	for (t = 0; t < 4; t++) {
+		nd[t] = wnaf(naf[t], part[t], t & 1 ? len - hl : hl, c->w[t]);
+		top = nd[t] > top ? nd[t] : top;
+		base[t] = tab + off;
+		off += ((size_t)1 << (c->w[t] - 2)) * 2 * len;
+	}
+	for (i = top; i-- > 0;) {
+		if (!is_zero(acc->z, len))
+			pdouble(c, acc, acc);
+		for (t = 0; t < 4; t++) {
+			if (i >= nd[t] || (d = naf[t][i]) == 0)
+				continue;
+			pt = base[t] + (size_t)((d < 0 ? -d : d) / 2) * 2 * len;
+			padd_aff(c, acc, acc, pt, pt + len, d < 0);
+		}
+	}
 }
 
 AC_INLINE int verify_g(const ec_curve *c, const ac_ec_pub *k,
@@ -840,13 +1056,20 @@ AC_INLINE int verify_g(const ec_curve *c, const ac_ec_pub *k,
 	nmul(t, r, w, c);
 	nmul(u2, t, c->rr_n, c);
 
-	/* u1 G + u2 Q, both NAFs walked together from the top */
-	l1 = wnaf(n1, u1, len);
-	l2 = wnaf(n2, u2, len);
-	if (l1)
-		odd_multiples(c, tg, c->gx, c->gy);
-	odd_multiples(c, tq, qx, qy);
 	memset(&acc, 0, sizeof acc);
+	if (c->h && k->tables) {
+		split_sum(c, k, u1, u2, &acc);
+		goto sum_done;
+	}
+	/* u1 G + u2 Q, both NAFs walked together from the top */
+	l1 = wnaf(n1, u1, len, 5);
+	l2 = wnaf(n2, u2, len, 5);
+	if (l1) {
+		from_affine(c, &tg[0], c->gx, c->gy);
+		odd_multiples(c, tg, 8);
+	}
+	from_affine(c, &tq[0], qx, qy);
+	odd_multiples(c, tq, 8);
 	for (i = l1 > l2 ? l1 : l2; i-- > 0;) {
 		if (!is_zero(acc.z, len))
 			pdouble(c, &acc, &acc);
@@ -855,6 +1078,7 @@ AC_INLINE int verify_g(const ec_curve *c, const ac_ec_pub *k,
 		if (i < l2 && (d = n2[i]) != 0)
 			padd(c, &acc, &acc, &tq[(d < 0 ? -d : d) / 2], d < 0);
 	}
+sum_done:
 	if (is_zero(acc.z, len))
 		return 0; /* the point at infinity */
 
@@ -878,6 +1102,10 @@ AC_INLINE int verify_g(const ec_curve *c, const ac_ec_pub *k,
 		limb x[MAXL], y[MAXL];                                     \
 		return point_load(&(C), x, y, q, qlen);                    \
 	}                                                                  \
+	static NOINLINE int name##_init(ac_ec_pub *k)                      \
+	{                                                                  \
+		return init_g(&(C), k);                                    \
+	}                                                                  \
 	static NOINLINE int name##_verify(const ac_ec_pub *k,              \
 	    const uint8_t *hash, size_t hash_len, const uint8_t *sig,      \
 	    size_t sig_len)                                                \
@@ -899,6 +1127,16 @@ int ac_ec_point_check(int curve, const uint8_t *q, size_t qlen)
 	default: ok = 0; break;
 	}
 	return ok ? 0 : -1;
+}
+
+int ac_ec_pub_init(ac_ec_pub *k)
+{
+	switch (k->curve) {
+	case BR_EC_secp256r1: return p256_init(k);
+	case BR_EC_secp384r1: return p384_init(k);
+	case BR_EC_secp521r1: return p521_init(k);
+	default: return -1;
+	}
 }
 
 int ac_ecdsa_verify(const ac_ec_pub *k, const uint8_t *hash,

@@ -138,13 +138,11 @@ static int set_ec(ac_jwt_key *key, int curve, const uint8_t *q, size_t qlen)
 		return -1;
 	if (qlen != 1 + 2 * field_len(curve) || q[0] != 0x04)
 		return -1;
-	/* coordinates below p, and the point on the curve */
-	if (ac_ec_point_check(curve, q, qlen) != 0)
-		return -1;
 	k->curve = curve;
 	k->q_len = (uint32_t)qlen;
 	memcpy(k->q, q, qlen);
-	return 0;
+	/* coordinates below p, the point on the curve; precomputed points */
+	return ac_ec_pub_init(k);
 }
 
 /* DER of SPKI or PKCS#1 RSAPublicKey into key (alg already set). */

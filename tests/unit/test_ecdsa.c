@@ -9,6 +9,10 @@
  * ASan+UBSan with 64-bit and with 32-bit limbs, and as WASI wasm under
  * Node. Prints "ok - name" / "not ok - name: where" per check group.
  *
+ * Each key is checked twice: as loaded (no tables: u1 G + u2 Q with
+ * per-call odd multiples) and after ac_ec_pub_init (P-256 and P-384:
+ * the split sum over the key's tables).
+ *
  *  - P-256, P-384, P-521: random keys, hashes of 32, 48 and 64 bytes (so
  *    truncated to the order's length where longer, and P-521 with SHA-512
  *    not truncated), signed by BearSSL's br_ecdsa_i31_sign_raw; each valid
@@ -17,7 +21,9 @@
  *    another key, another hash length;
  *  - edge cases built with a small bignum here (independent of the code
  *    under test): hashes of all zeros (u1 = 0) and all ones; Q = G and
- *    Q = -G; u1 G = u2 Q (a doubling inside the sum; valid signatures);
+ *    Q = -G; u1 G = u2 Q (a doubling inside the sum, also inside the
+ *    split sum over a key's tables; valid signatures); hashes of 20, 66
+ *    and 80 bytes (truncated where longer than the order);
  *    u1 G + u2 Q = the point at infinity; a public key whose x is >= n and
  *    a valid signature on it (x mod n = x - n);
  *  - public keys: random points, points with a flipped bit, coordinates
@@ -30,10 +36,11 @@
  * fifth of that for P-384 and P-521, whose BearSSL verification is slower;
  * each one checked valid, as its twin and altered three ways. The wasm and
  * sanitizer builds pass smaller counts (tests/unit/unit.mk). The random
- * stream is fixed (a seed can be given as argv[1]), so a failure repeats.
+ * stream is fixed, so a failure repeats. Arguments: [CURVE [SEED]], one
+ * curve ("P-256", "P-384" or "P-521") and a seed, or every curve.
  *
  * --bench prints "# " lines with the time of one verification here and in
- * BearSSL (not checks).
+ * BearSSL (not checks); --bench raw: keys without their tables.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
@@ -312,24 +319,32 @@ static long n_zero_hash;
 static int agree(const tcurve *tc, const uint8_t *q, const uint8_t *hash,
     size_t hl, const uint8_t *sig, size_t sl, int expect, const char *what)
 {
-	ac_ec_pub k;
-	int ac, ref, zero;
+	static ac_ec_pub k, kt;
+	int ac, act, ref, zero;
 
 	ref = reference(tc, q, hash, hl, sig, sl, &zero);
+	/* the key without its tables (the per-call path), and with them
+	 * (ac_ec_pub_init: the split path on P-256 and P-384) */
 	memset(&k, 0, sizeof k);
 	k.curve = tc->id;
 	k.q_len = (uint32_t)(1 + 2 * tc->flen);
 	memcpy(k.q, q, k.q_len);
+	memcpy(&kt, &k, sizeof k);
 	ac = ac_ecdsa_verify(&k, hash, hl, sig, sl);
+	act = 0;
+	if (ac_ec_pub_init(&kt) == 0) {
+		CHECK(kt.tables == (tc->id != BR_EC_secp521r1));
+		act = ac_ecdsa_verify(&kt, hash, hl, sig, sl);
+	}
 	n_checked++;
 	n_valid += ac == 1;
 	n_zero_hash += zero;
-	if (ac != ref || (expect >= 0 && ac != expect)) {
+	if (ac != ref || act != ref || (expect >= 0 && ac != expect)) {
 		n_mismatch++;
-		CHECK(ac == ref && (expect < 0 || ac == expect));
-		printf("# %s %s: core %d, reference %d%s, expected %d\n",
-		    tc->name, what, ac, ref, zero ? " (hash 0 mod n)" : "",
-		    expect);
+		CHECK(ac == ref && act == ref && (expect < 0 || ac == expect));
+		printf("# %s %s: core %d (with tables %d), reference %d%s, "
+		    "expected %d\n", tc->name, what, ac, act, ref,
+		    zero ? " (hash 0 mod n)" : "", expect);
 		if (n_mismatch <= 5) {
 			hexdump("q", q, k.q_len);
 			hexdump("hash", hash, hl);
@@ -467,14 +482,13 @@ static void test_random(const tcurve *tc, long rounds)
 	    rounds);
 	begin(name);
 	bn_hex(&n, tc->n);
-	keygen(tc, x, qprev);
+	keygen(tc, x, qprev); /* "another key" */
+	keygen(tc, x, q);
 	for (i = 0; i < rounds; i++) {
 		const br_hash_class *hf = HF[rnd64() % 3];
-		if (i % 4 == 0) {
+		if (i % 4 == 0 && i > 0) { /* a new key every 4 signatures */
 			memcpy(qprev, q, sizeof q);
 			keygen(tc, x, q);
-			if (i == 0)
-				keygen(tc, x, q);
 		}
 		hl = hash_len_of(hf);
 		rnd_bytes(hash, hl);
@@ -540,8 +554,9 @@ static void test_edges(const tcurve *tc)
 	size_t i, j, hl, sl;
 
 	snprintf(name, sizeof name, "%s: edge cases (hash 0 and all ones, "
-	    "Q = G and -G, u1 G = u2 Q, the point at infinity, x(R) >= n) "
-	    "agree with BearSSL and with the expected answer", tc->name);
+	    "Q = G and -G, u1 G = u2 Q also inside the split sum, hashes "
+	    "longer than the order, the point at infinity, x(R) >= n) agree "
+	    "with the reference and with the expected answer", tc->name);
 	begin(name);
 	bn_hex(&n, tc->n);
 	bn_hex(&p, tc->p);
@@ -609,6 +624,78 @@ static void test_edges(const tcurve *tc)
 		if (i == 0)
 			agree(tc, qng, hash, hl, sig, 2 * tc->flen, 0,
 			    "u1 G - u1 G = infinity");
+	}
+
+	/* the same inside the split sum over a key's tables (P-256, P-384:
+	 * scalars split at h bits): with Q = G and u1 = u2 = 2^h b, only the
+	 * high halves have digits, both the same, so the first point added
+	 * twice is a doubling (and with Q = -G, infinity). R = 2^(h+1) b G,
+	 * e = r, s = r (2^h b)^-1. */
+	for (i = 0; i < 4; i++) {
+		uint8_t kb[66], R[133];
+		unsigned h = tc->nbits == 256 ? 128 : 192, sh;
+		bn u, x2;
+		rnd_bytes(kb, 8);
+		bn_from(&u, kb, 8);           /* b: 64 random bits */
+		if (bn_is_zero(&u))
+			continue;
+		for (sh = 0; sh < h; sh++)
+			bn_add(&u, &u, &u);   /* u = 2^h b */
+		bn_add(&x2, &u, &u);          /* 2^(h+1) b < n */
+		bn_to(kb, tc->flen, &x2);
+		CHECK(EC->mulgen(R, kb, tc->flen, tc->id) == 1 + 2 * tc->flen);
+		bn_from(&r, R + 1, tc->flen);
+		bn_mod(&r, &r, &n);
+		bn_invm(&t, &u, &n);
+		bn_mulm(&s, &r, &t, &n);
+		hl = hash_of_int(tc, &r, hash);
+		set_half(tc, sig, 0, &r);
+		set_half(tc, sig, 1, &s);
+		agree(tc, qg, hash, hl, sig, 2 * tc->flen, 1,
+		    "u1 = u2 = 2^h b, Q = G");
+		agree(tc, qng, hash, hl, sig, 2 * tc->flen, 0,
+		    "u1 = u2 = 2^h b, Q = -G");
+	}
+
+	/* hashes longer than the order (20, 66 and 80 bytes; P-521 takes
+	 * 521 of the 528 bits of a 66-byte hash): signatures made here,
+	 * s = (e + r d) / k with e the leftmost nbits bits mod n */
+	for (i = 0; i < 12; i++) {
+		static const size_t LENS[] = { 20, 66, 80 };
+		size_t w, keep, bits;
+		keygen(tc, x, q);
+		bn_from(&d, x, tc->flen);
+		hl = LENS[i % 3];
+		{
+			uint8_t big[80];
+			rnd_bytes(big, hl);
+			if (!rand_nonce(tc, &k, &r))
+				continue;
+			keep = 8 * hl > tc->nbits ? (tc->nbits + 7) / 8 : hl;
+			bn_from(&e, big, keep);
+			for (bits = 0; 8 * hl > tc->nbits &&
+			    bits < 8 * keep - tc->nbits; bits++)
+				for (w = 0; w < BNW; w++)
+					e.w[w] = e.w[w] >> 1 |
+					    (w + 1 < BNW ? e.w[w + 1] << 31 : 0);
+			bn_mod(&e, &e, &n);
+			bn_mulm(&t, &r, &d, &n);
+			bn_addm(&t, &t, &e, &n);
+			bn_invm(&s, &k, &n);
+			bn_mulm(&s, &s, &t, &n);
+			if (bn_is_zero(&s))
+				continue;
+			set_half(tc, sig, 0, &r);
+			set_half(tc, sig, 1, &s);
+			agree(tc, q, big, hl, sig, 2 * tc->flen, 1, "long hash");
+			big[hl - 1] ^= 1; /* beyond the order's bits only for
+			                   * some lengths: either answer */
+			agree(tc, q, big, hl, sig, 2 * tc->flen, -1,
+			    "long hash, last bit flipped");
+			big[0] ^= 0x80;
+			agree(tc, q, big, hl, sig, 2 * tc->flen, 0,
+			    "long hash, first bit flipped");
+		}
 	}
 
 	/* u1 G + u2 Q = infinity: e = -r d, any s */
@@ -874,6 +961,7 @@ static void test_no_heap(void)
 		memcpy(k.q, q, k.q_len);
 		before = heap_now();
 		r |= ac_ec_point_check(tc->id, q, k.q_len) != 0;
+		r |= ac_ec_pub_init(&k) != 0;
 		r |= ac_ecdsa_verify(&k, hash, 64, sig, sl) != 1;
 		sig[3] ^= 1;
 		r |= ac_ecdsa_verify(&k, hash, 64, sig, sl) != 0;
@@ -897,7 +985,7 @@ static double now_us(void)
 	return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
 }
 
-static void bench(void)
+static void bench(int argc)
 {
 	size_t i, sl;
 	int j, r, runs;
@@ -906,7 +994,8 @@ static void bench(void)
 	ac_ec_pub k;
 	br_ec_public_key pk;
 
-	printf("# limbs of %d bits\n", AC_LIMB_BITS);
+	printf("# limbs of %d bits%s\n", AC_LIMB_BITS,
+	    argc > 2 ? ", keys without tables" : "");
 	for (i = 0; i < 3; i++) {
 		const tcurve *tc = &CURVES[i];
 		size_t hl = hash_len_of(tc->hf);
@@ -920,6 +1009,8 @@ static void bench(void)
 		pk.curve = tc->id;
 		pk.q = q;
 		pk.qlen = k.q_len;
+		if (argc > 2 ? 0 : ac_ec_pub_init(&k) != 0)
+			printf("# FAILED init\n");
 		best_ac = best_br = 1e30;
 		runs = 200;
 		for (r = 0; r < 5; r++) {
@@ -949,13 +1040,16 @@ int main(int argc, char **argv)
 		AC_TEST_ECDSA_ROUNDS / 5 };
 
 	if (argc >= 2 && strcmp(argv[1], "--bench") == 0) {
-		bench();
+		bench(argc);
 		return 0;
 	}
-	if (argc >= 2)
-		rng_state = strtoull(argv[1], NULL, 0);
+	/* [CURVE [SEED]]: one curve ("P-256", "P-384", "P-521") or all */
+	if (argc >= 3)
+		rng_state = strtoull(argv[2], NULL, 0);
 	printf("# seed 0x%016llx\n", (unsigned long long)rng_state);
 	for (i = 0; i < 3; i++) {
+		if (argc >= 2 && strcmp(argv[1], CURVES[i].name) != 0)
+			continue;
 		test_points(&CURVES[i]);
 		test_jws(&CURVES[i]);
 		test_edges(&CURVES[i]);
