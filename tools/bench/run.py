@@ -236,11 +236,15 @@ def main():
     row("2", "", "hs256", "wasm-loop", "authcore wasm, ac_jwt_verify in a wasm loop", ("hs256", "edge-decide"))
     row("2", "", "hs256", "jose", f"jose {versions.get('jose', '?')} jwtVerify, CryptoKey imported once", ("hs256", "edge-decide"), "authcore ≥ 10x faster")
     # 3. RS256 / ES256
-    for case, name in (("rs256", "RS256 (RSA-2048)"), ("es256", "ES256 (P-256)")):
+    for case, name in (("rs256", "RS256 (RSA-2048)"), ("es256", "ES256 (P-256)"), ("es384", "ES384 (P-384)"),
+                       ("es512", "ES512 (P-521)")):
         row("3", f"{name} verify", case, "authcore-verify", "authcore native ac_jwt_verify (full token + claims)", (case, "openssl"))
         row("3", "", case, "authcore-sig", "authcore native ac_jws_check (signature only)", (case, "openssl"))
         row("3", "", case, "openssl", "OpenSSL EVP_DigestVerify (signature only)", (case, "openssl"),
-            "authcore within 1.5x" if case == "rs256" else "")
+            "authcore within 1.5x" if case in ("rs256", "es256") else "")
+        if case != "rs256":
+            row("3", "", case, "wasm-sig", "authcore wasm in Node (V8), ac_jws_check in a wasm loop", (case, "authcore-sig"),
+                "within 3x of native", vs_of=" of native sig")
     # 4. PBKDF2-HMAC-SHA256, 600,000 iterations: seconds per derivation
     pb = ("pbkdf2", "openssl")
     fast = versions.get("sha256_fast", "?")
@@ -282,7 +286,12 @@ def main():
     rs = ratio(("rs256", "openssl"), ("rs256", "authcore-verify"))
     summ("authcore RS256 time / OpenSSL time", rs, "≤ 1.5x", lambda v: v <= 1.5)
     es = ratio(("es256", "openssl"), ("es256", "authcore-verify"))
-    summ("authcore ES256 time / OpenSSL time", es, "-")
+    summ("authcore ES256 time / OpenSSL time", es, "≤ 1.5x", lambda v: v <= 1.5)
+    for case, name in (("es256", "ES256"), ("es384", "ES384"), ("es512", "ES512")):
+        if case != "es256":
+            summ(f"authcore {name} time / OpenSSL time", ratio((case, "openssl"), (case, "authcore-verify")), "-")
+        summ(f"authcore wasm {name} check in Node / native check", ratio((case, "authcore-sig"), (case, "wasm-sig")),
+             "≤ 3x", lambda v: v <= 3)
     wn = ratio(("hs256", "authcore"), ("hs256", "wasm-loop"))
     summ("authcore wasm (loop) time / native time (HS256)", wn, "-")
     summ("authcore native PBKDF2 time / OpenSSL time", ratio(pb, ("pbkdf2", "authcore")), "≤ 1.00x",
@@ -306,8 +315,9 @@ def main():
                  f"jose {versions.get('jose', '?')}; {versions.get('node', 'node ?')}; "
                  f"{versions.get('workerd', 'workerd ?')}; Emscripten {em} (Debian)")
     lines.append(f"- one token for every HS256 row: {len(token)} bytes, claims sub/iss/aud/iat/exp/roles; "
-                 f"checks: signature, exp (leeway 60 s), iss, aud, sub present. RS256/ES256: a fresh "
-                 f"OpenSSL key pair, the same claims signed by OpenSSL, public key as PEM for both sides")
+                 f"checks: signature, exp (leeway 60 s), iss, aud, sub present. RS256/ES256/384/512: a fresh "
+                 f"OpenSSL key pair, the same claims signed by OpenSSL, public key as PEM for both sides; "
+                 f"the wasm ES rows: a node:crypto key pair and signature over the same signing input")
     lines.append(f"- sections 1-3: time per operation = median of {RUNS} runs of N calls (after a warm-up run). "
                  f"Section 4: seconds per PBKDF2-HMAC-SHA256 derivation ({PBKDF2_ITERATIONS:,} iterations, "
                  f"dkLen 32, a {len(PBKDF2_PASSWORD)}-byte password, {len(PBKDF2_SALT)}-byte salt), best of "
