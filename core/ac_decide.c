@@ -5,8 +5,9 @@
  * stages run in the order of their table (below): request sanity and the
  * canonical target, the login endpoints, public paths, who the caller is
  * (ac_identify.c), the first route rule that matches, and what goes
- * upstream. Every outcome carries a stable reason code and an audit line
- * (ac_reply.c); clients get generic bodies.
+ * upstream. Every outcome carries a stable reason code and, unless it is
+ * an allow the policy's "audit" leaves out, an audit line (ac_reply.c);
+ * clients get generic bodies.
  */
 #include "ac_decision_int.h"
 #include "ac_identify.h"
@@ -15,6 +16,7 @@
 #include "ac_request_int.h"
 #include "ac_stage.h"
 #include "ac_state_int.h"
+#include "ac_traffic.h"
 
 /* 1 if rule r covers method m: HEAD runs the GET handler in most
  * frameworks, so a rule for GET covers HEAD too. */
@@ -143,7 +145,18 @@ static int stage_identify(ac_ctx *c)
 	return AC_STAGE_NEXT;
 }
 
-/* The first rule that matches the method and the decoded path. */
+/* 1 if the caller holds one of the rule's roles. */
+static int any_role(const ac_ident *id, const ac_rule *r)
+{
+	size_t i;
+	for (i = 0; i < r->n_roles; i++)
+		if (ac_str_in_list(id->roles, id->n_roles, r->roles[i]))
+			return 1;
+	return 0;
+}
+
+/* The first rule that matches the method and the decoded path; a
+ * permission it needs may come through "roles". */
 static int stage_authorize(ac_ctx *c)
 {
 	const ac_policy *P = c->P;
@@ -164,14 +177,13 @@ static int stage_authorize(ac_ctx *c)
 		ac_reply_respond(d, 403, AC_NO_RULE);
 		return AC_STAGE_DONE;
 	}
-	if (rule != NULL && rule->role.ptr != NULL &&
-	    !ac_str_in_list(c->id.roles, c->id.n_roles, rule->role)) {
+	if (rule != NULL && rule->n_roles > 0 && !any_role(&c->id, rule)) {
 		ac_reply_www_authenticate(d, P, "insufficient_scope");
 		ac_reply_respond(d, 403, AC_INSUFFICIENT_ROLE);
 		return AC_STAGE_DONE;
 	}
 	if (rule != NULL && rule->permission.ptr != NULL &&
-	    !ac_str_in_list(c->id.perms, c->id.n_perms, rule->permission)) {
+	    !ac_ident_has_permission(P, &c->id, rule->permission)) {
 		ac_reply_www_authenticate(d, P, "insufficient_scope");
 		ac_reply_respond(d, 403, AC_INSUFFICIENT_PERMISSION);
 		return AC_STAGE_DONE;
@@ -221,11 +233,23 @@ static int stage_forward(ac_ctx *c)
  * new feature that shapes requests is a stage here (see ac_stage.h). */
 static const ac_stage_fn stages[] = {
 	stage_request,   /* canonical target, client, scheme, header rules */
+	ac_stage_https,  /* require_https: plain HTTP redirected or refused */
+	ac_stage_cors,   /* CORS preflights: no credential asked for */
 	stage_login,     /* the login endpoints and whoami */
 	stage_public,    /* public paths need no credential */
 	stage_identify,  /* API key, Basic, JWT, session */
 	stage_authorize, /* route rules */
+	ac_stage_resources, /* resource ACLs and permissions */
 	stage_forward,   /* identity headers; consumed credentials removed */
+};
+
+/* Then, on every answer that is not pending, whichever stage gave it:
+ * response headers a feature adds to every answer (each in the mode that
+ * says how it meets an upstream's own). */
+typedef void (*ac_finish_fn)(ac_ctx *c);
+static const ac_finish_fn finishers[] = {
+	ac_finish_cors,     /* the allowed origin echoed; Vary: Origin */
+	ac_finish_security, /* HSTS, nosniff, frame options, referrer */
 };
 
 static void decide(const ac_policy *P, ac_state *S, const ac_request *raw,
@@ -247,7 +271,11 @@ static void decide(const ac_policy *P, ac_state *S, const ac_request *raw,
 	c.d = d;
 	for (i = 0; i < sizeof stages / sizeof stages[0]; i++)
 		if (stages[i](&c) == AC_STAGE_DONE)
-			return;
+			break;
+	if (d->a.action == AC_PENDING)
+		return;
+	for (i = 0; i < sizeof finishers / sizeof finishers[0]; i++)
+		finishers[i](&c);
 }
 
 int ac_wants_body(const ac_policy *P, const char *method, size_t method_len,
@@ -266,19 +294,49 @@ int ac_wants_body(const ac_policy *P, const char *method, size_t method_len,
 	    path_len) == AC_ROUTE_LOGIN;
 }
 
+/* 1 if deciding req may read its scheme: only cookies do (the Secure flag
+ * of those a login, a logout and a re-signed session set, the same-origin
+ * checks of cookie credentials and login posts). The login page and
+ * whoami use it only through a Cookie. */
+static int needs_tls(const ac_policy *P, const ac_request *req,
+    size_t path_len)
+{
+	size_t i;
+	int cookies = P->login || P->n_session_keys > 0, route;
+
+	for (i = 0; !cookies && i < P->n_sources; i++)
+		cookies = P->sources[i].kind == 'C';
+	if (!cookies)
+		return 0;
+	route = ac_login_route(P, req, path_len);
+	if (route == AC_ROUTE_LOGOUT || (route == AC_ROUTE_LOGIN &&
+	    !ac_str_eq(req->method, "GET", 3) &&
+	    !ac_str_eq(req->method, "HEAD", 4)))
+		return 1;
+	for (i = 0; i < req->n_headers; i++)
+		if (ac_ascii_ieq(req->headers[i].name.ptr,
+		    req->headers[i].name.len, "cookie", 6))
+			return 1;
+	return 0;
+}
+
 unsigned ac_needs(const ac_policy *P, const ac_request *req)
 {
 	unsigned n = 0;
 	size_t i, path_len = req->path.len;
 	const char *q = path_len ? memchr(req->path.ptr, '?', path_len) : NULL;
 
-	if (P == NULL || !P->login)
+	if (P == NULL)
 		return 0;
+	if (q != NULL)
+		path_len = (size_t)(q - req->path.ptr);
+	if (needs_tls(P, req, path_len))
+		n |= AC_NEEDS_TLS;
+	if (!P->login)
+		return n;
 	if (ac_wants_body(P, req->method.ptr, req->method.len, req->path.ptr,
 	    req->path.len))
 		n |= AC_NEEDS_BODY;
-	if (q != NULL)
-		path_len = (size_t)(q - req->path.ptr);
 	if (ac_login_route(P, req, path_len) == AC_ROUTE_LOGIN &&
 	    ac_str_eq(req->method, "POST", 4))
 		n |= AC_NEEDS_THROTTLE | AC_NEEDS_CLIENT_BUDGET |
@@ -320,8 +378,9 @@ static void reset(ac_decision *d, const ac_request *req)
 	d->a.auth_method.len = 0;
 	d->login_user.ptr = NULL;
 	d->login_user.len = 0;
+	d->page = 0;
 	d->buf_len = 0;
-	d->a.audit = d->audit_buf;
+	d->a.audit = ""; /* ac_reply_audit points it at audit_buf */
 	d->a.audit_len = 0;
 	d->a.state_written = 0;
 	d->a.path = req->path;
@@ -353,7 +412,11 @@ static void run(const ac_policy *P, ac_state *S, const ac_request *req,
 		d->a.reason = AC_PENDING_REASON;
 		d->a.n_add = d->a.n_resp_headers = 0;
 	}
-	ac_reply_audit(P, d, req, now);
+	/* audit_len stays 0 (no line, nothing formatted) for an allow the
+	 * policy does not audit; one that ends a password check (Basic
+	 * credentials checked against their hash) is a login: audited */
+	if (v != NULL || ac_reply_audited(P, d, entropy, entropy_len))
+		ac_reply_audit(P, d, req, now);
 }
 
 ac_action ac_decide_begin(const ac_policy *P, ac_state *S,

@@ -29,9 +29,14 @@ struct ac_decision {
 	char match_buf[AC_TARGET_MAX]; /* storage for a.match */
 	ac_jwt_result jwt;       /* scratch for the token check */
 	ac_session session;      /* scratch for the session check */
+	int page;                /* the answer is one of the core's HTML pages
+	                            (security headers even without
+	                            "security_headers") */
 	ac_str login_user;       /* the user a login or Basic attempt named
 	                            (for the audit line), empty if none */
 	ac_work work;            /* action AC_PENDING: the password check */
+	ac_jwt_cache *jwt_cache; /* ac_decision_use_jwt_cache's, or NULL;
+	                            kept across decisions */
 };
 
 #endif

@@ -11,6 +11,7 @@
  * and per (client address, user); past either limit the answer is 429
  * before any hashing, and past the cap on checks in flight it is 503.
  */
+#include "ac_cache_int.h"
 #include "ac_identify.h"
 #include "ac_reply.h"
 #include "ac_request_int.h"
@@ -87,11 +88,13 @@ static int by_jwt(const ac_policy *P, const ac_request *req, ac_decision *d,
     ac_str tok, const ac_source *src, int64_t now, ac_ident *id)
 {
 	ac_jwt_result *j = &d->jwt;
+	ac_cache_use cu;
 	size_t i;
 
 	set_method(d, "jwt");
-	if (ac_jwt_verify(P->keys, P->n_keys, &P->checks, tok.ptr, tok.len, now,
-	    j) != AC_OK) {
+	ac_cache_use_init(&cu, P, d->jwt_cache);
+	if (ac_jwt_verify_using(P->keys, P->n_keys, &P->checks, tok.ptr,
+	    tok.len, now, &cu, j) != AC_OK) {
 		ac_reply_www_authenticate(d, P, "invalid_token");
 		ac_reply_respond(d, 401, j->reason);
 		return 0;

@@ -91,15 +91,18 @@ void aj_w_int(aj_writer *w, int64_t v);
 #define AC_RSA_MAX_BYTES 512 /* 4096-bit modulus */
 
 /* Limbs of the RSA public operation's Montgomery arithmetic (ac_rsa.c):
- * 64-bit with an unsigned __int128 product where the compiler has one,
+ * 64-bit where the compiler has an unsigned __int128 product, and in wasm;
  * 32-bit with a uint64_t product elsewhere. wasm32 (WASI SDK and
  * Emscripten) defines __SIZEOF_INT128__ too, but there the 128-bit product
- * is a compiler-rt call (__multi3): in Node, an RSA-2048 public operation
- * took 171 us (WASI) and 177 us (Emscripten) with 64-bit limbs against 109
- * and 134 us with 32-bit ones, so wasm takes the 32-bit path.
- * -DAC_RSA_LIMB32 forces that path anywhere (the tests build it natively);
- * the whole program MUST then be built with it, as it changes ac_rsa_pub. */
-#if defined(__SIZEOF_INT128__) && !defined(__wasm__) && \
+ * is a compiler-rt call (__multi3), slower than 32-bit limbs (in Node, 171
+ * us for an RSA-2048 public operation against 109); so in wasm the 64x64
+ * product is made of four 32x32->64 ones (wasm has i64.mul), summed in
+ * 32-bit lanes with no carry to detect, two at a time with wasm SIMD:
+ * faster than 32-bit limbs (ac_rsa.c says by how much).
+ * -DAC_RSA_LIMB32 forces 32-bit limbs anywhere (the tests build it
+ * natively); the whole program MUST then be built with it, as it changes
+ * ac_rsa_pub. */
+#if (defined(__SIZEOF_INT128__) || defined(__wasm__)) && \
     !defined(AC_RSA_LIMB32)
 typedef uint64_t ac_limb;
 #define AC_LIMB_BITS 64

@@ -8,7 +8,7 @@
  */
 #include <bearssl.h>
 
-#include "ac_internal.h"
+#include "ac_cache_int.h"
 
 _Static_assert(sizeof(br_hmac_key_context) <= sizeof(((ac_jwt_key *)0)->state),
     "ac_jwt_key.state too small for br_hmac_key_context");
@@ -307,14 +307,19 @@ static ac_reason check_claims(const ac_jwt_checks *ck, int64_t now,
 	return AC_OK;
 }
 
-ac_reason ac_jws_verify(const ac_jwt_key *keys, size_t n_keys,
+/* The JWS check, with a cache when cu->cache is set: an RS*, PS* or ES*
+ * token whose tag (key set and whole token) is cached skips only the
+ * signature check, and only when the key it names is one the header's alg
+ * and kid select; everything before and after runs as without. */
+static ac_reason jws_verify(const ac_jwt_key *keys, size_t n_keys,
     const char *token, size_t token_len, ac_jws_header *h, uint8_t *payload,
-    size_t payload_cap, size_t *payload_len)
+    size_t payload_cap, size_t *payload_len, ac_cache_use *cu)
 {
 	uint8_t hdr[AC_JWT_HEADER_MAX], sig[AC_RSA_MAX_BYTES];
 	aj_member m[AC_JSON_MEMBERS_MAX];
 	size_t dot1, dot2, i, hlen, slen, nm;
 	int matched = 0, tried = 0, ok = 0;
+	uint32_t ki = 0;
 
 	memset(h, 0, sizeof *h);
 	*payload_len = 0;
@@ -393,16 +398,34 @@ ac_reason ac_jws_verify(const ac_jwt_key *keys, size_t n_keys,
 	if (tried == 0)
 		return AC_UNKNOWN_KID;
 
-	if (ac_b64url_decode(sig, sizeof sig, &slen, token + dot2 + 1,
-	    token_len - dot2 - 1) < 0)
-		return AC_MALFORMED;
-	for (i = 0; i < n_keys; i++) {
-		if (keys[i].alg == h->alg && key_matches_kid(&keys[i],
-		    h->has_kid, h->kid, h->kid_len))
-			ok |= ac_jws_check(&keys[i], token, dot2, sig, slen);
+	if (cu->cache != NULL && ac_alg_family(h->alg) != 'H') {
+		ac_cache_tag(cu->sha256, cu->keyset, token, token_len, cu->tag);
+		cu->looked = 1;
+		if (ac_cache_lookup(cu->cache, cu->tag, &ki) && ki < n_keys &&
+		    keys[ki].alg == h->alg && key_matches_kid(&keys[ki],
+		    h->has_kid, h->kid, h->kid_len)) {
+			cu->hit = 1;
+			cu->key = ki;
+		}
 	}
-	if (!ok)
-		return AC_BAD_SIGNATURE;
+	if (!cu->hit) {
+		if (ac_b64url_decode(sig, sizeof sig, &slen, token + dot2 + 1,
+		    token_len - dot2 - 1) < 0)
+			return AC_MALFORMED;
+		if (cu->looked)
+			ac_cache_count_check(cu->cache);
+		for (i = 0; i < n_keys; i++) {
+			if (keys[i].alg == h->alg && key_matches_kid(&keys[i],
+			    h->has_kid, h->kid, h->kid_len) &&
+			    ac_jws_check(&keys[i], token, dot2, sig, slen) &&
+			    !ok) {
+				ok = 1;
+				cu->key = (uint32_t)i;
+			}
+		}
+		if (!ok)
+			return AC_BAD_SIGNATURE;
+	}
 
 	/* payload, only now that the signature holds */
 	if (ac_b64url_decode(payload, payload_cap, payload_len,
@@ -411,9 +434,31 @@ ac_reason ac_jws_verify(const ac_jwt_key *keys, size_t n_keys,
 	return AC_OK;
 }
 
+ac_reason ac_jws_verify(const ac_jwt_key *keys, size_t n_keys,
+    const char *token, size_t token_len, ac_jws_header *h, uint8_t *payload,
+    size_t payload_cap, size_t *payload_len)
+{
+	ac_cache_use cu;
+
+	memset(&cu, 0, sizeof cu);
+	return jws_verify(keys, n_keys, token, token_len, h, payload,
+	    payload_cap, payload_len, &cu);
+}
+
 ac_reason ac_jwt_verify(const ac_jwt_key *keys, size_t n_keys,
     const ac_jwt_checks *checks, const char *token, size_t token_len,
     int64_t now, ac_jwt_result *res)
+{
+	ac_cache_use cu;
+
+	memset(&cu, 0, sizeof cu);
+	return ac_jwt_verify_using(keys, n_keys, checks, token, token_len, now,
+	    &cu, res);
+}
+
+ac_reason ac_jwt_verify_using(const ac_jwt_key *keys, size_t n_keys,
+    const ac_jwt_checks *checks, const char *token, size_t token_len,
+    int64_t now, ac_cache_use *cu, ac_jwt_result *res)
 {
 	ac_jws_header h;
 	ac_reason r;
@@ -428,15 +473,23 @@ ac_reason ac_jwt_verify(const ac_jwt_key *keys, size_t n_keys,
 	res->n_roles = 0;
 	res->text_len = 0;
 
-	r = ac_jws_verify(keys, n_keys, token, token_len, &h, res->payload,
-	    sizeof res->payload, &res->payload_len);
+	r = jws_verify(keys, n_keys, token, token_len, &h, res->payload,
+	    sizeof res->payload, &res->payload_len, cu);
 	res->alg = h.alg;
 	if (r != AC_OK)
 		return fail(res, r);
 	if (checks->typ.ptr != NULL && (!h.has_typ ||
 	    !ac_ascii_ieq(h.typ, h.typ_len, checks->typ.ptr, checks->typ.len)))
 		return fail(res, AC_BAD_TYP);
-	return check_claims(checks, now, res);
+	r = check_claims(checks, now, res);
+	/* only a token that passed every check is entered: its entry is
+	 * dead (replaced first) once exp + leeway has passed */
+	if (r == AC_OK && cu->looked && !cu->hit)
+		ac_cache_insert(cu->cache, cu->tag, cu->key, !res->has_exp ?
+		    INT64_MAX : checks->leeway <= 0 ? res->exp :
+		    res->exp > INT64_MAX - checks->leeway ? INT64_MAX :
+		    res->exp + checks->leeway, now);
+	return r;
 }
 
 size_t ac_jwt_sign_hmac(char *out, size_t out_cap, ac_alg alg,

@@ -5,6 +5,7 @@
  */
 #include <stdio.h>
 
+#include "ac_cache_int.h"
 #include "ac_policy_load.h"
 
 /* A cJSON subtree back to text, in the arena (cJSON's hooks serve it). */
@@ -270,7 +271,8 @@ static int load_keys(ac_loader *L, ac_policy *P, const cJSON *arr)
 
 const char *const ac_pl_jwt_members[] = { "keys", "jwks", "algorithms",
 	"issuer", "audience", "leeway", "require_exp", "user_claim",
-	"roles_claim", "typ", "max_age", "sources", "claims_to_headers", NULL };
+	"roles_claim", "typ", "max_age", "sources", "claims_to_headers", "cache",
+	NULL };
 
 /* Token checks apply whether or not "jwt" is given. */
 int ac_pl_jwt_init(ac_loader *L, ac_policy *P, const cJSON *v)
@@ -424,6 +426,22 @@ int ac_pl_jwt(ac_loader *L, ac_policy *P, const cJSON *jwt)
 	if (ac_pl_member_str(L, jwt, "roles_claim", 1, AC_NAME_MAX,
 	    &P->checks.roles_claim) < 0)
 		return -1;
+	/* verified RS/PS/ES signatures kept per worker (authcore_cache.h),
+	 * bound to this key set */
+	P->jwt_cache_entries = AC_JWT_CACHE_DEFAULT;
+	v = cJSON_GetObjectItemCaseSensitive(jwt, "cache");
+	if (v != NULL) {
+		ac_pl_push_key(L, "cache", &save);
+		if (cJSON_IsBool(v))
+			P->jwt_cache_entries = cJSON_IsTrue(v) ?
+			    AC_JWT_CACHE_DEFAULT : 0;
+		else if (ac_pl_whole(v, 1, AC_JWT_CACHE_MAX))
+			P->jwt_cache_entries = (size_t)v->valuedouble;
+		else
+			return ac_pl_bad(L, "must be true, false or a number of entries from 1 to 65536");
+		ac_pl_pop(L, save);
+	}
+	ac_cache_keyset(P->sha256, P->keys, P->n_keys, P->jwt_keyset);
 	P->has_jwt = 1;
 	return 0;
 }

@@ -107,10 +107,20 @@ static const section sections[] = {
 	  .members = ac_pl_identity_headers_members,
 	  .init = ac_pl_identity_headers_init,
 	  .load = ac_pl_identity_headers },
+	{ .name = "require_https", .load = ac_pl_require_https },
+	{ .name = "security_headers",
+	  .members = ac_pl_security_headers_members,
+	  .init = ac_pl_security_headers_init,
+	  .load = ac_pl_security_headers },
+	{ .name = "cors", .members = ac_pl_cors_members, .load = ac_pl_cors },
 	{ .name = "public", .load = ac_pl_public },
 	{ .name = "rules", .load = ac_pl_rules },
+	{ .name = "roles", .load = ac_pl_roles },
+	{ .name = "resources", .load = ac_pl_resources },
 	{ .check = check_header_names },
 	{ .name = "default", .load = ac_pl_default },
+	{ .name = "audit", .members = ac_pl_audit_members,
+	  .init = ac_pl_audit_init, .load = ac_pl_audit },
 };
 #define N_SECTIONS (sizeof sections / sizeof sections[0])
 

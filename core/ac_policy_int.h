@@ -13,7 +13,8 @@ typedef struct {
 	ac_str methods[AC_METHODS_MAX]; /* empty: any method */
 	size_t n_methods;
 	ac_str path;                    /* glob: '*' matches any run */
-	ac_str role;                    /* ptr NULL: any valid token */
+	ac_str *roles;                  /* any one of them suffices */
+	size_t n_roles;                 /* 0: any valid token */
 	ac_str permission;              /* ptr NULL: none needed */
 } ac_rule;
 
@@ -45,6 +46,63 @@ typedef struct {
 	size_t n_roles;
 } ac_user;
 
+/* "cors" (core/ac_cors.c) */
+#define AC_CORS_ORIGINS_MAX 32
+#define AC_CORS_HEADERS_MAX 32
+typedef struct {
+	int on;
+	ac_str origins[AC_CORS_ORIGINS_MAX]; /* exact, "*", or
+	                                        a pattern: scheme, "://", "*.", domain */
+	size_t n_origins;
+	ac_str methods[AC_METHODS_MAX];
+	size_t n_methods;
+	ac_str headers[AC_CORS_HEADERS_MAX]; /* request headers allowed */
+	size_t n_headers;
+	ac_str allow_methods, allow_headers, expose; /* ", "-joined; ptr NULL:
+	                                                none */
+	int credentials;
+	ac_str max_age;                 /* decimal seconds; ptr NULL: none */
+} ac_cors_policy;
+
+/* "security_headers" (core/ac_https.c): each value ptr NULL when off */
+typedef struct {
+	int every;                      /* the section is given: on every
+	                                   answer (else the login page only) */
+	int replace;                    /* an upstream's own value replaced */
+	ac_str hsts, content_type_options, frame_options, referrer_policy;
+	ac_str frame_ancestors;         /* "frame-ancestors ...", its own
+	                                   Content-Security-Policy */
+} ac_sec_policy;
+
+/* "roles" and "resources" (core/ac_resource.c) */
+#define AC_ROLE_DEFS_MAX 64
+#define AC_RESOURCES_MAX 64
+#define AC_ACL_MAX 256
+typedef struct {
+	ac_str name;
+	ac_str *perms;
+	size_t n_perms;
+} ac_role_def;
+typedef struct {
+	ac_str perm;
+	ac_str *roles;
+	size_t n_roles;
+} ac_acl_grant;
+typedef struct {
+	ac_str id;                      /* the id, or the prefix of a pattern */
+	int prefix;                     /* 1: "id*" */
+	ac_acl_grant *grants;
+	size_t n_grants;
+} ac_acl_entry;
+typedef struct {
+	ac_str before, after;           /* the template: before{id}after */
+	ac_str methods[AC_METHODS_MAX + 1]; /* a method, or "*" */
+	ac_str perms[AC_METHODS_MAX + 1];
+	size_t n_methods;
+	ac_acl_entry *acl;              /* n_acl 0: the caller's permissions */
+	size_t n_acl;
+} ac_resource;
+
 struct ac_policy {
 	ac_jwt_key keys[AC_KEYS_MAX];
 	size_t n_keys;
@@ -53,6 +111,9 @@ struct ac_policy {
 	ac_claim_header claim_headers[AC_CLAIM_HEADERS_MAX];
 	size_t n_claim_headers;
 	ac_jwt_checks checks;
+	size_t jwt_cache_entries;       /* jwt.cache: 0 off */
+	uint8_t jwt_keyset[32];         /* digest of keys[0..n_keys): the
+	                                   cache's entries are bound to it */
 	ac_str realm;
 	ac_str user_header, roles_header;
 	ac_str public_paths[AC_PUBLIC_MAX];
@@ -98,6 +159,18 @@ struct ac_policy {
 	int allow_underscore;           /* header names with '_' accepted */
 	int refuse_override;            /* method overrides: 1 refuse, 0 strip */
 	int forward_credentials;        /* consumed credentials kept */
+	/* traffic: "require_https", "cors", "security_headers", "roles",
+	 * "resources" */
+	int require_https;
+	ac_cors_policy cors;
+	ac_sec_policy sec;
+	ac_role_def *role_defs;
+	size_t n_role_defs;
+	ac_resource *resources;
+	size_t n_resources;
+	/* allowed requests audited, per million ("audit.allowed"): 0 none,
+	 * 1000000 all; every other answer is always audited */
+	uint32_t audit_allowed;
 };
 
 #endif

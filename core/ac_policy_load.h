@@ -111,6 +111,19 @@ int ac_pl_env_admin(ac_loader *L, ac_policy *P, const ac_policy_env *env);
 int ac_pl_public(ac_loader *L, ac_policy *P, const cJSON *v);
 int ac_pl_rules(ac_loader *L, ac_policy *P, const cJSON *v);
 int ac_pl_default(ac_loader *L, ac_policy *P, const cJSON *v);
+/* core/ac_audit_policy.c */
+int ac_pl_audit_init(ac_loader *L, ac_policy *P, const cJSON *v);
+int ac_pl_audit(ac_loader *L, ac_policy *P, const cJSON *v);
+
+/* core/ac_resource_policy.c */
+int ac_pl_roles(ac_loader *L, ac_policy *P, const cJSON *v);
+int ac_pl_resources(ac_loader *L, ac_policy *P, const cJSON *v);
+/* core/ac_https_policy.c */
+int ac_pl_require_https(ac_loader *L, ac_policy *P, const cJSON *v);
+int ac_pl_security_headers_init(ac_loader *L, ac_policy *P, const cJSON *v);
+int ac_pl_security_headers(ac_loader *L, ac_policy *P, const cJSON *v);
+/* core/ac_cors_policy.c */
+int ac_pl_cors(ac_loader *L, ac_policy *P, const cJSON *v);
 
 /* Member lists of the object sections (the section table checks them). */
 extern const char *const ac_pl_request_members[];
@@ -120,5 +133,8 @@ extern const char *const ac_pl_sessions_members[];
 extern const char *const ac_pl_api_keys_members[];
 extern const char *const ac_pl_passwords_members[];
 extern const char *const ac_pl_login_members[];
+extern const char *const ac_pl_security_headers_members[];
+extern const char *const ac_pl_cors_members[];
+extern const char *const ac_pl_audit_members[];
 
 #endif

@@ -17,16 +17,27 @@ const char *ac_reply_put(ac_decision *d, const char *s, size_t n)
 	return p;
 }
 
+void ac_reply_header_mode(ac_decision *d, ac_str name, const char *v,
+    size_t vlen, ac_header_mode mode)
+{
+	size_t k = d->a.n_resp_headers;
+
+	if (k >= AC_DECISION_HEADERS_MAX || v == NULL)
+		return;
+	d->a.resp_headers[k].name = name;
+	d->a.resp_headers[k].value.ptr = v;
+	d->a.resp_headers[k].value.len = vlen;
+	d->a.resp_modes[k] = (uint8_t)mode;
+	d->a.n_resp_headers++;
+}
+
 void ac_reply_header(ac_decision *d, const char *name, const char *v,
     size_t vlen)
 {
-	if (d->a.n_resp_headers >= AC_DECISION_HEADERS_MAX || v == NULL)
-		return;
-	d->a.resp_headers[d->a.n_resp_headers].name.ptr = name;
-	d->a.resp_headers[d->a.n_resp_headers].name.len = strlen(name);
-	d->a.resp_headers[d->a.n_resp_headers].value.ptr = v;
-	d->a.resp_headers[d->a.n_resp_headers].value.len = vlen;
-	d->a.n_resp_headers++;
+	ac_str n;
+	n.ptr = name;
+	n.len = strlen(name);
+	ac_reply_header_mode(d, n, v, vlen, AC_HDR_APPEND);
 }
 
 /* WWW-Authenticate per RFC 6750 section 3; error NULL when no credentials
@@ -246,6 +257,8 @@ static const char *audit_action(const ac_decision *d)
 		return "pending";
 	if (d->a.reason == AC_LOGGED_OUT)
 		return "logout";
+	if (d->a.reason == AC_CORS_PREFLIGHT)
+		return "respond";
 	if (d->a.status >= 400 || (d->a.reason != AC_OK && d->a.reason != AC_PUBLIC))
 		return "deny";
 	if (d->a.reason == AC_OK && ac_str_eq(d->a.auth_method, "password", 8))
@@ -304,7 +317,28 @@ static size_t audit_target(const ac_policy *P, ac_str t, char *out,
 	return o;
 }
 
-/* One JSON line per decision. Attacker-chosen fields get output budgets
+/* Whether the decision gets an audit line: every answer but an allow
+ * does; an allow as the policy's "audit.allowed" says, sampled with the
+ * decision's own entropy (its last 4 bytes), so no counter is kept and
+ * a host passing no entropy gets every line. */
+int ac_reply_audited(const ac_policy *P, const ac_decision *d,
+    const uint8_t *entropy, size_t entropy_len)
+{
+	uint32_t r;
+
+	if (d->a.action != AC_ALLOW || P->audit_allowed >= 1000000u)
+		return 1;
+	if (P->audit_allowed == 0)
+		return 0;
+	if (entropy == NULL || entropy_len < 4)
+		return 1;
+	entropy += entropy_len - 4;
+	r = (uint32_t)entropy[0] << 24 | (uint32_t)entropy[1] << 16 |
+	    (uint32_t)entropy[2] << 8 | entropy[3];
+	return (uint32_t)(((uint64_t)r * 1000000u) >> 32) < P->audit_allowed;
+}
+
+/* One JSON line per audited decision. Attacker-chosen fields get output budgets
  * that fit AC_AUDIT_MAX together whatever they hold, so hostile requests are
  * always logged (cut short and marked, never dropped). Credentials never
  * appear: no cookies, no Authorization, no token query values. */
@@ -386,7 +420,8 @@ size_t ac_decision_json(const ac_decision *d, char *out, size_t cap)
 	}
 	aj_w_lit(&w, "],\"add\":");
 	w_headers_obj(&w, d->a.add, d->a.n_add);
-	/* response headers as [name, value] pairs: Set-Cookie repeats */
+	/* response headers as [name, value] pairs (Set-Cookie repeats), a
+	 * third element naming the mode when it is not append */
 	aj_w_lit(&w, ",\"headers\":[");
 	for (i = 0; i < d->a.n_resp_headers; i++) {
 		if (i)
@@ -397,6 +432,10 @@ size_t ac_decision_json(const ac_decision *d, char *out, size_t cap)
 		aj_w_lit(&w, ",");
 		aj_w_str(&w, d->a.resp_headers[i].value.ptr,
 		    d->a.resp_headers[i].value.len);
+		if (d->a.resp_modes[i] == AC_HDR_SET)
+			aj_w_lit(&w, ",\"set\"");
+		else if (d->a.resp_modes[i] == AC_HDR_SET_IF_ABSENT)
+			aj_w_lit(&w, ",\"set_if_absent\"");
 		aj_w_lit(&w, "]");
 	}
 	aj_w_lit(&w, "]");
@@ -547,9 +586,10 @@ static void page_headers(ac_decision *d)
 	ac_reply_header(d, "content-type", "text/html; charset=utf-8", 24);
 	ac_reply_header(d, "cache-control", "no-store", 8);
 	ac_reply_header(d, "content-security-policy", csp, sizeof csp - 1);
-	ac_reply_header(d, "x-frame-options", "DENY", 4);
-	ac_reply_header(d, "x-content-type-options", "nosniff", 7);
-	ac_reply_header(d, "referrer-policy", "same-origin", 11);
+	/* X-Frame-Options, X-Content-Type-Options, Referrer-Policy (and HSTS
+	 * over https) come from the policy's security headers, as on every
+	 * answer (core/ac_https.c) */
+	d->page = 1;
 }
 
 /* The page; `user` (may be empty) refills the username field after a

@@ -24,7 +24,11 @@ ac_str ac_reply_location(ac_decision *d, ac_str next);
  * w.len to buf_len when done). */
 aj_writer ac_reply_writer(ac_decision *d);
 
-/* A response header (name static), value NULL: none added. */
+/* A response header with its mode (ac_header_mode; name and value in
+ * static storage, the policy or the buffer), value NULL: none added. */
+void ac_reply_header_mode(ac_decision *d, ac_str name, const char *v,
+    size_t vlen, ac_header_mode mode);
+/* A response header appended (name static), value NULL: none added. */
 void ac_reply_header(ac_decision *d, const char *name, const char *v,
     size_t vlen);
 void ac_reply_header_str(ac_decision *d, const char *name, ac_str v);
@@ -64,6 +68,10 @@ int ac_reply_claim_header(ac_decision *d, const ac_claim_header *C);
  * the policy forwards credentials. */
 void ac_reply_drop_credential(const ac_policy *P, const ac_request *req,
     ac_decision *d, int kind, ac_str name);
+/* 1 if the decision gets an audit line: always, but for an allow as the
+ * policy's audit.allowed says (sampled with the entropy given). */
+int ac_reply_audited(const ac_policy *P, const ac_decision *d,
+    const uint8_t *entropy, size_t entropy_len);
 /* The decision's audit line (one JSON object, credentials never in it). */
 void ac_reply_audit(const ac_policy *P, ac_decision *d,
     const ac_request *req, int64_t now);

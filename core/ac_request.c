@@ -302,6 +302,15 @@ int ac_req_headers_check(const ac_policy *P, const ac_request *req)
 		if (!P->allow_underscore &&
 		    memchr(h->name.ptr, '_', h->name.len) != NULL)
 			return -1;
+		/* A Cookie header is the one the core may forward rebuilt
+		 * (without a consumed credential): CR, LF or NUL in it (RFC
+		 * 9110 5.5: never valid in a field value; servers refuse them
+		 * before here) would be forwarded as header bytes. */
+		if (ac_ascii_ieq(h->name.ptr, h->name.len, "cookie", 6) &&
+		    (memchr(h->value.ptr, '\r', h->value.len) != NULL ||
+		    memchr(h->value.ptr, '\n', h->value.len) != NULL ||
+		    memchr(h->value.ptr, 0, h->value.len) != NULL))
+			return -1;
 		for (o = override_names; P->refuse_override && *o; o++)
 			if (ac_ascii_ieq(h->name.ptr, h->name.len, *o,
 			    strlen(*o)))

@@ -24,8 +24,9 @@ int ac_path_canon(const char *path, size_t n, char *wire, size_t *wire_len,
  * Forwarded "for") and the nearest X-Forwarded-Proto (or "proto"). */
 void ac_req_client(const ac_policy *P, const ac_request *req, ac_str *client,
     int *https);
-/* -1 if a header name holds '_' (unless allowed) or a method override is
- * present and the policy refuses them; 0 otherwise. */
+/* -1 if a header name holds '_' (unless allowed), a method override is
+ * present and the policy refuses them, or a Cookie value holds CR, LF or
+ * NUL; 0 otherwise. */
 int ac_req_headers_check(const ac_policy *P, const ac_request *req);
 /* The method-override header names (stripped unless refused). */
 size_t ac_req_override_names(const ac_str **names);

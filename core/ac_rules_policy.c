@@ -38,7 +38,34 @@ int ac_pl_public(ac_loader *L, ac_policy *P, const cJSON *v)
 	return 0;
 }
 
-/* "rules": method, path, role and permission, first match wins. */
+/* A rule's "role": one name, or a non-empty list of names of which any
+ * one suffices. */
+static int load_roles(ac_loader *L, const cJSON *r, ac_rule *R)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(r, "role");
+	size_t save;
+
+	if (v == NULL)
+		return 0;
+	ac_pl_push_key(L, "role", &save);
+	R->roles = ac_pl_take(L, sizeof(ac_str) * AC_ROLES_MAX);
+	if (R->roles == NULL)
+		return ac_pl_bad(L, "policy needs more memory than given");
+	if (cJSON_IsString(v)) {
+		if (ac_pl_str(L, v, 1, AC_NAME_MAX, &R->roles[0]) < 0)
+			return -1;
+		R->n_roles = 1;
+	} else if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) == 0) {
+		return ac_pl_bad(L, "must be a role name or a non-empty array of role names (any one suffices)");
+	} else if (ac_pl_str_list(L, v, R->roles, AC_ROLES_MAX, AC_NAME_MAX,
+	    &R->n_roles) < 0) {
+		return -1;
+	}
+	ac_pl_pop(L, save);
+	return 0;
+}
+
+/* "rules": method, path, role(s) and permission, first match wins. */
 int ac_pl_rules(ac_loader *L, ac_policy *P, const cJSON *arr)
 {
 	static const char *const allowed[] = { "methods", "path", "role",
@@ -91,7 +118,7 @@ int ac_pl_rules(ac_loader *L, ac_policy *P, const cJSON *arr)
 			}
 			ac_pl_pop(L, s2);
 		}
-		if (ac_pl_member_str(L, r, "role", 1, AC_NAME_MAX, &R->role) < 0 ||
+		if (load_roles(L, r, R) < 0 ||
 		    ac_pl_member_str(L, r, "permission", 1, AC_NAME_MAX,
 		    &R->permission) < 0)
 			return -1;

@@ -16,7 +16,8 @@ static const char *const reason_names[AC_REASON_COUNT] = {
 	"bad_typ", "too_old", "bad_api_key", "resource_not_allowed",
 	"insufficient_permission", "csrf_failed", "unknown_user",
 	"bad_password", "too_many_attempts", "pending", "logged_out", "no_state",
-	"body_too_large", "bad_header", "overloaded",
+	"body_too_large", "bad_header", "overloaded", "forbidden",
+	"https_required", "cors_preflight", "cors_denied",
 };
 
 const char *ac_reason_name(ac_reason r)

@@ -27,5 +27,6 @@
 #include "authcore_policy.h"   /* loading a policy */
 #include "authcore_state.h"    /* the mutable state */
 #include "authcore_decide.h"   /* requests, what they need, decisions */
+#include "authcore_cache.h"    /* the verified-signature cache */
 
 #endif

@@ -41,7 +41,7 @@ const char *ac_version(void);
 #define AC_NAME_MAX 128           /* header names, claim names, kid, role */
 #define AC_POLICY_JSON_MAX (1u << 20)
 #define AC_AUDIT_MAX 1024         /* one audit line */
-#define AC_DECISION_HEADERS_MAX 24
+#define AC_DECISION_HEADERS_MAX 32
 #define AC_USERS_MAX 256          /* users in one policy ("users") */
 #define AC_LOGIN_BODY_MAX 8192    /* bytes of a login form or JSON body */
 #define AC_PREFIX_MAX 128         /* bytes of the login mount prefix */
@@ -93,6 +93,16 @@ typedef enum {
 	                         ('_'), or a method override the policy refuses */
 	AC_OVERLOADED,        /* "overloaded": too many password checks in flight
 	                         (503 with Retry-After, before any hashing) */
+	AC_FORBIDDEN,         /* "forbidden": the resource's ACL or the caller's
+	                         roles grant no permission for this method on
+	                         this resource (403) */
+	AC_HTTPS_REQUIRED,    /* "https_required": plain HTTP under require_https
+	                         (308 to https for GET/HEAD, else 403) */
+	AC_CORS_PREFLIGHT,    /* "cors_preflight": a CORS preflight the policy
+	                         allows, answered 204 by the core */
+	AC_CORS_DENIED,       /* "cors_denied": a CORS preflight from an origin,
+	                         or for a method or header, the policy does not
+	                         allow (403) */
 	AC_REASON_COUNT
 } ac_reason;
 

@@ -58,10 +58,18 @@ typedef struct {
  * (or reads its shared copy) only then. */
 #define AC_NEEDS_STATE (AC_NEEDS_THROTTLE | AC_NEEDS_CLIENT_BUDGET | \
     AC_NEEDS_PENDING | AC_NEEDS_CREDS)
+/* The connection's scheme (req->https): the Secure flag of the cookies a
+ * login, a logout or a re-signed session sets, and the same-origin checks of cookie
+ * credentials and login posts. Without this bit the decision is the same
+ * whatever req->https says (but for the answer's `https`, which echoes
+ * it), so a host for which reading the scheme costs a call may skip it. */
+#define AC_NEEDS_TLS 32u
 /* Bits of AC_NEEDS_* for this request (body and headers not needed in req;
  * method, path and headers are read): a login post needs the body and the
  * throttle, budget and pending entries; Basic credentials need those
- * entries and the credentials cache. A request whose answer has no
+ * entries and the credentials cache; a login post, a logout or a request
+ * carrying a Cookie, under a policy with sessions, a login or a cookie
+ * token source, needs the scheme. A request whose answer has no
  * AC_NEEDS_STATE bit is decided exactly the same with state NULL. */
 unsigned ac_needs(const ac_policy *policy, const ac_request *req);
 
@@ -72,13 +80,22 @@ int ac_wants_body(const ac_policy *policy, const char *method,
     size_t method_len, const char *path, size_t path_len);
 
 typedef enum {
-	AC_ALLOW = 0,     /* continue upstream with header changes; add
-	                     resp_headers (Set-Cookie) to the upstream's answer */
+	AC_ALLOW = 0,     /* continue upstream with header changes; apply
+	                     resp_headers (their resp_modes) to its answer */
 	AC_RESPOND = 1,   /* answer locally with status/headers/body */
 	AC_PENDING = 2    /* a password check is under way: run
 	                     ac_decide_step until it returns 0 (in slices, so
 	                     the host keeps serving), then ac_decide_finish */
 } ac_action;
+
+/* How a response header of the answer meets the upstream's own headers of
+ * that name (local answers have none, so every mode adds there): */
+typedef enum {
+	AC_HDR_APPEND = 0,        /* add it beside them (Set-Cookie, Vary) */
+	AC_HDR_SET = 1,           /* replace them: remove every value of the
+	                             name (any case), then add this one */
+	AC_HDR_SET_IF_ABSENT = 2  /* add it only if the upstream sent none */
+} ac_header_mode;
 
 /* A decision: the answer for one request, the scratch deciding it needs
  * (token and session checks, buffers) and, while AC_PENDING, the password
@@ -100,13 +117,20 @@ typedef struct {
 	ac_header add[AC_DECISION_HEADERS_MAX];
 	size_t n_add;
 	/* local response (action == AC_RESPOND); with AC_ALLOW, headers to
-	 * add to the upstream's answer (Set-Cookie of a re-signed session) */
+	 * apply to the upstream's answer (Set-Cookie of a re-signed session,
+	 * security and CORS headers), each as its resp_modes entry (an
+	 * ac_header_mode) says, in order. A host applies them in its response
+	 * phase to every response of an allowed request, and sends them with
+	 * every local one. */
 	ac_header resp_headers[AC_DECISION_HEADERS_MAX];
+	uint8_t resp_modes[AC_DECISION_HEADERS_MAX];
 	size_t n_resp_headers;
 	ac_str body;
 	ac_str user;             /* identity, when the caller was identified */
 	const char *audit;       /* one JSON line, no newline */
-	size_t audit_len;        /* 0: none */
+	size_t audit_len;        /* 0: no audit line (an allow the policy's
+	                            "audit" leaves out; nothing was formatted):
+	                            the host logs nothing */
 	/* the request as decided (AC_ALLOW): the target to forward and the
 	 * client and scheme the core took (trusted_proxies applied). When
 	 * path_rewritten is 1 the host MUST forward `path` instead of the
@@ -199,8 +223,9 @@ void ac_decide_abandon(ac_state *state, ac_decision *d);
 
 /* Serializes a decision as one JSON object:
  * {"action":"allow"|"respond","status":N,"reason":"...",
- *  "remove":[names],"add":{"name":"value"},"headers":[["name","value"]],
- *  "body":"...","user":"..."|null,"audit":{...}}
+ *  "remove":[names],"add":{"name":"value"},
+ *  "headers":[["name","value"] or ["name","value","set"|"set_if_absent"]],
+ *  "body":"...","user":"..."|null,"audit":{...}|null}
  * Returns the length written (no NUL), or 0 if cap is too small. */
 size_t ac_decision_json(const ac_decision *d, char *out, size_t cap);
 

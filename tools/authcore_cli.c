@@ -496,10 +496,10 @@ static int cmd_decide(int argc, char **argv)
 	ac_state *state = NULL;
 	ac_decision *d = NULL;
 	uint8_t entropy[AC_SESSION_ID_LEN];
-	void *mem = NULL;
+	void *mem = NULL, *cache = NULL;
 	const ac_policy *p;
 	char *in = NULL;
-	size_t in_len, off = 0, n;
+	size_t in_len, off = 0, n, cache_len;
 	int64_t now = (int64_t)time(NULL);
 	int rc = EXIT_USAGE, count = 0;
 
@@ -525,6 +525,12 @@ static int cmd_decide(int argc, char **argv)
 	p = load_policy_file(pf, &mem);
 	if (p == NULL)
 		goto done;
+	/* one cache of verified signatures for the run: requests after the
+	 * first with the same RS/PS/ES token skip its signature check */
+	cache_len = ac_sizeof_jwt_cache(ac_policy_jwt_cache_entries(p));
+	cache = cache_len ? malloc(cache_len) : NULL;
+	ac_decision_use_jwt_cache(d, ac_jwt_cache_init(cache, cache_len,
+	    ac_policy_jwt_cache_entries(p)));
 	/* The state (login attempt counters, checks in flight, the Basic
 	 * cache): from --state FILE if it holds one, else new, so a login
 	 * post works in a single run; kept in FILE after the run. */
@@ -606,6 +612,7 @@ static int cmd_decide(int argc, char **argv)
 done:
 	free(in);
 	free(mem);
+	free(cache);
 	if (d != NULL) {
 		ac_wipe(d, ac_sizeof_decision());
 		free(d);

@@ -291,7 +291,8 @@ curl -i -H 'Authorization: Bearer $reader_token' $base/api/admin/users
 # mint another token (e.g. an admin):
 $cli jwt sign --alg HS256 --key-file $demo/key --kid demo --claims '{"sub":"root","roles":["admin"],"iss":"authcore-demo","aud":"demo","exp":'\$((\$(date +%s)+3600))'}'
 
-# audit lines (one JSON line per decision):
+# audit lines (one JSON line per decision; the demo policy audits allowed
+# requests too, which policies do not by default):
 tail -f $demo/envoy.log | grep --line-buffered 'wasm log'
 
 Ctrl-C stops Envoy and the upstreams.

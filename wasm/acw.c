@@ -36,7 +36,9 @@
  * has gone), acw_decision_free.
  *
  * Calls on one context MUST be serialized (JavaScript's single thread does
- * that); the context's state is shared by every decision made on it.
+ * that); the context's state is shared by every decision made on it, and so
+ * is its cache of verified token signatures (jwt.cache; an isolate is one
+ * worker).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -59,13 +61,14 @@ typedef struct {
 	                      500 no_state */
 	ac_state *state;      /* ac_sizeof_state() bytes */
 	ac_decision *decision; /* acw_decide's (ac_sizeof_decision() bytes) */
+	ac_jwt_cache *jwt_cache; /* NULL: jwt.cache false (or no memory) */
 	ac_jwt_result jwt;    /* acw_jwt_verify's */
 	ac_header headers[AC_HEADERS_MAX];
 	char out[ACW_OUT_MAX];
 	size_t out_len;
 	int view;             /* acw_set_view: answer with a view, not JSON */
-	uint32_t words[ACW_VIEW_FIXED + 2 * 2 * AC_DECISION_HEADERS_MAX +
-	    4 * AC_DECISION_HEADERS_MAX * 2];
+	uint32_t words[ACW_VIEW_FIXED + 2 * AC_DECISION_HEADERS_MAX +
+	    4 * AC_DECISION_HEADERS_MAX + 5 * AC_DECISION_HEADERS_MAX];
 	/* the compiled policy follows */
 } acw_ctx;
 
@@ -192,7 +195,34 @@ ACW_EXPORT acw_ctx *acw_load(const char *json, size_t json_len, char *err,
 		free(ctx);
 		return NULL;
 	}
+	mem_len = ac_sizeof_jwt_cache(ac_policy_jwt_cache_entries(ctx->policy));
+	ctx->jwt_cache = ac_jwt_cache_init(mem_len ? malloc(mem_len) : NULL,
+	    mem_len, ac_policy_jwt_cache_entries(ctx->policy));
+	ac_decision_use_jwt_cache(ctx->decision, ctx->jwt_cache);
 	return ctx;
+}
+
+/* The loaded policy's warnings (ac_policy_warnings: what it cannot do as
+ * written) as "path: message" lines, each ended by '\n', into out
+ * (NUL-terminated, truncated to out_cap). Returns how many there are. */
+ACW_EXPORT size_t acw_warnings(const acw_ctx *ctx, char *out, size_t out_cap)
+{
+	ac_policy_warning w[8];
+	size_t n = ac_policy_warnings(ctx->policy, w, 8), i, len = 0;
+
+	if (out == NULL || out_cap == 0)
+		return n;
+	out[0] = 0;
+	for (i = 0; i < n && i < 8; i++) {
+		w[i].path[sizeof(w[i].path) - 1] = 0;
+		w[i].message[sizeof(w[i].message) - 1] = 0;
+		set_err(out + len, out_cap - len, w[i].path, ": ",
+		    w[i].message);
+		len += strlen(out + len);
+		set_err(out + len, out_cap - len, "\n", NULL, NULL);
+		len += strlen(out + len);
+	}
+	return n;
 }
 
 /* Clears the context's state (login attempt counters, verified Basic
@@ -215,6 +245,7 @@ ACW_EXPORT void acw_unload(acw_ctx *ctx)
 		ac_wipe(ctx->decision, ac_sizeof_decision());
 		free(ctx->state);
 		free(ctx->decision);
+		free(ctx->jwt_cache);
 	}
 	free(ctx);
 }
@@ -299,7 +330,8 @@ static int parse_request(acw_ctx *ctx, const char *req, size_t req_len,
  *   [6,7] body  [8,9] user (pointer 0: none)  [10,11] audit line
  *   [12,13] path to forward  [14] path_rewritten (0|1)
  *   [15,16] client address  [17] https (0|1)
- *   then n_remove x (name), n_add x (name, value), n_resp x (name, value).
+ *   then n_remove x (name), n_add x (name, value), n_resp x (name, value,
+ *   mode) with mode an ac_header_mode (0 append, 1 set, 2 set if absent).
  * Names point into the policy or static storage (stable for the context's
  * life); path and client may point into the request bytes (valid until the
  * host writes its next request); everything else into the decision (valid
@@ -339,6 +371,7 @@ static const char *view_out(acw_ctx *ctx, const ac_answer *d,
 	for (i = 0; i < d->n_resp_headers; i++) {
 		ACW_PUT(d->resp_headers[i].name);
 		ACW_PUT(d->resp_headers[i].value);
+		w[k++] = d->resp_modes[i];
 	}
 #undef ACW_PUT
 	*out_len = k * sizeof w[0];
@@ -418,9 +451,10 @@ ACW_EXPORT const char *acw_decide(acw_ctx *ctx, const char *req,
 }
 
 /* Verifies a token with the policy's JWT keys and claim checks only
- * (ac_policy_verify_jwt). Returns a view of u32 words: [0] reason,
- * [1, 2] user (pointer 0: none), [3] n_roles, [4, 5] the payload JSON,
- * then n_roles x (pointer, length); valid until the next call. */
+ * (ac_policy_verify_jwt_cached, with the context's cache). Returns a view of
+ * u32 words: [0] reason, [1, 2] user (pointer 0: none), [3] n_roles,
+ * [4, 5] the payload JSON, then n_roles x (pointer, length); valid until
+ * the next call. */
 ACW_EXPORT const uint32_t *acw_jwt_verify(acw_ctx *ctx, const char *token,
     size_t token_len, double now)
 {
@@ -428,8 +462,8 @@ ACW_EXPORT const uint32_t *acw_jwt_verify(acw_ctx *ctx, const char *token,
 	uint32_t *w = ctx->words;
 	size_t i, k = 6;
 
-	(void)ac_policy_verify_jwt(ctx->policy, token, token_len, (int64_t)now,
-	    j);
+	(void)ac_policy_verify_jwt_cached(ctx->policy, ctx->jwt_cache, token,
+	    token_len, (int64_t)now, j);
 	w[0] = (uint32_t)j->reason;
 	w[1] = (uint32_t)(uintptr_t)j->user.ptr;
 	w[2] = (uint32_t)j->user.len;
@@ -473,6 +507,7 @@ ACW_EXPORT const char *acw_begin(acw_ctx *ctx, ac_decision *d,
 	*out_len = 0;
 	if (parse_request(ctx, req, req_len, &r) < 0)
 		return NULL;
+	ac_decision_use_jwt_cache(d, ctx->jwt_cache);
 	(void)ac_decide_begin(ctx->policy, state_for(ctx, &r), &r, (int64_t)now,
 	    entropy, entropy_len, d);
 	return json_out(ctx, d, out_len);
@@ -504,6 +539,7 @@ ACW_EXPORT const char *acw_resume(acw_ctx *ctx, ac_decision *d,
 	*out_len = 0;
 	if (parse_request(ctx, req, req_len, &r) < 0)
 		return NULL;
+	ac_decision_use_jwt_cache(d, ctx->jwt_cache);
 	ac_decide_finish(ctx->policy, state_for(ctx, &r), &r, (int64_t)now,
 	    entropy, entropy_len, d);
 	return json_out(ctx, d, out_len);

@@ -101,7 +101,7 @@ function textHeaders() {
 export async function createAuth(policy, options = {}) {
   const {
     module, audit = console.log, env = {}, passwordSlice = 0,
-    runtime,
+    runtime, warn = console.warn,
   } = options;
   if (audit !== false && audit !== null && typeof audit !== "function") {
     throw new TypeError("authcore: options.audit must be a function or false");
@@ -143,6 +143,14 @@ export async function createAuth(policy, options = {}) {
     M._acw_free(scratch);
     throw new Error(`authcore: invalid policy: ${err}`);
   }
+  // What the policy cannot do as written (ac_policy_warnings): logged once
+  // here, as nginx and Envoy log them at load, and kept on auth.warnings.
+  const warnPtr = M._acw_alloc(ERR_CAP) >>> 0;
+  if (!warnPtr) throw new Error("authcore: out of wasm memory");
+  const nWarn = M._acw_warnings(ctx, warnPtr, ERR_CAP) >>> 0;
+  const warnings = nWarn ? cString(M.HEAPU8, warnPtr, ERR_CAP).split("\n").filter(Boolean) : [];
+  M._acw_free(warnPtr);
+  if (typeof warn === "function") for (const w of warnings) warn(`authcore: policy warning at ${w}`);
   const bodyMax = M._acw_body_max() >>> 0;
 
   let reqPtr = 0;
@@ -253,7 +261,11 @@ export async function createAuth(policy, options = {}) {
     k += 18; // ACW_VIEW_FIXED
     for (let i = 0; i < nr; i++, k += 2) d.remove.push(nameAt(h, W[k], W[k + 1]));
     for (let i = 0; i < na; i++, k += 4) d.add[nameAt(h, W[k], W[k + 1])] = textAt(h, W[k + 2], W[k + 3]);
-    for (let i = 0; i < nh; i++, k += 4) d.headers.push([nameAt(h, W[k], W[k + 1]), textAt(h, W[k + 2], W[k + 3])]);
+    for (let i = 0; i < nh; i++, k += 5) {
+      const entry = [nameAt(h, W[k], W[k + 1]), textAt(h, W[k + 2], W[k + 3])];
+      if (W[k + 4] !== 0) entry.push(MODES[W[k + 4]]);
+      d.headers.push(entry);
+    }
     return d;
   }
 
@@ -395,12 +407,14 @@ export async function createAuth(policy, options = {}) {
       // client, https: as the core took them (trusted proxies applied)
       identity: { user: d.user ?? null, reason: d.reason, client: d.client, https: d.https },
       request: forward(request, d),
-      responseHeaders: (d.headers ?? []).map(([n, v]) => [n, headerValue(v)]),
+      responseHeaders: (d.headers ?? []).map(([n, v, m]) => (m ? [n, headerValue(v), m] : [n, headerValue(v)])),
       decision: d,
     };
   }
 
   return {
+    /** The policy's warnings, "path: message" each (empty for most). */
+    warnings,
     /**
      * Decides a standard Request (async: a login post's body is read, from
      * a clone, at most acw_body_max() = 8192 bytes; a longer one is refused
@@ -497,15 +511,21 @@ export async function createAuth(policy, options = {}) {
 }
 
 /**
- * The upstream's response with `headers` ([name, value] pairs, as
- * handle() gives in responseHeaders) appended, every one (two Set-Cookie
- * stay two). The response itself when there is nothing to add, else a copy
- * (responses from fetch() have immutable headers).
+ * The upstream's response with `headers` (as handle() gives them in
+ * responseHeaders: [name, value] pairs, appended, every one, so two
+ * Set-Cookie stay two; or [name, value, mode] with mode "set", replacing the
+ * upstream's own values of the name, or "set_if_absent", added only when
+ * the upstream sent none) applied in order. The response itself when there
+ * is nothing to add, else a copy (responses from fetch() have immutable
+ * headers).
  */
 export function withResponseHeaders(response, headers) {
   if (!headers || headers.length === 0) return response;
   const out = new Response(response.body, response);
-  for (const [n, v] of headers) out.headers.append(n, v);
+  for (const [n, v, m] of headers) {
+    if (m === "set") out.headers.set(n, v);
+    else if (m !== "set_if_absent" || !out.headers.has(n)) out.headers.append(n, v);
+  }
   return out;
 }
 
@@ -687,6 +707,9 @@ function* headerPairs(h) {
 }
 
 const ACTIONS = ["allow", "respond", "pending"];
+// ac_header_mode (core/authcore_decide.h): how a response header meets the
+// upstream's own of that name.
+const MODES = ["append", "set", "set_if_absent"];
 
 // A token verification; claims (the payload) parsed when first read.
 class Verified {

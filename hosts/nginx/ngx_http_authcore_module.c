@@ -63,6 +63,9 @@ typedef struct {
 	ngx_shm_zone_t *zone;
 	/* authcore_thread_pool: a pool name, "off", or unset (data NULL) */
 	ngx_str_t thread_pool_name;
+	/* the most jwt.cache entries any policy asks for: the size of each
+	 * worker's cache of verified signatures */
+	size_t jwt_cache_entries;
 #if (NGX_THREADS)
 	/* NULL: password checks step in slices on the event loop */
 	ngx_thread_pool_t *thread_pool;
@@ -87,7 +90,7 @@ typedef struct {
 	ngx_http_request_t *r;
 	const ac_policy *policy;   /* the policy the decision used */
 	ac_request req;            /* points into r (headers, body) */
-	ac_decision *d;            /* ~28 KB; responses point into it */
+	ac_decision *d;            /* ~28 KB, a spare; responses point into it */
 	unsigned needs;            /* ac_needs() for this pass: AC_NEEDS_* */
 	ngx_str_t target;          /* what the upstream gets ($authcore_uri) */
 	ngx_http_authcore_step_e step;
@@ -109,6 +112,7 @@ static void *ngx_http_authcore_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_authcore_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_http_authcore_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_authcore_init_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_authcore_add_variables(ngx_conf_t *cf);
 
 static ngx_http_output_header_filter_pt ngx_http_authcore_next_header_filter;
@@ -151,7 +155,7 @@ ngx_module_t ngx_http_authcore_module = {
 	NGX_HTTP_MODULE,               /* module type */
 	NULL,                          /* init master */
 	NULL,                          /* init module */
-	NULL,                          /* init process */
+	ngx_http_authcore_init_process, /* init process */
 	NULL,                          /* init thread */
 	NULL,                          /* exit thread */
 	NULL,                          /* exit process */
@@ -182,6 +186,39 @@ ngx_http_authcore_entropy(uint8_t *buf, size_t len, int wait)
 	(void) wait;
 	return 0;
 #endif
+}
+
+/*
+ * Entropy for the core calls: one getrandom(2) fills a store of
+ * AC_NGX_ENTROPY_CALLS calls' worth, each handed out once and wiped after
+ * its call (one system call per request was about 2% of a worker's time
+ * on an HS256 token). Per worker process, filled on first use there: a
+ * store filled in another process (this one forked from it) is never used.
+ */
+#define AC_NGX_ENTROPY_CALLS 32
+static uint8_t ngx_http_authcore_random[AC_NGX_ENTROPY_LEN
+    * AC_NGX_ENTROPY_CALLS];
+static size_t ngx_http_authcore_random_left; /* bytes not handed out yet */
+static ngx_pid_t ngx_http_authcore_random_pid;
+
+/* AC_NGX_ENTROPY_LEN fresh random bytes (wipe them after use), or NULL if
+ * the kernel has none to give without waiting. */
+static uint8_t *
+ngx_http_authcore_entropy_take(void)
+{
+	if (ngx_http_authcore_random_left < AC_NGX_ENTROPY_LEN
+	    || ngx_http_authcore_random_pid != ngx_pid) {
+		ngx_http_authcore_random_left = 0;
+		if (ngx_http_authcore_entropy(ngx_http_authcore_random,
+		        sizeof(ngx_http_authcore_random), 0)
+		    != sizeof(ngx_http_authcore_random)) {
+			return NULL;
+		}
+		ngx_http_authcore_random_left = sizeof(ngx_http_authcore_random);
+		ngx_http_authcore_random_pid = ngx_pid;
+	}
+	ngx_http_authcore_random_left -= AC_NGX_ENTROPY_LEN;
+	return ngx_http_authcore_random + ngx_http_authcore_random_left;
 }
 
 /* ------------------------------------------------------------------ */
@@ -304,10 +341,36 @@ ngx_http_authcore_add_zone(ngx_conf_t *cf)
 	return NGX_OK;
 }
 
+
+/* What the policy cannot do as written (ac_policy_warnings): logged at
+ * load, like `authcore policy check`; the policy still loads. */
+static void
+ngx_http_authcore_log_warnings(ngx_conf_t *cf, ngx_str_t *name,
+    const ac_policy *policy)
+{
+	ac_policy_warning  w[8];
+	size_t             n, i;
+
+	n = ac_policy_warnings(policy, w, 8);
+	for (i = 0; i < n && i < 8; i++) {
+		w[i].path[sizeof(w[i].path) - 1] = '\0';
+		w[i].message[sizeof(w[i].message) - 1] = '\0';
+		ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+		    "authcore_policy \"%V\": warning at %s: %s", name,
+		    w[i].path, w[i].message);
+	}
+	if (n > 8) {
+		ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+		    "authcore_policy \"%V\": %uz more warnings "
+		    "(authcore policy check lists them)", name, n - 8);
+	}
+}
+
 static char *
 ngx_http_authcore_policy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
 	ngx_http_authcore_loc_conf_t *alcf = conf;
+	ngx_http_authcore_main_conf_t *amcf;
 	ngx_str_t *value, name;
 	ngx_file_t file;
 	ngx_file_info_t fi;
@@ -415,10 +478,15 @@ ngx_http_authcore_policy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 		return NGX_CONF_ERROR;
 	}
 
+	ngx_http_authcore_log_warnings(cf, &name, policy);
+
 	if (ngx_http_authcore_add_zone(cf) != NGX_OK) {
 		return NGX_CONF_ERROR;
 	}
 
+	amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_authcore_module);
+	amcf->jwt_cache_entries = ngx_max(amcf->jwt_cache_entries,
+	    ac_policy_jwt_cache_entries(policy));
 	alcf->policy = policy;
 	return NGX_CONF_OK;
 
@@ -428,6 +496,31 @@ failed:
 		    ngx_close_file_n " \"%V\" failed", &name);
 	}
 	return NGX_CONF_ERROR;
+}
+
+/*
+ * Each worker's cache of verified token signatures, in the worker's own
+ * memory (never the shared zone: a cache entry is only a fact this worker
+ * checked). Entries are bound to their policy's key set, so one cache
+ * serves every policy; a reload starts new workers with empty ones.
+ * NULL: no policy caches, or no memory (every token is then checked).
+ */
+static ac_jwt_cache *ngx_http_authcore_jwt_cache;
+
+static ngx_int_t
+ngx_http_authcore_init_process(ngx_cycle_t *cycle)
+{
+	ngx_http_authcore_main_conf_t *amcf;
+	size_t len;
+
+	amcf = ngx_http_cycle_get_module_main_conf(cycle,
+	    ngx_http_authcore_module);
+	len = amcf != NULL ? ac_sizeof_jwt_cache(amcf->jwt_cache_entries) : 0;
+	if (len > 0) {
+		ngx_http_authcore_jwt_cache = ac_jwt_cache_init(
+		    ngx_alloc(len, cycle->log), len, amcf->jwt_cache_entries);
+	}
+	return NGX_OK;
 }
 
 static void *
@@ -780,6 +873,40 @@ ngx_http_authcore_push_header(ngx_http_request_t *r, const ac_header *a)
 }
 
 /*
+ * One of the decision's response headers, as its mode (ac_header_mode)
+ * says, against the headers the response holds: appended; set (the
+ * response's own values of the name dropped first: a zero hash is a
+ * removed entry to nginx's header writers); or set only if absent.
+ */
+static ngx_int_t
+ngx_http_authcore_apply_header(ngx_http_request_t *r, const ac_header *a,
+    unsigned mode)
+{
+	ngx_list_part_t *part;
+	ngx_table_elt_t *h;
+	ngx_uint_t i;
+
+	if (mode != AC_HDR_APPEND) {
+		for (part = &r->headers_out.headers.part; part != NULL;
+		    part = part->next) {
+			h = part->elts;
+			for (i = 0; i < part->nelts; i++) {
+				if (h[i].hash == 0
+				    || !ngx_http_authcore_name_eq(&h[i].key,
+				        &a->name)) {
+					continue;
+				}
+				if (mode == AC_HDR_SET_IF_ABSENT) {
+					return NGX_OK;
+				}
+				h[i].hash = 0;
+			}
+		}
+	}
+	return ngx_http_authcore_push_header(r, a);
+}
+
+/*
  * Sends the decision's response and finalizes the request. Under
  * "satisfy any" a 401/403 is handed back to nginx instead (with only the
  * WWW-Authenticate header, as auth_basic does), so that another access
@@ -836,7 +963,8 @@ ngx_http_authcore_respond(ngx_http_request_t *r, const ac_answer *d)
 		if (ngx_http_authcore_name_eq(&name, &clen)) {
 			continue; /* nginx writes it from content_length_n */
 		}
-		if (ngx_http_authcore_push_header(r, a) != NGX_OK) {
+		if (ngx_http_authcore_apply_header(r, a, d->resp_modes[i])
+		    != NGX_OK) {
 			return NGX_HTTP_INTERNAL_SERVER_ERROR;
 		}
 	}
@@ -883,10 +1011,57 @@ static void ngx_http_authcore_thread_step(void *data, ngx_log_t *log);
 static void ngx_http_authcore_thread_done(ngx_event_t *ev);
 #endif
 
+/*
+ * Decisions of finished requests, kept for the next ones: a request then
+ * costs no allocation and no zeroing of its ~28 KB decision (malloc and
+ * memset were about a tenth of a worker's time on an HS256 token). Per
+ * worker process, touched on the event loop only. A decision is zeroed
+ * once, when first allocated; ac_decide_next takes a finished one as it
+ * is.
+ */
+#define AC_NGX_SPARES 16
+static ac_decision *ngx_http_authcore_spare[AC_NGX_SPARES];
+static ngx_uint_t ngx_http_authcore_spares;
+
+static ac_decision *
+ngx_http_authcore_decision_get(ngx_log_t *log)
+{
+	ac_decision *d;
+
+	if (ngx_http_authcore_spares > 0) {
+		return ngx_http_authcore_spare[--ngx_http_authcore_spares];
+	}
+	d = ngx_alloc(ac_sizeof_decision(), log);
+	if (d != NULL) {
+		ngx_memzero(d, ac_sizeof_decision());
+	}
+	return d;
+}
+
+/*
+ * The request is over (r->pool goes): its decision is kept for the next
+ * request, or freed. Either way the password check it may carry is wiped
+ * first (its key pads are as good as the password). A decision still
+ * pending (never, unless nginx frees a blocked request) is not reused:
+ * ac_decide_next would finish it.
+ */
 static void
 ngx_http_authcore_cleanup(void *data)
 {
-	(void) data; /* marks the context in r->pool; nothing to free */
+	ngx_http_authcore_ctx_t *ctx = data;
+	ac_decision *d = ctx->d;
+
+	if (d == NULL) {
+		return;
+	}
+	ctx->d = NULL;
+	ac_decision_wipe(d);
+	if (ac_decision_answer(d)->action != AC_PENDING
+	    && ngx_http_authcore_spares < AC_NGX_SPARES) {
+		ngx_http_authcore_spare[ngx_http_authcore_spares++] = d;
+	} else {
+		ngx_free(d);
+	}
 }
 
 /*
@@ -986,14 +1161,8 @@ ngx_http_authcore_create_ctx(ngx_http_request_t *r, const ac_policy *policy)
 	n = total > AC_HEADERS_MAX ? AC_HEADERS_MAX : total;
 
 	ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_authcore_ctx_t));
-	if (ctx == NULL) {
-		return NULL;
-	}
-	/* The decision must live as long as the request: the response and
-	 * headers point into it. */
-	ctx->d = ngx_pcalloc(r->pool, ac_sizeof_decision());
 	hdrs = ngx_palloc(r->pool, (n ? n : 1) * sizeof(ac_header));
-	if (ctx->d == NULL || hdrs == NULL) {
+	if (ctx == NULL || hdrs == NULL) {
 		return NULL;
 	}
 	cln = ngx_pool_cleanup_add(r->pool, 0);
@@ -1002,6 +1171,12 @@ ngx_http_authcore_create_ctx(ngx_http_request_t *r, const ac_policy *policy)
 	}
 	cln->handler = ngx_http_authcore_cleanup;
 	cln->data = ctx;
+	/* The decision must live as long as the request (the response and
+	 * headers point into it): the cleanup gives it back with r->pool. */
+	ctx->d = ngx_http_authcore_decision_get(r->connection->log);
+	if (ctx->d == NULL) {
+		return NULL;
+	}
 	ctx->r = r;
 	ctx->policy = policy;
 
@@ -1096,9 +1271,13 @@ ngx_http_authcore_take_body(ngx_http_request_t *r,
 	return NGX_OK;
 }
 
+/* Logs the decision's audit line; an allow the policy does not audit has
+ * none (audit_len 0), and nothing is logged. */
 static void
 ngx_http_authcore_audit(ngx_http_request_t *r, const ac_answer *d)
 {
+	if (d->audit_len == 0)
+		return;
 	ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "authcore: %*s",
 	    d->audit_len, d->audit);
 }
@@ -1202,7 +1381,9 @@ ngx_http_authcore_start(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx)
  * target to that header's value, and one carrying X-Authcore-Test-Cookie
  * as if it had consumed the Cookie header and given that value to send
  * instead, so that both are tested through nginx before a policy can make
- * the core do them.
+ * the core do them; one carrying X-Authcore-Test-Cache gets
+ * X-Authcore-Test-Cache-Seen: the worker's signature cache's lookups, hits
+ * and checks ("L,H,C"; "0,0,0" without a cache).
  */
 static void
 ngx_http_authcore_test_rewrite(const ac_request *req, ac_decision *dec)
@@ -1228,6 +1409,21 @@ ngx_http_authcore_test_rewrite(const ac_request *req, ac_decision *dec)
 			d->add[d->n_add].name.len = 6;
 			d->add[d->n_add++].value = req->headers[i].value;
 		}
+		if (req->headers[i].name.len == 21
+		    && ngx_strncasecmp((u_char *) req->headers[i].name.ptr,
+		        (u_char *) "x-authcore-test-cache", 21) == 0
+		    && d->n_add < AC_DECISION_HEADERS_MAX) {
+			static u_char seen[80];
+			ac_jwt_cache_counts k;
+
+			ac_jwt_cache_counts_get(ngx_http_authcore_jwt_cache, &k);
+			d->add[d->n_add].name.ptr = "x-authcore-test-cache-seen";
+			d->add[d->n_add].name.len = 26;
+			d->add[d->n_add].value.ptr = (const char *) seen;
+			d->add[d->n_add++].value.len = (size_t) (ngx_snprintf(seen,
+			    sizeof(seen), "%uL,%uL,%uL", k.lookups, k.hits, k.checks)
+			    - seen);
+		}
 	}
 }
 #endif
@@ -1243,19 +1439,21 @@ ngx_http_authcore_core_call(ngx_http_request_t *r,
     ngx_http_authcore_ctx_t *ctx)
 {
 	ngx_http_authcore_main_conf_t *amcf;
-	uint8_t entropy[AC_NGX_ENTROPY_LEN];
-	size_t entropy_len;
+	uint8_t *entropy;
 	ac_state *st;
 
 	amcf = ngx_http_get_module_main_conf(r, ngx_http_authcore_module);
-	entropy_len = ngx_http_authcore_entropy(entropy, sizeof(entropy), 0);
+	entropy = ngx_http_authcore_entropy_take();
 	st = (ctx->needs & AC_NEEDS_STATE) ? ngx_http_authcore_lock(amcf) : NULL;
+	ac_decision_use_jwt_cache(ctx->d, ngx_http_authcore_jwt_cache);
 	ac_decide_next(ctx->policy, st, &ctx->req, (int64_t) ngx_time(),
-	    entropy_len ? entropy : NULL, entropy_len, ctx->d);
+	    entropy, entropy ? AC_NGX_ENTROPY_LEN : 0, ctx->d);
 	if (st != NULL) {
 		ngx_http_authcore_unlock(amcf);
 	}
-	ngx_explicit_memzero(entropy, sizeof(entropy));
+	if (entropy != NULL) {
+		ngx_explicit_memzero(entropy, AC_NGX_ENTROPY_LEN);
+	}
 #ifdef AC_NGX_TEST_REWRITE
 	ngx_http_authcore_test_rewrite(&ctx->req, ctx->d);
 #endif
@@ -1581,8 +1779,9 @@ ngx_http_authcore_body_handler(ngx_http_request_t *r)
 	ngx_http_core_run_phases(r);
 }
 
-/* On AC_ALLOW, the decision's response headers (e.g. Set-Cookie) are
- * appended to the upstream's response, next to its own. */
+/* On AC_ALLOW, the decision's response headers (Set-Cookie, security and
+ * CORS headers) are applied to the upstream's response, each as its mode
+ * says. */
 static ngx_int_t
 ngx_http_authcore_header_filter(ngx_http_request_t *r)
 {
@@ -1596,7 +1795,8 @@ ngx_http_authcore_header_filter(ngx_http_request_t *r)
 	    && a->action == AC_ALLOW && !ctx->resp_added) {
 		ctx->resp_added = 1;
 		for (i = 0; i < a->n_resp_headers; i++) {
-			if (ngx_http_authcore_push_header(r, &a->resp_headers[i])
+			if (ngx_http_authcore_apply_header(r, &a->resp_headers[i],
+			        a->resp_modes[i])
 			    != NGX_OK) {
 				return NGX_ERROR;
 			}

@@ -22,10 +22,13 @@
  *    writes it back with CAS if the call changed it (see "Shared state");
  *    every other request is decided once with no state. A host without
  *    shared data gets one state per VM.
+ *  - verified token signatures: each root context keeps an ac_jwt_cache
+ *    beside its policy (a VM is one worker), sized by jwt.cache, new and
+ *    empty with each policy, handed to every core call.
  *  - one request in, one decision out: all request headers come from one
  *    host call, the peer address from `source.address` and the TLS state
- *    from the connection (`connection.tls_version`, present only on TLS),
- *    never from a header; a login post's body is buffered first (at most
+ *    from the connection (`connection.tls_version`, present only on TLS;
+ *    read only when ac_needs() says AC_NEEDS_TLS), never from a header; a login post's body is buffered first (at most
  *    AC_LOGIN_BODY_MAX bytes, only when ac_needs() says AC_NEEDS_BODY);
  *    the answer is applied once, `:path` replaced when the core rewrote
  *    the target.
@@ -69,7 +72,8 @@
 /* ABI 0.2.1 constants (proxy-wasm/spec abi-versions/v0.2.1)            */
 /* ------------------------------------------------------------------ */
 enum { APX_OK = 0, APX_NOT_FOUND = 1, APX_CAS_MISMATCH = 8 };
-enum { APX_LOG_DEBUG = 1, APX_LOG_INFO = 2, APX_LOG_ERROR = 4 };
+enum { APX_LOG_DEBUG = 1, APX_LOG_INFO = 2, APX_LOG_WARN = 3,
+       APX_LOG_ERROR = 4 };
 /* Header, body and trailer actions share these numbers: for a body, 1 is
  * StopIterationAndBuffer; 3 is StopIterationNoBuffer. */
 enum { APX_CONTINUE = 0, APX_PAUSE = 1, APX_DROP_BODY = 3 };
@@ -268,6 +272,8 @@ typedef struct apx_root {
 	struct apx_root *next;
 	void *mem;              /* malloc'd; the compiled policy lives in it */
 	const ac_policy *policy;
+	ac_jwt_cache *jwt_cache; /* malloc'd with the policy: its verified
+	                            signatures (NULL: jwt.cache false) */
 	apx_list waiting;       /* login posts whose body has not begun */
 	apx_list queue;         /* pending checks (round robin; the core's
 	                           login.max_pending bounds them) */
@@ -478,6 +484,27 @@ static void bad_policy(const char *path, const char *message)
 	(void)proxy_log(APX_LOG_ERROR, line, n);
 }
 
+/* What a loaded policy cannot do as written (ac_policy_warnings): logged
+ * at warning level, like `authcore policy check`; the policy still loads. */
+static void log_warnings(const ac_policy *policy)
+{
+	ac_policy_warning w[8];
+	size_t n = ac_policy_warnings(policy, w, 8), i, len;
+	char line[640];
+
+	for (i = 0; i < n && i < 8; i++) {
+		w[i].path[sizeof(w[i].path) - 1] = 0;
+		w[i].message[sizeof(w[i].message) - 1] = 0;
+		len = 0;
+		put(line, sizeof(line), &len, "authcore: policy warning at ", 28);
+		put(line, sizeof(line), &len, w[i].path, strlen(w[i].path));
+		put(line, sizeof(line), &len, ": ", 2);
+		put(line, sizeof(line), &len, w[i].message,
+		    strlen(w[i].message));
+		(void)proxy_log(APX_LOG_WARN, line, len);
+	}
+}
+
 static void stream_release_request(apx_stream *s);
 static uint32_t fail_closed(const char *why);
 
@@ -521,8 +548,10 @@ static void root_unload(apx_root *r)
 {
 	root_fail_pending(r, "the policy was replaced during a password check");
 	free(r->mem);
+	free(r->jwt_cache);
 	r->mem = NULL;
 	r->policy = NULL;
+	r->jwt_cache = NULL;
 }
 
 static void on_context_create_(uint32_t id, uint32_t parent)
@@ -743,7 +772,7 @@ uint32_t proxy_on_configure(uint32_t root_id, size_t config_size)
 {
 	apx_root *r = root_get(root_id);
 	uint8_t *json = NULL, *envbuf = NULL;
-	size_t json_len = 0, env_len = 0, mem_len, used = 0;
+	size_t json_len = 0, env_len = 0, mem_len, used = 0, cache_len;
 	void *mem;
 	const ac_policy *policy;
 	ac_policy_error err;
@@ -804,6 +833,13 @@ uint32_t proxy_on_configure(uint32_t root_id, size_t config_size)
 	root_unload(r);
 	r->mem = mem;
 	r->policy = policy;
+	log_warnings(policy);
+	/* a new policy starts with an empty cache (the VM is one worker);
+	 * without memory for one every token is checked, as with
+	 * jwt.cache false */
+	cache_len = ac_sizeof_jwt_cache(ac_policy_jwt_cache_entries(policy));
+	r->jwt_cache = ac_jwt_cache_init(cache_len ? malloc(cache_len) : NULL,
+	    cache_len, ac_policy_jwt_cache_entries(policy));
 	log_str(APX_LOG_INFO, env.admin_user.ptr != NULL ?
 	    "authcore: policy loaded (with the administrator from "
 	    "AUTHCORE_ADMIN_USER)" : "authcore: policy loaded");
@@ -941,13 +977,12 @@ static int read_tls(void)
 	return n > 0;
 }
 
-/* Reads the request headers, peer address and TLS state into s->req; the
- * buffers stay with the stream until the decision is final. Returns 0 or
- * -1. */
+/* Reads the request headers and peer address into s->req (the TLS state
+ * only when ac_needs asks: see on_request_headers_); the buffers stay with
+ * the stream until the decision is final. Returns 0 or -1. */
 static int read_request(apx_stream *s)
 {
 	static const char source_address[] = "source\0address";
-	int tls;
 
 	memset(&s->req, 0, sizeof(s->req));
 	if (proxy_get_header_map_pairs(APX_MAP_REQUEST_HEADERS, &s->map,
@@ -955,9 +990,6 @@ static int read_request(apx_stream *s)
 	    parse_headers(s->map, s->map_len, &s->req, s->headers) != 0)
 		return -1;
 	s->req.headers = s->headers;
-	if ((tls = read_tls()) < 0)
-		return -1;
-	s->req.https = tls;
 	if (proxy_get_property(source_address, sizeof(source_address) - 1,
 	    &s->addr, &s->addr_len) == APX_OK && s->addr != NULL)
 		s->req.client_ip = strip_port((const char *)s->addr,
@@ -1299,6 +1331,7 @@ static const char *core_call(apx_stream *s, apx_root *r)
 	}
 	if ((e = entropy_take()) == NULL)
 		elen = 0;
+	ac_decision_use_jwt_cache(s->decision, r->jwt_cache);
 	if ((s->needs & AC_NEEDS_STATE) && apx_state_mode == APX_STATE_SHARED) {
 		why = shared_call(s, r, resume ? APX_OP_RESUME : APX_OP_DECIDE,
 		    now, e, elen);
@@ -1493,6 +1526,14 @@ static uint32_t on_request_headers_(uint32_t id, size_t n_headers,
 	if (read_request(s) != 0)
 		return stream_fail(s, "cannot read the request headers");
 	s->needs = ac_needs(r->policy, &s->req);
+	/* the scheme costs a property read; most requests never use it */
+	if (s->needs & AC_NEEDS_TLS) {
+		int tls = read_tls();
+
+		if (tls < 0)
+			return stream_fail(s, "cannot read the connection's TLS state");
+		s->req.https = tls;
+	}
 	if (!end_of_stream && (s->needs & AC_NEEDS_BODY)) {
 		/* a login post: decide when the whole body is here; until
 		 * its first bytes come, the tick watches the wait */
@@ -1615,14 +1656,51 @@ uint32_t proxy_on_request_trailers(uint32_t id, size_t n_trailers)
 	}
 }
 
-/* An allowed request's answer gets the decision's resp_headers (e.g. a
- * refreshed Set-Cookie), each appended. Local answers already have them. */
+/* 1 if the host's serialized header pairs (buf, len) hold `name`, in any
+ * case (Envoy's own names are lower case; the core's may not be). */
+static int pairs_have(const uint8_t *buf, size_t len, ac_str name)
+{
+	const uint8_t *p;
+	uint32_t count, i;
+
+	if (buf == NULL || len < 4)
+		return 0;
+	count = rd32(buf);
+	if (count > (len - 4) / 8)
+		return 0;
+	p = buf + 4 + (size_t)count * 8;
+	for (i = 0; i < count; i++) {
+		size_t nl = rd32(buf + 4 + (size_t)i * 8);
+		size_t vl = rd32(buf + 8 + (size_t)i * 8);
+		size_t k;
+
+		if (nl + vl + 2 > (size_t)(buf + len - p))
+			return 0;
+		if (nl == name.len) {
+			for (k = 0; k < nl; k++)
+				if ((p[k] | 0x20) != ((uint8_t)name.ptr[k] | 0x20))
+					break;
+			if (k == nl)
+				return 1;
+		}
+		p += nl + 1 + vl + 1;
+	}
+	return 0;
+}
+
+/* An allowed request's answer gets the decision's resp_headers (a
+ * refreshed Set-Cookie, security and CORS headers), each as its mode
+ * says: appended, set (the upstream's own values replaced), or set only
+ * when the upstream sent none (the answer's headers read once, and only
+ * then). Local answers already have them. */
 static uint32_t on_response_headers_(uint32_t id, size_t n_headers,
     uint32_t end_of_stream)
 {
 	apx_stream *s = stream_find(id);
 	const ac_answer *d;
-	size_t i;
+	uint8_t *map = NULL;
+	size_t i, map_len = 0;
+	uint32_t st;
 
 	(void)n_headers;
 	(void)end_of_stream;
@@ -1630,12 +1708,31 @@ static uint32_t on_response_headers_(uint32_t id, size_t n_headers,
 		return APX_CONTINUE;
 	d = ac_decision_answer(s->decision);
 	for (i = 0; i < d->n_resp_headers && i < AC_DECISION_HEADERS_MAX; i++)
-		if (proxy_add_header_map_value(APX_MAP_RESPONSE_HEADERS,
-		    d->resp_headers[i].name.ptr, d->resp_headers[i].name.len,
-		    d->resp_headers[i].value.ptr,
-		    d->resp_headers[i].value.len) != APX_OK)
+		if (d->resp_modes[i] == AC_HDR_SET_IF_ABSENT) {
+			if (proxy_get_header_map_pairs(APX_MAP_RESPONSE_HEADERS,
+			    &map, &map_len) != APX_OK)
+				map = NULL;
+			break;
+		}
+	for (i = 0; i < d->n_resp_headers && i < AC_DECISION_HEADERS_MAX; i++) {
+		const ac_header *h = &d->resp_headers[i];
+
+		if (d->resp_modes[i] == AC_HDR_SET_IF_ABSENT &&
+		    pairs_have(map, map_len, h->name))
+			continue;
+		if (d->resp_modes[i] == AC_HDR_SET)
+			st = proxy_replace_header_map_value(
+			    APX_MAP_RESPONSE_HEADERS, h->name.ptr, h->name.len,
+			    h->value.ptr, h->value.len);
+		else
+			st = proxy_add_header_map_value(
+			    APX_MAP_RESPONSE_HEADERS, h->name.ptr, h->name.len,
+			    h->value.ptr, h->value.len);
+		if (st != APX_OK)
 			log_str(APX_LOG_ERROR, "authcore: cannot add a "
 			    "response header");
+	}
+	free(map);
 	return APX_CONTINUE;
 }
 

@@ -14,6 +14,12 @@ on the host named by AUTHCORE_BROWSER_FULL_HOST (default envoy; "none" for
 none), which gets the default (hash-password's 600,000), as `make demo` uses.
 AUTHCORE_BROWSER_HOSTS picks hosts (default "envoy nginx workerd").
 
+Then CORS (cors_flow.mjs): each host in front of tests/lib/echo.py with a
+policy whose cors allows one of two page origins (static pages on their
+own loopback ports); Chromium on each origin fetches with credentials, and
+the browser itself lets the allowed one read the answer and keeps it from
+the other.
+
 Prints "ok - <host>: <step>" / "not ok - <host>: <step>: why" and "# " lines.
 Loopback only; every wait is bounded; every process started here is stopped
 by its pid on the way out.
@@ -318,6 +324,80 @@ def start_workerd(d, policy, env, dash_port):
 STARTERS = {"envoy": start_envoy, "nginx": start_nginx, "workerd": start_workerd}
 
 
+CORS_FLOW = os.path.join(HERE, "cors_flow.mjs")
+CORS_SECRET = "browser-cors-test-hmac-secret-0123456789abcdef"
+
+
+def start_page_origin(d, name):
+    """A static page on its own loopback port (an origin of its own):
+    (proc, "http://127.0.0.1:PORT")."""
+    site = os.path.join(d, name)
+    os.makedirs(site, exist_ok=True)
+    with open(os.path.join(site, "index.html"), "w") as f:
+        f.write("<!doctype html><title>%s</title><p>%s</p>\n" % (name, name))
+    for _ in range(3):
+        port = free_port()
+        p = spawn([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
+                   "--directory", site], os.path.join(d, name + ".log"))
+        if wait_port(port, p):
+            return p, "http://127.0.0.1:%d" % port
+        finish(p)
+    raise RuntimeError("page origin %s did not start" % name)
+
+
+def run_cors(host):
+    """Pages on two origins fetch with credentials from the host in front of
+    the echo upstream; the policy's cors allows the first only."""
+    import vectors  # noqa: E402  (tests/lib)
+    from hostkit import start_echo  # noqa: E402
+    d = os.path.join(WORK, host + "-cors")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    procs = []
+    try:
+        try:
+            echo, echo_port = start_echo()
+            procs.append(echo)
+            allowed_p, allowed = start_page_origin(d, "allowed")
+            procs.append(allowed_p)
+            other_p, other = start_page_origin(d, "other")
+            procs.append(other_p)
+            policy = json.dumps({
+                "jwt": {"keys": [{"kid": "k1", "alg": "HS256", "secret": CORS_SECRET}]},
+                "public": ["/public/*"],
+                "cors": {"origins": [allowed], "methods": ["GET", "POST"],
+                         "headers": ["authorization"], "credentials": True, "max_age": 60},
+                "security_headers": {}})
+            # no administrator: the policy has no login (workerd's config
+            # names both bindings; empty is "not set")
+            env = {"AUTHCORE_ADMIN_USER": "", "AUTHCORE_ADMIN_PASSWORD_HASH": ""} \
+                if host == "workerd" else {}
+            proc, port = STARTERS[host](d, policy, env, echo_port)
+            procs.append(proc)
+        except RuntimeError as e:
+            not_ok(host, "cors: starts with two page origins", e)
+            return
+        token = vectors.mint({"key": "k1", "alg": "HS256",
+                              "claims": {"sub": "alice", "exp": "+600"}},
+                             {"k1": CORS_SECRET}, int(time.time()))
+        job = {"host": host, "api": "http://127.0.0.1:%d" % port, "allowed": allowed,
+               "other": other, "token": token, "chromium": CHROMIUM}
+        err = os.path.join(d, "node.err")
+        try:
+            with open(err, "wb") as ef:
+                out = subprocess.run(["node", CORS_FLOW, json.dumps(job)], stdout=subprocess.PIPE,
+                                     stderr=ef, text=True, timeout=FLOW_TIMEOUT).stdout
+        except subprocess.TimeoutExpired:
+            out = "not ok - %s: cors: browser run: timed out after %d s\n" % (host, FLOW_TIMEOUT)
+        for line in out.splitlines():
+            say(line)
+        if not any(line.startswith(("ok ", "not ok ")) for line in out.splitlines()):
+            not_ok(host, "cors: browser run", "no result lines; node: %s" % tail(err))
+    finally:
+        for p in reversed(procs):
+            finish(p, signal.SIGQUIT if p is procs[-1] and host == "nginx" else signal.SIGTERM)
+
+
 def run_host(host, password, hashes, full_host):
     d = os.path.join(WORK, host)
     shutil.rmtree(d, ignore_errors=True)
@@ -382,6 +462,7 @@ def main():
                 not_ok(host, "known host", "not one of %s" % ", ".join(HOSTS))
                 continue
             run_host(host, password, hashes, full_host)
+            run_cors(host)
     finally:
         for p in list(CHILDREN):
             finish(p)

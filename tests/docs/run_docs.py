@@ -1,6 +1,6 @@
 """Runs the documentation's code blocks as a user would (suite 82-docs).
 
-Every code block of README.md, hosts/*/README.md and docs/policy.md carries
+Every code block of README.md, hosts/*/README.md and docs/{policy,formats,passwords,login}.md carries
 a doc-test marker (tests/docs/blocks.py): a block without one fails. Each
 marked block runs from a scratch directory (removed afterwards) against
 this build: policies through `authcore policy check`, console sessions
@@ -40,7 +40,8 @@ PXW = os.path.join(B, "authcore-proxy.wasm")
 EDGE = os.path.join(B, "edge")
 WORKERD = os.path.join(ROOT, "node_modules", ".bin", "workerd")
 DENO = os.path.join(ROOT, "node_modules", "@deno", "linux-x64-glibc", "deno")
-DOCS = ["README.md"] + sorted(glob.glob(os.path.join(ROOT, "hosts", "*", "README.md"))) + ["docs/policy.md"]
+DOCS = (["README.md"] + sorted(glob.glob(os.path.join(ROOT, "hosts", "*", "README.md"))) +
+        ["docs/policy.md", "docs/formats.md", "docs/passwords.md", "docs/login.md"])
 
 # Waiting for other changes to land (each named in the merge notes): what
 # the docs say that this tree does not do yet. A check listed here reports
@@ -742,14 +743,41 @@ def k_node(b, ctx):
         srv.stop()
 
 
+# Python blocks of one document share a namespace, in document order (a
+# later block may use an earlier block's helpers).
+PY_NS = {}
+
+
+def k_python(b, ctx):
+    """A Python snippet that reproduces a worked example: the block runs
+    (after prelude=, in the document's shared namespace), then check= is
+    evaluated and its value (or each item of a list) must appear verbatim in
+    the code block just before this one: the example the prose gives."""
+    ns = PY_NS.setdefault(b.path, {})
+    if "prelude" in b.opts:
+        exec(b.opts["prelude"], ns)
+    exec(compile(b.text, b.where, "exec"), ns)
+    if "check" not in b.opts:
+        ok("%s: python block runs" % b.where)
+        return
+    got = eval(b.opts["check"], ns)
+    got = got if isinstance(got, list) else [got]
+    prev = [x for x in mdblocks.blocks(os.path.join(ROOT, b.path)) if x.line < b.line]
+    example = prev[-1].text if prev else ""
+    missing = [g for g in got if str(g) not in example]
+    ok("%s: python reproduces the example at %s:%d" % (b.where, b.path, prev[-1].line if prev else 0),
+       "not in the example: %r" % missing if missing else None)
+
+
 KINDS = {
     "file": k_file, "policy": k_policy, "limits": k_limits, "console": k_console, "make": k_make,
     "cli-synopsis": k_cli_synopsis, "c": k_c, "nginx": k_nginx, "nginx-fragment": k_nginx_fragment,
     "nginx-error": k_nginx_error, "envoy": k_envoy, "worker": k_worker, "deno": k_deno, "node": k_node,
+    "python": k_python,
 }
 # Blocks that need another file's policy run after the policy blocks.
 ORDER = ["file", "policy", "limits", "console", "make", "cli-synopsis", "c", "nginx", "nginx-fragment",
-         "nginx-error", "envoy", "worker", "deno", "node"]
+         "nginx-error", "envoy", "worker", "deno", "node", "python"]
 
 
 def main():

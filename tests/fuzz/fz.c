@@ -255,8 +255,9 @@ int fz_json_object(const char *p, size_t n)
 
 /* Output invariants found broken once (both fixed in the core): JSON
  * output must be valid UTF-8 (request bytes that are not UTF-8 once passed
- * through as they were), and every decision has an audit line (one that
- * overflowed AC_AUDIT_MAX after escaping was once dropped). */
+ * through as they were), and every decision but an allow the policy does
+ * not audit has an audit line (one that overflowed AC_AUDIT_MAX after
+ * escaping was once dropped). */
 static char json_out[16384]; /* what wasm/acw.c gives a decision */
 
 static void check_object(const char *what, const char *p, size_t n)
@@ -282,11 +283,16 @@ void fz_check_decision(const ac_decision *d)
 	if (d->a.audit_len > sizeof d->audit_buf ||
 	    (d->a.audit_len > 0 && d->a.audit != d->audit_buf))
 		fz_die("audit line past or outside the audit buffer");
-	if (d->a.audit_len == 0) {
+	/* only an allow may go without one (the policy's audit.allowed), and
+	 * then its audit string is empty */
+	if (d->a.audit_len == 0 && d->a.action != AC_ALLOW) {
 		fz_dump("decision JSON", json_out, n);
 		fz_die("decision has an empty audit line (dropped on overflow)");
 	}
-	check_object("audit line", d->a.audit, d->a.audit_len);
+	if (d->a.audit_len == 0 && (d->a.audit == NULL || d->a.audit[0] != 0))
+		fz_die("a decision without an audit line has a non-empty audit string");
+	if (d->a.audit_len > 0)
+		check_object("audit line", d->a.audit, d->a.audit_len);
 	if (d->a.action == AC_PENDING) {
 		if (d->a.status != 0 || d->a.n_resp_headers != 0 || d->a.n_add != 0)
 			fz_die("a pending decision carries an answer");

@@ -6,10 +6,15 @@
  * canonicalises a path or consumes a cookie credential:
  *   x-test-forward-path: P    -> path = P, path_rewritten = 1
  *   x-test-consume-cookie: C  -> remove "cookie", add "cookie: C"
+ *   x-test-cache-counts: any  -> add "x-test-cache-seen: L,H,C", the
+ *                                lookups, hits and signature checks of the
+ *                                cache the filter gave the decision (0,0,0
+ *                                when it gave none)
  * The filter's source is the shipped one, unchanged: what is tested is
  * that it forwards a rewritten path and applies remove-then-add of one
  * name through Envoy's header map. Never part of the shipped module.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "authcore.h"
@@ -76,6 +81,23 @@ void __wrap_ac_decide_next(const ac_policy *policy, ac_state *state,
 			d->a.add[d->a.n_add].name.ptr = "cookie";
 			d->a.add[d->a.n_add].name.len = 6;
 			d->a.add[d->a.n_add++].value = keep(d, h->value);
+		} else if (name_is(h->name, "x-test-cache-counts") &&
+		    d->a.n_add < AC_DECISION_HEADERS_MAX) {
+			ac_jwt_cache_counts k;
+			char t[80];
+			ac_str v;
+			int n;
+
+			ac_jwt_cache_counts_get(d->jwt_cache, &k);
+			n = snprintf(t, sizeof t, "%llu,%llu,%llu",
+			    (unsigned long long)k.lookups,
+			    (unsigned long long)k.hits,
+			    (unsigned long long)k.checks);
+			v.ptr = t;
+			v.len = n > 0 ? (size_t)n : 0;
+			d->a.add[d->a.n_add].name.ptr = "x-test-cache-seen";
+			d->a.add[d->a.n_add].name.len = 17;
+			d->a.add[d->a.n_add++].value = keep(d, v);
 		}
 	}
 }

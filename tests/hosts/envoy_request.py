@@ -26,7 +26,12 @@ decisions for a policy, this is how they reach the filter):
    the request's (and, without the ask, the request's);
  - remove then add of one name: Cookie, sent as one header (HTTP/1.1) and
    as two header fields (HTTP/2), reaches the upstream as the core's value
-   only.
+   only;
+ - the filter hands each decision its root's cache of verified signatures:
+   the same RS256 token three times is checked once (the hook reports the
+   cache's lookups, hits and checks upstream), a forgery sharing its
+   header.payload is checked and refused while it is cached, and the token
+   still hits afterwards.
 
 Prints TAP-like lines. Loopback only; every wait is bounded; Envoy and the
 upstream are always stopped.
@@ -49,6 +54,7 @@ sys.path.insert(0, HERE)
 from envoy_vectors import bootstrap, listener, runner_args  # noqa: E402
 from hostkit import free_port, start_echo, stop  # noqa: E402
 import authformats  # noqa: E402
+import vectors  # noqa: E402
 
 import h2.config  # noqa: E402
 import h2.connection  # noqa: E402
@@ -71,8 +77,13 @@ def policy():
                    "roles": ["viewer"]}],
         "login": {"prefix": "/app", "attempts": "50 per 10 minutes"},
         "public": ["/open/*"],
+        "jwt": {"keys": [{"alg": "RS256", "pem": RSA_PUB}]},
         "default": "authenticated",
     })
+
+
+with open(os.path.join(vectors.ROOT, "tests", "vectors", "keys", "rsa.pub.pem")) as _f:
+    RSA_PUB = _f.read()
 
 
 def make_cert(workdir):
@@ -300,6 +311,23 @@ def rewrite_cases(port):
     return out
 
 
+def cache_cases(port):
+    """(name, problems) for the signature cache through the hook build."""
+    tok = vectors.mint({"alg": "RS256", "key": "rsa", "claims": {"sub": "alice", "exp": "+3600"}},
+                       {}, int(time.time()), {"rsa": "keys/rsa.pem"})
+    forged = vectors.token_from({"case": "t", "mutate": "flip_signature"}, {"t": tok})
+    ask = [("X-Test-Cache-Counts", "1")]
+    seen = []
+    for t in (tok, tok, tok, forged, tok):
+        status, headers, body = h1_get(port, "/data", [("Authorization", "Bearer " + t)] + ask)
+        up = echo_seen(status, headers, body)
+        seen.append((status, up[1].get("x-test-cache-seen") if up else None))
+    want = [(200, "1,0,1"), (200, "2,1,1"), (200, "3,2,1"), (401, None), (200, "5,3,2")]
+    return [("the same RS256 token three times: one signature check, the same answer; "
+             "a forgery of it refused while it is cached, then the token hits again",
+             [] if seen == want else ["(status, lookups,hits,checks) %r, want %r" % (seen, want)])]
+
+
 def secure_problems(status, cookies, want_secure):
     if status != 303:
         return ["login status %s, want 303" % status]
@@ -358,7 +386,7 @@ def main():
                       % (state, envoy.log_tail()), flush=True)
                 return 1
             try:
-                results = rewrite_cases(envoy.plain_port)
+                results = rewrite_cases(envoy.plain_port) + cache_cases(envoy.plain_port)
             except (OSError, http.client.HTTPException) as e:
                 results = [("rewrites (hook build)", ["request failed: %s" % e])]
             for name, probs in results:

@@ -76,6 +76,8 @@ def policy(attempts="3 per 10 minutes"):
                   # per-user counter is under test, not the client budget
                   "client_attempts": "1000/minute", "max_pending": 64},
         "default": "authenticated",
+        # each Basic request's audit line names the worker that decided it
+        "audit": {"allowed": "all"},
     })
 
 

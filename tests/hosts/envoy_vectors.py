@@ -7,9 +7,10 @@ environment variables, then the router) in front of tests/lib/echo.py, each
 case sent over HTTP/1.1 exactly as written (duplicate headers kept, raw path,
 the body with its Content-Length) and checked with vectors.check(): status,
 response headers, every Set-Cookie, the body, the headers the upstream saw,
-and the reason code read from the one audit line the filter logs for the
+and the reason code read from the audit line the filter logs for the
 request (the product's own output, which Envoy is told to flush every few
-milliseconds). Each request carries a unique x-test-request-id that the echo
+milliseconds): one for each answer but the allows the policy's "audit"
+leaves out, which must leave none. Each request carries a unique x-test-request-id that the echo
 upstream records: an allowed case must have reached it exactly once, a
 refused one never (checked per case and again once Envoy has stopped).
 Cases with "https": true go to a second listener of the same Envoy that
@@ -291,7 +292,9 @@ def audit_events(text):
 
 def new_audit_events(envoy, seen, timeout=3.0):
     """Audit events after the first `seen`, once at least one is there
-    (Envoy flushes its log every few milliseconds) or time runs out."""
+    (Envoy flushes its log every few milliseconds) or time runs out. A
+    request that should leave none waits less: a line that comes later is
+    counted with the next request, and in the total once Envoy stops."""
     deadline = time.monotonic() + timeout
     while True:
         events = audit_events(envoy.log_text())
@@ -307,6 +310,7 @@ def run_file(vf, envoy_bin, workdir, wasm_path, echo_port, ledger):
     envoy = Envoy(envoy_bin, workdir, vf.name, wasm_path, vf.policy_json, echo_port,
                   env=vf.env, tls=tls, extra_args=["--file-flush-interval-msec", "5"])
     sent = []  # (case, request id)
+    lines = 0  # audit lines the requests sent should leave
     try:
         state = envoy.wait()
         cases = vf.cases(int(time.time()))
@@ -328,21 +332,24 @@ def run_file(vf, envoy_bin, workdir, wasm_path, echo_port, ledger):
                 print("not ok - envoy %s: request failed: %s" % (case.id, e), flush=True)
                 continue
             sent.append((case, rid))
-            events = new_audit_events(envoy, seen)
+            wait = {"one": 3.0, "sampled": 0.5}.get(case.audit, 0.1)
+            events = new_audit_events(envoy, seen, wait)
             seen += len(events)
-            reason, probs = vectors.audit_problems(case, status, events)
+            lines += 1 if case.audit == "one" else min(len(events), 1) \
+                if case.audit == "sampled" else 0
+            reason, probs = vectors.audit_problems(case, status, events, "envoy")
             probs += vectors.reach_problems(case, ledger.served(rid))
             probs += vectors.check(case, status, headers, upstream, reason, cookies, body)
             vectors.report(case, probs, "envoy")
     finally:
         envoy.close()  # flushes the log
-    name = "envoy %s: after Envoy stopped, one audit line per request and the " \
-           "upstream reached by exactly the allowed ones" % vf.name
+    name = "envoy %s: after Envoy stopped, the audit lines the requests should " \
+           "leave and the upstream reached by exactly the allowed ones" % vf.name
     if sent:
         counts, probs = ledger.counts(), []
         n = len(audit_events(envoy.log_text()))
-        if n != len(sent):
-            probs.append("%d audit lines for %d requests" % (n, len(sent)))
+        if n != lines:
+            probs.append("%d audit lines for %d requests, want %d" % (n, len(sent), lines))
         for case, rid in sent:
             probs += ["%s: %s" % (case.name, p) for p in vectors.reach_problems(case, counts[rid])]
         print("not ok - %s: %s" % (name, "; ".join(probs[:4])) if probs else "ok - " + name,
@@ -389,6 +396,39 @@ def bad_policy(envoy_bin, workdir, wasm_path, echo_port):
         line = text[m.start():].splitlines()[0]
         print("# %s; logged: %s" % (how, line[:200]), flush=True)
         print("ok - %s" % name, flush=True)
+    finally:
+        envoy.close()
+
+
+# Loads, but a rule's role is one nothing can carry: the core warns.
+WARN_POLICY = {
+    "api_keys": {"keys": [{"name": "ci", "role": "reader", "sha256":
+                           "05bf621417102914e809c1764486094de0038c50820713e55767359e00c45268"}]},
+    "rules": [{"path": "/api/*", "role": "reader"}, {"path": "/audit/*", "role": "auditor"}],
+    "default": "authenticated",
+}
+
+
+def warn_policy(envoy_bin, workdir, wasm_path, echo_port):
+    """A policy the core loads with a warning: Envoy serves, and the log
+    names the warning's JSON path at warning level."""
+    name = "envoy logs the policy's warnings with their JSON path"
+    envoy = Envoy(envoy_bin, workdir, "warn-policy", wasm_path, json.dumps(WARN_POLICY),
+                  echo_port)
+    try:
+        state = envoy.wait(START_TIMEOUT)
+        envoy.close()
+        text = envoy.log_text()
+        lines = [ln for ln in text.splitlines()
+                 if "authcore: policy warning at $.rules[1].role: " in ln]
+        if state != "ready":
+            print("not ok - %s: envoy did not serve (%s): %s" % (name, state, envoy.log_tail()),
+                  flush=True)
+        elif not lines or "[warning]" not in lines[0]:
+            print("not ok - %s: no warning-level line naming $.rules[1].role (%s)"
+                  % (name, " | ".join(lines)[-300:] or envoy.log_tail()), flush=True)
+        else:
+            print("ok - %s" % name, flush=True)
     finally:
         envoy.close()
 
@@ -535,7 +575,9 @@ def main():
     try:
         for vf in vectors.load_vector_files(args.vectors):
             run_file(vf, envoy_bin, args.workdir, wasm_path, echo_port, ledger)
+        vectors.sampling_report("envoy")
         bad_policy(envoy_bin, args.workdir, wasm_path, echo_port)
+        warn_policy(envoy_bin, args.workdir, wasm_path, echo_port)
         reconfigure(envoy_bin, args.workdir, wasm_path, echo_port)
         shim_checks(envoy_bin, args.workdir, wasm_path, echo_port)
     finally:

@@ -35,16 +35,20 @@ def main():
                     ok &= vectors.report(case, ["exit %d: %s" % (p.returncode, p.stderr.decode()[:300])], "native")
                     continue
                 dec = json.loads(p.stdout)
-                hdrs = {}
-                for k, v in dec["headers"]:
-                    hdrs.setdefault(k.lower(), v)
-                cookies = [v for k, v in dec["headers"] if k.lower() == "set-cookie"]
+                # an allowed answer: the decision's headers applied to the
+                # test upstream's own, as a host does
+                own = vectors.upstream_own_headers(case) if dec["action"] == "allow" else []
+                hdrs = vectors.joined(vectors.apply_response_headers(own, dec["headers"]))
+                cookies = [e[1] for e in dec["headers"] if e[0].lower() == "set-cookie"]
                 up = vectors.apply_decision(case, dec) if dec["action"] == "allow" else None
                 probs = vectors.check(case, dec["status"], hdrs, up, dec["reason"], cookies,
                                       dec["body"])
-                if dec.get("audit") is None or dec["audit"].get("reason") != dec["reason"]:
-                    probs.append("audit event missing or reason differs")
+                audit = dec.get("audit")
+                probs += vectors.audit_seen(case, "native", 0 if audit is None else 1)
+                if audit is not None and audit.get("reason") != dec["reason"]:
+                    probs.append("audit reason %r, decision %r" % (audit.get("reason"), dec["reason"]))
                 ok &= vectors.report(case, probs, "native")
+    ok &= vectors.sampling_report("native")
     return 0 if ok else 1
 
 

@@ -23,6 +23,10 @@ tests/lib/echo.py (loopback only, every wait bounded):
   decision that removes Cookie and adds it again (a consumed session
   cookie): the upstream gets only the new one, and $http_cookie and
   $cookie_NAME see it.
+- the worker's cache of verified signatures (the test module reports its
+  lookups, hits and checks upstream): the same RS256 token three times is
+  checked once, a forgery of it is checked and refused while it is cached,
+  and the token hits again after.
 - login.max_pending 1 (the core's cap, counted in the shared zone; the
   module has none of its own): while one password check runs, a second
   login gets the core's 503 overloaded with Retry-After and audit line
@@ -55,6 +59,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import nginx_vectors as nv  # noqa: E402
 from nginx_vectors import Fail, Stopped, not_ok, ok, send_full  # noqa: E402
+import vectors  # noqa: E402
 
 CLI = nv.CLI
 TEST_MODULE = os.path.join(nv.ROOT, "build", "nginx-test", "ngx_http_authcore_module.so")
@@ -88,6 +93,9 @@ def policy(slow_hash=None, quick_hash=None):
             {"path": "/dash/api/*", "role": "viewer"},
         ],
         "default": "authenticated",
+        # the rewrite checks compare each forwarded request's audit line
+        # with what the upstream received
+        "audit": {"allowed": "all"},
     }
     if slow_hash:
         p["sessions"] = {"keys": [{"kid": "s1", "secret": "nginx-request-session-key-0123456789"}]}
@@ -391,6 +399,41 @@ def check_rewritten(echo):
             ngx.stop()
 
 
+def check_cache(echo):
+    """The worker's signature cache, through the test module's report."""
+    name = ("request: the same RS256 token three times is checked once; a forgery "
+            "of it is checked and refused while it is cached")
+    if not os.path.exists(TEST_MODULE):
+        not_ok(name, "%s not built (make test-bins)" % TEST_MODULE)
+        return
+    p = json.loads(policy())
+    with open(os.path.join(nv.ROOT, "tests", "vectors", "keys", "rsa.pub.pem")) as f:
+        p["jwt"]["keys"].append({"kid": "rs", "alg": "RS256", "pem": f.read()})
+    tok = vectors.mint({"alg": "RS256", "key": "rsa", "kid": "rs",
+                        "claims": {"sub": "alice", "exp": "+3600"}},
+                       {}, int(time.time()), {"rsa": "keys/rsa.pem"})
+    forged = vectors.token_from({"case": "t", "mutate": "flip_signature"}, {"t": tok})
+    with tempfile.TemporaryDirectory(prefix="authcore-nginx-cache-") as d:
+        os.chmod(d, 0o755)
+        ngx = Ngx(d, echo, json.dumps(p), module=TEST_MODULE)
+        try:
+            ngx.start()
+            seen = []
+            for t in (tok, tok, tok, forged, tok):
+                st, hdrs, _, rbody = send_full(ngx.port, "GET", "/x", [
+                    ("Authorization", "Bearer " + t), ("X-Authcore-Test-Cache", "1")])
+                h = json.loads(rbody)["headers"] if hdrs.get("x-echo") == "1" else {}
+                seen.append((st, h.get("x-authcore-test-cache-seen")))
+            want = [(200, "1,0,1"), (200, "2,1,1"), (200, "3,2,1"), (401, None),
+                    (200, "5,3,2")]
+            if seen == want:
+                ok(name)
+            else:
+                not_ok(name, "(status, lookups,hits,checks) %r, want %r" % (seen, want))
+        finally:
+            ngx.stop()
+
+
 def login(port, timeout=WAIT, user="slow"):
     body = json.dumps({"username": user, "password": PASSWORD})
     t0 = time.monotonic()
@@ -515,12 +558,36 @@ def check_config(echo):
             not_ok(name, "exit %d: %s" % (p.returncode, err[-300:]))
 
 
+def check_warnings(echo):
+    """A policy the core loads but warns about (a rule's role nothing can
+    carry): nginx -t accepts it and logs the warning with its JSON path."""
+    name = "request: nginx -t logs the policy's warnings with their JSON path"
+    pol = {"api_keys": {"keys": [{"name": "ci", "role": "reader", "sha256":
+                                  "05bf621417102914e809c1764486094de0038c50820713e55767359e00c45268"}]},
+           "rules": [{"path": "/api/*", "role": "reader"}, {"path": "/audit/*", "role": "auditor"}],
+           "default": "authenticated"}
+    with tempfile.TemporaryDirectory(prefix="authcore-nginx-t-") as d:
+        os.chmod(d, 0o755)
+        nv.write(os.path.join(d, "policy.json"), json.dumps(pol))
+        path = os.path.join(d, "nginx.conf")
+        nv.write(path, conf(d, nv.free_port(), echo))
+        p = subprocess.run([nv.NGINX, "-t", "-p", d, "-c", path], capture_output=True,
+                           timeout=WAIT)
+        err = p.stderr.decode(errors="replace")
+        if p.returncode == 0 and "[warn]" in err and "warning at $.rules[1].role: " in err:
+            ok(name)
+        else:
+            not_ok(name, "exit %d: %s" % (p.returncode, err[-300:]))
+
+
 def main():
     def body():
         _, echo = nv.hostkit.start_echo(nv.spawn)
         check_targets(echo)
         check_rewritten(echo)
+        check_cache(echo)
         check_config(echo)
+        check_warnings(echo)
         slow = nv.hash_password(PASSWORD, SLOW_ITERATIONS)
         check_pending_cap(echo, slow, "thread pool", "")
         check_pending_cap(echo, slow, "event-loop slices", "    authcore_thread_pool off;\n")

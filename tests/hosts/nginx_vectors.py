@@ -5,8 +5,9 @@ the file's policy in front of tests/lib/echo.py and the file's environment
 (listed with `env` so nginx keeps it), sends every case over HTTP exactly as
 written (raw path, headers in order, duplicates kept, the body if any) and
 checks status, response headers (every Set-Cookie), the body and the headers
-the upstream saw, and the reason code read from the one audit line the module
-logs in error.log for the request (the product's own output). Each request
+the upstream saw, and the reason code read from the audit line the module
+logs in error.log for the request (the product's own output; none for an
+allow the policy's "audit" leaves out). Each request
 carries a unique x-test-request-id that the echo upstream records: an allowed
 case must have reached it exactly once, a refused one never (per case, and
 again for the whole file once nginx has stopped). Cases with "https": true go
@@ -247,11 +248,10 @@ def strings_in(obj):
 
 def run_file(vf, echo_port, ledger):
     now = int(time.time())
-    raw = vf.doc["cases"]
     cases = vf.cases(now)
     todo = []
-    for spec, case in zip(raw, cases):
-        why = (spec.get("skip") or {}).get(HOST)
+    for case in cases:  # a case with "repeat" is several
+        why = case.skip.get(HOST)
         if why:
             print("skip - %s %s: %s" % (HOST, case.id, why), flush=True)
         else:
@@ -288,7 +288,7 @@ def run_file(vf, echo_port, ledger):
                 sent.append((c, rid))
                 # the module logs before it answers, so the line is there now
                 events = audit_events(log)
-                reason, probs = vectors.audit_problems(c, status, events[seen:])
+                reason, probs = vectors.audit_problems(c, status, events[seen:], HOST)
                 seen = len(events)
                 probs += vectors.reach_problems(c, ledger.served(rid))
                 probs += vectors.check(c, status, hdrs, upstream_view(status, hdrs, body),
@@ -446,6 +446,7 @@ def main():
             config_checks(vfiles, echo_port)
             for vf in vfiles:
                 run_file(vf, echo_port, ledger)
+            vectors.sampling_report(HOST)
         finally:
             os.unlink(ids.name)
     return run_suite(body, tools=[("nginx", NGINX, "not found (make deps)")])

@@ -3,6 +3,9 @@ body {"method", "path", "headers": {lower-case name: value}}. Loopback only.
 With IDS_FILE it also appends, for every request it serves, one line to that
 file: the request's x-test-request-id header (or "-"), written before the
 answer, so a runner can tell which requests a host forwarded and how often.
+Each x-test-upstream-header "Name: value" (several: comma-separated) the
+request carries becomes a header of the answer (an upstream that sets,
+say, its own X-Frame-Options).
 Usage: python3 echo.py PORT [IDS_FILE]   (prints "ready" when listening)"""
 import json
 import sys
@@ -10,6 +13,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ID_HEADER = "x-test-request-id"
+UPSTREAM_HEADER = "x-test-upstream-header"
 _ids = None
 _ids_lock = threading.Lock()
 
@@ -36,6 +40,14 @@ class Echo(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("content-type", "application/json")
         self.send_header("x-echo", "1")
+        # headers of its own the case asks the upstream to answer with
+        # (vectors.UPSTREAM_HEADER: "Name: value"), to show how the
+        # decision's response headers meet an upstream's
+        for specs in self.headers.get_all(UPSTREAM_HEADER) or []:
+            for spec in specs.split(","):
+                name, _, value = spec.partition(":")
+                if name.strip():
+                    self.send_header(name.strip(), value.strip())
         self.send_header("content-length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)

@@ -18,13 +18,20 @@ A vector file (tests/vectors/decisions/*.json) holds a policy and cases:
                          "hmac_with_public_pem" | "der_signature" |
                          "zero_signature" | null},
      "raw_token": "literal token",             # instead of "token"
+     "token_from": {"case": "an earlier case's name",   # instead of "token":
+                    "signature_of": "another earlier case",  # its token with
+                    "mutate": "flip_signature"},  # this one's signature,
+                                                  # or flipped (both optional)
      "skip": {"workerd": "why this host cannot express the case"},
      "expect": {"status": 200, "reason": "ok",
                 "upstream": {"x-authcore-user": "alice"},   # allow: upstream sees
                 "upstream_absent": ["x-authcore-roles"],     # allow: upstream lacks
                 "headers": {"www-authenticate": "Bearer ..."},  # response headers
-                "reaches_upstream": true}  # default: status 200 outside the
-   }]}                                     # login endpoints (<prefix>/auth/...)
+                "reaches_upstream": true,  # default: status 200 outside the
+                                           # login endpoints (<prefix>/auth/...)
+                "audit": true | false | "sampled"},  # default: see audit_expected()
+     "repeat": 40                            # the case sent this many times
+   }]}
 
 Every runner checks each case's status, reason code, response headers,
 Set-Cookie values, body, and what the upstream saw; a runner that cannot
@@ -52,6 +59,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 VECTOR_DIR = os.path.join(ROOT, "tests", "vectors", "decisions")
 # Sent with every case by the HTTP runners; tests/lib/echo.py records it.
 REQUEST_ID_HEADER = "x-test-request-id"
+# Each "Name: value" of this request header is a header the test upstream
+# (tests/lib/echo.py, the edge test app) answers with of its own, so a case
+# shows how the decision's response headers meet an upstream's.
+UPSTREAM_HEADER = "x-test-upstream-header"
 _HASH = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
 
 
@@ -154,6 +165,8 @@ class Case:
         self.client_ip = client_ip
         self.headers = headers  # list of (name, value)
         self.expect = expect
+        self.audit = "one"  # audit_expected(); VectorFile.cases() sets it
+        self.group = self.id  # the case as written (repeats share it)
 
     @property
     def id(self):
@@ -180,12 +193,16 @@ class VectorFile:
     def cases(self, now):
         """The file's cases made concrete at unix time `now`."""
         out = []
+        minted = {}  # case name -> its token, for "token_from"
         for c in self.doc["cases"]:
             token = ""
             if "token" in c:
                 token = mint(c["token"], self.keys, now, self.private_keys)
             elif "raw_token" in c:
                 token = c["raw_token"]
+            elif "token_from" in c:
+                token = token_from(c["token_from"], minted)
+            minted[c["name"]] = token
             r = c["request"]
             subst = {"{token}": token}
             if "session" in c:
@@ -202,14 +219,88 @@ class VectorFile:
             reach = c["expect"].get("reaches_upstream")
             if reach is None:
                 reach = c["expect"]["status"] == 200 and not login_endpoint(self.policy, path)
-            out.append(Case(self.name, c["name"], r.get("method", "GET"), path,
-                            r.get("client_ip", "127.0.0.1"), headers, c["expect"],
-                            c.get("skip"), r.get("body"), r.get("https", False), reach))
+            repeat = c.get("repeat", 1)
+            for i in range(repeat):
+                case = Case(self.name, c["name"] + ("#%d" % (i + 1) if repeat > 1 else ""),
+                            r.get("method", "GET"), path, r.get("client_ip", "127.0.0.1"),
+                            list(headers), c["expect"], c.get("skip"), r.get("body"),
+                            r.get("https", False), reach)
+                case.audit = audit_expected(self.policy, case)
+                case.group = "%s/%s" % (self.name, c["name"])
+                out.append(case)
         return out
 
     @property
     def has_https(self):
         return any(c["request"].get("https") for c in self.doc["cases"])
+
+
+def token_from(spec, minted):
+    """The token of an earlier case, byte for byte (a repeated token), or
+    its header.payload with another case's signature, or with its
+    signature's first byte flipped (forgeries that share its bytes)."""
+    tok = minted[spec["case"]]
+    head, sig = tok.rsplit(".", 1)
+    if "signature_of" in spec:
+        sig = minted[spec["signature_of"]].rsplit(".", 1)[1]
+    if spec.get("mutate") == "flip_signature":
+        raw = base64.urlsafe_b64decode(sig + "=" * (-len(sig) % 4))
+        sig = b64url(bytes([raw[0] ^ 1]) + raw[1:])
+    return head + "." + sig
+
+
+def audit_expected(policy, case):
+    """How many audit lines a case's answer leaves: "one", "none" or
+    "sampled" (none or one). A case may say ("audit": true, false,
+    "sampled"); otherwise an answer that reaches the upstream (an allow) is
+    audited as the policy's audit.allowed says (default "none") and every
+    other answer is audited."""
+    want = case.expect.get("audit")
+    if want is not None:
+        return {True: "one", False: "none"}.get(want, want)
+    if not case.reaches_upstream:
+        return "one"
+    allowed = (policy.get("audit") or {}).get("allowed", "none")
+    return {"all": "one", "100%": "one", "none": "none"}.get(allowed, "sampled")
+
+
+# How a host reports the reason of an answer it leaves no audit line for
+# (Envoy and nginx report reasons only there): check() then leaves the
+# reason out and checks the rest.
+UNLOGGED = "(no audit line)"
+
+# {host: {case group: [audited, sent]}} for cases whose audit is sampled
+_sampled = {}
+
+
+def audit_seen(case, host, n):
+    """What is wrong with `n` audit lines for one request of the case, as
+    audit_expected() says; sampled ones are tallied for sampling_report()."""
+    want = case.audit
+    if want == "sampled":
+        t = _sampled.setdefault(host, {}).setdefault(case.group, [0, 0])
+        t[0] += n == 1
+        t[1] += 1
+        return [] if n <= 1 else ["%d audit lines, want at most 1 (sampled)" % n]
+    if want == "none":
+        return [] if n == 0 else ["%d audit lines, want none (an allow audit.allowed leaves out)" % n]
+    return [] if n == 1 else ["%d audit lines for the request, want 1" % n]
+
+
+def sampling_report(host):
+    """One check per sampled case group the host ran: some of its requests
+    were audited and some not (each is a coin flip at the vectors' rate, so
+    a group of 40 at 50% fails by chance once in 2^39 runs)."""
+    ok = True
+    for group, (audited, sent) in sorted(_sampled.pop(host, {}).items()):
+        name = "%s %s: sampled audit lines for some of the %d requests, not all" % (
+            host, group, sent)
+        if 0 < audited < sent:
+            print("ok - %s (%d audited)" % (name, audited), flush=True)
+        else:
+            print("not ok - %s: %d audited" % (name, audited), flush=True)
+            ok = False
+    return ok
 
 
 def login_endpoint(policy, path):
@@ -257,7 +348,8 @@ def check(case, status, resp_headers, upstream_headers=None, reason=None,
     names), or None when the answer did not come from the upstream (a
     case that must reach the upstream then fails);
     reason: the decision's reason code as the host reported it (an audit
-    line, the decision object); None fails a case that expects a reason;
+    line, the decision object); None fails a case that expects a reason,
+    UNLOGGED (no audit line, as the case expects) leaves it unchecked;
     set_cookies: every Set-Cookie value the client got, in order (a list),
     or None when the host runner cannot collect them;
     body: the response body text, or None when not collected.
@@ -287,7 +379,7 @@ def check(case, status, resp_headers, upstream_headers=None, reason=None,
                     probs.append("body lacks %r (body starts %r)" % (want, body[:120]))
     if status != e["status"]:
         probs.append("status %s, want %s" % (status, e["status"]))
-    if "reason" in e and reason != e["reason"]:
+    if "reason" in e and reason != UNLOGGED and reason != e["reason"]:
         probs.append("reason %s, want %s" % (reason, e["reason"]))
     for n, v in e.get("headers", {}).items():
         got = resp_headers.get(n.lower())
@@ -340,6 +432,48 @@ def apply_decision(case, d):
     return up
 
 
+def upstream_own_headers(case):
+    """The headers the test upstream answers this case with of its own:
+    [(name, value)] from the case's UPSTREAM_HEADER values."""
+    out = []
+    for n, v in case.headers:
+        if n.lower() == UPSTREAM_HEADER:
+            for spec in v.split(","):
+                name, _, value = spec.partition(":")
+                if name.strip():
+                    out.append((name.strip(), value.strip()))
+    return out
+
+
+def apply_response_headers(own, decided):
+    """What a host makes of an upstream's answer headers `own` [(name,
+    value)] and a decision's "headers" entries ([name, value] or [name,
+    value, mode]), applied in order: append; "set" replaces every value of
+    the name; "set_if_absent" adds only when none is there. The reference
+    the in-process runners check the core's modes against (the HTTP hosts
+    apply them for real). Returns [(name, value)]."""
+    out = list(own)
+    for e in decided:
+        n, v, mode = e[0], e[1], (e[2] if len(e) > 2 else "append")
+        have = any(k.lower() == n.lower() for k, _ in out)
+        if mode == "set":
+            out = [(k, x) for k, x in out if k.lower() != n.lower()]
+        elif mode == "set_if_absent" and have:
+            continue
+        out.append((n, v))
+    return out
+
+
+def joined(pairs):
+    """Headers as an HTTP client reads them: lower-case names, repeated
+    ones joined with ", "."""
+    d = {}
+    for k, v in pairs:
+        k = k.lower()
+        d[k] = d[k] + ", " + v if k in d else v
+    return d
+
+
 def request_json(case):
     r = {"method": case.method, "path": case.path, "client_ip": case.client_ip,
          "https": case.https, "headers": [[n, v] for n, v in case.headers]}
@@ -348,13 +482,17 @@ def request_json(case):
     return r
 
 
-def audit_problems(case, status, events):
+def audit_problems(case, status, events, host):
     """The case's reason code from its audit line, and what is wrong with the
-    audit lines the request left in a host's log (exactly one, for this
-    request): Envoy and nginx runners read the reason from there."""
-    if len(events) != 1:
-        return None, ["%d audit lines for the request, want 1" % len(events)]
-    ev, probs = events[0], []
+    audit lines the request left in a host's log (as audit_seen() says, for
+    this request): Envoy and nginx runners read the reason from there, and
+    get UNLOGGED when there is rightly none."""
+    probs = audit_seen(case, host, len(events))
+    if probs:
+        return None, probs
+    if not events:
+        return UNLOGGED, []
+    ev = events[0]
     if ev.get("method") != case.method:
         probs.append("audit line for %r, not this %s" % (ev.get("method"), case.method))
     if ev.get("status") != status:

@@ -841,8 +841,183 @@ static void test_audit_always_logged(void)
 	CHECK(ac_decision_json(&d, js, sizeof js) > 0);
 	CHECK(strstr(js, "/api/\\ufffdx") != NULL);
 	/* and valid multi-byte UTF-8 passes unchanged */
-	decide_case(P, "GET", "/pub/caf\xc3\xa9", NULL, &d, 1000);
-	CHECK(strstr(d.a.audit, "/pub/caf\xc3\xa9") != NULL);
+	decide_case(P, "GET", "/api/caf\xc3\xa9", NULL, &d, 1000);
+	CHECK(d.a.status == 401 && strstr(d.a.audit, "/api/caf\xc3\xa9") != NULL);
+	end();
+}
+
+/* AC_NEEDS_TLS: asked for only where the scheme can change the answer
+ * (cookies); where it is not asked for, the answer is the same for http
+ * and https but for the `https` it echoes. */
+static void test_needs_tls(void)
+{
+	static ac_decision d1, d2;
+	static char j1[16384], j2[16384];
+	static const char *const pols[] = {
+		/* tokens from a header: never */
+		"{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"unit-test-secret-0123456789abcdefghij\"}]},"
+		"\"public\":[\"/pub\"],\"trusted_proxies\":[\"10.0.0.0/8\"]}",
+		/* a cookie source: requests with a Cookie */
+		"{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"unit-test-secret-0123456789abcdefghij\"}],"
+		"\"sources\":[{\"cookie\":\"jwt\"}]}}",
+	};
+	const char *tok = sign("{\"sub\":\"bob\",\"roles\":[\"reader\"]}");
+	char auth[1024], cookie[1100];
+	size_t i, k;
+
+	begin("needs: the scheme only where cookies can use it");
+	snprintf(auth, sizeof auth, "Bearer %s", tok);
+	snprintf(cookie, sizeof cookie, "jwt=%s", tok);
+	for (i = 0; i < 2; i++) {
+		ac_policy_error err;
+		const ac_policy *P = load(pols[i], &err);
+		ac_header h[] = { H("Authorization", auth), H("Host", "a.test"),
+			H("Origin", "https://a.test"), H("X-Forwarded-Proto", "https"),
+			H("Cookie", cookie) };
+		static const char *const methods[] = { "GET", "POST" };
+
+		CHECK(P != NULL);
+		if (P == NULL)
+			continue;
+		for (k = 0; k < 4; k++) {
+			ac_request r;
+			unsigned n;
+			size_t l1, l2;
+
+			memset(&r, 0, sizeof r);
+			r.method.ptr = methods[k & 1];
+			r.method.len = strlen(r.method.ptr);
+			r.path.ptr = "/api/x";
+			r.path.len = 6;
+			r.client_ip.ptr = "10.1.1.1";
+			r.client_ip.len = 8;
+			r.headers = h;
+			r.n_headers = k < 2 ? 4 : 5; /* with the Cookie or not */
+			n = ac_needs(P, &r);
+			CHECK(!!(n & AC_NEEDS_TLS) == (i == 1 && k >= 2));
+			if (n & AC_NEEDS_TLS)
+				continue;
+			r.https = 0;
+			ac_decide(P, NULL, &r, 1000, NULL, 0, &d1);
+			r.https = 1;
+			ac_decide(P, NULL, &r, 1000, NULL, 0, &d2);
+			d1.a.https = d2.a.https = 0;
+			l1 = ac_decision_json(&d1, j1, sizeof j1);
+			l2 = ac_decision_json(&d2, j2, sizeof j2);
+			CHECK(l1 > 0 && l1 == l2 && memcmp(j1, j2, l1) == 0);
+		}
+	}
+	{
+		/* sessions and a login: the login endpoints and any Cookie */
+		ac_policy_error err;
+		const ac_policy *P = load("{\"sessions\":{\"keys\":[{\"kid\":\"s1\","
+		    "\"secret\":\"unit-test-session-secret-0123456789abcd\"}]}}", &err);
+		ac_header c[] = { H("Cookie", "a=1") };
+		ac_request r;
+
+		CHECK(P != NULL);
+		if (P != NULL) {
+			memset(&r, 0, sizeof r);
+			r.method.ptr = "GET";
+			r.method.len = 3;
+			r.path.ptr = "/x";
+			r.path.len = 2;
+			CHECK(!(ac_needs(P, &r) & AC_NEEDS_TLS));
+			r.headers = c;
+			r.n_headers = 1;
+			CHECK(ac_needs(P, &r) & AC_NEEDS_TLS);
+		}
+	}
+	end();
+}
+
+/* "audit": allowed requests get a line as the policy says (sampled with
+ * the decision's entropy), every other answer always; no line is an empty
+ * audit string, and the decision JSON says null. */
+static void test_audit_allowed(void)
+{
+	static ac_decision d;
+	static char js[16384];
+	static const char *const good[][2] = {
+		{ "", "0" }, { ",\"audit\":{}", "0" },
+		{ ",\"audit\":{\"allowed\":\"none\"}", "0" },
+		{ ",\"audit\":{\"allowed\":\"all\"}", "1000000" },
+		{ ",\"audit\":{\"allowed\":\"100%\"}", "1000000" },
+		{ ",\"audit\":{\"allowed\":\"12.5%\"}", "125000" },
+		{ ",\"audit\":{\"allowed\":\"0.0001%\"}", "1" },
+		{ ",\"audit\":{\"allowed\":\"50%\"}", "500000" },
+	};
+	static const char *const bad[] = { "0%", "0.00001%", "100.0001%",
+		"101%", "05%", ".5%", "5.%", "5", "5 %", " 5%", "all ", "ALL",
+		"1/10" };
+	ac_policy_error err;
+	char pol[1024];
+	size_t i;
+	uint8_t ent[32];
+
+	begin("audit: allowed requests none, all or sampled; denials always");
+	for (i = 0; i < sizeof good / sizeof good[0]; i++) {
+		const ac_policy *P;
+		snprintf(pol, sizeof pol, "{\"api_keys\":{\"keys\":[]},"
+		    "\"public\":[\"/pub\"]%s}", good[i][0]);
+		P = load(pol, &err);
+		CHECK(P != NULL && P->audit_allowed ==
+		    (uint32_t)strtoul(good[i][1], NULL, 10));
+	}
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(pol, sizeof pol, "{\"api_keys\":{\"keys\":[]},"
+		    "\"audit\":{\"allowed\":\"%s\"}}", bad[i]);
+		CHECK(load(pol, &err) == NULL &&
+		    strcmp(err.path, "$.audit.allowed") == 0);
+	}
+	CHECK(load("{\"api_keys\":{\"keys\":[]},\"audit\":{\"allowed\":1}}",
+	    &err) == NULL && strcmp(err.path, "$.audit.allowed") == 0);
+	CHECK(load("{\"api_keys\":{\"keys\":[]},\"audit\":{\"denied\":\"none\"}}",
+	    &err) == NULL && strcmp(err.path, "$.audit") == 0);
+	for (i = 0; i < 3; i++) {
+		static const char *const setting[] = { "none", "all", "50%" };
+		const ac_policy *P;
+		ac_request r;
+		int n = 0, k;
+
+		snprintf(pol, sizeof pol, "{\"api_keys\":{\"keys\":[]},"
+		    "\"public\":[\"/pub\"],\"audit\":{\"allowed\":\"%s\"}}",
+		    setting[i]);
+		P = load(pol, &err);
+		CHECK(P != NULL);
+		if (P == NULL)
+			continue;
+		memset(&r, 0, sizeof r);
+		r.method.ptr = "GET";
+		r.method.len = 3;
+		for (k = 0; k < 256; k++) {
+			/* the last 4 entropy bytes decide: k / 256 of 2^32 */
+			memset(ent, 0xa5, sizeof ent);
+			ent[28] = (uint8_t)k;
+			r.path.ptr = "/pub";
+			r.path.len = 4;
+			ac_decide(P, NULL, &r, 1000, ent, sizeof ent, &d);
+			CHECK(d.a.action == AC_ALLOW && d.a.reason == AC_PUBLIC);
+			CHECK((d.a.audit_len == 0) == (d.a.audit[0] == 0));
+			n += d.a.audit_len > 0;
+			if (d.a.audit_len > 0)
+				CHECK(strstr(d.a.audit, "\"action\":\"allow\"") != NULL);
+			else
+				CHECK(ac_decision_json(&d, js, sizeof js) > 0 &&
+				    strstr(js, "\"audit\":null}") != NULL);
+			/* a refusal is audited whatever the setting */
+			r.path.ptr = "/api";
+			ac_decide(P, NULL, &r, 1000, ent, sizeof ent, &d);
+			CHECK(d.a.status == 401 && d.a.audit_len > 0 &&
+			    strstr(d.a.audit, "\"action\":\"deny\"") != NULL);
+		}
+		CHECK(n == (i == 0 ? 0 : i == 1 ? 256 : 128));
+		/* without entropy a sampled setting loses no line */
+		r.path.ptr = "/pub";
+		r.path.len = 4;
+		ac_decide(P, NULL, &r, 1000, NULL, 0, &d);
+		CHECK((d.a.audit_len > 0) == (i != 0));
+	}
 	end();
 }
 
@@ -1012,6 +1187,60 @@ static void test_policy_errors(void)
 		    "$.jwt.keys[1].kid", "duplicate kid" },
 		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"identity_headers\":{\"user\":\"Authorization\"}}",
 		    "$.identity_headers", "must not name a header" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"cors\":{\"origins\":[\"https://a.example\",\"*\"],\"credentials\":true}}",
+		    "$.cors.origins[1]", "with \"credentials\"" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"cors\":{\"origins\":[\"null\"]}}",
+		    "$.cors.origins[0]", "never allowed" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"cors\":{\"origins\":[\"https://a.example/app\"]}}",
+		    "$.cors.origins[0]", "must not have a path" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"cors\":{\"origins\":[\"https://a.*.example\"]}}",
+		    "$.cors.origins[0]", "one '*' in front" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"cors\":{\"origins\":[\"https://App.example\"]}}",
+		    "$.cors.origins[0]", "lower case" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"cors\":{\"methods\":[\"GET\"]}}",
+		    "$.cors", "missing \"origins\"" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"cors\":{\"origins\":[\"*\"],\"max_age\":90000}}",
+		    "$.cors.max_age", "0 to 86400" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"cors\":{\"origins\":[\"*\"],\"headers\":[\"x y\"]}}",
+		    "$.cors.headers[0]", "not a header name" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"require_https\":\"yes\"}",
+		    "$.require_https", "true or false" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"security_headers\":{\"frame_options\":\"ALLOW-FROM x\"}}",
+		    "$.security_headers.frame_options", "\"DENY\", \"SAMEORIGIN\" or false" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"security_headers\":{\"hsts\":\"includeSubDomains\"}}",
+		    "$.security_headers.hsts", "max-age=" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"security_headers\":{\"referrer_policy\":\"a\\nb\"}}",
+		    "$.security_headers.referrer_policy", "printable ASCII" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"security_headers\":{\"frame_ancestors\":\"'self'; script-src *\"}}",
+		    "$.security_headers.frame_ancestors", "without ';'" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"security_headers\":{\"x_frame\":\"DENY\"}}",
+		    "$.security_headers", "unknown member" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"rules\":[{\"path\":\"/a\",\"role\":[]}]}",
+		    "$.rules[0].role", "non-empty array" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"rules\":[{\"path\":\"/a\",\"role\":[\"a\",7]}]}",
+		    "$.rules[0].role[1]", "must be a string" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"roles\":{\"a\":[\"read\"],\"a\":[\"x\"]}}",
+		    "$.roles", "duplicate member \"a\"" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"roles\":{\"a\":\"read\"}}",
+		    "$.roles.a", "array of permission names" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"resources\":[{\"path\":\"/api/pipelines/*\",\"methods\":{\"GET\":\"read\"}}]}",
+		    "$.resources[0].path", "{id}" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"resources\":[{\"path\":\"/api/p{id}/*\",\"methods\":{\"GET\":\"read\"}}]}",
+		    "$.resources[0].path", "whole path segment" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"resources\":[{\"path\":\"/api/*/{id}\",\"methods\":{\"GET\":\"read\"}}]}",
+		    "$.resources[0].path", "only the part after {id}" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"resources\":[{\"path\":\"/p/{id}\"}]}",
+		    "$.resources[0]", "missing \"methods\"" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"resources\":[{\"path\":\"/p/{id}\",\"methods\":{\"GET\":\"read\"},\"acl\":{\"r_*\":{\"write\":[\"a\"]}}}]}",
+		    "$.resources[0].acl.r_*.write", "could never grant" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"resources\":[{\"path\":\"/p/{id}\",\"methods\":{\"GET\":\"read\"},\"acl\":{\"r*x\":{\"read\":[\"a\"]}}}]}",
+		    "$.resources[0].acl.r*x", "at its end" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"resources\":[{\"path\":\"/p/{id}\",\"methods\":{\"GET\":\"read\"},\"acl\":{\"r\":{\"read\":[]}}}]}",
+		    "$.resources[0].acl.r.read", "non-empty array" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"resources\":[{\"path\":\"/p/{id}\",\"methods\":{\"GET\":\"read\"},\"acl\":{\"r\":{\"read\":[\"a\"]},\"r\":{\"read\":[\"b\"]}}}]}",
+		    "$.resources[0].acl", "duplicate member" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"resources\":[{\"path\":\"/p/{id}\",\"methods\":{\"GET\":\"read\",\"GET\":\"x\"}}]}",
+		    "$.resources[0].methods", "duplicate member" },
 	};
 	ac_policy_error err;
 	size_t i, used;
@@ -1162,6 +1391,26 @@ static void test_policy_warnings(void)
 	CHECK(warnings_of(j, got, sizeof got) == 0);
 	end();
 
+	begin("policy warnings: roles in rules and resource ACLs, permissions of resources");
+	/* with "roles", a role it does not define is most likely a typo */
+	snprintf(j, sizeof j, "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":"
+	    "\"0123456789abcdef0123456789abcdef\"}]},\"roles\":{\"viewer\":[\"read\"],"
+	    "\"admin\":[\"read\",\"run\"]},\"rules\":[{\"path\":\"/a\",\"role\":"
+	    "[\"admin\",\"admn\"]}],\"resources\":[{\"path\":\"/p/{id}/*\",\"methods\":"
+	    "{\"GET\":\"read\",\"POST\":\"run\"},\"acl\":{\"r_*\":{\"read\":[\"viewer\","
+	    "\"veiwer\"],\"run\":[\"admin\"]}}}]}");
+	n = warnings_of(j, got, sizeof got);
+	CHECK(n == 2 && strcmp(got, "$.rules[0].role|$.resources[0].acl.r_*.read") == 0);
+	/* API keys only: a role no key holds, a permission nothing grants,
+	 * one "roles" grants to a key's role */
+	snprintf(j, sizeof j, "{%s,\"roles\":{\"reporter\":[\"export\"]},"
+	    "\"resources\":[{\"path\":\"/r/{id}\",\"methods\":{\"GET\":\"read\","
+	    "\"PUT\":\"write\",\"POST\":\"export\"}},{\"path\":\"/s/{id}\",\"methods\":"
+	    "{\"GET\":\"read\"},\"acl\":{\"*\":{\"read\":[\"auditor\"]}}}]}", AK);
+	n = warnings_of(j, got, sizeof got);
+	CHECK(n == 2 && strcmp(got, "$.resources[0].methods.PUT|$.resources[1].acl.*.read") == 0);
+	end();
+
 	begin("policy warnings: rules outside the session cookie's Path");
 	snprintf(j, sizeof j, "{%s,\"users\":[{\"name\":\"a\",\"password_hash\":"
 	    "\"%s\"}],\"login\":{\"prefix\":\"/app\"},\"rules\":["
@@ -1310,6 +1559,7 @@ static void test_request_rules(void)
 	    "\"prefix\":\"Bearer\"},{\"cookie\":\"jwt\"},{\"query\":\"access_token\"}]},"
 	    "\"trusted_proxies\":[\"10.0.0.0/8\",\"fd00::/8\"],"
 	    "\"request\":{\"non_canonical_path\":\"rewrite\"},"
+	    "\"audit\":{\"allowed\":\"all\"},"
 	    "\"rules\":[{\"methods\":[\"GET\"],\"path\":\"/api/secret\",\"role\":\"admin\"},"
 	    "{\"methods\":[\"DELETE\"],\"path\":\"/api/admin/*\",\"role\":\"admin\"}]}";
 	ac_policy_error err;
@@ -1365,6 +1615,20 @@ static void test_request_rules(void)
 		ac_header h[] = { H("Authorization", auth), H("X_Authcore_User", "admin") };
 		decide_req(P, "GET", "/api/items", "192.0.2.1", 0, h, 2, &d);
 		CHECK(d.a.status == 400 && d.a.reason == AC_BAD_HEADER);
+	}
+	{
+		/* a Cookie header the core would forward rebuilt (the token
+		 * cookie consumed) never carries CR, LF or NUL on: refused */
+		static const char v[3][24] = { "a=b\r; c=d", "a=b\n; c=d",
+			"\0a=b; c=d" };
+		size_t k;
+		for (k = 0; k < 3; k++) {
+			ac_header h[] = { H("Authorization", auth), H("Cookie", "") };
+			h[1].value.ptr = v[k];
+			h[1].value.len = k == 2 ? 10 : strlen(v[k]);
+			decide_req(P, "GET", "/api/items", "192.0.2.1", 0, h, 2, &d);
+			CHECK(d.a.status == 400 && d.a.reason == AC_BAD_HEADER);
+		}
 	}
 	{
 		/* identity values as upstreams will read them */
@@ -1488,6 +1752,8 @@ int main(void)
 	test_policy_warnings();
 	test_sources_and_claims();
 	test_audit_always_logged();
+	test_audit_allowed();
+	test_needs_tls();
 	test_sha256_paths();
 	test_canonical_path();
 	test_request_rules();

@@ -1018,9 +1018,11 @@ static void test_basic(void)
 	CHECK(d.a.action == AC_PENDING);
 	finish(P, &r, 1000);
 	CHECK(d.a.action == AC_ALLOW && d.a.reason == AC_OK);
+	/* checked against the hash: a login, audited; from the cache: an
+	 * allowed request, not audited by default */
 	CHECK(strstr(d.a.audit, "\"auth\":\"basic\"") != NULL);
 	ac_decide_begin(P, &state, &r, 1029, ENT, 16, &d);
-	CHECK(d.a.action == AC_ALLOW);
+	CHECK(d.a.action == AC_ALLOW && d.a.audit_len == 0);
 	ac_decide_begin(P, &state, &r, 1030, ENT, 16, &d);
 	CHECK(d.a.action == AC_PENDING);
 	ac_decide_step(&d, 1u << 30);
@@ -1092,8 +1094,9 @@ static void test_needs_and_writes(void)
 	CHECK((AC_NEEDS_STATE & AC_NEEDS_BODY) == 0);
 	request(&r, "POST", "/app/auth/login", form, 0);
 	n = ac_needs(P, &r);
+	/* and the scheme: the session cookie's Secure flag, same-origin */
 	CHECK(n == (AC_NEEDS_BODY | AC_NEEDS_THROTTLE | AC_NEEDS_CLIENT_BUDGET |
-	    AC_NEEDS_PENDING));
+	    AC_NEEDS_PENDING | AC_NEEDS_TLS));
 	header(0, "Authorization", creds);
 	request(&r, "GET", "/app/api/x", NULL, 1);
 	CHECK(ac_needs(P, &r) == AC_NEEDS_STATE);
@@ -1102,6 +1105,15 @@ static void test_needs_and_writes(void)
 	header(0, "Authorization", "Bearer abc.def.ghi");
 	request(&r, "GET", "/app/api/x", NULL, 1);
 	CHECK(ac_needs(P, &r) == 0);
+	/* the scheme for a logout (cookies cleared) and wherever a Cookie
+	 * comes (a session) */
+	request(&r, "GET", "/app/auth/logout", NULL, 0);
+	CHECK(ac_needs(P, &r) == AC_NEEDS_TLS);
+	request(&r, "GET", "/app/auth/whoami", NULL, 0);
+	CHECK(ac_needs(P, &r) == 0);
+	header(0, "Cookie", "authcore_session=x");
+	request(&r, "GET", "/app/auth/whoami", NULL, 1);
+	CHECK(ac_needs(P, &r) == AC_NEEDS_TLS);
 	end();
 
 	begin("state_written: set by what writes (a check begun, finished, cached), clear otherwise");

@@ -2,8 +2,9 @@
  * Tests of the RSA public operation (core/ac_rsa.c) and of the RS* and PS*
  * signature checks built on it (core/ac_jws.c). Self-contained (no files,
  * no clock unless --bench) so the same program runs natively, under
- * ASan+UBSan, under ASan+UBSan built with -DAC_RSA_LIMB32 (the 32-bit-limb
- * path that wasm takes), and as WASI wasm under Node. Prints "ok - name" /
+ * ASan+UBSan, under ASan+UBSan built with -DAC_RSA_LANES (the 64-bit limbs
+ * with products made of 32-bit ones that wasm takes) and with
+ * -DAC_RSA_LIMB32 (32-bit limbs), and as WASI wasm under Node. Prints "ok - name" /
  * "not ok - name: where" per check group.
  *
  *  - ac_rsa_public against BearSSL's br_rsa_i31_public (the operation the
@@ -1074,7 +1075,11 @@ static void bench(void)
 	int j, r, runs;
 	double t0, best_ac, best_br, best_init;
 
-	printf("# limbs of %d bits\n", AC_LIMB_BITS);
+	printf("# limbs of %d bits%s\n", AC_LIMB_BITS,
+#if defined(__wasm__) || defined(AC_RSA_LANES)
+	    AC_LIMB_BITS == 64 ? ", products of 32-bit ones" :
+#endif
+	    "");
 	for (i = 0; i < sizeof T / sizeof T[0]; i++) {
 		nlen = from_hex(n, sizeof n, T[i].hex);
 		best_ac = best_br = best_init = 1e30;

@@ -46,6 +46,7 @@ SUITE_NEEDS_$(1) += $(foreach k,$(3),$(call unit_bin,$(2),$(k)))
 endef
 
 $(eval $(call unit_test,20-core,test_core,heap asan wasm,-O1))
+$(eval $(call unit_test,20-core,test_cache,heap asan wasm,-O1))
 $(eval $(call unit_test,21-session,test_session,heap asan wasm,-O1))
 $(eval $(call unit_test,22-wycheproof,test_wycheproof,native asan))
 # without the 1,200,000-iteration Django example in wasm (portable SHA-256
@@ -55,11 +56,13 @@ test_password_WASM_CFLAGS := -DAC_TEST_SKIP_SLOW
 $(eval $(call unit_test,23-password,test_password_wycheproof,native asan))
 SUITE_NEEDS_23-password += $(B)/bin/authcore
 $(eval $(call unit_test,24-login,test_login,heap asan wasm,-O1))
-# and with -DAC_RSA_LIMB32 (the 32-bit-limb arithmetic wasm uses) under the sanitizers
+# and under the sanitizers with -DAC_RSA_LANES (the 64-bit limbs without a
+# 128-bit product that wasm uses) and -DAC_RSA_LIMB32 (32-bit limbs)
 $(eval $(call unit_test,26-rsa,test_rsa,heap asan wasm))
+$(eval $(call unit_asan,test_rsa,-lanes,-DAC_RSA_LANES))
 $(eval $(call unit_asan,test_rsa,-limb32,-DAC_RSA_LIMB32))
-TEST_BINS += $(UT)/test_rsa-limb32-asan
-SUITE_NEEDS_26-rsa += $(UT)/test_rsa-limb32-asan
+TEST_BINS += $(UT)/test_rsa-lanes-asan $(UT)/test_rsa-limb32-asan
+SUITE_NEEDS_26-rsa += $(UT)/test_rsa-lanes-asan $(UT)/test_rsa-limb32-asan
 # ECDSA against BearSSL: natively with heap counting, under ASan+UBSan with
 # 64-bit and 32-bit limbs (the wasm arithmetic), and as WASI wasm; the
 # sanitizer and wasm builds with fewer random signatures

@@ -1,5 +1,6 @@
 # make bench: one side-by-side run of authcore and its peers on this machine
-# (tools/bench/run.py prints the table and writes build/bench/results.md).
+# (tools/bench/run.py prints the table and writes build/bench/results.md),
+# then the proxy section (make bench-proxy, below: build/bench/proxy.md).
 # Targets from the design brief are printed next to the measured ratios; the
 # benchmark never fails on them.
 BENCH_OUT := $(B)/bench
@@ -37,6 +38,25 @@ bench-bins: $(BENCH_OUT)/bench_native $(BENCH_OUT)/wasm/acbench.mjs
 bench: deps
 	@$(MAKE) --no-print-directory all bench-bins
 	@build/venv/bin/python tools/bench/run.py
+	@$(MAKE) --no-print-directory bench-proxy-run
+
+# make bench-proxy: Envoy and nginx with authcore against the same proxy
+# without it (and Envoy's jwt_authn), one upstream nginx `return 200`, one
+# run (tools/bench/proxy_bench.py; needs Debian's wrk). Writes
+# build/bench/proxy.md and build/bench/proxy-table.md (the README's table).
+# BENCH_PROXY_SECONDS per wrk run (10) and BENCH_PROXY_ROUNDS (3): the
+# default takes about 10 minutes; 2 and 1 make a smoke run of under one.
+BENCH_PROXY_SECONDS ?= 10
+BENCH_PROXY_ROUNDS ?= 3
+.PHONY: bench-proxy bench-proxy-run
+bench-proxy: deps
+	@$(MAKE) --no-print-directory $(B)/authcore-proxy.wasm $(NGX_MODULE)
+	@$(MAKE) --no-print-directory bench-proxy-run
+
+bench-proxy-run:
+	@command -v wrk >/dev/null || apt-get install -y wrk
+	@BENCH_PROXY_SECONDS=$(BENCH_PROXY_SECONDS) BENCH_PROXY_ROUNDS=$(BENCH_PROXY_ROUNDS) \
+	  build/venv/bin/python tools/bench/proxy_bench.py
 
 # make bench-nginx: ES256 requests/s through nginx with 1 and 2 workers, this
 # tree's module against the module built from NGINX_BENCH_BASE (default: the

@@ -59,11 +59,24 @@ def keys():
     return pub.decode(), tok
 
 
-def conf(d, module, workers, port, up_port):
+def conf(d, module, workers, port, up_port, serve_upstream=True):
+    """nginx.conf for folder d: `location /` proxies to 127.0.0.1:up_port
+    with the module's policy d/policy.json (module None: no module, the
+    same proxy without it); serve_upstream: this nginx also serves the
+    `return 200` upstream on up_port (else another process does)."""
+    load = "load_module %s;" % module if module else ""
+    policy = "authcore_policy %s/policy.json;" % d if module else ""
+    upstream = """
+    server {{
+        listen 127.0.0.1:{up} reuseport;
+        location / {{
+            return 200 "ok\\n";
+        }}
+    }}""".format(up=up_port) if serve_upstream else ""
     return """daemon off;
 master_process on;
 worker_processes {workers};
-load_module {module};
+{load}
 pid {d}/nginx.pid;
 error_log {d}/error.log warn;
 events {{ worker_connections 1024; }}
@@ -81,20 +94,15 @@ http {{
     server {{
         listen 127.0.0.1:{port} reuseport;
         location / {{
-            authcore_policy {d}/policy.json;
+            {policy}
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_pass http://up;
         }}
-    }}
-    server {{
-        listen 127.0.0.1:{up} reuseport;
-        location / {{
-            return 200 "ok\\n";
-        }}
-    }}
+    }}{upstream}
 }}
-""".format(d=d, module=module, workers=workers, port=port, up=up_port)
+""".format(d=d, load=load, policy=policy, workers=workers, port=port, up=up_port,
+           upstream=upstream)
 
 
 def get(port, headers):

@@ -25,6 +25,11 @@
 //                 of a P1363 signature made by node:crypto with a fresh
 //                 P-256/P-384/P-521 key, N checks inside one wasm call
 //   jose          jose's jwtVerify with a CryptoKey imported once
+//   rs256|es256/edge-verify, edge-verify-cached  auth.verify of one RS256
+//                 (RSA-2048) or ES256 token (Node's crypto signs the same
+//                 claims) through a policy with the same checks and its key:
+//                 with "cache": false, and with the default cache (the
+//                 warm-up enters the token; each measured call hits)
 // With ITERATIONS PASSWORD SALT_HEX (run.py passes 600000):
 //   pbkdf2/wasm-node  ac_pbkdf2 (PBKDF2-HMAC-SHA256, dkLen 32) exported from
 //                 the bench wasm build, one derivation per run, BEST of
@@ -111,6 +116,26 @@ const { createAuth } = await import(join(top, "build/edge/authcore.mjs"));
 const auth = await createAuth(policy, { module: edgeBytes, audit: false });
 await measure("hs256", "edge-decide", 20000, () => auth.decide(request, { now }).action === "allow");
 await measure("hs256", "edge-verify", 20000, () => auth.verify(token, { now }).valid);
+{
+  const { generateKeyPairSync, sign } = await import("node:crypto");
+  for (const [cas, alg] of [["rs256", "RS256"], ["es256", "ES256"]]) {
+    const { privateKey, publicKey } = alg === "RS256"
+      ? generateKeyPairSync("rsa", { modulusLength: 2048 })
+      : generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const si = Buffer.from(JSON.stringify({ alg, typ: "JWT" })).toString("base64url") +
+      "." + token.split(".")[1];
+    const sig = sign("sha256", Buffer.from(si),
+      alg === "ES256" ? { key: privateKey, dsaEncoding: "ieee-p1363" } : privateKey);
+    const tok = `${si}.${sig.toString("base64url")}`;
+    const pem = publicKey.export({ type: "spki", format: "pem" });
+    for (const [impl, cache, n] of [["edge-verify", false, alg === "RS256" ? 2000 : 300],
+      ["edge-verify-cached", true, 20000]]) {
+      const a = await createAuth({ ...policy, jwt: { ...policy.jwt, keys: [{ alg, pem }], cache } },
+        { module: edgeBytes, audit: false });
+      await measure(cas, impl, n, () => a.verify(tok, { now }).valid);
+    }
+  }
+}
 
 // ---- the same wasm through the flat ABI -----------------------------------
 {

@@ -77,26 +77,36 @@ def jwt_authn_filter():
 
 
 class CostEnvoy(envoy_ab.BenchEnvoy):
-    def __init__(self, envoy_bin, tag, wasm, native=None):
+    """One Envoy whose HTTP filters are `wasm` (a proxy-wasm module, or None)
+    and `native` (a native filter's config, or None) before the router.
+    upstream: a port on 127.0.0.1 to route to (else a direct_response);
+    policy_text: the filter's policy (else policy()); out: the folder for
+    its config and log; concurrency: its worker threads."""
+
+    def __init__(self, envoy_bin, tag, wasm, native=None, upstream=None, policy_text=None,
+                 out=None, concurrency=1):
+        out = out or OUT
         self.port, self.admin = free_port(), free_port()
-        lst = listener(self.port, os.path.abspath(wasm or "/nonexistent"), policy())
+        lst = listener(self.port, os.path.abspath(wasm or "/nonexistent"),
+                       policy_text or policy())
         hcm = lst["filter_chains"][0]["filters"][0]["typed_config"]
-        hcm["route_config"]["virtual_hosts"][0]["routes"] = [{
-            "match": {"prefix": "/"},
-            "direct_response": {"status": 200, "body": {"inline_string": "ok\n"}}}]
+        if upstream is None:
+            hcm["route_config"]["virtual_hosts"][0]["routes"] = [{
+                "match": {"prefix": "/"},
+                "direct_response": {"status": 200, "body": {"inline_string": "ok\n"}}}]
         if wasm is None:
             hcm["http_filters"] = hcm["http_filters"][1:]
         if native is not None:
             hcm["http_filters"].insert(0, native)
-        boot = bootstrap(self.admin, free_port(), lst)
-        self.config = os.path.join(OUT, "envoy-%s.json" % tag)
+        boot = bootstrap(self.admin, upstream or free_port(), lst)
+        self.config = os.path.join(out, "envoy-%s.json" % tag)
         with open(self.config, "w") as f:
             json.dump(boot, f, indent=1)
-        self.stdio = open(os.path.join(OUT, "envoy-%s.log" % tag), "wb")
+        self.stdio = open(os.path.join(out, "envoy-%s.log" % tag), "wb")
         self.proc = subprocess.Popen(
-            [envoy_bin, "-c", self.config, "--concurrency", "1", "--use-dynamic-base-id",
-             "--log-level", "warning"], stdout=self.stdio, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True)
+            [envoy_bin, "-c", self.config, "--concurrency", str(concurrency),
+             "--use-dynamic-base-id", "--log-level", "warning"], stdout=self.stdio,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
 
     def cpu_ticks(self):
         with open("/proc/%d/stat" % self.proc.pid) as f:
@@ -104,11 +114,14 @@ class CostEnvoy(envoy_ab.BenchEnvoy):
         return int(fields[11]) + int(fields[12])  # utime, stime
 
 
-def wrk(port, path, auth, seconds):
-    """(requests/s, requests, problem or None) of one wrk run."""
+def wrk(port, path, auth, seconds, headers=()):
+    """(requests/s, requests, problem or None) of one wrk run; headers:
+    more "Name: value" lines to send."""
     cmd = ["wrk", "-t1", "-c8", "-d%ds" % seconds, "-H", "Host: bench.test"]
     if auth:
         cmd += ["-H", "Authorization: " + auth]
+    for h in headers:
+        cmd += ["-H", h]
     out = subprocess.run(cmd + ["http://127.0.0.1:%d%s" % (port, path)],
                          capture_output=True, text=True, timeout=seconds + 30).stdout
     m = re.search(r"Requests/sec:\s+([\d.]+)", out)

@@ -235,6 +235,11 @@ def main():
     row("2", "", "hs256", "wasm-verify", "authcore wasm, ac_jwt_verify export (1 JS call each)", ("hs256", "edge-decide"))
     row("2", "", "hs256", "wasm-loop", "authcore wasm, ac_jwt_verify in a wasm loop", ("hs256", "edge-decide"))
     row("2", "", "hs256", "jose", f"jose {versions.get('jose', '?')} jwtVerify, CryptoKey imported once", ("hs256", "edge-decide"), "authcore ≥ 10x faster")
+    for case, name in (("rs256", "RS256"), ("es256", "ES256")):
+        row("2", f"{name} in Node (V8)", case, "edge-verify", "authcore edge module: auth.verify(token), jwt.cache false",
+            ("hs256", "edge-verify"), vs_of=" of HS256")
+        row("2", "", case, "edge-verify-cached", "authcore edge module: auth.verify(the same token), jwt.cache hit",
+            ("hs256", "edge-verify"), "≈ HS256", vs_of=" of HS256")
     # 3. RS256 / ES256
     for case, name in (("rs256", "RS256 (RSA-2048)"), ("es256", "ES256 (P-256)"), ("es384", "ES384 (P-384)"),
                        ("es512", "ES512 (P-521)")):
@@ -242,7 +247,14 @@ def main():
         row("3", "", case, "authcore-sig", "authcore native ac_jws_check (signature only)", (case, "openssl"))
         row("3", "", case, "openssl", "OpenSSL EVP_DigestVerify (signature only)", (case, "openssl"),
             "authcore within 1.5x" if case in ("rs256", "es256") else "")
-        if case != "rs256":
+        if case in ("rs256", "es256"):
+            row("3", "", case, "authcore-cached",
+                "authcore native, the same token again, jwt.cache hit (signature check skipped, claims checked)",
+                ("hs256", "authcore"), "≈ HS256", vs_of=" of HS256")
+        if case == "rs256":
+            row("3", "", case, "edge-verify", "authcore wasm in Node (V8): edge module auth.verify(token)",
+                (case, "authcore-verify"), "within 3x of native", vs_of=" of native")
+        else:
             row("3", "", case, "wasm-sig", "authcore wasm in Node (V8), ac_jws_check in a wasm loop", (case, "authcore-sig"),
                 "within 3x of native", vs_of=" of native sig")
     # 4. PBKDF2-HMAC-SHA256, 600,000 iterations: seconds per derivation
@@ -285,6 +297,8 @@ def main():
     summ("jose time / authcore wasm ac_jwt_verify time", ratio(("hs256", "wasm-verify"), ("hs256", "jose")), "≥ 10x", lambda v: v >= 10)
     rs = ratio(("rs256", "openssl"), ("rs256", "authcore-verify"))
     summ("authcore RS256 time / OpenSSL time", rs, "≤ 1.5x", lambda v: v <= 1.5)
+    summ("authcore RS256 in Node (wasm) time / native time", ratio(("rs256", "authcore-verify"), ("rs256", "edge-verify")),
+         "≤ 3x", lambda v: v <= 3)
     es = ratio(("es256", "openssl"), ("es256", "authcore-verify"))
     summ("authcore ES256 time / OpenSSL time", es, "≤ 1.5x", lambda v: v <= 1.5)
     for case, name in (("es256", "ES256"), ("es384", "ES384"), ("es512", "ES512")):
@@ -292,6 +306,9 @@ def main():
             summ(f"authcore {name} time / OpenSSL time", ratio((case, "openssl"), (case, "authcore-verify")), "-")
         summ(f"authcore wasm {name} check in Node / native check", ratio((case, "authcore-sig"), (case, "wasm-sig")),
              "≤ 3x", lambda v: v <= 3)
+    for case, name in (("rs256", "RS256"), ("es256", "ES256")):
+        summ(f"authcore repeated {name} (jwt.cache hit) time / HS256 time",
+             ratio(("hs256", "authcore"), (case, "authcore-cached")), "≈ 1x (≤ 1.5x)", lambda v: v <= 1.5)
     wn = ratio(("hs256", "authcore"), ("hs256", "wasm-loop"))
     summ("authcore wasm (loop) time / native time (HS256)", wn, "-")
     summ("authcore native PBKDF2 time / OpenSSL time", ratio(pb, ("pbkdf2", "authcore")), "≤ 1.00x",

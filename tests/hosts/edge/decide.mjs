@@ -27,6 +27,7 @@ const out = { cases: {}, bad: {}, checks: [] };
 // The policy the apply checks below run on: basic.json's (public /healthz,
 // /api/x refused without credentials), whatever order the files come in.
 const basicFile = job.files.find((f) => f.name === "basic");
+const UPSTREAM_HEADER = "x-test-upstream-header"; // tests/lib/vectors.py
 const check = (name, problem) => out.checks.push([name, problem || null]);
 
 // Iterations per slice for the handle() instances: small, so the vectors'
@@ -74,7 +75,13 @@ for (const f of job.files) {
       } else {
         const n = audits.length;
         const r = await authH.handle(fr.request, { clientIp: c.request.client_ip });
-        const h = { reason: r.decision.reason, audited: audits.length === n + 1 && JSON.stringify(JSON.parse(audits[n])) === JSON.stringify(r.decision.audit) };
+        // audit calls for this request, and whether they match the decision
+        const calls = audits.length - n;
+        const h = {
+          reason: r.decision.reason, audit_calls: calls,
+          audit_same: calls === 0 ? r.decision.audit === null
+            : JSON.stringify(JSON.parse(audits[n])) === JSON.stringify(r.decision.audit),
+        };
         if (r.response) {
           h.status = r.response.status;
           h.headers = lower(r.response.headers);
@@ -83,7 +90,14 @@ for (const f of job.files) {
           h.body_ok = h.body === (r.decision.body ?? "");
         } else {
           h.status = 200;
-          h.headers = {};
+          // the answer of an upstream with its own headers (as the test
+          // upstreams give them), after withResponseHeaders
+          const own = new Headers();
+          for (const spec of (fr.request.headers.get(UPSTREAM_HEADER) ?? "").split(/,\s*/)) {
+            const i = spec.indexOf(":");
+            if (i > 0) own.append(spec.slice(0, i).trim(), spec.slice(i + 1).trim());
+          }
+          h.headers = lower(withResponseHeaders(new Response("{}", { headers: own }), r.responseHeaders).headers);
           h.set_cookies = r.responseHeaders.filter(([n]) => n.toLowerCase() === "set-cookie").map(([, v]) => text(v));
           h.upstream = lower(r.request.headers);
           h.user = r.identity.user;
@@ -239,6 +253,26 @@ try {
   check("node apply: withResponseHeaders appends every header", `threw ${e.stack}`);
 }
 
+// Modes: "set" replaces every value the upstream sent of the name (any
+// case), "set_if_absent" adds only where it sent none, a pair appends.
+{
+  const label = "node apply: withResponseHeaders applies each header's mode";
+  try {
+    const up = new Response("x", { headers: [["X-Frame-Options", "SAMEORIGIN"], ["Referrer-Policy", "no-referrer"],
+      ["Vary", "Accept"], ["Access-Control-Allow-Origin", "*"]] });
+    const got = withResponseHeaders(up, [["x-frame-options", "DENY", "set_if_absent"],
+      ["x-content-type-options", "nosniff", "set_if_absent"], ["referrer-policy", "same-origin", "set"],
+      ["vary", "Origin"], ["access-control-allow-origin", "https://app.example", "set"]]);
+    const want = { "x-frame-options": "SAMEORIGIN", "x-content-type-options": "nosniff",
+      "referrer-policy": "same-origin", vary: "Accept, Origin", "access-control-allow-origin": "https://app.example" };
+    const probs = Object.entries(want).filter(([n, v]) => got.headers.get(n) !== v)
+      .map(([n, v]) => `${n} ${JSON.stringify(got.headers.get(n))}, want ${JSON.stringify(v)}`);
+    check(label, probs.join("; "));
+  } catch (e) {
+    check(label, `threw ${e.stack}`);
+  }
+}
+
 // serve(): next() only on allow, its response returned; a refusal answered
 // locally without calling next().
 if (basicFile) {
@@ -339,6 +373,36 @@ if (loginFile) {
   }
 } else {
   check("node login checks", "no vector file has a login policy with users");
+}
+
+// Warnings (ac_policy_warnings): a rule's role nothing can carry is logged
+// through options.warn at load and kept on auth.warnings; a policy without
+// one warns about nothing.
+{
+  const label = "node warnings: a role nothing can carry is logged at load, with its JSON path";
+  try {
+    const warned = [];
+    const pol = {
+      api_keys: { keys: [{ name: "ci", role: "reader",
+        sha256: "05bf621417102914e809c1764486094de0038c50820713e55767359e00c45268" }] },
+      rules: [{ path: "/api/*", role: "reader" }, { path: "/audit/*", role: "auditor" }],
+      default: "authenticated",
+    };
+    const auth = await createAuth(pol, { module: wasmModule, warn: (m) => warned.push(m) });
+    const clean = await createAuth(JSON.parse(basicFile.policy_json),
+      { module: wasmModule, warn: (m) => warned.push("basic: " + m) });
+    const probs = [];
+    if (auth.warnings.length !== 1 || !auth.warnings[0].startsWith("$.rules[1].role: "))
+      probs.push(`warnings ${JSON.stringify(auth.warnings)}`);
+    if (warned.length !== 1 || !warned[0].includes("policy warning at $.rules[1].role"))
+      probs.push(`logged ${JSON.stringify(warned)}`);
+    if (clean.warnings.length !== 0) probs.push(`basic.json warns: ${JSON.stringify(clean.warnings)}`);
+    auth.close();
+    clean.close();
+    check(label, probs.join("; "));
+  } catch (e) {
+    check(label, `threw ${e.stack}`);
+  }
 }
 
 process.stdout.write(JSON.stringify(out));

@@ -136,10 +136,9 @@ def run_node():
             vectors.report(case, [res["error"]], "node")
         else:
             d = res["decision"]
-            hdrs = {}
-            for k, v in d["headers"]:
-                hdrs.setdefault(k.lower(), v)
-            cookies = [v for k, v in d["headers"] if k.lower() == "set-cookie"]
+            own = vectors.upstream_own_headers(case) if d.get("action") == "allow" else []
+            hdrs = vectors.joined(vectors.apply_response_headers(own, d["headers"]))
+            cookies = [e[1] for e in d["headers"] if e[0].lower() == "set-cookie"]
             up = vectors.apply_decision(case, d) if d.get("action") == "allow" else None
             vectors.report(case, vectors.check(case, d["status"], hdrs, up, d.get("reason"),
                                                cookies, d["body"]), "node")
@@ -155,8 +154,9 @@ def run_node():
         else:
             probs = vectors.check(case, h["status"], h["headers"], h.get("upstream"), h["reason"],
                                   h["set_cookies"], h.get("body"))
-            if not h["audited"]:
-                probs.append("audit callback not called once with the decision's audit line")
+            probs += vectors.audit_seen(case, "node-fetch", h["audit_calls"])
+            if not h["audit_same"]:
+                probs.append("audit callback not called with the decision's audit line")
             if h.get("body_ok") is False:
                 probs.append("response body differs from the decision body")
             if h.get("same_target") is False:
@@ -175,6 +175,7 @@ def run_node():
             ok(label)
     for name, problem in out["checks"]:
         ok(name, problem)
+    vectors.sampling_report("node-fetch")
 
 
 # --- HTTP hosts ------------------------------------------------------------

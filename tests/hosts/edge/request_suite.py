@@ -90,6 +90,8 @@ def policy():
                   "client_attempts": "1000/minute"},
         "public": ["/pub/*"],
         "default": "authenticated",
+        # the client checks read the audit line of an allowed public GET
+        "audit": {"allowed": "all"},
     }
 
 

@@ -7,10 +7,24 @@
 // The client address a case wants crosses as x-authcore-test-ip; it is
 // removed before authcore sees the request, so the core sees the case's
 // headers exactly. The decision's response headers on allow (Set-Cookie...)
-// are appended to the echo's answer, as an app must.
+// are applied to the echo's answer (their modes against its own headers,
+// x-test-upstream-header), as an app must.
 import { createAuth, withResponseHeaders } from "./authcore.mjs";
 
 export const TEST_IP = "x-authcore-test-ip";
+// As tests/lib/echo.py: each "Name: value" in this request header becomes a
+// header of the app's own answer (an upstream that sets X-Frame-Options).
+export const UPSTREAM_HEADER = "x-test-upstream-header";
+
+export function upstreamHeaders(request) {
+  const out = [];
+  const v = request.headers.get(UPSTREAM_HEADER);
+  for (const spec of v ? v.split(/,\s*/) : []) {
+    const i = spec.indexOf(":");
+    if (i > 0) out.push([spec.slice(0, i).trim(), spec.slice(i + 1).trim()]);
+  }
+  return out;
+}
 
 // The echo reports header values as the UTF-8 text an upstream would read:
 // Deno's Headers hold bytes one char each, workerd's hold decoded text.
@@ -55,12 +69,12 @@ export async function testFetch(authPromise, request, fallbackIp = "") {
   const headers = {};
   for (const [n, v] of r.request.headers) headers[n] = fromByteString(v);
   const body = JSON.stringify({ method: r.request.method, path: url.pathname + url.search, headers });
-  return withResponseHeaders(new Response(body, {
-    headers: {
-      "content-type": "application/json",
-      "x-echo": "1",
-      "x-authcore-test-reason": r.decision.reason,
-      "x-authcore-test-action": "allow",
-    },
-  }), r.responseHeaders);
+  const own = new Headers({
+    "content-type": "application/json",
+    "x-echo": "1",
+    "x-authcore-test-reason": r.decision.reason,
+    "x-authcore-test-action": "allow",
+  });
+  for (const [n, v] of upstreamHeaders(request)) own.append(n, v);
+  return withResponseHeaders(new Response(body, { headers: own }), r.responseHeaders);
 }
