@@ -32,7 +32,7 @@
  * X == r Z^2 or, when r + n < p, X == (r + n) Z^2, without an inversion
  * mod p.
  *
- * Limbs: 64-bit natively, 32-bit in wasm (ac_limb): in Node a P-256
+ * Limbs: 64-bit natively, 32-bit in wasm: in Node a P-256
  * verification took 348 us with 32-bit limbs against 1257 us with 64-bit
  * ones (the 128-bit product is a compiler-rt call there).
  *
@@ -44,9 +44,10 @@
 
 #include "ac_internal.h"
 
-/* Limbs: the core's ac_limb (ac_internal.h) unless AC_EC_LIMB64 or
- * AC_EC_LIMB32 says otherwise. */
-#if (AC_LIMB_BITS == 64 && !defined(AC_EC_LIMB32)) || \
+/* Limbs: the core's ac_limb (ac_internal.h), but 32-bit in wasm, where
+ * ac_limb is 64-bit for ac_rsa.c's SIMD products and a 128-bit product
+ * would be a compiler-rt call; AC_EC_LIMB64 or AC_EC_LIMB32 overrides. */
+#if (AC_LIMB_BITS == 64 && !defined(__wasm__) && !defined(AC_EC_LIMB32)) || \
     (defined(AC_EC_LIMB64) && defined(__SIZEOF_INT128__))
 typedef uint64_t limb;
 __extension__ typedef unsigned __int128 dlimb;
