@@ -254,7 +254,7 @@ AC_INLINE limb sub_n(limb *r, const limb *a, const limb *b, size_t len)
 	return c;
 }
 
-/* add_n and sub_n for lengths known only at run time (the scalar code):
+/* add_n and sub_n for lengths not known when compiling (the scalar code):
  * not unrolled */
 static limb addv(limb *r, const limb *a, const limb *b, size_t len)
 {
