@@ -16,7 +16,8 @@
  *                    ac_jws_check (signature only) vs OpenSSL
  *                    EVP_DigestVerifyInit + EVP_DigestVerify (signature
  *                    only; ES* include the P1363 -> DER conversion a JWT
- *                    library has to do).
+ *                    library has to do); for ES* the three alternate run
+ *                    by run (measure_alt).
  *   rs256|es256/authcore-cached  the same token again and again through a
  *                    policy with the same key and checks and its
  *                    verified-signature cache (ac_policy_verify_jwt_cached):
@@ -119,6 +120,49 @@ static void measure(const char *cas, const char *impl, long n, int (*f)(void))
 	}
 	qsort(per, RUNS, sizeof per[0], cmp_d);
 	printf("RESULT %s %s %.1f %ld %d\n", cas, impl, per[RUNS / 2], n, RUNS);
+	fflush(stdout);
+}
+
+/* measure for k implementations of one case, alternating: each run times
+ * N calls of each in turn, so a change in the machine's load falls on all
+ * of them alike. Prints the median ns/op of each, as measure does. */
+#define ALT_MAX 4
+static void measure_alt(const char *cas, size_t k, const char *const *impl,
+    const long *n, int (*const *f)(void))
+{
+	double per[ALT_MAX][RUNS];
+	int r, ok[ALT_MAX];
+	size_t j;
+	long i;
+
+	for (j = 0; j < k; j++) {
+		ok[j] = f[j]();
+		if (!ok[j])
+			printf("FAILED %s %s first call refused the token\n",
+			    cas, impl[j]);
+		for (i = 0; ok[j] && i < n[j] / 4 + 1; i++) /* warm-up */
+			sink += (uint64_t)f[j]();
+	}
+	for (r = 0; r < RUNS; r++) {
+		for (j = 0; j < k; j++) {
+			uint64_t t0 = ns_now();
+			if (!ok[j])
+				continue;
+			for (i = 0; i < n[j]; i++)
+				ok[j] &= f[j]();
+			per[j][r] = (double)(ns_now() - t0) / (double)n[j];
+			if (!ok[j])
+				printf("FAILED %s %s a call refused the token\n",
+				    cas, impl[j]);
+		}
+	}
+	for (j = 0; j < k; j++) {
+		if (!ok[j])
+			continue;
+		qsort(per[j], RUNS, sizeof per[j][0], cmp_d);
+		printf("RESULT %s %s %.1f %ld %d\n", cas, impl[j],
+		    per[j][RUNS / 2], n[j], RUNS);
+	}
 	fflush(stdout);
 }
 
@@ -285,6 +329,7 @@ static void asym_case(const char *cas, int ec, long n_ac, long n_ossl)
 	uint8_t sig[600];
 	size_t sl = sizeof sig, o;
 	long pem_len;
+	int alternated = 0;
 	const char *payload = strchr(tok, '.') + 1;
 	size_t payload_len = (size_t)(strrchr(tok, '.') - payload);
 
@@ -353,13 +398,24 @@ static void asym_case(const char *cas, int ec, long n_ac, long n_ossl)
 	    pem, (size_t)pem_len, NULL, 0) != 0) {
 		printf("FAILED %s authcore ac_jwt_key_pem refused the key\n",
 		    cas);
+	} else if (ec) {
+		/* ES*: authcore and OpenSSL alternate, run by run */
+		static const char *const impl[] = { "authcore-verify",
+			"authcore-sig", "openssl" };
+		static int (*const fn[])(void) = { ac_asym_full, ac_asym_sig,
+			ossl_verify };
+		const long n[] = { n_ac, n_ac, n_ossl };
+		measure_alt(cas, 3, impl, n, fn);
+		alternated = 1;
+		if (ec == 256) /* the cached row: RS256, ES256 */
+			cached_row(cas, pem, (size_t)pem_len, ec, 200000);
 	} else {
 		measure(cas, "authcore-verify", n_ac, ac_asym_full);
 		measure(cas, "authcore-sig", n_ac, ac_asym_sig);
-		if (ec == 0 || ec == 256) /* the cached row: RS256, ES256 */
-			cached_row(cas, pem, (size_t)pem_len, ec, 200000);
+		cached_row(cas, pem, (size_t)pem_len, ec, 200000);
 	}
-	measure(cas, "openssl", n_ossl, ossl_verify);
+	if (!alternated)
+		measure(cas, "openssl", n_ossl, ossl_verify);
 	fflush(stdout);
 	BIO_free(bio);
 	EVP_MD_CTX_free(mctx);
