@@ -138,11 +138,37 @@ int ac_rsa_pub_init(ac_rsa_pub *k);
  * operation with secret inputs. */
 int ac_rsa_public(const ac_rsa_pub *k, uint8_t *x, size_t len);
 
+/* An EC public key as loaded, and (P-256, P-384) the odd multiples of Q,
+ * 2^h Q, G and 2^h G that ac_ec_pub_init makes once per key so that a
+ * verification does h doublings instead of 2h (ac_ecdsa.c). No pointers:
+ * memcpy clones it. */
 typedef struct {
 	int curve;       /* BR_EC_secp256r1, secp384r1, secp521r1 */
 	uint32_t q_len;  /* uncompressed point: 0x04 || X || Y */
 	uint8_t q[133];
+	uint32_t tables; /* 1 if tab is filled */
+	uint64_t tab[160];
 } ac_ec_pub;
+
+/* 0 if q[0..qlen) is 0x04 || X || Y with X, Y < p and (X, Y) on the curve
+ * (BR_EC_secp256r1, secp384r1 or secp521r1), else -1 (ac_ecdsa.c). */
+int ac_ec_point_check(int curve, const uint8_t *q, size_t qlen);
+
+/* Completes k from curve, q_len and q: checks the point as
+ * ac_ec_point_check does and fills the tables. 0, or -1 (k unusable). A
+ * key with tables = 0 (never initialised) still verifies, without them. */
+int ac_ec_pub_init(ac_ec_pub *k);
+
+/* ECDSA verification (FIPS 186-5 section 6.4.2) of the raw (P1363)
+ * signature r || s, sig_len = twice the curve's field bytes, over
+ * hash[0..hash_len), truncated to the order's bit length when longer.
+ * Returns 1 if valid, else 0 (r or s outside [1, n-1], a key that is not a
+ * point of its curve, the point at infinity, x mod n != r). NOT
+ * constant-time: its running time depends on the key, the hash and the
+ * signature, all public in a signature check. MUST NOT be used for any
+ * operation with secret inputs. */
+int ac_ecdsa_verify(const ac_ec_pub *k, const uint8_t *hash,
+    size_t hash_len, const uint8_t *sig, size_t sig_len);
 
 /* Family of an algorithm: 'H'mac, 'R'sa PKCS#1, 'P'SS, 'E'cdsa, 0 none. */
 int ac_alg_family(ac_alg alg);

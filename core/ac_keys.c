@@ -133,23 +133,16 @@ static int set_rsa(ac_jwt_key *key, const uint8_t *n, size_t nlen,
 static int set_ec(ac_jwt_key *key, int curve, const uint8_t *q, size_t qlen)
 {
 	ac_ec_pub *k = (ac_ec_pub *)(void *)key->state;
-	const br_ec_impl *ec = br_ec_get_default();
-	uint8_t tmp[133];
-	static const uint8_t one[1] = { 1 };
 
 	if (curve == 0 || curve != curve_of(key->alg))
 		return -1;
 	if (qlen != 1 + 2 * field_len(curve) || q[0] != 0x04)
 		return -1;
-	/* the point must be on the curve: 1*Q fails for anything else */
-	memcpy(tmp, q, qlen);
-	if (!(ec->supported_curves >> curve & 1) ||
-	    !ec->mul(tmp, qlen, one, 1, curve))
-		return -1;
 	k->curve = curve;
 	k->q_len = (uint32_t)qlen;
 	memcpy(k->q, q, qlen);
-	return 0;
+	/* coordinates below p, the point on the curve; precomputed points */
+	return ac_ec_pub_init(k);
 }
 
 /* DER of SPKI or PKCS#1 RSAPublicKey into key (alg already set). */

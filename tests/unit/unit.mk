@@ -63,5 +63,14 @@ $(eval $(call unit_asan,test_rsa,-lanes,-DAC_RSA_LANES))
 $(eval $(call unit_asan,test_rsa,-limb32,-DAC_RSA_LIMB32))
 TEST_BINS += $(UT)/test_rsa-lanes-asan $(UT)/test_rsa-limb32-asan
 SUITE_NEEDS_26-rsa += $(UT)/test_rsa-lanes-asan $(UT)/test_rsa-limb32-asan
+# ECDSA against BearSSL: natively with heap counting, under ASan+UBSan with
+# 64-bit and 32-bit limbs (the wasm arithmetic), and as WASI wasm; the
+# sanitizer and wasm builds with fewer random signatures
+$(eval $(call unit_test,28-ecdsa,test_ecdsa,heap wasm))
+$(eval $(call unit_asan,test_ecdsa,,-DAC_TEST_ECDSA_ROUNDS=200))
+$(eval $(call unit_asan,test_ecdsa,-limb32,-DAC_RSA_LIMB32 -DAC_TEST_ECDSA_ROUNDS=200))
+test_ecdsa_WASM_CFLAGS := -DAC_TEST_ECDSA_ROUNDS=300
+TEST_BINS += $(UT)/test_ecdsa-asan $(UT)/test_ecdsa-limb32-asan
+SUITE_NEEDS_28-ecdsa += $(UT)/test_ecdsa-asan $(UT)/test_ecdsa-limb32-asan
 $(eval $(call unit_test,29-buckets,test_bucket,heap asan wasm))
 $(eval $(call unit_test,29-buckets,test_store,heap asan wasm,-O1))

@@ -19,7 +19,7 @@ $(BENCH_OUT)/bench_native: tools/bench/bench_native.c $(CORE_OBJS) $(CORE_HDRS) 
 # The core's verify path and ac_pbkdf2 as wasm (Emscripten, the edge
 # module's EM_LIBS), exported directly for tools/bench/bench_node.mjs and,
 # unchanged, for the workerd Worker tools/bench/bench_worker.mjs.
-BENCH_EM_EXPORTS := _bw_alloc,_bw_setup,_bw_verify,_bw_verify_loop,_bw_pbkdf2
+BENCH_EM_EXPORTS := _bw_alloc,_bw_setup,_bw_verify,_bw_verify_loop,_bw_pbkdf2,_bw_es_setup,_bw_es_check_loop
 $(BENCH_OUT)/wasm/acbench.mjs $(BENCH_OUT)/wasm/acbench.wasm &: tools/bench/bench_wasm.c $(CORE_HDRS) $(EM_LIBS) tools/bench/bench.mk
 	@mkdir -p $(BENCH_OUT)/wasm/.link
 	$(EMCC) -O2 -std=c11 $(WARN) -Icore \

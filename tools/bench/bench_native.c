@@ -9,12 +9,15 @@
  *   hs256/authcore   ac_jwt_verify with exp/iss/aud checks, key made once;
  *                    sub checked present
  *   hs256/libjwt     jwt_decode (signature) + alg, exp, iss, aud, sub checks
- *   rs256|es256/...  a fresh OpenSSL key pair; the same claims signed by
+ *   rs256|es256|es384|es512/...
+ *                    a fresh OpenSSL key pair (RSA-2048, P-256, P-384,
+ *                    P-521); the same claims signed by
  *                    OpenSSL; authcore ac_jwt_verify (full token) and
  *                    ac_jws_check (signature only) vs OpenSSL
  *                    EVP_DigestVerifyInit + EVP_DigestVerify (signature
- *                    only; ES256 includes the P1363 -> DER conversion a JWT
- *                    library has to do).
+ *                    only; ES* include the P1363 -> DER conversion a JWT
+ *                    library has to do); for ES* the three alternate run
+ *                    by run (measure_alt).
  *   rs256|es256/authcore-cached  the same token again and again through a
  *                    policy with the same key and checks and its
  *                    verified-signature cache (ac_policy_verify_jwt_cached):
@@ -120,6 +123,49 @@ static void measure(const char *cas, const char *impl, long n, int (*f)(void))
 	fflush(stdout);
 }
 
+/* measure for k implementations of one case, alternating: each run times
+ * N calls of each in turn, so a change in the machine's load falls on all
+ * of them alike. Prints the median ns/op of each, as measure does. */
+#define ALT_MAX 4
+static void measure_alt(const char *cas, size_t k, const char *const *impl,
+    const long *n, int (*const *f)(void))
+{
+	double per[ALT_MAX][RUNS];
+	int r, ok[ALT_MAX];
+	size_t j;
+	long i;
+
+	for (j = 0; j < k; j++) {
+		ok[j] = f[j]();
+		if (!ok[j])
+			printf("FAILED %s %s first call refused the token\n",
+			    cas, impl[j]);
+		for (i = 0; ok[j] && i < n[j] / 4 + 1; i++) /* warm-up */
+			sink += (uint64_t)f[j]();
+	}
+	for (r = 0; r < RUNS; r++) {
+		for (j = 0; j < k; j++) {
+			uint64_t t0 = ns_now();
+			if (!ok[j])
+				continue;
+			for (i = 0; i < n[j]; i++)
+				ok[j] &= f[j]();
+			per[j][r] = (double)(ns_now() - t0) / (double)n[j];
+			if (!ok[j])
+				printf("FAILED %s %s a call refused the token\n",
+				    cas, impl[j]);
+		}
+	}
+	for (j = 0; j < k; j++) {
+		if (!ok[j])
+			continue;
+		qsort(per[j], RUNS, sizeof per[j][0], cmp_d);
+		printf("RESULT %s %s %.1f %ld %d\n", cas, impl[j],
+		    per[j][RUNS / 2], n[j], RUNS);
+	}
+	fflush(stdout);
+}
+
 /* ---- HS256: authcore ------------------------------------------------ */
 static ac_jwt_key hs_key;
 static ac_jwt_checks hs_checks;
@@ -168,7 +214,9 @@ out:
 /* ---- RS256 / ES256 -------------------------------------------------- */
 static EVP_PKEY *pub;
 static EVP_MD_CTX *mctx;
-static int is_ec;
+static int is_ec;       /* 0 for RSA, else the curve's bits: 256, 384, 521 */
+static size_t ec_flen;  /* bytes of r and of s */
+static const EVP_MD *asym_md;
 static char atok[4096];
 static size_t atok_len, si_len;
 static uint8_t sig_raw[512];
@@ -250,8 +298,8 @@ static int ossl_verify(void)
 		ECDSA_SIG *es = ECDSA_SIG_new();
 		uint8_t *p = der;
 		int l;
-		ECDSA_SIG_set0(es, BN_bin2bn(sig_raw, 32, NULL),
-		    BN_bin2bn(sig_raw + 32, 32, NULL));
+		ECDSA_SIG_set0(es, BN_bin2bn(sig_raw, (int)ec_flen, NULL),
+		    BN_bin2bn(sig_raw + ec_flen, (int)ec_flen, NULL));
 		l = i2d_ECDSA_SIG(es, &p);
 		ECDSA_SIG_free(es);
 		if (l <= 0)
@@ -260,7 +308,7 @@ static int ossl_verify(void)
 		sig_len = (size_t)l;
 	}
 	EVP_MD_CTX_reset(mctx);
-	if (EVP_DigestVerifyInit(mctx, NULL, EVP_sha256(), NULL, pub) != 1)
+	if (EVP_DigestVerifyInit(mctx, NULL, asym_md, NULL, pub) != 1)
 		return 0;
 	ok = EVP_DigestVerify(mctx, sig, sig_len, (const uint8_t *)atok,
 	    si_len) == 1;
@@ -281,22 +329,31 @@ static void asym_case(const char *cas, int ec, long n_ac, long n_ossl)
 	uint8_t sig[600];
 	size_t sl = sizeof sig, o;
 	long pem_len;
+	int alternated = 0;
 	const char *payload = strchr(tok, '.') + 1;
 	size_t payload_len = (size_t)(strrchr(tok, '.') - payload);
 
+	const char *alg = ec == 256 ? "ES256" : ec == 384 ? "ES384" :
+	    ec == 521 ? "ES512" : "RS256";
+	ac_alg ac = ec == 256 ? AC_ALG_ES256 : ec == 384 ? AC_ALG_ES384 :
+	    ec == 521 ? AC_ALG_ES512 : AC_ALG_RS256;
+
 	is_ec = ec;
-	priv = ec ? EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")
+	ec_flen = ec == 521 ? 66 : (size_t)ec / 8;
+	asym_md = ec == 384 ? EVP_sha384() : ec == 521 ? EVP_sha512() :
+	    EVP_sha256();
+	priv = ec ? EVP_PKEY_Q_keygen(NULL, NULL, "EC", ec == 256 ? "P-256" :
+	              ec == 384 ? "P-384" : "P-521")
 	          : EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
 	/* header.payload: the HS256 token's payload, so the claims match */
-	snprintf(hdr, sizeof hdr, "{\"alg\":\"%s\",\"typ\":\"JWT\"}",
-	    ec ? "ES256" : "RS256");
+	snprintf(hdr, sizeof hdr, "{\"alg\":\"%s\",\"typ\":\"JWT\"}", alg);
 	o = b64url(atok, (const uint8_t *)hdr, strlen(hdr));
 	atok[o++] = '.';
 	memcpy(atok + o, payload, payload_len);
 	o += payload_len;
 	si_len = o;
 	sctx = EVP_MD_CTX_new();
-	if (priv == NULL || EVP_DigestSignInit(sctx, NULL, EVP_sha256(), NULL,
+	if (priv == NULL || EVP_DigestSignInit(sctx, NULL, asym_md, NULL,
 	    priv) != 1 || EVP_DigestSign(sctx, sig, &sl, (uint8_t *)atok, o) != 1) {
 		printf("FAILED %s openssl could not sign\n", cas);
 		return;
@@ -307,9 +364,9 @@ static void asym_case(const char *cas, int ec, long n_ac, long n_ossl)
 		ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)sl);
 		const BIGNUM *r, *s;
 		ECDSA_SIG_get0(es, &r, &s);
-		BN_bn2binpad(r, sig_raw, 32);
-		BN_bn2binpad(s, sig_raw + 32, 32);
-		sig_raw_len = 64;
+		BN_bn2binpad(r, sig_raw, (int)ec_flen);
+		BN_bn2binpad(s, sig_raw + ec_flen, (int)ec_flen);
+		sig_raw_len = 2 * ec_flen;
 		ECDSA_SIG_free(es);
 	} else {
 		memcpy(sig_raw, sig, sl);
@@ -337,16 +394,28 @@ static void asym_case(const char *cas, int ec, long n_ac, long n_ossl)
 
 	if (ac_jwt_key_pem == NULL || ac_jws_check == NULL) {
 		printf("PENDING %s authcore ac_jwt_key_pem not linked\n", cas);
-	} else if (ac_jwt_key_pem(&a_key, ec ? AC_ALG_ES256 : AC_ALG_RS256,
+	} else if (ac_jwt_key_pem(&a_key, ac,
 	    pem, (size_t)pem_len, NULL, 0) != 0) {
 		printf("FAILED %s authcore ac_jwt_key_pem refused the key\n",
 		    cas);
+	} else if (ec) {
+		/* ES*: authcore and OpenSSL alternate, run by run */
+		static const char *const impl[] = { "authcore-verify",
+			"authcore-sig", "openssl" };
+		static int (*const fn[])(void) = { ac_asym_full, ac_asym_sig,
+			ossl_verify };
+		const long n[] = { n_ac, n_ac, n_ossl };
+		measure_alt(cas, 3, impl, n, fn);
+		alternated = 1;
+		if (ec == 256) /* the cached row: RS256, ES256 */
+			cached_row(cas, pem, (size_t)pem_len, ec, 200000);
 	} else {
 		measure(cas, "authcore-verify", n_ac, ac_asym_full);
 		measure(cas, "authcore-sig", n_ac, ac_asym_sig);
 		cached_row(cas, pem, (size_t)pem_len, ec, 200000);
 	}
-	measure(cas, "openssl", n_ossl, ossl_verify);
+	if (!alternated)
+		measure(cas, "openssl", n_ossl, ossl_verify);
 	fflush(stdout);
 	BIO_free(bio);
 	EVP_MD_CTX_free(mctx);
@@ -544,7 +613,11 @@ int main(int argc, char **argv)
 	if (only == NULL || strcmp(only, "rs256") == 0)
 		asym_case("rs256", 0, (long)(5000 * scale), (long)(5000 * scale));
 	if (only == NULL || strcmp(only, "es256") == 0)
-		asym_case("es256", 1, (long)(1000 * scale), (long)(2000 * scale));
+		asym_case("es256", 256, (long)(2000 * scale), (long)(2000 * scale));
+	if (only == NULL || strcmp(only, "es384") == 0)
+		asym_case("es384", 384, (long)(500 * scale), (long)(300 * scale));
+	if (only == NULL || strcmp(only, "es512") == 0)
+		asym_case("es512", 521, (long)(200 * scale), (long)(300 * scale));
 	if (argc == 9 && (only == NULL || strcmp(only, "pbkdf2") == 0))
 		pbkdf2_case(argv[6], argv[7], argv[8]);
 	return 0;

@@ -21,6 +21,9 @@
 //                 same Emscripten libraries (build/bench/wasm), one JS call
 //                 per verification
 //   wasm-loop     the same, N verifications inside one wasm call
+//   es256|es384|es512/wasm-sig  ac_jws_check (hash + ECDSA verification)
+//                 of a P1363 signature made by node:crypto with a fresh
+//                 P-256/P-384/P-521 key, N checks inside one wasm call
 //   jose          jose's jwtVerify with a CryptoKey imported once
 //   rs256|es256/edge-verify, edge-verify-cached  auth.verify of one RS256
 //                 (RSA-2048) or ES256 token (Node's crypto signs the same
@@ -201,6 +204,34 @@ await measure("hs256", "edge-verify", 20000, () => auth.verify(token, { now }).v
   }
   if (okAll) console.log(`RESULT hs256 wasm-loop ${median(per).toFixed(1)} ${loopN} ${RUNS}`);
   else console.log("FAILED hs256 wasm-loop a call refused the token");
+
+  // ES256/384/512: signature checks only, N inside one wasm call
+  {
+    const { generateKeyPairSync, sign } = await import("node:crypto");
+    const si = enc.encode(token.slice(0, token.lastIndexOf(".")));
+    const sip = put(si);
+    for (const [cas, curve, bits, hash, n] of [["es256", "P-256", 256, "sha256", 2000],
+      ["es384", "P-384", 384, "sha384", 500], ["es512", "P-521", 512, "sha512", 200]]) {
+      const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: curve });
+      const pem = enc.encode(publicKey.export({ type: "spki", format: "pem" }));
+      const sig = sign(hash, si, { key: privateKey, dsaEncoding: "ieee-p1363" });
+      const pemp = put(pem), sigp = put(sig);
+      if (B._bw_es_setup(bits, pemp, pem.length) !== 0) {
+        console.log(`FAILED ${cas} wasm-sig the key was refused`);
+        continue;
+      }
+      const loops = Math.max(1, Math.round(n * scale));
+      const per = [];
+      let okAll = B._bw_es_check_loop(sip, si.length, sigp, sig.length, Math.max(1, loops >> 2)) > 0;
+      for (let r = 0; r < RUNS && okAll; r++) {
+        const t0 = process.hrtime.bigint();
+        okAll = B._bw_es_check_loop(sip, si.length, sigp, sig.length, loops) === loops;
+        per.push(Number(process.hrtime.bigint() - t0) / loops);
+      }
+      if (okAll) console.log(`RESULT ${cas} wasm-sig ${median(per).toFixed(1)} ${loops} ${RUNS}`);
+      else console.log(`FAILED ${cas} wasm-sig a check refused the signature`);
+    }
+  }
 
   // PBKDF2: one derivation per run, best of PBKDF2_RUNS
   if (pbSaltHex !== undefined) {

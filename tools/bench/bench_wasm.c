@@ -1,5 +1,6 @@
 /*
- * The core's verify path and PBKDF2 as wasm, for the Node benchmark
+ * The core's verify path, ES256/384/512 signature checks and PBKDF2 as
+ * wasm, for the Node benchmark
  * (tools/bench/bench_node.mjs) and the workerd one (tools/bench/
  * bench_worker.mjs): the same library the edge module links (EM_LIBS),
  * with ac_jwt_verify and ac_pbkdf2 exported directly, so the figures have
@@ -71,4 +72,27 @@ EMSCRIPTEN_KEEPALIVE int bw_pbkdf2(uint8_t *out, size_t dk_len,
 {
 	return ac_pbkdf2(out, AC_PBKDF2_SHA256, pw, plen, salt, slen,
 	    iterations, dk_len);
+}
+
+static ac_jwt_key es_key;
+
+/* An EC key for ES256, ES384 or ES512 (bits 256, 384, 512) from PEM
+ * (SPKI). Returns 0, or -1 if refused. */
+EMSCRIPTEN_KEEPALIVE int bw_es_setup(int bits, const char *pem, size_t len)
+{
+	ac_alg alg = bits == 384 ? AC_ALG_ES384 :
+	    bits == 512 ? AC_ALG_ES512 : AC_ALG_ES256;
+
+	return ac_jwt_key_pem(&es_key, alg, pem, len, NULL, 0);
+}
+
+/* n checks (ac_jws_check: hash and ECDSA verification) of the raw r || s
+ * signature over in[0..len) inside wasm. Returns how many passed. */
+EMSCRIPTEN_KEEPALIVE int bw_es_check_loop(const char *in, size_t len,
+    const uint8_t *sig, size_t sig_len, int n)
+{
+	int ok = 0;
+	for (int k = 0; k < n; k++)
+		ok += ac_jws_check(&es_key, in, len, sig, sig_len);
+	return ok;
 }
