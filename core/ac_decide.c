@@ -62,7 +62,8 @@ static int stage_request(ac_ctx *c)
 		return AC_STAGE_DONE;
 	}
 	if (ac_path_canon(req->path.ptr, raw_len, d->target, &wlen,
-	    d->match_buf, &mlen) < 0) {
+	    d->match_buf, &mlen) < 0 ||
+	    ac_query_check(req->path.ptr + raw_len, qlen) < 0) {
 		ac_reply_respond(d, 400, AC_BAD_PATH);
 		return AC_STAGE_DONE;
 	}

@@ -69,6 +69,16 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 	return len;
 }
 
+int ac_query_check(const char *query, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)query[i] < 0x21 || query[i] == 0x7f)
+			return -1;
+	return 0;
+}
+
 int ac_path_canon(const char *path, size_t n, char *wire, size_t *wire_len,
     char *match, size_t *match_len)
 {

@@ -19,6 +19,11 @@
  * bytes that are not UTF-8 in shortest form. */
 int ac_path_canon(const char *path, size_t n, char *wire, size_t *wire_len,
     char *match, size_t *match_len);
+/* The query (from its '?', n bytes, may be 0): -1 (refuse as bad_path)
+ * if it holds a control byte, NUL, space or DEL, which no request line
+ * carries and which a target the core rebuilds (a consumed token
+ * parameter dropped) must never forward; 0 otherwise. */
+int ac_query_check(const char *query, size_t n);
 /* The client address and scheme: the peer's, or, when the peer is a
  * trusted proxy, the right-most untrusted hop of X-Forwarded-For (or
  * Forwarded "for") and the nearest X-Forwarded-Proto (or "proto"). */

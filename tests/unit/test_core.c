@@ -611,13 +611,17 @@ static void test_policy_and_decide(void)
 	{
 		static const char *const bad_paths[] = { "/pub/../api", "/pub/./x",
 			"//api/x", "/pub/%2e%2e/api", "/pub%2Fx", "/pub\\x",
-			"api", "", "/a/..", "/pub/%5cx" };
+			"api", "", "/a/..", "/pub/%5cx",
+			/* a query with a control byte, a space or DEL */
+			"/pub/x?a=1\x01", "/pub/x?a=b c", "/pub/x?\x7f", "/pub?\t" };
 		size_t i;
 		for (i = 0; i < sizeof bad_paths / sizeof bad_paths[0]; i++) {
 			decide_case(P, "GET", bad_paths[i], NULL, &d, 1000);
 			CHECK(d.a.status == 400 && d.a.reason == AC_BAD_PATH);
 		}
 		decide_case(P, "GET", "/pub/a.b/..x/%2A", NULL, &d, 1000);
+		CHECK(d.a.reason == AC_PUBLIC);
+		decide_case(P, "GET", "/pub/x?a=%01&b=\xc3\xa9", NULL, &d, 1000);
 		CHECK(d.a.reason == AC_PUBLIC);
 		/* another spelling of a canonical path: refused by default */
 		decide_case(P, "GET", "/pub/a.b/..x/%41", NULL, &d, 1000);
