@@ -9,7 +9,8 @@ loopback only. The policy takes the token from `Authorization: Bearer`, the
 with PREFIX (the way browsers, which cannot set headers on a WebSocket,
 send one). Tokens are HS256, minted here with Python's hmac. Per host:
  - with a valid token in each place: the handshake ends in 101 with the
-   subprotocol the upstream picked (chat.v1), a message comes back echoed,
+   subprotocol the upstream picked (chat.v1) and the policy's security
+   headers (the core's additions keep the upgrade), a message comes back echoed,
    and the upstream saw the user the core forwarded, but neither the token
    nor the Sec-WebSocket-Protocol entry that carried it (the other entries
    reach it: it picked chat.v1 from them), nor the query parameter;
@@ -17,13 +18,16 @@ send one). Tokens are HS256, minted here with Python's hmac. Per host:
    header, and with a valid one lacking the role a path needs: 401 / 403,
    no upgrade, and the upstream saw no handshake at all.
 Hosts: Envoy (the proxy-wasm filter; the HTTP connection manager with
-upgrade_configs websocket) and nginx (the dynamic module; proxy_http_version
-1.1 and the Upgrade/Connection headers passed on).
+upgrade_configs websocket), nginx (the dynamic module; proxy_http_version
+1.1 and the Upgrade/Connection headers passed on) and workerd (the edge
+module's serve() in front of a Worker app that answers the upgrade with a
+WebSocketPair, tests/hosts/websocket_worker.mjs).
 
 Prints "ok - ..." / "not ok - ...: why". Every child is stopped by its pid;
 every wait is bounded.
 Usage: websocket.py --host envoy --wasm W --workdir D [--envoy BIN]
        websocket.py --host nginx --module M --workdir D
+       websocket.py --host workerd --workdir D [--edge build/edge]
        websocket.py --serve PORT LOG   (the upstream; prints "ready")
 """
 import argparse
@@ -57,6 +61,8 @@ POLICY = {
     },
     "rules": [{"path": "/ws/admin", "role": "admin"}],
     "default": "authenticated",
+    # answers the core adds headers to: the 101 must keep its upgrade
+    "security_headers": {},
 }
 
 
@@ -146,6 +152,7 @@ def attempt(port, path, headers=(), subprotocols=(SUBPROTOCOL,)):
             rec = json.loads(ws.recv(timeout=TIMEOUT))
             ws.send("ping \u2713")
             echoed = ws.recv(timeout=TIMEOUT) == "ping \u2713"
+            rec["answer_headers"] = {k.lower(): v for k, v in ws.response.headers.raw_items()}
             return "open", rec, ws.subprotocol, echoed
     except InvalidStatus as e:
         return "refused", e.response.status_code, None, None
@@ -169,6 +176,9 @@ def check_open(host, name, up, port, path, headers=(), subprotocols=(SUBPROTOCOL
             probs.append("subprotocol %r, want %r" % (sub, SUBPROTOCOL))
         if not echoed:
             probs.append("the message did not come back")
+        if rec["answer_headers"].get("x-content-type-options") != "nosniff":
+            probs.append("the 101 lacks the policy's X-Content-Type-Options: %r"
+                         % rec["answer_headers"])
         if hdrs.get("x-authcore-user") != want_user:
             probs.append("upstream x-authcore-user %r" % hdrs.get("x-authcore-user"))
         if hdrs.get("sec-websocket-protocol") != want_protocols:
@@ -323,6 +333,75 @@ http {{
 """
 
 
+WORKERD_CONFIG = """using Workerd = import "/workerd/workerd.capnp";
+
+const config :Workerd.Config = (
+  services = [ (name = "main", worker = .wsWorker) ],
+  sockets = [ (name = "http", address = "127.0.0.1:0", http = (), service = "main") ],
+);
+
+const wsWorker :Workerd.Worker = (
+  modules = [
+    (name = "worker", esModule = embed "websocket_worker.mjs"),
+    (name = "authcore.mjs", esModule = embed "authcore.mjs"),
+    (name = "authcore_glue.mjs", esModule = embed "authcore_glue.mjs"),
+    (name = "authcore.wasm", wasm = embed "authcore.wasm"),
+  ],
+  bindings = [ (name = "POLICY", text = embed "policy.json") ],
+  compatibilityDate = "2025-01-01",
+);
+"""
+
+
+class WorkerUpstream:
+    """The app inside the Worker: its handshakes read from its test hook."""
+
+    def __init__(self, port):
+        self.port = port
+
+    def handshakes(self):
+        import http.client
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=TIMEOUT)
+        try:
+            c.request("GET", "/__ws_handshakes")
+            return json.loads(c.getresponse().read())
+        finally:
+            c.close()
+
+
+def run_workerd(args):
+    import shutil
+    from hostkit import Server, listening_socket, wait_port
+    workerd = os.path.join(ROOT, "node_modules", ".bin", "workerd")
+    pkg = os.path.abspath(args.edge)
+    d = os.path.abspath(args.workdir)
+    if not os.access(workerd, os.X_OK):
+        report("workerd", "workerd", ["%s not installed (make deps)" % workerd])
+        return
+    for f in ("authcore.mjs", "authcore_glue.mjs", "authcore.wasm"):
+        shutil.copy(os.path.join(pkg, f), os.path.join(d, f))
+    shutil.copy(os.path.join(HERE, "websocket_worker.mjs"), d)
+    with open(os.path.join(d, "policy.json"), "w") as f:
+        json.dump(POLICY, f)
+    conf = os.path.join(d, "config.capnp")
+    with open(conf, "w") as f:
+        f.write(WORKERD_CONFIG)
+    sock = listening_socket()
+    port = sock.getsockname()[1]
+    try:
+        srv = Server([workerd, "serve", conf, "--socket-fd", "http=%d" % sock.fileno()],
+                     os.path.join(d, "workerd.log"), pass_fds=(sock.fileno(),))
+    finally:
+        sock.close()
+    try:
+        if not wait_port(port, srv.proc):
+            report("workerd", "workerd starts", [srv.log_text()[-300:]])
+            return
+        checks("workerd", WorkerUpstream(port), port)
+    finally:
+        srv.stop()
+
+
 def run_nginx(args):
     from hostkit import free_port, stop, wait_port
     nginx = os.environ.get("AUTHCORE_NGINX", "/usr/sbin/nginx")
@@ -364,11 +443,12 @@ def main():
         serve(int(sys.argv[2]), sys.argv[3])
         return 0
     ap = argparse.ArgumentParser()
-    ap.add_argument("--host", choices=["envoy", "nginx"], required=True)
+    ap.add_argument("--host", choices=["envoy", "nginx", "workerd"], required=True)
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--wasm")
     ap.add_argument("--envoy")
     ap.add_argument("--module")
+    ap.add_argument("--edge", default=os.path.join(ROOT, "build", "edge"))
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     os.makedirs(args.workdir, exist_ok=True)
@@ -377,10 +457,7 @@ def main():
     except ImportError:
         report(args.host, "the websockets package", ["not installed (make deps)"])
         return 1
-    if args.host == "envoy":
-        run_envoy(args)
-    else:
-        run_nginx(args)
+    {"envoy": run_envoy, "nginx": run_nginx, "workerd": run_workerd}[args.host](args)
     return 1 if FAILED else 0
 
 
