@@ -30,6 +30,8 @@ function app(request) {
     server.send(first && ev.data === "who" ? JSON.stringify(rec) : ev.data);
     first = false;
   });
+  // the closing handshake: the client's close frame answered
+  server.addEventListener("close", (ev) => server.close(ev.code === 1005 ? 1000 : ev.code));
   return new Response(null, { status: 101, webSocket: client,
     headers: { "sec-websocket-protocol": SUBPROTOCOL } });
 }
