@@ -221,6 +221,18 @@ def report(host, name, probs):
         print("ok - %s websocket %s" % (host, name), flush=True)
 
 
+def handshake_ms(port, path, subprotocols, n=20):
+    """The median time to 101 of n handshakes (closed at once), in ms."""
+    from websockets.sync.client import connect
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        with connect("ws://127.0.0.1:%d%s" % (port, path), subprotocols=subprotocols,
+                     open_timeout=TIMEOUT, close_timeout=TIMEOUT):
+            times.append((time.perf_counter() - t) * 1000)
+    return sorted(times)[n // 2]
+
+
 def checks(host, up, port):
     tok = token()
     check_open(host, "token in Authorization: 101, echo, user forwarded, header removed",
@@ -245,6 +257,14 @@ def checks(host, up, port):
                   "/ws/chat", 401, [("Authorization", "Bearer " + token(key="y" * 40))])
     check_refused(host, "a token without the admin role on the admin path: 403, no upgrade",
                   up, port, "/ws/admin", 403, subprotocols=[SUBPROTOCOL, PREFIX + tok])
+    try:
+        via = handshake_ms(port, "/ws/chat", [SUBPROTOCOL, PREFIX + tok])
+        direct = handshake_ms(up.port, "/ws/chat", [SUBPROTOCOL]) if hasattr(up, "proc") else None
+        print("# %s: median handshake to 101 with a subprotocol token %.2f ms%s (20 each)" % (
+            host, via, "" if direct is None else
+            ", straight to the upstream %.2f ms" % direct), flush=True)
+    except Exception as e:  # noqa: BLE001 - a measurement, not a check
+        print("# %s: handshake timing failed: %r" % (host, e), flush=True)
 
 
 # ---- hosts -------------------------------------------------------------
@@ -263,6 +283,9 @@ def run_envoy(args):
         lst = ev.listener(port, os.path.abspath(args.wasm), json.dumps(POLICY))
         hcm = lst["filter_chains"][0]["filters"][0]["typed_config"]
         hcm["upgrade_configs"] = [{"upgrade_type": "websocket"}]
+        # after the closing handshake both ends would wait for the other to
+        # close TCP first (Envoy its delayed_close_timeout, 1 s by default)
+        hcm["delayed_close_timeout"] = "0s"
         boot = ev.bootstrap(admin, up.port, lst)
         conf = os.path.join(args.workdir, "envoy-websocket.json")
         with open(conf, "w") as f:
