@@ -182,19 +182,28 @@ int ac_req_next_protocol(const ac_request *req, size_t *hi, size_t *pos,
 	return 0;
 }
 
+/* RFC 9110 tchar: what a subprotocol name is made of (RFC 6455 4.1). */
+static int is_tchar(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || (c != 0 && strchr("!#$%&'*+-.^_`|~", c));
+}
+
 /* Subprotocol source: the entry starting with S->name carries the token
  * after it. 0 none, 1 found, -1 ambiguous (two such entries) or
- * malformed. A line holding control bytes is malformed whether or not it
- * carries the token: the line is forwarded rebuilt when it does. */
+ * malformed: any entry not a token (no browser sends one) is, whether or
+ * not it carries the token, as the list is forwarded rebuilt when it
+ * does. Empty entries (",,") are skipped. */
 int ac_req_source_protocol(const ac_request *req, const ac_source *S,
     ac_str *tok)
 {
-	size_t hi = 0, pos = 0, seen = 0;
+	size_t hi = 0, pos = 0, seen = 0, j;
 	ac_str v;
 
 	while (ac_req_next_protocol(req, &hi, &pos, &v)) {
-		if (ac_req_has_ctl(v))
-			return -1;
+		for (j = 0; j < v.len; j++)
+			if (!is_tchar((unsigned char)v.ptr[j]))
+				return -1;
 		if (v.len < S->name.len ||
 		    memcmp(v.ptr, S->name.ptr, S->name.len) != 0)
 			continue;

@@ -841,12 +841,33 @@ static void test_protocol_source(void)
 		decide_hdrs(P, "/ws", h, 2, &d);
 		CHECK(d.a.status == 400 && d.a.reason == AC_INVALID_REQUEST);
 	}
-	/* a control byte in any entry: the list would be forwarded rebuilt */
+	/* an entry that is not a token (a control byte, a space inside, a
+	 * '/'): the list would be forwarded rebuilt */
 	snprintf(swp, sizeof swp, "a\rb, base64url.bearer.authorization.k8s.io.%s", tok);
 	{
 		ac_header h[] = { H("Sec-WebSocket-Protocol", swp) };
 		decide_hdrs(P, "/ws", h, 1, &d);
 		CHECK(d.a.status == 400 && d.a.reason == AC_INVALID_REQUEST);
+	}
+	snprintf(swp, sizeof swp, "base64url.bearer.authorization.k8s.io.%s, x base64url.bearer.authorization.k8s.io.%s", tok, tok);
+	{
+		ac_header h[] = { H("Sec-WebSocket-Protocol", swp) };
+		decide_hdrs(P, "/ws", h, 1, &d);
+		CHECK(d.a.status == 400 && d.a.reason == AC_INVALID_REQUEST);
+	}
+	{
+		ac_header h[] = { H("Sec-WebSocket-Protocol", "chat/1") };
+		decide_hdrs(P, "/ws", h, 1, &d);
+		CHECK(d.a.status == 400 && d.a.reason == AC_INVALID_REQUEST);
+	}
+	/* empty entries are skipped, as list syntax allows */
+	snprintf(swp, sizeof swp, ", chat,,base64url.bearer.authorization.k8s.io.%s,", tok);
+	{
+		ac_header h[] = { H("Sec-WebSocket-Protocol", swp) };
+		decide_hdrs(P, "/ws", h, 1, &d);
+		CHECK(d.a.status == 200);
+		v = add_value(&d, "sec-websocket-protocol");
+		CHECK(v != NULL && strcmp(v, "chat") == 0);
 	}
 	/* a bad signature: 401 invalid_token like any source */
 	snprintf(swp, sizeof swp, "base64url.bearer.authorization.k8s.io.%sx", tok);
