@@ -27,6 +27,7 @@ static int find_token(const ac_policy *P, const ac_request *req, ac_str *tok,
 		const ac_source *S = &P->sources[i];
 		int r = S->kind == 'H' ? ac_req_source_header(req, S, tok) :
 		    S->kind == 'C' ? ac_req_source_cookie(req, S, tok) :
+		    S->kind == 'P' ? ac_req_source_protocol(req, S, tok) :
 		    ac_req_source_query(req, S, tok);
 		*src = S;
 		if (r != 0)

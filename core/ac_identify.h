@@ -18,8 +18,10 @@ typedef struct {
 	size_t n_perms;
 	int jwt;
 	int cred_kind;       /* the credential consumed: 'H' header, 'C'
-	                        cookie, 'Q' query parameter, 0 none */
-	ac_str cred_name;    /* its header, cookie or parameter name */
+	                        cookie, 'Q' query parameter, 'P'
+	                        subprotocol entry, 0 none */
+	ac_str cred_name;    /* its header, cookie or parameter name, or
+	                        the entry's prefix */
 } ac_ident;
 
 /* ac_verdict, a finished password check's verdict: ac_decision_int.h */

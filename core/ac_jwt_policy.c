@@ -82,7 +82,7 @@ static int load_jwks(ac_loader *L, ac_policy *P, const cJSON *jwks,
 static int load_sources(ac_loader *L, ac_policy *P, const cJSON *arr)
 {
 	static const char *const allowed[] = { "header", "prefix", "cookie",
-		"query", "csrf", NULL };
+		"query", "protocol", "csrf", NULL };
 	const cJSON *e;
 	int idx = 0;
 
@@ -92,7 +92,7 @@ static int load_sources(ac_loader *L, ac_policy *P, const cJSON *arr)
 		return ac_pl_bad(L, "more than 8 sources");
 	for (e = arr->child; e != NULL; e = e->next, idx++) {
 		ac_source *S = &P->sources[P->n_sources];
-		const cJSON *h, *c, *q;
+		const cJSON *h, *c, *q, *w;
 		size_t save;
 
 		memset(S, 0, sizeof *S);
@@ -102,14 +102,18 @@ static int load_sources(ac_loader *L, ac_policy *P, const cJSON *arr)
 		h = cJSON_GetObjectItemCaseSensitive(e, "header");
 		c = cJSON_GetObjectItemCaseSensitive(e, "cookie");
 		q = cJSON_GetObjectItemCaseSensitive(e, "query");
-		if ((h != NULL) + (c != NULL) + (q != NULL) != 1)
-			return ac_pl_bad(L, "needs exactly one of \"header\", \"cookie\" or \"query\"");
-		S->kind = h ? 'H' : c ? 'C' : 'Q';
-		if (ac_pl_member_str(L, e, h ? "header" : c ? "cookie" : "query",
-		    1, AC_NAME_MAX, &S->name) < 0)
+		w = cJSON_GetObjectItemCaseSensitive(e, "protocol");
+		if ((h != NULL) + (c != NULL) + (q != NULL) + (w != NULL) != 1)
+			return ac_pl_bad(L, "needs exactly one of \"header\", \"cookie\", \"query\" or \"protocol\"");
+		S->kind = h ? 'H' : c ? 'C' : q ? 'Q' : 'P';
+		if (ac_pl_member_str(L, e, h ? "header" : c ? "cookie" : q ?
+		    "query" : "protocol", 1, AC_NAME_MAX, &S->name) < 0)
 			return -1;
+		/* a subprotocol is a token (RFC 6455 4.1): so is its prefix */
 		if (!ac_pl_is_token(S->name))
-			return ac_pl_bad(L, "name must be an HTTP token");
+			return ac_pl_bad(L, S->kind == 'P' ?
+			    "prefix must be an HTTP token (no ',' or spaces)" :
+			    "name must be an HTTP token");
 		if (ac_pl_member_str(L, e, "prefix", 1, 32, &S->prefix) < 0)
 			return -1;
 		if (S->prefix.ptr != NULL && S->kind != 'H')

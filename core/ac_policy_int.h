@@ -22,8 +22,10 @@ typedef struct {
 /* Where a token is looked for (jwt.sources), in order. */
 #define AC_SOURCES_MAX 8
 typedef struct {
-	int kind;      /* 'H' header, 'C' cookie, 'Q' query parameter */
-	ac_str name;   /* header name (any case), cookie or parameter name */
+	int kind;      /* 'H' header, 'C' cookie, 'Q' query parameter,
+	                  'P' a Sec-WebSocket-Protocol entry */
+	ac_str name;   /* header name (any case), cookie or parameter name;
+	                  'P': the entry's prefix (case-sensitive) */
 	ac_str prefix; /* header scheme, e.g. "Bearer"; empty: whole value */
 	int csrf;      /* cookie: unsafe methods must be same-origin */
 } ac_source;

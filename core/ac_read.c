@@ -160,6 +160,62 @@ int ac_req_source_query(const ac_request *req, const ac_source *S, ac_str *tok)
 	return seen ? 1 : 0;
 }
 
+/* Walks the entries of every Sec-WebSocket-Protocol line (RFC 6455
+ * 4.1/11.3.4: comma-separated tokens; several lines are one list): *hi
+ * and *pos start at 0. 1 with the next entry (OWS trimmed; may be empty),
+ * 0 at the end. */
+int ac_req_next_protocol(const ac_request *req, size_t *hi, size_t *pos,
+    ac_str *entry)
+{
+	for (; *hi < req->n_headers; (*hi)++, *pos = 0) {
+		const ac_header *h = &req->headers[*hi];
+		size_t p = *pos, e;
+		if (!ac_ascii_ieq(h->name.ptr, h->name.len,
+		    "sec-websocket-protocol", 22) || p > h->value.len)
+			continue;
+		for (e = p; e < h->value.len && h->value.ptr[e] != ','; e++)
+			;
+		*pos = e + 1;
+		*entry = ac_trim_ows(h->value.ptr + p, e - p);
+		return 1;
+	}
+	return 0;
+}
+
+/* RFC 9110 tchar: what a subprotocol name is made of (RFC 6455 4.1). */
+static int is_tchar(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || (c != 0 && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* Subprotocol source: the entry starting with S->name carries the token
+ * after it. 0 none, 1 found, -1 ambiguous (two such entries) or
+ * malformed: any entry not a token (no browser sends one) is, whether or
+ * not it carries the token, as the list is forwarded rebuilt when it
+ * does. Empty entries (",,") are skipped. */
+int ac_req_source_protocol(const ac_request *req, const ac_source *S,
+    ac_str *tok)
+{
+	size_t hi = 0, pos = 0, seen = 0, j;
+	ac_str v;
+
+	while (ac_req_next_protocol(req, &hi, &pos, &v)) {
+		for (j = 0; j < v.len; j++)
+			if (!is_tchar((unsigned char)v.ptr[j]))
+				return -1;
+		if (v.len < S->name.len ||
+		    memcmp(v.ptr, S->name.ptr, S->name.len) != 0)
+			continue;
+		v.ptr += S->name.len;
+		v.len -= S->name.len;
+		if (++seen > 1 || !ac_req_token_ok(v))
+			return -1;
+		*tok = v;
+	}
+	return seen ? 1 : 0;
+}
+
 /* 1 if the request carries a cookie named `name`. */
 int ac_req_has_cookie(const ac_request *req, ac_str name)
 {

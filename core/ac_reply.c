@@ -197,6 +197,33 @@ static void drop_cookie(ac_decision *d, const ac_request *req, ac_str name)
 		ac_reply_upstream_header(d, cookie, d->buf + start, d->buf_len - start);
 }
 
+/* The Sec-WebSocket-Protocol list without the entry that carried the
+ * token, for the upstream: the other entries stay, so the upstream still
+ * picks its subprotocol from them. The lines are replaced by one. */
+static void drop_protocol(ac_decision *d, const ac_request *req,
+    ac_str prefix)
+{
+	static const ac_str swp = { "sec-websocket-protocol", 22 };
+	size_t hi = 0, pos = 0, start = d->buf_len, n = 0;
+	ac_str v;
+
+	while (ac_req_next_protocol(req, &hi, &pos, &v)) {
+		if (v.len == 0 || (v.len >= prefix.len &&
+		    memcmp(v.ptr, prefix.ptr, prefix.len) == 0))
+			continue;
+		if ((n++ > 0 && !ac_reply_put(d, ", ", 2)) ||
+		    !ac_reply_put(d, v.ptr, v.len)) {
+			d->buf_len = start; /* no room: drop them all */
+			n = 0;
+			break;
+		}
+	}
+	if (d->a.n_remove < AC_DECISION_HEADERS_MAX)
+		d->a.remove[d->a.n_remove++] = swp;
+	if (n > 0)
+		ac_reply_upstream_header(d, swp, d->buf + start, d->buf_len - start);
+}
+
 /* The target without the consumed query parameter; forwarded instead. */
 static void drop_query_param(ac_decision *d, ac_str name)
 {
@@ -243,6 +270,8 @@ void ac_reply_drop_credential(const ac_policy *P, const ac_request *req,
 		drop_cookie(d, req, name);
 	else if (kind == 'Q')
 		drop_query_param(d, name);
+	else if (kind == 'P')
+		drop_protocol(d, req, name);
 }
 
 /* What happened, for the audit line: the request went upstream (allow),

@@ -64,8 +64,9 @@ int ac_reply_value_ok(const char *s, size_t n);
  * 0, or -1 if its value cannot be forwarded as checked. */
 int ac_reply_claim_header(ac_decision *d, const ac_claim_header *C);
 /* The credential the core consumed (kind 'H' header, 'C' cookie, 'Q'
- * query parameter, named `name`) does not go on to the upstream, unless
- * the policy forwards credentials. */
+ * query parameter, named `name`; 'P' the Sec-WebSocket-Protocol entry
+ * starting with `name`) does not go on to the upstream, unless the policy
+ * forwards credentials. */
 void ac_reply_drop_credential(const ac_policy *P, const ac_request *req,
     ac_decision *d, int kind, ac_str name);
 /* 1 if the decision gets an audit line: always, but for an allow as the

@@ -55,13 +55,20 @@ int ac_req_has_cookie(const ac_request *req, ac_str name);
 /* 1 if t is a non-empty RFC 6750 b64token (no comma, no space). */
 int ac_req_token_ok(ac_str t);
 /* A credential from one source of the policy (header with its scheme,
- * cookie, query parameter): 0 none, 1 found, -1 ambiguous or malformed. */
+ * cookie, query parameter, Sec-WebSocket-Protocol entry): 0 none, 1
+ * found, -1 ambiguous or malformed. */
 int ac_req_source_header(const ac_request *req, const ac_source *S,
     ac_str *tok);
 int ac_req_source_cookie(const ac_request *req, const ac_source *S,
     ac_str *tok);
 int ac_req_source_query(const ac_request *req, const ac_source *S,
     ac_str *tok);
+int ac_req_source_protocol(const ac_request *req, const ac_source *S,
+    ac_str *tok);
+/* Iterates the entries of the Sec-WebSocket-Protocol lines (trimmed, may
+ * be empty): *hi and *pos start at 0; 1 with an entry, 0 at the end. */
+int ac_req_next_protocol(const ac_request *req, size_t *hi, size_t *pos,
+    ac_str *entry);
 /* 1 if s holds a control byte (below 0x20, or 0x7f). */
 int ac_req_has_ctl(ac_str s);
 /* Case-insensitive substring test for header values (Accept). */

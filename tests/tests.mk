@@ -24,6 +24,7 @@ SUITE_NEEDS_31-vectors-node := $(EDGE_PKG)
 SUITE_NEEDS_40-envoy := $(PXW) $(B)/tests/authcore-proxy-hook.wasm
 SUITE_NEEDS_41-envoy-example := $(PXW) $(B)/envoy-example.yaml $(CLI)
 SUITE_NEEDS_45-confusion := $(CLI) $(PXW) $(NGX_MODULE) $(EDGE_PKG)
+SUITE_NEEDS_46-websocket := $(PXW) $(NGX_MODULE) $(EDGE_PKG)
 SUITE_NEEDS_50-nginx := $(CLI) $(NGX_MODULE) $(NGX_TEST_MODULE)
 SUITE_NEEDS_52-install := lib $(CLI) $(NGX_MODULE)
 SUITE_NEEDS_60-workerd := $(EDGE_PKG)

@@ -25,6 +25,7 @@ A vector file (tests/vectors/decisions/*.json) holds a policy and cases:
      "skip": {"workerd": "why this host cannot express the case"},
      "expect": {"status": 200, "reason": "ok",
                 "upstream": {"x-authcore-user": "alice"},   # allow: upstream sees
+                                                 # (a null value: lacks it)
                 "upstream_absent": ["x-authcore-roles"],     # allow: upstream lacks
                 "headers": {"www-authenticate": "Bearer ..."},  # response headers
                 "reaches_upstream": true,  # default: status 200 outside the

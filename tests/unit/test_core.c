@@ -758,6 +758,159 @@ static void test_sources_and_claims(void)
 	end();
 }
 
+/* The token as one Sec-WebSocket-Protocol entry: found by its prefix,
+ * the entry removed from what the upstream gets, the others kept. */
+static void test_protocol_source(void)
+{
+	static ac_decision d;
+	static char swp[AC_TOKEN_MAX + 128];
+	ac_policy_error err;
+	const ac_policy *P;
+	const char *tok, *v;
+	static const char pol[] =
+	    "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"unit-test-secret-0123456789abcdefghij\"}],"
+	    "\"require_exp\":false,"
+	    "\"sources\":[{\"header\":\"authorization\",\"prefix\":\"Bearer\"},"
+	    "{\"protocol\":\"base64url.bearer.authorization.k8s.io.\"}]}}";
+	static const char fwd[] =
+	    "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"unit-test-secret-0123456789abcdefghij\"}],"
+	    "\"require_exp\":false,\"sources\":[{\"protocol\":\"t.\"}]},"
+	    "\"request\":{\"forward_credentials\":true}}";
+	size_t i, removed;
+
+	begin("token from a Sec-WebSocket-Protocol entry, the entry not forwarded");
+	P = load(pol, &err);
+	CHECK(P != NULL);
+	if (P == NULL) {
+		printf("# %s: %s\n", err.path, err.message);
+		end();
+		return;
+	}
+	tok = sign("{\"sub\":\"ws-user\"}");
+	snprintf(swp, sizeof swp, "chat.v2, base64url.bearer.authorization.k8s.io.%s ,binary", tok);
+	{
+		ac_header h[] = { H("Upgrade", "websocket"),
+			H("Sec-WebSocket-Protocol", swp) };
+		decide_hdrs(P, "/ws", h, 2, &d);
+		CHECK(d.a.status == 200 && d.a.reason == AC_OK);
+		v = add_value(&d, "x-authcore-user");
+		CHECK(v != NULL && strcmp(v, "ws-user") == 0);
+		v = add_value(&d, "sec-websocket-protocol");
+		CHECK(v != NULL && strcmp(v, "chat.v2, binary") == 0);
+		for (i = removed = 0; i < d.a.n_remove; i++)
+			removed += d.a.remove[i].len == 22 && strncasecmp(
+			    d.a.remove[i].ptr, "sec-websocket-protocol", 22) == 0;
+		CHECK(removed == 1);
+	}
+	/* entries over several lines are one list; the token's line goes */
+	snprintf(swp, sizeof swp, "base64url.bearer.authorization.k8s.io.%s", tok);
+	{
+		ac_header h[] = { H("Sec-WebSocket-Protocol", "a"),
+			H("Sec-WebSocket-Protocol", swp) };
+		decide_hdrs(P, "/ws", h, 2, &d);
+		CHECK(d.a.status == 200);
+		v = add_value(&d, "sec-websocket-protocol");
+		CHECK(v != NULL && strcmp(v, "a") == 0);
+	}
+	/* the token alone: no Sec-WebSocket-Protocol goes upstream */
+	{
+		ac_header h[] = { H("Sec-WebSocket-Protocol", swp) };
+		decide_hdrs(P, "/ws", h, 1, &d);
+		CHECK(d.a.status == 200);
+		CHECK(add_value(&d, "sec-websocket-protocol") == NULL);
+	}
+	/* no entry with the prefix: no token */
+	{
+		ac_header h[] = { H("Sec-WebSocket-Protocol", "chat, base64url.bearer.authorization.k8s.i") };
+		decide_hdrs(P, "/ws", h, 1, &d);
+		CHECK(d.a.status == 401 && d.a.reason == AC_MISSING_TOKEN);
+	}
+	/* the prefix is case-sensitive, like subprotocol names */
+	snprintf(swp, sizeof swp, "Base64url.bearer.authorization.k8s.io.%s", tok);
+	{
+		ac_header h[] = { H("Sec-WebSocket-Protocol", swp) };
+		decide_hdrs(P, "/ws", h, 1, &d);
+		CHECK(d.a.status == 401 && d.a.reason == AC_MISSING_TOKEN);
+	}
+	/* the prefix with nothing after it, or two entries: refused */
+	{
+		ac_header h[] = { H("Sec-WebSocket-Protocol", "chat, base64url.bearer.authorization.k8s.io.") };
+		decide_hdrs(P, "/ws", h, 1, &d);
+		CHECK(d.a.status == 400 && d.a.reason == AC_INVALID_REQUEST);
+	}
+	snprintf(swp, sizeof swp, "base64url.bearer.authorization.k8s.io.%s", tok);
+	{
+		ac_header h[] = { H("Sec-WebSocket-Protocol", swp),
+			H("Sec-WebSocket-Protocol", swp) };
+		decide_hdrs(P, "/ws", h, 2, &d);
+		CHECK(d.a.status == 400 && d.a.reason == AC_INVALID_REQUEST);
+	}
+	/* an entry that is not a token (a control byte, a space inside, a
+	 * '/'): the list would be forwarded rebuilt */
+	snprintf(swp, sizeof swp, "a\rb, base64url.bearer.authorization.k8s.io.%s", tok);
+	{
+		ac_header h[] = { H("Sec-WebSocket-Protocol", swp) };
+		decide_hdrs(P, "/ws", h, 1, &d);
+		CHECK(d.a.status == 400 && d.a.reason == AC_INVALID_REQUEST);
+	}
+	snprintf(swp, sizeof swp, "base64url.bearer.authorization.k8s.io.%s, x base64url.bearer.authorization.k8s.io.%s", tok, tok);
+	{
+		ac_header h[] = { H("Sec-WebSocket-Protocol", swp) };
+		decide_hdrs(P, "/ws", h, 1, &d);
+		CHECK(d.a.status == 400 && d.a.reason == AC_INVALID_REQUEST);
+	}
+	{
+		ac_header h[] = { H("Sec-WebSocket-Protocol", "chat/1") };
+		decide_hdrs(P, "/ws", h, 1, &d);
+		CHECK(d.a.status == 400 && d.a.reason == AC_INVALID_REQUEST);
+	}
+	/* empty entries are skipped, as list syntax allows */
+	snprintf(swp, sizeof swp, ", chat,,base64url.bearer.authorization.k8s.io.%s,", tok);
+	{
+		ac_header h[] = { H("Sec-WebSocket-Protocol", swp) };
+		decide_hdrs(P, "/ws", h, 1, &d);
+		CHECK(d.a.status == 200);
+		v = add_value(&d, "sec-websocket-protocol");
+		CHECK(v != NULL && strcmp(v, "chat") == 0);
+	}
+	/* a bad signature: 401 invalid_token like any source */
+	snprintf(swp, sizeof swp, "base64url.bearer.authorization.k8s.io.%sx", tok);
+	{
+		ac_header h[] = { H("Sec-WebSocket-Protocol", swp) };
+		decide_hdrs(P, "/ws", h, 1, &d);
+		CHECK(d.a.status == 401 && d.a.reason != AC_OK &&
+		    d.a.reason != AC_MISSING_TOKEN);
+	}
+	/* sources keep their order: the Authorization header comes first */
+	{
+		static char auth[AC_TOKEN_MAX + 16];
+		ac_header h[] = { H("Authorization", auth),
+			H("Sec-WebSocket-Protocol", swp) };
+		snprintf(auth, sizeof auth, "Bearer %s", tok);
+		h[0].value.len = strlen(auth);
+		decide_hdrs(P, "/ws", h, 2, &d);
+		CHECK(d.a.status == 200);
+		CHECK(add_value(&d, "sec-websocket-protocol") == NULL);
+	}
+	/* forward_credentials: the list goes on untouched */
+	P = load(fwd, &err);
+	CHECK(P != NULL);
+	snprintf(swp, sizeof swp, "chat, t.%s", tok);
+	if (P != NULL) {
+		ac_header h[] = { H("Sec-WebSocket-Protocol", swp) };
+		decide_hdrs(P, "/ws", h, 1, &d);
+		CHECK(d.a.status == 200);
+		CHECK(add_value(&d, "sec-websocket-protocol") == NULL);
+		for (i = removed = 0; i < d.a.n_remove; i++)
+			removed += d.a.remove[i].len == 22 && strncasecmp(
+			    d.a.remove[i].ptr, "sec-websocket-protocol", 22) == 0;
+		CHECK(removed == 0);
+	} else {
+		printf("# %s: %s\n", err.path, err.message);
+	}
+	end();
+}
+
 /* The SHA-256 the core picks (SHA-NI where the CPU has it) against
  * BearSSL's portable one: every length 0..300, split updates, and the
  * state/set_state round trip HMAC key contexts rely on. */
@@ -1184,6 +1337,16 @@ static void test_policy_errors(void)
 		    "$.jwt.jwks.keys[0]", "\"key_ops\" is not an array" },
 		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"sources\":[{\"cookie\":\"s\",\"prefix\":\"Bearer\"}]}}",
 		    "$.jwt.sources[0]", "applies to headers only" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"sources\":[{\"header\":\"x\"},{\"protocol\":\"bearer, x\"}]}}",
+		    "$.jwt.sources[1]", "prefix must be an HTTP token" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"sources\":[{\"protocol\":\"\"}]}}",
+		    "$.jwt.sources[0].protocol", "" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"sources\":[{\"protocol\":\"t.\",\"query\":\"t\"}]}}",
+		    "$.jwt.sources[0]", "exactly one of" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"sources\":[{\"protocol\":\"t.\",\"prefix\":\"Bearer\"}]}}",
+		    "$.jwt.sources[0]", "applies to headers only" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"sources\":[{\"protocol\":7}]}}",
+		    "$.jwt.sources[0].protocol", "" },
 		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"claims_to_headers\":[{\"claim\":\"email\",\"header\":\"Cookie\"}]}}",
 		    "$.jwt.claims_to_headers[0]", "not one hosts own" },
 		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"algorithms\":[\"RS256\"]}}",
@@ -1780,6 +1943,7 @@ int main(void)
 	test_policy_messages();
 	test_policy_warnings();
 	test_sources_and_claims();
+	test_protocol_source();
 	test_audit_always_logged();
 	test_audit_allowed();
 	test_needs_tls();
