@@ -138,7 +138,9 @@ int ac_pl_reserved_header(ac_str n)
 		"content-type", "transfer-encoding", "connection", "keep-alive",
 		"te", "trailer", "upgrade", "expect", "forwarded",
 		"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
-		"x-real-ip", "user-agent", "x-csrf-token", NULL };
+		"x-real-ip", "user-agent", "x-csrf-token",
+		"sec-websocket-protocol", "sec-websocket-key",
+		"sec-websocket-version", "origin", NULL };
 	const char *const *p;
 	for (p = names; *p != NULL; p++)
 		if (ac_ascii_ieq(n.ptr, n.len, *p, strlen(*p)))

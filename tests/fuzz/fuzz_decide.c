@@ -86,7 +86,8 @@ static const char FIXED_POLICY_DENY[] =
 
 /* Third fixed policy, built at start (the PEMs need JSON escapes): RS256
  * and ES256 keys from PEM, token sources (header with prefix, cookie,
- * query, bare header), claims copied to headers, typ and max_age. */
+ * query, bare header, a Sec-WebSocket-Protocol entry), claims copied to
+ * headers, typ and max_age. */
 static char policy3[4096];
 static size_t policy3_len;
 
@@ -115,7 +116,7 @@ static void build_policy3(void)
 	p3_put("\"}],\"algorithms\":[\"RS256\",\"ES256\",\"HS256\"],"
 	    "\"sources\":[{\"header\":\"authorization\",\"prefix\":\"Bearer\"},"
 	    "{\"cookie\":\"session\"},{\"query\":\"access_token\"},"
-	    "{\"header\":\"x-token\"}],"
+	    "{\"header\":\"x-token\"},{\"protocol\":\"bearer.\"}],"
 	    "\"claims_to_headers\":[{\"claim\":\"email\",\"header\":\"x-user-email\"},"
 	    "{\"claim\":\"tenant\",\"header\":\"x-tenant\"}],"
 	    "\"issuer\":\"https://issuer.example\",\"audience\":\"api\","

@@ -1349,6 +1349,8 @@ static void test_policy_errors(void)
 		    "$.jwt.sources[0].protocol", "" },
 		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"claims_to_headers\":[{\"claim\":\"email\",\"header\":\"Cookie\"}]}}",
 		    "$.jwt.claims_to_headers[0]", "not one hosts own" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"claims_to_headers\":[{\"claim\":\"p\",\"header\":\"Sec-WebSocket-Protocol\"}]}}",
+		    "$.jwt.claims_to_headers[0]", "not one hosts own" },
 		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"algorithms\":[\"RS256\"]}}",
 		    "$.jwt", "not in \"algorithms\"" },
 		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"short\"}]}}",
