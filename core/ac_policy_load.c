@@ -163,6 +163,34 @@ int ac_pl_member_str(ac_loader *L, const cJSON *obj, const char *name,
 	return r;
 }
 
+int ac_pl_member_methods(ac_loader *L, const cJSON *obj, ac_str *methods,
+    size_t *n)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "methods"), *m;
+	size_t save, s2;
+	int i = 0;
+
+	if (v == NULL)
+		return 0;
+	ac_pl_push_key(L, "methods", &save);
+	if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) == 0)
+		return ac_pl_bad(L, "must be a non-empty array of method names");
+	if (cJSON_GetArraySize(v) > AC_METHODS_MAX)
+		return ac_pl_bad(L, "more than 16 methods");
+	*n = 0;
+	for (m = v->child; m != NULL; m = m->next, i++) {
+		ac_pl_push_index(L, i, &s2);
+		if (ac_pl_str(L, m, 1, 32, &methods[*n]) < 0)
+			return -1;
+		if (!ac_pl_is_token(methods[*n]))
+			return ac_pl_bad(L, "is not an HTTP method token");
+		(*n)++;
+		ac_pl_pop(L, s2);
+	}
+	ac_pl_pop(L, save);
+	return 0;
+}
+
 static int is_hex(char c)
 {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||

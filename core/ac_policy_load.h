@@ -56,6 +56,11 @@ int ac_pl_str(ac_loader *L, const cJSON *v, size_t min, size_t max,
     ac_str *out);
 int ac_pl_member_str(ac_loader *L, const cJSON *obj, const char *name,
     size_t min, size_t max, ac_str *out);
+/* "methods": a non-empty array of at most AC_METHODS_MAX HTTP method
+ * tokens into methods[], their count in *n (absent: both left as they
+ * are). */
+int ac_pl_member_methods(ac_loader *L, const cJSON *obj, ac_str *methods,
+    size_t *n);
 /* A whole number in [lo, hi]; msg if not. */
 int ac_pl_member_int(ac_loader *L, const cJSON *o, const char *name,
     double lo, double hi, int64_t *out, const char *msg);

@@ -100,7 +100,7 @@ static int load_limit(ac_loader *L, ac_policy *P, const cJSON *o,
 	static const char *const dflt_allowed[] = { "name", "key", "limit",
 		NULL };
 	const cJSON *v;
-	size_t s2, s3;
+	size_t s2;
 	char nm[24];
 
 	(void)P;
@@ -161,26 +161,8 @@ static int load_limit(ac_loader *L, ac_policy *P, const cJSON *o,
 			return ac_pl_bad(L, why);
 		ac_pl_pop(L, s2);
 	}
-	v = cJSON_GetObjectItemCaseSensitive(o, "methods");
-	if (v != NULL) {
-		const cJSON *m;
-		int mi = 0;
-		ac_pl_push_key(L, "methods", &s2);
-		if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) == 0)
-			return ac_pl_bad(L, "must be a non-empty array of method names");
-		if (cJSON_GetArraySize(v) > AC_METHODS_MAX)
-			return ac_pl_bad(L, "more than 16 methods");
-		for (m = v->child; m != NULL; m = m->next, mi++) {
-			ac_pl_push_index(L, mi, &s3);
-			if (ac_pl_str(L, m, 1, 32, &R->methods[R->n_methods]) < 0)
-				return -1;
-			if (!ac_pl_is_token(R->methods[R->n_methods]))
-				return ac_pl_bad(L, "is not an HTTP method token");
-			R->n_methods++;
-			ac_pl_pop(L, s3);
-		}
-		ac_pl_pop(L, s2);
-	}
+	if (ac_pl_member_methods(L, o, R->methods, &R->n_methods) < 0)
+		return -1;
 	return 0;
 }
 

@@ -97,27 +97,8 @@ int ac_pl_rules(ac_loader *L, ac_policy *P, const cJSON *arr)
 		if (load_path_pattern(L, v, &R->path) < 0)
 			return -1;
 		ac_pl_pop(L, s2);
-		v = cJSON_GetObjectItemCaseSensitive(r, "methods");
-		if (v != NULL) {
-			const cJSON *m;
-			int mi = 0;
-			size_t s3;
-			ac_pl_push_key(L, "methods", &s2);
-			if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) == 0)
-				return ac_pl_bad(L, "must be a non-empty array of method names");
-			if (cJSON_GetArraySize(v) > AC_METHODS_MAX)
-				return ac_pl_bad(L, "more than 16 methods");
-			for (m = v->child; m != NULL; m = m->next, mi++) {
-				ac_pl_push_index(L, mi, &s3);
-				if (ac_pl_str(L, m, 1, 32, &R->methods[R->n_methods]) < 0)
-					return -1;
-				if (!ac_pl_is_token(R->methods[R->n_methods]))
-					return ac_pl_bad(L, "is not an HTTP method token");
-				R->n_methods++;
-				ac_pl_pop(L, s3);
-			}
-			ac_pl_pop(L, s2);
-		}
+		if (ac_pl_member_methods(L, r, R->methods, &R->n_methods) < 0)
+			return -1;
 		if (load_roles(L, r, R) < 0 ||
 		    ac_pl_member_str(L, r, "permission", 1, AC_NAME_MAX,
 		    &R->permission) < 0)
