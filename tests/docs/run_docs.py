@@ -1,6 +1,7 @@
 """Runs the documentation's code blocks as a user would (suite 82-docs).
 
-Every code block of README.md, hosts/*/README.md and docs/{policy,formats,passwords,login}.md carries
+Every code block of README.md, hosts/*/README.md, docs/{policy,formats,passwords,login}.md
+and docs/examples/*.md carries
 a doc-test marker (tests/docs/blocks.py): a block without one fails. Each
 marked block runs from a scratch directory (removed afterwards) against
 this build: policies through `authcore policy check`, console sessions
@@ -41,7 +42,8 @@ EDGE = os.path.join(B, "edge")
 WORKERD = os.path.join(ROOT, "node_modules", ".bin", "workerd")
 DENO = os.path.join(ROOT, "node_modules", "@deno", "linux-x64-glibc", "deno")
 DOCS = (["README.md"] + sorted(glob.glob(os.path.join(ROOT, "hosts", "*", "README.md"))) +
-        ["docs/policy.md", "docs/formats.md", "docs/passwords.md", "docs/login.md"])
+        ["docs/policy.md", "docs/formats.md", "docs/passwords.md", "docs/login.md"] +
+        sorted(os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, "docs", "examples", "*.md"))))
 
 # Waiting for other changes to land (each named in the merge notes): what
 # the docs say that this tree does not do yet. A check listed here reports

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The documentation as a user runs it: every code block of README.md,
-# hosts/*/README.md and docs/{policy,formats,passwords,login}.md is marked with what it is
+# hosts/*/README.md, docs/{policy,formats,passwords,login}.md and docs/examples/*.md
+# is marked with what it is
 # (<!-- doc-test: KIND -->) or why it cannot run, and each marked block runs
 # from a scratch folder against this build: policies through `authcore
 # policy check`, console lines with their output, the C program compiled
