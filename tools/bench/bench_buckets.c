@@ -8,6 +8,9 @@
  *            placement (SipHash-2-4 of the bucket's name), the group read
  *            from the table (ac_table_read), the slot, the GCRA step, the
  *            compare-and-set write (ac_table_write);
+ *   floor    the same memory with nothing computed: a random 64-byte group
+ *            read and written back, each after the last (what one cache
+ *            miss costs here: the part of a check no code change removes);
  *   decide   a whole decision of a public GET with one client limit through
  *            ac_decide_local (request checks, canonical path, the stage,
  *            the audit line, the table's read and write).
@@ -183,6 +186,25 @@ int main(void)
 		stop(run, n);
 	}
 	report("bucket-check-1M", n, "goal <= 100 ns");
+	/* the machine's floor for the same access: one random 64-byte group of
+	 * the same memory read and written back, nothing computed, each
+	 * address depending on the previous read (as one check's miss is
+	 * not overlapped with the next's: a check is too long for the CPU
+	 * to reach the next one's load while the first waits) */
+	for (run = 0; run < RUNS; run++) {
+		long j;
+		uint64_t *w = tmem, v = 0;
+		size_t groups_n = tsize / 64 - 1;
+		start();
+		for (j = 0; j < n; j++) {
+			size_t at = (size_t)((next_rand() ^ (v & 1)) % groups_n) * 8;
+			v = w[at];
+			w[at + 7] = v + 1;
+		}
+		stop(run, n);
+	}
+	report("memory-floor-1M", n, "the same table memory: a random group "
+	    "read and written, one after another, no hashing, no GCRA");
 
 	/* whole decisions at the same table */
 	{
