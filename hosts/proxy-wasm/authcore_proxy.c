@@ -1343,6 +1343,30 @@ static uint8_t *entropy_take(void)
  * the shared state's (adopted at VM start, refreshed by every
  * shared_call). Any other request is decided with NULL, which authcore.h
  * says decides it exactly the same. */
+/* VMs that started together may each have stored their own state before
+ * reading the other's back (shared data has no atomic create), and a VM
+ * whose requests are only rate-limited never makes a shared_call that
+ * would refresh its copy: it would place buckets under another secret
+ * than the rest. So such requests take the stored copy again at most
+ * once a second: one read of the state per worker per second, and VMs
+ * agree within a second of the last store. */
+static int64_t apx_state_seen;
+
+static void state_refresh(int64_t now)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	uint32_t cas = 0;
+
+	if (apx_state_mode != APX_STATE_SHARED || now == apx_state_seen)
+		return;
+	apx_state_seen = now;
+	if (proxy_get_shared_data(apx_state_key, apx_state_key_len, &buf,
+	    &len, &cas) == APX_OK && state_valid(buf, len))
+		memcpy(apx_state, buf, len);
+	free(buf);
+}
+
 static const char *decide_once(apx_stream *s, apx_root *r, int op,
     int64_t now, const uint8_t *e, size_t elen)
 {
@@ -1350,6 +1374,8 @@ static const char *decide_once(apx_stream *s, apx_root *r, int op,
 
 	if ((s->needs & AC_NEEDS_STATE) && apx_state_mode == APX_STATE_SHARED)
 		return shared_call(s, r, op, now, e, elen);
+	if (s->needs & AC_NEEDS_ENTRIES)
+		state_refresh(now);
 	/* NULL makes the core answer 500 no_state to what needs it
 	 * and a host without a state has none to give */
 	if (((s->needs & AC_NEEDS_STATE) && apx_state_mode == APX_STATE_LOCAL) ||
