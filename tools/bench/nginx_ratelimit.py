@@ -51,39 +51,12 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "lib"))
+from hostkit import free_port, stop, wait_port  # noqa: E402
+
 NGINX = os.environ.get("AUTHCORE_NGINX", "/usr/sbin/nginx")
 MIB = 1 << 20
 PIPELINE = 64  # requests written at once on the connection
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, proc, timeout=10.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            return False
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return True
-        except OSError:
-            time.sleep(0.05)
-    return False
-
-
-def stop(proc):
-    for sig in (signal.SIGQUIT, signal.SIGTERM, signal.SIGKILL):
-        if proc.poll() is not None:
-            return
-        proc.send_signal(sig)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
 
 
 CONF = """daemon off;
@@ -269,7 +242,7 @@ def round_(args, order):
             return {n: (secs[n], held(ports[n], args.fill, n == "limit_req")
                         if n in BASE else 0) for n in order}
         finally:
-            stop(proc)
+            stop(proc, signal.SIGQUIT)
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
