@@ -60,6 +60,7 @@ sys.path.insert(0, HERE)
 import nginx_vectors as nv  # noqa: E402
 from nginx_vectors import Fail, Stopped, not_ok, ok, send_full  # noqa: E402
 import vectors  # noqa: E402
+from hostkit import NGINX_HEAD  # noqa: E402
 
 CLI = nv.CLI
 TEST_MODULE = os.path.join(nv.ROOT, "build", "nginx-test", "ngx_http_authcore_module.so")
@@ -150,28 +151,14 @@ SERVER = """
 
 
 def conf(d, port, echo, http_extra="", server=SERVER, workers=1, module=None):
-    return """daemon off;
-master_process on;
-worker_processes {workers};
-load_module {module};
-pid {d}/nginx.pid;
-error_log {d}/error.log info;
-events {{ worker_connections 64; }}
-http {{
-    access_log {d}/access.log;
-    client_body_temp_path {d}/client_body;
-    proxy_temp_path {d}/proxy;
-    fastcgi_temp_path {d}/fastcgi;
-    uwsgi_temp_path {d}/uwsgi;
-    scgi_temp_path {d}/scgi;
-    authcore_policy {d}/policy.json;
+    return (NGINX_HEAD + """    authcore_policy {d}/policy.json;
 {http_extra}
     server {{
         listen 127.0.0.1:{port};
 {server}
     }}
 }}
-""".format(workers=workers, module=module or nv.MODULE, d=d, port=port, http_extra=http_extra,
+""").format(workers=workers, module=module or nv.MODULE, d=d, port=port, http_extra=http_extra,
            server=server.format(echo=echo, d=d))
 
 

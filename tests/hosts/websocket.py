@@ -46,6 +46,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 sys.path.insert(0, HERE)
+from hostkit import NGINX_HEAD  # noqa: E402
 
 SECRET = "websocket-host-test-secret-0123456789abcdef"
 PREFIX = "base64url.bearer.authorization.k8s.io."
@@ -324,21 +325,7 @@ def ready_envoy(admin, port, proc):
     return False
 
 
-NGINX_CONF = """daemon off;
-master_process on;
-worker_processes 1;
-load_module {module};
-pid {d}/nginx.pid;
-error_log {d}/error.log info;
-events {{ worker_connections 64; }}
-http {{
-    access_log {d}/access.log;
-    client_body_temp_path {d}/client_body;
-    proxy_temp_path {d}/proxy;
-    fastcgi_temp_path {d}/fastcgi;
-    uwsgi_temp_path {d}/uwsgi;
-    scgi_temp_path {d}/scgi;
-    large_client_header_buffers 8 64k;
+NGINX_CONF = NGINX_HEAD + """    large_client_header_buffers 8 64k;
     map $http_upgrade $connection_upgrade {{
         default upgrade;
         ''      close;
@@ -445,7 +432,7 @@ def run_nginx(args):
             port = free_port()
             conf = os.path.join(d, "nginx.conf")
             with open(conf, "w") as f:
-                f.write(NGINX_CONF.format(module=module, d=d, policy=policy, port=port,
+                f.write(NGINX_CONF.format(workers=1, module=module, d=d, policy=policy, port=port,
                                           up=up.port))
             out = open(os.path.join(d, "nginx.out"), "wb")
             proc = subprocess.Popen([nginx, "-p", d, "-c", conf], stdout=out,

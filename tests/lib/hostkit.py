@@ -20,6 +20,28 @@ import uuid
 ECHO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "echo.py")
 
 
+# The head of every test nginx.conf: one folder d for the pid, logs and
+# temp paths, the module loaded, loopback servers added by the caller after
+# it (the http block is left open). A str.format template: a caller appends
+# its own http lines (braces doubled) and formats the whole with workers,
+# module and d as well as its own fields.
+NGINX_HEAD = """daemon off;
+master_process on;
+worker_processes {workers};
+load_module {module};
+pid {d}/nginx.pid;
+error_log {d}/error.log info;
+events {{ worker_connections 64; }}
+http {{
+    access_log {d}/access.log;
+    client_body_temp_path {d}/client_body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+"""
+
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))

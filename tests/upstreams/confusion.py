@@ -66,7 +66,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "hosts"))
 import authformats  # noqa: E402
 import vectors  # noqa: E402
-from hostkit import free_port, listening_socket, stop, wait_port  # noqa: E402
+from hostkit import NGINX_HEAD, free_port, listening_socket, stop, wait_port  # noqa: E402
 
 CORPUS = os.path.join(ROOT, "tests", "vectors", "confusion.json")
 VENV = os.path.join(ROOT, "build", "venv", "bin")
@@ -397,21 +397,7 @@ def start_envoy(workdir, policy_text, up_port):
     return Host(e.proc, e.listen_port, e.log, e.close)
 
 
-NGINX_CONF = """daemon off;
-master_process on;
-worker_processes 1;
-load_module {module};
-pid {d}/nginx.pid;
-error_log {d}/error.log info;
-events {{ worker_connections 64; }}
-http {{
-    access_log {d}/access.log;
-    client_body_temp_path {d}/client_body;
-    proxy_temp_path {d}/proxy;
-    fastcgi_temp_path {d}/fastcgi;
-    uwsgi_temp_path {d}/uwsgi;
-    scgi_temp_path {d}/scgi;
-    authcore_policy {policy};
+NGINX_CONF = NGINX_HEAD + """    authcore_policy {policy};
     server {{
         listen 127.0.0.1:{port};
         rewrite ^/legacy/(.*) /dash/api/$1 last;
@@ -431,7 +417,7 @@ def start_nginx(workdir, policy_path, up_port):
         port = free_port()
         conf = os.path.join(d, "nginx.conf")
         with open(conf, "w") as f:
-            f.write(NGINX_CONF.format(module=NGX_MODULE, d=d, policy=policy_path, port=port,
+            f.write(NGINX_CONF.format(workers=1, module=NGX_MODULE, d=d, policy=policy_path, port=port,
                                       up=up_port))
         p = spawn([NGINX, "-p", d, "-c", conf], os.path.join(d, "nginx.out"))
         if wait_port(port, p, 10):
