@@ -258,7 +258,7 @@ int fz_json_object(const char *p, size_t n)
  * through as they were), and every decision but an allow the policy does
  * not audit has an audit line (one that overflowed AC_AUDIT_MAX after
  * escaping was once dropped). */
-static char json_out[16384]; /* what wasm/acw.c gives a decision */
+static char json_out[65536]; /* what wasm/acw.c gives a decision (ACW_OUT_MAX) */
 
 static void check_object(const char *what, const char *p, size_t n)
 {
@@ -278,7 +278,7 @@ void fz_check_decision(const ac_decision *d)
 
 	n = ac_decision_json(d, json_out, sizeof json_out);
 	if (n == 0)
-		fz_die("decision JSON does not fit the 16 KiB wasm/acw.c gives it");
+		fz_die("decision JSON does not fit the 64 KiB wasm/acw.c gives it");
 	check_object("decision JSON", json_out, n);
 	if (d->a.audit_len > sizeof d->audit_buf ||
 	    (d->a.audit_len > 0 && d->a.audit != d->audit_buf))
