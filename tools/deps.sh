@@ -20,7 +20,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt_pkgs="clang lld wasi-libc libclang-rt-14-dev-wasm32 libclang-rt-14-dev emscripten
  libbearssl-dev libcjson-dev nginx nginx-dev python3 python3-pip python3-venv
  pkg-config dpkg-dev curl libjwt-dev libssl-dev openssl chromium
- gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user wrk"
+ gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user wrk procps"
 missing=""
 for p in $apt_pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

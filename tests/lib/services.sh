@@ -3,10 +3,18 @@
 # the PIDs to stop on exit (TERM, up to 2 s, then KILL); ok NAME / no NAME
 # WHY, check lines; port, a free loopback port; wait_port PORT PID
 # [SECONDS], until 127.0.0.1:PORT accepts (default 15 s) while PID lives.
+# A launcher's children (npx starts workerd as a child of its own) are
+# stopped with it: cleanup stops every descendant of each PID in pids too,
+# taken before the PIDs themselves are stopped.
 t=$(mktemp -d)
 pids=()
+descendants() {
+  local c
+  for c in $(pgrep -P "$1" 2>/dev/null); do echo "$c"; descendants "$c"; done
+}
 cleanup() {
   local p
+  for p in "${pids[@]}"; do pids+=($(descendants "$p")); done
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
   for p in "${pids[@]}"; do
     for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
