@@ -9,6 +9,7 @@
  * an allow the policy's "audit" leaves out, an audit line (ac_reply.c);
  * clients get generic bodies.
  */
+#include "ac_conn.h"
 #include "ac_decision_int.h"
 #include "ac_identify.h"
 #include "ac_login.h"
@@ -277,6 +278,10 @@ static void decide(const ac_policy *P, ac_state *S, const ac_request *raw,
 	for (i = 0; i < sizeof stages / sizeof stages[0]; i++)
 		if (stages[i](&c) == AC_STAGE_DONE)
 			break;
+	/* whichever stage allowed it (a public path too): a stream under a
+	 * connection cap is counted last, once nothing else can refuse it */
+	if (d->a.action == AC_ALLOW)
+		(void)ac_conn_acquire(&c);
 	if (d->a.action == AC_PENDING)
 		return;
 	for (i = 0; i < sizeof finishers / sizeof finishers[0]; i++)
@@ -337,7 +342,7 @@ unsigned ac_needs(const ac_policy *P, const ac_request *req)
 
 	if (P == NULL)
 		return 0;
-	if (P->n_rate_limits > 0)
+	if (P->n_rate_limits > 0 || P->n_conn_caps > 0)
 		n |= AC_NEEDS_ENTRIES;
 	if (q != NULL)
 		path_len = (size_t)(q - req->path.ptr);
@@ -407,6 +412,8 @@ static void reset(ac_decision *d, const ac_request *req)
 	d->a.n_reads = 0;
 	d->a.writes = d->store.writes;
 	d->a.n_writes = 0;
+	d->a.lease = NULL;
+	d->a.lease_len = 0;
 	memset(&d->work, 0, sizeof d->work);
 	/* every run counts from the entries as the host supplied them */
 	for (i = 0; i < d->store.n; i++) {
@@ -432,7 +439,11 @@ static void store_ops(ac_decision *d)
 			op = &io->reads[d->a.n_reads];
 			io->read_ent[d->a.n_reads++] = i;
 			memset(op, 0, sizeof *op);
-		} else if (d->a.action != AC_PENDING && e->changed) {
+		} else if (e->changed && (d->a.action != AC_PENDING ||
+		    d->a.wait == AC_WAIT_PASSWORD)) {
+			/* a final answer; or the one starting a password
+			 * check, so the client's limits count the attempt
+			 * before its PBKDF2 work, not after */
 			op = &io->writes[d->a.n_writes++];
 			op->value = e->cur;
 			op->len = sizeof e->cur;
@@ -463,6 +474,8 @@ static void run(const ac_policy *P, ac_state *S, const ac_request *req,
 	if (d->a.action == AC_PENDING && d->a.wait != AC_WAIT_STORE)
 		d->a.wait = AC_WAIT_PASSWORD;
 	store_ops(d);
+	if (d->a.wait == AC_WAIT_PASSWORD && d->a.n_writes > 0)
+		d->store.client_counted = 1;
 	if (d->a.action == AC_PENDING) {
 		/* nothing reaches the client or upstream until it resumes */
 		d->a.status = 0;
@@ -481,6 +494,7 @@ ac_action ac_decide_begin(const ac_policy *P, ac_state *S,
     size_t entropy_len, ac_decision *d)
 {
 	memset(&d->store, 0, sizeof d->store);
+	d->release = 0;
 	run(P, S, req, now, entropy, entropy_len, NULL, d);
 	return d->a.action;
 }
@@ -496,6 +510,71 @@ static void store_rerun(const ac_policy *P, ac_state *S,
     const ac_request *req, int64_t now, const uint8_t *entropy,
     size_t entropy_len, ac_decision *d);
 
+/* A release decision's run (ac_release_begin): an answer with nothing but
+ * the store's reads or writes. */
+static void release_run(const ac_policy *P, int64_t now, ac_decision *d)
+{
+	d->a.action = AC_ALLOW;
+	d->a.status = 200;
+	d->a.reason = d->store.failed;
+	d->a.n_remove = d->a.n_add = d->a.n_resp_headers = 0;
+	d->a.body.ptr = "";
+	d->a.body.len = 0;
+	d->a.user.ptr = NULL;
+	d->a.user.len = 0;
+	d->a.auth_method.ptr = "";
+	d->a.auth_method.len = 0;
+	d->a.audit = "";
+	d->a.audit_len = 0;
+	d->a.state_written = 0;
+	d->a.path.ptr = d->a.match.ptr = d->a.client.ptr = NULL;
+	d->a.path.len = d->a.match.len = d->a.client.len = 0;
+	d->a.path_rewritten = 0;
+	d->a.https = 0;
+	d->a.wait = AC_WAIT_NONE;
+	d->a.reads = d->store.reads;
+	d->a.n_reads = 0;
+	d->a.writes = d->store.writes;
+	d->a.n_writes = 0;
+	d->a.lease = NULL;
+	d->a.lease_len = 0;
+	d->buf_len = 0;
+	if (d->store.failed == AC_OK) {
+		size_t i;
+		for (i = 0; i < d->store.n; i++) {
+			ac_store_ent *e = &d->store.e[i];
+			memcpy(e->cur, e->value, sizeof e->cur);
+			e->changed = 0;
+			e->expires = 0;
+		}
+		ac_conn_release(P, now, d);
+	}
+	store_ops(d);
+}
+
+ac_action ac_release_begin(const ac_policy *P, const uint8_t *lease,
+    size_t len, int64_t now, ac_decision *d)
+{
+	memset(&d->store, 0, sizeof d->store);
+	memset(&d->work, 0, sizeof d->work);
+	d->release = 1;
+	if (!ac_conn_lease_ok(P, lease, len)) {
+		d->lease_len = 0;
+		d->store.failed = AC_OK;
+		release_run(P, now, d);
+		d->a.action = AC_RESPOND;
+		d->a.status = 400;
+		d->a.reason = AC_INVALID_REQUEST;
+		d->a.n_reads = d->a.n_writes = 0;
+		d->a.wait = AC_WAIT_NONE;
+		return d->a.action;
+	}
+	memcpy(d->lease, lease, len);
+	d->lease_len = len;
+	release_run(P, now, d);
+	return d->a.action;
+}
+
 void ac_decide_finish(const ac_policy *P, ac_state *S,
     const ac_request *req, int64_t now, const uint8_t *entropy,
     size_t entropy_len, ac_decision *d)
@@ -504,6 +583,11 @@ void ac_decide_finish(const ac_policy *P, ac_state *S,
 	ac_password_status st;
 	int written = 0;
 
+	if (d->release) {
+		if (d->a.action == AC_PENDING)
+			release_run(P, now, d);
+		return;
+	}
 	if (d->a.action != AC_PENDING) {
 		memset(&d->store, 0, sizeof d->store);
 		run(P, S, req, now, entropy, entropy_len, NULL, d);
@@ -522,6 +606,12 @@ void ac_decide_finish(const ac_policy *P, ac_state *S,
 	v.began = d->work.began;
 	/* the check is over: its in-flight slot is free for another */
 	ac_pending_release(S, d->work.slot, d->work.ticket, &written);
+	if (d->store.client_counted) {
+		/* the host stored the client's buckets before the check: an
+		 * entry needed from here on is read afresh */
+		memset(d->store.e, 0, sizeof d->store.e);
+		d->store.n = 0;
+	}
 	/* kept for the runs after store reads this decision may still wait
 	 * for (identity limits) */
 	d->store.v = v;
@@ -579,25 +669,49 @@ int ac_decide_supply(ac_decision *d, size_t i, const void *value,
 	return 0;
 }
 
+/* Decides d's request again with no entry supplied: the store's answer
+ * `why` (AC_OK: read the entries again), the password check this request
+ * passed kept, and the count of lost writes carried over. */
 static void store_failed(const ac_policy *P, ac_state *S,
     const ac_request *req, int64_t now, const uint8_t *entropy,
     size_t entropy_len, ac_decision *d, ac_reason why)
 {
 	ac_store_io keep = d->store;
+	int written = 0;
 
+	if (d->release) {
+		memset(&d->store, 0, sizeof d->store);
+		d->store.failed = why;
+		d->store.lost = keep.lost;
+		release_run(P, now, d);
+		ac_wipe(&keep, sizeof keep);
+		return;
+	}
+	if (d->a.action == AC_PENDING && d->a.wait == AC_WAIT_PASSWORD) {
+		/* the writes of the answer starting a password check were
+		 * not stored: the check never ran; its slot is given back */
+		ac_pending_release(S, d->work.slot, d->work.ticket, &written);
+		ac_password_verify_wipe(&d->work.verify);
+		memset(&d->work, 0, sizeof d->work);
+		d->a.action = AC_RESPOND;
+	}
 	memset(&d->store, 0, sizeof d->store);
 	d->store.failed = why;
+	d->store.lost = keep.lost;
 	if (keep.has_verdict) {
-		/* the password check this request passed stays passed */
+		/* the password check this request passed stays passed, and
+		 * so do the client's counts stored as it began */
 		d->store.has_verdict = 1;
 		d->store.verdict_spent = keep.verdict_spent;
 		d->store.v = keep.v;
+		d->store.client_counted = keep.client_counted;
 		d->a.action = AC_PENDING;
 		d->a.wait = AC_WAIT_STORE;
 		store_rerun(P, S, req, now, entropy, entropy_len, d);
 	} else {
 		run(P, S, req, now, entropy, entropy_len, NULL, d);
 	}
+	d->a.state_written |= written;
 	ac_wipe(&keep, sizeof keep);
 }
 
@@ -615,6 +729,21 @@ void ac_decide_store_conflict(const ac_policy *P, ac_state *S,
 {
 	store_failed(P, S, req, now, entropy, entropy_len, d,
 	    AC_STORE_CONFLICT);
+}
+
+void ac_decide_store_lost(const ac_policy *P, ac_state *S,
+    const ac_request *req, int64_t now, const uint8_t *entropy,
+    size_t entropy_len, ac_decision *d)
+{
+	unsigned lost;
+
+	if (d == NULL || d->a.n_writes == 0)
+		return;
+	lost = d->store.lost + 1;
+	store_failed(P, S, req, now, entropy, entropy_len, d,
+	    lost < (d->release ? AC_RELEASE_ATTEMPTS : AC_STORE_ATTEMPTS) ?
+	    AC_OK : AC_STORE_CONFLICT);
+	d->store.lost = lost;
 }
 
 void ac_decide_next(const ac_policy *P, ac_state *S, const ac_request *req,
@@ -639,7 +768,7 @@ void ac_decide_abandon(ac_state *S, ac_decision *d)
 	if (d == NULL || d->a.action != AC_PENDING)
 		return;
 	d->a.state_written = 0;
-	if (d->a.wait == AC_WAIT_STORE) {
+	if (d->a.wait == AC_WAIT_STORE || d->release) {
 		/* nothing in flight but the reads: nothing to free */
 		memset(&d->store, 0, sizeof d->store);
 		d->a.wait = AC_WAIT_NONE;

@@ -56,6 +56,11 @@ typedef struct {
 	                      reads: its verdict, for the runs after */
 	int verdict_spent; /* ... its effects on the state already made */
 	ac_verdict v;
+	unsigned lost;     /* answers of this request whose writes the host
+	                      lost (ac_decide_store_lost) */
+	int client_counted; /* the answer that started the password check
+	                       carried the client limits' writes: the runs
+	                       after it do not count them again */
 } ac_store_io;
 
 struct ac_decision {
@@ -76,6 +81,11 @@ struct ac_decision {
 	ac_jwt_cache *jwt_cache; /* ac_decision_use_jwt_cache's, or NULL;
 	                            kept across decisions */
 	ac_store_io store;       /* the store protocol's entries */
+	int release;             /* a release of `lease` (ac_release_begin),
+	                            not a request's decision */
+	uint8_t lease[AC_LEASE_MAX]; /* the counters an allowed stream took
+	                            (answer.lease), or those to release */
+	size_t lease_len;
 };
 
 #endif

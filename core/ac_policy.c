@@ -193,6 +193,11 @@ static int check_header_names(ac_loader *L, const ac_policy *P)
 		    memchr(P->rate_limits[i].header.ptr, '_',
 		    P->rate_limits[i].header.len) != NULL)
 			where = "rate_limits";
+	for (i = 0; i < P->n_conn_caps; i++)
+		if (P->conn_caps[i].key == 'H' &&
+		    memchr(P->conn_caps[i].header.ptr, '_',
+		    P->conn_caps[i].header.len) != NULL)
+			where = "rate_limits";
 	if (where == NULL)
 		return 0;
 	ac_pl_at(L, "$");

@@ -119,7 +119,11 @@ typedef struct {
 	ac_window windows[AC_RL_WINDOWS_MAX];
 	size_t n_windows;
 	int is_default;                 /* applies when no other limit does */
+	uint32_t max_streams;           /* a connection cap ("connections"):
+	                                   streams at once per key value;
+	                                   0 for a rate limit */
 } ac_rate_limit;
+#define AC_CONN_CAPS_MAX 8
 
 struct ac_policy {
 	ac_jwt_key keys[AC_KEYS_MAX];
@@ -193,6 +197,11 @@ struct ac_policy {
 	int rl_headers;                 /* RateLimit headers on allowed
 	                                   answers too */
 	int rl_fail_open;               /* on_store_error "allow" */
+	/* connection caps ("rate_limits.connections", core/ac_conn.c): their
+	 * counters live in groups rl_groups .. rl_groups + conn_groups - 1 */
+	ac_rate_limit *conn_caps;
+	size_t n_conn_caps;
+	uint32_t conn_groups;
 	/* allowed requests audited, per million ("audit.allowed"): 0 none,
 	 * 1000000 all; every other answer is always audited */
 	uint32_t audit_allowed;

@@ -40,7 +40,7 @@ static int method_ok(const ac_rate_limit *R, ac_str m)
 	return 0;
 }
 
-static int applies(const ac_rate_limit *R, const ac_ctx *c)
+int ac_rl_applies(const ac_rate_limit *R, const ac_ctx *c)
 {
 	ac_str m = c->d->a.match;
 	return method_ok(R, c->req.method) && (R->path.ptr == NULL ||
@@ -60,9 +60,7 @@ static ac_str header_value(const ac_request *req, ac_str name)
 	return none;
 }
 
-/* The value a limit is keyed on for this request, or ptr NULL: the limit
- * does not apply (no such header; no identity of that kind). */
-static ac_str key_value(const ac_rate_limit *R, const ac_ctx *c,
+ac_str ac_rl_key_value(const ac_rate_limit *R, const ac_ctx *c,
     uint8_t net[9])
 {
 	ac_str none = { NULL, 0 };
@@ -83,6 +81,11 @@ static ac_str key_value(const ac_rate_limit *R, const ac_ctx *c,
 		    c->id.user.len ? c->id.user : none;
 	case 'R':
 		return c->id.n_roles ? c->id.roles[0] : none;
+	case 'G': {
+		/* one counter for every request (a connection cap) */
+		ac_str all = { "", 0 };
+		return all;
+	}
 	default:
 		return none;
 	}
@@ -93,9 +96,7 @@ static int identity_key(int k)
 	return k == 'U' || k == 'K' || k == 'R';
 }
 
-/* The entry holding group `g`, added (unsupplied) if the decision has not
- * asked for it yet; -1 if the decision holds AC_STORE_OPS_MAX already. */
-static int entry_for(ac_decision *d, uint32_t g)
+int ac_store_entry(ac_decision *d, uint32_t g)
 {
 	char key[AC_STORE_KEY_MAX];
 	size_t n = ac_store_key(g, key), i;
@@ -208,6 +209,8 @@ static int run_limits(ac_ctx *c, int identity)
 
 	if (P->n_rate_limits == 0)
 		return AC_STAGE_NEXT;
+	if (!identity && d->store.client_counted)
+		return AC_STAGE_NEXT; /* counted as the password check began */
 	if (d->store.failed != AC_OK) {
 		if (P->rl_fail_open)
 			return AC_STAGE_NEXT;
@@ -221,7 +224,7 @@ static int run_limits(ac_ctx *c, int identity)
 	}
 	for (i = 0; i < P->n_rate_limits; i++)
 		if (!P->rate_limits[i].is_default &&
-		    applies(&P->rate_limits[i], c))
+		    ac_rl_applies(&P->rate_limits[i], c))
 			listed = 1;
 	for (i = 0; i < P->n_rate_limits; i++) {
 		const ac_rate_limit *R = &P->rate_limits[i];
@@ -230,9 +233,9 @@ static int run_limits(ac_ctx *c, int identity)
 		size_t len;
 
 		if (identity_key(R->key) != identity ||
-		    (R->is_default ? listed : !applies(R, c)))
+		    (R->is_default ? listed : !ac_rl_applies(R, c)))
 			continue;
-		v = key_value(R, c, net);
+		v = ac_rl_key_value(R, c, net);
 		if (v.ptr == NULL)
 			continue; /* no such header, no identity of that kind */
 		/* "rl1" 0, the limit, the window, the key kind, the value's
@@ -251,7 +254,7 @@ static int run_limits(ac_ctx *c, int identity)
 			name[4] = (uint8_t)w;
 			ac_bucket_place(ac_state_bucket_key(c->S), name, 9 + len,
 			    P->rl_groups, &g, &tag);
-			e = entry_for(d, g);
+			e = ac_store_entry(d, g);
 			if (e < 0 || nb == AC_STORE_OPS_MAX) {
 				ac_reply_respond(d, 503, AC_STORE_UNAVAILABLE);
 				ac_reply_retry_after(d, 1);

@@ -484,6 +484,16 @@ size_t ac_decision_json(const ac_decision *d, char *out, size_t cap)
 		aj_w_str(&w, d->a.user.ptr, d->a.user.len);
 	else
 		aj_w_lit(&w, "null");
+	if (d->a.lease_len) {
+		static const char hex[] = "0123456789abcdef";
+		aj_w_lit(&w, ",\"lease\":\"");
+		for (i = 0; i < d->a.lease_len; i++) {
+			char x[2] = { hex[d->a.lease[i] >> 4],
+			    hex[d->a.lease[i] & 15] };
+			aj_w_raw(&w, x, 2);
+		}
+		aj_w_lit(&w, "\"");
+	}
 	aj_w_lit(&w, ",\"audit\":");
 	if (d->a.audit_len)
 		aj_w_raw(&w, d->a.audit, d->a.audit_len);

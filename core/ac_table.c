@@ -58,9 +58,10 @@ static uint64_t version_of(const uint8_t *g)
 
 size_t ac_table_size(const ac_policy *P)
 {
-	if (P == NULL || P->n_rate_limits == 0)
+	if (P == NULL || (P->n_rate_limits == 0 && P->n_conn_caps == 0))
 		return 0;
-	return TABLE_HEAD + (size_t)P->rl_groups * AC_GROUP_BYTES;
+	return TABLE_HEAD + ((size_t)P->rl_groups + P->conn_groups) *
+	    AC_GROUP_BYTES;
 }
 
 ac_table *ac_table_init(void *mem, size_t len, const ac_policy *P)
@@ -73,7 +74,7 @@ ac_table *ac_table_init(void *mem, size_t len, const ac_policy *P)
 		return NULL;
 	memset(mem, 0, need);
 	t->magic = TABLE_MAGIC;
-	t->n_groups = P->rl_groups;
+	t->n_groups = P->rl_groups + P->conn_groups;
 	return t;
 }
 
@@ -84,7 +85,7 @@ ac_table *ac_table_attach(void *mem, size_t len, const ac_policy *P)
 
 	if (mem == NULL || need == 0 || len < need ||
 	    ((uintptr_t)mem & 7u) != 0 || t->magic != TABLE_MAGIC ||
-	    t->n_groups != P->rl_groups)
+	    t->n_groups != P->rl_groups + P->conn_groups)
 		return NULL;
 	return t;
 }
@@ -138,33 +139,47 @@ int ac_table_write(ac_table *t, ac_str key, const void *value, size_t len,
 	return 0;
 }
 
-/* Runs a decision until it is final: store reads from the table, a
- * password check to its end. */
-static void settle(const ac_policy *P, ac_state *S, ac_table *t,
+void ac_table_settle(const ac_policy *P, ac_state *S, ac_table *t,
     const ac_request *req, int64_t now, const uint8_t *entropy,
     size_t entropy_len, ac_decision *d)
 {
-	while (d->a.action == AC_PENDING) {
-		if (d->a.wait == AC_WAIT_STORE) {
-			size_t i, n = d->a.n_reads;
-			int bad = 0;
+	const ac_answer *a = ac_decision_answer(d);
 
-			for (i = 0; i < n && !bad; i++) {
-				uint8_t buf[AC_STORE_VALUE_MAX];
-				size_t len;
-				uint64_t ver;
+	for (;;) {
+		size_t i;
+		int r = 0;
 
-				bad = ac_table_read(t, d->a.reads[i].key, buf,
-				    &len, &ver) < 0 ||
-				    ac_decide_supply(d, i, buf, len, ver) < 0;
-			}
-			if (bad) {
-				ac_decide_store_error(P, S, req, now, entropy,
-				    entropy_len, d);
-				continue;
-			}
+		for (i = 0; i < a->n_writes && r == 0; i++)
+			r = t == NULL ? -1 : ac_table_write(t,
+			    a->writes[i].key, a->writes[i].value,
+			    a->writes[i].len, a->writes[i].version);
+		if (r > 0) {
+			ac_decide_store_lost(P, S, req, now, entropy,
+			    entropy_len, d);
+			continue;
 		}
-		ac_decide_finish(P, S, req, now, entropy, entropy_len, d);
+		if (r < 0) {
+			ac_decide_store_error(P, S, req, now, entropy,
+			    entropy_len, d);
+			continue;
+		}
+		if (a->action != AC_PENDING || a->wait != AC_WAIT_STORE)
+			return; /* final, or a password check to run */
+		for (i = 0; i < a->n_reads && r == 0; i++) {
+			uint8_t buf[AC_STORE_VALUE_MAX];
+			size_t len;
+			uint64_t ver;
+
+			r = t == NULL || ac_table_read(t, a->reads[i].key,
+			    buf, &len, &ver) < 0 ||
+			    ac_decide_supply(d, i, buf, len, ver) < 0;
+		}
+		if (r)
+			ac_decide_store_error(P, S, req, now, entropy,
+			    entropy_len, d);
+		else
+			ac_decide_finish(P, S, req, now, entropy, entropy_len,
+			    d);
 	}
 }
 
@@ -172,30 +187,12 @@ void ac_decide_local(const ac_policy *P, ac_state *S, ac_table *t,
     const ac_request *req, int64_t now, const uint8_t *entropy,
     size_t entropy_len, ac_decision *d)
 {
-	int attempt;
-
-	for (attempt = 0; attempt < AC_STORE_ATTEMPTS; attempt++) {
-		size_t i;
-		int lost = 0;
-
-		(void)ac_decide_begin(P, S, req, now, entropy, entropy_len, d);
-		settle(P, S, t, req, now, entropy, entropy_len, d);
-		for (i = 0; i < d->a.n_writes && !lost; i++) {
-			const ac_store_op *w = &d->a.writes[i];
-			int r = ac_table_write(t, w->key, w->value, w->len,
-			    w->version);
-			if (r < 0) {
-				ac_decide_store_error(P, S, req, now, entropy,
-				    entropy_len, d);
-				settle(P, S, t, req, now, entropy, entropy_len,
-				    d);
-				return;
-			}
-			lost = r;
-		}
-		if (!lost)
+	(void)ac_decide_begin(P, S, req, now, entropy, entropy_len, d);
+	for (;;) {
+		ac_table_settle(P, S, t, req, now, entropy, entropy_len, d);
+		if (ac_decision_answer(d)->action != AC_PENDING)
 			return;
+		/* a password check: run whole, as a blocking caller may */
+		ac_decide_finish(P, S, req, now, entropy, entropy_len, d);
 	}
-	ac_decide_store_conflict(P, S, req, now, entropy, entropy_len, d);
-	settle(P, S, t, req, now, entropy, entropy_len, d);
 }

@@ -18,7 +18,7 @@ static const char *const reason_names[AC_REASON_COUNT] = {
 	"bad_password", "too_many_attempts", "pending", "logged_out", "no_state",
 	"body_too_large", "bad_header", "overloaded", "forbidden",
 	"https_required", "cors_preflight", "cors_denied", "rate_limited",
-	"store_unavailable", "store_conflict",
+	"store_unavailable", "store_conflict", "too_many_connections",
 };
 
 const char *ac_reason_name(ac_reason r)

@@ -106,6 +106,8 @@ typedef enum {
 	AC_RATE_LIMITED,      /* "rate_limited": over a rate_limits limit (429) */
 	AC_STORE_UNAVAILABLE, /* "store_unavailable": the store entries could not be read */
 	AC_STORE_CONFLICT,    /* "store_conflict": every compare-and-set of the request was lost */
+	AC_TOO_MANY_CONNECTIONS, /* "too_many_connections": a connection cap
+	                         (rate_limits.connections) is reached (429) */
 	AC_REASON_COUNT
 } ac_reason;
 

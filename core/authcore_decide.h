@@ -171,6 +171,11 @@ typedef struct {
 	                            compare-and-set, before applying the
 	                            answer */
 	size_t n_writes;
+	/* AC_ALLOW under a connection cap (core/authcore_store.h): the
+	 * counters this stream holds; the host keeps these bytes until the
+	 * stream ends, then releases them (ac_release_begin). NULL/0: none */
+	const uint8_t *lease;
+	size_t lease_len;
 } ac_answer;
 
 /* The answer of a decision (valid until the decision is used again). */

@@ -41,17 +41,37 @@ extern "C" {
 /*     be pending twice: client limits are read before the login       */
 /*     endpoints and identification (so they protect the password      */
 /*     verifiers), identity limits only once the caller is known.      */
-/*  4. The final answer carries answer.writes[0 .. n_writes): for each */
+/*  4. A final answer, and one pending on a password check (the       */
+/*     client's limits count a login post or Basic credentials before  */
+/*     their PBKDF2 work), carry answer.writes[0 .. n_writes): for each*/
 /*     entry, the bytes to store, the version the host supplied (the   */
 /*     compare-and-set condition: 0 = the entry must still be absent)  */
 /*     and an expiry (unix seconds) after which dropping the entry is  */
 /*     the same as keeping it. The host applies them with compare-and- */
-/*     set. If one is lost (another worker wrote first), the host      */
-/*     decides the request again from ac_decide_begin, at most         */
-/*     AC_STORE_ATTEMPTS times in all, then calls                      */
-/*     ac_decide_store_conflict for the defined answer. Writes a host  */
-/*     already applied before a lost one stay: the retry counts that  */
+/*     set, in order. If one is lost (another worker wrote first), the */
+/*     host stops there and calls ac_decide_store_lost: the core       */
+/*     decides the request again (pending on fresh reads: back to 2),  */
+/*     or, once AC_STORE_ATTEMPTS answers of the request were lost,    */
+/*     gives the defined store_conflict answer. The count lives in the */
+/*     decision, so a host never counts attempts. Writes a host        */
+/*     already applied before a lost one stay: the retry counts that   */
 /*     request again in those buckets (never looser).                  */
+/*                                                                     */
+/* So a host's whole part is one loop, the same in every host:        */
+/*                                                                     */
+/*     for (;;) {                                                      */
+/*         if (n_writes) apply them, in order; a lost one:             */
+/*             ac_decide_store_lost, a refused one:                    */
+/*             ac_decide_store_error; either way: continue;            */
+/*         if (final) done;                                            */
+/*         if (wait == AC_WAIT_STORE) read + ac_decide_supply each     */
+/*             key (a failed read: ac_decide_store_error, continue);   */
+/*         else run the password check (ac_decide_step, as slowly as   */
+/*             the host likes);                                        */
+/*         ac_decide_finish;                                           */
+/*     }                                                               */
+/*                                                                     */
+/* (ac_table_settle is that loop against a local table.)              */
 /*                                                                     */
 /* Keys are short printable strings the core makes ("g<index>": one    */
 /* 64-byte group of 8 buckets, AC_STORE_VALUE_MAX bytes), so a store    */
@@ -66,6 +86,9 @@ extern "C" {
 #define AC_STORE_VALUE_MAX 64 /* bytes of a value, at most */
 #define AC_STORE_ATTEMPTS 3   /* decisions of one request before
                                  ac_decide_store_conflict */
+#define AC_RELEASE_ATTEMPTS 16 /* rounds of one release before it gives
+                                 up (a counter then stays one too high) */
+#define AC_LEASE_MAX 66       /* bytes of answer.lease, at most */
 
 /* One entry to read (value NULL, len 0, version 0, expires 0) or to write.
  * Every pointer points into the decision. */
@@ -96,12 +119,51 @@ void ac_decide_store_error(const ac_policy *policy, ac_state *state,
     const ac_request *req, int64_t now, const uint8_t *entropy,
     size_t entropy_len, ac_decision *d);
 
-/* AC_STORE_ATTEMPTS decisions of one request each lost a compare-and-set:
- * the defined outcome, as ac_decide_store_error but with reason
+/* The host lost a compare-and-set applying d's answer's writes (it
+ * applied them in order and stopped at the lost one). The core decides the
+ * request again, keeping a password check it already passed (its PBKDF2
+ * work is not redone; one whose starting answer's writes were lost never
+ * ran, and its slot is given back): the answer is pending on fresh store
+ * reads. Once
+ * AC_STORE_ATTEMPTS answers of the request were lost, the answer is
+ * instead ac_decide_store_conflict's. Same arguments as ac_decide_finish;
+ * does nothing to an answer without writes. */
+void ac_decide_store_lost(const ac_policy *policy, ac_state *state,
+    const ac_request *req, int64_t now, const uint8_t *entropy,
+    size_t entropy_len, ac_decision *d);
+
+/* The defined outcome when writes stay lost (ac_decide_store_lost calls it
+ * after AC_STORE_ATTEMPTS): as ac_decide_store_error but with reason
  * store_conflict ("deny": 503 with Retry-After: 1). */
 void ac_decide_store_conflict(const ac_policy *policy, ac_state *state,
     const ac_request *req, int64_t now, const uint8_t *entropy,
     size_t entropy_len, ac_decision *d);
+
+/* ------------------------------------------------------------------ */
+/* Connection caps (core/ac_conn.c): "rate_limits.connections" counts  */
+/* the streams alive at once. An allowed request a cap covers is       */
+/* counted by its answer's writes, like a bucket, and answer.lease      */
+/* names the counters it holds (opaque bytes, at most AC_LEASE_MAX).   */
+/* The host keeps the lease while the stream lives (a WebSocket, an    */
+/* event stream, any response still being sent) and, when it ends for  */
+/* any reason (done, reset, client gone, upstream failed), releases    */
+/* it: ac_release_begin into a decision, then the same host loop as    */
+/* for a request (reads, ac_decide_finish, writes, ac_decide_store_lost */
+/* or _error), with the stream's request or NULL as req. A lost write  */
+/* is retried up to AC_RELEASE_ATTEMPTS rounds. A host that stops      */
+/* without releasing (a crash) leaves the counters high until its      */
+/* store is cleared.                                                    */
+/* ------------------------------------------------------------------ */
+
+/* Begins releasing lease (len bytes, from answer.lease of an allowed
+ * request under this policy) in d. Returns AC_PENDING (the store reads:
+ * answer.reads), or AC_RESPOND with reason AC_INVALID_REQUEST for bytes
+ * that are no lease of this policy (nothing to do). The final answer is
+ * AC_ALLOW with the writes; it carries no headers, body or audit line
+ * (reason store_unavailable or store_conflict when the release failed:
+ * a host may log it). */
+ac_action ac_release_begin(const ac_policy *policy, const uint8_t *lease,
+    size_t len, int64_t now, ac_decision *d);
 
 /* ------------------------------------------------------------------ */
 /* A local table (core/ac_table.c): the entries in caller memory, for   */
@@ -113,8 +175,9 @@ void ac_decide_store_conflict(const ac_policy *policy, ac_state *state,
 typedef struct ac_table ac_table;
 
 /* Bytes of the table a policy sizes: rate_limits.store keys at 32 bytes
- * each (64-byte groups of 8 buckets), plus a 64-byte header; 0 if the
- * policy has no rate limits. An entry's version is a 63-bit hash of its
+ * each (64-byte groups of 8 buckets), an eighth more for connection caps'
+ * counters when it has some, plus a 64-byte header; 0 if the policy has
+ * no rate limits or caps. An entry's version is a 63-bit hash of its
  * bytes (the compare-and-set compares values). */
 size_t ac_table_size(const ac_policy *policy);
 
@@ -138,6 +201,15 @@ AC_MUST_CHECK int ac_table_read(const ac_table *t, ac_str key,
  * it since; nothing written); -1 a key or value this table cannot hold. */
 AC_MUST_CHECK int ac_table_write(ac_table *t, ac_str key,
     const void *value, size_t len, uint64_t expected);
+
+/* The host loop of the store protocol above against t, for a decision
+ * ac_decide_begin or ac_decide_finish just made: until the decision is
+ * final (its writes applied) or pending on a password check (the caller
+ * runs it, ac_decide_finish, then calls this again). t may be NULL (a
+ * policy without rate limits: a read asked for is a store error). */
+void ac_table_settle(const ac_policy *policy, ac_state *state,
+    ac_table *t, const ac_request *req, int64_t now,
+    const uint8_t *entropy, size_t entropy_len, ac_decision *d);
 
 /* One request decided end to end against a local table, by a caller that
  * may block (CLI, tests, a single-threaded server): begin, the table's

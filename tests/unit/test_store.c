@@ -167,7 +167,25 @@ static void test_loader(void)
 	end();
 
 	begin("rate_limits: loader errors name the JSON path");
-	CHECK(load_fails("{}", "$.rate_limits", "needs \"limits\" or a \"default\""));
+	CHECK(load_fails("{}", "$.rate_limits", "needs \"limits\", a \"default\" or \"connections\""));
+	CHECK(load_fails("{\"connections\":[]}", "$.rate_limits.connections", "non-empty"));
+	CHECK(load_fails("{\"connections\":[{\"key\":\"user\"}]}",
+	    "$.rate_limits.connections[0]", "missing \"max\""));
+	CHECK(load_fails("{\"connections\":[{\"key\":\"user\",\"max\":0}]}",
+	    "$.rate_limits.connections[0].max", "1 to 1000000"));
+	CHECK(load_fails("{\"connections\":[{\"key\":\"everyone\",\"max\":2}]}",
+	    "$.rate_limits.connections[0].key", "\"global\""));
+	CHECK(load_fails("{\"limits\":[{\"key\":\"global\",\"limit\":\"1/s\"}]}",
+	    "$.rate_limits.limits[0].key", "unknown key"));
+	CHECK(load_fails("{\"connections\":[{\"key\":\"user\",\"max\":2,\"limit\":\"1/s\"}]}",
+	    "$.rate_limits.connections[0]", "unknown member \"limit\""));
+	CHECK(load_fails("{\"connections\":[{\"name\":\"a\",\"key\":\"user\",\"max\":2},"
+	    "{\"name\":\"a\",\"key\":\"global\",\"max\":9}]}",
+	    "$.rate_limits.connections", "same \"name\""));
+	CHECK(load_fails("{\"connections\":[{\"key\":\"header:x_t\",\"max\":2}]}",
+	    "$.rate_limits", "names a header with '_'"));
+	CHECK(load_fails("{\"connections\":[{\"key\":\"global\",\"max\":2,\"path\":\"ws\"}]}",
+	    "$.rate_limits.connections[0].path", "must start with '/'"));
 	CHECK(load_fails("{\"limits\":[]}", "$.rate_limits.limits", "non-empty"));
 	CHECK(load_fails("{\"limits\":[{\"key\":\"ip\",\"limit\":\"1/s\"}]}",
 	    "$.rate_limits.limits[0].key", "unknown key"));
@@ -330,14 +348,58 @@ static void test_protocol(void)
 	CHECK(a->action == AC_ALLOW && ac_decision_answer(d2)->action == AC_ALLOW);
 	CHECK(apply_writes(a) == 0);
 	CHECK(apply_writes(ac_decision_answer(d2)) == 1);
-	/* the host decides again from begin: the bucket holds 2 now (limit
-	 * 2/minute), so the retry is refused, as the request deserves */
-	CHECK(ac_decide_begin(P, state, &r, NOW, NULL, 0, d2) == AC_PENDING);
+	/* the host hands the lost write back: the core decides again, on
+	 * fresh reads; the bucket holds 2 now (limit 2/minute), so the retry
+	 * is refused, as the request deserves */
+	ac_decide_store_lost(P, state, &r, NOW, NULL, 0, d2);
+	CHECK(ac_decision_answer(d2)->action == AC_PENDING &&
+	    ac_decision_answer(d2)->wait == AC_WAIT_STORE &&
+	    ac_decision_answer(d2)->n_reads == 1);
 	CHECK(supply_all(d2) == 0);
 	ac_decide_finish(P, state, &r, NOW, NULL, 0, d2);
 	CHECK(ac_decision_answer(d2)->status == 429 &&
 	    ac_decision_answer(d2)->reason == AC_RATE_LIMITED &&
 	    ac_decision_answer(d2)->n_writes == 0);
+	end();
+
+	begin("store protocol: the core counts lost writes; the last gives store_conflict");
+	{
+		/* a request whose every write is lost: AC_STORE_ATTEMPTS
+		 * answers in all, then the conflict answer, without the host
+		 * counting anything */
+		ac_request r3 = req_of("GET", "/open", "192.0.2.9", NULL, NULL,
+		    NULL);
+		const ac_answer *b = ac_decision_answer(d2);
+		unsigned answers = 0;
+
+		memset(d2, 0, ac_sizeof_decision());
+		(void)ac_decide_begin(P, state, &r3, NOW, NULL, 0, d2);
+		while (answers < 10) {
+			CHECK(b->action == AC_PENDING && b->wait == AC_WAIT_STORE);
+			CHECK(supply_all(d2) == 0);
+			ac_decide_finish(P, state, &r3, NOW, NULL, 0, d2);
+			if (b->n_writes == 0)
+				break;
+			answers++;
+			CHECK(b->action == AC_ALLOW);
+			ac_decide_store_lost(P, state, &r3, NOW, NULL, 0, d2);
+			if (b->action != AC_PENDING)
+				break;
+		}
+		CHECK(answers == AC_STORE_ATTEMPTS);
+		CHECK(b->status == 503 && b->reason == AC_STORE_CONFLICT &&
+		    b->n_writes == 0 && b->audit_len > 0);
+		/* a final answer ignores it; a new request counts afresh */
+		ac_decide_store_lost(P, state, &r3, NOW, NULL, 0, d2);
+		CHECK(b->reason == AC_STORE_CONFLICT);
+		CHECK(ac_decide_begin(P, state, &r3, NOW, NULL, 0, d2) ==
+		    AC_PENDING);
+		CHECK(supply_all(d2) == 0);
+		ac_decide_finish(P, state, &r3, NOW, NULL, 0, d2);
+		CHECK(b->action == AC_ALLOW && b->n_writes == 1);
+		ac_decide_store_lost(P, state, &r3, NOW, NULL, 0, d2);
+		CHECK(b->action == AC_PENDING && b->wait == AC_WAIT_STORE);
+	}
 	end();
 
 	begin("store protocol: after the attempts, store_conflict (503) or the policy's fail-open");
@@ -631,6 +693,15 @@ static void test_password_then_store(void)
 	ac_decide_finish(P, state, &r, NOW, NULL, 0, dec);
 	CHECK(a->action == AC_ALLOW && a->reason == AC_OK &&
 	    a->user.len == 5 && a->n_writes == 1);
+	/* a lost write keeps the passed check: the retry waits for fresh
+	 * reads only, never for PBKDF2 again */
+	ac_decide_store_lost(P, state, &r, NOW, NULL, 0, dec);
+	CHECK(a->action == AC_PENDING && a->wait == AC_WAIT_STORE &&
+	    a->n_reads == 1 && ac_decide_step(dec, 100) == 0);
+	CHECK(supply_all(dec) == 0);
+	ac_decide_finish(P, state, &r, NOW, NULL, 0, dec);
+	CHECK(a->action == AC_ALLOW && a->reason == AC_OK &&
+	    a->user.len == 5 && a->n_writes == 1);
 	CHECK(apply_writes(a) == 0);
 	/* the same through the local loop: the cached credentials, the
 	 * bucket's second request, then its refusal */
@@ -642,6 +713,271 @@ static void test_password_then_store(void)
 	    "Basic YWxpY2U6d3Jvbmc=");
 	a = local(P, &r, NOW);
 	CHECK(a->status == 401 && a->n_writes == 0);
+	end();
+}
+
+/* A login attempt is counted in the client's limits by the answer that
+ * starts its password check: a request decided during the check sees it;
+ * the final answer does not count it again; a lost count never runs the
+ * check and gives its slot back. */
+static void test_counted_before_check(void)
+{
+	static const char pol[] =
+	    "{\"sessions\":{\"keys\":[{\"kid\":\"s\",\"secret\":"
+	    "\"store-test-session-secret-0123456789abcdef\"}]},"
+	    "\"users\":[{\"name\":\"alice\",\"password_hash\":"
+	    "\"$pbkdf2-sha256$i=1000$AAECAwQFBgcICQoLDA0ODw$ppsXnjrdPB4KryJ6DrOqKqhkWrhv7PbKAMF1Eml8cZ4\","
+	    "\"roles\":[\"admin\"]}],\"login\":{\"basic\":true},"
+	    "\"public\":[\"/open*\"],"
+	    "\"rate_limits\":{\"headers\":true,\"limits\":[{\"key\":\"client\","
+	    "\"limit\":\"5/minute\"}]}}";
+	ac_policy_error err;
+	const ac_policy *P = load(pol, &err);
+	const ac_answer *a = ac_decision_answer(dec), *b = ac_decision_answer(d2);
+	ac_request r, g;
+
+	begin("store protocol: a password check's attempt is counted as the check starts");
+	CHECK(P != NULL);
+	if (P == NULL) {
+		printf("# %s %s\n", err.path, err.message);
+		end();
+		return;
+	}
+	new_table(P);
+	/* a wrong password: a right one is cached by the test before */
+	r = req_of("GET", "/app", "192.0.2.90", NULL, "authorization",
+	    "Basic YWxpY2U6bm90LWl0");
+	g = req_of("GET", "/open", "192.0.2.90", NULL, NULL, NULL);
+	memset(dec, 0, ac_sizeof_decision());
+	CHECK(ac_decide_begin(P, state, &r, NOW, NULL, 0, dec) == AC_PENDING);
+	CHECK(a->wait == AC_WAIT_STORE && supply_all(dec) == 0);
+	ac_decide_finish(P, state, &r, NOW, NULL, 0, dec);
+	/* pending on the check, with the client's count to store first */
+	CHECK(a->action == AC_PENDING && a->wait == AC_WAIT_PASSWORD &&
+	    a->n_writes == 1 && a->status == 0);
+	CHECK(apply_writes(a) == 0);
+	/* a request from the same client, decided while the check runs,
+	 * sees the attempt counted: 2 of 5 */
+	memset(d2, 0, ac_sizeof_decision());
+	(void)ac_decide_begin(P, state, &g, NOW, NULL, 0, d2);
+	CHECK(supply_all(d2) == 0);
+	ac_decide_finish(P, state, &g, NOW, NULL, 0, d2);
+	CHECK(b->action == AC_ALLOW && strstr(hdr(b, "ratelimit"), ";r=3;") != NULL);
+	CHECK(apply_writes(b) == 0);
+	while (ac_decide_step(dec, 100) > 0)
+		;
+	ac_decide_finish(P, state, &r, NOW, NULL, 0, dec);
+	/* final, not counted again: nothing to write */
+	CHECK(a->action == AC_RESPOND && a->status == 401 && a->n_writes == 0);
+	memset(d2, 0, ac_sizeof_decision());
+	(void)ac_decide_begin(P, state, &g, NOW, NULL, 0, d2);
+	CHECK(supply_all(d2) == 0);
+	ac_decide_finish(P, state, &g, NOW, NULL, 0, d2);
+	CHECK(b->action == AC_ALLOW && strstr(hdr(b, "ratelimit"), ";r=2;") != NULL);
+	CHECK(apply_writes(b) == 0);
+	end();
+
+	begin("store protocol: a lost count of a check's attempt: decided again, the check never ran");
+	r = req_of("GET", "/app", "192.0.2.91", NULL, "authorization",
+	    "Basic YWxpY2U6d3Jvbmc=");
+	g = req_of("GET", "/open", "192.0.2.91", NULL, NULL, NULL);
+	memset(dec, 0, ac_sizeof_decision());
+	(void)ac_decide_begin(P, state, &r, NOW, NULL, 0, dec);
+	CHECK(supply_all(dec) == 0);
+	ac_decide_finish(P, state, &r, NOW, NULL, 0, dec);
+	CHECK(a->action == AC_PENDING && a->wait == AC_WAIT_PASSWORD &&
+	    a->n_writes == 1);
+	/* another request of the client counts first: the login's write is
+	 * lost; the core gives the check's slot back and reads again */
+	memset(d2, 0, ac_sizeof_decision());
+	(void)ac_decide_begin(P, state, &g, NOW, NULL, 0, d2);
+	CHECK(supply_all(d2) == 0);
+	ac_decide_finish(P, state, &g, NOW, NULL, 0, d2);
+	CHECK(apply_writes(b) == 0);
+	CHECK(apply_writes(a) == 1);
+	ac_decide_store_lost(P, state, &r, NOW, NULL, 0, dec);
+	CHECK(a->action == AC_PENDING && a->wait == AC_WAIT_STORE &&
+	    a->n_writes == 0);
+	CHECK(supply_all(dec) == 0);
+	ac_decide_finish(P, state, &r, NOW, NULL, 0, dec);
+	CHECK(a->action == AC_PENDING && a->wait == AC_WAIT_PASSWORD &&
+	    a->n_writes == 1);
+	CHECK(apply_writes(a) == 0);
+	while (ac_decide_step(dec, 100) > 0)
+		;
+	ac_decide_finish(P, state, &r, NOW, NULL, 0, dec);
+	CHECK(a->status == 401 && a->n_writes == 0);
+	/* both counted once: the next sees 3 of 5 used */
+	memset(d2, 0, ac_sizeof_decision());
+	(void)ac_decide_begin(P, state, &g, NOW, NULL, 0, d2);
+	CHECK(supply_all(d2) == 0);
+	ac_decide_finish(P, state, &g, NOW, NULL, 0, d2);
+	CHECK(b->action == AC_ALLOW && strstr(hdr(b, "ratelimit"), ";r=2;") != NULL);
+	/* every check's slot was given back: max_pending (8) checks from
+	 * other clients can all be in flight at once (a leaked slot would
+	 * leave 7) */
+	{
+		static uint64_t mem[8][(sizeof(struct { char c[40000]; }) + 7) / 8];
+		ac_decision *q[8];
+		unsigned k, pending = 0;
+
+		CHECK(ac_sizeof_decision() <= sizeof mem[0]);
+		for (k = 0; k < 8 && ac_sizeof_decision() <= sizeof mem[0];
+		    k++) {
+			char ip[32];
+			ac_request rq;
+			snprintf(ip, sizeof ip, "198.51.100.%u", k + 1);
+			rq = req_of("GET", "/app", ip, NULL, "authorization",
+			    "Basic YWxpY2U6d3Jvbmc=");
+			q[k] = (ac_decision *)(void *)mem[k];
+			memset(q[k], 0, ac_sizeof_decision());
+			(void)ac_decide_begin(P, state, &rq, NOW, NULL, 0, q[k]);
+			ac_table_settle(P, state, table, &rq, NOW, NULL, 0,
+			    q[k]);
+			pending += ac_decision_answer(q[k])->action ==
+			    AC_PENDING && ac_decision_answer(q[k])->wait ==
+			    AC_WAIT_PASSWORD;
+		}
+		CHECK(pending == 8);
+		for (k = 0; k < pending; k++)
+			ac_decide_abandon(state, q[k]);
+	}
+	end();
+}
+
+/* Connection caps: counted while a stream lives, released by its lease. */
+static void test_caps(void)
+{
+	ac_policy_error err;
+	const ac_policy *P = load_rl("{\"connections\":[{\"name\":\"ws\","
+	    "\"path\":\"/open/ws*\",\"key\":\"client\",\"max\":2},"
+	    "{\"name\":\"all\",\"path\":\"/open/ws*\",\"key\":\"global\","
+	    "\"max\":3}]}", &err);
+	const ac_answer *a;
+	uint8_t lease[4][AC_LEASE_MAX];
+	size_t lease_len[4], k;
+	ac_request r1 = req_of("GET", "/open/ws", "192.0.2.30", NULL, NULL, NULL);
+	ac_request r2 = req_of("GET", "/open/ws", "192.0.2.31", NULL, NULL, NULL);
+	ac_request other = req_of("GET", "/open/page", "192.0.2.30", NULL, NULL,
+	    NULL);
+
+	begin("connection caps: per client and global, refused at the cap with 429 too_many_connections");
+	CHECK(P != NULL);
+	if (P == NULL) {
+		printf("# %s %s\n", err.path, err.message);
+		end();
+		return;
+	}
+	new_table(P);
+	CHECK(table != NULL && (ac_needs(P, &r1) & AC_NEEDS_ENTRIES));
+	for (k = 0; k < 2; k++) {
+		a = local(P, &r1, NOW);
+		CHECK(a->action == AC_ALLOW && a->lease_len == 2 + 16);
+		memcpy(lease[k], a->lease, a->lease_len);
+		lease_len[k] = a->lease_len;
+	}
+	a = local(P, &r1, NOW);
+	CHECK(a->action == AC_RESPOND && a->status == 429 &&
+	    a->reason == AC_TOO_MANY_CONNECTIONS && a->lease_len == 0 &&
+	    a->n_writes == 0 && a->audit_len > 0 &&
+	    strstr(a->audit, "\"too_many_connections\"") != NULL);
+	/* a path no cap covers: no lease, no store */
+	a = local(P, &other, NOW);
+	CHECK(a->action == AC_ALLOW && a->lease_len == 0 && a->n_writes == 0);
+	/* another client: its own cap has room, the global one has 1 */
+	a = local(P, &r2, NOW);
+	CHECK(a->action == AC_ALLOW && a->lease_len == 18);
+	memcpy(lease[2], a->lease, a->lease_len);
+	lease_len[2] = a->lease_len;
+	a = local(P, &r2, NOW);
+	CHECK(a->status == 429 && a->reason == AC_TOO_MANY_CONNECTIONS);
+	{
+		char json[4096];
+		size_t n = ac_decision_json(dec, json, sizeof json);
+		a = local(P, &r1, NOW - 1);
+		n = ac_decision_json(dec, json, sizeof json);
+		CHECK(n > 0 && strstr(json, "\"lease\"") == NULL);
+	}
+	end();
+
+	begin("connection caps: a release frees the counters, through the store protocol");
+	memset(d2, 0, ac_sizeof_decision());
+	CHECK(ac_release_begin(P, lease[0], lease_len[0], NOW, d2) == AC_PENDING);
+	a = ac_decision_answer(d2);
+	CHECK(a->wait == AC_WAIT_STORE && a->n_reads == 2);
+	ac_table_settle(P, NULL, table, NULL, NOW, NULL, 0, d2);
+	CHECK(a->action == AC_ALLOW && a->reason == AC_OK && a->n_writes == 2 &&
+	    a->audit_len == 0 && a->n_resp_headers == 0 && a->lease_len == 0);
+	/* client 1 has room again (1 of 2), and so has the total (2 of 3) */
+	a = local(P, &r1, NOW);
+	CHECK(a->action == AC_ALLOW && a->lease_len == 18);
+	{
+		char json[4096];
+		size_t n = ac_decision_json(dec, json, sizeof json);
+		CHECK(n > 0 && strstr(json, "\"lease\":\"4c02") != NULL);
+	}
+	memcpy(lease[3], a->lease, a->lease_len);
+	lease_len[3] = a->lease_len;
+	a = local(P, &r1, NOW);
+	CHECK(a->status == 429);
+	/* every lease released: every counter back to 0, the groups as
+	 * if absent */
+	for (k = 1; k < 4; k++) {
+		memset(d2, 0, ac_sizeof_decision());
+		(void)ac_release_begin(P, lease[k], lease_len[k], NOW, d2);
+		ac_table_settle(P, NULL, table, NULL, NOW, NULL, 0, d2);
+		CHECK(ac_decision_answer(d2)->action == AC_ALLOW &&
+		    ac_decision_answer(d2)->reason == AC_OK);
+	}
+	{
+		const uint64_t *w = table_mem;
+		size_t i, live = 0;
+		for (i = 8; i < ac_table_size(P) / 8; i++)
+			live += w[i] != 0;
+		CHECK(live == 0);
+	}
+	/* releasing twice never goes below 0 */
+	memset(d2, 0, ac_sizeof_decision());
+	(void)ac_release_begin(P, lease[1], lease_len[1], NOW, d2);
+	ac_table_settle(P, NULL, table, NULL, NOW, NULL, 0, d2);
+	CHECK(ac_decision_answer(d2)->action == AC_ALLOW &&
+	    ac_decision_answer(d2)->n_writes == 0);
+	end();
+
+	begin("connection caps: a lost release write is read again; bad leases are refused");
+	a = local(P, &r1, NOW);
+	memcpy(lease[0], a->lease, a->lease_len);
+	lease_len[0] = a->lease_len;
+	memset(d2, 0, ac_sizeof_decision());
+	(void)ac_release_begin(P, lease[0], lease_len[0], NOW, d2);
+	a = ac_decision_answer(d2);
+	CHECK(supply_all(d2) == 0);
+	ac_decide_finish(P, NULL, NULL, NOW, NULL, 0, d2);
+	CHECK(a->action == AC_ALLOW && a->n_writes == 2);
+	/* another stream takes a counter meanwhile: the release's write is
+	 * lost; the core reads again and releases on top of it */
+	CHECK(local(P, &r1, NOW)->action == AC_ALLOW);
+	CHECK(apply_writes(a) == 1);
+	ac_decide_store_lost(P, NULL, NULL, NOW, NULL, 0, d2);
+	CHECK(a->action == AC_PENDING && a->wait == AC_WAIT_STORE);
+	ac_table_settle(P, NULL, table, NULL, NOW, NULL, 0, d2);
+	CHECK(a->action == AC_ALLOW && a->reason == AC_OK);
+	/* one stream of client 1 left: one more fits, then the cap */
+	CHECK(local(P, &r1, NOW)->action == AC_ALLOW);
+	CHECK(local(P, &r1, NOW)->status == 429);
+	memset(d2, 0, ac_sizeof_decision());
+	CHECK(ac_release_begin(P, lease[0], 5, NOW, d2) == AC_RESPOND);
+	CHECK(a->reason == AC_INVALID_REQUEST && a->n_reads == 0);
+	lease[0][2] ^= 0x7f; /* a group outside the caps' range */
+	lease[0][5] ^= 0x7f;
+	CHECK(ac_release_begin(P, lease[0], lease_len[0], NOW, d2) ==
+	    AC_RESPOND);
+	/* a store error: the release gives up, saying why */
+	CHECK(ac_release_begin(P, lease[1], lease_len[1], NOW, d2) ==
+	    AC_PENDING);
+	ac_decide_store_error(P, NULL, NULL, NOW, NULL, 0, d2);
+	CHECK(a->action == AC_ALLOW && a->reason == AC_STORE_UNAVAILABLE &&
+	    a->n_writes == 0);
 	end();
 }
 
@@ -657,6 +993,8 @@ int main(void)
 	test_protocol();
 	test_stage();
 	test_password_then_store();
+	test_counted_before_check();
+	test_caps();
 #ifdef AC_TEST_COUNT_HEAP
 	/* the test's own callocs only: the core made none */
 	begin("store: the core made no heap call");
