@@ -46,7 +46,7 @@
  * store protocol (core/authcore_store.h) runs inside these calls: the
  * table's reads are supplied and the decision finished before a call
  * returns, its writes applied with compare-and-set, and a lost write
- * decided again from the start, at most AC_STORE_ATTEMPTS times. So a host
+ * handed back to the core (ac_table_settle). So a host
  * only ever sees a pending decision waiting for a password check. The
  * buckets are placed by the state's key: a policy with rate limits needs
  * acw_seed before its first decision, like one with a login.
@@ -465,74 +465,6 @@ static ac_state *state_for(acw_ctx *ctx, const ac_request *r)
 	    state_of(ctx) : NULL;
 }
 
-/* Supplies a decision waiting for store reads from the context's table and
- * finishes it, until it is final or waits for a password check; then, for
- * a final answer, applies its writes to the table with compare-and-set. A
- * lost write decides the request again from the start (the decision's
- * *attempts counts them); after AC_STORE_ATTEMPTS the answer is the
- * core's store_conflict one. A key or value the table cannot hold is a
- * store error. The table is only touched from this context's calls, but a
- * decision pending on a password check lets others run meanwhile, so a
- * write can be lost for real. */
-static void settle(acw_ctx *ctx, ac_state *st, const ac_request *r,
-    int64_t now, const uint8_t *entropy, size_t entropy_len, ac_decision *d,
-    uint8_t *attempts)
-{
-	const ac_answer *a = ac_decision_answer(d);
-
-	for (;;) {
-		size_t i;
-		int lost = 0, err = 0;
-
-		while (a->action == AC_PENDING && a->wait == AC_WAIT_STORE) {
-			int bad = ctx->table == NULL;
-
-			for (i = 0; i < a->n_reads && !bad; i++) {
-				uint8_t buf[AC_STORE_VALUE_MAX];
-				size_t len;
-				uint64_t ver;
-
-				bad = ac_table_read(ctx->table, a->reads[i].key,
-				    buf, &len, &ver) < 0 ||
-				    ac_decide_supply(d, i, buf, len, ver) < 0;
-			}
-			if (bad)
-				ac_decide_store_error(ctx->policy, st, r, now,
-				    entropy, entropy_len, d);
-			else
-				ac_decide_finish(ctx->policy, st, r, now,
-				    entropy, entropy_len, d);
-		}
-		if (a->action == AC_PENDING || a->n_writes == 0)
-			return; /* a password check, or nothing to write */
-		for (i = 0; i < a->n_writes && !lost; i++) {
-			const ac_store_op *w = &a->writes[i];
-			int rc = ctx->table == NULL ? -1 :
-			    ac_table_write(ctx->table, w->key, w->value,
-			    w->len, w->version);
-			err = rc < 0;
-			lost = rc > 0;
-			if (err)
-				break;
-		}
-		if (err) {
-			/* its answer writes nothing (it may still wait for a
-			 * password check: the next turn returns it) */
-			ac_decide_store_error(ctx->policy, st, r, now, entropy,
-			    entropy_len, d);
-			continue;
-		}
-		if (!lost)
-			return;
-		if (++*attempts >= AC_STORE_ATTEMPTS)
-			ac_decide_store_conflict(ctx->policy, st, r, now,
-			    entropy, entropy_len, d);
-		else
-			(void)ac_decide_begin(ctx->policy, st, r, now,
-			    entropy, entropy_len, d);
-	}
-}
-
 /* Decides one request (format above), running a password check to its end
  * inside the call. Returns a pointer to the decision JSON (valid until the
  * next call on this context) and its length in *out_len; NULL if the
@@ -549,12 +481,8 @@ ACW_EXPORT const char *acw_decide(acw_ctx *ctx, const char *req,
 	if (parse_request(ctx, req, req_len, &r) < 0)
 		return NULL;
 	st = state_for(ctx, &r);
-	if (ctx->table != NULL)
-		ac_decide_local(ctx->policy, st, ctx->table, &r, (int64_t)now,
-		    entropy, entropy_len, d);
-	else
-		ac_decide(ctx->policy, st, &r, (int64_t)now, entropy,
-		    entropy_len, d);
+	ac_decide_local(ctx->policy, st, ctx->table, &r, (int64_t)now,
+	    entropy, entropy_len, d);
 	return json_out(ctx, d, out_len);
 }
 
@@ -588,17 +516,11 @@ ACW_EXPORT const uint32_t *acw_jwt_verify(acw_ctx *ctx, const char *token,
 /* ---- the stepped path ------------------------------------------------ */
 
 /* A decision of the caller's own, for one request that may go pending
- * (it carries the password check between slices), followed by one byte:
- * how many of its attempts lost a store write (settle). NULL if out of
+ * (it carries the password check between slices). NULL if out of
  * memory. */
 ACW_EXPORT ac_decision *acw_decision_new(void)
 {
-	return calloc(1, ac_sizeof_decision() + 1);
-}
-
-static uint8_t *attempts_of(ac_decision *d)
-{
-	return (uint8_t *)d + ac_sizeof_decision();
+	return calloc(1, ac_sizeof_decision());
 }
 
 /* Wipes the password check a decision may still hold (its key pads are as
@@ -613,7 +535,7 @@ ACW_EXPORT void acw_decision_free(ac_decision *d)
 
 /* As acw_decide, into d, without running a password check: the JSON's
  * "action" is "pending" when one is due (then acw_step, acw_resume). Store
- * reads and writes run inside the call (settle). */
+ * reads and writes run inside the call (ac_table_settle). */
 ACW_EXPORT const char *acw_begin(acw_ctx *ctx, ac_decision *d,
     const char *req, size_t req_len, double now, const uint8_t *entropy,
     size_t entropy_len, size_t *out_len)
@@ -626,11 +548,10 @@ ACW_EXPORT const char *acw_begin(acw_ctx *ctx, ac_decision *d,
 		return NULL;
 	ac_decision_use_jwt_cache(d, ctx->jwt_cache);
 	st = state_for(ctx, &r);
-	*attempts_of(d) = 0;
 	(void)ac_decide_begin(ctx->policy, st, &r, (int64_t)now, entropy,
 	    entropy_len, d);
-	settle(ctx, st, &r, (int64_t)now, entropy, entropy_len, d,
-	    attempts_of(d));
+	ac_table_settle(ctx->policy, st, ctx->table, &r, (int64_t)now,
+	    entropy, entropy_len, d);
 	return json_out(ctx, d, out_len);
 }
 
@@ -651,9 +572,9 @@ ACW_EXPORT void acw_abandon(acw_ctx *ctx, ac_decision *d)
 
 /* Finishes a pending d for the same request bytes as acw_begin (fresh
  * entropy and now allowed): the final decision's JSON, as acw_decide. It
- * may be "pending" again: a store write lost to a request decided while
- * the check ran decides this one again from the start, and that may need
- * a password check of its own (acw_step, acw_resume once more). */
+ * may be "pending" again: a request whose client limits were read first
+ * waits for its password check after them (acw_step, acw_resume once
+ * more). */
 ACW_EXPORT const char *acw_resume(acw_ctx *ctx, ac_decision *d,
     const char *req, size_t req_len, double now, const uint8_t *entropy,
     size_t entropy_len, size_t *out_len)
@@ -668,7 +589,7 @@ ACW_EXPORT const char *acw_resume(acw_ctx *ctx, ac_decision *d,
 	st = state_for(ctx, &r);
 	ac_decide_finish(ctx->policy, st, &r, (int64_t)now, entropy,
 	    entropy_len, d);
-	settle(ctx, st, &r, (int64_t)now, entropy, entropy_len, d,
-	    attempts_of(d));
+	ac_table_settle(ctx->policy, st, ctx->table, &r, (int64_t)now,
+	    entropy, entropy_len, d);
 	return json_out(ctx, d, out_len);
 }

@@ -124,7 +124,6 @@ typedef struct {
 	 * the pool thread reads it between slices */
 	ngx_atomic_t gone;
 	ac_table *table;           /* the policy's rate-limit table, or NULL */
-	ngx_uint_t attempts;       /* decisions that lost a store write */
 	unsigned in_thread:1;      /* the check runs in the thread pool */
 	unsigned resp_added:1;     /* allow: resp_headers went out */
 } ngx_http_authcore_ctx_t;
@@ -1552,9 +1551,8 @@ ngx_http_authcore_test_rewrite(const ac_request *req, ac_decision *dec)
 typedef enum {
 	AC_NGX_NEXT,     /* ac_decide_next: finish a pending decision, or begin */
 	AC_NGX_FINISH,   /* ac_decide_finish, with the entries supplied */
-	AC_NGX_BEGIN,    /* ac_decide_begin: a retry after a lost write */
 	AC_NGX_ERROR,    /* ac_decide_store_error */
-	AC_NGX_CONFLICT  /* ac_decide_store_conflict */
+	AC_NGX_LOST      /* ac_decide_store_lost: a write lost its race */
 } ngx_http_authcore_call_e;
 
 /*
@@ -1591,16 +1589,12 @@ ngx_http_authcore_call(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx,
 		ac_decide_finish(ctx->policy, st, &ctx->req, now, entropy, elen,
 		    ctx->d);
 		break;
-	case AC_NGX_BEGIN:
-		(void) ac_decide_begin(ctx->policy, st, &ctx->req, now, entropy,
-		    elen, ctx->d);
-		break;
 	case AC_NGX_ERROR:
 		ac_decide_store_error(ctx->policy, st, &ctx->req, now, entropy,
 		    elen, ctx->d);
 		break;
-	case AC_NGX_CONFLICT:
-		ac_decide_store_conflict(ctx->policy, st, &ctx->req, now, entropy,
+	case AC_NGX_LOST:
+		ac_decide_store_lost(ctx->policy, st, &ctx->req, now, entropy,
 		    elen, ctx->d);
 		break;
 	}
@@ -1675,9 +1669,9 @@ ngx_http_authcore_store_write(ngx_http_request_t *r,
  * check: the core call (ac_decide_next: finishes ctx->d if it is pending,
  * else begins) with fresh entropy, then the store protocol
  * (core/authcore_store.h) against the policy's table in the zone: reads,
- * finish, writes; a lost write decides again from the beginning, at most
- * AC_STORE_ATTEMPTS times, then the core's store_conflict answer. Ends
- * with a final decision, or one pending on a password check.
+ * finish, writes; a lost write goes back to the core, which decides again
+ * or answers store_conflict. Ends with a final decision, or one pending on
+ * a password check.
  */
 static void
 ngx_http_authcore_core_call(ngx_http_request_t *r,
@@ -1691,29 +1685,18 @@ ngx_http_authcore_core_call(ngx_http_request_t *r,
 	ngx_http_authcore_call(r, ctx, AC_NGX_NEXT, entropy);
 	for (;;) {
 		a = ac_decision_answer(ctx->d);
-		if (a->action == AC_PENDING) {
-			if (a->wait != AC_WAIT_STORE) {
-				break; /* a password check */
-			}
+		rc = a->n_writes > 0 ? ngx_http_authcore_store_write(r, ctx, a) : 0;
+		if (rc != 0) {
 			ngx_http_authcore_call(r, ctx,
-			    ngx_http_authcore_store_read(r, ctx, a) == NGX_OK
-			        ? AC_NGX_FINISH : AC_NGX_ERROR, entropy);
+			    rc < 0 ? AC_NGX_ERROR : AC_NGX_LOST, entropy);
 			continue;
 		}
-		if (a->n_writes == 0) {
-			break;
+		if (a->action != AC_PENDING || a->wait != AC_WAIT_STORE) {
+			break; /* final, or a password check */
 		}
-		rc = ngx_http_authcore_store_write(r, ctx, a);
-		if (rc == 0) {
-			break;
-		}
-		if (rc < 0) {
-			ngx_http_authcore_call(r, ctx, AC_NGX_ERROR, entropy);
-		} else if (++ctx->attempts >= AC_STORE_ATTEMPTS) {
-			ngx_http_authcore_call(r, ctx, AC_NGX_CONFLICT, entropy);
-		} else {
-			ngx_http_authcore_call(r, ctx, AC_NGX_BEGIN, entropy);
-		}
+		ngx_http_authcore_call(r, ctx,
+		    ngx_http_authcore_store_read(r, ctx, a) == NGX_OK
+		        ? AC_NGX_FINISH : AC_NGX_ERROR, entropy);
 	}
 	if (entropy != NULL) {
 		ngx_explicit_memzero(entropy, AC_NGX_ENTROPY_LEN);
@@ -1994,7 +1977,6 @@ ngx_http_authcore_handler(ngx_http_request_t *r)
 			ctx->table = amcf->sh->table[alcf->table];
 		}
 	}
-	ctx->attempts = 0;
 	ctx->step = 0;
 	ctx->resp_added = 0;
 	ctx->req.body.ptr = NULL;

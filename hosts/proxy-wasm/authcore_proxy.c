@@ -257,8 +257,8 @@ typedef struct apx_stream {
 	uint32_t slices;
 	size_t iterations;
 	unsigned needs;                  /* ac_needs() of the request */
-	unsigned attempts;               /* its decisions that lost a store
-	                                    write (AC_STORE_ATTEMPTS) */
+	unsigned lost;                   /* store writes it lost (the debug
+	                                    line; the core counts its own) */
 	ac_request req;
 	ac_header headers[AC_HEADERS_MAX];
 	ac_decision *decision;  /* ac_sizeof_decision() bytes */
@@ -1227,7 +1227,7 @@ static void log_debug_count(const char *fmt, size_t count)
 #define APX_OP_RESUME 1
 #define APX_OP_ABANDON 2 /* free a dropped check's slot (r may be NULL) */
 #define APX_OP_STORE_ERROR 3    /* ac_decide_store_error */
-#define APX_OP_STORE_CONFLICT 4 /* ac_decide_store_conflict */
+#define APX_OP_STORE_LOST 4  /* ac_decide_store_lost */
 static const char *shared_call(apx_stream *s, apx_root *r, int op,
     int64_t now, const uint8_t *entropy, size_t entropy_len)
 {
@@ -1268,9 +1268,9 @@ static const char *shared_call(apx_stream *s, apx_root *r, int op,
 		else if (op == APX_OP_STORE_ERROR)
 			ac_decide_store_error(r->policy, apx_state, &s->req,
 			    now, entropy, entropy_len, s->decision);
-		else if (op == APX_OP_STORE_CONFLICT)
-			ac_decide_store_conflict(r->policy, apx_state,
-			    &s->req, now, entropy, entropy_len, s->decision);
+		else if (op == APX_OP_STORE_LOST)
+			ac_decide_store_lost(r->policy, apx_state, &s->req,
+			    now, entropy, entropy_len, s->decision);
 		else
 			ac_decide_next(r->policy, apx_state, &s->req, now,
 			    entropy, entropy_len, s->decision);
@@ -1384,9 +1384,9 @@ static const char *decide_once(apx_stream *s, apx_root *r, int op,
 	if (op == APX_OP_STORE_ERROR)
 		ac_decide_store_error(r->policy, state, &s->req, now, e, elen,
 		    s->decision);
-	else if (op == APX_OP_STORE_CONFLICT)
-		ac_decide_store_conflict(r->policy, state, &s->req, now, e,
-		    elen, s->decision);
+	else if (op == APX_OP_STORE_LOST)
+		ac_decide_store_lost(r->policy, state, &s->req, now, e, elen,
+		    s->decision);
 	else
 		ac_decide_next(r->policy, state, &s->req, now, e, elen,
 		    s->decision);
@@ -1400,8 +1400,8 @@ static const char *decide_once(apx_stream *s, apx_root *r, int op,
 /* version (nonzero; a missing key is version 0). Each read is one      */
 /* proxy_get_shared_data, each write one proxy_set_shared_data with the */
 /* version read: a CAS mismatch (another worker wrote the group since)  */
-/* decides the request again from the start, AC_STORE_ATTEMPTS times in */
-/* all, then ac_decide_store_conflict. Shared data has no create-if-    */
+/* goes back to the core (ac_decide_store_lost), which decides again or */
+/* answers store_conflict. Shared data has no create-if-                */
 /* absent (a set on a missing key, or with CAS 0, is unconditional), so */
 /* the first write of a group is not compare-and-set: two workers       */
 /* writing a group's first counts at the same instant may lose one of   */
@@ -1479,10 +1479,10 @@ static int store_write(apx_stream *s)
 }
 
 /* Runs s's decision (op: begin, or finish a pending one) until it is final
- * or waits for a password check: the store's reads supplied and finished,
- * the final answer's writes applied, a lost write decided again from the
- * start (s->attempts counts the decisions of the request). Returns NULL,
- * or why the request must fail closed. */
+ * or waits for a password check: authcore_store.h's host loop, the
+ * store's reads supplied, the final answer's writes applied, a lost one
+ * handed back to the core. Returns NULL, or why the request must fail
+ * closed. */
 static const char *settle(apx_stream *s, apx_root *r, int op, int64_t now,
     const uint8_t *e, size_t elen)
 {
@@ -1490,26 +1490,19 @@ static const char *settle(apx_stream *s, apx_root *r, int op, int64_t now,
 
 	while (why == NULL) {
 		const ac_answer *a = ac_decision_answer(s->decision);
-		int lost;
+		int lost = a->n_writes > 0 ? store_write(s) : 0;
 
-		if (a->action == AC_PENDING) {
-			if (a->wait != AC_WAIT_STORE)
-				break; /* a password check: queued by step */
-			op = store_read(s) == 0 ? APX_OP_RESUME :
-			    APX_OP_STORE_ERROR;
-		} else if (a->n_writes == 0 || (lost = store_write(s)) == 0) {
-			break;
+		if (lost > 0) {
+			log_debug_count("authcore: rate limits: a write lost "
+			    "its CAS race (%zu)", (size_t)++s->lost);
+			op = APX_OP_STORE_LOST;
 		} else if (lost < 0) {
 			op = APX_OP_STORE_ERROR;
-		} else if (++s->attempts < AC_STORE_ATTEMPTS) {
-			log_debug_count("authcore: rate limits: a write lost "
-			    "its CAS race (%zu), deciding again",
-			    (size_t)s->attempts);
-			memset(s->decision, 0, ac_sizeof_decision());
-			ac_decision_use_jwt_cache(s->decision, r->jwt_cache);
-			op = APX_OP_DECIDE;
+		} else if (a->action == AC_PENDING && a->wait == AC_WAIT_STORE) {
+			op = store_read(s) == 0 ? APX_OP_RESUME :
+			    APX_OP_STORE_ERROR;
 		} else {
-			op = APX_OP_STORE_CONFLICT;
+			break; /* final, or a password check: queued by step */
 		}
 		why = decide_once(s, r, op, now, e, elen);
 	}
@@ -1606,8 +1599,8 @@ static uint32_t step(apx_stream *s, apx_root *r)
 			(void)proxy_continue_stream(APX_STREAM_REQUEST);
 		return action;
 	}
-	/* resumed and pending again: a lost store write began the request
-	 * anew (s->attempts bounds how often) */
+	/* resumed and pending again: on the password check, after the
+	 * store reads for the client's limits */
 	s->phase = APX_S_PENDING;
 	s->since = mono_ns();
 	s->iterations = ac_decide_step(s->decision, 0);
@@ -1719,7 +1712,7 @@ static uint32_t on_request_headers_(uint32_t id, size_t n_headers,
 	if (read_request(s) != 0)
 		return stream_fail(s, "cannot read the request headers");
 	s->needs = ac_needs(r->policy, &s->req);
-	s->attempts = 0;
+	s->lost = 0;
 	/* the scheme costs a property read; most requests never use it */
 	if (s->needs & AC_NEEDS_TLS) {
 		int tls = read_tls();

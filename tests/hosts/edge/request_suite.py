@@ -24,9 +24,9 @@ tested there). A rate limit keyed on the client counts per address (its
 RateLimit headers counting down, then 429 with Retry-After, RateLimit-Policy
 and an audit line rate_limited for that address), and in workerd
 another Worker (another isolate) counts the same client from zero: the
-limits are per isolate. A bucket written while a login's password check
-yields makes the login's write lost: the login is decided again and its
-count lands on top of the other request's.
+limits are per isolate. A login is counted in the client's buckets before
+its password check runs: a request decided while the check yields sees it
+counted, and the count after both holds both, once each.
 Without a runtime address (workerd's runtime "workers" without
 CF-Connecting-IP) the module refuses the request rather than deciding
 without one.
@@ -230,13 +230,13 @@ def check_rate_limit(label, c, a_headers=(), b_headers=(), a=A, b=B, client=None
     ok(label, "; ".join(probs) or None)
 
 
-def check_lost_write(label, c, headers=(), source=C):
-    """A bucket written while a login's password check yields: the login
-    (carol's slow check) reads the "shared" bucket of its X-RL-Test value,
-    a GET with that value is decided and counted meanwhile, so the login's
-    write is lost and the module decides the login again (another check)
-    before writing. Counted right, the GET after both sees 3 requests; a
-    stale write applied would leave 2, a lost one dropped would too."""
+def check_counted_first(label, c, headers=(), source=C):
+    """A login counted before its password check: the login (carol's slow
+    check) is counted in the "shared" bucket of its X-RL-Test value as the
+    check starts, so a GET with that value decided while the check yields
+    sees 2 requests counted; the GET after both sees 3. A login counted
+    only when its check ends would show 1, then 3 (or 2 with its write
+    lost or applied stale); one counted twice would show 4."""
     h = list(headers) + [("X-RL-Test", "lost-write")]
     res = {}
 
@@ -259,7 +259,7 @@ def check_lost_write(label, c, headers=(), source=C):
     probs = []
     if not overlapped:
         probs.append("the login ended before the GET (%.2fs): nothing was tested" % took)
-    if during[0] != 200 or '"shared";r=%d;' % (SHARED - 1) not in rl(during):
+    if during[0] != 200 or '"shared";r=%d;' % (SHARED - 2) not in rl(during):
         probs.append("GET during the check: %d %r" % (during[0], rl(during)))
     if res.get("login", (0,))[0] != 303:
         probs.append("login: %r" % (res.get("login", (0, {}, b"no answer"))[::2],))
@@ -461,8 +461,8 @@ def socket_host(run, tls):
         check_rate_limit("%s %srate limit: %d per minute per peer address, then 429" % (HOST, s, LIMIT), c)
         check_login_ok("%s %slogin" % (HOST, s), c, source=C, https=tls)
         if not tls:
-            check_lost_write("%s a rate-limit write lost during a password check: the login is "
-                             "decided again" % HOST, c)
+            check_counted_first("%s a login is counted before its password check: a request "
+                             "during the check sees it" % HOST, c)
             check_https_header_ignored("%s scheme headers from a client never make https" % HOST, c)
             check_queue("%s bounded password checks" % HOST, c, lambda i: [])
             check_abandoned("%s a password check ends when its client goes away" % HOST, c, lambda i: [])
@@ -586,7 +586,7 @@ def run_workerd():
             probs.append("the first isolate answered %d, want 429 still" % status)
         ok("workerd rate limits are per isolate: another Worker counts the same client from zero",
            "; ".join(probs) or None)
-        check_lost_write("workerd a rate-limit write lost during a password check: the login is decided again",
+        check_counted_first("workerd a login is counted before its password check: a request during the check sees it",
                          edge, cf("192.0.2.70"))
         check_https_header_ignored("workerd scheme headers from a client never make https", edge, cf(CF_A))
         check_queue("workerd bounded password checks", edge,
