@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The Python package (hosts/python) over the native flat ABI
 # (build/lib/libauthcore_acw.so): every decision vector case through
-# Auth.decide and through the ASGI middleware (tests/hosts/python_vectors.py).
+# Auth.decide and through the ASGI middleware (tests/hosts/python_vectors.py);
+# then the middleware in uvicorn with real HTTP and WebSocket clients
+# (tests/hosts/python_request.py).
 set -u
 cd "$(dirname "$0")/../.."
 PY=build/venv/bin/python
 rc=0
 timeout 300 $PY tests/hosts/python_vectors.py || rc=$?
+timeout 300 $PY tests/hosts/python_request.py || rc=$?
 exit $rc

@@ -153,6 +153,11 @@ class AuthcoreMiddleware:
             if ln == auth.roles_header:
                 roles = [r for r in v.decode("utf-8", "replace").split(",") if r]
         scope["headers"] = hs
+        if scope["type"] == "websocket":
+            # the server parsed the subprotocols before the core removed a
+            # token entry: the app sees what the core forwards
+            scope["subprotocols"] = [p.strip() for n, v in hs if n == b"sec-websocket-protocol"
+                                     for p in v.decode("latin-1").split(",") if p.strip()]
         if d.path_rewritten:
             p, _, q = d.path.partition(b"?")
             scope["raw_path"] = p
@@ -208,7 +213,7 @@ class AuthcoreMiddleware:
     async def _respond(self, scope, send, d):
         hs = [(n.lower(), v) for n, v, _ in d.headers]
         body = b"" if d.status in NULL_BODY else d.body
-        if body and not any(n == b"content-length" for n, _ in hs):
+        if d.status not in NULL_BODY and not any(n == b"content-length" for n, _ in hs):
             hs.append((b"content-length", str(len(body)).encode()))
         if scope["type"] == "websocket":
             if "websocket.http.response" in (scope.get("extensions") or {}):
