@@ -12,3 +12,6 @@ $(PY_LIB): wasm/acw.c $(CORE_OBJS) $(CORE_HDRS) hosts/python/build.mk
 python: $(PY_LIB)
 
 ALL_HOSTS += $(PY_LIB)
+
+# `make lib` builds it too: `pip install hosts/python` packs it in the wheel.
+lib: $(PY_LIB)
