@@ -14,7 +14,9 @@ from the ASGI scope in the audit line; a password check running off the
 event loop (other requests answered meanwhile, far faster than the check);
 the policy's login.max_pending answering 503 overloaded while a check runs;
 a check whose client went away giving its place back at once; a WebSocket
-upgrade with the session passed to the app, and refused with 401 without.
+upgrade with the session passed to the app, and refused with 401 without;
+https from the connection (a TLS listener), never from a client's
+X-Forwarded-Proto.
 
 Prints "ok - ..." / "not ok - ...: why" (tests/run.sh counts them). The
 server is stopped by its own PID; every wait is bounded.
@@ -24,6 +26,7 @@ import http.client
 import json
 import os
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -54,10 +57,16 @@ def ok(name, problem=None):
         print("ok - %s" % name, flush=True)
 
 
-def request(port, method, path, headers=(), body=None, source="127.0.0.1", timeout=20):
-    """(status, {lower name: joined value}, [set-cookie values], body bytes)."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout,
-                                      source_address=(source, 0))
+def request(port, method, path, headers=(), body=None, source="127.0.0.1", timeout=20, tls_ca=None):
+    """(status, {lower name: joined value}, [set-cookie values], body bytes).
+    tls_ca: talk TLS, verifying the server with that certificate."""
+    if tls_ca:
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout,
+                                           source_address=(source, 0),
+                                           context=ssl.create_default_context(cafile=tls_ca))
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout,
+                                          source_address=(source, 0))
     try:
         conn.putrequest(method, path, skip_accept_encoding=True)
         for n, v in headers:
@@ -126,18 +135,38 @@ def main():
     env.pop("AUTHCORE_ADMIN_PASSWORD_HASH", None)
     # no proxy-header rewriting: scope["client"] is the peer, the policy's
     # trusted_proxies (none here) decides about X-Forwarded-For
-    server = hostkit.Server([PY, "-m", "uvicorn", "--app-dir", HERE, "python_app:app",
-                             "--host", "127.0.0.1", "--port", str(port), "--no-proxy-headers",
-                             "--no-access-log", "--ws", "websockets-sansio", "--log-level", "warning"],
-                            os.path.join(WORK, "uvicorn.log"), env=env)
+    cmd = [PY, "-m", "uvicorn", "--app-dir", HERE, "python_app:app", "--host", "127.0.0.1",
+           "--no-proxy-headers", "--no-access-log", "--ws", "websockets-sansio",
+           "--log-level", "warning"]
+    server = hostkit.Server(cmd + ["--port", str(port)], os.path.join(WORK, "uvicorn.log"), env=env)
+    tls = None
     try:
         if not hostkit.wait_port(port, server.proc, 20):
             ok("uvicorn serves the app", "did not start: " + server.log_text()[-800:])
             return 1
         print("# uvicorn on 127.0.0.1:%d" % port, flush=True)
         run(port, server, key)
+        # the same app on a TLS listener: https is the connection's scheme
+        cert, tkey = hostkit.make_tls_cert(WORK)
+        tport = hostkit.free_port()
+        tls = hostkit.Server(cmd + ["--port", str(tport), "--ssl-certfile", cert, "--ssl-keyfile", tkey],
+                             os.path.join(WORK, "uvicorn-tls.log"), env=env)
+        if not hostkit.wait_port(tport, tls.proc, 20):
+            ok("uvicorn serves the app over TLS", "did not start: " + tls.log_text()[-800:])
+            return 1
+        st, _, _, body = request(tport, "GET", "/api/whoami", [("X-API-Key", key)], tls_ca=cert)
+        a = (json.loads(body) if st == 200 else {}).get("authcore") or {}
+        ok("over TLS the core takes https from scope[\"scheme\"]",
+           None if st == 200 and a.get("https") is True else "status %s %r" % (st, body[:160]))
+        st, _, _, body = request(port, "GET", "/api/whoami",
+                                 [("X-API-Key", key), ("X-Forwarded-Proto", "https")])
+        a = (json.loads(body) if st == 200 else {}).get("authcore") or {}
+        ok("over plain HTTP a client's X-Forwarded-Proto: https is not https (no trusted proxy)",
+           None if st == 200 and a.get("https") is False else "status %s %r" % (st, body[:160]))
     finally:
         server.stop()
+        if tls is not None:
+            tls.stop()
     return 1 if failed else 0
 
 

@@ -25,7 +25,7 @@ hops count: run the server without its own proxy-header rewriting
 import asyncio
 import logging
 import time
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from ._core import NEEDS_BODY, NEEDS_STATE, TOO_LARGE, Auth, AuthcoreError, _fields
 
@@ -87,7 +87,9 @@ class AuthcoreMiddleware:
             _log.error("authcore: no client address in the ASGI scope")
             return await self._refuse(scope, send, 500)
         method = scope.get("method", "GET") if kind == "http" else "GET"
-        path = scope.get("raw_path") or scope["path"].encode("utf-8")
+        # the target as the client sent it; a server that keeps no
+        # raw_path gives the decoded path, encoded back here
+        path = scope.get("raw_path") or quote(scope["path"], safe="/!$&'()*+,;=:@-._~").encode()
         qs = scope.get("query_string") or b""
         if qs and b"?" not in path:
             path += b"?" + qs
