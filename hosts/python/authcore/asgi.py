@@ -210,6 +210,8 @@ class AuthcoreMiddleware:
                     return None
                 buffered.append(m)
                 continue
+            if task.exception() is not None:
+                nxt.cancel()  # the error propagates; nothing reads on
             return task.result(), nxt
 
     async def _respond(self, scope, send, d):
