@@ -21,7 +21,6 @@ X-Forwarded-Proto.
 Prints "ok - ..." / "not ok - ...: why" (tests/run.sh counts them). The
 server is stopped by its own PID; every wait is bounded.
 """
-import hashlib
 import http.client
 import json
 import os
