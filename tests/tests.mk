@@ -21,6 +21,7 @@ SUITE_NEEDS_10-core-no-heap := $(B)/lib/libauthcore.a $(WASI_LIBS) $(EM_LIBS) $(
 SUITE_NEEDS_25-library-cli := lib $(CLI) $(NGX_MODULE)
 SUITE_NEEDS_30-vectors-native := $(CLI)
 SUITE_NEEDS_31-vectors-node := $(EDGE_PKG)
+SUITE_NEEDS_32-vectors-python := $(PY_LIB)
 SUITE_NEEDS_40-envoy := $(PXW) $(B)/tests/authcore-proxy-hook.wasm
 SUITE_NEEDS_41-envoy-example := $(PXW) $(B)/envoy-example.yaml $(CLI)
 SUITE_NEEDS_45-confusion := $(CLI) $(PXW) $(NGX_MODULE) $(EDGE_PKG)

@@ -20,7 +20,7 @@
  * says the core needs it (login posts).
  *
  * The decision comes back as the JSON of ac_decision_json(), or, after
- * acw_set_view(ctx, 1), as a view: little-endian u32 words pointing into
+ * acw_set_view(ctx, 1), as a view: words (u32 in wasm32) pointing into
  * the decision and the policy, which JavaScript reads without parsing JSON
  * (layout at view_out below). One call in, one call out: the host reads the
  * request once and applies the answer once.
@@ -66,6 +66,11 @@
 #define ACW_OUT_MAX 65536 /* decision JSON: every escaped byte of d->buf fits */
 #define ACW_VIEW_FIXED 18 /* words before the header lists (view_out) */
 
+/* A word of a view: pointer-wide, so 32 bits in wasm32 (what JavaScript
+ * reads as HEAPU32) and 64 bits where the file is compiled natively for a
+ * host that loads it as a shared library (hosts/python). */
+typedef uintptr_t acw_word;
+
 typedef struct {
 	const ac_policy *policy;
 	int has_state;     /* 0 until acw_seed: login policies then answer
@@ -79,8 +84,8 @@ typedef struct {
 	char out[ACW_OUT_MAX];
 	size_t out_len;
 	int view;             /* acw_set_view: answer with a view, not JSON */
-	uint32_t words[ACW_VIEW_FIXED + 2 * AC_DECISION_HEADERS_MAX +
-	    4 * AC_DECISION_HEADERS_MAX + 5 * AC_DECISION_HEADERS_MAX];
+	acw_word words[ACW_VIEW_FIXED + 2 * AC_DECISION_HEADERS_MAX +
+	    4 * AC_DECISION_HEADERS_MAX + 5 * AC_DECISION_HEADERS_MAX + 2];
 	/* the compiled policy follows */
 } acw_ctx;
 
@@ -356,14 +361,17 @@ static int parse_request(acw_ctx *ctx, const char *req, size_t req_len,
 	return 0;
 }
 
-/* The view: u32 words, each string as (pointer, length):
+/* The view: words (acw_word), each string as (pointer, length):
  *   [0] action (0 allow, 1 respond, 2 pending)  [1] status  [2] reason
  *   [3] n_remove  [4] n_add  [5] n_resp_headers
  *   [6,7] body  [8,9] user (pointer 0: none)  [10,11] audit line
  *   [12,13] path to forward  [14] path_rewritten (0|1)
  *   [15,16] client address  [17] https (0|1)
  *   then n_remove x (name), n_add x (name, value), n_resp x (name, value,
- *   mode) with mode an ac_header_mode (0 append, 1 set, 2 set if absent).
+ *   mode) with mode an ac_header_mode (0 append, 1 set, 2 set if absent),
+ *   then how the caller was identified (auth_method: "jwt", "session",
+ *   ...; length 0: not identified).
+ * Words are acw_word: u32 in wasm32, 64 bits in a native build.
  * Names point into the policy or static storage (stable for the context's
  * life); path and client may point into the request bytes (valid until the
  * host writes its next request); everything else into the decision (valid
@@ -371,28 +379,28 @@ static int parse_request(acw_ctx *ctx, const char *req, size_t req_len,
 static const char *view_out(acw_ctx *ctx, const ac_answer *d,
     size_t *out_len)
 {
-	uint32_t *w = ctx->words;
+	acw_word *w = ctx->words;
 	size_t k = ACW_VIEW_FIXED, i;
 
-#define ACW_PUT(s) (w[k++] = (uint32_t)(uintptr_t)(s).ptr, \
-	w[k++] = (uint32_t)(s).len)
-	w[0] = (uint32_t)d->action;
-	w[1] = (uint32_t)d->status;
-	w[2] = (uint32_t)d->reason;
-	w[3] = (uint32_t)d->n_remove;
-	w[4] = (uint32_t)d->n_add;
-	w[5] = (uint32_t)d->n_resp_headers;
-	w[6] = (uint32_t)(uintptr_t)d->body.ptr;
-	w[7] = (uint32_t)d->body.len;
-	w[8] = (uint32_t)(uintptr_t)d->user.ptr;
-	w[9] = (uint32_t)d->user.len;
-	w[10] = (uint32_t)(uintptr_t)d->audit;
-	w[11] = (uint32_t)d->audit_len;
-	w[12] = (uint32_t)(uintptr_t)d->path.ptr;
-	w[13] = (uint32_t)d->path.len;
+#define ACW_PUT(s) (w[k++] = (acw_word)(uintptr_t)(s).ptr, \
+	w[k++] = (acw_word)(s).len)
+	w[0] = (acw_word)d->action;
+	w[1] = (acw_word)d->status;
+	w[2] = (acw_word)d->reason;
+	w[3] = (acw_word)d->n_remove;
+	w[4] = (acw_word)d->n_add;
+	w[5] = (acw_word)d->n_resp_headers;
+	w[6] = (acw_word)(uintptr_t)d->body.ptr;
+	w[7] = (acw_word)d->body.len;
+	w[8] = (acw_word)(uintptr_t)d->user.ptr;
+	w[9] = (acw_word)d->user.len;
+	w[10] = (acw_word)(uintptr_t)d->audit;
+	w[11] = (acw_word)d->audit_len;
+	w[12] = (acw_word)(uintptr_t)d->path.ptr;
+	w[13] = (acw_word)d->path.len;
 	w[14] = d->path_rewritten != 0;
-	w[15] = (uint32_t)(uintptr_t)d->client.ptr;
-	w[16] = (uint32_t)d->client.len;
+	w[15] = (acw_word)(uintptr_t)d->client.ptr;
+	w[16] = (acw_word)d->client.len;
 	w[17] = d->https != 0;
 	for (i = 0; i < d->n_remove; i++)
 		ACW_PUT(d->remove[i]);
@@ -405,6 +413,7 @@ static const char *view_out(acw_ctx *ctx, const ac_answer *d,
 		ACW_PUT(d->resp_headers[i].value);
 		w[k++] = d->resp_modes[i];
 	}
+	ACW_PUT(d->auth_method);
 #undef ACW_PUT
 	*out_len = k * sizeof w[0];
 	return (const char *)w;
@@ -488,27 +497,27 @@ ACW_EXPORT const char *acw_decide(acw_ctx *ctx, const char *req,
 
 /* Verifies a token with the policy's JWT keys and claim checks only
  * (ac_policy_verify_jwt_cached, with the context's cache). Returns a view of
- * u32 words: [0] reason, [1, 2] user (pointer 0: none), [3] n_roles,
+ * words (acw_word): [0] reason, [1, 2] user (pointer 0: none), [3] n_roles,
  * [4, 5] the payload JSON, then n_roles x (pointer, length); valid until
  * the next call. */
-ACW_EXPORT const uint32_t *acw_jwt_verify(acw_ctx *ctx, const char *token,
+ACW_EXPORT const acw_word *acw_jwt_verify(acw_ctx *ctx, const char *token,
     size_t token_len, double now)
 {
 	ac_jwt_result *j = &ctx->jwt;
-	uint32_t *w = ctx->words;
+	acw_word *w = ctx->words;
 	size_t i, k = 6;
 
-	(void)ac_policy_verify_jwt_cached(ctx->policy, ctx->jwt_cache, token,
-	    token_len, (int64_t)now, j);
-	w[0] = (uint32_t)j->reason;
-	w[1] = (uint32_t)(uintptr_t)j->user.ptr;
-	w[2] = (uint32_t)j->user.len;
-	w[3] = (uint32_t)j->n_roles;
-	w[4] = (uint32_t)(uintptr_t)j->payload;
-	w[5] = j->reason == AC_OK ? (uint32_t)j->payload_len : 0;
+	/* the reason is also j->reason, which is what is read below */
+	w[0] = (acw_word)ac_policy_verify_jwt_cached(ctx->policy,
+	    ctx->jwt_cache, token, token_len, (int64_t)now, j);
+	w[1] = (acw_word)(uintptr_t)j->user.ptr;
+	w[2] = (acw_word)j->user.len;
+	w[3] = (acw_word)j->n_roles;
+	w[4] = (acw_word)(uintptr_t)j->payload;
+	w[5] = j->reason == AC_OK ? (acw_word)j->payload_len : 0;
 	for (i = 0; i < j->n_roles; i++) {
-		w[k++] = (uint32_t)(uintptr_t)j->roles[i].ptr;
-		w[k++] = (uint32_t)j->roles[i].len;
+		w[k++] = (acw_word)(uintptr_t)j->roles[i].ptr;
+		w[k++] = (acw_word)j->roles[i].len;
 	}
 	return w;
 }

@@ -745,6 +745,34 @@ def k_node(b, ctx):
         srv.stop()
 
 
+def k_asgi(b, ctx):
+    """The ASGI app under uvicorn: the package installed from hosts/python
+    the README's way (pip, offline, into a folder of the scratch), the
+    README's policy as policy.json next to app.py, the server on a loopback
+    port without proxy-header rewriting, as the README says to run it."""
+    s = ctx["scratch"]
+    py = os.path.join(B, "venv", "bin", "python")
+    site = s.path("site")
+    r = run([py, "-m", "pip", "install", "--no-index", "--disable-pip-version-check", "--target", site,
+             os.path.join(ROOT, "hosts", "python")], timeout=300)
+    ok("%s: pip install hosts/python" % b.where, None if r.returncode == 0 else r.stdout[-500:])
+    if r.returncode != 0:
+        return
+    pol_text = ctx["files"]["policy.json"]
+    policy = json.loads(pol_text)
+    d = s.path("app")
+    s.write("app/policy.json", pol_text)
+    s.write("app/app.py", b.text)
+    port = hostkit.free_port()
+    env = dict(os.environ, PYTHONPATH=site, PYTHONDONTWRITEBYTECODE="1")
+    srv = hostkit.Server([py, "-m", "uvicorn", "app:app", "--host", "127.0.0.1", "--port", str(port),
+                          "--no-proxy-headers"], s.path("uvicorn.log"), cwd=d, env=env)
+    try:
+        check_js_gate(port, policy, s, b.where + " (uvicorn)", srv)
+    finally:
+        srv.stop()
+
+
 # Python blocks of one document share a namespace, in document order (a
 # later block may use an earlier block's helpers).
 PY_NS = {}
@@ -775,11 +803,11 @@ KINDS = {
     "file": k_file, "policy": k_policy, "limits": k_limits, "console": k_console, "make": k_make,
     "cli-synopsis": k_cli_synopsis, "c": k_c, "nginx": k_nginx, "nginx-fragment": k_nginx_fragment,
     "nginx-error": k_nginx_error, "envoy": k_envoy, "worker": k_worker, "deno": k_deno, "node": k_node,
-    "python": k_python,
+    "python": k_python, "asgi": k_asgi,
 }
 # Blocks that need another file's policy run after the policy blocks.
 ORDER = ["file", "policy", "limits", "console", "make", "cli-synopsis", "c", "nginx", "nginx-fragment",
-         "nginx-error", "envoy", "worker", "deno", "node", "python"]
+         "nginx-error", "envoy", "worker", "deno", "node", "python", "asgi"]
 
 
 def main():

@@ -1,0 +1,385 @@
+"""The core through ctypes: a thin shim over the flat ABI of wasm/acw.c.
+
+A request crosses as one byte string of NUL-terminated fields (method, path
+with query, client address, https "0"/"1", then header name/value pairs, then
+an optional body section); the decision comes back as a view of
+pointer-wide words that this module copies out at once. Every policy rule
+lives in the core: nothing here decides.
+"""
+import asyncio
+import concurrent.futures
+import ctypes
+import json
+import os
+import threading
+import time
+
+# ac_needs bits (core/authcore_decide.h)
+NEEDS_BODY = 1
+NEEDS_STATE = 2 | 4 | 8 | 16
+NEEDS_ENTRIES = 64
+ENTROPY_LEN = 16
+STATE_SEED_LEN = 32  # AC_STATE_SECRET_LEN
+ERR_CAP = 512
+VIEW_FIXED = 18  # ACW_VIEW_FIXED
+WHOLE = 1 << 20  # iterations per acw_step when a check runs whole
+ACTIONS = ("allow", "respond", "pending")
+MODES = ("append", "set", "set_if_absent")
+LIB_NAME = "libauthcore_acw.so"
+
+# A body over the core's cap: sent as "-", never cut.
+TOO_LARGE = object()
+
+
+class AuthcoreError(Exception):
+    """The core refused a policy, or a request could not be put to it."""
+
+
+def _find_lib(path=None):
+    """The shared library: the argument, else $AUTHCORE_LIB, else next to
+    this package (a wheel ships it there), else the build folder of the
+    repository this file lives in."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    cands = [path, os.environ.get("AUTHCORE_LIB"), os.path.join(here, LIB_NAME),
+             os.path.join(here, "..", "..", "..", "build", "lib", LIB_NAME)]
+    for c in cands:
+        if c and os.path.exists(c):
+            return os.path.abspath(c)
+    raise AuthcoreError("authcore: %s not found (make lib python; or set AUTHCORE_LIB)" % LIB_NAME)
+
+
+_libs = {}
+_libs_lock = threading.Lock()
+
+
+def _load(path):
+    with _libs_lock:
+        if path in _libs:
+            return _libs[path]
+        L = ctypes.CDLL(path)
+        P, S, D = ctypes.c_void_p, ctypes.c_size_t, ctypes.c_double
+        SP = ctypes.POINTER(ctypes.c_size_t)
+        sigs = {
+            "acw_load": (P, [ctypes.c_char_p, S, ctypes.c_char_p, S, ctypes.c_char_p, S]),
+            "acw_unload": (None, [P]),
+            "acw_seed": (ctypes.c_int, [P, ctypes.c_char_p, S]),
+            "acw_warnings": (S, [P, ctypes.c_char_p, S]),
+            "acw_body_max": (S, []),
+            "acw_set_view": (None, [P, ctypes.c_int]),
+            "acw_reason_name": (ctypes.c_char_p, [ctypes.c_int]),
+            "acw_needs": (ctypes.c_int, [P, ctypes.c_char_p, S]),
+            "acw_decide": (P, [P, ctypes.c_char_p, S, D, ctypes.c_char_p, S, SP]),
+            "acw_decision_new": (P, []),
+            "acw_decision_free": (None, [P]),
+            "acw_begin": (P, [P, P, ctypes.c_char_p, S, D, ctypes.c_char_p, S, SP]),
+            "acw_step": (S, [P, S]),
+            "acw_resume": (P, [P, P, ctypes.c_char_p, S, D, ctypes.c_char_p, S, SP]),
+            "acw_abandon": (None, [P, P]),
+            "acw_jwt_verify": (P, [P, ctypes.c_char_p, S, D]),
+        }
+        for name, (res, args) in sigs.items():
+            f = getattr(L, name)
+            f.restype, f.argtypes = res, args
+        reasons = []
+        for i in range(256):
+            n = L.acw_reason_name(i).decode()
+            if n == "unknown":
+                break
+            reasons.append(n)
+        _libs[path] = (L, reasons)
+        return _libs[path]
+
+
+def _text(b):
+    return b.decode("utf-8", "replace")
+
+
+class Decision:
+    """A decision as ac_decision_json describes it, plus the request as
+    decided (path, client, https) and auth_method. Header names and values
+    are bytes (as ASGI carries them); user and audit_text are text."""
+
+    __slots__ = ("action", "status", "reason", "remove", "add", "headers", "body",
+                 "user", "audit_text", "path", "path_rewritten", "client", "https",
+                 "auth_method")
+
+    def as_json(self):
+        """The object ac_decision_json() writes (text values)."""
+        hs = []
+        for n, v, m in self.headers:
+            e = [_text(n), _text(v)]
+            if m != "append":
+                e.append(m)
+            hs.append(e)
+        return {"action": self.action, "status": self.status, "reason": self.reason,
+                "remove": [_text(n) for n in self.remove],
+                "add": {_text(n): _text(v) for n, v in self.add},
+                "headers": hs, "body": _text(self.body), "user": self.user,
+                "audit": json.loads(self.audit_text) if self.audit_text else None,
+                "path": _text(self.path), "path_rewritten": self.path_rewritten,
+                "client": _text(self.client), "https": self.https,
+                "auth_method": self.auth_method}
+
+
+class Verified:
+    __slots__ = ("valid", "reason", "user", "roles", "claims")
+
+    def __init__(self, valid, reason, user, roles, claims):
+        self.valid, self.reason, self.user, self.roles, self.claims = (
+            valid, reason, user, roles, claims)
+
+
+def _fields(method, path, client, https, headers):
+    """The request's fields as bytes (str is taken as UTF-8, as a client
+    would send it)."""
+    def b(x):
+        return x if isinstance(x, bytes) else str(x).encode("utf-8")
+    out = [b(method), b(path), b(client or b""), b"1" if https else b"0"]
+    for n, v in headers:
+        n = b(n)
+        if not n:
+            raise AuthcoreError("authcore: a header name is empty")
+        out.append(n)
+        out.append(b(v))
+    for f in out:
+        if b"\0" in f:
+            raise AuthcoreError("authcore: a request field contains NUL")
+    return out
+
+
+def _wire(fields, body=None):
+    w = b"\0".join(fields) + b"\0"
+    if body is TOO_LARGE:
+        w += b"\0-\0"
+    elif body is not None:
+        w += b"\0" + str(len(body)).encode() + b"\0" + bytes(body)
+    return w
+
+
+class Auth:
+    """A compiled policy with its own login state and rate-limit table.
+
+    policy: a dict or JSON text. env: a mapping; its AUTHCORE_* string
+    entries go to the core (AUTHCORE_ADMIN_USER and
+    AUTHCORE_ADMIN_PASSWORD_HASH add the first administrator); default
+    os.environ. lib: the shared library's path (default: see _find_lib).
+    Raises AuthcoreError "authcore: invalid policy: <JSON path>: <what>".
+
+    Calls on the context are serialized by a lock; password checks (the
+    stepped path) run outside it, so other requests are decided meanwhile.
+    """
+
+    def __init__(self, policy, env=None, lib=None):
+        self._lib, self._reasons = _load(_find_lib(lib))
+        L = self._lib
+        text = policy if isinstance(policy, (str, bytes)) else json.dumps(policy)
+        pj = text if isinstance(text, bytes) else text.encode("utf-8")
+        self.policy = json.loads(pj)
+        env = os.environ if env is None else env
+        envb = b"".join(("%s=%s" % (k, v)).encode() + b"\0" for k, v in env.items()
+                        if k.startswith("AUTHCORE_") and isinstance(v, str)
+                        and "=" not in k and "\0" not in k + v)
+        err = ctypes.create_string_buffer(ERR_CAP)
+        self._ctx = L.acw_load(pj, len(pj), err, ERR_CAP, envb, len(envb))
+        if not self._ctx:
+            raise AuthcoreError("authcore: invalid policy: " + _text(err.value))
+        self._lock = threading.Lock()
+        L.acw_set_view(self._ctx, 1)
+        wb = ctypes.create_string_buffer(ERR_CAP)
+        n = L.acw_warnings(self._ctx, wb, ERR_CAP)
+        self.warnings = [w for w in _text(wb.value).split("\n") if w] if n else []
+        # Python has randomness at any time: the state is keyed here
+        if L.acw_seed(self._ctx, os.urandom(STATE_SEED_LEN), STATE_SEED_LEN) != 0:
+            L.acw_unload(self._ctx)
+            self._ctx = None
+            raise AuthcoreError("authcore: the core refused the state's key")
+        self.body_max = L.acw_body_max()
+        ih = self.policy.get("identity_headers") or {}
+        # the header the core puts the roles in (docs/policy.md's default)
+        self.roles_header = str(ih.get("roles", "x-authcore-roles")).lower().encode()
+        self._outlen = ctypes.c_size_t()
+
+    # -- the view ---------------------------------------------------------
+
+    def _read(self, out):
+        if not out:
+            raise AuthcoreError("authcore: the core could not read the request")
+        W = (ctypes.c_size_t * VIEW_FIXED).from_address(out)
+        nr, na, nh = W[3], W[4], W[5]
+        total = VIEW_FIXED + 2 * nr + 4 * na + 5 * nh + 2
+        W = (ctypes.c_size_t * total).from_address(out)
+        s = ctypes.string_at
+
+        def at(p, n):
+            return s(p, n) if n else b""
+        d = Decision()
+        d.action = ACTIONS[W[0]]
+        d.status = W[1]
+        d.reason = self._reasons[W[2]] if W[2] < len(self._reasons) else "unknown"
+        d.body = at(W[6], W[7])
+        d.user = _text(at(W[8], W[9])) if W[8] else None
+        d.audit_text = _text(at(W[10], W[11]))
+        d.path = at(W[12], W[13])
+        d.path_rewritten = W[14] != 0
+        d.client = at(W[15], W[16])
+        d.https = W[17] != 0
+        k = VIEW_FIXED
+        d.remove = []
+        for _ in range(nr):
+            d.remove.append(at(W[k], W[k + 1]))
+            k += 2
+        d.add = []
+        for _ in range(na):
+            d.add.append((at(W[k], W[k + 1]), at(W[k + 2], W[k + 3])))
+            k += 4
+        d.headers = []
+        for _ in range(nh):
+            d.headers.append((at(W[k], W[k + 1]), at(W[k + 2], W[k + 3]), MODES[W[k + 4]]))
+            k += 5
+        d.auth_method = _text(at(W[k], W[k + 1])) or None
+        return d
+
+    def _live(self):
+        if self._ctx is None:
+            raise AuthcoreError("authcore: used after close()")
+
+    # -- deciding ---------------------------------------------------------
+
+    def needs(self, fields):
+        """The AC_NEEDS_* bits of a request (fields as _fields gives)."""
+        self._live()
+        w = _wire(fields)
+        with self._lock:
+            n = self._lib.acw_needs(self._ctx, w, len(w))
+        if n < 0:
+            raise AuthcoreError("authcore: the core could not read the request")
+        return n
+
+    def _call(self, fn, *args):
+        ent = os.urandom(ENTROPY_LEN)
+        with self._lock:
+            self._live()
+            return self._read(fn(self._ctx, *args, ent, ENTROPY_LEN, ctypes.byref(self._outlen)))
+
+    def _decide_fields(self, fields, body, needs, now):
+        """Decides whole (a password check runs inside the call)."""
+        w = _wire(fields, body)
+        if not needs & NEEDS_STATE:
+            return self._call(self._lib.acw_decide, w, len(w), float(now))
+        d = self._lib.acw_decision_new()
+        if not d:
+            raise MemoryError("authcore: no memory for a decision")
+        try:
+            r = self._call(self._lib.acw_begin, d, w, len(w), float(now))
+            while r.action == "pending":
+                while self._lib.acw_step(d, WHOLE) != 0:
+                    pass
+                r = self._call(self._lib.acw_resume, d, w, len(w), float(now))
+            return r
+        finally:
+            self._lib.acw_decision_free(d)
+
+    async def decide_fields_async(self, fields, body, needs, now, slice_=20000, executor=None):
+        """As _decide_fields, but a password check runs in an executor's
+        thread, `slice_` iterations per acw_step, so the event loop keeps
+        serving. Cancelled while a check runs (the client went away): the
+        check stops after its slice and gives its place back to the core
+        (acw_abandon), then CancelledError propagates."""
+        w = _wire(fields, body)
+        if not needs & NEEDS_STATE:
+            return self._call(self._lib.acw_decide, w, len(w), float(now))
+        L = self._lib
+        d = L.acw_decision_new()
+        if not d:
+            raise MemoryError("authcore: no memory for a decision")
+        cf = None
+        try:
+            r = self._call(L.acw_begin, d, w, len(w), float(now))
+            while r.action == "pending":
+                stop = threading.Event()
+
+                def run():
+                    while not stop.is_set():
+                        if L.acw_step(d, slice_) == 0:
+                            return True
+                    return False
+                cf = (executor or _executor()).submit(run)
+                try:
+                    await asyncio.wrap_future(cf)
+                except asyncio.CancelledError:
+                    stop.set()
+                    concurrent.futures.wait([cf])  # at most one slice
+                    with self._lock:
+                        if self._ctx is not None:
+                            L.acw_abandon(self._ctx, d)
+                    raise
+                cf = None
+                r = self._call(L.acw_resume, d, w, len(w), float(now))
+            return r
+        finally:
+            if cf is not None:
+                concurrent.futures.wait([cf])
+            L.acw_decision_free(d)  # wipes the check's key material
+
+    def decide(self, request, now=None):
+        """Decides a plain request {method, path, client_ip, https, headers,
+        body} (headers: [(name, value)], str or bytes; body sent only when
+        the core asks for it). A password check runs whole. Returns a
+        Decision."""
+        fields = _fields(request.get("method", "GET"), request.get("path", "/"),
+                         request.get("client_ip", ""), request.get("https", False),
+                         request.get("headers", []))
+        needs = self.needs(fields)
+        body = None
+        if needs & NEEDS_BODY:
+            body = request.get("body") or b""
+            if isinstance(body, str):
+                body = body.encode("utf-8")
+            if len(body) > self.body_max:
+                body = TOO_LARGE
+        return self._decide_fields(fields, body, needs, int(time.time() if now is None else now))
+
+    def verify(self, token, now=None):
+        """Verifies a compact JWS/JWT with the policy's "jwt" keys and claim
+        checks only. Returns Verified(valid, reason, user, roles, claims)."""
+        t = token if isinstance(token, bytes) else str(token).encode("utf-8")
+        now = int(time.time() if now is None else now)
+        with self._lock:
+            self._live()
+            out = self._lib.acw_jwt_verify(self._ctx, t, len(t), float(now))
+            W = (ctypes.c_size_t * 6).from_address(out)
+            reason = self._reasons[W[0]] if W[0] < len(self._reasons) else "unknown"
+            valid = reason == "ok"
+            n = W[3] if valid else 0
+            W = (ctypes.c_size_t * (6 + 2 * n)).from_address(out)
+            user = _text(ctypes.string_at(W[1], W[2])) if valid and W[1] else None
+            payload = ctypes.string_at(W[4], W[5]) if valid and W[5] else b""
+            roles = [_text(ctypes.string_at(W[6 + 2 * i], W[7 + 2 * i])) for i in range(n)]
+        return Verified(valid, reason, user, roles, json.loads(payload) if payload else None)
+
+    def close(self):
+        """Frees the policy, state and table (wiped)."""
+        with self._lock:
+            if self._ctx is not None:
+                self._lib.acw_unload(self._ctx)
+                self._ctx = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+_exec = None
+
+
+def _executor():
+    """The threads password checks run in (one per CPU: a check is pure
+    CPU; the policy's login.max_pending bounds how many wait)."""
+    global _exec
+    with _libs_lock:
+        if _exec is None:
+            _exec = concurrent.futures.ThreadPoolExecutor(
+                max_workers=os.cpu_count() or 2, thread_name_prefix="authcore-check")
+        return _exec

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The Python package (hosts/python) over the native flat ABI
+# (build/lib/libauthcore_acw.so): every decision vector case through
+# Auth.decide and through the ASGI middleware (tests/hosts/python_vectors.py);
+# then the middleware in uvicorn with real HTTP and WebSocket clients
+# (tests/hosts/python_request.py); then `pip install hosts/python` into a
+# fresh venv (tests/hosts/python_install.py).
+set -u
+cd "$(dirname "$0")/../.."
+PY=build/venv/bin/python
+rc=0
+timeout 300 $PY tests/hosts/python_vectors.py || rc=$?
+timeout 300 $PY tests/hosts/python_request.py || rc=$?
+timeout 300 $PY tests/hosts/python_install.py || rc=$?
+exit $rc
