@@ -52,6 +52,8 @@ SECRET = "websocket-host-test-secret-0123456789abcdef"
 PREFIX = "base64url.bearer.authorization.k8s.io."
 SUBPROTOCOL = "chat.v1"
 TIMEOUT = 10.0
+CAP_USER = 2
+CAP_ALL = 3
 POLICY = {
     "jwt": {
         "keys": [{"kid": "k1", "alg": "HS256", "secret": SECRET}],
@@ -64,6 +66,10 @@ POLICY = {
     "default": "authenticated",
     # answers the core adds headers to: the 101 must keep its upgrade
     "security_headers": {},
+    # streams alive at once on /ws/capped: 2 per user, 3 in all
+    "rate_limits": {"connections": [
+        {"name": "per-user", "path": "/ws/capped", "key": "user", "max": CAP_USER},
+        {"name": "all", "path": "/ws/capped", "key": "global", "max": CAP_ALL}]},
 }
 
 
@@ -222,6 +228,100 @@ def report(host, name, probs):
         print("ok - %s websocket %s" % (host, name), flush=True)
 
 
+def hold(port, path, tok):
+    """An open WebSocket on path with tok (the caller closes it), or the
+    refusal's status."""
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+    try:
+        ws = connect("ws://127.0.0.1:%d%s" % (port, path),
+                     additional_headers=[("Authorization", "Bearer " + tok)],
+                     subprotocols=[SUBPROTOCOL], open_timeout=TIMEOUT, close_timeout=TIMEOUT)
+    except InvalidStatus as e:
+        return e.response.status_code
+    ws.send("ping")
+    if ws.recv(timeout=TIMEOUT) != "ping":
+        ws.close()
+        return "no echo"
+    return ws
+
+
+def until_open(port, path, tok, seconds=5.0):
+    """Retries a handshake until it opens (a release lands when the host
+    sees the stream end): the socket, or the last refusal."""
+    end = time.time() + seconds
+    while True:
+        got = hold(port, path, tok)
+        if not isinstance(got, (int, str)) or time.time() > end:
+            return got
+        time.sleep(0.1)
+
+
+def check_caps(host, port):
+    """Connection caps: streams alive at once, released when they end."""
+    carol, dave = token("carol"), token("dave")
+    held, probs = [], []
+    try:
+        for i in range(CAP_USER):
+            ws = until_open(port, "/ws/capped", carol)
+            if isinstance(ws, (int, str)):
+                probs.append("carol's stream %d: %r, want 101" % (i + 1, ws))
+            else:
+                held.append(ws)
+        over = hold(port, "/ws/capped", carol)
+        if over != 429:
+            probs.append("carol's stream %d: %r, want 429 (per-user cap %d)"
+                         % (CAP_USER + 1, over, CAP_USER))
+            if not isinstance(over, (int, str)):
+                over.close()
+        other = hold(port, "/ws/chat", carol)
+        if isinstance(other, (int, str)):
+            probs.append("carol on a path no cap covers: %r, want 101" % (other,))
+        else:
+            other.close()
+        report(host, "connection cap per user: %d streams open, the next 429, other paths free"
+               % CAP_USER, probs)
+        probs = []
+        ws = until_open(port, "/ws/capped", dave)
+        if isinstance(ws, (int, str)):
+            probs.append("dave's first stream: %r, want 101" % (ws,))
+        else:
+            held.append(ws)
+        over = hold(port, "/ws/capped", dave)
+        if over != 429:
+            probs.append("dave's second stream: %r, want 429 (%d in all)" % (over, CAP_ALL))
+            if not isinstance(over, (int, str)):
+                over.close()
+        report(host, "connection cap in all: %d streams across users, the next 429" % CAP_ALL,
+               probs)
+        probs = []
+        if held:
+            held.pop(0).close()
+        ws = until_open(port, "/ws/capped", dave)
+        if isinstance(ws, (int, str)):
+            probs.append("after one stream closed, dave: %r, want 101 (released)" % (ws,))
+        else:
+            held.append(ws)
+        for ws in held:
+            ws.close()
+        held = []
+        opened = []
+        for who in (carol, carol):
+            ws = until_open(port, "/ws/capped", who)
+            if isinstance(ws, (int, str)):
+                probs.append("after every stream closed: %r, want 101" % (ws,))
+            else:
+                opened.append(ws)
+        held = opened
+        report(host, "connection caps released when streams close (client close)", probs)
+    finally:
+        for ws in held:
+            try:
+                ws.close()
+            except Exception:  # noqa: BLE001
+                pass
+
+
 def handshake_ms(port, path, subprotocols, n=20):
     """The median time to 101 of n handshakes (closed at once), in ms."""
     from websockets.sync.client import connect
@@ -258,6 +358,7 @@ def checks(host, up, port):
                   "/ws/chat", 401, [("Authorization", "Bearer " + token(key="y" * 40))])
     check_refused(host, "a token without the admin role on the admin path: 403, no upgrade",
                   up, port, "/ws/admin", 403, subprotocols=[SUBPROTOCOL, PREFIX + tok])
+    check_caps(host, port)
     try:
         via = handshake_ms(port, "/ws/chat", [SUBPROTOCOL, PREFIX + tok])
         direct = handshake_ms(up.port, "/ws/chat", [SUBPROTOCOL]) if hasattr(up, "proc") else None
