@@ -124,6 +124,10 @@ typedef struct {
 	 * the pool thread reads it between slices */
 	ngx_atomic_t gone;
 	ac_table *table;           /* the policy's rate-limit table, or NULL */
+	/* an allowed answer's connection caps, released when the request
+	 * ends (r->pool goes) or is decided again after a redirect */
+	uint8_t lease[AC_LEASE_MAX];
+	size_t lease_len;
 	unsigned in_thread:1;      /* the check runs in the thread pool */
 	unsigned resp_added:1;     /* allow: resp_headers went out */
 } ngx_http_authcore_ctx_t;
@@ -1123,6 +1127,8 @@ static void ngx_http_authcore_body_handler(ngx_http_request_t *r);
 static void ngx_http_authcore_slice(ngx_event_t *ev);
 static void ngx_http_authcore_guard(ngx_event_t *ev);
 static void ngx_http_authcore_done(ngx_http_authcore_ctx_t *ctx);
+static void ngx_http_authcore_release(ngx_http_request_t *r,
+    ngx_http_authcore_ctx_t *ctx);
 static void ngx_http_authcore_abandon(ngx_http_request_t *r,
     ngx_http_authcore_ctx_t *ctx);
 #if (NGX_THREADS)
@@ -1173,6 +1179,7 @@ ngx_http_authcore_cleanup(void *data)
 	if (d == NULL) {
 		return;
 	}
+	ngx_http_authcore_release(ctx->r, ctx);
 	ctx->d = NULL;
 	ac_decision_wipe(d);
 	if (ac_decision_answer(d)->action != AC_PENDING
@@ -1552,7 +1559,8 @@ typedef enum {
 	AC_NGX_NEXT,     /* ac_decide_next: finish a pending decision, or begin */
 	AC_NGX_FINISH,   /* ac_decide_finish, with the entries supplied */
 	AC_NGX_ERROR,    /* ac_decide_store_error */
-	AC_NGX_LOST      /* ac_decide_store_lost: a write lost its race */
+	AC_NGX_LOST,     /* ac_decide_store_lost: a write lost its race */
+	AC_NGX_RELEASE   /* ac_release_begin of ctx->lease */
 } ngx_http_authcore_call_e;
 
 /*
@@ -1596,6 +1604,10 @@ ngx_http_authcore_call(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx,
 	case AC_NGX_LOST:
 		ac_decide_store_lost(ctx->policy, st, &ctx->req, now, entropy,
 		    elen, ctx->d);
+		break;
+	case AC_NGX_RELEASE:
+		(void) ac_release_begin(ctx->policy, ctx->lease, ctx->lease_len,
+		    now, ctx->d);
 		break;
 	}
 	if (ctx->needs & AC_NEEDS_STATE) {
@@ -1675,14 +1687,15 @@ ngx_http_authcore_store_write(ngx_http_request_t *r,
  */
 static void
 ngx_http_authcore_core_call(ngx_http_request_t *r,
-    ngx_http_authcore_ctx_t *ctx)
+    ngx_http_authcore_ctx_t *ctx, ngx_http_authcore_call_e first)
 {
 	const ac_answer *a;
 	uint8_t *entropy;
 	int rc;
 
-	entropy = ngx_http_authcore_entropy_take();
-	ngx_http_authcore_call(r, ctx, AC_NGX_NEXT, entropy);
+	entropy = first == AC_NGX_RELEASE ? NULL
+	          : ngx_http_authcore_entropy_take();
+	ngx_http_authcore_call(r, ctx, first, entropy);
 	for (;;) {
 		a = ac_decision_answer(ctx->d);
 		rc = a->n_writes > 0 ? ngx_http_authcore_store_write(r, ctx, a) : 0;
@@ -1706,6 +1719,44 @@ ngx_http_authcore_core_call(ngx_http_request_t *r,
 #endif
 }
 
+/* Keeps an allowed answer's lease (connection caps) for the request's
+ * life. */
+static void
+ngx_http_authcore_hold(ngx_http_authcore_ctx_t *ctx, const ac_answer *a)
+{
+	if (a->action == AC_ALLOW && a->lease_len > 0
+	    && a->lease_len <= sizeof(ctx->lease)) {
+		ngx_memcpy(ctx->lease, a->lease, a->lease_len);
+		ctx->lease_len = a->lease_len;
+	}
+}
+
+/*
+ * Gives back the connection caps ctx's allowed answer took (a release
+ * decision over the same store loop, in ctx->d, which the request no
+ * longer needs), once: when the request ends (r->pool goes: the client
+ * or upstream closed a WebSocket, an event stream ended) or before a
+ * redirect decides it again.
+ */
+static void
+ngx_http_authcore_release(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx)
+{
+	const ac_answer *a;
+
+	if (ctx->lease_len == 0 || ctx->d == NULL) {
+		return;
+	}
+	ctx->needs = AC_NEEDS_ENTRIES; /* store entries only: no state lock */
+	ngx_http_authcore_core_call(r, ctx, AC_NGX_RELEASE);
+	a = ac_decision_answer(ctx->d);
+	if (a->action != AC_ALLOW || a->reason != AC_OK) {
+		ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+		    "authcore: a request's connection caps were not released: %s",
+		    ac_reason_name(a->reason));
+	}
+	ctx->lease_len = 0;
+}
+
 /*
  * Decides ctx's request (under the state lock if it needs the state).
  * Returns NGX_OK (final
@@ -1715,11 +1766,14 @@ ngx_http_authcore_core_call(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_authcore_decide(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx)
 {
-	ngx_http_authcore_core_call(r, ctx);
+	const ac_answer *a;
 
-	if (ac_decision_answer(ctx->d)->action == AC_PENDING) {
+	ngx_http_authcore_core_call(r, ctx, AC_NGX_NEXT);
+	a = ac_decision_answer(ctx->d);
+	if (a->action == AC_PENDING) {
 		return ngx_http_authcore_start(r, ctx);
 	}
+	ngx_http_authcore_hold(ctx, a);
 	ngx_http_authcore_audit(r, ac_decision_answer(ctx->d));
 	ctx->step = AC_NGX_DECIDED;
 	return NGX_OK;
@@ -1833,16 +1887,17 @@ ngx_http_authcore_done(ngx_http_authcore_ctx_t *ctx)
 	}
 	ngx_http_authcore_unblock(r, ctx);
 
-	ngx_http_authcore_core_call(r, ctx);
+	ngx_http_authcore_core_call(r, ctx, AC_NGX_NEXT);
 
 	if (ac_decision_answer(ctx->d)->action == AC_PENDING) {
-		/* a write was lost and the retry checks the password again */
+		/* pending again: as for the first pass */
 		rc = ngx_http_authcore_start(r, ctx);
 		if (rc != NGX_DONE) {
 			ngx_http_finalize_request(r, rc);
 		}
 		return;
 	}
+	ngx_http_authcore_hold(ctx, ac_decision_answer(ctx->d));
 	ngx_http_authcore_audit(r, ac_decision_answer(ctx->d));
 	ctx->step = AC_NGX_DECIDED;
 
@@ -1968,6 +2023,9 @@ ngx_http_authcore_handler(ngx_http_request_t *r)
 			return NGX_HTTP_INTERNAL_SERVER_ERROR;
 		}
 	}
+	/* decided again after an internal redirect: the earlier pass's
+	 * streams count no longer (this pass counts its own) */
+	ngx_http_authcore_release(r, ctx);
 	ngx_http_set_ctx(r, ctx, ngx_http_authcore_module);
 	ctx->policy = alcf->policy;
 	ctx->table = NULL;

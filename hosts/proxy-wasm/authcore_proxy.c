@@ -259,6 +259,9 @@ typedef struct apx_stream {
 	unsigned needs;                  /* ac_needs() of the request */
 	unsigned lost;                   /* store writes it lost (the debug
 	                                    line; the core counts its own) */
+	uint8_t lease[AC_LEASE_MAX];     /* an allowed stream's connection
+	                                    caps, released when it ends */
+	size_t lease_len;
 	ac_request req;
 	ac_header headers[AC_HEADERS_MAX];
 	ac_decision *decision;  /* ac_sizeof_decision() bytes */
@@ -1189,6 +1192,10 @@ static uint32_t conclude(apx_stream *s)
 	uint32_t action = apply(d, &s->req);
 
 	s->phase = action == APX_CONTINUE ? APX_S_ALLOWED : APX_S_ANSWERED;
+	if (action == APX_CONTINUE && d->lease_len <= sizeof(s->lease)) {
+		memcpy(s->lease, d->lease, d->lease_len);
+		s->lease_len = d->lease_len;
+	}
 	if (d->audit_len > 0 && d->audit_len <= AC_AUDIT_MAX)
 		(void)proxy_log(APX_LOG_INFO, d->audit, d->audit_len);
 	ac_decision_wipe(s->decision);
@@ -1228,6 +1235,7 @@ static void log_debug_count(const char *fmt, size_t count)
 #define APX_OP_ABANDON 2 /* free a dropped check's slot (r may be NULL) */
 #define APX_OP_STORE_ERROR 3    /* ac_decide_store_error */
 #define APX_OP_STORE_LOST 4  /* ac_decide_store_lost */
+#define APX_OP_RELEASE 5     /* ac_release_begin of s->lease */
 static const char *shared_call(apx_stream *s, apx_root *r, int op,
     int64_t now, const uint8_t *entropy, size_t entropy_len)
 {
@@ -1381,7 +1389,10 @@ static const char *decide_once(apx_stream *s, apx_root *r, int op,
 	if (((s->needs & AC_NEEDS_STATE) && apx_state_mode == APX_STATE_LOCAL) ||
 	    (s->needs & AC_NEEDS_ENTRIES))
 		state = apx_state;
-	if (op == APX_OP_STORE_ERROR)
+	if (op == APX_OP_RELEASE)
+		(void)ac_release_begin(r->policy, s->lease, s->lease_len, now,
+		    s->decision);
+	else if (op == APX_OP_STORE_ERROR)
 		ac_decide_store_error(r->policy, state, &s->req, now, e, elen,
 		    s->decision);
 	else if (op == APX_OP_STORE_LOST)
@@ -1935,14 +1946,47 @@ uint32_t proxy_on_response_headers(uint32_t id, size_t n_headers,
 	return ret;
 }
 
+/* The connection caps s's allowed answer counted it under are given back
+ * (core/authcore_store.h): the release decision and its store rounds, in
+ * s's decision, which the stream no longer needs. Once per stream. */
+static void release_lease(apx_stream *s)
+{
+	apx_root *r = root_get(s->root_id);
+	const char *why = "the filter's configuration is gone";
+	int64_t now = unix_now();
+
+	if (s->lease_len == 0)
+		return;
+	if (r != NULL && r->policy != NULL && now >= 0) {
+		/* it reads and writes store entries only */
+		s->needs = AC_NEEDS_ENTRIES;
+		why = settle(s, r, APX_OP_RELEASE, now, NULL, 0);
+		if (why == NULL && ac_decision_answer(s->decision)->reason !=
+		    AC_OK)
+			why = ac_reason_name(
+			    ac_decision_answer(s->decision)->reason);
+	}
+	if (why != NULL) {
+		char line[160];
+		int n = snprintf(line, sizeof(line), "authcore: a stream's "
+		    "connection caps were not released: %s", why);
+		if (n > 0)
+			(void)proxy_log(APX_LOG_WARN, line, (size_t)n <
+			    sizeof(line) ? (size_t)n : sizeof(line) - 1);
+	}
+	s->lease_len = 0;
+}
+
 /* The stream is over (finished, or the client went away): a pending
- * check is dropped here, so the tick never resumes a dead stream. */
+ * check is dropped here, so the tick never resumes a dead stream, and the
+ * connection caps it holds are released. */
 static uint32_t on_done_(uint32_t id)
 {
 	apx_stream *s = stream_find(id);
 
 	if (s == NULL)
 		return 1;
+	release_lease(s);
 	if (s->waiting)
 		stream_unlist(s);
 	if (s->phase == APX_S_PENDING) {
@@ -1989,6 +2033,7 @@ static void on_delete_(uint32_t id)
 			apx_stream *s = *sp;
 
 			*sp = s->next;
+			release_lease(s); /* if on_done never came */
 			stream_unlist(s);
 			stream_release_request(s);
 			/* the password check is the secret a decision
