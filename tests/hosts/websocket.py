@@ -90,6 +90,9 @@ def serve(port, log_path):
             f.write(json.dumps(rec) + "\n")
         first = True
         for msg in conn:
+            if msg == "bye":  # the upstream ends the stream itself
+                conn.close()
+                break
             conn.send(json.dumps(rec) if first and msg == "who" else msg)
             first = False
 
@@ -314,6 +317,24 @@ def check_caps(host, port):
                 opened.append(ws)
         held = opened
         report(host, "connection caps released when streams close (client close)", probs)
+        probs = []
+        # carol holds her 2: the upstream ends one; then she has room again
+        if len(held) == 2:
+            ws = held.pop()
+            ws.send("bye")
+            try:
+                ws.recv(timeout=TIMEOUT)
+                probs.append("the upstream did not close the stream")
+            except Exception:  # noqa: BLE001 - closed, as asked
+                pass
+            ws = until_open(port, "/ws/capped", carol)
+            if isinstance(ws, (int, str)):
+                probs.append("after the upstream closed a stream: %r, want 101" % (ws,))
+            else:
+                held.append(ws)
+        else:
+            probs.append("carol does not hold 2 streams")
+        report(host, "connection caps released when the upstream closes a stream", probs)
     finally:
         for ws in held:
             try:

@@ -27,6 +27,7 @@ function app(request) {
   server.accept();
   let first = true;
   server.addEventListener("message", (ev) => {
+    if (ev.data === "bye") { server.close(1000, "bye"); return; } // the app ends it
     server.send(first && ev.data === "who" ? JSON.stringify(rec) : ev.data);
     first = false;
   });
