@@ -415,7 +415,7 @@ def run_envoy(args):
             json.dump(boot, f, indent=1)
         log = os.path.join(args.workdir, "envoy-websocket.log")
         out = open(os.path.join(args.workdir, "envoy-websocket.stdio"), "wb")
-        proc = subprocess.Popen([envoy_bin, "-c", conf, "--concurrency", "1",
+        proc = subprocess.Popen([envoy_bin, "-c", conf, "--concurrency", "2",
                                  "--use-dynamic-base-id", "--log-level", "info",
                                  "--log-path", log], stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
@@ -554,7 +554,7 @@ def run_nginx(args):
             port = free_port()
             conf = os.path.join(d, "nginx.conf")
             with open(conf, "w") as f:
-                f.write(NGINX_CONF.format(workers=1, module=module, d=d, policy=policy, port=port,
+                f.write(NGINX_CONF.format(workers=2, module=module, d=d, policy=policy, port=port,
                                           up=up.port))
             out = open(os.path.join(d, "nginx.out"), "wb")
             proc = subprocess.Popen([nginx, "-p", d, "-c", conf], stdout=out,
