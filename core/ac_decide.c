@@ -9,6 +9,7 @@
  * an allow the policy's "audit" leaves out, an audit line (ac_reply.c);
  * clients get generic bodies.
  */
+#include "ac_assert.h"
 #include "ac_conn.h"
 #include "ac_decision_int.h"
 #include "ac_identify.h"
@@ -222,6 +223,14 @@ static int stage_forward(ac_ctx *c)
 			return AC_STAGE_DONE;
 		}
 	}
+	if (ac_assert_add(c) < 0) {
+		/* an identity too large to assert is not forwarded without */
+		d->a.n_add = 0;
+		d->a.user.ptr = NULL;
+		d->a.user.len = 0;
+		ac_reply_respond(d, 500, AC_BAD_CLAIM);
+		return AC_STAGE_DONE;
+	}
 	ac_reply_drop_credential(P, &c->req, d, c->id.cred_kind,
 	    c->id.cred_name);
 	/* a session under an older key moves to the current one: the
@@ -238,6 +247,7 @@ static const ac_stage_fn stages[] = {
 	stage_request,   /* canonical target, client, scheme, header rules */
 	ac_stage_https,  /* require_https: plain HTTP redirected or refused */
 	ac_stage_cors,   /* CORS preflights: no credential asked for */
+	ac_stage_jwks,   /* the upstream assertion's public key (ac_assert.c) */
 	ac_stage_ratelimit_client, /* limits on the client: before any
 	                    verifier (ac_ratelimit.c) */
 	stage_login,     /* the login endpoints and whoami */
@@ -469,6 +479,8 @@ static void run(const ac_policy *P, ac_state *S, const ac_request *req,
 	d->a.remove[d->a.n_remove++] = P->roles_header;
 	for (i = 0; i < P->n_claim_headers; i++)
 		d->a.remove[d->a.n_remove++] = P->claim_headers[i].header;
+	if (P->assert_id.on)
+		d->a.remove[d->a.n_remove++] = P->assert_id.header;
 
 	decide(P, S, req, now, entropy, entropy_len, v, d);
 	if (d->a.action == AC_PENDING && d->a.wait != AC_WAIT_STORE)

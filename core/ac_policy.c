@@ -119,6 +119,9 @@ static const section sections[] = {
 	{ .name = "resources", .load = ac_pl_resources },
 	{ .name = "rate_limits", .members = ac_pl_rate_limits_members,
 	  .load = ac_pl_rate_limits },
+	{ .name = "upstream_identity",
+	  .members = ac_pl_upstream_identity_members,
+	  .load = ac_pl_upstream_identity },
 	{ .check = check_header_names },
 	{ .name = "default", .load = ac_pl_default },
 	{ .name = "audit", .members = ac_pl_audit_members,
@@ -193,6 +196,9 @@ static int check_header_names(ac_loader *L, const ac_policy *P)
 		    memchr(P->rate_limits[i].header.ptr, '_',
 		    P->rate_limits[i].header.len) != NULL)
 			where = "rate_limits";
+	if (P->assert_id.on && memchr(P->assert_id.header.ptr, '_',
+	    P->assert_id.header.len) != NULL)
+		where = "upstream_identity";
 	for (i = 0; i < P->n_conn_caps; i++)
 		if (P->conn_caps[i].key == 'H' &&
 		    memchr(P->conn_caps[i].header.ptr, '_',

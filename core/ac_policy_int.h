@@ -125,6 +125,23 @@ typedef struct {
 } ac_rate_limit;
 #define AC_CONN_CAPS_MAX 8
 
+/* "upstream_identity" (core/ac_assert.c): a short-lived JWT that tells
+ * upstreams who the caller is, signed by the policy's key. */
+typedef struct {
+	int on;
+	ac_str header;          /* the upstream request header */
+	ac_str audience, issuer;
+	uint32_t ttl;           /* seconds */
+	ac_alg alg;             /* AC_ALG_HS256 or AC_ALG_ES256 */
+	ac_str kid;
+	ac_str head;            /* the JOSE header, base64url, precomputed */
+	uint8_t secret[64];     /* HS256 */
+	size_t secret_len;
+	uint8_t d[32];          /* ES256: the private scalar */
+	ac_str jwks_path;       /* ES256: where the public JWKS is served */
+	ac_str jwks;            /* its JSON, precomputed */
+} ac_assert_cfg;
+
 struct ac_policy {
 	ac_jwt_key keys[AC_KEYS_MAX];
 	size_t n_keys;
@@ -199,6 +216,7 @@ struct ac_policy {
 	int rl_fail_open;               /* on_store_error "allow" */
 	/* connection caps ("rate_limits.connections", core/ac_conn.c): their
 	 * counters live in groups rl_groups .. rl_groups + conn_groups - 1 */
+	ac_assert_cfg assert_id;        /* "upstream_identity" */
 	ac_rate_limit *conn_caps;
 	size_t n_conn_caps;
 	uint32_t conn_groups;

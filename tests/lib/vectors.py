@@ -27,6 +27,9 @@ A vector file (tests/vectors/decisions/*.json) holds a policy and cases:
                 "upstream": {"x-authcore-user": "alice"},   # allow: upstream sees
                                                  # (a null value: lacks it)
                 "upstream_absent": ["x-authcore-roles"],     # allow: upstream lacks
+                "upstream_jwt": {"x-authcore-identity": {    # allow: a signed
+                    "alg": "ES256", "kid": "a1", "pub": "keys/ec256.pub.pem",
+                    "claims": {"sub": "alice"}, "ttl": 60, "sid": false}},  # assertion
                 "headers": {"www-authenticate": "Bearer ..."},  # response headers
                 "reaches_upstream": true,  # default: status 200 outside the
                                            # login endpoints (<prefix>/auth/...)
@@ -227,6 +230,7 @@ class VectorFile:
                             list(headers), c["expect"], c.get("skip"), r.get("body"),
                             r.get("https", False), reach)
                 case.audit = audit_expected(self.policy, case)
+                case.keys = self.keys  # for checking what the host signed
                 case.group = "%s/%s" % (self.name, c["name"])
                 out.append(case)
         return out
@@ -399,6 +403,74 @@ def check(case, status, resp_headers, upstream_headers=None, reason=None,
             if n.lower() in upstream_headers:
                 probs.append("upstream header %s present (%r), want absent"
                              % (n, upstream_headers[n.lower()]))
+        for n, spec in e.get("upstream_jwt", {}).items():
+            probs += check_jwt(case, upstream_headers.get(n.lower()), spec)
+    return probs
+
+
+def openssl_verify(alg, pub_path, data, sig_der):
+    """True if openssl verifies a DER ECDSA (or RSA) signature over data."""
+    import tempfile
+    with tempfile.NamedTemporaryFile() as f:
+        f.write(sig_der)
+        f.flush()
+        r = subprocess.run(["openssl", "dgst", "-sha" + alg[2:], "-verify", pub_path,
+                            "-signature", f.name], input=data, capture_output=True, timeout=30)
+    return r.returncode == 0
+
+
+def _der_sig(r, s):
+    def der_int(v):
+        b = v.to_bytes((v.bit_length() + 8) // 8 or 1, "big")
+        return b"\x02" + bytes([len(b)]) + b
+    body = der_int(r) + der_int(s)
+    return b"\x30" + bytes([len(body)]) + body
+
+
+def check_jwt(case, token, spec):
+    """An upstream identity assertion (a JWT the host forwarded): its
+    signature checked here, independently of authcore (hmac, or the
+    openssl command against "pub" / the file's private key's .pub.pem),
+    its header's alg and kid, the claims spec["claims"] gives exactly,
+    exp - iat == spec["ttl"], iat within 10 minutes of this machine's
+    clock, and "sid" present or absent as spec["sid"] says."""
+    import time
+    if token is None:
+        return ["upstream lacks the identity assertion"]
+    parts = token.split(".")
+    if len(parts) != 3:
+        return ["assertion %r is not a compact JWS" % token[:80]]
+
+    def unb64(x):
+        return base64.urlsafe_b64decode(x + "=" * (-len(x) % 4))
+    try:
+        head, claims, sig = json.loads(unb64(parts[0])), json.loads(unb64(parts[1])), unb64(parts[2])
+    except ValueError as ex:
+        return ["assertion does not decode: %r" % ex]
+    probs = []
+    alg = spec.get("alg", "ES256")
+    if head.get("alg") != alg or head.get("kid") != spec.get("kid") or head.get("typ") != "JWT":
+        probs.append("assertion header %r" % head)
+    signing_input = (parts[0] + "." + parts[1]).encode()
+    if alg == "HS256":
+        secret = case.keys[spec["key"]].encode()
+        ok = hmac.compare_digest(hmac.new(secret, signing_input, hashlib.sha256).digest(), sig)
+    else:
+        pub = os.path.join(VECTOR_DIR, "..", spec["pub"])
+        ok = len(sig) == 64 and openssl_verify(
+            alg, pub, signing_input, _der_sig(int.from_bytes(sig[:32], "big"),
+                                              int.from_bytes(sig[32:], "big")))
+    if not ok:
+        probs.append("assertion signature does not verify")
+    for k, v in spec.get("claims", {}).items():
+        if claims.get(k) != v:
+            probs.append("assertion claim %s = %r, want %r" % (k, claims.get(k), v))
+    iat, exp = claims.get("iat"), claims.get("exp")
+    if not isinstance(iat, int) or not isinstance(exp, int) or exp - iat != spec.get("ttl", 60) \
+            or abs(iat - time.time()) > 600:
+        probs.append("assertion iat %r exp %r, want now and now + %d" % (iat, exp, spec.get("ttl", 60)))
+    if "sid" in spec and ("sid" in claims) != spec["sid"]:
+        probs.append("assertion sid %r, want %s" % (claims.get("sid"), "one" if spec["sid"] else "none"))
     return probs
 
 
