@@ -110,6 +110,14 @@ static int by_jwt(const ac_policy *P, const ac_request *req, ac_decision *d,
 		ac_reply_respond(d, 401, AC_BAD_CLAIM);
 		return 0;
 	}
+	/* roles earned from claims (asyncmq's "is_admin": true) join the
+	 * roles claim's, before they are checked as forwarded */
+	if (P->n_role_claims > 0 && (j->reason = ac_jwt_derive_roles(
+	    P->role_claims, P->n_role_claims, j)) != AC_OK) {
+		ac_reply_www_authenticate(d, P, "invalid_token");
+		ac_reply_respond(d, 401, j->reason);
+		return 0;
+	}
 	for (i = 0; i < j->n_roles; i++) {
 		/* roles are forwarded comma-joined: a comma inside one would
 		 * forge another; and compared exactly as forwarded */

@@ -128,6 +128,8 @@ struct ac_policy {
 	size_t n_sources;
 	ac_claim_header claim_headers[AC_CLAIM_HEADERS_MAX];
 	size_t n_claim_headers;
+	ac_role_claim role_claims[AC_ROLE_CLAIMS_MAX]; /* jwt.role_claims */
+	size_t n_role_claims;
 	ac_jwt_checks checks;
 	size_t jwt_cache_entries;       /* jwt.cache: 0 off */
 	uint8_t jwt_keyset[32];         /* digest of keys[0..n_keys): the
