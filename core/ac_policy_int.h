@@ -152,6 +152,8 @@ struct ac_policy {
 	ac_apikey_entry *api_keys;
 	size_t n_api_keys;
 	ac_str api_key_header;
+	int api_key_bearer;             /* api_keys.bearer: also read from
+	                                   Authorization: Bearer */
 	int64_t session_ttl;            /* sessions.ttl, seconds */
 	/* users and the login flow ("users", "login", "passwords") */
 	ac_user *users;
