@@ -116,6 +116,9 @@ static int by_jwt(const ac_policy *P, const ac_request *req, ac_decision *d,
 	size_t i;
 
 	set_method(d, "jwt");
+	/* where it came from, refused or not: a browser's cookie is sent
+	 * to the login page, a tool's header gets its 401 */
+	set_cred(id, src->kind, src->name);
 	ac_cache_use_init(&cu, P, d->jwt_cache);
 	if (ac_jwt_verify_using(P->keys, P->n_keys, &P->checks, tok.ptr,
 	    tok.len, now, &cu, j) != AC_OK) {

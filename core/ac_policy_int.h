@@ -162,6 +162,15 @@ struct ac_policy {
 	ac_str prefix;                  /* mount prefix: "" or "/x" (no
 	                                   trailing '/') */
 	ac_str title;                   /* login page title */
+	ac_str landing;                 /* login.landing: where a login
+	                                   without `next` goes; ptr NULL:
+	                                   the prefix's root */
+	ac_str whoami;                  /* login.whoami: its path; ptr NULL:
+	                                   prefix + "/auth/whoami" */
+	ac_str login_url;               /* "login_url": where browsers without
+	                                   valid credentials are sent (a path
+	                                   or an http(s) URL); ptr NULL: the
+	                                   built-in page, under the prefix */
 	uint32_t attempts;              /* failures allowed per window */
 	int64_t attempts_window;        /* seconds */
 	uint32_t client_attempts;       /* checks begun per client address
