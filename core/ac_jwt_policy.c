@@ -182,8 +182,9 @@ static int dot_path_ok(ac_str p)
 /* "role_claims": roles a token earns from a claim equal to true, false or
  * a string. Loads after the user claim and the issuer, so that a rule a
  * verified token could never meet is refused here: the time claims (whole
- * numbers when the token verifies), the user claim (a string) with true
- * or false, and "iss" with another value than the issuer required. */
+ * numbers when the token verifies), the user claim (a string), the roles
+ * claim (an array or a string) and a checked "aud" with true or false,
+ * and "iss" with another value than the issuer required. */
 static int load_role_claims(ac_loader *L, ac_policy *P, const cJSON *arr)
 {
 	static const char *const allowed[] = { "claim", "equals", "role",
@@ -232,6 +233,12 @@ static int load_role_claims(ac_loader *L, ac_policy *P, const cJSON *arr)
 		if (R->kind != AJ_STRING && ac_str_eq(R->claim,
 		    P->checks.user_claim.ptr, P->checks.user_claim.len))
 			return ac_pl_bad(L, "the user claim is a string in every token that verifies: it never equals true or false");
+		if (R->kind != AJ_STRING && ac_str_eq(R->claim,
+		    P->checks.roles_claim.ptr, P->checks.roles_claim.len))
+			return ac_pl_bad(L, "the roles claim is an array or a string in every token that verifies: it never equals true or false");
+		if (R->kind != AJ_STRING && ac_str_eq(R->claim, "aud", 3) &&
+		    P->checks.n_audiences > 0)
+			return ac_pl_bad(L, "\"aud\" is checked against jwt.audience (a string or an array) in every token that verifies: it never equals true or false");
 		if (ac_str_eq(R->claim, "iss", 3) && P->checks.issuer.ptr != NULL &&
 		    (R->kind != AJ_STRING || !ac_str_eq(R->value,
 		    P->checks.issuer.ptr, P->checks.issuer.len)))

@@ -1419,6 +1419,12 @@ static void test_policy_errors(void)
 		    "$.jwt.role_claims[0].equals", "user claim" },
 		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"issuer\":\"https://idp\",\"role_claims\":[{\"claim\":\"iss\",\"equals\":\"https://other\",\"role\":\"admin\"}]}}",
 		    "$.jwt.role_claims[0].equals", "never matches" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"role_claims\":[{\"claim\":\"roles\",\"equals\":true,\"role\":\"admin\"}]}}",
+		    "$.jwt.role_claims[0].equals", "roles claim" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"roles_claim\":\"scope\",\"role_claims\":[{\"claim\":\"scope\",\"equals\":true,\"role\":\"admin\"}]}}",
+		    "$.jwt.role_claims[0].equals", "roles claim" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"audience\":\"api\",\"role_claims\":[{\"claim\":\"aud\",\"equals\":true,\"role\":\"admin\"}]}}",
+		    "$.jwt.role_claims[0].equals", "jwt.audience" },
 		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"role_claims\":[{\"claim\":\"is_admin\",\"equals\":true,\"role\":\"a,b\"}]}}",
 		    "$.jwt.role_claims[0].role", "comma" },
 		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"role_claims\":[{\"claim\":\"is_admin\",\"equals\":true,\"role\":\" admin\"}]}}",
@@ -1986,7 +1992,9 @@ static void test_app_fit_policies(void)
 		"{\"claim\":\"sub\",\"equals\":\"root\",\"role\":\"admin\"},"
 		"{\"claim\":\"expires\",\"equals\":false,\"role\":\"x\"},"
 		"{\"claim\":\"org.exp\",\"equals\":true,\"role\":\"y\"},"
-		"{\"claim\":\"iss\",\"equals\":\"https://idp\",\"role\":\"z\"}],"
+		"{\"claim\":\"iss\",\"equals\":\"https://idp\",\"role\":\"z\"},"
+		"{\"claim\":\"aud\",\"equals\":true,\"role\":\"w\"},"
+		"{\"claim\":\"roles\",\"equals\":\"ops\",\"role\":\"v\"}],"
 		"\"issuer\":\"https://idp\"}}",
 		"{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},"
 		"\"login_url\":\"https://idp.example/login?app=x\"}",
