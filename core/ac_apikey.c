@@ -1,6 +1,7 @@
 /*
- * API keys (<prefix>_<43 base64url chars>), stored as SHA-256 hashes, and
- * the resource patterns they are allowed. Contract in authcore_session.h;
+ * API keys, stored as SHA-256 hashes, and the resource patterns they are
+ * allowed. New keys are <prefix>_<43 base64url chars>; keys of any format
+ * are looked up by their hash. Contract in authcore_session.h;
  * format in docs/formats.md.
  */
 #include <bearssl.h>
@@ -153,8 +154,12 @@ const ac_apikey_entry *ac_apikey_lookup(const ac_apikey_entry *tab, size_t n,
 	uint8_t h[AC_APIKEY_HASH_LEN];
 	size_t i, sel = 0;
 
-	if (!ac_apikey_well_formed(key, len) || tab == NULL)
+	if (key == NULL || len < AC_APIKEY_INPUT_MIN ||
+	    len > AC_APIKEY_INPUT_MAX || tab == NULL)
 		return NULL;
+	for (i = 0; i < len; i++)
+		if ((unsigned char)key[i] < 0x21 || (unsigned char)key[i] > 0x7e)
+			return NULL;
 	hash_key(key, len, h);
 	/* Every entry is compared over its full length and the hit is picked
 	 * with masks, not branches: the time is the same for the first entry,

@@ -4,10 +4,14 @@
  */
 #include "ac_policy_load.h"
 
-const char *const ac_pl_api_keys_members[] = { "header", "keys", NULL };
+const char *const ac_pl_api_keys_members[] = { "header", "bearer", "keys",
+	NULL };
 
-/* "api_keys": the header keys come in and each key by its SHA-256, with
- * the user, role, permissions and resources it stands for. */
+/* "api_keys": the header keys come in (and, with "bearer", Authorization:
+ * Bearer) and each key by its SHA-256, with the user, role, permissions
+ * and resources it stands for. A key of any format matches its hash
+ * (ac_apikey_lookup): every hash listed stands for some key a client can
+ * send, so none can be loaded that never matches. */
 int ac_pl_api_keys(ac_loader *L, ac_policy *P, const cJSON *o)
 {
 	static const char *const key_allowed[] = { "name", "sha256", "role",
@@ -18,7 +22,8 @@ int ac_pl_api_keys(ac_loader *L, ac_policy *P, const cJSON *o)
 
 	P->api_key_header.ptr = "x-api-key";
 	P->api_key_header.len = 9;
-	if (ac_pl_member_str(L, o, "header", 1, AC_NAME_MAX, &P->api_key_header) < 0)
+	if (ac_pl_member_str(L, o, "header", 1, AC_NAME_MAX, &P->api_key_header) < 0 ||
+	    ac_pl_member_bool(L, o, "bearer", &P->api_key_bearer) < 0)
 		return -1;
 	if (!ac_pl_is_token(P->api_key_header) || ac_pl_reserved_header(P->api_key_header)) {
 		ac_pl_push_key(L, "header", &save);

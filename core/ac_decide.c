@@ -136,13 +136,16 @@ static int stage_public(ac_ctx *c)
 	return AC_STAGE_NEXT;
 }
 
-/* Who the caller is (ac_identify.c); under a login policy, a caller
- * without credentials is sent to the login page. */
+/* Who the caller is (ac_identify.c); under a login policy or a
+ * login_url, a browser without valid credentials is sent to the login
+ * page. */
 static int stage_identify(ac_ctx *c)
 {
 	if (!ac_identify(c->P, c->S, &c->req, c->now, c->v, c->d, &c->id)) {
-		if (c->P->login && c->d->a.status == 401)
-			ac_login_challenge(c->P, &c->req, c->path_len, c->d);
+		if ((c->P->login || c->P->login_url.ptr != NULL) &&
+		    c->d->a.status == 401)
+			ac_login_challenge(c->P, &c->req, c->path_len, &c->id,
+			    c->d);
 		return AC_STAGE_DONE;
 	}
 	c->d->a.user = c->id.user;

@@ -50,7 +50,7 @@ static void set_cred(ac_ident *id, int kind, ac_str name)
 
 /* 1: identified (id set), 0: decided already (a refusal is in d). */
 static int by_api_key(const ac_policy *P, ac_decision *d, ac_str key,
-    ac_ident *id)
+    ac_str from, ac_ident *id)
 {
 	const ac_apikey_entry *e = ac_apikey_lookup(P->api_keys, P->n_api_keys,
 	    key.ptr, key.len);
@@ -72,8 +72,31 @@ static int by_api_key(const ac_policy *P, ac_decision *d, ac_str key,
 	id->n_roles = e->role.ptr ? 1 : 0;
 	id->perms = e->permissions;
 	id->n_perms = e->n_permissions;
-	set_cred(id, 'H', P->api_key_header);
+	set_cred(id, 'H', from);
 	return 1;
+}
+
+/* 1 if a JWT source reads Authorization: Bearer, the place a bearer API
+ * key shares. */
+static int jwt_reads_bearer(const ac_policy *P)
+{
+	size_t i;
+	for (i = 0; P->has_jwt && i < P->n_sources; i++)
+		if (P->sources[i].kind == 'H' &&
+		    ac_str_eq(P->sources[i].name, "authorization", 13) &&
+		    ac_ascii_ieq(P->sources[i].prefix.ptr,
+		    P->sources[i].prefix.len, "Bearer", 6))
+			return 1;
+	return 0;
+}
+
+/* 1 if a bearer value has a JWT's shape: exactly two dots. */
+static int jwt_shaped(ac_str v)
+{
+	size_t i, dots = 0;
+	for (i = 0; i < v.len; i++)
+		dots += v.ptr[i] == '.';
+	return dots == 2;
 }
 
 /* A browser sends cookies on any site's form post: a state-changing
@@ -93,6 +116,9 @@ static int by_jwt(const ac_policy *P, const ac_request *req, ac_decision *d,
 	size_t i;
 
 	set_method(d, "jwt");
+	/* where it came from, refused or not: a browser's cookie is sent
+	 * to the login page, a tool's header gets its 401 */
+	set_cred(id, src->kind, src->name);
 	ac_cache_use_init(&cu, P, d->jwt_cache);
 	if (ac_jwt_verify_using(P->keys, P->n_keys, &P->checks, tok.ptr,
 	    tok.len, now, &cu, j) != AC_OK) {
@@ -108,6 +134,14 @@ static int by_jwt(const ac_policy *P, const ac_request *req, ac_decision *d,
 	if (!ac_reply_value_ok(j->user.ptr, j->user.len)) {
 		ac_reply_www_authenticate(d, P, "invalid_token");
 		ac_reply_respond(d, 401, AC_BAD_CLAIM);
+		return 0;
+	}
+	/* roles earned from claims (asyncmq's "is_admin": true) join the
+	 * roles claim's, before they are checked as forwarded */
+	if (P->n_role_claims > 0 && (j->reason = ac_jwt_derive_roles(
+	    P->role_claims, P->n_role_claims, j)) != AC_OK) {
+		ac_reply_www_authenticate(d, P, "invalid_token");
+		ac_reply_respond(d, 401, j->reason);
 		return 0;
 	}
 	for (i = 0; i < j->n_roles; i++) {
@@ -407,7 +441,23 @@ int ac_identify(const ac_policy *P, ac_state *S, const ac_request *req,
 		r = ac_req_source_header(req, &src, &tok);
 		if (r != 0)
 			return r < 0 ? (ac_reply_respond(d, 400, AC_INVALID_REQUEST), 0) :
-			    by_api_key(P, d, tok, id);
+			    by_api_key(P, d, tok, P->api_key_header, id);
+	}
+	if (P->api_key_bearer) {
+		/* Authorization: Bearer carries a key too (metrics scrapers
+		 * send one there): a value with a JWT's two dots is left to
+		 * the JWT sources that read it; any other is a key */
+		src.kind = 'H';
+		src.name = authorization;
+		src.prefix.ptr = "Bearer";
+		src.prefix.len = 6;
+		r = ac_req_source_header(req, &src, &tok);
+		if (r < 0) {
+			ac_reply_respond(d, 400, AC_INVALID_REQUEST);
+			return 0;
+		}
+		if (r > 0 && !(jwt_shaped(tok) && jwt_reads_bearer(P)))
+			return by_api_key(P, d, tok, authorization, id);
 	}
 	if (P->basic) {
 		r = by_basic(P, S, req, now, v, d, id);

@@ -71,6 +71,24 @@ int aj_array_next(ac_str raw, size_t *pos, aj_type *type, ac_str *elem);
 int ac_claim_find(const uint8_t *payload, size_t len, ac_str path,
     aj_type *type, ac_str *raw);
 
+/* A role a token earns from one of its claims (jwt.role_claims): the claim
+ * (dot path) equal to true, false or a string gives `role`. */
+#define AC_ROLE_CLAIMS_MAX 16
+typedef struct {
+	ac_str claim;
+	int kind;      /* AJ_TRUE, AJ_FALSE or AJ_STRING */
+	ac_str value;  /* AJ_STRING: the string it must equal */
+	ac_str role;
+} ac_role_claim;
+
+/* Adds to res->roles the role of each rule whose claim equals its value
+ * in res's verified payload (a role it already holds is not repeated).
+ * AC_OK, or AC_BAD_CLAIM when the roles would exceed AC_ROLES_MAX (the
+ * token is refused rather than a role it earns silently dropped), or
+ * AC_MALFORMED. */
+ac_reason ac_jwt_derive_roles(const ac_role_claim *rc, size_t n,
+    ac_jwt_result *res);
+
 /* ---- JSON writer: never overflows; `overflow` is set instead. */
 typedef struct {
 	char *p;

@@ -177,6 +177,32 @@ static ac_reason fail(ac_jwt_result *res, ac_reason r)
 	return r;
 }
 
+ac_reason ac_jwt_derive_roles(const ac_role_claim *rc, size_t n,
+    ac_jwt_result *res)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		aj_type t;
+		ac_str raw;
+		int r = ac_claim_find(res->payload, res->payload_len,
+		    rc[i].claim, &t, &raw);
+		if (r < 0)
+			return AC_MALFORMED;
+		/* a string compares decoded; true and false by type alone,
+		 * so "true" (a string) or 1 never passes for true */
+		if (r == 0 || (int)t != rc[i].kind || (t == AJ_STRING &&
+		    !aj_str_eq(raw, rc[i].value.ptr, rc[i].value.len)))
+			continue;
+		if (ac_str_in_list(res->roles, res->n_roles, rc[i].role))
+			continue;
+		if (res->n_roles >= AC_ROLES_MAX)
+			return AC_BAD_CLAIM;
+		res->roles[res->n_roles++] = rc[i].role;
+	}
+	return AC_OK;
+}
+
 static ac_reason check_claims(const ac_jwt_checks *ck, int64_t now,
     ac_jwt_result *res)
 {

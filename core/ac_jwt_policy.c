@@ -7,6 +7,7 @@
 
 #include "ac_cache_int.h"
 #include "ac_policy_load.h"
+#include "ac_reply.h"
 
 /* A cJSON subtree back to text, in the arena (cJSON's hooks serve it). */
 static const char *subtree_text(const cJSON *v)
@@ -166,6 +167,103 @@ static int load_claim_headers(ac_loader *L, ac_policy *P, const cJSON *arr)
 	return 0;
 }
 
+/* 1 if a dot path names a claim a token can hold: no empty segment. */
+static int dot_path_ok(ac_str p)
+{
+	size_t i;
+	if (p.ptr[0] == '.' || p.ptr[p.len - 1] == '.')
+		return 0;
+	for (i = 1; i < p.len; i++)
+		if (p.ptr[i] == '.' && p.ptr[i - 1] == '.')
+			return 0;
+	return 1;
+}
+
+/* "role_claims": roles a token earns from a claim equal to true, false or
+ * a string. Loads after the user claim and the issuer, so that a rule a
+ * verified token could never meet is refused here: the time claims (whole
+ * numbers when the token verifies), the user claim (a string), the roles
+ * claim (an array or a string) and a checked "aud" with true or false,
+ * and "iss" with another value than the issuer required. */
+static int load_role_claims(ac_loader *L, ac_policy *P, const cJSON *arr)
+{
+	static const char *const allowed[] = { "claim", "equals", "role",
+		NULL };
+	const cJSON *e, *eq;
+	int idx = 0;
+
+	if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) == 0)
+		return ac_pl_bad(L, "must be a non-empty array of {\"claim\", \"equals\", \"role\"}");
+	if (cJSON_GetArraySize(arr) > AC_ROLE_CLAIMS_MAX)
+		return ac_pl_bad(L, "more than 16 role claims");
+	for (e = arr->child; e != NULL; e = e->next, idx++) {
+		ac_role_claim *R = &P->role_claims[P->n_role_claims];
+		size_t save, s2, j;
+
+		memset(R, 0, sizeof *R);
+		ac_pl_push_index(L, idx, &save);
+		if (ac_pl_members(L, e, allowed) < 0)
+			return -1;
+		eq = cJSON_GetObjectItemCaseSensitive(e, "equals");
+		if (!cJSON_GetObjectItemCaseSensitive(e, "claim") || eq == NULL ||
+		    !cJSON_GetObjectItemCaseSensitive(e, "role"))
+			return ac_pl_bad(L, "needs \"claim\", \"equals\" and \"role\"");
+		if (ac_pl_member_str(L, e, "claim", 1, AC_NAME_MAX, &R->claim) < 0 ||
+		    ac_pl_member_str(L, e, "role", 1, AC_NAME_MAX, &R->role) < 0)
+			return -1;
+		ac_pl_push_key(L, "claim", &s2);
+		if (!dot_path_ok(R->claim))
+			return ac_pl_bad(L, "must be a claim name or a dot path (\"user.is_admin\") without an empty part");
+		if (ac_str_eq(R->claim, "exp", 3) || ac_str_eq(R->claim, "nbf", 3) ||
+		    ac_str_eq(R->claim, "iat", 3))
+			return ac_pl_bad(L, "is a time claim, a whole number in every token that verifies: it never equals true, false or a string");
+		ac_pl_pop(L, s2);
+		ac_pl_push_key(L, "equals", &s2);
+		if (cJSON_IsTrue(eq)) {
+			R->kind = AJ_TRUE;
+		} else if (cJSON_IsFalse(eq)) {
+			R->kind = AJ_FALSE;
+		} else if (cJSON_IsString(eq)) {
+			R->kind = AJ_STRING;
+			if (ac_pl_str(L, eq, 1, 1024, &R->value) < 0)
+				return -1;
+		} else {
+			return ac_pl_bad(L, "must be true, false or a non-empty string");
+		}
+		if (R->kind != AJ_STRING && ac_str_eq(R->claim,
+		    P->checks.user_claim.ptr, P->checks.user_claim.len))
+			return ac_pl_bad(L, "the user claim is a string in every token that verifies: it never equals true or false");
+		if (R->kind != AJ_STRING && ac_str_eq(R->claim,
+		    P->checks.roles_claim.ptr, P->checks.roles_claim.len))
+			return ac_pl_bad(L, "the roles claim is an array or a string in every token that verifies: it never equals true or false");
+		if (R->kind != AJ_STRING && ac_str_eq(R->claim, "aud", 3) &&
+		    P->checks.n_audiences > 0)
+			return ac_pl_bad(L, "\"aud\" is checked against jwt.audience (a string or an array) in every token that verifies: it never equals true or false");
+		if (ac_str_eq(R->claim, "iss", 3) && P->checks.issuer.ptr != NULL &&
+		    (R->kind != AJ_STRING || !ac_str_eq(R->value,
+		    P->checks.issuer.ptr, P->checks.issuer.len)))
+			return ac_pl_bad(L, "\"iss\" equals jwt.issuer in every token that verifies: this value never matches");
+		ac_pl_pop(L, s2);
+		ac_pl_push_key(L, "role", &s2);
+		/* as roles are forwarded: comma-joined, one header value */
+		if (memchr(R->role.ptr, ',', R->role.len) != NULL ||
+		    !ac_reply_value_ok(R->role.ptr, R->role.len))
+			return ac_pl_bad(L, "a role must not hold a comma or control characters, or start or end with a space");
+		ac_pl_pop(L, s2);
+		for (j = 0; j < P->n_role_claims; j++) {
+			const ac_role_claim *o = &P->role_claims[j];
+			if (ac_str_eq(o->claim, R->claim.ptr, R->claim.len) &&
+			    o->kind == R->kind && (R->kind != AJ_STRING ||
+			    ac_str_eq(o->value, R->value.ptr, R->value.len)) &&
+			    ac_str_eq(o->role, R->role.ptr, R->role.len))
+				return ac_pl_bad(L, "the same claim, value and role twice");
+		}
+		P->n_role_claims++;
+		ac_pl_pop(L, save);
+	}
+	return 0;
+}
+
 static int load_keys(ac_loader *L, ac_policy *P, const cJSON *arr)
 {
 	static const char *const allowed[] = { "kid", "alg", "secret",
@@ -275,8 +373,8 @@ static int load_keys(ac_loader *L, ac_policy *P, const cJSON *arr)
 
 const char *const ac_pl_jwt_members[] = { "keys", "jwks", "algorithms",
 	"issuer", "audience", "leeway", "require_exp", "user_claim",
-	"roles_claim", "typ", "max_age", "sources", "claims_to_headers", "cache",
-	NULL };
+	"roles_claim", "role_claims", "typ", "max_age", "sources",
+	"claims_to_headers", "cache", NULL };
 
 /* Token checks apply whether or not "jwt" is given. */
 int ac_pl_jwt_init(ac_loader *L, ac_policy *P, const cJSON *v)
@@ -430,6 +528,13 @@ int ac_pl_jwt(ac_loader *L, ac_policy *P, const cJSON *jwt)
 	if (ac_pl_member_str(L, jwt, "roles_claim", 1, AC_NAME_MAX,
 	    &P->checks.roles_claim) < 0)
 		return -1;
+	v = cJSON_GetObjectItemCaseSensitive(jwt, "role_claims");
+	if (v != NULL) {
+		ac_pl_push_key(L, "role_claims", &save);
+		if (load_role_claims(L, P, v) < 0)
+			return -1;
+		ac_pl_pop(L, save);
+	}
 	/* verified RS/PS/ES signatures kept per worker (authcore_cache.h),
 	 * bound to this key set */
 	P->jwt_cache_entries = AC_JWT_CACHE_DEFAULT;

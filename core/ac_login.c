@@ -40,7 +40,8 @@ int ac_login_route(const ac_policy *P, const ac_request *req, size_t path_len)
 		return R_LOGIN;
 	if (is_route(P, req->path.ptr, path_len, "/auth/logout"))
 		return R_LOGOUT;
-	if (is_route(P, req->path.ptr, path_len, "/auth/whoami"))
+	if (P->whoami.ptr != NULL ? ac_str_eq(P->whoami, req->path.ptr,
+	    path_len) : is_route(P, req->path.ptr, path_len, "/auth/whoami"))
 		return R_WHOAMI;
 	return R_NONE;
 }
@@ -55,13 +56,8 @@ static int cross_site(const ac_request *req)
 	return !ac_req_same_origin(req, req->https);
 }
 
-/* Where a login goes back to: a same-origin absolute path ("/x", never
- * "//host" or "/\host", which browsers read as another origin), no control
- * bytes or backslashes; anything else becomes the prefix's root. */
-static ac_str safe_next(const ac_policy *P, ac_str raw)
+int ac_login_next_ok(ac_str raw)
 {
-	static const char root[] = "/";
-	ac_str home;
 	size_t i;
 	int ok = raw.len >= 1 && raw.len <= AC_NEXT_MAX && raw.ptr[0] == '/' &&
 	    !(raw.len >= 2 && (raw.ptr[1] == '/' || raw.ptr[1] == '\\'));
@@ -71,8 +67,20 @@ static ac_str safe_next(const ac_policy *P, ac_str raw)
 		if (c < 0x21 || c == 0x7f || c == '\\')
 			ok = 0;
 	}
-	if (ok)
+	return ok;
+}
+
+/* Where a login goes back to: a safe `next` (ac_login_next_ok); anything
+ * else becomes login.landing, or the prefix's root. */
+static ac_str safe_next(const ac_policy *P, ac_str raw)
+{
+	static const char root[] = "/";
+	ac_str home;
+
+	if (ac_login_next_ok(raw))
 		return raw;
+	if (P->landing.ptr != NULL)
+		return P->landing;
 	home.ptr = P->prefix.len ? P->prefix.ptr : root;
 	home.len = P->prefix.len ? P->prefix.len : 1;
 	return home;
@@ -320,25 +328,49 @@ void ac_login_decide(const ac_policy *P, ac_state *S, const ac_request *req,
 	}
 }
 
-void ac_login_challenge(const ac_policy *P, const ac_request *req,
-    size_t path_len, ac_decision *d)
+/* login_url [+ "?" or "&" + "next=" + next] into the buffer. */
+static ac_str external_url(const ac_policy *P, ac_decision *d, ac_str next)
 {
-	ac_str accept, next;
-	int under = P->prefix.len == 0 || (path_len >= P->prefix.len &&
+	ac_str u;
+	size_t start = d->buf_len;
+
+	ac_reply_put(d, P->login_url.ptr, P->login_url.len);
+	if (ac_login_next_ok(next)) {
+		ac_reply_lit(d, memchr(P->login_url.ptr, '?',
+		    P->login_url.len) != NULL ? "&next=" : "?next=");
+		ac_reply_pct(d, next.ptr, next.len);
+	}
+	u.ptr = d->buf + start;
+	u.len = d->buf_len - start;
+	return u;
+}
+
+void ac_login_challenge(const ac_policy *P, const ac_request *req,
+    size_t path_len, const ac_ident *id, ac_decision *d)
+{
+	ac_str accept, next, m = d->a.auth_method, to;
+	int under = P->login_url.ptr != NULL || P->prefix.len == 0 ||
+	    (path_len >= P->prefix.len &&
 	    memcmp(req->path.ptr, P->prefix.ptr, P->prefix.len) == 0 &&
 	    (path_len == P->prefix.len || req->path.ptr[P->prefix.len] == '/'));
+	/* what a browser carries by itself: nothing, the session cookie or
+	 * a token cookie; htmx is a browser whatever header its page adds */
+	int cookie = m.len == 0 || ac_str_eq(m, "session", 7) ||
+	    (ac_str_eq(m, "jwt", 3) && id->cred_kind == 'C');
+	int htmx = ac_req_htmx(req) && (cookie || ac_str_eq(m, "jwt", 3));
 
 	/* tools that sent a token, an API key or Basic credentials get the
-	 * 401 they can act on; only cookie users are sent to the page */
-	if (!under || (d->a.auth_method.len != 0 &&
-	    !ac_str_eq(d->a.auth_method, "session", 7)))
+	 * 401 they can act on; browsers are sent to the login page */
+	if (!under || !(cookie || htmx))
 		return;
 	if (P->basic)
 		ac_reply_basic_challenge(P, d);
 	next.ptr = req->path.ptr;
 	next.len = req->path.len;
-	if (ac_req_htmx(req)) {
-		ac_reply_header_str(d, "hx-redirect", login_url(P, d, next));
+	if (htmx) {
+		to = P->login_url.ptr != NULL ? external_url(P, d, next) :
+		    login_url(P, d, next);
+		ac_reply_header_str(d, "hx-redirect", to);
 		return;
 	}
 	if ((ac_str_eq(req->method, "GET", 3) ||
@@ -349,7 +381,9 @@ void ac_login_challenge(const ac_policy *P, const ac_request *req,
 		d->a.status = 302;
 		d->a.body.ptr = "";
 		d->a.body.len = 0;
-		ac_reply_header_str(d, "location", login_url(P, d, next));
+		to = P->login_url.ptr != NULL ? external_url(P, d, next) :
+		    login_url(P, d, next);
+		ac_reply_header_str(d, "location", to);
 		ac_reply_header(d, "cache-control", "no-store", 8);
 	}
 }

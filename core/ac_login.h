@@ -17,11 +17,20 @@ int ac_login_route(const ac_policy *P, const ac_request *req,
 void ac_login_decide(const ac_policy *P, ac_state *S, const ac_request *req,
     size_t path_len, int64_t now, const uint8_t *entropy, size_t entropy_len,
     const ac_verdict *v, ac_decision *d);
-/* A 401 for a request under the login prefix becomes what its client
- * understands: 302 to the login page (browsers), 401 with HX-Redirect
- * (htmx), or stays a 401 JSON answer (APIs). */
+/* A 401 becomes what its client understands, for a request under the
+ * login prefix (every request when "login_url" is given): 302 to the
+ * login page (a browser's GET that carried no credential, or only a
+ * cookie one), 401 with HX-Redirect (htmx, for a missing, expired or
+ * invalid session or token), or stays a 401 (APIs; tools that sent a
+ * bearer token, an API key or Basic credentials). id is the identity
+ * ac_identify left (its cred_kind: where a refused token came from). */
 void ac_login_challenge(const ac_policy *P, const ac_request *req,
-    size_t path_len, ac_decision *d);
+    size_t path_len, const ac_ident *id, ac_decision *d);
+/* 1 if raw is a same-origin absolute path a login may go back to ("/x",
+ * never "//host" or "/\\host", which browsers read as another origin),
+ * at most AC_NEXT_MAX bytes, without control bytes, spaces or
+ * backslashes. */
+int ac_login_next_ok(ac_str raw);
 /* Re-signs d->session (verified under an older key) with the current key. */
 void ac_login_reissue(const ac_policy *P, const ac_request *req,
     int64_t now, ac_decision *d);

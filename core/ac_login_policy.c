@@ -5,6 +5,7 @@
  */
 #include <stdio.h>
 
+#include "ac_login.h"
 #include "ac_policy_load.h"
 
 const char *const ac_pl_passwords_members[] = { "max_iterations",
@@ -133,7 +134,30 @@ int ac_pl_users(ac_loader *L, ac_policy *P, const cJSON *arr)
 }
 
 const char *const ac_pl_login_members[] = { "prefix", "title", "attempts",
-	"basic", "basic_cache_ttl", "client_attempts", "max_pending", NULL };
+	"basic", "basic_cache_ttl", "client_attempts", "max_pending", "landing",
+	"whoami", NULL };
+
+/* A path login.landing or login.whoami may name: where a login may go
+ * back to (ac_login_next_ok), without a query for whoami, whose route is
+ * matched on the path alone. */
+static int own_path(ac_loader *L, const cJSON *o, const char *name,
+    int query_ok, ac_str *out)
+{
+	size_t save;
+
+	if (ac_pl_member_str(L, o, name, 1, AC_NEXT_MAX, out) < 0)
+		return -1;
+	if (out->ptr == NULL)
+		return 0;
+	ac_pl_push_key(L, name, &save);
+	if (!ac_login_next_ok(*out))
+		return ac_pl_bad(L, "must be a path on this site: start with one '/', no spaces, control characters or backslashes");
+	if (!query_ok && (memchr(out->ptr, '?', out->len) != NULL ||
+	    memchr(out->ptr, '#', out->len) != NULL))
+		return ac_pl_bad(L, "must be a path alone: requests are matched on their path, without the query");
+	ac_pl_pop(L, save);
+	return 0;
+}
 
 /* "login": the login endpoints under a prefix, the page title, Basic
  * auth against the users, and the password-guessing budgets. Loads after
@@ -177,6 +201,20 @@ int ac_pl_login(ac_loader *L, ac_policy *P, const cJSON *o)
 			return ac_pl_bad(L, "only letters, digits, '-', '_', '.', '~' and single '/' between segments");
 	}
 	ac_pl_pop(L, save);
+	if (own_path(L, o, "landing", 1, &P->landing) < 0 ||
+	    own_path(L, o, "whoami", 0, &P->whoami) < 0)
+		return -1;
+	if (P->whoami.ptr != NULL) {
+		/* the login and logout routes are matched first: a whoami
+		 * path equal to one of them would never answer */
+		ac_request r;
+		memset(&r, 0, sizeof r);
+		r.path = P->whoami;
+		if (ac_login_route(P, &r, P->whoami.len) != AC_ROUTE_WHOAMI) {
+			ac_pl_push_key(L, "whoami", &save);
+			return ac_pl_bad(L, "is the login or the logout path");
+		}
+	}
 	v = cJSON_GetObjectItemCaseSensitive(o, "attempts");
 	if (v != NULL) {
 		ac_pl_push_key(L, "attempts", &save);
@@ -249,4 +287,61 @@ int ac_pl_env_admin(ac_loader *L, ac_policy *P, const ac_policy_env *env)
 		P->n_users++;
 	}
 	return 0;
+}
+
+/* "login_url": where browsers without valid credentials are sent, when the
+ * login page lives elsewhere: a path on this site, or an http(s) URL. It
+ * gets "next" as a query parameter, so it may hold a query but no
+ * fragment. */
+int ac_pl_login_url(ac_loader *L, ac_policy *P, const cJSON *v)
+{
+	ac_str u;
+	size_t i, host;
+
+	if (ac_pl_str(L, v, 1, AC_NEXT_MAX, &u) < 0)
+		return -1;
+	for (i = 0; i < u.len; i++) {
+		unsigned char c = (unsigned char)u.ptr[i];
+		if (c < 0x21 || c > 0x7e || c == '\\' || c == '#' || c == '"' ||
+		    c == '<' || c == '>')
+			return ac_pl_bad(L, "must be a URL without spaces, control characters, backslashes, quotes, angle brackets or a fragment ('#')");
+	}
+	if (u.ptr[0] == '/') {
+		if (!ac_login_next_ok(u))
+			return ac_pl_bad(L, "a path must start with a single '/' (\"//host\" is another site: write https://host/...)");
+	} else {
+		host = u.len > 8 && memcmp(u.ptr, "https://", 8) == 0 ? 8 :
+		    u.len > 7 && memcmp(u.ptr, "http://", 7) == 0 ? 7 : 0;
+		if (host == 0 || u.ptr[host] == '/' || u.ptr[host] == '?' ||
+		    u.ptr[host] == '@')
+			return ac_pl_bad(L, "must be a path (\"/login\") or an http:// or https:// URL with a host");
+	}
+	P->login_url = u;
+	return 0;
+}
+
+/* A login_url that is a path must answer a browser without credentials,
+ * or each redirect would lead to another: it must be the built-in login
+ * page or match a "public" path. Runs after "public" and "login". */
+int ac_pl_login_url_check(ac_loader *L, const ac_policy *P)
+{
+	ac_str u = P->login_url;
+	const char *q;
+	ac_request r;
+	size_t i, n;
+
+	if (u.ptr == NULL || u.ptr[0] != '/')
+		return 0;
+	q = memchr(u.ptr, '?', u.len);
+	n = q != NULL ? (size_t)(q - u.ptr) : u.len;
+	memset(&r, 0, sizeof r);
+	r.path = u;
+	if (P->login && ac_login_route(P, &r, n) == AC_ROUTE_LOGIN)
+		return 0;
+	for (i = 0; i < P->n_public; i++)
+		if (ac_wild_match(P->public_paths[i].ptr, P->public_paths[i].len,
+		    u.ptr, n))
+			return 0;
+	ac_pl_at(L, "$.login_url");
+	return ac_pl_bad(L, "names a path that needs credentials: a browser sent there would be sent there again (list it in \"public\", or use the login page's own path)");
 }

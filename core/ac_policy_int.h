@@ -149,6 +149,8 @@ struct ac_policy {
 	size_t n_sources;
 	ac_claim_header claim_headers[AC_CLAIM_HEADERS_MAX];
 	size_t n_claim_headers;
+	ac_role_claim role_claims[AC_ROLE_CLAIMS_MAX]; /* jwt.role_claims */
+	size_t n_role_claims;
 	ac_jwt_checks checks;
 	size_t jwt_cache_entries;       /* jwt.cache: 0 off */
 	uint8_t jwt_keyset[32];         /* digest of keys[0..n_keys): the
@@ -171,6 +173,8 @@ struct ac_policy {
 	ac_apikey_entry *api_keys;
 	size_t n_api_keys;
 	ac_str api_key_header;
+	int api_key_bearer;             /* api_keys.bearer: also read from
+	                                   Authorization: Bearer */
 	int64_t session_ttl;            /* sessions.ttl, seconds */
 	/* users and the login flow ("users", "login", "passwords") */
 	ac_user *users;
@@ -179,6 +183,15 @@ struct ac_policy {
 	ac_str prefix;                  /* mount prefix: "" or "/x" (no
 	                                   trailing '/') */
 	ac_str title;                   /* login page title */
+	ac_str landing;                 /* login.landing: where a login
+	                                   without `next` goes; ptr NULL:
+	                                   the prefix's root */
+	ac_str whoami;                  /* login.whoami: its path; ptr NULL:
+	                                   prefix + "/auth/whoami" */
+	ac_str login_url;               /* "login_url": where browsers without
+	                                   valid credentials are sent (a path
+	                                   or an http(s) URL); ptr NULL: the
+	                                   built-in page, under the prefix */
 	uint32_t attempts;              /* failures allowed per window */
 	int64_t attempts_window;        /* seconds */
 	uint32_t client_attempts;       /* checks begun per client address

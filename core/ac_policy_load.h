@@ -110,6 +110,9 @@ int ac_pl_passwords(ac_loader *L, ac_policy *P, const cJSON *v);
 int ac_pl_users_init(ac_loader *L, ac_policy *P, const cJSON *v);
 int ac_pl_users(ac_loader *L, ac_policy *P, const cJSON *v);
 int ac_pl_login(ac_loader *L, ac_policy *P, const cJSON *v);
+int ac_pl_login_url(ac_loader *L, ac_policy *P, const cJSON *v);
+/* After "public": a login_url path is served without credentials. */
+int ac_pl_login_url_check(ac_loader *L, const ac_policy *P);
 /* The administrator from the environment, after the document loaded. */
 int ac_pl_env_admin(ac_loader *L, ac_policy *P, const ac_policy_env *env);
 /* core/ac_rules_policy.c */

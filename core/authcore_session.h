@@ -54,6 +54,8 @@ extern "C" {
 #define AC_APIKEY_ENTROPY_LEN 32     /* random bytes in a key */
 #define AC_APIKEY_SECRET_CHARS 43    /* base64url of those 32 bytes */
 #define AC_APIKEY_MAX 60             /* prefix 16 + "_" + 43 */
+#define AC_APIKEY_INPUT_MIN 16       /* a presented key: 16..512 bytes */
+#define AC_APIKEY_INPUT_MAX 512      /* of 0x21..0x7e, any format */
 #define AC_APIKEY_HASH_LEN 32        /* SHA-256 of the whole key */
 #define AC_APIKEY_HASH_HEX_LEN 64    /* the stored form: lowercase hex */
 #define AC_APIKEY_PERMISSIONS_MAX 16 /* permissions per key */
@@ -213,9 +215,10 @@ size_t ac_apikey_new(char *out, size_t cap, const char *prefix,
     size_t prefix_len, const uint8_t entropy[AC_APIKEY_ENTROPY_LEN],
     char hash_out[AC_APIKEY_HASH_HEX_LEN + 1]);
 
-/* 1 if key has the shape of an API key: a 1..16 character [a-z0-9]
- * prefix, '_', then exactly 43 base64url characters that decode
- * canonically (the last one's unused bits zero). 0 otherwise. */
+/* 1 if key has the shape of a key ac_apikey_new makes: a 1..16 character
+ * [a-z0-9] prefix, '_', then exactly 43 base64url characters that decode
+ * canonically (the last one's unused bits zero). 0 otherwise. Lookups do
+ * not require it (ac_apikey_lookup). */
 int ac_apikey_well_formed(const char *key, size_t len);
 
 /* Reads a stored hash: exactly 64 lowercase hex digits. Returns 0, or -1
@@ -237,11 +240,16 @@ typedef struct {
 	size_t n_resources;
 } ac_apikey_entry;
 
-/* Finds the entry for a presented key. A malformed key
- * (ac_apikey_well_formed) is refused (NULL) before any hashing. Otherwise
- * the key is hashed once and compared with EVERY entry in constant time,
- * with no early exit: the time depends on n, never on which entry matched
- * or how many bytes of a hash agreed. Returns the entry, or NULL. */
+/* Finds the entry for a presented key. Any key of AC_APIKEY_INPUT_MIN to
+ * AC_APIKEY_INPUT_MAX bytes, each 0x21..0x7e, is looked up by its
+ * SHA-256, whatever its format: keys an application issued before
+ * (taskito's tokens, ...) migrate by listing their hash. A key outside
+ * those bounds is refused (NULL) before any hashing: a shorter one is too
+ * easy to guess for an unsalted hash to stand for it. Otherwise the key is
+ * hashed once and compared with EVERY entry in constant time, with no
+ * early exit: the time depends on n and the key's length, never on which
+ * entry matched or how many bytes of a hash agreed. Returns the entry, or
+ * NULL. */
 const ac_apikey_entry *ac_apikey_lookup(const ac_apikey_entry *tab, size_t n,
     const char *key, size_t len);
 

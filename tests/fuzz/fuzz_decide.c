@@ -75,12 +75,20 @@ static const char FIXED_POLICY[] =
     "{\"path\":\"/api/*\",\"role\":\"reader\"},{\"path\":\"/x/*/y\"}],"
     "\"default\":\"authenticated\"}";
 
-/* Second fixed policy: default deny, no issuer/audience, custom claims. */
+/* Second fixed policy: default deny, no issuer/audience, custom claims,
+ * roles earned from claims, API keys also read from Authorization: Bearer
+ * (beside JWTs there), and browsers sent to a login_url. */
 static const char FIXED_POLICY_DENY[] =
     "{\"jwt\":{\"keys\":["
     "{\"alg\":\"HS256\",\"secret\":\"fuzz-hs256-secret-0123456789abcdef\"},"
     "{\"kid\":\"hs384\",\"alg\":\"HS384\",\"secret\":\"fuzz-hs384-secret-0123456789abcdef0123456789abcdef\"}],"
-    "\"require_exp\":false,\"user_claim\":\"email\",\"roles_claim\":\"groups\"},"
+    "\"require_exp\":false,\"user_claim\":\"email\",\"roles_claim\":\"groups\","
+    "\"role_claims\":[{\"claim\":\"is_admin\",\"equals\":true,\"role\":\"reader\"},"
+    "{\"claim\":\"org.role\",\"equals\":\"viewer\",\"role\":\"viewer\"},"
+    "{\"claim\":\"ro\",\"equals\":false,\"role\":\"writer\"}]},"
+    "\"api_keys\":{\"bearer\":true,\"keys\":[{\"name\":\"old\",\"role\":\"reader\","
+    "\"sha256\":\"8a2b8d1aa56b9f3d2fa4cb3ac2b1e9cbd9c5c9b1b1a5f56e3d14bb2c3b6d2ad0\"}]},"
+    "\"login_url\":\"https://idp.example/login?a=b\","
     "\"rules\":[{\"methods\":[\"GET\"],\"path\":\"/api/*\",\"role\":\"reader\"}],"
     "\"default\":\"deny\"}";
 
@@ -441,7 +449,8 @@ static const char LOGIN_POLICY_HEAD[] =
     "\"password_hash\":\"";
 static const char LOGIN_POLICY_TAIL[] =
     "\",\"roles\":[\"admin\"]}],\"login\":{\"prefix\":\"/app\",\"basic\":true,"
-    "\"attempts\":\"1000/minute\"}}";
+    "\"attempts\":\"1000/minute\",\"landing\":\"/app/home?tab=1\","
+    "\"whoami\":\"/api/auth/whoami\"},\"login_url\":\"/app/auth/login\"}";
 
 static void login_decide(const ac_policy *P, ac_state *S, const char *method,
     const char *path, size_t plen, const ac_header *h, size_t nh,

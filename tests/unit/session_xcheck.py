@@ -161,8 +161,13 @@ def main():
             break
     report("8 random API keys made in Python are found by their sha256 hex in C, and other keys are not", hits, key)
     key, digest = apikey("ak", bytes(32))
-    report("C refuses an API key whose last character is non-canonical even if its hash is stored",
-           run("--lookup", key[:-1] + "B", hashlib.sha256((key[:-1] + "B").encode()).hexdigest()) == "miss")
+    odd = key[:-1] + "B"
+    report("C finds a key of another spelling by its own hash only (keys of any format migrate)",
+           run("--lookup", odd, hashlib.sha256(odd.encode()).hexdigest()) == "hit" and
+           run("--lookup", odd, digest) == "miss")
+    report("C refuses a key under 16 bytes even if its hash is stored",
+           run("--lookup", "k" * 15, hashlib.sha256(b"k" * 15).hexdigest()) == "miss" and
+           run("--lookup", "k" * 16, hashlib.sha256(b"k" * 16).hexdigest()) == "hit")
     return 1 if failed() else 0
 
 

@@ -1431,6 +1431,58 @@ static void test_policy_errors(void)
 		    "$.cors.max_age", "0 to 86400" },
 		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"cors\":{\"origins\":[\"*\"],\"headers\":[\"x y\"]}}",
 		    "$.cors.headers[0]", "not a header name" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"role_claims\":[]}}",
+		    "$.jwt.role_claims", "non-empty array" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"role_claims\":[{\"claim\":\"is_admin\",\"role\":\"admin\"}]}}",
+		    "$.jwt.role_claims[0]", "needs \"claim\", \"equals\" and \"role\"" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"role_claims\":[{\"claim\":\"is_admin\",\"equals\":1,\"role\":\"admin\"}]}}",
+		    "$.jwt.role_claims[0].equals", "true, false or a non-empty string" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"role_claims\":[{\"claim\":\"is_admin\",\"equals\":null,\"role\":\"admin\"}]}}",
+		    "$.jwt.role_claims[0].equals", "true, false or a non-empty string" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"role_claims\":[{\"claim\":\"is_admin\",\"equals\":\"\",\"role\":\"admin\"}]}}",
+		    "$.jwt.role_claims[0].equals", "" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"role_claims\":[{\"claim\":\"exp\",\"equals\":true,\"role\":\"admin\"}]}}",
+		    "$.jwt.role_claims[0].claim", "time claim" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"role_claims\":[{\"claim\":\"org..admin\",\"equals\":true,\"role\":\"admin\"}]}}",
+		    "$.jwt.role_claims[0].claim", "dot path" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"role_claims\":[{\"claim\":\"org.\",\"equals\":true,\"role\":\"admin\"}]}}",
+		    "$.jwt.role_claims[0].claim", "dot path" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"role_claims\":[{\"claim\":\"sub\",\"equals\":true,\"role\":\"admin\"}]}}",
+		    "$.jwt.role_claims[0].equals", "user claim" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"user_claim\":\"user.id\",\"role_claims\":[{\"claim\":\"user.id\",\"equals\":false,\"role\":\"admin\"}]}}",
+		    "$.jwt.role_claims[0].equals", "user claim" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"issuer\":\"https://idp\",\"role_claims\":[{\"claim\":\"iss\",\"equals\":\"https://other\",\"role\":\"admin\"}]}}",
+		    "$.jwt.role_claims[0].equals", "never matches" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"role_claims\":[{\"claim\":\"roles\",\"equals\":true,\"role\":\"admin\"}]}}",
+		    "$.jwt.role_claims[0].equals", "roles claim" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"roles_claim\":\"scope\",\"role_claims\":[{\"claim\":\"scope\",\"equals\":true,\"role\":\"admin\"}]}}",
+		    "$.jwt.role_claims[0].equals", "roles claim" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"audience\":\"api\",\"role_claims\":[{\"claim\":\"aud\",\"equals\":true,\"role\":\"admin\"}]}}",
+		    "$.jwt.role_claims[0].equals", "jwt.audience" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"role_claims\":[{\"claim\":\"is_admin\",\"equals\":true,\"role\":\"a,b\"}]}}",
+		    "$.jwt.role_claims[0].role", "comma" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"role_claims\":[{\"claim\":\"is_admin\",\"equals\":true,\"role\":\" admin\"}]}}",
+		    "$.jwt.role_claims[0].role", "space" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"role_claims\":[{\"claim\":\"is_admin\",\"equals\":true,\"role\":\"admin\"},{\"claim\":\"is_admin\",\"equals\":true,\"role\":\"admin\"}]}}",
+		    "$.jwt.role_claims[1]", "twice" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],\"role_claims\":[{\"claim\":\"is_admin\",\"value\":true,\"role\":\"admin\"}]}}",
+		    "$.jwt.role_claims[0]", "unknown member" },
+		{ "{\"api_keys\":{\"bearer\":\"yes\",\"keys\":[]}}",
+		    "$.api_keys.bearer", "true or false" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"login_url\":\"/signin\"}",
+		    "$.login_url", "needs credentials" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"login_url\":\"//idp.example/login\"}",
+		    "$.login_url", "single '/'" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"login_url\":\"ftp://idp.example/login\"}",
+		    "$.login_url", "http:// or https://" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"login_url\":\"https:///login\"}",
+		    "$.login_url", "with a host" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"login_url\":\"https://idp.example/login#x\"}",
+		    "$.login_url", "fragment" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"login_url\":\"https://idp.example/log in\"}",
+		    "$.login_url", "spaces" },
+		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"login_url\":7}",
+		    "$.login_url", "" },
 		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"require_https\":\"yes\"}",
 		    "$.require_https", "true or false" },
 		{ "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},\"security_headers\":{\"frame_options\":\"ALLOW-FROM x\"}}",
@@ -1962,6 +2014,42 @@ static void test_request_rules(void)
 	end();
 }
 
+/* The shapes role_claims, login_url and bearer keys take load, and so
+ * do the values the loader must not confuse with the ones it refuses. */
+static void test_app_fit_policies(void)
+{
+	static const char *const good[] = {
+		"{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}],"
+		"\"role_claims\":[{\"claim\":\"is_admin\",\"equals\":true,\"role\":\"admin\"},"
+		"{\"claim\":\"is_admin\",\"equals\":true,\"role\":\"staff\"},"
+		"{\"claim\":\"role\",\"equals\":\"viewer\",\"role\":\"viewer\"},"
+		"{\"claim\":\"sub\",\"equals\":\"root\",\"role\":\"admin\"},"
+		"{\"claim\":\"expires\",\"equals\":false,\"role\":\"x\"},"
+		"{\"claim\":\"org.exp\",\"equals\":true,\"role\":\"y\"},"
+		"{\"claim\":\"iss\",\"equals\":\"https://idp\",\"role\":\"z\"},"
+		"{\"claim\":\"aud\",\"equals\":true,\"role\":\"w\"},"
+		"{\"claim\":\"roles\",\"equals\":\"ops\",\"role\":\"v\"}],"
+		"\"issuer\":\"https://idp\"}}",
+		"{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},"
+		"\"login_url\":\"https://idp.example/login?app=x\"}",
+		"{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},"
+		"\"login_url\":\"/signin?from=app\",\"public\":[\"/sign*\"]}",
+		"{\"api_keys\":{\"bearer\":true,\"keys\":[{\"name\":\"old\",\"sha256\":"
+		"\"0000000000000000000000000000000000000000000000000000000000000000\"}]}}",
+	};
+	ac_policy_error err;
+	size_t i;
+
+	begin("policy: role_claims, login_url and bearer API keys that can match load");
+	for (i = 0; i < sizeof good / sizeof good[0]; i++) {
+		const ac_policy *P = load(good[i], &err);
+		CHECK(P != NULL);
+		if (P == NULL)
+			printf("# case %zu: %s: %s\n", i, err.path, err.message);
+	}
+	end();
+}
+
 int main(void)
 {
 	test_base64url();
@@ -1976,6 +2064,7 @@ int main(void)
 	test_policy_and_decide();
 	test_jwk_key_ops();
 	test_policy_errors();
+	test_app_fit_policies();
 	test_policy_messages();
 	test_policy_warnings();
 	test_sources_and_claims();

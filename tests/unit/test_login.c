@@ -182,6 +182,20 @@ static void test_policy_errors(void)
 		  "$.login.max_pending", "1 to 64" },
 		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":\"unit-session-secret-0123456789abcdef\"}]},\"login\":{\"max_pending\":\"8\"}}",
 		  "$.login.max_pending", "1 to 64" },
+		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":\"unit-session-secret-0123456789abcdef\"}]},\"login\":{\"landing\":\"tasks\"}}",
+		  "$.login.landing", "path on this site" },
+		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":\"unit-session-secret-0123456789abcdef\"}]},\"login\":{\"landing\":\"//evil.example/\"}}",
+		  "$.login.landing", "path on this site" },
+		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":\"unit-session-secret-0123456789abcdef\"}]},\"login\":{\"landing\":\"/a b\"}}",
+		  "$.login.landing", "path on this site" },
+		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":\"unit-session-secret-0123456789abcdef\"}]},\"login\":{\"whoami\":\"/api/whoami?x=1\"}}",
+		  "$.login.whoami", "path alone" },
+		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":\"unit-session-secret-0123456789abcdef\"}]},\"login\":{\"whoami\":\"/auth/login\"}}",
+		  "$.login.whoami", "login or the logout path" },
+		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":\"unit-session-secret-0123456789abcdef\"}]},\"login\":{\"prefix\":\"/dash\",\"whoami\":\"/dash/auth/logout\"}}",
+		  "$.login.whoami", "login or the logout path" },
+		{ "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":\"unit-session-secret-0123456789abcdef\"}]},\"login\":{\"prefix\":\"/dash\"},\"login_url\":\"/auth/login\"}",
+		  "$.login_url", "needs credentials" },
 	};
 	size_t i;
 
@@ -203,6 +217,14 @@ static void test_policy_errors(void)
 	CHECK(load(j, NULL, &e) == NULL);
 	CHECK(strcmp(e.path, "$.users[0].password_hash") == 0 &&
 	    strstr(e.message, "iterations_over_limit") != NULL);
+	/* a landing with a query, a whoami beside the login routes, and a
+	 * login_url that is the built-in page load */
+	snprintf(j, sizeof j, "{\"sessions\":{\"keys\":[{\"kid\":\"k\",\"secret\":"
+	    "\"unit-session-secret-0123456789abcdef\"}]},\"users\":[{\"name\":"
+	    "\"a\",\"password_hash\":\"%s\"}],\"login\":{\"prefix\":\"/dash\","
+	    "\"landing\":\"/dash/tasks?view=board\",\"whoami\":\"/dash/auth/who\"},"
+	    "\"login_url\":\"/dash/auth/login?from=app\"}", alice_hash);
+	CHECK(load(j, NULL, &e) != NULL);
 	end();
 
 	begin("policy: attempt limits in the `limits` grammar");

@@ -803,7 +803,7 @@ static void test_apikey(void)
 	CHECK(ac_apikey_hash_parse(h, hex, 64) == -1);
 	end();
 
-	begin("api key: lookup hits the right entry, misses unknown and malformed keys");
+	begin("api key: lookup hits the right entry, of any format, misses unknown, short and non-ASCII keys");
 	memset(tab, 0, sizeof tab);
 	for (i = 0; i < 3; i++) {
 		lens[i] = ac_apikey_new(keys[i], sizeof keys[i], "tf", 2, ENT[i],
@@ -829,11 +829,34 @@ static void test_apikey(void)
 	strcpy(key, keys[1]);
 	key[0] = 'x';
 	CHECK(ac_apikey_lookup(tab, 3, key, lens[1]) == NULL);
-	/* malformed: refused before hashing, even if a table held its hash */
+	/* a key of another format is found by its hash (keys an app issued
+	 * before migrate), and only by its own */
 	strcpy(key, keys[0]);
 	key[5] = '+';
 	make_entry(&tab[3], key, lens[0]);
-	CHECK(ac_apikey_lookup(tab, 4, key, lens[0]) == NULL);
+	CHECK(ac_apikey_lookup(tab, 4, key, lens[0]) == &tab[3]);
+	CHECK(ac_apikey_lookup(tab, 3, key, lens[0]) == NULL);
+	make_entry(&tab[3], "tsk-0123456789ab", 16);
+	CHECK(ac_apikey_lookup(tab, 4, "tsk-0123456789ab", 16) == &tab[3]);
+	/* under 16 bytes, or a byte outside 0x21..0x7e: refused before
+	 * hashing, even with its hash in the table */
+	make_entry(&tab[3], "tsk-0123456789a", 15);
+	CHECK(ac_apikey_lookup(tab, 4, "tsk-0123456789a", 15) == NULL);
+	make_entry(&tab[3], "tsk-01234 56789ab", 17);
+	CHECK(ac_apikey_lookup(tab, 4, "tsk-01234 56789ab", 17) == NULL);
+	make_entry(&tab[3], "tsk-01234\x7f" "56789ab", 17);
+	CHECK(ac_apikey_lookup(tab, 4, "tsk-01234\x7f" "56789ab", 17) == NULL);
+	make_entry(&tab[3], "tsk-01234\xc3" "56789ab", 17);
+	CHECK(ac_apikey_lookup(tab, 4, "tsk-01234\xc3" "56789ab", 17) == NULL);
+	{
+		static char big[AC_APIKEY_INPUT_MAX + 1];
+		memset(big, 'k', sizeof big);
+		make_entry(&tab[3], big, AC_APIKEY_INPUT_MAX);
+		CHECK(ac_apikey_lookup(tab, 4, big, AC_APIKEY_INPUT_MAX) ==
+		    &tab[3]);
+		make_entry(&tab[3], big, sizeof big);
+		CHECK(ac_apikey_lookup(tab, 4, big, sizeof big) == NULL);
+	}
 	CHECK(ac_apikey_lookup(tab, 3, keys[0], lens[0] - 1) == NULL);
 	CHECK(ac_apikey_lookup(tab, 3, "", 0) == NULL);
 	/* an entry made independently (SHA-256 here) matches */
