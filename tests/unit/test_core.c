@@ -22,18 +22,9 @@
 #include "ac_request_int.h"
 #include "ac_state_int.h"
 
-#include "check.h"
+#include "fixtures.h"
 
-/* ---- helpers ---- */
-static _Alignas(16) uint8_t policy_mem[1 << 20];
-
-static const ac_policy *load(const char *json, ac_policy_error *err)
-{
-	size_t used;
-	return ac_policy_load(policy_mem, sizeof policy_mem, json, strlen(json),
-	    &used, err);
-}
-
+/* ---- helpers (and SECRET, sign, load, str_is: fixtures.h) ---- */
 static ac_reason verify_with(const char *secret, ac_alg alg,
     const ac_jwt_checks *ck, const char *tok, int64_t now)
 {
@@ -43,19 +34,6 @@ static ac_reason verify_with(const char *secret, ac_alg alg,
 	    NULL, 0) < 0)
 		return AC_REASON_COUNT;
 	return ac_jwt_verify(&k, 1, ck, tok, strlen(tok), now, &res);
-}
-
-static const char SECRET[] = "unit-test-secret-0123456789abcdefghij";
-
-/* Signs a payload with SECRET; returns a static token. */
-static const char *sign(const char *payload)
-{
-	static char tok[AC_TOKEN_MAX];
-	size_t n = ac_jwt_sign_hmac(tok, sizeof tok - 1, AC_ALG_HS256,
-	    (const uint8_t *)SECRET, strlen(SECRET), NULL, 0, payload,
-	    strlen(payload));
-	tok[n] = 0;
-	return tok;
 }
 
 /* Builds header.payload.AA from raw JSON: a token whose signature is wrong,
@@ -117,20 +95,6 @@ static void test_ct_equal(void)
 	end();
 }
 
-static size_t unhex(const char *h, uint8_t *out)
-{
-	size_t n = strlen(h) / 2, i;
-	for (i = 0; i < n; i++) {
-		unsigned v = 0, k;
-		for (k = 0; k < 2; k++) {
-			char c = h[2 * i + k];
-			v = v * 16 + (unsigned)(c <= '9' ? c - '0' : c - 'a' + 10);
-		}
-		out[i] = (uint8_t)v;
-	}
-	return n;
-}
-
 static void test_rfc4231(void)
 {
 	/* RFC 4231 cases 6 and 7 (131-byte key); cases 1-4 use keys shorter
@@ -159,7 +123,7 @@ static void test_rfc4231(void)
 	begin("RFC 4231 HMAC-SHA-256/384/512 (cases 6, 7; short keys of 1-4 refused)");
 	memset(key, 0xaa, sizeof key);
 	for (i = 0; i < sizeof v / sizeof v[0]; i++) {
-		ml = unhex(v[i].mac, mac);
+		ml = from_hex(mac, sizeof mac, v[i].mac);
 		CHECK(ac_jwt_key_hmac(&k, v[i].alg, key, sizeof key, NULL, 0) == 0);
 		CHECK(ac_jws_check(&k, v[i].data, strlen(v[i].data), mac, ml) == 1);
 		mac[ml - 1] ^= 1;
@@ -1711,11 +1675,6 @@ static int removes(const ac_decision *d, const char *name)
 	return 0;
 }
 
-static int str_is(ac_str s, const char *want)
-{
-	return s.len == strlen(want) && memcmp(s.ptr, want, s.len) == 0;
-}
-
 static void test_canonical_path(void)
 {
 	static const char *const refused[] = { "/api#", "/api/%00", "/a/%1f",
@@ -1833,7 +1792,7 @@ static void test_request_rules(void)
 			"{\"sub\":\"alice\\t\",\"roles\":[]}" };
 		size_t i;
 		for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-			char a2[1024];
+			static char a2[AC_TOKEN_MAX + 16];
 			ac_header h[1];
 			snprintf(a2, sizeof a2, "Bearer %s", sign(bad[i]));
 			h[0].name.ptr = "Authorization";
