@@ -1474,6 +1474,109 @@ static void test_policy_messages(void)
 	end();
 }
 
+/* The rules, resources and API keys loaders (core/ac_rules_policy.c,
+ * core/ac_resource_policy.c, core/ac_apikey_policy.c) share their list
+ * heads, required members and name lists (core/ac_policy_load.c): each
+ * refusal is checked whole, path and message, with lists one over their
+ * limits, and the limits themselves load. */
+static void test_policy_lists(void)
+{
+#define J "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},"
+#define RES(more) J "\"resources\":[{\"path\":\"/p/{id}\",\"methods\":{\"GET\":\"read\"}" more "}]}"
+	static const struct {
+		const char *json, *path, *msg;
+	} v[] = {
+		{ J "\"rules\":{}}", "$.rules", "must be an array of rules" },
+		{ J "\"rules\":[{\"methods\":[\"GET\"]}]}", "$.rules[0]", "missing \"path\"" },
+		{ J "\"rules\":[{\"path\":\"/a\",\"x\":1}]}", "$.rules[0]", "unknown member \"x\"" },
+		{ J "\"rules\":[{\"path\":7}]}", "$.rules[0].path", "must be a string" },
+		{ J "\"rules\":[{\"path\":\"/a\",\"methods\":[]}]}", "$.rules[0].methods",
+		    "must be a non-empty array of method names" },
+		{ J "\"rules\":[{\"path\":\"/a\",\"role\":7}]}", "$.rules[0].role",
+		    "must be a role name or a non-empty array of role names (any one suffices)" },
+		{ J "\"rules\":[{\"path\":\"/a\",\"role\":\"\"}]}", "$.rules[0].role", "must not be empty" },
+		{ J "\"rules\":[{\"path\":\"/a\",\"role\":[\"a\",\"\"]}]}", "$.rules[0].role[1]", "must not be empty" },
+		{ J "\"resources\":{}}", "$.resources", "must be an array of resources" },
+		{ J "\"resources\":[{\"methods\":{\"GET\":\"read\"}}]}", "$.resources[0]", "missing \"path\"" },
+		{ J "\"resources\":[{\"path\":\"/p/{id}\"}]}", "$.resources[0]",
+		    "missing \"methods\" (method -> permission)" },
+		{ RES(",\"x\":1"), "$.resources[0]", "unknown member \"x\"" },
+		{ J "\"resources\":[{\"path\":\"/p/{id}\",\"methods\":{}}]}", "$.resources[0].methods",
+		    "must map 1 to 17 methods (or \"*\") to permissions" },
+		{ RES(",\"acl\":{\"r\":{\"read\":\"a\"}}"), "$.resources[0].acl.r.read",
+		    "must be a non-empty array of role names" },
+		{ RES(",\"acl\":{\"r\":{\"read\":[7]}}"), "$.resources[0].acl.r.read[0]", "must be a string" },
+		{ J "\"roles\":{\"a\":\"read\"}}", "$.roles.a", "must be an array of permission names" },
+		{ J "\"roles\":{\"a\":[\"\"]}}", "$.roles.a[0]", "must not be empty" },
+		{ "{\"api_keys\":{\"keys\":{}}}", "$.api_keys.keys", "must be an array of keys" },
+	};
+	static char big[65536];
+	ac_policy_error err;
+	size_t i, n;
+	int k;
+
+	begin("rules, resources, roles and API keys: lists, required members and name lists refused with their path and message");
+	for (i = 0; i < sizeof v / sizeof v[0]; i++) {
+		const ac_policy *P = load(v[i].json, &err);
+		if (P != NULL || strcmp(err.path, v[i].path) != 0 ||
+		    strcmp(err.message, v[i].msg) != 0)
+			printf("# %s -> %s: %s\n", v[i].json, P ? "loaded" : err.path,
+			    P ? "" : err.message);
+		CHECK(P == NULL && strcmp(err.path, v[i].path) == 0 &&
+		    strcmp(err.message, v[i].msg) == 0);
+	}
+	/* one over each list's limit */
+	n = (size_t)snprintf(big, sizeof big, J "\"rules\":[");
+	for (k = 0; k < 257; k++)
+		n += (size_t)snprintf(big + n, sizeof big - n, "%s{\"path\":\"/a\"}", k ? "," : "");
+	snprintf(big + n, sizeof big - n, "]}");
+	CHECK(load(big, &err) == NULL && strcmp(err.path, "$.rules") == 0 &&
+	    strcmp(err.message, "more than 256 rules") == 0);
+	n = (size_t)snprintf(big, sizeof big, J "\"resources\":[");
+	for (k = 0; k < 65; k++)
+		n += (size_t)snprintf(big + n, sizeof big - n,
+		    "%s{\"path\":\"/p%d/{id}\",\"methods\":{\"GET\":\"read\"}}", k ? "," : "", k);
+	snprintf(big + n, sizeof big - n, "]}");
+	CHECK(load(big, &err) == NULL && strcmp(err.path, "$.resources") == 0 &&
+	    strcmp(err.message, "more than 64 resources") == 0);
+	n = (size_t)snprintf(big, sizeof big, J "\"rules\":[{\"path\":\"/a\",\"role\":[");
+	for (k = 0; k < AC_ROLES_MAX + 1; k++)
+		n += (size_t)snprintf(big + n, sizeof big - n, "%s\"r%d\"", k ? "," : "", k);
+	snprintf(big + n, sizeof big - n, "]}]}");
+	CHECK(load(big, &err) == NULL && strcmp(err.path, "$.rules[0].role") == 0 &&
+	    strcmp(err.message, "too many entries") == 0);
+	n = (size_t)snprintf(big, sizeof big, J "\"roles\":{\"a\":[");
+	for (k = 0; k < AC_ROLES_MAX + 1; k++)
+		n += (size_t)snprintf(big + n, sizeof big - n, "%s\"p%d\"", k ? "," : "", k);
+	snprintf(big + n, sizeof big - n, "]}}");
+	CHECK(load(big, &err) == NULL && strcmp(err.path, "$.roles.a") == 0 &&
+	    strcmp(err.message, "too many entries") == 0);
+	n = (size_t)snprintf(big, sizeof big, "{\"api_keys\":{\"keys\":[");
+	for (k = 0; k < 257; k++)
+		n += (size_t)snprintf(big + n, sizeof big - n, "%s{}", k ? "," : "");
+	snprintf(big + n, sizeof big - n, "]}}");
+	CHECK(load(big, &err) == NULL && strcmp(err.path, "$.api_keys.keys") == 0 &&
+	    strcmp(err.message, "more than 256 API keys") == 0);
+	/* and what they take: a role alone or listed, a role with no
+	 * permission, and exactly the limits */
+	CHECK(load(J "\"rules\":[{\"path\":\"/a\",\"role\":\"r\"},{\"path\":\"/b\",\"role\":[\"r\",\"s\"]}],"
+	    "\"roles\":{\"r\":[]}}", &err) != NULL);
+	n = (size_t)snprintf(big, sizeof big, J "\"rules\":[");
+	for (k = 0; k < 256; k++)
+		n += (size_t)snprintf(big + n, sizeof big - n, "%s{\"path\":\"/a\"}", k ? "," : "");
+	snprintf(big + n, sizeof big - n, "]}");
+	CHECK(load(big, &err) != NULL);
+	n = (size_t)snprintf(big, sizeof big, J "\"resources\":[");
+	for (k = 0; k < 64; k++)
+		n += (size_t)snprintf(big + n, sizeof big - n,
+		    "%s{\"path\":\"/p%d/{id}\",\"methods\":{\"GET\":\"read\"}}", k ? "," : "", k);
+	snprintf(big + n, sizeof big - n, "]}");
+	CHECK(load(big, &err) != NULL);
+	end();
+#undef RES
+#undef J
+}
+
 /* The warnings of a policy, as "path|path|..." (cap 8). */
 static size_t warnings_of(const char *json, char *paths, size_t cap)
 {
@@ -1902,6 +2005,7 @@ int main(void)
 	test_jwk_key_ops();
 	test_policy_errors();
 	test_policy_messages();
+	test_policy_lists();
 	test_policy_warnings();
 	test_sources_and_claims();
 	test_protocol_source();
