@@ -31,14 +31,11 @@ int ac_pl_api_keys(ac_loader *L, ac_policy *P, const cJSON *o)
 	}
 	v = cJSON_GetObjectItemCaseSensitive(o, "keys");
 	ac_pl_push_key(L, "keys", &save);
-	if (!cJSON_IsArray(v))
-		return ac_pl_bad(L, "must be an array of keys");
-	n = cJSON_GetArraySize(v);
-	if (n > AC_APIKEYS_MAX)
-		return ac_pl_bad(L, "more than 256 API keys");
-	P->api_keys = ac_pl_take(L, sizeof(ac_apikey_entry) * (size_t)(n ? n : 1));
+	P->api_keys = ac_pl_take_list(L, v, AC_APIKEYS_MAX,
+	    sizeof(ac_apikey_entry), "must be an array of keys",
+	    "more than 256 API keys");
 	if (P->api_keys == NULL)
-		return ac_pl_bad(L, "policy needs more memory than given");
+		return -1;
 	for (k = v->child; k != NULL; k = k->next, idx++) {
 		ac_apikey_entry *E = &P->api_keys[P->n_api_keys];
 		const cJSON *h;

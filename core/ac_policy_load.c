@@ -315,3 +315,55 @@ int ac_pl_str_list(ac_loader *L, const cJSON *arr, ac_str *out,
 	}
 	return 0;
 }
+
+void *ac_pl_take_list(ac_loader *L, const cJSON *arr, int max, size_t size,
+    const char *not_array, const char *too_many)
+{
+	void *p;
+	int n;
+
+	if (!cJSON_IsArray(arr)) {
+		ac_pl_bad(L, not_array);
+		return NULL;
+	}
+	n = cJSON_GetArraySize(arr);
+	if (n > max) {
+		ac_pl_bad(L, too_many);
+		return NULL;
+	}
+	p = ac_pl_take(L, size * (size_t)(n ? n : 1));
+	if (p == NULL)
+		ac_pl_bad(L, "policy needs more memory than given");
+	return p;
+}
+
+const cJSON *ac_pl_push_required(ac_loader *L, const cJSON *obj,
+    const char *name, const char *missing, size_t *save)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+	if (v == NULL) {
+		ac_pl_bad(L, missing);
+		return NULL;
+	}
+	ac_pl_push_key(L, name, save);
+	return v;
+}
+
+int ac_pl_names(ac_loader *L, const cJSON *v, int min, int one_ok,
+    const char *msg, ac_str **out, size_t *n)
+{
+	int one = one_ok && cJSON_IsString(v);
+
+	if (!one && (!cJSON_IsArray(v) || cJSON_GetArraySize(v) < min))
+		return ac_pl_bad(L, msg);
+	*out = ac_pl_take(L, sizeof(ac_str) * AC_ROLES_MAX);
+	if (*out == NULL)
+		return ac_pl_bad(L, "policy needs more memory than given");
+	if (!one)
+		return ac_pl_str_list(L, v, *out, AC_ROLES_MAX, AC_NAME_MAX, n);
+	if (ac_pl_str(L, v, 1, AC_NAME_MAX, *out) < 0)
+		return -1;
+	*n = 1;
+	return 0;
+}

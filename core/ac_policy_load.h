@@ -76,6 +76,25 @@ int ac_pl_str_list(ac_loader *L, const cJSON *arr, ac_str *out, size_t cap,
 /* 1 if v is a JSON number that is a whole number in [lo, hi]. */
 int ac_pl_whole(const cJSON *v, double lo, double hi);
 
+/* ---- The parts the rules and resources loaders share (and may others) */
+/* Room in the compiled policy for the elements of arr, an array of at
+ * most `max` elements of `size` bytes each (room for one if it is empty);
+ * not_array or too_many at the current path if it is not such an array.
+ * NULL once a refusal is reported. */
+void *ac_pl_take_list(ac_loader *L, const cJSON *arr, int max, size_t size,
+    const char *not_array, const char *too_many);
+/* The member `name` that obj must have, with the path pushed to it (pop
+ * back to *save once it is read); NULL, with `missing` reported at obj,
+ * if it is absent. */
+const cJSON *ac_pl_push_required(ac_loader *L, const cJSON *obj,
+    const char *name, const char *missing, size_t *save);
+/* Names (roles, permissions) of 1..AC_NAME_MAX bytes, at most
+ * AC_ROLES_MAX, into room taken for AC_ROLES_MAX: v is an array of at
+ * least `min` of them or, if one_ok, one name alone; `msg` if it is
+ * neither. *out is the room, *n (0 before) the count. */
+int ac_pl_names(ac_loader *L, const cJSON *v, int min, int one_ok,
+    const char *msg, ac_str **out, size_t *n);
+
 /* ---- Shared value rules */
 /* HTTP token characters (RFC 9110 tchar), for header names and methods. */
 int ac_pl_is_token(ac_str s);

@@ -65,13 +65,8 @@ int ac_pl_roles(ac_loader *L, ac_policy *P, const cJSON *o)
 		ac_pl_push_key(L, c->string, &save);
 		if (key_copy(L, c, AC_NAME_MAX, &R->name) < 0)
 			return -1;
-		if (!cJSON_IsArray(c))
-			return ac_pl_bad(L, "must be an array of permission names");
-		R->perms = ac_pl_take(L, sizeof(ac_str) * AC_ROLES_MAX);
-		if (R->perms == NULL)
-			return ac_pl_bad(L, "policy needs more memory than given");
-		if (ac_pl_str_list(L, c, R->perms, AC_ROLES_MAX, AC_NAME_MAX,
-		    &R->n_perms) < 0)
+		if (ac_pl_names(L, c, 0, 0, "must be an array of permission names",
+		    &R->perms, &R->n_perms) < 0)
 			return -1;
 		P->n_role_defs++;
 		ac_pl_pop(L, save);
@@ -172,13 +167,8 @@ static int load_acl(ac_loader *L, ac_resource *R, const cJSON *o)
 					used = 1;
 			if (!used)
 				return ac_pl_bad(L, "no method of this resource needs this permission (\"methods\"): it could never grant anything");
-			if (!cJSON_IsArray(g) || cJSON_GetArraySize(g) == 0)
-				return ac_pl_bad(L, "must be a non-empty array of role names");
-			G->roles = ac_pl_take(L, sizeof(ac_str) * AC_ROLES_MAX);
-			if (G->roles == NULL)
-				return ac_pl_bad(L, "policy needs more memory than given");
-			if (ac_pl_str_list(L, g, G->roles, AC_ROLES_MAX,
-			    AC_NAME_MAX, &G->n_roles) < 0)
+			if (ac_pl_names(L, g, 1, 0, "must be a non-empty array of role names",
+			    &G->roles, &G->n_roles) < 0)
 				return -1;
 			E->n_grants++;
 			ac_pl_pop(L, s2);
@@ -193,16 +183,13 @@ int ac_pl_resources(ac_loader *L, ac_policy *P, const cJSON *arr)
 {
 	static const char *const allowed[] = { "path", "methods", "acl", NULL };
 	const cJSON *r;
-	int idx = 0, n;
+	int idx = 0;
 
-	if (!cJSON_IsArray(arr))
-		return ac_pl_bad(L, "must be an array of resources");
-	n = cJSON_GetArraySize(arr);
-	if (n > AC_RESOURCES_MAX)
-		return ac_pl_bad(L, "more than 64 resources");
-	P->resources = ac_pl_take(L, sizeof(ac_resource) * (size_t)(n ? n : 1));
+	P->resources = ac_pl_take_list(L, arr, AC_RESOURCES_MAX,
+	    sizeof(ac_resource), "must be an array of resources",
+	    "more than 64 resources");
 	if (P->resources == NULL)
-		return ac_pl_bad(L, "policy needs more memory than given");
+		return -1;
 	for (r = arr->child; r != NULL; r = r->next, idx++) {
 		ac_resource *R = &P->resources[P->n_resources];
 		const cJSON *v, *m;
@@ -212,18 +199,13 @@ int ac_pl_resources(ac_loader *L, ac_policy *P, const cJSON *arr)
 		ac_pl_push_index(L, idx, &save);
 		if (ac_pl_members(L, r, allowed) < 0)
 			return -1;
-		v = cJSON_GetObjectItemCaseSensitive(r, "path");
-		if (v == NULL)
-			return ac_pl_bad(L, "missing \"path\"");
-		ac_pl_push_key(L, "path", &s2);
-		if (load_template(L, R, v) < 0)
+		v = ac_pl_push_required(L, r, "path", "missing \"path\"", &s2);
+		if (v == NULL || load_template(L, R, v) < 0)
 			return -1;
 		ac_pl_pop(L, s2);
-		v = cJSON_GetObjectItemCaseSensitive(r, "methods");
-		if (v == NULL)
-			return ac_pl_bad(L, "missing \"methods\" (method -> permission)");
-		ac_pl_push_key(L, "methods", &s2);
-		if (unique_members(L, v, "method: permission") < 0)
+		v = ac_pl_push_required(L, r, "methods",
+		    "missing \"methods\" (method -> permission)", &s2);
+		if (v == NULL || unique_members(L, v, "method: permission") < 0)
 			return -1;
 		if (cJSON_GetArraySize(v) == 0 ||
 		    cJSON_GetArraySize(v) > AC_METHODS_MAX + 1)

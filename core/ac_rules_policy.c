@@ -48,19 +48,10 @@ static int load_roles(ac_loader *L, const cJSON *r, ac_rule *R)
 	if (v == NULL)
 		return 0;
 	ac_pl_push_key(L, "role", &save);
-	R->roles = ac_pl_take(L, sizeof(ac_str) * AC_ROLES_MAX);
-	if (R->roles == NULL)
-		return ac_pl_bad(L, "policy needs more memory than given");
-	if (cJSON_IsString(v)) {
-		if (ac_pl_str(L, v, 1, AC_NAME_MAX, &R->roles[0]) < 0)
-			return -1;
-		R->n_roles = 1;
-	} else if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) == 0) {
-		return ac_pl_bad(L, "must be a role name or a non-empty array of role names (any one suffices)");
-	} else if (ac_pl_str_list(L, v, R->roles, AC_ROLES_MAX, AC_NAME_MAX,
-	    &R->n_roles) < 0) {
+	if (ac_pl_names(L, v, 1, 1,
+	    "must be a role name or a non-empty array of role names (any one suffices)",
+	    &R->roles, &R->n_roles) < 0)
 		return -1;
-	}
 	ac_pl_pop(L, save);
 	return 0;
 }
@@ -71,16 +62,12 @@ int ac_pl_rules(ac_loader *L, ac_policy *P, const cJSON *arr)
 	static const char *const allowed[] = { "methods", "path", "role",
 		"permission", NULL };
 	const cJSON *r;
-	int idx = 0, n;
+	int idx = 0;
 
-	if (!cJSON_IsArray(arr))
-		return ac_pl_bad(L, "must be an array of rules");
-	n = cJSON_GetArraySize(arr);
-	if (n > AC_RULES_MAX)
-		return ac_pl_bad(L, "more than 256 rules");
-	P->rules = ac_pl_take(L, sizeof(ac_rule) * (size_t)(n ? n : 1));
+	P->rules = ac_pl_take_list(L, arr, AC_RULES_MAX, sizeof(ac_rule),
+	    "must be an array of rules", "more than 256 rules");
 	if (P->rules == NULL)
-		return ac_pl_bad(L, "policy needs more memory than given");
+		return -1;
 	for (r = arr->child; r != NULL; r = r->next, idx++) {
 		ac_rule *R = &P->rules[P->n_rules];
 		const cJSON *v;
@@ -90,11 +77,8 @@ int ac_pl_rules(ac_loader *L, ac_policy *P, const cJSON *arr)
 		ac_pl_push_index(L, idx, &save);
 		if (ac_pl_members(L, r, allowed) < 0)
 			return -1;
-		v = cJSON_GetObjectItemCaseSensitive(r, "path");
-		if (v == NULL)
-			return ac_pl_bad(L, "missing \"path\"");
-		ac_pl_push_key(L, "path", &s2);
-		if (load_path_pattern(L, v, &R->path) < 0)
+		v = ac_pl_push_required(L, r, "path", "missing \"path\"", &s2);
+		if (v == NULL || load_path_pattern(L, v, &R->path) < 0)
 			return -1;
 		ac_pl_pop(L, s2);
 		if (ac_pl_member_methods(L, r, R->methods, &R->n_methods) < 0)

@@ -167,6 +167,32 @@ def k_policy(b, ctx):
     ok("%s: policy passes authcore policy check" % b.where, None if r.returncode == 0 else "exit %d: %s" % (r.returncode, r.stdout))
     if "file" in b.opts:
         ctx["files"][b.opts["file"]] = b.text
+    if "vectors" in b.opts:
+        vector_copies(b)
+
+
+def vector_copies(b):
+    """vectors=GLOB (from the top of the tree): decision vector files that
+    carry a copy of this block's policy. Each copy must equal the block (as
+    JSON), so the page and the vectors that every host runs cannot drift
+    apart."""
+    paths = sorted(glob.glob(os.path.join(ROOT, b.opts["vectors"])))
+    ok("%s: vectors=%s names vector files" % (b.where, b.opts["vectors"]),
+       None if paths else "no file matches")
+    want = json.loads(b.text)
+    for path in paths:
+        rel = os.path.relpath(path, ROOT)
+        with open(path, encoding="utf-8") as f:
+            got = json.load(f).get("policy")
+        if got == want:
+            prob = None
+        elif not isinstance(got, dict):
+            prob = "no \"policy\" object there"
+        else:
+            differ = sorted(k for k in set(got) | set(want) if got.get(k) != want.get(k))
+            prob = ("it differs in %s: change the page and every copy (%s) together"
+                    % (", ".join('"%s"' % k for k in differ), b.opts["vectors"]))
+        ok("%s: the policy in %s is this block's" % (b.where, rel), prob)
 
 
 def k_file(b, ctx):

@@ -46,7 +46,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from envoy_vectors import Envoy, runner_args  # noqa: E402
+from envoy_vectors import runner_args, start_workers, worker_counts  # noqa: E402
 from hostkit import start_echo, stop  # noqa: E402
 
 WORKERS = 2
@@ -107,18 +107,6 @@ def policy():
         "rate_limits": {"default": {"name": NAME, "key": "client",
                                     "limit": "%d/minute" % N}},
     })
-
-
-def worker_counts(envoy):
-    c = http.client.HTTPConnection("127.0.0.1", envoy.admin_port, timeout=5)
-    try:
-        c.request("GET", "/stats?filter=%s" % re.escape(
-            "127.0.0.1_%d.worker_" % envoy.listen_port))
-        text = c.getresponse().read().decode()
-    finally:
-        c.close()
-    return {int(m.group(1)): int(m.group(2)) for m in re.finditer(
-        r"\.worker_(\d+)\.downstream_cx_total: (\d+)", text)}
 
 
 def client(port, results, lock, start):
@@ -193,12 +181,10 @@ def main():
     envoy = None
     results, lock = [], threading.Lock()
     try:
-        envoy = Envoy(envoy_bin, args.workdir, "ratelimit", os.path.abspath(args.wasm),
-                      policy(), echo_port, concurrency=WORKERS,
-                      extra_args=["--component-log-level", "wasm:debug"])
-        state = envoy.wait()
-        if state != "ready":
-            print("not ok - %s: envoy %s: %s" % (name, state, envoy.log_tail()), flush=True)
+        envoy, why = start_workers(envoy_bin, args.workdir, "ratelimit", args.wasm, policy(),
+                                   echo_port, WORKERS)
+        if why:
+            print("not ok - %s: %s" % (name, why), flush=True)
             return 1
         time.sleep(0.5)  # the readiness probe's connection is counted
         before = worker_counts(envoy)

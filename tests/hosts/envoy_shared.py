@@ -46,7 +46,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from envoy_vectors import Envoy, http_request, runner_args  # noqa: E402
+from envoy_vectors import http_request, runner_args, start_workers, worker_counts  # noqa: E402
 from hostkit import start_echo, stop, upstream_view  # noqa: E402
 import authformats  # noqa: E402
 
@@ -79,19 +79,6 @@ def policy(attempts="3 per 10 minutes"):
         # each Basic request's audit line names the worker that decided it
         "audit": {"allowed": "all"},
     })
-
-
-def worker_counts(envoy):
-    """{worker index: connections accepted} from the admin port."""
-    c = http.client.HTTPConnection("127.0.0.1", envoy.admin_port, timeout=5)
-    try:
-        c.request("GET", "/stats?filter=%s" % re.escape(
-            "127.0.0.1_%d.worker_" % envoy.listen_port))
-        text = c.getresponse().read().decode()
-    finally:
-        c.close()
-    return {int(m.group(1)): int(m.group(2)) for m in re.finditer(
-        r"\.worker_(\d+)\.downstream_cx_total: (\d+)", text)}
 
 
 def on_worker(envoy, method, path, headers, body=None):
@@ -292,13 +279,10 @@ def main():
     envoy = None
     results = {}
     try:
-        envoy = Envoy(envoy_bin, args.workdir, "shared", os.path.abspath(args.wasm),
-                      policy(), echo_port, concurrency=WORKERS,
-                      extra_args=["--component-log-level", "wasm:debug"])
-        state = envoy.wait()
-        if state != "ready":
-            print("not ok - envoy shared state: envoy %s: %s" % (state, envoy.log_tail()),
-                  flush=True)
+        envoy, why = start_workers(envoy_bin, args.workdir, "shared", args.wasm, policy(),
+                                   echo_port, WORKERS)
+        if why:
+            print("not ok - envoy shared state: %s" % why, flush=True)
             return 1
         try:
             results["attempts"] = attempts(envoy)
@@ -308,16 +292,11 @@ def main():
             print("not ok - envoy shared state: a request failed: %s" % e, flush=True)
             return 1
         envoy.close()  # flushes the log
-        cas_envoy = Envoy(envoy_bin, args.workdir, "shared-cas", os.path.abspath(args.wasm),
-                          policy("%d per 10 minutes" % BURST), echo_port,
-                          concurrency=WORKERS,
-                          extra_args=["--component-log-level", "wasm:debug"])
+        cas_envoy, why = start_workers(envoy_bin, args.workdir, "shared-cas", args.wasm,
+                                       policy("%d per 10 minutes" % BURST), echo_port,
+                                       WORKERS)
         try:
-            state = cas_envoy.wait()
-            if state != "ready":
-                results["cas"] = ["envoy %s: %s" % (state, cas_envoy.log_tail())]
-            else:
-                results["cas"] = lost_updates(cas_envoy)
+            results["cas"] = [why] if why else lost_updates(cas_envoy)
         except (OSError, http.client.HTTPException) as e:
             results["cas"] = ["a request failed: %s" % e]
         finally:

@@ -279,6 +279,36 @@ class Envoy:
         self.stdio.close()
 
 
+def start_workers(envoy_bin, workdir, tag, wasm_path, policy_text, echo_port, workers):
+    """An Envoy with `workers` worker threads (a wasm VM each) and the
+    filter's debug lines in its log, as the runners of what the workers
+    share start it (envoy_shared.py, envoy_ratelimit.py); waited for.
+    Returns (envoy, None) once it is ready, or (envoy, why not); the caller
+    closes it either way."""
+    envoy = Envoy(envoy_bin, workdir, tag, os.path.abspath(wasm_path), policy_text, echo_port,
+                  concurrency=workers, extra_args=["--component-log-level", "wasm:debug"])
+    try:
+        state = envoy.wait()
+    except BaseException:  # SIGTERM from `timeout` while waiting
+        envoy.close()
+        raise
+    return envoy, None if state == "ready" else "envoy %s: %s" % (state, envoy.log_tail())
+
+
+def worker_counts(envoy):
+    """{worker index: connections accepted} from the admin port (the
+    listener's per-worker downstream_cx_total counters)."""
+    c = http.client.HTTPConnection("127.0.0.1", envoy.admin_port, timeout=5)
+    try:
+        c.request("GET", "/stats?filter=%s" % re.escape(
+            "127.0.0.1_%d.worker_" % envoy.listen_port))
+        text = c.getresponse().read().decode()
+    finally:
+        c.close()
+    return {int(m.group(1)): int(m.group(2)) for m in re.finditer(
+        r"\.worker_(\d+)\.downstream_cx_total: (\d+)", text)}
+
+
 def http_request(port, method, path, headers, body=None, timeout=REQUEST_TIMEOUT,
                  tls_ca=None):
     """hostkit.exchange with the Host the Envoy route expects."""

@@ -5,7 +5,7 @@
  * signature check (the cache's own count of the checks it let run).
  *
  * Tokens are signed here with BearSSL's private operations: RS256 with the
- * 2048-bit test key of test_rsa.c (test use only), ES256 with P-256 keys
+ * 2048-bit test key of fixtures.h (test use only), ES256 with P-256 keys
  * made from fixed seeds (br_ec_keygen over HMAC-DRBG). Self-contained (no
  * files, no clock), so the same program runs natively with every heap call
  * counted, under ASan+UBSan, and as WASI wasm under Node.
@@ -16,50 +16,14 @@
 #include <string.h>
 
 #include "authcore.h"
-#include "check.h"
-
-static const char N2048[] =
-    "de326108d042e7d9a3b723e24a03842e126b3ccf8d792cdef4643a8140c4cf6e"
-    "eebb36d181c598b159cd2fa64be8ac51a87822a561e58a62f24e275505a8e380"
-    "79ee034a1afdb4be79b61755717d6bbffe0c299313aa9ac056d70bd69a5cf952"
-    "ada8d123f6db1e8533b778b78a819911c9e9a07ca138a848069108912c2c00dc"
-    "11441f9a5a1e98bac6a966cac7464b1afabf9ea68f0b9eab1f09c33d54e30af6"
-    "a6a5bd130edb0a4ccf0dad7161c8c5a38306da56b9b748308a990f5f477d6504"
-    "72f5e0d0e2fba30962b5f95f0a93f239d1cc9bf5858dedb829c92f13ca3bc835"
-    "4e0463badf8c650ba1992cfa17991bd26cb378aebb3658aaa129356ff5e76413";
-static const char P2048[] =
-    "fa541273111ecd6b03bfde9e02b9a92f3dc735c120764aa83a6579ac668f76aa"
-    "3306d793bb243aea7a3d5dca7a45526d48a7f4ffa4387091f32f61fb01c1b60d"
-    "be0d2953abc453bfdf6860329990b4cf9c5334de8ae72e496c6483dd26516db9"
-    "e16d1093c8199c9267684d0ac4f5489fe3f174c0e83d6528564e8d5bac43ca5b";
-static const char Q2048[] =
-    "e33b24194444db975e709bec1706be5fb77dae9422a1c9843d969bb7c9e813ad"
-    "d0bd022742e9b00144daaf5bf9ca7d35ae843bec537dc131ead80964f439a00f"
-    "2486ba3c2de465d8913334f2dd8af8b20a4eb197e7b8f012d21490d40a858c61"
-    "aa543aefa95ec27cb14c3887f43509586dc2c389b5d7d1b5ce49f4a8a961caa9";
-static const char DP2048[] =
-    "29e7c70ae233d0d9785037592645a44fd73cb0fffa8a32e74497562e09213d11"
-    "32e7935114c3f4e4e9bfba22ba233eb032b88328047aba45847b4b20b4e393b1"
-    "6b3e52cbc1f664babb108302157906fbb644ab961194afc7f4d042ced3aa4fff"
-    "0d00b004bd3ba45d51d841056b81503e0bef90c6f659c8c45ee6597d9e31deff";
-static const char DQ2048[] =
-    "30cc30926480cd0f92ae682da93c3f81daabd8e3e3140f6ca0b549378cda93ef"
-    "4dd66931f942aa137bafe2dcc3a5e281b6ba9b0bc35a4c34e61402e0753a32cf"
-    "4daec92bc747373fecdeac4e439966930577a4d7d46178dcf1d48ccd9c7cd58a"
-    "dbc33eecdcd886b7b47383e85e5f4d647a1dcb543582e57c3f92ce41b22e5811";
-static const char IQ2048[] =
-    "df078c00475d7871e1eff0b7b40cd7bfcafbf69cbf8fd6c5bd83b5aa7cb81cc5"
-    "57957333316cd02ef6ad3bbd20a4757eddd2daa02dd5f6c001fae50c23ffff9b"
-    "21735bb515beade5209efe58b86d6696be30fe2fc8db86b65a9e37525c23f4f3"
-    "e26f61b73abfb8e0db43396b0f9137819cc8e6dd4b7e4c250fc951c9f134e5fd";
+#include "fixtures.h"
 
 #define NOW 1800000000
 
 /* ---- keys and tokens ---- */
 typedef struct {
 	int rsa;
-	br_rsa_private_key rsk;
-	uint8_t p[260], q[260], dp[260], dq[260], iq[260];
+	rsa_priv rk;
 	br_ec_private_key esk;
 	uint8_t ekey[BR_EC_KBUF_PRIV_MAX_SIZE];
 	char jwk[1024];
@@ -78,17 +42,7 @@ static void rsa_signer(signer *s)
 
 	memset(s, 0, sizeof *s);
 	s->rsa = 1;
-	s->rsk.n_bitlen = 2048;
-	s->rsk.p = s->p;
-	s->rsk.plen = from_hex(s->p, sizeof s->p, P2048);
-	s->rsk.q = s->q;
-	s->rsk.qlen = from_hex(s->q, sizeof s->q, Q2048);
-	s->rsk.dp = s->dp;
-	s->rsk.dplen = from_hex(s->dp, sizeof s->dp, DP2048);
-	s->rsk.dq = s->dq;
-	s->rsk.dqlen = from_hex(s->dq, sizeof s->dq, DQ2048);
-	s->rsk.iq = s->iq;
-	s->rsk.iqlen = from_hex(s->iq, sizeof s->iq, IQ2048);
+	load_priv(&s->rk, 2048, N2048, P2048, Q2048, DP2048, DQ2048, IQ2048);
 	from_hex(n, sizeof n, N2048);
 	b64(nb, sizeof nb, n, sizeof n);
 	snprintf(s->jwk, sizeof s->jwk,
@@ -131,7 +85,7 @@ static const char *mint(const signer *s, const char *payload, char *out,
 	br_sha256_out(&sc, hash);
 	if (s->rsa) {
 		sl = 256;
-		if (br_rsa_i31_pkcs1_sign(BR_HASH_OID_SHA256, hash, 32, &s->rsk,
+		if (br_rsa_i31_pkcs1_sign(BR_HASH_OID_SHA256, hash, 32, &s->rk.sk,
 		    sig) != 1)
 			sl = 0;
 	} else {

@@ -22,18 +22,9 @@
 #include "ac_request_int.h"
 #include "ac_state_int.h"
 
-#include "check.h"
+#include "fixtures.h"
 
-/* ---- helpers ---- */
-static _Alignas(16) uint8_t policy_mem[1 << 20];
-
-static const ac_policy *load(const char *json, ac_policy_error *err)
-{
-	size_t used;
-	return ac_policy_load(policy_mem, sizeof policy_mem, json, strlen(json),
-	    &used, err);
-}
-
+/* ---- helpers (and SECRET, sign, load, str_is: fixtures.h) ---- */
 static ac_reason verify_with(const char *secret, ac_alg alg,
     const ac_jwt_checks *ck, const char *tok, int64_t now)
 {
@@ -43,19 +34,6 @@ static ac_reason verify_with(const char *secret, ac_alg alg,
 	    NULL, 0) < 0)
 		return AC_REASON_COUNT;
 	return ac_jwt_verify(&k, 1, ck, tok, strlen(tok), now, &res);
-}
-
-static const char SECRET[] = "unit-test-secret-0123456789abcdefghij";
-
-/* Signs a payload with SECRET; returns a static token. */
-static const char *sign(const char *payload)
-{
-	static char tok[AC_TOKEN_MAX];
-	size_t n = ac_jwt_sign_hmac(tok, sizeof tok - 1, AC_ALG_HS256,
-	    (const uint8_t *)SECRET, strlen(SECRET), NULL, 0, payload,
-	    strlen(payload));
-	tok[n] = 0;
-	return tok;
 }
 
 /* Builds header.payload.AA from raw JSON: a token whose signature is wrong,
@@ -117,20 +95,6 @@ static void test_ct_equal(void)
 	end();
 }
 
-static size_t unhex(const char *h, uint8_t *out)
-{
-	size_t n = strlen(h) / 2, i;
-	for (i = 0; i < n; i++) {
-		unsigned v = 0, k;
-		for (k = 0; k < 2; k++) {
-			char c = h[2 * i + k];
-			v = v * 16 + (unsigned)(c <= '9' ? c - '0' : c - 'a' + 10);
-		}
-		out[i] = (uint8_t)v;
-	}
-	return n;
-}
-
 static void test_rfc4231(void)
 {
 	/* RFC 4231 cases 6 and 7 (131-byte key); cases 1-4 use keys shorter
@@ -159,7 +123,7 @@ static void test_rfc4231(void)
 	begin("RFC 4231 HMAC-SHA-256/384/512 (cases 6, 7; short keys of 1-4 refused)");
 	memset(key, 0xaa, sizeof key);
 	for (i = 0; i < sizeof v / sizeof v[0]; i++) {
-		ml = unhex(v[i].mac, mac);
+		ml = from_hex(mac, sizeof mac, v[i].mac);
 		CHECK(ac_jwt_key_hmac(&k, v[i].alg, key, sizeof key, NULL, 0) == 0);
 		CHECK(ac_jws_check(&k, v[i].data, strlen(v[i].data), mac, ml) == 1);
 		mac[ml - 1] ^= 1;
@@ -1596,6 +1560,109 @@ static void test_policy_messages(void)
 	end();
 }
 
+/* The rules, resources and API keys loaders (core/ac_rules_policy.c,
+ * core/ac_resource_policy.c, core/ac_apikey_policy.c) share their list
+ * heads, required members and name lists (core/ac_policy_load.c): each
+ * refusal is checked whole, path and message, with lists one over their
+ * limits, and the limits themselves load. */
+static void test_policy_lists(void)
+{
+#define J "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"0123456789abcdef0123456789abcdef\"}]},"
+#define RES(more) J "\"resources\":[{\"path\":\"/p/{id}\",\"methods\":{\"GET\":\"read\"}" more "}]}"
+	static const struct {
+		const char *json, *path, *msg;
+	} v[] = {
+		{ J "\"rules\":{}}", "$.rules", "must be an array of rules" },
+		{ J "\"rules\":[{\"methods\":[\"GET\"]}]}", "$.rules[0]", "missing \"path\"" },
+		{ J "\"rules\":[{\"path\":\"/a\",\"x\":1}]}", "$.rules[0]", "unknown member \"x\"" },
+		{ J "\"rules\":[{\"path\":7}]}", "$.rules[0].path", "must be a string" },
+		{ J "\"rules\":[{\"path\":\"/a\",\"methods\":[]}]}", "$.rules[0].methods",
+		    "must be a non-empty array of method names" },
+		{ J "\"rules\":[{\"path\":\"/a\",\"role\":7}]}", "$.rules[0].role",
+		    "must be a role name or a non-empty array of role names (any one suffices)" },
+		{ J "\"rules\":[{\"path\":\"/a\",\"role\":\"\"}]}", "$.rules[0].role", "must not be empty" },
+		{ J "\"rules\":[{\"path\":\"/a\",\"role\":[\"a\",\"\"]}]}", "$.rules[0].role[1]", "must not be empty" },
+		{ J "\"resources\":{}}", "$.resources", "must be an array of resources" },
+		{ J "\"resources\":[{\"methods\":{\"GET\":\"read\"}}]}", "$.resources[0]", "missing \"path\"" },
+		{ J "\"resources\":[{\"path\":\"/p/{id}\"}]}", "$.resources[0]",
+		    "missing \"methods\" (method -> permission)" },
+		{ RES(",\"x\":1"), "$.resources[0]", "unknown member \"x\"" },
+		{ J "\"resources\":[{\"path\":\"/p/{id}\",\"methods\":{}}]}", "$.resources[0].methods",
+		    "must map 1 to 17 methods (or \"*\") to permissions" },
+		{ RES(",\"acl\":{\"r\":{\"read\":\"a\"}}"), "$.resources[0].acl.r.read",
+		    "must be a non-empty array of role names" },
+		{ RES(",\"acl\":{\"r\":{\"read\":[7]}}"), "$.resources[0].acl.r.read[0]", "must be a string" },
+		{ J "\"roles\":{\"a\":\"read\"}}", "$.roles.a", "must be an array of permission names" },
+		{ J "\"roles\":{\"a\":[\"\"]}}", "$.roles.a[0]", "must not be empty" },
+		{ "{\"api_keys\":{\"keys\":{}}}", "$.api_keys.keys", "must be an array of keys" },
+	};
+	static char big[65536];
+	ac_policy_error err;
+	size_t i, n;
+	int k;
+
+	begin("rules, resources, roles and API keys: lists, required members and name lists refused with their path and message");
+	for (i = 0; i < sizeof v / sizeof v[0]; i++) {
+		const ac_policy *P = load(v[i].json, &err);
+		if (P != NULL || strcmp(err.path, v[i].path) != 0 ||
+		    strcmp(err.message, v[i].msg) != 0)
+			printf("# %s -> %s: %s\n", v[i].json, P ? "loaded" : err.path,
+			    P ? "" : err.message);
+		CHECK(P == NULL && strcmp(err.path, v[i].path) == 0 &&
+		    strcmp(err.message, v[i].msg) == 0);
+	}
+	/* one over each list's limit */
+	n = (size_t)snprintf(big, sizeof big, J "\"rules\":[");
+	for (k = 0; k < 257; k++)
+		n += (size_t)snprintf(big + n, sizeof big - n, "%s{\"path\":\"/a\"}", k ? "," : "");
+	snprintf(big + n, sizeof big - n, "]}");
+	CHECK(load(big, &err) == NULL && strcmp(err.path, "$.rules") == 0 &&
+	    strcmp(err.message, "more than 256 rules") == 0);
+	n = (size_t)snprintf(big, sizeof big, J "\"resources\":[");
+	for (k = 0; k < 65; k++)
+		n += (size_t)snprintf(big + n, sizeof big - n,
+		    "%s{\"path\":\"/p%d/{id}\",\"methods\":{\"GET\":\"read\"}}", k ? "," : "", k);
+	snprintf(big + n, sizeof big - n, "]}");
+	CHECK(load(big, &err) == NULL && strcmp(err.path, "$.resources") == 0 &&
+	    strcmp(err.message, "more than 64 resources") == 0);
+	n = (size_t)snprintf(big, sizeof big, J "\"rules\":[{\"path\":\"/a\",\"role\":[");
+	for (k = 0; k < AC_ROLES_MAX + 1; k++)
+		n += (size_t)snprintf(big + n, sizeof big - n, "%s\"r%d\"", k ? "," : "", k);
+	snprintf(big + n, sizeof big - n, "]}]}");
+	CHECK(load(big, &err) == NULL && strcmp(err.path, "$.rules[0].role") == 0 &&
+	    strcmp(err.message, "too many entries") == 0);
+	n = (size_t)snprintf(big, sizeof big, J "\"roles\":{\"a\":[");
+	for (k = 0; k < AC_ROLES_MAX + 1; k++)
+		n += (size_t)snprintf(big + n, sizeof big - n, "%s\"p%d\"", k ? "," : "", k);
+	snprintf(big + n, sizeof big - n, "]}}");
+	CHECK(load(big, &err) == NULL && strcmp(err.path, "$.roles.a") == 0 &&
+	    strcmp(err.message, "too many entries") == 0);
+	n = (size_t)snprintf(big, sizeof big, "{\"api_keys\":{\"keys\":[");
+	for (k = 0; k < 257; k++)
+		n += (size_t)snprintf(big + n, sizeof big - n, "%s{}", k ? "," : "");
+	snprintf(big + n, sizeof big - n, "]}}");
+	CHECK(load(big, &err) == NULL && strcmp(err.path, "$.api_keys.keys") == 0 &&
+	    strcmp(err.message, "more than 256 API keys") == 0);
+	/* and what they take: a role alone or listed, a role with no
+	 * permission, and exactly the limits */
+	CHECK(load(J "\"rules\":[{\"path\":\"/a\",\"role\":\"r\"},{\"path\":\"/b\",\"role\":[\"r\",\"s\"]}],"
+	    "\"roles\":{\"r\":[]}}", &err) != NULL);
+	n = (size_t)snprintf(big, sizeof big, J "\"rules\":[");
+	for (k = 0; k < 256; k++)
+		n += (size_t)snprintf(big + n, sizeof big - n, "%s{\"path\":\"/a\"}", k ? "," : "");
+	snprintf(big + n, sizeof big - n, "]}");
+	CHECK(load(big, &err) != NULL);
+	n = (size_t)snprintf(big, sizeof big, J "\"resources\":[");
+	for (k = 0; k < 64; k++)
+		n += (size_t)snprintf(big + n, sizeof big - n,
+		    "%s{\"path\":\"/p%d/{id}\",\"methods\":{\"GET\":\"read\"}}", k ? "," : "", k);
+	snprintf(big + n, sizeof big - n, "]}");
+	CHECK(load(big, &err) != NULL);
+	end();
+#undef RES
+#undef J
+}
+
 /* The warnings of a policy, as "path|path|..." (cap 8). */
 static size_t warnings_of(const char *json, char *paths, size_t cap)
 {
@@ -1797,11 +1864,6 @@ static int removes(const ac_decision *d, const char *name)
 	return 0;
 }
 
-static int str_is(ac_str s, const char *want)
-{
-	return s.len == strlen(want) && memcmp(s.ptr, want, s.len) == 0;
-}
-
 static void test_canonical_path(void)
 {
 	static const char *const refused[] = { "/api#", "/api/%00", "/a/%1f",
@@ -1919,7 +1981,7 @@ static void test_request_rules(void)
 			"{\"sub\":\"alice\\t\",\"roles\":[]}" };
 		size_t i;
 		for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-			char a2[1024];
+			static char a2[AC_TOKEN_MAX + 16];
 			ac_header h[1];
 			snprintf(a2, sizeof a2, "Bearer %s", sign(bad[i]));
 			h[0].name.ptr = "Authorization";
@@ -2066,6 +2128,7 @@ int main(void)
 	test_policy_errors();
 	test_app_fit_policies();
 	test_policy_messages();
+	test_policy_lists();
 	test_policy_warnings();
 	test_sources_and_claims();
 	test_protocol_source();

@@ -5,22 +5,13 @@
  * a store that fails), the local table, and the stage's answers (429,
  * Retry-After, RateLimit-Policy / RateLimit) through ac_decide_local.
  */
-#include "check.h"
+#include "fixtures.h"
 
 #include <stdlib.h>
 
 #include "authcore.h"
 
-static unsigned char policy_mem[1 << 20];
-static const char SECRET[] = "unit-test-secret-0123456789abcdefghij";
 #define NOW 1800000000
-
-static const ac_policy *load(const char *json, ac_policy_error *err)
-{
-	size_t used;
-	return ac_policy_load(policy_mem, sizeof policy_mem, json, strlen(json),
-	    &used, err);
-}
 
 /* Loads `rl` as the rate_limits of a JWT policy with public /open*. */
 static const ac_policy *load_rl(const char *rl, ac_policy_error *err)
@@ -30,16 +21,6 @@ static const ac_policy *load_rl(const char *rl, ac_policy_error *err)
 	    "{\"jwt\":{\"keys\":[{\"alg\":\"HS256\",\"secret\":\"%s\"}]},"
 	    "\"public\":[\"/open*\"],\"rate_limits\":%s}", SECRET, rl);
 	return load(json, err);
-}
-
-static const char *sign(const char *payload)
-{
-	static char tok[AC_TOKEN_MAX];
-	size_t n = ac_jwt_sign_hmac(tok, sizeof tok - 1, AC_ALG_HS256,
-	    (const uint8_t *)SECRET, strlen(SECRET), NULL, 0, payload,
-	    strlen(payload));
-	tok[n] = 0;
-	return tok;
 }
 
 static ac_state *state;
@@ -104,11 +85,6 @@ static ac_request req_of(const char *method, const char *path,
 	r.headers = hdrs;
 	r.n_headers = n;
 	return r;
-}
-
-static int str_is(ac_str s, const char *z)
-{
-	return s.len == strlen(z) && memcmp(s.ptr, z, s.len) == 0;
 }
 
 static const ac_answer *local(const ac_policy *P, const ac_request *r,

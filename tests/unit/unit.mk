@@ -16,7 +16,7 @@
 UT := $(B)/tests
 UNIT_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 UNIT_HEAP_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free
-UNIT_DEPS := tests/unit/check.h $(CORE_HDRS)
+UNIT_DEPS := tests/unit/check.h tests/unit/fixtures.h $(CORE_HDRS)
 
 # $(call unit_native,NAME,OPT,CFLAGS,LDFLAGS)
 define unit_native
