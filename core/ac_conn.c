@@ -22,7 +22,6 @@
 #include "ac_conn.h"
 #include "ac_ratelimit.h"
 #include "ac_reply.h"
-#include "ac_state_int.h"
 
 #define LEASE_ITEM 8u   /* group (u32 LE), tag (u32 LE) */
 /* a group with live counters is kept this long after its last change
@@ -81,22 +80,13 @@ int ac_conn_acquire(ac_ctx *c)
 	uint8_t scratch[AC_STORE_OPS_MAX][AC_GROUP_BYTES];
 	int touched[AC_STORE_OPS_MAX];
 	size_t n = 0, i;
-	int waiting = 0;
+	int waiting = 0, r;
 
 	if (P->n_conn_caps == 0)
 		return AC_STAGE_NEXT;
-	if (d->store.failed != AC_OK) {
-		if (P->rl_fail_open)
-			return AC_STAGE_NEXT;
-		ac_reply_respond(d, 503, d->store.failed);
-		ac_reply_retry_after(d, 1);
-		return AC_STAGE_DONE;
-	}
 	for (i = 0; i < P->n_conn_caps; i++) {
 		const ac_rate_limit *R = &P->conn_caps[i];
-		uint8_t name[512], net[9];
-		uint32_t g, tag;
-		size_t len;
+		uint8_t net[9];
 		ac_str v;
 		int e;
 
@@ -105,48 +95,22 @@ int ac_conn_acquire(ac_ctx *c)
 		v = ac_rl_key_value(R, c, net);
 		if (v.ptr == NULL)
 			continue;
-		if (!ac_state_ok(c->S)) {
-			ac_reply_respond(d, 500, AC_NO_STATE);
+		if (n == 0 && (r = ac_store_gate(c)) >= 0)
+			return r;
+		e = ac_store_place(c, "cc1", i, 0, R, v, P->rl_groups,
+		    P->conn_groups, &cap[n].g, &cap[n].tag);
+		if (e < 0)
 			return AC_STAGE_DONE;
-		}
-		/* "cc1" 0, the cap, the key kind, the value's length and (its
-		 * first 480 bytes of) the value */
-		memcpy(name, "cc1", 4);
-		name[4] = (uint8_t)i;
-		name[5] = (uint8_t)R->key;
-		name[6] = (uint8_t)(v.len >> 8);
-		name[7] = (uint8_t)v.len;
-		len = v.len < 480 ? v.len : 480;
-		memcpy(name + 8, v.ptr, len);
-		ac_bucket_place(ac_state_bucket_key(c->S), name, 8 + len,
-		    P->conn_groups, &g, &tag);
-		g += P->rl_groups;
-		e = ac_store_entry(d, g);
-		if (e < 0) {
-			ac_reply_respond(d, 503, AC_STORE_UNAVAILABLE);
-			ac_reply_retry_after(d, 1);
-			return AC_STAGE_DONE;
-		}
 		if (!d->store.e[e].supplied)
 			waiting = 1;
 		cap[n].ent = (size_t)e;
-		cap[n].g = g;
-		cap[n].tag = tag;
 		cap[n].R = R;
 		n++;
 	}
 	if (n == 0)
 		return AC_STAGE_NEXT;
-	if (d->store.missing) {
-		ac_reply_respond(d, 503, AC_STORE_UNAVAILABLE);
-		ac_reply_retry_after(d, 1);
-		return AC_STAGE_DONE;
-	}
-	if (waiting) {
-		d->a.action = AC_PENDING;
-		d->a.wait = AC_WAIT_STORE;
-		return AC_STAGE_DONE;
-	}
+	if ((r = ac_store_ready(c, waiting)) != AC_STAGE_NEXT)
+		return r;
 	/* count the stream under every cap, or (one is at its max) none */
 	memset(touched, 0, sizeof touched);
 	for (i = 0; i < n; i++) {

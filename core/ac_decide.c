@@ -393,8 +393,12 @@ ac_reason ac_policy_verify_jwt(const ac_policy *P, const char *token,
 	    now, res);
 }
 
+/* The answer a run starts from: allow, nothing added, no store ops; the
+ * entries counted from as the host supplied them. A release has no
+ * request (req NULL): no target, client or scheme. */
 static void reset(ac_decision *d, const ac_request *req)
 {
+	static const ac_str none = { NULL, 0 };
 	size_t i;
 
 	d->a.action = AC_ALLOW;
@@ -403,23 +407,20 @@ static void reset(ac_decision *d, const ac_request *req)
 	d->a.n_remove = d->a.n_add = d->a.n_resp_headers = 0;
 	d->a.body.ptr = "";
 	d->a.body.len = 0;
-	d->a.user.ptr = NULL;
-	d->a.user.len = 0;
+	d->a.user = none;
 	d->a.auth_method.ptr = "";
 	d->a.auth_method.len = 0;
-	d->login_user.ptr = NULL;
-	d->login_user.len = 0;
+	d->login_user = none;
 	d->page = 0;
 	d->buf_len = 0;
 	d->a.audit = ""; /* ac_reply_audit points it at audit_buf */
 	d->a.audit_len = 0;
 	d->a.state_written = 0;
-	d->a.path = req->path;
+	d->a.path = req != NULL ? req->path : none;
 	d->a.path_rewritten = 0;
-	d->a.match.ptr = NULL;
-	d->a.match.len = 0;
-	d->a.client = req->client_ip;
-	d->a.https = req->https;
+	d->a.match = none;
+	d->a.client = req != NULL ? req->client_ip : none;
+	d->a.https = req != NULL ? req->https : 0;
 	d->a.wait = AC_WAIT_NONE;
 	d->a.reads = d->store.reads;
 	d->a.n_reads = 0;
@@ -529,41 +530,10 @@ static void store_rerun(const ac_policy *P, ac_state *S,
  * the store's reads or writes. */
 static void release_run(const ac_policy *P, int64_t now, ac_decision *d)
 {
-	d->a.action = AC_ALLOW;
-	d->a.status = 200;
+	reset(d, NULL);
 	d->a.reason = d->store.failed;
-	d->a.n_remove = d->a.n_add = d->a.n_resp_headers = 0;
-	d->a.body.ptr = "";
-	d->a.body.len = 0;
-	d->a.user.ptr = NULL;
-	d->a.user.len = 0;
-	d->a.auth_method.ptr = "";
-	d->a.auth_method.len = 0;
-	d->a.audit = "";
-	d->a.audit_len = 0;
-	d->a.state_written = 0;
-	d->a.path.ptr = d->a.match.ptr = d->a.client.ptr = NULL;
-	d->a.path.len = d->a.match.len = d->a.client.len = 0;
-	d->a.path_rewritten = 0;
-	d->a.https = 0;
-	d->a.wait = AC_WAIT_NONE;
-	d->a.reads = d->store.reads;
-	d->a.n_reads = 0;
-	d->a.writes = d->store.writes;
-	d->a.n_writes = 0;
-	d->a.lease = NULL;
-	d->a.lease_len = 0;
-	d->buf_len = 0;
-	if (d->store.failed == AC_OK) {
-		size_t i;
-		for (i = 0; i < d->store.n; i++) {
-			ac_store_ent *e = &d->store.e[i];
-			memcpy(e->cur, e->value, sizeof e->cur);
-			e->changed = 0;
-			e->expires = 0;
-		}
+	if (d->store.failed == AC_OK)
 		ac_conn_release(P, now, d);
-	}
 	store_ops(d);
 }
 

@@ -195,24 +195,12 @@ static void rl_headers(ac_decision *d, const bucket *b, size_t n)
 	ac_reply_header(d, "ratelimit", d->buf + start, d->buf_len - start);
 }
 
-/* The limits of one phase: identity 0 (client and header keys) or 1. */
-static int run_limits(ac_ctx *c, int identity)
+int ac_store_gate(ac_ctx *c)
 {
-	const ac_policy *P = c->P;
 	ac_decision *d = c->d;
-	bucket b[AC_STORE_OPS_MAX];
-	uint8_t scratch[AC_STORE_OPS_MAX][AC_GROUP_BYTES];
-	int touched[AC_STORE_OPS_MAX];
-	size_t nb = 0, i, w;
-	int listed = 0, waiting = 0, refused = 0;
-	uint64_t now, retry = 0;
 
-	if (P->n_rate_limits == 0)
-		return AC_STAGE_NEXT;
-	if (!identity && d->store.client_counted)
-		return AC_STAGE_NEXT; /* counted as the password check began */
 	if (d->store.failed != AC_OK) {
-		if (P->rl_fail_open)
+		if (c->P->rl_fail_open)
 			return AC_STAGE_NEXT;
 		ac_reply_respond(d, 503, d->store.failed);
 		ac_reply_retry_after(d, 1);
@@ -222,15 +210,82 @@ static int run_limits(ac_ctx *c, int identity)
 		ac_reply_respond(d, 500, AC_NO_STATE);
 		return AC_STAGE_DONE;
 	}
+	return -1;
+}
+
+int ac_store_place(ac_ctx *c, const char kind[4], size_t index, size_t w,
+    const ac_rate_limit *R, ac_str v, uint32_t base, uint32_t n_groups,
+    uint32_t *group, uint32_t *tag)
+{
+	uint8_t name[512];
+	size_t len = v.len < 480 ? v.len : 480;
+	uint32_t g;
+	int e;
+
+	/* kind ("rl1", "cc1") and 0, the window, the key kind, the value's
+	 * length, the limit or cap, and (its first 480 bytes of) the value */
+	memcpy(name, kind, 4);
+	name[4] = (uint8_t)w;
+	name[5] = (uint8_t)R->key;
+	name[6] = (uint8_t)(v.len >> 8);
+	name[7] = (uint8_t)v.len;
+	name[8] = (uint8_t)index;
+	memcpy(name + 9, v.ptr, len);
+	ac_bucket_place(ac_state_bucket_key(c->S), name, 9 + len, n_groups,
+	    &g, tag);
+	*group = base + g;
+	e = ac_store_entry(c->d, *group);
+	if (e < 0) {
+		ac_reply_respond(c->d, 503, AC_STORE_UNAVAILABLE);
+		ac_reply_retry_after(c->d, 1);
+	}
+	return e;
+}
+
+int ac_store_ready(ac_ctx *c, int waiting)
+{
+	ac_decision *d = c->d;
+
+	if (d->store.missing) {
+		/* finished without an entry the host was asked for */
+		ac_reply_respond(d, 503, AC_STORE_UNAVAILABLE);
+		ac_reply_retry_after(d, 1);
+		return AC_STAGE_DONE;
+	}
+	if (waiting) {
+		d->a.action = AC_PENDING;
+		d->a.wait = AC_WAIT_STORE;
+		return AC_STAGE_DONE;
+	}
+	return AC_STAGE_NEXT;
+}
+
+/* The limits of one phase: identity 0 (client and header keys) or 1. */
+static int run_limits(ac_ctx *c, int identity)
+{
+	const ac_policy *P = c->P;
+	ac_decision *d = c->d;
+	bucket b[AC_STORE_OPS_MAX];
+	uint8_t scratch[AC_STORE_OPS_MAX][AC_GROUP_BYTES];
+	int touched[AC_STORE_OPS_MAX];
+	size_t nb = 0, i, w;
+	int listed = 0, waiting = 0, refused = 0, r;
+	uint64_t now, retry = 0;
+
+	if (P->n_rate_limits == 0)
+		return AC_STAGE_NEXT;
+	if (!identity && d->store.client_counted)
+		return AC_STAGE_NEXT; /* counted as the password check began */
+	if ((r = ac_store_gate(c)) >= 0)
+		return r;
 	for (i = 0; i < P->n_rate_limits; i++)
 		if (!P->rate_limits[i].is_default &&
 		    ac_rl_applies(&P->rate_limits[i], c))
 			listed = 1;
 	for (i = 0; i < P->n_rate_limits; i++) {
 		const ac_rate_limit *R = &P->rate_limits[i];
-		uint8_t name[512], net[9];
+		uint8_t net[9];
 		ac_str v;
-		size_t len;
 
 		if (identity_key(R->key) != identity ||
 		    (R->is_default ? listed : !ac_rl_applies(R, c)))
@@ -238,26 +293,17 @@ static int run_limits(ac_ctx *c, int identity)
 		v = ac_rl_key_value(R, c, net);
 		if (v.ptr == NULL)
 			continue; /* no such header, no identity of that kind */
-		/* "rl1" 0, the limit, the window, the key kind, the value's
-		 * length and (its first 480 bytes of) the value */
-		memcpy(name, "rl1", 4);
-		name[5] = (uint8_t)R->key;
-		name[6] = (uint8_t)(v.len >> 8);
-		name[7] = (uint8_t)v.len;
-		len = v.len < 480 ? v.len : 480;
-		memcpy(name + 9, v.ptr, len);
-		name[8] = (uint8_t)i;
 		for (w = 0; w < R->n_windows; w++) {
 			uint32_t g, tag;
-			int e;
+			int e = nb == AC_STORE_OPS_MAX ? -1 : ac_store_place(c,
+			    "rl1", i, w, R, v, 0, P->rl_groups, &g, &tag);
 
-			name[4] = (uint8_t)w;
-			ac_bucket_place(ac_state_bucket_key(c->S), name, 9 + len,
-			    P->rl_groups, &g, &tag);
-			e = ac_store_entry(d, g);
-			if (e < 0 || nb == AC_STORE_OPS_MAX) {
-				ac_reply_respond(d, 503, AC_STORE_UNAVAILABLE);
-				ac_reply_retry_after(d, 1);
+			if (e < 0) {
+				if (nb == AC_STORE_OPS_MAX) {
+					ac_reply_respond(d, 503,
+					    AC_STORE_UNAVAILABLE);
+					ac_reply_retry_after(d, 1);
+				}
 				return AC_STAGE_DONE;
 			}
 			if (!d->store.e[e].supplied)
@@ -271,17 +317,8 @@ static int run_limits(ac_ctx *c, int identity)
 	}
 	if (nb == 0)
 		return AC_STAGE_NEXT;
-	if (d->store.missing) {
-		/* finished without an entry the host was asked for */
-		ac_reply_respond(d, 503, AC_STORE_UNAVAILABLE);
-		ac_reply_retry_after(d, 1);
-		return AC_STAGE_DONE;
-	}
-	if (waiting) {
-		d->a.action = AC_PENDING;
-		d->a.wait = AC_WAIT_STORE;
-		return AC_STAGE_DONE;
-	}
+	if ((r = ac_store_ready(c, waiting)) != AC_STAGE_NEXT)
+		return r;
 	/* count the request in every bucket, or (one is full) in none; the
 	 * host's now may be anything: saturated, never overflowed */
 	now = ac_bucket_time(c->now > INT64_MAX / 1000 ? INT64_MAX :

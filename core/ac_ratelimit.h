@@ -24,6 +24,24 @@ ac_str ac_rl_key_value(const ac_rate_limit *R, const ac_ctx *c,
  * asked for it yet; -1 if it holds AC_STORE_OPS_MAX entries already. */
 int ac_store_entry(ac_decision *d, uint32_t g);
 
+/* The head of a stage over store entries: its answer when the host
+ * reported a store failure (AC_STAGE_NEXT: on_store_error "allow";
+ * AC_STAGE_DONE: 503) or the state is missing (500), else -1. */
+int ac_store_gate(ac_ctx *c);
+
+/* The entry of the bucket or counter `kind` ("rl1" limits, "cc1" caps)
+ * names for window w of limit or cap `index` (R) and key value v, placed
+ * among n_groups groups from group `base` by the state's key; its group
+ * in *group, its tag in *tag. -1: the decision holds AC_STORE_OPS_MAX entries (answered 503). */
+int ac_store_place(ac_ctx *c, const char kind[4], size_t index, size_t w,
+    const ac_rate_limit *R, ac_str v, uint32_t base, uint32_t n_groups,
+    uint32_t *group, uint32_t *tag);
+
+/* Once a stage has its entries: 503 if the host finished without one it
+ * was asked for, AC_PENDING on the store if one is not supplied yet
+ * (waiting), else AC_STAGE_NEXT. */
+int ac_store_ready(ac_ctx *c, int waiting);
+
 /* The store key of group g ("g<index>", no NUL); its length. */
 size_t ac_store_key(uint32_t g, char key[AC_STORE_KEY_MAX]);
 

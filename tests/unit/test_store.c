@@ -268,6 +268,28 @@ static int apply_writes(const ac_answer *a)
 	return lost;
 }
 
+/* Decides r into d by hand, one round of reads from the table, to the
+ * answer before its writes: 0, or -1 if a read could not be supplied. */
+static int decided(const ac_policy *P, const ac_request *r, ac_decision *d)
+{
+	int rc;
+
+	memset(d, 0, ac_sizeof_decision());
+	(void)ac_decide_begin(P, state, r, NOW, NULL, 0, d);
+	rc = supply_all(d);
+	ac_decide_finish(P, state, r, NOW, NULL, 0, d);
+	return rc;
+}
+
+/* Releases a lease into d against the table, to its end. */
+static void released(const ac_policy *P, const uint8_t *lease, size_t len,
+    ac_decision *d)
+{
+	memset(d, 0, ac_sizeof_decision());
+	(void)ac_release_begin(P, lease, len, NOW, d);
+	ac_table_settle(P, NULL, table, NULL, NOW, NULL, 0, d);
+}
+
 static void test_protocol(void)
 {
 	ac_policy_error err;
@@ -734,10 +756,7 @@ static void test_counted_before_check(void)
 	CHECK(apply_writes(a) == 0);
 	/* a request from the same client, decided while the check runs,
 	 * sees the attempt counted: 2 of 5 */
-	memset(d2, 0, ac_sizeof_decision());
-	(void)ac_decide_begin(P, state, &g, NOW, NULL, 0, d2);
-	CHECK(supply_all(d2) == 0);
-	ac_decide_finish(P, state, &g, NOW, NULL, 0, d2);
+	CHECK(decided(P, &g, d2) == 0);
 	CHECK(b->action == AC_ALLOW && strstr(hdr(b, "ratelimit"), ";r=3;") != NULL);
 	CHECK(apply_writes(b) == 0);
 	while (ac_decide_step(dec, 100) > 0)
@@ -745,10 +764,7 @@ static void test_counted_before_check(void)
 	ac_decide_finish(P, state, &r, NOW, NULL, 0, dec);
 	/* final, not counted again: nothing to write */
 	CHECK(a->action == AC_RESPOND && a->status == 401 && a->n_writes == 0);
-	memset(d2, 0, ac_sizeof_decision());
-	(void)ac_decide_begin(P, state, &g, NOW, NULL, 0, d2);
-	CHECK(supply_all(d2) == 0);
-	ac_decide_finish(P, state, &g, NOW, NULL, 0, d2);
+	CHECK(decided(P, &g, d2) == 0);
 	CHECK(b->action == AC_ALLOW && strstr(hdr(b, "ratelimit"), ";r=2;") != NULL);
 	CHECK(apply_writes(b) == 0);
 	end();
@@ -765,10 +781,7 @@ static void test_counted_before_check(void)
 	    a->n_writes == 1);
 	/* another request of the client counts first: the login's write is
 	 * lost; the core gives the check's slot back and reads again */
-	memset(d2, 0, ac_sizeof_decision());
-	(void)ac_decide_begin(P, state, &g, NOW, NULL, 0, d2);
-	CHECK(supply_all(d2) == 0);
-	ac_decide_finish(P, state, &g, NOW, NULL, 0, d2);
+	CHECK(decided(P, &g, d2) == 0);
 	CHECK(apply_writes(b) == 0);
 	CHECK(apply_writes(a) == 1);
 	ac_decide_store_lost(P, state, &r, NOW, NULL, 0, dec);
@@ -784,10 +797,7 @@ static void test_counted_before_check(void)
 	ac_decide_finish(P, state, &r, NOW, NULL, 0, dec);
 	CHECK(a->status == 401 && a->n_writes == 0);
 	/* both counted once: the next sees 3 of 5 used */
-	memset(d2, 0, ac_sizeof_decision());
-	(void)ac_decide_begin(P, state, &g, NOW, NULL, 0, d2);
-	CHECK(supply_all(d2) == 0);
-	ac_decide_finish(P, state, &g, NOW, NULL, 0, d2);
+	CHECK(decided(P, &g, d2) == 0);
 	CHECK(b->action == AC_ALLOW && strstr(hdr(b, "ratelimit"), ";r=2;") != NULL);
 	/* every check's slot was given back: max_pending (8) checks from
 	 * other clients can all be in flight at once (a leaked slot would
@@ -899,9 +909,7 @@ static void test_caps(void)
 	/* every lease released: every counter back to 0, the groups as
 	 * if absent */
 	for (k = 1; k < 4; k++) {
-		memset(d2, 0, ac_sizeof_decision());
-		(void)ac_release_begin(P, lease[k], lease_len[k], NOW, d2);
-		ac_table_settle(P, NULL, table, NULL, NOW, NULL, 0, d2);
+		released(P, lease[k], lease_len[k], d2);
 		CHECK(ac_decision_answer(d2)->action == AC_ALLOW &&
 		    ac_decision_answer(d2)->reason == AC_OK);
 	}
@@ -913,9 +921,7 @@ static void test_caps(void)
 		CHECK(live == 0);
 	}
 	/* releasing twice never goes below 0 */
-	memset(d2, 0, ac_sizeof_decision());
-	(void)ac_release_begin(P, lease[1], lease_len[1], NOW, d2);
-	ac_table_settle(P, NULL, table, NULL, NOW, NULL, 0, d2);
+	released(P, lease[1], lease_len[1], d2);
 	CHECK(ac_decision_answer(d2)->action == AC_ALLOW &&
 	    ac_decision_answer(d2)->n_writes == 0);
 	end();
