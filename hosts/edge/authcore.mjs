@@ -367,19 +367,27 @@ export async function createAuth(policy, options = {}) {
   // call against this instance's table) the first time it is called and
   // does nothing after. A null lease: a function that does nothing.
   let leasePtr = 0;
+  function releaseBytes(bytes, now) {
+    if (!(bytes instanceof Uint8Array) || bytes.length === 0 || bytes.length > LEASE_MAX) {
+      return "invalid_request";
+    }
+    if (!leasePtr && !(leasePtr = M._acw_alloc(LEASE_MAX) >>> 0)) {
+      throw new Error("authcore: out of wasm memory");
+    }
+    M.HEAPU8.set(bytes, leasePtr);
+    const rc = M._acw_release(ctx, leasePtr, bytes.length, now) >>> 0;
+    return REASONS[rc] ?? "unknown";
+  }
+
   function leaseRelease(lease) {
     if (!lease) return noop;
     return () => {
       if (lease === null || closed) return;
       const bytes = lease;
       lease = null;
-      if (!leasePtr && !(leasePtr = M._acw_alloc(LEASE_MAX) >>> 0)) {
-        throw new Error("authcore: out of wasm memory");
-      }
-      M.HEAPU8.set(bytes, leasePtr);
-      const rc = M._acw_release(ctx, leasePtr, bytes.length, nowOf()) >>> 0;
-      if (rc !== 0 && typeof warn === "function") {
-        warn(`authcore: a connection lease was not released: ${REASONS[rc] ?? rc}`);
+      const why = releaseBytes(bytes, nowOf());
+      if (why !== "ok" && typeof warn === "function") {
+        warn(`authcore: a connection lease was not released: ${why}`);
       }
     };
   }
@@ -566,6 +574,18 @@ export async function createAuth(policy, options = {}) {
       k += 6;
       for (let i = 0; i < n; i++, k += 2) roles.push(textAt(h, W[k], W[k + 1]));
       return new Verified(valid, reason, user, roles, payload);
+    },
+
+    /**
+     * Ends a connection cap's count by hand, for decide() callers: `lease`
+     * is a decision's leaseBytes, handed back once when its stream has
+     * ended. Returns the core's reason: "ok", "invalid_request" (no lease
+     * of this policy), or store_unavailable / store_conflict (the release
+     * failed; the count stays one too high). options.now: unix seconds.
+     */
+    release(lease, opts = {}) {
+      live();
+      return releaseBytes(lease, nowOf(opts.now));
     },
 
     /** Frees the wasm-side policy, state and buffers. */
