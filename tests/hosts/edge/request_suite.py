@@ -30,7 +30,8 @@ counted, and the count after both holds both, once each. A connection
 cap (one event stream per client) refuses a second stream 429
 too_many_connections while one is open, and the place is back once the
 stream's client goes (the runtime cancels the body), once a stream ends and
-once one fails.
+once one fails; in Deno, a WebSocket the app upgrades (Deno.upgradeWebSocket)
+and releases on close (serve()'s release) the same.
 Without a runtime address (workerd's runtime "workers" without
 CF-Connecting-IP) the module refuses the request rather than deciding
 without one.
@@ -110,6 +111,8 @@ def policy():
                                     "limit": "%d/day" % SHARED}],
                         # event streams open at once per client
                         "connections": [{"name": "streams", "path": "/pub/stream", "key": "client",
+                                         "max": 1},
+                                        {"name": "sockets", "path": "/pub/socket", "key": "client",
                                          "max": 1}],
                         "headers": True},
         "default": "authenticated",
@@ -337,6 +340,70 @@ def check_stream_cap(label, c, headers=(), source=A):
     ok(label, "; ".join(probs) or None)
 
 
+def ws_open(c, source=A):
+    """A WebSocket handshake on /pub/socket (a socket of its own, TLS when
+    the server is): (socket, status)."""
+    s = socket.create_connection(("127.0.0.1", c.port), TIMEOUT, source_address=(source, 0))
+    if c.tls:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        s = ctx.wrap_socket(s)
+    s.sendall(b"GET /pub/socket HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+              b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+              b"Sec-WebSocket-Version: 13\r\n\r\n")
+    got = b""
+    while b"\r\n\r\n" not in got:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        got += chunk
+    return s, int(got.split(b" ", 2)[1]) if got.startswith(b"HTTP/1.1 ") else 0
+
+
+def ws_echo(s):
+    """One masked text frame "ping" sent; True if it comes back."""
+    mask = b"\x01\x02\x03\x04"
+    s.sendall(b"\x81\x84" + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(b"ping")))
+    got = b""
+    while len(got) < 6:
+        chunk = s.recv(64)
+        if not chunk:
+            break
+        got += chunk
+    return got[:6] == b"\x81\x04ping"
+
+
+def check_socket_cap(label, c, source=A):
+    """Deno: a WebSocket the app upgrades itself (Deno.upgradeWebSocket)
+    under a cap of one per client: the next handshake is 429 while it is
+    open, and once its client goes the app's release (serve()'s third
+    argument to next, called on close) gives the place back."""
+    probs = []
+    s, st = ws_open(c, source)
+    try:
+        if st != 101 or not ws_echo(s):
+            probs.append("first WebSocket: status %d, want 101 and an echo" % st)
+        s2, st2 = ws_open(c, source)
+        s2.close()
+        if st2 != 429:
+            probs.append("second WebSocket while the first is open: %d, want 429" % st2)
+    finally:
+        s.close()
+    t0 = time.time()
+    while True:
+        s3, st = ws_open(c, source)
+        s3.close()
+        if st != 429 or time.time() - t0 > 5:
+            break
+        time.sleep(0.05)
+    if st != 101:
+        probs.append("after the client went: %d, want 101" % st)
+    else:
+        print("# %s: a place back %.2fs after the client went" % (label, time.time() - t0), flush=True)
+    ok(label, "; ".join(probs) or None)
+
+
 def check_login_ok(label, c, headers=(), source=A, https=False):
     status, hdrs, raw = login(c, "alice", "alice-pw", headers, source)
     cookies = hdrs.get("set-cookie", [])
@@ -530,6 +597,9 @@ def socket_host(run, tls):
         check_rate_limit("%s %srate limit: %d per minute per peer address, then 429" % (HOST, s, LIMIT), c)
         check_stream_cap("%s %sconnection cap: an event stream counts until it ends, is cancelled or fails"
                          % (HOST, s), c)
+        if HOST == "deno":
+            check_socket_cap("deno %sconnection cap: a WebSocket the app upgrades counts until the app "
+                             "releases it on close" % s, c)
         check_login_ok("%s %slogin" % (HOST, s), c, source=C, https=tls)
         if not tls:
             check_counted_first("%s a login is counted before its password check: a request "
