@@ -54,9 +54,10 @@ edge: $(EDGE_PKG)
 ALL_WASM += $(EDGE_PKG)
 
 # make bench-edge-limits: what a rate limit costs auth.decide in Node (a
-# public GET without limits, with one client limit, and with 1,000,000 keys
-# of which 500,000 live), alternating runs, medians and ratios to the run
-# without limits; then the wasm memory of an instance per store size.
+# public GET without limits, with one client limit, with 1,000,000 keys
+# of which 500,000 live, and under a connection cap, decided and released),
+# alternating runs, medians and ratios to the run without limits; then the
+# wasm memory of an instance per store size.
 .PHONY: bench-edge-limits
 bench-edge-limits: $(EDGE_PKG)
 	@node tests/hosts/edge/bench_limits.mjs $(abspath $(EDGE_OUT))
