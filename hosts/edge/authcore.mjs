@@ -449,11 +449,11 @@ export async function createAuth(policy, options = {}) {
       live();
     }
     const d = await decideRequest(fields, body, needs, now, byteStrings, passwordSlice, request.signal);
-    if (audit && d.auditText) audit(d.auditText);
-    if (d.action !== "allow") return { response: toResponse(d), decision: d };
     const release = leaseRelease(d.leaseBytes);
     let out;
     try {
+      if (audit && d.auditText) audit(d.auditText);
+      if (d.action !== "allow") return { response: toResponse(d), decision: d };
       out = forward(request, d);
     } catch (e) {
       release();
