@@ -412,7 +412,7 @@ def checks(host, up, port):
         print("# %s: median echo round trip %.0f us on /ws/chat, %.0f us on /ws/capped (2000 each)"
               % (host, echo_us(port, "/ws/chat", erin), echo_us(port, "/ws/capped", erin)), flush=True)
     except Exception as e:  # noqa: BLE001 - a measurement, not a check
-        print("# %s: echo timing failed: %r" % (host, e), flush=True)
+        print("# %s: echo timing failed: %s" % (host, repr(e)[:120]), flush=True)
 
 
 # ---- hosts -------------------------------------------------------------
