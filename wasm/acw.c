@@ -40,6 +40,11 @@
  * is its cache of verified token signatures (jwt.cache; an isolate is one
  * worker).
  *
+ * Connection caps (rate_limits.connections) count in the same table: an
+ * allowed request a cap covers carries a lease (the JSON's "lease", the
+ * view's last string) that the host copies and, when the stream ends for
+ * any reason, hands back once to acw_release.
+ *
  * Rate limits (the policy's "rate_limits") keep their buckets in a table of
  * the context's own (ac_table, ac_table_size bytes of the module's heap):
  * per context, so per isolate, never shared with another instance. The
@@ -85,7 +90,7 @@ typedef struct {
 	size_t out_len;
 	int view;             /* acw_set_view: answer with a view, not JSON */
 	acw_word words[ACW_VIEW_FIXED + 2 * AC_DECISION_HEADERS_MAX +
-	    4 * AC_DECISION_HEADERS_MAX + 5 * AC_DECISION_HEADERS_MAX + 2];
+	    4 * AC_DECISION_HEADERS_MAX + 5 * AC_DECISION_HEADERS_MAX + 4];
 	/* the compiled policy follows */
 } acw_ctx;
 
@@ -370,7 +375,9 @@ static int parse_request(acw_ctx *ctx, const char *req, size_t req_len,
  *   then n_remove x (name), n_add x (name, value), n_resp x (name, value,
  *   mode) with mode an ac_header_mode (0 append, 1 set, 2 set if absent),
  *   then how the caller was identified (auth_method: "jwt", "session",
- *   ...; length 0: not identified).
+ *   ...; length 0: not identified), then the lease of an allowed request
+ *   a connection cap counts (length 0: none; the host copies the bytes
+ *   and hands them to acw_release when the stream ends).
  * Words are acw_word: u32 in wasm32, 64 bits in a native build.
  * Names point into the policy or static storage (stable for the context's
  * life); path and client may point into the request bytes (valid until the
@@ -414,6 +421,8 @@ static const char *view_out(acw_ctx *ctx, const ac_answer *d,
 		w[k++] = d->resp_modes[i];
 	}
 	ACW_PUT(d->auth_method);
+	w[k++] = (acw_word)(uintptr_t)d->lease;
+	w[k++] = (acw_word)d->lease_len;
 #undef ACW_PUT
 	*out_len = k * sizeof w[0];
 	return (const char *)w;
@@ -601,4 +610,28 @@ ACW_EXPORT const char *acw_resume(acw_ctx *ctx, ac_decision *d,
 	ac_table_settle(ctx->policy, st, ctx->table, &r, (int64_t)now,
 	    entropy, entropy_len, d);
 	return json_out(ctx, d, out_len);
+}
+
+/* ---- connection caps -------------------------------------------------- */
+
+/* Releases a lease (lease_len bytes, copied from an allowed answer's
+ * lease) when its stream has ended: ac_release_begin on the context's own
+ * decision (never a stepped one: those are the caller's) and the store
+ * loop against the context's table, inside the call. Returns the final
+ * reason code: 0 (ok: the counters are down by one), AC_INVALID_REQUEST's
+ * for bytes that are no lease of this policy, store_unavailable or
+ * store_conflict when the release failed (a counter then stays high).
+ * The host calls it once per lease. */
+ACW_EXPORT int acw_release(acw_ctx *ctx, const uint8_t *lease,
+    size_t lease_len, double now)
+{
+	ac_decision *d = ctx->decision;
+
+	if (lease == NULL || lease_len == 0 || lease_len > AC_LEASE_MAX)
+		return (int)AC_INVALID_REQUEST;
+	if (ac_release_begin(ctx->policy, lease, lease_len, (int64_t)now, d) ==
+	    AC_PENDING)
+		ac_table_settle(ctx->policy, state_of(ctx), ctx->table, NULL,
+		    (int64_t)now, NULL, 0, d);
+	return (int)ac_decision_answer(d)->reason;
 }

@@ -57,6 +57,8 @@ const NEEDS_ENTRIES = 64;
 const WHOLE = 1 << 20;
 // Statuses whose responses must not carry a body (Fetch "null body status").
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
+const LEASE_MAX = 80; // AC_LEASE_MAX (66), rounded up
+const noop = () => {};
 
 const utf8 = new TextDecoder("utf-8");
 const utf8enc = new TextEncoder();
@@ -271,6 +273,8 @@ export async function createAuth(policy, options = {}) {
       if (W[k + 4] !== 0) entry.push(MODES[W[k + 4]]);
       d.headers.push(entry);
     }
+    k += 2; // auth_method
+    if (W[k + 1] !== 0) d.leaseBytes = h.slice(W[k], W[k] + W[k + 1]); // a copy: the view goes
     return d;
   }
 
@@ -358,6 +362,36 @@ export async function createAuth(policy, options = {}) {
     M._acw_decision_free(d); // wipes the check's key material (its own block: also after close)
   }
 
+  // A connection cap's lease, released once when its stream ends: a
+  // function that hands the bytes back to the core (acw_release, inside the
+  // call against this instance's table) the first time it is called and
+  // does nothing after. A null lease: a function that does nothing.
+  let leasePtr = 0;
+  function releaseBytes(bytes, now) {
+    if (!(bytes instanceof Uint8Array) || bytes.length === 0 || bytes.length > LEASE_MAX) {
+      return "invalid_request";
+    }
+    if (!leasePtr && !(leasePtr = M._acw_alloc(LEASE_MAX) >>> 0)) {
+      throw new Error("authcore: out of wasm memory");
+    }
+    M.HEAPU8.set(bytes, leasePtr);
+    const rc = M._acw_release(ctx, leasePtr, bytes.length, now) >>> 0;
+    return REASONS[rc] ?? "unknown";
+  }
+
+  function leaseRelease(lease) {
+    if (!lease) return noop;
+    return () => {
+      if (lease === null || closed) return;
+      const bytes = lease;
+      lease = null;
+      const why = releaseBytes(bytes, nowOf());
+      if (why !== "ok" && typeof warn === "function") {
+        warn(`authcore: a connection lease was not released: ${why}`);
+      }
+    };
+  }
+
   function fieldsOf(method, path, clientIp, https, headers, host) {
     const fields = [String(method), String(path), String(clientIp ?? ""), https ? "1" : "0"];
     let hasHost = false;
@@ -415,14 +449,24 @@ export async function createAuth(policy, options = {}) {
       live();
     }
     const d = await decideRequest(fields, body, needs, now, byteStrings, passwordSlice, request.signal);
-    if (audit && d.auditText) audit(d.auditText);
-    if (d.action !== "allow") return { response: toResponse(d), decision: d };
+    const release = leaseRelease(d.leaseBytes);
+    let out;
+    try {
+      if (audit && d.auditText) audit(d.auditText);
+      if (d.action !== "allow") return { response: toResponse(d), decision: d };
+      out = forward(request, d);
+    } catch (e) {
+      release();
+      throw e;
+    }
     return {
       // client, https: as the core took them (trusted proxies applied)
       identity: { user: d.user ?? null, reason: d.reason, client: d.client, https: d.https },
-      request: forward(request, d),
+      request: out,
       responseHeaders: (d.headers ?? []).map(([n, v, m]) => (m ? [n, headerValue(v), m] : [n, headerValue(v)])),
       decision: d,
+      release,
+      hold: (response) => holdStream(response, release),
     };
   }
 
@@ -444,17 +488,36 @@ export async function createAuth(policy, options = {}) {
      * the core rewrote it) and responseHeaders ([name, value] pairs, maybe
      * empty) MUST be
      * appended to the upstream's response (withResponseHeaders does it).
+     * An allowed answer also has release() and hold(response): under a
+     * connection cap (rate_limits.connections) the stream counts until it
+     * ends; hold(response) returns the response to send, which releases
+     * its count once when the stream ends (the body read to its end,
+     * cancelled or failed; a workerd WebSocket closed; a response without
+     * body at once), and release() does it by hand (the app threw, or a
+     * WebSocket this module cannot see: Deno's upgradeWebSocket). Both do
+     * nothing when no cap counts the request, and release only once.
      */
     handle,
 
     /**
-     * handle(), then on allow `await next(request, identity)` and its
-     * response with the decision's response headers appended.
+     * handle(), then on allow `await next(request, identity, release)` and
+     * its response with the decision's response headers appended, held
+     * (hold() above) so a connection cap's count ends with the stream; next
+     * throwing releases it. release is handle()'s: only a 101 response
+     * without a workerd `webSocket` (Deno's upgradeWebSocket) needs it,
+     * called by the app when its socket closes.
      */
     async serve(request, next, opts = {}) {
       const r = await handle(request, opts);
       if (r.response) return r.response;
-      return withResponseHeaders(await next(r.request, r.identity), r.responseHeaders);
+      let resp;
+      try {
+        resp = withResponseHeaders(await next(r.request, r.identity, r.release), r.responseHeaders);
+      } catch (e) {
+        r.release();
+        throw e;
+      }
+      return r.hold(resp);
     },
 
     /**
@@ -513,15 +576,123 @@ export async function createAuth(policy, options = {}) {
       return new Verified(valid, reason, user, roles, payload);
     },
 
+    /**
+     * Ends a connection cap's count by hand, for decide() callers: `lease`
+     * is a decision's leaseBytes, handed back once when its stream has
+     * ended. Returns the core's reason: "ok", "invalid_request" (no lease
+     * of this policy), or store_unavailable / store_conflict (the release
+     * failed; the count stays one too high). options.now: unix seconds.
+     */
+    release(lease, opts = {}) {
+      live();
+      return releaseBytes(lease, nowOf(opts.now));
+    },
+
     /** Frees the wasm-side policy, state and buffers. */
     close() {
       if (closed) return;
       closed = true;
       if (reqPtr) M._acw_free(reqPtr);
+      if (leasePtr) M._acw_free(leasePtr);
       M._acw_unload(ctx);
       M._acw_free(scratch);
     },
   };
+}
+
+// The response to send for a stream a connection cap counts: release()
+// runs once when the stream ends. A body is wrapped (a ReadableStream
+// pulling from the original), so its end, a cancel (the client gone) and a
+// read error all release. A workerd WebSocket (a 101 with `webSocket`) is
+// relayed through a WebSocketPair of this module's, both ends accepted, so
+// its close or error is seen here; the client gets the new pair's end. A
+// 101 without one (Deno's upgradeWebSocket) is the app's to release. Any
+// other response without a body: its stream is over once it is sent.
+function holdStream(response, release) {
+  if (release === noop) return response;
+  try {
+    if (response.status === 101) {
+      if (response.webSocket) return relaySocket(response, release);
+      return response;
+    }
+    if (response.body === null) {
+      release();
+      return response;
+    }
+    return new Response(watchBody(response.body, release), response);
+  } catch (e) {
+    release();
+    throw e;
+  }
+}
+
+function watchBody(body, release) {
+  const reader = body.getReader();
+  return new ReadableStream({
+    async pull(ctrl) {
+      let r;
+      try {
+        r = await reader.read();
+      } catch (e) {
+        release();
+        ctrl.error(e);
+        return;
+      }
+      if (r.done) {
+        release();
+        ctrl.close();
+      } else {
+        ctrl.enqueue(r.value);
+      }
+    },
+    cancel(reason) {
+      release();
+      return reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+}
+
+// Close codes an endpoint may send (1005, 1006, 1015 are only reported).
+function sendableCode(code) {
+  return code === 1000 || (code >= 1001 && code <= 1014 && code !== 1004 && code !== 1005 &&
+    code !== 1006) || (code >= 3000 && code <= 4999);
+}
+
+function relaySocket(response, release) {
+  const app = response.webSocket;
+  const [client, mine] = Object.values(new WebSocketPair());
+  app.accept();
+  mine.accept();
+  const pass = (from, to) => {
+    from.addEventListener("message", (ev) => {
+      try {
+        to.send(ev.data);
+      } catch {
+        // the other end is closing: its close event ends the relay
+      }
+    });
+    from.addEventListener("close", (ev) => {
+      release();
+      try {
+        // an abnormal end (1006: no close frame) is "going away" to the other side
+        if (sendableCode(ev.code)) to.close(ev.code, ev.reason);
+        else to.close(ev.code === 1006 ? 1001 : 1000);
+      } catch {
+        // already closed
+      }
+    });
+    from.addEventListener("error", () => {
+      release();
+      try {
+        to.close(1011);
+      } catch {
+        // already closed
+      }
+    });
+  };
+  pass(app, mine);
+  pass(mine, app);
+  return new Response(null, { status: 101, webSocket: client, headers: response.headers });
 }
 
 /**
@@ -772,6 +943,8 @@ class Decision {
     this.path_rewritten = false;
     this.client = "";
     this.https = false;
+    // a connection cap's lease (bytes; the JSON's "lease" in hex), or null
+    this.leaseBytes = null;
     this.#text = auditText;
   }
 
@@ -787,7 +960,9 @@ class Decision {
   toJSON() {
     const { action, status, reason, remove, add, headers, body, user, audit } = this;
     const { path, path_rewritten, client, https } = this;
-    return { action, status, reason, remove, add, headers, body, user, audit, path, path_rewritten, client, https };
+    const out = { action, status, reason, remove, add, headers, body, user, audit, path, path_rewritten, client, https };
+    if (this.leaseBytes) out.lease = Array.from(this.leaseBytes, (b) => b.toString(16).padStart(2, "0")).join("");
+    return out;
   }
 }
 

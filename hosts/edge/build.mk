@@ -17,12 +17,14 @@ EDGE_SRC := hosts/edge
 # _acw_needs says what a request needs (body, state); _acw_decide decides
 # in one call; _acw_begin/_acw_step/_acw_resume/
 # _acw_decision_new/_acw_decision_free are the stepped path for a pending
-# password check; _ac_pbkdf2 (one-shot PBKDF2) is for benchmarks.
+# password check; _acw_release ends a connection cap's lease when its stream
+# ends; _ac_pbkdf2 (one-shot PBKDF2) is for benchmarks.
 EDGE_EXPORTS := _acw_alloc,_acw_free,_acw_load,_acw_unload,_acw_decide
 EDGE_EXPORTS := $(EDGE_EXPORTS),_acw_seed,_acw_body_max,_acw_needs
 EDGE_EXPORTS := $(EDGE_EXPORTS),_acw_decision_new,_acw_decision_free
 EDGE_EXPORTS := $(EDGE_EXPORTS),_acw_begin,_acw_step,_acw_resume,_acw_abandon,_ac_pbkdf2
 EDGE_EXPORTS := $(EDGE_EXPORTS),_acw_set_view,_acw_reason_name,_acw_jwt_verify
+EDGE_EXPORTS := $(EDGE_EXPORTS),_acw_release
 EDGE_LDFLAGS := -O2 -std=c11 $(WARN) -Icore \
 	-sMODULARIZE=1 -sEXPORT_ES6=1 -sEXPORT_NAME=createAuthcoreModule \
 	-sENVIRONMENT=web --no-entry \
@@ -52,9 +54,10 @@ edge: $(EDGE_PKG)
 ALL_WASM += $(EDGE_PKG)
 
 # make bench-edge-limits: what a rate limit costs auth.decide in Node (a
-# public GET without limits, with one client limit, and with 1,000,000 keys
-# of which 500,000 live), alternating runs, medians and ratios to the run
-# without limits; then the wasm memory of an instance per store size.
+# public GET without limits, with one client limit, with 1,000,000 keys
+# of which 500,000 live, and under a connection cap, decided and released),
+# alternating runs, medians and ratios to the run without limits; then the
+# wasm memory of an instance per store size.
 .PHONY: bench-edge-limits
 bench-edge-limits: $(EDGE_PKG)
 	@node tests/hosts/edge/bench_limits.mjs $(abspath $(EDGE_OUT))

@@ -16,7 +16,9 @@ the policy's login.max_pending answering 503 overloaded while a check runs;
 a check whose client went away giving its place back at once; a WebSocket
 upgrade with the session passed to the app, and refused with 401 without;
 https from the connection (a TLS listener), never from a client's
-X-Forwarded-Proto.
+X-Forwarded-Proto; connection caps (one WebSocket and one event stream per
+client address): the next is 429 while one is open, and the place is back
+once the client closes it (the app's call ends) and once a stream ends.
 
 Prints "ok - ..." / "not ok - ...: why" (tests/run.sh counts them). The
 server is stopped by its own PID; every wait is bounded.
@@ -106,7 +108,11 @@ def policy(api_key_sha):
         "jwt": {"keys": [{"kid": "k1", "alg": "HS256", "secret": JWT_SECRET}]},
         "public": ["/public/*"],
         "rate_limits": {"limits": [{"name": "limited", "path": "/public/limited", "key": "client",
-                                    "limit": "3/minute"}], "headers": True},
+                                    "limit": "3/minute"}], "headers": True,
+                        # streams open at once per client address
+                        "connections": [{"name": "chat", "path": "/public/chat", "key": "client", "max": 1},
+                                        {"name": "events", "path": "/public/events", "key": "client",
+                                         "max": 1}]},
         "default": "authenticated",
     }
 
@@ -310,6 +316,7 @@ def run(port, server, key):
     except ImportError as e:
         ok("websockets client", str(e))
         return
+    check_caps(port, server)
     try:
         with connect("ws://127.0.0.1:%d/ws" % port, additional_headers={"Cookie": sess},
                      open_timeout=10) as ws:
@@ -329,6 +336,93 @@ def run(port, server, key):
            None if st == 401 else "status %s" % st)
     except Exception as e:
         ok("WebSocket upgrade without credentials is refused 401", "%s: %s" % (type(e).__name__, e))
+
+
+def open_events(port, path="/public/events"):
+    """GET path on a socket of its own, read up to its first event:
+    (socket still open, status)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % path).encode())
+    got = b""
+    while b"data: open" not in got and not (b"\r\n\r\n" in got and not got.startswith(b"HTTP/1.1 200")):
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        got += chunk
+    return s, int(got.split(b" ", 2)[1]) if got.startswith(b"HTTP/1.1 ") else 0
+
+
+def check_caps(port, server):
+    """Connection caps: one WebSocket on /public/chat and one event stream
+    on /public/events per client address, counted while the app's call
+    runs."""
+    from websockets.sync.client import connect
+    from websockets.exceptions import InvalidStatus
+
+    def chat():
+        try:
+            ws = connect("ws://127.0.0.1:%d/public/chat" % port, open_timeout=10, close_timeout=10)
+        except InvalidStatus as e:
+            return e.response.status_code
+        ws.send("ping")
+        if ws.recv(timeout=10) != "ping":
+            ws.close()
+            return "no echo"
+        return ws
+
+    def until(f, refused):
+        """f() until it is not refused (a release lands once the server
+        has seen the stream end), at most 5 s: (the last, seconds)."""
+        t = time.monotonic()
+        while True:
+            got = f()
+            if not refused(got) or time.monotonic() - t > 5:
+                return got, time.monotonic() - t
+            time.sleep(0.05)
+
+    probs = []
+    first = chat()
+    second = chat()
+    if isinstance(first, (int, str)):
+        probs.append("first WebSocket: %r, want an echo" % (first,))
+    if second != 429:
+        probs.append("second WebSocket while the first is open: %r, want 429" % (second,))
+    for w in (first, second):
+        if not isinstance(w, (int, str)):
+            w.close()
+    again, took = until(chat, lambda g: g == 429)
+    if isinstance(again, (int, str)):
+        probs.append("after the client closed its WebSocket: %r, want an echo" % (again,))
+    else:
+        again.close()
+        print("# a WebSocket's place back %.2fs after its client closed" % took, flush=True)
+    ok("connection cap: one WebSocket per client, the next 429, the place back once it closes",
+       "; ".join(probs) or None)
+
+    probs = []
+    s, st = open_events(port)
+    try:
+        if st != 200:
+            probs.append("first event stream: status %d" % st)
+        st = request(port, "GET", "/public/events?end=1")[0]
+        if st != 429:
+            probs.append("second event stream while the first is open: %d, want 429" % st)
+    finally:
+        s.close()
+    (st, _, _, body), took = until(lambda: request(port, "GET", "/public/events?end=1"),
+                                   lambda g: g[0] == 429)
+    if st != 200 or body != b"data: open\n\n":
+        probs.append("after the client went: %d %r, want 200 and the whole stream" % (st, body[:80]))
+    else:
+        print("# an event stream's place back %.2fs after its client went" % took, flush=True)
+    st = request(port, "GET", "/public/events?end=1")[0]
+    if st != 200:
+        probs.append("right after a stream ended: %d, want 200" % st)
+    lines = [e.get("path") for e in audit_lines(server) if e.get("reason") == "too_many_connections"]
+    if "/public/chat" not in lines or "/public/events?end=1" not in lines:
+        probs.append("audit lines too_many_connections for %r, want both paths" % lines)
+    ok("connection cap: one event stream per client, the next 429, the place back once its "
+       "client goes and once it ends", "; ".join(probs) or None)
 
 
 if __name__ == "__main__":

@@ -355,6 +355,24 @@ def handshake_ms(port, path, subprotocols, n=20):
     return sorted(times)[n // 2]
 
 
+def echo_us(port, path, tok, n=2000):
+    """The median echo round trip of one message on an open WebSocket, in
+    microseconds."""
+    from websockets.sync.client import connect
+    with connect("ws://127.0.0.1:%d%s" % (port, path), subprotocols=[SUBPROTOCOL],
+                 additional_headers=[("Authorization", "Bearer " + tok)],
+                 open_timeout=TIMEOUT, close_timeout=TIMEOUT) as ws:
+        ws.send("warm")
+        ws.recv(timeout=TIMEOUT)
+        times = []
+        for _ in range(n):
+            t = time.perf_counter()
+            ws.send("ping")
+            ws.recv(timeout=TIMEOUT)
+            times.append((time.perf_counter() - t) * 1e6)
+    return sorted(times)[n // 2]
+
+
 def checks(host, up, port):
     tok = token()
     check_open(host, "token in Authorization: 101, echo, user forwarded, header removed",
@@ -388,6 +406,13 @@ def checks(host, up, port):
             ", straight to the upstream %.2f ms" % direct), flush=True)
     except Exception as e:  # noqa: BLE001 - a measurement, not a check
         print("# %s: handshake timing failed: %r" % (host, e), flush=True)
+    try:
+        # a capped stream is one the host must see end (workerd relays it)
+        erin = token("erin")
+        print("# %s: median echo round trip %.0f us on /ws/chat, %.0f us on /ws/capped (2000 each)"
+              % (host, echo_us(port, "/ws/chat", erin), echo_us(port, "/ws/capped", erin)), flush=True)
+    except Exception as e:  # noqa: BLE001 - a measurement, not a check
+        print("# %s: echo timing failed: %s" % (host, repr(e)[:120]), flush=True)
 
 
 # ---- hosts -------------------------------------------------------------

@@ -76,6 +76,7 @@ def _load(path):
             "acw_resume": (P, [P, P, ctypes.c_char_p, S, D, ctypes.c_char_p, S, SP]),
             "acw_abandon": (None, [P, P]),
             "acw_jwt_verify": (P, [P, ctypes.c_char_p, S, D]),
+            "acw_release": (ctypes.c_int, [P, ctypes.c_char_p, S, D]),
         }
         for name, (res, args) in sigs.items():
             f = getattr(L, name)
@@ -97,11 +98,13 @@ def _text(b):
 class Decision:
     """A decision as ac_decision_json describes it, plus the request as
     decided (path, client, https) and auth_method. Header names and values
-    are bytes (as ASGI carries them); user and audit_text are text."""
+    are bytes (as ASGI carries them); user and audit_text are text. lease:
+    the bytes a connection cap counts the stream by (None: none), for
+    Auth.release when the stream ends."""
 
     __slots__ = ("action", "status", "reason", "remove", "add", "headers", "body",
                  "user", "audit_text", "path", "path_rewritten", "client", "https",
-                 "auth_method")
+                 "auth_method", "lease")
 
     def as_json(self):
         """The object ac_decision_json() writes (text values)."""
@@ -111,7 +114,7 @@ class Decision:
             if m != "append":
                 e.append(m)
             hs.append(e)
-        return {"action": self.action, "status": self.status, "reason": self.reason,
+        out = {"action": self.action, "status": self.status, "reason": self.reason,
                 "remove": [_text(n) for n in self.remove],
                 "add": {_text(n): _text(v) for n, v in self.add},
                 "headers": hs, "body": _text(self.body), "user": self.user,
@@ -119,6 +122,9 @@ class Decision:
                 "path": _text(self.path), "path_rewritten": self.path_rewritten,
                 "client": _text(self.client), "https": self.https,
                 "auth_method": self.auth_method}
+        if self.lease:
+            out["lease"] = self.lease.hex()
+        return out
 
 
 class Verified:
@@ -206,7 +212,7 @@ class Auth:
             raise AuthcoreError("authcore: the core could not read the request")
         W = (ctypes.c_size_t * VIEW_FIXED).from_address(out)
         nr, na, nh = W[3], W[4], W[5]
-        total = VIEW_FIXED + 2 * nr + 4 * na + 5 * nh + 2
+        total = VIEW_FIXED + 2 * nr + 4 * na + 5 * nh + 4
         W = (ctypes.c_size_t * total).from_address(out)
         s = ctypes.string_at
 
@@ -237,6 +243,7 @@ class Auth:
             d.headers.append((at(W[k], W[k + 1]), at(W[k + 2], W[k + 3]), MODES[W[k + 4]]))
             k += 5
         d.auth_method = _text(at(W[k], W[k + 1])) or None
+        d.lease = at(W[k + 2], W[k + 3]) or None
         return d
 
     def _live(self):
@@ -338,6 +345,18 @@ class Auth:
             if len(body) > self.body_max:
                 body = TOO_LARGE
         return self._decide_fields(fields, body, needs, int(time.time() if now is None else now))
+
+    def release(self, lease, now=None):
+        """Ends a connection cap's count (a Decision's lease) once its stream
+        has ended, for any reason; call it once per lease. Returns the
+        reason: "ok", or store_unavailable / store_conflict when the
+        release failed (the counter then stays one too high)."""
+        now = int(time.time() if now is None else now)
+        with self._lock:
+            if self._ctx is None:
+                return "ok"  # the table went with the context
+            rc = self._lib.acw_release(self._ctx, lease, len(lease), float(now))
+        return self._reasons[rc] if rc < len(self._reasons) else "unknown"
 
     def verify(self, token, now=None):
         """Verifies a compact JWS/JWT with the policy's "jwt" keys and claim

@@ -14,7 +14,10 @@ decides: every rule lives in the core.
 
 The body is read only when the core asks for it (login posts), at most the
 core's cap (8192 bytes; a longer one is refused as body_too_large, never
-cut), and replayed to the app. A password check (login post, Basic
+cut), and replayed to the app. Under a connection cap
+(rate_limits.connections) a request counts while the app's call for it
+runs: the count ends when the call returns or raises, for an HTTP response
+(a streamed one too) and a WebSocket alike. A password check (login post, Basic
 credentials) runs in a thread, so the event loop keeps serving; a client
 that goes away meanwhile ends the check and gives its place back.
 
@@ -134,6 +137,10 @@ class AuthcoreMiddleware:
         finally:
             if leftover is not None:
                 leftover.cancel()
+            if d.lease:
+                # the stream a connection cap counts is over once the app's
+                # call is: sent, failed, cancelled or closed
+                self._release(d.lease)
 
     async def _apply(self, scope, receive, send, d, buffered, leftover):
         """Sends the local answer, or runs the app with the decision
@@ -188,6 +195,11 @@ class AuthcoreMiddleware:
             await send(m)
 
         await self.app(scope, replay if (buffered or leftover) else receive, send_with)
+
+    def _release(self, lease):
+        why = self.auth.release(lease, int(self.now()))
+        if why != "ok":
+            _log.warning("authcore: a connection lease was not released: %s", why)
 
     async def _decide_watching(self, fields, body, needs, now, receive, buffered):
         """Decides a request that may carry a password check, watching the

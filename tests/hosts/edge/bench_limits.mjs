@@ -13,7 +13,11 @@
 //                10,000 clients
 //   limited-1M   the same limit with store 1,000,000, and 500,000 clients
 //                whose buckets are live before the measured runs
-// Runs alternate anchor, limited, limited-1M (rotating which goes first);
+//   capped       no limit but a connection cap keyed on the client on that
+//                path (rate_limits.connections, max 1000, the default
+//                store), 10,000 clients; each call is auth.decide and then
+//                auth.release of its lease (a stream opened and ended)
+// Runs alternate anchor, limited, limited-1M, capped (rotating which goes first);
 // each figure is the median of RUNS runs of N calls after a warm-up run.
 // Then the wasm memory of an instance per store size (the table is
 // rate_limits.store keys x 32 bytes + 64, allocated at load).
@@ -32,12 +36,14 @@ const RUNS = 9;
 const N = 50000;
 const NOW = Math.floor(Date.now() / 1000);
 
-function policy(store) {
+function policy(store, caps) {
   const p = {
     jwt: { keys: [{ kid: "k1", alg: "HS256", secret: "bench-limits-secret-0123456789abcdef" }] },
     public: ["/pub/*"],
   };
-  if (store) {
+  if (caps) {
+    p.rate_limits = { connections: [{ name: "pub", path: "/pub/*", key: "client", max: 1000 }], store };
+  } else if (store) {
     p.rate_limits = {
       limits: [{ name: "pub", path: "/pub/*", key: "client", limit: "1000/second" }],
       store,
@@ -71,6 +77,7 @@ function run(impl, n) {
   for (let i = 0; i < n; i++) {
     const d = auth.decide(reqs[pos], { now: NOW });
     if (d.status !== 200) throw new Error(`${impl.name}: status ${d.status} (${d.reason})`);
+    if (impl.caps && auth.release(d.leaseBytes, { now: NOW }) !== "ok") throw new Error(`${impl.name}: release failed`);
     if (++pos === reqs.length) pos = 0;
   }
   const ns = Number(process.hrtime.bigint() - t0) / n;
@@ -82,9 +89,10 @@ const impls = [
   { name: "anchor", store: 0, clients: 10000 },
   { name: "limited", store: 65536, clients: 10000 },
   { name: "limited-1M", store: 1000000, clients: 500000 },
+  { name: "capped", store: 65536, clients: 10000, caps: true },
 ];
 for (const impl of impls) {
-  impl.auth = await createAuth(policy(impl.store), { module, audit: false });
+  impl.auth = await createAuth(policy(impl.store, impl.caps), { module, audit: false });
   impl.reqs = requests(impl.clients);
   impl.pos = 0;
   impl.per = [];

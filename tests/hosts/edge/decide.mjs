@@ -298,6 +298,75 @@ if (basicFile) {
   }
 }
 
+// Connection caps: a decision's lease, released once by handle()'s
+// release, by serve() when next throws, when a body-less response is
+// produced and when a body is read to its end; auth.release for decide().
+{
+  const label = "node caps: a lease per allowed stream, released once: by hand, a throw, no body, a body's end";
+  try {
+    const auth = await createAuth({ api_keys: { keys: [] }, public: ["/s", "/other"], default: "authenticated",
+      rate_limits: { connections: [{ name: "s", path: "/s", key: "client", max: 2 }] } },
+    { module: wasmModule, audit: false });
+    const req = { method: "GET", path: "/s", client_ip: "192.0.2.9", headers: [] };
+    const fetchReq = () => new Request("http://127.0.0.1/s");
+    const opts = { clientIp: "192.0.2.9" };
+    const probs = [];
+    // how many of 3 more streams the cap admits now; each admitted one is
+    // released again, so the count is left as found
+    const room = () => {
+      let n = 0;
+      for (let i = 0; i < 3; i++) {
+        const d = auth.decide(req);
+        if (d.action !== "allow") {
+          if (d.status !== 429 || d.reason !== "too_many_connections") probs.push(`refusal ${d.status} ${d.reason}`);
+          break;
+        }
+        n++;
+        held.push(d.leaseBytes);
+      }
+      while (held.length) auth.release(held.pop());
+      return n;
+    };
+    const held = [];
+    const d1 = auth.decide(req);
+    if (!(d1.leaseBytes instanceof Uint8Array) || !/^[0-9a-f]+$/.test(d1.toJSON().lease ?? "")) probs.push(`no lease: ${JSON.stringify(d1)}`);
+    if (room() !== 1) probs.push("one stream held: the cap of 2 should admit 1 more");
+    if (auth.release(d1.leaseBytes) !== "ok") probs.push("auth.release did not say ok");
+    if (room() !== 2) probs.push("after auth.release: want room for 2");
+    if (auth.release(new Uint8Array(5)) !== "invalid_request") probs.push("a lease of 5 zero bytes was taken");
+    if (auth.decide({ ...req, path: "/other" }).leaseBytes !== null) probs.push("a path no cap covers has a lease");
+    // handle(): two held, one released twice: the count goes down once
+    const a = await auth.handle(fetchReq(), opts);
+    const b = await auth.handle(fetchReq(), opts);
+    a.release();
+    a.release();
+    if (room() !== 1) probs.push("release() twice: want room for 1 (released once)");
+    b.release();
+    // serve(): next throwing releases
+    let threw = false;
+    try {
+      await auth.serve(fetchReq(), () => { throw new Error("app failed"); }, opts);
+    } catch {
+      threw = true;
+    }
+    if (!threw || room() !== 2) probs.push("next threw: want the error and room for 2");
+    // a body-less response: over once produced
+    const e = await auth.serve(fetchReq(), () => new Response(null, { status: 204 }), opts);
+    if (e.status !== 204 || room() !== 2) probs.push("a 204: want room for 2 at once");
+    // a body: counted until it is read to its end, or cancelled
+    const f = await auth.serve(fetchReq(), () => new Response("a body"), opts);
+    if (room() !== 1) probs.push("a body not yet read: want room for 1");
+    if ((await f.text()) !== "a body" || room() !== 2) probs.push("a body read: want it whole and room for 2");
+    const g = await auth.serve(fetchReq(), () => new Response("another"), opts);
+    await g.body.cancel();
+    if (room() !== 2) probs.push("a body cancelled: want room for 2");
+    auth.close();
+    check(label, probs.join("; "));
+  } catch (e) {
+    check(label, `threw ${e.stack}`);
+  }
+}
+
 // The login policy among the vector files (users and a login section).
 const loginFile = job.files.find((f) => {
   const p = JSON.parse(f.policy_json);

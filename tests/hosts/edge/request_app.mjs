@@ -15,12 +15,44 @@ export function load(policy, module, options) {
 
 export async function echo(request, identity) {
   const u = new URL(request.url);
+  if (u.pathname === "/pub/stream") return events(u.searchParams);
   const headers = {};
   for (const [n, v] of request.headers) headers[n] = v;
   return Response.json({
     method: request.method, path: u.pathname + u.search, headers, identity,
     body: await request.text(),
   }, { headers: { "x-echo": "1" } });
+}
+
+// An event stream (the path a connection cap covers): "data: open", then
+// ?end=1 ends it, ?fail=1 fails it, and otherwise it stays open, a
+// heartbeat comment every 100 ms, until the client goes (the runtime
+// cancels it).
+function events(params) {
+  let gone;
+  const cancelled = new Promise((resolve) => { gone = () => resolve(false); });
+  let sent = false;
+  const body = new ReadableStream({
+    async pull(ctrl) {
+      if (!sent) {
+        sent = true;
+        ctrl.enqueue(new TextEncoder().encode("data: open\n\n"));
+      } else if (params.get("end") === "1") {
+        ctrl.close();
+      } else if (params.get("fail") === "1") {
+        ctrl.error(new Error("the stream failed"));
+      } else {
+        // a heartbeat, as event streams send: a client gone is seen when
+        // it cannot be written (workerd notices no other way)
+        const beat = new Promise((resolve) => setTimeout(() => resolve(true), 100));
+        if (await Promise.race([cancelled, beat])) ctrl.enqueue(new TextEncoder().encode(": beat\n\n"));
+      }
+    },
+    cancel() {
+      gone();
+    },
+  }, { highWaterMark: 0 });
+  return new Response(body, { headers: { "content-type": "text/event-stream", "cache-control": "no-store" } });
 }
 
 // The test's own route, or null for requests that go through authcore.

@@ -16,4 +16,18 @@ Deno.serve({
   port: 0,
   ...tls,
   onListen: ({ port }) => console.log(`listening ${port}`),
-}, (request, info) => testRoute(request.url, inst.audits) ?? auth.serve(request, echo, { info }));
+}, (request, info) => testRoute(request.url, inst.audits) ?? auth.serve(request, (req, identity, release) =>
+  (new URL(req.url).pathname === "/pub/socket" ? socket(request, release) : echo(req, identity)), { info }));
+
+// A WebSocket echo on /pub/socket (a connection cap covers it). The module
+// cannot see a socket Deno.upgradeWebSocket makes: the app ends the count
+// with serve()'s release when the socket closes. Upgraded from the request
+// as Deno handed it (an upgrade of a copy, as serve() forwards when it
+// changes headers, answers 101 but garbles the frames in Deno).
+function socket(request, release) {
+  const { socket: ws, response } = Deno.upgradeWebSocket(request);
+  ws.onmessage = (ev) => ws.send(ev.data);
+  ws.onclose = release;
+  ws.onerror = release;
+  return response;
+}

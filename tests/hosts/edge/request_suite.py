@@ -26,7 +26,12 @@ and an audit line rate_limited for that address), and in workerd
 another Worker (another isolate) counts the same client from zero: the
 limits are per isolate. A login is counted in the client's buckets before
 its password check runs: a request decided while the check yields sees it
-counted, and the count after both holds both, once each.
+counted, and the count after both holds both, once each. A connection
+cap (one event stream per client) refuses a second stream 429
+too_many_connections while one is open, and the place is back once the
+stream's client goes (the runtime cancels the body), once a stream ends and
+once one fails; in Deno, a WebSocket the app upgrades (Deno.upgradeWebSocket)
+and releases on close (serve()'s release) the same.
 Without a runtime address (workerd's runtime "workers" without
 CF-Connecting-IP) the module refuses the request rather than deciding
 without one.
@@ -104,6 +109,11 @@ def policy():
                                    # per day: nothing refills during a test
                                    {"name": "shared", "key": "header:x-rl-test",
                                     "limit": "%d/day" % SHARED}],
+                        # event streams open at once per client
+                        "connections": [{"name": "streams", "path": "/pub/stream", "key": "client",
+                                         "max": 1},
+                                        {"name": "sockets", "path": "/pub/socket", "key": "client",
+                                         "max": 1}],
                         "headers": True},
         "default": "authenticated",
         # the client checks read the audit line of an allowed public GET
@@ -265,6 +275,132 @@ def check_counted_first(label, c, headers=(), source=C):
         probs.append("login: %r" % (res.get("login", (0, {}, b"no answer"))[::2],))
     if after[0] != 200 or '"shared";r=%d;' % (SHARED - 3) not in rl(after):
         probs.append("GET after both: %d %r, want r=%d" % (after[0], rl(after), SHARED - 3))
+    ok(label, "; ".join(probs) or None)
+
+
+def open_stream(c, headers=(), source=A):
+    """GET /pub/stream on a socket of its own, read up to its first event:
+    (socket, status), the socket still open (the stream alive)."""
+    s = socket.create_connection(("127.0.0.1", c.port), TIMEOUT, source_address=(source, 0))
+    if c.tls:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        s = ctx.wrap_socket(s)
+    hdrs = "".join("%s: %s\r\n" % h for h in headers)
+    s.sendall(("GET /pub/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n" % hdrs).encode())
+    got = b""
+    while b"data: open" not in got and not (b"\r\n\r\n" in got and not got.startswith(b"HTTP/1.1 200")):
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        got += chunk
+    status = int(got.split(b" ", 2)[1]) if got.startswith(b"HTTP/1.1 ") else 0
+    return s, status
+
+
+def check_stream_cap(label, c, headers=(), source=A):
+    """A connection cap (1 stream per client on /pub/stream): an event
+    stream held open makes the next one 429 too_many_connections; once its
+    client goes (the runtime cancels the body) the next one is served; a
+    stream that ends, and one that fails, free the place by their end (the
+    next right after is served, no wait)."""
+    c.audits()
+    probs = []
+    s, status = open_stream(c, headers, source)
+    try:
+        if status != 200:
+            probs.append("first stream: status %d, want 200 and its first event" % status)
+        st, _, raw = c.send("GET", "/pub/stream?end=1", headers, source=source)
+        reasons = [x.get("reason") for x in c.audits()]
+        if st != 429 or reasons[-1:] != ["too_many_connections"]:
+            probs.append("while one is open: %d %r (audit %r), want 429 too_many_connections"
+                         % (st, raw[:100], reasons[-1:]))
+    finally:
+        s.close()
+    t0 = time.time()
+    while True:
+        st, _, raw = c.send("GET", "/pub/stream?end=1", headers, source=source)
+        if st != 429 or time.time() - t0 > 5:
+            break
+        time.sleep(0.05)
+    print("# %s: a place back %.2fs after the client went" % (label, time.time() - t0), flush=True)
+    if st != 200 or raw != b"data: open\n\n":
+        probs.append("after the client went: %d %r, want 200 and the whole stream" % (st, raw[:100]))
+    st, _, raw = c.send("GET", "/pub/stream?end=1", headers, source=source)
+    if st != 200:
+        probs.append("right after a stream ended: %d %r, want 200" % (st, raw[:100]))
+    try:
+        c.send("GET", "/pub/stream?fail=1", headers, source=source)
+    except Exception:  # noqa: BLE001 (the runtime may cut the connection)
+        pass
+    st, _, raw = c.send("GET", "/pub/stream?end=1", headers, source=source)
+    if st != 200:
+        probs.append("right after a stream failed: %d %r, want 200" % (st, raw[:100]))
+    ok(label, "; ".join(probs) or None)
+
+
+def ws_open(c, source=A):
+    """A WebSocket handshake on /pub/socket (a socket of its own, TLS when
+    the server is): (socket, status)."""
+    s = socket.create_connection(("127.0.0.1", c.port), TIMEOUT, source_address=(source, 0))
+    if c.tls:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        s = ctx.wrap_socket(s)
+    s.sendall(b"GET /pub/socket HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+              b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+              b"Sec-WebSocket-Version: 13\r\n\r\n")
+    got = b""
+    while b"\r\n\r\n" not in got:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        got += chunk
+    return s, int(got.split(b" ", 2)[1]) if got.startswith(b"HTTP/1.1 ") else 0
+
+
+def ws_echo(s):
+    """One masked text frame "ping" sent; True if it comes back."""
+    mask = b"\x01\x02\x03\x04"
+    s.sendall(b"\x81\x84" + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(b"ping")))
+    got = b""
+    while len(got) < 6:
+        chunk = s.recv(64)
+        if not chunk:
+            break
+        got += chunk
+    return got[:6] == b"\x81\x04ping"
+
+
+def check_socket_cap(label, c, source=A):
+    """Deno: a WebSocket the app upgrades itself (Deno.upgradeWebSocket)
+    under a cap of one per client: the next handshake is 429 while it is
+    open, and once its client goes the app's release (serve()'s third
+    argument to next, called on close) gives the place back."""
+    probs = []
+    s, st = ws_open(c, source)
+    try:
+        if st != 101 or not ws_echo(s):
+            probs.append("first WebSocket: status %d, want 101 and an echo" % st)
+        s2, st2 = ws_open(c, source)
+        s2.close()
+        if st2 != 429:
+            probs.append("second WebSocket while the first is open: %d, want 429" % st2)
+    finally:
+        s.close()
+    t0 = time.time()
+    while True:
+        s3, st = ws_open(c, source)
+        s3.close()
+        if st != 429 or time.time() - t0 > 5:
+            break
+        time.sleep(0.05)
+    if st != 101:
+        probs.append("after the client went: %d, want 101" % st)
+    else:
+        print("# %s: a place back %.2fs after the client went" % (label, time.time() - t0), flush=True)
     ok(label, "; ".join(probs) or None)
 
 
@@ -459,6 +595,11 @@ def socket_host(run, tls):
                      source=B)
         check_throttle("%s %sfailed logins throttle per peer address" % (HOST, s), c)
         check_rate_limit("%s %srate limit: %d per minute per peer address, then 429" % (HOST, s, LIMIT), c)
+        check_stream_cap("%s %sconnection cap: an event stream counts until it ends, is cancelled or fails"
+                         % (HOST, s), c)
+        if HOST == "deno":
+            check_socket_cap("deno %sconnection cap: a WebSocket the app upgrades counts until the app "
+                             "releases it on close" % s, c)
         check_login_ok("%s %slogin" % (HOST, s), c, source=C, https=tls)
         if not tls:
             check_counted_first("%s a login is counted before its password check: a request "
@@ -586,6 +727,8 @@ def run_workerd():
             probs.append("the first isolate answered %d, want 429 still" % status)
         ok("workerd rate limits are per isolate: another Worker counts the same client from zero",
            "; ".join(probs) or None)
+        check_stream_cap("workerd behind Cloudflare's edge: connection cap: an event stream counts until it "
+                         "ends, is cancelled or fails", edge, cf("192.0.2.80"))
         check_counted_first("workerd a login is counted before its password check: a request during the check sees it",
                          edge, cf("192.0.2.70"))
         check_https_header_ignored("workerd scheme headers from a client never make https", edge, cf(CF_A))
