@@ -1,7 +1,7 @@
 """Runs the documentation's code blocks as a user would (suite 82-docs).
 
-Every code block of README.md, hosts/*/README.md, docs/{policy,formats,passwords,login}.md
-and docs/examples/*.md carries
+Every code block of README.md, hosts/*/README.md, docs/{policy,formats,passwords,login}.md,
+docs/examples/*.md and docs/migrating/*.md carries
 a doc-test marker (tests/docs/blocks.py): a block without one fails. Each
 marked block runs from a scratch directory (removed afterwards) against
 this build: policies through `authcore policy check`, console sessions
@@ -43,7 +43,8 @@ WORKERD = os.path.join(ROOT, "node_modules", ".bin", "workerd")
 DENO = os.path.join(ROOT, "node_modules", "@deno", "linux-x64-glibc", "deno")
 DOCS = (["README.md"] + sorted(glob.glob(os.path.join(ROOT, "hosts", "*", "README.md"))) +
         ["docs/policy.md", "docs/formats.md", "docs/passwords.md", "docs/login.md"] +
-        sorted(os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, "docs", "examples", "*.md"))))
+        sorted(os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, "docs", "examples", "*.md"))) +
+        sorted(os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, "docs", "migrating", "*.md"))))
 
 # Waiting for other changes to land (each named in the merge notes): what
 # the docs say that this tree does not do yet. A check listed here reports
