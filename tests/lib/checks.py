@@ -14,3 +14,8 @@ def report(name, cond, why=""):
 
 def failed():
     return _failures > 0
+
+
+def ok(name, problem=None):
+    """report() for scripts that name the problem, or None when there is none."""
+    report(name, not problem, problem)

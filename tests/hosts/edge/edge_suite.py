@@ -36,6 +36,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 import vectors  # noqa: E402
 import hostkit  # noqa: E402
+from checks import failed, ok  # noqa: E402
 
 PKG = os.path.join(ROOT, "build", "edge")
 WORK = os.path.join(ROOT, "build", "tests", "edge")
@@ -47,17 +48,6 @@ START_TIMEOUT = 20
 REQUEST_TIMEOUT = 10
 # The variables deno_server.mjs reads (and --allow-env grants).
 DENO_ENV = ["AUTHCORE_ADMIN_USER", "AUTHCORE_ADMIN_PASSWORD_HASH"]
-
-failed = False
-
-
-def ok(name, problem=None):
-    global failed
-    if problem:
-        failed = True
-        print("not ok - %s: %s" % (name, problem), flush=True)
-    else:
-        print("ok - %s" % name, flush=True)
 
 
 def skip(name, why):
@@ -106,6 +96,7 @@ def stage(dest, extra):
 
 
 # --- node ------------------------------------------------------------------
+
 
 def run_node():
     print("# node %s" % subprocess.run(["node", "--version"], capture_output=True,
@@ -185,6 +176,7 @@ def run_node():
 
 
 # --- HTTP hosts ------------------------------------------------------------
+
 
 def http_send(port, method, path, headers, body=None, timeout=REQUEST_TIMEOUT):
     """hostkit.exchange, as (status, headers, body bytes, Set-Cookie values)."""
@@ -453,7 +445,7 @@ def main():
     else:
         run_http(host)
     # every failure was printed as "not ok"; a crash exits non-zero by itself
-    return 0
+    return 1 if failed() else 0
 
 
 if __name__ == "__main__":

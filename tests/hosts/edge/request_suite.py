@@ -57,6 +57,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 import authformats  # noqa: E402
 import hostkit  # noqa: E402
+from checks import failed, ok  # noqa: E402
 
 PKG = os.path.join(ROOT, "build", "edge")
 WORK = os.path.join(ROOT, "build", "tests", "edge-request")
@@ -72,17 +73,6 @@ MAX_PENDING = 2                          # the policy's login.max_pending
 SLOW_ITERATIONS = 1000000                # a check that outlives several requests
 LIMIT = 2                                # the policy's rate limit on /pub/limited*
 SHARED = 100                             # its limit per X-RL-Test value a day, any path
-
-failed = False
-
-
-def ok(name, problem=None):
-    global failed
-    if problem:
-        failed = True
-        print("not ok - %s: %s" % (name, problem), flush=True)
-    else:
-        print("ok - %s" % name, flush=True)
 
 
 def policy():
@@ -765,7 +755,7 @@ def main():
         runs[HOST]()
     except Exception as e:  # noqa: BLE001 (a crash is a failure, reported)
         ok("%s request tests ran" % HOST, repr(e))
-    return 0
+    return 1 if failed() else 0
 
 
 if __name__ == "__main__":
