@@ -13,6 +13,7 @@
 #include "ac_conn.h"
 #include "ac_decision_int.h"
 #include "ac_identify.h"
+#include "ac_jwks_int.h"
 #include "ac_login.h"
 #include "ac_ratelimit.h"
 #include "ac_reply.h"
@@ -428,6 +429,7 @@ static void reset(ac_decision *d, const ac_request *req)
 	d->a.n_writes = 0;
 	d->a.lease = NULL;
 	d->a.lease_len = 0;
+	memset(&d->a.fetch, 0, sizeof d->a.fetch);
 	memset(&d->work, 0, sizeof d->work);
 	/* every run counts from the entries as the host supplied them */
 	for (i = 0; i < d->store.n; i++) {
@@ -487,7 +489,7 @@ static void run(const ac_policy *P, ac_state *S, const ac_request *req,
 		d->a.remove[d->a.n_remove++] = P->assert_id.header;
 
 	decide(P, S, req, now, entropy, entropy_len, v, d);
-	if (d->a.action == AC_PENDING && d->a.wait != AC_WAIT_STORE)
+	if (d->a.action == AC_PENDING && d->a.wait == AC_WAIT_NONE)
 		d->a.wait = AC_WAIT_PASSWORD;
 	store_ops(d);
 	if (d->a.wait == AC_WAIT_PASSWORD && d->a.n_writes > 0)
@@ -505,12 +507,20 @@ static void run(const ac_policy *P, ac_state *S, const ac_request *req,
 		ac_reply_audit(P, d, req, now);
 }
 
+/* A new request: it has asked for no fetch (ac_jwks.c). */
+static void fetch_reset(ac_decision *d)
+{
+	d->fetch_policy = NULL;
+	d->fetch_asked = d->fetch_done = d->fetch_failed = 0;
+}
+
 ac_action ac_decide_begin(const ac_policy *P, ac_state *S,
     const ac_request *req, int64_t now, const uint8_t *entropy,
     size_t entropy_len, ac_decision *d)
 {
 	memset(&d->store, 0, sizeof d->store);
 	d->release = 0;
+	fetch_reset(d);
 	run(P, S, req, now, entropy, entropy_len, NULL, d);
 	return d->a.action;
 }
@@ -575,7 +585,15 @@ void ac_decide_finish(const ac_policy *P, ac_state *S,
 	}
 	if (d->a.action != AC_PENDING) {
 		memset(&d->store, 0, sizeof d->store);
+		fetch_reset(d);
 		run(P, S, req, now, entropy, entropy_len, NULL, d);
+		return;
+	}
+	if (d->a.wait == AC_WAIT_FETCH) {
+		/* with the keys the fetch brought, or its failure; the
+		 * store entries read before it are kept */
+		ac_jwks_unanswered(d, now);
+		store_rerun(P, S, req, now, entropy, entropy_len, d);
 		return;
 	}
 	if (d->a.wait == AC_WAIT_STORE) {
@@ -753,8 +771,10 @@ void ac_decide_abandon(ac_state *S, ac_decision *d)
 	if (d == NULL || d->a.action != AC_PENDING)
 		return;
 	d->a.state_written = 0;
-	if (d->a.wait == AC_WAIT_STORE || d->release) {
-		/* nothing in flight but the reads: nothing to free */
+	if (d->a.wait == AC_WAIT_STORE || d->a.wait == AC_WAIT_FETCH ||
+	    d->release) {
+		/* nothing in flight but the reads or the fetch: nothing to
+		 * free */
 		memset(&d->store, 0, sizeof d->store);
 		d->a.wait = AC_WAIT_NONE;
 		d->a.n_reads = 0;

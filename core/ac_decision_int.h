@@ -80,6 +80,12 @@ struct ac_decision {
 	ac_work work;            /* action AC_PENDING: the password check */
 	ac_jwt_cache *jwt_cache; /* ac_decision_use_jwt_cache's, or NULL;
 	                            kept across decisions */
+	ac_jwks_cache *jwks;     /* ac_decision_use_jwks's, or NULL; kept
+	                            across decisions */
+	const ac_policy *fetch_policy; /* the policy a fetch was asked for */
+	int fetch_asked;         /* this request asked for a fetch (once) */
+	int fetch_done;          /* ... and its outcome is known */
+	int fetch_failed;        /* ... a failure (audited) */
 	ac_store_io store;       /* the store protocol's entries */
 	int release;             /* a release of `lease` (ac_release_begin),
 	                            not a request's decision */

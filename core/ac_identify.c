@@ -11,7 +11,7 @@
  * and per (client address, user); past either limit the answer is 429
  * before any hashing, and past the cap on checks in flight it is 503.
  */
-#include "ac_cache_int.h"
+#include "ac_jwks_int.h"
 #include "ac_identify.h"
 #include "ac_reply.h"
 #include "ac_request_int.h"
@@ -113,15 +113,24 @@ static int by_jwt(const ac_policy *P, const ac_request *req, ac_decision *d,
 {
 	ac_jwt_result *j = &d->jwt;
 	ac_cache_use cu;
-	size_t i;
+	const ac_jwt_key *keys = P->keys;
+	size_t i, n_keys = P->n_keys;
 
 	set_method(d, "jwt");
 	/* where it came from, refused or not: a browser's cookie is sent
 	 * to the login page, a tool's header gets its 401 */
 	set_cred(id, src->kind, src->name);
 	ac_cache_use_init(&cu, P, d->jwt_cache);
-	if (ac_jwt_verify_using(P->keys, P->n_keys, &P->checks, tok.ptr,
+	/* keys fetched from jwks_uri: the decision may wait for a fetch
+	 * first (ac_jwks.c), or be refused 503 without keys to judge by */
+	if (P->jwks_uri.ptr != NULL &&
+	    !ac_jwks_keys(P, d, now, &keys, &n_keys, &cu))
+		return 0;
+	if (ac_jwt_verify_using(keys, n_keys, &P->checks, tok.ptr,
 	    tok.len, now, &cu, j) != AC_OK) {
+		if (P->jwks_uri.ptr != NULL &&
+		    ac_jwks_after(P, d, now, j->reason))
+			return 0;
 		ac_reply_www_authenticate(d, P, "invalid_token");
 		ac_reply_respond(d, 401, j->reason);
 		return 0;

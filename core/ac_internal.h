@@ -89,6 +89,11 @@ typedef struct {
 ac_reason ac_jwt_derive_roles(const ac_role_claim *rc, size_t n,
     ac_jwt_result *res);
 
+/* ac_jwks_load for a fetched JWKS (core/ac_jwks.c): keys whose algorithm
+ * is not in `allowed` are passed over instead of refusing the set. */
+int ac_jwks_load_fetched(ac_jwt_key *keys, size_t cap, const char *jwks,
+    size_t jwks_len, const ac_alg *allowed, size_t n_allowed);
+
 /* ---- JSON writer: never overflows; `overflow` is set instead. */
 typedef struct {
 	char *p;

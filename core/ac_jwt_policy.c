@@ -374,7 +374,7 @@ static int load_keys(ac_loader *L, ac_policy *P, const cJSON *arr)
 const char *const ac_pl_jwt_members[] = { "keys", "jwks", "algorithms",
 	"issuer", "audience", "leeway", "require_exp", "user_claim",
 	"roles_claim", "role_claims", "typ", "max_age", "sources",
-	"claims_to_headers", "cache", NULL };
+	"claims_to_headers", "cache", "jwks_uri", "jwks_fetch", NULL };
 
 /* Token checks apply whether or not "jwt" is given. */
 int ac_pl_jwt_init(ac_loader *L, ac_policy *P, const cJSON *v)
@@ -396,8 +396,9 @@ int ac_pl_jwt(ac_loader *L, ac_policy *P, const cJSON *jwt)
 	size_t n_algs = 0;
 
 	if (!cJSON_GetObjectItemCaseSensitive(jwt, "keys") &&
-	    !cJSON_GetObjectItemCaseSensitive(jwt, "jwks"))
-		return ac_pl_bad(L, "missing \"keys\" or \"jwks\"");
+	    !cJSON_GetObjectItemCaseSensitive(jwt, "jwks") &&
+	    !cJSON_GetObjectItemCaseSensitive(jwt, "jwks_uri"))
+		return ac_pl_bad(L, "missing \"keys\" or \"jwks\" (or \"jwks_uri\")");
 	v = cJSON_GetObjectItemCaseSensitive(jwt, "keys");
 	if (v != NULL) {
 		ac_pl_push_key(L, "keys", &save);
@@ -431,7 +432,10 @@ int ac_pl_jwt(ac_loader *L, ac_policy *P, const cJSON *jwt)
 			return -1;
 		ac_pl_pop(L, save);
 	}
-	if (P->n_keys == 0)
+	/* or keys fetched from a URL (core/ac_jwks_policy.c) */
+	if (ac_pl_jwks_remote(L, P, jwt, algs, n_algs) < 0)
+		return -1;
+	if (P->n_keys == 0 && P->jwks_uri.ptr == NULL)
 		return ac_pl_bad(L, "holds no key (give \"keys\" or \"jwks\")");
 	if (n_algs > 0) {
 		/* "algorithms" also limits keys given one by one */

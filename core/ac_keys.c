@@ -490,9 +490,11 @@ int ac_jwt_key_jwk(ac_jwt_key *key, ac_alg alg, const char *jwk,
 	}
 }
 
-int ac_jwks_load(ac_jwt_key *keys, size_t cap, const char *jwks,
+/* pass_disallowed: a key whose algorithm is not allowed is passed over
+ * (a provider's JWKS holds keys for other clients), not fatal. */
+static int jwks_load(ac_jwt_key *keys, size_t cap, const char *jwks,
     size_t jwks_len, const ac_alg *allowed, size_t n_allowed, int *bad_index,
-    const char **why)
+    const char **why, int pass_disallowed)
 {
 	aj_member top[AC_JSON_MEMBERS_MAX];
 	const aj_member *arr;
@@ -556,6 +558,10 @@ int ac_jwks_load(ac_jwt_key *keys, size_t cap, const char *jwks,
 			int ok = 0;
 			for (i = 0; i < n_allowed; i++)
 				ok |= allowed[i] == keys[count].alg;
+			if (!ok && pass_disallowed) {
+				memset(&keys[count], 0, sizeof keys[count]);
+				continue;
+			}
 			if (!ok)
 				FAIL("key's algorithm is not allowed");
 		}
@@ -565,4 +571,22 @@ int ac_jwks_load(ac_jwt_key *keys, size_t cap, const char *jwks,
 	if (count == 0)
 		FAIL("no usable signature key");
 	return (int)count;
+}
+
+int ac_jwks_load(ac_jwt_key *keys, size_t cap, const char *jwks,
+    size_t jwks_len, const ac_alg *allowed, size_t n_allowed, int *bad_index,
+    const char **why)
+{
+	return jwks_load(keys, cap, jwks, jwks_len, allowed, n_allowed,
+	    bad_index, why, 0);
+}
+
+int ac_jwks_load_fetched(ac_jwt_key *keys, size_t cap, const char *jwks,
+    size_t jwks_len, const ac_alg *allowed, size_t n_allowed)
+{
+	int bad;
+	const char *why;
+
+	return jwks_load(keys, cap, jwks, jwks_len, allowed, n_allowed, &bad,
+	    &why, 1);
 }

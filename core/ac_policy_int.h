@@ -155,6 +155,15 @@ struct ac_policy {
 	size_t jwt_cache_entries;       /* jwt.cache: 0 off */
 	uint8_t jwt_keyset[32];         /* digest of keys[0..n_keys): the
 	                                   cache's entries are bound to it */
+	/* keys fetched from a URL ("jwt"."jwks_uri", core/ac_jwks.c): url
+	 * NULL when off */
+	ac_str jwks_uri;
+	uint8_t jwks_uri_digest[32];    /* a cache's keys are of this URL */
+	ac_alg jwks_algs[AC_ALG_COUNT]; /* jwt.algorithms, for its keys */
+	size_t n_jwks_algs;
+	int64_t jwks_ttl, jwks_stale_for, jwks_min_interval;
+	size_t jwks_max_bytes;
+	uint32_t jwks_timeout_ms;
 	ac_str realm;
 	ac_str user_header, roles_header;
 	ac_str public_paths[AC_PUBLIC_MAX];

@@ -119,6 +119,10 @@ int ac_pl_identity_headers(ac_loader *L, ac_policy *P, const cJSON *v);
 /* core/ac_jwt_policy.c */
 int ac_pl_jwt_init(ac_loader *L, ac_policy *P, const cJSON *v);
 int ac_pl_jwt(ac_loader *L, ac_policy *P, const cJSON *v);
+/* "jwt"."jwks_uri" and "jwks_fetch" (core/ac_jwks_policy.c), after the
+ * section's keys and algorithms. */
+int ac_pl_jwks_remote(ac_loader *L, ac_policy *P, const cJSON *jwt,
+    const ac_alg *algs, size_t n_algs);
 /* core/ac_session_policy.c */
 int ac_pl_sessions(ac_loader *L, ac_policy *P, const cJSON *v);
 /* core/ac_apikey_policy.c */

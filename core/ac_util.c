@@ -19,6 +19,7 @@ static const char *const reason_names[AC_REASON_COUNT] = {
 	"body_too_large", "bad_header", "overloaded", "forbidden",
 	"https_required", "cors_preflight", "cors_denied", "rate_limited",
 	"store_unavailable", "store_conflict", "too_many_connections",
+	"jwks_unavailable",
 };
 
 const char *ac_reason_name(ac_reason r)

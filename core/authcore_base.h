@@ -108,6 +108,8 @@ typedef enum {
 	AC_STORE_CONFLICT,    /* "store_conflict": every compare-and-set of the request was lost */
 	AC_TOO_MANY_CONNECTIONS, /* "too_many_connections": a connection cap
 	                         (rate_limits.connections) is reached (429) */
+	AC_JWKS_UNAVAILABLE,  /* "jwks_unavailable": the token needs keys from
+	                         "jwt"."jwks_uri" that could not be fetched (503) */
 	AC_REASON_COUNT
 } ac_reason;
 

@@ -93,8 +93,9 @@ typedef enum {
 	AC_RESPOND = 1,   /* answer locally with status/headers/body */
 	AC_PENDING = 2    /* waiting, as answer.wait says: a password check
 	                     (run ac_decide_step until it returns 0, in
-	                     slices, so the host keeps serving) or store reads
-	                     (core/authcore_store.h); then ac_decide_finish */
+	                     slices, so the host keeps serving), store reads
+	                     (core/authcore_store.h) or a fetch
+	                     (core/authcore_jwks.h); then ac_decide_finish */
 } ac_action;
 
 /* How a response header of the answer meets the upstream's own headers of
@@ -109,6 +110,15 @@ typedef enum {
 #define AC_WAIT_NONE 0
 #define AC_WAIT_PASSWORD 1 /* a password check: ac_decide_step */
 #define AC_WAIT_STORE 2    /* store reads: answer.reads, ac_decide_supply */
+#define AC_WAIT_FETCH 3    /* an HTTP fetch: answer.fetch, ac_decide_fetched
+                              (core/authcore_jwks.h) */
+
+/* What a decision pending on a fetch asks for (answer.fetch). */
+typedef struct {
+	ac_str url;          /* absolute http(s) URL; GET */
+	size_t max_bytes;    /* a longer body is a failed fetch */
+	uint32_t timeout_ms; /* a slower answer is a failed fetch */
+} ac_fetch;
 
 /* A store entry read or written (core/authcore_store.h). */
 typedef struct ac_store_op ac_store_op;
@@ -176,6 +186,8 @@ typedef struct {
 	 * stream ends, then releases them (ac_release_begin). NULL/0: none */
 	const uint8_t *lease;
 	size_t lease_len;
+	/* AC_WAIT_FETCH: what to fetch (core/authcore_jwks.h) */
+	ac_fetch fetch;
 } ac_answer;
 
 /* The answer of a decision (valid until the decision is used again). */

@@ -1,0 +1,215 @@
+/*
+ * Keys fetched from "jwt"."jwks_uri" (authcore_jwks.h): a cache in caller
+ * memory holding one JWKS answer's keys, and the rules that say when a
+ * token's decision asks the host to fetch, when held keys serve, and when
+ * the answer is 503 jwks_unavailable.
+ *
+ * A fetched answer is loaded into the spare key array and swapped in only
+ * when it is good, so a refused answer never leaves the cache half written.
+ * The verified-signature cache (ac_cache.c) is keyed by the digest of the
+ * held keys, so a rotation never hits an entry of the old set.
+ */
+#include "ac_jwks_int.h"
+#include "ac_decision_int.h"
+#include "ac_policy_int.h"
+#include "ac_reply.h"
+
+#define AC_JWKS_MAGIC 0x61636a6bu /* "acjk" */
+
+struct ac_jwks_cache {
+	uint32_t magic;
+	uint32_t cur;           /* which of set[] is held */
+	size_t n_keys;          /* keys in set[cur] */
+	uint8_t uri[32];        /* SHA-256 of the URL they came from */
+	uint8_t keyset[32];     /* ac_cache_keyset of them */
+	int64_t fetched;        /* when they were fetched; 0: none held */
+	int64_t failed;         /* the last failed fetch; 0: none */
+	int64_t kid_asked;      /* the last fetch for an unknown kid */
+	ac_jwks_counts counts;
+	ac_jwt_key set[2][AC_JWKS_REMOTE_KEYS_MAX];
+};
+
+size_t ac_sizeof_jwks_cache(void)
+{
+	return sizeof(ac_jwks_cache);
+}
+
+ac_jwks_cache *ac_jwks_cache_init(void *mem, size_t mem_len)
+{
+	ac_jwks_cache *c = mem;
+
+	if (mem == NULL || ((uintptr_t)mem & 7u) != 0 ||
+	    mem_len < sizeof *c)
+		return NULL;
+	memset(c, 0, sizeof *c);
+	c->magic = AC_JWKS_MAGIC;
+	return c;
+}
+
+ac_str ac_policy_jwks_uri(const ac_policy *P)
+{
+	ac_str none = { NULL, 0 };
+	return P != NULL && P->has_jwt && P->jwks_uri.ptr != NULL ?
+	    P->jwks_uri : none;
+}
+
+void ac_decision_use_jwks(ac_decision *d, ac_jwks_cache *c)
+{
+	if (d != NULL)
+		d->jwks = c != NULL && c->magic == AC_JWKS_MAGIC ? c : NULL;
+}
+
+void ac_jwks_cache_counts_get(const ac_jwks_cache *c, ac_jwks_counts *out,
+    size_t *n_keys, int64_t *fetched)
+{
+	memset(out, 0, sizeof *out);
+	*n_keys = 0;
+	*fetched = 0;
+	if (c == NULL || c->magic != AC_JWKS_MAGIC)
+		return;
+	*out = c->counts;
+	*n_keys = c->fetched != 0 ? c->n_keys : 0;
+	*fetched = c->fetched;
+}
+
+/* 1 if `since` (nonzero) is less than `span` seconds before now; a clock
+ * that went back counts as recent. */
+static int within(int64_t now, int64_t since, int64_t span)
+{
+	return since != 0 && (now < since || now - since < span);
+}
+
+/* The answer: pending on a fetch of P's jwks_uri. */
+static void ask(const ac_policy *P, ac_decision *d, int for_kid)
+{
+	d->jwks->counts.fetches++;
+	d->jwks->counts.kid_fetches += for_kid != 0;
+	d->fetch_policy = P;
+	d->fetch_asked = 1;
+	d->a.action = AC_PENDING;
+	d->a.wait = AC_WAIT_FETCH;
+	d->a.fetch.url = P->jwks_uri;
+	d->a.fetch.max_bytes = P->jwks_max_bytes;
+	d->a.fetch.timeout_ms = P->jwks_timeout_ms;
+}
+
+static void unavailable(const ac_policy *P, ac_decision *d, int64_t now)
+{
+	int64_t retry = P->jwks_min_interval;
+	ac_jwks_cache *c = d->jwks;
+
+	if (c != NULL && c->failed != 0 && now >= c->failed &&
+	    now - c->failed < retry)
+		retry -= now - c->failed;
+	ac_reply_retry_after(d, retry);
+	ac_reply_respond(d, 503, AC_JWKS_UNAVAILABLE);
+}
+
+int ac_jwks_keys(const ac_policy *P, ac_decision *d, int64_t now,
+    const ac_jwt_key **keys, size_t *n, ac_cache_use *cu)
+{
+	ac_jwks_cache *c = d->jwks;
+	int held, fresh;
+
+	if (c == NULL) {
+		/* a host that placed no cache cannot fetch: closed */
+		unavailable(P, d, now);
+		return 0;
+	}
+	held = c->fetched != 0 && memcmp(c->uri, P->jwks_uri_digest, 32) == 0;
+	fresh = held && within(now, c->fetched, P->jwks_ttl);
+	if (!fresh && !d->fetch_asked &&
+	    !within(now, c->failed, P->jwks_min_interval)) {
+		ask(P, d, 0);
+		return 0;
+	}
+	if (!held || !within(now, c->fetched, P->jwks_ttl +
+	    P->jwks_stale_for)) {
+		unavailable(P, d, now);
+		return 0;
+	}
+	c->counts.stale_uses += !fresh;
+	*keys = c->set[c->cur];
+	*n = c->n_keys;
+	if (cu->cache != NULL)
+		cu->keyset = c->keyset;
+	return 1;
+}
+
+int ac_jwks_after(const ac_policy *P, ac_decision *d, int64_t now,
+    ac_reason r)
+{
+	ac_jwks_cache *c = d->jwks;
+
+	if (r != AC_UNKNOWN_KID || c == NULL || d->fetch_asked ||
+	    within(now, c->kid_asked, P->jwks_min_interval) ||
+	    within(now, c->failed, P->jwks_min_interval))
+		return 0;
+	c->kid_asked = now;
+	ask(P, d, 1);
+	return 1;
+}
+
+/* 1 if a Content-Type value is JSON: application/json or
+ * application/jwk-set+json, any case, parameters after ';' allowed. */
+static int json_type(const char *t, size_t n)
+{
+	size_t end = 0;
+
+	while (end < n && t[end] != ';')
+		end++;
+	while (end > 0 && (t[end - 1] == ' ' || t[end - 1] == '\t'))
+		end--;
+	return ac_ascii_ieq(t, end, "application/json", 16) ||
+	    ac_ascii_ieq(t, end, "application/jwk-set+json", 24);
+}
+
+int ac_decide_fetched(ac_decision *d, int status, const char *ctype,
+    size_t ctype_len, const void *body, size_t body_len, int64_t now)
+{
+	const ac_policy *P;
+	ac_jwks_cache *c;
+	uint32_t spare;
+	int n;
+
+	if (d == NULL || d->a.action != AC_PENDING ||
+	    d->a.wait != AC_WAIT_FETCH || d->fetch_done)
+		return -1;
+	d->fetch_done = 1;
+	P = d->fetch_policy;
+	c = d->jwks;
+	if (c == NULL || P == NULL)
+		return -1;
+	spare = c->cur ^ 1u;
+	n = -1;
+	if (status == 200 && ctype != NULL && json_type(ctype, ctype_len) &&
+	    body != NULL && body_len > 0 && body_len <= P->jwks_max_bytes)
+		n = ac_jwks_load_fetched(c->set[spare], AC_JWKS_REMOTE_KEYS_MAX,
+		    body, body_len, P->jwks_algs, P->n_jwks_algs);
+	if (n <= 0) {
+		ac_wipe(c->set[spare], sizeof c->set[spare]);
+		c->failed = now != 0 ? now : 1;
+		c->counts.failures++;
+		d->fetch_failed = 1;
+		return -1;
+	}
+	ac_wipe(c->set[c->cur], sizeof c->set[c->cur]);
+	c->cur = spare;
+	c->n_keys = (size_t)n;
+	memcpy(c->uri, P->jwks_uri_digest, 32);
+	ac_cache_keyset(P->sha256, c->set[spare], c->n_keys, c->keyset);
+	c->fetched = now != 0 ? now : 1;
+	c->failed = 0;
+	c->counts.answers++;
+	return 0;
+}
+
+void ac_jwks_unanswered(ac_decision *d, int64_t now)
+{
+	if (d->fetch_done || d->jwks == NULL)
+		return;
+	d->fetch_done = 1;
+	d->fetch_failed = 1;
+	d->jwks->failed = now != 0 ? now : 1;
+	d->jwks->counts.failures++;
+}

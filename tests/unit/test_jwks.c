@@ -1,0 +1,612 @@
+/*
+ * Tests of keys fetched from "jwt"."jwks_uri" (core/ac_jwks.c,
+ * authcore_jwks.h) through the decision, playing the host: a decision
+ * pending on a fetch gets the answer a provider would give (or a failure)
+ * through ac_decide_fetched, then ac_decide_finish.
+ *
+ * What they show: a cold worker fetches once and then serves from its
+ * cache; an unknown kid refetches, at most once per min_interval; a
+ * rotation is followed without a reload; while the provider is down held
+ * keys serve up to ttl + stale_for, then 503 jwks_unavailable; a hostile
+ * or malformed answer never replaces good keys; a host that cannot fetch
+ * fails closed and its loop ends; keys of another URL are never used; and
+ * the verified-signature cache never accepts a token its current key set
+ * would not.
+ *
+ * ES256 tokens are signed here with BearSSL (P-256 keys from fixed seeds),
+ * so the program is self-contained and runs natively with every heap call
+ * counted, under ASan+UBSan, and as WASI wasm under Node.
+ */
+#include <bearssl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "authcore.h"
+#include "check.h"
+
+#define NOW 1800000000
+#define URI "https://idp.example/jwks"
+
+/* ---- keys and tokens ---- */
+typedef struct {
+	br_ec_private_key sk;
+	uint8_t kbuf[BR_EC_KBUF_PRIV_MAX_SIZE];
+	char kid[16];
+	char jwk[512];
+} signer;
+
+static void b64(char *out, size_t cap, const void *p, size_t n)
+{
+	size_t l = ac_b64url_encode(out, cap, p, n);
+	out[l < cap ? l : 0] = 0;
+}
+
+static void make_signer(signer *s, const char *seed, const char *kid)
+{
+	br_hmac_drbg_context rng;
+	br_ec_public_key pk;
+	uint8_t pbuf[BR_EC_KBUF_PUB_MAX_SIZE];
+	char x[64], y[64];
+
+	memset(s, 0, sizeof *s);
+	br_hmac_drbg_init(&rng, &br_sha256_vtable, seed, strlen(seed));
+	br_ec_keygen(&rng.vtable, br_ec_get_default(), &s->sk, s->kbuf,
+	    BR_EC_secp256r1);
+	br_ec_compute_pub(br_ec_get_default(), &pk, pbuf, &s->sk);
+	b64(x, sizeof x, pk.q + 1, 32);
+	b64(y, sizeof y, pk.q + 33, 32);
+	snprintf(s->kid, sizeof s->kid, "%s", kid);
+	/* no "alg": bound by its curve, as providers publish EC keys */
+	snprintf(s->jwk, sizeof s->jwk, "{\"kty\":\"EC\",\"crv\":\"P-256\","
+	    "\"use\":\"sig\",\"kid\":\"%s\",\"x\":\"%s\",\"y\":\"%s\"}", kid, x,
+	    y);
+}
+
+/* An ES256 token for sub, expiring at exp, with header kid `kid` (may
+ * differ from the signer's: a forgery under another's kid). */
+static const char *mint(const signer *s, const char *kid, const char *sub,
+    int64_t exp, char *out, size_t cap)
+{
+	char hdr[96], pl[128];
+	uint8_t hash[32], sig[132];
+	br_sha256_context sc;
+	size_t n, sl;
+
+	snprintf(hdr, sizeof hdr, "{\"alg\":\"ES256\",\"typ\":\"JWT\",\"kid\":\"%s\"}",
+	    kid);
+	snprintf(pl, sizeof pl, "{\"sub\":\"%s\",\"exp\":%lld}", sub,
+	    (long long)exp);
+	n = ac_b64url_encode(out, cap, hdr, strlen(hdr));
+	out[n++] = '.';
+	n += ac_b64url_encode(out + n, cap - n, pl, strlen(pl));
+	br_sha256_init(&sc);
+	br_sha256_update(&sc, out, n);
+	br_sha256_out(&sc, hash);
+	sl = br_ecdsa_i31_sign_raw(br_ec_get_default(), &br_sha256_vtable, hash,
+	    &s->sk, sig);
+	out[n++] = '.';
+	n += ac_b64url_encode(out + n, cap - n, sig, sl);
+	out[n] = 0;
+	return out;
+}
+
+/* A JWKS of the given signers' public keys. */
+static const char *jwks(char *out, size_t cap, const signer *a,
+    const signer *b)
+{
+	snprintf(out, cap, "{\"keys\":[%s%s%s]}", a ? a->jwk : "",
+	    a && b ? "," : "", b ? b->jwk : "");
+	return out;
+}
+
+/* ---- policies ---- */
+static uint8_t pmem[2][262144];
+
+static const ac_policy *load(int slot, const char *jwt_members,
+    ac_policy_error *err)
+{
+	static char js[4096];
+	size_t used;
+
+	snprintf(js, sizeof js, "{\"jwt\":{%s},\"default\":\"authenticated\"}",
+	    jwt_members);
+	return ac_policy_load(pmem[slot], sizeof pmem[slot], js, strlen(js),
+	    &used, err);
+}
+
+static const ac_policy *policy(int slot, const char *uri, const char *more)
+{
+	char m[2048];
+	ac_policy_error err;
+	const ac_policy *P;
+
+	snprintf(m, sizeof m, "\"jwks_uri\":\"%s\",\"algorithms\":[\"ES256\"],"
+	    "\"jwks_fetch\":{\"ttl\":600,\"stale_for\":3600,"
+	    "\"min_interval\":30,\"max_bytes\":4096,\"timeout_ms\":2000}%s",
+	    uri, more);
+	P = load(slot, m, &err);
+	if (P == NULL)
+		printf("# policy: %s: %s\n", err.path, err.message);
+	return P;
+}
+
+/* ---- playing the host ---- */
+static uint64_t decm[65536 / 8];
+#define dec (*(ac_decision *)(void *)decm)
+static uint64_t cachem[(1u << 17) / 8];
+static uint64_t sigm[(1u << 14) / 8];
+
+static ac_request req;
+static ac_header hdr[1];
+static char auth[AC_TOKEN_MAX + 16];
+
+static void request(const char *tok)
+{
+	snprintf(auth, sizeof auth, "Bearer %s", tok);
+	memset(&req, 0, sizeof req);
+	req.method.ptr = "GET";
+	req.method.len = 3;
+	req.path.ptr = "/x";
+	req.path.len = 2;
+	hdr[0].name.ptr = "authorization";
+	hdr[0].name.len = 13;
+	hdr[0].value.ptr = auth;
+	hdr[0].value.len = strlen(auth);
+	req.headers = hdr;
+	req.n_headers = 1;
+}
+
+/* What a fetch brings back: status, Content-Type, body. */
+typedef struct {
+	int status;
+	const char *ctype;
+	const char *body;
+} reply;
+
+/* Decides tok at now with cache c and the jwt cache j (either may be
+ * NULL). A fetch the decision asks for is answered with r (NULL: the host
+ * cannot fetch, and finishes without an outcome); *fetched counts the
+ * fetches asked for. Returns the final answer. */
+static const ac_answer *decide(const ac_policy *P, ac_jwks_cache *c,
+    ac_jwt_cache *j, const char *tok, int64_t now, const reply *r,
+    int *fetched)
+{
+	const ac_answer *a = ac_decision_answer(&dec);
+	int rounds = 0;
+
+	request(tok);
+	*fetched = 0;
+	ac_decision_use_jwks(&dec, c);
+	ac_decision_use_jwt_cache(&dec, j);
+	ac_decide_begin(P, NULL, &req, now, NULL, 0, &dec);
+	while (a->action == AC_PENDING && rounds++ < 4) {
+		if (a->wait == AC_WAIT_FETCH) {
+			(*fetched)++;
+			if (r != NULL)
+				(void)ac_decide_fetched(&dec, r->status,
+				    r->ctype, r->ctype ? strlen(r->ctype) : 0,
+				    r->body, r->body ? strlen(r->body) : 0,
+				    now);
+		}
+		ac_decide_finish(P, NULL, &req, now, NULL, 0, &dec);
+	}
+	return a;
+}
+
+static signer k1, k2, k3;
+static char t1[1024], t2[1024], tforged[1024], tmadeup[1024];
+static char set1[2048], set12[2048], set2[2048];
+
+static int has_header(const ac_answer *a, const char *name, const char *v)
+{
+	size_t i;
+	for (i = 0; i < a->n_resp_headers; i++)
+		if (a->resp_headers[i].name.len == strlen(name) &&
+		    memcmp(a->resp_headers[i].name.ptr, name, strlen(name)) == 0 &&
+		    a->resp_headers[i].value.len == strlen(v) &&
+		    memcmp(a->resp_headers[i].value.ptr, v, strlen(v)) == 0)
+			return 1;
+	return 0;
+}
+
+static void test_policy(void)
+{
+	static const struct {
+		const char *members, *path, *msg_part;
+	} bad[] = {
+		{ "\"jwks_uri\":\"ftp://idp/jwks\",\"algorithms\":[\"ES256\"]",
+		  "$.jwt.jwks_uri", "absolute http" },
+		{ "\"jwks_uri\":\"https:///jwks\",\"algorithms\":[\"ES256\"]",
+		  "$.jwt.jwks_uri", "with a host" },
+		{ "\"jwks_uri\":\"https://idp/a b\",\"algorithms\":[\"ES256\"]",
+		  "$.jwt.jwks_uri", "URL" },
+		{ "\"jwks_uri\":\"" URI "\"", "$.jwt.jwks_uri", "algorithms" },
+		{ "\"jwks_uri\":\"" URI "\",\"algorithms\":[\"ES256\",\"HS256\"],"
+		  "\"keys\":[{\"secret\":\"0123456789abcdef0123456789abcdef\","
+		  "\"alg\":\"HS256\"}]", "$.jwt.jwks_uri", "not both" },
+		{ "\"keys\":[{\"secret\":\"0123456789abcdef0123456789abcdef\","
+		  "\"alg\":\"HS256\"}],\"jwks_fetch\":{}", "$.jwt.jwks_fetch",
+		  "only with" },
+		{ "\"jwks_uri\":\"" URI "\",\"algorithms\":[\"ES256\"],"
+		  "\"jwks_fetch\":{\"ttl\":0}", "$.jwt.jwks_fetch.ttl", "seconds" },
+		{ "\"jwks_uri\":\"" URI "\",\"algorithms\":[\"ES256\"],"
+		  "\"jwks_fetch\":{\"max_bytes\":1000000}",
+		  "$.jwt.jwks_fetch.max_bytes", "bytes" },
+		{ "\"jwks_uri\":\"" URI "\",\"algorithms\":[\"ES256\"],"
+		  "\"jwks_fetch\":{\"refresh\":1}", "$.jwt.jwks_fetch", "refresh" },
+	};
+	ac_policy_error err;
+	size_t i;
+	ac_str u;
+
+	begin("policy jwt.jwks_uri: loaded with its fetch settings; a bad one refused with its path");
+	u = ac_policy_jwks_uri(policy(0, URI, ""));
+	CHECK(u.len == strlen(URI) && memcmp(u.ptr, URI, u.len) == 0);
+	u = ac_policy_jwks_uri(load(1, "\"keys\":[{\"secret\":"
+	    "\"0123456789abcdef0123456789abcdef\",\"alg\":\"HS256\"}]", &err));
+	CHECK(u.ptr == NULL && u.len == 0);
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		int refused = load(1, bad[i].members, &err) == NULL;
+		CHECK(refused);
+		if (refused && (strcmp(err.path, bad[i].path) != 0 ||
+		    strstr(err.message, bad[i].msg_part) == NULL))
+			printf("# case %u: %s: %s\n", (unsigned)i, err.path,
+			    err.message);
+		CHECK(!refused || strcmp(err.path, bad[i].path) == 0);
+		CHECK(!refused || strstr(err.message, bad[i].msg_part) != NULL);
+	}
+	end();
+}
+
+static void test_no_cache(void)
+{
+	const ac_policy *P = policy(0, URI, "");
+	const ac_answer *a;
+	int f;
+
+	begin("jwks: a host that placed no cache answers 503 jwks_unavailable, never allows");
+	a = decide(P, NULL, NULL, t1, NOW, NULL, &f);
+	CHECK(a->action == AC_RESPOND && a->status == 503);
+	CHECK(a->reason == AC_JWKS_UNAVAILABLE && f == 0);
+	CHECK(has_header(a, "retry-after", "30") || has_header(a, "Retry-After", "30"));
+	end();
+}
+
+static void test_cold_then_cached(void)
+{
+	const ac_policy *P = policy(0, URI, "");
+	ac_jwks_cache *c = ac_jwks_cache_init(cachem, sizeof cachem);
+	reply ok = { 200, "application/json; charset=utf-8", set1 };
+	const ac_answer *a;
+	ac_jwks_counts k;
+	size_t n;
+	int64_t at;
+	int f;
+
+	begin("jwks: a cold worker asks for one fetch of the URL, then serves from its cache");
+	CHECK(ac_sizeof_jwks_cache() <= sizeof cachem && c != NULL);
+	CHECK(ac_jwks_cache_init((uint8_t *)cachem + 4, sizeof cachem - 8) == NULL);
+	request(t1);
+	ac_decision_use_jwks(&dec, c);
+	ac_decision_use_jwt_cache(&dec, NULL);
+	CHECK(ac_decide_begin(P, NULL, &req, NOW, NULL, 0, &dec) == AC_PENDING);
+	a = ac_decision_answer(&dec);
+	CHECK(a->wait == AC_WAIT_FETCH && a->status == 0);
+	CHECK(a->fetch.url.len == strlen(URI) &&
+	    memcmp(a->fetch.url.ptr, URI, a->fetch.url.len) == 0);
+	CHECK(a->fetch.max_bytes == 4096 && a->fetch.timeout_ms == 2000);
+	CHECK(ac_decide_step(&dec, 100) == 0);
+	CHECK(ac_decide_fetched(&dec, 200, "application/json", 16, set1,
+	    strlen(set1), NOW) == 0);
+	/* one outcome per fetch */
+	CHECK(ac_decide_fetched(&dec, 200, "application/json", 16, set1,
+	    strlen(set1), NOW) == -1);
+	ac_decide_finish(P, NULL, &req, NOW, NULL, 0, &dec);
+	CHECK(a->action == AC_ALLOW && a->user.len == 3 &&
+	    memcmp(a->user.ptr, "ann", 3) == 0);
+	a = decide(P, c, NULL, t1, NOW + 599, &ok, &f);
+	CHECK(a->action == AC_ALLOW && f == 0);
+	ac_jwks_cache_counts_get(c, &k, &n, &at);
+	CHECK(k.fetches == 1 && k.answers == 1 && k.failures == 0);
+	CHECK(n == 1 && at == NOW);
+	/* past ttl: fetched again */
+	a = decide(P, c, NULL, t1, NOW + 600, &ok, &f);
+	CHECK(a->action == AC_ALLOW && f == 1);
+	end();
+}
+
+static void test_unknown_kid(void)
+{
+	const ac_policy *P = policy(0, URI, "");
+	ac_jwks_cache *c = ac_jwks_cache_init(cachem, sizeof cachem);
+	reply r1 = { 200, "application/json", set1 };
+	reply r12 = { 200, "application/jwk-set+json", set12 };
+	const ac_answer *a;
+	ac_jwks_counts k;
+	size_t n;
+	int64_t at;
+	int f;
+
+	begin("jwks: an unknown kid refetches (a rotation), at most once per min_interval");
+	a = decide(P, c, NULL, t1, NOW, &r1, &f);
+	CHECK(a->action == AC_ALLOW && f == 1);
+	/* the provider added k2: a k2 token fetches and passes */
+	a = decide(P, c, NULL, t2, NOW + 1, &r12, &f);
+	CHECK(a->action == AC_ALLOW && f == 1);
+	CHECK(a->user.len == 3 && memcmp(a->user.ptr, "bob", 3) == 0);
+	/* a made-up kid: past min_interval one fetch, then refused */
+	a = decide(P, c, NULL, tmadeup, NOW + 40, &r12, &f);
+	CHECK(a->status == 401 && a->reason == AC_UNKNOWN_KID && f == 1);
+	/* a flood of made-up kids within min_interval: no fetch */
+	a = decide(P, c, NULL, tmadeup, NOW + 41, &r12, &f);
+	CHECK(a->status == 401 && a->reason == AC_UNKNOWN_KID && f == 0);
+	a = decide(P, c, NULL, tmadeup, NOW + 69, &r12, &f);
+	CHECK(a->status == 401 && f == 0);
+	a = decide(P, c, NULL, tmadeup, NOW + 70, &r12, &f);
+	CHECK(a->status == 401 && f == 1);
+	/* a forgery under a held kid is a bad signature, and fetches nothing */
+	a = decide(P, c, NULL, tforged, NOW + 100, &r12, &f);
+	CHECK(a->status == 401 && a->reason == AC_BAD_SIGNATURE && f == 0);
+	ac_jwks_cache_counts_get(c, &k, &n, &at);
+	CHECK(k.kid_fetches == 3 && k.fetches == 4 && n == 2);
+	end();
+}
+
+static void test_rotation_and_sig_cache(void)
+{
+	const ac_policy *P = policy(0, URI, ",\"cache\":16");
+	ac_jwks_cache *c = ac_jwks_cache_init(cachem, sizeof cachem);
+	ac_jwt_cache *j = ac_jwt_cache_init(sigm, sizeof sigm, 16);
+	reply r12 = { 200, "application/json", set12 };
+	reply r2 = { 200, "application/json", set2 };
+	const ac_answer *a;
+	ac_jwt_cache_counts jc;
+	int f;
+
+	begin("jwks: a rotation that drops a key refuses its tokens at once, cached signatures too");
+	CHECK(j != NULL);
+	a = decide(P, c, j, t1, NOW, &r12, &f);
+	CHECK(a->action == AC_ALLOW && f == 1);
+	a = decide(P, c, j, t1, NOW + 1, &r12, &f);
+	CHECK(a->action == AC_ALLOW && f == 0);
+	ac_jwt_cache_counts_get(j, &jc);
+	CHECK(jc.hits == 1);
+	/* ttl passes; the provider now publishes k2 only */
+	a = decide(P, c, j, t1, NOW + 600, &r2, &f);
+	CHECK(a->status == 401 && a->reason == AC_UNKNOWN_KID && f == 1);
+	a = decide(P, c, j, t2, NOW + 601, &r2, &f);
+	CHECK(a->action == AC_ALLOW && f == 0);
+	ac_jwt_cache_counts_get(j, &jc);
+	CHECK(jc.hits == 1);
+	end();
+}
+
+static void test_outage(void)
+{
+	const ac_policy *P = policy(0, URI, "");
+	ac_jwks_cache *c = ac_jwks_cache_init(cachem, sizeof cachem);
+	reply ok = { 200, "application/json", set1 };
+	reply down = { 0, NULL, NULL };
+	const ac_answer *a;
+	ac_jwks_counts k;
+	size_t n;
+	int64_t at;
+	int f;
+
+	begin("jwks: while the provider is down, held keys serve up to ttl + stale_for, then 503");
+	a = decide(P, c, NULL, t1, NOW, &ok, &f);
+	CHECK(a->action == AC_ALLOW && f == 1);
+	a = decide(P, c, NULL, t1, NOW + 600, &down, &f);
+	CHECK(a->action == AC_ALLOW && f == 1);
+	/* within min_interval of the failure: no fetch, stale keys */
+	a = decide(P, c, NULL, t1, NOW + 629, &down, &f);
+	CHECK(a->action == AC_ALLOW && f == 0);
+	a = decide(P, c, NULL, t1, NOW + 630, &down, &f);
+	CHECK(a->action == AC_ALLOW && f == 1);
+	/* a token's own fault is still its own */
+	a = decide(P, c, NULL, tforged, NOW + 631, &down, &f);
+	CHECK(a->status == 401 && a->reason == AC_BAD_SIGNATURE);
+	/* ttl + stale_for passed: closed, with Retry-After */
+	a = decide(P, c, NULL, t1, NOW + 600 + 3600, &down, &f);
+	CHECK(a->status == 503 && a->reason == AC_JWKS_UNAVAILABLE && f == 1);
+	CHECK(has_header(a, "Retry-After", "30") || has_header(a, "retry-after", "30"));
+	a = decide(P, c, NULL, t1, NOW + 600 + 3610, &down, &f);
+	CHECK(a->status == 503 && f == 0);
+	CHECK(has_header(a, "Retry-After", "20") || has_header(a, "retry-after", "20"));
+	/* back up: served again */
+	a = decide(P, c, NULL, t1, NOW + 600 + 3630, &ok, &f);
+	CHECK(a->action == AC_ALLOW && f == 1);
+	ac_jwks_cache_counts_get(c, &k, &n, &at);
+	CHECK(k.failures == 3 && k.answers == 2 && k.stale_uses >= 3);
+	end();
+}
+
+static void test_hostile(void)
+{
+	static char big[8192], priv[1024], okp[512], many[40000];
+	const ac_policy *P = policy(0, URI, "");
+	ac_jwks_cache *c = ac_jwks_cache_init(cachem, sizeof cachem);
+	reply ok = { 200, "application/json", set1 };
+	reply bad[10];
+	const ac_answer *a;
+	size_t i, n;
+	int f;
+
+	memset(big, ' ', sizeof big - 1);
+	memcpy(big, set1, strlen(set1)); /* valid JSON, then 4 KiB of spaces */
+	snprintf(priv, sizeof priv, "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\","
+	    "\"kid\":\"k1\",\"x\":\"AA\",\"y\":\"AA\",\"d\":\"AA\"}]}");
+	snprintf(okp, sizeof okp, "{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\","
+	    "\"kid\":\"e\",\"x\":\"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo\"}]}");
+	n = (size_t)snprintf(many, sizeof many, "{\"keys\":[");
+	for (i = 0; i < AC_JWKS_REMOTE_KEYS_MAX + 1; i++)
+		n += (size_t)snprintf(many + n, sizeof many - n, "%s%s",
+		    i ? "," : "", k1.jwk);
+	snprintf(many + n, sizeof many - n, "]}");
+	bad[0] = (reply){ 500, "application/json", set1 };
+	bad[1] = (reply){ 200, "text/html", set1 };
+	bad[2] = (reply){ 200, NULL, set1 };
+	bad[3] = (reply){ 200, "application/json", big };
+	bad[4] = (reply){ 200, "application/json", "<html>nope</html>" };
+	bad[5] = (reply){ 200, "application/json", priv };
+	bad[6] = (reply){ 200, "application/json", okp };
+	bad[7] = (reply){ 200, "application/json", "{\"keys\":[]}" };
+	bad[8] = (reply){ 200, "application/json", "" };
+	bad[9] = (reply){ 200, "application/jsonx", set1 };
+
+	begin("jwks: a hostile or malformed answer is a failed fetch: it never replaces keys, never opens");
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		/* cold: nothing to serve, so closed */
+		c = ac_jwks_cache_init(cachem, sizeof cachem);
+		a = decide(P, c, NULL, t1, NOW, &bad[i], &f);
+		CHECK(a->status == 503 && a->reason == AC_JWKS_UNAVAILABLE);
+		/* warm: the held keys stay, untouched */
+		a = decide(P, c, NULL, t1, NOW + 100, &ok, &f);
+		CHECK(a->action == AC_ALLOW && f == 1);
+		a = decide(P, c, NULL, t1, NOW + 700, &bad[i], &f);
+		CHECK(a->action == AC_ALLOW && f == 1);
+		a = decide(P, c, NULL, t1, NOW + 701, &bad[i], &f);
+		CHECK(a->action == AC_ALLOW && f == 0);
+	}
+	/* more keys than a cache holds: refused whole, not cut; as many
+	 * as it holds: taken */
+	{
+		ac_policy_error err;
+		const ac_policy *Pbig = load(1, "\"jwks_uri\":\"" URI "\","
+		    "\"algorithms\":[\"ES256\"],\"jwks_fetch\":"
+		    "{\"max_bytes\":65536}", &err);
+		reply r = { 200, "application/json", many };
+		CHECK(Pbig != NULL && strlen(many) < 65536);
+		c = ac_jwks_cache_init(cachem, sizeof cachem);
+		a = decide(Pbig, c, NULL, t1, NOW, &r, &f);
+		CHECK(a->status == 503 && f == 1);
+		n = (size_t)snprintf(many, sizeof many, "{\"keys\":[");
+		for (i = 0; i < AC_JWKS_REMOTE_KEYS_MAX; i++)
+			n += (size_t)snprintf(many + n, sizeof many - n,
+			    "%s%s", i ? "," : "", k1.jwk);
+		snprintf(many + n, sizeof many - n, "]}");
+		c = ac_jwks_cache_init(cachem, sizeof cachem);
+		a = decide(Pbig, c, NULL, t1, NOW, &r, &f);
+		CHECK(a->action == AC_ALLOW && f == 1);
+	}
+	end();
+}
+
+static void test_cannot_fetch(void)
+{
+	const ac_policy *P = policy(0, URI, "");
+	ac_jwks_cache *c = ac_jwks_cache_init(cachem, sizeof cachem);
+	const ac_answer *a;
+	int f;
+
+	begin("jwks: a host that finishes without fetching gets 503, and its loop ends");
+	a = decide(P, c, NULL, t1, NOW, NULL, &f);
+	CHECK(a->action == AC_RESPOND && a->status == 503 && f == 1);
+	CHECK(a->reason == AC_JWKS_UNAVAILABLE);
+	/* the one-shot ac_decide is such a host */
+	request(t1);
+	ac_decision_use_jwks(&dec, c);
+	ac_decide(P, NULL, &req, NOW + 100, NULL, 0, &dec);
+	CHECK(a->action == AC_RESPOND && a->status == 503);
+	/* a dropped request: nothing left pending */
+	c = ac_jwks_cache_init(cachem, sizeof cachem);
+	ac_decision_use_jwks(&dec, c);
+	CHECK(ac_decide_begin(P, NULL, &req, NOW, NULL, 0, &dec) == AC_PENDING);
+	ac_decide_abandon(NULL, &dec);
+	CHECK(a->action != AC_PENDING);
+	CHECK(ac_decide_fetched(&dec, 200, "application/json", 16, set1,
+	    strlen(set1), NOW) == -1);
+	end();
+}
+
+static void test_other_uri_and_algs(void)
+{
+	const ac_policy *P = policy(0, URI, "");
+	const ac_policy *Q = policy(1, "https://other.example/jwks", "");
+	ac_jwks_cache *c = ac_jwks_cache_init(cachem, sizeof cachem);
+	reply ok = { 200, "application/json", set1 };
+	static char mixed[4096];
+	reply rmixed = { 200, "application/json", mixed };
+	const ac_answer *a;
+	ac_jwks_counts k;
+	size_t n;
+	int64_t at;
+	int f;
+
+	begin("jwks: keys of another URL are never used; keys of other algorithms are passed over");
+	a = decide(P, c, NULL, t1, NOW, &ok, &f);
+	CHECK(a->action == AC_ALLOW && f == 1);
+	a = decide(Q, c, NULL, t1, NOW + 1, NULL, &f);
+	CHECK(a->status == 503 && f == 1);
+	/* an RS256 key and an HS256 key beside k2, under an ES256-only policy */
+	snprintf(mixed, sizeof mixed, "{\"keys\":[{\"kty\":\"oct\",\"alg\":"
+	    "\"HS256\",\"kid\":\"h\",\"k\":\"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY\"},"
+	    "{\"kty\":\"RSA\",\"alg\":\"RS256\",\"kid\":\"r\",\"use\":\"sig\","
+	    "\"n\":\"AQAB\",\"e\":\"AQAB\"},%s]}", k2.jwk);
+	c = ac_jwks_cache_init(cachem, sizeof cachem);
+	a = decide(P, c, NULL, t2, NOW, &rmixed, &f);
+	ac_jwks_cache_counts_get(c, &k, &n, &at);
+	/* the RSA key is malformed: a set naming it is refused whole, even
+	 * though its algorithm is not allowed here */
+	CHECK(a->status == 503 && n == 0);
+	snprintf(mixed, sizeof mixed, "{\"keys\":[{\"kty\":\"oct\",\"alg\":"
+	    "\"HS256\",\"kid\":\"h\",\"k\":\"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY\"},"
+	    "%s]}", k2.jwk);
+	c = ac_jwks_cache_init(cachem, sizeof cachem);
+	a = decide(P, c, NULL, t2, NOW, &rmixed, &f);
+	ac_jwks_cache_counts_get(c, &k, &n, &at);
+	CHECK(a->action == AC_ALLOW && n == 1);
+	end();
+}
+
+#ifdef AC_TEST_COUNT_HEAP
+static void test_no_heap(void)
+{
+	const ac_policy *P = policy(0, URI, "");
+	ac_jwks_cache *c;
+	reply ok = { 200, "application/json", set12 };
+	size_t before;
+	int f;
+
+	begin("jwks: no heap call in fetch asks, answers, checks");
+	before = heap_calls;
+	c = ac_jwks_cache_init(cachem, sizeof cachem);
+	CHECK(decide(P, c, NULL, t1, NOW, &ok, &f)->action == AC_ALLOW);
+	CHECK(decide(P, c, NULL, tmadeup, NOW + 50, &ok, &f)->status == 401);
+	CHECK(heap_calls == before);
+	end();
+}
+#endif
+
+int main(void)
+{
+	if (ac_sizeof_decision() > sizeof decm) {
+		printf("not ok - a decision fits the test's buffer\n");
+		return 1;
+	}
+	make_signer(&k1, "authcore jwks test key 1", "k1");
+	make_signer(&k2, "authcore jwks test key 2", "k2");
+	make_signer(&k3, "authcore jwks test key 3", "k3");
+	mint(&k1, "k1", "ann", NOW + 86400 * 30, t1, sizeof t1);
+	mint(&k2, "k2", "bob", NOW + 86400 * 30, t2, sizeof t2);
+	mint(&k3, "k1", "eve", NOW + 86400 * 30, tforged, sizeof tforged);
+	mint(&k3, "k9", "eve", NOW + 86400 * 30, tmadeup, sizeof tmadeup);
+	jwks(set1, sizeof set1, &k1, NULL);
+	jwks(set12, sizeof set12, &k1, &k2);
+	jwks(set2, sizeof set2, &k2, NULL);
+	test_policy();
+	test_no_cache();
+	test_cold_then_cached();
+	test_unknown_kid();
+	test_rotation_and_sig_cache();
+	test_outage();
+	test_hostile();
+	test_cannot_fetch();
+	test_other_uri_and_algs();
+#ifdef AC_TEST_COUNT_HEAP
+	test_no_heap();
+#endif
+	printf("# %d failed\n", failures);
+	return failures ? 1 : 0;
+}
