@@ -11,20 +11,11 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+from checks import failed, ok  # noqa: E402
+
 WORK = os.path.join(ROOT, "build", "tests", "python-install")
 PY = os.path.join(ROOT, "build", "venv", "bin", "python")
-
-failed = False
-
-
-def ok(name, problem=None):
-    global failed
-    if problem:
-        failed = True
-        print("not ok - %s: %s" % (name, problem), flush=True)
-    else:
-        print("ok - %s" % name, flush=True)
-
 
 CHECK = r'''
 import importlib.metadata, json, os, sys
@@ -77,7 +68,7 @@ def main():
     ok("AUTHCORE_LIB names the library to load",
        None if r2.stdout.strip() == built and r.stdout.strip() != bogus
        else "with it %r, with a missing file %r" % (r2.stdout.strip(), r.stdout.strip()))
-    return 1 if failed else 0
+    return 1 if failed() else 0
 
 
 if __name__ == "__main__":
