@@ -157,6 +157,10 @@ def check_verifier(now):
     ok("leeway=30: 20 s past exp verifies, 31 s past is expired",
        None if lv.verify(tok, now + TTL + 20)["user"] == "alice" and
        refused(lv, tok, now + TTL + 31, "expired") is None else "no")
+    ok("issued in the future (the proxy's clock ahead by 10 s) -> not_yet_valid",
+       refused(v, tok, now - 10, "not_yet_valid"))
+    ok("leeway=30 covers a proxy clock 10 s ahead",
+       None if lv.verify(tok, now - 10)["user"] == "alice" else "no")
     ok("wrong audience -> wrong_audience",
        refused(authcore.IdentityVerifier("billing", jwks=jwks_text), tok, now, "wrong_audience"))
     ok("wrong issuer -> wrong_issuer",

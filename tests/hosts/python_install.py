@@ -27,7 +27,9 @@ d1 = a.decide({"method": "GET", "path": "/health", "client_ip": "127.0.0.1"})
 d2 = a.decide({"method": "GET", "path": "/api", "client_ip": "127.0.0.1"})
 print(json.dumps({"lib": c._find_lib(), "pkg": os.path.dirname(authcore.__file__),
                   "version": authcore.__version__, "dist": importlib.metadata.version("authcore"),
-                  "public": d1.status, "api": d2.status, "reason": d2.reason}))
+                  "public": d1.status, "api": d2.status, "reason": d2.reason,
+                  "identity": [n for n in ("IdentityVerifier", "IdentityMiddleware", "IdentityError")
+                               if getattr(authcore, n, None) is None]}))
 '''
 
 
@@ -59,6 +61,8 @@ def main():
        None if got["version"] == got["dist"] else "%s vs %s" % (got["version"], got["dist"]))
     ok("the installed package decides (public 200, no token 401 missing_token)",
        None if (got["public"], got["api"], got["reason"]) == (200, 401, "missing_token") else repr(got))
+    ok("the installed package exports the identity verifier",
+       None if got["identity"] == [] else "missing: %r" % got["identity"])
     bogus = os.path.join(WORK, "no-such-lib.so")
     r = subprocess.run([vpy, "-c", "import os, authcore._core as c; print(c._find_lib())"],
                        capture_output=True, text=True, timeout=60, env=dict(env, AUTHCORE_LIB=bogus), cwd=WORK)

@@ -46,6 +46,9 @@ _CODES = {
     "too_old": "bad_claims",
 }
 
+# upstream_identity.ttl's upper bound (docs/policy.md)
+MAX_TTL = 3600
+
 # The body of every refusal: the code goes to the log, not to the client.
 UNAUTHORIZED = b"Unauthorized\n"
 
@@ -89,7 +92,7 @@ class IdentityVerifier:
     "authcore"). Exactly one of jwks (ES256: the JWKS authcore serves at
     jwks_path, a dict or JSON text) and secret (HS256: the shared secret,
     str as the policy writes it, or bytes). leeway: seconds of clock skew
-    allowed on exp (0..86400). lib: the shared library's path (default as
+    allowed on exp and iat (0..86400). lib: the shared library's path (default as
     Auth). Raises AuthcoreError when the core refuses the key or settings,
     TypeError when both or neither key is given.
     """
@@ -101,8 +104,11 @@ class IdentityVerifier:
             keys = {"jwks": _jwks_doc(jwks), "algorithms": ["ES256"]}
         else:
             keys = {"keys": [_secret_key(secret)], "algorithms": ["HS256"]}
+        # max_age: an assertion lives at most upstream_identity's longest
+        # ttl, so none that verifies is refused by it, and one issued in
+        # the future (the proxy's clock ahead of the app's) is named so
         section = dict(keys, issuer=issuer, audience=audience, leeway=int(leeway),
-                       typ="JWT", require_exp=True)
+                       typ="JWT", require_exp=True, max_age=MAX_TTL)
         try:
             self._auth = Auth({"jwt": section}, env={}, lib=lib)
         except AuthcoreError as e:
