@@ -13,8 +13,8 @@ assertion, an expired one (and leeway), another audience, another issuer,
 none and garbage are refused with their codes. Then IdentityMiddleware in
 uvicorn with real HTTP and WebSocket clients: 401 with a generic body
 without a valid assertion (the app never runs), the app reached with
-scope["authcore"] set by a valid one, required=False passing the request
-on anonymous.
+scope["authcore"] set by a valid one, public paths and required=False
+passing the request on anonymous.
 
 Prints "ok - ..." / "not ok - ...: why". The server is stopped by its own
 PID; every wait is bounded.
@@ -250,7 +250,7 @@ async def inner(scope, receive, send):
 
 with open(os.environ["IDENTITY_TEST_JWKS"]) as f:
     verifier = IdentityVerifier("dashboard", jwks=f.read())
-strict = IdentityMiddleware(inner, verifier)
+strict = IdentityMiddleware(inner, verifier, public=["/health", "/static/*"])
 optional = IdentityMiddleware(inner, verifier, required=False)
 
 async def app(scope, receive, send):
@@ -309,6 +309,21 @@ def check_middleware(jwks_text, tok, forged):
            None if st == 200 and w == {"user": "alice", "roles": ["admin", "viewer"], "auth_method": "jwt",
                                        "client": "127.0.0.1", "https": False, "reason": "ok"}
            else "status %s %r" % (st, body[:300]))
+        st, _, body = request(port, "/health")
+        w = who(body) or {}
+        ok("a public path (exact) without the assertion: the app runs anonymous",
+           None if st == 200 and w.get("user") is None and w.get("reason") == "missing"
+           else "status %s %r" % (st, body[:300]))
+        st, _, body = request(port, "/static/js/app.js")
+        ok("a public path (a * pattern, / included) without the assertion: the app runs",
+           None if st == 200 else "status %s %r" % (st, body[:300]))
+        st, _, body = request(port, "/static/js/app.js", [("X-Authcore-Identity", tok)])
+        w = who(body) or {}
+        ok("a public path with the core's assertion: the caller",
+           None if st == 200 and w.get("user") == "alice" else "status %s %r" % (st, body[:300]))
+        st, _, body = request(port, "/healthz")
+        ok("a path a public pattern only starts (/healthz): 401",
+           None if st == 401 else "status %s %r" % (st, body[:300]))
         st, _, body = request(port, "/optional/page")
         w = who(body)
         ok("required=False without the assertion: the app runs anonymous, reason missing",

@@ -18,6 +18,7 @@ is checked here.
 import base64
 import json
 import logging
+import re
 
 from ._core import Auth, AuthcoreError
 
@@ -49,8 +50,9 @@ _CODES = {
 # upstream_identity.ttl's upper bound (docs/policy.md)
 MAX_TTL = 3600
 
-# The body of every refusal: the code goes to the log, not to the client.
-UNAUTHORIZED = b"Unauthorized\n"
+# The body of every refusal, the one the core's own 401 carries: the code
+# goes to the log, not to the client.
+UNAUTHORIZED = b'{"error":"unauthorized"}'
 
 
 class IdentityError(Exception):
@@ -144,20 +146,29 @@ class IdentityMiddleware:
     the scope's scheme).
 
     required=True: a request without a valid assertion is answered 401
-    with a generic body (a WebSocket handshake: 401 where the server
-    supports websocket.http.response, else closed with 1008) and never
-    reaches the app. required=False: it reaches the app with user None,
+    with the core's generic body (a WebSocket handshake: 401 where the
+    server supports websocket.http.response, else closed with 1008) and
+    never reaches the app, unless its path matches one of `public`.
+    required=False, or a public path: it reaches the app with user None,
     roles [] and reason the IdentityError code ("missing", "expired",
-    ...). Either way the code is logged to the "authcore" logger at INFO.
-    now: a callable giving unix seconds (tests). Other scope types
-    (lifespan) pass through.
+    ...). public: the policy's public patterns (authcore forwards no
+    assertion on those paths), matched as the core matches them against
+    scope["path"]: `*` any run of characters, `/` included. The code of a
+    refusal is logged to the "authcore" logger at INFO. now: a callable
+    giving unix seconds (tests). Other scope types (lifespan) pass
+    through.
     """
 
-    def __init__(self, app, verifier, header="x-authcore-identity", required=True, *, now=None):
+    def __init__(self, app, verifier, header="x-authcore-identity", required=True, public=(), *,
+                 now=None):
         self.app = app
         self.verifier = verifier
         self.header = header.lower().encode("latin-1")
         self.required = bool(required)
+        if isinstance(public, str):
+            raise TypeError("authcore: public is a list of patterns")
+        self._public = [re.compile(".*".join(re.escape(x) for x in p.split("*")), re.S)
+                        for p in public]
         self.now = now
 
     async def __call__(self, scope, receive, send):
@@ -175,7 +186,7 @@ class IdentityMiddleware:
         except IdentityError as e:
             reason = e.reason
             _log.info("authcore: identity assertion refused: %s (%s)", e.reason, e.detail)
-            if self.required:
+            if self.required and not any(p.fullmatch(scope.get("path", "")) for p in self._public):
                 return await self._refuse(scope, send)
         client = scope.get("client")
         scope = dict(scope)
@@ -190,7 +201,7 @@ class IdentityMiddleware:
         return await self.app(scope, receive, send)
 
     async def _refuse(self, scope, send):
-        hs = [(b"content-type", b"text/plain; charset=utf-8"),
+        hs = [(b"content-type", b"application/json"),
               (b"content-length", str(len(UNAUTHORIZED)).encode()),
               (b"cache-control", b"no-store")]
         if scope["type"] == "websocket":
