@@ -219,13 +219,14 @@ def check_verifier(now):
         except TypeError:
             ok("%s is refused (TypeError)" % name)
     for name, kw in (("a secret under 32 bytes", {"secret": "short"}),
-                     ("a JWKS without usable keys", {"jwks": {"keys": []}})):
+                     ("a JWKS without usable keys", {"jwks": {"keys": []}}),
+                     ("a JWKS that is not JSON", {"jwks": "<html>"})):
         try:
             authcore.IdentityVerifier("dashboard", **kw)
             ok("%s is refused by the core (AuthcoreError)" % name, "accepted")
         except authcore.AuthcoreError as e:
             ok("%s is refused by the core (AuthcoreError)" % name,
-               None if "identity verifier" in str(e) else str(e))
+               None if "identity verifier" in str(e) or "jwks" in str(e) else str(e))
     for a in (es_auth, other_auth, hs_auth):
         a.close()
     return jwks_text, tok, forged

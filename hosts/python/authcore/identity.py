@@ -70,7 +70,10 @@ class IdentityError(Exception):
 def _jwks_doc(jwks):
     if isinstance(jwks, bytes):
         jwks = jwks.decode("utf-8")
-    doc = json.loads(jwks) if isinstance(jwks, str) else jwks
+    try:
+        doc = json.loads(jwks) if isinstance(jwks, str) else jwks
+    except ValueError as e:
+        raise AuthcoreError("authcore: jwks is not JSON: %s" % e) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("keys"), list):
         raise AuthcoreError('authcore: jwks must be a JWKS document ({"keys": [...]})')
     return doc
