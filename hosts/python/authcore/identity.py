@@ -97,9 +97,9 @@ class IdentityVerifier:
     "authcore"). Exactly one of jwks (ES256: the JWKS authcore serves at
     jwks_path, a dict or JSON text) and secret (HS256: the shared secret,
     str as the policy writes it, or bytes). leeway: seconds of clock skew
-    allowed on exp and iat (0..86400). lib: the shared library's path (default as
-    Auth). Raises AuthcoreError when the core refuses the key or settings,
-    TypeError when both or neither key is given.
+    allowed on exp and iat (0..86400). lib: the shared library's path
+    (default as Auth). Raises AuthcoreError when the core refuses the key
+    or settings, TypeError when both or neither key is given.
     """
 
     def __init__(self, audience, issuer="authcore", jwks=None, secret=None, leeway=0, *, lib=None):
@@ -157,7 +157,8 @@ class IdentityMiddleware:
     ...). public: the policy's public patterns (authcore forwards no
     assertion on those paths), matched as the core matches them against
     scope["path"]: `*` any run of characters, `/` included. The code of a
-    refusal is logged to the "authcore" logger at INFO. now: a callable
+    refusal is logged to the "authcore" logger at INFO (DEBUG when there
+    was no assertion). now: a callable
     giving unix seconds (tests). Other scope types (lifespan) pass
     through.
     """
@@ -188,7 +189,9 @@ class IdentityMiddleware:
             reason = "ok"
         except IdentityError as e:
             reason = e.reason
-            _log.info("authcore: identity assertion refused: %s (%s)", e.reason, e.detail)
+            # none at all is every public path's normal case
+            _log.log(logging.DEBUG if e.reason == "missing" else logging.INFO,
+                     "authcore: identity assertion refused: %s (%s)", e.reason, e.detail)
             if self.required and not any(p.fullmatch(scope.get("path", "")) for p in self._public):
                 return await self._refuse(scope, send)
         client = scope.get("client")
