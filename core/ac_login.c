@@ -103,6 +103,23 @@ static ac_str login_url(const ac_policy *P, ac_decision *d, ac_str next)
 	return u;
 }
 
+/* login_url [+ "?" or "&" + "next=" + next] into the buffer. */
+static ac_str external_url(const ac_policy *P, ac_decision *d, ac_str next)
+{
+	ac_str u;
+	size_t start = d->buf_len;
+
+	ac_reply_put(d, P->login_url.ptr, P->login_url.len);
+	if (ac_login_next_ok(next)) {
+		ac_reply_lit(d, memchr(P->login_url.ptr, '?',
+		    P->login_url.len) != NULL ? "&next=" : "?next=");
+		ac_reply_pct(d, next.ptr, next.len);
+	}
+	u.ptr = d->buf + start;
+	u.len = d->buf_len - start;
+	return u;
+}
+
 /* A session that verified under an older key, re-signed with the current
  * one (same id, user, roles and expiry), with its new CSRF token: rotation
  * moves live sessions to the new key as they are used. */
@@ -271,7 +288,7 @@ static void login_post(const ac_policy *P, ac_state *S, const ac_request *req,
 static void logout(const ac_policy *P, const ac_request *req, int64_t now,
     ac_decision *d)
 {
-	ac_str tok;
+	ac_str tok, to, none = { NULL, 0 };
 
 	/* the audit line names who logged out when the session is valid */
 	if (ac_req_cookie(req, P->session_cookie, &tok) == 1 &&
@@ -290,12 +307,16 @@ static void logout(const ac_policy *P, const ac_request *req, int64_t now,
 	d->a.action = AC_RESPOND;
 	d->a.reason = AC_LOGGED_OUT;
 	ac_reply_header(d, "cache-control", "no-store", 8);
+	/* back to where a login starts: the external page when there is
+	 * one (the built-in page is then not where users sign in) */
+	to = P->login_url.ptr != NULL ? external_url(P, d, none) :
+	    login_url(P, d, none);
 	if (ac_req_htmx(req)) {
 		d->a.status = 200;
-		ac_reply_header_str(d, "hx-redirect", login_url(P, d, (ac_str){ NULL, 0 }));
+		ac_reply_header_str(d, "hx-redirect", to);
 	} else {
 		d->a.status = 303;
-		ac_reply_header_str(d, "location", login_url(P, d, (ac_str){ NULL, 0 }));
+		ac_reply_header_str(d, "location", to);
 	}
 }
 
@@ -326,23 +347,6 @@ void ac_login_decide(const ac_policy *P, ac_state *S, const ac_request *req,
 		    "GET, HEAD, POST", route == R_WHOAMI ? 9 : 15);
 		ac_reply_header(d, "content-type", "application/json", 16);
 	}
-}
-
-/* login_url [+ "?" or "&" + "next=" + next] into the buffer. */
-static ac_str external_url(const ac_policy *P, ac_decision *d, ac_str next)
-{
-	ac_str u;
-	size_t start = d->buf_len;
-
-	ac_reply_put(d, P->login_url.ptr, P->login_url.len);
-	if (ac_login_next_ok(next)) {
-		ac_reply_lit(d, memchr(P->login_url.ptr, '?',
-		    P->login_url.len) != NULL ? "&next=" : "?next=");
-		ac_reply_pct(d, next.ptr, next.len);
-	}
-	u.ptr = d->buf + start;
-	u.len = d->buf_len - start;
-	return u;
 }
 
 void ac_login_challenge(const ac_policy *P, const ac_request *req,

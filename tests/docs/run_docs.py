@@ -15,6 +15,7 @@ drifts away from them fails too. Services listen on loopback and are
 stopped by PID.
 
 Usage: python3 run_docs.py [KIND...]   (default: every kind)"""
+import base64
 import glob
 import http.client as httpclient
 import json
@@ -800,6 +801,72 @@ def k_asgi(b, ctx):
         srv.stop()
 
 
+def k_asgi_identity(b, ctx):
+    """An app behind an authcore proxy: the package installed as k_asgi
+    does, the policy= block's policy decided by the CLI (the JWKS its
+    jwks_path serves, saved as the jwks.json the snippet reads; the
+    assertion it adds for a reader's token), the snippet under uvicorn.
+    Without the assertion, or with its payload altered, the app answers
+    401; with it, the app sees the caller the assertion names."""
+    s = ctx["scratch"]
+    py = os.path.join(B, "venv", "bin", "python")
+    site = s.path("site")
+    r = run([py, "-m", "pip", "install", "--no-index", "--disable-pip-version-check", "--target", site,
+             os.path.join(ROOT, "hosts", "python")], timeout=300)
+    ok("%s: pip install hosts/python" % b.where, None if r.returncode == 0 else r.stdout[-500:])
+    if r.returncode != 0:
+        return
+    pol_text = ctx["files"][b.opts["policy"]]
+    policy = json.loads(pol_text)
+    ui = policy["upstream_identity"]
+    pol_file = s.write("policy.json", pol_text)
+    tok = token(policy, claims_for(policy), s)
+    reqs = [{"method": "GET", "path": ui["jwks_path"], "client_ip": "127.0.0.1"},
+            {"method": "GET", "path": "/api/reports", "client_ip": "127.0.0.1",
+             "headers": [["authorization", "Bearer " + tok]]}]
+    r = run([CLI, "decide", "--policy", pol_file], inp="".join(json.dumps(q) + "\n" for q in reqs))
+    try:
+        jwks, fwd = [json.loads(ln) for ln in r.stdout.splitlines() if ln.startswith("{")]
+        header = ui.get("header", "x-authcore-identity").lower()
+        assertion = {k.lower(): v for k, v in fwd["add"].items()}[header]
+    except (ValueError, KeyError) as e:
+        ok("%s: the core serves the JWKS and signs an assertion" % b.where, "%r: %s" % (e, r.stdout[-500:]))
+        return
+    ok("%s: the core serves the JWKS and signs an assertion" % b.where,
+       None if jwks.get("status") == 200 and fwd.get("status") == 200 else r.stdout[-500:])
+    s.write("app/jwks.json", jwks["body"])
+    s.write("app/app.py", b.text)
+    port = hostkit.free_port()
+    env = dict(os.environ, PYTHONPATH=site, PYTHONDONTWRITEBYTECODE="1")
+    srv = hostkit.Server([py, "-m", "uvicorn", "app:app", "--host", "127.0.0.1", "--port", str(port)],
+                         s.path("uvicorn.log"), cwd=s.path("app"), env=env)
+    name = b.where + " (uvicorn)"
+    try:
+        if not hostkit.wait_port(port, srv.proc, timeout=30):
+            ok("%s: starts" % name, srv.log_text()[-800:])
+            return
+        ok("%s: starts" % name)
+        st, _, body = http(port, "/api/reports", {"x-authcore-user": "alice"})
+        ok("%s: without the assertion (a bare identity header) the app answers 401" % name,
+           None if st == 401 else "status %s %r" % (st, body[:200]))
+        h, p, sig = assertion.split(".")
+        claims = json.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4)))
+        claims["roles"] = ["admin"]
+        forged = "%s.%s.%s" % (h, base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("="), sig)
+        st, _, body = http(port, "/api/reports", {header: forged})
+        ok("%s: an assertion with its payload altered is 401" % name,
+           None if st == 401 else "status %s %r" % (st, body[:200]))
+        st, _, body = http(port, "/api/reports", {header: assertion})
+        try:
+            j = json.loads(body)
+        except ValueError:
+            j = {}
+        ok("%s: the core's assertion reaches the app as alice, a reader" % name,
+           None if st == 200 and j == {"user": "alice", "roles": ["reader"]} else "status %s %r" % (st, body[:300]))
+    finally:
+        srv.stop()
+
+
 # Python blocks of one document share a namespace, in document order (a
 # later block may use an earlier block's helpers).
 PY_NS = {}
@@ -830,11 +897,11 @@ KINDS = {
     "file": k_file, "policy": k_policy, "limits": k_limits, "console": k_console, "make": k_make,
     "cli-synopsis": k_cli_synopsis, "c": k_c, "nginx": k_nginx, "nginx-fragment": k_nginx_fragment,
     "nginx-error": k_nginx_error, "envoy": k_envoy, "worker": k_worker, "deno": k_deno, "node": k_node,
-    "python": k_python, "asgi": k_asgi,
+    "python": k_python, "asgi": k_asgi, "asgi-identity": k_asgi_identity,
 }
 # Blocks that need another file's policy run after the policy blocks.
 ORDER = ["file", "policy", "limits", "console", "make", "cli-synopsis", "c", "nginx", "nginx-fragment",
-         "nginx-error", "envoy", "worker", "deno", "node", "python", "asgi"]
+         "nginx-error", "envoy", "worker", "deno", "node", "python", "asgi", "asgi-identity"]
 
 
 def main():

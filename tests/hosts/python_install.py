@@ -11,20 +11,11 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+from checks import failed, ok  # noqa: E402
+
 WORK = os.path.join(ROOT, "build", "tests", "python-install")
 PY = os.path.join(ROOT, "build", "venv", "bin", "python")
-
-failed = False
-
-
-def ok(name, problem=None):
-    global failed
-    if problem:
-        failed = True
-        print("not ok - %s: %s" % (name, problem), flush=True)
-    else:
-        print("ok - %s" % name, flush=True)
-
 
 CHECK = r'''
 import importlib.metadata, json, os, sys
@@ -36,7 +27,9 @@ d1 = a.decide({"method": "GET", "path": "/health", "client_ip": "127.0.0.1"})
 d2 = a.decide({"method": "GET", "path": "/api", "client_ip": "127.0.0.1"})
 print(json.dumps({"lib": c._find_lib(), "pkg": os.path.dirname(authcore.__file__),
                   "version": authcore.__version__, "dist": importlib.metadata.version("authcore"),
-                  "public": d1.status, "api": d2.status, "reason": d2.reason}))
+                  "public": d1.status, "api": d2.status, "reason": d2.reason,
+                  "identity": [n for n in ("IdentityVerifier", "IdentityMiddleware", "IdentityError")
+                               if getattr(authcore, n, None) is None]}))
 '''
 
 
@@ -68,6 +61,8 @@ def main():
        None if got["version"] == got["dist"] else "%s vs %s" % (got["version"], got["dist"]))
     ok("the installed package decides (public 200, no token 401 missing_token)",
        None if (got["public"], got["api"], got["reason"]) == (200, 401, "missing_token") else repr(got))
+    ok("the installed package exports the identity verifier",
+       None if got["identity"] == [] else "missing: %r" % got["identity"])
     bogus = os.path.join(WORK, "no-such-lib.so")
     r = subprocess.run([vpy, "-c", "import os, authcore._core as c; print(c._find_lib())"],
                        capture_output=True, text=True, timeout=60, env=dict(env, AUTHCORE_LIB=bogus), cwd=WORK)
@@ -77,7 +72,7 @@ def main():
     ok("AUTHCORE_LIB names the library to load",
        None if r2.stdout.strip() == built and r.stdout.strip() != bogus
        else "with it %r, with a missing file %r" % (r2.stdout.strip(), r.stdout.strip()))
-    return 1 if failed else 0
+    return 1 if failed() else 0
 
 
 if __name__ == "__main__":

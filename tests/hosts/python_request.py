@@ -38,6 +38,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 import authformats  # noqa: E402
 import hostkit  # noqa: E402
 import vectors  # noqa: E402
+from checks import failed, ok  # noqa: E402
 
 WORK = os.path.join(ROOT, "build", "tests", "python-request")
 PY = os.path.join(ROOT, "build", "venv", "bin", "python")
@@ -45,18 +46,6 @@ PY = os.path.join(ROOT, "build", "venv", "bin", "python")
 ITERATIONS = 4000000
 PASSWORD = "alice-long-password-42"
 JWT_SECRET = "python-request-jwt-secret-0123456789abcdef"
-
-failed = False
-
-
-def ok(name, problem=None):
-    global failed
-    if problem:
-        failed = True
-        print("not ok - %s: %s" % (name, problem), flush=True)
-    else:
-        print("ok - %s" % name, flush=True)
-
 
 def request(port, method, path, headers=(), body=None, source="127.0.0.1", timeout=20, tls_ca=None):
     """(status, {lower name: joined value}, [set-cookie values], body bytes).
@@ -172,7 +161,7 @@ def main():
         server.stop()
         if tls is not None:
             tls.stop()
-    return 1 if failed else 0
+    return 1 if failed() else 0
 
 
 def run(port, server, key):

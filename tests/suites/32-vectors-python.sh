@@ -3,7 +3,9 @@
 # (build/lib/libauthcore_acw.so): every decision vector case through
 # Auth.decide and through the ASGI middleware (tests/hosts/python_vectors.py);
 # then the middleware in uvicorn with real HTTP and WebSocket clients
-# (tests/hosts/python_request.py); then `pip install hosts/python` into a
+# (tests/hosts/python_request.py); then authcore.identity verifying the
+# core's upstream_identity assertions, and its middleware in uvicorn
+# (tests/hosts/python_identity.py); then `pip install hosts/python` into a
 # fresh venv (tests/hosts/python_install.py).
 set -u
 cd "$(dirname "$0")/../.."
@@ -11,5 +13,6 @@ PY=build/venv/bin/python
 rc=0
 timeout 300 $PY tests/hosts/python_vectors.py || rc=$?
 timeout 300 $PY tests/hosts/python_request.py || rc=$?
+timeout 300 $PY tests/hosts/python_identity.py || rc=$?
 timeout 300 $PY tests/hosts/python_install.py || rc=$?
 exit $rc
