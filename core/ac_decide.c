@@ -358,6 +358,8 @@ unsigned ac_needs(const ac_policy *P, const ac_request *req)
 		return 0;
 	if (P->n_rate_limits > 0 || P->n_conn_caps > 0)
 		n |= AC_NEEDS_ENTRIES;
+	if (P->jwks_uri.ptr != NULL)
+		n |= AC_NEEDS_FETCH;
 	if (q != NULL)
 		path_len = (size_t)(q - req->path.ptr);
 	if (needs_tls(P, req, path_len))

@@ -52,7 +52,12 @@
  * table's reads are supplied and the decision finished before a call
  * returns, its writes applied with compare-and-set, and a lost write
  * handed back to the core (ac_table_settle). So a host
- * only ever sees a pending decision waiting for a password check. The
+ * only ever sees a pending decision waiting for a password check, or, under
+ * a policy with "jwt"."jwks_uri" (acw_needs says AC_NEEDS_FETCH), for a
+ * fetch of the provider's keys: the view's wait is 3 and its fetch names
+ * the URL, the byte cap and the timeout; the host fetches, hands the
+ * outcome to acw_fetched and resumes. The keys are kept per context (one
+ * ac_jwks_cache), so per isolate. The
  * buckets are placed by the state's key: a policy with rate limits needs
  * acw_seed before its first decision, like one with a login.
  */
@@ -83,6 +88,7 @@ typedef struct {
 	ac_state *state;      /* ac_sizeof_state() bytes */
 	ac_decision *decision; /* acw_decide's (ac_sizeof_decision() bytes) */
 	ac_jwt_cache *jwt_cache; /* NULL: jwt.cache false (or no memory) */
+	ac_jwks_cache *jwks;  /* keys fetched from jwt.jwks_uri; NULL: none */
 	ac_table *table;      /* the rate limits' buckets; NULL: none */
 	ac_jwt_result jwt;    /* acw_jwt_verify's */
 	ac_header headers[AC_HEADERS_MAX];
@@ -90,7 +96,7 @@ typedef struct {
 	size_t out_len;
 	int view;             /* acw_set_view: answer with a view, not JSON */
 	acw_word words[ACW_VIEW_FIXED + 2 * AC_DECISION_HEADERS_MAX +
-	    4 * AC_DECISION_HEADERS_MAX + 5 * AC_DECISION_HEADERS_MAX + 4];
+	    4 * AC_DECISION_HEADERS_MAX + 5 * AC_DECISION_HEADERS_MAX + 9];
 	/* the compiled policy follows */
 } acw_ctx;
 
@@ -221,6 +227,21 @@ ACW_EXPORT acw_ctx *acw_load(const char *json, size_t json_len, char *err,
 	ctx->jwt_cache = ac_jwt_cache_init(mem_len ? malloc(mem_len) : NULL,
 	    mem_len, ac_policy_jwt_cache_entries(ctx->policy));
 	ac_decision_use_jwt_cache(ctx->decision, ctx->jwt_cache);
+	ctx->jwks = NULL;
+	if (ac_policy_jwks_uri(ctx->policy).len > 0) {
+		void *kmem = malloc(ac_sizeof_jwks_cache());
+		ctx->jwks = ac_jwks_cache_init(kmem, ac_sizeof_jwks_cache());
+		if (ctx->jwks == NULL) {
+			free(kmem);
+			free(ctx->jwt_cache);
+			free(ctx->state);
+			free(ctx->decision);
+			free(ctx);
+			set_err(err, err_cap, "$.jwt.jwks_uri: ",
+			    "no memory for the fetched keys", NULL);
+			return NULL;
+		}
+	}
 	mem_len = ac_table_size(ctx->policy);
 	ctx->table = NULL;
 	if (mem_len > 0) {
@@ -229,6 +250,7 @@ ACW_EXPORT acw_ctx *acw_load(const char *json, size_t json_len, char *err,
 		    ac_table_init(tmem, mem_len, ctx->policy);
 		if (ctx->table == NULL) {
 			free(tmem);
+			free(ctx->jwks);
 			free(ctx->jwt_cache);
 			free(ctx->state);
 			free(ctx->decision);
@@ -287,6 +309,7 @@ ACW_EXPORT void acw_unload(acw_ctx *ctx)
 		free(ctx->state);
 		free(ctx->decision);
 		free(ctx->jwt_cache);
+		free(ctx->jwks);
 		free(ctx->table);
 	}
 	free(ctx);
@@ -377,7 +400,9 @@ static int parse_request(acw_ctx *ctx, const char *req, size_t req_len,
  *   then how the caller was identified (auth_method: "jwt", "session",
  *   ...; length 0: not identified), then the lease of an allowed request
  *   a connection cap counts (length 0: none; the host copies the bytes
- *   and hands them to acw_release when the stream ends).
+ *   and hands them to acw_release when the stream ends), then what a
+ *   pending decision waits for (answer.wait: 1 a password check, 3 a
+ *   fetch) and the fetch (url, max_bytes, timeout_ms; url length 0: none).
  * Words are acw_word: u32 in wasm32, 64 bits in a native build.
  * Names point into the policy or static storage (stable for the context's
  * life); path and client may point into the request bytes (valid until the
@@ -423,6 +448,10 @@ static const char *view_out(acw_ctx *ctx, const ac_answer *d,
 	ACW_PUT(d->auth_method);
 	w[k++] = (acw_word)(uintptr_t)d->lease;
 	w[k++] = (acw_word)d->lease_len;
+	w[k++] = (acw_word)d->wait;
+	ACW_PUT(d->fetch.url);
+	w[k++] = (acw_word)d->fetch.max_bytes;
+	w[k++] = (acw_word)d->fetch.timeout_ms;
 #undef ACW_PUT
 	*out_len = k * sizeof w[0];
 	return (const char *)w;
@@ -499,6 +528,10 @@ ACW_EXPORT const char *acw_decide(acw_ctx *ctx, const char *req,
 	if (parse_request(ctx, req, req_len, &r) < 0)
 		return NULL;
 	st = state_for(ctx, &r);
+	/* a fetch cannot wait inside this call: the host decides requests
+	 * that need one (AC_NEEDS_FETCH) on the stepped path; here one is
+	 * a failed fetch (503 jwks_unavailable, or the keys held) */
+	ac_decision_use_jwks(d, ctx->jwks);
 	ac_decide_local(ctx->policy, st, ctx->table, &r, (int64_t)now,
 	    entropy, entropy_len, d);
 	return json_out(ctx, d, out_len);
@@ -565,12 +598,27 @@ ACW_EXPORT const char *acw_begin(acw_ctx *ctx, ac_decision *d,
 	if (parse_request(ctx, req, req_len, &r) < 0)
 		return NULL;
 	ac_decision_use_jwt_cache(d, ctx->jwt_cache);
+	ac_decision_use_jwks(d, ctx->jwks);
 	st = state_for(ctx, &r);
 	(void)ac_decide_begin(ctx->policy, st, &r, (int64_t)now, entropy,
 	    entropy_len, d);
 	ac_table_settle(ctx->policy, st, ctx->table, &r, (int64_t)now,
 	    entropy, entropy_len, d);
 	return json_out(ctx, d, out_len);
+}
+
+/* Hands a pending d (waiting for a fetch: the view's wait is 3) the
+ * fetch's outcome: status (0: failed, timed out, or the body was over the
+ * fetch's max_bytes), the Content-Type value and the whole body. Then
+ * acw_resume. Returns 0 if the answer gave the context new keys, -1 if it
+ * counted as a failure. */
+ACW_EXPORT int acw_fetched(acw_ctx *ctx, ac_decision *d, int status,
+    const char *content_type, size_t content_type_len, const uint8_t *body,
+    size_t body_len, double now)
+{
+	(void)ctx;
+	return ac_decide_fetched(d, status, content_type, content_type_len,
+	    body, body_len, (int64_t)now);
 }
 
 /* Runs at most max_iterations PBKDF2 iterations of d's password check;
@@ -604,6 +652,7 @@ ACW_EXPORT const char *acw_resume(acw_ctx *ctx, ac_decision *d,
 	if (parse_request(ctx, req, req_len, &r) < 0)
 		return NULL;
 	ac_decision_use_jwt_cache(d, ctx->jwt_cache);
+	ac_decision_use_jwks(d, ctx->jwks);
 	st = state_for(ctx, &r);
 	ac_decide_finish(ctx->policy, st, &r, (int64_t)now, entropy,
 	    entropy_len, d);

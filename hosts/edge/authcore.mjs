@@ -53,6 +53,11 @@ const ERR_CAP = 512;
 const NEEDS_BODY = 1;
 const NEEDS_STATE = 2 | 4 | 8 | 16;
 const NEEDS_ENTRIES = 64;
+// keys from jwt.jwks_uri (AC_NEEDS_FETCH 128): the decision may wait for a
+// fetch, so it is made on a decision of its own (the stepped path)
+const NEEDS_FETCH = 128;
+// answer.wait (core/authcore_decide.h): what a pending decision waits for
+const WAIT_FETCH = 3;
 // Iterations per acw_step call when a password check runs whole.
 const WHOLE = 1 << 20;
 // Statuses whose responses must not carry a body (Fetch "null body status").
@@ -275,6 +280,11 @@ export async function createAuth(policy, options = {}) {
     }
     k += 2; // auth_method
     if (W[k + 1] !== 0) d.leaseBytes = h.slice(W[k], W[k] + W[k + 1]); // a copy: the view goes
+    k += 2;
+    d.wait = W[k];
+    if (d.wait === WAIT_FETCH) {
+      d.fetch = { url: textAt(h, W[k + 1], W[k + 2]), maxBytes: W[k + 3], timeoutMs: W[k + 4] };
+    }
     return d;
   }
 
@@ -293,17 +303,18 @@ export async function createAuth(policy, options = {}) {
     return written >= 0 && !body ? written : put(fields, body, byteStrings);
   }
 
-  // The one place a request is decided. One that does not touch the state:
-  // one call on the context's decision (it cannot go pending). One that
-  // does: on a decision of its own (the core's login.max_pending bounds how
-  // many are pending); when the core answers pending, the password check
-  // runs (whole, or `slice` iterations at a time with a turn of the event
-  // loop between) and the decision resumes; a client gone meanwhile (signal
-  // aborted) ends the check there, gives its slot back to the core, and
-  // rejects with an Error. Returns the Decision, or a Promise of it when it
-  // yields.
+  // The one place a request is decided. One that neither touches the state
+  // nor may wait for a fetch: one call on the context's decision (it cannot
+  // go pending). Others: on a decision of their own (the core's
+  // login.max_pending bounds how many are pending); when the core answers
+  // pending, the password check runs (whole, or `slice` iterations at a
+  // time with a turn of the event loop between), or the keys of
+  // jwt.jwks_uri are fetched (always awaited), and the decision resumes; a
+  // client gone meanwhile (signal aborted) ends the wait there, gives its
+  // slot back to the core, and rejects with an Error. Returns the Decision,
+  // or a Promise of it when it yields.
   function decideRequest(fields, body, needs, now, byteStrings, slice, signal) {
-    if (!(needs & NEEDS_STATE)) {
+    if (!(needs & (NEEDS_STATE | NEEDS_FETCH))) {
       const len = write(fields, body, byteStrings);
       written = -1;
       putEntropy((needs & NEEDS_ENTRIES) !== 0);
@@ -318,7 +329,7 @@ export async function createAuth(policy, options = {}) {
       putEntropy(true);
       const first = result(M._acw_begin(ctx, d, reqPtr, len, now, scratch, ENTROPY_LEN, lenPtr) >>> 0);
       if (first.action !== "pending") return first;
-      if (slice === 0) {
+      if (slice === 0 && first.wait !== WAIT_FETCH) {
         let r;
         do {
           while (M._acw_step(d, WHOLE) !== 0);
@@ -331,8 +342,22 @@ export async function createAuth(policy, options = {}) {
         try {
           // pending again after resume: a rate-limit write lost to a request
           // decided meanwhile, decided again with a check of its own
+          let r = first;
           for (;;) {
-            while (M._acw_step(d, slice) !== 0) {
+            if (r.wait === WAIT_FETCH) {
+              // keys from jwt.jwks_uri: fetched here, handed to the core
+              const got = await fetchCapped(r.fetch);
+              live();
+              if (signal && signal.aborted) {
+                M._acw_abandon(ctx, d);
+                throw new Error("authcore: the client went away during a key fetch");
+              }
+              fetched(d, got, now);
+              r = resume(d, fields, body, now, byteStrings);
+              if (r.action !== "pending") return r;
+              continue;
+            }
+            while (M._acw_step(d, slice || WHOLE) !== 0) {
               await yieldTurn();
               live();
               if (signal && signal.aborted) {
@@ -340,7 +365,7 @@ export async function createAuth(policy, options = {}) {
                 throw new Error("authcore: the client went away during a password check");
               }
             }
-            const r = resume(d, fields, body, now, byteStrings);
+            r = resume(d, fields, body, now, byteStrings);
             if (r.action !== "pending") return r;
           }
         } finally {
@@ -349,6 +374,20 @@ export async function createAuth(policy, options = {}) {
       })();
     } finally {
       if (!later) release(d);
+    }
+  }
+
+  // Hands a fetch's outcome ({status, type, body}) to a pending decision.
+  function fetched(d, got, now) {
+    const type = new TextEncoder().encode(got.type);
+    const p = M._acw_alloc(type.length + got.body.length) >>> 0;
+    if (!p) throw new Error("authcore: out of wasm memory");
+    try {
+      M.HEAPU8.set(type, p);
+      M.HEAPU8.set(got.body, p + type.length);
+      M._acw_fetched(ctx, d, got.status, p, type.length, p + type.length, got.body.length, now);
+    } finally {
+      M._acw_free(p);
     }
   }
 
@@ -867,6 +906,53 @@ async function readBody(request, max) {
     at += c.byteLength;
   }
   return out;
+}
+
+// The fetch a pending decision asks for (keys from jwt.jwks_uri): GET the
+// URL, no redirects, the whole body within timeoutMs and at most maxBytes.
+// Any failure (network, timeout, a longer body: never cut) is status 0,
+// which the core counts as a failed fetch.
+const FETCH_FAILED = Object.freeze({ status: 0, type: "", body: new Uint8Array(0) });
+async function fetchCapped(f) {
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(), f.timeoutMs);
+  try {
+    const r = await fetch(f.url, {
+      method: "GET",
+      headers: { accept: "application/jwk-set+json, application/json" },
+      redirect: "manual",
+      signal: ctl.signal,
+    });
+    const type = r.headers.get("content-type") ?? "";
+    if (r.status !== 200 || r.body === null) {
+      if (r.body) await r.body.cancel().catch(() => {});
+      return { status: r.status, type, body: new Uint8Array(0) };
+    }
+    const reader = r.body.getReader();
+    const chunks = [];
+    let n = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      n += value.byteLength;
+      if (n > f.maxBytes) {
+        reader.cancel().catch(() => {});
+        return FETCH_FAILED;
+      }
+      chunks.push(value);
+    }
+    const body = new Uint8Array(n);
+    let at = 0;
+    for (const c of chunks) {
+      body.set(c, at);
+      at += c.byteLength;
+    }
+    return { status: 200, type, body };
+  } catch {
+    return FETCH_FAILED;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 // "192.0.2.1:5678" -> "192.0.2.1", "[2001:db8::1]:5678" -> "2001:db8::1".

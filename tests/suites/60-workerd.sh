@@ -8,9 +8,13 @@
 # login throttling per address, https from the connection, bounded password
 # checks, a rate limit counted per CF-Connecting-IP and per isolate (another
 # Worker counts the same client from zero).
+# Then keys from a JWKS URL (tests/hosts/edge/jwks_edge.py): fetched from a
+# real OpenID Provider while the decision waits, rotation, outage, hostile
+# answers.
 set -u
 cd "$(dirname "$0")/../.."
 timeout 150 python3 tests/hosts/edge/edge_suite.py workerd
 rc=$?
 timeout 150 python3 tests/hosts/edge/request_suite.py workerd || rc=$?
+timeout 120 python3 tests/hosts/edge/jwks_edge.py workerd || rc=$?
 exit $rc

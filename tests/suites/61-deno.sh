@@ -7,9 +7,13 @@
 # (tests/hosts/edge/request_suite.py): the client address the runtime gives,
 # login throttling per address, https from the connection, bounded password
 # checks, a rate limit counted per peer address.
+# Then keys from a JWKS URL (tests/hosts/edge/jwks_edge.py): fetched from a
+# real OpenID Provider while the decision waits, rotation, outage, hostile
+# answers.
 set -u
 cd "$(dirname "$0")/../.."
 timeout 150 python3 tests/hosts/edge/edge_suite.py deno
 rc=$?
 timeout 150 python3 tests/hosts/edge/request_suite.py deno || rc=$?
+timeout 120 python3 tests/hosts/edge/jwks_edge.py deno || rc=$?
 exit $rc
