@@ -28,6 +28,7 @@ async def public(request: Request):
     return {"public": True, "client": request.client.host}
 
 
+@api.get("/api/x")
 @api.get("/api/whoami")
 async def whoami(request: Request):
     return seen(request.scope, request.headers)

@@ -216,9 +216,10 @@ def user_of(body):
         j = json.loads(body)
     except ValueError:
         return None
-    ident = j.get("identity") or {}
-    if isinstance(ident, dict) and ident.get("user"):
-        return ident["user"]
+    for k in ("identity", "authcore"):  # the edge echo's, the ASGI scope's
+        ident = j.get(k) or {}
+        if isinstance(ident, dict) and ident.get("user"):
+            return ident["user"]
     hdrs = {k.lower(): v for k, v in (j.get("headers") or {}).items()}
     return hdrs.get("x-authcore-user")
 

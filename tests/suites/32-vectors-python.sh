@@ -5,7 +5,9 @@
 # then the middleware in uvicorn with real HTTP and WebSocket clients
 # (tests/hosts/python_request.py); then authcore.identity verifying the
 # core's upstream_identity assertions, and its middleware in uvicorn
-# (tests/hosts/python_identity.py); then `pip install hosts/python` into a
+# (tests/hosts/python_identity.py); then keys from a JWKS URL fetched off
+# the event loop from a real OpenID Provider (tests/hosts/python_jwks.py);
+# then `pip install hosts/python` into a
 # fresh venv (tests/hosts/python_install.py).
 set -u
 cd "$(dirname "$0")/../.."
@@ -14,5 +16,6 @@ rc=0
 timeout 300 $PY tests/hosts/python_vectors.py || rc=$?
 timeout 300 $PY tests/hosts/python_request.py || rc=$?
 timeout 300 $PY tests/hosts/python_identity.py || rc=$?
+timeout 120 $PY tests/hosts/python_jwks.py || rc=$?
 timeout 300 $PY tests/hosts/python_install.py || rc=$?
 exit $rc

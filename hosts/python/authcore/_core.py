@@ -9,15 +9,20 @@ lives in the core: nothing here decides.
 import asyncio
 import concurrent.futures
 import ctypes
+import http.client
 import json
 import os
+import ssl
 import threading
 import time
+import urllib.parse
 
 # ac_needs bits (core/authcore_decide.h)
 NEEDS_BODY = 1
 NEEDS_STATE = 2 | 4 | 8 | 16
 NEEDS_ENTRIES = 64
+NEEDS_FETCH = 128  # keys from jwt.jwks_uri: the decision may wait for a fetch
+WAIT_FETCH = 3  # answer.wait: what a pending decision waits for
 ENTROPY_LEN = 16
 STATE_SEED_LEN = 32  # AC_STATE_SECRET_LEN
 ERR_CAP = 512
@@ -77,6 +82,8 @@ def _load(path):
             "acw_abandon": (None, [P, P]),
             "acw_jwt_verify": (P, [P, ctypes.c_char_p, S, D]),
             "acw_release": (ctypes.c_int, [P, ctypes.c_char_p, S, D]),
+            "acw_fetched": (ctypes.c_int, [P, P, ctypes.c_int, ctypes.c_char_p, S,
+                                           ctypes.c_char_p, S, D]),
         }
         for name, (res, args) in sigs.items():
             f = getattr(L, name)
@@ -104,7 +111,7 @@ class Decision:
 
     __slots__ = ("action", "status", "reason", "remove", "add", "headers", "body",
                  "user", "audit_text", "path", "path_rewritten", "client", "https",
-                 "auth_method", "lease")
+                 "auth_method", "lease", "wait", "fetch")
 
     def as_json(self):
         """The object ac_decision_json() writes (text values)."""
@@ -212,7 +219,7 @@ class Auth:
             raise AuthcoreError("authcore: the core could not read the request")
         W = (ctypes.c_size_t * VIEW_FIXED).from_address(out)
         nr, na, nh = W[3], W[4], W[5]
-        total = VIEW_FIXED + 2 * nr + 4 * na + 5 * nh + 4
+        total = VIEW_FIXED + 2 * nr + 4 * na + 5 * nh + 9
         W = (ctypes.c_size_t * total).from_address(out)
         s = ctypes.string_at
 
@@ -244,6 +251,9 @@ class Auth:
             k += 5
         d.auth_method = _text(at(W[k], W[k + 1])) or None
         d.lease = at(W[k + 2], W[k + 3]) or None
+        d.wait = W[k + 4]
+        # a fetch the decision waits for: (url, max bytes, timeout ms)
+        d.fetch = (_text(at(W[k + 5], W[k + 6])), W[k + 7], W[k + 8]) if d.wait == WAIT_FETCH else None
         return d
 
     def _live(self):
@@ -271,7 +281,7 @@ class Auth:
     def _decide_fields(self, fields, body, needs, now):
         """Decides whole (a password check runs inside the call)."""
         w = _wire(fields, body)
-        if not needs & NEEDS_STATE:
+        if not needs & (NEEDS_STATE | NEEDS_FETCH):
             return self._call(self._lib.acw_decide, w, len(w), float(now))
         d = self._lib.acw_decision_new()
         if not d:
@@ -279,6 +289,8 @@ class Auth:
         try:
             r = self._call(self._lib.acw_begin, d, w, len(w), float(now))
             while r.action == "pending":
+                if r.wait == WAIT_FETCH:
+                    self._fetched(d, fetch(*r.fetch), now)
                 while self._lib.acw_step(d, WHOLE) != 0:
                     pass
                 r = self._call(self._lib.acw_resume, d, w, len(w), float(now))
@@ -293,7 +305,7 @@ class Auth:
         check stops after its slice and gives its place back to the core
         (acw_abandon), then CancelledError propagates."""
         w = _wire(fields, body)
-        if not needs & NEEDS_STATE:
+        if not needs & (NEEDS_STATE | NEEDS_FETCH):
             return self._call(self._lib.acw_decide, w, len(w), float(now))
         L = self._lib
         d = L.acw_decision_new()
@@ -305,14 +317,17 @@ class Auth:
             while r.action == "pending":
                 stop = threading.Event()
 
-                def run():
+                def run(r=r):
+                    if r.wait == WAIT_FETCH:
+                        # the keys of jwt.jwks_uri, fetched off the loop
+                        return fetch(*r.fetch)
                     while not stop.is_set():
                         if L.acw_step(d, slice_) == 0:
                             return True
                     return False
                 cf = (executor or _executor()).submit(run)
                 try:
-                    await asyncio.wrap_future(cf)
+                    got = await asyncio.wrap_future(cf)
                 except asyncio.CancelledError:
                     stop.set()
                     concurrent.futures.wait([cf])  # at most one slice
@@ -321,12 +336,21 @@ class Auth:
                             L.acw_abandon(self._ctx, d)
                     raise
                 cf = None
+                if r.wait == WAIT_FETCH:
+                    self._fetched(d, got, now)
                 r = self._call(L.acw_resume, d, w, len(w), float(now))
             return r
         finally:
             if cf is not None:
                 concurrent.futures.wait([cf])
             L.acw_decision_free(d)  # wipes the check's key material
+
+    def _fetched(self, d, got, now):
+        """Hands a fetch's (status, content type, body) to the pending d."""
+        status, ctype, body = got
+        with self._lock:
+            self._live()
+            self._lib.acw_fetched(self._ctx, d, status, ctype, len(ctype), body, len(body), float(now))
 
     def decide(self, request, now=None):
         """Decides a plain request {method, path, client_ip, https, headers,
@@ -391,6 +415,54 @@ class Auth:
 
 
 _exec = None
+
+
+FETCH_FAILED = (0, b"", b"")
+
+
+def fetch(url, max_bytes, timeout_ms):
+    """The fetch a pending decision asks for (keys from jwt.jwks_uri): GET
+    url, no redirect followed, the whole answer within timeout_ms (a body
+    that trickles in is cut off by the deadline, not per read) and at most
+    max_bytes. Returns (status, Content-Type bytes, body bytes); any failure
+    (network, TLS, timeout, a longer body: never cut) is status 0, which the
+    core counts as a failed fetch. Blocking: run it off the event loop."""
+    deadline = time.monotonic() + timeout_ms / 1000.0
+    u = urllib.parse.urlsplit(url)
+    conn = None
+    try:
+        if u.scheme == "https":
+            conn = http.client.HTTPSConnection(u.hostname, u.port, timeout=timeout_ms / 1000.0,
+                                               context=ssl.create_default_context())
+        else:
+            conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout_ms / 1000.0)
+        conn.request("GET", (u.path or "/") + ("?" + u.query if u.query else ""),
+                     headers={"Accept": "application/jwk-set+json, application/json",
+                              "Connection": "close"})
+        sock = conn.sock  # the response reads from it even once conn lets go
+        r = conn.getresponse()
+        ctype = (r.getheader("Content-Type") or "").encode("latin-1", "replace")
+        if r.status != 200:
+            return (r.status, ctype, b"")
+        chunks, n = [], 0
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return FETCH_FAILED
+            sock.settimeout(left)
+            b = r.read1(16384) if hasattr(r, "read1") else r.read(16384)
+            if not b:
+                break
+            n += len(b)
+            if n > max_bytes:
+                return FETCH_FAILED
+            chunks.append(b)
+        return (200, ctype, b"".join(chunks))
+    except (OSError, http.client.HTTPException, ValueError):
+        return FETCH_FAILED
+    finally:
+        if conn is not None:
+            conn.close()
 
 
 def _executor():

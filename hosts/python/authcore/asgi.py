@@ -30,7 +30,7 @@ import logging
 import time
 from urllib.parse import quote, unquote
 
-from ._core import NEEDS_BODY, NEEDS_STATE, TOO_LARGE, Auth, AuthcoreError, _fields
+from ._core import NEEDS_BODY, NEEDS_FETCH, NEEDS_STATE, TOO_LARGE, Auth, AuthcoreError, _fields
 
 # Statuses whose responses carry no body.
 NULL_BODY = {101, 103, 204, 205, 304}
@@ -125,7 +125,7 @@ class AuthcoreMiddleware:
                     break
         now = int(self.now())
         leftover = None
-        if needs & NEEDS_STATE:
+        if needs & (NEEDS_STATE | NEEDS_FETCH):
             r = await self._decide_watching(fields, body, needs, now, receive, buffered)
             if r is None:
                 return  # the client went away during the check
