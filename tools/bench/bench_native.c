@@ -61,6 +61,7 @@
 #include <openssl/evp.h>
 #include <openssl/opensslv.h>
 #include <openssl/pem.h>
+#include <openssl/core_names.h>
 
 #include <bearssl.h>
 
@@ -287,6 +288,113 @@ static void cached_row(const char *cas, const char *pem, size_t pem_len,
 	}
 }
 
+/* ---- keys from a JWKS URL (jwt.jwks_uri) ------------------------------
+ * The whole decision for one ES256 token, its key inline in the policy
+ * ("jwks") or fetched from a URL: the remote policy's worker cache is fed
+ * one answer (the host's part), then every request finds the key there.
+ * jwt.cache is off in both, so each request checks the signature: the
+ * rows differ only by where the key comes from. */
+static const ac_policy *rk_policy[2];
+static ac_jwks_cache *rk_cache;
+static ac_decision *rk_dec;
+static ac_request rk_req;
+static ac_header rk_hdr;
+static char rk_auth[4200];
+
+static int rk_decide(int remote)
+{
+	ac_decision_use_jwks(rk_dec, remote ? rk_cache : NULL);
+	ac_decide_begin(rk_policy[remote], NULL, &rk_req, now, NULL, 0, rk_dec);
+	return ac_decision_answer(rk_dec)->action == AC_ALLOW;
+}
+
+static int rk_inline(void)
+{
+	return rk_decide(0);
+}
+
+static int rk_remote(void)
+{
+	return rk_decide(1);
+}
+
+static void remote_rows(const char *cas, long n)
+{
+	static char js[2][4096], jwks[1024], *mem[2];
+	static uint64_t cmem[(1u << 17) / 8];
+	static const char *const impl[] = { "decide-inline", "decide-remote" };
+	static int (*const fn[])(void) = { rk_inline, rk_remote };
+	const long ns[] = { n, n };
+	uint8_t q[65];
+	char x[64], y[64];
+	size_t ql = 0, used, i;
+	ac_policy_error err;
+	ac_jwks_counts k;
+	int64_t at;
+
+	if (EVP_PKEY_get_octet_string_param(pub, OSSL_PKEY_PARAM_PUB_KEY, q,
+	    sizeof q, &ql) != 1 || ql != 65) {
+		printf("FAILED %s decide-remote no public point\n", cas);
+		return;
+	}
+	x[ac_b64url_encode(x, sizeof x - 1, q + 1, 32)] = 0;
+	y[ac_b64url_encode(y, sizeof y - 1, q + 33, 32)] = 0;
+	snprintf(jwks, sizeof jwks, "{\"keys\":[{\"kty\":\"EC\",\"crv\":"
+	    "\"P-256\",\"kid\":\"k\",\"x\":\"%s\",\"y\":\"%s\"}]}", x, y);
+	snprintf(js[0], sizeof js[0], "{\"jwt\":{\"jwks\":%s,\"algorithms\":"
+	    "[\"ES256\"],\"issuer\":\"%s\",\"audience\":\"%s\",\"leeway\":60,"
+	    "\"cache\":false},\"default\":\"authenticated\"}", jwks, iss, aud);
+	snprintf(js[1], sizeof js[1], "{\"jwt\":{\"jwks_uri\":"
+	    "\"https://idp.example/jwks\",\"algorithms\":[\"ES256\"],"
+	    "\"issuer\":\"%s\",\"audience\":\"%s\",\"leeway\":60,"
+	    "\"cache\":false},\"default\":\"authenticated\"}", iss, aud);
+	for (i = 0; i < 2; i++) {
+		free(mem[i]);
+		mem[i] = malloc(ac_policy_mem_bound(strlen(js[i])));
+		rk_policy[i] = mem[i] == NULL ? NULL : ac_policy_load(mem[i],
+		    ac_policy_mem_bound(strlen(js[i])), js[i], strlen(js[i]),
+		    &used, &err);
+		if (rk_policy[i] == NULL) {
+			printf("FAILED %s %s policy: %s %s\n", cas, impl[i],
+			    err.path, err.message);
+			return;
+		}
+	}
+	rk_cache = ac_jwks_cache_init(cmem, sizeof cmem);
+	if (rk_dec == NULL)
+		rk_dec = calloc(1, ac_sizeof_decision());
+	if (rk_cache == NULL || rk_dec == NULL) {
+		printf("FAILED %s decide-remote no memory\n", cas);
+		return;
+	}
+	snprintf(rk_auth, sizeof rk_auth, "Bearer %s", atok);
+	rk_hdr.name.ptr = "authorization";
+	rk_hdr.name.len = 13;
+	rk_hdr.value.ptr = rk_auth;
+	rk_hdr.value.len = strlen(rk_auth);
+	rk_req.method.ptr = "GET";
+	rk_req.method.len = 3;
+	rk_req.path.ptr = "/api/x";
+	rk_req.path.len = 6;
+	rk_req.headers = &rk_hdr;
+	rk_req.n_headers = 1;
+	/* the host's part, once: the fetch the first request waits for */
+	ac_decision_use_jwks(rk_dec, rk_cache);
+	if (ac_decide_begin(rk_policy[1], NULL, &rk_req, now, NULL, 0,
+	    rk_dec) != AC_PENDING || ac_decide_fetched(rk_dec, 200,
+	    "application/json", 16, jwks, strlen(jwks), now) != 0) {
+		printf("FAILED %s decide-remote the fetch was not asked for or "
+		    "its answer refused\n", cas);
+		return;
+	}
+	ac_decide_finish(rk_policy[1], NULL, &rk_req, now, NULL, 0, rk_dec);
+	measure_alt(cas, 2, impl, ns, fn);
+	ac_jwks_cache_counts_get(rk_cache, &k, &i, &at);
+	if (k.fetches != 1)
+		printf("FAILED %s decide-remote %llu fetches, want 1\n", cas,
+		    (unsigned long long)k.fetches);
+}
+
 static int ossl_verify(void)
 {
 	uint8_t der[160];
@@ -407,8 +515,10 @@ static void asym_case(const char *cas, int ec, long n_ac, long n_ossl)
 		const long n[] = { n_ac, n_ac, n_ossl };
 		measure_alt(cas, 3, impl, n, fn);
 		alternated = 1;
-		if (ec == 256) /* the cached row: RS256, ES256 */
+		if (ec == 256) { /* the cached row: RS256, ES256 */
 			cached_row(cas, pem, (size_t)pem_len, ec, 200000);
+			remote_rows(cas, n_ac);
+		}
 	} else {
 		measure(cas, "authcore-verify", n_ac, ac_asym_full);
 		measure(cas, "authcore-sig", n_ac, ac_asym_sig);

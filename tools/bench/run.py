@@ -247,6 +247,13 @@ def main():
         row("3", "", case, "authcore-sig", "authcore native ac_jws_check (signature only)", (case, "openssl"))
         row("3", "", case, "openssl", "OpenSSL EVP_DigestVerify (signature only)", (case, "openssl"),
             "authcore within 1.5x" if case in ("rs256", "es256") else "")
+        if case == "es256":
+            row("3", "", case, "decide-inline",
+                "authcore native, the whole decision (ac_decide_begin), key inline in the policy, jwt.cache false",
+                (case, "decide-inline"))
+            row("3", "", case, "decide-remote",
+                "authcore native, the same decision, key from jwt.jwks_uri held in the worker's cache, jwt.cache false",
+                (case, "decide-inline"), "≈ inline", vs_of=" of inline")
         if case in ("rs256", "es256"):
             row("3", "", case, "authcore-cached",
                 "authcore native, the same token again, jwt.cache hit (signature check skipped, claims checked)",
