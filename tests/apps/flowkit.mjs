@@ -1,0 +1,125 @@
+// One dashboard behind authcore in headless Chromium (tests/browser/kit.mjs
+// launches it): run as  node flowkit.mjs '<job JSON>'  with job = {app, host,
+// base, admin: {name, password}, viewer: {name, password}, chromium, shots,
+// login_timeout_ms}. Driven by tests/apps/run.py, which starts the app and
+// the host (Envoy, nginx, or the app itself with AuthcoreMiddleware).
+// Steps: the app's page sends a browser to the login page; the
+// administrator signs in by the labelled fields and lands on the app; the
+// app shows the user's name it was given (the assertion, or the in-process
+// identity); the app's state-changing UI action succeeds with CSRF on; the
+// same POST with the session but from another origin is refused 403; sign
+// out; the viewer signs in and the same UI action is refused 403; sign out.
+// Prints "ok - <app> <host>: <step>" lines; every wait is bounded.
+import { fail, runSteps } from "../browser/kit.mjs";
+
+const job = JSON.parse(process.argv[2]);
+const { base } = job;
+const prefix = `${job.app} ${job.host}`;
+const loginTimeout = job.login_timeout_ms ?? 20000;
+const OTHER_ORIGIN = "http://127.0.0.1:9";
+
+async function waitPath(page, want, timeout = 15000) {
+  await page.waitForURL((u) => u.pathname === want, { timeout });
+}
+
+async function signIn(page, app, who) {
+  await page.goto(base + app.entry);
+  const u = new URL(page.url());
+  if (u.pathname !== app.login) fail(`${app.entry} led to ${page.url()}, not ${app.login}`);
+  await page.getByLabel("Username").fill(who.name);
+  await page.getByLabel("Password").fill(who.password);
+  await page.getByRole("button", { name: "Sign in" }).click({ timeout: loginTimeout });
+  await waitPath(page, app.landing, loginTimeout);
+}
+
+async function signOut(page, context, app) {
+  await app.signOut(page);
+  await waitPath(page, app.login);
+  const left = (await context.cookies(base)).filter((c) => c.name === app.session);
+  if (left.length) fail(`session cookie ${app.session} left after signing out`);
+  await page.goto(base + app.entry);
+  if (new URL(page.url()).pathname !== app.login) fail(`after signing out ${app.entry} is ${page.url()}`);
+}
+
+// ---- fastapi-taskflow 0.12.1: the dashboard at /tasks/dashboard ----------
+const taskflow = {
+  entry: "/tasks/dashboard", login: "/tasks/auth/login", landing: "/tasks/dashboard",
+  session: "taskflow_session",
+  async failedTask(page) {
+    const tasks = await page.evaluate(() => fetch("/tasks").then((r) => r.json()));
+    const t = tasks.find((x) => x.status === "failed");
+    if (!t) fail(`no failed task in ${JSON.stringify(tasks).slice(0, 200)}`);
+    return t.task_id;
+  },
+  async audit(page) {
+    return page.evaluate(() => fetch("/tasks/audit").then((r) => r.json()));
+  },
+  // the task's Retry button in its detail panel; returns the POST's response
+  async act(page) {
+    const id = await this.failedTask(page);
+    await page.locator(`#tasks-tbody tr.row[data-id="${id}"]`).click();
+    const [resp] = await Promise.all([
+      page.waitForResponse((r) => r.request().method() === "POST" && r.url() === `${base}/tasks/${id}/retry`),
+      page.getByRole("button", { name: "Retry this task" }).click(),
+    ]);
+    return { id, status: resp.status() };
+  },
+  async showsUser(page, name, acted) {
+    // taskflow's audit log records who retried: the name the app was given
+    const a = await this.audit(page);
+    const e = a.find((x) => x.action === "retry" && x.task_id === acted.id);
+    if (!e) fail(`no audit entry for the retry: ${JSON.stringify(a).slice(0, 200)}`);
+    if (e.actor !== name) fail(`the app recorded the actor ${JSON.stringify(e.actor)}`);
+  },
+  async crossOrigin(page, context) {
+    const id = await this.failedTask(page);
+    const before = (await this.audit(page)).length;
+    const r = await context.request.post(`${base}/tasks/${id}/retry`, {
+      headers: { Origin: OTHER_ORIGIN, "Sec-Fetch-Site": "cross-site" }, failOnStatusCode: false });
+    const after = (await this.audit(page)).length;
+    return { status: r.status(), changed: after !== before };
+  },
+  async signOut(page) { await page.goto(`${base}/tasks/auth/logout`); },
+};
+
+const APPS = { "fastapi-taskflow": taskflow };
+
+const app = APPS[job.app];
+let context;
+let page;
+let acted;
+const steps = [
+  { name: "the app's page sends a browser to the login page; the administrator signs in and lands on it",
+    fn: async () => { await signIn(page, app, job.admin); } },
+  { name: "the CSRF-protected UI action succeeds",
+    fn: async () => {
+      acted = await app.act(page, context);
+      if (acted.status !== 200) fail(`the action answered ${acted.status}`);
+    } },
+  { name: "the app shows the user's name it was given",
+    fn: async () => { await app.showsUser(page, job.admin.name, acted); } },
+  { name: "the same POST with the session from another origin is refused 403 and changes nothing",
+    fn: async () => {
+      const r = await app.crossOrigin(page, context);
+      if (r.status !== 403) fail(`answered ${r.status}`);
+      if (r.changed) fail("the app acted on it");
+    } },
+  { name: "sign out ends the session and the app's page asks for a login again",
+    fn: async () => { await signOut(page, context, app); } },
+  { name: "the viewer signs in and the same UI action is refused 403",
+    fn: async () => {
+      await signIn(page, app, job.viewer);
+      const r = await app.act(page, context);
+      if (r.status !== 403) fail(`the viewer's action answered ${r.status}`);
+    } },
+  { name: "the viewer signs out",
+    fn: async () => { await signOut(page, context, app); } },
+];
+
+if (!app) {
+  console.log(`not ok - ${prefix}: known app: no flow for ${job.app}`);
+} else {
+  await runSteps(prefix, steps, { chromium: job.chromium, shots: job.shots, navTimeoutMs: loginTimeout },
+    (b) => { ({ context, page } = b); });
+}
+process.exitCode = 0; // failures are "not ok" lines; run.py checks the count

@@ -1,0 +1,231 @@
+#!/usr/bin/env python3
+"""The seed dashboards behind authcore, for real: tests/suites/77-apps.sh.
+
+Each app (pinned from PyPI in tests/apps/requirements.txt, run from
+build/apps-venv with its own auth off and its guide's glue, tests/apps/apps.py)
+behind each host: Envoy (build/authcore-proxy.wasm) and Debian's nginx
+(build/nginx/ngx_http_authcore_module.so), started as tests/browser/run.py
+starts them, and in-process (AuthcoreMiddleware, hosts/python) where the app
+is ASGI. The policy is the app's guide's (docs/migrating/<app>.md) as
+written, but for its users' password hashes (fresh passwords, 1000 PBKDF2
+iterations, so a login costs milliseconds) and, behind a proxy, an
+upstream_identity the app verifies (tests/apps/identity.py).
+
+Per app and host: the app side refuses a plain x-authcore-user header and
+a forged assertion (401) and takes a real one; then flowkit.mjs drives
+Chromium through the login, the user's name as the app shows it, the app's
+CSRF-protected UI action, a cross-origin POST, sign-out and a viewer's
+refused action. Prints "ok - <app> <host>: <check>" lines. Loopback only;
+every wait is bounded; every process started here is stopped by its pid.
+AUTHCORE_APPS / AUTHCORE_APP_HOSTS pick apps and hosts.
+"""
+import importlib.util
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "docs"))
+from hostkit import free_port, wait_port  # noqa: E402
+from blocks import blocks  # noqa: E402
+
+_spec = importlib.util.spec_from_file_location("browser_hosts", os.path.join(ROOT, "tests", "browser", "run.py"))
+hosts = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(hosts)
+
+WORK = os.path.join(ROOT, "build", "tests", "apps")
+VENV_PY = os.path.join(ROOT, "build", "apps-venv", "bin", "python")
+SERVE = os.path.join(HERE, "serve.py")
+FLOW = os.path.join(HERE, "flowkit.mjs")
+CLI = hosts.CLI
+FLOW_TIMEOUT = 150
+ASSERT_HEADER = "x-authcore-identity"
+
+# name -> guide, users (admin, viewer) as the guide's policy names them, a
+# path the app answers 200 to for any identified user, paths the app leaves
+# open, and whether it is ASGI (in-process needs that)
+APPS = {
+    "fastapi-taskflow": {"guide": "fastapi-taskflow.md", "admin": "alice", "viewer": "bob",
+                         "probe": "/tasks", "public": [], "asgi": True},
+}
+HOSTS = ("envoy", "nginx", "inproc")
+
+say = hosts.say
+
+
+def not_ok(prefix, step, why):
+    hosts.not_ok(prefix, step, why)
+
+
+def guide_policy(guide):
+    path = os.path.join(ROOT, "docs", "migrating", guide)
+    found = [b for b in blocks(path) if b.kind == "policy"]
+    if len(found) != 1:
+        raise RuntimeError("%s: %d policy blocks, not 1" % (guide, len(found)))
+    return json.loads(found[0].text)
+
+
+def test_policy(spec, mode, hashes, assertion_secret):
+    """The guide's policy with this run's users' hashes, and behind a proxy
+    the assertion the app verifies."""
+    p = guide_policy(spec["guide"])
+    for u in p.get("users", []):
+        if u["name"] in hashes:
+            u["password_hash"] = hashes[u["name"]]
+    if mode == "proxy":
+        p["upstream_identity"] = {"audience": spec["audience"], "ttl": 60,
+                                  "key": {"kid": "apps", "alg": "HS256", "secret": assertion_secret}}
+    return json.dumps(p)
+
+
+def http(port, path, headers=None, method="GET"):
+    req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path), headers=headers or {}, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def assertion(spec, secret, user, roles):
+    import jwt  # PyJWT, in the project venv and the apps venv
+    now = int(time.time())
+    return jwt.encode({"iss": "authcore", "aud": spec["audience"], "sub": user, "roles": roles,
+                       "auth": "session", "iat": now, "exp": now + 60}, secret, algorithm="HS256",
+                      headers={"kid": "apps"})
+
+
+def app_side_checks(prefix, spec, port, mode, secret):
+    """What reaches the app without the proxy: a plain identity header and a
+    forged assertion are refused 401 by the app side; a real one is taken."""
+    probe = spec["probe"]
+    forged = assertion(spec, secrets.token_hex(32), spec["admin"], ["admin"])
+    st = http(port, probe, {"x-authcore-user": spec["admin"], "x-authcore-roles": "admin"})
+    hosts.say(("ok - %s: a plain x-authcore-user header is refused 401 by the app side" % prefix)
+              if st == 401 else ("not ok - %s: a plain x-authcore-user header: %s, not 401" % (prefix, st)))
+    st = http(port, probe, {ASSERT_HEADER: forged})
+    hosts.say(("ok - %s: a forged assertion is refused 401 by the app side" % prefix)
+              if st == 401 else ("not ok - %s: a forged assertion: %s, not 401" % (prefix, st)))
+    if mode == "proxy":
+        st = http(port, probe, {ASSERT_HEADER: assertion(spec, secret, spec["admin"], ["admin"])})
+        hosts.say(("ok - %s: an assertion signed with the policy's key is taken (200)" % prefix)
+                  if st == 200 else ("not ok - %s: a real assertion: %s, not 200" % (prefix, st)))
+
+
+def start_app(d, name, job):
+    for _ in range(3):
+        port = free_port()
+        job = dict(job, port=port)
+        log = os.path.join(d, "app.log")
+        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+        p = hosts.spawn([VENV_PY, SERVE, json.dumps(job)], log, env=env, cwd=d)
+        if wait_port(port, p, 30.0):
+            return p, port
+        hosts.finish(p)
+    raise RuntimeError("%s did not start: %s" % (name, hosts.tail(log)))
+
+
+def run_one(name, spec, host, users, hashes):
+    prefix = "%s %s" % (name, host)
+    d = os.path.join(WORK, "%s-%s" % (name, host))
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    mode = "inproc" if host == "inproc" else "proxy"
+    secret = secrets.token_hex(24)
+    policy = test_policy(spec, mode, hashes, secret)
+    with open(os.path.join(d, "policy.json"), "w") as f:
+        f.write(policy)
+    procs = []
+    try:
+        try:
+            job = {"app": name, "mode": mode}
+            if mode == "proxy":
+                job["identity"] = {"audience": spec["audience"], "secret": secret, "public": spec["public"]}
+            else:
+                job["policy"] = policy
+            app, app_port = start_app(d, name, job)
+            procs.append((app, signal.SIGTERM))
+            if mode == "proxy":
+                proc, port = hosts.STARTERS[host](d, policy, {}, app_port)
+                procs.append((proc, signal.SIGQUIT if host == "nginx" else signal.SIGTERM))
+            else:
+                port = app_port
+        except RuntimeError as e:
+            not_ok(prefix, "starts", e)
+            return
+        app_side_checks(prefix, spec, app_port, mode, secret)
+        job = {"app": name, "host": host, "base": "http://127.0.0.1:%d" % port,
+               "admin": {"name": spec["admin"], "password": users[spec["admin"]]},
+               "viewer": {"name": spec["viewer"], "password": users[spec["viewer"]]},
+               "chromium": hosts.CHROMIUM, "shots": WORK, "login_timeout_ms": 20000}
+        err = os.path.join(d, "node.err")
+        try:
+            with open(err, "wb") as ef:
+                out = subprocess.run(["node", FLOW, json.dumps(job)], stdout=subprocess.PIPE,
+                                     stderr=ef, text=True, timeout=FLOW_TIMEOUT).stdout
+        except subprocess.TimeoutExpired as e:
+            out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
+            out += "not ok - %s: browser run: timed out after %d s\n" % (prefix, FLOW_TIMEOUT)
+        for line in out.splitlines():
+            say(line)
+        if not any(line.startswith(("ok ", "not ok ")) for line in out.splitlines()):
+            not_ok(prefix, "browser run", "no result lines; node: %s" % hosts.tail(err))
+    finally:
+        for p, sig in reversed(procs):
+            hosts.finish(p, sig)
+
+
+def versions():
+    out = subprocess.run([VENV_PY, "-m", "pip", "freeze"], capture_output=True, text=True, timeout=60).stdout
+    keep = ("fastapi-taskflow", "taskito", "asyncmq", "taskiq-flow", "fastapi", "uvicorn", "PyJWT")
+    pins = [l for l in out.splitlines() if l.split("==")[0] in keep]
+    say("# apps: " + " ".join(pins))
+
+
+def main():
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(124))
+    names = os.environ.get("AUTHCORE_APPS", " ".join(APPS)).split()
+    want_hosts = os.environ.get("AUTHCORE_APP_HOSTS", " ".join(HOSTS)).split()
+    missing = [m for m, ok in ((VENV_PY + " (make build/apps-venv/.stamp)", os.access(VENV_PY, os.X_OK)),
+                               (hosts.CHROMIUM, os.access(hosts.CHROMIUM, os.X_OK)),
+                               ("node_modules/playwright-core", os.path.exists(hosts.PLAYWRIGHT)),
+                               (CLI, os.access(CLI, os.X_OK))) if not ok]
+    if missing:
+        say("not ok - apps prerequisites: missing %s" % ", ".join(missing))
+        return 1
+    os.makedirs(WORK, exist_ok=True)
+    versions()
+    try:
+        for name in names:
+            spec = APPS.get(name)
+            if spec is None:
+                not_ok(name, "known app", "not one of %s" % ", ".join(APPS))
+                continue
+            spec = dict(spec, audience=name)
+            users = {spec["admin"]: secrets.token_urlsafe(12), spec["viewer"]: secrets.token_urlsafe(12)}
+            hashes = {u: hosts.hash_password(pw, 1000) for u, pw in users.items()}
+            for host in want_hosts:
+                if host == "inproc" and not spec["asgi"]:
+                    say("# %s: not ASGI, so behind the proxies only (no in-process run)" % name)
+                    continue
+                if host not in HOSTS:
+                    not_ok(name, "known host", "%s is not one of %s" % (host, ", ".join(HOSTS)))
+                    continue
+                run_one(name, spec, host, users, hashes)
+    finally:
+        for p in list(hosts.CHILDREN):
+            hosts.finish(p)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
