@@ -37,7 +37,44 @@ def fastapi_taskflow(job):
     return app
 
 
+def guide_code(guide, name):
+    """The guide's Python block that defines name, as the guide has it."""
+    import os
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    sys.path.insert(0, os.path.join(root, "tests", "docs"))
+    from blocks import blocks
+    found = [b for b in blocks(os.path.join(root, "docs", "migrating", guide))
+             if b.info == "python" and ("def %s(" % name) in b.text]
+    if len(found) != 1:
+        raise RuntimeError("%s: %d Python blocks define %s" % (guide, len(found), name))
+    ns = {"__name__": "guide"}
+    exec(compile(found[0].text, "%s:%d" % (guide, found[0].line), "exec"), ns)
+    return ns[name]
+
+
+def taskito_serve(job, verifier):
+    """taskito's dashboard is its own http.server, not ASGI: it runs behind
+    a proxy only, with the handler docs/migrating/taskito.md gives (run
+    from the guide as it is): the assertion verified before taskito's code
+    runs, the SPA's auth status, whoami and sign-out answered from it."""
+    from http.server import ThreadingHTTPServer
+
+    from taskito import Queue
+
+    queue = Queue(db_path="taskito.db")
+
+    @queue.task(max_retries=0)
+    def resize_images():
+        raise RuntimeError("disk full")
+
+    resize_images.delay()  # no worker runs: a pending job in the default queue
+    handler = guide_code("taskito.md", "authcore_dashboard_handler")(queue, verifier)
+    ThreadingHTTPServer(("127.0.0.1", job["port"]), handler).serve_forever()
+
+
 BUILDERS = {"fastapi-taskflow": fastapi_taskflow}
+SERVERS = {"taskito": taskito_serve}
 
 
 def build(name, job):

@@ -34,7 +34,6 @@ async function signIn(page, app, who) {
 
 async function signOut(page, context, app) {
   await app.signOut(page);
-  await waitPath(page, app.login);
   const left = (await context.cookies(base)).filter((c) => c.name === app.session);
   if (left.length) fail(`session cookie ${app.session} left after signing out`);
   await page.goto(base + app.entry);
@@ -79,10 +78,66 @@ const taskflow = {
     const after = (await this.audit(page)).length;
     return { status: r.status(), changed: after !== before };
   },
-  async signOut(page) { await page.goto(`${base}/tasks/auth/logout`); },
+  // with its auth off taskflow shows no Sign out: authcore's logout path
+  async signOut(page) {
+    await page.goto(`${base}/tasks/auth/logout`);
+    await waitPath(page, this.login);
+  },
 };
 
-const APPS = { "fastapi-taskflow": taskflow };
+// ---- taskito 0.22.0: the SPA at /, its API under /api ----------------------
+const taskito = {
+  entry: "/queues", login: "/auth/login", landing: "/queues", session: "taskito_session",
+  async paused(page) {
+    return page.evaluate(() => fetch("/api/queues/paused").then((r) => r.json()));
+  },
+  // the Queues page's Pause (or Resume) on the default queue; the SPA
+  // echoes the taskito_csrf cookie in X-CSRF-Token
+  async act(page, context) {
+    const button = page.getByRole("button", { name: /^(Pause|Resume)$/ }).first();
+    await button.waitFor();
+    const before = JSON.stringify(await this.paused(page));
+    const csrf = (await context.cookies(base)).find((c) => c.name === "taskito_csrf");
+    const [resp] = await Promise.all([
+      page.waitForResponse((r) => r.request().method() === "POST" &&
+        /\/api\/queues\/default\/(pause|resume)$/.test(new URL(r.url()).pathname)),
+      button.click(),
+    ]);
+    const changed = JSON.stringify(await this.paused(page)) !== before;
+    if (resp.status() === 200) {
+      if (!csrf || resp.request().headers()["x-csrf-token"] !== csrf.value) {
+        fail("the POST did not carry the taskito_csrf cookie's token");
+      }
+      if (!changed) fail(`the queue's state did not change: ${before}`);
+    } else if (changed) {
+      fail(`answered ${resp.status()}, yet the queue's state changed`);
+    }
+    return { status: resp.status() };
+  },
+  async showsUser(page, name) {
+    // the account menu, filled from whoami: the name from the assertion
+    const menu = page.getByRole("button", { name: "Account menu" });
+    await menu.filter({ hasText: name }).waitFor({ timeout: 10000 })
+      .catch(async () => fail(`the account menu shows ${JSON.stringify(await menu.innerText().catch(() => null))}`));
+  },
+  async crossOrigin(page, context) {
+    const before = JSON.stringify(await this.paused(page));
+    const r = await context.request.post(`${base}/api/queues/default/resume`, {
+      headers: { Origin: OTHER_ORIGIN, "Sec-Fetch-Site": "cross-site" }, failOnStatusCode: false });
+    return { status: r.status(), changed: JSON.stringify(await this.paused(page)) !== before };
+  },
+  // the account menu's Sign out: the SPA posts its logout, which the app
+  // sends to authcore's
+  async signOut(page) {
+    await page.getByRole("button", { name: "Account menu" }).click();
+    await Promise.all([
+      page.waitForResponse((r) => r.url() === `${base}/auth/logout`),
+      page.getByRole("menuitem", { name: /sign out/i }).click(),
+    ]);
+  },
+};
+
+const APPS = { "fastapi-taskflow": taskflow, taskito };
 
 const app = APPS[job.app];
 let context;

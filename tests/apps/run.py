@@ -56,6 +56,8 @@ ASSERT_HEADER = "x-authcore-identity"
 APPS = {
     "fastapi-taskflow": {"guide": "fastapi-taskflow.md", "admin": "alice", "viewer": "bob",
                          "probe": "/tasks", "public": [], "asgi": True},
+    "taskito": {"guide": "taskito.md", "admin": "ops", "viewer": "watcher",
+                "probe": "/api/stats", "public": ["/health"], "asgi": False},
 }
 HOSTS = ("envoy", "nginx", "inproc")
 

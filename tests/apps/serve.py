@@ -21,19 +21,28 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "hosts",
 import uvicorn  # noqa: E402
 
 import apps  # noqa: E402
-from identity import IdentityMiddleware, IdentityVerifier  # noqa: E402  (replaced by authcore.identity)
+
+try:
+    from authcore.identity import IdentityMiddleware, IdentityVerifier
+except ImportError:  # replaced by authcore.identity once it lands
+    import authcore
+    import identity
+    sys.modules["authcore.identity"] = authcore.identity = identity
+    from identity import IdentityMiddleware, IdentityVerifier
 
 
 def main():
     job = json.loads(sys.argv[1])
-    app = apps.build(job["app"], job)
     if job["mode"] == "proxy":
         ident = job["identity"]
-        app = IdentityMiddleware(app, IdentityVerifier(audience=ident["audience"], secret=ident["secret"]),
-                                 public=ident.get("public", ()))
+        verifier = IdentityVerifier(audience=ident["audience"], secret=ident["secret"])
+        if job["app"] in apps.SERVERS:  # not ASGI: serves itself
+            return apps.SERVERS[job["app"]](job, verifier)
+        public = {"public": ident["public"]} if ident.get("public") else {}
+        app = IdentityMiddleware(apps.build(job["app"], job), verifier, **public)
     else:
         from authcore import AuthcoreMiddleware
-        app = AuthcoreMiddleware(app, job["policy"], env=job.get("env") or {}, audit=None)
+        app = AuthcoreMiddleware(apps.build(job["app"], job), job["policy"], env=job.get("env") or {}, audit=None)
     uvicorn.run(app, host="127.0.0.1", port=job["port"], log_level="warning",
                 proxy_headers=False, ws="auto", lifespan="on")
 
