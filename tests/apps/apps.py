@@ -37,8 +37,10 @@ def fastapi_taskflow(job):
     return app
 
 
-def guide_code(guide, name):
-    """The guide's Python block that defines name, as the guide has it."""
+def guide_code(guide, name, preset=None):
+    """Runs the guide's Python block that defines name, as the guide has
+    it (preset: names the block takes as given, such as the app's broker);
+    returns the block's namespace."""
     import os
     import sys
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -48,9 +50,9 @@ def guide_code(guide, name):
              if b.info == "python" and ("def %s(" % name) in b.text]
     if len(found) != 1:
         raise RuntimeError("%s: %d Python blocks define %s" % (guide, len(found), name))
-    ns = {"__name__": "guide"}
+    ns = dict(preset or {}, __name__="guide")
     exec(compile(found[0].text, "%s:%d" % (guide, found[0].line), "exec"), ns)
-    return ns[name]
+    return ns
 
 
 def taskito_serve(job, verifier):
@@ -69,11 +71,21 @@ def taskito_serve(job, verifier):
         raise RuntimeError("disk full")
 
     resize_images.delay()  # no worker runs: a pending job in the default queue
-    handler = guide_code("taskito.md", "authcore_dashboard_handler")(queue, verifier)
+    handler = guide_code("taskito.md", "authcore_dashboard_handler")["authcore_dashboard_handler"](queue, verifier)
     ThreadingHTTPServer(("127.0.0.1", job["port"]), handler).serve_forever()
 
 
-BUILDERS = {"fastapi-taskflow": fastapi_taskflow}
+def taskiq_flow(job):
+    """taskiq-flow with its security off and the /dag and /ws routers
+    given authcore's user, by the guide's block as it is (which reads
+    policy.json from the working directory and wraps the app itself; the
+    app under that wrapper is what runs here, behind a proxy or inside
+    serve.py's AuthcoreMiddleware)."""
+    from taskiq import InMemoryBroker
+    return guide_code("taskiq-flow.md", "authcore_user", {"broker": InMemoryBroker()})["flow"].app
+
+
+BUILDERS = {"fastapi-taskflow": fastapi_taskflow, "taskiq-flow": taskiq_flow}
 SERVERS = {"taskito": taskito_serve}
 
 

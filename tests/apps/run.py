@@ -15,10 +15,15 @@ Per app and host: the app side refuses a plain x-authcore-user header and
 a forged assertion (401) and takes a real one; then flowkit.mjs drives
 Chromium through the login, the user's name as the app shows it, the app's
 CSRF-protected UI action, a cross-origin POST, sign-out and a viewer's
-refused action. Prints "ok - <app> <host>: <check>" lines. Loopback only;
+refused action. taskiq-flow has API keys only (no login page, so no
+browser session to drive): its keys, pipeline ACLs, HTTPS redirect and a
+WebSocket through the host are checked with an HTTP and a WebSocket
+client. Prints "ok - <app> <host>: <check>" lines. Loopback only;
 every wait is bounded; every process started here is stopped by its pid.
 AUTHCORE_APPS / AUTHCORE_APP_HOSTS pick apps and hosts.
 """
+import hashlib
+import http.client as httpc
 import importlib.util
 import json
 import os
@@ -58,6 +63,10 @@ APPS = {
                          "probe": "/tasks", "public": [], "asgi": True},
     "taskito": {"guide": "taskito.md", "admin": "ops", "viewer": "watcher",
                 "probe": "/api/stats", "public": ["/health"], "asgi": False},
+    # API keys only (no users, no login page, no browser session): checked
+    # over HTTP and a WebSocket client, not in the browser
+    "taskiq-flow": {"guide": "taskiq-flow.md", "admin": "admin-key", "viewer": "viewer-key",
+                    "probe": "/ws/pipelines", "public": [], "asgi": True, "api": True},
 }
 HOSTS = ("envoy", "nginx", "inproc")
 
@@ -77,25 +86,33 @@ def guide_policy(guide):
 
 
 def test_policy(spec, mode, hashes, assertion_secret):
-    """The guide's policy with this run's users' hashes, and behind a proxy
-    the assertion the app verifies."""
+    """The guide's policy with this run's users' hashes (API keys' SHA-256),
+    and behind a proxy the assertion the app verifies. A policy that
+    requires HTTPS trusts loopback's X-Forwarded-Proto: the test's clients
+    stand in for the TLS-terminating proxy there."""
     p = guide_policy(spec["guide"])
     for u in p.get("users", []):
         if u["name"] in hashes:
             u["password_hash"] = hashes[u["name"]]
+    for k in p.get("api_keys", {}).get("keys", []):
+        if k["name"] in hashes:
+            k["sha256"] = hashes[k["name"]]
+    if p.get("require_https"):
+        p["trusted_proxies"] = ["127.0.0.1/32"]
     if mode == "proxy":
         p["upstream_identity"] = {"audience": spec["audience"], "ttl": 60,
                                   "key": {"kid": "apps", "alg": "HS256", "secret": assertion_secret}}
     return json.dumps(p)
 
 
-def http(port, path, headers=None, method="GET"):
-    req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path), headers=headers or {}, method=method)
+def status(port, path, headers=None, method="GET", data=None):
+    """The status of one request (redirects not followed)."""
+    c = httpc.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status
-    except urllib.error.HTTPError as e:
-        return e.code
+        c.request(method, path, body=data, headers=headers or {})
+        return c.getresponse().status
+    finally:
+        c.close()
 
 
 def assertion(spec, secret, user, roles):
@@ -110,17 +127,75 @@ def app_side_checks(prefix, spec, port, mode, secret):
     """What reaches the app without the proxy: a plain identity header and a
     forged assertion are refused 401 by the app side; a real one is taken."""
     probe = spec["probe"]
+    xfp = {"X-Forwarded-Proto": "https"}  # where the policy requires HTTPS
     forged = assertion(spec, secrets.token_hex(32), spec["admin"], ["admin"])
-    st = http(port, probe, {"x-authcore-user": spec["admin"], "x-authcore-roles": "admin"})
+    st = status(port, probe, dict(xfp, **{"x-authcore-user": spec["admin"], "x-authcore-roles": "admin"}))
     hosts.say(("ok - %s: a plain x-authcore-user header is refused 401 by the app side" % prefix)
               if st == 401 else ("not ok - %s: a plain x-authcore-user header: %s, not 401" % (prefix, st)))
-    st = http(port, probe, {ASSERT_HEADER: forged})
+    st = status(port, probe, dict(xfp, **{ASSERT_HEADER: forged}))
     hosts.say(("ok - %s: a forged assertion is refused 401 by the app side" % prefix)
               if st == 401 else ("not ok - %s: a forged assertion: %s, not 401" % (prefix, st)))
     if mode == "proxy":
-        st = http(port, probe, {ASSERT_HEADER: assertion(spec, secret, spec["admin"], ["admin"])})
+        st = status(port, probe, dict(xfp, **{ASSERT_HEADER: assertion(spec, secret, spec["admin"], ["admin"])}))
         hosts.say(("ok - %s: an assertion signed with the policy's key is taken (200)" % prefix)
                   if st == 200 else ("not ok - %s: a real assertion: %s, not 200" % (prefix, st)))
+
+
+def api_checks(prefix, port, keys):
+    """taskiq-flow through the host: its API keys, pipeline ACLs, HTTPS and
+    WebSocket, and the app's /dag and /ws routers given the user."""
+    from websockets.sync.client import connect
+    from websockets.exceptions import InvalidStatus
+
+    https = {"X-Forwarded-Proto": "https"}
+    admin = dict(https, **{"X-API-Key": keys["admin-key"]})
+    viewer = dict(https, **{"X-API-Key": keys["viewer-key"]})
+
+    def check(name, got, want):
+        say(("ok - %s: %s" % (prefix, name)) if got == want else
+            ("not ok - %s: %s: %r, not %r" % (prefix, name, got, want)))
+
+    check("plain HTTP is redirected to https (308)", status(port, "/pipelines", {"X-API-Key": keys["admin-key"]}), 308)
+    check("no key: 401", status(port, "/pipelines", https), 401)
+    check("the app's /ws router takes the user authcore gives (its get_current_user override): 200",
+          status(port, "/ws/pipelines", admin), 200)
+    check("the admin key registers pipeline1 (POST /pipelines/pipeline1): 200",
+          status(port, "/pipelines/pipeline1", dict(admin, **{"Content-Type": "application/json"}), "POST", b"[]"), 200)
+    listed = body(port, "/pipelines", viewer)
+    check("the viewer key lists it", "pipeline1" in [p.get("id") for p in (listed or {}).get("pipelines", [])], True)
+    check("the viewer key's POST /pipelines/pipeline1 is refused 403",
+          status(port, "/pipelines/pipeline1", dict(viewer, **{"Content-Type": "application/json"}), "POST", b"[]"), 403)
+    check("the viewer key's /dag/pipeline2 is refused 403", status(port, "/dag/pipeline2", viewer), 403)
+    base = "ws://127.0.0.1:%d" % port
+
+    def ws_refused(path, headers):
+        try:
+            with connect(base + path, additional_headers=headers, open_timeout=10):
+                return "accepted"
+        except InvalidStatus as e:
+            return e.response.status_code
+        except Exception as e:  # noqa: BLE001
+            return "%s: %s" % (type(e).__name__, e)
+
+    try:
+        with connect(base + "/ws/pipeline1", additional_headers=viewer, open_timeout=10) as ws:
+            ws.send("ping")
+            count = (body(port, "/ws/clients/pipeline1", admin) or {}).get("client_count")
+        check("the viewer key's WebSocket to /ws/pipeline1 opens through the host and the app counts it",
+              count, 1)
+    except Exception as e:  # noqa: BLE001
+        say("not ok - %s: the viewer key's WebSocket to /ws/pipeline1: %s: %s" % (prefix, type(e).__name__, e))
+    check("the viewer key's WebSocket to /ws/pipeline2 is refused 403", ws_refused("/ws/pipeline2", viewer), 403)
+    check("a WebSocket without a key is refused 401", ws_refused("/ws/pipeline1", https), 401)
+
+
+def body(port, path, headers):
+    req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path), headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read())
+    except (urllib.error.URLError, ValueError):
+        return None
 
 
 def start_app(d, name, job):
@@ -165,6 +240,9 @@ def run_one(name, spec, host, users, hashes):
             not_ok(prefix, "starts", e)
             return
         app_side_checks(prefix, spec, app_port, mode, secret)
+        if spec.get("api"):
+            api_checks(prefix, port, users)
+            return
         job = {"app": name, "host": host, "base": "http://127.0.0.1:%d" % port,
                "admin": {"name": spec["admin"], "password": users[spec["admin"]]},
                "viewer": {"name": spec["viewer"], "password": users[spec["viewer"]]},
@@ -213,8 +291,15 @@ def main():
                 not_ok(name, "known app", "not one of %s" % ", ".join(APPS))
                 continue
             spec = dict(spec, audience=name)
-            users = {spec["admin"]: secrets.token_urlsafe(12), spec["viewer"]: secrets.token_urlsafe(12)}
-            hashes = {u: hosts.hash_password(pw, 1000) for u, pw in users.items()}
+            if spec.get("api"):  # API keys: each key's SHA-256
+                users = {spec["admin"]: "ak_" + secrets.token_urlsafe(24),
+                         spec["viewer"]: "ak_" + secrets.token_urlsafe(24)}
+                hashes = {u: hashlib.sha256(k.encode()).hexdigest() for u, k in users.items()}
+                say("# %s: API keys only, no login page: no browser session, so no browser flow "
+                    "(CSRF and cross-origin refusals concern cookies)" % name)
+            else:
+                users = {spec["admin"]: secrets.token_urlsafe(12), spec["viewer"]: secrets.token_urlsafe(12)}
+                hashes = {u: hosts.hash_password(pw, 1000) for u, pw in users.items()}
             for host in want_hosts:
                 if host == "inproc" and not spec["asgi"]:
                     say("# %s: not ASGI, so behind the proxies only (no in-process run)" % name)
