@@ -85,7 +85,80 @@ def taskiq_flow(job):
     return guide_code("taskiq-flow.md", "authcore_user", {"broker": InMemoryBroker()})["flow"].app
 
 
-BUILDERS = {"fastapi-taskflow": fastapi_taskflow, "taskiq-flow": taskiq_flow}
+def token_issuer(issuer, app):
+    """What issues asyncmq's tokens (its JWTAuthBackend only verifies
+    them): a sign-in page at /admin/login that checks the test's users and
+    sets an HS256 token (sub, is_admin, exp) in the asyncmq_token cookie,
+    and /admin/logout that clears it. Stands in for the deployment's
+    identity provider; the rest goes to app."""
+    import html
+    import time
+    from urllib.parse import parse_qs
+
+    import jwt
+
+    page = ("<!doctype html><title>Sign in</title><h1>Sign in to AsyncMQ</h1>%s"
+            "<form method=post action=/admin/login><input type=hidden name=next value=\"%s\">"
+            "<label for=u>Username</label><input id=u name=username>"
+            "<label for=p>Password</label><input id=p name=password type=password>"
+            "<button type=submit>Sign in</button></form>")
+
+    async def answer(send, status, body=b"", headers=()):
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"text/html; charset=utf-8")] + list(headers)})
+        await send({"type": "http.response.body", "body": body})
+
+    async def wrapped(scope, receive, send):
+        path = scope.get("path")
+        if scope["type"] != "http" or path not in ("/admin/login", "/admin/logout"):
+            return await app(scope, receive, send)
+        if path == "/admin/logout":
+            return await answer(send, 303, headers=[
+                (b"location", b"/admin/login"),
+                (b"set-cookie", b"asyncmq_token=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax")])
+        nxt = parse_qs(scope.get("query_string", b"").decode()).get("next", ["/admin/"])[0]
+        if scope["method"] != "POST":
+            return await answer(send, 200, (page % ("", html.escape(nxt))).encode())
+        raw = b""
+        while True:
+            m = await receive()
+            raw += m.get("body", b"")
+            if not m.get("more_body"):
+                break
+        form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+        nxt = form.get("next", "/admin/")
+        if not nxt.startswith("/") or nxt.startswith("//"):
+            nxt = "/admin/"
+        u = issuer["users"].get(form.get("username", ""))
+        if u is None or u["password"] != form.get("password"):
+            return await answer(send, 401, (page % ("<p role=alert>Invalid username or password.</p>",
+                                                    html.escape(nxt))).encode())
+        now = int(time.time())
+        tok = jwt.encode({"sub": form["username"], "is_admin": u["is_admin"], "iat": now, "exp": now + 3600},
+                         issuer["secret"], algorithm="HS256", headers={"kid": issuer["kid"]})
+        return await answer(send, 303, headers=[
+            (b"location", nxt.encode()),
+            (b"set-cookie", ("asyncmq_token=%s; Path=/; HttpOnly; SameSite=Lax" % tok).encode())])
+    return wrapped
+
+
+def asyncmq(job):
+    """asyncmq's dashboard with enable_login=False (an in-memory backend and
+    one queue) and its audit trail given the user, by the guide's block as
+    it is, behind the test's token issuer."""
+    import asyncio
+
+    from asyncmq import monkay
+    from asyncmq.backends.memory import InMemoryBackend
+    from asyncmq.queues import Queue
+
+    monkay.settings.backend = InMemoryBackend()
+    monkay.settings.secret_key = job["issuer"]["secret"]
+    asyncio.run(Queue("images").add("resize_images", args=[], kwargs={}))
+    return token_issuer(job["issuer"], guide_code("asyncmq.md", "authcore_user_state")["app"])
+
+
+BUILDERS = {"fastapi-taskflow": fastapi_taskflow, "taskiq-flow": taskiq_flow, "asyncmq": asyncmq}
 SERVERS = {"taskito": taskito_serve}
 
 

@@ -137,7 +137,66 @@ const taskito = {
   },
 };
 
-const APPS = { "fastapi-taskflow": taskflow, taskito };
+// ---- asyncmq 0.10.1: the dashboard under /admin, JWT only ------------------
+// The token comes from the issuer's sign-in page at /admin/login (the
+// test's stand-in, tests/apps/apps.py) in the asyncmq_token cookie.
+const asyncmqApp = {
+  entry: "/admin/queues", login: "/admin/login", landing: "/admin/queues", session: "asyncmq_token",
+  async pausedNow(page) {
+    const html = await page.evaluate(() => fetch("/admin/queues").then((r) => r.text()));
+    if (html.includes("Resume Queue")) return true;
+    if (html.includes("Pause Queue")) return false;
+    fail("the queues page shows neither Pause nor Resume");
+  },
+  // the images queue's Pause Queue (or Resume Queue): an htmx-free form POST
+  async act(page) {
+    await page.goto(`${base}/admin/queues`);
+    const before = await this.pausedNow(page);
+    const button = page.getByRole("button", { name: before ? "Resume Queue" : "Pause Queue" });
+    const [resp] = await Promise.all([
+      page.waitForResponse((r) => r.request().method() === "POST" && r.url() === `${base}/admin/queues/images`),
+      button.click(),
+    ]);
+    const ok = resp.status() < 400;
+    if (ok && (await this.pausedNow(page)) === before) fail("the queue's state did not change");
+    return { status: ok ? 200 : resp.status() };
+  },
+  // a viewer's token has no admin: every /admin page is refused, so the
+  // same POST the button sends is made from the page's origin
+  async viewerAct(page, context) {
+    const r = await context.request.post(`${base}/admin/queues/images`, {
+      form: { action: "pause" }, headers: { Origin: base, "Sec-Fetch-Site": "same-origin" },
+      failOnStatusCode: false, maxRedirects: 0 });
+    const shown = await page.goto(`${base}/admin/queues`);
+    if (shown.status() !== 403) fail(`the viewer's /admin/queues answered ${shown.status()}`);
+    return { status: r.status() };
+  },
+  async showsUser(page, name) {
+    // asyncmq's audit trail names the actor of the pause: the user it was given
+    await page.goto(`${base}/admin/audit`);
+    const rows = page.locator("tbody tr").filter({ hasText: /pause|resume/i });
+    const n = await rows.count();
+    if (!n) fail("no pause or resume in the audit trail");
+    const text = await rows.first().innerText();
+    if (!text.includes(name)) fail(`the audit row names no ${name}: ${text.replace(/\s+/g, " ").slice(0, 200)}`);
+  },
+  async crossOrigin(page, context) {
+    const before = await this.pausedNow(page);
+    const r = await context.request.post(`${base}/admin/queues/images`, {
+      form: { action: before ? "resume" : "pause" },
+      headers: { Origin: OTHER_ORIGIN, "Sec-Fetch-Site": "cross-site" }, failOnStatusCode: false, maxRedirects: 0 });
+    return { status: r.status(), changed: (await this.pausedNow(page)) !== before };
+  },
+  // the sidebar's Logout posts /admin/logout: the issuer clears the cookie
+  async signOut(page) {
+    await page.goto(`${base}/admin/queues`).catch(() => {});
+    await page.getByRole("button", { name: "Logout" }).first().click();
+    await waitPath(page, this.login);
+  },
+  async viewerSignOut(page) { await page.goto(`${base}/admin/logout`); await waitPath(page, this.login); },
+};
+
+const APPS = { "fastapi-taskflow": taskflow, taskito, asyncmq: asyncmqApp };
 
 const app = APPS[job.app];
 let context;
@@ -164,11 +223,13 @@ const steps = [
   { name: "the viewer signs in and the same UI action is refused 403",
     fn: async () => {
       await signIn(page, app, job.viewer);
-      const r = await app.act(page, context);
+      const r = await (app.viewerAct ?? app.act).call(app, page, context);
       if (r.status !== 403) fail(`the viewer's action answered ${r.status}`);
     } },
   { name: "the viewer signs out",
-    fn: async () => { await signOut(page, context, app); } },
+    fn: async () => {
+      await signOut(page, context, app.viewerSignOut ? { ...app, signOut: app.viewerSignOut } : app);
+    } },
 ];
 
 if (!app) {

@@ -63,6 +63,12 @@ APPS = {
                          "probe": "/tasks", "public": [], "asgi": True},
     "taskito": {"guide": "taskito.md", "admin": "ops", "viewer": "watcher",
                 "probe": "/api/stats", "public": ["/health"], "asgi": False},
+    # JWT only: the test's token issuer signs in at /admin/login (public in
+    # the guide's policy) and sets the token in a cookie, the source the
+    # guide adds for browsers
+    "asyncmq": {"guide": "asyncmq.md", "admin": "maria", "viewer": "sam", "probe": "/admin/queues",
+                "public": ["/admin/login", "/admin/logout", "/admin/static/*", "/admin/assets/*"],
+                "asgi": True, "issuer": True},
     # API keys only (no users, no login page, no browser session): checked
     # over HTTP and a WebSocket client, not in the browser
     "taskiq-flow": {"guide": "taskiq-flow.md", "admin": "admin-key", "viewer": "viewer-key",
@@ -97,6 +103,9 @@ def test_policy(spec, mode, hashes, assertion_secret):
     for k in p.get("api_keys", {}).get("keys", []):
         if k["name"] in hashes:
             k["sha256"] = hashes[k["name"]]
+    if spec.get("issuer"):  # docs/migrating/asyncmq.md: browsers hold the token in a cookie
+        p["jwt"]["sources"] = [{"header": "authorization", "prefix": "Bearer"},
+                               {"cookie": "asyncmq_token", "csrf": True}]
     if p.get("require_https"):
         p["trusted_proxies"] = ["127.0.0.1/32"]
     if mode == "proxy":
@@ -225,6 +234,11 @@ def run_one(name, spec, host, users, hashes):
     try:
         try:
             job = {"app": name, "mode": mode}
+            if spec.get("issuer"):
+                key = json.loads(policy)["jwt"]["keys"][0]
+                job["issuer"] = {"secret": key["secret"], "kid": key["kid"], "users": {
+                    spec["admin"]: {"password": users[spec["admin"]], "is_admin": True},
+                    spec["viewer"]: {"password": users[spec["viewer"]], "is_admin": False}}}
             if mode == "proxy":
                 job["identity"] = {"audience": spec["audience"], "secret": secret, "public": spec["public"]}
             else:
