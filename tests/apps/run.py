@@ -42,6 +42,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "docs"))
 from hostkit import free_port, wait_port  # noqa: E402
 from blocks import blocks  # noqa: E402
+from checks import report  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("browser_hosts", os.path.join(ROOT, "tests", "browser", "run.py"))
 hosts = importlib.util.module_from_spec(_spec)
@@ -139,15 +140,14 @@ def app_side_checks(prefix, spec, port, mode, secret):
     xfp = {"X-Forwarded-Proto": "https"}  # where the policy requires HTTPS
     forged = assertion(spec, secrets.token_hex(32), spec["admin"], ["admin"])
     st = status(port, probe, dict(xfp, **{"x-authcore-user": spec["admin"], "x-authcore-roles": "admin"}))
-    hosts.say(("ok - %s: a plain x-authcore-user header is refused 401 by the app side" % prefix)
-              if st == 401 else ("not ok - %s: a plain x-authcore-user header: %s, not 401" % (prefix, st)))
+    report("%s: a plain x-authcore-user header is refused 401 by the app side" % prefix, st == 401,
+           "answered %s" % st)
     st = status(port, probe, dict(xfp, **{ASSERT_HEADER: forged}))
-    hosts.say(("ok - %s: a forged assertion is refused 401 by the app side" % prefix)
-              if st == 401 else ("not ok - %s: a forged assertion: %s, not 401" % (prefix, st)))
+    report("%s: a forged assertion is refused 401 by the app side" % prefix, st == 401, "answered %s" % st)
     if mode == "proxy":
         st = status(port, probe, dict(xfp, **{ASSERT_HEADER: assertion(spec, secret, spec["admin"], ["admin"])}))
-        hosts.say(("ok - %s: an assertion signed with the policy's key is taken (200)" % prefix)
-                  if st == 200 else ("not ok - %s: a real assertion: %s, not 200" % (prefix, st)))
+        report("%s: an assertion signed with the policy's key is taken (200)" % prefix, st == 200,
+               "answered %s" % st)
 
 
 def api_checks(prefix, port, keys):
@@ -161,8 +161,7 @@ def api_checks(prefix, port, keys):
     viewer = dict(https, **{"X-API-Key": keys["viewer-key"]})
 
     def check(name, got, want):
-        say(("ok - %s: %s" % (prefix, name)) if got == want else
-            ("not ok - %s: %s: %r, not %r" % (prefix, name, got, want)))
+        report("%s: %s" % (prefix, name), got == want, "%r, not %r" % (got, want))
 
     check("plain HTTP is redirected to https (308)", status(port, "/pipelines", {"X-API-Key": keys["admin-key"]}), 308)
     check("no key: 401", status(port, "/pipelines", https), 401)
@@ -283,6 +282,13 @@ def versions():
     keep = ("fastapi-taskflow", "taskito", "asyncmq", "taskiq-flow", "fastapi", "uvicorn", "PyJWT")
     pins = [l for l in out.splitlines() if l.split("==")[0] in keep]
     say("# apps: " + " ".join(pins))
+    ngx = subprocess.run([hosts.NGINX, "-v"], capture_output=True, text=True, timeout=30).stderr.strip()
+    try:
+        env = subprocess.run([hosts.envoy_binary(), "--version"], capture_output=True, text=True,
+                             timeout=60).stdout.split("version:")[-1].strip()
+    except (RuntimeError, OSError) as e:
+        env = "not found (%s)" % e
+    say("# hosts: %s; Envoy %s" % (ngx, env))
 
 
 def main():
