@@ -5,12 +5,11 @@
 //   node login_flow.mjs '<job JSON>'
 // with job = {host, base, user, password, chromium, shots, login_timeout_ms}.
 // Prints one "ok - <host>: <step>" or "not ok - <host>: <step>: why" line
-// per step and "# " comment lines (timings). Steps depend on each other: once
-// one fails, the rest are reported "not ok ... not run". Every wait is
-// bounded (15 s per action, login_timeout_ms for a login's PBKDF2 check).
-import { chromium } from "playwright-core";
-import { mkdirSync } from "node:fs";
+// per step and "# " comment lines (timings); kit.mjs launches the browser
+// and runs the steps. Every wait is bounded (15 s per action,
+// login_timeout_ms for a login's PBKDF2 check).
 import { join } from "node:path";
+import { fail, runSteps } from "./kit.mjs";
 
 const job = JSON.parse(process.argv[2]);
 const { host, base, user, password } = job;
@@ -20,7 +19,6 @@ const loginTimeout = job.login_timeout_ms ?? 30000;
 
 const steps = [];
 function step(name, fn) { steps.push({ name, fn }); }
-function fail(why) { throw new Error(why); }
 const path = (page) => new URL(page.url()).pathname;
 
 async function cookieMap(context) {
@@ -44,7 +42,6 @@ async function submitLogin(page, name, pw) {
   await page.getByRole("button", { name: "Sign in" }).click({ timeout: loginTimeout });
 }
 
-let browser;
 let context;
 let page;
 
@@ -126,40 +123,6 @@ step("/dash/ redirects to the login page again", async () => {
   await expectLoginPage(page, "after signing out");
 });
 
-let failed = false;
-let shot = 0;
-try {
-  mkdirSync(job.shots, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: job.chromium,
-    args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-dev-shm-usage"],
-    timeout: 30000,
-  });
-  console.log(`# ${host}: Chromium ${browser.version()}`);
-  context = await browser.newContext();
-  context.setDefaultTimeout(15000);
-  context.setDefaultNavigationTimeout(Math.max(15000, loginTimeout));
-  page = await context.newPage();
-} catch (e) {
-  console.log(`not ok - ${host}: Chromium starts: ${String(e.message).split("\n")[0]}`);
-  failed = true;
-}
-for (const s of steps) {
-  if (failed) {
-    console.log(`not ok - ${host}: ${s.name}: not run (an earlier step failed)`);
-    continue;
-  }
-  try {
-    await s.fn();
-    console.log(`ok - ${host}: ${s.name}`);
-  } catch (e) {
-    failed = true;
-    const why = String(e.message).split("\n").filter((l) => l.trim()).slice(0, 2).join(" | ");
-    console.log(`not ok - ${host}: ${s.name}: ${why} (at ${page.url()})`);
-    try {
-      await page.screenshot({ path: join(job.shots, `${host}-failed-${++shot}.png`) });
-    } catch { /* the page may be gone */ }
-  }
-}
-if (browser) await browser.close();
+await runSteps(host, steps, { chromium: job.chromium, shots: job.shots, navTimeoutMs: loginTimeout },
+  (b) => { ({ context, page } = b); });
 process.exitCode = 0; // failures are "not ok" lines; run.py checks the count

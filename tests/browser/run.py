@@ -24,6 +24,7 @@ Prints "ok - <host>: <step>" / "not ok - <host>: <step>: why" and "# " lines.
 Loopback only; every wait is bounded; every process started here is stopped
 by its pid on the way out.
 """
+import http.client
 import json
 import os
 import secrets
@@ -32,8 +33,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -123,18 +122,21 @@ def start_dashboard(d):
 
 
 def wait_http(port, proc, path="/dash/auth/login", timeout=START_TIMEOUT):
-    """True once the host answers GET path with any HTTP status."""
+    """True once the host answers GET path with any HTTP status (a redirect,
+    such as require_https's to https://, is not followed)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             return False
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
         try:
-            urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=2).close()
+            c.request("GET", path)
+            c.getresponse().read()
             return True
-        except urllib.error.HTTPError:
-            return True
-        except OSError:
+        except (OSError, http.client.HTTPException):
             time.sleep(0.1)
+        finally:
+            c.close()
     return False
 
 
@@ -177,6 +179,8 @@ def start_envoy(d, policy, env, dash_port):
         "@type": "type.googleapis.com/envoy.extensions.filters.network."
                  "http_connection_manager.v3.HttpConnectionManager",
         "stat_prefix": "browser",
+        # WebSocket upgrades pass (tests/apps: taskiq-flow's /ws)
+        "upgrade_configs": [{"upgrade_type": "websocket"}],
         "route_config": {"virtual_hosts": [{"name": "all", "domains": ["*"], "routes": [
             {"match": {"prefix": "/"}, "route": {"cluster": "dashboard"}}]}]},
         "http_filters": [wasm_filter, {
@@ -229,10 +233,18 @@ http {{
     uwsgi_temp_path {d}/uwsgi;
     scgi_temp_path {d}/scgi;
     authcore_policy {d}/policy.json;
+    map $http_upgrade $connection_upgrade {{
+        default upgrade;
+        '' close;
+    }}
     server {{
         listen 127.0.0.1:{port};
         location / {{
             proxy_pass http://127.0.0.1:{upstream};
+            # WebSocket upgrades pass (tests/apps: taskiq-flow's /ws)
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $connection_upgrade;
         }}
     }}
 }}

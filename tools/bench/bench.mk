@@ -123,3 +123,13 @@ $(BENCH_OUT)/empty-proxy.wasm: tools/bench/empty_proxy.c tools/bench/bench.mk
 bench-envoy-cost: deps
 	@$(MAKE) --no-print-directory $(B)/authcore-proxy.wasm $(BENCH_OUT)/empty-proxy.wasm
 	@build/venv/bin/python tools/bench/envoy_cost.py
+
+# make bench-python: fastapi-taskflow's request inside AuthcoreMiddleware,
+# with taskflow's own auth, and behind nginx with authcore, side by side in
+# one run (tools/bench/python_ab.py; the apps venv of tests/apps; needs
+# Debian's wrk). BENCH_PYTHON_SECONDS per wrk run (10), BENCH_PYTHON_ROUNDS (3).
+.PHONY: bench-python
+bench-python: deps
+	@$(MAKE) --no-print-directory $(PY_LIB) $(NGX_MODULE) $(APPS_VENV)
+	@command -v wrk >/dev/null || apt-get install -y wrk
+	@build/apps-venv/bin/python tools/bench/python_ab.py
