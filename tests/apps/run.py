@@ -9,7 +9,7 @@ starts them, and in-process (AuthcoreMiddleware, hosts/python) where the app
 is ASGI. The policy is the app's guide's (docs/migrating/<app>.md) as
 written, but for its users' password hashes (fresh passwords, 1000 PBKDF2
 iterations, so a login costs milliseconds) and, behind a proxy, an
-upstream_identity the app verifies (tests/apps/identity.py).
+upstream_identity the app verifies (authcore.identity, hosts/python).
 
 Per app and host: the app side refuses a plain x-authcore-user header and
 a forged assertion (401) and takes a real one; then flowkit.mjs drives

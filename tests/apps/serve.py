@@ -6,7 +6,7 @@
 job = {"app": name, "mode": "proxy" | "inproc", "port": N, "policy": JSON
 text (inproc), "identity": {"audience", "secret", "public"} (proxy),
 "env": {AUTHCORE_*} (inproc)}. "proxy": the app verifies the assertion a
-proxy adds (identity.py) and refuses a request without one; "inproc":
+proxy adds (authcore.identity) and refuses a request without one; "inproc":
 AuthcoreMiddleware (hosts/python) decides every request in this process.
 The app's glue reads the user from scope["authcore"] in both.
 """
@@ -22,13 +22,7 @@ import uvicorn  # noqa: E402
 
 import apps  # noqa: E402
 
-try:
-    from authcore.identity import IdentityMiddleware, IdentityVerifier
-except ImportError:  # replaced by authcore.identity once it lands
-    import authcore
-    import identity
-    sys.modules["authcore.identity"] = authcore.identity = identity
-    from identity import IdentityMiddleware, IdentityVerifier
+from authcore.identity import IdentityMiddleware, IdentityVerifier  # noqa: E402
 
 
 def main():
