@@ -514,6 +514,7 @@ static void fetch_reset(ac_decision *d)
 {
 	d->fetch_policy = NULL;
 	d->fetch_asked = d->fetch_done = d->fetch_failed = 0;
+	d->disc_asked = d->fetch_kind = 0;
 }
 
 ac_action ac_decide_begin(const ac_policy *P, ac_state *S,

@@ -83,7 +83,10 @@ struct ac_decision {
 	ac_jwks_cache *jwks;     /* ac_decision_use_jwks's, or NULL; kept
 	                            across decisions */
 	const ac_policy *fetch_policy; /* the policy a fetch was asked for */
-	int fetch_asked;         /* this request asked for a fetch (once) */
+	int fetch_asked;         /* this request asked for the keys (once) */
+	int disc_asked;          /* ... for the discovery document (once) */
+	int fetch_kind;          /* the fetch pending: 'K' keys, 'D' the
+	                            discovery document */
 	int fetch_done;          /* ... and its outcome is known */
 	int fetch_failed;        /* ... a failure (audited) */
 	ac_store_io store;       /* the store protocol's entries */

@@ -25,6 +25,11 @@ struct ac_jwks_cache {
 	int64_t fetched;        /* when they were fetched; 0: none held */
 	int64_t failed;         /* the last failed fetch; 0: none */
 	int64_t kid_asked;      /* the last fetch for an unknown kid */
+	/* jwt.discovery: the jwks_uri the issuer's configuration named */
+	char found[AC_JWKS_URI_MAX];
+	size_t found_len;
+	uint8_t found_for[32];  /* SHA-256 of the configuration URL */
+	int64_t found_at;       /* when it was read */
 	ac_jwks_counts counts;
 	ac_jwt_key set[2][AC_JWKS_REMOTE_KEYS_MAX];
 };
@@ -79,18 +84,74 @@ static int within(int64_t now, int64_t since, int64_t span)
 	return since != 0 && (now < since || now - since < span);
 }
 
-/* The answer: pending on a fetch of P's jwks_uri. */
-static void ask(const ac_policy *P, ac_decision *d, int for_kid)
+int ac_url_ok(ac_str s)
+{
+	size_t i, skip;
+
+	if (s.len > 8 && memcmp(s.ptr, "https://", 8) == 0)
+		skip = 8;
+	else if (s.len > 7 && memcmp(s.ptr, "http://", 7) == 0)
+		skip = 7;
+	else
+		return 0;
+	if (s.ptr[skip] == '/' || s.ptr[skip] == '?' || s.ptr[skip] == '#')
+		return 0;
+	for (i = 0; i < s.len; i++)
+		if ((unsigned char)s.ptr[i] <= 0x20 ||
+		    (unsigned char)s.ptr[i] >= 0x7f || s.ptr[i] == '#')
+			return 0;
+	return 1;
+}
+
+/* The answer: pending on a fetch of url, the keys ('K') or the issuer's
+ * configuration ('D'). */
+static void ask(const ac_policy *P, ac_decision *d, ac_str url, int kind,
+    int for_kid)
 {
 	d->jwks->counts.fetches++;
 	d->jwks->counts.kid_fetches += for_kid != 0;
 	d->fetch_policy = P;
-	d->fetch_asked = 1;
+	if (kind == 'K')
+		d->fetch_asked = 1;
+	else
+		d->disc_asked = 1;
+	d->fetch_kind = kind;
+	d->fetch_done = 0;
 	d->a.action = AC_PENDING;
 	d->a.wait = AC_WAIT_FETCH;
-	d->a.fetch.url = P->jwks_uri;
+	d->a.fetch.url = url;
 	d->a.fetch.max_bytes = P->jwks_max_bytes;
 	d->a.fetch.timeout_ms = P->jwks_timeout_ms;
+}
+
+/* Asks for the next fetch the keys need, if one may be made now (not
+ * within min_interval of a failure, each kind once per request): with
+ * discovery, the configuration first unless its jwks_uri was read within
+ * ttl. 1 if d is now pending on it. */
+static int try_fetch(const ac_policy *P, ac_decision *d, int64_t now,
+    int for_kid)
+{
+	ac_jwks_cache *c = d->jwks;
+	ac_str url = P->jwks_uri;
+
+	if (within(now, c->failed, P->jwks_min_interval))
+		return 0;
+	if (P->jwks_discovery) {
+		if (c->found_len == 0 || memcmp(c->found_for,
+		    P->jwks_uri_digest, 32) != 0 ||
+		    !within(now, c->found_at, P->jwks_ttl)) {
+			if (d->disc_asked)
+				return 0;
+			ask(P, d, P->jwks_uri, 'D', for_kid);
+			return 1;
+		}
+		url.ptr = c->found;
+		url.len = c->found_len;
+	}
+	if (d->fetch_asked)
+		return 0;
+	ask(P, d, url, 'K', for_kid);
+	return 1;
 }
 
 static void unavailable(const ac_policy *P, ac_decision *d, int64_t now)
@@ -118,11 +179,8 @@ int ac_jwks_keys(const ac_policy *P, ac_decision *d, int64_t now,
 	}
 	held = c->fetched != 0 && memcmp(c->uri, P->jwks_uri_digest, 32) == 0;
 	fresh = held && within(now, c->fetched, P->jwks_ttl);
-	if (!fresh && !d->fetch_asked &&
-	    !within(now, c->failed, P->jwks_min_interval)) {
-		ask(P, d, 0);
+	if (!fresh && try_fetch(P, d, now, 0))
 		return 0;
-	}
 	if (!held || !within(now, c->fetched, P->jwks_ttl +
 	    P->jwks_stale_for)) {
 		unavailable(P, d, now);
@@ -141,12 +199,15 @@ int ac_jwks_after(const ac_policy *P, ac_decision *d, int64_t now,
 {
 	ac_jwks_cache *c = d->jwks;
 
-	if (r != AC_UNKNOWN_KID || c == NULL || d->fetch_asked ||
-	    within(now, c->kid_asked, P->jwks_min_interval) ||
-	    within(now, c->failed, P->jwks_min_interval))
+	if (r != AC_UNKNOWN_KID || c == NULL || d->fetch_asked)
+		return 0;
+	/* once per min_interval; a refetch this request began with the
+	 * configuration goes on to the keys */
+	if (!d->disc_asked && within(now, c->kid_asked, P->jwks_min_interval))
+		return 0;
+	if (!try_fetch(P, d, now, 1))
 		return 0;
 	c->kid_asked = now;
-	ask(P, d, 1);
 	return 1;
 }
 
@@ -162,6 +223,43 @@ static int json_type(const char *t, size_t n)
 		end--;
 	return ac_ascii_ieq(t, end, "application/json", 16) ||
 	    ac_ascii_ieq(t, end, "application/jwk-set+json", 24);
+}
+
+/* An issuer's configuration: its "issuer" MUST be the policy's issuer
+ * exactly (OpenID Connect Discovery 1.0, section 4.3) and its "jwks_uri"
+ * an http(s) URL; kept in c. 0, or -1. */
+#define AC_DISCOVERY_MEMBERS_MAX 128
+static int discovered(const ac_policy *P, ac_jwks_cache *c, const char *body,
+    size_t len, int64_t now)
+{
+	aj_member m[AC_DISCOVERY_MEMBERS_MAX];
+	const aj_member *iss = NULL, *uri = NULL;
+	size_t n, i, ul;
+	ac_str u;
+
+	if (aj_object(body, len, m, AC_DISCOVERY_MEMBERS_MAX, &n) < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (aj_str_eq(m[i].key, "issuer", 6))
+			iss = &m[i];
+		else if (aj_str_eq(m[i].key, "jwks_uri", 8))
+			uri = &m[i];
+	}
+	if (iss == NULL || uri == NULL || iss->type != AJ_STRING ||
+	    uri->type != AJ_STRING || !aj_str_eq(iss->raw,
+	    P->checks.issuer.ptr, P->checks.issuer.len) ||
+	    aj_str_decode(uri->raw, c->found, sizeof c->found, &ul) < 0)
+		return -1;
+	u.ptr = c->found;
+	u.len = ul;
+	if (!ac_url_ok(u)) {
+		c->found_len = 0;
+		return -1;
+	}
+	c->found_len = ul;
+	memcpy(c->found_for, P->jwks_uri_digest, 32);
+	c->found_at = now != 0 ? now : 1;
+	return 0;
 }
 
 int ac_decide_fetched(ac_decision *d, int status, const char *ctype,
@@ -182,6 +280,17 @@ int ac_decide_fetched(ac_decision *d, int status, const char *ctype,
 		return -1;
 	spare = c->cur ^ 1u;
 	n = -1;
+	if (d->fetch_kind == 'D') {
+		if (status == 200 && ctype != NULL &&
+		    json_type(ctype, ctype_len) && body != NULL &&
+		    body_len > 0 && body_len <= P->jwks_max_bytes &&
+		    discovered(P, c, body, body_len, now) == 0)
+			return 0;
+		c->failed = now != 0 ? now : 1;
+		c->counts.failures++;
+		d->fetch_failed = 1;
+		return -1;
+	}
 	if (status == 200 && ctype != NULL && json_type(ctype, ctype_len) &&
 	    body != NULL && body_len > 0 && body_len <= P->jwks_max_bytes)
 		n = ac_jwks_load_fetched(c->set[spare], AC_JWKS_REMOTE_KEYS_MAX,

@@ -18,6 +18,11 @@ int ac_jwks_keys(const ac_policy *P, ac_decision *d, int64_t now,
 int ac_jwks_after(const ac_policy *P, ac_decision *d, int64_t now,
     ac_reason r);
 
+/* 1 if s is an absolute http(s) URL with a host, in printable ASCII,
+ * without a fragment (jwks_uri, a discovered jwks_uri, an issuer to
+ * discover from). */
+int ac_url_ok(ac_str s);
+
 /* The host finished a decision pending on a fetch without handing over
  * its outcome: a failed fetch. */
 void ac_jwks_unanswered(ac_decision *d, int64_t now);

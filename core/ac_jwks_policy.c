@@ -4,29 +4,45 @@
  */
 #include <bearssl.h>
 
+#include "ac_jwks_int.h"
 #include "ac_policy_load.h"
 
 static const char *const fetch_members[] = { "ttl", "stale_for",
 	"min_interval", "max_bytes", "timeout_ms", NULL };
 
-/* 1 if s is an absolute http(s) URL with a host, in printable ASCII. */
-static int url_ok(ac_str s)
-{
-	size_t i, skip;
+#define WELL_KNOWN "/.well-known/openid-configuration"
 
-	if (s.len > 8 && memcmp(s.ptr, "https://", 8) == 0)
-		skip = 8;
-	else if (s.len > 7 && memcmp(s.ptr, "http://", 7) == 0)
-		skip = 7;
-	else
-		return 0;
-	if (s.ptr[skip] == '/' || s.ptr[skip] == '?' || s.ptr[skip] == '#')
-		return 0;
-	for (i = 0; i < s.len; i++)
-		if ((unsigned char)s.ptr[i] <= 0x20 ||
-		    (unsigned char)s.ptr[i] >= 0x7f)
-			return 0;
-	return memchr(s.ptr, '#', s.len) == NULL;
+/* "discovery": true: the issuer's configuration URL (OpenID Connect
+ * Discovery 1.0, section 4: the issuer with any terminating "/" removed,
+ * then the well-known path) as P->jwks_uri. */
+static int discovery_url(ac_loader *L, ac_policy *P, const cJSON *jwt)
+{
+	const cJSON *iss = cJSON_GetObjectItemCaseSensitive(jwt, "issuer");
+	size_t save, n;
+	char *u;
+	ac_str s;
+
+	ac_pl_push_key(L, "discovery", &save);
+	if (!cJSON_IsString(iss))
+		return ac_pl_bad(L, "needs \"issuer\": the keys are found from the issuer's openid-configuration");
+	s.ptr = iss->valuestring;
+	s.len = strlen(iss->valuestring);
+	if (!ac_url_ok(s) || memchr(s.ptr, '?', s.len) != NULL)
+		return ac_pl_bad(L, "needs an \"issuer\" that is an http:// or https:// URL without a query");
+	n = s.len;
+	if (s.ptr[n - 1] == '/')
+		n--;
+	if (n + sizeof WELL_KNOWN - 1 > AC_JWKS_URI_MAX)
+		return ac_pl_bad(L, "the issuer is too long to discover from");
+	u = ac_pl_take(L, n + sizeof WELL_KNOWN);
+	if (u == NULL)
+		return ac_pl_bad(L, "the policy does not fit its memory");
+	memcpy(u, s.ptr, n);
+	memcpy(u + n, WELL_KNOWN, sizeof WELL_KNOWN);
+	P->jwks_uri.ptr = u;
+	P->jwks_uri.len = n + sizeof WELL_KNOWN - 1;
+	ac_pl_pop(L, save);
+	return 0;
 }
 
 int ac_pl_jwks_remote(ac_loader *L, ac_policy *P, const cJSON *jwt,
@@ -43,21 +59,32 @@ int ac_pl_jwks_remote(ac_loader *L, ac_policy *P, const cJSON *jwt,
 	P->jwks_max_bytes = 65536;
 	P->jwks_timeout_ms = 5000;
 	v = cJSON_GetObjectItemCaseSensitive(jwt, "jwks_fetch");
-	if (cJSON_GetObjectItemCaseSensitive(jwt, "jwks_uri") == NULL) {
+	if (ac_pl_member_bool(L, jwt, "discovery", &P->jwks_discovery) < 0)
+		return -1;
+	if (P->jwks_discovery) {
+		if (discovery_url(L, P, jwt) < 0)
+			return -1;
+		ac_pl_push_key(L, "discovery", &save);
+	} else if (cJSON_GetObjectItemCaseSensitive(jwt, "jwks_uri") != NULL) {
+		if (ac_pl_member_str(L, jwt, "jwks_uri", 1, AC_JWKS_URI_MAX,
+		    &P->jwks_uri) < 0)
+			return -1;
+		ac_pl_push_key(L, "jwks_uri", &save);
+		if (!ac_url_ok(P->jwks_uri))
+			return ac_pl_bad(L, "must be an absolute http:// or https:// URL with a host");
+	} else {
 		if (v != NULL) {
 			ac_pl_push_key(L, "jwks_fetch", &save);
-			return ac_pl_bad(L, "only with \"jwks_uri\"");
+			return ac_pl_bad(L, "only with \"jwks_uri\" or \"discovery\"");
 		}
 		return 0;
 	}
-	if (ac_pl_member_str(L, jwt, "jwks_uri", 1, 1024, &P->jwks_uri) < 0)
-		return -1;
-	ac_pl_push_key(L, "jwks_uri", &save);
-	if (!url_ok(P->jwks_uri))
-		return ac_pl_bad(L, "must be an absolute http:// or https:// URL with a host");
 	if (cJSON_GetObjectItemCaseSensitive(jwt, "keys") != NULL ||
 	    cJSON_GetObjectItemCaseSensitive(jwt, "jwks") != NULL)
 		return ac_pl_bad(L, "give the keys either inline (\"keys\", \"jwks\") or by URL, not both");
+	if (P->jwks_discovery &&
+	    cJSON_GetObjectItemCaseSensitive(jwt, "jwks_uri") != NULL)
+		return ac_pl_bad(L, "give \"jwks_uri\" or \"discovery\", not both");
 	if (n_algs == 0)
 		return ac_pl_bad(L, "needs \"algorithms\": a fetched key without \"alg\" is bound to the one of them its type fits");
 	ac_pl_pop(L, save);

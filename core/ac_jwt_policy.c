@@ -374,7 +374,7 @@ static int load_keys(ac_loader *L, ac_policy *P, const cJSON *arr)
 const char *const ac_pl_jwt_members[] = { "keys", "jwks", "algorithms",
 	"issuer", "audience", "leeway", "require_exp", "user_claim",
 	"roles_claim", "role_claims", "typ", "max_age", "sources",
-	"claims_to_headers", "cache", "jwks_uri", "jwks_fetch", NULL };
+	"claims_to_headers", "cache", "jwks_uri", "jwks_fetch", "discovery", NULL };
 
 /* Token checks apply whether or not "jwt" is given. */
 int ac_pl_jwt_init(ac_loader *L, ac_policy *P, const cJSON *v)
@@ -397,8 +397,9 @@ int ac_pl_jwt(ac_loader *L, ac_policy *P, const cJSON *jwt)
 
 	if (!cJSON_GetObjectItemCaseSensitive(jwt, "keys") &&
 	    !cJSON_GetObjectItemCaseSensitive(jwt, "jwks") &&
-	    !cJSON_GetObjectItemCaseSensitive(jwt, "jwks_uri"))
-		return ac_pl_bad(L, "missing \"keys\" or \"jwks\" (or \"jwks_uri\")");
+	    !cJSON_GetObjectItemCaseSensitive(jwt, "jwks_uri") &&
+	    !cJSON_GetObjectItemCaseSensitive(jwt, "discovery"))
+		return ac_pl_bad(L, "missing \"keys\" or \"jwks\" (or \"jwks_uri\", \"discovery\")");
 	v = cJSON_GetObjectItemCaseSensitive(jwt, "keys");
 	if (v != NULL) {
 		ac_pl_push_key(L, "keys", &save);

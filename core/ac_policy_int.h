@@ -157,7 +157,10 @@ struct ac_policy {
 	                                   cache's entries are bound to it */
 	/* keys fetched from a URL ("jwt"."jwks_uri", core/ac_jwks.c): url
 	 * NULL when off */
-	ac_str jwks_uri;
+	ac_str jwks_uri;                /* with discovery: the issuer's
+	                                   openid-configuration URL */
+	int jwks_discovery;             /* jwt.discovery: jwks_uri is found
+	                                   there first */
 	uint8_t jwks_uri_digest[32];    /* a cache's keys are of this URL */
 	ac_alg jwks_algs[AC_ALG_COUNT]; /* jwt.algorithms, for its keys */
 	size_t n_jwks_algs;

@@ -23,7 +23,9 @@ started. Checked, in order:
     bounded time: too large, chunked and too large, wrong Content-Type,
     a redirect, not JSON, no usable key, private key material, headers
     never sent (slow), a body that never ends; then a good answer from the
-    same URL passes.
+    same URL passes;
+  - discovery: a policy naming only the issuer finds jwks_uri in the
+    provider's /.well-known/openid-configuration, and its tokens pass.
 
 Every wait is bounded; the provider and the hostile server are stopped by
 this module."""
@@ -303,6 +305,16 @@ def run(label, start, work):
         hostile.mode = "good"
         time.sleep(MIN_INTERVAL + 0.1)
         expect("%s: then a good answer from the same URL passes" % label, get(port, t2), 200, "authcore-test")
+
+        # discovery: no URL in the policy, only the issuer
+        idp.start(k2)
+        pol = policy(None, idp.issuer)
+        del pol["jwt"]["jwks_uri"]
+        pol["jwt"]["discovery"] = True
+        port, stop = start(pol)
+        stops.append(stop)
+        expect("%s: discovery: the keys are found through the issuer's openid-configuration" % label,
+               get(port, idp.token()), 200, "authcore-test")
     except Exception as e:  # noqa: BLE001 (a crash is a failure, reported)
         ok("%s: keys from a JWKS URL ran" % label, repr(e))
     finally:

@@ -91,6 +91,32 @@ static const char *mint(const signer *s, const char *kid, const char *sub,
 	return out;
 }
 
+/* As mint, with an "iss" claim. */
+static const char *mint_iss(const signer *s, const char *iss, const char *sub,
+    int64_t exp, char *out, size_t cap)
+{
+	char hdr[96], pl[256];
+	uint8_t hash[32], sig[132];
+	br_sha256_context sc;
+	size_t n, sl;
+
+	snprintf(hdr, sizeof hdr, "{\"alg\":\"ES256\",\"kid\":\"%s\"}", s->kid);
+	snprintf(pl, sizeof pl, "{\"iss\":\"%s\",\"sub\":\"%s\",\"exp\":%lld}",
+	    iss, sub, (long long)exp);
+	n = ac_b64url_encode(out, cap, hdr, strlen(hdr));
+	out[n++] = '.';
+	n += ac_b64url_encode(out + n, cap - n, pl, strlen(pl));
+	br_sha256_init(&sc);
+	br_sha256_update(&sc, out, n);
+	br_sha256_out(&sc, hash);
+	sl = br_ecdsa_i31_sign_raw(br_ec_get_default(), &br_sha256_vtable, hash,
+	    &s->sk, sig);
+	out[n++] = '.';
+	n += ac_b64url_encode(out + n, cap - n, sig, sl);
+	out[n] = 0;
+	return out;
+}
+
 /* A JWKS of the given signers' public keys. */
 static const char *jwks(char *out, size_t cap, const signer *a,
     const signer *b)
@@ -196,6 +222,7 @@ static const ac_answer *decide(const ac_policy *P, ac_jwks_cache *c,
 
 static signer k1, k2, k3;
 static char t1[1024], t2[1024], tforged[1024], tmadeup[1024];
+static char tiss[1024], tiss2[1024];
 static char set1[2048], set12[2048], set2[2048];
 
 static int has_header(const ac_answer *a, const char *name, const char *v)
@@ -560,6 +587,123 @@ static void test_other_uri_and_algs(void)
 	end();
 }
 
+/* Decides tok, answering each fetch by its URL: config for ISS's
+ * configuration URL, keys for KEYS_URL (anything else fails). The URLs
+ * fetched, in order, go to seen (space-separated). */
+#define ISS "https://idp.example/realm/"
+#define CONF_URL "https://idp.example/realm/.well-known/openid-configuration"
+#define KEYS_URL "https://keys.idp.example/certs"
+static char seen[1024];
+static const ac_answer *decide_urls(const ac_policy *P, ac_jwks_cache *c,
+    const char *tok, int64_t now, const char *config, const char *keys)
+{
+	const ac_answer *a = ac_decision_answer(&dec);
+	int rounds = 0;
+
+	seen[0] = 0;
+	request(tok);
+	ac_decision_use_jwks(&dec, c);
+	ac_decision_use_jwt_cache(&dec, NULL);
+	ac_decide_begin(P, NULL, &req, now, NULL, 0, &dec);
+	while (a->action == AC_PENDING && rounds++ < 6) {
+		if (a->wait == AC_WAIT_FETCH) {
+			const char *body = NULL;
+			size_t l = strlen(seen);
+			snprintf(seen + l, sizeof seen - l, "%s%.*s", l ? " " : "",
+			    (int)a->fetch.url.len, a->fetch.url.ptr);
+			if (a->fetch.url.len == strlen(CONF_URL) &&
+			    memcmp(a->fetch.url.ptr, CONF_URL, a->fetch.url.len) == 0)
+				body = config;
+			else if (a->fetch.url.len == strlen(KEYS_URL) &&
+			    memcmp(a->fetch.url.ptr, KEYS_URL, a->fetch.url.len) == 0)
+				body = keys;
+			(void)ac_decide_fetched(&dec, body ? 200 : 0,
+			    "application/json", 16, body, body ? strlen(body) : 0,
+			    now);
+		}
+		ac_decide_finish(P, NULL, &req, now, NULL, 0, &dec);
+	}
+	return a;
+}
+
+static void test_discovery(void)
+{
+	static const struct {
+		const char *members, *msg_part;
+	} bad[] = {
+		{ "\"discovery\":true,\"algorithms\":[\"ES256\"]", "needs \"issuer\"" },
+		{ "\"discovery\":true,\"issuer\":\"idp\",\"algorithms\":[\"ES256\"]", "URL" },
+		{ "\"discovery\":true,\"issuer\":\"" ISS "\",\"algorithms\":[\"ES256\"],"
+		  "\"jwks_uri\":\"" KEYS_URL "\"", "not both" },
+		{ "\"discovery\":true,\"issuer\":\"" ISS "\"", "algorithms" },
+		{ "\"discovery\":\"yes\",\"issuer\":\"" ISS "\",\"algorithms\":[\"ES256\"]",
+		  "true or false" },
+	};
+	static const char conf[] = "{\"issuer\":\"" ISS "\",\"authorization_endpoint\":"
+	    "\"https://idp.example/auth\",\"jwks_uri\":\"https:\\/\\/keys.idp.example\\/certs\"}";
+	static const char conf_other[] = "{\"issuer\":\"https://evil.example/\","
+	    "\"jwks_uri\":\"" KEYS_URL "\"}";
+	static const char conf_ftp[] = "{\"issuer\":\"" ISS "\",\"jwks_uri\":\"ftp://k/certs\"}";
+	ac_policy_error err;
+	const ac_policy *P;
+	ac_jwks_cache *c;
+	const ac_answer *a;
+	ac_str u;
+	size_t i;
+
+	begin("jwks discovery: the issuer's configuration names jwks_uri; its issuer must be the policy's");
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		int refused = load(1, bad[i].members, &err) == NULL;
+		CHECK(refused);
+		if (refused && strstr(err.message, bad[i].msg_part) == NULL)
+			printf("# case %u: %s: %s\n", (unsigned)i, err.path, err.message);
+		CHECK(!refused || strstr(err.message, bad[i].msg_part) != NULL);
+	}
+	P = load(0, "\"discovery\":true,\"issuer\":\"" ISS "\",\"algorithms\":[\"ES256\"],"
+	    "\"jwks_fetch\":{\"ttl\":600,\"min_interval\":30}", &err);
+	CHECK(P != NULL);
+	if (P == NULL) {
+		printf("# %s: %s\n", err.path, err.message);
+		end();
+		return;
+	}
+	u = ac_policy_jwks_uri(P);
+	CHECK(u.len == strlen(CONF_URL) && memcmp(u.ptr, CONF_URL, u.len) == 0);
+	c = ac_jwks_cache_init(cachem, sizeof cachem);
+	/* the token's issuer must be ISS too: a token without iss passes no
+	 * issuer check, so mint one with it */
+	a = decide_urls(P, c, t1, NOW, conf, set1);
+	CHECK(strcmp(seen, CONF_URL " " KEYS_URL) == 0);
+	/* t1 has no "iss": refused as a claim, after both fetches */
+	CHECK(a->status == 401 && a->reason == AC_BAD_ISSUER);
+	a = decide_urls(P, c, tiss, NOW + 1, conf, set1);
+	CHECK(a->action == AC_ALLOW && seen[0] == 0);
+	/* an unknown kid within ttl: the keys only */
+	a = decide_urls(P, c, tiss2, NOW + 2, conf, set12);
+	CHECK(a->action == AC_ALLOW && strcmp(seen, KEYS_URL) == 0);
+	/* past ttl: the configuration again, then the keys */
+	a = decide_urls(P, c, tiss, NOW + 700, conf, set12);
+	CHECK(a->action == AC_ALLOW && strcmp(seen, CONF_URL " " KEYS_URL) == 0);
+	/* a configuration of another issuer, or a jwks_uri that is no http
+	 * URL: a failed fetch (cold: 503) */
+	c = ac_jwks_cache_init(cachem, sizeof cachem);
+	a = decide_urls(P, c, tiss, NOW, conf_other, set1);
+	CHECK(a->status == 503 && strcmp(seen, CONF_URL) == 0);
+	c = ac_jwks_cache_init(cachem, sizeof cachem);
+	a = decide_urls(P, c, tiss, NOW, conf_ftp, set1);
+	CHECK(a->status == 503 && strcmp(seen, CONF_URL) == 0);
+	/* the configuration read, the keys failing: 503, and no refetch of
+	 * either within min_interval */
+	c = ac_jwks_cache_init(cachem, sizeof cachem);
+	a = decide_urls(P, c, tiss, NOW, conf, NULL);
+	CHECK(a->status == 503 && strcmp(seen, CONF_URL " " KEYS_URL) == 0);
+	a = decide_urls(P, c, tiss, NOW + 10, conf, set1);
+	CHECK(a->status == 503 && seen[0] == 0);
+	a = decide_urls(P, c, tiss, NOW + 30, conf, set1);
+	CHECK(a->action == AC_ALLOW && strcmp(seen, KEYS_URL) == 0);
+	end();
+}
+
 #ifdef AC_TEST_COUNT_HEAP
 static void test_no_heap(void)
 {
@@ -592,6 +736,8 @@ int main(void)
 	mint(&k2, "k2", "bob", NOW + 86400 * 30, t2, sizeof t2);
 	mint(&k3, "k1", "eve", NOW + 86400 * 30, tforged, sizeof tforged);
 	mint(&k3, "k9", "eve", NOW + 86400 * 30, tmadeup, sizeof tmadeup);
+	mint_iss(&k1, ISS, "ann", NOW + 86400 * 30, tiss, sizeof tiss);
+	mint_iss(&k2, ISS, "bob", NOW + 86400 * 30, tiss2, sizeof tiss2);
 	jwks(set1, sizeof set1, &k1, NULL);
 	jwks(set12, sizeof set12, &k1, &k2);
 	jwks(set2, sizeof set2, &k2, NULL);
@@ -604,6 +750,7 @@ int main(void)
 	test_hostile();
 	test_cannot_fetch();
 	test_other_uri_and_algs();
+	test_discovery();
 #ifdef AC_TEST_COUNT_HEAP
 	test_no_heap();
 #endif
