@@ -1,0 +1,179 @@
+/*
+ * libFuzzer target: the answers a host hands back for keys from a URL
+ * (ac_decide_fetched with "jwt"."jwks_uri" or "discovery"): any status,
+ * Content-Type and body, as the refetch of a worker that already holds a
+ * good key set.
+ *
+ * Input: byte 0 picks the policy (discovery or not), the status (200 or
+ * another) and the Content-Type (JSON, other, none); the rest is the body.
+ *
+ * Properties: no heap call, no crash; an answer the core refuses never
+ * touches the held keys (the token they verify is still allowed, as stale
+ * keys serve); a discovery answer it takes names an http(s) URL, fetched
+ * next; every final decision passes fz_check_decision and no request is
+ * pending on more than two fetches.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "fz.h"
+
+#define MAX 65536
+#define ISS "https://idp.fuzz"
+#define SECRET "fuzz-jwks-secret-0123456789abcdef"
+
+static uint8_t pmem[2][1 << 18];
+static const ac_policy *pol[2];
+static uint64_t cmem[(1u << 17) / 8];
+static uint64_t dmem[(1u << 16) / 8];
+static char tok[512], auth[600];
+static char good_jwks[256];
+static const char good_conf[] = "{\"issuer\":\"" ISS "\",\"jwks_uri\":\"" ISS "/keys\"}";
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	static const char hdr[] = "{\"alg\":\"HS256\",\"kid\":\"k\"}";
+	static const char pl[] = "{\"iss\":\"" ISS "\",\"sub\":\"ann\",\"exp\":2000000000}";
+	static const char *const js[2] = {
+		"{\"jwt\":{\"jwks_uri\":\"" ISS "/keys\",\"algorithms\":[\"HS256\"],"
+		"\"issuer\":\"" ISS "\",\"jwks_fetch\":{\"ttl\":60,\"stale_for\":600,"
+		"\"min_interval\":1,\"max_bytes\":65536}},\"default\":\"authenticated\"}",
+		"{\"jwt\":{\"discovery\":true,\"algorithms\":[\"HS256\"],"
+		"\"issuer\":\"" ISS "\",\"jwks_fetch\":{\"ttl\":60,\"stale_for\":600,"
+		"\"min_interval\":1,\"max_bytes\":65536}},\"default\":\"authenticated\"}",
+	};
+	char k[64];
+	size_t used, i, n;
+	ac_policy_error err;
+
+	(void)argc;
+	(void)argv;
+	n = ac_b64url_encode(k, sizeof k - 1, SECRET, strlen(SECRET));
+	k[n] = 0;
+	snprintf(good_jwks, sizeof good_jwks,
+	    "{\"keys\":[{\"kty\":\"oct\",\"kid\":\"k\",\"k\":\"%s\"}]}", k);
+	for (i = 0; i < 2; i++) {
+		pol[i] = ac_policy_load(pmem[i], sizeof pmem[i], js[i],
+		    strlen(js[i]), &used, &err);
+		if (pol[i] == NULL) {
+			fprintf(stderr, "%s: %s\n", err.path, err.message);
+			fz_die("policy");
+		}
+	}
+	if (ac_sizeof_decision() > sizeof dmem)
+		fz_die("decision buffer");
+	if (fz_mint(tok, sizeof tok, AC_ALG_HS256, SECRET, hdr, strlen(hdr),
+	    pl, strlen(pl)) == 0)
+		fz_die("token");
+	snprintf(auth, sizeof auth, "Bearer %s", tok);
+	fz_init("fuzz_fetch");
+	return 0;
+}
+
+/* One request at now; each fetch is answered by answer(kind index). The
+ * number of fetches asked for goes to *fetches. */
+typedef struct {
+	int status;
+	const char *ctype;
+	const char *body;
+	size_t len;
+} reply;
+
+static const ac_answer *run(const ac_policy *P, ac_jwks_cache *c, int64_t now,
+    const reply *first, int *fetches, int *first_rc)
+{
+	ac_decision *d = (ac_decision *)(void *)dmem;
+	const ac_answer *a = ac_decision_answer(d);
+	ac_request r;
+	ac_header h;
+
+	fz_hdr(&h, "authorization", auth, strlen(auth));
+	fz_request(&r, "GET", 3, "/x", 2, &h, 1);
+	*fetches = 0;
+	ac_decision_use_jwks(d, c);
+	fz_begin();
+	ac_decide_begin(P, NULL, &r, now, NULL, 0, d);
+	fz_end("ac_decide_begin");
+	while (a->action == AC_PENDING) {
+		const reply *rp = first;
+		reply dflt;
+		if (a->wait != AC_WAIT_FETCH)
+			fz_die("pending on something else than a fetch");
+		if (++*fetches > 2)
+			fz_die("a request pending on more than two fetches");
+		if (*fetches > 1 || first == NULL) {
+			/* what a good provider answers at that URL */
+			int conf = a->fetch.url.len >= 4 && memcmp(a->fetch.url.ptr +
+			    a->fetch.url.len - 4, "keys", 4) != 0;
+			if (a->fetch.url.len < 8 || (memcmp(a->fetch.url.ptr,
+			    "https://", 8) != 0 && memcmp(a->fetch.url.ptr,
+			    "http://", 7) != 0))
+				fz_die("asked to fetch a URL that is not http(s)");
+			dflt.status = 200;
+			dflt.ctype = "application/json";
+			dflt.body = conf ? good_conf : good_jwks;
+			dflt.len = strlen(dflt.body);
+			rp = &dflt;
+		}
+		fz_begin();
+		{
+			int rc = ac_decide_fetched(d, rp->status, rp->ctype,
+			    rp->ctype ? strlen(rp->ctype) : 0, rp->body, rp->len,
+			    now);
+			if (rp == first && first_rc != NULL)
+				*first_rc = rc;
+		}
+		ac_decide_finish(P, NULL, &r, now, NULL, 0, d);
+		fz_end("ac_decide_fetched + ac_decide_finish");
+	}
+	fz_check_decision(d);
+	return a;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const char *const types[] = { "application/json",
+		"application/jwk-set+json; charset=utf-8", "text/html", NULL };
+	const ac_policy *P;
+	ac_jwks_cache *c;
+	const ac_answer *a;
+	ac_jwks_counts k;
+	size_t nk;
+	int64_t at;
+	char *body;
+	reply fz;
+	int f, rc = -2;
+
+	if (size < 1)
+		return 0;
+	P = pol[data[0] & 1];
+	body = fz_copy(data + 1, size - 1 > MAX ? MAX : size - 1);
+	fz.status = (data[0] & 2) ? 200 : (int)data[0];
+	fz.ctype = types[(data[0] >> 2) & 3];
+	fz.body = body;
+	fz.len = size - 1 > MAX ? MAX : size - 1;
+
+	c = ac_jwks_cache_init(cmem, sizeof cmem);
+	/* warm: a good provider */
+	a = run(P, c, FZ_NOW, NULL, &f, NULL);
+	if (a->action != AC_ALLOW || f != (P == pol[1] ? 2 : 1))
+		fz_die("a good provider's answers did not let the token in");
+	/* past ttl: the refetch gets the fuzzed answer first */
+	a = run(P, c, FZ_NOW + 61, &fz, &f, &rc);
+	if (f < 1)
+		fz_die("no refetch past ttl");
+	ac_jwks_cache_counts_get(c, &k, &nk, &at);
+	if (nk < 1 || nk > AC_JWKS_REMOTE_KEYS_MAX)
+		fz_die("held keys out of 1..16");
+	if (rc == -1) {
+		/* refused: the held keys are the good ones, still serving */
+		if (a->action != AC_ALLOW)
+			fz_die("a refused answer changed what the held keys allow");
+		if (at != FZ_NOW)
+			fz_die("a refused answer replaced the keys");
+	}
+	fz_free(body);
+	return 0;
+}
