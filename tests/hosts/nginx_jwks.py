@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+"""Keys from a JWKS URL in the nginx module, through Debian's nginx:
+
+  nginx_jwks.py [MODULE.so]
+
+The module fetches the provider's keys with an in-memory subrequest to the
+internal location `authcore_fetch` names, which proxies to
+$authcore_fetch_url, while the request's decision waits; its own timer
+bounds the wait. tests/lib/jwkskit.py says what is checked (a real OpenID
+Provider, rotation, outage, hostile answers). Besides:
+  - `nginx -t` refuses a policy with jwt.jwks_uri where no authcore_fetch
+    is set, naming the directive, and accepts it with one;
+  - the fetch carries none of the client's headers (its token, its
+    cookies) to the JWKS server, only an Accept for a JWK set.
+Each nginx (one worker) runs in front of tests/lib/echo.py on 127.0.0.1
+and is stopped by its own PID."""
+import http.client
+import http.server
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+import hostkit  # noqa: E402
+import jwkskit  # noqa: E402
+from checks import failed, ok  # noqa: E402
+
+NGINX = os.environ.get("AUTHCORE_NGINX", "/usr/sbin/nginx")
+MODULE = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else
+                         os.path.join(ROOT, "build", "nginx", "ngx_http_authcore_module.so"))
+WORK = os.path.join(ROOT, "build", "tests", "nginx-jwks")
+START_TIMEOUT = 10.0
+
+# The README's shape: the fetch location, internal, proxying to the URL the
+# policy holds; timeouts that end a subrequest the module gave up on.
+SERVER = """    server {{
+        listen 127.0.0.1:{port};
+        authcore_policy {policy};
+{fetch}        location / {{
+            proxy_pass http://127.0.0.1:{echo};
+        }}
+        location = /_authcore_fetch {{
+            internal;
+            proxy_pass $authcore_fetch_url;
+            proxy_connect_timeout 5s;
+            proxy_read_timeout 5s;
+        }}
+    }}
+}}
+"""
+FETCH = "        authcore_fetch /_authcore_fetch;\n"
+
+count = 0
+
+
+def stage(policy, fetch=True):
+    """A folder with the policy and an nginx.conf on a free port: (folder,
+    conf, port)."""
+    global count
+    count += 1
+    d = os.path.join(WORK, "nginx-%d" % count)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    os.chmod(d, 0o755)  # workers may run as another user
+    pol = os.path.join(d, "policy.json")
+    with open(pol, "w") as f:
+        json.dump(policy, f)
+    port = hostkit.free_port()
+    conf = os.path.join(d, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(hostkit.NGINX_HEAD.format(workers=1, module=MODULE, d=d)
+                + SERVER.format(port=port, policy=pol, echo=ECHO_PORT,
+                                fetch=FETCH if fetch else ""))
+    return d, conf, port
+
+
+def start(policy):
+    """jwkskit's start(): nginx with this policy; (port, stop)."""
+    for _ in range(3):  # a free port can be taken between probe and bind
+        d, conf, port = stage(policy)
+        srv = hostkit.Server([NGINX, "-p", d, "-c", conf], os.path.join(d, "nginx.out"))
+        if hostkit.wait_port(port, srv.proc, START_TIMEOUT):
+            return port, srv.stop
+        srv.stop()
+        out = srv.log_text() + error_log(d)
+        if "Address already in use" not in out:
+            break
+    raise RuntimeError("nginx did not start: %s" % out[-800:])
+
+
+def error_log(d):
+    try:
+        with open(os.path.join(d, "error.log"), errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def check_config():
+    """nginx -t without and with authcore_fetch."""
+    policy = jwkskit.policy("http://127.0.0.1:9/jwks", "http://127.0.0.1:9")
+    for fetch in (False, True):
+        d, conf, _ = stage(policy, fetch)
+        try:
+            r = subprocess.run([NGINX, "-t", "-p", d, "-c", conf], capture_output=True,
+                               text=True, timeout=30)
+            out = (r.stdout + r.stderr).strip()
+        except subprocess.TimeoutExpired:
+            ok("nginx -t with a jwks_uri policy", "timed out")
+            continue
+        if not fetch:
+            ok("nginx jwks_uri: nginx -t refuses a jwks_uri policy without authcore_fetch, naming it",
+               None if r.returncode != 0 and '"authcore_fetch"' in out and "jwks_uri" in out
+               else "exit %d: %s" % (r.returncode, out[-300:]))
+        else:
+            ok("nginx jwks_uri: nginx -t accepts it with authcore_fetch",
+               None if r.returncode == 0 else "exit %d: %s" % (r.returncode, out[-300:]))
+
+
+def check_headers():
+    """The fetch carries none of the client's headers to the JWKS server."""
+    seen = []
+
+    class H(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            seen.append({k.lower(): v for k, v in self.headers.items()})
+            body = b'{"keys":[]}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    httpd.daemon_threads = True
+    th = threading.Thread(target=httpd.serve_forever, daemon=True)
+    th.start()
+    stop = None
+    name = "nginx jwks_uri: the fetch sends none of the client's headers, only Accept"
+    try:
+        uri = "http://127.0.0.1:%d/jwks" % httpd.server_address[1]
+        port, stop = start(jwkskit.policy(uri, "http://127.0.0.1:9"))
+        # a token whose header names a kid: the core asks for keys
+        token = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJ4In0.AAAA"
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        c.request("GET", "/api/x", headers={"Authorization": "Bearer " + token,
+                                             "Cookie": "sid=secret-cookie",
+                                             "X-Client-Secret": "do-not-forward"})
+        r = c.getresponse()
+        r.read()
+        c.close()
+        probs = []
+        if r.status != 503:
+            probs.append("status %d, want 503 (a JWKS with no usable key)" % r.status)
+        if len(seen) != 1:
+            probs.append("%d fetches, want 1" % len(seen))
+        for h in seen:
+            leaked = [k for k in ("authorization", "cookie", "x-client-secret") if k in h]
+            if leaked:
+                probs.append("forwarded %s" % ", ".join(leaked))
+            if "application/jwk-set+json" not in h.get("accept", ""):
+                probs.append("Accept %r" % h.get("accept"))
+        ok(name, "; ".join(probs) or None)
+    except Exception as e:  # noqa: BLE001 (a crash is a failure, reported)
+        ok(name, repr(e))
+    finally:
+        if stop:
+            stop()
+        httpd.shutdown()
+        httpd.server_close()
+
+
+ECHO_PORT = None
+
+
+def main():
+    global ECHO_PORT
+    if not os.path.exists(MODULE):
+        ok("nginx jwks_uri: module is built", "%s is missing (make all)" % MODULE)
+        return 1
+    shutil.rmtree(WORK, ignore_errors=True)
+    os.makedirs(WORK)
+    echo, ECHO_PORT = hostkit.start_echo()
+    try:
+        check_config()
+        check_headers()
+        t = time.monotonic()
+        jwkskit.run("nginx jwks_uri", start, os.path.join(WORK, "kit"))
+        print("# nginx jwks_uri checks took %.1f s" % (time.monotonic() - t), flush=True)
+    finally:
+        hostkit.stop(echo)
+    return 1 if failed() else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
