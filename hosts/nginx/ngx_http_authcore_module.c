@@ -155,7 +155,9 @@ typedef struct {
 	ngx_str_t fetch_uri;       /* authcore_fetch of the location */
 	ngx_str_t fetch_url;       /* $authcore_fetch_url: what to GET */
 	struct ngx_http_authcore_fetch_s *fetch; /* the subrequest waited for */
+	ngx_http_request_t *fetch_sr; /* the last one, while it runs */
 	ngx_event_t fetch_timer;   /* answer.fetch.timeout_ms */
+	ngx_event_t fetch_stop;    /* stops fetch_sr's upstream, posted */
 	ngx_uint_t fetch_status;   /* its outcome: 0 for a failure */
 	ngx_str_t fetch_type;      /* Content-Type */
 	ngx_str_t fetch_body;
@@ -169,6 +171,7 @@ typedef struct {
  */
 typedef struct ngx_http_authcore_fetch_s {
 	ngx_http_authcore_ctx_t *ctx;
+	ngx_http_authcore_ctx_t *owner; /* the request that made it, always */
 	u_char *buf;
 	size_t len;
 	size_t cap;
@@ -1309,6 +1312,9 @@ ngx_http_authcore_cleanup(void *data)
 	if (ctx->fetch_timer.timer_set) {
 		ngx_del_timer(&ctx->fetch_timer);
 	}
+	if (ctx->fetch_stop.posted) {
+		ngx_delete_posted_event(&ctx->fetch_stop);
+	}
 	if (ctx->fetch != NULL) {
 		ctx->fetch->ctx = NULL;
 		ctx->fetch = NULL;
@@ -2064,8 +2070,70 @@ ngx_http_authcore_done(ngx_http_authcore_ctx_t *ctx)
 /* ------------------------------------------------------------------ */
 
 static void ngx_http_authcore_fetch_timeout(ngx_event_t *ev);
+static void ngx_http_authcore_fetch_stop(ngx_event_t *ev);
 static ngx_int_t ngx_http_authcore_fetch_done(ngx_http_request_t *sr,
     void *data, ngx_int_t rc);
+
+/*
+ * The request stops waiting for its fetch, which has failed (why): the
+ * core is told so when the phases run again, which they are posted to.
+ */
+static void
+ngx_http_authcore_fetch_failed(ngx_http_authcore_ctx_t *ctx, const char *why)
+{
+	ngx_http_request_t *r = ctx->r;
+
+	ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+	    "authcore: fetching keys from \"%V\" failed: %s", &ctx->fetch_url,
+	    why);
+	if (ctx->fetch_timer.timer_set) {
+		ngx_del_timer(&ctx->fetch_timer);
+	}
+	if (ctx->fetch != NULL) {
+		ctx->fetch->ctx = NULL;
+		ctx->fetch = NULL;
+	}
+	ctx->fetch_status = 0;
+	ctx->step = AC_NGX_FETCHED;
+	if (ngx_http_post_request(r, NULL) != NGX_OK) {
+		ctx->step = AC_NGX_APPLIED;
+		ctx->rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+	}
+}
+
+/*
+ * Ends the fetch's subrequest if it still runs (a timeout, a body over
+ * max_bytes): its upstream's own cleanup closes the connection to the
+ * JWKS server and finalizes it (NGX_DONE, so no post_subrequest). Never
+ * called from inside that upstream's processing (the body filter posts
+ * fetch_stop instead).
+ */
+static void
+ngx_http_authcore_fetch_abort(ngx_http_authcore_ctx_t *ctx)
+{
+	ngx_http_request_t *sr = ctx->fetch_sr;
+	ngx_http_authcore_fetch_t *f;
+
+	ctx->fetch_sr = NULL;
+	if (sr == NULL) {
+		return;
+	}
+	f = ngx_http_get_module_ctx(sr, ngx_http_authcore_module);
+	if (f == NULL || f->ended || sr->upstream == NULL
+	    || sr->upstream->cleanup == NULL || *sr->upstream->cleanup == NULL) {
+		return; /* it ends on its own */
+	}
+	f->ended = 1;
+	(*sr->upstream->cleanup)(sr);
+}
+
+static void
+ngx_http_authcore_fetch_stop(ngx_event_t *ev)
+{
+	/* nothing after it: ending the subrequest may end the connection's
+	 * request, and ctx with it */
+	ngx_http_authcore_fetch_abort(ev->data);
+}
 
 /*
  * Starts the fetch a pending decision asks for (a->fetch): a background,
@@ -2102,6 +2170,7 @@ ngx_http_authcore_fetch(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx,
 	ngx_memcpy(ctx->fetch_url.data, a->fetch.url.ptr, a->fetch.url.len);
 	ctx->fetch_url.len = a->fetch.url.len;
 	f->ctx = ctx;
+	f->owner = ctx;
 	f->max = a->fetch.max_bytes;
 	ps->handler = ngx_http_authcore_fetch_done;
 	ps->data = f;
@@ -2142,6 +2211,10 @@ ngx_http_authcore_fetch(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx,
 	}
 
 	ctx->fetch = f;
+	ctx->fetch_sr = sr;
+	ctx->fetch_stop.handler = ngx_http_authcore_fetch_stop;
+	ctx->fetch_stop.data = ctx;
+	ctx->fetch_stop.log = r->connection->log;
 	ctx->fetch_status = 0;
 	ctx->fetch_type.len = 0;
 	ctx->fetch_body.len = 0;
@@ -2157,8 +2230,9 @@ ngx_http_authcore_fetch(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx,
 /*
  * The fetch's subrequest's body, gathered into its context and consumed
  * (nothing of it goes further down the chain): at most f->max bytes; past
- * that the fetch has failed, and the error stops the upstream. Every other
- * request's body passes untouched.
+ * that the fetch has failed at once, and the upstream is stopped once its
+ * processing returns (an error here would be taken for the client's
+ * connection failing). Every other request's body passes untouched.
  */
 static ngx_int_t
 ngx_http_authcore_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
@@ -2222,7 +2296,14 @@ ngx_http_authcore_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 			b->file_pos = b->file_last;
 		}
 	}
-	return f->too_big ? NGX_ERROR : NGX_OK;
+	if (f->too_big && f->ctx != NULL) {
+		ngx_http_authcore_fetch_failed(f->ctx,
+		    "the answer is over jwks_fetch.max_bytes");
+		if (f->owner->fetch_sr == r && !f->owner->fetch_stop.posted) {
+			ngx_post_event(&f->owner->fetch_stop, &ngx_posted_events);
+		}
+	}
+	return NGX_OK;
 }
 
 /*
@@ -2243,6 +2324,12 @@ ngx_http_authcore_fetch_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 		return NGX_OK;
 	}
 	f->ended = 1;
+	if (f->owner->fetch_sr == sr) {
+		f->owner->fetch_sr = NULL;
+		if (f->owner->fetch_stop.posted) {
+			ngx_delete_posted_event(&f->owner->fetch_stop);
+		}
+	}
 	if (ctx == NULL || ctx->fetch != f) {
 		return NGX_OK; /* given up on: the request was decided without it */
 	}
@@ -2284,18 +2371,9 @@ ngx_http_authcore_fetch_timeout(ngx_event_t *ev)
 	if (ctx->step != AC_NGX_FETCH) {
 		return;
 	}
-	ngx_log_error(NGX_LOG_WARN, c->log, 0,
-	    "authcore: fetching keys from \"%V\" failed: no whole answer "
-	    "within jwks_fetch.timeout_ms", &ctx->fetch_url);
-	if (ctx->fetch != NULL) {
-		ctx->fetch->ctx = NULL;
-		ctx->fetch = NULL;
-	}
-	ctx->fetch_status = 0;
-	ctx->step = AC_NGX_FETCHED;
-	if (ngx_http_post_request(r, NULL) != NGX_OK) {
-		ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-	}
+	ngx_http_authcore_fetch_failed(ctx,
+	    "no whole answer within jwks_fetch.timeout_ms");
+	ngx_http_authcore_fetch_abort(ctx);
 	ngx_http_run_posted_requests(c);
 }
 
