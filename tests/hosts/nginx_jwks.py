@@ -12,8 +12,9 @@ Provider, rotation, outage, hostile answers). Besides:
     is set, naming the directive, and accepts it with one;
   - the fetch carries none of the client's headers (its token, its
     cookies) to the JWKS server, only an Accept for a JWK set.
-Each nginx (one worker) runs in front of tests/lib/echo.py on 127.0.0.1
-and is stopped by its own PID."""
+The fetch location is hosts/nginx/README.md's own snippet, as written
+there. Each nginx (one worker) runs in front of tests/lib/echo.py on
+127.0.0.1 and is stopped by its own PID."""
 import http.client
 import http.server
 import json
@@ -27,6 +28,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "docs"))
+import blocks  # noqa: E402
 import hostkit  # noqa: E402
 import jwkskit  # noqa: E402
 from checks import failed, ok  # noqa: E402
@@ -37,24 +40,29 @@ MODULE = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else
 WORK = os.path.join(ROOT, "build", "tests", "nginx-jwks")
 START_TIMEOUT = 10.0
 
-# The README's shape: the fetch location, internal, proxying to the URL the
-# policy holds; timeouts that end a subrequest the module gave up on.
 SERVER = """    server {{
         listen 127.0.0.1:{port};
         authcore_policy {policy};
-{fetch}        location / {{
+{fetch}
+        location / {{
             proxy_pass http://127.0.0.1:{echo};
-        }}
-        location = /_authcore_fetch {{
-            internal;
-            proxy_pass $authcore_fetch_url;
-            proxy_connect_timeout 5s;
-            proxy_read_timeout 5s;
         }}
     }}
 }}
 """
-FETCH = "        authcore_fetch /_authcore_fetch;\n"
+
+
+def readme_fetch():
+    """The README's authcore_fetch snippet (its server-context block), as
+    the user copies it."""
+    readme = os.path.join(ROOT, "hosts", "nginx", "README.md")
+    for b in blocks.blocks(readme):
+        if b.kind == "nginx-fragment" and "authcore_fetch " in b.text:
+            return "".join("        " + ln + "\n" for ln in b.text.splitlines())
+    raise RuntimeError("no authcore_fetch snippet in %s" % readme)
+
+
+FETCH = readme_fetch()
 
 count = 0
 
