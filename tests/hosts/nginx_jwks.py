@@ -11,7 +11,10 @@ Provider, rotation, outage, hostile answers). Besides:
   - `nginx -t` refuses a policy with jwt.jwks_uri where no authcore_fetch
     is set, naming the directive, and accepts it with one;
   - the fetch carries none of the client's headers (its token, its
-    cookies) to the JWKS server, only an Accept for a JWK set.
+    cookies) to the JWKS server, only an Accept for a JWK set;
+  - an https jwks_uri: the keys are fetched over TLS when the snippet's
+    CA file is the one that signed the provider's certificate, and refused
+    (503) with the snippet as written, whose system CAs do not trust it.
 The fetch location is hosts/nginx/README.md's own snippet, as written
 there. Each nginx (one worker) runs in front of tests/lib/echo.py on
 127.0.0.1 and is stopped by its own PID."""
@@ -20,6 +23,7 @@ import http.server
 import json
 import os
 import shutil
+import ssl
 import subprocess
 import sys
 import threading
@@ -67,7 +71,7 @@ FETCH = readme_fetch()
 count = 0
 
 
-def stage(policy, fetch=True):
+def stage(policy, fetch=None):
     """A folder with the policy and an nginx.conf on a free port: (folder,
     conf, port)."""
     global count
@@ -84,14 +88,14 @@ def stage(policy, fetch=True):
     with open(conf, "w") as f:
         f.write(hostkit.NGINX_HEAD.format(workers=1, module=MODULE, d=d)
                 + SERVER.format(port=port, policy=pol, echo=ECHO_PORT,
-                                fetch=FETCH if fetch else ""))
+                                fetch=FETCH if fetch is None else fetch))
     return d, conf, port
 
 
-def start(policy):
+def start(policy, fetch=None):
     """jwkskit's start(): nginx with this policy; (port, stop)."""
     for _ in range(3):  # a free port can be taken between probe and bind
-        d, conf, port = stage(policy)
+        d, conf, port = stage(policy, fetch)
         srv = hostkit.Server([NGINX, "-p", d, "-c", conf], os.path.join(d, "nginx.out"))
         if hostkit.wait_port(port, srv.proc, START_TIMEOUT):
             return port, srv.stop
@@ -114,7 +118,7 @@ def check_config():
     """nginx -t without and with authcore_fetch."""
     policy = jwkskit.policy("http://127.0.0.1:9/jwks", "http://127.0.0.1:9")
     for fetch in (False, True):
-        d, conf, _ = stage(policy, fetch)
+        d, conf, _ = stage(policy, None if fetch else "")
         try:
             r = subprocess.run([NGINX, "-t", "-p", d, "-c", conf], capture_output=True,
                                text=True, timeout=30)
@@ -189,6 +193,70 @@ def check_headers():
         httpd.server_close()
 
 
+def check_tls():
+    """An https jwks_uri, through the README's snippet."""
+    work = os.path.join(WORK, "tls")
+    os.makedirs(work)
+    cert, key = os.path.join(work, "cert.pem"), os.path.join(work, "key.pem")
+    # 127.0.0.1 as a DNS name too: nginx checks the proxied name with
+    # X509_check_host
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:127.0.0.1",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True, timeout=30)
+    keys = os.path.join(work, "keys.json")
+    jwkskit.make_keys(keys, "t1")
+    idp = jwkskit.Provider(work, hostkit.free_port())
+    try:
+        idp.start(keys)
+        token, body = idp.token(), idp.jwks()
+    finally:
+        idp.stop()
+
+    class H(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/jwk-set+json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    httpd.daemon_threads = True
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    policy = jwkskit.policy("https://127.0.0.1:%d/jwks" % httpd.server_address[1], idp.issuer)
+    system_ca = "/etc/ssl/certs/ca-certificates.crt"
+    try:
+        for name, fetch, status in (
+                ("nginx jwks_uri: an https provider's keys are fetched, its certificate verified",
+                 FETCH.replace(system_ca, cert), 200),
+                ("nginx jwks_uri: an https provider whose certificate the CAs do not sign is refused",
+                 FETCH, 503)):
+            stop = None
+            try:
+                if system_ca not in FETCH:
+                    raise RuntimeError("the README's snippet names no %s" % system_ca)
+                port, stop = start(policy, fetch)
+                jwkskit.expect(name, jwkskit.get(port, token), status,
+                               "authcore-test" if status == 200 else None)
+            except Exception as e:  # noqa: BLE001 (a crash is a failure, reported)
+                ok(name, repr(e))
+            finally:
+                if stop:
+                    stop()
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
 ECHO_PORT = None
 
 
@@ -203,6 +271,7 @@ def main():
     try:
         check_config()
         check_headers()
+        check_tls()
         t = time.monotonic()
         jwkskit.run("nginx jwks_uri", start, os.path.join(WORK, "kit"))
         print("# nginx jwks_uri checks took %.1f s" % (time.monotonic() - t), flush=True)
