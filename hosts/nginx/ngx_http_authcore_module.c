@@ -4,21 +4,21 @@
  * decision once. Every policy decision lives in core/; this file only
  * translates between nginx's request structures and the core's.
  *
- * Two things make a decision asynchronous, and both come back to the same
+ * Three things make a decision asynchronous, and all come back to the same
  * handler through the phase engine (ngx_http_core_run_phases):
  *  - a login post: the core needs the request body (ac_wants_body), so it
  *    is read first (ngx_http_read_client_request_body);
  *  - a password check (action AC_PENDING): its PBKDF2 iterations run in
  *    nginx's thread pool, or in slices on the event loop, and the decision
  *    is finished with ac_decide_finish back on the event loop, or given up
- *    with ac_decide_abandon when the client goes away meanwhile.
- * A third, keys from a policy's "jwt"."jwks_uri": a decision pending on a
- * fetch (answer.wait AC_WAIT_FETCH) makes an in-memory subrequest to the
- * internal location `authcore_fetch` names, which proxies to
- * $authcore_fetch_url; its status, Content-Type and body go to the core
- * (ac_decide_fetched), and the phases run again. The module's own timer
- * bounds the wait (answer.fetch.timeout_ms); a subrequest that answers
- * later is ignored.
+ *    with ac_decide_abandon when the client goes away meanwhile;
+ *  - keys from a policy's "jwt"."jwks_uri": a decision pending on a fetch
+ *    (answer.wait AC_WAIT_FETCH) makes an in-memory subrequest to the
+ *    internal location `authcore_fetch` names, which proxies to
+ *    $authcore_fetch_url; its status, Content-Type and body go to the core
+ *    (ac_decide_fetched). The module's own timer bounds the wait
+ *    (answer.fetch.timeout_ms): then, or past max_bytes, the fetch has
+ *    failed and its subrequest is stopped.
  * How many checks are in flight is the core's to bound (login.max_pending,
  * per state: here the zone, so all workers together); past it the core
  * answers 503 overloaded itself, before any hashing.
@@ -167,7 +167,8 @@ typedef struct {
  * One key fetch: the subrequest's context (and its post_subrequest data).
  * The body filter gathers the body here, at most max bytes: a longer one
  * is a failed fetch, never cut. ctx is NULL once the main request stopped
- * waiting for it (its timer fired): a late answer is then dropped.
+ * waiting for it (its timer fired, or the body went over max): whatever
+ * the subrequest does after that is dropped.
  */
 typedef struct ngx_http_authcore_fetch_s {
 	ngx_http_authcore_ctx_t *ctx;
