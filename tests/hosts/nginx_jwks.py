@@ -56,17 +56,22 @@ SERVER = """    server {{
 """
 
 
-def readme_fetch():
-    """The README's authcore_fetch snippet (its server-context block), as
-    the user copies it."""
-    readme = os.path.join(ROOT, "hosts", "nginx", "README.md")
-    for b in blocks.blocks(readme):
-        if b.kind == "nginx-fragment" and "authcore_fetch " in b.text:
-            return "".join("        " + ln + "\n" for ln in b.text.splitlines())
-    raise RuntimeError("no authcore_fetch snippet in %s" % readme)
+README = os.path.join(ROOT, "hosts", "nginx", "README.md")
 
 
-FETCH = readme_fetch()
+def readme_block(start, kind=None):
+    """The text of the README's code block that starts with `start` and
+    mentions authcore_fetch (of that doc-test kind, if given)."""
+    for b in blocks.blocks(README):
+        if (kind is None or b.kind == kind) and b.text.lstrip().startswith(start) \
+                and "authcore_fetch" in b.text:
+            return b.text
+    raise RuntimeError("no block starting %r in %s" % (start, README))
+
+
+# The README's snippet (its server-context block), as the user copies it.
+FETCH = "".join("        " + ln + "\n"
+                for ln in readme_block("resolver", "nginx-fragment").splitlines())
 
 count = 0
 
@@ -127,9 +132,13 @@ def check_config():
             ok("nginx -t with a jwks_uri policy", "timed out")
             continue
         if not fetch:
-            ok("nginx jwks_uri: nginx -t refuses a jwks_uri policy without authcore_fetch, naming it",
-               None if r.returncode != 0 and '"authcore_fetch"' in out and "jwks_uri" in out
-               else "exit %d: %s" % (r.returncode, out[-300:]))
+            # the message the README documents, with this policy's path
+            doc = " ".join(readme_block("[emerg] authcore_policy").split())[len("[emerg] "):]
+            doc = doc.replace("/etc/authcore/policy.json", os.path.join(d, "policy.json"))
+            ok("nginx jwks_uri: nginx -t refuses a jwks_uri policy without authcore_fetch "
+               "with the README's message",
+               None if r.returncode != 0 and doc in " ".join(out.split())
+               else "exit %d: %s; README: %s" % (r.returncode, out[-300:], doc))
         else:
             ok("nginx jwks_uri: nginx -t accepts it with authcore_fetch",
                None if r.returncode == 0 else "exit %d: %s" % (r.returncode, out[-300:]))
