@@ -4,14 +4,21 @@
  * decision once. Every policy decision lives in core/; this file only
  * translates between nginx's request structures and the core's.
  *
- * Two things make a decision asynchronous, and both come back to the same
+ * Three things make a decision asynchronous, and all come back to the same
  * handler through the phase engine (ngx_http_core_run_phases):
  *  - a login post: the core needs the request body (ac_wants_body), so it
  *    is read first (ngx_http_read_client_request_body);
  *  - a password check (action AC_PENDING): its PBKDF2 iterations run in
  *    nginx's thread pool, or in slices on the event loop, and the decision
  *    is finished with ac_decide_finish back on the event loop, or given up
- *    with ac_decide_abandon when the client goes away meanwhile.
+ *    with ac_decide_abandon when the client goes away meanwhile;
+ *  - keys from a policy's "jwt"."jwks_uri": a decision pending on a fetch
+ *    (answer.wait AC_WAIT_FETCH) makes an in-memory subrequest to the
+ *    internal location `authcore_fetch` names, which proxies to
+ *    $authcore_fetch_url; its status, Content-Type and body go to the core
+ *    (ac_decide_fetched). The module's own timer bounds the wait
+ *    (answer.fetch.timeout_ms): then, or past max_bytes, the fetch has
+ *    failed and its subrequest is stopped.
  * How many checks are in flight is the core's to bound (login.max_pending,
  * per state: here the zone, so all workers together); past it the core
  * answers 503 overloaded itself, before any hashing.
@@ -58,6 +65,14 @@ typedef struct {
 	/* its rate-limit table in the zone (ngx_http_authcore_shctx_t),
 	 * -1 when the policy has no rate limits */
 	ngx_int_t table;
+	/* its worker's key cache (ngx_http_authcore_jwks), -1 when the
+	 * policy has no jwt.jwks_uri */
+	ngx_int_t jwks;
+	/* the policy file, for messages */
+	ngx_str_t name;
+	/* authcore_fetch: the internal location key fetches go through;
+	 * unset (data NULL), or empty for "off" */
+	ngx_str_t fetch;
 } ngx_http_authcore_loc_conf_t;
 
 /*
@@ -89,6 +104,9 @@ typedef struct {
 	/* the most jwt.cache entries any policy asks for: the size of each
 	 * worker's cache of verified signatures */
 	size_t jwt_cache_entries;
+	/* how many policies have jwt.jwks_uri: each worker keeps one key
+	 * cache for each */
+	ngx_uint_t n_jwks;
 #if (NGX_THREADS)
 	/* NULL: password checks step in slices on the event loop */
 	ngx_thread_pool_t *thread_pool;
@@ -99,6 +117,8 @@ typedef struct {
 typedef enum {
 	AC_NGX_BODY = 1, /* reading the login body */
 	AC_NGX_PENDING,  /* the password check is running */
+	AC_NGX_FETCH,    /* the key fetch (a subrequest) is under way */
+	AC_NGX_FETCHED,  /* its outcome is in, not handed to the core yet */
 	AC_NGX_DECIDED,  /* final decision, not applied yet */
 	AC_NGX_APPLIED   /* applied; rc is the access phase's answer */
 } ngx_http_authcore_step_e;
@@ -130,7 +150,37 @@ typedef struct {
 	size_t lease_len;
 	unsigned in_thread:1;      /* the check runs in the thread pool */
 	unsigned resp_added:1;     /* allow: resp_headers went out */
+	/* keys from jwt.jwks_uri */
+	ac_jwks_cache *jwks;       /* the policy's cache in this worker */
+	ngx_str_t fetch_uri;       /* authcore_fetch of the location */
+	ngx_str_t fetch_url;       /* $authcore_fetch_url: what to GET */
+	struct ngx_http_authcore_fetch_s *fetch; /* the subrequest waited for */
+	ngx_http_request_t *fetch_sr; /* the last one, while it runs */
+	ngx_event_t fetch_timer;   /* answer.fetch.timeout_ms */
+	ngx_event_t fetch_stop;    /* stops fetch_sr's upstream, posted */
+	ngx_uint_t fetch_status;   /* its outcome: 0 for a failure */
+	ngx_str_t fetch_type;      /* Content-Type */
+	ngx_str_t fetch_body;
 } ngx_http_authcore_ctx_t;
+
+/*
+ * One key fetch: the subrequest's context (and its post_subrequest data).
+ * The body filter gathers the body here, at most max bytes: a longer one
+ * is a failed fetch, never cut. ctx is NULL once the main request stopped
+ * waiting for it (its timer fired, or the body went over max): whatever
+ * the subrequest does after that is dropped.
+ */
+typedef struct ngx_http_authcore_fetch_s {
+	ngx_http_authcore_ctx_t *ctx;
+	ngx_http_authcore_ctx_t *owner; /* the request that made it, always */
+	u_char *buf;
+	size_t len;
+	size_t cap;
+	size_t max;
+	unsigned complete:1;       /* the last buffer came */
+	unsigned too_big:1;        /* over max: the fetch failed */
+	unsigned ended:1;          /* the subrequest was finalized */
+} ngx_http_authcore_fetch_t;
 
 static char *ngx_http_authcore_policy(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -142,8 +192,11 @@ static char *ngx_http_authcore_merge_loc_conf(ngx_conf_t *cf, void *parent,
 static ngx_int_t ngx_http_authcore_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_authcore_init_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_authcore_add_variables(ngx_conf_t *cf);
+static char *ngx_http_authcore_fetch_conf(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 static ngx_http_output_header_filter_pt ngx_http_authcore_next_header_filter;
+static ngx_http_output_body_filter_pt ngx_http_authcore_next_body_filter;
 
 static ngx_command_t ngx_http_authcore_commands[] = {
 
@@ -160,6 +213,14 @@ static ngx_command_t ngx_http_authcore_commands[] = {
 	  ngx_conf_set_str_slot,
 	  NGX_HTTP_MAIN_CONF_OFFSET,
 	  offsetof(ngx_http_authcore_main_conf_t, thread_pool_name),
+	  NULL },
+
+	{ ngx_string("authcore_fetch"),
+	  NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF
+	      | NGX_CONF_TAKE1,
+	  ngx_http_authcore_fetch_conf,
+	  NGX_HTTP_LOC_CONF_OFFSET,
+	  0,
 	  NULL },
 
 	ngx_null_command
@@ -603,6 +664,11 @@ ngx_http_authcore_policy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 	}
 	amcf->jwt_cache_entries = ngx_max(amcf->jwt_cache_entries,
 	    ac_policy_jwt_cache_entries(policy));
+	alcf->jwks = -1;
+	if (ac_policy_jwks_uri(policy).len > 0) {
+		alcf->jwks = (ngx_int_t) amcf->n_jwks++;
+	}
+	alcf->name = name;
 	alcf->policy = policy;
 	return NGX_CONF_OK;
 
@@ -623,10 +689,20 @@ failed:
  */
 static ac_jwt_cache *ngx_http_authcore_jwt_cache;
 
+/*
+ * Each worker's keys from jwt.jwks_uri: one ac_jwks_cache per policy that
+ * has one (the loc conf's jwks index), in the worker's own memory, made
+ * when the worker starts (a reload starts with none held, and fetches).
+ * A NULL entry (no memory) fails closed: its tokens are answered 503.
+ */
+static ac_jwks_cache **ngx_http_authcore_jwks;
+static ngx_uint_t ngx_http_authcore_n_jwks;
+
 static ngx_int_t
 ngx_http_authcore_init_process(ngx_cycle_t *cycle)
 {
 	ngx_http_authcore_main_conf_t *amcf;
+	ngx_uint_t i;
 	size_t len;
 
 	amcf = ngx_http_cycle_get_module_main_conf(cycle,
@@ -635,6 +711,19 @@ ngx_http_authcore_init_process(ngx_cycle_t *cycle)
 	if (len > 0) {
 		ngx_http_authcore_jwt_cache = ac_jwt_cache_init(
 		    ngx_alloc(len, cycle->log), len, amcf->jwt_cache_entries);
+	}
+	if (amcf != NULL && amcf->n_jwks > 0) {
+		ngx_http_authcore_jwks = ngx_alloc(amcf->n_jwks
+		    * sizeof(ac_jwks_cache *), cycle->log);
+		if (ngx_http_authcore_jwks == NULL) {
+			return NGX_OK;
+		}
+		ngx_http_authcore_n_jwks = amcf->n_jwks;
+		len = ac_sizeof_jwks_cache();
+		for (i = 0; i < amcf->n_jwks; i++) {
+			ngx_http_authcore_jwks[i] = ac_jwks_cache_init(
+			    ngx_alloc(len, cycle->log), len);
+		}
 	}
 	return NGX_OK;
 }
@@ -697,6 +786,8 @@ ngx_http_authcore_create_loc_conf(ngx_conf_t *cf)
 	}
 	conf->policy = NGX_CONF_UNSET_PTR;
 	conf->table = -1;
+	conf->jwks = -1;
+	/* name and fetch: unset (data NULL) */
 	return conf;
 }
 
@@ -706,11 +797,49 @@ ngx_http_authcore_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 	ngx_http_authcore_loc_conf_t *prev = parent;
 	ngx_http_authcore_loc_conf_t *conf = child;
 
-	(void) cf;
 	if (conf->policy == NGX_CONF_UNSET_PTR) {
 		conf->table = prev->table;
+		conf->jwks = prev->jwks;
+		conf->name = prev->name;
 	}
 	ngx_conf_merge_ptr_value(conf->policy, prev->policy, NULL);
+	ngx_conf_merge_str_value(conf->fetch, prev->fetch, "");
+
+	/* Keys from a URL need a way out: without authcore_fetch every token
+	 * would be refused 503, so the configuration is refused instead. */
+	if (conf->policy != NULL && conf->jwks >= 0 && conf->fetch.len == 0) {
+		ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+		    "authcore_policy \"%V\" takes its keys from jwt.jwks_uri: "
+		    "\"authcore_fetch\" must name an internal location that "
+		    "proxies to $authcore_fetch_url", &conf->name);
+		return NGX_CONF_ERROR;
+	}
+	return NGX_CONF_OK;
+}
+
+/* authcore_fetch <uri> | off: the location key fetches go through. */
+static char *
+ngx_http_authcore_fetch_conf(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+	ngx_http_authcore_loc_conf_t *alcf = conf;
+	ngx_str_t *value;
+
+	(void) cmd;
+	if (alcf->fetch.data != NULL) {
+		return "is duplicate";
+	}
+	value = cf->args->elts;
+	if (ngx_strcmp(value[1].data, "off") == 0) {
+		ngx_str_set(&alcf->fetch, "");
+		return NGX_CONF_OK;
+	}
+	if (value[1].len == 0 || value[1].data[0] != '/') {
+		ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+		    "authcore_fetch \"%V\": must be a location's URI, starting "
+		    "with '/'", &value[1]);
+		return NGX_CONF_ERROR;
+	}
+	alcf->fetch = value[1];
 	return NGX_CONF_OK;
 }
 
@@ -1131,6 +1260,8 @@ static void ngx_http_authcore_release(ngx_http_request_t *r,
     ngx_http_authcore_ctx_t *ctx);
 static void ngx_http_authcore_abandon(ngx_http_request_t *r,
     ngx_http_authcore_ctx_t *ctx);
+static ngx_int_t ngx_http_authcore_fetch(ngx_http_request_t *r,
+    ngx_http_authcore_ctx_t *ctx, const ac_answer *a);
 #if (NGX_THREADS)
 static void ngx_http_authcore_thread_step(void *data, ngx_log_t *log);
 static void ngx_http_authcore_thread_done(ngx_event_t *ev);
@@ -1176,6 +1307,19 @@ ngx_http_authcore_cleanup(void *data)
 	ngx_http_authcore_ctx_t *ctx = data;
 	ac_decision *d = ctx->d;
 
+	/* a fetch still waited for: its timer goes with the request, and a
+	 * subrequest that outlived it (never: it holds the request) finds
+	 * no one waiting */
+	if (ctx->fetch_timer.timer_set) {
+		ngx_del_timer(&ctx->fetch_timer);
+	}
+	if (ctx->fetch_stop.posted) {
+		ngx_delete_posted_event(&ctx->fetch_stop);
+	}
+	if (ctx->fetch != NULL) {
+		ctx->fetch->ctx = NULL;
+		ctx->fetch = NULL;
+	}
 	if (d == NULL) {
 		return;
 	}
@@ -1588,6 +1732,7 @@ ngx_http_authcore_call(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx,
 		st = amcf->sh->state;
 	}
 	ac_decision_use_jwt_cache(ctx->d, ngx_http_authcore_jwt_cache);
+	ac_decision_use_jwks(ctx->d, ctx->jwks);
 	switch (what) {
 	case AC_NGX_NEXT:
 		ac_decide_next(ctx->policy, st, &ctx->req, now, entropy, elen,
@@ -1758,25 +1903,47 @@ ngx_http_authcore_release(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx)
 }
 
 /*
- * Decides ctx's request (under the state lock if it needs the state).
- * Returns NGX_OK (final
- * decision, step DECIDED), NGX_DONE (a password check was started; the
- * phases run again when it is over) or an HTTP error status.
+ * What follows a core call: a final decision is kept (step DECIDED,
+ * NGX_OK); a decision pending on a key fetch starts it (a fetch that
+ * cannot be made is a failed one, handed to the core at once); one
+ * pending on a password check starts the check. NGX_DONE: the phases run
+ * again when the fetch or check is over. Else an HTTP error status.
  */
 static ngx_int_t
-ngx_http_authcore_decide(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx)
+ngx_http_authcore_settle(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx)
 {
 	const ac_answer *a;
 
-	ngx_http_authcore_core_call(r, ctx, AC_NGX_NEXT);
 	a = ac_decision_answer(ctx->d);
+	if (a->action == AC_PENDING && a->wait == AC_WAIT_FETCH) {
+		if (ngx_http_authcore_fetch(r, ctx, a) == NGX_DONE) {
+			return NGX_DONE;
+		}
+		(void) ac_decide_fetched(ctx->d, 0, NULL, 0, NULL, 0,
+		    (int64_t) ngx_time());
+		ngx_http_authcore_core_call(r, ctx, AC_NGX_NEXT);
+		a = ac_decision_answer(ctx->d);
+	}
 	if (a->action == AC_PENDING) {
 		return ngx_http_authcore_start(r, ctx);
 	}
 	ngx_http_authcore_hold(ctx, a);
-	ngx_http_authcore_audit(r, ac_decision_answer(ctx->d));
+	ngx_http_authcore_audit(r, a);
 	ctx->step = AC_NGX_DECIDED;
 	return NGX_OK;
+}
+
+/*
+ * Decides ctx's request (under the state lock if it needs the state).
+ * Returns NGX_OK (final decision, step DECIDED), NGX_DONE (a password
+ * check or a key fetch was started; the phases run again when it is
+ * over) or an HTTP error status.
+ */
+static ngx_int_t
+ngx_http_authcore_decide(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx)
+{
+	ngx_http_authcore_core_call(r, ctx, AC_NGX_NEXT);
+	return ngx_http_authcore_settle(r, ctx);
 }
 
 /* Slice stepping: a few milliseconds of PBKDF2, then the next slice is
@@ -1889,20 +2056,349 @@ ngx_http_authcore_done(ngx_http_authcore_ctx_t *ctx)
 
 	ngx_http_authcore_core_call(r, ctx, AC_NGX_NEXT);
 
-	if (ac_decision_answer(ctx->d)->action == AC_PENDING) {
-		/* pending again: as for the first pass */
-		rc = ngx_http_authcore_start(r, ctx);
-		if (rc != NGX_DONE) {
-			ngx_http_finalize_request(r, rc);
-		}
+	/* pending again (a check, or a key fetch): as for the first pass */
+	rc = ngx_http_authcore_settle(r, ctx);
+	if (rc == NGX_OK) {
+		r->write_event_handler(r);
+	} else if (rc != NGX_DONE) {
+		ngx_http_finalize_request(r, rc);
+	}
+	ngx_http_run_posted_requests(c);
+}
+
+/* ------------------------------------------------------------------ */
+/* Keys from jwt.jwks_uri: the fetch                                   */
+/* ------------------------------------------------------------------ */
+
+static void ngx_http_authcore_fetch_timeout(ngx_event_t *ev);
+static void ngx_http_authcore_fetch_stop(ngx_event_t *ev);
+static ngx_int_t ngx_http_authcore_fetch_done(ngx_http_request_t *sr,
+    void *data, ngx_int_t rc);
+
+/*
+ * The request stops waiting for its fetch, which has failed (why): the
+ * core is told so when the phases run again, which they are posted to.
+ */
+static void
+ngx_http_authcore_fetch_failed(ngx_http_authcore_ctx_t *ctx, const char *why)
+{
+	ngx_http_request_t *r = ctx->r;
+
+	ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+	    "authcore: fetching keys from \"%V\" failed: %s", &ctx->fetch_url,
+	    why);
+	if (ctx->fetch_timer.timer_set) {
+		ngx_del_timer(&ctx->fetch_timer);
+	}
+	if (ctx->fetch != NULL) {
+		ctx->fetch->ctx = NULL;
+		ctx->fetch = NULL;
+	}
+	ctx->fetch_status = 0;
+	ctx->step = AC_NGX_FETCHED;
+	if (ngx_http_post_request(r, NULL) != NGX_OK) {
+		ctx->step = AC_NGX_APPLIED;
+		ctx->rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+	}
+}
+
+/*
+ * Ends the fetch's subrequest if it still runs (a timeout, a body over
+ * max_bytes): its upstream's own cleanup closes the connection to the
+ * JWKS server and finalizes it (NGX_DONE, so no post_subrequest). Never
+ * called from inside that upstream's processing (the body filter posts
+ * fetch_stop instead).
+ */
+static void
+ngx_http_authcore_fetch_abort(ngx_http_authcore_ctx_t *ctx)
+{
+	ngx_http_request_t *sr = ctx->fetch_sr;
+	ngx_http_authcore_fetch_t *f;
+
+	ctx->fetch_sr = NULL;
+	if (sr == NULL) {
 		return;
 	}
-	ngx_http_authcore_hold(ctx, ac_decision_answer(ctx->d));
-	ngx_http_authcore_audit(r, ac_decision_answer(ctx->d));
-	ctx->step = AC_NGX_DECIDED;
+	f = ngx_http_get_module_ctx(sr, ngx_http_authcore_module);
+	if (f == NULL || f->ended || sr->upstream == NULL
+	    || sr->upstream->cleanup == NULL || *sr->upstream->cleanup == NULL) {
+		return; /* it ends on its own */
+	}
+	f->ended = 1;
+	(*sr->upstream->cleanup)(sr);
+}
 
-	r->write_event_handler(r);
+static void
+ngx_http_authcore_fetch_stop(ngx_event_t *ev)
+{
+	/* nothing after it: ending the subrequest may end the connection's
+	 * request, and ctx with it */
+	ngx_http_authcore_fetch_abort(ev->data);
+}
+
+/*
+ * Starts the fetch a pending decision asks for (a->fetch): a background,
+ * in-memory subrequest to the location authcore_fetch names, which
+ * proxies to $authcore_fetch_url (the URL as the policy has it, never
+ * taken from the configuration). The subrequest carries none of the
+ * client's headers (its token and cookies stay here) and no body: only
+ * Accept. Background, so that when the module's timer gives up on it the
+ * main request answers at once, whatever the subrequest still does.
+ * Returns NGX_DONE (step FETCH; ngx_http_authcore_fetch_done or the timer
+ * runs the phases again), or NGX_DECLINED when no fetch could be made.
+ */
+static ngx_int_t
+ngx_http_authcore_fetch(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx,
+    const ac_answer *a)
+{
+	static ngx_str_t accept_name = ngx_string("Accept");
+	static ngx_str_t accept_value =
+	    ngx_string("application/jwk-set+json, application/json");
+	ngx_http_authcore_fetch_t *f;
+	ngx_http_post_subrequest_t *ps;
+	ngx_http_request_t *sr;
+	ngx_table_elt_t *h;
+
+	if (ctx->fetch_uri.len == 0 || a->fetch.url.len == 0) {
+		return NGX_DECLINED;
+	}
+	ctx->fetch_url.data = ngx_pnalloc(r->pool, a->fetch.url.len);
+	f = ngx_pcalloc(r->pool, sizeof(ngx_http_authcore_fetch_t));
+	ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
+	if (ctx->fetch_url.data == NULL || f == NULL || ps == NULL) {
+		return NGX_DECLINED;
+	}
+	ngx_memcpy(ctx->fetch_url.data, a->fetch.url.ptr, a->fetch.url.len);
+	ctx->fetch_url.len = a->fetch.url.len;
+	f->ctx = ctx;
+	f->owner = ctx;
+	f->max = a->fetch.max_bytes;
+	ps->handler = ngx_http_authcore_fetch_done;
+	ps->data = f;
+
+	if (ngx_http_subrequest(r, &ctx->fetch_uri, NULL, &sr, ps,
+	        NGX_HTTP_SUBREQUEST_IN_MEMORY | NGX_HTTP_SUBREQUEST_BACKGROUND)
+	    != NGX_OK) {
+		ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+		    "authcore: no subrequest to \"%V\" for the keys from \"%V\"",
+		    &ctx->fetch_uri, &ctx->fetch_url);
+		return NGX_DECLINED;
+	}
+	ngx_http_set_ctx(sr, f, ngx_http_authcore_module);
+
+	/* a GET of its own: none of the client's headers, no body */
+	ngx_memzero(&sr->headers_in, sizeof(ngx_http_headers_in_t));
+	sr->headers_in.content_length_n = -1;
+	sr->headers_in.keep_alive_n = -1;
+	sr->request_body = NULL;
+	if (ngx_list_init(&sr->headers_in.headers, r->pool, 1,
+	        sizeof(ngx_table_elt_t)) != NGX_OK) {
+		return NGX_DECLINED; /* the subrequest fails: not waited for */
+	}
+	h = ngx_list_push(&sr->headers_in.headers);
+	if (h != NULL) {
+		h->key = accept_name;
+		h->value = accept_value;
+		h->lowcase_key = ngx_pnalloc(r->pool, accept_name.len);
+		if (h->lowcase_key == NULL) {
+			h->hash = 0;
+		} else {
+			h->hash = ngx_hash_strlow(h->lowcase_key, h->key.data,
+			    h->key.len);
+		}
+#if (nginx_version >= 1023000)
+		h->next = NULL;
+#endif
+	}
+
+	ctx->fetch = f;
+	ctx->fetch_sr = sr;
+	ctx->fetch_stop.handler = ngx_http_authcore_fetch_stop;
+	ctx->fetch_stop.data = ctx;
+	ctx->fetch_stop.log = r->connection->log;
+	ctx->fetch_status = 0;
+	ctx->fetch_type.len = 0;
+	ctx->fetch_body.len = 0;
+	ctx->fetch_timer.handler = ngx_http_authcore_fetch_timeout;
+	ctx->fetch_timer.data = ctx;
+	ctx->fetch_timer.log = r->connection->log;
+	ngx_add_timer(&ctx->fetch_timer,
+	    a->fetch.timeout_ms > 0 ? (ngx_msec_t) a->fetch.timeout_ms : 1);
+	ctx->step = AC_NGX_FETCH;
+	return NGX_DONE;
+}
+
+/*
+ * The fetch's subrequest's body, gathered into its context and consumed
+ * (nothing of it goes further down the chain): at most f->max bytes; past
+ * that the fetch has failed at once, and the upstream is stopped once its
+ * processing returns (an error here would be taken for the client's
+ * connection failing). Every other request's body passes untouched.
+ */
+static ngx_int_t
+ngx_http_authcore_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+	ngx_http_authcore_fetch_t *f;
+	ngx_chain_t *cl;
+	ngx_buf_t *b;
+	size_t size, cap;
+	ssize_t n;
+	u_char *p;
+
+	f = r != r->main ? ngx_http_get_module_ctx(r, ngx_http_authcore_module)
+	    : NULL;
+	if (f == NULL) {
+		return ngx_http_authcore_next_body_filter(r, in);
+	}
+	for (cl = in; cl; cl = cl->next) {
+		b = cl->buf;
+		size = (size_t) ngx_buf_size(b);
+		if (size > 0 && !f->too_big) {
+			if (size > f->max - f->len) {
+				f->too_big = 1;
+			} else {
+				if (f->len + size > f->cap) {
+					cap = f->cap > 0 ? f->cap : 16384;
+					if (f->cap == 0 && r->headers_out.content_length_n > 0
+					    && (size_t) r->headers_out.content_length_n <= f->max) {
+						cap = (size_t) r->headers_out.content_length_n;
+					}
+					while (cap < f->len + size) {
+						cap *= 2;
+					}
+					cap = ngx_min(cap, f->max);
+					p = ngx_pnalloc(r->pool, cap);
+					if (p == NULL) {
+						return NGX_ERROR;
+					}
+					if (f->len > 0) {
+						ngx_memcpy(p, f->buf, f->len);
+					}
+					f->buf = p;
+					f->cap = cap;
+				}
+				if (ngx_buf_in_memory(b)) {
+					ngx_memcpy(f->buf + f->len, b->pos, size);
+				} else {
+					n = ngx_read_file(b->file, f->buf + f->len, size,
+					    b->file_pos);
+					if (n != (ssize_t) size) {
+						return NGX_ERROR;
+					}
+				}
+				f->len += size;
+			}
+		}
+		if (b->last_buf || b->last_in_chain) {
+			f->complete = 1;
+		}
+		b->pos = b->last;
+		if (b->in_file) {
+			b->file_pos = b->file_last;
+		}
+	}
+	if (f->too_big && f->ctx != NULL) {
+		ngx_http_authcore_fetch_failed(f->ctx,
+		    "the answer is over jwks_fetch.max_bytes");
+		if (f->owner->fetch_sr == r && !f->owner->fetch_stop.posted) {
+			ngx_post_event(&f->owner->fetch_stop, &ngx_posted_events);
+		}
+	}
+	return NGX_OK;
+}
+
+/*
+ * The fetch's subrequest is over (post_subrequest, inside its
+ * finalization): its outcome goes to the waiting request, which is posted
+ * to run its phases again. Status 0 unless the whole answer came within
+ * max bytes. Returns NGX_OK whatever happened, so that a failed fetch
+ * ends the subrequest alone, never the request waiting for it.
+ */
+static ngx_int_t
+ngx_http_authcore_fetch_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
+{
+	ngx_http_authcore_fetch_t *f = data;
+	ngx_http_authcore_ctx_t *ctx = f->ctx;
+	ngx_http_request_t *r;
+
+	if (f->ended) {
+		return NGX_OK;
+	}
+	f->ended = 1;
+	if (f->owner->fetch_sr == sr) {
+		f->owner->fetch_sr = NULL;
+		if (f->owner->fetch_stop.posted) {
+			ngx_delete_posted_event(&f->owner->fetch_stop);
+		}
+	}
+	if (ctx == NULL || ctx->fetch != f) {
+		return NGX_OK; /* given up on: the request was decided without it */
+	}
+	r = ctx->r;
+	ctx->fetch = NULL;
+	f->ctx = NULL;
+	if (ctx->fetch_timer.timer_set) {
+		ngx_del_timer(&ctx->fetch_timer);
+	}
+	if (f->complete && !f->too_big && rc != NGX_ERROR
+	    && rc < NGX_HTTP_SPECIAL_RESPONSE) {
+		ctx->fetch_status = sr->headers_out.status;
+		ctx->fetch_type = sr->headers_out.content_type;
+		ctx->fetch_body.data = f->buf;
+		ctx->fetch_body.len = f->len;
+	} else {
+		ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+		    "authcore: fetching keys from \"%V\" failed: %s",
+		    &ctx->fetch_url, f->too_big ? "the answer is over "
+		    "jwks_fetch.max_bytes" : "no whole answer");
+	}
+	ctx->step = AC_NGX_FETCHED;
+	if (ngx_http_post_request(r, NULL) != NGX_OK) {
+		return NGX_ERROR;
+	}
+	return NGX_OK;
+}
+
+/* jwks_fetch.timeout_ms passed: the fetch has failed; the request goes on
+ * without it (a subrequest that answers later is ignored). */
+static void
+ngx_http_authcore_fetch_timeout(ngx_event_t *ev)
+{
+	ngx_http_authcore_ctx_t *ctx = ev->data;
+	ngx_http_request_t *r = ctx->r;
+	ngx_connection_t *c = r->connection;
+
+	ngx_http_set_log_request(c->log, r);
+	if (ctx->step != AC_NGX_FETCH) {
+		return;
+	}
+	ngx_http_authcore_fetch_failed(ctx,
+	    "no whole answer within jwks_fetch.timeout_ms");
+	ngx_http_authcore_fetch_abort(ctx);
 	ngx_http_run_posted_requests(c);
+}
+
+/*
+ * Back in the access phase with the fetch's outcome: handed to the core
+ * (which alone decides whether it replaces the keys), then the decision
+ * goes on as after any core call.
+ */
+static ngx_int_t
+ngx_http_authcore_fetched(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx)
+{
+	ac_decision_use_jwks(ctx->d, ctx->jwks);
+	if (ac_decide_fetched(ctx->d, (int) ctx->fetch_status,
+	        (const char *) ctx->fetch_type.data, ctx->fetch_type.len,
+	        ctx->fetch_body.data, ctx->fetch_body.len, (int64_t) ngx_time())
+	        != 0
+	    && ctx->fetch_status != 0) {
+		ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+		    "authcore: the keys from \"%V\" were refused (status %ui, "
+		    "Content-Type \"%V\", %uz bytes)", &ctx->fetch_url,
+		    ctx->fetch_status, &ctx->fetch_type, ctx->fetch_body.len);
+	}
+	ngx_http_authcore_core_call(r, ctx, AC_NGX_NEXT);
+	return ngx_http_authcore_settle(r, ctx);
 }
 
 /*
@@ -2011,6 +2507,14 @@ ngx_http_authcore_handler(ngx_http_request_t *r)
 			return ctx->rc;
 		case AC_NGX_APPLIED:
 			return ctx->rc;
+		case AC_NGX_FETCHED:
+			rc = ngx_http_authcore_fetched(r, ctx);
+			if (rc != NGX_OK) {
+				return rc; /* NGX_DONE: pending again */
+			}
+			ctx->step = AC_NGX_APPLIED;
+			ctx->rc = ngx_http_authcore_apply(r, ctx);
+			return ctx->rc;
 		default:
 			return NGX_AGAIN;
 		}
@@ -2028,6 +2532,10 @@ ngx_http_authcore_handler(ngx_http_request_t *r)
 	ngx_http_authcore_release(r, ctx);
 	ngx_http_set_ctx(r, ctx, ngx_http_authcore_module);
 	ctx->policy = alcf->policy;
+	ctx->fetch_uri = alcf->fetch;
+	ctx->jwks = alcf->jwks >= 0
+	    && (ngx_uint_t) alcf->jwks < ngx_http_authcore_n_jwks
+	    ? ngx_http_authcore_jwks[alcf->jwks] : NULL;
 	ctx->table = NULL;
 	if (alcf->table >= 0) {
 		amcf = ngx_http_get_module_main_conf(r, ngx_http_authcore_module);
@@ -2150,10 +2658,34 @@ ngx_http_authcore_uri_variable(ngx_http_request_t *r,
 	return NGX_OK;
 }
 
+/* $authcore_fetch_url: the URL of the key fetch the request's decision
+ * waits for (the policy's jwt.jwks_uri), for the authcore_fetch
+ * location's proxy_pass; empty when none was asked for. */
+static ngx_int_t
+ngx_http_authcore_fetch_url_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+	ngx_http_authcore_ctx_t *ctx;
+
+	(void) data;
+	ctx = ngx_http_authcore_find_ctx(r->main);
+	if (ctx == NULL || ctx->fetch_url.len == 0) {
+		v->not_found = 1;
+		return NGX_OK;
+	}
+	v->data = ctx->fetch_url.data;
+	v->len = ctx->fetch_url.len;
+	v->valid = 1;
+	v->no_cacheable = 1;
+	v->not_found = 0;
+	return NGX_OK;
+}
+
 static ngx_int_t
 ngx_http_authcore_add_variables(ngx_conf_t *cf)
 {
 	static ngx_str_t name = ngx_string("authcore_uri");
+	static ngx_str_t fetch_name = ngx_string("authcore_fetch_url");
 	ngx_http_variable_t *var;
 
 	var = ngx_http_add_variable(cf, &name, NGX_HTTP_VAR_NOCACHEABLE);
@@ -2161,6 +2693,11 @@ ngx_http_authcore_add_variables(ngx_conf_t *cf)
 		return NGX_ERROR;
 	}
 	var->get_handler = ngx_http_authcore_uri_variable;
+	var = ngx_http_add_variable(cf, &fetch_name, NGX_HTTP_VAR_NOCACHEABLE);
+	if (var == NULL) {
+		return NGX_ERROR;
+	}
+	var->get_handler = ngx_http_authcore_fetch_url_variable;
 	return NGX_OK;
 }
 
@@ -2179,5 +2716,7 @@ ngx_http_authcore_init(ngx_conf_t *cf)
 
 	ngx_http_authcore_next_header_filter = ngx_http_top_header_filter;
 	ngx_http_top_header_filter = ngx_http_authcore_header_filter;
+	ngx_http_authcore_next_body_filter = ngx_http_top_body_filter;
+	ngx_http_top_body_filter = ngx_http_authcore_body_filter;
 	return NGX_OK;
 }

@@ -10,7 +10,10 @@
 # (tests/hosts/nginx_request.py); then one rate-limit bucket shared by two
 # workers under many connections at once, and a client over its limit
 # refused before its password or token is checked
-# (tests/hosts/nginx_ratelimit.py).
+# (tests/hosts/nginx_ratelimit.py); then keys from a policy's jwt.jwks_uri,
+# fetched through the authcore_fetch location from a real OpenID Provider
+# (npm oidc-provider), rotated, out of service, and hostile JWKS answers
+# (tests/hosts/nginx_jwks.py, tests/lib/jwkskit.py).
 # Loopback only; every wait is bounded.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -25,4 +28,5 @@ timeout -k 10 600 python3 tests/hosts/nginx_vectors.py "$module" || rc=1
 timeout -k 10 300 python3 tests/hosts/nginx_login.py "$module" || rc=1
 timeout -k 10 300 python3 tests/hosts/nginx_request.py "$module" || rc=1
 timeout -k 10 120 python3 tests/hosts/nginx_ratelimit.py "$module" || rc=1
+timeout -k 10 120 python3 tests/hosts/nginx_jwks.py "$module" || rc=1
 exit $rc

@@ -1,0 +1,293 @@
+#!/usr/bin/env python3
+"""Keys from a JWKS URL in the nginx module, through Debian's nginx:
+
+  nginx_jwks.py [MODULE.so]
+
+The module fetches the provider's keys with an in-memory subrequest to the
+internal location `authcore_fetch` names, which proxies to
+$authcore_fetch_url, while the request's decision waits; its own timer
+bounds the wait. tests/lib/jwkskit.py says what is checked (a real OpenID
+Provider, rotation, outage, hostile answers). Besides:
+  - `nginx -t` refuses a policy with jwt.jwks_uri where no authcore_fetch
+    is set, naming the directive, and accepts it with one;
+  - the fetch carries none of the client's headers (its token, its
+    cookies) to the JWKS server, only an Accept for a JWK set;
+  - an https jwks_uri: the keys are fetched over TLS when the snippet's
+    CA file is the one that signed the provider's certificate, and refused
+    (503) with the snippet as written, whose system CAs do not trust it.
+The fetch location is hosts/nginx/README.md's own snippet, as written
+there. Each nginx (one worker) runs in front of tests/lib/echo.py on
+127.0.0.1 and is stopped by its own PID."""
+import http.client
+import http.server
+import json
+import os
+import shutil
+import ssl
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "docs"))
+import blocks  # noqa: E402
+import hostkit  # noqa: E402
+import jwkskit  # noqa: E402
+from checks import failed, ok  # noqa: E402
+
+NGINX = os.environ.get("AUTHCORE_NGINX", "/usr/sbin/nginx")
+MODULE = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else
+                         os.path.join(ROOT, "build", "nginx", "ngx_http_authcore_module.so"))
+WORK = os.path.join(ROOT, "build", "tests", "nginx-jwks")
+START_TIMEOUT = 10.0
+
+SERVER = """    server {{
+        listen 127.0.0.1:{port};
+        authcore_policy {policy};
+{fetch}
+        location / {{
+            proxy_pass http://127.0.0.1:{echo};
+        }}
+    }}
+}}
+"""
+
+
+README = os.path.join(ROOT, "hosts", "nginx", "README.md")
+
+
+def readme_block(start, kind=None):
+    """The text of the README's code block that starts with `start` and
+    mentions authcore_fetch (of that doc-test kind, if given)."""
+    for b in blocks.blocks(README):
+        if (kind is None or b.kind == kind) and b.text.lstrip().startswith(start) \
+                and "authcore_fetch" in b.text:
+            return b.text
+    raise RuntimeError("no block starting %r in %s" % (start, README))
+
+
+# The README's snippet (its server-context block), as the user copies it.
+FETCH = "".join("        " + ln + "\n"
+                for ln in readme_block("resolver", "nginx-fragment").splitlines())
+
+count = 0
+
+
+def stage(policy, fetch=None):
+    """A folder with the policy and an nginx.conf on a free port: (folder,
+    conf, port)."""
+    global count
+    count += 1
+    d = os.path.join(WORK, "nginx-%d" % count)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    os.chmod(d, 0o755)  # workers may run as another user
+    pol = os.path.join(d, "policy.json")
+    with open(pol, "w") as f:
+        json.dump(policy, f)
+    port = hostkit.free_port()
+    conf = os.path.join(d, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(hostkit.NGINX_HEAD.format(workers=1, module=MODULE, d=d)
+                + SERVER.format(port=port, policy=pol, echo=ECHO_PORT,
+                                fetch=FETCH if fetch is None else fetch))
+    return d, conf, port
+
+
+def start(policy, fetch=None):
+    """jwkskit's start(): nginx with this policy; (port, stop)."""
+    for _ in range(3):  # a free port can be taken between probe and bind
+        d, conf, port = stage(policy, fetch)
+        srv = hostkit.Server([NGINX, "-p", d, "-c", conf], os.path.join(d, "nginx.out"))
+        if hostkit.wait_port(port, srv.proc, START_TIMEOUT):
+            return port, srv.stop
+        srv.stop()
+        out = srv.log_text() + error_log(d)
+        if "Address already in use" not in out:
+            break
+    raise RuntimeError("nginx did not start: %s" % out[-800:])
+
+
+def error_log(d):
+    try:
+        with open(os.path.join(d, "error.log"), errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def check_config():
+    """nginx -t without and with authcore_fetch."""
+    policy = jwkskit.policy("http://127.0.0.1:9/jwks", "http://127.0.0.1:9")
+    for fetch in (False, True):
+        d, conf, _ = stage(policy, None if fetch else "")
+        try:
+            r = subprocess.run([NGINX, "-t", "-p", d, "-c", conf], capture_output=True,
+                               text=True, timeout=30)
+            out = (r.stdout + r.stderr).strip()
+        except subprocess.TimeoutExpired:
+            ok("nginx -t with a jwks_uri policy", "timed out")
+            continue
+        if not fetch:
+            # the message the README documents, with this policy's path
+            doc = " ".join(readme_block("[emerg] authcore_policy").split())[len("[emerg] "):]
+            doc = doc.replace("/etc/authcore/policy.json", os.path.join(d, "policy.json"))
+            ok("nginx jwks_uri: nginx -t refuses a jwks_uri policy without authcore_fetch "
+               "with the README's message",
+               None if r.returncode != 0 and doc in " ".join(out.split())
+               else "exit %d: %s; README: %s" % (r.returncode, out[-300:], doc))
+        else:
+            ok("nginx jwks_uri: nginx -t accepts it with authcore_fetch",
+               None if r.returncode == 0 else "exit %d: %s" % (r.returncode, out[-300:]))
+
+
+def check_headers():
+    """The fetch carries none of the client's headers to the JWKS server."""
+    seen = []
+
+    class H(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            seen.append({k.lower(): v for k, v in self.headers.items()})
+            body = b'{"keys":[]}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    httpd.daemon_threads = True
+    th = threading.Thread(target=httpd.serve_forever, daemon=True)
+    th.start()
+    stop = None
+    name = "nginx jwks_uri: the fetch sends none of the client's headers, only Accept"
+    try:
+        uri = "http://127.0.0.1:%d/jwks" % httpd.server_address[1]
+        port, stop = start(jwkskit.policy(uri, "http://127.0.0.1:9"))
+        # a token whose header names a kid: the core asks for keys
+        token = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJ4In0.AAAA"
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        c.request("GET", "/api/x", headers={"Authorization": "Bearer " + token,
+                                             "Cookie": "sid=secret-cookie",
+                                             "X-Client-Secret": "do-not-forward"})
+        r = c.getresponse()
+        r.read()
+        c.close()
+        probs = []
+        if r.status != 503:
+            probs.append("status %d, want 503 (a JWKS with no usable key)" % r.status)
+        if len(seen) != 1:
+            probs.append("%d fetches, want 1" % len(seen))
+        for h in seen:
+            leaked = [k for k in ("authorization", "cookie", "x-client-secret") if k in h]
+            if leaked:
+                probs.append("forwarded %s" % ", ".join(leaked))
+            if "application/jwk-set+json" not in h.get("accept", ""):
+                probs.append("Accept %r" % h.get("accept"))
+        ok(name, "; ".join(probs) or None)
+    except Exception as e:  # noqa: BLE001 (a crash is a failure, reported)
+        ok(name, repr(e))
+    finally:
+        if stop:
+            stop()
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def check_tls():
+    """An https jwks_uri, through the README's snippet."""
+    work = os.path.join(WORK, "tls")
+    os.makedirs(work)
+    cert, key = os.path.join(work, "cert.pem"), os.path.join(work, "key.pem")
+    # 127.0.0.1 as a DNS name too: nginx checks the proxied name with
+    # X509_check_host
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:127.0.0.1",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True, timeout=30)
+    keys = os.path.join(work, "keys.json")
+    jwkskit.make_keys(keys, "t1")
+    idp = jwkskit.Provider(work, hostkit.free_port())
+    try:
+        idp.start(keys)
+        token, body = idp.token(), idp.jwks()
+    finally:
+        idp.stop()
+
+    class H(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/jwk-set+json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    httpd.daemon_threads = True
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    policy = jwkskit.policy("https://127.0.0.1:%d/jwks" % httpd.server_address[1], idp.issuer)
+    system_ca = "/etc/ssl/certs/ca-certificates.crt"
+    try:
+        for name, fetch, status in (
+                ("nginx jwks_uri: an https provider's keys are fetched, its certificate verified",
+                 FETCH.replace(system_ca, cert), 200),
+                ("nginx jwks_uri: an https provider whose certificate the CAs do not sign is refused",
+                 FETCH, 503)):
+            stop = None
+            try:
+                if system_ca not in FETCH:
+                    raise RuntimeError("the README's snippet names no %s" % system_ca)
+                port, stop = start(policy, fetch)
+                jwkskit.expect(name, jwkskit.get(port, token), status,
+                               "authcore-test" if status == 200 else None)
+            except Exception as e:  # noqa: BLE001 (a crash is a failure, reported)
+                ok(name, repr(e))
+            finally:
+                if stop:
+                    stop()
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+ECHO_PORT = None
+
+
+def main():
+    global ECHO_PORT
+    if not os.path.exists(MODULE):
+        ok("nginx jwks_uri: module is built", "%s is missing (make all)" % MODULE)
+        return 1
+    shutil.rmtree(WORK, ignore_errors=True)
+    os.makedirs(WORK)
+    echo, ECHO_PORT = hostkit.start_echo()
+    try:
+        check_config()
+        check_headers()
+        check_tls()
+        t = time.monotonic()
+        jwkskit.run("nginx jwks_uri", start, os.path.join(WORK, "kit"))
+        print("# nginx jwks_uri checks took %.1f s" % (time.monotonic() - t), flush=True)
+    finally:
+        hostkit.stop(echo)
+    return 1 if failed() else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
