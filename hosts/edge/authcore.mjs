@@ -886,7 +886,13 @@ function envText(env) {
 // its own); TOO_LARGE once more arrive (the rest is not read).
 async function readBody(request, max) {
   if (request.body === null) return new Uint8Array(0);
-  const reader = request.clone().body.getReader();
+  return readCapped(request.clone().body, max);
+}
+
+// A stream's bytes, at most max; TOO_LARGE once more arrive (the rest is
+// not read: the stream is cancelled).
+async function readCapped(stream, max) {
+  const reader = stream.getReader();
   const chunks = [];
   let n = 0;
   for (;;) {
@@ -928,25 +934,8 @@ async function fetchCapped(f) {
       if (r.body) await r.body.cancel().catch(() => {});
       return { status: r.status, type, body: new Uint8Array(0) };
     }
-    const reader = r.body.getReader();
-    const chunks = [];
-    let n = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      n += value.byteLength;
-      if (n > f.maxBytes) {
-        reader.cancel().catch(() => {});
-        return FETCH_FAILED;
-      }
-      chunks.push(value);
-    }
-    const body = new Uint8Array(n);
-    let at = 0;
-    for (const c of chunks) {
-      body.set(c, at);
-      at += c.byteLength;
-    }
+    const body = await readCapped(r.body, f.maxBytes);
+    if (body === TOO_LARGE) return FETCH_FAILED;
     return { status: 200, type, body };
   } catch {
     return FETCH_FAILED;

@@ -104,6 +104,19 @@ class Server:
         with open(self.log_path, errors="replace") as f:
             return f.read()
 
+    def announced_port(self, timeout=20.0):
+        """The port of a child that prints "listening PORT" once it serves;
+        RuntimeError (with its log's tail) if it exits or time runs out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.log_text().splitlines():
+                if line.startswith("listening ") and line[10:].isdigit():
+                    return int(line[10:])
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise RuntimeError("server did not start: %s" % self.log_text()[-800:])
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)

@@ -27,6 +27,9 @@
 
 #define NOW 1800000000
 #define URI "https://idp.example/jwks"
+#define ISS "https://idp.example/realm/"
+#define CONF_URL "https://idp.example/realm/.well-known/openid-configuration"
+#define KEYS_URL "https://keys.idp.example/certs"
 
 /* ---- keys and tokens ---- */
 typedef struct {
@@ -64,45 +67,22 @@ static void make_signer(signer *s, const char *seed, const char *kid)
 }
 
 /* An ES256 token for sub, expiring at exp, with header kid `kid` (may
- * differ from the signer's: a forgery under another's kid). */
-static const char *mint(const signer *s, const char *kid, const char *sub,
-    int64_t exp, char *out, size_t cap)
+ * differ from the signer's: a forgery under another's kid) and, unless
+ * iss is NULL, an "iss" claim. */
+static const char *mint(const signer *s, const char *kid, const char *iss,
+    const char *sub, int64_t exp, char *out, size_t cap)
 {
-	char hdr[96], pl[128];
+	char hdr[96], pl[256], ic[160] = "";
 	uint8_t hash[32], sig[132];
 	br_sha256_context sc;
 	size_t n, sl;
 
 	snprintf(hdr, sizeof hdr, "{\"alg\":\"ES256\",\"typ\":\"JWT\",\"kid\":\"%s\"}",
 	    kid);
-	snprintf(pl, sizeof pl, "{\"sub\":\"%s\",\"exp\":%lld}", sub,
+	if (iss != NULL)
+		snprintf(ic, sizeof ic, "\"iss\":\"%s\",", iss);
+	snprintf(pl, sizeof pl, "{%s\"sub\":\"%s\",\"exp\":%lld}", ic, sub,
 	    (long long)exp);
-	n = ac_b64url_encode(out, cap, hdr, strlen(hdr));
-	out[n++] = '.';
-	n += ac_b64url_encode(out + n, cap - n, pl, strlen(pl));
-	br_sha256_init(&sc);
-	br_sha256_update(&sc, out, n);
-	br_sha256_out(&sc, hash);
-	sl = br_ecdsa_i31_sign_raw(br_ec_get_default(), &br_sha256_vtable, hash,
-	    &s->sk, sig);
-	out[n++] = '.';
-	n += ac_b64url_encode(out + n, cap - n, sig, sl);
-	out[n] = 0;
-	return out;
-}
-
-/* As mint, with an "iss" claim. */
-static const char *mint_iss(const signer *s, const char *iss, const char *sub,
-    int64_t exp, char *out, size_t cap)
-{
-	char hdr[96], pl[256];
-	uint8_t hash[32], sig[132];
-	br_sha256_context sc;
-	size_t n, sl;
-
-	snprintf(hdr, sizeof hdr, "{\"alg\":\"ES256\",\"kid\":\"%s\"}", s->kid);
-	snprintf(pl, sizeof pl, "{\"iss\":\"%s\",\"sub\":\"%s\",\"exp\":%lld}",
-	    iss, sub, (long long)exp);
 	n = ac_b64url_encode(out, cap, hdr, strlen(hdr));
 	out[n++] = '.';
 	n += ac_b64url_encode(out + n, cap - n, pl, strlen(pl));
@@ -590,9 +570,6 @@ static void test_other_uri_and_algs(void)
 /* Decides tok, answering each fetch by its URL: config for ISS's
  * configuration URL, keys for KEYS_URL (anything else fails). The URLs
  * fetched, in order, go to seen (space-separated). */
-#define ISS "https://idp.example/realm/"
-#define CONF_URL "https://idp.example/realm/.well-known/openid-configuration"
-#define KEYS_URL "https://keys.idp.example/certs"
 static char seen[1024];
 static const ac_answer *decide_urls(const ac_policy *P, ac_jwks_cache *c,
     const char *tok, int64_t now, const char *config, const char *keys)
@@ -732,12 +709,12 @@ int main(void)
 	make_signer(&k1, "authcore jwks test key 1", "k1");
 	make_signer(&k2, "authcore jwks test key 2", "k2");
 	make_signer(&k3, "authcore jwks test key 3", "k3");
-	mint(&k1, "k1", "ann", NOW + 86400 * 30, t1, sizeof t1);
-	mint(&k2, "k2", "bob", NOW + 86400 * 30, t2, sizeof t2);
-	mint(&k3, "k1", "eve", NOW + 86400 * 30, tforged, sizeof tforged);
-	mint(&k3, "k9", "eve", NOW + 86400 * 30, tmadeup, sizeof tmadeup);
-	mint_iss(&k1, ISS, "ann", NOW + 86400 * 30, tiss, sizeof tiss);
-	mint_iss(&k2, ISS, "bob", NOW + 86400 * 30, tiss2, sizeof tiss2);
+	mint(&k1, "k1", NULL, "ann", NOW + 86400 * 30, t1, sizeof t1);
+	mint(&k2, "k2", NULL, "bob", NOW + 86400 * 30, t2, sizeof t2);
+	mint(&k3, "k1", NULL, "eve", NOW + 86400 * 30, tforged, sizeof tforged);
+	mint(&k3, "k9", NULL, "eve", NOW + 86400 * 30, tmadeup, sizeof tmadeup);
+	mint(&k1, "k1", ISS, "ann", NOW + 86400 * 30, tiss, sizeof tiss);
+	mint(&k2, "k2", ISS, "bob", NOW + 86400 * 30, tiss2, sizeof tiss2);
 	jwks(set1, sizeof set1, &k1, NULL);
 	jwks(set12, sizeof set12, &k1, &k2);
 	jwks(set2, sizeof set2, &k2, NULL);

@@ -42,7 +42,6 @@ listen on 127.0.0.1, are stopped by their own PID, every wait is bounded.
 import http.client
 import json
 import os
-import re
 import shutil
 import signal
 import socket
@@ -541,15 +540,7 @@ class Server(hostkit.Server):
     """A server that prints "listening PORT" once it serves."""
 
     def port(self):
-        deadline = time.time() + START_TIMEOUT
-        while time.time() < deadline:
-            m = re.search(r"^listening (\d+)$", self.log_text(), re.M)
-            if m:
-                return int(m.group(1))
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.1)
-        raise RuntimeError("server did not start: %s" % self.log_text()[-800:])
+        return self.announced_port(START_TIMEOUT)
 
 
 def stage(name, extra):
