@@ -12,7 +12,14 @@ OpenID Provider, rotation, outage, nine hostile answers). Then, here:
 
   - a jwks_uri with no cluster of that name: a token is answered 503
     jwks_unavailable with Retry-After at once (never let through, never
-    held), and Envoy's log names the cluster the filter looked for.
+    held), and Envoy's log names the cluster the filter looked for;
+  - one fetch for many: 4 requests that need keys at once, while a slow
+    JWKS server (answers after 0.6 s, no usable key) holds the first
+    fetch, make one fetch between them; each is answered 503;
+  - a client that goes away while its request waits for keys: 3 requests
+    at once, 2 of them hung up on after 0.2 s; the third is still
+    answered (503) within the fetch's time, one fetch was made, and Envoy
+    serves the next request (401 without a token).
 
 One worker (--concurrency 1), so the checks' timings meet one key cache.
 Loopback only; every wait is bounded; each Envoy and the echo upstream are
@@ -24,9 +31,12 @@ Usage: envoy_jwks.py --wasm build/authcore-proxy.wasm --workdir DIR
 import argparse
 import base64
 import http.client
+import http.server
 import json
 import os
+import socket
 import sys
+import threading
 import time
 import urllib.parse
 
@@ -102,18 +112,129 @@ def b64(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+def unsigned_token(issuer):
+    """Well formed, signed by nobody: its keys must be fetched to judge it."""
+    now = int(time.time())
+    return ".".join([b64(json.dumps({"alg": "ES256", "typ": "JWT", "kid": "k1"}).encode()),
+                     b64(json.dumps({"iss": issuer, "aud": jwkskit.RESOURCE, "sub": "x",
+                                     "iat": now, "exp": now + 300}).encode()),
+                     b64(b"\x01" * 64)])
+
+
+class SlowJwks:
+    """Answers every GET after `delay` seconds with a JWKS that has no
+    usable key, and counts the GETs."""
+
+    def __init__(self, delay):
+        self.gets, kit = 0, self
+        self.lock = threading.Lock()
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                with kit.lock:
+                    kit.gets += 1
+                time.sleep(delay)
+                body = json.dumps({"keys": [{"kty": "OKP", "crv": "Ed25519",
+                                             "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}).encode()
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except OSError:
+                    pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def count(self):
+        with self.lock:
+            return self.gets
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def at_once(listen, token, n, hang_up=0, hang_after=0.2):
+    """n requests with token at once, each on its own connection; the
+    first hang_up of them are closed after hang_after seconds. Returns
+    the others' (status, seconds) or an exception text."""
+    out = [None] * n
+
+    def one(i):
+        t = time.monotonic()
+        try:
+            if i < hang_up:
+                s = socket.create_connection(("127.0.0.1", listen), timeout=5)
+                s.sendall(("GET /api/x HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                           "Authorization: Bearer %s\r\n\r\n" % token).encode())
+                time.sleep(hang_after)
+                s.close()
+                out[i] = ("hung up", 0.0)
+                return
+            st = jwkskit.get(listen, token)[0]
+            out[i] = (st, time.monotonic() - t)
+        except (OSError, http.client.HTTPException) as e:
+            out[i] = (repr(e), time.monotonic() - t)
+
+    ts = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(n)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(15)
+    return out[hang_up:]
+
+
+def one_fetch(envoys):
+    """Requests that need keys while a fetch is in flight share it; a
+    client that hangs up while waiting leaves the others answered."""
+    jwks = SlowJwks(0.6)
+    issuer = "http://127.0.0.1:%d" % jwks.port
+    listen, srv = envoys.start(jwkskit.policy(issuer + "/jwks", issuer))
+    try:
+        token = unsigned_token(issuer)
+        got = at_once(listen, token, 4)
+        probs = ["%r" % (g,) for g in got if g is None or g[0] != 503 or g[1] > 3]
+        if jwks.count() != 1:
+            probs.append("%d fetches, want 1" % jwks.count())
+        ok("envoy jwks_uri: 4 requests needing keys at once share one fetch, each answered 503",
+           "; ".join(probs) or None)
+
+        time.sleep(jwkskit.MIN_INTERVAL + 0.2)  # the failed fetch's min_interval
+        before = jwks.count()
+        got = at_once(listen, token, 3, hang_up=2)
+        probs = ["%r" % (g,) for g in got if g is None or g[0] != 503 or g[1] > 3]
+        if jwks.count() - before != 1:
+            probs.append("%d fetches, want 1" % (jwks.count() - before))
+        time.sleep(0.5)
+        st = jwkskit.get(listen)[0]
+        if st != 401:
+            probs.append("the next request: %d, want 401" % st)
+        if srv.proc.poll() is not None:
+            probs.append("Envoy exited")
+        ok("envoy jwks_uri: clients that hang up while waiting for keys: the one left is "
+           "answered, one fetch, Envoy serves on", "; ".join(probs) or None)
+    finally:
+        srv.stop()
+        jwks.stop()
+
+
 def no_cluster(envoys):
     """A jwks_uri whose cluster is missing: 503 at once, the cluster named
     in the log."""
     port = hostkit.free_port()  # nothing listens; no cluster names it
     uri = "http://127.0.0.1:%d/jwks" % port
     issuer = "http://127.0.0.1:%d" % port
-    # well formed, signed by nobody: its keys must be fetched to judge it
-    now = int(time.time())
-    token = ".".join([b64(json.dumps({"alg": "ES256", "typ": "JWT", "kid": "k1"}).encode()),
-                      b64(json.dumps({"iss": issuer, "aud": jwkskit.RESOURCE, "sub": "x",
-                                      "iat": now, "exp": now + 300}).encode()),
-                      b64(b"\x01" * 64)])
+    token = unsigned_token(issuer)
     listen, srv = envoys.start(jwkskit.policy(uri, issuer), cluster=False)
     try:
         st, hdrs, body, took = jwkskit.get(listen, token)
@@ -148,10 +269,11 @@ def main():
             return listen, srv.stop
 
         jwkskit.run("envoy jwks_uri", start, os.path.join(args.workdir, "kit"))
-        try:
-            no_cluster(envoys)
-        except Exception as e:  # noqa: BLE001 (a crash is a failure, reported)
-            ok("envoy jwks_uri: a missing cluster ran", repr(e))
+        for check in (no_cluster, one_fetch):
+            try:
+                check(envoys)
+            except Exception as e:  # noqa: BLE001 (a crash is a failure, reported)
+                ok("envoy jwks_uri: %s ran" % check.__name__, repr(e))
     finally:
         hostkit.stop(echo)
     return 1 if failed() else 0
