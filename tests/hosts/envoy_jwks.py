@@ -19,7 +19,13 @@ OpenID Provider, rotation, outage, nine hostile answers). Then, here:
   - a client that goes away while its request waits for keys: 3 requests
     at once, 2 of them hung up on after 0.2 s; the third is still
     answered (503) within the fetch's time, one fetch was made, and Envoy
-    serves the next request (401 without a token).
+    serves the next request (401 without a token);
+  - an https jwks_uri ("https://localhost:PORT/jwks", the provider's keys
+    served over TLS with a self-signed certificate) through a cluster
+    "localhost:PORT" with a TLS transport socket as the README shows it
+    (SNI localhost, the certificate trusted, its DNS name matched): the
+    provider's token passes; the same cluster trusting another
+    certificate: 503, the keys never taken from an unverified server.
 
 One worker (--concurrency 1), so the checks' timings meet one key cache.
 Loopback only; every wait is bounded; each Envoy and the echo upstream are
@@ -35,6 +41,7 @@ import http.server
 import json
 import os
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -50,16 +57,30 @@ import jwkskit  # noqa: E402
 from checks import failed, ok  # noqa: E402
 
 
-def fetch_cluster(uri):
+def fetch_cluster(uri, ca=None):
     """The cluster the filter fetches uri from: named as the URL's
-    authority, exactly as written, with the host and port it names."""
+    authority, exactly as written, its port on 127.0.0.1. ca: TLS to it,
+    with SNI the URL's host, trusting the certificate file ca and matching
+    the host among its DNS names (hosts/proxy-wasm/README.md's cluster)."""
     u = urllib.parse.urlsplit(uri)
-    return {
+    c = {
         "name": u.netloc, "type": "STATIC", "connect_timeout": "1s",
         "load_assignment": {"cluster_name": u.netloc, "endpoints": [{"lb_endpoints": [{
             "endpoint": {"address": {"socket_address": {
-                "address": u.hostname, "port_value": u.port}}}}]}]},
+                "address": "127.0.0.1", "port_value": u.port}}}}]}]},
     }
+    if ca:
+        c["transport_socket"] = {
+            "name": "envoy.transport_sockets.tls",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3."
+                         "UpstreamTlsContext",
+                "sni": u.hostname,
+                "common_tls_context": {"validation_context": {
+                    "trusted_ca": {"filename": ca},
+                    "match_typed_subject_alt_names": [{
+                        "san_type": "DNS", "matcher": {"exact": u.hostname}}]}}}}
+    return c
 
 
 class Envoys:
@@ -69,7 +90,7 @@ class Envoys:
         self.envoy_bin, self.wasm, self.work, self.echo_port = envoy_bin, wasm, work, echo_port
         self.count = 0
 
-    def start(self, policy, cluster=True):
+    def start(self, policy, cluster=True, ca=None):
         self.count += 1
         tag = "jwks-%d" % self.count
         listen, admin = hostkit.free_port(), hostkit.free_port()
@@ -77,7 +98,7 @@ class Envoys:
                          listener(listen, self.wasm, json.dumps(policy)))
         if cluster:
             boot["static_resources"]["clusters"].append(
-                fetch_cluster(policy["jwt"]["jwks_uri"]))
+                fetch_cluster(policy["jwt"]["jwks_uri"], ca))
         config = os.path.join(self.work, "envoy-%s.json" % tag)
         with open(config, "w") as f:
             json.dump(boot, f, indent=1)
@@ -228,6 +249,74 @@ def one_fetch(envoys):
         jwks.stop()
 
 
+class TlsJwks:
+    """Serves one JWKS over TLS (certificate cert, key) on loopback."""
+
+    def __init__(self, jwks, cert, key):
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Type", "application/jwk-set+json")
+                self.send_header("Content-Length", str(len(jwks)))
+                self.end_headers()
+                self.wfile.write(jwks)
+
+        class Quiet(http.server.ThreadingHTTPServer):
+            def handle_error(self, request, client_address):
+                pass  # a client that refused the certificate: expected
+
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        self.httpd = Quiet(("127.0.0.1", 0), H)
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def https_cluster(envoys, work):
+    """An https jwks_uri through a TLS cluster: the keys come over a
+    verified connection, and only over one."""
+    d = os.path.join(work, "https")
+    other = os.path.join(d, "other")
+    os.makedirs(other, exist_ok=True)
+    cert, key = hostkit.make_tls_cert(d)
+    wrong_ca, _ = hostkit.make_tls_cert(other)
+    keys = os.path.join(d, "keys-t1.json")
+    jwkskit.make_keys(keys, "t1")
+    idp = jwkskit.Provider(d, hostkit.free_port())
+    tls = None
+    try:
+        idp.start(keys)
+        token, good = idp.token(), idp.jwks()
+        idp.stop()  # the keys come from the TLS server only
+        tls = TlsJwks(good, cert, key)
+        uri = "https://localhost:%d/jwks" % tls.port
+        for ca, want, what in ((cert, 200, "the provider's token passes"),
+                               (wrong_ca, 503, "a cluster that does not trust the server: 503")):
+            listen, srv = envoys.start(jwkskit.policy(uri, idp.issuer), ca=ca)
+            try:
+                jwkskit.expect("envoy jwks_uri: https through a TLS cluster named localhost:PORT: "
+                               + what, jwkskit.get(listen, token), want,
+                               "authcore-test" if want == 200 else None,
+                               reason_hdr=want == 503)
+            finally:
+                srv.stop()
+    finally:
+        idp.stop()
+        if tls is not None:
+            tls.stop()
+
+
 def no_cluster(envoys):
     """A jwks_uri whose cluster is missing: 503 at once, the cluster named
     in the log."""
@@ -269,9 +358,12 @@ def main():
             return listen, srv.stop
 
         jwkskit.run("envoy jwks_uri", start, os.path.join(args.workdir, "kit"))
-        for check in (no_cluster, one_fetch):
+        for check in (no_cluster, one_fetch, https_cluster):
             try:
-                check(envoys)
+                if check is https_cluster:
+                    check(envoys, args.workdir)
+                else:
+                    check(envoys)
             except Exception as e:  # noqa: BLE001 (a crash is a failure, reported)
                 ok("envoy jwks_uri: %s ran" % check.__name__, repr(e))
     finally:
