@@ -82,8 +82,10 @@ enum { APX_OK = 0, APX_NOT_FOUND = 1, APX_CAS_MISMATCH = 8 };
 enum { APX_LOG_DEBUG = 1, APX_LOG_INFO = 2, APX_LOG_WARN = 3,
        APX_LOG_ERROR = 4 };
 /* Header, body and trailer actions share these numbers: for a body, 1 is
- * StopIterationAndBuffer; 3 is StopIterationNoBuffer. */
-enum { APX_CONTINUE = 0, APX_PAUSE = 1, APX_DROP_BODY = 3 };
+ * StopIterationAndBuffer (past Envoy's buffer limit: 413), 2 is
+ * StopIterationAndWatermark (past it: flow control, the client slowed)
+ * and 3 is StopIterationNoBuffer. */
+enum { APX_CONTINUE = 0, APX_PAUSE = 1, APX_WATERMARK = 2, APX_DROP_BODY = 3 };
 enum { APX_BUFFER_REQUEST_BODY = 0, APX_BUFFER_HTTP_CALL_RESPONSE_BODY = 4,
        APX_BUFFER_PLUGIN_CONFIGURATION = 7 };
 enum { APX_MAP_REQUEST_HEADERS = 0, APX_MAP_RESPONSE_HEADERS = 2,
@@ -2166,7 +2168,10 @@ static uint32_t on_request_body_(uint32_t id, size_t body_size,
 			return APX_PAUSE; /* StopIterationAndBuffer */
 		return take_body(s);
 	case APX_S_PENDING:
-		return APX_PAUSE; /* hold the body until the decision */
+		/* hold the body until the decision (keys being fetched, a
+		 * Basic credential's check): an upload larger than Envoy's
+		 * buffer limit waits under flow control, not answered 413 */
+		return APX_WATERMARK;
 	case APX_S_ALLOWED:
 		return APX_CONTINUE;
 	default:

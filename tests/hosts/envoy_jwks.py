@@ -25,7 +25,11 @@ OpenID Provider, rotation, outage, nine hostile answers). Then, here:
     "localhost:PORT" with a TLS transport socket as the README shows it
     (SNI localhost, the certificate trusted, its DNS name matched): the
     provider's token passes; the same cluster trusting another
-    certificate: 503, the keys never taken from an unverified server.
+    certificate: 503, the keys never taken from an unverified server;
+  - an upload larger than Envoy's buffer limit (3 MiB against its 1 MiB
+    default) whose token waits for keys (a JWKS server that answers the
+    provider's keys after 0.6 s): it waits under flow control, is allowed,
+    and reaches the app whole (never 413 while the request is paused).
 
 One worker (--concurrency 1), so the checks' timings meet one key cache.
 Loopback only; every wait is bounded; each Envoy and the echo upstream are
@@ -142,11 +146,15 @@ def unsigned_token(issuer):
                      b64(b"\x01" * 64)])
 
 
-class SlowJwks:
-    """Answers every GET after `delay` seconds with a JWKS that has no
-    usable key, and counts the GETs."""
+NO_USABLE_KEY = json.dumps({"keys": [{"kty": "OKP", "crv": "Ed25519",
+                                      "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}).encode()
 
-    def __init__(self, delay):
+
+class SlowJwks:
+    """Answers every GET after `delay` seconds with `body` (by default a
+    JWKS that has no usable key), and counts the GETs."""
+
+    def __init__(self, delay, body=NO_USABLE_KEY):
         self.gets, kit = 0, self
         self.lock = threading.Lock()
 
@@ -160,8 +168,6 @@ class SlowJwks:
                 with kit.lock:
                     kit.gets += 1
                 time.sleep(delay)
-                body = json.dumps({"keys": [{"kty": "OKP", "crv": "Ed25519",
-                                             "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}).encode()
                 try:
                     self.send_response(200)
                     self.send_header("Content-Type", "application/json")
@@ -317,6 +323,55 @@ def https_cluster(envoys, work):
             tls.stop()
 
 
+def provider_keys(work, kid):
+    """A token of a real provider and its JWKS; the provider is stopped
+    again (the keys come from a server of the check's own)."""
+    keys = os.path.join(work, "keys-%s.json" % kid)
+    jwkskit.make_keys(keys, kid)
+    idp = jwkskit.Provider(work, hostkit.free_port())
+    try:
+        idp.start(keys)
+        return idp.issuer, idp.token(), idp.jwks()
+    finally:
+        idp.stop()
+
+
+def big_upload(envoys, work):
+    """A body past Envoy's buffer limit while the request waits for keys."""
+    d = os.path.join(work, "upload")
+    os.makedirs(d, exist_ok=True)
+    issuer, token, good = provider_keys(d, "u1")
+    jwks = SlowJwks(0.6, good)
+    listen, srv = envoys.start(jwkskit.policy("http://127.0.0.1:%d/jwks" % jwks.port, issuer))
+    size = 3 * 1024 * 1024
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", listen, timeout=10)
+        try:
+            c.request("POST", "/api/upload", body=b"u" * size,
+                      headers={"Authorization": "Bearer " + token,
+                               "Content-Type": "application/octet-stream"})
+            r = c.getresponse()
+            st, body = r.status, r.read()
+        finally:
+            c.close()
+        probs = []
+        if st != 200:
+            probs.append("status %d (%r), want 200" % (st, body[:120]))
+        else:
+            seen = json.loads(body).get("headers", {})
+            if seen.get("x-authcore-user") != "authcore-test" or \
+                    seen.get("content-length") != str(size):
+                probs.append("the app saw user %r, content-length %r" % (
+                    seen.get("x-authcore-user"), seen.get("content-length")))
+        if jwks.count() != 1:
+            probs.append("%d fetches, want 1" % jwks.count())
+        ok("envoy jwks_uri: a 3 MiB upload whose token waits for keys reaches the app whole, "
+           "never 413", "; ".join(probs) or None)
+    finally:
+        srv.stop()
+        jwks.stop()
+
+
 def no_cluster(envoys):
     """A jwks_uri whose cluster is missing: 503 at once, the cluster named
     in the log."""
@@ -358,9 +413,9 @@ def main():
             return listen, srv.stop
 
         jwkskit.run("envoy jwks_uri", start, os.path.join(args.workdir, "kit"))
-        for check in (no_cluster, one_fetch, https_cluster):
+        for check in (no_cluster, one_fetch, https_cluster, big_upload):
             try:
-                if check is https_cluster:
+                if check in (https_cluster, big_upload):
                     check(envoys, args.workdir)
                 else:
                     check(envoys)
