@@ -41,6 +41,13 @@
  *    between ticks Envoy serves other requests. A finished check is
  *    resumed and applied in the stream's context; a stream that ends
  *    while pending gives its slot back (ac_decide_abandon).
+ *  - keys from jwt.jwks_uri: each root context keeps an ac_jwks_cache
+ *    beside its policy (per worker, empty with each policy); a decision
+ *    pending on a fetch pauses its stream while the root context GETs the
+ *    URL from the Envoy cluster named as the URL's authority (host[:port]
+ *    as written) with proxy_http_call, one fetch in flight per
+ *    root, its answer handed to every stream that waits for it (see "Key
+ *    fetches").
  *  - logging: bad policies at error level, one audit line per decision at
  *    info level, the timing of each password check at debug level.
  *
@@ -75,10 +82,14 @@ enum { APX_OK = 0, APX_NOT_FOUND = 1, APX_CAS_MISMATCH = 8 };
 enum { APX_LOG_DEBUG = 1, APX_LOG_INFO = 2, APX_LOG_WARN = 3,
        APX_LOG_ERROR = 4 };
 /* Header, body and trailer actions share these numbers: for a body, 1 is
- * StopIterationAndBuffer; 3 is StopIterationNoBuffer. */
-enum { APX_CONTINUE = 0, APX_PAUSE = 1, APX_DROP_BODY = 3 };
-enum { APX_BUFFER_REQUEST_BODY = 0, APX_BUFFER_PLUGIN_CONFIGURATION = 7 };
-enum { APX_MAP_REQUEST_HEADERS = 0, APX_MAP_RESPONSE_HEADERS = 2 };
+ * StopIterationAndBuffer (past Envoy's buffer limit: 413), 2 is
+ * StopIterationAndWatermark (past it: flow control, the client slowed)
+ * and 3 is StopIterationNoBuffer. */
+enum { APX_CONTINUE = 0, APX_PAUSE = 1, APX_WATERMARK = 2, APX_DROP_BODY = 3 };
+enum { APX_BUFFER_REQUEST_BODY = 0, APX_BUFFER_HTTP_CALL_RESPONSE_BODY = 4,
+       APX_BUFFER_PLUGIN_CONFIGURATION = 7 };
+enum { APX_MAP_REQUEST_HEADERS = 0, APX_MAP_RESPONSE_HEADERS = 2,
+       APX_MAP_HTTP_CALL_RESPONSE_HEADERS = 6 };
 enum { APX_STREAM_REQUEST = 0 };
 
 /* ------------------------------------------------------------------ */
@@ -139,6 +150,11 @@ uint32_t proxy_get_shared_data(const char *key, size_t klen, uint8_t **ret,
 APX_IMPORT(proxy_set_shared_data)
 uint32_t proxy_set_shared_data(const char *key, size_t klen,
     const uint8_t *value, size_t vlen, uint32_t cas);
+APX_IMPORT(proxy_http_call)
+uint32_t proxy_http_call(const char *upstream, size_t ulen,
+    const uint8_t *headers, size_t hlen, const uint8_t *body, size_t blen,
+    const uint8_t *trailers, size_t tlen, uint32_t timeout_ms,
+    uint32_t *token);
 
 /* ------------------------------------------------------------------ */
 /* Profiling build (-DAPX_PROFILE, tools/bench/envoy_cost.py --profile): */
@@ -172,6 +188,8 @@ static const char *const apx_prof_names[8] = { "context_create",
 #define proxy_set_effective_context(...) \
 	APX_CALL(proxy_set_effective_context, __VA_ARGS__)
 #define proxy_continue_stream(...) APX_CALL(proxy_continue_stream, __VA_ARGS__)
+#define proxy_http_call(...) \
+	APX_CALL(proxy_http_call, __VA_ARGS__)
 #define proxy_set_tick_period_milliseconds(...) \
 	APX_CALL(proxy_set_tick_period_milliseconds, __VA_ARGS__)
 #define __wasi_clock_time_get(...) APX_CALL(__wasi_clock_time_get, __VA_ARGS__)
@@ -234,7 +252,8 @@ static void prof_report(uint32_t id)
 enum {
 	APX_S_HEADERS = 0, /* created, headers not seen yet */
 	APX_S_BODY,        /* login post: buffering the body */
-	APX_S_PENDING,     /* queued: a password check is under way */
+	APX_S_PENDING,     /* paused: a password check is under way (queued),
+	                      or keys are being fetched (fetching) */
 	APX_S_ALLOWED,     /* sent upstream; add resp_headers to its answer */
 	APX_S_ANSWERED     /* answered locally (or failed closed) */
 };
@@ -248,6 +267,7 @@ typedef struct apx_stream {
 	struct apx_stream *list_next;    /* the root's waiting list or queue */
 	int phase;
 	int waiting;                     /* on the root's waiting list */
+	int fetching;                    /* on the root's fetching list */
 	uint8_t *map, *addr, *body;      /* host buffers the request borrows */
 	size_t map_len, addr_len, body_len;
 	size_t body_seen;                /* body bytes buffered by the host */
@@ -283,6 +303,15 @@ typedef struct apx_root {
 	apx_list queue;         /* pending checks (round robin; the core's
 	                           login.max_pending bounds them) */
 	int ticking;            /* the tick period is set */
+	/* keys from jwt.jwks_uri (see "Key fetches") */
+	ac_jwks_cache *jwks;    /* malloc'd with the policy when it has a
+	                           jwks_uri (NULL: none, or no memory: the core
+	                           then answers 503 jwks_unavailable) */
+	apx_list fetching;      /* streams waiting for the fetch in flight */
+	int fetch_busy;         /* a fetch is in flight, as fetch_token */
+	uint32_t fetch_token;   /* proxy_http_call's, in this root */
+	size_t fetch_max;       /* its max_bytes */
+	uint64_t fetch_since;   /* when it was dispatched (monotonic ns) */
 } apx_root;
 
 #define APX_BUCKETS 64u
@@ -529,6 +558,17 @@ static void root_fail_pending(apx_root *r, const char *why)
 		ac_decision_wipe(s->decision);
 		stream_release_request(s);
 	}
+	/* the fetch in flight is forgotten: its answer, if it comes, finds
+	 * no fetch_busy and is ignored */
+	while ((s = list_pop(&r->fetching)) != NULL) {
+		s->fetching = 0;
+		s->phase = APX_S_ANSWERED;
+		if (proxy_set_effective_context(s->id) == APX_OK)
+			(void)fail_closed(why);
+		ac_decide_abandon(NULL, s->decision);
+		stream_release_request(s);
+	}
+	r->fetch_busy = 0;
 	if (r->ticking && proxy_set_effective_context(r->id) == APX_OK)
 		(void)proxy_set_tick_period_milliseconds(0);
 	r->ticking = 0;
@@ -551,12 +591,15 @@ static int root_tick_update(apx_root *r)
 
 static void root_unload(apx_root *r)
 {
-	root_fail_pending(r, "the policy was replaced during a password check");
+	root_fail_pending(r, "the policy was replaced during a password check "
+	    "or a key fetch");
 	free(r->mem);
 	free(r->jwt_cache);
+	free(r->jwks);
 	r->mem = NULL;
 	r->policy = NULL;
 	r->jwt_cache = NULL;
+	r->jwks = NULL;
 }
 
 static void on_context_create_(uint32_t id, uint32_t parent)
@@ -860,6 +903,20 @@ uint32_t proxy_on_configure(uint32_t root_id, size_t config_size)
 	cache_len = ac_sizeof_jwt_cache(ac_policy_jwt_cache_entries(policy));
 	r->jwt_cache = ac_jwt_cache_init(cache_len ? malloc(cache_len) : NULL,
 	    cache_len, ac_policy_jwt_cache_entries(policy));
+	/* keys from jwt.jwks_uri: this worker's, empty with each policy;
+	 * without memory for them the core answers such tokens 503
+	 * jwks_unavailable (closed, never open) */
+	if (ac_policy_jwks_uri(policy).len > 0) {
+		void *keys = malloc(ac_sizeof_jwks_cache());
+
+		r->jwks = ac_jwks_cache_init(keys, ac_sizeof_jwks_cache());
+		if (r->jwks == NULL) {
+			free(keys);
+			log_str(APX_LOG_ERROR, "authcore: out of memory (the "
+			    "jwks_uri key cache): tokens are answered 503 "
+			    "jwks_unavailable");
+		}
+	}
 	log_str(APX_LOG_INFO, env.admin_user.ptr != NULL ?
 	    "authcore: policy loaded (with the administrator from "
 	    "AUTHCORE_ADMIN_USER)" : "authcore: policy loaded");
@@ -1522,11 +1579,13 @@ static const char *settle(apx_stream *s, apx_root *r, int op, int64_t now,
 
 /* The core calls for s, in its context, with fresh time and entropy:
  * ac_decide_next (finishes s if it is pending, else begins), then the
- * store's rounds if the policy has rate limits. Returns NULL, or why the
- * request must fail closed (its pending work is wiped then). */
-static const char *core_call(apx_stream *s, apx_root *r)
+ * store's rounds if the policy has rate limits. resume: s is pending (its
+ * password check done, or its fetch's outcome handed to the core), so a
+ * retry on the shared state starts from the pending decision, not
+ * afresh. Returns NULL, or why the request must fail closed (its pending
+ * work is wiped then). */
+static const char *core_call(apx_stream *s, apx_root *r, int resume)
 {
-	int resume = s->phase == APX_S_PENDING;
 	const char *why;
 	uint8_t *e;
 	size_t elen = APX_ENTROPY_LEN;
@@ -1539,6 +1598,7 @@ static const char *core_call(apx_stream *s, apx_root *r)
 	if ((e = entropy_take()) == NULL)
 		elen = 0;
 	ac_decision_use_jwt_cache(s->decision, r->jwt_cache);
+	ac_decision_use_jwks(s->decision, r->jwks);
 	why = settle(s, r, resume ? APX_OP_RESUME : APX_OP_DECIDE, now, e,
 	    elen);
 	if (e != NULL)
@@ -1591,27 +1651,318 @@ static uint32_t overloaded(apx_stream *s, size_t count, const char *what)
 	return APX_PAUSE;
 }
 
+/* ------------------------------------------------------------------ */
+/* Key fetches (jwt.jwks_uri, core/authcore_jwks.h). A decision pending  */
+/* on a fetch pauses its stream; the root context GETs the URL from the  */
+/* Envoy cluster named as the URL's authority (host or host:port exactly */
+/* as jwks_uri writes it), with proxy_http_call and the fetch's */
+/* timeout_ms. One fetch per root is in flight at a time: streams that  */
+/* need keys meanwhile wait for the same answer, and each hands it to    */
+/* its own decision (ac_decide_fetched), then resumes. The call is the   */
+/* root's, not a stream's, so a client that goes away does not cancel    */
+/* the fetch the others wait for. Any failure (no such cluster, connect  */
+/* error, reset, timeout, a body over max_bytes: never cut) is status 0. */
+/* ------------------------------------------------------------------ */
+#define APX_ACCEPT_JWKS "application/jwk-set+json, application/json"
+
+static uint32_t step(apx_stream *s, apx_root *r);
+
+/* One warning line: what (a literal), then the URL. */
+static void log_fetch(uint32_t level, const char *what, ac_str url)
+{
+	char line[AC_JWKS_URI_MAX + 200];
+	size_t n = 0;
+
+	put(line, sizeof(line), &n, "authcore: keys from ", 20);
+	put(line, sizeof(line), &n, url.ptr, url.len);
+	put(line, sizeof(line), &n, ": ", 2);
+	put(line, sizeof(line), &n, what, strlen(what));
+	(void)proxy_log(level, line, n);
+}
+
+/* Splits an absolute http(s) URL (the core checked its form: a host, no
+ * fragment) into its authority, as written, and the request target (path
+ * and query; "/" when there is none) in target (cap bytes). 0, or -1:
+ * the URL has user information or no authority. */
+static int url_split(ac_str url, ac_str *authority, char *target, size_t cap,
+    size_t *target_len)
+{
+	size_t skip, i, n = 0;
+
+	if (url.len > 8 && memcmp(url.ptr, "https://", 8) == 0)
+		skip = 8;
+	else if (url.len > 7 && memcmp(url.ptr, "http://", 7) == 0)
+		skip = 7;
+	else
+		return -1;
+	for (i = skip; i < url.len && url.ptr[i] != '/' && url.ptr[i] != '?';
+	    i++)
+		if (url.ptr[i] == '@' || url.ptr[i] == '#')
+			return -1;
+	authority->ptr = url.ptr + skip;
+	authority->len = i - skip;
+	if (authority->len == 0)
+		return -1;
+	if (i == url.len || url.ptr[i] == '?')
+		put(target, cap, &n, "/", 1);
+	put(target, cap, &n, url.ptr + i, url.len - i);
+	if (n >= cap)
+		return -1;
+	*target_len = n;
+	return 0;
+}
+
+/* Dispatches the fetch f for r, in r's context (then back in s's).
+ * 0, or -1 when the host refused it (logged). */
+static int fetch_dispatch(apx_root *r, apx_stream *s, const ac_fetch *f)
+{
+	char target[AC_JWKS_URI_MAX + 2];
+	size_t target_len = 0, hlen = 0;
+	ac_header h[4];
+	ac_str authority;
+	uint8_t *hdrs;
+	static const uint8_t no_trailers[4] = { 0, 0, 0, 0 };
+	uint32_t token = 0, st;
+	char line[AC_JWKS_URI_MAX + 120];
+	int n;
+
+	if (url_split(f->url, &authority, target, sizeof(target),
+	    &target_len) != 0) {
+		log_fetch(APX_LOG_WARN, "cannot fetch: the URL has user "
+		    "information (a cluster is named by host[:port] only)",
+		    f->url);
+		return -1;
+	}
+	h[0].name.ptr = ":method";
+	h[0].name.len = 7;
+	h[0].value.ptr = "GET";
+	h[0].value.len = 3;
+	h[1].name.ptr = ":path";
+	h[1].name.len = 5;
+	h[1].value.ptr = target;
+	h[1].value.len = target_len;
+	h[2].name.ptr = ":authority";
+	h[2].name.len = 10;
+	h[2].value = authority;
+	h[3].name.ptr = "accept";
+	h[3].name.len = 6;
+	h[3].value.ptr = APX_ACCEPT_JWKS;
+	h[3].value.len = sizeof(APX_ACCEPT_JWKS) - 1;
+	if ((hdrs = serialize_pairs(h, 4, &hlen)) == NULL) {
+		log_fetch(APX_LOG_ERROR, "cannot fetch: out of memory", f->url);
+		return -1;
+	}
+	st = proxy_set_effective_context(r->id);
+	if (st == APX_OK)
+		st = proxy_http_call(authority.ptr, authority.len, hdrs,
+		    hlen, NULL, 0, no_trailers, sizeof(no_trailers),
+		    f->timeout_ms, &token);
+	free(hdrs);
+	(void)proxy_set_effective_context(s->id);
+	if (st != APX_OK) {
+		n = snprintf(line, sizeof(line), "authcore: keys from %.*s: "
+		    "cannot fetch: proxy_http_call to the cluster "
+		    "\"%.*s\" failed (status %u; Envoy: is there a cluster of "
+		    "that name?)", (int)f->url.len, f->url.ptr,
+		    (int)authority.len, authority.ptr, (unsigned)st);
+		if (n > 0)
+			(void)proxy_log(APX_LOG_WARN, line, (size_t)n <
+			    sizeof(line) ? (size_t)n : sizeof(line) - 1);
+		return -1;
+	}
+	r->fetch_busy = 1;
+	r->fetch_token = token;
+	r->fetch_max = f->max_bytes;
+	r->fetch_since = mono_ns();
+	return 0;
+}
+
+/* s's decision waits for keys: s joins the fetch in flight, or starts
+ * one. 0: s waits (paused); -1: the fetch failed at once, and the core
+ * has the failure (status 0): decide s again now. */
+static int fetch_join(apx_stream *s, apx_root *r)
+{
+	const ac_answer *a = ac_decision_answer(s->decision);
+
+	if (!r->fetch_busy && fetch_dispatch(r, s, &a->fetch) != 0) {
+		int64_t now = unix_now();
+
+		(void)ac_decide_fetched(s->decision, 0, NULL, 0, NULL, 0,
+		    now > 0 ? now : 0);
+		return -1;
+	}
+	s->phase = APX_S_PENDING;
+	s->since = mono_ns();
+	s->fetching = 1;
+	list_push(&r->fetching, s);
+	return 0;
+}
+
+/* The value of the first header called name (lower case) in the host's
+ * serialized pairs, or an empty ac_str. */
+static ac_str pairs_get(const uint8_t *buf, size_t len, const char *name)
+{
+	ac_str v = { NULL, 0 }, n = { name, strlen(name) };
+	const uint8_t *p;
+	uint32_t count, i;
+
+	if (buf == NULL || len < 4)
+		return v;
+	count = rd32(buf);
+	if (count > (len - 4) / 8)
+		return v;
+	p = buf + 4 + (size_t)count * 8;
+	for (i = 0; i < count; i++) {
+		size_t nl = rd32(buf + 4 + (size_t)i * 8);
+		size_t vl = rd32(buf + 8 + (size_t)i * 8);
+		ac_str cur = { (const char *)p, nl };
+
+		if (nl + vl + 2 > (size_t)(buf + len - p))
+			return v;
+		if (name_eq(cur, n)) {
+			v.ptr = (const char *)p + nl + 1;
+			v.len = vl;
+			return v;
+		}
+		p += nl + 1 + vl + 1;
+	}
+	return v;
+}
+
+/* The fetch's answer (or its failure: no headers) reached r's context:
+ * its outcome goes to every stream waiting for it, each decided again in
+ * its own context and resumed. An answer for a fetch r no longer waits
+ * for (a replaced policy) is ignored. */
+static void fetch_answered(apx_root *r, size_t n_headers, size_t body_size)
+{
+	uint8_t *map = NULL, *body = NULL;
+	size_t map_len = 0, body_len = 0, k;
+	ac_str st, ctype = { NULL, 0 }, url = { NULL, 0 };
+	int status = 0, loaded = -1;
+	apx_stream *s;
+	int64_t now = unix_now();
+	unsigned long ms = (unsigned long)((mono_ns() - r->fetch_since) /
+	    1000000u);
+	const char *why = NULL;
+	char line[AC_JWKS_URI_MAX + 200];
+	int n, logged = 0;
+
+	r->fetch_busy = 0;
+	if (n_headers > 0 && proxy_get_header_map_pairs(
+	    APX_MAP_HTTP_CALL_RESPONSE_HEADERS, &map, &map_len) == APX_OK) {
+		st = pairs_get(map, map_len, ":status");
+		for (k = 0; k < st.len && k < 4 && st.ptr[k] >= '0' &&
+		    st.ptr[k] <= '9'; k++)
+			status = status * 10 + (st.ptr[k] - '0');
+		if (k != st.len || k != 3)
+			status = 0;
+		ctype = pairs_get(map, map_len, "content-type");
+	}
+	if (n_headers == 0)
+		why = "no answer (connection failed, reset, or timeout_ms passed)";
+	else if (status == 0)
+		why = "an answer without a status";
+	else if (status != 200)
+		why = "an answer that is not 200";
+	else if (body_size > r->fetch_max) {
+		why = "a body over max_bytes";
+		status = 0; /* refused whole, never cut */
+	} else if (body_size > 0 && (proxy_get_buffer_bytes(
+	    APX_BUFFER_HTTP_CALL_RESPONSE_BODY, 0, body_size, &body,
+	    &body_len) != APX_OK || body == NULL || body_len != body_size)) {
+		why = "cannot read the body";
+		status = 0;
+	}
+	if (status != 200) {
+		free(body);
+		body = NULL;
+		body_len = 0;
+	}
+	while ((s = list_pop(&r->fetching)) != NULL) {
+		s->fetching = 0;
+		url = ac_decision_answer(s->decision)->fetch.url;
+		if (proxy_set_effective_context(s->id) != APX_OK) {
+			/* the host no longer knows the stream: drop it */
+			s->phase = APX_S_ANSWERED;
+			ac_decide_abandon(NULL, s->decision);
+			stream_release_request(s);
+			continue;
+		}
+		loaded = ac_decide_fetched(s->decision, status, ctype.ptr,
+		    ctype.len, body, body_len, now > 0 ? now : 0);
+		if (!logged) {
+			if (why == NULL && loaded == 0)
+				n = snprintf(line, sizeof(line), "authcore: "
+				    "keys from %.*s: fetched (%d, %zu bytes, "
+				    "%lu ms)", (int)url.len, url.ptr, status,
+				    body_len, ms);
+			else
+				n = snprintf(line, sizeof(line), "authcore: "
+				    "keys from %.*s: failed fetch: %s (%d, "
+				    "%zu bytes, %lu ms)", (int)url.len,
+				    url.ptr, why != NULL ? why : "the answer "
+				    "is not a usable JWKS (Content-Type, JSON, "
+				    "keys)", status, body_size, ms);
+			if (n > 0)
+				(void)proxy_log(why == NULL && loaded == 0 ?
+				    APX_LOG_INFO : APX_LOG_WARN, line,
+				    (size_t)n < sizeof(line) ? (size_t)n :
+				    sizeof(line) - 1);
+			logged = 1; /* once per answer */
+		}
+		(void)step(s, r);
+	}
+	free(map);
+	free(body);
+	(void)proxy_set_effective_context(r->id);
+}
+
+APX_EXPORT(proxy_on_http_call_response)
+void proxy_on_http_call_response(uint32_t context_id, uint32_t token,
+    size_t n_headers, size_t body_size, size_t n_trailers)
+{
+	apx_root *r = root_find(context_id);
+
+	(void)n_trailers;
+	if (r == NULL || !r->fetch_busy || r->fetch_token != token)
+		return; /* not ours, or no longer waited for */
+	fetch_answered(r, n_headers, body_size);
+}
+
 /* Decides, or resumes, s in its context: a final decision is applied
- * (the core's 503 overloaded included); a new pending one is queued (the
- * stream paused); a resumed stream that was allowed goes on. Returns
- * the action for the current callback (ignored on a resume, which runs
- * in a tick). */
+ * (the core's 503 overloaded included); a new pending one is queued (a
+ * password check) or waits for its fetch (the stream paused). A fetch
+ * that fails at once is handed to the core and s decided again here. A
+ * resumed stream that was allowed goes on. Returns the action for the
+ * current callback (ignored on a resume, which runs in a tick or a
+ * fetch's answer). */
 static uint32_t step(apx_stream *s, apx_root *r)
 {
 	int resumed = s->phase == APX_S_PENDING;
-	const char *why = core_call(s, r);
+	int resume = resumed;
+	const char *why;
 	uint32_t action;
 
-	if (why != NULL)
-		return stream_fail(s, why);
-	if (ac_decision_answer(s->decision)->action != AC_PENDING) {
-		action = conclude(s);
-		if (resumed && action == APX_CONTINUE)
-			(void)proxy_continue_stream(APX_STREAM_REQUEST);
-		return action;
+	for (;;) {
+		const ac_answer *a;
+
+		if ((why = core_call(s, r, resume)) != NULL)
+			return stream_fail(s, why);
+		a = ac_decision_answer(s->decision);
+		if (a->action != AC_PENDING) {
+			action = conclude(s);
+			if (resumed && action == APX_CONTINUE)
+				(void)proxy_continue_stream(APX_STREAM_REQUEST);
+			return action;
+		}
+		if (a->wait != AC_WAIT_FETCH)
+			break;
+		if (fetch_join(s, r) == 0)
+			return APX_PAUSE;
+		resume = 1; /* failed at once: the core has its outcome */
 	}
-	/* resumed and pending again: on the password check, after the
-	 * store reads for the client's limits */
+	/* a password check (on a resume too: after the store reads for the
+	 * client's limits, or after keys came) */
 	s->phase = APX_S_PENDING;
 	s->since = mono_ns();
 	s->iterations = ac_decide_step(s->decision, 0);
@@ -1773,9 +2124,12 @@ static void stream_unlist(apx_stream *s)
 
 	if (r != NULL && s->waiting)
 		list_remove(&r->waiting, s);
-	if (r != NULL && s->phase == APX_S_PENDING)
+	if (r != NULL && s->fetching)
+		list_remove(&r->fetching, s);
+	else if (r != NULL && s->phase == APX_S_PENDING)
 		queue_remove(r, s);
 	s->waiting = 0;
+	s->fetching = 0;
 }
 
 /* The body is complete (or over the cap): hand it to the core. */
@@ -1814,7 +2168,10 @@ static uint32_t on_request_body_(uint32_t id, size_t body_size,
 			return APX_PAUSE; /* StopIterationAndBuffer */
 		return take_body(s);
 	case APX_S_PENDING:
-		return APX_PAUSE; /* hold the body until the decision */
+		/* hold the body until the decision (keys being fetched, a
+		 * Basic credential's check): an upload larger than Envoy's
+		 * buffer limit waits under flow control, not answered 413 */
+		return APX_WATERMARK;
 	case APX_S_ALLOWED:
 		return APX_CONTINUE;
 	default:
@@ -1989,7 +2346,17 @@ static uint32_t on_done_(uint32_t id)
 	release_lease(s);
 	if (s->waiting)
 		stream_unlist(s);
-	if (s->phase == APX_S_PENDING) {
+	if (s->phase == APX_S_PENDING && s->fetching) {
+		/* waiting for keys: the fetch is the root's and goes on for
+		 * the others (its answer still fills the worker's keys only
+		 * through a decision that waits for it) */
+		stream_unlist(s);
+		log_str(APX_LOG_DEBUG, "authcore: a stream waiting for a key "
+		    "fetch ended");
+		ac_decide_abandon(NULL, s->decision);
+		s->phase = APX_S_ANSWERED;
+		stream_release_request(s);
+	} else if (s->phase == APX_S_PENDING) {
 		stream_unlist(s);
 		log_debug_count("authcore: password check dropped (the stream "
 		    "ended) with %zu iterations left",

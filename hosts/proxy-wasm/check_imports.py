@@ -21,7 +21,8 @@ REQUIRED_EXPORTS = ["proxy_abi_version_0_2_1", "_initialize", "malloc",
                     "proxy_on_vm_start", "proxy_on_configure",
                     "proxy_on_request_headers", "proxy_on_request_body",
                     "proxy_on_request_trailers", "proxy_on_response_headers",
-                    "proxy_on_tick", "proxy_on_done", "proxy_on_delete"]
+                    "proxy_on_tick", "proxy_on_http_call_response",
+                    "proxy_on_done", "proxy_on_delete"]
 KINDS = {0: "func", 1: "table", 2: "memory", 3: "global", 4: "tag"}
 
 

@@ -14,8 +14,10 @@
 # X-Forwarded-Proto or :scheme say, and a rewritten path and a consumed
 # cookie applied as decided (tests/hosts/envoy_request.py); then one client's
 # rate limit held across two workers, its refusals 429 with Retry-After and
-# the RateLimit headers (tests/hosts/envoy_ratelimit.py). Logs and
-# generated Envoy configs:
+# the RateLimit headers (tests/hosts/envoy_ratelimit.py); then keys from a
+# jwt.jwks_uri fetched by the filter from the cluster named as the URL's
+# authority, against a real OpenID Provider and hostile JWKS servers
+# (tests/hosts/envoy_jwks.py). Logs and generated Envoy configs:
 # build/tests/envoy/.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -93,4 +95,11 @@ rc4=$?
 if [ "$rc4" -eq 124 ] || [ "$rc4" -eq 137 ]; then
   echo "not ok - envoy request (TLS state, path, headers): timed out after 90s"
 fi
-[ "$rc" -eq 0 ] && [ "$rc2" -eq 0 ] && [ "$rc3" -eq 0 ] && [ "$rc4" -eq 0 ] && [ "$rc5" -eq 0 ]
+timeout -k 5 90 python3 tests/hosts/envoy_jwks.py --wasm "$wasm" --workdir "$work/jwks" \
+  ${envoy:+--envoy "$envoy"}
+rc6=$?
+if [ "$rc6" -eq 124 ] || [ "$rc6" -eq 137 ]; then
+  echo "not ok - envoy jwks_uri key fetches: timed out after 90s"
+fi
+[ "$rc" -eq 0 ] && [ "$rc2" -eq 0 ] && [ "$rc3" -eq 0 ] && [ "$rc4" -eq 0 ] && [ "$rc5" -eq 0 ] &&
+  [ "$rc6" -eq 0 ]
