@@ -1846,6 +1846,7 @@ static void fetch_answered(apx_root *r, size_t n_headers, size_t body_size)
 	const char *why = NULL;
 	char line[AC_JWKS_URI_MAX + 200];
 	int n, logged = 0;
+	apx_list answered;
 
 	r->fetch_busy = 0;
 	if (n_headers > 0 && proxy_get_header_map_pairs(
@@ -1878,7 +1879,12 @@ static void fetch_answered(apx_root *r, size_t n_headers, size_t body_size)
 		body = NULL;
 		body_len = 0;
 	}
-	while ((s = list_pop(&r->fetching)) != NULL) {
+	/* the streams that waited for this answer; one whose decision then
+	 * waits for another fetch (the keys after a discovery document)
+	 * joins r->fetching afresh, never this answer */
+	answered = r->fetching;
+	r->fetching.head = r->fetching.tail = NULL;
+	while ((s = list_pop(&answered)) != NULL) {
 		s->fetching = 0;
 		url = ac_decision_answer(s->decision)->fetch.url;
 		if (proxy_set_effective_context(s->id) != APX_OK) {

@@ -101,8 +101,11 @@ class Envoys:
         boot = bootstrap(admin, self.echo_port,
                          listener(listen, self.wasm, json.dumps(policy)))
         if cluster:
+            # the keys' URL, or with discovery the issuer's (the provider's
+            # configuration and keys share its authority here)
+            jwt = policy["jwt"]
             boot["static_resources"]["clusters"].append(
-                fetch_cluster(policy["jwt"]["jwks_uri"], ca))
+                fetch_cluster(jwt.get("jwks_uri") or jwt["issuer"], ca))
         config = os.path.join(self.work, "envoy-%s.json" % tag)
         with open(config, "w") as f:
             json.dump(boot, f, indent=1)
