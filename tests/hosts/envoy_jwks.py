@@ -45,7 +45,6 @@ import http.server
 import json
 import os
 import socket
-import ssl
 import sys
 import threading
 import time
@@ -258,40 +257,6 @@ def one_fetch(envoys):
         jwks.stop()
 
 
-class TlsJwks:
-    """Serves one JWKS over TLS (certificate cert, key) on loopback."""
-
-    def __init__(self, jwks, cert, key):
-        class H(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
-            def do_GET(self):
-                self.send_response(200)
-                self.send_header("Content-Type", "application/jwk-set+json")
-                self.send_header("Content-Length", str(len(jwks)))
-                self.end_headers()
-                self.wfile.write(jwks)
-
-        class Quiet(http.server.ThreadingHTTPServer):
-            def handle_error(self, request, client_address):
-                pass  # a client that refused the certificate: expected
-
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(cert, key)
-        self.httpd = Quiet(("127.0.0.1", 0), H)
-        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
-        self.httpd.daemon_threads = True
-        self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 def https_cluster(envoys, work):
     """An https jwks_uri through a TLS cluster: the keys come over a
     verified connection, and only over one."""
@@ -308,7 +273,7 @@ def https_cluster(envoys, work):
         idp.start(keys)
         token, good = idp.token(), idp.jwks()
         idp.stop()  # the keys come from the TLS server only
-        tls = TlsJwks(good, cert, key)
+        tls = jwkskit.Hostile(good, tls=(cert, key))
         uri = "https://localhost:%d/jwks" % tls.port
         for ca, want, what in ((cert, 200, "the provider's token passes"),
                                (wrong_ca, 503, "a cluster that does not trust the server: 503")):

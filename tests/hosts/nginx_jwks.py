@@ -23,7 +23,6 @@ import http.server
 import json
 import os
 import shutil
-import ssl
 import subprocess
 import sys
 import threading
@@ -222,26 +221,8 @@ def check_tls():
     finally:
         idp.stop()
 
-    class H(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *a):
-            pass
-
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Type", "application/jwk-set+json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-    httpd.daemon_threads = True
-    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    tls.load_cert_chain(cert, key)
-    httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    policy = jwkskit.policy("https://127.0.0.1:%d/jwks" % httpd.server_address[1], idp.issuer)
+    server = jwkskit.Hostile(body, tls=(cert, key))
+    policy = jwkskit.policy("https://127.0.0.1:%d/jwks" % server.port, idp.issuer)
     system_ca = "/etc/ssl/certs/ca-certificates.crt"
     try:
         for name, fetch, status in (
@@ -262,8 +243,7 @@ def check_tls():
                 if stop:
                     stop()
     finally:
-        httpd.shutdown()
-        httpd.server_close()
+        server.stop()
 
 
 ECHO_PORT = None

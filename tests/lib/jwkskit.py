@@ -34,6 +34,7 @@ import http.server
 import json
 import os
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -102,9 +103,10 @@ class Provider:
 
 class Hostile:
     """A JWKS server that answers as told (mode): the answers a provider
-    should never give, and "good" (the provider's JWKS, kept)."""
+    should never give, and "good" (the provider's JWKS, kept). tls: (cert
+    file, key file) to serve https."""
 
-    def __init__(self, good):
+    def __init__(self, good, tls=None):
         self.mode, self.good = "good", good
         kit = self
 
@@ -179,6 +181,10 @@ class Hostile:
                 pass  # a host that hung up on a hostile answer: expected
 
         self.httpd = Quiet(("127.0.0.1", 0), H)
+        if tls is not None:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
