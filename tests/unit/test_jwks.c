@@ -170,25 +170,39 @@ typedef struct {
 	const char *body;
 } reply;
 
+/* The reply to a fetch of url: NULL when the host cannot fetch (it
+ * finishes without an outcome). */
+typedef const reply *(*replier)(ac_str url);
+
+/* The URLs fetched by the last decide_with, in order, space-separated. */
+static char seen[1024];
+
 /* Decides tok at now with cache c and the jwt cache j (either may be
- * NULL). A fetch the decision asks for is answered with r (NULL: the host
- * cannot fetch, and finishes without an outcome); *fetched counts the
- * fetches asked for. Returns the final answer. */
-static const ac_answer *decide(const ac_policy *P, ac_jwks_cache *c,
-    ac_jwt_cache *j, const char *tok, int64_t now, const reply *r,
+ * NULL), answering each fetch the decision asks for with answer(url).
+ * *fetched (may be NULL) counts the fetches asked for. Returns the final
+ * answer. */
+static const ac_answer *decide_with(const ac_policy *P, ac_jwks_cache *c,
+    ac_jwt_cache *j, const char *tok, int64_t now, replier answer,
     int *fetched)
 {
 	const ac_answer *a = ac_decision_answer(&dec);
 	int rounds = 0;
 
+	seen[0] = 0;
 	request(tok);
-	*fetched = 0;
+	if (fetched != NULL)
+		*fetched = 0;
 	ac_decision_use_jwks(&dec, c);
 	ac_decision_use_jwt_cache(&dec, j);
 	ac_decide_begin(P, NULL, &req, now, NULL, 0, &dec);
-	while (a->action == AC_PENDING && rounds++ < 4) {
+	while (a->action == AC_PENDING && rounds++ < 6) {
 		if (a->wait == AC_WAIT_FETCH) {
-			(*fetched)++;
+			const reply *r = answer(a->fetch.url);
+			size_t l = strlen(seen);
+			snprintf(seen + l, sizeof seen - l, "%s%.*s", l ? " " : "",
+			    (int)a->fetch.url.len, a->fetch.url.ptr);
+			if (fetched != NULL)
+				(*fetched)++;
 			if (r != NULL)
 				(void)ac_decide_fetched(&dec, r->status,
 				    r->ctype, r->ctype ? strlen(r->ctype) : 0,
@@ -198,6 +212,22 @@ static const ac_answer *decide(const ac_policy *P, ac_jwks_cache *c,
 		ac_decide_finish(P, NULL, &req, now, NULL, 0, &dec);
 	}
 	return a;
+}
+
+/* decide_with, every fetch answered with r (NULL: none). */
+static const reply *fixed;
+static const reply *fixed_reply(ac_str url)
+{
+	(void)url;
+	return fixed;
+}
+
+static const ac_answer *decide(const ac_policy *P, ac_jwks_cache *c,
+    ac_jwt_cache *j, const char *tok, int64_t now, const reply *r,
+    int *fetched)
+{
+	fixed = r;
+	return decide_with(P, c, j, tok, now, fixed_reply, fetched);
 }
 
 static signer k1, k2, k3;
@@ -567,40 +597,26 @@ static void test_other_uri_and_algs(void)
 	end();
 }
 
-/* Decides tok, answering each fetch by its URL: config for ISS's
- * configuration URL, keys for KEYS_URL (anything else fails). The URLs
- * fetched, in order, go to seen (space-separated). */
-static char seen[1024];
+/* decide_with, each fetch answered by its URL: config for ISS's
+ * configuration URL, keys for KEYS_URL (NULL, or any other URL: a failed
+ * fetch). */
+static reply by_url_conf, by_url_keys, by_url_none;
+static const reply *by_url(ac_str url)
+{
+	if (url.len == strlen(CONF_URL) && memcmp(url.ptr, CONF_URL, url.len) == 0)
+		return &by_url_conf;
+	if (url.len == strlen(KEYS_URL) && memcmp(url.ptr, KEYS_URL, url.len) == 0)
+		return &by_url_keys;
+	return &by_url_none;
+}
+
 static const ac_answer *decide_urls(const ac_policy *P, ac_jwks_cache *c,
     const char *tok, int64_t now, const char *config, const char *keys)
 {
-	const ac_answer *a = ac_decision_answer(&dec);
-	int rounds = 0;
-
-	seen[0] = 0;
-	request(tok);
-	ac_decision_use_jwks(&dec, c);
-	ac_decision_use_jwt_cache(&dec, NULL);
-	ac_decide_begin(P, NULL, &req, now, NULL, 0, &dec);
-	while (a->action == AC_PENDING && rounds++ < 6) {
-		if (a->wait == AC_WAIT_FETCH) {
-			const char *body = NULL;
-			size_t l = strlen(seen);
-			snprintf(seen + l, sizeof seen - l, "%s%.*s", l ? " " : "",
-			    (int)a->fetch.url.len, a->fetch.url.ptr);
-			if (a->fetch.url.len == strlen(CONF_URL) &&
-			    memcmp(a->fetch.url.ptr, CONF_URL, a->fetch.url.len) == 0)
-				body = config;
-			else if (a->fetch.url.len == strlen(KEYS_URL) &&
-			    memcmp(a->fetch.url.ptr, KEYS_URL, a->fetch.url.len) == 0)
-				body = keys;
-			(void)ac_decide_fetched(&dec, body ? 200 : 0,
-			    "application/json", 16, body, body ? strlen(body) : 0,
-			    now);
-		}
-		ac_decide_finish(P, NULL, &req, now, NULL, 0, &dec);
-	}
-	return a;
+	by_url_conf = (reply){ config ? 200 : 0, "application/json", config };
+	by_url_keys = (reply){ keys ? 200 : 0, "application/json", keys };
+	by_url_none = (reply){ 0, NULL, NULL };
+	return decide_with(P, c, NULL, tok, now, by_url, NULL);
 }
 
 static void test_discovery(void)
