@@ -7,3 +7,5 @@ $(APPS_VENV): tests/apps/requirements.txt
 	@test -x $(B)/apps-venv/bin/python || python3 -m venv $(B)/apps-venv
 	$(B)/apps-venv/bin/pip install -q --disable-pip-version-check -r $<
 	cp $< $@
+# built by a plain `make test` too (test-bins), not only for SUITES=77-apps
+TEST_BINS += $(APPS_VENV)
