@@ -325,6 +325,10 @@ def check_middleware(jwks_text, tok, forged):
         st, _, body = request(port, "/healthz")
         ok("a path a public pattern only starts (/healthz): 401",
            None if st == 401 else "status %s %r" % (st, body[:300]))
+        for sneaky in ("/static/../reports", "/static/%2e%2e/reports"):
+            st, _, body = request(port, sneaky)
+            ok("a target that only looks public (%s) is judged on its canonical path: 401" % sneaky,
+               None if st == 401 else "status %s %r" % (st, body[:300]))
         st, _, body = request(port, "/optional/page")
         w = who(body)
         ok("required=False without the assertion: the app runs anonymous, reason missing",

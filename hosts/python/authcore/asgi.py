@@ -56,6 +56,17 @@ def _apply(headers, decided):
     return out
 
 
+
+def target(scope):
+    """The request target as the client sent it (bytes, path and query),
+    for the core to make canonical; a server that keeps no raw_path gives
+    the decoded path, encoded back here."""
+    path = scope.get("raw_path") or quote(scope["path"], safe="/!$&'()*+,;=:@-._~").encode()
+    qs = scope.get("query_string") or b""
+    if qs and b"?" not in path:
+        path += b"?" + qs
+    return path
+
 class AuthcoreMiddleware:
     """authcore in front of an ASGI app.
 
@@ -90,12 +101,7 @@ class AuthcoreMiddleware:
             _log.error("authcore: no client address in the ASGI scope")
             return await self._refuse(scope, send, 500)
         method = scope.get("method", "GET") if kind == "http" else "GET"
-        # the target as the client sent it; a server that keeps no
-        # raw_path gives the decoded path, encoded back here
-        path = scope.get("raw_path") or quote(scope["path"], safe="/!$&'()*+,;=:@-._~").encode()
-        qs = scope.get("query_string") or b""
-        if qs and b"?" not in path:
-            path += b"?" + qs
+        path = target(scope)
         https = scope.get("scheme") in ("https", "wss")
         auth = self.auth
         try:

@@ -18,9 +18,9 @@ is checked here.
 import base64
 import json
 import logging
-import re
 
 from ._core import Auth, AuthcoreError
+from .asgi import target
 
 _log = logging.getLogger("authcore")
 
@@ -114,6 +114,7 @@ class IdentityVerifier:
         # the future (the proxy's clock ahead of the app's) is named so
         section = dict(keys, issuer=issuer, audience=audience, leeway=int(leeway),
                        typ="JWT", require_exp=True, max_age=MAX_TTL)
+        self._section, self._lib = section, lib
         try:
             self._auth = Auth({"jwt": section}, env={}, lib=lib)
         except AuthcoreError as e:
@@ -155,8 +156,8 @@ class IdentityMiddleware:
     required=False, or a public path: it reaches the app with user None,
     roles [] and reason the IdentityError code ("missing", "expired",
     ...). public: the policy's public patterns (authcore forwards no
-    assertion on those paths), matched as the core matches them against
-    scope["path"]: `*` any run of characters, `/` included. The code of a
+    assertion on those paths), matched by the core on the request's
+    canonical target, as the proxy's policy matches them. The code of a
     refusal is logged to the "authcore" logger at INFO (DEBUG when there
     was no assertion). now: a callable
     giving unix seconds (tests). Other scope types (lifespan) pass
@@ -171,9 +172,26 @@ class IdentityMiddleware:
         self.required = bool(required)
         if isinstance(public, str):
             raise TypeError("authcore: public is a list of patterns")
-        self._public = [re.compile(".*".join(re.escape(x) for x in p.split("*")), re.S)
-                        for p in public]
+        # which paths are public is the core's to say, on the target it
+        # makes canonical, with the patterns exactly as the proxy's policy
+        # matches them: a policy of those patterns and the verifier's keys
+        self._public = None
+        if public:
+            try:
+                self._public = Auth({"jwt": verifier._section, "public": list(public),
+                                     "default": "authenticated"}, env={}, lib=verifier._lib)
+            except AuthcoreError as e:
+                raise AuthcoreError("authcore: the public patterns were refused: %s"
+                                    % str(e).replace("authcore: invalid policy: ", "", 1)) from None
         self.now = now
+
+    def _is_public(self, scope):
+        if self._public is None:
+            return False
+        method = scope.get("method", "GET") if scope["type"] == "http" else "GET"
+        d = self._public.decide({"method": method, "path": target(scope), "client_ip": "",
+                                 "headers": []})
+        return d.action == "allow" and d.reason == "public"
 
     async def __call__(self, scope, receive, send):
         kind = scope["type"]
@@ -192,7 +210,7 @@ class IdentityMiddleware:
             # none at all is every public path's normal case
             _log.log(logging.DEBUG if e.reason == "missing" else logging.INFO,
                      "authcore: identity assertion refused: %s (%s)", e.reason, e.detail)
-            if self.required and not any(p.fullmatch(scope.get("path", "")) for p in self._public):
+            if self.required and not self._is_public(scope):
                 return await self._refuse(scope, send)
         client = scope.get("client")
         scope = dict(scope)
