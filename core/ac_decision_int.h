@@ -87,6 +87,8 @@ struct ac_decision {
 	int disc_asked;          /* ... for the discovery document (once) */
 	int fetch_kind;          /* the fetch pending: 'K' keys, 'D' the
 	                            discovery document */
+	char fetch_target[AC_JWKS_URI_MAX + 2]; /* storage for
+	                            a.fetch.target */
 	int fetch_done;          /* ... and its outcome is known */
 	int fetch_failed;        /* ... a failure (audited) */
 	ac_store_io store;       /* the store protocol's entries */

@@ -100,7 +100,28 @@ int ac_url_ok(ac_str s)
 		if ((unsigned char)s.ptr[i] <= 0x20 ||
 		    (unsigned char)s.ptr[i] >= 0x7f || s.ptr[i] == '#')
 			return 0;
+	/* no user information: the authority is host[:port] alone */
+	for (i = skip; i < s.len && s.ptr[i] != '/' && s.ptr[i] != '?'; i++)
+		if (s.ptr[i] == '@')
+			return 0;
 	return 1;
+}
+
+/* a.fetch's authority and target from its URL (ac_url_ok holds). */
+static void split_url(ac_decision *d)
+{
+	ac_fetch *f = &d->a.fetch;
+	size_t skip = f->url.ptr[4] == 's' ? 8 : 7, i = skip, n = 0;
+
+	while (i < f->url.len && f->url.ptr[i] != '/' && f->url.ptr[i] != '?')
+		i++;
+	f->authority.ptr = f->url.ptr + skip;
+	f->authority.len = i - skip;
+	if (i == f->url.len || f->url.ptr[i] == '?')
+		d->fetch_target[n++] = '/';
+	memcpy(d->fetch_target + n, f->url.ptr + i, f->url.len - i);
+	f->target.ptr = d->fetch_target;
+	f->target.len = n + f->url.len - i;
 }
 
 /* The answer: pending on a fetch of url, the keys ('K') or the issuer's
@@ -120,6 +141,7 @@ static void ask(const ac_policy *P, ac_decision *d, ac_str url, int kind,
 	d->a.action = AC_PENDING;
 	d->a.wait = AC_WAIT_FETCH;
 	d->a.fetch.url = url;
+	split_url(d);
 	d->a.fetch.max_bytes = P->jwks_max_bytes;
 	d->a.fetch.timeout_ms = P->jwks_timeout_ms;
 }

@@ -71,7 +71,7 @@ int ac_pl_jwks_remote(ac_loader *L, ac_policy *P, const cJSON *jwt,
 			return -1;
 		ac_pl_push_key(L, "jwks_uri", &save);
 		if (!ac_url_ok(P->jwks_uri))
-			return ac_pl_bad(L, "must be an absolute http:// or https:// URL with a host");
+			return ac_pl_bad(L, "must be an absolute http:// or https:// URL with a host and no user information");
 	} else {
 		if (v != NULL) {
 			ac_pl_push_key(L, "jwks_fetch", &save);

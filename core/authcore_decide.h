@@ -122,6 +122,10 @@ typedef enum {
 /* What a decision pending on a fetch asks for (answer.fetch). */
 typedef struct {
 	ac_str url;          /* absolute http(s) URL; GET */
+	ac_str authority;    /* its host[:port] as written (no user
+	                        information: refused at load) */
+	ac_str target;       /* its path and query, "/" when it has no path:
+	                        the request target to send */
 	size_t max_bytes;    /* a longer body is a failed fetch */
 	uint32_t timeout_ms; /* a slower answer is a failed fetch */
 } ac_fetch;

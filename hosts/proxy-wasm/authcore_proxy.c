@@ -1680,67 +1680,26 @@ static void log_fetch(uint32_t level, const char *what, ac_str url)
 	(void)proxy_log(level, line, n);
 }
 
-/* Splits an absolute http(s) URL (the core checked its form: a host, no
- * fragment) into its authority, as written, and the request target (path
- * and query; "/" when there is none) in target (cap bytes). 0, or -1:
- * the URL has user information or no authority. */
-static int url_split(ac_str url, ac_str *authority, char *target, size_t cap,
-    size_t *target_len)
-{
-	size_t skip, i, n = 0;
-
-	if (url.len > 8 && memcmp(url.ptr, "https://", 8) == 0)
-		skip = 8;
-	else if (url.len > 7 && memcmp(url.ptr, "http://", 7) == 0)
-		skip = 7;
-	else
-		return -1;
-	for (i = skip; i < url.len && url.ptr[i] != '/' && url.ptr[i] != '?';
-	    i++)
-		if (url.ptr[i] == '@' || url.ptr[i] == '#')
-			return -1;
-	authority->ptr = url.ptr + skip;
-	authority->len = i - skip;
-	if (authority->len == 0)
-		return -1;
-	if (i == url.len || url.ptr[i] == '?')
-		put(target, cap, &n, "/", 1);
-	put(target, cap, &n, url.ptr + i, url.len - i);
-	if (n >= cap)
-		return -1;
-	*target_len = n;
-	return 0;
-}
-
 /* Dispatches the fetch f for r, in r's context (then back in s's).
  * 0, or -1 when the host refused it (logged). */
 static int fetch_dispatch(apx_root *r, apx_stream *s, const ac_fetch *f)
 {
-	char target[AC_JWKS_URI_MAX + 2];
-	size_t target_len = 0, hlen = 0;
+	size_t hlen = 0;
 	ac_header h[4];
-	ac_str authority;
+	ac_str authority = f->authority;
 	uint8_t *hdrs;
 	static const uint8_t no_trailers[4] = { 0, 0, 0, 0 };
 	uint32_t token = 0, st;
 	char line[AC_JWKS_URI_MAX + 120];
 	int n;
 
-	if (url_split(f->url, &authority, target, sizeof(target),
-	    &target_len) != 0) {
-		log_fetch(APX_LOG_WARN, "cannot fetch: the URL has user "
-		    "information (a cluster is named by host[:port] only)",
-		    f->url);
-		return -1;
-	}
 	h[0].name.ptr = ":method";
 	h[0].name.len = 7;
 	h[0].value.ptr = "GET";
 	h[0].value.len = 3;
 	h[1].name.ptr = ":path";
 	h[1].name.len = 5;
-	h[1].value.ptr = target;
-	h[1].value.len = target_len;
+	h[1].value = f->target;
 	h[2].name.ptr = ":authority";
 	h[2].name.len = 10;
 	h[2].value = authority;

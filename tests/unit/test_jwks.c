@@ -258,6 +258,8 @@ static void test_policy(void)
 		  "$.jwt.jwks_uri", "with a host" },
 		{ "\"jwks_uri\":\"https://idp/a b\",\"algorithms\":[\"ES256\"]",
 		  "$.jwt.jwks_uri", "URL" },
+		{ "\"jwks_uri\":\"https://user:pw@idp/jwks\",\"algorithms\":[\"ES256\"]",
+		  "$.jwt.jwks_uri", "user information" },
 		{ "\"jwks_uri\":\"" URI "\"", "$.jwt.jwks_uri", "algorithms" },
 		{ "\"jwks_uri\":\"" URI "\",\"algorithms\":[\"ES256\",\"HS256\"],"
 		  "\"keys\":[{\"secret\":\"0123456789abcdef0123456789abcdef\","
@@ -333,6 +335,9 @@ static void test_cold_then_cached(void)
 	CHECK(a->fetch.url.len == strlen(URI) &&
 	    memcmp(a->fetch.url.ptr, URI, a->fetch.url.len) == 0);
 	CHECK(a->fetch.max_bytes == 4096 && a->fetch.timeout_ms == 2000);
+	CHECK(a->fetch.authority.len == 11 &&
+	    memcmp(a->fetch.authority.ptr, "idp.example", 11) == 0);
+	CHECK(a->fetch.target.len == 5 && memcmp(a->fetch.target.ptr, "/jwks", 5) == 0);
 	CHECK(ac_decide_step(&dec, 100) == 0);
 	CHECK(ac_decide_fetched(&dec, 200, "application/json", 16, set1,
 	    strlen(set1), NOW) == 0);
@@ -636,6 +641,7 @@ static void test_discovery(void)
 	    "\"https://idp.example/auth\",\"jwks_uri\":\"https:\\/\\/keys.idp.example\\/certs\"}";
 	static const char conf_other[] = "{\"issuer\":\"https://evil.example/\","
 	    "\"jwks_uri\":\"" KEYS_URL "\"}";
+	static const char conf_user[] = "{\"issuer\":\"" ISS "\",\"jwks_uri\":\"https://u@keys.idp.example/certs\"}";
 	static const char conf_ftp[] = "{\"issuer\":\"" ISS "\",\"jwks_uri\":\"ftp://k/certs\"}";
 	ac_policy_error err;
 	const ac_policy *P;
@@ -684,6 +690,9 @@ static void test_discovery(void)
 	CHECK(a->status == 503 && strcmp(seen, CONF_URL) == 0);
 	c = ac_jwks_cache_init(cachem, sizeof cachem);
 	a = decide_urls(P, c, tiss, NOW, conf_ftp, set1);
+	CHECK(a->status == 503 && strcmp(seen, CONF_URL) == 0);
+	c = ac_jwks_cache_init(cachem, sizeof cachem);
+	a = decide_urls(P, c, tiss, NOW, conf_user, set1);
 	CHECK(a->status == 503 && strcmp(seen, CONF_URL) == 0);
 	/* the configuration read, the keys failing: 503, and no refetch of
 	 * either within min_interval */
