@@ -49,7 +49,7 @@ int ac_pl_jwks_remote(ac_loader *L, ac_policy *P, const cJSON *jwt,
     const ac_alg *algs, size_t n_algs)
 {
 	const cJSON *v;
-	size_t save;
+	size_t save, i;
 	int64_t x;
 	br_sha256_context h;
 
@@ -87,6 +87,9 @@ int ac_pl_jwks_remote(ac_loader *L, ac_policy *P, const cJSON *jwt,
 		return ac_pl_bad(L, "give \"jwks_uri\" or \"discovery\", not both");
 	if (n_algs == 0)
 		return ac_pl_bad(L, "needs \"algorithms\": a fetched key without \"alg\" is bound to the one of them its type fits");
+	for (i = 0; i < n_algs; i++)
+		if (ac_alg_family(algs[i]) == 'H')
+			return ac_pl_bad(L, "keys fetched from a URL are public: an HMAC algorithm would take a published secret (give HS* keys inline)");
 	ac_pl_pop(L, save);
 	memcpy(P->jwks_algs, algs, n_algs * sizeof algs[0]);
 	P->n_jwks_algs = n_algs;

@@ -537,6 +537,9 @@ static int jwks_load(ac_jwt_key *keys, size_t cap, const char *jwks,
 		    (kl == 3 && (memcmp(kty, "RSA", 3) == 0 ||
 		    memcmp(kty, "oct", 3) == 0))))
 			continue;
+		/* a fetched set is public: a secret in it is no key */
+		if (pass_disallowed && kl == 3 && memcmp(kty, "oct", 3) == 0)
+			continue;
 		r = member_str(m, nm, "alg", a, sizeof a, &al);
 		if (r < 0)
 			FAIL("\"alg\" is not a string");

@@ -54,8 +54,10 @@ extern "C" {
 /* An answer replaces the held keys only when it is status 200, a JSON  */
 /* Content-Type (application/json or application/jwk-set+json), at     */
 /* most max_bytes, and a JWKS with at least one key usable under the    */
-/* policy's "algorithms" (keys for other uses, of other types, or of   */
-/* algorithms the policy does not allow are passed over; a key bound   */
+/* policy's "algorithms" (keys for other uses, of other types, secrets */
+/* (kty "oct": a fetched set is public, so a policy with a jwks_uri     */
+/* allows no HS* algorithm), or of algorithms the policy does not allow */
+/* are passed over; a key bound                                        */
 /* to two allowed algorithms refuses the answer). Keys are bound to one */
 /* algorithm exactly as inline "jwks" keys are. A refused answer counts */
 /* as a failed fetch.                                                  */

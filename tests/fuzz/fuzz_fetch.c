@@ -16,11 +16,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <bearssl.h>
+
 #include "fz.h"
 
 #define MAX 65536
 #define ISS "https://idp.fuzz"
-#define SECRET "fuzz-jwks-secret-0123456789abcdef"
 
 static uint8_t pmem[2][1 << 18];
 static const ac_policy *pol[2];
@@ -30,29 +31,63 @@ static char tok[512], auth[600];
 static char good_jwks[256];
 static const char good_conf[] = "{\"issuer\":\"" ISS "\",\"jwks_uri\":\"" ISS "/keys\"}";
 
+/* tok: an ES256 token (kid "k") by a P-256 key from a fixed seed, whose
+ * public half is good_jwks (fetched keys are public: no HMAC) */
+static void es256_fixture(void)
+{
+	static const char hdr[] = "{\"alg\":\"ES256\",\"kid\":\"k\"}";
+	static const char pl[] = "{\"iss\":\"" ISS "\",\"sub\":\"ann\",\"exp\":2000000000}";
+	static const char seed[] = "fuzz_fetch fixed key";
+	br_hmac_drbg_context rng;
+	br_ec_private_key sk;
+	br_ec_public_key pk;
+	uint8_t kbuf[BR_EC_KBUF_PRIV_MAX_SIZE], pbuf[BR_EC_KBUF_PUB_MAX_SIZE];
+	uint8_t hash[32], sig[64];
+	br_sha256_context sc;
+	char x[48], y[48];
+	size_t n, sl;
+
+	br_hmac_drbg_init(&rng, &br_sha256_vtable, seed, strlen(seed));
+	if (br_ec_keygen(&rng.vtable, br_ec_get_default(), &sk, kbuf,
+	    BR_EC_secp256r1) == 0 || br_ec_compute_pub(br_ec_get_default(),
+	    &pk, pbuf, &sk) == 0)
+		fz_die("key");
+	x[ac_b64url_encode(x, sizeof x - 1, pk.q + 1, 32)] = 0;
+	y[ac_b64url_encode(y, sizeof y - 1, pk.q + 33, 32)] = 0;
+	snprintf(good_jwks, sizeof good_jwks, "{\"keys\":[{\"kty\":\"EC\","
+	    "\"crv\":\"P-256\",\"kid\":\"k\",\"x\":\"%s\",\"y\":\"%s\"}]}", x, y);
+	n = ac_b64url_encode(tok, sizeof tok, hdr, strlen(hdr));
+	tok[n++] = '.';
+	n += ac_b64url_encode(tok + n, sizeof tok - n, pl, strlen(pl));
+	br_sha256_init(&sc);
+	br_sha256_update(&sc, tok, n);
+	br_sha256_out(&sc, hash);
+	sl = br_ecdsa_i31_sign_raw(br_ec_get_default(), &br_sha256_vtable,
+	    hash, &sk, sig);
+	if (sl != 64)
+		fz_die("signature");
+	tok[n++] = '.';
+	n += ac_b64url_encode(tok + n, sizeof tok - n, sig, sl);
+	tok[n] = 0;
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	static const char hdr[] = "{\"alg\":\"HS256\",\"kid\":\"k\"}";
-	static const char pl[] = "{\"iss\":\"" ISS "\",\"sub\":\"ann\",\"exp\":2000000000}";
 	static const char *const js[2] = {
-		"{\"jwt\":{\"jwks_uri\":\"" ISS "/keys\",\"algorithms\":[\"HS256\"],"
+		"{\"jwt\":{\"jwks_uri\":\"" ISS "/keys\",\"algorithms\":[\"ES256\"],"
 		"\"issuer\":\"" ISS "\",\"jwks_fetch\":{\"ttl\":60,\"stale_for\":600,"
 		"\"min_interval\":1,\"max_bytes\":65536}},\"default\":\"authenticated\"}",
-		"{\"jwt\":{\"discovery\":true,\"algorithms\":[\"HS256\"],"
+		"{\"jwt\":{\"discovery\":true,\"algorithms\":[\"ES256\"],"
 		"\"issuer\":\"" ISS "\",\"jwks_fetch\":{\"ttl\":60,\"stale_for\":600,"
 		"\"min_interval\":1,\"max_bytes\":65536}},\"default\":\"authenticated\"}",
 	};
-	char k[64];
-	size_t used, i, n;
+	size_t used, i;
 	ac_policy_error err;
 
 	(void)argc;
 	(void)argv;
-	n = ac_b64url_encode(k, sizeof k - 1, SECRET, strlen(SECRET));
-	k[n] = 0;
-	snprintf(good_jwks, sizeof good_jwks,
-	    "{\"keys\":[{\"kty\":\"oct\",\"kid\":\"k\",\"k\":\"%s\"}]}", k);
+	es256_fixture();
 	for (i = 0; i < 2; i++) {
 		pol[i] = ac_policy_load(pmem[i], sizeof pmem[i], js[i],
 		    strlen(js[i]), &used, &err);
@@ -63,9 +98,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	}
 	if (ac_sizeof_decision() > sizeof dmem)
 		fz_die("decision buffer");
-	if (fz_mint(tok, sizeof tok, AC_ALG_HS256, SECRET, hdr, strlen(hdr),
-	    pl, strlen(pl)) == 0)
-		fz_die("token");
 	snprintf(auth, sizeof auth, "Bearer %s", tok);
 	fz_init("fuzz_fetch");
 	return 0;

@@ -260,6 +260,8 @@ static void test_policy(void)
 		  "$.jwt.jwks_uri", "URL" },
 		{ "\"jwks_uri\":\"https://user:pw@idp/jwks\",\"algorithms\":[\"ES256\"]",
 		  "$.jwt.jwks_uri", "user information" },
+		{ "\"jwks_uri\":\"" URI "\",\"algorithms\":[\"ES256\",\"HS256\"]",
+		  "$.jwt.jwks_uri", "HMAC" },
 		{ "\"jwks_uri\":\"" URI "\"", "$.jwt.jwks_uri", "algorithms" },
 		{ "\"jwks_uri\":\"" URI "\",\"algorithms\":[\"ES256\",\"HS256\"],"
 		  "\"keys\":[{\"secret\":\"0123456789abcdef0123456789abcdef\","
@@ -595,6 +597,14 @@ static void test_other_uri_and_algs(void)
 	snprintf(mixed, sizeof mixed, "{\"keys\":[{\"kty\":\"oct\",\"alg\":"
 	    "\"HS256\",\"kid\":\"h\",\"k\":\"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY\"},"
 	    "%s]}", k2.jwk);
+	c = ac_jwks_cache_init(cachem, sizeof cachem);
+	a = decide(P, c, NULL, t2, NOW, &rmixed, &f);
+	ac_jwks_cache_counts_get(c, &k, &n, &at);
+	CHECK(a->action == AC_ALLOW && n == 1);
+	/* a secret in a fetched set (no "alg": it would bind to nothing
+	 * allowed) is passed over, never taken or fatal */
+	snprintf(mixed, sizeof mixed, "{\"keys\":[{\"kty\":\"oct\",\"kid\":\"h\","
+	    "\"k\":\"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY\"},%s]}", k2.jwk);
 	c = ac_jwks_cache_init(cachem, sizeof cachem);
 	a = decide(P, c, NULL, t2, NOW, &rmixed, &f);
 	ac_jwks_cache_counts_get(c, &k, &n, &at);
