@@ -2635,6 +2635,22 @@ ngx_http_authcore_header_filter(ngx_http_request_t *r)
 	return ngx_http_authcore_next_header_filter(r);
 }
 
+/* A variable's value: s, or not found when s is NULL. */
+static ngx_int_t
+ngx_http_authcore_variable_value(ngx_http_variable_value_t *v, ngx_str_t *s)
+{
+	if (s == NULL) {
+		v->not_found = 1;
+		return NGX_OK;
+	}
+	v->data = s->data;
+	v->len = s->len;
+	v->valid = 1;
+	v->no_cacheable = 1;
+	v->not_found = 0;
+	return NGX_OK;
+}
+
 /* $authcore_uri: the request target as decided, which the upstream must
  * get (the rewritten one when the decision rewrote it); empty where the
  * module did not decide. */
@@ -2646,16 +2662,8 @@ ngx_http_authcore_uri_variable(ngx_http_request_t *r,
 
 	(void) data;
 	ctx = ngx_http_authcore_find_ctx(r->main);
-	if (ctx == NULL || ctx->step != AC_NGX_APPLIED) {
-		v->not_found = 1;
-		return NGX_OK;
-	}
-	v->data = ctx->target.data;
-	v->len = ctx->target.len;
-	v->valid = 1;
-	v->no_cacheable = 1;
-	v->not_found = 0;
-	return NGX_OK;
+	return ngx_http_authcore_variable_value(v, ctx != NULL &&
+	    ctx->step == AC_NGX_APPLIED ? &ctx->target : NULL);
 }
 
 /* $authcore_fetch_url: the URL of the key fetch the request's decision
@@ -2669,16 +2677,8 @@ ngx_http_authcore_fetch_url_variable(ngx_http_request_t *r,
 
 	(void) data;
 	ctx = ngx_http_authcore_find_ctx(r->main);
-	if (ctx == NULL || ctx->fetch_url.len == 0) {
-		v->not_found = 1;
-		return NGX_OK;
-	}
-	v->data = ctx->fetch_url.data;
-	v->len = ctx->fetch_url.len;
-	v->valid = 1;
-	v->no_cacheable = 1;
-	v->not_found = 0;
-	return NGX_OK;
+	return ngx_http_authcore_variable_value(v, ctx != NULL &&
+	    ctx->fetch_url.len > 0 ? &ctx->fetch_url : NULL);
 }
 
 static ngx_int_t
