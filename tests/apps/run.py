@@ -260,18 +260,7 @@ def run_one(name, spec, host, users, hashes):
                "admin": {"name": spec["admin"], "password": users[spec["admin"]]},
                "viewer": {"name": spec["viewer"], "password": users[spec["viewer"]]},
                "chromium": hosts.CHROMIUM, "shots": WORK, "login_timeout_ms": 20000}
-        err = os.path.join(d, "node.err")
-        try:
-            with open(err, "wb") as ef:
-                out = subprocess.run(["node", FLOW, json.dumps(job)], stdout=subprocess.PIPE,
-                                     stderr=ef, text=True, timeout=FLOW_TIMEOUT).stdout
-        except subprocess.TimeoutExpired as e:
-            out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
-            out += "not ok - %s: browser run: timed out after %d s\n" % (prefix, FLOW_TIMEOUT)
-        for line in out.splitlines():
-            say(line)
-        if not any(line.startswith(("ok ", "not ok ")) for line in out.splitlines()):
-            not_ok(prefix, "browser run", "no result lines; node: %s" % hosts.tail(err))
+        hosts.run_flow(FLOW, job, prefix, os.path.join(d, "node.err"), FLOW_TIMEOUT)
     finally:
         for p, sig in reversed(procs):
             hosts.finish(p, sig)

@@ -68,6 +68,23 @@ def not_ok(host, step, why):
     say("not ok - %s: %s: %s" % (host, step, " ".join(str(why).split())[:600]))
 
 
+def run_flow(flow, job, label, err, timeout):
+    """Runs a browser flow (node FLOW '<job JSON>') and passes on its
+    result lines; a run that times out or prints none is a failure of its
+    own, with the tail of node's stderr (err)."""
+    try:
+        with open(err, "wb") as ef:
+            out = subprocess.run(["node", flow, json.dumps(job)], stdout=subprocess.PIPE,
+                                 stderr=ef, text=True, timeout=timeout).stdout
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
+        out += "not ok - %s: browser run: timed out after %d s\n" % (label, timeout)
+    for line in out.splitlines():
+        say(line)
+    if not any(line.startswith(("ok ", "not ok ")) for line in out.splitlines()):
+        not_ok(label, "browser run", "no result lines; node: %s" % tail(err))
+
+
 def tail(path, n=8):
     try:
         with open(path, errors="replace") as f:
@@ -431,18 +448,7 @@ def run_host(host, password, hashes, full_host):
         job = {"host": host, "base": "http://127.0.0.1:%d" % port, "user": USER,
                "password": password, "chromium": CHROMIUM, "shots": WORK,
                "login_timeout_ms": 60000 if iterations == "default" else 20000}
-        err = os.path.join(d, "node.err")
-        try:
-            with open(err, "wb") as ef:
-                out = subprocess.run(["node", FLOW, json.dumps(job)], stdout=subprocess.PIPE,
-                                     stderr=ef, text=True, timeout=FLOW_TIMEOUT).stdout
-        except subprocess.TimeoutExpired as e:
-            out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
-            out += "not ok - %s: browser run: timed out after %d s\n" % (host, FLOW_TIMEOUT)
-        for line in out.splitlines():
-            say(line)
-        if not any(line.startswith(("ok ", "not ok ")) for line in out.splitlines()):
-            not_ok(host, "browser run", "no result lines; node: %s" % tail(err))
+        run_flow(FLOW, job, host, os.path.join(d, "node.err"), FLOW_TIMEOUT)
     finally:
         for p, sig in reversed(procs):
             finish(p, sig)
