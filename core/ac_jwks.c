@@ -142,6 +142,14 @@ static void ask(const ac_policy *P, ac_decision *d, ac_str url, int kind,
 	d->a.wait = AC_WAIT_FETCH;
 	d->a.fetch.url = url;
 	split_url(d);
+	d->a.fetch.method.ptr = "GET";
+	d->a.fetch.method.len = 3;
+	d->a.fetch.headers[0].name.ptr = "accept";
+	d->a.fetch.headers[0].name.len = 6;
+	d->a.fetch.headers[0].value.ptr = kind == 'K' ?
+	    "application/jwk-set+json, application/json" : "application/json";
+	d->a.fetch.headers[0].value.len = kind == 'K' ? 42 : 16;
+	d->a.fetch.n_headers = 1;
 	d->a.fetch.max_bytes = P->jwks_max_bytes;
 	d->a.fetch.timeout_ms = P->jwks_timeout_ms;
 }

@@ -119,13 +119,23 @@ typedef enum {
 #define AC_WAIT_FETCH 3    /* an HTTP fetch: answer.fetch, ac_decide_fetched
                               (core/authcore_jwks.h) */
 
-/* What a decision pending on a fetch asks for (answer.fetch). */
+/* What a decision pending on a fetch asks for (answer.fetch). The host
+ * sends exactly this request: the method, the target, a Host of the
+ * authority, these headers and this body (with its Content-Length), and
+ * nothing of the client's request. */
+#define AC_FETCH_HEADERS_MAX 4
 typedef struct {
-	ac_str url;          /* absolute http(s) URL; GET */
+	ac_str url;          /* absolute http(s) URL */
 	ac_str authority;    /* its host[:port] as written (no user
 	                        information: refused at load) */
 	ac_str target;       /* its path and query, "/" when it has no path:
 	                        the request target to send */
+	ac_str method;       /* "GET" (keys, a provider's configuration) or
+	                        "POST" (an OpenID token request) */
+	ac_header headers[AC_FETCH_HEADERS_MAX]; /* to send (Accept always;
+	                        a POST's Content-Type and Authorization) */
+	size_t n_headers;
+	ac_str body;         /* a POST's body; empty for GET */
 	size_t max_bytes;    /* a longer body is a failed fetch */
 	uint32_t timeout_ms; /* a slower answer is a failed fetch */
 } ac_fetch;

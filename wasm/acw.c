@@ -96,7 +96,8 @@ typedef struct {
 	size_t out_len;
 	int view;             /* acw_set_view: answer with a view, not JSON */
 	acw_word words[ACW_VIEW_FIXED + 2 * AC_DECISION_HEADERS_MAX +
-	    4 * AC_DECISION_HEADERS_MAX + 5 * AC_DECISION_HEADERS_MAX + 9];
+	    4 * AC_DECISION_HEADERS_MAX + 5 * AC_DECISION_HEADERS_MAX + 9 +
+	    5 + 4 * AC_FETCH_HEADERS_MAX];
 	/* the compiled policy follows */
 } acw_ctx;
 
@@ -402,7 +403,9 @@ static int parse_request(acw_ctx *ctx, const char *req, size_t req_len,
  *   a connection cap counts (length 0: none; the host copies the bytes
  *   and hands them to acw_release when the stream ends), then what a
  *   pending decision waits for (answer.wait: 1 a password check, 3 a
- *   fetch) and the fetch (url, max_bytes, timeout_ms; url length 0: none).
+ *   fetch) and the fetch (url, max_bytes, timeout_ms; url length 0: none),
+ *   then the fetch's method, n_headers, n_headers x (name, value) and
+ *   body (length 0: none): the request to send, exactly.
  * Words are acw_word: u32 in wasm32, 64 bits in a native build.
  * Names point into the policy or static storage (stable for the context's
  * life); path and client may point into the request bytes (valid until the
@@ -452,6 +455,13 @@ static const char *view_out(acw_ctx *ctx, const ac_answer *d,
 	ACW_PUT(d->fetch.url);
 	w[k++] = (acw_word)d->fetch.max_bytes;
 	w[k++] = (acw_word)d->fetch.timeout_ms;
+	ACW_PUT(d->fetch.method);
+	w[k++] = (acw_word)d->fetch.n_headers;
+	for (i = 0; i < d->fetch.n_headers; i++) {
+		ACW_PUT(d->fetch.headers[i].name);
+		ACW_PUT(d->fetch.headers[i].value);
+	}
+	ACW_PUT(d->fetch.body);
 #undef ACW_PUT
 	*out_len = k * sizeof w[0];
 	return (const char *)w;
