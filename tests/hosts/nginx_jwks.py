@@ -10,22 +10,22 @@ bounds the wait. tests/lib/jwkskit.py says what is checked (a real OpenID
 Provider, rotation, outage, hostile answers). Besides:
   - `nginx -t` refuses a policy with jwt.jwks_uri where no authcore_fetch
     is set, naming the directive, and accepts it with one;
-  - the fetch carries none of the client's headers (its token, its
-    cookies) to the JWKS server, only an Accept for a JWK set;
+  - the JWKS server receives exactly the request the core names (GET, its
+    Accept), none of the client's headers (its token, its cookies, its
+    X-Forwarded-*), even in a server whose own proxy_set_header lines
+    would send the client's address: the README's fetch location sets one
+    of its own, so they are not inherited (and without it, they arrive);
   - an https jwks_uri: the keys are fetched over TLS when the snippet's
     CA file is the one that signed the provider's certificate, and refused
     (503) with the snippet as written, whose system CAs do not trust it.
 The fetch location is hosts/nginx/README.md's own snippet, as written
 there. Each nginx (one worker) runs in front of tests/lib/echo.py on
 127.0.0.1 and is stopped by its own PID."""
-import http.client
-import http.server
 import json
 import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -143,62 +143,64 @@ def check_config():
                None if r.returncode == 0 else "exit %d: %s" % (r.returncode, out[-300:]))
 
 
+# proxy_set_header lines a server commonly has for its own upstreams; the
+# fetch location inherits them unless it sets one of its own (the README's
+# snippet does).
+INHERITED = ("        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
+             "        proxy_set_header X-Real-IP $remote_addr;\n"
+             "        proxy_set_header X-Client-Cookie $http_cookie;\n")
+
+
 def check_headers():
-    """The fetch carries none of the client's headers to the JWKS server."""
-    seen = []
-
-    class H(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *a):
-            pass
-
-        def do_GET(self):
-            seen.append({k.lower(): v for k, v in self.headers.items()})
-            body = b'{"keys":[]}'
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-    httpd.daemon_threads = True
-    th = threading.Thread(target=httpd.serve_forever, daemon=True)
-    th.start()
-    stop = None
-    name = "nginx jwks_uri: the fetch sends none of the client's headers, only Accept"
+    """The provider receives exactly the core's request, even under a server
+    whose proxy_set_header lines would send the client's address: with the
+    README's snippet nothing of them arrives; without its own
+    proxy_set_header line, X-Forwarded-For and X-Real-IP do (so the check
+    sees a leak when there is one)."""
+    server = jwkskit.Hostile(b'{"keys":[]}')
+    # a token whose header names a kid: the core asks for keys
+    token = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJ4In0.AAAA"
+    secrets = [token] + [v for k, v in jwkskit.CLIENT_HEADERS.items() if k != "X-Forwarded-Proto"]
+    bare = "".join(ln + "\n" for ln in FETCH.splitlines()
+                   if not ln.strip().startswith("proxy_set_header")
+                   and not ln.strip().startswith("#"))
     try:
-        uri = "http://127.0.0.1:%d/jwks" % httpd.server_address[1]
-        port, stop = start(jwkskit.policy(uri, "http://127.0.0.1:9"))
-        # a token whose header names a kid: the core asks for keys
-        token = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJ4In0.AAAA"
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        c.request("GET", "/api/x", headers={"Authorization": "Bearer " + token,
-                                             "Cookie": "sid=secret-cookie",
-                                             "X-Client-Secret": "do-not-forward"})
-        r = c.getresponse()
-        r.read()
-        c.close()
-        probs = []
-        if r.status != 503:
-            probs.append("status %d, want 503 (a JWKS with no usable key)" % r.status)
-        if len(seen) != 1:
-            probs.append("%d fetches, want 1" % len(seen))
-        for h in seen:
-            leaked = [k for k in ("authorization", "cookie", "x-client-secret") if k in h]
-            if leaked:
-                probs.append("forwarded %s" % ", ".join(leaked))
-            if "application/jwk-set+json" not in h.get("accept", ""):
-                probs.append("Accept %r" % h.get("accept"))
-        ok(name, "; ".join(probs) or None)
-    except Exception as e:  # noqa: BLE001 (a crash is a failure, reported)
-        ok(name, repr(e))
+        for name, fetch, leak in (
+                ("nginx jwks_uri: under a server's proxy_set_header X-Forwarded-For/X-Real-IP, the "
+                 "README's fetch location sends exactly the core's request", INHERITED + FETCH, False),
+                ("nginx jwks_uri: without the snippet's own proxy_set_header the server's "
+                 "X-Forwarded-For and X-Real-IP reach the provider (the check sees a leak)",
+                 INHERITED + bare, True)):
+            stop = None
+            server.requests.clear()
+            try:
+                if bare == FETCH:
+                    raise RuntimeError("the README's snippet sets no proxy_set_header")
+                port, stop = start(jwkskit.policy("http://127.0.0.1:%d/jwks" % server.port,
+                                                  "http://127.0.0.1:9"), fetch)
+                st = jwkskit.get(port, token, extra=jwkskit.CLIENT_HEADERS)[0]
+                probs = [] if st == 503 else ["status %d, want 503 (no usable key)" % st]
+                if len(server.requests) != 1:
+                    probs.append("%d fetches, want 1" % len(server.requests))
+                for r in server.requests:
+                    got = jwkskit.fetch_problems(r, "GET", "/jwks", [("accept", jwkskit.JWKS_ACCEPT)],
+                                                 secrets=secrets)
+                    if leak:
+                        names = {k for k, _ in r[1]}
+                        if not {"x-forwarded-for", "x-real-ip"} <= names:
+                            probs.append("no X-Forwarded-For/X-Real-IP arrived: %s" % sorted(names))
+                        if any(k == "x-client-cookie" or "cookie" in k for k in names):
+                            probs.append("the client's cookie arrived (headers_in not dropped)")
+                    else:
+                        probs += got
+                ok(name, "; ".join(probs) or None)
+            except Exception as e:  # noqa: BLE001 (a crash is a failure, reported)
+                ok(name, repr(e))
+            finally:
+                if stop:
+                    stop()
     finally:
-        if stop:
-            stop()
-        httpd.shutdown()
-        httpd.server_close()
+        server.stop()
 
 
 def check_tls():
