@@ -218,7 +218,7 @@ CLIENT_HEADERS = {"Cookie": "sid=client-cookie-value", "X-Forwarded-For": "203.0
 # Headers a runtime or proxy adds to any request it sends, beside those the
 # core names (none of them carries anything of the client's request).
 TRANSPORT = {"host", "connection", "user-agent", "accept-encoding", "accept-language",
-             "sec-fetch-mode", "x-envoy-expected-rq-timeout-ms", "x-envoy-internal", "x-request-id"}
+             "sec-fetch-mode", "x-envoy-expected-rq-timeout-ms", "x-envoy-internal"}
 JWKS_ACCEPT = "application/jwk-set+json, application/json"
 
 
