@@ -15,12 +15,18 @@ Provider, rotation, outage, hostile answers). Besides:
     X-Forwarded-*), even in a server whose own proxy_set_header lines
     would send the client's address: the README's fetch location sets one
     of its own, so they are not inherited (and without it, they arrive);
+  - a fetch the core names as a POST (the test build of the module turns
+    the core's fetch into the token request the core will name): the
+    server receives exactly that POST, its headers, body and
+    Content-Length, and nothing of the client's request, whose own POST
+    body and headers stay behind;
   - an https jwks_uri: the keys are fetched over TLS when the snippet's
     CA file is the one that signed the provider's certificate, and refused
     (503) with the snippet as written, whose system CAs do not trust it.
 The fetch location is hosts/nginx/README.md's own snippet, as written
 there. Each nginx (one worker) runs in front of tests/lib/echo.py on
 127.0.0.1 and is stopped by its own PID."""
+import http.client
 import json
 import os
 import shutil
@@ -75,7 +81,12 @@ FETCH = "".join("        " + ln + "\n"
 count = 0
 
 
-def stage(policy, fetch=None):
+# The module with its test hook (hosts/nginx/build.mk, never installed):
+# X-Authcore-Test-Fetch-Post turns the core's fetch into a token POST.
+TEST_MODULE = os.path.join(ROOT, "build", "nginx-test", "ngx_http_authcore_module.so")
+
+
+def stage(policy, fetch=None, module=None):
     """A folder with the policy and an nginx.conf on a free port: (folder,
     conf, port)."""
     global count
@@ -90,16 +101,16 @@ def stage(policy, fetch=None):
     port = hostkit.free_port()
     conf = os.path.join(d, "nginx.conf")
     with open(conf, "w") as f:
-        f.write(hostkit.NGINX_HEAD.format(workers=1, module=MODULE, d=d)
+        f.write(hostkit.NGINX_HEAD.format(workers=1, module=module or MODULE, d=d)
                 + SERVER.format(port=port, policy=pol, echo=ECHO_PORT,
                                 fetch=FETCH if fetch is None else fetch))
     return d, conf, port
 
 
-def start(policy, fetch=None):
+def start(policy, fetch=None, module=None):
     """jwkskit's start(): nginx with this policy; (port, stop)."""
     for _ in range(3):  # a free port can be taken between probe and bind
-        d, conf, port = stage(policy, fetch)
+        d, conf, port = stage(policy, fetch, module)
         srv = hostkit.Server([NGINX, "-p", d, "-c", conf], os.path.join(d, "nginx.out"))
         if hostkit.wait_port(port, srv.proc, START_TIMEOUT):
             return port, srv.stop
@@ -203,6 +214,52 @@ def check_headers():
         server.stop()
 
 
+def check_post():
+    """A fetch named as a POST (the test build stands in for the OpenID
+    token request the core will name): the provider receives exactly it,
+    its method, headers, body and Content-Length, through the README's
+    location under a server with proxy_set_header lines, and nothing of
+    the client's request (its headers, nor a body of its own)."""
+    name = ("nginx jwks_uri: a fetch named as a POST is sent as named (method, Content-Type, "
+            "Authorization, body, its length), nothing of the client's request")
+    server = jwkskit.Hostile(b'{"keys":[]}')
+    token = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJ4In0.AAAA"
+    body = "grant_type=authorization_code&code=c-1&redirect_uri=x"
+    stop = None
+    try:
+        if not os.path.exists(TEST_MODULE):
+            raise RuntimeError("%s is not built (make test-bins)" % TEST_MODULE)
+        port, stop = start(jwkskit.policy("http://127.0.0.1:%d/jwks" % server.port,
+                                          "http://127.0.0.1:9"), INHERITED + FETCH, TEST_MODULE)
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        h = dict(jwkskit.CLIENT_HEADERS, **{"Authorization": "Bearer " + token,
+                                            "X-Authcore-Test-Fetch-Post": body,
+                                            "Content-Type": "text/plain"})
+        c.request("POST", "/api/x", body=b"client-body-value", headers=h)
+        st = c.getresponse().status
+        c.close()
+        probs = [] if st == 503 else ["status %d, want 503 (no usable key)" % st]
+        if len(server.requests) != 1:
+            probs.append("%d fetches, want 1" % len(server.requests))
+        secrets = [token, "client-body-value", "text/plain"] + [
+            v for k, v in jwkskit.CLIENT_HEADERS.items() if k != "X-Forwarded-Proto"]
+        for r in server.requests:
+            probs += jwkskit.fetch_problems(
+                r, "POST", "/jwks",
+                [("accept", jwkskit.JWKS_ACCEPT),
+                 ("content-type", "application/x-www-form-urlencoded"),
+                 ("authorization", "Basic dGVzdC1jbGllbnQ6dGVzdC1zZWNyZXQ="),
+                 ("content-length", str(len(body)))],
+                body=body.encode(), secrets=secrets)
+        ok(name, "; ".join(probs) or None)
+    except Exception as e:  # noqa: BLE001 (a crash is a failure, reported)
+        ok(name, repr(e))
+    finally:
+        if stop:
+            stop()
+        server.stop()
+
+
 def check_tls():
     """An https jwks_uri, through the README's snippet."""
     work = os.path.join(WORK, "tls")
@@ -262,6 +319,7 @@ def main():
     try:
         check_config()
         check_headers()
+        check_post()
         check_tls()
         t = time.monotonic()
         jwkskit.run("nginx jwks_uri", start, os.path.join(WORK, "kit"))
