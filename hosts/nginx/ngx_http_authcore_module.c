@@ -2112,7 +2112,7 @@ ngx_http_authcore_fetch_failed(ngx_http_authcore_ctx_t *ctx, const char *why)
 	ngx_http_request_t *r = ctx->r;
 
 	ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-	    "authcore: fetching keys from \"%V\" failed: %s", &ctx->fetch_url,
+	    "authcore: fetch of \"%V\" failed: %s", &ctx->fetch_url,
 	    why);
 	if (ctx->fetch_timer.timer_set) {
 		ngx_del_timer(&ctx->fetch_timer);
@@ -2321,7 +2321,7 @@ ngx_http_authcore_fetch(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx,
 	        NGX_HTTP_SUBREQUEST_IN_MEMORY | NGX_HTTP_SUBREQUEST_BACKGROUND)
 	    != NGX_OK) {
 		ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-		    "authcore: no subrequest to \"%V\" for the keys from \"%V\"",
+		    "authcore: no subrequest to \"%V\" for the fetch of \"%V\"",
 		    &ctx->fetch_uri, &ctx->fetch_url);
 		return NGX_DECLINED;
 	}
@@ -2477,7 +2477,7 @@ ngx_http_authcore_fetch_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 		ctx->fetch_body.len = f->len;
 	} else {
 		ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-		    "authcore: fetching keys from \"%V\" failed: %s",
+		    "authcore: fetch of \"%V\" failed: %s",
 		    &ctx->fetch_url, f->too_big ? "the answer is over "
 		    "jwks_fetch.max_bytes" : "no whole answer");
 	}
@@ -2522,7 +2522,7 @@ ngx_http_authcore_fetched(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx)
 	        != 0
 	    && ctx->fetch_status != 0) {
 		ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-		    "authcore: the keys from \"%V\" were refused (status %ui, "
+		    "authcore: the answer from \"%V\" was refused (status %ui, "
 		    "Content-Type \"%V\", %uz bytes)", &ctx->fetch_url,
 		    ctx->fetch_status, &ctx->fetch_type, ctx->fetch_body.len);
 	}
