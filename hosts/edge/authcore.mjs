@@ -355,7 +355,7 @@ export async function createAuth(policy, options = {}) {
           let r = first;
           for (;;) {
             if (r.wait === WAIT_FETCH) {
-              // keys from jwt.jwks_uri: fetched here, handed to the core
+              // the request the core names (keys, a token): fetched here, handed to the core
               const got = await fetchCapped(r.fetch);
               live();
               if (signal && signal.aborted) {

@@ -337,7 +337,7 @@ class Auth:
 
                 def run(r=r):
                     if r.wait == WAIT_FETCH:
-                        # the keys of jwt.jwks_uri, fetched off the loop
+                        # the request the core names, fetched off the loop
                         return fetch(*r.fetch)
                     while not stop.is_set():
                         if L.acw_step(d, slice_) == 0:
