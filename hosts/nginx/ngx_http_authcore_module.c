@@ -49,6 +49,7 @@
 #include "authcore.h"
 
 #define AC_NGX_ENTROPY_LEN 32
+#define AC_NGX_ENV_VARS 64       /* AUTHCORE_* variables read at most */
 /* PBKDF2 iterations per event-loop slice when no thread pool is used:
  * well under a millisecond of SHA-256 on a current x86-64 core. */
 #define AC_NGX_SLICE_ITERATIONS 2000
@@ -616,6 +617,22 @@ ngx_http_authcore_policy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 	    || ngx_http_authcore_getenv(cf, "AUTHCORE_ADMIN_PASSWORD_HASH",
 	        &env.admin_password_hash) != NGX_OK) {
 		return NGX_CONF_ERROR;
+	}
+	/* every AUTHCORE_* variable, for the policy's *_env members: the
+	 * policy is compiled here, in the master, whose environment nginx
+	 * has not cleared */
+	{
+		static ac_str vars[AC_NGX_ENV_VARS];
+		char **e;
+
+		env.vars = vars;
+		for (e = environ; e != NULL && *e != NULL
+		     && env.n_vars < AC_NGX_ENV_VARS; e++) {
+			if (ngx_strncmp(*e, "AUTHCORE_", 9) == 0) {
+				vars[env.n_vars].ptr = *e;
+				vars[env.n_vars++].len = ngx_strlen(*e);
+			}
+		}
 	}
 
 	mem_len = ac_policy_mem_bound(len);

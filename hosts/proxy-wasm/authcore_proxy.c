@@ -802,9 +802,12 @@ uint32_t proxy_on_vm_start(uint32_t root_id, size_t vm_config_size)
 	return 1;
 }
 
-/* The administrator from the VM's environment. On success *buf (free with
- * wipe_free(*buf, *buf_len)) holds the strings env points into. Returns
- * 0, or -1 if the environment cannot be read. */
+/* The VM's AUTHCORE_* variables: the administrator, and those a policy's
+ * *_env members name (at most APX_ENV_VARS of them). On success *buf (free
+ * with wipe_free(*buf, *buf_len)) holds the strings env points into.
+ * Returns 0, or -1 if the environment cannot be read. */
+#define APX_ENV_VARS 64
+static ac_str apx_env_vars[APX_ENV_VARS];
 static int read_env(ac_policy_env *env, uint8_t **buf, size_t *buf_len)
 {
 	static const char user[] = "AUTHCORE_ADMIN_USER=";
@@ -830,10 +833,16 @@ static int read_env(ac_policy_env *env, uint8_t **buf, size_t *buf_len)
 		free(vars);
 		return -1;
 	}
+	env->vars = apx_env_vars;
 	for (i = 0; i < count; i++) {
 		const char *v = (const char *)vars[i];
 		size_t len = strlen(v);
 
+		if (len > 9 && memcmp(v, "AUTHCORE_", 9) == 0 &&
+		    env->n_vars < APX_ENV_VARS) {
+			apx_env_vars[env->n_vars].ptr = v;
+			apx_env_vars[env->n_vars++].len = len;
+		}
 		if (len >= sizeof(user) - 1 &&
 		    memcmp(v, user, sizeof(user) - 1) == 0) {
 			env->admin_user.ptr = v + sizeof(user) - 1;
