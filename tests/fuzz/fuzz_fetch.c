@@ -16,8 +16,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <bearssl.h>
-
 #include "fz.h"
 
 #define MAX 65536
@@ -25,7 +23,7 @@
 
 static uint8_t pmem[2][1 << 18];
 static const ac_policy *pol[2];
-static uint64_t cmem[(1u << 17) / 8];
+static uint64_t cmem[(1u << 19) / 8];
 static uint64_t dmem[(1u << 16) / 8];
 static char tok[512], auth[600];
 static char good_jwks[256];
@@ -37,38 +35,10 @@ static void es256_fixture(void)
 {
 	static const char hdr[] = "{\"alg\":\"ES256\",\"kid\":\"k\"}";
 	static const char pl[] = "{\"iss\":\"" ISS "\",\"sub\":\"ann\",\"exp\":2000000000}";
-	static const char seed[] = "fuzz_fetch fixed key";
-	br_hmac_drbg_context rng;
-	br_ec_private_key sk;
-	br_ec_public_key pk;
-	uint8_t kbuf[BR_EC_KBUF_PRIV_MAX_SIZE], pbuf[BR_EC_KBUF_PUB_MAX_SIZE];
-	uint8_t hash[32], sig[64];
-	br_sha256_context sc;
-	char x[48], y[48];
-	size_t n, sl;
+	static fz_es256 k;
 
-	br_hmac_drbg_init(&rng, &br_sha256_vtable, seed, strlen(seed));
-	if (br_ec_keygen(&rng.vtable, br_ec_get_default(), &sk, kbuf,
-	    BR_EC_secp256r1) == 0 || br_ec_compute_pub(br_ec_get_default(),
-	    &pk, pbuf, &sk) == 0)
-		fz_die("key");
-	x[ac_b64url_encode(x, sizeof x - 1, pk.q + 1, 32)] = 0;
-	y[ac_b64url_encode(y, sizeof y - 1, pk.q + 33, 32)] = 0;
-	snprintf(good_jwks, sizeof good_jwks, "{\"keys\":[{\"kty\":\"EC\","
-	    "\"crv\":\"P-256\",\"kid\":\"k\",\"x\":\"%s\",\"y\":\"%s\"}]}", x, y);
-	n = ac_b64url_encode(tok, sizeof tok, hdr, strlen(hdr));
-	tok[n++] = '.';
-	n += ac_b64url_encode(tok + n, sizeof tok - n, pl, strlen(pl));
-	br_sha256_init(&sc);
-	br_sha256_update(&sc, tok, n);
-	br_sha256_out(&sc, hash);
-	sl = br_ecdsa_i31_sign_raw(br_ec_get_default(), &br_sha256_vtable,
-	    hash, &sk, sig);
-	if (sl != 64)
-		fz_die("signature");
-	tok[n++] = '.';
-	n += ac_b64url_encode(tok + n, sizeof tok - n, sig, sl);
-	tok[n] = 0;
+	fz_es256_key(&k, "fuzz_fetch fixed key", good_jwks, sizeof good_jwks);
+	fz_es256_sign(&k, hdr, pl, tok, sizeof tok);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -96,8 +66,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 			fz_die("policy");
 		}
 	}
-	if (ac_sizeof_decision() > sizeof dmem)
-		fz_die("decision buffer");
+	if (ac_sizeof_decision() > sizeof dmem ||
+	    ac_sizeof_jwks_cache() > sizeof cmem)
+		fz_die("decision or cache buffer");
 	snprintf(auth, sizeof auth, "Bearer %s", tok);
 	fz_init("fuzz_fetch");
 	return 0;

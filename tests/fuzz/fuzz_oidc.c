@@ -16,8 +16,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <bearssl.h>
-
 #include "fz.h"
 
 #define MAX 16384
@@ -33,54 +31,19 @@ static const char good_conf[] = "{\"issuer\":\"" ISS "\","
     "\"authorization_endpoint\":\"" ISS "/auth\","
     "\"token_endpoint\":\"" ISS "/token\",\"jwks_uri\":\"" ISS "/keys\"}";
 static const uint8_t entropy[32] = { 7, 7, 7 };
-static br_ec_private_key sk;
-static uint8_t kbuf[BR_EC_KBUF_PRIV_MAX_SIZE];
-
-static void key_fixture(void)
-{
-	static const char seed[] = "fuzz_oidc fixed key";
-	br_hmac_drbg_context rng;
-	br_ec_public_key pk;
-	uint8_t pbuf[BR_EC_KBUF_PUB_MAX_SIZE];
-	char x[48], y[48];
-
-	br_hmac_drbg_init(&rng, &br_sha256_vtable, seed, strlen(seed));
-	if (br_ec_keygen(&rng.vtable, br_ec_get_default(), &sk, kbuf,
-	    BR_EC_secp256r1) == 0 || br_ec_compute_pub(br_ec_get_default(),
-	    &pk, pbuf, &sk) == 0)
-		fz_die("key");
-	x[ac_b64url_encode(x, sizeof x - 1, pk.q + 1, 32)] = 0;
-	y[ac_b64url_encode(y, sizeof y - 1, pk.q + 33, 32)] = 0;
-	snprintf(good_jwks, sizeof good_jwks, "{\"keys\":[{\"kty\":\"EC\","
-	    "\"crv\":\"P-256\",\"kid\":\"k\",\"x\":\"%s\",\"y\":\"%s\"}]}", x, y);
-}
+static fz_es256 key;
 
 /* The ID token for nonce, signed with the fixture's key. */
 static void mint(const char *nonce)
 {
 	static const char hdr[] = "{\"alg\":\"ES256\",\"kid\":\"k\"}";
 	char pl[512];
-	uint8_t hash[32], sig[64];
-	br_sha256_context sc;
-	size_t n, sl;
 
 	snprintf(pl, sizeof pl, "{\"iss\":\"" ISS "\",\"aud\":\"c\","
 	    "\"sub\":\"u\",\"email\":\"ann@fuzz.example\","
 	    "\"email_verified\":true,\"nonce\":\"%s\",\"exp\":%lld}", nonce,
 	    (long long)FZ_NOW + 300);
-	n = ac_b64url_encode(idtok, sizeof idtok, hdr, strlen(hdr));
-	idtok[n++] = '.';
-	n += ac_b64url_encode(idtok + n, sizeof idtok - n, pl, strlen(pl));
-	br_sha256_init(&sc);
-	br_sha256_update(&sc, idtok, n);
-	br_sha256_out(&sc, hash);
-	sl = br_ecdsa_i31_sign_raw(br_ec_get_default(), &br_sha256_vtable,
-	    hash, &sk, sig);
-	if (sl != 64)
-		fz_die("signature");
-	idtok[n++] = '.';
-	n += ac_b64url_encode(idtok + n, sizeof idtok - n, sig, sl);
-	idtok[n] = 0;
+	fz_es256_sign(&key, hdr, pl, idtok, sizeof idtok);
 }
 
 static const char *header(const ac_answer *a, const char *name)
@@ -188,7 +151,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	(void)argc;
 	(void)argv;
-	key_fixture();
+	fz_es256_key(&key, "fuzz_oidc fixed key", good_jwks, sizeof good_jwks);
 	P = ac_policy_load(pmem, sizeof pmem, js, strlen(js), &used, &err);
 	if (P == NULL) {
 		fprintf(stderr, "%s: %s\n", err.path, err.message);

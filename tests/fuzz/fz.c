@@ -415,3 +415,47 @@ size_t fz_mint(char *tok, size_t cap, ac_alg alg, const char *secret,
 	tok[o++] = '.';
 	return o + ac_b64url_encode(tok + o, cap - o, mac, ml);
 }
+
+void fz_es256_key(fz_es256 *k, const char *seed, char *jwks, size_t cap)
+{
+	br_hmac_drbg_context rng;
+	br_ec_public_key pk;
+	uint8_t pbuf[BR_EC_KBUF_PUB_MAX_SIZE];
+	char x[48], y[48];
+
+	br_hmac_drbg_init(&rng, &br_sha256_vtable, seed, strlen(seed));
+	if (br_ec_keygen(&rng.vtable, br_ec_get_default(), &k->sk, k->kbuf,
+	    BR_EC_secp256r1) == 0 || br_ec_compute_pub(br_ec_get_default(),
+	    &pk, pbuf, &k->sk) == 0)
+		fz_die("key");
+	x[ac_b64url_encode(x, sizeof x - 1, pk.q + 1, 32)] = 0;
+	y[ac_b64url_encode(y, sizeof y - 1, pk.q + 33, 32)] = 0;
+	snprintf(jwks, cap, "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\","
+	    "\"kid\":\"k\",\"x\":\"%s\",\"y\":\"%s\"}]}", x, y);
+}
+
+size_t fz_es256_sign(const fz_es256 *k, const char *hdr, const char *pl,
+    char *tok, size_t cap)
+{
+	uint8_t hash[32], sig[64];
+	br_sha256_context sc;
+	size_t n, sl;
+
+	if (ac_b64url_encoded_len(strlen(hdr)) +
+	    ac_b64url_encoded_len(strlen(pl)) + 90 > cap)
+		fz_die("token buffer");
+	n = ac_b64url_encode(tok, cap, hdr, strlen(hdr));
+	tok[n++] = '.';
+	n += ac_b64url_encode(tok + n, cap - n, pl, strlen(pl));
+	br_sha256_init(&sc);
+	br_sha256_update(&sc, tok, n);
+	br_sha256_out(&sc, hash);
+	sl = br_ecdsa_i31_sign_raw(br_ec_get_default(), &br_sha256_vtable,
+	    hash, &k->sk, sig);
+	if (sl != 64)
+		fz_die("signature");
+	tok[n++] = '.';
+	n += ac_b64url_encode(tok + n, cap - n, sig, sl);
+	tok[n] = 0;
+	return n;
+}

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <bearssl.h>
+
 #include "ac_decision_int.h"
 #include "ac_internal.h"
 #include "ac_request_int.h"
@@ -69,4 +71,15 @@ char *fz_copy(const void *p, size_t n);
 char *fz_alloc(size_t n);
 void fz_free(char *p);
 
+/* A P-256 key from a fixed seed, its public JWKS (one key, kid "k") in
+ * jwks; and header.payload.signature (ES256) of two JSON texts with it,
+ * into tok (NUL-terminated; its length). For targets whose fetched keys
+ * are public. */
+typedef struct {
+	br_ec_private_key sk;
+	uint8_t kbuf[BR_EC_KBUF_PRIV_MAX_SIZE];
+} fz_es256;
+void fz_es256_key(fz_es256 *k, const char *seed, char *jwks, size_t cap);
+size_t fz_es256_sign(const fz_es256 *k, const char *hdr, const char *pl,
+    char *tok, size_t cap);
 #endif

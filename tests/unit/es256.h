@@ -18,7 +18,7 @@ typedef struct {
 	char jwk[512];
 } signer;
 
-static void b64(char *out, size_t cap, const void *p, size_t n)
+static inline void b64(char *out, size_t cap, const void *p, size_t n)
 {
 	size_t l = ac_b64url_encode(out, cap, p, n);
 	out[l < cap ? l : 0] = 0;
@@ -26,7 +26,7 @@ static void b64(char *out, size_t cap, const void *p, size_t n)
 
 /* A key from `seed`, published as a JWK with `kid` and no "alg" (bound by
  * its curve, as providers publish EC keys). */
-static void make_signer(signer *s, const char *seed, const char *kid)
+static inline void make_signer(signer *s, const char *seed, const char *kid)
 {
 	br_hmac_drbg_context rng;
 	br_ec_public_key pk;
@@ -47,7 +47,7 @@ static void make_signer(signer *s, const char *seed, const char *kid)
 }
 
 /* header.payload.signature of the two JSON texts, into out. */
-static const char *sign_jws(const signer *s, const char *hdr,
+static inline const char *sign_jws(const signer *s, const char *hdr,
     const char *pl, char *out, size_t cap)
 {
 	uint8_t hash[32], sig[132];
@@ -69,7 +69,7 @@ static const char *sign_jws(const signer *s, const char *hdr,
 }
 
 /* A JWKS of the given signers' public keys (either may be NULL). */
-static const char *jwks(char *out, size_t cap, const signer *a,
+static inline const char *jwks(char *out, size_t cap, const signer *a,
     const signer *b)
 {
 	snprintf(out, cap, "{\"keys\":[%s%s%s]}", a ? a->jwk : "",

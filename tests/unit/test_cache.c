@@ -17,6 +17,7 @@
 
 #include "authcore.h"
 #include "fixtures.h"
+#include "es256.h"
 
 #define NOW 1800000000
 
@@ -24,18 +25,11 @@
 typedef struct {
 	int rsa;
 	rsa_priv rk;
-	br_ec_private_key esk;
-	uint8_t ekey[BR_EC_KBUF_PRIV_MAX_SIZE];
+	signer ec;
 	char jwk[1024];
-} signer;
+} ksigner;
 
-static void b64(char *out, size_t cap, const void *p, size_t n)
-{
-	size_t l = ac_b64url_encode(out, cap, p, n);
-	out[l < cap ? l : 0] = 0;
-}
-
-static void rsa_signer(signer *s)
+static void rsa_signer(ksigner *s)
 {
 	uint8_t n[256];
 	char nb[400];
@@ -49,49 +43,34 @@ static void rsa_signer(signer *s)
 	    "{\"kty\":\"RSA\",\"alg\":\"RS256\",\"n\":\"%s\",\"e\":\"AQAB\"}", nb);
 }
 
-static void ec_signer(signer *s, const char *seed)
+static void ec_signer(ksigner *s, const char *seed, const char *kid)
 {
-	br_hmac_drbg_context rng;
-	br_ec_public_key pk;
-	uint8_t pbuf[BR_EC_KBUF_PUB_MAX_SIZE];
-	char x[64], y[64];
-
 	memset(s, 0, sizeof *s);
-	br_hmac_drbg_init(&rng, &br_sha256_vtable, seed, strlen(seed));
-	br_ec_keygen(&rng.vtable, br_ec_get_default(), &s->esk, s->ekey,
-	    BR_EC_secp256r1);
-	br_ec_compute_pub(br_ec_get_default(), &pk, pbuf, &s->esk);
-	b64(x, sizeof x, pk.q + 1, 32);
-	b64(y, sizeof y, pk.q + 33, 32);
-	snprintf(s->jwk, sizeof s->jwk, "{\"kty\":\"EC\",\"crv\":\"P-256\","
-	    "\"alg\":\"ES256\",\"x\":\"%s\",\"y\":\"%s\"}", x, y);
+	make_signer(&s->ec, seed, kid);
+	snprintf(s->jwk, sizeof s->jwk, "%s", s->ec.jwk);
 }
 
 /* A compact token over `payload` (JSON) signed by s, in out. */
-static const char *mint(const signer *s, const char *payload, char *out,
+static const char *mint(const ksigner *s, const char *payload, char *out,
     size_t cap)
 {
-	const char *hdr = s->rsa ? "{\"alg\":\"RS256\",\"typ\":\"JWT\"}" :
-	    "{\"alg\":\"ES256\",\"typ\":\"JWT\"}";
+	static const char hdr[] = "{\"alg\":\"RS256\",\"typ\":\"JWT\"}";
 	uint8_t hash[32], sig[256];
 	br_sha256_context sc;
-	size_t n, sl;
+	size_t n, sl = 256;
 
+	if (!s->rsa)
+		return sign_jws(&s->ec, "{\"alg\":\"ES256\",\"typ\":\"JWT\"}",
+		    payload, out, cap);
 	n = ac_b64url_encode(out, cap, hdr, strlen(hdr));
 	out[n++] = '.';
 	n += ac_b64url_encode(out + n, cap - n, payload, strlen(payload));
 	br_sha256_init(&sc);
 	br_sha256_update(&sc, out, n);
 	br_sha256_out(&sc, hash);
-	if (s->rsa) {
-		sl = 256;
-		if (br_rsa_i31_pkcs1_sign(BR_HASH_OID_SHA256, hash, 32, &s->rk.sk,
-		    sig) != 1)
-			sl = 0;
-	} else {
-		sl = br_ecdsa_i31_sign_raw(br_ec_get_default(), &br_sha256_vtable,
-		    hash, &s->esk, sig);
-	}
+	if (br_rsa_i31_pkcs1_sign(BR_HASH_OID_SHA256, hash, 32, &s->rk.sk,
+	    sig) != 1)
+		sl = 0;
 	out[n++] = '.';
 	n += ac_b64url_encode(out + n, cap - n, sig, sl);
 	out[n] = 0;
@@ -101,7 +80,7 @@ static const char *mint(const signer *s, const char *payload, char *out,
 /* ---- policies ---- */
 static uint8_t pmem[4][262144];
 
-static const ac_policy *policy(int slot, const signer *s, const char *more)
+static const ac_policy *policy(int slot, const ksigner *s, const char *more)
 {
 	static char js[4096];
 	ac_policy_error err;
@@ -159,7 +138,7 @@ static ac_jwt_cache *fresh(size_t entries)
 	return ac_jwt_cache_init(cmem, sizeof cmem, entries);
 }
 
-static signer rs, es1, es2;
+static ksigner rs, es1, es2;
 static char tok[4][2048];
 
 static void test_sizes(void)
@@ -218,7 +197,7 @@ static void test_policy_setting(void)
 
 /* The same RS256 / ES256 token, again and again: one signature check, the
  * same decision as without the cache. */
-static void test_hit_skips_check(const signer *s, const char *name)
+static void test_hit_skips_check(const ksigner *s, const char *name)
 {
 	static char js1[16384], js2[16384];
 	const ac_policy *P = policy(0, s, "");
@@ -572,8 +551,8 @@ int main(void)
 		return 1;
 	}
 	rsa_signer(&rs);
-	ec_signer(&es1, "authcore cache test key 1");
-	ec_signer(&es2, "authcore cache test key 2");
+	ec_signer(&es1, "authcore cache test key 1", "e1");
+	ec_signer(&es2, "authcore cache test key 2", "e2");
 	test_sizes();
 	test_policy_setting();
 	test_hit_skips_check(&rs, "cache: a repeated RS256 token: one check, the same decisions");

@@ -321,7 +321,7 @@ static int rk_remote(void)
 static void remote_rows(const char *cas, long n)
 {
 	static char js[2][4096], jwks[1024], *mem[2];
-	static uint64_t cmem[(1u << 17) / 8];
+	static uint64_t cmem[(1u << 19) / 8];
 	static const char *const impl[] = { "decide-inline", "decide-remote" };
 	static int (*const fn[])(void) = { rk_inline, rk_remote };
 	const long ns[] = { n, n };
