@@ -385,3 +385,206 @@ def provider_checks(label, idp, redirect_uri):
            and q.get("state") == "s-deny" and "code" not in q else "sent to %s" % back)
     except Exception as e:  # noqa: BLE001 (a crash is a failure, reported)
         ok("%s: provider checks ran" % label, repr(e))
+
+
+class Host:
+    """A host under test: base ("http://127.0.0.1:PORT") and audits(), every
+    audit event (a dict) the host logged so far, in order."""
+
+    def __init__(self, base, audits):
+        self.base, self.audits = base, audits
+
+
+def reason_after(host, seen, want, timeout=3.0):
+    """The reasons of the audit events after the first `seen`, once one is
+    `want` or time runs out (hosts flush their logs a little later)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        reasons = [e.get("reason") for e in host.audits()[seen:]]
+        if want in reasons or time.monotonic() > deadline:
+            return reasons
+        time.sleep(0.05)
+
+
+def expect(label, host, call, status, reason, extra=None):
+    """Runs call() -> (status, headers, body) and checks its status and the
+    reason of the audit line it left; extra(result) may name more problems."""
+    seen = len(host.audits())
+    got = call()
+    st, hdrs, body = got
+    probs = []
+    if st != status:
+        probs.append("status %d, want %d (%r)" % (st, status, body[:160]))
+    if hdrs.get("x-echo"):
+        probs.append("the upstream was reached")
+    reasons = reason_after(host, seen, reason)
+    if reason not in reasons:
+        probs.append("audit reasons %r, want %r" % (reasons, reason))
+    if extra:
+        p = extra(got)
+        if p:
+            probs.append(p)
+    ok(label, "; ".join(probs) or None)
+    return got
+
+
+def begin(agent, host, idp, nxt="/dash/"):
+    """GET the provider's start route: (the authorization URL it redirects
+    to, the raw Set-Cookie header), or RuntimeError."""
+    st, hdrs, body = agent.get(host.base + START + "?next=" + urllib.parse.quote(nxt, safe=""))
+    loc = location(host.base, hdrs) or ""
+    if st != 302 or not loc.startswith(idp.issuer + "/auth?"):
+        raise RuntimeError("the start route answered %d to %r (%r)" % (st, loc, body[:200]))
+    if agent.cookie(OIDC_COOKIE) is None:
+        raise RuntimeError("the start route set no %s cookie: %r" % (OIDC_COOKIE, hdrs.get("set-cookie")))
+    return loc, hdrs.get("set-cookie", "")
+
+
+def with_query(url, **changes):
+    u = urllib.parse.urlsplit(url)
+    q = urllib.parse.parse_qsl(u.query)
+    q = [(k, changes.get(k, v)) for k, v in q]
+    return urllib.parse.urlunsplit(u._replace(query=urllib.parse.urlencode(q)))
+
+
+def user_seen(body):
+    """(user, roles) the echo upstream was handed."""
+    try:
+        j = json.loads(body)
+    except ValueError:
+        return None, []
+    h = j.get("headers") or {}
+    ident = j.get("identity") or {}
+    user = h.get("x-authcore-user", ident.get("user"))
+    roles = h.get("x-authcore-roles")
+    roles = [r.strip() for r in roles.split(",")] if roles is not None else list(ident.get("roles") or [])
+    return user, roles
+
+
+def host_checks(label, host, idp):
+    """The sign-in over HTTP and its refusals, against one host."""
+    cb = host.base + CALLBACK
+
+    def step(name, fn):
+        try:
+            fn()
+        except Exception as e:  # noqa: BLE001 (a crash is a failure, reported)
+            ok("%s: %s" % (label, name), repr(e))
+
+    def signin():
+        a = Agent()
+        auth, set_cookie = begin(a, host, idp)
+        q = query(auth)
+        probs = []
+        want = {"response_type": "code", "client_id": CLIENT_ID, "redirect_uri": cb,
+                "code_challenge_method": "S256"}
+        for k, v in want.items():
+            if q.get(k) != v:
+                probs.append("%s=%r, want %r" % (k, q.get(k), v))
+        if q.get("scope", "").split() != ["openid", "email", "profile", "groups"]:
+            probs.append("scope %r" % q.get("scope"))
+        if not re.fullmatch(r"[A-Za-z0-9_-]{43}", q.get("code_challenge", "")):
+            probs.append("code_challenge %r" % q.get("code_challenge"))
+        for k in ("state", "nonce"):
+            if len(q.get(k, "")) < 16:
+                probs.append("%s %r" % (k, q.get(k)))
+        sc = [p.strip().lower() for p in set_cookie.split("\n")
+              if p.startswith(OIDC_COOKIE + "=")]
+        attrs = sc[0].split(";")[1:] if sc else []
+        attrs = {p.strip().split("=")[0]: p.strip() for p in attrs}
+        if not sc or "httponly" not in attrs or attrs.get("samesite") != "samesite=lax" \
+                or attrs.get("max-age") != "max-age=600":
+            probs.append("Set-Cookie %r" % set_cookie)
+        ok("%s: the start route redirects to the provider with code, S256 PKCE, state, nonce and "
+           "the redirect URI, and sets %s (HttpOnly, SameSite=Lax, 10 minutes)" % (label, OIDC_COOKIE),
+           "; ".join(probs) or None)
+        old = a.cookie(OIDC_COOKIE)
+        back = provider_login(a, auth, "bob")
+        st, hdrs, body = a.get(back)
+        probs = []
+        if st != 302 or urllib.parse.urlsplit(location(back, hdrs) or "").path != "/dash/":
+            probs.append("callback answered %d to %r (%r)" % (st, hdrs.get("location"), body[:160]))
+        if a.cookie(SESSION_COOKIE) is None:
+            probs.append("no session cookie: %r" % hdrs.get("set-cookie"))
+        if a.cookie(OIDC_COOKIE) is not None:
+            probs.append("%s not cleared" % OIDC_COOKIE)
+        st, hdrs, body = a.get(host.base + "/dash/admin/x")
+        user, roles = user_seen(body)
+        if st != 200 or user != "bob@example.com" or not {"admin", "viewer"} <= set(roles):
+            probs.append("then /dash/admin/x: %d, user %r, roles %r (%r)" % (st, user, roles, body[:160]))
+        ok("%s: over HTTP: the callback signs bob in (302 to next); the upstream gets his email, "
+           "role viewer and admin by his group" % label, "; ".join(probs) or None)
+
+        # the same callback again: the cookie was cleared
+        expect("%s: the callback replayed without the cookie: 400 oidc_state_invalid" % label,
+               host, lambda: a.get(back), 400, "oidc_state_invalid")
+        # and with the start's cookie put back: the code is spent
+        a.set_cookie(old)
+        expect("%s: the callback replayed with the start's cookie: the code is used twice, 401 "
+               "oidc_token_error" % label, host, lambda: a.get(back), 401, "oidc_token_error")
+
+        # logout goes on to the provider's end_session_endpoint
+        a2 = Agent()
+        for c in a.jar:
+            if c.name == SESSION_COOKIE:
+                a2.set_cookie(c)
+        st, hdrs, body = a2.get(host.base + LOGOUT)
+        want = idp.configuration()["end_session_endpoint"] + "?" + urllib.parse.urlencode(
+            {"client_id": CLIENT_ID, "post_logout_redirect_uri": host.base + LOGIN_PAGE})
+        loc = location(host.base, hdrs)
+        same = loc is not None and urllib.parse.urlsplit(loc)[:3] == urllib.parse.urlsplit(want)[:3] \
+            and query(loc) == query(want)
+        ok("%s: logout: 303 to the provider's end_session_endpoint with client_id and "
+           "post_logout_redirect_uri, the session cookie cleared" % label,
+           None if st == 303 and same and a2.cookie(SESSION_COOKIE) is None
+           else "%d to %r, want %r; cookie %r" % (st, loc, want, hdrs.get("set-cookie")))
+
+    def forged_state():
+        a = Agent()
+        auth, _ = begin(a, host, idp)
+        back = provider_login(a, auth, "alice")
+        expect("%s: a callback with another state: 400 oidc_state_invalid" % label, host,
+               lambda: a.get(with_query(back, state=b64url(secrets.token_bytes(16)))),
+               400, "oidc_state_invalid")
+
+    def no_cookie():
+        a = Agent()
+        auth, _ = begin(a, host, idp)
+        back = provider_login(a, auth, "alice")
+        a.drop_cookie(OIDC_COOKIE)
+        expect("%s: a callback without the start's cookie (another browser): 400 oidc_state_invalid"
+               % label, host, lambda: a.get(back), 400, "oidc_state_invalid")
+
+    def wrong_nonce():
+        a = Agent()
+        auth, _ = begin(a, host, idp)
+        back = provider_login(a, with_query(auth, nonce=b64url(secrets.token_bytes(16))), "alice")
+        expect("%s: an ID token with another nonce (the authorization URL's nonce changed): 401 "
+               "oidc_nonce_mismatch" % label, host, lambda: a.get(back), 401, "oidc_nonce_mismatch")
+
+    def refused(login, status, reason, what):
+        a = Agent()
+        auth, _ = begin(a, host, idp)
+        back = provider_login(a, auth, login)
+        expect("%s: %s: %d %s, no session" % (label, what, status, reason), host,
+               lambda: a.get(back), status, reason,
+               lambda got: "a session cookie was set" if a.cookie(SESSION_COOKIE) else None)
+
+    def denied():
+        a = Agent()
+        auth, _ = begin(a, host, idp)
+        back = provider_login(a, auth, "alice", consent=False)
+        if query(back).get("error") != "access_denied":
+            raise RuntimeError("the provider sent %s" % back)
+        expect("%s: consent cancelled at the provider (error=access_denied): 403 oidc_provider_error"
+               % label, host, lambda: a.get(back), 403, "oidc_provider_error")
+
+    step("sign-in over HTTP ran", signin)
+    step("forged state ran", forged_state)
+    step("callback without cookie ran", no_cookie)
+    step("wrong nonce ran", wrong_nonce)
+    step("unverified email ran", lambda: refused(
+        "carol", 403, "oidc_email_unverified", "an account whose email is not verified"))
+    step("domain outside allow.domains ran", lambda: refused(
+        "mallory", 403, "oidc_not_allowed", "an account outside allow.domains"))
+    step("provider error ran", denied)
