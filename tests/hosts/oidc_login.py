@@ -175,7 +175,8 @@ def start_envoy(d, port, policy, echo_port):
         time.sleep(0.1)
     text = srv.log_text()
     srv.stop()
-    raise RuntimeError("Envoy did not start: %s" % tail(text))
+    said = [ln for ln in text.splitlines() if "authcore:" in ln]  # a refused policy
+    raise RuntimeError("Envoy did not start: %s" % tail("\n".join(said[-3:]) or text))
 
 
 def readme_fetch():
@@ -307,6 +308,23 @@ def start_workerd(d, sock, policy, echo_port):
 STARTERS = {"envoy": start_envoy, "nginx": start_nginx, "workerd": start_workerd}
 
 
+def serves(base, timeout=10.0):
+    """Waits until the host answers its login page 200 (a Worker that
+    refused its policy answers every request 500); RuntimeError if not."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            st, _, body = oidckit.Agent().get(base + oidckit.LOGIN_PAGE)
+            if st == 200:
+                return
+            got = "%d %r" % (st, body[:200])
+        except OSError as e:
+            got = repr(e)
+        if time.monotonic() > deadline:
+            raise RuntimeError("the login page answered %s" % got)
+        time.sleep(0.2)
+
+
 def run_host(host):
     d = os.path.join(WORK, host)
     shutil.rmtree(d, ignore_errors=True)
@@ -328,6 +346,7 @@ def run_host(host):
             pol = oidckit.policy(idp.issuer, idp.secret, secrets.token_hex(32))
             stop, audits = STARTERS[host](d, where, pol, echo_port)
             stops.append(stop)
+            serves(base)
         except (RuntimeError, OSError, subprocess.SubprocessError) as e:
             ok("%s: starts with the OIDC policy in front of the echo upstream" % host, str(e))
             return
