@@ -579,7 +579,19 @@ def host_checks(label, host, idp):
         expect("%s: consent cancelled at the provider (error=access_denied): 403 oidc_provider_error"
                % label, host, lambda: a.get(back), 403, "oidc_provider_error")
 
+    def offsite_next():
+        a = Agent()
+        auth, _ = begin(a, host, idp, nxt="//evil.example/steal")
+        st, hdrs, body = a.get(provider_login(a, auth, "alice"))
+        loc = hdrs.get("location", "")
+        u = urllib.parse.urlsplit(urllib.parse.urljoin(host.base + "/", loc))
+        ok("%s: a start with next=//evil.example/... signs in to a path on this site" % label,
+           None if st == 302 and a.cookie(SESSION_COOKIE) is not None and loc
+           and host.base == "%s://%s" % (u.scheme, u.netloc) and u.path.startswith(PREFIX)
+           else "callback answered %d to %r (%r)" % (st, loc, body[:160]))
+
     step("sign-in over HTTP ran", signin)
+    step("offsite next ran", offsite_next)
     step("forged state ran", forged_state)
     step("callback without cookie ran", no_cookie)
     step("wrong nonce ran", wrong_nonce)
