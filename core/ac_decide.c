@@ -254,6 +254,7 @@ static const ac_stage_fn stages[] = {
 	ac_stage_jwks,   /* the upstream assertion's public key (ac_assert.c) */
 	ac_stage_ratelimit_client, /* limits on the client: before any
 	                    verifier (ac_ratelimit.c) */
+	ac_oidc_stage,   /* sign-in through an OpenID provider (ac_oidc.c) */
 	stage_login,     /* the login endpoints and whoami */
 	stage_public,    /* public paths need no credential */
 	stage_identify,  /* API key, Basic, JWT, session */
@@ -330,7 +331,8 @@ static int needs_tls(const ac_policy *P, const ac_request *req,
 	int cookies = P->login || P->n_session_keys > 0, route;
 
 	/* plain HTTP refused or redirected; HSTS sent only over HTTPS */
-	if (P->require_https || (P->sec.every && P->sec.hsts.ptr != NULL))
+	if (P->require_https || (P->sec.every && P->sec.hsts.ptr != NULL) ||
+	    P->n_oidc > 0)
 		return 1;
 	for (i = 0; !cookies && i < P->n_sources; i++)
 		cookies = P->sources[i].kind == 'C';
@@ -358,7 +360,7 @@ unsigned ac_needs(const ac_policy *P, const ac_request *req)
 		return 0;
 	if (P->n_rate_limits > 0 || P->n_conn_caps > 0)
 		n |= AC_NEEDS_ENTRIES;
-	if (P->jwks_uri.ptr != NULL)
+	if (P->jwks_src.uri.ptr != NULL || P->n_oidc > 0)
 		n |= AC_NEEDS_FETCH;
 	if (q != NULL)
 		path_len = (size_t)(q - req->path.ptr);
@@ -512,8 +514,10 @@ static void run(const ac_policy *P, ac_state *S, const ac_request *req,
 /* A new request: it has asked for no fetch (ac_jwks.c). */
 static void fetch_reset(ac_decision *d)
 {
-	d->fetch_policy = NULL;
+	d->fetch_src = NULL;
 	d->fetch_asked = d->fetch_done = d->fetch_failed = 0;
+	d->oidc.asked = d->oidc.outcome = 0;
+	d->oidc.token_len = 0;
 	d->disc_asked = d->fetch_kind = 0;
 }
 

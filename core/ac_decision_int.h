@@ -6,6 +6,7 @@
 #define AC_DECISION_INT_H
 
 #include "authcore.h"
+#include "ac_policy_int.h"
 
 /* Work a pending decision carries: a resumable PBKDF2 verification and
  * what binds its verdict to the request's credentials. */
@@ -63,6 +64,20 @@ typedef struct {
 	                       after it do not count them again */
 } ac_store_io;
 
+/* An OpenID sign-in's callback across its fetches (ac_oidc.c): the token
+ * request sent, and the ID token it brought. Kept from begin to the final
+ * answer. */
+#define AC_OIDC_TOKEN_MAX 8192   /* bytes of an ID token */
+#define AC_OIDC_BODY_MAX 2560    /* bytes of a token request */
+typedef struct {
+	int asked;               /* the token request was made */
+	int outcome;             /* 0 none yet, 1 an ID token, -1 refused by
+	                            the provider, -2 no answer */
+	char body[AC_OIDC_BODY_MAX];
+	char token[AC_OIDC_TOKEN_MAX];
+	size_t token_len;
+} ac_oidc_io;
+
 struct ac_decision {
 	ac_answer a;             /* what hosts read */
 	char audit_buf[AC_AUDIT_MAX]; /* storage for a.audit */
@@ -82,15 +97,18 @@ struct ac_decision {
 	                            kept across decisions */
 	ac_jwks_cache *jwks;     /* ac_decision_use_jwks's, or NULL; kept
 	                            across decisions */
-	const ac_policy *fetch_policy; /* the policy a fetch was asked for */
+	const ac_jwks_src *fetch_src; /* the source a fetch was asked for */
+	size_t fetch_slot;       /* ... and its cache slot */
+	int64_t jwks_now;        /* the time the cache is used at */
 	int fetch_asked;         /* this request asked for the keys (once) */
-	int disc_asked;          /* ... for the discovery document (once) */
+	int disc_asked;          /* ... for the configuration (once) */
 	int fetch_kind;          /* the fetch pending: 'K' keys, 'D' the
-	                            discovery document */
+	                            configuration, 'T' an OpenID token */
 	char fetch_target[AC_JWKS_URI_MAX + 2]; /* storage for
 	                            a.fetch.target */
 	int fetch_done;          /* ... and its outcome is known */
 	int fetch_failed;        /* ... a failure (audited) */
+	ac_oidc_io oidc;         /* an OpenID sign-in's token (ac_oidc.c) */
 	ac_store_io store;       /* the store protocol's entries */
 	int release;             /* a release of `lease` (ac_release_begin),
 	                            not a request's decision */

@@ -123,13 +123,13 @@ static int by_jwt(const ac_policy *P, const ac_request *req, ac_decision *d,
 	ac_cache_use_init(&cu, P, d->jwt_cache);
 	/* keys fetched from jwks_uri: the decision may wait for a fetch
 	 * first (ac_jwks.c), or be refused 503 without keys to judge by */
-	if (P->jwks_uri.ptr != NULL &&
-	    !ac_jwks_keys(P, d, now, &keys, &n_keys, &cu))
+	if (P->jwks_src.uri.ptr != NULL &&
+	    !ac_jwks_keys(&P->jwks_src, d, now, &keys, &n_keys, &cu))
 		return 0;
 	if (ac_jwt_verify_using(keys, n_keys, &P->checks, tok.ptr,
 	    tok.len, now, &cu, j) != AC_OK) {
-		if (P->jwks_uri.ptr != NULL &&
-		    ac_jwks_after(P, d, now, j->reason))
+		if (P->jwks_src.uri.ptr != NULL &&
+		    ac_jwks_after(&P->jwks_src, d, now, j->reason))
 			return 0;
 		ac_reply_www_authenticate(d, P, "invalid_token");
 		ac_reply_respond(d, 401, j->reason);

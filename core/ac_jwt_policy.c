@@ -436,7 +436,7 @@ int ac_pl_jwt(ac_loader *L, ac_policy *P, const cJSON *jwt)
 	/* or keys fetched from a URL (core/ac_jwks_policy.c) */
 	if (ac_pl_jwks_remote(L, P, jwt, algs, n_algs) < 0)
 		return -1;
-	if (P->n_keys == 0 && P->jwks_uri.ptr == NULL)
+	if (P->n_keys == 0 && P->jwks_src.uri.ptr == NULL)
 		return ac_pl_bad(L, "holds no key (give \"keys\" or \"jwks\")");
 	if (n_algs > 0) {
 		/* "algorithms" also limits keys given one by one */

@@ -70,9 +70,7 @@ int ac_login_next_ok(ac_str raw)
 	return ok;
 }
 
-/* Where a login goes back to: a safe `next` (ac_login_next_ok); anything
- * else becomes login.landing, or the prefix's root. */
-static ac_str safe_next(const ac_policy *P, ac_str raw)
+ac_str ac_login_safe_next(const ac_policy *P, ac_str raw)
 {
 	static const char root[] = "/";
 	ac_str home;
@@ -160,9 +158,9 @@ static void login_failed(const ac_policy *P, const ac_request *req,
 	(void)req;
 }
 
-static void logged_in(const ac_policy *P, const ac_request *req,
+void ac_login_issue(const ac_policy *P, const ac_request *req,
     int64_t now, const uint8_t *entropy, size_t entropy_len,
-    const ac_user *u, ac_str next, int json, ac_decision *d)
+    const ac_user *u, ac_str next, int how, ac_decision *d)
 {
 	char tok[AC_SESSION_TOKEN_MAX];
 	char csrf[AC_CSRF_TOKEN_LEN];
@@ -197,7 +195,29 @@ static void logged_in(const ac_policy *P, const ac_request *req,
 	d->a.user = u->name;
 	d->a.action = AC_RESPOND;
 	d->a.reason = AC_OK;
-	if (json) {
+	if (how == 'P') {
+		/* a page that moves on by itself: the session cookie is
+		 * SameSite=Strict, and a redirect chain that began on the
+		 * provider's site would reach `next` without it */
+		ac_str to = ac_reply_location(d, next);
+		size_t start = d->buf_len;
+		ac_reply_lit(d, "<!doctype html>\n<html lang=\"en\"><head>"
+		    "<meta charset=\"utf-8\"><meta http-equiv=\"refresh\" "
+		    "content=\"0;url=");
+		ac_reply_html(d, to.ptr, to.len);
+		ac_reply_lit(d, "\"><title>Signed in</title></head><body>"
+		    "<p><a href=\"");
+		ac_reply_html(d, to.ptr, to.len);
+		ac_reply_lit(d, "\">Continue</a></p></body></html>\n");
+		d->a.status = 200;
+		d->a.body.ptr = d->buf + start;
+		d->a.body.len = d->buf_len - start;
+		ac_reply_header(d, "content-type", "text/html; charset=utf-8",
+		    24);
+		ac_reply_header(d, "content-security-policy",
+		    "default-src 'none'; frame-ancestors 'none'", 42);
+		d->page = 1;
+	} else if (how == 'J') {
 		size_t start = d->buf_len;
 		aj_writer w = ac_reply_writer(d);
 		aj_w_lit(&w, "{\"ok\":true,\"user\":");
@@ -257,14 +277,15 @@ static void login_post(const ac_policy *P, ac_state *S, const ac_request *req,
 		return;
 	}
 	d->login_user = f.user;
-	next = safe_next(P, f.next);
+	next = ac_login_safe_next(P, f.next);
 	pw.ptr = f.password;
 	pw.len = f.password_len;
 	r = ac_identify_password(P, S, req, now, v, 'L', f.user, pw, &u, d, &retry);
 	memset(f.password, 0, sizeof f.password);
 	switch (r) {
 	case AC_ID_MATCH:
-		logged_in(P, req, now, entropy, entropy_len, u, next, json, d);
+		ac_login_issue(P, req, now, entropy, entropy_len, u, next,
+		    json ? 'J' : 'R', d);
 		return;
 	case AC_ID_PENDING:
 		return;
@@ -285,10 +306,10 @@ static void login_post(const ac_policy *P, ac_state *S, const ac_request *req,
 	}
 }
 
-static void logout(const ac_policy *P, const ac_request *req, int64_t now,
-    ac_decision *d)
+void ac_login_logout(const ac_policy *P, const ac_request *req, int64_t now,
+    ac_str to, ac_decision *d)
 {
-	ac_str tok, to, none = { NULL, 0 };
+	ac_str tok, none = { NULL, 0 };
 
 	/* the audit line names who logged out when the session is valid */
 	if (ac_req_cookie(req, P->session_cookie, &tok) == 1 &&
@@ -309,8 +330,9 @@ static void logout(const ac_policy *P, const ac_request *req, int64_t now,
 	ac_reply_header(d, "cache-control", "no-store", 8);
 	/* back to where a login starts: the external page when there is
 	 * one (the built-in page is then not where users sign in) */
-	to = P->login_url.ptr != NULL ? external_url(P, d, none) :
-	    login_url(P, d, none);
+	if (to.ptr == NULL)
+		to = P->login_url.ptr != NULL ? external_url(P, d, none) :
+		    login_url(P, d, none);
 	if (ac_req_htmx(req)) {
 		d->a.status = 200;
 		ac_reply_header_str(d, "hx-redirect", to);
@@ -329,13 +351,14 @@ void ac_login_decide(const ac_policy *P, ac_state *S, const ac_request *req,
 	int get = ac_str_eq(m, "GET", 3) || ac_str_eq(m, "HEAD", 4);
 
 	if (route == R_LOGIN && get) {
-		ac_str next = safe_next(P, ac_req_query_next(req, d));
+		ac_str next = ac_login_safe_next(P, ac_req_query_next(req, d));
 		ac_reply_login_page(P, d, 200, AC_PUBLIC, login_url(P, d,
 		    (ac_str){ NULL, 0 }), next, (ac_str){ NULL, 0 }, NULL);
-	} else if (route == R_LOGIN && ac_str_eq(m, "POST", 4)) {
+	} else if (route == R_LOGIN && ac_str_eq(m, "POST", 4) &&
+	    P->password_login) {
 		login_post(P, S, req, now, entropy, entropy_len, v, d);
 	} else if (route == R_LOGOUT && (get || ac_str_eq(m, "POST", 4))) {
-		logout(P, req, now, d);
+		ac_login_logout(P, req, now, (ac_str){ NULL, 0 }, d);
 	} else {
 		static const char body[] = "{\"error\":\"method_not_allowed\"}";
 		d->a.action = AC_RESPOND;
@@ -343,8 +366,10 @@ void ac_login_decide(const ac_policy *P, ac_state *S, const ac_request *req,
 		d->a.reason = AC_INVALID_REQUEST;
 		d->a.body.ptr = body;
 		d->a.body.len = sizeof body - 1;
-		ac_reply_header(d, "allow", route == R_WHOAMI ? "GET, HEAD" :
-		    "GET, HEAD, POST", route == R_WHOAMI ? 9 : 15);
+		int post = route == R_LOGOUT || (route == R_LOGIN &&
+		    P->password_login);
+		ac_reply_header(d, "allow", post ? "GET, HEAD, POST" :
+		    "GET, HEAD", post ? 15 : 9);
 		ac_reply_header(d, "content-type", "application/json", 16);
 	}
 }

@@ -31,6 +31,20 @@ void ac_login_challenge(const ac_policy *P, const ac_request *req,
  * at most AC_NEXT_MAX bytes, without control bytes, spaces or
  * backslashes. */
 int ac_login_next_ok(ac_str raw);
+/* Where a login goes back to: a safe `next` (ac_login_next_ok); anything
+ * else becomes login.landing, or the prefix's root. */
+ac_str ac_login_safe_next(const ac_policy *P, ac_str raw);
+/* A signed-in user's session and CSRF cookies, and the answer: 'J' JSON,
+ * 'R' 303 to next (200 with HX-Redirect for htmx), 'P' a page that moves
+ * on to next by itself (after a provider's redirect). 500 without
+ * entropy. */
+void ac_login_issue(const ac_policy *P, const ac_request *req,
+    int64_t now, const uint8_t *entropy, size_t entropy_len,
+    const ac_user *u, ac_str next, int how, ac_decision *d);
+/* The logout answer: both cookies cleared, then to `to` (ptr NULL: the
+ * login page, or login_url). */
+void ac_login_logout(const ac_policy *P, const ac_request *req, int64_t now,
+    ac_str to, ac_decision *d);
 /* Re-signs d->session (verified under an older key) with the current key. */
 void ac_login_reissue(const ac_policy *P, const ac_request *req,
     int64_t now, ac_decision *d);

@@ -135,7 +135,7 @@ int ac_pl_users(ac_loader *L, ac_policy *P, const cJSON *arr)
 
 const char *const ac_pl_login_members[] = { "prefix", "title", "attempts",
 	"basic", "basic_cache_ttl", "client_attempts", "max_pending", "landing",
-	"whoami", NULL };
+	"whoami", "password", NULL };
 
 /* A path login.landing or login.whoami may name: where a login may go
  * back to (ac_login_next_ok), without a query for whoami, whose route is
@@ -177,7 +177,9 @@ int ac_pl_login(ac_loader *L, ac_policy *P, const cJSON *o)
 	P->client_attempts = 20;
 	P->client_window = 60;
 	P->prefix.ptr = "";
+	P->password_login = 1;
 	if (ac_pl_member_str(L, o, "prefix", 1, AC_PREFIX_MAX, &P->prefix) < 0 ||
+	    ac_pl_member_bool(L, o, "password", &P->password_login) < 0 ||
 	    ac_pl_member_str(L, o, "title", 1, 128, &P->title) < 0 ||
 	    ac_pl_member_bool(L, o, "basic", &P->basic) < 0 ||
 	    ac_pl_member_int(L, o, "basic_cache_ttl", 0, 3600,

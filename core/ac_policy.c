@@ -103,6 +103,9 @@ static const section sections[] = {
 	{ .name = "login", .members = ac_pl_login_members,
 	  .load = ac_pl_login, .needs = "sessions",
 	  .needs_why = "needs \"sessions\" (a login issues a session cookie)" },
+	{ .name = "oidc", .members = ac_pl_oidc_members, .load = ac_pl_oidc,
+	  .needs = "login",
+	  .needs_why = "needs \"login\": a sign-in through a provider ends in a session" },
 	{ .name = "login_url", .load = ac_pl_login_url },
 	{ .name = "identity_headers",
 	  .members = ac_pl_identity_headers_members,
@@ -217,9 +220,21 @@ static int check_header_names(ac_loader *L, const ac_policy *P)
  * Runs after the environment is read. */
 static int check_login_users(ac_loader *L, const ac_policy *P)
 {
-	if (P->login && P->n_users == 0) {
+	if (!P->login)
+		return 0;
+	if (P->password_login && P->n_users == 0) {
 		ac_pl_at(L, "$.users");
-		return ac_pl_bad(L, "the login needs at least one user (in \"users\", or AUTHCORE_ADMIN_USER and AUTHCORE_ADMIN_PASSWORD_HASH)");
+		return ac_pl_bad(L, P->n_oidc > 0 ?
+		    "the login form needs at least one user (or set \"login\".\"password\": false to sign in through the providers only)" :
+		    "the login needs at least one user (in \"users\", or AUTHCORE_ADMIN_USER and AUTHCORE_ADMIN_PASSWORD_HASH)");
+	}
+	if (!P->password_login && P->n_oidc == 0) {
+		ac_pl_at(L, "$.login.password");
+		return ac_pl_bad(L, "false leaves no way to sign in: add \"oidc\" providers");
+	}
+	if (!P->password_login && P->n_users > 0 && !P->basic) {
+		ac_pl_at(L, "$.users");
+		return ac_pl_bad(L, "these users could never sign in: \"login\".\"password\" is false and \"basic\" is off");
 	}
 	return 0;
 }

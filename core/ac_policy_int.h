@@ -142,6 +142,46 @@ typedef struct {
 	ac_str jwks;            /* its JSON, precomputed */
 } ac_assert_cfg;
 
+/* Where keys are fetched from, and how long they serve (core/ac_jwks.c):
+ * "jwt"."jwks_uri" / "discovery", or an OpenID provider's issuer. */
+typedef struct {
+	ac_str uri;                     /* jwks_uri; with discovery the
+	                                   issuer's openid-configuration URL */
+	int discovery;                  /* uri is the configuration: the
+	                                   keys' URL (and a provider's
+	                                   endpoints) are read there first */
+	ac_str issuer;                  /* discovery: the "issuer" it names */
+	uint8_t digest[32];             /* SHA-256 of uri: a cache slot's */
+	ac_alg algs[AC_ALG_COUNT];      /* the keys' algorithms */
+	size_t n_algs;
+	int64_t ttl, stale_for, min_interval;
+	size_t max_bytes;
+	uint32_t timeout_ms;
+	const void *sha256;             /* the policy's SHA-256 class */
+} ac_jwks_src;
+
+/* One OpenID provider ("oidc"."providers"[i], core/ac_oidc.c). */
+#define AC_OIDC_PROVIDERS_MAX 3
+#define AC_OIDC_LIST_MAX 64
+typedef struct {
+	ac_str name, label;
+	ac_jwks_src src;                /* discovery from the issuer */
+	ac_str client_id, client_secret;
+	ac_str scope;                   /* space-joined */
+	ac_str redirect_path;
+	ac_str basic;                   /* "Basic " + base64(id:secret),
+	                                   precomputed */
+	int user_sub;                   /* user_claim "sub" (else "email") */
+	ac_str groups_claim;
+	ac_str *emails, *domains, *groups, *admins; /* allow lists */
+	size_t n_emails, n_domains, n_groups, n_admins;
+	ac_str roles[AC_SESSION_ROLES_MAX];
+	size_t n_roles;
+	ac_str *group_from, *group_to;  /* group_roles */
+	size_t n_group_roles;
+	int end_session;
+} ac_oidc_provider;
+
 struct ac_policy {
 	ac_jwt_key keys[AC_KEYS_MAX];
 	size_t n_keys;
@@ -155,18 +195,13 @@ struct ac_policy {
 	size_t jwt_cache_entries;       /* jwt.cache: 0 off */
 	uint8_t jwt_keyset[32];         /* digest of keys[0..n_keys): the
 	                                   cache's entries are bound to it */
-	/* keys fetched from a URL ("jwt"."jwks_uri", core/ac_jwks.c): url
-	 * NULL when off */
-	ac_str jwks_uri;                /* with discovery: the issuer's
-	                                   openid-configuration URL */
-	int jwks_discovery;             /* jwt.discovery: jwks_uri is found
-	                                   there first */
-	uint8_t jwks_uri_digest[32];    /* a cache's keys are of this URL */
-	ac_alg jwks_algs[AC_ALG_COUNT]; /* jwt.algorithms, for its keys */
-	size_t n_jwks_algs;
-	int64_t jwks_ttl, jwks_stale_for, jwks_min_interval;
-	size_t jwks_max_bytes;
-	uint32_t jwks_timeout_ms;
+	/* keys fetched from a URL ("jwt"."jwks_uri", core/ac_jwks.c): its
+	 * uri NULL when off */
+	ac_jwks_src jwks_src;
+	/* OpenID Connect sign-in ("oidc", core/ac_oidc.c) */
+	ac_oidc_provider *oidc;
+	size_t n_oidc;
+	int password_login;             /* login.password: the form is served */
 	ac_str realm;
 	ac_str user_header, roles_header;
 	ac_str public_paths[AC_PUBLIC_MAX];

@@ -123,6 +123,14 @@ int ac_pl_jwt(ac_loader *L, ac_policy *P, const cJSON *v);
  * section's keys and algorithms. */
 int ac_pl_jwks_remote(ac_loader *L, ac_policy *P, const cJSON *jwt,
     const ac_alg *algs, size_t n_algs);
+/* A source's defaults and digest (uri set, or NULL), its "jwks_fetch"
+ * settings, and discovery from an issuer (uri = its configuration). */
+void ac_pl_jwks_src_init(ac_jwks_src *S, const ac_policy *P);
+int ac_pl_jwks_fetch(ac_loader *L, ac_jwks_src *S, const cJSON *v);
+int ac_pl_discovery(ac_loader *L, ac_jwks_src *S, ac_str issuer);
+/* core/ac_oidc_policy.c */
+int ac_pl_oidc(ac_loader *L, ac_policy *P, const cJSON *v);
+extern const char *const ac_pl_oidc_members[];
 /* core/ac_session_policy.c */
 int ac_pl_sessions(ac_loader *L, ac_policy *P, const cJSON *v);
 /* core/ac_apikey_policy.c */

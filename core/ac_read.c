@@ -313,32 +313,45 @@ int ac_req_wants_json(const ac_request *req)
 	    ac_req_contains(v, "application/json") && !ac_req_contains(v, "text/html");
 }
 
-/* The `next` query parameter of the request, percent-decoded into the
- * decision buffer (empty if absent or undecodable). */
-ac_str ac_req_query_next(const ac_request *req, ac_decision *d)
+int ac_req_query_param(const ac_request *req, const char *name,
+    ac_decision *d, ac_str *out)
 {
-	ac_str out = { NULL, 0 };
 	const char *q = memchr(req->path.ptr, '?', req->path.len);
-	size_t p, n = req->path.len;
+	size_t p, n = req->path.len, nl = strlen(name);
+	int found = 0;
 
+	out->ptr = NULL;
+	out->len = 0;
 	if (q == NULL)
-		return out;
+		return 0;
 	p = (size_t)(q - req->path.ptr) + 1;
 	while (p < n) {
 		size_t e = p;
 		while (e < n && req->path.ptr[e] != '&')
 			e++;
-		if (e - p > 5 && memcmp(req->path.ptr + p, "next=", 5) == 0) {
-			if (decode_to_buf(d, req->path.ptr + p + 5, e - p - 5,
-			    &out) < 0)
-				out.len = 0;
-			return out;
+		if (e - p >= nl + 1 && memcmp(req->path.ptr + p, name, nl) == 0 &&
+		    req->path.ptr[p + nl] == '=') {
+			if (found || decode_to_buf(d, req->path.ptr + p + nl + 1,
+			    e - p - nl - 1, out) < 0) {
+				out->ptr = NULL;
+				out->len = 0;
+				return -1;
+			}
+			found = 1;
 		}
 		p = e + 1;
 	}
-	return out;
+	return found;
 }
 
+ac_str ac_req_query_next(const ac_request *req, ac_decision *d)
+{
+	ac_str out;
+
+	if (ac_req_query_param(req, "next", d, &out) != 1)
+		out.len = 0;
+	return out;
+}
 
 /* 0 ok; -1 malformed (or a field repeated, or missing). */
 static int parse_form(const ac_request *req, ac_decision *d, ac_login_form *f)

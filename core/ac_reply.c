@@ -504,7 +504,7 @@ size_t ac_decision_json(const ac_decision *d, char *out, size_t cap)
 }
 
 /* Appends text to the decision buffer, HTML-escaped. */
-static void ac_reply_html(ac_decision *d, const char *s, size_t n)
+void ac_reply_html(ac_decision *d, const char *s, size_t n)
 {
 	size_t i;
 	for (i = 0; i < n; i++) {
@@ -613,6 +613,9 @@ static const char PAGE_STYLE[] =
     "button{margin-top:1.3rem;width:100%;padding:.65rem;font-size:1rem;"
     "background:#1d4ed8;color:#fff;border:0;border-radius:4px;cursor:pointer}"
     "#login-error{color:#b91c1c;margin:0 0 .5rem}"
+    "a.sso{display:block;margin-top:1rem;padding:.65rem;text-align:center;"
+    "border:1px solid #1d4ed8;border-radius:4px;color:#1d4ed8;"
+    "text-decoration:none}"
     "</style></head><body><main><h1>Sign in to ";
 static const char PAGE_FORM[] =
     "<input type=\"hidden\" name=\"next\" value=\"";
@@ -624,8 +627,9 @@ static const char PAGE_PASSWORD[] =
     "><label for=\"password\">Password</label>"
     "<input id=\"password\" name=\"password\" type=\"password\" "
     "autocomplete=\"current-password\" required";
-static const char PAGE_TAIL[] =
-    "><button type=\"submit\">Sign in</button></form></main></body></html>\n";
+static const char PAGE_SUBMIT[] =
+    "><button type=\"submit\">Sign in</button></form>";
+static const char PAGE_TAIL[] = "</main></body></html>\n";
 
 static void page_headers(ac_decision *d)
 {
@@ -645,7 +649,7 @@ static void page_headers(ac_decision *d)
 void ac_reply_login_page(const ac_policy *P, ac_decision *d, int status,
     ac_reason r, ac_str action, ac_str next, ac_str user, const char *error)
 {
-	size_t start;
+	size_t start, i;
 
 	d->a.action = AC_RESPOND;
 	d->a.status = status;
@@ -656,25 +660,49 @@ void ac_reply_login_page(const ac_policy *P, ac_decision *d, int status,
 	ac_reply_lit(d, PAGE_STYLE);
 	ac_reply_html(d, P->title.ptr, P->title.len);
 	ac_reply_lit(d, "</h1>");
-	if (error != NULL) {
+	if (error != NULL)
 		ac_reply_lit(d, "<p id=\"login-error\" role=\"alert\">");
+	if (error != NULL) {
 		ac_reply_lit(d, error);
-		ac_reply_lit(d, "</p><form method=\"post\" action=\"");
-		ac_reply_html(d, action.ptr, action.len);
-		ac_reply_lit(d, "\" aria-describedby=\"login-error\">");
-	} else {
+		ac_reply_lit(d, "</p>");
+	}
+	if (P->password_login) {
 		ac_reply_lit(d, "<form method=\"post\" action=\"");
 		ac_reply_html(d, action.ptr, action.len);
-		ac_reply_lit(d, "\">");
+		ac_reply_lit(d, error != NULL ?
+		    "\" aria-describedby=\"login-error\">" : "\">");
+		ac_reply_lit(d, PAGE_FORM);
+		ac_reply_html(d, next.ptr, next.len);
+		ac_reply_lit(d, PAGE_USER);
+		ac_reply_html(d, user.ptr, user.len);
+		/* the focus goes to the first field still to fill in */
+		ac_reply_lit(d, user.len ? "\"" : "\" autofocus");
+		ac_reply_lit(d, PAGE_PASSWORD);
+		ac_reply_lit(d, user.len ? " autofocus" : "");
+		ac_reply_lit(d, PAGE_SUBMIT);
 	}
-	ac_reply_lit(d, PAGE_FORM);
-	ac_reply_html(d, next.ptr, next.len);
-	ac_reply_lit(d, PAGE_USER);
-	ac_reply_html(d, user.ptr, user.len);
-	/* the focus goes to the first field still to fill in */
-	ac_reply_lit(d, user.len ? "\"" : "\" autofocus");
-	ac_reply_lit(d, PAGE_PASSWORD);
-	ac_reply_lit(d, user.len ? " autofocus" : "");
+	/* one link per OpenID provider, carrying `next` */
+	for (i = 0; i < P->n_oidc; i++) {
+		ac_reply_lit(d, "<p><a class=\"sso\" href=\"");
+		ac_reply_html(d, P->prefix.ptr, P->prefix.len);
+		ac_reply_lit(d, "/auth/oidc/");
+		ac_reply_html(d, P->oidc[i].name.ptr, P->oidc[i].name.len);
+		if (next.len) {
+			size_t at = d->buf_len, n;
+			char tmp[AC_NEXT_MAX * 3];
+			ac_reply_lit(d, "?next=");
+			ac_reply_pct(d, next.ptr, next.len);
+			n = d->buf_len - at;
+			if (n <= sizeof tmp) {
+				memcpy(tmp, d->buf + at, n);
+				d->buf_len = at;
+				ac_reply_html(d, tmp, n);
+			}
+		}
+		ac_reply_lit(d, "\">");
+		ac_reply_html(d, P->oidc[i].label.ptr, P->oidc[i].label.len);
+		ac_reply_lit(d, "</a></p>");
+	}
 	ac_reply_lit(d, PAGE_TAIL);
 	d->a.body.ptr = d->buf + start;
 	d->a.body.len = d->buf_len - start;

@@ -17,6 +17,8 @@ const char *ac_reply_put(ac_decision *d, const char *s, size_t n);
 void ac_reply_lit(ac_decision *d, const char *s);
 /* Appends s percent-encoded (all but RFC 3986 unreserved and '/'). */
 void ac_reply_pct(ac_decision *d, const char *s, size_t n);
+/* Appends s HTML-escaped (text and attribute values). */
+void ac_reply_html(ac_decision *d, const char *s, size_t n);
 /* A redirect target as a header value, into the buffer: bytes a URI may
  * not hold raw percent-encoded, everything else as it is. */
 ac_str ac_reply_location(ac_decision *d, ac_str next);

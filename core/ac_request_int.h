@@ -78,8 +78,12 @@ int ac_req_htmx(const ac_request *req);
 /* 1 if the client reads JSON answers (JSON body, or Accept without
  * text/html). */
 int ac_req_wants_json(const ac_request *req);
+/* A query parameter, percent-decoded into the decision buffer: 1 found,
+ * 0 absent, -1 repeated or undecodable (*out empty then). */
+int ac_req_query_param(const ac_request *req, const char *name,
+    ac_decision *d, ac_str *out);
 /* The `next` query parameter, percent-decoded into the decision buffer
- * (empty if absent or undecodable). */
+ * (empty if absent, repeated or undecodable). */
 ac_str ac_req_query_next(const ac_request *req, ac_decision *d);
 
 /* A login post's fields: user and next decoded into the decision buffer,

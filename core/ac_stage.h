@@ -28,4 +28,8 @@ typedef struct {
 #define AC_STAGE_DONE 0       /* c->d holds the answer */
 typedef int (*ac_stage_fn)(ac_ctx *c);
 
+/* Sign-in through an OpenID provider: its start and callback routes, and
+ * logout through it (core/ac_oidc.c). */
+int ac_oidc_stage(ac_ctx *c);
+
 #endif

@@ -19,7 +19,9 @@ static const char *const reason_names[AC_REASON_COUNT] = {
 	"body_too_large", "bad_header", "overloaded", "forbidden",
 	"https_required", "cors_preflight", "cors_denied", "rate_limited",
 	"store_unavailable", "store_conflict", "too_many_connections",
-	"jwks_unavailable",
+	"jwks_unavailable", "oidc_started", "oidc_state_invalid",
+	"oidc_provider_error", "oidc_token_error", "oidc_nonce_mismatch",
+	"oidc_email_unverified", "oidc_not_allowed", "oidc_unavailable",
 };
 
 const char *ac_reason_name(ac_reason r)

@@ -110,6 +110,17 @@ typedef enum {
 	                         (rate_limits.connections) is reached (429) */
 	AC_JWKS_UNAVAILABLE,  /* "jwks_unavailable": the token needs keys from
 	                         "jwt"."jwks_uri" that could not be fetched (503) */
+	AC_OIDC_STARTED,      /* "oidc_started": sent to an OpenID provider to sign in (302) */
+	AC_OIDC_STATE_INVALID, /* "oidc_state_invalid": a sign-in callback without this
+	                         browser's state cookie, or with another state (400) */
+	AC_OIDC_PROVIDER_ERROR, /* "oidc_provider_error": the provider came back with an error (403) */
+	AC_OIDC_TOKEN_ERROR,  /* "oidc_token_error": the provider refused the code (used
+	                         twice, expired, another client's) or sent no ID token (401) */
+	AC_OIDC_NONCE_MISMATCH, /* "oidc_nonce_mismatch": an ID token minted for another sign-in (401) */
+	AC_OIDC_EMAIL_UNVERIFIED, /* "oidc_email_unverified": email_verified is not true (403) */
+	AC_OIDC_NOT_ALLOWED,  /* "oidc_not_allowed": outside the provider's allow lists (403) */
+	AC_OIDC_UNAVAILABLE,  /* "oidc_unavailable": the provider's configuration, keys or
+	                         token endpoint could not be reached (503) */
 	AC_REASON_COUNT
 } ac_reason;
 

@@ -24,6 +24,7 @@
 
 #include "authcore.h"
 #include "check.h"
+#include "es256.h"
 
 #define NOW 1800000000
 #define URI "https://idp.example/jwks"
@@ -32,40 +33,6 @@
 #define KEYS_URL "https://keys.idp.example/certs"
 
 /* ---- keys and tokens ---- */
-typedef struct {
-	br_ec_private_key sk;
-	uint8_t kbuf[BR_EC_KBUF_PRIV_MAX_SIZE];
-	char kid[16];
-	char jwk[512];
-} signer;
-
-static void b64(char *out, size_t cap, const void *p, size_t n)
-{
-	size_t l = ac_b64url_encode(out, cap, p, n);
-	out[l < cap ? l : 0] = 0;
-}
-
-static void make_signer(signer *s, const char *seed, const char *kid)
-{
-	br_hmac_drbg_context rng;
-	br_ec_public_key pk;
-	uint8_t pbuf[BR_EC_KBUF_PUB_MAX_SIZE];
-	char x[64], y[64];
-
-	memset(s, 0, sizeof *s);
-	br_hmac_drbg_init(&rng, &br_sha256_vtable, seed, strlen(seed));
-	br_ec_keygen(&rng.vtable, br_ec_get_default(), &s->sk, s->kbuf,
-	    BR_EC_secp256r1);
-	br_ec_compute_pub(br_ec_get_default(), &pk, pbuf, &s->sk);
-	b64(x, sizeof x, pk.q + 1, 32);
-	b64(y, sizeof y, pk.q + 33, 32);
-	snprintf(s->kid, sizeof s->kid, "%s", kid);
-	/* no "alg": bound by its curve, as providers publish EC keys */
-	snprintf(s->jwk, sizeof s->jwk, "{\"kty\":\"EC\",\"crv\":\"P-256\","
-	    "\"use\":\"sig\",\"kid\":\"%s\",\"x\":\"%s\",\"y\":\"%s\"}", kid, x,
-	    y);
-}
-
 /* An ES256 token for sub, expiring at exp, with header kid `kid` (may
  * differ from the signer's: a forgery under another's kid) and, unless
  * iss is NULL, an "iss" claim. */
@@ -73,9 +40,6 @@ static const char *mint(const signer *s, const char *kid, const char *iss,
     const char *sub, int64_t exp, char *out, size_t cap)
 {
 	char hdr[96], pl[256], ic[160] = "";
-	uint8_t hash[32], sig[132];
-	br_sha256_context sc;
-	size_t n, sl;
 
 	snprintf(hdr, sizeof hdr, "{\"alg\":\"ES256\",\"typ\":\"JWT\",\"kid\":\"%s\"}",
 	    kid);
@@ -83,27 +47,7 @@ static const char *mint(const signer *s, const char *kid, const char *iss,
 		snprintf(ic, sizeof ic, "\"iss\":\"%s\",", iss);
 	snprintf(pl, sizeof pl, "{%s\"sub\":\"%s\",\"exp\":%lld}", ic, sub,
 	    (long long)exp);
-	n = ac_b64url_encode(out, cap, hdr, strlen(hdr));
-	out[n++] = '.';
-	n += ac_b64url_encode(out + n, cap - n, pl, strlen(pl));
-	br_sha256_init(&sc);
-	br_sha256_update(&sc, out, n);
-	br_sha256_out(&sc, hash);
-	sl = br_ecdsa_i31_sign_raw(br_ec_get_default(), &br_sha256_vtable, hash,
-	    &s->sk, sig);
-	out[n++] = '.';
-	n += ac_b64url_encode(out + n, cap - n, sig, sl);
-	out[n] = 0;
-	return out;
-}
-
-/* A JWKS of the given signers' public keys. */
-static const char *jwks(char *out, size_t cap, const signer *a,
-    const signer *b)
-{
-	snprintf(out, cap, "{\"keys\":[%s%s%s]}", a ? a->jwk : "",
-	    a && b ? "," : "", b ? b->jwk : "");
-	return out;
+	return sign_jws(s, hdr, pl, out, cap);
 }
 
 /* ---- policies ---- */
@@ -140,7 +84,7 @@ static const ac_policy *policy(int slot, const char *uri, const char *more)
 /* ---- playing the host ---- */
 static uint64_t decm[65536 / 8];
 #define dec (*(ac_decision *)(void *)decm)
-static uint64_t cachem[(1u << 17) / 8];
+static uint64_t cachem[(1u << 19) / 8];
 static uint64_t sigm[(1u << 14) / 8];
 
 static ac_request req;
