@@ -62,6 +62,7 @@ if (job.kind === "provider") {
 } else {
   const { base, email } = job;
   const idpOrigin = new URL(job.idp).origin;
+  const callback = `${base}/dash/auth/oidc/test/callback`;
   let authorize;
 
   step("a protected page redirects to the login page, which offers the provider and no password form", async () => {
@@ -88,7 +89,7 @@ if (job.kind === "provider") {
     if (!authorize) fail("no request to the provider's authorization endpoint");
     const q = new URL(authorize).searchParams;
     const want = { response_type: "code", client_id: "authcore-dash",
-      redirect_uri: `${base}/dash/auth/oidc/test/callback`, code_challenge_method: "S256" };
+      redirect_uri: callback, code_challenge_method: "S256" };
     for (const [k, v] of Object.entries(want)) {
       if (q.get(k) !== v) fail(`${k}=${q.get(k)}, want ${v}`);
     }
@@ -96,9 +97,9 @@ if (job.kind === "provider") {
     for (const s of ["openid", "email", "groups"]) if (!scope.includes(s)) fail(`scope ${q.get("scope")}`);
     for (const k of ["state", "nonce"]) if (!q.get(k) || q.get(k).length < 16) fail(`${k}=${q.get(k)}`);
     if (!/^[A-Za-z0-9_-]{43}$/.test(q.get("code_challenge") || "")) fail(`code_challenge ${q.get("code_challenge")}`);
-    const c = (await cookies(base)).authcore_oidc
-      ?? (await context.cookies(base)).find((x) => x.name === "authcore_oidc");
-    if (!c) fail("no authcore_oidc cookie");
+    // the cookie goes to the callback only (its Path)
+    const c = (await context.cookies(callback)).find((x) => x.name === "authcore_oidc");
+    if (!c) fail("no authcore_oidc cookie for the callback");
     if (!c.httpOnly || c.sameSite !== "Lax") fail(`authcore_oidc httpOnly=${c.httpOnly} sameSite=${c.sameSite}`);
   });
 
@@ -120,7 +121,7 @@ if (job.kind === "provider") {
     console.log(`# ${job.prefix}: the upstream was handed ${user}, roles ${roles.join(",")}`);
     const c = await cookies(base);
     if (!c.authcore_session?.httpOnly) fail("no HttpOnly session cookie");
-    if ((await context.cookies(base)).some((x) => x.name === "authcore_oidc")) fail("authcore_oidc left set");
+    if ((await context.cookies(callback)).some((x) => x.name === "authcore_oidc")) fail("authcore_oidc left set");
   });
 
   step("logout goes through the provider's confirmation back to the login page", async () => {
