@@ -108,7 +108,13 @@ if (job.kind === "provider") {
   });
 
   step("consent lands on the protected page; the upstream got the user", async () => {
-    await page.getByRole("button", { name: "Continue" }).click();
+    // the callback answers a page that moves on by itself (its session
+    // cookie is SameSite=Strict); anything else is reported as it is
+    const [cb] = await Promise.all([
+      page.waitForResponse((r) => r.url().startsWith(callback + "?")),
+      page.getByRole("button", { name: "Continue" }).click(),
+    ]);
+    if (cb.status() !== 200) fail(`the callback answered ${cb.status()}: ${(await cb.text()).slice(0, 200)}`);
     await page.waitForURL((u) => u.origin === base && u.pathname === "/dash/");
     const text = await page.locator("body").innerText();
     let seen;
