@@ -123,6 +123,26 @@ static void put_origin(ac_decision *d, const ac_request *req, ac_str host)
 	ac_reply_put(d, host.ptr, host.len);
 }
 
+/* <scheme>://<Host><path><tail>, percent-encoded as a query value, into
+ * the buffer (a redirect URI). 0, or -1 if it is too long. */
+static int put_own_url(ac_decision *d, const ac_request *req, ac_str host,
+    ac_str path, const char *tail)
+{
+	char tmp[768];
+	size_t at = d->buf_len, n;
+
+	put_origin(d, req, host);
+	ac_reply_put(d, path.ptr, path.len);
+	ac_reply_lit(d, tail);
+	n = d->buf_len - at;
+	d->buf_len = at;
+	if (n > sizeof tmp)
+		return -1;
+	memcpy(tmp, d->buf + at, n);
+	ac_reply_pct(d, tmp, n);
+	return 0;
+}
+
 /* A Set-Cookie of ours: Path, Max-Age, HttpOnly, SameSite=Lax (the
  * callback is a top-level navigation from the provider's site), Secure
  * over https. */
@@ -336,22 +356,9 @@ static void start(ac_ctx *c, int p)
 	ac_reply_lit(d, "response_type=code&client_id=");
 	ac_reply_pct(d, O->client_id.ptr, O->client_id.len);
 	ac_reply_lit(d, "&redirect_uri=");
-	{
-		size_t at = d->buf_len;
-		put_origin(d, &c->req, host);
-		ac_reply_put(d, O->redirect_path.ptr, O->redirect_path.len);
-		/* the redirect URI, encoded in place of itself */
-		{
-			char tmp[768];
-			size_t n = d->buf_len - at;
-			if (n > sizeof tmp) {
-				fail(d, 400, AC_INVALID_REQUEST);
-				return;
-			}
-			memcpy(tmp, d->buf + at, n);
-			d->buf_len = at;
-			ac_reply_pct(d, tmp, n);
-		}
+	if (put_own_url(d, &c->req, host, O->redirect_path, "") < 0) {
+		fail(d, 400, AC_INVALID_REQUEST);
+		return;
 	}
 	ac_reply_lit(d, "&scope=");
 	ac_reply_pct(d, O->scope.ptr, O->scope.len);
@@ -388,19 +395,10 @@ static void token_request(ac_ctx *c, const ac_oidc_provider *O, ac_str url,
 	ac_reply_lit(d, "grant_type=authorization_code&code=");
 	ac_reply_pct(d, code.ptr, code.len);
 	ac_reply_lit(d, "&redirect_uri=");
-	{
-		char tmp[768];
-		size_t at = d->buf_len;
-		put_origin(d, &c->req, host);
-		ac_reply_put(d, O->redirect_path.ptr, O->redirect_path.len);
-		n = d->buf_len - at;
-		if (n > sizeof tmp) {
-			fail(d, 400, AC_INVALID_REQUEST);
-			return;
-		}
-		memcpy(tmp, d->buf + at, n);
-		d->buf_len = at;
-		ac_reply_pct(d, tmp, n);
+	if (put_own_url(d, &c->req, host, O->redirect_path, "") < 0) {
+		d->buf_len = save;
+		fail(d, 400, AC_INVALID_REQUEST);
+		return;
 	}
 	ac_reply_lit(d, "&code_verifier=");
 	verifier_of(c->P, state, ver);
@@ -700,19 +698,8 @@ static int logout(ac_ctx *c)
 	ac_reply_lit(d, "client_id=");
 	ac_reply_pct(d, O->client_id.ptr, O->client_id.len);
 	ac_reply_lit(d, "&post_logout_redirect_uri=");
-	{
-		char tmp[768];
-		size_t b = d->buf_len, n;
-		put_origin(d, &c->req, host);
-		ac_reply_put(d, P->prefix.ptr, P->prefix.len);
-		ac_reply_lit(d, "/auth/login");
-		n = d->buf_len - b;
-		if (n > sizeof tmp)
-			return 0;
-		memcpy(tmp, d->buf + b, n);
-		d->buf_len = b;
-		ac_reply_pct(d, tmp, n);
-	}
+	if (put_own_url(d, &c->req, host, P->prefix, "/auth/login") < 0)
+		return 0;
 	ac_login_logout(P, &c->req, c->now, S(d->buf + at, d->buf_len - at),
 	    d);
 	cookie(&c->req, d, IDP_COOKIE, S("", 0), root_path(P), 0);

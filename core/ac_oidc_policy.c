@@ -8,7 +8,7 @@
 const char *const ac_pl_oidc_members[] = { "providers", NULL };
 
 static const char *const provider_members[] = { "name", "label", "issuer",
-	"client_id", "client_secret", "scopes", "redirect_path",
+	"client_id", "client_secret", "client_secret_env", "scopes", "redirect_path",
 	"algorithms", "user_claim", "groups_claim", "allow", "admin_emails",
 	"roles", "group_roles", "end_session", "jwks_fetch", NULL };
 static const char *const allow_members[] = { "emails", "domains", "groups",
@@ -270,12 +270,11 @@ static int provider(ac_loader *L, ac_policy *P, ac_oidc_provider *O,
 	if (!visible(O->client_id, 0))
 		return ac_pl_bad(L, "must be visible ASCII without spaces");
 	ac_pl_pop(L, save);
-	if (ac_pl_push_required(L, o, "client_secret", "needs \"client_secret\": the token request authenticates with it", &save) == NULL)
+	if (ac_pl_member_secret(L, o, "client_secret", 1, SECRET_MAX,
+	    &O->client_secret) < 0)
 		return -1;
-	if (ac_pl_str(L, cJSON_GetObjectItemCaseSensitive(o,
-	    "client_secret"), 1, SECRET_MAX, &O->client_secret) < 0)
-		return -1;
-	ac_pl_pop(L, save);
+	if (O->client_secret.ptr == NULL)
+		return ac_pl_bad(L, "needs \"client_secret\" or \"client_secret_env\": the token request authenticates with it");
 	if (basic(L, O) < 0 || scopes(L, O, o) < 0)
 		return -1;
 	/* the ID token's algorithms: RS256 unless the policy says */

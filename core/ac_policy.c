@@ -320,6 +320,7 @@ const ac_policy *ac_policy_load_env(void *mem, size_t mem_len,
 	memset(&L, 0, sizeof L);
 	memset(err, 0, sizeof *err);
 	L.err = err;
+	L.env = env;
 	L.path[0] = '$';
 	L.path_len = 1;
 	{

@@ -367,3 +367,52 @@ int ac_pl_names(ac_loader *L, const cJSON *v, int min, int one_ok,
 	*n = 1;
 	return 0;
 }
+
+int ac_pl_member_secret(ac_loader *L, const cJSON *obj, const char *name,
+    size_t min, size_t max, ac_str *out)
+{
+	char en[64];
+	ac_str var = { NULL, 0 };
+	size_t save, i, nl;
+	char *p;
+
+	nl = strlen(name);
+	if (nl + 5 > sizeof en)
+		return ac_pl_bad(L, "internal: a secret's name is too long");
+	memcpy(en, name, nl);
+	memcpy(en + nl, "_env", 5);
+	if (cJSON_GetObjectItemCaseSensitive(obj, en) == NULL)
+		return ac_pl_member_str(L, obj, name, min, max, out);
+	if (cJSON_GetObjectItemCaseSensitive(obj, name) != NULL) {
+		ac_pl_push_key(L, en, &save);
+		return ac_pl_bad(L, "give the secret inline or by a variable, not both");
+	}
+	if (ac_pl_member_str(L, obj, en, 10, 128, &var) < 0)
+		return -1;
+	ac_pl_push_key(L, en, &save);
+	if (var.len < 10 || memcmp(var.ptr, "AUTHCORE_", 9) != 0)
+		return ac_pl_bad(L, "must name an AUTHCORE_* variable (hosts pass only those to the core)");
+	for (i = 0; i < var.len; i++)
+		if (!((var.ptr[i] >= 'A' && var.ptr[i] <= 'Z') ||
+		    (var.ptr[i] >= '0' && var.ptr[i] <= '9') ||
+		    var.ptr[i] == '_'))
+			return ac_pl_bad(L, "must be a variable name: A-Z, 0-9 and '_'");
+	for (i = 0; L->env != NULL && i < L->env->n_vars; i++) {
+		ac_str e = L->env->vars[i];
+		if (e.len > var.len && e.ptr[var.len] == '=' &&
+		    memcmp(e.ptr, var.ptr, var.len) == 0) {
+			size_t vl = e.len - var.len - 1;
+			if (vl < min || vl > max)
+				return ac_pl_bad(L, "names a variable whose value has the wrong length for this secret");
+			if ((p = ac_pl_take(L, vl + 1)) == NULL)
+				return ac_pl_bad(L, "policy needs more memory than given");
+			memcpy(p, e.ptr + var.len + 1, vl);
+			p[vl] = 0;
+			out->ptr = p;
+			out->len = vl;
+			ac_pl_pop(L, save);
+			return 0;
+		}
+	}
+	return ac_pl_bad(L, "names a variable the environment does not set (or the host did not pass)");
+}

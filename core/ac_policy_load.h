@@ -28,6 +28,7 @@ typedef struct {
 	size_t hi;  /* cJSON's arena grows down from here */
 	size_t min_hi;
 	ac_policy_error *err;
+	const ac_policy_env *env;   /* may be NULL */
 	char path[256];
 	size_t path_len;
 } ac_loader;
@@ -49,6 +50,11 @@ int ac_pl_bad(ac_loader *L, const char *msg);
 int ac_pl_members(ac_loader *L, const cJSON *obj,
     const char *const *allowed);
 
+/* A secret given inline (`name`) or by an environment variable
+ * (`name`_env: an AUTHCORE_* variable the host passed), exactly one of
+ * them, of min..max bytes, copied into the compiled policy. */
+int ac_pl_member_secret(ac_loader *L, const cJSON *obj, const char *name,
+    size_t min, size_t max, ac_str *out);
 /* ---- Typed getters. The member forms leave *out as it is when the member
  * is absent, and leave the path as it was unless they fail. */
 /* A string of min..max bytes, copied into the compiled policy. */

@@ -33,7 +33,8 @@ extern "C" {
 /*  3. ac_decide_finish decides the request again with the keys now    */
 /*     held. A host that finishes without step 2 (it cannot fetch) is  */
 /*     taken as a failed fetch: the request is never pending on a      */
-/*     fetch twice, so a host loop always ends.                        */
+/*     fetch of the same kind twice (the configuration, the keys, a    */
+/*     token request: at most three fetches), so a host loop ends.     */
 /*                                                                     */
 /* The keys live in a cache the host places per worker (like the        */
 /* verified-signature cache) and attaches to each decision with         */
@@ -81,14 +82,18 @@ typedef struct {
 size_t ac_sizeof_jwks_cache(void);
 
 /* Places an empty cache in mem (8-aligned, at least ac_sizeof_jwks_cache()
- * bytes); NULL if mem is NULL, misaligned or short. A cache serves one
- * jwks_uri at a time: keys fetched from another URL (a reloaded policy)
- * are never used, and the next fetch replaces them. Calls on one cache
- * MUST be serialized (one per worker). */
+ * bytes); NULL if mem is NULL, misaligned or short. A cache holds a slot
+ * per source of keys: the policy's jwt.jwks_uri (or its discovery) and
+ * each "oidc" provider (its configuration, endpoints and keys), at most
+ * 1 + 3 at once. Keys are bound to the source they were fetched for: a
+ * reloaded policy's other sources never use them, and take the slots
+ * used least recently. Calls on one cache MUST be serialized (one per
+ * worker). */
 ac_jwks_cache *ac_jwks_cache_init(void *mem, size_t mem_len);
 
-/* The policy's jwks_uri, or an empty ac_str when it has none (a host
- * places a cache only then). */
+/* The policy's jwks_uri, or its first OpenID provider's configuration
+ * URL; an empty ac_str when it fetches nothing (a host places a cache
+ * only otherwise). */
 ac_str ac_policy_jwks_uri(const ac_policy *policy);
 
 /* Lets the decision use `cache` (NULL: none) for tokens that need remote

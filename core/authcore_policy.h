@@ -48,6 +48,10 @@ typedef struct {
 	                               administrator instead of being refused
 	                               (hosts that load several policies from
 	                               one environment) */
+	const ac_str *vars;         /* the environment's AUTHCORE_* variables,
+	                               each "NAME=value" (NULL/0: none): the
+	                               policy's *_env members name them */
+	size_t n_vars;
 } ac_policy_env;
 
 /* As ac_policy_load, then the environment's settings: with both admin

@@ -145,11 +145,14 @@ static int field_is(ac_str f, const char *name)
  * entries. Unknown names are skipped; an empty value is "not set", as an
  * empty environment variable is for the native hosts. Returns 0, or -1 if
  * an entry has no '=' or no NUL. */
-static int parse_env(const char *s, size_t len, ac_policy_env *env)
+#define ACW_ENV_VARS_MAX 64
+static int parse_env(const char *s, size_t len, ac_policy_env *env,
+    ac_str vars[ACW_ENV_VARS_MAX])
 {
 	size_t pos = 0;
 
 	memset(env, 0, sizeof *env);
+	env->vars = vars;
 	while (pos < len) {
 		const char *e = memchr(s + pos, 0, len - pos);
 		const char *eq;
@@ -166,6 +169,11 @@ static int parse_env(const char *s, size_t len, ac_policy_env *env)
 		pos = (size_t)(e - s) + 1;
 		if (value.len == 0)
 			continue;
+		/* every entry, for the policy's *_env members */
+		if (env->n_vars < ACW_ENV_VARS_MAX) {
+			vars[env->n_vars].ptr = name.ptr;
+			vars[env->n_vars++].len = (size_t)(e - name.ptr);
+		}
 		if (field_is(name, "AUTHCORE_ADMIN_USER"))
 			env->admin_user = value;
 		else if (field_is(name, "AUTHCORE_ADMIN_PASSWORD_HASH"))
@@ -176,7 +184,8 @@ static int parse_env(const char *s, size_t len, ac_policy_env *env)
 
 /* Loads a policy with the settings of an environment. env: "NAME=value\0"
  * entries (the AUTHCORE_ADMIN_USER / AUTHCORE_ADMIN_PASSWORD_HASH
- * bootstrap; other names are ignored), may be NULL/0, so a caller passing
+ * bootstrap, and the variables a policy's *_env members name: at most 64
+ * entries are read), may be NULL/0, so a caller passing
  * only the first four arguments loads the policy alone. The context has no
  * state until acw_seed keys it (policies with a login answer 500 no_state
  * until then). Returns a context, or NULL with "path: message" written to
@@ -186,6 +195,7 @@ ACW_EXPORT acw_ctx *acw_load(const char *json, size_t json_len, char *err,
 {
 	ac_policy_error pe;
 	ac_policy_env env;
+	ac_str vars[ACW_ENV_VARS_MAX];
 	size_t mem_len, used;
 	acw_ctx *ctx;
 
@@ -193,7 +203,7 @@ ACW_EXPORT acw_ctx *acw_load(const char *json, size_t json_len, char *err,
 		set_err(err, err_cap, "$: policy larger than 1 MiB", NULL, NULL);
 		return NULL;
 	}
-	if (parse_env(env_s, env_s == NULL ? 0 : env_len, &env) < 0) {
+	if (parse_env(env_s, env_s == NULL ? 0 : env_len, &env, vars) < 0) {
 		set_err(err, err_cap, "$env: malformed environment entries", NULL,
 		    NULL);
 		return NULL;

@@ -342,6 +342,37 @@ static void test_policy(void)
 	}
 	CHECK(policy("") != NULL);
 	end();
+
+	begin("oidc policy: the client secret from an AUTHCORE_* variable the host passed");
+	{
+		static const char js[] = "{\"sessions\":{\"keys\":[{\"kid\":\"s\",\"secret\":\"c2Vzc2lvbi1zZWNyZXQtZm9yLXRoZS1vaWRjLXRlc3QtMDEyMzQ1\"}]},"
+		    "\"login\":{\"password\":false},\"oidc\":{\"providers\":[{\"name\":\"a\",\"issuer\":\"https://i\",\"client_id\":\"c\",\"client_secret_env\":\"%s\"}]}}";
+		char j2[1024];
+		ac_str vars[2] = { { "AUTHCORE_OTHER=x", 16 },
+			{ "AUTHCORE_IDP_SECRET=s3cr3t", 27 } };
+		ac_policy_env env;
+		size_t used;
+		const ac_policy *P;
+
+		memset(&env, 0, sizeof env);
+		env.vars = vars;
+		env.n_vars = 2;
+		snprintf(j2, sizeof j2, js, "AUTHCORE_IDP_SECRET");
+		P = ac_policy_load_env(pmem, sizeof pmem, j2, strlen(j2), &env,
+		    &used, &err);
+		CHECK(P != NULL);
+		env.n_vars = 1;
+		P = ac_policy_load_env(pmem, sizeof pmem, j2, strlen(j2), &env,
+		    &used, &err);
+		CHECK(P == NULL && strcmp(err.path,
+		    "$.oidc.providers[0].client_secret_env") == 0 &&
+		    strstr(err.message, "does not set") != NULL);
+		snprintf(j2, sizeof j2, js, "IDP_SECRET");
+		P = ac_policy_load_env(pmem, sizeof pmem, j2, strlen(j2), &env,
+		    &used, &err);
+		CHECK(P == NULL && strstr(err.message, "AUTHCORE_") != NULL);
+	}
+	end();
 }
 
 static void test_page(void)
