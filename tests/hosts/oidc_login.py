@@ -153,14 +153,15 @@ def provider_alone():
 
 # --- hosts: start(d, port_or_socket, policy, echo_port) -> (stop, audits) ---------
 
-def start_envoy(d, port, policy, echo_port):
+def start_envoy(d, port, policy, echo_port, env):
     if not os.path.exists(WASM):
         raise RuntimeError("build/authcore-proxy.wasm missing")
     envoy = default_envoy()
     if not envoy:
         raise RuntimeError("Envoy is not installed (make deps)")
     admin = hostkit.free_port()
-    boot = bootstrap(admin, echo_port, listener(port, WASM, json.dumps(policy)))
+    # env: the VM's environment (vm_config.environment_variables)
+    boot = bootstrap(admin, echo_port, listener(port, WASM, json.dumps(policy), env=env or None))
     # the core's fetches (discovery, token, keys) go to the cluster named
     # as the issuer's authority
     issuer = policy["oidc"]["providers"][0]["issuer"]
@@ -178,11 +179,12 @@ def start_envoy(d, port, policy, echo_port):
         time.sleep(0.1)
     text = srv.log_text()
     srv.stop()
-    said = [ln for ln in text.splitlines() if "authcore:" in ln]  # a refused policy
-    raise RuntimeError("Envoy did not start: %s" % tail("\n".join(said[-3:]) or text))
+    said = [ln[ln.find("authcore: bad policy"):] for ln in text.splitlines()
+            if "authcore: bad policy" in ln]  # a refused policy, as the filter says
+    raise RuntimeError("Envoy did not start: %s" % tail("\n".join(said[-2:]) or text))
 
 
-def start_nginx(d, port, policy, echo_port):
+def start_nginx(d, port, policy, echo_port, env):
     if not os.path.exists(NGINX_MODULE):
         raise RuntimeError("build/nginx/ngx_http_authcore_module.so missing")
     os.chmod(d, 0o755)  # workers may run as another user
@@ -191,9 +193,12 @@ def start_nginx(d, port, policy, echo_port):
         json.dump(policy, f)
     conf = os.path.join(d, "nginx.conf")
     with open(conf, "w") as f:
-        f.write(hostkit.NGINX_HEAD.format(workers=1, module=NGINX_MODULE, d=d)
-                + NGINX_SERVER.format(port=port, policy=pol, echo=echo_port, fetch=FETCH))
-    srv = hostkit.Server([NGINX, "-p", d, "-c", conf], os.path.join(d, "nginx.out"))
+        # env: nginx keeps the variables its configuration lists with `env`
+        head = hostkit.NGINX_HEAD.format(workers=1, module=NGINX_MODULE, d=d)
+        head = head.replace("events {", "".join("env %s;\n" % n for n in env) + "events {", 1)
+        f.write(head + NGINX_SERVER.format(port=port, policy=pol, echo=echo_port, fetch=FETCH))
+    srv = hostkit.Server([NGINX, "-p", d, "-c", conf], os.path.join(d, "nginx.out"),
+                         env=dict(os.environ, **env))
     if hostkit.wait_port(port, srv.proc, 10):
         def stop():
             hostkit.stop(srv.proc, signal.SIGQUIT)
@@ -212,10 +217,11 @@ def error_log_text(d):
         return ""
 
 
-def start_workerd(d, sock, policy, echo_port):
+def start_workerd(d, sock, policy, echo_port, env):
     """The request tests' Worker (tests/hosts/edge/request_worker.mjs: the
     module in front of an echo; GET /__test/audit answers the audit lines
-    the instance wrote since the last call) on the socket we bound."""
+    the instance wrote since the last call) on the socket we bound; env
+    as text bindings, which the Worker hands the module as its env."""
     missing = [f for f in EDGE_FILES if not os.path.exists(os.path.join(EDGE, f))]
     if missing:
         raise RuntimeError("build/edge lacks %s" % ", ".join(missing))
@@ -226,12 +232,16 @@ def start_workerd(d, sock, policy, echo_port):
     with open(os.path.join(d, "policy.json"), "w") as f:
         json.dump(policy, f)
     conf = os.path.join(d, "config.capnp")
+    bindings = '(name = "POLICY", text = embed "policy.json")'
+    if bindings not in WORKERD_CONFIG:
+        raise RuntimeError("jwks_edge.WORKERD_CONFIG has no POLICY binding to add to")
     with open(conf, "w") as f:
-        f.write(WORKERD_CONFIG)
+        # json.dumps gives a double-quoted string with escapes capnp reads alike
+        f.write(WORKERD_CONFIG.replace(bindings, ", ".join(
+            [bindings] + ['(name = "%s", text = %s)' % (n, json.dumps(v)) for n, v in env.items()])))
     port = sock.getsockname()[1]
     srv = hostkit.Server([WORKERD, "serve", conf, "--socket-fd", "http=%d" % sock.fileno()],
                          os.path.join(d, "workerd.log"), pass_fds=[sock.fileno()])
-    sock.close()
     if not hostkit.wait_port(port, srv.proc, 20):
         text = srv.log_text()
         srv.stop()
@@ -266,31 +276,45 @@ def serves(base, timeout=10.0):
         time.sleep(0.2)
 
 
+SECRET_ENV = "AUTHCORE_OIDC_TEST_SECRET"
+
+
+def endpoint(host):
+    """(what the host's starter takes, base URL): a socket we bound for
+    workerd, a free port for the others."""
+    if host == "workerd":
+        sock = hostkit.listening_socket()
+        return sock, "http://127.0.0.1:%d" % sock.getsockname()[1]
+    port = hostkit.free_port()
+    return port, "http://127.0.0.1:%d" % port
+
+
 def run_host(host):
+    """The host with the provider's client secret in its policy (Chromium,
+    then the HTTP checks), then a second one of the same host whose policy
+    names the secret by an AUTHCORE_* variable of its environment
+    (client_secret_env), signed in over HTTP."""
     d = os.path.join(WORK, host)
     shutil.rmtree(d, ignore_errors=True)
-    os.makedirs(d)
+    os.makedirs(os.path.join(d, "env"))
     stops = []
     idp = None
+    ends = [endpoint(host), endpoint(host)]
     try:
         try:
             echo, echo_port = hostkit.start_echo()
             stops.append(lambda: hostkit.stop(echo))
-            if host == "workerd":
-                where = hostkit.listening_socket()  # workerd serves on a socket we bound
-                port = where.getsockname()[1]
-            else:
-                where = port = hostkit.free_port()
-            base = "http://127.0.0.1:%d" % port
-            idp = oidckit.Idp(os.path.join(d, "idp"), [base + oidckit.CALLBACK],
-                              [base + oidckit.LOGIN_PAGE])
+            bases = [b for _, b in ends]
+            idp = oidckit.Idp(os.path.join(d, "idp"), [b + oidckit.CALLBACK for b in bases],
+                              [b + oidckit.LOGIN_PAGE for b in bases])
             pol = oidckit.policy(idp.issuer, idp.secret, secrets.token_hex(32))
-            stop, audits = STARTERS[host](d, where, pol, echo_port)
+            stop, audits = STARTERS[host](d, ends[0][0], pol, echo_port, {})
             stops.append(stop)
-            serves(base)
+            serves(bases[0])
         except (RuntimeError, OSError, subprocess.SubprocessError) as e:
             ok("%s: starts with the OIDC policy in front of the echo upstream" % host, str(e))
             return
+        base = bases[0]
         say("# %s: on %s, provider %s" % (host, base, idp.issuer))
         job = {"kind": "host", "prefix": host + " chromium", "base": base, "idp": idp.issuer,
                "label": oidckit.LABEL, "login": "alice", "password": PASSWORD,
@@ -298,11 +322,30 @@ def run_host(host):
                "chromium": CHROMIUM, "shots": WORK}
         run_flow(FLOW, job, host + " chromium", os.path.join(d, "node.err"), FLOW_TIMEOUT)
         oidckit.host_checks(host, oidckit.Host(base, audits), idp)
+
+        name = "%s: client_secret_env: the secret from an AUTHCORE_* variable of the host's " \
+               "environment signs in" % host
+        pol = oidckit.policy(idp.issuer, idp.secret, secrets.token_hex(32))
+        prov = pol["oidc"]["providers"][0]
+        del prov["client_secret"]
+        prov["client_secret_env"] = SECRET_ENV
+        try:
+            stop, audits = STARTERS[host](os.path.join(d, "env"), ends[1][0], pol, echo_port,
+                                          {SECRET_ENV: idp.secret})
+            stops.append(stop)
+            serves(bases[1])
+        except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+            ok(name, str(e))
+            return
+        ok(name, oidckit.sign_in(oidckit.Host(bases[1], audits), idp, "bob"))
     finally:
         for s in reversed(stops):
             s()
         if idp is not None:
             idp.stop()
+        for where, _ in ends:
+            if not isinstance(where, int):
+                where.close()  # ours; a started workerd holds its own copy
 
 
 def main():

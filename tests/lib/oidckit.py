@@ -470,6 +470,20 @@ def signed_in(agent, base, got):
     return to, probs
 
 
+def sign_in(host, idp, login):
+    """A sign-in over HTTP as `login` ending on a page at the upstream:
+    None, or the problems found."""
+    a = Agent()
+    auth, _ = begin(a, host, idp)
+    to, probs = signed_in(a, host.base, a.get(provider_login(a, auth, login)))
+    if not probs:
+        st, _, body = a.get(to)
+        user = user_seen(body)[0]
+        if st != 200 or user != ACCOUNTS[login]["email"]:
+            probs.append("then %s: %d, user %r (%r)" % (to, st, user, body[:160]))
+    return "; ".join(probs) or None
+
+
 def user_seen(body):
     """(user, roles) the echo upstream was handed."""
     try:
