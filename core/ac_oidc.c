@@ -435,8 +435,9 @@ int ac_oidc_token_answer(ac_decision *d, int status, int json,
 
 	ac_wipe(d->oidc.body, sizeof d->oidc.body);
 	d->a.fetch.body.len = 0;
-	if (status == 0 || status >= 500 || (status != 200 && !json)) {
-		/* no answer, or not the provider's: it may be down */
+	if (status < 200 || status >= 500) {
+		/* no answer, or a failing server: the provider may be down
+		 * (a 4xx is its refusal, whatever body a host passes on) */
 		d->oidc.outcome = -2;
 		return -1;
 	}

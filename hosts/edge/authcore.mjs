@@ -283,7 +283,17 @@ export async function createAuth(policy, options = {}) {
     k += 2;
     d.wait = W[k];
     if (d.wait === WAIT_FETCH) {
-      d.fetch = { url: textAt(h, W[k + 1], W[k + 2]), maxBytes: W[k + 3], timeoutMs: W[k + 4] };
+      // the whole request the core names: fetchCapped sends exactly it
+      const headers = [];
+      let j = k + 8;
+      for (let i = 0, n = W[k + 7]; i < n; i++, j += 4) {
+        headers.push([textAt(h, W[j], W[j + 1]), textAt(h, W[j + 2], W[j + 3])]);
+      }
+      d.fetch = {
+        url: textAt(h, W[k + 1], W[k + 2]), maxBytes: W[k + 3], timeoutMs: W[k + 4],
+        method: textAt(h, W[k + 5], W[k + 6]), headers,
+        body: W[j + 1] !== 0 ? h.slice(W[j], W[j] + W[j + 1]) : null, // a copy: the view goes
+      };
     }
     return d;
   }
@@ -345,7 +355,7 @@ export async function createAuth(policy, options = {}) {
           let r = first;
           for (;;) {
             if (r.wait === WAIT_FETCH) {
-              // keys from jwt.jwks_uri: fetched here, handed to the core
+              // the request the core names (keys, a token): fetched here, handed to the core
               const got = await fetchCapped(r.fetch);
               live();
               if (signal && signal.aborted) {
@@ -914,18 +924,21 @@ async function readCapped(stream, max) {
   return out;
 }
 
-// The fetch a pending decision asks for (keys from jwt.jwks_uri): GET the
-// URL, no redirects, the whole body within timeoutMs and at most maxBytes.
-// Any failure (network, timeout, a longer body: never cut) is status 0,
-// which the core counts as a failed fetch.
+// The fetch a pending decision asks for (keys from jwt.jwks_uri, a
+// provider's configuration, a token request): exactly the request the core
+// names (method, headers, body; nothing of the client's request), no
+// redirects, the whole body within timeoutMs and at most maxBytes. Any
+// failure (network, timeout, a longer body: never cut) is status 0, which
+// the core counts as a failed fetch.
 const FETCH_FAILED = Object.freeze({ status: 0, type: "", body: new Uint8Array(0) });
 async function fetchCapped(f) {
   const ctl = new AbortController();
   const timer = setTimeout(() => ctl.abort(), f.timeoutMs);
   try {
     const r = await fetch(f.url, {
-      method: "GET",
-      headers: { accept: "application/jwk-set+json, application/json" },
+      method: f.method,
+      headers: f.headers,
+      body: f.body ?? undefined,
       redirect: "manual",
       signal: ctl.signal,
     });

@@ -49,6 +49,7 @@
 #include "authcore.h"
 
 #define AC_NGX_ENTROPY_LEN 32
+#define AC_NGX_ENV_VARS 64       /* AUTHCORE_* variables read at most */
 /* PBKDF2 iterations per event-loop slice when no thread pool is used:
  * well under a millisecond of SHA-256 on a current x86-64 core. */
 #define AC_NGX_SLICE_ITERATIONS 2000
@@ -616,6 +617,22 @@ ngx_http_authcore_policy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 	    || ngx_http_authcore_getenv(cf, "AUTHCORE_ADMIN_PASSWORD_HASH",
 	        &env.admin_password_hash) != NGX_OK) {
 		return NGX_CONF_ERROR;
+	}
+	/* every AUTHCORE_* variable, for the policy's *_env members: the
+	 * policy is compiled here, in the master, whose environment nginx
+	 * has not cleared */
+	{
+		static ac_str vars[AC_NGX_ENV_VARS];
+		char **e;
+
+		env.vars = vars;
+		for (e = environ; e != NULL && *e != NULL
+		     && env.n_vars < AC_NGX_ENV_VARS; e++) {
+			if (ngx_strncmp(*e, "AUTHCORE_", 9) == 0) {
+				vars[env.n_vars].ptr = *e;
+				vars[env.n_vars++].len = ngx_strlen(*e);
+			}
+		}
 	}
 
 	mem_len = ac_policy_mem_bound(len);
@@ -1653,14 +1670,41 @@ ngx_http_authcore_start(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx)
  * instead, so that both are tested through nginx before a policy can make
  * the core do them; one carrying X-Authcore-Test-Cache gets
  * X-Authcore-Test-Cache-Seen: the worker's signature cache's lookups, hits
- * and checks ("L,H,C"; "0,0,0" without a cache).
+ * and checks ("L,H,C"; "0,0,0" without a cache). A decision pending on a
+ * fetch for a request carrying X-Authcore-Test-Fetch-Post: B (for
+ * tests/hosts/nginx_jwks.py) names instead the POST the core will name
+ * for an OpenID token request: body B, with a form Content-Type and a
+ * Basic Authorization beside the core's Accept.
  */
 static void
 ngx_http_authcore_test_rewrite(const ac_request *req, ac_decision *dec)
 {
 	ac_answer *d = (ac_answer *) ac_decision_answer(dec);
+	ac_fetch *f = &d->fetch;
 	size_t i;
 
+	for (i = 0; d->action == AC_PENDING && d->wait == AC_WAIT_FETCH
+	    && i < req->n_headers; i++) {
+		if (req->headers[i].name.len == 26
+		    && ngx_strncasecmp((u_char *) req->headers[i].name.ptr,
+		        (u_char *) "x-authcore-test-fetch-post", 26) == 0
+		    && f->n_headers + 2 <= AC_FETCH_HEADERS_MAX) {
+			f->method.ptr = "POST";
+			f->method.len = 4;
+			f->headers[f->n_headers].name.ptr = "Content-Type";
+			f->headers[f->n_headers].name.len = 12;
+			f->headers[f->n_headers].value.ptr =
+			    "application/x-www-form-urlencoded";
+			f->headers[f->n_headers++].value.len = 33;
+			f->headers[f->n_headers].name.ptr = "Authorization";
+			f->headers[f->n_headers].name.len = 13;
+			f->headers[f->n_headers].value.ptr =
+			    "Basic dGVzdC1jbGllbnQ6dGVzdC1zZWNyZXQ=";
+			f->headers[f->n_headers++].value.len = 38;
+			f->body = req->headers[i].value;
+			break;
+		}
+	}
 	for (i = 0; d->action == AC_ALLOW && i < req->n_headers; i++) {
 		if (req->headers[i].name.len == 23
 		    && ngx_strncasecmp((u_char *) req->headers[i].name.ptr,
@@ -2085,7 +2129,7 @@ ngx_http_authcore_fetch_failed(ngx_http_authcore_ctx_t *ctx, const char *why)
 	ngx_http_request_t *r = ctx->r;
 
 	ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-	    "authcore: fetching keys from \"%V\" failed: %s", &ctx->fetch_url,
+	    "authcore: fetch of \"%V\" failed: %s", &ctx->fetch_url,
 	    why);
 	if (ctx->fetch_timer.timer_set) {
 		ngx_del_timer(&ctx->fetch_timer);
@@ -2137,12 +2181,130 @@ ngx_http_authcore_fetch_stop(ngx_event_t *ev)
 }
 
 /*
+ * A copy of s in r's pool (the decision's slices change when it is used
+ * again). 0, or -1 without memory.
+ */
+static ngx_int_t
+ngx_http_authcore_copy(ngx_http_request_t *r, ac_str s, ngx_str_t *out)
+{
+	out->len = s.len;
+	out->data = ngx_pnalloc(r->pool, s.len > 0 ? s.len : 1);
+	if (out->data == NULL) {
+		return -1;
+	}
+	if (s.len > 0) {
+		ngx_memcpy(out->data, s.ptr, s.len);
+	}
+	return 0;
+}
+
+/*
+ * Makes sr the request a->fetch names, and nothing else: its method, the
+ * core's headers and its body (with the Content-Length proxy_pass sends
+ * for it). Whatever sr copied of the client's request (every header:
+ * Authorization, Cookie, X-Forwarded-*, ...; the client's body) is
+ * dropped first. NGX_OK, or NGX_ERROR without memory.
+ */
+static ngx_int_t
+ngx_http_authcore_fetch_request(ngx_http_request_t *r, ngx_http_request_t *sr,
+    const ac_fetch *fe)
+{
+	static const struct {
+		ngx_str_t name;
+		ngx_uint_t method;
+	} methods[] = {
+		{ ngx_string("GET"), NGX_HTTP_GET },
+		{ ngx_string("POST"), NGX_HTTP_POST },
+		{ ngx_string("HEAD"), NGX_HTTP_HEAD },
+		{ ngx_string("PUT"), NGX_HTTP_PUT },
+		{ ngx_string("DELETE"), NGX_HTTP_DELETE },
+		{ ngx_string("PATCH"), NGX_HTTP_PATCH },
+		{ ngx_string("OPTIONS"), NGX_HTTP_OPTIONS },
+	};
+	ngx_http_request_body_t *rb;
+	ngx_table_elt_t *h;
+	ngx_chain_t *cl;
+	ngx_buf_t *b;
+	ngx_uint_t i;
+	ngx_str_t v;
+
+	ngx_memzero(&sr->headers_in, sizeof(ngx_http_headers_in_t));
+	sr->headers_in.content_length_n = -1;
+	sr->headers_in.keep_alive_n = -1;
+	sr->request_body = NULL;
+	if (ngx_list_init(&sr->headers_in.headers, r->pool,
+	        fe->n_headers > 0 ? fe->n_headers : 1, sizeof(ngx_table_elt_t))
+	    != NGX_OK) {
+		return NGX_ERROR;
+	}
+
+	if (fe->method.len == 0) {
+		ngx_str_set(&v, "GET");
+	} else if (ngx_http_authcore_copy(r, fe->method, &v) != 0) {
+		return NGX_ERROR;
+	}
+	sr->method = NGX_HTTP_UNKNOWN;
+	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		if (v.len == methods[i].name.len
+		    && ngx_strncmp(v.data, methods[i].name.data, v.len) == 0) {
+			sr->method = methods[i].method;
+			break;
+		}
+	}
+	sr->method_name = v;
+
+	for (i = 0; i < fe->n_headers; i++) {
+		h = ngx_list_push(&sr->headers_in.headers);
+		if (h == NULL
+		    || ngx_http_authcore_copy(r, fe->headers[i].name, &h->key) != 0
+		    || ngx_http_authcore_copy(r, fe->headers[i].value, &h->value)
+		       != 0) {
+			return NGX_ERROR;
+		}
+		h->lowcase_key = ngx_pnalloc(r->pool, h->key.len > 0 ? h->key.len : 1);
+		if (h->lowcase_key == NULL) {
+			return NGX_ERROR;
+		}
+		h->hash = ngx_hash_strlow(h->lowcase_key, h->key.data, h->key.len);
+#if (nginx_version >= 1023000)
+		h->next = NULL;
+#endif
+	}
+
+	/* a body (even an empty one, for a method that carries one): in
+	 * memory, as a client's read body would be, and its length */
+	if (fe->body.len == 0 && (sr->method & (NGX_HTTP_GET | NGX_HTTP_HEAD))) {
+		return NGX_OK;
+	}
+	rb = ngx_pcalloc(r->pool, sizeof(ngx_http_request_body_t));
+	if (rb == NULL) {
+		return NGX_ERROR;
+	}
+	if (fe->body.len > 0) {
+		b = ngx_create_temp_buf(r->pool, fe->body.len);
+		cl = ngx_alloc_chain_link(r->pool);
+		if (b == NULL || cl == NULL) {
+			return NGX_ERROR;
+		}
+		b->last = ngx_cpymem(b->last, fe->body.ptr, fe->body.len);
+		b->last_buf = 1;
+		cl->buf = b;
+		cl->next = NULL;
+		rb->bufs = cl;
+	}
+	sr->request_body = rb;
+	sr->headers_in.content_length_n = (off_t) fe->body.len;
+	return NGX_OK;
+}
+
+/*
  * Starts the fetch a pending decision asks for (a->fetch): a background,
  * in-memory subrequest to the location authcore_fetch names, which
  * proxies to $authcore_fetch_url (the URL as the policy has it, never
- * taken from the configuration). The subrequest carries none of the
- * client's headers (its token and cookies stay here) and no body: only
- * Accept. Background, so that when the module's timer gives up on it the
+ * taken from the configuration). The subrequest is exactly the request
+ * the core names (method, headers, body) and carries nothing of the
+ * client's (its token, its cookies, its other headers, its body stay
+ * here). Background, so that when the module's timer gives up on it the
  * main request answers at once, whatever the subrequest still does.
  * Returns NGX_DONE (step FETCH; ngx_http_authcore_fetch_done or the timer
  * runs the phases again), or NGX_DECLINED when no fetch could be made.
@@ -2151,13 +2313,9 @@ static ngx_int_t
 ngx_http_authcore_fetch(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx,
     const ac_answer *a)
 {
-	static ngx_str_t accept_name = ngx_string("Accept");
-	static ngx_str_t accept_value =
-	    ngx_string("application/jwk-set+json, application/json");
 	ngx_http_authcore_fetch_t *f;
 	ngx_http_post_subrequest_t *ps;
 	ngx_http_request_t *sr;
-	ngx_table_elt_t *h;
 
 	if (ctx->fetch_uri.len == 0 || a->fetch.url.len == 0) {
 		return NGX_DECLINED;
@@ -2180,35 +2338,23 @@ ngx_http_authcore_fetch(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx,
 	        NGX_HTTP_SUBREQUEST_IN_MEMORY | NGX_HTTP_SUBREQUEST_BACKGROUND)
 	    != NGX_OK) {
 		ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-		    "authcore: no subrequest to \"%V\" for the keys from \"%V\"",
+		    "authcore: no subrequest to \"%V\" for the fetch of \"%V\"",
 		    &ctx->fetch_uri, &ctx->fetch_url);
 		return NGX_DECLINED;
 	}
 	ngx_http_set_ctx(sr, f, ngx_http_authcore_module);
 
-	/* a GET of its own: none of the client's headers, no body */
-	ngx_memzero(&sr->headers_in, sizeof(ngx_http_headers_in_t));
-	sr->headers_in.content_length_n = -1;
-	sr->headers_in.keep_alive_n = -1;
-	sr->request_body = NULL;
-	if (ngx_list_init(&sr->headers_in.headers, r->pool, 1,
-	        sizeof(ngx_table_elt_t)) != NGX_OK) {
-		return NGX_DECLINED; /* the subrequest fails: not waited for */
-	}
-	h = ngx_list_push(&sr->headers_in.headers);
-	if (h != NULL) {
-		h->key = accept_name;
-		h->value = accept_value;
-		h->lowcase_key = ngx_pnalloc(r->pool, accept_name.len);
-		if (h->lowcase_key == NULL) {
-			h->hash = 0;
-		} else {
-			h->hash = ngx_hash_strlow(h->lowcase_key, h->key.data,
-			    h->key.len);
-		}
-#if (nginx_version >= 1023000)
-		h->next = NULL;
-#endif
+	if (ngx_http_authcore_fetch_request(r, sr, &a->fetch) != NGX_OK) {
+		/* out of memory: the subrequest still runs, as a bare GET with
+		 * nothing of the client's, and nobody waits for it */
+		ngx_memzero(&sr->headers_in, sizeof(ngx_http_headers_in_t));
+		sr->headers_in.content_length_n = -1;
+		sr->headers_in.keep_alive_n = -1;
+		sr->request_body = NULL;
+		sr->method = NGX_HTTP_GET;
+		sr->method_name = ngx_http_core_get_method;
+		f->ctx = NULL;
+		return NGX_DECLINED;
 	}
 
 	ctx->fetch = f;
@@ -2348,7 +2494,7 @@ ngx_http_authcore_fetch_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 		ctx->fetch_body.len = f->len;
 	} else {
 		ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-		    "authcore: fetching keys from \"%V\" failed: %s",
+		    "authcore: fetch of \"%V\" failed: %s",
 		    &ctx->fetch_url, f->too_big ? "the answer is over "
 		    "jwks_fetch.max_bytes" : "no whole answer");
 	}
@@ -2393,7 +2539,7 @@ ngx_http_authcore_fetched(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx)
 	        != 0
 	    && ctx->fetch_status != 0) {
 		ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-		    "authcore: the keys from \"%V\" were refused (status %ui, "
+		    "authcore: the answer from \"%V\" was refused (status %ui, "
 		    "Content-Type \"%V\", %uz bytes)", &ctx->fetch_url,
 		    ctx->fetch_status, &ctx->fetch_type, ctx->fetch_body.len);
 	}

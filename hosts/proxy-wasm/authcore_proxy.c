@@ -43,11 +43,12 @@
  *    while pending gives its slot back (ac_decide_abandon).
  *  - keys from jwt.jwks_uri: each root context keeps an ac_jwks_cache
  *    beside its policy (per worker, empty with each policy); a decision
- *    pending on a fetch pauses its stream while the root context GETs the
- *    URL from the Envoy cluster named as the URL's authority (host[:port]
- *    as written) with proxy_http_call, one fetch in flight per
- *    root, its answer handed to every stream that waits for it (see "Key
- *    fetches").
+ *    pending on a fetch pauses its stream while the root context sends
+ *    the request the core names (method, target, headers, body) to the
+ *    Envoy cluster named as the URL's authority (host[:port] as written)
+ *    with proxy_http_call; streams that need the same GET meanwhile join
+ *    it and each gets its answer, any other request is a call of its own
+ *    (see "Fetches").
  *  - logging: bad policies at error level, one audit line per decision at
  *    info level, the timing of each password check at debug level.
  *
@@ -253,7 +254,7 @@ enum {
 	APX_S_HEADERS = 0, /* created, headers not seen yet */
 	APX_S_BODY,        /* login post: buffering the body */
 	APX_S_PENDING,     /* paused: a password check is under way (queued),
-	                      or keys are being fetched (fetching) */
+	                      or a fetch is (fetch) */
 	APX_S_ALLOWED,     /* sent upstream; add resp_headers to its answer */
 	APX_S_ANSWERED     /* answered locally (or failed closed) */
 };
@@ -267,7 +268,7 @@ typedef struct apx_stream {
 	struct apx_stream *list_next;    /* the root's waiting list or queue */
 	int phase;
 	int waiting;                     /* on the root's waiting list */
-	int fetching;                    /* on the root's fetching list */
+	struct apx_fetch *fetch;         /* on this fetch's waiting list */
 	uint8_t *map, *addr, *body;      /* host buffers the request borrows */
 	size_t map_len, addr_len, body_len;
 	size_t body_seen;                /* body bytes buffered by the host */
@@ -292,6 +293,20 @@ typedef struct {
 	apx_stream *head, *tail;
 } apx_list;
 
+/* A fetch in flight (see "Fetches"): proxy_http_call's token, and the
+ * streams waiting for its answer. req is the request as sent, kept for a
+ * GET with no body only, so that a stream needing the very same request
+ * joins it; NULL for any other (a POST is never shared). */
+typedef struct apx_fetch {
+	struct apx_fetch *next;
+	uint32_t token;         /* proxy_http_call's, in its root */
+	size_t max;             /* its max_bytes */
+	uint64_t since;         /* when it was dispatched (monotonic ns) */
+	uint8_t *req;           /* its serialized headers (malloc'd) or NULL */
+	size_t req_len;
+	apx_list waiting;
+} apx_fetch;
+
 typedef struct apx_root {
 	uint32_t id;
 	struct apx_root *next;
@@ -307,11 +322,8 @@ typedef struct apx_root {
 	ac_jwks_cache *jwks;    /* malloc'd with the policy when it has a
 	                           jwks_uri (NULL: none, or no memory: the core
 	                           then answers 503 jwks_unavailable) */
-	apx_list fetching;      /* streams waiting for the fetch in flight */
-	int fetch_busy;         /* a fetch is in flight, as fetch_token */
-	uint32_t fetch_token;   /* proxy_http_call's, in this root */
-	size_t fetch_max;       /* its max_bytes */
-	uint64_t fetch_since;   /* when it was dispatched (monotonic ns) */
+	apx_fetch *fetches;     /* the fetches in flight (malloc'd each) */
+	size_t n_fetches;
 } apx_root;
 
 #define APX_BUCKETS 64u
@@ -548,6 +560,7 @@ static uint32_t fail_closed(const char *why);
 static void root_fail_pending(apx_root *r, const char *why)
 {
 	apx_stream *s;
+	apx_fetch *f;
 
 	while ((s = list_pop(&r->waiting)) != NULL)
 		s->waiting = 0;
@@ -558,17 +571,22 @@ static void root_fail_pending(apx_root *r, const char *why)
 		ac_decision_wipe(s->decision);
 		stream_release_request(s);
 	}
-	/* the fetch in flight is forgotten: its answer, if it comes, finds
-	 * no fetch_busy and is ignored */
-	while ((s = list_pop(&r->fetching)) != NULL) {
-		s->fetching = 0;
-		s->phase = APX_S_ANSWERED;
-		if (proxy_set_effective_context(s->id) == APX_OK)
-			(void)fail_closed(why);
-		ac_decide_abandon(NULL, s->decision);
-		stream_release_request(s);
+	/* the fetches in flight are forgotten: an answer that still comes
+	 * finds no fetch of its token and is ignored */
+	while ((f = r->fetches) != NULL) {
+		r->fetches = f->next;
+		while ((s = list_pop(&f->waiting)) != NULL) {
+			s->fetch = NULL;
+			s->phase = APX_S_ANSWERED;
+			if (proxy_set_effective_context(s->id) == APX_OK)
+				(void)fail_closed(why);
+			ac_decide_abandon(NULL, s->decision);
+			stream_release_request(s);
+		}
+		free(f->req);
+		free(f);
 	}
-	r->fetch_busy = 0;
+	r->n_fetches = 0;
 	if (r->ticking && proxy_set_effective_context(r->id) == APX_OK)
 		(void)proxy_set_tick_period_milliseconds(0);
 	r->ticking = 0;
@@ -784,9 +802,12 @@ uint32_t proxy_on_vm_start(uint32_t root_id, size_t vm_config_size)
 	return 1;
 }
 
-/* The administrator from the VM's environment. On success *buf (free with
- * wipe_free(*buf, *buf_len)) holds the strings env points into. Returns
- * 0, or -1 if the environment cannot be read. */
+/* The VM's AUTHCORE_* variables: the administrator, and those a policy's
+ * *_env members name (at most APX_ENV_VARS of them). On success *buf (free
+ * with wipe_free(*buf, *buf_len)) holds the strings env points into.
+ * Returns 0, or -1 if the environment cannot be read. */
+#define APX_ENV_VARS 64
+static ac_str apx_env_vars[APX_ENV_VARS];
 static int read_env(ac_policy_env *env, uint8_t **buf, size_t *buf_len)
 {
 	static const char user[] = "AUTHCORE_ADMIN_USER=";
@@ -812,10 +833,16 @@ static int read_env(ac_policy_env *env, uint8_t **buf, size_t *buf_len)
 		free(vars);
 		return -1;
 	}
+	env->vars = apx_env_vars;
 	for (i = 0; i < count; i++) {
 		const char *v = (const char *)vars[i];
 		size_t len = strlen(v);
 
+		if (len > 9 && memcmp(v, "AUTHCORE_", 9) == 0 &&
+		    env->n_vars < APX_ENV_VARS) {
+			apx_env_vars[env->n_vars].ptr = v;
+			apx_env_vars[env->n_vars++].len = len;
+		}
 		if (len >= sizeof(user) - 1 &&
 		    memcmp(v, user, sizeof(user) - 1) == 0) {
 			env->admin_user.ptr = v + sizeof(user) - 1;
@@ -1652,98 +1679,183 @@ static uint32_t overloaded(apx_stream *s, size_t count, const char *what)
 }
 
 /* ------------------------------------------------------------------ */
-/* Key fetches (jwt.jwks_uri, core/authcore_jwks.h). A decision pending  */
-/* on a fetch pauses its stream; the root context GETs the URL from the  */
-/* Envoy cluster named as the URL's authority (host or host:port exactly */
-/* as jwks_uri writes it), with proxy_http_call and the fetch's */
-/* timeout_ms. One fetch per root is in flight at a time: streams that  */
-/* need keys meanwhile wait for the same answer, and each hands it to    */
-/* its own decision (ac_decide_fetched), then resumes. The call is the   */
-/* root's, not a stream's, so a client that goes away does not cancel    */
-/* the fetch the others wait for. Any failure (no such cluster, connect  */
-/* error, reset, timeout, a body over max_bytes: never cut) is status 0. */
+/* Fetches (keys from jwt.jwks_uri, core/authcore_jwks.h; any request   */
+/* the core names). A decision pending on a fetch pauses its stream;    */
+/* the root context sends exactly the request the core names (its       */
+/* method, the URL's target as :path, the authority as :authority, the  */
+/* core's headers, its body) to the Envoy cluster named as the URL's    */
+/* authority (host or host:port exactly as the URL writes it), with     */
+/* proxy_http_call and the fetch's timeout_ms. A GET with no body that  */
+/* is already in flight is not sent twice: streams that need it         */
+/* meanwhile wait for the same answer, and each hands it to its own     */
+/* decision (ac_decide_fetched), then resumes. Any other request (a     */
+/* POST: a token request, one per login) is a call of its own, whose    */
+/* answer goes to its stream alone. The call is the root's, not a       */
+/* stream's, so a client that goes away does not cancel the fetch the   */
+/* others wait for. Any failure (no such cluster, connect error, reset, */
+/* timeout, a body over max_bytes: never cut) is status 0.              */
 /* ------------------------------------------------------------------ */
-#define APX_ACCEPT_JWKS "application/jwk-set+json, application/json"
+#define APX_FETCHES_MAX 64u /* calls in flight per root; past it a fetch
+                               fails at once (status 0) */
 
 static uint32_t step(apx_stream *s, apx_root *r);
 
-/* One warning line: what (a literal), then the URL. */
-static void log_fetch(uint32_t level, const char *what, ac_str url)
+/* One log line: "authcore: fetch <method> <url>: " then what. */
+static void log_fetch(uint32_t level, const char *what, const ac_fetch *f)
 {
 	char line[AC_JWKS_URI_MAX + 200];
 	size_t n = 0;
 
-	put(line, sizeof(line), &n, "authcore: keys from ", 20);
-	put(line, sizeof(line), &n, url.ptr, url.len);
+	put(line, sizeof(line), &n, "authcore: fetch ", 16);
+	put(line, sizeof(line), &n, f->method.ptr, f->method.len);
+	put(line, sizeof(line), &n, " ", 1);
+	put(line, sizeof(line), &n, f->url.ptr, f->url.len);
 	put(line, sizeof(line), &n, ": ", 2);
 	put(line, sizeof(line), &n, what, strlen(what));
 	(void)proxy_log(level, line, n);
 }
 
-/* Dispatches the fetch f for r, in r's context (then back in s's).
- * 0, or -1 when the host refused it (logged). */
-static int fetch_dispatch(apx_root *r, apx_stream *s, const ac_fetch *f)
+static int is_method(ac_str m, const char *name)
 {
-	size_t hlen = 0;
-	ac_header h[4];
-	ac_str authority = f->authority;
-	uint8_t *hdrs;
+	size_t n = strlen(name);
+
+	return m.len == n && memcmp(m.ptr, name, n) == 0;
+}
+
+/* The headers of the request f names, serialized for proxy_http_call:
+ * :method, :path, :authority, then the core's headers (names in lower
+ * case, as HTTP/2 has them), and content-length for a body (or a method
+ * that carries one). malloc'd, or NULL without memory. */
+static uint8_t *fetch_headers(const ac_fetch *f, size_t *len)
+{
+	ac_header h[4 + AC_FETCH_HEADERS_MAX];
+	char names[AC_FETCH_HEADERS_MAX][64];
+	char clen[24];
+	size_t n = 0, i, k;
+	uint8_t *out;
+
+	h[n].name.ptr = ":method";
+	h[n].name.len = 7;
+	h[n].value = f->method.len > 0 ? f->method : (ac_str){ "GET", 3 };
+	n++;
+	h[n].name.ptr = ":path";
+	h[n].name.len = 5;
+	h[n++].value = f->target;
+	h[n].name.ptr = ":authority";
+	h[n].name.len = 10;
+	h[n++].value = f->authority;
+	for (i = 0; i < f->n_headers && i < AC_FETCH_HEADERS_MAX; i++) {
+		ac_str nm = f->headers[i].name;
+
+		if (nm.len > sizeof(names[i]))
+			return NULL; /* no such name: the core's are short */
+		for (k = 0; k < nm.len; k++) {
+			char c = nm.ptr[k];
+
+			names[i][k] = c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
+		}
+		h[n].name.ptr = names[i];
+		h[n].name.len = nm.len;
+		h[n++].value = f->headers[i].value;
+	}
+	if (f->body.len > 0 || !(is_method(h[0].value, "GET") ||
+	    is_method(h[0].value, "HEAD"))) {
+		int m = snprintf(clen, sizeof(clen), "%zu", f->body.len);
+
+		if (m <= 0 || (size_t)m >= sizeof(clen))
+			return NULL;
+		h[n].name.ptr = "content-length";
+		h[n].name.len = 14;
+		h[n].value.ptr = clen;
+		h[n++].value.len = (size_t)m;
+	}
+	out = serialize_pairs(h, n, len);
+	return out;
+}
+
+/* Sends f for r, in r's context (then back in s's): its call, new on
+ * r's list (req, req_len: its headers, kept for a GET others may join,
+ * else freed). The call, or NULL when the host refused it (logged). */
+static apx_fetch *fetch_dispatch(apx_root *r, apx_stream *s,
+    const ac_fetch *f, uint8_t *req, size_t req_len, int shared)
+{
 	static const uint8_t no_trailers[4] = { 0, 0, 0, 0 };
+	apx_fetch *x;
 	uint32_t token = 0, st;
-	char line[AC_JWKS_URI_MAX + 120];
+	char line[AC_JWKS_URI_MAX + 160];
 	int n;
 
-	h[0].name.ptr = ":method";
-	h[0].name.len = 7;
-	h[0].value.ptr = "GET";
-	h[0].value.len = 3;
-	h[1].name.ptr = ":path";
-	h[1].name.len = 5;
-	h[1].value = f->target;
-	h[2].name.ptr = ":authority";
-	h[2].name.len = 10;
-	h[2].value = authority;
-	h[3].name.ptr = "accept";
-	h[3].name.len = 6;
-	h[3].value.ptr = APX_ACCEPT_JWKS;
-	h[3].value.len = sizeof(APX_ACCEPT_JWKS) - 1;
-	if ((hdrs = serialize_pairs(h, 4, &hlen)) == NULL) {
-		log_fetch(APX_LOG_ERROR, "cannot fetch: out of memory", f->url);
-		return -1;
+	if (r->n_fetches >= APX_FETCHES_MAX) {
+		free(req);
+		log_fetch(APX_LOG_WARN, "cannot fetch: too many fetches in "
+		    "flight", f);
+		return NULL;
+	}
+	if ((x = calloc(1, sizeof(*x))) == NULL) {
+		free(req);
+		log_fetch(APX_LOG_ERROR, "cannot fetch: out of memory", f);
+		return NULL;
 	}
 	st = proxy_set_effective_context(r->id);
 	if (st == APX_OK)
-		st = proxy_http_call(authority.ptr, authority.len, hdrs,
-		    hlen, NULL, 0, no_trailers, sizeof(no_trailers),
-		    f->timeout_ms, &token);
-	free(hdrs);
+		st = proxy_http_call(f->authority.ptr, f->authority.len, req,
+		    req_len, (const uint8_t *)f->body.ptr, f->body.len,
+		    no_trailers, sizeof(no_trailers), f->timeout_ms, &token);
 	(void)proxy_set_effective_context(s->id);
 	if (st != APX_OK) {
-		n = snprintf(line, sizeof(line), "authcore: keys from %.*s: "
+		free(req);
+		free(x);
+		n = snprintf(line, sizeof(line), "authcore: fetch %.*s %.*s: "
 		    "cannot fetch: proxy_http_call to the cluster "
 		    "\"%.*s\" failed (status %u; Envoy: is there a cluster of "
-		    "that name?)", (int)f->url.len, f->url.ptr,
-		    (int)authority.len, authority.ptr, (unsigned)st);
+		    "that name?)", (int)f->method.len, f->method.ptr,
+		    (int)f->url.len, f->url.ptr, (int)f->authority.len,
+		    f->authority.ptr, (unsigned)st);
 		if (n > 0)
 			(void)proxy_log(APX_LOG_WARN, line, (size_t)n <
 			    sizeof(line) ? (size_t)n : sizeof(line) - 1);
-		return -1;
+		return NULL;
 	}
-	r->fetch_busy = 1;
-	r->fetch_token = token;
-	r->fetch_max = f->max_bytes;
-	r->fetch_since = mono_ns();
-	return 0;
+	x->token = token;
+	x->max = f->max_bytes;
+	x->since = mono_ns();
+	if (shared) {
+		x->req = req;
+		x->req_len = req_len;
+	} else {
+		free(req);
+	}
+	x->next = r->fetches;
+	r->fetches = x;
+	r->n_fetches++;
+	return x;
 }
 
-/* s's decision waits for keys: s joins the fetch in flight, or starts
- * one. 0: s waits (paused); -1: the fetch failed at once, and the core
- * has the failure (status 0): decide s again now. */
+/* s's decision waits for a fetch: s joins the same GET in flight, or
+ * sends its own. 0: s waits (paused); -1: the fetch failed at once, and
+ * the core has the failure (status 0): decide s again now. */
 static int fetch_join(apx_stream *s, apx_root *r)
 {
-	const ac_answer *a = ac_decision_answer(s->decision);
+	const ac_fetch *f = &ac_decision_answer(s->decision)->fetch;
+	apx_fetch *x = NULL;
+	uint8_t *req;
+	size_t len = 0;
+	int shared;
 
-	if (!r->fetch_busy && fetch_dispatch(r, s, &a->fetch) != 0) {
+	shared = f->body.len == 0 && is_method(f->method, "GET");
+	if ((req = fetch_headers(f, &len)) == NULL)
+		log_fetch(APX_LOG_ERROR, "cannot fetch: out of memory", f);
+	else if (shared)
+		for (x = r->fetches; x != NULL; x = x->next)
+			if (x->req != NULL && x->req_len == len &&
+			    x->max == f->max_bytes &&
+			    memcmp(x->req, req, len) == 0)
+				break;
+	if (x != NULL)
+		free(req);
+	else if (req != NULL)
+		x = fetch_dispatch(r, s, f, req, len, shared);
+	if (x == NULL) {
 		int64_t now = unix_now();
 
 		(void)ac_decide_fetched(s->decision, 0, NULL, 0, NULL, 0,
@@ -1752,8 +1864,8 @@ static int fetch_join(apx_stream *s, apx_root *r)
 	}
 	s->phase = APX_S_PENDING;
 	s->since = mono_ns();
-	s->fetching = 1;
-	list_push(&r->fetching, s);
+	s->fetch = x;
+	list_push(&x->waiting, s);
 	return 0;
 }
 
@@ -1788,26 +1900,33 @@ static ac_str pairs_get(const uint8_t *buf, size_t len, const char *name)
 	return v;
 }
 
-/* The fetch's answer (or its failure: no headers) reached r's context:
- * its outcome goes to every stream waiting for it, each decided again in
- * its own context and resumed. An answer for a fetch r no longer waits
- * for (a replaced policy) is ignored. */
-static void fetch_answered(apx_root *r, size_t n_headers, size_t body_size)
+/* The answer of the fetch x (or its failure: no headers) reached r's
+ * context: its outcome goes to every stream waiting for it, each decided
+ * again in its own context and resumed; then x is gone. */
+static void fetch_answered(apx_root *r, apx_fetch *x, size_t n_headers,
+    size_t body_size)
 {
 	uint8_t *map = NULL, *body = NULL;
 	size_t map_len = 0, body_len = 0, k;
-	ac_str st, ctype = { NULL, 0 }, url = { NULL, 0 };
+	ac_str st, ctype = { NULL, 0 };
+	const ac_fetch *f;
 	int status = 0, loaded = -1;
 	apx_stream *s;
+	apx_fetch **pp;
 	int64_t now = unix_now();
-	unsigned long ms = (unsigned long)((mono_ns() - r->fetch_since) /
+	unsigned long ms = (unsigned long)((mono_ns() - x->since) /
 	    1000000u);
 	const char *why = NULL;
-	char line[AC_JWKS_URI_MAX + 200];
+	char line[AC_JWKS_URI_MAX + 300], what[AC_JWKS_URI_MAX + 16];
+	size_t wn = 0;
 	int n, logged = 0;
-	apx_list answered;
 
-	r->fetch_busy = 0;
+	for (pp = &r->fetches; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == x) {
+			*pp = x->next;
+			r->n_fetches--;
+			break;
+		}
 	if (n_headers > 0 && proxy_get_header_map_pairs(
 	    APX_MAP_HTTP_CALL_RESPONSE_HEADERS, &map, &map_len) == APX_OK) {
 		st = pairs_get(map, map_len, ":status");
@@ -1824,7 +1943,7 @@ static void fetch_answered(apx_root *r, size_t n_headers, size_t body_size)
 		why = "an answer without a status";
 	else if (status != 200)
 		why = "an answer that is not 200";
-	else if (body_size > r->fetch_max) {
+	else if (body_size > x->max) {
 		why = "a body over max_bytes";
 		status = 0; /* refused whole, never cut */
 	} else if (body_size > 0 && (proxy_get_buffer_bytes(
@@ -1840,12 +1959,10 @@ static void fetch_answered(apx_root *r, size_t n_headers, size_t body_size)
 	}
 	/* the streams that waited for this answer; one whose decision then
 	 * waits for another fetch (the keys after a discovery document)
-	 * joins r->fetching afresh, never this answer */
-	answered = r->fetching;
-	r->fetching.head = r->fetching.tail = NULL;
-	while ((s = list_pop(&answered)) != NULL) {
-		s->fetching = 0;
-		url = ac_decision_answer(s->decision)->fetch.url;
+	 * joins or sends another, never this one (x is off the list) */
+	while ((s = list_pop(&x->waiting)) != NULL) {
+		s->fetch = NULL;
+		f = &ac_decision_answer(s->decision)->fetch;
 		if (proxy_set_effective_context(s->id) != APX_OK) {
 			/* the host no longer knows the stream: drop it */
 			s->phase = APX_S_ANSWERED;
@@ -1853,21 +1970,24 @@ static void fetch_answered(apx_root *r, size_t n_headers, size_t body_size)
 			stream_release_request(s);
 			continue;
 		}
+		if (!logged) /* f's slices change once the decision goes on */
+			put(what, sizeof(what), &wn, f->method.ptr,
+			    f->method.len), put(what, sizeof(what), &wn, " ",
+			    1), put(what, sizeof(what), &wn, f->url.ptr,
+			    f->url.len);
 		loaded = ac_decide_fetched(s->decision, status, ctype.ptr,
 		    ctype.len, body, body_len, now > 0 ? now : 0);
 		if (!logged) {
 			if (why == NULL && loaded == 0)
 				n = snprintf(line, sizeof(line), "authcore: "
-				    "keys from %.*s: fetched (%d, %zu bytes, "
-				    "%lu ms)", (int)url.len, url.ptr, status,
-				    body_len, ms);
+				    "fetch %.*s: fetched (%d, %zu bytes, %lu ms)",
+				    (int)wn, what, status, body_len, ms);
 			else
 				n = snprintf(line, sizeof(line), "authcore: "
-				    "keys from %.*s: failed fetch: %s (%d, "
-				    "%zu bytes, %lu ms)", (int)url.len,
-				    url.ptr, why != NULL ? why : "the answer "
-				    "is not a usable JWKS (Content-Type, JSON, "
-				    "keys)", status, body_size, ms);
+				    "fetch %.*s: failed fetch: %s (%d, %zu bytes, "
+				    "%lu ms)", (int)wn, what, why != NULL ? why :
+				    "an answer the core refused (Content-Type, "
+				    "JSON, keys)", status, body_size, ms);
 			if (n > 0)
 				(void)proxy_log(why == NULL && loaded == 0 ?
 				    APX_LOG_INFO : APX_LOG_WARN, line,
@@ -1879,6 +1999,8 @@ static void fetch_answered(apx_root *r, size_t n_headers, size_t body_size)
 	}
 	free(map);
 	free(body);
+	free(x->req);
+	free(x);
 	(void)proxy_set_effective_context(r->id);
 }
 
@@ -1887,11 +2009,16 @@ void proxy_on_http_call_response(uint32_t context_id, uint32_t token,
     size_t n_headers, size_t body_size, size_t n_trailers)
 {
 	apx_root *r = root_find(context_id);
+	apx_fetch *x;
 
 	(void)n_trailers;
-	if (r == NULL || !r->fetch_busy || r->fetch_token != token)
+	if (r == NULL)
+		return;
+	for (x = r->fetches; x != NULL && x->token != token; x = x->next)
+		;
+	if (x == NULL)
 		return; /* not ours, or no longer waited for */
-	fetch_answered(r, n_headers, body_size);
+	fetch_answered(r, x, n_headers, body_size);
 }
 
 /* Decides, or resumes, s in its context: a final decision is applied
@@ -2089,12 +2216,12 @@ static void stream_unlist(apx_stream *s)
 
 	if (r != NULL && s->waiting)
 		list_remove(&r->waiting, s);
-	if (r != NULL && s->fetching)
-		list_remove(&r->fetching, s);
+	if (s->fetch != NULL)
+		list_remove(&s->fetch->waiting, s);
 	else if (r != NULL && s->phase == APX_S_PENDING)
 		queue_remove(r, s);
 	s->waiting = 0;
-	s->fetching = 0;
+	s->fetch = NULL;
 }
 
 /* The body is complete (or over the cap): hand it to the core. */
@@ -2311,12 +2438,12 @@ static uint32_t on_done_(uint32_t id)
 	release_lease(s);
 	if (s->waiting)
 		stream_unlist(s);
-	if (s->phase == APX_S_PENDING && s->fetching) {
-		/* waiting for keys: the fetch is the root's and goes on for
-		 * the others (its answer still fills the worker's keys only
+	if (s->phase == APX_S_PENDING && s->fetch != NULL) {
+		/* waiting for a fetch: it is the root's and goes on for the
+		 * others (its answer still fills the worker's keys only
 		 * through a decision that waits for it) */
 		stream_unlist(s);
-		log_str(APX_LOG_DEBUG, "authcore: a stream waiting for a key "
+		log_str(APX_LOG_DEBUG, "authcore: a stream waiting for a "
 		    "fetch ended");
 		ac_decide_abandon(NULL, s->decision);
 		s->phase = APX_S_ANSWERED;

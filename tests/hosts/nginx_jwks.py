@@ -10,8 +10,16 @@ bounds the wait. tests/lib/jwkskit.py says what is checked (a real OpenID
 Provider, rotation, outage, hostile answers). Besides:
   - `nginx -t` refuses a policy with jwt.jwks_uri where no authcore_fetch
     is set, naming the directive, and accepts it with one;
-  - the fetch carries none of the client's headers (its token, its
-    cookies) to the JWKS server, only an Accept for a JWK set;
+  - the JWKS server receives exactly the request the core names (GET, its
+    Accept), none of the client's headers (its token, its cookies, its
+    X-Forwarded-*), even in a server whose own proxy_set_header lines
+    would send the client's address: the README's fetch location sets one
+    of its own, so they are not inherited (and without it, they arrive);
+  - a fetch the core names as a POST (the test build of the module turns
+    the core's fetch into the token request the core will name): the
+    server receives exactly that POST, its headers, body and
+    Content-Length, and nothing of the client's request, whose own POST
+    body and headers stay behind;
   - an https jwks_uri: the keys are fetched over TLS when the snippet's
     CA file is the one that signed the provider's certificate, and refused
     (503) with the snippet as written, whose system CAs do not trust it.
@@ -19,13 +27,11 @@ The fetch location is hosts/nginx/README.md's own snippet, as written
 there. Each nginx (one worker) runs in front of tests/lib/echo.py on
 127.0.0.1 and is stopped by its own PID."""
 import http.client
-import http.server
 import json
 import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -75,7 +81,12 @@ FETCH = "".join("        " + ln + "\n"
 count = 0
 
 
-def stage(policy, fetch=None):
+# The module with its test hook (hosts/nginx/build.mk, never installed):
+# X-Authcore-Test-Fetch-Post turns the core's fetch into a token POST.
+TEST_MODULE = os.path.join(ROOT, "build", "nginx-test", "ngx_http_authcore_module.so")
+
+
+def stage(policy, fetch=None, module=None):
     """A folder with the policy and an nginx.conf on a free port: (folder,
     conf, port)."""
     global count
@@ -90,16 +101,16 @@ def stage(policy, fetch=None):
     port = hostkit.free_port()
     conf = os.path.join(d, "nginx.conf")
     with open(conf, "w") as f:
-        f.write(hostkit.NGINX_HEAD.format(workers=1, module=MODULE, d=d)
+        f.write(hostkit.NGINX_HEAD.format(workers=1, module=module or MODULE, d=d)
                 + SERVER.format(port=port, policy=pol, echo=ECHO_PORT,
                                 fetch=FETCH if fetch is None else fetch))
     return d, conf, port
 
 
-def start(policy, fetch=None):
+def start(policy, fetch=None, module=None):
     """jwkskit's start(): nginx with this policy; (port, stop)."""
     for _ in range(3):  # a free port can be taken between probe and bind
-        d, conf, port = stage(policy, fetch)
+        d, conf, port = stage(policy, fetch, module)
         srv = hostkit.Server([NGINX, "-p", d, "-c", conf], os.path.join(d, "nginx.out"))
         if hostkit.wait_port(port, srv.proc, START_TIMEOUT):
             return port, srv.stop
@@ -143,62 +154,110 @@ def check_config():
                None if r.returncode == 0 else "exit %d: %s" % (r.returncode, out[-300:]))
 
 
+# proxy_set_header lines a server commonly has for its own upstreams; the
+# fetch location inherits them unless it sets one of its own (the README's
+# snippet does).
+INHERITED = ("        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
+             "        proxy_set_header X-Real-IP $remote_addr;\n"
+             "        proxy_set_header X-Client-Cookie $http_cookie;\n")
+
+
 def check_headers():
-    """The fetch carries none of the client's headers to the JWKS server."""
-    seen = []
-
-    class H(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *a):
-            pass
-
-        def do_GET(self):
-            seen.append({k.lower(): v for k, v in self.headers.items()})
-            body = b'{"keys":[]}'
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-    httpd.daemon_threads = True
-    th = threading.Thread(target=httpd.serve_forever, daemon=True)
-    th.start()
-    stop = None
-    name = "nginx jwks_uri: the fetch sends none of the client's headers, only Accept"
+    """The provider receives exactly the core's request, even under a server
+    whose proxy_set_header lines would send the client's address: with the
+    README's snippet nothing of them arrives; without its own
+    proxy_set_header line, X-Forwarded-For and X-Real-IP do (so the check
+    sees a leak when there is one)."""
+    server = jwkskit.Hostile(b'{"keys":[]}')
+    # a token whose header names a kid: the core asks for keys
+    token = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJ4In0.AAAA"
+    secrets = [token] + [v for k, v in jwkskit.CLIENT_HEADERS.items() if k != "X-Forwarded-Proto"]
+    bare = "".join(ln + "\n" for ln in FETCH.splitlines()
+                   if not ln.strip().startswith("proxy_set_header")
+                   and not ln.strip().startswith("#"))
     try:
-        uri = "http://127.0.0.1:%d/jwks" % httpd.server_address[1]
-        port, stop = start(jwkskit.policy(uri, "http://127.0.0.1:9"))
-        # a token whose header names a kid: the core asks for keys
-        token = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJ4In0.AAAA"
+        for name, fetch, leak in (
+                ("nginx jwks_uri: under a server's proxy_set_header X-Forwarded-For/X-Real-IP, the "
+                 "README's fetch location sends exactly the core's request", INHERITED + FETCH, False),
+                ("nginx jwks_uri: without the snippet's own proxy_set_header the server's "
+                 "X-Forwarded-For and X-Real-IP reach the provider (the check sees a leak)",
+                 INHERITED + bare, True)):
+            stop = None
+            server.requests.clear()
+            try:
+                if bare == FETCH:
+                    raise RuntimeError("the README's snippet sets no proxy_set_header")
+                port, stop = start(jwkskit.policy("http://127.0.0.1:%d/jwks" % server.port,
+                                                  "http://127.0.0.1:9"), fetch)
+                st = jwkskit.get(port, token, extra=jwkskit.CLIENT_HEADERS)[0]
+                probs = [] if st == 503 else ["status %d, want 503 (no usable key)" % st]
+                if len(server.requests) != 1:
+                    probs.append("%d fetches, want 1" % len(server.requests))
+                for r in server.requests:
+                    got = jwkskit.fetch_problems(r, "GET", "/jwks", [("accept", jwkskit.JWKS_ACCEPT)],
+                                                 secrets=secrets)
+                    if leak:
+                        names = {k for k, _ in r[1]}
+                        if not {"x-forwarded-for", "x-real-ip"} <= names:
+                            probs.append("no X-Forwarded-For/X-Real-IP arrived: %s" % sorted(names))
+                        if any(k == "x-client-cookie" or "cookie" in k for k in names):
+                            probs.append("the client's cookie arrived (headers_in not dropped)")
+                    else:
+                        probs += got
+                ok(name, "; ".join(probs) or None)
+            except Exception as e:  # noqa: BLE001 (a crash is a failure, reported)
+                ok(name, repr(e))
+            finally:
+                if stop:
+                    stop()
+    finally:
+        server.stop()
+
+
+def check_post():
+    """A fetch named as a POST (the test build stands in for the OpenID
+    token request the core will name): the provider receives exactly it,
+    its method, headers, body and Content-Length, through the README's
+    location under a server with proxy_set_header lines, and nothing of
+    the client's request (its headers, nor a body of its own)."""
+    name = ("nginx jwks_uri: a fetch named as a POST is sent as named (method, Content-Type, "
+            "Authorization, body, its length), nothing of the client's request")
+    server = jwkskit.Hostile(b'{"keys":[]}')
+    token = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJ4In0.AAAA"
+    body = "grant_type=authorization_code&code=c-1&redirect_uri=x"
+    stop = None
+    try:
+        if not os.path.exists(TEST_MODULE):
+            raise RuntimeError("%s is not built (make test-bins)" % TEST_MODULE)
+        port, stop = start(jwkskit.policy("http://127.0.0.1:%d/jwks" % server.port,
+                                          "http://127.0.0.1:9"), INHERITED + FETCH, TEST_MODULE)
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        c.request("GET", "/api/x", headers={"Authorization": "Bearer " + token,
-                                             "Cookie": "sid=secret-cookie",
-                                             "X-Client-Secret": "do-not-forward"})
-        r = c.getresponse()
-        r.read()
+        h = dict(jwkskit.CLIENT_HEADERS, **{"Authorization": "Bearer " + token,
+                                            "X-Authcore-Test-Fetch-Post": body,
+                                            "Content-Type": "text/plain"})
+        c.request("POST", "/api/x", body=b"client-body-value", headers=h)
+        st = c.getresponse().status
         c.close()
-        probs = []
-        if r.status != 503:
-            probs.append("status %d, want 503 (a JWKS with no usable key)" % r.status)
-        if len(seen) != 1:
-            probs.append("%d fetches, want 1" % len(seen))
-        for h in seen:
-            leaked = [k for k in ("authorization", "cookie", "x-client-secret") if k in h]
-            if leaked:
-                probs.append("forwarded %s" % ", ".join(leaked))
-            if "application/jwk-set+json" not in h.get("accept", ""):
-                probs.append("Accept %r" % h.get("accept"))
+        probs = [] if st == 503 else ["status %d, want 503 (no usable key)" % st]
+        if len(server.requests) != 1:
+            probs.append("%d fetches, want 1" % len(server.requests))
+        secrets = [token, "client-body-value", "text/plain"] + [
+            v for k, v in jwkskit.CLIENT_HEADERS.items() if k != "X-Forwarded-Proto"]
+        for r in server.requests:
+            probs += jwkskit.fetch_problems(
+                r, "POST", "/jwks",
+                [("accept", jwkskit.JWKS_ACCEPT),
+                 ("content-type", "application/x-www-form-urlencoded"),
+                 ("authorization", "Basic dGVzdC1jbGllbnQ6dGVzdC1zZWNyZXQ="),
+                 ("content-length", str(len(body)))],
+                body=body.encode(), secrets=secrets)
         ok(name, "; ".join(probs) or None)
     except Exception as e:  # noqa: BLE001 (a crash is a failure, reported)
         ok(name, repr(e))
     finally:
         if stop:
             stop()
-        httpd.shutdown()
-        httpd.server_close()
+        server.stop()
 
 
 def check_tls():
@@ -260,6 +319,7 @@ def main():
     try:
         check_config()
         check_headers()
+        check_post()
         check_tls()
         t = time.monotonic()
         jwkskit.run("nginx jwks_uri", start, os.path.join(WORK, "kit"))

@@ -3,8 +3,12 @@
 (tests/hosts/python_app.py) fetches the provider's keys off the event loop
 (an executor thread, a deadline on the whole answer, a byte cap, no
 redirects) while the request's decision waits; tests/lib/jwkskit.py says
-what is checked against a real OpenID Provider. Each server is started with
-the policy the check gives, on 127.0.0.1, and stopped by its own PID."""
+what is checked against a real OpenID Provider. Besides, the package's
+fetch sends a POST as a decision names one (a Fetch of method, headers and
+body, as the core will name an OpenID token request): the server receives
+exactly that request and its answer comes back whole. Each server is
+started with the policy the check gives, on 127.0.0.1, and stopped by its
+own PID."""
 import json
 import os
 import signal
@@ -18,6 +22,7 @@ import jwkskit  # noqa: E402
 from checks import failed, ok  # noqa: E402
 sys.path.insert(0, os.path.join(ROOT, "hosts", "python"))
 from authcore import Auth  # noqa: E402
+from authcore import _core  # noqa: E402
 
 PY = sys.executable
 WORK = os.path.join(ROOT, "build", "tests", "python-jwks")
@@ -62,10 +67,39 @@ def blocking():
         idp.stop()
 
 
+def post_fetch():
+    """_core.fetch of a Fetch named as a POST, against a loopback server."""
+    name = ("python jwks_uri: a fetch named as a POST is sent as named (method, Content-Type, "
+            "Authorization, body, its length), its answer handed back")
+    server = jwkskit.Hostile(b'{"access_token":"t","token_type":"Bearer"}')
+    body = b"grant_type=authorization_code&code=c-1&redirect_uri=x"
+    named = [("accept", "application/json"),
+             ("content-type", "application/x-www-form-urlencoded"),
+             ("authorization", "Basic dGVzdC1jbGllbnQ6dGVzdC1zZWNyZXQ=")]
+    try:
+        f = _core.Fetch("http://127.0.0.1:%d/token?x=1" % server.port, 65536, 2000, "POST",
+                        [(k.encode(), v.encode()) for k, v in named], body)
+        status, ctype, got = _core.fetch(*f)
+        probs = []
+        if (status, got) != (200, server.good):
+            probs.append("answer %r %r, want 200 and the body" % (status, got[:60]))
+        if len(server.requests) != 1:
+            probs.append("%d requests, want 1" % len(server.requests))
+        for r in server.requests:
+            probs += jwkskit.fetch_problems(r, "POST", "/token?x=1",
+                                            named + [("content-length", str(len(body)))], body=body)
+        ok(name, "; ".join(probs) or None)
+    except Exception as e:  # noqa: BLE001 (a crash is a failure, reported)
+        ok(name, repr(e))
+    finally:
+        server.stop()
+
+
 def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(124))
     os.makedirs(WORK, exist_ok=True)
     blocking()
+    post_fetch()
     jwkskit.run("python jwks_uri", start, WORK)
     return 1 if failed() else 0
 

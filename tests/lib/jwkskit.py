@@ -24,6 +24,10 @@ started. Checked, in order:
     a redirect, not JSON, no usable key, private key material, headers
     never sent (slow), a body that never ends; then a good answer from the
     same URL passes;
+  - the request the JWKS server receives is the one the core names and
+    nothing of the client's: GET of the URL's target with the core's
+    Accept, no body, none of the client's Cookie, Authorization,
+    X-Forwarded-* or other headers (the client sends all of them);
   - discovery: a policy naming only the issuer finds jwks_uri in the
     provider's /.well-known/openid-configuration, and its tokens pass.
 
@@ -108,6 +112,7 @@ class Hostile:
 
     def __init__(self, good, tls=None):
         self.mode, self.good = "good", good
+        self.requests = []  # (request line, [(name lower-case, value)], body) as received
         kit = self
 
         class H(http.server.BaseHTTPRequestHandler):
@@ -126,7 +131,17 @@ class Hostile:
                 self.end_headers()
                 self.wfile.write(body)
 
+            def record(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(min(n, 1 << 20)) if n > 0 else b""
+                kit.requests.append((self.requestline,
+                                     [(k.lower(), v) for k, v in self.headers.items()], body))
+
+            def do_POST(self):
+                self.do_GET()
+
             def do_GET(self):
+                self.record()
                 m = kit.mode
                 jtype = "application/jwk-set+json"
                 try:
@@ -195,6 +210,48 @@ class Hostile:
         self.httpd.server_close()
 
 
+# What a client sends that must never reach the provider: its token (in
+# Authorization), its cookies, its X-Forwarded-* and any other header.
+CLIENT_HEADERS = {"Cookie": "sid=client-cookie-value", "X-Forwarded-For": "203.0.113.77",
+                  "X-Forwarded-Host": "client-host.example", "X-Forwarded-Proto": "https",
+                  "X-Client-Secret": "client-secret-value"}
+# Headers a runtime or proxy adds to any request it sends, beside those the
+# core names (none of them carries anything of the client's request).
+TRANSPORT = {"host", "connection", "user-agent", "accept-encoding", "accept-language",
+             "sec-fetch-mode", "x-envoy-expected-rq-timeout-ms", "x-envoy-internal"}
+JWKS_ACCEPT = "application/jwk-set+json, application/json"
+
+
+def fetch_problems(req, method, target, named, body=b"", secrets=()):
+    """What is wrong with one request a provider received (the Hostile's
+    record) against the one the core names: method, target, its headers
+    (named: [(name, value)], each exactly once), body; beside those, only
+    TRANSPORT headers, none holding any of secrets. [] if it is exact."""
+    line, hdrs, got_body = req
+    probs = []
+    parts = line.split(" ")
+    if len(parts) != 3 or parts[0] != method or parts[1] != target:
+        probs.append("request line %r, want %s %s" % (line, method, target))
+    names = [k for k, _ in hdrs]
+    for k, v in named:
+        got = [hv for hk, hv in hdrs if hk == k.lower()]
+        if got != [v]:
+            probs.append("%s %r, want %r" % (k, got, v))
+    allowed = TRANSPORT | {k.lower() for k, _ in named}
+    if body or method not in ("GET", "HEAD"):
+        allowed |= {"content-length"}
+    extra = sorted(set(n for n in names if n not in allowed))
+    if extra:
+        probs.append("headers not named by the core: %s" % ", ".join(extra))
+    for k, v in hdrs:
+        for sec in secrets:
+            if sec and sec in v:
+                probs.append("the client's %r reached the provider in %s" % (sec[:24], k))
+    if got_body != body:
+        probs.append("body %r, want %r" % (got_body[:80], body[:80]))
+    return probs
+
+
 def policy(uri, issuer):
     return {
         "jwt": {"jwks_uri": uri, "algorithms": ["ES256"], "issuer": issuer, "audience": RESOURCE,
@@ -204,9 +261,10 @@ def policy(uri, issuer):
     }
 
 
-def get(port, token=None, timeout=10):
+def get(port, token=None, timeout=10, extra=None):
     """(status, headers dict lower-case, body bytes, seconds taken)."""
     h = {"Authorization": "Bearer " + token} if token else {}
+    h.update(extra or {})
     t = time.monotonic()
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
@@ -298,6 +356,19 @@ def run(label, start, work):
         hostile = Hostile(good_jwks)
         port, stop = start(policy("http://127.0.0.1:%d/jwks" % hostile.port, idp.issuer))
         stops.append(stop)
+        # the request the provider receives: the core's, none of the client's
+        hostile.mode = "nokey"
+        got = get(port, t2, extra=CLIENT_HEADERS)
+        reqs = list(hostile.requests)
+        probs = [] if got[0] == 503 else ["status %d, want 503 (no usable key)" % got[0]]
+        if len(reqs) != 1:
+            probs.append("%d requests reached the JWKS server, want 1" % len(reqs))
+        for r in reqs:
+            probs += fetch_problems(r, "GET", "/jwks", [("accept", JWKS_ACCEPT)],
+                                    secrets=[t2] + [v for k, v in CLIENT_HEADERS.items()
+                                                          if k != "X-Forwarded-Proto"])
+        ok("%s: the JWKS server receives exactly the core's request: GET, its Accept, no body, "
+           "none of the client's Cookie, Authorization or X-Forwarded-*" % label, "; ".join(probs) or None)
         for mode, what in (("big", "a body over max_bytes"), ("big_chunked", "a chunked body over max_bytes"),
                            ("html", "a wrong Content-Type"), ("redirect", "a redirect"),
                            ("notjson", "a body that is not JSON"), ("nokey", "no usable key"),

@@ -7,6 +7,7 @@ pointer-wide words that this module copies out at once. Every policy rule
 lives in the core: nothing here decides.
 """
 import asyncio
+import collections
 import concurrent.futures
 import ctypes
 import http.client
@@ -100,6 +101,13 @@ def _load(path):
 
 def _text(b):
     return b.decode("utf-8", "replace")
+
+
+class Fetch(collections.namedtuple("Fetch", "url max_bytes timeout_ms method headers body")):
+    """The request a decision pending on a fetch names: the URL, the byte
+    cap and the timeout of the answer, the method, the headers to send
+    ([(name, value)], bytes) and the body (bytes; empty for a GET)."""
+    __slots__ = ()
 
 
 class Decision:
@@ -219,7 +227,10 @@ class Auth:
             raise AuthcoreError("authcore: the core could not read the request")
         W = (ctypes.c_size_t * VIEW_FIXED).from_address(out)
         nr, na, nh = W[3], W[4], W[5]
-        total = VIEW_FIXED + 2 * nr + 4 * na + 5 * nh + 9
+        total = VIEW_FIXED + 2 * nr + 4 * na + 5 * nh + 12
+        W = (ctypes.c_size_t * total).from_address(out)
+        nf = W[total - 1]  # the fetch's header count
+        total += 4 * nf + 2
         W = (ctypes.c_size_t * total).from_address(out)
         s = ctypes.string_at
 
@@ -252,8 +263,15 @@ class Auth:
         d.auth_method = _text(at(W[k], W[k + 1])) or None
         d.lease = at(W[k + 2], W[k + 3]) or None
         d.wait = W[k + 4]
-        # a fetch the decision waits for: (url, max bytes, timeout ms)
-        d.fetch = (_text(at(W[k + 5], W[k + 6])), W[k + 7], W[k + 8]) if d.wait == WAIT_FETCH else None
+        # the request a pending decision waits for, exactly as the core
+        # names it (fetch() sends it)
+        d.fetch = None
+        if d.wait == WAIT_FETCH:
+            hs = [(at(W[k + 12 + 4 * i], W[k + 13 + 4 * i]), at(W[k + 14 + 4 * i], W[k + 15 + 4 * i]))
+                  for i in range(W[k + 11])]
+            j = k + 12 + 4 * W[k + 11]
+            d.fetch = Fetch(_text(at(W[k + 5], W[k + 6])), W[k + 7], W[k + 8],
+                            _text(at(W[k + 9], W[k + 10])), hs, at(W[j], W[j + 1]))
         return d
 
     def _live(self):
@@ -319,7 +337,7 @@ class Auth:
 
                 def run(r=r):
                     if r.wait == WAIT_FETCH:
-                        # the keys of jwt.jwks_uri, fetched off the loop
+                        # the request the core names, fetched off the loop
                         return fetch(*r.fetch)
                     while not stop.is_set():
                         if L.acw_step(d, slice_) == 0:
@@ -420,13 +438,16 @@ _exec = None
 FETCH_FAILED = (0, b"", b"")
 
 
-def fetch(url, max_bytes, timeout_ms):
-    """The fetch a pending decision asks for (keys from jwt.jwks_uri): GET
-    url, no redirect followed, the whole answer within timeout_ms (a body
-    that trickles in is cut off by the deadline, not per read) and at most
-    max_bytes. Returns (status, Content-Type bytes, body bytes); any failure
-    (network, TLS, timeout, a longer body: never cut) is status 0, which the
-    core counts as a failed fetch. Blocking: run it off the event loop."""
+def fetch(url, max_bytes, timeout_ms, method="GET", headers=(), body=b""):
+    """The fetch a pending decision asks for (a Fetch: keys from
+    jwt.jwks_uri, a provider's configuration, a token request): sends
+    exactly the request the core names (method, headers, body; nothing
+    else of the client's request), follows no redirect, takes the whole
+    answer within timeout_ms (a body that trickles in is cut off by the
+    deadline, not per read) and at most max_bytes. Returns (status,
+    Content-Type bytes, body bytes); any failure (network, TLS, timeout, a
+    longer body: never cut) is status 0, which the core counts as a failed
+    fetch. Blocking: run it off the event loop."""
     deadline = time.monotonic() + timeout_ms / 1000.0
     u = urllib.parse.urlsplit(url)
     conn = None
@@ -436,9 +457,12 @@ def fetch(url, max_bytes, timeout_ms):
                                                context=ssl.create_default_context())
         else:
             conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout_ms / 1000.0)
-        conn.request("GET", (u.path or "/") + ("?" + u.query if u.query else ""),
-                     headers={"Accept": "application/jwk-set+json, application/json",
-                              "Connection": "close"})
+        hs = {n.decode("latin-1"): v for n, v in headers}
+        hs["Connection"] = b"close"
+        # a body (even an empty one) only when the core names one, or a
+        # method that carries one: http.client then sends its Content-Length
+        conn.request(method, (u.path or "/") + ("?" + u.query if u.query else ""),
+                     body=body if body or method not in ("GET", "HEAD") else None, headers=hs)
         sock = conn.sock  # the response reads from it even once conn lets go
         r = conn.getresponse()
         ctype = (r.getheader("Content-Type") or "").encode("latin-1", "replace")
