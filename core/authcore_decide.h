@@ -69,9 +69,10 @@ typedef struct {
  * may be pending on store reads and answer with writes; it reads the
  * ac_state's key (never writes the state for them). */
 #define AC_NEEDS_ENTRIES 64u
-/* The decision may wait for a fetch (a policy with "jwt"."jwks_uri",
- * core/authcore_jwks.h): the host decides it on a decision of its own that
- * can stay pending while it fetches, with its worker's ac_jwks_cache. */
+/* The decision may wait for a fetch (a policy with "jwt"."jwks_uri" or
+ * "discovery", or "oidc" providers, core/authcore_jwks.h): the host
+ * decides it on a decision of its own that can stay pending while it
+ * fetches, with its worker's ac_jwks_cache. */
 #define AC_NEEDS_FETCH 128u
 /* Bits of AC_NEEDS_* for this request (body and headers not needed in req;
  * method, path and headers are read): a login post needs the body and the
@@ -81,8 +82,9 @@ typedef struct {
  * token source, needs the scheme, and so does every request under a
  * policy with require_https or HSTS; any request under a policy with
  * "rate_limits" may need store entries (AC_NEEDS_ENTRIES) and the state's
- * key; any request under a policy with "jwt"."jwks_uri" may wait for a
- * fetch (AC_NEEDS_FETCH). A request whose answer has neither an
+ * key; any request under a policy with "jwt"."jwks_uri" or "oidc" may
+ * wait for a fetch (AC_NEEDS_FETCH), and under "oidc" every request needs
+ * the scheme (the sign-in's redirect URI and cookies). A request whose answer has neither an
  * AC_NEEDS_STATE bit nor AC_NEEDS_ENTRIES is decided exactly the same
  * with state NULL. */
 unsigned ac_needs(const ac_policy *policy, const ac_request *req);
