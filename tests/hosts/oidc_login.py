@@ -20,7 +20,10 @@ tests/browser/oidc_flow.mjs (the login page's provider button, the
 provider's pages, the upstream sees the email, logout through the
 provider's confirmation) and oidckit.host_checks (the refusals over HTTP,
 each reason read from the host's audit line: Envoy's log, nginx's error
-log, the Worker's audit callback).
+log, the Worker's audit callback). Then the same host once more with the
+client secret named by an AUTHCORE_* variable of its environment
+(client_secret_env), signed in over HTTP; and for Envoy, a TLS listener:
+the redirect URI is https:// and every cookie of the sign-in Secure.
 
 Prints "ok - ..." / "not ok - ...: why" and "# " lines. Loopback only;
 every wait is bounded; every process started here is stopped by its PID.
@@ -153,7 +156,7 @@ def provider_alone():
 
 # --- hosts: start(d, port_or_socket, policy, echo_port) -> (stop, audits) ---------
 
-def start_envoy(d, port, policy, echo_port, env):
+def start_envoy(d, port, policy, echo_port, env, tls=None):
     if not os.path.exists(WASM):
         raise RuntimeError("build/authcore-proxy.wasm missing")
     envoy = default_envoy()
@@ -161,7 +164,9 @@ def start_envoy(d, port, policy, echo_port, env):
         raise RuntimeError("Envoy is not installed (make deps)")
     admin = hostkit.free_port()
     # env: the VM's environment (vm_config.environment_variables)
-    boot = bootstrap(admin, echo_port, listener(port, WASM, json.dumps(policy), env=env or None))
+    # tls: (certificate, key) for a TLS listener
+    boot = bootstrap(admin, echo_port, listener(port, WASM, json.dumps(policy), env=env or None,
+                                                tls=tls))
     # the core's fetches (discovery, token, keys) go to the cluster named
     # as the issuer's authority
     issuer = policy["oidc"]["providers"][0]["issuer"]
@@ -348,6 +353,39 @@ def run_host(host):
                 where.close()  # ours; a started workerd holds its own copy
 
 
+def envoy_https():
+    """Envoy on a TLS listener (a self-signed certificate for 127.0.0.1):
+    the scheme the core writes into the redirect URI and its cookies'
+    Secure come from the connection."""
+    d = os.path.join(WORK, "envoy-https")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    echo = idp = stop = None
+    try:
+        try:
+            cert, key = hostkit.make_tls_cert(d)
+            echo, echo_port = hostkit.start_echo()
+            port = hostkit.free_port()
+            base = "https://127.0.0.1:%d" % port
+            idp = oidckit.Idp(os.path.join(d, "idp"), [base + oidckit.CALLBACK],
+                              [base + oidckit.LOGIN_PAGE])
+            pol = oidckit.policy(idp.issuer, idp.secret, secrets.token_hex(32))
+            stop, audits = start_envoy(d, port, pol, echo_port, {}, tls=(cert, key))
+        except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+            ok("envoy https: starts with a TLS listener", str(e))
+            return
+        oidckit.https_checks("envoy https", oidckit.Host(base, audits), idp, cert)
+    except Exception as e:  # noqa: BLE001 (a crash is a failure, reported)
+        ok("envoy https: checks ran", repr(e))
+    finally:
+        if stop is not None:
+            stop()
+        if echo is not None:
+            hostkit.stop(echo)
+        if idp is not None:
+            idp.stop()
+
+
 def main():
     # `timeout` in the suite sends SIGTERM: unwind so every child is stopped
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(124))
@@ -373,6 +411,8 @@ def main():
             run_host(host)
         except Exception as e:  # noqa: BLE001 (a crash is a failure, reported)
             ok("%s: OIDC checks ran" % host, repr(e))
+        if host == "envoy":
+            envoy_https()
     return 1 if failed() else 0
 
 

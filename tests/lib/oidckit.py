@@ -20,7 +20,8 @@ host runners (tests/hosts/oidc_login.py) share.
     replayed callback with and without the start's cookie, a changed
     nonce, an unverified email, a domain outside the allowlist, the
     provider's error) and a sign-in over HTTP, each status checked and the
-    reason read from the host's audit line.
+    reason read from the host's audit line; sign_in() alone; https_checks()
+    for a host on a TLS listener.
 
 Every wait is bounded."""
 import base64
@@ -32,6 +33,7 @@ import json
 import os
 import re
 import secrets
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -186,12 +188,15 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 class Agent:
-    """A client with its own cookie jar that follows no redirect."""
+    """A client with its own cookie jar that follows no redirect. ca: a
+    certificate file to trust for https (verified, 127.0.0.1 in its names)."""
 
-    def __init__(self):
+    def __init__(self, ca=None):
         self.jar = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar),
-                                                  NoRedirect())
+        handlers = [urllib.request.HTTPCookieProcessor(self.jar), NoRedirect()]
+        if ca:
+            handlers.append(urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=ca)))
+        self.opener = urllib.request.build_opener(*handlers)
 
     def request(self, url, data=None, headers=None):
         """(status, headers with lower-case names (Set-Cookie values joined
@@ -482,6 +487,31 @@ def sign_in(host, idp, login):
         if st != 200 or user != ACCOUNTS[login]["email"]:
             probs.append("then %s: %d, user %r (%r)" % (to, st, user, body[:160]))
     return "; ".join(probs) or None
+
+
+def https_checks(label, host, idp, ca):
+    """A host on a TLS listener: the redirect URI the provider is given is
+    https://, and every cookie of the sign-in is Secure."""
+    a = Agent(ca)
+    auth, set_cookie = begin(a, host, idp)
+    probs = []
+    if query(auth).get("redirect_uri") != host.base + CALLBACK:
+        probs.append("redirect_uri %r, want %s" % (query(auth).get("redirect_uri"), host.base + CALLBACK))
+    if not a.cookie(OIDC_COOKIE).secure:
+        probs.append("%s without Secure: %r" % (OIDC_COOKIE, set_cookie))
+    ok("%s: over https the redirect URI is https:// and %s is Secure" % (label, OIDC_COOKIE),
+       "; ".join(probs) or None)
+    back = provider_login(a, auth, "alice")
+    to, probs = signed_in(a, host.base, a.get(back))
+    plain = sorted(c.name for c in a.jar if c.name.startswith("authcore_") and not c.secure)
+    if plain:
+        probs.append("cookies without Secure: %s" % ", ".join(plain))
+    if not probs:
+        st, _, body = a.get(to)
+        if st != 200 or user_seen(body)[0] != "alice@example.com":
+            probs.append("then %s: %d (%r)" % (to, st, body[:160]))
+    ok("%s: over https the sign-in sets only Secure cookies and lands at the upstream" % label,
+       "; ".join(probs) or None)
 
 
 def user_seen(body):

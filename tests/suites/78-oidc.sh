@@ -10,7 +10,9 @@
 # provider's confirmation; and over HTTP the refusals with their audit
 # reasons (forged state, a replayed callback with and without the start's
 # cookie, a changed nonce, an unverified email, a domain outside the
-# allowlist, the provider's error). Driver: tests/hosts/oidc_login.py
+# allowlist, the provider's error); the client secret from an AUTHCORE_*
+# variable of each host's environment (client_secret_env); Envoy over TLS
+# (an https redirect URI, Secure cookies). Driver: tests/hosts/oidc_login.py
 # (tests/lib/oidckit.py, tests/browser/oidc_flow.mjs). Loopback only; every
 # wait is bounded.
 set -u
