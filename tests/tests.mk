@@ -34,6 +34,7 @@ SUITE_NEEDS_62-edge-install := $(EDGE_PKG) $(CLI)
 SUITE_NEEDS_70-interop := $(CLI)
 SUITE_NEEDS_75-browser := $(CLI) $(PXW) $(NGX_MODULE) $(EDGE_PKG)
 SUITE_NEEDS_77-apps := $(CLI) $(PXW) $(NGX_MODULE) $(PY_LIB) $(APPS_VENV)
+SUITE_NEEDS_78-oidc := $(PXW) $(NGX_MODULE) $(EDGE_PKG)
 SUITE_NEEDS_80-demo := $(CLI) $(PXW)
 SUITE_NEEDS_90-fuzz := $(FUZZ_BINS)
 

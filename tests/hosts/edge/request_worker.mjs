@@ -3,7 +3,7 @@
 // address from CF-Connecting-IP); without it the module must find Cloudflare's
 // `cf` object on the request (the config's cfBlobHeader socket stands in for
 // Cloudflare's edge) or refuse the request. SLICE: the password
-// check option.
+// check option. AUTHCORE_* bindings are the core's environment.
 import wasm from "./authcore.wasm";
 import { echo, load, testRoute } from "./request_app.mjs";
 
@@ -12,6 +12,7 @@ let inst;
 export default {
   async fetch(request, env) {
     inst ??= load(env.POLICY, wasm, {
+      env, // its AUTHCORE_* bindings reach the core (a policy's *_env members)
       runtime: env.RUNTIME || undefined,
       passwordSlice: Number(env.SLICE || 0),
     });
