@@ -27,12 +27,15 @@ $(NGX_SRC)/objs/Makefile: $(NGX_SRC)/configure hosts/nginx/config hosts/nginx/bu
 	      --add-dynamic-module=$(abspath hosts/nginx) > ../configure.log 2>&1 \
 	  || { tail -30 ../configure.log >&2; exit 1; }
 
-# objs/Makefile does not know about the core archive, so the old module is
-# removed to force a relink. A plain `make` without MAKEFLAGS: variables given
+# objs/Makefile knows neither the core archive nor the core's headers, so
+# the old module is removed to force a relink and the module's object to
+# force a recompile (a header that changed a struct's layout would
+# otherwise leave it compiled against the old one). A plain `make` without MAKEFLAGS: variables given
 # on our command line (CFLAGS=...) must not override nginx's own, and
 # `make -n` must not run it.
 $(NGX_MODULE): $(NGX_SRC)/objs/Makefile hosts/nginx/ngx_http_authcore_module.c $(CORE_HDRS) $(B)/lib/libauthcore.a
-	rm -f $(NGX_SRC)/objs/ngx_http_authcore_module.so
+	rm -f $(NGX_SRC)/objs/ngx_http_authcore_module.so \
+	  $(NGX_SRC)/objs/addon/nginx/ngx_http_authcore_module.o
 	env -u MAKEFLAGS -u MFLAGS make -s -C $(NGX_SRC) -f objs/Makefile modules
 	cp $(NGX_SRC)/objs/ngx_http_authcore_module.so $@
 
