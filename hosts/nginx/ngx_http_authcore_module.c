@@ -37,6 +37,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
+#include <ngx_md5.h>
 
 #if (NGX_THREADS)
 #include <ngx_thread_pool.h>
@@ -97,14 +98,23 @@ typedef struct {
 typedef struct {
 	ngx_atomic_t version;  /* 0: nothing published yet */
 	ac_jwks_cache *cache;  /* ac_sizeof_jwks_cache() bytes in the zone */
+	/* MD5 of the policy's JSON text: a reload hands the copy only to the
+	 * same policy (keys are bound to their URL, not to the policy's
+	 * algorithms, which filtered them when they were fetched) */
+	u_char policy[16];
+	/* set, under the mutex, when a reload left no policy to the copy:
+	 * the old workers still running stop using it (each keeps its own
+	 * keys), and its memory may serve a changed policy */
+	ngx_atomic_t retired;
 } ngx_http_authcore_shkeys_t;
 
 typedef struct {
 	ac_state *state;
-	/* one per policy that fetches (the loc conf's jwks index); an entry
-	 * with cache NULL, or n_keys short of it (no room in a zone a reload
+	/* one per policy that fetches (the loc conf's jwks index), shared
+	 * with the old workers of a reload when the policy is unchanged; a
+	 * NULL entry, or n_keys short of it (no room in a zone a reload
 	 * kept), leaves that policy's workers each with their own keys */
-	ngx_http_authcore_shkeys_t *keys;
+	ngx_http_authcore_shkeys_t **keys;
 	ngx_uint_t n_keys;
 	ngx_uint_t n_tables;
 	ac_table *table[1]; /* n_tables of them */
@@ -127,6 +137,8 @@ typedef struct {
 	/* how many policies fetch keys: each worker keeps one key cache
 	 * for each, and the zone one shared copy of it */
 	ngx_uint_t n_jwks;
+	/* their JSON texts' MD5s (u_char[16] each), in jwks index order */
+	ngx_array_t *jwks_policies;
 #if (NGX_THREADS)
 	/* NULL: password checks step in slices on the event loop */
 	ngx_thread_pool_t *thread_pool;
@@ -339,12 +351,16 @@ ngx_http_authcore_entropy_take(void)
 
 /*
  * The shared copies of the fetched keys, one per policy that fetches. On
- * a reload that keeps the zone, the n-th copy is taken over, with its
- * version, by the n-th such policy: new workers start with the keys the
- * old ones held (keys are bound to the source they were fetched for, so
- * a policy whose source changed uses none of them and fetches its own).
- * Without room (only in a zone a reload kept) a policy's copy is left
- * out and its workers each keep their own keys, as a warning says.
+ * a reload that keeps the zone, a policy whose JSON text is unchanged
+ * keeps its copy (the same entry: old and new workers share it while the
+ * old ones finish), so new workers start with the keys the old ones held.
+ * A copy no unchanged policy keeps is retired (the old workers still
+ * running stop using it and keep their own keys) and its memory starts
+ * empty for a changed or new policy, which fetches: keys are bound to
+ * their URL only, and a policy that now allows fewer algorithms must not
+ * use keys the old one let in. Without room (only in a zone a reload
+ * kept) a policy's copy is left out and its workers each keep their own
+ * keys, as a warning says.
  */
 static void
 ngx_http_authcore_init_keys(ngx_shm_zone_t *shm_zone,
@@ -352,49 +368,100 @@ ngx_http_authcore_init_keys(ngx_shm_zone_t *shm_zone,
 {
 	ngx_http_authcore_main_conf_t *amcf = shm_zone->data;
 	ngx_slab_pool_t *shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
-	ngx_http_authcore_shkeys_t *k;
-	ngx_uint_t i, n;
+	ngx_http_authcore_shkeys_t *k, *o;
+	ngx_uint_t i, j, x, n, on;
+	u_char *digest;
 	size_t size;
+	void *mem;
 
 	sh->keys = NULL;
 	sh->n_keys = 0;
 	n = amcf->n_jwks;
-	if (n == 0) {
-		return;
-	}
-	sh->keys = ngx_slab_calloc(shpool, n * sizeof(ngx_http_authcore_shkeys_t));
+	on = osh != NULL && osh->keys != NULL ? osh->n_keys : 0;
+	digest = amcf->jwks_policies != NULL ? amcf->jwks_policies->elts : NULL;
+	if (n > 0 && digest != NULL) {
+		sh->keys = ngx_slab_calloc(shpool,
+		    n * sizeof(ngx_http_authcore_shkeys_t *));
 #ifdef AC_NGX_TEST_REWRITE
-	/* the test build stands in for a zone without room (one a reload
-	 * kept) when the master's environment asks for it */
-	if (getenv("AC_NGX_TEST_NO_SHARED_KEYS") != NULL && sh->keys != NULL) {
-		ngx_slab_free(shpool, sh->keys);
-		sh->keys = NULL;
-	}
+		/* the test build stands in for a zone without room (one a
+		 * reload kept) when the master's environment asks for it */
+		if (getenv("AC_NGX_TEST_NO_SHARED_KEYS") != NULL
+		    && sh->keys != NULL) {
+			ngx_slab_free(shpool, sh->keys);
+			sh->keys = NULL;
+		}
 #endif
-	if (sh->keys == NULL) {
+	}
+	if (n > 0 && sh->keys == NULL) {
 		ngx_log_error(NGX_LOG_WARN, shm_zone->shm.log, 0,
 		    "authcore: no room to share fetched keys in zone \"%V\": "
 		    "each worker fetches and keeps its own (restart nginx to "
 		    "size the zone anew)", &shm_zone->shm.name);
-		return;
+		n = 0;
 	}
-	size = ac_sizeof_jwks_cache();
+
+	ngx_shmtx_lock(&shpool->mutex);
+	/* unchanged policies keep their copies, each copy at most once */
 	for (i = 0; i < n; i++) {
-		k = &sh->keys[i];
-		if (osh != NULL && i < osh->n_keys && osh->keys[i].cache != NULL) {
-			k->cache = osh->keys[i].cache;
-			k->version = osh->keys[i].version;
+		for (j = 0; j < on && sh->keys[i] == NULL; j++) {
+			o = osh->keys[j];
+			if (o == NULL || o->retired
+			    || ngx_memcmp(o->policy, digest + 16 * i, 16) != 0) {
+				continue;
+			}
+			for (x = 0; x < i && sh->keys[x] != o; x++) { /* void */ }
+			if (x == i) {
+				sh->keys[i] = o;
+			}
+		}
+	}
+	/* the others are retired: no old worker copies from or to them
+	 * once this is set (both check it under the mutex) */
+	for (j = 0; j < on; j++) {
+		o = osh->keys[j];
+		if (o == NULL) {
 			continue;
 		}
-		k->cache = ac_jwks_cache_init(ngx_slab_alloc(shpool, size), size);
-		k->version = 0;
-		if (k->cache == NULL) {
+		for (x = 0; x < n && sh->keys[x] != o; x++) { /* void */ }
+		if (x == n) {
+			o->retired = 1;
+		}
+	}
+	ngx_shmtx_unlock(&shpool->mutex);
+
+	/* changed and new policies: an empty copy, in a retired copy's
+	 * memory when there is one */
+	size = ac_sizeof_jwks_cache();
+	for (i = 0; i < n; i++) {
+		if (sh->keys[i] != NULL) {
+			continue;
+		}
+		mem = NULL;
+		for (j = 0; j < on && mem == NULL; j++) {
+			o = osh->keys[j];
+			if (o == NULL || !o->retired || o->cache == NULL) {
+				continue;
+			}
+			mem = o->cache;
+			o->cache = NULL; /* reused: another policy's now */
+		}
+		k = ngx_slab_calloc(shpool, sizeof(ngx_http_authcore_shkeys_t));
+		if (mem == NULL && k != NULL) {
+			mem = ngx_slab_alloc(shpool, size);
+		}
+		if (k != NULL) {
+			k->cache = ac_jwks_cache_init(mem, size);
+			ngx_memcpy(k->policy, digest + 16 * i, 16);
+		}
+		if (k == NULL || k->cache == NULL) {
 			ngx_log_error(NGX_LOG_WARN, shm_zone->shm.log, 0,
 			    "authcore: no room for the shared keys of a policy "
 			    "(%uz bytes) in zone \"%V\": its workers each fetch and "
 			    "keep their own (restart nginx to size the zone anew)",
 			    size, &shm_zone->shm.name);
+			k = NULL;
 		}
+		sh->keys[i] = k;
 	}
 	sh->n_keys = n;
 }
@@ -586,9 +653,11 @@ ngx_http_authcore_zone_size(ngx_http_authcore_main_conf_t *amcf)
 		size += ngx_align(ac_table_size(pol[i]), ngx_pagesize);
 	}
 	if (amcf->n_jwks > 0) {
+		/* the copies, and a page for the small entries' slab */
 		size += amcf->n_jwks * ngx_align(ac_sizeof_jwks_cache(), ngx_pagesize)
-		    + ngx_align(amcf->n_jwks * sizeof(ngx_http_authcore_shkeys_t),
-		        ngx_pagesize);
+		    + ngx_align(amcf->n_jwks * (sizeof(ngx_http_authcore_shkeys_t)
+		        + sizeof(ngx_http_authcore_shkeys_t *)), ngx_pagesize)
+		    + ngx_pagesize;
 	}
 	return size + size / 128 + 8 * ngx_pagesize;
 }
@@ -775,6 +844,22 @@ ngx_http_authcore_policy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 	    ac_policy_jwt_cache_entries(policy));
 	alcf->jwks = -1;
 	if (ac_policy_jwks_uri(policy).len > 0) {
+		ngx_md5_t md5;
+		u_char *digest;
+
+		if (amcf->jwks_policies == NULL) {
+			amcf->jwks_policies = ngx_array_create(cf->pool, 4, 16);
+			if (amcf->jwks_policies == NULL) {
+				return NGX_CONF_ERROR;
+			}
+		}
+		digest = ngx_array_push(amcf->jwks_policies);
+		if (digest == NULL) {
+			return NGX_CONF_ERROR;
+		}
+		ngx_md5_init(&md5);
+		ngx_md5_update(&md5, json, len);
+		ngx_md5_final(digest, &md5);
 		alcf->jwks = (ngx_int_t) amcf->n_jwks++;
 	}
 	alcf->name = name;
@@ -826,8 +911,8 @@ ngx_http_authcore_shared_keys(ngx_http_authcore_main_conf_t *amcf,
 	    || (ngx_uint_t) i >= amcf->sh->n_keys) {
 		return NULL;
 	}
-	k = &amcf->sh->keys[i];
-	return k->cache != NULL ? k : NULL;
+	k = amcf->sh->keys[i];
+	return k != NULL && !k->retired ? k : NULL;
 }
 
 /*
@@ -850,7 +935,10 @@ ngx_http_authcore_keys_take(ngx_http_authcore_main_conf_t *amcf,
 	}
 	shpool = (ngx_slab_pool_t *) amcf->zone->shm.addr;
 	ngx_shmtx_lock(&shpool->mutex);
-	ngx_memcpy(ngx_http_authcore_jwks[i], k->cache, ac_sizeof_jwks_cache());
+	if (!k->retired) {
+		ngx_memcpy(ngx_http_authcore_jwks[i], k->cache,
+		    ac_sizeof_jwks_cache());
+	}
 	ngx_http_authcore_jwks_seen[i] = k->version;
 	ngx_shmtx_unlock(&shpool->mutex);
 }
@@ -876,6 +964,10 @@ ngx_http_authcore_keys_publish(ngx_http_authcore_main_conf_t *amcf,
 	}
 	shpool = (ngx_slab_pool_t *) amcf->zone->shm.addr;
 	ngx_shmtx_lock(&shpool->mutex);
+	if (k->retired) {
+		ngx_shmtx_unlock(&shpool->mutex);
+		return;
+	}
 	ngx_memcpy(k->cache, ngx_http_authcore_jwks[i], ac_sizeof_jwks_cache());
 	k->version++;
 	if (k->version == 0) {

@@ -22,10 +22,14 @@ Provider, rotation, outage, hostile answers). Besides:
     body and headers stay behind;
   - an https jwks_uri: the keys are fetched over TLS when the snippet's
     CA file is the one that signed the provider's certificate, and refused
-    (503) with the snippet as written, whose system CAs do not trust it.
+    (503) with the snippet as written, whose system CAs do not trust it;
+  - the workers share the fetched keys through the zone (check_shared: 3
+    workers, fetches counted at the JWKS server): warm-up, rotation and
+    reload each cost one fetch for them all, or none; a changed policy
+    fetches anew; without room in the zone each worker fetches its own.
 The fetch location is hosts/nginx/README.md's own snippet, as written
-there. Each nginx (one worker) runs in front of tests/lib/echo.py on
-127.0.0.1 and is stopped by its own PID."""
+there. Each nginx (one worker, three for the shared keys) runs in front of
+tests/lib/echo.py on 127.0.0.1 and is stopped by its own PID."""
 import http.client
 import json
 import os
@@ -409,7 +413,8 @@ def check_shared():
     request warms them, requests spread over every worker make no fetch; a
     rotation (unknown kid) is fetched once, then every worker verifies the
     new tokens without fetching; after a reload the new workers take the
-    keys the zone holds (no fetch either). Then the fallback: a zone
+    keys the zone holds (no fetch either), and after a reload that changes
+    the policy they fetch anew, once for them all. Then the fallback: a zone
     without room for them (the test build stands in for one) leaves each
     worker its own keys, fetched once per worker, with a warning. The JWKS
     server (jwkskit.Hostile, serving the provider's keys) counts fetches."""
@@ -426,6 +431,7 @@ def check_shared():
              "rotation: the new key is fetched once, on its unknown kid",
              "rotation: every worker then verifies the new tokens with no further fetch",
              "reload: the new workers verify with the keys the zone holds, no fetch",
+             "reload with the policy changed: its keys are fetched anew, once for every worker",
              "no room in the zone: a warning, each worker fetches its own keys once, "
              "and every worker verifies"]
     done = 0
@@ -462,6 +468,20 @@ def check_shared():
         ok(pre + steps[4], "; ".join(spread(port, t2, workers) + fetches(server, 2)
                                      + log_problems(d)) or None)
         done += 1
+
+        # a changed policy never takes keys the old one fetched (they are
+        # bound to their URL, not to the algorithms that filtered them)
+        pol["jwt"]["jwks_fetch"]["stale_for"] = 299
+        with open(os.path.join(d, "policy.json"), "w") as f:
+            json.dump(pol, f)
+        srv.proc.send_signal(signal.SIGHUP)
+        workers = worker_pids(srv.proc.pid, avoid=workers)
+        got = jwkskit.get(port, t2)
+        probs = [] if got[0] == 200 else ["status %d, want 200" % got[0]]
+        probs += fetches(server, 3)
+        ok(pre + steps[5], "; ".join(probs + spread(port, t2, workers) + fetches(server, 3)
+                                     + log_problems(d)) or None)
+        done += 1
         srv.stop()
         srv = None
 
@@ -477,7 +497,7 @@ def check_shared():
         probs += fetches(server, SHARED_WORKERS)
         if "no room to share fetched keys" not in error_log(d):
             probs.append("no warning in error.log")
-        ok(pre + steps[5], "; ".join(probs + log_problems(d)) or None)
+        ok(pre + steps[6], "; ".join(probs + log_problems(d)) or None)
         done += 1
     except Exception as e:  # noqa: BLE001 (a crash is a failure, reported)
         for step in steps[done:]:
