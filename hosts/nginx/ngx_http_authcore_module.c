@@ -18,7 +18,9 @@
  *    $authcore_fetch_url; its status, Content-Type and body go to the core
  *    (ac_decide_fetched). The module's own timer bounds the wait
  *    (answer.fetch.timeout_ms): then, or past max_bytes, the fetch has
- *    failed and its subrequest is stopped.
+ *    failed and its subrequest is stopped. The keys a fetch brings are
+ *    published in the shared zone, and every worker takes them before its
+ *    next decision: the workers fetch once for them all.
  * How many checks are in flight is the core's to bound (login.max_pending,
  * per state: here the zone, so all workers together); past it the core
  * answers 503 overloaded itself, before any hashing.
@@ -79,15 +81,6 @@ typedef struct {
 } ngx_http_authcore_loc_conf_t;
 
 /*
- * What the zone holds: the ac_state every worker shares, and one ac_table
- * per authcore_policy directive that has rate limits, in the order of the
- * directives, each sized by its policy's rate_limits.store. One table per
- * policy, not one for all: keys ("g<index>") name a group of the table the
- * policy sized, with nothing of the policy in them, so two policies in one
- * table would share groups (and evict each other's buckets); apart, each
- * policy gets exactly the room it declares.
- */
-/*
  * A policy's fetched keys (and providers' configurations) as the workers
  * share them: the cache the last worker whose fetch changed it published,
  * and a version bumped at each publication. A worker reads the version
@@ -108,6 +101,16 @@ typedef struct {
 	ngx_atomic_t retired;
 } ngx_http_authcore_shkeys_t;
 
+/*
+ * What the zone holds: the ac_state every worker shares, and one ac_table
+ * per authcore_policy directive that has rate limits, in the order of the
+ * directives, each sized by its policy's rate_limits.store. One table per
+ * policy, not one for all: keys ("g<index>") name a group of the table the
+ * policy sized, with nothing of the policy in them, so two policies in one
+ * table would share groups (and evict each other's buckets); apart, each
+ * policy gets exactly the room it declares. And, for each policy that
+ * fetches keys, their shared copy (ngx_http_authcore_shkeys_t).
+ */
 typedef struct {
 	ac_state *state;
 	/* one per policy that fetches (the loc conf's jwks index), shared
