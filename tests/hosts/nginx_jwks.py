@@ -426,7 +426,9 @@ def check_shared():
     idp = jwkskit.Provider(work, hostkit.free_port())
     server = srv = None
     pre = "nginx shared keys (%d workers): " % SHARED_WORKERS
-    steps = ["one request warms the keys with one fetch",
+    steps = ["nginx -t accepts the configuration, the zone sized for the shared keys, "
+             "with no warning",
+             "one request warms the keys with one fetch",
              "%d requests spread over every worker pass with no further fetch" % SHARED_SPREAD,
              "rotation: the new key is fetched once, on its unknown kid",
              "rotation: every worker then verifies the new tokens with no further fetch",
@@ -444,12 +446,18 @@ def check_shared():
         pol["jwt"]["jwks_fetch"].update({"ttl": 300, "stale_for": 300})
         srv, port, d = shared_start(pol)
         workers = worker_pids(srv.proc.pid)
+        r = subprocess.run([NGINX, "-t", "-p", d, "-c", os.path.join(d, "nginx.conf")],
+                           capture_output=True, text=True, timeout=30)
+        out = (r.stdout + r.stderr).strip()
+        ok(pre + steps[0], None if r.returncode == 0 and "[warn]" not in out
+           and "[emerg]" not in out else "exit %d: %s" % (r.returncode, out[-300:]))
+        done += 1
 
         got = jwkskit.get(port, t1)
         probs = [] if got[0] == 200 else ["status %d, want 200" % got[0]]
-        ok(pre + steps[0], "; ".join(probs + fetches(server, 1)) or None)
+        ok(pre + steps[1], "; ".join(probs + fetches(server, 1)) or None)
         done += 1
-        ok(pre + steps[1], "; ".join(spread(port, t1, workers) + fetches(server, 1)) or None)
+        ok(pre + steps[2], "; ".join(spread(port, t1, workers) + fetches(server, 1)) or None)
         done += 1
 
         time.sleep(jwkskit.MIN_INTERVAL + 0.2)  # a kid fetch may follow the last fetch
@@ -458,14 +466,14 @@ def check_shared():
         server.good = idp.jwks()
         got = jwkskit.get(port, t2)
         probs = [] if got[0] == 200 else ["status %d, want 200" % got[0]]
-        ok(pre + steps[2], "; ".join(probs + fetches(server, 2)) or None)
+        ok(pre + steps[3], "; ".join(probs + fetches(server, 2)) or None)
         done += 1
-        ok(pre + steps[3], "; ".join(spread(port, t2, workers) + fetches(server, 2)) or None)
+        ok(pre + steps[4], "; ".join(spread(port, t2, workers) + fetches(server, 2)) or None)
         done += 1
 
         srv.proc.send_signal(signal.SIGHUP)
         workers = worker_pids(srv.proc.pid, avoid=workers)
-        ok(pre + steps[4], "; ".join(spread(port, t2, workers) + fetches(server, 2)
+        ok(pre + steps[5], "; ".join(spread(port, t2, workers) + fetches(server, 2)
                                      + log_problems(d)) or None)
         done += 1
 
@@ -479,7 +487,7 @@ def check_shared():
         got = jwkskit.get(port, t2)
         probs = [] if got[0] == 200 else ["status %d, want 200" % got[0]]
         probs += fetches(server, 3)
-        ok(pre + steps[5], "; ".join(probs + spread(port, t2, workers) + fetches(server, 3)
+        ok(pre + steps[6], "; ".join(probs + spread(port, t2, workers) + fetches(server, 3)
                                      + log_problems(d)) or None)
         done += 1
         srv.stop()
@@ -497,7 +505,7 @@ def check_shared():
         probs += fetches(server, SHARED_WORKERS)
         if "no room to share fetched keys" not in error_log(d):
             probs.append("no warning in error.log")
-        ok(pre + steps[6], "; ".join(probs + log_problems(d)) or None)
+        ok(pre + steps[7], "; ".join(probs + log_problems(d)) or None)
         done += 1
     except Exception as e:  # noqa: BLE001 (a crash is a failure, reported)
         for step in steps[done:]:
