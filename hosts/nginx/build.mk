@@ -54,9 +54,11 @@ install-nginx: $(NGX_MODULE)
 	install -d $(DESTDIR)$(NGX_MODULES_DIR)
 	install -m 644 $(NGX_MODULE) $(DESTDIR)$(NGX_MODULES_DIR)/
 
-# The module with a test hook (AC_NGX_TEST_REWRITE: a request header stands
-# in for a decision that rewrites the target), for tests/hosts/
-# nginx_request.py only: its own copy of the nginx tree, never installed.
+# The module with test hooks (AC_NGX_TEST_REWRITE: a request header stands
+# in for a decision that rewrites the target, or a fetch named as a POST;
+# AC_NGX_TEST_NO_SHARED_KEYS in the master's environment stands in for a
+# zone without room for shared keys), for tests/hosts/nginx_request.py and
+# nginx_jwks.py only: its own copy of the nginx tree, never installed.
 NGX_TEST_DIR := $(B)/nginx-test
 NGX_TEST_SRC := $(NGX_TEST_DIR)/src
 NGX_TEST_MODULE := $(NGX_TEST_DIR)/ngx_http_authcore_module.so

@@ -18,7 +18,9 @@
  *    $authcore_fetch_url; its status, Content-Type and body go to the core
  *    (ac_decide_fetched). The module's own timer bounds the wait
  *    (answer.fetch.timeout_ms): then, or past max_bytes, the fetch has
- *    failed and its subrequest is stopped.
+ *    failed and its subrequest is stopped. The keys a fetch brings are
+ *    published in the shared zone, and every worker takes them before its
+ *    next decision: the workers fetch once for them all.
  * How many checks are in flight is the core's to bound (login.max_pending,
  * per state: here the zone, so all workers together); past it the core
  * answers 503 overloaded itself, before any hashing.
@@ -37,6 +39,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
+#include <ngx_md5.h>
 
 #if (NGX_THREADS)
 #include <ngx_thread_pool.h>
@@ -66,8 +69,9 @@ typedef struct {
 	/* its rate-limit table in the zone (ngx_http_authcore_shctx_t),
 	 * -1 when the policy has no rate limits */
 	ngx_int_t table;
-	/* its worker's key cache (ngx_http_authcore_jwks), -1 when the
-	 * policy has no jwt.jwks_uri */
+	/* its worker's key cache (ngx_http_authcore_jwks) and its copy in
+	 * the zone (ngx_http_authcore_shctx_t keys), -1 when the policy
+	 * fetches nothing (no jwt.jwks_uri, discovery or "oidc") */
 	ngx_int_t jwks;
 	/* the policy file, for messages */
 	ngx_str_t name;
@@ -77,16 +81,44 @@ typedef struct {
 } ngx_http_authcore_loc_conf_t;
 
 /*
+ * A policy's fetched keys (and providers' configurations) as the workers
+ * share them: the cache the last worker whose fetch changed it published,
+ * and a version bumped at each publication. A worker reads the version
+ * without the lock before each decision and copies the cache, under the
+ * zone's mutex, only when it moved; no lock is held during a decision.
+ * An ac_jwks_cache holds no pointers, so a copy is a memcpy.
+ */
+typedef struct {
+	ngx_atomic_t version;  /* 0: nothing published yet */
+	ac_jwks_cache *cache;  /* ac_sizeof_jwks_cache() bytes in the zone */
+	/* MD5 of the policy's JSON text: a reload hands the copy only to the
+	 * same policy (keys are bound to their URL, not to the policy's
+	 * algorithms, which filtered them when they were fetched) */
+	u_char policy[16];
+	/* set, under the mutex, when a reload left no policy to the copy:
+	 * the old workers still running stop using it (each keeps its own
+	 * keys), and its memory may serve a changed policy */
+	ngx_atomic_t retired;
+} ngx_http_authcore_shkeys_t;
+
+/*
  * What the zone holds: the ac_state every worker shares, and one ac_table
  * per authcore_policy directive that has rate limits, in the order of the
  * directives, each sized by its policy's rate_limits.store. One table per
  * policy, not one for all: keys ("g<index>") name a group of the table the
  * policy sized, with nothing of the policy in them, so two policies in one
  * table would share groups (and evict each other's buckets); apart, each
- * policy gets exactly the room it declares.
+ * policy gets exactly the room it declares. And, for each policy that
+ * fetches keys, their shared copy (ngx_http_authcore_shkeys_t).
  */
 typedef struct {
 	ac_state *state;
+	/* one per policy that fetches (the loc conf's jwks index), shared
+	 * with the old workers of a reload when the policy is unchanged; a
+	 * NULL entry, or n_keys short of it (no room in a zone a reload
+	 * kept), leaves that policy's workers each with their own keys */
+	ngx_http_authcore_shkeys_t **keys;
+	ngx_uint_t n_keys;
 	ngx_uint_t n_tables;
 	ac_table *table[1]; /* n_tables of them */
 } ngx_http_authcore_shctx_t;
@@ -105,9 +137,11 @@ typedef struct {
 	/* the most jwt.cache entries any policy asks for: the size of each
 	 * worker's cache of verified signatures */
 	size_t jwt_cache_entries;
-	/* how many policies have jwt.jwks_uri: each worker keeps one key
-	 * cache for each */
+	/* how many policies fetch keys: each worker keeps one key cache
+	 * for each, and the zone one shared copy of it */
 	ngx_uint_t n_jwks;
+	/* their JSON texts' MD5s (u_char[16] each), in jwks index order */
+	ngx_array_t *jwks_policies;
 #if (NGX_THREADS)
 	/* NULL: password checks step in slices on the event loop */
 	ngx_thread_pool_t *thread_pool;
@@ -153,6 +187,9 @@ typedef struct {
 	unsigned resp_added:1;     /* allow: resp_headers went out */
 	/* keys from jwt.jwks_uri */
 	ac_jwks_cache *jwks;       /* the policy's cache in this worker */
+	ngx_int_t jwks_index;      /* its index (loc conf's jwks), or -1 */
+	unsigned fetch_get:1;      /* the fetch is a GET: keys or a
+	                              configuration, never a token request */
 	ngx_str_t fetch_uri;       /* authcore_fetch of the location */
 	ngx_str_t fetch_url;       /* $authcore_fetch_url: what to GET */
 	struct ngx_http_authcore_fetch_s *fetch; /* the subrequest waited for */
@@ -316,6 +353,123 @@ ngx_http_authcore_entropy_take(void)
 /* ------------------------------------------------------------------ */
 
 /*
+ * The shared copies of the fetched keys, one per policy that fetches. On
+ * a reload that keeps the zone, a policy whose JSON text is unchanged
+ * keeps its copy (the same entry: old and new workers share it while the
+ * old ones finish), so new workers start with the keys the old ones held.
+ * A copy no unchanged policy keeps is retired (the old workers still
+ * running stop using it and keep their own keys) and its memory starts
+ * empty for a changed or new policy, which fetches: keys are bound to
+ * their URL only, and a policy that now allows fewer algorithms must not
+ * use keys the old one let in. Without room (only in a zone a reload
+ * kept) a policy's copy is left out and its workers each keep their own
+ * keys, as a warning says.
+ */
+static void
+ngx_http_authcore_init_keys(ngx_shm_zone_t *shm_zone,
+    ngx_http_authcore_shctx_t *sh, ngx_http_authcore_shctx_t *osh)
+{
+	ngx_http_authcore_main_conf_t *amcf = shm_zone->data;
+	ngx_slab_pool_t *shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+	ngx_http_authcore_shkeys_t *k, *o;
+	ngx_uint_t i, j, x, n, on;
+	u_char *digest;
+	size_t size;
+	void *mem;
+
+	sh->keys = NULL;
+	sh->n_keys = 0;
+	n = amcf->n_jwks;
+	on = osh != NULL && osh->keys != NULL ? osh->n_keys : 0;
+	digest = amcf->jwks_policies != NULL ? amcf->jwks_policies->elts : NULL;
+	if (n > 0 && digest != NULL) {
+		sh->keys = ngx_slab_calloc(shpool,
+		    n * sizeof(ngx_http_authcore_shkeys_t *));
+#ifdef AC_NGX_TEST_REWRITE
+		/* the test build stands in for a zone without room (one a
+		 * reload kept) when the master's environment asks for it */
+		if (getenv("AC_NGX_TEST_NO_SHARED_KEYS") != NULL
+		    && sh->keys != NULL) {
+			ngx_slab_free(shpool, sh->keys);
+			sh->keys = NULL;
+		}
+#endif
+	}
+	if (n > 0 && sh->keys == NULL) {
+		ngx_log_error(NGX_LOG_WARN, shm_zone->shm.log, 0,
+		    "authcore: no room to share fetched keys in zone \"%V\": "
+		    "each worker fetches and keeps its own (restart nginx to "
+		    "size the zone anew)", &shm_zone->shm.name);
+		n = 0;
+	}
+
+	ngx_shmtx_lock(&shpool->mutex);
+	/* unchanged policies keep their copies, each copy at most once */
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < on && sh->keys[i] == NULL; j++) {
+			o = osh->keys[j];
+			if (o == NULL || o->retired
+			    || ngx_memcmp(o->policy, digest + 16 * i, 16) != 0) {
+				continue;
+			}
+			for (x = 0; x < i && sh->keys[x] != o; x++) { /* void */ }
+			if (x == i) {
+				sh->keys[i] = o;
+			}
+		}
+	}
+	/* the others are retired: no old worker copies from or to them
+	 * once this is set (both check it under the mutex) */
+	for (j = 0; j < on; j++) {
+		o = osh->keys[j];
+		if (o == NULL) {
+			continue;
+		}
+		for (x = 0; x < n && sh->keys[x] != o; x++) { /* void */ }
+		if (x == n) {
+			o->retired = 1;
+		}
+	}
+	ngx_shmtx_unlock(&shpool->mutex);
+
+	/* changed and new policies: an empty copy, in a retired copy's
+	 * memory when there is one */
+	size = ac_sizeof_jwks_cache();
+	for (i = 0; i < n; i++) {
+		if (sh->keys[i] != NULL) {
+			continue;
+		}
+		mem = NULL;
+		for (j = 0; j < on && mem == NULL; j++) {
+			o = osh->keys[j];
+			if (o == NULL || !o->retired || o->cache == NULL) {
+				continue;
+			}
+			mem = o->cache;
+			o->cache = NULL; /* reused: another policy's now */
+		}
+		k = ngx_slab_calloc(shpool, sizeof(ngx_http_authcore_shkeys_t));
+		if (mem == NULL && k != NULL) {
+			mem = ngx_slab_alloc(shpool, size);
+		}
+		if (k != NULL) {
+			k->cache = ac_jwks_cache_init(mem, size);
+			ngx_memcpy(k->policy, digest + 16 * i, 16);
+		}
+		if (k == NULL || k->cache == NULL) {
+			ngx_log_error(NGX_LOG_WARN, shm_zone->shm.log, 0,
+			    "authcore: no room for the shared keys of a policy "
+			    "(%uz bytes) in zone \"%V\": its workers each fetch and "
+			    "keep their own (restart nginx to size the zone anew)",
+			    size, &shm_zone->shm.name);
+			k = NULL;
+		}
+		sh->keys[i] = k;
+	}
+	sh->n_keys = n;
+}
+
+/*
  * Places the ac_state and the rate-limit tables in the zone's slab pool,
  * once: on a reload that keeps the zone (same name, size and module), the
  * running state (attempt counters, cached credentials) is taken over as it
@@ -394,6 +548,7 @@ ngx_http_authcore_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 		}
 	}
 
+	ngx_http_authcore_init_keys(shm_zone, sh, osh);
 	shpool->data = sh;
 	amcf->sh = sh;
 	return NGX_OK;
@@ -478,10 +633,12 @@ ngx_http_authcore_add_zone(ngx_conf_t *cf)
 
 /*
  * The zone's size, from what it must hold: the state, the directory, each
- * policy's table (ac_table_size: rate_limits.store keys at 32 bytes), each
- * in whole pages as the slab pool hands them out, plus the slab pool's own
- * bookkeeping (a page descriptor per page, its header, alignment). No
- * directive to size it: raising a policy's rate_limits.store raises it.
+ * policy's table (ac_table_size: rate_limits.store keys at 32 bytes), the
+ * shared copy of each fetching policy's keys (ac_sizeof_jwks_cache) and
+ * their versions, each in whole pages as the slab pool hands them out,
+ * plus the slab pool's own bookkeeping (a page descriptor per page, its
+ * header, alignment). No directive to size it: raising a policy's
+ * rate_limits.store raises it, and so does a policy that fetches keys.
  */
 static size_t
 ngx_http_authcore_zone_size(ngx_http_authcore_main_conf_t *amcf)
@@ -497,6 +654,13 @@ ngx_http_authcore_zone_size(ngx_http_authcore_main_conf_t *amcf)
 	        + (n + 1) * sizeof(ac_table *), ngx_pagesize);
 	for (i = 0; i < n; i++) {
 		size += ngx_align(ac_table_size(pol[i]), ngx_pagesize);
+	}
+	if (amcf->n_jwks > 0) {
+		/* the copies, and a page for the small entries' slab */
+		size += amcf->n_jwks * ngx_align(ac_sizeof_jwks_cache(), ngx_pagesize)
+		    + ngx_align(amcf->n_jwks * (sizeof(ngx_http_authcore_shkeys_t)
+		        + sizeof(ngx_http_authcore_shkeys_t *)), ngx_pagesize)
+		    + ngx_pagesize;
 	}
 	return size + size / 128 + 8 * ngx_pagesize;
 }
@@ -683,6 +847,22 @@ ngx_http_authcore_policy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 	    ac_policy_jwt_cache_entries(policy));
 	alcf->jwks = -1;
 	if (ac_policy_jwks_uri(policy).len > 0) {
+		ngx_md5_t md5;
+		u_char *digest;
+
+		if (amcf->jwks_policies == NULL) {
+			amcf->jwks_policies = ngx_array_create(cf->pool, 4, 16);
+			if (amcf->jwks_policies == NULL) {
+				return NGX_CONF_ERROR;
+			}
+		}
+		digest = ngx_array_push(amcf->jwks_policies);
+		if (digest == NULL) {
+			return NGX_CONF_ERROR;
+		}
+		ngx_md5_init(&md5);
+		ngx_md5_update(&md5, json, len);
+		ngx_md5_final(digest, &md5);
 		alcf->jwks = (ngx_int_t) amcf->n_jwks++;
 	}
 	alcf->name = name;
@@ -709,11 +889,96 @@ static ac_jwt_cache *ngx_http_authcore_jwt_cache;
 /*
  * Each worker's keys from jwt.jwks_uri: one ac_jwks_cache per policy that
  * has one (the loc conf's jwks index), in the worker's own memory, made
- * when the worker starts (a reload starts with none held, and fetches).
+ * when the worker starts. Decisions use only this one; it follows the
+ * zone's shared copy (ngx_http_authcore_keys_take) and publishes to it
+ * (ngx_http_authcore_keys_publish), so the workers fetch together: a
+ * worker started by a reload takes the keys the zone holds.
  * A NULL entry (no memory) fails closed: its tokens are answered 503.
+ * ngx_http_authcore_jwks_seen: the version of the shared copy each cache
+ * last took or published (0: none).
  */
 static ac_jwks_cache **ngx_http_authcore_jwks;
+static ngx_atomic_uint_t *ngx_http_authcore_jwks_seen;
 static ngx_uint_t ngx_http_authcore_n_jwks;
+
+/* The shared copy of the worker's cache i, or NULL when the workers do
+ * not share it (no room in the zone, or no cache in this worker). */
+static ngx_http_authcore_shkeys_t *
+ngx_http_authcore_shared_keys(ngx_http_authcore_main_conf_t *amcf,
+    ngx_int_t i)
+{
+	ngx_http_authcore_shkeys_t *k;
+
+	if (i < 0 || (ngx_uint_t) i >= ngx_http_authcore_n_jwks
+	    || ngx_http_authcore_jwks[i] == NULL || amcf->sh == NULL
+	    || (ngx_uint_t) i >= amcf->sh->n_keys) {
+		return NULL;
+	}
+	k = amcf->sh->keys[i];
+	return k != NULL && !k->retired ? k : NULL;
+}
+
+/*
+ * Before a decision: when another worker published keys since this one
+ * last looked (the version moved; read without the lock), its copy
+ * replaces this worker's cache, under the zone's mutex. A decision of
+ * this worker pending on a fetch meanwhile is safe: it finds its source's
+ * slot again by the source's digest, or counts its fetch as failed.
+ */
+static void
+ngx_http_authcore_keys_take(ngx_http_authcore_main_conf_t *amcf,
+    ngx_int_t i)
+{
+	ngx_http_authcore_shkeys_t *k;
+	ngx_slab_pool_t *shpool;
+
+	k = ngx_http_authcore_shared_keys(amcf, i);
+	if (k == NULL || k->version == ngx_http_authcore_jwks_seen[i]) {
+		return;
+	}
+	shpool = (ngx_slab_pool_t *) amcf->zone->shm.addr;
+	ngx_shmtx_lock(&shpool->mutex);
+	if (!k->retired) {
+		ngx_memcpy(ngx_http_authcore_jwks[i], k->cache,
+		    ac_sizeof_jwks_cache());
+	}
+	ngx_http_authcore_jwks_seen[i] = k->version;
+	ngx_shmtx_unlock(&shpool->mutex);
+}
+
+/*
+ * After a fetch's answer replaced keys or a configuration in this
+ * worker's cache: the cache becomes the shared copy, under the zone's
+ * mutex, and its version moves, so every other worker takes it before
+ * its next decision instead of fetching. Failed fetches are not
+ * published: each worker keeps its own record of them (so an outage
+ * costs each worker its own retries, at most one per min_interval).
+ */
+static void
+ngx_http_authcore_keys_publish(ngx_http_authcore_main_conf_t *amcf,
+    ngx_int_t i)
+{
+	ngx_http_authcore_shkeys_t *k;
+	ngx_slab_pool_t *shpool;
+
+	k = ngx_http_authcore_shared_keys(amcf, i);
+	if (k == NULL) {
+		return;
+	}
+	shpool = (ngx_slab_pool_t *) amcf->zone->shm.addr;
+	ngx_shmtx_lock(&shpool->mutex);
+	if (k->retired) {
+		ngx_shmtx_unlock(&shpool->mutex);
+		return;
+	}
+	ngx_memcpy(k->cache, ngx_http_authcore_jwks[i], ac_sizeof_jwks_cache());
+	k->version++;
+	if (k->version == 0) {
+		k->version = 1; /* 0 is "nothing published" */
+	}
+	ngx_http_authcore_jwks_seen[i] = k->version;
+	ngx_shmtx_unlock(&shpool->mutex);
+}
 
 static ngx_int_t
 ngx_http_authcore_init_process(ngx_cycle_t *cycle)
@@ -732,7 +997,11 @@ ngx_http_authcore_init_process(ngx_cycle_t *cycle)
 	if (amcf != NULL && amcf->n_jwks > 0) {
 		ngx_http_authcore_jwks = ngx_alloc(amcf->n_jwks
 		    * sizeof(ac_jwks_cache *), cycle->log);
-		if (ngx_http_authcore_jwks == NULL) {
+		ngx_http_authcore_jwks_seen = ngx_calloc(amcf->n_jwks
+		    * sizeof(ngx_atomic_uint_t), cycle->log);
+		if (ngx_http_authcore_jwks == NULL
+		    || ngx_http_authcore_jwks_seen == NULL) {
+			ngx_http_authcore_jwks = NULL;
 			return NGX_OK;
 		}
 		ngx_http_authcore_n_jwks = amcf->n_jwks;
@@ -1884,6 +2153,10 @@ ngx_http_authcore_core_call(ngx_http_request_t *r,
 
 	entropy = first == AC_NGX_RELEASE ? NULL
 	          : ngx_http_authcore_entropy_take();
+	if (ctx->jwks != NULL && first != AC_NGX_RELEASE) {
+		ngx_http_authcore_keys_take(ngx_http_get_module_main_conf(r,
+		    ngx_http_authcore_module), ctx->jwks_index);
+	}
 	ngx_http_authcore_call(r, ctx, first, entropy);
 	for (;;) {
 		a = ac_decision_answer(ctx->d);
@@ -2359,6 +2632,7 @@ ngx_http_authcore_fetch(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx,
 
 	ctx->fetch = f;
 	ctx->fetch_sr = sr;
+	ctx->fetch_get = sr->method == NGX_HTTP_GET;
 	ctx->fetch_stop.handler = ngx_http_authcore_fetch_stop;
 	ctx->fetch_stop.data = ctx;
 	ctx->fetch_stop.log = r->connection->log;
@@ -2536,8 +2810,14 @@ ngx_http_authcore_fetched(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx)
 	if (ac_decide_fetched(ctx->d, (int) ctx->fetch_status,
 	        (const char *) ctx->fetch_type.data, ctx->fetch_type.len,
 	        ctx->fetch_body.data, ctx->fetch_body.len, (int64_t) ngx_time())
-	        != 0
-	    && ctx->fetch_status != 0) {
+	    == 0) {
+		/* new keys or a provider's configuration (a token request's
+		 * answer changes no cache: nothing to share) */
+		if (ctx->fetch_get && ctx->jwks != NULL) {
+			ngx_http_authcore_keys_publish(ngx_http_get_module_main_conf(r,
+			    ngx_http_authcore_module), ctx->jwks_index);
+		}
+	} else if (ctx->fetch_status != 0) {
 		ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
 		    "authcore: the answer from \"%V\" was refused (status %ui, "
 		    "Content-Type \"%V\", %uz bytes)", &ctx->fetch_url,
@@ -2682,6 +2962,7 @@ ngx_http_authcore_handler(ngx_http_request_t *r)
 	ctx->jwks = alcf->jwks >= 0
 	    && (ngx_uint_t) alcf->jwks < ngx_http_authcore_n_jwks
 	    ? ngx_http_authcore_jwks[alcf->jwks] : NULL;
+	ctx->jwks_index = ctx->jwks != NULL ? alcf->jwks : -1;
 	ctx->table = NULL;
 	if (alcf->table >= 0) {
 		amcf = ngx_http_get_module_main_conf(r, ngx_http_authcore_module);

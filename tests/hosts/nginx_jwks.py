@@ -22,14 +22,19 @@ Provider, rotation, outage, hostile answers). Besides:
     body and headers stay behind;
   - an https jwks_uri: the keys are fetched over TLS when the snippet's
     CA file is the one that signed the provider's certificate, and refused
-    (503) with the snippet as written, whose system CAs do not trust it.
+    (503) with the snippet as written, whose system CAs do not trust it;
+  - the workers share the fetched keys through the zone (check_shared: 3
+    workers, fetches counted at the JWKS server): warm-up, rotation and
+    reload each cost one fetch for them all, or none; a changed policy
+    fetches anew; without room in the zone each worker fetches its own.
 The fetch location is hosts/nginx/README.md's own snippet, as written
-there. Each nginx (one worker) runs in front of tests/lib/echo.py on
-127.0.0.1 and is stopped by its own PID."""
+there. Each nginx (one worker, three for the shared keys) runs in front of
+tests/lib/echo.py on 127.0.0.1 and is stopped by its own PID."""
 import http.client
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -305,6 +310,214 @@ def check_tls():
         server.stop()
 
 
+# Shared keys: nginx with several workers, the kernel spreading connections
+# over them (reuseport), each answer naming the worker that made it.
+SHARED_WORKERS = 3
+SHARED_SPREAD = 60
+SHARED_SERVER = """    server {{
+        listen 127.0.0.1:{port} reuseport;
+        authcore_policy {policy};
+        add_header X-Worker $pid always;
+{fetch}
+        location / {{
+            proxy_pass http://127.0.0.1:{echo};
+        }}
+    }}
+}}
+"""
+
+
+def shared_start(policy, module=None, env=None):
+    """nginx with SHARED_WORKERS workers and this policy: (Server, port,
+    folder)."""
+    global count
+    for _ in range(3):  # a free port can be taken between probe and bind
+        count += 1
+        d = os.path.join(WORK, "nginx-%d" % count)
+        os.makedirs(d)
+        os.chmod(d, 0o755)
+        pol = os.path.join(d, "policy.json")
+        with open(pol, "w") as f:
+            json.dump(policy, f)
+        port = hostkit.free_port()
+        conf = os.path.join(d, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(hostkit.NGINX_HEAD.format(workers=SHARED_WORKERS, module=module or MODULE, d=d)
+                    + SHARED_SERVER.format(port=port, policy=pol, echo=ECHO_PORT, fetch=FETCH))
+        srv = hostkit.Server([NGINX, "-p", d, "-c", conf], os.path.join(d, "nginx.out"), env=env)
+        if hostkit.wait_port(port, srv.proc, START_TIMEOUT):
+            return srv, port, d
+        srv.stop()
+        out = srv.log_text() + error_log(d)
+        if "Address already in use" not in out:
+            break
+    raise RuntimeError("nginx did not start: %s" % out[-800:])
+
+
+def worker_pids(master, avoid=(), timeout=15.0):
+    """The pids of master's SHARED_WORKERS workers (as strings), none of
+    them in avoid (the workers before a reload), once there are exactly
+    that many; RuntimeError after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pids = set()
+        for e in os.listdir("/proc"):
+            if not e.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % e) as f:
+                    st = f.read()
+            except OSError:
+                continue
+            fields = st[st.rfind(")") + 2:].split()
+            if len(fields) > 1 and fields[1] == str(master) and fields[0] != "Z":
+                pids.add(e)
+        if len(pids) == SHARED_WORKERS and not pids & set(avoid):
+            return pids
+        if time.monotonic() > deadline:
+            raise RuntimeError("workers of %d: %s, want %d new ones" % (master, sorted(pids),
+                                                                       SHARED_WORKERS))
+        time.sleep(0.1)
+
+
+def spread(port, token, workers, parallel=6):
+    """SHARED_SPREAD requests with token, each on its own connection, so the
+    kernel spreads them over the workers: problems ([] if every one was 200
+    for the provider's user and every worker in workers answered some)."""
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(parallel) as pool:
+        got = list(pool.map(lambda _: jwkskit.get(port, token), range(SHARED_SPREAD)))
+    probs = []
+    bad = [g[0] for g in got if g[0] != 200 or jwkskit.user_of(g[2]) != "authcore-test"]
+    if bad:
+        probs.append("%d of %d requests failed (statuses %s)" % (len(bad), len(got), sorted(set(bad))))
+    served = {g[1].get("x-worker") for g in got}
+    if not set(workers) <= served:
+        probs.append("workers %s answered, want every one of %s" % (sorted(served), sorted(workers)))
+    return probs
+
+
+def fetches(server, want):
+    n = len(server.requests)
+    return [] if n == want else ["%d fetches reached the JWKS server, want %d" % (n, want)]
+
+
+def log_problems(d):
+    bad = [ln for ln in error_log(d).splitlines()
+           if "[alert]" in ln or "[crit]" in ln or "[emerg]" in ln]
+    return ["error.log: %s" % bad[0][-200:]] if bad else []
+
+
+def check_shared():
+    """The workers share the fetched keys through the zone: after one
+    request warms them, requests spread over every worker make no fetch; a
+    rotation (unknown kid) is fetched once, then every worker verifies the
+    new tokens without fetching; after a reload the new workers take the
+    keys the zone holds (no fetch either), and after a reload that changes
+    the policy they fetch anew, once for them all. Then the fallback: a zone
+    without room for them (the test build stands in for one) leaves each
+    worker its own keys, fetched once per worker, with a warning. The JWKS
+    server (jwkskit.Hostile, serving the provider's keys) counts fetches."""
+    work = os.path.join(WORK, "shared")
+    os.makedirs(work)
+    k1, k2 = os.path.join(work, "keys-k1.json"), os.path.join(work, "keys-k2.json")
+    jwkskit.make_keys(k1, "s1")
+    jwkskit.make_keys(k2, "s2")
+    idp = jwkskit.Provider(work, hostkit.free_port())
+    server = srv = None
+    pre = "nginx shared keys (%d workers): " % SHARED_WORKERS
+    steps = ["nginx -t accepts the configuration, the zone sized for the shared keys, "
+             "with no warning",
+             "one request warms the keys with one fetch",
+             "%d requests spread over every worker pass with no further fetch" % SHARED_SPREAD,
+             "rotation: the new key is fetched once, on its unknown kid",
+             "rotation: every worker then verifies the new tokens with no further fetch",
+             "reload: the new workers verify with the keys the zone holds, no fetch",
+             "reload with the policy changed: its keys are fetched anew, once for every worker",
+             "no room in the zone: a warning, each worker fetches its own keys once, "
+             "and every worker verifies"]
+    done = 0
+    try:
+        idp.start(k1)
+        t1 = idp.token()
+        server = jwkskit.Hostile(idp.jwks())
+        pol = jwkskit.policy("http://127.0.0.1:%d/jwks" % server.port, idp.issuer)
+        # a long ttl: every fetch counted here is a cold start or a rotation
+        pol["jwt"]["jwks_fetch"].update({"ttl": 300, "stale_for": 300})
+        srv, port, d = shared_start(pol)
+        workers = worker_pids(srv.proc.pid)
+        r = subprocess.run([NGINX, "-t", "-p", d, "-c", os.path.join(d, "nginx.conf")],
+                           capture_output=True, text=True, timeout=30)
+        out = (r.stdout + r.stderr).strip()
+        ok(pre + steps[0], None if r.returncode == 0 and "[warn]" not in out
+           and "[emerg]" not in out else "exit %d: %s" % (r.returncode, out[-300:]))
+        done += 1
+
+        got = jwkskit.get(port, t1)
+        probs = [] if got[0] == 200 else ["status %d, want 200" % got[0]]
+        ok(pre + steps[1], "; ".join(probs + fetches(server, 1)) or None)
+        done += 1
+        ok(pre + steps[2], "; ".join(spread(port, t1, workers) + fetches(server, 1)) or None)
+        done += 1
+
+        time.sleep(jwkskit.MIN_INTERVAL + 0.2)  # a kid fetch may follow the last fetch
+        idp.start(k2)
+        t2 = idp.token()
+        server.good = idp.jwks()
+        got = jwkskit.get(port, t2)
+        probs = [] if got[0] == 200 else ["status %d, want 200" % got[0]]
+        ok(pre + steps[3], "; ".join(probs + fetches(server, 2)) or None)
+        done += 1
+        ok(pre + steps[4], "; ".join(spread(port, t2, workers) + fetches(server, 2)) or None)
+        done += 1
+
+        srv.proc.send_signal(signal.SIGHUP)
+        workers = worker_pids(srv.proc.pid, avoid=workers)
+        ok(pre + steps[5], "; ".join(spread(port, t2, workers) + fetches(server, 2)
+                                     + log_problems(d)) or None)
+        done += 1
+
+        # a changed policy never takes keys the old one fetched (they are
+        # bound to their URL, not to the algorithms that filtered them)
+        pol["jwt"]["jwks_fetch"]["stale_for"] = 299
+        with open(os.path.join(d, "policy.json"), "w") as f:
+            json.dump(pol, f)
+        srv.proc.send_signal(signal.SIGHUP)
+        workers = worker_pids(srv.proc.pid, avoid=workers)
+        got = jwkskit.get(port, t2)
+        probs = [] if got[0] == 200 else ["status %d, want 200" % got[0]]
+        probs += fetches(server, 3)
+        ok(pre + steps[6], "; ".join(probs + spread(port, t2, workers) + fetches(server, 3)
+                                     + log_problems(d)) or None)
+        done += 1
+        srv.stop()
+        srv = None
+
+        # the fallback, in the test build: no shared copy, each worker its own
+        if not os.path.exists(TEST_MODULE):
+            raise RuntimeError("%s is not built (make test-bins)" % TEST_MODULE)
+        server.requests.clear()
+        srv, port, d = shared_start(pol, TEST_MODULE,
+                                    dict(os.environ, AC_NGX_TEST_NO_SHARED_KEYS="1"))
+        workers = worker_pids(srv.proc.pid)
+        # one at a time: a worker's first request fetches, and only it
+        probs = spread(port, t2, workers, parallel=1)
+        probs += fetches(server, SHARED_WORKERS)
+        if "no room to share fetched keys" not in error_log(d):
+            probs.append("no warning in error.log")
+        ok(pre + steps[7], "; ".join(probs + log_problems(d)) or None)
+        done += 1
+    except Exception as e:  # noqa: BLE001 (a crash is a failure, reported)
+        for step in steps[done:]:
+            ok(pre + step, repr(e))
+    finally:
+        if srv is not None:
+            srv.stop()
+        if server is not None:
+            server.stop()
+        idp.stop()
+
+
 ECHO_PORT = None
 
 
@@ -321,6 +534,7 @@ def main():
         check_headers()
         check_post()
         check_tls()
+        check_shared()
         t = time.monotonic()
         jwkskit.run("nginx jwks_uri", start, os.path.join(WORK, "kit"))
         print("# nginx jwks_uri checks took %.1f s" % (time.monotonic() - t), flush=True)
