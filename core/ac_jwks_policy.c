@@ -47,8 +47,17 @@ void ac_pl_jwks_src_init(ac_jwks_src *S, const ac_policy *P)
 	S->timeout_ms = 5000;
 	S->sha256 = P->sha256;
 	if (S->uri.ptr != NULL) {
+		/* the URL and the algorithms its keys are bound to: a cache
+		 * kept across a reload never serves keys of an algorithm the
+		 * new policy dropped */
+		uint8_t a[AC_ALG_COUNT];
+		size_t i;
+		for (i = 0; i < S->n_algs; i++)
+			a[i] = (uint8_t)S->algs[i];
 		br_sha256_init(&h);
 		br_sha256_update(&h, S->uri.ptr, S->uri.len);
+		br_sha256_update(&h, "", 1);
+		br_sha256_update(&h, a, S->n_algs);
 		br_sha256_out(&h, S->digest);
 	}
 }

@@ -151,7 +151,8 @@ typedef struct {
 	                                   keys' URL (and a provider's
 	                                   endpoints) are read there first */
 	ac_str issuer;                  /* discovery: the "issuer" it names */
-	uint8_t digest[32];             /* SHA-256 of uri: a cache slot's */
+	uint8_t digest[32];             /* SHA-256 of uri and algs: a cache
+	                                   slot's (keys are bound to both) */
 	ac_alg algs[AC_ALG_COUNT];      /* the keys' algorithms */
 	size_t n_algs;
 	int64_t ttl, stale_for, min_interval;

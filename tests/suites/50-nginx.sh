@@ -12,7 +12,8 @@
 # refused before its password or token is checked
 # (tests/hosts/nginx_ratelimit.py); then keys from a policy's jwt.jwks_uri,
 # fetched through the authcore_fetch location from a real OpenID Provider
-# (npm oidc-provider), rotated, out of service, and hostile JWKS answers
+# (npm oidc-provider), rotated, out of service, and hostile JWKS answers,
+# and shared by the workers through the zone: one fetch for all of them
 # (tests/hosts/nginx_jwks.py, tests/lib/jwkskit.py).
 # Loopback only; every wait is bounded.
 set -u

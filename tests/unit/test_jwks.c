@@ -527,6 +527,18 @@ static void test_other_uri_and_algs(void)
 	CHECK(a->action == AC_ALLOW && f == 1);
 	a = decide(Q, c, NULL, t1, NOW + 1, NULL, &f);
 	CHECK(a->status == 503 && f == 1);
+	/* the same URL under a reloaded policy that dropped ES256: the held
+	 * ES256 keys are not its keys */
+	{
+		ac_policy_error err;
+		const ac_policy *R = load(1, "\"jwks_uri\":\"" URI "\","
+		    "\"algorithms\":[\"RS256\"]", &err);
+		CHECK(R != NULL);
+		if (R != NULL) {
+			a = decide(R, c, NULL, t1, NOW + 2, NULL, &f);
+			CHECK(a->action != AC_ALLOW && f == 1);
+		}
+	}
 	/* an RS256 key and an HS256 key beside k2, under an ES256-only policy */
 	snprintf(mixed, sizeof mixed, "{\"keys\":[{\"kty\":\"oct\",\"alg\":"
 	    "\"HS256\",\"kid\":\"h\",\"k\":\"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY\"},"
