@@ -143,6 +143,18 @@ static int put_own_url(ac_decision *d, const ac_request *req, ac_str host,
 	return 0;
 }
 
+/* A provider's endpoint with its query begun: url, '?' (or '&' after a
+ * query of its own), lead, then client_id. */
+static void put_endpoint(ac_decision *d, ac_str url, const char *lead,
+    const ac_oidc_provider *O)
+{
+	ac_reply_put(d, url.ptr, url.len);
+	ac_reply_lit(d, memchr(url.ptr, '?', url.len) ? "&" : "?");
+	ac_reply_lit(d, lead);
+	ac_reply_lit(d, "client_id=");
+	ac_reply_pct(d, O->client_id.ptr, O->client_id.len);
+}
+
 /* A Set-Cookie of ours: Path, Max-Age, HttpOnly, SameSite=Lax (the
  * callback is a top-level navigation from the provider's site), Secure
  * over https. */
@@ -351,10 +363,7 @@ static void start(ac_ctx *c, int p)
 		return;
 	}
 	start_at = d->buf_len;
-	ac_reply_put(d, authz.ptr, authz.len);
-	ac_reply_lit(d, memchr(authz.ptr, '?', authz.len) ? "&" : "?");
-	ac_reply_lit(d, "response_type=code&client_id=");
-	ac_reply_pct(d, O->client_id.ptr, O->client_id.len);
+	put_endpoint(d, authz, "response_type=code&", O);
 	ac_reply_lit(d, "&redirect_uri=");
 	if (put_own_url(d, &c->req, host, O->redirect_path, "") < 0) {
 		fail(d, 400, AC_INVALID_REQUEST);
@@ -694,10 +703,7 @@ static int logout(ac_ctx *c)
 	if (url.ptr == NULL)
 		return 0;   /* none named: the ordinary logout */
 	at = d->buf_len;
-	ac_reply_put(d, url.ptr, url.len);
-	ac_reply_lit(d, memchr(url.ptr, '?', url.len) ? "&" : "?");
-	ac_reply_lit(d, "client_id=");
-	ac_reply_pct(d, O->client_id.ptr, O->client_id.len);
+	put_endpoint(d, url, "", O);
 	ac_reply_lit(d, "&post_logout_redirect_uri=");
 	if (put_own_url(d, &c->req, host, P->prefix, "/auth/login") < 0)
 		return 0;

@@ -46,13 +46,13 @@ static inline void make_signer(signer *s, const char *seed, const char *kid)
 	    y);
 }
 
-/* header.payload.signature of the two JSON texts, into out. */
-static inline const char *sign_jws(const signer *s, const char *hdr,
-    const char *pl, char *out, size_t cap)
+/* header.payload (base64url of two JSON texts) into out, its SHA-256 into
+ * hash; its length. */
+static inline size_t jws_input(const char *hdr, const char *pl, char *out,
+    size_t cap, uint8_t hash[32])
 {
-	uint8_t hash[32], sig[132];
 	br_sha256_context sc;
-	size_t n, sl;
+	size_t n;
 
 	n = ac_b64url_encode(out, cap, hdr, strlen(hdr));
 	out[n++] = '.';
@@ -60,12 +60,29 @@ static inline const char *sign_jws(const signer *s, const char *hdr,
 	br_sha256_init(&sc);
 	br_sha256_update(&sc, out, n);
 	br_sha256_out(&sc, hash);
-	sl = br_ecdsa_i31_sign_raw(br_ec_get_default(), &br_sha256_vtable, hash,
-	    &s->sk, sig);
+	return n;
+}
+
+/* Appends "." and the signature to the n bytes of jws_input; NUL-ends. */
+static inline const char *jws_finish(char *out, size_t n, size_t cap,
+    const uint8_t *sig, size_t sl)
+{
 	out[n++] = '.';
 	n += ac_b64url_encode(out + n, cap - n, sig, sl);
 	out[n] = 0;
 	return out;
+}
+
+/* header.payload.signature (ES256) of the two JSON texts, into out. */
+static inline const char *sign_jws(const signer *s, const char *hdr,
+    const char *pl, char *out, size_t cap)
+{
+	uint8_t hash[32], sig[132];
+	size_t n = jws_input(hdr, pl, out, cap, hash);
+	size_t sl = br_ecdsa_i31_sign_raw(br_ec_get_default(),
+	    &br_sha256_vtable, hash, &s->sk, sig);
+
+	return jws_finish(out, n, cap, sig, sl);
 }
 
 /* A JWKS of the given signers' public keys (either may be NULL). */

@@ -56,25 +56,16 @@ static const char *mint(const ksigner *s, const char *payload, char *out,
 {
 	static const char hdr[] = "{\"alg\":\"RS256\",\"typ\":\"JWT\"}";
 	uint8_t hash[32], sig[256];
-	br_sha256_context sc;
 	size_t n, sl = 256;
 
 	if (!s->rsa)
 		return sign_jws(&s->ec, "{\"alg\":\"ES256\",\"typ\":\"JWT\"}",
 		    payload, out, cap);
-	n = ac_b64url_encode(out, cap, hdr, strlen(hdr));
-	out[n++] = '.';
-	n += ac_b64url_encode(out + n, cap - n, payload, strlen(payload));
-	br_sha256_init(&sc);
-	br_sha256_update(&sc, out, n);
-	br_sha256_out(&sc, hash);
+	n = jws_input(hdr, payload, out, cap, hash);
 	if (br_rsa_i31_pkcs1_sign(BR_HASH_OID_SHA256, hash, 32, &s->rk.sk,
 	    sig) != 1)
 		sl = 0;
-	out[n++] = '.';
-	n += ac_b64url_encode(out + n, cap - n, sig, sl);
-	out[n] = 0;
-	return out;
+	return jws_finish(out, n, cap, sig, sl);
 }
 
 /* ---- policies ---- */
