@@ -17,6 +17,7 @@
 #include "ac_login.h"
 #include "ac_ratelimit.h"
 #include "ac_reply.h"
+#include "ac_revoke.h"
 #include "ac_request_int.h"
 #include "ac_stage.h"
 #include "ac_state_int.h"
@@ -254,6 +255,7 @@ static const ac_stage_fn stages[] = {
 	ac_stage_jwks,   /* the upstream assertion's public key (ac_assert.c) */
 	ac_stage_ratelimit_client, /* limits on the client: before any
 	                    verifier (ac_ratelimit.c) */
+	ac_stage_revoke_logout, /* logout revokes the session (ac_revoke.c) */
 	ac_oidc_stage,   /* sign-in through an OpenID provider (ac_oidc.c) */
 	stage_login,     /* the login endpoints and whoami */
 	stage_public,    /* public paths need no credential */
@@ -358,7 +360,7 @@ unsigned ac_needs(const ac_policy *P, const ac_request *req)
 
 	if (P == NULL)
 		return 0;
-	if (P->n_rate_limits > 0 || P->n_conn_caps > 0)
+	if (P->n_rate_limits > 0 || P->n_conn_caps > 0 || P->rev_groups > 0)
 		n |= AC_NEEDS_ENTRIES;
 	if (P->jwks_src.uri.ptr != NULL || P->n_oidc > 0)
 		n |= AC_NEEDS_FETCH;

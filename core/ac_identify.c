@@ -12,6 +12,7 @@
  * before any hashing, and past the cap on checks in flight it is 503.
  */
 #include "ac_jwks_int.h"
+#include "ac_revoke.h"
 #include "ac_identify.h"
 #include "ac_reply.h"
 #include "ac_request_int.h"
@@ -180,8 +181,8 @@ static int by_jwt(const ac_policy *P, const ac_request *req, ac_decision *d,
  * same host may set one with Path=/) are resolved, not refused: the one
  * that verifies is taken; two that verify as different users are
  * ambiguous (400). */
-static int by_session(const ac_policy *P, const ac_request *req,
-    ac_decision *d, int64_t now, ac_ident *id)
+static int by_session(const ac_policy *P, ac_state *S,
+    const ac_request *req, ac_decision *d, int64_t now, ac_ident *id)
 {
 	ac_session *s = &d->session;
 	ac_str v, tok = { NULL, 0 };
@@ -223,6 +224,9 @@ static int by_session(const ac_policy *P, const ac_request *req,
 		ac_reply_respond(d, 500, AC_INVALID_REQUEST); /* cannot happen */
 		return 0;
 	}
+	/* a session logged out (under "revocation") ends here */
+	if (!ac_revoke_check(P, S, now, d))
+		return 0;
 	d->a.user = s->user;
 	/* state-changing methods must also carry the session's CSRF token,
 	 * which another site cannot read (csrf: true), or come from this
@@ -486,7 +490,7 @@ int ac_identify(const ac_policy *P, ac_state *S, const ac_request *req,
 			return by_jwt(P, req, d, tok, from, now, id);
 	}
 	if (P->n_session_keys > 0 && ac_req_has_cookie(req, P->session_cookie))
-		return by_session(P, req, d, now, id);
+		return by_session(P, S, req, d, now, id);
 	ac_reply_www_authenticate(d, P, NULL);
 	ac_reply_respond(d, 401, AC_MISSING_TOKEN);
 	return 0;

@@ -281,6 +281,10 @@ struct ac_policy {
 	ac_rate_limit *conn_caps;
 	size_t n_conn_caps;
 	uint32_t conn_groups;
+	/* session revocation ("sessions"."revocation", core/ac_revoke.c): its
+	 * groups follow the caps' (0: off) */
+	uint32_t rev_groups;
+	int rev_fail_open;              /* on_store_error "allow" */
 	/* allowed requests audited, per million ("audit.allowed"): 0 none,
 	 * 1000000 all; every other answer is always audited */
 	uint32_t audit_allowed;

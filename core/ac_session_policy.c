@@ -2,10 +2,36 @@
  * The "sessions" section of a policy: signed session cookies
  * (core/ac_session.c) and their CSRF protection (core/ac_csrf.c).
  */
+#include "ac_bucket.h"
 #include "ac_policy_load.h"
 
 const char *const ac_pl_sessions_members[] = { "keys", "cookie", "csrf",
-	"csrf_header", "csrf_cookie", "ttl", NULL };
+	"csrf_header", "csrf_cookie", "ttl", "revocation", NULL };
+
+/* "revocation": {"store": N, "on_store_error": "deny" | "allow"}: logout
+ * revokes the session (core/ac_revoke.c), its entries kept in groups of
+ * the store beside the rate limits'. */
+static int revocation(ac_loader *L, ac_policy *P, const cJSON *v)
+{
+	static const char *const members[] = { "store", "on_store_error",
+		NULL };
+	static const char *const on_error[] = { "deny", "allow", NULL };
+	int64_t store = 65536;
+	int fail = 0;
+
+	if (ac_pl_members(L, v, members) < 0 ||
+	    ac_pl_member_int(L, v, "store", 64, 1 << 24, &store,
+	    "must be the number of revocations kept at once, 64 to 16777216 (16 bytes each)") < 0 ||
+	    ac_pl_member_enum(L, v, "on_store_error", on_error,
+	    "must be \"deny\" (a session that cannot be checked is refused) or \"allow\"",
+	    &fail) < 0)
+		return -1;
+	/* 8 slots a group, kept at most half full on average: 16 bytes a
+	 * revocation */
+	P->rev_groups = (uint32_t)(((uint64_t)store * 16) / AC_GROUP_BYTES);
+	P->rev_fail_open = fail == 1;
+	return 0;
+}
 
 /* "sessions": the keys that sign and verify session cookies (the first
  * signs, all verify), the cookie, its lifetime and CSRF protection. */
@@ -89,6 +115,13 @@ int ac_pl_sessions(ac_loader *L, ac_policy *P, const cJSON *o)
 	if (!ac_pl_is_token(P->session_cookie) || !ac_pl_is_token(P->csrf_header) ||
 	    !ac_pl_is_token(P->csrf_cookie))
 		return ac_pl_bad(L, "cookie and header names must be HTTP tokens");
+	v = cJSON_GetObjectItemCaseSensitive(o, "revocation");
+	if (v != NULL) {
+		ac_pl_push_key(L, "revocation", &save);
+		if (revocation(L, P, v) < 0)
+			return -1;
+		ac_pl_pop(L, save);
+	}
 	v = cJSON_GetObjectItemCaseSensitive(o, "csrf");
 	if (v != NULL) {
 		ac_pl_push_key(L, "csrf", &save);

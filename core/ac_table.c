@@ -58,10 +58,11 @@ static uint64_t version_of(const uint8_t *g)
 
 size_t ac_table_size(const ac_policy *P)
 {
-	if (P == NULL || (P->n_rate_limits == 0 && P->n_conn_caps == 0))
+	if (P == NULL || (P->n_rate_limits == 0 && P->n_conn_caps == 0 &&
+	    P->rev_groups == 0))
 		return 0;
-	return TABLE_HEAD + ((size_t)P->rl_groups + P->conn_groups) *
-	    AC_GROUP_BYTES;
+	return TABLE_HEAD + ((size_t)P->rl_groups + P->conn_groups +
+	    P->rev_groups) * AC_GROUP_BYTES;
 }
 
 ac_table *ac_table_init(void *mem, size_t len, const ac_policy *P)
@@ -74,7 +75,7 @@ ac_table *ac_table_init(void *mem, size_t len, const ac_policy *P)
 		return NULL;
 	memset(mem, 0, need);
 	t->magic = TABLE_MAGIC;
-	t->n_groups = P->rl_groups + P->conn_groups;
+	t->n_groups = P->rl_groups + P->conn_groups + P->rev_groups;
 	return t;
 }
 
@@ -85,7 +86,7 @@ ac_table *ac_table_attach(void *mem, size_t len, const ac_policy *P)
 
 	if (mem == NULL || need == 0 || len < need ||
 	    ((uintptr_t)mem & 7u) != 0 || t->magic != TABLE_MAGIC ||
-	    t->n_groups != P->rl_groups + P->conn_groups)
+	    t->n_groups != P->rl_groups + P->conn_groups + P->rev_groups)
 		return NULL;
 	return t;
 }

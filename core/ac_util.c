@@ -22,6 +22,7 @@ static const char *const reason_names[AC_REASON_COUNT] = {
 	"jwks_unavailable", "oidc_started", "oidc_state_invalid",
 	"oidc_provider_error", "oidc_token_error", "oidc_nonce_mismatch",
 	"oidc_email_unverified", "oidc_not_allowed", "oidc_unavailable",
+	"session_revoked",
 };
 
 const char *ac_reason_name(ac_reason r)

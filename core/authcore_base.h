@@ -121,6 +121,8 @@ typedef enum {
 	AC_OIDC_NOT_ALLOWED,  /* "oidc_not_allowed": outside the provider's allow lists (403) */
 	AC_OIDC_UNAVAILABLE,  /* "oidc_unavailable": the provider's configuration, keys or
 	                         token endpoint could not be reached (503) */
+	AC_SESSION_REVOKED,   /* "session_revoked": a session logged out (or all of its
+	                         user's, before a moment) while revocation is on (401) */
 	AC_REASON_COUNT
 } ac_reason;
 

@@ -1,0 +1,22 @@
+/* Session revocation (core/ac_revoke.c): the check of a verified session
+ * and logout's revocation, over store entries. Internal: not part of the
+ * public API. */
+#ifndef AC_REVOKE_H
+#define AC_REVOKE_H
+
+#include "ac_stage.h"
+
+/* d->session verified: 1 if it may go on (no revocation names it, or the
+ * policy has none); 0 with d answered: pending on its store entry, 401
+ * session_revoked, 503 (the store failed; on_store_error "allow" lets
+ * it go on) or 500 (no state). */
+int ac_revoke_check(const ac_policy *P, ac_state *S, int64_t now,
+    ac_decision *d);
+
+/* Logout with a valid session, under a policy with revocation: the
+ * session (or, with ?everywhere=1, every session of its user issued
+ * until now) revoked in the answer's store writes; the login stage then
+ * answers the logout. */
+int ac_stage_revoke_logout(ac_ctx *c);
+
+#endif
