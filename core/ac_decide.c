@@ -260,6 +260,7 @@ static const ac_stage_fn stages[] = {
 	stage_login,     /* the login endpoints and whoami */
 	stage_public,    /* public paths need no credential */
 	stage_identify,  /* API key, Basic, JWT, session */
+	ac_stage_revoke_admin, /* an administrator revokes a user's sessions */
 	ac_stage_ratelimit_identity, /* limits on the identity */
 	stage_authorize, /* route rules */
 	ac_stage_resources, /* resource ACLs and permissions */

@@ -73,26 +73,26 @@ static uint64_t lapse(const ac_policy *P, uint64_t s)
 	return (tag & BEFORE_BIT) ? t + (uint64_t)P->session_ttl * 1000 : t;
 }
 
-/* The group of s's user and the tags of the user and of the session; the
+/* The group of user and the tags of the user and of session sid; the
  * entry added to the decision (unsupplied) if new. -1 with d answered
  * (503: the decision holds too many entries). */
-static int place_of(const ac_policy *P, const ac_state *S,
-    const ac_session *s, ac_decision *d, place *out)
+static int place_of(const ac_policy *P, const ac_state *S, ac_str user,
+    const uint8_t *sid, ac_decision *d, place *out)
 {
 	uint8_t name[4 + AC_SESSION_USER_MAX];
 	uint32_t g, t;
-	size_t n = s->user.len < AC_SESSION_USER_MAX ? s->user.len :
+	size_t n = user.len < AC_SESSION_USER_MAX ? user.len :
 	    AC_SESSION_USER_MAX;
 
 	memcpy(name, "rv1u", 4);
-	memcpy(name + 4, s->user.ptr, n);
+	memcpy(name + 4, user.ptr, n);
 	ac_bucket_place(ac_state_bucket_key(S), name, 4 + n, P->rev_groups,
 	    &g, &t);
 	out->user = (t | BEFORE_BIT) & TAG_MASK;
 	if (out->user == FLOOR_TAG)
 		out->user = FLOOR_TAG - 1;
 	memcpy(name, "rv1s", 4);
-	memcpy(name + 4, s->sid, AC_SESSION_ID_LEN);
+	memcpy(name + 4, sid, AC_SESSION_ID_LEN);
 	ac_bucket_place(ac_state_bucket_key(S), name, 4 + AC_SESSION_ID_LEN,
 	    1, &t, &out->sid);
 	out->sid &= ~BEFORE_BIT;
@@ -109,7 +109,7 @@ static int place_of(const ac_policy *P, const ac_state *S,
 /* The store's state for this decision: 1 go on, 0 answered (pending on
  * the read, 503, 500), 2 let through (on_store_error "allow"). */
 static int ready(const ac_policy *P, const ac_state *S, ac_decision *d,
-    const ac_session *s, place *pl)
+    ac_str user, const uint8_t *sid, place *pl)
 {
 	if (d->store.failed != AC_OK || d->store.missing) {
 		if (P->rev_fail_open)
@@ -123,7 +123,7 @@ static int ready(const ac_policy *P, const ac_state *S, ac_decision *d,
 		ac_reply_respond(d, 500, AC_NO_STATE);
 		return 0;
 	}
-	if (place_of(P, S, s, d, pl) < 0)
+	if (place_of(P, S, user, sid, d, pl) < 0)
 		return 0;
 	if (!d->store.e[pl->ent].supplied) {
 		d->a.action = AC_PENDING;
@@ -162,7 +162,7 @@ int ac_revoke_check(const ac_policy *P, ac_state *S, int64_t now,
 
 	if (P->rev_groups == 0)
 		return 1;
-	r = ready(P, S, d, &d->session, &pl);
+	r = ready(P, S, d, d->session.user, d->session.sid, &pl);
 	if (r != 1)
 		return r == 2;
 	if (revoked(P, d->store.e[pl.ent].cur, &pl, &d->session, btime(now))) {
@@ -243,7 +243,7 @@ int ac_stage_revoke_logout(ac_ctx *c)
 	    ac_session_verify(P->session_keys, P->n_session_keys, tok.ptr,
 	    tok.len, c->now, s) != AC_OK)
 		return AC_STAGE_NEXT;
-	r = ready(P, c->S, d, s, &pl);
+	r = ready(P, c->S, d, s->user, s->sid, &pl);
 	if (r != 1)
 		return r == 2 ? AC_STAGE_NEXT : AC_STAGE_DONE;
 	E = &d->store.e[pl.ent];
@@ -256,4 +256,70 @@ int ac_stage_revoke_logout(ac_ctx *c)
 	E->changed = 1;
 	E->expires = expiry(P, E->cur);
 	return AC_STAGE_NEXT;
+}
+
+/* POST <prefix>/auth/revoke?user=NAME, for the role "admin": every
+ * session of that user issued until now is revoked (an operator's "sign
+ * this user out everywhere"). */
+int ac_stage_revoke_admin(ac_ctx *c)
+{
+	static const char tail[] = "/auth/revoke";
+	static const uint8_t no_sid[AC_SESSION_ID_LEN];
+	const ac_policy *P = c->P;
+	ac_decision *d = c->d;
+	ac_store_ent *E;
+	ac_str user;
+	place pl;
+	uint64_t now = btime(c->now);
+	size_t start;
+	int r;
+
+	if (P->rev_groups == 0 || !P->login ||
+	    c->path_len != P->prefix.len + sizeof tail - 1 ||
+	    memcmp(c->req.path.ptr, P->prefix.ptr, P->prefix.len) != 0 ||
+	    memcmp(c->req.path.ptr + P->prefix.len, tail, sizeof tail - 1) != 0)
+		return AC_STAGE_NEXT;
+	if (!ac_str_eq(c->req.method, "POST", 4)) {
+		ac_reply_json(d, 405, AC_INVALID_REQUEST,
+		    "{\"error\":\"method_not_allowed\"}");
+		ac_reply_header(d, "allow", "POST", 4);
+		return AC_STAGE_DONE;
+	}
+	if (!ac_str_in_list(c->id.roles, c->id.n_roles, (ac_str){ "admin", 5 })) {
+		ac_reply_www_authenticate(d, P, "insufficient_scope");
+		ac_reply_respond(d, 403, AC_INSUFFICIENT_ROLE);
+		return AC_STAGE_DONE;
+	}
+	if (ac_req_query_param(&c->req, "user", d, &user) != 1 ||
+	    user.len == 0 || user.len > AC_SESSION_USER_MAX ||
+	    ac_req_has_ctl(user)) {
+		ac_reply_json(d, 400, AC_INVALID_REQUEST,
+		    "{\"error\":\"bad_request\"}");
+		return AC_STAGE_DONE;
+	}
+	r = ready(P, c->S, d, user, no_sid, &pl);
+	if (r != 1) {
+		if (r == 2) {
+			/* nothing can be written: say so, never "done" */
+			ac_reply_respond(d, 503, AC_STORE_UNAVAILABLE);
+			ac_reply_retry_after(d, 1);
+		}
+		return AC_STAGE_DONE;
+	}
+	E = &d->store.e[pl.ent];
+	add(P, E->cur, pl.user, now - now % 1000, now);
+	E->changed = 1;
+	E->expires = expiry(P, E->cur);
+	start = d->buf_len;
+	{
+		aj_writer w = ac_reply_writer(d);
+		aj_w_lit(&w, "{\"ok\":true,\"revoked\":");
+		aj_w_str(&w, user.ptr, user.len);
+		aj_w_lit(&w, "}");
+		d->buf_len += w.len;
+	}
+	ac_reply_json(d, 200, AC_OK, "");
+	d->a.body.ptr = d->buf + start;
+	d->a.body.len = d->buf_len - start;
+	return AC_STAGE_DONE;
 }

@@ -19,4 +19,8 @@ int ac_revoke_check(const ac_policy *P, ac_state *S, int64_t now,
  * answers the logout. */
 int ac_stage_revoke_logout(ac_ctx *c);
 
+/* POST <prefix>/auth/revoke?user=NAME by a caller with the role
+ * "admin": every session of NAME issued until now revoked; 200 JSON. */
+int ac_stage_revoke_admin(ac_ctx *c);
+
 #endif

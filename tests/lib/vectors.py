@@ -364,7 +364,8 @@ def check(case, status, resp_headers, upstream_headers=None, reason=None,
     expressions, one per Set-Cookie, in order; [] means none at all),
     "body_contains" (strings the body must hold)."""
     e = case.expect
-    probs = []
+    # an expectation no runner checks would pass silently: refuse it
+    probs = ["unknown expectation %r" % k for k in sorted(set(e) - KNOWN_EXPECT)]
     for n, rx in e.get("headers_match", {}).items():
         got = resp_headers.get(n.lower())
         if got is None or not re.fullmatch(rx, got):
@@ -406,6 +407,10 @@ def check(case, status, resp_headers, upstream_headers=None, reason=None,
         for n, spec in e.get("upstream_jwt", {}).items():
             probs += check_jwt(case, upstream_headers.get(n.lower()), spec)
     return probs
+
+
+KNOWN_EXPECT = {"status", "reason", "headers", "headers_match", "set_cookies", "body_contains",
+                "upstream", "upstream_absent", "upstream_jwt", "reaches_upstream", "audit"}
 
 
 def openssl_verify(alg, pub_path, data, sig_der):

@@ -54,9 +54,12 @@ static const ac_policy *policy(int slot, int store, const char *more)
 static ac_session_key skey;
 static char toks[256][AC_SESSION_TOKEN_MAX + 1];
 
-/* A session token for user issued at iat, sid from n. */
-static const char *session(int n, const char *user, int64_t iat)
+/* A session token for user issued at iat, sid from n, with the role
+ * "admin" when admin is 1. */
+static const char *session_as(int n, const char *user, int64_t iat,
+    int admin)
 {
+	static const ac_str roles[1] = { { "admin", 5 } };
 	uint8_t sid[AC_SESSION_ID_LEN];
 	size_t l;
 
@@ -64,13 +67,19 @@ static const char *session(int n, const char *user, int64_t iat)
 	memcpy(sid, &n, sizeof n);
 	sid[15] = 0x5a;
 	l = ac_session_issue(toks[n], AC_SESSION_TOKEN_MAX, &skey, sid, user,
-	    strlen(user), NULL, 0, iat, 3600);
+	    strlen(user), roles, admin ? 1 : 0, iat, 3600);
 	toks[n][l] = 0;
 	return toks[n];
 }
 
+static const char *session(int n, const char *user, int64_t iat)
+{
+	return session_as(n, user, iat, 0);
+}
+
 static ac_request req;
-static ac_header hdr[2];
+static ac_header hdr[3];
+static char csrf[AC_CSRF_TOKEN_LEN + 1];
 static char cookie[AC_SESSION_TOKEN_MAX + 64], target[256];
 static uint8_t entropy[32];
 
@@ -93,6 +102,13 @@ static void request(const char *method, const char *path, const char *tok)
 	hdr[1].value.len = 16;
 	req.headers = hdr;
 	req.n_headers = 2;
+	if (ac_csrf_token(csrf, &skey, tok, strlen(tok)) != 0) {
+		hdr[2].name.ptr = "x-csrf-token";
+		hdr[2].name.len = 12;
+		hdr[2].value.ptr = csrf;
+		hdr[2].value.len = AC_CSRF_TOKEN_LEN;
+		req.n_headers = 3;
+	}
 	req.client_ip.ptr = "192.0.2.1";
 	req.client_ip.len = 9;
 }
@@ -199,6 +215,34 @@ static void test_logout(void)
 	end();
 }
 
+static void test_admin(void)
+{
+	const ac_policy *P = policy(0, 4096, "");
+	const char *admin, *user, *other;
+	const ac_answer *a;
+	char body[256];
+
+	fresh(P);
+	admin = session_as(30, "root", NOW, 1);
+	begin("revocation: an administrator revokes a user's sessions; nobody else may");
+	user = session(31, "carol", NOW);
+	other = session(32, "dave", NOW);
+	a = decide(P, "POST", "/auth/revoke?user=carol", other, NOW + 1);
+	CHECK(a->status == 403 && a->reason == AC_INSUFFICIENT_ROLE);
+	CHECK(passes(P, user, NOW + 2));
+	a = decide(P, "GET", "/auth/revoke?user=carol", admin, NOW + 2);
+	CHECK(a->status == 405);
+	a = decide(P, "POST", "/auth/revoke?user=carol", admin, NOW + 3);
+	snprintf(body, sizeof body, "%.*s", (int)a->body.len, a->body.ptr);
+	CHECK(a->status == 200 && strcmp(body, "{\"ok\":true,\"revoked\":\"carol\"}") == 0);
+	CHECK(refused_revoked(P, user, NOW + 4));
+	CHECK(passes(P, other, NOW + 4) && passes(P, admin, NOW + 4));
+	CHECK(passes(P, session(33, "carol", NOW + 5), NOW + 6));
+	a = decide(P, "POST", "/auth/revoke", admin, NOW + 6);
+	CHECK(a->status == 400);
+	end();
+}
+
 static void test_full_groups(void)
 {
 	const ac_policy *P = policy(0, 64, "");
@@ -302,6 +346,7 @@ int main(void)
 	}
 	test_policy();
 	test_logout();
+	test_admin();
 	test_full_groups();
 	test_store_error();
 #ifdef AC_TEST_COUNT_HEAP
