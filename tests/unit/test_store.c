@@ -803,7 +803,7 @@ static void test_counted_before_check(void)
 	 * other clients can all be in flight at once (a leaked slot would
 	 * leave 7) */
 	{
-		static uint64_t mem[8][(sizeof(struct { char c[40000]; }) + 7) / 8];
+		static uint64_t mem[8][(1u << 17) / 8];
 		ac_decision *q[8];
 		unsigned k, pending = 0;
 
