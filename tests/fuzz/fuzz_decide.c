@@ -12,7 +12,10 @@
  *      credentials and login bodies, with pending decisions stepped and
  *      resumed against a state that persists across inputs;
  *   5. rate limits over the store protocol: a local table that persists
- *      across inputs, and arbitrary bytes supplied as the store's groups.
+ *      across inputs, and arbitrary bytes supplied as the store's groups;
+ *   6. session revocation: logouts and an administrator's revocations
+ *      against a persisting table, and arbitrary bytes as the group a
+ *      session's check reads.
  * Every decision passes fz_check_decision (JSON within 16 KiB, audit line,
  * no CR, LF or NUL in any header value a client or upstream gets).
  * The parsers each have their own, faster target; this one keeps the
@@ -675,6 +678,101 @@ static void stage_ratelimit(const char *s, size_t n)
 		die("pending on the store after every limit's groups were supplied");
 }
 
+/* Session revocation: a valid session of a user the input names, on a
+ * path the input names (logout, logout everywhere, an administrator's
+ * revoke, any other), against a table that persists across inputs; then
+ * by hand with the input's bytes as the group the check reads. A group
+ * of zeros (nothing revoked) never refuses the session. */
+static void stage_revoke(const char *s, size_t n)
+{
+	static unsigned char mem[1 << 16];
+	static uint64_t tmem[(4096 * 16 + 64) / 8];
+	static const ac_policy *P;
+	static ac_table *T;
+	static ac_state S;
+	static ac_session_key key;
+	static int ready;
+	static const char pol[] =
+	    "{\"sessions\":{\"keys\":[{\"kid\":\"s1\",\"secret\":"
+	    "\"fuzz-revoke-session-key-0123456789ab\"}],\"ttl\":3600,"
+	    "\"revocation\":{\"store\":256}},\"login\":{\"password\":true},"
+	    "\"users\":[{\"name\":\"u\",\"password_hash\":\"$pbkdf2-sha256$i=1000$AAECAwQFBgcICQoLDA0ODw$ppsXnjrdPB4KryJ6DrOqKqhkWrhv7PbKAMF1Eml8cZ4\"}],"
+	    "\"default\":\"authenticated\"}";
+	static const ac_str admin[1] = { { "admin", 5 } };
+	static char tok[AC_SESSION_TOKEN_MAX + 32], cookie[AC_SESSION_TOKEN_MAX + 64];
+	char csrf[AC_CSRF_TOKEN_LEN];
+	uint8_t sid[AC_SESSION_ID_LEN];
+	ac_str ln[3];
+	ac_header h[2];
+	ac_request r;
+	size_t nl, tl, k;
+
+	if (!ready) {
+		size_t used;
+		ac_policy_error err;
+		P = ac_policy_load(mem, sizeof mem, pol, strlen(pol), &used, &err);
+		if (P == NULL || ac_state_init(&S, (const uint8_t *)
+		    "fuzz-state-secret-0123456789abcd", 32) != 0 ||
+		    ac_session_key_init(&key, (const uint8_t *)
+		    "fuzz-revoke-session-key-0123456789ab", 36, "s1", 2) != 0)
+			die("revocation stage setup");
+		if ((T = ac_table_init(tmem, sizeof tmem, P)) == NULL)
+			die("revocation table setup");
+		ready = 1;
+	}
+	memset(ln, 0, sizeof ln);
+	nl = split_lines(s, n, ln, 3);
+	memset(sid, 0, sizeof sid);
+	memcpy(sid, s, n < sizeof sid ? n : sizeof sid);
+	tl = ac_session_issue(tok, sizeof tok, &key, sid,
+	    nl > 0 && ln[0].len ? ln[0].ptr : "u",
+	    nl > 0 && ln[0].len ? ln[0].len : 1, admin,
+	    n > 0 && (s[0] & 1), NOW - (n > 1 ? (unsigned char)s[1] : 0), 3600);
+	if (tl == 0)
+		return; /* a user name a session cannot carry */
+	memcpy(cookie, "authcore_session=", 17);
+	memcpy(cookie + 17, tok, tl);
+	set_hdr(&h[0], "cookie", cookie, 17 + tl);
+	(void)ac_csrf_token(csrf, &key, tok, tl);
+	set_hdr(&h[1], "x-csrf-token", csrf, sizeof csrf);
+	memset(&r, 0, sizeof r);
+	r.method.ptr = n > 2 && (s[2] & 1) ? "GET" : "POST";
+	r.method.len = n > 2 && (s[2] & 1) ? 3 : 4;
+	r.path.ptr = nl > 1 && ln[1].len ? ln[1].ptr : "/auth/logout";
+	r.path.len = nl > 1 && ln[1].len ? ln[1].len : 12;
+	r.headers = h;
+	r.n_headers = 2;
+	ac_decide_local(P, &S, T, &r, NOW, NULL, 0, &dec);
+	fz_check_decision(&dec);
+	if (dec.a.action == AC_PENDING)
+		die("ac_decide_local left a revocation pending");
+	/* by hand: a GET the session authenticates, its group as given */
+	r.method.ptr = "GET";
+	r.method.len = 3;
+	r.path.ptr = "/x";
+	r.path.len = 2;
+	for (k = 0; k < 2; k++) {
+		uint8_t g[AC_STORE_VALUE_MAX];
+		memset(g, 0, sizeof g);
+		if (k == 1)
+			memcpy(g, s, n < sizeof g ? n : sizeof g);
+		memset(&dec, 0, sizeof dec);
+		ac_decide_begin(P, &S, &r, NOW, NULL, 0, &dec);
+		if (dec.a.action != AC_PENDING || dec.a.wait != AC_WAIT_STORE ||
+		    dec.a.n_reads != 1)
+			die("a session under revocation did not read its entry");
+		if (ac_decide_supply(&dec, 0, g, k == 0 ? 0 : sizeof g,
+		    k == 0 ? 0 : 1) != 0)
+			die("the entry asked for was refused");
+		ac_decide_finish(P, &S, &r, NOW, NULL, 0, &dec);
+		fz_check_decision(&dec);
+		if (k == 0 && dec.a.action != AC_ALLOW)
+			die("a session with nothing revoked was refused");
+		if (dec.a.action == AC_PENDING)
+			die("pending after its entry was supplied");
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -696,5 +794,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fz_begin();
 	stage_ratelimit(s, n);
 	fz_end("rate limits");
+	fz_begin();
+	stage_revoke(s, n);
+	fz_end("revocation");
 	return 0;
 }
