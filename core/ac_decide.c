@@ -514,13 +514,15 @@ static void run(const ac_policy *P, ac_state *S, const ac_request *req,
 		ac_reply_audit(P, d, req, now);
 }
 
-/* A new request: it has asked for no fetch (ac_jwks.c). */
+/* A new request: it has asked for no fetch (ac_jwks.c) and holds no
+ * verified session. */
 static void fetch_reset(ac_decision *d)
 {
 	d->fetch_src = NULL;
 	d->fetch_asked = d->fetch_done = d->fetch_failed = 0;
 	d->oidc.asked = d->oidc.outcome = 0;
 	d->oidc.token_len = 0;
+	d->sess_policy = NULL; /* a new request verifies its session */
 	d->disc_asked = d->fetch_kind = 0;
 }
 

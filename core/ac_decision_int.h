@@ -87,6 +87,13 @@ struct ac_decision {
 	char match_buf[AC_TARGET_MAX]; /* storage for a.match */
 	ac_jwt_result jwt;       /* scratch for the token check */
 	ac_session session;      /* scratch for the session check */
+	/* the token d->session holds, verified for this policy at this
+	 * time: a run of the same request again (after store reads or a
+	 * fetch) takes it without verifying it again (ac_session_verify_in) */
+	const ac_policy *sess_policy; /* NULL: nothing held */
+	int64_t sess_now;
+	size_t sess_len;
+	char sess_tok[AC_SESSION_TOKEN_MAX];
 	int page;                /* the answer is one of the core's HTML pages
 	                            (security headers even without
 	                            "security_headers") */

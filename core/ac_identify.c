@@ -181,6 +181,27 @@ static int by_jwt(const ac_policy *P, const ac_request *req, ac_decision *d,
  * same host may set one with Path=/) are resolved, not refused: the one
  * that verifies is taken; two that verify as different users are
  * ambiguous (400). */
+ac_reason ac_session_verify_in(const ac_policy *P, ac_decision *d,
+    ac_str tok, int64_t now)
+{
+	ac_reason r;
+
+	if (d->sess_policy == P && d->sess_now == now &&
+	    d->sess_len == tok.len && tok.len > 0 &&
+	    memcmp(d->sess_tok, tok.ptr, tok.len) == 0)
+		return AC_OK;
+	d->sess_policy = NULL;
+	r = ac_session_verify(P->session_keys, P->n_session_keys, tok.ptr,
+	    tok.len, now, &d->session);
+	if (r == AC_OK && tok.len <= sizeof d->sess_tok) {
+		memcpy(d->sess_tok, tok.ptr, tok.len);
+		d->sess_len = tok.len;
+		d->sess_now = now;
+		d->sess_policy = P;
+	}
+	return r;
+}
+
 static int by_session(const ac_policy *P, ac_state *S,
     const ac_request *req, ac_decision *d, int64_t now, ac_ident *id)
 {
@@ -193,8 +214,8 @@ static int by_session(const ac_policy *P, ac_state *S,
 
 	set_method(d, "session");
 	while (ac_req_next_cookie(req, P->session_cookie, &hi, &pos, &v)) {
-		r = ac_req_token_ok(v) ? ac_session_verify(P->session_keys,
-		    P->n_session_keys, v.ptr, v.len, now, s) : AC_MALFORMED;
+		r = ac_req_token_ok(v) ? ac_session_verify_in(P, d, v, now) :
+		    AC_MALFORMED;
 		last_is_tok = 0;
 		if (r != AC_OK) {
 			if (fail == AC_OK)
@@ -219,8 +240,7 @@ static int by_session(const ac_policy *P, ac_state *S,
 		ac_reply_respond(d, 401, fail);
 		return 0;
 	}
-	if (!last_is_tok && ac_session_verify(P->session_keys,
-	    P->n_session_keys, tok.ptr, tok.len, now, s) != AC_OK) {
+	if (!last_is_tok && ac_session_verify_in(P, d, tok, now) != AC_OK) {
 		ac_reply_respond(d, 500, AC_INVALID_REQUEST); /* cannot happen */
 		return 0;
 	}

@@ -32,6 +32,13 @@ typedef struct {
 int ac_identify(const ac_policy *P, ac_state *S, const ac_request *req,
     int64_t now, const ac_verdict *v, ac_decision *d, ac_ident *id);
 
+/* A session token verified into d->session: as ac_session_verify with
+ * P's keys, except that the token d->session already holds, verified for
+ * P at this same time (an earlier run of this request), is taken as it
+ * is. Every verification into d->session goes through here. */
+ac_reason ac_session_verify_in(const ac_policy *P, ac_decision *d,
+    ac_str tok, int64_t now);
+
 /* Outcomes of ac_identify_password. */
 enum { AC_ID_MATCH, AC_ID_FAIL, AC_ID_PENDING, AC_ID_THROTTLED,
 	AC_ID_OVERLOADED };

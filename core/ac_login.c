@@ -313,8 +313,7 @@ void ac_login_logout(const ac_policy *P, const ac_request *req, int64_t now,
 
 	/* the audit line names who logged out when the session is valid */
 	if (ac_req_cookie(req, P->session_cookie, &tok) == 1 &&
-	    ac_session_verify(P->session_keys, P->n_session_keys, tok.ptr,
-	    tok.len, now, &d->session) == AC_OK) {
+	    ac_session_verify_in(P, d, tok, now) == AC_OK) {
 		d->a.user = d->session.user;
 		d->a.auth_method.ptr = "session";
 		d->a.auth_method.len = 7;

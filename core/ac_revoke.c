@@ -28,6 +28,7 @@
  * "allow" lets it through): revocation fails closed by default.
  */
 #include "ac_bucket.h"
+#include "ac_identify.h"
 #include "ac_login.h"
 #include "ac_ratelimit.h"
 #include "ac_reply.h"
@@ -240,8 +241,7 @@ int ac_stage_revoke_logout(ac_ctx *c)
 		return AC_STAGE_NEXT;
 	/* nothing to revoke without a session this policy signed */
 	if (ac_req_cookie(&c->req, P->session_cookie, &tok) != 1 ||
-	    ac_session_verify(P->session_keys, P->n_session_keys, tok.ptr,
-	    tok.len, c->now, s) != AC_OK)
+	    ac_session_verify_in(P, d, tok, c->now) != AC_OK)
 		return AC_STAGE_NEXT;
 	r = ready(P, c->S, d, s->user, s->sid, &pl);
 	if (r != 1)

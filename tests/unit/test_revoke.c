@@ -301,6 +301,31 @@ static void test_store_error(void)
 	CHECK(a->action == AC_ALLOW);
 	end();
 
+	begin("revocation: a session verified in a run is reused only for the same token: a finish with a forged one is refused");
+	{
+		static char forged[AC_SESSION_TOKEN_MAX + 1];
+		size_t l;
+		fresh(deny);
+		t = session(9, "ann", NOW);
+		request("GET", "/x", t);
+		memset(decm, 0, sizeof decm);
+		ac_decide_begin(deny, S, &req, NOW, entropy, sizeof entropy,
+		    &dec);
+		CHECK(a->action == AC_PENDING && a->wait == AC_WAIT_STORE);
+		CHECK(ac_decide_supply(&dec, 0, NULL, 0, 0) == 0);
+		/* the same request, its token's MAC flipped */
+		snprintf(forged, sizeof forged, "%s", t);
+		l = strlen(forged);
+		forged[l - 2] = forged[l - 2] == 'A' ? 'B' : 'A';
+		snprintf(cookie, sizeof cookie, "authcore_session=%s", forged);
+		hdr[0].value.len = strlen(cookie);
+		ac_decide_finish(deny, S, &req, NOW, entropy, sizeof entropy,
+		    &dec);
+		CHECK(a->action != AC_ALLOW && a->status == 401);
+		request("GET", "/x", t);
+	}
+	end();
+
 	begin("revocation: without it, a session never reads the store");
 	{
 		static uint8_t m[65536];
