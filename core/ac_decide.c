@@ -434,6 +434,7 @@ static void reset(ac_decision *d, const ac_request *req)
 	d->a.n_reads = 0;
 	d->a.writes = d->store.writes;
 	d->a.n_writes = 0;
+	d->a.store_shared = 0;
 	d->a.lease = NULL;
 	d->a.lease_len = 0;
 	memset(&d->a.fetch, 0, sizeof d->a.fetch);
@@ -449,7 +450,7 @@ static void reset(ac_decision *d, const ac_request *req)
 
 /* The answer's store part: the keys still to read (pending on the store),
  * or the entries to write (a final answer). */
-static void store_ops(ac_decision *d)
+static void store_ops(const ac_policy *P, ac_decision *d)
 {
 	ac_store_io *io = &d->store;
 	size_t i;
@@ -478,6 +479,9 @@ static void store_ops(ac_decision *d)
 		op->key.ptr = e->key;
 		op->key.len = e->key_len;
 	}
+	/* the policy's shared store, unless this request fell back */
+	d->a.store_shared = P->store_redis && !io->local &&
+	    (d->a.n_reads > 0 || d->a.n_writes > 0);
 }
 
 static void run(const ac_policy *P, ac_state *S, const ac_request *req,
@@ -498,7 +502,7 @@ static void run(const ac_policy *P, ac_state *S, const ac_request *req,
 	decide(P, S, req, now, entropy, entropy_len, v, d);
 	if (d->a.action == AC_PENDING && d->a.wait == AC_WAIT_NONE)
 		d->a.wait = AC_WAIT_PASSWORD;
-	store_ops(d);
+	store_ops(P, d);
 	if (d->a.wait == AC_WAIT_PASSWORD && d->a.n_writes > 0)
 		d->store.client_counted = 1;
 	if (d->a.action == AC_PENDING) {
@@ -556,7 +560,7 @@ static void release_run(const ac_policy *P, int64_t now, ac_decision *d)
 	d->a.reason = d->store.failed;
 	if (d->store.failed == AC_OK)
 		ac_conn_release(P, now, d);
-	store_ops(d);
+	store_ops(P, d);
 }
 
 ac_action ac_release_begin(const ac_policy *P, const uint8_t *lease,
@@ -693,11 +697,23 @@ static void store_failed(const ac_policy *P, ac_state *S,
 {
 	ac_store_io keep = d->store;
 	int written = 0;
+	int local = keep.local;
 
+	if (why == AC_STORE_UNAVAILABLE && P->store_redis && !local &&
+	    P->rl_fail_local) {
+		/* the shared store failed: the limits count in the host's
+		 * own from here on, for this request (the next tries the
+		 * shared one again) */
+		local = 1;
+		why = AC_OK;
+		keep.fell_back = 1;
+	}
 	if (d->release) {
 		memset(&d->store, 0, sizeof d->store);
 		d->store.failed = why;
 		d->store.lost = keep.lost;
+		d->store.local = local;
+		d->store.fell_back = keep.fell_back;
 		release_run(P, now, d);
 		ac_wipe(&keep, sizeof keep);
 		return;
@@ -713,6 +729,8 @@ static void store_failed(const ac_policy *P, ac_state *S,
 	memset(&d->store, 0, sizeof d->store);
 	d->store.failed = why;
 	d->store.lost = keep.lost;
+	d->store.local = local;
+	d->store.fell_back = keep.fell_back;
 	if (keep.has_verdict) {
 		/* the password check this request passed stays passed, and
 		 * so do the client's counts stored as it began */

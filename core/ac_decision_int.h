@@ -62,6 +62,10 @@ typedef struct {
 	int client_counted; /* the answer that started the password check
 	                       carried the client limits' writes: the runs
 	                       after it do not count them again */
+	int local;          /* the shared store failed: this request's
+	                       entries are the host's own (rate_limits.
+	                       on_store_error "local") */
+	int fell_back;      /* ... and its audit line says so */
 } ac_store_io;
 
 /* An OpenID sign-in's callback across its fetches (ac_oidc.c): the token

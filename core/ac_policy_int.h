@@ -285,6 +285,18 @@ struct ac_policy {
 	 * groups follow the caps' (0: off) */
 	uint32_t rev_groups;
 	int rev_fail_open;              /* on_store_error "allow" */
+	/* the shared store ("store", core/ac_store_policy.c): entries kept
+	 * in Redis for a whole fleet, placed by place_key */
+	int store_redis;
+	ac_str redis_host;
+	uint32_t redis_port;
+	ac_str redis_prefix;            /* before every key */
+	uint32_t redis_timeout_ms;
+	uint32_t redis_pool;            /* connections per worker, at most */
+	ac_str redis_password;          /* AUTH; empty: none */
+	uint8_t place_key[16];          /* from store.secret */
+	int rl_fail_local;              /* rate_limits.on_store_error
+	                                   "local" (the default with Redis) */
 	/* allowed requests audited, per million ("audit.allowed"): 0 none,
 	 * 1000000 all; every other answer is always audited */
 	uint32_t audit_allowed;

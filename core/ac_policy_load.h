@@ -172,6 +172,9 @@ int ac_pl_cors(ac_loader *L, ac_policy *P, const cJSON *v);
 /* core/ac_ratelimit_policy.c */
 int ac_pl_rate_limits(ac_loader *L, ac_policy *P, const cJSON *v);
 int ac_pl_upstream_identity(ac_loader *L, ac_policy *P, const cJSON *v);
+/* core/ac_store_policy.c */
+int ac_pl_store(ac_loader *L, ac_policy *P, const cJSON *v);
+int ac_pl_store_check(ac_loader *L, const ac_policy *P);
 
 /* Member lists of the object sections (the section table checks them). */
 extern const char *const ac_pl_request_members[];
@@ -184,6 +187,7 @@ extern const char *const ac_pl_login_members[];
 extern const char *const ac_pl_security_headers_members[];
 extern const char *const ac_pl_cors_members[];
 extern const char *const ac_pl_rate_limits_members[];
+extern const char *const ac_pl_store_members[];
 extern const char *const ac_pl_upstream_identity_members[];
 extern const char *const ac_pl_audit_members[];
 

@@ -115,6 +115,11 @@ int ac_store_entry(ac_decision *d, uint32_t g)
 	return (int)d->store.n++;
 }
 
+const uint8_t *ac_store_place_key(const ac_policy *P, const ac_state *S)
+{
+	return P->store_redis ? P->place_key : ac_state_bucket_key(S);
+}
+
 size_t ac_store_key(uint32_t g, char key[AC_STORE_KEY_MAX])
 {
 	char dig[10];
@@ -231,7 +236,7 @@ int ac_store_place(ac_ctx *c, const char kind[4], size_t index, size_t w,
 	name[7] = (uint8_t)v.len;
 	name[8] = (uint8_t)index;
 	memcpy(name + 9, v.ptr, len);
-	ac_bucket_place(ac_state_bucket_key(c->S), name, 9 + len, n_groups,
+	ac_bucket_place(ac_store_place_key(c->P, c->S), name, 9 + len, n_groups,
 	    &g, tag);
 	*group = base + g;
 	e = ac_store_entry(c->d, *group);

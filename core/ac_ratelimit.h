@@ -45,6 +45,10 @@ int ac_store_ready(ac_ctx *c, int waiting);
 /* The store key of group g ("g<index>", no NUL); its length. */
 size_t ac_store_key(uint32_t g, char key[AC_STORE_KEY_MAX]);
 
+/* The key that places entries in groups: the policy's shared store's
+ * (every member of a fleet places alike), else the state's own. */
+const uint8_t *ac_store_place_key(const ac_policy *P, const ac_state *S);
+
 /* When every bucket of group g has lapsed (unix seconds): from then on
  * the group is the same as absent. */
 int64_t ac_group_expiry(const uint8_t g[AC_GROUP_BYTES]);

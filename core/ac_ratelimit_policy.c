@@ -225,14 +225,15 @@ static int load_caps(ac_loader *L, ac_policy *P, const cJSON *conn)
 
 int ac_pl_rate_limits(ac_loader *L, ac_policy *P, const cJSON *v)
 {
-	static const char *const on_error[] = { "deny", "allow", NULL };
+	static const char *const on_error[] = { "deny", "allow", "local",
+		NULL };
 	const cJSON *lim = cJSON_GetObjectItemCaseSensitive(v, "limits");
 	const cJSON *dflt = cJSON_GetObjectItemCaseSensitive(v, "default");
 	const cJSON *conn = cJSON_GetObjectItemCaseSensitive(v, "connections");
 	const cJSON *r;
 	int64_t store = RL_STORE_DEFAULT;
 	size_t n = 0, save, s2, i, buckets = 0;
-	int idx = 0, fail = 0;
+	int idx = 0, fail = P->store_redis ? 2 : 0;
 
 	if (lim == NULL && dflt == NULL && conn == NULL)
 		return ac_pl_bad(L, "needs \"limits\", a \"default\" or \"connections\" (an empty section limits nothing)");
@@ -296,8 +297,13 @@ int ac_pl_rate_limits(ac_loader *L, ac_policy *P, const cJSON *v)
 	if (ac_pl_member_bool(L, v, "headers", &P->rl_headers) < 0)
 		return -1;
 	if (ac_pl_member_enum(L, v, "on_store_error", on_error,
-	    "must be \"deny\" or \"allow\"", &fail) < 0)
+	    "must be \"deny\", \"allow\" or \"local\"", &fail) < 0)
 		return -1;
+	if (fail == 2 && !P->store_redis) {
+		ac_pl_push_key(L, "on_store_error", &save);
+		return ac_pl_bad(L, "\"local\" falls back from a shared \"store\" to the host's own: the policy has none");
+	}
 	P->rl_fail_open = fail == 1;
+	P->rl_fail_local = fail == 2;
 	return 0;
 }

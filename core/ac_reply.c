@@ -348,7 +348,8 @@ static size_t audit_target(const ac_policy *P, ac_str t, char *out,
 
 /* Whether the decision gets an audit line: every answer but an allow
  * does, and so does an allow decided without its rate limits (the store
- * failed and on_store_error said "allow"); any other allow as the
+ * failed and on_store_error said "allow") or with the host's own store in
+ * place of the shared one ("local"); any other allow as the
  * policy's "audit.allowed" says, sampled with the
  * decision's own entropy (its last 4 bytes), so no counter is kept and
  * a host passing no entropy gets every line. */
@@ -358,7 +359,7 @@ int ac_reply_audited(const ac_policy *P, const ac_decision *d,
 	uint32_t r;
 
 	if (d->a.action != AC_ALLOW || P->audit_allowed >= 1000000u ||
-	    d->store.failed != AC_OK)
+	    d->store.failed != AC_OK || d->store.fell_back)
 		return 1;
 	if (P->audit_allowed == 0)
 		return 0;
@@ -414,6 +415,9 @@ void ac_reply_audit(const ac_policy *P, ac_decision *d, const ac_request *req,
 		aj_w_lit(&w, ",\"store\":\"");
 		aj_w_lit(&w, ac_reason_name(d->store.failed));
 		aj_w_lit(&w, "\"");
+	} else if (d->store.fell_back) {
+		/* the shared store failed: counted in the host's own */
+		aj_w_lit(&w, ",\"store\":\"store_unavailable\",\"store_fallback\":\"local\"");
 	}
 	if (d->login_user.ptr != NULL && d->a.user.ptr == NULL) {
 		aj_w_lit(&w, ",\"login_user\":");

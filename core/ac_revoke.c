@@ -25,7 +25,8 @@
  * so that this stays rare.
  *
  * A store that cannot be read refuses the session (503; on_store_error
- * "allow" lets it through): revocation fails closed by default.
+ * "allow" lets it through): revocation fails closed by default, also when
+ * the rate limits fell back from a shared store to the host's own.
  */
 #include "ac_bucket.h"
 #include "ac_identify.h"
@@ -87,14 +88,14 @@ static int place_of(const ac_policy *P, const ac_state *S, ac_str user,
 
 	memcpy(name, "rv1u", 4);
 	memcpy(name + 4, user.ptr, n);
-	ac_bucket_place(ac_state_bucket_key(S), name, 4 + n, P->rev_groups,
+	ac_bucket_place(ac_store_place_key(P, S), name, 4 + n, P->rev_groups,
 	    &g, &t);
 	out->user = (t | BEFORE_BIT) & TAG_MASK;
 	if (out->user == FLOOR_TAG)
 		out->user = FLOOR_TAG - 1;
 	memcpy(name, "rv1s", 4);
 	memcpy(name + 4, sid, AC_SESSION_ID_LEN);
-	ac_bucket_place(ac_state_bucket_key(S), name, 4 + AC_SESSION_ID_LEN,
+	ac_bucket_place(ac_store_place_key(P, S), name, 4 + AC_SESSION_ID_LEN,
 	    1, &t, &out->sid);
 	out->sid &= ~BEFORE_BIT;
 	if (out->sid == 0)
@@ -112,7 +113,9 @@ static int place_of(const ac_policy *P, const ac_state *S, ac_str user,
 static int ready(const ac_policy *P, const ac_state *S, ac_decision *d,
     ac_str user, const uint8_t *sid, place *pl)
 {
-	if (d->store.failed != AC_OK || d->store.missing) {
+	/* a request that fell back to the host's own store (the shared
+	 * one failed) cannot see the fleet's revocations */
+	if (d->store.failed != AC_OK || d->store.missing || d->store.local) {
 		if (P->rev_fail_open)
 			return 2;
 		ac_reply_respond(d, 503, d->store.failed != AC_OK ?

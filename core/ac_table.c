@@ -150,6 +150,8 @@ void ac_table_settle(const ac_policy *P, ac_state *S, ac_table *t,
 		size_t i;
 		int r = 0;
 
+		if (a->store_shared)
+			return; /* the shared store's step (authcore_redis.h) */
 		for (i = 0; i < a->n_writes && r == 0; i++)
 			r = t == NULL ? -1 : ac_table_write(t,
 			    a->writes[i].key, a->writes[i].value,

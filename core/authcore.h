@@ -29,6 +29,7 @@
 #include "authcore_decide.h"   /* requests, what they need, decisions */
 #include "authcore_cache.h"    /* the verified-signature cache */
 #include "authcore_store.h"    /* store entries, the local table */
+#include "authcore_redis.h"    /* the shared store on Redis */
 #include "authcore_jwks.h"     /* keys fetched from a JWKS URL */
 
 #endif

@@ -203,6 +203,9 @@ typedef struct {
 	                            compare-and-set, before applying the
 	                            answer */
 	size_t n_writes;
+	int store_shared;        /* 1: these reads or writes go to the
+	                            policy's shared store (core/
+	                            authcore_redis.h), 0: the host's own */
 	/* AC_ALLOW under a connection cap (core/authcore_store.h): the
 	 * counters this stream holds; the host keeps these bytes until the
 	 * stream ends, then releases them (ac_release_begin). NULL/0: none */

@@ -188,7 +188,7 @@ static void test_loader(void)
 	CHECK(load_fails("{\"default\":{\"key\":\"client\",\"limit\":\"1/s\"},\"store\":1}",
 	    "$.rate_limits.store", "64 to 67108864"));
 	CHECK(load_fails("{\"default\":{\"key\":\"client\",\"limit\":\"1/s\"},\"on_store_error\":\"open\"}",
-	    "$.rate_limits.on_store_error", "\"deny\" or \"allow\""));
+	    "$.rate_limits.on_store_error", "\"deny\", \"allow\" or \"local\""));
 	end();
 }
 

@@ -1,0 +1,114 @@
+/*
+ * The shared store in a policy: "store". Entries (rate-limit buckets,
+ * connection caps' counters, session revocations) live in each host's own
+ * store unless the policy names a Redis server, which every member of a
+ * fleet then shares (core/ac_redis.c makes its commands).
+ *
+ *   "store": {"redis": {"host", "port", "prefix", "timeout_ms", "pool",
+ *                       "password" | "password_env"},
+ *             "secret" | "secret_env"}
+ *
+ * The secret (32..256 bytes, the same in every member) keys where entries
+ * are placed: hosts of one fleet must place a client's buckets alike, and
+ * no client may aim its buckets at another's, so the placement key can be
+ * neither a host's own random state key nor public.
+ */
+#include <bearssl.h>
+
+#include "ac_policy_load.h"
+
+const char *const ac_pl_store_members[] = { "redis", "secret",
+	"secret_env", NULL };
+
+static int redis(ac_loader *L, ac_policy *P, const cJSON *v)
+{
+	static const char *const members[] = { "host", "port", "prefix",
+		"timeout_ms", "pool", "password", "password_env", NULL };
+	int64_t port = 6379, timeout = 100, pool = 4;
+	size_t i;
+
+	if (ac_pl_members(L, v, members) < 0)
+		return -1;
+	P->redis_host.ptr = "127.0.0.1";
+	P->redis_host.len = 9;
+	P->redis_prefix.ptr = "authcore:";
+	P->redis_prefix.len = 9;
+	if (ac_pl_member_str(L, v, "host", 1, 253, &P->redis_host) < 0 ||
+	    ac_pl_member_str(L, v, "prefix", 1, 64, &P->redis_prefix) < 0)
+		return -1;
+	for (i = 0; i < P->redis_host.len; i++) {
+		char ch = P->redis_host.ptr[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' ||
+		    ch == ':')) {
+			size_t save;
+			ac_pl_push_key(L, "host", &save);
+			return ac_pl_bad(L, "must be a host name, an IPv4 or an IPv6 address");
+		}
+	}
+	for (i = 0; i < P->redis_prefix.len; i++) {
+		unsigned char ch = (unsigned char)P->redis_prefix.ptr[i];
+		if (ch <= 0x20 || ch >= 0x7f || ch == '/' || ch == '%') {
+			size_t save;
+			ac_pl_push_key(L, "prefix", &save);
+			return ac_pl_bad(L, "must be visible ASCII without '/' or '%'");
+		}
+	}
+	if (ac_pl_member_int(L, v, "port", 1, 65535, &port,
+	    "must be a TCP port, 1 to 65535") < 0 ||
+	    ac_pl_member_int(L, v, "timeout_ms", 1, 60000, &timeout,
+	    "must be milliseconds, 1 to 60000") < 0 ||
+	    ac_pl_member_int(L, v, "pool", 1, 64, &pool,
+	    "must be the connections a worker may open, 1 to 64") < 0)
+		return -1;
+	if ((cJSON_GetObjectItemCaseSensitive(v, "password") != NULL ||
+	    cJSON_GetObjectItemCaseSensitive(v, "password_env") != NULL) &&
+	    ac_pl_member_secret(L, v, "password", 1, 512,
+	    &P->redis_password) < 0)
+		return -1;
+	P->redis_port = (uint32_t)port;
+	P->redis_timeout_ms = (uint32_t)timeout;
+	P->redis_pool = (uint32_t)pool;
+	P->store_redis = 1;
+	return 0;
+}
+
+int ac_pl_store(ac_loader *L, ac_policy *P, const cJSON *v)
+{
+	static const char label[] = "authcore-store-place-v1";
+	const cJSON *r = cJSON_GetObjectItemCaseSensitive(v, "redis");
+	br_hmac_key_context kc;
+	br_hmac_context hc;
+	uint8_t out[32];
+	ac_str secret = { NULL, 0 };
+	size_t save;
+
+	if (r == NULL)
+		return ac_pl_bad(L, "needs \"redis\" (the one shared store there is)");
+	ac_pl_push_key(L, "redis", &save);
+	if (redis(L, P, r) < 0)
+		return -1;
+	ac_pl_pop(L, save);
+	if (ac_pl_member_secret(L, v, "secret", 32, 256, &secret) < 0)
+		return -1;
+	br_hmac_key_init(&kc, &br_sha256_vtable, secret.ptr, secret.len);
+	br_hmac_init(&hc, &kc, 32);
+	br_hmac_update(&hc, label, sizeof label);
+	br_hmac_out(&hc, out);
+	memcpy(P->place_key, out, sizeof P->place_key);
+	ac_wipe(out, sizeof out);
+	ac_wipe(&kc, sizeof kc);
+	ac_wipe(&hc, sizeof hc);
+	return 0;
+}
+
+/* A shared store nothing keeps entries in would be a setting that silently
+ * does nothing. */
+int ac_pl_store_check(ac_loader *L, const ac_policy *P)
+{
+	if (!P->store_redis || P->rl_groups > 0 || P->conn_groups > 0 ||
+	    P->rev_groups > 0)
+		return 0;
+	ac_pl_at(L, "$.store");
+	return ac_pl_bad(L, "no \"rate_limits\" or \"sessions.revocation\" keep entries in it");
+}
