@@ -91,6 +91,8 @@ int ac_pl_store(ac_loader *L, ac_policy *P, const cJSON *v)
 	ac_pl_pop(L, save);
 	if (ac_pl_member_secret(L, v, "secret", 32, 256, &secret) < 0)
 		return -1;
+	if (secret.ptr == NULL)
+		return ac_pl_bad(L, "needs \"secret\" or \"secret_env\": 32 to 256 bytes every member of the fleet shares (it places the entries)");
 	br_hmac_key_init(&kc, &br_sha256_vtable, secret.ptr, secret.len);
 	br_hmac_init(&hc, &kc, 32);
 	br_hmac_update(&hc, label, sizeof label);
