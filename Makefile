@@ -53,7 +53,7 @@ lib: $(B)/lib/libauthcore.a $(B)/lib/libauthcore.so.0 $(B)/lib/pkgconfig/authcor
 # --- CLI ----------------------------------------------------------------
 $(B)/bin/authcore: tools/authcore_cli.c $(B)/lib/libauthcore.a
 	@mkdir -p $(@D)
-	$(CC) -std=c11 $(WARN) $(CFLAGS) -Icore $< -o $@ $(B)/lib/libauthcore.a $(NATIVE_LIBS)
+	$(CC) -std=c11 $(WARN) $(CFLAGS) -Icore $< -o $@ $(B)/lib/libauthcore.a $(NATIVE_LIBS) -lhiredis
 
 .PHONY: cli
 cli: $(B)/bin/authcore

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <hiredis/hiredis.h>
 
 #include "authcore.h"
 
@@ -429,6 +430,9 @@ static const ac_policy *load_policy_file(const char *path, void **mem)
 }
 
 static int random_bytes(uint8_t *out, size_t n);
+static void decide_one(const ac_policy *p, ac_state *st, ac_table *t,
+    const ac_request *r, int64_t now, const uint8_t *entropy, size_t elen,
+    ac_decision *d, redisContext **rc);
 
 /* Fills r (and hdrs) from one request object; strings stay in req. 0, or
  * -1 after printing why. */
@@ -506,6 +510,7 @@ static int cmd_decide(int argc, char **argv)
 	size_t in_len, off = 0, n, cache_len;
 	int64_t now = (int64_t)time(NULL);
 	int rc = EXIT_USAGE, count = 0;
+	redisContext *redis = NULL;
 
 	if (check_opts(argc, argv, known) < 0)
 		return EXIT_USAGE;
@@ -597,10 +602,10 @@ static int cmd_decide(int argc, char **argv)
 			cJSON_Delete(req);
 			goto done;
 		}
-		/* a CLI may block: the one-shot call runs a password check
-		 * to the end, and reads and writes the run's table */
-		ac_decide_local(p, state, table, &r, now, entropy,
-		    sizeof entropy, d);
+		/* a CLI may block: a password check runs to the end, and
+		 * the store is read and written in place */
+		decide_one(p, state, table, &r, now, entropy,
+		    sizeof entropy, d, &redis);
 		n = ac_decision_json(d, out, sizeof out);
 		fwrite(out, 1, n, stdout);
 		fputc('\n', stdout);
@@ -626,6 +631,7 @@ static int cmd_decide(int argc, char **argv)
 	}
 	rc = 0;
 done:
+	redisFree(redis);
 	free(in);
 	free(mem);
 	free(cache);
@@ -639,6 +645,116 @@ done:
 		free(state);
 	}
 	return rc;
+}
+
+/* ---- the shared store: a policy's Redis, one blocking connection ---- */
+
+/* A connection to the policy's Redis (its timeout on connect and on every
+ * command, AUTH if it has a password), or NULL: the steps that need it
+ * then report a failed store, and the next request tries again. */
+static redisContext *redis_open(const ac_policy *p)
+{
+	ac_redis_config cfg;
+	struct timeval tv;
+	char host[256];
+	redisContext *c;
+
+	if (!ac_policy_redis(p, &cfg) || cfg.host.len >= sizeof host)
+		return NULL;
+	memcpy(host, cfg.host.ptr, cfg.host.len);
+	host[cfg.host.len] = 0;
+	tv.tv_sec = (time_t)(cfg.timeout_ms / 1000);
+	tv.tv_usec = (suseconds_t)(cfg.timeout_ms % 1000) * 1000;
+	c = redisConnectWithTimeout(host, (int)cfg.port, tv);
+	if (c == NULL || c->err || redisSetTimeout(c, tv) != REDIS_OK) {
+		fprintf(stderr, "authcore: redis %s:%u: %s\n", host, cfg.port,
+		    c ? c->errstr : "out of memory");
+		redisFree(c);
+		return NULL;
+	}
+	if (cfg.password.len > 0) {
+		redisReply *r = redisCommand(c, "AUTH %b", cfg.password.ptr,
+		    cfg.password.len);
+		int ok = r != NULL && r->type == REDIS_REPLY_STATUS;
+		freeReplyObject(r);
+		if (!ok) {
+			fputs("authcore: redis refused the policy's password\n",
+			    stderr);
+			redisFree(c);
+			return NULL;
+		}
+	}
+	return c;
+}
+
+/* Sends cmd on *rc and hands the reply to the core. A lost connection is
+ * closed (the next step connects again). */
+static void redis_step(const ac_policy *p, ac_state *st, const ac_request *r,
+    int64_t now, const uint8_t *entropy, size_t elen, ac_decision *d,
+    const ac_redis_cmd *cmd, redisContext **rc)
+{
+	const char *argv[AC_REDIS_ARGC_MAX];
+	size_t lens[AC_REDIS_ARGC_MAX], i, n = 0;
+	ac_str items[2 * AC_STORE_OPS_MAX];
+	redisReply *rep = NULL;
+	long long applied = 0;
+	int error = 1;
+
+	if (*rc == NULL)
+		*rc = redis_open(p);
+	for (i = 0; i < cmd->argc; i++) {
+		argv[i] = cmd->argv[i].ptr;
+		lens[i] = cmd->argv[i].len;
+	}
+	if (*rc != NULL)
+		rep = redisCommandArgv(*rc, (int)cmd->argc, argv, lens);
+	if (rep == NULL && *rc != NULL) {
+		fprintf(stderr, "authcore: redis: %s\n", (*rc)->errstr);
+		redisFree(*rc);
+		*rc = NULL;
+	} else if (rep != NULL && cmd->kind == AC_REDIS_WRITES &&
+	    rep->type == REDIS_REPLY_INTEGER) {
+		applied = rep->integer;
+		error = 0;
+	} else if (rep != NULL && cmd->kind == AC_REDIS_READS &&
+	    rep->type == REDIS_REPLY_ARRAY &&
+	    rep->elements <= 2 * AC_STORE_OPS_MAX) {
+		error = 0;
+		for (n = 0; n < rep->elements; n++) {
+			redisReply *e = rep->element[n];
+			items[n].ptr = e->type == REDIS_REPLY_STRING ? e->str : NULL;
+			items[n].len = e->type == REDIS_REPLY_STRING ? e->len : 0;
+		}
+	} else if (rep != NULL && rep->type == REDIS_REPLY_ERROR) {
+		fprintf(stderr, "authcore: redis: %s\n", rep->str);
+	}
+	ac_redis_reply(p, st, r, now, entropy, elen, d, cmd, error, items, n,
+	    applied);
+	freeReplyObject(rep);
+}
+
+/* One request decided end to end by a caller that may block: the store
+ * steps on the policy's Redis (if it has one) or the run's table, a
+ * password check run whole. */
+static void decide_one(const ac_policy *p, ac_state *st, ac_table *t,
+    const ac_request *r, int64_t now, const uint8_t *entropy, size_t elen,
+    ac_decision *d, redisContext **rc)
+{
+	static ac_redis_cmd cmd;
+
+	(void)ac_decide_begin(p, st, r, now, entropy, elen, d);
+	for (;;) {
+		if (ac_redis_command(p, d, &cmd)) {
+			redis_step(p, st, r, now, entropy, elen, d, &cmd, rc);
+			continue;
+		}
+		ac_table_settle(p, st, t, r, now, entropy, elen, d);
+		if (ac_redis_command(p, d, &cmd))
+			continue;
+		if (ac_decision_answer(d)->action != AC_PENDING)
+			return;
+		ac_decide_finish(p, st, r, now, entropy, elen, d);
+	}
 }
 
 /* Random bytes from the kernel (the CLI, not the core, owns I/O). */

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything authcore builds and tests with. Idempotent: each step
 # checks for its result first, so a second run costs seconds.
-#   Debian packages  - toolchains, BearSSL, cJSON, nginx (+ nginx-dev),
+#   Debian packages  - toolchains, BearSSL, cJSON, hiredis (the CLI's and
+#                      nginx module's Redis client), redis-server (the
+#                      shared store's tests), nginx (+ nginx-dev),
 #                      chromium (the browser test drives it headless), the
 #                      aarch64 cross compiler + sysroot and qemu-user (the
 #                      ARMv8 SHA-256 path is tested under qemu-aarch64)
@@ -21,7 +23,8 @@ export DEBIAN_FRONTEND=noninteractive
 apt_pkgs="clang lld wasi-libc libclang-rt-14-dev-wasm32 libclang-rt-14-dev emscripten
  libbearssl-dev libcjson-dev nginx nginx-dev python3 python3-pip python3-venv
  pkg-config dpkg-dev curl libjwt-dev libssl-dev openssl chromium
- gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user wrk procps"
+ gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user wrk procps
+ libhiredis-dev redis-server"
 missing=""
 for p in $apt_pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
@@ -37,7 +40,8 @@ if [ -n "$missing" ]; then
 fi
 
 # nginx as installed must not hold port 80 during tests
-if command -v systemctl >/dev/null 2>&1; then systemctl disable --now nginx >/dev/null 2>&1 || true; fi
+# (nor Redis its port: each test starts its own redis-server)
+if command -v systemctl >/dev/null 2>&1; then systemctl disable --now nginx redis-server >/dev/null 2>&1 || true; fi
 
 # Third-party sources for the wasm builds: Debian's own source packages.
 fetch_src() { # $1 source package, $2 marker file inside the tree
