@@ -33,9 +33,10 @@ $(NGX_SRC)/objs/Makefile: $(NGX_SRC)/configure hosts/nginx/config hosts/nginx/bu
 # otherwise leave it compiled against the old one). A plain `make` without MAKEFLAGS: variables given
 # on our command line (CFLAGS=...) must not override nginx's own, and
 # `make -n` must not run it.
-$(NGX_MODULE): $(NGX_SRC)/objs/Makefile hosts/nginx/ngx_http_authcore_module.c $(CORE_HDRS) $(B)/lib/libauthcore.a
+$(NGX_MODULE): $(NGX_SRC)/objs/Makefile hosts/nginx/ngx_http_authcore_module.c hosts/nginx/ngx_http_authcore_redis.c hosts/nginx/ngx_http_authcore_redis.h $(CORE_HDRS) $(B)/lib/libauthcore.a
 	rm -f $(NGX_SRC)/objs/ngx_http_authcore_module.so \
-	  $(NGX_SRC)/objs/addon/nginx/ngx_http_authcore_module.o
+	  $(NGX_SRC)/objs/addon/nginx/ngx_http_authcore_module.o \
+	  $(NGX_SRC)/objs/addon/nginx/ngx_http_authcore_redis.o
 	env -u MAKEFLAGS -u MFLAGS make -s -C $(NGX_SRC) -f objs/Makefile modules
 	cp $(NGX_SRC)/objs/ngx_http_authcore_module.so $@
 
@@ -77,7 +78,9 @@ $(NGX_TEST_SRC)/objs/Makefile: $(NGX_TEST_SRC)/configure hosts/nginx/config host
 	      --add-dynamic-module=$(abspath hosts/nginx) > ../configure.log 2>&1 \
 	  || { tail -30 ../configure.log >&2; exit 1; }
 
-$(NGX_TEST_MODULE): $(NGX_TEST_SRC)/objs/Makefile hosts/nginx/ngx_http_authcore_module.c $(CORE_HDRS) $(B)/lib/libauthcore.a
-	rm -f $(NGX_TEST_SRC)/objs/ngx_http_authcore_module.so
+$(NGX_TEST_MODULE): $(NGX_TEST_SRC)/objs/Makefile hosts/nginx/ngx_http_authcore_module.c hosts/nginx/ngx_http_authcore_redis.c hosts/nginx/ngx_http_authcore_redis.h $(CORE_HDRS) $(B)/lib/libauthcore.a
+	rm -f $(NGX_TEST_SRC)/objs/ngx_http_authcore_module.so \
+	  $(NGX_TEST_SRC)/objs/addon/nginx/ngx_http_authcore_module.o \
+	  $(NGX_TEST_SRC)/objs/addon/nginx/ngx_http_authcore_redis.o
 	env -u MAKEFLAGS -u MFLAGS make -s -C $(NGX_TEST_SRC) -f objs/Makefile modules
 	cp $(NGX_TEST_SRC)/objs/ngx_http_authcore_module.so $@

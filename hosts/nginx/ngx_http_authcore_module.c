@@ -50,6 +50,7 @@
 #endif
 
 #include "authcore.h"
+#include "ngx_http_authcore_redis.h"
 
 #define AC_NGX_ENTROPY_LEN 32
 #define AC_NGX_ENV_VARS 64       /* AUTHCORE_* variables read at most */
@@ -154,6 +155,7 @@ typedef enum {
 	AC_NGX_PENDING,  /* the password check is running */
 	AC_NGX_FETCH,    /* the key fetch (a subrequest) is under way */
 	AC_NGX_FETCHED,  /* its outcome is in, not handed to the core yet */
+	AC_NGX_REDIS,    /* a store step is waiting for Redis */
 	AC_NGX_DECIDED,  /* final decision, not applied yet */
 	AC_NGX_APPLIED   /* applied; rc is the access phase's answer */
 } ngx_http_authcore_step_e;
@@ -199,6 +201,15 @@ typedef struct {
 	ngx_uint_t fetch_status;   /* its outcome: 0 for a failure */
 	ngx_str_t fetch_type;      /* Content-Type */
 	ngx_str_t fetch_body;
+	/* the policy's Redis (store.redis): the step's command, its wait,
+	 * and the reply while it is handed to the core */
+	ac_redis_cmd *redis_cmd;   /* from r->pool, when first needed */
+	ngx_http_authcore_redis_wait_t *redis_wait;
+	unsigned redis_due:1;      /* the core's answer waits for Redis */
+	int redis_error;
+	const ac_str *redis_items;
+	size_t redis_n;
+	long long redis_applied;
 } ngx_http_authcore_ctx_t;
 
 /*
@@ -1548,6 +1559,10 @@ static void ngx_http_authcore_abandon(ngx_http_request_t *r,
     ngx_http_authcore_ctx_t *ctx);
 static ngx_int_t ngx_http_authcore_fetch(ngx_http_request_t *r,
     ngx_http_authcore_ctx_t *ctx, const ac_answer *a);
+static ngx_int_t ngx_http_authcore_redis_start(ngx_http_request_t *r,
+    ngx_http_authcore_ctx_t *ctx);
+static void ngx_http_authcore_redis_release(ngx_http_request_t *r,
+    ngx_http_authcore_ctx_t *ctx);
 #if (NGX_THREADS)
 static void ngx_http_authcore_thread_step(void *data, ngx_log_t *log);
 static void ngx_http_authcore_thread_done(ngx_event_t *ev);
@@ -1606,6 +1621,9 @@ ngx_http_authcore_cleanup(void *data)
 		ctx->fetch->ctx = NULL;
 		ctx->fetch = NULL;
 	}
+	/* never while blocked on it: only if nginx freed a blocked request */
+	ngx_http_authcore_redis_cancel(ctx->redis_wait);
+	ctx->redis_wait = NULL;
 	if (d == NULL) {
 		return;
 	}
@@ -2017,6 +2035,7 @@ typedef enum {
 	AC_NGX_FINISH,   /* ac_decide_finish, with the entries supplied */
 	AC_NGX_ERROR,    /* ac_decide_store_error */
 	AC_NGX_LOST,     /* ac_decide_store_lost: a write lost its race */
+	AC_NGX_REDIS_REPLY, /* ac_redis_reply: Redis answered the step */
 	AC_NGX_RELEASE   /* ac_release_begin of ctx->lease */
 } ngx_http_authcore_call_e;
 
@@ -2066,6 +2085,11 @@ ngx_http_authcore_call(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx,
 	case AC_NGX_RELEASE:
 		(void) ac_release_begin(ctx->policy, ctx->lease, ctx->lease_len,
 		    now, ctx->d);
+		break;
+	case AC_NGX_REDIS_REPLY:
+		ac_redis_reply(ctx->policy, st, &ctx->req, now, entropy, elen,
+		    ctx->d, ctx->redis_cmd, ctx->redis_error, ctx->redis_items,
+		    ctx->redis_n, ctx->redis_applied);
 		break;
 	}
 	if (ctx->needs & AC_NEEDS_STATE) {
@@ -2158,8 +2182,27 @@ ngx_http_authcore_core_call(ngx_http_request_t *r,
 		    ngx_http_authcore_module), ctx->jwks_index);
 	}
 	ngx_http_authcore_call(r, ctx, first, entropy);
+	ctx->redis_due = 0;
 	for (;;) {
 		a = ac_decision_answer(ctx->d);
+		if (a->store_shared) {
+			/* the policy's Redis: sent from the event loop, the
+			 * loop goes on when it answers */
+			if (ctx->redis_cmd == NULL) {
+				ctx->redis_cmd = ngx_palloc(r->pool,
+				    sizeof(ac_redis_cmd));
+			}
+			if (ctx->redis_cmd != NULL
+			    && ac_redis_command(ctx->policy, ctx->d,
+			        ctx->redis_cmd)) {
+				ctx->redis_due = 1;
+				break;
+			}
+			ctx->redis_error = 1; /* no memory: a failed step */
+			ngx_http_authcore_call(r, ctx, AC_NGX_REDIS_REPLY,
+			    entropy);
+			continue;
+		}
 		rc = a->n_writes > 0 ? ngx_http_authcore_store_write(r, ctx, a) : 0;
 		if (rc != 0) {
 			ngx_http_authcore_call(r, ctx,
@@ -2208,6 +2251,11 @@ ngx_http_authcore_release(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx)
 	if (ctx->lease_len == 0 || ctx->d == NULL) {
 		return;
 	}
+	if (ac_policy_redis(ctx->policy, &(ac_redis_config){ 0 })) {
+		ngx_http_authcore_redis_release(r, ctx);
+		ctx->lease_len = 0;
+		return;
+	}
 	ctx->needs = AC_NEEDS_ENTRIES; /* store entries only: no state lock */
 	ngx_http_authcore_core_call(r, ctx, AC_NGX_RELEASE);
 	a = ac_decision_answer(ctx->d);
@@ -2231,6 +2279,9 @@ ngx_http_authcore_settle(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx)
 {
 	const ac_answer *a;
 
+	if (ctx->redis_due) {
+		return ngx_http_authcore_redis_start(r, ctx);
+	}
 	a = ac_decision_answer(ctx->d);
 	if (a->action == AC_PENDING && a->wait == AC_WAIT_FETCH) {
 		if (ngx_http_authcore_fetch(r, ctx, a) == NGX_DONE) {
@@ -2381,6 +2432,142 @@ ngx_http_authcore_done(ngx_http_authcore_ctx_t *ctx)
 		ngx_http_finalize_request(r, rc);
 	}
 	ngx_http_run_posted_requests(c);
+}
+
+/* ------------------------------------------------------------------ */
+/* The policy's Redis (store.redis)                                    */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Redis answered ctx's store step (or failed it): the answer goes to the
+ * core, the decision goes on, and the phases run again, as after a
+ * password check.
+ */
+static void
+ngx_http_authcore_redis_done(void *data, int error, const ac_str *items,
+    size_t n, long long applied)
+{
+	ngx_http_authcore_ctx_t *ctx = data;
+	ngx_http_request_t *r = ctx->r;
+	ngx_connection_t *c = r->connection;
+	ngx_int_t rc;
+
+	ngx_http_set_log_request(c->log, r);
+	ctx->redis_wait = NULL;
+	ngx_http_authcore_unblock(r, ctx);
+	ctx->redis_error = error;
+	ctx->redis_items = items;
+	ctx->redis_n = n;
+	ctx->redis_applied = applied;
+	ngx_http_authcore_core_call(r, ctx, AC_NGX_REDIS_REPLY);
+	ctx->redis_items = NULL;
+	rc = ngx_http_authcore_settle(r, ctx);
+	if (rc == NGX_OK) {
+		r->write_event_handler(r);
+	} else if (rc != NGX_DONE) {
+		ngx_http_finalize_request(r, rc);
+	}
+	ngx_http_run_posted_requests(c);
+}
+
+/*
+ * Sends the store step the core's answer waits for. NGX_DONE: the phases
+ * run again when Redis answers (the request is blocked until then, at
+ * most store.redis.timeout_ms). A step that cannot be sent is a failed
+ * one, handed to the core at once.
+ */
+static ngx_int_t
+ngx_http_authcore_redis_start(ngx_http_request_t *r,
+    ngx_http_authcore_ctx_t *ctx)
+{
+	ctx->redis_due = 0;
+	ctx->redis_wait = ngx_http_authcore_redis_send(ctx->policy,
+	    ctx->redis_cmd, ngx_http_authcore_redis_done, ctx);
+	if (ctx->redis_wait == NULL) {
+		ctx->redis_error = 1;
+		ngx_http_authcore_core_call(r, ctx, AC_NGX_REDIS_REPLY);
+		return ngx_http_authcore_settle(r, ctx);
+	}
+	ctx->step = AC_NGX_REDIS;
+	r->main->blocked++;
+	r->read_event_handler = ngx_http_test_reading;
+	return NGX_DONE;
+}
+
+/* A release of connection caps on Redis, after its request has gone: a
+ * decision of its own, on the heap, freed when the release is over. */
+typedef struct {
+	const ac_policy *policy;
+	ac_decision *d;
+	ac_redis_cmd cmd;
+} ngx_http_authcore_redis_rel_t;
+
+static void
+ngx_http_authcore_redis_rel_free(ngx_http_authcore_redis_rel_t *rel)
+{
+	const ac_answer *a = ac_decision_answer(rel->d);
+
+	if (a->action != AC_ALLOW || a->reason != AC_OK || a->store_shared
+	    || a->n_writes > 0 || a->n_reads > 0) {
+		ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+		    "authcore: a request's connection caps were not released: %s",
+		    a->reason != AC_OK ? ac_reason_name(a->reason)
+		    : "redis failed, and the host's own store holds no such counter");
+	}
+	ngx_free(rel->d);
+	ngx_free(rel);
+}
+
+static void
+ngx_http_authcore_redis_rel_step(ngx_http_authcore_redis_rel_t *rel);
+
+static void
+ngx_http_authcore_redis_rel_done(void *data, int error, const ac_str *items,
+    size_t n, long long applied)
+{
+	ngx_http_authcore_redis_rel_t *rel = data;
+
+	ac_redis_reply(rel->policy, NULL, NULL, (int64_t) ngx_time(), NULL, 0,
+	    rel->d, &rel->cmd, error, items, n, applied);
+	ngx_http_authcore_redis_rel_step(rel);
+}
+
+static void
+ngx_http_authcore_redis_rel_step(ngx_http_authcore_redis_rel_t *rel)
+{
+	for (;;) {
+		if (!ac_redis_command(rel->policy, rel->d, &rel->cmd)) {
+			ngx_http_authcore_redis_rel_free(rel);
+			return;
+		}
+		if (ngx_http_authcore_redis_send(rel->policy, &rel->cmd,
+		        ngx_http_authcore_redis_rel_done, rel) != NULL) {
+			return;
+		}
+		ac_redis_reply(rel->policy, NULL, NULL, (int64_t) ngx_time(),
+		    NULL, 0, rel->d, &rel->cmd, 1, NULL, 0, 0);
+	}
+}
+
+static void
+ngx_http_authcore_redis_release(ngx_http_request_t *r,
+    ngx_http_authcore_ctx_t *ctx)
+{
+	ngx_http_authcore_redis_rel_t *rel;
+
+	rel = ngx_alloc(sizeof(*rel), r->connection->log);
+	if (rel == NULL) {
+		return;
+	}
+	rel->policy = ctx->policy;
+	rel->d = ngx_calloc(ac_sizeof_decision(), r->connection->log);
+	if (rel->d == NULL) {
+		ngx_free(rel);
+		return;
+	}
+	(void) ac_release_begin(ctx->policy, ctx->lease, ctx->lease_len,
+	    (int64_t) ngx_time(), rel->d);
+	ngx_http_authcore_redis_rel_step(rel);
 }
 
 /* ------------------------------------------------------------------ */

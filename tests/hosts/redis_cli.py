@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from checks import failed, report  # noqa: E402
-from rediskit import Redis  # noqa: E402
+from rediskit import CliMember, Redis  # noqa: E402
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 CLI = os.path.join(TOP, "build", "bin", "authcore")
@@ -43,20 +43,8 @@ def policy(port, limit="100/minute", store=True):
     return p
 
 
-class Member:
-    """One host of the fleet: the CLI with a state file of its own."""
-
-    def __init__(self, folder, name, policy_path):
-        self.state = os.path.join(folder, name + ".state")
-        self.policy_path = policy_path
-
-    def decide(self, *reqs):
-        r = subprocess.run([CLI, "decide", "--policy", self.policy_path, "--state", self.state],
-                           input="\n".join(json.dumps(q) for q in reqs), capture_output=True,
-                           text=True, timeout=60)
-        if r.returncode != 0:
-            raise RuntimeError("decide exited %d: %s" % (r.returncode, r.stderr[-400:]))
-        return [json.loads(line) for line in r.stdout.splitlines()]
+def Member(folder, name, policy_path):
+    return CliMember(CLI, folder, name, policy_path)
 
 
 def get(path, client="10.0.0.1", cookie=None, headers=None):

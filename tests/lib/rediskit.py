@@ -1,6 +1,7 @@
 """A real Redis for tests: Debian's redis-server on 127.0.0.1, a free port,
 no persistence, stopped by its PID. restart() keeps the port, as an
 operator restarting Redis would, and starts empty (nothing was saved)."""
+import json
 import os
 import socket
 import subprocess
@@ -52,6 +53,24 @@ class Redis:
             s.sendall(out)
             f = s.makefile("rb")
             return _read(f)
+
+
+class CliMember:
+    """One member of a fleet: the CLI (`authcore decide`) with a state
+    file of its own, so its own random state key."""
+
+    def __init__(self, cli, folder, name, policy_path):
+        self.cli = cli
+        self.state = os.path.join(folder, name + ".state")
+        self.policy_path = policy_path
+
+    def decide(self, *reqs):
+        r = subprocess.run([self.cli, "decide", "--policy", self.policy_path, "--state", self.state],
+                           input="\n".join(json.dumps(q) for q in reqs), capture_output=True,
+                           text=True, timeout=60)
+        if r.returncode != 0:
+            raise RuntimeError("decide exited %d: %s" % (r.returncode, r.stderr[-400:]))
+        return [json.loads(line) for line in r.stdout.splitlines()]
 
 
 def _read(f):

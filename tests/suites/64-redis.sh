@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# The shared store on a real Redis (Debian's redis-server, loopback), the CLI
-# as each member of a fleet: limits across members and under races,
-# revocation through one member seen by all, Redis killed and restarted.
-# Driver: tests/hosts/redis_cli.py.
+# The shared store on a real Redis (Debian's redis-server, loopback). First
+# the CLI as each member of a fleet: limits across members and under races,
+# revocation through one member seen by all, Redis killed and restarted
+# (tests/hosts/redis_cli.py). Then nginx with two workers beside the CLI:
+# one limit across both, sessions signed out through either refused by the
+# other, Redis killed mid-run and restarted with nginx left running
+# (tests/hosts/redis_fleet.py).
 set -u
 cd "$(dirname "$0")/../.."
-exec timeout -k 10 300 python3 tests/hosts/redis_cli.py
+rc=0
+timeout -k 10 300 python3 tests/hosts/redis_cli.py || rc=1
+timeout -k 10 300 python3 tests/hosts/redis_fleet.py || rc=1
+exit $rc
