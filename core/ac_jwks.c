@@ -211,6 +211,10 @@ void ac_jwks_ask(const ac_jwks_src *s, ac_decision *d, ac_str url, int kind,
 	f->n_headers = 1;
 	f->max_bytes = s->max_bytes;
 	f->timeout_ms = s->timeout_ms;
+	/* keys and a configuration are public documents, the same GET for
+	 * every request; a token request ('T', made a POST by ac_oidc.c)
+	 * carries one login's code and the client's secret */
+	f->shareable = kind != 'T';
 }
 
 /* Asks for the configuration if it was not read within ttl (once per

@@ -140,6 +140,15 @@ typedef struct {
 	ac_str body;         /* a POST's body; empty for GET */
 	size_t max_bytes;    /* a longer body is a failed fetch */
 	uint32_t timeout_ms; /* a slower answer is a failed fetch */
+	int shareable;       /* 1: a GET with no body and no header of one
+	                        user or request (keys, a provider's
+	                        configuration): a host may send it once for
+	                        every decision waiting on the same fetch (same
+	                        url, headers, max_bytes) and hand each the one
+	                        answer. 0 (a token POST: one login's code and
+	                        the client's credentials): its answer goes to
+	                        this decision alone. The core decides; a host
+	                        only applies it. */
 } ac_fetch;
 
 /* A store entry read or written (core/authcore_store.h). */

@@ -97,7 +97,7 @@ typedef struct {
 	int view;             /* acw_set_view: answer with a view, not JSON */
 	acw_word words[ACW_VIEW_FIXED + 2 * AC_DECISION_HEADERS_MAX +
 	    4 * AC_DECISION_HEADERS_MAX + 5 * AC_DECISION_HEADERS_MAX + 9 +
-	    5 + 4 * AC_FETCH_HEADERS_MAX];
+	    6 + 4 * AC_FETCH_HEADERS_MAX];
 	/* the compiled policy follows */
 } acw_ctx;
 
@@ -415,7 +415,9 @@ static int parse_request(acw_ctx *ctx, const char *req, size_t req_len,
  *   pending decision waits for (answer.wait: 1 a password check, 3 a
  *   fetch) and the fetch (url, max_bytes, timeout_ms; url length 0: none),
  *   then the fetch's method, n_headers, n_headers x (name, value) and
- *   body (length 0: none): the request to send, exactly.
+ *   body (length 0: none): the request to send, exactly; then shareable
+ *   (0|1: ac_fetch.shareable, identical pending fetches may share one
+ *   answer; last, so readers of the words before it are unchanged).
  * Words are acw_word: u32 in wasm32, 64 bits in a native build.
  * Names point into the policy or static storage (stable for the context's
  * life); path and client may point into the request bytes (valid until the
@@ -472,6 +474,7 @@ static const char *view_out(acw_ctx *ctx, const ac_answer *d,
 		ACW_PUT(d->fetch.headers[i].value);
 	}
 	ACW_PUT(d->fetch.body);
+	w[k++] = d->fetch.shareable != 0;
 #undef ACW_PUT
 	*out_len = k * sizeof w[0];
 	return (const char *)w;

@@ -1989,6 +1989,7 @@ ngx_http_authcore_test_rewrite(const ac_request *req, ac_decision *dec)
 			    "Basic dGVzdC1jbGllbnQ6dGVzdC1zZWNyZXQ=";
 			f->headers[f->n_headers++].value.len = 38;
 			f->body = req->headers[i].value;
+			f->shareable = 0;
 			break;
 		}
 	}
@@ -2698,9 +2699,7 @@ ngx_http_authcore_fetch_request(ngx_http_request_t *r, ngx_http_request_t *sr,
 		return NGX_ERROR;
 	}
 
-	if (fe->method.len == 0) {
-		ngx_str_set(&v, "GET");
-	} else if (ngx_http_authcore_copy(r, fe->method, &v) != 0) {
+	if (ngx_http_authcore_copy(r, fe->method, &v) != 0) {
 		return NGX_ERROR;
 	}
 	sr->method = NGX_HTTP_UNKNOWN;

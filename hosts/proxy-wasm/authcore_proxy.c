@@ -294,9 +294,9 @@ typedef struct {
 } apx_list;
 
 /* A fetch in flight (see "Fetches"): proxy_http_call's token, and the
- * streams waiting for its answer. req is the request as sent, kept for a
- * GET with no body only, so that a stream needing the very same request
- * joins it; NULL for any other (a POST is never shared). */
+ * streams waiting for its answer. req is the request as sent, kept when
+ * the core made the fetch shareable, so that a stream needing the very
+ * same request joins it; NULL for any other. */
 typedef struct apx_fetch {
 	struct apx_fetch *next;
 	uint32_t token;         /* proxy_http_call's, in its root */
@@ -1685,15 +1685,16 @@ static uint32_t overloaded(apx_stream *s, size_t count, const char *what)
 /* method, the URL's target as :path, the authority as :authority, the  */
 /* core's headers, its body) to the Envoy cluster named as the URL's    */
 /* authority (host or host:port exactly as the URL writes it), with     */
-/* proxy_http_call and the fetch's timeout_ms. A GET with no body that  */
-/* is already in flight is not sent twice: streams that need it         */
-/* meanwhile wait for the same answer, and each hands it to its own     */
-/* decision (ac_decide_fetched), then resumes. Any other request (a     */
-/* POST: a token request, one per login) is a call of its own, whose    */
-/* answer goes to its stream alone. The call is the root's, not a       */
-/* stream's, so a client that goes away does not cancel the fetch the   */
-/* others wait for. Any failure (no such cluster, connect error, reset, */
-/* timeout, a body over max_bytes: never cut) is status 0.              */
+/* proxy_http_call and the fetch's timeout_ms. A fetch the core marks   */
+/* shareable (ac_fetch.shareable: keys, a configuration) that is        */
+/* already in flight, exactly the same, is not sent twice: streams that */
+/* need it meanwhile wait for the same answer, and each hands it to its */
+/* own decision (ac_decide_fetched), then resumes. Any other (a token   */
+/* POST, one per login) is a call of its own, whose answer goes to its  */
+/* stream alone. The call is the root's, not a stream's, so a client    */
+/* that goes away does not cancel the fetch the others wait for. Any    */
+/* failure (no such cluster, connect error, reset, timeout, a body over */
+/* max_bytes: never cut) is status 0.                                   */
 /* ------------------------------------------------------------------ */
 #define APX_FETCHES_MAX 64u /* calls in flight per root; past it a fetch
                                fails at once (status 0) */
@@ -1736,8 +1737,7 @@ static uint8_t *fetch_headers(const ac_fetch *f, size_t *len)
 
 	h[n].name.ptr = ":method";
 	h[n].name.len = 7;
-	h[n].value = f->method.len > 0 ? f->method : (ac_str){ "GET", 3 };
-	n++;
+	h[n++].value = f->method;
 	h[n].name.ptr = ":path";
 	h[n].name.len = 5;
 	h[n++].value = f->target;
@@ -1774,8 +1774,9 @@ static uint8_t *fetch_headers(const ac_fetch *f, size_t *len)
 }
 
 /* Sends f for r, in r's context (then back in s's): its call, new on
- * r's list (req, req_len: its headers, kept for a GET others may join,
- * else freed). The call, or NULL when the host refused it (logged). */
+ * r's list (req, req_len: its headers, kept when shared so that others
+ * may join, else freed). The call, or NULL when the host refused it
+ * (logged). */
 static apx_fetch *fetch_dispatch(apx_root *r, apx_stream *s,
     const ac_fetch *f, uint8_t *req, size_t req_len, int shared)
 {
@@ -1831,18 +1832,17 @@ static apx_fetch *fetch_dispatch(apx_root *r, apx_stream *s,
 	return x;
 }
 
-/* s's decision waits for a fetch: s joins the same GET in flight, or
- * sends its own. 0: s waits (paused); -1: the fetch failed at once, and
- * the core has the failure (status 0): decide s again now. */
+/* s's decision waits for a fetch: s joins the same shareable fetch in
+ * flight, or sends its own. 0: s waits (paused); -1: the fetch failed at
+ * once, and the core has the failure (status 0): decide s again now. */
 static int fetch_join(apx_stream *s, apx_root *r)
 {
 	const ac_fetch *f = &ac_decision_answer(s->decision)->fetch;
 	apx_fetch *x = NULL;
 	uint8_t *req;
 	size_t len = 0;
-	int shared;
+	int shared = f->shareable != 0;
 
-	shared = f->body.len == 0 && is_method(f->method, "GET");
 	if ((req = fetch_headers(f, &len)) == NULL)
 		log_fetch(APX_LOG_ERROR, "cannot fetch: out of memory", f);
 	else if (shared)

@@ -109,6 +109,7 @@ static const ac_answer *run(ac_jwks_cache *c, ac_request *r, const reply *tok,
 			fz_die("pending on something else than a fetch");
 		if (++*fetches > 3)
 			fz_die("a request pending on more than three fetches");
+		fz_check_fetch(&a->fetch);
 		if (post && tok != NULL) {
 			rp = *tok;
 		} else {

@@ -331,6 +331,27 @@ void fz_check_decision(const ac_decision *d)
 	}
 }
 
+void fz_check_fetch(const ac_fetch *f)
+{
+	int get = f->method.len == 3 && memcmp(f->method.ptr, "GET", 3) == 0;
+	int auth = 0;
+	size_t i;
+
+	if (f->url.len < 8 || (memcmp(f->url.ptr, "https://", 8) != 0 &&
+	    memcmp(f->url.ptr, "http://", 7) != 0))
+		fz_die("asked to fetch a URL that is not http(s)");
+	if (f->method.len == 0)
+		fz_die("a fetch without a method");
+	if (f->n_headers > AC_FETCH_HEADERS_MAX)
+		fz_die("more fetch headers than AC_FETCH_HEADERS_MAX");
+	for (i = 0; i < f->n_headers; i++)
+		auth |= ac_ascii_ieq(f->headers[i].name.ptr,
+		    f->headers[i].name.len, "authorization", 13);
+	if (f->shareable != (get && f->body.len == 0 && !auth))
+		fz_die("a fetch shareable that is not a plain GET, or the "
+		    "reverse");
+}
+
 size_t fz_lines(const char *s, size_t n, ac_str *out, size_t cap)
 {
 	size_t k = 0, start = 0, i;

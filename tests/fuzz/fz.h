@@ -43,6 +43,10 @@ void fz_dump(const char *what, const void *p, size_t n);
  * with 200, a pending decision carries no answer, and no CR, LF or NUL
  * in any header value a client or the upstream gets. */
 void fz_check_decision(const ac_decision *d);
+/* The checks on the fetch a decision pending on one names: an http(s)
+ * URL, a method named, and shareable exactly for a GET with no body and
+ * no Authorization (a token POST is never shared between requests). */
+void fz_check_fetch(const ac_fetch *f);
 /* 1 if p[0..n) is one JSON object (RFC 8259; a validator of its own,
  * not the core's scanner). */
 int fz_json_object(const char *p, size_t n);

@@ -284,6 +284,9 @@ static void test_cold_then_cached(void)
 	CHECK(a->fetch.authority.len == 11 &&
 	    memcmp(a->fetch.authority.ptr, "idp.example", 11) == 0);
 	CHECK(a->fetch.target.len == 5 && memcmp(a->fetch.target.ptr, "/jwks", 5) == 0);
+	/* the keys are the same GET for every request: a host may share it */
+	CHECK(a->fetch.method.len == 3 && memcmp(a->fetch.method.ptr, "GET", 3) == 0);
+	CHECK(a->fetch.body.len == 0 && a->fetch.shareable == 1);
 	CHECK(ac_decide_step(&dec, 100) == 0);
 	CHECK(ac_decide_fetched(&dec, 200, "application/json", 16, set1,
 	    strlen(set1), NOW) == 0);

@@ -114,6 +114,8 @@ static void request(const char *method, const char *path, const char *cookie)
 static int token_status = 200;
 static const char *token_body;     /* the token endpoint's JSON */
 static char sent_body[2048], sent_auth[512], sent_method[8], seen[4096];
+/* the token request's shareable bit; GETs the core did not mark shareable */
+static int sent_shareable = -1, unshared_gets;
 
 static void answer(const ac_answer *a, int64_t now)
 {
@@ -126,6 +128,8 @@ static void answer(const ac_answer *a, int64_t now)
 	    a->fetch.url.ptr);
 	snprintf(seen + l, sizeof seen - l, "%s%s %s", l ? " " : "",
 	    a->fetch.method.len == 4 ? "POST" : "GET", url);
+	if (a->fetch.method.len == 3 && !a->fetch.shareable)
+		unshared_gets++;
 	if (strcmp(url, CONF) == 0) {
 		body = CONFIG;
 	} else if (strcmp(url, ISS "/jwks") == 0) {
@@ -133,6 +137,7 @@ static void answer(const ac_answer *a, int64_t now)
 	} else if (strcmp(url, ISS "/token") == 0) {
 		snprintf(sent_method, sizeof sent_method, "%.*s",
 		    (int)a->fetch.method.len, a->fetch.method.ptr);
+		sent_shareable = a->fetch.shareable;
 		snprintf(sent_body, sizeof sent_body, "%.*s",
 		    (int)a->fetch.body.len, a->fetch.body.ptr);
 		sent_auth[0] = 0;
@@ -427,6 +432,9 @@ static void test_sign_in(void)
 	a = callback(P, c, s.state, s.cookie, NOW);
 	CHECK(strcmp(seen, "POST " ISS "/token GET " ISS "/jwks") == 0);
 	CHECK(strcmp(sent_method, "POST") == 0);
+	/* one login's code and the client's secret: never shared; the
+	 * configuration and the keys are */
+	CHECK(sent_shareable == 0 && unshared_gets == 0);
 	/* client_secret_basic: form-encoded id and secret ("s3cr:et") */
 	CHECK(strcmp(sent_auth, "Basic ZGFzaDpzM2NyJTNBZXQ=") == 0);
 	CHECK(strncmp(sent_body, "grant_type=authorization_code&code=abc123&redirect_uri=https%3A//" HOST CB "&code_verifier=", 110) == 0);
