@@ -55,7 +55,8 @@ const ERR_CAP = 512;
 // state (AC_NEEDS_STATE: throttle 2, client budget 4, pending 8, creds 16);
 // rate-limit buckets (AC_NEEDS_ENTRIES 64: kept in the instance's wasm
 // memory and read and written inside the decision call, but placed by the
-// state's key, so the state is keyed first).
+// state's key, so the state is keyed first; under a policy whose store is
+// Redis, read and written there, awaited on the stepped path).
 const NEEDS_BODY = 1;
 const NEEDS_STATE = 2 | 4 | 8 | 16;
 const NEEDS_ENTRIES = 64;

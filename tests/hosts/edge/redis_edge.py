@@ -6,7 +6,8 @@ policy, whose "store" is that Redis: a rate limit of LIMIT a minute keyed on
 the client, a connection cap (one event stream per client), sessions with
 revocation, a login.
 
-  redis_edge.py node   two Node servers
+  redis_edge.py node   two Node servers (A makes its own client, B is
+                       given one the app made: options.redis)
   redis_edge.py deno   a Node server and a Deno one (npm's redis through
                        Deno's Node compatibility)
 
@@ -113,10 +114,10 @@ def stage(name, extra):
     return folder
 
 
-def start_node(name, policy_path):
+def start_node(name, policy_path, mode=None):
     folder = stage(name, ["redis_node.mjs"])
-    srv = Server(["node", os.path.join(folder, "redis_node.mjs"), folder, policy_path],
-                 os.path.join(folder, "server.log"))
+    srv = Server(["node", os.path.join(folder, "redis_node.mjs"), folder, policy_path] +
+                 ([mode] if mode else []), os.path.join(folder, "server.log"))
     return srv, srv.port()
 
 
@@ -244,7 +245,7 @@ def run(kind):
     policy_path = os.path.join(folder, "policy.json")
     with open(policy_path, "w") as f:
         json.dump(policy(redis.port, hash_), f)
-    label = "edge-redis %s" % ("node+node" if kind == "node" else "node+deno")
+    label = "edge-redis %s" % ("node+node(app client)" if kind == "node" else "node+deno")
     servers = []
     try:
         redis.start()
@@ -253,7 +254,8 @@ def run(kind):
         if kind == "deno":
             b_srv, b = start_deno(kind + "-b", policy_path)
         else:
-            b_srv, b = start_node(kind + "-b", policy_path)
+            # B with a client the app made (options.redis)
+            b_srv, b = start_node(kind + "-b", policy_path, "app-client")
         servers.append(b_srv)
 
         # sessions: a login at one server passes at the other
