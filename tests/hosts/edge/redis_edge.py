@@ -30,6 +30,7 @@ process is stopped by its own PID, every wait is bounded.
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -48,6 +49,7 @@ DENO = os.path.join(ROOT, "node_modules", "@deno", "linux-x64-glibc", "deno")
 FILES = ["authcore.mjs", "authcore_glue.mjs", "authcore.wasm"]
 PREFIX = "actest:"
 LIMIT = 10
+TIMEOUT_MS = 300  # the policy's store.redis.timeout_ms
 PASSWORD = "edge-redis-pw"
 JSON_ACCEPT = [("Accept", "application/json")]
 
@@ -66,7 +68,7 @@ def policy(redis_port, hash_):
                         "connections": [{"name": "streams", "path": "/pub/stream", "key": "client",
                                          "max": 1}]},
         "store": {"redis": {"host": "127.0.0.1", "port": redis_port, "prefix": PREFIX,
-                            "timeout_ms": 300},
+                            "timeout_ms": TIMEOUT_MS},
                   "secret": "edge-redis-fleet-secret-0123456789abcdef"},
         "default": "deny",
     }
@@ -348,6 +350,35 @@ def run(kind):
             if s.get("stats", {}).get("store_down") or len(ups) != 1:
                 problems.append("%s %r" % (name, s))
         ok("%s: Redis back: the recovery logged once per server" % label, "; ".join(problems) or None)
+
+        # Redis hung (SIGSTOP: the connection stays, no reply comes): each
+        # command gives up after the policy's timeout_ms
+        audits(a)
+        audits(b)
+        redis.proc.send_signal(signal.SIGSTOP)
+        try:
+            t0 = time.monotonic()
+            st, _, _, _ = get(a, "/pub/rhung")
+            took = time.monotonic() - t0
+            lines = audits(a)
+            print("# %s: Redis hung: answered in %.2fs" % (label, took), flush=True)
+            ok("%s: Redis hung: the limit answers after the timeout (%d ms), counted locally"
+               % (label, TIMEOUT_MS),
+               None if st == 200 and took < 3 and lines and lines[-1].get("store_fallback") == "local"
+               else "status %d after %.2fs, audit %r" % (st, took, lines[-1:]))
+            st, _, _, _ = get(b, "/dash/home", c2)
+            why = last_reason(b, "/dash/home")
+            ok("%s: Redis hung: a session answers 503 store_unavailable" % label,
+               None if st == 503 and why == "store_unavailable" else "status %d reason %r" % (st, why))
+        finally:
+            redis.proc.send_signal(signal.SIGCONT)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            st, _, _ = user_at(b, c2)
+            if st == 200:
+                break
+            time.sleep(0.2)
+        ok("%s: Redis answering again: sessions pass" % label, None if st == 200 else "status %d" % st)
         alive = [s.proc.poll() is None for s in servers]
         ok("%s: no server exited" % label, None if all(alive) else "alive %r" % alive)
     except (RuntimeError, OSError, ValueError, subprocess.SubprocessError) as e:
