@@ -359,8 +359,11 @@ export async function createAuth(policy, options = {}) {
   // time with a turn of the event loop between), or the keys of
   // jwt.jwks_uri are fetched (always awaited), and the decision resumes; a
   // client gone meanwhile (signal aborted) ends the wait there, gives its
-  // slot back to the core, and rejects with an Error. Returns the Decision,
-  // or a Promise of it when it yields.
+  // slot back to the core, and rejects with an Error. Under a policy whose
+  // store is Redis every request that needs entries takes this path too:
+  // each command the core names is sent and awaited (redisStep), whatever
+  // the answer's action, until none is due. Returns the Decision, or a
+  // Promise of it when it yields.
   function decideRequest(fields, body, needs, now, byteStrings, slice, signal) {
     // Redis's reads and writes are awaited: the stepped path too
     const shared = store !== null && (needs & NEEDS_ENTRIES) !== 0;
