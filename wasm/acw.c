@@ -60,6 +60,19 @@
  * ac_jwks_cache), so per isolate. The
  * buckets are placed by the state's key: a policy with rate limits needs
  * acw_seed before its first decision, like one with a login.
+ *
+ * A policy whose store is Redis ("store"."redis", core/authcore_redis.h)
+ * keeps those entries there instead, and this layer does no I/O: on the
+ * stepped path (acw_begin, acw_resume, acw_release_begin) a decision whose
+ * reads or writes are Redis's stops with the view's wait 4 (ACW_WAIT_REDIS,
+ * this view's own value, not one of the core's AC_WAIT_*) and the command
+ * to send (an argv) at the view's end; the host sends it and hands the
+ * reply to acw_redis_reply, which goes on (and may stop on the next
+ * command). A request that fell back to the context's own table
+ * (rate_limits.on_store_error "local") is settled against it inside the
+ * call, as above. acw_decide cannot wait: under such a policy, requests
+ * with AC_NEEDS_ENTRIES take the stepped path. acw_policy_redis tells the
+ * host where the server is.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +88,7 @@
 
 #define ACW_OUT_MAX 65536 /* decision JSON: every escaped byte of d->buf fits */
 #define ACW_VIEW_FIXED 18 /* words before the header lists (view_out) */
+#define ACW_WAIT_REDIS 4  /* the view's wait: a command for Redis to send */
 
 /* A word of a view: pointer-wide, so 32 bits in wasm32 (what JavaScript
  * reads as HEAPU32) and 64 bits where the file is compiled natively for a
@@ -91,13 +105,15 @@ typedef struct {
 	ac_jwks_cache *jwks;  /* keys fetched from jwt.jwks_uri; NULL: none */
 	ac_table *table;      /* the rate limits' buckets; NULL: none */
 	ac_jwt_result jwt;    /* acw_jwt_verify's */
+	ac_redis_cmd cmd;     /* the command the last view names */
+	ac_str items[2 * AC_STORE_OPS_MAX]; /* acw_redis_reply's */
 	ac_header headers[AC_HEADERS_MAX];
 	char out[ACW_OUT_MAX];
 	size_t out_len;
 	int view;             /* acw_set_view: answer with a view, not JSON */
 	acw_word words[ACW_VIEW_FIXED + 2 * AC_DECISION_HEADERS_MAX +
 	    4 * AC_DECISION_HEADERS_MAX + 5 * AC_DECISION_HEADERS_MAX + 9 +
-	    6 + 4 * AC_FETCH_HEADERS_MAX];
+	    6 + 4 * AC_FETCH_HEADERS_MAX + 2 + 2 * AC_REDIS_ARGC_MAX];
 	/* the compiled policy follows */
 } acw_ctx;
 
@@ -417,17 +433,22 @@ static int parse_request(acw_ctx *ctx, const char *req, size_t req_len,
  *   then the fetch's method, n_headers, n_headers x (name, value) and
  *   body (length 0: none): the request to send, exactly; then shareable
  *   (0|1: ac_fetch.shareable, identical pending fetches may share one
- *   answer; last, so readers of the words before it are unchanged).
+ *   answer); then the command for Redis: its kind (0 none, AC_REDIS_READS
+ *   1: the reply is an array, AC_REDIS_WRITES 2: an integer), argc, argc x
+ *   (pointer, length). With a command the wait word is ACW_WAIT_REDIS (4),
+ *   whatever the action: a final answer whose writes go to Redis is not
+ *   final until they are stored (acw_redis_reply). Each part is appended
+ *   after the last, so readers of the words before it are unchanged.
  * Words are acw_word: u32 in wasm32, 64 bits in a native build.
  * Names point into the policy or static storage (stable for the context's
  * life); path and client may point into the request bytes (valid until the
  * host writes its next request); everything else into the decision (valid
  * until the next call). */
 static const char *view_out(acw_ctx *ctx, const ac_answer *d,
-    size_t *out_len)
+    const ac_redis_cmd *cmd, size_t *out_len)
 {
 	acw_word *w = ctx->words;
-	size_t k = ACW_VIEW_FIXED, i;
+	size_t k = ACW_VIEW_FIXED, i, wait_at;
 
 #define ACW_PUT(s) (w[k++] = (acw_word)(uintptr_t)(s).ptr, \
 	w[k++] = (acw_word)(s).len)
@@ -463,6 +484,7 @@ static const char *view_out(acw_ctx *ctx, const ac_answer *d,
 	ACW_PUT(d->auth_method);
 	w[k++] = (acw_word)(uintptr_t)d->lease;
 	w[k++] = (acw_word)d->lease_len;
+	wait_at = k;
 	w[k++] = (acw_word)d->wait;
 	ACW_PUT(d->fetch.url);
 	w[k++] = (acw_word)d->fetch.max_bytes;
@@ -475,6 +497,16 @@ static const char *view_out(acw_ctx *ctx, const ac_answer *d,
 	}
 	ACW_PUT(d->fetch.body);
 	w[k++] = d->fetch.shareable != 0;
+	if (cmd != NULL) {
+		w[wait_at] = ACW_WAIT_REDIS;
+		w[k++] = (acw_word)cmd->kind;
+		w[k++] = (acw_word)cmd->argc;
+		for (i = 0; i < cmd->argc; i++)
+			ACW_PUT(cmd->argv[i]);
+	} else {
+		w[k++] = 0;
+		w[k++] = 0;
+	}
 #undef ACW_PUT
 	*out_len = k * sizeof w[0];
 	return (const char *)w;
@@ -496,7 +528,9 @@ static const char *json_out(acw_ctx *ctx, const ac_decision *d,
     size_t *out_len)
 {
 	if (ctx->view)
-		return view_out(ctx, ac_decision_answer(d), out_len);
+		return view_out(ctx, ac_decision_answer(d),
+		    ac_redis_command(ctx->policy, d, &ctx->cmd) ? &ctx->cmd : NULL,
+		    out_len);
 	ctx->out_len = ac_decision_json(d, ctx->out, sizeof ctx->out);
 	*out_len = ctx->out_len;
 	return ctx->out_len ? ctx->out : NULL;
@@ -609,7 +643,8 @@ ACW_EXPORT void acw_decision_free(ac_decision *d)
 
 /* As acw_decide, into d, without running a password check: the JSON's
  * "action" is "pending" when one is due (then acw_step, acw_resume). Store
- * reads and writes run inside the call (ac_table_settle). */
+ * reads and writes run inside the call (ac_table_settle), except Redis's:
+ * then the view's wait is ACW_WAIT_REDIS (acw_redis_reply). */
 ACW_EXPORT const char *acw_begin(acw_ctx *ctx, ac_decision *d,
     const char *req, size_t req_len, double now, const uint8_t *entropy,
     size_t entropy_len, size_t *out_len)
@@ -693,17 +728,143 @@ ACW_EXPORT const char *acw_resume(acw_ctx *ctx, ac_decision *d,
  * reason code: 0 (ok: the counters are down by one), AC_INVALID_REQUEST's
  * for bytes that are no lease of this policy, store_unavailable or
  * store_conflict when the release failed (a counter then stays high).
- * The host calls it once per lease. */
+ * The host calls it once per lease. Under a policy whose store is Redis it
+ * does nothing and returns store_unavailable's code: release there with
+ * acw_release_begin. */
 ACW_EXPORT int acw_release(acw_ctx *ctx, const uint8_t *lease,
     size_t lease_len, double now)
 {
 	ac_decision *d = ctx->decision;
+	ac_redis_config cfg;
 
 	if (lease == NULL || lease_len == 0 || lease_len > AC_LEASE_MAX)
 		return (int)AC_INVALID_REQUEST;
+	/* Redis's counters cannot be reached inside a call: a host under
+	 * such a policy releases on the stepped path (acw_release_begin) */
+	if (ac_policy_redis(ctx->policy, &cfg))
+		return (int)AC_STORE_UNAVAILABLE;
 	if (ac_release_begin(ctx->policy, lease, lease_len, (int64_t)now, d) ==
 	    AC_PENDING)
 		ac_table_settle(ctx->policy, state_of(ctx), ctx->table, NULL,
 		    (int64_t)now, NULL, 0, d);
 	return (int)ac_decision_answer(d)->reason;
+}
+
+/* As acw_release, on a decision of the caller's own (acw_decision_new),
+ * for hosts whose store may wait (Redis): returns the view of the release's
+ * answer, as acw_begin does; its wait is ACW_WAIT_REDIS while a command is
+ * due (acw_redis_reply with no request: req_len 0), else it is final: reason
+ * ok, invalid_request (bytes that are no lease of this policy),
+ * store_unavailable or store_conflict (the release failed). NULL if
+ * lease_len is out of range. */
+ACW_EXPORT const char *acw_release_begin(acw_ctx *ctx, ac_decision *d,
+    const uint8_t *lease, size_t lease_len, double now, size_t *out_len)
+{
+	*out_len = 0;
+	if (lease == NULL || lease_len == 0 || lease_len > AC_LEASE_MAX)
+		return NULL;
+	if (ac_release_begin(ctx->policy, lease, lease_len, (int64_t)now, d) ==
+	    AC_PENDING)
+		ac_table_settle(ctx->policy, state_of(ctx), ctx->table, NULL,
+		    (int64_t)now, NULL, 0, d);
+	return json_out(ctx, d, out_len);
+}
+
+/* ---- the shared store on Redis ---------------------------------------- */
+
+/* Where the policy's Redis is, as words (acw_word, valid until the next
+ * call): [0] 1 when the policy's store is Redis (else 0 and nothing
+ * more), [1, 2] host, [3] port, [4] timeout_ms, [5] pool, [6, 7] password
+ * (length 0: none). The strings point into the policy. */
+ACW_EXPORT const acw_word *acw_policy_redis(acw_ctx *ctx)
+{
+	ac_redis_config cfg;
+	acw_word *w = ctx->words;
+
+	memset(w, 0, 8 * sizeof w[0]);
+	if (!ac_policy_redis(ctx->policy, &cfg))
+		return w;
+	w[0] = 1;
+	w[1] = (acw_word)(uintptr_t)cfg.host.ptr;
+	w[2] = (acw_word)cfg.host.len;
+	w[3] = (acw_word)cfg.port;
+	w[4] = (acw_word)cfg.timeout_ms;
+	w[5] = (acw_word)cfg.pool;
+	w[6] = (acw_word)(uintptr_t)cfg.password.ptr;
+	w[7] = (acw_word)cfg.password.len;
+	return w;
+}
+
+/* Reads n items packed as (u32 little-endian length, bytes), a nil as the
+ * length 0xFFFFFFFF with no bytes, into ctx->items. Returns 0, or -1 if
+ * the bytes are not exactly n such items. */
+static int unpack_items(acw_ctx *ctx, const uint8_t *p, size_t len,
+    size_t n)
+{
+	size_t pos = 0, i;
+
+	if (n > sizeof ctx->items / sizeof ctx->items[0] ||
+	    (n > 0 && p == NULL))
+		return -1;
+	for (i = 0; i < n; i++) {
+		uint32_t l;
+		if (len - pos < 4)
+			return -1;
+		l = (uint32_t)p[pos] | (uint32_t)p[pos + 1] << 8 |
+		    (uint32_t)p[pos + 2] << 16 | (uint32_t)p[pos + 3] << 24;
+		pos += 4;
+		if (l == 0xFFFFFFFFu) {
+			ctx->items[i].ptr = NULL;
+			ctx->items[i].len = 0;
+			continue;
+		}
+		if (l > len - pos)
+			return -1;
+		ctx->items[i].ptr = (const char *)p + pos;
+		ctx->items[i].len = l;
+		pos += l;
+	}
+	return pos == len ? 0 : -1;
+}
+
+/* Hands d the reply to the command its last view named (ACW_WAIT_REDIS),
+ * for the same request bytes (req_len 0: a release, acw_release_begin),
+ * fresh entropy and now allowed: error 1 when there was no usable reply
+ * (refused, lost, timed out, an error reply); else, for reads (kind 1),
+ * the reply's n_items strings packed in items (items_len bytes: per item
+ * a u32 little-endian length and its bytes, a nil as 0xFFFFFFFF), for
+ * writes (kind 2), `applied`, the integer reply. Then the core goes on
+ * (ac_redis_reply), a request that fell back to the context's table is
+ * settled against it, and the answer comes back as acw_resume's: it may
+ * name the next command. NULL if the request bytes are malformed. */
+ACW_EXPORT const char *acw_redis_reply(acw_ctx *ctx, ac_decision *d,
+    const char *req, size_t req_len, double now, const uint8_t *entropy,
+    size_t entropy_len, int error, const uint8_t *items, size_t items_len,
+    size_t n_items, double applied, size_t *out_len)
+{
+	ac_request r;
+	const ac_request *rp = NULL;
+	ac_state *st = state_of(ctx);
+	long long app = -1;
+
+	*out_len = 0;
+	if (req_len > 0) {
+		if (parse_request(ctx, req, req_len, &r) < 0)
+			return NULL;
+		rp = &r;
+		st = state_for(ctx, &r);
+		ac_decision_use_jwt_cache(d, ctx->jwt_cache);
+		ac_decision_use_jwks(d, ctx->jwks);
+	}
+	if (!error && unpack_items(ctx, items, items_len, n_items) < 0)
+		error = 1;
+	if (applied >= 0 && applied <= (double)AC_STORE_OPS_MAX)
+		app = (long long)applied;
+	if (ac_redis_command(ctx->policy, d, &ctx->cmd))
+		ac_redis_reply(ctx->policy, st, rp, (int64_t)now, entropy,
+		    entropy_len, d, &ctx->cmd, error != 0,
+		    n_items > 0 ? ctx->items : NULL, error ? 0 : n_items, app);
+	ac_table_settle(ctx->policy, st, ctx->table, rp, (int64_t)now,
+	    entropy, entropy_len, d);
+	return json_out(ctx, d, out_len);
 }

@@ -33,6 +33,12 @@
 // past it the core answers 503 overloaded with Retry-After, before any
 // hashing. A check whose client goes away (request.signal) gives its place
 // back at once.
+//
+// A policy whose store is Redis ("store": {"redis": ...}) keeps its rate
+// limits' buckets, connection caps' counters and session revocations there,
+// shared by every instance of a fleet: each store step of a decision is one
+// command (the core names it), sent with node-redis (the npm package
+// `redis`) or options.redis, and its reply handed back to the core.
 import createAuthcoreModule from "./authcore_glue.mjs";
 
 const ENTROPY_LEN = 16;
@@ -49,7 +55,8 @@ const ERR_CAP = 512;
 // state (AC_NEEDS_STATE: throttle 2, client budget 4, pending 8, creds 16);
 // rate-limit buckets (AC_NEEDS_ENTRIES 64: kept in the instance's wasm
 // memory and read and written inside the decision call, but placed by the
-// state's key, so the state is keyed first).
+// state's key, so the state is keyed first; under a policy whose store is
+// Redis, read and written there, awaited on the stepped path).
 const NEEDS_BODY = 1;
 const NEEDS_STATE = 2 | 4 | 8 | 16;
 const NEEDS_ENTRIES = 64;
@@ -58,6 +65,9 @@ const NEEDS_ENTRIES = 64;
 const NEEDS_FETCH = 128;
 // answer.wait (core/authcore_decide.h): what a pending decision waits for
 const WAIT_FETCH = 3;
+// the view's own wait (wasm/acw.c): a command for Redis to send first
+const WAIT_REDIS = 4;
+const REDIS_READS = 1; // AC_REDIS_READS: the reply is an array of strings
 // Iterations per acw_step call when a password check runs whole.
 const WHOLE = 1 << 20;
 // Statuses whose responses must not carry a body (Fetch "null body status").
@@ -104,6 +114,13 @@ function textHeaders() {
  *   sets (a request carrying Cloudflare's `cf` object is taken as such
  *   without the option; workerd serving its own socket gives the peer in
  *   cf.clientIp, which is taken first).
+ * options.redis: under a policy whose store is Redis, a client the app made
+ *   (anything with sendCommand(argv) resolving to Redis's reply: node-redis,
+ *   or a wrapper around another client or an HTTP gateway). Without it the
+ *   instance makes its own with the npm package `redis` from the policy's
+ *   host, port, password and timeout_ms (offline queue off, reconnecting in
+ *   the background), and close() closes it. A runtime with neither (Workers:
+ *   no TCP client there) is refused with an Error.
  * Rejects with an Error whose message is "<JSON path>: <what is wrong>" when
  * the core refuses the policy (or "$env.AUTHCORE_...: ..." for the env).
  * Each instance keeps its own login state (attempt counters, verified Basic
@@ -163,6 +180,20 @@ export async function createAuth(policy, options = {}) {
   M._acw_free(warnPtr);
   if (typeof warn === "function") for (const w of warnings) warn(`authcore: policy warning at ${w}`);
   const bodyMax = M._acw_body_max() >>> 0;
+
+  // The shared store, when the policy names one (null: the instance's own
+  // table, inside the decision calls).
+  let store = null;
+  const rcfg = redisConfig(M, ctx);
+  if (rcfg) {
+    try {
+      store = await redisStore(rcfg, options.redis, warn);
+    } catch (e) {
+      M._acw_unload(ctx);
+      M._acw_free(scratch);
+      throw e;
+    }
+  }
 
   let reqPtr = 0;
   let reqCap = 0;
@@ -282,6 +313,14 @@ export async function createAuth(policy, options = {}) {
     if (W[k + 1] !== 0) d.leaseBytes = h.slice(W[k], W[k] + W[k + 1]); // a copy: the view goes
     k += 2;
     d.wait = W[k];
+    // the command for Redis, after the fetch's words and its shareable
+    // word (wasm/acw.c, view_out)
+    const e = k + 8 + 4 * W[k + 7] + 2 + 1;
+    if (W[e] !== 0) {
+      const argv = [];
+      for (let i = 0, n = W[e + 1]; i < n; i++) argv.push(textAt(h, W[e + 2 + 2 * i], W[e + 3 + 2 * i]));
+      d.redis = { kind: W[e], argv };
+    }
     if (d.wait === WAIT_FETCH) {
       // the whole request the core names: fetchCapped sends exactly it
       const headers = [];
@@ -321,10 +360,15 @@ export async function createAuth(policy, options = {}) {
   // time with a turn of the event loop between), or the keys of
   // jwt.jwks_uri are fetched (always awaited), and the decision resumes; a
   // client gone meanwhile (signal aborted) ends the wait there, gives its
-  // slot back to the core, and rejects with an Error. Returns the Decision,
-  // or a Promise of it when it yields.
+  // slot back to the core, and rejects with an Error. Under a policy whose
+  // store is Redis every request that needs entries takes this path too:
+  // each command the core names is sent and awaited (redisStep), whatever
+  // the answer's action, until none is due. Returns the Decision, or a
+  // Promise of it when it yields.
   function decideRequest(fields, body, needs, now, byteStrings, slice, signal) {
-    if (!(needs & (NEEDS_STATE | NEEDS_FETCH))) {
+    // Redis's reads and writes are awaited: the stepped path too
+    const shared = store !== null && (needs & NEEDS_ENTRIES) !== 0;
+    if (!(needs & (NEEDS_STATE | NEEDS_FETCH)) && !shared) {
       const len = write(fields, body, byteStrings);
       written = -1;
       putEntropy((needs & NEEDS_ENTRIES) !== 0);
@@ -338,8 +382,8 @@ export async function createAuth(policy, options = {}) {
       written = -1;
       putEntropy(true);
       const first = result(M._acw_begin(ctx, d, reqPtr, len, now, scratch, ENTROPY_LEN, lenPtr) >>> 0);
-      if (first.action !== "pending") return first;
-      if (slice === 0 && first.wait !== WAIT_FETCH) {
+      if (first.action !== "pending" && first.wait !== WAIT_REDIS) return first;
+      if (slice === 0 && first.wait !== WAIT_FETCH && store === null) {
         let r;
         do {
           while (M._acw_step(d, WHOLE) !== 0);
@@ -354,6 +398,13 @@ export async function createAuth(policy, options = {}) {
           // decided meanwhile, decided again with a check of its own
           let r = first;
           for (;;) {
+            if (r.wait === WAIT_REDIS) {
+              // the store step the core names (reads, or writes): sent, its
+              // reply handed back; the answer may name the next one
+              r = await redisStep(d, r, fields, body, now, byteStrings);
+              continue;
+            }
+            if (r.action !== "pending") return r;
             if (r.wait === WAIT_FETCH) {
               // the request the core names (keys, a token): fetched here, handed to the core
               const got = await fetchCapped(r.fetch);
@@ -364,7 +415,6 @@ export async function createAuth(policy, options = {}) {
               }
               fetched(d, got, now);
               r = resume(d, fields, body, now, byteStrings);
-              if (r.action !== "pending") return r;
               continue;
             }
             while (M._acw_step(d, slice || WHOLE) !== 0) {
@@ -376,7 +426,6 @@ export async function createAuth(policy, options = {}) {
               }
             }
             r = resume(d, fields, body, now, byteStrings);
-            if (r.action !== "pending") return r;
           }
         } finally {
           release(d);
@@ -407,6 +456,48 @@ export async function createAuth(policy, options = {}) {
     return result(M._acw_resume(ctx, d, reqPtr, len, now, scratch, ENTROPY_LEN, lenPtr) >>> 0);
   }
 
+  // Sends the command a decision's view names (r.redis) and hands the reply
+  // to the core (fields null: a release). Returns the next view.
+  async function redisStep(d, r, fields, body, now, byteStrings) {
+    const { kind, argv } = r.redis;
+    const reply = await store.send(argv);
+    live();
+    let items = [];
+    let applied = -1;
+    let error = reply === REDIS_FAILED ? 1 : 0;
+    if (!error && kind === REDIS_READS) {
+      if (Array.isArray(reply) && reply.every((x) => x === null || typeof x === "string" || x instanceof Uint8Array)) items = reply;
+      else error = store.failed(new Error("a reply of the wrong shape to a read"));
+    } else if (!error) {
+      if (typeof reply === "number" || typeof reply === "bigint") applied = Number(reply);
+      else error = store.failed(new Error("a reply of the wrong shape to a write"));
+    }
+    const parts = items.map((x) => (x === null ? null : typeof x === "string" ? utf8enc.encode(x) : x));
+    let size = 0;
+    for (const b of parts) size += 4 + (b === null ? 0 : b.length);
+    const p = M._acw_alloc(size) >>> 0;
+    if (!p) throw new Error("authcore: out of wasm memory");
+    try {
+      const h = M.HEAPU8;
+      const v = new DataView(h.buffer, h.byteOffset);
+      let at = p;
+      for (const b of parts) {
+        v.setUint32(at, b === null ? 0xffffffff : b.length, true);
+        at += 4;
+        if (b !== null) {
+          h.set(b, at);
+          at += b.length;
+        }
+      }
+      const len = fields === null ? 0 : put(fields, body, byteStrings); // again: others ran meanwhile
+      putEntropy(fields !== null);
+      return result(M._acw_redis_reply(ctx, d, reqPtr, len, now, scratch, ENTROPY_LEN, error, p, size,
+        parts.length, applied, lenPtr) >>> 0);
+    } finally {
+      M._acw_free(p);
+    }
+  }
+
   function release(d) {
     M._acw_decision_free(d); // wipes the check's key material (its own block: also after close)
   }
@@ -423,9 +514,27 @@ export async function createAuth(policy, options = {}) {
     if (!leasePtr && !(leasePtr = M._acw_alloc(LEASE_MAX) >>> 0)) {
       throw new Error("authcore: out of wasm memory");
     }
+    if (store !== null) return releaseShared(bytes, now);
     M.HEAPU8.set(bytes, leasePtr);
     const rc = M._acw_release(ctx, leasePtr, bytes.length, now) >>> 0;
     return REASONS[rc] ?? "unknown";
+  }
+
+  // A release whose counters are Redis's: on a decision of its own, each
+  // store step awaited. Resolves to the core's reason.
+  async function releaseShared(bytes, now) {
+    const d = M._acw_decision_new() >>> 0;
+    if (!d) throw new Error("authcore: out of wasm memory");
+    try {
+      M.HEAPU8.set(bytes, leasePtr);
+      const out = M._acw_release_begin(ctx, d, leasePtr, bytes.length, now, lenPtr) >>> 0;
+      if (!out) return "invalid_request";
+      let r = result(out);
+      while (r.wait === WAIT_REDIS) r = await redisStep(d, r, null, null, now, false);
+      return r.reason;
+    } finally {
+      release(d);
+    }
   }
 
   function leaseRelease(lease) {
@@ -434,10 +543,14 @@ export async function createAuth(policy, options = {}) {
       if (lease === null || closed) return;
       const bytes = lease;
       lease = null;
+      const report = (why) => {
+        if (why !== "ok" && typeof warn === "function") {
+          warn(`authcore: a connection lease was not released: ${why}`);
+        }
+      };
       const why = releaseBytes(bytes, nowOf());
-      if (why !== "ok" && typeof warn === "function") {
-        warn(`authcore: a connection lease was not released: ${why}`);
-      }
+      if (typeof why === "string") report(why);
+      else why.then(report, (e) => report(e && e.message));
     };
   }
 
@@ -574,8 +687,10 @@ export async function createAuth(policy, options = {}) {
      * headers, body} (headers: [[name, value], ...], a Headers or a plain
      * object; body: a string or bytes, sent only when the core wants it)
      * and returns the core's decision as parsed JSON. Synchronous: a
-     * password check runs whole. Strings are text and cross as UTF-8, as a
-     * client would send them. No audit call.
+     * password check runs whole (under a policy whose store is Redis, a
+     * request that needs store entries gives a Promise: Redis is awaited).
+     * Strings are text and cross as UTF-8, as a client would send them. No
+     * audit call.
      */
     decide(req, opts = {}) {
       live();
@@ -631,16 +746,31 @@ export async function createAuth(policy, options = {}) {
      * ended. Returns the core's reason: "ok", "invalid_request" (no lease
      * of this policy), or store_unavailable / store_conflict (the release
      * failed; the count stays one too high). options.now: unix seconds.
+     * Under a policy whose store is Redis: a Promise of that reason.
      */
     release(lease, opts = {}) {
       live();
       return releaseBytes(lease, nowOf(opts.now));
     },
 
-    /** Frees the wasm-side policy, state and buffers. */
+    /**
+     * Counters of this instance: { store: "redis" | "local", store_errors:
+     * Redis commands that failed (refused, timed out, an error reply),
+     * store_down: whether the last one failed }.
+     */
+    stats() {
+      return {
+        store: store === null ? "local" : "redis",
+        store_errors: store === null ? 0 : store.errors,
+        store_down: store !== null && store.down,
+      };
+    },
+
+    /** Frees the wasm-side policy, state and buffers (and closes the Redis client it made). */
     close() {
       if (closed) return;
       closed = true;
+      if (store !== null) store.close();
       if (reqPtr) M._acw_free(reqPtr);
       if (leasePtr) M._acw_free(leasePtr);
       M._acw_unload(ctx);
@@ -842,6 +972,115 @@ async function nodeRespond(res, response) {
   }
   const [{ Readable }, { pipeline }] = await nodeStreams();
   await pipeline(Readable.fromWeb(response.body), res).catch(() => res.destroy());
+}
+
+// ---- the shared store on Redis -------------------------------------------
+
+// The policy's Redis (acw_policy_redis), or null when its store is the
+// instance's own.
+function redisConfig(M, ctx) {
+  const k = M._acw_policy_redis(ctx) >>> 2;
+  const W = M.HEAPU32;
+  if (W[k] === 0) return null;
+  const h = M.HEAPU8;
+  return {
+    host: textAt(h, W[k + 1], W[k + 2]), port: W[k + 3], timeoutMs: W[k + 4], pool: W[k + 5],
+    password: W[k + 7] ? textAt(h, W[k + 6], W[k + 7]) : "",
+  };
+}
+
+// A failed command: what redisStep hands the core as error 1.
+const REDIS_FAILED = Symbol("redis failed");
+
+// The client an instance sends its commands with: options.redis, or one of
+// node-redis's. One client (one connection) per instance: node-redis
+// pipelines concurrent commands on it, so the policy's pool is not used
+// for more. send(argv) resolves to the reply, or REDIS_FAILED after the
+// policy's timeout_ms, a refused or lost connection (no offline queue: a
+// down server fails at once) or an error reply. Each failure is counted;
+// the first after a success, and the first success after failures, are
+// logged (warn), once per transition.
+async function redisStore(cfg, given, warn) {
+  const where = `${cfg.host.includes(":") ? `[${cfg.host}]` : cfg.host}:${cfg.port}`;
+  let client = given;
+  let own = false;
+  if (client === undefined || client === null) {
+    let mod;
+    try {
+      const name = "redis"; // not a literal: bundlers for Workers must not resolve it
+      mod = await import(name);
+    } catch (e) {
+      throw new Error('authcore: the policy\'s store is Redis ("store"."redis"), which needs a TCP ' +
+        "client: install the npm package redis (Node, Deno) or pass options.redis, a client with " +
+        "sendCommand(argv); Cloudflare Workers have none (" + (e && e.message) + ")");
+    }
+    client = mod.createClient({
+      socket: {
+        host: cfg.host, port: cfg.port, connectTimeout: cfg.timeoutMs,
+        // a lost server is tried again in the background, at most every second
+        reconnectStrategy: (n) => Math.min(50 * 2 ** n, 1000),
+      },
+      password: cfg.password || undefined,
+      disableOfflineQueue: true,
+    });
+    client.on("error", () => {}); // reported per command (send)
+    own = true;
+    // a server that does not answer in time leaves the instance up: its
+    // requests take the policy's on_store_error until the client connects
+    let timer;
+    await Promise.race([
+      client.connect().catch(() => {}),
+      new Promise((resolve) => { timer = setTimeout(resolve, cfg.timeoutMs); }),
+    ]);
+    clearTimeout(timer);
+  } else if (typeof client.sendCommand !== "function") {
+    throw new TypeError("authcore: options.redis must be a client with sendCommand(argv)");
+  }
+  const log = typeof warn === "function" ? warn : noop;
+  const st = {
+    errors: 0,
+    down: false,
+    failed(e) {
+      st.errors++;
+      if (!st.down) {
+        st.down = true;
+        log(`authcore: Redis at ${where} failed (${e && e.message}): the policy's ` +
+          "rate_limits.on_store_error applies (revocation checks answer 503) until it answers");
+      }
+      return 1;
+    },
+    async send(argv) {
+      let timer;
+      try {
+        const p = Promise.resolve(client.sendCommand(argv));
+        p.catch(() => {}); // one that loses the race below is settled later
+        const reply = await Promise.race([p, new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no reply within ${cfg.timeoutMs} ms`)), cfg.timeoutMs);
+        })]);
+        if (reply instanceof Error) throw reply;
+        if (st.down) {
+          st.down = false;
+          log(`authcore: Redis at ${where} answers again`);
+        }
+        return reply;
+      } catch (e) {
+        st.failed(e);
+        return REDIS_FAILED;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    close() {
+      if (!own) return;
+      try {
+        const p = typeof client.destroy === "function" ? client.destroy() : client.disconnect();
+        Promise.resolve(p).catch(() => {});
+      } catch {
+        // already closed
+      }
+    },
+  };
+  return st;
 }
 
 async function instantiate(module) {

@@ -227,6 +227,19 @@ def check_verifier(now):
         except authcore.AuthcoreError as e:
             ok("%s is refused by the core (AuthcoreError)" % name,
                None if "identity verifier" in str(e) or "jwks" in str(e) else str(e))
+    # a policy whose store is Redis: this host cannot send its commands
+    redis_policy = {"jwt": {"keys": [{"kid": "k", "alg": "HS256", "secret": SHARED}]},
+                    "rate_limits": {"default": {"key": "client", "limit": "10/minute"}},
+                    "store": {"redis": {"port": 6379}, "secret": SHARED}}
+    try:
+        authcore.Auth(redis_policy, env={}).close()
+        ok("a policy whose store is Redis is refused (AuthcoreError)", "accepted")
+    except authcore.AuthcoreError as e:
+        ok("a policy whose store is Redis is refused (AuthcoreError)",
+           None if "Redis" in str(e) and "does not support" in str(e) else str(e))
+    del redis_policy["store"]
+    authcore.Auth(redis_policy, env={}).close()
+    ok("the same policy without its store loads")
     for a in (es_auth, other_auth, hs_auth):
         a.close()
     return jwks_text, tok, forged

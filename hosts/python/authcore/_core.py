@@ -83,6 +83,7 @@ def _load(path):
             "acw_abandon": (None, [P, P]),
             "acw_jwt_verify": (P, [P, ctypes.c_char_p, S, D]),
             "acw_release": (ctypes.c_int, [P, ctypes.c_char_p, S, D]),
+            "acw_policy_redis": (P, [P]),
             "acw_fetched": (ctypes.c_int, [P, P, ctypes.c_int, ctypes.c_char_p, S,
                                            ctypes.c_char_p, S, D]),
         }
@@ -204,6 +205,14 @@ class Auth:
         self._ctx = L.acw_load(pj, len(pj), err, ERR_CAP, envb, len(envb))
         if not self._ctx:
             raise AuthcoreError("authcore: invalid policy: " + _text(err.value))
+        if ctypes.c_size_t.from_address(L.acw_policy_redis(self._ctx)).value:
+            # the core would wait on each Redis command; this host has no
+            # client to send them with yet, and its own table is no fleet's
+            L.acw_unload(self._ctx)
+            self._ctx = None
+            raise AuthcoreError('authcore: the policy\'s store is Redis ("store"."redis"), which the '
+                                "Python host does not support yet: leave \"store\" out to keep "
+                                "the entries in this process")
         self._lock = threading.Lock()
         L.acw_set_view(self._ctx, 1)
         wb = ctypes.create_string_buffer(ERR_CAP)
