@@ -40,6 +40,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 import hostkit  # noqa: E402
+import rediskit  # noqa: E402
 from checks import failed, ok  # noqa: E402
 
 PKG = os.path.join(ROOT, "build", "edge")
@@ -74,30 +75,9 @@ def policy(redis_port, hash_):
     }
 
 
-class Redis:
-    """redis-server on 127.0.0.1:port, nothing saved; stopped by its PID."""
-
-    def __init__(self, port, folder):
-        self.port, self.folder, self.proc, self.n = port, folder, None, 0
-
-    def start(self):
-        self.n += 1
-        log = open(os.path.join(self.folder, "redis-%d.log" % self.n), "w")
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", self.folder], stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL)
-        log.close()
-        if not hostkit.wait_port(self.port, self.proc, 10):
-            raise RuntimeError("redis-server did not start")
-
-    def kill(self):
-        hostkit.stop(self.proc, first=9)  # SIGKILL: a crash, not a shutdown
-
+class Redis(rediskit.Redis):
     def keys(self):
-        out = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(self.port), "--scan",
-                              "--pattern", PREFIX + "*"], capture_output=True, text=True, timeout=10)
-        return [k for k in out.stdout.split("\n") if k]
+        return rediskit.Redis.command(self, "KEYS", PREFIX + "*") or []
 
 
 class Server(hostkit.Server):
@@ -243,7 +223,7 @@ def run(kind):
     os.makedirs(folder)
     hash_ = subprocess.run([CLI, "hash-password", "--iterations", "1000"], input=PASSWORD,
                            capture_output=True, text=True, check=True, timeout=30).stdout.strip()
-    redis = Redis(hostkit.free_port(), folder)
+    redis = Redis(folder)
     policy_path = os.path.join(folder, "policy.json")
     with open(policy_path, "w") as f:
         json.dump(policy(redis.port, hash_), f)
