@@ -1,13 +1,15 @@
 """A fleet on one Redis (Debian's redis-server, loopback): nginx with two
-workers and the CLI as a second member, one policy with a shared store.
-- A limit of N per minute admits N across nginx's workers and the CLI.
+workers, a Node edge server (the edge module with npm's redis client) and
+the CLI as members, one policy with a shared store.
+- A limit of N per minute admits N across nginx's workers, Node and the CLI.
 - A session signed in through one member and logged out through it is
   refused by the other (both ways), and an admin's revoke through nginx
   holds at the CLI.
-- Redis killed mid-run: nginx still answers limited paths (counted in its
-  own zone, the audit line saying so) and refuses sessions 503
-  store_unavailable; no worker dies. Redis restarted: sessions pass and
-  counting in Redis resumes, with nothing done to nginx.
+- A logout through Node is refused by nginx and the CLI.
+- Redis killed mid-run: nginx and Node still answer limited paths (counted
+  in their own stores, the audit lines saying so) and refuse sessions 503
+  store_unavailable; no worker or process dies. Redis restarted: sessions
+  pass and counting in Redis resumes, with nothing done to either.
 Prints "ok - ..." / "not ok - ...: why"."""
 import json
 import os
@@ -19,8 +21,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 import nginx_vectors as nv  # noqa: E402
-from nginx_vectors import Fail, Nginx, Stopped, not_ok, ok, send_full  # noqa: E402
+from nginx_vectors import Fail, Nginx, Stopped, send_full  # noqa: E402
 from rediskit import CliMember, Redis  # noqa: E402
+from checks import failed, report  # noqa: E402
+
+sys.path.insert(0, os.path.join(HERE, "edge"))
+import redis_edge  # noqa: E402
 
 N = 8
 SECRET = "fleet-placement-secret-0123456789abcdef"
@@ -45,10 +51,7 @@ def policy(port):
 
 
 def check(cond, name, why):
-    if cond:
-        ok(name)
-    else:
-        not_ok(name, why)
+    report("fleet: " + name, cond, why)
     return cond
 
 
@@ -69,6 +72,16 @@ class Fleet:
         w = hdrs.get("x-worker")
         if w:
             self.workers.add(w)
+        return st, hdrs, cookies
+
+    def node(self, method, path, client="10.0.0.1", cookie=None, body=None):
+        h = {"X-Forwarded-For": client, "Accept": "application/json"}
+        if cookie:
+            h["Cookie"] = cookie
+        if body is not None:
+            h["Content-Type"] = "application/x-www-form-urlencoded"
+        st, hdrs, cookies, _ = nv.hostkit.exchange(self.node_port, method, path, list(h.items()),
+                                                   body.encode() if body is not None else None)
         return st, hdrs, cookies
 
     def cli_get(self, path, client="10.0.0.1", cookie=None):
@@ -100,18 +113,22 @@ def run(d):
     with open(pf, "w") as f:
         f.write(pol)
     fleet = Fleet(d, ngx, CliMember(nv.CLI, d, "cli", pf))
+    node_srv = None
     try:
         ngx.start()
-        # one limit across nginx's workers and the CLI
+        node_srv, fleet.node_port = redis_edge.start_node("fleet-node", pf)
+        # one limit across nginx's workers, Node and the CLI
         got = []
-        for i in range(3 * N // 2):
-            if i % 3 == 2:
+        for i in range(2 * N):
+            if i % 4 == 3:
                 got.append(fleet.cli_get("/api/x", client="10.5.0.1")["status"])
+            elif i % 4 == 2:
+                got.append(fleet.node("GET", "/api/x", client="10.5.0.1")[0])
             else:
                 got.append(fleet.nginx("GET", "/api/x", client="10.5.0.1")[0])
         check(got.count(200) == N and got[N:] == [429] * (len(got) - N),
-              "%d/minute across nginx's two workers and the CLI admits %d of %d" % (N, N, len(got)),
-              str(got))
+              "%d/minute across nginx's two workers, Node and the CLI admits %d of %d" % (
+                  N, N, len(got)), str(got))
 
         # a logout through nginx holds at the CLI
         st, _, cookies = fleet.nginx("POST", "/dash/auth/login", body="username=alice&password=pw-alice")
@@ -144,6 +161,18 @@ def run(d):
               "signed in and out through the CLI: nginx refuses the cookie",
               "nginx before %s, after %s" % (ngx_before, ngx_after))
 
+        # signed in and out through Node: nginx and the CLI refuse the cookie
+        time.sleep(1.1)
+        st, _, cn = fleet.node("POST", "/dash/auth/login", body="username=alice&password=pw-alice")
+        cn = cookie_of(jar_of(cn))
+        n_before = fleet.nginx("GET", "/dash/jobs", cookie=cn)[0]
+        fleet.node("GET", "/dash/auth/logout", cookie=cn)
+        n_after = fleet.nginx("GET", "/dash/jobs", cookie=cn)[0]
+        c_after = fleet.cli_get("/dash/jobs", cookie=cn)["reason"]
+        check(st in (200, 303) and n_before == 200 and n_after == 401 and c_after == "session_revoked",
+              "signed in and out through Node: nginx and the CLI refuse the cookie",
+              "login %s, nginx before %s, after %s, CLI %s" % (st, n_before, n_after, c_after))
+
         # an admin revokes alice through nginx; the CLI refuses her session
         time.sleep(1.1)
         _, _, ca = fleet.nginx("POST", "/dash/auth/login", body="username=alice&password=pw-alice")
@@ -166,6 +195,11 @@ def run(d):
         down = [fleet.nginx("GET", "/api/y", client="10.6.0.1")[0] for _ in range(N + 2)]
         sess = fleet.nginx("GET", "/dash/jobs", cookie=c5)
         took = time.monotonic() - t0
+        node_down = [fleet.node("GET", "/api/y", client="10.6.0.2")[0] for _ in range(N + 2)]
+        node_sess = fleet.node("GET", "/dash/jobs", cookie=c5)[0]
+        check(node_down.count(200) == N and node_down[N:] == [429, 429] and node_sess == 503,
+              "Redis down: Node counts /api in its own store (%d of %d) and refuses sessions 503" % (
+                  N, N + 2), "statuses %s, session %s" % (node_down, node_sess))
         events = nv.audit_events(os.path.join(d, "error.log"))
         fell = [e for e in events if e.get("store_fallback") == "local"]
         check(down.count(200) >= N and down.count(429) >= 1 and len(fell) >= N,
@@ -181,6 +215,13 @@ def run(d):
         redis.start()
         time.sleep(0.2)
         up = fleet.nginx("GET", "/dash/jobs", cookie=c5)[0]
+        deadline = time.monotonic() + 5  # node-redis reconnects on its own
+        while fleet.node("GET", "/dash/jobs", cookie=c5)[0] != 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        node_up = fleet.node("GET", "/dash/jobs", cookie=c5)[0]
+        check(node_up == 200 and node_srv.proc.poll() is None,
+              "Redis restarted: Node's sessions pass again; the process never exited",
+              "session %s, exited %s" % (node_up, node_srv.proc.poll()))
         lim = fleet.nginx("GET", "/api/z", client="10.7.0.1")[0]
         keys = redis.command("KEYS", "f:*")
         log = open(os.path.join(d, "error.log"), errors="replace").read()
@@ -191,6 +232,8 @@ def run(d):
         check(len(workers_before) == 2, "both nginx workers answered",
               "workers seen: %s" % workers_before)
     finally:
+        if node_srv is not None:
+            node_srv.stop()
         ngx.stop()
         redis.stop()
 
@@ -200,8 +243,9 @@ def main():
         with tempfile.TemporaryDirectory(prefix="authcore-fleet-") as d:
             os.chmod(d, 0o755)
             run(d)
-    return nv.run_suite(body, "fleet on Redis", tools=[("cli", nv.CLI, "not built (make all)")],
-                        catch=(Fail, Stopped, OSError, RuntimeError))
+    rc = nv.run_suite(body, "fleet on Redis", tools=[("cli", nv.CLI, "not built (make all)")],
+                      catch=(Fail, Stopped, OSError, RuntimeError))
+    return 1 if rc or failed() else 0
 
 
 if __name__ == "__main__":

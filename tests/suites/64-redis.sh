@@ -2,7 +2,8 @@
 # The shared store on a real Redis (Debian's redis-server, loopback). First
 # the CLI as each member of a fleet: limits across members and under races,
 # revocation through one member seen by all, Redis killed and restarted
-# (tests/hosts/redis_cli.py). Then nginx with two workers beside the CLI:
+# (tests/hosts/redis_cli.py). Then nginx with two workers, a Node edge
+# server and the CLI:
 # one limit across both, sessions signed out through either refused by the
 # other, Redis killed mid-run and restarted with nginx left running
 # (tests/hosts/redis_fleet.py).
