@@ -552,13 +552,16 @@ static void store_rerun(const ac_policy *P, ac_state *S,
     const ac_request *req, int64_t now, const uint8_t *entropy,
     size_t entropy_len, ac_decision *d);
 
-/* A release decision's run (ac_release_begin): an answer with nothing but
- * the store's reads or writes. */
-static void release_run(const ac_policy *P, int64_t now, ac_decision *d)
+/* A release decision's run (ac_release_begin, ac_revoke_begin): an answer
+ * with nothing but the store's reads or writes. */
+static void release_run(const ac_policy *P, const ac_state *S, int64_t now,
+    ac_decision *d)
 {
 	reset(d, NULL);
 	d->a.reason = d->store.failed;
-	if (d->store.failed == AC_OK)
+	if (d->release == 2)
+		ac_revoke_user_run(P, S, now, d);
+	else if (d->store.failed == AC_OK)
 		ac_conn_release(P, now, d);
 	store_ops(P, d);
 }
@@ -572,7 +575,7 @@ ac_action ac_release_begin(const ac_policy *P, const uint8_t *lease,
 	if (!ac_conn_lease_ok(P, lease, len)) {
 		d->lease_len = 0;
 		d->store.failed = AC_OK;
-		release_run(P, now, d);
+		release_run(P, NULL, now, d);
 		d->a.action = AC_RESPOND;
 		d->a.status = 400;
 		d->a.reason = AC_INVALID_REQUEST;
@@ -582,7 +585,22 @@ ac_action ac_release_begin(const ac_policy *P, const uint8_t *lease,
 	}
 	memcpy(d->lease, lease, len);
 	d->lease_len = len;
-	release_run(P, now, d);
+	release_run(P, NULL, now, d);
+	return d->a.action;
+}
+
+ac_action ac_revoke_begin(const ac_policy *P, ac_state *S, const char *user,
+    size_t len, int64_t now, ac_decision *d)
+{
+	memset(&d->store, 0, sizeof d->store);
+	memset(&d->work, 0, sizeof d->work);
+	d->release = 2;
+	d->op_user_len = 0;
+	if (user != NULL && len > 0 && len <= sizeof d->op_user) {
+		memcpy(d->op_user, user, len);
+		d->op_user_len = len;
+	}
+	release_run(P, S, now, d);
 	return d->a.action;
 }
 
@@ -596,7 +614,7 @@ void ac_decide_finish(const ac_policy *P, ac_state *S,
 
 	if (d->release) {
 		if (d->a.action == AC_PENDING)
-			release_run(P, now, d);
+			release_run(P, S, now, d);
 		return;
 	}
 	if (d->a.action != AC_PENDING) {
@@ -714,7 +732,7 @@ static void store_failed(const ac_policy *P, ac_state *S,
 		d->store.lost = keep.lost;
 		d->store.local = local;
 		d->store.fell_back = keep.fell_back;
-		release_run(P, now, d);
+		release_run(P, S, now, d);
 		ac_wipe(&keep, sizeof keep);
 		return;
 	}

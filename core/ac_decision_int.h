@@ -121,8 +121,12 @@ struct ac_decision {
 	int fetch_failed;        /* ... a failure (audited) */
 	ac_oidc_io oidc;         /* an OpenID sign-in's token (ac_oidc.c) */
 	ac_store_io store;       /* the store protocol's entries */
-	int release;             /* a release of `lease` (ac_release_begin),
-	                            not a request's decision */
+	int release;             /* 1: a release of `lease` (ac_release_begin);
+	                            2: a revocation of `op_user`
+	                            (ac_revoke_begin); not a request's
+	                            decision */
+	char op_user[AC_SESSION_USER_MAX];
+	size_t op_user_len;
 	uint8_t lease[AC_LEASE_MAX]; /* the counters an allowed stream took
 	                            (answer.lease), or those to release */
 	size_t lease_len;

@@ -261,6 +261,34 @@ int ac_stage_revoke_logout(ac_ctx *c)
 	return AC_STAGE_NEXT;
 }
 
+void ac_revoke_user_run(const ac_policy *P, const ac_state *S, int64_t now,
+    ac_decision *d)
+{
+	static const uint8_t no_sid[AC_SESSION_ID_LEN];
+	ac_str user = { d->op_user, d->op_user_len };
+	uint64_t t = btime(now);
+	ac_store_ent *E;
+	place pl;
+	int r;
+
+	if (P->rev_groups == 0 || user.len == 0 || ac_req_has_ctl(user)) {
+		ac_reply_respond(d, 400, AC_INVALID_REQUEST);
+		return;
+	}
+	r = ready(P, S, d, user, no_sid, &pl);
+	if (r != 1) {
+		if (r == 2) {
+			/* nothing can be written: say so, never "done" */
+			ac_reply_respond(d, 503, AC_STORE_UNAVAILABLE);
+		}
+		return;
+	}
+	E = &d->store.e[pl.ent];
+	add(P, E->cur, pl.user, t - t % 1000, t);
+	E->changed = 1;
+	E->expires = expiry(P, E->cur);
+}
+
 /* POST <prefix>/auth/revoke?user=NAME, for the role "admin": every
  * session of that user issued until now is revoked (an operator's "sign
  * this user out everywhere"). */

@@ -23,4 +23,10 @@ int ac_stage_revoke_logout(ac_ctx *c);
  * "admin": every session of NAME issued until now revoked; 200 JSON. */
 int ac_stage_revoke_admin(ac_ctx *c);
 
+/* The run of an ac_revoke_begin decision (d->op_user): every session of
+ * that user issued until now revoked in the answer's writes; pending on
+ * the store read; 400 for no user name or a policy without revocation. */
+void ac_revoke_user_run(const ac_policy *P, const ac_state *S, int64_t now,
+    ac_decision *d);
+
 #endif

@@ -165,6 +165,20 @@ void ac_decide_store_conflict(const ac_policy *policy, ac_state *state,
 ac_action ac_release_begin(const ac_policy *policy, const uint8_t *lease,
     size_t len, int64_t now, ac_decision *d);
 
+/* An operator's revocation (core/ac_revoke.c), as POST
+ * <prefix>/auth/revoke?user= does for an administrator: every session of
+ * user (len bytes, 1..AC_SESSION_USER_MAX, no control bytes) issued until
+ * now is refused from then on, under a policy with sessions.revocation.
+ * Begins it in d: AC_PENDING on the store read (answer.reads), then the
+ * same host loop as for a request, with req NULL; the final answer is
+ * AC_ALLOW with the writes, or AC_RESPOND: 400 invalid_request (no such
+ * user name, or a policy without revocation), 503 store_unavailable or
+ * store_conflict (nothing was revoked), 500 no_state (a policy without a
+ * shared store places the user's entry by the state's key: pass the
+ * host's state). */
+ac_action ac_revoke_begin(const ac_policy *policy, ac_state *state,
+    const char *user, size_t len, int64_t now, ac_decision *d);
+
 /* ------------------------------------------------------------------ */
 /* A local table (core/ac_table.c): the entries in caller memory, for   */
 /* hosts that keep them in one process or one shared-memory zone (the  */

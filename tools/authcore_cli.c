@@ -46,6 +46,10 @@ static const struct {
 	    "       State (login counters, Basic cache, rate-limit buckets) lives for the run, or\n"
 	    "       in FILE between runs;\n"
 	    "       the admin comes from AUTHCORE_ADMIN_USER and AUTHCORE_ADMIN_PASSWORD_HASH)\n" },
+	{ "revoke",
+	    "  authcore revoke --policy F --user NAME [--state FILE]\n"
+	    "      (every session of NAME issued until now is refused from then on: by every member\n"
+	    "       of the fleet under a policy with a Redis \"store\", else by decide runs on FILE)\n" },
 	{ "apikey new",
 	    "  authcore apikey new --name N [--role R] [--permissions a,b] [--resources /p/*,...] [--prefix ak]\n"
 	    "      (line 1: the key, shown once; line 2: its entry for the policy's api_keys.keys)\n" },
@@ -491,6 +495,62 @@ static int request_from_json(const cJSON *req, ac_request *r,
 	return 0;
 }
 
+/* The state (login attempt counters, checks in flight, the Basic cache)
+ * and the rate limits' table: from --state FILE if it holds them, else
+ * new, so a login post works in a single run and limits count across the
+ * run's requests; kept in FILE after the run (store_save). 0, or -1 with
+ * the reason on stderr. */
+static int store_open(const char *sf, const ac_policy *p, ac_state *state,
+    void **tmem, size_t tsize, ac_table **table)
+{
+	FILE *f;
+	int have;
+
+	if (tsize > 0 && (*tmem = calloc(1, tsize)) == NULL) {
+		fputs("authcore: out of memory\n", stderr);
+		return -1;
+	}
+	f = sf ? fopen(sf, "rb") : NULL;
+	have = f != NULL && fread(state, 1, ac_sizeof_state(), f) ==
+	    ac_sizeof_state() && ac_state_ok(state);
+	if (have && tsize > 0 && fread(*tmem, 1, tsize, f) == tsize)
+		*table = ac_table_attach(*tmem, tsize, p);
+	if (f != NULL)
+		fclose(f);
+	if (tsize > 0 && *table == NULL)
+		*table = ac_table_init(*tmem, tsize, p);
+	if (!have) {
+		uint8_t seed[AC_STATE_SECRET_LEN];
+		if (random_bytes(seed, sizeof seed) < 0 ||
+		    ac_state_init(state, seed, sizeof seed) < 0) {
+			fputs("authcore: no randomness for the state\n", stderr);
+			return -1;
+		}
+		ac_wipe(seed, sizeof seed);
+	}
+	return 0;
+}
+
+static int store_save(const char *sf, const ac_state *state,
+    const void *tmem, size_t tsize)
+{
+	FILE *f;
+
+	if (sf == NULL)
+		return 0;
+	f = fopen(sf, "wb");
+	if (f == NULL || fwrite(state, 1, ac_sizeof_state(), f) !=
+	    ac_sizeof_state() || (tsize > 0 &&
+	    fwrite(tmem, 1, tsize, f) != tsize)) {
+		fprintf(stderr, "authcore: cannot write %s\n", sf);
+		if (f != NULL)
+			fclose(f);
+		return -1;
+	}
+	fclose(f);
+	return 0;
+}
+
 static int cmd_decide(int argc, char **argv)
 {
 	static const char *const known[] = { "--policy", "--now", "--state",
@@ -540,35 +600,9 @@ static int cmd_decide(int argc, char **argv)
 	cache = cache_len ? malloc(cache_len) : NULL;
 	ac_decision_use_jwt_cache(d, ac_jwt_cache_init(cache, cache_len,
 	    ac_policy_jwt_cache_entries(p)));
-	/* The state (login attempt counters, checks in flight, the Basic
-	 * cache) and the rate limits' table: from --state FILE if it holds
-	 * them, else new, so a login post works in a single run and limits
-	 * count across the run's requests; kept in FILE after the run. */
 	tsize = ac_table_size(p);
-	if (tsize > 0 && (tmem = calloc(1, tsize)) == NULL) {
-		fputs("authcore: out of memory\n", stderr);
+	if (store_open(sf, p, state, &tmem, tsize, &table) < 0)
 		goto done;
-	}
-	{
-		FILE *f = sf ? fopen(sf, "rb") : NULL;
-		int have = f != NULL && fread(state, 1, ac_sizeof_state(), f) ==
-		    ac_sizeof_state() && ac_state_ok(state);
-		if (have && tsize > 0 && fread(tmem, 1, tsize, f) == tsize)
-			table = ac_table_attach(tmem, tsize, p);
-		if (f != NULL)
-			fclose(f);
-		if (tsize > 0 && table == NULL)
-			table = ac_table_init(tmem, tsize, p);
-		if (!have) {
-			uint8_t seed[AC_STATE_SECRET_LEN];
-			if (random_bytes(seed, sizeof seed) < 0 ||
-			    ac_state_init(state, seed, sizeof seed) < 0) {
-				fputs("authcore: no randomness for the state\n", stderr);
-				goto done;
-			}
-			ac_wipe(seed, sizeof seed);
-		}
-	}
 	in = read_all("-", &in_len, 16 << 20);
 	if (in == NULL) {
 		fputs("authcore: cannot read the requests on stdin (at most 16 MiB)\n", stderr);
@@ -617,18 +651,8 @@ static int cmd_decide(int argc, char **argv)
 		fputs("authcore: stdin must hold a request JSON object\n", stderr);
 		goto done;
 	}
-	if (sf != NULL) {
-		FILE *f = fopen(sf, "wb");
-		if (f == NULL || fwrite(state, 1, ac_sizeof_state(), f) !=
-		    ac_sizeof_state() || (tsize > 0 &&
-		    fwrite(tmem, 1, tsize, f) != tsize)) {
-			fprintf(stderr, "authcore: cannot write %s\n", sf);
-			if (f != NULL)
-				fclose(f);
-			goto done;
-		}
-		fclose(f);
-	}
+	if (store_save(sf, state, tmem, tsize) < 0)
+		goto done;
 	rc = 0;
 done:
 	redisFree(redis);
@@ -733,16 +757,15 @@ static void redis_step(const ac_policy *p, ac_state *st, const ac_request *r,
 	freeReplyObject(rep);
 }
 
-/* One request decided end to end by a caller that may block: the store
- * steps on the policy's Redis (if it has one) or the run's table, a
- * password check run whole. */
-static void decide_one(const ac_policy *p, ac_state *st, ac_table *t,
+/* A begun decision (a request's, or an operator's revocation) taken to
+ * its end by a caller that may block: the store steps on the policy's
+ * Redis (if it has one) or the run's table, a password check run whole. */
+static void settle_all(const ac_policy *p, ac_state *st, ac_table *t,
     const ac_request *r, int64_t now, const uint8_t *entropy, size_t elen,
     ac_decision *d, redisContext **rc)
 {
 	static ac_redis_cmd cmd;
 
-	(void)ac_decide_begin(p, st, r, now, entropy, elen, d);
 	for (;;) {
 		if (ac_redis_command(p, d, &cmd)) {
 			redis_step(p, st, r, now, entropy, elen, d, &cmd, rc);
@@ -755,6 +778,14 @@ static void decide_one(const ac_policy *p, ac_state *st, ac_table *t,
 			return;
 		ac_decide_finish(p, st, r, now, entropy, elen, d);
 	}
+}
+
+static void decide_one(const ac_policy *p, ac_state *st, ac_table *t,
+    const ac_request *r, int64_t now, const uint8_t *entropy, size_t elen,
+    ac_decision *d, redisContext **rc)
+{
+	(void)ac_decide_begin(p, st, r, now, entropy, elen, d);
+	settle_all(p, st, t, r, now, entropy, elen, d, rc);
 }
 
 /* Random bytes from the kernel (the CLI, not the core, owns I/O). */
@@ -788,6 +819,92 @@ static int plain_list(const char *list)
 		if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
 			return 0;
 	return 1;
+}
+
+/* s as a JSON string to f. */
+static void json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\')
+			fprintf(f, "\\%c", ch);
+		else if (ch < 0x20 || ch == 0x7f)
+			fprintf(f, "\\u%04x", ch);
+		else
+			fputc(ch, f);
+	}
+	fputc('"', f);
+}
+
+/* An operator signs a user out everywhere: every session of the user
+ * issued until now is refused from then on, by every member of a fleet
+ * that shares the policy's Redis (or, without one, by the CLI's own
+ * --state FILE). */
+static int cmd_revoke(int argc, char **argv)
+{
+	static const char *const known[] = { "--policy", "--user", "--state",
+		NULL };
+	const char *pf, *sf, *user;
+	ac_state *state = NULL;
+	ac_decision *d = NULL;
+	ac_table *table = NULL;
+	void *tmem = NULL, *mem = NULL;
+	const ac_policy *p;
+	const ac_answer *a;
+	redisContext *redis = NULL;
+	size_t tsize;
+	int64_t now = (int64_t)time(NULL);
+	int rc = EXIT_USAGE;
+
+	if (check_opts(argc, argv, known) < 0)
+		return EXIT_USAGE;
+	pf = opt(argc, argv, "--policy");
+	user = opt(argc, argv, "--user");
+	sf = opt(argc, argv, "--state");
+	if (pf == NULL || user == NULL) {
+		fputs("authcore: revoke needs --policy and --user\n", stderr);
+		return usage_error();
+	}
+	state = calloc(1, ac_sizeof_state());
+	d = calloc(1, ac_sizeof_decision());
+	if (state == NULL || d == NULL) {
+		fputs("authcore: out of memory\n", stderr);
+		goto done;
+	}
+	p = load_policy_file(pf, &mem);
+	if (p == NULL)
+		goto done;
+	tsize = ac_table_size(p);
+	if (store_open(sf, p, state, &tmem, tsize, &table) < 0)
+		goto done;
+	(void)ac_revoke_begin(p, state, user, strlen(user), now, d);
+	settle_all(p, state, table, NULL, now, NULL, 0, d, &redis);
+	a = ac_decision_answer(d);
+	if (a->action != AC_ALLOW) {
+		fprintf(stderr, "authcore: %s: %s\n", ac_reason_name(a->reason),
+		    a->reason == AC_INVALID_REQUEST ? "not a user name, or the "
+		    "policy has no sessions.revocation" :
+		    "nothing was revoked (the store failed)");
+		rc = EXIT_INVALID;
+		goto done;
+	}
+	if (store_save(sf, state, tmem, tsize) < 0)
+		goto done;
+	printf("{\"ok\":true,\"revoked\":");
+	json_string(stdout, user);
+	printf("}\n");
+	rc = 0;
+done:
+	redisFree(redis);
+	free(mem);
+	free(tmem);
+	free(d);
+	if (state != NULL) {
+		ac_wipe(state, ac_sizeof_state());
+		free(state);
+	}
+	return rc;
 }
 
 static int cmd_apikey_new(int argc, char **argv)
@@ -1015,6 +1132,7 @@ static const struct {
 	{ "hash-password", NULL, cmd_hash_password },
 	{ "verify-password", NULL, cmd_verify_password },
 	{ "decide", NULL, cmd_decide },
+	{ "revoke", NULL, cmd_revoke },
 	{ "policy", "check", cmd_policy_check },
 	{ "version", NULL, cmd_version },
 };

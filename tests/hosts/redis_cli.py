@@ -193,6 +193,23 @@ def main():
                rv["status"] == 200 and r4["reason"] == "session_revoked" and rr["status"] == 200,
                "revoke %s %s, alice %s, root %s" % (rv["status"], rv["reason"], r4["reason"], rr["status"]))
 
+        # an operator revokes a user with the CLI: every member refuses her
+        time.sleep(1.1)
+        _, j6 = login(a, "alice", "pw-alice")
+        r = subprocess.run([CLI, "revoke", "--policy", pf, "--user", "alice"], capture_output=True,
+                           text=True, timeout=30)
+        r6 = b.decide(get("/dash/jobs", cookie=cookie_of(j6)))[0]
+        report("authcore revoke --user alice (an operator, no HTTP): alice's session is refused "
+               "by the members",
+               r.returncode == 0 and json.loads(r.stdout) == {"ok": True, "revoked": "alice"} and
+               r6["reason"] == "session_revoked",
+               "rc=%d %s %s; member: %s" % (r.returncode, r.stdout.strip(), r.stderr.strip(), r6["reason"]))
+        bad = subprocess.run([CLI, "revoke", "--policy", pf, "--user", "a\tb"], capture_output=True,
+                             text=True, timeout=30)
+        report("authcore revoke refuses a name with control bytes (exit 1, invalid_request)",
+               bad.returncode == 1 and "invalid_request" in bad.stderr, "rc=%d %s" % (
+                   bad.returncode, bad.stderr.strip()))
+
         # Redis killed: limits count locally, sessions fail closed, nothing crashes
         time.sleep(1.1)
         _, j5 = login(a, "alice", "pw-alice")
@@ -209,6 +226,11 @@ def main():
         local = a.decide(*[get("/api/z", client="10.3.0.4")] * 12)
         report("Redis down: the local count still limits (10/minute: 10 of 12)",
                statuses(local).count(200) == 10, str(statuses(local)))
+        r = subprocess.run([CLI, "revoke", "--policy", pf, "--user", "alice"], capture_output=True,
+                           text=True, timeout=30)
+        report("Redis down: authcore revoke says nothing was revoked (exit 1, store_unavailable)",
+               r.returncode == 1 and "store_unavailable" in r.stderr and r.stdout == "",
+               "rc=%d %s %s" % (r.returncode, r.stdout.strip(), r.stderr.strip()))
 
         # restarted (empty, nothing was saved): both work again, counting resumes in Redis
         redis.start()
@@ -217,9 +239,28 @@ def main():
         report("Redis restarted: the session passes again and the limit counts in Redis again",
                up[0]["status"] == 200 and up[1]["status"] == 200 and "store" not in (up[1].get("audit") or {})
                and len(keys) >= 1, "session %s, limit %s, keys %s" % (up[0]["status"], up[1]["status"], keys))
+        check_local_revoke(folder)
     finally:
         redis.stop()
     return 1 if failed() else 0
+
+
+def check_local_revoke(folder):
+    """Without a shared store, the CLI's revocation lives in its --state
+    FILE: decide runs on that file refuse the user, others do not."""
+    pf = os.path.join(folder, "local.json")
+    with open(pf, "w") as f:
+        json.dump(policy(0, store=False), f)
+    m = Member(folder, "local", pf)
+    other = Member(folder, "other", pf)
+    _, j = login(m, "alice", "pw-alice")
+    r = subprocess.run([CLI, "revoke", "--policy", pf, "--user", "alice", "--state", m.state],
+                       capture_output=True, text=True, timeout=30)
+    mine = m.decide(get("/dash/jobs", cookie=cookie_of(j)))[0]
+    theirs = other.decide(get("/dash/jobs", cookie=cookie_of(j)))[0]
+    report("without a shared store, authcore revoke --state FILE holds for runs on that file only",
+           r.returncode == 0 and mine["reason"] == "session_revoked" and theirs["status"] == 200,
+           "rc=%d, same file %s, other file %s" % (r.returncode, mine["reason"], theirs["status"]))
 
 
 if __name__ == "__main__":

@@ -243,6 +243,47 @@ static void test_admin(void)
 	end();
 }
 
+static void test_operator(void)
+{
+	const ac_policy *P = policy(0, 4096, "");
+	const char *user, *other;
+	const ac_answer *a;
+
+	fresh(P);
+	begin("revocation: an operator's ac_revoke_begin revokes a user's sessions; bad names and policies are 400");
+	user = session(40, "erin", NOW);
+	other = session(41, "frank", NOW);
+	CHECK(passes(P, user, NOW + 1));
+	memset(decm, 0, sizeof decm);
+	CHECK(ac_revoke_begin(P, S, "erin", 4, NOW + 2, &dec) == AC_PENDING);
+	ac_table_settle(P, S, T, NULL, NOW + 2, NULL, 0, &dec);
+	a = ac_decision_answer(&dec);
+	CHECK(a->action == AC_ALLOW && a->reason == AC_OK);
+	CHECK(refused_revoked(P, user, NOW + 3));
+	CHECK(passes(P, other, NOW + 3));
+	CHECK(passes(P, session(42, "erin", NOW + 4), NOW + 5));
+	memset(decm, 0, sizeof decm);
+	CHECK(ac_revoke_begin(P, S, "a\nb", 3, NOW, &dec) == AC_RESPOND &&
+	    ac_decision_answer(&dec)->status == 400);
+	CHECK(ac_revoke_begin(P, S, "", 0, NOW, &dec) == AC_RESPOND &&
+	    ac_decision_answer(&dec)->status == 400);
+	CHECK(ac_revoke_begin(P, NULL, "erin", 4, NOW, &dec) == AC_RESPOND &&
+	    ac_decision_answer(&dec)->status == 500);
+	P = policy(1, 4096, "");
+	{
+		/* the same policy without revocation */
+		static const char js[] = "{\"sessions\":{\"keys\":[{\"kid\":\"s1\","
+		    "\"secret\":\"" SECRET "\"}]}}";
+		ac_policy_error err;
+		size_t used;
+		const ac_policy *N = ac_policy_load(pmem[1], sizeof pmem[1], js,
+		    strlen(js), &used, &err);
+		CHECK(N != NULL && ac_revoke_begin(N, S, "erin", 4, NOW, &dec) ==
+		    AC_RESPOND && ac_decision_answer(&dec)->status == 400);
+	}
+	end();
+}
+
 static void test_full_groups(void)
 {
 	const ac_policy *P = policy(0, 64, "");
@@ -372,6 +413,7 @@ int main(void)
 	test_policy();
 	test_logout();
 	test_admin();
+	test_operator();
 	test_full_groups();
 	test_store_error();
 #ifdef AC_TEST_COUNT_HEAP
