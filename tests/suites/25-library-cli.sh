@@ -139,10 +139,10 @@ printf 'password' | $cli verify-password 'pbkdf2:sha256:99999999999$salt$00' 2>"
 out=$($cli --help 2>"$t/e"); rc=$?
 if [ $rc -eq 0 ] && [ ! -s "$t/e" ] && [ "$(echo "$out" | head -1)" = usage: ] \
    && echo "$out" | grep -q '^exit codes: 0 ' \
-   && [ "$(echo "$out" | grep -c '^  authcore ')" -eq 9 ]; then ok "cli: --help -> usage of the 9 commands and the exit codes on stdout, exit 0"
+   && [ "$(echo "$out" | grep -c '^  authcore ')" -eq 10 ]; then ok "cli: --help -> usage of the 10 commands and the exit codes on stdout, exit 0"
 else no "cli --help" "rc=$rc $(head -2 "$t/e") $(echo "$out" | head -3)"; fi
 bad=""
-for c in "jwt sign" "jwt verify" "jws verify" decide "apikey new" hash-password verify-password "policy check" version; do
+for c in "jwt sign" "jwt verify" "jws verify" decide revoke "apikey new" hash-password verify-password "policy check" version; do
   for h in --help -h; do
     # shellcheck disable=SC2086
     out=$($cli $c $h 2>"$t/e"); rc=$?
@@ -188,7 +188,7 @@ bad = []
 for c in sorted(set(r) | set(u)):
     if r.get(c) != u.get(c):
         bad.append("%s: README %s, usage %s" % (c, sorted(r.get(c, [])), sorted(u.get(c, []))))
-if len(r) != 9:
+if len(r) != 10:
     bad.append("README names %d commands" % len(r))
 if bad: print("; ".join(bad))
 sys.exit(1 if bad else 0)
