@@ -1939,42 +1939,14 @@ ngx_http_authcore_start(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx)
  * instead, so that both are tested through nginx before a policy can make
  * the core do them; one carrying X-Authcore-Test-Cache gets
  * X-Authcore-Test-Cache-Seen: the worker's signature cache's lookups, hits
- * and checks ("L,H,C"; "0,0,0" without a cache). A decision pending on a
- * fetch for a request carrying X-Authcore-Test-Fetch-Post: B (for
- * tests/hosts/nginx_jwks.py) names instead the POST the core will name
- * for an OpenID token request: body B, with a form Content-Type and a
- * Basic Authorization beside the core's Accept.
+ * and checks ("L,H,C"; "0,0,0" without a cache).
  */
 static void
 ngx_http_authcore_test_rewrite(const ac_request *req, ac_decision *dec)
 {
 	ac_answer *d = (ac_answer *) ac_decision_answer(dec);
-	ac_fetch *f = &d->fetch;
 	size_t i;
 
-	for (i = 0; d->action == AC_PENDING && d->wait == AC_WAIT_FETCH
-	    && i < req->n_headers; i++) {
-		if (req->headers[i].name.len == 26
-		    && ngx_strncasecmp((u_char *) req->headers[i].name.ptr,
-		        (u_char *) "x-authcore-test-fetch-post", 26) == 0
-		    && f->n_headers + 2 <= AC_FETCH_HEADERS_MAX) {
-			f->method.ptr = "POST";
-			f->method.len = 4;
-			f->headers[f->n_headers].name.ptr = "Content-Type";
-			f->headers[f->n_headers].name.len = 12;
-			f->headers[f->n_headers].value.ptr =
-			    "application/x-www-form-urlencoded";
-			f->headers[f->n_headers++].value.len = 33;
-			f->headers[f->n_headers].name.ptr = "Authorization";
-			f->headers[f->n_headers].name.len = 13;
-			f->headers[f->n_headers].value.ptr =
-			    "Basic dGVzdC1jbGllbnQ6dGVzdC1zZWNyZXQ=";
-			f->headers[f->n_headers++].value.len = 38;
-			f->body = req->headers[i].value;
-			f->shareable = 0;
-			break;
-		}
-	}
 	for (i = 0; d->action == AC_ALLOW && i < req->n_headers; i++) {
 		if (req->headers[i].name.len == 23
 		    && ngx_strncasecmp((u_char *) req->headers[i].name.ptr,

@@ -15,11 +15,6 @@ Provider, rotation, outage, hostile answers). Besides:
     X-Forwarded-*), even in a server whose own proxy_set_header lines
     would send the client's address: the README's fetch location sets one
     of its own, so they are not inherited (and without it, they arrive);
-  - a fetch the core names as a POST (the test build of the module turns
-    the core's fetch into the token request the core will name): the
-    server receives exactly that POST, its headers, body and
-    Content-Length, and nothing of the client's request, whose own POST
-    body and headers stay behind;
   - an https jwks_uri: the keys are fetched over TLS when the snippet's
     CA file is the one that signed the provider's certificate, and refused
     (503) with the snippet as written, whose system CAs do not trust it;
@@ -30,7 +25,6 @@ Provider, rotation, outage, hostile answers). Besides:
 The fetch location is hosts/nginx/README.md's own snippet, as written
 there. Each nginx (one worker, three for the shared keys) runs in front of
 tests/lib/echo.py on 127.0.0.1 and is stopped by its own PID."""
-import http.client
 import json
 import os
 import shutil
@@ -86,8 +80,7 @@ FETCH = "".join("        " + ln + "\n"
 count = 0
 
 
-# The module with its test hook (hosts/nginx/build.mk, never installed):
-# X-Authcore-Test-Fetch-Post turns the core's fetch into a token POST.
+# The module with its test hooks (hosts/nginx/build.mk, never installed).
 TEST_MODULE = os.path.join(ROOT, "build", "nginx-test", "ngx_http_authcore_module.so")
 
 
@@ -216,52 +209,6 @@ def check_headers():
                 if stop:
                     stop()
     finally:
-        server.stop()
-
-
-def check_post():
-    """A fetch named as a POST (the test build stands in for the OpenID
-    token request the core will name): the provider receives exactly it,
-    its method, headers, body and Content-Length, through the README's
-    location under a server with proxy_set_header lines, and nothing of
-    the client's request (its headers, nor a body of its own)."""
-    name = ("nginx jwks_uri: a fetch named as a POST is sent as named (method, Content-Type, "
-            "Authorization, body, its length), nothing of the client's request")
-    server = jwkskit.Hostile(b'{"keys":[]}')
-    token = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJ4In0.AAAA"
-    body = "grant_type=authorization_code&code=c-1&redirect_uri=x"
-    stop = None
-    try:
-        if not os.path.exists(TEST_MODULE):
-            raise RuntimeError("%s is not built (make test-bins)" % TEST_MODULE)
-        port, stop = start(jwkskit.policy("http://127.0.0.1:%d/jwks" % server.port,
-                                          "http://127.0.0.1:9"), INHERITED + FETCH, TEST_MODULE)
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        h = dict(jwkskit.CLIENT_HEADERS, **{"Authorization": "Bearer " + token,
-                                            "X-Authcore-Test-Fetch-Post": body,
-                                            "Content-Type": "text/plain"})
-        c.request("POST", "/api/x", body=b"client-body-value", headers=h)
-        st = c.getresponse().status
-        c.close()
-        probs = [] if st == 503 else ["status %d, want 503 (no usable key)" % st]
-        if len(server.requests) != 1:
-            probs.append("%d fetches, want 1" % len(server.requests))
-        secrets = [token, "client-body-value", "text/plain"] + [
-            v for k, v in jwkskit.CLIENT_HEADERS.items() if k != "X-Forwarded-Proto"]
-        for r in server.requests:
-            probs += jwkskit.fetch_problems(
-                r, "POST", "/jwks",
-                [("accept", jwkskit.JWKS_ACCEPT),
-                 ("content-type", "application/x-www-form-urlencoded"),
-                 ("authorization", "Basic dGVzdC1jbGllbnQ6dGVzdC1zZWNyZXQ="),
-                 ("content-length", str(len(body)))],
-                body=body.encode(), secrets=secrets)
-        ok(name, "; ".join(probs) or None)
-    except Exception as e:  # noqa: BLE001 (a crash is a failure, reported)
-        ok(name, repr(e))
-    finally:
-        if stop:
-            stop()
         server.stop()
 
 
@@ -532,7 +479,6 @@ def main():
     try:
         check_config()
         check_headers()
-        check_post()
         check_tls()
         check_shared()
         t = time.monotonic()
