@@ -360,8 +360,10 @@ def check_shared():
     request warms them, requests spread over every worker make no fetch; a
     rotation (unknown kid) is fetched once, then every worker verifies the
     new tokens without fetching; after a reload the new workers take the
-    keys the zone holds (no fetch either), and after a reload that changes
-    the policy they fetch anew, once for them all. Then the fallback: a zone
+    keys the zone holds (no fetch either), also after a reload that changes
+    the policy but not where its keys come from nor their algorithms, and
+    after a reload that changes its algorithms they fetch anew, once for
+    them all. Then the fallback: a zone
     without room for them (the test build stands in for one) leaves each
     worker its own keys, fetched once per worker, with a warning. The JWKS
     server (jwkskit.Hostile, serving the provider's keys) counts fetches."""
@@ -380,6 +382,8 @@ def check_shared():
              "rotation: the new key is fetched once, on its unknown kid",
              "rotation: every worker then verifies the new tokens with no further fetch",
              "reload: the new workers verify with the keys the zone holds, no fetch",
+             "reload with the policy changed elsewhere than its key source: the zone's keys "
+             "serve, no fetch",
              "reload with the policy changed: its keys are fetched anew, once for every worker",
              "no room in the zone: a warning, each worker fetches its own keys once, "
              "and every worker verifies"]
@@ -424,9 +428,20 @@ def check_shared():
                                      + log_problems(d)) or None)
         done += 1
 
-        # a changed policy never takes keys the old one fetched (they are
-        # bound to their URL, not to the algorithms that filtered them)
+        # the same URL and algorithms: the keys the zone holds are the
+        # ones this policy would fetch
         pol["jwt"]["jwks_fetch"]["stale_for"] = 299
+        with open(os.path.join(d, "policy.json"), "w") as f:
+            json.dump(pol, f)
+        srv.proc.send_signal(signal.SIGHUP)
+        workers = worker_pids(srv.proc.pid, avoid=workers)
+        ok(pre + steps[6], "; ".join(spread(port, t2, workers) + fetches(server, 2)
+                                     + log_problems(d)) or None)
+        done += 1
+
+        # other algorithms: the policy never takes keys the old one let in
+        # (the core keeps them under their URL and algorithms)
+        pol["jwt"]["algorithms"] = ["ES256", "ES384"]
         with open(os.path.join(d, "policy.json"), "w") as f:
             json.dump(pol, f)
         srv.proc.send_signal(signal.SIGHUP)
@@ -434,7 +449,7 @@ def check_shared():
         got = jwkskit.get(port, t2)
         probs = [] if got[0] == 200 else ["status %d, want 200" % got[0]]
         probs += fetches(server, 3)
-        ok(pre + steps[6], "; ".join(probs + spread(port, t2, workers) + fetches(server, 3)
+        ok(pre + steps[7], "; ".join(probs + spread(port, t2, workers) + fetches(server, 3)
                                      + log_problems(d)) or None)
         done += 1
         srv.stop()
@@ -452,7 +467,7 @@ def check_shared():
         probs += fetches(server, SHARED_WORKERS)
         if "no room to share fetched keys" not in error_log(d):
             probs.append("no warning in error.log")
-        ok(pre + steps[7], "; ".join(probs + log_problems(d)) or None)
+        ok(pre + steps[8], "; ".join(probs + log_problems(d)) or None)
         done += 1
     except Exception as e:  # noqa: BLE001 (a crash is a failure, reported)
         for step in steps[done:]:
