@@ -56,7 +56,7 @@ install-nginx: $(NGX_MODULE)
 	install -m 644 $(NGX_MODULE) $(DESTDIR)$(NGX_MODULES_DIR)/
 
 # The module with test hooks (AC_NGX_TEST_REWRITE: a request header stands
-# in for a decision that rewrites the target, or a fetch named as a POST;
+# in for a decision that rewrites the target or consumes a cookie;
 # AC_NGX_TEST_NO_SHARED_KEYS in the master's environment stands in for a
 # zone without room for shared keys), for tests/hosts/nginx_request.py and
 # nginx_jwks.py only: its own copy of the nginx tree, never installed.

@@ -39,7 +39,6 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
-#include <ngx_md5.h>
 
 #if (NGX_THREADS)
 #include <ngx_thread_pool.h>
@@ -92,13 +91,9 @@ typedef struct {
 typedef struct {
 	ngx_atomic_t version;  /* 0: nothing published yet */
 	ac_jwks_cache *cache;  /* ac_sizeof_jwks_cache() bytes in the zone */
-	/* MD5 of the policy's JSON text: a reload hands the copy only to the
-	 * same policy (keys are bound to their URL, not to the policy's
-	 * algorithms, which filtered them when they were fetched) */
-	u_char policy[16];
 	/* set, under the mutex, when a reload left no policy to the copy:
 	 * the old workers still running stop using it (each keeps its own
-	 * keys), and its memory may serve a changed policy */
+	 * keys), and its memory may serve a new policy */
 	ngx_atomic_t retired;
 } ngx_http_authcore_shkeys_t;
 
@@ -115,7 +110,8 @@ typedef struct {
 typedef struct {
 	ac_state *state;
 	/* one per policy that fetches (the loc conf's jwks index), shared
-	 * with the old workers of a reload when the policy is unchanged; a
+	 * with the old workers of a reload (the n-th policy that fetches
+	 * takes over the n-th copy); a
 	 * NULL entry, or n_keys short of it (no room in a zone a reload
 	 * kept), leaves that policy's workers each with their own keys */
 	ngx_http_authcore_shkeys_t **keys;
@@ -141,8 +137,6 @@ typedef struct {
 	/* how many policies fetch keys: each worker keeps one key cache
 	 * for each, and the zone one shared copy of it */
 	ngx_uint_t n_jwks;
-	/* their JSON texts' MD5s (u_char[16] each), in jwks index order */
-	ngx_array_t *jwks_policies;
 #if (NGX_THREADS)
 	/* NULL: password checks step in slices on the event loop */
 	ngx_thread_pool_t *thread_pool;
@@ -365,16 +359,18 @@ ngx_http_authcore_entropy_take(void)
 
 /*
  * The shared copies of the fetched keys, one per policy that fetches. On
- * a reload that keeps the zone, a policy whose JSON text is unchanged
- * keeps its copy (the same entry: old and new workers share it while the
+ * a reload that keeps the zone, the n-th policy that fetches takes over
+ * the n-th copy (the same entry: old and new workers share it while the
  * old ones finish), so new workers start with the keys the old ones held.
- * A copy no unchanged policy keeps is retired (the old workers still
- * running stop using it and keep their own keys) and its memory starts
- * empty for a changed or new policy, which fetches: keys are bound to
- * their URL only, and a policy that now allows fewer algorithms must not
- * use keys the old one let in. Without room (only in a zone a reload
- * kept) a policy's copy is left out and its workers each keep their own
- * keys, as a warning says.
+ * Whatever the policy now says, that is safe: the core keeps each source's
+ * keys under a digest of its URL and the algorithms they were taken for,
+ * so a policy with another URL, or fewer algorithms, finds none of them
+ * and fetches its own (beside them, in the same copy), and one whose
+ * sources are unchanged keeps them. A copy no policy takes over is retired
+ * (the old workers still running stop using it and keep their own keys)
+ * and its memory may serve a policy that has no copy yet. Without room
+ * (only in a zone a reload kept) a policy's copy is left out and its
+ * workers each keep their own keys, as a warning says.
  */
 static void
 ngx_http_authcore_init_keys(ngx_shm_zone_t *shm_zone,
@@ -384,7 +380,6 @@ ngx_http_authcore_init_keys(ngx_shm_zone_t *shm_zone,
 	ngx_slab_pool_t *shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
 	ngx_http_authcore_shkeys_t *k, *o;
 	ngx_uint_t i, j, x, n, on;
-	u_char *digest;
 	size_t size;
 	void *mem;
 
@@ -392,8 +387,7 @@ ngx_http_authcore_init_keys(ngx_shm_zone_t *shm_zone,
 	sh->n_keys = 0;
 	n = amcf->n_jwks;
 	on = osh != NULL && osh->keys != NULL ? osh->n_keys : 0;
-	digest = amcf->jwks_policies != NULL ? amcf->jwks_policies->elts : NULL;
-	if (n > 0 && digest != NULL) {
+	if (n > 0) {
 		sh->keys = ngx_slab_calloc(shpool,
 		    n * sizeof(ngx_http_authcore_shkeys_t *));
 #ifdef AC_NGX_TEST_REWRITE
@@ -415,18 +409,11 @@ ngx_http_authcore_init_keys(ngx_shm_zone_t *shm_zone,
 	}
 
 	ngx_shmtx_lock(&shpool->mutex);
-	/* unchanged policies keep their copies, each copy at most once */
-	for (i = 0; i < n; i++) {
-		for (j = 0; j < on && sh->keys[i] == NULL; j++) {
-			o = osh->keys[j];
-			if (o == NULL || o->retired
-			    || ngx_memcmp(o->policy, digest + 16 * i, 16) != 0) {
-				continue;
-			}
-			for (x = 0; x < i && sh->keys[x] != o; x++) { /* void */ }
-			if (x == i) {
-				sh->keys[i] = o;
-			}
+	/* the n-th policy that fetches takes over the n-th copy */
+	for (i = 0; i < n && i < on; i++) {
+		o = osh->keys[i];
+		if (o != NULL && !o->retired) {
+			sh->keys[i] = o;
 		}
 	}
 	/* the others are retired: no old worker copies from or to them
@@ -443,8 +430,8 @@ ngx_http_authcore_init_keys(ngx_shm_zone_t *shm_zone,
 	}
 	ngx_shmtx_unlock(&shpool->mutex);
 
-	/* changed and new policies: an empty copy, in a retired copy's
-	 * memory when there is one */
+	/* policies without a copy: an empty one, in a retired copy's memory
+	 * when there is one */
 	size = ac_sizeof_jwks_cache();
 	for (i = 0; i < n; i++) {
 		if (sh->keys[i] != NULL) {
@@ -465,7 +452,6 @@ ngx_http_authcore_init_keys(ngx_shm_zone_t *shm_zone,
 		}
 		if (k != NULL) {
 			k->cache = ac_jwks_cache_init(mem, size);
-			ngx_memcpy(k->policy, digest + 16 * i, 16);
 		}
 		if (k == NULL || k->cache == NULL) {
 			ngx_log_error(NGX_LOG_WARN, shm_zone->shm.log, 0,
@@ -858,22 +844,6 @@ ngx_http_authcore_policy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 	    ac_policy_jwt_cache_entries(policy));
 	alcf->jwks = -1;
 	if (ac_policy_jwks_uri(policy).len > 0) {
-		ngx_md5_t md5;
-		u_char *digest;
-
-		if (amcf->jwks_policies == NULL) {
-			amcf->jwks_policies = ngx_array_create(cf->pool, 4, 16);
-			if (amcf->jwks_policies == NULL) {
-				return NGX_CONF_ERROR;
-			}
-		}
-		digest = ngx_array_push(amcf->jwks_policies);
-		if (digest == NULL) {
-			return NGX_CONF_ERROR;
-		}
-		ngx_md5_init(&md5);
-		ngx_md5_update(&md5, json, len);
-		ngx_md5_final(digest, &md5);
 		alcf->jwks = (ngx_int_t) amcf->n_jwks++;
 	}
 	alcf->name = name;
@@ -1957,42 +1927,14 @@ ngx_http_authcore_start(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx)
  * instead, so that both are tested through nginx before a policy can make
  * the core do them; one carrying X-Authcore-Test-Cache gets
  * X-Authcore-Test-Cache-Seen: the worker's signature cache's lookups, hits
- * and checks ("L,H,C"; "0,0,0" without a cache). A decision pending on a
- * fetch for a request carrying X-Authcore-Test-Fetch-Post: B (for
- * tests/hosts/nginx_jwks.py) names instead the POST the core will name
- * for an OpenID token request: body B, with a form Content-Type and a
- * Basic Authorization beside the core's Accept.
+ * and checks ("L,H,C"; "0,0,0" without a cache).
  */
 static void
 ngx_http_authcore_test_rewrite(const ac_request *req, ac_decision *dec)
 {
 	ac_answer *d = (ac_answer *) ac_decision_answer(dec);
-	ac_fetch *f = &d->fetch;
 	size_t i;
 
-	for (i = 0; d->action == AC_PENDING && d->wait == AC_WAIT_FETCH
-	    && i < req->n_headers; i++) {
-		if (req->headers[i].name.len == 26
-		    && ngx_strncasecmp((u_char *) req->headers[i].name.ptr,
-		        (u_char *) "x-authcore-test-fetch-post", 26) == 0
-		    && f->n_headers + 2 <= AC_FETCH_HEADERS_MAX) {
-			f->method.ptr = "POST";
-			f->method.len = 4;
-			f->headers[f->n_headers].name.ptr = "Content-Type";
-			f->headers[f->n_headers].name.len = 12;
-			f->headers[f->n_headers].value.ptr =
-			    "application/x-www-form-urlencoded";
-			f->headers[f->n_headers++].value.len = 33;
-			f->headers[f->n_headers].name.ptr = "Authorization";
-			f->headers[f->n_headers].name.len = 13;
-			f->headers[f->n_headers].value.ptr =
-			    "Basic dGVzdC1jbGllbnQ6dGVzdC1zZWNyZXQ=";
-			f->headers[f->n_headers++].value.len = 38;
-			f->body = req->headers[i].value;
-			f->shareable = 0;
-			break;
-		}
-	}
 	for (i = 0; d->action == AC_ALLOW && i < req->n_headers; i++) {
 		if (req->headers[i].name.len == 23
 		    && ngx_strncasecmp((u_char *) req->headers[i].name.ptr,

@@ -506,6 +506,23 @@ static void login_decide(const ac_policy *P, ac_state *S, const char *method,
 	}
 }
 
+/* A stage's policy pol, loaded into mem, and its state S seeded; with
+ * tmem, the policy's table placed in it (*T). Dies naming the stage. */
+static const ac_policy *stage_setup(const char *what, void *mem, size_t cap,
+    const char *pol, ac_state *S, void *tmem, size_t tcap, ac_table **T)
+{
+	size_t used;
+	ac_policy_error err;
+	const ac_policy *P = ac_policy_load(mem, cap, pol, strlen(pol), &used,
+	    &err);
+
+	if (P == NULL || ac_state_init(S, (const uint8_t *)
+	    "fuzz-state-secret-0123456789abcd", 32) != 0 ||
+	    (tmem != NULL && (*T = ac_table_init(tmem, tcap, P)) == NULL))
+		die(what);
+	return P;
+}
+
 static void stage_login(const char *s, size_t n)
 {
 	static unsigned char mem[1 << 16];
@@ -519,8 +536,7 @@ static void stage_login(const char *s, size_t n)
 	if (!ready) {
 		char hash[AC_PASSWORD_HASH_MAX + 1], pol[1024];
 		uint8_t salt[AC_PASSWORD_SALT_LEN];
-		size_t used, hl;
-		ac_policy_error err;
+		size_t hl;
 		memset(salt, 3, sizeof salt);
 		/* one iteration: the fuzzer should spend its time parsing */
 		hl = ac_password_hash(hash, sizeof hash, AC_PBKDF2_SHA256, "pw", 2,
@@ -528,10 +544,8 @@ static void stage_login(const char *s, size_t n)
 		hash[hl] = 0;
 		snprintf(pol, sizeof pol, "%s%s%s", LOGIN_POLICY_HEAD, hash,
 		    LOGIN_POLICY_TAIL);
-		P = ac_policy_load(mem, sizeof mem, pol, strlen(pol), &used, &err);
-		if (P == NULL || ac_state_init(&S, (const uint8_t *)
-		    "fuzz-state-secret-0123456789abcd", 32) != 0)
-			die("login stage setup");
+		P = stage_setup("login stage setup", mem, sizeof mem, pol, &S,
+		    NULL, 0, NULL);
 		ready = 1;
 	}
 	set_hdr(&h[0], "content-type", "application/x-www-form-urlencoded", 33);
@@ -623,15 +637,8 @@ static void stage_ratelimit(const char *s, size_t n)
 	static const char hdr[] = "{\"alg\":\"HS256\"}";
 
 	if (!ready) {
-		size_t used;
-		ac_policy_error err;
-		P = ac_policy_load(mem, sizeof mem, pol, strlen(pol), &used, &err);
-		if (P == NULL || ac_state_init(&S, (const uint8_t *)
-		    "fuzz-state-secret-0123456789abcd", 32) != 0)
-			die("rate-limit stage setup");
-		T = ac_table_init(tmem, sizeof tmem, P);
-		if (T == NULL)
-			die("rate-limit table setup");
+		P = stage_setup("rate-limit stage setup", mem, sizeof mem, pol,
+		    &S, tmem, sizeof tmem, &T);
 		ready = 1;
 	}
 	memset(ln, 0, sizeof ln);
@@ -708,16 +715,11 @@ static void stage_revoke(const char *s, size_t n)
 	size_t nl, tl, k;
 
 	if (!ready) {
-		size_t used;
-		ac_policy_error err;
-		P = ac_policy_load(mem, sizeof mem, pol, strlen(pol), &used, &err);
-		if (P == NULL || ac_state_init(&S, (const uint8_t *)
-		    "fuzz-state-secret-0123456789abcd", 32) != 0 ||
-		    ac_session_key_init(&key, (const uint8_t *)
+		P = stage_setup("revocation stage setup", mem, sizeof mem, pol,
+		    &S, tmem, sizeof tmem, &T);
+		if (ac_session_key_init(&key, (const uint8_t *)
 		    "fuzz-revoke-session-key-0123456789ab", 36, "s1", 2) != 0)
 			die("revocation stage setup");
-		if ((T = ac_table_init(tmem, sizeof tmem, P)) == NULL)
-			die("revocation table setup");
 		ready = 1;
 	}
 	memset(ln, 0, sizeof ln);

@@ -74,60 +74,32 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* One request at now; each fetch is answered by answer(kind index). The
- * number of fetches asked for goes to *fetches. */
-typedef struct {
-	int status;
-	const char *ctype;
-	const char *body;
-	size_t len;
-} reply;
-
-static const ac_answer *run(const ac_policy *P, ac_jwks_cache *c, int64_t now,
-    const reply *first, int *fetches, int *first_rc)
+/* The first fetch's answer: *arg when given, else a good provider's. */
+static fz_reply answer(const ac_fetch *f, int nth, const void *arg)
 {
-	ac_decision *d = (ac_decision *)(void *)dmem;
-	const ac_answer *a = ac_decision_answer(d);
+	if (nth == 1 && arg != NULL)
+		return *(const fz_reply *)arg;
+	return fz_provider_reply(f, good_jwks, good_conf);
+}
+
+/* One request with the token at now; the first fetch answered with
+ * first (NULL: as a good provider would), and any next as a good provider
+ * would. The number of fetches asked for goes to *fetches, and with
+ * first_rc what ac_decide_fetched returned for the first. */
+static const ac_answer *run(const ac_policy *P, ac_jwks_cache *c, int64_t now,
+    const fz_reply *first, int *fetches, int *first_rc)
+{
 	ac_request r;
 	ac_header h;
+	int rc[2] = { -2, -2 };
+	const ac_answer *a;
 
 	fz_hdr(&h, "authorization", auth, strlen(auth));
 	fz_request(&r, "GET", 3, "/x", 2, &h, 1);
-	*fetches = 0;
-	ac_decision_use_jwks(d, c);
-	fz_begin();
-	ac_decide_begin(P, NULL, &r, now, NULL, 0, d);
-	fz_end("ac_decide_begin");
-	while (a->action == AC_PENDING) {
-		const reply *rp = first;
-		reply dflt;
-		if (a->wait != AC_WAIT_FETCH)
-			fz_die("pending on something else than a fetch");
-		if (++*fetches > 2)
-			fz_die("a request pending on more than two fetches");
-		fz_check_fetch(&a->fetch);
-		if (*fetches > 1 || first == NULL) {
-			/* what a good provider answers at that URL */
-			int conf = a->fetch.url.len >= 4 && memcmp(a->fetch.url.ptr +
-			    a->fetch.url.len - 4, "keys", 4) != 0;
-			dflt.status = 200;
-			dflt.ctype = "application/json";
-			dflt.body = conf ? good_conf : good_jwks;
-			dflt.len = strlen(dflt.body);
-			rp = &dflt;
-		}
-		fz_begin();
-		{
-			int rc = ac_decide_fetched(d, rp->status, rp->ctype,
-			    rp->ctype ? strlen(rp->ctype) : 0, rp->body, rp->len,
-			    now);
-			if (rp == first && first_rc != NULL)
-				*first_rc = rc;
-		}
-		ac_decide_finish(P, NULL, &r, now, NULL, 0, d);
-		fz_end("ac_decide_fetched + ac_decide_finish");
-	}
-	fz_check_decision(d);
+	a = fz_fetch_run(P, (ac_decision *)(void *)dmem, c, &r, now, NULL, 0,
+	    2, answer, first, fetches, rc);
+	if (first_rc != NULL)
+		*first_rc = rc[0];
 	return a;
 }
 
@@ -143,7 +115,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t nk;
 	int64_t at;
 	char *body;
-	reply fz;
+	fz_reply fz;
 	int f, rc = -2;
 
 	if (size < 1)

@@ -82,52 +82,23 @@ static int contains(const char *p, size_t n, const char *needle)
 	return 0;
 }
 
-typedef struct {
-	int status;
-	const char *ctype;
-	const char *body;
-	size_t len;
-} reply;
+/* The token request answered with *arg (given), the others as a good
+ * provider would. */
+static fz_reply answer(const ac_fetch *f, int nth, const void *arg)
+{
+	(void)nth;
+	if (f->method.len == 4 && arg != NULL)
+		return *(const fz_reply *)arg;
+	return fz_provider_reply(f, good_jwks, good_conf);
+}
 
 /* One request; each fetch answered: the token request with tok, the
  * others as a good provider would. */
-static const ac_answer *run(ac_jwks_cache *c, ac_request *r, const reply *tok,
-    int *fetches)
+static const ac_answer *run(ac_jwks_cache *c, ac_request *r,
+    const fz_reply *tok, int *fetches)
 {
-	ac_decision *d = (ac_decision *)(void *)dmem;
-	const ac_answer *a = ac_decision_answer(d);
-
-	*fetches = 0;
-	ac_decision_use_jwks(d, c);
-	fz_begin();
-	ac_decide_begin(P, NULL, r, FZ_NOW, entropy, sizeof entropy, d);
-	fz_end("ac_decide_begin");
-	while (a->action == AC_PENDING) {
-		reply rp;
-		int post = a->fetch.method.len == 4;
-		if (a->wait != AC_WAIT_FETCH)
-			fz_die("pending on something else than a fetch");
-		if (++*fetches > 3)
-			fz_die("a request pending on more than three fetches");
-		fz_check_fetch(&a->fetch);
-		if (post && tok != NULL) {
-			rp = *tok;
-		} else {
-			int keys = a->fetch.url.len >= 4 && memcmp(a->fetch.url.ptr +
-			    a->fetch.url.len - 4, "keys", 4) == 0;
-			rp.status = 200;
-			rp.ctype = "application/json";
-			rp.body = keys ? good_jwks : good_conf;
-			rp.len = strlen(rp.body);
-		}
-		fz_begin();
-		(void)ac_decide_fetched(d, rp.status, rp.ctype,
-		    rp.ctype ? strlen(rp.ctype) : 0, rp.body, rp.len, FZ_NOW);
-		ac_decide_finish(P, NULL, r, FZ_NOW, entropy, sizeof entropy, d);
-		fz_end("ac_decide_fetched + ac_decide_finish");
-	}
-	fz_check_decision(d);
-	return a;
+	return fz_fetch_run(P, (ac_decision *)(void *)dmem, c, r, FZ_NOW,
+	    entropy, sizeof entropy, 3, answer, tok, fetches, NULL);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -191,7 +162,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const ac_answer *a;
 	const char *sc;
 	char *body;
-	reply tok;
+	fz_reply tok;
 	int f, real;
 
 	if (size < 1)

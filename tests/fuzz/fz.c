@@ -352,6 +352,57 @@ void fz_check_fetch(const ac_fetch *f)
 		    "reverse");
 }
 
+fz_reply fz_provider_reply(const ac_fetch *f, const char *jwks,
+    const char *conf)
+{
+	fz_reply rp;
+	int keys = f->url.len >= 4 &&
+	    memcmp(f->url.ptr + f->url.len - 4, "keys", 4) == 0;
+
+	rp.status = 200;
+	rp.ctype = "application/json";
+	rp.body = keys ? jwks : conf;
+	rp.len = strlen(rp.body);
+	return rp;
+}
+
+const ac_answer *fz_fetch_run(const ac_policy *P, ac_decision *d,
+    ac_jwks_cache *c, const ac_request *r, int64_t now,
+    const uint8_t *entropy, size_t entropy_len, int max,
+    fz_answer_fn answer, const void *arg, int *fetches, int *rcs)
+{
+	const ac_answer *a = ac_decision_answer(d);
+
+	*fetches = 0;
+	ac_decision_use_jwks(d, c);
+	fz_begin();
+	ac_decide_begin(P, NULL, r, now, entropy, entropy_len, d);
+	fz_end("ac_decide_begin");
+	while (a->action == AC_PENDING) {
+		fz_reply rp;
+		int rc;
+		if (a->wait != AC_WAIT_FETCH)
+			fz_die("pending on something else than a fetch");
+		if (++*fetches > max) {
+			char m[64];
+			snprintf(m, sizeof m, "a request pending on more than "
+			    "%d fetches", max);
+			fz_die(m);
+		}
+		fz_check_fetch(&a->fetch);
+		rp = answer(&a->fetch, *fetches, arg);
+		fz_begin();
+		rc = ac_decide_fetched(d, rp.status, rp.ctype,
+		    rp.ctype ? strlen(rp.ctype) : 0, rp.body, rp.len, now);
+		ac_decide_finish(P, NULL, r, now, entropy, entropy_len, d);
+		fz_end("ac_decide_fetched + ac_decide_finish");
+		if (rcs != NULL)
+			rcs[*fetches - 1] = rc;
+	}
+	fz_check_decision(d);
+	return a;
+}
+
 size_t fz_lines(const char *s, size_t n, ac_str *out, size_t cap)
 {
 	size_t k = 0, start = 0, i;

@@ -47,6 +47,29 @@ void fz_check_decision(const ac_decision *d);
  * URL, a method named, and shareable exactly for a GET with no body and
  * no Authorization (a token POST is never shared between requests). */
 void fz_check_fetch(const ac_fetch *f);
+/* A fetch's outcome as a host hands it to ac_decide_fetched. */
+typedef struct {
+	int status;
+	const char *ctype; /* NULL: no Content-Type */
+	const char *body;
+	size_t len;
+} fz_reply;
+/* What a good provider answers to f: jwks at a URL ending in "keys", its
+ * configuration conf at any other. */
+fz_reply fz_provider_reply(const ac_fetch *f, const char *jwks,
+    const char *conf);
+/* The answer to the nth fetch (from 1) of a request, f. */
+typedef fz_reply (*fz_answer_fn)(const ac_fetch *f, int nth, const void *arg);
+/* Decides r as a host does with a fetching policy: ac_decide_begin, then
+ * while it waits for a fetch (and nothing else; at most max of them, each
+ * passing fz_check_fetch) the fetch answered by answer(f, nth, arg),
+ * ac_decide_fetched and ac_decide_finish, inside the no-heap window; then
+ * fz_check_decision. How many fetches go to *fetches and, with rcs (max
+ * entries), what ac_decide_fetched returned for each. */
+const ac_answer *fz_fetch_run(const ac_policy *P, ac_decision *d,
+    ac_jwks_cache *c, const ac_request *r, int64_t now,
+    const uint8_t *entropy, size_t entropy_len, int max,
+    fz_answer_fn answer, const void *arg, int *fetches, int *rcs);
 /* 1 if p[0..n) is one JSON object (RFC 8259; a validator of its own,
  * not the core's scanner). */
 int fz_json_object(const char *p, size_t n);

@@ -10,15 +10,9 @@
  *                                lookups, hits and signature checks of the
  *                                cache the filter gave the decision (0,0,0
  *                                when it gave none)
- * and, for a decision pending on a fetch (tests/hosts/envoy_jwks.py), one
- * stands in for a fetch the core will name for an OpenID token request:
- *   x-test-fetch-post: B      -> the fetch becomes a POST of body B, with
- *                                content-type (form) and authorization
- *                                (Basic) beside the core's accept
  * The filter's source is the shipped one, unchanged: what is tested is
  * that it forwards a rewritten path and applies remove-then-add of one
- * name through Envoy's header map, and sends a fetch's method, headers
- * and body as named. Never part of the shipped module.
+ * name through Envoy's header map. Never part of the shipped module.
  */
 #include <stdio.h>
 #include <string.h>
@@ -64,36 +58,6 @@ static ac_str keep(ac_decision *d, ac_str v)
 	return s;
 }
 
-/* x-test-fetch-post: the fetch f becomes that POST (the body points into
- * the request, which the filter keeps while the decision waits). */
-static void fetch_post(const ac_request *req, ac_fetch *f)
-{
-	size_t i;
-
-	for (i = 0; i < req->n_headers; i++) {
-		const ac_header *h = &req->headers[i];
-
-		if (!name_is(h->name, "x-test-fetch-post") ||
-		    f->n_headers + 2 > AC_FETCH_HEADERS_MAX)
-			continue;
-		f->method.ptr = "POST";
-		f->method.len = 4;
-		f->headers[f->n_headers].name.ptr = "content-type";
-		f->headers[f->n_headers].name.len = 12;
-		f->headers[f->n_headers].value.ptr =
-		    "application/x-www-form-urlencoded";
-		f->headers[f->n_headers++].value.len = 33;
-		f->headers[f->n_headers].name.ptr = "authorization";
-		f->headers[f->n_headers].name.len = 13;
-		f->headers[f->n_headers].value.ptr =
-		    "Basic dGVzdC1jbGllbnQ6dGVzdC1zZWNyZXQ=";
-		f->headers[f->n_headers++].value.len = 38;
-		f->body = h->value;
-		f->shareable = 0; /* as the core names a token request */
-		return;
-	}
-}
-
 void __wrap_ac_decide_next(const ac_policy *policy, ac_state *state,
     const ac_request *req, int64_t now, const uint8_t *entropy,
     size_t entropy_len, ac_decision *d)
@@ -101,10 +65,6 @@ void __wrap_ac_decide_next(const ac_policy *policy, ac_state *state,
 	size_t i;
 
 	__real_ac_decide_next(policy, state, req, now, entropy, entropy_len, d);
-	if (d->a.action == AC_PENDING && d->a.wait == AC_WAIT_FETCH) {
-		fetch_post(req, &d->a.fetch);
-		return;
-	}
 	if (d->a.action != AC_ALLOW)
 		return;
 	for (i = 0; i < req->n_headers; i++) {

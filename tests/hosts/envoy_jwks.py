@@ -26,12 +26,6 @@ OpenID Provider, rotation, outage, nine hostile answers). Then, here:
     (SNI localhost, the certificate trusted, its DNS name matched): the
     provider's token passes; the same cluster trusting another
     certificate: 503, the keys never taken from an unverified server;
-  - a fetch the core names as a POST (the hook build,
-    build/tests/authcore-proxy-hook.wasm, turns the core's fetch into the
-    token request the core will name): the server receives exactly that
-    POST (its content-type, authorization, body and content-length, none
-    of the client's headers), and two at once are two calls, each with its
-    own body;
   - an upload larger than Envoy's buffer limit (3 MiB against its 1 MiB
     default) whose token waits for keys (a JWKS server that answers the
     provider's keys after 0.6 s): it waits under flow control, is allowed,
@@ -159,13 +153,11 @@ NO_USABLE_KEY = json.dumps({"keys": [{"kty": "OKP", "crv": "Ed25519",
 
 
 class SlowJwks:
-    """Answers every GET (or POST) after `delay` seconds with `body` (by
-    default a JWKS that has no usable key), counts them, and records each
-    as jwkskit.Hostile does."""
+    """Answers every GET after `delay` seconds with `body` (by default a
+    JWKS that has no usable key), and counts the GETs."""
 
     def __init__(self, delay, body=NO_USABLE_KEY):
         self.gets, kit = 0, self
-        self.requests = []
         self.lock = threading.Lock()
 
         class H(http.server.BaseHTTPRequestHandler):
@@ -174,16 +166,9 @@ class SlowJwks:
             def log_message(self, *a):
                 pass
 
-            def do_POST(self):
-                self.do_GET()
-
             def do_GET(self):
-                n = int(self.headers.get("Content-Length") or 0)
-                got = self.rfile.read(min(n, 1 << 20)) if n > 0 else b""
                 with kit.lock:
                     kit.gets += 1
-                    kit.requests.append((self.requestline,
-                                         [(k.lower(), v) for k, v in self.headers.items()], got))
                 time.sleep(delay)
                 try:
                     self.send_response(200)
@@ -355,54 +340,6 @@ def big_upload(envoys, work):
         jwks.stop()
 
 
-def post_fetch(envoys):
-    """A fetch the core names as a POST (the hook build stands in for the
-    OpenID token request the core will name): the provider receives that
-    POST exactly, its headers and body; two at once are two calls, each
-    with its own body, never one answer shared."""
-    jwks = SlowJwks(0.4)
-    issuer = "http://127.0.0.1:%d" % jwks.port
-    listen, srv = envoys.start(jwkskit.policy(issuer + "/jwks", issuer))
-    name = ("envoy jwks_uri: a fetch named as a POST is sent as named (method, content-type, "
-            "authorization, body, its length), nothing of the client's; two at once are two calls")
-    try:
-        token = unsigned_token(issuer)
-        bodies = ["grant_type=authorization_code&code=c-%d&redirect_uri=x" % i for i in (1, 2)]
-        out = [None, None]
-
-        def one(i):
-            h = dict(jwkskit.CLIENT_HEADERS, **{"X-Test-Fetch-Post": bodies[i]})
-            try:
-                out[i] = jwkskit.get(listen, token, extra=h)[0]
-            except (OSError, http.client.HTTPException) as e:
-                out[i] = repr(e)
-
-        ts = [threading.Thread(target=one, args=(i,), daemon=True) for i in (0, 1)]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join(10)
-        probs = ["answered %r, want 503 (no usable key)" % (g,) for g in out if g != 503]
-        with jwks.lock:
-            reqs = list(jwks.requests)
-        if sorted(r[2].decode("latin-1") for r in reqs) != bodies:
-            probs.append("bodies received %r, want one call each for %r"
-                         % ([r[2] for r in reqs], bodies))
-        secrets = [token] + [v for k, v in jwkskit.CLIENT_HEADERS.items() if k != "X-Forwarded-Proto"]
-        for r in reqs:
-            probs += jwkskit.fetch_problems(
-                r, "POST", "/jwks",
-                [("accept", jwkskit.JWKS_ACCEPT),
-                 ("content-type", "application/x-www-form-urlencoded"),
-                 ("authorization", "Basic dGVzdC1jbGllbnQ6dGVzdC1zZWNyZXQ="),
-                 ("content-length", str(len(r[2])))],
-                body=r[2] if r[2].decode("latin-1") in bodies else b"?", secrets=secrets)
-        ok(name, "; ".join(probs) or None)
-    finally:
-        srv.stop()
-        jwks.stop()
-
-
 def no_cluster(envoys):
     """A jwks_uri whose cluster is missing: 503 at once, the cluster named
     in the log."""
@@ -432,7 +369,6 @@ def no_cluster(envoys):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--hook-wasm", default=os.path.join(ROOT, "build", "tests", "authcore-proxy-hook.wasm"))
     args, envoy_bin = runner_args(ap)
     if not envoy_bin:
         return 1
@@ -453,12 +389,6 @@ def main():
                     check(envoys)
             except Exception as e:  # noqa: BLE001 (a crash is a failure, reported)
                 ok("envoy jwks_uri: %s ran" % check.__name__, repr(e))
-        try:
-            if not os.path.exists(args.hook_wasm):
-                raise RuntimeError("%s is not built" % args.hook_wasm)
-            post_fetch(Envoys(envoy_bin, os.path.abspath(args.hook_wasm), args.workdir, echo_port))
-        except Exception as e:  # noqa: BLE001 (a crash is a failure, reported)
-            ok("envoy jwks_uri: post_fetch ran", repr(e))
     finally:
         hostkit.stop(echo)
     return 1 if failed() else 0

@@ -15,11 +15,6 @@ Provider, rotation, outage, hostile answers). Besides:
     X-Forwarded-*), even in a server whose own proxy_set_header lines
     would send the client's address: the README's fetch location sets one
     of its own, so they are not inherited (and without it, they arrive);
-  - a fetch the core names as a POST (the test build of the module turns
-    the core's fetch into the token request the core will name): the
-    server receives exactly that POST, its headers, body and
-    Content-Length, and nothing of the client's request, whose own POST
-    body and headers stay behind;
   - an https jwks_uri: the keys are fetched over TLS when the snippet's
     CA file is the one that signed the provider's certificate, and refused
     (503) with the snippet as written, whose system CAs do not trust it;
@@ -30,7 +25,6 @@ Provider, rotation, outage, hostile answers). Besides:
 The fetch location is hosts/nginx/README.md's own snippet, as written
 there. Each nginx (one worker, three for the shared keys) runs in front of
 tests/lib/echo.py on 127.0.0.1 and is stopped by its own PID."""
-import http.client
 import json
 import os
 import shutil
@@ -86,8 +80,7 @@ FETCH = "".join("        " + ln + "\n"
 count = 0
 
 
-# The module with its test hook (hosts/nginx/build.mk, never installed):
-# X-Authcore-Test-Fetch-Post turns the core's fetch into a token POST.
+# The module with its test hooks (hosts/nginx/build.mk, never installed).
 TEST_MODULE = os.path.join(ROOT, "build", "nginx-test", "ngx_http_authcore_module.so")
 
 
@@ -216,52 +209,6 @@ def check_headers():
                 if stop:
                     stop()
     finally:
-        server.stop()
-
-
-def check_post():
-    """A fetch named as a POST (the test build stands in for the OpenID
-    token request the core will name): the provider receives exactly it,
-    its method, headers, body and Content-Length, through the README's
-    location under a server with proxy_set_header lines, and nothing of
-    the client's request (its headers, nor a body of its own)."""
-    name = ("nginx jwks_uri: a fetch named as a POST is sent as named (method, Content-Type, "
-            "Authorization, body, its length), nothing of the client's request")
-    server = jwkskit.Hostile(b'{"keys":[]}')
-    token = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJ4In0.AAAA"
-    body = "grant_type=authorization_code&code=c-1&redirect_uri=x"
-    stop = None
-    try:
-        if not os.path.exists(TEST_MODULE):
-            raise RuntimeError("%s is not built (make test-bins)" % TEST_MODULE)
-        port, stop = start(jwkskit.policy("http://127.0.0.1:%d/jwks" % server.port,
-                                          "http://127.0.0.1:9"), INHERITED + FETCH, TEST_MODULE)
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        h = dict(jwkskit.CLIENT_HEADERS, **{"Authorization": "Bearer " + token,
-                                            "X-Authcore-Test-Fetch-Post": body,
-                                            "Content-Type": "text/plain"})
-        c.request("POST", "/api/x", body=b"client-body-value", headers=h)
-        st = c.getresponse().status
-        c.close()
-        probs = [] if st == 503 else ["status %d, want 503 (no usable key)" % st]
-        if len(server.requests) != 1:
-            probs.append("%d fetches, want 1" % len(server.requests))
-        secrets = [token, "client-body-value", "text/plain"] + [
-            v for k, v in jwkskit.CLIENT_HEADERS.items() if k != "X-Forwarded-Proto"]
-        for r in server.requests:
-            probs += jwkskit.fetch_problems(
-                r, "POST", "/jwks",
-                [("accept", jwkskit.JWKS_ACCEPT),
-                 ("content-type", "application/x-www-form-urlencoded"),
-                 ("authorization", "Basic dGVzdC1jbGllbnQ6dGVzdC1zZWNyZXQ="),
-                 ("content-length", str(len(body)))],
-                body=body.encode(), secrets=secrets)
-        ok(name, "; ".join(probs) or None)
-    except Exception as e:  # noqa: BLE001 (a crash is a failure, reported)
-        ok(name, repr(e))
-    finally:
-        if stop:
-            stop()
         server.stop()
 
 
@@ -413,8 +360,10 @@ def check_shared():
     request warms them, requests spread over every worker make no fetch; a
     rotation (unknown kid) is fetched once, then every worker verifies the
     new tokens without fetching; after a reload the new workers take the
-    keys the zone holds (no fetch either), and after a reload that changes
-    the policy they fetch anew, once for them all. Then the fallback: a zone
+    keys the zone holds (no fetch either), also after a reload that changes
+    the policy but not where its keys come from nor their algorithms, and
+    after a reload that changes its algorithms they fetch anew, once for
+    them all. Then the fallback: a zone
     without room for them (the test build stands in for one) leaves each
     worker its own keys, fetched once per worker, with a warning. The JWKS
     server (jwkskit.Hostile, serving the provider's keys) counts fetches."""
@@ -433,6 +382,8 @@ def check_shared():
              "rotation: the new key is fetched once, on its unknown kid",
              "rotation: every worker then verifies the new tokens with no further fetch",
              "reload: the new workers verify with the keys the zone holds, no fetch",
+             "reload with the policy changed elsewhere than its key source: the zone's keys "
+             "serve, no fetch",
              "reload with the policy changed: its keys are fetched anew, once for every worker",
              "no room in the zone: a warning, each worker fetches its own keys once, "
              "and every worker verifies"]
@@ -477,9 +428,20 @@ def check_shared():
                                      + log_problems(d)) or None)
         done += 1
 
-        # a changed policy never takes keys the old one fetched (they are
-        # bound to their URL, not to the algorithms that filtered them)
+        # the same URL and algorithms: the keys the zone holds are the
+        # ones this policy would fetch
         pol["jwt"]["jwks_fetch"]["stale_for"] = 299
+        with open(os.path.join(d, "policy.json"), "w") as f:
+            json.dump(pol, f)
+        srv.proc.send_signal(signal.SIGHUP)
+        workers = worker_pids(srv.proc.pid, avoid=workers)
+        ok(pre + steps[6], "; ".join(spread(port, t2, workers) + fetches(server, 2)
+                                     + log_problems(d)) or None)
+        done += 1
+
+        # other algorithms: the policy never takes keys the old one let in
+        # (the core keeps them under their URL and algorithms)
+        pol["jwt"]["algorithms"] = ["ES256", "ES384"]
         with open(os.path.join(d, "policy.json"), "w") as f:
             json.dump(pol, f)
         srv.proc.send_signal(signal.SIGHUP)
@@ -487,7 +449,7 @@ def check_shared():
         got = jwkskit.get(port, t2)
         probs = [] if got[0] == 200 else ["status %d, want 200" % got[0]]
         probs += fetches(server, 3)
-        ok(pre + steps[6], "; ".join(probs + spread(port, t2, workers) + fetches(server, 3)
+        ok(pre + steps[7], "; ".join(probs + spread(port, t2, workers) + fetches(server, 3)
                                      + log_problems(d)) or None)
         done += 1
         srv.stop()
@@ -505,7 +467,7 @@ def check_shared():
         probs += fetches(server, SHARED_WORKERS)
         if "no room to share fetched keys" not in error_log(d):
             probs.append("no warning in error.log")
-        ok(pre + steps[7], "; ".join(probs + log_problems(d)) or None)
+        ok(pre + steps[8], "; ".join(probs + log_problems(d)) or None)
         done += 1
     except Exception as e:  # noqa: BLE001 (a crash is a failure, reported)
         for step in steps[done:]:
@@ -532,7 +494,6 @@ def main():
     try:
         check_config()
         check_headers()
-        check_post()
         check_tls()
         check_shared()
         t = time.monotonic()

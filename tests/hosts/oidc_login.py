@@ -20,7 +20,9 @@ tests/browser/oidc_flow.mjs (the login page's provider button, the
 provider's pages, the upstream sees the email, logout through the
 provider's confirmation) and oidckit.host_checks (the refusals over HTTP,
 each reason read from the host's audit line: Envoy's log, nginx's error
-log, the Worker's audit callback). Then the same host once more with the
+log, the Worker's audit callback; then two sign-ins at once, whose token
+requests the provider records: two POSTs, each exactly the core's and
+nothing of the client's request). Then the same host once more with the
 client secret named by an AUTHCORE_* variable of its environment
 (client_secret_env), signed in over HTTP; and for Envoy, a TLS listener:
 the redirect URI is https:// and every cookie of the sign-in Secure.
@@ -54,7 +56,7 @@ from envoy_vectors import (START_TIMEOUT, audit_events as envoy_audits, bootstra
                            default_envoy, listener)
 from envoy_jwks import fetch_cluster, ready  # noqa: E402
 from jwks_edge import FILES as EDGE_FILES, WORKERD_CONFIG  # noqa: E402  (tests/hosts/edge)
-from nginx_jwks import FETCH, SERVER as NGINX_SERVER  # noqa: E402  (the README's fetch location)
+from nginx_jwks import FETCH, INHERITED, SERVER as NGINX_SERVER  # noqa: E402  (the README's fetch location)
 from nginx_vectors import audit_events as nginx_audits  # noqa: E402
 from run import run_flow  # noqa: E402  (tests/browser/run.py)
 
@@ -201,7 +203,10 @@ def start_nginx(d, port, policy, echo_port, env):
         # env: nginx keeps the variables its configuration lists with `env`
         head = hostkit.NGINX_HEAD.format(workers=1, module=NGINX_MODULE, d=d)
         head = head.replace("events {", "".join("env %s;\n" % n for n in env) + "events {", 1)
-        f.write(head + NGINX_SERVER.format(port=port, policy=pol, echo=echo_port, fetch=FETCH))
+        # under server-level proxy_set_header lines the README's fetch
+        # location must keep from the provider
+        f.write(head + NGINX_SERVER.format(port=port, policy=pol, echo=echo_port,
+                                           fetch=INHERITED + FETCH))
     srv = hostkit.Server([NGINX, "-p", d, "-c", conf], os.path.join(d, "nginx.out"),
                          env=dict(os.environ, **env))
     if hostkit.wait_port(port, srv.proc, 10):
@@ -310,8 +315,9 @@ def run_host(host):
             echo, echo_port = hostkit.start_echo()
             stops.append(lambda: hostkit.stop(echo))
             bases = [b for _, b in ends]
+            # token requests answered late: token_posts' two are in flight together
             idp = oidckit.Idp(os.path.join(d, "idp"), [b + oidckit.CALLBACK for b in bases],
-                              [b + oidckit.LOGIN_PAGE for b in bases])
+                              [b + oidckit.LOGIN_PAGE for b in bases], token_delay_ms=500)
             pol = oidckit.policy(idp.issuer, idp.secret, secrets.token_hex(32))
             stop, audits = STARTERS[host](d, ends[0][0], pol, echo_port, {})
             stops.append(stop)
@@ -326,7 +332,10 @@ def run_host(host):
                "email": "alice@example.com", "roles": ["admin", "viewer"],
                "chromium": CHROMIUM, "shots": WORK}
         run_flow(FLOW, job, host + " chromium", os.path.join(d, "node.err"), FLOW_TIMEOUT)
-        oidckit.host_checks(host, oidckit.Host(base, audits), idp)
+        # a body on the callback GET: Envoy and nginx pass one to the
+        # filter and module (which must not send it on)
+        oidckit.host_checks(host, oidckit.Host(base, audits), idp,
+                            client_body=host in ("envoy", "nginx"))
 
         name = "%s: client_secret_env: the secret from an AUTHCORE_* variable of the host's " \
                "environment signs in" % host

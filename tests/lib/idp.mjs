@@ -26,15 +26,21 @@
 // CONFIG.json: {"keys": [private RS256 JWKs],
 //   "client": {"client_id", "client_secret", "redirect_uris": [...],
 //              "post_logout_redirect_uris": [...]},
-//   "accounts": {"<login name>": {"email", "email_verified", "groups": [...]}}}
+//   "accounts": {"<login name>": {"email", "email_verified", "groups": [...]}},
+//   "record": FILE, "token_delay_ms": N}
 // A login name not in accounts is refused by the provider's login page
-// (the flow ends with an error at the client's redirect URI).
+// (the flow ends with an error at the client's redirect URI). With
+// "record", every POST /token is appended to FILE as one JSON line
+// {"line": request line, "headers": [[lower-case name, value]], "body":
+// the body as latin-1 text}, exactly as it arrived, before the provider
+// reads it; with "token_delay_ms", each is answered that much later (so
+// that requests a host makes at once are in flight together).
 //
 //   node tests/lib/idp.mjs keys KID [ALG]
 //
 // prints a new private JWK set (one key, kid KID, ALG: ES256 by default, or
 // RS256) for KEYS.json or CONFIG.json's keys.
-import { readFileSync } from "node:fs";
+import { appendFileSync, readFileSync } from "node:fs";
 import { exportJWK, generateKeyPair } from "jose";
 
 if (process.argv[2] === "keys") {
@@ -118,7 +124,32 @@ async function signIn(port, configFile) {
       Session: 3600, Grant: 3600,
     },
   });
+  if (config.record || config.token_delay_ms) provider.use(tokenRecorder(config));
   serve(provider, issuer, port);
+}
+
+// Records (and delays) each token request (see "record" above). The body
+// is read here and handed on as req.body, which the provider parses in
+// place of the stream.
+function tokenRecorder(config) {
+  return async (ctx, next) => {
+    if (ctx.method === "POST" && ctx.path === "/token") {
+      const chunks = [];
+      for await (const c of ctx.req) chunks.push(c);
+      const body = Buffer.concat(chunks).toString("latin1");
+      ctx.req.body = body;
+      if (config.record) {
+        const h = ctx.req.rawHeaders;
+        const headers = [];
+        for (let i = 0; i + 1 < h.length; i += 2) headers.push([h[i].toLowerCase(), h[i + 1]]);
+        appendFileSync(config.record, JSON.stringify({
+          line: `${ctx.method} ${ctx.url} HTTP/${ctx.req.httpVersion}`, headers, body,
+        }) + "\n");
+      }
+      if (config.token_delay_ms) await new Promise((r) => setTimeout(r, config.token_delay_ms));
+    }
+    await next();
+  };
 }
 
 async function clientCredentials() {

@@ -20,8 +20,10 @@ host runners (tests/hosts/oidc_login.py) share.
     replayed callback with and without the start's cookie, a changed
     nonce, an unverified email, a domain outside the allowlist, the
     provider's error) and a sign-in over HTTP, each status checked and the
-    reason read from the host's audit line; sign_in() alone; https_checks()
-    for a host on a TLS listener.
+    reason read from the host's audit line; then token_posts(): two
+    sign-ins at once, each token request the provider records exactly the
+    core's and of its own; sign_in() alone; https_checks() for a host on a
+    TLS listener.
 
 Every wait is bounded."""
 import base64
@@ -35,6 +37,7 @@ import re
 import secrets
 import ssl
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -84,9 +87,11 @@ def make_keys(path, kid):
 
 class Idp:
     """oidc-provider in sign-in mode on a free loopback port, its client
-    allowing the redirect and post-logout URIs given."""
+    allowing the redirect and post-logout URIs given. Every token request
+    it receives is recorded (token_requests()); token_delay_ms: each is
+    answered that much later."""
 
-    def __init__(self, work, redirect_uris, logout_uris, keys=None):
+    def __init__(self, work, redirect_uris, logout_uris, keys=None, token_delay_ms=0):
         work = os.path.abspath(work)
         os.makedirs(work, exist_ok=True)
         self.work = work
@@ -97,8 +102,11 @@ class Idp:
         with open(keys) as f:
             jwks = json.load(f)["keys"]
         self.config = os.path.join(work, "idp-config.json")
+        self.record = os.path.join(work, "idp-token-requests.jsonl")
+        if os.path.exists(self.record):
+            os.remove(self.record)
         with open(self.config, "w") as f:
-            json.dump({"keys": jwks,
+            json.dump({"keys": jwks, "record": self.record, "token_delay_ms": token_delay_ms,
                        "client": {"client_id": CLIENT_ID, "client_secret": self.secret,
                                   "redirect_uris": list(redirect_uris),
                                   "post_logout_redirect_uris": list(logout_uris)},
@@ -122,6 +130,20 @@ class Idp:
         if self.srv is not None:
             self.srv.stop()
             self.srv = None
+
+    def token_requests(self):
+        """Every POST /token received so far, in order, as the recorder
+        wrote it: (request line, [(lower-case name, value)], body bytes)."""
+        try:
+            with open(self.record) as f:
+                lines = f.read().splitlines()
+        except FileNotFoundError:
+            return []
+        out = []
+        for ln in lines:
+            j = json.loads(ln)
+            out.append((j["line"], [(k, v) for k, v in j["headers"]], j["body"].encode("latin-1")))
+        return out
 
     def configuration(self):
         st, _, body = Agent().get(self.issuer + "/.well-known/openid-configuration")
@@ -198,13 +220,13 @@ class Agent:
             handlers.append(urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=ca)))
         self.opener = urllib.request.build_opener(*handlers)
 
-    def request(self, url, data=None, headers=None):
+    def request(self, url, data=None, headers=None, method=None):
         """(status, headers with lower-case names (Set-Cookie values joined
-        by "\\n"), body bytes)."""
+        by "\\n"), body bytes). method: other than GET (no data) or POST."""
         h = {"Accept": "text/html,application/xhtml+xml"}
         h.update(headers or {})
         body = urllib.parse.urlencode(data).encode() if isinstance(data, dict) else data
-        req = urllib.request.Request(url, data=body, headers=h)
+        req = urllib.request.Request(url, data=body, headers=h, method=method)
         try:
             r = self.opener.open(req, timeout=TIMEOUT)
         except urllib.error.HTTPError as e:
@@ -489,6 +511,92 @@ def sign_in(host, idp, login):
     return "; ".join(probs) or None
 
 
+# What token_posts' callbacks carry beside the browser's own cookie; none
+# of it may reach the provider.
+CLIENT_EXTRAS = {"X-Forwarded-For": "203.0.113.77", "X-Forwarded-Host": "client-host.example",
+                 "X-Client-Secret": "client-secret-value"}
+CLIENT_BODY = b"client-body-value"
+
+
+def token_posts(label, host, idp, client_body=False):
+    """Two sign-ins whose callbacks arrive at once, while the provider
+    (token_delay_ms) holds each token request, so both are in flight
+    together: each is a token POST of its own, with its own code, and each
+    browser is signed in as its own user (one answer shared would give one
+    of them the other's ID token). The provider receives exactly the
+    request the core names: POST to its token endpoint, Accept, the form
+    Content-Type, client_secret_basic, the form with the code, the
+    redirect URI and the verifier of the start's S256 challenge, its
+    Content-Length; and nothing of the client's request: not its cookie
+    nor CLIENT_EXTRAS, nor (client_body) a body it sent with its GET."""
+    import jwkskit  # tests/lib: the provider-side request check
+    name = ("%s: two sign-ins at once are two token POSTs, each exactly the core's (method, "
+            "Accept, Content-Type, client_secret_basic, the form with code, redirect URI and "
+            "PKCE verifier, its length) and nothing of the client's request" % label)
+    logins = ("alice", "bob")
+    agents, backs, challenges = [], [], []
+    for login in logins:
+        a = Agent()
+        auth, _ = begin(a, host, idp)
+        agents.append(a)
+        challenges.append(query(auth).get("code_challenge"))
+        backs.append(provider_login(a, auth, login))
+    seen = len(idp.token_requests())
+    cookies = [a.cookie(OIDC_COOKIE).value for a in agents]
+    out = [None, None]
+
+    def one(i):
+        try:
+            out[i] = agents[i].request(backs[i], CLIENT_BODY if client_body else None,
+                                       CLIENT_EXTRAS, method="GET")
+        except Exception as e:  # noqa: BLE001 (reported below)
+            out[i] = e
+    threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(2 * TIMEOUT)
+    probs = []
+    for i, login in enumerate(logins):
+        if not isinstance(out[i], tuple):
+            probs.append("%s's callback: %r" % (login, out[i]))
+            continue
+        to, p = signed_in(agents[i], host.base, out[i])
+        probs += ["%s: %s" % (login, x) for x in p]
+        if not p:
+            st, _, body = agents[i].get(to)
+            user = user_seen(body)[0]
+            if st != 200 or user != ACCOUNTS[login]["email"]:
+                probs.append("%s then %s: %d, user %r" % (login, to, st, user))
+    reqs = idp.token_requests()[seen:]
+    codes = [query(b).get("code") for b in backs]
+    basic = base64.b64encode(("%s:%s" % (urllib.parse.quote(CLIENT_ID, safe=""),
+                                         urllib.parse.quote(idp.secret, safe=""))).encode()).decode()
+    client_values = list(CLIENT_EXTRAS.values()) + cookies + ([CLIENT_BODY.decode()] if client_body else [])
+    got = []
+    for r in reqs:
+        form = urllib.parse.parse_qs(r[2].decode("latin-1"), keep_blank_values=True)
+        f = {k: v[0] for k, v in form.items()}
+        if sorted(form) != ["code", "code_verifier", "grant_type", "redirect_uri"] \
+                or any(len(v) != 1 for v in form.values()):
+            probs.append("token request form %r" % r[2][:200])
+        else:
+            got.append(f["code"])
+            if f["grant_type"] != "authorization_code" or f["redirect_uri"] != host.base + CALLBACK:
+                probs.append("grant_type %r, redirect_uri %r" % (f["grant_type"], f["redirect_uri"]))
+            if f["code"] in codes and b64url(hashlib.sha256(f["code_verifier"].encode()).digest()) \
+                    != challenges[codes.index(f["code"])]:
+                probs.append("a code_verifier that is not its start's challenge's")
+        probs += jwkskit.fetch_problems(
+            r, "POST", "/token",
+            [("accept", "application/json"), ("content-type", "application/x-www-form-urlencoded"),
+             ("authorization", "Basic " + basic), ("content-length", str(len(r[2])))],
+            body=r[2], secrets=client_values)
+    if sorted(got) != sorted(codes):
+        probs.append("%d token requests with codes %r, want one each of %r" % (len(reqs), got, codes))
+    ok(name, "; ".join(probs) or None)
+
+
 def https_checks(label, host, idp, ca):
     """A host on a TLS listener: the redirect URI the provider is given is
     https://, and every cookie of the sign-in is Secure."""
@@ -528,8 +636,9 @@ def user_seen(body):
     return user, roles
 
 
-def host_checks(label, host, idp):
-    """The sign-in over HTTP and its refusals, against one host."""
+def host_checks(label, host, idp, client_body=False):
+    """The sign-in over HTTP and its refusals, against one host; then
+    token_posts (client_body: its callbacks carry a body too)."""
     cb = host.base + CALLBACK
 
     def step(name, fn):
@@ -662,3 +771,4 @@ def host_checks(label, host, idp):
     step("domain outside allow.domains ran", lambda: refused(
         "mallory", 403, "oidc_not_allowed", "an account outside allow.domains"))
     step("provider error ran", denied)
+    step("two sign-ins at once ran", lambda: token_posts(label, host, idp, client_body))

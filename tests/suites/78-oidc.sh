@@ -10,7 +10,9 @@
 # provider's confirmation; and over HTTP the refusals with their audit
 # reasons (forged state, a replayed callback with and without the start's
 # cookie, a changed nonce, an unverified email, a domain outside the
-# allowlist, the provider's error); the client secret from an AUTHCORE_*
+# allowlist, the provider's error); two sign-ins at once, each its own token
+# POST exactly as the core names it, nothing of the client's request
+# reaching the provider; the client secret from an AUTHCORE_*
 # variable of each host's environment (client_secret_env); Envoy over TLS
 # (an https redirect URI, Secure cookies). Driver: tests/hosts/oidc_login.py
 # (tests/lib/oidckit.py, tests/browser/oidc_flow.mjs). Loopback only; every
