@@ -8,7 +8,7 @@ FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 FUZZ_CFLAGS := -std=c11 -Wall -Wextra -Werror -O1 -g $(FUZZ_SAN) -Icore
 FUZZ_TARGETS := fuzz_b64 fuzz_json fuzz_jws fuzz_jwk fuzz_policy fuzz_limits \
-	fuzz_login fuzz_decide fuzz_fetch fuzz_oidc
+	fuzz_login fuzz_decide fuzz_fetch fuzz_oidc fuzz_redis
 # the path canonicaliser's target, once the core has it (core/ac_request.c)
 FUZZ_TARGETS += $(if $(wildcard core/ac_request.c),fuzz_canon)
 FUZZ_CORE_OBJS := $(patsubst core/%.c,$(B)/obj/fuzz/core/%.o,$(CORE_SRCS))
