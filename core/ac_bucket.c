@@ -17,8 +17,11 @@
  * dozen bytes. It is not used for anything secret beyond the placement.
  */
 #include "ac_bucket.h"
+#include "authcore_base.h"
 
 #include <string.h>
+
+#include <bearssl.h>
 
 static uint64_t le64(const uint8_t *p)
 {
@@ -171,4 +174,21 @@ void ac_group_store(uint8_t g[AC_GROUP_BYTES], size_t i, uint32_t tag,
 {
 	put_le64(g + 8 * i, (uint64_t)tag << AC_BUCKET_TIME_BITS |
 	    (tat & AC_BUCKET_TIME_MAX));
+}
+
+void ac_bucket_key_derive(const void *secret, size_t len, const char *label,
+    size_t label_len, uint8_t key[16])
+{
+	br_hmac_key_context kc;
+	br_hmac_context hc;
+	uint8_t out[32];
+
+	br_hmac_key_init(&kc, &br_sha256_vtable, secret, len);
+	br_hmac_init(&hc, &kc, 32);
+	br_hmac_update(&hc, label, label_len);
+	br_hmac_out(&hc, out);
+	memcpy(key, out, 16);
+	ac_wipe(out, sizeof out);
+	ac_wipe(&kc, sizeof kc);
+	ac_wipe(&hc, sizeof hc);
 }

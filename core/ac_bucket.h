@@ -62,6 +62,13 @@ void ac_gcra(uint64_t *tat, uint64_t now, const ac_window *w,
 /* A bucket's place: which group (below n_groups) and its tag, from a keyed
  * hash (SipHash-2-4 under key[16]) of the bucket's name. The key keeps
  * both unpredictable, so no client can aim its buckets at one group. */
+/* The 16-byte key that places buckets, derived from a secret (HMAC-SHA256
+ * of label under it), so the placement hash never holds the secret
+ * itself: the state's own (a host's random key) or a policy's store
+ * secret (a fleet's). */
+void ac_bucket_key_derive(const void *secret, size_t len, const char *label,
+    size_t label_len, uint8_t key[16]);
+
 void ac_bucket_place(const uint8_t key[16], const void *name, size_t len,
     uint32_t n_groups, uint32_t *group, uint32_t *tag);
 

@@ -17,6 +17,7 @@
  */
 #include <bearssl.h>
 
+#include "ac_bucket.h"
 #include "ac_state_int.h"
 
 #define AC_STATE_MAGIC 0x61637333u /* "acs3": the layout with budgets,
@@ -33,19 +34,8 @@ int ac_state_init(ac_state *s, const uint8_t *entropy, size_t entropy_len)
 		/* a key of its own for bucket placement, so SipHash never
 		 * holds the HMAC key */
 		static const char label[] = "authcore-bucket-v1";
-		br_hmac_key_context kc;
-		br_hmac_context hc;
-		uint8_t out[32];
-
-		br_hmac_key_init(&kc, &br_sha256_vtable, s->secret,
-		    sizeof s->secret);
-		br_hmac_init(&hc, &kc, 32);
-		br_hmac_update(&hc, label, sizeof label);
-		br_hmac_out(&hc, out);
-		memcpy(s->bucket_key, out, sizeof s->bucket_key);
-		ac_wipe(out, sizeof out);
-		ac_wipe(&kc, sizeof kc);
-		ac_wipe(&hc, sizeof hc);
+		ac_bucket_key_derive(s->secret, sizeof s->secret, label,
+		    sizeof label, s->bucket_key);
 	}
 	s->magic = AC_STATE_MAGIC;
 	return 0;

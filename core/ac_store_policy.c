@@ -13,8 +13,7 @@
  * no client may aim its buckets at another's, so the placement key can be
  * neither a host's own random state key nor public.
  */
-#include <bearssl.h>
-
+#include "ac_bucket.h"
 #include "ac_policy_load.h"
 
 const char *const ac_pl_store_members[] = { "redis", "secret",
@@ -77,9 +76,6 @@ int ac_pl_store(ac_loader *L, ac_policy *P, const cJSON *v)
 {
 	static const char label[] = "authcore-store-place-v1";
 	const cJSON *r = cJSON_GetObjectItemCaseSensitive(v, "redis");
-	br_hmac_key_context kc;
-	br_hmac_context hc;
-	uint8_t out[32];
 	ac_str secret = { NULL, 0 };
 	size_t save;
 
@@ -93,14 +89,8 @@ int ac_pl_store(ac_loader *L, ac_policy *P, const cJSON *v)
 		return -1;
 	if (secret.ptr == NULL)
 		return ac_pl_bad(L, "needs \"secret\" or \"secret_env\": 32 to 256 bytes every member of the fleet shares (it places the entries)");
-	br_hmac_key_init(&kc, &br_sha256_vtable, secret.ptr, secret.len);
-	br_hmac_init(&hc, &kc, 32);
-	br_hmac_update(&hc, label, sizeof label);
-	br_hmac_out(&hc, out);
-	memcpy(P->place_key, out, sizeof P->place_key);
-	ac_wipe(out, sizeof out);
-	ac_wipe(&kc, sizeof kc);
-	ac_wipe(&hc, sizeof hc);
+	ac_bucket_key_derive(secret.ptr, secret.len, label, sizeof label,
+	    P->place_key);
 	return 0;
 }
 

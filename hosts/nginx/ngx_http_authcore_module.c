@@ -1982,6 +1982,9 @@ typedef enum {
 	AC_NGX_RELEASE   /* ac_release_begin of ctx->lease */
 } ngx_http_authcore_call_e;
 
+static void ngx_http_authcore_resume(ngx_http_request_t *r,
+    ngx_http_authcore_ctx_t *ctx, ngx_http_authcore_call_e what);
+
 /*
  * One core call, the shared state locked for it only when ac_needs said
  * the decision uses it (AC_NEEDS_STATE). A decision with rate limits
@@ -2353,7 +2356,6 @@ ngx_http_authcore_done(ngx_http_authcore_ctx_t *ctx)
 {
 	ngx_http_request_t *r = ctx->r;
 	ngx_connection_t *c = r->connection;
-	ngx_int_t rc;
 
 	ngx_http_set_log_request(c->log, r);
 
@@ -2364,10 +2366,23 @@ ngx_http_authcore_done(ngx_http_authcore_ctx_t *ctx)
 		return;
 	}
 	ngx_http_authcore_unblock(r, ctx);
+	ngx_http_authcore_resume(r, ctx, AC_NGX_NEXT);
+}
 
-	ngx_http_authcore_core_call(r, ctx, AC_NGX_NEXT);
+/*
+ * Back on the event loop after a wait the request was blocked for (a
+ * password check, a Redis step): the core call `what`, then what follows
+ * any core call, and the phases run again (or the request ends).
+ */
+static void
+ngx_http_authcore_resume(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx,
+    ngx_http_authcore_call_e what)
+{
+	ngx_connection_t *c = r->connection;
+	ngx_int_t rc;
 
-	/* pending again (a check, or a key fetch): as for the first pass */
+	ngx_http_authcore_core_call(r, ctx, what);
+	/* pending again (a check, a fetch, Redis): as for the first pass */
 	rc = ngx_http_authcore_settle(r, ctx);
 	if (rc == NGX_OK) {
 		r->write_event_handler(r);
@@ -2392,25 +2407,16 @@ ngx_http_authcore_redis_done(void *data, int error, const ac_str *items,
 {
 	ngx_http_authcore_ctx_t *ctx = data;
 	ngx_http_request_t *r = ctx->r;
-	ngx_connection_t *c = r->connection;
-	ngx_int_t rc;
 
-	ngx_http_set_log_request(c->log, r);
+	ngx_http_set_log_request(r->connection->log, r);
 	ctx->redis_wait = NULL;
 	ngx_http_authcore_unblock(r, ctx);
 	ctx->redis_error = error;
-	ctx->redis_items = items;
+	ctx->redis_items = items; /* valid during this call only */
 	ctx->redis_n = n;
 	ctx->redis_applied = applied;
-	ngx_http_authcore_core_call(r, ctx, AC_NGX_REDIS_REPLY);
+	ngx_http_authcore_resume(r, ctx, AC_NGX_REDIS_REPLY);
 	ctx->redis_items = NULL;
-	rc = ngx_http_authcore_settle(r, ctx);
-	if (rc == NGX_OK) {
-		r->write_event_handler(r);
-	} else if (rc != NGX_DONE) {
-		ngx_http_finalize_request(r, rc);
-	}
-	ngx_http_run_posted_requests(c);
 }
 
 /*
