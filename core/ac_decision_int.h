@@ -86,6 +86,7 @@ typedef struct {
  * (core/ac_redis_gateway.c): the answer it stands for, and the command,
  * then the reply, in one buffer. */
 #define AC_GATEWAY_BODY (3 * AC_REDIS_BUF + AC_REDIS_ARGC_MAX + 8)
+                          /* "/", the command encoded, ".raw" */
 #define AC_GATEWAY_REPLY_MAX 4096 /* bytes of a reply: 16 reads take
                                      2,597 at most */
 typedef struct {

@@ -4,12 +4,15 @@
  * fetch to the webdis the policy names, carrying the same command, and
  * the gateway's raw reply goes back to the store protocol.
  *
- * webdis takes a POST whose body is the command's path form,
- * "COMMAND/arg/.../arg.ext": it splits the arguments at '/', decodes
- * %XX in each (and '+' as a space, so '+' is encoded too), and reads the
- * part after the last '.' as the reply format; ".raw" is Redis's own
- * protocol. Every byte but A-Z a-z 0-9 - _ ~ is encoded, so any argument
- * goes through unchanged. Redis down: webdis answers 503.
+ * webdis takes a command as the path "/COMMAND/arg/.../arg.ext" of a GET
+ * (or as a POST's body): it splits the arguments at '/', decodes %XX in
+ * each (and '+' as a space, so '+' is encoded too), and reads the part
+ * after the last '.' as the reply format; ".raw" is Redis's own protocol.
+ * Every byte but A-Z a-z 0-9 - _ ~ is encoded, so any argument goes
+ * through unchanged. Redis down: webdis answers 503. A GET, not a POST:
+ * a request of headers alone leaves in one segment, where a POST's body
+ * sent apart from its headers can wait for a delayed ACK (40 ms on
+ * Linux; measured through Envoy).
  */
 #include "ac_decision_int.h"
 #include "authcore_redis.h"
@@ -62,11 +65,6 @@ void ac_decision_redis_via_fetch(ac_decision *d, int on)
 		d->gw.on = on != 0;
 }
 
-static const ac_header form_type = {
-	{ "Content-Type", 12 },
-	{ "application/x-www-form-urlencoded", 33 }
-};
-
 /* The answer d stands for, from a store step sent as a fetch. */
 void ac_gateway_restore(ac_decision *d)
 {
@@ -94,10 +92,12 @@ void ac_gateway_gate(const ac_policy *P, ac_decision *d)
 	if (!g->on || g->pending || P == NULL || P->redis_gateway.len == 0 ||
 	    !ac_redis_command(P, d, &cmd))
 		return;
-	len = ac_redis_gateway_body(&cmd, g->buf, sizeof g->buf);
+	/* the target: "/" and the command */
+	g->buf[0] = '/';
+	len = ac_redis_gateway_body(&cmd, g->buf + 1, sizeof g->buf - 1);
 	if (len == 0) /* cannot be: the buffer holds any command */
 		return;
-	g->len = len;
+	g->len = ++len;
 	g->pending = 1;
 	g->done = g->ok = 0;
 	g->action = d->a.action;
@@ -116,14 +116,10 @@ void ac_gateway_gate(const ac_policy *P, ac_decision *d)
 	memset(f, 0, sizeof *f);
 	f->url = P->redis_gateway;
 	f->authority = P->redis_gateway_auth;
-	f->target.ptr = "/";
-	f->target.len = 1;
-	f->method.ptr = "POST";
-	f->method.len = 4;
-	f->headers[0] = form_type;
-	f->n_headers = 1;
-	f->body.ptr = g->buf;
-	f->body.len = len;
+	f->target.ptr = g->buf;
+	f->target.len = len;
+	f->method.ptr = "GET";
+	f->method.len = 3;
 	f->max_bytes = AC_REDIS_GATEWAY_REPLY_MAX;
 	f->timeout_ms = P->redis_timeout_ms;
 	f->shareable = 0;

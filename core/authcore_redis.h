@@ -63,6 +63,9 @@ typedef struct {
 	ac_str password;      /* AUTH before the first command; empty: none */
 	ac_str gateway;       /* "gateway": the http://host[:port] URL of a
 	                         webdis in front of it; empty: none */
+	int releases;         /* 1: connection caps keep counters there, so
+	                         a stream's end writes to it too
+	                         (ac_release_begin) */
 } ac_redis_config;
 
 /* 1 and *cfg (pointing into the policy) when the policy's store is
@@ -129,12 +132,13 @@ size_t ac_redis_encode(const ac_redis_cmd *cmd, uint8_t *out, size_t cap);
 /* as a fetch instead (AC_PENDING, answer.wait AC_WAIT_FETCH,          */
 /* answer.reads and .writes empty, store_shared 1):                    */
 /*                                                                     */
-/*     POST <gateway>/  with the body "EVAL/<script>/<n>/<keys>/<args>  */
-/*     .raw": the same command as ac_redis_command's, each argument     */
-/*     percent-encoded (every byte but A-Z a-z 0-9 - _ ~), so '/', '.', */
-/*     '?' and '+' in it are data; ".raw" asks for Redis's own reply    */
-/*     (RESP) as the body; timeout store.redis.timeout_ms, max_bytes    */
-/*     AC_REDIS_GATEWAY_REPLY_MAX, never shareable.                    */
+/*     GET <gateway>/EVAL/<script>/<n>/<keys>/<args>.raw: the same      */
+/*     command as ac_redis_command's, in webdis's path form, each       */
+/*     argument percent-encoded (every byte but A-Z a-z 0-9 - _ ~), so  */
+/*     '/', '.', '?' and '+' in it are data; ".raw" asks for Redis's    */
+/*     own reply (RESP) as the body; no body, no header of its own;     */
+/*     timeout store.redis.timeout_ms, max_bytes                        */
+/*     AC_REDIS_GATEWAY_REPLY_MAX, never shareable (it may write).      */
 /*                                                                     */
 /* The host sends it as any fetch and hands the outcome to              */
 /* ac_decide_fetched, then ac_decide_finish, which hands the reply to  */
@@ -156,8 +160,9 @@ size_t ac_redis_encode(const ac_redis_cmd *cmd, uint8_t *out, size_t cap);
  * its steps stay commands. */
 void ac_decision_redis_via_fetch(ac_decision *d, int on);
 
-/* cmd in the gateway's form (the body above, ".raw" included) into out:
- * its length, or 0 if it does not fit in cap bytes. */
+/* cmd in the gateway's form (the path above without its leading "/",
+ * ".raw" included; also what webdis takes as a POST's body) into out: its
+ * length, or 0 if it does not fit in cap bytes. */
 size_t ac_redis_gateway_body(const ac_redis_cmd *cmd, char *out,
     size_t cap);
 
