@@ -536,8 +536,10 @@ ac_action ac_decide_begin(const ac_policy *P, ac_state *S,
 {
 	memset(&d->store, 0, sizeof d->store);
 	d->release = 0;
+	d->gw.pending = d->gw.done = 0;
 	fetch_reset(d);
 	run(P, S, req, now, entropy, entropy_len, NULL, d);
+	ac_gateway_gate(P, d);
 	return d->a.action;
 }
 
@@ -572,6 +574,7 @@ ac_action ac_release_begin(const ac_policy *P, const uint8_t *lease,
 	memset(&d->store, 0, sizeof d->store);
 	memset(&d->work, 0, sizeof d->work);
 	d->release = 1;
+	d->gw.pending = d->gw.done = 0;
 	if (!ac_conn_lease_ok(P, lease, len)) {
 		d->lease_len = 0;
 		d->store.failed = AC_OK;
@@ -586,6 +589,7 @@ ac_action ac_release_begin(const ac_policy *P, const uint8_t *lease,
 	memcpy(d->lease, lease, len);
 	d->lease_len = len;
 	release_run(P, NULL, now, d);
+	ac_gateway_gate(P, d);
 	return d->a.action;
 }
 
@@ -601,10 +605,27 @@ ac_action ac_revoke_begin(const ac_policy *P, ac_state *S, const char *user,
 		d->op_user_len = len;
 	}
 	release_run(P, S, now, d);
+	ac_gateway_gate(P, d);
 	return d->a.action;
 }
 
+static void finish_run(const ac_policy *P, ac_state *S,
+    const ac_request *req, int64_t now, const uint8_t *entropy,
+    size_t entropy_len, ac_decision *d);
+
+/* A store step sent to the policy's Redis gateway is answered first
+ * (core/ac_redis_gateway.c); a next one due for it is sent as a fetch
+ * again. */
 void ac_decide_finish(const ac_policy *P, ac_state *S,
+    const ac_request *req, int64_t now, const uint8_t *entropy,
+    size_t entropy_len, ac_decision *d)
+{
+	if (!ac_gateway_resolve(P, S, req, now, entropy, entropy_len, d))
+		finish_run(P, S, req, now, entropy, entropy_len, d);
+	ac_gateway_gate(P, d);
+}
+
+static void finish_run(const ac_policy *P, ac_state *S,
     const ac_request *req, int64_t now, const uint8_t *entropy,
     size_t entropy_len, ac_decision *d)
 {
@@ -713,9 +734,13 @@ static void store_failed(const ac_policy *P, ac_state *S,
     const ac_request *req, int64_t now, const uint8_t *entropy,
     size_t entropy_len, ac_decision *d, ac_reason why)
 {
-	ac_store_io keep = d->store;
+	ac_store_io keep;
 	int written = 0;
-	int local = keep.local;
+	int local;
+
+	ac_gateway_restore(d); /* a store step the host did not send */
+	keep = d->store;
+	local = keep.local;
 
 	if (why == AC_STORE_UNAVAILABLE && P->store_redis && !local &&
 	    P->rl_fail_local) {
@@ -734,6 +759,7 @@ static void store_failed(const ac_policy *P, ac_state *S,
 		d->store.fell_back = keep.fell_back;
 		release_run(P, S, now, d);
 		ac_wipe(&keep, sizeof keep);
+		ac_gateway_gate(P, d);
 		return;
 	}
 	if (d->a.action == AC_PENDING && d->a.wait == AC_WAIT_PASSWORD) {
@@ -764,6 +790,7 @@ static void store_failed(const ac_policy *P, ac_state *S,
 	}
 	d->a.state_written |= written;
 	ac_wipe(&keep, sizeof keep);
+	ac_gateway_gate(P, d);
 }
 
 void ac_decide_store_error(const ac_policy *P, ac_state *S,
@@ -816,7 +843,10 @@ void ac_decide(const ac_policy *P, ac_state *S, const ac_request *req,
 
 void ac_decide_abandon(ac_state *S, ac_decision *d)
 {
-	if (d == NULL || d->a.action != AC_PENDING)
+	if (d == NULL)
+		return;
+	ac_gateway_restore(d); /* a store step's fetch: the answer it was */
+	if (d->a.action != AC_PENDING)
 		return;
 	d->a.state_written = 0;
 	if (d->a.wait == AC_WAIT_STORE || d->a.wait == AC_WAIT_FETCH ||

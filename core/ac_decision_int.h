@@ -82,6 +82,28 @@ typedef struct {
 	size_t token_len;
 } ac_oidc_io;
 
+/* A store step sent as a fetch to the policy's Redis gateway
+ * (core/ac_redis_gateway.c): the answer it stands for, and the command,
+ * then the reply, in one buffer. */
+#define AC_GATEWAY_BODY (3 * AC_REDIS_BUF + AC_REDIS_ARGC_MAX + 8)
+                          /* "/", the command encoded, ".raw" */
+#define AC_GATEWAY_REPLY_MAX 4096 /* bytes of a reply: 16 reads take
+                                     2,597 at most */
+typedef struct {
+	int on;             /* ac_decision_redis_via_fetch: kept across
+	                       decisions */
+	int pending;        /* the answer is a store step as a fetch */
+	int done;           /* ... its outcome is known */
+	int ok;             /* ... a 200 whose body is in buf */
+	ac_action action;   /* the answer it stands for */
+	int status;
+	ac_reason reason;
+	int wait;
+	size_t n_reads, n_writes;
+	size_t len;         /* bytes in buf */
+	char buf[AC_GATEWAY_BODY];
+} ac_gateway_io;
+
 struct ac_decision {
 	ac_answer a;             /* what hosts read */
 	char audit_buf[AC_AUDIT_MAX]; /* storage for a.audit */
@@ -121,6 +143,7 @@ struct ac_decision {
 	int fetch_failed;        /* ... a failure (audited) */
 	ac_oidc_io oidc;         /* an OpenID sign-in's token (ac_oidc.c) */
 	ac_store_io store;       /* the store protocol's entries */
+	ac_gateway_io gw;        /* a store step through a Redis gateway */
 	int release;             /* 1: a release of `lease` (ac_release_begin);
 	                            2: a revocation of `op_user`
 	                            (ac_revoke_begin); not a request's
@@ -131,5 +154,17 @@ struct ac_decision {
 	                            (answer.lease), or those to release */
 	size_t lease_len;
 };
+
+/* core/ac_redis_gateway.c: a store step due for Redis becomes a fetch
+ * (gate), its outcome is kept (fetched) and handed to the store protocol
+ * (resolve: 1 if d was waiting for it); restore puts back the answer it
+ * stood for (an abandoned decision). */
+void ac_gateway_gate(const ac_policy *P, ac_decision *d);
+int ac_gateway_fetched(ac_decision *d, int status, const void *body,
+    size_t len);
+int ac_gateway_resolve(const ac_policy *P, ac_state *S,
+    const ac_request *req, int64_t now, const uint8_t *entropy,
+    size_t entropy_len, ac_decision *d);
+void ac_gateway_restore(ac_decision *d);
 
 #endif

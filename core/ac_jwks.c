@@ -424,6 +424,9 @@ int ac_decide_fetched(ac_decision *d, int status, const char *ctype,
 	uint32_t spare;
 	int n, json;
 
+	if (d != NULL && d->gw.pending)
+		/* a store step through the Redis gateway */
+		return ac_gateway_fetched(d, status, body, body_len);
 	if (d == NULL || d->a.action != AC_PENDING ||
 	    d->a.wait != AC_WAIT_FETCH || d->fetch_done || d->jwks == NULL)
 		return -1;

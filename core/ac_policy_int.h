@@ -294,6 +294,9 @@ struct ac_policy {
 	uint32_t redis_timeout_ms;
 	uint32_t redis_pool;            /* connections per worker, at most */
 	ac_str redis_password;          /* AUTH; empty: none */
+	ac_str redis_gateway;           /* "gateway": http://host[:port] of
+	                                   a webdis before it; empty: none */
+	ac_str redis_gateway_auth;      /* ... its host[:port] */
 	uint8_t place_key[16];          /* from store.secret */
 	int rl_fail_local;              /* rate_limits.on_store_error
 	                                   "local" (the default with Redis) */

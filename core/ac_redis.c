@@ -36,6 +36,8 @@ int ac_policy_redis(const ac_policy *P, ac_redis_config *cfg)
 	cfg->timeout_ms = P->redis_timeout_ms;
 	cfg->pool = P->redis_pool;
 	cfg->password = P->redis_password;
+	cfg->gateway = P->redis_gateway;
+	cfg->releases = P->conn_groups > 0;
 	return 1;
 }
 

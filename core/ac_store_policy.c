@@ -5,13 +5,17 @@
  * fleet then shares (core/ac_redis.c makes its commands).
  *
  *   "store": {"redis": {"host", "port", "prefix", "timeout_ms", "pool",
- *                       "password" | "password_env"},
+ *                       "password" | "password_env", "gateway"},
  *             "secret" | "secret_env"}
  *
  * The secret (32..256 bytes, the same in every member) keys where entries
  * are placed: hosts of one fleet must place a client's buckets alike, and
  * no client may aim its buckets at another's, so the placement key can be
  * neither a host's own random state key nor public.
+ *
+ * "gateway" is the URL of a webdis in front of that Redis, for hosts with
+ * no Redis client of their own (core/ac_redis_gateway.c): http, a host
+ * and a port, no path.
  */
 #include "ac_bucket.h"
 #include "ac_policy_load.h"
@@ -19,10 +23,78 @@
 const char *const ac_pl_store_members[] = { "redis", "secret",
 	"secret_env", NULL };
 
+/* "gateway": "http://" then a host name, an IPv4 address or a [IPv6]
+ * one, an optional ":port" (1..65535), an optional "/" and nothing else:
+ * commands go to its root. */
+static int gateway(ac_loader *L, ac_policy *P, const cJSON *v)
+{
+	static const char scheme[] = "http://";
+	const size_t sl = sizeof scheme - 1;
+	ac_str url = { NULL, 0 };
+	size_t i, end, save;
+	uint32_t port = 0;
+	int digits = 0;
+
+	if (ac_pl_member_str(L, v, "gateway", 1, 253, &url) < 0)
+		return -1;
+	if (url.ptr == NULL)
+		return 0;
+	end = url.len;
+	if (end > sl && url.ptr[end - 1] == '/')
+		end--;
+	i = sl;
+	if (url.len <= sl || memcmp(url.ptr, scheme, sl) != 0)
+		goto bad;
+	if (url.ptr[i] == '[') {
+		for (i++; i < end && url.ptr[i] != ']'; i++) {
+			char ch = url.ptr[i];
+			if (!((ch >= '0' && ch <= '9') || (ch >= 'a' &&
+			    ch <= 'f') || (ch >= 'A' && ch <= 'F') ||
+			    ch == ':' || ch == '.'))
+				goto bad;
+		}
+		if (i == end || i == sl + 1)
+			goto bad;
+		i++;
+	} else {
+		size_t h = i;
+		for (; i < end && url.ptr[i] != ':'; i++) {
+			char ch = url.ptr[i];
+			if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' &&
+			    ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+			    ch == '.' || ch == '-'))
+				goto bad;
+		}
+		if (i == h)
+			goto bad;
+	}
+	if (i < end) {
+		if (url.ptr[i] != ':')
+			goto bad;
+		for (i++; i < end; i++) {
+			char ch = url.ptr[i];
+			if (ch < '0' || ch > '9' || ++digits > 5)
+				goto bad;
+			port = port * 10 + (uint32_t)(ch - '0');
+		}
+		if (port < 1 || port > 65535)
+			goto bad;
+	}
+	P->redis_gateway.ptr = url.ptr;
+	P->redis_gateway.len = end;
+	P->redis_gateway_auth.ptr = url.ptr + sl;
+	P->redis_gateway_auth.len = end - sl;
+	return 0;
+bad:
+	ac_pl_push_key(L, "gateway", &save);
+	return ac_pl_bad(L, "must be an http://host:port URL (no path) of a webdis in front of this Redis");
+}
+
 static int redis(ac_loader *L, ac_policy *P, const cJSON *v)
 {
 	static const char *const members[] = { "host", "port", "prefix",
-		"timeout_ms", "pool", "password", "password_env", NULL };
+		"timeout_ms", "pool", "password", "password_env", "gateway",
+		NULL };
 	int64_t port = 6379, timeout = 100, pool = 4;
 	size_t i;
 
@@ -64,6 +136,8 @@ static int redis(ac_loader *L, ac_policy *P, const cJSON *v)
 	    cJSON_GetObjectItemCaseSensitive(v, "password_env") != NULL) &&
 	    ac_pl_member_secret(L, v, "password", 1, 512,
 	    &P->redis_password) < 0)
+		return -1;
+	if (gateway(L, P, v) < 0)
 		return -1;
 	P->redis_port = (uint32_t)port;
 	P->redis_timeout_ms = (uint32_t)timeout;

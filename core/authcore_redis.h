@@ -61,6 +61,11 @@ typedef struct {
 	unsigned timeout_ms;  /* connect and each command, at most */
 	unsigned pool;        /* connections one worker may hold, at most */
 	ac_str password;      /* AUTH before the first command; empty: none */
+	ac_str gateway;       /* "gateway": the http://host[:port] URL of a
+	                         webdis in front of it; empty: none */
+	int releases;         /* 1: connection caps keep counters there, so
+	                         a stream's end writes to it too
+	                         (ac_release_begin) */
 } ac_redis_config;
 
 /* 1 and *cfg (pointing into the policy) when the policy's store is
@@ -117,6 +122,49 @@ long ac_redis_reply_resp(const ac_policy *policy, ac_state *state,
 /* A command's RESP encoding (what a raw socket sends): returns its
  * length, or 0 if it does not fit in cap bytes. */
 size_t ac_redis_encode(const ac_redis_cmd *cmd, uint8_t *out, size_t cap);
+
+/* ------------------------------------------------------------------ */
+/* Through an HTTP gateway (core/ac_redis_gateway.c): a host with no   */
+/* Redis client of its own (proxy-wasm has no Redis call) reaches the  */
+/* policy's Redis through the webdis that "store.redis.gateway" names. */
+/* It says so on each decision (ac_decision_redis_via_fetch, like      */
+/* ac_decision_use_jwks); then a store step due for Redis is answered  */
+/* as a fetch instead (AC_PENDING, answer.wait AC_WAIT_FETCH,          */
+/* answer.reads and .writes empty, store_shared 1):                    */
+/*                                                                     */
+/*     GET <gateway>/EVAL/<script>/<n>/<keys>/<args>.raw: the same      */
+/*     command as ac_redis_command's, in webdis's path form, each       */
+/*     argument percent-encoded (every byte but A-Z a-z 0-9 - _ ~), so  */
+/*     '/', '.', '?' and '+' in it are data; ".raw" asks for Redis's    */
+/*     own reply (RESP) as the body; no body, no header of its own;     */
+/*     timeout store.redis.timeout_ms, max_bytes                        */
+/*     AC_REDIS_GATEWAY_REPLY_MAX, never shareable (it may write).      */
+/*                                                                     */
+/* The host sends it as any fetch and hands the outcome to              */
+/* ac_decide_fetched, then ac_decide_finish, which hands the reply to  */
+/* the store protocol as ac_redis_reply_resp does: the reads supplied, */
+/* the writes stored or one lost, or, for any status but 200, a body   */
+/* that is no reply of the command's shape (an error reply included)   */
+/* or no answer, a failed store (on_store_error). A host that cannot   */
+/* send it finishes without ac_decide_fetched: a failed store too.     */
+/* A host without a Redis client refuses, when it loads a policy, one  */
+/* whose store is Redis with no gateway.                               */
+/* ------------------------------------------------------------------ */
+
+#define AC_REDIS_GATEWAY_REPLY_MAX 4096 /* bytes of a reply: 16 reads
+                                           take 2,597 at most */
+
+/* The decision's store steps due for Redis become fetches to the
+ * policy's gateway (on 1), or stay commands (0, the default). Kept until
+ * called again (d zeroed: 0). A policy without a gateway is unaffected:
+ * its steps stay commands. */
+void ac_decision_redis_via_fetch(ac_decision *d, int on);
+
+/* cmd in the gateway's form (the path above without its leading "/",
+ * ".raw" included; also what webdis takes as a POST's body) into out: its
+ * length, or 0 if it does not fit in cap bytes. */
+size_t ac_redis_gateway_body(const ac_redis_cmd *cmd, char *out,
+    size_t cap);
 
 #ifdef __cplusplus
 }

@@ -25,7 +25,7 @@ apt_pkgs="clang lld wasi-libc libclang-rt-14-dev-wasm32 libclang-rt-14-dev emscr
  libbearssl-dev libcjson-dev nginx nginx-dev python3 python3-pip python3-venv
  pkg-config dpkg-dev curl libjwt-dev libssl-dev openssl chromium
  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user wrk procps
- libhiredis-dev redis-server"
+ libhiredis-dev redis-server webdis"
 missing=""
 for p in $apt_pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

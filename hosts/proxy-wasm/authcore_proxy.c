@@ -867,6 +867,7 @@ uint32_t proxy_on_configure(uint32_t root_id, size_t config_size)
 	const ac_policy *policy;
 	ac_policy_error err;
 	ac_policy_env env;
+	ac_redis_config redis;
 	uint32_t st;
 
 	if (r == NULL) {
@@ -915,6 +916,20 @@ uint32_t proxy_on_configure(uint32_t root_id, size_t config_size)
 		    err.message[0] ? err.message : "invalid policy");
 		/* The previous policy of this root (if any) stays in force:
 		 * the host refuses the new configuration. */
+		return 0;
+	}
+	if (ac_policy_redis(policy, &redis) &&
+	    (redis.gateway.len == 0 || redis.releases)) {
+		/* proxy-wasm has no Redis call: the store's steps go to a
+		 * webdis through the fetch path, and a stream's end cannot
+		 * wait for one */
+		free(mem);
+		bad_policy("$.store.redis", redis.gateway.len == 0 ?
+		    "proxy-wasm has no Redis client: name a webdis in front of "
+		    "this Redis as \"gateway\" (http://host:port; Envoy "
+		    "reaches it through the cluster named as its host:port)" :
+		    "connection caps cannot keep their counters in Redis "
+		    "here: a stream's end cannot wait for the gateway");
 		return 0;
 	}
 	/* Reconfigure: pending checks of this root were begun under the old
@@ -1626,6 +1641,8 @@ static const char *core_call(apx_stream *s, apx_root *r, int resume)
 		elen = 0;
 	ac_decision_use_jwt_cache(s->decision, r->jwt_cache);
 	ac_decision_use_jwks(s->decision, r->jwks);
+	/* the policy's Redis, if any, through its gateway (a fetch) */
+	ac_decision_redis_via_fetch(s->decision, 1);
 	why = settle(s, r, resume ? APX_OP_RESUME : APX_OP_DECIDE, now, e,
 	    elen);
 	if (e != NULL)
@@ -1919,7 +1936,7 @@ static void fetch_answered(apx_root *r, apx_fetch *x, size_t n_headers,
 	const char *why = NULL;
 	char line[AC_JWKS_URI_MAX + 300], what[AC_JWKS_URI_MAX + 16];
 	size_t wn = 0;
-	int n, logged = 0;
+	int n, logged = 0, store = 0; /* a store step (Redis gateway) */
 
 	for (pp = &r->fetches; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == x) {
@@ -1970,6 +1987,8 @@ static void fetch_answered(apx_root *r, apx_fetch *x, size_t n_headers,
 			stream_release_request(s);
 			continue;
 		}
+		if (!logged) /* a Redis step's success is logged at debug */
+			store = ac_decision_answer(s->decision)->store_shared;
 		if (!logged) /* f's slices change once the decision goes on */
 			put(what, sizeof(what), &wn, f->method.ptr,
 			    f->method.len), put(what, sizeof(what), &wn, " ",
@@ -1990,7 +2009,8 @@ static void fetch_answered(apx_root *r, apx_fetch *x, size_t n_headers,
 				    "JSON, keys)", status, body_size, ms);
 			if (n > 0)
 				(void)proxy_log(why == NULL && loaded == 0 ?
-				    APX_LOG_INFO : APX_LOG_WARN, line,
+				    (store ? APX_LOG_DEBUG : APX_LOG_INFO) :
+				    APX_LOG_WARN, line,
 				    (size_t)n < sizeof(line) ? (size_t)n :
 				    sizeof(line) - 1);
 			logged = 1; /* once per answer */

@@ -6,10 +6,15 @@
 # server and the CLI:
 # one limit across both, sessions signed out through either refused by the
 # other, Redis killed mid-run and restarted with nginx left running
-# (tests/hosts/redis_fleet.py).
+# (tests/hosts/redis_fleet.py). Then two Envoys (two workers each) beside
+# the CLI, reaching Redis through webdis: the same checks, a policy without
+# a gateway refused, and the latency the gateway adds
+# (tests/hosts/redis_envoy.py).
 set -u
 cd "$(dirname "$0")/../.."
 rc=0
 timeout -k 10 300 python3 tests/hosts/redis_cli.py || rc=1
 timeout -k 10 300 python3 tests/hosts/redis_fleet.py || rc=1
+timeout -k 10 300 python3 tests/hosts/redis_envoy.py --wasm build/authcore-proxy.wasm \
+  --workdir build/tests/redis-envoy || rc=1
 exit $rc

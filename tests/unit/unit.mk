@@ -51,6 +51,7 @@ $(eval $(call unit_test,20-core,test_jwks,heap asan wasm,-O1))
 $(eval $(call unit_test,20-core,test_oidc,heap asan wasm,-O1))
 $(eval $(call unit_test,20-core,test_revoke,heap asan wasm,-O1))
 $(eval $(call unit_test,20-core,test_redis,heap asan wasm,-O1))
+$(eval $(call unit_test,20-core,test_redis_gateway,heap asan wasm,-O1))
 $(eval $(call unit_test,21-session,test_session,heap asan wasm,-O1))
 $(eval $(call unit_test,22-wycheproof,test_wycheproof,native asan))
 # without the 1,200,000-iteration Django example in wasm (portable SHA-256

@@ -1,0 +1,352 @@
+"""Envoy in a fleet on one Redis, through an HTTP gateway (Debian's
+webdis; proxy-wasm has no Redis call): two Envoys with two workers each
+(--concurrency 2), the filter sending each store step as a POST to the
+cluster named as store.redis.gateway's authority, and the CLI as a third
+member speaking to Redis itself. One policy with a shared store.
+- A limit of N per minute admits N across both Envoys and the CLI.
+- A session signed in through Envoy A and logged out through it is refused
+  401 session_revoked by Envoy B and by the CLI.
+- Redis killed: both Envoys still answer limited paths (counted in their
+  own shared data, the audit lines saying store_fallback local) and refuse
+  sessions 503; no Envoy process dies. Redis restarted (webdis left
+  running): sessions pass again and counting in Redis resumes.
+- A policy whose store has no gateway is refused at configure (Envoy
+  exits, the log says why).
+- "# " lines: the added latency, p50/p99 of a limited request through
+  Envoy with the gateway against the same policy without "store", a few
+  hundred each, alternating.
+Prints "ok - ..." / "not ok - ...: why". Loopback only; every service is
+started here and stopped by its PID.
+
+Usage: redis_envoy.py --wasm build/authcore-proxy.wasm --workdir DIR
+                      [--envoy PATH]
+"""
+import argparse
+import http.client
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+from envoy_vectors import (CLIENT_IP_HEADER, START_TIMEOUT, audit_events, bootstrap,  # noqa: E402
+                           listener, runner_args)
+import hostkit  # noqa: E402
+from checks import failed, ok  # noqa: E402
+from rediskit import CliMember, Redis  # noqa: E402
+
+CLI = os.path.join(ROOT, "build", "bin", "authcore")
+N = 8
+SECRET = "fleet-placement-secret-0123456789abcdef"
+LATENCY_EACH = 300
+
+
+def hash_password(password):
+    p = subprocess.run([CLI, "hash-password", "--iterations", "1000"],
+                       input=password.encode(), capture_output=True, timeout=30)
+    if p.returncode != 0:
+        raise RuntimeError("authcore hash-password: %s" % p.stderr.decode()[:200])
+    return p.stdout.decode().strip()
+
+
+def policy(redis_port, gateway, store=True):
+    p = {
+        "sessions": {"keys": [{"kid": "s1", "secret": "fleet-session-key-0123456789abcdef0123"}],
+                     "ttl": 3600, "revocation": {}},
+        "users": [{"name": "alice", "password_hash": hash_password("pw-alice"),
+                   "roles": ["viewer"]}],
+        "login": {"prefix": "/dash"},
+        "public": ["/api/*"],
+        "trusted_proxies": ["127.0.0.1"],
+        "rate_limits": {"limits": [{"path": "/api/*", "key": "client",
+                                    "limit": "%d/minute" % N}]},
+    }
+    if store:
+        redis = {"port": redis_port, "timeout_ms": 300, "prefix": "e:"}
+        if gateway:
+            redis["gateway"] = gateway
+        p["store"] = {"redis": redis, "secret": SECRET}
+    return p
+
+
+def gateway_cluster(port):
+    """The cluster the filter reaches the gateway through: named as the
+    URL's authority, exactly as written."""
+    name = "127.0.0.1:%d" % port
+    return {
+        "name": name, "type": "STATIC", "connect_timeout": "1s",
+        "load_assignment": {"cluster_name": name, "endpoints": [{"lb_endpoints": [{
+            "endpoint": {"address": {"socket_address": {
+                "address": "127.0.0.1", "port_value": port}}}}]}]},
+    }
+
+
+class Envoy:
+    """One Envoy with two workers, the filter's policy, the echo upstream
+    and the gateway's cluster."""
+
+    def __init__(self, envoy_bin, wasm, work, tag, echo_port, pol, gw_port):
+        self.port, self.admin = hostkit.free_port(), hostkit.free_port()
+        # the client's address is the filter's peer (source.address),
+        # from a test header through Envoy's original-IP detection
+        lst = listener(self.port, wasm, json.dumps(pol), client_ip_header=True)
+        # the latency path is answered by Envoy itself after the filter:
+        # the upstream's own delays stay out of the measurement
+        hcm = lst["filter_chains"][0]["filters"][0]["typed_config"]
+        hcm["route_config"]["virtual_hosts"][0]["routes"].insert(0, {
+            "match": {"path": "/api/lat"},
+            "direct_response": {"status": 200, "body": {"inline_string": "ok\n"}}})
+        boot = bootstrap(self.admin, echo_port, lst)
+        boot["static_resources"]["clusters"].append(gateway_cluster(gw_port))
+        self.config = os.path.join(work, "envoy-%s.json" % tag)
+        with open(self.config, "w") as f:
+            json.dump(boot, f, indent=1)
+        self.srv = hostkit.Server([envoy_bin, "-c", self.config, "--concurrency", "2",
+                                   "--use-dynamic-base-id", "--log-level", "info"],
+                                  os.path.join(work, "envoy-%s.log" % tag))
+
+    def wait(self):
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.srv.proc.poll() is not None:
+                return "exited"
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", self.admin, timeout=1)
+                c.request("GET", "/ready")
+                live = c.getresponse().status == 200
+                c.close()
+                if live and hostkit.wait_port(self.port, self.srv.proc, 1):
+                    return "ready"
+            except OSError:
+                pass
+            time.sleep(0.1)
+        return "timeout"
+
+    def alive(self):
+        return self.srv.proc.poll() is None
+
+    def request(self, method, path, client="10.0.0.1", cookie=None, body=None):
+        h = [(CLIENT_IP_HEADER, client), ("Accept", "application/json")]
+        if cookie:
+            h.append(("Cookie", cookie))
+        if body is not None:
+            h.append(("Content-Type", "application/x-www-form-urlencoded"))
+        st, hdrs, cookies, _ = hostkit.exchange(self.port, method, path, h, body)
+        return st, hdrs, cookies
+
+    def events(self):
+        return audit_events(self.srv.log_text())
+
+    def stop(self):
+        self.srv.stop()
+
+
+def cookie_of(cookies):
+    return "; ".join(c.split(";")[0] for c in cookies)
+
+
+def percentile(xs, q):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(q * len(xs)))]
+
+
+def latency(a, plain):
+    """p50/p99 (ms) of a limited request through a (gateway) and plain (no
+    store), alternating, each from a client of its own (allowed: one read
+    and one write per request), on one keep-alive connection each."""
+    times = {"gateway": [], "local": []}
+    conns = {"gateway": http.client.HTTPConnection("127.0.0.1", a.port, timeout=10),
+             "local": http.client.HTTPConnection("127.0.0.1", plain.port, timeout=10)}
+    bad = []
+    try:
+        for i in range(LATENCY_EACH):
+            for kind in ("gateway", "local") if i % 2 == 0 else ("local", "gateway"):
+                c = conns[kind]
+                t0 = time.perf_counter()
+                c.request("GET", "/api/lat", headers={
+                    CLIENT_IP_HEADER: "10.%d.%d.%d" % (100 + i // 65536, i // 256 % 256,
+                                                        i % 256)})
+                r = c.getresponse()
+                r.read()
+                times[kind].append((time.perf_counter() - t0) * 1000)
+                if r.status != 200:
+                    bad.append((kind, r.status))
+    finally:
+        for c in conns.values():
+            c.close()
+    return times, bad
+
+
+def refused_without_gateway(envoy_bin, wasm, work, echo_port, redis_port):
+    e = Envoy(envoy_bin, wasm, work, "nogw", echo_port, policy(redis_port, None), 1)
+    try:
+        state = e.wait()
+        log = e.srv.log_text()
+        ok("a policy whose store has no gateway is refused at configure: Envoy does not start "
+           "and the log says why",
+           None if state != "ready" and "authcore: bad policy: $.store.redis" in log
+           and "gateway" in log else "envoy %s; log: %s" % (state, log[-400:]))
+    finally:
+        e.stop()
+
+
+def run(envoy_bin, wasm, work):
+    started = []
+    redis = Redis(work).start()
+    started.append(redis)
+    gw_port = hostkit.free_port()
+    conf = os.path.join(work, "webdis.json")
+    with open(conf, "w") as f:
+        json.dump({"redis_host": "127.0.0.1", "redis_port": redis.port,
+                   "http_host": "127.0.0.1", "http_port": gw_port, "threads": 2,
+                   "daemonize": False, "database": 0, "verbosity": 3,
+                   "logfile": os.path.join(work, "webdis.log")}, f)
+    webdis = hostkit.Server(["webdis", conf], os.path.join(work, "webdis.stdio"))
+    started.append(webdis)
+    echo, echo_port = hostkit.start_echo()
+    try:
+        if not hostkit.wait_port(gw_port, webdis.proc):
+            raise RuntimeError("webdis did not start: %s" % webdis.log_text()[-400:])
+        gateway = "http://127.0.0.1:%d" % gw_port
+        pol = policy(redis.port, gateway)
+        a = Envoy(envoy_bin, wasm, work, "a", echo_port, pol, gw_port)
+        started.append(a)
+        b = Envoy(envoy_bin, wasm, work, "b", echo_port, pol, gw_port)
+        started.append(b)
+        plain = Envoy(envoy_bin, wasm, work, "plain", echo_port,
+                      policy(redis.port, None, store=False), gw_port)
+        started.append(plain)
+        for e, tag in ((a, "a"), (b, "b"), (plain, "plain")):
+            st = e.wait()
+            if st != "ready":
+                raise RuntimeError("envoy %s %s: %s" % (tag, st, e.srv.log_text()[-600:]))
+        pf = os.path.join(work, "cli-policy.json")
+        with open(pf, "w") as f:
+            json.dump(pol, f)
+        cli = CliMember(CLI, work, "cli", pf)
+
+        def cli_get(path, client="10.0.0.1", cookie=None):
+            h = {"accept": "application/json", "x-forwarded-for": client}
+            if cookie:
+                h["cookie"] = cookie
+            return cli.decide({"method": "GET", "path": path, "client_ip": "127.0.0.1",
+                               "headers": h})[0]
+
+        # one limit across both Envoys and the CLI
+        got = []
+        for i in range(3 * N // 2):
+            if i % 3 == 2:
+                got.append(cli_get("/api/x", client="10.5.0.1")["status"])
+            else:
+                got.append((a if i % 3 == 0 else b).request("GET", "/api/x",
+                                                            client="10.5.0.1")[0])
+        ok("%d/minute across two Envoys (2 workers each, through the gateway) and the CLI "
+           "admits %d of %d" % (N, N, len(got)),
+           None if got.count(200) == N and got[N:] == [429] * (len(got) - N) else str(got))
+        keys = redis.command("KEYS", "e:*")
+        ok("the Envoys' entries are in Redis", None if keys else "no e:* keys")
+
+        # signed in and out through A: refused at B and at the CLI
+        st, _, cookies = a.request("POST", "/dash/auth/login",
+                                   body="username=alice&password=pw-alice")
+        c1 = cookie_of(cookies)
+        before = b.request("GET", "/dash/jobs", cookie=c1)[0]
+        cli_before = cli_get("/dash/jobs", cookie=c1)["status"]
+        a.request("GET", "/dash/auth/logout", cookie=c1)
+        after = b.request("GET", "/dash/jobs", cookie=c1)[0]
+        cli_after = cli_get("/dash/jobs", cookie=c1)
+        revoked_b = [e for e in b.events() if e.get("reason") == "session_revoked"]
+        ok("signed in and out through Envoy A: the cookie is 401 session_revoked at Envoy B "
+           "and at the CLI",
+           None if st in (200, 303) and before == 200 and cli_before == 200 and after == 401
+           and revoked_b and cli_after["reason"] == "session_revoked" else
+           "login %s, B before %s, CLI before %s, B after %s (%d revoked lines), CLI after %s" % (
+               st, before, cli_before, after, len(revoked_b), cli_after.get("reason")))
+
+        # Redis killed: both Envoys go on, limits locally, sessions 503
+        time.sleep(1.1)
+        _, _, c5 = a.request("POST", "/dash/auth/login", body="username=alice&password=pw-alice")
+        c5 = cookie_of(c5)
+        redis.kill()
+        t0 = time.monotonic()
+        down_a = [a.request("GET", "/api/y", client="10.6.0.1")[0] for _ in range(N + 2)]
+        down_b = [b.request("GET", "/api/y", client="10.6.0.2")[0] for _ in range(N + 2)]
+        sess_a = a.request("GET", "/dash/jobs", cookie=c5)
+        sess_b = b.request("GET", "/dash/jobs", cookie=c5)
+        took = time.monotonic() - t0
+        fell = [e for e in a.events() + b.events() if e.get("store_fallback") == "local"]
+        ok("Redis down: both Envoys still limit /api (in their own shared data; the audit "
+           "lines say store_fallback local)",
+           None if down_a.count(200) == N and down_b.count(200) == N
+           and down_a[N:] == [429, 429] and down_b[N:] == [429, 429] and len(fell) >= 2 * N
+           else "A %s, B %s, fallback lines %d" % (down_a, down_b, len(fell)))
+        ok("Redis down: a session is refused 503 with Retry-After at both Envoys",
+           None if sess_a[0] == 503 and sess_b[0] == 503 and sess_b[1].get("retry-after") == "1"
+           else "A %s, B %s %s" % (sess_a[0], sess_b[0], sess_b[1]))
+        ok("Redis down: no Envoy process died",
+           None if a.alive() and b.alive() else "A alive %s, B alive %s" % (a.alive(), b.alive()))
+        print("# %d requests with Redis down took %.0f ms" % (2 * (N + 3), took * 1000))
+
+        redis.start()
+        up, lim = None, None
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # webdis reconnects by itself
+            up = (a.request("GET", "/dash/jobs", cookie=c5)[0],
+                  b.request("GET", "/dash/jobs", cookie=c5)[0])
+            if up == (200, 200):
+                break
+            time.sleep(0.2)
+        lim = [a.request("GET", "/api/z", client="10.7.0.1")[0] for _ in range(N // 2)] + \
+              [b.request("GET", "/api/z", client="10.7.0.1")[0] for _ in range(N // 2 + 1)]
+        keys = redis.command("KEYS", "e:*")
+        ok("Redis restarted: sessions pass at both Envoys again and counting in Redis resumes "
+           "(one limit across both)",
+           None if up == (200, 200) and lim == [200] * N + [429] and keys else
+           "sessions %s, limit %s, keys %s" % (up, lim, keys))
+        ok("no Envoy process died", None if a.alive() and b.alive() and plain.alive() else
+           "A %s, B %s, plain %s" % (a.alive(), b.alive(), plain.alive()))
+
+        times, bad = latency(a, plain)
+        g, loc = times["gateway"], times["local"]
+        ok("%d limited requests each through the gateway and without a store all pass"
+           % LATENCY_EACH, None if not bad else str(bad[:5]))
+        print("# latency of a limited request (ms), %d each, alternating: through the gateway "
+              "p50 %.2f p99 %.2f; same policy without store p50 %.2f p99 %.2f; added p50 %.2f "
+              "p99 %.2f" % (LATENCY_EACH, percentile(g, 0.5), percentile(g, 0.99),
+                            percentile(loc, 0.5), percentile(loc, 0.99),
+                            percentile(g, 0.5) - percentile(loc, 0.5),
+                            percentile(g, 0.99) - percentile(loc, 0.99)))
+    finally:
+        for s in reversed(started):
+            s.stop()
+        hostkit.stop(echo)
+    refused_without_gateway(envoy_bin, wasm, work, echo_port, redis.port)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    args, envoy_bin = runner_args(ap)
+    if not envoy_bin:
+        return 1
+    for tool, path in (("webdis", shutil.which("webdis")), ("redis-server",
+                                                           shutil.which("redis-server")),
+                       ("cli", CLI if os.access(CLI, os.X_OK) else None)):
+        if not path:
+            print("not ok - %s: not installed (tools/deps.sh)" % tool, flush=True)
+            return 1
+    wasm = os.path.abspath(args.wasm)
+    try:
+        run(envoy_bin, wasm, os.path.abspath(args.workdir))
+    except (RuntimeError, OSError, http.client.HTTPException) as e:
+        print("not ok - Envoy fleet on Redis through webdis: %s" % str(e)[:600], flush=True)
+        return 1
+    return 1 if failed() else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
