@@ -361,7 +361,8 @@ unsigned ac_needs(const ac_policy *P, const ac_request *req)
 
 	if (P == NULL)
 		return 0;
-	if (P->n_rate_limits > 0 || P->n_conn_caps > 0 || P->rev_groups > 0)
+	if (P->n_rate_limits > 0 || P->n_conn_caps > 0 || P->rev_groups > 0 ||
+	    P->th_groups > 0)
 		n |= AC_NEEDS_ENTRIES;
 	if (P->jwks_src.uri.ptr != NULL || P->n_oidc > 0)
 		n |= AC_NEEDS_FETCH;

@@ -14,6 +14,7 @@
 #include "ac_jwks_int.h"
 #include "ac_revoke.h"
 #include "ac_identify.h"
+#include "ac_throttle.h"
 #include "ac_reply.h"
 #include "ac_request_int.h"
 #include "ac_state_int.h"
@@ -293,7 +294,10 @@ static const ac_user *find_user(const ac_policy *P, ac_str name)
  * (login.max_pending) and a counter slot in both tables, else
  * AC_ID_OVERLOADED (503). Only then is the attempt counted and the check
  * begun; *retry is the Retry-After of a refusal. The client is the one
- * the decision took (d->a.client: trusted proxies applied). */
+ * the decision took (d->a.client: trusted proxies applied). Under a
+ * shared store both counts are the fleet's (core/ac_throttle.c): their
+ * entries are read first (AC_ID_PENDING), and a match waits once more to
+ * clear them. */
 int ac_identify_password(const ac_policy *P, ac_state *S,
     const ac_request *req, int64_t now, const ac_verdict *v, int kind,
     ac_str name, ac_str password, const ac_user **who, ac_decision *d,
@@ -306,6 +310,7 @@ int ac_identify_password(const ac_policy *P, ac_state *S,
 	uint32_t slot = 0;
 	uint64_t ticket = 0;
 	ac_password_status st;
+	int shared = ac_throttle_shared(P, d);
 
 	(void)req;
 	*who = u;
@@ -313,20 +318,34 @@ int ac_identify_password(const ac_policy *P, ac_state *S,
 	if (v != NULL && v->kind == kind && ac_ct_equal(v->tag, tag, 32)) {
 		memset(tag, 0, sizeof tag);
 		if (v->match && u != NULL) {
-			ac_attempt_success(S, P, client, name, v->began,
-			    &d->a.state_written);
+			if (!ac_throttle_shared(P, d))
+				ac_attempt_success(S, P, client, name, v->began,
+				    &d->a.state_written);
+			else if (ac_throttle_store_success(P, S, client, name,
+			    now, d) == AC_ID_PENDING)
+				return AC_ID_PENDING; /* its entries' reads */
 			return AC_ID_MATCH;
 		}
 		/* the failure was counted when the check began */
 		d->a.reason = u == NULL ? AC_UNKNOWN_USER : AC_BAD_PASSWORD;
 		return AC_ID_FAIL;
 	}
-	*retry = ac_budget_check(S, P, client, now);
-	if (*retry == 0)
-		*retry = ac_throttle_check(S, P, client, name, now);
-	if (*retry > 0) {
-		memset(tag, 0, sizeof tag);
-		return AC_ID_THROTTLED;
+	if (shared) {
+		/* the fleet's counts, from the shared store */
+		int r = ac_throttle_store_count(P, S, client, name, now, 0, d,
+		    retry);
+		if (r != 0) {
+			memset(tag, 0, sizeof tag);
+			return r;
+		}
+	} else {
+		*retry = ac_budget_check(S, P, client, now);
+		if (*retry == 0)
+			*retry = ac_throttle_check(S, P, client, name, now);
+		if (*retry > 0) {
+			memset(tag, 0, sizeof tag);
+			return AC_ID_THROTTLED;
+		}
 	}
 	st = ac_password_verify_begin(&d->work.verify, hash.ptr, hash.len,
 	    password.ptr, password.len, &P->pw_limits);
@@ -340,7 +359,8 @@ int ac_identify_password(const ac_policy *P, ac_state *S,
 	}
 	/* counted now, cleared if it matches: guesses sent side by side
 	 * while checks run cannot get past the limits */
-	if (ac_attempt_begin(S, P, client, name, now, retry,
+	if (shared ? ac_throttle_store_count(P, S, client, name, now, 1, d,
+	    retry) != 0 : ac_attempt_begin(S, P, client, name, now, retry,
 	    &d->a.state_written) < 0) {
 		/* every counter slot it could take is locked: refuse rather
 		 * than forget a locked count */

@@ -5,8 +5,10 @@
  */
 #include <stdio.h>
 
+#include "ac_bucket.h"
 #include "ac_login.h"
 #include "ac_policy_load.h"
+#include "ac_throttle.h"
 
 const char *const ac_pl_passwords_members[] = { "max_iterations",
 	"max_length", NULL };
@@ -162,6 +164,29 @@ static int own_path(ac_loader *L, const cJSON *o, const char *name,
 /* "login": the login endpoints under a prefix, the page title, Basic
  * auth against the users, and the password-guessing budgets. Loads after
  * "sessions" (the section table requires it) and "realm" (the title). */
+/* Under a shared store ("store" loads first) the login throttle counts
+ * for the whole fleet (core/ac_throttle.c), as GCRA buckets: each limit
+ * must have a nonzero interval there. */
+static int shared_throttle(ac_loader *L, ac_policy *P)
+{
+	ac_window a = { P->attempts, (uint32_t)P->attempts_window };
+	ac_window c = { P->client_attempts, (uint32_t)P->client_window };
+	size_t save;
+
+	if (P->attempts_window > (int64_t)UINT32_MAX ||
+	    ac_window_interval(&a) == 0) {
+		ac_pl_push_key(L, "attempts", &save);
+		return ac_pl_bad(L, "is too fast for the shared store's counters (at most 1000 per second, windows up to 136 years)");
+	}
+	if (P->client_window > (int64_t)UINT32_MAX ||
+	    ac_window_interval(&c) == 0) {
+		ac_pl_push_key(L, "client_attempts", &save);
+		return ac_pl_bad(L, "is too fast for the shared store's counters (at most 1000 per second, windows up to 136 years)");
+	}
+	P->th_groups = AC_THROTTLE_GROUPS;
+	return 0;
+}
+
 int ac_pl_login(ac_loader *L, ac_policy *P, const cJSON *o)
 {
 	int64_t max_pending = 8;
@@ -237,6 +262,8 @@ int ac_pl_login(ac_loader *L, ac_policy *P, const cJSON *o)
 			return ac_pl_bad(L, why);
 		ac_pl_pop(L, save);
 	}
+	if (P->store_redis)
+		return shared_throttle(L, P);
 	return 0;
 }
 

@@ -285,6 +285,9 @@ struct ac_policy {
 	 * groups follow the caps' (0: off) */
 	uint32_t rev_groups;
 	int rev_fail_open;              /* on_store_error "allow" */
+	/* the login throttle in the shared store (core/ac_throttle.c): its
+	 * groups follow the revocations' (0: the ac_state keeps it) */
+	uint32_t th_groups;
 	/* the shared store ("store", core/ac_store_policy.c): entries kept
 	 * in Redis for a whole fleet, placed by place_key */
 	int store_redis;

@@ -173,8 +173,8 @@ int ac_pl_store(ac_loader *L, ac_policy *P, const cJSON *v)
 int ac_pl_store_check(ac_loader *L, const ac_policy *P)
 {
 	if (!P->store_redis || P->rl_groups > 0 || P->conn_groups > 0 ||
-	    P->rev_groups > 0)
+	    P->rev_groups > 0 || P->th_groups > 0)
 		return 0;
 	ac_pl_at(L, "$.store");
-	return ac_pl_bad(L, "no \"rate_limits\" or \"sessions.revocation\" keep entries in it");
+	return ac_pl_bad(L, "no \"rate_limits\", \"sessions.revocation\" or \"login\" keep entries in it");
 }

@@ -89,8 +89,11 @@ def check_refusals(folder):
         ({"store": {"redis": {}, "secret": "short"}}, "$.store.secret", "too short"),
         ({"store": {"redis": {"prefix": "a b"}, "secret": SECRET}}, "$.store.redis.prefix", "visible ASCII"),
         ({"store": {"redis": {"port": 0}, "secret": SECRET}}, "$.store.redis.port", "TCP port"),
-        ({"store": {"redis": {}, "secret": SECRET}, "rate_limits": None, "sessions": "norev"},
-         "$.store", "no \"rate_limits\" or \"sessions.revocation\""),
+        ({"store": {"redis": {}, "secret": SECRET}, "rate_limits": None, "sessions": "norev",
+          "login": None, "users": None},
+         "$.store", "no \"rate_limits\", \"sessions.revocation\" or \"login\""),
+        ({"store": {"redis": {}, "secret": SECRET}, "login": {"prefix": "/dash", "attempts": "5000/second"}},
+         "$.login.attempts", "too fast for the shared store"),
         ({"store": None, "rate_limits": {"default": {"key": "client", "limit": "1/s"},
                                          "on_store_error": "local"}},
          "$.rate_limits.on_store_error", "the policy has none"),
@@ -179,6 +182,8 @@ def main():
         report("log out everywhere through B revokes alice's other session, signed in at A",
                r2["reason"] == "session_revoked", "%s %s" % (r2["status"], r2["reason"]))
 
+        check_throttle(a, b, redis)
+
         # an operator revokes a user through the admin endpoint of one member
         time.sleep(1.1)
         _, j4 = login(a, "alice", "pw-alice")
@@ -226,6 +231,11 @@ def main():
         local = a.decide(*[get("/api/z", client="10.3.0.4")] * 12)
         report("Redis down: the local count still limits (10/minute: 10 of 12)",
                statuses(local).count(200) == 10, str(statuses(local)))
+        dl = [login_from(a, "alice", "wrong", "10.7.7.9")["status"] for _ in range(6)]
+        dr = login_from(a, "alice", "pw-alice", "10.7.7.10")
+        report("Redis down: the login throttle counts in the member's own state (5 failures "
+               "then 429), a right password still signs in",
+               dl == [401] * 5 + [429] and dr["status"] == 200, "%s; right: %s" % (dl, dr["status"]))
         r = subprocess.run([CLI, "revoke", "--policy", pf, "--user", "alice"], capture_output=True,
                            text=True, timeout=30)
         report("Redis down: authcore revoke says nothing was revoked (exit 1, store_unavailable)",
@@ -243,6 +253,37 @@ def main():
     finally:
         redis.stop()
     return 1 if failed() else 0
+
+
+def login_from(member, user, pw, client):
+    return member.decide({"method": "POST", "path": "/dash/auth/login", "client_ip": client,
+                          "headers": {"content-type": "application/x-www-form-urlencoded",
+                                      "accept": "application/json"},
+                          "body": "username=%s&password=%s" % (user, pw)})[0]
+
+
+def check_throttle(a, b, redis):
+    """login.attempts (5/minute by default) counts for the fleet: failures
+    through either member add up, a right password clears the count."""
+    before = set(redis.command("KEYS", "t:*"))
+    ip = "10.7.7.7"
+    first = [login_from(m, "alice", "wrong", ip) for m in (a, b)]
+    ok = login_from(b, "alice", "pw-alice", ip)
+    fails = [login_from(m, "alice", "wrong", ip)["status"] for m in (a, b, a, b, a)]
+    over = login_from(b, "alice", "pw-alice", ip)
+    other = login_from(a, "alice", "pw-alice", "10.7.7.8")
+    report("a login throttle holds across members: 2 failures, a right password (clears the "
+           "count), then 5 failures through A and B alternately; the 6th attempt at B, even with "
+           "the right password, is 429 too_many_attempts with Retry-After; another client is not held",
+           [d["status"] for d in first] == [401, 401] and ok["status"] == 200 and
+           fails == [401] * 5 and (over["status"], over["reason"]) == (429, "too_many_attempts") and
+           header(over, "retry-after") is not None and other["status"] == 200,
+           "first %s, ok %s, fails %s, over %s %s, other %s" % (
+               [d["status"] for d in first], ok["status"], fails, over["status"], over["reason"],
+               other["status"]))
+    added = set(redis.command("KEYS", "t:*")) - before
+    report("the throttle's counts live in Redis (new entries under the prefix)", len(added) >= 1,
+           str(sorted(added)))
 
 
 def check_local_revoke(folder):
