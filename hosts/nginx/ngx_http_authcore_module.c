@@ -116,6 +116,9 @@ typedef struct {
 	 * kept), leaves that policy's workers each with their own keys */
 	ngx_http_authcore_shkeys_t **keys;
 	ngx_uint_t n_keys;
+	/* store steps Redis failed (refused, timed out, an error reply),
+	 * by every worker: $authcore_store_errors */
+	ngx_atomic_t store_errors;
 	ngx_uint_t n_tables;
 	ac_table *table[1]; /* n_tables of them */
 } ngx_http_authcore_shctx_t;
@@ -524,6 +527,8 @@ ngx_http_authcore_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 		}
 	}
 	sh->state = st;
+	/* a reload keeps counting */
+	sh->store_errors = osh != NULL ? osh->store_errors : 0;
 	sh->n_tables = n;
 	for (i = 0; i < n; i++) {
 		size = ac_table_size(pol[i]);
@@ -2033,6 +2038,9 @@ ngx_http_authcore_call(ngx_http_request_t *r, ngx_http_authcore_ctx_t *ctx,
 		    now, ctx->d);
 		break;
 	case AC_NGX_REDIS_REPLY:
+		if (ctx->redis_error) {
+			(void) ngx_atomic_fetch_add(&amcf->sh->store_errors, 1);
+		}
 		ac_redis_reply(ctx->policy, st, &ctx->req, now, entropy, elen,
 		    ctx->d, ctx->redis_cmd, ctx->redis_error, ctx->redis_items,
 		    ctx->redis_n, ctx->redis_applied);
@@ -3242,12 +3250,43 @@ ngx_http_authcore_fetch_url_variable(ngx_http_request_t *r,
 	    ctx->fetch_url.len > 0 ? &ctx->fetch_url : NULL);
 }
 
+/* $authcore_store_errors: the store steps Redis failed since the zone was
+ * made, by every worker (a counter for a status location or a log). */
+static ngx_int_t
+ngx_http_authcore_store_errors_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+	ngx_http_authcore_main_conf_t *amcf;
+	u_char *p;
+
+	(void) data;
+	amcf = ngx_http_get_module_main_conf(r, ngx_http_authcore_module);
+	p = ngx_pnalloc(r->pool, NGX_ATOMIC_T_LEN);
+	if (p == NULL) {
+		return NGX_ERROR;
+	}
+	v->len = ngx_sprintf(p, "%uA", amcf->sh != NULL ?
+	    amcf->sh->store_errors : 0) - p;
+	v->valid = 1;
+	v->no_cacheable = 1;
+	v->not_found = 0;
+	v->data = p;
+	return NGX_OK;
+}
+
 static ngx_int_t
 ngx_http_authcore_add_variables(ngx_conf_t *cf)
 {
 	static ngx_str_t name = ngx_string("authcore_uri");
 	static ngx_str_t fetch_name = ngx_string("authcore_fetch_url");
+	static ngx_str_t errors_name = ngx_string("authcore_store_errors");
 	ngx_http_variable_t *var;
+
+	var = ngx_http_add_variable(cf, &errors_name, NGX_HTTP_VAR_NOCACHEABLE);
+	if (var == NULL) {
+		return NGX_ERROR;
+	}
+	var->get_handler = ngx_http_authcore_store_errors_variable;
 
 	var = ngx_http_add_variable(cf, &name, NGX_HTTP_VAR_NOCACHEABLE);
 	if (var == NULL) {

@@ -41,6 +41,9 @@ N = 8
 SECRET = "fleet-placement-secret-0123456789abcdef"
 WORKER_HEADER = "    add_header X-Worker $pid always;\n"
 ARGS = None
+# a status location: the store steps Redis failed, by every worker
+STATS_SERVER = ("    server {\n        listen 127.0.0.1:%d;\n"
+                "        location = /stats { return 200 \"$authcore_store_errors\"; }\n    }\n")
 
 
 def policy(port, gateway):
@@ -143,6 +146,11 @@ def cookie_of(jar):
     return "; ".join("%s=%s" % kv for kv in jar.items())
 
 
+def store_errors(port):
+    st, _, _, body = nv.hostkit.exchange(port, "GET", "/stats", [])
+    return int(body) if st == 200 else -1
+
+
 def start_webdis(d, redis_port):
     port = nv.hostkit.free_port()
     conf = os.path.join(d, "webdis.json")
@@ -168,8 +176,9 @@ def run(d):
         started.append(webdis)
         pol = policy(redis.port, "http://127.0.0.1:%d" % gw_port)
         text = json.dumps(pol)
+        stats_port = nv.hostkit.free_port()
         ngx = Nginx(d, echo_port, text, workers=2, listen_extra=" reuseport",
-                    http_extra=WORKER_HEADER)
+                    http_extra=WORKER_HEADER + STATS_SERVER % stats_port)
         started.append(ngx)
         pf = os.path.join(d, "cli-policy.json")
         with open(pf, "w") as f:
@@ -249,6 +258,7 @@ def run(d):
         _, _, c5 = fleet.nginx("POST", "/dash/auth/login", body="username=alice&password=pw-alice")
         c5 = cookie_of(jar_of(c5))
         workers_before = set(fleet.workers)
+        errors_before = store_errors(stats_port)
         redis.kill()
         t0 = time.monotonic()
         down = [fleet.nginx("GET", "/api/y", client="10.6.0.1")[0] for _ in range(N + 2)]
@@ -264,6 +274,10 @@ def run(d):
         check(sess[0] == 503 and sess[1].get("retry-after") == "1",
               "Redis down: a session through nginx is refused 503 with Retry-After: 1",
               "%s %s" % (sess[0], sess[1]))
+        errors_down = store_errors(stats_port)
+        check(errors_down - errors_before >= len(down) + 1,
+              "Redis down: $authcore_store_errors counts every failed step of both workers",
+              "before %d, after %d requests %d" % (errors_before, len(down) + 1, errors_down))
         for name, call in members[1:]:
             t0 = time.monotonic()
             lim = [call("GET", "/api/y", client="10.6.0.2")[0] for _ in range(N + 2)]
