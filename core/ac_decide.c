@@ -253,6 +253,8 @@ static const ac_stage_fn stages[] = {
 	ac_stage_https,  /* require_https: plain HTTP redirected or refused */
 	ac_stage_cors,   /* CORS preflights: no credential asked for */
 	ac_stage_jwks,   /* the upstream assertion's public key (ac_assert.c) */
+	ac_stage_revoke_prefetch, /* a session's revocation entry, read
+	                    with the client's limits (ac_revoke.c) */
 	ac_stage_ratelimit_client, /* limits on the client: before any
 	                    verifier (ac_ratelimit.c) */
 	ac_stage_revoke_logout, /* logout revokes the session (ac_revoke.c) */

@@ -225,6 +225,23 @@ static int64_t expiry(const ac_policy *P, const uint8_t *g)
 	return AC_BUCKET_EPOCH + (int64_t)((last + 999) / 1000);
 }
 
+int ac_stage_revoke_prefetch(ac_ctx *c)
+{
+	const ac_policy *P = c->P;
+	ac_decision *d = c->d;
+	ac_str tok;
+	place pl;
+
+	if (P->rev_groups == 0 || !P->store_redis || d->store.local ||
+	    d->store.failed != AC_OK || d->store.n >= AC_STORE_OPS_MAX ||
+	    ac_req_cookie(&c->req, P->session_cookie, &tok) != 1 ||
+	    ac_session_verify_in(P, d, tok, c->now) != AC_OK)
+		return AC_STAGE_NEXT;
+	/* only named: the entry is read with the client limits' */
+	(void)place_of(P, c->S, d->session.user, d->session.sid, d, &pl);
+	return AC_STAGE_NEXT;
+}
+
 int ac_stage_revoke_logout(ac_ctx *c)
 {
 	const ac_policy *P = c->P;

@@ -13,6 +13,12 @@
 int ac_revoke_check(const ac_policy *P, ac_state *S, int64_t now,
     ac_decision *d);
 
+/* Under a shared store, before the client's limits: a request with a
+ * valid session cookie names that session's revocation entry, so it is
+ * read in the client limits' round trip, not in one of its own after
+ * identification. Never answers. */
+int ac_stage_revoke_prefetch(ac_ctx *c);
+
 /* Logout with a valid session, under a policy with revocation: the
  * session (or, with ?everywhere=1, every session of its user issued
  * until now) revoked in the answer's store writes; the login stage then

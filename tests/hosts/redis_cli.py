@@ -36,7 +36,8 @@ def policy(port, limit="100/minute", store=True):
                    {"name": "root", "password_hash": hash_pw("pw-root"), "roles": ["admin"]}],
          "login": {"prefix": "/dash"},
          "default": "authenticated",
-         "rate_limits": {"limits": [{"path": "/api/*", "key": "client", "limit": limit}]},
+         "rate_limits": {"limits": [{"path": "/api/*", "key": "client", "limit": limit},
+                                    {"path": "/dash/jobs", "key": "client", "limit": "1000/minute"}]},
          "public": ["/api/*"]}
     if store:
         p["store"] = {"redis": {"port": port, "timeout_ms": 200, "prefix": "t:"}, "secret": SECRET}
@@ -183,6 +184,7 @@ def main():
                r2["reason"] == "session_revoked", "%s %s" % (r2["status"], r2["reason"]))
 
         check_throttle(a, b, redis)
+        check_one_read(a, redis)
 
         # an operator revokes a user through the admin endpoint of one member
         time.sleep(1.1)
@@ -284,6 +286,26 @@ def check_throttle(a, b, redis):
     added = set(redis.command("KEYS", "t:*")) - before
     report("the throttle's counts live in Redis (new entries under the prefix)", len(added) >= 1,
            str(sorted(added)))
+
+
+def evals(redis):
+    for line in redis.command("INFO", "commandstats").splitlines():
+        if line.startswith("cmdstat_eval:"):
+            return int(line.split("calls=")[1].split(",")[0])
+    return 0
+
+
+def check_one_read(a, redis):
+    """A session request under a client limit reads the limit's bucket and
+    the session's revocation entry in one round trip, then writes once."""
+    time.sleep(1.1)  # after the "log out everywhere" above (sessions are kept to the second)
+    _, jar = login(a, "alice", "pw-alice")
+    before = evals(redis)
+    d = a.decide(get("/dash/jobs", cookie=cookie_of(jar)))[0]
+    n = evals(redis) - before
+    report("a session request under a client limit costs two Redis commands: one read of "
+           "both entries, one write", d["status"] == 200 and n == 2,
+           "status %s, EVAL calls %d" % (d["status"], n))
 
 
 def check_local_revoke(folder):
