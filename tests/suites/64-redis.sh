@@ -7,8 +7,9 @@
 # one limit across both, sessions signed out through either refused by the
 # other, Redis killed mid-run and restarted with nginx left running
 # (tests/hosts/redis_fleet.py). Then two Envoys (two workers each) beside
-# the CLI, reaching Redis through webdis: the same checks, a policy without
-# a gateway refused, and the latency the gateway adds
+# the CLI, reaching Redis through webdis: the same checks, a connection cap
+# across both Envoys (streams held open, released in Redis when they end), a
+# policy without a gateway refused, and the latency the gateway adds
 # (tests/hosts/redis_envoy.py).
 set -u
 cd "$(dirname "$0")/../.."
