@@ -49,6 +49,10 @@
  *    with proxy_http_call; streams that need the same GET meanwhile join
  *    it and each gets its answer, any other request is a call of its own
  *    (see "Fetches").
+ *  - connection caps counted in Redis (through the gateway): a stream's
+ *    end hands its lease to the root context, which sends the release's
+ *    store steps as calls of its own, after the stream is gone (see
+ *    "Releases").
  *  - logging: bad policies at error level, one audit line per decision at
  *    info level, the timing of each password check at debug level.
  *
@@ -307,6 +311,17 @@ typedef struct apx_fetch {
 	apx_list waiting;
 } apx_fetch;
 
+/* A stream's connection caps being released in Redis through the gateway
+ * after the stream is gone (see "Releases"): the release decision, the
+ * root's own, and proxy_http_call's token while its step is in flight. */
+typedef struct apx_release {
+	struct apx_release *next;
+	uint32_t token;         /* proxy_http_call's, in its root */
+	uint64_t since;         /* when its step was dispatched */
+	int local;              /* a step went to the worker's own store */
+	ac_decision *d;         /* ac_sizeof_decision() bytes, malloc'd */
+} apx_release;
+
 typedef struct apx_root {
 	uint32_t id;
 	struct apx_root *next;
@@ -324,6 +339,12 @@ typedef struct apx_root {
 	                           then answers 503 jwks_unavailable) */
 	apx_fetch *fetches;     /* the fetches in flight (malloc'd each) */
 	size_t n_fetches;
+	/* connection caps counted in Redis through the gateway: a stream's
+	 * end releases them from here (see "Releases") */
+	int gw_releases;        /* the policy's caps live there */
+	apx_release *releases;  /* those whose step is in flight */
+	size_t n_releases;      /* releases under way, at most
+	                           APX_RELEASES_MAX */
 } apx_root;
 
 #define APX_BUCKETS 64u
@@ -607,10 +628,46 @@ static int root_tick_update(apx_root *r)
 	return 0;
 }
 
+/* One warning line: a stream's connection caps were not released, and
+ * why (its counters stay one too high until their entry expires). */
+static void log_not_released(const char *why)
+{
+	char line[300];
+	int n = snprintf(line, sizeof(line), "authcore: a stream's connection "
+	    "caps were not released: %s", why);
+
+	if (n > 0)
+		(void)proxy_log(APX_LOG_WARN, line, (size_t)n < sizeof(line) ?
+		    (size_t)n : sizeof(line) - 1);
+}
+
+static void release_free(apx_root *r, apx_release *x)
+{
+	free(x->d);
+	free(x);
+	r->n_releases--;
+}
+
+/* Forgets r's releases in flight (their policy is going away): an answer
+ * that still comes finds no release of its token and is ignored. */
+static void root_drop_releases(apx_root *r)
+{
+	apx_release *x;
+
+	while ((x = r->releases) != NULL) {
+		r->releases = x->next;
+		log_not_released("the policy was replaced while its release "
+		    "was in flight");
+		release_free(r, x);
+	}
+}
+
 static void root_unload(apx_root *r)
 {
 	root_fail_pending(r, "the policy was replaced during a password check "
 	    "or a key fetch");
+	root_drop_releases(r);
+	r->gw_releases = 0;
 	free(r->mem);
 	free(r->jwt_cache);
 	free(r->jwks);
@@ -918,18 +975,15 @@ uint32_t proxy_on_configure(uint32_t root_id, size_t config_size)
 		 * the host refuses the new configuration. */
 		return 0;
 	}
-	if (ac_policy_redis(policy, &redis) &&
-	    (redis.gateway.len == 0 || redis.releases)) {
+	memset(&redis, 0, sizeof(redis));
+	if (ac_policy_redis(policy, &redis) && redis.gateway.len == 0) {
 		/* proxy-wasm has no Redis call: the store's steps go to a
-		 * webdis through the fetch path, and a stream's end cannot
-		 * wait for one */
+		 * webdis through the fetch path */
 		free(mem);
-		bad_policy("$.store.redis", redis.gateway.len == 0 ?
-		    "proxy-wasm has no Redis client: name a webdis in front of "
-		    "this Redis as \"gateway\" (http://host:port; Envoy "
-		    "reaches it through the cluster named as its host:port)" :
-		    "connection caps cannot keep their counters in Redis "
-		    "here: a stream's end cannot wait for the gateway");
+		bad_policy("$.store.redis", "proxy-wasm has no Redis client: "
+		    "name a webdis in front of this Redis as \"gateway\" "
+		    "(http://host:port; Envoy reaches it through the cluster "
+		    "named as its host:port)");
 		return 0;
 	}
 	/* Reconfigure: pending checks of this root were begun under the old
@@ -938,6 +992,8 @@ uint32_t proxy_on_configure(uint32_t root_id, size_t config_size)
 	root_unload(r);
 	r->mem = mem;
 	r->policy = policy;
+	/* connection caps in Redis: released from the root (see "Releases") */
+	r->gw_releases = redis.gateway.len > 0 && redis.releases;
 	log_warnings(policy);
 	/* a new policy starts with an empty cache (the VM is one worker);
 	 * without memory for one every token is checked, as with
@@ -1533,11 +1589,11 @@ static size_t store_key(char out[sizeof(APX_RL_PREFIX) + AC_STORE_KEY_MAX],
 	return p + key.len;
 }
 
-/* Reads each key the pending decision names and supplies it. 0, or -1:
+/* Reads each key the pending decision d names and supplies it. 0, or -1:
  * a read failed (the caller answers ac_decide_store_error). */
-static int store_read(apx_stream *s)
+static int store_read(ac_decision *d)
 {
-	const ac_answer *a = ac_decision_answer(s->decision);
+	const ac_answer *a = ac_decision_answer(d);
 	size_t i, n = a->n_reads;
 
 	for (i = 0; i < n; i++) {
@@ -1552,9 +1608,9 @@ static int store_read(apx_stream *s)
 			return -1;
 		st = proxy_get_shared_data(key, klen, &buf, &len, &cas);
 		if (st == APX_OK)
-			bad = ac_decide_supply(s->decision, i, buf, len, cas);
+			bad = ac_decide_supply(d, i, buf, len, cas);
 		else if (st == APX_NOT_FOUND)
-			bad = ac_decide_supply(s->decision, i, NULL, 0, 0);
+			bad = ac_decide_supply(d, i, NULL, 0, 0);
 		free(buf);
 		if (bad != 0)
 			return -1;
@@ -1562,12 +1618,12 @@ static int store_read(apx_stream *s)
 	return 0;
 }
 
-/* Applies the final answer's writes, each compare-and-set on the version
+/* Applies the writes of d's answer, each compare-and-set on the version
  * supplied. 0 all written; 1 one lost (the ones before it stay, as the
  * protocol allows); -1 the host refused one. */
-static int store_write(apx_stream *s)
+static int store_write(ac_decision *d)
 {
-	const ac_answer *a = ac_decision_answer(s->decision);
+	const ac_answer *a = ac_decision_answer(d);
 	size_t i;
 
 	for (i = 0; i < a->n_writes; i++) {
@@ -1600,7 +1656,7 @@ static const char *settle(apx_stream *s, apx_root *r, int op, int64_t now,
 
 	while (why == NULL) {
 		const ac_answer *a = ac_decision_answer(s->decision);
-		int lost = a->n_writes > 0 ? store_write(s) : 0;
+		int lost = a->n_writes > 0 ? store_write(s->decision) : 0;
 
 		if (lost > 0) {
 			log_debug_count("authcore: rate limits: a write lost "
@@ -1609,7 +1665,7 @@ static const char *settle(apx_stream *s, apx_root *r, int op, int64_t now,
 		} else if (lost < 0) {
 			op = APX_OP_STORE_ERROR;
 		} else if (a->action == AC_PENDING && a->wait == AC_WAIT_STORE) {
-			op = store_read(s) == 0 ? APX_OP_RESUME :
+			op = store_read(s->decision) == 0 ? APX_OP_RESUME :
 			    APX_OP_STORE_ERROR;
 		} else {
 			break; /* final, or a password check: queued by step */
@@ -1917,23 +1973,70 @@ static ac_str pairs_get(const uint8_t *buf, size_t len, const char *name)
 	return v;
 }
 
+/* What the answer of a call reaching the root says (n_headers 0: there
+ * is none): its status (0: none, or a body over max or unreadable), its
+ * headers (*map: free it; NULL without) and, for a 200, its body (*body:
+ * free it). *why: NULL, or what failed, for the log. */
+static int call_outcome(size_t n_headers, size_t body_size, size_t max,
+    uint8_t **map, size_t *map_len, uint8_t **body, size_t *body_len,
+    const char **why)
+{
+	ac_str st;
+	size_t k;
+	int status = 0;
+
+	*map = *body = NULL;
+	*map_len = *body_len = 0;
+	*why = NULL;
+	if (n_headers > 0 && proxy_get_header_map_pairs(
+	    APX_MAP_HTTP_CALL_RESPONSE_HEADERS, map, map_len) == APX_OK) {
+		st = pairs_get(*map, *map_len, ":status");
+		for (k = 0; k < st.len && k < 4 && st.ptr[k] >= '0' &&
+		    st.ptr[k] <= '9'; k++)
+			status = status * 10 + (st.ptr[k] - '0');
+		if (k != st.len || k != 3)
+			status = 0;
+	}
+	if (n_headers == 0)
+		*why = "no answer (connection failed, reset, or timeout_ms passed)";
+	else if (status == 0)
+		*why = "an answer without a status";
+	else if (status != 200)
+		*why = "an answer that is not 200";
+	else if (body_size > max) {
+		*why = "a body over max_bytes";
+		status = 0; /* refused whole, never cut */
+	} else if (body_size > 0 && (proxy_get_buffer_bytes(
+	    APX_BUFFER_HTTP_CALL_RESPONSE_BODY, 0, body_size, body,
+	    body_len) != APX_OK || *body == NULL || *body_len != body_size)) {
+		*why = "cannot read the body";
+		status = 0;
+	}
+	if (status != 200) {
+		free(*body);
+		*body = NULL;
+		*body_len = 0;
+	}
+	return status;
+}
+
 /* The answer of the fetch x (or its failure: no headers) reached r's
  * context: its outcome goes to every stream waiting for it, each decided
  * again in its own context and resumed; then x is gone. */
 static void fetch_answered(apx_root *r, apx_fetch *x, size_t n_headers,
     size_t body_size)
 {
-	uint8_t *map = NULL, *body = NULL;
-	size_t map_len = 0, body_len = 0, k;
-	ac_str st, ctype = { NULL, 0 };
+	uint8_t *map, *body;
+	size_t map_len, body_len;
+	ac_str ctype;
 	const ac_fetch *f;
-	int status = 0, loaded = -1;
+	int status, loaded = -1;
 	apx_stream *s;
 	apx_fetch **pp;
 	int64_t now = unix_now();
 	unsigned long ms = (unsigned long)((mono_ns() - x->since) /
 	    1000000u);
-	const char *why = NULL;
+	const char *why;
 	char line[AC_JWKS_URI_MAX + 300], what[AC_JWKS_URI_MAX + 16];
 	size_t wn = 0;
 	int n, logged = 0, store = 0; /* a store step (Redis gateway) */
@@ -1944,36 +2047,9 @@ static void fetch_answered(apx_root *r, apx_fetch *x, size_t n_headers,
 			r->n_fetches--;
 			break;
 		}
-	if (n_headers > 0 && proxy_get_header_map_pairs(
-	    APX_MAP_HTTP_CALL_RESPONSE_HEADERS, &map, &map_len) == APX_OK) {
-		st = pairs_get(map, map_len, ":status");
-		for (k = 0; k < st.len && k < 4 && st.ptr[k] >= '0' &&
-		    st.ptr[k] <= '9'; k++)
-			status = status * 10 + (st.ptr[k] - '0');
-		if (k != st.len || k != 3)
-			status = 0;
-		ctype = pairs_get(map, map_len, "content-type");
-	}
-	if (n_headers == 0)
-		why = "no answer (connection failed, reset, or timeout_ms passed)";
-	else if (status == 0)
-		why = "an answer without a status";
-	else if (status != 200)
-		why = "an answer that is not 200";
-	else if (body_size > x->max) {
-		why = "a body over max_bytes";
-		status = 0; /* refused whole, never cut */
-	} else if (body_size > 0 && (proxy_get_buffer_bytes(
-	    APX_BUFFER_HTTP_CALL_RESPONSE_BODY, 0, body_size, &body,
-	    &body_len) != APX_OK || body == NULL || body_len != body_size)) {
-		why = "cannot read the body";
-		status = 0;
-	}
-	if (status != 200) {
-		free(body);
-		body = NULL;
-		body_len = 0;
-	}
+	status = call_outcome(n_headers, body_size, x->max, &map, &map_len,
+	    &body, &body_len, &why);
+	ctype = pairs_get(map, map_len, "content-type");
 	/* the streams that waited for this answer; one whose decision then
 	 * waits for another fetch (the keys after a discovery document)
 	 * joins or sends another, never this one (x is off the list) */
@@ -2024,21 +2100,207 @@ static void fetch_answered(apx_root *r, apx_fetch *x, size_t n_headers,
 	(void)proxy_set_effective_context(r->id);
 }
 
+/* ------------------------------------------------------------------ */
+/* Releases (connection caps, core/authcore_store.h) when the policy's  */
+/* counters are in Redis through the gateway. A stream's end cannot     */
+/* wait for a store step, so the root context takes the release over:  */
+/* the stream's lease goes into a decision of the root's own            */
+/* (ac_release_begin), and each step the core names is sent from the    */
+/* root with proxy_http_call (Envoy keeps the call with the root        */
+/* context, so it outlives the stream); its answer comes back to        */
+/* proxy_on_http_call_response, which hands it to the decision          */
+/* (ac_decide_fetched, ac_decide_finish) and sends the next step, until */
+/* the release is final: one read and one compare-and-set write, more   */
+/* rounds if another member wrote the group meanwhile (at most          */
+/* AC_RELEASE_ATTEMPTS). A step for the worker's own store (the         */
+/* policy's on_store_error "local" after Redis failed) goes to shared   */
+/* data at once. At most APX_RELEASES_MAX releases are under way per    */
+/* root (worker); one more, a call Envoy refuses, or Redis failing is a */
+/* release not made, logged at warning level: the counters stay one    */
+/* too high until their group's entry expires in Redis (30 days after   */
+/* the group last changed, core/ac_conn.c).                             */
+/* ------------------------------------------------------------------ */
+#define APX_RELEASES_MAX 64u
+
+/* Sends x's pending step (a GET to the gateway) from r's context, then
+ * goes back to context `back`. 0: in flight, x on r's list; -1: not sent
+ * (logged). */
+static int release_send(apx_root *r, apx_release *x, uint32_t back)
+{
+	static const uint8_t no_trailers[4] = { 0, 0, 0, 0 };
+	const ac_fetch *f = &ac_decision_answer(x->d)->fetch;
+	uint8_t *hdrs;
+	size_t len = 0;
+	uint32_t token = 0, st;
+
+	if ((hdrs = fetch_headers(f, &len)) == NULL) {
+		log_fetch(APX_LOG_ERROR, "cannot fetch: out of memory", f);
+		return -1;
+	}
+	st = proxy_set_effective_context(r->id);
+	if (st == APX_OK)
+		st = proxy_http_call(f->authority.ptr, f->authority.len, hdrs,
+		    len, (const uint8_t *)f->body.ptr, f->body.len, no_trailers,
+		    sizeof(no_trailers), f->timeout_ms, &token);
+	if (back != r->id)
+		(void)proxy_set_effective_context(back);
+	free(hdrs);
+	if (st != APX_OK) {
+		log_fetch(APX_LOG_WARN, "cannot fetch: proxy_http_call to the "
+		    "cluster named as the gateway's authority failed", f);
+		return -1;
+	}
+	x->token = token;
+	x->since = mono_ns();
+	x->next = r->releases;
+	r->releases = x;
+	return 0;
+}
+
+/* Runs x until its step is in flight (x stays on r's list) or it is over
+ * (x freed; logged if the counters were not taken down in Redis). now:
+ * unix seconds; back: the context to return to after a call. */
+static void release_go(apx_root *r, apx_release *x, int64_t now,
+    uint32_t back)
+{
+	const ac_policy *P = r->policy;
+	const ac_answer *a;
+
+	for (;;) {
+		int lost;
+
+		a = ac_decision_answer(x->d);
+		if (a->action == AC_PENDING && a->wait == AC_WAIT_FETCH) {
+			if (release_send(r, x, back) == 0)
+				return;
+			/* not sent: the core takes it as a failed store */
+			ac_decide_finish(P, NULL, NULL, now, NULL, 0, x->d);
+			continue;
+		}
+		/* what is left goes to the worker's own store: Redis failed
+		 * and on_store_error is "local" */
+		if (a->n_writes == 0 && !(a->action == AC_PENDING &&
+		    a->wait == AC_WAIT_STORE))
+			break; /* final */
+		x->local = 1;
+		lost = a->n_writes > 0 ? store_write(x->d) : 0;
+		if (lost > 0)
+			ac_decide_store_lost(P, NULL, NULL, now, NULL, 0, x->d);
+		else if (lost < 0)
+			ac_decide_store_error(P, NULL, NULL, now, NULL, 0, x->d);
+		else if (a->action == AC_PENDING && a->wait == AC_WAIT_STORE &&
+		    store_read(x->d) == 0)
+			ac_decide_finish(P, NULL, NULL, now, NULL, 0, x->d);
+		else if (a->action == AC_PENDING)
+			ac_decide_store_error(P, NULL, NULL, now, NULL, 0, x->d);
+		else
+			break; /* its writes stored: final */
+	}
+	if (a->action == AC_PENDING)
+		log_not_released("a release that waits for something else");
+	else if (a->reason != AC_OK)
+		log_not_released(ac_reason_name(a->reason));
+	else if (x->local)
+		log_not_released("Redis failed: released in this worker's own "
+		    "store instead (rate_limits.on_store_error \"local\"); a "
+		    "count Redis holds stays one too high until its entry "
+		    "expires");
+	release_free(r, x);
+}
+
+/* s's lease, released from r: a decision of r's own, its first step sent
+ * now. Logged and dropped when APX_RELEASES_MAX are under way. */
+static void release_start(apx_root *r, apx_stream *s, int64_t now)
+{
+	apx_release *x;
+	char why[80];
+
+	if (r->n_releases >= APX_RELEASES_MAX) {
+		(void)snprintf(why, sizeof(why), "%u releases are under way on "
+		    "this worker already", APX_RELEASES_MAX);
+		log_not_released(why);
+		return;
+	}
+	if ((x = calloc(1, sizeof(*x))) == NULL ||
+	    (x->d = calloc(1, ac_sizeof_decision())) == NULL) {
+		free(x);
+		log_not_released("out of memory");
+		return;
+	}
+	r->n_releases++;
+	ac_decision_redis_via_fetch(x->d, 1);
+	(void)ac_release_begin(r->policy, s->lease, s->lease_len, now, x->d);
+	release_go(r, x, now, s->id);
+}
+
+/* The answer to x's step (or its failure: no headers) reached r: handed
+ * to the release, which goes on. */
+static void release_answered(apx_root *r, apx_release *x, size_t n_headers,
+    size_t body_size)
+{
+	apx_release **pp;
+	uint8_t *map, *body;
+	size_t map_len, body_len;
+	const char *why;
+	const ac_fetch *f = &ac_decision_answer(x->d)->fetch;
+	unsigned long ms = (unsigned long)((mono_ns() - x->since) /
+	    1000000u);
+	int64_t now = unix_now();
+	int status, n;
+	char line[AC_JWKS_URI_MAX + 300];
+
+	for (pp = &r->releases; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == x) {
+			*pp = x->next;
+			break;
+		}
+	status = call_outcome(n_headers, body_size, AC_REDIS_GATEWAY_REPLY_MAX,
+	    &map, &map_len, &body, &body_len, &why);
+	n = snprintf(line, sizeof(line), "authcore: fetch %.*s %.*s: %s%s "
+	    "(a release; %d, %zu bytes, %lu ms)", (int)f->method.len,
+	    f->method.ptr, (int)f->url.len, f->url.ptr, why != NULL ?
+	    "failed fetch: " : "fetched", why != NULL ? why : "", status,
+	    body_size, ms);
+	if (n > 0)
+		(void)proxy_log(why != NULL ? APX_LOG_WARN : APX_LOG_DEBUG, line,
+		    (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+	/* a refused reply is a failed store step, which the core decides */
+	(void)ac_decide_fetched(x->d, status, NULL, 0, body, body_len,
+	    now > 0 ? now : 0);
+	free(map);
+	free(body);
+	if (now < 0) {
+		ac_decide_abandon(NULL, x->d);
+		log_not_released("no clock");
+		release_free(r, x);
+		return;
+	}
+	ac_decide_finish(r->policy, NULL, NULL, now, NULL, 0, x->d);
+	release_go(r, x, now, r->id);
+}
+
 APX_EXPORT(proxy_on_http_call_response)
 void proxy_on_http_call_response(uint32_t context_id, uint32_t token,
     size_t n_headers, size_t body_size, size_t n_trailers)
 {
 	apx_root *r = root_find(context_id);
 	apx_fetch *x;
+	apx_release *y;
 
 	(void)n_trailers;
 	if (r == NULL)
 		return;
 	for (x = r->fetches; x != NULL && x->token != token; x = x->next)
 		;
-	if (x == NULL)
-		return; /* not ours, or no longer waited for */
-	fetch_answered(r, x, n_headers, body_size);
+	if (x != NULL) {
+		fetch_answered(r, x, n_headers, body_size);
+		return;
+	}
+	for (y = r->releases; y != NULL && y->token != token; y = y->next)
+		;
+	if (y != NULL)
+		release_answered(r, y, n_headers, body_size);
+	/* else not ours, or no longer waited for */
 }
 
 /* Decides, or resumes, s in its context: a final decision is applied
@@ -2416,8 +2678,10 @@ uint32_t proxy_on_response_headers(uint32_t id, size_t n_headers,
 }
 
 /* The connection caps s's allowed answer counted it under are given back
- * (core/authcore_store.h): the release decision and its store rounds, in
- * s's decision, which the stream no longer needs. Once per stream. */
+ * (core/authcore_store.h). Counters in Redis: the root takes the release
+ * over (see "Releases"). Otherwise the release decision and its store
+ * rounds run here, in s's decision, which the stream no longer needs.
+ * Once per stream. */
 static void release_lease(apx_stream *s)
 {
 	apx_root *r = root_get(s->root_id);
@@ -2426,6 +2690,11 @@ static void release_lease(apx_stream *s)
 
 	if (s->lease_len == 0)
 		return;
+	if (r != NULL && r->policy != NULL && now >= 0 && r->gw_releases) {
+		release_start(r, s, now);
+		s->lease_len = 0;
+		return;
+	}
 	if (r != NULL && r->policy != NULL && now >= 0) {
 		/* it reads and writes store entries only */
 		s->needs = AC_NEEDS_ENTRIES;
@@ -2435,14 +2704,8 @@ static void release_lease(apx_stream *s)
 			why = ac_reason_name(
 			    ac_decision_answer(s->decision)->reason);
 	}
-	if (why != NULL) {
-		char line[160];
-		int n = snprintf(line, sizeof(line), "authcore: a stream's "
-		    "connection caps were not released: %s", why);
-		if (n > 0)
-			(void)proxy_log(APX_LOG_WARN, line, (size_t)n <
-			    sizeof(line) ? (size_t)n : sizeof(line) - 1);
-	}
+	if (why != NULL)
+		log_not_released(why);
 	s->lease_len = 0;
 }
 

@@ -1,11 +1,17 @@
 """Envoy in a fleet on one Redis, through an HTTP gateway (Debian's
 webdis; proxy-wasm has no Redis call): two Envoys with two workers each
-(--concurrency 2), the filter sending each store step as a POST to the
+(--concurrency 2), the filter sending each store step as a GET to the
 cluster named as store.redis.gateway's authority, and the CLI as a third
 member speaking to Redis itself. One policy with a shared store.
 - A limit of N per minute admits N across both Envoys and the CLI.
 - A session signed in through Envoy A and logged out through it is refused
   401 session_revoked by Envoy B and by the CLI.
+- A connection cap of CAP streams across both Envoys (counters in Redis):
+  CAP long-lived streams (an upstream the test holds open) spread over A
+  and B, the next one 429 too_many_connections at either; once they end
+  (the client going away, or the upstream finishing) their releases reach
+  Redis from the filter's root context: the counter in Redis is back to
+  0 and CAP new streams are admitted again.
 - Redis killed: both Envoys still answer limited paths (counted in their
   own shared data, the audit lines saying store_fallback local) and refuse
   sessions 503; no Envoy process dies. Redis restarted (webdis left
@@ -28,7 +34,9 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -44,6 +52,7 @@ CLI = os.path.join(ROOT, "build", "bin", "authcore")
 N = 8
 SECRET = "fleet-placement-secret-0123456789abcdef"
 LATENCY_EACH = 300
+CAP = 3  # streams under /held/ at once, across the fleet
 
 
 def hash_password(password):
@@ -61,10 +70,12 @@ def policy(redis_port, gateway, store=True):
         "users": [{"name": "alice", "password_hash": hash_password("pw-alice"),
                    "roles": ["viewer"]}],
         "login": {"prefix": "/dash"},
-        "public": ["/api/*"],
+        "public": ["/api/*", "/held/*"],
         "trusted_proxies": ["127.0.0.1"],
         "rate_limits": {"limits": [{"path": "/api/*", "key": "client",
-                                    "limit": "%d/minute" % N}]},
+                                    "limit": "%d/minute" % N}],
+                        "connections": [{"name": "held", "path": "/held/*",
+                                         "key": "global", "max": CAP}]},
     }
     if store:
         redis = {"port": redis_port, "timeout_ms": 300, "prefix": "e:"}
@@ -74,10 +85,7 @@ def policy(redis_port, gateway, store=True):
     return p
 
 
-def gateway_cluster(port):
-    """The cluster the filter reaches the gateway through: named as the
-    URL's authority, exactly as written."""
-    name = "127.0.0.1:%d" % port
+def static_cluster(name, port):
     return {
         "name": name, "type": "STATIC", "connect_timeout": "1s",
         "load_assignment": {"cluster_name": name, "endpoints": [{"lb_endpoints": [{
@@ -86,11 +94,68 @@ def gateway_cluster(port):
     }
 
 
-class Envoy:
-    """One Envoy with two workers, the filter's policy, the echo upstream
-    and the gateway's cluster."""
+def gateway_cluster(port):
+    """The cluster the filter reaches the gateway through: named as the
+    URL's authority, exactly as written."""
+    return static_cluster("127.0.0.1:%d" % port, port)
 
-    def __init__(self, envoy_bin, wasm, work, tag, echo_port, pol, gw_port):
+
+class Held:
+    """The upstream of /held/*: each answer's headers and a first chunk go
+    at once, the end of its body only when finish(path) is called (or after
+    a minute), so the stream stays alive until then or until its client
+    goes away."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.gates = {}
+        held = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def do_GET(self):
+                gate = held.gate(self.path)
+                self.send_response(200)
+                self.send_header("content-type", "text/event-stream")
+                self.send_header("transfer-encoding", "chunked")
+                self.end_headers()
+                try:
+                    self.wfile.write(b"6\r\nopen\n\n\r\n")
+                    gate.wait(60)
+                    self.wfile.write(b"0\r\n\r\n")
+                except OSError:
+                    pass
+
+            def log_message(self, *a):
+                pass
+
+        self.srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.srv.daemon_threads = True
+        self.port = self.srv.server_address[1]
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def gate(self, path):
+        with self.lock:
+            return self.gates.setdefault(path, threading.Event())
+
+    def finish(self, path):
+        self.gate(path).set()
+
+    def stop(self):
+        with self.lock:
+            for g in self.gates.values():
+                g.set()
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+class Envoy:
+    """One Envoy with two workers, the filter's policy, the echo upstream,
+    the held upstream (/held/*) and the gateway's cluster."""
+
+    def __init__(self, envoy_bin, wasm, work, tag, echo_port, pol, gw_port, held_port=None):
         self.port, self.admin = hostkit.free_port(), hostkit.free_port()
         # the client's address is the filter's peer (source.address),
         # from a test header through Envoy's original-IP detection
@@ -101,8 +166,15 @@ class Envoy:
         hcm["route_config"]["virtual_hosts"][0]["routes"].insert(0, {
             "match": {"path": "/api/lat"},
             "direct_response": {"status": 200, "body": {"inline_string": "ok\n"}}})
+        if held_port:
+            # streams that stay open: no route timeout
+            hcm["route_config"]["virtual_hosts"][0]["routes"].insert(0, {
+                "match": {"prefix": "/held/"},
+                "route": {"cluster": "held", "timeout": "0s"}})
         boot = bootstrap(self.admin, echo_port, lst)
         boot["static_resources"]["clusters"].append(gateway_cluster(gw_port))
+        if held_port:
+            boot["static_resources"]["clusters"].append(static_cluster("held", held_port))
         self.config = os.path.join(work, "envoy-%s.json" % tag)
         with open(self.config, "w") as f:
             json.dump(boot, f, indent=1)
@@ -142,12 +214,129 @@ class Envoy:
     def events(self):
         return audit_events(self.srv.log_text())
 
+    def open_stream(self, path, client="10.0.0.1"):
+        """A GET of path whose answer may stay open: (status, connection,
+        response); a stream admitted (200) stays open until the caller
+        ends it, any other answer is read whole and its connection closed
+        (connection and response None)."""
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        c.request("GET", path, headers={CLIENT_IP_HEADER: client,
+                                        "Accept": "application/json"})
+        r = c.getresponse()
+        if r.status == 200:
+            r.read1(64)  # its first chunk: the upstream answered
+            return r.status, c, r
+        r.read()
+        c.close()
+        return r.status, None, None
+
     def stop(self):
         self.srv.stop()
 
 
 def cookie_of(cookies):
     return "; ".join(c.split(";")[0] for c in cookies)
+
+
+def counts_in(redis, keys):
+    """The connection counters the store entries `keys` hold in Redis (the
+    hash's v: 8 slots of a 32-bit count and a 32-bit tag, little-endian),
+    summed; an entry no longer there counts 0."""
+    total = 0
+    for k in keys:
+        h = redis.command("HGETALL", k) or []
+        v = dict(zip(h[0::2], h[1::2])).get("v")
+        if v:
+            b = bytes.fromhex(v)
+            total += sum(int.from_bytes(b[8 * i:8 * i + 4], "little") for i in range(8))
+    return total
+
+
+def wait_counts(redis, keys, want, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    got = counts_in(redis, keys)
+    while got != want and time.monotonic() < deadline:
+        time.sleep(0.05)
+        got = counts_in(redis, keys)
+    return got
+
+
+def caps_across(a, b, redis, held):
+    """A cap of CAP streams under /held/ across both Envoys, its counter
+    in Redis; the releases at the streams' ends go there from the filter's
+    root context."""
+    before = set(redis.command("KEYS", "e:*") or [])
+    streams, got = [], []
+    try:
+        for i in range(CAP):  # A, B, A, ...
+            st, c, r = (a if i % 2 == 0 else b).open_stream("/held/r1-%d" % i)
+            got.append(st)
+            if c is not None:
+                streams.append((c, r))
+        over_a = a.open_stream("/held/r1-a")[0]
+        over_b = b.open_stream("/held/r1-b")[0]
+        keys = sorted(set(redis.command("KEYS", "e:*") or []) - before)
+        held_n = counts_in(redis, keys)
+        refused = [e for e in a.events() + b.events()
+                   if e.get("reason") == "too_many_connections"]
+        ok("a cap of %d streams across two Envoys: %d held open through A and B, the next "
+           "429 too_many_connections at A and at B, Redis counting %d" % (CAP, CAP, CAP),
+           None if got == [200] * CAP and over_a == 429 and over_b == 429 and keys
+           and held_n == CAP and len(refused) >= 2 else
+           "held %s, then A %s, B %s; counters %s in %s; %d refusal lines" % (
+               got, over_a, over_b, held_n, keys, len(refused)))
+
+        # the clients go away: each stream is reset, its release goes on
+        # from the root context after the stream is gone
+        for c, r in streams:
+            r.close()
+            c.close()
+        streams = []
+        left = wait_counts(redis, keys, 0)
+        again = []
+        for i in range(CAP):  # B, A, B, ...
+            st, c, r = (b if i % 2 == 0 else a).open_stream("/held/r2-%d" % i)
+            again.append(st)
+            if c is not None:
+                streams.append(("/held/r2-%d" % i, c, r))
+        over = a.open_stream("/held/r2-a")[0]
+        ok("streams closed by their clients: the releases reach Redis (the counter back to "
+           "0) and %d new streams are admitted across both Envoys, the next 429" % CAP,
+           None if left == 0 and again == [200] * CAP and over == 429 else
+           "counter after closing %s, then %s, the next %s" % (left, again, over))
+
+        # the upstream finishes them: each stream ends normally
+        ended = []
+        for path, c, r in streams:
+            held.finish(path)
+            r.read()  # to the body's end: the upstream ended it
+            ended.append(r.isclosed())
+            c.close()
+        streams = []
+        left2 = wait_counts(redis, keys, 0)
+        last = []
+        for e, path in ((a, "/held/r3-a"), (b, "/held/r3-b")):
+            st, c, r = e.open_stream(path)
+            last.append(st)
+            if c is not None:
+                streams.append((path, c, r))
+        ok("streams the upstream ends: released in Redis too (counter 0, new streams "
+           "admitted at both Envoys)",
+           None if all(ended) and left2 == 0 and last == [200, 200] else
+           "ended %s, counter %s, then %s" % (ended, left2, last))
+        for path, c, r in streams:
+            r.close()
+            c.close()
+        streams = []
+        left3 = wait_counts(redis, keys, 0)
+        released = [ln for ln in (a.srv.log_text() + b.srv.log_text()).splitlines()
+                    if "connection caps were not released" in ln]
+        ok("every release reached Redis (counter 0 at the end, no release logged as failed)",
+           None if keys and left3 == 0 and not released else
+           "counter %s in %s; %s" % (left3, keys, released[:2]))
+    finally:
+        for st in streams:
+            st[-2].close()
 
 
 def percentile(xs, q):
@@ -209,14 +398,16 @@ def run(envoy_bin, wasm, work):
     webdis = hostkit.Server(["webdis", conf], os.path.join(work, "webdis.stdio"))
     started.append(webdis)
     echo, echo_port = hostkit.start_echo()
+    held = Held()
+    started.append(held)
     try:
         if not hostkit.wait_port(gw_port, webdis.proc):
             raise RuntimeError("webdis did not start: %s" % webdis.log_text()[-400:])
         gateway = "http://127.0.0.1:%d" % gw_port
         pol = policy(redis.port, gateway)
-        a = Envoy(envoy_bin, wasm, work, "a", echo_port, pol, gw_port)
+        a = Envoy(envoy_bin, wasm, work, "a", echo_port, pol, gw_port, held.port)
         started.append(a)
-        b = Envoy(envoy_bin, wasm, work, "b", echo_port, pol, gw_port)
+        b = Envoy(envoy_bin, wasm, work, "b", echo_port, pol, gw_port, held.port)
         started.append(b)
         plain = Envoy(envoy_bin, wasm, work, "plain", echo_port,
                       policy(redis.port, None, store=False), gw_port)
@@ -268,6 +459,8 @@ def run(envoy_bin, wasm, work):
            "login %s, B before %s, CLI before %s, B after %s (%d revoked lines), CLI after %s" % (
                st, before, cli_before, after, len(revoked_b), cli_after.get("reason")))
 
+        caps_across(a, b, redis, held)
+
         # Redis killed: both Envoys go on, limits locally, sessions 503
         time.sleep(1.1)
         _, _, c5 = a.request("POST", "/dash/auth/login", body="username=alice&password=pw-alice")
@@ -291,6 +484,21 @@ def run(envoy_bin, wasm, work):
         ok("Redis down: no Envoy process died",
            None if a.alive() and b.alive() else "A alive %s, B alive %s" % (a.alive(), b.alive()))
         print("# %d requests with Redis down took %.0f ms" % (2 * (N + 3), took * 1000))
+
+        # a capped stream with Redis down: counted in the worker's own
+        # store, and its release, which cannot reach Redis, says so
+        st_h, c_h, r_h = a.open_stream("/held/down")
+        if c_h is not None:
+            r_h.close()
+            c_h.close()
+        deadline, said = time.monotonic() + 5, []
+        while not said and time.monotonic() < deadline:
+            said = [ln for ln in a.srv.log_text().splitlines()
+                    if "connection caps were not released: Redis failed" in ln]
+            time.sleep(0.05)
+        ok("Redis down: a capped stream is admitted (counted in the worker's own store) and "
+           "its release is logged as not made in Redis",
+           None if st_h == 200 and said else "status %s, %d lines" % (st_h, len(said)))
 
         redis.start()
         up, lim = None, None

@@ -8,8 +8,9 @@
 # signed out through any member refused by every other, Redis killed
 # mid-run and restarted with every member left running
 # (tests/hosts/redis_fleet.py). Then two Envoys (two workers each) beside
-# the CLI, reaching Redis through webdis: the same checks, a policy without
-# a gateway refused, and the latency the gateway adds
+# the CLI, reaching Redis through webdis: the same checks, a connection cap
+# across both Envoys (streams held open, released in Redis when they end), a
+# policy without a gateway refused, and the latency the gateway adds
 # (tests/hosts/redis_envoy.py).
 set -u
 cd "$(dirname "$0")/../.."
