@@ -10,6 +10,9 @@ revocation, a login.
                        given one the app made: options.redis)
   redis_edge.py deno   a Node server and a Deno one (npm's redis through
                        Deno's Node compatibility)
+  redis_edge.py workerd  a Node server and a workerd one (no client library:
+                       the module speaks RESP over workerd's TCP sockets,
+                       cloudflare:sockets, with the core's own bytes)
 
 Checked: a session from a login at one server passes at the other; requests
 spread over both are admitted exactly LIMIT times within the minute, then
@@ -47,6 +50,7 @@ PKG = os.path.join(ROOT, "build", "edge")
 CLI = os.path.join(ROOT, "build", "bin", "authcore")
 WORK = os.path.join(ROOT, "build", "tests", "edge-redis")
 DENO = os.path.join(ROOT, "node_modules", "@deno", "linux-x64-glibc", "deno")
+WORKERD = os.path.join(ROOT, "node_modules", ".bin", "workerd")
 FILES = ["authcore.mjs", "authcore_glue.mjs", "authcore.wasm"]
 PREFIX = "actest:"
 LIMIT = 10
@@ -112,6 +116,52 @@ def start_deno(name, policy_path):
                   "--allow-sys", "--allow-net=127.0.0.1", os.path.join(folder, "redis_deno.mjs"),
                   folder, policy_path], os.path.join(folder, "server.log"), cwd=ROOT, env=env)
     return srv, srv.port()
+
+
+WORKERD_CONFIG = """using Workerd = import "/workerd/workerd.capnp";
+
+const config :Workerd.Config = (
+  services = [ (name = "main", worker = .worker),
+               # connect() goes out through the Worker's globalOutbound:
+               # loopback only, where the test's Redis listens
+               (name = "loopback", network = (allow = ["local"])) ],
+  sockets = [ (name = "http", address = "127.0.0.1:0", http = (), service = "main") ],
+);
+
+const worker :Workerd.Worker = (
+  modules = [
+    (name = "worker", esModule = embed "redis_worker.mjs"),
+    (name = "request_app.mjs", esModule = embed "request_app.mjs"),
+    (name = "authcore.mjs", esModule = embed "authcore.mjs"),
+    (name = "authcore_glue.mjs", esModule = embed "authcore_glue.mjs"),
+    (name = "authcore.wasm", wasm = embed "authcore.wasm"),
+  ],
+  bindings = [ (name = "POLICY", text = embed "policy.json") ],
+  globalOutbound = "loopback",
+  compatibilityDate = "2025-01-01",
+);
+"""
+
+
+def start_workerd(name, policy_path):
+    """workerd serving its own socket (the client is the socket peer, as
+    Node's); Redis through its TCP sockets."""
+    folder = stage(name, ["redis_worker.mjs"])
+    shutil.copy(policy_path, os.path.join(folder, "policy.json"))
+    config = os.path.join(folder, "config.capnp")
+    with open(config, "w") as f:
+        f.write(WORKERD_CONFIG)
+    sock = hostkit.listening_socket()
+    port = sock.getsockname()[1]
+    try:
+        srv = Server([WORKERD, "serve", config, "--socket-fd", "http=%d" % sock.fileno()],
+                     os.path.join(folder, "server.log"), pass_fds=[sock.fileno()])
+    finally:
+        sock.close()
+    if not hostkit.wait_port(port, srv.proc, 20):
+        srv.stop()
+        raise RuntimeError("workerd did not start: %s" % srv.log_text()[-800:])
+    return srv, port
 
 
 def get(port, path, cookie=None, method="GET", body=None, headers=()):
@@ -227,7 +277,8 @@ def run(kind):
     policy_path = os.path.join(folder, "policy.json")
     with open(policy_path, "w") as f:
         json.dump(policy(redis.port, hash_), f)
-    label = "edge-redis %s" % ("node+node(app client)" if kind == "node" else "node+deno")
+    label = "edge-redis %s" % {"node": "node+node(app client)", "deno": "node+deno",
+                               "workerd": "node+workerd"}[kind]
     servers = []
     try:
         redis.start()
@@ -235,6 +286,8 @@ def run(kind):
         servers.append(a_srv)
         if kind == "deno":
             b_srv, b = start_deno(kind + "-b", policy_path)
+        elif kind == "workerd":
+            b_srv, b = start_workerd(kind + "-b", policy_path)
         else:
             # B with a client the app made (options.redis)
             b_srv, b = start_node(kind + "-b", policy_path, "app-client")
@@ -306,6 +359,8 @@ def run(kind):
 
         # Redis back (empty: nothing saved)
         redis.start()
+        # each server finds Redis again on its own (node-redis reconnects
+        # in the background, workerd connects per decision)
         deadline = time.monotonic() + 15
         st = 0
         while time.monotonic() < deadline:
@@ -315,7 +370,11 @@ def run(kind):
             time.sleep(0.2)
         ok("%s: Redis back: sessions pass again" % label,
            None if st == 200 and user == "ada" else "status %d" % st)
-        st, _, _ = user_at(a, c2)
+        while time.monotonic() < deadline:
+            st, _, _ = user_at(a, c2)
+            if st == 200:
+                break
+            time.sleep(0.2)
         got = spread([a, b], LIMIT + 2, "/pub/rback")
         admitted = [s for s, _ in got if s == 200]
         keys = redis.keys()
