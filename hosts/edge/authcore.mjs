@@ -38,7 +38,8 @@
 // limits' buckets, connection caps' counters and session revocations there,
 // shared by every instance of a fleet: each store step of a decision is one
 // command (the core names it), sent with node-redis (the npm package
-// `redis`) or options.redis, and its reply handed back to the core.
+// `redis`) or options.redis, or in workerd over its TCP sockets as the
+// core's RESP bytes, and its reply handed back to the core.
 import createAuthcoreModule from "./authcore_glue.mjs";
 
 const ENTROPY_LEN = 16;
@@ -119,8 +120,8 @@ function textHeaders() {
  *   or a wrapper around another client or an HTTP gateway). Without it the
  *   instance makes its own with the npm package `redis` from the policy's
  *   host, port, password and timeout_ms (offline queue off, reconnecting in
- *   the background), and close() closes it. A runtime with neither (Workers:
- *   no TCP client there) is refused with an Error.
+ *   the background), and close() closes it; in workerd it speaks RESP over
+ *   workerd's TCP sockets itself (cloudflare:sockets; socketStore below).
  * Rejects with an Error whose message is "<JSON path>: <what is wrong>" when
  * the core refuses the policy (or "$env.AUTHCORE_...: ..." for the env).
  * Each instance keeps its own login state (attempt counters, verified Basic
@@ -1082,11 +1083,20 @@ async function redisStore(cfg, given, warn) {
   Object.assign(st, {
     async send(argv) {
       let timer;
+      // node-redis's own per-command bounds too: a command still queued
+      // when its time is up (the server hung, the socket backed up) is
+      // dropped from the client's queue and never sent, so it cannot be
+      // applied late, after the request was counted under on_store_error.
+      // One already written may still be run by the server when it wakes.
+      const ctl = new AbortController();
       try {
-        const p = Promise.resolve(client.sendCommand(argv));
+        const p = Promise.resolve(client.sendCommand(argv, { timeout: cfg.timeoutMs, abortSignal: ctl.signal }));
         p.catch(() => {}); // one that loses the race below is settled later
         const reply = await Promise.race([p, new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`no reply within ${cfg.timeoutMs} ms`)), cfg.timeoutMs);
+          timer = setTimeout(() => {
+            ctl.abort();
+            reject(new Error(`no reply within ${cfg.timeoutMs} ms`));
+          }, cfg.timeoutMs);
         })]);
         if (reply instanceof Error) throw reply;
         st.answered();
