@@ -60,7 +60,7 @@ PASSWORD = "edge-redis-pw"
 JSON_ACCEPT = [("Accept", "application/json")]
 
 
-def policy(redis_port, hash_):
+def policy(redis_port, hash_, password=None):
     return {
         "sessions": {"keys": [{"kid": "s1", "secret": "edge-redis-session-key-0123456789abcdef"}],
                      "ttl": 3600, "revocation": {"store": 4096}},
@@ -75,20 +75,48 @@ def policy(redis_port, hash_):
                         # event streams open at once per client, fleet-wide
                         "connections": [{"name": "streams", "path": "/pub/stream", "key": "client",
                                          "max": 1}]},
-        "store": {"redis": {"host": "127.0.0.1", "port": redis_port, "prefix": PREFIX,
-                            "timeout_ms": TIMEOUT_MS},
+        "store": {"redis": dict({"host": "127.0.0.1", "port": redis_port, "prefix": PREFIX,
+                                 "timeout_ms": TIMEOUT_MS},
+                                **({"password": password} if password else {})),
                   "secret": "edge-redis-fleet-secret-0123456789abcdef"},
         "default": "deny",
     }
 
 
 class Redis(rediskit.Redis):
+    """With a password: every connection AUTHs first (CONFIG SET at each
+    start, since a restart starts from nothing)."""
+    password = None
+
+    def start(self):
+        rediskit.Redis.start(self)
+        if self.password:
+            rediskit.Redis.command(self, "CONFIG", "SET", "requirepass", self.password)
+        return self
+
+    def command(self, *args):
+        if not self.password:
+            return rediskit.Redis.command(self, *args)
+        out = b""
+        for cmd in (("AUTH", self.password), args):
+            out += b"*%d\r\n" % len(cmd)
+            for a in cmd:
+                a = str(a).encode()
+                out += b"$%d\r\n%s\r\n" % (len(a), a)
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            s.sendall(out)
+            f = s.makefile("rb")
+            auth = rediskit._read(f)
+            if auth != "+OK":
+                raise RuntimeError("AUTH refused: %r" % auth)
+            return rediskit._read(f)
+
     def keys(self):
-        return rediskit.Redis.command(self, "KEYS", PREFIX + "*") or []
+        return self.command("KEYS", PREFIX + "*") or []
 
     def entries(self):
         """Every entry of the prefix: key -> its hash's fields (version, value)."""
-        return {k: sorted(rediskit.Redis.command(self, "HGETALL", k) or []) for k in self.keys()}
+        return {k: sorted(self.command("HGETALL", k) or []) for k in self.keys()}
 
 
 class Server(hostkit.Server):
@@ -288,11 +316,14 @@ def run(kind):
     hash_ = subprocess.run([CLI, "hash-password", "--iterations", "1000"], input=PASSWORD,
                            capture_output=True, text=True, check=True, timeout=30).stdout.strip()
     redis = Redis(folder)
+    if kind == "workerd":
+        # a Redis that wants AUTH: workerd sends it on each connection it opens
+        redis.password = "edge-redis-auth-0123456789"
     policy_path = os.path.join(folder, "policy.json")
     with open(policy_path, "w") as f:
-        json.dump(policy(redis.port, hash_), f)
+        json.dump(policy(redis.port, hash_, redis.password), f)
     label = "edge-redis %s" % {"node": "node+node(app client)", "deno": "node+deno",
-                               "workerd": "node+workerd"}[kind]
+                               "workerd": "node+workerd(AUTH)"}[kind]
     servers = []
     try:
         redis.start()
