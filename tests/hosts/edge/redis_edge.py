@@ -60,7 +60,7 @@ PASSWORD = "edge-redis-pw"
 JSON_ACCEPT = [("Accept", "application/json")]
 
 
-def policy(redis_port, hash_, password=None):
+def policy(redis_port, hash_, password=None, pool=None):
     return {
         "sessions": {"keys": [{"kid": "s1", "secret": "edge-redis-session-key-0123456789abcdef"}],
                      "ttl": 3600, "revocation": {"store": 4096}},
@@ -77,7 +77,8 @@ def policy(redis_port, hash_, password=None):
                                          "max": 1}]},
         "store": {"redis": dict({"host": "127.0.0.1", "port": redis_port, "prefix": PREFIX,
                                  "timeout_ms": TIMEOUT_MS},
-                                **({"password": password} if password else {})),
+                                **({"password": password} if password else {}),
+                                **({"pool": pool} if pool else {})),
                   "secret": "edge-redis-fleet-secret-0123456789abcdef"},
         "default": "deny",
     }
@@ -321,7 +322,8 @@ def run(kind):
         redis.password = "edge-redis-auth-0123456789"
     policy_path = os.path.join(folder, "policy.json")
     with open(policy_path, "w") as f:
-        json.dump(policy(redis.port, hash_, redis.password), f)
+        # workerd: 2 connections at once, so a burst waits for them
+        json.dump(policy(redis.port, hash_, redis.password, 2 if kind == "workerd" else None), f)
     label = "edge-redis %s" % {"node": "node+node(app client)", "deno": "node+deno",
                                "workerd": "node+workerd(AUTH)"}[kind]
     servers = []
