@@ -106,6 +106,8 @@ typedef struct {
 	ac_table *table;      /* the rate limits' buckets; NULL: none */
 	ac_jwt_result jwt;    /* acw_jwt_verify's */
 	ac_redis_cmd cmd;     /* the command the last view names */
+	uint8_t resp[AC_REDIS_BUF + 24 * (AC_REDIS_ARGC_MAX + 1)];
+	                      /* acw_redis_resp's: cmd as RESP */
 	ac_str items[2 * AC_STORE_OPS_MAX]; /* acw_redis_reply's */
 	ac_header headers[AC_HEADERS_MAX];
 	char out[ACW_OUT_MAX];
@@ -864,6 +866,66 @@ ACW_EXPORT const char *acw_redis_reply(acw_ctx *ctx, ac_decision *d,
 		ac_redis_reply(ctx->policy, st, rp, (int64_t)now, entropy,
 		    entropy_len, d, &ctx->cmd, error != 0,
 		    n_items > 0 ? ctx->items : NULL, error ? 0 : n_items, app);
+	ac_table_settle(ctx->policy, st, ctx->table, rp, (int64_t)now,
+	    entropy, entropy_len, d);
+	return json_out(ctx, d, out_len);
+}
+
+/* ---- Redis over a raw socket (RESP) ------------------------------------ */
+
+/* The RESP bytes of the command d waits for (the one its last view named,
+ * ACW_WAIT_REDIS), what a host with a raw TCP socket writes: a pointer
+ * valid until the next call on ctx, its length in *out_len; NULL when d
+ * waits for no command. */
+ACW_EXPORT const uint8_t *acw_redis_resp(acw_ctx *ctx, const ac_decision *d,
+    size_t *out_len)
+{
+	*out_len = 0;
+	if (!ac_redis_command(ctx->policy, d, &ctx->cmd))
+		return NULL;
+	*out_len = ac_redis_encode(&ctx->cmd, ctx->resp, sizeof ctx->resp);
+	return *out_len ? ctx->resp : NULL;
+}
+
+/* As acw_redis_reply, with Redis's reply as the bytes read from the socket
+ * so far (len of them, from the first byte after the command was written):
+ * ac_redis_reply_resp parses them. *used says what came of it: the bytes
+ * the whole reply took (> 0; handed to the core, the answer returned, as
+ * acw_redis_reply's), 0 when more bytes are needed (NULL returned and d
+ * unchanged: read more and call again), or -1 when they are no reply of
+ * the command's shape, an error reply included (handed over as a failed
+ * store, the answer returned; the connection's next bytes cannot be
+ * trusted: the host closes it). A host that gets no reply in time, or
+ * loses the connection, hands over error 1 through acw_redis_reply. NULL
+ * with *used -2: the request bytes are malformed, or d waits for no
+ * command. */
+ACW_EXPORT const char *acw_redis_reply_resp(acw_ctx *ctx, ac_decision *d,
+    const char *req, size_t req_len, double now, const uint8_t *entropy,
+    size_t entropy_len, const uint8_t *bytes, size_t len, long *used,
+    size_t *out_len)
+{
+	ac_request r;
+	const ac_request *rp = NULL;
+	ac_state *st = state_of(ctx);
+	long n;
+
+	*out_len = 0;
+	*used = -2;
+	if (req_len > 0) {
+		if (parse_request(ctx, req, req_len, &r) < 0)
+			return NULL;
+		rp = &r;
+		st = state_for(ctx, &r);
+		ac_decision_use_jwt_cache(d, ctx->jwt_cache);
+		ac_decision_use_jwks(d, ctx->jwks);
+	}
+	if (!ac_redis_command(ctx->policy, d, &ctx->cmd))
+		return NULL;
+	n = ac_redis_reply_resp(ctx->policy, st, rp, (int64_t)now, entropy,
+	    entropy_len, d, &ctx->cmd, bytes, bytes == NULL ? 0 : len);
+	*used = n;
+	if (n == 0)
+		return NULL;
 	ac_table_settle(ctx->policy, st, ctx->table, rp, (int64_t)now,
 	    entropy, entropy_len, d);
 	return json_out(ctx, d, out_len);

@@ -38,7 +38,8 @@
 // limits' buckets, connection caps' counters and session revocations there,
 // shared by every instance of a fleet: each store step of a decision is one
 // command (the core names it), sent with node-redis (the npm package
-// `redis`) or options.redis, and its reply handed back to the core.
+// `redis`) or options.redis, or in workerd over its TCP sockets as the
+// core's RESP bytes, and its reply handed back to the core.
 import createAuthcoreModule from "./authcore_glue.mjs";
 
 const ENTROPY_LEN = 16;
@@ -119,8 +120,8 @@ function textHeaders() {
  *   or a wrapper around another client or an HTTP gateway). Without it the
  *   instance makes its own with the npm package `redis` from the policy's
  *   host, port, password and timeout_ms (offline queue off, reconnecting in
- *   the background), and close() closes it. A runtime with neither (Workers:
- *   no TCP client there) is refused with an Error.
+ *   the background), and close() closes it; in workerd it speaks RESP over
+ *   workerd's TCP sockets itself (cloudflare:sockets; socketStore below).
  * Rejects with an Error whose message is "<JSON path>: <what is wrong>" when
  * the core refuses the policy (or "$env.AUTHCORE_...: ..." for the env).
  * Each instance keeps its own login state (attempt counters, verified Basic
@@ -153,8 +154,10 @@ export async function createAuth(policy, options = {}) {
 
   // Scratch that lives as long as the instance: random bytes (a call's
   // entropy, or the state's key), then *out_len.
-  const scratch = M._acw_alloc(SCRATCH_LEN + 4) >>> 0;
+  // entropy or the state's key, then *out_len, then acw_redis_reply_resp's *used
+  const scratch = M._acw_alloc(SCRATCH_LEN + 8) >>> 0;
   const lenPtr = scratch + SCRATCH_LEN;
+  const usedPtr = lenPtr + 4;
   const jsonPtr = M._acw_alloc(policyBytes.length) >>> 0;
   const errPtr = M._acw_alloc(ERR_CAP) >>> 0;
   const envPtr = M._acw_alloc(envBytes.length) >>> 0;
@@ -393,6 +396,8 @@ export async function createAuth(policy, options = {}) {
       }
       later = true;
       return (async () => {
+        // the decision's own connection, when the store speaks over a raw socket
+        const sess = { conn: null };
         try {
           // pending again after resume: a rate-limit write lost to a request
           // decided meanwhile, decided again with a check of its own
@@ -401,7 +406,7 @@ export async function createAuth(policy, options = {}) {
             if (r.wait === WAIT_REDIS) {
               // the store step the core names (reads, or writes): sent, its
               // reply handed back; the answer may name the next one
-              r = await redisStep(d, r, fields, body, now, byteStrings);
+              r = await redisStep(d, r, fields, body, now, byteStrings, sess);
               continue;
             }
             if (r.action !== "pending") return r;
@@ -428,6 +433,7 @@ export async function createAuth(policy, options = {}) {
             r = resume(d, fields, body, now, byteStrings);
           }
         } finally {
+          if (sess.conn) store.done(sess);
           release(d);
         }
       })();
@@ -457,11 +463,23 @@ export async function createAuth(policy, options = {}) {
   }
 
   // Sends the command a decision's view names (r.redis) and hands the reply
-  // to the core (fields null: a release). Returns the next view.
-  async function redisStep(d, r, fields, body, now, byteStrings) {
+  // to the core (fields null: a release). Returns the next view. Over a raw
+  // socket (store.raw: workerd) the command goes as the core's RESP bytes on
+  // the decision's connection (sess) and the core reads the reply's bytes.
+  async function redisStep(d, r, fields, body, now, byteStrings, sess) {
     const { kind, argv } = r.redis;
-    const reply = await store.send(argv);
-    live();
+    let reply;
+    if (store.raw) {
+      const out = M._acw_redis_resp(ctx, d, lenPtr) >>> 0;
+      const cmd = M.HEAPU8.slice(out, out + M.HEAPU32[lenPtr >>> 2]);
+      const got = await store.exchange(sess, cmd, (bytes) => replyBytes(d, bytes, fields, body, now, byteStrings));
+      live();
+      if (got !== REDIS_FAILED) return got; // the core read it (or found it no reply: failed)
+      reply = REDIS_FAILED; // no reply: handed over as error 1 below
+    } else {
+      reply = await store.send(argv);
+      live();
+    }
     let items = [];
     let applied = -1;
     let error = reply === REDIS_FAILED ? 1 : 0;
@@ -498,6 +516,27 @@ export async function createAuth(policy, options = {}) {
     }
   }
 
+  // The bytes read so far of a reply, handed to the core: the next view
+  // ({ view, used }: used > 0, the bytes the reply took, or -1, no reply
+  // of the command's shape, handed over as a failed store), or null while
+  // more bytes are needed (nothing handed over).
+  function replyBytes(d, bytes, fields, body, now, byteStrings) {
+    const p = M._acw_alloc(bytes.length) >>> 0;
+    if (!p) throw new Error("authcore: out of wasm memory");
+    try {
+      M.HEAPU8.set(bytes, p);
+      const len = fields === null ? 0 : put(fields, body, byteStrings); // again: others ran meanwhile
+      putEntropy(fields !== null);
+      const out = M._acw_redis_reply_resp(ctx, d, reqPtr, len, now, scratch, ENTROPY_LEN, p, bytes.length,
+        usedPtr, lenPtr) >>> 0;
+      const used = M.HEAPU32[usedPtr >>> 2] | 0; // a signed long
+      if (used === 0) return null;
+      return { view: result(out), used };
+    } finally {
+      M._acw_free(p);
+    }
+  }
+
   function release(d) {
     M._acw_decision_free(d); // wipes the check's key material (its own block: also after close)
   }
@@ -525,14 +564,16 @@ export async function createAuth(policy, options = {}) {
   async function releaseShared(bytes, now) {
     const d = M._acw_decision_new() >>> 0;
     if (!d) throw new Error("authcore: out of wasm memory");
+    const sess = { conn: null };
     try {
       M.HEAPU8.set(bytes, leasePtr);
       const out = M._acw_release_begin(ctx, d, leasePtr, bytes.length, now, lenPtr) >>> 0;
       if (!out) return "invalid_request";
       let r = result(out);
-      while (r.wait === WAIT_REDIS) r = await redisStep(d, r, null, null, now, false);
+      while (r.wait === WAIT_REDIS) r = await redisStep(d, r, null, null, now, false, sess);
       return r.reason;
     } finally {
+      if (sess.conn) store.done(sess);
       release(d);
     }
   }
@@ -549,8 +590,10 @@ export async function createAuth(policy, options = {}) {
         }
       };
       const why = releaseBytes(bytes, nowOf());
-      if (typeof why === "string") report(why);
-      else why.then(report, (e) => report(e && e.message));
+      if (typeof why === "string") return report(why);
+      // a promise (Redis): a body's end awaits it (watchBody), so workerd,
+      // which ends a request's I/O with its response, lets it finish
+      return why.then(report, (e) => report(e && e.message));
     };
   }
 
@@ -818,15 +861,14 @@ function watchBody(body, release) {
         return;
       }
       if (r.done) {
-        release();
+        await release(); // before the end: a release through Redis runs in the request
         ctrl.close();
       } else {
         ctrl.enqueue(r.value);
       }
     },
     cancel(reason) {
-      release();
-      return reader.cancel(reason);
+      return Promise.all([release(), reader.cancel(reason)]);
     },
   }, { highWaterMark: 0 });
 }
@@ -1004,6 +1046,7 @@ async function redisStore(cfg, given, warn) {
   const where = `${cfg.host.includes(":") ? `[${cfg.host}]` : cfg.host}:${cfg.port}`;
   let client = given;
   let own = false;
+  if ((client === undefined || client === null) && isWorkerd()) return socketStore(cfg, where, warn);
   if (client === undefined || client === null) {
     let mod;
     try {
@@ -1012,7 +1055,7 @@ async function redisStore(cfg, given, warn) {
     } catch (e) {
       throw new Error('authcore: the policy\'s store is Redis ("store"."redis"), which needs a TCP ' +
         "client: install the npm package redis (Node, Deno) or pass options.redis, a client with " +
-        "sendCommand(argv); Cloudflare Workers have none (" + (e && e.message) + ")");
+        "sendCommand(argv) (" + (e && e.message) + ")");
     }
     client = mod.createClient({
       socket: {
@@ -1036,32 +1079,27 @@ async function redisStore(cfg, given, warn) {
   } else if (typeof client.sendCommand !== "function") {
     throw new TypeError("authcore: options.redis must be a client with sendCommand(argv)");
   }
-  const log = typeof warn === "function" ? warn : noop;
-  const st = {
-    errors: 0,
-    down: false,
-    failed(e) {
-      st.errors++;
-      if (!st.down) {
-        st.down = true;
-        log(`authcore: Redis at ${where} failed (${e && e.message}): the policy's ` +
-          "rate_limits.on_store_error applies (revocation checks answer 503) until it answers");
-      }
-      return 1;
-    },
+  const st = storeLog(where, warn);
+  Object.assign(st, {
     async send(argv) {
       let timer;
+      // node-redis's own per-command bounds too: a command still queued
+      // when its time is up (the server hung, the socket backed up) is
+      // dropped from the client's queue and never sent, so it cannot be
+      // applied late, after the request was counted under on_store_error.
+      // One already written may still be run by the server when it wakes.
+      const ctl = new AbortController();
       try {
-        const p = Promise.resolve(client.sendCommand(argv));
+        const p = Promise.resolve(client.sendCommand(argv, { timeout: cfg.timeoutMs, abortSignal: ctl.signal }));
         p.catch(() => {}); // one that loses the race below is settled later
         const reply = await Promise.race([p, new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`no reply within ${cfg.timeoutMs} ms`)), cfg.timeoutMs);
+          timer = setTimeout(() => {
+            ctl.abort();
+            reject(new Error(`no reply within ${cfg.timeoutMs} ms`));
+          }, cfg.timeoutMs);
         })]);
         if (reply instanceof Error) throw reply;
-        if (st.down) {
-          st.down = false;
-          log(`authcore: Redis at ${where} answers again`);
-        }
+        st.answered();
         return reply;
       } catch (e) {
         st.failed(e);
@@ -1079,8 +1117,205 @@ async function redisStore(cfg, given, warn) {
         // already closed
       }
     },
+  });
+  return st;
+}
+
+// What every store counts and logs: failed commands (errors), whether the
+// last one failed (down); the first failure after a success, and the first
+// success after failures, logged once each.
+function storeLog(where, warn) {
+  const log = typeof warn === "function" ? warn : noop;
+  const st = {
+    raw: false,
+    errors: 0,
+    down: false,
+    failed(e) {
+      st.errors++;
+      if (!st.down) {
+        st.down = true;
+        log(`authcore: Redis at ${where} failed (${e && e.message}): the policy's ` +
+          "rate_limits.on_store_error applies (revocation checks answer 503) until it answers");
+      }
+      return 1;
+    },
+    answered() {
+      if (st.down) {
+        st.down = false;
+        log(`authcore: Redis at ${where} answers again`);
+      }
+    },
   };
   return st;
+}
+
+function isWorkerd() {
+  return typeof navigator !== "undefined" && navigator.userAgent === "Cloudflare-Workers";
+}
+
+// workerd: Redis over its TCP sockets (cloudflare:sockets), in RESP, with
+// the core's own bytes: the command as acw_redis_resp writes it, the reply
+// read until acw_redis_reply_resp says it is whole. A socket there belongs
+// to the request that opened it (workerd refuses I/O on it from any
+// other), so a connection serves one decision (a session: its reads and
+// writes, a lost write's retry) and is closed when the decision ends. At
+// most the policy's `pool` connections are open at once in the isolate; a
+// decision past it waits for one. Each command gets timeout_ms in all
+// (waiting for a connection, connecting, AUTH with the policy's password,
+// writing, reading the whole reply); past it, a refused or lost
+// connection, or an error reply, it fails (the core's on_store_error),
+// and its connection is closed, so no late reply is ever read as another
+// command's.
+async function socketStore(cfg, where, warn) {
+  const name = "cloudflare:sockets"; // not a literal: bundlers for Node and Deno must not resolve it
+  const { connect } = await import(name);
+  const st = storeLog(where, warn);
+  const max = Math.max(1, cfg.pool || 1);
+  let open = 0;
+  const waiting = []; // resolvers of decisions waiting for a connection
+  const auth = cfg.password ? resp(["AUTH", cfg.password]) : null;
+
+  function slot(deadline) {
+    if (open < max) {
+      open++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve, reject) => {
+      const w = { resolve };
+      waiting.push(w);
+      setTimeout(() => {
+        const i = waiting.indexOf(w);
+        if (i < 0) return;
+        waiting.splice(i, 1);
+        reject(new Error("no connection free within the timeout (store.redis.pool)"));
+      }, Math.max(0, deadline - Date.now()));
+    });
+  }
+
+  function free() {
+    const w = waiting.shift();
+    if (w) w.resolve(); // the slot passes on as it is
+    else open--;
+  }
+
+  function closeConn(c) {
+    try {
+      c.sock.close().catch(() => {});
+    } catch {
+      // already closed
+    }
+  }
+
+  // Reads until done(bytes) gives something other than null.
+  async function readUntil(c, done) {
+    for (;;) {
+      if (c.buf.length) {
+        const got = done(c.buf);
+        if (got !== null) return got;
+      }
+      const { value, done: end } = await c.reader.read();
+      if (end) throw new Error("connection closed by Redis");
+      const b = new Uint8Array(c.buf.length + value.length);
+      b.set(c.buf);
+      b.set(value, c.buf.length);
+      c.buf = b;
+    }
+  }
+
+  async function opened() {
+    const sock = connect({ hostname: cfg.host, port: cfg.port });
+    await sock.opened;
+    const c = { sock, writer: sock.writable.getWriter(), reader: sock.readable.getReader(), buf: new Uint8Array(0) };
+    if (auth) {
+      await c.writer.write(auth);
+      const line = await readUntil(c, (b) => {
+        const e = b.indexOf(10);
+        return e < 0 ? null : utf8.decode(b.subarray(0, e)).trim();
+      });
+      if (line !== "+OK") {
+        closeConn(c);
+        throw new Error(`AUTH refused: ${line.slice(0, 80)}`);
+      }
+      c.buf = new Uint8Array(0);
+    }
+    return c;
+  }
+
+  Object.assign(st, {
+    raw: true,
+    // Writes cmd on the session's connection (opened first if it has
+    // none) and reads until parse(bytes) has the whole reply: its view, or
+    // REDIS_FAILED (counted) when there was no reply in time.
+    async exchange(sess, cmd, parse) {
+      const deadline = Date.now() + cfg.timeoutMs;
+      let timer;
+      let gaveUp = false; // then nothing more is handed to the core
+      const late = new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no reply within ${cfg.timeoutMs} ms`)), cfg.timeoutMs);
+      });
+      const over = () => new Error("given up");
+      try {
+        const work = (async () => {
+          if (sess.conn === null) {
+            await slot(deadline);
+            if (gaveUp) {
+              free();
+              throw over();
+            }
+            sess.conn = "opening"; // holds the slot from here
+            const c = await opened();
+            if (gaveUp) {
+              closeConn(c); // its slot went with the session
+              throw over();
+            }
+            sess.conn = c;
+          }
+          const c = sess.conn;
+          await c.writer.write(cmd);
+          return readUntil(c, (b) => {
+            if (gaveUp) throw over();
+            return parse(b);
+          });
+        })();
+        work.catch(() => {}); // one that loses the race below is settled later
+        const got = await Promise.race([work, late]);
+        if (got.used < 0 || got.used !== sess.conn.buf.length) {
+          // an error reply, another shape, or bytes after it: failed
+          // (the core took it so), and the connection is not used again
+          st.failed(new Error("a reply of the wrong shape"));
+          st.done(sess);
+        } else {
+          sess.conn.buf = new Uint8Array(0);
+          st.answered();
+        }
+        return got.view;
+      } catch (e) {
+        gaveUp = true;
+        st.failed(e);
+        if (sess.conn !== null) st.done(sess);
+        return REDIS_FAILED;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    // Ends the session: its connection closed, its slot freed.
+    done(sess) {
+      const c = sess.conn;
+      sess.conn = null;
+      if (c === null) return;
+      if (typeof c === "object") closeConn(c);
+      free();
+    },
+    close() {},
+  });
+  return st;
+}
+
+// argv (strings) as a RESP command.
+function resp(argv) {
+  let text = `*${argv.length}\r\n`;
+  for (const a of argv) text += `$${utf8enc.encode(a).length}\r\n${a}\r\n`;
+  return utf8enc.encode(text);
 }
 
 async function instantiate(module) {

@@ -10,6 +10,9 @@ revocation, a login.
                        given one the app made: options.redis)
   redis_edge.py deno   a Node server and a Deno one (npm's redis through
                        Deno's Node compatibility)
+  redis_edge.py workerd  a Node server and a workerd one (no client library:
+                       the module speaks RESP over workerd's TCP sockets,
+                       cloudflare:sockets, with the core's own bytes)
 
 Checked: a session from a login at one server passes at the other; requests
 spread over both are admitted exactly LIMIT times within the minute, then
@@ -27,6 +30,7 @@ the recovery is logged once.
 Prints "ok - ..." / "not ok - ...: why" (tests/run.sh counts them). Every
 process is stopped by its own PID, every wait is bounded.
 """
+import concurrent.futures
 import json
 import os
 import shutil
@@ -47,6 +51,7 @@ PKG = os.path.join(ROOT, "build", "edge")
 CLI = os.path.join(ROOT, "build", "bin", "authcore")
 WORK = os.path.join(ROOT, "build", "tests", "edge-redis")
 DENO = os.path.join(ROOT, "node_modules", "@deno", "linux-x64-glibc", "deno")
+WORKERD = os.path.join(ROOT, "node_modules", ".bin", "workerd")
 FILES = ["authcore.mjs", "authcore_glue.mjs", "authcore.wasm"]
 PREFIX = "actest:"
 LIMIT = 10
@@ -55,7 +60,7 @@ PASSWORD = "edge-redis-pw"
 JSON_ACCEPT = [("Accept", "application/json")]
 
 
-def policy(redis_port, hash_):
+def policy(redis_port, hash_, password=None, pool=None):
     return {
         "sessions": {"keys": [{"kid": "s1", "secret": "edge-redis-session-key-0123456789abcdef"}],
                      "ttl": 3600, "revocation": {"store": 4096}},
@@ -64,20 +69,55 @@ def policy(redis_port, hash_):
         "public": ["/pub/*"],
         "rules": [{"path": "/dash/*", "role": "admin"}],
         "rate_limits": {"limits": [{"name": "pub", "path": "/pub/r*", "key": "client",
+                                    "limit": "%d/minute" % LIMIT},
+                                   {"name": "burst", "path": "/pub/b*", "key": "client",
                                     "limit": "%d/minute" % LIMIT}],
                         # event streams open at once per client, fleet-wide
                         "connections": [{"name": "streams", "path": "/pub/stream", "key": "client",
                                          "max": 1}]},
-        "store": {"redis": {"host": "127.0.0.1", "port": redis_port, "prefix": PREFIX,
-                            "timeout_ms": TIMEOUT_MS},
+        "store": {"redis": dict({"host": "127.0.0.1", "port": redis_port, "prefix": PREFIX,
+                                 "timeout_ms": TIMEOUT_MS},
+                                **({"password": password} if password else {}),
+                                **({"pool": pool} if pool else {})),
                   "secret": "edge-redis-fleet-secret-0123456789abcdef"},
         "default": "deny",
     }
 
 
 class Redis(rediskit.Redis):
+    """With a password: every connection AUTHs first (CONFIG SET at each
+    start, since a restart starts from nothing)."""
+    password = None
+
+    def start(self):
+        rediskit.Redis.start(self)
+        if self.password:
+            rediskit.Redis.command(self, "CONFIG", "SET", "requirepass", self.password)
+        return self
+
+    def command(self, *args):
+        if not self.password:
+            return rediskit.Redis.command(self, *args)
+        out = b""
+        for cmd in (("AUTH", self.password), args):
+            out += b"*%d\r\n" % len(cmd)
+            for a in cmd:
+                a = str(a).encode()
+                out += b"$%d\r\n%s\r\n" % (len(a), a)
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            s.sendall(out)
+            f = s.makefile("rb")
+            auth = rediskit._read(f)
+            if auth != "+OK":
+                raise RuntimeError("AUTH refused: %r" % auth)
+            return rediskit._read(f)
+
     def keys(self):
-        return rediskit.Redis.command(self, "KEYS", PREFIX + "*") or []
+        return self.command("KEYS", PREFIX + "*") or []
+
+    def entries(self):
+        """Every entry of the prefix: key -> its hash's fields (version, value)."""
+        return {k: sorted(self.command("HGETALL", k) or []) for k in self.keys()}
 
 
 class Server(hostkit.Server):
@@ -112,6 +152,52 @@ def start_deno(name, policy_path):
                   "--allow-sys", "--allow-net=127.0.0.1", os.path.join(folder, "redis_deno.mjs"),
                   folder, policy_path], os.path.join(folder, "server.log"), cwd=ROOT, env=env)
     return srv, srv.port()
+
+
+WORKERD_CONFIG = """using Workerd = import "/workerd/workerd.capnp";
+
+const config :Workerd.Config = (
+  services = [ (name = "main", worker = .worker),
+               # connect() goes out through the Worker's globalOutbound:
+               # loopback only, where the test's Redis listens
+               (name = "loopback", network = (allow = ["local"])) ],
+  sockets = [ (name = "http", address = "127.0.0.1:0", http = (), service = "main") ],
+);
+
+const worker :Workerd.Worker = (
+  modules = [
+    (name = "worker", esModule = embed "redis_worker.mjs"),
+    (name = "request_app.mjs", esModule = embed "request_app.mjs"),
+    (name = "authcore.mjs", esModule = embed "authcore.mjs"),
+    (name = "authcore_glue.mjs", esModule = embed "authcore_glue.mjs"),
+    (name = "authcore.wasm", wasm = embed "authcore.wasm"),
+  ],
+  bindings = [ (name = "POLICY", text = embed "policy.json") ],
+  globalOutbound = "loopback",
+  compatibilityDate = "2025-01-01",
+);
+"""
+
+
+def start_workerd(name, policy_path):
+    """workerd serving its own socket (the client is the socket peer, as
+    Node's); Redis through its TCP sockets."""
+    folder = stage(name, ["redis_worker.mjs"])
+    shutil.copy(policy_path, os.path.join(folder, "policy.json"))
+    config = os.path.join(folder, "config.capnp")
+    with open(config, "w") as f:
+        f.write(WORKERD_CONFIG)
+    sock = hostkit.listening_socket()
+    port = sock.getsockname()[1]
+    try:
+        srv = Server([WORKERD, "serve", config, "--socket-fd", "http=%d" % sock.fileno()],
+                     os.path.join(folder, "server.log"), pass_fds=[sock.fileno()])
+    finally:
+        sock.close()
+    if not hostkit.wait_port(port, srv.proc, 20):
+        srv.stop()
+        raise RuntimeError("workerd did not start: %s" % srv.log_text()[-800:])
+    return srv, port
 
 
 def get(port, path, cookie=None, method="GET", body=None, headers=()):
@@ -155,6 +241,13 @@ def spread(ports, n, path="/pub/r"):
         st, hdrs, _, _ = get(ports[i % len(ports)], path)
         out.append((st, hdrs.get("retry-after")))
     return out
+
+
+def burst(ports, n, path="/pub/b"):
+    """n requests at once, 8 in flight, alternating over the servers: their
+    statuses."""
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        return list(pool.map(lambda i: get(ports[i % len(ports)], path)[0], range(n)))
 
 
 def open_stream(port):
@@ -224,10 +317,15 @@ def run(kind):
     hash_ = subprocess.run([CLI, "hash-password", "--iterations", "1000"], input=PASSWORD,
                            capture_output=True, text=True, check=True, timeout=30).stdout.strip()
     redis = Redis(folder)
+    if kind == "workerd":
+        # a Redis that wants AUTH: workerd sends it on each connection it opens
+        redis.password = "edge-redis-auth-0123456789"
     policy_path = os.path.join(folder, "policy.json")
     with open(policy_path, "w") as f:
-        json.dump(policy(redis.port, hash_), f)
-    label = "edge-redis %s" % ("node+node(app client)" if kind == "node" else "node+deno")
+        # workerd: 2 connections at once, so a burst waits for them
+        json.dump(policy(redis.port, hash_, redis.password, 2 if kind == "workerd" else None), f)
+    label = "edge-redis %s" % {"node": "node+node(app client)", "deno": "node+deno",
+                               "workerd": "node+workerd(AUTH)"}[kind]
     servers = []
     try:
         redis.start()
@@ -235,6 +333,8 @@ def run(kind):
         servers.append(a_srv)
         if kind == "deno":
             b_srv, b = start_deno(kind + "-b", policy_path)
+        elif kind == "workerd":
+            b_srv, b = start_workerd(kind + "-b", policy_path)
         else:
             # B with a client the app made (options.redis)
             b_srv, b = start_node(kind + "-b", policy_path, "app-client")
@@ -257,6 +357,20 @@ def run(kind):
            "with Retry-After" % (label, LIMIT),
            None if len(admitted) == LIMIT and first_no and first_no[0] == LIMIT and
            all(s == 429 and ra for s, ra in got[LIMIT:]) else "got %r" % got)
+        # at once: compare-and-set races between the servers; a request
+        # that loses every retry is 503 store_conflict (documented), never
+        # admitted past the limit
+        audits(a)
+        audits(b)
+        got = burst([a, b], 3 * LIMIT)
+        why = set(x.get("reason") for x in audits(a) + audits(b) if x.get("path") == "/pub/b" and
+                  x.get("status") == 503)
+        print("# %s: at once: %d admitted, %d 429, %d 503 %r" % (label, got.count(200), got.count(429),
+                                                             got.count(503), sorted(why)), flush=True)
+        ok("%s: requests at once over A and B (8 in flight) are admitted exactly %d times, the rest 429 "
+           "(or 503 store_conflict: every retry of a write lost)" % (label, LIMIT),
+           None if got.count(200) == LIMIT and got.count(429) + got.count(503) == 2 * LIMIT and
+           got.count(429) > 0 and why <= {"store_conflict"} else "got %r, 503 reasons %r" % (got, why))
         keys = redis.keys()
         ok("%s: the buckets are Redis's (%s* keys)" % (label, PREFIX),
            None if keys else "no keys in Redis")
@@ -306,6 +420,8 @@ def run(kind):
 
         # Redis back (empty: nothing saved)
         redis.start()
+        # each server finds Redis again on its own (node-redis reconnects
+        # in the background, workerd connects per decision)
         deadline = time.monotonic() + 15
         st = 0
         while time.monotonic() < deadline:
@@ -315,7 +431,11 @@ def run(kind):
             time.sleep(0.2)
         ok("%s: Redis back: sessions pass again" % label,
            None if st == 200 and user == "ada" else "status %d" % st)
-        st, _, _ = user_at(a, c2)
+        while time.monotonic() < deadline:
+            st, _, _ = user_at(a, c2)
+            if st == 200:
+                break
+            time.sleep(0.2)
         got = spread([a, b], LIMIT + 2, "/pub/rback")
         admitted = [s for s, _ in got if s == 200]
         keys = redis.keys()
@@ -335,6 +455,7 @@ def run(kind):
         # command gives up after the policy's timeout_ms
         audits(a)
         audits(b)
+        before = redis.entries()
         redis.proc.send_signal(signal.SIGSTOP)
         try:
             t0 = time.monotonic()
@@ -359,6 +480,12 @@ def run(kind):
                 break
             time.sleep(0.2)
         ok("%s: Redis answering again: sessions pass" % label, None if st == 200 else "status %d" % st)
+        # what was sent or queued while it hung and timed out must not be
+        # applied when it wakes: the request was counted locally already
+        time.sleep(0.3)
+        after = redis.entries()
+        ok("%s: Redis answering again: nothing a timed-out request sent was applied late (no double count)"
+           % label, None if after == before else "entries before %r, after %r" % (before, after))
         alive = [s.proc.poll() is None for s in servers]
         ok("%s: no server exited" % label, None if all(alive) else "alive %r" % alive)
     except (RuntimeError, OSError, ValueError, subprocess.SubprocessError) as e:
