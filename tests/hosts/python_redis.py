@@ -10,7 +10,7 @@ Checked: a session from a login at A passes at B; requests spread over both
 are admitted exactly LIMIT times within the minute, then 429 with
 Retry-After, and the buckets are in Redis; a stream open at A makes one at
 B 429, and once A's client goes (its lease released through Redis) B serves
-one; a logout at A makes the same cookie 401 session_revoked at B, another
+one, and so for a WebSocket; a logout at A makes the same cookie 401 session_revoked at B, another
 session still passing; five failed logins for one user and address spread
 over A and B hold the right password at 429 at both, another address still
 signing in. Redis killed (SIGKILL): the limit still answers, counted in the
@@ -61,6 +61,8 @@ def policy(redis_port):
         "rate_limits": {"limits": [{"name": "pub", "path": "/pub/r*", "key": "client",
                                     "limit": "%d/minute" % LIMIT}],
                         "connections": [{"name": "streams", "path": "/pub/stream", "key": "client",
+                                         "max": 1},
+                                        {"name": "sockets", "path": "/pub/ws", "key": "client",
                                          "max": 1}]},
         "store": {"redis": {"host": "127.0.0.1", "port": redis_port, "prefix": PREFIX,
                             "timeout_ms": TIMEOUT_MS, "pool": 2},
@@ -81,7 +83,7 @@ def start(name, policy_path):
     env.pop("AUTHCORE_ADMIN_PASSWORD_HASH", None)
     srv = hostkit.Server([PY, "-m", "uvicorn", "--app-dir", HERE, "python_redis_app:app",
                           "--host", "127.0.0.1", "--port", str(port), "--no-proxy-headers",
-                          "--no-access-log", "--log-level", "warning"],
+                          "--no-access-log", "--ws", "websockets-sansio", "--log-level", "warning"],
                          os.path.join(WORK, name + ".log"), env=env)
     if not hostkit.wait_port(port, srv.proc, 20):
         raise RuntimeError("uvicorn %s did not start: %s" % (name, srv.log_text()[-800:]))
@@ -194,6 +196,49 @@ def check_stream_cap(a, b):
        "releases the count in Redis", "; ".join(probs) or None)
 
 
+def check_socket_cap(a, b):
+    """One WebSocket per client for both processes: open at A, the next at
+    B is refused 429; once A's is closed (its release through Redis) B
+    takes one."""
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    def chat(port):
+        try:
+            ws = connect("ws://127.0.0.1:%d/pub/ws" % port, open_timeout=10, close_timeout=10)
+        except InvalidStatus as e:
+            return e.response.status_code
+        ws.send("ping")
+        if ws.recv(timeout=10) != "ping":
+            ws.close()
+            return "no echo"
+        return ws
+
+    probs = []
+    first = chat(a)
+    second = chat(b)
+    if isinstance(first, (int, str)):
+        probs.append("first WebSocket at A: %r, want an echo" % (first,))
+    else:
+        first.close()
+    if second != 429:
+        probs.append("at B while A's is open: %r, want 429" % (second,))
+        if not isinstance(second, (int, str)):
+            second.close()
+    deadline = time.monotonic() + 5
+    while True:
+        third = chat(b)
+        if third != 429 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    if isinstance(third, (int, str)):
+        probs.append("at B once A's is closed: %r, want an echo" % (third,))
+    else:
+        third.close()
+    ok("a WebSocket cap counts once for both processes: one open at A makes B's 429, its close "
+       "releases the count in Redis", "; ".join(probs) or None)
+
+
 def main():
     shutil.rmtree(WORK, ignore_errors=True)
     os.makedirs(WORK)
@@ -233,6 +278,7 @@ def main():
            all(x == 429 and ra for x, ra in got[LIMIT:]) else "got %r" % got)
         ok("the buckets are Redis's (%s* keys)" % PREFIX, None if redis.keys() else "no keys in Redis")
         check_stream_cap(a, b)
+        check_socket_cap(a, b)
 
         # a logout at A: the cookie is refused at B
         st = get(a, "/dash/auth/logout", c1, method="POST")[0]

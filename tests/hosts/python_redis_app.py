@@ -33,6 +33,16 @@ async def send_json(send, status, obj):
 
 
 async def inner(scope, receive, send):
+    if scope["type"] == "websocket":
+        # an echo, open until the client goes
+        while True:
+            m = await receive()
+            if m["type"] == "websocket.connect":
+                await send({"type": "websocket.accept"})
+            elif m["type"] == "websocket.receive":
+                await send({"type": "websocket.send", "text": m.get("text")})
+            else:
+                return
     if scope["type"] != "http":
         return
     if scope["path"] == "/pub/stream":

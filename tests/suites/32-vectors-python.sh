@@ -8,8 +8,9 @@
 # (tests/hosts/python_identity.py); then keys from a JWKS URL fetched off
 # the event loop from a real OpenID Provider (tests/hosts/python_jwks.py);
 # then two uvicorn processes sharing a store on a real redis-server: limits,
-# a connection cap, revocation and the login throttle counted once for
-# both, Redis killed, hung and back (tests/hosts/python_redis.py);
+# connection caps (a stream, a WebSocket), revocation and the login
+# throttle counted once for both, Redis killed, hung and back
+# (tests/hosts/python_redis.py);
 # then `pip install hosts/python` into a
 # fresh venv (tests/hosts/python_install.py).
 set -u
