@@ -227,16 +227,29 @@ def check_verifier(now):
         except authcore.AuthcoreError as e:
             ok("%s is refused by the core (AuthcoreError)" % name,
                None if "identity verifier" in str(e) or "jwks" in str(e) else str(e))
-    # a policy whose store is Redis: this host cannot send its commands
+    # a policy whose store is Redis: without the redis package this host
+    # cannot send its commands (refused, naming the extra); with it, it loads
     redis_policy = {"jwt": {"keys": [{"kid": "k", "alg": "HS256", "secret": SHARED}]},
                     "rate_limits": {"default": {"key": "client", "limit": "10/minute"}},
                     "store": {"redis": {"port": 6379}, "secret": SHARED}}
+    hidden = {m: sys.modules.get(m) for m in ("redis", "redis.asyncio")}
+    sys.modules.update({m: None for m in hidden})  # import redis raises ImportError
     try:
         authcore.Auth(redis_policy, env={}).close()
-        ok("a policy whose store is Redis is refused (AuthcoreError)", "accepted")
+        ok("a policy whose store is Redis is refused without redis (AuthcoreError)", "accepted")
     except authcore.AuthcoreError as e:
-        ok("a policy whose store is Redis is refused (AuthcoreError)",
-           None if "Redis" in str(e) and "does not support" in str(e) else str(e))
+        ok("a policy whose store is Redis is refused without redis (AuthcoreError)",
+           None if "Redis" in str(e) and "authcore[redis]" in str(e) else str(e))
+    finally:
+        for m, v in hidden.items():
+            if v is None:
+                sys.modules.pop(m, None)
+            else:
+                sys.modules[m] = v
+    a = authcore.Auth(redis_policy, env={})
+    ok("with redis installed it loads, its store Redis's",
+       None if a.stats() == {"store": "redis", "store_errors": 0} else str(a.stats()))
+    a.close()
     del redis_policy["store"]
     authcore.Auth(redis_policy, env={}).close()
     ok("the same policy without its store loads")

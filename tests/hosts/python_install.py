@@ -3,7 +3,8 @@
 (offline, --no-index: the build backend needs nothing) into a fresh venv
 outside the tree; the installed package finds the library it ships (not
 the build folder's), decides a request, and AUTHCORE_LIB overrides where
-the library is loaded from. Prints "ok - ..." / "not ok - ...: why"."""
+the library is loaded from; the redis extra is declared, and without
+redis-py a policy whose store is Redis is refused naming it. Prints "ok - ..." / "not ok - ...: why"."""
 import os
 import shutil
 import subprocess
@@ -25,8 +26,16 @@ pol = {"jwt": {"keys": [{"kid": "k", "alg": "HS256", "secret": "install-test-sec
 a = authcore.Auth(pol)
 d1 = a.decide({"method": "GET", "path": "/health", "client_ip": "127.0.0.1"})
 d2 = a.decide({"method": "GET", "path": "/api", "client_ip": "127.0.0.1"})
+# no redis package in this venv: a policy whose store is Redis is refused
+try:
+    authcore.Auth(dict(pol, rate_limits={"default": {"key": "client", "limit": "9/minute"}},
+                       store={"redis": {"port": 6379}, "secret": "install-test-fleet-0123456789abcdef"}))
+    no_redis = "accepted"
+except authcore.AuthcoreError as e:
+    no_redis = str(e)
 print(json.dumps({"lib": c._find_lib(), "pkg": os.path.dirname(authcore.__file__),
                   "version": authcore.__version__, "dist": importlib.metadata.version("authcore"),
+                  "requires": importlib.metadata.requires("authcore") or [], "no_redis": no_redis,
                   "public": d1.status, "api": d2.status, "reason": d2.reason,
                   "identity": [n for n in ("IdentityVerifier", "IdentityMiddleware", "IdentityError")
                                if getattr(authcore, n, None) is None]}))
@@ -61,6 +70,11 @@ def main():
        None if got["version"] == got["dist"] else "%s vs %s" % (got["version"], got["dist"]))
     ok("the installed package decides (public 200, no token 401 missing_token)",
        None if (got["public"], got["api"], got["reason"]) == (200, 401, "missing_token") else repr(got))
+    ok("the package declares the redis extra (authcore[redis]: redis-py)",
+       None if any(x.replace(" ", "").startswith("redis>=") and 'extra=="redis"' in x.replace(" ", "")
+                   for x in got["requires"]) else "requires %r" % got["requires"])
+    ok("without redis installed it imports and decides, and a Redis policy is refused naming the extra",
+       None if "authcore[redis]" in got["no_redis"] else got["no_redis"])
     ok("the installed package exports the identity verifier",
        None if got["identity"] == [] else "missing: %r" % got["identity"])
     bogus = os.path.join(WORK, "no-such-lib.so")

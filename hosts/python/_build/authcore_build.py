@@ -46,6 +46,8 @@ def _metadata(version):
     return ("Metadata-Version: 2.1\nName: %s\nVersion: %s\n"
             "Summary: authcore in-process for Python: the C core through ctypes, and an ASGI middleware\n"
             "License: MIT\nRequires-Python: >=3.8\n"
+            # authcore[redis]: the client a policy whose store is Redis needs
+            "Provides-Extra: redis\nRequires-Dist: redis>=5.0.1; extra == \"redis\"\n"
             "Description-Content-Type: text/markdown\n\n%s" % (NAME, version, readme))
 
 

@@ -12,6 +12,7 @@ import concurrent.futures
 import ctypes
 import http.client
 import json
+import logging
 import os
 import ssl
 import threading
@@ -24,6 +25,8 @@ NEEDS_STATE = 2 | 4 | 8 | 16
 NEEDS_ENTRIES = 64
 NEEDS_FETCH = 128  # keys from jwt.jwks_uri: the decision may wait for a fetch
 WAIT_FETCH = 3  # answer.wait: what a pending decision waits for
+WAIT_REDIS = 4  # the view's wait (wasm/acw.c ACW_WAIT_REDIS): a command for Redis first
+REDIS_READS = 1  # AC_REDIS_READS: the reply is an array of bulk strings (nil: None)
 ENTROPY_LEN = 16
 STATE_SEED_LEN = 32  # AC_STATE_SECRET_LEN
 ERR_CAP = 512
@@ -32,6 +35,8 @@ WHOLE = 1 << 20  # iterations per acw_step when a check runs whole
 ACTIONS = ("allow", "respond", "pending")
 MODES = ("append", "set", "set_if_absent")
 LIB_NAME = "libauthcore_acw.so"
+
+_log = logging.getLogger("authcore")
 
 # A body over the core's cap: sent as "-", never cut.
 TOO_LARGE = object()
@@ -84,6 +89,9 @@ def _load(path):
             "acw_jwt_verify": (P, [P, ctypes.c_char_p, S, D]),
             "acw_release": (ctypes.c_int, [P, ctypes.c_char_p, S, D]),
             "acw_policy_redis": (P, [P]),
+            "acw_release_begin": (P, [P, P, ctypes.c_char_p, S, D, SP]),
+            "acw_redis_reply": (P, [P, P, ctypes.c_char_p, S, D, ctypes.c_char_p, S,
+                                    ctypes.c_int, ctypes.c_char_p, S, S, D, SP]),
             "acw_fetched": (ctypes.c_int, [P, P, ctypes.c_int, ctypes.c_char_p, S,
                                            ctypes.c_char_p, S, D]),
         }
@@ -120,7 +128,7 @@ class Decision:
 
     __slots__ = ("action", "status", "reason", "remove", "add", "headers", "body",
                  "user", "audit_text", "path", "path_rewritten", "client", "https",
-                 "auth_method", "lease", "wait", "fetch")
+                 "auth_method", "lease", "wait", "fetch", "redis")
 
     def as_json(self):
         """The object ac_decision_json() writes (text values)."""
@@ -205,14 +213,15 @@ class Auth:
         self._ctx = L.acw_load(pj, len(pj), err, ERR_CAP, envb, len(envb))
         if not self._ctx:
             raise AuthcoreError("authcore: invalid policy: " + _text(err.value))
-        if ctypes.c_size_t.from_address(L.acw_policy_redis(self._ctx)).value:
-            # the core would wait on each Redis command; this host has no
-            # client to send them with yet, and its own table is no fleet's
-            L.acw_unload(self._ctx)
-            self._ctx = None
-            raise AuthcoreError('authcore: the policy\'s store is Redis ("store"."redis"), which the '
-                                "Python host does not support yet: leave \"store\" out to keep "
-                                "the entries in this process")
+        self._store = None
+        cfg = _redis_config(L, self._ctx)
+        if cfg is not None:
+            try:
+                self._store = RedisStore(cfg)
+            except AuthcoreError:
+                L.acw_unload(self._ctx)
+                self._ctx = None
+                raise
         self._lock = threading.Lock()
         L.acw_set_view(self._ctx, 1)
         wb = ctypes.create_string_buffer(ERR_CAP)
@@ -281,6 +290,13 @@ class Auth:
             j = k + 12 + 4 * W[k + 11]
             d.fetch = Fetch(_text(at(W[k + 5], W[k + 6])), W[k + 7], W[k + 8],
                             _text(at(W[k + 9], W[k + 10])), hs, at(W[j], W[j + 1]))
+        # then shareable, and the command for Redis: kind, argc, argv
+        d.redis = None
+        if d.wait == WAIT_REDIS:
+            W = (ctypes.c_size_t * (total + 3)).from_address(out)
+            kind, argc = W[total + 1], W[total + 2]
+            W = (ctypes.c_size_t * (total + 3 + 2 * argc)).from_address(out)
+            d.redis = (kind, [at(W[total + 3 + 2 * i], W[total + 4 + 2 * i]) for i in range(argc)])
         return d
 
     def _live(self):
@@ -305,17 +321,28 @@ class Auth:
             self._live()
             return self._read(fn(self._ctx, *args, ent, ENTROPY_LEN, ctypes.byref(self._outlen)))
 
+    def stepped(self, needs):
+        """Whether a request with these AC_NEEDS_* bits is decided on the
+        stepped path: it may carry a password check or a fetch, or, under a
+        policy whose store is Redis, it reads or writes the store there."""
+        return bool(needs & (NEEDS_STATE | NEEDS_FETCH)
+                    or (self._store is not None and needs & NEEDS_ENTRIES))
+
     def _decide_fields(self, fields, body, needs, now):
-        """Decides whole (a password check runs inside the call)."""
+        """Decides whole (a password check runs inside the call; a Redis
+        command is sent with the blocking client)."""
         w = _wire(fields, body)
-        if not needs & (NEEDS_STATE | NEEDS_FETCH):
+        if not self.stepped(needs):
             return self._call(self._lib.acw_decide, w, len(w), float(now))
         d = self._lib.acw_decision_new()
         if not d:
             raise MemoryError("authcore: no memory for a decision")
         try:
             r = self._call(self._lib.acw_begin, d, w, len(w), float(now))
-            while r.action == "pending":
+            while r.action == "pending" or r.wait == WAIT_REDIS:
+                if r.wait == WAIT_REDIS:
+                    r = self._redis_reply(d, r, w, now, self._store.send(r.redis[1]))
+                    continue
                 if r.wait == WAIT_FETCH:
                     self._fetched(d, fetch(*r.fetch), now)
                 while self._lib.acw_step(d, WHOLE) != 0:
@@ -332,7 +359,7 @@ class Auth:
         check stops after its slice and gives its place back to the core
         (acw_abandon), then CancelledError propagates."""
         w = _wire(fields, body)
-        if not needs & (NEEDS_STATE | NEEDS_FETCH):
+        if not self.stepped(needs):
             return self._call(self._lib.acw_decide, w, len(w), float(now))
         L = self._lib
         d = L.acw_decision_new()
@@ -341,7 +368,20 @@ class Auth:
         cf = None
         try:
             r = self._call(L.acw_begin, d, w, len(w), float(now))
-            while r.action == "pending":
+            while r.action == "pending" or r.wait == WAIT_REDIS:
+                if r.wait == WAIT_REDIS:
+                    # the store step the core names (reads, or writes),
+                    # awaited on the event loop; the answer may name the
+                    # next one, whatever its action
+                    try:
+                        got = await self._store.send_async(r.redis[1])
+                    except asyncio.CancelledError:
+                        with self._lock:
+                            if self._ctx is not None:
+                                L.acw_abandon(self._ctx, d)
+                        raise
+                    r = self._redis_reply(d, r, w, now, got)
+                    continue
                 stop = threading.Event()
 
                 def run(r=r):
@@ -372,6 +412,31 @@ class Auth:
                 concurrent.futures.wait([cf])
             L.acw_decision_free(d)  # wipes the check's key material
 
+    def _redis_reply(self, d, r, w, now, reply):
+        """Hands Redis's reply (or REDIS_FAILED) to the command r names, for
+        the request bytes w (b"": a release); returns the next view."""
+        kind = r.redis[0]
+        items, applied, error = [], -1.0, 0
+        if reply is REDIS_FAILED:
+            error = 1
+        elif kind == REDIS_READS:
+            if isinstance(reply, list) and all(x is None or isinstance(x, bytes) for x in reply):
+                items = reply
+            else:
+                error = self._store.failed("a reply of the wrong shape to a read")
+        elif isinstance(reply, int) and not isinstance(reply, bool):
+            applied = float(reply)
+        else:
+            error = self._store.failed("a reply of the wrong shape to a write")
+        packed = b"".join(b"\xff\xff\xff\xff" if x is None else len(x).to_bytes(4, "little") + x
+                          for x in items)
+        ent = os.urandom(ENTROPY_LEN)
+        with self._lock:
+            self._live()
+            return self._read(self._lib.acw_redis_reply(
+                self._ctx, d, w, len(w), float(now), ent, ENTROPY_LEN, error, packed, len(packed),
+                len(items), applied, ctypes.byref(self._outlen)))
+
     def _fetched(self, d, got, now):
         """Hands a fetch's (status, content type, body) to the pending d."""
         status, ctype, body = got
@@ -401,13 +466,71 @@ class Auth:
         """Ends a connection cap's count (a Decision's lease) once its stream
         has ended, for any reason; call it once per lease. Returns the
         reason: "ok", or store_unavailable / store_conflict when the
-        release failed (the counter then stays one too high)."""
+        release failed (the counter then stays one too high). Under a
+        policy whose store is Redis the commands are sent with the blocking
+        client: on an event loop, await release_async instead."""
         now = int(time.time() if now is None else now)
+        if self._store is not None:
+            return self._release_shared(lease, now, None)
         with self._lock:
             if self._ctx is None:
                 return "ok"  # the table went with the context
             rc = self._lib.acw_release(self._ctx, lease, len(lease), float(now))
         return self._reasons[rc] if rc < len(self._reasons) else "unknown"
+
+    async def release_async(self, lease, now=None):
+        """As release, each Redis command awaited on the event loop."""
+        now = int(time.time() if now is None else now)
+        if self._store is None:
+            return self.release(lease, now)
+        return await self._release_shared(lease, now, self._store.send_async)
+
+    def _release_shared(self, lease, now, send_async):
+        """A release whose counters are Redis's, on a decision of its own:
+        its store steps sent (send_async None: blocking; else a coroutine
+        is returned)."""
+        L = self._lib
+        d = L.acw_decision_new()
+        if not d:
+            raise MemoryError("authcore: no memory for a decision")
+
+        def begin():
+            with self._lock:
+                self._live()
+                out = L.acw_release_begin(self._ctx, d, lease, len(lease), float(now),
+                                          ctypes.byref(self._outlen))
+                return self._read(out) if out else None
+
+        if send_async is None:
+            try:
+                r = begin()
+                if r is None:
+                    return "invalid_request"
+                while r.wait == WAIT_REDIS:
+                    r = self._redis_reply(d, r, b"", now, self._store.send(r.redis[1]))
+                return r.reason
+            finally:
+                L.acw_decision_free(d)
+
+        async def run():
+            try:
+                r = begin()
+                if r is None:
+                    return "invalid_request"
+                while r.wait == WAIT_REDIS:
+                    r = self._redis_reply(d, r, b"", now, await send_async(r.redis[1]))
+                return r.reason
+            finally:
+                L.acw_decision_free(d)
+        return run()
+
+    def stats(self):
+        """Counters of this policy's context: {"store": "redis" or "local",
+        "store_errors": Redis commands that failed (refused, timed out, an
+        error reply, a reply of the wrong shape)}."""
+        if self._store is None:
+            return {"store": "local", "store_errors": 0}
+        return {"store": "redis", "store_errors": self._store.errors}
 
     def verify(self, token, now=None):
         """Verifies a compact JWS/JWT with the policy's "jwt" keys and claim
@@ -428,11 +551,20 @@ class Auth:
         return Verified(valid, reason, user, roles, json.loads(payload) if payload else None)
 
     def close(self):
-        """Frees the policy, state and table (wiped)."""
+        """Frees the policy, state and table (wiped), and drops the Redis
+        clients (aclose() also closes their connections)."""
         with self._lock:
             if self._ctx is not None:
                 self._lib.acw_unload(self._ctx)
                 self._ctx = None
+        if self._store is not None:
+            self._store.close()
+
+    async def aclose(self):
+        """As close(), then the event loop's Redis connections are closed."""
+        self.close()
+        if self._store is not None:
+            await self._store.aclose()
 
     def __del__(self):
         try:
@@ -507,3 +639,130 @@ def _executor():
             _exec = concurrent.futures.ThreadPoolExecutor(
                 max_workers=os.cpu_count() or 2, thread_name_prefix="authcore-check")
         return _exec
+
+
+# ---- the shared store on Redis ------------------------------------------
+
+# A command that failed: what the core is handed as error 1.
+REDIS_FAILED = object()
+
+
+def _redis_config(L, ctx):
+    """The policy's Redis (acw_policy_redis), or None when its store is the
+    context's own."""
+    W = (ctypes.c_size_t * 8).from_address(L.acw_policy_redis(ctx))
+    if not W[0]:
+        return None
+    s = ctypes.string_at
+    return {"host": _text(s(W[1], W[2])), "port": W[3], "timeout_ms": W[4], "pool": W[5],
+            "password": _text(s(W[6], W[7])) if W[7] else None}
+
+
+class RedisStore:
+    """The clients a policy's Redis commands go through, made from its
+    store.redis with redis-py (`pip install authcore[redis]`).
+
+    send_async(argv): on the event loop, through redis.asyncio with a
+    BlockingConnectionPool of at most store.redis.pool connections (a
+    command waits for a free one); send(argv): the same with the blocking
+    client, for Auth.decide and Auth.release. Each is bounded by
+    store.redis.timeout_ms as a whole (waiting for a connection, connecting,
+    the reply), and returns the reply, or REDIS_FAILED after the timeout, a
+    refused or lost connection or an error reply: nothing is retried (the
+    core's on_store_error applies; the next command connects again). AUTH
+    with store.redis.password. Each failure is counted (errors); the first
+    after a success, and the first success after failures, are logged
+    once."""
+
+    def __init__(self, cfg):
+        try:
+            import redis
+            import redis.asyncio
+        except ImportError as e:
+            raise AuthcoreError('authcore: the policy\'s store is Redis ("store"."redis"), which '
+                                "needs the Python package redis: pip install authcore[redis] "
+                                "(%s)" % e)
+        self.cfg = cfg
+        self.where = ("[%s]:%d" if ":" in cfg["host"] else "%s:%d") % (cfg["host"], cfg["port"])
+        self.timeout = cfg["timeout_ms"] / 1000.0
+        self.errors = 0
+        self._down = False
+        self._count_lock = threading.Lock()
+        self._mods = (redis, redis.asyncio)
+        self._async = {}  # event loop -> its client (a client belongs to one loop)
+        self._sync = None
+
+    def _kwargs(self):
+        # a pool's connections retry nothing unless told to: a failure is
+        # the core's to handle at once
+        c = self.cfg
+        return dict(host=c["host"], port=c["port"], password=c["password"],
+                    max_connections=c["pool"], timeout=self.timeout,
+                    socket_timeout=self.timeout, socket_connect_timeout=self.timeout)
+
+    def _client_async(self):
+        loop = asyncio.get_running_loop()
+        cl = self._async.get(loop)
+        if cl is None:
+            aio = self._mods[1]
+            pool = aio.BlockingConnectionPool(**self._kwargs())
+            cl = self._async[loop] = aio.Redis(connection_pool=pool)
+        return cl
+
+    def _client_sync(self):
+        with self._count_lock:
+            if self._sync is None:
+                redis = self._mods[0]
+                pool = redis.BlockingConnectionPool(**self._kwargs())
+                self._sync = redis.Redis(connection_pool=pool)
+            return self._sync
+
+    def failed(self, why):
+        """Counts a failure (logs the first of a run); returns 1, the
+        core's error flag."""
+        with self._count_lock:
+            self.errors += 1
+            first, self._down = not self._down, True
+        if first:
+            _log.warning("authcore: Redis at %s failed (%s): the policy's rate_limits.on_store_error "
+                         "applies (revocation checks answer 503) until it answers", self.where, why)
+        return 1
+
+    def _ok(self, reply):
+        if self._down:
+            with self._count_lock:
+                was, self._down = self._down, False
+            if was:
+                _log.warning("authcore: Redis at %s answers again", self.where)
+        return reply
+
+    async def send_async(self, argv):
+        try:
+            cl = self._client_async()
+            return self._ok(await asyncio.wait_for(cl.execute_command(*argv), self.timeout))
+        except asyncio.TimeoutError:
+            self.failed("no reply within %d ms" % self.cfg["timeout_ms"])
+        except Exception as e:  # refused, lost, an error reply: all a failed store
+            self.failed("%s: %s" % (type(e).__name__, e))
+        return REDIS_FAILED
+
+    def send(self, argv):
+        try:
+            return self._ok(self._client_sync().execute_command(*argv))
+        except Exception as e:
+            self.failed("%s: %s" % (type(e).__name__, e))
+        return REDIS_FAILED
+
+    def close(self):
+        with self._count_lock:
+            cl, self._sync = self._sync, None
+        if cl is not None:
+            cl.close()
+
+    async def aclose(self):
+        clients, self._async = list(self._async.values()), {}
+        for cl in clients:
+            try:
+                await cl.aclose()
+            except Exception:
+                pass

@@ -21,6 +21,12 @@ runs: the count ends when the call returns or raises, for an HTTP response
 credentials) runs in a thread, so the event loop keeps serving; a client
 that goes away meanwhile ends the check and gives its place back.
 
+Under a policy whose store is Redis ("store": {"redis": ...}; needs
+`pip install authcore[redis]`), each store step the core names is one
+command sent with redis-py's asyncio client and awaited, so the event loop
+keeps serving; connection caps are released there too (see Auth and
+RedisStore in _core.py).
+
 Behind a proxy, the policy's trusted_proxies decides which X-Forwarded-For
 hops count: run the server without its own proxy-header rewriting
 (uvicorn --no-proxy-headers), so scope["client"] is the peer that connected.
@@ -30,7 +36,7 @@ import logging
 import time
 from urllib.parse import quote, unquote
 
-from ._core import NEEDS_BODY, NEEDS_FETCH, NEEDS_STATE, TOO_LARGE, Auth, AuthcoreError, _fields
+from ._core import NEEDS_BODY, TOO_LARGE, Auth, AuthcoreError, _fields
 
 # Statuses whose responses carry no body.
 NULL_BODY = {101, 103, 204, 205, 304}
@@ -131,7 +137,7 @@ class AuthcoreMiddleware:
                     break
         now = int(self.now())
         leftover = None
-        if needs & (NEEDS_STATE | NEEDS_FETCH):
+        if auth.stepped(needs):
             r = await self._decide_watching(fields, body, needs, now, receive, buffered)
             if r is None:
                 return  # the client went away during the check
@@ -145,8 +151,10 @@ class AuthcoreMiddleware:
                 leftover.cancel()
             if d.lease:
                 # the stream a connection cap counts is over once the app's
-                # call is: sent, failed, cancelled or closed
-                self._release(d.lease)
+                # call is: sent, failed, cancelled or closed (shielded: a
+                # release that goes to Redis finishes even if this call is
+                # cancelled meanwhile)
+                await asyncio.shield(self._release(d.lease))
 
     async def _apply(self, scope, receive, send, d, buffered, leftover):
         """Sends the local answer, or runs the app with the decision
@@ -202,10 +210,16 @@ class AuthcoreMiddleware:
 
         await self.app(scope, replay if (buffered or leftover) else receive, send_with)
 
-    def _release(self, lease):
-        why = self.auth.release(lease, int(self.now()))
+    async def _release(self, lease):
+        why = await self.auth.release_async(lease, int(self.now()))
         if why != "ok":
             _log.warning("authcore: a connection lease was not released: %s", why)
+
+    def stats(self):
+        """{"store": "redis" or "local", "store_errors": n}: Redis commands
+        that failed (refused, timed out, an error reply), each answered as
+        the policy's on_store_error says."""
+        return self.auth.stats()
 
     async def _decide_watching(self, fields, body, needs, now, receive, buffered):
         """Decides a request that may carry a password check, watching the
