@@ -30,8 +30,8 @@ the other, the order alternating between rounds:
    requests/s, and with --latency its p50/p99 under that load;
  - latency: wrk -t1 -c1 --latency (--latency-seconds), one request at a
    time: p50/p99 of a request that waits for nothing but its own work.
-   "added p50/p99" is the median over the rounds of redis's minus the same
-   of local's;
+   "added p50/p99" is the median over the rounds of redis's minus local's
+   in that round (the two ran one after the other);
  - cli: decisions/s of CLI_REQUESTS decisions, the time of a one-request
    run (process start, policy load) taken off; the added time is a mean
    per decision (the CLI prints decisions, not their times).
@@ -546,6 +546,8 @@ def main():
                                 fmt_ms(lat[(h, c)][-1]["p50"]), fmt_ms(lat[(h, c)][-1]["p99"]))
                             if lat[(h, c)] else "")), flush=True)
     finally:
+        # a second SIGTERM must not cut the stopping short
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for s in reversed(started):
             s.stop()
         shutil.rmtree(work, ignore_errors=True)
@@ -557,6 +559,7 @@ def main():
     detail = ["| host | store | req/s (runs) | p50 / p99 under load (8 connections) | "
               "p50 / p99, one connection | EVALs per request |",
               "|---|---|---|---|---|---|"]
+    rounds = ["| host | added p50, per round | added p99, per round |", "|---|---|---|"]
     failed = False
     for h in hosts:
         label = LABELS[h]
@@ -567,17 +570,25 @@ def main():
             detail.append("| %s | failed: %s | | | | |" % (label, why))
             continue
         rps = {c: med([x["rps"] for x in runs[(h, c)]]) for c in CONFIGS}
+
+        def added(src, q, scale=1.0):
+            """Redis's minus local's, per round (the two ran one after
+            the other), in ms."""
+            return [(b[q] - a[q]) * scale for a, b in zip(src[(h, "local")], src[(h, "redis")])]
+
         if h == "cli":
-            mean = {c: med([x["mean_us"] for x in runs[(h, c)]]) for c in CONFIGS}
-            added = "mean %s per decision" % fmt_ms((mean["redis"] - mean["local"]) / 1000, True)
-            table.append("| %s | %.0f | %.0f | %.2f | %s | |" % (
-                label, rps["local"], rps["redis"], rps["redis"] / rps["local"], added))
+            d = added(runs, "mean_us", 1e-3)
+            table.append("| %s | %.0f | %.0f | %.2f | mean %s per decision | |" % (
+                label, rps["local"], rps["redis"], rps["redis"] / rps["local"],
+                fmt_ms(med(d), True)))
+            rounds.append("| %s | mean %s | |" % (label, " ".join(fmt_ms(x, True) for x in d)))
         else:
-            p = {(c, q): med([x[q] for x in lat[(h, c)]]) for c in CONFIGS for q in ("p50", "p99")}
+            d50, d99 = added(lat, "p50"), added(lat, "p99")
             table.append("| %s | %.0f | %.0f | %.2f | %s | %s |" % (
                 label, rps["local"], rps["redis"], rps["redis"] / rps["local"],
-                fmt_ms(p[("redis", "p50")] - p[("local", "p50")], True),
-                fmt_ms(p[("redis", "p99")] - p[("local", "p99")], True)))
+                fmt_ms(med(d50), True), fmt_ms(med(d99), True)))
+            rounds.append("| %s | %s | %s |" % (label, " ".join(fmt_ms(x, True) for x in d50),
+                                                 " ".join(fmt_ms(x, True) for x in d99)))
         for c in CONFIGS:
             rs = runs[(h, c)]
             if h == "cli":
@@ -604,12 +615,14 @@ def main():
             os.cpu_count() or 0, time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())),
         "One limit on every request (1000/second per X-Client, %d clients round robin); "
         "wrk -t1 -c8 %d s runs (requests/s, medians of %d rounds, local and Redis "
-        "alternating), then wrk -t1 -c1 %d s runs for the added p50/p99 (Redis minus local "
-        "of the medians); the CLI: %d decisions per run, startup taken off, the mean time "
-        "per decision. Load average before %s, per round %s, after %s; %.0f s in all."
+        "alternating), then wrk -t1 -c1 %d s runs for the added p50/p99 (the median over "
+        "the rounds of Redis's minus local's in the round); the CLI: %d decisions per run, "
+        "startup taken off, the mean time per decision. Load average before %s, per round "
+        "%s, after %s; %.0f s in all."
         % (CLIENTS, args.seconds, args.rounds, args.latency_seconds, args.cli_requests,
            load_before, ", ".join(rounds_load) or "-", load_after, elapsed), ""]
-    text = "\n".join(lines + table + ["", "Runs:", ""] + detail) + "\n"
+    text = "\n".join(lines + table + ["", "Runs:", ""] + detail + [
+        "", "Added latency, one connection, Redis minus local in each round:", ""] + rounds) + "\n"
     sys.stdout.write(text)
     with open(os.path.join(OUT, "redis.md"), "w") as f:
         f.write(text)
