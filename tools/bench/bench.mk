@@ -1,6 +1,7 @@
 # make bench: one side-by-side run of authcore and its peers on this machine
 # (tools/bench/run.py prints the table and writes build/bench/results.md),
-# then the proxy section (make bench-proxy, below: build/bench/proxy.md).
+# then the proxy section (make bench-proxy, below: build/bench/proxy.md) and
+# the shared-store section (make bench-redis, below: build/bench/redis.md).
 # Targets from the design brief are printed next to the measured ratios; the
 # benchmark never fails on them.
 BENCH_OUT := $(B)/bench
@@ -49,6 +50,7 @@ bench: deps
 	@$(MAKE) --no-print-directory all bench-bins
 	@build/venv/bin/python tools/bench/run.py
 	@$(MAKE) --no-print-directory bench-proxy-run
+	@$(MAKE) --no-print-directory bench-redis-run
 
 # make bench-proxy: Envoy and nginx with authcore against the same proxy
 # without it (and Envoy's jwt_authn), one upstream nginx `return 200`, one
@@ -67,6 +69,29 @@ bench-proxy-run:
 	@command -v wrk >/dev/null || apt-get install -y wrk
 	@BENCH_PROXY_SECONDS=$(BENCH_PROXY_SECONDS) BENCH_PROXY_ROUNDS=$(BENCH_PROXY_ROUNDS) \
 	  build/venv/bin/python tools/bench/proxy_bench.py
+
+# make bench-redis: each host with its rate limit counted in Redis against
+# the same host counting in its own store, side by side in one run: nginx
+# (2 workers), Envoy (2 workers, through webdis), the Node edge server and
+# the CLI, one redis-server (tools/bench/redis_bench.py; needs Debian's wrk,
+# redis-server and webdis). Writes build/bench/redis.md and
+# build/bench/redis-table.md (the README's table). BENCH_REDIS_SECONDS per
+# wrk run (10), BENCH_REDIS_ROUNDS (3), BENCH_REDIS_LATENCY_SECONDS per
+# one-connection latency run (5): the default takes about 6 minutes; 2, 1
+# and 1 make a smoke run of about one.
+BENCH_REDIS_SECONDS ?= 10
+BENCH_REDIS_ROUNDS ?= 3
+BENCH_REDIS_LATENCY_SECONDS ?= 5
+.PHONY: bench-redis bench-redis-run
+bench-redis: deps
+	@$(MAKE) --no-print-directory $(B)/authcore-proxy.wasm $(NGX_MODULE) $(EDGE_PKG) $(B)/bin/authcore
+	@$(MAKE) --no-print-directory bench-redis-run
+
+bench-redis-run:
+	@command -v wrk >/dev/null || apt-get install -y wrk
+	@BENCH_REDIS_SECONDS=$(BENCH_REDIS_SECONDS) BENCH_REDIS_ROUNDS=$(BENCH_REDIS_ROUNDS) \
+	  BENCH_REDIS_LATENCY_SECONDS=$(BENCH_REDIS_LATENCY_SECONDS) \
+	  build/venv/bin/python tools/bench/redis_bench.py
 
 # make bench-nginx: ES256 requests/s through nginx with 1 and 2 workers, this
 # tree's module against the module built from NGINX_BENCH_BASE (default: the
