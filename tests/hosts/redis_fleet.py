@@ -20,6 +20,7 @@ Usage: redis_fleet.py --wasm build/authcore-proxy.wasm --workdir DIR
 import argparse
 import json
 import os
+import socket
 import sys
 import tempfile
 import time
@@ -32,12 +33,13 @@ from nginx_vectors import Fail, Nginx, Stopped, send_full  # noqa: E402
 from rediskit import CliMember, Redis  # noqa: E402
 from checks import failed, report  # noqa: E402
 import redis_envoy  # noqa: E402
-from envoy_vectors import default_envoy  # noqa: E402
+from envoy_vectors import CLIENT_IP_HEADER, default_envoy  # noqa: E402
 
 sys.path.insert(0, os.path.join(HERE, "edge"))
 import redis_edge  # noqa: E402
 
 N = 8
+CAP = 3
 SECRET = "fleet-placement-secret-0123456789abcdef"
 WORKER_HEADER = "    add_header X-Worker $pid always;\n"
 ARGS = None
@@ -55,10 +57,13 @@ def policy(port, gateway):
                   {"name": "root", "password_hash": nv.hash_password("pw-root", 1000),
                    "roles": ["admin"]}],
         "login": {"prefix": "/dash"},
-        "public": ["/api/*"],
+        "public": ["/api/*", "/pub/*"],
         "trusted_proxies": ["127.0.0.1"],
         "rate_limits": {"limits": [{"path": "/api/*", "key": "client",
-                                    "limit": "%d/minute" % N}]},
+                                    "limit": "%d/minute" % N}],
+                        # event streams open at once per client, fleet-wide
+                        "connections": [{"name": "streams", "path": "/pub/stream",
+                                         "key": "client", "max": CAP}]},
         "store": {"redis": {"port": port, "timeout_ms": 300, "prefix": "f:", "gateway": gateway},
                   "secret": SECRET},
     }
@@ -146,6 +151,84 @@ def cookie_of(jar):
     return "; ".join("%s=%s" % kv for kv in jar.items())
 
 
+class Stream:
+    """GET /pub/stream?hold=1 through a member on a socket of its own, read
+    up to the end of the answer's head: the stream lives until close()."""
+
+    def __init__(self, port, client_header, client):
+        self.sock = socket.create_connection(("127.0.0.1", port), 10)
+        self.sock.sendall(("GET /pub/stream?hold=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                           "%s: %s\r\n\r\n" % (client_header, client)).encode())
+        got = b""
+        while b"\r\n\r\n" not in got:
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+        self.status = int(got.split(b" ", 2)[1]) if got.startswith(b"HTTP/1.1 ") else 0
+
+    def close(self):
+        self.sock.close()
+
+
+def check_caps(fleet):
+    """A cap of CAP streams per client for the whole fleet: held across
+    nginx, Node and both Envoys; one more anywhere is 429; a stream's end
+    (its client gone) releases its count in Redis for every member."""
+    client = "10.9.0.1"
+    where = [("nginx", fleet.ngx.port, "X-Forwarded-For"),
+             ("Node", fleet.node_port, "X-Forwarded-For"),
+             ("Envoy A", fleet.envoys[0].port, CLIENT_IP_HEADER),
+             ("Envoy B", fleet.envoys[1].port, CLIENT_IP_HEADER)]
+    held, probs = [], []
+
+    def until(i, want, seconds=5.0):
+        """A stream through member i, retried until its status is want."""
+        deadline = time.monotonic() + seconds
+        while True:
+            s = Stream(where[i][1], where[i][2], client)
+            if s.status == want or time.monotonic() > deadline:
+                return s
+            s.close()
+            time.sleep(0.05)
+
+    try:
+        for i in range(CAP):
+            held.append(Stream(where[i][1], where[i][2], client))
+        if [s.status for s in held] != [200] * CAP:
+            probs.append("first %d through %s: %s" % (CAP, [w[0] for w in where[:CAP]],
+                                                       [s.status for s in held]))
+        over = [Stream(w[1], w[2], client) for w in (where[3], where[0])]
+        for s in over:
+            s.close()
+        if [s.status for s in over] != [429, 429]:
+            probs.append("one more at Envoy B and nginx while %d live: %s, want 429s" % (
+                CAP, [s.status for s in over]))
+        held[0].close()  # nginx's client goes: its count is released
+        s = until(3, 200)
+        held[0] = s
+        if s.status != 200:
+            probs.append("Envoy B after nginx's stream ended: %d, want 200" % s.status)
+        again = Stream(where[1][1], where[1][2], client)
+        again.close()
+        if again.status != 429:
+            probs.append("Node while Node, Envoy A and Envoy B hold %d: %d, want 429" % (
+                CAP, again.status))
+    finally:
+        for s in held:
+            s.close()
+    back = []
+    for i in range(4):
+        s = until(i, 200)
+        s.close()
+        back.append(s.status)
+    if back != [200] * 4:
+        probs.append("after every stream ended, one at each member in turn: %s" % back)
+    check(not probs, "a connection cap of %d streams per client holds across nginx, Node and both "
+          "Envoys: one more anywhere is 429; a stream's end releases its count for all" % CAP,
+          "; ".join(probs))
+
+
 def store_errors(port):
     st, _, _, body = nv.hostkit.exchange(port, "GET", "/stats", [])
     return int(body) if st == 200 else -1
@@ -206,6 +289,8 @@ def run(d):
         check(got.count(200) == N and got[N:] == [429] * (len(got) - N),
               "%d/minute across two Envoys, nginx's two workers, Node and the CLI admits "
               "%d of %d" % (N, N, len(got)), str(got))
+
+        check_caps(fleet)
 
         # a login throttle: 5 failures, one through each member, hold at all
         fails = [call("POST", "/dash/auth/login", client="10.8.0.1",

@@ -6,10 +6,14 @@ answer, so a runner can tell which requests a host forwarded and how often.
 Each x-test-upstream-header "Name: value" (several: comma-separated) the
 request carries becomes a header of the answer (an upstream that sets,
 say, its own X-Frame-Options).
+A request whose query has hold=1 gets an event stream instead: "data:
+open", then a heartbeat every 0.2 s until the client (the proxy) goes or 60
+s pass (a long-lived stream, for connection caps).
 Usage: python3 echo.py PORT [IDS_FILE]   (prints "ready" when listening)"""
 import json
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ID_HEADER = "x-test-request-id"
@@ -40,6 +44,9 @@ class Echo(BaseHTTPRequestHandler):
             with _ids_lock:
                 _ids.write(rid + "\n")
                 _ids.flush()
+        if "hold=1" in self.path.partition("?")[2].split("&"):
+            self._hold()
+            return
         body = json.dumps({"method": self.command, "path": self.path, "headers": hdrs}).encode()
         self.send_response(200)
         self.send_header("content-type", "application/json")
@@ -55,6 +62,25 @@ class Echo(BaseHTTPRequestHandler):
         self.send_header("content-length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def _hold(self):
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("x-accel-buffering", "no")  # nginx passes each event on
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+        deadline = time.monotonic() + 60
+        data = b"data: open\n\n"
+        try:
+            while time.monotonic() < deadline:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                self.wfile.flush()
+                time.sleep(0.2)
+                data = b": beat\n\n"
+            self.wfile.write(b"0\r\n\r\n")
+        except OSError:
+            pass  # the client went: the stream ends
+        self.close_connection = True
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _answer
 
