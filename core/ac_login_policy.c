@@ -166,12 +166,16 @@ static int own_path(ac_loader *L, const cJSON *o, const char *name,
  * "sessions" (the section table requires it) and "realm" (the title). */
 /* Under a shared store ("store" loads first) the login throttle counts
  * for the whole fleet (core/ac_throttle.c), as GCRA buckets: each limit
- * must have a nonzero interval there. */
+ * must have a nonzero interval there. A login without passwords (only
+ * "oidc" providers, no "basic") counts nothing: it keeps no entries. */
 static int shared_throttle(ac_loader *L, ac_policy *P)
 {
 	ac_window a = { P->attempts, (uint32_t)P->attempts_window };
 	ac_window c = { P->client_attempts, (uint32_t)P->client_window };
 	size_t save;
+
+	if (!P->password_login && !P->basic)
+		return 0;
 
 	if (P->attempts_window > (int64_t)UINT32_MAX ||
 	    ac_window_interval(&a) == 0) {

@@ -176,5 +176,5 @@ int ac_pl_store_check(ac_loader *L, const ac_policy *P)
 	    P->rev_groups > 0 || P->th_groups > 0)
 		return 0;
 	ac_pl_at(L, "$.store");
-	return ac_pl_bad(L, "no \"rate_limits\", \"sessions.revocation\" or \"login\" keep entries in it");
+	return ac_pl_bad(L, "no \"rate_limits\", \"sessions.revocation\" or password \"login\" keep entries in it");
 }

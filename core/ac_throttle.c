@@ -183,8 +183,6 @@ int ac_throttle_store_success(const ac_policy *P, const ac_state *S,
 	size_t i;
 	int r;
 
-	if (d->store.failed != AC_OK)
-		return 0;
 	if ((r = ready(P, S, client, user, d, c)) != 0)
 		return r == AC_ID_PENDING ? r : 0;
 	for (i = 0; i < 2; i++) {
