@@ -338,6 +338,20 @@ bad:
 	return -1;
 }
 
+int ac_redis_auth(const ac_policy *P, ac_redis_cmd *cmd)
+{
+	builder b = { cmd, 0, 0 };
+
+	if (P == NULL || !P->store_redis || P->redis_password.len == 0)
+		return 0;
+	cmd->argc = 0;
+	cmd->kind = 0;
+	cmd->n = 0;
+	arg(&b, "AUTH", 4);
+	arg(&b, P->redis_password.ptr, P->redis_password.len);
+	return !b.full;
+}
+
 size_t ac_redis_encode(const ac_redis_cmd *cmd, uint8_t *out, size_t cap)
 {
 	size_t o = 0, i;

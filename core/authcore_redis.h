@@ -119,6 +119,13 @@ long ac_redis_reply_resp(const ac_policy *policy, ac_state *state,
     size_t entropy_len, ac_decision *d, const ac_redis_cmd *cmd,
     const uint8_t *bytes, size_t len);
 
+/* The command a new connection sends first when the policy names a
+ * password (store.redis.password): 1 and *cmd (AUTH <password>, kind 0:
+ * Redis answers +OK or an error), or 0 when it names none. For a host
+ * that speaks RESP itself (ac_redis_encode); a client library sends the
+ * same two arguments. */
+int ac_redis_auth(const ac_policy *policy, ac_redis_cmd *cmd);
+
 /* A command's RESP encoding (what a raw socket sends): returns its
  * length, or 0 if it does not fit in cap bytes. */
 size_t ac_redis_encode(const ac_redis_cmd *cmd, uint8_t *out, size_t cap);

@@ -829,6 +829,26 @@ static int unpack_items(acw_ctx *ctx, const uint8_t *p, size_t len,
 	return pos == len ? 0 : -1;
 }
 
+/* The request a reply to a Redis command goes on with: the bytes
+ * parsed into *r (*rp = r, its state in *st, d given the context's
+ * caches), or none for a release (req_len 0: *rp NULL, the context's
+ * state). -1: the bytes are malformed. */
+static int redis_request(acw_ctx *ctx, ac_decision *d, const char *req,
+    size_t req_len, ac_request *r, const ac_request **rp, ac_state **st)
+{
+	*rp = NULL;
+	*st = state_of(ctx);
+	if (req_len == 0)
+		return 0;
+	if (parse_request(ctx, req, req_len, r) < 0)
+		return -1;
+	*rp = r;
+	*st = state_for(ctx, r);
+	ac_decision_use_jwt_cache(d, ctx->jwt_cache);
+	ac_decision_use_jwks(d, ctx->jwks);
+	return 0;
+}
+
 /* Hands d the reply to the command its last view named (ACW_WAIT_REDIS),
  * for the same request bytes (req_len 0: a release, acw_release_begin),
  * fresh entropy and now allowed: error 1 when there was no usable reply
@@ -845,19 +865,13 @@ ACW_EXPORT const char *acw_redis_reply(acw_ctx *ctx, ac_decision *d,
     size_t n_items, double applied, size_t *out_len)
 {
 	ac_request r;
-	const ac_request *rp = NULL;
-	ac_state *st = state_of(ctx);
+	const ac_request *rp;
+	ac_state *st;
 	long long app = -1;
 
 	*out_len = 0;
-	if (req_len > 0) {
-		if (parse_request(ctx, req, req_len, &r) < 0)
-			return NULL;
-		rp = &r;
-		st = state_for(ctx, &r);
-		ac_decision_use_jwt_cache(d, ctx->jwt_cache);
-		ac_decision_use_jwks(d, ctx->jwks);
-	}
+	if (redis_request(ctx, d, req, req_len, &r, &rp, &st) < 0)
+		return NULL;
 	if (!error && unpack_items(ctx, items, items_len, n_items) < 0)
 		error = 1;
 	if (applied >= 0 && applied <= (double)AC_STORE_OPS_MAX)
@@ -887,6 +901,18 @@ ACW_EXPORT const uint8_t *acw_redis_resp(acw_ctx *ctx, const ac_decision *d,
 	return *out_len ? ctx->resp : NULL;
 }
 
+/* The RESP bytes of the AUTH command a new connection sends first
+ * (ac_redis_auth), valid until the next call on ctx, its length in
+ * *out_len; NULL when the policy names no password. */
+ACW_EXPORT const uint8_t *acw_redis_auth(acw_ctx *ctx, size_t *out_len)
+{
+	*out_len = 0;
+	if (!ac_redis_auth(ctx->policy, &ctx->cmd))
+		return NULL;
+	*out_len = ac_redis_encode(&ctx->cmd, ctx->resp, sizeof ctx->resp);
+	return *out_len ? ctx->resp : NULL;
+}
+
 /* As acw_redis_reply, with Redis's reply as the bytes read from the socket
  * so far (len of them, from the first byte after the command was written):
  * ac_redis_reply_resp parses them. *used says what came of it: the bytes
@@ -905,20 +931,14 @@ ACW_EXPORT const char *acw_redis_reply_resp(acw_ctx *ctx, ac_decision *d,
     size_t *out_len)
 {
 	ac_request r;
-	const ac_request *rp = NULL;
-	ac_state *st = state_of(ctx);
+	const ac_request *rp;
+	ac_state *st;
 	long n;
 
 	*out_len = 0;
 	*used = -2;
-	if (req_len > 0) {
-		if (parse_request(ctx, req, req_len, &r) < 0)
-			return NULL;
-		rp = &r;
-		st = state_for(ctx, &r);
-		ac_decision_use_jwt_cache(d, ctx->jwt_cache);
-		ac_decision_use_jwks(d, ctx->jwks);
-	}
+	if (redis_request(ctx, d, req, req_len, &r, &rp, &st) < 0)
+		return NULL;
 	if (!ac_redis_command(ctx->policy, d, &ctx->cmd))
 		return NULL;
 	n = ac_redis_reply_resp(ctx->policy, st, rp, (int64_t)now, entropy,

@@ -189,6 +189,9 @@ export async function createAuth(policy, options = {}) {
   let store = null;
   const rcfg = redisConfig(M, ctx);
   if (rcfg) {
+    // the AUTH a raw connection sends first, as the core encodes it
+    const a = M._acw_redis_auth(ctx, lenPtr) >>> 0;
+    rcfg.auth = a ? M.HEAPU8.slice(a, a + M.HEAPU32[lenPtr >>> 2]) : null;
     try {
       store = await redisStore(rcfg, options.redis, warn);
     } catch (e) {
@@ -1173,7 +1176,7 @@ async function socketStore(cfg, where, warn) {
   const max = Math.max(1, cfg.pool || 1);
   let open = 0;
   const waiting = []; // resolvers of decisions waiting for a connection
-  const auth = cfg.password ? resp(["AUTH", cfg.password]) : null;
+  const auth = cfg.auth; // the core's RESP bytes of AUTH <password>, or null
 
   function slot(deadline) {
     if (open < max) {
@@ -1309,13 +1312,6 @@ async function socketStore(cfg, where, warn) {
     close() {},
   });
   return st;
-}
-
-// argv (strings) as a RESP command.
-function resp(argv) {
-  let text = `*${argv.length}\r\n`;
-  for (const a of argv) text += `$${utf8enc.encode(a).length}\r\n${a}\r\n`;
-  return utf8enc.encode(text);
 }
 
 async function instantiate(module) {

@@ -22,9 +22,9 @@ EDGE_SRC := hosts/edge
 # ends; _ac_pbkdf2 (one-shot PBKDF2) is for benchmarks. Under a policy whose
 # store is Redis: _acw_policy_redis (where it is), _acw_redis_reply (a
 # command's reply handed back) and _acw_release_begin (a release that may
-# wait for Redis); _acw_redis_resp and _acw_redis_reply_resp: the same over
-# a raw socket (workerd), the command as RESP bytes and the reply read as
-# bytes.
+# wait for Redis); _acw_redis_resp, _acw_redis_reply_resp and
+# _acw_redis_auth: the same over a raw socket (workerd), the command (and a
+# connection's AUTH) as RESP bytes and the reply read as bytes.
 EDGE_EXPORTS := _acw_alloc,_acw_free,_acw_load,_acw_unload,_acw_decide
 EDGE_EXPORTS := $(EDGE_EXPORTS),_acw_seed,_acw_body_max,_acw_needs
 EDGE_EXPORTS := $(EDGE_EXPORTS),_acw_decision_new,_acw_decision_free
@@ -32,7 +32,7 @@ EDGE_EXPORTS := $(EDGE_EXPORTS),_acw_begin,_acw_step,_acw_resume,_acw_abandon,_a
 EDGE_EXPORTS := $(EDGE_EXPORTS),_acw_set_view,_acw_reason_name,_acw_jwt_verify
 EDGE_EXPORTS := $(EDGE_EXPORTS),_acw_release,_acw_fetched
 EDGE_EXPORTS := $(EDGE_EXPORTS),_acw_policy_redis,_acw_redis_reply,_acw_release_begin
-EDGE_EXPORTS := $(EDGE_EXPORTS),_acw_redis_resp,_acw_redis_reply_resp
+EDGE_EXPORTS := $(EDGE_EXPORTS),_acw_redis_resp,_acw_redis_reply_resp,_acw_redis_auth
 EDGE_LDFLAGS := -O2 -std=c11 $(WARN) -Icore \
 	-sMODULARIZE=1 -sEXPORT_ES6=1 -sEXPORT_NAME=createAuthcoreModule \
 	-sENVIRONMENT=web --no-entry \

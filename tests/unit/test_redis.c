@@ -289,6 +289,28 @@ static void test_bad_replies(void)
 	end();
 }
 
+/* The AUTH a raw connection sends first: the policy's password as one
+ * binary-safe argument, in RESP; nothing without a password. */
+static void test_auth(void)
+{
+	static const char want[] = "*2\r\n$4\r\nAUTH\r\n$9\r\npass word\r\n";
+	uint8_t out[128];
+	ac_policy_error err;
+	const ac_policy *P = load("", ",\"store\":{\"redis\":{\"password\":"
+	    "\"pass word\"},\"secret\":\"store-placement-secret-0123456789abcdef\"}",
+	    &err);
+	size_t n;
+
+	CHECK(P != NULL);
+	if (P == NULL)
+		return;
+	CHECK(ac_redis_auth(P, &cmd) == 1 && cmd.argc == 2);
+	n = ac_redis_encode(&cmd, out, sizeof out);
+	CHECK(n == sizeof want - 1 && memcmp(out, want, n) == 0);
+	P = load("", STORE, &err);
+	CHECK(P != NULL && ac_redis_auth(P, &cmd) == 0);
+}
+
 static void test_placement(void)
 {
 	ac_policy_error err;
@@ -337,6 +359,7 @@ int main(void)
 	test_policy();
 	test_round_trip();
 	test_bad_replies();
+	test_auth();
 	test_placement();
 #ifdef AC_TEST_COUNT_HEAP
 	test_no_heap();
