@@ -1644,6 +1644,25 @@ static int store_write(ac_decision *d)
 	return 0;
 }
 
+/* One round of authcore_store.h's host loop for d against shared data:
+ * its writes applied (a lost one: APX_OP_STORE_LOST; a refused one:
+ * APX_OP_STORE_ERROR), else its reads supplied (APX_OP_RESUME, or
+ * APX_OP_STORE_ERROR when one failed). -1: nothing for the store (final,
+ * or waiting for something else). */
+static int store_round(ac_decision *d)
+{
+	const ac_answer *a = ac_decision_answer(d);
+	int lost = a->n_writes > 0 ? store_write(d) : 0;
+
+	if (lost > 0)
+		return APX_OP_STORE_LOST;
+	if (lost < 0)
+		return APX_OP_STORE_ERROR;
+	if (a->action == AC_PENDING && a->wait == AC_WAIT_STORE)
+		return store_read(d) == 0 ? APX_OP_RESUME : APX_OP_STORE_ERROR;
+	return -1;
+}
+
 /* Runs s's decision (op: begin, or finish a pending one) until it is final
  * or waits for a password check: authcore_store.h's host loop, the
  * store's reads supplied, the final answer's writes applied, a lost one
@@ -1654,22 +1673,11 @@ static const char *settle(apx_stream *s, apx_root *r, int op, int64_t now,
 {
 	const char *why = decide_once(s, r, op, now, e, elen);
 
-	while (why == NULL) {
-		const ac_answer *a = ac_decision_answer(s->decision);
-		int lost = a->n_writes > 0 ? store_write(s->decision) : 0;
-
-		if (lost > 0) {
+	/* until final, or a password check (queued by step) */
+	while (why == NULL && (op = store_round(s->decision)) >= 0) {
+		if (op == APX_OP_STORE_LOST)
 			log_debug_count("authcore: rate limits: a write lost "
 			    "its CAS race (%zu)", (size_t)++s->lost);
-			op = APX_OP_STORE_LOST;
-		} else if (lost < 0) {
-			op = APX_OP_STORE_ERROR;
-		} else if (a->action == AC_PENDING && a->wait == AC_WAIT_STORE) {
-			op = store_read(s->decision) == 0 ? APX_OP_RESUME :
-			    APX_OP_STORE_ERROR;
-		} else {
-			break; /* final, or a password check: queued by step */
-		}
 		why = decide_once(s, r, op, now, e, elen);
 	}
 	return why;
@@ -2167,7 +2175,7 @@ static void release_go(apx_root *r, apx_release *x, int64_t now,
 	const ac_answer *a;
 
 	for (;;) {
-		int lost;
+		int op;
 
 		a = ac_decision_answer(x->d);
 		if (a->action == AC_PENDING && a->wait == AC_WAIT_FETCH) {
@@ -2179,22 +2187,15 @@ static void release_go(apx_root *r, apx_release *x, int64_t now,
 		}
 		/* what is left goes to the worker's own store: Redis failed
 		 * and on_store_error is "local" */
-		if (a->n_writes == 0 && !(a->action == AC_PENDING &&
-		    a->wait == AC_WAIT_STORE))
+		if ((op = store_round(x->d)) < 0)
 			break; /* final */
 		x->local = 1;
-		lost = a->n_writes > 0 ? store_write(x->d) : 0;
-		if (lost > 0)
+		if (op == APX_OP_STORE_LOST)
 			ac_decide_store_lost(P, NULL, NULL, now, NULL, 0, x->d);
-		else if (lost < 0)
-			ac_decide_store_error(P, NULL, NULL, now, NULL, 0, x->d);
-		else if (a->action == AC_PENDING && a->wait == AC_WAIT_STORE &&
-		    store_read(x->d) == 0)
-			ac_decide_finish(P, NULL, NULL, now, NULL, 0, x->d);
-		else if (a->action == AC_PENDING)
+		else if (op == APX_OP_STORE_ERROR)
 			ac_decide_store_error(P, NULL, NULL, now, NULL, 0, x->d);
 		else
-			break; /* its writes stored: final */
+			ac_decide_finish(P, NULL, NULL, now, NULL, 0, x->d);
 	}
 	if (a->action == AC_PENDING)
 		log_not_released("a release that waits for something else");
