@@ -29,7 +29,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import sys
 import time
 
@@ -39,6 +38,8 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
 import authformats  # noqa: E402
 import hostkit  # noqa: E402
 import rediskit  # noqa: E402
+sys.path.insert(0, os.path.join(ROOT, "tests", "hosts", "edge"))
+import redis_edge  # noqa: E402  (the stream cap check, the same for every host)
 from checks import failed, ok  # noqa: E402
 
 WORK = os.path.join(ROOT, "build", "tests", "python-redis")
@@ -150,52 +151,6 @@ def last_reason(port, path):
     return lines[-1].get("reason") if lines else None
 
 
-def open_stream(port):
-    """GET /pub/stream on a socket of its own, read up to its first event:
-    (socket, status), the socket still open (the stream alive)."""
-    s = socket.create_connection(("127.0.0.1", port), 10)
-    s.sendall(b"GET /pub/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-    got = b""
-    while b"data: open" not in got and not (b"\r\n\r\n" in got and not got.startswith(b"HTTP/1.1 200")):
-        chunk = s.recv(4096)
-        if not chunk:
-            break
-        got += chunk
-    return s, int(got.split(b" ", 2)[1]) if got.startswith(b"HTTP/1.1 ") else 0
-
-
-def check_stream_cap(a, b):
-    probs = []
-    s, status = open_stream(a)
-    try:
-        if status != 200:
-            probs.append("first stream at A: status %d" % status)
-        st = get(b, "/pub/stream?end=1")[0]
-        if st != 429:
-            probs.append("at B while A's is open: %d, want 429" % st)
-    finally:
-        s.close()
-    # the release is a round trip to Redis once A's call for the stream ends
-    deadline = time.monotonic() + 5
-    while True:
-        st, _, _, raw = get(b, "/pub/stream?end=1")
-        if st != 429 or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    if st != 200 or raw != b"data: open\n\n":
-        probs.append("at B after A's client went: %d %r, want 200 and the stream" % (st, raw[:80]))
-    deadline = time.monotonic() + 2
-    while True:
-        st = get(a, "/pub/stream?end=1")[0]
-        if st != 429 or time.monotonic() > deadline:
-            break
-        time.sleep(0.02)
-    if st != 200:
-        probs.append("at A after B's stream ended: %d, want 200" % st)
-    ok("a connection cap counts once for both processes: a stream at A makes B's 429, its end "
-       "releases the count in Redis", "; ".join(probs) or None)
-
-
 def check_socket_cap(a, b):
     """One WebSocket per client for both processes: open at A, the next at
     B is refused 429; once A's is closed (its release through Redis) B
@@ -277,7 +232,7 @@ def main():
            None if len(admitted) == LIMIT and first_no and first_no[0] == LIMIT and
            all(x == 429 and ra for x, ra in got[LIMIT:]) else "got %r" % got)
         ok("the buckets are Redis's (%s* keys)" % PREFIX, None if redis.keys() else "no keys in Redis")
-        check_stream_cap(a, b)
+        redis_edge.check_stream_cap("two uvicorn processes", a, b)
         check_socket_cap(a, b)
 
         # a logout at A: the cookie is refused at B
