@@ -355,6 +355,12 @@ static int needs_tls(const ac_policy *P, const ac_request *req,
 	return 0;
 }
 
+int ac_needs_wait(const ac_policy *P, unsigned n)
+{
+	return (n & (AC_NEEDS_STATE | AC_NEEDS_FETCH)) != 0 ||
+	    (P != NULL && P->store_redis && (n & AC_NEEDS_ENTRIES) != 0);
+}
+
 unsigned ac_needs(const ac_policy *P, const ac_request *req)
 {
 	unsigned n = 0;

@@ -89,6 +89,13 @@ typedef struct {
  * with state NULL. */
 unsigned ac_needs(const ac_policy *policy, const ac_request *req);
 
+/* 1 if a request with these ac_needs bits may have to wait on the host
+ * under this policy: a password check (AC_NEEDS_STATE), a fetch
+ * (AC_NEEDS_FETCH), or a step of the policy's shared store (Redis, under
+ * AC_NEEDS_ENTRIES). A host with a one-call path (a decision that never
+ * waits) may take it only for a request where this says 0. */
+int ac_needs_wait(const ac_policy *policy, unsigned needs);
+
 /* 1 if the core needs this request's body to decide it (a POST to the
  * login endpoint), so the host buffers it, at most AC_LOGIN_BODY_MAX
  * bytes, before calling ac_decide; 0 otherwise (the body is never read). */

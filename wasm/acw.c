@@ -552,14 +552,20 @@ static ac_state *state_of(acw_ctx *ctx)
  * that can go pending; AC_NEEDS_TLS (32), the scheme is read;
  * AC_NEEDS_ENTRIES (64), the policy's rate limits may apply (the table's
  * reads and writes run inside the decision call, but they need the
- * state's key: acw_seed first). Returns -1 if the bytes are malformed. */
+ * state's key: acw_seed first); and the view's own ACW_NEEDS_WAIT (256)
+ * when ac_needs_wait says the decision may wait on the host (a password
+ * check, a fetch, a Redis step): it goes on the stepped path (acw_begin),
+ * never acw_decide. Returns -1 if the bytes are malformed. */
+#define ACW_NEEDS_WAIT 256u
 ACW_EXPORT int acw_needs(acw_ctx *ctx, const char *req, size_t req_len)
 {
 	ac_request r;
+	unsigned n;
 
 	if (parse_request(ctx, req, req_len, &r) < 0)
 		return -1;
-	return (int)ac_needs(ctx->policy, &r);
+	n = ac_needs(ctx->policy, &r);
+	return (int)(n | (ac_needs_wait(ctx->policy, n) ? ACW_NEEDS_WAIT : 0));
 }
 
 /* The state for deciding r: the context's only when the core says the

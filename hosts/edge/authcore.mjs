@@ -52,18 +52,16 @@ const TOO_LARGE = Symbol("too large");
 // module scope (Workers refuse randomness outside a request).
 const POOL_LEN = 4096;
 const ERR_CAP = 512;
-// ac_needs bits (core/authcore_decide.h): the body; any entry of the login
-// state (AC_NEEDS_STATE: throttle 2, client budget 4, pending 8, creds 16);
-// rate-limit buckets (AC_NEEDS_ENTRIES 64: kept in the instance's wasm
-// memory and read and written inside the decision call, but placed by the
-// state's key, so the state is keyed first; under a policy whose store is
-// Redis, read and written there, awaited on the stepped path).
+// ac_needs bits (core/authcore_decide.h): the body; rate-limit buckets
+// (AC_NEEDS_ENTRIES 64: kept in the instance's wasm memory and read and
+// written inside the decision call, but placed by the state's key, so the
+// state is keyed first); and the view's own bit for a decision that may
+// wait (wasm/acw.c ACW_NEEDS_WAIT 256, from ac_needs_wait: a password
+// check, a fetch, a step of a Redis store): made on a decision of its own
+// (the stepped path), never in one call.
 const NEEDS_BODY = 1;
-const NEEDS_STATE = 2 | 4 | 8 | 16;
 const NEEDS_ENTRIES = 64;
-// keys from jwt.jwks_uri (AC_NEEDS_FETCH 128): the decision may wait for a
-// fetch, so it is made on a decision of its own (the stepped path)
-const NEEDS_FETCH = 128;
+const NEEDS_WAIT = 256;
 // answer.wait (core/authcore_decide.h): what a pending decision waits for
 const WAIT_FETCH = 3;
 // the view's own wait (wasm/acw.c): a command for Redis to send first
@@ -372,9 +370,7 @@ export async function createAuth(policy, options = {}) {
   // the answer's action, until none is due. Returns the Decision, or a
   // Promise of it when it yields.
   function decideRequest(fields, body, needs, now, byteStrings, slice, signal) {
-    // Redis's reads and writes are awaited: the stepped path too
-    const shared = store !== null && (needs & NEEDS_ENTRIES) !== 0;
-    if (!(needs & (NEEDS_STATE | NEEDS_FETCH)) && !shared) {
+    if (!(needs & NEEDS_WAIT)) {
       const len = write(fields, body, byteStrings);
       written = -1;
       putEntropy((needs & NEEDS_ENTRIES) !== 0);

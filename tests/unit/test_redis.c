@@ -311,6 +311,26 @@ static void test_auth(void)
 	CHECK(P != NULL && ac_redis_auth(P, &cmd) == 0);
 }
 
+/* A request whose entries live in Redis may wait on the host; the same
+ * request with the entries in the host's own table never does; a
+ * password check or a fetch always may. */
+static void test_needs_wait(void)
+{
+	ac_policy_error err;
+	const ac_policy *P = load("", STORE, &err);
+	unsigned n;
+
+	(void)begin_get(P, NULL, "10.0.0.1");
+	n = ac_needs(P, &req);
+	CHECK(P != NULL && (n & AC_NEEDS_ENTRIES) && ac_needs_wait(P, n) == 1);
+	P = load("", "", &err);
+	n = ac_needs(P, &req);
+	CHECK(P != NULL && (n & AC_NEEDS_ENTRIES) && ac_needs_wait(P, n) == 0);
+	CHECK(ac_needs_wait(P, AC_NEEDS_PENDING) == 1 &&
+	    ac_needs_wait(P, AC_NEEDS_FETCH) == 1 &&
+	    ac_needs_wait(P, AC_NEEDS_TLS | AC_NEEDS_BODY) == 0);
+}
+
 static void test_placement(void)
 {
 	ac_policy_error err;
@@ -360,6 +380,7 @@ int main(void)
 	test_round_trip();
 	test_bad_replies();
 	test_auth();
+	test_needs_wait();
 	test_placement();
 #ifdef AC_TEST_COUNT_HEAP
 	test_no_heap();

@@ -21,9 +21,10 @@ import urllib.parse
 
 # ac_needs bits (core/authcore_decide.h)
 NEEDS_BODY = 1
-NEEDS_STATE = 2 | 4 | 8 | 16
-NEEDS_ENTRIES = 64
-NEEDS_FETCH = 128  # keys from jwt.jwks_uri: the decision may wait for a fetch
+# the decision may wait (a password check, a fetch, a step of a Redis
+# store: the view's ACW_NEEDS_WAIT, wasm/acw.c): decided on the stepped
+# path, never in one call
+NEEDS_WAIT = 256
 WAIT_FETCH = 3  # answer.wait: what a pending decision waits for
 WAIT_REDIS = 4  # the view's wait (wasm/acw.c ACW_WAIT_REDIS): a command for Redis first
 REDIS_READS = 1  # AC_REDIS_READS: the reply is an array of bulk strings (nil: None)
@@ -323,10 +324,9 @@ class Auth:
 
     def stepped(self, needs):
         """Whether a request with these AC_NEEDS_* bits is decided on the
-        stepped path: it may carry a password check or a fetch, or, under a
-        policy whose store is Redis, it reads or writes the store there."""
-        return bool(needs & (NEEDS_STATE | NEEDS_FETCH)
-                    or (self._store is not None and needs & NEEDS_ENTRIES))
+        stepped path: the core says it may wait (ACW_NEEDS_WAIT, from
+        ac_needs_wait: a password check, a fetch, a step of a Redis store)."""
+        return bool(needs & NEEDS_WAIT)
 
     def _decide_fields(self, fields, body, needs, now):
         """Decides whole (a password check runs inside the call; a Redis
