@@ -178,6 +178,25 @@ static int by_jwt(const ac_policy *P, const ac_request *req, ac_decision *d,
 	return 1;
 }
 
+static const ac_user *find_user(const ac_policy *P, ac_str name);
+
+/* A session signed in with a password lasts as long as that password: its
+ * credential tag must be the tag of the hash the policy holds for its user
+ * now. A changed hash (a password change) or a removed user ends it, with
+ * the reason a revocation gives. Sessions without a tag (OIDC) pass. */
+static ac_reason cred_current(const ac_policy *P, const ac_session *s)
+{
+	const ac_user *u;
+
+	if (!s->has_cred)
+		return AC_OK;
+	u = find_user(P, s->user);
+	if (u == NULL || u->hash.len == 0 ||
+	    !ac_ct_equal(u->cred, s->cred, AC_SESSION_CRED_LEN))
+		return AC_SESSION_REVOKED;
+	return AC_OK;
+}
+
 /* The session cookie. Several cookies of that name (another app on the
  * same host may set one with Path=/) are resolved, not refused: the one
  * that verifies is taken; two that verify as different users are
@@ -194,6 +213,8 @@ ac_reason ac_session_verify_in(const ac_policy *P, ac_decision *d,
 	d->sess_policy = NULL;
 	r = ac_session_verify(P->session_keys, P->n_session_keys, tok.ptr,
 	    tok.len, now, &d->session);
+	if (r == AC_OK)
+		r = cred_current(P, &d->session);
 	if (r == AC_OK && tok.len <= sizeof d->sess_tok) {
 		memcpy(d->sess_tok, tok.ptr, tok.len);
 		d->sess_len = tok.len;

@@ -129,9 +129,9 @@ void ac_login_reissue(const ac_policy *P, const ac_request *req,
 	char csrf[AC_CSRF_TOKEN_LEN];
 	size_t tl;
 
-	if (s->exp - now < 1 || (tl = ac_session_issue(tok, sizeof tok,
+	if (s->exp - now < 1 || (tl = ac_session_issue_cred(tok, sizeof tok,
 	    &P->session_keys[0], s->sid, s->user.ptr, s->user.len, s->roles,
-	    s->n_roles, now, s->exp - now)) == 0)
+	    s->n_roles, now, s->exp - now, s->has_cred ? s->cred : NULL)) == 0)
 		return;
 	ac_reply_cookie(P, req, d, P->session_cookie, tok, tl, s->exp - now, 1);
 	if (P->csrf && ac_csrf_token(csrf, &P->session_keys[0], tok, tl) != 0)
@@ -167,9 +167,9 @@ void ac_login_issue(const ac_policy *P, const ac_request *req,
 	size_t tl, before;
 
 	if (entropy == NULL || entropy_len < AC_SESSION_ID_LEN ||
-	    (tl = ac_session_issue(tok, sizeof tok, &P->session_keys[0],
+	    (tl = ac_session_issue_cred(tok, sizeof tok, &P->session_keys[0],
 	    entropy, u->name.ptr, u->name.len, u->roles, u->n_roles, now,
-	    P->session_ttl)) == 0 ||
+	    P->session_ttl, u->hash.len > 0 ? u->cred : NULL)) == 0 ||
 	    ac_csrf_token(csrf, &P->session_keys[0], tok, tl) == 0) {
 		ac_reply_respond(d, 500, AC_NO_STATE);
 		return;

@@ -118,6 +118,7 @@ int ac_pl_users(ac_loader *L, ac_policy *P, const cJSON *arr)
 		ac_pl_push_key(L, "password_hash", &s3);
 		if (check_hash(L, P, U->hash) < 0)
 			return -1;
+		ac_session_cred_tag(U->cred, U->hash.ptr, U->hash.len);
 		ac_pl_pop(L, s3);
 		if ((r = cJSON_GetObjectItemCaseSensitive(u, "roles")) != NULL) {
 			ac_pl_push_key(L, "roles", &s3);
@@ -314,6 +315,7 @@ int ac_pl_env_admin(ac_loader *L, ac_policy *P, const ac_policy_env *env)
 		U->name.len = u.len;
 		U->hash.ptr = p + u.len + 1;
 		U->hash.len = h.len;
+		ac_session_cred_tag(U->cred, U->hash.ptr, U->hash.len);
 		U->roles[0].ptr = admin_role;
 		U->roles[0].len = 5;
 		U->n_roles = 1;

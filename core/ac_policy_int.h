@@ -47,6 +47,8 @@ typedef struct {
 	ac_str hash;   /* stored password hash string, checked at load */
 	ac_str roles[AC_SESSION_ROLES_MAX];
 	size_t n_roles;
+	uint8_t cred[AC_SESSION_CRED_LEN]; /* the hash's tag, which its
+	                   sessions carry (ac_session_cred_tag); set at load */
 } ac_user;
 
 /* "cors" (core/ac_cors.c) */

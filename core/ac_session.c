@@ -16,10 +16,10 @@ _Static_assert(sizeof(br_hmac_key_context) <=
     sizeof(((ac_session_key *)0)->state),
     "ac_session_key.state too small for br_hmac_key_context");
 _Static_assert(AC_SESSION_PAYLOAD_MAX == AC_SESSION_ID_LEN + 8 + 8 + 1 +
-    AC_SESSION_USER_MAX + 1 + AC_SESSION_ROLES_MAX * (1 + AC_SESSION_ROLE_MAX),
-    "AC_SESSION_PAYLOAD_MAX out of date");
+    AC_SESSION_USER_MAX + 1 + AC_SESSION_ROLES_MAX * (1 + AC_SESSION_ROLE_MAX) +
+    AC_SESSION_CRED_LEN, "AC_SESSION_PAYLOAD_MAX out of date");
 _Static_assert(AC_SESSION_TOKEN_MAX == 3 + AC_SESSION_KID_MAX + 1 +
-    (AC_SESSION_PAYLOAD_MAX / 3) * 4 + 1 + 43 && AC_SESSION_PAYLOAD_MAX % 3 == 0,
+    (AC_SESSION_PAYLOAD_MAX * 4 + 2) / 3 + 1 + 43,
     "AC_SESSION_TOKEN_MAX out of date");
 
 /* What the MAC covers before the token text: a context string (with its
@@ -159,9 +159,32 @@ static int64_t get_be64(const uint8_t *p)
 	return -(int64_t)(~u) - 1;
 }
 
+void ac_session_cred_tag(uint8_t out[AC_SESSION_CRED_LEN], const char *hash,
+    size_t hash_len)
+{
+	static const char ctx[] = "authcore-credential-v1"; /* + its NUL */
+	br_sha256_context c;
+	uint8_t h[32];
+
+	br_sha256_init(&c);
+	br_sha256_update(&c, ctx, sizeof ctx);
+	br_sha256_update(&c, hash, hash_len);
+	br_sha256_out(&c, h);
+	memcpy(out, h, AC_SESSION_CRED_LEN);
+}
+
 size_t ac_session_issue(char *out, size_t cap, const ac_session_key *key,
     const uint8_t sid[AC_SESSION_ID_LEN], const char *user, size_t user_len,
     const ac_str *roles, size_t n_roles, int64_t now, int64_t ttl)
+{
+	return ac_session_issue_cred(out, cap, key, sid, user, user_len, roles,
+	    n_roles, now, ttl, NULL);
+}
+
+size_t ac_session_issue_cred(char *out, size_t cap, const ac_session_key *key,
+    const uint8_t sid[AC_SESSION_ID_LEN], const char *user, size_t user_len,
+    const ac_str *roles, size_t n_roles, int64_t now, int64_t ttl,
+    const uint8_t cred[AC_SESSION_CRED_LEN])
 {
 	uint8_t payload[AC_SESSION_PAYLOAD_MAX];
 	uint8_t mac[MAC_LEN];
@@ -192,6 +215,10 @@ size_t ac_session_issue(char *out, size_t cap, const ac_session_key *key,
 		payload[plen++] = (uint8_t)roles[i].len;
 		memcpy(payload + plen, roles[i].ptr, roles[i].len);
 		plen += roles[i].len;
+	}
+	if (cred != NULL) {
+		memcpy(payload + plen, cred, AC_SESSION_CRED_LEN);
+		plen += AC_SESSION_CRED_LEN;
 	}
 
 	/* the whole length first, so a short buffer is never half written */
@@ -261,6 +288,12 @@ static ac_reason parse_payload(ac_session *s)
 		pos += len;
 	}
 	s->n_roles = nr;
+	/* the record ends after the roles, or after a credential tag */
+	if (n - pos == AC_SESSION_CRED_LEN) {
+		memcpy(s->cred, p + pos, AC_SESSION_CRED_LEN);
+		s->has_cred = 1;
+		pos += AC_SESSION_CRED_LEN;
+	}
 	if (pos != n)
 		return AC_MALFORMED;
 	if (s->exp <= s->iat)

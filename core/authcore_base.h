@@ -122,7 +122,8 @@ typedef enum {
 	AC_OIDC_UNAVAILABLE,  /* "oidc_unavailable": the provider's configuration, keys or
 	                         token endpoint could not be reached (503) */
 	AC_SESSION_REVOKED,   /* "session_revoked": a session logged out (or all of its
-	                         user's, before a moment) while revocation is on (401) */
+	                         user's, before a moment) while revocation is on, or a
+	                         password session whose user's hash has changed (401) */
 	AC_REASON_COUNT
 } ac_reason;
 

@@ -40,12 +40,13 @@ extern "C" {
 #define AC_SESSION_TTL_MAX 34560000  /* 400 days: browsers cap cookie
                                         lifetimes there (RFC 6265bis) */
 #define AC_SESSION_SKEW 60           /* seconds iat may lie in the future */
+#define AC_SESSION_CRED_LEN 8        /* credential tag (password sessions) */
 /* Decoded payload: sid 16 + iat 8 + exp 8 + (1 + 128) user
- * + 1 + 16 * (1 + 128) roles. */
-#define AC_SESSION_PAYLOAD_MAX 2226
-/* "v1." + kid 32 + "." + base64url(2226 bytes) 2968 + "." + mac 43. Fits
+ * + 1 + 16 * (1 + 128) roles + credential tag 8. */
+#define AC_SESSION_PAYLOAD_MAX 2234
+/* "v1." + kid 32 + "." + base64url(2234 bytes) 2979 + "." + mac 43. Fits
  * one cookie (browsers keep name + value up to 4096 bytes). */
-#define AC_SESSION_TOKEN_MAX 3048
+#define AC_SESSION_TOKEN_MAX 3059
 
 #define AC_CSRF_TOKEN_LEN 43         /* base64url of an HMAC-SHA256 */
 
@@ -122,6 +123,24 @@ size_t ac_session_issue(char *out, size_t cap, const ac_session_key *key,
     const uint8_t sid[AC_SESSION_ID_LEN], const char *user, size_t user_len,
     const ac_str *roles, size_t n_roles, int64_t now, int64_t ttl);
 
+/* The same, for a session signed in with a password: `cred` (may be NULL:
+ * then exactly ac_session_issue) is the credential tag of the stored hash
+ * the password matched (ac_session_cred_tag). It travels in the payload,
+ * so a verifier that still holds the same hash for the user sees the same
+ * tag, and one holding a changed hash (a password change) does not: the
+ * session ends with the password it was signed in with. */
+size_t ac_session_issue_cred(char *out, size_t cap, const ac_session_key *key,
+    const uint8_t sid[AC_SESSION_ID_LEN], const char *user, size_t user_len,
+    const ac_str *roles, size_t n_roles, int64_t now, int64_t ttl,
+    const uint8_t cred[AC_SESSION_CRED_LEN]);
+
+/* The credential tag of a stored password hash string:
+ *   first 8 bytes of SHA-256("authcore-credential-v1" NUL || hash).
+ * The hash string holds a random salt, so the tag says nothing about the
+ * password; it only changes when the hash does. */
+void ac_session_cred_tag(uint8_t out[AC_SESSION_CRED_LEN], const char *hash,
+    size_t hash_len);
+
 /* A verified session. user and roles point into `payload` inside this
  * struct: it must not be copied or reused while they are in use. On any
  * failure every field but `reason` is zero. */
@@ -136,6 +155,8 @@ typedef struct {
 	                     the current key's says "reissue with the new key" */
 	uint8_t payload[AC_SESSION_PAYLOAD_MAX];
 	size_t payload_len;
+	int has_cred;     /* 1: signed in with a password whose hash tag is */
+	uint8_t cred[AC_SESSION_CRED_LEN];                      /* cred */
 } ac_session;
 
 /* Verifies a token against keys[0..n_keys) at time `now`. Work is ordered

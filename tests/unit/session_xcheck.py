@@ -143,7 +143,19 @@ def main():
         ("another kid", session_token(secret, "other", sid, 1000, 60, b"carol", [b"ops"]), "1000", "unknown_kid"),
         ("padding on the MAC", good + "=", "1000", "malformed"),
         ("a JWT-style token", "eyJhbGciOiJIUzI1NiJ9.e30.ZRrHA1JJJW8opsbCGfG_HACGpVUMN_a9IV7pAx_Zmeo", "1000", "malformed"),
+        ("a credential tag of 7 bytes", session_token(secret, "py", sid, 1000, 60, b"", [], raw_payload=payload(sid, 1000, 1060, b"carol", [b"ops"]) + bytes(7)), "1000", "malformed"),
+        ("a credential tag of 9 bytes", session_token(secret, "py", sid, 1000, 60, b"", [], raw_payload=payload(sid, 1000, 1060, b"carol", [b"ops"]) + bytes(9)), "1000", "malformed"),
     ]
+    # a password session carries its hash's credential tag after the roles
+    hash_text = "$pbkdf2-sha256$1000$" + "A" * 22 + "$" + "B" * 43
+    tag = hashlib.sha256(b"authcore-credential-v1\0" + hash_text.encode()).digest()[:8]
+    report("the credential tag of a hash string is the first 8 bytes of SHA-256 over the context and the hash, in C and here",
+           run("--cred-tag", hash_text) == tag.hex(), run("--cred-tag", hash_text))
+    tagged = session_token(secret, "py", sid, 1000, 60, b"", [],
+                           raw_payload=payload(sid, 1000, 1060, b"carol", [b"ops"]) + tag)
+    got = run("--verify", secret.hex(), "py", tagged, "1000")
+    report("a session minted here with a credential tag verifies in C and reads the tag back",
+           got.startswith("ok ") and got.endswith(" cred=" + tag.hex()), got)
     for name, token, now, want in cases:
         got = run("--verify", secret.hex(), "py", token, now).split(" ")[0]
         report(f"C verify of {name} is {want}", got == want, f"got {got!r}")

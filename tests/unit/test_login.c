@@ -42,6 +42,19 @@ static const ac_policy *load(const char *json, const ac_policy_env *env,
 	    &used, err);
 }
 
+/* A second policy beside the first: a reload. */
+static unsigned char mem2[1 << 18];
+static const ac_policy *reload(const char *json, const ac_policy_env *env)
+{
+	ac_policy_error err;
+	size_t used;
+	const ac_policy *Q = ac_policy_load_env(mem2, sizeof mem2, json,
+	    strlen(json), env, &used, &err);
+	if (Q == NULL)
+		printf("# reload refused: %s: %s\n", err.path, err.message);
+	return Q;
+}
+
 static void make_hash(char *out, const char *pw, uint8_t salt_byte)
 {
 	uint8_t salt[AC_PASSWORD_SALT_LEN];
@@ -461,6 +474,139 @@ static void test_form_login(void)
 	finish(P, &r, 1000);
 	CHECK(d.a.status == 401 && d.a.reason == AC_UNKNOWN_USER);
 	CHECK(strstr(d.a.audit, "\"login_user\":\"zed\"") != NULL);
+	end();
+}
+
+/* Signs in by form and returns "authcore_session=<token>" in `cookie`. */
+static int sign_in(const ac_policy *P, const char *user, const char *pw,
+    const ac_policy_env *env, char *cookie, size_t cap)
+{
+	ac_request r;
+	char body[256];
+	const char *c;
+	size_t len, n;
+
+	(void)env;
+	header(0, "Content-Type", "application/x-www-form-urlencoded");
+	snprintf(body, sizeof body, "username=%s&password=%s", user, pw);
+	request(&r, "POST", "/app/auth/login", body, 1);
+	ac_decide_begin(P, &state, &r, 1000, ENT, 16, &d);
+	finish(P, &r, 1000);
+	if (d.a.status != 303 || (c = resp("set-cookie", 0, &len)) == NULL)
+		return 0;
+	n = (size_t)((const char *)memchr(c, ';', len) - c);
+	if (n >= cap)
+		return 0;
+	memcpy(cookie, c, n);
+	cookie[n] = 0;
+	return 1;
+}
+
+/* whoami with the cookie under policy P: the status. */
+static int whoami(const ac_policy *P, const char *cookie, int64_t now)
+{
+	ac_request w;
+	header(0, "Cookie", cookie);
+	request(&w, "GET", "/app/auth/whoami", NULL, 1);
+	ac_decide_begin(P, &state, &w, now, ENT, 16, &d);
+	return d.a.status;
+}
+
+static void test_password_change(void)
+{
+	ac_policy_error e;
+	ac_policy_env env;
+	static char cookie[AC_SESSION_TOKEN_MAX + 32], root_cookie[sizeof cookie];
+	static char text[4096];
+	char new_hash[AC_PASSWORD_HASH_MAX + 1];
+	const ac_policy *P, *Q;
+	ac_session s;
+	ac_session_key k;
+	static const char sec[] = "unit-session-secret-0123456789abcdef";
+	uint8_t tag[AC_SESSION_CRED_LEN];
+
+	memset(&env, 0, sizeof env);
+	env.admin_user.ptr = "root";
+	env.admin_user.len = 4;
+	env.admin_password_hash.ptr = root_hash;
+	env.admin_password_hash.len = strlen(root_hash);
+	P = load(policy_text(""), &env, &e);
+	begin("password change: a password session carries its hash's tag and ends when the hash changes");
+	CHECK(P != NULL);
+	if (P == NULL)
+		return;
+	CHECK(ac_state_init(&state, ENT, sizeof ENT) == 0);
+	CHECK(sign_in(P, "alice", "s3cret+pw", NULL, cookie, sizeof cookie));
+	CHECK(sign_in(P, "root", "root+pw", NULL, root_cookie,
+	    sizeof root_cookie));
+	CHECK(ac_session_key_init(&k, (const uint8_t *)sec, sizeof sec - 1,
+	    "k", 1) == 0);
+	CHECK(ac_session_verify(&k, 1, cookie + 17, strlen(cookie + 17), 1001,
+	    &s) == AC_OK);
+	ac_session_cred_tag(tag, alice_hash, strlen(alice_hash));
+	CHECK(s.has_cred && memcmp(s.cred, tag, sizeof tag) == 0);
+	CHECK(whoami(P, cookie, 1001) == 200);
+	/* the same policy loaded again: the same hash, the session goes on */
+	CHECK((Q = reload(policy_text(""), &env)) != NULL);
+	CHECK(Q != NULL && whoami(Q, cookie, 1002) == 200);
+	CHECK(Q != NULL && whoami(Q, root_cookie, 1002) == 200);
+	/* alice's hash changed (even to the same password, new salt) */
+	make_hash(new_hash, "s3cret pw", 0x33);
+	snprintf(text, sizeof text, "%s", policy_text(""));
+	{
+		char *at = strstr(text, alice_hash);
+		CHECK(at != NULL && strlen(new_hash) == strlen(alice_hash));
+		if (at != NULL)
+			memcpy(at, new_hash, strlen(new_hash));
+	}
+	CHECK((Q = reload(text, &env)) != NULL);
+	CHECK(Q != NULL && whoami(Q, cookie, 1003) == 401 &&
+	    d.a.reason == AC_SESSION_REVOKED);
+	CHECK(strstr(d.a.audit, "\"reason\":\"session_revoked\"") != NULL);
+	/* the other user's session is untouched */
+	CHECK(Q != NULL && whoami(Q, root_cookie, 1003) == 200);
+	/* and a page asks the browser to sign in again, not a bare 401 */
+	{
+		ac_request g;
+		header(0, "Cookie", cookie);
+		header(1, "Accept", "text/html");
+		request(&g, "GET", "/app/jobs", NULL, 2);
+		ac_decide_begin(Q, &state, &g, 1003, ENT, 16, &d);
+		CHECK(d.a.reason == AC_SESSION_REVOKED && d.a.status == 302);
+	}
+	end();
+
+	begin("password change: the administrator's hash from the environment counts too; a removed user's sessions end");
+	env.admin_password_hash.ptr = new_hash;
+	env.admin_password_hash.len = strlen(new_hash);
+	CHECK((Q = reload(policy_text(""), &env)) != NULL);
+	CHECK(Q != NULL && whoami(Q, root_cookie, 1004) == 401);
+	CHECK(Q != NULL && whoami(Q, cookie, 1004) == 200);
+	snprintf(text, sizeof text, "%s", policy_text(""));
+	{
+		char *at = strstr(text, "\"name\":\"alice\"");
+		CHECK(at != NULL);
+		if (at != NULL)
+			memcpy(at, "\"name\":\"alicf\"", 14);
+	}
+	CHECK((Q = reload(text, &env)) != NULL);
+	CHECK(Q != NULL && whoami(Q, cookie, 1004) == 401 &&
+	    d.a.reason == AC_SESSION_REVOKED);
+	end();
+
+	begin("password change: a session without a tag (issued by the library, or by OIDC) is not tied to a hash");
+	{
+		static char tok[AC_SESSION_TOKEN_MAX];
+		static const ac_str role = { "admin", 5 };
+		size_t tl = ac_session_issue(tok, sizeof tok, &k, ENT, "alice",
+		    5, &role, 1, 1000, 600);
+		CHECK(tl > 0);
+		snprintf(cookie, sizeof cookie, "authcore_session=%.*s",
+		    (int)tl, tok);
+		CHECK(whoami(P, cookie, 1004) == 200);
+		CHECK((Q = reload(text, &env)) != NULL);
+		CHECK(Q != NULL && whoami(Q, cookie, 1004) == 200);
+	}
 	end();
 }
 
@@ -1337,6 +1483,7 @@ int main(void)
 	make_hash(root_hash, "root pw", 0x22);
 	test_policy_errors();
 	test_form_login();
+	test_password_change();
 	test_throttle();
 	test_budget();
 	test_flood();

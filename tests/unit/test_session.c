@@ -10,6 +10,7 @@
  * (native build only):
  *   --emit                                  vectors made by the C code
  *   --verify SECRET_HEX KID TOKEN NOW       verify a token made elsewhere
+ *   --cred-tag HASH                         a password hash's credential tag
  *   --csrf-check SECRET_HEX KID SESSION HEADER
  *   --lookup KEY HASH_HEX                   one-entry table lookup
  *
@@ -547,11 +548,12 @@ static void test_session_caps(void)
 	}
 	roles[AC_SESSION_ROLES_MAX] = roles[0];
 
-	begin("session caps: the largest token is exactly AC_SESSION_TOKEN_MAX and verifies");
+	begin("session caps: the largest token (with a credential tag) is exactly AC_SESSION_TOKEN_MAX and verifies");
 	CHECK(ac_session_key_init(&k32, SECRET1, 32, kid, sizeof kid) == 0);
 	n = ac_session_issue(t, sizeof t, &k32, SID, user, AC_SESSION_USER_MAX,
 	    roles, AC_SESSION_ROLES_MAX, NOW, 0);
-	CHECK(n == AC_SESSION_TOKEN_MAX);
+	/* without a credential tag: 8 bytes, 11 base64url characters, less */
+	CHECK(n == AC_SESSION_TOKEN_MAX - 11);
 	CHECK(ac_session_verify(&k32, 1, t, n, NOW, &s) == AC_OK);
 	CHECK(s.user.len == AC_SESSION_USER_MAX &&
 	    s.n_roles == AC_SESSION_ROLES_MAX);
@@ -560,11 +562,25 @@ static void test_session_caps(void)
 		    memcmp(s.roles[i].ptr, roles_text[i], AC_SESSION_ROLE_MAX) ==
 		    0;
 	CHECK(all);
-	/* one byte of room short: nothing is written */
-	memset(t, 'X', sizeof t);
-	CHECK(ac_session_issue(t, AC_SESSION_TOKEN_MAX - 1, &k32, SID, user,
-	    AC_SESSION_USER_MAX, roles, AC_SESSION_ROLES_MAX, NOW, 0) == 0);
-	CHECK(t[0] == 'X' && t[AC_SESSION_TOKEN_MAX - 2] == 'X');
+	CHECK(!s.has_cred);
+	/* with a credential tag it is the largest token there is */
+	{
+		static const uint8_t cred[AC_SESSION_CRED_LEN] = { 1, 2, 3, 4,
+			5, 6, 7, 8 };
+		n = ac_session_issue_cred(t, sizeof t, &k32, SID, user,
+		    AC_SESSION_USER_MAX, roles, AC_SESSION_ROLES_MAX, NOW, 0,
+		    cred);
+		CHECK(n == AC_SESSION_TOKEN_MAX);
+		CHECK(ac_session_verify(&k32, 1, t, n, NOW, &s) == AC_OK);
+		CHECK(s.has_cred && memcmp(s.cred, cred, sizeof cred) == 0 &&
+		    s.n_roles == AC_SESSION_ROLES_MAX);
+		/* one byte of room short: nothing is written */
+		memset(t, 'X', sizeof t);
+		CHECK(ac_session_issue_cred(t, AC_SESSION_TOKEN_MAX - 1, &k32,
+		    SID, user, AC_SESSION_USER_MAX, roles,
+		    AC_SESSION_ROLES_MAX, NOW, 0, cred) == 0);
+		CHECK(t[0] == 'X' && t[AC_SESSION_TOKEN_MAX - 2] == 'X');
+	}
 	end();
 
 	begin("session caps: issue refuses users and roles outside the limits");
@@ -1192,7 +1208,20 @@ static int run_verify(char **argv)
 				printf(",");
 			print_hex(s.roles[i].ptr, s.roles[i].len);
 		}
+		if (s.has_cred) {
+			printf(" cred=");
+			print_hex(s.cred, AC_SESSION_CRED_LEN);
+		}
 	}
+	printf("\n");
+	return 0;
+}
+
+static int run_cred_tag(char **argv)
+{
+	uint8_t tag[AC_SESSION_CRED_LEN];
+	ac_session_cred_tag(tag, argv[0], strlen(argv[0]));
+	print_hex(tag, sizeof tag);
 	printf("\n");
 	return 0;
 }
@@ -1231,6 +1260,8 @@ int main(int argc, char **argv)
 		return run_csrf_check(argv + 2);
 	if (argc == 4 && strcmp(argv[1], "--lookup") == 0)
 		return run_lookup(argv + 2);
+	if (argc == 3 && strcmp(argv[1], "--cred-tag") == 0)
+		return run_cred_tag(argv + 2);
 	test_key_init();
 	test_session_kat();
 	test_session_time();
