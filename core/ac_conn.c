@@ -7,10 +7,10 @@
  * (core/authcore_store.h): an allowed request a cap covers reads the
  * counter's group, and its answer writes the count plus one with
  * compare-and-set, or, at the cap, is refused 429 too_many_connections.
- * The allowed answer carries a lease naming the counters it took; the host
- * keeps it for the stream's life and, when the stream ends, hands it to
- * ac_release_begin, a decision of its own over the same protocol that
- * takes each counter down by one.
+ * The allowed answer carries a lease naming the counters it took and the
+ * store that holds them; the host keeps it for the stream's life and, when
+ * the stream ends, hands it to ac_release_begin, a decision of its own over
+ * the same protocol that takes each counter down by one, in that store.
  *
  * Counters live in 64-byte groups of 8 slots, in a range of groups of
  * their own after the rate limits' (so a bucket's eviction never touches
@@ -137,7 +137,10 @@ int ac_conn_acquire(ac_ctx *c)
 		put32(g + 8 * s, count + 1);
 		put32(g + 8 * s + 4, cap[i].tag);
 	}
-	d->lease[0] = 'L';
+	/* which store counted: a release must take the counters down in
+	 * the same one ('l': the host's own, also when the shared store
+	 * failed and this request fell back to it) */
+	d->lease[0] = P->store_redis && !d->store.local ? 'L' : 'l';
 	d->lease[1] = (uint8_t)n;
 	for (i = 0; i < n; i++) {
 		put32(d->lease + 2 + LEASE_ITEM * i, cap[i].g);
@@ -161,7 +164,8 @@ int ac_conn_lease_ok(const ac_policy *P, const uint8_t *lease, size_t len)
 {
 	size_t n, i;
 
-	if (P == NULL || lease == NULL || len < 2 || lease[0] != 'L')
+	if (P == NULL || lease == NULL || len < 2 ||
+	    (lease[0] != 'L' && lease[0] != 'l'))
 		return 0;
 	n = lease[1];
 	if (n == 0 || n > P->n_conn_caps || len != 2 + LEASE_ITEM * n)

@@ -509,6 +509,8 @@ static void run(const ac_policy *P, ac_state *S, const ac_request *req,
 		d->a.remove[d->a.n_remove++] = P->assert_id.header;
 
 	decide(P, S, req, now, entropy, entropy_len, v, d);
+	d->a.store_failed = d->store.failed == AC_STORE_UNAVAILABLE ||
+	    d->store.fell_back;
 	if (d->a.action == AC_PENDING && d->a.wait == AC_WAIT_NONE)
 		d->a.wait = AC_WAIT_PASSWORD;
 	store_ops(P, d);
@@ -570,6 +572,8 @@ static void release_run(const ac_policy *P, const ac_state *S, int64_t now,
 {
 	reset(d, NULL);
 	d->a.reason = d->store.failed;
+	d->a.store_failed = d->store.failed == AC_STORE_UNAVAILABLE ||
+	    d->store.fell_back;
 	if (d->release == 2)
 		ac_revoke_user_run(P, S, now, d);
 	else if (d->store.failed == AC_OK)
@@ -597,6 +601,8 @@ ac_action ac_release_begin(const ac_policy *P, const uint8_t *lease,
 	}
 	memcpy(d->lease, lease, len);
 	d->lease_len = len;
+	/* counted in the host's own store: released there */
+	d->store.local = lease[0] == 'l';
 	release_run(P, NULL, now, d);
 	ac_gateway_gate(P, d);
 	return d->a.action;

@@ -222,6 +222,12 @@ typedef struct {
 	int store_shared;        /* 1: these reads or writes go to the
 	                            policy's shared store (core/
 	                            authcore_redis.h), 0: the host's own */
+	int store_failed;        /* 1: a store failed while deciding (the
+	                            shared one, or the host's own) and the
+	                            answer is the policy's on_store_error
+	                            outcome; its audit line says which. A
+	                            host counts final answers with it as
+	                            store errors */
 	/* AC_ALLOW under a connection cap (core/authcore_store.h): the
 	 * counters this stream holds; the host keeps these bytes until the
 	 * stream ends, then releases them (ac_release_begin). NULL/0: none */

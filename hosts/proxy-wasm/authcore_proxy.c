@@ -155,6 +155,11 @@ uint32_t proxy_get_shared_data(const char *key, size_t klen, uint8_t **ret,
 APX_IMPORT(proxy_set_shared_data)
 uint32_t proxy_set_shared_data(const char *key, size_t klen,
     const uint8_t *value, size_t vlen, uint32_t cas);
+APX_IMPORT(proxy_define_metric)
+uint32_t proxy_define_metric(uint32_t type, const char *name, size_t len,
+    uint32_t *id);
+APX_IMPORT(proxy_increment_metric)
+uint32_t proxy_increment_metric(uint32_t id, int64_t offset);
 APX_IMPORT(proxy_http_call)
 uint32_t proxy_http_call(const char *upstream, size_t ulen,
     const uint8_t *headers, size_t hlen, const uint8_t *body, size_t blen,
@@ -318,7 +323,6 @@ typedef struct apx_release {
 	struct apx_release *next;
 	uint32_t token;         /* proxy_http_call's, in its root */
 	uint64_t since;         /* when its step was dispatched */
-	int local;              /* a step went to the worker's own store */
 	ac_decision *d;         /* ac_sizeof_decision() bytes, malloc'd */
 } apx_release;
 
@@ -814,6 +818,8 @@ static int state_start(int *stored)
 /* Called once per root context; the state is set up only the first time,
  * so a new plugin in the same VM keeps the counters. Refusing to start
  * without randomness keeps session ids and the state key unpredictable. */
+static void metrics_define(void);
+
 APX_EXPORT(proxy_on_vm_start)
 uint32_t proxy_on_vm_start(uint32_t root_id, size_t vm_config_size)
 {
@@ -825,6 +831,7 @@ uint32_t proxy_on_vm_start(uint32_t root_id, size_t vm_config_size)
 	(void)vm_config_size;
 	if (apx_state_mode != APX_STATE_NONE)
 		return 1;
+	metrics_define();
 	if (apx_state == NULL &&
 	    (apx_state = calloc(1, ac_sizeof_state())) == NULL) {
 		log_str(APX_LOG_ERROR, "authcore: out of memory (state)");
@@ -1341,10 +1348,39 @@ static uint32_t apply(const ac_answer *d, const ac_request *req)
 
 /* Applies s's final decision, logs its audit line and lets the request
  * go. Returns the action for the current callback. */
+/* authcore.store_errors, one counter for every VM of the Envoy (the host
+ * keeps one per name): final answers decided as the policy's
+ * on_store_error says because a store failed. Not counted on a host
+ * that defines no metrics. */
+#define APX_METRIC_COUNTER 0
+static uint32_t apx_store_errors;
+static int apx_store_errors_ok;
+
+static void metrics_define(void)
+{
+	static const char name[] = "authcore.store_errors";
+
+	uint32_t st;
+
+	if (apx_store_errors_ok)
+		return;
+	st = proxy_define_metric(APX_METRIC_COUNTER, name, sizeof(name) - 1,
+	    &apx_store_errors);
+	apx_store_errors_ok = st == APX_OK;
+}
+
+static void count_store_error(const ac_answer *a)
+{
+	if (a->store_failed && a->action != AC_PENDING && apx_store_errors_ok)
+		(void)proxy_increment_metric(apx_store_errors, 1);
+}
+
 static uint32_t conclude(apx_stream *s)
 {
 	const ac_answer *d = ac_decision_answer(s->decision);
 	uint32_t action = apply(d, &s->req);
+
+	count_store_error(d);
 
 	s->phase = action == APX_CONTINUE ? APX_S_ALLOWED : APX_S_ANSWERED;
 	if (action == APX_CONTINUE && d->lease_len <= sizeof(s->lease)) {
@@ -2185,11 +2221,11 @@ static void release_go(apx_root *r, apx_release *x, int64_t now,
 			ac_decide_finish(P, NULL, NULL, now, NULL, 0, x->d);
 			continue;
 		}
-		/* what is left goes to the worker's own store: Redis failed
-		 * and on_store_error is "local" */
+		/* what is left goes to the worker's own store: the lease
+		 * was counted there, or Redis failed and on_store_error is
+		 * "local" */
 		if ((op = store_round(x->d)) < 0)
 			break; /* final */
-		x->local = 1;
 		if (op == APX_OP_STORE_LOST)
 			ac_decide_store_lost(P, NULL, NULL, now, NULL, 0, x->d);
 		else if (op == APX_OP_STORE_ERROR)
@@ -2197,11 +2233,12 @@ static void release_go(apx_root *r, apx_release *x, int64_t now,
 		else
 			ac_decide_finish(P, NULL, NULL, now, NULL, 0, x->d);
 	}
+	count_store_error(a);
 	if (a->action == AC_PENDING)
 		log_not_released("a release that waits for something else");
 	else if (a->reason != AC_OK)
 		log_not_released(ac_reason_name(a->reason));
-	else if (x->local)
+	else if (a->store_failed)
 		log_not_released("Redis failed: released in this worker's own "
 		    "store instead (rate_limits.on_store_error \"local\"); a "
 		    "count Redis holds stays one too high until its entry "

@@ -11,7 +11,8 @@ store.
   through nginx holds at the CLI.
 - Redis killed mid-run: every member still answers limited paths (counted
   in its own store, the audit lines saying so) and refuses sessions 503
-  store_unavailable; no worker or process dies. Redis restarted: sessions
+  store_unavailable, nginx's $authcore_store_errors and each Envoy's
+  authcore.store_errors counter counting them; no worker or process dies. Redis restarted: sessions
   pass and counting in Redis resumes, with nothing done to any of them.
 Prints "ok - ..." / "not ok - ...: why".
 
@@ -344,6 +345,7 @@ def run(d):
         c5 = cookie_of(jar_of(c5))
         workers_before = set(fleet.workers)
         errors_before = store_errors(stats_port)
+        envoy_errors_before = [e.stat("authcore.store_errors") for e in envoys]
         redis.kill()
         t0 = time.monotonic()
         down = [fleet.nginx("GET", "/api/y", client="10.6.0.1")[0] for _ in range(N + 2)]
@@ -373,6 +375,13 @@ def run(d):
                   "Redis down: %s counts /api in its own store (%d of %d) and refuses the "
                   "session 503" % (name, N, N + 2), "statuses %s, session %s" % (lim, s))
             print("# %s: %d requests with Redis down took %.0f ms" % (name, N + 3, took * 1000))
+        envoy_errors = [e.stat("authcore.store_errors") for e in envoys]
+        # (a counter never counted yet is not listed: before it is 0)
+        envoy_errors_before = [max(b, 0) for b in envoy_errors_before]
+        check(all(a - b >= N + 3 for a, b in zip(envoy_errors, envoy_errors_before)),
+              "Redis down: each Envoy's authcore.store_errors counter (its admin /stats) counts "
+              "every answer decided without Redis",
+              "before %s, after %s (%d requests each)" % (envoy_errors_before, envoy_errors, N + 3))
         fails = [fleet.envoy(0, "POST", "/dash/auth/login", client="10.8.1.1",
                              body="username=alice&password=wrong")[0] for _ in range(6)]
         check(fails == [401] * 5 + [429],

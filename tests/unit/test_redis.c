@@ -52,6 +52,7 @@ static const ac_policy *load(const char *rl_more, const char *more,
 
 static ac_request req;
 static uint8_t entropy[32];
+static int64_t later; /* seconds after NOW the next requests come */
 
 static ac_state *state(int i)
 {
@@ -75,15 +76,16 @@ static const ac_answer *begin_get(const ac_policy *P, ac_state *S,
 	req.client_ip.ptr = client;
 	req.client_ip.len = strlen(client);
 	memset(decm, 0, sizeof decm);
-	(void)ac_decide_begin(P, S, &req, NOW, entropy, sizeof entropy, &dec);
+	(void)ac_decide_begin(P, S, &req, NOW + later, entropy, sizeof entropy,
+	    &dec);
 	return ac_decision_answer(&dec);
 }
 
 static long feed(const ac_policy *P, ac_state *S, const char *bytes,
     size_t len)
 {
-	return ac_redis_reply_resp(P, S, &req, NOW, entropy, sizeof entropy,
-	    &dec, &cmd, (const uint8_t *)bytes, len);
+	return ac_redis_reply_resp(P, S, &req, NOW + later, entropy,
+	    sizeof entropy, &dec, &cmd, (const uint8_t *)bytes, len);
 }
 
 static int arg_is(size_t i, const char *s)
@@ -141,6 +143,32 @@ static void test_policy(void)
 	end();
 }
 
+/* Answers each of the decision's Redis steps as an empty Redis that
+ * applies every write would. */
+static void redis_settle(const ac_policy *P, ac_state *S)
+{
+	char reply[4096];
+	size_t n;
+
+	while (ac_redis_command(P, &dec, &cmd) == 1) {
+		n = cmd.kind == AC_REDIS_READS ? absent_reply(reply, cmd.n) :
+		    (size_t)sprintf(reply, ":%zu\r\n", cmd.n);
+		if (feed(P, S, reply, n) != (long)n)
+			break;
+	}
+}
+
+/* A decision's Redis step failing (Redis down), then settled against the
+ * host's table T. */
+static void redis_down(const ac_policy *P, ac_state *S, ac_table *T)
+{
+	if (ac_redis_command(P, &dec, &cmd) == 1)
+		ac_redis_reply(P, S, &req, NOW + later, entropy,
+		    sizeof entropy, &dec, &cmd, 1, NULL, 0, 0);
+	ac_table_settle(P, S, T, &req, NOW + later, entropy, sizeof entropy,
+	    &dec);
+}
+
 static void test_round_trip(void)
 {
 	ac_policy_error err;
@@ -179,8 +207,11 @@ static void test_round_trip(void)
 	for (i = 0; i < 64; i++)
 		sprintf(hex + 2 * i, "%02x", a->writes[0].value[i]);
 	CHECK(cmd.argv[5].len == 128 && memcmp(cmd.argv[5].ptr, hex, 128) == 0);
+	/* (an argument is a slice: no NUL after it) */
+	memcpy(hex, cmd.argv[6].ptr, cmd.argv[6].len < 10 ? cmd.argv[6].len : 10);
+	hex[10] = 0;
 	CHECK(cmd.argv[6].len == 10 && a->writes[0].expires > NOW &&
-	    strtoll(cmd.argv[6].ptr, NULL, 10) == a->writes[0].expires);
+	    strtoll(hex, NULL, 10) == a->writes[0].expires);
 	/* RESP encoding, as a raw socket sends it */
 	{
 		uint8_t wire[8192];
@@ -191,7 +222,7 @@ static void test_round_trip(void)
 	/* applied: the answer stands */
 	CHECK(feed(P, S, ":1\r\n", 4) == 4);
 	CHECK(a->action == AC_ALLOW && a->store_shared == 0 && a->n_writes == 0 &&
-	    ac_redis_command(P, &dec, &cmd) == 0);
+	    ac_redis_command(P, &dec, &cmd) == 0 && a->store_failed == 0);
 	end();
 
 	begin("redis: a lost write decides again on fresh reads; a present entry's version is the condition");
@@ -261,7 +292,7 @@ static void test_bad_replies(void)
 			    ac_reason_name(a->reason));
 		CHECK(r == (i >= 2 && i <= 5 ? (long)strlen(bad[i]) : -1));
 		CHECK(a->status == 503 && a->reason == AC_STORE_UNAVAILABLE &&
-		    a->store_shared == 0);
+		    a->store_shared == 0 && a->store_failed == 1);
 	}
 	end();
 
@@ -282,6 +313,8 @@ static void test_bad_replies(void)
 			ac_table_settle(L, S, T, &req, NOW, entropy,
 			    sizeof entropy, &dec);
 			CHECK(a->status == (k < 2 ? 200 : 429));
+			/* counted as a store error by the host */
+			CHECK(a->store_failed == 1);
 			CHECK(a->audit_len > 0 && strstr(a->audit,
 			    "\"store\":\"store_unavailable\",\"store_fallback\":\"local\"") != NULL);
 		}
@@ -356,6 +389,74 @@ static void test_placement(void)
 	end();
 }
 
+/* A connection cap's lease names the store that counted it: one taken
+ * while Redis was down (counted in the host's own table) is released in
+ * that table even once Redis is back, and one taken in Redis goes back to
+ * Redis. */
+static void test_lease_store(void)
+{
+	ac_policy_error err;
+	const ac_policy *P = load(",\"store\":1024,\"connections\":[{\"name\":"
+	    "\"c\",\"path\":\"/*\",\"key\":\"client\",\"max\":1}]", STORE, &err);
+	ac_state *S = state(0);
+	ac_table *T;
+	const ac_answer *a;
+	uint8_t lease[AC_LEASE_MAX];
+	size_t lease_len;
+
+	begin("redis: a cap taken in the host's own table while Redis was down is released there, not in Redis");
+	CHECK(P != NULL);
+	if (P == NULL) {
+		end();
+		return;
+	}
+	T = ac_table_init(tablem, sizeof tablem, P);
+	CHECK(T != NULL);
+	later = 0;
+	a = begin_get(P, S, "10.3.0.1");
+	redis_down(P, S, T);
+	CHECK(a->action == AC_ALLOW && a->lease_len > 0 &&
+	    a->lease_len <= sizeof lease && a->store_failed == 1);
+	lease_len = a->lease_len <= sizeof lease ? a->lease_len : 0;
+	memcpy(lease, a->lease, lease_len);
+	/* the table holds the stream: a second one of that client is over
+	 * the cap of 1 there (Redis down still) */
+	a = begin_get(P, S, "10.3.0.1");
+	redis_down(P, S, T);
+	CHECK(a->status == 429 && a->reason == AC_TOO_MANY_CONNECTIONS);
+	/* Redis is back; the stream ends: its release goes to the table */
+	memset(decm, 0, sizeof decm);
+	(void)ac_release_begin(P, lease, lease_len, NOW, &dec);
+	a = ac_decision_answer(&dec);
+	CHECK(a->store_shared == 0 && ac_redis_command(P, &dec, &cmd) == 0);
+	ac_table_settle(P, S, T, NULL, NOW, NULL, 0, &dec);
+	CHECK(a->action != AC_PENDING && a->reason == AC_OK &&
+	    a->store_failed == 0);
+	/* and the table's count is down: Redis down again a minute later
+	 * (the client's 2/minute has room), a new stream of that client fits
+	 * under the cap */
+	later = 61;
+	a = begin_get(P, S, "10.3.0.1");
+	redis_down(P, S, T);
+	CHECK(a->action == AC_ALLOW && a->lease_len > 0);
+	later = 0;
+	end();
+
+	begin("redis: a cap taken in Redis is released in Redis");
+	a = begin_get(P, S, "10.3.0.2");
+	redis_settle(P, S);
+	CHECK(a->action == AC_ALLOW && a->lease_len > 0 &&
+	    a->lease_len <= sizeof lease && a->store_failed == 0);
+	lease_len = a->lease_len <= sizeof lease ? a->lease_len : 0;
+	memcpy(lease, a->lease, lease_len);
+	memset(decm, 0, sizeof decm);
+	(void)ac_release_begin(P, lease, lease_len, NOW, &dec);
+	a = ac_decision_answer(&dec);
+	CHECK(a->store_shared == 1 && ac_redis_command(P, &dec, &cmd) == 1 &&
+	    cmd.kind == AC_REDIS_READS);
+	end();
+}
+
 #ifdef AC_TEST_COUNT_HEAP
 static void test_no_heap(void)
 {
@@ -382,6 +483,7 @@ int main(void)
 	test_auth();
 	test_needs_wait();
 	test_placement();
+	test_lease_store();
 #ifdef AC_TEST_COUNT_HEAP
 	test_no_heap();
 #endif
