@@ -19,6 +19,7 @@
 #include "ac_reply.h"
 #include "ac_revoke.h"
 #include "ac_request_int.h"
+#include "ac_throttle.h"
 #include "ac_stage.h"
 #include "ac_state_int.h"
 #include "ac_traffic.h"
@@ -255,6 +256,8 @@ static const ac_stage_fn stages[] = {
 	ac_stage_jwks,   /* the upstream assertion's public key (ac_assert.c) */
 	ac_stage_revoke_prefetch, /* a session's revocation entry, read
 	                    with the client's limits (ac_revoke.c) */
+	ac_stage_throttle_prefetch, /* a login post's throttle counters,
+	                    read with the client's limits (ac_throttle.c) */
 	ac_stage_ratelimit_client, /* limits on the client: before any
 	                    verifier (ac_ratelimit.c) */
 	ac_stage_revoke_logout, /* logout revokes the session (ac_revoke.c) */

@@ -24,6 +24,8 @@
  */
 #include "ac_bucket.h"
 #include "ac_identify.h"
+#include "ac_login.h"
+#include "ac_request_int.h"
 #include "ac_ratelimit.h"
 #include "ac_state_int.h"
 #include "ac_throttle.h"
@@ -86,6 +88,33 @@ static void place(const ac_policy *P, const ac_state *S, ac_decision *d,
 		c->w.count = P->attempts;
 		c->w.period = period(P->attempts_window);
 	}
+}
+
+int ac_stage_throttle_prefetch(ac_ctx *c)
+{
+	const ac_policy *P = c->P;
+	ac_decision *d = c->d;
+	ac_login_form f;
+	counter k[2];
+	size_t keep = d->buf_len;
+
+	if (!ac_throttle_shared(P, d) || !P->password_login ||
+	    c->req.body_too_large || !ac_str_eq(c->req.method, "POST", 4) ||
+	    ac_login_route(P, &c->req, c->path_len) != AC_ROUTE_LOGIN ||
+	    d->store.n + 2 > AC_STORE_OPS_MAX)
+		return AC_STAGE_NEXT;
+	memset(&f, 0, sizeof f);
+	if (ac_req_login_form(&c->req, d, &f) == 0 && f.user.len > 0 &&
+	    f.user.len <= AC_SESSION_USER_MAX) {
+		/* only named: read with the client limits' buckets */
+		place(P, c->S, d, 'c', d->a.client, f.user, &k[0]);
+		place(P, c->S, d, 'p', d->a.client, f.user, &k[1]);
+	}
+	/* the login stage reads the form again, for itself */
+	ac_wipe(f.password, sizeof f.password);
+	ac_wipe(d->buf + keep, d->buf_len - keep);
+	d->buf_len = keep;
+	return AC_STAGE_NEXT;
 }
 
 /* Both counters placed and supplied: 0; else AC_ID_PENDING (d pending on

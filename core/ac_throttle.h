@@ -6,6 +6,7 @@
 #define AC_THROTTLE_H
 
 #include "ac_decision_int.h"
+#include "ac_stage.h"
 
 /* Groups of the shared store the throttle's counters live in (after the
  * revocations'): 8 counters each, so 32,768 (client, user) pairs and
@@ -43,5 +44,10 @@ int ac_throttle_store_count(const ac_policy *P, const ac_state *S,
  * AC_ID_PENDING when d now waits for the entries' reads. */
 int ac_throttle_store_success(const ac_policy *P, const ac_state *S,
     ac_str client, ac_str user, int64_t now, ac_decision *d);
+
+/* The stage before the client limits: a login post's two counters are
+ * named (not read), so their entries are read in the same round trip as
+ * the limits' buckets. Always AC_STAGE_NEXT. */
+int ac_stage_throttle_prefetch(ac_ctx *c);
 
 #endif

@@ -37,7 +37,9 @@ def policy(port, limit="100/minute", store=True):
          "login": {"prefix": "/dash"},
          "default": "authenticated",
          "rate_limits": {"limits": [{"path": "/api/*", "key": "client", "limit": limit},
-                                    {"path": "/dash/jobs", "key": "client", "limit": "1000/minute"}]},
+                                    {"path": "/dash/jobs", "key": "client", "limit": "1000/minute"},
+                                    {"path": "/dash/auth/login", "key": "client",
+                                     "limit": "1000/minute"}]},
          "public": ["/api/*"]}
     if store:
         p["store"] = {"redis": {"port": port, "timeout_ms": 200, "prefix": "t:"}, "secret": SECRET}
@@ -191,6 +193,7 @@ def main():
 
         check_throttle(a, b, redis)
         check_one_read(a, redis)
+        check_login_batched(a, redis)
 
         # an operator revokes a user through the admin endpoint of one member
         time.sleep(1.1)
@@ -311,6 +314,20 @@ def check_one_read(a, redis):
     n = evals(redis) - before
     report("a session request under a client limit costs two Redis commands: one read of "
            "both entries, one write", d["status"] == 200 and n == 2,
+           "status %s, EVAL calls %d" % (d["status"], n))
+
+
+def check_login_batched(a, redis):
+    """A login post under a client limit reads the limit's bucket and the
+    throttle's two counters in one round trip: a wrong password costs a
+    read and the write that counts the attempt, nothing more."""
+    before = evals(redis)
+    d = a.decide({"method": "POST", "path": "/dash/auth/login", "client_ip": "10.9.8.7",
+                  "headers": {"content-type": "application/x-www-form-urlencoded"},
+                  "body": "username=alice&password=not-hers"})[0]
+    n = evals(redis) - before
+    report("a login post under a client limit costs two Redis commands: one read of the "
+           "limit's bucket and the throttle's counters, one write", d["status"] == 401 and n == 2,
            "status %s, EVAL calls %d" % (d["status"], n))
 
 
