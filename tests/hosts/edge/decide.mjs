@@ -74,7 +74,10 @@ for (const f of job.files) {
         res.handle = { skip: fr.skip };
       } else {
         const n = audits.length;
-        const r = await authH.handle(fr.request, { clientIp: c.request.client_ip });
+        // the case's clock, as decide() has it: a file's cases share one
+        // moment, so "the 101st of 100/minute" does not depend on how
+        // fast the 100 before it ran
+        const r = await authH.handle(fr.request, { clientIp: c.request.client_ip, now: c.now });
         // audit calls for this request, and whether they match the decision
         const calls = audits.length - n;
         const h = {
