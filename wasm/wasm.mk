@@ -28,6 +28,8 @@ $(2)/br/%.o: $(TP)/bearssl/src/%.c
 	@mkdir -p $$(@D)
 	@$(3) $(5) -w $$(BR_INC) -c $$< -o $$@
 $(2)/libbearssl.a: $$(patsubst $(TP)/bearssl/src/%.c,$(2)/br/%.o,$$(BR_SRCS))
+	@test -n "$$^" || { echo "$$@: no BearSSL sources were found when make started" \
+	  "(run make deps, then make again)" >&2; exit 1; }
 	rm -f $$@ && $(4) rcs $$@ $$^
 $(2)/cJSON.o: $$(CJ_SRC)
 	@mkdir -p $$(@D)
