@@ -179,7 +179,12 @@ static uint64_t apx_prof_ns[8], apx_prof_calls[8];
 static const char *const apx_prof_names[8] = { "context_create",
     "request_headers", "response_headers", "done", "log", "delete",
     "request_body", "other" };
-#define APX_CALL(f, ...) (apx_prof_abi++, f(__VA_ARGS__))
+static uint64_t prof_now(void);
+static uint64_t apx_prof_host_ns;
+/* a host call, counted and timed (the clock read itself included) */
+#define APX_CALL(f, ...) ({ uint64_t prof_h0 = prof_now(); \
+	__typeof__(f(__VA_ARGS__)) prof_r = f(__VA_ARGS__); \
+	apx_prof_host_ns += prof_now() - prof_h0; apx_prof_abi++; prof_r; })
 #define proxy_log(...) APX_CALL(proxy_log, __VA_ARGS__)
 #define proxy_get_header_map_pairs(...) \
 	APX_CALL(proxy_get_header_map_pairs, __VA_ARGS__)
@@ -226,9 +231,10 @@ static void prof_report(uint32_t id)
 	if (++apx_prof_streams < APX_PROFILE_EVERY)
 		return;
 	k = snprintf(line, sizeof(line), "authcore profile: per stream: %.2f "
-	    "host calls, %.2f callbacks;", (double)apx_prof_abi /
-	    (double)apx_prof_streams, (double)apx_prof_in /
-	    (double)apx_prof_streams);
+	    "host calls (%.2f us in them), %.2f callbacks;",
+	    (double)apx_prof_abi / (double)apx_prof_streams,
+	    (double)apx_prof_host_ns / 1000.0 / (double)apx_prof_streams,
+	    (double)apx_prof_in / (double)apx_prof_streams);
 	n = k > 0 ? (size_t)k : 0;
 	for (i = 0; i < 7 && n < sizeof(line); i++) {
 		if (apx_prof_calls[i] == 0)
@@ -243,7 +249,7 @@ static void prof_report(uint32_t id)
 	if (n > sizeof(line) - 1)
 		n = sizeof(line) - 1;
 	(proxy_log)(3, line, n);
-	apx_prof_streams = apx_prof_abi = apx_prof_in = 0;
+	apx_prof_streams = apx_prof_abi = apx_prof_in = apx_prof_host_ns = 0;
 	memset(apx_prof_ns, 0, sizeof(apx_prof_ns));
 	memset(apx_prof_calls, 0, sizeof(apx_prof_calls));
 }
@@ -2722,12 +2728,14 @@ uint32_t proxy_on_response_headers(uint32_t id, size_t n_headers,
  * Once per stream. */
 static void release_lease(apx_stream *s)
 {
-	apx_root *r = root_get(s->root_id);
+	apx_root *r;
 	const char *why = "the filter's configuration is gone";
-	int64_t now = unix_now();
+	int64_t now;
 
 	if (s->lease_len == 0)
-		return;
+		return; /* most streams: no host call at all */
+	r = root_get(s->root_id);
+	now = unix_now();
 	if (r != NULL && r->policy != NULL && now >= 0 && r->gw_releases) {
 		release_start(r, s, now);
 		s->lease_len = 0;
