@@ -153,6 +153,17 @@ static int scan_number(aj_cur *c)
 	return c->i > start ? 0 : -1;
 }
 
+/* 1 if the raw (undecoded) string text holds an escape */
+static int has_escape(ac_str raw)
+{
+	size_t i;
+
+	for (i = 0; i < raw.len; i++)
+		if (raw.ptr[i] == '\\')
+			return 1;
+	return 0;
+}
+
 static int scan_lit(aj_cur *c, const char *lit)
 {
 	size_t l = strlen(lit);
@@ -199,15 +210,23 @@ static int scan_container(aj_cur *c, int depth, int is_obj, aj_member *m,
 			return -1;
 		if (m != NULL) {
 			char tmp[AC_NAME_MAX];
+			const char *name = tmp;
 			size_t j, tl;
 			if (k >= cap)
 				return -1;
 			/* compare decoded names; names longer than
-			 * AC_NAME_MAX are refused rather than truncated */
-			if (aj_str_decode(key, tmp, sizeof tmp, &tl) < 0)
+			 * AC_NAME_MAX are refused rather than truncated.
+			 * A name without escapes is its own decoding. */
+			if (!has_escape(key)) {
+				if (key.len > sizeof tmp)
+					return -1;
+				name = key.ptr;
+				tl = key.len;
+			} else if (aj_str_decode(key, tmp, sizeof tmp, &tl) < 0) {
 				return -1;
+			}
 			for (j = 0; j < k; j++)
-				if (aj_str_eq(m[j].key, tmp, tl))
+				if (aj_str_eq(m[j].key, name, tl))
 					return -1;
 			m[k].key = key;
 			m[k].type = t;
@@ -384,10 +403,15 @@ int aj_str_eq(ac_str raw, const char *s, size_t len)
 	 * decoding */
 	if (raw.len < len)
 		return 0;
-	if (raw.len == len)
-		return (len == 0 || memcmp(raw.ptr, s, len) == 0) &&
-		    memchr(raw.ptr, '\\', raw.len) == NULL;
-	if (memchr(raw.ptr, '\\', raw.len) == NULL)
+	/* names are short (claims, members): a plain loop, not a libc call
+	 * per comparison */
+	if (raw.len == len) {
+		for (i = 0; i < len; i++)
+			if (raw.ptr[i] != s[i] || raw.ptr[i] == '\\')
+				return 0;
+		return 1;
+	}
+	if (!has_escape(raw))
 		return 0;
 	memset(&d, 0, sizeof d);
 	d.p = raw.ptr;
@@ -406,7 +430,7 @@ int aj_str_decode(ac_str raw, char *dst, size_t cap, size_t *len)
 	size_t i = 0;
 	int b;
 
-	if (memchr(raw.ptr, '\\', raw.len) == NULL) {
+	if (!has_escape(raw)) {
 		if (raw.len > cap)
 			return -1;
 		if (raw.len)
