@@ -330,6 +330,12 @@ static void test_claims(void)
 	ac_jwt_checks_init(&ck);
 	CHECK(verify_with(SECRET, AC_ALG_HS256, &ck, sign("{\"sub\":\"a\",\"sub\":\"b\"}"), 1) == AC_MALFORMED);
 	CHECK(verify_with(SECRET, AC_ALG_HS256, &ck, sign("{\"sub\":\"a\",\"s\\u0075b\":\"b\"}"), 1) == AC_MALFORMED);
+	/* the escaped name first: the plain one is compared to its decoding */
+	CHECK(verify_with(SECRET, AC_ALG_HS256, &ck, sign("{\"s\\u0075b\":\"a\",\"sub\":\"b\"}"), 1) == AC_MALFORMED);
+	CHECK(verify_with(SECRET, AC_ALG_HS256, &ck, sign("{\"s\\u0075b\":\"a\",\"\\u0073ub\":\"b\"}"), 1) == AC_MALFORMED);
+	/* names that only look alike are two names */
+	CHECK(verify_with(SECRET, AC_ALG_HS256, &ck, sign("{\"s\\u0075c\":\"a\",\"sub\":\"b\"}"), 1) == AC_OK);
+	CHECK(verify_with(SECRET, AC_ALG_HS256, &ck, sign("{\"sub\":\"a\",\"s\\u0075bx\":\"b\"}"), 1) == AC_OK);
 	/* lookups are case-sensitive: "EXP" is not exp */
 	CHECK(verify_with(SECRET, AC_ALG_HS256, &ck, sign("{\"EXP\":1}"), 100) == AC_OK);
 	end();
@@ -560,6 +566,22 @@ static void test_policy_and_decide(void)
 	    sign("{\"roles\":[\"reader\"],\"aud\":\"api\",\"exp\":2000}"));
 	decide_case(P, "GET", "/api/x", auth, &d, 1000);
 	CHECK(d.a.status == 401 && d.a.reason == AC_MISSING_CLAIM);
+	/* a credential outside RFC 6750's b64token is a bad request: two
+	 * folded into one line, a space, a byte past ASCII */
+	{
+		static const char *const bad[] = { "Bearer a.b.c,a.b.c",
+			"Bearer a.b c", "Bearer a.b.\xc3\xa9", "Bearer a.b.c!",
+			"Bearer a.b.c\x7f" };
+		size_t bi;
+		for (bi = 0; bi < sizeof bad / sizeof bad[0]; bi++) {
+			decide_case(P, "GET", "/api/x", bad[bi], &d, 1000);
+			CHECK(d.a.status == 400 && d.a.reason == AC_INVALID_REQUEST);
+		}
+		/* every b64token character is taken as a token's (the
+		 * signature then fails: 401, not 400) */
+		decide_case(P, "GET", "/api/x", "Bearer aZ09-._~+/=", &d, 1000);
+		CHECK(d.a.status == 401 && d.a.reason != AC_INVALID_REQUEST);
+	}
 	/* a comma inside a role would forge a second one downstream */
 	snprintf(auth, sizeof auth, "Bearer %s",
 	    sign("{\"sub\":\"u\",\"roles\":[\"reader,admin\"],\"aud\":\"api\",\"exp\":2000}"));
