@@ -46,7 +46,8 @@ $(B)/envoy-example.yaml: hosts/proxy-wasm/envoy-example.yaml hosts/proxy-wasm/bu
 
 ALL_HOSTS += $(B)/envoy-example.yaml
 
-# Profiling build (tools/bench/envoy_cost.py --profile): host calls counted
+# Profiling build (tools/bench/envoy_cost.py --also
+# profile=build/bench/authcore-proxy-profile.wasm): host calls counted
 # and callbacks timed per stream, logged at warning level. Never shipped.
 $(B)/bench/authcore-proxy-profile.wasm: $(PXW_SRC) $(WASI_LIBS) $(CORE_HDRS) hosts/proxy-wasm/build.mk
 	@mkdir -p $(@D)

@@ -8,7 +8,11 @@ differ only in their HTTP filters:
  - empty: a proxy-wasm module that does nothing (tools/bench/empty_proxy.c):
    what any Wasm filter costs in Envoy before it does any work;
  - authcore: this tree's filter (build/authcore-proxy.wasm), or --wasm;
- - jwt_authn: Envoy's native JWT filter with the same HS256 key (--jwt-authn).
+ - jwt_authn: Envoy's native JWT filter with the same HS256 key, the token
+   passed on as it came (forward: true) and nothing added;
+ - jwt_authn_fwd: the same filter doing what authcore does to an allowed
+   request besides its role check: the token removed and the subject and
+   roles claims sent upstream as headers (claim_to_headers).
 Rows: `public` (a path the policy makes public: authcore decides and lets it
 through, no credential) and `token` (an HS256 bearer token on a path that
 needs a role). For each row, wrk (Debian `wrk`, one thread, 8 connections)
@@ -20,7 +24,8 @@ made. A run with a non-2xx answer fails the row. Figures are benchmarks,
 never assertions; the table goes to stdout and build/bench/envoy-cost.md.
 
 Usage: build/venv/bin/python tools/bench/envoy_cost.py [--seconds 10]
-       [--rounds 3] [--rows public,token] [--configs none,empty,authcore,jwt_authn]
+       [--rounds 3] [--rows public,token]
+       [--configs none,empty,authcore,jwt_authn,jwt_authn_fwd]
        [--wasm PATH] [--also NAME=PATH ...]
 --also adds another authcore build as a configuration of its own (A/B).
 """
@@ -58,18 +63,25 @@ def policy():
     return json.dumps(p)
 
 
-def jwt_authn_filter():
+def jwt_authn_filter(forward_identity=False):
+    """Envoy's jwt_authn with the policy's HS256 key. forward_identity: it
+    also does what authcore does to an allowed request: the token is
+    removed (forward: false) and the subject and roles claims go upstream
+    as x-authcore-user and x-authcore-roles (claim_to_headers)."""
     k = base64.urlsafe_b64encode(SECRET.encode()).rstrip(b"=").decode()
     jwks = json.dumps({"keys": [{"kty": "oct", "kid": "k1", "alg": "HS256", "k": k}]})
+    provider = {"audiences": ["api"], "local_jwks": {"inline_string": jwks},
+                "forward": not forward_identity}
+    if forward_identity:
+        provider["claim_to_headers"] = [
+            {"header_name": "x-authcore-user", "claim_name": "sub"},
+            {"header_name": "x-authcore-roles", "claim_name": "roles"}]
     return {
         "name": "envoy.filters.http.jwt_authn",
         "typed_config": {
             "@type": "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3."
                      "JwtAuthentication",
-            "providers": {"bench": {
-                "audiences": ["api"],
-                "local_jwks": {"inline_string": jwks},
-                "forward": True}},
+            "providers": {"bench": provider},
             "rules": [{"match": {"prefix": "/api/"}, "requires": {"provider_name": "bench"}},
                       {"match": {"prefix": "/"}}],
         },
@@ -159,7 +171,8 @@ def main():
     for c in filter(None, args.configs.split(",")):
         configs[c] = {"none": (None, None), "empty": (args.empty_wasm, None),
                       "authcore": (args.wasm, None),
-                      "jwt_authn": (None, jwt_authn_filter())}[c]
+                      "jwt_authn": (None, jwt_authn_filter()),
+                      "jwt_authn_fwd": (None, jwt_authn_filter(True))}[c]
     for a in args.also:
         name, path = a.split("=", 1)
         configs[name] = (path, None)

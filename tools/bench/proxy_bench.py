@@ -5,7 +5,9 @@ Every proxy forwards to one upstream, a separate nginx whose only location
 is `return 200` (2 workers, loopback). The proxies run at once and differ
 only in authcore:
  - Envoy (V8, --concurrency 1): no filter but the router; this tree's filter
-   (build/authcore-proxy.wasm); Envoy's native jwt_authn with the HS256 key
+   (build/authcore-proxy.wasm); Envoy's native jwt_authn with the HS256 key,
+   as configured by default (token passed on) and doing what authcore does
+   to an allowed request (token removed, sub and roles claims as headers)
    (the Envoys of tools/bench/envoy_cost.py, routed to the upstream); the
    filter again with the same policy plus one rate limit on every request
    (RATE_LIMIT: 1000/second per X-Client header value, the fastest window
@@ -93,6 +95,7 @@ BEFORE = {
     "envoy-hs256": (0.75, "144 → 222 µs"),
     "envoy-session": (0.73, "137 → 230 µs"),
     "envoy-jwt_authn": (0.84, "141 → 204 µs"),
+    "envoy-jwt_authn-fwd": (None, ""),
     "envoy-ratelimit": (None, ""),
     "envoy-ratelimit-off": (None, ""),
     "envoy-rs256": (0.38, "141 → 428 µs"),
@@ -113,6 +116,8 @@ LABELS = {
     "envoy-hs256": "Envoy, HS256 token",
     "envoy-session": "Envoy, session cookie",
     "envoy-jwt_authn": "Envoy, Envoy's native `jwt_authn`, same HS256 token",
+    "envoy-jwt_authn-fwd": "Envoy, `jwt_authn` also doing what authcore does to the "
+                           "request (token removed; sub and roles claims as headers)",
     "envoy-rs256": "Envoy, RS256 token",
     "envoy-es256": "Envoy, ES256 token",
     "envoy-ratelimit": "Envoy, one rate limit on every request (public path)",
@@ -131,7 +136,9 @@ RATE_LIMIT = {"limits": [{"name": "bench", "path": "/public/*", "key": "header:x
                          {"name": "probe", "path": "/public/*", "key": "header:x-probe",
                           "limit": "1/minute"}]}
 # a row's config measured under another name than the row's
-ROW_NAMES = {("envoy-ratelimit", "authcore"): "envoy-ratelimit-off"}
+ROW_NAMES = {("envoy-ratelimit", "authcore"): "envoy-ratelimit-off",
+             ("envoy-hs256", "jwt_authn"): "envoy-jwt_authn",
+             ("envoy-hs256", "jwt_authn_fwd"): "envoy-jwt_authn-fwd"}
 CLIENTS = 256
 CLIENTS_LUA = """-- one of %d clients per request, round robin, in X-Client
 local n = 0
@@ -201,7 +208,8 @@ class Material:
 # row -> (proxy, credential kind, path, [(config, its baseline)])
 ROWS = {
     "envoy-public": ("envoy", "public", "/public/ping", ["none", "authcore"]),
-    "envoy-hs256": ("envoy", "hs256", "/api/items", ["none", "authcore", "jwt_authn"]),
+    "envoy-hs256": ("envoy", "hs256", "/api/items",
+                    ["none", "authcore", "jwt_authn", "jwt_authn_fwd"]),
     "envoy-session": ("envoy", "session", "/api/items", ["none", "authcore"]),
     "envoy-rs256": ("envoy", "rs256", "/api/items", ["none", "authcore"]),
     "envoy-es256": ("envoy", "es256", "/api/items", ["none", "authcore"]),
@@ -366,6 +374,7 @@ def main():
             return 1
         envoy_configs = {"none": (None, None, None), "authcore": (args.wasm, None, None),
                          "jwt_authn": (None, jwt_authn_filter(), None),
+                         "jwt_authn_fwd": (None, jwt_authn_filter(True), None),
                          "authcore-rl": (args.wasm, None, m.rl_policy)}
         for c, (wasm, native, pol) in envoy_configs.items():
             if c in want:
@@ -422,7 +431,7 @@ def main():
             base = configs[0]
             mb = statistics.median(runs[base])
             for c in configs[1:]:
-                name = ROW_NAMES.get((row, c), row if c != "jwt_authn" else "envoy-jwt_authn")
+                name = ROW_NAMES.get((row, c), row)
                 if c.rpartition("-")[0] in also:
                     name = "%s (%s)" % (row, c)
                     LABELS.setdefault(name, "%s: %s" % (LABELS[row], also[c.rpartition("-")[0]]))
@@ -437,6 +446,9 @@ def main():
                          results[name]["cpu"]), flush=True)
             if "envoy-jwt_authn" in results and row == "envoy-hs256":
                 results[row]["vs_native"] = results[row]["cpu"] / results["envoy-jwt_authn"]["cpu"]
+            if "envoy-jwt_authn-fwd" in results and row == "envoy-hs256":
+                results[row]["vs_fwd"] = (results[row]["cpu"] /
+                                          results["envoy-jwt_authn-fwd"]["cpu"])
     finally:
         for p in procs.values():
             p.close()
@@ -469,7 +481,10 @@ def main():
             continue
         today_cpu = "%s → %s" % (fmt_us(res["base_cpu"]), fmt_us(res["cpu"]))
         if name == "envoy-hs256" and "vs_native" in res:
-            today_cpu += " (%.2fx jwt_authn's)" % res["vs_native"]
+            today_cpu += " (%.2fx jwt_authn's" % res["vs_native"]
+            if "vs_fwd" in res:
+                today_cpu += ", %.2fx when it forwards the identity" % res["vs_fwd"]
+            today_cpu += ")"
         table.append("| %s | %s | %s | %s | %s | %s | %s |" % (
             LABELS[name], fmt_ratio(before[0]), fmt_ratio(res["ratio"]),
             before[1] or "-", today_cpu, goal,
