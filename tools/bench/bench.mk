@@ -58,8 +58,11 @@ bench: deps
 # build/bench/proxy.md and build/bench/proxy-table.md (the README's table).
 # BENCH_PROXY_SECONDS per wrk run (10) and BENCH_PROXY_ROUNDS (3): the
 # default takes about 10 minutes; 2 and 1 make a smoke run of under one.
+# BENCH_PROXY_ROWS (every row when empty): a comma-separated list of rows,
+# e.g. nginx-hs256-1w.
 BENCH_PROXY_SECONDS ?= 10
 BENCH_PROXY_ROUNDS ?= 3
+BENCH_PROXY_ROWS ?=
 .PHONY: bench-proxy bench-proxy-run
 bench-proxy: deps
 	@$(MAKE) --no-print-directory $(B)/authcore-proxy.wasm $(NGX_MODULE)
@@ -68,7 +71,8 @@ bench-proxy: deps
 bench-proxy-run:
 	@command -v wrk >/dev/null || apt-get install -y wrk
 	@BENCH_PROXY_SECONDS=$(BENCH_PROXY_SECONDS) BENCH_PROXY_ROUNDS=$(BENCH_PROXY_ROUNDS) \
-	  build/venv/bin/python tools/bench/proxy_bench.py
+	  build/venv/bin/python tools/bench/proxy_bench.py \
+	  $(if $(BENCH_PROXY_ROWS),--rows $(BENCH_PROXY_ROWS))
 
 # make bench-redis: each host with its rate limit counted in Redis against
 # the same host counting in its own store, side by side in one run: nginx
@@ -139,7 +143,8 @@ bench-envoy: deps
 
 # make bench-envoy-cost: what the filter costs a request against the same
 # Envoy without it (and with a do-nothing Wasm module, and with Envoy's own
-# jwt_authn), side by side in one run (tools/bench/envoy_cost.py).
+# jwt_authn, as configured by default and forwarding the identity as
+# authcore does), side by side in one run (tools/bench/envoy_cost.py).
 $(BENCH_OUT)/empty-proxy.wasm: tools/bench/empty_proxy.c tools/bench/bench.mk
 	@mkdir -p $(@D)
 	$(WASI_CC) $(WASI_CFLAGS) $(WARN) -mexec-model=reactor $< -o $@
@@ -148,6 +153,19 @@ $(BENCH_OUT)/empty-proxy.wasm: tools/bench/empty_proxy.c tools/bench/bench.mk
 bench-envoy-cost: deps
 	@$(MAKE) --no-print-directory $(B)/authcore-proxy.wasm $(BENCH_OUT)/empty-proxy.wasm
 	@build/venv/bin/python tools/bench/envoy_cost.py
+
+# make bench-envoy-profile: the HS256 row with the filter's profiling build
+# beside the release one (host calls counted; the callbacks and the core's
+# own call timed per stream), then the profile's last per-stream lines
+# from its Envoy's log.
+.PHONY: bench-envoy-profile
+bench-envoy-profile: deps
+	@$(MAKE) --no-print-directory $(B)/authcore-proxy.wasm $(BENCH_OUT)/empty-proxy.wasm \
+	  $(BENCH_OUT)/authcore-proxy-profile.wasm
+	@build/venv/bin/python tools/bench/envoy_cost.py --rows token --configs none,empty,authcore \
+	  --also profile=$(BENCH_OUT)/authcore-proxy-profile.wasm
+	@grep -h 'authcore profile' $(BENCH_OUT)/envoy-cost/envoy-profile.log | tail -n 3 | \
+	  sed 's/.*authcore profile: //'
 
 # make bench-python: fastapi-taskflow's request inside AuthcoreMiddleware,
 # with taskflow's own auth, and behind nginx with authcore, side by side in

@@ -153,7 +153,7 @@ def main():
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--rows", default="public,token")
-    ap.add_argument("--configs", default="none,empty,authcore,jwt_authn")
+    ap.add_argument("--configs", default="none,empty,authcore,jwt_authn,jwt_authn_fwd")
     ap.add_argument("--wasm", default=os.path.join(TOP, "build", "authcore-proxy.wasm"))
     ap.add_argument("--empty-wasm", default=os.path.join(TOP, "build", "bench",
                                                          "empty-proxy.wasm"))

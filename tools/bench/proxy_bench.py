@@ -510,8 +510,10 @@ def main():
                 res["config"], " ".join("%.0f" % x for x in res["runs"])))
     for f in failed:
         lines.append("- FAILED %s" % f)
+    some = "" if rows == list(ROWS) else " BENCH_PROXY_ROWS=%s" % ",".join(rows)
     lines += ["", "Total %.0f s (`make bench-proxy BENCH_PROXY_SECONDS=%d "
-              "BENCH_PROXY_ROUNDS=%d`)." % (time.time() - t_start, args.seconds, args.rounds)]
+              "BENCH_PROXY_ROUNDS=%d%s`)." % (time.time() - t_start, args.seconds, args.rounds,
+                                              some)]
     text = "\n".join(lines) + "\n"
     print(text)
     with open(os.path.join(OUT, "proxy.md"), "w") as f:
