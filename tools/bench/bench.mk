@@ -37,9 +37,9 @@ $(BENCH_OUT)/wasm/acbench.mjs $(BENCH_OUT)/wasm/acbench.wasm &: tools/bench/benc
 # store path and a whole decision), and the table's bytes per key.
 # BENCH_BUCKET_KEYS sets the live keys (1000000): 4096 make a table that
 # fits the caches, so a check costs its own work, not a cache miss.
-# BENCH_BUCKET_STORE sets the policy's rate_limits.store (the keys): one
-# 64-byte group per 2, 8 buckets to a group, so 275000 hold 1,000,000
-# one-window buckets at 8.8 bytes each.
+# BENCH_BUCKET_STORE sets the policy's rate_limits.store (one 64-byte group
+# per 2 keys, 8 buckets to a group): less memory per live key, and the
+# fill line says how many live keys the full groups gave up for it.
 BENCH_BUCKET_KEYS ?= 1000000
 BENCH_BUCKET_STORE ?= $(BENCH_BUCKET_KEYS)
 $(BENCH_OUT)/bench_buckets: tools/bench/bench_buckets.c $(CORE_OBJS) $(CORE_HDRS) tools/bench/bench.mk

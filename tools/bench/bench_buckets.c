@@ -16,9 +16,9 @@
  *            the audit line, the table's read and write).
  * Arguments: the live keys (1000000) and the policy's rate_limits.store
  * (the same number): `make bench-buckets BENCH_BUCKET_KEYS=4096` gives a
- * table that fits the caches, so a check costs its own work;
- * BENCH_BUCKET_STORE=275000 sizes the table for one-window buckets (8 to
- * a 64-byte group: 8.8 bytes per live key) instead of 32 bytes per key.
+ * table that fits the caches, so a check costs its own work; a smaller
+ * BENCH_BUCKET_STORE gives fewer bytes per live key, and the fill line
+ * says how many live keys its full groups gave up for it.
  * Prints the median of 7 runs per row in ns, as wall time and as the
  * thread's CPU time (CLOCK_THREAD_CPUTIME_ID: on a machine shared with
  * other work, the time the check ran, without the time it waited for a
@@ -35,7 +35,7 @@
 #include "authcore.h"
 #include "ac_bucket.h"
 
-static uint32_t KEYS = 1000000u, STORE = 1000000u; /* argv[1], argv[2] */
+static uint32_t n_keys = 1000000u, n_store = 1000000u; /* argv[1], argv[2] */
 #define RUNS 7
 
 static uint64_t ns_of(clockid_t c)
@@ -140,12 +140,12 @@ static const char *keyed(const char *row)
 	static char name[80];
 	int n;
 
-	if (KEYS == 1000000u)
+	if (n_keys == 1000000u)
 		n = snprintf(name, sizeof name, "%s-1M", row);
 	else
-		n = snprintf(name, sizeof name, "%s-%u", row, KEYS);
-	if (STORE != KEYS && n > 0 && (size_t)n < sizeof name)
-		snprintf(name + n, sizeof name - (size_t)n, "-store%u", STORE);
+		n = snprintf(name, sizeof name, "%s-%u", row, n_keys);
+	if (n_store != n_keys && n > 0 && (size_t)n < sizeof name)
+		snprintf(name + n, sizeof name - (size_t)n, "-store%u", n_store);
 	return name;
 }
 
@@ -285,13 +285,13 @@ int main(int argc, char **argv)
 	int run;
 
 	if (argc > 1)
-		KEYS = (uint32_t)strtoul(argv[1], NULL, 10);
-	STORE = argc > 2 ? (uint32_t)strtoul(argv[2], NULL, 10) : KEYS;
-	if (KEYS == 0 || STORE == 0) {
+		n_keys = (uint32_t)strtoul(argv[1], NULL, 10);
+	n_store = argc > 2 ? (uint32_t)strtoul(argv[2], NULL, 10) : n_keys;
+	if (n_keys == 0 || n_store == 0) {
 		printf("FAILED usage: bench_buckets [KEYS [STORE]]\n");
 		return 2;
 	}
-	snprintf(pol, sizeof pol, fmt, STORE);
+	snprintf(pol, sizeof pol, fmt, n_store);
 	P = ac_policy_load(pmem, sizeof pmem, pol, strlen(pol), &used, &err);
 	if (P == NULL) {
 		printf("FAILED policy: %s %s\n", err.path, err.message);
@@ -311,8 +311,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* the groups the policy's store gives (one per 2 keys) */
-	n_groups = (uint32_t)(((uint64_t)STORE * 32) / AC_GROUP_BYTES);
-	for (i = 0; i < KEYS; i++) {
+	n_groups = (uint32_t)(((uint64_t)n_store * 32) / AC_GROUP_BYTES);
+	for (i = 0; i < n_keys; i++) {
 		int e = check((uint32_t)i, now);
 		if (e < 0) {
 			printf("FAILED fill at %zu\n", i);
@@ -321,13 +321,14 @@ int main(int argc, char **argv)
 		evicted += e;
 	}
 	printf("# table: %zu bytes (store %u) for %u live keys = %.1f bytes per "
-	    "live key; filling them evicted %ld (%.4f%%)\n", tsize, STORE, KEYS,
-	    (double)tsize / KEYS, evicted, 100.0 * (double)evicted / KEYS);
+	    "live key; filling them evicted %ld (%.4f%%)\n", tsize, n_store,
+	    n_keys, (double)tsize / n_keys, evicted,
+	    100.0 * (double)evicted / n_keys);
 	for (run = 0; run < RUNS; run++) {
 		long j;
 		start();
 		for (j = 0; j < n; j++)
-			(void)check((uint32_t)(next_rand() % KEYS), now + 1);
+			(void)check((uint32_t)(next_rand() % n_keys), now + 1);
 		stop(run, n);
 	}
 	report(keyed("bucket-check"), n, "goal <= 100 ns");
@@ -374,7 +375,7 @@ int main(int argc, char **argv)
 		r.path.ptr = "/p";
 		r.path.len = 2;
 		r.client_ip.ptr = ip;
-		for (i = 0; i < KEYS; i++) {
+		for (i = 0; i < n_keys; i++) {
 			uint32_t k = (uint32_t)i;
 			r.client_ip.len = (size_t)snprintf(ip, sizeof ip,
 			    "10.%u.%u.%u", k >> 16 & 255, k >> 8 & 255, k & 255);
@@ -384,7 +385,7 @@ int main(int argc, char **argv)
 			long j;
 			start();
 			for (j = 0; j < nd; j++) {
-				uint32_t k = (uint32_t)(next_rand() % KEYS);
+				uint32_t k = (uint32_t)(next_rand() % n_keys);
 				r.client_ip.len = (size_t)snprintf(ip, sizeof ip,
 				    "10.%u.%u.%u", k >> 16 & 255, k >> 8 & 255,
 				    k & 255);
